@@ -1,0 +1,16 @@
+"""ad_transform: source-to-source reverse-mode automatic differentiation for Python and NumPy.
+
+``@grad`` reads a function's source, rewrites it into an SSA trace of primitive
+operations and generates a new Python function that computes the gradient: the
+forward statements, then the adjoint statements in reverse order.
+"""
+
+from .api import grad, value_and_grad, vjp
+from .errors import ADTransformError
+from .pipeline import ssa_source
+from .rules import adjoint, register_adjoint, register_nondifferentiable
+
+__version__ = "0.1.0"
+
+__all__ = ["ADTransformError", "adjoint", "grad", "register_adjoint",
+           "register_nondifferentiable", "ssa_source", "value_and_grad", "vjp"]

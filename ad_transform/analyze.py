@@ -1,0 +1,292 @@
+"""Stage 3: what each statement is, and which statements the adjoint must handle.
+
+* resolution: which rule (or user function) every primitive statement calls;
+* kinds: which values are statically known to be scalars or arrays, so that
+  code for Python numbers needs no broadcasting helpers;
+* activity: a value is active when it depends on a ``wrt`` argument *and* reaches
+  the returned value; only active statements get adjoint code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import os
+import sysconfig
+import types
+from dataclasses import dataclass, field
+
+import gast
+
+from . import rules
+from .emit import expression_source
+from .normalize import NormalizedFunction
+from .parse import is_missing
+from .rules.registry import SCALAR, SEQUENCE, UNKNOWN, Rule
+
+BINARY_OPERATORS = {
+    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+    gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
+    gast.Mod: operator.mod, gast.FloorDiv: operator.floordiv, gast.BitAnd: operator.and_,
+    gast.BitOr: operator.or_, gast.BitXor: operator.xor, gast.LShift: operator.lshift,
+    gast.RShift: operator.rshift,
+}
+UNARY_OPERATORS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
+                   gast.Invert: operator.invert}
+
+# What an operation is: a rule's primitive, a copy, a user function, or something opaque.
+RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN = (
+    "rule", "copy", "constant", "user_call", "build", "opaque", "return")
+
+
+@dataclass
+class Op:
+    """One normalized statement, resolved."""
+
+    stmt: gast.stmt
+    form: str
+    target: str | None = None
+    rule: Rule | None = None
+    callee: object = None
+    inputs: dict[str, gast.expr] = field(default_factory=dict)  # parameter -> atom
+    active_inputs: list[str] = field(default_factory=list)
+    active: bool = False
+    pure: bool = True
+
+    @property
+    def value(self) -> gast.expr:
+        return self.stmt.value
+
+
+@dataclass
+class Analysis:
+    """The resolved, kind-annotated and activity-annotated trace of one function."""
+
+    fn: NormalizedFunction
+    wrt: tuple[str, ...]
+    ops: list[Op]
+    kinds: dict[str, str | None]
+    varied: set[str]
+    useful: set[str]
+
+    @property
+    def result(self) -> gast.expr:
+        return self.ops[-1].stmt.value
+
+    def kind_of(self, atom: gast.expr) -> str | None:
+        return atom_kind(atom, self.kinds, self.fn)
+
+    def is_active(self, atom: gast.expr) -> bool:
+        return isinstance(atom, gast.Name) and atom.id in self.varied and atom.id in self.useful
+
+
+def analyze(fn: NormalizedFunction, wrt: tuple[str, ...],
+            param_kinds: dict[str, str | None]) -> Analysis:
+    """Resolve every statement of ``fn`` and mark what the adjoint needs."""
+    ops = [_describe(stmt, fn) for stmt in fn.body]
+    kinds = dict(param_kinds)
+    for op in ops:
+        if op.target is not None:
+            kinds[op.target] = _output_kind(op, kinds, fn)
+    varied = _varied(ops, set(wrt))
+    useful = _useful(ops)
+    analysis = Analysis(fn, wrt, ops, kinds, varied, useful)
+    for op in ops:
+        _mark_active(op, analysis)
+    return analysis
+
+
+# -- resolution ---------------------------------------------------------------------------
+def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
+    if isinstance(stmt, gast.Return):
+        return Op(stmt, RETURN, inputs={"value": stmt.value})
+    target = stmt.targets[0].id if isinstance(stmt, gast.Assign) else None
+    value = stmt.value
+    if isinstance(value, (gast.Name, gast.Constant)) or getattr(value, "ad_static", False):
+        form = COPY if isinstance(value, gast.Name) else CONSTANT
+        return Op(stmt, form, target, inputs={"x": value})
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return Op(stmt, BUILD, target, inputs={str(i): e for i, e in enumerate(value.elts)})
+    if isinstance(value, gast.BinOp):
+        return _rule_op(stmt, target, BINARY_OPERATORS.get(type(value.op)),
+                        [value.left, value.right], {}, fn)
+    if isinstance(value, gast.UnaryOp):
+        return _rule_op(stmt, target, UNARY_OPERATORS.get(type(value.op)), [value.operand], {},
+                        fn)
+    if isinstance(value, gast.Compare):
+        return Op(stmt, RULE, target, rule=rules.lookup(operator.lt),
+                  inputs={str(i): a for i, a in enumerate([value.left, *value.comparators])})
+    if isinstance(value, gast.Subscript):
+        return _rule_op(stmt, target, operator.getitem, [value.value, value.slice], {}, fn)
+    if isinstance(value, gast.Attribute):
+        return _rule_op(stmt, target, ("attribute", value.attr), [value.value], {}, fn)
+    if isinstance(value, gast.Call):
+        return _call_op(stmt, target, value, fn)
+    names = [n for n in gast.walk(value) if isinstance(n, gast.Name)]
+    return Op(stmt, OPAQUE, target, inputs={str(i): n for i, n in enumerate(names)}, pure=False)
+
+
+def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
+    keywords = {kw.arg: kw.value for kw in call.keywords}
+    if isinstance(call.func, gast.Attribute) and not getattr(call.func, "ad_static", False):
+        return _rule_op(stmt, target, ("method", call.func.attr), [call.func.value, *call.args],
+                        keywords, fn)
+    callee = resolve_static(call.func, fn)
+    rule = rules.lookup(callee) if not is_missing(callee) else None
+    if rule is None and is_user_function(callee):
+        inputs = _bind_user_call(callee, call, fn, stmt)
+        return Op(stmt, USER_CALL, target, callee=callee, inputs=inputs, pure=False)
+    if rule is None:
+        atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
+        return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
+    return _rule_op(stmt, target, callee, call.args, keywords, fn)
+
+
+def _rule_op(stmt, target, primitive, args, keywords, fn: NormalizedFunction) -> Op:
+    rule = rules.lookup(primitive) if primitive is not None else None
+    if rule is None:
+        atoms = {str(i): a for i, a in enumerate([*args, *keywords.values()])}
+        return Op(stmt, OPAQUE, target, callee=primitive, inputs=atoms, pure=False)
+    if rule.template is None:
+        atoms = {str(i): a for i, a in enumerate([*args, *keywords.values()])}
+        return Op(stmt, RULE, target, rule=rule, inputs=atoms, pure=rule.pure)
+    try:
+        inputs = rule.template.bind(list(args), keywords)
+    except TypeError as exc:
+        raise fn.parsed.error(
+            f"unsupported call of {rule.name}: {exc} (the adjoint rule takes "
+            f"{rule.template.signature})", stmt.value) from None
+    return Op(stmt, RULE, target, rule=rule, inputs=inputs)
+
+
+def resolve_static(node: gast.expr, fn: NormalizedFunction) -> object:
+    """The object a static name or attribute chain (``np.linalg.norm``) refers to now."""
+    if isinstance(node, gast.Name):
+        return fn.parsed.lookup(node.id)
+    if isinstance(node, gast.Attribute):
+        base = resolve_static(node.value, fn)
+        return getattr(base, node.attr, base) if not is_missing(base) else base
+    return fn.parsed.lookup("\0")  # the missing marker
+
+
+_LIBRARY_PATHS = tuple(os.path.realpath(p) for p in {
+    sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+    sysconfig.get_paths()["platlib"]})
+_OWN_PACKAGE = os.path.dirname(os.path.realpath(__file__))
+
+
+def is_user_function(obj: object) -> bool:
+    """A plain Python function from the user's code (not from a library or the stdlib)."""
+    if not isinstance(obj, types.FunctionType):
+        return False
+    filename = os.path.realpath(obj.__code__.co_filename)
+    library = (_OWN_PACKAGE, *_LIBRARY_PATHS)
+    return not any(filename.startswith(path + os.sep) for path in library)
+
+
+def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> dict:
+    try:
+        bound = inspect.signature(callee).bind(*call.args,
+                                               **{kw.arg: kw.value for kw in call.keywords})
+    except TypeError as exc:
+        raise fn.parsed.error(f"call of {callee.__name__}: {exc}", call) from None
+    return dict(bound.arguments)
+
+
+# -- kinds --------------------------------------------------------------------------------
+def atom_kind(atom: gast.expr, kinds: dict, fn: NormalizedFunction) -> str | None:
+    if isinstance(atom, gast.Constant):
+        value = atom.value
+        return SCALAR if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            else UNKNOWN
+    if isinstance(atom, gast.Name):
+        return kinds.get(atom.id, UNKNOWN)
+    if getattr(atom, "ad_static", False):
+        root = atom
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        value = resolve_static(atom, fn)
+        if isinstance(fn.parsed.lookup(root.id), types.ModuleType) and isinstance(value, float):
+            return SCALAR
+    return UNKNOWN
+
+
+def _output_kind(op: Op, kinds: dict, fn: NormalizedFunction) -> str | None:
+    if op.form in (COPY, CONSTANT):
+        return atom_kind(op.inputs["x"], kinds, fn)
+    if op.form == BUILD:
+        return SEQUENCE
+    if op.form == RULE and op.rule.template is not None:
+        differentiable = op.rule.template.params
+        arg_kinds = [atom_kind(op.inputs[p], kinds, fn) for p in differentiable
+                     if p in op.inputs and not _is_none(op.inputs[p])]
+        return op.rule.output_kind(arg_kinds)
+    return UNKNOWN
+
+
+def _is_none(node: gast.expr) -> bool:
+    return isinstance(node, gast.Constant) and node.value is None
+
+
+# -- activity -----------------------------------------------------------------------------
+def _carries_derivative(op: Op) -> bool:
+    if op.form in (COPY, BUILD, USER_CALL, OPAQUE, RETURN):
+        return True
+    return op.form == RULE and op.rule.template is not None
+
+
+def _input_names(op: Op) -> set[str]:
+    return {a.id for a in op.inputs.values() if isinstance(a, gast.Name)}
+
+
+def _varied(ops: list[Op], wrt: set[str]) -> set[str]:
+    varied = set(wrt)
+    for op in ops:
+        if op.target is not None and _carries_derivative(op) and _input_names(op) & varied:
+            varied.add(op.target)
+    return varied
+
+
+def _useful(ops: list[Op]) -> set[str]:
+    useful: set[str] = set()
+    for op in reversed(ops):
+        if op.form == RETURN or (op.target in useful and _carries_derivative(op)):
+            useful |= _input_names(op)
+    return useful
+
+
+def _mark_active(op: Op, analysis: Analysis) -> None:
+    if op.form == RETURN:
+        op.active_inputs = ["value"] if analysis.is_active(op.value) else []
+        op.active = bool(op.active_inputs)
+        return
+    if op.target is None or op.target not in analysis.varied \
+            or op.target not in analysis.useful:
+        return
+    op.active_inputs = [p for p, a in op.inputs.items() if analysis.is_active(a)]
+    op.active = bool(op.active_inputs)
+    if not op.active:
+        return
+    parsed = analysis.fn.parsed
+    if op.form == OPAQUE:
+        what = _describe_callee(op)
+        raise parsed.error(
+            f"cannot differentiate {what}: it has no adjoint rule; register one with "
+            "ad_transform.register_adjoint", op.value)
+    if op.form == RULE:
+        missing = [p for p in op.active_inputs if p not in op.rule.template.outputs]
+        if missing:
+            raise parsed.error(
+                f"{op.rule.name} is not differentiable with respect to its argument "
+                f"{missing[0]!r}", op.value)
+
+
+def _describe_callee(op: Op) -> str:
+    callee = op.callee
+    if isinstance(callee, tuple):
+        return f"the {callee[0]} '.{callee[1]}'"
+    if callee is None:
+        return f"the expression '{expression_source(op.value)}'"
+    if is_missing(callee):
+        return "a call to an undefined name"
+    return f"a call to {rules.display_name(callee)}"

@@ -1,0 +1,193 @@
+"""Stage 7: the callables users get: ``grad``, ``value_and_grad``, ``vjp``."""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from typing import Callable
+
+import numpy as np
+
+from .errors import ADTransformError
+from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
+from .rules.registry import ARRAY, SCALAR, UNKNOWN
+
+Wrt = int | tuple[int, ...]
+
+
+def _kind_of_type(cls: type) -> str | None:
+    if cls is float or cls is int or issubclass(cls, (np.floating, np.integer)):
+        return SCALAR
+    if issubclass(cls, np.ndarray):
+        return ARRAY
+    return UNKNOWN
+
+
+class _Transformed:
+    """Common machinery: argument checks, specialization by argument types, ``.source``."""
+
+    mode: str
+
+    def __init__(self, func: Callable, wrt: Wrt) -> None:
+        if isinstance(wrt, bool) or not isinstance(wrt, (int, tuple)) or (
+                isinstance(wrt, tuple) and not all(isinstance(i, int) for i in wrt)):
+            raise TypeError(f"wrt must be an argument index or a tuple of indices, not {wrt!r}")
+        if not callable(func):
+            raise TypeError(f"{type(self).__name__.lower()} expects a function, got {func!r}")
+        self.func = func
+        self.wrt = wrt
+        self._positions = (wrt,) if isinstance(wrt, int) else tuple(wrt)
+        if isinstance(wrt, tuple) and not wrt:
+            raise ValueError("wrt=() asks for no gradient at all")
+        self._specialized: dict[tuple, Generated] = {}
+        self._last: Generated | None = None
+        functools.update_wrapper(self, func)
+
+    def _prepare(self, args: tuple) -> tuple:
+        """Check the differentiated arguments; integers are differentiated as floats."""
+        if max(self._positions) >= len(args):
+            raise TypeError(
+                f"{self.func.__name__}() is differentiated with respect to argument "
+                f"{max(self._positions)}, but only {len(args)} positional "
+                f"argument{'s were' if len(args) != 1 else ' was'} given")
+        converted = None
+        for i in self._positions:
+            value = args[i]
+            kind = type(value)
+            if kind is float or kind is np.ndarray and value.dtype.kind == "f":
+                continue
+            replacement = _as_differentiable(value, i, self.func)
+            if replacement is not value:
+                converted = converted or list(args)
+                converted[i] = replacement
+        return tuple(converted) if converted is not None else args
+
+    def _generated(self, args: tuple) -> Generated:
+        key = tuple(map(type, args))
+        generated = self._specialized.get(key)
+        if generated is None:
+            kinds = tuple(_kind_of_type(t) for t in key)
+            generated = generate(self.func, self._positions, kinds, self.mode)
+            self._specialized[key] = generated
+        self._last = generated
+        return generated
+
+    @property
+    def source(self) -> str:
+        """The generated Python source (for the argument types of the latest call)."""
+        if self._last is None:
+            self._last = generate(self.func, self._positions,
+                                  (UNKNOWN,) * _positional_count(self.func), self.mode)
+        return self._last.source
+
+    def source_for(self, *args) -> str:
+        """The generated source specialised for arguments like ``args`` (nothing is run)."""
+        return self._generated(self._prepare(args)).source
+
+    def __repr__(self) -> str:
+        return f"<{self.mode}({self.func.__qualname__}, wrt={self.wrt!r})>"
+
+    def __get__(self, instance, owner=None):
+        return self if instance is None else functools.partial(self, instance)
+
+
+class GradientFunction(_Transformed):
+    """``grad(f, wrt)``: call it like ``f`` to get the gradient."""
+
+    mode = GRAD
+
+    def __call__(self, *args, **kwargs):
+        args = self._prepare(args)
+        return self._generated(args).function(*args, **kwargs)
+
+
+class ValueAndGradientFunction(_Transformed):
+    """``value_and_grad(f, wrt)``: call it like ``f`` to get ``(value, gradient)``."""
+
+    mode = VALUE_AND_GRAD
+
+    def __call__(self, *args, **kwargs):
+        args = self._prepare(args)
+        return self._generated(args).function(*args, **kwargs)
+
+
+class VJPFunction(_Transformed):
+    """``vjp(f, wrt)``: call it like ``f`` to get ``(value, pullback)``."""
+
+    mode = VJP
+
+    def __call__(self, *args, **kwargs):
+        args = self._prepare(args)
+        generated = self._generated(args)
+        value, saved = generated.function(*args, **kwargs)
+        backward = generated.functions[generated.backward]
+        single = isinstance(self.wrt, int)
+
+        def pullback(cotangent):
+            """Input cotangents (``J^T v``) for the output cotangent ``v``."""
+            _check_cotangent(cotangent, value)
+            grads = backward(saved, cotangent)
+            return grads if single or isinstance(grads, tuple) else (grads,)
+
+        return value, pullback
+
+
+def grad(func: Callable | None = None, *, wrt: Wrt = 0):
+    """The gradient of a scalar-valued ``func`` with respect to argument(s) ``wrt``.
+
+    Usable as ``grad(f)``, ``grad(f, wrt=(0, 1))``, ``@grad`` or ``@grad(wrt=1)``. An
+    integer ``wrt`` gives one gradient, a tuple gives a tuple of gradients. The code is
+    generated at the first call and cached; ``.source`` shows it.
+    """
+    if func is None:
+        return lambda f: GradientFunction(f, wrt)
+    return GradientFunction(func, wrt)
+
+
+def value_and_grad(func: Callable | None = None, *, wrt: Wrt = 0):
+    """Like :func:`grad`, returning ``(value, gradient)`` from one forward sweep."""
+    if func is None:
+        return lambda f: ValueAndGradientFunction(f, wrt)
+    return ValueAndGradientFunction(func, wrt)
+
+
+def vjp(func: Callable | None = None, *, wrt: Wrt = 0):
+    """Split-mode reverse mode: ``vjp(f)(*args)`` returns ``(value, pullback)``.
+
+    The forward sweep runs once; ``pullback(v)`` maps a cotangent ``v`` shaped like the
+    value to the cotangents of the ``wrt`` arguments, and can be called several times.
+    """
+    if func is None:
+        return lambda f: VJPFunction(f, wrt)
+    return VJPFunction(func, wrt)
+
+
+def _as_differentiable(value, position: int, func):
+    if isinstance(value, bool) or isinstance(value, np.ndarray) and value.dtype.kind == "b":
+        raise TypeError(f"argument {position} of {func.__name__} is boolean; booleans cannot "
+                        "be differentiated")
+    if isinstance(value, numbers.Integral):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        return value.astype(np.float64)
+    if isinstance(value, (float, np.floating)) or isinstance(value, np.ndarray) \
+            and value.dtype.kind == "f":
+        return value
+    raise TypeError(
+        f"argument {position} of {func.__name__} must be a real number or a float ndarray "
+        f"to be differentiated, not {type(value).__name__}"
+        + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else ""))
+
+
+def _check_cotangent(cotangent, value) -> None:
+    if np.shape(cotangent) != np.shape(value):
+        raise ValueError(f"the cotangent has shape {np.shape(cotangent)} but the function's "
+                         f"value has shape {np.shape(value)}")
+
+
+def _positional_count(func) -> int:
+    code = getattr(func, "__code__", None)
+    return code.co_argcount if code is not None else 0
+
+
+__all__ = ["grad", "value_and_grad", "vjp", "ADTransformError"]

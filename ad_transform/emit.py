@@ -1,0 +1,100 @@
+"""Stage 6: print generated functions as Python source and compile them.
+
+The source text is what users read (``.source``), what tracebacks and debuggers
+show (it is registered with ``linecache``; no file is written), and what
+:func:`ad_transform.export` would save. Objects the generated code needs that are
+not the user's (``np``, runtime helpers, other generated functions) are passed as
+closure cells; the user's globals and closure cells are used as they are, live.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import linecache
+import textwrap
+import threading
+import types
+from dataclasses import dataclass, field
+
+import gast
+
+_counter = itertools.count(1)
+_counter_lock = threading.Lock()
+
+
+def expression_source(node: gast.AST) -> str:
+    """One expression or statement of a gast tree as source text."""
+    return ast.unparse(gast.gast_to_ast(node))
+
+
+@dataclass
+class FunctionText:
+    """A generated function under construction: header, blocks with origin comments, return."""
+
+    name: str
+    params: str
+    docstring: str
+    lines: list[str] = field(default_factory=list)
+
+    def statements(self, stmts: list[gast.stmt], file_lines: list[str],
+                   heading: str | None = None) -> None:
+        if heading and stmts:
+            self.lines.append(f"# {heading}")
+        previous = object()
+        for stmt in stmts:
+            origin = getattr(stmt, "origin_line", None)
+            if origin != previous and origin is not None:
+                self.lines.append(f"# line {origin}: {_origin_text(file_lines, origin)}")
+            previous = origin
+            self.lines.extend(expression_source(stmt).splitlines())
+
+    def line(self, text: str) -> None:
+        self.lines.append(text)
+
+    def source(self) -> str:
+        body = [f'"""{self.docstring}"""', *self.lines]
+        return f"def {self.name}({self.params}):\n" + textwrap.indent("\n".join(body), "    ") \
+            + "\n"
+
+
+def _origin_text(file_lines: list[str], line: int) -> str:
+    text = file_lines[line - 1].strip() if 0 < line <= len(file_lines) else ""
+    return text if len(text) <= 72 else text[:69] + "..."
+
+
+def parameters_source(args: gast.arguments) -> str:
+    """A ``def``'s parameter list as written, without annotations."""
+    clean = gast.gast_to_ast(args)
+    for arg in (*clean.posonlyargs, *clean.args, *clean.kwonlyargs):
+        arg.annotation = None
+    return ast.unparse(clean)
+
+
+def compile_functions(source: str, label: str, globals_: dict,
+                      cells: dict[str, types.CellType],
+                      defaults: dict[str, tuple] | None = None) -> dict[str, types.FunctionType]:
+    """Compile the ``def`` statements in ``source`` into functions.
+
+    Free names found in ``cells`` become closure variables bound to those cells; every
+    other name resolves in ``globals_``. ``defaults`` gives ``(__defaults__,
+    __kwdefaults__)`` per function name.
+    """
+    with _counter_lock:
+        number = next(_counter)
+    filename = f"<ad_transform {label} #{number}>"
+    params = ", ".join(sorted(cells))
+    factory = f"def __ad_factory__({params}):\n" + textwrap.indent(source, "    ")
+    module_code = compile(factory, filename, "exec")
+    factory_code = next(c for c in module_code.co_consts if isinstance(c, types.CodeType))
+    linecache.cache[filename] = (len(source), None, ("\n" + source).splitlines(True), filename)
+    functions = {}
+    for code in factory_code.co_consts:
+        if not isinstance(code, types.CodeType):
+            continue
+        closure = tuple(cells[name] for name in code.co_freevars)
+        argdefs, kwdefaults = (defaults or {}).get(code.co_name, (None, None))
+        fn = types.FunctionType(code, globals_, code.co_name, argdefs, closure)
+        fn.__kwdefaults__ = kwdefaults
+        functions[code.co_name] = fn
+    return functions

@@ -1,0 +1,385 @@
+"""Stage 2: desugar the user's function and put it in SSA / A-normal form.
+
+After this stage every statement is one primitive operation whose operands are
+atoms (names, constants or references to module attributes such as ``np.pi``),
+every local name is assigned once (``x``, ``x_1``, ``x_2`` ... for a reassigned
+``x``), and every statement remembers the line of the source it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gast
+
+from .names import NameAllocator
+from .parse import ParsedFunction
+
+# Statements and expressions that are rejected, with the words used to name them.
+_UNSUPPORTED_STATEMENTS = {
+    gast.Try: "'try' statement",
+    gast.With: "'with' statement",
+    gast.AsyncWith: "'async with' statement",
+    gast.AsyncFor: "'async for' loop",
+    gast.AsyncFunctionDef: "nested 'async def'",
+    gast.FunctionDef: "nested function definition",
+    gast.ClassDef: "class definition inside a differentiated function",
+    gast.Global: "'global' declaration",
+    gast.Nonlocal: "'nonlocal' declaration",
+    gast.Delete: "'del' statement",
+    gast.Import: "import inside a differentiated function",
+    gast.ImportFrom: "import inside a differentiated function",
+    gast.Raise: "'raise' statement",
+    gast.Assert: "'assert' statement",
+    gast.If: "'if' statement (control flow is not supported yet)",
+    gast.For: "'for' loop (control flow is not supported yet)",
+    gast.While: "'while' loop (control flow is not supported yet)",
+    gast.Break: "'break' statement",
+    gast.Continue: "'continue' statement",
+}
+_UNSUPPORTED_EXPRESSIONS = {
+    gast.Lambda: "lambda expression",
+    gast.ListComp: "list comprehension",
+    gast.SetComp: "set comprehension",
+    gast.DictComp: "dict comprehension",
+    gast.GeneratorExp: "generator expression",
+    gast.Yield: "'yield' expression",
+    gast.YieldFrom: "'yield from' expression",
+    gast.Await: "'await' expression",
+    gast.NamedExpr: "assignment expression ':='",
+    gast.Starred: "starred expression '*x'",
+    gast.BoolOp: "'and'/'or' expression (not supported yet)",
+    gast.IfExp: "conditional expression 'a if c else b' (not supported yet)",
+    gast.Dict: "dict display",
+    gast.Set: "set display",
+}
+if hasattr(gast, "Match"):
+    _UNSUPPORTED_STATEMENTS[gast.Match] = "'match' statement"
+if hasattr(gast, "TryStar"):
+    _UNSUPPORTED_STATEMENTS[gast.TryStar] = "'try' statement"
+
+
+@dataclass
+class NormalizedFunction:
+    """The primal function as a flat SSA trace of primitive statements."""
+
+    parsed: ParsedFunction
+    tree: gast.FunctionDef
+    params: list[str]
+    free_names: set[str]
+    names: NameAllocator
+    source_of: dict[str, str] = field(default_factory=dict)  # SSA name -> user name
+
+    @property
+    def body(self) -> list[gast.stmt]:
+        return self.tree.body
+
+
+def normalize(parsed: ParsedFunction) -> NormalizedFunction:
+    """Rewrite ``parsed.tree`` into SSA / A-normal form (a new tree; the input is untouched)."""
+    return _Normalizer(parsed).run()
+
+
+def is_atom(node: gast.AST) -> bool:
+    """Names, constants and static attribute references (``np.pi``) are atoms."""
+    return isinstance(node, (gast.Name, gast.Constant)) or getattr(node, "ad_static", False)
+
+
+class _Normalizer:
+    def __init__(self, parsed: ParsedFunction) -> None:
+        self.parsed = parsed
+        self.tree = parsed.tree
+        self._check_signature()
+        self.params = [a.id for a in self.tree.args.posonlyargs + self.tree.args.args
+                       + self.tree.args.kwonlyargs]
+        self.local_names = _assigned_names(self.tree.body) | set(self.params)
+        every_name = {n.id for n in gast.walk(self.tree) if isinstance(n, gast.Name)}
+        self.free_names = every_name - self.local_names
+        self.names = NameAllocator(every_name)
+        self.claimed: set[str] = set(self.params)
+        self.current: dict[str, str] = {p: p for p in self.params}
+        self.source_of: dict[str, str] = {p: p for p in self.params}
+        self.out: list[gast.stmt] = []
+        self.origin: gast.stmt | None = None
+
+    # -- driver ------------------------------------------------------------------------
+    def run(self) -> NormalizedFunction:
+        body = self.tree.body
+        if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]
+        for stmt in body:
+            self.statement(stmt)
+        if not self.out or not isinstance(self.out[-1], gast.Return):
+            raise self.parsed.error(
+                f"function '{self.parsed.name}' must end with a 'return' statement of the "
+                "value to differentiate", self.tree)
+        tree = gast.FunctionDef(
+            name=self.tree.name, args=self.tree.args, body=self.out, decorator_list=[],
+            returns=None, type_comment=None, **_type_params())
+        _copy_location(tree, self.tree)
+        return NormalizedFunction(self.parsed, tree, self.params, self.free_names,
+                                  self.names, self.source_of)
+
+    def _check_signature(self) -> None:
+        args = self.tree.args
+        if args.vararg is not None:
+            raise self.parsed.error("'*args' parameters are not supported", args.vararg)
+        if args.kwarg is not None:
+            raise self.parsed.error("'**kwargs' parameters are not supported", args.kwarg)
+
+    # -- statements --------------------------------------------------------------------
+    def statement(self, stmt: gast.stmt) -> None:
+        if self.out and isinstance(self.out[-1], gast.Return):
+            raise self.parsed.error("statement after 'return' is never executed", stmt)
+        self.origin = stmt
+        for kind, words in _UNSUPPORTED_STATEMENTS.items():
+            if isinstance(stmt, kind):
+                raise self.parsed.error(f"unsupported construct: {words}", stmt)
+        handler = getattr(self, "stmt_" + type(stmt).__name__, None)
+        if handler is None:
+            raise self.parsed.error(
+                f"unsupported construct: {type(stmt).__name__} statement", stmt)
+        handler(stmt)
+
+    def stmt_Pass(self, stmt: gast.Pass) -> None:
+        pass
+
+    def stmt_Expr(self, stmt: gast.Expr) -> None:
+        if isinstance(stmt.value, gast.Constant):
+            return  # a bare string or number does nothing
+        value = self.primitive(stmt.value)
+        self.emit(gast.Expr(value=value), stmt)
+
+    def stmt_Return(self, stmt: gast.Return) -> None:
+        if stmt.value is None:
+            raise self.parsed.error("'return' without a value: nothing to differentiate", stmt)
+        self.emit(gast.Return(value=self.atom(stmt.value)), stmt)
+
+    def stmt_AnnAssign(self, stmt: gast.AnnAssign) -> None:
+        if stmt.value is None:
+            return
+        self.assign_to(stmt.target, stmt.value)
+
+    def stmt_Assign(self, stmt: gast.Assign) -> None:
+        if len(stmt.targets) == 1:
+            self.assign_to(stmt.targets[0], stmt.value)
+            return
+        value = self.atom(stmt.value)
+        for target in stmt.targets:
+            self.assign_to(target, value)
+
+    def stmt_AugAssign(self, stmt: gast.AugAssign) -> None:
+        if not isinstance(stmt.target, gast.Name):
+            raise self.parsed.error(
+                "augmented assignment to a subscript or attribute is not supported yet",
+                stmt.target)
+        load = gast.Name(id=stmt.target.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        _copy_location(load, stmt.target)
+        value = gast.BinOp(left=load, op=stmt.op, right=stmt.value)
+        _copy_location(value, stmt)
+        self.assign_to(stmt.target, value)
+
+    def assign_to(self, target: gast.expr, value: gast.expr) -> None:
+        if isinstance(target, gast.Name):
+            primitive = self.primitive(value)
+            self.bind(target, primitive)
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            self.unpack(target, value)
+        else:
+            raise self.parsed.error(
+                "assignment to a subscript or attribute is not supported yet", target)
+
+    def unpack(self, target: gast.Tuple | gast.List, value: gast.expr) -> None:
+        if any(isinstance(e, gast.Starred) for e in target.elts):
+            raise self.parsed.error("starred assignment target is not supported", target)
+        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+            atoms = [self.atom(e) for e in value.elts]  # all right-hand sides first
+            for sub_target, atom in zip(target.elts, atoms):
+                self.assign_to(sub_target, atom)
+            return
+        whole = self.atom(value)
+        for index, sub_target in enumerate(target.elts):
+            item = gast.Subscript(value=whole, slice=gast.Constant(value=index, kind=None),
+                                  ctx=gast.Load())
+            _copy_location(item, sub_target)
+            self.assign_to(sub_target, item)
+
+    def bind(self, target: gast.Name, primitive: gast.expr) -> None:
+        user_name = target.id
+        ssa_name = self.version(user_name)
+        self.emit(_assign(ssa_name, primitive, target), self.origin)
+        self.current[user_name] = ssa_name
+
+    def version(self, user_name: str) -> str:
+        if user_name not in self.claimed:
+            self.claimed.add(user_name)
+            ssa_name = user_name
+        else:
+            ssa_name = self.names.numbered(user_name + "_")
+        self.source_of[ssa_name] = user_name
+        return ssa_name
+
+    def emit(self, stmt: gast.stmt, origin: gast.stmt | None) -> None:
+        origin = origin or self.origin
+        if getattr(stmt, "lineno", None) is None:
+            _copy_location(stmt, origin)
+        stmt.origin_line = getattr(origin, "lineno", None)
+        self.out.append(stmt)
+
+    # -- expressions -------------------------------------------------------------------
+    def atom(self, expr: gast.expr) -> gast.expr:
+        """``expr`` as an atom, emitting temporaries for its parts."""
+        if isinstance(expr, gast.Constant):
+            return expr
+        if isinstance(expr, gast.Name):
+            return self.load(expr)
+        static = self.static_reference(expr)
+        if static is not None:
+            return static
+        primitive = self.primitive(expr)
+        if is_atom(primitive):
+            return primitive
+        temp = self.names.numbered("v")
+        self.source_of[temp] = temp
+        self.emit(_assign(temp, primitive, expr), self.origin)
+        return _name(temp, expr)
+
+    def load(self, name: gast.Name) -> gast.Name:
+        if name.id in self.current:
+            return _name(self.current[name.id], name)
+        if name.id in self.local_names:
+            raise self.parsed.error(f"local variable '{name.id}' is read before it is assigned",
+                                    name)
+        return _name(name.id, name)
+
+    def static_reference(self, expr: gast.expr) -> gast.expr | None:
+        """``np.linalg.norm``-style chains rooted at a free (global) name, left as they are."""
+        node = expr
+        while isinstance(node, gast.Attribute):
+            node = node.value
+        if isinstance(node, gast.Name) and node.id in self.free_names and node is not expr:
+            expr.ad_static = True
+            return expr
+        return None
+
+    def primitive(self, expr: gast.expr) -> gast.expr:
+        """``expr`` as one primitive operation on atoms."""
+        for kind, words in _UNSUPPORTED_EXPRESSIONS.items():
+            if isinstance(expr, kind):
+                raise self.parsed.error(f"unsupported construct: {words}", expr)
+        if isinstance(expr, (gast.Name, gast.Constant)):
+            return self.atom(expr)
+        handler = getattr(self, "expr_" + type(expr).__name__, None)
+        if handler is None:
+            raise self.parsed.error(f"unsupported construct: {type(expr).__name__} expression",
+                                    expr)
+        result = handler(expr)
+        _copy_location(result, expr)
+        return result
+
+    def expr_BinOp(self, expr: gast.BinOp) -> gast.expr:
+        return gast.BinOp(left=self.atom(expr.left), op=expr.op, right=self.atom(expr.right))
+
+    def expr_UnaryOp(self, expr: gast.UnaryOp) -> gast.expr:
+        return gast.UnaryOp(op=expr.op, operand=self.atom(expr.operand))
+
+    def expr_Compare(self, expr: gast.Compare) -> gast.expr:
+        return gast.Compare(left=self.atom(expr.left), ops=expr.ops,
+                            comparators=[self.atom(c) for c in expr.comparators])
+
+    def expr_Attribute(self, expr: gast.Attribute) -> gast.expr:
+        static = self.static_reference(expr)
+        if static is not None:
+            return static
+        return gast.Attribute(value=self.atom(expr.value), attr=expr.attr, ctx=gast.Load())
+
+    def expr_Subscript(self, expr: gast.Subscript) -> gast.expr:
+        return gast.Subscript(value=self.atom(expr.value), slice=self.index(expr.slice),
+                              ctx=gast.Load())
+
+    def index(self, node: gast.expr) -> gast.expr:
+        if isinstance(node, gast.Slice):
+            parts = {k: None if getattr(node, k) is None else self.atom(getattr(node, k))
+                     for k in ("lower", "upper", "step")}
+            result = gast.Slice(**parts)
+        elif isinstance(node, gast.Tuple):
+            result = gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=gast.Load())
+        else:
+            return self.atom(node)
+        _copy_location(result, node)
+        return result
+
+    def expr_Tuple(self, expr: gast.Tuple) -> gast.expr:
+        return gast.Tuple(elts=[self.atom(e) for e in expr.elts], ctx=gast.Load())
+
+    def expr_List(self, expr: gast.List) -> gast.expr:
+        return gast.List(elts=[self.atom(e) for e in expr.elts], ctx=gast.Load())
+
+    def expr_Call(self, expr: gast.Call) -> gast.expr:
+        func = expr.func
+        if isinstance(func, gast.Name):
+            callee = self.load(func)
+        elif isinstance(func, gast.Attribute):
+            callee = self.static_reference(func)
+            if callee is None:  # a method call on a value: x.sum()
+                callee = gast.Attribute(value=self.atom(func.value), attr=func.attr,
+                                        ctx=gast.Load())
+                _copy_location(callee, func)
+        else:
+            raise self.parsed.error("unsupported call target: only calls of named functions "
+                                    "and methods can be differentiated", func)
+        args = [self.atom(a) for a in expr.args]
+        keywords = []
+        for kw in expr.keywords:
+            if kw.arg is None:
+                raise self.parsed.error("'**' keyword unpacking in a call is not supported", kw)
+            keywords.append(gast.keyword(arg=kw.arg, value=self.atom(kw.value)))
+        return gast.Call(func=callee, args=args, keywords=keywords)
+
+    def expr_JoinedStr(self, expr: gast.JoinedStr) -> gast.expr:
+        values = []
+        for part in expr.values:
+            if isinstance(part, gast.FormattedValue):
+                part = gast.FormattedValue(value=self.atom(part.value),
+                                           conversion=part.conversion,
+                                           format_spec=part.format_spec)
+            values.append(part)
+        return gast.JoinedStr(values=values)
+
+
+def _assigned_names(body: list[gast.stmt]) -> set[str]:
+    names = set()
+    for stmt in body:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                names.add(node.id)
+    return names
+
+
+def _name(identifier: str, like: gast.AST | None = None) -> gast.Name:
+    node = gast.Name(id=identifier, ctx=gast.Load(), annotation=None, type_comment=None)
+    if like is not None:
+        _copy_location(node, like)
+    return node
+
+
+def _assign(target: str, value: gast.expr, like: gast.AST) -> gast.Assign:
+    store = gast.Name(id=target, ctx=gast.Store(), annotation=None, type_comment=None)
+    stmt = gast.Assign(targets=[store], value=value, type_comment=None)
+    _copy_location(store, like)
+    _copy_location(stmt, like)
+    return stmt
+
+
+def _copy_location(node: gast.AST, like: gast.AST | None) -> None:
+    if like is None:
+        return
+    for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+        if getattr(node, attr, None) is None and getattr(like, attr, None) is not None:
+            setattr(node, attr, getattr(like, attr))
+
+
+def _type_params() -> dict:
+    fields = gast.FunctionDef._fields
+    return {"type_params": []} if "type_params" in fields else {}

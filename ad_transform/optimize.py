@@ -1,0 +1,251 @@
+"""Stage 5: make the generated code what a careful person would write.
+
+Passes, in order, each a function on the straight-line statement lists:
+
+* ``first_contribution_assigns``: the first ``dx += e`` of an adjoint becomes ``dx = e``;
+* ``propagate``: single-assignment copies and constants are substituted into their
+  uses (``dv3 = dv5`` disappears), then arithmetic with 0 and 1 is folded;
+* ``guard_accumulation``: ``dx += e`` writes in place into an ndarray, so it is kept only
+  when ``dx`` holds an array the adjoint owns; otherwise it becomes ``dx = dx + e``;
+* ``eliminate_dead_code``: statements whose results nobody reads are removed.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from . import runtime
+from .reverse import AdjointProgram
+from .rules.registry import SCALAR
+
+# Runtime helpers known to return a new array that no one else holds.
+FRESH_HELPERS = (runtime.index_adjoint, runtime.norm_adjoint)
+
+
+def optimize(program: AdjointProgram, keep: set[str]) -> AdjointProgram:
+    """Run every pass; ``keep`` are names the emitted function returns or saves."""
+    predefined = {program.seed_name} if program.seed_is_parameter else set()
+    backward = first_contribution_assigns(program.backward, predefined)
+    backward = propagate(backward, protected=keep | predefined)
+    backward = guard_accumulation(backward, program, predefined)
+    program.backward = backward
+    program.forward, program.backward = eliminate_dead_code(
+        program.forward, program.backward, keep, program.analysis)
+    return program
+
+
+# -- first contribution ------------------------------------------------------------------
+def first_contribution_assigns(stmts: list[gast.stmt], predefined: set[str]) -> list[gast.stmt]:
+    defined = set(predefined)
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, gast.AugAssign) and stmt.target.id not in defined:
+            new = gast.Assign(targets=[stmt.target], value=stmt.value, type_comment=None)
+            gast.copy_location(new, stmt)
+            new.origin_line = getattr(stmt, "origin_line", None)
+            stmt = new
+        for name in _assigned(stmt):
+            defined.add(name)
+        out.append(stmt)
+    return out
+
+
+# -- propagation and folding -------------------------------------------------------------
+def propagate(stmts: list[gast.stmt], protected: set[str]) -> list[gast.stmt]:
+    """Substitute single-assignment names bound to a name or a number into their uses."""
+    assignments: dict[str, int] = {}
+    for stmt in stmts:
+        for name in _assigned(stmt):
+            assignments[name] = assignments.get(name, 0) + (
+                2 if isinstance(stmt, gast.AugAssign) else 1)
+    replace: dict[str, gast.expr] = {}
+    out = []
+    for stmt in stmts:
+        stmt = _Replace(replace).visit(stmt)
+        stmt = _Fold().visit(stmt)
+        if _is_propagatable(stmt, assignments, protected):
+            replace[stmt.targets[0].id] = stmt.value
+            continue
+        out.append(stmt)
+    return out
+
+
+def _is_propagatable(stmt, assignments, protected) -> bool:
+    if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+        return False
+    target = stmt.targets[0].id
+    if target in protected or assignments.get(target) != 1:
+        return False
+    value = stmt.value
+    if _number(value) is not None:
+        return True
+    return isinstance(value, gast.Name) and assignments.get(value.id, 0) <= 1
+
+
+class _Replace(gast.NodeTransformer):
+    def __init__(self, replace: dict[str, gast.expr]) -> None:
+        self.replace = replace
+
+    def visit_Name(self, node: gast.Name) -> gast.expr:
+        if isinstance(node.ctx, gast.Load) and node.id in self.replace:
+            return gast.copy_location(copy.deepcopy(self.replace[node.id]), node)
+        return node
+
+
+def _number(node: gast.expr) -> float | None:
+    if isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) \
+            and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = _number(node.operand)
+        return -inner if inner is not None else None
+    return None
+
+
+def _constant(value: float) -> gast.expr:
+    if value < 0:
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return gast.Constant(value=value, kind=None)
+
+
+class _Fold(gast.NodeTransformer):
+    """Fold constant arithmetic and the identities ``e * 1``, ``e ** 1``, ``e + 0``, ``--e``."""
+
+    def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.expr:
+        self.generic_visit(node)
+        if isinstance(node.op, gast.USub):
+            value = _number(node.operand)
+            if value is not None:
+                return _constant(-value)
+            if isinstance(node.operand, gast.UnaryOp) and isinstance(node.operand.op, gast.USub):
+                return node.operand.operand
+        return node
+
+    def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
+        self.generic_visit(node)
+        left, right = _number(node.left), _number(node.right)
+        op = type(node.op)
+        if left is not None and right is not None and op in _ARITHMETIC:
+            try:
+                return _constant(_ARITHMETIC[op](left, right))
+            except (ArithmeticError, ValueError):
+                return node
+        if op is gast.Mult:
+            if right == 1:
+                return node.left
+            if left == 1:
+                return node.right
+            if right == -1:
+                return _negate(node.left)
+            if left == -1:
+                return _negate(node.right)
+        if op is gast.Div and right == 1:
+            return node.left
+        if op is gast.Pow and right == 1:
+            return node.left
+        if op is gast.Add and right == 0:
+            return node.left
+        if op is gast.Sub and right == 0:
+            return node.left
+        if op in (gast.Mult, gast.Div) and isinstance(node.left, gast.UnaryOp) \
+                and isinstance(node.left.op, gast.USub) and _number(node.left) is None:
+            node.left = node.left.operand  # (-a) * b -> -(a * b)
+            return _negate(node)
+        return node
+
+
+def _negate(node: gast.expr) -> gast.expr:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        return node.operand
+    return gast.UnaryOp(op=gast.USub(), operand=node)
+
+
+_ARITHMETIC = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
+               gast.Mult: lambda a, b: a * b, gast.Div: lambda a, b: a / b,
+               gast.Pow: lambda a, b: a ** b}
+
+
+# -- aliasing-safe accumulation ----------------------------------------------------------
+def guard_accumulation(stmts: list[gast.stmt], program: AdjointProgram,
+                       predefined: set[str]) -> list[gast.stmt]:
+    """Keep ``dx += e`` only where ``dx`` is a scalar or an array this code owns."""
+    owned = {name: False for name in predefined}
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, gast.AugAssign):
+            name = stmt.target.id
+            if not owned.get(name) and program.adjoint_kinds.get(name) != SCALAR:
+                load = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+                new = gast.Assign(targets=[stmt.target],
+                                  value=gast.BinOp(left=load, op=gast.Add(), right=stmt.value),
+                                  type_comment=None)
+                gast.copy_location(new, stmt)
+                new.origin_line = getattr(stmt, "origin_line", None)
+                stmt = new
+            owned[name] = True
+        elif isinstance(stmt, gast.Assign):
+            for target in _assigned(stmt):
+                owned[target] = _is_fresh(stmt.value, program)
+        out.append(stmt)
+    program.owned = owned
+    return out
+
+
+def _is_fresh(expr: gast.expr, program: AdjointProgram) -> bool:
+    """Whether ``expr`` certainly evaluates to a new object (or an immutable scalar)."""
+    if isinstance(expr, gast.BinOp):
+        return True
+    if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
+        return True
+    if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name):
+        cell = program.bindings.cells.get(expr.func.id)
+        try:
+            return cell is not None and cell.cell_contents in FRESH_HELPERS
+        except ValueError:
+            return False
+    return False
+
+
+# -- dead code ---------------------------------------------------------------------------
+def eliminate_dead_code(forward, backward, keep: set[str], analysis):
+    """Remove pure statements whose targets are never read; keep everything with effects."""
+    live = set(keep)
+    kept_backward = _sweep(backward, live)
+    kept_forward = _sweep(forward, live)
+    return kept_forward, kept_backward
+
+
+def _sweep(stmts, live: set[str]) -> list[gast.stmt]:
+    kept = []
+    for stmt in reversed(stmts):
+        targets = _assigned(stmt)
+        pure = getattr(stmt, "ad_pure", True)
+        if pure and (isinstance(stmt, gast.Expr) or not set(targets) & live):
+            continue
+        if not isinstance(stmt, gast.AugAssign):
+            live -= set(targets)
+        live |= _loaded(stmt)
+        kept.append(stmt)
+    kept.reverse()
+    return kept
+
+
+def _assigned(stmt: gast.stmt) -> list[str]:
+    targets = stmt.targets if isinstance(stmt, gast.Assign) else \
+        [stmt.target] if isinstance(stmt, gast.AugAssign) else []
+    names = []
+    for target in targets:
+        for node in gast.walk(target):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                names.append(node.id)
+    return names
+
+
+def _loaded(stmt: gast.stmt) -> set[str]:
+    names = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)
+             and isinstance(n.ctx, gast.Load)}
+    if isinstance(stmt, gast.AugAssign):
+        names.add(stmt.target.id)
+    return names

@@ -1,0 +1,122 @@
+"""Stage 1: from a function object to its gast tree and its namespace."""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import textwrap
+import types
+from dataclasses import dataclass, field
+
+import gast
+
+from .errors import ADTransformError, located_error
+
+_MISSING = object()
+
+
+@dataclass
+class ParsedFunction:
+    """A user function's syntax tree together with everything needed to resolve its names."""
+
+    func: types.FunctionType
+    tree: gast.FunctionDef
+    filename: str
+    file_lines: list[str]
+    closure: dict[str, types.CellType] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.func.__name__
+
+    @property
+    def globals(self) -> dict:
+        return self.func.__globals__
+
+    def lookup(self, name: str) -> object:
+        """The object a free name refers to now (closure, then globals, then builtins)."""
+        if name in self.closure:
+            try:
+                return self.closure[name].cell_contents
+            except ValueError:
+                return _MISSING
+        if name in self.globals:
+            return self.globals[name]
+        return getattr(builtins, name, _MISSING)
+
+    def error(self, message: str, node: gast.AST | None = None) -> ADTransformError:
+        """An ``ADTransformError`` located at ``node`` in the user's file."""
+        line = getattr(node, "lineno", None) if node is not None else None
+        col = getattr(node, "col_offset", None) if node is not None else None
+        text = None
+        if line is not None and 0 < line <= len(self.file_lines):
+            text = self.file_lines[line - 1]
+        return located_error(message, self.filename, line, col, text)
+
+
+def is_missing(obj: object) -> bool:
+    return obj is _MISSING
+
+
+def parse_function(func: object) -> ParsedFunction:
+    """Parse ``func``'s source into a gast ``FunctionDef`` with line numbers of its file."""
+    func = inspect.unwrap(func) if callable(func) else func
+    if not isinstance(func, types.FunctionType):
+        raise ADTransformError(
+            f"cannot differentiate {func!r}: only plain Python functions defined with "
+            "'def' can be transformed (builtins, C functions and other callables have no "
+            "Python source; register an adjoint for them with register_adjoint)")
+    code = func.__code__
+    where = f"{code.co_filename}:{code.co_firstlineno}"
+    if func.__name__ == "<lambda>":
+        raise ADTransformError(
+            f"{where}: cannot differentiate a lambda; define the function with 'def'")
+    try:
+        lines, first_line = inspect.getsourcelines(func)
+    except (OSError, TypeError) as exc:
+        raise ADTransformError(
+            f"cannot differentiate {func.__qualname__} ({where}): its source is not "
+            f"available ({exc}); functions typed at an interactive prompt or created "
+            "with exec have no source file to read") from None
+    file_lines = _file_lines(code.co_filename, lines, first_line)
+    raw = "".join(lines)
+    dedented = textwrap.dedent(raw)
+    indent = _indent_width(raw) - _indent_width(dedented)
+    try:
+        module = gast.parse(dedented)
+    except SyntaxError as exc:
+        raise ADTransformError(f"{where}: cannot parse the source of {func.__qualname__}: {exc}")
+    tree = module.body[0]
+    if not isinstance(tree, gast.FunctionDef):
+        raise ADTransformError(f"{where}: expected a 'def' statement for {func.__qualname__}")
+    _shift_locations(tree, first_line - 1, indent)
+    tree.decorator_list = []
+    closure = dict(zip(code.co_freevars, func.__closure__ or ()))
+    return ParsedFunction(func, tree, code.co_filename, file_lines, closure)
+
+
+def _indent_width(text: str) -> int:
+    for line in text.splitlines():
+        if line.strip():
+            return len(line) - len(line.lstrip())
+    return 0
+
+
+def _file_lines(filename: str, lines: list[str], first_line: int) -> list[str]:
+    """The file's lines, or the function's own lines padded to their real positions."""
+    import linecache
+
+    all_lines = linecache.getlines(filename)
+    if all_lines:
+        return all_lines
+    return [""] * (first_line - 1) + list(lines)
+
+
+def _shift_locations(tree: gast.AST, line_offset: int, col_offset: int) -> None:
+    for node in gast.walk(tree):
+        if getattr(node, "lineno", None) is not None:
+            node.lineno += line_offset
+            node.col_offset += col_offset
+        if getattr(node, "end_lineno", None) is not None:
+            node.end_lineno += line_offset
+            node.end_col_offset += col_offset

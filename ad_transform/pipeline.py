@@ -1,0 +1,260 @@
+"""Runs the stages in order and caches what they produce.
+
+One entry per (function, wrt, argument kinds, mode), built lazily at the first call
+with those kinds. A user function called by a differentiated one gets its own
+forward/backward pair; the pair is cached before its body is generated, through
+closure cells filled afterwards, so that recursion works.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import types
+import weakref
+from dataclasses import dataclass
+
+import gast
+
+from . import runtime
+from .analyze import Analysis, Op, analyze
+from .emit import FunctionText, compile_functions, expression_source, parameters_source
+from .normalize import NormalizedFunction, normalize
+from .optimize import optimize
+from .parse import parse_function
+from .reverse import JOINT, SPLIT, AdjointProgram, HelperPair, name_node, reverse
+from .rules.registry import SCALAR
+
+GRAD, VALUE_AND_GRAD, VJP = "grad", "value_and_grad", "vjp"
+
+_lock = threading.RLock()
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class Generated:
+    """The compiled product of one transformation."""
+
+    source: str
+    functions: dict[str, types.FunctionType]
+    main: str  # the name of the function to call (the forward half for vjp)
+    backward: str | None = None
+    wrt: tuple[str, ...] = ()
+
+    @property
+    def function(self) -> types.FunctionType:
+        return self.functions[self.main]
+
+
+def generate(func: types.FunctionType, wrt: tuple[int, ...], kinds: tuple, mode: str) -> Generated:
+    """The generated (and cached) gradient code of ``func`` for arguments of these kinds."""
+    key = (wrt, kinds, mode)
+    entries = _cache.get(func)
+    if entries is not None and key in entries:
+        return entries[key]
+    with _lock:
+        entries = _cache.setdefault(func, {})
+        if key not in entries:
+            entries[key] = _Builder().top_level(func, wrt, kinds, mode)
+        return entries[key]
+
+
+def ssa_source(func: types.FunctionType) -> str:
+    """The primal function in SSA form: one primitive per line, versioned names."""
+    fn = normalize(parse_function(func))
+    text = FunctionText(fn.tree.name, parameters_source(fn.tree.args),
+                        f"{fn.tree.name} in SSA form, one primitive operation per line.")
+    text.statements(fn.body, fn.parsed.file_lines)
+    return text.source()
+
+
+def positional_params(fn: NormalizedFunction) -> list[str]:
+    args = fn.tree.args
+    return [a.id for a in (*args.posonlyargs, *args.args)]
+
+
+class _Builder:
+    """Builds one top-level transformation and the helper pairs it needs."""
+
+    def top_level(self, func, wrt: tuple[int, ...], kinds: tuple, mode: str) -> Generated:
+        fn = normalize(parse_function(func))
+        params = positional_params(fn)
+        for index in wrt:
+            if not 0 <= index < len(params):
+                raise _wrt_out_of_range(func, index, len(params))
+        wrt_names = tuple(params[i] for i in wrt)
+        param_kinds = dict(zip(params, kinds))
+        analysis = analyze(fn, wrt_names, param_kinds)
+        program = reverse(analysis, JOINT if mode != VJP else SPLIT, self.helper_pair)
+        if mode == VJP:
+            return self.emit_split(program, func, f"{func.__name__}_fwd",
+                                   f"{func.__name__}_bwd", single_gradient=True)
+        return self.emit_joint(program, func, mode)
+
+    # -- helper pairs --------------------------------------------------------------------
+    def helper_pair(self, op: Op, active: list[str], arg_kinds: dict) -> HelperPair:
+        callee = op.callee
+        fn_params = list(inspect.signature(callee).parameters)
+        kinds = tuple(arg_kinds.get(p) for p in fn_params)
+        wrt = tuple(fn_params.index(p) for p in active)
+        key = (wrt, kinds, "pair")
+        entries = _cache.setdefault(callee, {})
+        if key in entries:
+            return entries[key]
+        pair = HelperPair(types.CellType(), types.CellType(), callee.__name__, list(active))
+        entries[key] = pair
+        try:
+            fn = normalize(parse_function(callee))
+            analysis = analyze(fn, tuple(active), dict(zip(fn_params, kinds)))
+            program = reverse(analysis, SPLIT, self.helper_pair)
+            generated = self.emit_split(program, callee, f"{callee.__name__}_fwd",
+                                        f"{callee.__name__}_bwd", single_gradient=True)
+        except BaseException:
+            del entries[key]
+            raise
+        pair.fwd_cell.cell_contents = generated.functions[f"{callee.__name__}_fwd"]
+        pair.bwd_cell.cell_contents = generated.functions[generated.backward]
+        pair.generated = generated
+        return pair
+
+    # -- emission ------------------------------------------------------------------------
+    def gradient_expressions(self, program: AdjointProgram) -> list[gast.expr]:
+        exprs = []
+        for param, adjoint in program.grads.items():
+            if adjoint is not None:
+                exprs.append(name_node(adjoint))
+            elif program.analysis.kinds.get(param) == SCALAR:
+                exprs.append(gast.Constant(value=0.0, kind=None))
+            else:
+                helper = program.bindings.reference("zeros_like", runtime.zeros_like)
+                exprs.append(gast.Call(func=name_node(helper), args=[name_node(param)],
+                                       keywords=[]))
+        return exprs
+
+    def owned_gradients(self, program: AdjointProgram, exprs: list[gast.expr]) -> list[gast.expr]:
+        """Wrap gradients that may alias another array (or each other) in ``own(...)``."""
+        owned = getattr(program, "owned", {})
+        result = []
+        for expr in exprs:
+            if isinstance(expr, gast.Name) and not owned.get(expr.id) \
+                    and program.adjoint_kinds.get(expr.id) != SCALAR:
+                helper = program.bindings.reference("own", runtime.own)
+                expr = gast.Call(func=name_node(helper), args=[expr], keywords=[])
+            result.append(expr)
+        return result
+
+    def emit_joint(self, program: AdjointProgram, func, mode: str) -> Generated:
+        fn = program.fn
+        grads = self.gradient_expressions(program)
+        keep = {n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)}
+        if mode == VALUE_AND_GRAD and isinstance(program.result, gast.Name):
+            keep.add(program.result.id)
+        optimize(program, keep)
+        grads = self.owned_gradients(program, grads)
+        name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + fn.tree.name)
+        text = FunctionText(name, parameters_source(fn.tree.args),
+                            _docstring(program, func, mode))
+        text.statements(program.forward, fn.parsed.file_lines)
+        text.statements(program.backward, fn.parsed.file_lines, heading="backward sweep")
+        returned = _tuple_source(grads) if len(grads) != 1 else expression_source(grads[0])
+        if mode == VALUE_AND_GRAD:
+            returned = f"{expression_source(program.result)}, {returned}"
+            if len(grads) > 1:
+                returned = f"{expression_source(program.result)}, ({_tuple_source(grads)})"
+        text.line(f"return {returned}")
+        return self.compile(text.source(), program, func, {name: _defaults(func)}, name)
+
+    def emit_split(self, program: AdjointProgram, func, fwd_name: str, bwd_name: str,
+                   single_gradient: bool) -> Generated:
+        fn = program.fn
+        names = fn.names
+        fwd_name, bwd_name = names.fresh(fwd_name), names.fresh(bwd_name)
+        grads = self.gradient_expressions(program)
+        backward_reads = {n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)}
+        optimize(program, backward_reads | _names_in(program.result))
+        grads = self.owned_gradients(program, grads)
+        defined_forward = set(positional_params(fn)) | {
+            n.id for s in program.forward for n in gast.walk(s)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        read = _names_read(program.backward) | {
+            n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)}
+        saved = sorted(read & defined_forward, key=_definition_order(fn, program))
+        saved_param = names.fresh("saved")
+        seed = program.seed_name or names.fresh("d" + (expression_source(program.result)
+                                                        if isinstance(program.result, gast.Name)
+                                                        else "result"))
+        fwd = FunctionText(fwd_name, parameters_source(fn.tree.args),
+                           f"Forward sweep of {fn.tree.name}: its value and what "
+                           f"{bwd_name} needs.")
+        fwd.statements(program.forward, fn.parsed.file_lines)
+        fwd.line(f"return {expression_source(program.result)}, ({_tuple_source_names(saved)})")
+        bwd = FunctionText(bwd_name, f"{saved_param}, {seed}",
+                           f"Backward sweep of {fn.tree.name}: the adjoints of "
+                           f"{', '.join(program.grads) or 'nothing'}.")
+        if saved:
+            bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
+        bwd.statements(program.backward, fn.parsed.file_lines)
+        returned = expression_source(grads[0]) if len(grads) == 1 and single_gradient \
+            else f"({_tuple_source(grads)})"
+        bwd.line(f"return {returned}")
+        source = fwd.source() + "\n\n" + bwd.source()
+        generated = self.compile(source, program, func, {fwd_name: _defaults(func)}, fwd_name)
+        generated.backward = bwd_name
+        return generated
+
+    def compile(self, source: str, program: AdjointProgram, func, defaults, main) -> Generated:
+        cells = dict(program.fn.parsed.closure)
+        cells.update(program.bindings.cells)
+        functions = compile_functions(source, f"{func.__qualname__}", func.__globals__, cells,
+                                      defaults)
+        return Generated(source, functions, main, wrt=tuple(program.grads))
+
+
+def _wrt_out_of_range(func, index: int, count: int) -> Exception:
+    return ValueError(f"wrt={index} is out of range: {func.__qualname__} has {count} "
+                      f"positional parameter{'s' if count != 1 else ''}")
+
+
+def _defaults(func) -> tuple:
+    return func.__defaults__, func.__kwdefaults__
+
+
+def _docstring(program: AdjointProgram, func, mode: str) -> str:
+    code = func.__code__
+    wrt = ", ".join(program.grads)
+    what = "Gradient" if mode == GRAD else "Value and gradient"
+    return (f"{what} of {func.__name__} with respect to {wrt}; generated by ad_transform "
+            f"from {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}.")
+
+
+def _tuple_source(exprs: list[gast.expr]) -> str:
+    parts = [expression_source(e) for e in exprs]
+    return ", ".join(parts) + ("," if len(parts) == 1 else "")
+
+
+def _tuple_source_names(names: list[str]) -> str:
+    return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
+def _names_in(expr: gast.expr) -> set[str]:
+    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)}
+
+
+def _names_read(stmts: list[gast.stmt]) -> set[str]:
+    read = set()
+    for stmt in stmts:
+        read |= {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)
+                 and isinstance(n.ctx, gast.Load)}
+    return read
+
+
+def _definition_order(fn: NormalizedFunction, program: AdjointProgram):
+    order = {p: i for i, p in enumerate(positional_params(fn))}
+    for stmt in program.forward:
+        for n in gast.walk(stmt):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                order.setdefault(n.id, len(order))
+    return lambda name: order.get(name, len(order))
+
+
+__all__ = ["GRAD", "VALUE_AND_GRAD", "VJP", "Analysis", "Generated", "generate", "ssa_source"]

@@ -1,0 +1,144 @@
+"""Adjoints of the ``math`` module and of the builtins ``abs``, ``min``, ``max``, ``pow``, ``sum``.
+
+``math`` functions only take scalars, so their templates use ``math`` too: the
+generated code for Python numbers stays plain Python arithmetic.
+
+Conventions at kinks: ``abs`` and ``fabs`` have derivative 0 at 0 (like
+``np.sign``); ``min``/``max`` split the adjoint equally between tied arguments.
+"""
+
+import builtins
+import math
+
+import numpy as np
+
+from ..runtime import safe_log, sequence_sum_adjoint
+from .registry import SCALAR, UNKNOWN, adjoint, register_nondifferentiable
+
+
+@adjoint(math.sin, kind=SCALAR)
+def d_sin(g, ans, x):
+    return g * math.cos(x)
+
+
+@adjoint(math.cos, kind=SCALAR)
+def d_cos(g, ans, x):
+    return -g * math.sin(x)
+
+
+@adjoint(math.tan, kind=SCALAR)
+def d_tan(g, ans, x):
+    return g * (1.0 + ans * ans)
+
+
+@adjoint(math.exp, kind=SCALAR)
+def d_exp(g, ans, x):
+    return g * ans
+
+
+@adjoint(math.log, kind=SCALAR)
+def d_log(g, ans, x, base=math.e):
+    return g / (x * math.log(base)), -g * ans / (base * math.log(base))
+
+
+@adjoint(math.log2, kind=SCALAR)
+def d_log2(g, ans, x):
+    return g / (x * math.log(2.0))
+
+
+@adjoint(math.log10, kind=SCALAR)
+def d_log10(g, ans, x):
+    return g / (x * math.log(10.0))
+
+
+@adjoint(math.sqrt, kind=SCALAR)
+def d_sqrt(g, ans, x):
+    return g / (2.0 * ans)
+
+
+@adjoint(math.tanh, kind=SCALAR)
+def d_tanh(g, ans, x):
+    return g * (1.0 - ans * ans)
+
+
+@adjoint(math.sinh, kind=SCALAR)
+def d_sinh(g, ans, x):
+    return g * math.cosh(x)
+
+
+@adjoint(math.cosh, kind=SCALAR)
+def d_cosh(g, ans, x):
+    return g * math.sinh(x)
+
+
+@adjoint(math.atan, kind=SCALAR)
+def d_atan(g, ans, x):
+    return g / (1.0 + x * x)
+
+
+@adjoint(math.asin, kind=SCALAR)
+def d_asin(g, ans, x):
+    return g / math.sqrt(1.0 - x * x)
+
+
+@adjoint(math.acos, kind=SCALAR)
+def d_acos(g, ans, x):
+    return -g / math.sqrt(1.0 - x * x)
+
+
+@adjoint(math.pow, kind=SCALAR)
+def d_math_pow(g, ans, x, y):
+    return g * y * x ** (y - 1), g * ans * safe_log(x)
+
+
+@adjoint(math.fabs, kind=SCALAR)
+def d_fabs(g, ans, x):
+    return g * ((x > 0) - (x < 0))
+
+
+@adjoint(math.hypot, kind=SCALAR)
+def d_hypot(g, ans, x, y):
+    return g * x / ans, g * y / ans
+
+
+@adjoint(builtins.abs)
+def d_abs(g, ans, x):
+    return g * np.sign(x)
+
+
+@adjoint(builtins.abs, scalar=True)
+def d_abs_scalar(g, ans, x):
+    return g * ((x > 0) - (x < 0))
+
+
+@adjoint(builtins.max, kind=SCALAR)
+def d_max(g, ans, x, y):
+    return g * ((x > y) + 0.5 * (x == y)), g * ((y > x) + 0.5 * (x == y))
+
+
+@adjoint(builtins.min, kind=SCALAR)
+def d_min(g, ans, x, y):
+    return g * ((x < y) + 0.5 * (x == y)), g * ((y < x) + 0.5 * (x == y))
+
+
+@adjoint(builtins.pow)
+def d_builtin_pow(g, ans, x, y):
+    return g * y * x ** (y - 1), g * ans * safe_log(x)
+
+
+@adjoint(builtins.sum, kind=UNKNOWN)
+def d_builtin_sum(g, ans, x, start=0):
+    return sequence_sum_adjoint(g, x), g
+
+
+@adjoint(builtins.float, kind=SCALAR)
+def d_float(g, ans, x):
+    return g
+
+
+register_nondifferentiable(
+    builtins.len, builtins.range, builtins.int, builtins.bool, builtins.round,
+    builtins.isinstance, builtins.type, builtins.str, builtins.repr,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
+    math.isclose)
+register_nondifferentiable(builtins.print, pure=False)

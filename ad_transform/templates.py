@@ -1,0 +1,124 @@
+"""Adjoint rules written as plain Python functions, parsed once and spliced into generated code.
+
+A template is a function whose first two parameters are ``g`` (the adjoint of the
+primitive's result) and ``ans`` (the result itself), followed by the primitive's own
+parameters. It returns the contribution to the adjoint of each differentiable
+parameter, in order (a tuple for several, ``None`` for a parameter with no derivative)::
+
+    def d_multiply(g, ans, x, y):
+        return unbroadcast(g * y, x), unbroadcast(g * x, y)
+
+Splicing replaces the parameters by the atoms of the call site, gives the template's
+own temporaries fresh names, and turns the template module's globals (``np``,
+``unbroadcast``) into names bound in the generated function.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import inspect
+import textwrap
+from dataclasses import dataclass
+
+import gast
+
+_NO_DEFAULT = inspect.Parameter.empty
+
+
+@dataclass
+class Instance:
+    """A template spliced at one call site."""
+
+    preamble: list[gast.stmt]
+    outputs: dict[str, gast.expr]  # parameter name -> contribution expression
+
+
+class Template:
+    """One parsed adjoint template."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        tree = gast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+        arg_names = [a.id for a in tree.args.args]
+        if arg_names[:2] != ["g", "ans"]:
+            raise TypeError(f"adjoint template {fn.__qualname__} must start with the "
+                            "parameters (g, ans, ...)")
+        self.params = arg_names[2:]
+        self.signature = _drop_first_two(inspect.signature(fn))
+        *self.preamble, last = tree.body
+        if not isinstance(last, gast.Return) or last.value is None:
+            raise TypeError(f"adjoint template {fn.__qualname__} must end with a 'return'")
+        returned = last.value.elts if isinstance(last.value, gast.Tuple) else [last.value]
+        if len(returned) > len(self.params):
+            raise TypeError(f"adjoint template {fn.__qualname__} returns more adjoints than "
+                            "it has parameters")
+        self.outputs = {
+            p: e for p, e in zip(self.params, returned)
+            if not (isinstance(e, gast.Constant) and e.value is None)}
+        self.locals = {n.id for s in self.preamble for n in gast.walk(s)
+                       if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        loaded = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)
+                  and isinstance(n.ctx, gast.Load)}
+        self.free = sorted(loaded - set(arg_names) - self.locals)
+
+    @property
+    def differentiable(self) -> list[str]:
+        return list(self.outputs)
+
+    def resolve(self, name: str) -> object:
+        if name in self.fn.__globals__:
+            return self.fn.__globals__[name]
+        return getattr(builtins, name)
+
+    def bind(self, args: list[gast.expr], keywords: dict[str, gast.expr]) -> dict[str, gast.expr]:
+        """Map the call site's atoms to parameter names, filling in defaults (TypeError if they don't fit)."""
+        bound = self.signature.bind(*args, **keywords)
+        result = dict(bound.arguments)
+        for name, param in self.signature.parameters.items():
+            if name not in result:
+                if param.default is _NO_DEFAULT:
+                    raise TypeError(f"missing argument {name!r}")
+                result[name] = constant_node(param.default)
+        return result
+
+    def instantiate(self, wanted: list[str], bindings: dict[str, gast.expr],
+                    g: gast.expr, ans: gast.expr, reference, fresh_name) -> Instance:
+        """Splice the contributions to ``wanted`` parameters.
+
+        ``reference(name, obj)`` returns the identifier under which a template global is
+        reachable from the generated code; ``fresh_name(base)`` allocates a temporary.
+        """
+        mapping: dict[str, gast.expr] = dict(bindings, g=g, ans=ans)
+        renames = {local: fresh_name(local) for local in sorted(self.locals)}
+        globals_ = {name: reference(name, self.resolve(name)) for name in self.free}
+        substitute = _Substitute(mapping, renames, globals_)
+        preamble = [substitute.visit(copy.deepcopy(s)) for s in self.preamble] if wanted else []
+        outputs = {p: substitute.visit(copy.deepcopy(self.outputs[p])) for p in wanted}
+        return Instance(preamble, outputs)
+
+
+class _Substitute(gast.NodeTransformer):
+    def __init__(self, mapping, renames, globals_) -> None:
+        self.mapping, self.renames, self.globals = mapping, renames, globals_
+
+    def visit_Name(self, node: gast.Name) -> gast.expr:
+        if isinstance(node.ctx, gast.Load) and node.id in self.mapping:
+            return copy.deepcopy(self.mapping[node.id])
+        new_id = self.renames.get(node.id) or self.globals.get(node.id)
+        if new_id is not None:
+            node.id = new_id
+        return node
+
+
+def _drop_first_two(sig: inspect.Signature) -> inspect.Signature:
+    return sig.replace(parameters=list(sig.parameters.values())[2:])
+
+
+def constant_node(value: object) -> gast.expr:
+    """A literal expression for a default value (numbers, strings, None, tuples of those)."""
+    if isinstance(value, tuple):
+        return gast.Tuple(elts=[constant_node(v) for v in value], ctx=gast.Load())
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
+        return gast.Constant(value=value, kind=None)
+    raise TypeError(f"template default {value!r} is not a literal")
