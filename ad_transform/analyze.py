@@ -52,6 +52,7 @@ class Op:
     active_inputs: list[str] = field(default_factory=list)
     active: bool = False
     pure: bool = True
+    depth: int = 0  # how many loops enclose the statement
 
     @property
     def value(self) -> gast.expr:
@@ -68,6 +69,11 @@ class Analysis:
     kinds: dict[str, str | None]
     varied: set[str]
     useful: set[str]
+    op_of: dict[int, Op] = field(default_factory=dict)  # id(statement) -> Op
+    loop_variant: set[str] = field(default_factory=set)  # names assigned inside a loop
+
+    def op(self, stmt: gast.stmt) -> Op:
+        return self.op_of[id(stmt)]
 
     @property
     def result(self) -> gast.expr:
@@ -83,17 +89,54 @@ class Analysis:
 def analyze(fn: NormalizedFunction, wrt: tuple[str, ...],
             param_kinds: dict[str, str | None]) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs."""
-    ops = [_describe(stmt, fn) for stmt in fn.body]
-    kinds = dict(param_kinds)
-    for op in ops:
-        if op.target is not None:
-            kinds[op.target] = _output_kind(op, kinds, fn)
-    varied = _varied(ops, set(wrt))
-    useful = _useful(ops)
-    analysis = Analysis(fn, wrt, ops, kinds, varied, useful)
+    ops: list[Op] = []
+    counters: set[str] = set()
+    loop_variant: set[str] = set()
+    _collect(fn.body, fn, 0, ops, counters, loop_variant)
+    kinds = _kinds(ops, dict(param_kinds, **{c: SCALAR for c in counters}), fn)
+    varied = _fixpoint(lambda known: _varied(ops, set(wrt) | known))
+    useful = _fixpoint(lambda known: _useful(ops, known))
+    analysis = Analysis(fn, wrt, ops, kinds, varied, useful,
+                        {id(op.stmt): op for op in ops}, loop_variant)
     for op in ops:
         _mark_active(op, analysis)
     return analysis
+
+
+def _collect(stmts, fn, depth: int, ops: list, counters: set, loop_variant: set) -> None:
+    """Describe every simple statement, in program order, noting its loop depth."""
+    for stmt in stmts:
+        if isinstance(stmt, gast.If):
+            _collect(stmt.body, fn, depth, ops, counters, loop_variant)
+            _collect(stmt.orelse, fn, depth, ops, counters, loop_variant)
+        elif isinstance(stmt, (gast.For, gast.While)):
+            if isinstance(stmt, gast.For):
+                targets = [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
+                counters.update(targets[:1] if len(targets) > 1 or _is_range(stmt, fn)
+                                else [])
+                loop_variant.update(targets)
+            loop_variant.update(n.id for s in stmt.body for n in gast.walk(s)
+                                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
+            _collect(stmt.body, fn, depth + 1, ops, counters, loop_variant)
+        elif isinstance(stmt, (gast.Break, gast.Pass)):
+            continue
+        else:
+            op = _describe(stmt, fn)
+            op.depth = depth
+            ops.append(op)
+
+
+def _is_range(stmt: gast.For, fn: NormalizedFunction) -> bool:
+    call = stmt.iter
+    return isinstance(call, gast.Call) and resolve_static(call.func, fn) is range
+
+
+def _fixpoint(step) -> set[str]:
+    """Repeat a monotone propagation over the statements until nothing changes (loops)."""
+    previous, current = None, step(set())
+    while current != previous:
+        previous, current = current, step(current)
+    return current
 
 
 # -- resolution ---------------------------------------------------------------------------
@@ -211,7 +254,36 @@ def atom_kind(atom: gast.expr, kinds: dict, fn: NormalizedFunction) -> str | Non
     return UNKNOWN
 
 
-def _output_kind(op: Op, kinds: dict, fn: NormalizedFunction) -> str | None:
+_BOTTOM = "bottom"  # not known yet, during the fixpoint over loops
+
+
+def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
+    """Kinds of all names: joined over every assignment, iterated to a fixpoint for loops."""
+    kinds = dict(start)
+    assigned = {op.target for op in ops if op.target is not None}
+    for _ in range(20):
+        new = dict(start)
+        for op in ops:
+            if op.target is None:
+                continue
+            kind = _output_kind(op, {**kinds, **new}, fn, assigned)
+            if kind == _BOTTOM:
+                continue
+            previous = new.get(op.target, _BOTTOM)
+            new[op.target] = kind if previous in (_BOTTOM, kind) else UNKNOWN
+        if new == kinds:
+            break
+        kinds = new
+    else:
+        kinds = {name: (kind if name in start else UNKNOWN) for name, kind in kinds.items()}
+    return kinds
+
+
+def _output_kind(op: Op, kinds: dict, fn: NormalizedFunction,
+                 assigned: set[str] = frozenset()) -> str | None:
+    if any(isinstance(a, gast.Name) and a.id not in kinds and a.id in assigned
+           for a in op.inputs.values()):
+        return _BOTTOM
     if op.form in (COPY, CONSTANT):
         return atom_kind(op.inputs["x"], kinds, fn)
     if op.form == BUILD:
@@ -239,16 +311,16 @@ def _input_names(op: Op) -> set[str]:
     return {a.id for a in op.inputs.values() if isinstance(a, gast.Name)}
 
 
-def _varied(ops: list[Op], wrt: set[str]) -> set[str]:
-    varied = set(wrt)
+def _varied(ops: list[Op], varied: set[str]) -> set[str]:
+    varied = set(varied)
     for op in ops:
         if op.target is not None and _carries_derivative(op) and _input_names(op) & varied:
             varied.add(op.target)
     return varied
 
 
-def _useful(ops: list[Op]) -> set[str]:
-    useful: set[str] = set()
+def _useful(ops: list[Op], useful: set[str]) -> set[str]:
+    useful = set(useful)
     for op in reversed(ops):
         if op.form == RETURN or (op.target in useful and _carries_derivative(op)):
             useful |= _input_names(op)

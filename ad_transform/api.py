@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,9 +40,27 @@ class _Transformed:
         self._positions = (wrt,) if isinstance(wrt, int) else tuple(wrt)
         if isinstance(wrt, tuple) and not wrt:
             raise ValueError("wrt=() asks for no gradient at all")
+        if len(set(self._positions)) != len(self._positions):
+            raise ValueError(f"wrt={wrt!r} names the same argument more than once")
+        if min(self._positions) < 0:
+            raise ValueError(f"wrt={wrt!r}: argument indices must not be negative")
+        try:
+            self._signature = inspect.signature(func)
+        except (TypeError, ValueError):
+            self._signature = None
         self._specialized: dict[tuple, Generated] = {}
         self._last: Generated | None = None
         functools.update_wrapper(self, func)
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """Arguments given by keyword that the gradient is taken for become positional."""
+        if kwargs and self._signature is not None:
+            try:
+                bound = self._signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{self.func.__name__}(): {exc}") from None
+            return bound.args, bound.kwargs
+        return args, kwargs
 
     def _prepare(self, args: tuple) -> tuple:
         """Check the differentiated arguments; integers are differentiated as floats."""
@@ -54,7 +73,7 @@ class _Transformed:
         for i in self._positions:
             value = args[i]
             kind = type(value)
-            if kind is float or kind is np.ndarray and value.dtype.kind == "f":
+            if kind is float or (kind is np.ndarray and value.dtype.kind == "f"):
                 continue
             replacement = _as_differentiable(value, i, self.func)
             if replacement is not value:
@@ -67,8 +86,11 @@ class _Transformed:
         generated = self._specialized.get(key)
         if generated is None:
             kinds = tuple(_kind_of_type(t) for t in key)
-            generated = generate(self.func, self._positions, kinds, self.mode)
+            generated = generate(self.func, self.wrt, kinds, self.mode)
             self._specialized[key] = generated
+        elif generated.dependencies and generated.is_stale():
+            del self._specialized[key]
+            return self._generated(args)
         self._last = generated
         return generated
 
@@ -76,7 +98,7 @@ class _Transformed:
     def source(self) -> str:
         """The generated Python source (for the argument types of the latest call)."""
         if self._last is None:
-            self._last = generate(self.func, self._positions,
+            self._last = generate(self.func, self.wrt,
                                   (UNKNOWN,) * _positional_count(self.func), self.mode)
         return self._last.source
 
@@ -97,6 +119,8 @@ class GradientFunction(_Transformed):
     mode = GRAD
 
     def __call__(self, *args, **kwargs):
+        if kwargs:
+            args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
         return self._generated(args).function(*args, **kwargs)
 
@@ -107,6 +131,8 @@ class ValueAndGradientFunction(_Transformed):
     mode = VALUE_AND_GRAD
 
     def __call__(self, *args, **kwargs):
+        if kwargs:
+            args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
         return self._generated(args).function(*args, **kwargs)
 
@@ -117,17 +143,21 @@ class VJPFunction(_Transformed):
     mode = VJP
 
     def __call__(self, *args, **kwargs):
+        if kwargs:
+            args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
         generated = self._generated(args)
         value, saved = generated.function(*args, **kwargs)
         backward = generated.functions[generated.backward]
-        single = isinstance(self.wrt, int)
+        if isinstance(value, np.ndarray) and any(v is value for v in saved):
+            value = value.copy()  # the caller may change it; the pullback must not see that
 
         def pullback(cotangent):
             """Input cotangents (``J^T v``) for the output cotangent ``v``."""
             _check_cotangent(cotangent, value)
-            grads = backward(saved, cotangent)
-            return grads if single or isinstance(grads, tuple) else (grads,)
+            if isinstance(cotangent, np.ndarray) and cotangent.ndim == 0:
+                cotangent = cotangent[()]  # an immutable scalar: never written in place
+            return backward(saved, cotangent)
 
         return value, pullback
 
@@ -163,15 +193,15 @@ def vjp(func: Callable | None = None, *, wrt: Wrt = 0):
 
 
 def _as_differentiable(value, position: int, func):
-    if isinstance(value, bool) or isinstance(value, np.ndarray) and value.dtype.kind == "b":
+    if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype.kind == "b"):
         raise TypeError(f"argument {position} of {func.__name__} is boolean; booleans cannot "
                         "be differentiated")
     if isinstance(value, numbers.Integral):
         return float(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
         return value.astype(np.float64)
-    if isinstance(value, (float, np.floating)) or isinstance(value, np.ndarray) \
-            and value.dtype.kind == "f":
+    if isinstance(value, (float, np.floating)) or (isinstance(value, np.ndarray) \
+            and value.dtype.kind == "f"):
         return value
     raise TypeError(
         f"argument {position} of {func.__name__} must be a real number or a float ndarray "
@@ -190,4 +220,4 @@ def _positional_count(func) -> int:
     return code.co_argcount if code is not None else 0
 
 
-__all__ = ["grad", "value_and_grad", "vjp", "ADTransformError"]
+__all__ = ["ADTransformError", "grad", "value_and_grad", "vjp"]

@@ -25,7 +25,7 @@ _counter_lock = threading.Lock()
 
 def expression_source(node: gast.AST) -> str:
     """One expression or statement of a gast tree as source text."""
-    return ast.unparse(gast.gast_to_ast(node))
+    return ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(node)))
 
 
 @dataclass
@@ -41,13 +41,7 @@ class FunctionText:
                    heading: str | None = None) -> None:
         if heading and stmts:
             self.lines.append(f"# {heading}")
-        previous = object()
-        for stmt in stmts:
-            origin = getattr(stmt, "origin_line", None)
-            if origin != previous and origin is not None:
-                self.lines.append(f"# line {origin}: {_origin_text(file_lines, origin)}")
-            previous = origin
-            self.lines.extend(expression_source(stmt).splitlines())
+        self.lines.extend(block_lines(stmts, file_lines))
 
     def line(self, text: str) -> None:
         self.lines.append(text)
@@ -56,6 +50,45 @@ class FunctionText:
         body = [f'"""{self.docstring}"""', *self.lines]
         return f"def {self.name}({self.params}):\n" + textwrap.indent("\n".join(body), "    ") \
             + "\n"
+
+
+def block_lines(stmts: list[gast.stmt], file_lines: list[str], previous=None) -> list[str]:
+    """Source lines of a block, with a ``# line N: ...`` comment where the origin changes."""
+    lines: list[str] = []
+    for stmt in stmts:
+        origin = getattr(stmt, "origin_line", None)
+        if origin != previous and origin is not None:
+            lines.append(f"# line {origin}: {_origin_text(file_lines, origin)}")
+        previous = origin
+        lines.extend(_statement_lines(stmt, file_lines, origin))
+    return lines
+
+
+def _statement_lines(stmt: gast.stmt, file_lines: list[str], origin) -> list[str]:
+    if isinstance(stmt, gast.If):
+        lines = [f"if {expression_source(stmt.test)}:"]
+        lines += _indented(block_lines(stmt.body, file_lines, origin) or ["pass"])
+        orelse = stmt.orelse
+        while len(orelse) == 1 and isinstance(orelse[0], gast.If) \
+                and getattr(orelse[0], "origin_line", None) == origin:
+            lines.append(f"elif {expression_source(orelse[0].test)}:")
+            lines += _indented(block_lines(orelse[0].body, file_lines, origin) or ["pass"])
+            orelse = orelse[0].orelse
+        if orelse:
+            lines.append("else:")
+            lines += _indented(block_lines(orelse, file_lines, origin))
+        return lines
+    if isinstance(stmt, gast.For):
+        header = f"for {expression_source(stmt.target)} in {expression_source(stmt.iter)}:"
+        return [header, *_indented(block_lines(stmt.body, file_lines, origin) or ["pass"])]
+    if isinstance(stmt, gast.While):
+        header = f"while {expression_source(stmt.test)}:"
+        return [header, *_indented(block_lines(stmt.body, file_lines, origin) or ["pass"])]
+    return expression_source(stmt).splitlines()
+
+
+def _indented(lines: list[str]) -> list[str]:
+    return ["    " + line for line in lines]
 
 
 def _origin_text(file_lines: list[str], line: int) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .desugar import desugar
 from .names import NameAllocator
 from .parse import ParsedFunction
 
@@ -31,11 +32,6 @@ _UNSUPPORTED_STATEMENTS = {
     gast.ImportFrom: "import inside a differentiated function",
     gast.Raise: "'raise' statement",
     gast.Assert: "'assert' statement",
-    gast.If: "'if' statement (control flow is not supported yet)",
-    gast.For: "'for' loop (control flow is not supported yet)",
-    gast.While: "'while' loop (control flow is not supported yet)",
-    gast.Break: "'break' statement",
-    gast.Continue: "'continue' statement",
 }
 _UNSUPPORTED_EXPRESSIONS = {
     gast.Lambda: "lambda expression",
@@ -48,8 +44,6 @@ _UNSUPPORTED_EXPRESSIONS = {
     gast.Await: "'await' expression",
     gast.NamedExpr: "assignment expression ':='",
     gast.Starred: "starred expression '*x'",
-    gast.BoolOp: "'and'/'or' expression (not supported yet)",
-    gast.IfExp: "conditional expression 'a if c else b' (not supported yet)",
     gast.Dict: "dict display",
     gast.Set: "set display",
 }
@@ -101,6 +95,9 @@ class _Normalizer:
         self.source_of: dict[str, str] = {p: p for p in self.params}
         self.out: list[gast.stmt] = []
         self.origin: gast.stmt | None = None
+        self.unversioned: set[str] = set()
+        self.loop_depth = 0
+        self.temps: set[str] = set()
 
     # -- driver ------------------------------------------------------------------------
     def run(self) -> NormalizedFunction:
@@ -108,6 +105,8 @@ class _Normalizer:
         if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]
+        body, self.unversioned = desugar(self.parsed, body, self.names)
+        self.local_names |= _assigned_names(body)
         for stmt in body:
             self.statement(stmt)
         if not self.out or not isinstance(self.out[-1], gast.Return):
@@ -144,6 +143,192 @@ class _Normalizer:
 
     def stmt_Pass(self, stmt: gast.Pass) -> None:
         pass
+
+    def stmt_Break(self, stmt: gast.Break) -> None:
+        self.emit(gast.Break(), stmt)
+
+    # -- control flow ------------------------------------------------------------------
+    def block(self, stmts: list[gast.stmt]) -> list[gast.stmt]:
+        """Normalize ``stmts`` into a separate list (the body of a compound statement)."""
+        saved, self.out = self.out, []
+        for stmt in stmts:
+            self.statement(stmt)
+        block, self.out = self.out, saved
+        return block
+
+    def stmt_If(self, stmt: gast.If) -> None:
+        test = self.condition(stmt.test)
+        before = dict(self.current)
+        body = self.block(stmt.body)
+        after_body, self.current = self.current, dict(before)
+        orelse = self.block(stmt.orelse)
+        self.current = self.join(after_body, self.current, body, orelse, stmt)
+        node = gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)
+        node.ad_loop_exit = getattr(stmt, "ad_loop_exit", False)
+        self.origin = stmt
+        self.emit(node, stmt)
+
+    def condition(self, test: gast.expr) -> gast.Name:
+        """The test of an ``if`` as a temporary that nothing reassigns."""
+        atom = self.atom(test)
+        if isinstance(atom, gast.Name) and atom.id in self.temps:
+            return atom
+        return self.temporary(atom, test)
+
+    def temporary(self, value: gast.expr, like: gast.AST) -> gast.Name:
+        temp = self.names.numbered("v")
+        self.temps.add(temp)
+        self.source_of[temp] = temp
+        self.emit(_assign(temp, value, like), self.origin)
+        return _name(temp, like)
+
+    def join(self, a: dict, b: dict, block_a: list, block_b: list, stmt) -> dict:
+        """SSA join after an ``if``: names that differ get one new version, copied in both."""
+        merged = {}
+        for name in sorted(set(a) | set(b)):
+            va, vb = a.get(name), b.get(name)
+            if va == vb or va is None or vb is None or name in self.unversioned:
+                merged[name] = va if va is not None else vb
+                continue
+            joined = self.version(name)
+            for block, version in ((block_a, va), (block_b, vb)):
+                copy_stmt = _assign(joined, _name(version, stmt), stmt)
+                copy_stmt.origin_line = stmt.lineno
+                block.append(copy_stmt)
+            merged[name] = joined
+        return merged
+
+    def enter_loop(self, stmt) -> dict[str, str]:
+        """Give every name the loop assigns one loop-carried version, copied in on entry."""
+        carried = {}
+        targets = _assigned_names([gast.Assign(targets=[stmt.target], value=None)]) \
+            if isinstance(stmt, gast.For) else set()
+        for name in sorted(_assigned_names([stmt]) - self.unversioned):
+            loop_name = self.version(name)
+            if name in self.current:
+                self.emit(_assign(loop_name, _name(self.current[name], stmt), stmt), stmt)
+            elif name not in targets:
+                # A join inside the loop may copy it before its first assignment.
+                self.emit(_assign(loop_name, gast.Constant(value=None, kind=None), stmt), stmt)
+            self.current[name] = loop_name
+            carried[name] = loop_name
+        return carried
+
+    def loop_body(self, body: list, carried: dict, headers: list, stmt) -> list[gast.stmt]:
+        """The loop's body, ending with the back-edge copies (before the loop's exit test)."""
+        exit_test = [body[-1]] if body and getattr(body[-1], "ad_loop_exit", False) else []
+        main = body[:len(body) - len(exit_test)]
+        saved, self.out = self.out, list(headers)
+        self.loop_depth += 1
+        for inner in main:
+            self.statement(inner)
+        for name, loop_name in carried.items():
+            if self.current.get(name) != loop_name and name in self.current:
+                back = _assign(loop_name, _name(self.current[name], stmt), stmt)
+                self.emit(back, stmt)
+                self.current[name] = loop_name
+        for inner in exit_test:
+            self.statement(inner)
+        self.loop_depth -= 1
+        block, self.out = self.out, saved
+        return block
+
+    def stmt_While(self, stmt: gast.While) -> None:
+        carried = self.enter_loop(stmt)
+        body = self.loop_body(stmt.body, carried, [], stmt)
+        self.origin = stmt
+        self.emit(gast.While(test=gast.Constant(value=True, kind=None), body=body, orelse=[]),
+                  stmt)
+
+    def stmt_For(self, stmt: gast.For) -> None:
+        if _is_builtin_call(stmt.iter, "range", self.parsed):
+            iterable = self.primitive(stmt.iter)
+            carried = self.enter_loop(stmt)
+            target, headers = self.store_target(stmt.target), []
+        else:
+            iterable, carried, target, headers = self.indexed_iteration(stmt)
+        body = self.loop_body(stmt.body, carried, headers, stmt)
+        self.origin = stmt
+        self.emit(gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None),
+                  stmt)
+
+    def store_target(self, target: gast.expr) -> gast.expr:
+        if isinstance(target, gast.Name):
+            return gast.Name(id=self.current[target.id], ctx=gast.Store(), annotation=None,
+                             type_comment=None)
+        if isinstance(target, (gast.Tuple, gast.List)):
+            return gast.Tuple(elts=[self.store_target(e) for e in target.elts], ctx=gast.Store())
+        raise self.parsed.error("unsupported loop target: only names and tuples of names", target)
+
+    def indexed_iteration(self, stmt: gast.For):
+        """``for x in X`` runs as ``for k, x in enumerate(X)``; ``x = X[k]`` is its header.
+
+        The header statement is not executed by the forward sweep (the loop assigns ``x``);
+        it is what the backward sweep differentiates: the adjoint of ``x`` flows into ``X``.
+        """
+        if self.parsed.lookup("enumerate") is not enumerate:
+            raise self.parsed.error("'enumerate' is shadowed; cannot rewrite this loop", stmt)
+        call = stmt.iter
+        target = stmt.target
+        if _is_builtin_call(call, "enumerate", self.parsed) and len(call.args) == 1 \
+                and not call.keywords and _is_pair_of_names(target):
+            sources = [self.atom(call.args[0])]
+            carried = self.enter_loop(stmt)
+            index = self.current[target.elts[0].id]
+            elements = [target.elts[1]]
+            iterable = gast.Call(func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None,
+                                                type_comment=None),
+                                 args=sources, keywords=[])
+            loop_target = gast.Tuple(elts=[_store(index), self.store_target(target.elts[1])],
+                                     ctx=gast.Store())
+        elif _is_builtin_call(call, "zip", self.parsed) and not call.keywords \
+                and isinstance(target, gast.Tuple) and len(target.elts) == len(call.args) \
+                and all(isinstance(e, gast.Name) for e in target.elts):
+            sources = [self.atom(a) for a in call.args]
+            carried = self.enter_loop(stmt)
+            index = self.names.numbered("k")
+            self.unversioned.add(index)
+            elements = list(target.elts)
+            zipped = gast.Call(func=gast.Name(id="zip", ctx=gast.Load(), annotation=None,
+                                              type_comment=None),
+                               args=sources, keywords=[])
+            iterable = gast.Call(func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None,
+                                                type_comment=None), args=[zipped], keywords=[])
+            loop_target = gast.Tuple(elts=[_store(index), self.store_target(target)],
+                                     ctx=gast.Store())
+        else:
+            sources = [self.atom(call)]
+            if isinstance(target, gast.Name):
+                carried = self.enter_loop(stmt)
+                index = self.names.fresh(target.id + "_index")
+                element = target
+            else:
+                element = _name(self.names.numbered("item"), target)
+                self.local_names.add(element.id)
+                stmt = gast.For(target=target, iter=call, body=[_assign_node(target, element)]
+                                + stmt.body, orelse=[], type_comment=None)
+                _copy_location(stmt, call)
+                carried = self.enter_loop(stmt)
+                carried.pop(element.id, None)
+                self.current[element.id] = self.version(element.id)
+                index = self.names.fresh("index")
+            self.unversioned.add(index)
+            elements = [element]
+            iterable = gast.Call(func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None,
+                                                type_comment=None), args=sources, keywords=[])
+            loop_target = gast.Tuple(elts=[_store(index), self.store_target(element)],
+                                     ctx=gast.Store())
+            if not isinstance(target, gast.Name):
+                stmt.body = stmt.body  # the unpacking is the first statement of the body
+        headers = []
+        for source, element in zip(sources, elements):
+            item = gast.Subscript(value=source, slice=_name(index, element), ctx=gast.Load())
+            _copy_location(item, element)
+            header = _assign(self.current[element.id], item, element)
+            header.ad_header = True
+            header.origin_line = stmt.lineno
+            headers.append(header)
+        return iterable, carried, loop_target, headers
 
     def stmt_Expr(self, stmt: gast.Expr) -> None:
         if isinstance(stmt.value, gast.Constant):
@@ -212,6 +397,9 @@ class _Normalizer:
         self.current[user_name] = ssa_name
 
     def version(self, user_name: str) -> str:
+        if user_name in self.unversioned:
+            self.source_of[user_name] = user_name
+            return user_name
         if user_name not in self.claimed:
             self.claimed.add(user_name)
             ssa_name = user_name
@@ -240,10 +428,7 @@ class _Normalizer:
         primitive = self.primitive(expr)
         if is_atom(primitive):
             return primitive
-        temp = self.names.numbered("v")
-        self.source_of[temp] = temp
-        self.emit(_assign(temp, primitive, expr), self.origin)
-        return _name(temp, expr)
+        return self.temporary(primitive, expr)
 
     def load(self, name: gast.Name) -> gast.Name:
         if name.id in self.current:
@@ -337,6 +522,28 @@ class _Normalizer:
             keywords.append(gast.keyword(arg=kw.arg, value=self.atom(kw.value)))
         return gast.Call(func=callee, args=args, keywords=keywords)
 
+    def expr_BoolOp(self, expr: gast.BoolOp) -> gast.expr:
+        """``a and b`` / ``a or b`` with short-circuit evaluation, as ``if`` statements."""
+        result = self.names.numbered("v")
+        self.local_names.add(result)
+        self.assign_to(_store(result), expr.values[0])
+        for value in expr.values[1:]:
+            test = _name(result, expr)
+            if isinstance(expr.op, gast.Or):
+                test = gast.UnaryOp(op=gast.Not(), operand=test)
+                _copy_location(test, expr)
+            self.stmt_If(_copy_location_of(gast.If(
+                test=test, body=[_assign_node(_store(result), value)], orelse=[]), expr))
+        return self.load(_name(result, expr))
+
+    def expr_IfExp(self, expr: gast.IfExp) -> gast.expr:
+        result = self.names.numbered("v")
+        self.local_names.add(result)
+        self.stmt_If(_copy_location_of(gast.If(
+            test=expr.test, body=[_assign_node(_store(result), expr.body)],
+            orelse=[_assign_node(_store(result), expr.orelse)]), expr))
+        return self.load(_name(result, expr))
+
     def expr_JoinedStr(self, expr: gast.JoinedStr) -> gast.expr:
         values = []
         for part in expr.values:
@@ -346,6 +553,33 @@ class _Normalizer:
                                            format_spec=part.format_spec)
             values.append(part)
         return gast.JoinedStr(values=values)
+
+
+def _store(identifier: str) -> gast.Name:
+    return gast.Name(id=identifier, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _assign_node(target: gast.expr, value: gast.expr) -> gast.Assign:
+    node = gast.Assign(targets=[target], value=value, type_comment=None)
+    _copy_location(node, value)
+    return node
+
+
+def _copy_location_of(node: gast.AST, like: gast.AST) -> gast.AST:
+    _copy_location(node, like)
+    return node
+
+
+def _is_builtin_call(node: gast.expr, name: str, parsed: ParsedFunction) -> bool:
+    import builtins
+
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
+        and node.func.id == name and parsed.lookup(name) is getattr(builtins, name)
+
+
+def _is_pair_of_names(target: gast.expr) -> bool:
+    return isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+        and all(isinstance(e, gast.Name) for e in target.elts)
 
 
 def _assigned_names(body: list[gast.stmt]) -> set[str]:

@@ -56,7 +56,7 @@ def first_contribution_assigns(stmts: list[gast.stmt], predefined: set[str]) -> 
 def propagate(stmts: list[gast.stmt], protected: set[str]) -> list[gast.stmt]:
     """Substitute single-assignment names bound to a name or a number into their uses."""
     assignments: dict[str, int] = {}
-    for stmt in stmts:
+    for stmt in _all_statements(stmts):
         for name in _assigned(stmt):
             assignments[name] = assignments.get(name, 0) + (
                 2 if isinstance(stmt, gast.AugAssign) else 1)
@@ -195,7 +195,7 @@ def guard_accumulation(stmts: list[gast.stmt], program: AdjointProgram,
 
 def _is_fresh(expr: gast.expr, program: AdjointProgram) -> bool:
     """Whether ``expr`` certainly evaluates to a new object (or an immutable scalar)."""
-    if isinstance(expr, gast.BinOp):
+    if isinstance(expr, gast.BinOp) or _number(expr) is not None:
         return True
     if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
         return True
@@ -220,6 +220,10 @@ def eliminate_dead_code(forward, backward, keep: set[str], analysis):
 def _sweep(stmts, live: set[str]) -> list[gast.stmt]:
     kept = []
     for stmt in reversed(stmts):
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            live |= _loaded(stmt)
+            kept.append(stmt)
+            continue
         targets = _assigned(stmt)
         pure = getattr(stmt, "ad_pure", True)
         if pure and (isinstance(stmt, gast.Expr) or not set(targets) & live):
@@ -230,6 +234,14 @@ def _sweep(stmts, live: set[str]) -> list[gast.stmt]:
         kept.append(stmt)
     kept.reverse()
     return kept
+
+
+def _all_statements(stmts: list[gast.stmt]):
+    """Every statement, including those nested in branches and loops."""
+    for stmt in stmts:
+        yield stmt
+        for field_name in ("body", "orelse"):
+            yield from _all_statements(getattr(stmt, field_name, None) or [])
 
 
 def _assigned(stmt: gast.stmt) -> list[str]:

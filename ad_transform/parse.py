@@ -69,8 +69,11 @@ def parse_function(func: object) -> ParsedFunction:
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
     if func.__name__ == "<lambda>":
-        raise ADTransformError(
-            f"{where}: cannot differentiate a lambda; define the function with 'def'")
+        import linecache
+
+        text = linecache.getline(code.co_filename, code.co_firstlineno) or None
+        raise located_error("cannot differentiate a lambda; define the function with 'def'",
+                            code.co_filename, code.co_firstlineno, None, text)
     try:
         lines, first_line = inspect.getsourcelines(func)
     except (OSError, TypeError) as exc:
@@ -85,7 +88,8 @@ def parse_function(func: object) -> ParsedFunction:
     try:
         module = gast.parse(dedented)
     except SyntaxError as exc:
-        raise ADTransformError(f"{where}: cannot parse the source of {func.__qualname__}: {exc}")
+        raise ADTransformError(
+            f"{where}: cannot parse the source of {func.__qualname__}: {exc}") from None
     tree = module.body[0]
     if not isinstance(tree, gast.FunctionDef):
         raise ADTransformError(f"{where}: expected a 'def' statement for {func.__qualname__}")

@@ -40,6 +40,16 @@ class Generated:
     main: str  # the name of the function to call (the forward half for vjp)
     backward: str | None = None
     wrt: tuple[str, ...] = ()
+    dependencies: tuple = ()  # (namespace, name, object): user functions it resolved
+
+    def is_stale(self) -> bool:
+        """Whether a user function it calls was redefined since it was generated."""
+        for namespace, name, obj in self.dependencies:
+            current = namespace.get(name) if isinstance(namespace, dict) else \
+                _cell_value(namespace)
+            if current is not obj:
+                return True
+        return False
 
     @property
     def function(self) -> types.FunctionType:
@@ -48,15 +58,25 @@ class Generated:
 
 def generate(func: types.FunctionType, wrt: tuple[int, ...], kinds: tuple, mode: str) -> Generated:
     """The generated (and cached) gradient code of ``func`` for arguments of these kinds."""
+    if not isinstance(func, types.FunctionType):
+        parse_function(func)  # raises the ADTransformError that explains why
     key = (wrt, kinds, mode)
     entries = _cache.get(func)
-    if entries is not None and key in entries:
+    if entries is not None and key in entries and not entries[key].is_stale():
         return entries[key]
     with _lock:
         entries = _cache.setdefault(func, {})
-        if key not in entries:
+        if key not in entries or entries[key].is_stale():
+            _forget_stale_pairs()
             entries[key] = _Builder().top_level(func, wrt, kinds, mode)
         return entries[key]
+
+
+def _forget_stale_pairs() -> None:
+    for entries in list(_cache.values()):
+        for key, entry in list(entries.items()):
+            if key[-1] == "pair" and entry.generated.is_stale():
+                del entries[key]
 
 
 def ssa_source(func: types.FunctionType) -> str:
@@ -76,7 +96,10 @@ def positional_params(fn: NormalizedFunction) -> list[str]:
 class _Builder:
     """Builds one top-level transformation and the helper pairs it needs."""
 
-    def top_level(self, func, wrt: tuple[int, ...], kinds: tuple, mode: str) -> Generated:
+    def top_level(self, func, wrt: tuple[int, ...] | int, kinds: tuple, mode: str
+                  ) -> Generated:
+        single = isinstance(wrt, int)
+        wrt = (wrt,) if single else tuple(wrt)
         fn = normalize(parse_function(func))
         params = positional_params(fn)
         for index in wrt:
@@ -88,8 +111,8 @@ class _Builder:
         program = reverse(analysis, JOINT if mode != VJP else SPLIT, self.helper_pair)
         if mode == VJP:
             return self.emit_split(program, func, f"{func.__name__}_fwd",
-                                   f"{func.__name__}_bwd", single_gradient=True)
-        return self.emit_joint(program, func, mode)
+                                   f"{func.__name__}_bwd", single_gradient=single)
+        return self.emit_joint(program, func, mode, single)
 
     # -- helper pairs --------------------------------------------------------------------
     def helper_pair(self, op: Op, active: list[str], arg_kinds: dict) -> HelperPair:
@@ -132,35 +155,42 @@ class _Builder:
         return exprs
 
     def owned_gradients(self, program: AdjointProgram, exprs: list[gast.expr]) -> list[gast.expr]:
-        """Wrap gradients that may alias another array (or each other) in ``own(...)``."""
+        """Gradients of non-scalars go through ``as_gradient``: the argument's shape and type,
+        and a copy where the array may alias another one (or another gradient)."""
         owned = getattr(program, "owned", {})
+        zero_initialized = getattr(program, "zero_initialized", set())
         result = []
-        for expr in exprs:
-            if isinstance(expr, gast.Name) and not owned.get(expr.id) \
-                    and program.adjoint_kinds.get(expr.id) != SCALAR:
-                helper = program.bindings.reference("own", runtime.own)
-                expr = gast.Call(func=name_node(helper), args=[expr], keywords=[])
+        for param, expr in zip(program.grads, exprs):
+            if isinstance(expr, gast.Name) and program.analysis.kinds.get(param) != SCALAR:
+                helper = program.bindings.reference("as_gradient", runtime.as_gradient)
+                copy = not owned.get(expr.id) and expr.id not in zero_initialized
+                args = [expr, name_node(param)] + ([gast.Constant(value=True, kind=None)]
+                                                   if copy else [])
+                expr = gast.Call(func=name_node(helper), args=args, keywords=[])
             result.append(expr)
         return result
 
-    def emit_joint(self, program: AdjointProgram, func, mode: str) -> Generated:
+    def emit_joint(self, program: AdjointProgram, func, mode: str, single: bool) -> Generated:
         fn = program.fn
         grads = self.gradient_expressions(program)
         keep = {n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)}
         if mode == VALUE_AND_GRAD and isinstance(program.result, gast.Name):
+            if program.result.id in program.analysis.loop_variant:
+                program.result = _snapshot_result(program)  # the backward sweep restores it
             keep.add(program.result.id)
         optimize(program, keep)
         grads = self.owned_gradients(program, grads)
         name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + fn.tree.name)
         text = FunctionText(name, parameters_source(fn.tree.args),
                             _docstring(program, func, mode))
+        if program.tape:
+            _tape_prologue(text, program.tape, push=True, pop=True)
         text.statements(program.forward, fn.parsed.file_lines)
         text.statements(program.backward, fn.parsed.file_lines, heading="backward sweep")
-        returned = _tuple_source(grads) if len(grads) != 1 else expression_source(grads[0])
+        returned = expression_source(grads[0]) if single else _tuple_source(grads)
         if mode == VALUE_AND_GRAD:
-            returned = f"{expression_source(program.result)}, {returned}"
-            if len(grads) > 1:
-                returned = f"{expression_source(program.result)}, ({_tuple_source(grads)})"
+            returned = f"{expression_source(program.result)}, " + (
+                returned if single else f"({returned})")
         text.line(f"return {returned}")
         return self.compile(text.source(), program, func, {name: _defaults(func)}, name)
 
@@ -179,6 +209,8 @@ class _Builder:
         read = _names_read(program.backward) | {
             n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)}
         saved = sorted(read & defined_forward, key=_definition_order(fn, program))
+        if program.tape:
+            saved.append(program.tape["tape"])
         saved_param = names.fresh("saved")
         seed = program.seed_name or names.fresh("d" + (expression_source(program.result)
                                                         if isinstance(program.result, gast.Name)
@@ -186,6 +218,8 @@ class _Builder:
         fwd = FunctionText(fwd_name, parameters_source(fn.tree.args),
                            f"Forward sweep of {fn.tree.name}: its value and what "
                            f"{bwd_name} needs.")
+        if program.tape:
+            _tape_prologue(fwd, program.tape, push=True, pop=False)
         fwd.statements(program.forward, fn.parsed.file_lines)
         fwd.line(f"return {expression_source(program.result)}, ({_tuple_source_names(saved)})")
         bwd = FunctionText(bwd_name, f"{saved_param}, {seed}",
@@ -193,6 +227,8 @@ class _Builder:
                            f"{', '.join(program.grads) or 'nothing'}.")
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
+        if program.tape:
+            _tape_prologue(bwd, program.tape, push=False, pop=True)
         bwd.statements(program.backward, fn.parsed.file_lines)
         returned = expression_source(grads[0]) if len(grads) == 1 and single_gradient \
             else f"({_tuple_source(grads)})"
@@ -207,12 +243,55 @@ class _Builder:
         cells.update(program.bindings.cells)
         functions = compile_functions(source, f"{func.__qualname__}", func.__globals__, cells,
                                       defaults)
-        return Generated(source, functions, main, wrt=tuple(program.grads))
+        return Generated(source, functions, main, wrt=tuple(program.grads),
+                         dependencies=_dependencies(program))
 
 
 def _wrt_out_of_range(func, index: int, count: int) -> Exception:
     return ValueError(f"wrt={index} is out of range: {func.__qualname__} has {count} "
                       f"positional parameter{'s' if count != 1 else ''}")
+
+
+def _cell_value(cell) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return None
+
+
+def _dependencies(program: AdjointProgram) -> tuple:
+    """Where each user function this code calls was found, to notice redefinitions."""
+    parsed = program.fn.parsed
+    found = []
+    for op in program.analysis.ops:
+        if op.form == "user_call" and isinstance(op.stmt.value.func, gast.Name):
+            name = op.stmt.value.func.id
+            namespace = parsed.closure.get(name, parsed.globals)
+            found.append((namespace, name, op.callee))
+    for pair in program.pairs_used:
+        generated = getattr(pair, "generated", None)
+        if generated is not None:
+            found.extend(generated.dependencies)
+    return tuple(found)
+
+
+def _snapshot_result(program: AdjointProgram) -> gast.Name:
+    """Copy the result before the backward sweep, which may pop older values into its name."""
+    value = program.fn.names.fresh("value")
+    stmt = gast.Assign(targets=[name_node(value, store=True)], value=program.result,
+                       type_comment=None)
+    stmt.ad_pure = False
+    program.forward.append(stmt)
+    return name_node(value)
+
+
+def _tape_prologue(text: FunctionText, tape: dict, push: bool, pop: bool) -> None:
+    """The tape is a local list of each call; ``push``/``pop`` are its bound methods."""
+    if push:
+        text.line(f"{tape['tape']} = []")
+        text.line(f"{tape['push']} = {tape['tape']}.append")
+    if pop:
+        text.line(f"{tape['pop']} = {tape['tape']}.pop")
 
 
 def _defaults(func) -> tuple:

@@ -10,8 +10,8 @@ contribution into an assignment and guards in-place accumulation against aliasin
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import gast
 
@@ -84,9 +84,11 @@ class _Reverser:
         self.bindings = Bindings(self.names, self.fn.parsed.lookup, self.fn.free_names)
         self.adjoints: dict[str, str] = {}
         self.adjoint_kinds: dict[str, str | None] = {}
-        self.forward: list[gast.stmt] = []
-        self.backward: list[gast.stmt] = []
-        self.pending_pairs: dict[int, tuple[HelperPair, str]] = {}
+        self.code: list[gast.stmt] = []
+        self.pairs: dict[int, tuple[HelperPair, str]] = {}
+        self.replayed: dict[int, str | None] = {}  # compound statement -> its loop counter
+        self.reads: dict[int, list[str]] = {}  # statement -> loop-variant values its adjoint reads
+        self.tape: dict[str, str] = {}
 
     def adjoint_name(self, primal: str) -> str:
         if primal not in self.adjoints:
@@ -95,41 +97,201 @@ class _Reverser:
             self.adjoint_kinds[name] = self.analysis.kinds.get(primal)
         return self.adjoints[primal]
 
+    def tape_name(self, role: str) -> str:
+        if not self.tape:
+            self.tape = {r: self.names.fresh(r) for r in ("tape", "push", "pop")}
+        return self.tape[role]
+
     def run(self) -> AdjointProgram:
-        for op in self.analysis.ops:
-            self.forward_statement(op)
-        result_op = self.analysis.ops[-1]
+        body, result_op = self.fn.body[:-1], self.analysis.ops[-1]
         seed_name = None
+        seed = []
         if result_op.active:
             seed_name = self.adjoint_name(result_op.value.id)
             if self.mode == JOINT:
-                self.emit_seed(result_op, seed_name)
-        for op in reversed(self.analysis.ops[:-1]):
-            if op.active:
-                self.adjoint_statement(op)
+                seed = self.adjoint_code(result_op, self.emit_seed)
+        elif self.mode == JOINT:
+            seed = self.adjoint_code(result_op, self.check_output)
+        backward = self.backward_block(body, 0)
+        forward = self.forward_block(body, 0)
+        zero = self.zero_initializations(backward, exclude=seed_name)
         grads = {p: self.adjoints.get(p) for p in self.analysis.wrt}
-        return AdjointProgram(self.analysis, self.mode, self.forward, self.backward,
-                              self.bindings, result_op.value, seed_name, grads,
-                              self.adjoint_kinds, seed_is_parameter=self.mode == SPLIT)
+        program = AdjointProgram(self.analysis, self.mode, forward, zero + seed + backward,
+                                 self.bindings, result_op.value, seed_name, grads,
+                                 self.adjoint_kinds, seed_is_parameter=self.mode == SPLIT)
+        program.tape = dict(self.tape)
+        program.pairs_used = [pair for pair, _ in self.pairs.values()]
+        program.zero_initialized = {s.targets[0].id for s in zero}
+        return program
 
-    # -- forward -------------------------------------------------------------------------
-    def forward_statement(self, op: Op) -> None:
+    # -- backward sweep, built first: it decides what the forward sweep must record -------
+    def backward_block(self, stmts: list[gast.stmt], depth: int) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for stmt in reversed(stmts):
+            if isinstance(stmt, gast.If):
+                out.extend(self.backward_if(stmt, depth))
+            elif isinstance(stmt, (gast.For, gast.While)):
+                out.extend(self.backward_loop(stmt, depth))
+            elif not isinstance(stmt, (gast.Break, gast.Pass)):
+                op = self.analysis.op(stmt)
+                if op.active and op.form != RETURN:
+                    out.extend(self.backward_statement(op, depth))
+        return out
+
+    def backward_statement(self, op: Op, depth: int) -> list[gast.stmt]:
+        code = self.adjoint_code(op, self.adjoint_statement)
+        if depth == 0:
+            return code
+        reads = sorted(_primal_reads(code, self) & self.analysis.loop_variant)
+        restore = []
+        if reads:
+            self.reads[id(op.stmt)] = reads
+            restore = [self.popped(reads, op)]
+        reset = assign(self.adjoint_name(op.target), gast.Constant(value=0.0, kind=None))
+        return restore + code + [self.located(reset, op)]
+
+    def backward_if(self, stmt: gast.If, depth: int) -> list[gast.stmt]:
+        if getattr(stmt, "ad_loop_exit", False):
+            return []
+        body = self.backward_block(stmt.body, depth)
+        orelse = self.backward_block(stmt.orelse, depth)
+        if not body and not orelse:
+            return []
+        self.replayed[id(stmt)] = None
+        node = _located(gast.If(test=name_node(stmt.test.id), body=body or [gast.Pass()],
+                                orelse=orelse), stmt)
+        if depth == 0:
+            return [node]
+        return [_located(self.popped([stmt.test.id]), stmt), node]
+
+    def backward_loop(self, stmt, depth: int) -> list[gast.stmt]:
+        body = self.backward_block(stmt.body, depth + 1)
+        if not body:
+            return []
+        counter = self.names.numbered("iterations")
+        self.replayed[id(stmt)] = counter
+        replay = gast.Call(func=name_node(self.bindings.reference("range", range)),
+                           args=[name_node(counter)], keywords=[])
+        node = _located(gast.For(target=name_node(self.names.fresh("_"), store=True),
+                                 iter=replay, body=body, orelse=[], type_comment=None), stmt)
+        if depth == 0:
+            return [node]
+        return [_located(self.popped([counter]), stmt), node]
+
+    def popped(self, names: list[str], op: Op | None = None) -> gast.stmt:
+        """``a, b = pop()``: restore values the forward sweep pushed."""
+        targets = name_node(names[0], store=True) if len(names) == 1 else gast.Tuple(
+            elts=[name_node(n, store=True) for n in names], ctx=gast.Store())
+        stmt = assign(targets, gast.Call(func=name_node(self.tape_name("pop")), args=[],
+                                         keywords=[]))
+        stmt.ad_pure = False
+        return self.located(stmt, op) if op is not None else stmt
+
+    def pushed(self, names: list[str], like) -> gast.stmt:
+        value = name_node(names[0]) if len(names) == 1 else gast.Tuple(
+            elts=[name_node(n) for n in names], ctx=gast.Load())
+        stmt = gast.Expr(value=gast.Call(func=name_node(self.tape_name("push")), args=[value],
+                                         keywords=[]))
+        stmt.ad_pure = False
+        _located(stmt, like)
+        stmt.origin_line = getattr(like, "origin_line", None)
+        return stmt
+
+    def zero_initializations(self, backward: list[gast.stmt], exclude: str | None
+                             ) -> list[gast.stmt]:
+        """Adjoints touched inside a branch or a loop start at zero (all but the seed)."""
+        inner = set()
+        for stmt in backward:
+            if isinstance(stmt, (gast.If, gast.For, gast.While)):
+                inner |= {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)}
+        names = [a for a in self.adjoints.values() if a in inner and a != exclude]
+        return [assign(a, gast.Constant(value=0.0, kind=None)) for a in names]
+
+    # -- forward sweep ---------------------------------------------------------------------
+    def forward_block(self, stmts: list[gast.stmt], depth: int) -> list[gast.stmt]:
+        out: list[gast.stmt] = []
+        for stmt in stmts:
+            if isinstance(stmt, gast.If):
+                node = _located(gast.If(test=stmt.test,
+                                        body=self.forward_block(stmt.body, depth) or [gast.Pass()],
+                                        orelse=self.forward_block(stmt.orelse, depth)), stmt)
+                node.origin_line = getattr(stmt, "origin_line", None)
+                out.append(node)
+                if id(stmt) in self.replayed and depth > 0:
+                    out.append(self.pushed([stmt.test.id], stmt))
+            elif isinstance(stmt, (gast.For, gast.While)):
+                out.extend(self.forward_loop(stmt, depth))
+            elif isinstance(stmt, gast.Break):
+                out.append(gast.Break())
+            elif not isinstance(stmt, gast.Pass):
+                out.extend(self.forward_statement(self.analysis.op(stmt)))
+        return out
+
+    def forward_loop(self, stmt, depth: int) -> list[gast.stmt]:
+        body = self.forward_block(stmt.body, depth + 1)
+        counter = self.replayed.get(id(stmt))
+        before, after = [], []
+        if counter is not None:
+            before.append(_located(assign(counter, gast.Constant(value=0, kind=None)), stmt))
+            body.insert(0, _located(accumulate(counter, gast.Constant(value=1, kind=None)), stmt))
+            if depth > 0:
+                after.append(self.pushed([counter], stmt))
+        if isinstance(stmt, gast.For):
+            node = gast.For(target=stmt.target, iter=stmt.iter, body=body or [gast.Pass()],
+                            orelse=[], type_comment=None)
+        else:
+            node = gast.While(test=stmt.test, body=body or [gast.Pass()], orelse=[])
+        node = _located(node, stmt)
+        node.origin_line = getattr(stmt, "origin_line", None)
+        for extra in (*before, *body[:1]):
+            extra.origin_line = node.origin_line
+        return [*before, node, *after]
+
+    def forward_statement(self, op: Op) -> list[gast.stmt]:
+        out = []
         if op.form == RETURN:
-            return
-        stmt = copy.deepcopy(op.stmt)
-        stmt.ad_pure = op.pure
-        if op.form == USER_CALL and op.active:
+            return out
+        if not getattr(op.stmt, "ad_header", False):
+            stmt = copy.deepcopy(op.stmt)
+            stmt.ad_pure = op.pure
+            if op.form == USER_CALL and op.active:
+                pair, saved = self.pair(op)
+                stmt.value.func = name_node(self.bindings.bind_cell(pair.name + "_fwd",
+                                                                    pair.fwd_cell))
+                stmt.targets = [gast.Tuple(elts=[name_node(op.target, True),
+                                                 name_node(saved, True)], ctx=gast.Store())]
+            out.append(stmt)
+        if id(op.stmt) in self.reads:
+            out.append(self.pushed(self.reads[id(op.stmt)], op.stmt))
+        return out
+
+    def pair(self, op: Op) -> tuple[HelperPair, str]:
+        if id(op) not in self.pairs:
             kinds = {p: self.analysis.kind_of(a) for p, a in op.inputs.items()}
             pair = self.helper_pair(op, op.active_inputs, kinds)
-            fwd_name = self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell)
-            saved = self.names.fresh(op.target + "_saved")
-            stmt.value.func = name_node(fwd_name)
-            stmt.targets = [gast.Tuple(elts=[name_node(op.target, True), name_node(saved, True)],
-                                       ctx=gast.Store())]
-            self.pending_pairs[id(op)] = (pair, saved)
-        self.forward.append(stmt)
+            self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell)
+            self.bindings.bind_cell(pair.name + "_bwd", pair.bwd_cell)
+            self.pairs[id(op)] = (pair, self.names.fresh(op.target + "_saved"))
+        return self.pairs[id(op)]
 
-    def emit_seed(self, result_op: Op, seed_name: str) -> None:
+    def check_output(self, result_op: Op) -> None:
+        """Nothing to differentiate, but the output must still be a number."""
+        value = result_op.value
+        if isinstance(value, gast.Constant) and (
+                isinstance(value.value, bool) or not isinstance(value.value, (int, float))):
+            raise self.fn.parsed.error(
+                f"the function returns {type(value.value).__name__} {value.value!r}; grad "
+                "needs a scalar (float) output",
+                result_op.stmt)
+        if self.analysis.kind_of(value) != SCALAR:
+            helper = self.bindings.reference("seed", runtime.seed)
+            check = gast.Expr(value=gast.Call(func=name_node(helper), args=[value],
+                                              keywords=[]))
+            check.ad_pure = False
+            self.emit(check, result_op)
+
+    def emit_seed(self, result_op: Op) -> None:
+        seed_name = self.adjoint_name(result_op.value.id)
         if self.analysis.kind_of(result_op.value) == SCALAR:
             value = gast.Constant(value=1.0, kind=None)
         else:
@@ -138,11 +300,19 @@ class _Reverser:
                               keywords=[])
         self.emit(assign(seed_name, value), result_op)
 
-    # -- backward ------------------------------------------------------------------------
-    def emit(self, stmt: gast.stmt, op: Op) -> None:
+    # -- adjoints of single statements --------------------------------------------------
+    def adjoint_code(self, op: Op, produce) -> list[gast.stmt]:
+        self.code = []
+        produce(op)
+        return self.code
+
+    def located(self, stmt: gast.stmt, op: Op) -> gast.stmt:
         _copy_location(stmt, op.stmt)
         stmt.origin_line = getattr(op.stmt, "origin_line", None)
-        self.backward.append(stmt)
+        return stmt
+
+    def emit(self, stmt: gast.stmt, op: Op) -> None:
+        self.code.append(self.located(stmt, op))
 
     def contribute(self, atom: gast.Name, value: gast.expr, op: Op) -> None:
         self.emit(accumulate(self.adjoint_name(atom.id), value), op)
@@ -193,7 +363,7 @@ class _Reverser:
         return index
 
     def user_call_adjoint(self, op: Op, g: gast.Name) -> None:
-        pair, saved = self.pending_pairs[id(op)]
+        pair, saved = self.pair(op)
         bwd_name = self.bindings.bind_cell(pair.name + "_bwd", pair.bwd_cell)
         call = gast.Call(func=name_node(bwd_name), args=[name_node(saved), g], keywords=[])
         if len(pair.grad_params) == 1:
@@ -206,6 +376,21 @@ class _Reverser:
         self.emit(assign(target, call), op)
         for param, temp in zip(pair.grad_params, temps):
             self.contribute(op.inputs[param], name_node(temp), op)
+
+
+def _located(node: gast.AST, like: gast.AST) -> gast.AST:
+    _copy_location(node, like)
+    if getattr(like, "origin_line", None) is not None:
+        node.origin_line = like.origin_line
+    return node
+
+
+def _primal_reads(code: list[gast.stmt], reverser: _Reverser) -> set[str]:
+    """Names of primal values that adjoint statements read."""
+    adjoints = set(reverser.adjoints.values())
+    return {n.id for s in code for n in gast.walk(s) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load) and n.id not in adjoints
+            and n.id not in reverser.bindings.cells}
 
 
 def _is_none(node: gast.expr) -> bool:

@@ -57,6 +57,19 @@ def _float_dtype(dtype: np.dtype) -> np.dtype:
     return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
 
 
+def as_gradient(dx, x, copy=False):
+    """The gradient ``dx`` with the type and shape of ``x`` (an ndarray for an ndarray).
+
+    ``copy`` is set where ``dx`` may be an array someone else holds (the caller's
+    cotangent, another gradient).
+    """
+    if isinstance(x, np.ndarray):
+        if type(dx) is not np.ndarray or dx.shape != x.shape:
+            return np.asarray(zeros_like(x) + dx)
+        return dx.copy() if copy else dx
+    return own(dx) if copy else dx
+
+
 def own(x):
     """``x`` itself, or a copy if it is an array someone else may hold."""
     return x.copy() if isinstance(x, np.ndarray) else x
@@ -114,7 +127,7 @@ class SequenceAdjoint(tuple):
 def sequence_sum_adjoint(g, x):
     """The adjoint of builtin ``sum(x)`` for a sequence or an array ``x``."""
     if isinstance(x, (list, tuple)):
-        return SequenceAdjoint([g] * len(x))
+        return SequenceAdjoint([unbroadcast(g, element) for element in x])
     return np.broadcast_to(g, np.shape(x))
 
 
@@ -138,7 +151,7 @@ def matmul_adjoint_left(g, x, y):
     """The adjoint of ``x`` in ``x @ y`` (1-D, 2-D, batched; scalars for ``np.dot``)."""
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(np.sum(g * y) if np.ndim(x) == 0 else g * y, x)
-    x2, y2 = _as_matrix_pair(x, y)
+    _, y2 = _as_matrix_pair(x, y)
     g2 = _result_as_matrix(g, x, y)
     dx = g2 @ np.swapaxes(y2, -1, -2)
     if np.ndim(x) == 1:
@@ -150,12 +163,33 @@ def matmul_adjoint_right(g, x, y):
     """The adjoint of ``y`` in ``x @ y``."""
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(np.sum(g * x) if np.ndim(y) == 0 else g * x, y)
-    x2, y2 = _as_matrix_pair(x, y)
+    x2, _ = _as_matrix_pair(x, y)
     g2 = _result_as_matrix(g, x, y)
     dy = np.swapaxes(x2, -1, -2) @ g2
     if np.ndim(y) == 1:
         dy = np.sum(dy, axis=tuple(range(dy.ndim - 2)) + (dy.ndim - 1,))
     return unbroadcast(dy, y)
+
+
+def dot_adjoint_left(g, a, b):
+    """The adjoint of ``a`` in ``np.dot(a, b)``.
+
+    For ``b`` with 3 or more dimensions ``np.dot`` is not ``matmul``: it pairs the last
+    axis of ``a`` with the second-to-last of ``b`` and keeps all other axes of both.
+    """
+    if np.ndim(a) == 0 or np.ndim(b) < 3:
+        return matmul_adjoint_left(g, a, b)
+    na, nb = np.ndim(a) - 1, np.ndim(b) - 2
+    return np.tensordot(g, b, axes=(list(range(na, na + nb + 1)),
+                                    [*range(nb), nb + 1]))
+
+
+def dot_adjoint_right(g, a, b):
+    """The adjoint of ``b`` in ``np.dot(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) < 3:
+        return matmul_adjoint_right(g, a, b)
+    na = np.ndim(a) - 1
+    return np.moveaxis(np.tensordot(a, g, axes=(list(range(na)), list(range(na)))), 0, -2)
 
 
 def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):

@@ -72,7 +72,10 @@ class Template:
         return getattr(builtins, name)
 
     def bind(self, args: list[gast.expr], keywords: dict[str, gast.expr]) -> dict[str, gast.expr]:
-        """Map the call site's atoms to parameter names, filling in defaults (TypeError if they don't fit)."""
+        """Map the call site's atoms to parameter names, filling in defaults.
+
+        Raises ``TypeError`` when the call does not fit the template's signature.
+        """
         bound = self.signature.bind(*args, **keywords)
         result = dict(bound.arguments)
         for name, param in self.signature.parameters.items():

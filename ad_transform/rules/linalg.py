@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..runtime import matmul_adjoint_left, matmul_adjoint_right
+from ..runtime import dot_adjoint_left, dot_adjoint_right, matmul_adjoint_left, matmul_adjoint_right
 from .registry import adjoint
 
 
@@ -13,4 +13,4 @@ def d_matmul(g, ans, x, y):
 
 @adjoint(np.dot, kind=None)
 def d_dot(g, ans, a, b):
-    return matmul_adjoint_left(g, a, b), matmul_adjoint_right(g, a, b)
+    return dot_adjoint_left(g, a, b), dot_adjoint_right(g, a, b)

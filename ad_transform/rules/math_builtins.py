@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..runtime import safe_log, sequence_sum_adjoint
+from ..runtime import safe_log, sequence_sum_adjoint, unbroadcast
 from .registry import SCALAR, UNKNOWN, adjoint, register_nondifferentiable
 
 
@@ -93,7 +93,9 @@ def d_math_pow(g, ans, x, y):
 
 @adjoint(math.fabs, kind=SCALAR)
 def d_fabs(g, ans, x):
-    return g * ((x > 0) - (x < 0))
+    # float(...) keeps the adjoint a float (and works for NumPy scalars, whose booleans
+    # cannot be subtracted).
+    return g * (float(x > 0) - float(x < 0))
 
 
 @adjoint(math.hypot, kind=SCALAR)
@@ -108,7 +110,7 @@ def d_abs(g, ans, x):
 
 @adjoint(builtins.abs, scalar=True)
 def d_abs_scalar(g, ans, x):
-    return g * ((x > 0) - (x < 0))
+    return g * (float(x > 0) - float(x < 0))
 
 
 @adjoint(builtins.max, kind=SCALAR)
@@ -123,12 +125,12 @@ def d_min(g, ans, x, y):
 
 @adjoint(builtins.pow)
 def d_builtin_pow(g, ans, x, y):
-    return g * y * x ** (y - 1), g * ans * safe_log(x)
+    return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * ans * safe_log(x), y)
 
 
 @adjoint(builtins.sum, kind=UNKNOWN)
 def d_builtin_sum(g, ans, x, start=0):
-    return sequence_sum_adjoint(g, x), g
+    return sequence_sum_adjoint(g, x), unbroadcast(g, start)
 
 
 @adjoint(builtins.float, kind=SCALAR)

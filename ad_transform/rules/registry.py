@@ -7,8 +7,11 @@ method and attribute forms on arrays (``x.sum()``, ``x.T``).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+
+import numpy as np
 
 from ..templates import Template
 
@@ -75,7 +78,9 @@ def display_name(primitive: object) -> str:
         return f"ndarray.{primitive[1]}" + ("()" if primitive[0] == "method" else "")
     module = getattr(primitive, "__module__", None) or ""
     name = getattr(primitive, "__name__", repr(primitive))
-    if module.startswith("numpy") or type(primitive).__name__ == "ufunc":
+    if type(primitive).__name__ == "ufunc" and not module:
+        module = "numpy" if getattr(np, name, None) is primitive else _module_holding(primitive)
+    if module.startswith("numpy"):
         module = "numpy" + module[len("numpy"):].replace("._core", "").replace(".core", "")
         for private in (".numeric", ".fromnumeric", ".multiarray", ".function_base",
                         "._linalg", ".linalg.linalg", ".umath", ".shape_base", "._methods"):
@@ -83,6 +88,16 @@ def display_name(primitive: object) -> str:
     if module in ("_operator", "operator"):
         module = "operator"
     return f"{module}.{name}" if module and module != "builtins" else name
+
+
+def _module_holding(obj: object) -> str:
+    """The public module that has ``obj`` as an attribute (for naming it in messages)."""
+    name = getattr(obj, "__name__", None)
+    holders = [module_name for module_name, module in list(sys.modules.items())
+               if name and module is not None and not any(p.startswith("_") for p in
+                                                          module_name.split("."))
+               and getattr(module, name, None) is obj]
+    return min(holders, key=len) if holders else "ufunc"
 
 
 def register_adjoint(primitive: object, template: Callable, *, kind: str | None = "elementwise",
