@@ -12,5 +12,13 @@ from .rules import adjoint, register_adjoint, register_nondifferentiable
 
 __version__ = "0.1.0"
 
-__all__ = ["ADTransformError", "adjoint", "grad", "register_adjoint",
-           "register_nondifferentiable", "ssa_source", "value_and_grad", "vjp"]
+__all__ = [
+    "ADTransformError",
+    "adjoint",
+    "grad",
+    "register_adjoint",
+    "register_nondifferentiable",
+    "ssa_source",
+    "value_and_grad",
+    "vjp",
+]

@@ -25,18 +25,37 @@ from .parse import is_missing
 from .rules.registry import SCALAR, SEQUENCE, UNKNOWN, Rule
 
 BINARY_OPERATORS = {
-    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
-    gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
-    gast.Mod: operator.mod, gast.FloorDiv: operator.floordiv, gast.BitAnd: operator.and_,
-    gast.BitOr: operator.or_, gast.BitXor: operator.xor, gast.LShift: operator.lshift,
+    gast.Add: operator.add,
+    gast.Sub: operator.sub,
+    gast.Mult: operator.mul,
+    gast.Div: operator.truediv,
+    gast.Pow: operator.pow,
+    gast.MatMult: operator.matmul,
+    gast.Mod: operator.mod,
+    gast.FloorDiv: operator.floordiv,
+    gast.BitAnd: operator.and_,
+    gast.BitOr: operator.or_,
+    gast.BitXor: operator.xor,
+    gast.LShift: operator.lshift,
     gast.RShift: operator.rshift,
 }
-UNARY_OPERATORS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
-                   gast.Invert: operator.invert}
+UNARY_OPERATORS = {
+    gast.USub: operator.neg,
+    gast.UAdd: operator.pos,
+    gast.Not: operator.not_,
+    gast.Invert: operator.invert,
+}
 
 # What an operation is: a rule's primitive, a copy, a user function, or something opaque.
 RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN = (
-    "rule", "copy", "constant", "user_call", "build", "opaque", "return")
+    "rule",
+    "copy",
+    "constant",
+    "user_call",
+    "build",
+    "opaque",
+    "return",
+)
 
 
 @dataclass
@@ -86,8 +105,9 @@ class Analysis:
         return isinstance(atom, gast.Name) and atom.id in self.varied and atom.id in self.useful
 
 
-def analyze(fn: NormalizedFunction, wrt: tuple[str, ...],
-            param_kinds: dict[str, str | None]) -> Analysis:
+def analyze(
+    fn: NormalizedFunction, wrt: tuple[str, ...], param_kinds: dict[str, str | None]
+) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs."""
     ops: list[Op] = []
     counters: set[str] = set()
@@ -96,8 +116,9 @@ def analyze(fn: NormalizedFunction, wrt: tuple[str, ...],
     kinds = _kinds(ops, dict(param_kinds, **{c: SCALAR for c in counters}), fn)
     varied = _fixpoint(lambda known: _varied(ops, set(wrt) | known))
     useful = _fixpoint(lambda known: _useful(ops, known))
-    analysis = Analysis(fn, wrt, ops, kinds, varied, useful,
-                        {id(op.stmt): op for op in ops}, loop_variant)
+    analysis = Analysis(
+        fn, wrt, ops, kinds, varied, useful, {id(op.stmt): op for op in ops}, loop_variant
+    )
     for op in ops:
         _mark_active(op, analysis)
     return analysis
@@ -112,11 +133,14 @@ def _collect(stmts, fn, depth: int, ops: list, counters: set, loop_variant: set)
         elif isinstance(stmt, (gast.For, gast.While)):
             if isinstance(stmt, gast.For):
                 targets = [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
-                counters.update(targets[:1] if len(targets) > 1 or _is_range(stmt, fn)
-                                else [])
+                counters.update(targets[:1] if len(targets) > 1 or _is_range(stmt, fn) else [])
                 loop_variant.update(targets)
-            loop_variant.update(n.id for s in stmt.body for n in gast.walk(s)
-                                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
+            loop_variant.update(
+                n.id
+                for s in stmt.body
+                for n in gast.walk(s)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            )
             _collect(stmt.body, fn, depth + 1, ops, counters, loop_variant)
         elif isinstance(stmt, (gast.Break, gast.Pass)):
             continue
@@ -151,14 +175,19 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
     if isinstance(value, (gast.Tuple, gast.List)):
         return Op(stmt, BUILD, target, inputs={str(i): e for i, e in enumerate(value.elts)})
     if isinstance(value, gast.BinOp):
-        return _rule_op(stmt, target, BINARY_OPERATORS.get(type(value.op)),
-                        [value.left, value.right], {}, fn)
+        return _rule_op(
+            stmt, target, BINARY_OPERATORS.get(type(value.op)), [value.left, value.right], {}, fn
+        )
     if isinstance(value, gast.UnaryOp):
-        return _rule_op(stmt, target, UNARY_OPERATORS.get(type(value.op)), [value.operand], {},
-                        fn)
+        return _rule_op(stmt, target, UNARY_OPERATORS.get(type(value.op)), [value.operand], {}, fn)
     if isinstance(value, gast.Compare):
-        return Op(stmt, RULE, target, rule=rules.lookup(operator.lt),
-                  inputs={str(i): a for i, a in enumerate([value.left, *value.comparators])})
+        return Op(
+            stmt,
+            RULE,
+            target,
+            rule=rules.lookup(operator.lt),
+            inputs={str(i): a for i, a in enumerate([value.left, *value.comparators])},
+        )
     if isinstance(value, gast.Subscript):
         return _rule_op(stmt, target, operator.getitem, [value.value, value.slice], {}, fn)
     if isinstance(value, gast.Attribute):
@@ -172,8 +201,9 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
 def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
     keywords = {kw.arg: kw.value for kw in call.keywords}
     if isinstance(call.func, gast.Attribute) and not getattr(call.func, "ad_static", False):
-        return _rule_op(stmt, target, ("method", call.func.attr), [call.func.value, *call.args],
-                        keywords, fn)
+        return _rule_op(
+            stmt, target, ("method", call.func.attr), [call.func.value, *call.args], keywords, fn
+        )
     callee = resolve_static(call.func, fn)
     rule = rules.lookup(callee) if not is_missing(callee) else None
     if rule is None and is_user_function(callee):
@@ -198,7 +228,9 @@ def _rule_op(stmt, target, primitive, args, keywords, fn: NormalizedFunction) ->
     except TypeError as exc:
         raise fn.parsed.error(
             f"unsupported call of {rule.name}: {exc} (the adjoint rule takes "
-            f"{rule.template.signature})", stmt.value) from None
+            f"{rule.template.signature})",
+            stmt.value,
+        ) from None
     return Op(stmt, RULE, target, rule=rule, inputs=inputs)
 
 
@@ -212,9 +244,14 @@ def resolve_static(node: gast.expr, fn: NormalizedFunction) -> object:
     return fn.parsed.lookup("\0")  # the missing marker
 
 
-_LIBRARY_PATHS = tuple(os.path.realpath(p) for p in {
-    sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
-    sysconfig.get_paths()["platlib"]})
+_LIBRARY_PATHS = tuple(
+    os.path.realpath(p)
+    for p in {
+        sysconfig.get_paths()["stdlib"],
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+    }
+)
 _OWN_PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 
@@ -229,8 +266,9 @@ def is_user_function(obj: object) -> bool:
 
 def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> dict:
     try:
-        bound = inspect.signature(callee).bind(*call.args,
-                                               **{kw.arg: kw.value for kw in call.keywords})
+        bound = inspect.signature(callee).bind(
+            *call.args, **{kw.arg: kw.value for kw in call.keywords}
+        )
     except TypeError as exc:
         raise fn.parsed.error(f"call of {callee.__name__}: {exc}", call) from None
     return dict(bound.arguments)
@@ -240,8 +278,9 @@ def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> di
 def atom_kind(atom: gast.expr, kinds: dict, fn: NormalizedFunction) -> str | None:
     if isinstance(atom, gast.Constant):
         value = atom.value
-        return SCALAR if isinstance(value, (int, float)) and not isinstance(value, bool) \
-            else UNKNOWN
+        return (
+            SCALAR if isinstance(value, (int, float)) and not isinstance(value, bool) else UNKNOWN
+        )
     if isinstance(atom, gast.Name):
         return kinds.get(atom.id, UNKNOWN)
     if getattr(atom, "ad_static", False):
@@ -279,10 +318,13 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
     return kinds
 
 
-def _output_kind(op: Op, kinds: dict, fn: NormalizedFunction,
-                 assigned: set[str] = frozenset()) -> str | None:
-    if any(isinstance(a, gast.Name) and a.id not in kinds and a.id in assigned
-           for a in op.inputs.values()):
+def _output_kind(
+    op: Op, kinds: dict, fn: NormalizedFunction, assigned: set[str] = frozenset()
+) -> str | None:
+    if any(
+        isinstance(a, gast.Name) and a.id not in kinds and a.id in assigned
+        for a in op.inputs.values()
+    ):
         return _BOTTOM
     if op.form in (COPY, CONSTANT):
         return atom_kind(op.inputs["x"], kinds, fn)
@@ -290,8 +332,11 @@ def _output_kind(op: Op, kinds: dict, fn: NormalizedFunction,
         return SEQUENCE
     if op.form == RULE and op.rule.template is not None:
         differentiable = op.rule.template.params
-        arg_kinds = [atom_kind(op.inputs[p], kinds, fn) for p in differentiable
-                     if p in op.inputs and not _is_none(op.inputs[p])]
+        arg_kinds = [
+            atom_kind(op.inputs[p], kinds, fn)
+            for p in differentiable
+            if p in op.inputs and not _is_none(op.inputs[p])
+        ]
         return op.rule.output_kind(arg_kinds)
     return UNKNOWN
 
@@ -332,8 +377,7 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
         op.active_inputs = ["value"] if analysis.is_active(op.value) else []
         op.active = bool(op.active_inputs)
         return
-    if op.target is None or op.target not in analysis.varied \
-            or op.target not in analysis.useful:
+    if op.target is None or op.target not in analysis.varied or op.target not in analysis.useful:
         return
     op.active_inputs = [p for p, a in op.inputs.items() if analysis.is_active(a)]
     op.active = bool(op.active_inputs)
@@ -344,13 +388,16 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
         what = _describe_callee(op)
         raise parsed.error(
             f"cannot differentiate {what}: it has no adjoint rule; register one with "
-            "ad_transform.register_adjoint", op.value)
+            "ad_transform.register_adjoint",
+            op.value,
+        )
     if op.form == RULE:
         missing = [p for p in op.active_inputs if p not in op.rule.template.outputs]
         if missing:
             raise parsed.error(
-                f"{op.rule.name} is not differentiable with respect to its argument "
-                f"{missing[0]!r}", op.value)
+                f"{op.rule.name} is not differentiable with respect to its argument {missing[0]!r}",
+                op.value,
+            )
 
 
 def _describe_callee(op: Op) -> str:

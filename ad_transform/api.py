@@ -30,8 +30,11 @@ class _Transformed:
     mode: str
 
     def __init__(self, func: Callable, wrt: Wrt) -> None:
-        if isinstance(wrt, bool) or not isinstance(wrt, (int, tuple)) or (
-                isinstance(wrt, tuple) and not all(isinstance(i, int) for i in wrt)):
+        if (
+            isinstance(wrt, bool)
+            or not isinstance(wrt, (int, tuple))
+            or (isinstance(wrt, tuple) and not all(isinstance(i, int) for i in wrt))
+        ):
             raise TypeError(f"wrt must be an argument index or a tuple of indices, not {wrt!r}")
         if not callable(func):
             raise TypeError(f"{type(self).__name__.lower()} expects a function, got {func!r}")
@@ -68,7 +71,8 @@ class _Transformed:
             raise TypeError(
                 f"{self.func.__name__}() is differentiated with respect to argument "
                 f"{max(self._positions)}, but only {len(args)} positional "
-                f"argument{'s were' if len(args) != 1 else ' was'} given")
+                f"argument{'s were' if len(args) != 1 else ' was'} given"
+            )
         converted = None
         for i in self._positions:
             value = args[i]
@@ -98,8 +102,9 @@ class _Transformed:
     def source(self) -> str:
         """The generated Python source (for the argument types of the latest call)."""
         if self._last is None:
-            self._last = generate(self.func, self.wrt,
-                                  (UNKNOWN,) * _positional_count(self.func), self.mode)
+            self._last = generate(
+                self.func, self.wrt, (UNKNOWN,) * _positional_count(self.func), self.mode
+            )
         return self._last.source
 
     def source_for(self, *args) -> str:
@@ -194,25 +199,30 @@ def vjp(func: Callable | None = None, *, wrt: Wrt = 0):
 
 def _as_differentiable(value, position: int, func):
     if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype.kind == "b"):
-        raise TypeError(f"argument {position} of {func.__name__} is boolean; booleans cannot "
-                        "be differentiated")
+        raise TypeError(
+            f"argument {position} of {func.__name__} is boolean; booleans cannot be differentiated"
+        )
     if isinstance(value, numbers.Integral):
         return float(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
         return value.astype(np.float64)
-    if isinstance(value, (float, np.floating)) or (isinstance(value, np.ndarray) \
-            and value.dtype.kind == "f"):
+    if isinstance(value, (float, np.floating)) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "f"
+    ):
         return value
     raise TypeError(
         f"argument {position} of {func.__name__} must be a real number or a float ndarray "
         f"to be differentiated, not {type(value).__name__}"
-        + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else ""))
+        + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else "")
+    )
 
 
 def _check_cotangent(cotangent, value) -> None:
     if np.shape(cotangent) != np.shape(value):
-        raise ValueError(f"the cotangent has shape {np.shape(cotangent)} but the function's "
-                         f"value has shape {np.shape(value)}")
+        raise ValueError(
+            f"the cotangent has shape {np.shape(cotangent)} but the function's "
+            f"value has shape {np.shape(value)}"
+        )
 
 
 def _positional_count(func) -> int:

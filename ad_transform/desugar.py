@@ -23,8 +23,12 @@ def desugar(parsed: ParsedFunction, body: list, names: NameAllocator) -> tuple[l
 
 
 def _name(identifier: str, store: bool = False, like=None) -> gast.Name:
-    node = gast.Name(id=identifier, ctx=gast.Store() if store else gast.Load(),
-                     annotation=None, type_comment=None)
+    node = gast.Name(
+        id=identifier,
+        ctx=gast.Store() if store else gast.Load(),
+        annotation=None,
+        type_comment=None,
+    )
     return _located(node, like)
 
 
@@ -37,9 +41,14 @@ def _located(node, like):
 
 
 def _set(flag: str, value: bool, like) -> gast.Assign:
-    return _located(gast.Assign(targets=[_name(flag, True, like)],
-                                value=gast.Constant(value=value, kind=None), type_comment=None),
-                    like)
+    return _located(
+        gast.Assign(
+            targets=[_name(flag, True, like)],
+            value=gast.Constant(value=value, kind=None),
+            type_comment=None,
+        ),
+        like,
+    )
 
 
 def _any(flags: list[str], like) -> gast.expr:
@@ -98,12 +107,13 @@ class _Desugar:
             new, flags = self.statement(stmt)
             out.extend(new)
             if flags:
-                rest, rest_flags = self.block(stmts[index + 1:])
+                rest, rest_flags = self.block(stmts[index + 1 :])
                 if rest:
-                    guard = gast.If(test=_located(gast.UnaryOp(op=gast.Not(),
-                                                               operand=_any(flags, stmt)),
-                                                  stmt),
-                                    body=rest, orelse=[])
+                    guard = gast.If(
+                        test=_located(gast.UnaryOp(op=gast.Not(), operand=_any(flags, stmt)), stmt),
+                        body=rest,
+                        orelse=[],
+                    )
                     out.append(_located(guard, stmts[index + 1]))
                 return out, sorted(set(flags) | set(rest_flags))
         return out, []
@@ -119,16 +129,20 @@ class _Desugar:
             return [_set(loop.continue_flag, True, stmt)], [loop.continue_flag]
         if isinstance(stmt, gast.Return) and self.return_flag is not None:
             if stmt.value is None:
-                raise self.parsed.error("'return' without a value: nothing to differentiate",
-                                        stmt)
-            value = _located(gast.Assign(targets=[_name(self.return_value, True, stmt)],
-                                         value=stmt.value, type_comment=None), stmt)
+                raise self.parsed.error("'return' without a value: nothing to differentiate", stmt)
+            value = _located(
+                gast.Assign(
+                    targets=[_name(self.return_value, True, stmt)],
+                    value=stmt.value,
+                    type_comment=None,
+                ),
+                stmt,
+            )
             return [value, _set(self.return_flag, True, stmt)], [self.return_flag]
         if isinstance(stmt, gast.If):
             body, body_flags = self.block(stmt.body)
             orelse, else_flags = self.block(stmt.orelse)
-            new = _located(gast.If(test=stmt.test, body=body or [gast.Pass()], orelse=orelse),
-                           stmt)
+            new = _located(gast.If(test=stmt.test, body=body or [gast.Pass()], orelse=orelse), stmt)
             return [new], sorted(set(body_flags) | set(else_flags))
         if isinstance(stmt, (gast.For, gast.While)):
             return self.loop(stmt)
@@ -143,9 +157,13 @@ class _Desugar:
         body = list(stmt.body)
         if isinstance(stmt, gast.While) and not _is_true(stmt.test):
             exit_test = _located(gast.UnaryOp(op=gast.Not(), operand=stmt.test), stmt.test)
-            body.insert(0, _located(gast.If(test=exit_test,
-                                            body=[_located(gast.Break(), stmt)], orelse=[]),
-                                    stmt.test))
+            body.insert(
+                0,
+                _located(
+                    gast.If(test=exit_test, body=[_located(gast.Break(), stmt)], orelse=[]),
+                    stmt.test,
+                ),
+            )
         new_body, flags = self.block(body)
         self.loops.pop()
         escaping = [f for f in flags if f == self.return_flag]
@@ -156,13 +174,16 @@ class _Desugar:
         if loop.continue_flag:
             new_body.insert(0, _set(loop.continue_flag, False, stmt))
         if exits:
-            exit_if = _located(gast.If(test=_any(exits, stmt), body=[_located(gast.Break(), stmt)],
-                                       orelse=[]), stmt)
+            exit_if = _located(
+                gast.If(test=_any(exits, stmt), body=[_located(gast.Break(), stmt)], orelse=[]),
+                stmt,
+            )
             exit_if.ad_loop_exit = True
             new_body.append(exit_if)
         if isinstance(stmt, gast.For):
-            new = gast.For(target=stmt.target, iter=stmt.iter, body=new_body, orelse=[],
-                           type_comment=None)
+            new = gast.For(
+                target=stmt.target, iter=stmt.iter, body=new_body, orelse=[], type_comment=None
+            )
         else:
             new = gast.While(test=gast.Constant(value=True, kind=None), body=new_body, orelse=[])
         return before + [_located(new, stmt)], escaping

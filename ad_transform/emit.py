@@ -37,8 +37,9 @@ class FunctionText:
     docstring: str
     lines: list[str] = field(default_factory=list)
 
-    def statements(self, stmts: list[gast.stmt], file_lines: list[str],
-                   heading: str | None = None) -> None:
+    def statements(
+        self, stmts: list[gast.stmt], file_lines: list[str], heading: str | None = None
+    ) -> None:
         if heading and stmts:
             self.lines.append(f"# {heading}")
         self.lines.extend(block_lines(stmts, file_lines))
@@ -48,8 +49,9 @@ class FunctionText:
 
     def source(self) -> str:
         body = [f'"""{self.docstring}"""', *self.lines]
-        return f"def {self.name}({self.params}):\n" + textwrap.indent("\n".join(body), "    ") \
-            + "\n"
+        return (
+            f"def {self.name}({self.params}):\n" + textwrap.indent("\n".join(body), "    ") + "\n"
+        )
 
 
 def block_lines(stmts: list[gast.stmt], file_lines: list[str], previous=None) -> list[str]:
@@ -69,8 +71,11 @@ def _statement_lines(stmt: gast.stmt, file_lines: list[str], origin) -> list[str
         lines = [f"if {expression_source(stmt.test)}:"]
         lines += _indented(block_lines(stmt.body, file_lines, origin) or ["pass"])
         orelse = stmt.orelse
-        while len(orelse) == 1 and isinstance(orelse[0], gast.If) \
-                and getattr(orelse[0], "origin_line", None) == origin:
+        while (
+            len(orelse) == 1
+            and isinstance(orelse[0], gast.If)
+            and getattr(orelse[0], "origin_line", None) == origin
+        ):
             lines.append(f"elif {expression_source(orelse[0].test)}:")
             lines += _indented(block_lines(orelse[0].body, file_lines, origin) or ["pass"])
             orelse = orelse[0].orelse
@@ -104,9 +109,13 @@ def parameters_source(args: gast.arguments) -> str:
     return ast.unparse(clean)
 
 
-def compile_functions(source: str, label: str, globals_: dict,
-                      cells: dict[str, types.CellType],
-                      defaults: dict[str, tuple] | None = None) -> dict[str, types.FunctionType]:
+def compile_functions(
+    source: str,
+    label: str,
+    globals_: dict,
+    cells: dict[str, types.CellType],
+    defaults: dict[str, tuple] | None = None,
+) -> dict[str, types.FunctionType]:
     """Compile the ``def`` statements in ``source`` into functions.
 
     Free names found in ``cells`` become closure variables bound to those cells; every

@@ -11,8 +11,9 @@ class ADTransformError(Exception):
     """
 
 
-def located_error(message: str, filename: str, line: int | None, col: int | None,
-                  source_line: str | None) -> ADTransformError:
+def located_error(
+    message: str, filename: str, line: int | None, col: int | None, source_line: str | None
+) -> ADTransformError:
     """Build an ``ADTransformError`` that shows where in the user's file it happened."""
     if line is None:
         return ADTransformError(f"{filename}: {message}")

@@ -84,8 +84,10 @@ class _Normalizer:
         self.parsed = parsed
         self.tree = parsed.tree
         self._check_signature()
-        self.params = [a.id for a in self.tree.args.posonlyargs + self.tree.args.args
-                       + self.tree.args.kwonlyargs]
+        self.params = [
+            a.id
+            for a in self.tree.args.posonlyargs + self.tree.args.args + self.tree.args.kwonlyargs
+        ]
         self.local_names = _assigned_names(self.tree.body) | set(self.params)
         every_name = {n.id for n in gast.walk(self.tree) if isinstance(n, gast.Name)}
         self.free_names = every_name - self.local_names
@@ -102,8 +104,12 @@ class _Normalizer:
     # -- driver ------------------------------------------------------------------------
     def run(self) -> NormalizedFunction:
         body = self.tree.body
-        if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            body
+            and isinstance(body[0], gast.Expr)
+            and isinstance(body[0].value, gast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             body = body[1:]
         body, self.unversioned = desugar(self.parsed, body, self.names)
         self.local_names |= _assigned_names(body)
@@ -112,13 +118,22 @@ class _Normalizer:
         if not self.out or not isinstance(self.out[-1], gast.Return):
             raise self.parsed.error(
                 f"function '{self.parsed.name}' must end with a 'return' statement of the "
-                "value to differentiate", self.tree)
+                "value to differentiate",
+                self.tree,
+            )
         tree = gast.FunctionDef(
-            name=self.tree.name, args=self.tree.args, body=self.out, decorator_list=[],
-            returns=None, type_comment=None, **_type_params())
+            name=self.tree.name,
+            args=self.tree.args,
+            body=self.out,
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+            **_type_params(),
+        )
         _copy_location(tree, self.tree)
-        return NormalizedFunction(self.parsed, tree, self.params, self.free_names,
-                                  self.names, self.source_of)
+        return NormalizedFunction(
+            self.parsed, tree, self.params, self.free_names, self.names, self.source_of
+        )
 
     def _check_signature(self) -> None:
         args = self.tree.args
@@ -137,8 +152,7 @@ class _Normalizer:
                 raise self.parsed.error(f"unsupported construct: {words}", stmt)
         handler = getattr(self, "stmt_" + type(stmt).__name__, None)
         if handler is None:
-            raise self.parsed.error(
-                f"unsupported construct: {type(stmt).__name__} statement", stmt)
+            raise self.parsed.error(f"unsupported construct: {type(stmt).__name__} statement", stmt)
         handler(stmt)
 
     def stmt_Pass(self, stmt: gast.Pass) -> None:
@@ -201,8 +215,11 @@ class _Normalizer:
     def enter_loop(self, stmt) -> dict[str, str]:
         """Give every name the loop assigns one loop-carried version, copied in on entry."""
         carried = {}
-        targets = _assigned_names([gast.Assign(targets=[stmt.target], value=None)]) \
-            if isinstance(stmt, gast.For) else set()
+        targets = (
+            _assigned_names([gast.Assign(targets=[stmt.target], value=None)])
+            if isinstance(stmt, gast.For)
+            else set()
+        )
         for name in sorted(_assigned_names([stmt]) - self.unversioned):
             loop_name = self.version(name)
             if name in self.current:
@@ -217,7 +234,7 @@ class _Normalizer:
     def loop_body(self, body: list, carried: dict, headers: list, stmt) -> list[gast.stmt]:
         """The loop's body, ending with the back-edge copies (before the loop's exit test)."""
         exit_test = [body[-1]] if body and getattr(body[-1], "ad_loop_exit", False) else []
-        main = body[:len(body) - len(exit_test)]
+        main = body[: len(body) - len(exit_test)]
         saved, self.out = self.out, list(headers)
         self.loop_depth += 1
         for inner in main:
@@ -237,8 +254,7 @@ class _Normalizer:
         carried = self.enter_loop(stmt)
         body = self.loop_body(stmt.body, carried, [], stmt)
         self.origin = stmt
-        self.emit(gast.While(test=gast.Constant(value=True, kind=None), body=body, orelse=[]),
-                  stmt)
+        self.emit(gast.While(test=gast.Constant(value=True, kind=None), body=body, orelse=[]), stmt)
 
     def stmt_For(self, stmt: gast.For) -> None:
         if _is_builtin_call(stmt.iter, "range", self.parsed):
@@ -249,13 +265,15 @@ class _Normalizer:
             iterable, carried, target, headers = self.indexed_iteration(stmt)
         body = self.loop_body(stmt.body, carried, headers, stmt)
         self.origin = stmt
-        self.emit(gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None),
-                  stmt)
+        self.emit(
+            gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None), stmt
+        )
 
     def store_target(self, target: gast.expr) -> gast.expr:
         if isinstance(target, gast.Name):
-            return gast.Name(id=self.current[target.id], ctx=gast.Store(), annotation=None,
-                             type_comment=None)
+            return gast.Name(
+                id=self.current[target.id], ctx=gast.Store(), annotation=None, type_comment=None
+            )
         if isinstance(target, (gast.Tuple, gast.List)):
             return gast.Tuple(elts=[self.store_target(e) for e in target.elts], ctx=gast.Store())
         raise self.parsed.error("unsupported loop target: only names and tuples of names", target)
@@ -270,32 +288,49 @@ class _Normalizer:
             raise self.parsed.error("'enumerate' is shadowed; cannot rewrite this loop", stmt)
         call = stmt.iter
         target = stmt.target
-        if _is_builtin_call(call, "enumerate", self.parsed) and len(call.args) == 1 \
-                and not call.keywords and _is_pair_of_names(target):
+        if (
+            _is_builtin_call(call, "enumerate", self.parsed)
+            and len(call.args) == 1
+            and not call.keywords
+            and _is_pair_of_names(target)
+        ):
             sources = [self.atom(call.args[0])]
             carried = self.enter_loop(stmt)
             index = self.current[target.elts[0].id]
             elements = [target.elts[1]]
-            iterable = gast.Call(func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None,
-                                                type_comment=None),
-                                 args=sources, keywords=[])
-            loop_target = gast.Tuple(elts=[_store(index), self.store_target(target.elts[1])],
-                                     ctx=gast.Store())
-        elif _is_builtin_call(call, "zip", self.parsed) and not call.keywords \
-                and isinstance(target, gast.Tuple) and len(target.elts) == len(call.args) \
-                and all(isinstance(e, gast.Name) for e in target.elts):
+            iterable = gast.Call(
+                func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None, type_comment=None),
+                args=sources,
+                keywords=[],
+            )
+            loop_target = gast.Tuple(
+                elts=[_store(index), self.store_target(target.elts[1])], ctx=gast.Store()
+            )
+        elif (
+            _is_builtin_call(call, "zip", self.parsed)
+            and not call.keywords
+            and isinstance(target, gast.Tuple)
+            and len(target.elts) == len(call.args)
+            and all(isinstance(e, gast.Name) for e in target.elts)
+        ):
             sources = [self.atom(a) for a in call.args]
             carried = self.enter_loop(stmt)
             index = self.names.numbered("k")
             self.unversioned.add(index)
             elements = list(target.elts)
-            zipped = gast.Call(func=gast.Name(id="zip", ctx=gast.Load(), annotation=None,
-                                              type_comment=None),
-                               args=sources, keywords=[])
-            iterable = gast.Call(func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None,
-                                                type_comment=None), args=[zipped], keywords=[])
-            loop_target = gast.Tuple(elts=[_store(index), self.store_target(target)],
-                                     ctx=gast.Store())
+            zipped = gast.Call(
+                func=gast.Name(id="zip", ctx=gast.Load(), annotation=None, type_comment=None),
+                args=sources,
+                keywords=[],
+            )
+            iterable = gast.Call(
+                func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None, type_comment=None),
+                args=[zipped],
+                keywords=[],
+            )
+            loop_target = gast.Tuple(
+                elts=[_store(index), self.store_target(target)], ctx=gast.Store()
+            )
         else:
             sources = [self.atom(call)]
             if isinstance(target, gast.Name):
@@ -305,8 +340,13 @@ class _Normalizer:
             else:
                 element = _name(self.names.numbered("item"), target)
                 self.local_names.add(element.id)
-                stmt = gast.For(target=target, iter=call, body=[_assign_node(target, element)]
-                                + stmt.body, orelse=[], type_comment=None)
+                stmt = gast.For(
+                    target=target,
+                    iter=call,
+                    body=[_assign_node(target, element)] + stmt.body,
+                    orelse=[],
+                    type_comment=None,
+                )
                 _copy_location(stmt, call)
                 carried = self.enter_loop(stmt)
                 carried.pop(element.id, None)
@@ -314,10 +354,14 @@ class _Normalizer:
                 index = self.names.fresh("index")
             self.unversioned.add(index)
             elements = [element]
-            iterable = gast.Call(func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None,
-                                                type_comment=None), args=sources, keywords=[])
-            loop_target = gast.Tuple(elts=[_store(index), self.store_target(element)],
-                                     ctx=gast.Store())
+            iterable = gast.Call(
+                func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None, type_comment=None),
+                args=sources,
+                keywords=[],
+            )
+            loop_target = gast.Tuple(
+                elts=[_store(index), self.store_target(element)], ctx=gast.Store()
+            )
             if not isinstance(target, gast.Name):
                 stmt.body = stmt.body  # the unpacking is the first statement of the body
         headers = []
@@ -357,8 +401,8 @@ class _Normalizer:
     def stmt_AugAssign(self, stmt: gast.AugAssign) -> None:
         if not isinstance(stmt.target, gast.Name):
             raise self.parsed.error(
-                "augmented assignment to a subscript or attribute is not supported yet",
-                stmt.target)
+                "augmented assignment to a subscript or attribute is not supported yet", stmt.target
+            )
         load = gast.Name(id=stmt.target.id, ctx=gast.Load(), annotation=None, type_comment=None)
         _copy_location(load, stmt.target)
         value = gast.BinOp(left=load, op=stmt.op, right=stmt.value)
@@ -373,7 +417,8 @@ class _Normalizer:
             self.unpack(target, value)
         else:
             raise self.parsed.error(
-                "assignment to a subscript or attribute is not supported yet", target)
+                "assignment to a subscript or attribute is not supported yet", target
+            )
 
     def unpack(self, target: gast.Tuple | gast.List, value: gast.expr) -> None:
         if any(isinstance(e, gast.Starred) for e in target.elts):
@@ -385,8 +430,9 @@ class _Normalizer:
             return
         whole = self.atom(value)
         for index, sub_target in enumerate(target.elts):
-            item = gast.Subscript(value=whole, slice=gast.Constant(value=index, kind=None),
-                                  ctx=gast.Load())
+            item = gast.Subscript(
+                value=whole, slice=gast.Constant(value=index, kind=None), ctx=gast.Load()
+            )
             _copy_location(item, sub_target)
             self.assign_to(sub_target, item)
 
@@ -434,8 +480,9 @@ class _Normalizer:
         if name.id in self.current:
             return _name(self.current[name.id], name)
         if name.id in self.local_names:
-            raise self.parsed.error(f"local variable '{name.id}' is read before it is assigned",
-                                    name)
+            raise self.parsed.error(
+                f"local variable '{name.id}' is read before it is assigned", name
+            )
         return _name(name.id, name)
 
     def static_reference(self, expr: gast.expr) -> gast.expr | None:
@@ -457,8 +504,9 @@ class _Normalizer:
             return self.atom(expr)
         handler = getattr(self, "expr_" + type(expr).__name__, None)
         if handler is None:
-            raise self.parsed.error(f"unsupported construct: {type(expr).__name__} expression",
-                                    expr)
+            raise self.parsed.error(
+                f"unsupported construct: {type(expr).__name__} expression", expr
+            )
         result = handler(expr)
         _copy_location(result, expr)
         return result
@@ -470,8 +518,11 @@ class _Normalizer:
         return gast.UnaryOp(op=expr.op, operand=self.atom(expr.operand))
 
     def expr_Compare(self, expr: gast.Compare) -> gast.expr:
-        return gast.Compare(left=self.atom(expr.left), ops=expr.ops,
-                            comparators=[self.atom(c) for c in expr.comparators])
+        return gast.Compare(
+            left=self.atom(expr.left),
+            ops=expr.ops,
+            comparators=[self.atom(c) for c in expr.comparators],
+        )
 
     def expr_Attribute(self, expr: gast.Attribute) -> gast.expr:
         static = self.static_reference(expr)
@@ -480,13 +531,16 @@ class _Normalizer:
         return gast.Attribute(value=self.atom(expr.value), attr=expr.attr, ctx=gast.Load())
 
     def expr_Subscript(self, expr: gast.Subscript) -> gast.expr:
-        return gast.Subscript(value=self.atom(expr.value), slice=self.index(expr.slice),
-                              ctx=gast.Load())
+        return gast.Subscript(
+            value=self.atom(expr.value), slice=self.index(expr.slice), ctx=gast.Load()
+        )
 
     def index(self, node: gast.expr) -> gast.expr:
         if isinstance(node, gast.Slice):
-            parts = {k: None if getattr(node, k) is None else self.atom(getattr(node, k))
-                     for k in ("lower", "upper", "step")}
+            parts = {
+                k: None if getattr(node, k) is None else self.atom(getattr(node, k))
+                for k in ("lower", "upper", "step")
+            }
             result = gast.Slice(**parts)
         elif isinstance(node, gast.Tuple):
             result = gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=gast.Load())
@@ -508,12 +562,16 @@ class _Normalizer:
         elif isinstance(func, gast.Attribute):
             callee = self.static_reference(func)
             if callee is None:  # a method call on a value: x.sum()
-                callee = gast.Attribute(value=self.atom(func.value), attr=func.attr,
-                                        ctx=gast.Load())
+                callee = gast.Attribute(
+                    value=self.atom(func.value), attr=func.attr, ctx=gast.Load()
+                )
                 _copy_location(callee, func)
         else:
-            raise self.parsed.error("unsupported call target: only calls of named functions "
-                                    "and methods can be differentiated", func)
+            raise self.parsed.error(
+                "unsupported call target: only calls of named functions "
+                "and methods can be differentiated",
+                func,
+            )
         args = [self.atom(a) for a in expr.args]
         keywords = []
         for kw in expr.keywords:
@@ -532,25 +590,37 @@ class _Normalizer:
             if isinstance(expr.op, gast.Or):
                 test = gast.UnaryOp(op=gast.Not(), operand=test)
                 _copy_location(test, expr)
-            self.stmt_If(_copy_location_of(gast.If(
-                test=test, body=[_assign_node(_store(result), value)], orelse=[]), expr))
+            self.stmt_If(
+                _copy_location_of(
+                    gast.If(test=test, body=[_assign_node(_store(result), value)], orelse=[]), expr
+                )
+            )
         return self.load(_name(result, expr))
 
     def expr_IfExp(self, expr: gast.IfExp) -> gast.expr:
         result = self.names.numbered("v")
         self.local_names.add(result)
-        self.stmt_If(_copy_location_of(gast.If(
-            test=expr.test, body=[_assign_node(_store(result), expr.body)],
-            orelse=[_assign_node(_store(result), expr.orelse)]), expr))
+        self.stmt_If(
+            _copy_location_of(
+                gast.If(
+                    test=expr.test,
+                    body=[_assign_node(_store(result), expr.body)],
+                    orelse=[_assign_node(_store(result), expr.orelse)],
+                ),
+                expr,
+            )
+        )
         return self.load(_name(result, expr))
 
     def expr_JoinedStr(self, expr: gast.JoinedStr) -> gast.expr:
         values = []
         for part in expr.values:
             if isinstance(part, gast.FormattedValue):
-                part = gast.FormattedValue(value=self.atom(part.value),
-                                           conversion=part.conversion,
-                                           format_spec=part.format_spec)
+                part = gast.FormattedValue(
+                    value=self.atom(part.value),
+                    conversion=part.conversion,
+                    format_spec=part.format_spec,
+                )
             values.append(part)
         return gast.JoinedStr(values=values)
 
@@ -573,13 +643,20 @@ def _copy_location_of(node: gast.AST, like: gast.AST) -> gast.AST:
 def _is_builtin_call(node: gast.expr, name: str, parsed: ParsedFunction) -> bool:
     import builtins
 
-    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) \
-        and node.func.id == name and parsed.lookup(name) is getattr(builtins, name)
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == name
+        and parsed.lookup(name) is getattr(builtins, name)
+    )
 
 
 def _is_pair_of_names(target: gast.expr) -> bool:
-    return isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+    return (
+        isinstance(target, gast.Tuple)
+        and len(target.elts) == 2
         and all(isinstance(e, gast.Name) for e in target.elts)
+    )
 
 
 def _assigned_names(body: list[gast.stmt]) -> set[str]:

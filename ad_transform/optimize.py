@@ -32,7 +32,8 @@ def optimize(program: AdjointProgram, keep: set[str]) -> AdjointProgram:
     backward = guard_accumulation(backward, program, predefined)
     program.backward = backward
     program.forward, program.backward = eliminate_dead_code(
-        program.forward, program.backward, keep, program.analysis)
+        program.forward, program.backward, keep, program.analysis
+    )
     return program
 
 
@@ -59,7 +60,8 @@ def propagate(stmts: list[gast.stmt], protected: set[str]) -> list[gast.stmt]:
     for stmt in _all_statements(stmts):
         for name in _assigned(stmt):
             assignments[name] = assignments.get(name, 0) + (
-                2 if isinstance(stmt, gast.AugAssign) else 1)
+                2 if isinstance(stmt, gast.AugAssign) else 1
+            )
     replace: dict[str, gast.expr] = {}
     out = []
     for stmt in stmts:
@@ -95,8 +97,11 @@ class _Replace(gast.NodeTransformer):
 
 
 def _number(node: gast.expr) -> float | None:
-    if isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) \
-            and not isinstance(node.value, bool):
+    if (
+        isinstance(node, gast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    ):
         return node.value
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
         inner = _number(node.operand)
@@ -149,8 +154,12 @@ class _Fold(gast.NodeTransformer):
             return node.left
         if op is gast.Sub and right == 0:
             return node.left
-        if op in (gast.Mult, gast.Div) and isinstance(node.left, gast.UnaryOp) \
-                and isinstance(node.left.op, gast.USub) and _number(node.left) is None:
+        if (
+            op in (gast.Mult, gast.Div)
+            and isinstance(node.left, gast.UnaryOp)
+            and isinstance(node.left.op, gast.USub)
+            and _number(node.left) is None
+        ):
             node.left = node.left.operand  # (-a) * b -> -(a * b)
             return _negate(node)
         return node
@@ -162,14 +171,19 @@ def _negate(node: gast.expr) -> gast.expr:
     return gast.UnaryOp(op=gast.USub(), operand=node)
 
 
-_ARITHMETIC = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
-               gast.Mult: lambda a, b: a * b, gast.Div: lambda a, b: a / b,
-               gast.Pow: lambda a, b: a ** b}
+_ARITHMETIC = {
+    gast.Add: lambda a, b: a + b,
+    gast.Sub: lambda a, b: a - b,
+    gast.Mult: lambda a, b: a * b,
+    gast.Div: lambda a, b: a / b,
+    gast.Pow: lambda a, b: a**b,
+}
 
 
 # -- aliasing-safe accumulation ----------------------------------------------------------
-def guard_accumulation(stmts: list[gast.stmt], program: AdjointProgram,
-                       predefined: set[str]) -> list[gast.stmt]:
+def guard_accumulation(
+    stmts: list[gast.stmt], program: AdjointProgram, predefined: set[str]
+) -> list[gast.stmt]:
     """Keep ``dx += e`` only where ``dx`` is a scalar or an array this code owns."""
     owned = {name: False for name in predefined}
     out = []
@@ -178,9 +192,11 @@ def guard_accumulation(stmts: list[gast.stmt], program: AdjointProgram,
             name = stmt.target.id
             if not owned.get(name) and program.adjoint_kinds.get(name) != SCALAR:
                 load = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-                new = gast.Assign(targets=[stmt.target],
-                                  value=gast.BinOp(left=load, op=gast.Add(), right=stmt.value),
-                                  type_comment=None)
+                new = gast.Assign(
+                    targets=[stmt.target],
+                    value=gast.BinOp(left=load, op=gast.Add(), right=stmt.value),
+                    type_comment=None,
+                )
                 gast.copy_location(new, stmt)
                 new.origin_line = getattr(stmt, "origin_line", None)
                 stmt = new
@@ -245,8 +261,13 @@ def _all_statements(stmts: list[gast.stmt]):
 
 
 def _assigned(stmt: gast.stmt) -> list[str]:
-    targets = stmt.targets if isinstance(stmt, gast.Assign) else \
-        [stmt.target] if isinstance(stmt, gast.AugAssign) else []
+    targets = (
+        stmt.targets
+        if isinstance(stmt, gast.Assign)
+        else [stmt.target]
+        if isinstance(stmt, gast.AugAssign)
+        else []
+    )
     names = []
     for target in targets:
         for node in gast.walk(target):
@@ -256,8 +277,9 @@ def _assigned(stmt: gast.stmt) -> list[str]:
 
 
 def _loaded(stmt: gast.stmt) -> set[str]:
-    names = {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)
-             and isinstance(n.ctx, gast.Load)}
+    names = {
+        n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+    }
     if isinstance(stmt, gast.AugAssign):
         names.add(stmt.target.id)
     return names

@@ -65,22 +65,29 @@ def parse_function(func: object) -> ParsedFunction:
         raise ADTransformError(
             f"cannot differentiate {func!r}: only plain Python functions defined with "
             "'def' can be transformed (builtins, C functions and other callables have no "
-            "Python source; register an adjoint for them with register_adjoint)")
+            "Python source; register an adjoint for them with register_adjoint)"
+        )
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
     if func.__name__ == "<lambda>":
         import linecache
 
         text = linecache.getline(code.co_filename, code.co_firstlineno) or None
-        raise located_error("cannot differentiate a lambda; define the function with 'def'",
-                            code.co_filename, code.co_firstlineno, None, text)
+        raise located_error(
+            "cannot differentiate a lambda; define the function with 'def'",
+            code.co_filename,
+            code.co_firstlineno,
+            None,
+            text,
+        )
     try:
         lines, first_line = inspect.getsourcelines(func)
     except (OSError, TypeError) as exc:
         raise ADTransformError(
             f"cannot differentiate {func.__qualname__} ({where}): its source is not "
             f"available ({exc}); functions typed at an interactive prompt or created "
-            "with exec have no source file to read") from None
+            "with exec have no source file to read"
+        ) from None
     file_lines = _file_lines(code.co_filename, lines, first_line)
     raw = "".join(lines)
     dedented = textwrap.dedent(raw)
@@ -89,7 +96,8 @@ def parse_function(func: object) -> ParsedFunction:
         module = gast.parse(dedented)
     except SyntaxError as exc:
         raise ADTransformError(
-            f"{where}: cannot parse the source of {func.__qualname__}: {exc}") from None
+            f"{where}: cannot parse the source of {func.__qualname__}: {exc}"
+        ) from None
     tree = module.body[0]
     if not isinstance(tree, gast.FunctionDef):
         raise ADTransformError(f"{where}: expected a 'def' statement for {func.__qualname__}")

@@ -45,8 +45,7 @@ class Generated:
     def is_stale(self) -> bool:
         """Whether a user function it calls was redefined since it was generated."""
         for namespace, name, obj in self.dependencies:
-            current = namespace.get(name) if isinstance(namespace, dict) else \
-                _cell_value(namespace)
+            current = namespace.get(name) if isinstance(namespace, dict) else _cell_value(namespace)
             if current is not obj:
                 return True
         return False
@@ -82,8 +81,11 @@ def _forget_stale_pairs() -> None:
 def ssa_source(func: types.FunctionType) -> str:
     """The primal function in SSA form: one primitive per line, versioned names."""
     fn = normalize(parse_function(func))
-    text = FunctionText(fn.tree.name, parameters_source(fn.tree.args),
-                        f"{fn.tree.name} in SSA form, one primitive operation per line.")
+    text = FunctionText(
+        fn.tree.name,
+        parameters_source(fn.tree.args),
+        f"{fn.tree.name} in SSA form, one primitive operation per line.",
+    )
     text.statements(fn.body, fn.parsed.file_lines)
     return text.source()
 
@@ -96,8 +98,7 @@ def positional_params(fn: NormalizedFunction) -> list[str]:
 class _Builder:
     """Builds one top-level transformation and the helper pairs it needs."""
 
-    def top_level(self, func, wrt: tuple[int, ...] | int, kinds: tuple, mode: str
-                  ) -> Generated:
+    def top_level(self, func, wrt: tuple[int, ...] | int, kinds: tuple, mode: str) -> Generated:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
         fn = normalize(parse_function(func))
@@ -110,8 +111,13 @@ class _Builder:
         analysis = analyze(fn, wrt_names, param_kinds)
         program = reverse(analysis, JOINT if mode != VJP else SPLIT, self.helper_pair)
         if mode == VJP:
-            return self.emit_split(program, func, f"{func.__name__}_fwd",
-                                   f"{func.__name__}_bwd", single_gradient=single)
+            return self.emit_split(
+                program,
+                func,
+                f"{func.__name__}_fwd",
+                f"{func.__name__}_bwd",
+                single_gradient=single,
+            )
         return self.emit_joint(program, func, mode, single)
 
     # -- helper pairs --------------------------------------------------------------------
@@ -130,8 +136,13 @@ class _Builder:
             fn = normalize(parse_function(callee))
             analysis = analyze(fn, tuple(active), dict(zip(fn_params, kinds)))
             program = reverse(analysis, SPLIT, self.helper_pair)
-            generated = self.emit_split(program, callee, f"{callee.__name__}_fwd",
-                                        f"{callee.__name__}_bwd", single_gradient=True)
+            generated = self.emit_split(
+                program,
+                callee,
+                f"{callee.__name__}_fwd",
+                f"{callee.__name__}_bwd",
+                single_gradient=True,
+            )
         except BaseException:
             del entries[key]
             raise
@@ -150,8 +161,9 @@ class _Builder:
                 exprs.append(gast.Constant(value=0.0, kind=None))
             else:
                 helper = program.bindings.reference("zeros_like", runtime.zeros_like)
-                exprs.append(gast.Call(func=name_node(helper), args=[name_node(param)],
-                                       keywords=[]))
+                exprs.append(
+                    gast.Call(func=name_node(helper), args=[name_node(param)], keywords=[])
+                )
         return exprs
 
     def owned_gradients(self, program: AdjointProgram, exprs: list[gast.expr]) -> list[gast.expr]:
@@ -164,8 +176,9 @@ class _Builder:
             if isinstance(expr, gast.Name) and program.analysis.kinds.get(param) != SCALAR:
                 helper = program.bindings.reference("as_gradient", runtime.as_gradient)
                 copy = not owned.get(expr.id) and expr.id not in zero_initialized
-                args = [expr, name_node(param)] + ([gast.Constant(value=True, kind=None)]
-                                                   if copy else [])
+                args = [expr, name_node(param)] + (
+                    [gast.Constant(value=True, kind=None)] if copy else []
+                )
                 expr = gast.Call(func=name_node(helper), args=args, keywords=[])
             result.append(expr)
         return result
@@ -181,8 +194,7 @@ class _Builder:
         optimize(program, keep)
         grads = self.owned_gradients(program, grads)
         name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + fn.tree.name)
-        text = FunctionText(name, parameters_source(fn.tree.args),
-                            _docstring(program, func, mode))
+        text = FunctionText(name, parameters_source(fn.tree.args), _docstring(program, func, mode))
         if program.tape:
             _tape_prologue(text, program.tape, push=True, pop=True)
         text.statements(program.forward, fn.parsed.file_lines)
@@ -190,12 +202,14 @@ class _Builder:
         returned = expression_source(grads[0]) if single else _tuple_source(grads)
         if mode == VALUE_AND_GRAD:
             returned = f"{expression_source(program.result)}, " + (
-                returned if single else f"({returned})")
+                returned if single else f"({returned})"
+            )
         text.line(f"return {returned}")
         return self.compile(text.source(), program, func, {name: _defaults(func)}, name)
 
-    def emit_split(self, program: AdjointProgram, func, fwd_name: str, bwd_name: str,
-                   single_gradient: bool) -> Generated:
+    def emit_split(
+        self, program: AdjointProgram, func, fwd_name: str, bwd_name: str, single_gradient: bool
+    ) -> Generated:
         fn = program.fn
         names = fn.names
         fwd_name, bwd_name = names.fresh(fwd_name), names.fresh(bwd_name)
@@ -204,34 +218,51 @@ class _Builder:
         optimize(program, backward_reads | _names_in(program.result))
         grads = self.owned_gradients(program, grads)
         defined_forward = set(positional_params(fn)) | {
-            n.id for s in program.forward for n in gast.walk(s)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+            n.id
+            for s in program.forward
+            for n in gast.walk(s)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        }
         read = _names_read(program.backward) | {
-            n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)}
+            n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)
+        }
         saved = sorted(read & defined_forward, key=_definition_order(fn, program))
         if program.tape:
             saved.append(program.tape["tape"])
         saved_param = names.fresh("saved")
-        seed = program.seed_name or names.fresh("d" + (expression_source(program.result)
-                                                        if isinstance(program.result, gast.Name)
-                                                        else "result"))
-        fwd = FunctionText(fwd_name, parameters_source(fn.tree.args),
-                           f"Forward sweep of {fn.tree.name}: its value and what "
-                           f"{bwd_name} needs.")
+        seed = program.seed_name or names.fresh(
+            "d"
+            + (
+                expression_source(program.result)
+                if isinstance(program.result, gast.Name)
+                else "result"
+            )
+        )
+        fwd = FunctionText(
+            fwd_name,
+            parameters_source(fn.tree.args),
+            f"Forward sweep of {fn.tree.name}: its value and what {bwd_name} needs.",
+        )
         if program.tape:
             _tape_prologue(fwd, program.tape, push=True, pop=False)
         fwd.statements(program.forward, fn.parsed.file_lines)
         fwd.line(f"return {expression_source(program.result)}, ({_tuple_source_names(saved)})")
-        bwd = FunctionText(bwd_name, f"{saved_param}, {seed}",
-                           f"Backward sweep of {fn.tree.name}: the adjoints of "
-                           f"{', '.join(program.grads) or 'nothing'}.")
+        bwd = FunctionText(
+            bwd_name,
+            f"{saved_param}, {seed}",
+            f"Backward sweep of {fn.tree.name}: the adjoints of "
+            f"{', '.join(program.grads) or 'nothing'}.",
+        )
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
         if program.tape:
             _tape_prologue(bwd, program.tape, push=False, pop=True)
         bwd.statements(program.backward, fn.parsed.file_lines)
-        returned = expression_source(grads[0]) if len(grads) == 1 and single_gradient \
+        returned = (
+            expression_source(grads[0])
+            if len(grads) == 1 and single_gradient
             else f"({_tuple_source(grads)})"
+        )
         bwd.line(f"return {returned}")
         source = fwd.source() + "\n\n" + bwd.source()
         generated = self.compile(source, program, func, {fwd_name: _defaults(func)}, fwd_name)
@@ -241,15 +272,19 @@ class _Builder:
     def compile(self, source: str, program: AdjointProgram, func, defaults, main) -> Generated:
         cells = dict(program.fn.parsed.closure)
         cells.update(program.bindings.cells)
-        functions = compile_functions(source, f"{func.__qualname__}", func.__globals__, cells,
-                                      defaults)
-        return Generated(source, functions, main, wrt=tuple(program.grads),
-                         dependencies=_dependencies(program))
+        functions = compile_functions(
+            source, f"{func.__qualname__}", func.__globals__, cells, defaults
+        )
+        return Generated(
+            source, functions, main, wrt=tuple(program.grads), dependencies=_dependencies(program)
+        )
 
 
 def _wrt_out_of_range(func, index: int, count: int) -> Exception:
-    return ValueError(f"wrt={index} is out of range: {func.__qualname__} has {count} "
-                      f"positional parameter{'s' if count != 1 else ''}")
+    return ValueError(
+        f"wrt={index} is out of range: {func.__qualname__} has {count} "
+        f"positional parameter{'s' if count != 1 else ''}"
+    )
 
 
 def _cell_value(cell) -> object:
@@ -278,8 +313,9 @@ def _dependencies(program: AdjointProgram) -> tuple:
 def _snapshot_result(program: AdjointProgram) -> gast.Name:
     """Copy the result before the backward sweep, which may pop older values into its name."""
     value = program.fn.names.fresh("value")
-    stmt = gast.Assign(targets=[name_node(value, store=True)], value=program.result,
-                       type_comment=None)
+    stmt = gast.Assign(
+        targets=[name_node(value, store=True)], value=program.result, type_comment=None
+    )
     stmt.ad_pure = False
     program.forward.append(stmt)
     return name_node(value)
@@ -302,8 +338,10 @@ def _docstring(program: AdjointProgram, func, mode: str) -> str:
     code = func.__code__
     wrt = ", ".join(program.grads)
     what = "Gradient" if mode == GRAD else "Value and gradient"
-    return (f"{what} of {func.__name__} with respect to {wrt}; generated by ad_transform "
-            f"from {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}.")
+    return (
+        f"{what} of {func.__name__} with respect to {wrt}; generated by ad_transform "
+        f"from {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}."
+    )
 
 
 def _tuple_source(exprs: list[gast.expr]) -> str:
@@ -322,8 +360,11 @@ def _names_in(expr: gast.expr) -> set[str]:
 def _names_read(stmts: list[gast.stmt]) -> set[str]:
     read = set()
     for stmt in stmts:
-        read |= {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)
-                 and isinstance(n.ctx, gast.Load)}
+        read |= {
+            n.id
+            for n in gast.walk(stmt)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        }
     return read
 
 

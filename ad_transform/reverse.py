@@ -54,15 +54,20 @@ class AdjointProgram:
         return self.analysis.fn
 
 
-def reverse(analysis: Analysis, mode: str,
-            helper_pair: Callable[[Op, list[str]], HelperPair]) -> AdjointProgram:
+def reverse(
+    analysis: Analysis, mode: str, helper_pair: Callable[[Op, list[str]], HelperPair]
+) -> AdjointProgram:
     """Build the forward and backward sweeps of ``analysis``'s function."""
     return _Reverser(analysis, mode, helper_pair).run()
 
 
 def name_node(identifier: str, store: bool = False) -> gast.Name:
-    return gast.Name(id=identifier, ctx=gast.Store() if store else gast.Load(),
-                     annotation=None, type_comment=None)
+    return gast.Name(
+        id=identifier,
+        ctx=gast.Store() if store else gast.Load(),
+        annotation=None,
+        type_comment=None,
+    )
 
 
 def assign(target: str | gast.expr, value: gast.expr) -> gast.Assign:
@@ -116,9 +121,18 @@ class _Reverser:
         forward = self.forward_block(body, 0)
         zero = self.zero_initializations(backward, exclude=seed_name)
         grads = {p: self.adjoints.get(p) for p in self.analysis.wrt}
-        program = AdjointProgram(self.analysis, self.mode, forward, zero + seed + backward,
-                                 self.bindings, result_op.value, seed_name, grads,
-                                 self.adjoint_kinds, seed_is_parameter=self.mode == SPLIT)
+        program = AdjointProgram(
+            self.analysis,
+            self.mode,
+            forward,
+            zero + seed + backward,
+            self.bindings,
+            result_op.value,
+            seed_name,
+            grads,
+            self.adjoint_kinds,
+            seed_is_parameter=self.mode == SPLIT,
+        )
         program.tape = dict(self.tape)
         program.pairs_used = [pair for pair, _ in self.pairs.values()]
         program.zero_initialized = {s.targets[0].id for s in zero}
@@ -158,8 +172,9 @@ class _Reverser:
         if not body and not orelse:
             return []
         self.replayed[id(stmt)] = None
-        node = _located(gast.If(test=name_node(stmt.test.id), body=body or [gast.Pass()],
-                                orelse=orelse), stmt)
+        node = _located(
+            gast.If(test=name_node(stmt.test.id), body=body or [gast.Pass()], orelse=orelse), stmt
+        )
         if depth == 0:
             return [node]
         return [_located(self.popped([stmt.test.id]), stmt), node]
@@ -170,35 +185,55 @@ class _Reverser:
             return []
         counter = self.names.numbered("iterations")
         self.replayed[id(stmt)] = counter
-        replay = gast.Call(func=name_node(self.bindings.reference("range", range)),
-                           args=[name_node(counter)], keywords=[])
-        node = _located(gast.For(target=name_node(self.names.fresh("_"), store=True),
-                                 iter=replay, body=body, orelse=[], type_comment=None), stmt)
+        replay = gast.Call(
+            func=name_node(self.bindings.reference("range", range)),
+            args=[name_node(counter)],
+            keywords=[],
+        )
+        node = _located(
+            gast.For(
+                target=name_node(self.names.fresh("_"), store=True),
+                iter=replay,
+                body=body,
+                orelse=[],
+                type_comment=None,
+            ),
+            stmt,
+        )
         if depth == 0:
             return [node]
         return [_located(self.popped([counter]), stmt), node]
 
     def popped(self, names: list[str], op: Op | None = None) -> gast.stmt:
         """``a, b = pop()``: restore values the forward sweep pushed."""
-        targets = name_node(names[0], store=True) if len(names) == 1 else gast.Tuple(
-            elts=[name_node(n, store=True) for n in names], ctx=gast.Store())
-        stmt = assign(targets, gast.Call(func=name_node(self.tape_name("pop")), args=[],
-                                         keywords=[]))
+        targets = (
+            name_node(names[0], store=True)
+            if len(names) == 1
+            else gast.Tuple(elts=[name_node(n, store=True) for n in names], ctx=gast.Store())
+        )
+        stmt = assign(
+            targets, gast.Call(func=name_node(self.tape_name("pop")), args=[], keywords=[])
+        )
         stmt.ad_pure = False
         return self.located(stmt, op) if op is not None else stmt
 
     def pushed(self, names: list[str], like) -> gast.stmt:
-        value = name_node(names[0]) if len(names) == 1 else gast.Tuple(
-            elts=[name_node(n) for n in names], ctx=gast.Load())
-        stmt = gast.Expr(value=gast.Call(func=name_node(self.tape_name("push")), args=[value],
-                                         keywords=[]))
+        value = (
+            name_node(names[0])
+            if len(names) == 1
+            else gast.Tuple(elts=[name_node(n) for n in names], ctx=gast.Load())
+        )
+        stmt = gast.Expr(
+            value=gast.Call(func=name_node(self.tape_name("push")), args=[value], keywords=[])
+        )
         stmt.ad_pure = False
         _located(stmt, like)
         stmt.origin_line = getattr(like, "origin_line", None)
         return stmt
 
-    def zero_initializations(self, backward: list[gast.stmt], exclude: str | None
-                             ) -> list[gast.stmt]:
+    def zero_initializations(
+        self, backward: list[gast.stmt], exclude: str | None
+    ) -> list[gast.stmt]:
         """Adjoints touched inside a branch or a loop start at zero (all but the seed)."""
         inner = set()
         for stmt in backward:
@@ -212,9 +247,14 @@ class _Reverser:
         out: list[gast.stmt] = []
         for stmt in stmts:
             if isinstance(stmt, gast.If):
-                node = _located(gast.If(test=stmt.test,
-                                        body=self.forward_block(stmt.body, depth) or [gast.Pass()],
-                                        orelse=self.forward_block(stmt.orelse, depth)), stmt)
+                node = _located(
+                    gast.If(
+                        test=stmt.test,
+                        body=self.forward_block(stmt.body, depth) or [gast.Pass()],
+                        orelse=self.forward_block(stmt.orelse, depth),
+                    ),
+                    stmt,
+                )
                 node.origin_line = getattr(stmt, "origin_line", None)
                 out.append(node)
                 if id(stmt) in self.replayed and depth > 0:
@@ -237,8 +277,13 @@ class _Reverser:
             if depth > 0:
                 after.append(self.pushed([counter], stmt))
         if isinstance(stmt, gast.For):
-            node = gast.For(target=stmt.target, iter=stmt.iter, body=body or [gast.Pass()],
-                            orelse=[], type_comment=None)
+            node = gast.For(
+                target=stmt.target,
+                iter=stmt.iter,
+                body=body or [gast.Pass()],
+                orelse=[],
+                type_comment=None,
+            )
         else:
             node = gast.While(test=stmt.test, body=body or [gast.Pass()], orelse=[])
         node = _located(node, stmt)
@@ -256,10 +301,14 @@ class _Reverser:
             stmt.ad_pure = op.pure
             if op.form == USER_CALL and op.active:
                 pair, saved = self.pair(op)
-                stmt.value.func = name_node(self.bindings.bind_cell(pair.name + "_fwd",
-                                                                    pair.fwd_cell))
-                stmt.targets = [gast.Tuple(elts=[name_node(op.target, True),
-                                                 name_node(saved, True)], ctx=gast.Store())]
+                stmt.value.func = name_node(
+                    self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell)
+                )
+                stmt.targets = [
+                    gast.Tuple(
+                        elts=[name_node(op.target, True), name_node(saved, True)], ctx=gast.Store()
+                    )
+                ]
             out.append(stmt)
         if id(op.stmt) in self.reads:
             out.append(self.pushed(self.reads[id(op.stmt)], op.stmt))
@@ -278,15 +327,16 @@ class _Reverser:
         """Nothing to differentiate, but the output must still be a number."""
         value = result_op.value
         if isinstance(value, gast.Constant) and (
-                isinstance(value.value, bool) or not isinstance(value.value, (int, float))):
+            isinstance(value.value, bool) or not isinstance(value.value, (int, float))
+        ):
             raise self.fn.parsed.error(
                 f"the function returns {type(value.value).__name__} {value.value!r}; grad "
                 "needs a scalar (float) output",
-                result_op.stmt)
+                result_op.stmt,
+            )
         if self.analysis.kind_of(value) != SCALAR:
             helper = self.bindings.reference("seed", runtime.seed)
-            check = gast.Expr(value=gast.Call(func=name_node(helper), args=[value],
-                                              keywords=[]))
+            check = gast.Expr(value=gast.Call(func=name_node(helper), args=[value], keywords=[]))
             check.ad_pure = False
             self.emit(check, result_op)
 
@@ -296,8 +346,9 @@ class _Reverser:
             value = gast.Constant(value=1.0, kind=None)
         else:
             helper = self.bindings.reference("seed", runtime.seed)
-            value = gast.Call(func=name_node(helper), args=[name_node(result_op.value.id)],
-                              keywords=[])
+            value = gast.Call(
+                func=name_node(helper), args=[name_node(result_op.value.id)], keywords=[]
+            )
         self.emit(assign(seed_name, value), result_op)
 
     # -- adjoints of single statements --------------------------------------------------
@@ -323,9 +374,11 @@ class _Reverser:
             self.contribute(op.inputs["x"], g, op)
         elif op.form == BUILD:
             for position in op.active_inputs:
-                item = gast.Subscript(value=copy.deepcopy(g),
-                                      slice=gast.Constant(value=int(position), kind=None),
-                                      ctx=gast.Load())
+                item = gast.Subscript(
+                    value=copy.deepcopy(g),
+                    slice=gast.Constant(value=int(position), kind=None),
+                    ctx=gast.Load(),
+                )
                 self.contribute(op.inputs[position], item, op)
         elif op.form == RULE:
             self.rule_adjoint(op, g)
@@ -333,14 +386,22 @@ class _Reverser:
             self.user_call_adjoint(op, g)
 
     def rule_adjoint(self, op: Op, g: gast.Name) -> None:
-        kinds = [self.analysis.kind_of(op.inputs[p]) for p in op.rule.template.params
-                 if p in op.inputs]
-        all_scalar = all(k == SCALAR for k in kinds) \
-            and self.analysis.kinds.get(op.target) == SCALAR
+        kinds = [
+            self.analysis.kind_of(op.inputs[p]) for p in op.rule.template.params if p in op.inputs
+        ]
+        all_scalar = (
+            all(k == SCALAR for k in kinds) and self.analysis.kinds.get(op.target) == SCALAR
+        )
         template = op.rule.template_for(all_scalar)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
-        instance = template.instantiate(op.active_inputs, inputs, g, name_node(op.target),
-                                        self.bindings.reference, self.names.numbered)
+        instance = template.instantiate(
+            op.active_inputs,
+            inputs,
+            g,
+            name_node(op.target),
+            self.bindings.reference,
+            self.names.numbered,
+        )
         for stmt in instance.preamble:
             self.emit(stmt, op)
         for param in op.active_inputs:
@@ -352,12 +413,15 @@ class _Reverser:
     def as_value(self, index: gast.expr) -> gast.expr:
         """An index expression (``1:n``, ``i, ::2``) as a value expression (``slice(1, n)``)."""
         if isinstance(index, gast.Slice):
-            parts = [getattr(index, k) or gast.Constant(value=None, kind=None)
-                     for k in ("lower", "upper", "step")]
+            parts = [
+                getattr(index, k) or gast.Constant(value=None, kind=None)
+                for k in ("lower", "upper", "step")
+            ]
             while len(parts) > 1 and _is_none(parts[-1]):
                 parts.pop()
-            return gast.Call(func=name_node(self.bindings.reference("slice", slice)),
-                             args=parts, keywords=[])
+            return gast.Call(
+                func=name_node(self.bindings.reference("slice", slice)), args=parts, keywords=[]
+            )
         if isinstance(index, gast.Tuple):
             return gast.Tuple(elts=[self.as_value(e) for e in index.elts], ctx=gast.Load())
         return index
@@ -388,9 +452,15 @@ def _located(node: gast.AST, like: gast.AST) -> gast.AST:
 def _primal_reads(code: list[gast.stmt], reverser: _Reverser) -> set[str]:
     """Names of primal values that adjoint statements read."""
     adjoints = set(reverser.adjoints.values())
-    return {n.id for s in code for n in gast.walk(s) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Load) and n.id not in adjoints
-            and n.id not in reverser.bindings.cells}
+    return {
+        n.id
+        for s in code
+        for n in gast.walk(s)
+        if isinstance(n, gast.Name)
+        and isinstance(n.ctx, gast.Load)
+        and n.id not in adjoints
+        and n.id not in reverser.bindings.cells
+    }
 
 
 def _is_none(node: gast.expr) -> bool:

@@ -19,7 +19,8 @@ def unbroadcast(g, x):
         return g
     extra = len(g_shape) - len(x_shape)
     axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(x_shape) if n == 1 and g_shape[extra + i] != 1)
+        extra + i for i, n in enumerate(x_shape) if n == 1 and g_shape[extra + i] != 1
+    )
     summed = np.sum(g, axis=axes)
     if not x_shape:
         return float(summed) if isinstance(x, float) else summed
@@ -30,18 +31,23 @@ def seed(ans):
     """The adjoint ``1`` of a scalar result; an error pointing at ``vjp`` for anything else."""
     if isinstance(ans, (float, int)) and not isinstance(ans, bool):
         return 1.0
-    if isinstance(ans, (np.ndarray, np.generic)) and np.ndim(ans) == 0 \
-            and np.issubdtype(np.asarray(ans).dtype, np.floating):
+    if (
+        isinstance(ans, (np.ndarray, np.generic))
+        and np.ndim(ans) == 0
+        and np.issubdtype(np.asarray(ans).dtype, np.floating)
+    ):
         return np.ones_like(ans)[()]
     if isinstance(ans, (np.ndarray, np.generic)) and np.ndim(ans) == 0:
         return 1.0
     if isinstance(ans, np.ndarray):
         raise ADTransformError(
             f"grad needs a function with a scalar output, but it returned an array of shape "
-            f"{ans.shape}; use vjp(f) to pull back an output cotangent instead")
+            f"{ans.shape}; use vjp(f) to pull back an output cotangent instead"
+        )
     raise ADTransformError(
         f"grad needs a function with a scalar (float) output, but it returned "
-        f"{type(ans).__name__} {ans!r:.60}; use vjp(f) for non-scalar outputs")
+        f"{type(ans).__name__} {ans!r:.60}; use vjp(f) for non-scalar outputs"
+    )
 
 
 def zeros_like(x):
@@ -79,7 +85,8 @@ def index_adjoint(g, x, index):
     """The adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
     if isinstance(x, (list, tuple)):
         raise ADTransformError(
-            "differentiating through an element of a list or tuple is not supported yet")
+            "differentiating through an element of a list or tuple is not supported yet"
+        )
     out = np.zeros(np.shape(x), dtype=np.result_type(g, _float_dtype(np.asarray(x).dtype)))
     np.add.at(out, index, g)
     return out
@@ -180,8 +187,7 @@ def dot_adjoint_left(g, a, b):
     if np.ndim(a) == 0 or np.ndim(b) < 3:
         return matmul_adjoint_left(g, a, b)
     na, nb = np.ndim(a) - 1, np.ndim(b) - 2
-    return np.tensordot(g, b, axes=(list(range(na, na + nb + 1)),
-                                    [*range(nb), nb + 1]))
+    return np.tensordot(g, b, axes=(list(range(na, na + nb + 1)), [*range(nb), nb + 1]))
 
 
 def dot_adjoint_right(g, a, b):
@@ -197,7 +203,8 @@ def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
     if ord not in (None, 2, "fro") or (ord == 2 and axis is None and np.ndim(x) > 1):
         raise ADTransformError(
             f"np.linalg.norm: only the 2-norm of vectors and the Frobenius norm are "
-            f"differentiable so far, not ord={ord!r}")
+            f"differentiable so far, not ord={ord!r}"
+        )
     if axis is not None and not keepdims:
         axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
         g = np.expand_dims(g, axes)

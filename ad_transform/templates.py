@@ -42,8 +42,9 @@ class Template:
         tree = gast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
         arg_names = [a.id for a in tree.args.args]
         if arg_names[:2] != ["g", "ans"]:
-            raise TypeError(f"adjoint template {fn.__qualname__} must start with the "
-                            "parameters (g, ans, ...)")
+            raise TypeError(
+                f"adjoint template {fn.__qualname__} must start with the parameters (g, ans, ...)"
+            )
         self.params = arg_names[2:]
         self.signature = _drop_first_two(inspect.signature(fn))
         *self.preamble, last = tree.body
@@ -51,15 +52,25 @@ class Template:
             raise TypeError(f"adjoint template {fn.__qualname__} must end with a 'return'")
         returned = last.value.elts if isinstance(last.value, gast.Tuple) else [last.value]
         if len(returned) > len(self.params):
-            raise TypeError(f"adjoint template {fn.__qualname__} returns more adjoints than "
-                            "it has parameters")
+            raise TypeError(
+                f"adjoint template {fn.__qualname__} returns more adjoints than it has parameters"
+            )
         self.outputs = {
-            p: e for p, e in zip(self.params, returned)
-            if not (isinstance(e, gast.Constant) and e.value is None)}
-        self.locals = {n.id for s in self.preamble for n in gast.walk(s)
-                       if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        loaded = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name)
-                  and isinstance(n.ctx, gast.Load)}
+            p: e
+            for p, e in zip(self.params, returned)
+            if not (isinstance(e, gast.Constant) and e.value is None)
+        }
+        self.locals = {
+            n.id
+            for s in self.preamble
+            for n in gast.walk(s)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+        }
+        loaded = {
+            n.id
+            for n in gast.walk(tree)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        }
         self.free = sorted(loaded - set(arg_names) - self.locals)
 
     @property
@@ -85,8 +96,15 @@ class Template:
                 result[name] = constant_node(param.default)
         return result
 
-    def instantiate(self, wanted: list[str], bindings: dict[str, gast.expr],
-                    g: gast.expr, ans: gast.expr, reference, fresh_name) -> Instance:
+    def instantiate(
+        self,
+        wanted: list[str],
+        bindings: dict[str, gast.expr],
+        g: gast.expr,
+        ans: gast.expr,
+        reference,
+        fresh_name,
+    ) -> Instance:
         """Splice the contributions to ``wanted`` parameters.
 
         ``reference(name, obj)`` returns the identifier under which a template global is

@@ -46,8 +46,9 @@ def _as_float64(value):
 
 def _scalar_output(out, f: Callable) -> float:
     if np.ndim(out) != 0:
-        raise ValueError(f"{f.__name__} must return a scalar for a gradient check, "
-                         f"got shape {np.shape(out)}")
+        raise ValueError(
+            f"{f.__name__} must return a scalar for a gradient check, got shape {np.shape(out)}"
+        )
     return float(out)
 
 
@@ -97,19 +98,23 @@ def check_like(gradient, argument, what: str = "gradient", others: Sequence = ()
     if isinstance(argument, np.ndarray):
         assert isinstance(gradient, np.ndarray), (
             f"{what} of an ndarray{argument.shape} argument is {type(gradient).__name__} "
-            f"{gradient!r:.80}, not an ndarray")
+            f"{gradient!r:.80}, not an ndarray"
+        )
         assert gradient.shape == argument.shape, (
-            f"{what} has shape {gradient.shape}, its argument {argument.shape}")
+            f"{what} has shape {gradient.shape}, its argument {argument.shape}"
+        )
         assert gradient.dtype.kind == "f", f"{what} has dtype {gradient.dtype}, not a float"
         assert gradient.flags.writeable, f"{what} is a read-only array (a broadcast view?)"
         for other in (argument, *others):
             if isinstance(other, np.ndarray):
                 assert not np.shares_memory(gradient, other), (
-                    f"{what} shares memory with an input array")
+                    f"{what} shares memory with an input array"
+                )
     else:
         assert isinstance(gradient, float), (
             f"{what} of the {type(argument).__name__} argument {argument!r} is "
-            f"{type(gradient).__name__} {gradient!r:.80}, not a float")
+            f"{type(gradient).__name__} {gradient!r:.80}, not a float"
+        )
 
 
 def _snapshot(args: Sequence) -> list:
@@ -119,12 +124,19 @@ def _snapshot(args: Sequence) -> list:
 def _assert_unchanged(args: Sequence, before: Sequence, f: Callable) -> None:
     for i, (a, b) in enumerate(zip(args, before, strict=True)):
         if isinstance(a, np.ndarray):
-            np.testing.assert_array_equal(a, b, err_msg=f"argument {i} of {f.__name__} "
-                                          "was modified by the gradient code")
+            np.testing.assert_array_equal(
+                a, b, err_msg=f"argument {i} of {f.__name__} was modified by the gradient code"
+            )
 
 
-def check_grad(f: Callable, args: Sequence, wrt: Wrt = 0, rtol: float = DEFAULT_RTOL,
-               atol: float = DEFAULT_ATOL, eps: float = DEFAULT_EPS):
+def check_grad(
+    f: Callable,
+    args: Sequence,
+    wrt: Wrt = 0,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    eps: float = DEFAULT_EPS,
+):
     """Compare ``grad(f, wrt)(*args)`` with central finite differences; return it.
 
     Also checks that each gradient has the type and shape of its argument, that it does
@@ -139,15 +151,20 @@ def check_grad(f: Callable, args: Sequence, wrt: Wrt = 0, rtol: float = DEFAULT_
     else:
         assert isinstance(analytic, tuple) and len(analytic) == len(positions), (
             f"grad({f.__name__}, wrt={wrt}) returned {type(analytic).__name__}, "
-            f"not a tuple of {len(positions)} gradients")
+            f"not a tuple of {len(positions)} gradients"
+        )
         analytic_all = analytic
     numeric = numerical_gradient(f, args, wrt, eps)
     numeric_all = (numeric,) if isinstance(wrt, int) else numeric
     for i, a, n in zip(positions, analytic_all, numeric_all, strict=True):
         check_like(a, args[i], f"gradient of {f.__name__} wrt argument {i}", args)
         np.testing.assert_allclose(
-            np.asarray(a, dtype=np.float64), n, rtol=rtol, atol=atol,
-            err_msg=f"gradient of {f.__name__} wrt argument {i} at {args!r}")
+            np.asarray(a, dtype=np.float64),
+            n,
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"gradient of {f.__name__} wrt argument {i} at {args!r}",
+        )
     return analytic
 
 
@@ -166,9 +183,15 @@ def _abs_inner(a, b) -> float:
     return float(np.sum(np.abs(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64))))
 
 
-def check_vjp_dot_product(f: Callable, args: Sequence, wrt: Wrt = 0,
-                          rng: np.random.Generator | None = None, rtol: float = DEFAULT_RTOL,
-                          atol: float = DEFAULT_ATOL, eps: float = DEFAULT_EPS) -> None:
+def check_vjp_dot_product(
+    f: Callable,
+    args: Sequence,
+    wrt: Wrt = 0,
+    rng: np.random.Generator | None = None,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    eps: float = DEFAULT_EPS,
+) -> None:
     """The dot-product test of ``vjp(f, wrt)``: ``<u, J^T v> == <J u, v>``.
 
     ``v`` (a standard-normal cotangent shaped like ``f``'s value) and ``u`` (one
@@ -184,8 +207,9 @@ def check_vjp_dot_product(f: Callable, args: Sequence, wrt: Wrt = 0,
     value, pullback = vjp(f, wrt=wrt)(*args)
     _assert_unchanged(args, before, f)
     expected = f(*args)
-    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=0,
-                               err_msg=f"the value returned by vjp({f.__name__})")
+    np.testing.assert_allclose(
+        value, expected, rtol=1e-12, atol=0, err_msg=f"the value returned by vjp({f.__name__})"
+    )
     v = random_like(value, rng)
     if np.size(v) > 1:
         assert np.ptp(v) > 0, "the cotangent must not be uniform"
@@ -195,8 +219,8 @@ def check_vjp_dot_product(f: Callable, args: Sequence, wrt: Wrt = 0,
     if isinstance(wrt, int):
         cotangents = (cotangents,)
     assert isinstance(cotangents, tuple) and len(cotangents) == len(positions), (
-        f"the pullback of {f.__name__} returned {cotangents!r:.80}, not "
-        f"{len(positions)} cotangents")
+        f"the pullback of {f.__name__} returned {cotangents!r:.80}, not {len(positions)} cotangents"
+    )
 
     directions = [random_like(args[i], rng) for i in positions]
     plus, minus = list(args), list(args)
@@ -204,13 +228,18 @@ def check_vjp_dot_product(f: Callable, args: Sequence, wrt: Wrt = 0,
         x = _as_float64(args[i])
         plus[i] = x + eps * u
         minus[i] = x - eps * u
-    ju = (np.asarray(f(*plus), dtype=np.float64)
-          - np.asarray(f(*minus), dtype=np.float64)) / (2.0 * eps)
+    ju = (np.asarray(f(*plus), dtype=np.float64) - np.asarray(f(*minus), dtype=np.float64)) / (
+        2.0 * eps
+    )
 
     lhs = scale = 0.0
     for i, u, ct in zip(positions, directions, cotangents, strict=True):
-        check_like(ct, args[i], f"cotangent of {f.__name__} wrt argument {i}",
-                   [*args, v] if isinstance(v, np.ndarray) else args)
+        check_like(
+            ct,
+            args[i],
+            f"cotangent of {f.__name__} wrt argument {i}",
+            [*args, v] if isinstance(v, np.ndarray) else args,
+        )
         lhs += _inner(u, ct)
         scale += _abs_inner(u, ct)
     rhs = _inner(ju, v)
@@ -218,4 +247,5 @@ def check_vjp_dot_product(f: Callable, args: Sequence, wrt: Wrt = 0,
     assert abs(lhs - rhs) <= atol + rtol * scale, (
         f"dot-product test of {f.__name__} wrt {wrt} failed: <u, J^T v> = {lhs!r}, "
         f"<J u, v> = {rhs!r} (difference {abs(lhs - rhs):.3g}, allowed "
-        f"{atol + rtol * scale:.3g}) at {args!r}")
+        f"{atol + rtol * scale:.3g}) at {args!r}"
+    )

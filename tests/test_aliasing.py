@@ -134,6 +134,7 @@ def _arity(f):
 
 # --- (a) inputs are never modified --------------------------------------------------------
 
+
 @pytest.mark.parametrize("f, wrt", SCALAR_LOSSES, ids=[f.__name__ for f, _ in SCALAR_LOSSES])
 @pytest.mark.parametrize("transform", [grad, value_and_grad])
 def test_inputs_not_modified(f, wrt, transform):
@@ -168,6 +169,7 @@ def test_same_array_passed_twice_not_modified():
 
 # --- (b) returned gradients are independent, writable arrays -------------------------------
 
+
 @pytest.mark.parametrize("f, wrt", SCALAR_LOSSES, ids=[f.__name__ for f, _ in SCALAR_LOSSES])
 def test_gradients_are_fresh_writable_arrays(f, wrt):
     args = _args(_arity(f))
@@ -181,7 +183,7 @@ def test_gradients_are_fresh_writable_arrays(f, wrt):
         for a in args:
             assert not np.shares_memory(g, a)
     for i, g in enumerate(grads):
-        for other in grads[i + 1:]:
+        for other in grads[i + 1 :]:
             assert g is not other
             assert not np.shares_memory(g, other)
     # writing into each gradient changes nothing else
@@ -230,8 +232,15 @@ def test_value_and_grad_value_and_gradient_independent():
 
 # --- (c) vjp: the cotangent passed in is never modified nor returned -------------------------
 
-IDENTITY_LIKE = [identity, identity_like, plus_zero, unary_plus, transposed, sliced,
-                 helper_identity]
+IDENTITY_LIKE = [
+    identity,
+    identity_like,
+    plus_zero,
+    unary_plus,
+    transposed,
+    sliced,
+    helper_identity,
+]
 
 
 @pytest.mark.parametrize("f", IDENTITY_LIKE, ids=[f.__name__ for f in IDENTITY_LIKE])

@@ -32,6 +32,7 @@ def central_difference(f, args, position, eps=1e-6):
 
 # --- functions under test ---------------------------------------------------------------
 
+
 def product3(x, y=2.0, *, z=3.0):
     """The product of three numbers."""
     return x * y * z
@@ -83,6 +84,7 @@ def uses_global(x):
 def make_closure(c):
     def closed(x):
         return c * np.sin(x)
+
     return closed
 
 
@@ -150,6 +152,7 @@ def indexes_out_of_bounds(x):
 
 
 # --- decorator forms, wrt, return structure ---------------------------------------------
+
 
 def test_decorator_forms():
     @grad
@@ -247,6 +250,7 @@ def test_value_and_grad_returns_value_and_gradient():
 
 # --- metadata -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("transform", [grad, value_and_grad, vjp])
 def test_wrapper_metadata_matches_original(transform):
     t = transform(product3)
@@ -260,11 +264,12 @@ def test_wrapper_metadata_matches_original(transform):
 
 # --- arguments: keywords, defaults --------------------------------------------------------
 
+
 def test_defaults_and_keywords():
     g = grad(product3)
-    assert g(1.0) == pytest.approx(6.0)                 # y=2, z=3
-    assert g(1.0, 4.0) == pytest.approx(12.0)           # z=3
-    assert g(1.0, z=5.0) == pytest.approx(10.0)         # y=2
+    assert g(1.0) == pytest.approx(6.0)  # y=2, z=3
+    assert g(1.0, 4.0) == pytest.approx(12.0)  # z=3
+    assert g(1.0, z=5.0) == pytest.approx(10.0)  # y=2
     assert g(1.0, y=4.0, z=0.5) == pytest.approx(2.0)
     assert grad(product3, wrt=1)(7.0, 4.0, z=0.5) == pytest.approx(3.5)
     value, d = value_and_grad(product3)(2.0, z=5.0)
@@ -277,6 +282,7 @@ def test_differentiated_argument_passed_by_keyword():
 
 
 # --- argument types -----------------------------------------------------------------------
+
 
 def test_int_scalar_is_differentiated_as_float():
     g = grad(square)(3)
@@ -357,6 +363,7 @@ def test_scalar_function_of_float_gives_float():
 
 # --- errors from the api ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("transform", [grad, value_and_grad])
 def test_array_output_raises_and_mentions_vjp(transform):
     with pytest.raises(ADTransformError, match="vjp"):
@@ -385,8 +392,7 @@ def test_invalid_wrt_type():
         grad(mul, wrt=1.0)
 
 
-@pytest.mark.parametrize("bad", ["a string", None, [1.0, 2.0], True,
-                                 np.array([True, False])])
+@pytest.mark.parametrize("bad", ["a string", None, [1.0, 2.0], True, np.array([True, False])])
 def test_non_numeric_argument_raises_type_error(bad):
     with pytest.raises(TypeError):
         grad(square)(bad)
@@ -402,6 +408,7 @@ def test_non_numeric_argument_not_differentiated_is_fine():
 
 
 # --- vjp ------------------------------------------------------------------------------------
+
 
 def test_vjp_matches_analytic_jacobian_transpose():
     x = np.array([0.3, -1.2, 2.5])
@@ -445,8 +452,9 @@ def test_vjp_linear_in_cotangent():
     _, pullback = vjp(vector_valued)(x)
     v1 = np.array([1.0, 2.0, 3.0])
     v2 = np.array([-1.0, 0.0, 4.0])
-    np.testing.assert_allclose(pullback(2.0 * v1 + v2), 2.0 * pullback(v1) + pullback(v2),
-                               rtol=1e-13)
+    np.testing.assert_allclose(
+        pullback(2.0 * v1 + v2), 2.0 * pullback(v1) + pullback(v2), rtol=1e-13
+    )
 
 
 def test_vjp_of_scalar_function():
@@ -464,6 +472,7 @@ def test_vjp_wrong_cotangent_shape(bad_shape):
 
 
 # --- namespace: globals, closures ------------------------------------------------------------
+
 
 def test_global_read():
     global SCALE
@@ -492,6 +501,7 @@ def test_closure_cell_read_live():
 
 
 # --- user helper functions -------------------------------------------------------------------
+
 
 def test_mutual_helper_calls():
     x, y = 0.7, -1.3
@@ -552,14 +562,15 @@ def test_rebinding_a_global_helper_is_seen():
 
 # --- generated source --------------------------------------------------------------------
 
+
 def _copy_function(f):
-    return types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__,
-                              f.__closure__)
+    return types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
 
 
-@pytest.mark.parametrize("f, args", [(mutual_top, (0.7, -1.3)),
-                                     (weighted, (np.ones(3), np.arange(3.0))),
-                                     (helper_twice, (1.0,))])
+@pytest.mark.parametrize(
+    "f, args",
+    [(mutual_top, (0.7, -1.3)), (weighted, (np.ones(3), np.arange(3.0))), (helper_twice, (1.0,))],
+)
 def test_source_is_deterministic(f, args):
     first, second = _copy_function(f), _copy_function(f)
     assert first is not second

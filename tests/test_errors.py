@@ -41,6 +41,7 @@ def f_with(x):
 def f_nested_def(x):
     def inner(t):
         return t * 2.0
+
     return x * 3.0
 
 
@@ -146,9 +147,9 @@ def _location(f, marker):
 def _first_call_error(transform, f, *args):
     transformed = transform(f)  # nothing may be raised before the first call ...
     with pytest.raises(ADTransformError) as info:
-        transformed(*args)      # ... but the first call must raise
+        transformed(*args)  # ... but the first call must raise
     with pytest.raises(ADTransformError) as again:
-        transformed(*args)      # and so must every later one
+        transformed(*args)  # and so must every later one
     assert str(again.value) == str(info.value)
     return str(info.value)
 
@@ -168,8 +169,7 @@ CONSTRUCTS = [
 
 
 @pytest.mark.parametrize("transform", [grad, value_and_grad, vjp])
-@pytest.mark.parametrize("f, marker, words", CONSTRUCTS,
-                         ids=[f.__name__ for f, _, _ in CONSTRUCTS])
+@pytest.mark.parametrize("f, marker, words", CONSTRUCTS, ids=[f.__name__ for f, _, _ in CONSTRUCTS])
 def test_unsupported_construct_is_located(f, marker, words, transform):
     filename, line, column, text = _location(f, marker)
     message = _first_call_error(transform, f, 1.5)
@@ -193,10 +193,14 @@ CONTROL_FLOW = [
 
 
 @pytest.mark.parametrize("transform", [grad, value_and_grad, vjp])
-@pytest.mark.parametrize("f, where, words, x, value, derivative", CONTROL_FLOW,
-                         ids=[f"{c[0].__name__}({c[3]})" for c in CONTROL_FLOW])
-def test_control_flow_raises_located_error_or_is_right(f, where, words, x, value, derivative,
-                                                       transform):
+@pytest.mark.parametrize(
+    "f, where, words, x, value, derivative",
+    CONTROL_FLOW,
+    ids=[f"{c[0].__name__}({c[3]})" for c in CONTROL_FLOW],
+)
+def test_control_flow_raises_located_error_or_is_right(
+    f, where, words, x, value, derivative, transform
+):
     transformed = transform(f)
     try:
         result = transformed(x)
@@ -280,8 +284,10 @@ def test_returning_string_raises():
 
 
 def test_lambda_passed_to_grad():
-    filename, line = lambda_function.__code__.co_filename, \
-        inspect.getsourcelines(lambda_function)[1]
+    filename, line = (
+        lambda_function.__code__.co_filename,
+        inspect.getsourcelines(lambda_function)[1],
+    )
     message = _first_call_error(grad, lambda_function, 1.5)
     assert "lambda" in message
     assert f"{filename}:{line}:" in message

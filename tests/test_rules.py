@@ -41,23 +41,28 @@ N_POINTS = 3  # random points per shape combination
 # Argument generators
 # --------------------------------------------------------------------------------------
 
+
 def uniform(low: float, high: float):
     """Values uniform in [low, high]."""
+
     def draw(rng, shape):
         if shape is F:
             return float(rng.uniform(low, high))
         if shape is F64:
             return np.float64(rng.uniform(low, high))
         return rng.uniform(low, high, size=shape)
+
     return draw
 
 
 def away_from_zero(low: float, high: float):
     """Values with |value| uniform in [low, high] and a random sign."""
+
     def draw(rng, shape):
         size = None if shape in (F, F64) else shape
         value = rng.uniform(low, high, size=size) * rng.choice([-1.0, 1.0], size=size)
         return float(value) if shape is F else np.float64(value) if shape is F64 else value
+
     return draw
 
 
@@ -83,6 +88,7 @@ def away_from_mod_jumps(x, y) -> bool:
 
 def args_from(*domains, accept: Callable | None = None):
     """A generator drawing argument i from domains[i] (one domain serves every argument)."""
+
     def generate(rng, shapes):
         chosen = domains * len(shapes) if len(domains) == 1 else domains
         for _ in range(1000):
@@ -90,6 +96,7 @@ def args_from(*domains, accept: Callable | None = None):
             if accept is None or accept(*args):
                 return args
         raise RuntimeError("no acceptable arguments drawn")
+
     return generate
 
 
@@ -100,10 +107,26 @@ def args_from(*domains, accept: Callable | None = None):
 SCALAR_1 = ((F,), (F64,))
 SCALAR_2 = ((F, F), (F64, F), (F, F64))
 UNARY = ((F,), (F64,), ((5,),), ((3, 4),))
-BINARY = ((F, F), (F64, F64), ((5,), (5,)), ((3, 4), (3, 4)), ((3, 1), (1, 4)),
-          ((3, 4), (4,)), (F, (3, 4)), ((3, 4), F), (F64, (4,)))
-MATMUL = (((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 3)), ((3, 4), (4, 2)),
-          ((2, 3, 4), (4, 5)), ((2, 3, 4), (4,)), ((4,), (2, 4, 5)))
+BINARY = (
+    (F, F),
+    (F64, F64),
+    ((5,), (5,)),
+    ((3, 4), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((3, 4), (4,)),
+    (F, (3, 4)),
+    ((3, 4), F),
+    (F64, (4,)),
+)
+MATMUL = (
+    ((4,), (4,)),
+    ((3, 4), (4,)),
+    ((4,), (4, 3)),
+    ((3, 4), (4, 2)),
+    ((2, 3, 4), (4, 5)),
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 4, 5)),
+)
 # Where np.dot and np.matmul part ways: np.dot pairs the last axis of x with the
 # second-to-last of y and keeps all other axes; matmul broadcasts batch axes.
 DOT_ONLY = ((F, (3, 4)), ((3, 4), F), ((3, 4), (2, 4, 5)), ((2, 3, 4), (2, 4, 5)))
@@ -115,6 +138,7 @@ VECTOR_MATRIX = (((5,),), ((3, 4),), ((2, 3, 4),))
 # --------------------------------------------------------------------------------------
 # The functions under test (defined with def: the tool reads their source)
 # --------------------------------------------------------------------------------------
+
 
 # Python operators
 def op_add(x, y):
@@ -134,11 +158,11 @@ def op_truediv(x, y):
 
 
 def op_pow(x, y):
-    return x ** y
+    return x**y
 
 
 def op_pow_constant_exponent(x):
-    return x ** 3
+    return x**3
 
 
 def op_mod(x, y):
@@ -499,6 +523,7 @@ def attribute_T(x):
 # The table
 # --------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Row:
     primitive: object  # the registry key of the rule under test
@@ -552,9 +577,12 @@ TABLE = [
     Row(builtins.min, builtin_min, SCALAR_2, args_from(REAL, accept=separated)),
     Row(builtins.max, builtin_max, SCALAR_2, args_from(REAL, accept=separated)),
     Row(builtins.pow, builtin_pow, BINARY, args_from(POSITIVE, REAL)),
-    Row(builtins.sum, builtin_sum_tuple,
+    Row(
+        builtins.sum,
+        builtin_sum_tuple,
         ((F, F, F), ((5,), (5,), (5,)), ((3, 1), (1, 4), (4,)), (F, (3, 4), (4,))),
-        args_from(REAL)),
+        args_from(REAL),
+    ),
     Row(builtins.sum, builtin_sum_array, (((5,),), ((3, 4),)), args_from(REAL)),
     Row(builtins.float, builtin_float, SCALAR_1, args_from(REAL)),
     Row(builtins.float, builtin_float_of_numpy_scalar, (((5,),),), args_from(REAL)),
@@ -617,8 +645,7 @@ TABLE = [
     Row(operator.getitem, index_array_duplicates, (((5,),), ((4, 3),)), args_from(REAL)),
     Row(operator.getitem, index_constant_mask, (((5,),),), args_from(REAL)),
     Row(operator.getitem, index_computed_mask, (((6,),), ((3, 4),)), args_from(NONZERO)),
-    Row(("attribute", "T"), attribute_T, (((5,),), ((3, 4),), ((2, 3, 4),)),
-        args_from(REAL)),
+    Row(("attribute", "T"), attribute_T, (((5,),), ((3, 4),), ((2, 3, 4),)), args_from(REAL)),
 ]
 
 # Rows whose failure is a known bug outside the rule templates (pipeline), keyed by name:
@@ -630,19 +657,26 @@ KNOWN_PIPELINE_BUGS: dict[str, dict[str, str]] = {}
 # Scalarisation of array-valued functions for grad
 # --------------------------------------------------------------------------------------
 
+
 def _weighted(fn: Callable, arity: int) -> Callable:
     """``np.sum(fn(*args) * w)``: a scalar function the tool differentiates through ``fn``."""
     if arity == 1:
+
         def weighted_1(x, w):
             return np.sum(fn(x) * w)
+
         return weighted_1
     if arity == 2:
+
         def weighted_2(x, y, w):
             return np.sum(fn(x, y) * w)
+
         return weighted_2
     if arity == 3:
+
         def weighted_3(x, y, z, w):
             return np.sum(fn(x, y, z) * w)
+
         return weighted_3
     raise ValueError(arity)
 
@@ -671,8 +705,9 @@ def _with_known_bugs(kind: str):
 
 
 def _describe(shapes) -> str:
-    return ", ".join("float" if s is F else "np.float64" if s is F64 else f"ndarray{s}"
-                     for s in shapes)
+    return ", ".join(
+        "float" if s is F else "np.float64" if s is F64 else f"ndarray{s}" for s in shapes
+    )
 
 
 @pytest.mark.parametrize("row", _with_known_bugs("grad"))
@@ -714,10 +749,16 @@ def test_vjp_dot_product(row: Row):
 
 
 def test_every_registered_rule_has_a_row():
-    covered = {id(row.primitive) for row in TABLE} | {row.primitive for row in TABLE
-                                                      if isinstance(row.primitive, tuple)}
-    missing = [rule.name for rule in all_rules() if rule.differentiable
-               and id(rule.primitive) not in covered and rule.primitive not in covered]
+    covered = {id(row.primitive) for row in TABLE} | {
+        row.primitive for row in TABLE if isinstance(row.primitive, tuple)
+    }
+    missing = [
+        rule.name
+        for rule in all_rules()
+        if rule.differentiable
+        and id(rule.primitive) not in covered
+        and rule.primitive not in covered
+    ]
     assert not missing, f"differentiable rules without a row in TABLE: {missing}"
 
 
@@ -730,9 +771,10 @@ def test_table_rows_are_unique():
 # The checker itself must be able to fail
 # --------------------------------------------------------------------------------------
 
+
 def test_numerical_gradient_matches_calculus():
     def f(x, y):
-        return np.sum(x ** 2) * y
+        return np.sum(x**2) * y
 
     x = np.array([1.0, -2.0, 0.5])
     gx, gy = numerical_gradient(f, (x, 3.0), (0, 1))
@@ -759,6 +801,7 @@ def test_check_like_rejects_wrong_types():
 # Conventions at kinks and at the boundary of the domain, with analytic values
 # --------------------------------------------------------------------------------------
 
+
 def sum_np_abs(x):
     return np.sum(np.abs(x))
 
@@ -780,7 +823,7 @@ def sum_np_power(x, y):
 
 
 def sum_op_pow(x, y):
-    return np.sum(x ** y)
+    return np.sum(x**y)
 
 
 def test_abs_derivative_is_zero_at_zero():
@@ -841,8 +884,9 @@ def test_pow_derivative_wrt_exponent_is_zero_at_zero_base():
     y = np.array([2.0, 3.0, 0.5])
     for fn in (sum_np_power, sum_op_pow):
         dy = grad(fn, wrt=1)(x, y)
-        np.testing.assert_allclose(dy, [0.0, 8.0 * math.log(2.0), 0.0], rtol=1e-15,
-                                   err_msg=fn.__name__)
+        np.testing.assert_allclose(
+            dy, [0.0, 8.0 * math.log(2.0), 0.0], rtol=1e-15, err_msg=fn.__name__
+        )
 
 
 def test_norm_derivative_is_zero_at_the_origin():
@@ -853,8 +897,7 @@ def test_norm_derivative_is_zero_at_the_origin():
     x = np.array([[0.0, 3.0], [0.0, 4.0]])
     w = np.array([2.0, 5.0])
     g = grad(weighted(norm_axis0, 1))(x, w)
-    np.testing.assert_allclose(g, [[0.0, 5.0 * 3.0 / 5.0], [0.0, 5.0 * 4.0 / 5.0]],
-                               rtol=1e-15)
+    np.testing.assert_allclose(g, [[0.0, 5.0 * 3.0 / 5.0], [0.0, 5.0 * 4.0 / 5.0]], rtol=1e-15)
 
 
 def test_sqrt_derivative_is_infinite_at_zero():

@@ -41,6 +41,7 @@ def sigmoid_log2_math(v):
 
 # --- f = log(x1) + x1*x2 - sin(x2) at (2, 5) -------------------------------------------
 
+
 @pytest.mark.parametrize("f", [f_seed, f_seed_math], ids=["numpy", "math"])
 def test_seed_gradient_at_2_5(f):
     d1, d2 = grad(f, wrt=(0, 1))(2.0, 5.0)
@@ -91,8 +92,8 @@ def test_seed_ssa_trace_has_one_primitive_per_line():
 
 # --- f = x1**2 + 5*x1*x2 ----------------------------------------------------------------
 
-@pytest.mark.parametrize("x1, x2", [(1.0, 2.0), (3.0, -1.0), (0.0, 0.0), (-2.5, 4.0),
-                                    (10.0, 0.1)])
+
+@pytest.mark.parametrize("x1, x2", [(1.0, 2.0), (3.0, -1.0), (0.0, 0.0), (-2.5, 4.0), (10.0, 0.1)])
 def test_polynomial(x1, x2):
     d1, d2 = grad(f_poly, wrt=(0, 1))(x1, x2)
     assert d1 == pytest.approx(2 * x1 + 5 * x2, abs=1e-12)
@@ -103,6 +104,7 @@ def test_polynomial(x1, x2):
 
 
 # --- c = x + y; d = c**2; return x * d ----------------------------------------------------
+
 
 def test_chain_at_3_minus_1():
     # f = x (x + y)^2; df/dx = (x+y)^2 + 2x(x+y) = 4 + 12 = 16; df/dy = 2x(x+y) = 12
@@ -121,6 +123,7 @@ def test_chain_elsewhere(x, y):
 
 
 # --- squared loss (w . phi - y)^2 -------------------------------------------------------
+
 
 def test_squared_loss_textbook_point():
     w = np.array([3.0, 1.0])
@@ -146,6 +149,7 @@ def test_squared_loss_all_arguments():
 
 
 # --- sigmoid(log2(v)) -------------------------------------------------------------------
+
 
 def _sigmoid_log2_derivative(v):
     # s(u) = 1 / (1 + e^-u), u = log2 v:  ds/dv = s (1 - s) / (v ln 2)

@@ -139,8 +139,21 @@ def d_float(g, ans, x):
 
 
 register_nondifferentiable(
-    builtins.len, builtins.range, builtins.int, builtins.bool, builtins.round,
-    builtins.isinstance, builtins.type, builtins.str, builtins.repr,
-    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
-    math.isclose)
+    builtins.len,
+    builtins.range,
+    builtins.int,
+    builtins.bool,
+    builtins.round,
+    builtins.isinstance,
+    builtins.type,
+    builtins.str,
+    builtins.repr,
+    math.floor,
+    math.ceil,
+    math.trunc,
+    math.isnan,
+    math.isinf,
+    math.isfinite,
+    math.isclose,
+)
 register_nondifferentiable(builtins.print, pure=False)

@@ -83,14 +83,18 @@ def d_negative(g, ans, x):
 
 @adjoint(np.maximum)
 def d_maximum(g, ans, x, y):
-    return (unbroadcast(g * ((x > y) + 0.5 * (x == y)), x),
-            unbroadcast(g * ((y > x) + 0.5 * (x == y)), y))
+    return (
+        unbroadcast(g * ((x > y) + 0.5 * (x == y)), x),
+        unbroadcast(g * ((y > x) + 0.5 * (x == y)), y),
+    )
 
 
 @adjoint(np.minimum)
 def d_minimum(g, ans, x, y):
-    return (unbroadcast(g * ((x < y) + 0.5 * (x == y)), x),
-            unbroadcast(g * ((y < x) + 0.5 * (x == y)), y))
+    return (
+        unbroadcast(g * ((x < y) + 0.5 * (x == y)), x),
+        unbroadcast(g * ((y < x) + 0.5 * (x == y)), y),
+    )
 
 
 @adjoint(np.power)
@@ -119,6 +123,23 @@ def d_divide(g, ans, x, y):
 
 
 register_nondifferentiable(
-    np.sign, np.floor, np.ceil, np.round, np.rint, np.trunc, np.isnan, np.isinf, np.isfinite,
-    np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
-    np.logical_and, np.logical_or, np.logical_not, np.logical_xor)
+    np.sign,
+    np.floor,
+    np.ceil,
+    np.round,
+    np.rint,
+    np.trunc,
+    np.isnan,
+    np.isinf,
+    np.isfinite,
+    np.greater,
+    np.greater_equal,
+    np.less,
+    np.less_equal,
+    np.equal,
+    np.not_equal,
+    np.logical_and,
+    np.logical_or,
+    np.logical_not,
+    np.logical_xor,
+)

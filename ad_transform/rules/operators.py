@@ -53,7 +53,21 @@ def d_pos(g, ans, x):
 
 
 register_nondifferentiable(
-    operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
-    operator.is_, operator.is_not, operator.contains, operator.not_, operator.invert,
-    operator.and_, operator.or_, operator.xor, operator.lshift, operator.rshift,
-    operator.floordiv)
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+    operator.eq,
+    operator.ne,
+    operator.is_,
+    operator.is_not,
+    operator.contains,
+    operator.not_,
+    operator.invert,
+    operator.and_,
+    operator.or_,
+    operator.xor,
+    operator.lshift,
+    operator.rshift,
+    operator.floordiv,
+)

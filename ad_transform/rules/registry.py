@@ -81,9 +81,18 @@ def display_name(primitive: object) -> str:
     if type(primitive).__name__ == "ufunc" and not module:
         module = "numpy" if getattr(np, name, None) is primitive else _module_holding(primitive)
     if module.startswith("numpy"):
-        module = "numpy" + module[len("numpy"):].replace("._core", "").replace(".core", "")
-        for private in (".numeric", ".fromnumeric", ".multiarray", ".function_base",
-                        "._linalg", ".linalg.linalg", ".umath", ".shape_base", "._methods"):
+        module = "numpy" + module[len("numpy") :].replace("._core", "").replace(".core", "")
+        for private in (
+            ".numeric",
+            ".fromnumeric",
+            ".multiarray",
+            ".function_base",
+            "._linalg",
+            ".linalg.linalg",
+            ".umath",
+            ".shape_base",
+            "._methods",
+        ):
             module = module.replace(private, ".linalg" if "linalg" in private else "")
     if module in ("_operator", "operator"):
         module = "operator"
@@ -93,15 +102,25 @@ def display_name(primitive: object) -> str:
 def _module_holding(obj: object) -> str:
     """The public module that has ``obj`` as an attribute (for naming it in messages)."""
     name = getattr(obj, "__name__", None)
-    holders = [module_name for module_name, module in list(sys.modules.items())
-               if name and module is not None and not any(p.startswith("_") for p in
-                                                          module_name.split("."))
-               and getattr(module, name, None) is obj]
+    holders = [
+        module_name
+        for module_name, module in list(sys.modules.items())
+        if name
+        and module is not None
+        and not any(p.startswith("_") for p in module_name.split("."))
+        and getattr(module, name, None) is obj
+    ]
     return min(holders, key=len) if holders else "ufunc"
 
 
-def register_adjoint(primitive: object, template: Callable, *, kind: str | None = "elementwise",
-                     scalar: Callable | None = None, name: str | None = None) -> None:
+def register_adjoint(
+    primitive: object,
+    template: Callable,
+    *,
+    kind: str | None = "elementwise",
+    scalar: Callable | None = None,
+    name: str | None = None,
+) -> None:
     """Register the adjoint template of ``primitive``.
 
     ``template(g, ans, *params)`` returns the contribution to the adjoint of each
@@ -110,8 +129,13 @@ def register_adjoint(primitive: object, template: Callable, *, kind: str | None 
     ``kind`` is the kind of the primitive's result: ``"elementwise"`` (scalar in,
     scalar out), ``"scalar"``, ``"array"`` or ``None`` (unknown).
     """
-    rule = Rule(primitive, name or display_name(primitive), Template(template), kind,
-                Template(scalar) if scalar is not None else None)
+    rule = Rule(
+        primitive,
+        name or display_name(primitive),
+        Template(template),
+        kind,
+        Template(scalar) if scalar is not None else None,
+    )
     _RULES[_key(primitive)] = rule
 
 
@@ -121,22 +145,24 @@ def adjoint(primitive: object, *, kind: str | None = "elementwise", scalar: bool
     ``@adjoint(np.sin)`` registers the generic template; ``@adjoint(np.sin, scalar=True)``
     adds the scalar-specialised one to an existing rule.
     """
+
     def decorate(template: Callable) -> Callable:
         if scalar:
             _RULES[_key(primitive)].scalar_template = Template(template)
         else:
             register_adjoint(primitive, template, kind=kind)
         return template
+
     return decorate
 
 
-def register_nondifferentiable(*primitives: object, kind: str | None = None,
-                               pure: bool = True) -> None:
+def register_nondifferentiable(
+    *primitives: object, kind: str | None = None, pure: bool = True
+) -> None:
     """Declare primitives whose result carries no derivative (integers, booleans, shapes...).
 
     Gradients do not flow through them; ``pure=False`` marks a call with side effects
     (``print``) that must be kept even when its result is unused.
     """
     for primitive in primitives:
-        _RULES[_key(primitive)] = Rule(primitive, display_name(primitive), None, kind,
-                                       pure=pure)
+        _RULES[_key(primitive)] = Rule(primitive, display_name(primitive), None, kind, pure=pure)

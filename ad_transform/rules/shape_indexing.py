@@ -19,7 +19,25 @@ def d_transpose_attribute(g, ans, x):
 
 
 register_nondifferentiable(
-    ("attribute", "shape"), ("attribute", "ndim"), ("attribute", "size"),
-    ("attribute", "dtype"), np.shape, np.ndim, np.size, np.zeros, np.ones, np.empty,
-    np.zeros_like, np.ones_like, np.full, np.full_like, np.eye, np.identity, np.arange,
-    np.linspace, np.argmax, np.argmin, np.argsort)
+    ("attribute", "shape"),
+    ("attribute", "ndim"),
+    ("attribute", "size"),
+    ("attribute", "dtype"),
+    np.shape,
+    np.ndim,
+    np.size,
+    np.zeros,
+    np.ones,
+    np.empty,
+    np.zeros_like,
+    np.ones_like,
+    np.full,
+    np.full_like,
+    np.eye,
+    np.identity,
+    np.arange,
+    np.linspace,
+    np.argmax,
+    np.argmin,
+    np.argsort,
+)
