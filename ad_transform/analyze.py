@@ -17,6 +17,7 @@ import types
 from dataclasses import dataclass, field
 
 import gast
+import numpy as np
 
 from . import rules
 from .emit import expression_source
@@ -47,7 +48,7 @@ UNARY_OPERATORS = {
 }
 
 # What an operation is: a rule's primitive, a copy, a user function, or something opaque.
-RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN = (
+RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN, STORE_ITEM = (
     "rule",
     "copy",
     "constant",
@@ -55,6 +56,7 @@ RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN = (
     "build",
     "opaque",
     "return",
+    "store_item",
 )
 
 
@@ -121,6 +123,7 @@ def analyze(
     )
     for op in ops:
         _mark_active(op, analysis)
+    _check_item_stores(analysis)
     return analysis
 
 
@@ -167,6 +170,11 @@ def _fixpoint(step) -> set[str]:
 def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
     if isinstance(stmt, gast.Return):
         return Op(stmt, RETURN, inputs={"value": stmt.value})
+    if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
+        item = stmt.targets[0]
+        op = Op(stmt, STORE_ITEM, item.value.id, inputs={"value": stmt.value}, pure=False)
+        op.array, op.index = item.value, item.slice
+        return op
     target = stmt.targets[0].id if isinstance(stmt, gast.Assign) else None
     value = stmt.value
     if isinstance(value, (gast.Name, gast.Constant)) or getattr(value, "ad_static", False):
@@ -321,6 +329,8 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
 def _output_kind(
     op: Op, kinds: dict, fn: NormalizedFunction, assigned: set[str] = frozenset()
 ) -> str | None:
+    if op.form == STORE_ITEM:
+        return kinds.get(op.target, _BOTTOM)
     if any(
         isinstance(a, gast.Name) and a.id not in kinds and a.id in assigned
         for a in op.inputs.values()
@@ -347,7 +357,7 @@ def _is_none(node: gast.expr) -> bool:
 
 # -- activity -----------------------------------------------------------------------------
 def _carries_derivative(op: Op) -> bool:
-    if op.form in (COPY, BUILD, USER_CALL, OPAQUE, RETURN):
+    if op.form in (COPY, BUILD, USER_CALL, OPAQUE, RETURN, STORE_ITEM):
         return True
     return op.form == RULE and op.rule.template is not None
 
@@ -380,7 +390,7 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
     if op.target is None or op.target not in analysis.varied or op.target not in analysis.useful:
         return
     op.active_inputs = [p for p, a in op.inputs.items() if analysis.is_active(a)]
-    op.active = bool(op.active_inputs)
+    op.active = bool(op.active_inputs) or op.form == STORE_ITEM
     if not op.active:
         return
     parsed = analysis.fn.parsed
@@ -397,6 +407,76 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
             raise parsed.error(
                 f"{op.rule.name} is not differentiable with respect to its argument {missing[0]!r}",
                 op.value,
+            )
+
+
+# Calls whose result is a new array that nothing else holds: safe to write items into.
+_FRESH_CONSTRUCTORS = (
+    np.zeros,
+    np.ones,
+    np.empty,
+    np.zeros_like,
+    np.ones_like,
+    np.empty_like,
+    np.full,
+    np.full_like,
+    np.eye,
+    np.identity,
+    np.arange,
+    np.linspace,
+    np.array,
+    np.copy,
+)
+
+
+def _creates_array(op: Op) -> bool:
+    callee = op.rule.primitive if op.rule is not None else op.callee
+    if callee == ("method", "copy"):
+        return True
+    if isinstance(op.value, (gast.BinOp, gast.UnaryOp)) and op.form == RULE:
+        return True
+    try:
+        return any(callee is c for c in _FRESH_CONSTRUCTORS) or type(callee) is np.ufunc
+    except TypeError:
+        return False
+
+
+def _check_item_stores(analysis: Analysis) -> None:
+    """Items may only be written into arrays the function created itself.
+
+    Writing into an argument (or a view of one) would change the caller's data.
+    """
+    stores = [op for op in analysis.ops if op.form == STORE_ITEM]
+    if not stores:
+        return
+    definitions: dict[str, list[Op]] = {}
+    for op in analysis.ops:
+        if op.target is not None and op.form != STORE_ITEM:
+            definitions.setdefault(op.target, []).append(op)
+    owned = {name for name, ops in definitions.items()}
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(owned):
+            for op in definitions[name]:
+                source = op.inputs.get("x") if op.form == COPY else None
+                ok = (
+                    _creates_array(op)
+                    or (op.form == CONSTANT and _is_none(op.inputs["x"]))
+                    or (isinstance(source, gast.Name) and source.id in owned)
+                )
+                if not ok:
+                    owned.discard(name)
+                    changed = True
+                    break
+    for op in stores:
+        if op.target not in owned:
+            user_name = analysis.fn.source_of.get(op.target, op.target)
+            raise analysis.fn.parsed.error(
+                f"cannot assign into items of '{user_name}': only arrays created inside the "
+                f"function (np.zeros, np.copy, x.copy(), arithmetic) can be written to; use "
+                f"'{user_name} = {user_name}.copy()' first",
+                op.stmt,
             )
 
 

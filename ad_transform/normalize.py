@@ -8,6 +8,7 @@ every local name is assigned once (``x``, ``x_1``, ``x_2`` ... for a reassigned
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import gast
@@ -399,9 +400,12 @@ class _Normalizer:
             self.assign_to(target, value)
 
     def stmt_AugAssign(self, stmt: gast.AugAssign) -> None:
+        if isinstance(stmt.target, gast.Subscript):
+            self.augmented_item(stmt)
+            return
         if not isinstance(stmt.target, gast.Name):
             raise self.parsed.error(
-                "augmented assignment to a subscript or attribute is not supported yet", stmt.target
+                "augmented assignment to an attribute is not supported", stmt.target
             )
         load = gast.Name(id=stmt.target.id, ctx=gast.Load(), annotation=None, type_comment=None)
         _copy_location(load, stmt.target)
@@ -415,10 +419,36 @@ class _Normalizer:
             self.bind(target, primitive)
         elif isinstance(target, (gast.Tuple, gast.List)):
             self.unpack(target, value)
+        elif isinstance(target, gast.Subscript):
+            array, index = self.item_target(target)
+            self.store_item(array, index, self.atom(value), target)
         else:
+            raise self.parsed.error("assignment to an attribute is not supported", target)
+
+    def item_target(self, target: gast.Subscript) -> tuple[gast.Name, gast.expr]:
+        """The array and the (atomized) index of ``array[index] = ...``."""
+        if not isinstance(target.value, gast.Name):
             raise self.parsed.error(
-                "assignment to a subscript or attribute is not supported yet", target
+                "only items of a named array can be assigned ('a[i] = ...')", target
             )
+        return self.load(target.value), self.index(target.slice)
+
+    def store_item(self, array: gast.Name, index: gast.expr, value: gast.expr, like) -> None:
+        item = gast.Subscript(value=array, slice=index, ctx=gast.Store())
+        _copy_location(item, like)
+        stmt = gast.Assign(targets=[item], value=value, type_comment=None)
+        _copy_location(stmt, like)
+        self.emit(stmt, self.origin)
+
+    def augmented_item(self, stmt: gast.AugAssign) -> None:
+        """``a[i] += v`` is ``a[i] = a[i] + v`` with the index evaluated once."""
+        array, index = self.item_target(stmt.target)
+        old = gast.Subscript(value=array, slice=index, ctx=gast.Load())
+        _copy_location(old, stmt.target)
+        old_value = self.atom(old)
+        new = gast.BinOp(left=old_value, op=stmt.op, right=self.atom(stmt.value))
+        _copy_location(new, stmt)
+        self.store_item(array, copy.deepcopy(index), self.atom(new), stmt.target)
 
     def unpack(self, target: gast.Tuple | gast.List, value: gast.expr) -> None:
         if any(isinstance(e, gast.Starred) for e in target.elts):

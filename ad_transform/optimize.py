@@ -21,7 +21,12 @@ from .reverse import AdjointProgram
 from .rules.registry import SCALAR
 
 # Runtime helpers known to return a new array that no one else holds.
-FRESH_HELPERS = (runtime.index_adjoint, runtime.norm_adjoint)
+FRESH_HELPERS = (
+    runtime.index_adjoint,
+    runtime.norm_adjoint,
+    runtime.item_adjoint,
+    runtime.zeros_like,
+)
 
 
 def optimize(program: AdjointProgram, keep: set[str]) -> AdjointProgram:
@@ -218,6 +223,8 @@ def _is_fresh(expr: gast.expr, program: AdjointProgram) -> bool:
     if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name):
         cell = program.bindings.cells.get(expr.func.id)
         try:
+            if cell is not None and cell.cell_contents is runtime.as_gradient:
+                return len(expr.args) == 3  # as_gradient(dx, x, True) copies
             return cell is not None and cell.cell_contents in FRESH_HELPERS
         except ValueError:
             return False

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import gast
 
 from . import runtime
-from .analyze import BUILD, COPY, RETURN, RULE, USER_CALL, Analysis, Op
+from .analyze import BUILD, COPY, RETURN, RULE, STORE_ITEM, USER_CALL, Analysis, Op
 from .names import Bindings
 from .normalize import _copy_location
 from .rules.registry import SCALAR
@@ -94,6 +94,7 @@ class _Reverser:
         self.replayed: dict[int, str | None] = {}  # compound statement -> its loop counter
         self.reads: dict[int, list[str]] = {}  # statement -> loop-variant values its adjoint reads
         self.tape: dict[str, str] = {}
+        self.item_arrays: set[str] = set()  # adjoints of arrays whose items are assigned
 
     def adjoint_name(self, primal: str) -> str:
         if primal not in self.adjoints:
@@ -161,6 +162,8 @@ class _Reverser:
         if reads:
             self.reads[id(op.stmt)] = reads
             restore = [self.popped(reads, op)]
+        if op.form == STORE_ITEM:
+            return restore + code  # the array's adjoint lives on across the write
         reset = assign(self.adjoint_name(op.target), gast.Constant(value=0.0, kind=None))
         return restore + code + [self.located(reset, op)]
 
@@ -217,12 +220,21 @@ class _Reverser:
         stmt.ad_pure = False
         return self.located(stmt, op) if op is not None else stmt
 
-    def pushed(self, names: list[str], like) -> gast.stmt:
-        value = (
-            name_node(names[0])
-            if len(names) == 1
-            else gast.Tuple(elts=[name_node(n) for n in names], ctx=gast.Load())
+    def popped_into(self, target: gast.expr) -> gast.stmt:
+        """``a[i] = pop()``: restore the part of an array a write overwrote."""
+        stmt = assign(
+            target, gast.Call(func=name_node(self.tape_name("pop")), args=[], keywords=[])
         )
+        stmt.ad_pure = False
+        return stmt
+
+    def pushed(self, names: list[str] | gast.expr, like) -> gast.stmt:
+        if isinstance(names, gast.AST):
+            value = names
+        elif len(names) == 1:
+            value = name_node(names[0])
+        else:
+            value = gast.Tuple(elts=[name_node(n) for n in names], ctx=gast.Load())
         stmt = gast.Expr(
             value=gast.Call(func=name_node(self.tape_name("push")), args=[value], keywords=[])
         )
@@ -239,8 +251,26 @@ class _Reverser:
         for stmt in backward:
             if isinstance(stmt, (gast.If, gast.For, gast.While)):
                 inner |= {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)}
-        names = [a for a in self.adjoints.values() if a in inner and a != exclude]
-        return [assign(a, gast.Constant(value=0.0, kind=None)) for a in names]
+        out = []
+        for primal, adjoint in self.adjoints.items():
+            if adjoint in self.item_arrays:
+                # Items of it are zeroed in place: it must be an array of its own.
+                if adjoint == exclude:
+                    helper = self.bindings.reference("as_gradient", runtime.as_gradient)
+                    args = [
+                        name_node(adjoint),
+                        name_node(primal),
+                        gast.Constant(value=True, kind=None),
+                    ]
+                else:
+                    helper = self.bindings.reference("zeros_like", runtime.zeros_like)
+                    args = [name_node(primal)]
+                out.append(
+                    assign(adjoint, gast.Call(func=name_node(helper), args=args, keywords=[]))
+                )
+            elif adjoint in inner and adjoint != exclude:
+                out.append(assign(adjoint, gast.Constant(value=0.0, kind=None)))
+        return out
 
     # -- forward sweep ---------------------------------------------------------------------
     def forward_block(self, stmts: list[gast.stmt], depth: int) -> list[gast.stmt]:
@@ -296,6 +326,14 @@ class _Reverser:
         out = []
         if op.form == RETURN:
             return out
+        if op.form == STORE_ITEM and op.active:
+            old = gast.Subscript(
+                value=name_node(op.target), slice=copy.deepcopy(op.index), ctx=gast.Load()
+            )
+            saved = gast.Call(
+                func=gast.Attribute(value=old, attr="copy", ctx=gast.Load()), args=[], keywords=[]
+            )
+            out.append(self.pushed(saved, op.stmt))
         if not getattr(op.stmt, "ad_header", False):
             stmt = copy.deepcopy(op.stmt)
             stmt.ad_pure = op.pure
@@ -384,6 +422,34 @@ class _Reverser:
             self.rule_adjoint(op, g)
         elif op.form == USER_CALL:
             self.user_call_adjoint(op, g)
+        elif op.form == STORE_ITEM:
+            self.store_item_adjoint(op, g)
+
+    def store_item_adjoint(self, op: Op, g: gast.Name) -> None:
+        """``a[i] = v``: ``v`` receives ``da[i]``; the overwritten item's adjoint is 0 and
+        its old value is restored for the statements before it."""
+        self.item_arrays.add(g.id)
+        index = copy.deepcopy(op.index)
+        if "value" in op.active_inputs:
+            helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
+            taken = gast.Call(
+                func=name_node(helper),
+                args=[copy.deepcopy(g), self.as_value(copy.deepcopy(index)), op.inputs["value"]],
+                keywords=[],
+            )
+            self.contribute(op.inputs["value"], taken, op)
+        zero = assign(
+            gast.Subscript(value=copy.deepcopy(g), slice=index, ctx=gast.Store()),
+            gast.Constant(value=0.0, kind=None),
+        )
+        zero.ad_pure = False
+        self.emit(zero, op)
+        restore = self.popped_into(
+            gast.Subscript(
+                value=name_node(op.target), slice=copy.deepcopy(op.index), ctx=gast.Store()
+            )
+        )
+        self.emit(restore, op)
 
     def rule_adjoint(self, op: Op, g: gast.Name) -> None:
         kinds = [

@@ -76,6 +76,11 @@ def as_gradient(dx, x, copy=False):
     return own(dx) if copy else dx
 
 
+def item_adjoint(g, index, value):
+    """The adjoint of ``value`` in ``a[index] = value``: a copy of ``g[index]``, un-broadcast."""
+    return unbroadcast(np.array(g[index], dtype=g.dtype), value)
+
+
 def own(x):
     """``x`` itself, or a copy if it is an array someone else may hold."""
     return x.copy() if isinstance(x, np.ndarray) else x

@@ -519,6 +519,14 @@ def attribute_T(x):
     return x.T
 
 
+def np_copy(x):
+    return np.copy(x) * x
+
+
+def method_copy(x):
+    return x.copy() * x
+
+
 # --------------------------------------------------------------------------------------
 # The table
 # --------------------------------------------------------------------------------------
@@ -646,6 +654,8 @@ TABLE = [
     Row(operator.getitem, index_constant_mask, (((5,),),), args_from(REAL)),
     Row(operator.getitem, index_computed_mask, (((6,),), ((3, 4),)), args_from(NONZERO)),
     Row(("attribute", "T"), attribute_T, (((5,),), ((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.copy, np_copy, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(("method", "copy"), method_copy, (((5,),), ((3, 4),)), args_from(REAL)),
 ]
 
 # Rows whose failure is a known bug outside the rule templates (pipeline), keyed by name:

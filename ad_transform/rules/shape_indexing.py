@@ -13,6 +13,16 @@ def d_getitem(g, ans, x, index):
     return index_adjoint(g, x, index), None
 
 
+@adjoint(np.copy, kind=ARRAY)
+def d_copy(g, ans, a):
+    return g
+
+
+@adjoint(("method", "copy"), kind=ARRAY)
+def d_copy_method(g, ans, self):
+    return g
+
+
 @adjoint(("attribute", "T"), kind=ARRAY)
 def d_transpose_attribute(g, ans, x):
     return np.transpose(g)
