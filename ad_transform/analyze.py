@@ -48,7 +48,7 @@ UNARY_OPERATORS = {
 }
 
 # What an operation is: a rule's primitive, a copy, a user function, or something opaque.
-RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN, STORE_ITEM = (
+RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN, STORE_ITEM, APPEND = (
     "rule",
     "copy",
     "constant",
@@ -57,7 +57,9 @@ RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN, STORE_ITEM = (
     "opaque",
     "return",
     "store_item",
+    "append",
 )
+MUTATIONS = (STORE_ITEM, APPEND)  # statements that change an object in place
 
 
 @dataclass
@@ -175,6 +177,9 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
         op = Op(stmt, STORE_ITEM, item.value.id, inputs={"value": stmt.value}, pure=False)
         op.array, op.index = item.value, item.slice
         return op
+    if _is_append(stmt, fn):
+        call = stmt.value
+        return Op(stmt, APPEND, call.func.value.id, inputs={"value": call.args[0]}, pure=False)
     target = stmt.targets[0].id if isinstance(stmt, gast.Assign) else None
     value = stmt.value
     if isinstance(value, (gast.Name, gast.Constant)) or getattr(value, "ad_static", False):
@@ -204,6 +209,21 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
         return _call_op(stmt, target, value, fn)
     names = [n for n in gast.walk(value) if isinstance(n, gast.Name)]
     return Op(stmt, OPAQUE, target, inputs={str(i): n for i, n in enumerate(names)}, pure=False)
+
+
+def _is_append(stmt: gast.stmt, fn: NormalizedFunction) -> bool:
+    """``xs.append(v)`` on a local list: a mutation the backward sweep undoes with ``pop``."""
+    if not isinstance(stmt, gast.Expr) or not isinstance(stmt.value, gast.Call):
+        return False
+    call = stmt.value
+    return (
+        isinstance(call.func, gast.Attribute)
+        and call.func.attr == "append"
+        and isinstance(call.func.value, gast.Name)
+        and not getattr(call.func, "ad_static", False)
+        and len(call.args) == 1
+        and not call.keywords
+    )
 
 
 def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
@@ -329,8 +349,10 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
 def _output_kind(
     op: Op, kinds: dict, fn: NormalizedFunction, assigned: set[str] = frozenset()
 ) -> str | None:
-    if op.form == STORE_ITEM:
+    if op.form in MUTATIONS:
         return kinds.get(op.target, _BOTTOM)
+    if op.form == CONSTANT and _is_none(op.inputs["x"]):
+        return _BOTTOM  # a placeholder for a value assigned on another path
     if any(
         isinstance(a, gast.Name) and a.id not in kinds and a.id in assigned
         for a in op.inputs.values()
@@ -357,7 +379,7 @@ def _is_none(node: gast.expr) -> bool:
 
 # -- activity -----------------------------------------------------------------------------
 def _carries_derivative(op: Op) -> bool:
-    if op.form in (COPY, BUILD, USER_CALL, OPAQUE, RETURN, STORE_ITEM):
+    if op.form in (COPY, BUILD, USER_CALL, OPAQUE, RETURN, *MUTATIONS):
         return True
     return op.form == RULE and op.rule.template is not None
 
@@ -390,7 +412,7 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
     if op.target is None or op.target not in analysis.varied or op.target not in analysis.useful:
         return
     op.active_inputs = [p for p, a in op.inputs.items() if analysis.is_active(a)]
-    op.active = bool(op.active_inputs) or op.form == STORE_ITEM
+    op.active = bool(op.active_inputs) or op.form in MUTATIONS
     if not op.active:
         return
     parsed = analysis.fn.parsed
@@ -430,6 +452,8 @@ _FRESH_CONSTRUCTORS = (
 
 
 def _creates_array(op: Op) -> bool:
+    if op.form == BUILD:
+        return True
     callee = op.rule.primitive if op.rule is not None else op.callee
     if callee == ("method", "copy"):
         return True
@@ -446,12 +470,12 @@ def _check_item_stores(analysis: Analysis) -> None:
 
     Writing into an argument (or a view of one) would change the caller's data.
     """
-    stores = [op for op in analysis.ops if op.form == STORE_ITEM]
+    stores = [op for op in analysis.ops if op.form in MUTATIONS]
     if not stores:
         return
     definitions: dict[str, list[Op]] = {}
     for op in analysis.ops:
-        if op.target is not None and op.form != STORE_ITEM:
+        if op.target is not None and op.form not in MUTATIONS:
             definitions.setdefault(op.target, []).append(op)
     owned = {name for name, ops in definitions.items()}
     changed = True
@@ -472,10 +496,11 @@ def _check_item_stores(analysis: Analysis) -> None:
     for op in stores:
         if op.target not in owned:
             user_name = analysis.fn.source_of.get(op.target, op.target)
+            what = "append to" if op.form == APPEND else "assign into items of"
             raise analysis.fn.parsed.error(
-                f"cannot assign into items of '{user_name}': only arrays created inside the "
-                f"function (np.zeros, np.copy, x.copy(), arithmetic) can be written to; use "
-                f"'{user_name} = {user_name}.copy()' first",
+                f"cannot {what} '{user_name}': only lists and arrays created inside the "
+                f"function ([], np.zeros, np.copy, x.copy(), arithmetic) can be changed in "
+                f"place; use '{user_name} = {user_name}.copy()' first",
                 op.stmt,
             )
 

@@ -101,6 +101,7 @@ class _Normalizer:
         self.unversioned: set[str] = set()
         self.loop_depth = 0
         self.temps: set[str] = set()
+        self.maybe_unbound: list[str] = []  # defined on one path only: bound to None first
 
     # -- driver ------------------------------------------------------------------------
     def run(self) -> NormalizedFunction:
@@ -122,6 +123,7 @@ class _Normalizer:
                 "value to differentiate",
                 self.tree,
             )
+        self.out[:0] = [self.unbound_marker(name) for name in dict.fromkeys(self.maybe_unbound)]
         tree = gast.FunctionDef(
             name=self.tree.name,
             args=self.tree.args,
@@ -161,6 +163,13 @@ class _Normalizer:
 
     def stmt_Break(self, stmt: gast.Break) -> None:
         self.emit(gast.Break(), stmt)
+
+    def unbound_marker(self, name: str) -> gast.Assign:
+        """``name = None``: a join may copy it on a path where Python leaves it unbound."""
+        first = self.tree.body[0]
+        stmt = _assign(name, gast.Constant(value=None, kind=None), first)
+        stmt.origin_line = first.lineno
+        return stmt
 
     # -- control flow ------------------------------------------------------------------
     def block(self, stmts: list[gast.stmt]) -> list[gast.stmt]:
@@ -204,6 +213,8 @@ class _Normalizer:
             va, vb = a.get(name), b.get(name)
             if va == vb or va is None or vb is None or name in self.unversioned:
                 merged[name] = va if va is not None else vb
+                if (va is None) != (vb is None) and name not in self.unversioned:
+                    self.maybe_unbound.append(merged[name])
                 continue
             joined = self.version(name)
             for block, version in ((block_a, va), (block_b, vb)):

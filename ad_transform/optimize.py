@@ -51,6 +51,7 @@ def first_contribution_assigns(stmts: list[gast.stmt], predefined: set[str]) -> 
             new = gast.Assign(targets=[stmt.target], value=stmt.value, type_comment=None)
             gast.copy_location(new, stmt)
             new.origin_line = getattr(stmt, "origin_line", None)
+            new.ad_pure = getattr(stmt, "ad_pure", True)
             stmt = new
         for name in _assigned(stmt):
             defined.add(name)
@@ -204,6 +205,7 @@ def guard_accumulation(
                 )
                 gast.copy_location(new, stmt)
                 new.origin_line = getattr(stmt, "origin_line", None)
+                new.ad_pure = getattr(stmt, "ad_pure", True)
                 stmt = new
             owned[name] = True
         elif isinstance(stmt, gast.Assign):

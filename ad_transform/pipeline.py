@@ -74,7 +74,8 @@ def generate(func: types.FunctionType, wrt: tuple[int, ...], kinds: tuple, mode:
 def _forget_stale_pairs() -> None:
     for entries in list(_cache.values()):
         for key, entry in list(entries.items()):
-            if key[-1] == "pair" and entry.generated.is_stale():
+            generated = getattr(entry, "generated", None)
+            if key[-1] == "pair" and generated is not None and generated.is_stale():
                 del entries[key]
 
 
@@ -146,7 +147,7 @@ class _Builder:
         except BaseException:
             del entries[key]
             raise
-        pair.fwd_cell.cell_contents = generated.functions[f"{callee.__name__}_fwd"]
+        pair.fwd_cell.cell_contents = generated.function
         pair.bwd_cell.cell_contents = generated.functions[generated.backward]
         pair.generated = generated
         return pair
@@ -245,6 +246,17 @@ class _Builder:
         )
         if program.tape:
             _tape_prologue(fwd, program.tape, push=True, pop=False)
+        top_level = set(positional_params(fn)) | {
+            n.id
+            for st in program.forward
+            for n in gast.walk(st)
+            if not isinstance(st, (gast.If, gast.For, gast.While))
+            and isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Store)
+        }
+        for name in saved:
+            if name not in top_level and name != program.tape.get("tape"):
+                fwd.line(f"{name} = None  # set only on some paths; read only on those")
         fwd.statements(program.forward, fn.parsed.file_lines)
         fwd.line(f"return {expression_source(program.result)}, ({_tuple_source_names(saved)})")
         bwd = FunctionText(

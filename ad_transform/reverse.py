@@ -16,7 +16,18 @@ from dataclasses import dataclass, field
 import gast
 
 from . import runtime
-from .analyze import BUILD, COPY, RETURN, RULE, STORE_ITEM, USER_CALL, Analysis, Op
+from .analyze import (
+    APPEND,
+    BUILD,
+    COPY,
+    MUTATIONS,
+    RETURN,
+    RULE,
+    STORE_ITEM,
+    USER_CALL,
+    Analysis,
+    Op,
+)
 from .names import Bindings
 from .normalize import _copy_location
 from .rules.registry import SCALAR
@@ -162,8 +173,8 @@ class _Reverser:
         if reads:
             self.reads[id(op.stmt)] = reads
             restore = [self.popped(reads, op)]
-        if op.form == STORE_ITEM:
-            return restore + code  # the array's adjoint lives on across the write
+        if op.form in MUTATIONS:
+            return restore + code  # the object's adjoint lives on across the change
         reset = assign(self.adjoint_name(op.target), gast.Constant(value=0.0, kind=None))
         return restore + code + [self.located(reset, op)]
 
@@ -424,6 +435,31 @@ class _Reverser:
             self.user_call_adjoint(op, g)
         elif op.form == STORE_ITEM:
             self.store_item_adjoint(op, g)
+        elif op.form == APPEND:
+            self.append_adjoint(op, g)
+
+    def append_adjoint(self, op: Op, g: gast.Name) -> None:
+        """``xs.append(v)``: ``v`` receives the last element's adjoint; both lists shrink."""
+        self.item_arrays.add(g.id)
+        last = gast.Call(
+            func=gast.Attribute(value=copy.deepcopy(g), attr="pop", ctx=gast.Load()),
+            args=[],
+            keywords=[],
+        )
+        if "value" in op.active_inputs:
+            self.contribute(op.inputs["value"], last, op)
+        else:
+            self.emit(gast.Expr(value=last), op)
+        self.code[-1].ad_pure = False
+        undo = gast.Expr(
+            value=gast.Call(
+                func=gast.Attribute(value=name_node(op.target), attr="pop", ctx=gast.Load()),
+                args=[],
+                keywords=[],
+            )
+        )
+        undo.ad_pure = False
+        self.emit(undo, op)
 
     def store_item_adjoint(self, op: Op, g: gast.Name) -> None:
         """``a[i] = v``: ``v`` receives ``da[i]``; the overwritten item's adjoint is 0 and

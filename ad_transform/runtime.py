@@ -54,6 +54,8 @@ def zeros_like(x):
     """A zero gradient of the type and shape of ``x``."""
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=_float_dtype(x.dtype))
+    if isinstance(x, (list, tuple)):
+        return ListAdjoint(zeros_like(element) for element in x)
     if isinstance(x, np.generic):
         return _float_dtype(x.dtype).type(0)
     return 0.0
@@ -73,11 +75,16 @@ def as_gradient(dx, x, copy=False):
         if type(dx) is not np.ndarray or dx.shape != x.shape:
             return np.asarray(zeros_like(x) + dx)
         return dx.copy() if copy else dx
+    if isinstance(x, (list, tuple)):
+        full = zeros_like(x) + dx
+        return type(x)(as_gradient(d, e) for d, e in zip(full, x))
     return own(dx) if copy else dx
 
 
 def item_adjoint(g, index, value):
     """The adjoint of ``value`` in ``a[index] = value``: a copy of ``g[index]``, un-broadcast."""
+    if isinstance(g, list):
+        return unbroadcast(g[index], value)
     return unbroadcast(np.array(g[index], dtype=g.dtype), value)
 
 
@@ -89,9 +96,12 @@ def own(x):
 def index_adjoint(g, x, index):
     """The adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
     if isinstance(x, (list, tuple)):
-        raise ADTransformError(
-            "differentiating through an element of a list or tuple is not supported yet"
-        )
+        if not isinstance(index, (int, np.integer)):
+            raise ADTransformError(
+                f"differentiating through a slice of a {type(x).__name__} is not supported; "
+                "index it with integers or use an ndarray"
+            )
+        return Item(int(index), g, len(x))
     out = np.zeros(np.shape(x), dtype=np.result_type(g, _float_dtype(np.asarray(x).dtype)))
     np.add.at(out, index, g)
     return out
@@ -125,21 +135,58 @@ def safe_log(x):
     return np.log(x) if x < 0 else float(np.log(x))
 
 
-class SequenceAdjoint(tuple):
-    """The adjoint of a tuple or list: one adjoint per element, added elementwise."""
+class ListAdjoint(list):
+    """The adjoint of a list or tuple: one adjoint per element, added elementwise.
+
+    ``+=`` adds in place (the backward sweep owns it); ``+`` makes a new one.
+    """
 
     __slots__ = ()
 
+    def __iadd__(self, other):
+        if isinstance(other, Item):
+            self[other.index] = self[other.index] + other.value
+            return self
+        if _is_zero(other):
+            return self
+        if len(other) != len(self):
+            raise ValueError(f"adjoints of {len(self)} and {len(other)} elements do not add")
+        for k, value in enumerate(other):
+            self[k] = self[k] + value
+        return self
+
     def __add__(self, other):
-        return SequenceAdjoint(a + b for a, b in zip(self, other, strict=True))
+        return ListAdjoint(self).__iadd__(other)
 
     __radd__ = __add__
+
+
+class Item:
+    """A sparse list adjoint: ``value`` at ``index`` of ``length`` elements (from ``x[i]``)."""
+
+    __slots__ = ("index", "length", "value")
+
+    def __init__(self, index: int, value, length: int) -> None:
+        self.index = index if index >= 0 else index + length
+        self.value, self.length = value, length
+
+    def __getitem__(self, k):
+        return self.value if k == self.index or k + self.length == self.index else 0.0
+
+    def __add__(self, other):
+        return ListAdjoint([0.0] * self.length).__iadd__(self).__iadd__(other)
+
+    __radd__ = __add__
+
+
+def _is_zero(value) -> bool:
+    return isinstance(value, (int, float)) and value == 0
 
 
 def sequence_sum_adjoint(g, x):
     """The adjoint of builtin ``sum(x)`` for a sequence or an array ``x``."""
     if isinstance(x, (list, tuple)):
-        return SequenceAdjoint([unbroadcast(g, element) for element in x])
+        return ListAdjoint(unbroadcast(g, element) for element in x)
     return np.broadcast_to(g, np.shape(x))
 
 
