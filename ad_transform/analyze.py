@@ -411,6 +411,8 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
         return
     if op.target is None or op.target not in analysis.varied or op.target not in analysis.useful:
         return
+    if not _carries_derivative(op):
+        return  # e.g. np.zeros_like(x): the new array's adjoint does not reach x
     op.active_inputs = [p for p, a in op.inputs.items() if analysis.is_active(a)]
     op.active = bool(op.active_inputs) or op.form in MUTATIONS
     if not op.active:

@@ -32,7 +32,8 @@ FRESH_HELPERS = (
 def optimize(program: AdjointProgram, keep: set[str]) -> AdjointProgram:
     """Run every pass; ``keep`` are names the emitted function returns or saves."""
     predefined = {program.seed_name} if program.seed_is_parameter else set()
-    backward = first_contribution_assigns(program.backward, predefined)
+    backward = drop_needless_zeros(program.backward, program, keep | predefined)
+    backward = first_contribution_assigns(backward, predefined)
     backward = propagate(backward, protected=keep | predefined)
     backward = guard_accumulation(backward, program, predefined)
     program.backward = backward
@@ -43,6 +44,79 @@ def optimize(program: AdjointProgram, keep: set[str]) -> AdjointProgram:
 
 
 # -- first contribution ------------------------------------------------------------------
+def drop_needless_zeros(
+    stmts: list[gast.stmt], program: AdjointProgram, keep: set[str]
+) -> list[gast.stmt]:
+    """``dy = 0.0`` is not needed where every use of ``dy`` lies in one block outside any
+    loop and the first of them is a ``dy += e``: that becomes ``dy = e``."""
+    zeros = {
+        s.targets[0].id: s
+        for s in stmts
+        if isinstance(s, gast.Assign)
+        and isinstance(s.targets[0], gast.Name)
+        and s.targets[0].id in getattr(program, "zero_initialized", ())
+        and _number(s.value) == 0
+        and s.targets[0].id not in keep
+    }
+    dropped = set()
+    for name, init in zeros.items():
+        block = _only_block_using(stmts, name, init)
+        if block is not None and _first_use_starts(block, name):
+            dropped.add(id(init))
+    program.zero_initialized = set(getattr(program, "zero_initialized", ())) - {
+        s.targets[0].id for s in stmts if id(s) in dropped
+    }
+    return [s for s in stmts if id(s) not in dropped]
+
+
+def _mentions(stmt: gast.stmt, name: str) -> bool:
+    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(stmt))
+
+
+def _only_block_using(block: list[gast.stmt], name: str, skip) -> list[gast.stmt] | None:
+    """The innermost block, not inside a loop, holding every statement that uses ``name``."""
+    users = [s for s in block if s is not skip and _mentions(s, name)]
+    if len(users) != 1 or not isinstance(users[0], (gast.If, gast.For, gast.While)):
+        return block if users else None
+    compound = users[0]
+    if isinstance(compound, (gast.For, gast.While)) or _mentions_in_test(compound, name):
+        return block
+    branches = [b for b in (compound.body, compound.orelse) if any(_mentions(s, name) for s in b)]
+    if len(branches) != 1:
+        return block
+    return _only_block_using(branches[0], name, skip)
+
+
+def _mentions_in_test(stmt: gast.If, name: str) -> bool:
+    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(stmt.test))
+
+
+def _first_use_starts(block: list[gast.stmt], name: str) -> bool:
+    """Whether the first statement of ``block`` using ``name`` is ``name += e`` (no ``name`` in e);
+    it is then rewritten in place into ``name = e``."""
+    for index, stmt in enumerate(block):
+        if (
+            not _mentions(stmt, name)
+            or _number(getattr(stmt, "value", None)) == 0
+            and (isinstance(stmt, gast.Assign) and stmt.targets[0].id == name)
+        ):
+            continue
+        if (
+            isinstance(stmt, gast.AugAssign)
+            and isinstance(stmt.op, gast.Add)
+            and stmt.target.id == name
+            and not _mentions(gast.Expr(value=stmt.value), name)
+        ):
+            new = gast.Assign(targets=[stmt.target], value=stmt.value, type_comment=None)
+            gast.copy_location(new, stmt)
+            new.origin_line = getattr(stmt, "origin_line", None)
+            new.ad_pure = getattr(stmt, "ad_pure", True)
+            block[index] = new
+            return True
+        return False
+    return False
+
+
 def first_contribution_assigns(stmts: list[gast.stmt], predefined: set[str]) -> list[gast.stmt]:
     defined = set(predefined)
     out = []
