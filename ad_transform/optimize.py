@@ -97,8 +97,8 @@ def _first_use_starts(block: list[gast.stmt], name: str) -> bool:
     for index, stmt in enumerate(block):
         if (
             not _mentions(stmt, name)
-            or _number(getattr(stmt, "value", None)) == 0
-            and (isinstance(stmt, gast.Assign) and stmt.targets[0].id == name)
+            or (_number(getattr(stmt, "value", None)) == 0
+            and (isinstance(stmt, gast.Assign) and stmt.targets[0].id == name))
         ):
             continue
         if (

@@ -23,6 +23,6 @@ def smooth_relu(x):
 
 def decay(x, n):
     y = x
-    for i in range(n):
+    for _ in range(n):
         y = math.sin(y) * 0.5 + x
     return y
