@@ -87,6 +87,15 @@ def _only_block_using(block: list[gast.stmt], name: str, skip) -> list[gast.stmt
     return _only_block_using(branches[0], name, skip)
 
 
+def _is_zero_assignment(stmt: gast.stmt, name: str) -> bool:
+    return (
+        isinstance(stmt, gast.Assign)
+        and isinstance(stmt.targets[0], gast.Name)
+        and stmt.targets[0].id == name
+        and _number(stmt.value) == 0
+    )
+
+
 def _mentions_in_test(stmt: gast.If, name: str) -> bool:
     return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(stmt.test))
 
@@ -95,11 +104,7 @@ def _first_use_starts(block: list[gast.stmt], name: str) -> bool:
     """Whether the first statement of ``block`` using ``name`` is ``name += e`` (no ``name`` in e);
     it is then rewritten in place into ``name = e``."""
     for index, stmt in enumerate(block):
-        if (
-            not _mentions(stmt, name)
-            or (_number(getattr(stmt, "value", None)) == 0
-            and (isinstance(stmt, gast.Assign) and stmt.targets[0].id == name))
-        ):
+        if not _mentions(stmt, name) or _is_zero_assignment(stmt, name):
             continue
         if (
             isinstance(stmt, gast.AugAssign)
