@@ -273,9 +273,10 @@ class _Normalizer:
             iterable = self.primitive(stmt.iter)
             carried = self.enter_loop(stmt)
             target, headers = self.store_target(stmt.target), []
+            body_source = stmt.body
         else:
-            iterable, carried, target, headers = self.indexed_iteration(stmt)
-        body = self.loop_body(stmt.body, carried, headers, stmt)
+            iterable, carried, target, headers, body_source = self.indexed_iteration(stmt)
+        body = self.loop_body(body_source, carried, headers, stmt)
         self.origin = stmt
         self.emit(
             gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None), stmt
@@ -300,23 +301,33 @@ class _Normalizer:
             raise self.parsed.error("'enumerate' is shadowed; cannot rewrite this loop", stmt)
         call = stmt.iter
         target = stmt.target
+        before_headers = []
         if (
             _is_builtin_call(call, "enumerate", self.parsed)
-            and len(call.args) == 1
+            and len(call.args) in (1, 2)
             and not call.keywords
             and _is_pair_of_names(target)
         ):
             sources = [self.atom(call.args[0])]
+            start = [self.atom(a) for a in call.args[1:]]
             carried = self.enter_loop(stmt)
             index = self.current[target.elts[0].id]
+            if start:  # enumerate(X, start): the position in X is i - start
+                position = self.names.numbered("k")
+                self.unversioned.add(position)
+                offset = gast.BinOp(left=_name(index, call), op=gast.Sub(), right=start[0])
+                before_headers.append(_assign(position, offset, call))
+                before_headers[-1].origin_line = stmt.lineno
+                index = position
             elements = [target.elts[1]]
             iterable = gast.Call(
                 func=gast.Name(id="enumerate", ctx=gast.Load(), annotation=None, type_comment=None),
-                args=sources,
+                args=sources + start,
                 keywords=[],
             )
             loop_target = gast.Tuple(
-                elts=[_store(index), self.store_target(target.elts[1])], ctx=gast.Store()
+                elts=[self.store_target(target.elts[0]), self.store_target(target.elts[1])],
+                ctx=gast.Store(),
             )
         elif (
             _is_builtin_call(call, "zip", self.parsed)
@@ -374,8 +385,6 @@ class _Normalizer:
             loop_target = gast.Tuple(
                 elts=[_store(index), self.store_target(element)], ctx=gast.Store()
             )
-            if not isinstance(target, gast.Name):
-                stmt.body = stmt.body  # the unpacking is the first statement of the body
         headers = []
         for source, element in zip(sources, elements):
             item = gast.Subscript(value=source, slice=_name(index, element), ctx=gast.Load())
@@ -384,7 +393,8 @@ class _Normalizer:
             header.ad_header = True
             header.origin_line = stmt.lineno
             headers.append(header)
-        return iterable, carried, loop_target, headers
+        # For a tuple target, ``stmt`` is the rewritten loop whose body starts by unpacking.
+        return iterable, carried, loop_target, before_headers + headers, stmt.body
 
     def stmt_Expr(self, stmt: gast.Expr) -> None:
         if isinstance(stmt.value, gast.Constant):

@@ -197,6 +197,7 @@ class _Reverser:
         body = self.backward_block(stmt.body, depth + 1)
         if not body:
             return []
+        body.extend(self.header_resets(stmt))
         counter = self.names.numbered("iterations")
         self.replayed[id(stmt)] = counter
         replay = gast.Call(
@@ -217,6 +218,18 @@ class _Reverser:
         if depth == 0:
             return [node]
         return [_located(self.popped([counter]), stmt), node]
+
+    def header_resets(self, stmt) -> list[gast.stmt]:
+        """The loop header assigns its targets afresh each iteration, with no derivative:
+        what their adjoints gathered in the iteration goes no further (``di = 0.0``)."""
+        if not isinstance(stmt, gast.For):
+            return []
+        targets = [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
+        return [
+            _located(assign(self.adjoints[t], gast.Constant(value=0.0, kind=None)), stmt)
+            for t in targets
+            if t in self.adjoints
+        ]
 
     def popped(self, names: list[str], op: Op | None = None) -> gast.stmt:
         """``a, b = pop()``: restore values the forward sweep pushed."""
@@ -369,7 +382,10 @@ class _Reverser:
             pair = self.helper_pair(op, op.active_inputs, kinds)
             self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell)
             self.bindings.bind_cell(pair.name + "_bwd", pair.bwd_cell)
-            self.pairs[id(op)] = (pair, self.names.fresh(op.target + "_saved"))
+            saved = self.names.fresh(op.target + "_saved")
+            if op.depth > 0:
+                self.analysis.loop_variant.add(saved)  # each iteration saves its own
+            self.pairs[id(op)] = (pair, saved)
         return self.pairs[id(op)]
 
     def check_output(self, result_op: Op) -> None:
