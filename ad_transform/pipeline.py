@@ -12,7 +12,7 @@ import inspect
 import threading
 import types
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gast
 
@@ -41,6 +41,7 @@ class Generated:
     backward: str | None = None
     wrt: tuple[str, ...] = ()
     dependencies: tuple = ()  # (namespace, name, object): user functions it resolved
+    cells: dict = field(default_factory=dict)  # free name of the source -> closure cell
 
     def is_stale(self) -> bool:
         """Whether a user function it calls was redefined since it was generated."""
