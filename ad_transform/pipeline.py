@@ -289,7 +289,12 @@ class _Builder:
             source, f"{func.__qualname__}", func.__globals__, cells, defaults
         )
         return Generated(
-            source, functions, main, wrt=tuple(program.grads), dependencies=_dependencies(program)
+            source,
+            functions,
+            main,
+            wrt=tuple(program.grads),
+            dependencies=_dependencies(program),
+            cells=cells,
         )
 
 
