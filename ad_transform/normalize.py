@@ -278,9 +278,9 @@ class _Normalizer:
             iterable, carried, target, headers, body_source = self.indexed_iteration(stmt)
         body = self.loop_body(body_source, carried, headers, stmt)
         self.origin = stmt
-        self.emit(
-            gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None), stmt
-        )
+        node = gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None)
+        node.ad_range_is_builtin = _is_builtin_call(stmt.iter, "range", self.parsed)
+        self.emit(node, stmt)
 
     def store_target(self, target: gast.expr) -> gast.expr:
         if isinstance(target, gast.Name):

@@ -325,7 +325,17 @@ class _Reverser:
         body = self.forward_block(stmt.body, depth + 1)
         counter = self.replayed.get(id(stmt))
         before, after = [], []
-        if counter is not None:
+        if counter is not None and _runs_to_the_end(stmt):
+            # for ... in range(...) without break: the trip count is known before it runs
+            trips = gast.Call(
+                func=name_node(self.bindings.reference("len", len)),
+                args=[copy.deepcopy(stmt.iter)],
+                keywords=[],
+            )
+            before.append(_located(assign(counter, trips), stmt))
+            if depth > 0:
+                after.append(self.pushed([counter], stmt))
+        elif counter is not None:
             before.append(_located(assign(counter, gast.Constant(value=0, kind=None)), stmt))
             body.insert(0, _located(accumulate(counter, gast.Constant(value=1, kind=None)), stmt))
             if depth > 0:
@@ -342,7 +352,9 @@ class _Reverser:
             node = gast.While(test=stmt.test, body=body or [gast.Pass()], orelse=[])
         node = _located(node, stmt)
         node.origin_line = getattr(stmt, "origin_line", None)
-        for extra in (*before, *body[:1]):
+        node.ad_range_is_builtin = getattr(stmt, "ad_range_is_builtin", False)
+        counting = [s for s in body[:1] if isinstance(s, gast.AugAssign) and s.target.id == counter]
+        for extra in (*before, *counting, *after):
             extra.origin_line = node.origin_line
         return [*before, node, *after]
 
@@ -565,6 +577,13 @@ def _located(node: gast.AST, like: gast.AST) -> gast.AST:
     if getattr(like, "origin_line", None) is not None:
         node.origin_line = like.origin_line
     return node
+
+
+def _runs_to_the_end(stmt) -> bool:
+    """A ``for`` over the builtin ``range`` whose body never breaks out."""
+    return getattr(stmt, "ad_range_is_builtin", False) and not any(
+        getattr(s, "ad_loop_exit", False) for s in stmt.body
+    )
 
 
 def _primal_reads(code: list[gast.stmt], reverser: _Reverser) -> set[str]:

@@ -1,0 +1,93 @@
+"""Dead code: statements whose results nobody reads, and that have no effect, go.
+
+The forward sweep is swept through its loops and branches (mark and sweep from
+what the backward sweep and the returned values read, and from every statement
+with an effect); the backward sweep at its top level.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from .walk import all_statements, assigned, loaded
+
+_COMPOUND = (gast.If, gast.For, gast.While)
+
+
+def eliminate_dead_code(forward, backward, keep: set[str], analysis):
+    """The forward and backward sweeps without the statements nothing needs."""
+    backward = _sweep(backward, set(keep))
+    needed = set(keep)
+    for stmt in backward:
+        needed |= loaded(stmt)
+    return _prune(forward, needed), backward
+
+
+def _prune(forward: list[gast.stmt], needed: set[str]) -> list[gast.stmt]:
+    simple = [s for s in all_statements(forward) if not isinstance(s, _COMPOUND)]
+    for stmt in all_statements(forward):
+        if isinstance(stmt, _COMPOUND):
+            test = stmt.iter if isinstance(stmt, gast.For) else stmt.test
+            needed |= {n.id for n in gast.walk(test) if isinstance(n, gast.Name)}
+    live: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for stmt in simple:
+            if id(stmt) in live:
+                continue
+            effects = not getattr(stmt, "ad_pure", True) or isinstance(stmt, gast.Break)
+            if effects or set(assigned(stmt)) & needed:
+                live.add(id(stmt))
+                needed |= loaded(stmt)
+                changed = True
+    return _rebuild(forward, live)
+
+
+def _rebuild(block: list[gast.stmt], live: set[int]) -> list[gast.stmt]:
+    out = []
+    for stmt in block:
+        if isinstance(stmt, gast.If):
+            stmt.body = _rebuild(stmt.body, live)
+            stmt.orelse = _rebuild(stmt.orelse, live)
+            if stmt.body or stmt.orelse:
+                stmt.body = stmt.body or [gast.Pass()]
+                out.append(stmt)
+        elif isinstance(stmt, (gast.For, gast.While)):
+            stmt.body = _rebuild(stmt.body, live)
+            if stmt.body or not _is_range_loop(stmt):
+                stmt.body = stmt.body or [gast.Pass()]
+                out.append(stmt)
+        elif id(stmt) in live:
+            out.append(stmt)
+    return out
+
+
+def _is_range_loop(stmt) -> bool:
+    """A ``for`` over ``range(...)``: running it with an empty body does nothing."""
+    return (
+        isinstance(stmt, gast.For)
+        and isinstance(stmt.iter, gast.Call)
+        and isinstance(stmt.iter.func, gast.Name)
+        and stmt.iter.func.id == "range"
+        and getattr(stmt, "ad_range_is_builtin", False)
+    )
+
+
+def _sweep(stmts, live: set[str]) -> list[gast.stmt]:
+    kept = []
+    for stmt in reversed(stmts):
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            live |= loaded(stmt)
+            kept.append(stmt)
+            continue
+        targets = assigned(stmt)
+        pure = getattr(stmt, "ad_pure", True)
+        if pure and (isinstance(stmt, gast.Expr) or not set(targets) & live):
+            continue
+        if not isinstance(stmt, gast.AugAssign):
+            live -= set(targets)
+        live |= loaded(stmt)
+        kept.append(stmt)
+    kept.reverse()
+    return kept

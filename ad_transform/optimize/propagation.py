@@ -1,0 +1,135 @@
+"""Copy and constant propagation, and folding of arithmetic with 0 and 1."""
+
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from .walk import all_statements, assigned
+
+
+def propagate(stmts: list[gast.stmt], protected: set[str]) -> list[gast.stmt]:
+    """Substitute single-assignment names bound to a name or a number into their uses."""
+    assignments: dict[str, int] = {}
+    for stmt in all_statements(stmts):
+        for name in assigned(stmt):
+            assignments[name] = assignments.get(name, 0) + (
+                2 if isinstance(stmt, gast.AugAssign) else 1
+            )
+    replace: dict[str, gast.expr] = {}
+    out = []
+    for stmt in stmts:
+        stmt = _Replace(replace).visit(stmt)
+        stmt = _Fold().visit(stmt)
+        if _is_propagatable(stmt, assignments, protected):
+            replace[stmt.targets[0].id] = stmt.value
+            continue
+        out.append(stmt)
+    return out
+
+
+def _is_propagatable(stmt, assignments, protected) -> bool:
+    if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+        return False
+    target = stmt.targets[0].id
+    if target in protected or assignments.get(target) != 1:
+        return False
+    value = stmt.value
+    if number(value) is not None:
+        return True
+    return isinstance(value, gast.Name) and assignments.get(value.id, 0) <= 1
+
+
+class _Replace(gast.NodeTransformer):
+    def __init__(self, replace: dict[str, gast.expr]) -> None:
+        self.replace = replace
+
+    def visit_Name(self, node: gast.Name) -> gast.expr:
+        if isinstance(node.ctx, gast.Load) and node.id in self.replace:
+            return gast.copy_location(copy.deepcopy(self.replace[node.id]), node)
+        return node
+
+
+def number(node: gast.expr) -> float | None:
+    if (
+        isinstance(node, gast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    ):
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = number(node.operand)
+        return -inner if inner is not None else None
+    return None
+
+
+def _constant(value: float) -> gast.expr:
+    if value < 0:
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return gast.Constant(value=value, kind=None)
+
+
+class _Fold(gast.NodeTransformer):
+    """Fold constant arithmetic and the identities ``e * 1``, ``e ** 1``, ``e + 0``, ``--e``."""
+
+    def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.expr:
+        self.generic_visit(node)
+        if isinstance(node.op, gast.USub):
+            value = number(node.operand)
+            if value is not None:
+                return _constant(-value)
+            if isinstance(node.operand, gast.UnaryOp) and isinstance(node.operand.op, gast.USub):
+                return node.operand.operand
+        return node
+
+    def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
+        self.generic_visit(node)
+        left, right = number(node.left), number(node.right)
+        op = type(node.op)
+        if left is not None and right is not None and op in _ARITHMETIC:
+            try:
+                return _constant(_ARITHMETIC[op](left, right))
+            except (ArithmeticError, ValueError):
+                return node
+        if op is gast.Mult:
+            if right == 1:
+                return node.left
+            if left == 1:
+                return node.right
+            if right == -1:
+                return _negate(node.left)
+            if left == -1:
+                return _negate(node.right)
+        if op is gast.Div and right == 1:
+            return node.left
+        if op is gast.Pow and right == 1:
+            return node.left
+        if op is gast.Add and right == 0:
+            return node.left
+        if op is gast.Sub and right == 0:
+            return node.left
+        if (
+            op in (gast.Mult, gast.Div)
+            and isinstance(node.left, gast.UnaryOp)
+            and isinstance(node.left.op, gast.USub)
+            and number(node.left) is None
+        ):
+            node.left = node.left.operand  # (-a) * b -> -(a * b)
+            return _negate(node)
+        return node
+
+
+def _negate(node: gast.expr) -> gast.expr:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        return node.operand
+    return gast.UnaryOp(op=gast.USub(), operand=node)
+
+
+_ARITHMETIC = {
+    gast.Add: lambda a, b: a + b,
+    gast.Sub: lambda a, b: a - b,
+    gast.Mult: lambda a, b: a * b,
+    gast.Div: lambda a, b: a / b,
+    gast.Pow: lambda a, b: a**b,
+}
