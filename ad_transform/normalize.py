@@ -239,6 +239,8 @@ class _Normalizer:
             elif name not in targets:
                 # A join inside the loop may copy it before its first assignment.
                 self.emit(_assign(loop_name, gast.Constant(value=None, kind=None), stmt), stmt)
+            else:
+                self.maybe_unbound.append(loop_name)  # unbound after zero iterations
             self.current[name] = loop_name
             carried[name] = loop_name
         return carried

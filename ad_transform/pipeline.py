@@ -119,6 +119,7 @@ class _Builder:
                 f"{func.__name__}_fwd",
                 f"{func.__name__}_bwd",
                 single_gradient=single,
+                reusable=True,
             )
         return self.emit_joint(program, func, mode, single)
 
@@ -210,8 +211,16 @@ class _Builder:
         return self.compile(text.source(), program, func, {name: _defaults(func)}, name)
 
     def emit_split(
-        self, program: AdjointProgram, func, fwd_name: str, bwd_name: str, single_gradient: bool
+        self,
+        program: AdjointProgram,
+        func,
+        fwd_name: str,
+        bwd_name: str,
+        single_gradient: bool,
+        reusable: bool = False,
     ) -> Generated:
+        """Forward and backward functions; ``reusable``: the backward may run many times
+        on the same saved values (vjp's pullback), so it works on copies of what it undoes."""
         fn = program.fn
         names = fn.names
         fwd_name, bwd_name = names.fresh(fwd_name), names.fresh(bwd_name)
@@ -268,8 +277,14 @@ class _Builder:
         )
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
+        if reusable:
+            copier = program.bindings.reference("fresh_copy", runtime.fresh_copy)
+            for name in saved:
+                if name in program.mutated:
+                    bwd.line(f"{name} = {copier}({name})  # undone below; keep the saved one")
         if program.tape:
-            _tape_prologue(bwd, program.tape, push=False, pop=True)
+            copier = program.bindings.reference("list", list) if reusable else None
+            _tape_prologue(bwd, program.tape, push=False, pop=True, copy=copier)
         bwd.statements(program.backward, fn.parsed.file_lines)
         returned = (
             expression_source(grads[0])
@@ -339,13 +354,18 @@ def _snapshot_result(program: AdjointProgram) -> gast.Name:
     return name_node(value)
 
 
-def _tape_prologue(text: FunctionText, tape: dict, push: bool, pop: bool) -> None:
-    """The tape is a local list of each call; ``push``/``pop`` are its bound methods."""
+def _tape_prologue(
+    text: FunctionText, tape: dict, push: bool, pop: bool, copy: str | None = None
+) -> None:
+    """The tape is a local list of each call; ``push``/``pop`` are its bound methods.
+
+    ``copy`` names ``list``: the backward pops from a copy, so it can run again."""
     if push:
         text.line(f"{tape['tape']} = []")
         text.line(f"{tape['push']} = {tape['tape']}.append")
     if pop:
-        text.line(f"{tape['pop']} = {tape['tape']}.pop")
+        source = f"{copy}({tape['tape']})" if copy else tape["tape"]
+        text.line(f"{tape['pop']} = {source}.pop")
 
 
 def _defaults(func) -> tuple:

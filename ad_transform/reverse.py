@@ -146,6 +146,9 @@ class _Reverser:
             seed_is_parameter=self.mode == SPLIT,
         )
         program.tape = dict(self.tape)
+        program.mutated = {
+            op.target for op in self.analysis.ops if op.form in MUTATIONS and op.active
+        }
         program.pairs_used = [pair for pair, _ in self.pairs.values()]
         program.zero_initialized = {s.targets[0].id for s in zero}
         return program

@@ -88,6 +88,13 @@ def item_adjoint(g, index, value):
     return unbroadcast(np.array(g[index], dtype=g.dtype), value)
 
 
+def fresh_copy(x):
+    """A copy of a list or an array that the backward sweep will change (undo) in place."""
+    if isinstance(x, list):
+        return list(x)
+    return x.copy() if isinstance(x, np.ndarray) else x
+
+
 def own(x):
     """``x`` itself, or a copy if it is an array someone else may hold."""
     return x.copy() if isinstance(x, np.ndarray) else x

@@ -113,9 +113,17 @@ class Template:
         mapping: dict[str, gast.expr] = dict(bindings, g=g, ans=ans)
         renames = {local: fresh_name(local) for local in sorted(self.locals)}
         globals_ = {name: reference(name, self.resolve(name)) for name in self.free}
+        # Parameters bound to numbers go in first, so that calls on numbers only can be
+        # computed now; then one pass puts in everything else (never revisiting atoms).
+        numbers = {p: v for p, v in mapping.items() if _is_number(v)}
+        fold = _FoldConstantCalls(self)
         substitute = _Substitute(mapping, renames, globals_)
-        preamble = [substitute.visit(copy.deepcopy(s)) for s in self.preamble] if wanted else []
-        outputs = {p: substitute.visit(copy.deepcopy(self.outputs[p])) for p in wanted}
+
+        def splice(node):
+            return substitute.visit(fold.visit(_Substitute(numbers, {}, {}).visit(node)))
+
+        preamble = [splice(copy.deepcopy(s)) for s in self.preamble] if wanted else []
+        outputs = {p: splice(copy.deepcopy(self.outputs[p])) for p in wanted}
         return Instance(preamble, outputs)
 
 
@@ -130,6 +138,52 @@ class _Substitute(gast.NodeTransformer):
         if new_id is not None:
             node.id = new_id
         return node
+
+
+class _FoldConstantCalls(gast.NodeTransformer):
+    """``math.log(2.718...)`` with only numbers as arguments is computed once, here."""
+
+    PURE_MODULES = ("math", "numpy")
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+
+    def visit_Call(self, node: gast.Call) -> gast.expr:
+        self.generic_visit(node)
+        if node.keywords or not all(_is_number(a) for a in node.args):
+            return node
+        function = self._resolve(node.func)
+        module = getattr(function, "__module__", None) or ""
+        if function is None or not (
+            module.split(".")[0] in self.PURE_MODULES or type(function).__name__ == "ufunc"
+        ):
+            return node
+        try:
+            value = float(function(*(a.value for a in node.args)))
+        except (ArithmeticError, ValueError, TypeError):
+            return node
+        if value != value or value in (float("inf"), float("-inf")):
+            return node
+        return gast.copy_location(gast.Constant(value=value, kind=None), node)
+
+    def _resolve(self, node: gast.expr):
+        if isinstance(node, gast.Name):
+            try:
+                return self.template.resolve(node.id)
+            except AttributeError:
+                return None
+        if isinstance(node, gast.Attribute):
+            base = self._resolve(node.value)
+            return getattr(base, node.attr, None) if base is not None else None
+        return None
+
+
+def _is_number(node: gast.expr) -> bool:
+    return (
+        isinstance(node, gast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    )
 
 
 def _drop_first_two(sig: inspect.Signature) -> inspect.Signature:

@@ -22,7 +22,6 @@ from .propagation import number
 from .walk import all_statements, assigned, mentions
 
 
-
 def simplify_loop_adjoints(
     backward: list[gast.stmt], adjoints: set[str], keep: set[str]
 ) -> list[gast.stmt]:
