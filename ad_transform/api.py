@@ -52,6 +52,9 @@ class _Transformed:
         except (TypeError, ValueError):
             self._signature = None
         self._specialized: dict[tuple, Generated] = {}
+        # argument types -> (generated function, positions of arrays whose dtype to check):
+        # the call path for keys that need no conversion and no staleness check
+        self._fast: dict[tuple, tuple] = {}
         self._last: Generated | None = None
         functools.update_wrapper(self, func)
 
@@ -92,11 +95,26 @@ class _Transformed:
             kinds = tuple(_kind_of_type(t) for t in key)
             generated = generate(self.func, self.wrt, kinds, self.mode)
             self._specialized[key] = generated
+            self._remember_fast_path(key, generated)
         elif generated.dependencies and generated.is_stale():
             del self._specialized[key]
+            self._fast.pop(key, None)
             return self._generated(args)
         self._last = generated
         return generated
+
+    def _remember_fast_path(self, key: tuple, generated: Generated) -> None:
+        """Calls with these argument types may skip the checks: floats need no conversion,
+        arrays only a dtype check, and no user function it calls can be redefined."""
+        if generated.dependencies:
+            return
+        arrays = []
+        for i in self._positions:
+            if key[i] is np.ndarray:
+                arrays.append(i)
+            elif not (key[i] is float or issubclass(key[i], np.floating)):
+                return
+        self._fast[key] = (generated.function, tuple(arrays), generated)
 
     @property
     def source(self) -> str:
@@ -124,22 +142,24 @@ class GradientFunction(_Transformed):
     mode = GRAD
 
     def __call__(self, *args, **kwargs):
+        entry = self._fast.get(tuple(map(type, args)))
+        if entry is not None and not kwargs:
+            function, arrays, self._last = entry
+            if not arrays or all(args[i].dtype.kind == "f" for i in arrays):
+                return function(*args)
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict):
         if kwargs:
             args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
         return self._generated(args).function(*args, **kwargs)
 
 
-class ValueAndGradientFunction(_Transformed):
+class ValueAndGradientFunction(GradientFunction):
     """``value_and_grad(f, wrt)``: call it like ``f`` to get ``(value, gradient)``."""
 
     mode = VALUE_AND_GRAD
-
-    def __call__(self, *args, **kwargs):
-        if kwargs:
-            args, kwargs = self._bind(args, kwargs)
-        args = self._prepare(args)
-        return self._generated(args).function(*args, **kwargs)
 
 
 class VJPFunction(_Transformed):
