@@ -8,13 +8,13 @@ every local name is assigned once (``x``, ``x_1``, ``x_2`` ... for a reassigned
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import gast
 
 from .desugar import desugar
 from .names import NameAllocator
+from .nodes import clone
 from .parse import ParsedFunction
 
 # Statements and expressions that are rejected, with the words used to name them.
@@ -471,7 +471,7 @@ class _Normalizer:
         old_value = self.atom(old)
         new = gast.BinOp(left=old_value, op=stmt.op, right=self.atom(stmt.value))
         _copy_location(new, stmt)
-        self.store_item(array, copy.deepcopy(index), self.atom(new), stmt.target)
+        self.store_item(array, clone(index), self.atom(new), stmt.target)
 
     def unpack(self, target: gast.Tuple | gast.List, value: gast.expr) -> None:
         if any(isinstance(e, gast.Starred) for e in target.elts):

@@ -9,7 +9,6 @@ contribution into an assignment and guards in-place accumulation against aliasin
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from .analyze import (
     Op,
 )
 from .names import Bindings
+from .nodes import clone
 from .normalize import _copy_location
 from .rules.registry import SCALAR
 
@@ -332,7 +332,7 @@ class _Reverser:
             # for ... in range(...) without break: the trip count is known before it runs
             trips = gast.Call(
                 func=name_node(self.bindings.reference("len", len)),
-                args=[copy.deepcopy(stmt.iter)],
+                args=[clone(stmt.iter)],
                 keywords=[],
             )
             before.append(_located(assign(counter, trips), stmt))
@@ -366,15 +366,13 @@ class _Reverser:
         if op.form == RETURN:
             return out
         if op.form == STORE_ITEM and op.active:
-            old = gast.Subscript(
-                value=name_node(op.target), slice=copy.deepcopy(op.index), ctx=gast.Load()
-            )
+            old = gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Load())
             saved = gast.Call(
                 func=gast.Attribute(value=old, attr="copy", ctx=gast.Load()), args=[], keywords=[]
             )
             out.append(self.pushed(saved, op.stmt))
         if not getattr(op.stmt, "ad_header", False):
-            stmt = copy.deepcopy(op.stmt)
+            stmt = clone(op.stmt)
             stmt.ad_pure = op.pure
             if op.form == USER_CALL and op.active:
                 pair, saved = self.pair(op)
@@ -455,7 +453,7 @@ class _Reverser:
         elif op.form == BUILD:
             for position in op.active_inputs:
                 item = gast.Subscript(
-                    value=copy.deepcopy(g),
+                    value=clone(g),
                     slice=gast.Constant(value=int(position), kind=None),
                     ctx=gast.Load(),
                 )
@@ -473,7 +471,7 @@ class _Reverser:
         """``xs.append(v)``: ``v`` receives the last element's adjoint; both lists shrink."""
         self.item_arrays.add(g.id)
         last = gast.Call(
-            func=gast.Attribute(value=copy.deepcopy(g), attr="pop", ctx=gast.Load()),
+            func=gast.Attribute(value=clone(g), attr="pop", ctx=gast.Load()),
             args=[],
             keywords=[],
         )
@@ -496,25 +494,23 @@ class _Reverser:
         """``a[i] = v``: ``v`` receives ``da[i]``; the overwritten item's adjoint is 0 and
         its old value is restored for the statements before it."""
         self.item_arrays.add(g.id)
-        index = copy.deepcopy(op.index)
+        index = clone(op.index)
         if "value" in op.active_inputs:
             helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
             taken = gast.Call(
                 func=name_node(helper),
-                args=[copy.deepcopy(g), self.as_value(copy.deepcopy(index)), op.inputs["value"]],
+                args=[clone(g), self.as_value(clone(index)), op.inputs["value"]],
                 keywords=[],
             )
             self.contribute(op.inputs["value"], taken, op)
         zero = assign(
-            gast.Subscript(value=copy.deepcopy(g), slice=index, ctx=gast.Store()),
+            gast.Subscript(value=clone(g), slice=index, ctx=gast.Store()),
             gast.Constant(value=0.0, kind=None),
         )
         zero.ad_pure = False
         self.emit(zero, op)
         restore = self.popped_into(
-            gast.Subscript(
-                value=name_node(op.target), slice=copy.deepcopy(op.index), ctx=gast.Store()
-            )
+            gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
         )
         self.emit(restore, op)
 

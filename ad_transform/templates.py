@@ -16,12 +16,13 @@ own temporaries fresh names, and turns the template module's globals (``np``,
 from __future__ import annotations
 
 import builtins
-import copy
 import inspect
 import textwrap
 from dataclasses import dataclass
 
 import gast
+
+from .nodes import clone
 
 _NO_DEFAULT = inspect.Parameter.empty
 
@@ -122,8 +123,8 @@ class Template:
         def splice(node):
             return substitute.visit(fold.visit(_Substitute(numbers, {}, {}).visit(node)))
 
-        preamble = [splice(copy.deepcopy(s)) for s in self.preamble] if wanted else []
-        outputs = {p: splice(copy.deepcopy(self.outputs[p])) for p in wanted}
+        preamble = [splice(clone(s)) for s in self.preamble] if wanted else []
+        outputs = {p: splice(clone(self.outputs[p])) for p in wanted}
         return Instance(preamble, outputs)
 
 
@@ -133,7 +134,7 @@ class _Substitute(gast.NodeTransformer):
 
     def visit_Name(self, node: gast.Name) -> gast.expr:
         if isinstance(node.ctx, gast.Load) and node.id in self.mapping:
-            return copy.deepcopy(self.mapping[node.id])
+            return clone(self.mapping[node.id])
         new_id = self.renames.get(node.id) or self.globals.get(node.id)
         if new_id is not None:
             node.id = new_id

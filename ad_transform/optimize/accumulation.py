@@ -87,7 +87,7 @@ def _first_use_starts(block: list[gast.stmt], name: str) -> bool:
             isinstance(stmt, gast.AugAssign)
             and isinstance(stmt.op, gast.Add)
             and stmt.target.id == name
-            and not mentions(gast.Expr(value=stmt.value), name)
+            and not mentions(stmt.value, name)
         ):
             new = gast.Assign(targets=[stmt.target], value=stmt.value, type_comment=None)
             gast.copy_location(new, stmt)

@@ -13,20 +13,19 @@ visibly so, the code says it directly:
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 
 import gast
 
 from .propagation import number
-from .walk import all_statements, assigned, mentions
+from .walk import all_statements, assigned, forget, mentions
 
 
 def simplify_loop_adjoints(
     backward: list[gast.stmt], adjoints: set[str], keep: set[str]
 ) -> list[gast.stmt]:
     """Apply the rewrites above to every loop of the backward sweep (a new list)."""
-    stmts = copy.deepcopy(backward)  # plain attributes (origin_line, ad_pure) come along
+    stmts = list(backward)  # the statements are this pass's to rewrite
     uses = Counter(n.id for s in stmts for n in gast.walk(s) if isinstance(n, gast.Name))
     zero_inits = {
         s.targets[0].id: s
@@ -46,12 +45,15 @@ def _is_reset(stmt: gast.stmt) -> bool:
     )
 
 
-def _visit_block(block, zero_at_entry, uses, zero_inits, dead, adjoints, keep) -> None:
+def _visit_block(block, zero_at_entry, uses, zero_inits, dead, adjoints, keep) -> bool:
+    """Rewrite ``block`` and its nested blocks; returns whether names were renamed."""
     _straighten(block, zero_at_entry, adjoints)
+    renamed = False
     for stmt in block:
+        inner = False
         if isinstance(stmt, gast.If):
-            _visit_block(stmt.body, set(), uses, zero_inits, dead, adjoints, keep)
-            _visit_block(stmt.orelse, set(), uses, zero_inits, dead, adjoints, keep)
+            inner = _visit_block(stmt.body, set(), uses, zero_inits, dead, adjoints, keep)
+            inner |= _visit_block(stmt.orelse, set(), uses, zero_inits, dead, adjoints, keep)
         elif isinstance(stmt, (gast.For, gast.While)):
             inside = Counter(n.id for n in gast.walk(stmt) if isinstance(n, gast.Name))
             zero = {
@@ -65,9 +67,12 @@ def _visit_block(block, zero_at_entry, uses, zero_inits, dead, adjoints, keep) -
                     _drop_last_reset(stmt.body, name)
                     dead.add(id(zero_inits[name]))
                     uses[name] -= 2
-            _visit_block(stmt.body, set(), uses, zero_inits, dead, adjoints, keep)
+            inner = _visit_block(stmt.body, set(), uses, zero_inits, dead, adjoints, keep)
+        if inner:
+            forget(stmt)  # its cached name set no longer matches what is inside
+            renamed = True
     _drop_dead_stores(block, uses, adjoints)
-    _propagate_copies(block, uses, adjoints, keep)
+    return _propagate_copies(block, uses, adjoints, keep) or renamed
 
 
 def _drop_dead_stores(block: list[gast.stmt], uses: Counter, adjoints: set[str]) -> None:
@@ -84,7 +89,7 @@ def _drop_dead_stores(block: list[gast.stmt], uses: Counter, adjoints: set[str])
                     isinstance(later, gast.Assign)
                     and isinstance(later.targets[0], gast.Name)
                     and later.targets[0].id == name
-                    and not mentions(gast.Expr(value=later.value), name)
+                    and not mentions(later.value, name)
                 ):
                     del block[index]
                     uses[name] -= 1
@@ -104,7 +109,7 @@ def _straighten(block: list[gast.stmt], zero: set[str], adjoints: set[str]) -> N
             isinstance(stmt, gast.AugAssign)
             and isinstance(stmt.op, gast.Add)
             and stmt.target.id in known_zero
-            and not mentions(gast.Expr(value=stmt.value), stmt.target.id)
+            and not mentions(stmt.value, stmt.target.id)
         ):
             block[index] = _as_assignment(stmt)
             known_zero.discard(stmt.target.id)
@@ -139,7 +144,7 @@ def _first_use_assigns(body: list[gast.stmt], name: str) -> bool:
                 isinstance(stmt, gast.Assign)
                 and isinstance(stmt.targets[0], gast.Name)
                 and stmt.targets[0].id == name
-                and not mentions(gast.Expr(value=stmt.value), name)
+                and not mentions(stmt.value, name)
             )
     return False
 
@@ -151,8 +156,11 @@ def _drop_last_reset(body: list[gast.stmt], name: str) -> None:
             return
 
 
-def _propagate_copies(block, uses: Counter, adjoints: set[str], keep: set[str]) -> None:
-    """Replace ``a`` by ``b`` after ``a = b`` when ``a`` lives only in this block."""
+def _propagate_copies(block, uses: Counter, adjoints: set[str], keep: set[str]) -> bool:
+    """Replace ``a`` by ``b`` after ``a = b`` when ``a`` lives only in this block.
+
+    Returns whether anything was renamed."""
+    renamed = False
     index = 0
     while index < len(block):
         stmt = block[index]
@@ -169,20 +177,32 @@ def _propagate_copies(block, uses: Counter, adjoints: set[str], keep: set[str]) 
             mentions_here = sum(
                 1
                 for s in block[index:]
+                if mentions(s, a)
                 for n in gast.walk(s)
                 if isinstance(n, gast.Name) and n.id == a
             )
-            reassigned = {
-                name for s in rest for inner in all_statements([s]) for name in assigned(inner)
-            }
-            if uses[a] == mentions_here and a not in reassigned and b not in reassigned:
+            if uses[a] == mentions_here and not _assigns_any(rest, (a, b)):
                 for later in rest:
-                    _rename_loads(later, a, b)
+                    if mentions(later, a):
+                        _rename_loads(later, a, b)
+                        forget(later)
                 uses[b] += uses[a] - 1
                 uses[a] = 0
                 del block[index]
+                renamed = True
                 continue
         index += 1
+    return renamed
+
+
+def _assigns_any(stmts: list[gast.stmt], names: tuple[str, ...]) -> bool:
+    for stmt in stmts:
+        if not any(mentions(stmt, name) for name in names):
+            continue
+        for inner in all_statements([stmt]):
+            if any(name in names for name in assigned(inner)):
+                return True
+    return False
 
 
 def _rename_loads(stmt: gast.stmt, old: str, new: str) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
-
 import gast
 
+from ..nodes import clone
 from .walk import all_statements, assigned
 
 
@@ -47,7 +46,7 @@ class _Replace(gast.NodeTransformer):
 
     def visit_Name(self, node: gast.Name) -> gast.expr:
         if isinstance(node.ctx, gast.Load) and node.id in self.replace:
-            return gast.copy_location(copy.deepcopy(self.replace[node.id]), node)
+            return gast.copy_location(clone(self.replace[node.id]), node)
         return node
 
 

@@ -38,5 +38,25 @@ def loaded(stmt: gast.stmt) -> set[str]:
     return names
 
 
-def mentions(stmt: gast.stmt, name: str) -> bool:
-    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(stmt))
+def forget(node: gast.AST) -> None:
+    """Drop the cached name sets in ``node`` after renaming names in it."""
+    for inner in gast.walk(node):
+        inner.__dict__.pop("_ad_names", None)
+
+
+def names_in(node: gast.AST) -> frozenset[str]:
+    """Every name in ``node`` (nested statements included), cached on the node.
+
+    Passes that rename names call ``forget`` on what they changed and on the statements
+    enclosing it; deleting a statement needs no call (a cached set that still lists a
+    name only makes the passes more cautious, never wrong)."""
+    cached = node.__dict__.get("_ad_names")
+    if cached is None:
+        cached = node._ad_names = frozenset(
+            n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+        )
+    return cached
+
+
+def mentions(stmt: gast.AST, name: str) -> bool:
+    return name in names_in(stmt)
