@@ -10,6 +10,7 @@ contribution into an assignment and guards in-place accumulation against aliasin
 from __future__ import annotations
 
 from collections.abc import Callable
+import operator
 from dataclasses import dataclass, field
 
 import gast
@@ -106,6 +107,7 @@ class _Reverser:
         self.reads: dict[int, list[str]] = {}  # statement -> loop-variant values its adjoint reads
         self.tape: dict[str, str] = {}
         self.item_arrays: set[str] = set()  # adjoints of arrays whose items are assigned
+        self.stable = _bound_once_unconditionally(self.fn, analysis)
 
     def adjoint_name(self, primal: str) -> str:
         if primal not in self.adjoints:
@@ -515,6 +517,9 @@ class _Reverser:
         self.emit(restore, op)
 
     def rule_adjoint(self, op: Op, g: gast.Name) -> None:
+        if self.indexes_in_place(op):
+            self.item_read_adjoint(op, g)
+            return
         kinds = [
             self.analysis.kind_of(op.inputs[p]) for p in op.rule.template.params if p in op.inputs
         ]
@@ -538,6 +543,29 @@ class _Reverser:
             if all_scalar:
                 contribution = _drop_unbroadcast(contribution, self.bindings)
             self.contribute(op.inputs[param], contribution, op)
+
+    def indexes_in_place(self, op: Op) -> bool:
+        """``x[i]`` with a basic index (ints, slices) of an array bound once, unconditionally:
+        its adjoint is gathered in place, ``dx[i] += g``, into zeros made for ``dx``."""
+        if op.rule.primitive is not operator.getitem or op.active_inputs != ["x"]:
+            return False
+        array = op.inputs["x"]
+        return (
+            isinstance(array, gast.Name)
+            and array.id in self.stable
+            and self.analysis.kinds.get(array.id) != SCALAR
+            and _is_basic_index(op.inputs["index"], self.analysis)
+        )
+
+    def item_read_adjoint(self, op: Op, g: gast.Name) -> None:
+        target = self.adjoint_name(op.inputs["x"].id)
+        self.item_arrays.add(target)
+        item = gast.Subscript(
+            value=name_node(target), slice=clone(op.inputs["index"]), ctx=gast.Store()
+        )
+        stmt = gast.AugAssign(target=item, op=gast.Add(), value=g)
+        stmt.ad_pure = False
+        self.emit(stmt, op)
 
     def as_value(self, index: gast.expr) -> gast.expr:
         """An index expression (``1:n``, ``i, ::2``) as a value expression (``slice(1, n)``)."""
@@ -571,11 +599,37 @@ class _Reverser:
             self.contribute(op.inputs[param], name_node(temp), op)
 
 
+def _bound_once_unconditionally(fn, analysis: Analysis) -> set[str]:
+    """Parameters and names the function body binds at its top level, outside any branch or
+    loop, and never rebinds in a loop: their value is there when the backward sweep starts."""
+    names = set(fn.params)
+    for stmt in fn.body:
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            names.add(stmt.targets[0].id)
+    return names - analysis.loop_variant
+
+
 def _located(node: gast.AST, like: gast.AST) -> gast.AST:
     _copy_location(node, like)
     if getattr(like, "origin_line", None) is not None:
         node.origin_line = like.origin_line
     return node
+
+
+def _is_basic_index(index: gast.expr, analysis: Analysis) -> bool:
+    """Integers (numbers or scalar names), slices, ``None`` and ``...``: no repeated elements."""
+    if isinstance(index, gast.Tuple):
+        return all(_is_basic_index(e, analysis) for e in index.elts)
+    if isinstance(index, gast.Slice):
+        return all(
+            part is None or _is_basic_index(part, analysis)
+            for part in (index.lower, index.upper, index.step)
+        )
+    if isinstance(index, gast.Constant):
+        return index.value is None or index.value is Ellipsis or type(index.value) is int
+    if isinstance(index, gast.Name):
+        return analysis.kinds.get(index.id) == SCALAR  # a float index raises in the forward
+    return False
 
 
 def _runs_to_the_end(stmt) -> bool:

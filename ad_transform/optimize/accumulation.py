@@ -14,7 +14,7 @@ from .. import runtime
 from ..reverse import AdjointProgram
 from ..rules.registry import SCALAR
 from .propagation import number
-from .walk import assigned, mentions
+from .walk import accumulates, assigned, mentions
 
 # Runtime helpers known to return a new array that no one else holds.
 FRESH_HELPERS = (
@@ -83,12 +83,7 @@ def _first_use_starts(block: list[gast.stmt], name: str) -> bool:
     for index, stmt in enumerate(block):
         if not mentions(stmt, name) or _is_zero_assignment(stmt, name):
             continue
-        if (
-            isinstance(stmt, gast.AugAssign)
-            and isinstance(stmt.op, gast.Add)
-            and stmt.target.id == name
-            and not mentions(stmt.value, name)
-        ):
+        if accumulates(stmt) and stmt.target.id == name and not mentions(stmt.value, name):
             new = gast.Assign(targets=[stmt.target], value=stmt.value, type_comment=None)
             gast.copy_location(new, stmt)
             new.origin_line = getattr(stmt, "origin_line", None)
@@ -103,7 +98,7 @@ def first_contribution_assigns(stmts: list[gast.stmt], predefined: set[str]) -> 
     defined = set(predefined)
     out = []
     for stmt in stmts:
-        if isinstance(stmt, gast.AugAssign) and stmt.target.id not in defined:
+        if accumulates(stmt) and stmt.target.id not in defined:
             new = gast.Assign(targets=[stmt.target], value=stmt.value, type_comment=None)
             gast.copy_location(new, stmt)
             new.origin_line = getattr(stmt, "origin_line", None)
@@ -132,7 +127,7 @@ def guard_accumulation(
 
 def _guard_block(block: list[gast.stmt], owned: dict, program: AdjointProgram) -> None:
     for index, stmt in enumerate(block):
-        if isinstance(stmt, gast.AugAssign):
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             name = stmt.target.id
             if not owned.get(name) and program.adjoint_kinds.get(name) != SCALAR:
                 block[index] = _out_of_place(stmt)

@@ -18,7 +18,7 @@ from collections import Counter
 import gast
 
 from .propagation import number
-from .walk import all_statements, assigned, forget, mentions
+from .walk import accumulates, all_statements, assigned, forget, mentions
 
 
 def simplify_loop_adjoints(
@@ -106,8 +106,7 @@ def _straighten(block: list[gast.stmt], zero: set[str], adjoints: set[str]) -> N
             known_zero.add(stmt.targets[0].id)
             continue
         if (
-            isinstance(stmt, gast.AugAssign)
-            and isinstance(stmt.op, gast.Add)
+            accumulates(stmt)
             and stmt.target.id in known_zero
             and not mentions(stmt.value, stmt.target.id)
         ):

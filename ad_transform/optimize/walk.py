@@ -33,7 +33,7 @@ def loaded(stmt: gast.stmt) -> set[str]:
     names = {
         n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
     }
-    if isinstance(stmt, gast.AugAssign):
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
         names.add(stmt.target.id)
     return names
 
@@ -60,3 +60,12 @@ def names_in(node: gast.AST) -> frozenset[str]:
 
 def mentions(stmt: gast.AST, name: str) -> bool:
     return name in names_in(stmt)
+
+
+def accumulates(stmt: gast.stmt) -> bool:
+    """``name += e`` (not ``name[i] += e``, which changes an array in place)."""
+    return (
+        isinstance(stmt, gast.AugAssign)
+        and isinstance(stmt.op, gast.Add)
+        and isinstance(stmt.target, gast.Name)
+    )
