@@ -9,8 +9,8 @@ contribution into an assignment and guards in-place accumulation against aliasin
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gast
