@@ -574,7 +574,7 @@ class _Reverser:
                 getattr(index, k) or gast.Constant(value=None, kind=None)
                 for k in ("lower", "upper", "step")
             ]
-            while len(parts) > 1 and _is_none(parts[-1]):
+            while len(parts) > 2 and _is_none(parts[-1]):  # only a missing step goes
                 parts.pop()
             return gast.Call(
                 func=name_node(self.bindings.reference("slice", slice)), args=parts, keywords=[]

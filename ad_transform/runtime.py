@@ -18,6 +18,12 @@ def unbroadcast(g, x):
     if g_shape == x_shape:
         return g
     extra = len(g_shape) - len(x_shape)
+    if extra < 0 or any(n < m for n, m in zip(g_shape[extra:], x_shape)):
+        # g is smaller than x: an adjoint still at its initial 0 (a branch not taken)
+        # or a scalar adjoint of a broadcast result; spread it over x's shape.
+        g = np.broadcast_to(g, np.broadcast_shapes(g_shape, x_shape))
+        g_shape = g.shape
+        extra = len(g_shape) - len(x_shape)
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(x_shape) if n == 1 and g_shape[extra + i] != 1
     )

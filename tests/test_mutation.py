@@ -170,3 +170,23 @@ def test_appending_to_an_argument_is_refused():
     with pytest.raises(ADTransformError, match="append"):
         grad(appends_to_argument, wrt=1)(xs, 2.0)
     assert xs == [1.0]
+
+
+def slice_of_reassigned(x):
+    y = x * 2.0
+    if x[0] > 0:
+        y = x * 3.0
+    return np.sum(y[1:] ** 2) + np.sum(y[:-1])
+
+
+def write_slice_from_slice(x):
+    out = np.zeros(3)
+    out[1:] = x[:2] * x[1:]
+    return np.sum(out * np.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("function", [slice_of_reassigned, write_slice_from_slice])
+def test_open_ended_slices(function):
+    # regression: `a[1:]` was differentiated as `a[:1]` (slice(1) means stop=1)
+    check_grad(function, (np.array([0.5, -1.5, 2.0]),), 0)
+    check_grad(function, (np.array([-0.5, 1.5, 2.0]),), 0)
