@@ -1,10 +1,17 @@
 """Helpers the generated code calls at run time.
 
-Kept small and out of the scalar hot path: code specialised for Python numbers
-uses plain arithmetic and none of these.
+Kept out of the scalar hot path: code specialised for Python numbers uses plain
+arithmetic and none of these. First the pipeline's own (seeds, un-broadcasting, the
+type of gradients, list adjoints), then those the NumPy rules in ``rules/`` call, by
+family: elementwise functions (``times``/``over``, the guard behind the where trap),
+reductions, shapes and indexing, conversions, linear algebra. They keep the float
+dtype of their inputs (float32 stays float32; Python numbers do not promote).
 """
 
 from __future__ import annotations
+
+import math
+import string
 
 import numpy as np
 
@@ -16,6 +23,8 @@ def unbroadcast(g, x):
     x_shape = np.shape(x)
     g_shape = np.shape(g)
     if g_shape == x_shape:
+        if not x_shape and type(g) is np.ndarray and isinstance(x, float):
+            return float(g)  # a 0-d array (np.where of scalars) for a Python float
         return g
     extra = len(g_shape) - len(x_shape)
     if extra < 0 or any(n < m for n, m in zip(g_shape[extra:], x_shape)):
@@ -74,12 +83,16 @@ def _float_dtype(dtype: np.dtype) -> np.dtype:
 def as_gradient(dx, x, copy=False):
     """The gradient ``dx`` with the type and shape of ``x`` (an ndarray for an ndarray).
 
-    ``copy`` is set where ``dx`` may be an array someone else holds (the caller's
-    cotangent, another gradient).
+    An ndarray gradient has the float dtype of ``x``: a float32 argument gets a float32
+    gradient even where the function computed in float64. ``copy`` is set where ``dx``
+    may be an array someone else holds (the caller's cotangent, another gradient).
     """
     if isinstance(x, np.ndarray):
+        dtype = _float_dtype(x.dtype)
         if type(dx) is not np.ndarray or dx.shape != x.shape:
-            return np.asarray(zeros_like(x) + dx)
+            return np.asarray(zeros_like(x) + dx, dtype=dtype)
+        if dx.dtype != dtype:
+            return dx.astype(dtype)  # float32 in, float32 gradient out (a new array)
         return dx.copy() if copy else dx
     if isinstance(x, (list, tuple)):
         full = zeros_like(x) + dx
@@ -263,16 +276,948 @@ def dot_adjoint_right(g, a, b):
     return np.moveaxis(np.tensordot(a, g, axes=(list(range(na)), list(range(na)))), 0, -2)
 
 
-def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
-    """The adjoint of the 2-norm / Frobenius norm; 0 at the origin (a subgradient)."""
-    if ord not in (None, 2, "fro") or (ord == 2 and axis is None and np.ndim(x) > 1):
-        raise ADTransformError(
-            f"np.linalg.norm: only the 2-norm of vectors and the Frobenius norm are "
-            f"differentiable so far, not ord={ord!r}"
+def _axes(axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None, an int or a tuple) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
+
+
+def _expand(value, axes: tuple[int, ...], keepdims: bool):
+    """A reduction's result (or its adjoint) with the reduced ``axes`` put back as size 1."""
+    return value if keepdims or not axes else np.expand_dims(value, axes)
+
+
+def _dtype_of(*values) -> np.dtype:
+    """The float dtype gradients of ``values`` are computed in (float32 stays float32).
+
+    Python numbers are "weak", as in NumPy's own promotion: a float32 array with the
+    bound ``0.5`` stays float32.
+    """
+    return _float_dtype(
+        np.result_type(
+            *[
+                v if isinstance(v, (np.ndarray, np.generic, float, int)) else np.asarray(v)
+                for v in values
+            ]
         )
-    if axis is not None and not keepdims:
+    )
+
+
+def _scalar_like(d, x):
+    """``d``, a NumPy scalar where ``x`` is a scalar and ``d`` a 0-d array."""
+    if type(d) is np.ndarray and d.ndim == 0 and not isinstance(x, np.ndarray):
+        return float(d) if type(x) is float else d[()]
+    return d
+
+
+def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
+    """The adjoint of ``np.linalg.norm`` (vector and matrix norms); always a new array.
+
+    Vector norms: ``ord`` None/2 (0 at the origin, a subgradient), 1 (``sign(x)``, 0 at
+    0), ``inf``/``-inf`` (split equally between tied largest/smallest ``|x_i|``), 0 (a
+    count: zero gradient) and any real ``p >= 1``. Matrix norms (a 2-D argument with
+    ``ord`` given, or a 2-tuple ``axis``): ``'fro'``, ``'nuc'`` (``U V^T``), 2 and -2 (the
+    outer product of the singular vectors of the largest / smallest singular value), 1,
+    -1, ``inf``, ``-inf`` (the column / row of largest or smallest absolute sum; ties
+    split equally).
+    """
+    x = np.asarray(x)
+    dtype = _dtype_of(x, g)
+    if axis is None:
+        axes = tuple(range(x.ndim))
+        matrix = ord is not None and x.ndim == 2
+    else:
         axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
-        g = np.expand_dims(g, axes)
-        ans = np.expand_dims(ans, axes)
+        axes = tuple(int(a) % x.ndim for a in axes)
+        matrix = len(axes) == 2
+    g = _expand(np.asarray(g, dtype=dtype), tuple(sorted(axes)), keepdims)
+    ans = _expand(np.asarray(ans, dtype=dtype), tuple(sorted(axes)), keepdims)
+    if matrix:
+        return _matrix_norm_adjoint(g, ans, x.astype(dtype, copy=False), ord, axes)
+    sign = np.sign(x).astype(dtype, copy=False)
+    if ord in (None, 2) or (ord == "fro" and not matrix):
+        return _divide_or_zero(g * x, ans)
+    if ord == 1:
+        return g * sign
+    if ord == np.inf or ord == -np.inf:
+        return g * sign * _tied(np.abs(x), ans, tuple(sorted(axes)))
+    if ord == 0:
+        return np.zeros(x.shape, dtype=dtype)
+    if isinstance(ord, (int, float, np.integer, np.floating)) and ord >= 1:
+        ratio = _divide_or_zero(np.abs(x), ans)
+        return g * sign * ratio ** (ord - 1)
+    raise ADTransformError(
+        f"np.linalg.norm: the vector norm ord={ord!r} is not differentiable here; "
+        "use ord >= 1, inf, -inf or 0"
+    )
+
+
+def _divide_or_zero(num, den):
+    """``num / den`` with 0 where ``den`` is 0 (the subgradient at the origin)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ans == 0, 0.0, g * x / np.where(ans == 0, 1.0, ans))
+        return np.where(den == 0, num.dtype.type(0), num / np.where(den == 0, 1, den))
+
+
+def _tied(values, extreme, axes):
+    """1/k at the k elements of ``values`` equal to ``extreme`` along ``axes``, else 0."""
+    mask = (values == extreme) | (np.isnan(extreme) & np.isnan(values))
+    count = np.sum(mask, axis=axes, keepdims=True)
+    dtype = _float_dtype(np.result_type(values))
+    return mask / np.maximum(count, 1).astype(dtype)
+
+
+def _matrix_norm_adjoint(g, ans, x, ord, axes):
+    rows, cols = axes
+    xm = np.moveaxis(x, (rows, cols), (-2, -1))
+    gm = np.moveaxis(g, (rows, cols), (-2, -1))
+    am = np.moveaxis(ans, (rows, cols), (-2, -1))
+    if ord in (None, "fro"):
+        d = _divide_or_zero(gm * xm, am)
+    elif ord == "nuc":
+        u, _, vh = np.linalg.svd(xm, full_matrices=False)
+        d = gm * (u @ vh)
+    elif ord in (2, -2):
+        u, _, vh = np.linalg.svd(xm, full_matrices=False)
+        k = 0 if ord == 2 else -1
+        d = gm * (u[..., :, k, None] * vh[..., k, None, :])
+    elif ord in (1, -1, np.inf, -np.inf):
+        over_rows = ord in (1, -1)  # 1-norm: largest absolute column sum
+        sums = np.sum(np.abs(xm), axis=-2 if over_rows else -1, keepdims=True)
+        d = gm * np.sign(xm) * _tied(sums, am, (-1,) if over_rows else (-2,))
+    else:
+        raise ADTransformError(f"np.linalg.norm: the matrix norm ord={ord!r} is not supported")
+    return np.moveaxis(d, (-2, -1), (rows, cols))
+
+
+# -- elementwise functions -------------------------------------------------------------
+
+
+def times(g, d):
+    """``g * d``: the adjoint ``g`` times a local derivative ``d``, and 0 where ``g`` is 0.
+
+    A zero adjoint contributes nothing, even where ``d`` is infinite or NaN. This is what
+    keeps ``np.where(x > 0, np.sqrt(x), 0.0)`` from having a NaN gradient at ``x < 0``:
+    the branch that was not selected gets a zero adjoint, and ``0 * nan`` would otherwise
+    be NaN. In the common case (a finite result) the check costs one sum.
+    """
+    return _zero_without_adjoint(g, g * d)
+
+
+def over(g, d):
+    """``g / d``, with 0 where ``g`` is 0 (see :func:`times`)."""
+    return _zero_without_adjoint(g, g / d)
+
+
+def _zero_without_adjoint(g, r):
+    if type(r) is np.ndarray:
+        if r.dtype.kind == "f" and not math.isfinite(np.add.reduce(r, axis=None)):
+            return np.where(g == 0, r.dtype.type(0), r)
+        return r
+    if g == 0 and r != 0:  # NaN or an infinity times a zero adjoint
+        return type(r)(0)
+    return r
+
+
+def sinc_derivative(x):
+    """d/dx sin(pi x)/(pi x): (cos(pi x) - sinc(x)) / x, and its Taylor series near 0."""
+    xa = np.asarray(x)
+    px = np.pi * xa
+    with np.errstate(divide="ignore", invalid="ignore"):
+        general = (np.cos(px) - np.sinc(xa)) / xa
+    p2 = px * px
+    series = -np.pi * px / 3.0 * (1.0 - p2 / 10.0 + p2 * p2 / 280.0)
+    return np.where(np.abs(xa) < 1e-3, series, general)[()]
+
+
+def tie_weight(x, y):
+    """The share of ``x`` in the adjoint of ``np.maximum(x, y)``: 1, 1/2 at a tie, else 0."""
+    dtype = _dtype_of(x, y)
+    return np.asarray((x > y) + 0.5 * (x == y), dtype=dtype)[()]
+
+
+def fmax_weights(x, y, larger=True):
+    """The shares of ``x`` and ``y`` in the adjoint of ``np.fmax`` (``np.fmin``: ``larger=False``).
+
+    Like ``np.maximum`` (ties split equally), except that a NaN never wins over a number;
+    where both are NaN neither gets anything.
+    """
+    dtype = _dtype_of(x, y)
+    nan_x, nan_y = np.isnan(x), np.isnan(y)
+    wins, loses = ((x > y), (y > x)) if larger else ((x < y), (y < x))
+    tie = 0.5 * (x == y)
+    wx = np.asarray((wins | (nan_y & ~nan_x)) + tie, dtype=dtype)[()]
+    wy = np.asarray((loses | (nan_x & ~nan_y)) + tie, dtype=dtype)[()]
+    return wx, wy
+
+
+def clip_weights(a, a_min, a_max, min=None, max=None):
+    """Shares of ``a``, ``a_min``, ``a_max`` in the adjoint of ``np.clip(a, a_min, a_max)``.
+
+    ``np.clip`` is differentiated as ``np.minimum(np.maximum(a, a_min), a_max)``, so a
+    tie at a bound splits the adjoint equally, as for ``np.maximum``. ``min``/``max`` are
+    NumPy 2's keyword spellings of the bounds.
+    """
+    if min is not None or max is not None:
+        if a_min is not None or a_max is not None:
+            raise ADTransformError(
+                "np.clip: pass the bounds either as a_min/a_max or as min/max, not both "
+                "(an 'out' array is not supported)"
+            )
+        a_min, a_max = min, max
+    lower = a if a_min is None else np.maximum(a, a_min)
+    w_a = 1.0 if a_min is None else tie_weight(a, a_min)
+    w_lo = 0.0 if a_min is None else tie_weight(a_min, a)
+    w_upper = 1.0 if a_max is None else tie_weight(a_max, lower)
+    w_hi = 0.0 if a_max is None else tie_weight(lower, a_max)
+    return w_upper * w_a, w_upper * w_lo, w_hi
+
+
+def nondifferentiable_zero(y):
+    """A zero gradient for an argument the result depends on only piecewise-constantly."""
+    return zeros_like(y) if isinstance(y, np.ndarray) else 0.0 * y
+
+
+# -- reductions ------------------------------------------------------------------------
+
+
+def extremum_adjoint(g, ans, x, axis=None, keepdims=False):
+    """The adjoint of ``max``/``min`` over ``axis``: split equally among tied elements."""
+    x = np.asarray(x)
+    axes = _axes(axis, x.ndim)
+    g = _expand(g, axes, keepdims)
+    ans = _expand(ans, axes, keepdims)
+    return _scalar_like(g * _tied(x, ans, axes).astype(_dtype_of(x, g), copy=False), x)
+
+
+def nan_extremum_adjoint(g, ans, x, axis=None, keepdims=False):
+    """The adjoint of ``nanmax``/``nanmin``: NaN elements get nothing; ties split equally."""
+    return extremum_adjoint(g, ans, x, axis, keepdims)
+
+
+def nan_sum_adjoint(g, x, axis=None, keepdims=False):
+    """The adjoint of ``np.nansum``: ``g`` at the numbers, 0 at the NaNs."""
+    x = np.asarray(x)
+    g = _expand(g, _axes(axis, x.ndim), keepdims)
+    return _scalar_like(np.where(np.isnan(x), 0, g).astype(_dtype_of(x, g), copy=False), x)
+
+
+def nan_mean_adjoint(g, x, axis=None, keepdims=False):
+    """The adjoint of ``np.nanmean``: ``g / count`` at the numbers, 0 at the NaNs."""
+    x = np.asarray(x)
+    axes = _axes(axis, x.ndim)
+    count = np.sum(~np.isnan(x), axis=axes, keepdims=True).astype(_dtype_of(x, g))
+    g = _expand(g, axes, keepdims)
+    return _scalar_like(np.where(np.isnan(x), 0, g / count).astype(_dtype_of(x, g)), x)
+
+
+def prod_adjoint(g, x, axis=None, keepdims=False):
+    """The adjoint of ``np.prod``: ``g`` times the product of the *other* elements.
+
+    Computed from exclusive cumulative products, so it is exact where ``x`` has zeros
+    (``ans / x`` would be 0/0 there).
+    """
+    x = np.asarray(x)
+    dtype = _dtype_of(x, g)
+    axes = _axes(axis, x.ndim)
+    g = _expand(g, axes, keepdims)
+    moved = np.moveaxis(x.astype(dtype, copy=False), axes, range(x.ndim - len(axes), x.ndim))
+    flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
+    left = np.ones_like(flat)
+    right = np.ones_like(flat)
+    if flat.shape[-1] > 1:
+        left[..., 1:] = np.cumprod(flat[..., :-1], axis=-1)
+        right[..., :-1] = np.cumprod(flat[..., :0:-1], axis=-1)[..., ::-1]
+    others = np.moveaxis(
+        (left * right).reshape(moved.shape), range(x.ndim - len(axes), x.ndim), axes
+    )
+    return _scalar_like(g * others, x)
+
+
+def _count_after_ddof(x, axes, ddof, correction):
+    if correction is not None:
+        ddof = correction
+    count = 1
+    for a in axes:
+        count *= np.shape(x)[a]
+    return count - ddof
+
+
+def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, correction=None):
+    """The adjoint of ``np.var``: ``2 g (x - mean) / (N - ddof)``."""
+    x = np.asarray(x)
+    axes = _axes(axis, x.ndim)
+    g = _expand(g, axes, keepdims)
+    centered = x - np.mean(x, axis=axes, keepdims=True)
+    return _scalar_like(g * centered * (2.0 / _count_after_ddof(x, axes, ddof, correction)), x)
+
+
+def std_adjoint(g, ans, x, axis=None, ddof=0, keepdims=False, correction=None):
+    """The adjoint of ``np.std``: ``g (x - mean) / ((N - ddof) std)``; 0 where std is 0."""
+    x = np.asarray(x)
+    axes = _axes(axis, x.ndim)
+    g = _expand(g, axes, keepdims)
+    ans = _expand(np.asarray(ans), axes, keepdims)
+    centered = x - np.mean(x, axis=axes, keepdims=True)
+    scaled = g * centered / float(_count_after_ddof(x, axes, ddof, correction))
+    return _scalar_like(_divide_or_zero(np.asarray(scaled), ans), x)
+
+
+def cumsum_adjoint(g, x, axis=None):
+    """The adjoint of ``np.cumsum``: a reversed cumulative sum of ``g``."""
+    if axis is None:
+        flat = np.cumsum(np.ravel(g)[::-1])[::-1]
+        return _scalar_like(np.reshape(flat, np.shape(x)), x)
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+def cumprod_adjoint(g, ans, x, axis=None):
+    """The adjoint of ``np.cumprod``, exact where ``x`` has zeros.
+
+    ``d_i = sum_{j >= i} g_j prod_{k <= j, k != i} x_k``; without zeros this is
+    ``revcumsum(g * ans) / x``; where a row has a zero it is evaluated by the recurrence
+    ``s_i = g_i + x_{i+1} s_{i+1}``, ``d_i = s_i prod_{k < i} x_k``.
+    """
+    shape = np.shape(x)
+    xa = np.asarray(x)
+    if axis is None:
+        xa, g, ans, axis = np.ravel(xa), np.ravel(g), np.ravel(ans), 0
+    dtype = _dtype_of(xa, g)
+    xm = np.moveaxis(xa.astype(dtype, copy=False), axis, -1)
+    gm = np.moveaxis(np.asarray(g, dtype=dtype), axis, -1)
+    am = np.moveaxis(np.asarray(ans, dtype=dtype), axis, -1)
+    if np.all(xm != 0):
+        d = np.flip(np.cumsum(np.flip(gm * am, -1), -1), -1) / xm
+    else:
+        n = xm.shape[-1]
+        before = np.ones_like(xm)
+        if n > 1:
+            before[..., 1:] = np.cumprod(xm[..., :-1], axis=-1)
+        s = np.zeros_like(xm)
+        running = np.zeros(xm.shape[:-1], dtype=dtype)
+        for i in range(n - 1, -1, -1):
+            running = gm[..., i] + (xm[..., i + 1] * running if i + 1 < n else 0)
+            s[..., i] = running
+        d = s * before
+    d = np.moveaxis(d, -1, axis)
+    return _scalar_like(np.reshape(d, shape), x)
+
+
+def trace_adjoint(g, x, offset=0, axis1=0, axis2=1):
+    """The adjoint of ``np.trace``: ``g`` on the ``offset`` diagonal, zeros elsewhere."""
+    shape = np.shape(x)
+    ndim = len(shape)
+    axis1, axis2 = axis1 % ndim, axis2 % ndim
+    eye = np.eye(shape[axis1], shape[axis2], k=offset, dtype=_dtype_of(x, g))
+    d = np.asarray(g)[..., None, None] * eye
+    return np.moveaxis(d, (-2, -1), (axis1, axis2))
+
+
+def diagonal_adjoint(g, x, offset=0, axis1=0, axis2=1):
+    """The adjoint of ``np.diagonal``: ``g`` written back on the diagonal, zeros elsewhere."""
+    shape = np.shape(x)
+    ndim = len(shape)
+    axis1, axis2 = axis1 % ndim, axis2 % ndim
+    rest = [n for i, n in enumerate(shape) if i not in (axis1, axis2)]
+    d = np.zeros((*rest, shape[axis1], shape[axis2]), dtype=_dtype_of(x, g))
+    k = np.shape(g)[-1]
+    i = np.arange(k)
+    d[..., i + max(-offset, 0), i + max(offset, 0)] = g
+    return np.moveaxis(d, (-2, -1), (axis1, axis2))
+
+
+def diag_adjoint(g, v, k=0):
+    """The adjoint of ``np.diag``: the diagonal of ``g`` (1-D ``v``), or ``g`` put back on
+    the diagonal of zeros shaped like ``v`` (2-D ``v``)."""
+    if np.ndim(v) == 1:
+        return np.diagonal(g, k).copy()
+    return diagonal_adjoint(g, v, k, 0, 1)
+
+
+def average_adjoint(g, ans, a, axis=None, weights=None, keepdims=False, returned=False):
+    """The adjoints of ``a`` and ``weights`` in ``np.average(a, axis, weights)``.
+
+    ``avg = sum(w a) / sum(w)``: ``d a = g w / sum(w)``, ``d w = g (a - avg) / sum(w)``
+    (1-D weights along ``axis`` are broadcast and the result summed back).
+    """
+    if returned:
+        raise ADTransformError("np.average(..., returned=True) is not differentiable")
+    a = np.asarray(a)
+    dtype = _dtype_of(a, g)
+    axes = _axes(axis, a.ndim)
+    g = _expand(np.asarray(g, dtype=dtype), axes, keepdims)
+    ans = _expand(np.asarray(ans, dtype=dtype), axes, keepdims)
+    if weights is None:
+        return _scalar_like(
+            np.broadcast_to(g / _count_after_ddof(a, axes, 0, None), a.shape), a
+        ), None
+    w = np.asarray(weights, dtype=dtype)
+    if w.shape != a.shape:  # 1-D weights along one axis
+        w = np.reshape(w, [w.size if i == axes[0] else 1 for i in range(a.ndim)])
+    total = np.sum(np.broadcast_to(w, a.shape), axis=axes, keepdims=True)
+    da = g * w / total
+    dw = g * (a - ans) / total
+    if np.shape(weights) != a.shape:
+        dw = np.reshape(
+            np.sum(dw, axis=tuple(i for i in range(a.ndim) if i != axes[0])), np.shape(weights)
+        )
+    return _scalar_like(np.broadcast_to(da, a.shape), a), dw
+
+
+def ptp_adjoint(g, ans, x, axis=None, keepdims=False):
+    """The adjoint of ``np.ptp`` (max - min): the max's adjoint minus the min's."""
+    x = np.asarray(x)
+    high = np.max(x, axis=axis, keepdims=keepdims)
+    low = np.min(x, axis=axis, keepdims=keepdims)
+    return extremum_adjoint(g, high, x, axis, keepdims) - extremum_adjoint(
+        g, low, x, axis, keepdims
+    )
+
+
+def sort_adjoint(g, x, axis=-1):
+    """The adjoint of ``np.sort``: ``g`` sent back to where each element came from."""
+    xa = np.asarray(x)
+    if axis is None:
+        order = np.argsort(xa, axis=None, kind="stable")
+        d = np.zeros(xa.size, dtype=_dtype_of(xa, g))
+        d[order] = g
+        return np.reshape(d, xa.shape)
+    order = np.argsort(xa, axis=axis, kind="stable")
+    d = np.zeros(xa.shape, dtype=_dtype_of(xa, g))
+    np.put_along_axis(d, order, g, axis=axis)
+    return d
+
+
+def diff_adjoint(g, x, n=1, axis=-1):
+    """The adjoint of ``np.diff``: each difference ``x[i+1] - x[i]`` sends ``g`` back
+    with a plus and a minus sign (``n`` times over)."""
+    g = np.asarray(g)
+    for _ in range(n):
+        pad = [(0, 0)] * g.ndim
+        pad[axis % g.ndim] = (1, 1)
+        padded = np.pad(g, pad)
+        g = -np.diff(padded, axis=axis)
+    return g
+
+
+# -- shapes and indexing ---------------------------------------------------------------
+
+
+def reshape_adjoint(g, x, order="C"):
+    """The adjoint of a reshape (``reshape``, ``ravel``, ``squeeze``...): ``g`` in ``x``'s shape."""
+    if order == "A":
+        order = "F" if np.isfortran(np.asarray(x)) else "C"
+    elif order == "K":
+        xa = np.asarray(x)
+        if xa.flags.c_contiguous or xa.ndim <= 1:
+            order = "C"
+        elif xa.flags.f_contiguous:
+            order = "F"
+        else:
+            raise ADTransformError(
+                "ravel(order='K') of an array that is neither C nor Fortran contiguous is "
+                "not supported; use order='C'"
+            )
+    return _scalar_like(np.reshape(g, np.shape(x), order=order), x)
+
+
+def transpose_adjoint(g, axes=None):
+    """The adjoint of ``np.transpose(x, axes)``: the inverse permutation."""
+    if axes is None:
+        return np.transpose(g)
+    ndim = np.ndim(g)
+    return np.transpose(g, np.argsort([int(a) % ndim for a in axes]))
+
+
+def method_arguments(first, *rest):
+    """The arguments of ``x.transpose(1, 0)`` / ``x.transpose((1, 0))`` / ``x.item(i, j)``
+    (a method taking its arguments either spread out or as one tuple) as one value."""
+    rest = [r for r in rest if r is not None]
+    if not rest:
+        return (first,) if np.ndim(first) == 0 and first is not None else first
+    return (first, *rest)
+
+
+def concatenate_adjoint(g, arrays, axis=0):
+    """The adjoint of ``np.concatenate(arrays, axis)``: ``g`` cut back into pieces."""
+    if axis is None:
+        flat = np.ravel(g)
+        cuts = np.cumsum([np.size(a) for a in arrays])[:-1]
+        pieces = np.split(flat, cuts)
+        return ListAdjoint(
+            _scalar_like(np.reshape(p, np.shape(a)), a) for p, a in zip(pieces, arrays)
+        )
+    cuts = np.cumsum([np.shape(a)[axis] for a in arrays])[:-1]
+    return ListAdjoint(np.split(g, cuts, axis=axis))
+
+
+def stack_adjoint(g, arrays, axis=0):
+    """The adjoint of ``np.stack(arrays, axis)``: one slice of ``g`` per array."""
+    moved = np.moveaxis(np.asarray(g), axis, 0)
+    return ListAdjoint(_scalar_like(np.asarray(moved[i]), a) for i, a in enumerate(arrays))
+
+
+_JOIN_AXIS = {"vstack": 0, "dstack": 2, "column_stack": 1}
+_PROMOTE = {
+    "hstack": np.atleast_1d,
+    "vstack": np.atleast_2d,
+    "dstack": np.atleast_3d,
+}
+
+
+def joined_adjoint(g, arrays, how):
+    """The adjoint of ``np.hstack``/``vstack``/``dstack``/``column_stack`` of ``arrays``."""
+    if how == "column_stack":
+        promoted = [np.reshape(a, (-1, 1)) if np.ndim(a) < 2 else np.asarray(a) for a in arrays]
+        axis = 1
+    else:
+        promoted = [_PROMOTE[how](np.asarray(a)) for a in arrays]
+        axis = _JOIN_AXIS.get(how, 0 if promoted[0].ndim == 1 else 1)
+    pieces = concatenate_adjoint(g, promoted, axis)
+    return ListAdjoint(_scalar_like(np.reshape(p, np.shape(a)), a) for p, a in zip(pieces, arrays))
+
+
+_SPLITTERS = {
+    "split": np.split,
+    "array_split": np.array_split,
+    "hsplit": np.hsplit,
+    "vsplit": np.vsplit,
+    "dsplit": np.dsplit,
+}
+
+
+def split_adjoint(g, ary, indices_or_sections, axis=0, how="split"):
+    """The adjoint of ``np.split`` and its relatives: the pieces' adjoints joined back.
+
+    ``g`` is the adjoint of the returned list: one adjoint per piece (0 for a piece that
+    was not used).
+    """
+    shape = np.shape(ary)
+    dtype = _dtype_of(ary, *[v for v in _elements(g) if not _is_zero(v)])
+    ghost = np.broadcast_to(np.zeros((), dtype=dtype), shape)  # shapes only, no data
+    if how in ("split", "array_split"):
+        parts = _SPLITTERS[how](ghost, indices_or_sections, axis)
+    else:
+        parts = _SPLITTERS[how](ghost, indices_or_sections)
+        axis = {"vsplit": 0, "dsplit": 2}.get(how, 1 if len(shape) > 1 else 0)
+    pieces = []
+    for k, part in enumerate(parts):
+        gk = g[k]
+        pieces.append(
+            np.zeros(part.shape, dtype=dtype) if _is_zero(gk) else np.broadcast_to(gk, part.shape)
+        )
+    return np.concatenate(pieces, axis=axis)
+
+
+def _elements(g):
+    if isinstance(g, Item):
+        return [g.value]
+    return list(g) if isinstance(g, (list, tuple)) else [g]
+
+
+def tile_adjoint(g, x, reps):
+    """The adjoint of ``np.tile(x, reps)``: the copies' adjoints summed."""
+    shape = np.shape(x)
+    reps = (int(reps),) if np.ndim(reps) == 0 else tuple(reps)
+    d = max(len(shape), len(reps))
+    xs = (1,) * (d - len(shape)) + tuple(shape)
+    rs = (1,) * (d - len(reps)) + reps
+    g = np.reshape(g, [v for pair in zip(rs, xs) for v in pair])
+    return _scalar_like(np.reshape(np.sum(g, axis=tuple(range(0, 2 * d, 2))), shape), x)
+
+
+def repeat_adjoint(g, x, repeats, axis=None):
+    """The adjoint of ``np.repeat(x, repeats, axis)``: the repeats' adjoints summed."""
+    xa = np.asarray(x)
+    dtype = _dtype_of(xa, g)
+    if axis is None:
+        owner = np.repeat(np.arange(xa.size), repeats)
+        d = np.zeros(xa.size, dtype=dtype)
+        np.add.at(d, owner, np.ravel(g))
+        return _scalar_like(np.reshape(d, xa.shape), x)
+    axis = axis % xa.ndim
+    owner = np.repeat(np.arange(xa.shape[axis]), repeats)
+    moved = np.moveaxis(np.asarray(g), axis, 0)
+    d = np.zeros((xa.shape[axis], *moved.shape[1:]), dtype=dtype)
+    np.add.at(d, owner, moved)
+    return np.moveaxis(d, 0, axis)
+
+
+def roll_adjoint(g, shift, axis=None):
+    """The adjoint of ``np.roll(x, shift, axis)``: roll back."""
+    return np.roll(g, np.negative(shift), axis)
+
+
+def pad_adjoint(g, x, pad_width, mode="constant"):
+    """The adjoint of ``np.pad(x, pad_width)`` in mode ``'constant'``: the interior of ``g``."""
+    if mode != "constant":
+        raise ADTransformError(f"np.pad: only mode='constant' is differentiable, not {mode!r}")
+    return np.asarray(g)[_interior(np.ndim(x), np.shape(g), pad_width)]
+
+
+def pad_value_adjoint(g, x, pad_width, constant_values=0):
+    """The adjoint of the scalar ``constant_values`` of ``np.pad``: ``g`` summed over the
+    padding."""
+    if np.ndim(constant_values) != 0:
+        raise ADTransformError("np.pad: only a single number as constant_values is differentiable")
+    g = np.asarray(g)
+    return cast_like(
+        np.sum(g) - np.sum(g[_interior(np.ndim(x), g.shape, pad_width)]), constant_values
+    )
+
+
+def _interior(ndim, shape, pad_width):
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (ndim, 2))
+    return tuple(slice(int(b), n - int(a)) for (b, a), n in zip(widths, shape))
+
+
+def take_adjoint(g, a, indices, axis=None):
+    """The adjoint of ``np.take(a, indices, axis)``: ``g`` scattered back (duplicates add)."""
+    aa = np.asarray(a)
+    dtype = _dtype_of(aa, g)
+    if axis is None:
+        d = np.zeros(aa.size, dtype=dtype)
+        np.add.at(d, indices, g)
+        return np.reshape(d, aa.shape)
+    d = np.zeros(aa.shape, dtype=dtype)
+    np.add.at(d, (slice(None),) * (axis % aa.ndim) + (indices,), g)
+    return d
+
+
+def take_along_axis_adjoint(g, arr, indices, axis):
+    """The adjoint of ``np.take_along_axis``: ``g`` scattered back (duplicates add)."""
+    aa = np.asarray(arr)
+    dtype = _dtype_of(aa, g)
+    if axis is None:
+        d = np.zeros(aa.size, dtype=dtype)
+        np.add.at(d, indices, g)
+        return np.reshape(d, aa.shape)
+    axis = axis % aa.ndim
+    shape = np.shape(g)
+    grid = np.ogrid[tuple(slice(n) for n in shape)]
+    index = tuple(
+        np.broadcast_to(indices, shape)
+        if i == axis
+        else (grid[i] if aa.shape[i] == shape[i] else np.zeros_like(grid[i]))
+        for i in range(aa.ndim)
+    )
+    d = np.zeros(aa.shape, dtype=dtype)
+    np.add.at(d, index, g)
+    return d
+
+
+def item_method_adjoint(g, x, index=None):
+    """The adjoint of ``x.item()`` / ``x.item(i)`` / ``x.item(i, j)``: ``g`` at that element."""
+    xa = np.asarray(x)
+    d = np.zeros(xa.shape, dtype=_dtype_of(xa, g))
+    if index is None:
+        d[...] = g
+    elif len(index) == 1:
+        d.flat[index[0]] = g
+    else:
+        d[tuple(index)] = g
+    return _scalar_like(d, x)
+
+
+# -- conversions -----------------------------------------------------------------------
+
+
+def cast_like(g, x):
+    """The adjoint ``g`` in the type of ``x`` (the inverse of a conversion or ``astype``)."""
+    if isinstance(x, np.ndarray):
+        return np.asarray(g, dtype=_float_dtype(x.dtype))
+    if isinstance(x, np.generic):
+        return _float_dtype(x.dtype).type(g)
+    if isinstance(x, (list, tuple)):
+        return array_adjoint(g, x)
+    return float(g)
+
+
+def astype_adjoint(g, x, dtype):
+    """The adjoint of ``x.astype(dtype)``: ``g`` back in ``x``'s dtype; zero for a cast to
+    integers or booleans (a piecewise-constant result)."""
+    if np.dtype(dtype).kind not in "fc":
+        return zeros_like(x)
+    return cast_like(g, x)
+
+
+def array_adjoint(g, obj):
+    """The adjoint of ``np.array(obj)``: for a (nested) list of numbers and arrays, a list
+    of the elements' adjoints; for an array or a number, ``g`` in its type."""
+    if isinstance(obj, (list, tuple)):
+        return ListAdjoint(array_adjoint(g[i], element) for i, element in enumerate(obj))
+    return cast_like(g, obj)
+
+
+# -- linear algebra --------------------------------------------------------------------
+
+
+def _tensordot_axes(axes, na, nb):
+    if np.ndim(axes) == 0:
+        n = int(axes)
+        return list(range(na - n, na)), list(range(n))
+    axes_a, axes_b = axes
+    axes_a = [axes_a] if np.ndim(axes_a) == 0 else list(axes_a)
+    axes_b = [axes_b] if np.ndim(axes_b) == 0 else list(axes_b)
+    return [int(i) % na for i in axes_a], [int(i) % nb for i in axes_b]
+
+
+def tensordot_adjoint_left(g, a, b, axes=2):
+    """The adjoint of ``a`` in ``np.tensordot(a, b, axes)``."""
+    a_in, a, b = a, np.asarray(a), np.asarray(b)
+    axes_a, axes_b = _tensordot_axes(axes, a.ndim, b.ndim)
+    free_a = [i for i in range(a.ndim) if i not in axes_a]
+    free_b = [j for j in range(b.ndim) if j not in axes_b]
+    t = np.tensordot(g, b, axes=(list(range(len(free_a), len(free_a) + len(free_b))), free_b))
+    order = free_a + [axes_a[axes_b.index(j)] for j in sorted(axes_b)]
+    return _scalar_like(np.transpose(t, np.argsort(order)), a_in)
+
+
+def tensordot_adjoint_right(g, a, b, axes=2):
+    """The adjoint of ``b`` in ``np.tensordot(a, b, axes)``."""
+    b_in, a, b = b, np.asarray(a), np.asarray(b)
+    axes_a, axes_b = _tensordot_axes(axes, a.ndim, b.ndim)
+    free_a = [i for i in range(a.ndim) if i not in axes_a]
+    free_b = [j for j in range(b.ndim) if j not in axes_b]
+    t = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    order = [axes_b[axes_a.index(i)] for i in sorted(axes_a)] + free_b
+    return _scalar_like(np.transpose(t, np.argsort(order)), b_in)
+
+
+def inner_adjoint_left(g, a, b):
+    """The adjoint of ``a`` in ``np.inner(a, b)`` (a product over the last axes)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(np.sum(g * b) if np.ndim(a) == 0 else g * b, a)
+    return tensordot_adjoint_left(g, a, b, ([np.ndim(a) - 1], [np.ndim(b) - 1]))
+
+
+def inner_adjoint_right(g, a, b):
+    """The adjoint of ``b`` in ``np.inner(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(np.sum(g * a) if np.ndim(b) == 0 else g * a, b)
+    return tensordot_adjoint_right(g, a, b, ([np.ndim(a) - 1], [np.ndim(b) - 1]))
+
+
+def outer_adjoint_left(g, a, b):
+    """The adjoint of ``a`` in ``np.outer(a, b)`` (both flattened)."""
+    return _scalar_like(np.reshape(np.asarray(g) @ np.ravel(b), np.shape(a)), a)
+
+
+def outer_adjoint_right(g, a, b):
+    """The adjoint of ``b`` in ``np.outer(a, b)``."""
+    return _scalar_like(np.reshape(np.ravel(a) @ np.asarray(g), np.shape(b)), b)
+
+
+def vdot_adjoint(g, other, x):
+    """The adjoint of ``x`` in ``np.vdot`` (real: a dot product of the flattened arrays)."""
+    return _scalar_like(np.reshape(g * np.ravel(other), np.shape(x)), x)
+
+
+def kron_adjoint(g, a, b, left=True):
+    """The adjoint of ``a`` (``left``) or ``b`` in ``np.kron(a, b)``."""
+    target = a if left else b
+    a, b = np.asarray(a), np.asarray(b)
+    nd = max(a.ndim, b.ndim)
+    sa = (1,) * (nd - a.ndim) + a.shape
+    sb = (1,) * (nd - b.ndim) + b.shape
+    g = np.reshape(g, [v for pair in zip(sa, sb) for v in pair])
+    if left:
+        b_grid = np.reshape(b, [v for n in sb for v in (1, n)])
+        d = np.reshape(np.sum(g * b_grid, axis=tuple(range(1, 2 * nd, 2))), a.shape)
+    else:
+        a_grid = np.reshape(a, [v for n in sa for v in (n, 1)])
+        d = np.reshape(np.sum(g * a_grid, axis=tuple(range(0, 2 * nd, 2))), b.shape)
+    return _scalar_like(d, target)
+
+
+def _mT(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _solves_vectors(a, b) -> bool:
+    """Whether ``np.linalg.solve(a, b)`` takes ``b`` as (a stack of) vectors: in NumPy 2
+    only a 1-D ``b``; in NumPy 1 also a ``b`` with one axis less than ``a``."""
+    return np.ndim(b) == 1 or (_NUMPY_1 and np.ndim(b) == np.ndim(a) - 1)
+
+
+_NUMPY_1 = int(np.__version__.split(".")[0]) < 2
+
+
+def solve_cotangent(g, a, b):
+    """``solve(a^T, g)``: the adjoint of ``b`` in ``x = np.linalg.solve(a, b)``, before
+    un-broadcasting."""
+    if _solves_vectors(a, b):
+        return np.linalg.solve(_mT(a), np.asarray(g)[..., None])[..., 0]
+    return np.linalg.solve(_mT(a), g)
+
+
+def solve_matrix_adjoint(gb, x, a, b):
+    """The adjoint of ``a`` in ``x = np.linalg.solve(a, b)``: ``-gb x^T``."""
+    if _solves_vectors(a, b):
+        return -(gb[..., :, None] * np.asarray(x)[..., None, :])
+    return -(gb @ _mT(x))
+
+
+def det_adjoint(g, ans, a):
+    """The adjoint of ``np.linalg.det``: ``g`` times the cofactor matrix ``det(a) a^{-T}``.
+
+    For a singular matrix the cofactors come from the SVD (exact for rank ``n - 1``).
+    """
+    a = np.asarray(a)
+    ans = np.asarray(ans)
+    g = np.asarray(g)
+    if np.all(ans != 0):
+        return (g * ans)[..., None, None] * _mT(np.linalg.inv(a))
+    u, s, vh = np.linalg.svd(a)
+    others = np.ones_like(s)
+    n = s.shape[-1]
+    if n > 1:
+        left = np.cumprod(s[..., :-1], axis=-1)
+        right = np.cumprod(s[..., :0:-1], axis=-1)[..., ::-1]
+        others[..., 1:] *= left
+        others[..., :-1] *= right
+    signs = np.linalg.det(u) * np.linalg.det(vh)
+    cofactor = signs[..., None, None] * ((u * others[..., None, :]) @ vh)
+    return g[..., None, None] * cofactor
+
+
+def slogdet_adjoint(g, a):
+    """The adjoint of ``a`` in ``sign, logabsdet = np.linalg.slogdet(a)``: ``g_logabsdet
+    a^{-T}`` (the sign is piecewise constant)."""
+    g_log = np.asarray(g[1])
+    return g_log[..., None, None] * _mT(np.linalg.inv(a))
+
+
+def cholesky_adjoint(g, ans, a, upper=False):
+    """The adjoint of ``np.linalg.cholesky`` (Murray 2016), for the triangle NumPy reads.
+
+    With ``L L^T = A``: ``S = L^{-T} Phi(L^T dL) L^{-1}`` (``Phi``: the lower triangle
+    with half the diagonal) and the symmetric adjoint ``(S + S^T) / 2``. NumPy reads only
+    the lower triangle of ``a`` (the upper one with ``upper=True``), so that is where the
+    gradient lies: an off-diagonal entry stands for both symmetric positions.
+    """
+    L = _mT(ans) if upper else np.asarray(ans)
+    gL = _mT(g) if upper else np.asarray(g)
+    phi = np.tril(_mT(L) @ gL)
+    phi = phi - 0.5 * np.tril(np.triu(phi))  # halve the diagonal
+    inv_L = np.linalg.inv(L)
+    s = _mT(inv_L) @ phi @ inv_L
+    sym = s + _mT(s)  # twice the symmetric adjoint
+    diagonal = 0.5 * np.tril(np.triu(sym))
+    return np.triu(sym, 1) + diagonal if upper else np.tril(sym, -1) + diagonal
+
+
+def einsum_adjoint(g, subscripts, k, *operands):
+    """The adjoint of operand ``k`` of ``np.einsum(subscripts, *operands)``.
+
+    Another einsum: the other operands and ``g`` contracted to operand ``k``'s labels.
+    A label repeated in operand ``k`` (a diagonal, ``'ii'``) is linked through an identity
+    matrix; a label that only operand ``k`` has (summed away) is broadcast with ones; an
+    ellipsis is spelled out in letters (a broadcast size-1 axis gets a label of its own).
+    """
+    if not isinstance(subscripts, str):
+        raise ADTransformError("np.einsum: only the subscripts-string form is differentiable")
+    arrays = [np.asarray(o) for o in operands if o is not None]
+    terms, output, sizes, fresh = _einsum_labels(subscripts, [a.shape for a in arrays])
+    dtype = _dtype_of(arrays[k], g)
+    target = terms[k]
+    inputs = [t for j, t in enumerate(terms) if j != k] + [output]
+    values = [a for j, a in enumerate(arrays) if j != k] + [np.asarray(g)]
+    unique = []
+    for label in target:
+        if label in unique:  # a diagonal: a fresh label tied to the first by an identity
+            new = next(fresh)
+            unique.append(new)
+            inputs.append(label + new)
+            values.append(np.eye(sizes[label], dtype=dtype))
+        else:
+            unique.append(label)
+    present = set("".join(inputs))
+    for label in unique:
+        if label not in present:  # summed away in the forward: broadcast back
+            inputs.append(label)
+            values.append(np.ones(sizes[label], dtype=dtype))
+            present.add(label)
+    spec = ",".join(inputs) + "->" + "".join(unique)
+    result = np.einsum(spec, *values, optimize=len(values) > 2)
+    return _scalar_like(np.asarray(result, dtype=dtype), operands[k])
+
+
+def _einsum_labels(subscripts, shapes):
+    """Operand and output labels of an einsum, one letter per axis (no ellipsis)."""
+    spec = subscripts.replace(" ", "")
+    lhs, arrow, rhs = spec.partition("->")
+    raw = lhs.split(",")
+    used = set(c for c in spec if c.isalpha())
+    fresh = iter(c for c in string.ascii_letters if c not in used)
+    ellipsis_shapes = []
+    for term, shape in zip(raw, shapes):
+        if "..." in term:
+            before, after = term.split("...")
+            ellipsis_shapes.append(tuple(shape[len(before) : len(shape) - len(after)]))
+        else:
+            ellipsis_shapes.append(())
+    n_ell = max((len(s) for s in ellipsis_shapes), default=0)
+    ell_labels = [next(fresh) for _ in range(n_ell)]
+    broadcast = [1] * n_ell
+    for s in ellipsis_shapes:
+        for i, n in enumerate(s):
+            position = n_ell - len(s) + i
+            broadcast[position] = max(broadcast[position], n)
+    terms, sizes = [], {}
+    for term, shape, ell in zip(raw, shapes, ellipsis_shapes):
+        labels = []
+        if "..." in term:
+            before, after = term.split("...")
+            middle = []
+            for i, n in enumerate(ell):
+                position = n_ell - len(ell) + i
+                if n == 1 and broadcast[position] != 1:
+                    middle.append(next(fresh))
+                else:
+                    middle.append(ell_labels[position])
+            labels = list(before) + middle + list(after)
+        else:
+            labels = list(term)
+        for label, n in zip(labels, shape):
+            sizes[label] = n
+        terms.append("".join(labels))
+    if arrow:
+        output = rhs.replace("...", "".join(ell_labels))
+    else:
+        counts = {c: lhs.count(c) for c in set(lhs) if c.isalpha()}
+        output = "".join(ell_labels) + "".join(sorted(c for c, n in counts.items() if n == 1))
+    return terms, output, sizes, fresh
+
+
+def full_adjoint(g, fill_value, dtype=None):
+    """The adjoint of ``fill_value`` in ``np.full(shape, fill_value)``: ``g`` summed over
+    the copies (zero for an integer or boolean ``dtype``)."""
+    if dtype is not None and np.dtype(dtype).kind not in "fc":
+        return nondifferentiable_zero(fill_value)
+    return unbroadcast(g, fill_value)
+
+
+def linspace_adjoint(g, start, stop, num=50, endpoint=True, axis=0, of_stop=False):
+    """The adjoint of ``start`` (or ``stop``) in ``np.linspace``: the samples are
+    ``start + t (stop - start)`` with ``t = i / (num - 1)`` (``i / num`` without the
+    endpoint)."""
+    num = int(num)
+    div = (num - 1) if endpoint else num
+    t = np.arange(num) / div if div > 0 else np.zeros(num)
+    weights = t if of_stop else 1.0 - t
+    d = np.moveaxis(np.asarray(g), axis, -1) @ weights.astype(_dtype_of(g), copy=False)
+    target = stop if of_stop else start
+    return cast_like(unbroadcast(d, target), target)
+
+
+def arange_adjoint(g, start, stop=None, step=None, of_step=False):
+    """The adjoint of ``start`` (or ``step``) in ``np.arange(start, stop, step)``: the
+    values are ``start + i step``. ``np.arange(n)`` (``stop`` alone) does not depend on
+    ``n`` but through its length: zero."""
+    if stop is None:
+        return cast_like(0.0, start)
+    g = np.asarray(g)
+    d = np.sum(g * np.arange(g.shape[0])) if of_step else np.sum(g)
+    return cast_like(d, step if of_step else start)

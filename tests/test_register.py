@@ -15,7 +15,7 @@ from ad_transform import (
 
 
 def cube_root(x):
-    return np.cbrt(x)  # np.cbrt has no built-in rule
+    return np.cbrt(x)  # its registered rule is used, its body is not differentiated
 
 
 def d_cube_root(g, ans, x):
@@ -23,7 +23,7 @@ def d_cube_root(g, ans, x):
 
 
 def stable_softplus(x):
-    return np.logaddexp(0.0, x)  # no rule for logaddexp either
+    return np.logaddexp(0.0, x)
 
 
 @adjoint(stable_softplus)
@@ -48,7 +48,7 @@ def uses_bucket(x):
 
 
 def without_rule(x):
-    return np.sum(np.cbrt(x) * 2.0)
+    return np.sum(np.i0(x) * 2.0)  # np.i0 (a Bessel function) has no rule
 
 
 register_adjoint(cube_root, d_cube_root)
@@ -84,7 +84,7 @@ def test_nondifferentiable_function_gives_no_gradient_through_it():
 
 
 def test_without_registration_the_error_names_the_function_and_the_fix():
-    with pytest.raises(ADTransformError, match=r"numpy\.cbrt.*register_adjoint"):
+    with pytest.raises(ADTransformError, match=r"numpy\.i0.*register_adjoint"):
         grad(without_rule)(np.array([1.0, 2.0]))
 
 

@@ -31,6 +31,10 @@ from gradcheck import check_grad, check_like, check_vjp_dot_product, numerical_g
 from ad_transform import grad, value_and_grad, vjp
 from ad_transform.rules import all_rules
 
+NUMPY_VERSION = tuple(int(part) for part in np.__version__.split(".")[:2])
+NUMPY_2 = NUMPY_VERSION >= (2, 0)  # x.mT, cholesky(upper=), slogdet(...).logabsdet
+NUMPY_2_1 = NUMPY_VERSION >= (2, 1)  # np.clip(x, min=..., max=...)
+
 F = None  # a Python float argument
 F64 = "float64"  # a NumPy float64 scalar argument
 
@@ -98,6 +102,61 @@ def args_from(*domains, accept: Callable | None = None):
         raise RuntimeError("no acceptable arguments drawn")
 
     return generate
+
+
+ABOVE_ONE = uniform(1.2, 3.0)  # arccosh
+WEIGHTS = uniform(0.5, 2.0)  # np.average weights
+
+
+def well_conditioned(rng, shape):
+    """Square matrices (or stacks of them) near 2.5 I: far from singular."""
+    return rng.uniform(-1.0, 1.0, size=shape) + 2.5 * np.eye(shape[-1])
+
+
+def symmetric_positive_definite(rng, shape):
+    """b b^T + n I: symmetric positive definite, well conditioned."""
+    b = rng.uniform(-1.0, 1.0, size=shape)
+    return b @ np.swapaxes(b, -1, -2) + shape[-1] * np.eye(shape[-1])
+
+
+def distinct(*values) -> bool:
+    """No two elements of an argument within 1e-3 of each other (ties are kinks)."""
+    for value in values:
+        flat = np.sort(np.ravel(value))
+        if flat.size > 1 and np.min(np.diff(flat)) < 1e-3:
+            return False
+    return True
+
+
+def distinct_abs(*values) -> bool:
+    return distinct(*[np.abs(v) for v in values])
+
+
+def away_from(*points):
+    """No element within 0.1 of a kink at one of ``points`` (clip bounds, mask edges)."""
+
+    def accept(x, *rest) -> bool:
+        return all(np.min(np.abs(np.subtract(x, p))) > 0.1 for p in points)
+
+    return accept
+
+
+def clip_apart(a, lo, hi) -> bool:
+    return separated(a, lo) and separated(a, hi)
+
+
+def distinct_column_sums(x) -> bool:
+    return distinct(np.sum(np.abs(x), axis=0))
+
+
+def distinct_row_sums(x) -> bool:
+    return distinct(np.sum(np.abs(x), axis=1))
+
+
+def arange_length_stable(start, step) -> bool:
+    """The length ceil((3 - start) / step) does not change under a small step."""
+    frac = np.mod((3.0 - start) / step, 1.0)
+    return bool(0.05 < frac < 0.95)
 
 
 # --------------------------------------------------------------------------------------
@@ -527,6 +586,912 @@ def method_copy(x):
     return x.copy() * x
 
 
+# NumPy elementwise, added for issue 4
+def np_exp2(x):
+    return np.exp2(x)
+
+
+def np_cbrt(x):
+    return np.cbrt(x)
+
+
+def np_square(x):
+    return np.square(x)
+
+
+def np_reciprocal(x):
+    return np.reciprocal(x)
+
+
+def np_arcsin(x):
+    return np.arcsin(x)
+
+
+def np_arccos(x):
+    return np.arccos(x)
+
+
+def np_sinh(x):
+    return np.sinh(x)
+
+
+def np_cosh(x):
+    return np.cosh(x)
+
+
+def np_arcsinh(x):
+    return np.arcsinh(x)
+
+
+def np_arccosh(x):
+    return np.arccosh(x)
+
+
+def np_arctanh(x):
+    return np.arctanh(x)
+
+
+def np_deg2rad(x):
+    return np.deg2rad(x)
+
+
+def np_radians(x):
+    return np.radians(x)
+
+
+def np_rad2deg(x):
+    return np.rad2deg(x)
+
+
+def np_degrees(x):
+    return np.degrees(x)
+
+
+def np_sinc(x):
+    return np.sinc(x)
+
+
+def np_absolute(x):
+    return np.absolute(x)
+
+
+def np_fabs(x):
+    return np.fabs(x)
+
+
+def np_positive(x):
+    return np.positive(x) * x
+
+
+def np_conjugate(x):
+    return np.conjugate(x)
+
+
+def np_real(x):
+    return np.real(x) * x
+
+
+def np_copysign(x, y):
+    return np.copysign(x, y)
+
+
+def np_true_divide(x, y):
+    return np.true_divide(x, y)
+
+
+def np_float_power(x, y):
+    return np.float_power(x, y)
+
+
+def np_remainder(x, y):
+    return np.remainder(x, y)
+
+
+def np_fmod(x, y):
+    return np.fmod(x, y)
+
+
+def np_fmax(x, y):
+    return np.fmax(x, y)
+
+
+def np_fmin(x, y):
+    return np.fmin(x, y)
+
+
+def np_arctan2(y, x):
+    return np.arctan2(y, x)
+
+
+def np_hypot(x, y):
+    return np.hypot(x, y)
+
+
+def np_logaddexp(x, y):
+    return np.logaddexp(x, y)
+
+
+def np_logaddexp2(x, y):
+    return np.logaddexp2(x, y)
+
+
+def np_where(x, y):
+    return np.where(x > 0, x, y)
+
+
+def np_where_mask(x, y):
+    return np.where(MASK5, x * 2.0, y)
+
+
+def np_clip_constants(x):
+    return np.clip(x, -0.5, 0.7)
+
+
+def np_clip(a, lo, hi):
+    return np.clip(a, lo, hi)
+
+
+def np_clip_upper_only(x):
+    return np.clip(x, None, 0.7)
+
+
+def np_clip_keywords(x, lo):
+    return np.clip(x, min=lo, max=0.7)
+
+
+def method_clip(x):
+    return x.clip(-0.5, 0.7)
+
+
+def method_clip_min(x, lo):
+    return x.clip(min=lo)
+
+
+# reductions, added for issue 4
+def method_sum(x):
+    return x.sum()
+
+
+def method_sum_axis1(x):
+    return x.sum(axis=1)
+
+
+def method_sum_tuple_axis_keepdims(x):
+    return x.sum(axis=(0, 1), keepdims=True)
+
+
+def method_mean(x):
+    return x.mean()
+
+
+def method_mean_axis0_keepdims(x):
+    return x.mean(0, keepdims=True)
+
+
+def np_prod(x):
+    return np.prod(x)
+
+
+def np_prod_axis0(x):
+    return np.prod(x, axis=0)
+
+
+def np_prod_axis01_keepdims(x):
+    return np.prod(x, axis=(0, 1), keepdims=True)
+
+
+def method_prod(x):
+    return x.prod(axis=-1)
+
+
+def np_max(x):
+    return np.max(x)
+
+
+def np_max_axis0(x):
+    return np.max(x, axis=0)
+
+
+def np_max_axis01(x):
+    return np.max(x, axis=(0, 1))
+
+
+def np_max_axis1_keepdims(x):
+    return np.max(x, axis=1, keepdims=True)
+
+
+def np_amax(x):
+    return np.amax(x, axis=-1)
+
+
+def np_min(x):
+    return np.min(x)
+
+
+def np_min_axis1(x):
+    return np.min(x, axis=1)
+
+
+def np_amin(x):
+    return np.amin(x, 0)
+
+
+def method_max(x):
+    return x.max(axis=0)
+
+
+def method_min(x):
+    return x.min()
+
+
+def np_nanmax(x):
+    return np.nanmax(x, axis=0)
+
+
+def np_nanmin(x):
+    return np.nanmin(x)
+
+
+def np_ptp(x):
+    return np.ptp(x, axis=-1)
+
+
+def np_var(x):
+    return np.var(x)
+
+
+def np_var_axis0_ddof1(x):
+    return np.var(x, axis=0, ddof=1)
+
+
+def np_var_axis01_keepdims(x):
+    return np.var(x, axis=(0, 1), keepdims=True)
+
+
+def method_var(x):
+    return x.var(axis=-1)
+
+
+def np_std(x):
+    return np.std(x)
+
+
+def np_std_axis1_ddof1(x):
+    return np.std(x, axis=1, ddof=1)
+
+
+def method_std(x):
+    return x.std(ddof=1)
+
+
+def np_cumsum(x):
+    return np.cumsum(x)
+
+
+def np_cumsum_axis0(x):
+    return np.cumsum(x, axis=0)
+
+
+def np_cumsum_axis_last(x):
+    return np.cumsum(x, axis=-1)
+
+
+def method_cumsum(x):
+    return x.cumsum(axis=0)
+
+
+def np_cumprod(x):
+    return np.cumprod(x)
+
+
+def np_cumprod_axis1(x):
+    return np.cumprod(x, axis=1)
+
+
+def method_cumprod(x):
+    return x.cumprod(axis=-1)
+
+
+def np_trace(x):
+    return np.trace(x)
+
+
+def np_trace_offset(x):
+    return np.trace(x, offset=1)
+
+
+def np_trace_batched(x):
+    return np.trace(x, axis1=1, axis2=2)
+
+
+def method_trace(x):
+    return x.trace(-1)
+
+
+def np_diagonal(x):
+    return np.diagonal(x)
+
+
+def np_diagonal_batched(x):
+    return np.diagonal(x, 1, 1, 2)
+
+
+def method_diagonal(x):
+    return x.diagonal(offset=-1)
+
+
+def np_average(x):
+    return np.average(x, axis=0)
+
+
+def np_average_weights(x, w):
+    return np.average(x, weights=w)
+
+
+def np_average_weights_axis(x, w):
+    return np.average(x, axis=1, weights=w)
+
+
+def np_nansum(x):
+    return np.nansum(x, axis=0)
+
+
+def np_nanmean(x):
+    return np.nanmean(x, axis=-1)
+
+
+def np_sort(x):
+    return np.sort(x)
+
+
+def np_sort_axis0(x):
+    return np.sort(x, axis=0)
+
+
+def np_diff(x):
+    return np.diff(x)
+
+
+def np_diff_twice_axis0(x):
+    return np.diff(x, n=2, axis=0)
+
+
+def norm_ord1(x):
+    return np.linalg.norm(x, 1)
+
+
+def norm_ord_inf(x):
+    return np.linalg.norm(x, np.inf)
+
+
+def norm_ord_minus_inf(x):
+    return np.linalg.norm(x, -np.inf)
+
+
+def norm_ord3(x):
+    return np.linalg.norm(x, ord=3, axis=-1)
+
+
+def norm_ord0(x):
+    return np.linalg.norm(x, 0) * np.sum(x)
+
+
+def norm_nuc(x):
+    return np.linalg.norm(x, "nuc")
+
+
+def norm_ord2_matrix(x):
+    return np.linalg.norm(x, 2)
+
+
+def norm_ord_minus2_matrix(x):
+    return np.linalg.norm(x, -2)
+
+
+def norm_ord1_matrix(x):
+    return np.linalg.norm(x, 1)
+
+
+def norm_ord_minus1_matrix(x):
+    return np.linalg.norm(x, -1)
+
+
+def norm_ord_inf_matrix(x):
+    return np.linalg.norm(x, np.inf)
+
+
+def norm_ord_minus_inf_matrix(x):
+    return np.linalg.norm(x, -np.inf)
+
+
+def norm_nuc_batched(x):
+    return np.linalg.norm(x, "nuc", axis=(1, 2))
+
+
+def norm_ord2_swapped_axes(x):
+    return np.linalg.norm(x, 2, axis=(1, 0), keepdims=True)
+
+
+# shapes, added for issue 4
+def np_reshape(x):
+    return np.reshape(x, (2, -1))
+
+
+def np_reshape_order_f(x):
+    return np.reshape(x, (-1, 2), order="F")
+
+
+def method_reshape_spread(x):
+    return x.reshape(2, 3, -1)
+
+
+def method_reshape_tuple(x):
+    return x.reshape((-1,))
+
+
+def method_reshape_order_f(x):
+    return x.reshape(2, -1, order="F")
+
+
+def np_ravel(x):
+    return np.ravel(x)
+
+
+def np_ravel_order_f(x):
+    return np.ravel(x, order="F")
+
+
+def method_ravel(x):
+    return x.ravel()
+
+
+def method_flatten(x):
+    return x.flatten()
+
+
+def method_flatten_order_f(x):
+    return x.flatten("F")
+
+
+def np_transpose(x):
+    return np.transpose(x)
+
+
+def np_transpose_axes(x):
+    return np.transpose(x, (1, 2, 0))
+
+
+def method_transpose(x):
+    return x.transpose()
+
+
+def method_transpose_spread(x):
+    return x.transpose(2, 0, 1)
+
+
+def method_transpose_tuple(x):
+    return x.transpose((0, 2, 1))
+
+
+def attribute_mT(x):
+    return x.mT
+
+
+def attribute_real(x):
+    return x.real * x
+
+
+def np_swapaxes(x):
+    return np.swapaxes(x, 0, -1)
+
+
+def method_swapaxes(x):
+    return x.swapaxes(1, 2)
+
+
+def np_moveaxis(x):
+    return np.moveaxis(x, 0, -1)
+
+
+def np_expand_dims(x):
+    return np.expand_dims(x, (0, 2))
+
+
+def np_squeeze(x):
+    return np.squeeze(x)
+
+
+def np_squeeze_axis(x):
+    return np.squeeze(x, axis=1)
+
+
+def method_squeeze(x):
+    return x.squeeze()
+
+
+def np_broadcast_to(x):
+    return np.broadcast_to(x, (2, 3, 4))
+
+
+def np_atleast_1d(x):
+    return np.atleast_1d(x)
+
+
+def np_atleast_2d(x):
+    return np.atleast_2d(x)
+
+
+def np_atleast_3d(x):
+    return np.atleast_3d(x)
+
+
+def np_concatenate(x, y):
+    return np.concatenate([x, y])
+
+
+def np_concatenate_axis1(x, y):
+    return np.concatenate((x, y), axis=1)
+
+
+def np_concatenate_flat(x, y):
+    return np.concatenate([x, y], axis=None)
+
+
+def np_concatenate_three(x, y, z):
+    return np.concatenate([x, y, x * z])
+
+
+def np_stack(x, y):
+    return np.stack([x, y])
+
+
+def np_stack_axis_last(x, y):
+    return np.stack((x, y, x), axis=-1)
+
+
+def np_hstack(x, y):
+    return np.hstack([x, y])
+
+
+def np_vstack(x, y):
+    return np.vstack([x, y])
+
+
+def np_dstack(x, y):
+    return np.dstack([x, y])
+
+
+def np_column_stack(x, y):
+    return np.column_stack([x, y])
+
+
+def np_split(x):
+    first, _, third = np.split(x, 3)
+    return first * 2.0 + third
+
+
+def np_split_indices(x):
+    parts = np.split(x, [1, 3], axis=1)
+    return parts[2]
+
+
+def np_split_loop(x):
+    total = 0.0
+    for part in np.split(x, 2):
+        total = total + np.sum(part * part)
+    return total
+
+
+def np_array_split(x):
+    parts = np.array_split(x, 4)
+    return parts[1] * parts[3][0]
+
+
+def np_hsplit(x):
+    left, right = np.hsplit(x, 2)
+    return left * right
+
+
+def np_vsplit(x):
+    top, bottom = np.vsplit(x, 2)
+    return top - 3.0 * bottom
+
+
+def np_dsplit(x):
+    return np.dsplit(x, [1])[1]
+
+
+def np_tile(x):
+    return np.tile(x, 3)
+
+
+def np_tile_2d(x):
+    return np.tile(x, (2, 1, 2))
+
+
+def np_repeat(x):
+    return np.repeat(x, 2)
+
+
+def np_repeat_axis(x):
+    return np.repeat(x, [1, 0, 3], axis=0)
+
+
+def method_repeat(x):
+    return x.repeat(3, axis=-1)
+
+
+def np_flip(x):
+    return np.flip(x)
+
+
+def np_flip_axis(x):
+    return np.flip(x, axis=1)
+
+
+def np_fliplr(x):
+    return np.fliplr(x)
+
+
+def np_flipud(x):
+    return np.flipud(x)
+
+
+def np_roll(x):
+    return np.roll(x, 2)
+
+
+def np_roll_axes(x):
+    return np.roll(x, (1, -1), axis=(0, 1))
+
+
+def np_rot90(x):
+    return np.rot90(x)
+
+
+def np_rot90_k(x):
+    return np.rot90(x, 3, axes=(1, 0))
+
+
+def np_diag_vector(x):
+    return np.diag(x)
+
+
+def np_diag_matrix(x):
+    return np.diag(x, k=1)
+
+
+def np_triu(x):
+    return np.triu(x)
+
+
+def np_tril(x):
+    return np.tril(x, -1)
+
+
+def np_pad(x):
+    return np.pad(x, 1)
+
+
+def np_pad_widths(x, v):
+    return np.pad(x, ((1, 0), (2, 3)), constant_values=v)
+
+
+def np_take(x):
+    return np.take(x, IDX)
+
+
+def np_take_axis(x):
+    return np.take(x, [2, 0, 2], axis=1)
+
+
+def method_take(x):
+    return x.take(IDX)
+
+
+def np_take_along_axis(x):
+    return np.take_along_axis(x, np.argsort(x, axis=1), axis=1)
+
+
+def method_item(x):
+    return x.item(3) * x.item(0)
+
+
+def method_item_spread(x):
+    return x.item(1, 2)
+
+
+def index_newaxis(x):
+    return x[:, np.newaxis]
+
+
+def index_ellipsis(x):
+    return x[..., 1]
+
+
+def index_ellipsis_newaxis(x):
+    return x[None, ..., None, 0]
+
+
+def index_fancy_pairs(x):
+    return x[[0, 2, 0], [1, 1, 1]]
+
+
+def index_mask_2d(x):
+    return x[x > 0.5]
+
+
+def index_none_alone(x):
+    return x[None]
+
+
+# linear algebra, added for issue 4
+def np_vdot(x, y):
+    return np.vdot(x, y)
+
+
+def np_inner(x, y):
+    return np.inner(x, y)
+
+
+def np_outer(x, y):
+    return np.outer(x, y)
+
+
+def np_tensordot(x, y):
+    return np.tensordot(x, y)
+
+
+def np_tensordot_axes1(x, y):
+    return np.tensordot(x, y, axes=1)
+
+
+def np_tensordot_pairs(x, y):
+    return np.tensordot(x, y, axes=([0, 2], [2, 0]))
+
+
+def np_tensordot_outer(x, y):
+    return np.tensordot(x, y, axes=0)
+
+
+def np_kron(x, y):
+    return np.kron(x, y)
+
+
+def method_dot(x, y):
+    return x.dot(y)
+
+
+def einsum_matmul(x, y):
+    return np.einsum("ij,jk->ik", x, y)
+
+
+def einsum_diagonal(x):
+    return np.einsum("ii->i", x)
+
+
+def einsum_trace(x):
+    return np.einsum("ii", x)
+
+
+def einsum_sum_all(x):
+    return np.einsum("ij->", x)
+
+
+def einsum_implicit(x, y):
+    return np.einsum("ij,jk", x, y)
+
+
+def einsum_batched_ellipsis(x, y):
+    return np.einsum("...ij,...jk->...ik", x, y)
+
+
+def einsum_three(x, y, z):
+    return np.einsum("ij,jk,k->i", x, y, z)
+
+
+def einsum_outer(x, y):
+    return np.einsum("i,j->ji", x, y)
+
+
+def einsum_repeated_in_output_operand(x, y):
+    return np.einsum("ij,ij->j", x, y)
+
+
+def np_solve(a, b):
+    return np.linalg.solve(a, b)
+
+
+def np_inv(a):
+    return np.linalg.inv(a)
+
+
+def np_det(a):
+    return np.linalg.det(a)
+
+
+def slogdet_unpacked(a):
+    sign, logdet = np.linalg.slogdet(a)
+    return logdet * sign
+
+
+def slogdet_indexed(a):
+    return np.linalg.slogdet(a)[1]
+
+
+def slogdet_field(a):
+    return np.linalg.slogdet(a).logabsdet
+
+
+def np_cholesky(a):
+    return np.linalg.cholesky(a)
+
+
+def np_cholesky_upper(a):
+    return np.linalg.cholesky(a, upper=True)
+
+
+# constructors and conversions, added for issue 4
+def np_array_of_scalars(x, y):
+    return np.array([x, y * x, 2.0])
+
+
+def np_array_nested(x, y):
+    return np.array([[x, y], [y, 1.0]])
+
+
+def np_array_of_arrays(x, y):
+    return np.array([x, y])
+
+
+def np_asarray(x):
+    return np.asarray(x) * x
+
+
+def np_asarray_list(x, y):
+    return np.asarray([x, y]) * 2.0
+
+
+def np_asanyarray(x):
+    return np.asanyarray(x) * 3.0
+
+
+def np_ascontiguousarray(x):
+    return np.ascontiguousarray(x.T)
+
+
+def method_astype(x):
+    return x.astype(float) * x
+
+
+def method_astype_int(x):
+    return x.astype(int) * x
+
+
+def np_float64(x):
+    return np.float64(x) * x
+
+
+def np_float32_of_float32(x):
+    return np.float32(x) * 2.0
+
+
+def np_full(x):
+    return np.full((2, 3), x)
+
+
+def np_full_like(x, v):
+    return np.full_like(x, v) * x
+
+
+def np_linspace(a, b):
+    return np.linspace(a, b, 5)
+
+
+def np_arange(start, step):
+    return np.arange(start, 3.0, step)
+
+
 # --------------------------------------------------------------------------------------
 # The table
 # --------------------------------------------------------------------------------------
@@ -656,6 +1621,347 @@ TABLE = [
     Row(("attribute", "T"), attribute_T, (((5,),), ((3, 4),), ((2, 3, 4),)), args_from(REAL)),
     Row(np.copy, np_copy, (((5,),), ((3, 4),)), args_from(REAL)),
     Row(("method", "copy"), method_copy, (((5,),), ((3, 4),)), args_from(REAL)),
+    # NumPy elementwise (issue 4)
+    Row(np.exp2, np_exp2, UNARY, args_from(REAL)),
+    Row(np.cbrt, np_cbrt, UNARY, args_from(NONZERO)),
+    Row(np.square, np_square, UNARY, args_from(REAL)),
+    Row(np.reciprocal, np_reciprocal, UNARY, args_from(NONZERO)),
+    Row(np.arcsin, np_arcsin, UNARY, args_from(UNIT)),
+    Row(np.arccos, np_arccos, UNARY, args_from(UNIT)),
+    Row(np.sinh, np_sinh, UNARY, args_from(REAL)),
+    Row(np.cosh, np_cosh, UNARY, args_from(REAL)),
+    Row(np.arcsinh, np_arcsinh, UNARY, args_from(REAL)),
+    Row(np.arccosh, np_arccosh, UNARY, args_from(ABOVE_ONE)),
+    Row(np.arctanh, np_arctanh, UNARY, args_from(UNIT)),
+    Row(np.deg2rad, np_deg2rad, UNARY, args_from(REAL)),
+    Row(np.radians, np_radians, UNARY, args_from(REAL)),
+    Row(np.rad2deg, np_rad2deg, UNARY, args_from(REAL)),
+    Row(np.degrees, np_degrees, UNARY, args_from(REAL)),
+    Row(np.sinc, np_sinc, UNARY, args_from(REAL)),
+    Row(np.absolute, np_absolute, UNARY, args_from(NONZERO)),
+    Row(np.fabs, np_fabs, UNARY, args_from(NONZERO)),
+    Row(np.positive, np_positive, UNARY, args_from(REAL)),
+    Row(np.conjugate, np_conjugate, UNARY, args_from(REAL)),
+    Row(np.real, np_real, UNARY, args_from(REAL)),
+    Row(np.copysign, np_copysign, BINARY, args_from(NONZERO)),
+    Row(np.divide, np_true_divide, BINARY, args_from(REAL, NONZERO)),
+    Row(np.float_power, np_float_power, BINARY, args_from(POSITIVE, REAL)),
+    Row(np.mod, np_remainder, BINARY, args_from(REAL, NONZERO, accept=away_from_mod_jumps)),
+    Row(np.fmod, np_fmod, BINARY, args_from(REAL, NONZERO, accept=away_from_mod_jumps)),
+    Row(np.fmax, np_fmax, BINARY, args_from(REAL, accept=separated)),
+    Row(np.fmin, np_fmin, BINARY, args_from(REAL, accept=separated)),
+    Row(np.arctan2, np_arctan2, BINARY, args_from(NONZERO)),
+    Row(np.hypot, np_hypot, BINARY, args_from(NONZERO)),
+    Row(np.logaddexp, np_logaddexp, BINARY, args_from(REAL)),
+    Row(np.logaddexp2, np_logaddexp2, BINARY, args_from(REAL)),
+    Row(np.where, np_where, BINARY, args_from(NONZERO, REAL)),
+    Row(np.where, np_where_mask, (((5,), (5,)), ((5,), F), ((2, 5), (5,))), args_from(REAL)),
+    Row(np.clip, np_clip_constants, UNARY, args_from(REAL, accept=away_from(-0.5, 0.7))),
+    Row(
+        np.clip,
+        np_clip,
+        (((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), F), (F, F, F), (F64, (3,), F)),
+        args_from(REAL, uniform(-1.5, -0.3), uniform(0.3, 1.5), accept=clip_apart),
+    ),
+    Row(np.clip, np_clip_upper_only, UNARY, args_from(REAL, accept=away_from(0.7))),
+    *(
+        [
+            Row(
+                np.clip,
+                np_clip_keywords,
+                (((3, 4), F), ((3, 4), (4,))),
+                args_from(REAL, uniform(-1.5, -0.3), accept=lambda x, lo: separated(x, lo)),
+            )
+        ]
+        if NUMPY_2_1
+        else []
+    ),
+    Row(
+        ("method", "clip"),
+        method_clip,
+        (((5,),), ((3, 4),)),
+        args_from(REAL, accept=away_from(-0.5, 0.7)),
+    ),
+    Row(
+        ("method", "clip"),
+        method_clip_min,
+        (((3, 4), F), ((3, 4), (4,))),
+        args_from(REAL, uniform(-1.5, -0.3), accept=lambda x, lo: separated(x, lo)),
+    ),
+    # reductions (issue 4)
+    Row(("method", "sum"), method_sum, VECTOR_MATRIX, args_from(REAL)),
+    Row(("method", "sum"), method_sum_axis1, MATRIX, args_from(REAL)),
+    Row(("method", "sum"), method_sum_tuple_axis_keepdims, MATRIX, args_from(REAL)),
+    Row(("method", "mean"), method_mean, VECTOR_MATRIX, args_from(REAL)),
+    Row(("method", "mean"), method_mean_axis0_keepdims, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.prod, np_prod, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.prod, np_prod_axis0, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.prod, np_prod_axis01_keepdims, MATRIX, args_from(REAL)),
+    Row(("method", "prod"), method_prod, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.max, np_max, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.max, np_max_axis0, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.max, np_max_axis01, MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.max, np_max_axis1_keepdims, MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.amax, np_amax, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.min, np_min, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.min, np_min_axis1, MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.amin, np_amin, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(("method", "max"), method_max, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(("method", "min"), method_min, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.nanmax, np_nanmax, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.nanmin, np_nanmin, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.ptp, np_ptp, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.var, np_var, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.var, np_var_axis0_ddof1, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.var, np_var_axis01_keepdims, MATRIX, args_from(REAL)),
+    Row(("method", "var"), method_var, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.std, np_std, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.std, np_std_axis1_ddof1, MATRIX, args_from(REAL)),
+    Row(("method", "std"), method_std, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.cumsum, np_cumsum, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.cumsum, np_cumsum_axis0, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.cumsum, np_cumsum_axis_last, VECTOR_MATRIX, args_from(REAL)),
+    Row(("method", "cumsum"), method_cumsum, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.cumprod, np_cumprod, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.cumprod, np_cumprod_axis1, MATRIX, args_from(REAL)),
+    Row(("method", "cumprod"), method_cumprod, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.trace, np_trace, (((3, 4),), ((4, 4),)), args_from(REAL)),
+    Row(np.trace, np_trace_offset, (((3, 4),),), args_from(REAL)),
+    Row(np.trace, np_trace_batched, (((2, 3, 4),),), args_from(REAL)),
+    Row(("method", "trace"), method_trace, (((4, 3),),), args_from(REAL)),
+    Row(np.diagonal, np_diagonal, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.diagonal, np_diagonal_batched, (((2, 3, 4),),), args_from(REAL)),
+    Row(("method", "diagonal"), method_diagonal, (((4, 3),),), args_from(REAL)),
+    Row(np.average, np_average, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.average, np_average_weights, (((5,), (5,)), ((3, 4), (3, 4))), args_from(REAL, WEIGHTS)),
+    Row(np.average, np_average_weights_axis, (((3, 4), (4,)),), args_from(REAL, WEIGHTS)),
+    Row(np.nansum, np_nansum, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.nanmean, np_nanmean, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.sort, np_sort, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.sort, np_sort_axis0, VECTOR_MATRIX, args_from(REAL, accept=distinct)),
+    Row(np.diff, np_diff, VECTOR_MATRIX, args_from(REAL)),
+    Row(np.diff, np_diff_twice_axis0, (((4, 3),),), args_from(REAL)),
+    Row(np.linalg.norm, norm_ord1, (((5,),),), args_from(NONZERO)),
+    Row(np.linalg.norm, norm_ord_inf, (((5,),),), args_from(REAL, accept=distinct_abs)),
+    Row(np.linalg.norm, norm_ord_minus_inf, (((5,),),), args_from(NONZERO, accept=distinct_abs)),
+    Row(np.linalg.norm, norm_ord3, (((5,),), ((3, 4),)), args_from(NONZERO)),
+    Row(np.linalg.norm, norm_ord0, (((5,),),), args_from(NONZERO)),
+    Row(np.linalg.norm, norm_nuc, (((3, 4),), ((4, 3),)), args_from(REAL)),
+    Row(np.linalg.norm, norm_ord2_matrix, (((3, 4),), ((4, 3),)), args_from(REAL)),
+    Row(np.linalg.norm, norm_ord_minus2_matrix, (((3, 4),), ((4, 3),)), args_from(REAL)),
+    Row(
+        np.linalg.norm, norm_ord1_matrix, (((3, 4),),), args_from(REAL, accept=distinct_column_sums)
+    ),
+    Row(
+        np.linalg.norm,
+        norm_ord_minus1_matrix,
+        (((3, 4),),),
+        args_from(REAL, accept=distinct_column_sums),
+    ),
+    Row(
+        np.linalg.norm, norm_ord_inf_matrix, (((3, 4),),), args_from(REAL, accept=distinct_row_sums)
+    ),
+    Row(
+        np.linalg.norm,
+        norm_ord_minus_inf_matrix,
+        (((3, 4),),),
+        args_from(REAL, accept=distinct_row_sums),
+    ),
+    Row(np.linalg.norm, norm_nuc_batched, (((2, 3, 4),),), args_from(REAL)),
+    Row(np.linalg.norm, norm_ord2_swapped_axes, (((3, 4),),), args_from(REAL)),
+    # shapes (issue 4)
+    Row(np.reshape, np_reshape, (((6,),), ((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.reshape, np_reshape_order_f, (((6,),), ((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(
+        ("method", "reshape"),
+        method_reshape_spread,
+        (((6,),), ((3, 4),), ((2, 3, 4),)),
+        args_from(REAL),
+    ),
+    Row(("method", "reshape"), method_reshape_tuple, (((3, 4),),), args_from(REAL)),
+    Row(("method", "reshape"), method_reshape_order_f, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.ravel, np_ravel, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.ravel, np_ravel_order_f, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(("method", "ravel"), method_ravel, (((3, 4),),), args_from(REAL)),
+    Row(("method", "flatten"), method_flatten, (((3, 4),),), args_from(REAL)),
+    Row(("method", "flatten"), method_flatten_order_f, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.transpose, np_transpose, (((5,),), ((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.transpose, np_transpose_axes, (((2, 3, 4),),), args_from(REAL)),
+    Row(("method", "transpose"), method_transpose, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(("method", "transpose"), method_transpose_spread, (((2, 3, 4),),), args_from(REAL)),
+    Row(("method", "transpose"), method_transpose_tuple, (((2, 3, 4),),), args_from(REAL)),
+    *(
+        [Row(("attribute", "mT"), attribute_mT, (((3, 4),), ((2, 3, 4),)), args_from(REAL))]
+        if NUMPY_2
+        else []
+    ),
+    Row(("attribute", "real"), attribute_real, (((3, 4),),), args_from(REAL)),
+    Row(np.swapaxes, np_swapaxes, (((5,),), ((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(("method", "swapaxes"), method_swapaxes, (((2, 3, 4),),), args_from(REAL)),
+    Row(np.moveaxis, np_moveaxis, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.expand_dims, np_expand_dims, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.squeeze, np_squeeze, (((1, 5),), ((3, 1, 4),)), args_from(REAL)),
+    Row(np.squeeze, np_squeeze_axis, (((3, 1, 4),),), args_from(REAL)),
+    Row(("method", "squeeze"), method_squeeze, (((1, 5),), ((3, 1, 1),)), args_from(REAL)),
+    Row(
+        np.broadcast_to, np_broadcast_to, ((F,), ((4,),), ((3, 1),), ((1, 3, 4),)), args_from(REAL)
+    ),
+    Row(np.atleast_1d, np_atleast_1d, ((F,), ((5,),)), args_from(REAL)),
+    Row(np.atleast_2d, np_atleast_2d, ((F,), ((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.atleast_3d, np_atleast_3d, ((F,), ((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.concatenate, np_concatenate, (((5,), (3,)), ((2, 4), (3, 4))), args_from(REAL)),
+    Row(np.concatenate, np_concatenate_axis1, (((3, 2), (3, 4)),), args_from(REAL)),
+    Row(np.concatenate, np_concatenate_flat, (((2, 3), (4,)),), args_from(REAL)),
+    Row(np.concatenate, np_concatenate_three, (((2,), (3,), (2,)),), args_from(REAL)),
+    Row(np.stack, np_stack, ((F, F), ((4,), (4,)), ((2, 3), (2, 3))), args_from(REAL)),
+    Row(np.stack, np_stack_axis_last, (((4,), (4,)), ((2, 3), (2, 3))), args_from(REAL)),
+    Row(np.hstack, np_hstack, ((F, (2,)), ((3,), (2,)), ((2, 3), (2, 1))), args_from(REAL)),
+    Row(np.vstack, np_vstack, (((3,), (3,)), ((2, 3), (1, 3))), args_from(REAL)),
+    Row(np.dstack, np_dstack, (((3,), (3,)), ((2, 3), (2, 3))), args_from(REAL)),
+    Row(np.column_stack, np_column_stack, (((3,), (3,)), ((3, 2), (3,))), args_from(REAL)),
+    Row(np.split, np_split, (((6,),), ((6, 2),)), args_from(REAL)),
+    Row(np.split, np_split_indices, (((3, 5),),), args_from(REAL)),
+    Row(np.split, np_split_loop, (((4,),), ((4, 3),)), args_from(REAL)),
+    Row(np.array_split, np_array_split, (((6,),), ((7, 2),)), args_from(REAL)),
+    Row(np.hsplit, np_hsplit, (((4,),), ((3, 4),)), args_from(REAL)),
+    Row(np.vsplit, np_vsplit, (((4, 3),),), args_from(REAL)),
+    Row(np.dsplit, np_dsplit, (((2, 3, 4),),), args_from(REAL)),
+    Row(np.tile, np_tile, UNARY, args_from(REAL)),
+    Row(np.tile, np_tile_2d, (((3,),), ((2, 3),)), args_from(REAL)),
+    Row(np.repeat, np_repeat, UNARY, args_from(REAL)),
+    Row(np.repeat, np_repeat_axis, (((3, 2),),), args_from(REAL)),
+    Row(("method", "repeat"), method_repeat, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.flip, np_flip, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.flip, np_flip_axis, (((3, 4),),), args_from(REAL)),
+    Row(np.fliplr, np_fliplr, (((3, 4),),), args_from(REAL)),
+    Row(np.flipud, np_flipud, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.roll, np_roll, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.roll, np_roll_axes, (((3, 4),),), args_from(REAL)),
+    Row(np.rot90, np_rot90, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.rot90, np_rot90_k, (((3, 4),),), args_from(REAL)),
+    Row(np.diag, np_diag_vector, (((4,),),), args_from(REAL)),
+    Row(np.diag, np_diag_matrix, (((3, 4),), ((4, 4),)), args_from(REAL)),
+    Row(np.triu, np_triu, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.tril, np_tril, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.pad, np_pad, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.pad, np_pad_widths, (((3, 4), F),), args_from(REAL)),
+    Row(np.take, np_take, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.take, np_take_axis, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(("method", "take"), method_take, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(np.take_along_axis, np_take_along_axis, (((3, 4),),), args_from(REAL, accept=distinct)),
+    Row(("method", "item"), method_item, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(("method", "item"), method_item_spread, (((3, 4),),), args_from(REAL)),
+    Row(operator.getitem, index_newaxis, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(operator.getitem, index_ellipsis, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(operator.getitem, index_ellipsis_newaxis, (((3, 4),), ((2, 3, 4),)), args_from(REAL)),
+    Row(operator.getitem, index_fancy_pairs, (((3, 4),),), args_from(REAL)),
+    Row(operator.getitem, index_mask_2d, (((3, 4),),), args_from(REAL, accept=away_from(0.5))),
+    Row(operator.getitem, index_none_alone, (((5,),),), args_from(REAL)),
+    # linear algebra (issue 4)
+    Row(np.vdot, np_vdot, (((4,), (4,)), ((2, 3), (3, 2)), ((6,), (2, 3))), args_from(REAL)),
+    Row(
+        np.inner,
+        np_inner,
+        (((4,), (4,)), ((3, 4), (4,)), ((3, 4), (2, 4)), ((2, 3, 4), (5, 4)), (F, (3, 4))),
+        args_from(REAL),
+    ),
+    Row(np.outer, np_outer, (((3,), (4,)), ((2, 2), (3,)), (F, (3,))), args_from(REAL)),
+    Row(np.tensordot, np_tensordot, (((2, 3, 4), (3, 4, 5)), ((3, 4), (3, 4))), args_from(REAL)),
+    Row(np.tensordot, np_tensordot_axes1, (((3, 4), (4, 5)), ((2, 3, 4), (4,))), args_from(REAL)),
+    Row(np.tensordot, np_tensordot_pairs, (((2, 3, 4), (4, 5, 2)),), args_from(REAL)),
+    Row(np.tensordot, np_tensordot_outer, (((2,), (3,)), (F, (2, 3))), args_from(REAL)),
+    Row(
+        np.kron,
+        np_kron,
+        (((2, 3), (3, 2)), ((3,), (2, 2)), ((2, 2), (2, 1, 3)), (F, (2, 3))),
+        args_from(REAL),
+    ),
+    Row(
+        ("method", "dot"),
+        method_dot,
+        (((4,), (4,)), ((3, 4), (4,)), ((3, 4), (4, 2))),
+        args_from(REAL),
+    ),
+    Row(np.einsum, einsum_matmul, (((3, 4), (4, 2)),), args_from(REAL)),
+    Row(np.einsum, einsum_diagonal, (((4, 4),),), args_from(REAL)),
+    Row(np.einsum, einsum_trace, (((3, 3),),), args_from(REAL)),
+    Row(np.einsum, einsum_sum_all, (((3, 4),),), args_from(REAL)),
+    Row(np.einsum, einsum_implicit, (((3, 4), (4, 2)),), args_from(REAL)),
+    Row(
+        np.einsum,
+        einsum_batched_ellipsis,
+        (((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((1, 3, 4), (2, 4, 5))),
+        args_from(REAL),
+    ),
+    Row(np.einsum, einsum_three, (((3, 4), (4, 2), (2,)),), args_from(REAL)),
+    Row(np.einsum, einsum_outer, (((3,), (4,)),), args_from(REAL)),
+    Row(np.einsum, einsum_repeated_in_output_operand, (((3, 4), (3, 4)),), args_from(REAL)),
+    Row(
+        np.linalg.solve,
+        np_solve,
+        (
+            ((3, 3), (3,)),
+            ((3, 3), (3, 2)),
+            ((2, 3, 3), (2, 3, 2)),
+            # NumPy 2 broadcasts a 1-D b (a vector) and a 2-D b (a matrix) over the batch
+            *((((2, 3, 3), (3,)), ((2, 3, 3), (3, 2))) if NUMPY_2 else ()),
+        ),
+        args_from(well_conditioned, REAL),
+    ),
+    Row(np.linalg.inv, np_inv, (((3, 3),), ((2, 3, 3),)), args_from(well_conditioned)),
+    Row(np.linalg.det, np_det, (((3, 3),), ((2, 3, 3),)), args_from(well_conditioned)),
+    Row(
+        np.linalg.slogdet, slogdet_unpacked, (((3, 3),), ((2, 3, 3),)), args_from(well_conditioned)
+    ),
+    Row(np.linalg.slogdet, slogdet_indexed, (((3, 3),), ((2, 3, 3),)), args_from(well_conditioned)),
+    *(
+        [Row(("attribute", "logabsdet"), slogdet_field, (((3, 3),),), args_from(well_conditioned))]
+        if NUMPY_2
+        else []
+    ),
+    Row(
+        np.linalg.cholesky,
+        np_cholesky,
+        (((3, 3),), ((2, 3, 3),)),
+        args_from(symmetric_positive_definite),
+    ),
+    *(
+        [
+            Row(
+                np.linalg.cholesky,
+                np_cholesky_upper,
+                (((3, 3),),),
+                args_from(symmetric_positive_definite),
+            )
+        ]
+        if NUMPY_2
+        else []
+    ),
+    # constructors and conversions (issue 4)
+    Row(np.array, np_array_of_scalars, ((F, F), (F64, F)), args_from(REAL)),
+    Row(np.array, np_array_nested, ((F, F),), args_from(REAL)),
+    Row(np.array, np_array_of_arrays, (((3,), (3,)), ((2, 3), (2, 3))), args_from(REAL)),
+    Row(np.asarray, np_asarray, UNARY, args_from(REAL)),
+    Row(np.asarray, np_asarray_list, ((F, F), ((3,), (3,))), args_from(REAL)),
+    Row(np.asanyarray, np_asanyarray, UNARY, args_from(REAL)),
+    Row(np.ascontiguousarray, np_ascontiguousarray, (((3, 4),),), args_from(REAL)),
+    Row(("method", "astype"), method_astype, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(
+        ("method", "astype"),
+        method_astype_int,
+        (((5,),), ((3, 4),)),
+        args_from(REAL, accept=away_from(-1.0, 0.0, 1.0)),
+    ),
+    Row(np.float64, np_float64, UNARY, args_from(REAL)),
+    Row(np.full, np_full, ((F,), (F64,), ((3,),)), args_from(REAL)),
+    Row(np.full_like, np_full_like, (((3, 4), F), ((3, 4), (4,))), args_from(REAL)),
+    Row(np.linspace, np_linspace, ((F, F), ((3,), (3,)), ((3,), F)), args_from(REAL)),
+    Row(
+        np.arange,
+        np_arange,
+        ((F, F), (F64, F64)),
+        args_from(uniform(0.0, 0.5), uniform(0.45, 0.55), accept=arange_length_stable),
+    ),
 ]
 
 # Rows whose failure is a known bug outside the rule templates (pipeline), keyed by name:

@@ -1,26 +1,44 @@
 """Adjoint rules, grouped by family; importing this package registers them all."""
 
-from . import linalg, math_builtins, numpy_elementwise, operators, reductions, shape_indexing
+from . import (
+    constructors,
+    linalg,
+    math_builtins,
+    numpy_elementwise,
+    operators,
+    reductions,
+    shape_indexing,
+)
 from .registry import (
+    NONDIFFERENTIABLE_MARKER,
     Rule,
     adjoint,
     all_rules,
     display_name,
+    list_primitives,
     lookup,
+    mark_builtin_rules,
+    primitives_markdown,
     register_adjoint,
     register_nondifferentiable,
 )
 
+mark_builtin_rules()
+
 __all__ = [
+    "NONDIFFERENTIABLE_MARKER",
     "Rule",
     "adjoint",
     "all_rules",
+    "constructors",
     "display_name",
     "linalg",
+    "list_primitives",
     "lookup",
     "math_builtins",
     "numpy_elementwise",
     "operators",
+    "primitives_markdown",
     "reductions",
     "register_adjoint",
     "register_nondifferentiable",

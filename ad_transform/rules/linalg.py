@@ -1,9 +1,55 @@
-"""Adjoints of products and linear algebra."""
+"""Adjoints of products and linear algebra.
+
+Products (``dot``, ``vdot``, ``inner``, ``outer``, ``matmul``/``@``, ``tensordot``,
+``einsum``, ``kron``) are bilinear: each argument's adjoint is another product of
+``g`` with the other arguments, with NumPy's conventions for 1-D arguments, batches
+(broadcast batch axes are summed back) and, for ``np.dot`` with 3-D or more, its own
+pairing of axes. ``einsum`` takes explicit or implicit subscripts, ``...``, repeated
+labels (diagonals) and any number of operands (up to 8 here).
+
+Decompositions use the standard results (``a^{-T}`` is the inverse transposed):
+
+* ``solve(a, b) = x``: ``d b = solve(a^T, g)``, ``d a = -d b x^T``;
+* ``inv(a)``: ``d a = -ans^T g ans^T``;
+* ``det(a)``: ``d a = g det(a) a^{-T}`` (the cofactor matrix; from the SVD for a
+  singular matrix, exact for rank ``n - 1``);
+* ``slogdet(a) = (sign, logabsdet)``: ``d a = g_logabsdet a^{-T}`` (the sign is
+  piecewise constant). The result is a tuple: unpack it (``sign, logdet =
+  np.linalg.slogdet(a)``), index it (``np.linalg.slogdet(a)[1]``) or use its fields
+  (``.logabsdet``, ``.sign``);
+* ``cholesky(a)``: Murray's (2016) formula. NumPy reads only the lower triangle of
+  ``a`` (``upper=True``: the upper one), so the gradient lies there: an off-diagonal
+  entry stands for both symmetric positions. For ``a`` built symmetrically
+  (``b @ b.T``) the result is the same as with the symmetric convention.
+"""
 
 import numpy as np
 
-from ..runtime import dot_adjoint_left, dot_adjoint_right, matmul_adjoint_left, matmul_adjoint_right
-from .registry import adjoint
+from ..runtime import (
+    Item,
+    cholesky_adjoint,
+    det_adjoint,
+    dot_adjoint_left,
+    dot_adjoint_right,
+    einsum_adjoint,
+    inner_adjoint_left,
+    inner_adjoint_right,
+    kron_adjoint,
+    matmul_adjoint_left,
+    matmul_adjoint_right,
+    outer_adjoint_left,
+    outer_adjoint_right,
+    slogdet_adjoint,
+    solve_cotangent,
+    solve_matrix_adjoint,
+    tensordot_adjoint_left,
+    tensordot_adjoint_right,
+    unbroadcast,
+    vdot_adjoint,
+)
+from .registry import ARRAY, SCALAR, adjoint
+
+# -- products -------------------------------------------------------------------------------
 
 
 @adjoint(np.matmul, kind=None)
@@ -14,3 +60,100 @@ def d_matmul(g, ans, x, y):
 @adjoint(np.dot, kind=None)
 def d_dot(g, ans, a, b):
     return dot_adjoint_left(g, a, b), dot_adjoint_right(g, a, b)
+
+
+@adjoint(("method", "dot"), kind=None)
+def d_dot_method(g, ans, self, b):
+    return dot_adjoint_left(g, self, b), dot_adjoint_right(g, self, b)
+
+
+@adjoint(np.vdot, kind=SCALAR)
+def d_vdot(g, ans, a, b):
+    return vdot_adjoint(g, b, a), vdot_adjoint(g, a, b)
+
+
+@adjoint(np.inner, kind=None)
+def d_inner(g, ans, a, b):
+    return inner_adjoint_left(g, a, b), inner_adjoint_right(g, a, b)
+
+
+@adjoint(np.outer, kind=ARRAY)
+def d_outer(g, ans, a, b):
+    return outer_adjoint_left(g, a, b), outer_adjoint_right(g, a, b)
+
+
+@adjoint(np.tensordot, kind=None)
+def d_tensordot(g, ans, a, b, axes=2):
+    return tensordot_adjoint_left(g, a, b, axes), tensordot_adjoint_right(g, a, b, axes)
+
+
+@adjoint(np.kron, kind=ARRAY)
+def d_kron(g, ans, a, b):
+    return kron_adjoint(g, a, b, True), kron_adjoint(g, a, b, False)
+
+
+@adjoint(np.einsum, kind=None)
+def d_einsum(
+    g,
+    ans,
+    subscripts,
+    o0,
+    o1=None,
+    o2=None,
+    o3=None,
+    o4=None,
+    o5=None,
+    o6=None,
+    o7=None,
+    optimize=False,
+):
+    return (
+        None,
+        einsum_adjoint(g, subscripts, 0, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_adjoint(g, subscripts, 1, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_adjoint(g, subscripts, 2, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_adjoint(g, subscripts, 3, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_adjoint(g, subscripts, 4, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_adjoint(g, subscripts, 5, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_adjoint(g, subscripts, 6, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_adjoint(g, subscripts, 7, o0, o1, o2, o3, o4, o5, o6, o7),
+    )
+
+
+# -- solving and decompositions ---------------------------------------------------------------
+
+
+@adjoint(np.linalg.solve, kind=ARRAY)
+def d_solve(g, ans, a, b):
+    gb = solve_cotangent(g, a, b)
+    return unbroadcast(solve_matrix_adjoint(gb, ans, a, b), a), unbroadcast(gb, b)
+
+
+@adjoint(np.linalg.inv, kind=ARRAY)
+def d_inv(g, ans, a):
+    inverse_t = np.swapaxes(ans, -1, -2)
+    return -(inverse_t @ g @ inverse_t)
+
+
+@adjoint(np.linalg.det, kind=None)
+def d_det(g, ans, a):
+    return det_adjoint(g, ans, a)
+
+
+@adjoint(np.linalg.slogdet, kind=None)
+def d_slogdet(g, ans, a):
+    # g is the adjoint of the pair (sign, logabsdet); only logabsdet has a derivative.
+    return slogdet_adjoint(g, a)
+
+
+if int(np.__version__.split(".")[0]) >= 2:  # slogdet returns a named tuple
+
+    @adjoint(("attribute", "logabsdet"), kind=None)
+    def d_logabsdet_attribute(g, ans, x):
+        # slogdet(a).logabsdet is slogdet(a)[1]
+        return Item(1, g, 2)
+
+
+@adjoint(np.linalg.cholesky, kind=ARRAY)
+def d_cholesky(g, ans, a, upper=False):
+    return cholesky_adjoint(g, ans, a, upper)

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..runtime import safe_log, sequence_sum_adjoint, unbroadcast
+from ..runtime import safe_log, sequence_sum_adjoint, times, unbroadcast
 from .registry import SCALAR, UNKNOWN, adjoint, register_nondifferentiable
 
 
@@ -105,7 +105,7 @@ def d_hypot(g, ans, x, y):
 
 @adjoint(builtins.abs)
 def d_abs(g, ans, x):
-    return g * np.sign(x)
+    return times(g, np.sign(x))
 
 
 @adjoint(builtins.abs, scalar=True)
@@ -125,7 +125,15 @@ def d_min(g, ans, x, y):
 
 @adjoint(builtins.pow)
 def d_builtin_pow(g, ans, x, y):
-    return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * ans * safe_log(x), y)
+    return (
+        unbroadcast(times(g, y * x ** (y - 1)), x),
+        unbroadcast(times(g, ans * safe_log(x)), y),
+    )
+
+
+@adjoint(builtins.pow, scalar=True)
+def d_builtin_pow_scalar(g, ans, x, y):
+    return g * y * x ** (y - 1), g * ans * safe_log(x)
 
 
 @adjoint(builtins.sum, kind=UNKNOWN)

@@ -1,79 +1,335 @@
-"""Adjoints of NumPy's elementwise functions, with broadcasting undone by ``unbroadcast``.
+"""Adjoints of NumPy's elementwise functions (ufuncs), ``np.where`` and ``np.clip``.
 
-Conventions: ``abs`` has derivative 0 at 0; ``maximum``/``minimum`` split the
-adjoint equally between tied elements; ``sqrt`` at 0 gives an infinite derivative,
-as the calculus does.
+Broadcasting is undone by ``unbroadcast``. Each rule has a generic template (arrays)
+and, where it differs, a plain one for Python and NumPy scalars.
+
+Conventions:
+
+* A zero adjoint contributes nothing, even through an infinite or NaN derivative: the
+  array templates multiply by the local derivative with ``times``/``over`` (see
+  ``runtime.times``), so ``np.where(x > 0, np.sqrt(x), 0.0)`` has the gradient of the
+  selected branch everywhere, not NaN where the other branch is NaN or infinite (the
+  "where trap"); masks (``y[x > 0]``) behave the same. The scalar templates are plain
+  arithmetic: for Python numbers choose with ``if`` / ``a if c else b`` instead.
+* Kinks: ``abs``/``fabs`` have derivative 0 at 0; ``maximum``, ``minimum``, ``fmax``,
+  ``fmin`` split the adjoint equally between tied elements (``fmax``/``fmin``: a NaN
+  never wins); ``clip`` is differentiated as ``minimum(maximum(a, a_min), a_max)``
+  (the bounds are differentiable, a tie at a bound splits equally); ``copysign(x, y)``
+  has derivative ``sign(x) * sign(y)`` in ``x`` (0 at ``x == 0``) and 0 in ``y``.
+* Boundaries: ``sqrt`` and ``cbrt`` have an infinite derivative at 0, ``arcsin`` and
+  ``arccos`` at +-1, ``arccosh`` at 1, ``arctanh`` at +-1, as in calculus (``inf`` for
+  a nonzero adjoint, not a silent 0); ``d/dy x**y`` is 0 at ``x == 0``.
+* Stable forms where the textbook formula is not: ``tanh`` from its output,
+  ``1 - t*t`` (``1 / cosh(x)**2`` overflows for ``|x| > 355``; the error of ``1 - t*t``
+  is a few ulps of 1, like that of the rounded ``t`` itself); ``logaddexp(x, y)`` as
+  ``exp(x - ans)`` (never overflows, unlike ``exp(x) / (exp(x) + exp(y))``),
+  ``logaddexp2`` likewise; ``arcsinh`` with ``hypot(1, x)`` (no overflow of ``x*x``);
+  ``arcsin``/``arccos``/``arccosh``/``arctanh`` with ``(1 - x)(1 + x)`` instead of
+  ``1 - x*x``; ``sinc`` with its Taylor series near 0; ``exp``/``expm1``/``exp2`` from
+  their output.
+* Piecewise constant (zero gradient, registered as non-differentiable): ``sign``,
+  ``floor``, ``ceil``, ``round``/``around``, ``rint``, ``trunc``, ``fix``,
+  comparisons, logical functions and predicates (``isnan``, ``isclose``, ...).
 """
+
+import math
 
 import numpy as np
 
-from ..runtime import safe_log, unbroadcast
+from ..runtime import (
+    clip_weights,
+    fmax_weights,
+    nondifferentiable_zero,
+    over,
+    safe_log,
+    sinc_derivative,
+    tie_weight,
+    times,
+    unbroadcast,
+)
 from .registry import adjoint, register_nondifferentiable
+
+# -- exponentials and logarithms ---------------------------------------------------------
 
 
 @adjoint(np.exp)
 def d_exp(g, ans, x):
+    return times(g, ans)
+
+
+@adjoint(np.exp, scalar=True)
+def d_exp_scalar(g, ans, x):
     return g * ans
+
+
+@adjoint(np.exp2)
+def d_exp2(g, ans, x):
+    return times(g, ans * math.log(2.0))
+
+
+@adjoint(np.exp2, scalar=True)
+def d_exp2_scalar(g, ans, x):
+    return g * ans * math.log(2.0)
+
+
+@adjoint(np.expm1)
+def d_expm1(g, ans, x):
+    return times(g, ans + 1.0)
+
+
+@adjoint(np.expm1, scalar=True)
+def d_expm1_scalar(g, ans, x):
+    return g * (ans + 1.0)
 
 
 @adjoint(np.log)
 def d_log(g, ans, x):
+    return over(g, x)
+
+
+@adjoint(np.log, scalar=True)
+def d_log_scalar(g, ans, x):
     return g / x
 
 
 @adjoint(np.log2)
 def d_log2(g, ans, x):
-    return g / (x * np.log(2.0))
+    return over(g, x * math.log(2.0))
+
+
+@adjoint(np.log2, scalar=True)
+def d_log2_scalar(g, ans, x):
+    return g / (x * math.log(2.0))
 
 
 @adjoint(np.log10)
 def d_log10(g, ans, x):
-    return g / (x * np.log(10.0))
+    return over(g, x * math.log(10.0))
+
+
+@adjoint(np.log10, scalar=True)
+def d_log10_scalar(g, ans, x):
+    return g / (x * math.log(10.0))
 
 
 @adjoint(np.log1p)
 def d_log1p(g, ans, x):
+    return over(g, 1.0 + x)
+
+
+@adjoint(np.log1p, scalar=True)
+def d_log1p_scalar(g, ans, x):
     return g / (1.0 + x)
 
 
-@adjoint(np.expm1)
-def d_expm1(g, ans, x):
-    return g * (ans + 1.0)
+# -- powers and roots ---------------------------------------------------------------------
 
 
 @adjoint(np.sqrt)
 def d_sqrt(g, ans, x):
+    return over(g, 2.0 * ans)
+
+
+@adjoint(np.sqrt, scalar=True)
+def d_sqrt_scalar(g, ans, x):
     return g / (2.0 * ans)
+
+
+@adjoint(np.cbrt)
+def d_cbrt(g, ans, x):
+    return over(g, 3.0 * ans * ans)
+
+
+@adjoint(np.cbrt, scalar=True)
+def d_cbrt_scalar(g, ans, x):
+    return g / (3.0 * ans * ans)
+
+
+@adjoint(np.square)
+def d_square(g, ans, x):
+    return times(g, 2.0 * x)
+
+
+@adjoint(np.square, scalar=True)
+def d_square_scalar(g, ans, x):
+    return 2.0 * g * x
+
+
+@adjoint(np.reciprocal)
+def d_reciprocal(g, ans, x):
+    return times(-g, ans * ans)
+
+
+@adjoint(np.reciprocal, scalar=True)
+def d_reciprocal_scalar(g, ans, x):
+    return -g * ans * ans
+
+
+# -- trigonometric and hyperbolic ----------------------------------------------------------
 
 
 @adjoint(np.sin)
 def d_sin(g, ans, x):
+    return times(g, np.cos(x))
+
+
+@adjoint(np.sin, scalar=True)
+def d_sin_scalar(g, ans, x):
     return g * np.cos(x)
 
 
 @adjoint(np.cos)
 def d_cos(g, ans, x):
+    return times(-g, np.sin(x))
+
+
+@adjoint(np.cos, scalar=True)
+def d_cos_scalar(g, ans, x):
     return -g * np.sin(x)
 
 
 @adjoint(np.tan)
 def d_tan(g, ans, x):
+    return times(g, 1.0 + ans * ans)
+
+
+@adjoint(np.tan, scalar=True)
+def d_tan_scalar(g, ans, x):
     return g * (1.0 + ans * ans)
 
 
-@adjoint(np.tanh)
-def d_tanh(g, ans, x):
-    return g * (1.0 - ans * ans)
+@adjoint(np.arcsin)
+def d_arcsin(g, ans, x):
+    return over(g, np.sqrt((1.0 - x) * (1.0 + x)))
+
+
+@adjoint(np.arcsin, scalar=True)
+def d_arcsin_scalar(g, ans, x):
+    return g / np.sqrt((1.0 - x) * (1.0 + x))
+
+
+@adjoint(np.arccos)
+def d_arccos(g, ans, x):
+    return over(-g, np.sqrt((1.0 - x) * (1.0 + x)))
+
+
+@adjoint(np.arccos, scalar=True)
+def d_arccos_scalar(g, ans, x):
+    return -g / np.sqrt((1.0 - x) * (1.0 + x))
 
 
 @adjoint(np.arctan)
 def d_arctan(g, ans, x):
+    return over(g, 1.0 + x * x)
+
+
+@adjoint(np.arctan, scalar=True)
+def d_arctan_scalar(g, ans, x):
     return g / (1.0 + x * x)
+
+
+@adjoint(np.sinh)
+def d_sinh(g, ans, x):
+    return times(g, np.cosh(x))
+
+
+@adjoint(np.sinh, scalar=True)
+def d_sinh_scalar(g, ans, x):
+    return g * np.cosh(x)
+
+
+@adjoint(np.cosh)
+def d_cosh(g, ans, x):
+    return times(g, np.sinh(x))
+
+
+@adjoint(np.cosh, scalar=True)
+def d_cosh_scalar(g, ans, x):
+    return g * np.sinh(x)
+
+
+@adjoint(np.tanh)
+def d_tanh(g, ans, x):
+    # From the output: never overflows (sech(x)^2 = 1 / cosh(x)^2 would, for |x| > 355).
+    return times(g, 1.0 - ans * ans)
+
+
+@adjoint(np.tanh, scalar=True)
+def d_tanh_scalar(g, ans, x):
+    return g * (1.0 - ans * ans)
+
+
+@adjoint(np.arcsinh)
+def d_arcsinh(g, ans, x):
+    return over(g, np.hypot(1.0, x))
+
+
+@adjoint(np.arcsinh, scalar=True)
+def d_arcsinh_scalar(g, ans, x):
+    return g / np.hypot(1.0, x)
+
+
+@adjoint(np.arccosh)
+def d_arccosh(g, ans, x):
+    return over(g, np.sqrt((x - 1.0) * (x + 1.0)))
+
+
+@adjoint(np.arccosh, scalar=True)
+def d_arccosh_scalar(g, ans, x):
+    return g / np.sqrt((x - 1.0) * (x + 1.0))
+
+
+@adjoint(np.arctanh)
+def d_arctanh(g, ans, x):
+    return over(g, (1.0 - x) * (1.0 + x))
+
+
+@adjoint(np.arctanh, scalar=True)
+def d_arctanh_scalar(g, ans, x):
+    return g / ((1.0 - x) * (1.0 + x))
+
+
+@adjoint(np.deg2rad)
+def d_deg2rad(g, ans, x):
+    return g * (np.pi / 180.0)
+
+
+@adjoint(np.radians)
+def d_radians(g, ans, x):
+    return g * (np.pi / 180.0)
+
+
+@adjoint(np.rad2deg)
+def d_rad2deg(g, ans, x):
+    return g * (180.0 / np.pi)
+
+
+@adjoint(np.degrees)
+def d_degrees(g, ans, x):
+    return g * (180.0 / np.pi)
+
+
+@adjoint(np.sinc)
+def d_sinc(g, ans, x):
+    return times(g, sinc_derivative(x))
+
+
+# -- signs and magnitudes -----------------------------------------------------------------
 
 
 @adjoint(np.abs)
 def d_abs(g, ans, x):
+    return times(g, np.sign(x))
+
+
+@adjoint(np.abs, scalar=True)
+def d_abs_scalar(g, ans, x):
     return g * np.sign(x)
+
+
+@adjoint(np.fabs)
+def d_fabs(g, ans, x):
+    return times(g, np.sign(x))
 
 
 @adjoint(np.negative)
@@ -81,25 +337,28 @@ def d_negative(g, ans, x):
     return -g
 
 
-@adjoint(np.maximum)
-def d_maximum(g, ans, x, y):
-    return (
-        unbroadcast(g * ((x > y) + 0.5 * (x == y)), x),
-        unbroadcast(g * ((y > x) + 0.5 * (x == y)), y),
-    )
+@adjoint(np.positive)
+def d_positive(g, ans, x):
+    return g
 
 
-@adjoint(np.minimum)
-def d_minimum(g, ans, x, y):
-    return (
-        unbroadcast(g * ((x < y) + 0.5 * (x == y)), x),
-        unbroadcast(g * ((y < x) + 0.5 * (x == y)), y),
-    )
+@adjoint(np.conjugate)
+def d_conjugate(g, ans, x):
+    # Real arrays only (the tool differentiates real functions): the identity.
+    return g
 
 
-@adjoint(np.power)
-def d_power(g, ans, x, y):
-    return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * ans * safe_log(x), y)
+@adjoint(np.real)
+def d_real(g, ans, val):
+    return g
+
+
+@adjoint(np.copysign)
+def d_copysign(g, ans, x, y):
+    return unbroadcast(times(g, np.sign(x) * np.copysign(1.0, y)), x), nondifferentiable_zero(y)
+
+
+# -- two arguments --------------------------------------------------------------------------
 
 
 @adjoint(np.add)
@@ -114,12 +373,160 @@ def d_subtract(g, ans, x, y):
 
 @adjoint(np.multiply)
 def d_multiply(g, ans, x, y):
-    return unbroadcast(g * y, x), unbroadcast(g * x, y)
+    return unbroadcast(times(g, y), x), unbroadcast(times(g, x), y)
 
 
-@adjoint(np.divide)
+@adjoint(np.multiply, scalar=True)
+def d_multiply_scalar(g, ans, x, y):
+    return g * y, g * x
+
+
+@adjoint(np.divide)  # also np.true_divide, the same ufunc
 def d_divide(g, ans, x, y):
-    return unbroadcast(g / y, x), unbroadcast(-g * ans / y, y)
+    return unbroadcast(over(g, y), x), unbroadcast(times(-g, ans / y), y)
+
+
+@adjoint(np.divide, scalar=True)
+def d_divide_scalar(g, ans, x, y):
+    return g / y, -g * ans / y
+
+
+@adjoint(np.power)
+def d_power(g, ans, x, y):
+    return (
+        unbroadcast(times(g, y * x ** (y - 1)), x),
+        unbroadcast(times(g, ans * safe_log(x)), y),
+    )
+
+
+@adjoint(np.power, scalar=True)
+def d_power_scalar(g, ans, x, y):
+    return g * y * x ** (y - 1), g * ans * safe_log(x)
+
+
+@adjoint(np.float_power)
+def d_float_power(g, ans, x, y):
+    # float_power computes in float64 (or complex); so does its adjoint.
+    return (
+        unbroadcast(times(g, y * np.float_power(x, y - 1)), x),
+        unbroadcast(times(g, ans * safe_log(x)), y),
+    )
+
+
+@adjoint(np.mod)  # also np.remainder
+def d_mod(g, ans, x, y):
+    # x mod y = x - floor(x / y) * y
+    return unbroadcast(g, x), unbroadcast(times(-g, (x - ans) / y), y)
+
+
+@adjoint(np.fmod)
+def d_fmod(g, ans, x, y):
+    # fmod(x, y) = x - trunc(x / y) * y
+    return unbroadcast(g, x), unbroadcast(times(-g, (x - ans) / y), y)
+
+
+@adjoint(np.maximum)
+def d_maximum(g, ans, x, y):
+    return unbroadcast(g * tie_weight(x, y), x), unbroadcast(g * tie_weight(y, x), y)
+
+
+@adjoint(np.maximum, scalar=True)
+def d_maximum_scalar(g, ans, x, y):
+    return g * ((x > y) + 0.5 * (x == y)), g * ((y > x) + 0.5 * (x == y))
+
+
+@adjoint(np.minimum)
+def d_minimum(g, ans, x, y):
+    return unbroadcast(g * tie_weight(y, x), x), unbroadcast(g * tie_weight(x, y), y)
+
+
+@adjoint(np.minimum, scalar=True)
+def d_minimum_scalar(g, ans, x, y):
+    return g * ((x < y) + 0.5 * (x == y)), g * ((y < x) + 0.5 * (x == y))
+
+
+@adjoint(np.fmax)
+def d_fmax(g, ans, x, y):
+    wx, wy = fmax_weights(x, y, True)
+    return unbroadcast(g * wx, x), unbroadcast(g * wy, y)
+
+
+@adjoint(np.fmin)
+def d_fmin(g, ans, x, y):
+    wx, wy = fmax_weights(x, y, False)
+    return unbroadcast(g * wx, x), unbroadcast(g * wy, y)
+
+
+@adjoint(np.arctan2)
+def d_arctan2(g, ans, y, x):
+    r2 = x * x + y * y
+    return unbroadcast(times(g, x / r2), y), unbroadcast(times(-g, y / r2), x)
+
+
+@adjoint(np.arctan2, scalar=True)
+def d_arctan2_scalar(g, ans, y, x):
+    r2 = x * x + y * y
+    return g * x / r2, -g * y / r2
+
+
+@adjoint(np.hypot)
+def d_hypot(g, ans, x, y):
+    # The gradient at the origin is 0 (a subgradient), as for np.linalg.norm.
+    r = np.where(ans == 0, 1.0, ans)
+    return unbroadcast(times(g, x / r), x), unbroadcast(times(g, y / r), y)
+
+
+@adjoint(np.logaddexp)
+def d_logaddexp(g, ans, x, y):
+    # exp(x) / (exp(x) + exp(y)) = exp(x - ans): x - ans <= 0, no overflow.
+    return unbroadcast(times(g, np.exp(x - ans)), x), unbroadcast(times(g, np.exp(y - ans)), y)
+
+
+@adjoint(np.logaddexp, scalar=True)
+def d_logaddexp_scalar(g, ans, x, y):
+    return g * np.exp(x - ans), g * np.exp(y - ans)
+
+
+@adjoint(np.logaddexp2)
+def d_logaddexp2(g, ans, x, y):
+    return (
+        unbroadcast(times(g, np.exp2(x - ans)), x),
+        unbroadcast(times(g, np.exp2(y - ans)), y),
+    )
+
+
+@adjoint(np.where)
+def d_where(g, ans, condition, x=None, y=None):
+    # Each branch gets the adjoint where it was selected and an exact 0 elsewhere.
+    return (
+        None,
+        unbroadcast(np.where(condition, g, 0.0), x),
+        unbroadcast(np.where(condition, 0.0, g), y),
+    )
+
+
+@adjoint(np.where, scalar=True)
+def d_where_scalar(g, ans, condition, x=None, y=None):
+    return None, g if condition else 0.0, 0.0 if condition else g
+
+
+@adjoint(np.clip)
+def d_clip(g, ans, a, a_min=None, a_max=None, min=None, max=None):
+    # min= / max= are NumPy 2's keyword spellings of a_min / a_max.
+    w_a, w_min, w_max = clip_weights(a, a_min, a_max, min, max)
+    return (
+        unbroadcast(g * w_a, a),
+        unbroadcast(g * w_min, a_min),
+        unbroadcast(g * w_max, a_max),
+        unbroadcast(g * w_min, min),
+        unbroadcast(g * w_max, max),
+    )
+
+
+@adjoint(("method", "clip"))
+def d_clip_method(g, ans, self, min=None, max=None):
+    w_a, w_min, w_max = clip_weights(self, min, max)
+    return unbroadcast(g * w_a, self), unbroadcast(g * w_min, min), unbroadcast(g * w_max, max)
 
 
 register_nondifferentiable(
@@ -127,11 +534,18 @@ register_nondifferentiable(
     np.floor,
     np.ceil,
     np.round,
+    np.around,
     np.rint,
     np.trunc,
+    np.fix,
+    np.floor_divide,
+    np.signbit,
     np.isnan,
     np.isinf,
     np.isfinite,
+    np.isclose,
+    np.allclose,
+    np.array_equal,
     np.greater,
     np.greater_equal,
     np.less,
@@ -142,4 +556,5 @@ register_nondifferentiable(
     np.logical_or,
     np.logical_not,
     np.logical_xor,
+    ("method", "round"),
 )

@@ -1,8 +1,21 @@
-"""Adjoints of Python's operators (``+ - * / ** @``, unary ``-``/``+``, comparisons)."""
+"""Adjoints of Python's operators (``+ - * / ** % @``, unary ``-``/``+``, comparisons).
+
+On arrays the products with a primal value go through ``times``/``over``: a zero
+adjoint contributes 0 even where the other factor is infinite or NaN (the branch
+``np.where`` did not select, see ``numpy_elementwise``). Between Python and NumPy
+scalars the rules are plain arithmetic.
+"""
 
 import operator
 
-from ..runtime import matmul_adjoint_left, matmul_adjoint_right, safe_log, unbroadcast
+from ..runtime import (
+    matmul_adjoint_left,
+    matmul_adjoint_right,
+    over,
+    safe_log,
+    times,
+    unbroadcast,
+)
 from .registry import adjoint, register_nondifferentiable
 
 
@@ -18,23 +31,46 @@ def d_sub(g, ans, x, y):
 
 @adjoint(operator.mul)
 def d_mul(g, ans, x, y):
-    return unbroadcast(g * y, x), unbroadcast(g * x, y)
+    return unbroadcast(times(g, y), x), unbroadcast(times(g, x), y)
+
+
+@adjoint(operator.mul, scalar=True)
+def d_mul_scalar(g, ans, x, y):
+    return g * y, g * x
 
 
 @adjoint(operator.truediv)
 def d_truediv(g, ans, x, y):
-    return unbroadcast(g / y, x), unbroadcast(-g * ans / y, y)
+    return unbroadcast(over(g, y), x), unbroadcast(times(-g, ans / y), y)
+
+
+@adjoint(operator.truediv, scalar=True)
+def d_truediv_scalar(g, ans, x, y):
+    return g / y, -g * ans / y
 
 
 @adjoint(operator.pow)
 def d_pow(g, ans, x, y):
     # d/dy x**y = x**y * log(x); at x == 0 the limit 0 is used.
-    return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * ans * safe_log(x), y)
+    return (
+        unbroadcast(times(g, y * x ** (y - 1)), x),
+        unbroadcast(times(g, ans * safe_log(x)), y),
+    )
+
+
+@adjoint(operator.pow, scalar=True)
+def d_pow_scalar(g, ans, x, y):
+    return g * y * x ** (y - 1), g * ans * safe_log(x)
 
 
 @adjoint(operator.mod)
 def d_mod(g, ans, x, y):
-    return unbroadcast(g, x), unbroadcast(-g * ((x - ans) / y), y)
+    return unbroadcast(g, x), unbroadcast(times(-g, (x - ans) / y), y)
+
+
+@adjoint(operator.mod, scalar=True)
+def d_mod_scalar(g, ans, x, y):
+    return g, -g * ((x - ans) / y)
 
 
 @adjoint(operator.matmul, kind=None)

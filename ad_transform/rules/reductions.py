@@ -1,9 +1,48 @@
-"""Adjoints of reductions: the adjoint of the result is spread back over what was reduced."""
+"""Adjoints of reductions: the adjoint of the result is spread back over what was reduced.
+
+Every reduction takes ``axis`` (None, an int, a tuple of ints) and ``keepdims`` like
+NumPy; function and method forms (``np.sum(x, 0)``, ``x.sum(0)``) share their rules.
+
+Conventions:
+
+* ``max``/``min``/``amax``/``amin``/``nanmax``/``nanmin``/``ptp`` split the adjoint
+  equally among tied elements (like ``np.maximum``); NaNs are never chosen by the
+  ``nan`` variants.
+* ``prod`` and ``cumprod`` are exact where ``x`` has zeros (products of the other
+  elements, not ``ans / x``).
+* ``std`` has gradient 0 where it is 0 (a subgradient); ``var``/``std`` take ``ddof``
+  (and NumPy 2's ``correction``).
+* ``np.linalg.norm``: vector norms ``ord`` None/2, 1, inf, -inf, 0 and real ``p >= 1``;
+  matrix norms (2-D, or a 2-tuple ``axis``) ``'fro'``, ``'nuc'``, 2, -2, 1, -1, inf,
+  -inf; gradient 0 at the origin; ties split equally.
+* ``np.average`` is differentiable in ``a`` and in ``weights``.
+"""
 
 import numpy as np
 
-from ..runtime import expand_reduced, norm_adjoint, reduced_count
-from .registry import adjoint
+from ..runtime import (
+    average_adjoint,
+    cumprod_adjoint,
+    cumsum_adjoint,
+    diagonal_adjoint,
+    diff_adjoint,
+    expand_reduced,
+    extremum_adjoint,
+    nan_extremum_adjoint,
+    nan_mean_adjoint,
+    nan_sum_adjoint,
+    norm_adjoint,
+    prod_adjoint,
+    ptp_adjoint,
+    reduced_count,
+    sort_adjoint,
+    std_adjoint,
+    trace_adjoint,
+    var_adjoint,
+)
+from .registry import ARRAY, adjoint, register_nondifferentiable
+
+# -- sums and means ---------------------------------------------------------------------
 
 
 @adjoint(np.sum, kind=None)
@@ -11,11 +50,200 @@ def d_sum(g, ans, a, axis=None, dtype=None, keepdims=False):
     return expand_reduced(g, a, axis, keepdims)
 
 
+@adjoint(("method", "sum"), kind=None)
+def d_sum_method(g, ans, self, axis=None, dtype=None, keepdims=False):
+    return expand_reduced(g, self, axis, keepdims)
+
+
 @adjoint(np.mean, kind=None)
 def d_mean(g, ans, a, axis=None, dtype=None, keepdims=False):
     return expand_reduced(g, a, axis, keepdims) / reduced_count(a, axis)
 
 
+@adjoint(("method", "mean"), kind=None)
+def d_mean_method(g, ans, self, axis=None, dtype=None, keepdims=False):
+    return expand_reduced(g, self, axis, keepdims) / reduced_count(self, axis)
+
+
+@adjoint(np.nansum, kind=None)
+def d_nansum(g, ans, a, axis=None, dtype=None, keepdims=False):
+    return nan_sum_adjoint(g, a, axis, keepdims)
+
+
+@adjoint(np.nanmean, kind=None)
+def d_nanmean(g, ans, a, axis=None, dtype=None, keepdims=False):
+    return nan_mean_adjoint(g, a, axis, keepdims)
+
+
+@adjoint(np.average, kind=None)
+def d_average(g, ans, a, axis=None, weights=None, returned=False, keepdims=False):
+    da, dweights = average_adjoint(g, ans, a, axis, weights, keepdims, returned)
+    return da, None, dweights
+
+
+@adjoint(np.trace, kind=None)
+def d_trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None):
+    return trace_adjoint(g, a, offset, axis1, axis2)
+
+
+@adjoint(("method", "trace"), kind=None)
+def d_trace_method(g, ans, self, offset=0, axis1=0, axis2=1, dtype=None):
+    return trace_adjoint(g, self, offset, axis1, axis2)
+
+
+@adjoint(np.diagonal, kind=ARRAY)
+def d_diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
+    return diagonal_adjoint(g, a, offset, axis1, axis2)
+
+
+@adjoint(("method", "diagonal"), kind=ARRAY)
+def d_diagonal_method(g, ans, self, offset=0, axis1=0, axis2=1):
+    return diagonal_adjoint(g, self, offset, axis1, axis2)
+
+
+# -- products -----------------------------------------------------------------------------
+
+
+@adjoint(np.prod, kind=None)
+def d_prod(g, ans, a, axis=None, dtype=None, keepdims=False):
+    return prod_adjoint(g, a, axis, keepdims)
+
+
+@adjoint(("method", "prod"), kind=None)
+def d_prod_method(g, ans, self, axis=None, dtype=None, keepdims=False):
+    return prod_adjoint(g, self, axis, keepdims)
+
+
+# -- extremes -----------------------------------------------------------------------------
+
+
+@adjoint(np.max, kind=None)
+def d_max(g, ans, a, axis=None, keepdims=False):
+    return extremum_adjoint(g, ans, a, axis, keepdims)
+
+
+@adjoint(np.amax, kind=None)
+def d_amax(g, ans, a, axis=None, keepdims=False):
+    return extremum_adjoint(g, ans, a, axis, keepdims)
+
+
+@adjoint(("method", "max"), kind=None)
+def d_max_method(g, ans, self, axis=None, keepdims=False):
+    return extremum_adjoint(g, ans, self, axis, keepdims)
+
+
+@adjoint(np.min, kind=None)
+def d_min(g, ans, a, axis=None, keepdims=False):
+    return extremum_adjoint(g, ans, a, axis, keepdims)
+
+
+@adjoint(np.amin, kind=None)
+def d_amin(g, ans, a, axis=None, keepdims=False):
+    return extremum_adjoint(g, ans, a, axis, keepdims)
+
+
+@adjoint(("method", "min"), kind=None)
+def d_min_method(g, ans, self, axis=None, keepdims=False):
+    return extremum_adjoint(g, ans, self, axis, keepdims)
+
+
+@adjoint(np.nanmax, kind=None)
+def d_nanmax(g, ans, a, axis=None, keepdims=False):
+    return nan_extremum_adjoint(g, ans, a, axis, keepdims)
+
+
+@adjoint(np.nanmin, kind=None)
+def d_nanmin(g, ans, a, axis=None, keepdims=False):
+    return nan_extremum_adjoint(g, ans, a, axis, keepdims)
+
+
+@adjoint(np.ptp, kind=None)
+def d_ptp(g, ans, a, axis=None, keepdims=False):
+    return ptp_adjoint(g, ans, a, axis, keepdims)
+
+
+@adjoint(np.sort, kind=ARRAY)
+def d_sort(g, ans, a, axis=-1, kind=None):
+    return sort_adjoint(g, a, axis)
+
+
+# -- spread -------------------------------------------------------------------------------
+
+
+@adjoint(np.var, kind=None)
+def d_var(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    return var_adjoint(g, a, axis, ddof, keepdims, correction)
+
+
+@adjoint(("method", "var"), kind=None)
+def d_var_method(g, ans, self, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    return var_adjoint(g, self, axis, ddof, keepdims, correction)
+
+
+@adjoint(np.std, kind=None)
+def d_std(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    return std_adjoint(g, ans, a, axis, ddof, keepdims, correction)
+
+
+@adjoint(("method", "std"), kind=None)
+def d_std_method(g, ans, self, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    return std_adjoint(g, ans, self, axis, ddof, keepdims, correction)
+
+
+# -- cumulative ---------------------------------------------------------------------------
+
+
+@adjoint(np.cumsum, kind=ARRAY)
+def d_cumsum(g, ans, a, axis=None, dtype=None):
+    return cumsum_adjoint(g, a, axis)
+
+
+@adjoint(("method", "cumsum"), kind=ARRAY)
+def d_cumsum_method(g, ans, self, axis=None, dtype=None):
+    return cumsum_adjoint(g, self, axis)
+
+
+@adjoint(np.cumprod, kind=ARRAY)
+def d_cumprod(g, ans, a, axis=None, dtype=None):
+    return cumprod_adjoint(g, ans, a, axis)
+
+
+@adjoint(("method", "cumprod"), kind=ARRAY)
+def d_cumprod_method(g, ans, self, axis=None, dtype=None):
+    return cumprod_adjoint(g, ans, self, axis)
+
+
+@adjoint(np.diff, kind=ARRAY)
+def d_diff(g, ans, a, n=1, axis=-1):
+    return diff_adjoint(g, a, n, axis)
+
+
+# -- norms --------------------------------------------------------------------------------
+
+
 @adjoint(np.linalg.norm, kind=None)
 def d_norm(g, ans, x, ord=None, axis=None, keepdims=False):
     return norm_adjoint(g, ans, x, ord, axis, keepdims)
+
+
+register_nondifferentiable(
+    np.argmax,
+    np.argmin,
+    np.argsort,
+    np.nanargmax,
+    np.nanargmin,
+    np.any,
+    np.all,
+    np.count_nonzero,
+    np.nonzero,
+    np.flatnonzero,
+    np.argwhere,
+    np.searchsorted,
+    np.digitize,
+    ("method", "argmax"),
+    ("method", "argmin"),
+    ("method", "argsort"),
+    ("method", "any"),
+    ("method", "all"),
+    ("method", "nonzero"),
+)

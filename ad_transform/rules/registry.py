@@ -8,6 +8,7 @@ method and attribute forms on arrays (``x.sum()``, ``x.T``).
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -154,6 +155,98 @@ def adjoint(primitive: object, *, kind: str | None = "elementwise", scalar: bool
         return template
 
     return decorate
+
+
+NONDIFFERENTIABLE_MARKER = " (no derivative)"
+
+
+_BUILTIN: set = set()  # keys of the rules ad_transform itself registers
+
+
+def mark_builtin_rules() -> None:
+    """Remember the rules registered so far as ad_transform's own (``rules/__init__``)."""
+    _BUILTIN.update(_RULES)
+
+
+def list_primitives(builtin_only: bool = False) -> list[str]:
+    """Every supported primitive, by display name, sorted: one line each.
+
+    Functions (``numpy.sin``), methods (``ndarray.sum()``), attributes (``ndarray.T``),
+    operators (``operator.add``) and builtins (``abs``); those registered by the user
+    too unless ``builtin_only``. Primitives whose result carries no derivative (indices,
+    masks, shapes, constructors from shapes) end with ``NONDIFFERENTIABLE_MARKER``.
+    """
+    return sorted(
+        {
+            rule.name + ("" if rule.differentiable else NONDIFFERENTIABLE_MARKER)
+            for key, rule in _RULES.items()
+            if not builtin_only or key in _BUILTIN
+        }
+    )
+
+
+def primitives_markdown() -> str:
+    """The supported primitives as a Markdown table, one row per namespace (for the README).
+
+    Generated from the registry's own rules, like ``list_primitives(builtin_only=True)``:
+    functions of ``numpy``,
+    ``numpy.linalg``, ``math``, ``operator`` and the builtins, and the methods and
+    attributes of arrays, each split into differentiable ones and those recognised as
+    having no derivative.
+    """
+    groups: dict[str, tuple[list[str], list[str]]] = {}
+    for key, rule in _RULES.items():
+        if key not in _BUILTIN:
+            continue
+        name = rule.name
+        if name.startswith("ndarray."):
+            namespace, member = "ndarray", name[len("ndarray") :]
+        elif "." in name:
+            namespace, _, member = name.rpartition(".")
+        else:
+            namespace, member = "builtins", name
+        differentiable, constant = groups.setdefault(namespace, ([], []))
+        (differentiable if rule.differentiable else constant).append(member)
+    order = ["numpy", "numpy.linalg", "ndarray", "operator", "math", "builtins"]
+    namespaces = sorted(groups, key=lambda n: (order.index(n) if n in order else len(order), n))
+    total = len(list_primitives(builtin_only=True))
+    numpy_total = sum(
+        len(set(groups[n][0])) + len(set(groups[n][1]))
+        for n in namespaces
+        if n.startswith("numpy") or n == "ndarray"
+    )
+    lines = [
+        f"{total} primitives, {numpy_total} of them NumPy functions, array methods and attributes.",
+        "",
+        "| namespace | differentiable | recognised, no derivative |",
+        "| --- | --- | --- |",
+    ]
+    for namespace in namespaces:
+        cells = [", ".join(f"`{m}`" for m in sorted(set(names))) for names in groups[namespace]]
+        lines.append(f"| `{namespace}` | {cells[0]} | {cells[1]} |")
+    aliases = _numpy_aliases()
+    if aliases:
+        lines += ["", "Also spelled (the same objects): " + ", ".join(aliases) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def _numpy_aliases() -> list[str]:
+    """``np.abs`` = ``np.absolute`` and the like: public NumPy names of registered rules."""
+    aliases = []
+    for module, prefix in ((np, "numpy."), (np.linalg, "numpy.linalg.")):
+        for attribute in sorted(dir(module)):
+            if attribute.startswith("_"):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated aliases warn when read
+                primitive = getattr(module, attribute, None)
+            rule = lookup(primitive)
+            if rule is None or _key(primitive) not in _BUILTIN or not rule.name.startswith(prefix):
+                continue
+            canonical = rule.name[len(prefix) :]
+            if "." not in canonical and canonical != attribute:
+                aliases.append(f"`{prefix}{attribute}` = `{canonical}`")
+    return aliases
 
 
 def register_nondifferentiable(

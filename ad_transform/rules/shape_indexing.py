@@ -1,16 +1,77 @@
-"""Adjoints of indexing and of array attributes such as ``x.T``; shapes carry no derivative."""
+"""Adjoints of indexing, reshaping, joining, splitting and rearranging arrays.
+
+The adjoint of a rearrangement is the inverse rearrangement of ``g`` (``transpose``
+by the inverse permutation, ``reshape`` back, ``roll`` back, ``flip`` again); of a
+selection (indexing with ints, slices, ``np.newaxis``, ``...``, index arrays, boolean
+masks; ``take``; ``take_along_axis``) ``g`` scattered into zeros, duplicate indices
+adding up; of a copy (``tile``, ``repeat``, ``broadcast_to``) the copies' adjoints
+summed. Functions that take a list of arrays (``concatenate``, ``stack``,
+``hstack``...) give a list of adjoints, one per element; ``split`` and its relatives
+return a list, whose adjoint (one per piece, 0 for an unused piece) is joined back.
+``pad`` is differentiable in mode ``'constant'`` (in the array and in a single
+``constant_values``). Shapes, sizes and dtypes carry no derivative.
+
+Methods that take their arguments spread out or as one tuple (``x.reshape(3, 4)``,
+``x.transpose(1, 0)``, ``x.item(i, j)``) accept up to 8 of them.
+"""
 
 import operator
 
 import numpy as np
 
-from ..runtime import index_adjoint
-from .registry import ARRAY, adjoint, register_nondifferentiable
+from ..runtime import (
+    concatenate_adjoint,
+    diag_adjoint,
+    index_adjoint,
+    item_method_adjoint,
+    joined_adjoint,
+    method_arguments,
+    pad_adjoint,
+    pad_value_adjoint,
+    repeat_adjoint,
+    reshape_adjoint,
+    roll_adjoint,
+    split_adjoint,
+    stack_adjoint,
+    take_adjoint,
+    take_along_axis_adjoint,
+    tile_adjoint,
+    transpose_adjoint,
+    unbroadcast,
+)
+from .registry import ARRAY, SCALAR, adjoint, register_nondifferentiable
+
+# -- indexing -------------------------------------------------------------------------------
 
 
 @adjoint(operator.getitem, kind=None)
 def d_getitem(g, ans, x, index):
     return index_adjoint(g, x, index), None
+
+
+@adjoint(np.take, kind=None)
+def d_take(g, ans, a, indices, axis=None):
+    return take_adjoint(g, a, indices, axis)
+
+
+@adjoint(("method", "take"), kind=None)
+def d_take_method(g, ans, self, indices, axis=None):
+    return take_adjoint(g, self, indices, axis)
+
+
+@adjoint(np.take_along_axis, kind=ARRAY)
+def d_take_along_axis(g, ans, arr, indices, axis=-1):
+    return take_along_axis_adjoint(g, arr, indices, axis)
+
+
+@adjoint(("method", "item"), kind=SCALAR)
+def d_item_method(
+    g, ans, self, index=None, i1=None, i2=None, i3=None, i4=None, i5=None, i6=None, i7=None
+):
+    return item_method_adjoint(g, self, method_arguments(index, i1, i2, i3, i4, i5, i6, i7))
+
+
+# -- copies -----------------------------------------------------------------------------------
 
 
 @adjoint(np.copy, kind=ARRAY)
@@ -23,9 +84,256 @@ def d_copy_method(g, ans, self):
     return g
 
 
+# -- reshaping ------------------------------------------------------------------------------
+
+
+@adjoint(np.reshape, kind=ARRAY)
+def d_reshape(g, ans, a, shape=None, order="C", newshape=None, copy=None):
+    return reshape_adjoint(g, a, order)
+
+
+@adjoint(("method", "reshape"), kind=ARRAY)
+def d_reshape_method(
+    g,
+    ans,
+    self,
+    shape=None,
+    s1=None,
+    s2=None,
+    s3=None,
+    s4=None,
+    s5=None,
+    s6=None,
+    s7=None,
+    order="C",
+):
+    return reshape_adjoint(g, self, order)
+
+
+@adjoint(np.ravel, kind=ARRAY)
+def d_ravel(g, ans, a, order="C"):
+    return reshape_adjoint(g, a, order)
+
+
+@adjoint(("method", "ravel"), kind=ARRAY)
+def d_ravel_method(g, ans, self, order="C"):
+    return reshape_adjoint(g, self, order)
+
+
+@adjoint(("method", "flatten"), kind=ARRAY)
+def d_flatten_method(g, ans, self, order="C"):
+    return reshape_adjoint(g, self, order)
+
+
+@adjoint(np.squeeze, kind=ARRAY)
+def d_squeeze(g, ans, a, axis=None):
+    return reshape_adjoint(g, a)
+
+
+@adjoint(("method", "squeeze"), kind=ARRAY)
+def d_squeeze_method(g, ans, self, axis=None):
+    return reshape_adjoint(g, self)
+
+
+@adjoint(np.expand_dims, kind=ARRAY)
+def d_expand_dims(g, ans, a, axis):
+    return reshape_adjoint(g, a)
+
+
+@adjoint(np.atleast_1d, kind=ARRAY)
+def d_atleast_1d(g, ans, a):
+    return reshape_adjoint(g, a)
+
+
+@adjoint(np.atleast_2d, kind=ARRAY)
+def d_atleast_2d(g, ans, a):
+    return reshape_adjoint(g, a)
+
+
+@adjoint(np.atleast_3d, kind=ARRAY)
+def d_atleast_3d(g, ans, a):
+    return reshape_adjoint(g, a)
+
+
+@adjoint(np.broadcast_to, kind=ARRAY)
+def d_broadcast_to(g, ans, array, shape, subok=False):
+    return unbroadcast(g, array)
+
+
+# -- rearranging axes and elements -----------------------------------------------------------
+
+
+@adjoint(np.transpose, kind=ARRAY)  # also np.permute_dims
+def d_transpose(g, ans, a, axes=None):
+    return transpose_adjoint(g, axes)
+
+
+@adjoint(("method", "transpose"), kind=ARRAY)
+def d_transpose_method(
+    g, ans, self, axes=None, a1=None, a2=None, a3=None, a4=None, a5=None, a6=None, a7=None
+):
+    return transpose_adjoint(g, method_arguments(axes, a1, a2, a3, a4, a5, a6, a7))
+
+
 @adjoint(("attribute", "T"), kind=ARRAY)
 def d_transpose_attribute(g, ans, x):
     return np.transpose(g)
+
+
+if hasattr(np.ndarray, "mT"):  # NumPy 2
+
+    @adjoint(("attribute", "mT"), kind=ARRAY)
+    def d_matrix_transpose_attribute(g, ans, x):
+        return np.swapaxes(g, -1, -2)
+
+
+@adjoint(("attribute", "real"), kind=None)
+def d_real_attribute(g, ans, x):
+    return g
+
+
+@adjoint(np.swapaxes, kind=ARRAY)
+def d_swapaxes(g, ans, a, axis1, axis2):
+    return np.swapaxes(g, axis1, axis2)
+
+
+@adjoint(("method", "swapaxes"), kind=ARRAY)
+def d_swapaxes_method(g, ans, self, axis1, axis2):
+    return np.swapaxes(g, axis1, axis2)
+
+
+@adjoint(np.moveaxis, kind=ARRAY)
+def d_moveaxis(g, ans, a, source, destination):
+    return np.moveaxis(g, destination, source)
+
+
+@adjoint(np.flip, kind=ARRAY)
+def d_flip(g, ans, m, axis=None):
+    return np.flip(g, axis)
+
+
+@adjoint(np.fliplr, kind=ARRAY)
+def d_fliplr(g, ans, m):
+    return np.fliplr(g)
+
+
+@adjoint(np.flipud, kind=ARRAY)
+def d_flipud(g, ans, m):
+    return np.flipud(g)
+
+
+@adjoint(np.roll, kind=ARRAY)
+def d_roll(g, ans, a, shift, axis=None):
+    return roll_adjoint(g, shift, axis)
+
+
+@adjoint(np.rot90, kind=ARRAY)
+def d_rot90(g, ans, m, k=1, axes=(0, 1)):
+    return np.rot90(g, -k, axes)
+
+
+# -- copies along axes ------------------------------------------------------------------------
+
+
+@adjoint(np.tile, kind=ARRAY)
+def d_tile(g, ans, A, reps):
+    return tile_adjoint(g, A, reps)
+
+
+@adjoint(np.repeat, kind=ARRAY)
+def d_repeat(g, ans, a, repeats, axis=None):
+    return repeat_adjoint(g, a, repeats, axis)
+
+
+@adjoint(("method", "repeat"), kind=ARRAY)
+def d_repeat_method(g, ans, self, repeats, axis=None):
+    return repeat_adjoint(g, self, repeats, axis)
+
+
+@adjoint(np.pad, kind=ARRAY)
+def d_pad(g, ans, array, pad_width, mode="constant", constant_values=0):
+    return (
+        pad_adjoint(g, array, pad_width, mode),
+        None,
+        None,
+        pad_value_adjoint(g, array, pad_width, constant_values),
+    )
+
+
+# -- triangles and diagonals ------------------------------------------------------------------
+
+
+@adjoint(np.diag, kind=ARRAY)
+def d_diag(g, ans, v, k=0):
+    return diag_adjoint(g, v, k)
+
+
+@adjoint(np.triu, kind=ARRAY)
+def d_triu(g, ans, m, k=0):
+    return np.triu(g, k)
+
+
+@adjoint(np.tril, kind=ARRAY)
+def d_tril(g, ans, m, k=0):
+    return np.tril(g, k)
+
+
+# -- joining and splitting --------------------------------------------------------------------
+
+
+@adjoint(np.concatenate, kind=ARRAY)  # also np.concat
+def d_concatenate(g, ans, arrays, axis=0):
+    return concatenate_adjoint(g, arrays, axis)
+
+
+@adjoint(np.stack, kind=ARRAY)
+def d_stack(g, ans, arrays, axis=0):
+    return stack_adjoint(g, arrays, axis)
+
+
+@adjoint(np.hstack, kind=ARRAY)
+def d_hstack(g, ans, tup):
+    return joined_adjoint(g, tup, "hstack")
+
+
+@adjoint(np.vstack, kind=ARRAY)  # also np.row_stack in NumPy 1
+def d_vstack(g, ans, tup):
+    return joined_adjoint(g, tup, "vstack")
+
+
+@adjoint(np.dstack, kind=ARRAY)
+def d_dstack(g, ans, tup):
+    return joined_adjoint(g, tup, "dstack")
+
+
+@adjoint(np.column_stack, kind=ARRAY)
+def d_column_stack(g, ans, tup):
+    return joined_adjoint(g, tup, "column_stack")
+
+
+@adjoint(np.split, kind=None)
+def d_split(g, ans, ary, indices_or_sections, axis=0):
+    return split_adjoint(g, ary, indices_or_sections, axis, "split")
+
+
+@adjoint(np.array_split, kind=None)
+def d_array_split(g, ans, ary, indices_or_sections, axis=0):
+    return split_adjoint(g, ary, indices_or_sections, axis, "array_split")
+
+
+@adjoint(np.hsplit, kind=None)
+def d_hsplit(g, ans, ary, indices_or_sections):
+    return split_adjoint(g, ary, indices_or_sections, 1, "hsplit")
+
+
+@adjoint(np.vsplit, kind=None)
+def d_vsplit(g, ans, ary, indices_or_sections):
+    return split_adjoint(g, ary, indices_or_sections, 0, "vsplit")
+
+
+@adjoint(np.dsplit, kind=None)
+def d_dsplit(g, ans, ary, indices_or_sections):
+    return split_adjoint(g, ary, indices_or_sections, 2, "dsplit")
 
 
 register_nondifferentiable(
@@ -33,21 +341,9 @@ register_nondifferentiable(
     ("attribute", "ndim"),
     ("attribute", "size"),
     ("attribute", "dtype"),
+    ("attribute", "itemsize"),
+    ("attribute", "nbytes"),
     np.shape,
     np.ndim,
     np.size,
-    np.zeros,
-    np.ones,
-    np.empty,
-    np.zeros_like,
-    np.ones_like,
-    np.full,
-    np.full_like,
-    np.eye,
-    np.identity,
-    np.arange,
-    np.linspace,
-    np.argmax,
-    np.argmin,
-    np.argsort,
 )

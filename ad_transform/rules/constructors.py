@@ -1,0 +1,105 @@
+"""Array constructors and conversions.
+
+``np.array``/``np.asarray`` of a (nested) list of differentiated numbers or arrays
+pass each element its part of the adjoint (a list of adjoints, like a list display);
+of an array, the adjoint itself. Conversions (``x.astype(dtype)``, ``np.float64(x)``)
+give the adjoint back in the argument's own dtype (a float32 array cast to float64 gets
+a float32 gradient); a cast to an integer or boolean dtype is piecewise constant (zero
+gradient).
+
+Arrays made from shapes alone (``zeros``, ``ones``, ``empty``, ``eye``, ``identity``,
+``tri``, ``indices`` and the ``*_like`` of another array) carry no derivative. Those
+whose values come from numbers are differentiable in them, so that a gradient is never
+silently dropped: ``np.full(shape, v)`` and ``np.full_like(x, v)`` in ``v``,
+``np.linspace(start, stop)`` in both ends, ``np.arange(start, stop, step)`` in
+``start`` and ``step`` (``np.arange(n)`` does not depend on ``n``).
+"""
+
+import numpy as np
+
+from ..runtime import (
+    arange_adjoint,
+    array_adjoint,
+    astype_adjoint,
+    cast_like,
+    full_adjoint,
+    linspace_adjoint,
+)
+from .registry import ARRAY, adjoint, register_nondifferentiable
+
+
+@adjoint(np.array, kind=ARRAY)
+def d_array(g, ans, object, dtype=None):
+    return array_adjoint(g, object)
+
+
+@adjoint(np.asarray, kind=ARRAY)
+def d_asarray(g, ans, a, dtype=None, order=None):
+    return array_adjoint(g, a)
+
+
+@adjoint(np.asanyarray, kind=ARRAY)
+def d_asanyarray(g, ans, a, dtype=None, order=None):
+    return array_adjoint(g, a)
+
+
+@adjoint(np.ascontiguousarray, kind=ARRAY)
+def d_ascontiguousarray(g, ans, a, dtype=None):
+    return array_adjoint(g, a)
+
+
+@adjoint(("method", "astype"), kind=None)
+def d_astype_method(g, ans, self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    return astype_adjoint(g, self, dtype)
+
+
+@adjoint(np.float64)
+def d_float64(g, ans, x):
+    return cast_like(g, x)
+
+
+@adjoint(np.float64, scalar=True)
+def d_float64_scalar(g, ans, x):
+    return g
+
+
+@adjoint(np.full, kind=ARRAY)
+def d_full(g, ans, shape, fill_value, dtype=None, order="C"):
+    return None, full_adjoint(g, fill_value, dtype)
+
+
+@adjoint(np.full_like, kind=ARRAY)
+def d_full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None):
+    # Only a's shape and dtype are used: no contribution to it.
+    return 0.0, full_adjoint(g, fill_value, dtype)
+
+
+@adjoint(np.linspace, kind=ARRAY)
+def d_linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    return (
+        linspace_adjoint(g, start, stop, num, endpoint, axis, False),
+        linspace_adjoint(g, start, stop, num, endpoint, axis, True),
+    )
+
+
+@adjoint(np.arange, kind=ARRAY)
+def d_arange(g, ans, start, stop=None, step=None, dtype=None):
+    return (
+        arange_adjoint(g, start, stop, step, False),
+        0.0,
+        arange_adjoint(g, start, stop, step, True),
+    )
+
+
+register_nondifferentiable(
+    np.zeros,
+    np.ones,
+    np.empty,
+    np.zeros_like,
+    np.ones_like,
+    np.empty_like,
+    np.eye,
+    np.identity,
+    np.tri,
+    np.indices,
+)
