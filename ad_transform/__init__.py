@@ -7,18 +7,22 @@ forward statements, then the adjoint statements in reverse order.
 
 from .api import grad, value_and_grad, vjp
 from .errors import ADTransformError
+from .export import export
 from .pipeline import ssa_source
 from .rules import adjoint, register_adjoint, register_nondifferentiable
+from .trace import trace_table
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ADTransformError",
     "adjoint",
+    "export",
     "grad",
     "register_adjoint",
     "register_nondifferentiable",
     "ssa_source",
+    "trace_table",
     "value_and_grad",
     "vjp",
 ]

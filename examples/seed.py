@@ -1,12 +1,13 @@
 """The textbook example: f(x1, x2) = log(x1) + x1*x2 - sin(x2) at (2, 5).
 
-Prints the gradient next to the analytic one, the SSA trace of f and the
-adjoint code that ad_transform generated.
+Prints the gradient next to the analytic one, the SSA trace of f, the
+adjoint code that ad_transform generated and the evaluation-trace table of the
+textbooks (forward primal trace and reverse adjoint trace, with values).
 """
 
 import numpy as np
 
-from ad_transform import grad, ssa_source, value_and_grad
+from ad_transform import grad, ssa_source, trace_table, value_and_grad
 
 
 def f(x1, x2):
@@ -25,6 +26,8 @@ def main() -> None:
     print(ssa_source(f))
     print("The generated adjoint (grad(f, wrt=(0, 1)).source):\n")
     print(df.source)
+    print("The textbook table, with values (ad_transform.trace_table(f, 2.0, 5.0)):\n")
+    print(trace_table(f, x1, x2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,431 @@
+"""``python -m ad_transform``: look at what ad_transform does to a function in a file.
+
+Subcommands::
+
+    show FILE.py:FUNC [--wrt 0,1] [--args ARG ...]   the generated adjoint source
+    ssa FILE.py:FUNC                                  the primal SSA trace
+    table FILE.py:FUNC ARG ...                        the evaluation-trace table
+    graph FILE.py:FUNC ARG ... [-o out.svg|.png|.dot] the computation graph
+    export FILE.py:FUNC -o grad_module.py             a standalone gradient module
+    primitives                                        every primitive with an adjoint rule
+
+Arguments are Python literals (``2``, ``-0.5``, ``[1, 2]``, ``(1, 2)``); lists become
+float arrays; ``name=value`` passes a keyword argument. Bad input gets one line on
+stderr and exit status 1 (2 for a command line argparse cannot read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import inspect
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ADTransformError
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported as one line, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not the usage block
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except (UsageError, ADTransformError) as exc:
+        return _fail(str(exc))
+    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+        return 0
+    except Exception as exc:
+        if os.environ.get("AD_TRANSFORM_DEBUG"):
+            raise
+        return _fail(f"{type(exc).__name__}: {exc} (set AD_TRANSFORM_DEBUG=1 to see the traceback)")
+
+
+def _fail(message: str) -> int:
+    first = message.strip().splitlines()[0] if message.strip() else "failed"
+    print(f"ad_transform: error: {first}", file=sys.stderr)
+    return 1
+
+
+# -- the parser ------------------------------------------------------------------------------
+def _build_parser() -> argparse.ArgumentParser:
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    parser = _Parser(
+        prog=script if script == "ad-transform" else "python -m ad_transform",
+        description="Look at the derivative code ad_transform generates for a function.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def target(p):
+        p.add_argument("target", metavar="FILE.py:FUNC", help="the function, as file:name")
+
+    def wrt(p):
+        p.add_argument(
+            "--wrt", default=None, help="argument indices to differentiate, e.g. 0 or 0,1"
+        )
+
+    show = sub.add_parser("show", help="print the generated adjoint source")
+    target(show)
+    wrt(show)
+    show.add_argument(
+        "--args",
+        nargs="*",
+        default=None,
+        metavar="ARG",
+        help="example arguments: specialise the code for their types",
+    )
+    show.add_argument(
+        "--mode",
+        choices=["grad", "value_and_grad", "vjp"],
+        default="grad",
+        help="which transformation (default: grad)",
+    )
+    _color(show)
+    show.set_defaults(run=_show)
+
+    ssa = sub.add_parser("ssa", help="print the primal trace in SSA form")
+    target(ssa)
+    _color(ssa)
+    ssa.set_defaults(run=_ssa)
+
+    table = sub.add_parser("table", help="print the evaluation-trace table at ARGS")
+    target(table)
+    table.add_argument("args", nargs="*", metavar="ARG", help="the arguments of the call")
+    wrt(table)
+    table.add_argument("--digits", type=int, default=3, help="decimals shown (default 3)")
+    table.add_argument(
+        "--layout",
+        choices=["auto", "columns", "stacked"],
+        default="auto",
+        help="two columns side by side, one after the other, or auto (by width)",
+    )
+    table.add_argument("--html", metavar="FILE", help="also write the table as HTML")
+    table.set_defaults(run=_table)
+
+    graph = sub.add_parser("graph", help="write the computation graph at ARGS")
+    target(graph)
+    graph.add_argument("args", nargs="*", metavar="ARG", help="the arguments of the call")
+    wrt(graph)
+    graph.add_argument(
+        "-o", "--output", help="out.svg, out.png, out.pdf or out.dot (default: DOT on stdout)"
+    )
+    graph.add_argument(
+        "--max-loop-nodes",
+        type=int,
+        default=20,
+        help="summarise the middle iterations of loops with more nodes (default 20)",
+    )
+    graph.set_defaults(run=_graph)
+
+    export = sub.add_parser("export", help="write a standalone gradient module")
+    target(export)
+    wrt(export)
+    export.add_argument("-o", "--output", required=True, help="the module to write")
+    export.add_argument(
+        "--args", nargs="*", default=None, metavar="ARG", help="specialise for these types"
+    )
+    export.add_argument(
+        "--value-and-grad",
+        action="store_true",
+        help="also write value_and_grad_<name>",
+    )
+    export.set_defaults(run=_export)
+
+    primitives = sub.add_parser("primitives", help="list every primitive with a rule")
+    primitives.set_defaults(run=_primitives)
+    return parser
+
+
+def _color(p) -> None:
+    p.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="syntax highlighting (auto: when writing to a terminal and pygments is installed)",
+    )
+
+
+# -- commands --------------------------------------------------------------------------------
+def _show(args) -> int:
+    from .api import grad, value_and_grad, vjp
+
+    func = load_function(args.target)
+    wrt = parse_wrt(args.wrt, default=0)
+    make = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp}[args.mode]
+    transformed = make(func, wrt=wrt)
+    if args.args is not None:
+        positional, keywords = parse_arguments(args.args)
+        if keywords:
+            raise UsageError("--args takes positional arguments only")
+        _check_count(func, positional, wrt)
+        source = _guarded(lambda: transformed.source_for(*positional), func)
+    else:
+        source = transformed.source
+    _print_code(source, args.color)
+    return 0
+
+
+def _ssa(args) -> int:
+    from .pipeline import ssa_source
+
+    _print_code(ssa_source(load_function(args.target)), args.color)
+    return 0
+
+
+def _table(args) -> int:
+    from .trace import trace_table
+
+    func = load_function(args.target)
+    positional, keywords = parse_arguments(args.args)
+    wrt = parse_wrt(args.wrt)
+    table = _guarded(
+        lambda: trace_table(func, *positional, wrt=wrt, digits=args.digits, **keywords), func
+    )
+    print(table.to_text(layout=args.layout), end="")
+    if args.html:
+        Path(args.html).write_text(table._repr_html_(), encoding="utf-8")
+    return 0
+
+
+def _graph(args) -> int:
+    from .graph import GraphvizNotFoundError
+    from .trace import trace_table
+
+    func = load_function(args.target)
+    positional, keywords = parse_arguments(args.args)
+    wrt = parse_wrt(args.wrt)
+    table = _guarded(lambda: trace_table(func, *positional, wrt=wrt, **keywords), func)
+    graph = table.graph(max_loop_nodes=args.max_loop_nodes)
+    if not args.output:
+        print(graph.to_dot(), end="")
+        return 0
+    try:
+        graph.render(args.output)
+    except GraphvizNotFoundError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc}") from None
+    except (OSError, RuntimeError) as exc:
+        raise UsageError(f"cannot write {args.output}: {exc}") from None
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _export(args) -> int:
+    from .export import export
+
+    func = load_function(args.target)
+    wrt = parse_wrt(args.wrt, default=0)
+    example = None
+    if args.args is not None:
+        example, keywords = parse_arguments(args.args)
+        if keywords:
+            raise UsageError("--args takes positional arguments only")
+    try:
+        path = export(
+            func,
+            args.output,
+            wrt=wrt,
+            example_args=example,
+            value_and_grad=args.value_and_grad,
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _primitives(args) -> int:
+    for name in list_primitives():
+        print(name)
+    return 0
+
+
+def list_primitives() -> list[str]:
+    """The primitives with adjoint rules, one name each (sorted)."""
+    from . import rules
+
+    listed = getattr(rules, "list_primitives", None)
+    if listed is not None:
+        return list(listed())
+    return sorted({rule.name for rule in rules.all_rules()})  # pragma: no cover
+
+
+# -- input -----------------------------------------------------------------------------------
+def load_function(spec: str):
+    """The function named by ``FILE.py:FUNC`` (``FUNC`` may be dotted: ``Class.method``)."""
+    path_text, sep, name = spec.rpartition(":")
+    if not sep or not path_text or not name:
+        raise UsageError(f"expected FILE.py:FUNCTION, got {spec!r}")
+    path = Path(path_text)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path_text}")
+    module = _import_file(path)
+    obj = module
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            available = sorted(
+                n
+                for n, v in vars(module).items()
+                if inspect.isfunction(v) and v.__module__ == module.__name__
+            )
+            hint = f" (functions there: {', '.join(available)})" if available else ""
+            raise UsageError(f"{path_text} has no function {name!r}{hint}")
+        obj = getattr(obj, part)
+    func = getattr(obj, "func", obj)  # a grad(...) object: its function
+    func = inspect.unwrap(func) if callable(func) else func
+    if not inspect.isfunction(func):
+        raise UsageError(f"{path_text}:{name} is a {type(obj).__name__}, not a function")
+    return func
+
+
+def _import_file(path: Path):
+    path = path.resolve()
+    module_name = "_ad_transform_cli_" + "".join(c if c.isalnum() else "_" for c in path.stem)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot import {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    directory = str(path.parent)
+    added = directory not in sys.path
+    if added:
+        sys.path.insert(0, directory)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise UsageError(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except Exception as exc:
+        where = _innermost_frame(exc, str(path))
+        raise UsageError(
+            f"importing {path.name} failed{where}: {type(exc).__name__}: {exc}"
+        ) from None
+    return module
+
+
+def _innermost_frame(exc: BaseException, filename: str) -> str:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) == os.path.abspath(filename):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" at line {line}" if line else ""
+
+
+def parse_wrt(text: str | None, default=None):
+    """``"0"`` -> 0, ``"0,1"`` -> (0, 1), None -> ``default``."""
+    if text is None:
+        return default
+    try:
+        parts = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UsageError(f"--wrt expects argument indices like 0 or 0,1, not {text!r}") from None
+    if not parts:
+        raise UsageError("--wrt needs at least one argument index")
+    if "," in text:
+        return tuple(parts)
+    return parts[0]
+
+
+def parse_arguments(texts: list[str]) -> tuple[list, dict]:
+    """Python literals; lists become float arrays; ``name=value`` is a keyword argument."""
+    positional, keywords = [], {}
+    for text in texts:
+        name, value_text = None, text
+        head, sep, rest = text.partition("=")
+        if sep and head.isidentifier() and not rest.startswith("="):
+            name, value_text = head, rest
+        value = parse_value(value_text)
+        if name is None:
+            if keywords:
+                raise UsageError(f"positional argument {text!r} after a keyword argument")
+            positional.append(value)
+        else:
+            keywords[name] = value
+    return positional, keywords
+
+
+_SPECIAL = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+
+
+def parse_value(text: str):
+    if text.strip().lower() in _SPECIAL:
+        return _SPECIAL[text.strip().lower()]
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise UsageError(
+            f"cannot parse argument {text!r}: expected a Python literal such as 2.0, -1, "
+            "[1, 2] or [[1, 2], [3, 4]]"
+        ) from None
+    return _arrays(value, text)
+
+
+def _arrays(value, text: str):
+    if isinstance(value, list):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise UsageError(
+                f"cannot parse argument {text!r}: a list must be a (nested, rectangular) "
+                "list of numbers"
+            ) from None
+    if isinstance(value, tuple):
+        return tuple(_arrays(v, text) for v in value)
+    return value
+
+
+def _check_count(func, positional: list, wrt) -> None:
+    try:
+        inspect.signature(func).bind(*positional)
+    except TypeError as exc:
+        raise UsageError(f"{func.__name__}(): {exc}") from None
+
+
+def _guarded(run, func):
+    """Run the call; an error of the user's function (or of the arguments) is one line."""
+    try:
+        return run()
+    except ADTransformError:
+        raise
+    except (TypeError, ValueError, ArithmeticError, IndexError, KeyError) as exc:
+        raise UsageError(f"{func.__name__}: {type(exc).__name__}: {exc}") from None
+
+
+def _print_code(source: str, color: str) -> None:
+    if color == "always" or (color == "auto" and sys.stdout.isatty()):
+        highlighted = _highlight(source)
+        if highlighted is not None:
+            sys.stdout.write(highlighted)
+            return
+    sys.stdout.write(source if source.endswith("\n") else source + "\n")
+
+
+def _highlight(source: str) -> str | None:
+    try:
+        from pygments import highlight
+        from pygments.formatters import TerminalFormatter
+        from pygments.lexers import PythonLexer
+    except ImportError:
+        return None
+    return highlight(source, PythonLexer(), TerminalFormatter())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

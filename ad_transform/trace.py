@@ -1,0 +1,1122 @@
+"""The evaluation trace of the textbooks, with the values of one call.
+
+``trace_table(f, *args)`` runs ``f`` at ``args`` the way ad_transform differentiates
+it and records every primitive it executes: the forward primal trace
+(``v_-1 = x1 = 2.000``, ``v1 = log(v_-1) = 0.693``, ...) and the reverse adjoint trace
+(``v̄5 = 1``, ..., ``v̄0 += v̄2 * v_-1 = 1.716``), in the order they ran, loops unrolled
+as they ran, with iteration numbers and the branches taken.
+
+How: the function goes through the real pipeline (parse, normalize, analyze,
+reverse) without the optimizer, so the adjoint trace is the textbook form with
+``+=`` accumulation. The forward and backward sweeps are then interpreted one
+statement at a time: every simple statement is executed as Python in a namespace
+made of the function's globals, its closure cells and the objects the generated
+code binds (rule helpers, helper pairs, the tape); ``if``/``for``/``while`` are
+walked here so that iterations can be numbered. Each executed primitive gets a
+textbook number: the parameters are ``v_-(n-1) ... v0``, results ``v1, v2, ...`` in
+execution order; copies (``s_1 = s``, the joins of SSA) are not new values and keep
+the number of what they copy. The adjoint of ``vk`` is ``v̄k``.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import copy
+import html
+import inspect
+import numbers
+import re
+import types
+import unicodedata
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from . import reverse as _reverse_module
+from .analyze import CONSTANT, COPY, MUTATIONS, RETURN, STORE_ITEM, analyze
+from .emit import expression_source
+from .errors import ADTransformError
+from .normalize import normalize
+from .parse import parse_function
+from .pipeline import _Builder
+from .reverse import JOINT
+from .rules.registry import ARRAY, SCALAR, UNKNOWN
+
+BAR = "\u0304"  # combining macron: v̄
+_MISSING = object()
+_BREAK = "break"
+
+__all__ = ["Row", "TraceTable", "trace_table"]
+
+
+# -- labels --------------------------------------------------------------------------------
+def primal_label(index: int) -> str:
+    """The textbook name of the ``index``-th value: ``v_-1``, ``v0``, ``v1``, ..."""
+    return f"v_{index}" if index < 0 else f"v{index}"
+
+
+def adjoint_label(label: str) -> str:
+    """``v3`` -> ``v̄3``; ``v_-1`` -> ``v̄-1`` (the textbook writes the adjoint so)."""
+    if label.startswith("v_"):
+        return "v" + BAR + label[2:]
+    if label.startswith("v"):
+        return "v" + BAR + label[1:]
+    return bar(label)
+
+
+def bar(name: str) -> str:
+    """The adjoint of an input: ``x1`` -> ``x̄1``, ``W`` -> ``W̄``; ``∂y/∂name`` for longer
+    names (a bar over their first letter would read as another name)."""
+    if re.fullmatch(r"[A-Za-z]_?[0-9]*", name):
+        return name[:1] + BAR + name[1:]
+    return f"∂y/∂{name}"
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (combining marks take none)."""
+    return sum(0 if unicodedata.combining(c) else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - display_width(text), 0)
+
+
+# -- values --------------------------------------------------------------------------------
+def format_value(value: object, digits: int = 3, max_items: int = 6) -> str:
+    """A short text for a value: ``2.000``, ``[1.000, 2.000]``, ``<64x10 array>``."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return _format_float(float(value), digits)
+    if isinstance(value, numbers.Complex):
+        return f"{complex(value):.{digits}g}"
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return format_value(value[()], digits, max_items)
+        if value.size <= max_items and value.dtype.kind in "biuf":
+            return _format_nested(value.tolist(), digits)
+        shape = "x".join(str(n) for n in value.shape)
+        return f"<{shape} array>"
+    if isinstance(value, (list, tuple)):
+        if len(value) <= max_items and all(
+            isinstance(v, (numbers.Number, np.generic)) for v in value
+        ):
+            inner = ", ".join(format_value(v, digits) for v in value)
+            return (
+                f"({inner}{',' if len(value) == 1 else ''})"
+                if isinstance(value, tuple)
+                else f"[{inner}]"
+            )
+        return f"<{type(value).__name__} of {len(value)}>"
+    if value is None:
+        return "None"
+    if all(hasattr(value, a) for a in ("index", "value", "length")):  # a sparse list adjoint
+        dense = [value.value if k == value.index else 0.0 for k in range(value.length)]
+        return format_value(dense, digits, max_items)
+    return f"<{type(value).__name__}>"
+
+
+def snapshot(value: object) -> object:
+    """A copy of a value that later statements may change in place (arrays, lists)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return type(value)(snapshot(v) for v in value) if type(value) is list else copy.copy(value)
+    return value
+
+
+def _format_float(x: float, digits: int) -> str:
+    if x != 0 and (abs(x) >= 1e6 or abs(x) < 10.0 ** (-digits)) and np.isfinite(x):
+        return f"{x:.{digits}e}"
+    return f"{x:.{digits}f}"
+
+
+def _format_nested(value, digits: int) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_format_nested(v, digits) for v in value) + "]"
+    return format_value(value, digits)
+
+
+# -- rows and the table --------------------------------------------------------------------
+@dataclass
+class Row:
+    """One line of the trace: ``target op expression = value``, or a marker."""
+
+    kind: str  # input, primal, effect, output | seed, adjoint, temporary, gradient | marker
+    target: str = ""
+    op: str = "="
+    expression: str = ""
+    value: object = None
+    show_value: bool = True
+    line: int | None = None
+    iteration: tuple = ()  # ((loop line, iteration number), ...) from the outermost loop
+    code: str = ""  # the statement that ran, as Python
+    label: str | None = None  # forward: the value this row defines; reverse: whose adjoint
+    sources: tuple = ()  # forward: the labels this row reads (edges of the graph)
+    via: str | None = None  # reverse: the value whose adjoint rule produced the contribution
+    increment: object = None  # reverse: the value added by ``+=``
+    text: str = ""  # markers: the text shown
+    loop: tuple | None = None  # markers of iterations: (loop key, iteration number)
+
+    def __post_init__(self) -> None:
+        self.value = snapshot(self.value)
+        self.increment = snapshot(self.increment)
+
+    @property
+    def is_marker(self) -> bool:
+        return self.kind == "marker"
+
+    def value_text(self, digits: int = 3) -> str:
+        return format_value(self.value, digits) if self.show_value else ""
+
+    def __str__(self) -> str:
+        if self.is_marker:
+            return self.text
+        value = self.value_text()
+        head = f"{self.target} {self.op} {self.expression}".rstrip()
+        return f"{head} = {value}" if value else head
+
+
+@dataclass
+class TraceTable:
+    """The two-column evaluation trace of one call of a function.
+
+    ``forward`` and ``reverse`` are lists of :class:`Row`; ``value`` is the function's
+    value and ``gradients`` maps each differentiated parameter to its gradient.
+    ``str()`` gives the two-column text, ``_repr_html_`` an HTML table; ``graph()``
+    the same trace as a computation graph.
+    """
+
+    function: str
+    call: str
+    forward: list[Row]
+    reverse: list[Row]
+    value: object
+    gradients: dict[str, object]
+    inputs: dict[str, str] = field(default_factory=dict)  # parameter -> label
+    digits: int = 3
+
+    @property
+    def gradient(self):
+        """The gradients as ``grad`` returns them: one value, or a tuple for several."""
+        values = tuple(self.gradients.values())
+        return values[0] if len(values) == 1 else values
+
+    def adjoint_of(self, label: str) -> object:
+        """The final adjoint of the value ``label`` (``"v_-1"``, ``"v3"``), or None."""
+        for row in reversed(self.reverse):
+            if row.kind in ("seed", "adjoint") and row.label == label:
+                return row.value
+        return None
+
+    def rows(self, side: str) -> list[Row]:
+        return self.forward if side == "forward" else self.reverse
+
+    # -- text ------------------------------------------------------------------------------
+    def column_lines(self, side: str) -> list[str]:
+        """One column of the table as aligned lines, with its heading."""
+        rows = self.rows(side)
+        heading = "Forward primal trace" if side == "forward" else "Reverse adjoint trace"
+        plain = [r for r in rows if not r.is_marker]
+        values = {id(r): r.value_text(self.digits) for r in plain}
+        target_w = max((display_width(r.target) for r in plain), default=0)
+        expr_w = min(max((display_width(r.expression) for r in plain), default=0), 40)
+        op_w = max((len(r.op) for r in plain), default=1)
+        value_w = max((len(v) for v in values.values() if len(v) <= 12), default=0)
+        lines = [heading, "─" * display_width(heading)]
+        for row in rows:
+            if row.is_marker:
+                lines.append(row.text)
+                continue
+            head = f"{_pad(row.target, target_w)} {row.op:>{op_w}} "
+            value = values[id(row)]
+            if value:
+                body = f"{_pad(row.expression, expr_w)} = {value:>{value_w}}"
+            else:
+                body = row.expression
+            lines.append((head + body).rstrip())
+        return lines
+
+    def to_text(self, layout: str = "auto", width: int = 180) -> str:
+        """The table as text: ``"columns"`` side by side, ``"stacked"``, or ``"auto"``
+        (side by side unless that is wider than ``width``)."""
+        left, right = self.column_lines("forward"), self.column_lines("reverse")
+        title = f"Evaluation trace of {self.call}"
+        left_w = max(display_width(s) for s in left)
+        right_w = max(display_width(s) for s in right)
+        if layout == "stacked" or (layout == "auto" and left_w + 3 + right_w > width):
+            return "\n".join([title, "", *left, "", *right]) + "\n"
+        lines = [title, ""]
+        for i in range(max(len(left), len(right))):
+            a = left[i] if i < len(left) else ""
+            b = right[i] if i < len(right) else ""
+            lines.append((_pad(a, left_w) + " │ " + b).rstrip())
+        return "\n".join(lines) + "\n"
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return self.to_text()
+
+    # -- HTML ------------------------------------------------------------------------------
+    def _html_column(self, side: str) -> str:
+        out = ['<table class="ad-trace-column" style="border-collapse:collapse">']
+        cell = 'style="padding:1px 6px;text-align:left;font-family:monospace;white-space:pre"'
+        for row in self.rows(side):
+            if row.is_marker:
+                out.append(
+                    f'<tr><td colspan="5" {cell}><i style="color:#666">'
+                    f"{html.escape(row.text.strip())}</i></td></tr>"
+                )
+                continue
+            line = f"line {row.line}" if row.line else ""
+            out.append(
+                "<tr>"
+                f"<td {cell}>{html.escape(row.target)}</td>"
+                f"<td {cell}>{html.escape(row.op)}</td>"
+                f"<td {cell}>{html.escape(row.expression)}</td>"
+                f"<td {cell}>{html.escape(row.value_text(self.digits))}</td>"
+                f'<td {cell}><span style="color:#999">{line}</span></td>'
+                "</tr>"
+            )
+        out.append("</table>")
+        return "".join(out)
+
+    def _repr_html_(self) -> str:
+        head = 'style="text-align:left;padding:4px 8px;border-bottom:1px solid #999"'
+        return (
+            '<div class="ad-trace">'
+            f"<p><b>Evaluation trace of</b> <code>{html.escape(self.call)}</code></p>"
+            '<table style="border-collapse:collapse"><tr>'
+            f"<th {head}>Forward primal trace</th><th {head}>Reverse adjoint trace</th>"
+            '</tr><tr><td style="vertical-align:top">'
+            + self._html_column("forward")
+            + '</td><td style="vertical-align:top">'
+            + self._html_column("reverse")
+            + "</td></tr></table></div>"
+        )
+
+    def graph(self, **options):
+        """The same trace as a computation graph (see :mod:`ad_transform.graph`)."""
+        from .graph import ComputationGraph
+
+        return ComputationGraph.from_trace(self, **options)
+
+
+def trace_table(func, *args, wrt=None, digits: int = 3, **kwargs) -> TraceTable:
+    """Evaluate ``func(*args, **kwargs)`` and its gradient, recording the evaluation trace.
+
+    ``wrt`` is an argument index or a tuple of indices, as for :func:`grad`; by default
+    every positional argument that is a number or a float array is differentiated.
+    Returns a :class:`TraceTable`; ``print`` it for the two-column textbook table.
+    """
+    return _Tracer(func, args, kwargs, wrt, digits).run()
+
+
+# -- preparation ---------------------------------------------------------------------------
+def _kind_of(value: object) -> str | None:
+    if isinstance(value, bool):
+        return UNKNOWN
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return SCALAR
+    if isinstance(value, np.ndarray):
+        return ARRAY
+    return UNKNOWN
+
+
+def _differentiable(value: object) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (numbers.Real, np.floating, np.integer)):
+        return True
+    return isinstance(value, np.ndarray) and value.dtype.kind in "iuf"
+
+
+def _as_float(value: object, position: int, name: str) -> object:
+    if not _differentiable(value):
+        raise TypeError(
+            f"argument {position} ({name}) must be a real number or a float array to be "
+            f"differentiated, not {type(value).__name__}"
+        )
+    if isinstance(value, numbers.Integral):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        return value.astype(np.float64)
+    return value
+
+
+@dataclass
+class _Event:
+    label: str | None
+    inputs: dict[str, str | None]
+
+
+def _names_loaded(node: gast.AST) -> list[str]:
+    seen: dict[str, None] = {}
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            seen.setdefault(n.id)
+    return list(seen)
+
+
+def _loop_key(stmt: gast.stmt) -> tuple:
+    return (getattr(stmt, "lineno", None), getattr(stmt, "col_offset", None))
+
+
+def _reverse_tagged(analysis, helper_pair):
+    """``reverse`` with every backward statement tagged with the index of its op.
+
+    Uses the reverser's ``adjoint_code``/``located`` hooks when they exist; statements
+    left untagged are matched by location later (see ``_Tracer.op_of_backward``).
+    """
+    index = {id(op): k for k, op in enumerate(analysis.ops)}
+    base = getattr(_reverse_module, "_Reverser", None)
+
+    def tag(stmt, op):
+        if op is not None and id(op) in index and getattr(stmt, "ad_trace_op", None) is None:
+            stmt.ad_trace_op = index[id(op)]
+
+    if base is None:  # pragma: no cover - the reverse stage was restructured
+        return _reverse_module.reverse(analysis, JOINT, helper_pair), {}
+
+    class _Tagging(base):
+        def adjoint_code(self, op, produce):
+            code = super().adjoint_code(op, produce)
+            for stmt in code:
+                tag(stmt, op)
+            return code
+
+        def located(self, stmt, op):
+            stmt = super().located(stmt, op)
+            tag(stmt, op)
+            return stmt
+
+    reverser = _Tagging(analysis, JOINT, helper_pair)
+    program = reverser.run()
+    return program, dict(getattr(reverser, "adjoints", {}))
+
+
+# -- the interpreter -----------------------------------------------------------------------
+class _Tracer:
+    def __init__(self, func, args: tuple, kwargs: dict, wrt, digits: int) -> None:
+        self.func = inspect.unwrap(func) if callable(func) else func
+        self.args, self.kwargs, self.wrt, self.digits = args, kwargs, wrt, digits
+        self.forward_rows: list[Row] = []
+        self.reverse_rows: list[Row] = []
+        self.labels: dict[str, str | None] = {}  # SSA name -> textbook label, now
+        self.events: dict[tuple, _Event] = {}  # (op index, iteration path) -> event
+        self.counter = 0
+        self.codes: dict[int, types.CodeType] = {}
+        self.totals: dict[str, object] = {}  # adjoint label -> accumulated value
+        self.contributed: set[str] = set()
+
+    # -- setup -----------------------------------------------------------------------------
+    def run(self) -> TraceTable:
+        parsed = parse_function(self.func)
+        fn = normalize(parsed)
+        self.fn, self.file_lines, self.filename = fn, parsed.file_lines, parsed.filename
+        values, wrt_names = self.bind_arguments(fn)
+        positional = [a.id for a in (*fn.tree.args.posonlyargs, *fn.tree.args.args)]
+        kinds = {p: _kind_of(values[p]) for p in positional}
+        analysis = analyze(fn, tuple(wrt_names), kinds)
+        self.ops = analysis.ops
+        for k, op in enumerate(analysis.ops):
+            op.stmt.ad_trace_op = k
+        program, adjoints = _reverse_tagged(analysis, _Builder().helper_pair)
+        self.program = program
+        self.primal_of = {a: p for p, a in adjoints.items()} or self.guess_adjoints(program)
+        self.flags = self.flag_names(fn.tree)
+        self.headers = self.header_ops(fn.tree)
+        self.item_adjoints = {
+            n.value.id
+            for s in gast.walk(gast.Module(body=list(program.backward), type_ignores=[]))
+            if isinstance(s, (gast.Assign, gast.AugAssign))
+            for n in (s.targets if isinstance(s, gast.Assign) else [s.target])
+            if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name)
+        }
+        self.location_ops = self.ops_by_location()
+        self.ns = self.namespace(parsed, program, values)
+        self.inputs(fn, values)
+        self.forward_block(program.forward, ())
+        result = self.evaluate(program.result)
+        result_label = (
+            self.labels.get(program.result.id) if isinstance(program.result, gast.Name) else None
+        )
+        self.forward_rows.append(
+            Row(
+                "output",
+                "y",
+                "=",
+                result_label or format_value(result, self.digits),
+                result,
+                label=result_label,
+                sources=(result_label,) if result_label else (),
+                line=getattr(fn.body[-1], "origin_line", None),
+            )
+        )
+        self.backward_block(program.backward, ())
+        gradients = self.gradients(fn, values, wrt_names)
+        call = f"{self.func.__name__}({', '.join(self.argument_texts(fn, values))})"
+        inputs = {p: self.labels.get(p) or p for p in fn.params}
+        return TraceTable(
+            self.func.__name__,
+            call,
+            self.forward_rows,
+            self.reverse_rows,
+            result,
+            gradients,
+            inputs,
+            self.digits,
+        )
+
+    def bind_arguments(self, fn) -> tuple[dict, list[str]]:
+        signature = inspect.signature(self.func)
+        try:
+            bound = signature.bind(*self.args, **self.kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.func.__name__}(): {exc}") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        positional = [a.id for a in (*fn.tree.args.posonlyargs, *fn.tree.args.args)]
+        if self.wrt is None:
+            wrt = [i for i, p in enumerate(positional) if _differentiable(values.get(p))]
+            if not wrt:
+                raise TypeError(
+                    f"{self.func.__name__}: no argument is a number or a float array; "
+                    "nothing to differentiate"
+                )
+        else:
+            wrt = [self.wrt] if isinstance(self.wrt, int) else list(self.wrt)
+        for i in wrt:
+            if not 0 <= i < len(positional):
+                raise ValueError(
+                    f"wrt={i} is out of range: {self.func.__name__} has "
+                    f"{len(positional)} positional parameters"
+                )
+            name = positional[i]
+            values[name] = _as_float(values[name], i, name)
+        return values, [positional[i] for i in wrt]
+
+    def argument_texts(self, fn, values: dict) -> list[str]:
+        return [f"{p}={format_value(values[p], self.digits)}" for p in fn.params if p in values]
+
+    @staticmethod
+    def guess_adjoints(program) -> dict[str, str]:
+        """Adjoint name -> primal name, from the ``d`` prefix (when the reverser's map is
+        not available)."""
+        fn = program.fn
+        names = set(fn.params) | {n.id for n in gast.walk(fn.tree) if isinstance(n, gast.Name)}
+        found = {}
+        for adjoint in program.adjoint_kinds:
+            for primal in names:
+                if adjoint == "d" + primal:
+                    found[adjoint] = primal
+        return found
+
+    @staticmethod
+    def flag_names(tree: gast.FunctionDef) -> set[str]:
+        """Names that only ever hold booleans of the desugared control flow (``broke``,
+        ``not broke``): bookkeeping that the table does not show."""
+        assigned: dict[str, list] = {}
+        for node in gast.walk(tree):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                assigned.setdefault(node.targets[0].id, []).append(node.value)
+        flags: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for name, values in assigned.items():
+                if name not in flags and all(_is_flag_value(v, flags) for v in values):
+                    flags.add(name)
+                    changed = True
+        return flags
+
+    def header_ops(self, tree: gast.FunctionDef) -> dict[tuple, list[int]]:
+        """Loop -> the ops of its header statements (``x = X[k]`` of ``for x in X``)."""
+        found: dict[tuple, list[int]] = {}
+        for node in gast.walk(tree):
+            if isinstance(node, (gast.For, gast.While)):
+                found[_loop_key(node)] = [
+                    s.ad_trace_op
+                    for s in node.body
+                    if getattr(s, "ad_header", False) and hasattr(s, "ad_trace_op")
+                ]
+        return found
+
+    def ops_by_location(self) -> dict[tuple, list[int]]:
+        found: dict[tuple, list[int]] = {}
+        for k, op in enumerate(self.ops):
+            found.setdefault(_location(op.stmt), []).append(k)
+        return found
+
+    def namespace(self, parsed, program, values: dict) -> dict:
+        ns = dict(self.func.__globals__)
+        for name, cell in parsed.closure.items():
+            with contextlib.suppress(ValueError):  # an empty cell
+                ns[name] = cell.cell_contents
+        for name, cell in program.bindings.cells.items():
+            ns[name] = cell.cell_contents
+        tape = getattr(program, "tape", None) or {}
+        if tape:
+            ns[tape["tape"]] = []
+            ns[tape["push"]] = ns[tape["tape"]].append
+            ns[tape["pop"]] = ns[tape["tape"]].pop
+        self.pop_name = tape.get("pop")
+        ns.update(values)
+        return ns
+
+    def inputs(self, fn, values: dict) -> None:
+        count = len(fn.params)
+        for i, param in enumerate(fn.params):
+            label = primal_label(i - count + 1)
+            self.labels[param] = label
+            self.forward_rows.append(
+                Row(
+                    "input",
+                    label,
+                    "=",
+                    param,
+                    values.get(param),
+                    label=label,
+                    line=getattr(fn.tree, "lineno", None),
+                )
+            )
+
+    # -- executing statements ---------------------------------------------------------------
+    def code(self, stmt: gast.stmt) -> types.CodeType:
+        key = id(stmt)
+        if key not in self.codes:
+            module = ast.Module(body=[self.at_origin(stmt)], type_ignores=[])
+            self.codes[key] = compile(module, self.filename, "exec")
+        return self.codes[key]
+
+    def at_origin(self, node: gast.AST) -> ast.AST:
+        """``node`` as a standard AST located at the user's line it comes from, so that
+        warnings and tracebacks point there."""
+        tree = gast.gast_to_ast(copy.deepcopy(node))
+        line = getattr(node, "origin_line", None) or getattr(node, "lineno", None) or 1
+        for n in ast.walk(tree):
+            if "lineno" in n._attributes:
+                n.lineno = n.end_lineno = line
+                n.col_offset, n.end_col_offset = 0, 0
+        return ast.fix_missing_locations(tree)
+
+    def evaluate(self, expr: gast.expr, origin: gast.AST | None = None) -> object:
+        tree = ast.Expression(body=self.at_origin(expr))
+        if origin is not None and getattr(origin, "origin_line", None):
+            for n in ast.walk(tree):
+                if "lineno" in n._attributes:
+                    n.lineno = n.end_lineno = origin.origin_line
+        return eval(compile(tree, self.filename, "eval"), self.ns)
+
+    def execute(self, stmt: gast.stmt) -> object:
+        """Run ``stmt``; ``x += e`` adds without writing in place (and starts an unset
+        ``x`` at ``e``). Returns the value ``+=`` added, else None."""
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.op, gast.Add):
+            increment = self.evaluate(stmt.value, stmt)
+            if isinstance(stmt.target, gast.Name):
+                old = self.ns.get(stmt.target.id, _MISSING)
+                if old is _MISSING:
+                    copied = isinstance(increment, (np.ndarray, list))
+                    new = copy.copy(increment) if copied else increment
+                else:
+                    new = old + increment
+                self.ns[stmt.target.id] = new
+            else:  # an item of an adjoint: dx[i] += g, in place as the generated code does
+                self.ns["__ad_trace_increment__"] = increment
+                exec(self.code(_increment_by(stmt)), self.ns)
+            return increment
+        exec(self.code(stmt), self.ns)
+        return None
+
+    def bind_target(self, target: gast.expr, value: object) -> None:
+        if isinstance(target, gast.Name):
+            self.ns[target.id] = value
+            return
+        items = list(value)
+        if len(items) != len(target.elts):
+            raise ValueError(f"cannot unpack {len(items)} values into {len(target.elts)}")
+        for sub, item in zip(target.elts, items):
+            self.bind_target(sub, item)
+
+    def new_label(self) -> str:
+        self.counter += 1
+        return primal_label(self.counter)
+
+    def source_text(self, line: int | None) -> str:
+        """The source line, without its comment."""
+        if line is None or not 0 < line <= len(self.file_lines):
+            return ""
+        text = self.file_lines[line - 1].strip()
+        if "#" in text and not any(q in text.split("#")[0] for q in "'\""):
+            text = text.split("#")[0].rstrip()
+        return text
+
+    # -- the forward sweep ----------------------------------------------------------------------
+    def forward_block(self, stmts: list, path: tuple) -> str | None:
+        for stmt in stmts:
+            if isinstance(stmt, gast.If):
+                test = self.evaluate(stmt.test)
+                if not (isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags):
+                    self.branch_marker(self.forward_rows, stmt, test, path, "forward")
+                signal = self.forward_block(stmt.body if test else stmt.orelse, path)
+                if signal:
+                    return signal
+            elif isinstance(stmt, (gast.For, gast.While)):
+                self.forward_loop(stmt, path)
+            elif isinstance(stmt, gast.Break):
+                return _BREAK
+            elif isinstance(stmt, gast.Pass):
+                continue
+            else:
+                self.forward_statement(stmt, path)
+        return None
+
+    def forward_loop(self, stmt, path: tuple) -> None:
+        key = _loop_key(stmt)
+        line = getattr(stmt, "origin_line", None) or key[0]
+        markers = []
+        count = 0
+        iterator = iter(self.evaluate(stmt.iter)) if isinstance(stmt, gast.For) else None
+        while True:
+            if iterator is not None:
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    break
+                self.bind_target(stmt.target, item)
+            elif not self.evaluate(stmt.test):
+                break
+            count += 1
+            inner = (*path, (key, count))
+            marker = Row("marker", line=line, iteration=inner, loop=(key, count))
+            markers.append(marker)
+            self.forward_rows.append(marker)
+            for k in self.headers.get(key, []):
+                self.header_event(k, inner)
+            if self.forward_block(stmt.body, inner) == _BREAK:
+                break
+        loop_text = self.source_text(line).rstrip(":")
+        for marker in markers:
+            number = marker.loop[1]
+            marker.expression = loop_text
+            marker.text = f"── {loop_text}: iteration {number} of {count} (line {line})"
+
+    def branch_marker(self, rows, stmt, test, path, side) -> None:
+        line = getattr(stmt, "origin_line", None) or getattr(stmt, "lineno", None)
+        taken = "true" if test else "false"
+        source = self.source_text(line)
+        if side == "forward":
+            test_text = self.display(stmt.test, lambda name: self.primal_text(name, None))
+            text = f"── if {test_text}: the {taken} branch ({source}, line {line})"
+        else:
+            text = f"── the {taken} branch, in reverse ({source}, line {line})"
+        rows.append(Row("marker", line=line, iteration=path, text=text))
+
+    def header_event(self, k: int, path: tuple) -> None:
+        op = self.ops[k]
+        inputs = {n: self.labels.get(n) for n in _names_loaded(op.stmt.value)}
+        label = self.new_label()
+        self.labels[op.target] = label
+        self.events[(k, path)] = _Event(label, inputs)
+        expression = self.display(op.stmt.value, lambda n: self.primal_text(n, inputs))
+        self.forward_rows.append(
+            Row(
+                "primal",
+                label,
+                "=",
+                expression,
+                self.ns.get(op.target),
+                line=getattr(op.stmt, "origin_line", None),
+                iteration=path,
+                code=expression_source(op.stmt),
+                label=label,
+                sources=tuple(v for v in inputs.values() if v),
+            )
+        )
+
+    def forward_statement(self, stmt: gast.stmt, path: tuple) -> None:
+        k = getattr(stmt, "ad_trace_op", None)
+        if k is None:  # bookkeeping of the sweep: trip counters, the tape, snapshots
+            self.execute(stmt)
+            return
+        op = self.ops[k]
+        original = op.stmt
+        inputs = {n: self.labels.get(n) for n in _names_loaded(original)}
+        self.execute(stmt)
+        line = getattr(original, "origin_line", None)
+        target = op.target
+        if op.form in MUTATIONS:
+            label = self.labels.get(target)
+            self.events[(k, path)] = _Event(label, inputs)
+            self.mutation_row(op, inputs, path, line)
+            return
+        if target is None:  # a call for its effect
+            self.events[(k, path)] = _Event(None, inputs)
+            if op.form != RETURN:
+                expression = self.display(original.value, lambda n: self.primal_text(n, inputs))
+                self.forward_rows.append(
+                    Row("effect", "", "", expression, None, False, line, path, label=None)
+                )
+            return
+        if (
+            op.form == COPY
+            or target in self.flags
+            or (
+                op.form == CONSTANT
+                and isinstance(op.value, gast.Constant)
+                and op.value.value is None
+            )
+        ):
+            source = op.inputs.get("x")
+            label = (
+                inputs.get(source.id) if op.form == COPY and isinstance(source, gast.Name) else None
+            )
+            self.labels[target] = label
+            self.events[(k, path)] = _Event(label, inputs)
+            return
+        label = self.new_label()
+        self.labels[target] = label
+        self.events[(k, path)] = _Event(label, inputs)
+        expression = self.display(original.value, lambda n: self.primal_text(n, inputs))
+        self.forward_rows.append(
+            Row(
+                "primal",
+                label,
+                "=",
+                expression,
+                self.ns.get(target),
+                show_value=not isinstance(original.value, gast.Constant),
+                line=line,
+                iteration=path,
+                code=expression_source(original),
+                label=label,
+                sources=tuple(dict.fromkeys(v for v in inputs.values() if v)),
+            )
+        )
+
+    def mutation_row(self, op, inputs, path, line) -> None:
+        text = lambda n: self.primal_text(n, inputs)  # noqa: E731
+        original = op.stmt
+        if op.form == STORE_ITEM:
+            target = self.display(original.targets[0], text)
+            expression = self.display(original.value, text)
+            value = self.ns.get(op.target)
+        else:  # append
+            target = ""
+            expression = self.display(original.value, text)
+            value = self.ns.get(op.target)
+        label = self.labels.get(op.target)
+        self.forward_rows.append(
+            Row(
+                "effect",
+                target,
+                "=" if target else "",
+                expression,
+                value,
+                line=line,
+                iteration=path,
+                code=expression_source(original),
+                label=label,
+                sources=tuple(dict.fromkeys(v for v in inputs.values() if v and v != label)),
+            )
+        )
+
+    # -- the backward sweep ---------------------------------------------------------------------
+    def backward_block(self, stmts: list, path: tuple) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, gast.If):
+                test = self.evaluate(stmt.test)
+                if not (isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags):
+                    self.branch_marker(self.reverse_rows, stmt, test, path, "reverse")
+                self.backward_block(stmt.body if test else stmt.orelse, path)
+            elif isinstance(stmt, gast.For):
+                key = _loop_key(stmt)
+                trips = len(self.evaluate(stmt.iter))
+                line = getattr(stmt, "origin_line", None) or key[0]
+                loop_text = self.source_text(line).rstrip(":")
+                for j in range(trips):
+                    number = trips - j
+                    inner = (*path, (key, number))
+                    self.bind_target(stmt.target, j)
+                    self.reverse_rows.append(
+                        Row(
+                            "marker",
+                            expression=loop_text,
+                            line=line,
+                            iteration=inner,
+                            loop=(key, number),
+                            text=f"── {loop_text}: iteration {number} of {trips}, "
+                            f"in reverse (line {line})",
+                        )
+                    )
+                    self.backward_block(stmt.body, inner)
+            elif isinstance(stmt, gast.While):  # pragma: no cover - replays are for-loops
+                raise ADTransformError("trace_table: unexpected while loop in a backward sweep")
+            elif isinstance(stmt, (gast.Pass, gast.Break)):
+                continue
+            else:
+                self.backward_statement(stmt, path)
+
+    def op_of_backward(self, stmt: gast.stmt) -> int | None:
+        k = getattr(stmt, "ad_trace_op", None)
+        if k is not None:
+            return k
+        candidates = self.location_ops.get(_location(stmt), [])
+        if len(candidates) == 1:
+            return candidates[0]
+        read = set(_names_loaded(stmt))
+        matching = [
+            c
+            for c in candidates
+            if self.ops[c].target is not None
+            and any(self.primal_of.get(n) == self.ops[c].target for n in read)
+        ]
+        return matching[0] if len(matching) == 1 else None
+
+    def is_pop(self, stmt: gast.stmt) -> bool:
+        value = getattr(stmt, "value", None)
+        return (
+            isinstance(stmt, gast.Assign)
+            and isinstance(value, gast.Call)
+            and isinstance(value.func, gast.Name)
+            and value.func.id == self.pop_name
+        )
+
+    def backward_statement(self, stmt: gast.stmt, path: tuple) -> None:
+        if self.is_pop(stmt) or isinstance(stmt, gast.Expr):
+            self.execute(stmt)
+            return
+        k = self.op_of_backward(stmt)
+        op = self.ops[k] if k is not None else None
+        if (
+            op is None
+            or op.form == COPY
+            or (
+                isinstance(stmt, gast.Assign)
+                and isinstance(stmt.targets[0], gast.Name)
+                and stmt.targets[0].id in self.primal_of
+                and _is_zero_constant(stmt.value)
+                and op.form != RETURN
+            )
+        ):
+            self.execute(stmt)  # copies keep their source's label: nothing to show
+            return
+        event = self.events.get((k, path))
+        increment = self.execute(stmt)
+        self.adjoint_row(stmt, op, event, path, increment)
+
+    def resolve(self, name: str, op, event: _Event | None) -> str | None:
+        """The label of the primal ``name`` as the statement of ``op`` saw it."""
+        if event is not None:
+            if op.target == name and op.form not in MUTATIONS:
+                return event.label
+            if name in event.inputs:
+                return event.inputs[name]
+        return self.labels.get(name)
+
+    def primal_text(self, name: str, inputs: dict | None):
+        """How a name is shown: its label, an integer's value, or the name itself."""
+        if inputs is not None and name in inputs and inputs[name]:
+            return inputs[name]
+        if inputs is None and self.labels.get(name):
+            return self.labels[name]
+        return self._literal_or_name(name)
+
+    def _literal_or_name(self, name: str):
+        value = self.ns.get(name, _MISSING)
+        if name in self.func.__globals__ and value is self.func.__globals__.get(name):
+            return None
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            return int(value)
+        return None
+
+    def backward_text(self, op, event):
+        def text(name: str):
+            if name in self.primal_of:
+                label = self.resolve(self.primal_of[name], op, event)
+                return adjoint_label(label) if label else None
+            label = self.resolve(name, op, event)
+            if label:
+                return label
+            return self._literal_or_name(name)
+
+        return text
+
+    def adjoint_key(self, stmt, op, event) -> tuple[str | None, str | None]:
+        """The adjoint name a statement writes (``dx`` or an item ``dx[i]``) and the label
+        of the value it is the adjoint of."""
+        target = stmt.target if isinstance(stmt, gast.AugAssign) else stmt.targets[0]
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+            target = target.value
+        if isinstance(target, gast.Name) and target.id in self.primal_of:
+            label = self.resolve(self.primal_of[target.id], op, event)
+            return target.id, label
+        return None, None
+
+    def adjoint_row(self, stmt, op, event: _Event | None, path, increment) -> None:
+        text = self.backward_text(op, event)
+        line = getattr(op.stmt, "origin_line", None)
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            target_node = stmt.target if isinstance(stmt, gast.AugAssign) else stmt.targets[0]
+            target = self.display(target_node, text)
+            expression = self.display(stmt.value, text)
+            whole = target_node.value if isinstance(target_node, gast.Subscript) else None
+            if isinstance(whole, gast.Name) and whole.id in self.primal_of:
+                value = self.ns.get(whole.id)  # an item of an adjoint: show all of it
+            else:
+                value = self.evaluate(_as_load(target_node))
+        else:  # pragma: no cover - other statements are not adjoint code
+            target, expression, value = "", self.display(stmt, text), None
+        adjoint, label = self.adjoint_key(stmt, op, event)
+        key = adjoint_label(label) if label else adjoint  # what the row accumulates
+        kind = "seed" if op.form == RETURN else ("adjoint" if adjoint else "temporary")
+        op_text = "="
+        item = not isinstance(getattr(stmt, "target", None) or stmt.targets[0], gast.Name)
+        if isinstance(stmt, gast.AugAssign):
+            op_text = "+=" if key in self.contributed or item else "="
+            if adjoint is not None and adjoint not in self.item_adjoints:
+                # the textbook's v̄k sums every contribution, whichever copy received it
+                total = self.totals[key] + increment if key in self.totals else increment
+                self.totals[key] = value = total
+        elif adjoint is not None:
+            self.totals[key] = value
+        if key is not None:
+            self.contributed.add(key)
+        via = event.label if event is not None else None
+        self.reverse_rows.append(
+            Row(
+                kind,
+                target,
+                op_text,
+                expression,
+                value,
+                show_value=not isinstance(stmt.value, gast.Constant),
+                line=line,
+                iteration=path,
+                code=expression_source(stmt),
+                label=label if adjoint else None,
+                via=via,
+                increment=increment if isinstance(stmt, gast.AugAssign) else value,
+            )
+        )
+
+    def gradients(self, fn, values: dict, wrt_names: list[str]) -> dict:
+        grads = {}
+        for param in wrt_names:
+            adjoint = self.program.grads.get(param)
+            value = self.ns.get(adjoint, 0.0) if adjoint else 0.0
+            original = values[param]
+            if isinstance(original, np.ndarray):
+                value = np.asarray(np.zeros(original.shape) + value)
+            elif isinstance(value, np.ndarray) and value.ndim == 0:
+                value = value[()]
+            if isinstance(original, float) and isinstance(value, np.floating):
+                value = float(value)
+            grads[param] = value
+            label = primal_label(fn.params.index(param) - len(fn.params) + 1)
+            self.reverse_rows.append(
+                Row("gradient", bar(param), "=", adjoint_label(label), value, label=label)
+            )
+        return grads
+
+    # -- display --------------------------------------------------------------------------------
+    def display(self, node: gast.AST, name_text) -> str:
+        shown = _Display(name_text, self.ns).visit(copy.deepcopy(node))
+        return expression_source(shown)
+
+
+def _increment_by(stmt: gast.AugAssign) -> gast.AugAssign:
+    """``target += __ad_trace_increment__``: the statement with its value computed."""
+    cached = getattr(stmt, "ad_trace_increment", None)
+    if cached is None:
+        cached = gast.AugAssign(
+            target=stmt.target,
+            op=gast.Add(),
+            value=gast.Name(
+                id="__ad_trace_increment__", ctx=gast.Load(), annotation=None, type_comment=None
+            ),
+        )
+        cached.origin_line = getattr(stmt, "origin_line", None)
+        stmt.ad_trace_increment = cached
+    return cached
+
+
+def _is_flag_value(value: gast.expr, flags: set[str]) -> bool:
+    if isinstance(value, gast.Constant):
+        return isinstance(value.value, bool)
+    names = _names_loaded(value)
+    return bool(names) and all(n in flags for n in names) and not isinstance(value, gast.Call)
+
+
+def _is_zero_constant(node: gast.expr) -> bool:
+    return (
+        isinstance(node, gast.Constant)
+        and not isinstance(node.value, bool)
+        and isinstance(node.value, (int, float))
+        and node.value == 0
+    ) or (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id.startswith("zeros_like")
+    )
+
+
+def _location(node: gast.AST) -> tuple:
+    return tuple(
+        getattr(node, a, None) for a in ("lineno", "col_offset", "end_lineno", "end_col_offset")
+    )
+
+
+def _as_load(node: gast.expr) -> gast.expr:
+    node = copy.deepcopy(node)
+    for n in gast.walk(node):
+        if hasattr(n, "ctx"):
+            n.ctx = gast.Load()
+    return node
+
+
+class _Display(gast.NodeTransformer):
+    """Names become labels (``v3``, ``v̄3``) or values; ``np.log`` becomes ``log``."""
+
+    def __init__(self, name_text, ns: dict) -> None:
+        self.name_text, self.ns = name_text, ns
+
+    def visit_Name(self, node: gast.Name) -> gast.expr:
+        shown = self.name_text(node.id)
+        if shown is None:
+            return node
+        if isinstance(shown, str):
+            return gast.Name(id=shown, ctx=node.ctx, annotation=None, type_comment=None)
+        return gast.Constant(value=shown, kind=None)
+
+    def visit_Attribute(self, node: gast.Attribute) -> gast.expr:
+        chain = []
+        root = node
+        while isinstance(root, gast.Attribute):
+            chain.append(root)
+            root = root.value
+        if isinstance(root, gast.Name) and isinstance(self.ns.get(root.id), types.ModuleType):
+            # drop the module: np.log -> log, np.linalg.norm -> linalg.norm
+            innermost = chain[-1]
+            replacement = gast.Name(
+                id=innermost.attr, ctx=gast.Load(), annotation=None, type_comment=None
+            )
+            if innermost is node:
+                return replacement
+            parent = chain[-2]
+            parent.value = replacement
+            return node
+        self.generic_visit(node)
+        return node
+
+    def visit_Constant(self, node: gast.Constant) -> gast.expr:
+        value = node.value
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+            return gast.Constant(value=int(value), kind=None)
+        return node
