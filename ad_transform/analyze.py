@@ -226,6 +226,10 @@ def _is_append(stmt: gast.stmt, fn: NormalizedFunction) -> bool:
     )
 
 
+# Builtins that reach a function's variables by name: nothing can be differentiated through.
+_INTROSPECTION = (eval, exec, locals, globals, vars)
+
+
 def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
     keywords = {kw.arg: kw.value for kw in call.keywords}
     if isinstance(call.func, gast.Attribute) and not getattr(call.func, "ad_static", False):
@@ -233,6 +237,12 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
             stmt, target, ("method", call.func.attr), [call.func.value, *call.args], keywords, fn
         )
     callee = resolve_static(call.func, fn)
+    if any(callee is f for f in _INTROSPECTION):
+        raise fn.parsed.error(
+            f"unsupported construct: a call of {callee.__name__}() (the function's values "
+            "cannot be followed through it)",
+            call,
+        )
     rule = rules.lookup(callee) if not is_missing(callee) else None
     if rule is None and is_user_function(callee):
         inputs = _bind_user_call(callee, call, fn, stmt)
@@ -293,6 +303,16 @@ def is_user_function(obj: object) -> bool:
 
 
 def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> dict:
+    variadic = [
+        p.name
+        for p in inspect.signature(callee).parameters.values()
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if variadic:  # the helper's own check names the parameter and points at it
+        from .normalize import normalize
+        from .parse import parse_function
+
+        normalize(parse_function(callee))
     try:
         bound = inspect.signature(callee).bind(
             *call.args, **{kw.arg: kw.value for kw in call.keywords}

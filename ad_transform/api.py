@@ -173,6 +173,11 @@ class VJPFunction(_Transformed):
         args = self._prepare(args)
         generated = self._generated(args)
         value, saved = generated.function(*args, **kwargs)
+        if value is None or isinstance(value, (str, bytes, bool)):
+            raise ADTransformError(
+                f"vjp needs a function with a numeric output, but {self.func.__name__} returned "
+                f"{type(value).__name__} {value!r:.60}"
+            )
         backward = generated.functions[generated.backward]
         if isinstance(value, np.ndarray) and any(v is value for v in saved):
             value = value.copy()  # the caller may change it; the pullback must not see that

@@ -620,10 +620,12 @@ class _Normalizer:
                 )
                 _copy_location(callee, func)
         else:
+            inline_lambda = isinstance(func, gast.Lambda)
+            what = "a lambda called inline" if inline_lambda else "this call target"
             raise self.parsed.error(
-                "unsupported call target: only calls of named functions "
+                f"unsupported construct: {what}; only calls of named functions "
                 "and methods can be differentiated",
-                func,
+                expr if inline_lambda else func,
             )
         args = [self.atom(a) for a in expr.args]
         keywords = []

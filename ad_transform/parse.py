@@ -99,12 +99,27 @@ def parse_function(func: object) -> ParsedFunction:
             f"{where}: cannot parse the source of {func.__qualname__}: {exc}"
         ) from None
     tree = module.body[0]
+    if isinstance(tree, gast.AsyncFunctionDef):
+        line = tree.lineno + first_line - 1
+        raise located_error(
+            "unsupported construct: 'async def' functions cannot be differentiated",
+            code.co_filename,
+            line,
+            tree.col_offset + indent,
+            linecache_line(code.co_filename, line),
+        )
     if not isinstance(tree, gast.FunctionDef):
         raise ADTransformError(f"{where}: expected a 'def' statement for {func.__qualname__}")
     _shift_locations(tree, first_line - 1, indent)
     tree.decorator_list = []
     closure = dict(zip(code.co_freevars, func.__closure__ or ()))
     return ParsedFunction(func, tree, code.co_filename, file_lines, closure)
+
+
+def linecache_line(filename: str, line: int) -> str | None:
+    import linecache
+
+    return linecache.getline(filename, line) or None
 
 
 def _indent_width(text: str) -> int:

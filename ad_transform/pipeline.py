@@ -145,6 +145,7 @@ class _Builder:
                 f"{callee.__name__}_fwd",
                 f"{callee.__name__}_bwd",
                 single_gradient=True,
+                reusable=True,
             )
         except BaseException:
             del entries[key]

@@ -31,7 +31,7 @@ from .analyze import (
 from .names import Bindings
 from .nodes import clone
 from .normalize import _copy_location
-from .rules.registry import SCALAR
+from .rules.registry import ARRAY, SCALAR
 
 JOINT, SPLIT = "joint", "split"
 
@@ -167,7 +167,24 @@ class _Reverser:
                 op = self.analysis.op(stmt)
                 if op.active and op.form != RETURN:
                     out.extend(self.backward_statement(op, depth))
+                elif depth > 0 and self.carries_derivatives(op):
+                    # a loop rebinds the name to a value with no derivative: the adjoint
+                    # gathered for this binding goes nowhere, and must not leak into the
+                    # binding of the previous iteration
+                    reset = assign(
+                        self.adjoint_name(op.target), gast.Constant(value=0.0, kind=None)
+                    )
+                    out.append(self.located(reset, op))
         return out
+
+    def carries_derivatives(self, op: Op) -> bool:
+        """Whether ``op`` binds a name that other bindings give a derivative."""
+        return (
+            op.target is not None
+            and op.form not in MUTATIONS
+            and op.target in self.analysis.varied
+            and op.target in self.analysis.useful
+        )
 
     def backward_statement(self, op: Op, depth: int) -> list[gast.stmt]:
         code = self.adjoint_code(op, self.adjoint_statement)
@@ -369,9 +386,15 @@ class _Reverser:
             return out
         if op.form == STORE_ITEM and op.active:
             old = gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Load())
-            saved = gast.Call(
-                func=gast.Attribute(value=old, attr="copy", ctx=gast.Load()), args=[], keywords=[]
-            )
+            if self.analysis.kinds.get(op.target) == ARRAY:
+                saved = gast.Call(
+                    func=gast.Attribute(value=old, attr="copy", ctx=gast.Load()),
+                    args=[],
+                    keywords=[],
+                )
+            else:  # a list item, or an array not known to be one
+                copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
+                saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
             out.append(self.pushed(saved, op.stmt))
         if not getattr(op.stmt, "ad_header", False):
             stmt = clone(op.stmt)
