@@ -1,0 +1,400 @@
+"""Random Python programs for differential fuzzing of ``grad`` (a Hypothesis strategy).
+
+:func:`programs` draws a :class:`Program`: the text of a module that defines a function
+``f`` of two or three float arguments (and up to two helper functions ``h0``, ``h1``
+that ``f`` and later helpers call), together with a point at which to differentiate
+it. The bodies are built from
+
+* assignments, augmented assignments (``+=``, ``-=``, ``*=``, ``/=``) and
+  reassignments of parameters and loop-carried variables;
+* arithmetic (``+ - * /`` with denominators bounded away from zero, ``** 2``, unary
+  ``-``), ``math`` and NumPy elementwise calls on safe domains (``math.sin``,
+  ``math.exp`` of a bounded value, ``math.log(1.0 + t * t)``, ``np.tanh``, ...),
+  ``abs``/``max``/``min``/``math.hypot`` (kinks), conditional expressions and calls
+  of the helpers;
+* ``if``/``else`` on computed values, ``for ... in range(k)`` with ``k`` from 0 to 4,
+  ``while`` loops with counters (``while n < k``, ``while n < k and <data>``,
+  ``while True`` with a counted ``break``), ``break``/``continue``/``return`` under
+  conditions, nested up to depth 2.
+
+Only names assigned on every path are read, so a program never raises
+``UnboundLocalError``; a ``while`` loop's counter is incremented before anything that
+could ``continue``, so every program terminates. Values can still grow in loops; the
+fuzz test skips points where the value is not finite or too large to difference.
+
+Known bugs (each with a regression test in ``test_regressions.py``) can be kept out of
+the programs, so that the default fuzz run stays a useful gate while they are open:
+``programs(avoid=...)`` takes the names of the patterns to keep out, and
+``KNOWN_BUGS`` lists those the fuzz test keeps out by default (none at present). The
+one pattern implemented:
+
+* ``"inactive-overwrite"``: a variable, a conditional expression or a returned value
+  takes a value that does not depend on the arguments (a constant, a loop index, a
+  helper called with constants) where it held one that does (this was the pattern of
+  two wrong-gradient bugs in loops, now fixed); with it avoided, every assigned value,
+  every branch of a conditional expression, every helper argument and every returned
+  value reads a float variable.
+
+The generator renders text directly (no AST round trip), so what the fuzz test reports
+is exactly the source that was imported and transformed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from hypothesis import strategies as st
+
+PARAMS = ("x", "y", "z")
+HELPER_PARAMS = ("p", "q")
+MAX_DEPTH = 2
+# the patterns of open bugs kept out by default (none open now; see the module doc)
+KNOWN_BUGS: frozenset[str] = frozenset()
+
+HEADER = "import math\n\nimport numpy as np\n"
+
+# Unary templates whose argument may be any real number (no domain errors, no overflow
+# for bounded arguments). ``{a}`` is the argument, parenthesised where needed.
+UNARY_CALLS = (
+    "math.sin({a})",
+    "math.cos({a})",
+    "math.tanh({a})",
+    "math.atan({a})",
+    "math.exp(math.sin({a}))",
+    "math.exp(-{a} * {a})",
+    "math.log(1.0 + {a} * {a})",
+    "math.sqrt(1.0 + {a} * {a})",
+    "np.tanh({a})",
+    "np.sin({a})",
+    "np.cos({a})",
+    "np.arctan({a})",
+    "np.exp(np.tanh({a}))",
+    "np.log1p({a} * {a})",
+    "abs({a})",
+)
+# Calls whose result is bounded whatever the argument: the factors of ``*=``.
+BOUNDED_CALLS = (
+    "math.sin({a})",
+    "math.cos({a})",
+    "math.tanh({a})",
+    "np.tanh({a})",
+    "math.exp(-{a} * {a})",
+    "np.cos({a})",
+)
+BINARY_CALLS = ("max({a}, {b})", "min({a}, {b})", "math.hypot({a}, {b})")
+CONSTANTS = st.integers(-200, 200).map(lambda k: k / 100.0)
+POSITIVE_CONSTANTS = st.integers(50, 300).map(lambda k: k / 100.0)
+
+
+@dataclass
+class Program:
+    """A generated module: its text, the function to differentiate and a point."""
+
+    source: str
+    arity: int
+    point: tuple[float, ...]
+    name: str = "f"
+
+    def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
+        return f"Program(point={self.point!r}, source=\n{self.source})"
+
+
+class _Expr(NamedTuple):
+    text: str
+    atomic: bool  # needs no parentheses as an operand
+    reads_var: bool  # reads a float variable (a value that depends on the arguments)
+
+    @property
+    def operand(self) -> str:
+        return self.text if self.atomic else f"({self.text})"
+
+
+@dataclass
+class _Scope:
+    """What a statement at some place in a function body may use."""
+
+    readable: list[str]  # float variables assigned on every path to here
+    ints: list[str]  # loop indices and counters in scope (ints, read-only)
+    assignable: list[str]  # names that may be (re)assigned
+    helpers: list[tuple[str, int]]  # callable helpers (name, arity)
+    in_loop: bool = False
+    depth: int = 0
+    fresh: itertools.count = field(default_factory=itertools.count)
+
+    def child(self, **changes) -> _Scope:
+        values = {
+            "readable": list(self.readable),
+            "ints": list(self.ints),
+            "assignable": list(self.assignable),
+            "helpers": self.helpers,
+            "in_loop": self.in_loop,
+            "depth": self.depth,
+            "fresh": self.fresh,
+        }
+        values.update(changes)
+        return _Scope(**values)
+
+
+class _Writer:
+    """Renders one function body from Hypothesis draws."""
+
+    def __init__(self, draw, local_prefix: str, avoid: frozenset[str]) -> None:
+        self.draw = draw
+        self.local_prefix = local_prefix
+        self.avoid = avoid
+        self.lines: list[str] = []
+
+    # -- expressions ---------------------------------------------------------------------
+    def constant(self) -> _Expr:
+        value = self.draw(CONSTANTS)
+        return _Expr(repr(value), value >= 0, False)
+
+    def variable(self, scope: _Scope) -> _Expr:
+        return _Expr(self.draw(st.sampled_from(scope.readable)), True, True)
+
+    def leaf(self, scope: _Scope) -> _Expr:
+        choice = self.draw(st.integers(0, 9))
+        if choice <= 1 or not scope.readable:
+            return self.constant()
+        if choice == 2 and scope.ints:
+            return _Expr(self.draw(st.sampled_from(scope.ints)), True, False)
+        return self.variable(scope)
+
+    def value(self, scope: _Scope, budget: int = 2) -> _Expr:
+        """An expression stored or returned: it reads a variable where that is asked."""
+        e = self.expr(scope, budget)
+        if "inactive-overwrite" in self.avoid and not e.reads_var and scope.readable:
+            v = self.variable(scope)
+            e = _Expr(f"{e.operand} + {v.text}", False, True)
+        return e
+
+    def expr(self, scope: _Scope, budget: int = 2) -> _Expr:
+        """An expression of at most ``budget`` levels of operations."""
+        if budget <= 0 or not self.draw(st.integers(0, 2)):
+            return self.leaf(scope)
+        kind = self.draw(st.integers(0, 10))
+        if kind <= 3:  # binary arithmetic
+            op = self.draw(st.sampled_from(["+", "-", "*", "/"]))
+            a, b = self.expr(scope, budget - 1), self.expr(scope, budget - 1)
+            reads = a.reads_var or b.reads_var
+            if op == "/":  # a denominator of at least c > 0
+                c = self.draw(POSITIVE_CONSTANTS)
+                return _Expr(f"{a.operand} / ({c!r} + {b.operand} * {b.operand})", False, reads)
+            return _Expr(f"{a.operand} {op} {b.operand}", False, reads)
+        if kind <= 6:
+            template = self.draw(st.sampled_from(UNARY_CALLS))
+            a = self.expr(scope, budget - 1)
+            return _Expr(
+                template.format(a=a.operand if "*" in template else a.text), True, a.reads_var
+            )
+        if kind == 7:
+            a = self.expr(scope, budget - 1)
+            form = self.draw(st.sampled_from(["-{a}", "{a} ** 2"]))
+            return _Expr(form.format(a=a.operand), False, a.reads_var)
+        if kind == 8:
+            template = self.draw(st.sampled_from(BINARY_CALLS))
+            a, b = self.expr(scope, budget - 1), self.expr(scope, budget - 1)
+            return _Expr(template.format(a=a.text, b=b.text), True, a.reads_var or b.reads_var)
+        if kind == 9 and scope.helpers:
+            name, arity = self.draw(st.sampled_from(scope.helpers))
+            args = [self.value(scope, budget - 1) for _ in range(arity)]
+            text = f"{name}({', '.join(a.text for a in args)})"
+            return _Expr(text, True, any(a.reads_var for a in args))
+        a, b = self.value(scope, budget - 1), self.value(scope, budget - 1)
+        return _Expr(
+            f"{a.text} if {self.condition(scope)} else {b.text}",
+            False,
+            a.reads_var and b.reads_var,
+        )
+
+    def condition(self, scope: _Scope) -> str:
+        a = self.expr(scope, 1)
+        op = self.draw(st.sampled_from([">", "<"]))
+        b = self.constant() if self.draw(st.booleans()) else self.leaf(scope)
+        text = f"{a.operand} {op} {b.operand}"
+        extra = self.draw(st.integers(0, 5))
+        if extra == 0:
+            return f"not {text}"
+        if extra == 1:
+            c = self.leaf(scope)
+            joiner = self.draw(st.sampled_from(["and", "or"]))
+            return f"{text} {joiner} {c.operand} > {self.constant().operand}"
+        return text
+
+    # -- statements ----------------------------------------------------------------------
+    def emit(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+    def block(self, scope: _Scope, indent: int, size: int) -> None:
+        """``size`` statements (at least one line is always emitted)."""
+        start = len(self.lines)
+        for _ in range(size):
+            self.statement(scope, indent)
+        if len(self.lines) == start:
+            self.emit(indent, "pass")
+
+    def statement(self, scope: _Scope, indent: int) -> None:
+        kinds = ["assign", "assign", "assign", "augassign"]
+        if scope.depth < MAX_DEPTH:
+            kinds += ["if", "for", "for", "while"]
+        if scope.in_loop:
+            kinds += ["break", "continue"]
+        kinds += ["return"]
+        kind = self.draw(st.sampled_from(kinds))
+        getattr(self, f"stmt_{kind}")(scope, indent)
+
+    def stmt_assign(self, scope: _Scope, indent: int) -> None:
+        if scope.assignable and self.draw(st.booleans()):
+            target = self.draw(st.sampled_from(scope.assignable))
+        else:
+            target = f"{self.local_prefix}{next(scope.fresh)}"
+        self.emit(indent, f"{target} = {self.value(scope).text}")
+        if target not in scope.assignable:
+            scope.assignable.append(target)
+        if target not in scope.readable:
+            scope.readable.append(target)
+
+    def stmt_augassign(self, scope: _Scope, indent: int) -> None:
+        candidates = [n for n in scope.assignable if n in scope.readable]
+        if not candidates:
+            return self.stmt_assign(scope, indent)
+        target = self.draw(st.sampled_from(candidates))
+        op = self.draw(st.sampled_from(["+=", "-=", "*=", "/="]))
+        value = self.expr(scope, 2)
+        if op == "*=":  # a bounded factor, so that loops do not overflow
+            text = self.draw(st.sampled_from(BOUNDED_CALLS)).format(a=value.operand)
+        elif op == "/=":
+            text = f"{self.draw(POSITIVE_CONSTANTS)!r} + {value.operand} ** 2"
+        else:
+            text = value.text
+        self.emit(indent, f"{target} {op} {text}")
+        return None
+
+    def stmt_if(self, scope: _Scope, indent: int) -> None:
+        self.emit(indent, f"if {self.condition(scope)}:")
+        inner = scope.child(depth=scope.depth + 1)
+        self.block(inner, indent + 1, self.draw(st.integers(1, 2)))
+        assigned = inner.readable
+        if self.draw(st.integers(0, 3)):
+            self.emit(indent, "else:")
+            other = scope.child(depth=scope.depth + 1)
+            self.block(other, indent + 1, self.draw(st.integers(1, 2)))
+            assigned = [n for n in assigned if n in other.readable]
+        else:
+            assigned = scope.readable
+        self._join(scope, inner, assigned)
+
+    def _join(self, scope: _Scope, inner: _Scope, readable: list[str]) -> None:
+        """After a compound statement: names assigned on every path stay readable."""
+        for name in readable:
+            if name not in scope.readable:
+                scope.readable.append(name)
+        for name in inner.assignable:
+            if name not in scope.assignable and name in scope.readable:
+                scope.assignable.append(name)
+
+    def stmt_for(self, scope: _Scope, indent: int) -> None:
+        index = f"i{scope.depth}"  # reused by later loops at the same depth
+        count = self.draw(st.integers(0, 4))
+        self.emit(indent, f"for {index} in range({count}):")
+        inner = scope.child(depth=scope.depth + 1, in_loop=True, ints=[*scope.ints, index])
+        self.block(inner, indent + 1, self.draw(st.integers(1, 3)))
+        self._join(scope, inner, scope.readable)  # the body may run zero times
+
+    def stmt_while(self, scope: _Scope, indent: int) -> None:
+        counter = f"n{scope.depth}"
+        count = self.draw(st.integers(0, 4))
+        self.emit(indent, f"{counter} = 0")
+        form = self.draw(st.integers(0, 2))
+        if form == 0:
+            self.emit(indent, f"while {counter} < {count}:")
+        elif form == 1:
+            self.emit(indent, f"while {counter} < {count} and ({self.condition(scope)}):")
+        else:
+            self.emit(indent, "while True:")
+            self.emit(indent + 1, f"if {counter} >= {count}:")
+            self.emit(indent + 2, "break")
+        self.emit(indent + 1, f"{counter} += 1")
+        inner = scope.child(depth=scope.depth + 1, in_loop=True, ints=[*scope.ints, counter])
+        self.block(inner, indent + 1, self.draw(st.integers(1, 3)))
+        self._join(scope, inner, scope.readable)
+
+    def stmt_break(self, scope: _Scope, indent: int) -> None:
+        self.emit(indent, f"if {self.condition(scope)}:")
+        self.emit(indent + 1, "break")
+
+    def stmt_continue(self, scope: _Scope, indent: int) -> None:
+        self.emit(indent, f"if {self.condition(scope)}:")
+        self.emit(indent + 1, "continue")
+
+    def stmt_return(self, scope: _Scope, indent: int) -> None:
+        if self.draw(st.integers(0, 2)):  # mostly: no early return here
+            return self.stmt_assign(scope, indent)
+        self.emit(indent, f"if {self.condition(scope)}:")
+        self.emit(indent + 1, f"return {self.value(scope).text}")
+        return None
+
+    def final_return(self, scope: _Scope) -> None:
+        terms = self.draw(
+            st.lists(st.sampled_from(scope.readable), min_size=1, max_size=3, unique=True)
+        )
+        self.emit(1, f"return {' + '.join(terms)} + {self.expr(scope, 1).operand}")
+
+
+def _function(draw, name: str, params, helpers, local_prefix: str, avoid) -> str:
+    writer = _Writer(draw, local_prefix, avoid)
+    scope = _Scope(readable=list(params), ints=[], assignable=list(params), helpers=list(helpers))
+    writer.block(scope, 1, draw(st.integers(1, 5)))
+    writer.final_return(scope)
+    return f"def {name}({', '.join(params)}):\n" + "\n".join(writer.lines) + "\n"
+
+
+@st.composite
+def programs(draw, avoid: frozenset[str] = KNOWN_BUGS, max_helpers: int = 2) -> Program:
+    """A module defining ``f`` (2 or 3 float arguments), its helpers, and a point.
+
+    ``avoid`` names the known bugs whose patterns are kept out (see the module doc).
+    """
+    arity = draw(st.integers(2, 3))
+    helpers: list[tuple[str, int]] = []
+    parts = [HEADER]
+    for k in range(draw(st.integers(0, max_helpers))):
+        helper_arity = draw(st.integers(1, 2))
+        params = HELPER_PARAMS[:helper_arity]
+        parts.append(_function(draw, f"h{k}", params, helpers, "u", avoid))
+        helpers.append((f"h{k}", helper_arity))
+    parts.append(_function(draw, "f", PARAMS[:arity], helpers, "v", avoid))
+    # Points in [-2, 2], off the 'round' numbers of the two-decimal constants, so that
+    # exact ties in conditions (where finite differences cannot see a kink) are unlikely.
+    point = tuple(
+        draw(st.integers(-2000, 2000)) / 1000.0 + 0.000123456789 * (i + 1) for i in range(arity)
+    )
+    return Program("\n\n".join(parts), arity, point)
+
+
+_counter = itertools.count()
+
+
+def load(program: Program, directory: Path):
+    """Write ``program`` to a new module file in ``directory``, import it, return ``f``.
+
+    Each module gets a name of its own (never reused in a process), so ``inspect`` and
+    ``linecache`` read exactly this text.
+    """
+    name = f"fuzz_program_{os.getpid()}_{next(_counter)}"
+    path = directory / f"{name}.py"
+    path.write_text(program.source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return getattr(module, program.name)

@@ -1,0 +1,257 @@
+"""Differential fuzzing: random programs, their gradients against finite differences.
+
+Each program drawn by :func:`fuzz_programs.programs` (a function ``f`` of two or three
+floats with assignments, augmented assignments, arithmetic, ``math``/NumPy calls,
+``if``/``else``, ``for``/``while`` loops, ``break``/``continue``/``return`` and helper
+calls) is written to a real module file, imported, and differentiated with respect to
+all its arguments by ``grad``, ``value_and_grad`` and ``vjp``. The reference is
+central finite differences in float64 at two steps, ``h = 1e-5 * max(1, |x|)`` and
+``4h``:
+
+* a point where the function raises, is not finite or exceeds 1e6 in magnitude is
+  skipped (values grow in loops);
+* a point where the two differences disagree by more than ``1e-5`` relative, or
+  where the one-sided differences disagree (a kink, a jump of a branch or of a trip
+  count within a step of the point) is skipped: the reference itself is unreliable
+  there. Where they agree, the truncation error of the step ``h`` is about a
+  fifteenth of their difference, well below the tolerance;
+* everywhere else every gradient must agree with the difference at ``h`` to ``1e-5``
+  relative, with an absolute floor of ``1e-9`` (the rounding noise of a difference
+  quotient); the value returned by ``value_and_grad`` and ``vjp`` must be the
+  function's value; ``pullback`` must be linear in its cotangent; a gradient of a
+  float is a ``float``.
+
+Any exception from the transformed code at a point where ``f`` itself runs is a
+failure, and so is an ``ADTransformError``: every construct used is supported.
+
+The default run checks ``AD_FUZZ_EXAMPLES`` programs (300), reproducibly (derandomized);
+the long run is documented in README.md ("Versions")::
+
+    AD_FUZZ_EXAMPLES=10000 AD_FUZZ_SEED=random python -m pytest tests/test_fuzz.py -s
+
+The programs keep out the patterns of the known, still open bugs (their regression
+tests are in ``test_regressions.py``; see ``fuzz_programs.KNOWN_BUGS``);
+``AD_FUZZ_KNOWN_BUGS=1`` puts them back in. With ``AD_FUZZ_KEEP_GOING=1`` a failure
+does not stop the run: every failing program is printed (and written to
+``AD_FUZZ_FAILURES``, a directory, if set) and the test fails at the end with their
+count. A summary (programs checked, skipped and why, constructs used) is printed with
+``-s``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import traceback
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fuzz_programs import KNOWN_BUGS, Program, load, programs
+from gradcheck import check_like
+from hypothesis import HealthCheck, event, given, settings
+
+from ad_transform import ADTransformError, grad, value_and_grad, vjp
+
+EXAMPLES = int(os.environ.get("AD_FUZZ_EXAMPLES", "300"))
+SEED = os.environ.get("AD_FUZZ_SEED", "")  # "" derandomized, "random", or an integer
+KEEP_GOING = os.environ.get("AD_FUZZ_KEEP_GOING", "") not in ("", "0")
+FAILURES_DIR = os.environ.get("AD_FUZZ_FAILURES", "")
+# the patterns of open bugs of test_regressions.py are kept out unless asked for
+WITH_KNOWN_BUGS = os.environ.get("AD_FUZZ_KNOWN_BUGS", "") not in ("", "0")
+AVOID = frozenset() if WITH_KNOWN_BUGS else KNOWN_BUGS
+
+STEP = 1e-5  # central difference step, relative to max(1, |x|); the second is 4 * STEP
+AGREE = 1e-5  # the two differences must agree this well (relative) to be a reference
+RTOL = 1e-5  # gradient vs the difference at STEP
+ATOL = 1e-9  # absolute floor: rounding noise of a difference quotient of O(1) values
+KINK = 1e-3  # one-sided differences further apart than this (relative to 1 + |g|)
+MAX_VALUE = 1e6
+
+STATS: Counter = Counter()
+FEATURES: Counter = Counter()  # how many checked programs use each construct
+_FEATURE_MARKERS = {
+    "for": "for ",
+    "while": "while ",
+    "if": "if ",
+    "break": "break",
+    "continue": "continue",
+    "augmented assignment": "",
+    "helper": "def h0",
+    "numpy call": "np.",
+    "abs/max/min": ("abs(", "max(", "min("),
+}
+
+
+def _features(program: Program) -> list[str]:
+    text = program.source
+    found = []
+    for name, markers in _FEATURE_MARKERS.items():
+        markers = (markers,) if isinstance(markers, str) else markers
+        if name == "augmented assignment":  # of a float (not a while counter)
+            if re.search(r"\b[xyzpquv]\w* [-+*/]= ", text):
+                found.append(name)
+        elif any(m in text for m in markers):
+            found.append(name)
+    returns = text.count("return ")
+    if returns > text.count("def "):
+        found.append("early return")
+    return found
+
+
+class FuzzFailure(AssertionError):
+    """A generated program whose gradient is wrong or whose gradient code fails."""
+
+
+class Skip(Exception):
+    """The point is not one where finite differences are a trustworthy reference."""
+
+
+def _value(f, args) -> float:
+    try:
+        value = f(*args)
+    except (ArithmeticError, ValueError) as exc:  # overflow in x ** 2, math range errors
+        raise Skip(f"raises {type(exc).__name__}") from None
+    value = float(value)
+    if not math.isfinite(value) or abs(value) > MAX_VALUE:
+        raise Skip("value not finite or too large")
+    return value
+
+
+def _shifted(point, i, delta):
+    args = list(point)
+    args[i] = point[i] + delta
+    return args
+
+
+def reference_gradient(f, point) -> list[float]:
+    """Central differences at ``h`` where ``h`` and ``4h`` agree; :class:`Skip` elsewhere."""
+    f0 = _value(f, point)
+    gradient = []
+    for i, x in enumerate(point):
+        h = STEP * max(1.0, abs(x))
+        plus, minus = _value(f, _shifted(point, i, h)), _value(f, _shifted(point, i, -h))
+        plus4, minus4 = _value(f, _shifted(point, i, 4 * h)), _value(f, _shifted(point, i, -4 * h))
+        small = (plus - minus) / (2 * h)
+        large = (plus4 - minus4) / (8 * h)
+        if abs(small - large) > AGREE * max(abs(small), abs(large)) + ATOL:
+            raise Skip("differences at two steps disagree")
+        forward, backward = (plus - f0) / h, (f0 - minus) / h
+        if abs(forward - backward) > KINK * (1.0 + abs(small)):
+            raise Skip("one-sided differences disagree")
+        gradient.append(small)
+    return gradient
+
+
+def _close(analytic, numeric) -> bool:
+    return abs(analytic - numeric) <= RTOL * abs(numeric) + ATOL
+
+
+def _assert_gradient(what: str, analytic, reference, point) -> None:
+    assert isinstance(analytic, tuple) and len(analytic) == len(reference), (
+        f"{what} returned {analytic!r}, not a tuple of {len(reference)} gradients"
+    )
+    for i, (a, n) in enumerate(zip(analytic, reference)):
+        check_like(a, point[i], f"{what}, argument {i}")
+        assert _close(a, n), f"{what}, argument {i}: {a!r}, finite differences {n!r}"
+
+
+def check_program(program: Program, directory: Path) -> str:
+    """Check one program; return what happened ('checked' or why it was skipped)."""
+    f = load(program, directory)
+    point = program.point
+    wrt = tuple(range(program.arity))
+    try:
+        value = _value(f, point)
+        reference = reference_gradient(f, point)
+    except Skip as skip:
+        return f"skipped: {skip}"
+
+    g = grad(f, wrt=wrt)
+    _assert_gradient("grad", g(*point), reference, point)
+
+    v, gradient = value_and_grad(f, wrt=wrt)(*point)
+    assert v == pytest.approx(value, rel=1e-12, abs=1e-300), f"value_and_grad value {v!r}"
+    _assert_gradient("value_and_grad", gradient, reference, point)
+
+    v, pullback = vjp(f, wrt=wrt)(*point)
+    assert v == pytest.approx(value, rel=1e-12, abs=1e-300), f"vjp value {v!r}"
+    _assert_gradient("vjp pullback(1.0)", pullback(1.0), reference, point)
+    scaled = pullback(-2.5)  # the same pullback again, with another cotangent
+    _assert_gradient("vjp pullback(-2.5) / -2.5", tuple(c / -2.5 for c in scaled), reference, point)
+    return "checked"
+
+
+def _describe(program: Program, error: BaseException, directory: Path) -> str:
+    """The program, the point, the error with its traceback and the generated source."""
+    text = (
+        f"--- failing program (point {program.point!r}) ---\n{program.source}\n"
+        f"--- error ---\n{''.join(traceback.format_exception(error)).rstrip()}\n"
+    )
+    if not isinstance(error, ADTransformError):
+        try:
+            wrt = tuple(range(program.arity))
+            source = grad(load(program, directory), wrt=wrt).source_for(*program.point)
+            text += f"--- grad(f, wrt={wrt}).source_for{program.point!r} ---\n{source}"
+        except Exception as exc:  # the source itself may be what fails
+            text += f"--- no generated source: {type(exc).__name__}: {exc}\n"
+    return text
+
+
+def _settings():
+    kwargs = {
+        "max_examples": EXAMPLES,
+        "deadline": None,
+        "database": None,
+        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    }
+    if SEED == "":
+        kwargs["derandomize"] = True
+    return settings(**kwargs)
+
+
+def test_random_programs_gradients_match_finite_differences():
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="ad_fuzz_") as tmp:
+        directory = Path(tmp)
+
+        @_settings()
+        @given(programs(avoid=AVOID))
+        def run(program: Program) -> None:
+            try:
+                outcome = check_program(program, directory)
+            except Exception as error:
+                text = _describe(program, error, directory)
+                if not KEEP_GOING:
+                    # one origin for every failure, the traceback in the message: the
+                    # generated code's file name changes from run to run, which
+                    # Hypothesis would call a flaky failure
+                    raise FuzzFailure(text) from None
+                STATS["failed"] += 1
+                failures.append(text)
+                print(text)
+                if FAILURES_DIR:
+                    out = Path(FAILURES_DIR)
+                    out.mkdir(parents=True, exist_ok=True)
+                    (out / f"failure_{len(failures):04d}.txt").write_text(text)
+                return
+            STATS[outcome] += 1
+            event(outcome)
+            if outcome == "checked":
+                for feature in _features(program):
+                    FEATURES[feature] += 1
+                    event(f"uses {feature}")
+
+        if SEED not in ("", "random"):
+            run = pytest.importorskip("hypothesis").seed(int(SEED))(run)
+        run()
+    total = sum(STATS.values())
+    print(f"\nfuzz: {total} programs: " + ", ".join(f"{k}: {v}" for k, v in sorted(STATS.items())))
+    print(
+        "fuzz: checked programs using: " + ", ".join(f"{k} {v}" for k, v in FEATURES.most_common())
+    )
+    assert not failures, f"{len(failures)} of {total} programs failed; first:\n{failures[0]}"
+    # the reference must not skip everything: most programs are really checked
+    assert STATS["checked"] >= 0.5 * total, f"too many programs skipped: {dict(STATS)}"
