@@ -305,3 +305,50 @@ def test_array_item_assignment_still_works():
         return values[0] * values[1]
 
     assert grad(array_item_write)(0.5) == pytest.approx(6.0, rel=1e-12)
+
+
+# -----------------------------------------------------------------------------------------
+# Bug (found by the long fuzz run): the adjoint of math.hypot divides by hypot itself, so
+# at the origin it raises ZeroDivisionError for floats and gives NaN for NumPy scalars,
+# even where the function is smooth. README ("NumPy coverage"): hypot has gradient 0
+# where it is 0 (np.hypot does so).
+# -----------------------------------------------------------------------------------------
+
+
+def hypot_of_zeros(x):
+    return math.hypot(x * 0.0, x * 0.0) + x  # = x
+
+
+def np_hypot_of_zeros(x):
+    return np.hypot(x * 0.0, x * 0.0) + x  # = x
+
+
+def hypot_in_loop(x, z):
+    # the fuzzer's program, reduced: the second iteration calls hypot(-0.0, -0.0)
+    for _ in range(2):
+        x = abs(x) * (-z)
+        z = abs(math.hypot(x, x))
+        for _ in range(4):
+            z -= z
+    return x + 0.03  # = 0.03 near (0.5, 0.7)
+
+
+def test_np_hypot_at_the_origin_has_gradient_zero():
+    assert grad(np_hypot_of_zeros)(1.0) == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize(
+    "f, args, expected",
+    [
+        (hypot_of_zeros, (1.0,), 1.0),
+        (hypot_of_zeros, (np.float64(1.0),), 1.0),
+        (hypot_in_loop, (0.5, 0.7), 0.0),
+    ],
+    ids=["float", "np.float64", "fuzz-program"],
+)
+def test_math_hypot_at_the_origin_has_gradient_zero(f, args, expected):
+    assert numerical_gradient(f, list(args)) == pytest.approx(expected, abs=1e-9)
+    g = grad(f)(*args)
+    assert not math.isnan(g)
+    assert g == pytest.approx(expected, abs=1e-12)

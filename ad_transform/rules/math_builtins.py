@@ -100,7 +100,8 @@ def d_fabs(g, ans, x):
 
 @adjoint(math.hypot, kind=SCALAR)
 def d_hypot(g, ans, x, y):
-    return g * x / ans, g * y / ans
+    # at the origin the convention of np.hypot and np.linalg.norm: gradient 0
+    return (g * x / ans if ans else 0.0), (g * y / ans if ans else 0.0)
 
 
 @adjoint(builtins.abs)
