@@ -1,36 +1,47 @@
 """Stage 5: make the generated code what a careful person would write.
 
-Passes, in order (one module per family):
+Passes over the backward sweep, in order (one module per family):
 
-* ``accumulation.drop_needless_zeros`` / ``first_contribution_assigns``: the first
-  ``dx += e`` of an adjoint becomes ``dx = e`` (also inside a branch);
+* ``zeros.assign_known_zeros``: ``dx += e`` is ``dx = e`` where ``dx`` is certainly
+  zero or not yet bound (a first contribution, also inside branches and loops);
+* ``zeros.drop_dead_stores``: assignments no statement reads (resets, zero
+  initialisations made needless by the first pass) go, also inside loops;
 * ``propagation.propagate``: single-assignment copies and constants are substituted
   into their uses (``dv3 = dv5`` disappears), arithmetic with 0 and 1 is folded;
-* ``loops.simplify_loop_adjoints``: in loop bodies, adjoints that start each iteration
-  at zero are assigned, not reset and accumulated; block-local copies disappear;
-* ``accumulation.guard_accumulation``: ``dx += e`` writes in place into an ndarray, so it
-  is kept only where ``dx`` holds an array this code owns; else ``dx = dx + e``;
+* ``copies.propagate_block_copies``: a copy of an adjoint used only in its own block
+  (a branch, a loop body) disappears;
+* ``accumulation.guard_accumulation``: ``dx += e`` writes in place into an ndarray, so
+  it is kept only where ``dx`` holds an array this code owns; else ``dx = dx + e``;
 * ``dead_code.eliminate_dead_code``: statements nobody needs are removed, also inside
   the loops of the forward sweep.
 """
 
 from __future__ import annotations
 
+import gast
+
 from ..reverse import AdjointProgram
-from .accumulation import drop_needless_zeros, first_contribution_assigns, guard_accumulation
+from .accumulation import guard_accumulation
+from .copies import propagate_block_copies
 from .dead_code import eliminate_dead_code
-from .loops import simplify_loop_adjoints
 from .propagation import propagate
+from .zeros import assign_known_zeros, drop_dead_stores
 
 
 def optimize(program: AdjointProgram, keep: set[str]) -> AdjointProgram:
     """Run every pass; ``keep`` are names the emitted function returns or saves."""
     predefined = {program.seed_name} if program.seed_is_parameter else set()
     protected = keep | predefined
-    backward = drop_needless_zeros(program.backward, program, protected)
-    backward = first_contribution_assigns(backward, predefined)
+    initializations = _zero_initializations(program)
+    backward, rewritten = assign_known_zeros(
+        program.backward, set(program.adjoint_kinds), predefined
+    )
+    backward = drop_dead_stores(backward, protected)
+    program.zero_initialized = {
+        s.targets[0].id for s in backward if id(s) in initializations
+    } - rewritten
     backward = propagate(backward, protected=protected)
-    backward = simplify_loop_adjoints(backward, set(program.adjoint_kinds), protected)
+    backward = propagate_block_copies(backward, set(program.adjoint_kinds), protected)
     backward = guard_accumulation(backward, program, predefined)
     program.forward, program.backward = eliminate_dead_code(
         program.forward, backward, keep, program.analysis
@@ -38,12 +49,25 @@ def optimize(program: AdjointProgram, keep: set[str]) -> AdjointProgram:
     return program
 
 
+def _zero_initializations(program: AdjointProgram) -> set[int]:
+    """The statements that start adjoints at zero (``as_gradient`` needs no copy of those
+    adjoints while they keep that fresh zero and only accumulate into it)."""
+    names = getattr(program, "zero_initialized", set())
+    return {
+        id(s)
+        for s in program.backward
+        if isinstance(s, gast.Assign)
+        and isinstance(s.targets[0], gast.Name)
+        and s.targets[0].id in names
+    }
+
+
 __all__ = [
-    "drop_needless_zeros",
+    "assign_known_zeros",
+    "drop_dead_stores",
     "eliminate_dead_code",
-    "first_contribution_assigns",
     "guard_accumulation",
     "optimize",
     "propagate",
-    "simplify_loop_adjoints",
+    "propagate_block_copies",
 ]

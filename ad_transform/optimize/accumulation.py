@@ -1,9 +1,6 @@
-"""Accumulation: ``dx += e`` as a careful person writes it.
-
-* the first contribution to an adjoint is an assignment (``dx = e``), also inside a
-  branch when nothing else needs ``dx`` to start at zero;
-* ``dx += e`` adds in place into an ndarray, so it is kept only where ``dx`` holds an
-  array this code created (or a scalar); elsewhere it becomes ``dx = dx + e``.
+"""Accumulation without aliasing: ``dx += e`` adds in place into an ndarray, so it is kept
+only where ``dx`` holds an array this code created (or a scalar); elsewhere it becomes
+``dx = dx + e``.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from .. import runtime
 from ..reverse import AdjointProgram
 from ..rules.registry import SCALAR
 from .propagation import number
-from .walk import accumulates, assigned, mentions
+from .walk import assigned, assignment_like
 
 # Runtime helpers known to return a new array that no one else holds.
 FRESH_HELPERS = (
@@ -23,91 +20,6 @@ FRESH_HELPERS = (
     runtime.item_adjoint,
     runtime.zeros_like,
 )
-
-
-def drop_needless_zeros(
-    stmts: list[gast.stmt], program: AdjointProgram, keep: set[str]
-) -> list[gast.stmt]:
-    """``dy = 0.0`` is not needed where every use of ``dy`` lies in one block outside any
-    loop and the first of them is a ``dy += e``: that becomes ``dy = e``."""
-    zeros = {
-        s.targets[0].id: s
-        for s in stmts
-        if isinstance(s, gast.Assign)
-        and isinstance(s.targets[0], gast.Name)
-        and s.targets[0].id in getattr(program, "zero_initialized", ())
-        and number(s.value) == 0
-        and s.targets[0].id not in keep
-    }
-    dropped = set()
-    for name, init in zeros.items():
-        block = _only_block_using(stmts, name, init)
-        if block is not None and _first_use_starts(block, name):
-            dropped.add(id(init))
-    program.zero_initialized = set(getattr(program, "zero_initialized", ())) - {
-        s.targets[0].id for s in stmts if id(s) in dropped
-    }
-    return [s for s in stmts if id(s) not in dropped]
-
-
-def _only_block_using(block: list[gast.stmt], name: str, skip) -> list[gast.stmt] | None:
-    """The innermost block, not inside a loop, holding every statement that uses ``name``."""
-    users = [s for s in block if s is not skip and mentions(s, name)]
-    if len(users) != 1 or not isinstance(users[0], (gast.If, gast.For, gast.While)):
-        return block if users else None
-    compound = users[0]
-    if isinstance(compound, (gast.For, gast.While)) or _mentions_in_test(compound, name):
-        return block
-    branches = [b for b in (compound.body, compound.orelse) if any(mentions(s, name) for s in b)]
-    if len(branches) != 1:
-        return block
-    return _only_block_using(branches[0], name, skip)
-
-
-def _is_zero_assignment(stmt: gast.stmt, name: str) -> bool:
-    return (
-        isinstance(stmt, gast.Assign)
-        and isinstance(stmt.targets[0], gast.Name)
-        and stmt.targets[0].id == name
-        and number(stmt.value) == 0
-    )
-
-
-def _mentions_in_test(stmt: gast.If, name: str) -> bool:
-    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(stmt.test))
-
-
-def _first_use_starts(block: list[gast.stmt], name: str) -> bool:
-    """Whether the first statement of ``block`` using ``name`` is ``name += e`` (no ``name`` in e);
-    it is then rewritten in place into ``name = e``."""
-    for index, stmt in enumerate(block):
-        if not mentions(stmt, name) or _is_zero_assignment(stmt, name):
-            continue
-        if accumulates(stmt) and stmt.target.id == name and not mentions(stmt.value, name):
-            new = gast.Assign(targets=[stmt.target], value=stmt.value, type_comment=None)
-            gast.copy_location(new, stmt)
-            new.origin_line = getattr(stmt, "origin_line", None)
-            new.ad_pure = getattr(stmt, "ad_pure", True)
-            block[index] = new
-            return True
-        return False
-    return False
-
-
-def first_contribution_assigns(stmts: list[gast.stmt], predefined: set[str]) -> list[gast.stmt]:
-    defined = set(predefined)
-    out = []
-    for stmt in stmts:
-        if accumulates(stmt) and stmt.target.id not in defined:
-            new = gast.Assign(targets=[stmt.target], value=stmt.value, type_comment=None)
-            gast.copy_location(new, stmt)
-            new.origin_line = getattr(stmt, "origin_line", None)
-            new.ad_pure = getattr(stmt, "ad_pure", True)
-            stmt = new
-        for name in assigned(stmt):
-            defined.add(name)
-        out.append(stmt)
-    return out
 
 
 def guard_accumulation(
@@ -165,15 +77,7 @@ def _meet(owned: dict, *states: dict) -> None:
 def _out_of_place(stmt: gast.AugAssign) -> gast.Assign:
     """``dx += e`` as ``dx = dx + e``: never writes into an array someone else holds."""
     load = gast.Name(id=stmt.target.id, ctx=gast.Load(), annotation=None, type_comment=None)
-    new = gast.Assign(
-        targets=[stmt.target],
-        value=gast.BinOp(left=load, op=gast.Add(), right=stmt.value),
-        type_comment=None,
-    )
-    gast.copy_location(new, stmt)
-    new.origin_line = getattr(stmt, "origin_line", None)
-    new.ad_pure = getattr(stmt, "ad_pure", True)
-    return new
+    return assignment_like(stmt, gast.BinOp(left=load, op=gast.Add(), right=stmt.value))
 
 
 def _is_fresh(expr: gast.expr, program: AdjointProgram) -> bool:

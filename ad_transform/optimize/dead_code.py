@@ -1,8 +1,9 @@
-"""Dead code: statements whose results nobody reads, and that have no effect, go.
+"""Dead code in the forward sweep: statements whose results nobody reads, and that have
+no effect, go.
 
-The forward sweep is swept through its loops and branches (mark and sweep from
-what the backward sweep and the returned values read, and from every statement
-with an effect); the backward sweep at its top level.
+The forward sweep is swept through its loops and branches (mark and sweep from what
+the backward sweep and the returned values read, and from every statement with an
+effect). Dead stores in the backward sweep are ``zeros.drop_dead_stores``'s.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ _COMPOUND = (gast.If, gast.For, gast.While)
 
 
 def eliminate_dead_code(forward, backward, keep: set[str], analysis):
-    """The forward and backward sweeps without the statements nothing needs."""
-    backward = _sweep(backward, set(keep))
+    """The forward sweep without the statements nothing needs, and the backward sweep."""
     needed = set(keep)
     for stmt in backward:
         needed |= loaded(stmt)
@@ -72,22 +72,3 @@ def _is_range_loop(stmt) -> bool:
         and stmt.iter.func.id == "range"
         and getattr(stmt, "ad_range_is_builtin", False)
     )
-
-
-def _sweep(stmts, live: set[str]) -> list[gast.stmt]:
-    kept = []
-    for stmt in reversed(stmts):
-        if isinstance(stmt, (gast.If, gast.For, gast.While)):
-            live |= loaded(stmt)
-            kept.append(stmt)
-            continue
-        targets = assigned(stmt)
-        pure = getattr(stmt, "ad_pure", True)
-        if pure and (isinstance(stmt, gast.Expr) or not set(targets) & live):
-            continue
-        if not isinstance(stmt, gast.AugAssign):
-            live -= set(targets)
-        live |= loaded(stmt)
-        kept.append(stmt)
-    kept.reverse()
-    return kept

@@ -69,3 +69,12 @@ def accumulates(stmt: gast.stmt) -> bool:
         and isinstance(stmt.op, gast.Add)
         and isinstance(stmt.target, gast.Name)
     )
+
+
+def assignment_like(stmt: gast.AugAssign, value: gast.expr) -> gast.Assign:
+    """``target = value`` in place of ``target += e``, keeping its origin line and purity."""
+    new = gast.Assign(targets=[stmt.target], value=value, type_comment=None)
+    gast.copy_location(new, stmt)
+    new.origin_line = getattr(stmt, "origin_line", None)
+    new.ad_pure = getattr(stmt, "ad_pure", True)
+    return new

@@ -1,0 +1,205 @@
+"""Adjoints known to be zero, and stores nobody reads.
+
+The reverse stage writes every contribution as ``d += e`` and resets ``d = 0.0`` once
+``d`` has been propagated, so that the next contribution (the next iteration, the
+other branch) starts from zero. Two dataflow analyses over the structured backward
+sweep (branches and loops included) turn that into what a person writes:
+
+* ``assign_known_zeros``: where ``d`` certainly holds the ``0.0`` of a reset or a
+  zero-initialisation, ``d += e`` is ``d = e``;
+* ``drop_dead_stores``: an assignment whose value no statement can read before it is
+  overwritten goes: typically the resets and zero-initialisations the first rewrite
+  made unnecessary.
+
+Run in this order the two are sound together: the first rewrite keeps every value the
+same, and the second removes only stores that the rewritten code never reads.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from .propagation import number
+from .walk import accumulates, all_statements, assigned, assignment_like, loaded, mentions
+
+_LOOPS = (gast.For, gast.While)
+
+
+def assign_known_zeros(
+    block: list[gast.stmt], adjoints: set[str], predefined: set[str]
+) -> tuple[list[gast.stmt], set[str]]:
+    """``d += e`` as ``d = e`` wherever the adjoint ``d`` is certainly zero, or not yet
+    bound (its first contribution); ``predefined`` adjoints are bound on entry.
+
+    Returns the new list and the names now assigned (which may alias ``e``)."""
+    block = list(block)
+    rewritten: set[str] = set()
+    _zeros(block, frozenset(adjoints - predefined), adjoints, rewritten)
+    return block, rewritten
+
+
+def _zeros(block, zero: frozenset, adjoints: set[str], rewritten: set | None) -> frozenset:
+    """The adjoints known to be zero after ``block``, given those zero before it; rewrites
+    (and records in ``rewritten``) unless ``rewritten`` is None."""
+    for index, stmt in enumerate(block):
+        if isinstance(stmt, gast.If):
+            body = _zeros(stmt.body, zero, adjoints, rewritten)
+            orelse = _zeros(stmt.orelse, zero, adjoints, rewritten)
+            zero = body & orelse
+        elif isinstance(stmt, _LOOPS):
+            zero = _loop_zeros(stmt, zero, adjoints, rewritten)
+        elif _is_reset(stmt) and stmt.targets[0].id in adjoints:
+            zero = zero | {stmt.targets[0].id}
+        elif (
+            accumulates(stmt)
+            and stmt.target.id in zero
+            and not mentions(stmt.value, stmt.target.id)
+        ):
+            if rewritten is not None:
+                block[index] = assignment_like(stmt, stmt.value)
+                rewritten.add(stmt.target.id)
+            zero = zero - {stmt.target.id}
+        else:
+            zero = zero - set(_stores(stmt))
+    return zero
+
+
+def _loop_zeros(loop, zero: frozenset, adjoints: set[str], rewritten: set | None) -> frozenset:
+    """Zero at the top of every iteration: zero on entry and again at the end of the body."""
+    bound = set(_stores_in_header(loop))
+    if loop.orelse or _jumps(loop.body):
+        head = frozenset()
+    else:
+        head = zero - bound
+        while True:
+            after_body = _zeros(loop.body, head, adjoints, None)
+            narrowed = head & after_body - bound
+            if narrowed == head:
+                break
+            head = narrowed
+    _zeros(loop.body, head, adjoints, rewritten)
+    if loop.orelse or _jumps(loop.body):
+        return frozenset()
+    return head
+
+
+def drop_dead_stores(block: list[gast.stmt], live_out: set[str]) -> list[gast.stmt]:
+    """``block`` without the pure assignments to names no later statement reads (a new list).
+
+    ``live_out`` are the names read after ``block`` (returned or saved)."""
+    block = list(block)
+    _live(block, set(live_out), _Jumps(set(), set()), sweep=True)
+    return block
+
+
+class _Jumps:
+    """What is live where a ``break`` and a ``continue`` of the innermost loop go."""
+
+    def __init__(self, after_loop: set[str], loop_head: set[str]) -> None:
+        self.after_loop = after_loop
+        self.loop_head = loop_head
+
+
+def _live(block: list[gast.stmt], live: set[str], jumps: _Jumps, sweep: bool) -> set[str]:
+    """The names live before ``block`` given those live after it; with ``sweep``, dead
+    stores are removed from ``block`` on the way."""
+    for index in range(len(block) - 1, -1, -1):
+        stmt = block[index]
+        if isinstance(stmt, gast.If):
+            body = _live(stmt.body, set(live), jumps, sweep)
+            orelse = _live(stmt.orelse, set(live), jumps, sweep)
+            if sweep and not stmt.body and not stmt.orelse and isinstance(stmt.test, gast.Name):
+                del block[index]  # nothing left to choose between
+                continue
+            live = body | orelse | loaded_by_header(stmt)
+            if sweep and not stmt.body:
+                stmt.body = [gast.Pass()]
+        elif isinstance(stmt, _LOOPS):
+            live = _loop_live(stmt, live, jumps, sweep)
+        elif isinstance(stmt, gast.Break):
+            live = set(jumps.after_loop)
+        elif isinstance(stmt, gast.Continue):
+            live = set(jumps.loop_head)
+        elif sweep and _is_dead_store(stmt, live):
+            del block[index]
+        else:
+            if not isinstance(stmt, gast.AugAssign):
+                live = live - set(assigned(stmt))
+            live = live | loaded(stmt)
+    return live
+
+
+def _loop_live(loop, after: set[str], jumps: _Jumps, sweep: bool) -> set[str]:
+    """Live before ``loop``: iterate to the live set at the loop's head."""
+    bound = set(_stores_in_header(loop))
+    header = loaded_by_header(loop)
+    if loop.orelse:
+        after = after | _live(list(loop.orelse), set(after), jumps, sweep=False)
+    head = set(after) | header
+    while True:
+        inner = _Jumps(set(after), set(head))
+        body_in = _live(list(loop.body), set(head), inner, sweep=False)
+        widened = head | (body_in - bound)
+        if widened == head:
+            break
+        head = widened
+    _live(loop.body, set(head), _Jumps(set(after), set(head)), sweep)
+    if not loop.body:
+        loop.body = [gast.Pass()]
+    if loop.orelse and sweep:
+        _live(loop.orelse, set(after), jumps, sweep)
+    return head
+
+
+def _is_dead_store(stmt: gast.stmt, live: set[str]) -> bool:
+    """A pure ``name = e`` or ``name += e`` whose names are all dead."""
+    if not getattr(stmt, "ad_pure", True):
+        return False
+    if isinstance(stmt, gast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, gast.AugAssign):
+        targets = [stmt.target]
+    else:
+        return False
+    names = []
+    for target in targets:
+        elements = target.elts if isinstance(target, gast.Tuple) else [target]
+        if not all(isinstance(e, gast.Name) for e in elements):
+            return False  # a subscript or attribute store changes an object
+        names.extend(e.id for e in elements)
+    return not set(names) & live
+
+
+def loaded_by_header(stmt: gast.stmt) -> set[str]:
+    """Names read by an ``if``/``while`` test or a ``for`` iterable."""
+    expr = stmt.iter if isinstance(stmt, gast.For) else stmt.test
+    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)}
+
+
+def _stores_in_header(loop) -> list[str]:
+    if isinstance(loop, gast.For):
+        return [n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)]
+    return []
+
+
+def _stores(stmt: gast.stmt) -> list[str]:
+    return [name for inner in all_statements([stmt]) for name in assigned(inner)]
+
+
+def _jumps(body: list[gast.stmt]) -> bool:
+    """Whether ``body`` has a ``break``/``continue`` of its own loop (not of a nested one)."""
+    for stmt in body:
+        if isinstance(stmt, (gast.Break, gast.Continue)):
+            return True
+        if isinstance(stmt, gast.If) and (_jumps(stmt.body) or _jumps(stmt.orelse)):
+            return True
+    return False
+
+
+def _is_reset(stmt: gast.stmt) -> bool:
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and number(stmt.value) == 0
+    )
