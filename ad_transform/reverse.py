@@ -285,6 +285,7 @@ class _Reverser:
             value=gast.Call(func=name_node(self.tape_name("push")), args=[value], keywords=[])
         )
         stmt.ad_pure = False
+        stmt.ad_tape_push = True  # reads values, changes none: expressions may move past it
         _located(stmt, like)
         stmt.origin_line = getattr(like, "origin_line", None)
         return stmt

@@ -24,7 +24,9 @@ from ..reverse import AdjointProgram
 from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
 from .dead_code import eliminate_dead_code
+from .forward import coalesce_copies, fold_temporaries
 from .propagation import propagate
+from .walk import loaded
 from .zeros import assign_known_zeros, drop_dead_stores
 
 
@@ -46,6 +48,8 @@ def optimize(program: AdjointProgram, keep: set[str]) -> AdjointProgram:
     program.forward, program.backward = eliminate_dead_code(
         program.forward, backward, keep, program.analysis
     )
+    needed = keep | {name for stmt in program.backward for name in loaded(stmt)}
+    program.forward = coalesce_copies(fold_temporaries(program.forward, needed), needed)
     return program
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 import gast
 
-from .walk import all_statements, assigned, forget, mentions
+from .walk import all_statements, assigned, drop_self_assignments, forget, mentions
 
 
 def propagate_block_copies(
@@ -21,6 +21,7 @@ def propagate_block_copies(
     stmts = list(backward)  # the nested statements are this pass's to rewrite
     uses = Counter(n.id for s in stmts for n in gast.walk(s) if isinstance(n, gast.Name))
     _visit_block(stmts, uses, adjoints, keep)
+    drop_self_assignments(stmts)
     return stmts
 
 
@@ -65,12 +66,16 @@ def _propagate_copies(block, uses: Counter, adjoints: set[str], keep: set[str]) 
                 for n in gast.walk(s)
                 if isinstance(n, gast.Name) and n.id == a
             )
-            if uses[a] == mentions_here and not _assigns_any(rest, (a, b)):
+            if (
+                uses[a] == mentions_here
+                and not _assigns_any(rest, (a,))
+                and _read_before_reassigned(rest, a, b)
+            ):
                 for later in rest:
                     if mentions(later, a):
                         _rename_loads(later, a, b)
                         forget(later)
-                uses[b] += uses[a] - 1
+                uses[b] += uses[a] - 2  # a's loads become b's; the copy's load of b goes
                 uses[a] = 0
                 del block[index]
                 renamed = True
@@ -87,6 +92,22 @@ def _assigns_any(stmts: list[gast.stmt], names: tuple[str, ...]) -> bool:
             if any(name in names for name in assigned(inner)):
                 return True
     return False
+
+
+def _read_before_reassigned(stmts: list[gast.stmt], a: str, b: str) -> bool:
+    """Whether every read of ``a`` in ``stmts`` comes before ``b`` changes (a simple
+    statement reads before it stores; a branch is checked path by path)."""
+    for position, stmt in enumerate(stmts):
+        if not (mentions(stmt, b) and _assigns_any([stmt], (b,))):
+            continue
+        if any(mentions(later, a) for later in stmts[position + 1 :]):
+            return False
+        if isinstance(stmt, gast.If):
+            return _read_before_reassigned(stmt.body, a, b) and _read_before_reassigned(
+                stmt.orelse, a, b
+            )
+        return not isinstance(stmt, (gast.For, gast.While)) or not mentions(stmt, a)
+    return True
 
 
 def _rename_loads(stmt: gast.stmt, old: str, new: str) -> None:

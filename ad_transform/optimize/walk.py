@@ -78,3 +78,35 @@ def assignment_like(stmt: gast.AugAssign, value: gast.expr) -> gast.Assign:
     new.origin_line = getattr(stmt, "origin_line", None)
     new.ad_pure = getattr(stmt, "ad_pure", True)
     return new
+
+
+def drop_self_assignments(block: list[gast.stmt]) -> None:
+    """Remove ``a = a`` (left where a copy was coalesced) from ``block`` and its blocks,
+    and an ``if name:`` left with nothing to do."""
+    for stmt in block:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            drop_self_assignments(stmt.body)
+            drop_self_assignments(stmt.orelse)
+    block[:] = [s for s in block if not _is_self_assignment(s) and not _is_empty_if(s)]
+    for stmt in block:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)) and not stmt.body:
+            stmt.body = [gast.Pass()]
+
+
+def _is_empty_if(stmt: gast.stmt) -> bool:
+    return (
+        isinstance(stmt, gast.If)
+        and not stmt.body
+        and not stmt.orelse
+        and isinstance(stmt.test, gast.Name)
+    )
+
+
+def _is_self_assignment(stmt: gast.stmt) -> bool:
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and isinstance(stmt.value, gast.Name)
+        and stmt.targets[0].id == stmt.value.id
+    )
