@@ -13,7 +13,9 @@ Passes over the backward sweep, in order (one module per family):
 * ``accumulation.guard_accumulation``: ``dx += e`` writes in place into an ndarray, so
   it is kept only where ``dx`` holds an array this code owns; else ``dx = dx + e``;
 * ``dead_code.eliminate_dead_code``: statements nobody needs are removed, also inside
-  the loops of the forward sweep.
+  the loops of the forward sweep;
+* ``forward.fold_temporaries`` / ``coalesce_copies``: the forward sweep's single-use
+  temporaries and join copies go back into whole expressions.
 """
 
 from __future__ import annotations
@@ -30,9 +32,20 @@ from .walk import loaded
 from .zeros import assign_known_zeros, drop_dead_stores
 
 
-def optimize(program: AdjointProgram, keep: set[str]) -> AdjointProgram:
-    """Run every pass; ``keep`` are names the emitted function returns or saves."""
+def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> AdjointProgram:
+    """Run every pass; ``keep`` are names the emitted function returns or saves.
+
+    With ``passes=False`` only what the code needs to run right does: first contributions
+    become assignments (the reverse stage leaves them unbound) and in-place accumulation is
+    guarded. The tests compare the gradients of the two."""
     predefined = {program.seed_name} if program.seed_is_parameter else set()
+    if not passes:
+        backward, rewritten = assign_known_zeros(
+            program.backward, set(program.adjoint_kinds), predefined, resets=False
+        )
+        program.zero_initialized = set(getattr(program, "zero_initialized", ())) - rewritten
+        program.backward = guard_accumulation(backward, program, predefined)
+        return program
     protected = keep | predefined
     initializations = _zero_initializations(program)
     backward, rewritten = assign_known_zeros(
@@ -68,8 +81,10 @@ def _zero_initializations(program: AdjointProgram) -> set[int]:
 
 __all__ = [
     "assign_known_zeros",
+    "coalesce_copies",
     "drop_dead_stores",
     "eliminate_dead_code",
+    "fold_temporaries",
     "guard_accumulation",
     "optimize",
     "propagate",

@@ -26,15 +26,17 @@ _LOOPS = (gast.For, gast.While)
 
 
 def assign_known_zeros(
-    block: list[gast.stmt], adjoints: set[str], predefined: set[str]
+    block: list[gast.stmt], adjoints: set[str], predefined: set[str], resets: bool = True
 ) -> tuple[list[gast.stmt], set[str]]:
-    """``d += e`` as ``d = e`` wherever the adjoint ``d`` is certainly zero, or not yet
-    bound (its first contribution); ``predefined`` adjoints are bound on entry.
+    """``d += e`` as ``d = e`` wherever the adjoint ``d`` is not yet bound (its first
+    contribution) or, with ``resets``, certainly zero; ``predefined`` adjoints are bound on
+    entry.
 
     Returns the new list and the names now assigned (which may alias ``e``)."""
     block = list(block)
     rewritten: set[str] = set()
-    _zeros(block, frozenset(adjoints - predefined), adjoints, rewritten)
+    unbound = frozenset(adjoints - predefined)
+    _zeros(block, unbound, adjoints if resets else set(), rewritten)
     return block, rewritten
 
 
