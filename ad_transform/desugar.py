@@ -3,7 +3,9 @@
 ``break``, ``continue`` and ``return`` inside blocks become flag assignments; the
 statements they skip are guarded by ``if not flag:``, and each loop body ends with
 one ``if flag: break``. ``while test:`` becomes ``while True:`` whose body starts
-with the test. The forward sweep therefore still stops exactly where the user's
+with the test. A guard on ``break``/``return`` flags only is marked ``ad_exit_guard``:
+it is true in every iteration but the last, so the backward sweep needs only its last
+value, not one per iteration. The forward sweep therefore still stops exactly where the user's
 code stops (no extra iteration runs under a guard), while every path through a
 loop body is a nest of ``if``/``else`` that the backward sweep can replay.
 """
@@ -114,9 +116,17 @@ class _Desugar:
                         body=rest,
                         orelse=[],
                     )
+                    guard.ad_exit_guard = self._all_exit(flags)
                     out.append(_located(guard, stmts[index + 1]))
                 return out, sorted(set(flags) | set(rest_flags))
         return out, []
+
+    def _all_exit(self, flags: list[str]) -> bool:
+        """Whether every flag ends the innermost loop (a ``break`` or a ``return``): a guard
+        on them is then true in every iteration but the loop's last."""
+        loop = self.loops[-1] if self.loops else None
+        exits = {self.return_flag, loop.break_flag if loop else None} - {None}
+        return bool(self.loops) and set(flags) <= exits
 
     def statement(self, stmt) -> tuple[list, list[str]]:
         if isinstance(stmt, gast.Break):

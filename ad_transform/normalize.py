@@ -189,6 +189,7 @@ class _Normalizer:
         self.current = self.join(after_body, self.current, body, orelse, stmt)
         node = gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)
         node.ad_loop_exit = getattr(stmt, "ad_loop_exit", False)
+        node.ad_exit_guard = getattr(stmt, "ad_exit_guard", False)
         self.origin = stmt
         self.emit(node, stmt)
 

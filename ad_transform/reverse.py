@@ -105,6 +105,8 @@ class _Reverser:
         self.pairs: dict[int, tuple[HelperPair, str]] = {}
         self.replayed: dict[int, str | None] = {}  # compound statement -> its loop counter
         self.reads: dict[int, list[str]] = {}  # statement -> loop-variant values its adjoint reads
+        self.guards: list[list[str]] = []  # per enclosing loop: its exit guards replayed
+        self.last_guards: dict[int, list[str]] = {}  # loop -> exit guards kept by last value
         self.tape: dict[str, str] = {}
         self.item_arrays: set[str] = set()  # adjoints of arrays whose items are assigned
         self.stable = _bound_once_unconditionally(self.fn, analysis)
@@ -213,13 +215,21 @@ class _Reverser:
         )
         if depth == 0:
             return [node]
+        if getattr(stmt, "ad_exit_guard", False):
+            self.guards[-1].append(stmt.test.id)  # its last value, then true: no pop here
+            return [node]
         return [_located(self.popped([stmt.test.id]), stmt), node]
 
     def backward_loop(self, stmt, depth: int) -> list[gast.stmt]:
+        self.guards.append([])
         body = self.backward_block(stmt.body, depth + 1)
+        guards = self.guards.pop()
         if not body:
             return []
         body.extend(self.header_resets(stmt))
+        # every iteration before the last ran its exit guards' blocks to the end
+        body.extend(_located(assign(g, gast.Constant(value=True, kind=None)), stmt) for g in guards)
+        self.last_guards[id(stmt)] = guards
         counter = self.names.numbered("iterations")
         self.replayed[id(stmt)] = counter
         replay = gast.Call(
@@ -239,7 +249,7 @@ class _Reverser:
         )
         if depth == 0:
             return [node]
-        return [_located(self.popped([counter]), stmt), node]
+        return [_located(self.popped([counter, *guards]), stmt), node]
 
     def header_resets(self, stmt) -> list[gast.stmt]:
         """The loop header assigns its targets afresh each iteration, with no derivative:
@@ -334,7 +344,8 @@ class _Reverser:
                 )
                 node.origin_line = getattr(stmt, "origin_line", None)
                 out.append(node)
-                if id(stmt) in self.replayed and depth > 0:
+                recorded = not getattr(stmt, "ad_exit_guard", False)
+                if id(stmt) in self.replayed and depth > 0 and recorded:
                     out.append(self.pushed([stmt.test.id], stmt))
             elif isinstance(stmt, (gast.For, gast.While)):
                 out.extend(self.forward_loop(stmt, depth))
@@ -348,6 +359,9 @@ class _Reverser:
         body = self.forward_block(stmt.body, depth + 1)
         counter = self.replayed.get(id(stmt))
         before, after = [], []
+        guards = self.last_guards.get(id(stmt), []) if depth > 0 else []
+        for guard in guards:  # the value pushed if no iteration reaches the guard
+            before.append(_located(assign(guard, gast.Constant(value=True, kind=None)), stmt))
         if counter is not None and _runs_to_the_end(stmt):
             # for ... in range(...) without break: the trip count is known before it runs
             trips = gast.Call(
@@ -357,12 +371,12 @@ class _Reverser:
             )
             before.append(_located(assign(counter, trips), stmt))
             if depth > 0:
-                after.append(self.pushed([counter], stmt))
+                after.append(self.pushed([counter, *guards], stmt))
         elif counter is not None:
             before.append(_located(assign(counter, gast.Constant(value=0, kind=None)), stmt))
             body.insert(0, _located(accumulate(counter, gast.Constant(value=1, kind=None)), stmt))
             if depth > 0:
-                after.append(self.pushed([counter], stmt))
+                after.append(self.pushed([counter, *guards], stmt))
         if isinstance(stmt, gast.For):
             node = gast.For(
                 target=stmt.target,

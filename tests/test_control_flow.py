@@ -876,6 +876,73 @@ def test_while_with_and_in_condition(x, iterations):
     check(while_and_condition, [x])
 
 
+# Guards on break/return flags ("if not broke: ...") are true in every iteration but the
+# last, so the backward sweep keeps only their last value (per run of the loop, when the
+# loop is nested); these cases make that last value differ between runs.
+
+
+def while_in_for(x):
+    y = x
+    for i in range(4):
+        z = y
+        while z < 1.5 + i:
+            z = z * 1.3 + x * 0.1
+        y = z * 0.5 + math.sin(y)
+    return y
+
+
+def break_mid_body_in_outer_loop(x):
+    y = x
+    for i in range(3):
+        for _ in range(5):
+            y = y * 1.1 + x * 0.2
+            if y > 2.0 + i:
+                break
+            y = y - 0.05 * x
+    return y
+
+
+def return_from_nested_loop(x):
+    y = x
+    for _ in range(3):
+        for _ in range(3):
+            y = y * 1.2 + x
+            if y > 4.0:
+                return y * 2.0
+            y = y * 0.9
+    return y
+
+
+@pytest.mark.parametrize("x", [0.4, 1.1, 2.9])  # inner trip counts 5,3,2,2 / 1,2,2,2 / 0,2,1,2
+def test_while_nested_in_for(x):
+    check(while_in_for, [x])
+
+
+@pytest.mark.parametrize("x", [0.3, 0.6])  # 0.6: runs to the end once, then breaks twice
+def test_break_mid_body_in_an_outer_loop(x):
+    check(break_mid_body_in_outer_loop, [x])
+
+
+@pytest.mark.parametrize("x", [0.2, 0.5])
+def test_return_from_a_nested_loop(x):
+    check(return_from_nested_loop, [x])
+
+
+def while_affine(x):
+    y = x
+    while y < 10.0:
+        y = y * 1.5 + x
+    return y
+
+
+def test_an_affine_while_loop_records_no_tape():
+    """The guard of its body is true but in the last iteration: the trip count is enough."""
+    source = grad(while_affine).source_for(0.5)
+    assert "push" not in source and "pop" not in source
+    # 0.5, 1.25, 2.375, 4.0625, 6.59375, 10.390625: five steps of y <- 1.5 y + x
+    assert grad(while_affine)(0.5) == pytest.approx(1.5**5 + sum(1.5**k for k in range(5)))
+
+
 # =========================================================================================
 # break / continue / return, and the forward sweep stopping where the function stops
 # =========================================================================================
