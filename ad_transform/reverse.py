@@ -685,12 +685,21 @@ def _drop_unbroadcast(expr: gast.expr, bindings: Bindings) -> gast.expr:
     helper = bindings.existing("unbroadcast", runtime.unbroadcast)
     if helper is None:
         return expr
+    return _without_calls_of(helper, expr)
 
-    class Drop(gast.NodeTransformer):
-        def visit_Call(self, node):
-            self.generic_visit(node)
-            if isinstance(node.func, gast.Name) and node.func.id == helper:
-                return node.args[0]
-            return node
 
-    return Drop().visit(expr)
+def _without_calls_of(helper: str, node: gast.AST) -> gast.AST:
+    """``node`` with each call ``helper(a, ...)`` replaced by ``a``, innermost first (in
+    place where it can: what a ``gast.NodeTransformer`` would do, without its overhead)."""
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, gast.AST):
+            setattr(node, name, _without_calls_of(helper, value))
+        elif isinstance(value, list):
+            value[:] = [
+                _without_calls_of(helper, item) if isinstance(item, gast.AST) else item
+                for item in value
+            ]
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == helper:
+        return node.args[0]
+    return node
