@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import ADTransformError, located_error
+from .nodes import subnodes
 
 _MISSING = object()
 
@@ -140,7 +141,7 @@ def _file_lines(filename: str, lines: list[str], first_line: int) -> list[str]:
 
 
 def _shift_locations(tree: gast.AST, line_offset: int, col_offset: int) -> None:
-    for node in gast.walk(tree):
+    for node in subnodes(tree):
         if getattr(node, "lineno", None) is not None:
             node.lineno += line_offset
             node.col_offset += col_offset
