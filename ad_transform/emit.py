@@ -19,60 +19,15 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .convert import to_ast
+
 _counter = itertools.count(1)
 _counter_lock = threading.Lock()
 
 
 def expression_source(node: gast.AST) -> str:
     """One expression or statement of a gast tree as source text."""
-    return ast.unparse(printable_ast(node))
-
-
-# Nodes that gast and ast spell alike (same class name, same fields) and that gast's own
-# converter copies field by field: the shapes the generated code is made of.
-_SAME_SHAPE = (
-    *("BoolOp", "BinOp", "UnaryOp", "Compare", "Call", "keyword", "Attribute", "Subscript"),
-    *("Slice", "Starred", "Tuple", "List", "Dict", "Set", "IfExp", "Constant"),
-    *("Expr", "AugAssign", "Return", "Pass", "Break", "Continue", "Delete"),
-    *("Load", "Store", "Del", "And", "Or", "Not", "Invert", "UAdd", "USub"),
-    *("Add", "Sub", "Mult", "MatMult", "Div", "FloorDiv", "Mod", "Pow"),
-    *("LShift", "RShift", "BitOr", "BitXor", "BitAnd"),
-    *("Eq", "NotEq", "Lt", "LtE", "Gt", "GtE", "Is", "IsNot", "In", "NotIn"),
-)
-_AS_AST: dict[type, type] = {
-    getattr(gast, name): getattr(ast, name)
-    for name in _SAME_SHAPE
-    if getattr(getattr(gast, name, None), "_fields", None) == getattr(ast, name)._fields
-}
-
-
-def printable_ast(node):
-    """An ``ast`` copy of a gast tree (or list), for ``ast.unparse``.
-
-    The same tree ``gast.gast_to_ast`` builds, minus the source locations ``unparse``
-    never reads (a statement keeps a ``lineno``: ``unparse`` looks it up). Printing is
-    the emit stage's hot spot, and gast's generic visitor most of its cost; nodes this
-    copy does not know go through ``gast.gast_to_ast`` as before.
-    """
-    if isinstance(node, list):
-        return [printable_ast(item) for item in node]
-    if not isinstance(node, gast.AST):
-        return node
-    kind = type(node)
-    if kind is gast.Name:  # gast's Name also has the fields of ast's arg
-        return ast.Name(node.id, printable_ast(node.ctx))
-    if kind is gast.Assign:  # gast's converter drops the type comment
-        new = ast.Assign(printable_ast(node.targets), printable_ast(node.value))
-    elif kind in _AS_AST:
-        fields = node.__dict__
-        new = _AS_AST[kind](
-            **{name: printable_ast(fields[name]) for name in kind._fields if name in fields}
-        )
-    else:
-        return ast.fix_missing_locations(gast.gast_to_ast(node))
-    if isinstance(new, ast.stmt):
-        new.lineno = getattr(node, "lineno", 1)
-    return new
+    return ast.unparse(to_ast(node))
 
 
 @dataclass
