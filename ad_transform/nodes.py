@@ -15,9 +15,15 @@ def clone(node):
         return [clone(item) for item in node]
     if not isinstance(node, gast.AST):
         return node
-    new = node.__class__.__new__(node.__class__)
+    copied = {}
     for key, value in node.__dict__.items():
-        new.__dict__[key] = clone(value) if isinstance(value, (list, gast.AST)) else value
+        if isinstance(value, gast.AST):
+            value = clone(value)
+        elif isinstance(value, list):
+            value = [clone(item) for item in value]
+        copied[key] = value
+    new = node.__class__.__new__(node.__class__)
+    new.__dict__ = copied
     return new
 
 
