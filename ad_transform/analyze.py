@@ -346,14 +346,15 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
     assigned = {op.target for op in ops if op.target is not None}
     for _ in range(20):
         new = dict(start)
+        known = {**kinds, **new}  # the last sweep's kinds, updated by this one's
         for op in ops:
             if op.target is None:
                 continue
-            kind = _output_kind(op, {**kinds, **new}, fn, assigned)
+            kind = _output_kind(op, known, fn, assigned)
             if kind == _BOTTOM:
                 continue
             previous = new.get(op.target, _BOTTOM)
-            new[op.target] = kind if previous in (_BOTTOM, kind) else UNKNOWN
+            new[op.target] = known[op.target] = kind if previous in (_BOTTOM, kind) else UNKNOWN
         if new == kinds:
             break
         kinds = new

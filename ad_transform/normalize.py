@@ -737,8 +737,10 @@ def _copy_location(node: gast.AST, like: gast.AST | None) -> None:
     if like is None:
         return
     for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
-        if getattr(node, attr, None) is None and getattr(like, attr, None) is not None:
-            setattr(node, attr, getattr(like, attr))
+        if getattr(node, attr, None) is None:
+            value = getattr(like, attr, None)
+            if value is not None:
+                setattr(node, attr, value)
 
 
 def _type_params() -> dict:

@@ -147,7 +147,11 @@ class _Splice:
         new = node.__class__.__new__(node.__class__)
         fields = node._fields
         for key, value in node.__dict__.items():
-            new.__dict__[key] = self.copy(value) if key in fields else clone(value)
+            if key in fields:
+                value = self.copy(value)
+            elif isinstance(value, (list, gast.AST)):
+                value = clone(value)
+            new.__dict__[key] = value
         if isinstance(new, gast.Call):
             return self.folded(node, new)
         return new
