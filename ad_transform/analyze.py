@@ -21,6 +21,7 @@ import numpy as np
 
 from . import rules
 from .emit import expression_source
+from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
 from .parse import is_missing
 from .rules.registry import SCALAR, SEQUENCE, UNKNOWN, Rule
@@ -137,15 +138,10 @@ def _collect(stmts, fn, depth: int, ops: list, counters: set, loop_variant: set)
             _collect(stmt.orelse, fn, depth, ops, counters, loop_variant)
         elif isinstance(stmt, (gast.For, gast.While)):
             if isinstance(stmt, gast.For):
-                targets = [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
+                targets = [n.id for n in subnodes(stmt.target) if isinstance(n, gast.Name)]
                 counters.update(targets[:1] if len(targets) > 1 or _is_range(stmt, fn) else [])
                 loop_variant.update(targets)
-            loop_variant.update(
-                n.id
-                for s in stmt.body
-                for n in gast.walk(s)
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-            )
+            loop_variant.update(name_ids(stmt.body, gast.Store))
             _collect(stmt.body, fn, depth + 1, ops, counters, loop_variant)
         elif isinstance(stmt, (gast.Break, gast.Pass)):
             continue
@@ -207,7 +203,7 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
         return _rule_op(stmt, target, ("attribute", value.attr), [value.value], {}, fn)
     if isinstance(value, gast.Call):
         return _call_op(stmt, target, value, fn)
-    names = [n for n in gast.walk(value) if isinstance(n, gast.Name)]
+    names = [n for n in subnodes(value) if isinstance(n, gast.Name)]
     return Op(stmt, OPAQUE, target, inputs={str(i): n for i, n in enumerate(names)}, pure=False)
 
 
@@ -350,14 +346,15 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
     assigned = {op.target for op in ops if op.target is not None}
     for _ in range(20):
         new = dict(start)
+        known = {**kinds, **new}  # the last sweep's kinds, updated by this one's
         for op in ops:
             if op.target is None:
                 continue
-            kind = _output_kind(op, {**kinds, **new}, fn, assigned)
+            kind = _output_kind(op, known, fn, assigned)
             if kind == _BOTTOM:
                 continue
             previous = new.get(op.target, _BOTTOM)
-            new[op.target] = kind if previous in (_BOTTOM, kind) else UNKNOWN
+            new[op.target] = known[op.target] = kind if previous in (_BOTTOM, kind) else UNKNOWN
         if new == kinds:
             break
         kinds = new

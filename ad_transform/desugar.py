@@ -15,6 +15,7 @@ from __future__ import annotations
 import gast
 
 from .names import NameAllocator
+from .nodes import subnodes
 from .parse import ParsedFunction
 
 
@@ -94,12 +95,10 @@ class _Desugar:
         return prologue + out + [final]
 
     def _needs_restructuring(self, body: list) -> bool:
-        for stmt in body[:-1]:
-            for node in gast.walk(stmt):
-                if isinstance(node, gast.Return):
-                    return True
+        if any(isinstance(node, gast.Return) for node in subnodes(body[:-1])):
+            return True
         if body and not isinstance(body[-1], gast.Return):
-            return any(isinstance(n, gast.Return) for n in gast.walk(body[-1]))
+            return any(isinstance(n, gast.Return) for n in subnodes(body[-1]))
         return False
 
     def block(self, stmts: list) -> tuple[list, list[str]]:

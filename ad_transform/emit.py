@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .convert import to_ast
+
 _counter = itertools.count(1)
 _counter_lock = threading.Lock()
 
 
 def expression_source(node: gast.AST) -> str:
     """One expression or statement of a gast tree as source text."""
-    return ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(node)))
+    return ast.unparse(to_ast(node))
 
 
 @dataclass

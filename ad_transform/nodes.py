@@ -15,7 +15,40 @@ def clone(node):
         return [clone(item) for item in node]
     if not isinstance(node, gast.AST):
         return node
-    new = node.__class__.__new__(node.__class__)
+    copied = {}
     for key, value in node.__dict__.items():
-        new.__dict__[key] = clone(value) if isinstance(value, (list, gast.AST)) else value
+        if isinstance(value, gast.AST):
+            value = clone(value)
+        elif isinstance(value, list):
+            value = [clone(item) for item in value]
+        copied[key] = value
+    new = node.__class__.__new__(node.__class__)
+    new.__dict__ = copied
     return new
+
+
+def subnodes(tree) -> list[gast.AST]:
+    """``tree`` (a node or a list of nodes) and every node inside it, in ``gast.walk``'s
+    order (breadth first), as a list.
+
+    A few times faster than ``gast.walk``, which the stages call on every statement.
+    """
+    found = list(tree) if isinstance(tree, list) else [tree]
+    for node in found:  # grows while it is read: each node's children go to the end
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                found.extend([item for item in value if isinstance(item, gast.AST)])
+            elif isinstance(value, gast.AST):
+                found.append(value)
+    return found
+
+
+def name_ids(tree, ctx: type[gast.expr_context] | None = None) -> set[str]:
+    """The identifiers of the ``Name`` nodes in ``tree`` (a node or a list of nodes); only
+    those whose context is a ``ctx`` (``gast.Load``, ``gast.Store``) when given."""
+    return {
+        node.id
+        for node in subnodes(tree)
+        if isinstance(node, gast.Name) and (ctx is None or isinstance(node.ctx, ctx))
+    }

@@ -14,7 +14,7 @@ import gast
 
 from .desugar import desugar
 from .names import NameAllocator
-from .nodes import clone
+from .nodes import clone, name_ids
 from .parse import ParsedFunction
 
 # Statements and expressions that are rejected, with the words used to name them.
@@ -90,7 +90,7 @@ class _Normalizer:
             for a in self.tree.args.posonlyargs + self.tree.args.args + self.tree.args.kwonlyargs
         ]
         self.local_names = _assigned_names(self.tree.body) | set(self.params)
-        every_name = {n.id for n in gast.walk(self.tree) if isinstance(n, gast.Name)}
+        every_name = name_ids(self.tree)
         self.free_names = every_name - self.local_names
         self.names = NameAllocator(every_name)
         self.claimed: set[str] = set(self.params)
@@ -716,12 +716,7 @@ def _is_pair_of_names(target: gast.expr) -> bool:
 
 
 def _assigned_names(body: list[gast.stmt]) -> set[str]:
-    names = set()
-    for stmt in body:
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-                names.add(node.id)
-    return names
+    return name_ids(body, gast.Store)
 
 
 def _name(identifier: str, like: gast.AST | None = None) -> gast.Name:
@@ -743,8 +738,10 @@ def _copy_location(node: gast.AST, like: gast.AST | None) -> None:
     if like is None:
         return
     for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
-        if getattr(node, attr, None) is None and getattr(like, attr, None) is not None:
-            setattr(node, attr, getattr(like, attr))
+        if getattr(node, attr, None) is None:
+            value = getattr(like, attr, None)
+            if value is not None:
+                setattr(node, attr, value)
 
 
 def _type_params() -> dict:

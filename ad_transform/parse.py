@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import builtins
 import inspect
 import textwrap
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .convert import function_to_gast
 from .errors import ADTransformError, located_error
 
 _MISSING = object()
@@ -93,13 +95,13 @@ def parse_function(func: object) -> ParsedFunction:
     dedented = textwrap.dedent(raw)
     indent = _indent_width(raw) - _indent_width(dedented)
     try:
-        module = gast.parse(dedented)
+        module = ast.parse(dedented)
     except SyntaxError as exc:
         raise ADTransformError(
             f"{where}: cannot parse the source of {func.__qualname__}: {exc}"
         ) from None
     tree = module.body[0]
-    if isinstance(tree, gast.AsyncFunctionDef):
+    if isinstance(tree, ast.AsyncFunctionDef):
         line = tree.lineno + first_line - 1
         raise located_error(
             "unsupported construct: 'async def' functions cannot be differentiated",
@@ -108,10 +110,10 @@ def parse_function(func: object) -> ParsedFunction:
             tree.col_offset + indent,
             linecache_line(code.co_filename, line),
         )
-    if not isinstance(tree, gast.FunctionDef):
+    if not isinstance(tree, ast.FunctionDef):
         raise ADTransformError(f"{where}: expected a 'def' statement for {func.__qualname__}")
-    _shift_locations(tree, first_line - 1, indent)
     tree.decorator_list = []
+    tree = function_to_gast(tree, first_line - 1, indent)
     closure = dict(zip(code.co_freevars, func.__closure__ or ()))
     return ParsedFunction(func, tree, code.co_filename, file_lines, closure)
 
@@ -137,13 +139,3 @@ def _file_lines(filename: str, lines: list[str], first_line: int) -> list[str]:
     if all_lines:
         return all_lines
     return [""] * (first_line - 1) + list(lines)
-
-
-def _shift_locations(tree: gast.AST, line_offset: int, col_offset: int) -> None:
-    for node in gast.walk(tree):
-        if getattr(node, "lineno", None) is not None:
-            node.lineno += line_offset
-            node.col_offset += col_offset
-        if getattr(node, "end_lineno", None) is not None:
-            node.end_lineno += line_offset
-            node.end_col_offset += col_offset

@@ -19,6 +19,7 @@ import gast
 from . import runtime
 from .analyze import Analysis, Op, analyze
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
+from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
 from .parse import parse_function
@@ -190,7 +191,7 @@ class _Builder:
     def emit_joint(self, program: AdjointProgram, func, mode: str, single: bool) -> Generated:
         fn = program.fn
         grads = self.gradient_expressions(program)
-        keep = {n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)}
+        keep = name_ids(grads)
         if mode == VALUE_AND_GRAD and isinstance(program.result, gast.Name):
             if program.result.id in program.analysis.loop_variant:
                 program.result = _snapshot_result(program)  # the backward sweep restores it
@@ -226,18 +227,11 @@ class _Builder:
         names = fn.names
         fwd_name, bwd_name = names.fresh(fwd_name), names.fresh(bwd_name)
         grads = self.gradient_expressions(program)
-        backward_reads = {n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)}
+        backward_reads = name_ids(grads)
         optimize(program, backward_reads | _names_in(program.result))
         grads = self.owned_gradients(program, grads)
-        defined_forward = set(positional_params(fn)) | {
-            n.id
-            for s in program.forward
-            for n in gast.walk(s)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
-        }
-        read = _names_read(program.backward) | {
-            n.id for e in grads for n in gast.walk(e) if isinstance(n, gast.Name)
-        }
+        defined_forward = set(positional_params(fn)) | name_ids(program.forward, gast.Store)
+        read = _names_read(program.backward) | name_ids(grads)
         saved = sorted(read & defined_forward, key=_definition_order(fn, program))
         if program.tape:
             saved.append(program.tape["tape"])
@@ -257,14 +251,10 @@ class _Builder:
         )
         if program.tape:
             _tape_prologue(fwd, program.tape, push=True, pop=False)
-        top_level = set(positional_params(fn)) | {
-            n.id
-            for st in program.forward
-            for n in gast.walk(st)
-            if not isinstance(st, (gast.If, gast.For, gast.While))
-            and isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Store)
-        }
+        top_level = set(positional_params(fn)) | name_ids(
+            [st for st in program.forward if not isinstance(st, (gast.If, gast.For, gast.While))],
+            gast.Store,
+        )
         for name in saved:
             if name not in top_level and name != program.tape.get("tape"):
                 fwd.line(f"{name} = None  # set only on some paths; read only on those")
@@ -393,24 +383,17 @@ def _tuple_source_names(names: list[str]) -> str:
 
 
 def _names_in(expr: gast.expr) -> set[str]:
-    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)}
+    return name_ids(expr)
 
 
 def _names_read(stmts: list[gast.stmt]) -> set[str]:
-    read = set()
-    for stmt in stmts:
-        read |= {
-            n.id
-            for n in gast.walk(stmt)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-        }
-    return read
+    return name_ids(stmts, gast.Load)
 
 
 def _definition_order(fn: NormalizedFunction, program: AdjointProgram):
     order = {p: i for i, p in enumerate(positional_params(fn))}
     for stmt in program.forward:
-        for n in gast.walk(stmt):
+        for n in subnodes(stmt):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 order.setdefault(n.id, len(order))
     return lambda name: order.get(name, len(order))

@@ -29,7 +29,7 @@ from .analyze import (
     Op,
 )
 from .names import Bindings
-from .nodes import clone
+from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
 from .rules.registry import ARRAY, SCALAR
 
@@ -256,7 +256,7 @@ class _Reverser:
         what their adjoints gathered in the iteration goes no further (``di = 0.0``)."""
         if not isinstance(stmt, gast.For):
             return []
-        targets = [n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)]
+        targets = [n.id for n in subnodes(stmt.target) if isinstance(n, gast.Name)]
         return [
             _located(assign(self.adjoints[t], gast.Constant(value=0.0, kind=None)), stmt)
             for t in targets
@@ -307,7 +307,7 @@ class _Reverser:
         inner = set()
         for stmt in backward:
             if isinstance(stmt, (gast.If, gast.For, gast.While)):
-                inner |= {n.id for n in gast.walk(stmt) if isinstance(n, gast.Name)}
+                inner |= name_ids(stmt)
         out = []
         for primal, adjoint in self.adjoints.items():
             if adjoint in self.item_arrays:
@@ -680,15 +680,7 @@ def _runs_to_the_end(stmt) -> bool:
 def _primal_reads(code: list[gast.stmt], reverser: _Reverser) -> set[str]:
     """Names of primal values that adjoint statements read."""
     adjoints = set(reverser.adjoints.values())
-    return {
-        n.id
-        for s in code
-        for n in gast.walk(s)
-        if isinstance(n, gast.Name)
-        and isinstance(n.ctx, gast.Load)
-        and n.id not in adjoints
-        and n.id not in reverser.bindings.cells
-    }
+    return name_ids(code, gast.Load) - adjoints - reverser.bindings.cells.keys()
 
 
 def _is_none(node: gast.expr) -> bool:
@@ -700,12 +692,21 @@ def _drop_unbroadcast(expr: gast.expr, bindings: Bindings) -> gast.expr:
     helper = bindings.existing("unbroadcast", runtime.unbroadcast)
     if helper is None:
         return expr
+    return _without_calls_of(helper, expr)
 
-    class Drop(gast.NodeTransformer):
-        def visit_Call(self, node):
-            self.generic_visit(node)
-            if isinstance(node.func, gast.Name) and node.func.id == helper:
-                return node.args[0]
-            return node
 
-    return Drop().visit(expr)
+def _without_calls_of(helper: str, node: gast.AST) -> gast.AST:
+    """``node`` with each call ``helper(a, ...)`` replaced by ``a``, innermost first (in
+    place where it can: what a ``gast.NodeTransformer`` would do, without its overhead)."""
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, gast.AST):
+            setattr(node, name, _without_calls_of(helper, value))
+        elif isinstance(value, list):
+            value[:] = [
+                _without_calls_of(helper, item) if isinstance(item, gast.AST) else item
+                for item in value
+            ]
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == helper:
+        return node.args[0]
+    return node

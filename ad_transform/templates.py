@@ -114,61 +114,81 @@ class Template:
         mapping: dict[str, gast.expr] = dict(bindings, g=g, ans=ans)
         renames = {local: fresh_name(local) for local in sorted(self.locals)}
         globals_ = {name: reference(name, self.resolve(name)) for name in self.free}
-        # Parameters bound to numbers go in first, so that calls on numbers only can be
-        # computed now; then one pass puts in everything else (never revisiting atoms).
-        numbers = {p: v for p, v in mapping.items() if _is_number(v)}
-        fold = _FoldConstantCalls(self)
-        substitute = _Substitute(mapping, renames, globals_)
-
-        def splice(node):
-            return substitute.visit(fold.visit(_Substitute(numbers, {}, {}).visit(node)))
-
-        preamble = [splice(clone(s)) for s in self.preamble] if wanted else []
-        outputs = {p: splice(clone(self.outputs[p])) for p in wanted}
+        splice = _Splice(self, mapping, renames, globals_)
+        preamble = [splice.copy(s) for s in self.preamble] if wanted else []
+        outputs = {p: splice.copy(self.outputs[p]) for p in wanted}
         return Instance(preamble, outputs)
 
 
-class _Substitute(gast.NodeTransformer):
-    def __init__(self, mapping, renames, globals_) -> None:
-        self.mapping, self.renames, self.globals = mapping, renames, globals_
+class _Splice:
+    """Copies a template's nodes for one call site, in a single pass over each.
 
-    def visit_Name(self, node: gast.Name) -> gast.expr:
-        if isinstance(node.ctx, gast.Load) and node.id in self.mapping:
-            return clone(self.mapping[node.id])
-        new_id = self.renames.get(node.id) or self.globals.get(node.id)
-        if new_id is not None:
-            node.id = new_id
-        return node
-
-
-class _FoldConstantCalls(gast.NodeTransformer):
-    """``math.log(2.718...)`` with only numbers as arguments is computed once, here."""
+    Parameters become copies of the call site's atoms, the template's temporaries get
+    fresh names and its globals the names they are bound under. A call with only numbers
+    as arguments (``math.log(2.0)``, or ``np.sqrt(x)`` where ``x`` is the atom ``4.0``)
+    is computed now, when its function is in ``math`` or NumPy; the function is looked up
+    under the template's own names, before they are renamed.
+    """
 
     PURE_MODULES = ("math", "numpy")
 
-    def __init__(self, template: Template) -> None:
+    def __init__(self, template: Template, mapping, renames, globals_) -> None:
         self.template = template
+        self.mapping, self.renames, self.globals = mapping, renames, globals_
+        self.numbers = {p for p, v in mapping.items() if _is_number(v)}
 
-    def visit_Call(self, node: gast.Call) -> gast.expr:
-        self.generic_visit(node)
-        if node.keywords or not all(_is_number(a) for a in node.args):
+    def copy(self, node):
+        if isinstance(node, list):
+            return [self.copy(item) for item in node]
+        if not isinstance(node, gast.AST):
             return node
-        function = self._resolve(node.func)
+        if isinstance(node, gast.Name):
+            return self.copy_name(node)
+        new = node.__class__.__new__(node.__class__)
+        fields = node._fields
+        for key, value in node.__dict__.items():
+            if key in fields:
+                value = self.copy(value)
+            elif isinstance(value, (list, gast.AST)):
+                value = clone(value)
+            new.__dict__[key] = value
+        if isinstance(new, gast.Call):
+            return self.folded(node, new)
+        return new
+
+    def copy_name(self, node: gast.Name) -> gast.expr:
+        if isinstance(node.ctx, gast.Load) and node.id in self.mapping:
+            return clone(self.mapping[node.id])
+        new = clone(node)
+        new_id = self.renames.get(node.id) or self.globals.get(node.id)
+        if new_id is not None:
+            new.id = new_id
+        return new
+
+    def folded(self, original: gast.Call, call: gast.Call) -> gast.expr:
+        """``call`` (the copy of ``original``), or its value if it can be computed now."""
+        if call.keywords or not all(_is_number(a) for a in call.args):
+            return call
+        function = self._resolve(original.func)
         module = getattr(function, "__module__", None) or ""
         if function is None or not (
             module.split(".")[0] in self.PURE_MODULES or type(function).__name__ == "ufunc"
         ):
-            return node
+            return call
         try:
-            value = float(function(*(a.value for a in node.args)))
+            value = float(function(*(a.value for a in call.args)))
         except (ArithmeticError, ValueError, TypeError):
-            return node
+            return call
         if value != value or value in (float("inf"), float("-inf")):
-            return node
-        return gast.copy_location(gast.Constant(value=value, kind=None), node)
+            return call
+        return gast.copy_location(gast.Constant(value=value, kind=None), call)
 
     def _resolve(self, node: gast.expr):
+        """The object a template expression names: ``np``, ``np.log``; ``None`` for anything
+        else, a parameter bound to a number included."""
         if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load) and node.id in self.numbers:
+                return None
             try:
                 return self.template.resolve(node.id)
             except AttributeError:
