@@ -11,7 +11,8 @@ from collections import Counter
 
 import gast
 
-from .walk import all_statements, assigned, drop_self_assignments, forget, mentions
+from ..nodes import subnodes
+from .walk import all_statements, assigned, drop_self_assignments, forget, forget_node, mentions
 
 
 def propagate_block_copies(
@@ -19,7 +20,7 @@ def propagate_block_copies(
 ) -> list[gast.stmt]:
     """Remove such copies in every block of the backward sweep (a new list)."""
     stmts = list(backward)  # the nested statements are this pass's to rewrite
-    uses = Counter(n.id for s in stmts for n in gast.walk(s) if isinstance(n, gast.Name))
+    uses = Counter(n.id for n in subnodes(stmts) if isinstance(n, gast.Name))
     _visit_block(stmts, uses, adjoints, keep)
     drop_self_assignments(stmts)
     return stmts
@@ -36,7 +37,7 @@ def _visit_block(block: list[gast.stmt], uses: Counter, adjoints: set[str], keep
         elif isinstance(stmt, (gast.For, gast.While)):
             inner = _visit_block(stmt.body, uses, adjoints, keep)
         if inner:
-            forget(stmt)  # its cached name set no longer matches what is inside
+            forget_node(stmt)  # its cached name set no longer matches what is inside
             renamed = True
     return _propagate_copies(block, uses, adjoints, keep) or renamed
 
@@ -63,7 +64,7 @@ def _propagate_copies(block, uses: Counter, adjoints: set[str], keep: set[str]) 
                 1
                 for s in block[index:]
                 if mentions(s, a)
-                for n in gast.walk(s)
+                for n in subnodes(s)
                 if isinstance(n, gast.Name) and n.id == a
             )
             if (
@@ -111,6 +112,6 @@ def _read_before_reassigned(stmts: list[gast.stmt], a: str, b: str) -> bool:
 
 
 def _rename_loads(stmt: gast.stmt, old: str, new: str) -> None:
-    for node in gast.walk(stmt):
+    for node in subnodes(stmt):
         if isinstance(node, gast.Name) and node.id == old and isinstance(node.ctx, gast.Load):
             node.id = new

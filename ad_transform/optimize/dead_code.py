@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gast
 
+from ..nodes import name_ids
 from .walk import all_statements, assigned, loaded
 
 _COMPOUND = (gast.If, gast.For, gast.While)
@@ -24,22 +25,22 @@ def eliminate_dead_code(forward, backward, keep: set[str], analysis):
 
 
 def _prune(forward: list[gast.stmt], needed: set[str]) -> list[gast.stmt]:
-    simple = [s for s in all_statements(forward) if not isinstance(s, _COMPOUND)]
+    simple = []
     for stmt in all_statements(forward):
         if isinstance(stmt, _COMPOUND):
             test = stmt.iter if isinstance(stmt, gast.For) else stmt.test
-            needed |= {n.id for n in gast.walk(test) if isinstance(n, gast.Name)}
+            needed |= name_ids(test)
+        else:
+            effects = not getattr(stmt, "ad_pure", True) or isinstance(stmt, gast.Break)
+            simple.append((id(stmt), effects, frozenset(assigned(stmt)), loaded(stmt)))
     live: set[int] = set()
     changed = True
     while changed:
         changed = False
-        for stmt in simple:
-            if id(stmt) in live:
-                continue
-            effects = not getattr(stmt, "ad_pure", True) or isinstance(stmt, gast.Break)
-            if effects or set(assigned(stmt)) & needed:
-                live.add(id(stmt))
-                needed |= loaded(stmt)
+        for key, effects, targets, reads in simple:
+            if key not in live and (effects or not targets.isdisjoint(needed)):
+                live.add(key)
+                needed |= reads
                 changed = True
     return _rebuild(forward, live)
 

@@ -19,6 +19,7 @@ from collections import Counter
 
 import gast
 
+from ..nodes import name_ids, subnodes
 from .walk import all_statements, assigned, drop_self_assignments, forget, mentions
 
 # expressions evaluated later, or several times, than where they stand
@@ -90,14 +91,14 @@ def _fold_into_use(block: list[gast.stmt], index: int) -> bool:
     """Put ``block[index]``'s value where its target is read, if that is safe."""
     stmt = block[index]
     name = stmt.targets[0].id
-    reads = {n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)}
+    reads = name_ids(stmt.value)
     for later in block[index + 1 :]:
         if mentions(later, name):
             if not (
                 isinstance(later, gast.Assign)
                 and _is_plain_assign(later)
                 and getattr(later, "ad_pure", True)
-                and not any(isinstance(n, _DEFERRED) for n in gast.walk(later.value))
+                and not any(isinstance(n, _DEFERRED) for n in subnodes(later.value))
             ):
                 return False
             if isinstance(later.value, gast.Name):  # a copy: the result is the definition's
@@ -129,7 +130,7 @@ def _is_plain_assign(stmt: gast.Assign) -> bool:
 
 def _substitute(stmt: gast.stmt, name: str, value: gast.expr) -> None:
     """Put ``value`` where ``stmt`` reads ``name``."""
-    for node in gast.walk(stmt):
+    for node in subnodes(stmt):
         for field, child in gast.iter_fields(node):
             if _reads(child, name):
                 setattr(node, field, value)
@@ -233,13 +234,12 @@ def _counts(stmts: list[gast.stmt]) -> tuple[Counter, Counter]:
     """How often each name is read, and assigned, anywhere in ``stmts``."""
     loads: Counter = Counter()
     stores: Counter = Counter()
-    for stmt in stmts:
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Name):
-                if isinstance(node.ctx, gast.Load):
-                    loads[node.id] += 1
-                else:
-                    stores[node.id] += 1
+    for node in subnodes(stmts):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load):
+                loads[node.id] += 1
+            else:
+                stores[node.id] += 1
     for stmt in all_statements(stmts):
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             loads[stmt.target.id] += 1

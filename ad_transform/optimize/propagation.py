@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gast
 
-from ..nodes import clone
-from .walk import all_statements, assigned
+from ..nodes import clone, subnodes
+from .walk import all_statements, assigned, forget, names_in
 
 
 def propagate(stmts: list[gast.stmt], protected: set[str]) -> list[gast.stmt]:
@@ -19,8 +19,13 @@ def propagate(stmts: list[gast.stmt], protected: set[str]) -> list[gast.stmt]:
     replace: dict[str, gast.expr] = {}
     out = []
     for stmt in stmts:
-        stmt = _Replace(replace).visit(stmt)
-        stmt = _Fold().visit(stmt)
+        if not replace.keys().isdisjoint(names_in(stmt)):
+            stmt = _Replace(replace).visit(stmt)
+            forget(stmt)  # it reads other names now
+        for inner in all_statements([stmt]):
+            # folding only drops names: cached name sets stay supersets, which is safe
+            if not isinstance(inner, _COMPOUND) and _foldable(inner):
+                _Fold().visit(inner)
         if _is_propagatable(stmt, assignments, protected):
             replace[stmt.targets[0].id] = stmt.value
             continue
@@ -38,6 +43,21 @@ def _is_propagatable(stmt, assignments, protected) -> bool:
     if number(value) is not None:
         return True
     return isinstance(value, gast.Name) and assignments.get(value.id, 0) <= 1
+
+
+_COMPOUND = (gast.If, gast.For, gast.While)
+
+
+def _foldable(stmt: gast.stmt) -> bool:
+    """Whether ``stmt`` has something for ``_Fold``: arithmetic with a number, a negation."""
+    for node in subnodes(stmt):
+        if isinstance(node, gast.UnaryOp):
+            return True
+        if isinstance(node, gast.BinOp) and (
+            number(node.left) is not None or number(node.right) is not None
+        ):
+            return True
+    return False
 
 
 class _Replace(gast.NodeTransformer):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gast
 
+from ..nodes import name_ids, subnodes
+
 
 def all_statements(stmts: list[gast.stmt]):
     """Every statement, including those nested in branches and loops."""
@@ -13,48 +15,81 @@ def all_statements(stmts: list[gast.stmt]):
             yield from all_statements(getattr(stmt, field_name, None) or [])
 
 
-def assigned(stmt: gast.stmt) -> list[str]:
-    targets = (
-        stmt.targets
-        if isinstance(stmt, gast.Assign)
-        else [stmt.target]
-        if isinstance(stmt, gast.AugAssign)
-        else []
-    )
-    names = []
-    for target in targets:
-        for node in gast.walk(target):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-                names.append(node.id)
-    return names
+def assigned(stmt: gast.stmt) -> tuple[str, ...]:
+    """The names ``stmt`` itself assigns (not those of statements nested in it); cached."""
+    cached = stmt.__dict__.get("_ad_assigned")
+    if cached is None:
+        if isinstance(stmt, gast.Assign):
+            targets = stmt.targets
+        elif isinstance(stmt, gast.AugAssign):
+            targets = [stmt.target]
+        else:
+            targets = []
+        cached = stmt._ad_assigned = tuple(
+            node.id
+            for node in subnodes(targets)
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store)
+        )
+    return cached
 
 
-def loaded(stmt: gast.stmt) -> set[str]:
-    names = {
-        n.id for n in gast.walk(stmt) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-    }
-    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
-        names.add(stmt.target.id)
-    return names
+def loaded(stmt: gast.stmt) -> frozenset[str]:
+    """The names ``stmt`` reads (nested statements included; ``x += e`` reads ``x``); cached."""
+    cached = stmt.__dict__.get("_ad_loaded")
+    if cached is None:
+        if isinstance(stmt, _COMPOUND):
+            names = name_ids(_header(stmt), gast.Load)
+            for child in (*stmt.body, *stmt.orelse):
+                names |= loaded(child)
+        else:
+            names = name_ids(stmt, gast.Load)
+            if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+                names.add(stmt.target.id)
+        cached = stmt._ad_loaded = frozenset(names)
+    return cached
+
+
+_COMPOUND = (gast.If, gast.For, gast.While)
+_CACHES = ("_ad_names", "_ad_loaded", "_ad_assigned")
+
+
+def _header(stmt: gast.stmt) -> list[gast.AST]:
+    """The parts of a compound statement outside its blocks."""
+    if isinstance(stmt, gast.For):
+        return [stmt.target, stmt.iter]
+    return [stmt.test]
 
 
 def forget(node: gast.AST) -> None:
-    """Drop the cached name sets in ``node`` after renaming names in it."""
-    for inner in gast.walk(node):
-        inner.__dict__.pop("_ad_names", None)
+    """Drop the cached name sets in ``node`` and everything in it, after changing names in
+    it; the statements enclosing it need ``forget_node``."""
+    for inner in subnodes(node):
+        for key in _CACHES:
+            inner.__dict__.pop(key, None)
+
+
+def forget_node(stmt: gast.stmt) -> None:
+    """Drop the cached name sets of ``stmt`` alone: a statement nested in it changed."""
+    for key in _CACHES:
+        stmt.__dict__.pop(key, None)
 
 
 def names_in(node: gast.AST) -> frozenset[str]:
-    """Every name in ``node`` (nested statements included), cached on the node.
+    """Every name in ``node`` (nested statements included), cached on the node (a compound
+    statement's from its statements').
 
-    Passes that rename names call ``forget`` on what they changed and on the statements
-    enclosing it; deleting a statement needs no call (a cached set that still lists a
-    name only makes the passes more cautious, never wrong)."""
+    Passes that change names in a statement call ``forget`` on it and ``forget_node`` on
+    the statements enclosing it; deleting a statement needs no call (a cached set that
+    still lists a name only makes the passes more cautious, never wrong)."""
     cached = node.__dict__.get("_ad_names")
     if cached is None:
-        cached = node._ad_names = frozenset(
-            n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-        )
+        if isinstance(node, _COMPOUND):
+            names = name_ids(_header(node))
+            for child in (*node.body, *node.orelse):
+                names |= names_in(child)
+        else:
+            names = name_ids(node)
+        cached = node._ad_names = frozenset(names)
     return cached
 
 

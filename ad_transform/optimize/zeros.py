@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gast
 
+from ..nodes import name_ids
 from .propagation import number
 from .walk import accumulates, all_statements, assigned, assignment_like, loaded, mentions
 
@@ -175,12 +176,12 @@ def _is_dead_store(stmt: gast.stmt, live: set[str]) -> bool:
 def loaded_by_header(stmt: gast.stmt) -> set[str]:
     """Names read by an ``if``/``while`` test or a ``for`` iterable."""
     expr = stmt.iter if isinstance(stmt, gast.For) else stmt.test
-    return {n.id for n in gast.walk(expr) if isinstance(n, gast.Name)}
+    return name_ids(expr)
 
 
 def _stores_in_header(loop) -> list[str]:
     if isinstance(loop, gast.For):
-        return [n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)]
+        return list(name_ids(loop.target))
     return []
 
 
