@@ -24,6 +24,7 @@ from .emit import expression_source
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
 from .parse import is_missing
+from .rules.constructors import FROM_SHAPE
 from .rules.registry import SCALAR, SEQUENCE, UNKNOWN, Rule
 
 BINARY_OPERATORS = {
@@ -452,17 +453,12 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
 
 
 # Calls whose result is a new array that nothing else holds: safe to write items into.
+# constructors that return a new array (those from a shape have no derivative; these
+# others do, in their values)
 _FRESH_CONSTRUCTORS = (
-    np.zeros,
-    np.ones,
-    np.empty,
-    np.zeros_like,
-    np.ones_like,
-    np.empty_like,
+    *FROM_SHAPE,
     np.full,
     np.full_like,
-    np.eye,
-    np.identity,
     np.arange,
     np.linspace,
     np.array,

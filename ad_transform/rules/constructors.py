@@ -91,7 +91,8 @@ def d_arange(g, ans, start, stop=None, step=None, dtype=None):
     )
 
 
-register_nondifferentiable(
+# arrays made from a shape alone: new, and without a derivative
+FROM_SHAPE = (
     np.zeros,
     np.ones,
     np.empty,
@@ -103,3 +104,5 @@ register_nondifferentiable(
     np.tri,
     np.indices,
 )
+
+register_nondifferentiable(*FROM_SHAPE)
