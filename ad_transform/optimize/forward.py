@@ -16,6 +16,7 @@ tape push aside), so every value stays the same.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import gast
 
@@ -31,19 +32,22 @@ def fold_temporaries(forward: list[gast.stmt], needed: set[str]) -> list[gast.st
     read after the forward sweep (by the backward sweep, or returned)."""
     loads, stores = _counts(forward)
     block = list(forward)
-    _fold_block(block, loads, stores, needed)
+    _sweep_blocks(
+        block,
+        lambda b, i: _is_temporary(b[i], loads, stores, needed) and _fold_into_use(b, i),
+    )
     return block
 
 
-def _fold_block(block: list[gast.stmt], loads: Counter, stores: Counter, needed: set[str]):
+def _sweep_blocks(block: list[gast.stmt], goes: Callable[[list, int], bool]) -> None:
+    """Visit every block, inner ones first, deleting ``block[i]`` where ``goes(block, i)``."""
     index = 0
     while index < len(block):
         stmt = block[index]
-        for field in ("body", "orelse"):
-            inner = getattr(stmt, field, None)
-            if inner and isinstance(stmt, (gast.If, gast.For, gast.While)):
-                _fold_block(inner, loads, stores, needed)
-        if _is_temporary(stmt, loads, stores, needed) and _fold_into_use(block, index):
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            _sweep_blocks(stmt.body, goes)
+            _sweep_blocks(stmt.orelse, goes)
+        if goes(block, index):
             del block[index]
             continue
         index += 1
@@ -148,23 +152,9 @@ def coalesce_copies(forward: list[gast.stmt], needed: set[str]) -> list[gast.stm
     """``b = e ... a = b`` as ``a = e`` where ``b`` is read only by the copy (a new list)."""
     loads, stores = _counts(forward)
     block = list(forward)
-    _coalesce_block(block, loads, stores, needed)
+    _sweep_blocks(block, lambda b, i: _is_copy(b[i], loads, needed) and _retarget(b, i, stores))
     drop_self_assignments(block)
     return block
-
-
-def _coalesce_block(block: list[gast.stmt], loads: Counter, stores: Counter, needed: set[str]):
-    index = 0
-    while index < len(block):
-        stmt = block[index]
-        for field in ("body", "orelse"):
-            inner = getattr(stmt, field, None)
-            if inner and isinstance(stmt, (gast.If, gast.For, gast.While)):
-                _coalesce_block(inner, loads, stores, needed)
-        if _is_copy(stmt, loads, needed) and _retarget(block, index, stores):
-            del block[index]
-            continue
-        index += 1
 
 
 def _is_copy(stmt: gast.stmt, loads: Counter, needed: set[str]) -> bool:
