@@ -20,6 +20,15 @@ from .errors import ADTransformError
 
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting."""
+    if type(g) is np.ndarray and type(x) is np.ndarray:
+        # the common case, without the generic path's calls: equal shapes, or leading
+        # axes to sum away (a bias added to a batch)
+        g_shape, x_shape = g.shape, x.shape
+        if g_shape == x_shape:
+            return g
+        extra = g.ndim - x.ndim
+        if extra > 0 and g_shape[extra:] == x_shape:
+            return np.add.reduce(g, axis=tuple(range(extra)))
     x_shape = np.shape(x)
     g_shape = np.shape(g)
     if g_shape == x_shape:
@@ -87,6 +96,10 @@ def as_gradient(dx, x, copy=False):
     gradient even where the function computed in float64. ``copy`` is set where ``dx``
     may be an array someone else holds (the caller's cotangent, another gradient).
     """
+    if type(x) is np.ndarray and type(dx) is np.ndarray:
+        dtype = x.dtype
+        if dx.dtype == dtype and dx.shape == x.shape and dtype.kind in "fc":
+            return dx.copy() if copy else dx
     if isinstance(x, np.ndarray):
         dtype = _float_dtype(x.dtype)
         if type(dx) is not np.ndarray or dx.shape != x.shape:
@@ -232,8 +245,23 @@ def _result_as_matrix(g, x, y):
     return g
 
 
+def _matrices(g, x, y) -> bool:
+    """Whether ``x @ y`` is a plain product of two matrices and ``g`` its full adjoint,
+    so that the adjoints are ``g @ y.T`` and ``x.T @ g`` as written by hand."""
+    return (
+        type(g) is np.ndarray
+        and type(x) is np.ndarray
+        and type(y) is np.ndarray
+        and x.ndim == 2
+        and y.ndim == 2
+        and g.shape == (x.shape[0], y.shape[1])
+    )
+
+
 def matmul_adjoint_left(g, x, y):
     """The adjoint of ``x`` in ``x @ y`` (1-D, 2-D, batched; scalars for ``np.dot``)."""
+    if _matrices(g, x, y):
+        return g @ y.T
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(np.sum(g * y) if np.ndim(x) == 0 else g * y, x)
     _, y2 = _as_matrix_pair(x, y)
@@ -246,6 +274,8 @@ def matmul_adjoint_left(g, x, y):
 
 def matmul_adjoint_right(g, x, y):
     """The adjoint of ``y`` in ``x @ y``."""
+    if _matrices(g, x, y):
+        return x.T @ g
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(np.sum(g * x) if np.ndim(y) == 0 else g * x, y)
     x2, _ = _as_matrix_pair(x, y)
@@ -435,6 +465,23 @@ def tie_weight(x, y):
     """The share of ``x`` in the adjoint of ``np.maximum(x, y)``: 1, 1/2 at a tie, else 0."""
     dtype = _dtype_of(x, y)
     return np.asarray((x > y) + 0.5 * (x == y), dtype=dtype)[()]
+
+
+def tie_share(g, x, y):
+    """``g * tie_weight(x, y)``: ``g`` where ``x > y``, half of it at a tie, else 0.
+
+    As a hand-written ReLU adjoint does it, ``g * (x > y)`` with the mask as it is,
+    and the ties (rare, but real: ``np.maximum(relu, 0.0)``) added only if there are
+    any; the result has the dtype ``g * tie_weight(x, y)`` has.
+    """
+    dtype = _dtype_of(x, y)
+    if isinstance(g, (np.ndarray, np.generic)):
+        dtype = np.promote_types(g.dtype, dtype)
+    share = np.multiply(g, x > y, dtype=dtype)
+    ties = x == y
+    if ties.any() if type(ties) is np.ndarray else ties:
+        share = share + np.multiply(g, ties, dtype=dtype) * dtype.type(0.5)
+    return share
 
 
 def fmax_weights(x, y, larger=True):
