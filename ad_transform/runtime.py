@@ -26,9 +26,11 @@ def unbroadcast(g, x):
         g_shape, x_shape = g.shape, x.shape
         if g_shape == x_shape:
             return g
-        extra = g.ndim - x.ndim
-        if extra > 0 and g_shape[extra:] == x_shape:
-            return np.add.reduce(g, axis=tuple(range(extra)))
+        extra = len(g_shape) - len(x_shape)
+        if extra == 1 and g_shape[1:] == x_shape:
+            return np.add.reduce(g, 0)
+        if extra > 1 and g_shape[extra:] == x_shape:
+            return np.add.reduce(g, tuple(range(extra)))
     x_shape = np.shape(x)
     g_shape = np.shape(g)
     if g_shape == x_shape:
@@ -248,14 +250,16 @@ def _result_as_matrix(g, x, y):
 def _matrices(g, x, y) -> bool:
     """Whether ``x @ y`` is a plain product of two matrices and ``g`` its full adjoint,
     so that the adjoints are ``g @ y.T`` and ``x.T @ g`` as written by hand."""
-    return (
-        type(g) is np.ndarray
-        and type(x) is np.ndarray
-        and type(y) is np.ndarray
-        and x.ndim == 2
-        and y.ndim == 2
-        and g.shape == (x.shape[0], y.shape[1])
-    )
+    if type(g) is np.ndarray and type(x) is np.ndarray and type(y) is np.ndarray:
+        g_shape, x_shape, y_shape = g.shape, x.shape, y.shape
+        return (
+            len(x_shape) == 2
+            and len(y_shape) == 2
+            and len(g_shape) == 2
+            and g_shape[0] == x_shape[0]
+            and g_shape[1] == y_shape[1]
+        )
+    return False
 
 
 def matmul_adjoint_left(g, x, y):

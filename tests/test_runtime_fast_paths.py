@@ -1,9 +1,10 @@
 """The runtime helpers' fast paths give exactly what their general paths give.
 
-``unbroadcast``, ``matmul_adjoint_left``/``right``, ``as_gradient`` and ``tie_share``
-take a short path for the common case (plain ndarrays, plain matrices); these tests
-check that path against a direct computation, against the general path, and through
-``grad`` against finite differences, in float64 and float32.
+``unbroadcast``, ``matmul_adjoint_left``/``right``, ``as_gradient``, ``tie_share`` and
+the finiteness check of ``times``/``over`` take a short path for the common case (plain
+ndarrays, plain matrices); these tests check that path against a direct computation,
+against the general path, and through ``grad`` against finite differences, in float64
+and float32.
 """
 
 import numpy as np
@@ -15,8 +16,10 @@ from ad_transform.runtime import (
     as_gradient,
     matmul_adjoint_left,
     matmul_adjoint_right,
+    over,
     tie_share,
     tie_weight,
+    times,
     unbroadcast,
 )
 
@@ -198,3 +201,57 @@ def test_maximum_gradient_splits_ties():
     dx, dy = grad(sum_of_maximum, wrt=(0, 1))(x, y)
     np.testing.assert_array_equal(dx, [[0.5, 0.0], [0.0, 0.0]])
     np.testing.assert_array_equal(dy, [1.5, 2.0])
+
+
+# -- times / over: a zero adjoint contributes zero, however the finiteness is checked ----
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
+def test_times_and_over_zero_adjoint_through_inf_and_nan(dtype):
+    g = np.array([[0.0, 1.0, 0.0], [2.0, 0.0, -1.0]], dtype=dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.array([[np.inf, 2.0, np.nan], [0.5, -np.inf, 3.0]], dtype=dtype)
+        product, quotient = times(g, d), over(g, np.array(0.0, dtype=dtype) + d)
+    np.testing.assert_array_equal(product, np.array([[0, 2, 0], [1, 0, -3]], dtype=dtype))
+    assert product.dtype == dtype
+    expected = np.array([[0, 0.5, 0], [4, 0, -1 / 3]], dtype=dtype)
+    np.testing.assert_allclose(quotient.astype(np.float64), expected.astype(np.float64), rtol=1e-3)
+    # a nonzero adjoint still meets the infinity
+    with np.errstate(invalid="ignore"):
+        assert np.isinf(times(np.ones(2, dtype=dtype), np.array([np.inf, 1.0], dtype=dtype))[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [4, 5000])
+def test_times_finiteness_check_small_and_large(dtype, size):
+    rng = np.random.default_rng(size)
+    g = rng.standard_normal(size).astype(dtype)
+    g[::3] = 0.0
+    d = rng.standard_normal(size).astype(dtype)
+    np.testing.assert_array_equal(times(g, d), g * d)
+    d[::3] = np.nan
+    d[1::3] = np.inf
+    with np.errstate(invalid="ignore"):
+        product = times(g, d)
+    np.testing.assert_array_equal(product[::3], 0.0)
+    assert np.isinf(product[1::3][g[1::3] != 0]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_times_with_huge_finite_values_is_the_plain_product(dtype):
+    # a sum beyond the float range: the finiteness check (one sum) raises a false alarm,
+    # and the exact path must give the plain product all the same
+    big = np.finfo(dtype).max / 2
+    g = np.array([0.0, 1.0, 1.0, 0.5], dtype=dtype)
+    d = np.array([big, big, big, -1.0], dtype=dtype)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(times(g, d), g * d)
+    # a Fortran-ordered and a strided result are checked alike
+    gf = np.asfortranarray(np.arange(12.0, dtype=dtype).reshape(3, 4))
+    df = np.asfortranarray(np.full((3, 4), np.inf, dtype=dtype))
+    with np.errstate(invalid="ignore"):
+        fortran = times(gf, df)
+        strided = times(np.zeros(8, dtype=dtype)[::2], np.full(8, np.nan, dtype=dtype)[::2])
+    np.testing.assert_array_equal(fortran[0, 0], 0.0)
+    assert np.isinf(fortran.ravel()[1:]).all()
+    np.testing.assert_array_equal(strided, np.zeros(4, dtype=dtype))
