@@ -21,16 +21,24 @@ from .errors import ADTransformError
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting."""
     if type(g) is np.ndarray and type(x) is np.ndarray:
-        # the common case, without the generic path's calls: equal shapes, or leading
-        # axes to sum away (a bias added to a batch)
+        # the common cases, without the generic path's calls: equal shapes, leading axes
+        # to sum away (a bias added to a batch), axes of length 1 in x (keepdims)
         g_shape, x_shape = g.shape, x.shape
         if g_shape == x_shape:
             return g
         extra = len(g_shape) - len(x_shape)
         if extra == 1 and g_shape[1:] == x_shape:
             return np.add.reduce(g, 0)
-        if extra > 1 and g_shape[extra:] == x_shape:
-            return np.add.reduce(g, tuple(range(extra)))
+        if extra >= 0 and x_shape:
+            axes = list(range(extra))
+            for i, m in enumerate(x_shape, extra):
+                if m != g_shape[i]:
+                    if m != 1:
+                        break
+                    axes.append(i)
+            else:
+                summed = np.add.reduce(g, tuple(axes), keepdims=True)
+                return summed.reshape(x_shape) if extra else summed
     x_shape = np.shape(x)
     g_shape = np.shape(g)
     if g_shape == x_shape:
@@ -474,14 +482,22 @@ def tie_weight(x, y):
 def tie_share(g, x, y):
     """``g * tie_weight(x, y)``: ``g`` where ``x > y``, half of it at a tie, else 0.
 
-    As a hand-written ReLU adjoint does it, ``g * (x > y)`` with the mask as it is,
-    and the ties (rare, but real: ``np.maximum(relu, 0.0)``) added only if there are
-    any; the result has the dtype ``g * tie_weight(x, y)`` has.
+    As a hand-written ReLU adjoint does it, ``g`` times the mask ``x > y``, and the ties
+    (rare, but real: ``np.maximum(relu, 0.0)``) added only if there are any; the result
+    has the dtype ``g * tie_weight(x, y)`` has.
     """
-    dtype = _dtype_of(x, y)
-    if isinstance(g, (np.ndarray, np.generic)):
+    if type(x) is np.ndarray and type(y) is float and x.dtype.kind == "f":
+        dtype = x.dtype  # _dtype_of(x, y): a Python float does not promote
+    else:
+        dtype = _dtype_of(x, y)
+    if isinstance(g, (np.ndarray, np.generic)) and g.dtype != dtype:
         dtype = np.promote_types(g.dtype, dtype)
-    share = np.multiply(g, x > y, dtype=dtype)
+    wins = x > y
+    if type(g) is np.ndarray and type(wins) is np.ndarray and g.shape == wins.shape:
+        share = wins.astype(dtype)  # a float mask, multiplied in place: no mixed-type loop
+        np.multiply(share, g, out=share)
+    else:
+        share = np.multiply(g, wins, dtype=dtype)
     ties = x == y
     if ties.any() if type(ties) is np.ndarray else ties:
         share = share + np.multiply(g, ties, dtype=dtype) * dtype.type(0.5)
