@@ -482,10 +482,14 @@ def tie_weight(x, y):
 def tie_share(g, x, y):
     """``g * tie_weight(x, y)``: ``g`` where ``x > y``, half of it at a tie, else 0.
 
-    As a hand-written ReLU adjoint does it, ``g`` times the mask ``x > y``, and the ties
-    (rare, but real: ``np.maximum(relu, 0.0)``) added only if there are any; the result
-    has the dtype ``g * tie_weight(x, y)`` has.
+    Without ties (the common case) this is what a hand-written ReLU adjoint does: ``g``
+    times the mask ``x > y``, here made a float array and multiplied into in place.
+    With ties (rare, but real: ``np.maximum(relu, 0.0)``) it is ``g * tie_weight(x, y)``
+    itself. The values and the dtype are those of ``g * tie_weight(x, y)`` either way.
     """
+    ties = x == y
+    if ties.any() if type(ties) is np.ndarray else ties:
+        return g * tie_weight(x, y)
     if type(x) is np.ndarray and type(y) is float and x.dtype.kind == "f":
         dtype = x.dtype  # _dtype_of(x, y): a Python float does not promote
     else:
@@ -494,14 +498,10 @@ def tie_share(g, x, y):
         dtype = np.promote_types(g.dtype, dtype)
     wins = x > y
     if type(g) is np.ndarray and type(wins) is np.ndarray and g.shape == wins.shape:
-        share = wins.astype(dtype)  # a float mask, multiplied in place: no mixed-type loop
+        share = wins.astype(dtype)  # a float mask: no mixed-type multiplication loop
         np.multiply(share, g, out=share)
-    else:
-        share = np.multiply(g, wins, dtype=dtype)
-    ties = x == y
-    if ties.any() if type(ties) is np.ndarray else ties:
-        share = share + np.multiply(g, ties, dtype=dtype) * dtype.type(0.5)
-    return share
+        return share
+    return np.multiply(g, wins, dtype=dtype)
 
 
 def fmax_weights(x, y, larger=True):

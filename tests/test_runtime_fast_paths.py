@@ -188,6 +188,15 @@ def test_tie_share_at_nan_and_for_scalars():
     )
 
 
+def test_tie_share_of_infinite_and_nan_adjoints_is_that_of_tie_weight():
+    x = np.array([[1.0, 0.0, -1.0], [2.0, -3.0, 0.5]])
+    g = np.array([[np.inf, np.inf, np.inf], [np.nan, -np.inf, 1.0]])
+    with np.errstate(invalid="ignore"):
+        for y in (0.0, np.array([1.0, 0.0, -1.0]), np.array([5.0, -5.0, 5.0])):  # some ties
+            np.testing.assert_array_equal(tie_share(g, x, y), g * tie_weight(x, y))
+            np.testing.assert_array_equal(tie_share(g, y, x), g * tie_weight(y, x))
+
+
 def relu_net(W1, W2, X):
     return np.sum(np.maximum(X @ W1, 0.0) @ W2) + np.sum(np.minimum(X, W1[0]))
 
