@@ -246,6 +246,9 @@ def _as_matrix_pair(x, y):
 
 
 def _result_as_matrix(g, x, y):
+    if np.ndim(g) == 0 and (np.ndim(x) > 1 or np.ndim(y) > 1):
+        # a scalar adjoint of an array result (one still 0: its branch was not taken)
+        g = np.broadcast_to(g, _matmul_shape(np.shape(x), np.shape(y)))
     if np.ndim(x) == 1 and np.ndim(y) == 1:
         return np.reshape(g, (1, 1))
     if np.ndim(x) == 1:
@@ -253,6 +256,15 @@ def _result_as_matrix(g, x, y):
     if np.ndim(y) == 1:
         return np.expand_dims(g, -1)
     return g
+
+
+def _matmul_shape(x_shape: tuple, y_shape: tuple) -> tuple:
+    """The shape of ``x @ y`` for arrays of these shapes (at least one of them 2-D+)."""
+    if len(x_shape) == 1:
+        return y_shape[:-2] + y_shape[-1:]
+    if len(y_shape) == 1:
+        return x_shape[:-1]
+    return np.broadcast_shapes(x_shape[:-2], y_shape[:-2]) + (x_shape[-2], y_shape[-1])
 
 
 def matmul_adjoint_left(g, x, y):

@@ -267,3 +267,38 @@ def test_times_with_huge_finite_values_is_the_plain_product(dtype):
     np.testing.assert_array_equal(fortran[0, 0], 0.0)
     assert np.isinf(fortran.ravel()[1:]).all()
     np.testing.assert_array_equal(strided, np.zeros(4, dtype=dtype))
+
+
+# -- a product whose adjoint is still the scalar 0 (its branch was not taken) -----------
+
+
+def product_in_a_branch(x, W, flag):
+    z = x @ W
+    out = 0.0
+    if flag > 0:
+        out = np.sum(np.sin(z))
+    return out
+
+
+def dot_in_a_branch(x, W, flag):
+    z = np.dot(x, W)
+    out = 0.0
+    if flag > 0:
+        out = np.sum(np.sin(z))
+    return out
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape",
+    [((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 3), (3,)), ((5, 2, 3), (3, 4)), ((3,), (3,))],
+)
+@pytest.mark.parametrize("f", [product_in_a_branch, dot_in_a_branch])
+@pytest.mark.parametrize("flag", [1.0, -1.0])
+def test_product_whose_branch_was_not_taken(f, x_shape, w_shape, flag):
+    if f is dot_in_a_branch and len(x_shape) > 2:
+        pytest.skip("np.dot of a 3-D array is not a batched product")
+    x, W = RNG.standard_normal(x_shape), RNG.standard_normal(w_shape)
+    dx, dW = check_grad(f, (x, W, flag), wrt=(0, 1))
+    if flag < 0:
+        np.testing.assert_array_equal(dx, np.zeros(x_shape))
+        np.testing.assert_array_equal(dW, np.zeros(w_shape))
