@@ -20,6 +20,25 @@ from .errors import ADTransformError
 
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting."""
+    if type(g) is np.ndarray and type(x) is np.ndarray:
+        # the common cases, without the generic path's calls: equal shapes, leading axes
+        # to sum away (a bias added to a batch), axes of length 1 in x (keepdims)
+        g_shape, x_shape = g.shape, x.shape
+        if g_shape == x_shape:
+            return g
+        extra = len(g_shape) - len(x_shape)
+        if extra == 1 and g_shape[1:] == x_shape:
+            return np.add.reduce(g, 0)
+        if extra >= 0 and x_shape:
+            axes = list(range(extra))
+            for i, m in enumerate(x_shape, extra):
+                if m != g_shape[i]:
+                    if m != 1:
+                        break
+                    axes.append(i)
+            else:
+                summed = np.add.reduce(g, tuple(axes), keepdims=True)
+                return summed.reshape(x_shape) if extra else summed
     x_shape = np.shape(x)
     g_shape = np.shape(g)
     if g_shape == x_shape:
@@ -87,6 +106,10 @@ def as_gradient(dx, x, copy=False):
     gradient even where the function computed in float64. ``copy`` is set where ``dx``
     may be an array someone else holds (the caller's cotangent, another gradient).
     """
+    if type(x) is np.ndarray and type(dx) is np.ndarray:
+        dtype = x.dtype
+        if dx.dtype == dtype and dx.shape == x.shape and dtype.kind in "fc":
+            return dx.copy() if copy else dx
     if isinstance(x, np.ndarray):
         dtype = _float_dtype(x.dtype)
         if type(dx) is not np.ndarray or dx.shape != x.shape:
@@ -223,6 +246,9 @@ def _as_matrix_pair(x, y):
 
 
 def _result_as_matrix(g, x, y):
+    if np.ndim(g) == 0 and (np.ndim(x) > 1 or np.ndim(y) > 1):
+        # a scalar adjoint of an array result (one still 0: its branch was not taken)
+        g = np.broadcast_to(g, _matmul_shape(np.shape(x), np.shape(y)))
     if np.ndim(x) == 1 and np.ndim(y) == 1:
         return np.reshape(g, (1, 1))
     if np.ndim(x) == 1:
@@ -232,8 +258,25 @@ def _result_as_matrix(g, x, y):
     return g
 
 
+def _matmul_shape(x_shape: tuple, y_shape: tuple) -> tuple:
+    """The shape of ``x @ y`` for arrays of these shapes (at least one of them 2-D+)."""
+    if len(x_shape) == 1:
+        return y_shape[:-2] + y_shape[-1:]
+    if len(y_shape) == 1:
+        return x_shape[:-1]
+    return np.broadcast_shapes(x_shape[:-2], y_shape[:-2]) + (x_shape[-2], y_shape[-1])
+
+
 def matmul_adjoint_left(g, x, y):
     """The adjoint of ``x`` in ``x @ y`` (1-D, 2-D, batched; scalars for ``np.dot``)."""
+    if (
+        type(g) is np.ndarray
+        and type(x) is np.ndarray
+        and type(y) is np.ndarray
+        and g.ndim == x.ndim == y.ndim == 2
+        and len(g) == len(x)
+    ):
+        return g @ y.T  # two matrices, g the adjoint of all of x @ y: as written by hand
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(np.sum(g * y) if np.ndim(x) == 0 else g * y, x)
     _, y2 = _as_matrix_pair(x, y)
@@ -246,6 +289,14 @@ def matmul_adjoint_left(g, x, y):
 
 def matmul_adjoint_right(g, x, y):
     """The adjoint of ``y`` in ``x @ y``."""
+    if (
+        type(g) is np.ndarray
+        and type(x) is np.ndarray
+        and type(y) is np.ndarray
+        and g.ndim == x.ndim == y.ndim == 2
+        and g.shape[1] == y.shape[1]
+    ):
+        return x.T @ g  # two matrices, g the adjoint of all of x @ y: as written by hand
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(np.sum(g * x) if np.ndim(y) == 0 else g * x, y)
     x2, _ = _as_matrix_pair(x, y)
@@ -412,12 +463,33 @@ def over(g, d):
 
 def _zero_without_adjoint(g, r):
     if type(r) is np.ndarray:
-        if r.dtype.kind == "f" and not math.isfinite(np.add.reduce(r, axis=None)):
+        if r.dtype.kind == "f" and not _finite_sum(r):
             return np.where(g == 0, r.dtype.type(0), r)
         return r
     if g == 0 and r != 0:  # NaN or an infinity times a zero adjoint
         return type(r)(0)
     return r
+
+
+def _finite_sum(r: np.ndarray) -> bool:
+    """Whether the sum of the float array ``r`` is finite (so that no element is inf or
+    NaN). For small float64/float32 arrays, where the call overhead is most of the cost,
+    the sum is a BLAS dot product with ones: half the overhead of ``np.add.reduce``, the
+    same result and the same warnings."""
+    char, size = r.dtype.char, r.size
+    if size <= _Ones.size and (char == "d" or char == "f"):
+        ones = _Ones.float64 if char == "d" else _Ones.float32
+        return math.isfinite(r.ravel("K").dot(ones[:size]))
+    return math.isfinite(np.add.reduce(r, axis=None))
+
+
+class _Ones:
+    """Read-only vectors of ones for :func:`_finite_sum`."""
+
+    size = 4096
+    float64 = np.ones(size, dtype=np.float64)
+    float32 = np.ones(size, dtype=np.float32)
+    float64.flags.writeable = float32.flags.writeable = False
 
 
 def sinc_derivative(x):
@@ -435,6 +507,31 @@ def tie_weight(x, y):
     """The share of ``x`` in the adjoint of ``np.maximum(x, y)``: 1, 1/2 at a tie, else 0."""
     dtype = _dtype_of(x, y)
     return np.asarray((x > y) + 0.5 * (x == y), dtype=dtype)[()]
+
+
+def tie_share(g, x, y):
+    """``g * tie_weight(x, y)``: ``g`` where ``x > y``, half of it at a tie, else 0.
+
+    Without ties (the common case) this is what a hand-written ReLU adjoint does: ``g``
+    times the mask ``x > y``, here made a float array and multiplied into in place.
+    With ties (rare, but real: ``np.maximum(relu, 0.0)``) it is ``g * tie_weight(x, y)``
+    itself. The values and the dtype are those of ``g * tie_weight(x, y)`` either way.
+    """
+    ties = x == y
+    if ties.any() if type(ties) is np.ndarray else ties:
+        return g * tie_weight(x, y)
+    if type(x) is np.ndarray and type(y) is float and x.dtype.kind == "f":
+        dtype = x.dtype  # _dtype_of(x, y): a Python float does not promote
+    else:
+        dtype = _dtype_of(x, y)
+    if isinstance(g, (np.ndarray, np.generic)) and g.dtype != dtype:
+        dtype = np.promote_types(g.dtype, dtype)
+    wins = x > y
+    if type(g) is np.ndarray and type(wins) is np.ndarray and g.shape == wins.shape:
+        share = wins.astype(dtype)  # a float mask: no mixed-type multiplication loop
+        np.multiply(share, g, out=share)
+        return share
+    return np.multiply(g, wins, dtype=dtype)
 
 
 def fmax_weights(x, y, larger=True):

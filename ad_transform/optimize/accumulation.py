@@ -19,6 +19,8 @@ FRESH_HELPERS = (
     runtime.norm_adjoint,
     runtime.item_adjoint,
     runtime.zeros_like,
+    runtime.matmul_adjoint_left,
+    runtime.matmul_adjoint_right,
 )
 
 

@@ -43,7 +43,7 @@ from ..runtime import (
     over,
     safe_log,
     sinc_derivative,
-    tie_weight,
+    tie_share,
     times,
     unbroadcast,
 )
@@ -427,7 +427,7 @@ def d_fmod(g, ans, x, y):
 
 @adjoint(np.maximum)
 def d_maximum(g, ans, x, y):
-    return unbroadcast(g * tie_weight(x, y), x), unbroadcast(g * tie_weight(y, x), y)
+    return unbroadcast(tie_share(g, x, y), x), unbroadcast(tie_share(g, y, x), y)
 
 
 @adjoint(np.maximum, scalar=True)
@@ -437,7 +437,7 @@ def d_maximum_scalar(g, ans, x, y):
 
 @adjoint(np.minimum)
 def d_minimum(g, ans, x, y):
-    return unbroadcast(g * tie_weight(y, x), x), unbroadcast(g * tie_weight(x, y), y)
+    return unbroadcast(tie_share(g, y, x), x), unbroadcast(tie_share(g, x, y), y)
 
 
 @adjoint(np.minimum, scalar=True)
