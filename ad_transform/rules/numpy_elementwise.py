@@ -33,6 +33,7 @@ Conventions:
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -47,7 +48,8 @@ from ..runtime import (
     times,
     unbroadcast,
 )
-from .registry import adjoint, register_nondifferentiable
+from . import operators  # noqa: F401  (the operator rules the ufuncs share)
+from .registry import adjoint, register_like, register_nondifferentiable
 
 # -- exponentials and logarithms ---------------------------------------------------------
 
@@ -332,16 +334,6 @@ def d_fabs(g, ans, x):
     return times(g, np.sign(x))
 
 
-@adjoint(np.negative)
-def d_negative(g, ans, x):
-    return -g
-
-
-@adjoint(np.positive)
-def d_positive(g, ans, x):
-    return g
-
-
 @adjoint(np.conjugate)
 def d_conjugate(g, ans, x):
     # Real arrays only (the tool differentiates real functions): the identity.
@@ -360,48 +352,19 @@ def d_copysign(g, ans, x, y):
 
 # -- two arguments --------------------------------------------------------------------------
 
-
-@adjoint(np.add)
-def d_add(g, ans, x, y):
-    return unbroadcast(g, x), unbroadcast(g, y)
-
-
-@adjoint(np.subtract)
-def d_subtract(g, ans, x, y):
-    return unbroadcast(g, x), unbroadcast(-g, y)
-
-
-@adjoint(np.multiply)
-def d_multiply(g, ans, x, y):
-    return unbroadcast(times(g, y), x), unbroadcast(times(g, x), y)
-
-
-@adjoint(np.multiply, scalar=True)
-def d_multiply_scalar(g, ans, x, y):
-    return g * y, g * x
-
-
-@adjoint(np.divide)  # also np.true_divide, the same ufunc
-def d_divide(g, ans, x, y):
-    return unbroadcast(over(g, y), x), unbroadcast(times(-g, ans / y), y)
-
-
-@adjoint(np.divide, scalar=True)
-def d_divide_scalar(g, ans, x, y):
-    return g / y, -g * ans / y
-
-
-@adjoint(np.power)
-def d_power(g, ans, x, y):
-    return (
-        unbroadcast(times(g, y * x ** (y - 1)), x),
-        unbroadcast(times(g, ans * safe_log(x)), y),
-    )
-
-
-@adjoint(np.power, scalar=True)
-def d_power_scalar(g, ans, x, y):
-    return g * y * x ** (y - 1), g * ans * safe_log(x)
+# The ufuncs behind Python's operators differentiate exactly like them (np.divide is also
+# np.true_divide, np.mod also np.remainder: the same ufuncs).
+for _ufunc, _operator in (
+    (np.add, operator.add),
+    (np.subtract, operator.sub),
+    (np.multiply, operator.mul),
+    (np.divide, operator.truediv),
+    (np.power, operator.pow),
+    (np.mod, operator.mod),
+    (np.negative, operator.neg),
+    (np.positive, operator.pos),
+):
+    register_like(_ufunc, _operator)
 
 
 @adjoint(np.float_power)
@@ -411,12 +374,6 @@ def d_float_power(g, ans, x, y):
         unbroadcast(times(g, y * np.float_power(x, y - 1)), x),
         unbroadcast(times(g, ans * safe_log(x)), y),
     )
-
-
-@adjoint(np.mod)  # also np.remainder
-def d_mod(g, ans, x, y):
-    # x mod y = x - floor(x / y) * y
-    return unbroadcast(g, x), unbroadcast(times(-g, (x - ans) / y), y)
 
 
 @adjoint(np.fmod)

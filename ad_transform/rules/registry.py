@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -138,6 +138,13 @@ def register_adjoint(
         Template(scalar) if scalar is not None else None,
     )
     _RULES[_key(primitive)] = rule
+
+
+def register_like(primitive: object, model: object) -> None:
+    """Give ``primitive`` the rule of ``model``, templates and all (``np.add`` and
+    ``operator.add`` differentiate alike)."""
+    rule = _RULES[_key(model)]
+    _RULES[_key(primitive)] = replace(rule, primitive=primitive, name=display_name(primitive))
 
 
 def adjoint(primitive: object, *, kind: str | None = "elementwise", scalar: bool = False):
