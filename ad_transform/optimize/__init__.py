@@ -20,15 +20,13 @@ Passes over the backward sweep, in order (one module per family):
 
 from __future__ import annotations
 
-import gast
-
 from ..reverse import AdjointProgram
 from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
 from .dead_code import eliminate_dead_code
 from .forward import coalesce_copies, fold_temporaries
 from .propagation import propagate
-from .walk import loaded
+from .walk import loaded, target_name
 from .zeros import assign_known_zeros, drop_dead_stores
 
 
@@ -58,11 +56,11 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     backward = propagate(backward, protected=protected)
     backward = propagate_block_copies(backward, set(program.adjoint_kinds), protected)
     backward = guard_accumulation(backward, program, predefined)
-    program.forward, program.backward = eliminate_dead_code(
-        program.forward, backward, keep, program.analysis
-    )
-    needed = keep | {name for stmt in program.backward for name in loaded(stmt)}
-    program.forward = coalesce_copies(fold_temporaries(program.forward, needed), needed)
+    program.backward = backward
+    # what is read after the forward sweep: by the backward sweep, or returned
+    needed = keep | {name for stmt in backward for name in loaded(stmt)}
+    forward = eliminate_dead_code(program.forward, needed)
+    program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
     return program
 
 
@@ -70,13 +68,7 @@ def _zero_initializations(program: AdjointProgram) -> set[int]:
     """The statements that start adjoints at zero (``as_gradient`` needs no copy of those
     adjoints while they keep that fresh zero and only accumulate into it)."""
     names = getattr(program, "zero_initialized", set())
-    return {
-        id(s)
-        for s in program.backward
-        if isinstance(s, gast.Assign)
-        and isinstance(s.targets[0], gast.Name)
-        and s.targets[0].id in names
-    }
+    return {id(s) for s in program.backward if target_name(s) in names}
 
 
 __all__ = [

@@ -12,7 +12,16 @@ from collections import Counter
 import gast
 
 from ..nodes import subnodes
-from .walk import all_statements, assigned, drop_self_assignments, forget, forget_node, mentions
+from .walk import (
+    COMPOUND,
+    all_statements,
+    assigned,
+    drop_self_assignments,
+    forget,
+    forget_node,
+    mentions,
+    target_name,
+)
 
 
 def propagate_block_copies(
@@ -30,13 +39,10 @@ def _visit_block(block: list[gast.stmt], uses: Counter, adjoints: set[str], keep
     """Rewrite ``block`` and its nested blocks; returns whether names were renamed."""
     renamed = False
     for stmt in block:
-        inner = False
-        if isinstance(stmt, gast.If):
-            inner = _visit_block(stmt.body, uses, adjoints, keep)
-            inner |= _visit_block(stmt.orelse, uses, adjoints, keep)
-        elif isinstance(stmt, (gast.For, gast.While)):
-            inner = _visit_block(stmt.body, uses, adjoints, keep)
-        if inner:
+        if isinstance(stmt, COMPOUND) and (
+            _visit_block(stmt.body, uses, adjoints, keep)
+            | _visit_block(stmt.orelse, uses, adjoints, keep)
+        ):
             forget_node(stmt)  # its cached name set no longer matches what is inside
             renamed = True
     return _propagate_copies(block, uses, adjoints, keep) or renamed
@@ -52,10 +58,8 @@ def _propagate_copies(block, uses: Counter, adjoints: set[str], keep: set[str]) 
         stmt = block[index]
         rest = block[index + 1 :]
         if (
-            isinstance(stmt, gast.Assign)
-            and isinstance(stmt.targets[0], gast.Name)
+            target_name(stmt) in adjoints
             and isinstance(stmt.value, gast.Name)
-            and stmt.targets[0].id in adjoints
             and stmt.targets[0].id not in keep
             and getattr(stmt, "ad_pure", True)
         ):

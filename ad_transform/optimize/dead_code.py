@@ -11,23 +11,19 @@ from __future__ import annotations
 import gast
 
 from ..nodes import name_ids
-from .walk import all_statements, assigned, loaded
-
-_COMPOUND = (gast.If, gast.For, gast.While)
+from .walk import COMPOUND, all_statements, assigned, loaded
 
 
-def eliminate_dead_code(forward, backward, keep: set[str], analysis):
-    """The forward sweep without the statements nothing needs, and the backward sweep."""
-    needed = set(keep)
-    for stmt in backward:
-        needed |= loaded(stmt)
-    return _prune(forward, needed), backward
+def eliminate_dead_code(forward: list[gast.stmt], needed: set[str]) -> list[gast.stmt]:
+    """The forward sweep without the statements nothing needs; ``needed`` are the names
+    read after it (by the backward sweep, or returned)."""
+    return _prune(forward, set(needed))
 
 
 def _prune(forward: list[gast.stmt], needed: set[str]) -> list[gast.stmt]:
     simple = []
     for stmt in all_statements(forward):
-        if isinstance(stmt, _COMPOUND):
+        if isinstance(stmt, COMPOUND):
             test = stmt.iter if isinstance(stmt, gast.For) else stmt.test
             needed |= name_ids(test)
         else:

@@ -21,7 +21,15 @@ from collections.abc import Callable
 import gast
 
 from ..nodes import name_ids, subnodes
-from .walk import all_statements, assigned, drop_self_assignments, forget, mentions
+from .walk import (
+    COMPOUND,
+    all_statements,
+    assigned,
+    drop_self_assignments,
+    forget,
+    mentions,
+    target_name,
+)
 
 # expressions evaluated later, or several times, than where they stand
 _DEFERRED = (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
@@ -44,7 +52,7 @@ def _sweep_blocks(block: list[gast.stmt], goes: Callable[[list, int], bool]) -> 
     index = 0
     while index < len(block):
         stmt = block[index]
-        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+        if isinstance(stmt, COMPOUND):
             _sweep_blocks(stmt.body, goes)
             _sweep_blocks(stmt.orelse, goes)
         if goes(block, index):
@@ -54,15 +62,9 @@ def _sweep_blocks(block: list[gast.stmt], goes: Callable[[list, int], bool]) -> 
 
 
 def _is_temporary(stmt: gast.stmt, loads: Counter, stores: Counter, needed: set[str]) -> bool:
-    if not (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
-        and getattr(stmt, "ad_pure", True)
-        and not getattr(stmt, "ad_header", False)
-    ):
+    name = target_name(stmt)
+    if name is None or not getattr(stmt, "ad_pure", True) or getattr(stmt, "ad_header", False):
         return False
-    name = stmt.targets[0].id
     return loads[name] == 1 and stores[name] == 1 and name not in needed and _movable(stmt.value)
 
 
@@ -159,9 +161,7 @@ def coalesce_copies(forward: list[gast.stmt], needed: set[str]) -> list[gast.stm
 
 def _is_copy(stmt: gast.stmt, loads: Counter, needed: set[str]) -> bool:
     return (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
+        target_name(stmt) is not None
         and isinstance(stmt.value, gast.Name)
         and stmt.targets[0].id != stmt.value.id
         and getattr(stmt, "ad_pure", True)
@@ -193,12 +193,7 @@ def _retarget(block: list[gast.stmt], index: int, stores: Counter) -> bool:
 def _final_definitions(stmt: gast.stmt, a: str, b: str) -> list[gast.Assign] | None:
     """The ``b = e`` statements that end ``stmt`` on every path (nothing mentions ``a``
     after them), or None."""
-    if (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
-        and stmt.targets[0].id == b
-    ):
+    if target_name(stmt) == b:
         return [stmt]
     if isinstance(stmt, gast.If) and stmt.orelse and not mentions(stmt.test, b):
         found = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from ..nodes import clone, subnodes
-from .walk import all_statements, assigned, forget, names_in
+from .walk import COMPOUND, all_statements, assigned, forget, names_in, target_name
 
 
 def propagate(stmts: list[gast.stmt], protected: set[str]) -> list[gast.stmt]:
@@ -24,7 +24,7 @@ def propagate(stmts: list[gast.stmt], protected: set[str]) -> list[gast.stmt]:
             forget(stmt)  # it reads other names now
         for inner in all_statements([stmt]):
             # folding only drops names: cached name sets stay supersets, which is safe
-            if not isinstance(inner, _COMPOUND) and _foldable(inner):
+            if not isinstance(inner, COMPOUND) and _foldable(inner):
                 _Fold().visit(inner)
         if _is_propagatable(stmt, assignments, protected):
             replace[stmt.targets[0].id] = stmt.value
@@ -34,18 +34,13 @@ def propagate(stmts: list[gast.stmt], protected: set[str]) -> list[gast.stmt]:
 
 
 def _is_propagatable(stmt, assignments, protected) -> bool:
-    if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
-        return False
-    target = stmt.targets[0].id
-    if target in protected or assignments.get(target) != 1:
+    target = target_name(stmt)
+    if target is None or target in protected or assignments.get(target) != 1:
         return False
     value = stmt.value
     if number(value) is not None:
         return True
     return isinstance(value, gast.Name) and assignments.get(value.id, 0) <= 1
-
-
-_COMPOUND = (gast.If, gast.For, gast.While)
 
 
 def _foldable(stmt: gast.stmt) -> bool:

@@ -37,7 +37,7 @@ def loaded(stmt: gast.stmt) -> frozenset[str]:
     """The names ``stmt`` reads (nested statements included; ``x += e`` reads ``x``); cached."""
     cached = stmt.__dict__.get("_ad_loaded")
     if cached is None:
-        if isinstance(stmt, _COMPOUND):
+        if isinstance(stmt, COMPOUND):
             names = name_ids(_header(stmt), gast.Load)
             for child in (*stmt.body, *stmt.orelse):
                 names |= loaded(child)
@@ -49,7 +49,7 @@ def loaded(stmt: gast.stmt) -> frozenset[str]:
     return cached
 
 
-_COMPOUND = (gast.If, gast.For, gast.While)
+COMPOUND = (gast.If, gast.For, gast.While)
 _CACHES = ("_ad_names", "_ad_loaded", "_ad_assigned")
 
 
@@ -83,7 +83,7 @@ def names_in(node: gast.AST) -> frozenset[str]:
     still lists a name only makes the passes more cautious, never wrong)."""
     cached = node.__dict__.get("_ad_names")
     if cached is None:
-        if isinstance(node, _COMPOUND):
+        if isinstance(node, COMPOUND):
             names = name_ids(_header(node))
             for child in (*node.body, *node.orelse):
                 names |= names_in(child)
@@ -119,12 +119,12 @@ def drop_self_assignments(block: list[gast.stmt]) -> None:
     """Remove ``a = a`` (left where a copy was coalesced) from ``block`` and its blocks,
     and an ``if name:`` left with nothing to do."""
     for stmt in block:
-        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+        if isinstance(stmt, COMPOUND):
             drop_self_assignments(stmt.body)
             drop_self_assignments(stmt.orelse)
     block[:] = [s for s in block if not _is_self_assignment(s) and not _is_empty_if(s)]
     for stmt in block:
-        if isinstance(stmt, (gast.If, gast.For, gast.While)) and not stmt.body:
+        if isinstance(stmt, COMPOUND) and not stmt.body:
             stmt.body = [gast.Pass()]
 
 
@@ -138,10 +138,16 @@ def _is_empty_if(stmt: gast.stmt) -> bool:
 
 
 def _is_self_assignment(stmt: gast.stmt) -> bool:
-    return (
+    name = target_name(stmt)
+    return name is not None and isinstance(stmt.value, gast.Name) and stmt.value.id == name
+
+
+def target_name(stmt: gast.stmt) -> str | None:
+    """The name ``stmt`` assigns if it is ``name = e``, else None."""
+    if (
         isinstance(stmt, gast.Assign)
         and len(stmt.targets) == 1
         and isinstance(stmt.targets[0], gast.Name)
-        and isinstance(stmt.value, gast.Name)
-        and stmt.targets[0].id == stmt.value.id
-    )
+    ):
+        return stmt.targets[0].id
+    return None

@@ -21,7 +21,15 @@ import gast
 
 from ..nodes import name_ids
 from .propagation import number
-from .walk import accumulates, all_statements, assigned, assignment_like, loaded, mentions
+from .walk import (
+    accumulates,
+    all_statements,
+    assigned,
+    assignment_like,
+    loaded,
+    mentions,
+    target_name,
+)
 
 _LOOPS = (gast.For, gast.While)
 
@@ -200,9 +208,4 @@ def _jumps(body: list[gast.stmt]) -> bool:
 
 
 def _is_reset(stmt: gast.stmt) -> bool:
-    return (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
-        and number(stmt.value) == 0
-    )
+    return target_name(stmt) is not None and number(stmt.value) == 0
