@@ -175,12 +175,11 @@ class _Builder:
         """Gradients of non-scalars go through ``as_gradient``: the argument's shape and type,
         and a copy where the array may alias another one (or another gradient)."""
         owned = getattr(program, "owned", {})
-        zero_initialized = getattr(program, "zero_initialized", set())
         result = []
         for param, expr in zip(program.grads, exprs):
             if isinstance(expr, gast.Name) and program.analysis.kinds.get(param) != SCALAR:
                 helper = program.bindings.reference("as_gradient", runtime.as_gradient)
-                copy = not owned.get(expr.id) and expr.id not in zero_initialized
+                copy = not owned.get(expr.id)
                 args = [expr, name_node(param)] + (
                     [gast.Constant(value=True, kind=None)] if copy else []
                 )

@@ -154,7 +154,6 @@ class _Reverser:
             op.target for op in self.analysis.ops if op.form in MUTATIONS and op.active
         }
         program.pairs_used = [pair for pair, _ in self.pairs.values()]
-        program.zero_initialized = {s.targets[0].id for s in zero}
         return program
 
     # -- backward sweep, built first: it decides what the forward sweep must record -------

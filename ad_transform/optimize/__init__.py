@@ -26,7 +26,7 @@ from .copies import propagate_block_copies
 from .dead_code import eliminate_dead_code
 from .forward import coalesce_copies, fold_temporaries
 from .propagation import propagate
-from .walk import loaded, target_name
+from .walk import loaded
 from .zeros import assign_known_zeros, drop_dead_stores
 
 
@@ -38,21 +38,14 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     guarded. The tests compare the gradients of the two."""
     predefined = {program.seed_name} if program.seed_is_parameter else set()
     if not passes:
-        backward, rewritten = assign_known_zeros(
+        backward = assign_known_zeros(
             program.backward, set(program.adjoint_kinds), predefined, resets=False
         )
-        program.zero_initialized = set(getattr(program, "zero_initialized", ())) - rewritten
         program.backward = guard_accumulation(backward, program, predefined)
         return program
     protected = keep | predefined
-    initializations = _zero_initializations(program)
-    backward, rewritten = assign_known_zeros(
-        program.backward, set(program.adjoint_kinds), predefined
-    )
+    backward = assign_known_zeros(program.backward, set(program.adjoint_kinds), predefined)
     backward = drop_dead_stores(backward, protected)
-    program.zero_initialized = {
-        s.targets[0].id for s in backward if id(s) in initializations
-    } - rewritten
     backward = propagate(backward, protected=protected)
     backward = propagate_block_copies(backward, set(program.adjoint_kinds), protected)
     backward = guard_accumulation(backward, program, predefined)
@@ -62,13 +55,6 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     forward = eliminate_dead_code(program.forward, needed)
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
     return program
-
-
-def _zero_initializations(program: AdjointProgram) -> set[int]:
-    """The statements that start adjoints at zero (``as_gradient`` needs no copy of those
-    adjoints while they keep that fresh zero and only accumulate into it)."""
-    names = getattr(program, "zero_initialized", set())
-    return {id(s) for s in program.backward if target_name(s) in names}
 
 
 __all__ = [

@@ -36,29 +36,26 @@ _LOOPS = (gast.For, gast.While)
 
 def assign_known_zeros(
     block: list[gast.stmt], adjoints: set[str], predefined: set[str], resets: bool = True
-) -> tuple[list[gast.stmt], set[str]]:
+) -> list[gast.stmt]:
     """``d += e`` as ``d = e`` wherever the adjoint ``d`` is not yet bound (its first
     contribution) or, with ``resets``, certainly zero; ``predefined`` adjoints are bound on
-    entry.
-
-    Returns the new list and the names now assigned (which may alias ``e``)."""
+    entry (a new list)."""
     block = list(block)
-    rewritten: set[str] = set()
     unbound = frozenset(adjoints - predefined)
-    _zeros(block, unbound, adjoints if resets else set(), rewritten)
-    return block, rewritten
+    _zeros(block, unbound, adjoints if resets else set(), rewrite=True)
+    return block
 
 
-def _zeros(block, zero: frozenset, adjoints: set[str], rewritten: set | None) -> frozenset:
-    """The adjoints known to be zero after ``block``, given those zero before it; rewrites
-    (and records in ``rewritten``) unless ``rewritten`` is None."""
+def _zeros(block, zero: frozenset, adjoints: set[str], rewrite: bool) -> frozenset:
+    """The adjoints known to be zero after ``block``, given those zero before it; with
+    ``rewrite``, ``block`` is rewritten on the way."""
     for index, stmt in enumerate(block):
         if isinstance(stmt, gast.If):
-            body = _zeros(stmt.body, zero, adjoints, rewritten)
-            orelse = _zeros(stmt.orelse, zero, adjoints, rewritten)
+            body = _zeros(stmt.body, zero, adjoints, rewrite)
+            orelse = _zeros(stmt.orelse, zero, adjoints, rewrite)
             zero = body & orelse
         elif isinstance(stmt, _LOOPS):
-            zero = _loop_zeros(stmt, zero, adjoints, rewritten)
+            zero = _loop_zeros(stmt, zero, adjoints, rewrite)
         elif _is_reset(stmt) and stmt.targets[0].id in adjoints:
             zero = zero | {stmt.targets[0].id}
         elif (
@@ -66,16 +63,15 @@ def _zeros(block, zero: frozenset, adjoints: set[str], rewritten: set | None) ->
             and stmt.target.id in zero
             and not mentions(stmt.value, stmt.target.id)
         ):
-            if rewritten is not None:
+            if rewrite:
                 block[index] = assignment_like(stmt, stmt.value)
-                rewritten.add(stmt.target.id)
             zero = zero - {stmt.target.id}
         else:
             zero = zero - set(_stores(stmt))
     return zero
 
 
-def _loop_zeros(loop, zero: frozenset, adjoints: set[str], rewritten: set | None) -> frozenset:
+def _loop_zeros(loop, zero: frozenset, adjoints: set[str], rewrite: bool) -> frozenset:
     """Zero at the top of every iteration: zero on entry and again at the end of the body."""
     bound = set(_stores_in_header(loop))
     if loop.orelse or _jumps(loop.body):
@@ -83,12 +79,12 @@ def _loop_zeros(loop, zero: frozenset, adjoints: set[str], rewritten: set | None
     else:
         head = zero - bound
         while True:
-            after_body = _zeros(loop.body, head, adjoints, None)
+            after_body = _zeros(loop.body, head, adjoints, rewrite=False)
             narrowed = head & after_body - bound
             if narrowed == head:
                 break
             head = narrowed
-    _zeros(loop.body, head, adjoints, rewritten)
+    _zeros(loop.body, head, adjoints, rewrite)
     if loop.orelse or _jumps(loop.body):
         return frozenset()
     return head
