@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import gast
 
-from ..nodes import name_ids
-from .walk import COMPOUND, all_statements, assigned, loaded
+from .walk import COMPOUND, all_statements, assigned, header_reads, loaded
 
 
 def eliminate_dead_code(forward: list[gast.stmt], needed: set[str]) -> list[gast.stmt]:
@@ -24,8 +23,7 @@ def _prune(forward: list[gast.stmt], needed: set[str]) -> list[gast.stmt]:
     simple = []
     for stmt in all_statements(forward):
         if isinstance(stmt, COMPOUND):
-            test = stmt.iter if isinstance(stmt, gast.For) else stmt.test
-            needed |= name_ids(test)
+            needed |= header_reads(stmt)
         else:
             effects = not getattr(stmt, "ad_pure", True) or isinstance(stmt, gast.Break)
             simple.append((id(stmt), effects, frozenset(assigned(stmt)), loaded(stmt)))

@@ -38,7 +38,7 @@ def loaded(stmt: gast.stmt) -> frozenset[str]:
     cached = stmt.__dict__.get("_ad_loaded")
     if cached is None:
         if isinstance(stmt, COMPOUND):
-            names = name_ids(_header(stmt), gast.Load)
+            names = header_reads(stmt)
             for child in (*stmt.body, *stmt.orelse):
                 names |= loaded(child)
         else:
@@ -58,6 +58,16 @@ def _header(stmt: gast.stmt) -> list[gast.AST]:
     if isinstance(stmt, gast.For):
         return [stmt.target, stmt.iter]
     return [stmt.test]
+
+
+def header_reads(stmt: gast.stmt) -> set[str]:
+    """The names a compound statement's header reads (a test, a ``for`` iterable)."""
+    return name_ids(_header(stmt), gast.Load)
+
+
+def header_stores(stmt: gast.stmt) -> set[str]:
+    """The names a compound statement's header assigns (a ``for`` target)."""
+    return name_ids(_header(stmt), gast.Store)
 
 
 def forget(node: gast.AST) -> None:

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import gast
 
-from ..nodes import name_ids
 from .propagation import number
 from .walk import (
     accumulates,
     all_statements,
     assigned,
     assignment_like,
+    header_reads,
+    header_stores,
     loaded,
     mentions,
     target_name,
@@ -73,7 +74,7 @@ def _zeros(block, zero: frozenset, adjoints: set[str], rewrite: bool) -> frozens
 
 def _loop_zeros(loop, zero: frozenset, adjoints: set[str], rewrite: bool) -> frozenset:
     """Zero at the top of every iteration: zero on entry and again at the end of the body."""
-    bound = set(_stores_in_header(loop))
+    bound = header_stores(loop)
     if loop.orelse or _jumps(loop.body):
         head = frozenset()
     else:
@@ -118,7 +119,7 @@ def _live(block: list[gast.stmt], live: set[str], jumps: _Jumps, sweep: bool) ->
             if sweep and not stmt.body and not stmt.orelse and isinstance(stmt.test, gast.Name):
                 del block[index]  # nothing left to choose between
                 continue
-            live = body | orelse | loaded_by_header(stmt)
+            live = body | orelse | header_reads(stmt)
             if sweep and not stmt.body:
                 stmt.body = [gast.Pass()]
         elif isinstance(stmt, _LOOPS):
@@ -138,8 +139,8 @@ def _live(block: list[gast.stmt], live: set[str], jumps: _Jumps, sweep: bool) ->
 
 def _loop_live(loop, after: set[str], jumps: _Jumps, sweep: bool) -> set[str]:
     """Live before ``loop``: iterate to the live set at the loop's head."""
-    bound = set(_stores_in_header(loop))
-    header = loaded_by_header(loop)
+    bound = header_stores(loop)
+    header = header_reads(loop)
     if loop.orelse:
         after = after | _live(list(loop.orelse), set(after), jumps, sweep=False)
     head = set(after) | header
@@ -175,18 +176,6 @@ def _is_dead_store(stmt: gast.stmt, live: set[str]) -> bool:
             return False  # a subscript or attribute store changes an object
         names.extend(e.id for e in elements)
     return not set(names) & live
-
-
-def loaded_by_header(stmt: gast.stmt) -> set[str]:
-    """Names read by an ``if``/``while`` test or a ``for`` iterable."""
-    expr = stmt.iter if isinstance(stmt, gast.For) else stmt.test
-    return name_ids(expr)
-
-
-def _stores_in_header(loop) -> list[str]:
-    if isinstance(loop, gast.For):
-        return list(name_ids(loop.target))
-    return []
 
 
 def _stores(stmt: gast.stmt) -> list[str]:
