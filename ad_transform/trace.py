@@ -721,24 +721,8 @@ class _Tracer:
     def header_event(self, k: int, path: tuple) -> None:
         op = self.ops[k]
         inputs = {n: self.labels.get(n) for n in _names_loaded(op.stmt.value)}
-        label = self.new_label()
-        self.labels[op.target] = label
-        self.events[(k, path)] = _Event(label, inputs)
-        expression = self.display(op.stmt.value, lambda n: self.primal_text(n, inputs))
-        self.forward_rows.append(
-            Row(
-                "primal",
-                label,
-                "=",
-                expression,
-                self.ns.get(op.target),
-                line=getattr(op.stmt, "origin_line", None),
-                iteration=path,
-                code=expression_source(op.stmt),
-                label=label,
-                sources=tuple(v for v in inputs.values() if v),
-            )
-        )
+        line = getattr(op.stmt, "origin_line", None)
+        self.primal_row(k, path, op.stmt, op.target, inputs, line, show_value=True)
 
     def forward_statement(self, stmt: gast.stmt, path: tuple) -> None:
         k = getattr(stmt, "ad_trace_op", None)
@@ -780,10 +764,15 @@ class _Tracer:
             self.labels[target] = label
             self.events[(k, path)] = _Event(label, inputs)
             return
+        show_value = not isinstance(original.value, gast.Constant)
+        self.primal_row(k, path, original, target, inputs, line, show_value)
+
+    def primal_row(self, k, path, stmt, target, inputs: dict, line, show_value: bool) -> None:
+        """A new label for ``target``, its event, and its row of the forward table."""
         label = self.new_label()
         self.labels[target] = label
         self.events[(k, path)] = _Event(label, inputs)
-        expression = self.display(original.value, lambda n: self.primal_text(n, inputs))
+        expression = self.display(stmt.value, lambda n: self.primal_text(n, inputs))
         self.forward_rows.append(
             Row(
                 "primal",
@@ -791,10 +780,10 @@ class _Tracer:
                 "=",
                 expression,
                 self.ns.get(target),
-                show_value=not isinstance(original.value, gast.Constant),
+                show_value=show_value,
                 line=line,
                 iteration=path,
-                code=expression_source(original),
+                code=expression_source(stmt),
                 label=label,
                 sources=tuple(dict.fromkeys(v for v in inputs.values() if v)),
             )
