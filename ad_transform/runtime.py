@@ -969,14 +969,19 @@ def _interior(ndim, shape, pad_width):
     return tuple(slice(int(b), n - int(a)) for (b, a), n in zip(widths, shape))
 
 
+def _scatter_flat(g, a: np.ndarray, indices, dtype) -> np.ndarray:
+    """``g`` added into a zero array shaped like ``a`` at the flat ``indices``."""
+    d = np.zeros(a.size, dtype=dtype)
+    np.add.at(d, indices, g)
+    return np.reshape(d, a.shape)
+
+
 def take_adjoint(g, a, indices, axis=None):
     """The adjoint of ``np.take(a, indices, axis)``: ``g`` scattered back (duplicates add)."""
     aa = np.asarray(a)
     dtype = _dtype_of(aa, g)
     if axis is None:
-        d = np.zeros(aa.size, dtype=dtype)
-        np.add.at(d, indices, g)
-        return np.reshape(d, aa.shape)
+        return _scatter_flat(g, aa, indices, dtype)
     d = np.zeros(aa.shape, dtype=dtype)
     np.add.at(d, (slice(None),) * (axis % aa.ndim) + (indices,), g)
     return d
@@ -987,9 +992,7 @@ def take_along_axis_adjoint(g, arr, indices, axis):
     aa = np.asarray(arr)
     dtype = _dtype_of(aa, g)
     if axis is None:
-        d = np.zeros(aa.size, dtype=dtype)
-        np.add.at(d, indices, g)
-        return np.reshape(d, aa.shape)
+        return _scatter_flat(g, aa, indices, dtype)
     axis = axis % aa.ndim
     shape = np.shape(g)
     grid = np.ogrid[tuple(slice(n) for n in shape)]
