@@ -23,6 +23,8 @@ Decompositions use the standard results (``a^{-T}`` is the inverse transposed):
   (``b @ b.T``) the result is the same as with the symmetric convention.
 """
 
+import operator
+
 import numpy as np
 
 from ..runtime import (
@@ -35,8 +37,6 @@ from ..runtime import (
     inner_adjoint_left,
     inner_adjoint_right,
     kron_adjoint,
-    matmul_adjoint_left,
-    matmul_adjoint_right,
     outer_adjoint_left,
     outer_adjoint_right,
     slogdet_adjoint,
@@ -47,14 +47,13 @@ from ..runtime import (
     unbroadcast,
     vdot_adjoint,
 )
-from .registry import ARRAY, SCALAR, adjoint
+from . import operators  # noqa: F401  (operator.matmul's rule, which np.matmul shares)
+from .registry import ARRAY, SCALAR, adjoint, register_like
 
 # -- products -------------------------------------------------------------------------------
 
 
-@adjoint(np.matmul, kind=None)
-def d_matmul(g, ans, x, y):
-    return matmul_adjoint_left(g, x, y), matmul_adjoint_right(g, x, y)
+register_like(np.matmul, operator.matmul)  # the ufunc behind ``@``: the same rule
 
 
 @adjoint(np.dot, kind=None)
