@@ -199,13 +199,29 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
             inputs={str(i): a for i, a in enumerate([value.left, *value.comparators])},
         )
     if isinstance(value, gast.Subscript):
-        return _rule_op(stmt, target, operator.getitem, [value.value, value.slice], {}, fn)
+        return _rule_op(
+            stmt, target, _subscript_primitive(value, fn), [value.value, value.slice], {}, fn
+        )
     if isinstance(value, gast.Attribute):
         return _rule_op(stmt, target, ("attribute", value.attr), [value.value], {}, fn)
     if isinstance(value, gast.Call):
         return _call_op(stmt, target, value, fn)
     names = [n for n in subnodes(value) if isinstance(n, gast.Name)]
     return Op(stmt, OPAQUE, target, inputs={str(i): n for i, n in enumerate(names)}, pure=False)
+
+
+def _subscript_primitive(value: gast.Subscript, fn: NormalizedFunction) -> object:
+    """What ``obj[index]`` computes: an index trick such as ``np.r_[a, b]`` (a
+    concatenation) when ``obj`` is one, else indexing (``operator.getitem``)."""
+    receiver = value.value
+    static = getattr(receiver, "ad_static", False) or (
+        isinstance(receiver, gast.Name) and receiver.id in fn.free_names
+    )
+    if static:
+        obj = resolve_static(receiver, fn)
+        if any(obj is trick for trick in (np.r_, np.c_)):
+            return obj
+    return operator.getitem
 
 
 def _is_append(stmt: gast.stmt, fn: NormalizedFunction) -> bool:
@@ -403,7 +419,17 @@ def _carries_derivative(op: Op) -> bool:
 
 
 def _input_names(op: Op) -> set[str]:
-    return {a.id for a in op.inputs.values() if isinstance(a, gast.Name)}
+    """Every name an operation reads, those inside an index (``a[i, j]``, ``a[i:n]``) too."""
+    return {name for a in op.inputs.values() for name in _operand_names(a)}
+
+
+def _operand_names(operand: gast.expr) -> set[str]:
+    """The names an operand reads: itself, or the parts of an index tuple or slice."""
+    if isinstance(operand, gast.Name):
+        return {operand.id}
+    if isinstance(operand, (gast.Tuple, gast.List, gast.Slice)):
+        return {n.id for n in gast.walk(operand) if isinstance(n, gast.Name)}
+    return set()
 
 
 def _varied(ops: list[Op], varied: set[str]) -> set[str]:
@@ -433,6 +459,7 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
         return  # e.g. np.zeros_like(x): the new array's adjoint does not reach x
     op.active_inputs = [p for p, a in op.inputs.items() if analysis.is_active(a)]
     op.active = bool(op.active_inputs) or op.form in MUTATIONS
+    _refuse_active_inside_operand(op, analysis)
     if not op.active:
         return
     parsed = analysis.fn.parsed
@@ -448,6 +475,24 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
         if missing:
             raise parsed.error(
                 f"{op.rule.name} is not differentiable with respect to its argument {missing[0]!r}",
+                op.value,
+            )
+
+
+def _refuse_active_inside_operand(op: Op, analysis: Analysis) -> None:
+    """An active value inside an index (``a[i, v]``, ``a[v:]``) has no adjoint to go to."""
+    for param, operand in op.inputs.items():
+        if isinstance(operand, gast.Name):
+            continue
+        active = sorted(
+            n for n in _operand_names(operand) if n in analysis.varied and n in analysis.useful
+        )
+        if active:
+            user_name = analysis.fn.source_of.get(active[0], active[0])
+            raise analysis.fn.parsed.error(
+                f"cannot differentiate '{expression_source(op.value)}': the index part "
+                f"'{user_name}' depends on the differentiated argument, and indexing has no "
+                "derivative with respect to its index",
                 op.value,
             )
 
