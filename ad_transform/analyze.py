@@ -127,6 +127,7 @@ def analyze(
     )
     for op in ops:
         _mark_active(op, analysis)
+    _refuse_hidden_flows(analysis)
     _check_item_stores(analysis)
     return analysis
 
@@ -243,6 +244,11 @@ def _is_append(stmt: gast.stmt, fn: NormalizedFunction) -> bool:
 _INTROSPECTION = (eval, exec, locals, globals, vars)
 
 
+# Builtins that turn a value into text: nothing numeric may be read back from the text of
+# an active value (``float(str(x))``), so they are opaque, not derivative-free.
+_TEXT_CONVERSIONS = (str, repr, ascii, format)
+
+
 def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
     keywords = {kw.arg: kw.value for kw in call.keywords}
     if isinstance(call.func, gast.Attribute) and not getattr(call.func, "ad_static", False):
@@ -256,6 +262,9 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
             "cannot be followed through it)",
             call,
         )
+    if any(callee is f for f in _TEXT_CONVERSIONS):  # before their (derivative-free) rules
+        atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
+        return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     rule = rules.lookup(callee) if not is_missing(callee) else None
     if rule is None and is_user_function(callee):
         inputs = _bind_user_call(callee, call, fn, stmt)
@@ -463,6 +472,13 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
     if not op.active:
         return
     parsed = analysis.fn.parsed
+    if op.form == OPAQUE and _is_text(op):
+        raise parsed.error(
+            f"cannot differentiate '{expression_source(op.value)}': it turns a value that "
+            "depends on the differentiated argument into text, and a number read back from "
+            "text has no derivative",
+            op.value,
+        )
     if op.form == OPAQUE:
         what = _describe_callee(op)
         raise parsed.error(
@@ -477,6 +493,61 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
                 f"{op.rule.name} is not differentiable with respect to its argument {missing[0]!r}",
                 op.value,
             )
+
+
+def _is_text(op: Op) -> bool:
+    """``str(x)``, ``repr(x)``, ``format(x)``, ``f"{x}"``: the value as text, nothing kept."""
+    return isinstance(op.value, gast.JoinedStr) or any(op.callee is f for f in _TEXT_CONVERSIONS)
+
+
+def _refuse_hidden_flows(analysis: Analysis) -> None:
+    """An unknown operation given a value that depends on a ``wrt`` argument is refused
+    even when its result is not used: it may store the value (``G.append(x)``,
+    ``setattr(b, "v", x)``, ``obj.set(x)``) or change it in place (``a.sort()``,
+    ``xs.reverse()``), where no data flow the analysis follows can see it."""
+    for op in analysis.ops:
+        if op.form != OPAQUE or op.active or _is_text(op) or _is_own_function(op.callee):
+            continue
+        if _appends_to_unread_global(op, analysis):
+            continue
+        varied = sorted(_input_names(op) & analysis.varied)
+        if varied:
+            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot differentiate {_describe_callee(op)} given '{user_name}', which "
+                "depends on the differentiated argument: it has no adjoint rule, and it may "
+                "keep or change the value where the derivative cannot follow; register a "
+                "rule with ad_transform.register_adjoint",
+                op.value,
+            )
+
+
+def _is_own_function(callee: object) -> bool:
+    """``grad(f)`` and its relatives: they keep nothing of their arguments."""
+    return type(callee).__module__ == "ad_transform.api"
+
+
+def _appends_to_unread_global(op: Op, analysis: Analysis) -> bool:
+    """``LOG.append(v)`` into a global list that nothing in the function reads back (a log
+    of values): what it stores cannot reach the result. A user helper might read the
+    list, so the function must call none."""
+    func = op.value.func if isinstance(op.value, gast.Call) else None
+    if not (
+        isinstance(func, gast.Attribute)
+        and func.attr == "append"
+        and getattr(func, "ad_static", False)
+        and isinstance(func.value, gast.Name)
+        and isinstance(resolve_static(func.value, analysis.fn), list)
+    ):
+        return False
+    root = func.value.id
+    for other in analysis.ops:
+        if other.form == USER_CALL:
+            return False
+        reads = [n for n in gast.walk(other.stmt) if isinstance(n, gast.Name) and n.id == root]
+        if other is not op and reads:
+            return False
+    return True
 
 
 def _refuse_active_inside_operand(op: Op, analysis: Analysis) -> None:
@@ -573,4 +644,17 @@ def _describe_callee(op: Op) -> str:
         return f"the expression '{expression_source(op.value)}'"
     if is_missing(callee):
         return "a call to an undefined name"
+    owner = getattr(callee, "__self__", None)
+    if owner is not None and not isinstance(owner, types.ModuleType):
+        cls = type(owner)
+        if is_user_function(getattr(callee, "__func__", None)):
+            return (
+                f"the method '{cls.__name__}.{callee.__name__}' of a user class (methods of "
+                "user classes are not differentiated)"
+            )
+        return f"the method '{callee.__name__}' of a {cls.__name__} object"
+    if isinstance(callee, type) and is_user_function(getattr(callee, "__init__", None)):
+        return (
+            f"the user class '{callee.__name__}' (objects of user classes are not differentiated)"
+        )
     return f"a call to {rules.display_name(callee)}"
