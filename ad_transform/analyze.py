@@ -490,9 +490,23 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
         missing = [p for p in op.active_inputs if p not in op.rule.template.outputs]
         if missing:
             raise parsed.error(
-                f"{op.rule.name} is not differentiable with respect to its argument {missing[0]!r}",
+                f"{op.rule.name} is not differentiable with respect to its argument "
+                f"{missing[0]!r}{_chosen_by_name(op, analysis)}",
                 op.value,
             )
+
+
+def _chosen_by_name(op: Op, analysis: Analysis) -> str:
+    """For a method rule on a receiver not known to be an array: say how it was chosen."""
+    if not isinstance(op.rule.primitive, tuple):
+        return ""
+    receiver = op.inputs.get(op.rule.template.params[0])
+    if receiver is None or analysis.kind_of(receiver) not in (UNKNOWN, SEQUENCE):
+        return ""
+    return (
+        f" (the {op.rule.primitive[0]} was taken for NumPy's by its name alone; a method of "
+        "a user class is not differentiated)"
+    )
 
 
 def _is_text(op: Op) -> bool:

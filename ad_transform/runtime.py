@@ -1343,3 +1343,13 @@ def concatenator_adjoint(g, concatenator, items):
         None if isinstance(item, slice) else _scalar_like(np.reshape(piece, np.shape(item)), item)
         for piece, item in zip(pieces, items)
     )
+
+
+def array_receiver(receiver, method: str, where: str) -> None:
+    """Refuse to apply the adjoint of an ndarray method or attribute (``method``) to an
+    object that is not an array or a number (a method of a user class of the same name)."""
+    if not isinstance(receiver, (np.ndarray, np.generic, int, float, complex)):
+        raise ADTransformError(
+            f"{where}: {method} was chosen by name for a {type(receiver).__name__} object; "
+            "its adjoint is NumPy's, and methods of other classes are not differentiated"
+        )
