@@ -566,7 +566,7 @@ def _appends_to_unread_global(op: Op, analysis: Analysis) -> bool:
 
 def _refuse_active_inside_operand(op: Op, analysis: Analysis) -> None:
     """An active value inside an index (``a[i, v]``, ``a[v:]``) has no adjoint to go to."""
-    for param, operand in op.inputs.items():
+    for operand in op.inputs.values():
         if isinstance(operand, gast.Name):
             continue
         active = sorted(
