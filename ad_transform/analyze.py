@@ -573,11 +573,10 @@ def _refuse_active_inside_operand(op: Op, analysis: Analysis) -> None:
             n for n in _operand_names(operand) if n in analysis.varied and n in analysis.useful
         )
         if active:
-            user_name = analysis.fn.source_of.get(active[0], active[0])
             raise analysis.fn.parsed.error(
-                f"cannot differentiate '{expression_source(op.value)}': the index part "
-                f"'{user_name}' depends on the differentiated argument, and indexing has no "
-                "derivative with respect to its index",
+                "cannot differentiate this indexing: a part of its index (a slice bound or an "
+                "element of an index tuple) depends on the differentiated argument, and "
+                "indexing has no derivative with respect to its index",
                 op.value,
             )
 

@@ -607,18 +607,17 @@ class _Normalizer:
             obj = getattr(obj, attr, None)
         return any(obj is trick for trick in (np.r_, np.c_))
 
-    def concatenated_items(self, index: gast.expr) -> gast.Name:
+    def concatenated_items(self, index: gast.expr) -> gast.expr:
         """``np.r_[a, 0:3, b]`` is ``np.r_.__getitem__((a, slice(0, 3), b))``: the items as
-        one tuple (a built sequence whose elements each get their adjoint)."""
+        one tuple (a built sequence whose elements each get their adjoint); a single item
+        (``np.r_[v]``, ``np.r_[items]``) is passed as it is, as Python does."""
+        if not isinstance(index, (gast.Tuple, gast.Slice)):  # np.r_[v], np.r_[items]
+            self.refuse_directive(index)
+            return self.atom(index)
         elements = index.elts if isinstance(index, gast.Tuple) else [index]
         atoms = []
         for element in elements:
-            if isinstance(element, gast.Constant) and isinstance(element.value, str):
-                raise self.parsed.error(
-                    "unsupported construct: a directive string in np.r_/np.c_ "
-                    f"({element.value!r}); use np.concatenate or np.stack",
-                    element,
-                )
+            self.refuse_directive(element)
             if isinstance(element, gast.Slice):
                 bounds = [
                     gast.Constant(value=None, kind=None) if part is None else self.atom(part)
@@ -629,9 +628,19 @@ class _Normalizer:
                 atoms.append(self.temporary(call, element))
             else:
                 atoms.append(self.atom(element))
+        if isinstance(index, gast.Slice):
+            return atoms[0]
         items = gast.Tuple(elts=atoms, ctx=gast.Load())
         _copy_location(items, index)
         return self.temporary(items, index)
+
+    def refuse_directive(self, element: gast.expr) -> None:
+        if isinstance(element, gast.Constant) and isinstance(element.value, str):
+            raise self.parsed.error(
+                "unsupported construct: a directive string in np.r_/np.c_ "
+                f"({element.value!r}); use np.concatenate or np.stack",
+                element,
+            )
 
     def index(self, node: gast.expr) -> gast.expr:
         if isinstance(node, gast.Slice):

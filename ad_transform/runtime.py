@@ -1331,6 +1331,8 @@ def concatenator_adjoint(g, concatenator, items):
     it spells. The blocks are joined along ``concatenator.axis``; ``g`` is cut back along
     that axis and each piece reshaped like its item. Slices are constants (``None``).
     """
+    if not isinstance(items, tuple):  # np.r_[v]: one item, one adjoint
+        return concatenator_adjoint(g, concatenator, (items,))[0]
     if any(isinstance(item, str) for item in items):
         raise ADTransformError(
             "a directive string in np.r_/np.c_ is not supported; use np.concatenate"
