@@ -1348,9 +1348,11 @@ def concatenator_adjoint(g, concatenator, items):
 
 
 def array_receiver(receiver, method: str, where: str) -> None:
-    """Refuse to apply the adjoint of an ndarray method or attribute (``method``) to an
-    object that is not an array or a number (a method of a user class of the same name)."""
-    if not isinstance(receiver, (np.ndarray, np.generic, int, float, complex)):
+    """Refuse to apply the adjoint of a NumPy method or attribute (``method``) to an object
+    that is not a number or NumPy's own (a method of a user class of the same name)."""
+    if not isinstance(receiver, (np.ndarray, np.generic, int, float, complex)) and not (
+        type(receiver).__module__.split(".")[0] == "numpy"  # SlogdetResult.logabsdet
+    ):
         raise ADTransformError(
             f"{where}: {method} was chosen by name for a {type(receiver).__name__} object; "
             "its adjoint is NumPy's, and methods of other classes are not differentiated"

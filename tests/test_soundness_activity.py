@@ -373,12 +373,12 @@ def refuse_global_append_read_back(x):
 
 
 def refuse_setattr(x):
-    setattr(BOX, "value", x)
+    setattr(BOX, "value", x)  # noqa: B010 (the construct under test)
     return BOX.value * x
 
 
 def refuse_getattr(x):
-    return getattr(x, "real") * 2.0
+    return getattr(x, "real") * 2.0  # noqa: B009 (the construct under test)
 
 
 def refuse_list_reverse(v):
@@ -425,15 +425,15 @@ def refuse_filter(v):
 
 
 def refuse_zip_value(v):
-    return list(zip(v, v))[0][0] * 1.0
+    return list(zip(v, v))[0][0] * 1.0  # noqa: RUF015
 
 
 def refuse_enumerate_value(v):
-    return list(enumerate(v))[0][1] * 1.0
+    return list(enumerate(v))[0][1] * 1.0  # noqa: RUF015
 
 
 def refuse_reversed(v):
-    return list(reversed(v))[0] * 1.0
+    return list(reversed(v))[0] * 1.0  # noqa: RUF015
 
 
 def refuse_iter_next(v):
@@ -471,7 +471,7 @@ def refuse_dict_display(x):
 
 
 def refuse_starred_unpack(v):
-    a, *rest = v
+    a, *_rest = v
     return a * 2.0
 
 
@@ -530,8 +530,8 @@ FLOWS_REFUSED = [
     (refuse_iter_next, V, "call to iter"),
     (refuse_reduce, V, "reduce"),
     (refuse_float_of_fstring, 0.7, "into text"),
-    (refuse_float_of_str, 0.7, "'str\\(x\\)'.*into text"),
-    (refuse_float_of_repr, 0.7, "'repr\\(x\\)'.*into text"),
+    (refuse_float_of_str, 0.7, r"'str\(x\)'.*into text"),
+    (refuse_float_of_repr, 0.7, r"'repr\(x\)'.*into text"),
     (refuse_float_of_format, 0.7, "format.*into text"),
     (refuse_dict_call, 0.7, "call to dict"),
     (refuse_dict_display, 0.7, "dict display"),
@@ -576,9 +576,9 @@ def sum_on_object_parameter(x, b):
 
 
 def test_user_method_named_like_an_ndarray_method_is_refused_at_run_time():
-    with pytest.raises(ADTransformError, match="ndarray.take\\(\\) was chosen by name for a Box"):
+    with pytest.raises(ADTransformError, match=r"ndarray.take\(\) was chosen by name for a Box"):
         grad(take_on_object_from_helper)(0.7)
-    with pytest.raises(ADTransformError, match="ndarray.sum\\(\\) was chosen by name for a Box"):
+    with pytest.raises(ADTransformError, match=r"ndarray.sum\(\) was chosen by name for a Box"):
         grad(sum_on_object_parameter)(0.7, BOX)
 
 
