@@ -112,9 +112,15 @@ class Analysis:
 
 
 def analyze(
-    fn: NormalizedFunction, wrt: tuple[str, ...], param_kinds: dict[str, str | None]
+    fn: NormalizedFunction,
+    wrt: tuple[str, ...],
+    param_kinds: dict[str, str | None],
+    helper: bool = False,
 ) -> Analysis:
-    """Resolve every statement of ``fn`` and mark what the adjoint needs."""
+    """Resolve every statement of ``fn`` and mark what the adjoint needs.
+
+    ``helper``: ``fn`` is called by a differentiated function (which may read what it
+    leaves behind), not the function differentiated itself."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
@@ -127,7 +133,8 @@ def analyze(
     )
     for op in ops:
         _mark_active(op, analysis)
-    _refuse_hidden_flows(analysis)
+    _refuse_hidden_flows(analysis, helper)
+    _refuse_hidden_flows_in_helpers(analysis)
     _check_item_stores(analysis)
     return analysis
 
@@ -185,6 +192,9 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
         return Op(stmt, form, target, inputs={"x": value})
     if isinstance(value, (gast.Tuple, gast.List)):
         return Op(stmt, BUILD, target, inputs={str(i): e for i, e in enumerate(value.elts)})
+    if isinstance(value, gast.BinOp) and _formats_text(value):  # "%.3f" % x: not a remainder
+        inputs = {str(i): n for i, n in enumerate([value.left, value.right])}
+        return Op(stmt, OPAQUE, target, inputs=inputs, pure=False)
     if isinstance(value, gast.BinOp):
         return _rule_op(
             stmt, target, BINARY_OPERATORS.get(type(value.op)), [value.left, value.right], {}, fn
@@ -510,11 +520,31 @@ def _chosen_by_name(op: Op, analysis: Analysis) -> str:
 
 
 def _is_text(op: Op) -> bool:
-    """``str(x)``, ``repr(x)``, ``format(x)``, ``f"{x}"``: the value as text, nothing kept."""
-    return isinstance(op.value, gast.JoinedStr) or any(op.callee is f for f in _TEXT_CONVERSIONS)
+    """``str(x)``, ``repr(x)``, ``format(x)``, ``f"{x}"``, ``"%.3f" % x``,
+    ``"{}".format(x)``: the value as text, nothing kept."""
+    return (
+        isinstance(op.value, gast.JoinedStr)
+        or any(op.callee is f for f in _TEXT_CONVERSIONS)
+        or _formats_text(op.value)
+    )
 
 
-def _refuse_hidden_flows(analysis: Analysis) -> None:
+def _formats_text(value: gast.expr) -> bool:
+    """``"%.3f" % x`` or ``"{:.3f}".format(x)`` with a literal format string."""
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mod):
+        template = value.left
+    elif (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "format"
+    ):
+        template = value.func.value
+    else:
+        return False
+    return isinstance(template, gast.Constant) and isinstance(template.value, (str, bytes))
+
+
+def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
     """An unknown operation given a value that depends on a ``wrt`` argument is refused
     even when its result is not used: it may store the value (``G.append(x)``,
     ``setattr(b, "v", x)``, ``obj.set(x)``) or change it in place (``a.sort()``,
@@ -522,7 +552,7 @@ def _refuse_hidden_flows(analysis: Analysis) -> None:
     for op in analysis.ops:
         if op.form != OPAQUE or op.active or _is_text(op) or _is_own_function(op.callee):
             continue
-        if _appends_to_unread_global(op, analysis):
+        if not helper and _appends_to_unread_global(op, analysis):
             continue
         varied = sorted(_input_names(op) & analysis.varied)
         if varied:
@@ -536,6 +566,40 @@ def _refuse_hidden_flows(analysis: Analysis) -> None:
             )
 
 
+_HELPERS_BEING_CHECKED: set = set()  # (callee, varied parameters): recursion guard
+
+
+def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
+    """A user function called for its effect (its result not active) but given a varied
+    value is analysed as a helper all the same: what it does with the value (store it in
+    a global, append it to a list it was given) must pass the same checks."""
+    for op in analysis.ops:
+        if op.form != USER_CALL or op.active:
+            continue
+        varied = tuple(p for p, a in op.inputs.items() if _operand_names(a) & analysis.varied)
+        key = (op.callee, varied)
+        if not varied or key in _HELPERS_BEING_CHECKED:
+            continue
+        from .normalize import normalize
+        from .parse import parse_function
+
+        parsed = parse_function(op.callee)
+        if not parsed.tree.body or not isinstance(parsed.tree.body[-1], gast.Return):
+            user_name = analysis.fn.source_of.get(op.inputs[varied[0]].id, varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot differentiate the call of {op.callee.__name__}(), which returns "
+                f"nothing: it is given '{user_name}', which depends on the differentiated "
+                "argument, and what it does with it (storing it in a list, an array or a "
+                "global) cannot be followed",
+                op.value,
+            )
+        _HELPERS_BEING_CHECKED.add(key)
+        try:
+            analyze(normalize(parsed), varied, {}, helper=True)
+        finally:
+            _HELPERS_BEING_CHECKED.discard(key)
+
+
 def _is_own_function(callee: object) -> bool:
     """``grad(f)`` and its relatives: they keep nothing of their arguments."""
     return type(callee).__module__ == "ad_transform.api"
@@ -544,7 +608,7 @@ def _is_own_function(callee: object) -> bool:
 def _appends_to_unread_global(op: Op, analysis: Analysis) -> bool:
     """``LOG.append(v)`` into a global list that nothing in the function reads back (a log
     of values): what it stores cannot reach the result. A user helper might read the
-    list, so the function must call none."""
+    list, so the function must call none; in a helper, its caller might read it."""
     func = op.value.func if isinstance(op.value, gast.Call) else None
     if not (
         isinstance(func, gast.Attribute)

@@ -303,6 +303,11 @@ def flow_text_not_read_back(x):
     return x * x
 
 
+def flow_formatted_text_printed(x):
+    print("%.3f" % x, "{:.2f}".format(x))  # noqa: UP031, UP032 (the constructs under test)
+    return x * x
+
+
 def flow_log_to_unread_global(x):
     y = x * x
     LOG.append(y)
@@ -338,6 +343,7 @@ FLOWS_DIFFERENTIATED = [
     (flow_chained_comparison_isinstance, 0.7),
     (flow_id_hash, 0.7),
     (flow_text_not_read_back, 0.7),
+    (flow_formatted_text_printed, 0.7),
     (flow_log_to_unread_global, 0.7),
     (flow_nondifferentiable_method, V),
 ]
@@ -460,6 +466,38 @@ def refuse_float_of_format(x):
     return float(format(x, ".17g")) * x
 
 
+def refuse_float_of_percent_format(x):
+    return float("%r" % x) * x  # noqa: UP031 (the construct under test)
+
+
+def refuse_float_of_format_method(x):
+    return float("{!r}".format(x)) * x  # noqa: UP032 (the construct under test)
+
+
+def store_in_global(v):
+    STORE.append(v)
+
+
+def refuse_helper_stores_in_global(x):
+    store_in_global(x)
+    return x * STORE[-1]
+
+
+def store_and_return(v):
+    STORE.append(v)
+    return 1.0
+
+
+def refuse_helper_with_result_stores_in_global(x):
+    store_and_return(x)
+    return x * STORE[-1]
+
+
+def refuse_active_helper_stores_in_global(x):
+    y = store_and_return(x) * x
+    return y * STORE[-1]
+
+
 def refuse_dict_call(x):
     d = dict(a=x)
     return d["a"] * 2.0
@@ -533,6 +571,11 @@ FLOWS_REFUSED = [
     (refuse_float_of_str, 0.7, r"'str\(x\)'.*into text"),
     (refuse_float_of_repr, 0.7, r"'repr\(x\)'.*into text"),
     (refuse_float_of_format, 0.7, "format.*into text"),
+    (refuse_float_of_percent_format, 0.7, "%r' % x'.*into text"),
+    (refuse_float_of_format_method, 0.7, r"format\(x\)'.*into text"),
+    (refuse_helper_stores_in_global, 0.7, r"call of store_in_global\(\), which returns nothing"),
+    (refuse_helper_with_result_stores_in_global, 0.7, "method 'append' of a list object"),
+    (refuse_active_helper_stores_in_global, 0.7, "method 'append' of a list object"),
     (refuse_dict_call, 0.7, "call to dict"),
     (refuse_dict_display, 0.7, "dict display"),
     (refuse_starred_unpack, V, "starred assignment"),
