@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import operator
 import os
 import sysconfig
 import types
+import warnings
 from dataclasses import dataclass, field
 
 import gast
@@ -550,7 +552,7 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
     ``setattr(b, "v", x)``, ``obj.set(x)``) or change it in place (``a.sort()``,
     ``xs.reverse()``), where no data flow the analysis follows can see it."""
     for op in analysis.ops:
-        if op.form != OPAQUE or op.active or _is_text(op) or _is_own_function(op.callee):
+        if op.form != OPAQUE or op.active or _is_text(op) or _only_observes(op.callee):
             continue
         if not helper and _appends_to_unread_global(op, analysis):
             continue
@@ -600,9 +602,20 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
             _HELPERS_BEING_CHECKED.discard(key)
 
 
-def _is_own_function(callee: object) -> bool:
-    """``grad(f)`` and its relatives: they keep nothing of their arguments."""
-    return type(callee).__module__ == "ad_transform.api"
+_LOG_METHODS = {"debug", "info", "warning", "error", "critical", "exception", "log"}
+
+
+def _only_observes(callee: object) -> bool:
+    """Calls that look at their arguments and keep nothing the function could read back:
+    ``grad(f)`` and its relatives, ``warnings.warn``, ``logging.info`` and the log
+    methods of a ``logging.Logger``."""
+    if type(callee).__module__ == "ad_transform.api" or callee is warnings.warn:
+        return True
+    name = getattr(callee, "__name__", None)
+    owner = getattr(callee, "__self__", None)
+    if name in _LOG_METHODS and isinstance(owner, logging.Logger):
+        return True
+    return name in _LOG_METHODS and callee is getattr(logging, name, None)
 
 
 def _appends_to_unread_global(op: Op, analysis: Analysis) -> bool:

@@ -11,8 +11,10 @@ Last, methods chosen by name (``b.take()`` on a user object is not ``ndarray.tak
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import operator
+import warnings
 
 import numpy as np
 import pytest
@@ -185,6 +187,7 @@ class Box:
 
 BOX = Box(2.0)
 LOG: list = []
+LOGGER = logging.getLogger("test_soundness_activity")
 STORE: list = []
 
 
@@ -308,6 +311,14 @@ def flow_formatted_text_printed(x):
     return x * x
 
 
+def flow_warn_and_log(x):
+    if x > 100.0:
+        warnings.warn(f"large x: {x}", stacklevel=1)
+    LOGGER.debug("x = %s", x)
+    logging.debug("x = %s", x * 2.0)
+    return x * x
+
+
 def flow_log_to_unread_global(x):
     y = x * x
     LOG.append(y)
@@ -344,6 +355,7 @@ FLOWS_DIFFERENTIATED = [
     (flow_id_hash, 0.7),
     (flow_text_not_read_back, 0.7),
     (flow_formatted_text_printed, 0.7),
+    (flow_warn_and_log, 0.7),
     (flow_log_to_unread_global, 0.7),
     (flow_nondifferentiable_method, V),
 ]
@@ -498,6 +510,44 @@ def refuse_active_helper_stores_in_global(x):
     return y * STORE[-1]
 
 
+def refuse_bound_method_in_a_variable(v):
+    total = v.sum
+    return total() * 2.0
+
+
+def refuse_loop_over_reversed(v):
+    s = 0.0
+    for e in reversed(v):
+        s = s * 2.0 + e
+    return s
+
+
+def refuse_loop_over_sorted(v):
+    s = 0.0
+    for e in sorted(v):
+        s = s * 2.0 + e
+    return s
+
+
+def refuse_ufunc_at(v):
+    a = v * 1.0
+    np.add.at(a, [0], v[1])
+    return np.sum(a)
+
+
+def refuse_fill(v):
+    a = v * 1.0
+    a.fill(2.0)
+    return np.sum(a * v)
+
+
+def refuse_view_then_write(v):
+    a = v * 1.0
+    b = a.view()
+    b[0] = 5.0
+    return np.sum(a * v)
+
+
 def refuse_dict_call(x):
     d = dict(a=x)
     return d["a"] * 2.0
@@ -576,6 +626,12 @@ FLOWS_REFUSED = [
     (refuse_helper_stores_in_global, 0.7, r"call of store_in_global\(\), which returns nothing"),
     (refuse_helper_with_result_stores_in_global, 0.7, "method 'append' of a list object"),
     (refuse_active_helper_stores_in_global, 0.7, "method 'append' of a list object"),
+    (refuse_bound_method_in_a_variable, V, "attribute '.sum'"),
+    (refuse_loop_over_reversed, V, "call to reversed"),
+    (refuse_loop_over_sorted, V, "call to sorted"),
+    (refuse_ufunc_at, V, "method 'at' of a ufunc"),
+    (refuse_fill, V, "'.fill'"),
+    (refuse_view_then_write, V, "'.view'"),
     (refuse_dict_call, 0.7, "call to dict"),
     (refuse_dict_display, 0.7, "dict display"),
     (refuse_starred_unpack, V, "starred assignment"),
