@@ -92,6 +92,20 @@ def r_of_a_tuple_variable(v):
     return np.sum(np.r_[items] * W[:6])
 
 
+def r_of_a_list_and_a_slice_object(v):
+    xs = [v[0], v[1] * v[2]]
+    s = slice(0, 2)
+    return np.sum(np.r_[xs, v, s] * W[:7])
+
+
+def c_of_lists(v):
+    return np.sum(np.c_[[v[0], v[1]], [1.0, v[2]]] * np.array([[1.0, 2.0], [3.0, 4.0]]))
+
+
+def r_of_python_floats(x):
+    return np.sum(np.r_[x, x * 2.0] * W[:2])
+
+
 def s_and_index_exp_are_constants(v):
     return np.sum(v[np.s_[0:2]] ** 2) + np.sum(v[np.index_exp[1:]] * W[:2])
 
@@ -107,6 +121,9 @@ def s_and_index_exp_are_constants(v):
         (c_matrix_and_vector, M),
         (r_imported_by_name, V),
         (r_of_a_tuple_variable, V),
+        (r_of_a_list_and_a_slice_object, V),
+        (c_of_lists, V),
+        (r_of_python_floats, 0.7),
         (s_and_index_exp_are_constants, V),
     ],
     ids=lambda p: getattr(p, "__name__", ""),
