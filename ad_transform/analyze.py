@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import operator
 import os
 import sysconfig
 import types
+import warnings
 from dataclasses import dataclass, field
 
 import gast
@@ -112,9 +114,15 @@ class Analysis:
 
 
 def analyze(
-    fn: NormalizedFunction, wrt: tuple[str, ...], param_kinds: dict[str, str | None]
+    fn: NormalizedFunction,
+    wrt: tuple[str, ...],
+    param_kinds: dict[str, str | None],
+    helper: bool = False,
 ) -> Analysis:
-    """Resolve every statement of ``fn`` and mark what the adjoint needs."""
+    """Resolve every statement of ``fn`` and mark what the adjoint needs.
+
+    ``helper``: ``fn`` is called by a differentiated function (which may read what it
+    leaves behind), not the function differentiated itself."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
@@ -127,6 +135,8 @@ def analyze(
     )
     for op in ops:
         _mark_active(op, analysis)
+    _refuse_hidden_flows(analysis, helper)
+    _refuse_hidden_flows_in_helpers(analysis)
     _check_item_stores(analysis)
     return analysis
 
@@ -184,6 +194,9 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
         return Op(stmt, form, target, inputs={"x": value})
     if isinstance(value, (gast.Tuple, gast.List)):
         return Op(stmt, BUILD, target, inputs={str(i): e for i, e in enumerate(value.elts)})
+    if isinstance(value, gast.BinOp) and _formats_text(value):  # "%.3f" % x: not a remainder
+        inputs = {str(i): n for i, n in enumerate([value.left, value.right])}
+        return Op(stmt, OPAQUE, target, inputs=inputs, pure=False)
     if isinstance(value, gast.BinOp):
         return _rule_op(
             stmt, target, BINARY_OPERATORS.get(type(value.op)), [value.left, value.right], {}, fn
@@ -199,13 +212,29 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
             inputs={str(i): a for i, a in enumerate([value.left, *value.comparators])},
         )
     if isinstance(value, gast.Subscript):
-        return _rule_op(stmt, target, operator.getitem, [value.value, value.slice], {}, fn)
+        return _rule_op(
+            stmt, target, _subscript_primitive(value, fn), [value.value, value.slice], {}, fn
+        )
     if isinstance(value, gast.Attribute):
         return _rule_op(stmt, target, ("attribute", value.attr), [value.value], {}, fn)
     if isinstance(value, gast.Call):
         return _call_op(stmt, target, value, fn)
     names = [n for n in subnodes(value) if isinstance(n, gast.Name)]
     return Op(stmt, OPAQUE, target, inputs={str(i): n for i, n in enumerate(names)}, pure=False)
+
+
+def _subscript_primitive(value: gast.Subscript, fn: NormalizedFunction) -> object:
+    """What ``obj[index]`` computes: an index trick such as ``np.r_[a, b]`` (a
+    concatenation) when ``obj`` is one, else indexing (``operator.getitem``)."""
+    receiver = value.value
+    static = getattr(receiver, "ad_static", False) or (
+        isinstance(receiver, gast.Name) and receiver.id in fn.free_names
+    )
+    if static:
+        obj = resolve_static(receiver, fn)
+        if any(obj is trick for trick in (np.r_, np.c_)):
+            return obj
+    return operator.getitem
 
 
 def _is_append(stmt: gast.stmt, fn: NormalizedFunction) -> bool:
@@ -227,6 +256,11 @@ def _is_append(stmt: gast.stmt, fn: NormalizedFunction) -> bool:
 _INTROSPECTION = (eval, exec, locals, globals, vars)
 
 
+# Builtins that turn a value into text: nothing numeric may be read back from the text of
+# an active value (``float(str(x))``), so they are opaque, not derivative-free.
+_TEXT_CONVERSIONS = (str, repr, ascii, format)
+
+
 def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
     keywords = {kw.arg: kw.value for kw in call.keywords}
     if isinstance(call.func, gast.Attribute) and not getattr(call.func, "ad_static", False):
@@ -240,6 +274,9 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
             "cannot be followed through it)",
             call,
         )
+    if any(callee is f for f in _TEXT_CONVERSIONS):  # before their (derivative-free) rules
+        atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
+        return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     rule = rules.lookup(callee) if not is_missing(callee) else None
     if rule is None and is_user_function(callee):
         inputs = _bind_user_call(callee, call, fn, stmt)
@@ -403,7 +440,17 @@ def _carries_derivative(op: Op) -> bool:
 
 
 def _input_names(op: Op) -> set[str]:
-    return {a.id for a in op.inputs.values() if isinstance(a, gast.Name)}
+    """Every name an operation reads, those inside an index (``a[i, j]``, ``a[i:n]``) too."""
+    return {name for a in op.inputs.values() for name in _operand_names(a)}
+
+
+def _operand_names(operand: gast.expr) -> set[str]:
+    """The names an operand reads: itself, or the parts of an index tuple or slice."""
+    if isinstance(operand, gast.Name):
+        return {operand.id}
+    if isinstance(operand, (gast.Tuple, gast.List, gast.Slice)):
+        return {n.id for n in gast.walk(operand) if isinstance(n, gast.Name)}
+    return set()
 
 
 def _varied(ops: list[Op], varied: set[str]) -> set[str]:
@@ -433,9 +480,17 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
         return  # e.g. np.zeros_like(x): the new array's adjoint does not reach x
     op.active_inputs = [p for p, a in op.inputs.items() if analysis.is_active(a)]
     op.active = bool(op.active_inputs) or op.form in MUTATIONS
+    _refuse_active_inside_operand(op, analysis)
     if not op.active:
         return
     parsed = analysis.fn.parsed
+    if op.form == OPAQUE and _is_text(op):
+        raise parsed.error(
+            f"cannot differentiate '{expression_source(op.value)}': it turns a value that "
+            "depends on the differentiated argument into text, and a number read back from "
+            "text has no derivative",
+            op.value,
+        )
     if op.form == OPAQUE:
         what = _describe_callee(op)
         raise parsed.error(
@@ -447,7 +502,158 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
         missing = [p for p in op.active_inputs if p not in op.rule.template.outputs]
         if missing:
             raise parsed.error(
-                f"{op.rule.name} is not differentiable with respect to its argument {missing[0]!r}",
+                f"{op.rule.name} is not differentiable with respect to its argument "
+                f"{missing[0]!r}{_chosen_by_name(op, analysis)}",
+                op.value,
+            )
+
+
+def _chosen_by_name(op: Op, analysis: Analysis) -> str:
+    """For a method rule on a receiver not known to be an array: say how it was chosen."""
+    if not isinstance(op.rule.primitive, tuple):
+        return ""
+    receiver = op.inputs.get(op.rule.template.params[0])
+    if receiver is None or analysis.kind_of(receiver) not in (UNKNOWN, SEQUENCE):
+        return ""
+    return (
+        f" (the {op.rule.primitive[0]} was taken for NumPy's by its name alone; a method of "
+        "a user class is not differentiated)"
+    )
+
+
+def _is_text(op: Op) -> bool:
+    """``str(x)``, ``repr(x)``, ``format(x)``, ``f"{x}"``, ``"%.3f" % x``,
+    ``"{}".format(x)``: the value as text, nothing kept."""
+    return (
+        isinstance(op.value, gast.JoinedStr)
+        or any(op.callee is f for f in _TEXT_CONVERSIONS)
+        or _formats_text(op.value)
+    )
+
+
+def _formats_text(value: gast.expr) -> bool:
+    """``"%.3f" % x`` or ``"{:.3f}".format(x)`` with a literal format string."""
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mod):
+        template = value.left
+    elif (
+        isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "format"
+    ):
+        template = value.func.value
+    else:
+        return False
+    return isinstance(template, gast.Constant) and isinstance(template.value, (str, bytes))
+
+
+def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
+    """An unknown operation given a value that depends on a ``wrt`` argument is refused
+    even when its result is not used: it may store the value (``G.append(x)``,
+    ``setattr(b, "v", x)``, ``obj.set(x)``) or change it in place (``a.sort()``,
+    ``xs.reverse()``), where no data flow the analysis follows can see it."""
+    for op in analysis.ops:
+        if op.form != OPAQUE or op.active or _is_text(op) or _only_observes(op.callee):
+            continue
+        if not helper and _appends_to_unread_global(op, analysis):
+            continue
+        varied = sorted(_input_names(op) & analysis.varied)
+        if varied:
+            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot differentiate {_describe_callee(op)} given '{user_name}', which "
+                "depends on the differentiated argument: it has no adjoint rule, and it may "
+                "keep or change the value where the derivative cannot follow; register a "
+                "rule with ad_transform.register_adjoint",
+                op.value,
+            )
+
+
+_HELPERS_BEING_CHECKED: set = set()  # (callee, varied parameters): recursion guard
+
+
+def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
+    """A user function called for its effect (its result not active) but given a varied
+    value is analysed as a helper all the same: what it does with the value (store it in
+    a global, append it to a list it was given) must pass the same checks."""
+    for op in analysis.ops:
+        if op.form != USER_CALL or op.active:
+            continue
+        varied = tuple(p for p, a in op.inputs.items() if _operand_names(a) & analysis.varied)
+        key = (op.callee, varied)
+        if not varied or key in _HELPERS_BEING_CHECKED:
+            continue
+        from .normalize import normalize
+        from .parse import parse_function
+
+        parsed = parse_function(op.callee)
+        if not parsed.tree.body or not isinstance(parsed.tree.body[-1], gast.Return):
+            user_name = analysis.fn.source_of.get(op.inputs[varied[0]].id, varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot differentiate the call of {op.callee.__name__}(), which returns "
+                f"nothing: it is given '{user_name}', which depends on the differentiated "
+                "argument, and what it does with it (storing it in a list, an array or a "
+                "global) cannot be followed",
+                op.value,
+            )
+        _HELPERS_BEING_CHECKED.add(key)
+        try:
+            analyze(normalize(parsed), varied, {}, helper=True)
+        finally:
+            _HELPERS_BEING_CHECKED.discard(key)
+
+
+_LOG_METHODS = {"debug", "info", "warning", "error", "critical", "exception", "log"}
+
+
+def _only_observes(callee: object) -> bool:
+    """Calls that look at their arguments and keep nothing the function could read back:
+    ``grad(f)`` and its relatives, ``warnings.warn``, ``logging.info`` and the log
+    methods of a ``logging.Logger``."""
+    if type(callee).__module__ == "ad_transform.api" or callee is warnings.warn:
+        return True
+    name = getattr(callee, "__name__", None)
+    owner = getattr(callee, "__self__", None)
+    if name in _LOG_METHODS and isinstance(owner, logging.Logger):
+        return True
+    return name in _LOG_METHODS and callee is getattr(logging, name, None)
+
+
+def _appends_to_unread_global(op: Op, analysis: Analysis) -> bool:
+    """``LOG.append(v)`` into a global list that nothing in the function reads back (a log
+    of values): what it stores cannot reach the result. A user helper might read the
+    list, so the function must call none; in a helper, its caller might read it."""
+    func = op.value.func if isinstance(op.value, gast.Call) else None
+    if not (
+        isinstance(func, gast.Attribute)
+        and func.attr == "append"
+        and getattr(func, "ad_static", False)
+        and isinstance(func.value, gast.Name)
+        and isinstance(resolve_static(func.value, analysis.fn), list)
+    ):
+        return False
+    root = func.value.id
+    for other in analysis.ops:
+        if other.form == USER_CALL:
+            return False
+        reads = [n for n in gast.walk(other.stmt) if isinstance(n, gast.Name) and n.id == root]
+        if other is not op and reads:
+            return False
+    return True
+
+
+def _refuse_active_inside_operand(op: Op, analysis: Analysis) -> None:
+    """An active value inside an index (``a[i, v]``, ``a[v:]``) has no adjoint to go to."""
+    for operand in op.inputs.values():
+        if isinstance(operand, gast.Name):
+            continue
+        active = sorted(
+            n for n in _operand_names(operand) if n in analysis.varied and n in analysis.useful
+        )
+        if active:
+            raise analysis.fn.parsed.error(
+                "cannot differentiate this indexing: a part of its index (a slice bound or an "
+                "element of an index tuple) depends on the differentiated argument, and "
+                "indexing has no derivative with respect to its index",
                 op.value,
             )
 
@@ -528,4 +734,17 @@ def _describe_callee(op: Op) -> str:
         return f"the expression '{expression_source(op.value)}'"
     if is_missing(callee):
         return "a call to an undefined name"
+    owner = getattr(callee, "__self__", None)
+    if owner is not None and not isinstance(owner, types.ModuleType):
+        cls = type(owner)
+        if is_user_function(getattr(callee, "__func__", None)):
+            return (
+                f"the method '{cls.__name__}.{callee.__name__}' of a user class (methods of "
+                "user classes are not differentiated)"
+            )
+        return f"the method '{callee.__name__}' of a {cls.__name__} object"
+    if isinstance(callee, type) and is_user_function(getattr(callee, "__init__", None)):
+        return (
+            f"the user class '{callee.__name__}' (objects of user classes are not differentiated)"
+        )
     return f"a call to {rules.display_name(callee)}"

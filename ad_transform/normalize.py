@@ -585,9 +585,62 @@ class _Normalizer:
         return gast.Attribute(value=self.atom(expr.value), attr=expr.attr, ctx=gast.Load())
 
     def expr_Subscript(self, expr: gast.Subscript) -> gast.expr:
-        return gast.Subscript(
-            value=self.atom(expr.value), slice=self.index(expr.slice), ctx=gast.Load()
-        )
+        value = self.atom(expr.value)
+        if self.is_concatenator(value):
+            return gast.Subscript(
+                value=value, slice=self.concatenated_items(expr.slice), ctx=gast.Load()
+            )
+        return gast.Subscript(value=value, slice=self.index(expr.slice), ctx=gast.Load())
+
+    def is_concatenator(self, atom: gast.expr) -> bool:
+        """``np.r_`` / ``np.c_`` (however imported): a subscript of it is a concatenation."""
+        import numpy as np
+
+        node, chain = atom, []
+        while isinstance(node, gast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if not isinstance(node, gast.Name) or node.id not in self.free_names:
+            return False
+        obj = self.parsed.lookup(node.id)
+        for attr in reversed(chain):
+            obj = getattr(obj, attr, None)
+        return any(obj is trick for trick in (np.r_, np.c_))
+
+    def concatenated_items(self, index: gast.expr) -> gast.expr:
+        """``np.r_[a, 0:3, b]`` is ``np.r_.__getitem__((a, slice(0, 3), b))``: the items as
+        one tuple (a built sequence whose elements each get their adjoint); a single item
+        (``np.r_[v]``, ``np.r_[items]``) is passed as it is, as Python does."""
+        if not isinstance(index, (gast.Tuple, gast.Slice)):  # np.r_[v], np.r_[items]
+            self.refuse_directive(index)
+            return self.atom(index)
+        elements = index.elts if isinstance(index, gast.Tuple) else [index]
+        atoms = []
+        for element in elements:
+            self.refuse_directive(element)
+            if isinstance(element, gast.Slice):
+                bounds = [
+                    gast.Constant(value=None, kind=None) if part is None else self.atom(part)
+                    for part in (element.lower, element.upper, element.step)
+                ]
+                call = gast.Call(func=_name("slice", element), args=bounds, keywords=[])
+                _copy_location(call, element)
+                atoms.append(self.temporary(call, element))
+            else:
+                atoms.append(self.atom(element))
+        if isinstance(index, gast.Slice):
+            return atoms[0]
+        items = gast.Tuple(elts=atoms, ctx=gast.Load())
+        _copy_location(items, index)
+        return self.temporary(items, index)
+
+    def refuse_directive(self, element: gast.expr) -> None:
+        if isinstance(element, gast.Constant) and isinstance(element.value, str):
+            raise self.parsed.error(
+                "unsupported construct: a directive string in np.r_/np.c_ "
+                f"({element.value!r}); use np.concatenate or np.stack",
+                element,
+            )
 
     def index(self, node: gast.expr) -> gast.expr:
         if isinstance(node, gast.Slice):

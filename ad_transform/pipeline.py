@@ -138,7 +138,7 @@ class _Builder:
         entries[key] = pair
         try:
             fn = normalize(parse_function(callee))
-            analysis = analyze(fn, tuple(active), dict(zip(fn_params, kinds)))
+            analysis = analyze(fn, tuple(active), dict(zip(fn_params, kinds)), helper=True)
             program = reverse(analysis, SPLIT, self.helper_pair)
             generated = self.emit_split(
                 program,

@@ -10,6 +10,7 @@ contribution into an assignment and guards in-place accumulation against aliasin
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,7 +32,7 @@ from .analyze import (
 from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
-from .rules.registry import ARRAY, SCALAR
+from .rules.registry import ARRAY, SCALAR, UNKNOWN
 
 JOINT, SPLIT = "joint", "split"
 
@@ -564,6 +565,8 @@ class _Reverser:
             all(k == SCALAR for k in kinds) and self.analysis.kinds.get(op.target) == SCALAR
         )
         template = op.rule.template_for(all_scalar)
+        if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
+            self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
         instance = template.instantiate(
             op.active_inputs,
@@ -580,6 +583,25 @@ class _Reverser:
             if all_scalar:
                 contribution = _drop_unbroadcast(contribution, self.bindings)
             self.contribute(op.inputs[param], contribution, op)
+
+    def check_array_receiver(self, op: Op) -> None:
+        """``b.take(i)`` where ``b`` is not known to be an array: its adjoint is
+        ``ndarray.take``'s only if ``b`` is one (or a number), checked when it runs."""
+        helper = self.bindings.reference("array_receiver", runtime.array_receiver)
+        filename = os.path.basename(self.fn.parsed.filename)
+        where = f"{filename}:{getattr(op.stmt, 'origin_line', '?')}"
+        call = gast.Call(
+            func=name_node(helper),
+            args=[
+                clone(_receiver(op)),
+                gast.Constant(value=op.rule.name, kind=None),
+                gast.Constant(value=where, kind=None),
+            ],
+            keywords=[],
+        )
+        check = gast.Expr(value=call)
+        check.ad_pure = False
+        self.emit(check, op)
 
     def indexes_in_place(self, op: Op) -> bool:
         """``x[i]`` with a basic index (ints, slices) of an array bound once, unconditionally:
@@ -634,6 +656,15 @@ class _Reverser:
         self.emit(assign(target, call), op)
         for param, temp in zip(pair.grad_params, temps):
             self.contribute(op.inputs[param], name_node(temp), op)
+
+
+def _is_array_method(op: Op) -> bool:
+    """A rule chosen by a method or attribute name (``("method", "take")``)."""
+    return isinstance(op.rule.primitive, tuple)
+
+
+def _receiver(op: Op) -> gast.expr:
+    return op.inputs[op.rule.template.params[0]]
 
 
 def _bound_once_unconditionally(fn, analysis: Analysis) -> set[str]:

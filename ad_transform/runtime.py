@@ -1321,3 +1321,39 @@ def arange_adjoint(g, start, stop=None, step=None, of_step=False):
     g = np.asarray(g)
     d = np.sum(g * np.arange(g.shape[0])) if of_step else np.sum(g)
     return cast_like(d, step if of_step else start)
+
+
+def concatenator_adjoint(g, concatenator, items):
+    """The adjoint of ``np.r_[items]`` or ``np.c_[items]``: one piece of ``g`` per item.
+
+    Each item alone (``np.r_[item]``) is the block it contributes: a scalar becomes one
+    element (``1x1`` for ``np.c_``), a vector a column for ``np.c_``, a slice the range
+    it spells. The blocks are joined along ``concatenator.axis``; ``g`` is cut back along
+    that axis and each piece reshaped like its item. Slices are constants (``None``).
+    """
+    if not isinstance(items, tuple):  # np.r_[v]: one item, one adjoint
+        return concatenator_adjoint(g, concatenator, (items,))[0]
+    if any(isinstance(item, str) for item in items):
+        raise ADTransformError(
+            "a directive string in np.r_/np.c_ is not supported; use np.concatenate"
+        )
+    blocks = [np.shape(concatenator[item]) for item in items]
+    axis = concatenator.axis
+    cuts = np.cumsum([shape[axis] for shape in blocks])[:-1]
+    pieces = np.split(np.asarray(g), cuts, axis=axis)
+    return ListAdjoint(
+        None if isinstance(item, slice) else _scalar_like(np.reshape(piece, np.shape(item)), item)
+        for piece, item in zip(pieces, items)
+    )
+
+
+def array_receiver(receiver, method: str, where: str) -> None:
+    """Refuse to apply the adjoint of a NumPy method or attribute (``method``) to an object
+    that is not a number or NumPy's own (a method of a user class of the same name)."""
+    if not isinstance(receiver, (np.ndarray, np.generic, int, float, complex)) and not (
+        type(receiver).__module__.split(".")[0] == "numpy"  # SlogdetResult.logabsdet
+    ):
+        raise ADTransformError(
+            f"{where}: {method} was chosen by name for a {type(receiver).__name__} object; "
+            "its adjoint is NumPy's, and methods of other classes are not differentiated"
+        )

@@ -1141,6 +1141,22 @@ def np_concatenate_three(x, y, z):
     return np.concatenate([x, y, x * z])
 
 
+def np_r_(x, y):
+    return np.r_[x, 2.0, y]
+
+
+def np_r_rows(x, y):
+    return np.r_[x, y]
+
+
+def np_r_slice(x, y):
+    return np.r_[x, 0:3, y] * np.r_[y, 1.0:2.0:3j, x]
+
+
+def np_c_(x, y):
+    return np.c_[x, y]
+
+
 def np_stack(x, y):
     return np.stack([x, y])
 
@@ -1812,6 +1828,10 @@ TABLE = [
     Row(np.concatenate, np_concatenate, (((5,), (3,)), ((2, 4), (3, 4))), args_from(REAL)),
     Row(np.concatenate, np_concatenate_axis1, (((3, 2), (3, 4)),), args_from(REAL)),
     Row(np.concatenate, np_concatenate_flat, (((2, 3), (4,)),), args_from(REAL)),
+    Row(np.r_, np_r_, ((F, F), ((5,), (3,))), args_from(REAL)),
+    Row(np.r_, np_r_rows, (((2, 4), (3, 4)),), args_from(REAL)),
+    Row(np.r_, np_r_slice, (((2,), (2,)),), args_from(REAL)),
+    Row(np.c_, np_c_, ((F, F), ((3,), (3,)), ((3, 2), (3,)), ((2, 3), (2, 4))), args_from(REAL)),
     Row(np.concatenate, np_concatenate_three, (((2,), (3,), (2,)),), args_from(REAL)),
     Row(np.stack, np_stack, ((F, F), ((4,), (4,)), ((2, 3), (2, 3))), args_from(REAL)),
     Row(np.stack, np_stack_axis_last, (((4,), (4,)), ((2, 3), (2, 3))), args_from(REAL)),

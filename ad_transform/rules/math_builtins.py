@@ -154,6 +154,8 @@ register_nondifferentiable(
     builtins.bool,
     builtins.round,
     builtins.isinstance,
+    builtins.id,
+    builtins.hash,
     builtins.type,
     builtins.str,
     builtins.repr,

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..runtime import (
     concatenate_adjoint,
+    concatenator_adjoint,
     diag_adjoint,
     index_adjoint,
     item_method_adjoint,
@@ -39,7 +40,7 @@ from ..runtime import (
     transpose_adjoint,
     unbroadcast,
 )
-from .registry import ARRAY, SCALAR, adjoint, register_nondifferentiable
+from .registry import ARRAY, SCALAR, adjoint, register_adjoint, register_nondifferentiable
 
 # -- indexing -------------------------------------------------------------------------------
 
@@ -47,6 +48,15 @@ from .registry import ARRAY, SCALAR, adjoint, register_nondifferentiable
 @adjoint(operator.getitem, kind=None)
 def d_getitem(g, ans, x, index):
     return index_adjoint(g, x, index), None
+
+
+def d_concatenator(g, ans, concatenator, items):
+    return None, concatenator_adjoint(g, concatenator, items)
+
+
+# np.r_[a, b] and np.c_[a, b] (normalize passes the items as one tuple)
+register_adjoint(np.r_, d_concatenator, kind=ARRAY, name="numpy.r_")
+register_adjoint(np.c_, d_concatenator, kind=ARRAY, name="numpy.c_")
 
 
 @adjoint(np.take, kind=None)
