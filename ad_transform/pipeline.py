@@ -265,15 +265,17 @@ class _Builder:
             f"Backward sweep of {fn.tree.name}: the adjoints of "
             f"{', '.join(program.grads) or 'nothing'}.",
         )
+        undoes_writes = reusable and bool(saved) and bool(program.mutated)
+        if undoes_writes:
+            copier = program.bindings.reference("fresh_saved", runtime.fresh_saved)
+            bwd.line(
+                f"{saved_param} = {copier}({saved_param})  # the undo below changes copies"
+            )
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
-        if reusable:
-            copier = program.bindings.reference("fresh_copy", runtime.fresh_copy)
-            for name in saved:
-                if name in program.mutated:
-                    bwd.line(f"{name} = {copier}({name})  # undone below; keep the saved one")
         if program.tape:
-            copier = program.bindings.reference("list", list) if reusable else None
+            copy_tape = reusable and not undoes_writes
+            copier = program.bindings.reference("list", list) if copy_tape else None
             _tape_prologue(bwd, program.tape, push=False, pop=True, copy=copier)
         bwd.statements(program.backward, fn.parsed.file_lines)
         returned = (

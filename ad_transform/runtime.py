@@ -137,6 +137,56 @@ def fresh_copy(x):
     return x.copy() if isinstance(x, np.ndarray) else x
 
 
+def fresh_saved(saved: tuple) -> tuple:
+    """A copy of a backward sweep's saved values (the tape included) that the sweep may
+    change in place when it undoes item writes and appends, so that a pullback can run
+    again on the originals.
+
+    Lists, tuples and ndarrays are copied, each object once: values that were one object
+    (an array saved by name and pushed on the tape) stay one object, and a view stays a
+    view of the copy of its base, so that undoing a write into the base is seen through
+    the view as it was in the forward sweep. Other values are shared.
+    """
+    copies: dict[int, object] = {}
+
+    def copy(value):
+        if isinstance(value, tuple):
+            return tuple(map(copy, value))
+        if not isinstance(value, (list, np.ndarray)):
+            return value
+        known = copies.get(id(value))
+        if known is not None:
+            return known
+        if isinstance(value, np.ndarray):
+            base = value.base
+            if isinstance(base, np.ndarray) and base.base is None:
+                copies[id(value)] = duplicate = _view_into(value, base, copy(base))
+            else:
+                copies[id(value)] = duplicate = value.copy(order="K")
+            return duplicate
+        copies[id(value)] = duplicate = []
+        duplicate.extend(map(copy, value))
+        return duplicate
+
+    return copy(saved)
+
+
+def _view_into(view: np.ndarray, base: np.ndarray, new_base: np.ndarray) -> np.ndarray:
+    """The view of ``new_base`` that ``view`` is of ``base`` (same offset and strides);
+    a copy of ``view`` where the two differ in layout or dtype."""
+    offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    same_layout = (
+        view.dtype == base.dtype
+        and new_base.strides == base.strides
+        and offset % base.itemsize == 0
+        and (base.flags.c_contiguous or base.flags.f_contiguous)
+    )
+    if not same_layout:
+        return view.copy(order="K")
+    start = new_base.ravel(order="K")[offset // base.itemsize :]
+    return np.lib.stride_tricks.as_strided(start, view.shape, view.strides)
+
+
 def own(x):
     """``x`` itself, or a copy if it is an array someone else may hold."""
     return x.copy() if isinstance(x, np.ndarray) else x
