@@ -127,7 +127,7 @@ class _Builder:
     # -- helper pairs --------------------------------------------------------------------
     def helper_pair(self, op: Op, active: list[str], arg_kinds: dict) -> HelperPair:
         callee = op.callee
-        fn_params = list(inspect.signature(callee).parameters)
+        fn_params = list(inspect.signature(callee, follow_wrapped=False).parameters)
         kinds = tuple(arg_kinds.get(p) for p in fn_params)
         wrt = tuple(fn_params.index(p) for p in active)
         key = (wrt, kinds, "pair")
