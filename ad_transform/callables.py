@@ -74,10 +74,7 @@ def special_description(obj: object) -> str | None:
         return describe(obj)  # a wrapper not from the user's files
     if isinstance(obj, types.MethodType) and isinstance(obj.__func__, types.FunctionType):
         return describe(obj)
-    method = next(
-        (c.__dict__["__call__"] for c in type(obj).__mro__ if "__call__" in c.__dict__), None
-    )
-    if isinstance(method, types.FunctionType) and not is_library_file(method.__code__.co_filename):
+    if _user_call_method(obj) is not None:
         return describe(obj)  # an instance of a user class with __call__
     return None
 

@@ -218,7 +218,9 @@ class _Writer:
     def function(self, name: str, obj) -> None:
         """Copy the source of a function or class, then what its free names refer to."""
         source = _definition_source(obj)
-        renames = {} if obj.__name__ == name else {obj.__name__: name}
+        # the name its source defines: a wrapper's __name__ is that of what it wraps
+        defined = obj.__code__.co_name if isinstance(obj, types.FunctionType) else obj.__name__
+        renames = {} if defined == name else {defined: name}
         for free in _free_names(source):
             value = _resolve(obj, free)
             if value is not _NOTHING:

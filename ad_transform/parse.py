@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from .callables import describe, higher_order_error_text
+from .callables import derivative_origin, describe, higher_order_error_text
 from .convert import function_to_gast
 from .errors import ADTransformError, located_error
 
@@ -67,7 +67,7 @@ def parse_function(func: object) -> ParsedFunction:
     The function's own code is parsed, never what its ``__wrapped__`` points to: a
     wrapper made by ``functools.wraps`` is a closure whose code is what runs.
     """
-    if not isinstance(func, types.FunctionType):
+    if not isinstance(func, types.FunctionType) or derivative_origin(func) is not None:
         raise not_a_function_error(func)
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
