@@ -25,6 +25,7 @@ from ad_transform import (
     ADTransformError,
     export,
     grad,
+    register_adjoint,
     ssa_source,
     trace_table,
     value_and_grad,
@@ -360,6 +361,31 @@ def test_partial_is_refused_naming_it():
         grad(functools.partial(mixed, 1.0))(2.0)
 
 
+# -- adjoint templates are read from their own code too -------------------------------------
+
+
+def triple(x):
+    return 3.0 * x
+
+
+def wrong_template(g, ans, x):
+    return 0.0 * g
+
+
+@functools.wraps(wrong_template)
+def triple_template(g, ans, x):
+    return 3.0 * g
+
+
+def calls_triple(x):
+    return triple(x) * x  # 3x**2
+
+
+def test_decorated_adjoint_template_is_read_from_its_own_code():
+    register_adjoint(triple, triple_template)
+    assert grad(calls_triple)(2.0) == pytest.approx(12.0)  # 6x; the inner template gives 4
+
+
 # -- derivatives made by ad_transform ------------------------------------------------------
 
 d_cube = grad(cube)
@@ -420,6 +446,15 @@ def test_every_transform_of_every_derivative_is_refused(transform, derivative):
 def test_derivative_called_inside_a_differentiated_function_is_refused(caller):
     with pytest.raises(ADTransformError, match="higher-order derivatives are not supported"):
         grad(caller)(3.0)
+
+
+def scales_by_a_constant_derivative(x):
+    return x * d_cube(2.0)  # d_cube(2.0) = 12 does not depend on x
+
+
+def test_derivative_of_a_constant_argument_is_a_constant():
+    # no second derivative is needed: d/dx (x * 12) = 12
+    assert grad(scales_by_a_constant_derivative)(5.0) == pytest.approx(12.0)
 
 
 class Model:
