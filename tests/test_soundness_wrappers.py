@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import re
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fuzz_programs import CONSTANTS, HEADER, Program, programs
 from gradcheck import numerical_gradient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_fuzz import check_program
 
 from ad_transform import (
     ADTransformError,
@@ -607,3 +614,89 @@ def test_wrapper_source_is_the_wrappers_own_code():
     source = ssa_source(sq)
     assert "2.0 * " in source and "fn(x)" in source
     assert Path(__file__).name  # the wrapper's source comes from this file
+
+
+# -- random programs whose helpers are decorated -----------------------------------------------
+
+DECORATORS = """
+import functools
+
+
+def affine1(a, b):
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(p):
+            return a * fn(p) + b * p
+
+        return wrapper
+
+    return decorate
+
+
+def affine2(a, b):
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(p, q):
+            return a * fn(p, q) + b * p * q
+
+        return wrapper
+
+    return decorate
+
+
+def shifted1(fn):
+    @functools.wraps(fn)
+    def wrapper(p):
+        return fn(p + 0.25)
+
+    return wrapper
+
+
+def swapped2(fn):
+    @functools.wraps(fn)
+    def wrapper(p, q):
+        return fn(q, p)
+
+    return wrapper
+"""
+
+
+# AD_WRAP_FUZZ_EXAMPLES=2000 for a long run
+DECORATED_EXAMPLES = int(os.environ.get("AD_WRAP_FUZZ_EXAMPLES", "20"))
+
+
+@st.composite
+def decorated_programs(draw):
+    """A program of fuzz_programs with helpers, h0 under 1 or 2 decorators, h1 under 0 to 2."""
+    program = draw(programs(max_helpers=2).filter(lambda p: "\ndef h0(" in p.source))
+    source = program.source.replace(HEADER, HEADER + DECORATORS, 1)
+    for k in range(2):
+        match = re.search(rf"^def h{k}\((\w+)(, \w+)?\):", source, re.MULTILINE)
+        if match is None:
+            continue
+        two = match.group(2) is not None
+        lines = []
+        for _ in range(draw(st.integers(1 if k == 0 else 0, 2))):
+            a, b = draw(CONSTANTS), draw(CONSTANTS)
+            plain = "swapped2" if two else "shifted1"
+            lines.append(
+                draw(st.sampled_from([f"@affine{2 if two else 1}({a}, {b})", f"@{plain}"]))
+            )
+        source = (
+            source[: match.start()] + "".join(f"{d}\n" for d in lines) + source[match.start() :]
+        )
+    return Program(source, program.arity, program.point)
+
+
+def test_random_programs_with_decorated_helpers_match_finite_differences(tmp_path):
+    outcomes: Counter = Counter()
+
+    @settings(max_examples=DECORATED_EXAMPLES, deadline=None, database=None, derandomize=True)
+    @given(decorated_programs())
+    def run(program):
+        outcome = check_program(program, tmp_path)
+        decorated = re.search(r"^@\w+", program.source, re.MULTILINE) is not None
+        outcomes[outcome + (" (decorated)" if decorated else "")] += 1
+
+    run()
+    assert outcomes["checked (decorated)"] >= 0.5 * DECORATED_EXAMPLES, dict(outcomes)
