@@ -18,7 +18,6 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -560,7 +559,7 @@ def test_export_of_a_wrapper(tmp_path):
     path = export(sq, tmp_path / "d_sq.py", example_args=(3.0,))
     namespace: dict = {}
     exec(compile(path.read_text(), str(path), "exec"), namespace)
-    assert namespace["grad_wrapper"](3.0) == pytest.approx(12.0)
+    assert namespace["grad_sq"](3.0) == pytest.approx(12.0)
     assert namespace["sq"](3.0) == pytest.approx(18.0)  # the wrapper, exported as sq
 
 
@@ -596,7 +595,7 @@ def test_cli_differentiates_the_wrapper(tmp_path, capsys):
         [
             sys.executable,
             "-c",
-            f"import runpy; m = runpy.run_path({str(target)!r}); print(m['grad_wrapper'](3.0))",
+            f"import runpy; m = runpy.run_path({str(target)!r}); print(m['grad_sq'](3.0))",
         ],
         capture_output=True,
         text=True,
@@ -612,8 +611,10 @@ def test_cli_differentiates_the_wrapper(tmp_path, capsys):
 
 def test_wrapper_source_is_the_wrappers_own_code():
     source = ssa_source(sq)
-    assert "2.0 * " in source and "fn(x)" in source
-    assert Path(__file__).name  # the wrapper's source comes from this file
+    assert "def wrapper(x):" in source and "2.0 * " in source and "fn(x)" in source
+    gradient_source = grad(sq).source_for(3.0)
+    assert "def grad_sq(x):" in gradient_source  # named as the user knows the function
+    assert "return 2.0 * fn(x)" in gradient_source  # the wrapper's line, not 'x * x'
 
 
 # -- random programs whose helpers are decorated -----------------------------------------------
