@@ -12,8 +12,6 @@ from __future__ import annotations
 import inspect
 import logging
 import operator
-import os
-import sysconfig
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -22,6 +20,14 @@ import gast
 import numpy as np
 
 from . import rules
+from .callables import (
+    HIGHER_ORDER,
+    derivative_origin,
+    higher_order_error_text,
+    is_library_file,
+    is_transform,
+    special_description,
+)
 from .emit import expression_source
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
@@ -316,30 +322,15 @@ def resolve_static(node: gast.expr, fn: NormalizedFunction) -> object:
     return fn.parsed.lookup("\0")  # the missing marker
 
 
-_LIBRARY_PATHS = tuple(
-    os.path.realpath(p)
-    for p in {
-        sysconfig.get_paths()["stdlib"],
-        sysconfig.get_paths()["purelib"],
-        sysconfig.get_paths()["platlib"],
-    }
-)
-_OWN_PACKAGE = os.path.dirname(os.path.realpath(__file__))
-
-
 def is_user_function(obj: object) -> bool:
     """A plain Python function from the user's code (not from a library or the stdlib)."""
-    if not isinstance(obj, types.FunctionType):
-        return False
-    filename = os.path.realpath(obj.__code__.co_filename)
-    library = (_OWN_PACKAGE, *_LIBRARY_PATHS)
-    return not any(filename.startswith(path + os.sep) for path in library)
+    return isinstance(obj, types.FunctionType) and not is_library_file(obj.__code__.co_filename)
 
 
 def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> dict:
     variadic = [
         p.name
-        for p in inspect.signature(callee).parameters.values()
+        for p in inspect.signature(callee, follow_wrapped=False).parameters.values()
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     if variadic:  # the helper's own check names the parameter and points at it
@@ -348,7 +339,7 @@ def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> di
 
         normalize(parse_function(callee))
     try:
-        bound = inspect.signature(callee).bind(
+        bound = inspect.signature(callee, follow_wrapped=False).bind(
             *call.args, **{kw.arg: kw.value for kw in call.keywords}
         )
     except TypeError as exc:
@@ -492,12 +483,7 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
             op.value,
         )
     if op.form == OPAQUE:
-        what = _describe_callee(op)
-        raise parsed.error(
-            f"cannot differentiate {what}: it has no adjoint rule; register one with "
-            "ad_transform.register_adjoint",
-            op.value,
-        )
+        raise parsed.error(_opaque_refusal(op, analysis), op.value)
     if op.form == RULE:
         missing = [p for p in op.active_inputs if p not in op.rule.template.outputs]
         if missing:
@@ -748,3 +734,85 @@ def _describe_callee(op: Op) -> str:
             f"the user class '{callee.__name__}' (objects of user classes are not differentiated)"
         )
     return f"a call to {rules.display_name(callee)}"
+
+
+def _opaque_refusal(op: Op, analysis: Analysis) -> str:
+    """Why an active statement without a rule cannot be differentiated, saying what it is."""
+    call = op.value if isinstance(op.value, gast.Call) else None
+    callee = op.callee
+    held = call is not None and is_missing(callee) and isinstance(call.func, gast.Name)
+    if held and (call.func.id in analysis.fn.params or _definitions(call.func.id, analysis)):
+        return _held_function_refusal(call.func.id, analysis)
+    if call is not None and callee is not None and not isinstance(callee, tuple):
+        higher_order = higher_order_error_text(callee)
+        if higher_order is not None:
+            return f"cannot differentiate a call of {higher_order}"
+        special = special_description(callee)
+        if special is not None:
+            return (
+                f"cannot differentiate a call of {special}; ad_transform differentiates "
+                "functions defined with 'def' (a decorator's wrapper included) and "
+                "primitives with an adjoint rule (ad_transform.register_adjoint)"
+            )
+    return (
+        f"cannot differentiate {_describe_callee(op)}: it has no adjoint rule; register one "
+        "with ad_transform.register_adjoint"
+    )
+
+
+def _definitions(name: str, analysis: Analysis) -> list[Op]:
+    return [op for op in analysis.ops if op.target == name and op.form not in MUTATIONS]
+
+
+def _held_function_refusal(name: str, analysis: Analysis) -> str:
+    """A call through a parameter or local variable that holds a function value."""
+    user_name = analysis.fn.source_of.get(name, name)
+    if _holds_derivative(name, analysis, set()):
+        return (
+            f"cannot differentiate the call of '{user_name}': it holds a derivative made by "
+            f"ad_transform (grad, value_and_grad, vjp or a pullback), and {HIGHER_ORDER}"
+        )
+    where = (
+        f"the parameter '{user_name}', which holds a function passed in by the caller"
+        if name in analysis.fn.params
+        else f"the local variable '{user_name}', which holds a function chosen at run time"
+    )
+    return (
+        f"cannot differentiate a call through {where}: calls of a function held in a "
+        "parameter or a variable are not supported yet; call the function by the name it "
+        "was defined or imported under"
+    )
+
+
+def _holds_derivative(name: str, analysis: Analysis, seen: set[str]) -> bool:
+    """Whether ``name`` may hold something made by grad/value_and_grad/vjp (or a part of
+    what one returned, such as vjp's pullback), following copies, items and calls."""
+    if name in seen:
+        return False
+    seen.add(name)
+    for op in _definitions(name, analysis):
+        value = op.value
+        if isinstance(value, gast.Name):
+            sources = [value]
+        elif isinstance(value, gast.Subscript):
+            sources = [value.value]
+        elif isinstance(value, gast.Call):
+            callee = op.callee if op.form != RULE else None
+            known = callee is not None and not isinstance(callee, tuple) and not is_missing(callee)
+            if known and (is_transform(callee) or derivative_origin(callee) is not None):
+                return True
+            sources = [value.func]
+        elif getattr(value, "ad_static", False):
+            if derivative_origin(resolve_static(value, analysis.fn)) is not None:
+                return True
+            sources = []
+        else:
+            sources = []
+        for source in sources:
+            if isinstance(source, gast.Name):
+                held = analysis.fn.parsed.lookup(source.id)
+                if not is_missing(held) and derivative_origin(held) is not None:
+                    return True
+                if _holds_derivative(source.id, analysis, seen):
+                    return True
+    return False

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .callables import mark_derivative_code
 from .errors import ADTransformError
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
 from .rules.registry import ARRAY, SCALAR, UNKNOWN
@@ -28,6 +29,7 @@ class _Transformed:
     """Common machinery: argument checks, specialization by argument types, ``.source``."""
 
     mode: str
+    ad_transform_derivative = "a derivative"  # what callables.derivative_origin reports
 
     def __init__(self, func: Callable, wrt: Wrt) -> None:
         if (
@@ -38,6 +40,9 @@ class _Transformed:
             raise TypeError(f"wrt must be an argument index or a tuple of indices, not {wrt!r}")
         if not callable(func):
             raise TypeError(f"{type(self).__name__.lower()} expects a function, got {func!r}")
+        # name, doc and __wrapped__ of func, but not its __dict__: attributes of func
+        # (another grad object's own state, say) must not replace this object's
+        functools.update_wrapper(self, func, updated=())
         self.func = func
         self.wrt = wrt
         self._positions = (wrt,) if isinstance(wrt, int) else tuple(wrt)
@@ -47,16 +52,17 @@ class _Transformed:
             raise ValueError(f"wrt={wrt!r} names the same argument more than once")
         if min(self._positions) < 0:
             raise ValueError(f"wrt={wrt!r}: argument indices must not be negative")
-        try:
-            self._signature = inspect.signature(func)
+        try:  # func's own parameters: a wrapper's, not those of what it wraps
+            self._signature = inspect.signature(func, follow_wrapped=False)
         except (TypeError, ValueError):
             self._signature = None
+        if self._signature is not None:
+            self.__signature__ = self._signature
         self._specialized: dict[tuple, Generated] = {}
         # argument types -> (generated function, positions of arrays whose dtype to check):
         # the call path for keys that need no conversion and no staleness check
         self._fast: dict[tuple, tuple] = {}
         self._last: Generated | None = None
-        functools.update_wrapper(self, func)
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         """Arguments given by keyword that the gradient is taken for become positional."""
@@ -140,6 +146,7 @@ class GradientFunction(_Transformed):
     """``grad(f, wrt)``: call it like ``f`` to get the gradient."""
 
     mode = GRAD
+    ad_transform_derivative = "grad"
 
     def __call__(self, *args, **kwargs):
         entry = self._fast.get(tuple(map(type, args)))
@@ -160,12 +167,14 @@ class ValueAndGradientFunction(GradientFunction):
     """``value_and_grad(f, wrt)``: call it like ``f`` to get ``(value, gradient)``."""
 
     mode = VALUE_AND_GRAD
+    ad_transform_derivative = "value_and_grad"
 
 
 class VJPFunction(_Transformed):
     """``vjp(f, wrt)``: call it like ``f`` to get ``(value, pullback)``."""
 
     mode = VJP
+    ad_transform_derivative = "vjp"
 
     def __call__(self, *args, **kwargs):
         if kwargs:
@@ -190,6 +199,9 @@ class VJPFunction(_Transformed):
             return backward(saved, cotangent)
 
         return value, pullback
+
+
+mark_derivative_code(VJPFunction.__call__, "pullback")
 
 
 def grad(func: Callable | None = None, *, wrt: Wrt = 0):
@@ -256,3 +268,7 @@ def _positional_count(func) -> int:
 
 
 __all__ = ["ADTransformError", "grad", "value_and_grad", "vjp"]
+
+
+for _transform in (grad, value_and_grad, vjp):
+    _transform.ad_transform_transform = _transform.__name__  # callables.is_transform

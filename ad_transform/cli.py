@@ -287,11 +287,13 @@ def load_function(spec: str):
             hint = f" (functions there: {', '.join(available)})" if available else ""
             raise UsageError(f"{path_text} has no function {name!r}{hint}")
         obj = getattr(obj, part)
-    func = getattr(obj, "func", obj)  # a grad(...) object: its function
-    func = inspect.unwrap(func) if callable(func) else func
-    if not inspect.isfunction(func):
+    if not inspect.isfunction(obj):
+        if callable(obj):  # a grad(...) object, a cache, a callable instance: say which
+            from .parse import not_a_function_error
+
+            raise not_a_function_error(obj)
         raise UsageError(f"{path_text}:{name} is a {type(obj).__name__}, not a function")
-    return func
+    return obj  # its own code: a decorated function is the wrapper the decorator made
 
 
 def _import_file(path: Path):
@@ -393,7 +395,7 @@ def _arrays(value, text: str):
 
 def _check_count(func, positional: list, wrt) -> None:
     try:
-        inspect.signature(func).bind(*positional)
+        inspect.signature(func, follow_wrapped=False).bind(*positional)
     except TypeError as exc:
         raise UsageError(f"{func.__name__}(): {exc}") from None
 

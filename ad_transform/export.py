@@ -65,9 +65,8 @@ def export_source(
     func, wrt=0, example_args: tuple | None = None, value_and_grad: bool = False
 ) -> str:
     """The text :func:`export` writes."""
-    func = inspect.unwrap(func) if callable(func) else func
-    func = getattr(func, "func", func)  # a grad(...) object: export its function
     parse_function(func)  # the ADTransformError for anything that is not a plain def
+    # (a grad(...) object included: exporting its .func would be a lower order)
     kinds = _kinds(func, wrt, example_args)
     modes = [GRAD] + ([VALUE_AND_GRAD] if value_and_grad else [])
     generated = [generate(func, wrt, kinds, mode) for mode in modes]
@@ -219,7 +218,9 @@ class _Writer:
     def function(self, name: str, obj) -> None:
         """Copy the source of a function or class, then what its free names refer to."""
         source = _definition_source(obj)
-        renames = {} if obj.__name__ == name else {obj.__name__: name}
+        # the name its source defines: a wrapper's __name__ is that of what it wraps
+        defined = obj.__code__.co_name if isinstance(obj, types.FunctionType) else obj.__name__
+        renames = {} if defined == name else {defined: name}
         for free in _free_names(source):
             value = _resolve(obj, free)
             if value is not _NOTHING:
@@ -237,9 +238,10 @@ class _Writer:
         kinds_text = ", ".join(
             f"{p}: {k or 'any'}" for p, k in zip(code.co_varnames[: code.co_argcount], kinds)
         )
+        signature = inspect.signature(func, follow_wrapped=False)
         doc = (
             f'"""Gradient of {func.__name__} ({where}), exported by ad_transform {__version__}.\n\n'
-            f"{public[1]}{inspect.signature(func)} returns the gradient with respect to "
+            f"{public[1]}{signature} returns the gradient with respect to "
             f"argument(s) {wrt!r}.\n"
             f"Argument kinds the code was generated for: {kinds_text}.\n"
             "This module needs NumPy and the modules the original imported; it does not "
@@ -328,7 +330,9 @@ def _rename(source: str, renames: dict[str, str]) -> str:
 def _definition_source(obj) -> str:
     """The source of a ``def`` or ``class``, dedented, without decorators."""
     try:
-        source = textwrap.dedent(inspect.getsource(obj))
+        # a function's own code: inspect.getsource(function) would follow __wrapped__
+        code = obj.__code__ if isinstance(obj, types.FunctionType) else obj
+        source = textwrap.dedent(inspect.getsource(code))
     except (OSError, TypeError) as exc:
         raise ADTransformError(
             f"cannot export: the source of {getattr(obj, '__qualname__', obj)!r} is not "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .callables import HIGHER_ORDER, is_transform
 from .desugar import desugar
 from .names import NameAllocator
 from .nodes import clone, name_ids
@@ -674,6 +675,7 @@ class _Normalizer:
                 )
                 _copy_location(callee, func)
         else:
+            self.refuse_derivative_call(func)
             inline_lambda = isinstance(func, gast.Lambda)
             what = "a lambda called inline" if inline_lambda else "this call target"
             raise self.parsed.error(
@@ -688,6 +690,20 @@ class _Normalizer:
                 raise self.parsed.error("'**' keyword unpacking in a call is not supported", kw)
             keywords.append(gast.keyword(arg=kw.arg, value=self.atom(kw.value)))
         return gast.Call(func=callee, args=args, keywords=keywords)
+
+    def refuse_derivative_call(self, func: gast.expr) -> None:
+        """``grad(h)(x)`` inside a differentiated function: a higher-order derivative."""
+        if not isinstance(func, gast.Call) or not isinstance(func.func, gast.Name):
+            return
+        if func.func.id in self.local_names:
+            return
+        transform = self.parsed.lookup(func.func.id)
+        if is_transform(transform):
+            raise self.parsed.error(
+                f"cannot differentiate a call of the derivative {func.func.id}(...)(...) "
+                f"made by ad_transform: {HIGHER_ORDER}",
+                func,
+            )
 
     def expr_BoolOp(self, expr: gast.BoolOp) -> gast.expr:
         """``a and b`` / ``a or b`` with short-circuit evaluation, as ``if`` statements."""

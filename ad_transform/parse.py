@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .callables import derivative_origin, describe, higher_order_error_text
 from .convert import function_to_gast
 from .errors import ADTransformError, located_error
 
@@ -61,14 +62,13 @@ def is_missing(obj: object) -> bool:
 
 
 def parse_function(func: object) -> ParsedFunction:
-    """Parse ``func``'s source into a gast ``FunctionDef`` with line numbers of its file."""
-    func = inspect.unwrap(func) if callable(func) else func
-    if not isinstance(func, types.FunctionType):
-        raise ADTransformError(
-            f"cannot differentiate {func!r}: only plain Python functions defined with "
-            "'def' can be transformed (builtins, C functions and other callables have no "
-            "Python source; register an adjoint for them with register_adjoint)"
-        )
+    """Parse ``func``'s source into a gast ``FunctionDef`` with line numbers of its file.
+
+    The function's own code is parsed, never what its ``__wrapped__`` points to: a
+    wrapper made by ``functools.wraps`` is a closure whose code is what runs.
+    """
+    if not isinstance(func, types.FunctionType) or derivative_origin(func) is not None:
+        raise not_a_function_error(func)
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
     if func.__name__ == "<lambda>":
@@ -83,7 +83,8 @@ def parse_function(func: object) -> ParsedFunction:
             text,
         )
     try:
-        lines, first_line = inspect.getsourcelines(func)
+        # the code object, not the function: inspect would follow __wrapped__
+        lines, first_line = inspect.getsourcelines(code)
     except (OSError, TypeError) as exc:
         raise ADTransformError(
             f"cannot differentiate {func.__qualname__} ({where}): its source is not "
@@ -116,6 +117,18 @@ def parse_function(func: object) -> ParsedFunction:
     tree = function_to_gast(tree, first_line - 1, indent)
     closure = dict(zip(code.co_freevars, func.__closure__ or ()))
     return ParsedFunction(func, tree, code.co_filename, file_lines, closure)
+
+
+def not_a_function_error(obj: object) -> ADTransformError:
+    """The refusal for anything that is not a plain function (a derivative, a cache...)."""
+    higher_order = higher_order_error_text(obj)
+    if higher_order is not None:
+        return ADTransformError(f"cannot differentiate {higher_order}")
+    return ADTransformError(
+        f"cannot differentiate {describe(obj)}: only plain Python functions defined with "
+        "'def' can be transformed (builtins, C functions and other callables have no "
+        "Python source to differentiate; register an adjoint for them with register_adjoint)"
+    )
 
 
 def linecache_line(filename: str, line: int) -> str | None:

@@ -127,7 +127,7 @@ class _Builder:
     # -- helper pairs --------------------------------------------------------------------
     def helper_pair(self, op: Op, active: list[str], arg_kinds: dict) -> HelperPair:
         callee = op.callee
-        fn_params = list(inspect.signature(callee).parameters)
+        fn_params = list(inspect.signature(callee, follow_wrapped=False).parameters)
         kinds = tuple(arg_kinds.get(p) for p in fn_params)
         wrt = tuple(fn_params.index(p) for p in active)
         key = (wrt, kinds, "pair")
@@ -197,7 +197,9 @@ class _Builder:
             keep.add(program.result.id)
         optimize(program, keep)
         grads = self.owned_gradients(program, grads)
-        name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + fn.tree.name)
+        # the name users know (a decorator's wrapper keeps the decorated function's name)
+        base = func.__name__ if func.__name__.isidentifier() else fn.tree.name
+        name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + base)
         text = FunctionText(name, parameters_source(fn.tree.args), _docstring(program, func, mode))
         if program.tape:
             _tape_prologue(text, program.tape, push=True, pop=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import textwrap
+import types
 from dataclasses import dataclass
 
 import gast
@@ -39,15 +40,20 @@ class Template:
     """One parsed adjoint template."""
 
     def __init__(self, fn) -> None:
+        if not isinstance(fn, types.FunctionType):
+            raise TypeError(
+                f"an adjoint template must be a function defined with 'def', not {fn!r}"
+            )
         self.fn = fn
-        tree = gast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+        # its own code: inspect.getsource(fn) would follow a decorator's __wrapped__
+        tree = gast.parse(textwrap.dedent(inspect.getsource(fn.__code__))).body[0]
         arg_names = [a.id for a in tree.args.args]
         if arg_names[:2] != ["g", "ans"]:
             raise TypeError(
                 f"adjoint template {fn.__qualname__} must start with the parameters (g, ans, ...)"
             )
         self.params = arg_names[2:]
-        self.signature = _drop_first_two(inspect.signature(fn))
+        self.signature = _drop_first_two(inspect.signature(fn, follow_wrapped=False))
         *self.preamble, last = tree.body
         if not isinstance(last, gast.Return) or last.value is None:
             raise TypeError(f"adjoint template {fn.__qualname__} must end with a 'return'")

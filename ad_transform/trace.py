@@ -404,7 +404,7 @@ def _reverse_tagged(analysis, helper_pair):
 # -- the interpreter -----------------------------------------------------------------------
 class _Tracer:
     def __init__(self, func, args: tuple, kwargs: dict, wrt, digits: int) -> None:
-        self.func = inspect.unwrap(func) if callable(func) else func
+        self.func = func  # its own code: a wrapper is differentiated, not what it wraps
         self.args, self.kwargs, self.wrt, self.digits = args, kwargs, wrt, digits
         self.forward_rows: list[Row] = []
         self.reverse_rows: list[Row] = []
@@ -475,7 +475,7 @@ class _Tracer:
         )
 
     def bind_arguments(self, fn) -> tuple[dict, list[str]]:
-        signature = inspect.signature(self.func)
+        signature = inspect.signature(self.func, follow_wrapped=False)
         try:
             bound = signature.bind(*self.args, **self.kwargs)
         except TypeError as exc:
