@@ -39,7 +39,7 @@ def appends_then_stack(x):
 def write_saved_and_pushed(x):
     a = x * 1.0
     total = 0.0
-    for i in range(2):
+    for _ in range(2):
         total = total + np.sum(a * a)
         a[0] = a[1] * 3.0
     return total + np.sum(a)
