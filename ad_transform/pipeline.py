@@ -270,9 +270,7 @@ class _Builder:
         undoes_writes = reusable and bool(saved) and bool(program.mutated)
         if undoes_writes:
             copier = program.bindings.reference("fresh_saved", runtime.fresh_saved)
-            bwd.line(
-                f"{saved_param} = {copier}({saved_param})  # the undo below changes copies"
-            )
+            bwd.line(f"{saved_param} = {copier}({saved_param})  # the undo below changes copies")
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
         if program.tape:

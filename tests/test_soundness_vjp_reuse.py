@@ -8,9 +8,9 @@ writes on arrays the tape holds. The pullback is called twice with the same cota
 
 import numpy as np
 import pytest
+from gradcheck import numerical_gradient
 
 from ad_transform import vjp
-from tests.gradcheck import numerical_gradient
 
 
 def item_write_then_product(x):
