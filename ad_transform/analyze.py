@@ -747,6 +747,8 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
         higher_order = higher_order_error_text(callee)
         if higher_order is not None:
             return f"cannot differentiate a call of {higher_order}"
+        if isinstance(callee, types.MethodType) and is_user_function(callee.__func__):
+            return f"cannot differentiate {_describe_callee(op)}"
         special = special_description(callee)
         if special is not None:
             return (
