@@ -134,7 +134,7 @@ class _Reverser:
         elif self.mode == JOINT:
             seed = self.adjoint_code(result_op, self.check_output)
         backward = self.backward_block(body, 0)
-        forward = self.forward_block(body, 0)
+        forward = self.forward_block(body, 0) + self.bound_checks(result_op.stmt)
         zero = self.zero_initializations(backward, exclude=seed_name)
         grads = {p: self.adjoints.get(p) for p in self.analysis.wrt}
         program = AdjointProgram(
@@ -332,6 +332,7 @@ class _Reverser:
     def forward_block(self, stmts: list[gast.stmt], depth: int) -> list[gast.stmt]:
         out: list[gast.stmt] = []
         for stmt in stmts:
+            out.extend(self.bound_checks(stmt))
             if isinstance(stmt, gast.If):
                 node = _located(
                     gast.If(
@@ -353,6 +354,22 @@ class _Reverser:
             elif not isinstance(stmt, gast.Pass):
                 out.extend(self.forward_statement(self.analysis.op(stmt)))
         return out
+
+    def bound_checks(self, stmt: gast.stmt) -> list[gast.stmt]:
+        """``check_bound(y_1, 'y')`` before a statement that reads a user's variable Python
+        may find unbound there (``normalize`` marks them): it raises ``UnboundLocalError``."""
+        checks = []
+        for ssa_name, user_name in getattr(stmt, "ad_check_bound", ()):
+            helper = self.bindings.reference("check_bound", runtime.check_bound)
+            call = gast.Call(
+                func=name_node(helper),
+                args=[name_node(ssa_name), gast.Constant(value=user_name, kind=None)],
+                keywords=[],
+            )
+            check = _located(gast.Expr(value=call), stmt)
+            check.ad_pure = False
+            checks.append(check)
+        return checks
 
     def forward_loop(self, stmt, depth: int) -> list[gast.stmt]:
         body = self.forward_block(stmt.body, depth + 1)
@@ -413,6 +430,8 @@ class _Reverser:
         if not getattr(op.stmt, "ad_header", False):
             stmt = clone(op.stmt)
             stmt.ad_pure = op.pure
+            if getattr(stmt, "ad_unbound_user", False):
+                stmt.value = name_node(self.bindings.reference("unbound", runtime.UNBOUND))
             if op.form == USER_CALL and op.active:
                 pair, saved = self.pair(op)
                 stmt.value.func = name_node(

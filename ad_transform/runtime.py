@@ -12,10 +12,31 @@ from __future__ import annotations
 
 import math
 import string
+import sys
 
 import numpy as np
 
 from .errors import ADTransformError
+
+
+class _Unbound:
+    """The value of a variable the user's code has not bound on the path taken."""
+
+    def __repr__(self) -> str:
+        return "<unbound>"
+
+
+UNBOUND = _Unbound()
+
+
+def check_bound(value, name: str) -> None:
+    """Raise ``UnboundLocalError`` as Python does where the user's code reads ``name``."""
+    if value is UNBOUND:
+        if sys.version_info >= (3, 11):
+            message = f"cannot access local variable {name!r} where it is not associated with a value"
+        else:
+            message = f"local variable {name!r} referenced before assignment"
+        raise UnboundLocalError(message)
 
 
 def unbroadcast(g, x):
