@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import rules
+from . import aliases, rules
 from .emit import expression_source
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
@@ -119,7 +119,10 @@ def analyze(
     counters: set[str] = set()
     loop_variant: set[str] = set()
     _collect(fn.body, fn, 0, ops, counters, loop_variant)
-    kinds = _kinds(ops, dict(param_kinds, **{c: SCALAR for c in counters}), fn)
+    start = dict(param_kinds, **{c: SCALAR for c in counters})
+    kinds = _kinds(ops, start, fn)
+    if aliases.apply_kinds(ops, kinds, fn, _describe):
+        kinds = _kinds(ops, start, fn)
     varied = _fixpoint(lambda known: _varied(ops, set(wrt) | known))
     useful = _fixpoint(lambda known: _useful(ops, known))
     analysis = Analysis(
@@ -128,6 +131,7 @@ def analyze(
     for op in ops:
         _mark_active(op, analysis)
     _check_item_stores(analysis)
+    aliases.check_mutations(analysis)
     return analysis
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .aliases import plan_aliases
 from .desugar import desugar
 from .names import NameAllocator
 from .nodes import clone, name_ids, subnodes
@@ -103,6 +104,8 @@ class _Normalizer:
         self.loop_depth = 0
         self.temps: set[str] = set()
         self.maybe_unbound: list[str] = []  # defined on one path only: bound to None first
+        self.mutations: dict = {}  # id of a statement that changes an object -> MutationInfo
+        self.source_statement: gast.stmt | None = None  # the user's statement being normalized
 
     # -- driver ------------------------------------------------------------------------
     def run(self) -> NormalizedFunction:
@@ -114,6 +117,7 @@ class _Normalizer:
             and isinstance(body[0].value.value, str)
         ):
             body = body[1:]
+        body, self.mutations = plan_aliases(self.parsed, body, self.params)
         body, self.unversioned = desugar(self.parsed, body, self.names)
         self.local_names |= _assigned_names(body)
         for stmt in body:
@@ -151,7 +155,7 @@ class _Normalizer:
     def statement(self, stmt: gast.stmt) -> None:
         if self.out and isinstance(self.out[-1], gast.Return):
             raise self.parsed.error("statement after 'return' is never executed", stmt)
-        self.origin = stmt
+        self.origin = self.source_statement = stmt
         for kind, words in _UNSUPPORTED_STATEMENTS.items():
             if isinstance(stmt, kind):
                 raise self.parsed.error(f"unsupported construct: {words}", stmt)
@@ -413,6 +417,7 @@ class _Normalizer:
             return  # a bare string or number does nothing
         value = self.primitive(stmt.value)
         self.emit(gast.Expr(value=value), stmt)
+        self.mark_mutation(stmt)
 
     def stmt_Return(self, stmt: gast.Return) -> None:
         if stmt.value is None:
@@ -425,6 +430,12 @@ class _Normalizer:
         self.assign_to(stmt.target, stmt.value)
 
     def stmt_Assign(self, stmt: gast.Assign) -> None:
+        refresh = getattr(stmt, "ad_refresh", None)
+        if refresh is not None:  # ``b = a`` after ``a`` changed in place (see aliases.py)
+            old = self.current.get(stmt.targets[0].id)
+            self.assign_to(stmt.targets[0], stmt.value)
+            self.out[-1].ad_refresh = (refresh, old)
+            return
         if len(stmt.targets) == 1:
             self.assign_to(stmt.targets[0], stmt.value)
             return
@@ -445,6 +456,7 @@ class _Normalizer:
         value = gast.BinOp(left=load, op=stmt.op, right=stmt.value)
         _copy_location(value, stmt)
         self.assign_to(stmt.target, value)
+        self.mark_mutation(stmt)
 
     def assign_to(self, target: gast.expr, value: gast.expr) -> None:
         if isinstance(target, gast.Name):
@@ -472,6 +484,13 @@ class _Normalizer:
         stmt = gast.Assign(targets=[item], value=value, type_comment=None)
         _copy_location(stmt, like)
         self.emit(stmt, self.origin)
+        self.mark_mutation(self.source_statement)
+
+    def mark_mutation(self, source: gast.stmt) -> None:
+        """The statement just emitted is the change ``source`` makes in place."""
+        info = self.mutations.get(id(source))
+        if info is not None:
+            self.out[-1].ad_mutation = info
 
     def augmented_item(self, stmt: gast.AugAssign) -> None:
         """``a[i] += v`` is ``a[i] = a[i] + v`` with the index evaluated once."""

@@ -431,7 +431,9 @@ class _Reverser:
             stmt = clone(op.stmt)
             stmt.ad_pure = op.pure
             if getattr(stmt, "ad_unbound_user", False):
-                stmt.value = name_node(self.bindings.reference("unbound", runtime.UNBOUND))
+                stmt.value = name_node(self.bindings.reference("UNBOUND", runtime.UNBOUND))
+            if getattr(stmt, "ad_in_place", None) is not None:
+                stmt.value = self.in_place(stmt)
             if op.form == USER_CALL and op.active:
                 pair, saved = self.pair(op)
                 stmt.value.func = name_node(
@@ -446,6 +448,20 @@ class _Reverser:
         if id(op.stmt) in self.reads:
             out.append(self.pushed(self.reads[id(op.stmt)], op.stmt))
         return out
+
+    def in_place(self, stmt: gast.Assign) -> gast.expr:
+        """``a_1 = a + x`` from ``a += x`` on a possible array: ``in_place(iadd, a, x)``,
+        NumPy's in-place result on a copy (the other names of ``a`` are refreshed)."""
+        operation = stmt.ad_in_place
+        args = [
+            name_node(self.bindings.reference(operation.__name__, operation)),
+            stmt.value.left,
+            stmt.value.right,
+        ]
+        if stmt.ad_in_place_refusal is not None:
+            args.append(gast.Constant(value=stmt.ad_in_place_refusal, kind=None))
+        helper = self.bindings.reference("in_place", runtime.in_place)
+        return gast.Call(func=name_node(helper), args=args, keywords=[])
 
     def pair(self, op: Op) -> tuple[HelperPair, str]:
         if id(op) not in self.pairs:

@@ -19,21 +19,17 @@ import numpy as np
 from .errors import ADTransformError
 
 
-class _Unbound:
+class UNBOUND:
     """The value of a variable the user's code has not bound on the path taken."""
-
-    def __repr__(self) -> str:
-        return "<unbound>"
-
-
-UNBOUND = _Unbound()
 
 
 def check_bound(value, name: str) -> None:
     """Raise ``UnboundLocalError`` as Python does where the user's code reads ``name``."""
     if value is UNBOUND:
         if sys.version_info >= (3, 11):
-            message = f"cannot access local variable {name!r} where it is not associated with a value"
+            message = (
+                f"cannot access local variable {name!r} where it is not associated with a value"
+            )
         else:
             message = f"local variable {name!r} referenced before assignment"
         raise UnboundLocalError(message)
@@ -156,6 +152,19 @@ def fresh_copy(x):
     if isinstance(x, list):
         return list(x)
     return x.copy() if isinstance(x, np.ndarray) else x
+
+
+def in_place(operation, target, value, refusal: str | None = None):
+    """``target op= value`` as Python computes it (``operation`` is ``operator.iadd`` ...),
+    without changing ``target``: an array or list is changed on a copy, so the result has
+    NumPy's in-place dtype and shape (or its error); numbers and tuples are rebound as
+    usual. ``refusal``: why a change in place cannot be followed here (the target may be
+    the caller's, or other names hold it), raised if ``target`` is an array or a list."""
+    if isinstance(target, np.ndarray | list):
+        if refusal is not None:
+            raise ADTransformError(refusal)
+        target = target.copy()
+    return operation(target, value)
 
 
 def own(x):
