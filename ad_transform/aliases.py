@@ -549,8 +549,14 @@ def _refusal(info: MutationInfo, kind) -> str | None:
 
 def check_mutations(analysis) -> None:
     """Refuse item writes and appends (which always change the object) whose object other
-    names may hold in a way the refreshes cannot follow, where derivatives flow."""
+    names may hold in a way the refreshes cannot follow, where derivatives flow; and
+    method calls on such values whose result is dropped (``a.sort()``, ``a.__iadd__(x)``,
+    ``xs.extend(ys)``): they can only matter by changing the object in place."""
+    from .analyze import APPEND
+
     for op in analysis.ops:
+        if op.target is None and op.form != APPEND:
+            _refuse_method_in_place(op, analysis)
         info = getattr(op.stmt, "ad_mutation", None)
         if info is None or info.augmented or info.problem is None:
             continue
@@ -559,6 +565,22 @@ def check_mutations(analysis) -> None:
             raise analysis.fn.parsed.error(
                 f"cannot differentiate {words}: {info.problem}", info.node
             )
+
+
+def _refuse_method_in_place(op, analysis) -> None:
+    call = op.stmt.value if isinstance(op.stmt, gast.Expr) else None
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)):
+        return
+    base = call.func.value
+    if isinstance(base, gast.Name) and base.id in analysis.varied:
+        user = analysis.fn.source_of.get(base.id, base.id)
+        raise analysis.fn.parsed.error(
+            f"cannot differentiate the call of the method '.{call.func.attr}()' on '{user}': "
+            "its result is not used, so it can only matter by changing the object in place, "
+            "which is not supported (use a function that returns a new value, such as "
+            "np.sort(a) or a + x)",
+            op.stmt,
+        )
 
 
 def _source_of(stmt) -> str:

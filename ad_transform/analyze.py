@@ -25,7 +25,7 @@ from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
 from .parse import is_missing
 from .rules.constructors import FROM_SHAPE
-from .rules.registry import SCALAR, SEQUENCE, UNKNOWN, Rule
+from .rules.registry import ARRAY, SCALAR, SEQUENCE, UNKNOWN, Rule
 
 BINARY_OPERATORS = {
     gast.Add: operator.add,
@@ -392,6 +392,8 @@ def _output_kind(
             if p in op.inputs and not _is_none(op.inputs[p])
         ]
         return op.rule.output_kind(arg_kinds)
+    if op.form == RULE and op.rule.kind == ARRAY:  # np.zeros(n): a new array, no derivative
+        return ARRAY
     return UNKNOWN
 
 

@@ -434,6 +434,8 @@ class _Reverser:
                 stmt.value = name_node(self.bindings.reference("UNBOUND", runtime.UNBOUND))
             if getattr(stmt, "ad_in_place", None) is not None:
                 stmt.value = self.in_place(stmt)
+                if stmt.ad_in_place_refusal is not None:
+                    stmt.ad_pure = False  # its check must run even if its value is unused
             if op.form == USER_CALL and op.active:
                 pair, saved = self.pair(op)
                 stmt.value.func = name_node(
