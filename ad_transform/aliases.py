@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from .nodes import clone, name_ids
+from .nodes import clone, name_ids, subnodes
 from .parse import ParsedFunction, is_missing
 from .rules.registry import ARRAY, SCALAR, SEQUENCE
 
@@ -131,6 +131,8 @@ def plan_aliases(
 ) -> tuple[list, dict[int, MutationInfo]]:
     """``body`` with refresh statements (``ad_refresh``) after changes in place, and what
     was found at each change, by ``id`` of its statement. The input is not changed."""
+    if not any(_changes_in_place(node) for node in subnodes(body)):
+        return body, {}
     walk = _Walk(parsed)
     state = _State()
     for p in params:
@@ -141,6 +143,18 @@ def plan_aliases(
     if not walk.insertions:
         return body, walk.infos
     return _with_refreshes(body, walk.insertions), walk.infos
+
+
+def _changes_in_place(node) -> bool:
+    if isinstance(node, gast.AugAssign):
+        return True
+    if isinstance(node, gast.Subscript):
+        return isinstance(node.ctx, gast.Store)
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Attribute)
+        and node.func.attr in _LIST_MUTATORS
+    )
 
 
 def _with_refreshes(stmts: list, insertions: dict[int, list]) -> list:
@@ -164,10 +178,11 @@ class _Walk:
         self.final = True  # False while iterating a loop to its fixpoint
         self.insertions: dict[int, list] = {}
         self.infos: dict[int, MutationInfo] = {}
+        self.read_cache: dict[int, frozenset] = {}
 
     # -- statements ----------------------------------------------------------------------
     def block(self, stmts: list, state: _State) -> _State:
-        reads = [name_ids(s, gast.Load) for s in stmts]
+        reads = [self.reads(s) for s in stmts]
         after = [frozenset()] * (len(stmts) + 1)
         for k in range(len(stmts) - 1, -1, -1):
             after[k] = after[k + 1] | reads[k]
@@ -176,6 +191,11 @@ class _Walk:
             state = self.statement(stmt, state)
             self.later.pop()
         return state
+
+    def reads(self, stmt) -> frozenset:
+        if id(stmt) not in self.read_cache:
+            self.read_cache[id(stmt)] = frozenset(name_ids(stmt, gast.Load))
+        return self.read_cache[id(stmt)]
 
     def read_later(self) -> frozenset:
         return frozenset().union(*self.later)
@@ -215,7 +235,7 @@ class _Walk:
         return state
 
     def loop(self, stmt, state: _State) -> _State:
-        loop_reads = name_ids(stmt, gast.Load)
+        loop_reads = self.reads(stmt)
         final, self.final = self.final, False
         head = state.copy()
         for _ in range(20):
