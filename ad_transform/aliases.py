@@ -416,7 +416,8 @@ class _Walk:
         while isinstance(root, gast.Attribute):
             root = root.value
         if isinstance(root, gast.Name) and root.id in state.holds:  # a method of a local value
-            return isinstance(func, gast.Attribute) and func.attr in _NEW_FROM_METHODS
+            copies = not any(kw.arg == "copy" for kw in call.keywords)  # astype(copy=False)
+            return isinstance(func, gast.Attribute) and func.attr in _NEW_FROM_METHODS and copies
         callee = _resolve(func, self.parsed)
         if is_missing(callee):
             return False
@@ -588,19 +589,43 @@ def check_mutations(analysis) -> None:
 
 
 def _refuse_method_in_place(op, analysis) -> None:
+    """A call whose result is dropped, given a value derivatives flow through: a method of
+    it (``a.sort()``) or a library function (``np.add.at(a, i, v)``, ``np.copyto(a, b)``)
+    can only matter by changing it in place. ``print`` and user functions (which get
+    their own pair) are left alone."""
+    from .analyze import USER_CALL, resolve_static
+
     call = op.stmt.value if isinstance(op.stmt, gast.Expr) else None
-    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute)):
+    if not isinstance(call, gast.Call) or op.form == USER_CALL:
         return
-    base = call.func.value
-    if isinstance(base, gast.Name) and base.id in analysis.varied:
-        user = analysis.fn.source_of.get(base.id, base.id)
-        raise analysis.fn.parsed.error(
-            f"cannot differentiate the call of the method '.{call.func.attr}()' on '{user}': "
-            "its result is not used, so it can only matter by changing the object in place, "
-            "which is not supported (use a function that returns a new value, such as "
-            "np.sort(a) or a + x)",
-            op.stmt,
-        )
+    method = isinstance(call.func, gast.Attribute) and not getattr(call.func, "ad_static", False)
+    if method:  # a.sort(): the object it is called on (TRACE.append(y) changes TRACE only)
+        given = [call.func.value]
+    elif _numpy_changes_first_argument(resolve_static(call.func, analysis.fn)):
+        given = call.args[:1]  # np.add.at(a, i, v), np.copyto(a, b), np.put(a, i, v) ...
+    else:
+        return
+    varied = [a.id for a in given if isinstance(a, gast.Name) and a.id in analysis.varied]
+    if not varied:
+        return
+    user = analysis.fn.source_of.get(varied[0], varied[0])
+    raise analysis.fn.parsed.error(
+        f"cannot differentiate the call of '{_source_of(call.func)}(...)': its result is not "
+        "used, so it can only "
+        f"matter by changing '{user}' in place, which is not supported (use a function that "
+        "returns a new value, such as np.sort(a) or a + x)",
+        op.stmt,
+    )
+
+
+def _numpy_changes_first_argument(callee) -> bool:
+    """A NumPy function (or ufunc method such as ``np.add.at``) whose result is dropped:
+    outside ``numpy.testing`` it can only have been called to change its first argument."""
+    owner = getattr(callee, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return True
+    module = getattr(callee, "__module__", None) or ""
+    return module.split(".")[0] == "numpy" and not module.startswith("numpy.testing")
 
 
 def _source_of(stmt) -> str:

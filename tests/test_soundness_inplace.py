@@ -498,10 +498,64 @@ def out_argument(x):
     return np.sum(a)
 
 
-@pytest.mark.parametrize("f", [sort_in_place, iadd_method, out_argument])
+def add_at(x):
+    a = x * 1.0
+    np.add.at(a, [0, 0], x[1])
+    return np.sum(a * W)
+
+
+def copy_into(x):
+    a = x * 1.0
+    np.copyto(a, x * x)
+    return np.sum(a)
+
+
+def put_into(x):
+    a = x * 1.0
+    np.put(a, [0], x[1])
+    return np.sum(a)
+
+
+def extend_list(x):
+    xs = [x[0]]
+    xs.extend([x[1], x[2]])
+    return xs[0] * xs[2]
+
+
+def astype_without_copy(x):
+    a = x * 1.0
+    b = a.astype(float, copy=False)  # a itself
+    a += x
+    return np.sum(b)
+
+
+def printed(x):
+    a = x * 2.0
+    print(a[0] > 100.0)
+    return np.sum(a)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        sort_in_place,
+        iadd_method,
+        out_argument,
+        add_at,
+        copy_into,
+        put_into,
+        extend_list,
+        astype_without_copy,
+    ],
+)
 def test_other_changes_in_place_are_refused(f):
     with pytest.raises(ADTransformError):
         grad(f)(X)
+
+
+def test_a_dropped_result_of_print_is_fine():
+    assert_forward_is_the_function(printed, X)
+    check_grad(printed, (X,))
 
 
 # -- reading a variable unbound on the path taken -----------------------------------------
