@@ -316,8 +316,6 @@ class _Walk:
                 f"'{unsure[0]}' may share its data with '{name}' (the same array, a view of it, "
                 f"or a list holding it), and the change to '{name}' cannot be followed into it"
             )
-        elif must is not None and must[1] is not None:
-            info.problem = f"'{name}' is a view of another array, which the change would alter"
         outside = sorted(t for t in changed if not t.startswith("new:"))
         info.caller = outside[0] if outside else None
         if self.final:
@@ -541,8 +539,8 @@ def _check_augmented(op, info: MutationInfo, kind, fn) -> None:
     if refusal is not None and kind == ARRAY:
         raise fn.parsed.error(refusal, info.node)
     op.stmt.ad_in_place = AUGMENTED_OPERATORS[type(info.node.op)]
-    if refusal is not None:
-        refusal = str(fn.parsed.error(refusal, info.node))
+    if refusal is not None:  # its first line: the place and the reason
+        refusal = str(fn.parsed.error(refusal, info.node)).splitlines()[0]
     op.stmt.ad_in_place_refusal = refusal
 
 

@@ -133,6 +133,13 @@ def ellipsis_alias(x):
     return np.sum(b * W)
 
 
+def view_changed_base_unused(x):
+    b = x * 1.0
+    a = b[1:]
+    a += x[1:]  # changes b too, which is not read again
+    return np.sum(a * a * W[1:])
+
+
 def alias_read_before_and_after(x):
     a = x * 1.0
     b = a
@@ -168,6 +175,7 @@ ARRAY_CASES = [
     (column_alias, (M,)),
     (ellipsis_alias, (X,)),
     (alias_read_before_and_after, (X,)),
+    (view_changed_base_unused, (X,)),
     (aliases_in_branches, (X,)),
     (aliases_in_branches, (-X,)),
 ]
