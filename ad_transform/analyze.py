@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import rules
+from . import aliases, rules
 from .callables import (
     HIGHER_ORDER,
     derivative_origin,
@@ -33,7 +33,7 @@ from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
 from .parse import is_missing
 from .rules.constructors import FROM_SHAPE
-from .rules.registry import SCALAR, SEQUENCE, UNKNOWN, Rule
+from .rules.registry import ARRAY, SCALAR, SEQUENCE, UNKNOWN, Rule
 
 BINARY_OPERATORS = {
     gast.Add: operator.add,
@@ -133,7 +133,10 @@ def analyze(
     counters: set[str] = set()
     loop_variant: set[str] = set()
     _collect(fn.body, fn, 0, ops, counters, loop_variant)
-    kinds = _kinds(ops, dict(param_kinds, **{c: SCALAR for c in counters}), fn)
+    start = dict(param_kinds, **{c: SCALAR for c in counters})
+    kinds = _kinds(ops, start, fn)
+    if aliases.apply_kinds(ops, kinds, fn, _describe):
+        kinds = _kinds(ops, start, fn)
     varied = _fixpoint(lambda known: _varied(ops, set(wrt) | known))
     useful = _fixpoint(lambda known: _useful(ops, known))
     analysis = Analysis(
@@ -144,6 +147,7 @@ def analyze(
     _refuse_hidden_flows(analysis, helper)
     _refuse_hidden_flows_in_helpers(analysis)
     _check_item_stores(analysis)
+    aliases.check_mutations(analysis)
     return analysis
 
 
@@ -416,6 +420,8 @@ def _output_kind(
             if p in op.inputs and not _is_none(op.inputs[p])
         ]
         return op.rule.output_kind(arg_kinds)
+    if op.form == RULE and op.rule.kind == ARRAY:  # np.zeros(n): a new array, no derivative
+        return ARRAY
     return UNKNOWN
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .aliases import plan_aliases
 from .callables import HIGHER_ORDER, is_transform
 from .desugar import desugar
 from .names import NameAllocator
-from .nodes import clone, name_ids
+from .nodes import clone, name_ids, subnodes
 from .parse import ParsedFunction
 
 # Statements and expressions that are rejected, with the words used to name them.
@@ -91,6 +92,7 @@ class _Normalizer:
             for a in self.tree.args.posonlyargs + self.tree.args.args + self.tree.args.kwonlyargs
         ]
         self.local_names = _assigned_names(self.tree.body) | set(self.params)
+        self.user_locals = set(self.local_names)  # before desugar and normalize add theirs
         every_name = name_ids(self.tree)
         self.free_names = every_name - self.local_names
         self.names = NameAllocator(every_name)
@@ -103,6 +105,8 @@ class _Normalizer:
         self.loop_depth = 0
         self.temps: set[str] = set()
         self.maybe_unbound: list[str] = []  # defined on one path only: bound to None first
+        self.mutations: dict = {}  # id of a statement that changes an object -> MutationInfo
+        self.source_statement: gast.stmt | None = None  # the user's statement being normalized
 
     # -- driver ------------------------------------------------------------------------
     def run(self) -> NormalizedFunction:
@@ -114,6 +118,7 @@ class _Normalizer:
             and isinstance(body[0].value.value, str)
         ):
             body = body[1:]
+        body, self.mutations = plan_aliases(self.parsed, body, self.params)
         body, self.unversioned = desugar(self.parsed, body, self.names)
         self.local_names |= _assigned_names(body)
         for stmt in body:
@@ -125,6 +130,7 @@ class _Normalizer:
                 self.tree,
             )
         self.out[:0] = [self.unbound_marker(name) for name in dict.fromkeys(self.maybe_unbound)]
+        _mark_unbound_reads(self.out, self.user_locals, self.source_of)
         tree = gast.FunctionDef(
             name=self.tree.name,
             args=self.tree.args,
@@ -150,7 +156,7 @@ class _Normalizer:
     def statement(self, stmt: gast.stmt) -> None:
         if self.out and isinstance(self.out[-1], gast.Return):
             raise self.parsed.error("statement after 'return' is never executed", stmt)
-        self.origin = stmt
+        self.origin = self.source_statement = stmt
         for kind, words in _UNSUPPORTED_STATEMENTS.items():
             if isinstance(stmt, kind):
                 raise self.parsed.error(f"unsupported construct: {words}", stmt)
@@ -170,6 +176,7 @@ class _Normalizer:
         first = self.tree.body[0]
         stmt = _assign(name, gast.Constant(value=None, kind=None), first)
         stmt.origin_line = first.lineno
+        stmt.ad_unbound = True
         return stmt
 
     # -- control flow ------------------------------------------------------------------
@@ -222,6 +229,7 @@ class _Normalizer:
             for block, version in ((block_a, va), (block_b, vb)):
                 copy_stmt = _assign(joined, _name(version, stmt), stmt)
                 copy_stmt.origin_line = stmt.lineno
+                copy_stmt.ad_join = True
                 block.append(copy_stmt)
             merged[name] = joined
         return merged
@@ -237,10 +245,14 @@ class _Normalizer:
         for name in sorted(_assigned_names([stmt]) - self.unversioned):
             loop_name = self.version(name)
             if name in self.current:
-                self.emit(_assign(loop_name, _name(self.current[name], stmt), stmt), stmt)
+                entry = _assign(loop_name, _name(self.current[name], stmt), stmt)
+                entry.ad_join = True
+                self.emit(entry, stmt)
             elif name not in targets:
                 # A join inside the loop may copy it before its first assignment.
-                self.emit(_assign(loop_name, gast.Constant(value=None, kind=None), stmt), stmt)
+                entry = _assign(loop_name, gast.Constant(value=None, kind=None), stmt)
+                entry.ad_unbound = True
+                self.emit(entry, stmt)
             else:
                 self.maybe_unbound.append(loop_name)  # unbound after zero iterations
             self.current[name] = loop_name
@@ -258,6 +270,7 @@ class _Normalizer:
         for name, loop_name in carried.items():
             if self.current.get(name) != loop_name and name in self.current:
                 back = _assign(loop_name, _name(self.current[name], stmt), stmt)
+                back.ad_join = True
                 self.emit(back, stmt)
                 self.current[name] = loop_name
         for inner in exit_test:
@@ -405,6 +418,7 @@ class _Normalizer:
             return  # a bare string or number does nothing
         value = self.primitive(stmt.value)
         self.emit(gast.Expr(value=value), stmt)
+        self.mark_mutation(stmt)
 
     def stmt_Return(self, stmt: gast.Return) -> None:
         if stmt.value is None:
@@ -417,6 +431,12 @@ class _Normalizer:
         self.assign_to(stmt.target, stmt.value)
 
     def stmt_Assign(self, stmt: gast.Assign) -> None:
+        refresh = getattr(stmt, "ad_refresh", None)
+        if refresh is not None:  # ``b = a`` after ``a`` changed in place (see aliases.py)
+            old = self.current.get(stmt.targets[0].id)
+            self.assign_to(stmt.targets[0], stmt.value)
+            self.out[-1].ad_refresh = (refresh, old)
+            return
         if len(stmt.targets) == 1:
             self.assign_to(stmt.targets[0], stmt.value)
             return
@@ -437,6 +457,7 @@ class _Normalizer:
         value = gast.BinOp(left=load, op=stmt.op, right=stmt.value)
         _copy_location(value, stmt)
         self.assign_to(stmt.target, value)
+        self.mark_mutation(stmt)
 
     def assign_to(self, target: gast.expr, value: gast.expr) -> None:
         if isinstance(target, gast.Name):
@@ -464,6 +485,13 @@ class _Normalizer:
         stmt = gast.Assign(targets=[item], value=value, type_comment=None)
         _copy_location(stmt, like)
         self.emit(stmt, self.origin)
+        self.mark_mutation(self.source_statement)
+
+    def mark_mutation(self, source: gast.stmt) -> None:
+        """The statement just emitted is the change ``source`` makes in place."""
+        info = self.mutations.get(id(source))
+        if info is not None:
+            self.out[-1].ad_mutation = info
 
     def augmented_item(self, stmt: gast.AugAssign) -> None:
         """``a[i] += v`` is ``a[i] = a[i] + v`` with the index evaluated once."""
@@ -748,6 +776,85 @@ class _Normalizer:
                 )
             values.append(part)
         return gast.JoinedStr(values=values)
+
+
+def _mark_unbound_reads(body: list, user_locals: set[str], source_of: dict) -> None:
+    """Mark each statement that reads a user's variable Python may find unbound there.
+
+    Placeholders (``ad_unbound``) stand for a variable not yet bound on some path; the SSA
+    copies at joins and loop edges (``ad_join``) pass them on without reading them. Any
+    other statement that reads a name not bound on every path to it gets
+    ``ad_check_bound``: ``(SSA name, user name)`` pairs, for which the forward sweep raises
+    ``UnboundLocalError`` as Python would. A function with no such path gets no marks.
+    """
+    simple = [s for s in subnodes(body) if isinstance(s, gast.Assign | gast.Expr | gast.Return)]
+    markers = [
+        s
+        for s in simple
+        if getattr(s, "ad_unbound", False) and source_of.get(s.targets[0].id) in user_locals
+    ]
+    if not markers:
+        return
+    for marker in markers:
+        marker.ad_unbound_user = True  # the forward binds it to runtime.UNBOUND, not None
+    _BoundWalk({s.targets[0].id for s in markers}, source_of).block(body, set())
+
+
+class _BoundWalk:
+    """Which placeholders are certainly bound at each statement, in program order."""
+
+    def __init__(self, placeholders: set[str], source_of: dict) -> None:
+        self.placeholders = placeholders
+        self.source_of = source_of
+        self.marking = True
+
+    def block(self, stmts: list, bound: set[str]) -> set[str]:
+        bound = set(bound)
+        for stmt in stmts:
+            bound = self.statement(stmt, bound)
+        return bound
+
+    def check(self, stmt: gast.stmt, reads: set[str], bound: set[str]) -> None:
+        if not self.marking or _passes_placeholders_on(stmt):
+            return
+        unsure = sorted((reads & self.placeholders) - bound)
+        if unsure:
+            stmt.ad_check_bound = [(n, self.source_of.get(n, n)) for n in unsure]
+        elif hasattr(stmt, "ad_check_bound"):
+            del stmt.ad_check_bound
+
+    def statement(self, stmt: gast.stmt, bound: set[str]) -> set[str]:
+        if isinstance(stmt, gast.If):
+            self.check(stmt, name_ids(stmt.test, gast.Load), bound)
+            return self.block(stmt.body, bound) & self.block(stmt.orelse, bound)
+        if isinstance(stmt, gast.For | gast.While):
+            reads = name_ids(stmt.iter if isinstance(stmt, gast.For) else stmt.test, gast.Load)
+            self.check(stmt, reads, bound)
+            targets = name_ids(stmt.target, gast.Store) if isinstance(stmt, gast.For) else set()
+            head, marking = set(bound), self.marking
+            self.marking = False
+            while True:  # what is bound at the loop's head: on entry and after each iteration
+                end = self.block(stmt.body, head | targets)
+                if head <= end:
+                    break
+                head &= end
+            self.marking = marking
+            self.block(stmt.body, head | targets)
+            return head
+        if getattr(stmt, "ad_unbound", False):
+            return bound - {stmt.targets[0].id}
+        self.check(stmt, name_ids(stmt, gast.Load), bound)
+        if not isinstance(stmt, gast.Assign):
+            return bound
+        stored = name_ids(stmt.targets, gast.Store)
+        source = stmt.value.id if getattr(stmt, "ad_join", False) else None
+        if source in self.placeholders and source not in bound:
+            return bound - stored  # passes a placeholder on
+        return bound | stored
+
+
+def _passes_placeholders_on(stmt: gast.stmt) -> bool:
+    return any(getattr(stmt, flag, False) for flag in ("ad_join", "ad_unbound", "ad_header"))
 
 
 def _store(identifier: str) -> gast.Name:

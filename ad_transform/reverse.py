@@ -135,7 +135,7 @@ class _Reverser:
         elif self.mode == JOINT:
             seed = self.adjoint_code(result_op, self.check_output)
         backward = self.backward_block(body, 0)
-        forward = self.forward_block(body, 0)
+        forward = self.forward_block(body, 0) + self.bound_checks(result_op.stmt)
         zero = self.zero_initializations(backward, exclude=seed_name)
         grads = {p: self.adjoints.get(p) for p in self.analysis.wrt}
         program = AdjointProgram(
@@ -333,6 +333,7 @@ class _Reverser:
     def forward_block(self, stmts: list[gast.stmt], depth: int) -> list[gast.stmt]:
         out: list[gast.stmt] = []
         for stmt in stmts:
+            out.extend(self.bound_checks(stmt))
             if isinstance(stmt, gast.If):
                 node = _located(
                     gast.If(
@@ -354,6 +355,22 @@ class _Reverser:
             elif not isinstance(stmt, gast.Pass):
                 out.extend(self.forward_statement(self.analysis.op(stmt)))
         return out
+
+    def bound_checks(self, stmt: gast.stmt) -> list[gast.stmt]:
+        """``check_bound(y_1, 'y')`` before a statement that reads a user's variable Python
+        may find unbound there (``normalize`` marks them): it raises ``UnboundLocalError``."""
+        checks = []
+        for ssa_name, user_name in getattr(stmt, "ad_check_bound", ()):
+            helper = self.bindings.reference("check_bound", runtime.check_bound)
+            call = gast.Call(
+                func=name_node(helper),
+                args=[name_node(ssa_name), gast.Constant(value=user_name, kind=None)],
+                keywords=[],
+            )
+            check = _located(gast.Expr(value=call), stmt)
+            check.ad_pure = False
+            checks.append(check)
+        return checks
 
     def forward_loop(self, stmt, depth: int) -> list[gast.stmt]:
         body = self.forward_block(stmt.body, depth + 1)
@@ -414,6 +431,12 @@ class _Reverser:
         if not getattr(op.stmt, "ad_header", False):
             stmt = clone(op.stmt)
             stmt.ad_pure = op.pure
+            if getattr(stmt, "ad_unbound_user", False):
+                stmt.value = name_node(self.bindings.reference("UNBOUND", runtime.UNBOUND))
+            if getattr(stmt, "ad_in_place", None) is not None:
+                stmt.value = self.in_place(stmt)
+                if stmt.ad_in_place_refusal is not None:
+                    stmt.ad_pure = False  # its check must run even if its value is unused
             if op.form == USER_CALL and op.active:
                 pair, saved = self.pair(op)
                 stmt.value.func = name_node(
@@ -428,6 +451,20 @@ class _Reverser:
         if id(op.stmt) in self.reads:
             out.append(self.pushed(self.reads[id(op.stmt)], op.stmt))
         return out
+
+    def in_place(self, stmt: gast.Assign) -> gast.expr:
+        """``a_1 = a + x`` from ``a += x`` on a possible array: ``in_place(iadd, a, x)``,
+        NumPy's in-place result on a copy (the other names of ``a`` are refreshed)."""
+        operation = stmt.ad_in_place
+        args = [
+            name_node(self.bindings.reference(operation.__name__, operation)),
+            stmt.value.left,
+            stmt.value.right,
+        ]
+        if stmt.ad_in_place_refusal is not None:
+            args.append(gast.Constant(value=stmt.ad_in_place_refusal, kind=None))
+        helper = self.bindings.reference("in_place", runtime.in_place)
+        return gast.Call(func=name_node(helper), args=args, keywords=[])
 
     def pair(self, op: Op) -> tuple[HelperPair, str]:
         if id(op) not in self.pairs:

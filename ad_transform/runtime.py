@@ -12,10 +12,27 @@ from __future__ import annotations
 
 import math
 import string
+import sys
 
 import numpy as np
 
 from .errors import ADTransformError
+
+
+class UNBOUND:
+    """The value of a variable the user's code has not bound on the path taken."""
+
+
+def check_bound(value, name: str) -> None:
+    """Raise ``UnboundLocalError`` as Python does where the user's code reads ``name``."""
+    if value is UNBOUND:
+        if sys.version_info >= (3, 11):
+            message = (
+                f"cannot access local variable {name!r} where it is not associated with a value"
+            )
+        else:
+            message = f"local variable {name!r} referenced before assignment"
+        raise UnboundLocalError(message)
 
 
 def unbroadcast(g, x):
@@ -185,6 +202,19 @@ def _view_into(view: np.ndarray, base: np.ndarray, new_base: np.ndarray) -> np.n
         return view.copy(order="K")
     start = new_base.ravel(order="K")[offset // base.itemsize :]
     return np.lib.stride_tricks.as_strided(start, view.shape, view.strides)
+
+
+def in_place(operation, target, value, refusal: str | None = None):
+    """``target op= value`` as Python computes it (``operation`` is ``operator.iadd`` ...),
+    without changing ``target``: an array or list is changed on a copy, so the result has
+    NumPy's in-place dtype and shape (or its error); numbers and tuples are rebound as
+    usual. ``refusal``: why a change in place cannot be followed here (the target may be
+    the caller's, or other names hold it), raised if ``target`` is an array or a list."""
+    if isinstance(target, np.ndarray | list):
+        if refusal is not None:
+            raise ADTransformError(refusal)
+        target = target.copy()
+    return operation(target, value)
 
 
 def own(x):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gast
 
+from ..nodes import name_ids
 from .walk import COMPOUND, all_statements, assigned, header_reads, loaded
 
 
@@ -36,21 +37,23 @@ def _prune(forward: list[gast.stmt], needed: set[str]) -> list[gast.stmt]:
                 live.add(key)
                 needed |= reads
                 changed = True
-    return _rebuild(forward, live)
+    return _rebuild(forward, live, needed)
 
 
-def _rebuild(block: list[gast.stmt], live: set[int]) -> list[gast.stmt]:
+def _rebuild(block: list[gast.stmt], live: set[int], needed: set[str]) -> list[gast.stmt]:
     out = []
     for stmt in block:
         if isinstance(stmt, gast.If):
-            stmt.body = _rebuild(stmt.body, live)
-            stmt.orelse = _rebuild(stmt.orelse, live)
+            stmt.body = _rebuild(stmt.body, live, needed)
+            stmt.orelse = _rebuild(stmt.orelse, live, needed)
             if stmt.body or stmt.orelse:
                 stmt.body = stmt.body or [gast.Pass()]
                 out.append(stmt)
         elif isinstance(stmt, (gast.For, gast.While)):
-            stmt.body = _rebuild(stmt.body, live)
-            if stmt.body or not _is_range_loop(stmt):
+            stmt.body = _rebuild(stmt.body, live, needed)
+            # a loop that runs only to bind its target, which is read later (``return i``)
+            binds_needed = isinstance(stmt, gast.For) and bool(name_ids(stmt.target) & needed)
+            if stmt.body or binds_needed or not _is_range_loop(stmt):
                 stmt.body = stmt.body or [gast.Pass()]
                 out.append(stmt)
         elif id(stmt) in live:

@@ -105,4 +105,4 @@ FROM_SHAPE = (
     np.indices,
 )
 
-register_nondifferentiable(*FROM_SHAPE)
+register_nondifferentiable(*FROM_SHAPE, kind=ARRAY)
