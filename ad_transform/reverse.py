@@ -154,6 +154,7 @@ class _Reverser:
             op.target for op in self.analysis.ops if op.form in MUTATIONS and op.active
         }
         program.pairs_used = [pair for pair, _ in self.pairs.values()]
+        program.item_adjoints = set(self.item_arrays)
         return program
 
     # -- backward sweep, built first: it decides what the forward sweep must record -------
@@ -309,7 +310,7 @@ class _Reverser:
                 inner |= name_ids(stmt)
         out = []
         for primal, adjoint in self.adjoints.items():
-            if adjoint in self.item_arrays:
+            if adjoint in self.item_arrays and (primal in self.stable or adjoint == exclude):
                 # Items of it are zeroed in place: it must be an array of its own.
                 if adjoint == exclude:
                     helper = self.bindings.reference("as_gradient", runtime.as_gradient)
@@ -324,7 +325,9 @@ class _Reverser:
                 out.append(
                     assign(adjoint, gast.Call(func=name_node(helper), args=args, keywords=[]))
                 )
-            elif adjoint in inner and adjoint != exclude:
+            elif (adjoint in inner or adjoint in self.item_arrays) and adjoint != exclude:
+                # an array bound only on some paths: its zero has no shape yet; the first
+                # contribution (``+=``, never made an assignment) makes the array
                 out.append(assign(adjoint, gast.Constant(value=0.0, kind=None)))
         return out
 
@@ -490,6 +493,7 @@ class _Reverser:
         if op.form == COPY:
             self.contribute(op.inputs["x"], g, op)
         elif op.form == BUILD:
+            start = len(self.code)
             for position in op.active_inputs:
                 item = gast.Subscript(
                     value=clone(g),
@@ -497,6 +501,7 @@ class _Reverser:
                     ctx=gast.Load(),
                 )
                 self.contribute(op.inputs[position], item, op)
+            self.guard_zero(g, start, op)
         elif op.form == RULE:
             self.rule_adjoint(op, g)
         elif op.form == USER_CALL:
@@ -509,6 +514,7 @@ class _Reverser:
     def append_adjoint(self, op: Op, g: gast.Name) -> None:
         """``xs.append(v)``: ``v`` receives the last element's adjoint; both lists shrink."""
         self.item_arrays.add(g.id)
+        start = len(self.code)
         last = gast.Call(
             func=gast.Attribute(value=clone(g), attr="pop", ctx=gast.Load()),
             args=[],
@@ -519,6 +525,7 @@ class _Reverser:
         else:
             self.emit(gast.Expr(value=last), op)
         self.code[-1].ad_pure = False
+        self.guard_zero(g, start, op)
         undo = gast.Expr(
             value=gast.Call(
                 func=gast.Attribute(value=name_node(op.target), attr="pop", ctx=gast.Load()),
@@ -534,20 +541,32 @@ class _Reverser:
         its old value is restored for the statements before it."""
         self.item_arrays.add(g.id)
         index = clone(op.index)
+        start = len(self.code)
+        value = op.inputs["value"]
+        later = None  # a contribution to add after the written items' adjoint is zeroed
         if "value" in op.active_inputs:
             helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
             taken = gast.Call(
                 func=name_node(helper),
-                args=[clone(g), self.as_value(clone(index)), op.inputs["value"]],
+                args=[clone(g), self.as_value(clone(index)), value],
                 keywords=[],
             )
-            self.contribute(op.inputs["value"], taken, op)
+            if self.adjoint_name(value.id) == g.id:
+                # ``a[i] = a``: the stored value's adjoint is the array's own, which the
+                # zeroing below changes: take it first, add it after
+                later = self.names.numbered("d" + value.id + "_")
+                self.emit(assign(later, taken), op)
+            else:
+                self.contribute(value, taken, op)
         zero = assign(
             gast.Subscript(value=clone(g), slice=index, ctx=gast.Store()),
             gast.Constant(value=0.0, kind=None),
         )
         zero.ad_pure = False
         self.emit(zero, op)
+        if later is not None:
+            self.contribute(value, name_node(later), op)
+        self.guard_zero(g, start, op)
         restore = self.popped_into(
             gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
         )
@@ -557,6 +576,7 @@ class _Reverser:
         if self.indexes_in_place(op):
             self.item_read_adjoint(op, g)
             return
+        start = len(self.code)
         kinds = [
             self.analysis.kind_of(op.inputs[p]) for p in op.rule.template.params if p in op.inputs
         ]
@@ -580,6 +600,28 @@ class _Reverser:
             if all_scalar:
                 contribution = _drop_unbroadcast(contribution, self.bindings)
             self.contribute(op.inputs[param], contribution, op)
+        if not all_scalar:
+            self.guard_zero(g, start, op)
+
+    def guard_zero(self, g: gast.Name, start: int, op: Op) -> None:
+        """Run the statements emitted since ``start`` only where ``g`` is not a zero.
+
+        An adjoint nothing has contributed to yet holds the number ``0.0`` (its zero
+        initialisation, or its reset in a loop): a value overwritten before it was read,
+        in the branch taken or by the next iteration. It has no shape, so array rules
+        (``reshape``, ``flip``, ``g[i]``...) cannot take it; and a zero contributes
+        nothing. ``optimize.settle_zero_guards`` removes the test where the dataflow
+        knows the answer."""
+        body = self.code[start:]
+        if not body:
+            return
+        helper = self.bindings.reference("is_zero", runtime.is_zero)
+        test = gast.UnaryOp(
+            op=gast.Not(), operand=gast.Call(func=name_node(helper), args=[clone(g)], keywords=[])
+        )
+        node = self.located(gast.If(test=test, body=body, orelse=[]), op)
+        node.ad_zero_guard = g.id
+        self.code[start:] = [node]
 
     def indexes_in_place(self, op: Op) -> bool:
         """``x[i]`` with a basic index (ints, slices) of an array bound once, unconditionally:
