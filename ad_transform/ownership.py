@@ -133,8 +133,8 @@ def _is_array_part(part: gast.expr, kinds: dict, definitions: dict) -> bool:
         return False
     if kinds.get(part.id) == ARRAY:
         return True
-    defs = definitions.get(part.id, [])
-    return bool(defs) and all(isinstance(d.stmt.value, gast.List) for d in defs)
+    defs = definitions.get(part.id, [])  # a list, or a mask made by a comparison
+    return bool(defs) and all(isinstance(d.stmt.value, (gast.List, gast.Compare)) for d in defs)
 
 
 def _is_copy_method(callee: object) -> bool:
@@ -193,6 +193,9 @@ def _refusal(op, analysis) -> str:
         where = "closure" if root in fn.parsed.closure else "global"
         source = f"the {where} '{root_name}' (shared by every call)"
         fix = f"write into a copy: '{lower} = {root_name}.copy()', then '{lower}[...] = ...'"
+    elif root in owned_names(analysis.ops, fn, analysis.kinds):
+        source = f"'{root_name}' (writes through a view are not followed)"
+        fix = f"write into '{root_name}' itself, or into a copy: '{user_name} = ....copy()'"
     else:
         source = f"'{root_name}', which the function did not create"
         fix = f"write into a copy: '{user_name} = {user_name}.copy()' first"
@@ -236,9 +239,9 @@ def _source_of(op) -> str | None:
     """The name whose memory ``op``'s result may share, if one."""
     if op.form == _COPY and isinstance(op.inputs["x"], gast.Name):
         return op.inputs["x"].id
-    if op.form == _RULE and op.inputs:
-        first = next(iter(op.inputs.values()))
-        return first.id if isinstance(first, gast.Name) else None
+    if op.form in (_RULE, _USER_CALL):
+        names = [a.id for a in op.inputs.values() if isinstance(a, gast.Name)]
+        return names[0] if names else None
     return None
 
 
