@@ -574,3 +574,64 @@ def test_the_suggested_fix_works():
     np.testing.assert_allclose(
         grad(write_into_global_copy)(x), numerical_gradient(write_into_global_copy, [x])
     )
+
+
+@pytest.mark.parametrize("rule", ["reshape", "flip", "stack", "sum_axis", "einsum", "split"])
+def test_zero_adjoint_guards_unoptimized(rule, tmp_path, monkeypatch):
+    # without the optimize stage every guard stays: the same gradients
+    import functools
+
+    from ad_transform import pipeline
+    from ad_transform.optimize import optimize
+
+    monkeypatch.setattr(pipeline, "optimize", functools.partial(optimize, passes=False))
+    test_zero_adjoint_overwritten_in_branch(rule, tmp_path)
+    test_zero_adjoint_overwritten_by_next_iteration(rule, tmp_path)
+
+
+def reshaped_in_helper(x):
+    return np.flip(np.reshape(x, (2, 2)), 0)  # rows swapped
+
+
+def helper_result_unread_in_loop(x):
+    total = 0.0
+    for i in range(3):
+        m = reshaped_in_helper(x)
+        if i % 2 == 1:
+            m = np.reshape(x, (2, 2)) * 3.0  # the helper's result is not read: seed 0.0
+        total = total + np.sum(m * np.array([[1.0, 2.0], [3.0, 4.0]]))
+    return total
+
+
+def test_helper_backward_takes_a_zero_seed():
+    # iterations 0 and 2 read the helper's rows swapped: 2 * [3, 4, 1, 2]; iteration 1
+    # reads 3 x: 3 * [1, 2, 3, 4]
+    x = np.array([0.5, -1.0, 2.0, 1.5])
+    np.testing.assert_allclose(grad(helper_result_unread_in_loop)(x), [9.0, 14.0, 11.0, 16.0])
+
+
+def vector_valued_overwrite(x):
+    v = np.flip(x, 0)
+    if x[0] > 0:
+        v = np.cumsum(x)
+    return v * 2.0
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_vjp_with_an_overwritten_array(sign):
+    check_vjp_dot_product(vector_valued_overwrite, (sign * np.array([0.5, -1.0, 2.0]),))
+
+
+def nested_loops_overwrite(x):
+    total = 0.0
+    for i in range(2):
+        for j in range(3):
+            v = np.roll(x, j, axis=0)
+            if j > i:
+                v = np.tile(x, 1) * (j + 1.0)
+            total = total + np.sum(v * np.array([1.0, -2.0, 3.0])) * (i + 1.0)
+    return total
+
+
+def test_nested_loops_with_overwritten_arrays():
+    check_grad(nested_loops_overwrite, (np.array([0.5, -1.0, 2.0]),))
