@@ -26,7 +26,9 @@ import types
 import gast
 import numpy as np
 
+from .emit import expression_source
 from .errors import ADTransformError
+from .nodes import name_ids
 from .rules.registry import ARRAY
 
 _BUILD, _COPY, _CONSTANT, _RULE, _USER_CALL, _OPAQUE = (
@@ -49,6 +51,163 @@ def check_item_stores(analysis) -> None:
     for op in stores:
         if op.target not in owned:
             raise analysis.fn.parsed.error(_refusal(op, analysis), op.stmt)
+    _check_live_aliases(stores, analysis)
+
+
+# -- other names for a changed object -------------------------------------------------------
+def _check_live_aliases(stores: list, analysis) -> None:
+    """Refuse a change of an object that another name, read afterwards, also holds.
+
+    ``b = a; a[0] = v; ... b`` or ``w = a[1:]; a[1] = v; ... w``: the adjoint of the write
+    zeroes ``da[0]`` but not the adjoint of ``b`` or ``w``, so the write is refused unless
+    every other name for the object is dead at the write (read before it only, as in
+    ``a[:2] = a[1:] * 2``). SSA versions of one variable joined by copies are such names
+    too, usually dead by then."""
+    varied = [op for op in stores if op.target in analysis.varied]
+    if not varied:
+        return
+    points, holds = _memory(analysis)
+    pure = {id(op.stmt) for op in analysis.ops if op.pure and op.target is not None}
+    live_after = _live_after(analysis.fn.body, {id(op.stmt) for op in varied}, pure)
+    for op in varied:
+        changed = points.get(op.target, {op.target})
+        for name in sorted(live_after.get(id(op.stmt), set()) - {op.target}):
+            reach = points.get(name, {name}) | holds.get(name, set())
+            if reach & changed:
+                raise analysis.fn.parsed.error(_alias_refusal(op, name, analysis), op.stmt)
+
+
+def _memory(analysis) -> tuple[dict[str, set], dict[str, set]]:
+    """For each name: the objects it may be or be a view of (``points``), and the objects
+    it may contain (``holds``: elements of a list or tuple). An object is named by the
+    definition that made it, or by the argument or global it is."""
+    fn, kinds = analysis.fn, analysis.kinds
+    definitions: dict[str, list] = {}
+    for op in analysis.ops:
+        if op.target is not None and op.form not in _MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    points: dict[str, set] = {}
+    holds: dict[str, set] = {}
+
+    def of(name: str) -> set:
+        return points.setdefault(name, set() if name in definitions else {name})
+
+    def inside(name: str) -> set:
+        return holds.setdefault(name, set())
+
+    headers = [
+        s
+        for s in _all_statements(fn.body)
+        if isinstance(s, gast.For) and isinstance(s.iter, gast.Name)
+    ]
+    changed = True
+    while changed:
+        before = ({k: set(v) for k, v in points.items()}, {k: set(v) for k, v in holds.items()})
+        for index, op in enumerate(analysis.ops):
+            if op.target is None:
+                continue
+            names = [a.id for a in op.inputs.values() if isinstance(a, gast.Name)]
+            everything = set().union(*(of(n) | inside(n) for n in names)) if names else set()
+            target = op.target
+            if op.form == _COPY:
+                of(target).update(of(names[0]) if names else set())
+                inside(target).update(inside(names[0]) if names else set())
+            elif op.form == _BUILD:
+                of(target).add(f"{target}@{index}")
+                inside(target).update(everything)
+            elif op.form == "append" or (op.form == "store_item" and _is_list(target, definitions)):
+                inside(target).update(everything)
+            elif op.form == "store_item":
+                pass  # an array copies the values stored into it
+            elif op.form == _RULE and op.rule.template is None and not _writes_out(op):
+                of(target).add(f"{target}@{index}")  # indices, masks, shapes: new objects
+            elif op.form in (_RULE, _USER_CALL, _OPAQUE) and not _binds_new(
+                op, set(), fn, kinds, definitions, frozenset()
+            ):
+                first = names[:1] if op.form == _RULE else names
+                for name in first:
+                    of(target).update(of(name) | inside(name))  # a view, or an element
+                    inside(target).update(inside(name))
+            elif op.form == _CONSTANT and not isinstance(op.inputs["x"], gast.Constant):
+                of(target).add(f"global {expression_source(op.inputs['x'])}")
+            else:
+                of(target).add(f"{target}@{index}")
+        for loop in headers:
+            for name in name_ids(loop.target, gast.Store):
+                of(name).update(of(loop.iter.id) | inside(loop.iter.id))
+        changed = (points, holds) != before
+    return points, holds
+
+
+def _is_list(name: str, definitions: dict) -> bool:
+    defs = definitions.get(name, [])
+    return bool(defs) and all(op.form == _BUILD for op in defs)
+
+
+def _all_statements(stmts):
+    for stmt in stmts:
+        yield stmt
+        yield from _all_statements(getattr(stmt, "body", None) or [])
+        yield from _all_statements(getattr(stmt, "orelse", None) or [])
+
+
+def _live_after(body: list, wanted: set[int], pure: set[int]) -> dict[int, set[str]]:
+    """The names possibly read after each statement of ``wanted`` (ids), before being
+    assigned again: backward liveness over branches and loops. A ``pure`` assignment to a
+    dead name reads nothing (the join copy ``v = v_1`` at the end of a loop body)."""
+    found: dict[int, set[str]] = {}
+
+    def block(stmts, live: set, after_loop: set, loop_head: set) -> set:
+        for stmt in reversed(stmts):
+            if isinstance(stmt, gast.If):
+                live = (
+                    block(stmt.body, set(live), after_loop, loop_head)
+                    | block(stmt.orelse, set(live), after_loop, loop_head)
+                    | name_ids(stmt.test, gast.Load)
+                )
+            elif isinstance(stmt, (gast.For, gast.While)):
+                header = stmt.iter if isinstance(stmt, gast.For) else stmt.test
+                bound = name_ids(stmt.target, gast.Store) if isinstance(stmt, gast.For) else set()
+                head = set(live) | name_ids(header, gast.Load)
+                while True:
+                    inner = block(stmt.body, set(head), set(live), head)
+                    widened = head | (inner - bound)
+                    if widened == head:
+                        break
+                    head = widened
+                live = head
+            elif isinstance(stmt, gast.Break):
+                live = set(after_loop)
+            elif isinstance(stmt, gast.Continue):
+                live = set(loop_head)
+            else:
+                if id(stmt) in wanted:
+                    found[id(stmt)] = set(live)
+                if isinstance(stmt, gast.Assign) and not isinstance(
+                    stmt.targets[0], gast.Subscript
+                ):
+                    targets = name_ids(stmt.targets, gast.Store)
+                    if id(stmt) in pure and not targets & live:
+                        continue
+                    live = live - targets
+                live = live | name_ids(stmt, gast.Load)
+        return live
+
+    block(body, set(), set(), set())
+    return found
+
+
+def _alias_refusal(op, other: str, analysis) -> str:
+    fn = analysis.fn
+    user_name = fn.source_of.get(op.target, op.target)
+    other_name = fn.source_of.get(other, other)
+    what = "append to" if op.form == "append" else "assign into items of"
+    return (
+        f"cannot {what} '{user_name}': '{other_name}' may hold the same array (a copy of "
+        f"the name, a view or a container of it) and is read afterwards; the change would "
+        f"reach '{other_name}', which the gradient does not follow; make one of them a "
+        f"copy ('{other_name} = ....copy()') or read '{user_name}' instead"
+    )
 
 
 def owned_names(ops: list, fn, kinds: dict, seen: frozenset = frozenset()) -> set[str]:
@@ -246,6 +405,4 @@ def _source_of(op) -> str | None:
 
 
 def _describe(op) -> str:
-    from .emit import expression_source
-
     return f"'{expression_source(op.stmt.value)}'"

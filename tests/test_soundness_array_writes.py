@@ -635,3 +635,110 @@ def nested_loops_overwrite(x):
 
 def test_nested_loops_with_overwritten_arrays():
     check_grad(nested_loops_overwrite, (np.array([0.5, -1.0, 2.0]),))
+
+
+# -- a write into an array another name still holds -------------------------------------------
+def write_then_read_copy_of_name(x):
+    a = x * 1.0
+    b = a
+    a[0] = 5.0
+    return np.sum(b * x)  # b is a: [5, x1, x2]
+
+
+def write_then_read_view(x):
+    a = x * 1.0
+    v = a[1:]
+    a[1] = 5.0
+    return np.sum(v * x[1:])
+
+
+def write_then_read_reshaped(x):
+    a = x * 1.0
+    r = a.reshape(3, 1)
+    a[0] = 2.0
+    return np.sum(r)
+
+
+def write_then_read_list_holding_it(x):
+    a = x * 1.0
+    items = [a, x]
+    a[0] = 2.0
+    return np.sum(items[0] * x)
+
+
+def write_then_read_row_in_loop(x):
+    m = np.outer(x, x)
+    total = 0.0
+    for row in m:
+        m[0, 0] = 1.0
+        total = total + np.sum(row)
+    return total
+
+
+@pytest.mark.parametrize(
+    "function, other",
+    [
+        (write_then_read_copy_of_name, "b"),
+        (write_then_read_view, "v"),
+        (write_then_read_reshaped, "r"),
+        (write_then_read_list_holding_it, "items"),
+        (write_then_read_row_in_loop, "row"),
+    ],
+)
+def test_writes_seen_through_another_name_are_refused(function, other):
+    # these gave wrong gradients silently (the write's adjoint did not reach the alias)
+    with pytest.raises(ADTransformError, match=f"'{other}' may hold the same array"):
+        grad(function)(np.array([0.5, -0.3, 2.0]))
+
+
+def view_read_before_write(x):
+    a = x * x
+    a[:2] = a[1:] * 2.0  # the view a[1:] is read before the write only
+    return np.sum(a * W3)
+
+
+def element_appended_then_written_list(x):
+    layers = []
+    h = x * 1.0
+    for _ in range(2):
+        h = np.tanh(h)
+        layers.append(h)
+    return np.sum(layers[0] * layers[1]) + np.sum(h)
+
+
+def rebound_in_loop_after_write(x):
+    a = x * 1.0
+    for i in range(3):
+        a[i] = a[i] * 2.0 + x[i]
+        a = a * np.array([1.0, 2.0, 3.0])
+    return np.sum(a)
+
+
+def copy_taken_before_write(x):
+    a = x * 1.0
+    b = a.copy()
+    a[0] = 5.0
+    return np.sum(b * x) + np.sum(a * x)
+
+
+def view_made_each_iteration(x):
+    a = x * 1.0
+    for i in range(2):
+        v = a[i : i + 2]
+        s = np.sum(v * v)
+        a[i] = s
+    return np.sum(a * W3)
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        view_read_before_write,
+        element_appended_then_written_list,
+        rebound_in_loop_after_write,
+        copy_taken_before_write,
+        view_made_each_iteration,
+    ],
+)
+def test_writes_with_no_other_live_name_work(function):
+    check_grad(function, (np.array([0.5, -0.3, 2.0]),))
