@@ -267,13 +267,14 @@ class _Builder:
         )
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
-        if reusable:
-            copier = program.bindings.reference("fresh_copy", runtime.fresh_copy)
-            for name in saved:
-                if name in program.mutated:
-                    bwd.line(f"{name} = {copier}({name})  # undone below; keep the saved one")
+        copier = None
+        if reusable and program.mutated & set(saved):
+            # undone below: work on a copy, arrays shared between names (and the tape) alike
+            state = program.bindings.reference("fresh_state", runtime.fresh_state)
+            bwd.line(f"{_tuple_source_names(saved)} = {state}(({', '.join(saved)},))")
+        elif reusable:
+            copier = program.bindings.reference("list", list)
         if program.tape:
-            copier = program.bindings.reference("list", list) if reusable else None
             _tape_prologue(bwd, program.tape, push=False, pop=True, copy=copier)
         bwd.statements(program.backward, fn.parsed.file_lines)
         returned = (

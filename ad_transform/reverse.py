@@ -151,7 +151,9 @@ class _Reverser:
         )
         program.tape = dict(self.tape)
         program.mutated = {
-            op.target for op in self.analysis.ops if op.form in MUTATIONS and op.active
+            op.target
+            for op in self.analysis.ops
+            if op.form == STORE_ITEM or (op.form in MUTATIONS and op.active)
         }
         program.pairs_used = [pair for pair, _ in self.pairs.values()]
         program.item_adjoints = set(self.item_arrays)
@@ -169,6 +171,8 @@ class _Reverser:
                 op = self.analysis.op(stmt)
                 if op.active and op.form != RETURN:
                     out.extend(self.backward_statement(op, depth))
+                elif op.form == STORE_ITEM:
+                    out.extend(self.undo_statement(op, depth))
                 elif depth > 0 and self.carries_derivatives(op):
                     # a loop rebinds the name to a value with no derivative: the adjoint
                     # gathered for this binding goes nowhere, and must not leak into the
@@ -201,6 +205,22 @@ class _Reverser:
             return restore + code  # the object's adjoint lives on across the change
         reset = assign(self.adjoint_name(op.target), gast.Constant(value=0.0, kind=None))
         return restore + code + [self.located(reset, op)]
+
+    def undo_statement(self, op: Op, depth: int) -> list[gast.stmt]:
+        """``a[i] = v`` with no derivative to pass on is still undone: the array (or another
+        name for it, or a value saved on the tape) may be read by the adjoints of the
+        statements before it, which must see its values from before the write."""
+        code = [self.located(self.restore_item(op), op)]
+        reads = sorted(_primal_reads(code, self) & self.analysis.loop_variant) if depth else []
+        if not reads:
+            return code
+        self.reads[id(op.stmt)] = reads
+        return [self.popped(reads, op), *code]
+
+    def restore_item(self, op: Op) -> gast.stmt:
+        return self.popped_into(
+            gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
+        )
 
     def backward_if(self, stmt: gast.If, depth: int) -> list[gast.stmt]:
         if getattr(stmt, "ad_loop_exit", False):
@@ -401,7 +421,7 @@ class _Reverser:
         out = []
         if op.form == RETURN:
             return out
-        if op.form == STORE_ITEM and op.active:
+        if op.form == STORE_ITEM:  # undone in the backward sweep, active or not
             old = gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Load())
             if self.analysis.kinds.get(op.target) == ARRAY:
                 saved = gast.Call(
@@ -567,10 +587,7 @@ class _Reverser:
         if later is not None:
             self.contribute(value, name_node(later), op)
         self.guard_zero(g, start, op)
-        restore = self.popped_into(
-            gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
-        )
-        self.emit(restore, op)
+        self.emit(self.restore_item(op), op)
 
     def rule_adjoint(self, op: Op, g: gast.Name) -> None:
         if self.indexes_in_place(op):

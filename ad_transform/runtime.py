@@ -166,6 +166,46 @@ def fresh_copy(x):
     return x.copy() if isinstance(x, np.ndarray) else x
 
 
+def fresh_state(values):
+    """A copy of the values a reusable backward sweep works on (it undoes writes in place):
+    lists and arrays copied, and two names for one array, or a view and its array, still
+    share memory in the copy as they did in the original."""
+    roots: dict[int, np.ndarray] = {}
+    return _copy_state(values, {}, roots)
+
+
+def _copy_state(value, memo: dict, roots: dict):
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if isinstance(value, np.ndarray):
+        out = _copy_array(value, roots)
+    elif isinstance(value, list):
+        out = memo[key] = type(value)()
+        out.extend(_copy_state(v, memo, roots) for v in value)
+        return out
+    elif isinstance(value, tuple):
+        out = tuple(_copy_state(v, memo, roots) for v in value)
+    else:
+        out = value
+    memo[key] = out
+    return out
+
+
+def _copy_array(a: np.ndarray, roots: dict) -> np.ndarray:
+    """``a`` copied into a copy of the array owning its memory (made once per owner)."""
+    root = a
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if root.base is not None or not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return a.copy()
+    if id(root) not in roots:
+        roots[id(root)] = (root, root.copy(order="K"))
+    copied = roots[id(root)][1]
+    offset = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return np.ndarray(a.shape, a.dtype, buffer=copied, offset=offset, strides=a.strides)
+
+
 def own(x):
     """``x`` itself, or a copy if it is an array someone else may hold."""
     return x.copy() if isinstance(x, np.ndarray) else x

@@ -742,3 +742,54 @@ def view_made_each_iteration(x):
 )
 def test_writes_with_no_other_live_name_work(function):
     check_grad(function, (np.array([0.5, -0.3, 2.0]),))
+
+
+# -- writes with no derivative are undone too ------------------------------------------------
+def constant_array_written_after_use(x):
+    c = np.ones(2)
+    y = np.sum(x * c)  # the adjoint reads c: it must see the ones
+    c[0] = 5.0
+    return y
+
+
+def loop_result_written_after_loop(x):
+    b = x * 2.0
+    for _ in range(2):
+        a = np.roll(b, 1)
+        s = np.sum(b * a)  # the adjoint reads each a (the last one is written below)
+    a[0] = 0.0
+    return s
+
+
+def view_saved_then_base_written(x):
+    a = x * 2.0
+    s = 0.0
+    for i in range(2):
+        v = a[1:]
+        s = s + np.sum(v * v) * (i + 1.0)
+    a[1] = 0.0
+    return s + np.sum(a)
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        constant_array_written_after_use,
+        loop_result_written_after_loop,
+        view_saved_then_base_written,
+    ],
+)
+def test_writes_without_derivative_are_undone(function):
+    x = np.array([0.5, -0.3])
+    check_grad(function, (x,))
+    # the pullback runs on a copy of what it undoes, arrays shared between names alike
+    check_vjp_dot_product(function, (x,))
+    _, pullback = __import__("ad_transform").vjp(function)(x)
+    np.testing.assert_array_equal(pullback(1.0), pullback(1.0))
+
+
+def test_constant_array_written_after_use_by_calculus():
+    # y = x0 + x1 (c was all ones when it was read)
+    np.testing.assert_allclose(
+        grad(constant_array_written_after_use)(np.array([0.5, -0.3])), [1.0, 1.0]
+    )
