@@ -268,10 +268,14 @@ class _Builder:
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
         copier = None
-        if reusable and program.mutated & set(saved):
+        changed = [name for name in saved if name in program.mutated]
+        if reusable and changed:
             # undone below: work on a copy, arrays shared between names (and the tape) alike
             state = program.bindings.reference("fresh_state", runtime.fresh_state)
-            bwd.line(f"{_tuple_source_names(saved)} = {state}(({', '.join(saved)},))")
+            bwd.line(
+                f"{_tuple_source_names(saved)} = "
+                f"{state}(({', '.join(saved)},), ({', '.join(changed)},))"
+            )
         elif reusable:
             copier = program.bindings.reference("list", list)
         if program.tape:

@@ -680,6 +680,12 @@ class _Reverser:
         return index
 
     def user_call_adjoint(self, op: Op, g: gast.Name) -> None:
+        start = len(self.code)
+        self.user_call_contributions(op, g)
+        if self.analysis.kinds.get(op.target) != SCALAR:
+            self.guard_zero(g, start, op)  # the backward half takes a seed with a shape
+
+    def user_call_contributions(self, op: Op, g: gast.Name) -> None:
         pair, saved = self.pair(op)
         bwd_name = self.bindings.bind_cell(pair.name + "_bwd", pair.bwd_cell)
         call = gast.Call(func=name_node(bwd_name), args=[name_node(saved), g], keywords=[])

@@ -166,12 +166,18 @@ def fresh_copy(x):
     return x.copy() if isinstance(x, np.ndarray) else x
 
 
-def fresh_state(values):
+def fresh_state(values, changed):
     """A copy of the values a reusable backward sweep works on (it undoes writes in place):
-    lists and arrays copied, and two names for one array, or a view and its array, still
-    share memory in the copy as they did in the original."""
-    roots: dict[int, np.ndarray] = {}
+    lists rebuilt, and the arrays that share memory with one of ``changed`` copied, so that
+    two names for one array, or a view and its array, still share memory in the copy."""
+    roots: dict[int, object] = {id(_root(a)): None for a in changed if isinstance(a, np.ndarray)}
     return _copy_state(values, {}, roots)
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
 
 
 def _copy_state(value, memo: dict, roots: dict):
@@ -193,15 +199,16 @@ def _copy_state(value, memo: dict, roots: dict):
 
 
 def _copy_array(a: np.ndarray, roots: dict) -> np.ndarray:
-    """``a`` copied into a copy of the array owning its memory (made once per owner)."""
-    root = a
-    while isinstance(root.base, np.ndarray):
-        root = root.base
+    """``a`` copied into a copy of the array owning its memory (made once per owner), if
+    that memory is changed; else ``a`` itself."""
+    root = _root(a)
+    if id(root) not in roots:
+        return a
     if root.base is not None or not (root.flags.c_contiguous or root.flags.f_contiguous):
         return a.copy()
-    if id(root) not in roots:
-        roots[id(root)] = (root, root.copy(order="K"))
-    copied = roots[id(root)][1]
+    if roots[id(root)] is None:
+        roots[id(root)] = root.copy(order="K")
+    copied = roots[id(root)]
     offset = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
     return np.ndarray(a.shape, a.dtype, buffer=copied, offset=offset, strides=a.strides)
 

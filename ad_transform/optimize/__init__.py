@@ -48,7 +48,7 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
         program.backward = guard_accumulation(backward, program, predefined)
         return program
     protected = keep | predefined
-    backward = settle_zero_guards(program.backward, set(program.adjoint_kinds), predefined)
+    backward = settle_zero_guards(program.backward, set(program.adjoint_kinds))
     backward = assign_known_zeros(backward, adjoints, predefined)
     backward = drop_dead_stores(backward, protected)
     backward = propagate(backward, protected=protected)

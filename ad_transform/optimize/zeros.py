@@ -196,19 +196,17 @@ def _is_reset(stmt: gast.stmt) -> bool:
     return target_name(stmt) is not None and number(stmt.value) == 0
 
 
-def settle_zero_guards(
-    block: list[gast.stmt], adjoints: set[str], maybe_on_entry: set[str]
-) -> list[gast.stmt]:
+def settle_zero_guards(block: list[gast.stmt], adjoints: set[str]) -> list[gast.stmt]:
     """Decide the ``if not is_zero(g):`` guards of the reverse stage where the dataflow can.
 
     An adjoint may hold the shapeless number ``0.0`` when it was zero-initialised or
     reset, or copied from such an adjoint, with no contribution since; ``dl[i]`` and
     ``dl.pop()`` of a list adjoint may be ``0.0`` too. Where ``g`` is certainly such a
     zero the guarded statements go (they contribute nothing); where it certainly is not,
-    the test goes and its statements stay. ``maybe_on_entry``: adjoints bound on entry
-    that may be zero (a seed passed in). Returns a new list."""
+    the test goes and its statements stay. A seed passed in (split mode) has a shape: the
+    caller guards the call of a backward half. Returns a new list."""
     block = list(block)
-    _ZeroGuards(adjoints).block(block, frozenset(), frozenset(adjoints) | maybe_on_entry)
+    _ZeroGuards(adjoints).block(block, frozenset(), frozenset(adjoints))
     return block
 
 
