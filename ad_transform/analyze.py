@@ -31,8 +31,8 @@ from .callables import (
 from .emit import expression_source
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
+from .ownership import check_item_stores
 from .parse import is_missing
-from .rules.constructors import FROM_SHAPE
 from .rules.registry import ARRAY, SCALAR, SEQUENCE, UNKNOWN, Rule
 
 BINARY_OPERATORS = {
@@ -146,7 +146,7 @@ def analyze(
         _mark_active(op, analysis)
     _refuse_hidden_flows(analysis, helper)
     _refuse_hidden_flows_in_helpers(analysis)
-    _check_item_stores(analysis)
+    check_item_stores(analysis)
     aliases.check_mutations(analysis)
     return analysis
 
@@ -647,74 +647,6 @@ def _refuse_active_inside_operand(op: Op, analysis: Analysis) -> None:
                 "element of an index tuple) depends on the differentiated argument, and "
                 "indexing has no derivative with respect to its index",
                 op.value,
-            )
-
-
-# Calls whose result is a new array that nothing else holds: safe to write items into.
-# constructors that return a new array (those from a shape have no derivative; these
-# others do, in their values)
-_FRESH_CONSTRUCTORS = (
-    *FROM_SHAPE,
-    np.full,
-    np.full_like,
-    np.arange,
-    np.linspace,
-    np.array,
-    np.copy,
-)
-
-
-def _creates_array(op: Op) -> bool:
-    if op.form == BUILD:
-        return True
-    callee = op.rule.primitive if op.rule is not None else op.callee
-    if callee == ("method", "copy"):
-        return True
-    if isinstance(op.value, (gast.BinOp, gast.UnaryOp)) and op.form == RULE:
-        return True
-    try:
-        return any(callee is c for c in _FRESH_CONSTRUCTORS) or type(callee) is np.ufunc
-    except TypeError:
-        return False
-
-
-def _check_item_stores(analysis: Analysis) -> None:
-    """Items may only be written into arrays the function created itself.
-
-    Writing into an argument (or a view of one) would change the caller's data.
-    """
-    stores = [op for op in analysis.ops if op.form in MUTATIONS]
-    if not stores:
-        return
-    definitions: dict[str, list[Op]] = {}
-    for op in analysis.ops:
-        if op.target is not None and op.form not in MUTATIONS:
-            definitions.setdefault(op.target, []).append(op)
-    owned = {name for name, ops in definitions.items()}
-    changed = True
-    while changed:
-        changed = False
-        for name in sorted(owned):
-            for op in definitions[name]:
-                source = op.inputs.get("x") if op.form == COPY else None
-                ok = (
-                    _creates_array(op)
-                    or (op.form == CONSTANT and _is_none(op.inputs["x"]))
-                    or (isinstance(source, gast.Name) and source.id in owned)
-                )
-                if not ok:
-                    owned.discard(name)
-                    changed = True
-                    break
-    for op in stores:
-        if op.target not in owned:
-            user_name = analysis.fn.source_of.get(op.target, op.target)
-            what = "append to" if op.form == APPEND else "assign into items of"
-            raise analysis.fn.parsed.error(
-                f"cannot {what} '{user_name}': only lists and arrays created inside the "
-                f"function ([], np.zeros, np.copy, x.copy(), arithmetic) can be changed in "
-                f"place; use '{user_name} = {user_name}.copy()' first",
-                op.stmt,
             )
 
 

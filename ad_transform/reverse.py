@@ -152,9 +152,12 @@ class _Reverser:
         )
         program.tape = dict(self.tape)
         program.mutated = {
-            op.target for op in self.analysis.ops if op.form in MUTATIONS and op.active
+            op.target
+            for op in self.analysis.ops
+            if op.form == STORE_ITEM or (op.form in MUTATIONS and op.active)
         }
         program.pairs_used = [pair for pair, _ in self.pairs.values()]
+        program.item_adjoints = set(self.item_arrays)
         return program
 
     # -- backward sweep, built first: it decides what the forward sweep must record -------
@@ -169,6 +172,8 @@ class _Reverser:
                 op = self.analysis.op(stmt)
                 if op.active and op.form != RETURN:
                     out.extend(self.backward_statement(op, depth))
+                elif op.form == STORE_ITEM:
+                    out.extend(self.undo_statement(op, depth))
                 elif depth > 0 and self.carries_derivatives(op):
                     # a loop rebinds the name to a value with no derivative: the adjoint
                     # gathered for this binding goes nowhere, and must not leak into the
@@ -201,6 +206,22 @@ class _Reverser:
             return restore + code  # the object's adjoint lives on across the change
         reset = assign(self.adjoint_name(op.target), gast.Constant(value=0.0, kind=None))
         return restore + code + [self.located(reset, op)]
+
+    def undo_statement(self, op: Op, depth: int) -> list[gast.stmt]:
+        """``a[i] = v`` with no derivative to pass on is still undone: the array (or another
+        name for it, or a value saved on the tape) may be read by the adjoints of the
+        statements before it, which must see its values from before the write."""
+        code = [self.located(self.restore_item(op), op)]
+        reads = sorted(_primal_reads(code, self) & self.analysis.loop_variant) if depth else []
+        if not reads:
+            return code
+        self.reads[id(op.stmt)] = reads
+        return [self.popped(reads, op), *code]
+
+    def restore_item(self, op: Op) -> gast.stmt:
+        return self.popped_into(
+            gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
+        )
 
     def backward_if(self, stmt: gast.If, depth: int) -> list[gast.stmt]:
         if getattr(stmt, "ad_loop_exit", False):
@@ -310,7 +331,7 @@ class _Reverser:
                 inner |= name_ids(stmt)
         out = []
         for primal, adjoint in self.adjoints.items():
-            if adjoint in self.item_arrays:
+            if adjoint in self.item_arrays and (primal in self.stable or adjoint == exclude):
                 # Items of it are zeroed in place: it must be an array of its own.
                 if adjoint == exclude:
                     helper = self.bindings.reference("as_gradient", runtime.as_gradient)
@@ -325,7 +346,9 @@ class _Reverser:
                 out.append(
                     assign(adjoint, gast.Call(func=name_node(helper), args=args, keywords=[]))
                 )
-            elif adjoint in inner and adjoint != exclude:
+            elif (adjoint in inner or adjoint in self.item_arrays) and adjoint != exclude:
+                # an array bound only on some paths: its zero has no shape yet; the first
+                # contribution (``+=``, never made an assignment) makes the array
                 out.append(assign(adjoint, gast.Constant(value=0.0, kind=None)))
         return out
 
@@ -416,7 +439,7 @@ class _Reverser:
         out = []
         if op.form == RETURN:
             return out
-        if op.form == STORE_ITEM and op.active:
+        if op.form == STORE_ITEM:  # undone in the backward sweep, active or not
             old = gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Load())
             if self.analysis.kinds.get(op.target) == ARRAY:
                 saved = gast.Call(
@@ -528,6 +551,7 @@ class _Reverser:
         if op.form == COPY:
             self.contribute(op.inputs["x"], g, op)
         elif op.form == BUILD:
+            start = len(self.code)
             for position in op.active_inputs:
                 item = gast.Subscript(
                     value=clone(g),
@@ -535,6 +559,7 @@ class _Reverser:
                     ctx=gast.Load(),
                 )
                 self.contribute(op.inputs[position], item, op)
+            self.guard_zero(g, start, op)
         elif op.form == RULE:
             self.rule_adjoint(op, g)
         elif op.form == USER_CALL:
@@ -547,6 +572,7 @@ class _Reverser:
     def append_adjoint(self, op: Op, g: gast.Name) -> None:
         """``xs.append(v)``: ``v`` receives the last element's adjoint; both lists shrink."""
         self.item_arrays.add(g.id)
+        start = len(self.code)
         last = gast.Call(
             func=gast.Attribute(value=clone(g), attr="pop", ctx=gast.Load()),
             args=[],
@@ -557,6 +583,7 @@ class _Reverser:
         else:
             self.emit(gast.Expr(value=last), op)
         self.code[-1].ad_pure = False
+        self.guard_zero(g, start, op)
         undo = gast.Expr(
             value=gast.Call(
                 func=gast.Attribute(value=name_node(op.target), attr="pop", ctx=gast.Load()),
@@ -572,29 +599,39 @@ class _Reverser:
         its old value is restored for the statements before it."""
         self.item_arrays.add(g.id)
         index = clone(op.index)
+        start = len(self.code)
+        value = op.inputs["value"]
+        later = None  # a contribution to add after the written items' adjoint is zeroed
         if "value" in op.active_inputs:
             helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
             taken = gast.Call(
                 func=name_node(helper),
-                args=[clone(g), self.as_value(clone(index)), op.inputs["value"]],
+                args=[clone(g), self.as_value(clone(index)), value],
                 keywords=[],
             )
-            self.contribute(op.inputs["value"], taken, op)
+            if self.adjoint_name(value.id) == g.id:
+                # ``a[i] = a``: the stored value's adjoint is the array's own, which the
+                # zeroing below changes: take it first, add it after
+                later = self.names.numbered("d" + value.id + "_")
+                self.emit(assign(later, taken), op)
+            else:
+                self.contribute(value, taken, op)
         zero = assign(
             gast.Subscript(value=clone(g), slice=index, ctx=gast.Store()),
             gast.Constant(value=0.0, kind=None),
         )
         zero.ad_pure = False
         self.emit(zero, op)
-        restore = self.popped_into(
-            gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
-        )
-        self.emit(restore, op)
+        if later is not None:
+            self.contribute(value, name_node(later), op)
+        self.guard_zero(g, start, op)
+        self.emit(self.restore_item(op), op)
 
     def rule_adjoint(self, op: Op, g: gast.Name) -> None:
         if self.indexes_in_place(op):
             self.item_read_adjoint(op, g)
             return
+        start = len(self.code)
         kinds = [
             self.analysis.kind_of(op.inputs[p]) for p in op.rule.template.params if p in op.inputs
         ]
@@ -620,6 +657,28 @@ class _Reverser:
             if all_scalar:
                 contribution = _drop_unbroadcast(contribution, self.bindings)
             self.contribute(op.inputs[param], contribution, op)
+        if not all_scalar:
+            self.guard_zero(g, start, op)
+
+    def guard_zero(self, g: gast.Name, start: int, op: Op) -> None:
+        """Run the statements emitted since ``start`` only where ``g`` is not a zero.
+
+        An adjoint nothing has contributed to yet holds the number ``0.0`` (its zero
+        initialisation, or its reset in a loop): a value overwritten before it was read,
+        in the branch taken or by the next iteration. It has no shape, so array rules
+        (``reshape``, ``flip``, ``g[i]``...) cannot take it; and a zero contributes
+        nothing. ``optimize.settle_zero_guards`` removes the test where the dataflow
+        knows the answer."""
+        body = self.code[start:]
+        if not body:
+            return
+        helper = self.bindings.reference("is_zero", runtime.is_zero)
+        test = gast.UnaryOp(
+            op=gast.Not(), operand=gast.Call(func=name_node(helper), args=[clone(g)], keywords=[])
+        )
+        node = self.located(gast.If(test=test, body=body, orelse=[]), op)
+        node.ad_zero_guard = g.id
+        self.code[start:] = [node]
 
     def check_array_receiver(self, op: Op) -> None:
         """``b.take(i)`` where ``b`` is not known to be an array: its adjoint is
@@ -680,6 +739,12 @@ class _Reverser:
         return index
 
     def user_call_adjoint(self, op: Op, g: gast.Name) -> None:
+        start = len(self.code)
+        self.user_call_contributions(op, g)
+        if self.analysis.kinds.get(op.target) != SCALAR:
+            self.guard_zero(g, start, op)  # the backward half takes a seed with a shape
+
+    def user_call_contributions(self, op: Op, g: gast.Name) -> None:
         pair, saved = self.pair(op)
         bwd_name = self.bindings.bind_cell(pair.name + "_bwd", pair.bwd_cell)
         call = gast.Call(func=name_node(bwd_name), args=[name_node(saved), g], keywords=[])

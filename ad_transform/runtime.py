@@ -140,11 +140,40 @@ def as_gradient(dx, x, copy=False):
     return own(dx) if copy else dx
 
 
+def is_zero(g) -> bool:
+    """Whether the adjoint ``g`` is the number 0 (nothing has contributed to it yet)."""
+    return isinstance(g, (int, float)) and g == 0
+
+
 def item_adjoint(g, index, value):
-    """The adjoint of ``value`` in ``a[index] = value``: a copy of ``g[index]``, un-broadcast."""
+    """The adjoint of ``value`` in ``a[index] = value``: a copy of ``g[index]``, un-broadcast.
+
+    Where an index array names an item more than once, NumPy stores only the last value
+    written to it: the other elements of ``value`` receive nothing."""
     if isinstance(g, list):
         return unbroadcast(g[index], value)
-    return unbroadcast(np.array(g[index], dtype=g.dtype), value)
+    taken = np.array(g[index], dtype=g.dtype)
+    if _may_repeat(index) and taken.size > 1:
+        taken[~_last_writes(g.shape, index, taken.shape)] = 0.0
+    return unbroadcast(taken, value)
+
+
+def _may_repeat(index) -> bool:
+    """Whether ``index`` has an integer index array (or list), which may name an item twice."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if isinstance(part, (list, np.ndarray)) and np.asarray(part).dtype != bool:
+            return True
+    return False
+
+
+def _last_writes(shape: tuple, index, written: tuple) -> np.ndarray:
+    """Which elements of a value of shape ``written`` stored at ``index`` into an array of
+    ``shape`` are still there afterwards: NumPy's own assignment of their positions tells."""
+    positions = np.arange(int(np.prod(written)), dtype=np.intp).reshape(written)
+    owner = np.full(shape, -1, dtype=np.intp)
+    owner[index] = positions
+    return owner[index] == positions
 
 
 def fresh_copy(x):

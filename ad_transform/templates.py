@@ -75,7 +75,8 @@ class Template:
         }
         loaded = {
             n.id
-            for n in gast.walk(tree)
+            for part in (*tree.body, tree.args)  # not the decorators
+            for n in gast.walk(part)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
         }
         self.free = sorted(loaded - set(arg_names) - self.locals)

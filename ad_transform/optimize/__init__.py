@@ -2,6 +2,9 @@
 
 Passes over the backward sweep, in order (one module per family):
 
+* ``zeros.settle_zero_guards``: the reverse stage guards array adjoints with
+  ``if not is_zero(g):``; where the dataflow knows whether ``g`` is the shapeless zero,
+  the test (or the whole guarded block) goes;
 * ``zeros.assign_known_zeros``: ``dx += e`` is ``dx = e`` where ``dx`` is certainly
   zero or not yet bound (a first contribution, also inside branches and loops);
 * ``zeros.drop_dead_stores``: assignments no statement reads (resets, zero
@@ -27,7 +30,7 @@ from .dead_code import eliminate_dead_code
 from .forward import coalesce_copies, fold_temporaries
 from .propagation import propagate
 from .walk import loaded
-from .zeros import assign_known_zeros, drop_dead_stores
+from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
 
 
 def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> AdjointProgram:
@@ -37,14 +40,16 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     become assignments (the reverse stage leaves them unbound) and in-place accumulation is
     guarded. The tests compare the gradients of the two."""
     predefined = {program.seed_name} if program.seed_is_parameter else set()
+    # the adjoints of arrays whose items the backward sweep zeroes must be arrays of
+    # their own: their first contribution stays ``+=`` (which makes one from ``0.0``)
+    adjoints = set(program.adjoint_kinds) - getattr(program, "item_adjoints", set())
     if not passes:
-        backward = assign_known_zeros(
-            program.backward, set(program.adjoint_kinds), predefined, resets=False
-        )
+        backward = assign_known_zeros(program.backward, adjoints, predefined, resets=False)
         program.backward = guard_accumulation(backward, program, predefined)
         return program
     protected = keep | predefined
-    backward = assign_known_zeros(program.backward, set(program.adjoint_kinds), predefined)
+    backward = settle_zero_guards(program.backward, set(program.adjoint_kinds))
+    backward = assign_known_zeros(backward, adjoints, predefined)
     backward = drop_dead_stores(backward, protected)
     backward = propagate(backward, protected=protected)
     backward = propagate_block_copies(backward, set(program.adjoint_kinds), protected)
@@ -67,4 +72,5 @@ __all__ = [
     "optimize",
     "propagate",
     "propagate_block_copies",
+    "settle_zero_guards",
 ]

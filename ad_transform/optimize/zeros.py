@@ -194,3 +194,105 @@ def _jumps(body: list[gast.stmt]) -> bool:
 
 def _is_reset(stmt: gast.stmt) -> bool:
     return target_name(stmt) is not None and number(stmt.value) == 0
+
+
+def settle_zero_guards(block: list[gast.stmt], adjoints: set[str]) -> list[gast.stmt]:
+    """Decide the ``if not is_zero(g):`` guards of the reverse stage where the dataflow can.
+
+    An adjoint may hold the shapeless number ``0.0`` when it was zero-initialised or
+    reset, or copied from such an adjoint, with no contribution since; ``dl[i]`` and
+    ``dl.pop()`` of a list adjoint may be ``0.0`` too. Where ``g`` is certainly such a
+    zero the guarded statements go (they contribute nothing); where it certainly is not,
+    the test goes and its statements stay. A seed passed in (split mode) has a shape: the
+    caller guards the call of a backward half. Returns a new list."""
+    block = list(block)
+    _ZeroGuards(adjoints).block(block, frozenset(), frozenset(adjoints))
+    return block
+
+
+class _ZeroGuards:
+    """A forward dataflow over the backward sweep: which adjoints are certainly (``zero``)
+    and possibly (``maybe``) the shapeless zero."""
+
+    def __init__(self, adjoints: set[str]) -> None:
+        self.adjoints = adjoints
+        self.rewrite = True
+
+    def block(self, block: list[gast.stmt], zero: frozenset, maybe: frozenset):
+        index = 0
+        while index < len(block):
+            stmt = block[index]
+            guarded = getattr(stmt, "ad_zero_guard", None)
+            if guarded is not None and (guarded in zero or guarded not in maybe):
+                if guarded in zero:
+                    index += 1  # nothing it does reaches anything
+                    if self.rewrite:
+                        del block[index - 1]
+                        index -= 1
+                    continue
+                if self.rewrite:
+                    block[index : index + 1] = stmt.body
+                    continue  # the statements put in its place are visited next
+                zero, maybe = self.block(stmt.body, zero, maybe)
+                index += 1
+                continue
+            if guarded is not None:
+                inner = self.block(stmt.body, zero - {guarded}, maybe - {guarded})
+                zero, maybe = zero & inner[0], maybe | inner[1]
+            elif isinstance(stmt, gast.If):
+                body = self.block(stmt.body, zero, maybe)
+                orelse = self.block(stmt.orelse, zero, maybe)
+                zero, maybe = body[0] & orelse[0], body[1] | orelse[1]
+            elif isinstance(stmt, _LOOPS):
+                zero, maybe = self.loop(stmt, zero, maybe)
+            else:
+                zero, maybe = self.simple(stmt, zero, maybe)
+            index += 1
+        return zero, maybe
+
+    def loop(self, loop, zero: frozenset, maybe: frozenset):
+        """The state at the top of every iteration: iterated to a fixpoint, then applied."""
+        if loop.orelse or _jumps(loop.body):
+            zero, maybe = frozenset(), frozenset(self.adjoints) | maybe
+        rewrite, self.rewrite = self.rewrite, False
+        while True:
+            after = self.block(loop.body, zero, maybe)
+            head = zero & after[0], maybe | after[1]
+            if head == (zero, maybe):
+                break
+            zero, maybe = head
+        self.rewrite = rewrite
+        self.block(loop.body, zero, maybe)
+        return zero, maybe
+
+    def simple(self, stmt: gast.stmt, zero: frozenset, maybe: frozenset):
+        if isinstance(stmt, gast.Assign) and target_name(stmt) is not None:
+            name, value = target_name(stmt), stmt.value
+            return (
+                zero - {name} | ({name} if self.is_zero(value, zero) else set()),
+                maybe - {name} | ({name} if self.may_be_zero(value, maybe) else set()),
+            )
+        if accumulates(stmt) and not self.may_be_zero(stmt.value, maybe):
+            return zero - {stmt.target.id}, maybe - {stmt.target.id}
+        if accumulates(stmt):  # 0.0 + 0.0: still zero only if both were
+            if not self.is_zero(stmt.value, zero):
+                zero = zero - {stmt.target.id}
+            return zero, maybe
+        stored = set(_stores(stmt))
+        return zero - stored, maybe | (stored & self.adjoints)
+
+    @staticmethod
+    def is_zero(value: gast.expr, zero: frozenset) -> bool:
+        return number(value) == 0 or (isinstance(value, gast.Name) and value.id in zero)
+
+    @staticmethod
+    def may_be_zero(value: gast.expr, maybe: frozenset) -> bool:
+        if number(value) == 0 or isinstance(value, gast.Subscript):
+            return True
+        if isinstance(value, gast.Name):
+            return value.id in maybe
+        return (
+            isinstance(value, gast.Call)
+            and isinstance(value.func, gast.Attribute)
+            and value.func.attr == "pop"
+        )

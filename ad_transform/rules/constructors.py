@@ -28,7 +28,7 @@ from ..runtime import (
 from .registry import ARRAY, adjoint, register_nondifferentiable
 
 
-@adjoint(np.array, kind=ARRAY)
+@adjoint(np.array, kind=ARRAY, fresh=True)
 def d_array(g, ans, object, dtype=None):
     return array_adjoint(g, object)
 
@@ -48,12 +48,12 @@ def d_ascontiguousarray(g, ans, a, dtype=None):
     return array_adjoint(g, a)
 
 
-@adjoint(("method", "astype"), kind=None)
+@adjoint(("method", "astype"), kind=None, fresh=lambda given: "copy" not in given)
 def d_astype_method(g, ans, self, dtype, order="K", casting="unsafe", subok=True, copy=True):
     return astype_adjoint(g, self, dtype)
 
 
-@adjoint(np.float64)
+@adjoint(np.float64, fresh=True)
 def d_float64(g, ans, x):
     return cast_like(g, x)
 
@@ -63,18 +63,18 @@ def d_float64_scalar(g, ans, x):
     return g
 
 
-@adjoint(np.full, kind=ARRAY)
+@adjoint(np.full, kind=ARRAY, fresh=True)
 def d_full(g, ans, shape, fill_value, dtype=None, order="C"):
     return None, full_adjoint(g, fill_value, dtype)
 
 
-@adjoint(np.full_like, kind=ARRAY)
+@adjoint(np.full_like, kind=ARRAY, fresh=True)
 def d_full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None):
     # Only a's shape and dtype are used: no contribution to it.
     return 0.0, full_adjoint(g, fill_value, dtype)
 
 
-@adjoint(np.linspace, kind=ARRAY)
+@adjoint(np.linspace, kind=ARRAY, fresh=True)
 def d_linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     return (
         linspace_adjoint(g, start, stop, num, endpoint, axis, False),
@@ -82,7 +82,7 @@ def d_linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=
     )
 
 
-@adjoint(np.arange, kind=ARRAY)
+@adjoint(np.arange, kind=ARRAY, fresh=True)
 def d_arange(g, ans, start, stop=None, step=None, dtype=None):
     return (
         arange_adjoint(g, start, stop, step, False),
@@ -105,4 +105,4 @@ FROM_SHAPE = (
     np.indices,
 )
 
-register_nondifferentiable(*FROM_SHAPE, kind=ARRAY)
+register_nondifferentiable(*FROM_SHAPE, kind=ARRAY, fresh=True)

@@ -56,42 +56,43 @@ from .registry import ARRAY, SCALAR, adjoint, register_like
 register_like(np.matmul, operator.matmul)  # the ufunc behind ``@``: the same rule
 
 
-@adjoint(np.dot, kind=None)
+@adjoint(np.dot, kind=None, fresh=True)
 def d_dot(g, ans, a, b):
     return dot_adjoint_left(g, a, b), dot_adjoint_right(g, a, b)
 
 
-@adjoint(("method", "dot"), kind=None)
+@adjoint(("method", "dot"), kind=None, fresh=True)
 def d_dot_method(g, ans, self, b):
     return dot_adjoint_left(g, self, b), dot_adjoint_right(g, self, b)
 
 
-@adjoint(np.vdot, kind=SCALAR)
+@adjoint(np.vdot, kind=SCALAR, fresh=True)
 def d_vdot(g, ans, a, b):
     return vdot_adjoint(g, b, a), vdot_adjoint(g, a, b)
 
 
-@adjoint(np.inner, kind=None)
+@adjoint(np.inner, kind=None, fresh=True)
 def d_inner(g, ans, a, b):
     return inner_adjoint_left(g, a, b), inner_adjoint_right(g, a, b)
 
 
-@adjoint(np.outer, kind=ARRAY)
+@adjoint(np.outer, kind=ARRAY, fresh=True)
 def d_outer(g, ans, a, b):
     return outer_adjoint_left(g, a, b), outer_adjoint_right(g, a, b)
 
 
-@adjoint(np.tensordot, kind=None)
+@adjoint(np.tensordot, kind=None, fresh=True)
 def d_tensordot(g, ans, a, b, axes=2):
     return tensordot_adjoint_left(g, a, b, axes), tensordot_adjoint_right(g, a, b, axes)
 
 
-@adjoint(np.kron, kind=ARRAY)
+@adjoint(np.kron, kind=ARRAY, fresh=True)
 def d_kron(g, ans, a, b):
     return kron_adjoint(g, a, b, True), kron_adjoint(g, a, b, False)
 
 
-@adjoint(np.einsum, kind=None)
+# of one operand, einsum may return a view ("ij->ji", "ii->i")
+@adjoint(np.einsum, kind=None, fresh=lambda given: "o1" in given)
 def d_einsum(
     g,
     ans,
@@ -122,24 +123,24 @@ def d_einsum(
 # -- solving and decompositions ---------------------------------------------------------------
 
 
-@adjoint(np.linalg.solve, kind=ARRAY)
+@adjoint(np.linalg.solve, kind=ARRAY, fresh=True)
 def d_solve(g, ans, a, b):
     gb = solve_cotangent(g, a, b)
     return unbroadcast(solve_matrix_adjoint(gb, ans, a, b), a), unbroadcast(gb, b)
 
 
-@adjoint(np.linalg.inv, kind=ARRAY)
+@adjoint(np.linalg.inv, kind=ARRAY, fresh=True)
 def d_inv(g, ans, a):
     inverse_t = np.swapaxes(ans, -1, -2)
     return -(inverse_t @ g @ inverse_t)
 
 
-@adjoint(np.linalg.det, kind=None)
+@adjoint(np.linalg.det, kind=None, fresh=True)
 def d_det(g, ans, a):
     return det_adjoint(g, ans, a)
 
 
-@adjoint(np.linalg.slogdet, kind=None)
+@adjoint(np.linalg.slogdet, kind=None, fresh=True)
 def d_slogdet(g, ans, a):
     # g is the adjoint of the pair (sign, logabsdet); only logabsdet has a derivative.
     return slogdet_adjoint(g, a)
@@ -147,12 +148,12 @@ def d_slogdet(g, ans, a):
 
 if int(np.__version__.split(".")[0]) >= 2:  # slogdet returns a named tuple
 
-    @adjoint(("attribute", "logabsdet"), kind=None)
+    @adjoint(("attribute", "logabsdet"), kind=None, fresh=True)
     def d_logabsdet_attribute(g, ans, x):
         # slogdet(a).logabsdet is slogdet(a)[1]
         return Item(1, g, 2)
 
 
-@adjoint(np.linalg.cholesky, kind=ARRAY)
+@adjoint(np.linalg.cholesky, kind=ARRAY, fresh=True)
 def d_cholesky(g, ans, a, upper=False):
     return cholesky_adjoint(g, ans, a, upper)

@@ -16,95 +16,95 @@ from ..runtime import safe_log, sequence_sum_adjoint, times, unbroadcast
 from .registry import SCALAR, UNKNOWN, adjoint, register_nondifferentiable
 
 
-@adjoint(math.sin, kind=SCALAR)
+@adjoint(math.sin, kind=SCALAR, fresh=True)
 def d_sin(g, ans, x):
     return g * math.cos(x)
 
 
-@adjoint(math.cos, kind=SCALAR)
+@adjoint(math.cos, kind=SCALAR, fresh=True)
 def d_cos(g, ans, x):
     return -g * math.sin(x)
 
 
-@adjoint(math.tan, kind=SCALAR)
+@adjoint(math.tan, kind=SCALAR, fresh=True)
 def d_tan(g, ans, x):
     return g * (1.0 + ans * ans)
 
 
-@adjoint(math.exp, kind=SCALAR)
+@adjoint(math.exp, kind=SCALAR, fresh=True)
 def d_exp(g, ans, x):
     return g * ans
 
 
-@adjoint(math.log, kind=SCALAR)
+@adjoint(math.log, kind=SCALAR, fresh=True)
 def d_log(g, ans, x, base=math.e):
     return g / (x * math.log(base)), -g * ans / (base * math.log(base))
 
 
-@adjoint(math.log2, kind=SCALAR)
+@adjoint(math.log2, kind=SCALAR, fresh=True)
 def d_log2(g, ans, x):
     return g / (x * math.log(2.0))
 
 
-@adjoint(math.log10, kind=SCALAR)
+@adjoint(math.log10, kind=SCALAR, fresh=True)
 def d_log10(g, ans, x):
     return g / (x * math.log(10.0))
 
 
-@adjoint(math.sqrt, kind=SCALAR)
+@adjoint(math.sqrt, kind=SCALAR, fresh=True)
 def d_sqrt(g, ans, x):
     return g / (2.0 * ans)
 
 
-@adjoint(math.tanh, kind=SCALAR)
+@adjoint(math.tanh, kind=SCALAR, fresh=True)
 def d_tanh(g, ans, x):
     return g * (1.0 - ans * ans)
 
 
-@adjoint(math.sinh, kind=SCALAR)
+@adjoint(math.sinh, kind=SCALAR, fresh=True)
 def d_sinh(g, ans, x):
     return g * math.cosh(x)
 
 
-@adjoint(math.cosh, kind=SCALAR)
+@adjoint(math.cosh, kind=SCALAR, fresh=True)
 def d_cosh(g, ans, x):
     return g * math.sinh(x)
 
 
-@adjoint(math.atan, kind=SCALAR)
+@adjoint(math.atan, kind=SCALAR, fresh=True)
 def d_atan(g, ans, x):
     return g / (1.0 + x * x)
 
 
-@adjoint(math.asin, kind=SCALAR)
+@adjoint(math.asin, kind=SCALAR, fresh=True)
 def d_asin(g, ans, x):
     return g / math.sqrt(1.0 - x * x)
 
 
-@adjoint(math.acos, kind=SCALAR)
+@adjoint(math.acos, kind=SCALAR, fresh=True)
 def d_acos(g, ans, x):
     return -g / math.sqrt(1.0 - x * x)
 
 
-@adjoint(math.pow, kind=SCALAR)
+@adjoint(math.pow, kind=SCALAR, fresh=True)
 def d_math_pow(g, ans, x, y):
     return g * y * x ** (y - 1), g * ans * safe_log(x)
 
 
-@adjoint(math.fabs, kind=SCALAR)
+@adjoint(math.fabs, kind=SCALAR, fresh=True)
 def d_fabs(g, ans, x):
     # float(...) keeps the adjoint a float (and works for NumPy scalars, whose booleans
     # cannot be subtracted).
     return g * (float(x > 0) - float(x < 0))
 
 
-@adjoint(math.hypot, kind=SCALAR)
+@adjoint(math.hypot, kind=SCALAR, fresh=True)
 def d_hypot(g, ans, x, y):
     # at the origin the convention of np.hypot and np.linalg.norm: gradient 0
     return (g * x / ans if ans else 0.0), (g * y / ans if ans else 0.0)
 
 
-@adjoint(builtins.abs)
+@adjoint(builtins.abs, fresh=True)
 def d_abs(g, ans, x):
     return times(g, np.sign(x))
 
@@ -124,7 +124,7 @@ def d_min(g, ans, x, y):
     return g * ((x < y) + 0.5 * (x == y)), g * ((y < x) + 0.5 * (x == y))
 
 
-@adjoint(builtins.pow)
+@adjoint(builtins.pow, fresh=True)
 def d_builtin_pow(g, ans, x, y):
     return (
         unbroadcast(times(g, y * x ** (y - 1)), x),
@@ -137,12 +137,12 @@ def d_builtin_pow_scalar(g, ans, x, y):
     return g * y * x ** (y - 1), g * ans * safe_log(x)
 
 
-@adjoint(builtins.sum, kind=UNKNOWN)
+@adjoint(builtins.sum, kind=UNKNOWN, fresh=True)
 def d_builtin_sum(g, ans, x, start=0):
     return sequence_sum_adjoint(g, x), unbroadcast(g, start)
 
 
-@adjoint(builtins.float, kind=SCALAR)
+@adjoint(builtins.float, kind=SCALAR, fresh=True)
 def d_float(g, ans, x):
     return g
 

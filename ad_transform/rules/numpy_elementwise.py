@@ -54,7 +54,7 @@ from .registry import adjoint, register_like, register_nondifferentiable
 # -- exponentials and logarithms ---------------------------------------------------------
 
 
-@adjoint(np.exp)
+@adjoint(np.exp, fresh=True)
 def d_exp(g, ans, x):
     return times(g, ans)
 
@@ -64,7 +64,7 @@ def d_exp_scalar(g, ans, x):
     return g * ans
 
 
-@adjoint(np.exp2)
+@adjoint(np.exp2, fresh=True)
 def d_exp2(g, ans, x):
     return times(g, ans * math.log(2.0))
 
@@ -74,7 +74,7 @@ def d_exp2_scalar(g, ans, x):
     return g * ans * math.log(2.0)
 
 
-@adjoint(np.expm1)
+@adjoint(np.expm1, fresh=True)
 def d_expm1(g, ans, x):
     return times(g, ans + 1.0)
 
@@ -84,7 +84,7 @@ def d_expm1_scalar(g, ans, x):
     return g * (ans + 1.0)
 
 
-@adjoint(np.log)
+@adjoint(np.log, fresh=True)
 def d_log(g, ans, x):
     return over(g, x)
 
@@ -94,7 +94,7 @@ def d_log_scalar(g, ans, x):
     return g / x
 
 
-@adjoint(np.log2)
+@adjoint(np.log2, fresh=True)
 def d_log2(g, ans, x):
     return over(g, x * math.log(2.0))
 
@@ -104,7 +104,7 @@ def d_log2_scalar(g, ans, x):
     return g / (x * math.log(2.0))
 
 
-@adjoint(np.log10)
+@adjoint(np.log10, fresh=True)
 def d_log10(g, ans, x):
     return over(g, x * math.log(10.0))
 
@@ -114,7 +114,7 @@ def d_log10_scalar(g, ans, x):
     return g / (x * math.log(10.0))
 
 
-@adjoint(np.log1p)
+@adjoint(np.log1p, fresh=True)
 def d_log1p(g, ans, x):
     return over(g, 1.0 + x)
 
@@ -127,7 +127,7 @@ def d_log1p_scalar(g, ans, x):
 # -- powers and roots ---------------------------------------------------------------------
 
 
-@adjoint(np.sqrt)
+@adjoint(np.sqrt, fresh=True)
 def d_sqrt(g, ans, x):
     return over(g, 2.0 * ans)
 
@@ -137,7 +137,7 @@ def d_sqrt_scalar(g, ans, x):
     return g / (2.0 * ans)
 
 
-@adjoint(np.cbrt)
+@adjoint(np.cbrt, fresh=True)
 def d_cbrt(g, ans, x):
     return over(g, 3.0 * ans * ans)
 
@@ -147,7 +147,7 @@ def d_cbrt_scalar(g, ans, x):
     return g / (3.0 * ans * ans)
 
 
-@adjoint(np.square)
+@adjoint(np.square, fresh=True)
 def d_square(g, ans, x):
     return times(g, 2.0 * x)
 
@@ -157,7 +157,7 @@ def d_square_scalar(g, ans, x):
     return 2.0 * g * x
 
 
-@adjoint(np.reciprocal)
+@adjoint(np.reciprocal, fresh=True)
 def d_reciprocal(g, ans, x):
     return times(-g, ans * ans)
 
@@ -170,7 +170,7 @@ def d_reciprocal_scalar(g, ans, x):
 # -- trigonometric and hyperbolic ----------------------------------------------------------
 
 
-@adjoint(np.sin)
+@adjoint(np.sin, fresh=True)
 def d_sin(g, ans, x):
     return times(g, np.cos(x))
 
@@ -180,7 +180,7 @@ def d_sin_scalar(g, ans, x):
     return g * np.cos(x)
 
 
-@adjoint(np.cos)
+@adjoint(np.cos, fresh=True)
 def d_cos(g, ans, x):
     return times(-g, np.sin(x))
 
@@ -190,7 +190,7 @@ def d_cos_scalar(g, ans, x):
     return -g * np.sin(x)
 
 
-@adjoint(np.tan)
+@adjoint(np.tan, fresh=True)
 def d_tan(g, ans, x):
     return times(g, 1.0 + ans * ans)
 
@@ -200,7 +200,7 @@ def d_tan_scalar(g, ans, x):
     return g * (1.0 + ans * ans)
 
 
-@adjoint(np.arcsin)
+@adjoint(np.arcsin, fresh=True)
 def d_arcsin(g, ans, x):
     return over(g, np.sqrt((1.0 - x) * (1.0 + x)))
 
@@ -210,7 +210,7 @@ def d_arcsin_scalar(g, ans, x):
     return g / np.sqrt((1.0 - x) * (1.0 + x))
 
 
-@adjoint(np.arccos)
+@adjoint(np.arccos, fresh=True)
 def d_arccos(g, ans, x):
     return over(-g, np.sqrt((1.0 - x) * (1.0 + x)))
 
@@ -220,7 +220,7 @@ def d_arccos_scalar(g, ans, x):
     return -g / np.sqrt((1.0 - x) * (1.0 + x))
 
 
-@adjoint(np.arctan)
+@adjoint(np.arctan, fresh=True)
 def d_arctan(g, ans, x):
     return over(g, 1.0 + x * x)
 
@@ -230,7 +230,7 @@ def d_arctan_scalar(g, ans, x):
     return g / (1.0 + x * x)
 
 
-@adjoint(np.sinh)
+@adjoint(np.sinh, fresh=True)
 def d_sinh(g, ans, x):
     return times(g, np.cosh(x))
 
@@ -240,7 +240,7 @@ def d_sinh_scalar(g, ans, x):
     return g * np.cosh(x)
 
 
-@adjoint(np.cosh)
+@adjoint(np.cosh, fresh=True)
 def d_cosh(g, ans, x):
     return times(g, np.sinh(x))
 
@@ -250,7 +250,7 @@ def d_cosh_scalar(g, ans, x):
     return g * np.sinh(x)
 
 
-@adjoint(np.tanh)
+@adjoint(np.tanh, fresh=True)
 def d_tanh(g, ans, x):
     # From the output: never overflows (sech(x)^2 = 1 / cosh(x)^2 would, for |x| > 355).
     return times(g, 1.0 - ans * ans)
@@ -261,7 +261,7 @@ def d_tanh_scalar(g, ans, x):
     return g * (1.0 - ans * ans)
 
 
-@adjoint(np.arcsinh)
+@adjoint(np.arcsinh, fresh=True)
 def d_arcsinh(g, ans, x):
     return over(g, np.hypot(1.0, x))
 
@@ -271,7 +271,7 @@ def d_arcsinh_scalar(g, ans, x):
     return g / np.hypot(1.0, x)
 
 
-@adjoint(np.arccosh)
+@adjoint(np.arccosh, fresh=True)
 def d_arccosh(g, ans, x):
     return over(g, np.sqrt((x - 1.0) * (x + 1.0)))
 
@@ -281,7 +281,7 @@ def d_arccosh_scalar(g, ans, x):
     return g / np.sqrt((x - 1.0) * (x + 1.0))
 
 
-@adjoint(np.arctanh)
+@adjoint(np.arctanh, fresh=True)
 def d_arctanh(g, ans, x):
     return over(g, (1.0 - x) * (1.0 + x))
 
@@ -291,27 +291,27 @@ def d_arctanh_scalar(g, ans, x):
     return g / ((1.0 - x) * (1.0 + x))
 
 
-@adjoint(np.deg2rad)
+@adjoint(np.deg2rad, fresh=True)
 def d_deg2rad(g, ans, x):
     return g * (np.pi / 180.0)
 
 
-@adjoint(np.radians)
+@adjoint(np.radians, fresh=True)
 def d_radians(g, ans, x):
     return g * (np.pi / 180.0)
 
 
-@adjoint(np.rad2deg)
+@adjoint(np.rad2deg, fresh=True)
 def d_rad2deg(g, ans, x):
     return g * (180.0 / np.pi)
 
 
-@adjoint(np.degrees)
+@adjoint(np.degrees, fresh=True)
 def d_degrees(g, ans, x):
     return g * (180.0 / np.pi)
 
 
-@adjoint(np.sinc)
+@adjoint(np.sinc, fresh=True)
 def d_sinc(g, ans, x):
     return times(g, sinc_derivative(x))
 
@@ -319,7 +319,7 @@ def d_sinc(g, ans, x):
 # -- signs and magnitudes -----------------------------------------------------------------
 
 
-@adjoint(np.abs)
+@adjoint(np.abs, fresh=True)
 def d_abs(g, ans, x):
     return times(g, np.sign(x))
 
@@ -329,12 +329,12 @@ def d_abs_scalar(g, ans, x):
     return g * np.sign(x)
 
 
-@adjoint(np.fabs)
+@adjoint(np.fabs, fresh=True)
 def d_fabs(g, ans, x):
     return times(g, np.sign(x))
 
 
-@adjoint(np.conjugate)
+@adjoint(np.conjugate, fresh=True)
 def d_conjugate(g, ans, x):
     # Real arrays only (the tool differentiates real functions): the identity.
     return g
@@ -345,7 +345,7 @@ def d_real(g, ans, val):
     return g
 
 
-@adjoint(np.copysign)
+@adjoint(np.copysign, fresh=True)
 def d_copysign(g, ans, x, y):
     return unbroadcast(times(g, np.sign(x) * np.copysign(1.0, y)), x), nondifferentiable_zero(y)
 
@@ -367,7 +367,7 @@ for _ufunc, _operator in (
     register_like(_ufunc, _operator)
 
 
-@adjoint(np.float_power)
+@adjoint(np.float_power, fresh=True)
 def d_float_power(g, ans, x, y):
     # float_power computes in float64 (or complex); so does its adjoint.
     return (
@@ -376,13 +376,13 @@ def d_float_power(g, ans, x, y):
     )
 
 
-@adjoint(np.fmod)
+@adjoint(np.fmod, fresh=True)
 def d_fmod(g, ans, x, y):
     # fmod(x, y) = x - trunc(x / y) * y
     return unbroadcast(g, x), unbroadcast(times(-g, (x - ans) / y), y)
 
 
-@adjoint(np.maximum)
+@adjoint(np.maximum, fresh=True)
 def d_maximum(g, ans, x, y):
     return unbroadcast(tie_share(g, x, y), x), unbroadcast(tie_share(g, y, x), y)
 
@@ -392,7 +392,7 @@ def d_maximum_scalar(g, ans, x, y):
     return g * ((x > y) + 0.5 * (x == y)), g * ((y > x) + 0.5 * (x == y))
 
 
-@adjoint(np.minimum)
+@adjoint(np.minimum, fresh=True)
 def d_minimum(g, ans, x, y):
     return unbroadcast(tie_share(g, y, x), x), unbroadcast(tie_share(g, x, y), y)
 
@@ -402,19 +402,19 @@ def d_minimum_scalar(g, ans, x, y):
     return g * ((x < y) + 0.5 * (x == y)), g * ((y < x) + 0.5 * (x == y))
 
 
-@adjoint(np.fmax)
+@adjoint(np.fmax, fresh=True)
 def d_fmax(g, ans, x, y):
     wx, wy = fmax_weights(x, y, True)
     return unbroadcast(g * wx, x), unbroadcast(g * wy, y)
 
 
-@adjoint(np.fmin)
+@adjoint(np.fmin, fresh=True)
 def d_fmin(g, ans, x, y):
     wx, wy = fmax_weights(x, y, False)
     return unbroadcast(g * wx, x), unbroadcast(g * wy, y)
 
 
-@adjoint(np.arctan2)
+@adjoint(np.arctan2, fresh=True)
 def d_arctan2(g, ans, y, x):
     r2 = x * x + y * y
     return unbroadcast(times(g, x / r2), y), unbroadcast(times(-g, y / r2), x)
@@ -426,14 +426,14 @@ def d_arctan2_scalar(g, ans, y, x):
     return g * x / r2, -g * y / r2
 
 
-@adjoint(np.hypot)
+@adjoint(np.hypot, fresh=True)
 def d_hypot(g, ans, x, y):
     # The gradient at the origin is 0 (a subgradient), as for np.linalg.norm.
     r = np.where(ans == 0, 1.0, ans)
     return unbroadcast(times(g, x / r), x), unbroadcast(times(g, y / r), y)
 
 
-@adjoint(np.logaddexp)
+@adjoint(np.logaddexp, fresh=True)
 def d_logaddexp(g, ans, x, y):
     # exp(x) / (exp(x) + exp(y)) = exp(x - ans): x - ans <= 0, no overflow.
     return unbroadcast(times(g, np.exp(x - ans)), x), unbroadcast(times(g, np.exp(y - ans)), y)
@@ -444,7 +444,7 @@ def d_logaddexp_scalar(g, ans, x, y):
     return g * np.exp(x - ans), g * np.exp(y - ans)
 
 
-@adjoint(np.logaddexp2)
+@adjoint(np.logaddexp2, fresh=True)
 def d_logaddexp2(g, ans, x, y):
     return (
         unbroadcast(times(g, np.exp2(x - ans)), x),
@@ -452,7 +452,7 @@ def d_logaddexp2(g, ans, x, y):
     )
 
 
-@adjoint(np.where)
+@adjoint(np.where, fresh=True)
 def d_where(g, ans, condition, x=None, y=None):
     # Each branch gets the adjoint where it was selected and an exact 0 elsewhere.
     return (
@@ -467,7 +467,7 @@ def d_where_scalar(g, ans, condition, x=None, y=None):
     return None, g if condition else 0.0, 0.0 if condition else g
 
 
-@adjoint(np.clip)
+@adjoint(np.clip, fresh=True)
 def d_clip(g, ans, a, a_min=None, a_max=None, min=None, max=None):
     # min= / max= are NumPy 2's keyword spellings of a_min / a_max.
     w_a, w_min, w_max = clip_weights(a, a_min, a_max, min, max)
@@ -480,7 +480,7 @@ def d_clip(g, ans, a, a_min=None, a_max=None, min=None, max=None):
     )
 
 
-@adjoint(("method", "clip"))
+@adjoint(("method", "clip"), fresh=True)
 def d_clip_method(g, ans, self, min=None, max=None):
     w_a, w_min, w_max = clip_weights(self, min, max)
     return unbroadcast(g * w_a, self), unbroadcast(g * w_min, min), unbroadcast(g * w_max, max)

@@ -19,17 +19,17 @@ from ..runtime import (
 from .registry import adjoint, register_nondifferentiable
 
 
-@adjoint(operator.add)
+@adjoint(operator.add, fresh=True)
 def d_add(g, ans, x, y):
     return unbroadcast(g, x), unbroadcast(g, y)
 
 
-@adjoint(operator.sub)
+@adjoint(operator.sub, fresh=True)
 def d_sub(g, ans, x, y):
     return unbroadcast(g, x), unbroadcast(-g, y)
 
 
-@adjoint(operator.mul)
+@adjoint(operator.mul, fresh=True)
 def d_mul(g, ans, x, y):
     return unbroadcast(times(g, y), x), unbroadcast(times(g, x), y)
 
@@ -39,7 +39,7 @@ def d_mul_scalar(g, ans, x, y):
     return g * y, g * x
 
 
-@adjoint(operator.truediv)
+@adjoint(operator.truediv, fresh=True)
 def d_truediv(g, ans, x, y):
     return unbroadcast(over(g, y), x), unbroadcast(times(-g, ans / y), y)
 
@@ -49,7 +49,7 @@ def d_truediv_scalar(g, ans, x, y):
     return g / y, -g * ans / y
 
 
-@adjoint(operator.pow)
+@adjoint(operator.pow, fresh=True)
 def d_pow(g, ans, x, y):
     # d/dy x**y = x**y * log(x); at x == 0 the limit 0 is used.
     return (
@@ -63,7 +63,7 @@ def d_pow_scalar(g, ans, x, y):
     return g * y * x ** (y - 1), g * ans * safe_log(x)
 
 
-@adjoint(operator.mod)
+@adjoint(operator.mod, fresh=True)
 def d_mod(g, ans, x, y):
     return unbroadcast(g, x), unbroadcast(times(-g, (x - ans) / y), y)
 
@@ -73,17 +73,17 @@ def d_mod_scalar(g, ans, x, y):
     return g, -g * ((x - ans) / y)
 
 
-@adjoint(operator.matmul, kind=None)
+@adjoint(operator.matmul, kind=None, fresh=True)
 def d_matmul(g, ans, x, y):
     return matmul_adjoint_left(g, x, y), matmul_adjoint_right(g, x, y)
 
 
-@adjoint(operator.neg)
+@adjoint(operator.neg, fresh=True)
 def d_neg(g, ans, x):
     return -g
 
 
-@adjoint(operator.pos)
+@adjoint(operator.pos, fresh=True)
 def d_pos(g, ans, x):
     return g
 

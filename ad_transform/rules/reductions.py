@@ -45,48 +45,48 @@ from .registry import ARRAY, adjoint, register_nondifferentiable
 # -- sums and means ---------------------------------------------------------------------
 
 
-@adjoint(np.sum, kind=None)
+@adjoint(np.sum, kind=None, fresh=True)
 def d_sum(g, ans, a, axis=None, dtype=None, keepdims=False):
     return expand_reduced(g, a, axis, keepdims)
 
 
-@adjoint(("method", "sum"), kind=None)
+@adjoint(("method", "sum"), kind=None, fresh=True)
 def d_sum_method(g, ans, self, axis=None, dtype=None, keepdims=False):
     return expand_reduced(g, self, axis, keepdims)
 
 
-@adjoint(np.mean, kind=None)
+@adjoint(np.mean, kind=None, fresh=True)
 def d_mean(g, ans, a, axis=None, dtype=None, keepdims=False):
     return expand_reduced(g, a, axis, keepdims) / reduced_count(a, axis)
 
 
-@adjoint(("method", "mean"), kind=None)
+@adjoint(("method", "mean"), kind=None, fresh=True)
 def d_mean_method(g, ans, self, axis=None, dtype=None, keepdims=False):
     return expand_reduced(g, self, axis, keepdims) / reduced_count(self, axis)
 
 
-@adjoint(np.nansum, kind=None)
+@adjoint(np.nansum, kind=None, fresh=True)
 def d_nansum(g, ans, a, axis=None, dtype=None, keepdims=False):
     return nan_sum_adjoint(g, a, axis, keepdims)
 
 
-@adjoint(np.nanmean, kind=None)
+@adjoint(np.nanmean, kind=None, fresh=True)
 def d_nanmean(g, ans, a, axis=None, dtype=None, keepdims=False):
     return nan_mean_adjoint(g, a, axis, keepdims)
 
 
-@adjoint(np.average, kind=None)
+@adjoint(np.average, kind=None, fresh=True)
 def d_average(g, ans, a, axis=None, weights=None, returned=False, keepdims=False):
     da, dweights = average_adjoint(g, ans, a, axis, weights, keepdims, returned)
     return da, None, dweights
 
 
-@adjoint(np.trace, kind=None)
+@adjoint(np.trace, kind=None, fresh=True)
 def d_trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None):
     return trace_adjoint(g, a, offset, axis1, axis2)
 
 
-@adjoint(("method", "trace"), kind=None)
+@adjoint(("method", "trace"), kind=None, fresh=True)
 def d_trace_method(g, ans, self, offset=0, axis1=0, axis2=1, dtype=None):
     return trace_adjoint(g, self, offset, axis1, axis2)
 
@@ -104,12 +104,12 @@ def d_diagonal_method(g, ans, self, offset=0, axis1=0, axis2=1):
 # -- products -----------------------------------------------------------------------------
 
 
-@adjoint(np.prod, kind=None)
+@adjoint(np.prod, kind=None, fresh=True)
 def d_prod(g, ans, a, axis=None, dtype=None, keepdims=False):
     return prod_adjoint(g, a, axis, keepdims)
 
 
-@adjoint(("method", "prod"), kind=None)
+@adjoint(("method", "prod"), kind=None, fresh=True)
 def d_prod_method(g, ans, self, axis=None, dtype=None, keepdims=False):
     return prod_adjoint(g, self, axis, keepdims)
 
@@ -117,52 +117,52 @@ def d_prod_method(g, ans, self, axis=None, dtype=None, keepdims=False):
 # -- extremes -----------------------------------------------------------------------------
 
 
-@adjoint(np.max, kind=None)
+@adjoint(np.max, kind=None, fresh=True)
 def d_max(g, ans, a, axis=None, keepdims=False):
     return extremum_adjoint(g, ans, a, axis, keepdims)
 
 
-@adjoint(np.amax, kind=None)
+@adjoint(np.amax, kind=None, fresh=True)
 def d_amax(g, ans, a, axis=None, keepdims=False):
     return extremum_adjoint(g, ans, a, axis, keepdims)
 
 
-@adjoint(("method", "max"), kind=None)
+@adjoint(("method", "max"), kind=None, fresh=True)
 def d_max_method(g, ans, self, axis=None, keepdims=False):
     return extremum_adjoint(g, ans, self, axis, keepdims)
 
 
-@adjoint(np.min, kind=None)
+@adjoint(np.min, kind=None, fresh=True)
 def d_min(g, ans, a, axis=None, keepdims=False):
     return extremum_adjoint(g, ans, a, axis, keepdims)
 
 
-@adjoint(np.amin, kind=None)
+@adjoint(np.amin, kind=None, fresh=True)
 def d_amin(g, ans, a, axis=None, keepdims=False):
     return extremum_adjoint(g, ans, a, axis, keepdims)
 
 
-@adjoint(("method", "min"), kind=None)
+@adjoint(("method", "min"), kind=None, fresh=True)
 def d_min_method(g, ans, self, axis=None, keepdims=False):
     return extremum_adjoint(g, ans, self, axis, keepdims)
 
 
-@adjoint(np.nanmax, kind=None)
+@adjoint(np.nanmax, kind=None, fresh=True)
 def d_nanmax(g, ans, a, axis=None, keepdims=False):
     return nan_extremum_adjoint(g, ans, a, axis, keepdims)
 
 
-@adjoint(np.nanmin, kind=None)
+@adjoint(np.nanmin, kind=None, fresh=True)
 def d_nanmin(g, ans, a, axis=None, keepdims=False):
     return nan_extremum_adjoint(g, ans, a, axis, keepdims)
 
 
-@adjoint(np.ptp, kind=None)
+@adjoint(np.ptp, kind=None, fresh=True)
 def d_ptp(g, ans, a, axis=None, keepdims=False):
     return ptp_adjoint(g, ans, a, axis, keepdims)
 
 
-@adjoint(np.sort, kind=ARRAY)
+@adjoint(np.sort, kind=ARRAY, fresh=True)
 def d_sort(g, ans, a, axis=-1, kind=None):
     return sort_adjoint(g, a, axis)
 
@@ -170,22 +170,22 @@ def d_sort(g, ans, a, axis=-1, kind=None):
 # -- spread -------------------------------------------------------------------------------
 
 
-@adjoint(np.var, kind=None)
+@adjoint(np.var, kind=None, fresh=True)
 def d_var(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
     return var_adjoint(g, a, axis, ddof, keepdims, correction)
 
 
-@adjoint(("method", "var"), kind=None)
+@adjoint(("method", "var"), kind=None, fresh=True)
 def d_var_method(g, ans, self, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
     return var_adjoint(g, self, axis, ddof, keepdims, correction)
 
 
-@adjoint(np.std, kind=None)
+@adjoint(np.std, kind=None, fresh=True)
 def d_std(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
     return std_adjoint(g, ans, a, axis, ddof, keepdims, correction)
 
 
-@adjoint(("method", "std"), kind=None)
+@adjoint(("method", "std"), kind=None, fresh=True)
 def d_std_method(g, ans, self, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
     return std_adjoint(g, ans, self, axis, ddof, keepdims, correction)
 
@@ -193,27 +193,27 @@ def d_std_method(g, ans, self, axis=None, dtype=None, ddof=0, keepdims=False, co
 # -- cumulative ---------------------------------------------------------------------------
 
 
-@adjoint(np.cumsum, kind=ARRAY)
+@adjoint(np.cumsum, kind=ARRAY, fresh=True)
 def d_cumsum(g, ans, a, axis=None, dtype=None):
     return cumsum_adjoint(g, a, axis)
 
 
-@adjoint(("method", "cumsum"), kind=ARRAY)
+@adjoint(("method", "cumsum"), kind=ARRAY, fresh=True)
 def d_cumsum_method(g, ans, self, axis=None, dtype=None):
     return cumsum_adjoint(g, self, axis)
 
 
-@adjoint(np.cumprod, kind=ARRAY)
+@adjoint(np.cumprod, kind=ARRAY, fresh=True)
 def d_cumprod(g, ans, a, axis=None, dtype=None):
     return cumprod_adjoint(g, ans, a, axis)
 
 
-@adjoint(("method", "cumprod"), kind=ARRAY)
+@adjoint(("method", "cumprod"), kind=ARRAY, fresh=True)
 def d_cumprod_method(g, ans, self, axis=None, dtype=None):
     return cumprod_adjoint(g, ans, self, axis)
 
 
-@adjoint(np.diff, kind=ARRAY)
+@adjoint(np.diff, kind=ARRAY, fresh=True)
 def d_diff(g, ans, a, n=1, axis=-1):
     return diff_adjoint(g, a, n, axis)
 
@@ -221,7 +221,7 @@ def d_diff(g, ans, a, n=1, axis=-1):
 # -- norms --------------------------------------------------------------------------------
 
 
-@adjoint(np.linalg.norm, kind=None)
+@adjoint(np.linalg.norm, kind=None, fresh=True)
 def d_norm(g, ans, x, ord=None, axis=None, keepdims=False):
     return norm_adjoint(g, ans, x, ord, axis, keepdims)
 

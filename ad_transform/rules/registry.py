@@ -31,6 +31,13 @@ class Rule:
     kind: str | None = "elementwise"
     scalar_template: Template | None = None
     pure: bool = True
+    # whether the result is a new object nothing else holds (not a view of, or the same
+    # object as, an argument): True, False, or a test of the parameters the call gives
+    fresh: bool | Callable[[set[str]], bool] = False
+
+    def returns_new(self, given: set[str]) -> bool:
+        """Whether a call giving the parameters ``given`` returns a new object."""
+        return self.fresh(given) if callable(self.fresh) else self.fresh
 
     @property
     def differentiable(self) -> bool:
@@ -121,6 +128,7 @@ def register_adjoint(
     kind: str | None = "elementwise",
     scalar: Callable | None = None,
     name: str | None = None,
+    fresh: bool | Callable[[set[str]], bool] = False,
 ) -> None:
     """Register the adjoint template of ``primitive``.
 
@@ -128,7 +136,10 @@ def register_adjoint(
     differentiable parameter (see :mod:`ad_transform.templates`). ``scalar`` is an
     optional faster template used when every argument is a Python or NumPy scalar.
     ``kind`` is the kind of the primitive's result: ``"elementwise"`` (scalar in,
-    scalar out), ``"scalar"``, ``"array"`` or ``None`` (unknown).
+    scalar out), ``"scalar"``, ``"array"`` or ``None`` (unknown). ``fresh`` says that
+    the result is always a new array (never a view of an argument, never an argument
+    itself), so the function may write items into it; or it is a test of the names of
+    the parameters a call gives (``lambda given: "copy" not in given``).
     """
     rule = Rule(
         primitive,
@@ -136,6 +147,7 @@ def register_adjoint(
         Template(template),
         kind,
         Template(scalar) if scalar is not None else None,
+        fresh=fresh,
     )
     _RULES[_key(primitive)] = rule
 
@@ -147,7 +159,13 @@ def register_like(primitive: object, model: object) -> None:
     _RULES[_key(primitive)] = replace(rule, primitive=primitive, name=display_name(primitive))
 
 
-def adjoint(primitive: object, *, kind: str | None = "elementwise", scalar: bool = False):
+def adjoint(
+    primitive: object,
+    *,
+    kind: str | None = "elementwise",
+    scalar: bool = False,
+    fresh: bool | Callable[[set[str]], bool] = False,
+):
     """Decorator form of :func:`register_adjoint`.
 
     ``@adjoint(np.sin)`` registers the generic template; ``@adjoint(np.sin, scalar=True)``
@@ -158,7 +176,7 @@ def adjoint(primitive: object, *, kind: str | None = "elementwise", scalar: bool
         if scalar:
             _RULES[_key(primitive)].scalar_template = Template(template)
         else:
-            register_adjoint(primitive, template, kind=kind)
+            register_adjoint(primitive, template, kind=kind, fresh=fresh)
         return template
 
     return decorate
@@ -257,12 +275,15 @@ def _numpy_aliases() -> list[str]:
 
 
 def register_nondifferentiable(
-    *primitives: object, kind: str | None = None, pure: bool = True
+    *primitives: object, kind: str | None = None, pure: bool = True, fresh: bool = False
 ) -> None:
     """Declare primitives whose result carries no derivative (integers, booleans, shapes...).
 
     Gradients do not flow through them; ``pure=False`` marks a call with side effects
-    (``print``) that must be kept even when its result is unused.
+    (``print``) that must be kept even when its result is unused; ``fresh`` one whose
+    result is a new array (``np.zeros``).
     """
     for primitive in primitives:
-        _RULES[_key(primitive)] = Rule(primitive, display_name(primitive), None, kind, pure=pure)
+        _RULES[_key(primitive)] = Rule(
+            primitive, display_name(primitive), None, kind, pure=pure, fresh=fresh
+        )

@@ -55,21 +55,21 @@ def d_concatenator(g, ans, concatenator, items):
 
 
 # np.r_[a, b] and np.c_[a, b] (normalize passes the items as one tuple)
-register_adjoint(np.r_, d_concatenator, kind=ARRAY, name="numpy.r_")
-register_adjoint(np.c_, d_concatenator, kind=ARRAY, name="numpy.c_")
+register_adjoint(np.r_, d_concatenator, kind=ARRAY, name="numpy.r_", fresh=True)
+register_adjoint(np.c_, d_concatenator, kind=ARRAY, name="numpy.c_", fresh=True)
 
 
-@adjoint(np.take, kind=None)
+@adjoint(np.take, kind=None, fresh=True)
 def d_take(g, ans, a, indices, axis=None):
     return take_adjoint(g, a, indices, axis)
 
 
-@adjoint(("method", "take"), kind=None)
+@adjoint(("method", "take"), kind=None, fresh=True)
 def d_take_method(g, ans, self, indices, axis=None):
     return take_adjoint(g, self, indices, axis)
 
 
-@adjoint(np.take_along_axis, kind=ARRAY)
+@adjoint(np.take_along_axis, kind=ARRAY, fresh=True)
 def d_take_along_axis(g, ans, arr, indices, axis=-1):
     return take_along_axis_adjoint(g, arr, indices, axis)
 
@@ -84,12 +84,12 @@ def d_item_method(
 # -- copies -----------------------------------------------------------------------------------
 
 
-@adjoint(np.copy, kind=ARRAY)
+@adjoint(np.copy, kind=ARRAY, fresh=True)
 def d_copy(g, ans, a):
     return g
 
 
-@adjoint(("method", "copy"), kind=ARRAY)
+@adjoint(("method", "copy"), kind=ARRAY, fresh=True)
 def d_copy_method(g, ans, self):
     return g
 
@@ -130,7 +130,7 @@ def d_ravel_method(g, ans, self, order="C"):
     return reshape_adjoint(g, self, order)
 
 
-@adjoint(("method", "flatten"), kind=ARRAY)
+@adjoint(("method", "flatten"), kind=ARRAY, fresh=True)
 def d_flatten_method(g, ans, self, order="C"):
     return reshape_adjoint(g, self, order)
 
@@ -232,7 +232,7 @@ def d_flipud(g, ans, m):
     return np.flipud(g)
 
 
-@adjoint(np.roll, kind=ARRAY)
+@adjoint(np.roll, kind=ARRAY, fresh=True)
 def d_roll(g, ans, a, shift, axis=None):
     return roll_adjoint(g, shift, axis)
 
@@ -245,22 +245,22 @@ def d_rot90(g, ans, m, k=1, axes=(0, 1)):
 # -- copies along axes ------------------------------------------------------------------------
 
 
-@adjoint(np.tile, kind=ARRAY)
+@adjoint(np.tile, kind=ARRAY, fresh=True)
 def d_tile(g, ans, A, reps):
     return tile_adjoint(g, A, reps)
 
 
-@adjoint(np.repeat, kind=ARRAY)
+@adjoint(np.repeat, kind=ARRAY, fresh=True)
 def d_repeat(g, ans, a, repeats, axis=None):
     return repeat_adjoint(g, a, repeats, axis)
 
 
-@adjoint(("method", "repeat"), kind=ARRAY)
+@adjoint(("method", "repeat"), kind=ARRAY, fresh=True)
 def d_repeat_method(g, ans, self, repeats, axis=None):
     return repeat_adjoint(g, self, repeats, axis)
 
 
-@adjoint(np.pad, kind=ARRAY)
+@adjoint(np.pad, kind=ARRAY, fresh=True)
 def d_pad(g, ans, array, pad_width, mode="constant", constant_values=0):
     return (
         pad_adjoint(g, array, pad_width, mode),
@@ -273,17 +273,18 @@ def d_pad(g, ans, array, pad_width, mode="constant", constant_values=0):
 # -- triangles and diagonals ------------------------------------------------------------------
 
 
-@adjoint(np.diag, kind=ARRAY)
+# of a matrix, np.diag is a read-only view: NumPy itself refuses writes into it
+@adjoint(np.diag, kind=ARRAY, fresh=True)
 def d_diag(g, ans, v, k=0):
     return diag_adjoint(g, v, k)
 
 
-@adjoint(np.triu, kind=ARRAY)
+@adjoint(np.triu, kind=ARRAY, fresh=True)
 def d_triu(g, ans, m, k=0):
     return np.triu(g, k)
 
 
-@adjoint(np.tril, kind=ARRAY)
+@adjoint(np.tril, kind=ARRAY, fresh=True)
 def d_tril(g, ans, m, k=0):
     return np.tril(g, k)
 
@@ -291,32 +292,32 @@ def d_tril(g, ans, m, k=0):
 # -- joining and splitting --------------------------------------------------------------------
 
 
-@adjoint(np.concatenate, kind=ARRAY)  # also np.concat
+@adjoint(np.concatenate, kind=ARRAY, fresh=True)  # also np.concat
 def d_concatenate(g, ans, arrays, axis=0):
     return concatenate_adjoint(g, arrays, axis)
 
 
-@adjoint(np.stack, kind=ARRAY)
+@adjoint(np.stack, kind=ARRAY, fresh=True)
 def d_stack(g, ans, arrays, axis=0):
     return stack_adjoint(g, arrays, axis)
 
 
-@adjoint(np.hstack, kind=ARRAY)
+@adjoint(np.hstack, kind=ARRAY, fresh=True)
 def d_hstack(g, ans, tup):
     return joined_adjoint(g, tup, "hstack")
 
 
-@adjoint(np.vstack, kind=ARRAY)  # also np.row_stack in NumPy 1
+@adjoint(np.vstack, kind=ARRAY, fresh=True)  # also np.row_stack in NumPy 1
 def d_vstack(g, ans, tup):
     return joined_adjoint(g, tup, "vstack")
 
 
-@adjoint(np.dstack, kind=ARRAY)
+@adjoint(np.dstack, kind=ARRAY, fresh=True)
 def d_dstack(g, ans, tup):
     return joined_adjoint(g, tup, "dstack")
 
 
-@adjoint(np.column_stack, kind=ARRAY)
+@adjoint(np.column_stack, kind=ARRAY, fresh=True)
 def d_column_stack(g, ans, tup):
     return joined_adjoint(g, tup, "column_stack")
 

@@ -1,0 +1,408 @@
+"""Which lists and arrays a function may change in place: those it created itself.
+
+An item write (``a[i] = v``) or an append into an argument, a global, a closure
+variable, or a view of one of them would change data the caller (or every caller) holds.
+A name is *owned* when every definition binds a new object:
+
+* a list or tuple display, a number, or ``None`` (a placeholder for another path);
+* the result of a rule registered ``fresh`` (``rules/``: NumPy functions that return a
+  new array, such as ``np.stack``, ``np.where``, reductions, arithmetic, ``x.copy()``);
+  any ufunc without ``out=``;
+* an index-array or mask read (``x[[0, 1]]``, ``x[x > 0]``: NumPy copies);
+* ``CHART.copy()`` of a global array;
+* a user function's result, when its returned value is owned in that function;
+* a copy of an owned name.
+
+Everything else may share memory with something the function does not own: views
+(``reshape``, ``ravel``, ``.T``, basic slices, ``np.asarray``...), arguments, globals,
+results of unknown calls. Writes into them are refused, naming where they come from.
+"""
+
+from __future__ import annotations
+
+import operator
+import types
+
+import gast
+import numpy as np
+
+from .emit import expression_source
+from .errors import ADTransformError
+from .nodes import name_ids
+from .rules.registry import ARRAY
+
+_BUILD, _COPY, _CONSTANT, _RULE, _USER_CALL, _OPAQUE = (
+    "build",
+    "copy",
+    "constant",
+    "rule",
+    "user_call",
+    "opaque",
+)
+_MUTATIONS = ("store_item", "append")
+
+
+def check_item_stores(analysis) -> None:
+    """Refuse item writes and appends into containers the function did not create."""
+    stores = [op for op in analysis.ops if op.form in _MUTATIONS]
+    if not stores:
+        return
+    owned = owned_names(analysis.ops, analysis.fn, analysis.kinds)
+    for op in stores:
+        if op.target not in owned:
+            raise analysis.fn.parsed.error(_refusal(op, analysis), op.stmt)
+    _check_live_aliases(stores, analysis)
+
+
+# -- other names for a changed object -------------------------------------------------------
+def _check_live_aliases(stores: list, analysis) -> None:
+    """Refuse a change of an object that another name, read afterwards, also holds.
+
+    ``b = a; a[0] = v; ... b`` or ``w = a[1:]; a[1] = v; ... w``: the adjoint of the write
+    zeroes ``da[0]`` but not the adjoint of ``b`` or ``w``, so the write is refused unless
+    every other name for the object is dead at the write (read before it only, as in
+    ``a[:2] = a[1:] * 2``). SSA versions of one variable joined by copies are such names
+    too, usually dead by then."""
+    varied = [op for op in stores if op.target in analysis.varied]
+    if not varied:
+        return
+    points, holds = _memory(analysis)
+    pure = {id(op.stmt) for op in analysis.ops if op.pure and op.target is not None}
+    live_after = _live_after(analysis.fn.body, {id(op.stmt) for op in varied}, pure)
+    for op in varied:
+        changed = points.get(op.target, {op.target})
+        for name in sorted(live_after.get(id(op.stmt), set()) - {op.target}):
+            reach = points.get(name, {name}) | holds.get(name, set())
+            if reach & changed:
+                raise analysis.fn.parsed.error(_alias_refusal(op, name, analysis), op.stmt)
+
+
+def _memory(analysis) -> tuple[dict[str, set], dict[str, set]]:
+    """For each name: the objects it may be or be a view of (``points``), and the objects
+    it may contain (``holds``: elements of a list or tuple). An object is named by the
+    definition that made it, or by the argument or global it is."""
+    fn, kinds = analysis.fn, analysis.kinds
+    definitions: dict[str, list] = {}
+    for op in analysis.ops:
+        if op.target is not None and op.form not in _MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    points: dict[str, set] = {}
+    holds: dict[str, set] = {}
+
+    def of(name: str) -> set:
+        return points.setdefault(name, set() if name in definitions else {name})
+
+    def inside(name: str) -> set:
+        return holds.setdefault(name, set())
+
+    headers = [
+        s
+        for s in _all_statements(fn.body)
+        if isinstance(s, gast.For) and isinstance(s.iter, gast.Name)
+    ]
+    changed = True
+    while changed:
+        before = ({k: set(v) for k, v in points.items()}, {k: set(v) for k, v in holds.items()})
+        for index, op in enumerate(analysis.ops):
+            if op.target is None:
+                continue
+            names = [a.id for a in op.inputs.values() if isinstance(a, gast.Name)]
+            everything = set().union(*(of(n) | inside(n) for n in names)) if names else set()
+            target = op.target
+            if op.form == _COPY:
+                of(target).update(of(names[0]) if names else set())
+                inside(target).update(inside(names[0]) if names else set())
+            elif op.form == _BUILD:
+                of(target).add(f"{target}@{index}")
+                inside(target).update(everything)
+            elif op.form == "append" or (op.form == "store_item" and _is_list(target, definitions)):
+                inside(target).update(everything)
+            elif op.form == "store_item":
+                pass  # an array copies the values stored into it
+            elif op.form == _RULE and op.rule.template is None and not _writes_out(op):
+                of(target).add(f"{target}@{index}")  # indices, masks, shapes: new objects
+            elif op.form in (_RULE, _USER_CALL, _OPAQUE) and not _binds_new(
+                op, set(), fn, kinds, definitions, frozenset()
+            ):
+                first = names[:1] if op.form == _RULE else names
+                for name in first:
+                    of(target).update(of(name) | inside(name))  # a view, or an element
+                    inside(target).update(inside(name))
+            elif op.form == _CONSTANT and not isinstance(op.inputs["x"], gast.Constant):
+                of(target).add(f"global {expression_source(op.inputs['x'])}")
+            else:
+                of(target).add(f"{target}@{index}")
+        for loop in headers:
+            for name in name_ids(loop.target, gast.Store):
+                of(name).update(of(loop.iter.id) | inside(loop.iter.id))
+        changed = (points, holds) != before
+    return points, holds
+
+
+def _is_list(name: str, definitions: dict) -> bool:
+    defs = definitions.get(name, [])
+    return bool(defs) and all(op.form == _BUILD for op in defs)
+
+
+def _all_statements(stmts):
+    for stmt in stmts:
+        yield stmt
+        yield from _all_statements(getattr(stmt, "body", None) or [])
+        yield from _all_statements(getattr(stmt, "orelse", None) or [])
+
+
+def _live_after(body: list, wanted: set[int], pure: set[int]) -> dict[int, set[str]]:
+    """The names possibly read after each statement of ``wanted`` (ids), before being
+    assigned again: backward liveness over branches and loops. A ``pure`` assignment to a
+    dead name reads nothing (the join copy ``v = v_1`` at the end of a loop body)."""
+    found: dict[int, set[str]] = {}
+
+    def block(stmts, live: set, after_loop: set, loop_head: set) -> set:
+        for stmt in reversed(stmts):
+            if isinstance(stmt, gast.If):
+                live = (
+                    block(stmt.body, set(live), after_loop, loop_head)
+                    | block(stmt.orelse, set(live), after_loop, loop_head)
+                    | name_ids(stmt.test, gast.Load)
+                )
+            elif isinstance(stmt, (gast.For, gast.While)):
+                header = stmt.iter if isinstance(stmt, gast.For) else stmt.test
+                bound = name_ids(stmt.target, gast.Store) if isinstance(stmt, gast.For) else set()
+                head = set(live) | name_ids(header, gast.Load)
+                while True:
+                    inner = block(stmt.body, set(head), set(live), head)
+                    widened = head | (inner - bound)
+                    if widened == head:
+                        break
+                    head = widened
+                live = head
+            elif isinstance(stmt, gast.Break):
+                live = set(after_loop)
+            elif isinstance(stmt, gast.Continue):
+                live = set(loop_head)
+            else:
+                if id(stmt) in wanted:
+                    found[id(stmt)] = set(live)
+                if isinstance(stmt, gast.Assign) and not isinstance(
+                    stmt.targets[0], gast.Subscript
+                ):
+                    targets = name_ids(stmt.targets, gast.Store)
+                    if id(stmt) in pure and not targets & live:
+                        continue
+                    live = live - targets
+                live = live | name_ids(stmt, gast.Load)
+        return live
+
+    block(body, set(), set(), set())
+    return found
+
+
+def _alias_refusal(op, other: str, analysis) -> str:
+    fn = analysis.fn
+    user_name = fn.source_of.get(op.target, op.target)
+    other_name = fn.source_of.get(other, other)
+    what = "append to" if op.form == "append" else "assign into items of"
+    return (
+        f"cannot {what} '{user_name}': '{other_name}' may hold the same array (a copy of "
+        f"the name, a view or a container of it) and is read afterwards; the change would "
+        f"reach '{other_name}', which the gradient does not follow; make one of them a "
+        f"copy ('{other_name} = ....copy()') or read '{user_name}' instead"
+    )
+
+
+def owned_names(ops: list, fn, kinds: dict, seen: frozenset = frozenset()) -> set[str]:
+    """The names all of whose definitions bind an object the function created."""
+    definitions: dict[str, list] = {}
+    for op in ops:
+        if op.target is not None and op.form not in _MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    owned = set(definitions)
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(owned):
+            if not all(
+                _binds_new(op, owned, fn, kinds, definitions, seen) for op in definitions[name]
+            ):
+                owned.discard(name)
+                changed = True
+    return owned
+
+
+def _binds_new(op, owned: set, fn, kinds: dict, definitions: dict, seen: frozenset) -> bool:
+    """Whether ``op`` binds its target to a new object (or to one the function owns)."""
+    if op.form == _BUILD:
+        return True
+    if op.form == _CONSTANT:
+        return isinstance(op.inputs["x"], gast.Constant)  # not a global's attribute
+    if op.form == _COPY:
+        source = op.inputs["x"]
+        return isinstance(source, gast.Name) and source.id in owned
+    if _writes_out(op):
+        return False
+    if op.form == _RULE:
+        return _rule_returns_new(op, kinds, definitions)
+    if op.form == _USER_CALL:
+        return returns_owned(op.callee, seen)
+    if op.form == _OPAQUE:
+        return _is_copy_method(op.callee) or type(op.callee) is np.ufunc
+    return False
+
+
+def _writes_out(op) -> bool:
+    """``f(..., out=a)`` returns ``a``."""
+    value = op.stmt.value
+    return isinstance(value, gast.Call) and any(kw.arg == "out" for kw in value.keywords)
+
+
+def _rule_returns_new(op, kinds: dict, definitions: dict) -> bool:
+    rule = op.rule
+    if rule.primitive is operator.getitem:
+        return _is_array_index(op.inputs["index"], kinds, definitions)
+    if rule.template is not None:
+        given = set(_given_parameters(op))
+        return rule.returns_new(given)
+    return bool(rule.fresh) or type(rule.primitive) is np.ufunc
+
+
+def _given_parameters(op) -> list[str]:
+    """The parameters of ``op``'s rule that its call site gives (not left to defaults)."""
+    value = op.stmt.value
+    if isinstance(value, gast.Call):
+        args = list(value.args)
+        if isinstance(value.func, gast.Attribute) and not getattr(value.func, "ad_static", False):
+            args = [value.func.value, *args]  # a method: the object is the first parameter
+        keywords = {kw.arg: kw.value for kw in value.keywords}
+    else:
+        args, keywords = [op.inputs[p] for p in op.inputs][:2], {}
+    try:
+        return list(op.rule.template.signature.bind(*args, **keywords).arguments)
+    except TypeError:
+        return list(op.inputs)
+
+
+def _is_array_index(index: gast.expr, kinds: dict, definitions: dict) -> bool:
+    """An index that makes NumPy copy: an array (of integers or a mask) or a list."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return any(_is_array_part(p, kinds, definitions) for p in parts)
+
+
+def _is_array_part(part: gast.expr, kinds: dict, definitions: dict) -> bool:
+    if not isinstance(part, gast.Name):
+        return False
+    if kinds.get(part.id) == ARRAY:
+        return True
+    defs = definitions.get(part.id, [])  # a list, or a mask made by a comparison
+    return bool(defs) and all(isinstance(d.stmt.value, (gast.List, gast.Compare)) for d in defs)
+
+
+def _is_copy_method(callee: object) -> bool:
+    """``CHART.copy`` of a global array: its call returns a new array."""
+    return (
+        isinstance(callee, types.BuiltinMethodType)
+        and callee.__name__ == "copy"
+        and isinstance(getattr(callee, "__self__", None), np.ndarray)
+    )
+
+
+_RETURNS_OWNED: dict[object, bool] = {}
+
+
+def returns_owned(callee: object, seen: frozenset = frozenset()) -> bool:
+    """Whether the user function ``callee`` always returns an object it created."""
+    code = getattr(callee, "__code__", None)
+    if code is None or code in seen:
+        return False  # recursion: not known
+    if code in _RETURNS_OWNED:
+        return _RETURNS_OWNED[code]
+    from .analyze import _collect, _kinds  # the same resolution as the caller's
+    from .normalize import normalize
+    from .parse import parse_function
+
+    try:
+        fn = normalize(parse_function(callee))
+        ops: list = []
+        _collect(fn.body, fn, 0, ops, set(), set())
+        kinds = _kinds(ops, {}, fn)
+    except (ADTransformError, OSError, TypeError):
+        _RETURNS_OWNED[code] = False
+        return False
+    owned = owned_names(ops, fn, kinds, seen | {code})
+    returned = [op.inputs["value"] for op in ops if op.form == "return"]
+    result = bool(returned) and all(
+        (isinstance(v, gast.Name) and v.id in owned) or isinstance(v, gast.Constant)
+        for v in returned
+    )
+    _RETURNS_OWNED[code] = result
+    return result
+
+
+# -- the message --------------------------------------------------------------------------
+def _refusal(op, analysis) -> str:
+    fn = analysis.fn
+    user_name = fn.source_of.get(op.target, op.target)
+    what = "append to" if op.form == "append" else "assign into items of"
+    root, via = _origin(op.target, analysis)
+    root_name = fn.source_of.get(root, root)
+    lower = root_name.lower() if root_name.lower() != root_name else root_name + "_copy"
+    if root in fn.params:
+        source = f"the argument '{root_name}'"
+        fix = f"write into a copy: '{lower} = {root_name}.copy()', then '{lower}[...] = ...'"
+    elif root in fn.free_names or root not in _defined(analysis):
+        where = "closure" if root in fn.parsed.closure else "global"
+        source = f"the {where} '{root_name}' (shared by every call)"
+        fix = f"write into a copy: '{lower} = {root_name}.copy()', then '{lower}[...] = ...'"
+    elif root in owned_names(analysis.ops, fn, analysis.kinds):
+        source = f"'{root_name}' (writes through a view are not followed)"
+        fix = f"write into '{root_name}' itself, or into a copy: '{user_name} = ....copy()'"
+    else:
+        source = f"'{root_name}', which the function did not create"
+        fix = f"write into a copy: '{user_name} = {user_name}.copy()' first"
+    shared = "is" if root == op.target else f"may share memory with {source}"
+    if root == op.target:
+        shared = f"is {source}"
+    else:
+        shared = f"may share memory with {source}{via}"
+    return (
+        f"cannot {what} '{user_name}': it {shared}; only lists and arrays the function "
+        f"creates ([], np.zeros, np.copy, x.copy(), arithmetic, np.stack, ...) can be changed "
+        f"in place; {fix}"
+    )
+
+
+def _defined(analysis) -> set[str]:
+    return {op.target for op in analysis.ops if op.target is not None}
+
+
+def _origin(name: str, analysis) -> tuple[str, str]:
+    """The argument, global or unknown value ``name`` may share memory with, and how."""
+    definitions = {}
+    for op in analysis.ops:
+        if op.target is not None and op.form not in _MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    via = ""
+    for _ in range(50):
+        ops = definitions.get(name)
+        if not ops:
+            return name, via
+        step = next((op for op in ops if _source_of(op) is not None), None)
+        if step is None:
+            return name, via
+        if step.form != _COPY and not via:
+            via = f" (through {_describe(step)})"
+        name = _source_of(step)
+    return name, via
+
+
+def _source_of(op) -> str | None:
+    """The name whose memory ``op``'s result may share, if one."""
+    if op.form == _COPY and isinstance(op.inputs["x"], gast.Name):
+        return op.inputs["x"].id
+    if op.form in (_RULE, _USER_CALL):
+        names = [a.id for a in op.inputs.values() if isinstance(a, gast.Name)]
+        return names[0] if names else None
+    return None
+
+
+def _describe(op) -> str:
+    return f"'{expression_source(op.stmt.value)}'"
