@@ -345,6 +345,8 @@ class _Walk:
             self.parts(expr.slice, state)
             if must is not None and must[1] is None and _certainly_a_view(expr.slice):
                 return holds, (must[0], expr.slice, frozenset(name_ids(expr.slice, gast.Load)))
+            if must is not None and _is_container(must[0]) and not _is_slice_like(expr.slice):
+                return holds - {must[0]}, None  # an element of a list is not the list itself
             return holds, None
         if isinstance(expr, gast.Attribute):
             if expr.attr in _PLAIN_ATTRIBUTES:
@@ -421,7 +423,38 @@ class _Walk:
             return False
         if isinstance(callee, np.ufunc) or any(callee is f for f in _NEW_FROM):
             return not (callee is np.array and any(kw.arg == "copy" for kw in call.keywords))
-        return isinstance(callee, types.BuiltinFunctionType) and callee.__self__ is math
+        if isinstance(callee, types.BuiltinFunctionType) and callee.__self__ is math:
+            return True
+        return _rule_returns_new(callee, call) or _helper_returns_new(callee)
+
+
+def _rule_returns_new(callee: object, call: gast.Call) -> bool:
+    """Whether ``callee``'s adjoint rule says this call returns a new array (``fresh``)."""
+    from . import rules
+
+    try:
+        rule = rules.lookup(callee)
+    except TypeError:
+        return False
+    if rule is None:
+        return False
+    if rule.template is None:
+        return bool(rule.fresh)
+    try:
+        given = rule.template.bind(list(call.args), {kw.arg: kw.value for kw in call.keywords})
+    except TypeError:
+        return False
+    return rule.returns_new(set(given))
+
+
+def _helper_returns_new(callee: object) -> bool:
+    """Whether ``callee`` is a user function that always returns an object it created."""
+    from .callables import is_library_file
+    from .ownership import returns_owned
+
+    if not isinstance(callee, types.FunctionType) or is_library_file(callee.__code__.co_filename):
+        return False
+    return returns_owned(callee)
 
 
 def _resolve(node, parsed: ParsedFunction) -> object:
@@ -571,7 +604,7 @@ def check_mutations(analysis) -> None:
     names may hold in a way the refreshes cannot follow, where derivatives flow; and
     method calls on such values whose result is dropped (``a.sort()``, ``a.__iadd__(x)``,
     ``xs.extend(ys)``): they can only matter by changing the object in place."""
-    from .analyze import APPEND
+    from .analyze import APPEND, MUTATIONS
 
     for op in analysis.ops:
         if op.target is None and op.form != APPEND:
@@ -579,6 +612,8 @@ def check_mutations(analysis) -> None:
         info = getattr(op.stmt, "ad_mutation", None)
         if info is None or info.augmented or info.problem is None:
             continue
+        if op.form in MUTATIONS:
+            continue  # an item write or append: ownership.check_item_stores decided it
         if op.target in analysis.varied or any(analysis.is_active(a) for a in op.inputs.values()):
             words = f"'{_source_of(info.node)}'"
             raise analysis.fn.parsed.error(

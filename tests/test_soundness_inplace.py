@@ -483,7 +483,7 @@ def item_write_into_listed_array(x):
 
 
 def test_item_write_into_an_array_a_list_holds_is_refused():
-    with pytest.raises(ADTransformError, match="'rows' may share its data with 'a'"):
+    with pytest.raises(ADTransformError, match="'rows' may hold the same array"):
         grad(item_write_into_listed_array)(X)
 
 
