@@ -121,6 +121,7 @@ class _Builder:
                 f"{func.__name__}_bwd",
                 single_gradient=single,
                 reusable=True,
+                typed=True,
             )
         return self.emit_joint(program, func, mode, single)
 
@@ -157,12 +158,14 @@ class _Builder:
         return pair
 
     # -- emission ------------------------------------------------------------------------
-    def gradient_expressions(self, program: AdjointProgram) -> list[gast.expr]:
+    def gradient_expressions(self, program: AdjointProgram, typed: bool) -> list[gast.expr]:
+        """The gradient of each parameter: its adjoint, or a zero (``0.0`` inside a helper
+        pair, ``zeros_like`` of the argument where the caller gets it, ``typed``)."""
         exprs = []
         for param, adjoint in program.grads.items():
             if adjoint is not None:
                 exprs.append(name_node(adjoint))
-            elif program.analysis.kinds.get(param) == SCALAR:
+            elif program.analysis.kinds.get(param) == SCALAR and not typed:
                 exprs.append(gast.Constant(value=0.0, kind=None))
             else:
                 helper = program.bindings.reference("zeros_like", runtime.zeros_like)
@@ -171,13 +174,21 @@ class _Builder:
                 )
         return exprs
 
-    def owned_gradients(self, program: AdjointProgram, exprs: list[gast.expr]) -> list[gast.expr]:
+    def owned_gradients(
+        self, program: AdjointProgram, exprs: list[gast.expr], typed: bool
+    ) -> list[gast.expr]:
         """Gradients of non-scalars go through ``as_gradient``: the argument's shape and type,
-        and a copy where the array may alias another one (or another gradient)."""
+        and a copy where the array may alias another one (or another gradient). Where the
+        caller gets them (``typed``), gradients of scalars get the type of their argument:
+        ``dx if type(dx) is type(x) else scalar_gradient(dx, x)``, one type test for the
+        common float."""
         owned = getattr(program, "owned", {})
         result = []
         for param, expr in zip(program.grads, exprs):
-            if isinstance(expr, gast.Name) and program.analysis.kinds.get(param) != SCALAR:
+            scalar = program.analysis.kinds.get(param) == SCALAR
+            if isinstance(expr, gast.Name) and scalar and typed:
+                expr = self.typed_scalar_gradient(program, expr, param)
+            elif isinstance(expr, gast.Name) and not scalar:
                 helper = program.bindings.reference("as_gradient", runtime.as_gradient)
                 copy = not owned.get(expr.id)
                 args = [expr, name_node(param)] + (
@@ -187,16 +198,32 @@ class _Builder:
             result.append(expr)
         return result
 
+    def typed_scalar_gradient(self, program: AdjointProgram, dx: gast.Name, param: str):
+        """``dx if type(dx) is type(x) else scalar_gradient(dx, x)`` for the parameter ``x``."""
+        helper = program.bindings.reference("scalar_gradient", runtime.scalar_gradient)
+        type_name = program.bindings.reference("type", type)
+
+        def type_of(name: str) -> gast.expr:
+            return gast.Call(func=name_node(type_name), args=[name_node(name)], keywords=[])
+
+        return gast.IfExp(
+            test=gast.Compare(left=type_of(dx.id), ops=[gast.Is()], comparators=[type_of(param)]),
+            body=name_node(dx.id),
+            orelse=gast.Call(
+                func=name_node(helper), args=[name_node(dx.id), name_node(param)], keywords=[]
+            ),
+        )
+
     def emit_joint(self, program: AdjointProgram, func, mode: str, single: bool) -> Generated:
         fn = program.fn
-        grads = self.gradient_expressions(program)
+        grads = self.gradient_expressions(program, typed=True)
         keep = name_ids(grads)
         if mode == VALUE_AND_GRAD and isinstance(program.result, gast.Name):
             if program.result.id in program.analysis.loop_variant:
                 program.result = _snapshot_result(program)  # the backward sweep restores it
             keep.add(program.result.id)
         optimize(program, keep)
-        grads = self.owned_gradients(program, grads)
+        grads = self.owned_gradients(program, grads, typed=True)
         name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + fn.tree.name)
         text = FunctionText(name, parameters_source(fn.tree.args), _docstring(program, func, mode))
         if program.tape:
@@ -219,16 +246,17 @@ class _Builder:
         bwd_name: str,
         single_gradient: bool,
         reusable: bool = False,
+        typed: bool = False,
     ) -> Generated:
         """Forward and backward functions; ``reusable``: the backward may run many times
         on the same saved values (vjp's pullback), so it works on copies of what it undoes."""
         fn = program.fn
         names = fn.names
         fwd_name, bwd_name = names.fresh(fwd_name), names.fresh(bwd_name)
-        grads = self.gradient_expressions(program)
+        grads = self.gradient_expressions(program, typed)
         backward_reads = name_ids(grads)
         optimize(program, backward_reads | _names_in(program.result))
-        grads = self.owned_gradients(program, grads)
+        grads = self.owned_gradients(program, grads, typed)
         defined_forward = set(positional_params(fn)) | name_ids(program.forward, gast.Store)
         read = _names_read(program.backward) | name_ids(grads)
         saved = sorted(read & defined_forward, key=_definition_order(fn, program))
