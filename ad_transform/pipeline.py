@@ -160,13 +160,18 @@ class _Builder:
     # -- emission ------------------------------------------------------------------------
     def gradient_expressions(self, program: AdjointProgram, typed: bool) -> list[gast.expr]:
         """The gradient of each parameter: its adjoint, or a zero (``0.0`` inside a helper
-        pair, ``zeros_like`` of the argument where the caller gets it, ``typed``)."""
+        pair, ``type(x)(0.0)`` where the caller gets it, ``typed``)."""
         exprs = []
         for param, adjoint in program.grads.items():
             if adjoint is not None:
                 exprs.append(name_node(adjoint))
-            elif program.analysis.kinds.get(param) == SCALAR and not typed:
-                exprs.append(gast.Constant(value=0.0, kind=None))
+            elif program.analysis.kinds.get(param) == SCALAR:
+                zero = gast.Constant(value=0.0, kind=None)
+                if typed:
+                    type_name = program.bindings.reference("type", type)
+                    kind = gast.Call(name_node(type_name), [name_node(param)], [])
+                    zero = gast.Call(func=kind, args=[zero], keywords=[])
+                exprs.append(zero)
             else:
                 helper = program.bindings.reference("zeros_like", runtime.zeros_like)
                 exprs.append(
@@ -179,9 +184,8 @@ class _Builder:
     ) -> list[gast.expr]:
         """Gradients of non-scalars go through ``as_gradient``: the argument's shape and type,
         and a copy where the array may alias another one (or another gradient). Where the
-        caller gets them (``typed``), gradients of scalars get the type of their argument:
-        ``dx if type(dx) is type(x) else scalar_gradient(dx, x)``, one type test for the
-        common float."""
+        caller gets them (``typed``), gradients of scalars get the type of their argument
+        (``typed_scalar_gradient``)."""
         owned = getattr(program, "owned", {})
         result = []
         for param, expr in zip(program.grads, exprs):
@@ -199,8 +203,9 @@ class _Builder:
         return result
 
     def typed_scalar_gradient(self, program: AdjointProgram, dx: gast.Name, param: str):
-        """``dx if type(dx) is type(x) else scalar_gradient(dx, x)`` for the parameter ``x``."""
-        helper = program.bindings.reference("scalar_gradient", runtime.scalar_gradient)
+        """``dx if type(dx) is type(x) else type(x)(dx)`` for the parameter ``x`` (a Python or
+        NumPy float: the caller's integers became floats): plain Python, one type test for
+        the common case."""
         type_name = program.bindings.reference("type", type)
 
         def type_of(name: str) -> gast.expr:
@@ -209,9 +214,7 @@ class _Builder:
         return gast.IfExp(
             test=gast.Compare(left=type_of(dx.id), ops=[gast.Is()], comparators=[type_of(param)]),
             body=name_node(dx.id),
-            orelse=gast.Call(
-                func=name_node(helper), args=[name_node(dx.id), name_node(param)], keywords=[]
-            ),
+            orelse=gast.Call(func=type_of(param), args=[name_node(dx.id)], keywords=[]),
         )
 
     def emit_joint(self, program: AdjointProgram, func, mode: str, single: bool) -> Generated:

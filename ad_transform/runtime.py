@@ -123,15 +123,6 @@ def as_gradient(dx, x, copy=False):
     return own(dx) if copy else dx
 
 
-def scalar_gradient(dx, x):
-    """The gradient ``dx`` of the scalar argument ``x`` with the type of ``x``: a float for
-    a Python number (also where a NumPy function made ``dx`` a NumPy scalar or a 0-d
-    array), ``np.float32`` for ``np.float32``."""
-    if isinstance(x, np.generic):
-        return _float_dtype(x.dtype).type(dx)
-    return float(dx)
-
-
 def item_adjoint(g, index, value):
     """The adjoint of ``value`` in ``a[index] = value``: a copy of ``g[index]``, un-broadcast."""
     if isinstance(g, list):
@@ -506,6 +497,8 @@ def power_derivative(x, y, power=np.power):
     """``d/dx x**y = y * x**(y - 1)``, exactly 0 where ``y == 0`` (also at ``x == 0``, as
     autograd: ``x**0`` is the constant 1), IEEE ``inf``/NaN elsewhere (``0**-0.5``), with
     no exception or warning. ``power`` is ``np.float_power`` for that function."""
+    if (type(y) is float or type(y) is int) and y >= 1 and power is np.power:
+        return y * x ** (y - 1)  # x**2 and the like: no division, finite for finite x
     arrays = type(x) is np.ndarray or type(y) is np.ndarray
     if not arrays and not y:
         return scalar_zero(x, y)
@@ -546,12 +539,10 @@ def _zero_without_adjoint(g, r):
 # semantics of the array templates (a zero adjoint contributes exactly 0; IEEE ``inf`` and
 # NaN instead of ``ZeroDivisionError``; no NumPy warning) and keep Python floats floats.
 
-_PYTHON_NUMBERS = (float, int, bool)
-
 
 def scalar_zero(a, b):
     """A zero of the type ``a * b`` would have (a Python float between Python numbers)."""
-    if type(a) in _PYTHON_NUMBERS and type(b) in _PYTHON_NUMBERS:
+    if _is_python_number(a) and _is_python_number(b):
         return 0.0
     return np.result_type(a, b, 0.0).type(0)
 
@@ -577,6 +568,10 @@ def scalar_power_adjoint(g, x, y):
     return g * power_derivative(x, y)
 
 
+def _is_python_number(a) -> bool:
+    return type(a) is float or type(a) is int or type(a) is bool
+
+
 def _ieee(ufunc, a, b):
     """``ufunc(a, b)`` with IEEE results and no warning; a Python float between Python numbers."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -585,7 +580,7 @@ def _ieee(ufunc, a, b):
 
 
 def _like_operands(r, a, b):
-    if type(a) in _PYTHON_NUMBERS and type(b) in _PYTHON_NUMBERS:
+    if _is_python_number(a) and _is_python_number(b):
         return float(r)
     return r
 

@@ -136,7 +136,6 @@ class _Fold(gast.NodeTransformer):
             return _negate(node)
         return node
 
-
     def visit_BoolOp(self, node: gast.BoolOp) -> gast.expr:
         """``1.0 and x`` is ``x``: a guard ``g and d`` whose adjoint ``g`` is a nonzero number."""
         self.generic_visit(node)
