@@ -720,7 +720,9 @@ def nan_mean_adjoint(g, x, axis=None, keepdims=False):
     axes = _axes(axis, x.ndim)
     count = np.sum(~np.isnan(x), axis=axes, keepdims=True).astype(_dtype_of(x, g))
     g = _expand(g, axes, keepdims)
-    return _scalar_like(np.where(np.isnan(x), 0, g / count).astype(_dtype_of(x, g)), x)
+    # an all-NaN slice (count 0) has only masked elements: divide by 1 there, no warning
+    share = g / np.maximum(count, 1)
+    return _scalar_like(np.where(np.isnan(x), 0, share).astype(_dtype_of(x, g)), x)
 
 
 def prod_adjoint(g, x, axis=None, keepdims=False):
@@ -746,6 +748,12 @@ def prod_adjoint(g, x, axis=None, keepdims=False):
     return _scalar_like(g * others, x)
 
 
+def _inverse_count(count) -> float:
+    """``1 / count``, ``inf`` for no degrees of freedom (``ddof == N``: NumPy's forward
+    warns and gives ``inf``/NaN; the adjoint must not raise ``ZeroDivisionError``)."""
+    return 1.0 / count if count else math.inf
+
+
 def _count_after_ddof(x, axes, ddof, correction):
     if correction is not None:
         ddof = correction
@@ -761,7 +769,9 @@ def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, correction=None):
     axes = _axes(axis, x.ndim)
     g = _expand(g, axes, keepdims)
     centered = x - np.mean(x, axis=axes, keepdims=True)
-    return _scalar_like(g * centered * (2.0 / _count_after_ddof(x, axes, ddof, correction)), x)
+    scale = _inverse_count(_count_after_ddof(x, axes, ddof, correction))
+    with np.errstate(invalid="ignore"):  # no degrees of freedom: inf * 0, as np.var's NaN
+        return _scalar_like(g * centered * (2.0 * scale), x)
 
 
 def std_adjoint(g, ans, x, axis=None, ddof=0, keepdims=False, correction=None):
@@ -771,7 +781,9 @@ def std_adjoint(g, ans, x, axis=None, ddof=0, keepdims=False, correction=None):
     g = _expand(g, axes, keepdims)
     ans = _expand(np.asarray(ans), axes, keepdims)
     centered = x - np.mean(x, axis=axes, keepdims=True)
-    scaled = g * centered / float(_count_after_ddof(x, axes, ddof, correction))
+    scale = _inverse_count(_count_after_ddof(x, axes, ddof, correction))
+    with np.errstate(invalid="ignore"):  # no degrees of freedom: inf * 0, as np.std's NaN
+        scaled = g * centered * scale
     return _scalar_like(_divide_or_zero(np.asarray(scaled), ans), x)
 
 

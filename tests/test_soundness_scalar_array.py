@@ -698,3 +698,36 @@ def test_gradient_has_the_type_of_its_argument():
     gx, gy = grad(two_floats, wrt=(0, 1))(1.0, 2.0)
     assert math.isclose(gx, expected[0], rel_tol=1e-6)
     assert math.isclose(gy, expected[1], rel_tol=1e-6)
+
+
+# -- siblings in the reductions ---------------------------------------------------------------
+
+
+def var_no_freedom(x):
+    return np.var(x, ddof=2)
+
+
+def std_no_freedom(x):
+    return np.std(x, ddof=2)
+
+
+def nanmean_rows(x):
+    return np.sum(np.nanmean(x, axis=1) * np.array([2.0, 3.0]))
+
+
+def test_reductions_without_degrees_of_freedom_do_not_raise():
+    x = np.array([1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy's own "Degrees of freedom <= 0"
+        assert np.var(x, ddof=2) == inf  # the function: (1/4 + 1/4) / 0
+        g = grad(var_no_freedom)(x)  # 2 (x - mean) / 0: -inf, inf
+        assert list(g) == [-inf, inf]
+        assert np.isnan(grad(std_no_freedom)(x)).all()  # inf / inf
+
+
+def test_nanmean_of_an_all_nan_row_adds_no_warning():
+    x = np.array([[np.nan, np.nan], [1.0, 4.0]])
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice") as caught:
+        g = grad(nanmean_rows)(x)
+    assert len(caught) == 1  # the function's own, nothing from the adjoint
+    assert np.array_equal(g, [[0.0, 0.0], [1.5, 1.5]])  # 3 * 1/2 per element

@@ -55,10 +55,25 @@ def may_raise(analysis: Analysis) -> frozenset[str]:
         if op.target is None or primitive is None:
             continue
         if getattr(primitive, "__module__", None) == "math" or (
-            _is_one_of(primitive, _RAISING_ON_NUMBERS) and analysis.kinds.get(op.target) != ARRAY
+            _is_one_of(primitive, _RAISING_ON_NUMBERS)
+            and analysis.kinds.get(op.target) != ARRAY
+            and not _by_nonzero_constant(op, primitive)
         ):
             names.add(op.target)
     return frozenset(names)
+
+
+def _by_nonzero_constant(op, primitive) -> bool:
+    """``x / 4.0``, ``x % 2``: a division by a nonzero number cannot raise."""
+    if primitive not in (operator.truediv, operator.floordiv, operator.mod):
+        return False
+    divisor = op.inputs.get("y")
+    return (
+        isinstance(divisor, gast.Constant)
+        and isinstance(divisor.value, (int, float))
+        and math.isfinite(divisor.value)
+        and divisor.value != 0
+    )
 
 
 def _is_one_of(callee: object, primitives: tuple) -> bool:

@@ -149,17 +149,14 @@ class _Fold(gast.NodeTransformer):
 
     def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
         """A guard with a known outcome is its branch: ``e if 1.0 else 0.0`` is ``e``;
-        ``g * 0.5 if g else 0.0`` is ``g * 0.5`` (a finite factor keeps a zero adjoint 0)."""
+        ``g * 0.5 if g else 0.0`` is ``g * 0.5`` and ``g / 4.0 if g else scalar_over(g,
+        4.0)`` is ``g / 4.0`` (finite nonzero constants keep a zero adjoint 0)."""
         self.generic_visit(node)
         test = number(node.test)
         if test is not None:
             return node.body if test else node.orelse
-        if (
-            isinstance(node.test, gast.Name)
-            and number(node.orelse) == 0
-            and _scales_by_constants(node.body, node.test.id)
-        ):
-            return node.body
+        if isinstance(node.test, gast.Name) and _scales_by_constants(node.body, node.test.id):
+            return node.body  # where the test fails, the body is 0 as well
         return node
 
 
