@@ -120,6 +120,10 @@ def as_gradient(dx, x, copy=False):
     if isinstance(x, (list, tuple)):
         full = zeros_like(x) + dx
         return type(x)(as_gradient(d, e) for d, e in zip(full, x))
+    if isinstance(x, (float, np.floating)) and type(dx) is not type(x):
+        return type(x)(dx)  # a float for a float, also where NumPy made dx a 0-d array
+    if isinstance(x, int) and not isinstance(x, bool):
+        return float(dx)
     return own(dx) if copy else dx
 
 
