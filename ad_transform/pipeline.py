@@ -121,6 +121,7 @@ class _Builder:
                 f"{func.__name__}_bwd",
                 single_gradient=single,
                 reusable=True,
+                typed=True,
             )
         return self.emit_joint(program, func, mode, single)
 
@@ -157,13 +158,20 @@ class _Builder:
         return pair
 
     # -- emission ------------------------------------------------------------------------
-    def gradient_expressions(self, program: AdjointProgram) -> list[gast.expr]:
+    def gradient_expressions(self, program: AdjointProgram, typed: bool) -> list[gast.expr]:
+        """The gradient of each parameter: its adjoint, or a zero (``0.0`` inside a helper
+        pair, ``type(x)(0.0)`` where the caller gets it, ``typed``)."""
         exprs = []
         for param, adjoint in program.grads.items():
             if adjoint is not None:
                 exprs.append(name_node(adjoint))
             elif program.analysis.kinds.get(param) == SCALAR:
-                exprs.append(gast.Constant(value=0.0, kind=None))
+                zero = gast.Constant(value=0.0, kind=None)
+                if typed:
+                    type_name = program.bindings.reference("type", type)
+                    kind = gast.Call(name_node(type_name), [name_node(param)], [])
+                    zero = gast.Call(func=kind, args=[zero], keywords=[])
+                exprs.append(zero)
             else:
                 helper = program.bindings.reference("zeros_like", runtime.zeros_like)
                 exprs.append(
@@ -171,13 +179,20 @@ class _Builder:
                 )
         return exprs
 
-    def owned_gradients(self, program: AdjointProgram, exprs: list[gast.expr]) -> list[gast.expr]:
+    def owned_gradients(
+        self, program: AdjointProgram, exprs: list[gast.expr], typed: bool
+    ) -> list[gast.expr]:
         """Gradients of non-scalars go through ``as_gradient``: the argument's shape and type,
-        and a copy where the array may alias another one (or another gradient)."""
+        and a copy where the array may alias another one (or another gradient). Where the
+        caller gets them (``typed``), gradients of scalars get the type of their argument
+        (``typed_scalar_gradient``)."""
         owned = getattr(program, "owned", {})
         result = []
         for param, expr in zip(program.grads, exprs):
-            if isinstance(expr, gast.Name) and program.analysis.kinds.get(param) != SCALAR:
+            scalar = program.analysis.kinds.get(param) == SCALAR
+            if isinstance(expr, gast.Name) and scalar and typed:
+                expr = self.typed_scalar_gradient(program, expr, param)
+            elif isinstance(expr, gast.Name) and not scalar:
                 helper = program.bindings.reference("as_gradient", runtime.as_gradient)
                 copy = not owned.get(expr.id)
                 args = [expr, name_node(param)] + (
@@ -187,16 +202,31 @@ class _Builder:
             result.append(expr)
         return result
 
+    def typed_scalar_gradient(self, program: AdjointProgram, dx: gast.Name, param: str):
+        """``dx if type(dx) is type(x) else type(x)(dx)`` for the parameter ``x`` (a Python or
+        NumPy float: the caller's integers became floats): plain Python, one type test for
+        the common case."""
+        type_name = program.bindings.reference("type", type)
+
+        def type_of(name: str) -> gast.expr:
+            return gast.Call(func=name_node(type_name), args=[name_node(name)], keywords=[])
+
+        return gast.IfExp(
+            test=gast.Compare(left=type_of(dx.id), ops=[gast.Is()], comparators=[type_of(param)]),
+            body=name_node(dx.id),
+            orelse=gast.Call(func=type_of(param), args=[name_node(dx.id)], keywords=[]),
+        )
+
     def emit_joint(self, program: AdjointProgram, func, mode: str, single: bool) -> Generated:
         fn = program.fn
-        grads = self.gradient_expressions(program)
+        grads = self.gradient_expressions(program, typed=True)
         keep = name_ids(grads)
         if mode == VALUE_AND_GRAD and isinstance(program.result, gast.Name):
             if program.result.id in program.analysis.loop_variant:
                 program.result = _snapshot_result(program)  # the backward sweep restores it
             keep.add(program.result.id)
         optimize(program, keep)
-        grads = self.owned_gradients(program, grads)
+        grads = self.owned_gradients(program, grads, typed=True)
         # the name users know (a decorator's wrapper keeps the decorated function's name)
         base = func.__name__ if func.__name__.isidentifier() else fn.tree.name
         name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + base)
@@ -221,16 +251,17 @@ class _Builder:
         bwd_name: str,
         single_gradient: bool,
         reusable: bool = False,
+        typed: bool = False,
     ) -> Generated:
         """Forward and backward functions; ``reusable``: the backward may run many times
         on the same saved values (vjp's pullback), so it works on copies of what it undoes."""
         fn = program.fn
         names = fn.names
         fwd_name, bwd_name = names.fresh(fwd_name), names.fresh(bwd_name)
-        grads = self.gradient_expressions(program)
+        grads = self.gradient_expressions(program, typed)
         backward_reads = name_ids(grads)
         optimize(program, backward_reads | _names_in(program.result))
-        grads = self.owned_gradients(program, grads)
+        grads = self.owned_gradients(program, grads, typed)
         defined_forward = set(positional_params(fn)) | name_ids(program.forward, gast.Store)
         read = _names_read(program.backward) | name_ids(grads)
         saved = sorted(read & defined_forward, key=_definition_order(fn, program))

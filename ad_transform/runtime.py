@@ -137,6 +137,10 @@ def as_gradient(dx, x, copy=False):
     if isinstance(x, (list, tuple)):
         full = zeros_like(x) + dx
         return type(x)(as_gradient(d, e) for d, e in zip(full, x))
+    if isinstance(x, (float, np.floating)) and type(dx) is not type(x):
+        return type(x)(dx)  # a float for a float, also where NumPy made dx a 0-d array
+    if isinstance(x, int) and not isinstance(x, bool):
+        return float(dx)
     return own(dx) if copy else dx
 
 
@@ -284,13 +288,17 @@ def reduced_count(x, axis=None) -> int:
 
 
 def safe_log(x):
-    """``log(x)`` with ``0`` at ``x == 0``: the factor in d/dy x**y, whose limit there is 0."""
+    """``log(x)`` with ``0`` at ``x == 0``: the factor in d/dy x**y, whose limit there is 0.
+
+    NaN for ``x < 0`` (no warning): ``x**y`` has no real derivative in ``y`` there."""
     if isinstance(x, np.ndarray):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(x == 0, 0.0, np.log(np.where(x == 0, 1.0, x)))
     if x == 0:
         return 0.0
-    return np.log(x) if x < 0 else float(np.log(x))
+    if x < 0:
+        return math.nan
+    return np.log(x) if type(x) is not float else math.log(x)
 
 
 class ListAdjoint(list):
@@ -560,14 +568,70 @@ def times(g, d):
     A zero adjoint contributes nothing, even where ``d`` is infinite or NaN. This is what
     keeps ``np.where(x > 0, np.sqrt(x), 0.0)`` from having a NaN gradient at ``x < 0``:
     the branch that was not selected gets a zero adjoint, and ``0 * nan`` would otherwise
-    be NaN. In the common case (a finite result) the check costs one sum.
+    be NaN. In the common case (a finite ``d``) the check costs one sum, made before the
+    product so that no ``invalid value`` warning is raised for the masked elements.
     """
-    return _zero_without_adjoint(g, g * d)
+    if type(d) is np.ndarray:
+        if d.dtype.kind != "f" or _finite_sum(d):
+            return g * d
+        return _masked_product(g, d)
+    if type(g) is np.ndarray:
+        if math.isfinite(d):
+            return g * d
+        return _masked_product(g, d)
+    return g * d if g else scalar_zero(g, d)
 
 
 def over(g, d):
-    """``g / d``, with 0 where ``g`` is 0 (see :func:`times`)."""
-    return _zero_without_adjoint(g, g / d)
+    """``g / d``, with 0 where ``g`` is 0 (see :func:`times`) and IEEE ``inf``/``nan``
+    where ``d`` is 0: no ``ZeroDivisionError`` for Python numbers, no NumPy warning."""
+    if type(d) is np.ndarray or type(g) is np.ndarray:
+        if np.count_nonzero(d) == np.size(d):
+            return _zero_without_adjoint(g, g / d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.true_divide(g, d)
+        return np.where(g == 0, r.dtype.type(0), r)
+    return g / d if g and d else scalar_over(g, d)
+
+
+def quotient(a, b):
+    """``a / b`` with IEEE results where ``b`` is 0 (``inf``, or NaN for ``0 / 0``), without
+    ``ZeroDivisionError`` or NumPy warnings: a local derivative that is infinite or
+    undefined at a point, for :func:`times` to multiply by the adjoint."""
+    if type(a) is not np.ndarray and type(b) is not np.ndarray:
+        return a / b if b else _ieee(np.true_divide, a, b)
+    if np.count_nonzero(b) == np.size(b):
+        return a / b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.true_divide(a, b)
+
+
+def power_derivative(x, y, power=np.power):
+    """``d/dx x**y = y * x**(y - 1)``, exactly 0 where ``y == 0`` (also at ``x == 0``, as
+    autograd: ``x**0`` is the constant 1), IEEE ``inf``/NaN elsewhere (``0**-0.5``), with
+    no exception or warning. ``power`` is ``np.float_power`` for that function."""
+    if (type(y) is float or type(y) is int) and y >= 1 and power is np.power:
+        return y * x ** (y - 1)  # x**2 and the like: no division, finite for finite x
+    arrays = type(x) is np.ndarray or type(y) is np.ndarray
+    if not arrays and not y:
+        return scalar_zero(x, y)
+    if arrays and np.count_nonzero(x) == np.size(x) and power is np.power:
+        d = y * x ** (y - 1)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = y * power(x, y - 1)
+    if not arrays:
+        return _like_operands(d, x, y)
+    if np.count_nonzero(y) != np.size(y):
+        d = np.where(y == 0, np.asarray(d).dtype.type(0), d)
+    return d
+
+
+def _masked_product(g, d):
+    """``g * d`` with 0 where ``g`` is 0, ``d`` having infinite or NaN elements."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        r = np.multiply(g, d)
+    return np.where(g == 0, r.dtype.type(0), r)
 
 
 def _zero_without_adjoint(g, r):
@@ -577,6 +641,60 @@ def _zero_without_adjoint(g, r):
         return r
     if g == 0 and r != 0:  # NaN or an infinity times a zero adjoint
         return type(r)(0)
+    return r
+
+
+# -- scalar semantics: the rare branches of the guarded scalar templates -------------------
+#
+# The scalar templates (Python and NumPy scalars) are plain arithmetic guarded where the
+# rule can meet a zero adjoint times an infinite or NaN derivative, or a division by 0:
+# ``g / d if g and d else scalar_over(g, d)``. These helpers give those branches the
+# semantics of the array templates (a zero adjoint contributes exactly 0; IEEE ``inf`` and
+# NaN instead of ``ZeroDivisionError``; no NumPy warning) and keep Python floats floats.
+
+
+def scalar_zero(a, b):
+    """A zero of the type ``a * b`` would have (a Python float between Python numbers)."""
+    if _is_python_number(a) and _is_python_number(b):
+        return 0.0
+    return np.result_type(a, b, 0.0).type(0)
+
+
+def scalar_over(g, d):
+    """``g / d`` between scalars: 0 where ``g`` is 0, IEEE ``±inf``/NaN where ``d`` is 0."""
+    if not g:
+        return scalar_zero(g, d)
+    return _ieee(np.true_divide, g, d)
+
+
+def scalar_times_ratio(g, n, d):
+    """``g * (n / d)`` between scalars: 0 where ``g`` is 0, IEEE where ``d`` is 0."""
+    if not g:
+        return scalar_zero(g, d)
+    return g * _ieee(np.true_divide, n, d)
+
+
+def scalar_power_adjoint(g, x, y):
+    """``g * y * x**(y - 1)`` between scalars: 0 where ``g`` or ``y`` is 0, IEEE at ``x == 0``."""
+    if not g:
+        return scalar_zero(g, x)
+    return g * power_derivative(x, y)
+
+
+def _is_python_number(a) -> bool:
+    return type(a) is float or type(a) is int or type(a) is bool
+
+
+def _ieee(ufunc, a, b):
+    """``ufunc(a, b)`` with IEEE results and no warning; a Python float between Python numbers."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = ufunc(a, b)
+    return _like_operands(r, a, b)
+
+
+def _like_operands(r, a, b):
+    if _is_python_number(a) and _is_python_number(b):
+        return float(r)
     return r
 
 
@@ -715,7 +833,9 @@ def nan_mean_adjoint(g, x, axis=None, keepdims=False):
     axes = _axes(axis, x.ndim)
     count = np.sum(~np.isnan(x), axis=axes, keepdims=True).astype(_dtype_of(x, g))
     g = _expand(g, axes, keepdims)
-    return _scalar_like(np.where(np.isnan(x), 0, g / count).astype(_dtype_of(x, g)), x)
+    # an all-NaN slice (count 0) has only masked elements: divide by 1 there, no warning
+    share = g / np.maximum(count, 1)
+    return _scalar_like(np.where(np.isnan(x), 0, share).astype(_dtype_of(x, g)), x)
 
 
 def prod_adjoint(g, x, axis=None, keepdims=False):
@@ -741,6 +861,12 @@ def prod_adjoint(g, x, axis=None, keepdims=False):
     return _scalar_like(g * others, x)
 
 
+def _inverse_count(count) -> float:
+    """``1 / count``, ``inf`` for no degrees of freedom (``ddof == N``: NumPy's forward
+    warns and gives ``inf``/NaN; the adjoint must not raise ``ZeroDivisionError``)."""
+    return 1.0 / count if count else math.inf
+
+
 def _count_after_ddof(x, axes, ddof, correction):
     if correction is not None:
         ddof = correction
@@ -756,7 +882,9 @@ def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, correction=None):
     axes = _axes(axis, x.ndim)
     g = _expand(g, axes, keepdims)
     centered = x - np.mean(x, axis=axes, keepdims=True)
-    return _scalar_like(g * centered * (2.0 / _count_after_ddof(x, axes, ddof, correction)), x)
+    scale = _inverse_count(_count_after_ddof(x, axes, ddof, correction))
+    with np.errstate(invalid="ignore"):  # no degrees of freedom: inf * 0, as np.var's NaN
+        return _scalar_like(g * centered * (2.0 * scale), x)
 
 
 def std_adjoint(g, ans, x, axis=None, ddof=0, keepdims=False, correction=None):
@@ -766,7 +894,9 @@ def std_adjoint(g, ans, x, axis=None, ddof=0, keepdims=False, correction=None):
     g = _expand(g, axes, keepdims)
     ans = _expand(np.asarray(ans), axes, keepdims)
     centered = x - np.mean(x, axis=axes, keepdims=True)
-    scaled = g * centered / float(_count_after_ddof(x, axes, ddof, correction))
+    scale = _inverse_count(_count_after_ddof(x, axes, ddof, correction))
+    with np.errstate(invalid="ignore"):  # no degrees of freedom: inf * 0, as np.std's NaN
+        scaled = g * centered * scale
     return _scalar_like(_divide_or_zero(np.asarray(scaled), ans), x)
 
 

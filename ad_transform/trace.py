@@ -1104,8 +1104,28 @@ class _Display(gast.NodeTransformer):
         self.generic_visit(node)
         return node
 
+    def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
+        """A scalar rule's guard (``g * d if g else 0.0``, ``g / d if g and d else
+        scalar_over(g, d)``) is shown as its rule, ``g * d``: the table teaches the rule."""
+        if _is_guard(node):
+            return self.visit(node.body)
+        self.generic_visit(node)
+        return node
+
     def visit_Constant(self, node: gast.Constant) -> gast.expr:
         value = node.value
         if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
             return gast.Constant(value=int(value), kind=None)
         return node
+
+
+def _is_guard(node: gast.IfExp) -> bool:
+    """Whether ``node`` is a guard of a scalar adjoint template (see ``rules/operators``)."""
+    orelse = node.orelse
+    if isinstance(orelse, gast.Constant) and orelse.value == 0:
+        return True
+    return (
+        isinstance(orelse, gast.Call)
+        and isinstance(orelse.func, gast.Name)
+        and orelse.func.id.startswith("scalar_")
+    )

@@ -182,8 +182,8 @@ def domain_error_half_way(x, c):
     return y * x
 
 
-def sqrt_at_zero(x):
-    return math.sqrt(x) * 2.0  # the backward sweep divides by sqrt(0)
+def norm_of_order(v, p):
+    return np.linalg.norm(v, ord=p) * 2.0  # the backward sweep refuses ord=0.5
 
 
 def log_helper(t, c):
@@ -220,7 +220,13 @@ FAILURES = [
     # f, failing args, exception, good args, wrt
     (raises_for_some_inputs, (0.7, -1), ValueError, (0.7, 4), 0),
     (domain_error_half_way, (3.0, -1.0), ValueError, (3.0, 1.0), 0),
-    (sqrt_at_zero, (0.0,), ZeroDivisionError, (2.0,), 0),
+    (
+        norm_of_order,
+        (np.array([1.0, 2.0]), 0.5),
+        ADTransformError,
+        (np.array([1.0, 2.0]), 2),
+        0,
+    ),
     (fails_in_helper, (0.5, -2.0), ValueError, (1.5, 1.0), 0),
     (
         array_loop_failing_late,

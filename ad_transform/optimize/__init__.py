@@ -16,7 +16,9 @@ Passes over the backward sweep, in order (one module per family):
 * ``accumulation.guard_accumulation``: ``dx += e`` writes in place into an ndarray, so
   it is kept only where ``dx`` holds an array this code owns; else ``dx = dx + e``;
 * ``dead_code.eliminate_dead_code``: statements nobody needs are removed, also inside
-  the loops of the forward sweep;
+  the loops of the forward sweep (not those that can raise on Python numbers:
+  ``math`` functions, divisions and powers, so that the gradient raises where the
+  function does);
 * ``forward.fold_temporaries`` / ``coalesce_copies``: the forward sweep's single-use
   temporaries and join copies go back into whole expressions.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 from ..reverse import AdjointProgram
 from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
-from .dead_code import eliminate_dead_code
+from .dead_code import eliminate_dead_code, may_raise
 from .forward import coalesce_copies, fold_temporaries
 from .propagation import propagate
 from .walk import loaded
@@ -57,7 +59,7 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     program.backward = backward
     # what is read after the forward sweep: by the backward sweep, or returned
     needed = keep | {name for stmt in backward for name in loaded(stmt)}
-    forward = eliminate_dead_code(program.forward, needed)
+    forward = eliminate_dead_code(program.forward, needed, may_raise(program.analysis))
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
     return program
 

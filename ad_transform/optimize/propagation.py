@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import gast
 
 from ..nodes import clone, subnodes
@@ -44,9 +46,10 @@ def _is_propagatable(stmt, assignments, protected) -> bool:
 
 
 def _foldable(stmt: gast.stmt) -> bool:
-    """Whether ``stmt`` has something for ``_Fold``: arithmetic with a number, a negation."""
+    """Whether ``stmt`` has something for ``_Fold``: arithmetic with a number, a negation,
+    a guard (``e if g else 0.0``, ``g and d``)."""
     for node in subnodes(stmt):
-        if isinstance(node, gast.UnaryOp):
+        if isinstance(node, (gast.UnaryOp, gast.IfExp, gast.BoolOp)):
             return True
         if isinstance(node, gast.BinOp) and (
             number(node.left) is not None or number(node.right) is not None
@@ -132,6 +135,46 @@ class _Fold(gast.NodeTransformer):
             node.left = node.left.operand  # (-a) * b -> -(a * b)
             return _negate(node)
         return node
+
+    def visit_BoolOp(self, node: gast.BoolOp) -> gast.expr:
+        """``1.0 and x`` is ``x``: a guard ``g and d`` whose adjoint ``g`` is a nonzero number."""
+        self.generic_visit(node)
+        if isinstance(node.op, gast.And):
+            values = [v for v in node.values if not number(v)]  # drop nonzero numbers
+            if len(values) < len(node.values) and all(number(v) is None for v in values):
+                if not values:
+                    return node.values[-1]
+                return values[0] if len(values) == 1 else gast.BoolOp(op=node.op, values=values)
+        return node
+
+    def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
+        """A guard with a known outcome is its branch: ``e if 1.0 else 0.0`` is ``e``;
+        ``g * 0.5 if g else 0.0`` is ``g * 0.5`` and ``g / 4.0 if g else scalar_over(g,
+        4.0)`` is ``g / 4.0`` (finite nonzero constants keep a zero adjoint 0)."""
+        self.generic_visit(node)
+        test = number(node.test)
+        if test is not None:
+            return node.body if test else node.orelse
+        if isinstance(node.test, gast.Name) and _scales_by_constants(node.body, node.test.id):
+            return node.body  # where the test fails, the body is 0 as well
+        return node
+
+
+def _scales_by_constants(node: gast.expr, name: str) -> bool:
+    """Whether ``node`` is ``name`` times or divided by finite nonzero numbers (and negated):
+    zero exactly where ``name`` is zero, so a guard ``node if name else 0.0`` is needless."""
+    if isinstance(node, gast.Name):
+        return node.id == name
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        return _scales_by_constants(node.operand, name)
+    if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Div)):
+        right = number(node.right)
+        if right is not None and math.isfinite(right) and right != 0:
+            return _scales_by_constants(node.left, name)
+        left = number(node.left)
+        if isinstance(node.op, gast.Mult) and left is not None and math.isfinite(left):
+            return _scales_by_constants(node.right, name)
+    return False
 
 
 def _negate(node: gast.expr) -> gast.expr:

@@ -1,7 +1,10 @@
 """Adjoints of the ``math`` module and of the builtins ``abs``, ``min``, ``max``, ``pow``, ``sum``.
 
 ``math`` functions only take scalars, so their templates use ``math`` too: the
-generated code for Python numbers stays plain Python arithmetic.
+generated code for Python numbers stays plain Python arithmetic, guarded as in
+``operators``: a zero adjoint contributes exactly 0 (``g * d if g else 0.0``), and a
+derivative that is infinite at a point the function accepts (``sqrt`` at 0, ``asin`` at
++-1, ``pow`` at 0) is IEEE ``inf``/NaN, never ``ZeroDivisionError``.
 
 Conventions at kinks: ``abs`` and ``fabs`` have derivative 0 at 0 (like
 ``np.sign``); ``min``/``max`` split the adjoint equally between tied arguments.
@@ -12,83 +15,100 @@ import math
 
 import numpy as np
 
-from ..runtime import safe_log, sequence_sum_adjoint, times, unbroadcast
+from ..runtime import (
+    power_derivative,
+    safe_log,
+    scalar_over,
+    scalar_power_adjoint,
+    sequence_sum_adjoint,
+    times,
+    unbroadcast,
+)
 from .registry import SCALAR, UNKNOWN, adjoint, register_nondifferentiable
 
 
 @adjoint(math.sin, kind=SCALAR, fresh=True)
 def d_sin(g, ans, x):
-    return g * math.cos(x)
+    return g * math.cos(x) if g else 0.0
 
 
 @adjoint(math.cos, kind=SCALAR, fresh=True)
 def d_cos(g, ans, x):
-    return -g * math.sin(x)
+    return -g * math.sin(x) if g else 0.0
 
 
 @adjoint(math.tan, kind=SCALAR, fresh=True)
 def d_tan(g, ans, x):
-    return g * (1.0 + ans * ans)
+    return g * (1.0 + ans * ans) if g else 0.0
 
 
 @adjoint(math.exp, kind=SCALAR, fresh=True)
 def d_exp(g, ans, x):
-    return g * ans
+    return g * ans if g else 0.0
 
 
 @adjoint(math.log, kind=SCALAR, fresh=True)
 def d_log(g, ans, x, base=math.e):
-    return g / (x * math.log(base)), -g * ans / (base * math.log(base))
+    # x > 0 and base > 0, base != 1: math.log raised otherwise
+    return (
+        (g / (x * math.log(base)) if g else 0.0),
+        (-g * ans / (base * math.log(base)) if g else 0.0),
+    )
 
 
 @adjoint(math.log2, kind=SCALAR, fresh=True)
 def d_log2(g, ans, x):
-    return g / (x * math.log(2.0))
+    return g / (x * math.log(2.0)) if g else 0.0
 
 
 @adjoint(math.log10, kind=SCALAR, fresh=True)
 def d_log10(g, ans, x):
-    return g / (x * math.log(10.0))
+    return g / (x * math.log(10.0)) if g else 0.0
 
 
 @adjoint(math.sqrt, kind=SCALAR, fresh=True)
 def d_sqrt(g, ans, x):
-    return g / (2.0 * ans)
+    return g / (2.0 * ans) if g and ans else scalar_over(g, 2.0 * ans)
 
 
 @adjoint(math.tanh, kind=SCALAR, fresh=True)
 def d_tanh(g, ans, x):
-    return g * (1.0 - ans * ans)
+    return g * (1.0 - ans * ans) if g else 0.0
 
 
 @adjoint(math.sinh, kind=SCALAR, fresh=True)
 def d_sinh(g, ans, x):
-    return g * math.cosh(x)
+    return g * math.cosh(x) if g else 0.0
 
 
 @adjoint(math.cosh, kind=SCALAR, fresh=True)
 def d_cosh(g, ans, x):
-    return g * math.sinh(x)
+    return g * math.sinh(x) if g else 0.0
 
 
 @adjoint(math.atan, kind=SCALAR, fresh=True)
 def d_atan(g, ans, x):
-    return g / (1.0 + x * x)
+    return g / (1.0 + x * x) if g else 0.0
 
 
 @adjoint(math.asin, kind=SCALAR, fresh=True)
 def d_asin(g, ans, x):
-    return g / math.sqrt(1.0 - x * x)
+    d = math.sqrt((1.0 - x) * (1.0 + x))  # |x| <= 1, or math.asin raised
+    return g / d if g and d else scalar_over(g, d)
 
 
 @adjoint(math.acos, kind=SCALAR, fresh=True)
 def d_acos(g, ans, x):
-    return -g / math.sqrt(1.0 - x * x)
+    d = math.sqrt((1.0 - x) * (1.0 + x))
+    return -g / d if g and d else scalar_over(-g, d)
 
 
 @adjoint(math.pow, kind=SCALAR, fresh=True)
 def d_math_pow(g, ans, x, y):
-    return g * y * x ** (y - 1), g * ans * safe_log(x)
+    return (
+        (g * y * x ** (y - 1) if g and x else scalar_power_adjoint(g, x, y)),
+        (g * ans * safe_log(x) if g else 0.0),
+    )
 
 
 @adjoint(math.fabs, kind=SCALAR, fresh=True)
@@ -101,7 +121,7 @@ def d_fabs(g, ans, x):
 @adjoint(math.hypot, kind=SCALAR, fresh=True)
 def d_hypot(g, ans, x, y):
     # at the origin the convention of np.hypot and np.linalg.norm: gradient 0
-    return (g * x / ans if ans else 0.0), (g * y / ans if ans else 0.0)
+    return (g * (x / ans) if g and ans else 0.0), (g * (y / ans) if g and ans else 0.0)
 
 
 @adjoint(builtins.abs, fresh=True)
@@ -127,14 +147,17 @@ def d_min(g, ans, x, y):
 @adjoint(builtins.pow, fresh=True)
 def d_builtin_pow(g, ans, x, y):
     return (
-        unbroadcast(times(g, y * x ** (y - 1)), x),
+        unbroadcast(times(g, power_derivative(x, y)), x),
         unbroadcast(times(g, ans * safe_log(x)), y),
     )
 
 
 @adjoint(builtins.pow, scalar=True)
 def d_builtin_pow_scalar(g, ans, x, y):
-    return g * y * x ** (y - 1), g * ans * safe_log(x)
+    return (
+        (g * y * x ** (y - 1) if g and x else scalar_power_adjoint(g, x, y)),
+        (g * ans * safe_log(x) if g else 0.0),
+    )
 
 
 @adjoint(builtins.sum, kind=UNKNOWN, fresh=True)

@@ -9,8 +9,11 @@ Conventions:
   array templates multiply by the local derivative with ``times``/``over`` (see
   ``runtime.times``), so ``np.where(x > 0, np.sqrt(x), 0.0)`` has the gradient of the
   selected branch everywhere, not NaN where the other branch is NaN or infinite (the
-  "where trap"); masks (``y[x > 0]``) behave the same. The scalar templates are plain
-  arithmetic: for Python numbers choose with ``if`` / ``a if c else b`` instead.
+  "where trap"); masks (``y[x > 0]``) behave the same. The scalar templates (Python and
+  NumPy scalars) keep the same semantics with plain arithmetic, guarded only where
+  needed: ``g * d if g else 0.0``, and ``g / d if g and d else scalar_over(g, d)`` where
+  ``d`` can be 0 at a point the function accepts (IEEE ``inf``/NaN, never
+  ``ZeroDivisionError``). Neither form raises a NumPy warning for a masked element.
 * Kinks: ``abs``/``fabs`` have derivative 0 at 0; ``maximum``, ``minimum``, ``fmax``,
   ``fmin`` split the adjoint equally between tied elements (``fmax``/``fmin``: a NaN
   never wins); ``clip`` is differentiated as ``minimum(maximum(a, a_min), a_max)``
@@ -42,7 +45,11 @@ from ..runtime import (
     fmax_weights,
     nondifferentiable_zero,
     over,
+    power_derivative,
+    quotient,
     safe_log,
+    scalar_over,
+    scalar_times_ratio,
     sinc_derivative,
     tie_share,
     times,
@@ -61,7 +68,7 @@ def d_exp(g, ans, x):
 
 @adjoint(np.exp, scalar=True)
 def d_exp_scalar(g, ans, x):
-    return g * ans
+    return g * ans if g else 0.0
 
 
 @adjoint(np.exp2, fresh=True)
@@ -71,7 +78,7 @@ def d_exp2(g, ans, x):
 
 @adjoint(np.exp2, scalar=True)
 def d_exp2_scalar(g, ans, x):
-    return g * ans * math.log(2.0)
+    return g * ans * math.log(2.0) if g else 0.0
 
 
 @adjoint(np.expm1, fresh=True)
@@ -81,7 +88,7 @@ def d_expm1(g, ans, x):
 
 @adjoint(np.expm1, scalar=True)
 def d_expm1_scalar(g, ans, x):
-    return g * (ans + 1.0)
+    return g * (ans + 1.0) if g else 0.0
 
 
 @adjoint(np.log, fresh=True)
@@ -91,7 +98,7 @@ def d_log(g, ans, x):
 
 @adjoint(np.log, scalar=True)
 def d_log_scalar(g, ans, x):
-    return g / x
+    return g / x if g and x else scalar_over(g, x)
 
 
 @adjoint(np.log2, fresh=True)
@@ -101,7 +108,8 @@ def d_log2(g, ans, x):
 
 @adjoint(np.log2, scalar=True)
 def d_log2_scalar(g, ans, x):
-    return g / (x * math.log(2.0))
+    d = x * math.log(2.0)
+    return g / d if g and d else scalar_over(g, d)
 
 
 @adjoint(np.log10, fresh=True)
@@ -111,7 +119,8 @@ def d_log10(g, ans, x):
 
 @adjoint(np.log10, scalar=True)
 def d_log10_scalar(g, ans, x):
-    return g / (x * math.log(10.0))
+    d = x * math.log(10.0)
+    return g / d if g and d else scalar_over(g, d)
 
 
 @adjoint(np.log1p, fresh=True)
@@ -121,7 +130,8 @@ def d_log1p(g, ans, x):
 
 @adjoint(np.log1p, scalar=True)
 def d_log1p_scalar(g, ans, x):
-    return g / (1.0 + x)
+    d = 1.0 + x
+    return g / d if g and d else scalar_over(g, d)
 
 
 # -- powers and roots ---------------------------------------------------------------------
@@ -134,7 +144,8 @@ def d_sqrt(g, ans, x):
 
 @adjoint(np.sqrt, scalar=True)
 def d_sqrt_scalar(g, ans, x):
-    return g / (2.0 * ans)
+    d = 2.0 * ans
+    return g / d if g and d else scalar_over(g, d)
 
 
 @adjoint(np.cbrt, fresh=True)
@@ -144,7 +155,8 @@ def d_cbrt(g, ans, x):
 
 @adjoint(np.cbrt, scalar=True)
 def d_cbrt_scalar(g, ans, x):
-    return g / (3.0 * ans * ans)
+    d = 3.0 * ans * ans
+    return g / d if g and d else scalar_over(g, d)
 
 
 @adjoint(np.square, fresh=True)
@@ -154,7 +166,7 @@ def d_square(g, ans, x):
 
 @adjoint(np.square, scalar=True)
 def d_square_scalar(g, ans, x):
-    return 2.0 * g * x
+    return 2.0 * g * x if g else 0.0
 
 
 @adjoint(np.reciprocal, fresh=True)
@@ -164,7 +176,7 @@ def d_reciprocal(g, ans, x):
 
 @adjoint(np.reciprocal, scalar=True)
 def d_reciprocal_scalar(g, ans, x):
-    return -g * ans * ans
+    return -g * ans * ans if g else 0.0
 
 
 # -- trigonometric and hyperbolic ----------------------------------------------------------
@@ -177,7 +189,7 @@ def d_sin(g, ans, x):
 
 @adjoint(np.sin, scalar=True)
 def d_sin_scalar(g, ans, x):
-    return g * np.cos(x)
+    return g * np.cos(x) if g else 0.0
 
 
 @adjoint(np.cos, fresh=True)
@@ -187,7 +199,7 @@ def d_cos(g, ans, x):
 
 @adjoint(np.cos, scalar=True)
 def d_cos_scalar(g, ans, x):
-    return -g * np.sin(x)
+    return -g * np.sin(x) if g else 0.0
 
 
 @adjoint(np.tan, fresh=True)
@@ -197,7 +209,7 @@ def d_tan(g, ans, x):
 
 @adjoint(np.tan, scalar=True)
 def d_tan_scalar(g, ans, x):
-    return g * (1.0 + ans * ans)
+    return g * (1.0 + ans * ans) if g else 0.0
 
 
 @adjoint(np.arcsin, fresh=True)
@@ -207,7 +219,8 @@ def d_arcsin(g, ans, x):
 
 @adjoint(np.arcsin, scalar=True)
 def d_arcsin_scalar(g, ans, x):
-    return g / np.sqrt((1.0 - x) * (1.0 + x))
+    d = np.sqrt((1.0 - x) * (1.0 + x))
+    return g / d if g and d else scalar_over(g, d)
 
 
 @adjoint(np.arccos, fresh=True)
@@ -217,7 +230,8 @@ def d_arccos(g, ans, x):
 
 @adjoint(np.arccos, scalar=True)
 def d_arccos_scalar(g, ans, x):
-    return -g / np.sqrt((1.0 - x) * (1.0 + x))
+    d = np.sqrt((1.0 - x) * (1.0 + x))
+    return -g / d if g and d else scalar_over(-g, d)
 
 
 @adjoint(np.arctan, fresh=True)
@@ -227,7 +241,7 @@ def d_arctan(g, ans, x):
 
 @adjoint(np.arctan, scalar=True)
 def d_arctan_scalar(g, ans, x):
-    return g / (1.0 + x * x)
+    return g / (1.0 + x * x) if g else 0.0
 
 
 @adjoint(np.sinh, fresh=True)
@@ -237,7 +251,7 @@ def d_sinh(g, ans, x):
 
 @adjoint(np.sinh, scalar=True)
 def d_sinh_scalar(g, ans, x):
-    return g * np.cosh(x)
+    return g * np.cosh(x) if g else 0.0
 
 
 @adjoint(np.cosh, fresh=True)
@@ -247,7 +261,7 @@ def d_cosh(g, ans, x):
 
 @adjoint(np.cosh, scalar=True)
 def d_cosh_scalar(g, ans, x):
-    return g * np.sinh(x)
+    return g * np.sinh(x) if g else 0.0
 
 
 @adjoint(np.tanh, fresh=True)
@@ -258,7 +272,7 @@ def d_tanh(g, ans, x):
 
 @adjoint(np.tanh, scalar=True)
 def d_tanh_scalar(g, ans, x):
-    return g * (1.0 - ans * ans)
+    return g * (1.0 - ans * ans) if g else 0.0
 
 
 @adjoint(np.arcsinh, fresh=True)
@@ -268,7 +282,7 @@ def d_arcsinh(g, ans, x):
 
 @adjoint(np.arcsinh, scalar=True)
 def d_arcsinh_scalar(g, ans, x):
-    return g / np.hypot(1.0, x)
+    return g / np.hypot(1.0, x) if g else 0.0
 
 
 @adjoint(np.arccosh, fresh=True)
@@ -278,7 +292,8 @@ def d_arccosh(g, ans, x):
 
 @adjoint(np.arccosh, scalar=True)
 def d_arccosh_scalar(g, ans, x):
-    return g / np.sqrt((x - 1.0) * (x + 1.0))
+    d = np.sqrt((x - 1.0) * (x + 1.0))
+    return g / d if g and d else scalar_over(g, d)
 
 
 @adjoint(np.arctanh, fresh=True)
@@ -288,7 +303,8 @@ def d_arctanh(g, ans, x):
 
 @adjoint(np.arctanh, scalar=True)
 def d_arctanh_scalar(g, ans, x):
-    return g / ((1.0 - x) * (1.0 + x))
+    d = (1.0 - x) * (1.0 + x)
+    return g / d if g and d else scalar_over(g, d)
 
 
 @adjoint(np.deg2rad, fresh=True)
@@ -326,7 +342,7 @@ def d_abs(g, ans, x):
 
 @adjoint(np.abs, scalar=True)
 def d_abs_scalar(g, ans, x):
-    return g * np.sign(x)
+    return g * np.sign(x) if g else 0.0
 
 
 @adjoint(np.fabs, fresh=True)
@@ -371,7 +387,7 @@ for _ufunc, _operator in (
 def d_float_power(g, ans, x, y):
     # float_power computes in float64 (or complex); so does its adjoint.
     return (
-        unbroadcast(times(g, y * np.float_power(x, y - 1)), x),
+        unbroadcast(times(g, power_derivative(x, y, np.float_power)), x),
         unbroadcast(times(g, ans * safe_log(x)), y),
     )
 
@@ -379,7 +395,7 @@ def d_float_power(g, ans, x, y):
 @adjoint(np.fmod, fresh=True)
 def d_fmod(g, ans, x, y):
     # fmod(x, y) = x - trunc(x / y) * y
-    return unbroadcast(g, x), unbroadcast(times(-g, (x - ans) / y), y)
+    return unbroadcast(g, x), unbroadcast(times(-g, quotient(x - ans, y)), y)
 
 
 @adjoint(np.maximum, fresh=True)
@@ -416,14 +432,18 @@ def d_fmin(g, ans, x, y):
 
 @adjoint(np.arctan2, fresh=True)
 def d_arctan2(g, ans, y, x):
+    # at the origin (arctan2(0, 0) = 0) the derivative is undefined: NaN, as 0 / 0
     r2 = x * x + y * y
-    return unbroadcast(times(g, x / r2), y), unbroadcast(times(-g, y / r2), x)
+    return unbroadcast(times(g, quotient(x, r2)), y), unbroadcast(times(-g, quotient(y, r2)), x)
 
 
 @adjoint(np.arctan2, scalar=True)
 def d_arctan2_scalar(g, ans, y, x):
     r2 = x * x + y * y
-    return g * x / r2, -g * y / r2
+    return (
+        (g * (x / r2) if g and r2 else scalar_times_ratio(g, x, r2)),
+        (-g * (y / r2) if g and r2 else scalar_times_ratio(-g, y, r2)),
+    )
 
 
 @adjoint(np.hypot, fresh=True)
@@ -431,6 +451,11 @@ def d_hypot(g, ans, x, y):
     # The gradient at the origin is 0 (a subgradient), as for np.linalg.norm.
     r = np.where(ans == 0, 1.0, ans)
     return unbroadcast(times(g, x / r), x), unbroadcast(times(g, y / r), y)
+
+
+@adjoint(np.hypot, scalar=True)
+def d_hypot_scalar(g, ans, x, y):
+    return (g * (x / ans) if g and ans else 0.0), (g * (y / ans) if g and ans else 0.0)
 
 
 @adjoint(np.logaddexp, fresh=True)
@@ -441,7 +466,7 @@ def d_logaddexp(g, ans, x, y):
 
 @adjoint(np.logaddexp, scalar=True)
 def d_logaddexp_scalar(g, ans, x, y):
-    return g * np.exp(x - ans), g * np.exp(y - ans)
+    return (g * np.exp(x - ans) if g else 0.0), (g * np.exp(y - ans) if g else 0.0)
 
 
 @adjoint(np.logaddexp2, fresh=True)
