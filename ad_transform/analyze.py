@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import operator
 import os
@@ -61,7 +62,11 @@ RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN, STORE_ITEM, APPEND = (
     "store_item",
     "append",
 )
-MUTATIONS = (STORE_ITEM, APPEND)  # statements that change an object in place
+EXTEND = "extend"  # xs.extend(values) on a list
+# A user helper's in-place change of a container passed to it: never a statement's own
+# op, only in the data flow (one per in-out argument, after the call's USER_CALL op).
+CALL_WRITE = "call_write"
+MUTATIONS = (STORE_ITEM, APPEND, EXTEND, CALL_WRITE)  # statements that change an object in place
 
 
 @dataclass
@@ -78,6 +83,9 @@ class Op:
     active: bool = False
     pure: bool = True
     depth: int = 0  # how many loops enclose the statement
+    # a user call: the in-out parameters the helper changes in place -> the caller's atoms
+    writes: dict[str, gast.Name] = field(default_factory=dict)
+    result_used: bool = True  # a user call: whether its result's adjoint is needed
 
     @property
     def value(self) -> gast.expr:
@@ -96,6 +104,8 @@ class Analysis:
     useful: set[str]
     op_of: dict[int, Op] = field(default_factory=dict)  # id(statement) -> Op
     loop_variant: set[str] = field(default_factory=set)  # names assigned inside a loop
+    # a helper's in-out parameters: changed in place for its caller, adjoints in and out
+    inout: tuple[str, ...] = ()
 
     def op(self, stmt: gast.stmt) -> Op:
         return self.op_of[id(stmt)]
@@ -112,22 +122,37 @@ class Analysis:
 
 
 def analyze(
-    fn: NormalizedFunction, wrt: tuple[str, ...], param_kinds: dict[str, str | None]
+    fn: NormalizedFunction,
+    wrt: tuple[str, ...],
+    param_kinds: dict[str, str | None],
+    inout: tuple[str, ...] = (),
+    result_used: bool = True,
 ) -> Analysis:
-    """Resolve every statement of ``fn`` and mark what the adjoint needs."""
+    """Resolve every statement of ``fn`` and mark what the adjoint needs.
+
+    For a helper's pair: ``inout`` are the parameters it changes in place (outputs as
+    much as the result), and ``result_used`` says whether the caller uses its result."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
     _collect(fn.body, fn, 0, ops, counters, loop_variant)
     kinds = _kinds(ops, dict(param_kinds, **{c: SCALAR for c in counters}), fn)
-    varied = _fixpoint(lambda known: _varied(ops, set(wrt) | known))
-    useful = _fixpoint(lambda known: _useful(ops, known))
+    flow = list(ops)  # the ops, and the in-place changes of the helpers they call
+    while True:
+        varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known))
+        useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
+        if not _add_call_writes(ops, flow, varied | useful, fn):
+            break
     analysis = Analysis(
-        fn, wrt, ops, kinds, varied, useful, {id(op.stmt): op for op in ops}, loop_variant
+        fn, wrt, ops, kinds, varied, useful, {id(op.stmt): op for op in ops}, loop_variant, inout
     )
     for op in ops:
         _mark_active(op, analysis)
-    _check_item_stores(analysis)
+    _mark_call_writes_active(analysis)
+    if not result_used:
+        ops[-1].active, ops[-1].active_inputs = False, []
+    _check_item_stores(dataclasses.replace(analysis, ops=flow))
+    _check_in_place_calls(analysis)
     return analysis
 
 
@@ -176,7 +201,8 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
         return op
     if _is_append(stmt, fn):
         call = stmt.value
-        return Op(stmt, APPEND, call.func.value.id, inputs={"value": call.args[0]}, pure=False)
+        form = APPEND if call.func.attr == "append" else EXTEND
+        return Op(stmt, form, call.func.value.id, inputs={"value": call.args[0]}, pure=False)
     target = stmt.targets[0].id if isinstance(stmt, gast.Assign) else None
     value = stmt.value
     if isinstance(value, (gast.Name, gast.Constant)) or getattr(value, "ad_static", False):
@@ -215,7 +241,7 @@ def _is_append(stmt: gast.stmt, fn: NormalizedFunction) -> bool:
     call = stmt.value
     return (
         isinstance(call.func, gast.Attribute)
-        and call.func.attr == "append"
+        and call.func.attr in ("append", "extend")
         and isinstance(call.func.value, gast.Name)
         and not getattr(call.func, "ad_static", False)
         and len(call.args) == 1
@@ -414,10 +440,10 @@ def _varied(ops: list[Op], varied: set[str]) -> set[str]:
     return varied
 
 
-def _useful(ops: list[Op], useful: set[str]) -> set[str]:
+def _useful(ops: list[Op], useful: set[str], returns: bool = True) -> set[str]:
     useful = set(useful)
     for op in reversed(ops):
-        if op.form == RETURN or (op.target in useful and _carries_derivative(op)):
+        if (returns and op.form == RETURN) or (op.target in useful and _carries_derivative(op)):
             useful |= _input_names(op)
     return useful
 
@@ -492,6 +518,7 @@ def _check_item_stores(analysis: Analysis) -> None:
     for op in analysis.ops:
         if op.target is not None and op.form not in MUTATIONS:
             definitions.setdefault(op.target, []).append(op)
+    definitions.update({p: [] for p in analysis.inout})  # the caller's, lent for the call
     owned = {name for name, ops in definitions.items()}
     changed = True
     while changed:
@@ -512,8 +539,12 @@ def _check_item_stores(analysis: Analysis) -> None:
         if op.target not in owned:
             user_name = analysis.fn.source_of.get(op.target, op.target)
             what = "append to" if op.form == APPEND else "assign into items of"
+            what = "extend" if op.form == EXTEND else what
+            subject = f"{what} '{user_name}'"
+            if op.form == CALL_WRITE:
+                subject = f"pass '{user_name}' to {op.callee.__name__}(), which changes it in place,"
             raise analysis.fn.parsed.error(
-                f"cannot {what} '{user_name}': only lists and arrays created inside the "
+                f"cannot {subject}: only lists and arrays created inside the "
                 f"function ([], np.zeros, np.copy, x.copy(), arithmetic) can be changed in "
                 f"place; use '{user_name} = {user_name}.copy()' first",
                 op.stmt,
@@ -529,3 +560,85 @@ def _describe_callee(op: Op) -> str:
     if is_missing(callee):
         return "a call to an undefined name"
     return f"a call to {rules.display_name(callee)}"
+
+
+# -- calls that change their arguments in place --------------------------------------------
+def _add_call_writes(ops: list[Op], flow: list[Op], reached: set[str], fn) -> bool:
+    """Give each user call that reaches a varied or useful value the in-place changes its
+    helper makes (``stash(s, v)`` changes ``s``): one ``CALL_WRITE`` op per in-out argument
+    in ``flow``, after the call. Whether anything was added (activity must be redone)."""
+    from .effects import helper_effects
+
+    added = False
+    for op in ops:
+        if op.form != USER_CALL or getattr(op, "effects_known", False):
+            continue
+        if not _input_names(op) & reached:
+            continue
+        op.effects_known = True
+        effects = helper_effects(op.callee)
+        helper = op.callee.__name__
+        if effects.problems:
+            raise fn.parsed.error(
+                f"cannot differentiate the call of {helper}(): it changes an object in place "
+                f"that the transformer cannot follow: {effects.problems[0]}",
+                op.value,
+            )
+        at = flow.index(op) + 1
+        for param in effects.mutated:
+            atom = op.inputs.get(param)
+            if not isinstance(atom, gast.Name) or any(
+                a.id == atom.id for a in op.writes.values()
+            ):
+                what = (
+                    "its default value"
+                    if atom is None
+                    else "an object passed twice"
+                    if isinstance(atom, gast.Name)
+                    else f"'{expression_source(atom)}'"
+                )
+                raise fn.parsed.error(
+                    f"cannot differentiate the call of {helper}(): it changes its parameter "
+                    f"'{param}' in place, here {what}; pass a list or array the function "
+                    "created",
+                    op.value,
+                )
+            op.writes[param] = atom
+            write = Op(op.stmt, CALL_WRITE, atom.id, callee=op.callee, inputs=dict(op.inputs))
+            write.pure, write.depth = False, op.depth
+            flow.insert(at, write)
+            at += 1
+            added = True
+    return added
+
+
+def _mark_call_writes_active(analysis: Analysis) -> None:
+    """A call that changes a container in place is active when the container is (or its
+    result is); the in-out arguments' adjoints then go in and out of the helper's pair."""
+    for op in analysis.ops:
+        if not op.writes:
+            continue
+        op.result_used = op.active
+        containers = any(analysis.is_active(a) for a in op.writes.values())
+        if op.active or containers:
+            op.active = True
+            op.active_inputs = [
+                p for p, a in op.inputs.items() if analysis.is_active(a) and p not in op.writes
+            ]
+
+
+def _check_in_place_calls(analysis: Analysis) -> None:
+    """Library calls and methods that change a value in place (``xs.sort()``, ``a.fill(v)``,
+    ``np.copyto(a, b)``, ``out=``) have no adjoint: refused where the value is varied or
+    reaches the result, never dropped."""
+    from .effects import in_place_changes
+
+    reached = analysis.varied | analysis.useful
+    for op in analysis.ops:
+        for name, words in in_place_changes(op, analysis.fn):
+            if name.id in reached:
+                raise analysis.fn.parsed.error(
+                    f"cannot differentiate {words}: the change has no adjoint rule (build "
+                    "a new value instead)",
+                    op.value,
+                )

@@ -18,6 +18,7 @@ import gast
 
 from . import runtime
 from .analyze import Analysis, Op, analyze
+from .effects import pure_aliases
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
@@ -130,22 +131,31 @@ class _Builder:
         fn_params = list(inspect.signature(callee).parameters)
         kinds = tuple(arg_kinds.get(p) for p in fn_params)
         wrt = tuple(fn_params.index(p) for p in active)
-        key = (wrt, kinds, "pair")
+        inout = tuple(op.writes)  # the parameters it changes in place, in signature order
+        key = (wrt, kinds, inout, op.result_used, "pair")
         entries = _cache.setdefault(callee, {})
         if key in entries:
             return entries[key]
-        pair = HelperPair(types.CellType(), types.CellType(), callee.__name__, list(active))
+        pair = HelperPair(
+            types.CellType(), types.CellType(), callee.__name__, list(active), list(inout)
+        )
         entries[key] = pair
         try:
-            fn = normalize(parse_function(callee))
-            analysis = analyze(fn, tuple(active), dict(zip(fn_params, kinds)))
+            fn = normalize(parse_function(callee), procedure=True)
+            analysis = analyze(
+                fn,
+                (*active, *inout),
+                dict(zip(fn_params, kinds)),
+                inout=inout,
+                result_used=op.result_used,
+            )
             program = reverse(analysis, SPLIT, self.helper_pair)
             generated = self.emit_split(
                 program,
                 callee,
                 f"{callee.__name__}_fwd",
                 f"{callee.__name__}_bwd",
-                single_gradient=True,
+                single_gradient=not inout,
                 reusable=True,
             )
         except BaseException:
@@ -229,9 +239,13 @@ class _Builder:
         backward_reads = name_ids(grads)
         optimize(program, backward_reads | _names_in(program.result))
         grads = self.owned_gradients(program, grads)
+        inout = program.inout_adjoints  # in-out parameter -> its adjoint: raw, in and out
+        grads = [
+            name_node(inout[p]) if p in inout else g for p, g in zip(program.grads, grads)
+        ]
         defined_forward = set(positional_params(fn)) | name_ids(program.forward, gast.Store)
         read = _names_read(program.backward) | name_ids(grads)
-        saved = sorted(read & defined_forward, key=_definition_order(fn, program))
+        saved = sorted(read & defined_forward - set(inout), key=_definition_order(fn, program))
         if program.tape:
             saved.append(program.tape["tape"])
         saved_param = names.fresh("saved")
@@ -261,16 +275,20 @@ class _Builder:
         fwd.line(f"return {expression_source(program.result)}, ({_tuple_source_names(saved)})")
         bwd = FunctionText(
             bwd_name,
-            f"{saved_param}, {seed}",
+            ", ".join([saved_param, seed, *inout, *inout.values()]),
             f"Backward sweep of {fn.tree.name}: the adjoints of "
             f"{', '.join(program.grads) or 'nothing'}.",
         )
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
+        aliases = pure_aliases(program.analysis.ops, tuple(inout))
+        for name in saved:
+            if name in aliases:  # the object the caller gave now (maybe its copy)
+                bwd.line(f"{name} = {aliases[name]}")
         if reusable:
             copier = program.bindings.reference("fresh_copy", runtime.fresh_copy)
             for name in saved:
-                if name in program.mutated:
+                if name in program.mutated and name not in aliases:
                     bwd.line(f"{name} = {copier}({name})  # undone below; keep the saved one")
         if program.tape:
             copier = program.bindings.reference("list", list) if reusable else None

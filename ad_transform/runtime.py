@@ -137,6 +137,29 @@ def fresh_copy(x):
     return x.copy() if isinstance(x, np.ndarray) else x
 
 
+def extend_adjoint(g, start: int, values):
+    """The adjoint of ``values`` in ``xs.extend(values)``: the adjoints of the elements it
+    added to ``xs`` (from ``start`` on), taken out of ``xs``'s adjoint ``g``."""
+    added = list(g[start:])
+    del g[start:]
+    if isinstance(values, np.ndarray):
+        out = zeros_like(values)
+        for k, element in enumerate(added):
+            out[k] += element
+        return out
+    if isinstance(values, (list, tuple)):
+        return ListAdjoint(added)
+    raise ADTransformError(
+        f"cannot differentiate xs.extend() of a {type(values).__name__}: extend a list, a "
+        "tuple or an ndarray"
+    )
+
+
+def truncate(xs: list, length: int) -> None:
+    """Undo ``xs.extend(...)``: back to its first ``length`` elements."""
+    del xs[length:]
+
+
 def own(x):
     """``x`` itself, or a copy if it is an array someone else may hold."""
     return x.copy() if isinstance(x, np.ndarray) else x

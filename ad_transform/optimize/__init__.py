@@ -37,6 +37,7 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     become assignments (the reverse stage leaves them unbound) and in-place accumulation is
     guarded. The tests compare the gradients of the two."""
     predefined = {program.seed_name} if program.seed_is_parameter else set()
+    predefined |= set(getattr(program, "inout_adjoints", {}).values())  # given to bwd
     if not passes:
         backward = assign_known_zeros(
             program.backward, set(program.adjoint_kinds), predefined, resets=False

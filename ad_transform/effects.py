@@ -1,0 +1,277 @@
+"""What a call changes in place, besides the value it returns.
+
+* ``helper_effects``: the parameters a user helper changes in place (its *in-out*
+  parameters: ``store.append(v)``, ``buf[i] = v``, ``xs.extend(vs)``, or passing the
+  parameter on to another helper that does), and the changes it makes that cannot be
+  differentiated (into a global, a closure variable, a default value, a view or an
+  element of a parameter, or through a call the transformer cannot follow);
+* ``in_place_changes``: the names a library call or method may change in place
+  (``xs.sort()``, ``a.fill(0.0)``, ``np.copyto(a, b)``, ``np.add(a, b, out=a)``), which
+  have no adjoint: a differentiated function must not apply them to active values.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+import types
+import weakref
+from dataclasses import dataclass
+
+import gast
+import numpy as np
+
+from .analyze import (
+    COPY,
+    CONSTANT,
+    MUTATIONS,
+    OPAQUE,
+    USER_CALL,
+    Op,
+    _collect,
+    _creates_array,
+    _is_none,
+    resolve_static,
+)
+from .normalize import NormalizedFunction, normalize
+from .parse import parse_function
+
+# Methods of lists, arrays, dicts and sets that change their receiver in place (``append``
+# and ``extend`` on a list have adjoints; these do not).
+MUTATING_METHODS = frozenset(
+    {
+        "insert",
+        "pop",
+        "remove",
+        "clear",
+        "sort",
+        "reverse",
+        "fill",
+        "put",
+        "resize",
+        "itemset",
+        "partition",
+        "setfield",
+        "byteswap",
+        "update",
+        "add",
+        "discard",
+        "setdefault",
+        "popitem",
+        "__setitem__",
+        "__delitem__",
+        "__iadd__",
+        "__isub__",
+        "__imul__",
+        "__itruediv__",
+    }
+)
+# Library functions that write into their first argument.
+_WRITES_FIRST_ARGUMENT = (
+    np.copyto,
+    np.put,
+    np.place,
+    np.putmask,
+    np.fill_diagonal,
+    np.put_along_axis,
+    np.random.shuffle,
+    random.shuffle,
+)
+# Library calls known to change none of their arguments (whose results may go unused).
+_CHANGE_NOTHING = (print, len, isinstance, repr, str, format, id, type, hasattr, callable)
+
+
+def in_place_changes(op: Op, fn: NormalizedFunction) -> list[tuple[gast.Name, str]]:
+    """The names a non-user call may change in place, each with words for the change."""
+    call = op.value if isinstance(op.stmt, (gast.Assign, gast.Expr)) else None
+    if not isinstance(call, gast.Call) or op.form in (USER_CALL, *MUTATIONS):
+        return []
+    source = _call_words(call)
+    changes = []
+    for keyword in call.keywords:
+        if keyword.arg == "out":
+            for name in _names(keyword.value):
+                changes.append((name, f"{source} writes into its out= argument '{name.id}'"))
+    func = call.func
+    if isinstance(func, gast.Attribute) and not getattr(func, "ad_static", False):
+        if func.attr in MUTATING_METHODS and isinstance(func.value, gast.Name):
+            changes.append((func.value, f"{source} changes '{func.value.id}' in place"))
+        return changes
+    callee = resolve_static(func, fn)
+    writes_first = any(callee is f for f in _WRITES_FIRST_ARGUMENT) or (
+        getattr(callee, "__name__", None) == "at" and isinstance(callee.__self__, np.ufunc)
+        if isinstance(callee, types.BuiltinMethodType)
+        else False
+    )
+    if writes_first and call.args and isinstance(call.args[0], gast.Name):
+        changes.append((call.args[0], f"{source} writes into '{call.args[0].id}'"))
+    elif isinstance(op.stmt, gast.Expr) and op.form == OPAQUE:
+        if not any(callee is f for f in _CHANGE_NOTHING):
+            for name in _names([*call.args, *(k.value for k in call.keywords)]):
+                words = f"{source} discards its result: it may change '{name.id}' in place"
+                changes.append((name, words))
+    return changes
+
+
+def _names(nodes) -> list[gast.Name]:
+    nodes = nodes if isinstance(nodes, list) else [nodes]
+    out = []
+    for node in nodes:
+        if isinstance(node, gast.Name):
+            out.append(node)
+        elif isinstance(node, gast.Tuple):
+            out.extend(e for e in node.elts if isinstance(e, gast.Name))
+    return out
+
+
+def _call_words(call: gast.Call) -> str:
+    from .emit import expression_source
+
+    return f"the call '{expression_source(call.func)}(...)'"
+
+
+@dataclass(frozen=True)
+class HelperEffects:
+    """What a user helper changes in place."""
+
+    mutated: tuple[str, ...]  # its in-out parameters, in signature order
+    problems: tuple[str, ...]  # changes that cannot be differentiated, described
+
+
+_NO_EFFECTS = HelperEffects((), ())
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> (code, effects)
+_in_progress: dict = {}  # function -> the effects assumed for it while it is analysed
+
+
+def helper_effects(callee: types.FunctionType) -> HelperEffects:
+    """The parameters ``callee`` changes in place, and what it changes that cannot be
+    differentiated. Recursive helpers are iterated until the answer is stable."""
+    cached = _cache.get(callee)
+    if cached is not None and cached[0] is callee.__code__:
+        return cached[1]
+    if callee in _in_progress:
+        _in_progress[callee] = (_in_progress[callee][0], True)  # its answer was used
+        return _in_progress[callee][0]
+    assumed = _NO_EFFECTS
+    try:
+        while True:
+            _in_progress[callee] = (assumed, False)
+            effects = _analyse_helper(callee)
+            used = _in_progress[callee][1]
+            if not used or effects == assumed:
+                break
+            assumed = effects
+    finally:
+        del _in_progress[callee]
+    _cache[callee] = (callee.__code__, effects)
+    return effects
+
+
+def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
+    fn = normalize(parse_function(callee), procedure=True)
+    ops: list[Op] = []
+    _collect(fn.body, fn, 0, ops, set(), set())
+    params = list(inspect.signature(callee).parameters)
+    definitions: dict[str, list[Op]] = {}
+    for op in ops:
+        if op.target is not None and op.form not in MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    mutated: set[str] = set()
+    problems: list[str] = []
+
+    def where(op: Op) -> str:
+        line = getattr(op.stmt, "lineno", None)
+        return f"{fn.parsed.filename}:{line}: {callee.__name__}()"
+
+    def user(name: str) -> str:
+        return fn.source_of.get(name, name)
+
+    for op, name, words, supported in _writes(ops, fn, where):
+        if name is None:
+            problems.append(words)
+            continue
+        origin = _parameter_of(name, definitions, params, set())
+        if origin is not None and supported:
+            mutated.add(origin)
+            continue
+        outside = _outside_object(name, definitions, params, set())
+        if outside is None:
+            continue  # a list or array of its own: its own analysis decides
+        if supported:
+            problems.append(f"{where(op)} writes into '{user(name)}', which may be {outside}")
+        else:
+            problems.append(words if origin is not None else f"{words} (it may be {outside})")
+    return HelperEffects(tuple(p for p in params if p in mutated), tuple(problems))
+
+
+def _writes(ops: list[Op], fn: NormalizedFunction, where):
+    """Each change a statement makes in place: (op, name, words, supported)."""
+    for op in ops:
+        if op.form in MUTATIONS:
+            yield op, op.target, "", True
+        elif op.form == USER_CALL:
+            inner = helper_effects(op.callee)
+            for problem in inner.problems:
+                yield op, None, problem, False
+            for param in inner.mutated:
+                atom = op.inputs.get(param)
+                words = f"{op.callee.__name__}() changes its argument '{param}' in place"
+                if isinstance(atom, gast.Name):
+                    yield op, atom.id, words, True
+                else:
+                    what = "its default value" if atom is None else "a value that is not a name"
+                    yield op, None, f"{where(op)} calls {words}, here {what}", False
+        else:
+            for name, words in in_place_changes(op, fn):
+                yield op, name.id, f"{where(op)}: {words}", False
+
+
+def _parameter_of(name, definitions, params, seen) -> str | None:
+    """The parameter whose object ``name`` always is (itself, or copies of it)."""
+    if name is None or name in seen:
+        return None
+    if name in params and name not in definitions:
+        return name
+    seen.add(name)
+    origins = set()
+    for op in definitions.get(name, []):
+        source = op.inputs.get("x") if op.form == COPY else None
+        if not isinstance(source, gast.Name):
+            return None
+        origins.add(_parameter_of(source.id, definitions, params, seen))
+    return origins.pop() if len(origins) == 1 else None
+
+
+def _outside_object(name, definitions, params, seen) -> str | None:
+    """Words for an object from outside the helper that ``name`` may be (or be a view or
+    an element of): a parameter, a global or a closure variable; None if it is local."""
+    if name in seen:
+        return None
+    seen.add(name)
+    if name in params and name not in definitions:
+        return f"(a part of) parameter '{name}'"
+    if name not in definitions:
+        return f"'{name}', a global or closure variable"
+    for op in definitions[name]:
+        if _creates_array(op) or (op.form == CONSTANT and _is_none(op.inputs["x"])):
+            continue
+        for source in op.inputs.values():
+            if isinstance(source, gast.Name):
+                outside = _outside_object(source.id, definitions, params, seen)
+                if outside is not None:
+                    return outside
+    return None
+
+
+def pure_aliases(ops: list[Op], params: tuple[str, ...]) -> dict[str, str]:
+    """Names that are always the object of one of ``params`` (copies of it): name -> param."""
+    definitions: dict[str, list[Op]] = {}
+    for op in ops:
+        if op.target is not None and op.form not in MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    aliases = {}
+    for name in definitions:
+        origin = _parameter_of(name, definitions, list(params), set())
+        if origin is not None and origin in params:
+            aliases[name] = origin
+    return aliases
