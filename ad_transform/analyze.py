@@ -636,7 +636,7 @@ def _check_in_place_calls(analysis: Analysis) -> None:
     reached = analysis.varied | analysis.useful
     for op in analysis.ops:
         for name, words in in_place_changes(op, analysis.fn):
-            if name.id in reached:
+            if name.id in reached and analysis.kinds.get(name.id) != SCALAR:
                 raise analysis.fn.parsed.error(
                     f"cannot differentiate {words}: the change has no adjoint rule (build "
                     "a new value instead)",

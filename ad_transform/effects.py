@@ -106,7 +106,8 @@ def in_place_changes(op: Op, fn: NormalizedFunction) -> list[tuple[gast.Name, st
     if writes_first and call.args and isinstance(call.args[0], gast.Name):
         changes.append((call.args[0], f"{source} writes into '{call.args[0].id}'"))
     elif isinstance(op.stmt, gast.Expr) and op.form == OPAQUE:
-        if not any(callee is f for f in _CHANGE_NOTHING):
+        container_method = isinstance(getattr(callee, "__self__", None), (list, dict, set))
+        if not container_method and not any(callee is f for f in _CHANGE_NOTHING):
             for name in _names([*call.args, *(k.value for k in call.keywords)]):
                 words = f"{source} discards its result: it may change '{name.id}' in place"
                 changes.append((name, words))
