@@ -141,7 +141,7 @@ def analyze(
     while True:
         varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known))
         useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
-        if not _add_call_writes(ops, flow, varied | useful, fn):
+        if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
     analysis = Analysis(
         fn, wrt, ops, kinds, varied, useful, {id(op.stmt): op for op in ops}, loop_variant, inout
@@ -563,7 +563,9 @@ def _describe_callee(op: Op) -> str:
 
 
 # -- calls that change their arguments in place --------------------------------------------
-def _add_call_writes(ops: list[Op], flow: list[Op], reached: set[str], fn) -> bool:
+def _add_call_writes(
+    ops: list[Op], flow: list[Op], reached: set[str], fn, analysis_kinds: dict
+) -> bool:
     """Give each user call that reaches a varied or useful value the in-place changes its
     helper makes (``stash(s, v)`` changes ``s``): one ``CALL_WRITE`` op per in-out argument
     in ``flow``, after the call. Whether anything was added (activity must be redone)."""
@@ -584,6 +586,15 @@ def _add_call_writes(ops: list[Op], flow: list[Op], reached: set[str], fn) -> bo
                 f"that the transformer cannot follow: {effects.problems[0]}",
                 op.value,
             )
+        for param, words in effects.unless_number:
+            atom = op.inputs.get(param)
+            if atom is not None and atom_kind(atom, analysis_kinds, fn) != SCALAR:
+                raise fn.parsed.error(
+                    f"cannot differentiate the call of {helper}(): {words} (its argument "
+                    f"'{expression_source(atom)}' is not known to be a number); change a "
+                    "copy, or return the new value",
+                    op.value,
+                )
         at = flow.index(op) + 1
         for param in effects.mutated:
             atom = op.inputs.get(param)
@@ -631,14 +642,15 @@ def _check_in_place_calls(analysis: Analysis) -> None:
     """Library calls and methods that change a value in place (``xs.sort()``, ``a.fill(v)``,
     ``np.copyto(a, b)``, ``out=``) have no adjoint: refused where the value is varied or
     reaches the result, never dropped."""
-    from .effects import in_place_changes
+    from .effects import in_place_changes, possible_changes
 
     reached = analysis.varied | analysis.useful
     for op in analysis.ops:
-        for name, words in in_place_changes(op, analysis.fn):
+        changes = in_place_changes(op, analysis.fn) + possible_changes(op, analysis.fn)
+        for name, words in changes:
             if name.id in reached and analysis.kinds.get(name.id) != SCALAR:
                 raise analysis.fn.parsed.error(
-                    f"cannot differentiate {words}: the change has no adjoint rule (build "
-                    "a new value instead)",
+                    f"cannot differentiate this statement: {words}, and the change has no adjoint "
+                    "rule (build a new value instead)",
                     op.value,
                 )

@@ -97,6 +97,12 @@ def in_place_changes(op: Op, fn: NormalizedFunction) -> list[tuple[gast.Name, st
         if func.attr in MUTATING_METHODS and isinstance(func.value, gast.Name):
             changes.append((func.value, f"{source} changes '{func.value.id}' in place"))
         return changes
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+        receiver = resolve_static(func.value, fn)
+        changing = MUTATING_METHODS | {"append", "extend"}
+        if isinstance(receiver, (list, dict, set, np.ndarray)) and func.attr in changing:
+            # a global's or closure variable's list: a constant for the function
+            return [*changes, (func.value, f"{source} changes '{func.value.id}' in place")]
     callee = resolve_static(func, fn)
     writes_first = any(callee is f for f in _WRITES_FIRST_ARGUMENT) or (
         getattr(callee, "__name__", None) == "at" and isinstance(callee.__self__, np.ufunc)
@@ -105,13 +111,23 @@ def in_place_changes(op: Op, fn: NormalizedFunction) -> list[tuple[gast.Name, st
     )
     if writes_first and call.args and isinstance(call.args[0], gast.Name):
         changes.append((call.args[0], f"{source} writes into '{call.args[0].id}'"))
-    elif isinstance(op.stmt, gast.Expr) and op.form == OPAQUE:
-        container_method = isinstance(getattr(callee, "__self__", None), (list, dict, set))
-        if not container_method and not any(callee is f for f in _CHANGE_NOTHING):
-            for name in _names([*call.args, *(k.value for k in call.keywords)]):
-                words = f"{source} discards its result: it may change '{name.id}' in place"
-                changes.append((name, words))
     return changes
+
+
+def possible_changes(op: Op, fn: NormalizedFunction) -> list[tuple[gast.Name, str]]:
+    """The arguments of a library call whose result goes unused: it is called for an
+    effect, which may be a change of an argument in place (unless it is a number)."""
+    call = op.value
+    if not isinstance(op.stmt, gast.Expr) or op.form != OPAQUE or in_place_changes(op, fn):
+        return []
+    callee = resolve_static(call.func, fn)
+    if isinstance(getattr(callee, "__self__", None), (list, dict, set)):
+        return []  # a method of a global's list or dict: it keeps its argument, unchanged
+    if any(callee is f for f in _CHANGE_NOTHING):
+        return []
+    words = f"{_call_words(call)} discards its result: it may change '{{}}' in place"
+    names = _names([*call.args, *(k.value for k in call.keywords)])
+    return [(name, words.format(name.id)) for name in names]
 
 
 def _names(nodes) -> list[gast.Name]:
@@ -137,9 +153,11 @@ class HelperEffects:
 
     mutated: tuple[str, ...]  # its in-out parameters, in signature order
     problems: tuple[str, ...]  # changes that cannot be differentiated, described
+    # (parameter, words): ``p += v``, ``log(p)``: a change in place unless it is a number
+    unless_number: tuple[tuple[str, str], ...] = ()
 
 
-_NO_EFFECTS = HelperEffects((), ())
+_NO_EFFECTS = HelperEffects((), (), ())
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> (code, effects)
 _in_progress: dict = {}  # function -> the effects assumed for it while it is analysed
 
@@ -179,6 +197,7 @@ def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
             definitions.setdefault(op.target, []).append(op)
     mutated: set[str] = set()
     problems: list[str] = []
+    unless_number: dict[str, str] = {}
 
     def where(op: Op) -> str:
         line = getattr(op.stmt, "lineno", None)
@@ -192,8 +211,19 @@ def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
             problems.append(words)
             continue
         origin = _parameter_of(name, definitions, params, set())
-        if origin is not None and supported:
+        if supported is None:  # a change unless the value is a number
+            if origin == name:
+                unless_number.setdefault(origin, words)
+            continue
+        if origin == name and supported:
             mutated.add(origin)
+            continue
+        if origin is not None and supported:
+            # the adjoint of a change through another name does not reach the parameter's
+            problems.append(
+                f"{where(op)} writes into '{user(name)}', another name for parameter "
+                f"'{origin}' (write through '{origin}' itself)"
+            )
             continue
         outside = _outside_object(name, definitions, params, set())
         if outside is None:
@@ -202,11 +232,48 @@ def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
             problems.append(f"{where(op)} writes into '{user(name)}', which may be {outside}")
         else:
             problems.append(words if origin is not None else f"{words} (it may be {outside})")
-    return HelperEffects(tuple(p for p in params if p in mutated), tuple(problems))
+    for param, words in _augmented_parameters(fn, params).items():
+        unless_number.setdefault(param, words)
+    return HelperEffects(
+        tuple(p for p in params if p in mutated), tuple(problems), tuple(unless_number.items())
+    )
+
+
+def _augmented_parameters(fn: NormalizedFunction, params: list[str]) -> dict[str, str]:
+    """``buf += v`` on a parameter: in place for an array or a list the caller gave, a new
+    value for a number. Which it is depends on the call: parameter -> words for it."""
+    found = {}
+    for node in gast.walk(fn.parsed.tree):
+        if (
+            isinstance(node, gast.AugAssign)
+            and isinstance(node.target, gast.Name)
+            and node.target.id in params
+        ):
+            line = getattr(node, "lineno", None)
+            found.setdefault(
+                node.target.id,
+                f"{fn.parsed.filename}:{line}: {fn.parsed.name}() assigns '{node.target.id} "
+                f"{_OPERATOR_SIGNS.get(type(node.op), '?')}= ...', which changes an array or a "
+                "list in place",
+            )
+    return found
+
+
+_OPERATOR_SIGNS = {
+    gast.Add: "+",
+    gast.Sub: "-",
+    gast.Mult: "*",
+    gast.Div: "/",
+    gast.Pow: "**",
+    gast.MatMult: "@",
+    gast.FloorDiv: "//",
+    gast.Mod: "%",
+}
 
 
 def _writes(ops: list[Op], fn: NormalizedFunction, where):
-    """Each change a statement makes in place: (op, name, words, supported)."""
+    """Each change a statement makes in place: (op, name, words, supported), where
+    ``supported`` is None for a change only if the value is not a number."""
     for op in ops:
         if op.form in MUTATIONS:
             yield op, op.target, "", True
@@ -214,6 +281,10 @@ def _writes(ops: list[Op], fn: NormalizedFunction, where):
             inner = helper_effects(op.callee)
             for problem in inner.problems:
                 yield op, None, problem, False
+            for param, words in inner.unless_number:
+                atom = op.inputs.get(param)
+                if isinstance(atom, gast.Name):
+                    yield op, atom.id, words, None
             for param in inner.mutated:
                 atom = op.inputs.get(param)
                 words = f"{op.callee.__name__}() changes its argument '{param}' in place"
@@ -225,6 +296,8 @@ def _writes(ops: list[Op], fn: NormalizedFunction, where):
         else:
             for name, words in in_place_changes(op, fn):
                 yield op, name.id, f"{where(op)}: {words}", False
+            for name, words in possible_changes(op, fn):
+                yield op, name.id, f"{where(op)}: {words}", None
 
 
 def _parameter_of(name, definitions, params, seen) -> str | None:
@@ -262,17 +335,3 @@ def _outside_object(name, definitions, params, seen) -> str | None:
                 if outside is not None:
                     return outside
     return None
-
-
-def pure_aliases(ops: list[Op], params: tuple[str, ...]) -> dict[str, str]:
-    """Names that are always the object of one of ``params`` (copies of it): name -> param."""
-    definitions: dict[str, list[Op]] = {}
-    for op in ops:
-        if op.target is not None and op.form not in MUTATIONS:
-            definitions.setdefault(op.target, []).append(op)
-    aliases = {}
-    for name in definitions:
-        origin = _parameter_of(name, definitions, list(params), set())
-        if origin is not None and origin in params:
-            aliases[name] = origin
-    return aliases

@@ -18,7 +18,6 @@ import gast
 
 from . import runtime
 from .analyze import Analysis, Op, analyze
-from .effects import pure_aliases
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
@@ -273,22 +272,22 @@ class _Builder:
                 fwd.line(f"{name} = None  # set only on some paths; read only on those")
         fwd.statements(program.forward, fn.parsed.file_lines)
         fwd.line(f"return {expression_source(program.result)}, ({_tuple_source_names(saved)})")
+        shared_seed = seed in inout.values()  # it returns a container it changes in place
+        seed_param = names.fresh("dresult") if shared_seed else seed
         bwd = FunctionText(
             bwd_name,
-            ", ".join([saved_param, seed, *inout, *inout.values()]),
+            ", ".join([saved_param, seed_param, *inout, *inout.values()]),
             f"Backward sweep of {fn.tree.name}: the adjoints of "
             f"{', '.join(program.grads) or 'nothing'}.",
         )
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
-        aliases = pure_aliases(program.analysis.ops, tuple(inout))
-        for name in saved:
-            if name in aliases:  # the object the caller gave now (maybe its copy)
-                bwd.line(f"{name} = {aliases[name]}")
+        if shared_seed:  # the returned object's adjoint, and the same object's as argument
+            bwd.line(f"{seed} = {seed} + {seed_param}")
         if reusable:
             copier = program.bindings.reference("fresh_copy", runtime.fresh_copy)
             for name in saved:
-                if name in program.mutated and name not in aliases:
+                if name in program.mutated:
                     bwd.line(f"{name} = {copier}({name})  # undone below; keep the saved one")
         if program.tape:
             copier = program.bindings.reference("list", list) if reusable else None
