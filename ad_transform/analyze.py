@@ -86,6 +86,9 @@ class Op:
     # a user call: the in-out parameters the helper changes in place -> the caller's atoms
     writes: dict[str, gast.Name] = field(default_factory=dict)
     result_used: bool = True  # a user call: whether its result's adjoint is needed
+    # a user call: arguments that must be numbers when it runs (the helper would change
+    # an array in place), each with the error's message
+    number_checks: list[tuple[gast.Name, str]] = field(default_factory=list)
 
     @property
     def value(self) -> gast.expr:
@@ -588,13 +591,16 @@ def _add_call_writes(
             )
         for param, words in effects.unless_number:
             atom = op.inputs.get(param)
-            if atom is not None and atom_kind(atom, analysis_kinds, fn) != SCALAR:
-                raise fn.parsed.error(
-                    f"cannot differentiate the call of {helper}(): {words} (its argument "
-                    f"'{expression_source(atom)}' is not known to be a number); change a "
-                    "copy, or return the new value",
-                    op.value,
-                )
+            if not isinstance(atom, gast.Name) or atom_kind(atom, analysis_kinds, fn) == SCALAR:
+                continue
+            message = fn.parsed.error(
+                f"cannot differentiate the call of {helper}(): {words}, here its argument "
+                f"'{fn.source_of.get(atom.id, atom.id)}'; change a copy, or return the new value",
+                op.value,
+            )
+            if atom_kind(atom, analysis_kinds, fn) != UNKNOWN:
+                raise message
+            op.number_checks.append((atom, str(message)))  # checked when the call runs
         at = flow.index(op) + 1
         for param in effects.mutated:
             atom = op.inputs.get(param)

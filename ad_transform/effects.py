@@ -228,6 +228,10 @@ def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
         outside = _outside_object(name, definitions, params, set())
         if outside is None:
             continue  # a list or array of its own: its own analysis decides
+        if name not in definitions and name not in params:
+            # a global's list: a problem only if what goes in comes from the arguments
+            if not _depends_on(_input_names_of(op), definitions, set(params), set()):
+                continue
         if supported:
             problems.append(f"{where(op)} writes into '{user(name)}', which may be {outside}")
         else:
@@ -298,6 +302,22 @@ def _writes(ops: list[Op], fn: NormalizedFunction, where):
                 yield op, name.id, f"{where(op)}: {words}", False
             for name, words in possible_changes(op, fn):
                 yield op, name.id, f"{where(op)}: {words}", None
+
+
+def _input_names_of(op: Op) -> set[str]:
+    return {a.id for a in op.inputs.values() if isinstance(a, gast.Name)}
+
+
+def _depends_on(names: set[str], definitions, params: set[str], seen: set[str]) -> bool:
+    """Whether any of ``names`` may be computed from ``params``."""
+    for name in names - seen:
+        seen.add(name)
+        if name in params:
+            return True
+        for op in definitions.get(name, []):
+            if _depends_on(_input_names_of(op), definitions, params, seen):
+                return True
+    return False
 
 
 def _parameter_of(name, definitions, params, seen) -> str | None:

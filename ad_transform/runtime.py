@@ -155,6 +155,12 @@ def extend_adjoint(g, start: int, values):
     )
 
 
+def require_number(value, message: str) -> None:
+    """Refuse, when it runs, a call whose helper would change ``value`` in place."""
+    if isinstance(value, (np.ndarray, list, dict, set, bytearray)):
+        raise ADTransformError(message)
+
+
 def truncate(xs: list, length: int) -> None:
     """Undo ``xs.extend(...)``: back to its first ``length`` elements."""
     del xs[length:]
