@@ -34,7 +34,8 @@ from .analyze import (
     resolve_static,
 )
 from .normalize import NormalizedFunction, normalize
-from .parse import parse_function
+from .errors import ADTransformError
+from .parse import ParsedFunction, parse_function
 
 # Methods of lists, arrays, dicts and sets that change their receiver in place (``append``
 # and ``extend`` on a list have adjoints; these do not).
@@ -127,6 +128,8 @@ def possible_changes(op: Op, fn: NormalizedFunction) -> list[tuple[gast.Name, st
         return []
     words = f"{_call_words(call)} discards its result: it may change '{{}}' in place"
     names = _names([*call.args, *(k.value for k in call.keywords)])
+    if isinstance(call.func, gast.Attribute) and not getattr(call.func, "ad_static", False):
+        names = [*_names(call.func.value), *names]  # an unknown method of a local object
     return [(name, words.format(name.id)) for name in names]
 
 
@@ -187,7 +190,14 @@ def helper_effects(callee: types.FunctionType) -> HelperEffects:
 
 
 def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
-    fn = normalize(parse_function(callee), procedure=True)
+    parsed = parse_function(callee)
+    try:
+        fn = normalize(parsed, procedure=True)
+    except ADTransformError:
+        # e.g. an ``assert`` or a ``raise``: fine for a helper that cannot change anything
+        if _may_change_something(parsed):
+            raise
+        return _NO_EFFECTS
     ops: list[Op] = []
     _collect(fn.body, fn, 0, ops, set(), set())
     params = list(inspect.signature(callee).parameters)
@@ -302,6 +312,49 @@ def _writes(ops: list[Op], fn: NormalizedFunction, where):
                 yield op, name.id, f"{where(op)}: {words}", False
             for name, words in possible_changes(op, fn):
                 yield op, name.id, f"{where(op)}: {words}", None
+
+
+def _may_change_something(parsed: ParsedFunction) -> bool:
+    """Whether a helper the transformer cannot normalize may change an object in place,
+    judged from its syntax alone (conservatively)."""
+    for node in gast.walk(parsed.tree):
+        if isinstance(node, gast.AugAssign):
+            return True
+        if isinstance(node, (gast.Assign, gast.AnnAssign)):
+            targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+            if any(not isinstance(n, gast.Name) for t in targets for n in _flat(t)):
+                return True
+        if isinstance(node, gast.Call):
+            if any(k.arg == "out" for k in node.keywords):
+                return True
+            func = node.func
+            if isinstance(func, gast.Attribute) and func.attr in _SYNTACTIC_CHANGES:
+                return True
+            if isinstance(func, gast.Name):
+                target = parsed.lookup(func.id)
+                if isinstance(target, types.FunctionType) or func.id in _SYNTACTIC_CHANGES:
+                    return True
+    return False
+
+
+def _flat(target: gast.expr) -> list[gast.expr]:
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [n for e in target.elts for n in _flat(e)]
+    return [target]
+
+
+_SYNTACTIC_CHANGES = MUTATING_METHODS | {
+    "append",
+    "extend",
+    "copyto",
+    "place",
+    "putmask",
+    "fill_diagonal",
+    "put_along_axis",
+    "shuffle",
+    "at",
+    "setattr",
+}
 
 
 def _input_names_of(op: Op) -> set[str]:
