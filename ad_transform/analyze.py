@@ -545,7 +545,9 @@ def _check_item_stores(analysis: Analysis) -> None:
             what = "extend" if op.form == EXTEND else what
             subject = f"{what} '{user_name}'"
             if op.form == CALL_WRITE:
-                subject = f"pass '{user_name}' to {op.callee.__name__}(), which changes it in place,"
+                subject = (
+                    f"pass '{user_name}' to {op.callee.__name__}(), which changes it in place,"
+                )
             raise analysis.fn.parsed.error(
                 f"cannot {subject}: only lists and arrays created inside the "
                 f"function ([], np.zeros, np.copy, x.copy(), arithmetic) can be changed in "
@@ -604,9 +606,7 @@ def _add_call_writes(
         at = flow.index(op) + 1
         for param in effects.mutated:
             atom = op.inputs.get(param)
-            if not isinstance(atom, gast.Name) or any(
-                a.id == atom.id for a in op.writes.values()
-            ):
+            if not isinstance(atom, gast.Name) or any(a.id == atom.id for a in op.writes.values()):
                 what = (
                     "its default value"
                     if atom is None

@@ -22,8 +22,8 @@ import gast
 import numpy as np
 
 from .analyze import (
-    COPY,
     CONSTANT,
+    COPY,
     MUTATIONS,
     OPAQUE,
     USER_CALL,
@@ -33,8 +33,8 @@ from .analyze import (
     _is_none,
     resolve_static,
 )
-from .normalize import NormalizedFunction, normalize
 from .errors import ADTransformError
+from .normalize import NormalizedFunction, normalize
 from .parse import ParsedFunction, parse_function
 
 # Methods of lists, arrays, dicts and sets that change their receiver in place (``append``

@@ -239,9 +239,7 @@ class _Builder:
         optimize(program, backward_reads | _names_in(program.result))
         grads = self.owned_gradients(program, grads)
         inout = program.inout_adjoints  # in-out parameter -> its adjoint: raw, in and out
-        grads = [
-            name_node(inout[p]) if p in inout else g for p, g in zip(program.grads, grads)
-        ]
+        grads = [name_node(inout[p]) if p in inout else g for p, g in zip(program.grads, grads)]
         defined_forward = set(positional_params(fn)) | name_ids(program.forward, gast.Store)
         read = _names_read(program.backward) | name_ids(grads)
         saved = sorted(read & defined_forward - set(inout), key=_definition_order(fn, program))

@@ -150,7 +150,71 @@ def array_argument(x, f):
     return np.sum(m * np.arange(9.0).reshape(3, 3))
 
 
+def fill_from(buf, i, v):
+    if i < len(buf):
+        buf[i] = v
+        fill_from(buf, i + 1, v * v)
+
+
+def recursive_helper(a):
+    buf = np.zeros(3)
+    fill_from(buf, 0, a)
+    return np.sum(buf * np.array([1.0, 2.0, 3.0]))  # a + 2 a**2 + 3 a**4
+
+
+def add_and_return(store, v):
+    store.append(v)
+    return store
+
+
+def returns_its_container(a):
+    s = [a]
+    same = add_and_return(s, a * a)
+    return same[0] * s[1] + same[1]  # a**3 + a**2
+
+
+def two_containers(first, second, v):
+    first.append(v * v)
+    second[1] = first[-1] + v
+
+
+def two_in_out(a):
+    s = []
+    b = np.ones(3)
+    two_containers(s, b, a)
+    return s[0] * np.sum(b * np.array([1.0, 2.0, 3.0]))
+
+
+def write_if(buf, v, flag):
+    if flag:
+        buf[0] = v
+
+
+def conditional_in_loop(x):
+    buf = x * 1.0
+    for i in range(3):
+        write_if(buf, x[i] ** 2, i % 2 == 0)
+    return np.sum(buf * x)
+
+
+def accumulate(total, v):
+    total += v * v  # a number: a new value, the caller's is unchanged
+    return total
+
+
+def augmented_scalar(a):
+    t = a
+    for _ in range(3):
+        t = accumulate(t, a)
+    return t
+
+
 CASES = [
+    (recursive_helper, (0.7,), 0),
+    (returns_its_container, (1.3,), 0),
+    (two_in_out, (0.6,), 0),
+    (conditional_in_loop, (V3.copy(),), 0),
+    (augmented_scalar, (0.8,), 0),
     (via_extend, (1.3, -0.4), (0, 1)),
     (via_slice, (V3.copy() + [0.0, 0.0, 0.0],), 0),
     (via_item_increment, (V3.copy(),), 0),
@@ -163,16 +227,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "function, args, wrt", CASES, ids=[c[0].__name__ for c in CASES]
-)
+@pytest.mark.parametrize("function, args, wrt", CASES, ids=[c[0].__name__ for c in CASES])
 def test_gradient_matches_finite_differences(function, args, wrt):
     check_grad(function, args, wrt)
 
 
-@pytest.mark.parametrize(
-    "function, args, wrt", CASES, ids=[c[0].__name__ for c in CASES]
-)
+@pytest.mark.parametrize("function, args, wrt", CASES, ids=[c[0].__name__ for c in CASES])
 def test_value_is_the_function_value(function, args, wrt):
     value, _ = value_and_grad(function, wrt=wrt)(*args)
     assert value == pytest.approx(function(*args), rel=1e-12)
@@ -194,6 +254,13 @@ def pullback_target(x):
     steps = []
     record(steps, x)
     return out * np.sin(x) + steps[0]
+
+
+def test_more_closed_forms():
+    a = 0.7
+    assert grad(recursive_helper)(a) == pytest.approx(1 + 4 * a + 12 * a**3, rel=1e-12)
+    assert grad(returns_its_container)(1.3) == pytest.approx(3 * 1.69 + 2.6, rel=1e-12)
+    assert grad(augmented_scalar)(0.8) == pytest.approx(1 + 6 * 0.8, rel=1e-12)
 
 
 def test_vjp_pullback_twice_gives_the_same_answer():
@@ -238,7 +305,9 @@ def extend_with_array(x):
 
 
 def test_extend_inside_the_function():
-    assert grad(extend_locally, wrt=(0, 1))(1.1, 0.7) == pytest.approx((2 * 1.1 * 0.49, 2 * 1.21 * 0.7))
+    assert grad(extend_locally, wrt=(0, 1))(1.1, 0.7) == pytest.approx(
+        (2 * 1.1 * 0.49, 2 * 1.21 * 0.7)
+    )
     check_grad(extend_with_array, (V3.copy(),), 0)
 
 
@@ -399,3 +468,57 @@ def with_a_log(a):
 
 def test_a_helper_changing_an_inactive_list_still_works():
     assert grad(with_a_log)(1.5) == pytest.approx(3.0)
+
+
+def scale_in_place(b, k):
+    b *= k  # in place on the caller's array
+
+
+def identity(v):
+    return v
+
+
+def scales_an_array(x):
+    b = x * 1.0
+    scale_in_place(b, 2.0)
+    return np.sum(b * x)
+
+
+def scales_an_unknown(x):
+    b = identity(x * 1.0)  # its kind is not known before the call runs
+    scale_in_place(b, 2.0)
+    return np.sum(b * x)
+
+
+@pytest.mark.parametrize("function", [scales_an_array, scales_an_unknown])
+def test_augmented_assignment_on_an_array_parameter_is_refused(function):
+    with pytest.raises(ADTransformError, match=r"scale_in_place\(\).*'b \*= \.\.\.'"):
+        grad(function)(V3.copy())
+
+
+def checked(v):
+    assert np.all(np.isfinite(v))  # not supported inside differentiated code
+
+
+def checks_then_squares(x):
+    checked(x)
+    return np.sum(x * x)
+
+
+def checks_and_stores(v, out):
+    assert np.all(np.isfinite(v))
+    out.append(v)
+
+
+def stores_after_check(x):
+    s = []
+    checks_and_stores(x, s)
+    return np.sum(x * s[0])
+
+
+def test_helpers_the_transformer_cannot_read():
+    # a helper that changes nothing may hold what the transformer does not support ...
+    np.testing.assert_allclose(grad(checks_then_squares)(V3.copy()), 2 * V3)
+    # ... but one that may change its arguments must be read, or refused
+    with pytest.raises(ADTransformError, match="assert"):
+        grad(stores_after_check)(V3.copy())
