@@ -238,10 +238,9 @@ def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
         outside = _outside_object(name, definitions, params, set())
         if outside is None:
             continue  # a list or array of its own: its own analysis decides
-        if name not in definitions and name not in params:
-            # a global's list: a problem only if what goes in comes from the arguments
-            if not _depends_on(_input_names_of(op), definitions, set(params), set()):
-                continue
+        free = name not in definitions and name not in params
+        if free and not _depends_on(_input_names_of(op), definitions, set(params), set()):
+            continue  # a global's list: a problem only if what goes in is from the arguments
         if supported:
             problems.append(f"{where(op)} writes into '{user(name)}', which may be {outside}")
         else:
