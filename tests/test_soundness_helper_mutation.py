@@ -209,7 +209,62 @@ def augmented_scalar(a):
     return t
 
 
+def square_first(buf):
+    buf[0] = buf[0] * buf[0]  # reads what it overwrites
+
+
+def read_before_and_after(x):
+    b = x * 1.0
+    before = np.sum(b * x)  # must see b before the calls
+    square_first(b)
+    square_first(b)
+    return before + np.sum(b * x)
+
+
+def append_many(store, v, n):
+    for k in range(n):
+        store.append(v * (k + 1.0))
+
+
+def loop_inside_helper(a):
+    s = [a]
+    append_many(s, a * a, 3)
+    append_many(s, s[-1], 2)
+    return s[1] * s[3] + s[-1] * s[0]
+
+
+def rebound_each_iteration(x):
+    buf = x * 1.0
+    for _ in range(3):
+        buf = buf * 2.0
+        square_first(buf)
+    return np.sum(buf * x)
+
+
+def new_list_each_iteration(x):
+    total = 0.0
+    for i in range(3):
+        s = []
+        stash(s, x[i])
+        stash(s, x[i] * 2.0)
+        total = total + s[0] * s[1]
+    return total
+
+
+def in_a_branch(x):
+    buf = x * 1.0
+    if x[1] < 0:
+        square_first(buf)
+    return np.sum(buf * x)
+
+
 CASES = [
+    (read_before_and_after, (V3.copy(),), 0),
+    (loop_inside_helper, (0.9,), 0),
+    (rebound_each_iteration, (V3.copy(),), 0),
+    (new_list_each_iteration, (V3.copy(),), 0),
+    (in_a_branch, (V3.copy(),), 0),
+    (in_a_branch, (-V3,), 0),
     (recursive_helper, (0.7,), 0),
     (returns_its_container, (1.3,), 0),
     (two_in_out, (0.6,), 0),
@@ -274,6 +329,26 @@ def test_vjp_pullback_twice_gives_the_same_answer():
     expected = numerical_gradient(lambda x: np.dot(pullback_target(x), cotangent), (x,), 0)
     np.testing.assert_allclose(first, expected, rtol=1e-6, atol=1e-8)
     check_vjp_dot_product(pullback_target, (x,), 0, RNG)
+
+
+def fill_sine(out, v):
+    out[:] = np.sin(v)
+
+
+def returns_the_filled_array(x):
+    out = np.zeros(3)
+    fill_sine(out, x)
+    return out
+
+
+def test_vjp_of_a_container_a_helper_filled():
+    x = V3.copy()
+    _, pullback = vjp(returns_the_filled_array)(x)
+    cotangent = RNG.normal(size=3)
+    first = pullback(cotangent)
+    np.testing.assert_allclose(first, np.cos(x) * cotangent, rtol=1e-12)
+    np.testing.assert_array_equal(pullback(cotangent), first)
+    check_vjp_dot_product(returns_the_filled_array, (x,), 0, RNG)
 
 
 def list_pullback(a):
