@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import threading
 import types
 import weakref
 from dataclasses import dataclass
@@ -162,15 +163,16 @@ class HelperEffects:
 
 _NO_EFFECTS = HelperEffects((), (), ())
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> (code, effects)
-_in_progress: dict = {}  # function -> the effects assumed for it while it is analysed
+_progress = threading.local()  # .assumed: function -> (effects assumed, whether used)
 
 
 def helper_effects(callee: types.FunctionType) -> HelperEffects:
     """The parameters ``callee`` changes in place, and what it changes that cannot be
     differentiated. Recursive helpers are iterated until the answer is stable."""
     cached = _cache.get(callee)
-    if cached is not None and cached[0] is callee.__code__:
+    if cached is not None and _still_valid(callee, set()):
         return cached[1]
+    _in_progress = _progress.__dict__.setdefault("assumed", {})
     if callee in _in_progress:
         _in_progress[callee] = (_in_progress[callee][0], True)  # its answer was used
         return _in_progress[callee][0]
@@ -178,18 +180,47 @@ def helper_effects(callee: types.FunctionType) -> HelperEffects:
     try:
         while True:
             _in_progress[callee] = (assumed, False)
-            effects = _analyse_helper(callee)
+            effects, calls = _analyse_helper(callee)
             used = _in_progress[callee][1]
             if not used or effects == assumed:
                 break
             assumed = effects
     finally:
         del _in_progress[callee]
-    _cache[callee] = (callee.__code__, effects)
+    _cache[callee] = (callee.__code__, effects, calls)
     return effects
 
 
-def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
+def effect_dependencies(callee) -> list[tuple[ParsedFunction, str, object]]:
+    """Each (function, name, helper) the answer for ``callee`` relied on, at any depth: a
+    caller's generated code is stale once one of these names refers to another helper."""
+    found, stack, seen = [], [callee], set()
+    while stack:
+        cached = _cache.get(stack.pop())
+        for parsed, name, obj in cached[2] if cached is not None else ():
+            found.append((parsed, name, obj))
+            if obj not in seen:
+                seen.add(obj)
+                stack.append(obj)
+    return found
+
+
+def _still_valid(callee, seen: set) -> bool:
+    """The cached answer for ``callee`` holds: same code, and each name it calls still
+    refers to the same helper, whose answer holds too."""
+    cached = _cache.get(callee)
+    if cached is None or cached[0] is not callee.__code__:
+        return False
+    seen.add(callee)
+    for parsed, name, obj in cached[2]:
+        if parsed.lookup(name) is not obj:
+            return False
+        if obj not in seen and not _still_valid(obj, seen):
+            return False
+    return True
+
+
+def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
     parsed = parse_function(callee)
     try:
         fn = normalize(parsed, procedure=True)
@@ -197,7 +228,7 @@ def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
         # e.g. an ``assert`` or a ``raise``: fine for a helper that cannot change anything
         if _may_change_something(parsed):
             raise
-        return _NO_EFFECTS
+        return _NO_EFFECTS, ()
     ops: list[Op] = []
     _collect(fn.body, fn, 0, ops, set(), set())
     params = list(inspect.signature(callee).parameters)
@@ -247,9 +278,15 @@ def _analyse_helper(callee: types.FunctionType) -> HelperEffects:
             problems.append(words if origin is not None else f"{words} (it may be {outside})")
     for param, words in _augmented_parameters(fn, params).items():
         unless_number.setdefault(param, words)
-    return HelperEffects(
+    calls = tuple(
+        (fn.parsed, op.stmt.value.func.id, op.callee)
+        for op in ops
+        if op.form == USER_CALL and isinstance(op.stmt.value.func, gast.Name)
+    )
+    effects = HelperEffects(
         tuple(p for p in params if p in mutated), tuple(problems), tuple(unless_number.items())
     )
+    return effects, calls
 
 
 def _augmented_parameters(fn: NormalizedFunction, params: list[str]) -> dict[str, str]:

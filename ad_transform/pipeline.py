@@ -18,6 +18,7 @@ import gast
 
 from . import runtime
 from .analyze import Analysis, Op, analyze
+from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
@@ -341,6 +342,10 @@ def _dependencies(program: AdjointProgram) -> tuple:
             name = op.stmt.value.func.id
             namespace = parsed.closure.get(name, parsed.globals)
             found.append((namespace, name, op.callee))
+        if op.form == "user_call" and getattr(op, "effects_known", False):
+            # the helpers its in-place changes were read from, called or not
+            for inner, name, obj in effect_dependencies(op.callee):
+                found.append((inner.closure.get(name, inner.globals), name, obj))
     for pair in program.pairs_used:
         generated = getattr(pair, "generated", None)
         if generated is not None:

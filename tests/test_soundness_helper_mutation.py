@@ -596,3 +596,34 @@ def test_helpers_the_transformer_cannot_read():
     # ... but one that may change its arguments must be read, or refused
     with pytest.raises(ADTransformError, match="assert"):
         grad(stores_after_check)(V3.copy())
+
+
+def inner_redefined(store, v):
+    return v
+
+
+def outer_calls_inner(store, v):
+    inner_redefined(store, v)
+
+
+def through_redefined_helper(a):
+    s = [a]
+    outer_calls_inner(s, a)
+    return a * s[-1]
+
+
+def test_a_helper_redefined_to_change_its_argument_is_noticed():
+    global inner_redefined
+    original = inner_redefined
+    g = grad(through_redefined_helper)
+    assert g(3.0) == pytest.approx(6.0)  # a * a
+
+    def changing(store, v):
+        store.append(v * v)
+
+    inner_redefined = changing
+    try:
+        assert g(3.0) == pytest.approx(27.0)  # a * a**2
+    finally:
+        inner_redefined = original
+    assert g(3.0) == pytest.approx(6.0)
