@@ -87,7 +87,7 @@ class Op:
     writes: dict[str, gast.Name] = field(default_factory=dict)
     result_used: bool = True  # a user call: whether its result's adjoint is needed
     # a user call: arguments that must be numbers when it runs (the helper would change
-    # an array in place), each with the error's message
+    # an array in place), each with the helper's parameter
     number_checks: list[tuple[gast.Name, str]] = field(default_factory=list)
 
     @property
@@ -602,7 +602,7 @@ def _add_call_writes(
             )
             if atom_kind(atom, analysis_kinds, fn) != UNKNOWN:
                 raise message
-            op.number_checks.append((atom, str(message)))  # checked when the call runs
+            op.number_checks.append((atom, param))  # checked when the call runs
         at = flow.index(op) + 1
         for param in effects.mutated:
             atom = op.inputs.get(param)

@@ -419,10 +419,10 @@ class _Reverser:
                 copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
             out.append(self.pushed(saved, op.stmt))
-        for atom, message in op.number_checks:
+        for atom, param in op.number_checks:
             check = self.bindings.reference("require_number", runtime.require_number)
-            text = gast.Constant(value=message, kind=None)
-            out.append(_located(_call_statement(check, [name_node(atom.id), text]), op.stmt))
+            args = [name_node(atom.id), clone(op.value.func), gast.Constant(value=param, kind=None)]
+            out.append(_located(_call_statement(check, args), op.stmt))
         if op.form == EXTEND and op.active:
             length = self.bindings.reference("len", len)
             size = gast.Call(func=name_node(length), args=[name_node(op.target)], keywords=[])

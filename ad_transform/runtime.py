@@ -155,10 +155,17 @@ def extend_adjoint(g, start: int, values):
     )
 
 
-def require_number(value, message: str) -> None:
-    """Refuse, when it runs, a call whose helper would change ``value`` in place."""
+def require_number(value, helper, parameter: str) -> None:
+    """Refuse, when it runs, a call of ``helper`` that would change ``value`` in place
+    (``parameter += ...`` on an array or a list)."""
     if isinstance(value, (np.ndarray, list, dict, set, bytearray)):
-        raise ADTransformError(message)
+        code = helper.__code__
+        raise ADTransformError(
+            f"cannot differentiate the call of {helper.__name__}() ({code.co_filename}:"
+            f"{code.co_firstlineno}): it assigns '{parameter} += ...' (or calls something for "
+            f"its effect on '{parameter}'), which changes its argument in place, and here "
+            f"'{parameter}' is a {type(value).__name__}; change a copy, or return the new value"
+        )
 
 
 def truncate(xs: list, length: int) -> None:
