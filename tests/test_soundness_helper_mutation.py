@@ -6,6 +6,8 @@ back the container's adjoint), or the transformer must refuse with a clear error
 expected value comes from calculus or central finite differences.
 """
 
+import importlib.util
+
 import numpy as np
 import pytest
 from gradcheck import check_grad, check_vjp_dot_product, numerical_gradient
@@ -627,3 +629,62 @@ def test_a_helper_redefined_to_change_its_argument_is_noticed():
     finally:
         inner_redefined = original
     assert g(3.0) == pytest.approx(6.0)
+
+
+# -- random programs: helpers that write into their caller's list or array ---------------
+_VALUES = ["v * v", "np.sin(v)", "v * 2.0 + 1.0", "np.tanh(v) * v", "v"]
+_HELPERS = {
+    "append": "def h{k}(store, v):\n    store.append({e})\n",
+    "extend": "def h{k}(store, v):\n    store.extend([{e}, v * 0.5])\n",
+    "item": "def h{k}(buf, v, i):\n    buf[i] = {e}\n",
+    "slice": "def h{k}(buf, v, i):\n    buf[i:i + 2] = {e} * np.array([1.0, -2.0])\n",
+    "iadd": "def h{k}(buf, v, i):\n    buf[i] += {e} * buf[i]\n",
+    "nested": "def h{k}(buf, v, i):\n    g{k}(buf, v * 1.5, i)\n\n\n"
+    "def g{k}(b, v, j):\n    b[j] = b[j] * 0.5 + {e}\n",
+    "returns": "def h{k}(store, v):\n    store.append({e})\n    return np.sum(v) * 0.3\n",
+}
+
+
+def _random_program(rng) -> str:
+    helpers, body, terms = [], ["    s = [x[0]]", "    buf = x * 1.0 + np.arange(5.0) / 10"], []
+    for k in range(rng.integers(1, 4)):
+        kind = str(rng.choice(list(_HELPERS)))
+        helpers.append(_HELPERS[kind].format(k=k, e=rng.choice(_VALUES)))
+        argument = rng.choice(["x[1]", "x[2] * s[-1]", "buf[3]", "x[0] * x[4]"])
+        loop, branch = rng.random() < 0.4, rng.random() < 0.3
+        indent = "        " if loop or branch else "    "
+        if loop:
+            body.append(f"    for t{k} in range({rng.integers(1, 4)}):")
+        elif branch:
+            body.append(f"    if x[{rng.integers(0, 5)}] > 0:")
+        index = f"t{k} % 3" if loop else str(rng.integers(0, 4))
+        if kind in ("append", "extend"):
+            body.append(f"{indent}h{k}(s, {argument})")
+        elif kind == "returns":
+            body.append(f"{indent}r{k} = h{k}(s, {argument})")
+            terms += [] if loop or branch else [f"r{k}"]
+        else:
+            body.append(f"{indent}h{k}(buf, {argument}, {index})")
+        if rng.random() < 0.3:
+            body.append(f"{indent}buf = buf * 1.1")
+    terms += ["sum(s) * s[-1]", "np.sum(buf * np.array([1.0, -2.0, 3.0, 0.5, 1.5]))"]
+    body.append("    return " + " + ".join(terms))
+    return "import numpy as np\n\n\n" + "\n\n".join(helpers) + "\n\ndef f(x):\n" + "\n".join(body)
+
+
+def test_random_programs_with_helpers_that_write(tmp_path):
+    rng = np.random.default_rng(2026)
+    x = np.array([0.3, -0.8, 1.1, 0.6, -0.4])
+    for number in range(30):
+        source = _random_program(rng)
+        path = tmp_path / f"helpers_{number}.py"
+        path.write_text(source + "\n")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        expected = numerical_gradient(module.f, (x.copy(),), 0)
+        value, gradient = value_and_grad(module.f)(x.copy())
+        assert value == pytest.approx(module.f(x.copy()), rel=1e-12), source
+        np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-8, err_msg=source)
+        _, pullback = vjp(module.f)(x.copy())
+        np.testing.assert_array_equal(pullback(1.0), pullback(1.0), err_msg=source)
