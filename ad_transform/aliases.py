@@ -447,6 +447,9 @@ def _rule_returns_new(callee: object, call: gast.Call) -> bool:
     return rule.returns_new(set(given))
 
 
+_HELPERS_BEING_READ: set = set()  # code objects: recursion guard of _helper_returns_new
+
+
 def _helper_returns_new(callee: object) -> bool:
     """Whether ``callee`` is a user function that always returns an object it created."""
     from .callables import is_library_file
@@ -454,7 +457,14 @@ def _helper_returns_new(callee: object) -> bool:
 
     if not isinstance(callee, types.FunctionType) or is_library_file(callee.__code__.co_filename):
         return False
-    return returns_owned(callee)
+    code = callee.__code__
+    if code in _HELPERS_BEING_READ:
+        return False  # recursion: not known
+    _HELPERS_BEING_READ.add(code)
+    try:
+        return returns_owned(callee)
+    finally:
+        _HELPERS_BEING_READ.discard(code)
 
 
 def _resolve(node, parsed: ParsedFunction) -> object:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import operator
@@ -29,6 +30,7 @@ from .callables import (
     special_description,
 )
 from .emit import expression_source
+from .errors import ADTransformError
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
 from .ownership import check_item_stores
@@ -69,7 +71,11 @@ RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN, STORE_ITEM, APPEND = (
     "store_item",
     "append",
 )
-MUTATIONS = (STORE_ITEM, APPEND)  # statements that change an object in place
+EXTEND = "extend"  # xs.extend(values) on a list
+# A user helper's in-place change of a container passed to it: never a statement's own
+# op, only in the data flow (one per in-out argument, after the call's USER_CALL op).
+CALL_WRITE = "call_write"
+MUTATIONS = (STORE_ITEM, APPEND, EXTEND, CALL_WRITE)  # statements that change an object in place
 
 
 @dataclass
@@ -86,6 +92,12 @@ class Op:
     active: bool = False
     pure: bool = True
     depth: int = 0  # how many loops enclose the statement
+    # a user call: the in-out parameters the helper changes in place -> the caller's atoms
+    writes: dict[str, gast.Name] = field(default_factory=dict)
+    result_used: bool = True  # a user call: whether its result's adjoint is needed
+    # a user call: arguments that must be numbers when it runs (the helper would change
+    # an array in place), each with the helper's parameter
+    number_checks: list[tuple[gast.Name, str]] = field(default_factory=list)
 
     @property
     def value(self) -> gast.expr:
@@ -104,6 +116,8 @@ class Analysis:
     useful: set[str]
     op_of: dict[int, Op] = field(default_factory=dict)  # id(statement) -> Op
     loop_variant: set[str] = field(default_factory=set)  # names assigned inside a loop
+    # a helper's in-out parameters: changed in place for its caller, adjoints in and out
+    inout: tuple[str, ...] = ()
 
     def op(self, stmt: gast.stmt) -> Op:
         return self.op_of[id(stmt)]
@@ -124,11 +138,15 @@ def analyze(
     wrt: tuple[str, ...],
     param_kinds: dict[str, str | None],
     helper: bool = False,
+    inout: tuple[str, ...] = (),
+    result_used: bool = True,
 ) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs.
 
     ``helper``: ``fn`` is called by a differentiated function (which may read what it
-    leaves behind), not the function differentiated itself."""
+    leaves behind), not the function differentiated itself. For a helper's pair:
+    ``inout`` are the parameters it changes in place (outputs as much as the result),
+    and ``result_used`` says whether the caller uses its result."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
@@ -137,16 +155,24 @@ def analyze(
     kinds = _kinds(ops, start, fn)
     if aliases.apply_kinds(ops, kinds, fn, _describe):
         kinds = _kinds(ops, start, fn)
-    varied = _fixpoint(lambda known: _varied(ops, set(wrt) | known))
-    useful = _fixpoint(lambda known: _useful(ops, known))
+    flow = list(ops)  # the ops, and the in-place changes of the helpers they call
+    while True:
+        varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known))
+        useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
+        if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
+            break
     analysis = Analysis(
-        fn, wrt, ops, kinds, varied, useful, {id(op.stmt): op for op in ops}, loop_variant
+        fn, wrt, ops, kinds, varied, useful, {id(op.stmt): op for op in ops}, loop_variant, inout
     )
     for op in ops:
         _mark_active(op, analysis)
+    _mark_call_writes_active(analysis)
+    if not result_used:
+        ops[-1].active, ops[-1].active_inputs = False, []
     _refuse_hidden_flows(analysis, helper)
     _refuse_hidden_flows_in_helpers(analysis)
-    check_item_stores(analysis)
+    check_item_stores(dataclasses.replace(analysis, ops=flow))
+    _check_in_place_calls(analysis)
     aliases.check_mutations(analysis)
     return analysis
 
@@ -196,7 +222,8 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
         return op
     if _is_append(stmt, fn):
         call = stmt.value
-        return Op(stmt, APPEND, call.func.value.id, inputs={"value": call.args[0]}, pure=False)
+        form = APPEND if call.func.attr == "append" else EXTEND
+        return Op(stmt, form, call.func.value.id, inputs={"value": call.args[0]}, pure=False)
     target = stmt.targets[0].id if isinstance(stmt, gast.Assign) else None
     value = stmt.value
     if isinstance(value, (gast.Name, gast.Constant)) or getattr(value, "ad_static", False):
@@ -254,7 +281,7 @@ def _is_append(stmt: gast.stmt, fn: NormalizedFunction) -> bool:
     call = stmt.value
     return (
         isinstance(call.func, gast.Attribute)
-        and call.func.attr == "append"
+        and call.func.attr in ("append", "extend")
         and isinstance(call.func.value, gast.Name)
         and not getattr(call.func, "ad_static", False)
         and len(call.args) == 1
@@ -458,10 +485,10 @@ def _varied(ops: list[Op], varied: set[str]) -> set[str]:
     return varied
 
 
-def _useful(ops: list[Op], useful: set[str]) -> set[str]:
+def _useful(ops: list[Op], useful: set[str], returns: bool = True) -> set[str]:
     useful = set(useful)
     for op in reversed(ops):
-        if op.form == RETURN or (op.target in useful and _carries_derivative(op)):
+        if (returns and op.form == RETURN) or (op.target in useful and _carries_derivative(op)):
             useful |= _input_names(op)
     return useful
 
@@ -574,24 +601,32 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
         key = (op.callee, varied)
         if not varied or key in _HELPERS_BEING_CHECKED:
             continue
-        from .normalize import normalize
-        from .parse import parse_function
+        from .effects import helper_effects
 
-        parsed = parse_function(op.callee)
-        if not parsed.tree.body or not isinstance(parsed.tree.body[-1], gast.Return):
-            user_name = analysis.fn.source_of.get(op.inputs[varied[0]].id, varied[0])
-            raise analysis.fn.parsed.error(
-                f"cannot differentiate the call of {op.callee.__name__}(), which returns "
-                f"nothing: it is given '{user_name}', which depends on the differentiated "
-                "argument, and what it does with it (storing it in a list, an array or a "
-                "global) cannot be followed",
-                op.value,
-            )
+        inout = helper_effects(op.callee).mutated  # lent by this caller, which owns them
         _HELPERS_BEING_CHECKED.add(key)
         try:
-            analyze(normalize(parsed), varied, {}, helper=True)
+            fn = _normalized_unless_inert(op.callee)
+            if fn is not None:
+                analyze(fn, varied, {}, helper=True, inout=inout, result_used=False)
         finally:
             _HELPERS_BEING_CHECKED.discard(key)
+
+
+def _normalized_unless_inert(callee) -> NormalizedFunction | None:
+    """The helper normalized, or None where it cannot be (an ``assert``, say) but its syntax
+    shows it changes and stores nothing, so a value given to it cannot come back."""
+    from .effects import may_change_something
+    from .normalize import normalize
+    from .parse import parse_function
+
+    parsed = parse_function(callee)
+    try:
+        return normalize(parsed, procedure=True)
+    except ADTransformError:
+        if may_change_something(parsed):
+            raise
+        return None
 
 
 _LOG_METHODS = {"debug", "info", "warning", "error", "critical", "exception", "log"}
@@ -756,3 +791,100 @@ def _holds_derivative(name: str, analysis: Analysis, seen: set[str]) -> bool:
                 if _holds_derivative(source.id, analysis, seen):
                     return True
     return False
+
+
+# -- calls that change their arguments in place --------------------------------------------
+def _add_call_writes(
+    ops: list[Op], flow: list[Op], reached: set[str], fn, analysis_kinds: dict
+) -> bool:
+    """Give each user call that reaches a varied or useful value the in-place changes its
+    helper makes (``stash(s, v)`` changes ``s``): one ``CALL_WRITE`` op per in-out argument
+    in ``flow``, after the call. Whether anything was added (activity must be redone)."""
+    from .effects import helper_effects
+
+    added = False
+    for op in ops:
+        if op.form != USER_CALL or getattr(op, "effects_known", False):
+            continue
+        if not _input_names(op) & reached:
+            continue
+        op.effects_known = True
+        effects = helper_effects(op.callee)
+        helper = op.callee.__name__
+        if effects.problems:
+            raise fn.parsed.error(
+                f"cannot differentiate the call of {helper}(): it changes an object in place "
+                f"that the transformer cannot follow: {effects.problems[0]}",
+                op.value,
+            )
+        for param, words in effects.unless_number:
+            atom = op.inputs.get(param)
+            if not isinstance(atom, gast.Name) or atom_kind(atom, analysis_kinds, fn) == SCALAR:
+                continue
+            message = fn.parsed.error(
+                f"cannot differentiate the call of {helper}(): {words}, here its argument "
+                f"'{fn.source_of.get(atom.id, atom.id)}'; change a copy, or return the new value",
+                op.value,
+            )
+            if atom_kind(atom, analysis_kinds, fn) != UNKNOWN:
+                raise message
+            op.number_checks.append((atom, param))  # checked when the call runs
+        at = flow.index(op) + 1
+        for param in effects.mutated:
+            atom = op.inputs.get(param)
+            if not isinstance(atom, gast.Name) or any(a.id == atom.id for a in op.writes.values()):
+                what = (
+                    "its default value"
+                    if atom is None
+                    else "an object passed twice"
+                    if isinstance(atom, gast.Name)
+                    else f"'{expression_source(atom)}'"
+                )
+                raise fn.parsed.error(
+                    f"cannot differentiate the call of {helper}(): it changes its parameter "
+                    f"'{param}' in place, here {what}; pass a list or array the function "
+                    "created",
+                    op.value,
+                )
+            op.writes[param] = atom
+            write = Op(op.stmt, CALL_WRITE, atom.id, callee=op.callee, inputs=dict(op.inputs))
+            write.pure, write.depth = False, op.depth
+            flow.insert(at, write)
+            at += 1
+            added = True
+    return added
+
+
+def _mark_call_writes_active(analysis: Analysis) -> None:
+    """A call that changes a container in place is active when the container is (or its
+    result is); the in-out arguments' adjoints then go in and out of the helper's pair."""
+    for op in analysis.ops:
+        if not op.writes:
+            continue
+        op.result_used = op.active
+        containers = any(analysis.is_active(a) for a in op.writes.values())
+        if op.active or containers:
+            op.active = True
+            op.active_inputs = [
+                p for p, a in op.inputs.items() if analysis.is_active(a) and p not in op.writes
+            ]
+
+
+def _check_in_place_calls(analysis: Analysis) -> None:
+    """Library calls and methods that change a value in place (``xs.sort()``, ``a.fill(v)``,
+    ``np.copyto(a, b)``, ``out=``) have no adjoint: refused where the value is varied or
+    reaches the result, never dropped."""
+    from .effects import in_place_changes, possible_changes
+
+    reached = analysis.varied | analysis.useful
+    for op in analysis.ops:
+        if op.form == OPAQUE and (_only_observes(op.callee) or _is_text(op)):
+            continue
+        changes = in_place_changes(op, analysis.fn) + possible_changes(op, analysis.fn)
+        for name, words in changes:
+            if name.id in reached and analysis.kinds.get(name.id) != SCALAR:
+                raise analysis.fn.parsed.error(
+                    f"cannot differentiate this statement: {words}, and the change has no adjoint "
+                    "rule (build a new value instead)",
+                    op.value,
+                )

@@ -8,6 +8,8 @@ every local name is assigned once (``x``, ``x_1``, ``x_2`` ... for a reassigned
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass, field
 
 import gast
@@ -72,9 +74,30 @@ class NormalizedFunction:
         return self.tree.body
 
 
-def normalize(parsed: ParsedFunction) -> NormalizedFunction:
-    """Rewrite ``parsed.tree`` into SSA / A-normal form (a new tree; the input is untouched)."""
+def normalize(parsed: ParsedFunction, procedure: bool = False) -> NormalizedFunction:
+    """Rewrite ``parsed.tree`` into SSA / A-normal form (a new tree; the input is untouched).
+
+    ``procedure``: a helper called by a differentiated function may end without a
+    ``return`` or use a bare ``return``, as Python allows; both return ``None``."""
+    if procedure:
+        parsed = _returning_none(parsed)
     return _Normalizer(parsed).run()
+
+
+def _returning_none(parsed: ParsedFunction) -> ParsedFunction:
+    """``parsed`` with each bare ``return`` as ``return None``, and one at the end if the
+    body can fall off it (a copy: the input is untouched)."""
+    tree = copy.deepcopy(parsed.tree)
+    for node in gast.walk(tree):
+        if isinstance(node, gast.Return) and node.value is None:
+            node.value = _copy_location_of(gast.Constant(value=None, kind=None), node)
+    if not tree.body or not isinstance(tree.body[-1], gast.Return):
+        last = _copy_location_of(
+            gast.Return(value=gast.Constant(value=None, kind=None)), tree.body[-1]
+        )
+        _copy_location(last.value, last)
+        tree.body.append(last)
+    return dataclasses.replace(parsed, tree=tree)
 
 
 def is_atom(node: gast.AST) -> bool:

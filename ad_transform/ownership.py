@@ -39,7 +39,7 @@ _BUILD, _COPY, _CONSTANT, _RULE, _USER_CALL, _OPAQUE = (
     "user_call",
     "opaque",
 )
-_MUTATIONS = ("store_item", "append")
+_MUTATIONS = ("store_item", "append", "extend", "call_write")  # analyze.MUTATIONS
 
 
 def check_item_stores(analysis) -> None:
@@ -48,6 +48,7 @@ def check_item_stores(analysis) -> None:
     if not stores:
         return
     owned = owned_names(analysis.ops, analysis.fn, analysis.kinds)
+    owned |= set(getattr(analysis, "inout", ()))  # a helper's in-out parameters: the caller's own
     for op in stores:
         if op.target not in owned:
             raise analysis.fn.parsed.error(_refusal(op, analysis), op.stmt)
@@ -71,7 +72,10 @@ def _check_live_aliases(stores: list, analysis) -> None:
     live_after = _live_after(analysis.fn.body, {id(op.stmt) for op in varied}, pure)
     for op in varied:
         changed = points.get(op.target, {op.target})
-        for name in sorted(live_after.get(id(op.stmt), set()) - {op.target}):
+        # a helper that changes an argument and returns it: its result is bound after the
+        # change, so it sees the changed object as the caller's code does
+        bound_by_the_call = {op.stmt.targets[0].id} if _binds_a_name(op) else set()
+        for name in sorted(live_after.get(id(op.stmt), set()) - {op.target} - bound_by_the_call):
             reach = points.get(name, {name}) | holds.get(name, set())
             if reach & changed:
                 raise analysis.fn.parsed.error(_alias_refusal(op, name, analysis), op.stmt)
@@ -249,6 +253,25 @@ def _binds_new(op, owned: set, fn, kinds: dict, definitions: dict, seen: frozens
     return False
 
 
+def creates_object(op) -> bool:
+    """Whether ``op`` certainly binds a new object, judged from the op alone (no kinds: an
+    index read may be a view and counts as not new)."""
+    if op.form == _BUILD:
+        return True
+    if _writes_out(op):
+        return False
+    if op.form == _RULE:
+        rule = op.rule
+        if rule.primitive is operator.getitem:
+            return False
+        if rule.template is not None:
+            return rule.returns_new(set(_given_parameters(op)))
+        return bool(rule.fresh) or type(rule.primitive) is np.ufunc
+    if op.form == _OPAQUE:
+        return _is_copy_method(op.callee) or type(op.callee) is np.ufunc
+    return False
+
+
 def _writes_out(op) -> bool:
     """``f(..., out=a)`` returns ``a``."""
     value = op.stmt.value
@@ -341,7 +364,10 @@ def returns_owned(callee: object, seen: frozenset = frozenset()) -> bool:
 def _refusal(op, analysis) -> str:
     fn = analysis.fn
     user_name = fn.source_of.get(op.target, op.target)
-    what = "append to" if op.form == "append" else "assign into items of"
+    what = {"append": "append to", "extend": "extend"}.get(op.form, "assign into items of")
+    subject = f"{what} '{user_name}'"
+    if op.form == "call_write":
+        subject = f"pass '{user_name}' to {op.callee.__name__}(), which changes it in place"
     root, via = _origin(op.target, analysis)
     root_name = fn.source_of.get(root, root)
     lower = root_name.lower() if root_name.lower() != root_name else root_name + "_copy"
@@ -364,9 +390,19 @@ def _refusal(op, analysis) -> str:
     else:
         shared = f"may share memory with {source}{via}"
     return (
-        f"cannot {what} '{user_name}': it {shared}; only lists and arrays the function "
+        f"cannot {subject}: it {shared}; only lists and arrays the function "
         f"creates ([], np.zeros, np.copy, x.copy(), arithmetic, np.stack, ...) can be changed "
         f"in place; {fix}"
+    )
+
+
+def _binds_a_name(op) -> bool:
+    """A helper's in-place change (``call_write``) made by a call whose result is named."""
+    stmt = op.stmt
+    return (
+        op.form == "call_write"
+        and isinstance(stmt, gast.Assign)
+        and isinstance(stmt.targets[0], gast.Name)
     )
 
 

@@ -18,6 +18,7 @@ import gast
 
 from . import runtime
 from .analyze import Analysis, Op, analyze
+from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
@@ -121,6 +122,7 @@ class _Builder:
                 f"{func.__name__}_bwd",
                 single_gradient=single,
                 reusable=True,
+                copies_saved=True,
                 typed=True,
             )
         return self.emit_joint(program, func, mode, single)
@@ -131,22 +133,32 @@ class _Builder:
         fn_params = list(inspect.signature(callee, follow_wrapped=False).parameters)
         kinds = tuple(arg_kinds.get(p) for p in fn_params)
         wrt = tuple(fn_params.index(p) for p in active)
-        key = (wrt, kinds, "pair")
+        inout = tuple(op.writes)  # the parameters it changes in place, in signature order
+        key = (wrt, kinds, inout, op.result_used, "pair")
         entries = _cache.setdefault(callee, {})
         if key in entries:
             return entries[key]
-        pair = HelperPair(types.CellType(), types.CellType(), callee.__name__, list(active))
+        pair = HelperPair(
+            types.CellType(), types.CellType(), callee.__name__, list(active), list(inout)
+        )
         entries[key] = pair
         try:
-            fn = normalize(parse_function(callee))
-            analysis = analyze(fn, tuple(active), dict(zip(fn_params, kinds)), helper=True)
+            fn = normalize(parse_function(callee), procedure=True)
+            analysis = analyze(
+                fn,
+                (*active, *inout),
+                dict(zip(fn_params, kinds)),
+                helper=True,
+                inout=inout,
+                result_used=op.result_used,
+            )
             program = reverse(analysis, SPLIT, self.helper_pair)
             generated = self.emit_split(
                 program,
                 callee,
                 f"{callee.__name__}_fwd",
                 f"{callee.__name__}_bwd",
-                single_gradient=True,
+                single_gradient=not inout,
                 reusable=True,
             )
         except BaseException:
@@ -155,6 +167,7 @@ class _Builder:
         pair.fwd_cell.cell_contents = generated.function
         pair.bwd_cell.cell_contents = generated.functions[generated.backward]
         pair.generated = generated
+        pair.undoes_writes = _undoes_writes(program)
         return pair
 
     # -- emission ------------------------------------------------------------------------
@@ -251,10 +264,15 @@ class _Builder:
         bwd_name: str,
         single_gradient: bool,
         reusable: bool = False,
+        copies_saved: bool = False,
         typed: bool = False,
     ) -> Generated:
         """Forward and backward functions; ``reusable``: the backward may run many times
-        on the same saved values (vjp's pullback), so it works on copies of what it undoes."""
+        on the same saved values (vjp's pullback), so it pops from a copy of its tape;
+        ``copies_saved`` (vjp's own pair): it starts from ``fresh_saved``, a copy of
+        everything it saved (helper pairs' saved values included, views kept as views),
+        where some backward sweep undoes writes. Helper pairs never copy: their saved views
+        must stay views of the objects their caller hands to their backward sweep."""
         fn = program.fn
         names = fn.names
         fwd_name, bwd_name = names.fresh(fwd_name), names.fresh(bwd_name)
@@ -262,9 +280,11 @@ class _Builder:
         backward_reads = name_ids(grads)
         optimize(program, backward_reads | _names_in(program.result))
         grads = self.owned_gradients(program, grads, typed)
+        inout = program.inout_adjoints  # in-out parameter -> its adjoint: raw, in and out
+        grads = [name_node(inout[p]) if p in inout else g for p, g in zip(program.grads, grads)]
         defined_forward = set(positional_params(fn)) | name_ids(program.forward, gast.Store)
         read = _names_read(program.backward) | name_ids(grads)
-        saved = sorted(read & defined_forward, key=_definition_order(fn, program))
+        saved = sorted(read & defined_forward - set(inout), key=_definition_order(fn, program))
         if program.tape:
             saved.append(program.tape["tape"])
         saved_param = names.fresh("saved")
@@ -292,18 +312,22 @@ class _Builder:
                 fwd.line(f"{name} = None  # set only on some paths; read only on those")
         fwd.statements(program.forward, fn.parsed.file_lines)
         fwd.line(f"return {expression_source(program.result)}, ({_tuple_source_names(saved)})")
+        shared_seed = seed in inout.values()  # it returns a container it changes in place
+        seed_param = names.fresh("dresult") if shared_seed else seed
         bwd = FunctionText(
             bwd_name,
-            f"{saved_param}, {seed}",
+            ", ".join([saved_param, seed_param, *inout, *inout.values()]),
             f"Backward sweep of {fn.tree.name}: the adjoints of "
             f"{', '.join(program.grads) or 'nothing'}.",
         )
-        undoes_writes = reusable and bool(saved) and bool(program.mutated)
+        undoes_writes = copies_saved and bool(saved) and _undoes_writes(program)
         if undoes_writes:
             copier = program.bindings.reference("fresh_saved", runtime.fresh_saved)
             bwd.line(f"{saved_param} = {copier}({saved_param})  # the undo below changes copies")
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
+        if shared_seed:  # the returned object's adjoint, and the same object's as argument
+            bwd.line(f"{seed} = {seed} + {seed_param}")
         if program.tape:
             copy_tape = reusable and not undoes_writes
             copier = program.bindings.reference("list", list) if copy_tape else None
@@ -336,6 +360,12 @@ class _Builder:
         )
 
 
+def _undoes_writes(program: AdjointProgram) -> bool:
+    """Whether the backward sweep (or that of a helper pair it calls) undoes item writes or
+    appends on objects the forward sweep saved."""
+    return bool(program.mutated) or any(pair.undoes_writes for pair in program.pairs_used)
+
+
 def _wrt_out_of_range(func, index: int, count: int) -> Exception:
     return ValueError(
         f"wrt={index} is out of range: {func.__qualname__} has {count} "
@@ -359,6 +389,10 @@ def _dependencies(program: AdjointProgram) -> tuple:
             name = op.stmt.value.func.id
             namespace = parsed.closure.get(name, parsed.globals)
             found.append((namespace, name, op.callee))
+        if op.form == "user_call" and getattr(op, "effects_known", False):
+            # the helpers its in-place changes were read from, called or not
+            for inner, name, obj in effect_dependencies(op.callee):
+                found.append((inner.closure.get(name, inner.globals), name, obj))
     for pair in program.pairs_used:
         generated = getattr(pair, "generated", None)
         if generated is not None:

@@ -21,6 +21,7 @@ from .analyze import (
     APPEND,
     BUILD,
     COPY,
+    EXTEND,
     MUTATIONS,
     RETURN,
     RULE,
@@ -45,6 +46,12 @@ class HelperPair:
     bwd_cell: object
     name: str
     grad_params: list[str] = field(default_factory=list)  # params whose adjoints bwd returns
+    # params it changes in place: bwd takes each one's object and adjoint after the call
+    # (after grad_params' adjoints), and returns its adjoint before the call (last)
+    inout: list[str] = field(default_factory=list)
+    # whether its backward (or a helper's it calls) undoes writes on saved objects; True
+    # until the pair is generated (recursion)
+    undoes_writes: bool = True
 
 
 @dataclass
@@ -111,6 +118,8 @@ class _Reverser:
         self.tape: dict[str, str] = {}
         self.item_arrays: set[str] = set()  # adjoints of arrays whose items are assigned
         self.stable = _bound_once_unconditionally(self.fn, analysis)
+        # in-out parameters' adjoints: given to the backward sweep, not zero-initialised
+        self.inout_adjoints = {p: self.adjoint_name(p) for p in analysis.inout}
 
     def adjoint_name(self, primal: str) -> str:
         if primal not in self.adjoints:
@@ -155,7 +164,8 @@ class _Reverser:
             op.target
             for op in self.analysis.ops
             if op.form == STORE_ITEM or (op.form in MUTATIONS and op.active)
-        }
+        } | {a.id for op in self.analysis.ops if op.active for a in op.writes.values()}
+        program.inout_adjoints = dict(self.inout_adjoints)
         program.pairs_used = [pair for pair, _ in self.pairs.values()]
         program.item_adjoints = set(self.item_arrays)
         return program
@@ -202,7 +212,7 @@ class _Reverser:
         if reads:
             self.reads[id(op.stmt)] = reads
             restore = [self.popped(reads, op)]
-        if op.form in MUTATIONS:
+        if op.form in MUTATIONS or op.target is None:
             return restore + code  # the object's adjoint lives on across the change
         reset = assign(self.adjoint_name(op.target), gast.Constant(value=0.0, kind=None))
         return restore + code + [self.located(reset, op)]
@@ -331,6 +341,8 @@ class _Reverser:
                 inner |= name_ids(stmt)
         out = []
         for primal, adjoint in self.adjoints.items():
+            if primal in self.inout_adjoints:
+                continue  # the caller's, given to the backward sweep
             if adjoint in self.item_arrays and (primal in self.stable or adjoint == exclude):
                 # Items of it are zeroed in place: it must be an array of its own.
                 if adjoint == exclude:
@@ -451,6 +463,14 @@ class _Reverser:
                 copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
             out.append(self.pushed(saved, op.stmt))
+        for atom, param in op.number_checks:
+            check = self.bindings.reference("require_number", runtime.require_number)
+            args = [name_node(atom.id), clone(op.value.func), gast.Constant(value=param, kind=None)]
+            out.append(_located(_call_statement(check, args), op.stmt))
+        if op.form == EXTEND and op.active:
+            length = self.bindings.reference("len", len)
+            size = gast.Call(func=name_node(length), args=[name_node(op.target)], keywords=[])
+            out.append(self.pushed(size, op.stmt))
         if not getattr(op.stmt, "ad_header", False):
             stmt = clone(op.stmt)
             stmt.ad_pure = op.pure
@@ -465,9 +485,12 @@ class _Reverser:
                 stmt.value.func = name_node(
                     self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell)
                 )
+                result = op.target or self.names.fresh("_")  # a call for its in-place changes
+                stmt = _located(assign(name_node(result, True), stmt.value), stmt)
+                stmt.ad_pure = False
                 stmt.targets = [
                     gast.Tuple(
-                        elts=[name_node(op.target, True), name_node(saved, True)], ctx=gast.Store()
+                        elts=[name_node(result, True), name_node(saved, True)], ctx=gast.Store()
                     )
                 ]
             out.append(stmt)
@@ -495,7 +518,7 @@ class _Reverser:
             pair = self.helper_pair(op, op.active_inputs, kinds)
             self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell)
             self.bindings.bind_cell(pair.name + "_bwd", pair.bwd_cell)
-            saved = self.names.fresh(op.target + "_saved")
+            saved = self.names.fresh((op.target or op.callee.__name__) + "_saved")
             if op.depth > 0:
                 self.analysis.loop_variant.add(saved)  # each iteration saves its own
             self.pairs[id(op)] = (pair, saved)
@@ -547,6 +570,9 @@ class _Reverser:
         self.emit(accumulate(self.adjoint_name(atom.id), value), op)
 
     def adjoint_statement(self, op: Op) -> None:
+        if op.form == USER_CALL and op.writes:
+            self.in_out_call_adjoint(op)
+            return
         g = name_node(self.adjoint_name(op.target))
         if op.form == COPY:
             self.contribute(op.inputs["x"], g, op)
@@ -568,6 +594,54 @@ class _Reverser:
             self.store_item_adjoint(op, g)
         elif op.form == APPEND:
             self.append_adjoint(op, g)
+        elif op.form == EXTEND:
+            self.extend_adjoint(op, g)
+
+    def extend_adjoint(self, op: Op, g: gast.Name) -> None:
+        """``xs.extend(v)``: ``v`` receives the adjoints of the elements it added; both
+        lists shrink back to their length before (pushed by the forward sweep)."""
+        self.item_arrays.add(g.id)
+        start = self.names.numbered("length")
+        self.emit(self.popped([start]), op)
+        truncate = self.bindings.reference("truncate", runtime.truncate)
+        if "value" in op.active_inputs:
+            taken = gast.Call(
+                func=name_node(self.bindings.reference("extend_adjoint", runtime.extend_adjoint)),
+                args=[clone(g), name_node(start), op.inputs["value"]],
+                keywords=[],
+            )
+            self.contribute(op.inputs["value"], taken, op)
+        else:
+            self.emit(_call_statement(truncate, [clone(g), name_node(start)]), op)
+        self.code[-1].ad_pure = False
+        self.emit(_call_statement(truncate, [name_node(op.target), name_node(start)]), op)
+
+    def in_out_call_adjoint(self, op: Op) -> None:
+        """``r = h(buf, v)`` where ``h`` changes ``buf`` in place: its backward gets the
+        adjoint of ``r`` and, for each in-out argument, the object and its adjoint after
+        the call; it undoes the changes and returns the adjoints of the active arguments,
+        then those of the in-out arguments before the call (which replace them here)."""
+        pair, saved = self.pair(op)
+        bwd_name = self.bindings.bind_cell(pair.name + "_bwd", pair.bwd_cell)
+        g = (
+            name_node(self.adjoint_name(op.target))
+            if op.result_used
+            else gast.Constant(value=0.0, kind=None)
+        )
+        containers = [op.writes[p].id for p in pair.inout]
+        adjoints = [self.adjoint_name(c) for c in containers]
+        self.item_arrays.update(adjoints)
+        args = [name_node(saved), g, *map(name_node, containers), *map(name_node, adjoints)]
+        call = gast.Call(func=name_node(bwd_name), args=args, keywords=[])
+        temps = [self.names.numbered("d" + op.inputs[p].id + "_") for p in pair.grad_params]
+        targets = gast.Tuple(
+            elts=[name_node(t, True) for t in (*temps, *adjoints)], ctx=gast.Store()
+        )
+        stmt = assign(targets, call)
+        stmt.ad_pure = False  # it undoes the changes in the containers
+        self.emit(stmt, op)
+        for param, temp in zip(pair.grad_params, temps):
+            self.contribute(op.inputs[param], name_node(temp), op)
 
     def append_adjoint(self, op: Op, g: gast.Name) -> None:
         """``xs.append(v)``: ``v`` receives the last element's adjoint; both lists shrink."""
@@ -767,6 +841,13 @@ def _is_array_method(op: Op) -> bool:
 
 def _receiver(op: Op) -> gast.expr:
     return op.inputs[op.rule.template.params[0]]
+
+
+def _call_statement(function: str, args: list[gast.expr]) -> gast.Expr:
+    """``function(*args)`` for its effect: never moved or dropped by the optimizer."""
+    stmt = gast.Expr(value=gast.Call(func=name_node(function), args=args, keywords=[]))
+    stmt.ad_pure = False
+    return stmt
 
 
 def _bound_once_unconditionally(fn, analysis: Analysis) -> set[str]:

@@ -250,6 +250,42 @@ def in_place(operation, target, value, refusal: str | None = None):
     return operation(target, value)
 
 
+def extend_adjoint(g, start: int, values):
+    """The adjoint of ``values`` in ``xs.extend(values)``: the adjoints of the elements it
+    added to ``xs`` (from ``start`` on), taken out of ``xs``'s adjoint ``g``."""
+    added = list(g[start:])
+    del g[start:]
+    if isinstance(values, np.ndarray):
+        out = zeros_like(values)
+        for k, element in enumerate(added):
+            out[k] += element
+        return out
+    if isinstance(values, (list, tuple)):
+        return ListAdjoint(added)
+    raise ADTransformError(
+        f"cannot differentiate xs.extend() of a {type(values).__name__}: extend a list, a "
+        "tuple or an ndarray"
+    )
+
+
+def require_number(value, helper, parameter: str) -> None:
+    """Refuse, when it runs, a call of ``helper`` that would change ``value`` in place
+    (``parameter += ...`` on an array or a list)."""
+    if isinstance(value, (np.ndarray, list, dict, set, bytearray)):
+        code = helper.__code__
+        raise ADTransformError(
+            f"cannot differentiate the call of {helper.__name__}() ({code.co_filename}:"
+            f"{code.co_firstlineno}): it assigns '{parameter} += ...' (or calls something for "
+            f"its effect on '{parameter}'), which changes its argument in place, and here "
+            f"'{parameter}' is a {type(value).__name__}; change a copy, or return the new value"
+        )
+
+
+def truncate(xs: list, length: int) -> None:
+    """Undo ``xs.extend(...)``: back to its first ``length`` elements."""
+    del xs[length:]
+
+
 def own(x):
     """``x`` itself, or a copy if it is an array someone else may hold."""
     return x.copy() if isinstance(x, np.ndarray) else x

@@ -45,6 +45,7 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     # the adjoints of arrays whose items the backward sweep zeroes must be arrays of
     # their own: their first contribution stays ``+=`` (which makes one from ``0.0``)
     adjoints = set(program.adjoint_kinds) - getattr(program, "item_adjoints", set())
+    predefined |= set(getattr(program, "inout_adjoints", {}).values())  # given to bwd
     if not passes:
         backward = assign_known_zeros(program.backward, adjoints, predefined, resets=False)
         program.backward = guard_accumulation(backward, program, predefined)
