@@ -357,9 +357,9 @@ class _Writer:
         kinds += ["return"]
         if self.containers:
             if scope.depth == 0:
-                kinds += ["container_new"]
+                kinds += ["container_new", "container_new"]
             if scope.containers:
-                kinds += ["container_write", "container_write", "container_read"]
+                kinds += ["container_write"] * 3 + ["container_read"] * 2
         kind = self.draw(st.sampled_from(kinds))
         getattr(self, f"stmt_{kind}")(scope, indent)
 
@@ -464,6 +464,8 @@ class _Writer:
             alias = f"{name}_alias"
             self.emit(indent, f"{alias} = {name}")
             scope.containers.append((alias, kind))
+            if self.draw(st.integers(0, 2)):  # mostly: a write through one name at once
+                self.stmt_container_write(scope, indent)
 
     def stmt_container_write(self, scope: _Scope, indent: int) -> None:
         """A write into a list or array: through a helper, ``+=``, an item write."""

@@ -65,10 +65,29 @@ FAILURES_DIR = os.environ.get("AD_FUZZ_FAILURES", "")
 WITH_KNOWN_BUGS = os.environ.get("AD_FUZZ_KNOWN_BUGS", "") not in ("", "0")
 AVOID = frozenset() if WITH_KNOWN_BUGS else KNOWN_BUGS
 
-# Generator options (constructs of issue 11, see fuzz_programs.ALL_OPTIONS) that still
-# fail on this branch: kept out of the default run until their fixes merge. Each entry
-# names a failing example (the minimal programs are in /work/wt/fuzz_findings.md).
-KNOWN_OPEN: frozenset[str] = frozenset()
+# Generator options (constructs of issue 11, see fuzz_programs.ALL_OPTIONS) and checks
+# that still fail on this branch: kept out of the default run until their fixes merge
+# (then delete the entry). A failing example of each:
+#
+# "decorated": a ``functools.wraps`` wrapper's own arithmetic is dropped:
+#     @deco (wrapper returns fn(w0, w1) + 1.0) def f(x, y): return x * y
+#     value_and_grad(f, wrt=(0, 1))(2.0, 3.0) gives value 6.0, f gives 7.0
+# "helper-mutation": a helper's append to the caller's list loses the derivative:
+#     def stash(store, v): store.append(v)
+#     def f(z): l = [z]; stash(l, 3.0 * z); return sum(l)   -> grad 1.0, right 4.0
+# "where": the where-trap on Python floats:
+#     np.where(x >= 0.0, x, np.sqrt(-x)) at 1.0: gradient nan (0-d array: 1.0)
+# "float-division": a zero adjoint times inf on Python floats:
+#     z / (1.0 + np.exp(800.0 * y)) at (1.0, 0.6): d/dy nan (0-d arrays: 0.0)
+# "zero-points": math.sqrt(y * y) ** 2 at 0.0: ZeroDivisionError in generated code
+# "0-d-aliasing" (a check): with 0-d array arguments ``x = y; y *= 2.0; return x``
+#     mutates the array both names hold; the gradient code rebinds ``y`` instead:
+#     value_and_grad at (1.5, 2.0) gives gradient (0, 1), right (0, 2). While open,
+#     the 0-d run of a program whose 0-d value differs from its float value (its
+#     meaning depends on such a mutation) is counted, not checked.
+KNOWN_OPEN: frozenset[str] = frozenset(
+    {"decorated", "helper-mutation", "where", "float-division", "zero-points", "0-d-aliasing"}
+)
 
 
 def _options() -> frozenset[str]:
@@ -78,12 +97,16 @@ def _options() -> frozenset[str]:
         return ALL_OPTIONS - KNOWN_OPEN
     if text == "all":
         return ALL_OPTIONS
+    if text == "open":  # only the known open ones
+        return ALL_OPTIONS & KNOWN_OPEN
     if text == "none":
         return frozenset()
     return frozenset(part.strip() for part in text.split(",") if part.strip())
 
 
 OPTIONS = _options()
+# the checks kept out while open (all are made with AD_FUZZ_OPTIONS=all)
+KNOWN_OPEN_CHECKS = frozenset() if os.environ.get("AD_FUZZ_OPTIONS") == "all" else KNOWN_OPEN
 
 STEP = 1e-5  # central difference step, relative to max(1, |x|); the second is 4 * STEP
 AGREE = 1e-5  # the two differences must agree this well (relative) to be a reference
@@ -251,6 +274,10 @@ def _check_zero_d(f, wrt, point, gradient) -> None:
         value0, _ = _quietly(f, *point0())
     except (ArithmeticError, ValueError):
         STATS_EXTRA["0-d run skipped: f raises"] += 1
+        return
+    value, _ = _quietly(f, *point)
+    if "0-d-aliasing" in KNOWN_OPEN_CHECKS and not _same(value0, value, 1e-12):
+        STATS_EXTRA["0-d run not checked: f mutates an aliased 0-d array (open)"] += 1
         return
     v0, gradient0, _ = _value_and_grad(f, wrt, point0(), " (0-d arrays)")
     if not _same(v0, value0, 1e-12):
