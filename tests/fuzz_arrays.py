@@ -22,9 +22,11 @@ every program runs; what it draws from:
 * ``where``: ``np.where`` with broadcasting;
 * ``branch``: ``if`` on reduced values (``np.sum(v) > c``, ``v[0] > c``);
 * ``loop-writes``: item and slice writes (``=``, ``+=``, ``*=``) inside ``for`` loops
-  into arrays ``f`` created (``np.zeros``, ``x * 1.0``, ``np.copy``, ``.copy()``,
-  results of ``np.stack``/``np.concatenate``/``np.where``/reductions/``cumsum``/
-  ``einsum``/``outer``/``tile``/``roll``, fancy-index reads);
+  into arrays ``f`` created;
+* ``write-into-results``: the arrays written in loops are also results of
+  ``np.stack``/``np.concatenate``/``np.where``/reductions/``cumsum``/``einsum``/
+  ``outer``/``tile``/``roll``/``astype``, fancy-index reads (else ``np.zeros``,
+  ``v * 1.0``, ``np.copy``, ``.copy()``, ``np.array``);
 * ``list-stack``: a list filled in a loop, then ``np.stack``/``np.array``/``sum``;
 * ``helpers``: helper functions with array parameters;
 * ``helper-writes``: a helper that writes into an array its caller created;
@@ -71,6 +73,7 @@ ALL_OPTIONS: frozenset[str] = frozenset(
         "zero-trip",
         "self-view-write",
         "repeated-index-write",
+        "write-into-results",
     }
 )
 
@@ -436,6 +439,12 @@ class _Writer:
         forms = [f"np.zeros({shape!r})", f"{self.of_shape(shape, 1).operand} * 1.0"]
         if v is not None:
             forms += [f"np.copy({v.text})", f"{v.text}.copy()", f"np.array({v.text})"]
+        if not self.on("write-into-results"):
+            return self.rng.choice(forms)
+        self.use("write-into-results")
+        forms = []
+        if v is not None:
+            forms += [f"{v.text}.astype(float)"]
             forms += [f"np.where({v.text} > 0.0, {v.text}, 0.5 * {v.text})"]
             forms += [f"np.cumsum({v.text}, axis=0)", f"np.roll({v.text}, 1, axis=0)"]
             forms += [f"{v.text}[{list(range(shape[0]))[::-1]!r}]"]  # a fancy-index read
@@ -457,7 +466,7 @@ class _Writer:
                 if vec is not None:
                     forms += [f"np.concatenate([{vec.text}[:1], {vec.text}[1:]])"]
                     forms += [f"np.einsum('i,i->i', {vec.text}, {vec.text})"]
-        return self.rng.choice(forms)
+        return self.rng.choice(forms or [f"np.zeros({shape!r})"])
 
     def stmt_loop_writes(self, indent: int) -> None:
         """A new array ``f`` owns, written item by item (or by slices) in a loop."""
@@ -589,3 +598,65 @@ def load(program: ArrayProgram, directory: Path):
     finally:
         del sys.modules[name]
     return getattr(module, program.name)
+
+
+def _block_end(lines: list[str], start: int) -> int:
+    """The index after the statement at ``start`` (with its indented block, if any)."""
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = start + 1
+    while end < len(lines) and (
+        not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent
+    ):
+        end += 1
+    return end
+
+
+def _candidates(source: str):
+    """Smaller variants of ``source``: a statement (with its block) or a returned term less."""
+    lines = source.split("\n")
+    for i in range(len(lines) - 1, -1, -1):
+        text = lines[i].strip()
+        if not text or text.startswith(("import ", "return ")) or lines[i].startswith("def "):
+            continue
+        end = _block_end(lines, i)
+        yield "\n".join(lines[:i] + lines[end:])
+        if text.endswith(":") and not text.startswith("else"):  # the block without its header
+            body = [line[4:] for line in lines[i + 1 : end]]
+            if not any(line.strip().startswith("else") for line in body):
+                yield "\n".join(lines[:i] + body + lines[end:])
+    for i, line in enumerate(lines):
+        if line.strip().startswith("return ") and " + " in line:
+            terms = line.strip()[len("return ") :].split(" + np.sum(")
+            for k in range(len(terms)):
+                kept = [t for j, t in enumerate(terms) if j != k]
+                text = " + np.sum(".join(kept)
+                if not text.startswith("np.sum(") and k == 0:
+                    text = "np.sum(" + text
+                indent = line[: len(line) - len(line.lstrip())]
+                yield "\n".join([*lines[:i], f"{indent}return {text}", *lines[i + 1 :]])
+
+
+def minimize(program: ArrayProgram, still_fails) -> ArrayProgram:
+    """Delete statements and returned terms of ``program`` while ``still_fails`` holds.
+
+    ``still_fails(candidate)`` decides for an :class:`ArrayProgram`; a candidate that
+    does not compile or whose ``f`` raises is not a failure of the same kind.
+    """
+    current = program
+    changed = True
+    while changed:
+        changed = False
+        for text in _candidates(current.source):
+            try:
+                compile(text, "<candidate>", "exec")
+            except SyntaxError:
+                continue
+            candidate = ArrayProgram(text, current.args, current.seed, current.used)
+            try:
+                fails = still_fails(candidate)
+            except Exception:
+                fails = False
+            if fails:
+                current, changed = candidate, True
+                break
+    return current
