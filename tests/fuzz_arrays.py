@@ -4,7 +4,7 @@
 text of a module defining ``f`` of two or three float64 arrays (shapes from ``()``,
 ``(3,)``, ``(2, 3)``, ``(3, 1)``, ``(1, 3)``), up to two helper functions ``h0``,
 ``h1``, and module-level weight arrays ``W0``, ``W1``, ...; ``f`` returns
-``np.sum(W0 * v) + np.sum(W1 * u) + ...`` for some of its arrays, with random,
+``np.sum(W0 * v) + np.sum(W1 * u) + ...`` for its arrays, with random,
 non-uniform weights, so that an adjoint that is transposed, reversed or summed on the
 wrong axis shows. The generator knows the shape of every expression it writes, so
 every program runs; what it draws from:
@@ -30,9 +30,14 @@ every program runs; what it draws from:
 * ``list-stack``: a list filled in a loop, then ``np.stack``/``np.array``/``sum``;
 * ``helpers``: helper functions with array parameters;
 * ``helper-writes``: a helper that writes into an array its caller created;
+* ``partial-output``: the output weighs only some of the latest names (else every
+  name bound at the end of ``f``), so some values are used only on paths not taken
+  (their adjoint stays zero);
 * ``overwrite``: a variable overwritten (in a branch or a loop) without reading its
   old value (the old value's adjoint is zero);
 * ``zero-trip``: loops of zero iterations (lists and buffers filled only in them);
+* ``alias``: an array written in a loop also has a second name (read later), and a
+  name may be assigned another array name (else such an assignment copies);
 * ``self-view-write``: ``b[:] = b``, ``b[::-1] = b`` (a write of an array into a view
   of itself);
 * ``repeated-index-write``: ``b[[0, 0]] += e``, ``b[[0, 1, 0]] = e`` (fancy writes
@@ -74,6 +79,8 @@ ALL_OPTIONS: frozenset[str] = frozenset(
         "self-view-write",
         "repeated-index-write",
         "write-into-results",
+        "partial-output",
+        "alias",
     }
 )
 
@@ -196,7 +203,9 @@ class _Writer:
         """Any expression of at most ``depth`` levels; its shape is known."""
         if depth <= 0 or self.rng.random() < 0.25:
             return self.leaf()
-        kinds = [k for k in ("ufunc", "reduce", "shape", "index", "contract", "where") if self.on(k)]
+        kinds = [
+            k for k in ("ufunc", "reduce", "shape", "index", "contract", "where") if self.on(k)
+        ]
         if self.on("helpers") and self.helpers:
             kinds.append("helpers")
         if not kinds:
@@ -213,7 +222,9 @@ class _Writer:
         choice = self.rng.random()
         if choice < 0.4:
             template = self.rng.choice(UNARY)
-            text = template.format(a=a.operand if "{a} " in template or " {a}" in template else a.text)
+            text = template.format(
+                a=a.operand if "{a} " in template or " {a}" in template else a.text
+            )
             if template.startswith("-") or "**" in template or template.startswith("2.0"):
                 return Expr(text, a.shape, False)
             return Expr(text, a.shape)
@@ -378,10 +389,20 @@ class _Writer:
                 kinds += ["loop_writes", "loop_writes"]
             if self.on("list-stack"):
                 kinds += ["list_stack"]
+            if self.on("overwrite"):
+                kinds += ["overwrite_pair"]
         getattr(self, "stmt_" + self.rng.choice(kinds))(indent)
 
+    def unaliased(self, e: Expr) -> Expr:
+        """``e``, made a new array where it is a bare name (unless ``alias`` is on)."""
+        if e.text.isidentifier() and e.shape and not self.on("alias"):
+            return Expr(f"{e.text} * 1.0", e.shape, False)
+        if e.text.isidentifier() and e.shape:
+            self.use("alias")
+        return e
+
     def stmt_assign(self, indent: int) -> None:
-        e = self.expr(2)
+        e = self.unaliased(self.expr(2))
         name = self.new_name()
         self.emit(indent, f"{name} = {e.text}")
         self.names[name] = e.shape
@@ -392,10 +413,25 @@ class _Writer:
         e = self.of_shape(target.shape, 2)
         if self.on("overwrite") and self.rng.random() < 0.4:
             self.use("overwrite")
-            self.emit(indent, f"{target.text} = {e.text}")
+            self.emit(indent, f"{target.text} = {self.unaliased(e).text}")
             return
-        form = self.rng.choice(["{t} = {t} + {e}", "{t} = {t} * np.cos({x})", "{t} = np.tanh({t}) - {e}"])
+        form = self.rng.choice(
+            ["{t} = {t} + {e}", "{t} = {t} * np.cos({x})", "{t} = np.tanh({t}) - {e}"]
+        )
         self.emit(indent, form.format(t=target.text, e=e.operand, x=e.text))
+
+    def stmt_overwrite_pair(self, indent: int) -> None:
+        """A new name, then overwritten in a branch or a loop without reading it."""
+        self.use("overwrite")
+        e = self.expr(2)
+        name = self.new_name()
+        self.emit(indent, f"{name} = {e.text}")
+        if self.rng.random() < 0.6:
+            self.emit(indent, f"if {self.condition()}:")
+        else:
+            self.emit(indent, f"for i{self.depth} in range({self.trip_count()}):")
+        self.names[name] = e.shape
+        self.emit(indent + 1, f"{name} = {self.unaliased(self.of_shape(e.shape, 2)).text}")
 
     def _inner(self, indent: int, size: int) -> None:
         """A nested block: names first bound in it are not readable after it."""
@@ -475,6 +511,11 @@ class _Writer:
         buf = self.new_name("b")
         self.emit(indent, f"{buf} = {self.fresh_array(shape)}")
         self.use("loop-writes")
+        if self.on("alias") and self.rng.random() < 0.5:  # a second name, read later
+            self.use("alias")
+            alias = self.new_name("alias")
+            self.emit(indent, f"{alias} = {buf}")
+            self.names[alias] = shape
         n = shape[0]
         index = f"i{self.depth}"
         self.emit(indent, f"for {index} in range({self.trip_count(1, n) if n > 0 else 0}):")
@@ -529,7 +570,10 @@ class _Writer:
 
 
 def _weights(rng: random.Random, shape: tuple[int, ...]) -> str:
-    values = np.round(np.array([rng.uniform(0.2, 2.0) * rng.choice([-1, 1]) for _ in range(int(np.prod(shape)))]), 2)
+    values = np.round(
+        np.array([rng.uniform(0.2, 2.0) * rng.choice([-1, 1]) for _ in range(int(np.prod(shape)))]),
+        2,
+    )
     if not shape:
         return repr(float(values[0]))
     return f"np.array({values.reshape(shape).tolist()!r})"
@@ -555,7 +599,9 @@ def generate(seed: int, options: frozenset[str] = ALL_OPTIONS) -> ArrayProgram:
     if "helpers" in options:
         for k in range(rng.randint(0, 2)):
             params = {p: rng.choice(SHAPES) for p in ("a", "b")[: rng.randint(1, 2)]}
-            writer = _Writer(rng, options - {"helper-writes"}, used, dict(params), list(helpers), "u")
+            writer = _Writer(
+                rng, options - {"helper-writes"}, used, dict(params), list(helpers), "u"
+            )
             lines = _function(writer, f"h{k}", params, rng.randint(0, 2))
             result = writer.expr(2)
             lines.append(f"    return {result.text}")
@@ -565,8 +611,12 @@ def generate(seed: int, options: frozenset[str] = ALL_OPTIONS) -> ArrayProgram:
     params = {p: rng.choice(SHAPES) for p in PARAMS[:arity]}
     writer = _Writer(rng, options, used, dict(params), helpers)
     lines = _function(writer, "f", params, rng.randint(2, 6))
-    recent = list(writer.names)[-4:]  # the latest names: most of the body reaches them
-    outputs = rng.sample(recent, min(len(recent), rng.randint(1, 3)))
+    if "partial-output" in options:  # some values are then used only on some paths
+        used.add("partial-output")
+        recent = list(writer.names)[-4:]  # the latest names: most of the body reaches them
+        outputs = rng.sample(recent, min(len(recent), rng.randint(1, 3)))
+    else:
+        outputs = list(writer.names)
     weights = []
     terms = []
     for k, name in enumerate(outputs):
@@ -576,7 +626,12 @@ def generate(seed: int, options: frozenset[str] = ALL_OPTIONS) -> ArrayProgram:
     parts.insert(1, "\n".join(weights) + "\n")
     parts.append("\n".join(lines) + "\n")
     args = tuple(
-        np.array(np.round(rng.uniform(-1.5, 1.5), 3) if not s else np.round([rng.uniform(-1.5, 1.5) for _ in range(int(np.prod(s)))], 3).reshape(s), dtype=np.float64)
+        np.array(
+            np.round(rng.uniform(-1.5, 1.5), 3)
+            if not s
+            else np.round([rng.uniform(-1.5, 1.5) for _ in range(int(np.prod(s)))], 3).reshape(s),
+            dtype=np.float64,
+        )
         for s in params.values()
     )
     return ArrayProgram("\n\n".join(parts), args, seed, frozenset(used))

@@ -266,6 +266,7 @@ def _value_and_grad(f, wrt, point, label: str):
 
 def _check_zero_d(f, wrt, point, gradient) -> None:
     """(c): the program with 0-d arrays gives the value of ``f`` and the same gradient."""
+
     # fresh arrays for every call: ``x += ...`` in ``f`` mutates a 0-d argument
     def point0():
         return tuple(np.array(v) for v in point)
