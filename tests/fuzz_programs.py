@@ -70,6 +70,7 @@ ALL_OPTIONS: frozenset[str] = frozenset(
         "where",
         "float-division",
         "zero-points",
+        "grad-call",
     }
 )
 
@@ -532,6 +533,10 @@ class _Writer:
         )
         if scope.containers and self.draw(st.integers(0, 3)):
             terms.append(self._container_item(scope))
+        gradient_functions = [name for name, _ in scope.helpers if name.startswith("dh")]
+        if gradient_functions and self.draw(st.booleans()):
+            name = self.draw(st.sampled_from(gradient_functions))
+            terms.append(f"{name}({self.variable(scope).text})")
         self.emit(1, f"return {' + '.join(terms)} + {self.expr(scope, 1).operand}")
 
 
@@ -589,6 +594,8 @@ def programs(
     used: set[str] = set()
     helpers: list[tuple[str, int]] = []
     parts = [HEADER_WITH_FUNCTOOLS if "decorated" in options else HEADER]
+    if "grad-call" in options:
+        parts[0] += "\nfrom ad_transform import grad\n"
     if "helper-mutation" in options:
         parts.append(MUTATING_HELPERS)
     for k in range(draw(st.integers(0, max_helpers))):
@@ -596,6 +603,11 @@ def programs(
         params = HELPER_PARAMS[:helper_arity]
         parts.append(_function(draw, f"h{k}", params, helpers, "u", avoid, options, False, used))
         helpers.append((f"h{k}", helper_arity))
+        if "grad-call" in options and helper_arity == 1 and draw(st.booleans()):
+            # a gradient function called by f: a second derivative, or a refusal
+            parts.append(f"dh{k} = grad(h{k})\n")
+            helpers.append((f"dh{k}", 1))
+            used.add("grad-call")
     containers = bool({"helper-mutation", "alias-augassign"} & options)
     parts.append(
         _function(draw, "f", PARAMS[:arity], helpers, "v", avoid, options, containers, used)

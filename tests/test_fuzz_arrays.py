@@ -89,8 +89,6 @@ def _options() -> frozenset[str]:
         return ALL_OPTIONS - KNOWN_OPEN
     if text == "all":
         return ALL_OPTIONS
-    if text == "open":
-        return (ALL_OPTIONS - KNOWN_OPEN) | (KNOWN_OPEN & ALL_OPTIONS)
     return frozenset(part.strip() for part in text.split(",") if part.strip())
 
 
