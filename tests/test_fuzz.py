@@ -96,9 +96,12 @@ AVOID = frozenset() if WITH_KNOWN_BUGS else KNOWN_BUGS
 # "zero-points": math.sqrt(y * y) ** 2 at 0.0: ZeroDivisionError in generated code
 # "0-d-aliasing" (a check): with 0-d array arguments ``x = y; y *= 2.0; return x``
 #     mutates the array both names hold; the gradient code rebinds ``y`` instead:
-#     value_and_grad at (1.5, 2.0) gives gradient (0, 1), right (0, 2). While open,
-#     the 0-d run of a program whose 0-d value differs from its float value (its
-#     meaning depends on such a mutation) is counted, not checked.
+#     value_and_grad at (1.5, 2.0) gives gradient (0, 1), right (0, 2). And a helper
+#     that does ``q *= c`` on its parameter mutates the caller's argument, which the
+#     caller's backward sweep then reads: def h(q): q *= 2.0 ... def g(x, y):
+#     y = y * x; h(x); return np.sum(y) -> grad_y 2x, right x (also for 1-d arrays).
+#     While open, the 0-d run of a program that mutates its 0-d arguments, or whose
+#     0-d value differs from its float value, is counted, not checked.
 KNOWN_OPEN: frozenset[str] = frozenset(
     {
         "decorated",
@@ -294,14 +297,16 @@ def _check_zero_d(f, wrt, point, gradient) -> None:
     def point0():
         return tuple(np.array(v) for v in point)
 
+    arguments = point0()
     try:
-        value0, _ = _quietly(f, *point0())
+        value0, _ = _quietly(f, *arguments)
     except (ArithmeticError, ValueError):
         STATS_EXTRA["0-d run skipped: f raises"] += 1
         return
     value, _ = _quietly(f, *point)
-    if "0-d-aliasing" in KNOWN_OPEN_CHECKS and not _same(value0, value, 1e-12):
-        STATS_EXTRA["0-d run not checked: f mutates an aliased 0-d array (open)"] += 1
+    mutated = any(float(a) != v for a, v in zip(arguments, point))  # x op= ... in place
+    if "0-d-aliasing" in KNOWN_OPEN_CHECKS and (mutated or not _same(value0, value, 1e-12)):
+        STATS_EXTRA["0-d run not checked: f mutates a 0-d argument array (open)"] += 1
         return
     v0, gradient0, _ = _value_and_grad(f, wrt, point0(), " (0-d arrays)")
     if not _same(v0, value0, 1e-12):
