@@ -38,6 +38,9 @@ every program runs; what it draws from:
 * ``zero-trip``: loops of zero iterations (lists and buffers filled only in them);
 * ``alias``: an array written in a loop also has a second name (read later), and a
   name may be assigned another array name (else such an assignment copies);
+* ``nested-writes``: arrays written in loops and lists stacked may also be created
+  inside a branch or a loop body (else only at the top level of a function);
+* ``writes-in-helpers``: helpers also create, write and stack arrays and lists;
 * ``self-view-write``: ``b[:] = b``, ``b[::-1] = b`` (a write of an array into a view
   of itself);
 * ``repeated-index-write``: ``b[[0, 0]] += e``, ``b[[0, 1, 0]] = e`` (fancy writes
@@ -81,6 +84,8 @@ ALL_OPTIONS: frozenset[str] = frozenset(
         "write-into-results",
         "partial-output",
         "alias",
+        "nested-writes",
+        "writes-in-helpers",
     }
 )
 
@@ -381,13 +386,15 @@ class _Writer:
 
     def statement(self, indent: int) -> None:
         kinds = ["assign", "assign", "update"]
+        # arrays and lists created in a nested block only with "nested-writes"
+        top = self.depth == 0 or self.on("nested-writes")
         if self.depth < 2:
             if self.on("branch"):
                 kinds += ["if", "if"]
             kinds += ["for"]
-            if self.on("loop-writes"):
+            if self.on("loop-writes") and top:
                 kinds += ["loop_writes", "loop_writes"]
-            if self.on("list-stack"):
+            if self.on("list-stack") and top:
                 kinds += ["list_stack"]
             if self.on("overwrite"):
                 kinds += ["overwrite_pair"]
@@ -511,6 +518,7 @@ class _Writer:
         buf = self.new_name("b")
         self.emit(indent, f"{buf} = {self.fresh_array(shape)}")
         self.use("loop-writes")
+        self._note_where_created()
         if self.on("alias") and self.rng.random() < 0.5:  # a second name, read later
             self.use("alias")
             alias = self.new_name("alias")
@@ -548,6 +556,12 @@ class _Writer:
             self.depth -= 1
             self.names = before
 
+    def _note_where_created(self) -> None:
+        if self.depth > 0:
+            self.use("nested-writes")
+        if self.prefix == "u":
+            self.use("writes-in-helpers")
+
     def stmt_list_stack(self, indent: int) -> None:
         """A list filled in a loop, then stacked (or summed)."""
         shape = self.rng.choice(sorted(set(self.names.values())))
@@ -555,6 +569,7 @@ class _Writer:
         empty = self.on("zero-trip") and self.rng.random() < 0.2
         self.emit(indent, f"{acc} = []" if empty else f"{acc} = [{self.of_shape(shape, 1).text}]")
         self.use("list-stack")
+        self._note_where_created()
         trips = self.rng.randint(1, 3) if empty else self.trip_count()
         self.emit(indent, f"for i{self.depth} in range({trips}):")
         before = dict(self.names)
@@ -599,9 +614,10 @@ def generate(seed: int, options: frozenset[str] = ALL_OPTIONS) -> ArrayProgram:
     if "helpers" in options:
         for k in range(rng.randint(0, 2)):
             params = {p: rng.choice(SHAPES) for p in ("a", "b")[: rng.randint(1, 2)]}
-            writer = _Writer(
-                rng, options - {"helper-writes"}, used, dict(params), list(helpers), "u"
-            )
+            helper_options = options - {"helper-writes"}
+            if "writes-in-helpers" not in options:
+                helper_options -= {"loop-writes", "list-stack"}
+            writer = _Writer(rng, helper_options, used, dict(params), list(helpers), "u")
             lines = _function(writer, f"h{k}", params, rng.randint(0, 2))
             result = writer.expr(2)
             lines.append(f"    return {result.text}")

@@ -68,6 +68,12 @@ FAILURES_DIR = os.environ.get("AD_FUZZ_FAILURES", "")
 #     path not taken, or overwritten in a loop) crashes array adjoints:
 #     v2 = np.outer(y, x); v3 = x * 1.0; if np.sum(x) < -5.0: v3 = np.sum(v2, axis=1)
 #     -> ValueError in outer_adjoint_left (also stack, cumsum, max with axis, item)
+# "nested-writes": an array or list created in a branch not taken, or anew in each
+#     loop iteration, then written: UnboundLocalError in the backward sweep
+#     (for i in range(0): b0 = np.copy(z); b0[0] = ...; x = x + b0 * x), or a 0.0
+#     adjoint reaching item_adjoint / ListAdjoint ("'float' object is not subscriptable")
+# "writes-in-helpers": def k(b): b1 = b * 1.0; b1[1] *= b[0, 0]; return b1 with a
+#     (2, 3) b gives a wrong gradient for b[0, 0] (right inline or with 1-D b)
 # "alias": b = np.array(x); b[0] = b[0] * c; x = b; b[1] = b[1] * c; return np.sum(W * x)
 #     -> the write through b after the alias is missed (grad_x [0.7, 2, 3], right [0.7, 1.4, 3])
 KNOWN_OPEN: frozenset[str] = frozenset(
@@ -79,6 +85,8 @@ KNOWN_OPEN: frozenset[str] = frozenset(
         "partial-output",
         "overwrite",
         "alias",
+        "nested-writes",
+        "writes-in-helpers",
     }
 )
 
