@@ -58,6 +58,79 @@ MAX_DEPTH = 2
 KNOWN_BUGS: frozenset[str] = frozenset()
 
 HEADER = "import math\n\nimport numpy as np\n"
+HEADER_WITH_FUNCTOOLS = "import functools\nimport math\n\nimport numpy as np\n"
+
+# Constructs of issue 11, each behind an option of ``programs(options=...)`` (see the
+# module doc); ``ALL_OPTIONS`` enables them all.
+ALL_OPTIONS: frozenset[str] = frozenset(
+    {
+        "decorated",
+        "helper-mutation",
+        "alias-augassign",
+        "where",
+        "float-division",
+        "zero-points",
+        "grad-call",
+    }
+)
+
+# Helpers that write into a list or array their caller owns ("helper-mutation").
+MUTATING_HELPERS = """\
+def stash(store, v):
+    store.append(v)
+
+
+def stash_pair(store, v):
+    store.extend([v, 0.5 * v])
+
+
+def put(buf, i, v):
+    buf[i] = v
+
+
+def bump(buf, i, v):
+    buf[i] += v
+
+
+def shrink(buf, v):
+    buf *= math.cos(v)
+"""
+
+# The arithmetic a decorator's wrapper does around the call ("decorated"); ``{call}``
+# is ``fn(<params>)``, ``{first}`` the wrapper's first parameter.
+WRAPPER_FORMS = (
+    "2.0 * {call}",
+    "{call} + 1.0",
+    "{call} * {first}",
+    "math.sin({call})",
+    "{call} - 0.5 * {first}",
+)
+
+# Divisions on Python floats ("float-division"): denominators that may overflow to
+# ``inf`` (``np.exp`` of a large argument) or be any value (a plain quotient).
+DIVISION_FORMS = (
+    "1.0 / (1.0 + np.exp(-{k} * {a}))",
+    "{b} / (1.0 + np.exp({k} * {a}))",
+    "{a} / {b}",
+    "{b} / (2.0 + np.cos({a}))",
+)
+# ``np.where`` on Python floats ("where"), including the where-trap forms whose
+# unselected branch is nan
+WHERE_FORMS = (
+    "np.where({a} > {c}, {b}, {d})",
+    "np.where({a} >= 0.0, {a}, np.sqrt(-{a}))",
+    "np.where({a} > 0.0, np.sqrt({a}), {b})",
+    "np.where({a} < {c}, {b} * {b}, np.log(np.abs({a})))",
+)
+# Forms whose derivative at an exact zero is an edge case ("zero-points")
+ZERO_FORMS = (
+    "{a} ** 0.0",
+    "{a} ** 1.0",
+    "math.sqrt({a} * {a} + {b} * {b})",
+    "math.sqrt({a} * {a}) ** 2",
+    "{a} ** 3",
+)
+OPTIONAL_FORMS = {"where": WHERE_FORMS, "float-division": DIVISION_FORMS, "zero-points": ZERO_FORMS}
 
 # Unary templates whose argument may be any real number (no domain errors, no overflow
 # for bounded arguments). ``{a}`` is the argument, parenthesised where needed.
@@ -100,6 +173,7 @@ class Program:
     arity: int
     point: tuple[float, ...]
     name: str = "f"
+    used: frozenset[str] = frozenset()  # the options whose constructs the text uses
 
     def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
         return f"Program(point={self.point!r}, source=\n{self.source})"
@@ -123,6 +197,9 @@ class _Scope:
     ints: list[str]  # loop indices and counters in scope (ints, read-only)
     assignable: list[str]  # names that may be (re)assigned
     helpers: list[tuple[str, int]]  # callable helpers (name, arity)
+    # lists and arrays created at the top level of ``f`` (name, "list" or "array");
+    # shared by all child scopes (they are only created at depth 0)
+    containers: list[tuple[str, str]] = field(default_factory=list)
     in_loop: bool = False
     depth: int = 0
     fresh: itertools.count = field(default_factory=itertools.count)
@@ -133,6 +210,7 @@ class _Scope:
             "ints": list(self.ints),
             "assignable": list(self.assignable),
             "helpers": self.helpers,
+            "containers": self.containers,
             "in_loop": self.in_loop,
             "depth": self.depth,
             "fresh": self.fresh,
@@ -144,10 +222,21 @@ class _Scope:
 class _Writer:
     """Renders one function body from Hypothesis draws."""
 
-    def __init__(self, draw, local_prefix: str, avoid: frozenset[str]) -> None:
+    def __init__(
+        self,
+        draw,
+        local_prefix: str,
+        avoid: frozenset[str],
+        options: frozenset[str] = frozenset(),
+        containers: bool = False,
+        used: set[str] | None = None,
+    ) -> None:
+        self.used = set() if used is None else used
         self.draw = draw
         self.local_prefix = local_prefix
         self.avoid = avoid
+        self.options = options
+        self.containers = containers  # may create and write lists and arrays (only f)
         self.lines: list[str] = []
 
     # -- expressions ---------------------------------------------------------------------
@@ -178,6 +267,9 @@ class _Writer:
         """An expression of at most ``budget`` levels of operations."""
         if budget <= 0 or not self.draw(st.integers(0, 2)):
             return self.leaf(scope)
+        extra = self._optional_expr(scope, budget)
+        if extra is not None:
+            return extra
         kind = self.draw(st.integers(0, 10))
         if kind <= 3:  # binary arithmetic
             op = self.draw(st.sampled_from(["+", "-", "*", "/"]))
@@ -213,6 +305,24 @@ class _Writer:
             a.reads_var and b.reads_var,
         )
 
+    def _optional_expr(self, scope: _Scope, budget: int) -> _Expr | None:
+        """Sometimes a form of an enabled option (``where``, divisions, zero edges)."""
+        forms = []
+        for option, templates in OPTIONAL_FORMS.items():
+            if option in self.options:
+                forms += [(option, t) for t in templates]
+        if not forms or self.draw(st.integers(0, 3)):
+            return None
+        option, template = self.draw(st.sampled_from(forms))
+        self.used.add(option)
+        a, b = self.expr(scope, budget - 1), self.expr(scope, budget - 1)
+        d = self.expr(scope, budget - 1)
+        k = self.draw(st.sampled_from([1.0, 50.0, 800.0]))
+        text = template.format(
+            a=a.operand, b=b.operand, d=d.operand, c=self.constant().operand, k=k
+        )
+        return _Expr(f"({text})", True, a.reads_var or b.reads_var or d.reads_var)
+
     def condition(self, scope: _Scope) -> str:
         a = self.expr(scope, 1)
         op = self.draw(st.sampled_from([">", "<"]))
@@ -246,6 +356,11 @@ class _Writer:
         if scope.in_loop:
             kinds += ["break", "continue"]
         kinds += ["return"]
+        if self.containers:
+            if scope.depth == 0:
+                kinds += ["container_new", "container_new"]
+            if scope.containers:
+                kinds += ["container_write"] * 3 + ["container_read"] * 2
         kind = self.draw(st.sampled_from(kinds))
         getattr(self, f"stmt_{kind}")(scope, indent)
 
@@ -325,6 +440,78 @@ class _Writer:
         self.block(inner, indent + 1, self.draw(st.integers(1, 3)))
         self._join(scope, inner, scope.readable)
 
+    # -- lists and arrays (options "helper-mutation" and "alias-augassign") ------------
+    def stmt_container_new(self, scope: _Scope, indent: int) -> None:
+        """A new list or array at the top level of ``f``, perhaps with an alias."""
+        n = next(scope.fresh)
+        kinds = ["array"] + (["list"] if "helper-mutation" in self.options else [])
+        kind = self.draw(st.sampled_from(kinds))
+        name = f"{kind[0]}{n}"
+        if kind == "list":
+            self.emit(indent, f"{name} = [{self.value(scope).text}]")
+        else:
+            form = self.draw(st.integers(0, 2))
+            if form == 0:
+                items = ", ".join(self.value(scope, 1).text for _ in range(3))
+                self.emit(indent, f"{name} = np.array([{items}])")
+            elif form == 1:
+                self.emit(indent, f"{name} = {self.value(scope, 1).operand} * np.ones(3)")
+            else:
+                self.emit(indent, f"{name} = np.zeros(3)")
+        scope.containers.append((name, kind))
+        self.used.add("helper-mutation" if kind == "list" else "alias-augassign")
+        if "alias-augassign" in self.options and self.draw(st.booleans()):
+            self.used.add("alias-augassign")
+            alias = f"{name}_alias"
+            self.emit(indent, f"{alias} = {name}")
+            scope.containers.append((alias, kind))
+            if self.draw(st.integers(0, 2)):  # mostly: a write through one name at once
+                self.stmt_container_write(scope, indent)
+
+    def stmt_container_write(self, scope: _Scope, indent: int) -> None:
+        """A write into a list or array: through a helper, ``+=``, an item write."""
+        name, kind = self.draw(st.sampled_from(scope.containers))
+        value = self.value(scope, 1)
+        forms = []
+        if "helper-mutation" in self.options:
+            if kind == "list":
+                forms += ["stash({c}, {v})", "stash_pair({c}, {v})"]
+            else:
+                forms += ["put({c}, {i}, {v})", "bump({c}, {i}, {v})", "shrink({c}, {v})"]
+        if "alias-augassign" in self.options:
+            if kind == "list":
+                forms += ["{c}.append({v})", "{c} += [{v}]"]
+            else:
+                forms += [
+                    "{c} += {v}",
+                    "{c} -= {v}",
+                    "{c} *= np.cos({v})",
+                    "{c}[{i}] += {v}",
+                    "{c}[{i}] = {v}",
+                ]
+        index = self.draw(st.integers(0, 2))
+        template = self.draw(st.sampled_from(forms))
+        helper = template.split("(")[0] in ("stash", "stash_pair", "put", "bump", "shrink")
+        self.used.add("helper-mutation" if helper else "alias-augassign")
+        operand = value.text if "({v})" in template or ", {v})" in template else value.operand
+        self.emit(indent, template.format(c=name, i=index, v=operand))
+
+    def _container_item(self, scope: _Scope) -> str:
+        name, kind = self.draw(st.sampled_from(scope.containers))
+        if kind == "list":
+            return self.draw(st.sampled_from([f"{name}[0]", f"{name}[-1]", f"sum({name})"]))
+        index = self.draw(st.integers(0, 2))
+        return self.draw(st.sampled_from([f"{name}[{index}]", f"np.sum({name})"]))
+
+    def stmt_container_read(self, scope: _Scope, indent: int) -> None:
+        target = f"{self.local_prefix}{next(scope.fresh)}"
+        item = self._container_item(scope)
+        if self.draw(st.booleans()):
+            item = f"{item} * {self.variable(scope).operand}"
+        self.emit(indent, f"{target} = {item}")
+        scope.assignable.append(target)
+        scope.readable.append(target)
+
     def stmt_break(self, scope: _Scope, indent: int) -> None:
         self.emit(indent, f"if {self.condition(scope)}:")
         self.emit(indent + 1, "break")
@@ -344,38 +531,97 @@ class _Writer:
         terms = self.draw(
             st.lists(st.sampled_from(scope.readable), min_size=1, max_size=3, unique=True)
         )
+        if scope.containers and self.draw(st.integers(0, 3)):
+            terms.append(self._container_item(scope))
+        gradient_functions = [name for name, _ in scope.helpers if name.startswith("dh")]
+        if gradient_functions and self.draw(st.booleans()):
+            name = self.draw(st.sampled_from(gradient_functions))
+            terms.append(f"{name}({self.variable(scope).text})")
         self.emit(1, f"return {' + '.join(terms)} + {self.expr(scope, 1).operand}")
 
 
-def _function(draw, name: str, params, helpers, local_prefix: str, avoid) -> str:
-    writer = _Writer(draw, local_prefix, avoid)
+def _function(
+    draw,
+    name: str,
+    params,
+    helpers,
+    local_prefix: str,
+    avoid,
+    options: frozenset[str] = frozenset(),
+    containers: bool = False,
+    used: set[str] | None = None,
+) -> str:
+    used = set() if used is None else used
+    writer = _Writer(draw, local_prefix, avoid, options, containers, used)
     scope = _Scope(readable=list(params), ints=[], assignable=list(params), helpers=list(helpers))
     writer.block(scope, 1, draw(st.integers(1, 5)))
     writer.final_return(scope)
-    return f"def {name}({', '.join(params)}):\n" + "\n".join(writer.lines) + "\n"
+    text = f"def {name}({', '.join(params)}):\n" + "\n".join(writer.lines) + "\n"
+    if "decorated" in options and draw(st.integers(0, 2)) == 0:
+        used.add("decorated")
+        text = _decorated(draw, name, params, text)
+    return text
+
+
+def _decorated(draw, name: str, params, text: str) -> str:
+    """``text`` (a function) behind a decorator whose wrapper does its own arithmetic."""
+    wrapper_params = ", ".join(f"w{i}" for i in range(len(params)))
+    form = draw(st.sampled_from(WRAPPER_FORMS))
+    body = form.format(call=f"fn({wrapper_params})", first="w0")
+    wraps = "    @functools.wraps(fn)\n" if draw(st.integers(0, 3)) else ""
+    decorator = (
+        f"def deco_{name}(fn):\n{wraps}    def wrapper({wrapper_params}):\n"
+        f"        return {body}\n\n    return wrapper\n\n\n"
+    )
+    return f"{decorator}@deco_{name}\n{text}"
 
 
 @st.composite
-def programs(draw, avoid: frozenset[str] = KNOWN_BUGS, max_helpers: int = 2) -> Program:
+def programs(
+    draw,
+    avoid: frozenset[str] = KNOWN_BUGS,
+    max_helpers: int = 2,
+    options: frozenset[str] = frozenset(),
+) -> Program:
     """A module defining ``f`` (2 or 3 float arguments), its helpers, and a point.
 
-    ``avoid`` names the known bugs whose patterns are kept out (see the module doc).
+    ``avoid`` names the known bugs whose patterns are kept out, ``options`` the
+    optional constructs put in (see the module doc and ``ALL_OPTIONS``).
     """
+    unknown = set(options) - ALL_OPTIONS
+    assert not unknown, f"unknown fuzz options {sorted(unknown)}"
     arity = draw(st.integers(2, 3))
+    used: set[str] = set()
     helpers: list[tuple[str, int]] = []
-    parts = [HEADER]
+    parts = [HEADER_WITH_FUNCTOOLS if "decorated" in options else HEADER]
+    if "grad-call" in options:
+        parts[0] += "\nfrom ad_transform import grad\n"
+    if "helper-mutation" in options:
+        parts.append(MUTATING_HELPERS)
     for k in range(draw(st.integers(0, max_helpers))):
         helper_arity = draw(st.integers(1, 2))
         params = HELPER_PARAMS[:helper_arity]
-        parts.append(_function(draw, f"h{k}", params, helpers, "u", avoid))
+        parts.append(_function(draw, f"h{k}", params, helpers, "u", avoid, options, False, used))
         helpers.append((f"h{k}", helper_arity))
-    parts.append(_function(draw, "f", PARAMS[:arity], helpers, "v", avoid))
+        if "grad-call" in options and helper_arity == 1 and draw(st.booleans()):
+            # a gradient function called by f: a second derivative, or a refusal
+            parts.append(f"dh{k} = grad(h{k})\n")
+            helpers.append((f"dh{k}", 1))
+            used.add("grad-call")
+    containers = bool({"helper-mutation", "alias-augassign"} & options)
+    parts.append(
+        _function(draw, "f", PARAMS[:arity], helpers, "v", avoid, options, containers, used)
+    )
     # Points in [-2, 2], off the 'round' numbers of the two-decimal constants, so that
     # exact ties in conditions (where finite differences cannot see a kink) are unlikely.
     point = tuple(
         draw(st.integers(-2000, 2000)) / 1000.0 + 0.000123456789 * (i + 1) for i in range(arity)
     )
-    return Program("\n\n".join(parts), arity, point)
+    if "zero-points" in options:  # some coordinates exactly 0.0 or 1.0
+        point = tuple(draw(st.sampled_from([v, v, v, v, v, 0.0, 1.0, -1.0])) for v in point)
+        if any(v in (0.0, 1.0, -1.0) for v in point):
+            used.add("zero-points")
+    return Program("\n\n".join(parts), arity, point, used=frozenset(used))
 
 
 _counter = itertools.count()
