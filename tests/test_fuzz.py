@@ -102,17 +102,7 @@ AVOID = frozenset() if WITH_KNOWN_BUGS else KNOWN_BUGS
 #     y = y * x; h(x); return np.sum(y) -> grad_y 2x, right x (also for 1-d arrays).
 #     While open, the 0-d run of a program that mutates its 0-d arguments, or whose
 #     0-d value differs from its float value, is counted, not checked.
-KNOWN_OPEN: frozenset[str] = frozenset(
-    {
-        "decorated",
-        "helper-mutation",
-        "alias-augassign",
-        "where",
-        "float-division",
-        "zero-points",
-        "0-d-aliasing",
-    }
-)
+KNOWN_OPEN: frozenset[str] = frozenset()
 
 
 def _options() -> frozenset[str]:

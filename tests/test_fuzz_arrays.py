@@ -76,19 +76,7 @@ FAILURES_DIR = os.environ.get("AD_FUZZ_FAILURES", "")
 #     (2, 3) b gives a wrong gradient for b[0, 0] (right inline or with 1-D b)
 # "alias": b = np.array(x); b[0] = b[0] * c; x = b; b[1] = b[1] * c; return np.sum(W * x)
 #     -> the write through b after the alias is missed (grad_x [0.7, 2, 3], right [0.7, 1.4, 3])
-KNOWN_OPEN: frozenset[str] = frozenset(
-    {
-        "helper-writes",
-        "self-view-write",
-        "repeated-index-write",
-        "write-into-results",
-        "partial-output",
-        "overwrite",
-        "alias",
-        "nested-writes",
-        "writes-in-helpers",
-    }
-)
+KNOWN_OPEN: frozenset[str] = frozenset()
 
 
 def _options() -> frozenset[str]:
