@@ -718,3 +718,12 @@ def test_receiver_check_appears_only_where_the_kind_is_unknown():
     assert "array_receiver" not in source
     source = grad(take_on_array_of_unknown_kind).source_for(V)
     assert "array_receiver(s, 'ndarray.sum()'" in source
+
+
+def complex_intermediate(x):
+    return np.sum(np.abs(x + 1j * x))
+
+
+def test_complex_constants_in_differentiated_code_are_refused():
+    with pytest.raises(ADTransformError, match="complex number"):
+        grad(complex_intermediate)(np.array([1.0, -2.0]))
