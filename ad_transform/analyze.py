@@ -35,7 +35,16 @@ from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
 from .ownership import check_item_stores
 from .parse import is_missing
-from .rules.registry import ARRAY, SCALAR, SEQUENCE, UNKNOWN, Rule
+from .rules.registry import (
+    ARRAY,
+    DYNAMIC,
+    DYNAMIC_IN_PLACE,
+    NUMBERS,
+    SCALAR,
+    SEQUENCE,
+    UNKNOWN,
+    Rule,
+)
 
 BINARY_OPERATORS = {
     gast.Add: operator.add,
@@ -131,6 +140,9 @@ class Analysis:
 
     def is_active(self, atom: gast.expr) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.varied and atom.id in self.useful
+
+    def sequence_form(self, op: Op) -> str:
+        return sequence_form(op, self.kinds, self.fn)
 
 
 def analyze(
@@ -439,6 +451,10 @@ def _output_kind(
         return atom_kind(op.inputs["x"], kinds, fn)
     if op.form == BUILD:
         return SEQUENCE
+    if op.form == RULE and op.rule.sequence_form is not None:
+        form = sequence_form(op, kinds, fn)
+        if form != NUMBERS:  # ``s + [v]``, ``[v] * 3``: a list or tuple, or not known
+            return UNKNOWN if form in (DYNAMIC, DYNAMIC_IN_PLACE) else SEQUENCE
     if op.form == RULE and op.rule.template is not None:
         differentiable = op.rule.template.params
         arg_kinds = [
@@ -454,6 +470,21 @@ def _output_kind(
 
 def _is_none(node: gast.expr) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
+
+
+def sequence_form(op: Op, kinds: dict, fn: NormalizedFunction) -> str:
+    """What a ``+`` or ``*`` statement computes, from its operands' kinds: arithmetic
+    (``NUMBERS``), lists or tuples joined or repeated, or not known until it runs
+    (``DYNAMIC``; ``DYNAMIC_IN_PLACE`` for ``xs += ys``, which extends a list by any
+    iterable). ``NUMBERS`` for every other statement."""
+    if op.form != RULE or op.rule.sequence_form is None:
+        return NUMBERS
+    operands = [op.inputs[p] for p in op.rule.template.params]
+    constants = [a.value if isinstance(a, gast.Constant) else None for a in operands]
+    form = op.rule.form_of([atom_kind(a, kinds, fn) for a in operands], constants)
+    if form == DYNAMIC and getattr(op.stmt, "ad_in_place", None) is not None:
+        return DYNAMIC_IN_PLACE
+    return form
 
 
 # -- activity -----------------------------------------------------------------------------
