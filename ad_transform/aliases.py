@@ -360,7 +360,8 @@ class _Walk:
         if isinstance(expr, gast.BinOp):
             holds = self.parts([expr.left, expr.right], state)
             if any(_is_container(t) for t in holds):  # list or tuple concatenation
-                return holds | self.fresh(expr, state, container=True), None
+                token = self.fresh(expr, state, container=True)  # always a new list
+                return holds | token, (min(token), None, frozenset())
             return self.new(expr, state)
         if isinstance(expr, gast.BoolOp):
             return self.parts(expr.values, state), None
