@@ -131,7 +131,7 @@ def plan_aliases(
 ) -> tuple[list, dict[int, MutationInfo]]:
     """``body`` with refresh statements (``ad_refresh``) after changes in place, and what
     was found at each change, by ``id`` of its statement. The input is not changed."""
-    if not any(_changes_in_place(node) for node in subnodes(body)):
+    if not any(_changes_in_place(node, parsed) for node in subnodes(body)):
         return body, {}
     walk = _Walk(parsed)
     state = _State()
@@ -145,16 +145,45 @@ def plan_aliases(
     return _with_refreshes(body, walk.insertions), walk.infos
 
 
-def _changes_in_place(node) -> bool:
+def _changes_in_place(node, parsed: ParsedFunction) -> bool:
     if isinstance(node, gast.AugAssign):
         return True
     if isinstance(node, gast.Subscript):
         return isinstance(node.ctx, gast.Store)
+    if isinstance(node, gast.Call) and _helper_changes(node, parsed):
+        return True
     return (
         isinstance(node, gast.Call)
         and isinstance(node.func, gast.Attribute)
         and node.func.attr in _LIST_MUTATORS
     )
+
+
+def _helper_changes(call: gast.Call, parsed: ParsedFunction) -> list[str]:
+    """The variables given to a user function that changes them in place (``stash(xs,
+    v)`` appends to ``xs``: ``effects.helper_effects``), in the order of its parameters."""
+    import inspect
+
+    from .analyze import is_user_function
+    from .effects import helper_effects
+
+    callee = _resolve(call.func, parsed)
+    if is_missing(callee) or not is_user_function(callee):
+        return []
+    mutated = helper_effects(callee).mutated
+    if not mutated:
+        return []
+    try:
+        bound = inspect.signature(callee, follow_wrapped=False).bind(
+            *call.args, **{kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+        )
+    except TypeError:
+        return []  # the analysis reports the call
+    return [
+        bound.arguments[p].id
+        for p in mutated
+        if isinstance(bound.arguments.get(p), gast.Name)
+    ]
 
 
 def _with_refreshes(stmts: list, insertions: dict[int, list]) -> list:
@@ -208,6 +237,7 @@ class _Walk:
         if isinstance(stmt, gast.Assign | gast.AnnAssign) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
             holds, must = self.value(stmt.value, state)
+            self.helper_call(stmt, stmt.value, state)
             for target in targets:
                 self.bind(target, holds, must, state, stmt.value, stmt)
         elif isinstance(stmt, gast.AugAssign):
@@ -222,6 +252,7 @@ class _Walk:
         elif isinstance(stmt, gast.Expr):
             call = stmt.value
             self.value(call, state)
+            self.helper_call(stmt, call, state)
             if (
                 isinstance(call, gast.Call)
                 and isinstance(call.func, gast.Attribute)
@@ -233,6 +264,14 @@ class _Walk:
         elif isinstance(stmt, gast.Return) and stmt.value is not None:
             self.value(stmt.value, state)
         return state
+
+    def helper_call(self, stmt, value, state: _State) -> None:
+        """A user function that changes a list or array it is given (``stash(l1, v)``)
+        changes it for every other name of the object too (``l0`` after ``l1 = l0``)."""
+        if isinstance(value, gast.Call):
+            for name in _helper_changes(value, self.parsed):
+                if name in state.holds:
+                    self.change(stmt, name, state, augmented=False)
 
     def loop(self, stmt, state: _State) -> _State:
         loop_reads = self.reads(stmt)

@@ -116,12 +116,14 @@ def _float_dtype(dtype: np.dtype) -> np.dtype:
     return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
 
 
-def as_gradient(dx, x, copy=False):
+def as_gradient(dx, x, copy=False, adjoint=False):
     """The gradient ``dx`` with the type and shape of ``x`` (an ndarray for an ndarray).
 
     An ndarray gradient has the float dtype of ``x``: a float32 argument gets a float32
     gradient even where the function computed in float64. ``copy`` is set where ``dx``
     may be an array someone else holds (the caller's cotangent, another gradient).
+    ``adjoint``: for a helper's caller, which adds it to other adjoints: a list or tuple
+    gets a ``ListAdjoint``, not a plain list or tuple.
     """
     if type(x) is np.ndarray and type(dx) is np.ndarray:
         dtype = x.dtype
@@ -136,7 +138,8 @@ def as_gradient(dx, x, copy=False):
         return dx.copy() if copy else dx
     if isinstance(x, (list, tuple)):
         full = zeros_like(x) + dx
-        return type(x)(as_gradient(d, e) for d, e in zip(full, x))
+        kind = ListAdjoint if adjoint else type(x)
+        return kind(as_gradient(d, e, adjoint=adjoint) for d, e in zip(full, x))
     if isinstance(x, (float, np.floating)) and type(dx) is not type(x):
         return type(x)(dx)  # a float for a float, also where NumPy made dx a 0-d array
     if isinstance(x, int) and not isinstance(x, bool):
