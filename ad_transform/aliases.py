@@ -179,11 +179,7 @@ def _helper_changes(call: gast.Call, parsed: ParsedFunction) -> list[str]:
         )
     except TypeError:
         return []  # the analysis reports the call
-    return [
-        bound.arguments[p].id
-        for p in mutated
-        if isinstance(bound.arguments.get(p), gast.Name)
-    ]
+    return [bound.arguments[p].id for p in mutated if isinstance(bound.arguments.get(p), gast.Name)]
 
 
 def _with_refreshes(stmts: list, insertions: dict[int, list]) -> list:
@@ -236,8 +232,8 @@ class _Walk:
             return self.loop(stmt, state)
         if isinstance(stmt, gast.Assign | gast.AnnAssign) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
-            holds, must = self.value(stmt.value, state)
             self.helper_call(stmt, stmt.value, state)
+            holds, must = self.value(stmt.value, state)
             for target in targets:
                 self.bind(target, holds, must, state, stmt.value, stmt)
         elif isinstance(stmt, gast.AugAssign):
@@ -251,8 +247,8 @@ class _Walk:
                 self.change(stmt, stmt.target.value.id, state, augmented=False)
         elif isinstance(stmt, gast.Expr):
             call = stmt.value
-            self.value(call, state)
             self.helper_call(stmt, call, state)
+            self.value(call, state)
             if (
                 isinstance(call, gast.Call)
                 and isinstance(call.func, gast.Attribute)
@@ -267,7 +263,9 @@ class _Walk:
 
     def helper_call(self, stmt, value, state: _State) -> None:
         """A user function that changes a list or array it is given (``stash(l1, v)``)
-        changes it for every other name of the object too (``l0`` after ``l1 = l0``)."""
+        changes it for every other name of the object too (``l0`` after ``l1 = l0``).
+        Seen before the call's arguments are walked: the walk assumes an unknown call
+        may store any argument into another, which a helper's known effects exclude."""
         if isinstance(value, gast.Call):
             for name in _helper_changes(value, self.parsed):
                 if name in state.holds:
@@ -442,9 +440,12 @@ class _Walk:
             return self.new(call, state)
         if isinstance(call.func, gast.Attribute):
             holds |= self.value(call.func.value, state)[0]
-        # an unknown function may return any argument, or store one into another
+        # an unknown function may return any argument, or store one into another; a user
+        # function that changes some of its arguments may store the others into those
+        changed = _helper_changes(call, self.parsed)
         for node in [*arguments, getattr(call.func, "value", None)]:
-            if isinstance(node, gast.Name) and node.id in state.holds:
+            stores = not changed or getattr(node, "id", None) in changed
+            if isinstance(node, gast.Name) and node.id in state.holds and stores:
                 state.holds[node.id] = state.holds[node.id] | holds
         return holds | self.fresh(call, state), None
 
@@ -586,6 +587,13 @@ def apply_kinds(ops: list, kinds: dict, fn, describe) -> bool:
             continue
         if info.augmented:
             kind = atom_kind(op.value.left, kinds, fn)
+        elif op.form == "user_call":  # a helper changed an argument: that argument's kind
+            given = [
+                a
+                for a in op.inputs.values()
+                if isinstance(a, gast.Name) and fn.source_of.get(a.id, a.id) == info.target
+            ]
+            kind = atom_kind(given[0], kinds, fn) if given else None
         else:
             kind = kinds.get(op.target) if op.target is not None else None
         known_array = kind == ARRAY
@@ -654,7 +662,7 @@ def check_mutations(analysis) -> None:
     names may hold in a way the refreshes cannot follow, where derivatives flow; and
     method calls on such values whose result is dropped (``a.sort()``, ``a.__iadd__(x)``,
     ``xs.extend(ys)``): they can only matter by changing the object in place."""
-    from .analyze import APPEND, MUTATIONS
+    from .analyze import APPEND, MUTATIONS, USER_CALL
 
     for op in analysis.ops:
         if op.target is None and op.form != APPEND:
@@ -662,8 +670,8 @@ def check_mutations(analysis) -> None:
         info = getattr(op.stmt, "ad_mutation", None)
         if info is None or info.augmented or info.problem is None:
             continue
-        if op.form in MUTATIONS:
-            continue  # an item write or append: ownership.check_item_stores decided it
+        if op.form in MUTATIONS or op.form == USER_CALL:
+            continue  # an item write, append or helper's change: check_item_stores decided it
         if op.target in analysis.varied or any(analysis.is_active(a) for a in op.inputs.values()):
             words = f"'{_source_of(info.node)}'"
             raise analysis.fn.parsed.error(
