@@ -589,3 +589,17 @@ def test_export_of_joins(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("joins_module", None)
+
+
+def recurrence(x, a):
+    out = np.zeros(x.shape[0])
+    out[0] = x[0]
+    for i in range(1, x.shape[0]):
+        out[i] = a * out[i - 1] + x[i]  # items of arrays: never lists
+    return np.sum(out * out)
+
+
+def test_array_items_keep_inline_adjoints():
+    source = grad(recurrence, wrt=(0, 1)).source_for(X4, 0.9)
+    assert "add_adjoint" not in source and "mul_adjoint" not in source
+    check(recurrence, X4, 0.9, wrt=(0, 1))
