@@ -602,3 +602,27 @@ def test_array_items_keep_inline_adjoints():
     source = grad(recurrence, wrt=(0, 1)).source_for(X4, 0.9)
     assert "add_adjoint" not in source and "mul_adjoint" not in source
     check(recurrence, X4, 0.9, wrt=(0, 1))
+
+
+def tuple_augmented(x):
+    t = (x[0],)
+    t += (x[1],)  # tuples are rebound, not changed
+    t *= 2
+    return t[0] * t[3] + t[2]
+
+
+def iterate_over_join(x):
+    total = 0.0
+    for v, w in zip([x[0]] * 2 + [x[1], x[2]], [1.0, 2.0, 3.0, -1.5]):
+        total = total + v * w * x[3]
+    return total
+
+
+def unpack_join(x):
+    a, b, c = (x[0],) + (x[1], x[2] * x[3])
+    return a * b * c
+
+
+@pytest.mark.parametrize("function", [tuple_augmented, iterate_over_join, unpack_join])
+def test_joins_used_by_other_constructs(function):
+    check(function, X4)
