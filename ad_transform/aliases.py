@@ -131,7 +131,7 @@ def plan_aliases(
 ) -> tuple[list, dict[int, MutationInfo]]:
     """``body`` with refresh statements (``ad_refresh``) after changes in place, and what
     was found at each change, by ``id`` of its statement. The input is not changed."""
-    if not any(_changes_in_place(node) for node in subnodes(body)):
+    if not any(_changes_in_place(node, parsed) for node in subnodes(body)):
         return body, {}
     walk = _Walk(parsed)
     state = _State()
@@ -145,16 +145,41 @@ def plan_aliases(
     return _with_refreshes(body, walk.insertions), walk.infos
 
 
-def _changes_in_place(node) -> bool:
+def _changes_in_place(node, parsed: ParsedFunction) -> bool:
     if isinstance(node, gast.AugAssign):
         return True
     if isinstance(node, gast.Subscript):
         return isinstance(node.ctx, gast.Store)
+    if isinstance(node, gast.Call) and _helper_changes(node, parsed):
+        return True
     return (
         isinstance(node, gast.Call)
         and isinstance(node.func, gast.Attribute)
         and node.func.attr in _LIST_MUTATORS
     )
+
+
+def _helper_changes(call: gast.Call, parsed: ParsedFunction) -> list[str]:
+    """The variables given to a user function that changes them in place (``stash(xs,
+    v)`` appends to ``xs``: ``effects.helper_effects``), in the order of its parameters."""
+    import inspect
+
+    from .analyze import is_user_function
+    from .effects import helper_effects
+
+    callee = _resolve(call.func, parsed)
+    if is_missing(callee) or not is_user_function(callee):
+        return []
+    mutated = helper_effects(callee).mutated
+    if not mutated:
+        return []
+    try:
+        bound = inspect.signature(callee, follow_wrapped=False).bind(
+            *call.args, **{kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+        )
+    except TypeError:
+        return []  # the analysis reports the call
+    return [bound.arguments[p].id for p in mutated if isinstance(bound.arguments.get(p), gast.Name)]
 
 
 def _with_refreshes(stmts: list, insertions: dict[int, list]) -> list:
@@ -207,6 +232,7 @@ class _Walk:
             return self.loop(stmt, state)
         if isinstance(stmt, gast.Assign | gast.AnnAssign) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+            self.helper_call(stmt, stmt.value, state)
             holds, must = self.value(stmt.value, state)
             for target in targets:
                 self.bind(target, holds, must, state, stmt.value, stmt)
@@ -221,6 +247,7 @@ class _Walk:
                 self.change(stmt, stmt.target.value.id, state, augmented=False)
         elif isinstance(stmt, gast.Expr):
             call = stmt.value
+            self.helper_call(stmt, call, state)
             self.value(call, state)
             if (
                 isinstance(call, gast.Call)
@@ -233,6 +260,16 @@ class _Walk:
         elif isinstance(stmt, gast.Return) and stmt.value is not None:
             self.value(stmt.value, state)
         return state
+
+    def helper_call(self, stmt, value, state: _State) -> None:
+        """A user function that changes a list or array it is given (``stash(l1, v)``)
+        changes it for every other name of the object too (``l0`` after ``l1 = l0``).
+        Seen before the call's arguments are walked: the walk assumes an unknown call
+        may store any argument into another, which a helper's known effects exclude."""
+        if isinstance(value, gast.Call):
+            for name in _helper_changes(value, self.parsed):
+                if name in state.holds:
+                    self.change(stmt, name, state, augmented=False)
 
     def loop(self, stmt, state: _State) -> _State:
         loop_reads = self.reads(stmt)
@@ -360,7 +397,8 @@ class _Walk:
         if isinstance(expr, gast.BinOp):
             holds = self.parts([expr.left, expr.right], state)
             if any(_is_container(t) for t in holds):  # list or tuple concatenation
-                return holds | self.fresh(expr, state, container=True), None
+                token = self.fresh(expr, state, container=True)  # always a new list
+                return holds | token, (min(token), None, frozenset())
             return self.new(expr, state)
         if isinstance(expr, gast.BoolOp):
             return self.parts(expr.values, state), None
@@ -402,9 +440,12 @@ class _Walk:
             return self.new(call, state)
         if isinstance(call.func, gast.Attribute):
             holds |= self.value(call.func.value, state)[0]
-        # an unknown function may return any argument, or store one into another
+        # an unknown function may return any argument, or store one into another; a user
+        # function that changes some of its arguments may store the others into those
+        changed = _helper_changes(call, self.parsed)
         for node in [*arguments, getattr(call.func, "value", None)]:
-            if isinstance(node, gast.Name) and node.id in state.holds:
+            stores = not changed or getattr(node, "id", None) in changed
+            if isinstance(node, gast.Name) and node.id in state.holds and stores:
                 state.holds[node.id] = state.holds[node.id] | holds
         return holds | self.fresh(call, state), None
 
@@ -546,6 +587,13 @@ def apply_kinds(ops: list, kinds: dict, fn, describe) -> bool:
             continue
         if info.augmented:
             kind = atom_kind(op.value.left, kinds, fn)
+        elif op.form == "user_call":  # a helper changed an argument: that argument's kind
+            given = [
+                a
+                for a in op.inputs.values()
+                if isinstance(a, gast.Name) and fn.source_of.get(a.id, a.id) == info.target
+            ]
+            kind = atom_kind(given[0], kinds, fn) if given else None
         else:
             kind = kinds.get(op.target) if op.target is not None else None
         known_array = kind == ARRAY
@@ -614,7 +662,7 @@ def check_mutations(analysis) -> None:
     names may hold in a way the refreshes cannot follow, where derivatives flow; and
     method calls on such values whose result is dropped (``a.sort()``, ``a.__iadd__(x)``,
     ``xs.extend(ys)``): they can only matter by changing the object in place."""
-    from .analyze import APPEND, MUTATIONS
+    from .analyze import APPEND, MUTATIONS, USER_CALL
 
     for op in analysis.ops:
         if op.target is None and op.form != APPEND:
@@ -622,8 +670,8 @@ def check_mutations(analysis) -> None:
         info = getattr(op.stmt, "ad_mutation", None)
         if info is None or info.augmented or info.problem is None:
             continue
-        if op.form in MUTATIONS:
-            continue  # an item write or append: ownership.check_item_stores decided it
+        if op.form in MUTATIONS or op.form == USER_CALL:
+            continue  # an item write, append or helper's change: check_item_stores decided it
         if op.target in analysis.varied or any(analysis.is_active(a) for a in op.inputs.values()):
             words = f"'{_source_of(info.node)}'"
             raise analysis.fn.parsed.error(

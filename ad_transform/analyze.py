@@ -35,7 +35,16 @@ from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
 from .ownership import check_item_stores
 from .parse import is_missing
-from .rules.registry import ARRAY, SCALAR, SEQUENCE, UNKNOWN, Rule
+from .rules.registry import (
+    ARRAY,
+    DYNAMIC,
+    DYNAMIC_IN_PLACE,
+    NUMBERS,
+    SCALAR,
+    SEQUENCE,
+    UNKNOWN,
+    Rule,
+)
 
 BINARY_OPERATORS = {
     gast.Add: operator.add,
@@ -131,6 +140,11 @@ class Analysis:
 
     def is_active(self, atom: gast.expr) -> bool:
         return isinstance(atom, gast.Name) and atom.id in self.varied and atom.id in self.useful
+
+    def sequence_form(self, op: Op) -> str:
+        if not hasattr(self, "_definitions"):
+            self._definitions = _definitions_of(self.ops)
+        return sequence_form(op, self.kinds, self.fn, self._definitions)
 
 
 def analyze(
@@ -404,13 +418,14 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
     """Kinds of all names: joined over every assignment, iterated to a fixpoint for loops."""
     kinds = dict(start)
     assigned = {op.target for op in ops if op.target is not None}
+    definitions = _definitions_of(ops)
     for _ in range(20):
         new = dict(start)
         known = {**kinds, **new}  # the last sweep's kinds, updated by this one's
         for op in ops:
             if op.target is None:
                 continue
-            kind = _output_kind(op, known, fn, assigned)
+            kind = _output_kind(op, known, fn, assigned, definitions)
             if kind == _BOTTOM:
                 continue
             previous = new.get(op.target, _BOTTOM)
@@ -424,7 +439,11 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
 
 
 def _output_kind(
-    op: Op, kinds: dict, fn: NormalizedFunction, assigned: set[str] = frozenset()
+    op: Op,
+    kinds: dict,
+    fn: NormalizedFunction,
+    assigned: set[str] = frozenset(),
+    definitions: dict | None = None,
 ) -> str | None:
     if op.form in MUTATIONS:
         return kinds.get(op.target, _BOTTOM)
@@ -439,6 +458,10 @@ def _output_kind(
         return atom_kind(op.inputs["x"], kinds, fn)
     if op.form == BUILD:
         return SEQUENCE
+    if op.form == RULE and op.rule.sequence_form is not None:
+        form = sequence_form(op, kinds, fn, definitions or {})
+        if form != NUMBERS:  # ``s + [v]``, ``[v] * 3``: a list or tuple, or not known
+            return UNKNOWN if form in (DYNAMIC, DYNAMIC_IN_PLACE) else SEQUENCE
     if op.form == RULE and op.rule.template is not None:
         differentiable = op.rule.template.params
         arg_kinds = [
@@ -454,6 +477,81 @@ def _output_kind(
 
 def _is_none(node: gast.expr) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
+
+
+def _definitions_of(ops: list[Op]) -> dict[str, list[Op]]:
+    definitions: dict[str, list[Op]] = {}
+    for op in ops:
+        if op.target is not None and op.form not in MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    return definitions
+
+
+def sequence_form(op: Op, kinds: dict, fn: NormalizedFunction, definitions: dict) -> str:
+    """What a ``+`` or ``*`` statement computes, from its operands' kinds: arithmetic
+    (``NUMBERS``), lists or tuples joined or repeated, or not known until it runs
+    (``DYNAMIC``; ``DYNAMIC_IN_PLACE`` for ``xs += ys``, which extends a list by any
+    iterable). ``NUMBERS`` for every other statement. An operand of unknown kind that is
+    certainly a NumPy value (``_numeric``: an item of an array, a ufunc's result) counts
+    as an array."""
+    return _form(op, kinds, fn, definitions, set())
+
+
+def _form(op: Op, kinds: dict, fn, definitions: dict, seen: set) -> str:
+    if op.form != RULE or op.rule.sequence_form is None:
+        return NUMBERS
+    operands = [op.inputs[p] for p in op.rule.template.params]
+    constants = [a.value if isinstance(a, gast.Constant) else None for a in operands]
+    operand_kinds = [
+        ARRAY if kind == UNKNOWN and _numeric(a, kinds, fn, definitions, seen) else kind
+        for a, kind in ((a, atom_kind(a, kinds, fn)) for a in operands)
+    ]
+    form = op.rule.form_of(operand_kinds, constants)
+    if form == DYNAMIC and getattr(op.stmt, "ad_in_place", None) is not None:
+        return DYNAMIC_IN_PLACE
+    return form
+
+
+# Operators whose result is never a list or tuple (``+`` and ``*`` are, on sequences).
+_NUMERIC_OPERATORS = (
+    operator.sub,
+    operator.truediv,
+    operator.pow,
+    operator.mod,
+    operator.matmul,
+    operator.neg,
+    operator.pos,
+)
+
+
+def _numeric(atom, kinds: dict, fn, definitions: dict, seen: set) -> bool:
+    """Whether ``atom`` is certainly a number or a NumPy value, never a list or tuple:
+    every definition of it is an item of a known array, the result of a ufunc or of an
+    operator that only computes, ``+``/``*`` of such values, or a copy of one."""
+    if isinstance(atom, gast.Constant):
+        return isinstance(atom.value, (int, float)) and not isinstance(atom.value, bool)
+    if not isinstance(atom, gast.Name) or atom.id not in definitions or atom.id in seen:
+        return False
+    seen.add(atom.id)
+    for op in definitions[atom.id]:
+        if op.form == COPY:
+            if not _numeric(op.inputs["x"], kinds, fn, definitions, seen):
+                return False
+            continue
+        if op.form != RULE:
+            return False
+        primitive = op.rule.primitive
+        if primitive is operator.getitem:
+            if atom_kind(op.inputs.get("x"), kinds, fn) != ARRAY:
+                return False
+        elif op.rule.sequence_form is not None:
+            if _form(op, kinds, fn, definitions, seen) != NUMBERS:
+                return False
+        elif not (
+            isinstance(primitive, np.ufunc) or any(primitive is p for p in _NUMERIC_OPERATORS)
+        ):
+            return False
+    return True
 
 
 # -- activity -----------------------------------------------------------------------------

@@ -205,9 +205,14 @@ def _alias_refusal(op, other: str, analysis) -> str:
     fn = analysis.fn
     user_name = fn.source_of.get(op.target, op.target)
     other_name = fn.source_of.get(other, other)
-    what = "append to" if op.form == "append" else "assign into items of"
+    what = {
+        "append": f"cannot append to '{user_name}'",
+        "extend": f"cannot extend '{user_name}'",
+        "call_write": f"cannot differentiate the call of {getattr(op.callee, '__name__', '?')}(), "
+        f"which changes '{user_name}' in place",
+    }.get(op.form, f"cannot assign into items of '{user_name}'")
     return (
-        f"cannot {what} '{user_name}': '{other_name}' may hold the same array (a copy of "
+        f"{what}: '{other_name}' may hold the same array (a copy of "
         f"the name, a view or a container of it) and is read afterwards; the change would "
         f"reach '{other_name}', which the gradient does not follow; make one of them a "
         f"copy ('{other_name} = ....copy()') or read '{user_name}' instead"

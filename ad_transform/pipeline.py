@@ -25,7 +25,7 @@ from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
 from .parse import parse_function
 from .reverse import JOINT, SPLIT, AdjointProgram, HelperPair, name_node, reverse
-from .rules.registry import SCALAR
+from .rules.registry import ARRAY, SCALAR
 
 GRAD, VALUE_AND_GRAD, VJP = "grad", "value_and_grad", "vjp"
 
@@ -211,7 +211,12 @@ class _Builder:
                 args = [expr, name_node(param)] + (
                     [gast.Constant(value=True, kind=None)] if copy else []
                 )
-                expr = gast.Call(func=name_node(helper), args=args, keywords=[])
+                keywords = []
+                if not typed and program.analysis.kinds.get(param) != ARRAY:
+                    # a helper's list: its caller adds the adjoint to others (a list adjoint)
+                    flag = gast.Constant(value=True, kind=None)
+                    keywords = [gast.keyword(arg="adjoint", value=flag)]
+                expr = gast.Call(func=name_node(helper), args=args, keywords=keywords)
             result.append(expr)
         return result
 

@@ -117,7 +117,9 @@ class _Reverser:
         self.last_guards: dict[int, list[str]] = {}  # loop -> exit guards kept by last value
         self.tape: dict[str, str] = {}
         self.item_arrays: set[str] = set()  # adjoints of arrays whose items are assigned
-        self.stable = _bound_once_unconditionally(self.fn, analysis)
+        self.stable = _bound_once_unconditionally(self.fn, analysis) - _lengthened_elsewhere(
+            analysis
+        )
         # in-out parameters' adjoints: given to the backward sweep, not zero-initialised
         self.inout_adjoints = {p: self.adjoint_name(p) for p in analysis.inout}
 
@@ -712,7 +714,7 @@ class _Reverser:
         all_scalar = (
             all(k == SCALAR for k in kinds) and self.analysis.kinds.get(op.target) == SCALAR
         )
-        template = op.rule.template_for(all_scalar)
+        template = op.rule.template_for(all_scalar, self.analysis.sequence_form(op))
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
@@ -858,6 +860,31 @@ def _bound_once_unconditionally(fn, analysis: Analysis) -> set[str]:
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             names.add(stmt.targets[0].id)
     return names - analysis.loop_variant
+
+
+def _lengthened_elsewhere(analysis: Analysis) -> set[str]:
+    """Names of lists that grow (``append``, ``extend``, a helper) through another name
+    bound to the same object after them (``l1 = l0``, or the refresh of ``l1`` after
+    ``l0.append(v)``). At the end of the forward sweep such a list is longer than it was
+    under this name: its adjoint cannot be zeros shaped like it then; it starts as the
+    number 0 and takes the shape of its first contribution (the other name's adjoint)."""
+    grown = {op.target for op in analysis.ops if op.form in (APPEND, EXTEND)}
+    grown |= {a.id for op in analysis.ops for a in op.writes.values()}
+    copies: dict[str, set[str]] = {}
+    for op in analysis.ops:
+        if op.form == COPY and isinstance(op.inputs["x"], gast.Name):
+            copies.setdefault(op.inputs["x"].id, set()).add(op.target)
+    lengthened = set()
+    for name in copies:
+        seen, todo = set(), list(copies[name])
+        while todo:
+            other = todo.pop()
+            if other not in seen:
+                seen.add(other)
+                todo.extend(copies.get(other, ()))
+        if seen & grown:
+            lengthened.add(name)
+    return lengthened
 
 
 def _located(node: gast.AST, like: gast.AST) -> gast.AST:

@@ -116,12 +116,14 @@ def _float_dtype(dtype: np.dtype) -> np.dtype:
     return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
 
 
-def as_gradient(dx, x, copy=False):
+def as_gradient(dx, x, copy=False, adjoint=False):
     """The gradient ``dx`` with the type and shape of ``x`` (an ndarray for an ndarray).
 
     An ndarray gradient has the float dtype of ``x``: a float32 argument gets a float32
     gradient even where the function computed in float64. ``copy`` is set where ``dx``
     may be an array someone else holds (the caller's cotangent, another gradient).
+    ``adjoint``: for a helper's caller, which adds it to other adjoints: a list or tuple
+    gets a ``ListAdjoint``, not a plain list or tuple.
     """
     if type(x) is np.ndarray and type(dx) is np.ndarray:
         dtype = x.dtype
@@ -136,7 +138,8 @@ def as_gradient(dx, x, copy=False):
         return dx.copy() if copy else dx
     if isinstance(x, (list, tuple)):
         full = zeros_like(x) + dx
-        return type(x)(as_gradient(d, e) for d, e in zip(full, x))
+        kind = ListAdjoint if adjoint else type(x)
+        return kind(as_gradient(d, e, adjoint=adjoint) for d, e in zip(full, x))
     if isinstance(x, (float, np.floating)) and type(dx) is not type(x):
         return type(x)(dx)  # a float for a float, also where NumPy made dx a 0-d array
     if isinstance(x, int) and not isinstance(x, bool):
@@ -385,11 +388,166 @@ def _is_zero(value) -> bool:
     return isinstance(value, (int, float)) and value == 0
 
 
-def sequence_sum_adjoint(g, x):
-    """The adjoint of builtin ``sum(x)`` for a sequence or an array ``x``."""
+def sequence_sum_adjoint(g, x, start=0):
+    """The adjoint of ``x`` in builtin ``sum(x, start)`` for a sequence or an array ``x``.
+
+    With a list or tuple ``start`` the sum joins sequences (``sum(rows, [])``): each
+    element of ``x`` receives the adjoints of the elements it added."""
+    if _is_sequence(start):
+        parts = _joined_parts(start, x)
+        elements = element_adjoints(g, sum(parts))
+        starts = np.cumsum(parts)
+        return ListAdjoint(
+            ListAdjoint(elements[starts[k] : starts[k + 1]]) for k in range(len(parts) - 1)
+        )
     if isinstance(x, (list, tuple)):
         return ListAdjoint(unbroadcast(g, element) for element in x)
     return np.broadcast_to(g, np.shape(x))
+
+
+def sum_start_adjoint(g, x, start):
+    """The adjoint of ``start`` in builtin ``sum(x, start)`` (its first elements where the
+    sum joins sequences)."""
+    if _is_sequence(start):
+        _joined_parts(start, x)  # the same error as for x's adjoint
+        return head_adjoint(g, len(start))
+    return unbroadcast(g, start)
+
+
+def _joined_parts(start, x) -> list[int]:
+    """The lengths of ``start`` and of each element of ``x`` in ``sum(x, start)`` that
+    joins lists or tuples; an error where the sum mixes sequences and numbers or arrays."""
+    parts = [len(start)]
+    for element in x:
+        if not _is_sequence(element):
+            raise ADTransformError(
+                f"cannot differentiate sum() of a {type(element).__name__} onto a "
+                f"{type(start).__name__}: it mixes joining sequences and arithmetic"
+            )
+        parts.append(len(element))
+    return parts
+
+
+# -- lists and tuples joined (``+``) and repeated (``*``) --------------------------------
+# ``+`` and ``*`` join and repeat lists and tuples (``[a] + [b]``, ``[v] * 3``) and add and
+# multiply numbers and arrays. Where the kinds of the operands are known when the code is
+# generated, the rules in ``rules/operators`` pick the adjoint; otherwise these helpers look
+# at the operands when they run, as Python does.
+
+
+def _is_sequence(value) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def element_adjoints(g, length: int) -> list:
+    """The adjoints of the ``length`` elements of a list or tuple whose adjoint is ``g``
+    (a list adjoint, one element's ``Item``, an array from a NumPy rule, or zero)."""
+    if _is_zero(g):
+        return [0.0] * length
+    if isinstance(g, Item):
+        elements = [g[k] for k in range(g.length)]
+    else:
+        elements = list(g)
+    if len(elements) != length:
+        raise ADTransformError(
+            f"internal error: the adjoint of a sequence of {length} elements has "
+            f"{len(elements)}; please report this"
+        )
+    return elements
+
+
+def _adjoint_length(g) -> int | None:
+    """How many elements the sequence whose adjoint is ``g`` has (None for a zero)."""
+    if _is_zero(g):
+        return None
+    return g.length if isinstance(g, Item) else len(g)
+
+
+def head_adjoint(g, length: int):
+    """The adjoint of ``x`` in ``x + y`` (lists or tuples joined): the adjoints of the
+    first ``length`` elements of the result, whose adjoint is ``g``."""
+    total = _adjoint_length(g)
+    if total is None:
+        return ListAdjoint([0.0] * length)
+    return ListAdjoint(element_adjoints(g, total)[:length])
+
+
+def tail_adjoint(g, length: int, like=None):
+    """The adjoint of ``y`` in ``x + y`` (``x += y`` on a list: ``y`` any iterable): the
+    adjoints of the elements after the first ``length`` of the result, whose adjoint is
+    ``g``; an ndarray for an ndarray ``y`` (``xs += array`` extends a list too)."""
+    total = _adjoint_length(g)
+    if total is None:
+        return 0.0
+    rest = element_adjoints(g, total)[length:]
+    if isinstance(like, np.ndarray):
+        out = zeros_like(like)
+        for k, element in enumerate(rest):
+            out[k] += element
+        return out
+    return ListAdjoint(rest)
+
+
+def repetition_adjoint(g, x):
+    """The adjoint of the list or tuple ``x`` in ``x * n`` (or ``n * x``): each element
+    receives the sum of the adjoints of its ``n`` copies."""
+    length = len(x)
+    total = _adjoint_length(g)
+    if total is None or length == 0:
+        return ListAdjoint([0.0] * length)
+    elements = element_adjoints(g, total)
+    return ListAdjoint(sum(elements[k::length], 0.0) for k in range(length))
+
+
+def _joins(x, y, in_place: bool) -> bool:
+    """Whether ``x + y`` (``x += y`` if ``in_place``) joins sequences, as Python decides:
+    two lists or two tuples; a list extended in place by any iterable but a NumPy value
+    (with an ndarray or a NumPy scalar NumPy computes the elementwise sum)."""
+    if in_place and isinstance(x, list):
+        return not isinstance(y, (np.ndarray, np.generic, int, float, complex))
+    return _is_sequence(x) and _is_sequence(y)
+
+
+def add_adjoint_left(g, x, y, in_place=False):
+    """The adjoint of ``x`` in ``x + y`` where the kinds were not known: the first
+    elements of ``g`` where ``+`` joined sequences, ``g`` un-broadcast where it added."""
+    if _joins(x, y, in_place):
+        return head_adjoint(g, len(x))
+    return unbroadcast(g, x)
+
+
+def add_adjoint_right(g, x, y, in_place=False):
+    """The adjoint of ``y`` in ``x + y`` where the kinds were not known (see
+    ``add_adjoint_left``)."""
+    if _joins(x, y, in_place):
+        return tail_adjoint(g, len(x), y)
+    return unbroadcast(g, y)
+
+
+def _repeated(x, y) -> bool:
+    """Whether ``x * y`` repeats the sequence ``x`` ``y`` times, as Python decides: a list
+    or tuple times anything but an ndarray (an ndarray makes it NumPy arithmetic)."""
+    return _is_sequence(x) and not isinstance(y, (np.ndarray, list, tuple))
+
+
+def mul_adjoint_left(g, x, y):
+    """The adjoint of ``x`` in ``x * y`` where the kinds were not known: for a list or
+    tuple repeated, the sum of its copies' adjoints; for a count, none (an integer)."""
+    if _repeated(x, y):
+        return repetition_adjoint(g, x)
+    if _repeated(y, x):
+        return 0.0
+    return unbroadcast(times(g, y), x)
+
+
+def mul_adjoint_right(g, x, y):
+    """The adjoint of ``y`` in ``x * y`` where the kinds were not known (see
+    ``mul_adjoint_left``)."""
+    if _repeated(y, x):
+        return repetition_adjoint(g, y)
+    if _repeated(x, y):
+        return 0.0
+    return unbroadcast(times(g, x), y)
 
 
 def _as_matrix_pair(x, y):

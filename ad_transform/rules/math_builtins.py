@@ -21,6 +21,7 @@ from ..runtime import (
     scalar_over,
     scalar_power_adjoint,
     sequence_sum_adjoint,
+    sum_start_adjoint,
     times,
     unbroadcast,
 )
@@ -162,7 +163,8 @@ def d_builtin_pow_scalar(g, ans, x, y):
 
 @adjoint(builtins.sum, kind=UNKNOWN, fresh=True)
 def d_builtin_sum(g, ans, x, start=0):
-    return sequence_sum_adjoint(g, x), unbroadcast(g, start)
+    # sum(rows, []) joins lists: each row's adjoint is its part of g
+    return sequence_sum_adjoint(g, x, start), sum_start_adjoint(g, x, start)
 
 
 @adjoint(builtins.float, kind=SCALAR, fresh=True)

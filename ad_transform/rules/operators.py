@@ -7,24 +7,49 @@ scalars the rules are plain arithmetic with the same semantics, guarded where th
 need it: ``g * y if g else 0.0`` (a zero adjoint stays exactly zero) and
 ``g / y if g and y else scalar_over(g, y)`` (IEEE ``inf``/NaN instead of
 ``ZeroDivisionError``); ``d/dx x**0`` is 0, also at ``x == 0``.
+
+``+`` and ``*`` also join and repeat lists and tuples (``s + [v]``, ``[v] * 3``, and
+``+=``/``*=`` on a list): never arithmetic there. The form of each statement comes from
+its operands' kinds (``sum_form``, ``product_form``); where a kind is not known, the
+adjoint asks the operands when it runs (``add_adjoint_left`` ...).
 """
 
 import operator
 
 from ..runtime import (
+    add_adjoint_left,
+    add_adjoint_right,
+    head_adjoint,
     matmul_adjoint_left,
     matmul_adjoint_right,
+    mul_adjoint_left,
+    mul_adjoint_right,
     over,
     power_derivative,
     quotient,
+    repetition_adjoint,
     safe_log,
     scalar_over,
     scalar_power_adjoint,
     scalar_times_ratio,
+    tail_adjoint,
     times,
     unbroadcast,
 )
-from .registry import adjoint, register_nondifferentiable
+from .registry import (
+    ARRAY,
+    DYNAMIC,
+    DYNAMIC_IN_PLACE,
+    JOIN,
+    NUMBERS,
+    REPEAT_LEFT,
+    REPEAT_RIGHT,
+    SCALAR,
+    SEQUENCE,
+    adjoint,
+    register_nondifferentiable,
+    register_sequence_forms,
+)
 
 
 @adjoint(operator.add, fresh=True)
@@ -91,6 +116,73 @@ def d_mod_scalar(g, ans, x, y):
 @adjoint(operator.matmul, kind=None, fresh=True)
 def d_matmul(g, ans, x, y):
     return matmul_adjoint_left(g, x, y), matmul_adjoint_right(g, x, y)
+
+
+# -- ``+`` and ``*`` on lists and tuples -------------------------------------------------
+def sum_form(kinds: list, constants: list) -> str:
+    """``x + y``: arithmetic if an operand is a number or an array (NumPy adds a list to an
+    array elementwise; a list plus a number is an error), a join of two sequences, or
+    decided when it runs."""
+    if any(k in (SCALAR, ARRAY) for k in kinds):
+        return NUMBERS
+    if all(k == SEQUENCE for k in kinds):
+        return JOIN
+    return DYNAMIC
+
+
+def product_form(kinds: list, constants: list) -> str:
+    """``x * y``: arithmetic between numbers and arrays or with a float literal, a
+    sequence repeated by a number (an integer), or decided when it runs (an array's value
+    may be a NumPy integer, which repeats a list)."""
+    if any(isinstance(c, float) for c in constants) or all(k in (SCALAR, ARRAY) for k in kinds):
+        return NUMBERS
+    if kinds == [SEQUENCE, SCALAR]:
+        return REPEAT_LEFT
+    if kinds == [SCALAR, SEQUENCE]:
+        return REPEAT_RIGHT
+    return DYNAMIC
+
+
+def d_join(g, ans, x, y):
+    return head_adjoint(g, len(x)), tail_adjoint(g, len(x))
+
+
+def d_add_dynamic(g, ans, x, y):
+    return add_adjoint_left(g, x, y), add_adjoint_right(g, x, y)
+
+
+def d_iadd_dynamic(g, ans, x, y):
+    # ``xs += ys`` on a list extends it by any iterable (a tuple, a generator)
+    return add_adjoint_left(g, x, y, in_place=True), add_adjoint_right(g, x, y, in_place=True)
+
+
+def d_repeat_left(g, ans, x, y):
+    return repetition_adjoint(g, x), 0.0  # y counts the copies: an integer
+
+
+def d_repeat_right(g, ans, x, y):
+    return 0.0, repetition_adjoint(g, y)
+
+
+def d_mul_dynamic(g, ans, x, y):
+    return mul_adjoint_left(g, x, y), mul_adjoint_right(g, x, y)
+
+
+register_sequence_forms(
+    operator.add,
+    sum_form,
+    {JOIN: d_join, DYNAMIC: d_add_dynamic, DYNAMIC_IN_PLACE: d_iadd_dynamic},
+)
+register_sequence_forms(
+    operator.mul,
+    product_form,
+    {
+        REPEAT_LEFT: d_repeat_left,
+        REPEAT_RIGHT: d_repeat_right,
+        DYNAMIC: d_mul_dynamic,
+        DYNAMIC_IN_PLACE: d_mul_dynamic,
+    },
+)
 
 
 @adjoint(operator.neg, fresh=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,6 +19,18 @@ from ..templates import Template
 # Output kinds, used to specialise generated code: a Python or NumPy scalar, an
 # ndarray, a Python tuple/list built in the function, or not known statically.
 SCALAR, ARRAY, SEQUENCE, UNKNOWN = "scalar", "array", "sequence", None
+
+# The forms of ``+`` and ``*``, which also join and repeat lists and tuples: arithmetic,
+# two sequences joined, a sequence repeated (on the left, ``[v] * 3``, or on the right,
+# ``3 * [v]``), or not known until the code runs (operands of unknown kinds).
+NUMBERS, JOIN, REPEAT_LEFT, REPEAT_RIGHT, DYNAMIC, DYNAMIC_IN_PLACE = (
+    "numbers",
+    "join",
+    "repeat_left",
+    "repeat_right",
+    "dynamic",
+    "dynamic_in_place",
+)
 
 
 @dataclass
@@ -34,6 +46,16 @@ class Rule:
     # whether the result is a new object nothing else holds (not a view of, or the same
     # object as, an argument): True, False, or a test of the parameters the call gives
     fresh: bool | Callable[[set[str]], bool] = False
+    # ``+`` and ``*`` (the operators only, not ``np.add``): ``sequence_form(kinds,
+    # constants)`` is the form of a call from its operands' kinds and literal values;
+    # ``sequence_templates`` the adjoint of each form but ``NUMBERS`` (the rule's own)
+    sequence_form: Callable[[list, list], str] | None = None
+    sequence_templates: dict[str, Template] = field(default_factory=dict)
+
+    def form_of(self, kinds: list, constants: list) -> str:
+        """The form of a call whose operands have these kinds (and literal values, None
+        for a name): ``NUMBERS`` for every rule but ``+`` and ``*`` on sequences."""
+        return self.sequence_form(kinds, constants) if self.sequence_form else NUMBERS
 
     def returns_new(self, given: set[str]) -> bool:
         """Whether a call giving the parameters ``given`` returns a new object."""
@@ -43,7 +65,9 @@ class Rule:
     def differentiable(self) -> bool:
         return self.template is not None
 
-    def template_for(self, all_scalar: bool) -> Template:
+    def template_for(self, all_scalar: bool, form: str = NUMBERS) -> Template:
+        if form != NUMBERS:
+            return self.sequence_templates[form]
         if all_scalar and self.scalar_template is not None:
             return self.scalar_template
         return self.template
@@ -156,7 +180,25 @@ def register_like(primitive: object, model: object) -> None:
     """Give ``primitive`` the rule of ``model``, templates and all (``np.add`` and
     ``operator.add`` differentiate alike)."""
     rule = _RULES[_key(model)]
-    _RULES[_key(primitive)] = replace(rule, primitive=primitive, name=display_name(primitive))
+    _RULES[_key(primitive)] = replace(
+        rule,
+        primitive=primitive,
+        name=display_name(primitive),
+        # a ufunc turns lists into arrays: np.add never joins them as ``+`` does
+        sequence_form=None,
+        sequence_templates={},
+    )
+
+
+def register_sequence_forms(
+    primitive: object, choose: Callable[[list, list], str], templates: dict[str, Callable]
+) -> None:
+    """Give the rule of an operator that also joins or repeats lists and tuples (``+``,
+    ``*``) the adjoints of those forms; ``choose(kinds, constants)`` picks the form of a
+    call from its operands' kinds and literal values."""
+    rule = _RULES[_key(primitive)]
+    rule.sequence_form = choose
+    rule.sequence_templates = {form: Template(t) for form, t in templates.items()}
 
 
 def adjoint(
