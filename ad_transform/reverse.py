@@ -680,7 +680,7 @@ class _Reverser:
             helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
             taken = gast.Call(
                 func=name_node(helper),
-                args=[clone(g), self.as_value(clone(index)), value],
+                args=[clone(g), self.as_value(clone(index)), value, name_node(op.target)],
                 keywords=[],
             )
             if self.adjoint_name(value.id) == g.id:

@@ -149,11 +149,15 @@ def is_zero(g) -> bool:
     return isinstance(g, (int, float)) and g == 0
 
 
-def item_adjoint(g, index, value):
-    """The adjoint of ``value`` in ``a[index] = value``: a copy of ``g[index]``, un-broadcast.
+def item_adjoint(g, index, value, into=None):
+    """The adjoint of ``value`` in ``into[index] = value``: a copy of ``g[index]``,
+    un-broadcast.
 
     Where an index array names an item more than once, NumPy stores only the last value
-    written to it: the other elements of ``value`` receive nothing."""
+    written to it: the other elements of ``value`` receive nothing. An integer or boolean
+    array ``into`` truncates what it stores: ``value`` receives zero."""
+    if is_discrete(into):
+        return nondifferentiable_zero(value)
     if isinstance(g, list):
         return unbroadcast(g[index], value)
     taken = np.array(g[index], dtype=g.dtype)
@@ -1317,9 +1321,24 @@ def astype_adjoint(g, x, dtype):
     return cast_like(g, x)
 
 
-def array_adjoint(g, obj):
+def is_discrete(value) -> bool:
+    """Whether ``value`` is an integer or boolean array (or NumPy scalar): what is stored
+    into or converted to it is truncated, a piecewise-constant function (zero derivative)."""
+    return isinstance(value, np.ndarray | np.generic) and value.dtype.kind in "biu"
+
+
+def unless_discrete(ans, adjoint, like):
+    """``adjoint``, or a zero adjoint of the type of ``like`` where the result ``ans`` is
+    an integer or boolean array (``np.arange(x, dtype=int)``, ``np.full_like(ints, x)``)."""
+    return zeros_like(like) if is_discrete(ans) else adjoint
+
+
+def array_adjoint(g, obj, ans=None):
     """The adjoint of ``np.array(obj)``: for a (nested) list of numbers and arrays, a list
-    of the elements' adjoints; for an array or a number, ``g`` in its type."""
+    of the elements' adjoints; for an array or a number, ``g`` in its type. Zero where the
+    result ``ans`` is an integer or boolean array (``np.array(x, dtype=int)``)."""
+    if is_discrete(ans):
+        return zeros_like(obj)
     if isinstance(obj, (list, tuple)):
         return ListAdjoint(array_adjoint(g[i], element) for i, element in enumerate(obj))
     return cast_like(g, obj)
