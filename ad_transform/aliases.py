@@ -554,6 +554,8 @@ def apply_kinds(ops: list, kinds: dict, fn, describe) -> bool:
             view = isinstance(refresh_op.value, gast.Subscript)
             if (info.augmented and not known_array) or (view and kind == SEQUENCE):
                 changed |= _keep_old_value(ops, position, describe, fn)
+            elif info.augmented and not view:
+                changed |= _refresh_if_in_place(ops, position, op, fn)
         if info.augmented and kind != SCALAR:
             _check_augmented(op, info, kind, fn)
     return changed
@@ -566,6 +568,36 @@ def _keep_old_value(ops: list, position: int, describe, fn) -> bool:
         return False
     op.stmt.value = gast.Name(id=old, ctx=gast.Load(), annotation=None, type_comment=None)
     new = describe(op.stmt, fn)
+    new.depth = op.depth
+    ops[position] = new
+    return True
+
+
+def _refresh_if_in_place(ops: list, position: int, change, fn) -> bool:
+    """``b_1 = a_1`` after ``a_1 = a + x`` on a value of the kind ARRAY, which may be an
+    ndarray (changed in place: ``b`` is the changed object) or a NumPy scalar (``x * 1.0``
+    of a 0-d array; a new object: ``b`` keeps its value). The kinds do not know which:
+    ``b_1 = alias_after(a, a_1, b)`` decides when it runs, and its adjoint goes to the
+    value it chose (``runtime.alias_after``)."""
+    from .analyze import _rule_op
+    from .runtime import alias_after
+
+    op = ops[position]
+    old = op.stmt.ad_refresh[1]
+    target = change.value.left
+    if not isinstance(op.value, gast.Name) or not isinstance(target, gast.Name) or old is None:
+        return False
+    args = [
+        gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
+        for n in (target.id, op.value.id, old)
+    ]
+    op.stmt.value = gast.Call(
+        func=gast.Name(id="alias_after", ctx=gast.Load(), annotation=None, type_comment=None),
+        args=args,
+        keywords=[],
+    )
+    op.stmt.ad_alias_after = alias_after
+    new = _rule_op(op.stmt, op.target, alias_after, args, {}, fn)
     new.depth = op.depth
     ops[position] = new
     return True

@@ -476,6 +476,9 @@ class _Reverser:
             stmt.ad_pure = op.pure
             if getattr(stmt, "ad_unbound_user", False):
                 stmt.value = name_node(self.bindings.reference("UNBOUND", runtime.UNBOUND))
+            if getattr(stmt, "ad_alias_after", None) is not None:
+                helper = stmt.ad_alias_after
+                stmt.value.func = name_node(self.bindings.reference(helper.__name__, helper))
             if getattr(stmt, "ad_in_place", None) is not None:
                 stmt.value = self.in_place(stmt)
                 if stmt.ad_in_place_refusal is not None:

@@ -254,6 +254,28 @@ def in_place(operation, target, value, refusal: str | None = None):
     return operation(target, value)
 
 
+def changes_in_place(target) -> bool:
+    """Whether ``target op= value`` changes ``target`` itself (an ndarray or a list) rather
+    than binding a new object (a number, a NumPy scalar such as ``x * 1.0`` of a 0-d
+    array, a tuple)."""
+    return isinstance(target, np.ndarray | list)
+
+
+def alias_after(target, changed, alias):
+    """The value of ``alias``, another name of ``target``, after ``target op= value`` gave
+    ``changed``: ``changed`` if the change was made in place, else ``alias`` unchanged."""
+    return changed if changes_in_place(target) else alias
+
+
+def alias_after_adjoint(g, target, like, to_changed: bool):
+    """The adjoint of ``changed`` (``to_changed``) or of ``alias`` in
+    ``alias_after(target, changed, alias)``: ``g`` for the value it returned, zero for the
+    other."""
+    if changes_in_place(target) == to_changed:
+        return g
+    return zeros_like(like)
+
+
 def extend_adjoint(g, start: int, values):
     """The adjoint of ``values`` in ``xs.extend(values)``: the adjoints of the elements it
     added to ``xs`` (from ``start`` on), taken out of ``xs``'s adjoint ``g``."""

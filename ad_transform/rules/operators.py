@@ -12,6 +12,8 @@ need it: ``g * y if g else 0.0`` (a zero adjoint stays exactly zero) and
 import operator
 
 from ..runtime import (
+    alias_after,
+    alias_after_adjoint,
     matmul_adjoint_left,
     matmul_adjoint_right,
     over,
@@ -25,6 +27,16 @@ from ..runtime import (
     unbroadcast,
 )
 from .registry import adjoint, register_nondifferentiable
+
+
+@adjoint(alias_after)
+def d_alias_after(g, ans, target, changed, alias):
+    # another name of ``target`` after ``target op= value`` (see ``aliases.apply_kinds``)
+    return (
+        0.0,  # only its type is read
+        alias_after_adjoint(g, target, changed, True),
+        alias_after_adjoint(g, target, alias, False),
+    )
 
 
 @adjoint(operator.add, fresh=True)
