@@ -104,6 +104,8 @@ class MutationInfo:
     refresh: list[tuple[str, gast.expr | None]] = field(default_factory=list)
     problem: str | None = None
     caller: str | None = None
+    # ``xs[i] op= v``: why a change in place of the item itself cannot be followed
+    element_problem: str | None = None
 
 
 @dataclass
@@ -218,7 +220,8 @@ class _Walk:
             elif isinstance(stmt.target, gast.Subscript) and isinstance(
                 stmt.target.value, gast.Name
             ):
-                self.change(stmt, stmt.target.value.id, state, augmented=False)
+                info = self.change(stmt, stmt.target.value.id, state, augmented=False)
+                info.element_problem = self.element_problem(stmt, info, state)
         elif isinstance(stmt, gast.Expr):
             call = stmt.value
             self.value(call, state)
@@ -293,7 +296,7 @@ class _Walk:
                 state.must[other] = None
         return frozenset({token})
 
-    def change(self, stmt, name: str, state: _State, augmented: bool) -> None:
+    def change(self, stmt, name: str, state: _State, augmented: bool) -> MutationInfo:
         """``stmt`` changes the object ``name`` holds in place (if it is mutable)."""
         holds = state.holds.get(name, frozenset())
         must = state.must.get(name)
@@ -324,6 +327,30 @@ class _Walk:
                 self.insertions[id(stmt)] = [
                     _refresh(stmt, name, other, index, info) for other, index in info.refresh
                 ]
+        return info
+
+    def element_problem(self, stmt, info: MutationInfo, state: _State) -> str | None:
+        """``xs[i] op= v``: if the item is an array or a list, Python changes it in place
+        (``xs[i].__iadd__(v)``), and every other holder of it sees the change. Why that
+        cannot be followed: another name read later may hold an object ``xs`` contains."""
+        base = info.target
+        own = state.must.get(base)
+        contained = state.holds.get(base, frozenset()) - ({own[0]} if own else set())
+        refreshed = {other for other, _ in info.refresh}
+        later = self.read_later()
+        holders = sorted(
+            other
+            for other, other_holds in state.holds.items()
+            if other not in (base, *refreshed) and other in later and other_holds & contained
+        )
+        if not holders:
+            return None
+        return (
+            f"cannot differentiate '{_source_of(stmt)}': if the item is an array or a list, "
+            f"it is changed in place, and '{holders[0]}' may hold it too (the change cannot "
+            f"be followed into it); write '{base}[...] = {base}[...] "
+            f"{_OPERATOR_TEXT.get(type(stmt.op), '+')} ...' to store a new value instead"
+        )
 
     def after_augmented(self, name: str, stmt, state: _State) -> None:
         """After ``a op= x``: an array stays the object it was; a number is a new one."""
