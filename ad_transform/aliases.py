@@ -579,10 +579,10 @@ def apply_kinds(ops: list, kinds: dict, fn, describe) -> bool:
         for position in refreshes.get(id(info), []):
             refresh_op = ops[position]
             view = isinstance(refresh_op.value, gast.Subscript)
-            if (info.augmented and not known_array) or (view and kind == SEQUENCE):
-                changed |= _keep_old_value(ops, position, describe, fn)
-            elif info.augmented and not view:
+            if info.augmented and kind != SCALAR and not view:
                 changed |= _refresh_if_in_place(ops, position, op, fn)
+            elif (info.augmented and not known_array) or (view and kind == SEQUENCE):
+                changed |= _keep_old_value(ops, position, describe, fn)
         if info.augmented and kind != SCALAR:
             _check_augmented(op, info, kind, fn)
     return changed
@@ -644,6 +644,17 @@ def _check_augmented(op, info: MutationInfo, kind, fn) -> None:
     if refusal is not None:  # its first line: the place and the reason
         refusal = str(fn.parsed.error(refusal, info.node)).splitlines()[0]
     op.stmt.ad_in_place_refusal = refusal
+    views = [other for other, index in info.refresh if index is not None]
+    if views and refusal is None:  # ``b = a[...]`` of a NumPy scalar is a new 0-d array
+        op.stmt.ad_in_place_refusal = str(
+            fn.parsed.error(
+                f"cannot differentiate '{_source_of(info.node)}' on a NumPy scalar (not an "
+                f"ndarray: a new value, not a change in place) while '{views[0]}' was "
+                "made from it by indexing",
+                info.node,
+            )
+        ).splitlines()[0]
+        op.stmt.ad_in_place_when = "rebinding"
 
 
 def _refusal(info: MutationInfo, kind) -> str | None:
@@ -659,8 +670,9 @@ def _refusal(info: MutationInfo, kind) -> str | None:
         )
     if info.problem is not None:
         return f"cannot differentiate {words} in place: {info.problem}"
-    if info.refresh and kind != ARRAY:
-        names = ", ".join(f"'{other}'" for other, _ in info.refresh)
+    views = [other for other, index in info.refresh if index is not None]
+    if views and kind != ARRAY:
+        names = ", ".join(f"'{other}'" for other in views)
         return (
             f"cannot differentiate {words} on a value whose type is not known here: {names} "
             f"also names it, and would see a change in place; write {rewrite} instead"

@@ -512,6 +512,9 @@ class _Reverser:
         ]
         if stmt.ad_in_place_refusal is not None:
             args.append(gast.Constant(value=stmt.ad_in_place_refusal, kind=None))
+        when = getattr(stmt, "ad_in_place_when", None)
+        if when is not None:
+            args.append(gast.Constant(value=when, kind=None))
         helper = self.bindings.reference("in_place", runtime.in_place)
         return gast.Call(func=name_node(helper), args=args, keywords=[])
 

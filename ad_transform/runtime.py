@@ -56,6 +56,11 @@ def unbroadcast(g, x):
             else:
                 summed = np.add.reduce(g, tuple(axes), keepdims=True)
                 return summed.reshape(x_shape) if extra else summed
+    if isinstance(g, list) and isinstance(x, list | tuple) and len(g) != len(x):
+        raise ADTransformError(
+            "cannot differentiate the concatenation of lists or tuples ('xs + ys', "
+            "'xs += ys'): use xs.extend(ys) or xs.append(y), or np.concatenate for arrays"
+        )
     x_shape = np.shape(x)
     g_shape = np.shape(g)
     if g_shape == x_shape:
@@ -241,15 +246,17 @@ def _view_into(view: np.ndarray, base: np.ndarray, new_base: np.ndarray) -> np.n
     return np.lib.stride_tricks.as_strided(start, view.shape, view.strides)
 
 
-def in_place(operation, target, value, refusal: str | None = None):
+def in_place(operation, target, value, refusal: str | None = None, when: str = "in place"):
     """``target op= value`` as Python computes it (``operation`` is ``operator.iadd`` ...),
     without changing ``target``: an array or list is changed on a copy, so the result has
     NumPy's in-place dtype and shape (or its error); numbers and tuples are rebound as
-    usual. ``refusal``: why a change in place cannot be followed here (the target may be
-    the caller's, or other names hold it), raised if ``target`` is an array or a list."""
-    if isinstance(target, np.ndarray | list):
-        if refusal is not None:
-            raise ADTransformError(refusal)
+    usual. ``refusal``: why the change cannot be followed here, raised if ``target`` is
+    an array or a list (``when="in place"``: the target may be the caller's, or other
+    names hold it) or if it is not (``when="rebinding"``: views of it were refreshed)."""
+    mutable = changes_in_place(target)
+    if refusal is not None and mutable == (when == "in place"):
+        raise ADTransformError(refusal)
+    if mutable:
         target = target.copy()
     return operation(target, value)
 
