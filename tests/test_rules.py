@@ -28,8 +28,7 @@ import numpy as np
 import pytest
 from gradcheck import check_grad, check_like, check_vjp_dot_product, numerical_gradient
 
-from ad_transform import grad, value_and_grad, vjp
-from ad_transform import runtime
+from ad_transform import grad, runtime, value_and_grad, vjp
 from ad_transform.rules import all_rules
 
 NUMPY_VERSION = tuple(int(part) for part in np.__version__.split(".")[:2])
