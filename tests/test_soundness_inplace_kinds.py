@@ -165,7 +165,7 @@ def c_view_of_array(x):
 
 
 def test_c_view_of_a_numpy_scalar_is_refused():
-    with pytest.raises(ADTransformError, match="a \\+= x.*NumPy scalar"):
+    with pytest.raises(ADTransformError, match=r"a \+= x.*NumPy scalar"):
         grad(c_view_of_scalar)(np.array(1.5))
 
 
@@ -382,7 +382,7 @@ def i_row_of_matrix(x):
 
 
 def test_i1_array_item_held_by_another_name_is_refused():
-    with pytest.raises(ADTransformError, match="lst\\[0\\] \\+= x.*'a' may hold it"):
+    with pytest.raises(ADTransformError, match=r"lst\[0\] \+= x.*'a' may hold it"):
         grad(i1)(np.array([1.0, 2.0, 3.0]))
 
 

@@ -78,7 +78,8 @@ def lookup(primitive: object) -> Rule | None:
 
 
 def all_rules() -> list[Rule]:
-    return list(_RULES.values())
+    """The rules of the primitives users write (not those of generated code's helpers)."""
+    return [rule for rule in _RULES.values() if not _internal(rule)]
 
 
 def display_name(primitive: object) -> str:
