@@ -104,6 +104,8 @@ class MutationInfo:
     refresh: list[tuple[str, gast.expr | None]] = field(default_factory=list)
     problem: str | None = None
     caller: str | None = None
+    # ``xs[i] op= v``: why a change in place of the item itself cannot be followed
+    element_problem: str | None = None
 
 
 @dataclass
@@ -244,7 +246,8 @@ class _Walk:
             elif isinstance(stmt.target, gast.Subscript) and isinstance(
                 stmt.target.value, gast.Name
             ):
-                self.change(stmt, stmt.target.value.id, state, augmented=False)
+                info = self.change(stmt, stmt.target.value.id, state, augmented=False)
+                info.element_problem = self.element_problem(stmt, info, state)
         elif isinstance(stmt, gast.Expr):
             call = stmt.value
             self.helper_call(stmt, call, state)
@@ -330,7 +333,7 @@ class _Walk:
                 state.must[other] = None
         return frozenset({token})
 
-    def change(self, stmt, name: str, state: _State, augmented: bool) -> None:
+    def change(self, stmt, name: str, state: _State, augmented: bool) -> MutationInfo:
         """``stmt`` changes the object ``name`` holds in place (if it is mutable)."""
         holds = state.holds.get(name, frozenset())
         must = state.must.get(name)
@@ -361,6 +364,30 @@ class _Walk:
                 self.insertions[id(stmt)] = [
                     _refresh(stmt, name, other, index, info) for other, index in info.refresh
                 ]
+        return info
+
+    def element_problem(self, stmt, info: MutationInfo, state: _State) -> str | None:
+        """``xs[i] op= v``: if the item is an array or a list, Python changes it in place
+        (``xs[i].__iadd__(v)``), and every other holder of it sees the change. Why that
+        cannot be followed: another name read later may hold an object ``xs`` contains."""
+        base = info.target
+        own = state.must.get(base)
+        contained = state.holds.get(base, frozenset()) - ({own[0]} if own else set())
+        refreshed = {other for other, _ in info.refresh}
+        later = self.read_later()
+        holders = sorted(
+            other
+            for other, other_holds in state.holds.items()
+            if other not in (base, *refreshed) and other in later and other_holds & contained
+        )
+        if not holders:
+            return None
+        return (
+            f"cannot differentiate '{_source_of(stmt)}': if the item is an array or a list, "
+            f"it is changed in place, and '{holders[0]}' may hold it too (the change cannot "
+            f"be followed into it); write '{base}[...] = {base}[...] "
+            f"{_OPERATOR_TEXT.get(type(stmt.op), '+')} ...' to store a new value instead"
+        )
 
     def after_augmented(self, name: str, stmt, state: _State) -> None:
         """After ``a op= x``: an array stays the object it was; a number is a new one."""
@@ -600,7 +627,9 @@ def apply_kinds(ops: list, kinds: dict, fn, describe) -> bool:
         for position in refreshes.get(id(info), []):
             refresh_op = ops[position]
             view = isinstance(refresh_op.value, gast.Subscript)
-            if (info.augmented and not known_array) or (view and kind == SEQUENCE):
+            if info.augmented and kind != SCALAR and not view:
+                changed |= _refresh_if_in_place(ops, position, op, fn)
+            elif (info.augmented and not known_array) or (view and kind == SEQUENCE):
                 changed |= _keep_old_value(ops, position, describe, fn)
         if info.augmented and kind != SCALAR:
             _check_augmented(op, info, kind, fn)
@@ -614,6 +643,36 @@ def _keep_old_value(ops: list, position: int, describe, fn) -> bool:
         return False
     op.stmt.value = gast.Name(id=old, ctx=gast.Load(), annotation=None, type_comment=None)
     new = describe(op.stmt, fn)
+    new.depth = op.depth
+    ops[position] = new
+    return True
+
+
+def _refresh_if_in_place(ops: list, position: int, change, fn) -> bool:
+    """``b_1 = a_1`` after ``a_1 = a + x`` on a value of the kind ARRAY, which may be an
+    ndarray (changed in place: ``b`` is the changed object) or a NumPy scalar (``x * 1.0``
+    of a 0-d array; a new object: ``b`` keeps its value). The kinds do not know which:
+    ``b_1 = alias_after(a, a_1, b)`` decides when it runs, and its adjoint goes to the
+    value it chose (``runtime.alias_after``)."""
+    from .analyze import _rule_op
+    from .runtime import alias_after
+
+    op = ops[position]
+    old = op.stmt.ad_refresh[1]
+    target = change.value.left
+    if not isinstance(op.value, gast.Name) or not isinstance(target, gast.Name) or old is None:
+        return False
+    args = [
+        gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
+        for n in (target.id, op.value.id, old)
+    ]
+    op.stmt.value = gast.Call(
+        func=gast.Name(id="alias_after", ctx=gast.Load(), annotation=None, type_comment=None),
+        args=args,
+        keywords=[],
+    )
+    op.stmt.ad_alias_after = alias_after
+    new = _rule_op(op.stmt, op.target, alias_after, args, {}, fn)
     new.depth = op.depth
     ops[position] = new
     return True
@@ -633,6 +692,17 @@ def _check_augmented(op, info: MutationInfo, kind, fn) -> None:
     if refusal is not None:  # its first line: the place and the reason
         refusal = str(fn.parsed.error(refusal, info.node)).splitlines()[0]
     op.stmt.ad_in_place_refusal = refusal
+    views = [other for other, index in info.refresh if index is not None]
+    if views and refusal is None:  # ``b = a[...]`` of a NumPy scalar is a new 0-d array
+        op.stmt.ad_in_place_refusal = str(
+            fn.parsed.error(
+                f"cannot differentiate '{_source_of(info.node)}' on a NumPy scalar (not an "
+                f"ndarray: a new value, not a change in place) while '{views[0]}' was "
+                "made from it by indexing",
+                info.node,
+            )
+        ).splitlines()[0]
+        op.stmt.ad_in_place_when = "rebinding"
 
 
 def _refusal(info: MutationInfo, kind) -> str | None:
@@ -648,8 +718,9 @@ def _refusal(info: MutationInfo, kind) -> str | None:
         )
     if info.problem is not None:
         return f"cannot differentiate {words} in place: {info.problem}"
-    if info.refresh and kind != ARRAY:
-        names = ", ".join(f"'{other}'" for other, _ in info.refresh)
+    views = [other for other, index in info.refresh if index is not None]
+    if views and kind != ARRAY:
+        names = ", ".join(f"'{other}'" for other in views)
         return (
             f"cannot differentiate {words} on a value whose type is not known here: {names} "
             f"also names it, and would see a change in place; write {rewrite} instead"

@@ -524,7 +524,23 @@ class _Normalizer:
         old_value = self.atom(old)
         new = gast.BinOp(left=old_value, op=stmt.op, right=self.atom(stmt.value))
         _copy_location(new, stmt)
-        self.store_item(array, clone(index), self.atom(new), stmt.target)
+        new_value = self.atom(new)
+        self.item_changed_in_place(stmt)
+        self.store_item(array, clone(index), new_value, stmt.target)
+
+    def item_changed_in_place(self, stmt: gast.AugAssign) -> None:
+        """``xs[i] op= v`` changes the item in place if it is an array or a list; where other
+        names may hold the item (``aliases``), the forward sweep refuses at run time if it
+        is one (``runtime.in_place``); a number is plain arithmetic."""
+        from .aliases import AUGMENTED_OPERATORS
+
+        info = self.mutations.get(id(stmt))
+        problem = getattr(info, "element_problem", None)
+        if problem is None:
+            return
+        computed = self.out[-1]
+        computed.ad_in_place = AUGMENTED_OPERATORS[type(stmt.op)]
+        computed.ad_in_place_refusal = str(self.parsed.error(problem, stmt)).splitlines()[0]
 
     def unpack(self, target: gast.Tuple | gast.List, value: gast.expr) -> None:
         if any(isinstance(e, gast.Starred) for e in target.elts):

@@ -478,6 +478,9 @@ class _Reverser:
             stmt.ad_pure = op.pure
             if getattr(stmt, "ad_unbound_user", False):
                 stmt.value = name_node(self.bindings.reference("UNBOUND", runtime.UNBOUND))
+            if getattr(stmt, "ad_alias_after", None) is not None:
+                helper = stmt.ad_alias_after
+                stmt.value.func = name_node(self.bindings.reference(helper.__name__, helper))
             if getattr(stmt, "ad_in_place", None) is not None:
                 stmt.value = self.in_place(stmt)
                 if stmt.ad_in_place_refusal is not None:
@@ -511,6 +514,9 @@ class _Reverser:
         ]
         if stmt.ad_in_place_refusal is not None:
             args.append(gast.Constant(value=stmt.ad_in_place_refusal, kind=None))
+        when = getattr(stmt, "ad_in_place_when", None)
+        if when is not None:
+            args.append(gast.Constant(value=when, kind=None))
         helper = self.bindings.reference("in_place", runtime.in_place)
         return gast.Call(func=name_node(helper), args=args, keywords=[])
 
@@ -682,7 +688,7 @@ class _Reverser:
             helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
             taken = gast.Call(
                 func=name_node(helper),
-                args=[clone(g), self.as_value(clone(index)), value],
+                args=[clone(g), self.as_value(clone(index)), value, name_node(op.target)],
                 keywords=[],
             )
             if self.adjoint_name(value.id) == g.id:

@@ -56,6 +56,11 @@ def unbroadcast(g, x):
             else:
                 summed = np.add.reduce(g, tuple(axes), keepdims=True)
                 return summed.reshape(x_shape) if extra else summed
+    if isinstance(g, list) and isinstance(x, list | tuple) and len(g) != len(x):
+        raise ADTransformError(
+            "cannot differentiate the concatenation of lists or tuples ('xs + ys', "
+            "'xs += ys'): use xs.extend(ys) or xs.append(y), or np.concatenate for arrays"
+        )
     x_shape = np.shape(x)
     g_shape = np.shape(g)
     if g_shape == x_shape:
@@ -152,11 +157,15 @@ def is_zero(g) -> bool:
     return isinstance(g, (int, float)) and g == 0
 
 
-def item_adjoint(g, index, value):
-    """The adjoint of ``value`` in ``a[index] = value``: a copy of ``g[index]``, un-broadcast.
+def item_adjoint(g, index, value, into=None):
+    """The adjoint of ``value`` in ``into[index] = value``: a copy of ``g[index]``,
+    un-broadcast.
 
     Where an index array names an item more than once, NumPy stores only the last value
-    written to it: the other elements of ``value`` receive nothing."""
+    written to it: the other elements of ``value`` receive nothing. An integer or boolean
+    array ``into`` truncates what it stores: ``value`` receives zero."""
+    if is_discrete(into):
+        return nondifferentiable_zero(value)
     if isinstance(g, list):
         return unbroadcast(g[index], value)
     taken = np.array(g[index], dtype=g.dtype)
@@ -240,17 +249,41 @@ def _view_into(view: np.ndarray, base: np.ndarray, new_base: np.ndarray) -> np.n
     return np.lib.stride_tricks.as_strided(start, view.shape, view.strides)
 
 
-def in_place(operation, target, value, refusal: str | None = None):
+def in_place(operation, target, value, refusal: str | None = None, when: str = "in place"):
     """``target op= value`` as Python computes it (``operation`` is ``operator.iadd`` ...),
     without changing ``target``: an array or list is changed on a copy, so the result has
     NumPy's in-place dtype and shape (or its error); numbers and tuples are rebound as
-    usual. ``refusal``: why a change in place cannot be followed here (the target may be
-    the caller's, or other names hold it), raised if ``target`` is an array or a list."""
-    if isinstance(target, np.ndarray | list):
-        if refusal is not None:
-            raise ADTransformError(refusal)
+    usual. ``refusal``: why the change cannot be followed here, raised if ``target`` is
+    an array or a list (``when="in place"``: the target may be the caller's, or other
+    names hold it) or if it is not (``when="rebinding"``: views of it were refreshed)."""
+    mutable = changes_in_place(target)
+    if refusal is not None and mutable == (when == "in place"):
+        raise ADTransformError(refusal)
+    if mutable:
         target = target.copy()
     return operation(target, value)
+
+
+def changes_in_place(target) -> bool:
+    """Whether ``target op= value`` changes ``target`` itself (an ndarray or a list) rather
+    than binding a new object (a number, a NumPy scalar such as ``x * 1.0`` of a 0-d
+    array, a tuple)."""
+    return isinstance(target, np.ndarray | list)
+
+
+def alias_after(target, changed, alias):
+    """The value of ``alias``, another name of ``target``, after ``target op= value`` gave
+    ``changed``: ``changed`` if the change was made in place, else ``alias`` unchanged."""
+    return changed if changes_in_place(target) else alias
+
+
+def alias_after_adjoint(g, target, like, to_changed: bool):
+    """The adjoint of ``changed`` (``to_changed``) or of ``alias`` in
+    ``alias_after(target, changed, alias)``: ``g`` for the value it returned, zero for the
+    other."""
+    if changes_in_place(target) == to_changed:
+        return g
+    return zeros_like(like)
 
 
 def extend_adjoint(g, start: int, values):
@@ -1475,9 +1508,24 @@ def astype_adjoint(g, x, dtype):
     return cast_like(g, x)
 
 
-def array_adjoint(g, obj):
+def is_discrete(value) -> bool:
+    """Whether ``value`` is an integer or boolean array (or NumPy scalar): what is stored
+    into or converted to it is truncated, a piecewise-constant function (zero derivative)."""
+    return isinstance(value, np.ndarray | np.generic) and value.dtype.kind in "biu"
+
+
+def unless_discrete(ans, adjoint, like):
+    """``adjoint``, or a zero adjoint of the type of ``like`` where the result ``ans`` is
+    an integer or boolean array (``np.arange(x, dtype=int)``, ``np.full_like(ints, x)``)."""
+    return zeros_like(like) if is_discrete(ans) else adjoint
+
+
+def array_adjoint(g, obj, ans=None):
     """The adjoint of ``np.array(obj)``: for a (nested) list of numbers and arrays, a list
-    of the elements' adjoints; for an array or a number, ``g`` in its type."""
+    of the elements' adjoints; for an array or a number, ``g`` in its type. Zero where the
+    result ``ans`` is an integer or boolean array (``np.array(x, dtype=int)``)."""
+    if is_discrete(ans):
+        return zeros_like(obj)
     if isinstance(obj, (list, tuple)):
         return ListAdjoint(array_adjoint(g[i], element) for i, element in enumerate(obj))
     return cast_like(g, obj)

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from gradcheck import check_grad, check_like, check_vjp_dot_product, numerical_gradient
 
-from ad_transform import grad, value_and_grad, vjp
+from ad_transform import grad, runtime, value_and_grad, vjp
 from ad_transform.rules import all_rules
 
 NUMPY_VERSION = tuple(int(part) for part in np.__version__.split(".")[:2])
@@ -206,6 +206,14 @@ def op_add(x, y):
 
 def op_sub(x, y):
     return x - y
+
+
+def augmented_alias(x, y):
+    # ``b`` sees ``a += y`` if ``a`` is an ndarray, not if it is a NumPy scalar
+    a = x * 1.5
+    b = a
+    a += y
+    return b * 2.0 + a * 3.0
 
 
 def op_mul(x, y):
@@ -1534,6 +1542,12 @@ TABLE = [
     # Python operators
     Row(operator.add, op_add, BINARY, args_from(REAL)),
     Row(operator.sub, op_sub, BINARY, args_from(REAL)),
+    Row(
+        runtime.alias_after,
+        augmented_alias,
+        (((5,), (5,)), ((3, 4), (4,)), (F64, F64)),
+        args_from(REAL),
+    ),
     Row(operator.mul, op_mul, BINARY, args_from(REAL)),
     Row(operator.truediv, op_truediv, BINARY, args_from(REAL, NONZERO)),
     Row(operator.pow, op_pow, BINARY, args_from(POSITIVE, REAL)),

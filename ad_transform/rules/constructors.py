@@ -24,28 +24,29 @@ from ..runtime import (
     cast_like,
     full_adjoint,
     linspace_adjoint,
+    unless_discrete,
 )
 from .registry import ARRAY, adjoint, register_nondifferentiable
 
 
 @adjoint(np.array, kind=ARRAY, fresh=True)
 def d_array(g, ans, object, dtype=None):
-    return array_adjoint(g, object)
+    return array_adjoint(g, object, ans)
 
 
 @adjoint(np.asarray, kind=ARRAY)
 def d_asarray(g, ans, a, dtype=None, order=None):
-    return array_adjoint(g, a)
+    return array_adjoint(g, a, ans)
 
 
 @adjoint(np.asanyarray, kind=ARRAY)
 def d_asanyarray(g, ans, a, dtype=None, order=None):
-    return array_adjoint(g, a)
+    return array_adjoint(g, a, ans)
 
 
 @adjoint(np.ascontiguousarray, kind=ARRAY)
 def d_ascontiguousarray(g, ans, a, dtype=None):
-    return array_adjoint(g, a)
+    return array_adjoint(g, a, ans)
 
 
 @adjoint(("method", "astype"), kind=None, fresh=lambda given: "copy" not in given)
@@ -65,29 +66,29 @@ def d_float64_scalar(g, ans, x):
 
 @adjoint(np.full, kind=ARRAY, fresh=True)
 def d_full(g, ans, shape, fill_value, dtype=None, order="C"):
-    return None, full_adjoint(g, fill_value, dtype)
+    return None, full_adjoint(g, fill_value, ans.dtype)
 
 
 @adjoint(np.full_like, kind=ARRAY, fresh=True)
 def d_full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None):
     # Only a's shape and dtype are used: no contribution to it.
-    return 0.0, full_adjoint(g, fill_value, dtype)
+    return 0.0, full_adjoint(g, fill_value, ans.dtype)
 
 
 @adjoint(np.linspace, kind=ARRAY, fresh=True)
 def d_linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     return (
-        linspace_adjoint(g, start, stop, num, endpoint, axis, False),
-        linspace_adjoint(g, start, stop, num, endpoint, axis, True),
+        unless_discrete(ans, linspace_adjoint(g, start, stop, num, endpoint, axis, False), start),
+        unless_discrete(ans, linspace_adjoint(g, start, stop, num, endpoint, axis, True), stop),
     )
 
 
 @adjoint(np.arange, kind=ARRAY, fresh=True)
 def d_arange(g, ans, start, stop=None, step=None, dtype=None):
     return (
-        arange_adjoint(g, start, stop, step, False),
+        unless_discrete(ans, arange_adjoint(g, start, stop, step, False), start),
         0.0,
-        arange_adjoint(g, start, stop, step, True),
+        unless_discrete(ans, arange_adjoint(g, start, stop, step, True), step),
     )
 
 

@@ -19,6 +19,8 @@ import operator
 from ..runtime import (
     add_adjoint_left,
     add_adjoint_right,
+    alias_after,
+    alias_after_adjoint,
     head_adjoint,
     matmul_adjoint_left,
     matmul_adjoint_right,
@@ -50,6 +52,16 @@ from .registry import (
     register_nondifferentiable,
     register_sequence_forms,
 )
+
+
+@adjoint(alias_after)
+def d_alias_after(g, ans, target, changed, alias):
+    # another name of ``target`` after ``target op= value`` (see ``aliases.apply_kinds``)
+    return (
+        0.0,  # only its type is read
+        alias_after_adjoint(g, target, changed, True),
+        alias_after_adjoint(g, target, alias, False),
+    )
 
 
 @adjoint(operator.add, fresh=True)

@@ -102,7 +102,8 @@ def lookup(primitive: object) -> Rule | None:
 
 
 def all_rules() -> list[Rule]:
-    return list(_RULES.values())
+    """The rules of the primitives users write (not those of generated code's helpers)."""
+    return [rule for rule in _RULES.values() if not _internal(rule)]
 
 
 def display_name(primitive: object) -> str:
@@ -247,9 +248,15 @@ def list_primitives(builtin_only: bool = False) -> list[str]:
         {
             rule.name + ("" if rule.differentiable else NONDIFFERENTIABLE_MARKER)
             for key, rule in _RULES.items()
-            if not builtin_only or key in _BUILTIN
+            if (not builtin_only or key in _BUILTIN) and not _internal(rule)
         }
     )
+
+
+def _internal(rule: Rule) -> bool:
+    """A rule of a helper only generated code calls (``runtime.alias_after``): not a
+    primitive users write."""
+    return (getattr(rule.primitive, "__module__", None) or "").startswith("ad_transform.")
 
 
 def primitives_markdown() -> str:
@@ -263,7 +270,7 @@ def primitives_markdown() -> str:
     """
     groups: dict[str, tuple[list[str], list[str]]] = {}
     for key, rule in _RULES.items():
-        if key not in _BUILTIN:
+        if key not in _BUILTIN or _internal(rule):
             continue
         name = rule.name
         if name.startswith("ndarray."):
