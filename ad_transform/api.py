@@ -181,6 +181,9 @@ class VJPFunction(_Transformed):
             args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
         generated = self._generated(args)
+        # the pullback differentiates at the point of this call: later changes the caller
+        # makes to its arrays must not reach the values the forward sweep saved
+        args = tuple(a.copy() if type(a) is np.ndarray else a for a in args)
         value, saved = generated.function(*args, **kwargs)
         if value is None or isinstance(value, (str, bytes, bool)):
             raise ADTransformError(

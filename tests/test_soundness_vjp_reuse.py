@@ -80,3 +80,14 @@ def test_fresh_saved_keeps_identity_and_views():
     np.testing.assert_array_equal(new_view, -np.ones(3))
     np.testing.assert_array_equal(base, np.arange(6.0))  # the originals are untouched
     np.testing.assert_array_equal(view, [5.0, 3.0, 1.0])
+
+
+def squares(x):
+    return x * x
+
+
+def test_pullback_is_taken_at_the_point_of_the_vjp_call():
+    x = np.array([1.0, 2.0])
+    _, pullback = vjp(squares)(x)
+    x[:] = 100.0  # the caller changes its array after the call
+    np.testing.assert_allclose(pullback(np.ones(2)), [2.0, 4.0])  # 2x at x = [1, 2]
