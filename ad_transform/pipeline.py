@@ -331,6 +331,10 @@ class _Builder:
             bwd.line(f"{saved_param} = {copier}({saved_param})  # the undo below changes copies")
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
+        if inout:
+            shaped = program.bindings.reference("container_adjoint", runtime.container_adjoint)
+            for param, adjoint in inout.items():  # the caller's adjoint may be a plain zero
+                bwd.line(f"{adjoint} = {shaped}({adjoint}, {param})")
         if shared_seed:  # the returned object's adjoint, and the same object's as argument
             bwd.line(f"{seed} = {seed} + {seed_param}")
         if program.tape:

@@ -117,6 +117,15 @@ def zeros_like(x):
     return 0.0
 
 
+def container_adjoint(g, x):
+    """The adjoint ``g`` of a list or array ``x`` that a helper's backward sweep changes in
+    place (an in-out argument): a plain zero from the caller (nothing reached ``x`` after
+    the call) becomes zeros shaped like ``x``; any other ``g`` is returned as it is."""
+    if isinstance(x, (np.ndarray, list)) and not isinstance(g, (np.ndarray, list)) and g == 0:
+        return zeros_like(x)
+    return g
+
+
 def _float_dtype(dtype: np.dtype) -> np.dtype:
     return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
 

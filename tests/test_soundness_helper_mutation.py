@@ -688,3 +688,60 @@ def test_random_programs_with_helpers_that_write(tmp_path):
         np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-8, err_msg=source)
         _, pullback = vjp(module.f)(x.copy())
         np.testing.assert_array_equal(pullback(1.0), pullback(1.0), err_msg=source)
+
+
+# -- found by the array fuzzer (seed 5728): a helper's in-out adjoint arrived as a plain 0.0
+W5728 = np.array([1.33, -0.45, 1.74])
+
+
+def _bump(buf, i, v):
+    buf[i] += v
+
+
+def fuzz_seed_5728(x, y, z):
+    for _i0 in range(3):
+        if np.sum(np.arctan(x)) > (-1.5):
+            x = x * np.cos(x)
+        else:
+            _v0 = np.outer(z, z)
+        if np.where(y > (-0.92), y, x)[0, 0] > 0.98:
+            _v1 = np.where(z > 0.02, z, np.diagonal(y))
+            _v2 = np.tanh(z) * x
+    x = np.tanh(x) - x
+    if np.max(np.dot(z, z)) > (-0.64):
+        for _i1 in range(0):
+            z = np.tanh(z) - z
+        for _i1 in range(3):
+            x = np.hypot(np.sqrt(1.0 + x * x), np.min(x))
+    if np.sum(np.where(0.06 > 1.44, 0.06, -1.02)) < 1.26:
+        b3 = np.where(y > 0.0, y, 0.5 * y)
+        for _i1 in range(1):
+            _bump(b3, _i1, x * z)
+            _v4 = np.sum(np.sum(x))
+        if (x * b3)[0, 0] > (-0.9):
+            b3 = b3 + b3
+            x = x * np.cos(x)
+        else:
+            y = y * np.cos(np.cos(x) * b3)
+    v5 = y @ z
+    for _i0 in range(2):
+        v5 = np.tanh(np.abs(v5))
+    if np.max(np.where(x > (-0.74), x, x)) < 0.1:
+        for _i1 in range(2):
+            v6 = np.swapaxes(y, 0, 1) / (1.0 + y * y)
+            z = z * np.cos(np.where((z**2) > (-0.99), z**2, v6[:, 2]))
+        if np.sum(v5**2) > 0.56:
+            z = z * np.cos(np.min(y[np.array([0, 0, 0, 0])]) * z)
+            _v7 = np.where((v5 * y) > 0.39, v5 * y, v5)
+    return np.sum(W5728 * z)
+
+
+def test_a_plain_zero_adjoint_of_an_in_out_argument():
+    args = [
+        np.array(-0.569),
+        np.array([[1.256, -0.279, -0.597]]),
+        np.array([-1.484, -0.237, -1.166]),
+    ]
+    value, _ = value_and_grad(fuzz_seed_5728, wrt=(0, 1, 2))(*args)
+    assert value == fuzz_seed_5728(*args)
+    check_grad(fuzz_seed_5728, args, (0, 1, 2))
