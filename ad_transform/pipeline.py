@@ -23,7 +23,7 @@ from .emit import FunctionText, compile_functions, expression_source, parameters
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
-from .parse import parse_function
+from .parse import is_missing, parse_function
 from .reverse import JOINT, SPLIT, AdjointProgram, HelperPair, name_node, reverse
 from .rules.registry import SCALAR
 
@@ -452,8 +452,8 @@ def _binding_of(node: gast.expr, fn: NormalizedFunction) -> list:
     else:
         return []  # a builtin, or undefined
     obj = parsed.lookup(node.id)
-    if isinstance(obj, types.ModuleType):
-        return []
+    if isinstance(obj, types.ModuleType) or is_missing(obj):
+        return []  # an empty cell (recursion) is filled later, which is no rebinding
     found = [(namespace, node.id, obj)]
     for attr in reversed(chain):
         attributes = getattr(obj, "__dict__", None)
