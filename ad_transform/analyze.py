@@ -358,8 +358,14 @@ def _rule_op(stmt, target, primitive, args, keywords, fn: NormalizedFunction) ->
 
 
 def resolve_static(node: gast.expr, fn: NormalizedFunction) -> object:
-    """The object a static name or attribute chain (``np.linalg.norm``) refers to now."""
+    """The object a static name or attribute chain (``np.linalg.norm``) refers to now.
+
+    A name the normalized function binds (a parameter, an SSA version, a temporary) is
+    never static, even when a global of that name exists: it is missing here.
+    """
     if isinstance(node, gast.Name):
+        if node.id in fn.source_of or node.id in fn.params:
+            return fn.parsed.lookup("\0")  # the missing marker
         return fn.parsed.lookup(node.id)
     if isinstance(node, gast.Attribute):
         base = resolve_static(node.value, fn)

@@ -117,7 +117,8 @@ class _Normalizer:
         self.local_names = _assigned_names(self.tree.body) | set(self.params)
         self.user_locals = set(self.local_names)  # before desugar and normalize add theirs
         every_name = name_ids(self.tree)
-        self.free_names = every_name - self.local_names
+        # co_varnames is Python's own list of the locals: a name it binds is never free
+        self.free_names = every_name - self.local_names - parsed.local_names
         self.names = NameAllocator(every_name)
         self.claimed: set[str] = set(self.params)
         self.current: dict[str, str] = {p: p for p in self.params}

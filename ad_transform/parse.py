@@ -29,6 +29,13 @@ class ParsedFunction:
     closure: dict[str, types.CellType] = field(default_factory=dict)
 
     @property
+    def local_names(self) -> frozenset[str]:
+        """Every name the function binds itself (parameters, assignments, loop targets,
+        names its inner functions capture): never a global, whatever the globals hold."""
+        code = self.func.__code__
+        return frozenset(code.co_varnames) | frozenset(code.co_cellvars)
+
+    @property
     def name(self) -> str:
         return self.func.__name__
 
@@ -37,7 +44,13 @@ class ParsedFunction:
         return self.func.__globals__
 
     def lookup(self, name: str) -> object:
-        """The object a free name refers to now (closure, then globals, then builtins)."""
+        """The object a free name refers to now (closure, then globals, then builtins).
+
+        A name the function binds locally is not free: it is missing here, so that a
+        global or builtin of the same name (``act``, ``sin``, ``abs``) is never taken for it.
+        """
+        if name in self.local_names:
+            return _MISSING
         if name in self.closure:
             try:
                 return self.closure[name].cell_contents

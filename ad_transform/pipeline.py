@@ -23,7 +23,7 @@ from .emit import FunctionText, compile_functions, expression_source, parameters
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
-from .parse import parse_function
+from .parse import is_missing, parse_function
 from .reverse import JOINT, SPLIT, AdjointProgram, HelperPair, name_node, reverse
 from .rules.registry import ARRAY, SCALAR
 
@@ -42,13 +42,17 @@ class Generated:
     main: str  # the name of the function to call (the forward half for vjp)
     backward: str | None = None
     wrt: tuple[str, ...] = ()
-    dependencies: tuple = ()  # (namespace, name, object): user functions it resolved
+    # (namespace, name, object): what it resolved through a global or closure name (user
+    # functions and every other callee), to notice rebindings; namespace is a dict, a
+    # mapping proxy (a class's or an object's attributes) or a closure cell
+    dependencies: tuple = ()
     cells: dict = field(default_factory=dict)  # free name of the source -> closure cell
 
     def is_stale(self) -> bool:
-        """Whether a user function it calls was redefined since it was generated."""
+        """Whether a name it resolved (a user function, a global holding ``np.tanh``...) was
+        rebound since it was generated."""
         for namespace, name, obj in self.dependencies:
-            current = namespace.get(name) if isinstance(namespace, dict) else _cell_value(namespace)
+            current = namespace.get(name) if hasattr(namespace, "get") else _cell_value(namespace)
             if current is not obj:
                 return True
         return False
@@ -402,11 +406,73 @@ def _dependencies(program: AdjointProgram) -> tuple:
             # the helpers its in-place changes were read from, called or not
             for inner, name, obj in effect_dependencies(op.callee):
                 found.append((inner.closure.get(name, inner.globals), name, obj))
+    found.extend(_name_dependencies(program))
     for pair in program.pairs_used:
         generated = getattr(pair, "generated", None)
         if generated is not None:
             found.extend(generated.dependencies)
-    return tuple(found)
+    return tuple(_unique(found))
+
+
+def _unique(found: list) -> list:
+    """``found`` without repeats (a callee called in several places)."""
+    seen, unique = set(), []
+    for namespace, name, obj in found:
+        key = (id(namespace), name, id(obj))
+        if key not in seen:
+            seen.add(key)
+            unique.append((namespace, name, obj))
+    return unique
+
+
+def _name_dependencies(program: AdjointProgram) -> list:
+    """The bindings every callee (and ``r_``-style indexer) was resolved through: a global
+    or closure name (``ACT = np.tanh; ACT(x)``), and the attributes of a chain rooted at an
+    object that is not a module (``OPS.act(x)``). The rule chosen for ``np.tanh`` is wrong
+    once ``ACT`` is ``np.sin``, so a rebinding makes the code stale.
+
+    Chains rooted at a module (``np.sin``, ``math.sin``) and builtins (``abs``, ``range``)
+    are not recorded: code calling them keeps the fast call path (api.py) that code with
+    dependencies gives up; rebinding a module's attributes is not followed."""
+    found = []
+    for op in program.analysis.ops:
+        value = getattr(op.stmt, "value", None)
+        if isinstance(value, gast.Call):
+            found.extend(_binding_of(value.func, program.fn))
+        elif isinstance(value, gast.Subscript):
+            found.extend(_binding_of(value.value, program.fn))
+    return found
+
+
+def _binding_of(node: gast.expr, fn: NormalizedFunction) -> list:
+    """(namespace, name, object) of each step that resolved ``node``, unless it is a local,
+    a builtin or rooted at a module."""
+    chain = []
+    while isinstance(node, gast.Attribute):
+        chain.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name) or node.id in fn.source_of or node.id in fn.params:
+        return []  # a local: never static (the analysis refused or followed it)
+    parsed = fn.parsed
+    if node.id in parsed.closure:
+        namespace = parsed.closure[node.id]
+    elif node.id in parsed.globals:
+        namespace = parsed.globals
+    else:
+        return []  # a builtin, or undefined
+    obj = parsed.lookup(node.id)
+    if isinstance(obj, types.ModuleType) or is_missing(obj):
+        return []  # an empty cell (recursion) is filled later, which is no rebinding
+    found = [(namespace, node.id, obj)]
+    for attr in reversed(chain):
+        attributes = getattr(obj, "__dict__", None)
+        if isinstance(obj, types.ModuleType) or not hasattr(attributes, "get"):
+            break
+        if attr not in attributes:
+            break  # found on its class (a method) or computed: not followed
+        obj = attributes[attr]
+        found.append((attributes, attr, obj))
+    return found
 
 
 def _snapshot_result(program: AdjointProgram) -> gast.Name:
