@@ -53,15 +53,13 @@ never raises by itself (values can overflow: the fuzz test skips those points).
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import os
 import random
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import fuzz_programs
 import numpy as np
 
 ALL_OPTIONS: frozenset[str] = frozenset(
@@ -653,22 +651,10 @@ def generate(seed: int, options: frozenset[str] = ALL_OPTIONS) -> ArrayProgram:
     return ArrayProgram("\n\n".join(parts), args, seed, frozenset(used))
 
 
-_counter = itertools.count()
-
-
 def load(program: ArrayProgram, directory: Path):
-    """Write ``program`` to a new module file in ``directory``, import it, return ``f``."""
-    name = f"fuzz_array_program_{os.getpid()}_{next(_counter)}"
-    path = directory / f"{name}.py"
-    path.write_text(program.source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
-    return getattr(module, program.name)
+    """Write ``program`` to a new module file in ``directory``, import it, return ``f``
+    (the scalar fuzzer's loader: each module a name of its own)."""
+    return fuzz_programs.load(program, directory)
 
 
 def _block_end(lines: list[str], start: int) -> int:

@@ -402,3 +402,21 @@ def test_i_row_of_a_matrix():
     x = np.array([0.5, -1.0, 2.0])
     assert_forward_is_the_function(i_row_of_matrix, x)
     check_grad(i_row_of_matrix, (x,))
+
+
+# -- builtin max/min return one of their arguments (found by the scalar fuzzer's 0-d run) --
+def max_then_scale(x, y):
+    v0 = max(y, x)
+    v0 *= np.tanh(v0)  # with 0-d arrays: changes the argument max returned, in place
+    return y + x + y
+
+
+def test_max_of_arrays_is_not_a_scalar_and_may_be_an_argument():
+    with pytest.raises(ADTransformError, match="changes the caller's data in place"):
+        value_and_grad(max_then_scale, wrt=(0, 1))(np.array(-1.0), np.array(-0.5))
+
+
+def test_max_of_floats_stays_plain_arithmetic():
+    # floats rebind: v0 is a new number, so the result is y + x + y: gradient (1, 2)
+    assert_value_and_grad(max_then_scale, (-1.0, -0.5), -2.0, (1.0, 2.0), wrt=(0, 1))
+    assert "in_place" not in grad(max_then_scale, wrt=(0, 1)).source_for(-1.0, -0.5)

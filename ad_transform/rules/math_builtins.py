@@ -135,12 +135,12 @@ def d_abs_scalar(g, ans, x):
     return g * (float(x > 0) - float(x < 0))
 
 
-@adjoint(builtins.max, kind=SCALAR)
+@adjoint(builtins.max)
 def d_max(g, ans, x, y):
     return g * ((x > y) + 0.5 * (x == y)), g * ((y > x) + 0.5 * (x == y))
 
 
-@adjoint(builtins.min, kind=SCALAR)
+@adjoint(builtins.min)
 def d_min(g, ans, x, y):
     return g * ((x < y) + 0.5 * (x == y)), g * ((y < x) + 0.5 * (x == y))
 
