@@ -231,7 +231,7 @@ def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
         return _NO_EFFECTS, ()
     ops: list[Op] = []
     _collect(fn.body, fn, 0, ops, set(), set())
-    params = list(inspect.signature(callee).parameters)
+    params = list(inspect.signature(callee, follow_wrapped=False).parameters)
     definitions: dict[str, list[Op]] = {}
     for op in ops:
         if op.target is not None and op.form not in MUTATIONS:
