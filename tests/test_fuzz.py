@@ -32,8 +32,8 @@ program that uses an option of ``fuzz_programs.ALL_OPTIONS`` (``AD_FUZZ_OPTIONS`
 decorators, helpers that write into the caller's list or array, aliases followed by
 ``+=``, ``np.where`` and divisions on floats, exact zeros, gradient functions called
 by ``f``); for the plain programs it is a failure: every construct used is supported.
-The options (and checks) still failing on this branch are in ``KNOWN_OPEN`` below,
-each with a failing example, and are left out of the default run.
+Options (and checks) that fail because of a known open bug go into ``KNOWN_OPEN``
+below, each with a failing example, and are left out of the default run (none now).
 
 The default run checks ``AD_FUZZ_EXAMPLES`` programs (300), reproducibly (derandomized);
 the long run is documented in README.md ("Versions")::
@@ -76,32 +76,9 @@ FAILURES_DIR = os.environ.get("AD_FUZZ_FAILURES", "")
 WITH_KNOWN_BUGS = os.environ.get("AD_FUZZ_KNOWN_BUGS", "") not in ("", "0")
 AVOID = frozenset() if WITH_KNOWN_BUGS else KNOWN_BUGS
 
-# Generator options (constructs of issue 11, see fuzz_programs.ALL_OPTIONS) and checks
-# that still fail on this branch: kept out of the default run until their fixes merge
-# (then delete the entry). A failing example of each:
-#
-# "decorated": a ``functools.wraps`` wrapper's own arithmetic is dropped:
-#     @deco (wrapper returns fn(w0, w1) + 1.0) def f(x, y): return x * y
-#     value_and_grad(f, wrt=(0, 1))(2.0, 3.0) gives value 6.0, f gives 7.0
-# "alias-augassign": an array with a second name, written through the first:
-#     a = np.array([1.0, 2.0, 0.5]); b = a; a[2] = y; return b[2]  -> grad 0.0, right 1.0
-#     (also ``a += v`` then reading ``b``, the issue's example)
-# "helper-mutation": a helper's append to the caller's list loses the derivative:
-#     def stash(store, v): store.append(v)
-#     def f(z): l = [z]; stash(l, 3.0 * z); return sum(l)   -> grad 1.0, right 4.0
-# "where": the where-trap on Python floats:
-#     np.where(x >= 0.0, x, np.sqrt(-x)) at 1.0: gradient nan (0-d array: 1.0)
-# "float-division": a zero adjoint times inf on Python floats:
-#     z / (1.0 + np.exp(800.0 * y)) at (1.0, 0.6): d/dy nan (0-d arrays: 0.0)
-# "zero-points": math.sqrt(y * y) ** 2 at 0.0: ZeroDivisionError in generated code
-# "0-d-aliasing" (a check): with 0-d array arguments ``x = y; y *= 2.0; return x``
-#     mutates the array both names hold; the gradient code rebinds ``y`` instead:
-#     value_and_grad at (1.5, 2.0) gives gradient (0, 1), right (0, 2). And a helper
-#     that does ``q *= c`` on its parameter mutates the caller's argument, which the
-#     caller's backward sweep then reads: def h(q): q *= 2.0 ... def g(x, y):
-#     y = y * x; h(x); return np.sum(y) -> grad_y 2x, right x (also for 1-d arrays).
-#     While open, the 0-d run of a program that mutates its 0-d arguments, or whose
-#     0-d value differs from its float value, is counted, not checked.
+# Generator options (fuzz_programs.ALL_OPTIONS) and checks ("0-d-aliasing") that fail
+# because of a known open bug: kept out of the default run, each listed with a failing
+# example, until the fix lands. None is open: every option and check runs by default.
 KNOWN_OPEN: frozenset[str] = frozenset()
 
 

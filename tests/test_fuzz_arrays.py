@@ -51,31 +51,8 @@ FIRST_SEED = int(os.environ.get("AD_FUZZ_ARRAY_SEED", "0"))
 KEEP_GOING = os.environ.get("AD_FUZZ_KEEP_GOING", "") not in ("", "0")
 FAILURES_DIR = os.environ.get("AD_FUZZ_FAILURES", "")
 
-# Constructs that still fail on this branch (their fixes are on other branches of
-# issue 11): kept out of the default run until those merge; then delete the entry.
-# A failing example of each (minimal programs in /work/wt/fuzz_findings.md):
-#
-# "helper-writes": a helper's item write into the caller's array is lost:
-#     def bump(buf, i, v): buf[i] += v
-#     def f(y): b = np.zeros(3); bump(b, 1, y); return np.sum(W * b)  -> grad 0.0
-# "self-view-write": b = np.array(x); b[::-1] = b (or b[:] = b) -> gradient all zeros
-# "repeated-index-write": b = x.copy(); b[[0, 0]] += y -> y's adjoint counted twice
-# "write-into-results": b = np.cumsum(v, axis=0) (np.where, np.roll, v[[2, 1, 0]],
-#     np.concatenate, np.einsum, np.sum(m, axis=0), np.outer, np.tile, np.stack,
-#     v.astype(float)); b[i] = ... -> refused ("cannot assign into items"): not wrong,
-#     but 80% of these programs are refused instead of checked
-# "partial-output" and "overwrite": a value whose adjoint stays 0.0 (used only on a
-#     path not taken, or overwritten in a loop) crashes array adjoints:
-#     v2 = np.outer(y, x); v3 = x * 1.0; if np.sum(x) < -5.0: v3 = np.sum(v2, axis=1)
-#     -> ValueError in outer_adjoint_left (also stack, cumsum, max with axis, item)
-# "nested-writes": an array or list created in a branch not taken, or anew in each
-#     loop iteration, then written: UnboundLocalError in the backward sweep
-#     (for i in range(0): b0 = np.copy(z); b0[0] = ...; x = x + b0 * x), or a 0.0
-#     adjoint reaching item_adjoint / ListAdjoint ("'float' object is not subscriptable")
-# "writes-in-helpers": def k(b): b1 = b * 1.0; b1[1] *= b[0, 0]; return b1 with a
-#     (2, 3) b gives a wrong gradient for b[0, 0] (right inline or with 1-D b)
-# "alias": b = np.array(x); b[0] = b[0] * c; x = b; b[1] = b[1] * c; return np.sum(W * x)
-#     -> the write through b after the alias is missed (grad_x [0.7, 2, 3], right [0.7, 1.4, 3])
+# Options that fail because of a known open bug: kept out of the default run, each
+# listed with a failing example, until the fix lands. None is open.
 KNOWN_OPEN: frozenset[str] = frozenset()
 
 
