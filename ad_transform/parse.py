@@ -14,6 +14,7 @@ import gast
 from .callables import derivative_origin, describe, higher_order_error_text
 from .convert import function_to_gast
 from .errors import ADTransformError, located_error
+from .lower import lower
 
 _MISSING = object()
 
@@ -27,13 +28,15 @@ class ParsedFunction:
     filename: str
     file_lines: list[str]
     closure: dict[str, types.CellType] = field(default_factory=dict)
+    lowered_locals: frozenset[str] = frozenset()  # local names the lowering passes made
 
     @property
     def local_names(self) -> frozenset[str]:
         """Every name the function binds itself (parameters, assignments, loop targets,
-        names its inner functions capture): never a global, whatever the globals hold."""
+        names its inner functions capture, names lowering introduced): never a global,
+        whatever the globals hold."""
         code = self.func.__code__
-        return frozenset(code.co_varnames) | frozenset(code.co_cellvars)
+        return frozenset(code.co_varnames) | frozenset(code.co_cellvars) | self.lowered_locals
 
     @property
     def name(self) -> str:
@@ -129,7 +132,7 @@ def parse_function(func: object) -> ParsedFunction:
     tree.decorator_list = []
     tree = function_to_gast(tree, first_line - 1, indent)
     closure = dict(zip(code.co_freevars, func.__closure__ or ()))
-    return ParsedFunction(func, tree, code.co_filename, file_lines, closure)
+    return lower(ParsedFunction(func, tree, code.co_filename, file_lines, closure))
 
 
 def not_a_function_error(obj: object) -> ADTransformError:
