@@ -95,7 +95,9 @@ class _Transformed:
         return tuple(converted) if converted is not None else args
 
     def _generated(self, args: tuple) -> Generated:
-        key = tuple(map(type, args))
+        return self._generated_for_key(tuple(map(type, args)))
+
+    def _generated_for_key(self, key: tuple) -> Generated:
         generated = self._specialized.get(key)
         if generated is None:
             kinds = tuple(_kind_of_type(t) for t in key)
@@ -105,7 +107,7 @@ class _Transformed:
         elif generated.dependencies and generated.is_stale():
             del self._specialized[key]
             self._fast.pop(key, None)
-            return self._generated(args)
+            return self._generated_for_key(key)
         self._last = generated
         return generated
 
@@ -124,12 +126,23 @@ class _Transformed:
 
     @property
     def source(self) -> str:
-        """The generated Python source (for the argument types of the latest call)."""
+        """The generated Python source, specialised for the argument types of the latest call.
+
+        Before the first call it is specialised for the parameters' annotations
+        (``float``, ``int``, ``np.ndarray``, NumPy scalar types) and, for a parameter
+        without a usable annotation, for a Python float: the plain-arithmetic code a
+        reader wants to see. :attr:`generic_source` is the code that works for any
+        argument types, :meth:`source_for` the code for arguments like given ones.
+        """
         if self._last is None:
-            self._last = generate(
-                self.func, self.wrt, (UNKNOWN,) * _positional_count(self.func), self.mode
-            )
+            self._generated_for_key(_default_argument_types(self.func))
         return self._last.source
+
+    @property
+    def generic_source(self) -> str:
+        """The generated source that works for any argument types (arrays, scalars, lists)."""
+        kinds = (UNKNOWN,) * _positional_count(self.func)
+        return generate(self.func, self.wrt, kinds, self.mode).source
 
     def source_for(self, *args) -> str:
         """The generated source specialised for arguments like ``args`` (nothing is run)."""
@@ -263,6 +276,50 @@ def _check_cotangent(cotangent, value) -> None:
             f"the cotangent has shape {np.shape(cotangent)} but the function's "
             f"value has shape {np.shape(value)}"
         )
+
+
+_ANNOTATION_TYPES = {
+    "float": float,
+    "int": int,
+    "np.ndarray": np.ndarray,
+    "numpy.ndarray": np.ndarray,
+    "ndarray": np.ndarray,
+}
+
+
+def _default_argument_types(func) -> tuple:
+    """The argument types ``.source`` shows code for before any call: each positional
+    parameter's annotation where it names a number or array type, else ``float``."""
+    try:
+        parameters = list(inspect.signature(func, follow_wrapped=False).parameters.values())
+    except (TypeError, ValueError):
+        return (float,) * _positional_count(func)
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(_annotation_type(p.annotation, func) for p in parameters if p.kind in positional)
+
+
+def _annotation_type(annotation, func) -> type:
+    """``float`` for a missing or unknown annotation; the type an annotation names otherwise
+    (``"np.ndarray"`` strings of ``from __future__ import annotations`` included)."""
+    if isinstance(annotation, str):
+        text = annotation.replace(" ", "").strip("'\"")  # '"x"' under future annotations
+        if text in _ANNOTATION_TYPES:
+            return _ANNOTATION_TYPES[text]
+        head = text.split("[", 1)[0]  # NDArray[np.float64], npt.NDArray[...]
+        if head.endswith("NDArray"):
+            return np.ndarray
+        scalar = (
+            getattr(np, text.rsplit(".", 1)[-1], None)
+            if text.startswith(("np.", "numpy."))
+            else None
+        )
+        annotation = scalar if isinstance(scalar, type) else inspect.Parameter.empty
+    origin = getattr(annotation, "__origin__", None)
+    if origin is np.ndarray:  # numpy.typing.NDArray[...]
+        return np.ndarray
+    if isinstance(annotation, type) and _kind_of_type(annotation) != UNKNOWN:
+        return annotation if annotation is not bool else float
+    return float
 
 
 def _positional_count(func) -> int:

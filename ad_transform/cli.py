@@ -2,7 +2,8 @@
 
 Subcommands::
 
-    show FILE.py:FUNC [--wrt 0,1] [--args ARG ...]   the generated adjoint source
+    show FILE.py:FUNC [--wrt 0,1] [--args ARG ... | --generic]
+                                                      the generated adjoint source
     ssa FILE.py:FUNC                                  the primal SSA trace
     table FILE.py:FUNC ARG ...                        the evaluation-trace table
     graph FILE.py:FUNC ARG ... [-o out.svg|.png|.dot] the computation graph
@@ -92,6 +93,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="example arguments: specialise the code for their types",
     )
     show.add_argument(
+        "--generic",
+        action="store_true",
+        help="the code for any argument types (default without --args: the parameters' "
+        "annotations, else Python floats)",
+    )
+    show.add_argument(
         "--mode",
         choices=["grad", "value_and_grad", "vjp"],
         default="grad",
@@ -175,8 +182,12 @@ def _show(args) -> int:
         if keywords:
             raise UsageError("--args takes positional arguments only")
         _check_count(func, positional, wrt)
+        if args.generic:
+            raise UsageError("--generic and --args exclude each other")
         source = _guarded(lambda: transformed.source_for(*positional), func)
-    else:
+    elif args.generic:
+        source = transformed.generic_source
+    else:  # specialised for the annotations, else for Python floats
         source = transformed.source
     _print_code(source, args.color)
     return 0
@@ -196,7 +207,9 @@ def _table(args) -> int:
     positional, keywords = parse_arguments(args.args)
     wrt = parse_wrt(args.wrt)
     table = _guarded(
-        lambda: trace_table(func, *positional, wrt=wrt, digits=args.digits, **keywords), func
+        lambda: trace_table(func, *positional, wrt=wrt, digits=args.digits, **keywords),
+        func,
+        _wrt_hint(positional, wrt),
     )
     print(table.to_text(layout=args.layout), end="")
     if args.html:
@@ -211,7 +224,11 @@ def _graph(args) -> int:
     func = load_function(args.target)
     positional, keywords = parse_arguments(args.args)
     wrt = parse_wrt(args.wrt)
-    table = _guarded(lambda: trace_table(func, *positional, wrt=wrt, **keywords), func)
+    table = _guarded(
+        lambda: trace_table(func, *positional, wrt=wrt, **keywords),
+        func,
+        _wrt_hint(positional, wrt),
+    )
     graph = table.graph(max_loop_nodes=args.max_loop_nodes)
     if not args.output:
         print(graph.to_dot(), end="")
@@ -400,14 +417,47 @@ def _check_count(func, positional: list, wrt) -> None:
         raise UsageError(f"{func.__name__}(): {exc}") from None
 
 
-def _guarded(run, func):
-    """Run the call; an error of the user's function (or of the arguments) is one line."""
+def _guarded(run, func, hint: str = ""):
+    """Run the call; an error of the user's function (or of the arguments) is one line,
+    followed by ``hint`` where the error may come from how the arguments were taken."""
     try:
         return run()
     except ADTransformError:
         raise
     except (TypeError, ValueError, ArithmeticError, IndexError, KeyError) as exc:
-        raise UsageError(f"{func.__name__}: {type(exc).__name__}: {exc}") from None
+        message = f"{func.__name__}: {type(exc).__name__}: {exc}"
+        if hint and isinstance(exc, TypeError):
+            message += f" ({hint})"
+        raise UsageError(message) from None
+
+
+def _wrt_hint(positional: list, wrt) -> str:
+    """What to say when the function fails at the arguments the table differentiates:
+    the integer arguments among them were made floats; ``--wrt`` picks others."""
+    from .trace import default_wrt
+
+    chosen = default_wrt(positional) if wrt is None else ([wrt] if isinstance(wrt, int) else wrt)
+    integers = [i for i in chosen if i < len(positional) and _is_integer(positional[i])]
+    if not integers:
+        return ""
+    others = [i for i in chosen if i not in integers]
+    plural = len(integers) > 1
+    named = f"argument{'s' if plural else ''} {', '.join(map(str, integers))}"
+    said = f"integer {named} {'were' if plural else 'was'} differentiated as a float"
+    if not others:
+        return (
+            f"{said}; choose the argument to differentiate with --wrt (e.g. --wrt "
+            f"{chosen[0]}) or write it as a float (2.0)"
+        )
+    return f"{said}; to keep {'them' if plural else 'it'} an integer: --wrt {','.join(map(str, others))}"
+
+
+def _is_integer(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    return isinstance(value, np.ndarray) and value.dtype.kind in "iu"
 
 
 def _print_code(source: str, color: str) -> None:

@@ -104,8 +104,9 @@ def parse_function(func: object) -> ParsedFunction:
     except (OSError, TypeError) as exc:
         raise ADTransformError(
             f"cannot differentiate {func.__qualname__} ({where}): its source is not "
-            f"available ({exc}); functions typed at an interactive prompt or created "
-            "with exec have no source file to read"
+            f"available ({exc}); functions typed at the plain Python prompt (3.10-3.12) or "
+            "created with exec have no source to read: put the function in a file, or use "
+            "IPython/Jupyter or the Python 3.13 prompt, which keep what was typed"
         ) from None
     file_lines = _file_lines(code.co_filename, lines, first_line)
     raw = "".join(lines)

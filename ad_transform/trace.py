@@ -312,7 +312,9 @@ def trace_table(func, *args, wrt=None, digits: int = 3, **kwargs) -> TraceTable:
     """Evaluate ``func(*args, **kwargs)`` and its gradient, recording the evaluation trace.
 
     ``wrt`` is an argument index or a tuple of indices, as for :func:`grad`; by default
-    every positional argument that is a number or a float array is differentiated.
+    the positional arguments that are floats or float arrays are differentiated (an
+    integer, a loop count say, stays an integer), and when none is, every argument that
+    is a number or a numeric array (as a float).
     Returns a :class:`TraceTable`; ``print`` it for the two-column textbook table.
     """
     return _Tracer(func, args, kwargs, wrt, digits).run()
@@ -327,6 +329,21 @@ def _kind_of(value: object) -> str | None:
     if isinstance(value, np.ndarray):
         return ARRAY
     return UNKNOWN
+
+
+def default_wrt(values: list) -> list[int]:
+    """The positions ``trace_table`` differentiates when ``wrt`` is not given: the float
+    arguments (Python and NumPy floats, float arrays), so that an integer such as a loop
+    count stays an integer; when no argument is a float, every number and numeric array
+    (``trace_table(f, 2, 5)`` differentiates both, as floats)."""
+    floats = [i for i, v in enumerate(values) if _is_float(v)]
+    return floats or [i for i, v in enumerate(values) if _differentiable(v)]
+
+
+def _is_float(value: object) -> bool:
+    if isinstance(value, (float, np.floating)):
+        return True
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
 
 
 def _differentiable(value: object) -> bool:
@@ -484,7 +501,7 @@ class _Tracer:
         values = dict(bound.arguments)
         positional = [a.id for a in (*fn.tree.args.posonlyargs, *fn.tree.args.args)]
         if self.wrt is None:
-            wrt = [i for i, p in enumerate(positional) if _differentiable(values.get(p))]
+            wrt = default_wrt([values.get(p) for p in positional])
             if not wrt:
                 raise TypeError(
                     f"{self.func.__name__}: no argument is a number or a float array; "
