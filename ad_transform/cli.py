@@ -449,7 +449,8 @@ def _wrt_hint(positional: list, wrt) -> str:
             f"{said}; choose the argument to differentiate with --wrt (e.g. --wrt "
             f"{chosen[0]}) or write it as a float (2.0)"
         )
-    return f"{said}; to keep {'them' if plural else 'it'} an integer: --wrt {','.join(map(str, others))}"
+    keep = "them" if plural else "it"
+    return f"{said}; to keep {keep} an integer: --wrt {','.join(map(str, others))}"
 
 
 def _is_integer(value) -> bool:

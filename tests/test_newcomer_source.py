@@ -27,7 +27,7 @@ def annotated(w: np.ndarray, n: int) -> float:
     return total
 
 
-def string_annotated(w: "np.ndarray", scale: "float") -> float:
+def string_annotated(w: np.ndarray, scale: float) -> float:  # strings: future annotations
     return np.sum(w * scale)
 
 
