@@ -22,7 +22,9 @@ import ast
 import importlib.util
 import inspect
 import os
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +125,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="two columns side by side, one after the other, or auto (by width)",
     )
-    table.add_argument("--html", metavar="FILE", help="also write the table as HTML")
+    table.add_argument(
+        "--full",
+        action="store_true",
+        help="every row; by default a trace of more than 400 rows shows the first and "
+        "last iterations of each long loop and how many rows were elided",
+    )
+    table.add_argument("--html", metavar="FILE", help="also write the table as HTML (every row)")
     table.set_defaults(run=_table)
 
     graph = sub.add_parser("graph", help="write the computation graph at ARGS")
@@ -206,12 +214,16 @@ def _table(args) -> int:
     func = load_function(args.target)
     positional, keywords = parse_arguments(args.args)
     wrt = parse_wrt(args.wrt)
-    table = _guarded(
-        lambda: trace_table(func, *positional, wrt=wrt, digits=args.digits, **keywords),
-        func,
-        _wrt_hint(positional, wrt),
-    )
-    print(table.to_text(layout=args.layout), end="")
+    with _Progress(func.__name__) as progress:
+        table = _guarded(
+            lambda: trace_table(
+                func, *positional, wrt=wrt, digits=args.digits, progress=progress, **keywords
+            ),
+            func,
+            _wrt_hint(positional, wrt),
+        )
+    width = shutil.get_terminal_size().columns
+    print(table.to_text(layout=args.layout, width=width, full=args.full or None), end="")
     if args.html:
         Path(args.html).write_text(table._repr_html_(), encoding="utf-8")
     return 0
@@ -224,11 +236,12 @@ def _graph(args) -> int:
     func = load_function(args.target)
     positional, keywords = parse_arguments(args.args)
     wrt = parse_wrt(args.wrt)
-    table = _guarded(
-        lambda: trace_table(func, *positional, wrt=wrt, **keywords),
-        func,
-        _wrt_hint(positional, wrt),
-    )
+    with _Progress(func.__name__) as progress:
+        table = _guarded(
+            lambda: trace_table(func, *positional, wrt=wrt, progress=progress, **keywords),
+            func,
+            _wrt_hint(positional, wrt),
+        )
     graph = table.graph(max_loop_nodes=args.max_loop_nodes)
     if not args.output:
         print(graph.to_dot(), end="")
@@ -281,6 +294,36 @@ def list_primitives() -> list[str]:
     if listed is not None:
         return list(listed())
     return sorted({rule.name for rule in rules.all_rules()})  # pragma: no cover
+
+
+class _Progress:
+    """``progress(phase, rows)`` for :func:`trace_table`: once a trace has taken more than
+    ``delay`` seconds, a status line on stderr (rewritten in place on a terminal)."""
+
+    def __init__(self, name: str, delay: float = 1.0, stream=None) -> None:
+        self.name, self.delay = name, delay
+        self.stream = stream if stream is not None else sys.stderr
+        self.shown: str | None = None  # the phase last reported
+
+    def __enter__(self) -> _Progress:
+        self.start = time.monotonic()
+        return self
+
+    def __call__(self, phase: str, rows: int) -> None:
+        if time.monotonic() - self.start < self.delay:
+            return
+        text = f"tracing {self.name}: {phase} sweep, {rows:,} rows"
+        if self.stream.isatty():
+            self.stream.write(f"\r{text}\x1b[K")
+        elif phase != self.shown:  # not a terminal: one line per sweep
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self.shown = phase
+
+    def __exit__(self, *exc) -> None:
+        if self.shown and self.stream.isatty():
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 # -- input -----------------------------------------------------------------------------------

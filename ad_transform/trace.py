@@ -217,9 +217,10 @@ class TraceTable:
         return self.forward if side == "forward" else self.reverse
 
     # -- text ------------------------------------------------------------------------------
-    def column_lines(self, side: str) -> list[str]:
-        """One column of the table as aligned lines, with its heading."""
-        rows = self.rows(side)
+    def column_lines(self, side: str, full: bool = True) -> list[str]:
+        """One column of the table as aligned lines, with its heading; ``full=False``
+        summarises long loops (see :meth:`to_text`)."""
+        rows = self.rows(side) if full else summarized_rows(self.rows(side))
         heading = "Forward primal trace" if side == "forward" else "Reverse adjoint trace"
         plain = [r for r in rows if not r.is_marker]
         values = {id(r): r.value_text(self.digits) for r in plain}
@@ -241,10 +242,20 @@ class TraceTable:
             lines.append((head + body).rstrip())
         return lines
 
-    def to_text(self, layout: str = "auto", width: int = 180) -> str:
+    def to_text(self, layout: str = "auto", width: int = 180, full: bool | None = None) -> str:
         """The table as text: ``"columns"`` side by side, ``"stacked"``, or ``"auto"``
-        (side by side unless that is wider than ``width``)."""
-        left, right = self.column_lines("forward"), self.column_lines("reverse")
+        (side by side unless that is wider than ``width``).
+
+        ``full=None`` (the default) shows every row of a trace of up to
+        ``SUMMARY_THRESHOLD`` rows a side; a longer trace is summarised: each loop with
+        more than ``2 * KEPT_ITERATIONS + 1`` iterations shows its first and last
+        ``KEPT_ITERATIONS`` iterations and one line saying how many rows were elided.
+        ``full=True`` shows everything, ``full=False`` always summarises.
+        """
+        if full is None:
+            full = max(len(self.forward), len(self.reverse)) <= SUMMARY_THRESHOLD
+        left = self.column_lines("forward", full)
+        right = self.column_lines("reverse", full)
         title = f"Evaluation trace of {self.call}"
         left_w = max(display_width(s) for s in left)
         right_w = max(display_width(s) for s in right)
@@ -308,16 +319,86 @@ class TraceTable:
         return ComputationGraph.from_trace(self, **options)
 
 
-def trace_table(func, *args, wrt=None, digits: int = 3, **kwargs) -> TraceTable:
+SUMMARY_THRESHOLD = 400  # rows a side above which to_text() summarises loops
+KEPT_ITERATIONS = 2  # first and last iterations a summary keeps of each long loop
+
+
+def summarized_rows(rows: list[Row], keep: int = KEPT_ITERATIONS) -> list[Row]:
+    """``rows`` with the middle iterations of every loop of more than ``2 * keep + 1``
+    iterations replaced by one marker row saying what was elided.
+
+    A loop instance is identified by the iterations of the loops around it and its own
+    key; its trip count is the largest iteration number its rows carry.
+    """
+    trips: dict[tuple, int] = {}
+    for row in rows:
+        for depth, (key, number) in enumerate(row.iteration):
+            instance = (row.iteration[:depth], key)
+            trips[instance] = max(trips.get(instance, 0), number)
+    headers = {row.loop[0]: row.expression for row in rows if row.is_marker and row.loop}
+    out: list[Row] = []
+    elided: list[Row] = []
+    elided_at: tuple | None = None  # (instance, first and last elided iteration)
+
+    def flush() -> None:
+        nonlocal elided, elided_at
+        if elided:
+            (prefix, key), first, last = elided_at
+            shown = sum(1 for r in elided if not r.is_marker)
+            header = headers.get(key) or "the loop"
+            text = (
+                f"── ⋯ iterations {first} to {last} of {trips[(prefix, key)]} of {header} "
+                f"elided ({shown} rows; --full or to_text(full=True) shows them)"
+            )
+            out.append(Row("marker", text=text, iteration=prefix))
+        elided, elided_at = [], None
+
+    for row in rows:
+        where = _elided_level(row, trips, keep)
+        if where is None:
+            flush()
+            out.append(row)
+            continue
+        instance, number = where
+        if elided_at is not None and elided_at[0] != instance:
+            flush()
+        if elided_at is None:
+            elided_at = (instance, number, number)
+        else:
+            first, last = elided_at[1], elided_at[2]
+            elided_at = (instance, min(first, number), max(last, number))
+        elided.append(row)
+    flush()
+    return out
+
+
+def _elided_level(row: Row, trips: dict, keep: int) -> tuple | None:
+    """The outermost loop instance whose iteration ``row`` belongs to is elided, with
+    that iteration's number; None when the row is shown."""
+    for depth, (key, number) in enumerate(row.iteration):
+        instance = (row.iteration[:depth], key)
+        count = trips[instance]
+        if count > 2 * keep + 1 and keep < number <= count - keep:
+            return instance, number
+    return None
+
+
+def trace_table(func, *args, wrt=None, digits: int = 3, progress=None, **kwargs) -> TraceTable:
     """Evaluate ``func(*args, **kwargs)`` and its gradient, recording the evaluation trace.
 
     ``wrt`` is an argument index or a tuple of indices, as for :func:`grad`; by default
     the positional arguments that are floats or float arrays are differentiated (an
     integer, a loop count say, stays an integer), and when none is, every argument that
     is a number or a numeric array (as a float).
-    Returns a :class:`TraceTable`; ``print`` it for the two-column textbook table.
+    Returns a :class:`TraceTable`; ``print`` it for the two-column textbook table (a
+    long trace is summarised: see :meth:`TraceTable.to_text`). ``progress``, if given,
+    is called as ``progress(phase, rows)`` (``phase`` is ``"forward"`` or
+    ``"backward"``) every ``PROGRESS_EVERY`` rows recorded, to report on a long trace.
     """
-    return _Tracer(func, args, kwargs, wrt, digits).run()
+    return _Tracer(func, args, kwargs, wrt, digits, progress).run()
+
+
+PROGRESS_EVERY = 1000
 
 
 # -- preparation ---------------------------------------------------------------------------
@@ -420,15 +501,18 @@ def _reverse_tagged(analysis, helper_pair):
 
 # -- the interpreter -----------------------------------------------------------------------
 class _Tracer:
-    def __init__(self, func, args: tuple, kwargs: dict, wrt, digits: int) -> None:
+    def __init__(self, func, args: tuple, kwargs: dict, wrt, digits: int, progress=None) -> None:
         self.func = func  # its own code: a wrapper is differentiated, not what it wraps
         self.args, self.kwargs, self.wrt, self.digits = args, kwargs, wrt, digits
+        self.progress = progress
+        self.statements_run = 0
         self.forward_rows: list[Row] = []
         self.reverse_rows: list[Row] = []
         self.labels: dict[str, str | None] = {}  # SSA name -> textbook label, now
         self.events: dict[tuple, _Event] = {}  # (op index, iteration path) -> event
         self.counter = 0
         self.codes: dict[int, types.CodeType] = {}
+        self.eval_codes: dict[tuple, types.CodeType] = {}
         self.totals: dict[str, object] = {}  # adjoint label -> accumulated value
         self.contributed: set[str] = set()
 
@@ -624,12 +708,17 @@ class _Tracer:
         return ast.fix_missing_locations(tree)
 
     def evaluate(self, expr: gast.expr, origin: gast.AST | None = None) -> object:
-        tree = ast.Expression(body=self.at_origin(expr))
-        if origin is not None and getattr(origin, "origin_line", None):
-            for n in ast.walk(tree):
-                if "lineno" in n._attributes:
-                    n.lineno = n.end_lineno = origin.origin_line
-        return eval(compile(tree, self.filename, "eval"), self.ns)
+        line = getattr(origin, "origin_line", None) if origin is not None else None
+        key = (id(expr), line)  # the nodes live as long as the tracer: ids are stable
+        code = self.eval_codes.get(key)
+        if code is None:
+            tree = ast.Expression(body=self.at_origin(expr))
+            if line:
+                for n in ast.walk(tree):
+                    if "lineno" in n._attributes:
+                        n.lineno = n.end_lineno = line
+            code = self.eval_codes[key] = compile(tree, self.filename, "eval")
+        return eval(code, self.ns)
 
     def execute(self, stmt: gast.stmt) -> object:
         """Run ``stmt``; ``x += e`` adds without writing in place (and starts an unset
@@ -741,7 +830,14 @@ class _Tracer:
         line = getattr(op.stmt, "origin_line", None)
         self.primal_row(k, path, op.stmt, op.target, inputs, line, show_value=True)
 
+    def report_progress(self, phase: str) -> None:
+        self.statements_run += 1
+        if self.progress is not None and self.statements_run % PROGRESS_EVERY == 0:
+            rows = self.forward_rows if phase == "forward" else self.reverse_rows
+            self.progress(phase, len(rows))
+
     def forward_statement(self, stmt: gast.stmt, path: tuple) -> None:
+        self.report_progress("forward")
         k = getattr(stmt, "ad_trace_op", None)
         if k is None:  # bookkeeping of the sweep: trip counters, the tape, snapshots
             self.execute(stmt)
@@ -895,6 +991,7 @@ class _Tracer:
         )
 
     def backward_statement(self, stmt: gast.stmt, path: tuple) -> None:
+        self.report_progress("backward")
         if self.is_pop(stmt) or isinstance(stmt, gast.Expr):
             self.execute(stmt)
             return
