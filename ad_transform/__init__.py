@@ -6,6 +6,7 @@ forward statements, then the adjoint statements in reverse order.
 """
 
 from .api import grad, value_and_grad, vjp
+from .check import GradientCheckError, check_grads
 from .errors import ADTransformError
 from .export import export
 from .pipeline import ssa_source
@@ -16,7 +17,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ADTransformError",
+    "GradientCheckError",
     "adjoint",
+    "check_grads",
     "export",
     "grad",
     "register_adjoint",

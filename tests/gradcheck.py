@@ -1,14 +1,18 @@
-"""A reusable gradient checker: finite differences against ``grad`` and ``vjp``.
+"""The test suite's gradient checker: :func:`ad_transform.check_grads`' comparisons plus
+the contract of gradients the tests also demand.
 
 Everything is computed in float64. Three entry points:
 
-* :func:`numerical_gradient` -- central finite differences, one element at a time;
-* :func:`check_grad` -- ``grad(f, wrt)`` against :func:`numerical_gradient`, plus the
-  type/shape contract of gradients (a ``float`` for a Python float, an ndarray of the
-  same shape and a float dtype for an ndarray) and the absence of aliasing;
-* :func:`check_vjp_dot_product` -- the dot-product test ``<u, J^T v> == <J u, v>`` with a
-  random, non-uniform cotangent ``v`` and a random direction ``u``; ``J u`` is a central
-  finite difference along ``u``.
+* :func:`numerical_gradient` -- central finite differences, one element at a time
+  (``ad_transform.check.numerical_gradient``);
+* :func:`check_grad` -- ``grad(f, wrt)`` against :func:`numerical_gradient`
+  (``ad_transform.check.finite_difference_check``), plus the type/shape contract of
+  gradients (a ``float`` for a Python float, an ndarray of the same shape and a float
+  dtype for an ndarray), the absence of aliasing and unchanged inputs;
+* :func:`check_vjp_dot_product` -- the dot-product test ``<u, J^T v> == <J u, v>``
+  (``ad_transform.check.dot_product_check``) with a random, non-uniform cotangent ``v``
+  and a random direction ``u``, plus the value, the cotangents' contract and unchanged
+  inputs and ``v``.
 
 The step ``eps`` defaults to 1e-5 (close to the optimal ``cbrt(machine eps)`` of a
 central difference), which makes the finite difference accurate to about 1e-10
@@ -24,38 +28,31 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ad_transform import grad, vjp
+from ad_transform import grad
+from ad_transform.check import (
+    DEFAULT_ATOL,
+    DEFAULT_EPS,
+    DEFAULT_RTOL,
+    GradientCheckError,
+    GradientCheckReport,
+    dot_product_check,
+    finite_difference_check,
+    random_like,
+)
+from ad_transform.check import numerical_gradient as _numerical_gradient
 
 Wrt = int | tuple[int, ...]
 
-DEFAULT_EPS = 1e-5
-DEFAULT_RTOL = 1e-6
-DEFAULT_ATOL = 1e-8
-
-
-def _positions(wrt: Wrt) -> tuple[int, ...]:
-    return (wrt,) if isinstance(wrt, int) else tuple(wrt)
-
-
-def _as_float64(value):
-    """``value`` as the float64 type the finite differences work in (a copy for arrays)."""
-    if isinstance(value, np.ndarray):
-        return np.array(value, dtype=np.float64)
-    return float(value)
-
-
-def _scalar_output(out, f: Callable) -> float:
-    if np.ndim(out) != 0:
-        raise ValueError(
-            f"{f.__name__} must return a scalar for a gradient check, got shape {np.shape(out)}"
-        )
-    return float(out)
-
-
-def _replace(args: Sequence, position: int, value) -> list:
-    new = list(args)
-    new[position] = value
-    return new
+__all__ = [
+    "DEFAULT_ATOL",
+    "DEFAULT_EPS",
+    "DEFAULT_RTOL",
+    "check_grad",
+    "check_like",
+    "check_vjp_dot_product",
+    "numerical_gradient",
+    "random_like",
+]
 
 
 def numerical_gradient(f: Callable, args: Sequence, wrt: Wrt = 0, eps: float = DEFAULT_EPS):
@@ -65,27 +62,11 @@ def numerical_gradient(f: Callable, args: Sequence, wrt: Wrt = 0, eps: float = D
     is a ``float`` for a scalar argument and a float64 ndarray shaped like an array
     argument. The step for element ``x_i`` is ``eps * max(1, |x_i|)``.
     """
-    args = list(args)
-    grads = []
-    for i in _positions(wrt):
-        x = _as_float64(args[i])
-        if isinstance(x, float):
-            h = eps * max(1.0, abs(x))
-            plus = _scalar_output(f(*_replace(args, i, x + h)), f)
-            minus = _scalar_output(f(*_replace(args, i, x - h)), f)
-            grads.append((plus - minus) / (2.0 * h))
-            continue
-        g = np.zeros(x.shape, dtype=np.float64)
-        for index in np.ndindex(*x.shape):
-            h = eps * max(1.0, abs(x[index]))
-            shifted = x.copy()
-            shifted[index] = x[index] + h
-            plus = _scalar_output(f(*_replace(args, i, shifted)), f)
-            shifted[index] = x[index] - h
-            minus = _scalar_output(f(*_replace(args, i, shifted)), f)
-            g[index] = (plus - minus) / (2.0 * h)
-        grads.append(g)
-    return grads[0] if isinstance(wrt, int) else tuple(grads)
+    return _numerical_gradient(f, args, wrt, eps)
+
+
+def _positions(wrt: Wrt) -> tuple[int, ...]:
+    return (wrt,) if isinstance(wrt, int) else tuple(wrt)
 
 
 def check_like(gradient, argument, what: str = "gradient", others: Sequence = ()) -> None:
@@ -129,6 +110,12 @@ def _assert_unchanged(args: Sequence, before: Sequence, f: Callable) -> None:
             )
 
 
+def _raise_failures(f: Callable, checks: list, args: Sequence) -> None:
+    if not all(c.passed for c in checks):
+        report = GradientCheckReport(f"{f.__name__} at {args!r:.200}", checks)
+        raise GradientCheckError(report)
+
+
 def check_grad(
     f: Callable,
     args: Sequence,
@@ -154,33 +141,10 @@ def check_grad(
             f"not a tuple of {len(positions)} gradients"
         )
         analytic_all = analytic
-    numeric = numerical_gradient(f, args, wrt, eps)
-    numeric_all = (numeric,) if isinstance(wrt, int) else numeric
-    for i, a, n in zip(positions, analytic_all, numeric_all, strict=True):
+    for i, a in zip(positions, analytic_all, strict=True):
         check_like(a, args[i], f"gradient of {f.__name__} wrt argument {i}", args)
-        np.testing.assert_allclose(
-            np.asarray(a, dtype=np.float64),
-            n,
-            rtol=rtol,
-            atol=atol,
-            err_msg=f"gradient of {f.__name__} wrt argument {i} at {args!r}",
-        )
+    _raise_failures(f, finite_difference_check(f, args, wrt, analytic, eps, rtol, atol), args)
     return analytic
-
-
-def random_like(value, rng: np.random.Generator):
-    """A standard-normal value shaped like ``value`` (a float for a scalar)."""
-    if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
-        return float(rng.standard_normal())
-    return rng.standard_normal(np.shape(value))
-
-
-def _inner(a, b) -> float:
-    return float(np.sum(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)))
-
-
-def _abs_inner(a, b) -> float:
-    return float(np.sum(np.abs(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64))))
 
 
 def check_vjp_dot_product(
@@ -204,48 +168,27 @@ def check_vjp_dot_product(
     rng = rng if rng is not None else np.random.default_rng(0)
     positions = _positions(wrt)
     before = _snapshot(args)
-    value, pullback = vjp(f, wrt=wrt)(*args)
+    check, computed = dot_product_check(f, args, wrt, rng, eps, rtol, atol)
     _assert_unchanged(args, before, f)
-    expected = f(*args)
+    value, v, cotangents = computed["value"], computed["v"], computed["cotangents"]
     np.testing.assert_allclose(
-        value, expected, rtol=1e-12, atol=0, err_msg=f"the value returned by vjp({f.__name__})"
+        value, f(*args), rtol=1e-12, atol=0, err_msg=f"the value returned by vjp({f.__name__})"
     )
-    v = random_like(value, rng)
     if np.size(v) > 1:
         assert np.ptp(v) > 0, "the cotangent must not be uniform"
-    v_before = copy.deepcopy(v)
-    cotangents = pullback(v)
-    np.testing.assert_array_equal(v, v_before, err_msg="the pullback modified its cotangent")
+    np.testing.assert_array_equal(
+        v, computed["v_before"], err_msg="the pullback modified its cotangent"
+    )
     if isinstance(wrt, int):
         cotangents = (cotangents,)
     assert isinstance(cotangents, tuple) and len(cotangents) == len(positions), (
         f"the pullback of {f.__name__} returned {cotangents!r:.80}, not {len(positions)} cotangents"
     )
-
-    directions = [random_like(args[i], rng) for i in positions]
-    plus, minus = list(args), list(args)
-    for i, u in zip(positions, directions, strict=True):
-        x = _as_float64(args[i])
-        plus[i] = x + eps * u
-        minus[i] = x - eps * u
-    ju = (np.asarray(f(*plus), dtype=np.float64) - np.asarray(f(*minus), dtype=np.float64)) / (
-        2.0 * eps
-    )
-
-    lhs = scale = 0.0
-    for i, u, ct in zip(positions, directions, cotangents, strict=True):
+    for i, ct in zip(positions, cotangents, strict=True):
         check_like(
             ct,
             args[i],
             f"cotangent of {f.__name__} wrt argument {i}",
             [*args, v] if isinstance(v, np.ndarray) else args,
         )
-        lhs += _inner(u, ct)
-        scale += _abs_inner(u, ct)
-    rhs = _inner(ju, v)
-    scale += _abs_inner(ju, v)
-    assert abs(lhs - rhs) <= atol + rtol * scale, (
-        f"dot-product test of {f.__name__} wrt {wrt} failed: <u, J^T v> = {lhs!r}, "
-        f"<J u, v> = {rhs!r} (difference {abs(lhs - rhs):.3g}, allowed "
-        f"{atol + rtol * scale:.3g}) at {args!r}"
-    )
+    _raise_failures(f, [check], args)
