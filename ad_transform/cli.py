@@ -77,7 +77,11 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def target(p):
-        p.add_argument("target", metavar="FILE.py:FUNC", help="the function, as file:name")
+        p.add_argument(
+            "target",
+            metavar="FILE.py:FUNC",
+            help="the function: file.py:name, or package.module:name (imported)",
+        )
 
     def wrt(p):
         p.add_argument(
@@ -182,7 +186,7 @@ def _show(args) -> int:
     from .api import grad, value_and_grad, vjp
 
     func = load_function(args.target)
-    wrt = parse_wrt(args.wrt, default=0)
+    wrt = _wrt_of(func, args.wrt, default=0)
     make = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp}[args.mode]
     transformed = make(func, wrt=wrt)
     if args.args is not None:
@@ -213,7 +217,7 @@ def _table(args) -> int:
 
     func = load_function(args.target)
     positional, keywords = parse_arguments(args.args)
-    wrt = parse_wrt(args.wrt)
+    wrt = _wrt_of(func, args.wrt)
     with _Progress(func.__name__) as progress:
         table = _guarded(
             lambda: trace_table(
@@ -235,7 +239,7 @@ def _graph(args) -> int:
 
     func = load_function(args.target)
     positional, keywords = parse_arguments(args.args)
-    wrt = parse_wrt(args.wrt)
+    wrt = _wrt_of(func, args.wrt)
     with _Progress(func.__name__) as progress:
         table = _guarded(
             lambda: trace_table(func, *positional, wrt=wrt, progress=progress, **keywords),
@@ -248,8 +252,13 @@ def _graph(args) -> int:
         return 0
     try:
         graph.render(args.output)
-    except GraphvizNotFoundError as exc:
-        raise UsageError(f"cannot write {args.output}: {exc}") from None
+    except GraphvizNotFoundError:
+        dot = Path(args.output).with_suffix(".dot").name
+        raise UsageError(
+            f"cannot write {args.output}: rendering needs Graphviz's 'dot' program "
+            "(https://graphviz.org/download/, e.g. 'apt install graphviz'); without it "
+            f"write the DOT text: -o {dot}"
+        ) from None
     except (OSError, RuntimeError) as exc:
         raise UsageError(f"cannot write {args.output}: {exc}") from None
     print(f"wrote {args.output}", file=sys.stderr)
@@ -260,7 +269,7 @@ def _export(args) -> int:
     from .export import export
 
     func = load_function(args.target)
-    wrt = parse_wrt(args.wrt, default=0)
+    wrt = _wrt_of(func, args.wrt, default=0)
     example = None
     if args.args is not None:
         example, keywords = parse_arguments(args.args)
@@ -328,14 +337,19 @@ class _Progress:
 
 # -- input -----------------------------------------------------------------------------------
 def load_function(spec: str):
-    """The function named by ``FILE.py:FUNC`` (``FUNC`` may be dotted: ``Class.method``)."""
+    """The function named by ``FILE.py:FUNC`` or ``package.module:FUNC`` (``FUNC`` may be
+    dotted: ``Class.method``). A module path is imported as ``python -m`` would, from the
+    current directory or the installed packages, so relative imports work."""
     path_text, sep, name = spec.rpartition(":")
     if not sep or not path_text or not name:
-        raise UsageError(f"expected FILE.py:FUNCTION, got {spec!r}")
+        raise UsageError(f"expected FILE.py:FUNCTION or package.module:FUNCTION, got {spec!r}")
     path = Path(path_text)
-    if not path.is_file():
+    if path.is_file():
+        module = _import_file(path)
+    elif _is_module_path(path_text):
+        module = _import_module(path_text)
+    else:
         raise UsageError(f"no such file: {path_text}")
-    module = _import_file(path)
     obj = module
     for part in name.split("."):
         if not hasattr(obj, part):
@@ -356,6 +370,30 @@ def load_function(spec: str):
     return obj  # its own code: a decorated function is the wrapper the decorator made
 
 
+def _is_module_path(text: str) -> bool:
+    return not text.endswith(".py") and all(part.isidentifier() for part in text.split("."))
+
+
+def _import_module(name: str):
+    """``package.module`` imported with the current directory first on ``sys.path``."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            raise UsageError(
+                f"no such file or module: {name} (a module path is imported from the "
+                "current directory or the installed packages)"
+            ) from None
+        raise UsageError(f"importing {name} failed: {type(exc).__name__}: {exc}") from None
+    except SyntaxError as exc:
+        raise UsageError(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except Exception as exc:
+        raise UsageError(f"importing {name} failed: {type(exc).__name__}: {exc}") from None
+
+
 def _import_file(path: Path):
     path = path.resolve()
     module_name = "_ad_transform_cli_" + "".join(c if c.isalnum() else "_" for c in path.stem)
@@ -374,10 +412,24 @@ def _import_file(path: Path):
         raise UsageError(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}") from None
     except Exception as exc:
         where = _innermost_frame(exc, str(path))
+        hint = ""
+        if isinstance(exc, ImportError) and "relative import" in str(exc):
+            hint = f"; name it by its module path instead: {_module_path(path)}:FUNC"
         raise UsageError(
-            f"importing {path.name} failed{where}: {type(exc).__name__}: {exc}"
+            f"importing {path.name} failed{where}: {type(exc).__name__}: {exc}{hint}"
         ) from None
     return module
+
+
+def _module_path(path: Path) -> str:
+    """``pkg.sub.mod`` for ``pkg/sub/mod.py`` (the packages are the folders holding an
+    ``__init__.py``)."""
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts)
 
 
 def _innermost_frame(exc: BaseException, filename: str) -> str:
@@ -400,9 +452,40 @@ def parse_wrt(text: str | None, default=None):
         raise UsageError(f"--wrt expects argument indices like 0 or 0,1, not {text!r}") from None
     if not parts:
         raise UsageError("--wrt needs at least one argument index")
+    negative = [p for p in parts if p < 0]
+    if negative:
+        raise UsageError(
+            f"--wrt {text}: argument indices count from 0 and cannot be negative ({negative[0]})"
+        )
+    repeated = sorted({p for p in parts if parts.count(p) > 1})
+    if repeated:
+        raise UsageError(f"--wrt {text} names argument {repeated[0]} more than once")
     if "," in text:
         return tuple(parts)
     return parts[0]
+
+
+def _wrt_of(func, text: str | None, default=None):
+    """``--wrt`` parsed and checked against ``func``'s positional parameters."""
+    wrt = parse_wrt(text, default)
+    if wrt is None:
+        return None
+    try:
+        parameters = list(inspect.signature(func, follow_wrapped=False).parameters.values())
+    except (TypeError, ValueError):  # pragma: no cover - a function always has one
+        return wrt
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        return wrt  # *args: the transformation says what it makes of it
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in parameters if p.kind in kinds]
+    for index in (wrt,) if isinstance(wrt, int) else wrt:
+        if index >= len(names):
+            listed = ", ".join(f"{i} ({n})" for i, n in enumerate(names)) or "none"
+            raise UsageError(
+                f"--wrt {index}: {func.__name__} has {len(names)} positional "
+                f"parameter{'' if len(names) == 1 else 's'}: {listed}"
+            )
+    return wrt
 
 
 def parse_arguments(texts: list[str]) -> tuple[list, dict]:
@@ -505,11 +588,19 @@ def _is_integer(value) -> bool:
 
 
 def _print_code(source: str, color: str) -> None:
+    """``source`` on stdout, highlighted by pygments for ``always`` (or ``auto`` on a
+    terminal); ``always`` without pygments prints plain code and says so on stderr."""
     if color == "always" or (color == "auto" and sys.stdout.isatty()):
         highlighted = _highlight(source)
         if highlighted is not None:
             sys.stdout.write(highlighted)
             return
+        if color == "always":
+            print(
+                "ad_transform: --color always needs pygments (pip install pygments); "
+                "printing without color",
+                file=sys.stderr,
+            )
     sys.stdout.write(source if source.endswith("\n") else source + "\n")
 
 
