@@ -3,7 +3,8 @@
 For each case it times, side by side in one process, the forward function, the
 hand-written gradient, ours (``ad_transform.grad``, warmed up so the transformation is
 not timed) and the peers that are installed, checks every gradient against the
-hand-written one before timing it, and prints and writes the tables (Markdown). See
+hand-written one before timing it, and prints the tables (Markdown); ``--write`` also
+writes them to ``benchmarks/RESULTS.md``, ``-o PATH`` to another file. See
 ``python -m benchmarks --help``.
 """
 
@@ -78,9 +79,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--output",
         "-o",
         default=None,
-        help="Markdown file to write (default benchmarks/RESULTS.md)",
+        help="also write the Markdown tables to this file (nothing is written by default)",
     )
-    parser.add_argument("--no-output", action="store_true", help="write no Markdown file")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="also write the Markdown tables to benchmarks/RESULTS.md (the tracked results)",
+    )
+    parser.add_argument(
+        "--no-output", action="store_true", help="write no Markdown file (the default)"
+    )
     parser.add_argument("--json", default=None, help="also write the raw numbers as JSON here")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
     parser.add_argument(
@@ -121,6 +129,16 @@ def limit_threads(threads: int) -> str | None:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def output_path(args: argparse.Namespace) -> Path | None:
+    """Where to write the Markdown tables: ``-o PATH``, ``--write`` (the tracked
+    ``benchmarks/RESULTS.md``), else nowhere: the tables are only printed."""
+    if args.no_output:
+        return None
+    if args.output:
+        return Path(args.output)
+    return DEFAULT_OUTPUT if args.write else None
 
 
 def select_peers(spec: str | None, quick: bool) -> list[str]:
@@ -332,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     contenders = [FORWARD, HAND, OURS, OURS_DIRECT, *peers]
     text = markdown(info, results, growing, transform, contenders, peers, described, wrong)
     print(text)
-    if not args.no_output:
-        output = Path(args.output) if args.output else DEFAULT_OUTPUT
+    output = output_path(args)
+    if output is not None:
         output.write_text(text, encoding="utf-8")
         log(f"wrote {output}")
     if args.json:

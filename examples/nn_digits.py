@@ -5,10 +5,11 @@ The network is 64 -> 32 (tanh) -> 10 (softmax), the loss the mean cross-entropy,
 written in plain NumPy; ``grad(loss, wrt=(0, 1, 2, 3))`` gives the gradient of the
 four parameter arrays. Before training, the gradient is checked against central
 finite differences on a few weights; after training, the test accuracy is printed
-(expect well above 90%) and, when matplotlib is installed, the loss curve is saved
-as a PNG (``--plot PATH``, default ``nn_digits_loss.png``).
+(expect well above 90%) and, with ``--plot [PATH]`` (default ``nn_digits_loss.png``),
+the loss curve is saved as a PNG; nothing is written without ``--plot``.
 
-Needs the optional ``examples`` extra: ``pip install -e '.[examples]'``.
+Needs the optional ``examples`` extra: ``pip install -e '.[examples]'`` (scikit-learn;
+matplotlib for ``--plot``). A missing one is named in one line.
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ def predict(W1, b1, W2, b2, X):
 
 
 def load_digits_split(seed: int = 0):
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:  # one line, not a traceback
+        raise SystemExit(
+            "nn_digits.py needs scikit-learn: pip install -e '.[examples]' "
+            "(or pip install scikit-learn)"
+        ) from None
 
     digits = load_digits()
     X = digits.data / 16.0
@@ -113,17 +120,29 @@ def save_plot(losses, path: str) -> bool:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--plot", default="nn_digits_loss.png", help="where to save the curve")
+    parser.add_argument(
+        "--plot",
+        nargs="?",
+        const="nn_digits_loss.png",
+        default=None,
+        metavar="PATH",
+        help="save the loss curve as a PNG (default path nn_digits_loss.png); needs matplotlib",
+    )
     args = parser.parse_args(argv)
     losses, train_accuracy, test_accuracy, seconds, n_test = train(epochs=args.epochs)
     print(f"training loss: epoch 1 {losses[0]:.4f}, epoch {len(losses)} {losses[-1]:.4f}")
     print(f"{args.epochs} epochs of SGD in {seconds:.1f} s")
     print(f"train accuracy: {train_accuracy:.4f}")
     print(f"test accuracy: {test_accuracy:.4f} ({n_test} test images)")
+    if args.plot is None:
+        return
     if save_plot(losses, args.plot):
         print(f"loss curve saved to {args.plot}")
     else:
-        print("matplotlib is not installed: no loss curve")
+        print(
+            "--plot needs matplotlib: pip install -e '.[examples]' (or pip install "
+            "matplotlib); no loss curve"
+        )
 
 
 if __name__ == "__main__":

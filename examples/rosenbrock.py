@@ -11,9 +11,15 @@ Needs SciPy (part of the optional ``examples`` extra).
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize, rosen_der
 
 from ad_transform import grad
+
+try:
+    from scipy.optimize import minimize, rosen_der
+except ImportError:  # one line, not a traceback
+    raise SystemExit(
+        "rosenbrock.py needs SciPy: pip install -e '.[examples]' (or pip install scipy)"
+    ) from None
 
 
 def rosenbrock(x):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import tempfile
 import textwrap
 import types
 from pathlib import Path
@@ -331,7 +330,11 @@ def _assert_same_gradients(optimized, unoptimized) -> None:
         np.testing.assert_array_equal(a, b)
 
 
-FUZZ_DIR = Path(tempfile.mkdtemp(prefix="ad_optimize_"))
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory) -> Path:
+    """Where the random programs' modules are written: pytest's temporary directory
+    (cleaned up by pytest), never a directory left behind in /tmp."""
+    return tmp_path_factory.mktemp("ad_optimize")
 
 
 @settings(
@@ -341,16 +344,16 @@ FUZZ_DIR = Path(tempfile.mkdtemp(prefix="ad_optimize_"))
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(programs())
-def test_optimized_code_gives_the_unoptimized_gradients_on_random_programs(program):
+def test_optimized_code_gives_the_unoptimized_gradients_on_random_programs(fuzz_dir, program):
     wrt = tuple(range(program.arity))
     try:
-        load(program, FUZZ_DIR)(*program.point)
+        load(program, fuzz_dir)(*program.point)
     except (ArithmeticError, ValueError):
         return  # the function itself fails at this point
-    optimized = grad(load(program, FUZZ_DIR), wrt=wrt)(*program.point)
+    optimized = grad(load(program, fuzz_dir), wrt=wrt)(*program.point)
     with pytest.MonkeyPatch.context() as monkeypatch:
         _unoptimized(monkeypatch)
-        unoptimized = grad(load(program, FUZZ_DIR), wrt=wrt)(*program.point)
+        unoptimized = grad(load(program, fuzz_dir), wrt=wrt)(*program.point)
     _assert_same_gradients(optimized, unoptimized)
 
 
