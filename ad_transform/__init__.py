@@ -9,6 +9,7 @@ from .api import grad, value_and_grad, vjp
 from .check import GradientCheckError, check_grads
 from .errors import ADTransformError
 from .export import export
+from .graph import computation_graph
 from .pipeline import ssa_source
 from .rules import adjoint, register_adjoint, register_nondifferentiable
 from .trace import trace_table
@@ -20,6 +21,7 @@ __all__ = [
     "GradientCheckError",
     "adjoint",
     "check_grads",
+    "computation_graph",
     "export",
     "grad",
     "register_adjoint",
