@@ -35,6 +35,7 @@ import gast
 import numpy as np
 
 from . import reverse as _reverse_module
+from . import runtime
 from .analyze import CONSTANT, COPY, MUTATIONS, RETURN, STORE_ITEM, analyze
 from .emit import expression_source
 from .errors import ADTransformError
@@ -768,7 +769,8 @@ class _Tracer:
         for stmt in stmts:
             if isinstance(stmt, gast.If):
                 test = self.evaluate(stmt.test)
-                if not (isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags):
+                flag = isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags
+                if not flag and getattr(stmt, "ad_zero_guard", None) is None:  # user branches
                     self.branch_marker(self.forward_rows, stmt, test, path, "forward")
                 signal = self.forward_block(stmt.body if test else stmt.orelse, path)
                 if signal:
@@ -934,7 +936,8 @@ class _Tracer:
         for stmt in stmts:
             if isinstance(stmt, gast.If):
                 test = self.evaluate(stmt.test)
-                if not (isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags):
+                flag = isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags
+                if not flag and getattr(stmt, "ad_zero_guard", None) is None:  # user branches
                     self.branch_marker(self.reverse_rows, stmt, test, path, "reverse")
                 self.backward_block(stmt.body if test else stmt.orelse, path)
             elif isinstance(stmt, gast.For):
@@ -1099,7 +1102,7 @@ class _Tracer:
                 op_text,
                 expression,
                 value,
-                show_value=not isinstance(stmt.value, gast.Constant),
+                show_value=not (isinstance(stmt.value, gast.Constant) or expression == "1"),
                 line=line,
                 iteration=path,
                 code=expression_source(stmt),
@@ -1218,6 +1221,21 @@ class _Display(gast.NodeTransformer):
         self.generic_visit(node)
         return node
 
+    def visit_Call(self, node: gast.Call) -> gast.expr:
+        """A runtime helper of the shape-generic code is shown as the textbook operation
+        it computes (``matmul_adjoint_left(g, a, b)`` as ``g @ bᵀ``); only the text
+        changes: the value shown is what the helper computed."""
+        self.generic_visit(node)
+        func = node.func
+        helper = self.ns.get(func.id) if isinstance(func, gast.Name) else None
+        rewrite = _TEXTBOOK.get(getattr(helper, "__name__", None))
+        if rewrite is None or getattr(helper, "__module__", None) != runtime.__name__:
+            return node
+        try:
+            return rewrite(*node.args)
+        except TypeError:  # another arity than the textbook form: show the call
+            return node
+
     def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
         """A scalar rule's guard (``g * d if g else 0.0``, ``g / d if g and d else
         scalar_over(g, d)``) is shown as its rule, ``g * d``: the table teaches the rule."""
@@ -1231,6 +1249,40 @@ class _Display(gast.NodeTransformer):
         if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
             return gast.Constant(value=int(value), kind=None)
         return node
+
+
+def _binary(left: gast.expr, op: gast.operator, right: gast.expr) -> gast.expr:
+    return gast.BinOp(left=left, op=op, right=right)
+
+
+def _transposed(node: gast.expr) -> gast.expr:
+    """``vᵀ`` for a label, ``(...).T`` for anything else."""
+    if isinstance(node, gast.Name):
+        return gast.Name(id=node.id + "ᵀ", ctx=gast.Load(), annotation=None, type_comment=None)
+    return gast.Attribute(value=node, attr="T", ctx=gast.Load())
+
+
+def _first(g, *rest):
+    return g
+
+
+# runtime helper name -> the textbook expression of its arguments (display only)
+_TEXTBOOK = {
+    "seed": lambda ans: gast.Constant(value=1, kind=None),
+    "unbroadcast": lambda g, x: g,
+    "expand_reduced": _first,
+    "as_gradient": _first,
+    "times": lambda g, d: _binary(g, gast.Mult(), d),
+    "over": lambda g, d: _binary(g, gast.Div(), d),
+    "add_adjoint_left": _first,
+    "add_adjoint_right": _first,
+    "mul_adjoint_left": lambda g, x, y: _binary(g, gast.Mult(), y),
+    "mul_adjoint_right": lambda g, x, y: _binary(g, gast.Mult(), x),
+    "matmul_adjoint_left": lambda g, x, y: _binary(g, gast.MatMult(), _transposed(y)),
+    "matmul_adjoint_right": lambda g, x, y: _binary(_transposed(x), gast.MatMult(), g),
+    "dot_adjoint_left": lambda g, a, b: _binary(g, gast.MatMult(), _transposed(b)),
+    "dot_adjoint_right": lambda g, a, b: _binary(_transposed(a), gast.MatMult(), g),
+}
 
 
 def _is_guard(node: gast.IfExp) -> bool:

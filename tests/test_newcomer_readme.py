@@ -70,7 +70,9 @@ def assert_output(expected: str, printed: str, numbers: bool, where: str) -> Non
         expected = re.sub(r"np\.float64\(([^()]*)\)", r"\1", expected)
     expected, printed = _normalised(expected), _normalised(printed)
     if not numbers:
-        assert printed == expected, f"{where}: the README shows\n{expected}\nbut it prints\n{printed}"
+        assert printed == expected, (
+            f"{where}: the README shows\n{expected}\nbut it prints\n{printed}"
+        )
         return
     assert NUMBER.sub("#", printed) == NUMBER.sub("#", expected), (
         f"{where}: the README shows\n{expected}\nbut it prints\n{printed}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 
 from ad_transform import trace_table
@@ -139,3 +140,29 @@ def test_a_failure_at_float_arguments_names_the_wrt_to_use(power_file, capsys, a
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "'float' object cannot be interpreted as an integer" in err and hint in err
+
+
+def layer(W, x):
+    h = np.tanh(W @ x)
+    return np.sum(h * h)
+
+
+HELPERS = ("seed(", "unbroadcast(", "times(", "expand_reduced(", "_adjoint_", "as_gradient(")
+
+
+def test_the_array_table_shows_textbook_operations():
+    W = np.array([[1.0, 2.0], [3.0, 4.5]])
+    x = np.array([0.1, 0.2])
+    table = trace_table(layer, W, x)
+    text = table.to_text()
+    for helper in HELPERS:
+        assert helper not in text, helper
+    assert "the true branch" not in text  # the generic code's zero guards are not branches
+    assert "v̄-1  = v̄1 @ v0ᵀ" in text and "v̄0   = v_-1ᵀ @ v̄1" in text
+    assert "v̄2  += v̄3 * v2" in text
+    # d/dW sum(tanh(Wx)^2) = outer(2 h (1 - h^2), x); d/dx = Wᵀ (2 h (1 - h^2))
+    h = np.tanh(W @ x)
+    g = 2 * h * (1 - h * h)
+    dW, dx = table.gradient
+    np.testing.assert_allclose(dW, np.outer(g, x), rtol=1e-14)
+    np.testing.assert_allclose(dx, W.T @ g, rtol=1e-14)
