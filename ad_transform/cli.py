@@ -122,7 +122,9 @@ def _build_parser() -> argparse.ArgumentParser:
     target(table)
     table.add_argument("args", nargs="*", metavar="ARG", help="the arguments of the call")
     wrt(table)
-    table.add_argument("--digits", type=int, default=3, help="decimals shown (default 3)")
+    table.add_argument(
+        "--digits", type=_count(0, 17), default=3, help="decimals shown, 0 to 17 (default 3)"
+    )
     table.add_argument(
         "--layout",
         choices=["auto", "columns", "stacked"],
@@ -147,7 +149,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     graph.add_argument(
         "--max-loop-nodes",
-        type=int,
+        type=_count(1, None),
         default=20,
         help="summarise the middle iterations of loops with more nodes (default 20)",
     )
@@ -170,6 +172,22 @@ def _build_parser() -> argparse.ArgumentParser:
     primitives = sub.add_parser("primitives", help="list every primitive with a rule")
     primitives.set_defaults(run=_primitives)
     return parser
+
+
+def _count(low: int, high: int | None):
+    """An argparse type: an integer from ``low`` to ``high`` (inclusive; None: no bound)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: {bound}")
+        return value
+
+    return parse
 
 
 def _color(p) -> None:

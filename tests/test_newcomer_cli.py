@@ -107,3 +107,18 @@ def test_graphviz_missing_suggests_dot_output(capsys, seed_file, tmp_path, monke
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no `dot` program
     code, _, err = run(capsys, "graph", f"{seed_file}:f", "2", "5", "-o", tmp_path / "f.svg")
     one_line_error(code, err, "Graphviz", "-o f.dot")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["table", "{f}", "2", "5", "--digits", "-1"], "--digits: -1 is out of range"),
+        (["graph", "{f}", "2", "5", "--max-loop-nodes", "0"], "0 is out of range: at least 1"),
+    ],
+)
+def test_numeric_options_out_of_range_are_one_line(capsys, seed_file, argv, fragment):
+    argv = [a.format(f=f"{seed_file}:f") for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and fragment in err
