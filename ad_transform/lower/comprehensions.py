@@ -410,8 +410,9 @@ def _rename(node: gast.AST, mapping: dict[str, str]) -> gast.AST:
         return node
     for field, value in gast.iter_fields(node):
         if isinstance(value, list):
-            setattr(node, field, [_rename(v, mapping) if isinstance(v, gast.AST) else v
-                                  for v in value])
+            setattr(
+                node, field, [_rename(v, mapping) if isinstance(v, gast.AST) else v for v in value]
+            )
         elif isinstance(value, gast.AST):
             setattr(node, field, _rename(value, mapping))
     return node
