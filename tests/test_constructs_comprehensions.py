@@ -371,6 +371,14 @@ def test_scoping_is_pythons():
     check(target_named_like_a_global, (0.6, 4))
 
 
+def after_reading_calls(x, a):
+    return a.sum() * np.exp(x) + sum([v * x for v in a])
+
+
+def test_after_calls_that_only_read():
+    check(after_reading_calls, (0.6, np.array(XS)), wrt=(0, 1))
+
+
 def in_for_iter_and_if_test(x, xs):
     total = 0.0
     for s in [v * x for v in xs]:

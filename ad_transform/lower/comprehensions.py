@@ -13,12 +13,17 @@ order), and replaced there by the name of the list it built. Its targets are sco
 it, as in Python 3: a target keeps its name when the function uses that name nowhere
 else, and is renamed to a fresh name otherwise, so the user's locals are never touched.
 
-A generator expression is lowered only where it is consumed at once, as the single
-iterable of ``sum``, ``max``, ``min``, ``sorted``, ``list``, ``tuple``, ``set``,
-``frozenset`` or ``np.sum`` (a list then the call; ``list(...)`` is the list itself),
-or of ``any``/``all`` (a loop that stops where they stop). Anywhere else (assigned to a
-name, given to a helper, ``np.array``/``np.stack`` of a generator, which NumPy does not
-iterate) it is refused: laziness cannot be kept exactly.
+A generator expression is lowered only where it is consumed at once, as the iterable
+of ``sum``, ``max``, ``min``, ``sorted``, ``list``, ``tuple``, ``set`` or ``frozenset``
+(a list, then the call; ``list(...)`` is the list itself), or of ``any``/``all`` (a
+loop that stops where they stop). Anywhere else (assigned to a name, given to a helper,
+or to ``np.array``/``np.stack``/``np.sum``, which do not iterate a generator) it is
+refused: its laziness cannot be kept exactly.
+
+Refused too, with the reason: a comprehension in a branch of ``a if c else b`` or
+after ``and``/``or`` (hoisted, it would always run), in a ``while`` condition, after a
+call in the same statement that may change what it reads, and ``:=`` or ``async for``
+inside one. Dict comprehensions are left to the normalizer.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ if TYPE_CHECKING:
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.GeneratorExp)
 
 # Consumers of a generator expression that iterate it to the end at once: a list in its
-# place gives the same result. ``np.sum`` of a generator is builtin ``sum`` in NumPy.
+# place gives the same result.
 _LIST_CONSUMERS = {
     builtins.sum: "terms",
     builtins.max: "candidates",
@@ -61,6 +66,14 @@ _ARGUMENT_NAMES = {
     np.hstack: "parts",
     np.concatenate: "parts",
 }
+
+# Calls a comprehension may follow in one statement (see ``check_calls_before``).
+_BUILTINS_WITH_EFFECTS = (next, setattr, delattr, exec, eval, iter)
+_READING_METHODS = frozenset(
+    {"sum", "mean", "prod", "std", "var", "max", "min", "argmax", "argmin", "cumsum", "dot"}
+    | {"reshape", "transpose", "ravel", "flatten", "copy", "astype", "conj", "item", "tolist"}
+    | {"count", "index", "all", "any", "round", "clip"}
+)
 
 # Statement fields evaluated before the statement runs, in Python's order.
 _OWN_EXPRESSIONS = {
@@ -182,9 +195,9 @@ class _Lowering:
                 )
 
     def changes_nothing(self, call: gast.Call) -> bool:
-        """Whether ``call`` surely changes no object: a library function (``np.exp``,
-        ``len``) without ``out=``, or a method that is not one of the in-place ones."""
-        from ..effects import _WRITES_FIRST_ARGUMENT, MUTATING_METHODS
+        """Whether ``call`` surely changes no object: a NumPy, ``math`` or builtin function
+        (``np.exp``, ``len``) without ``out=``, or a method that only reads (``a.sum()``)."""
+        from ..effects import _WRITES_FIRST_ARGUMENT
 
         if any(keyword.arg == "out" for keyword in call.keywords):
             return False
@@ -192,10 +205,9 @@ class _Lowering:
         if callee is not None:
             module = getattr(callee, "__module__", None) or ""
             library = module.split(".")[0] in ("builtins", "numpy", "math")
-            return library and not any(callee is f for f in _WRITES_FIRST_ARGUMENT)
-        if isinstance(call.func, gast.Attribute):
-            return call.func.attr not in MUTATING_METHODS | {"append", "extend"}
-        return False
+            writes = any(callee is f for f in _WRITES_FIRST_ARGUMENT + _BUILTINS_WITH_EFFECTS)
+            return library and not writes
+        return isinstance(call.func, gast.Attribute) and call.func.attr in _READING_METHODS
 
     # -- one comprehension --------------------------------------------------------------
     def lower(self, found: _Found, stmt: gast.stmt, in_try: bool) -> tuple[list, bool]:
@@ -547,9 +559,9 @@ def _clone(node):
 def _fill_locations(stmts: list, like) -> list:
     for stmt in stmts:
         for node in gast.walk(stmt):
-            if getattr(node, "lineno", None) is None and hasattr(node, "_attributes"):
-                if "lineno" in node._attributes:
-                    _located(node, like)
+            locatable = "lineno" in getattr(node, "_attributes", ())
+            if locatable and getattr(node, "lineno", None) is None:
+                _located(node, like)
     return stmts
 
 
