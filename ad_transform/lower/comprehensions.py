@@ -29,6 +29,7 @@ inside one. Dict comprehensions are left to the normalizer.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -105,28 +106,36 @@ class _Found:
     calls_before: list  # the calls of its statement that complete before it runs
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where a block is: what the lowering of a comprehension there depends on."""
+
+    live: frozenset = frozenset()  # loop names of the comprehensions lowered around it
+    in_try: bool = False  # inside a ``try`` (its handlers may read a name after a raise)
+    in_loop: bool = False  # inside a loop (a list made there is made once per iteration)
+
+
 class _Lowering:
     def __init__(self, context: LoweringContext) -> None:
         self.context = context
         self.scope_names = _function_scope_names(context.tree)
-        self.live: frozenset = frozenset()  # loop names of the comprehensions around
+        self.where = _Where()  # where the statement being lowered is
         self.bound: frozenset = frozenset()  # loop names of the comprehension just lowered
 
     def run(self) -> None:
         tree = self.context.tree
-        tree.body = self.block(tree.body, frozenset(), in_try=False)
+        tree.body = self.block(tree.body, _Where())
 
     # -- statements ---------------------------------------------------------------------
-    def block(self, stmts: list, live: frozenset, in_try: bool) -> list:
-        """``stmts`` with their comprehensions lowered (``live``: loop names of the
-        comprehensions being lowered around this block, which inner ones must not reuse)."""
+    def block(self, stmts: list, where: _Where) -> list:
+        """``stmts`` with their comprehensions lowered."""
         out: list = []
         for stmt in stmts:
-            out.extend(self.statement(stmt, live, in_try))
+            out.extend(self.statement(stmt, where))
         return out
 
-    def statement(self, stmt: gast.stmt, live: frozenset, in_try: bool) -> list:
-        self.nested_blocks(stmt, live, in_try)
+    def statement(self, stmt: gast.stmt, where: _Where) -> list:
+        self.nested_blocks(stmt, where)
         before: list = []
         while True:
             found = self.first_comprehension(stmt)
@@ -140,23 +149,31 @@ class _Lowering:
                     found.node,
                 )
             self.check_calls_before(found)
-            self.live = live
-            made, keep = self.lower(found, stmt, in_try)
-            before.extend(self.block(made, live | self.bound, in_try))
+            self.where = where
+            made, keep = self.lower(found, stmt)
+            inner = dataclasses.replace(where, live=where.live | self.bound)
+            before.extend(self.block(made, inner))
             if not keep:
                 return before
 
-    def nested_blocks(self, stmt: gast.stmt, live: frozenset, in_try: bool) -> None:
+    def nested_blocks(self, stmt: gast.stmt, where: _Where) -> None:
         """Lower the blocks inside a compound statement in place."""
-        inside_try = in_try or isinstance(stmt, gast.Try)
+        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
+            where = _Where()  # a body that runs when called, not here
+        body_where = where
+        if isinstance(stmt, gast.Try):
+            body_where = dataclasses.replace(where, in_try=True)
+        if isinstance(stmt, (gast.For, gast.While)):
+            body_where = dataclasses.replace(where, in_loop=True)
         for field in ("body", "orelse", "finalbody"):
             value = getattr(stmt, field, None)
             if isinstance(value, list) and value and isinstance(value[0], gast.stmt):
-                setattr(stmt, field, self.block(value, live, inside_try))
+                inner = body_where if field == "body" or isinstance(stmt, gast.Try) else where
+                setattr(stmt, field, self.block(value, inner))
         for handler in getattr(stmt, "handlers", None) or []:
-            handler.body = self.block(handler.body, live, in_try)
+            handler.body = self.block(handler.body, where)
         for case in getattr(stmt, "cases", None) or []:
-            case.body = self.block(case.body, live, in_try)
+            case.body = self.block(case.body, where)
 
     def first_comprehension(self, stmt: gast.stmt) -> _Found | None:
         """The first comprehension ``stmt`` evaluates before it runs (not in its blocks)."""
@@ -210,24 +227,31 @@ class _Lowering:
         return isinstance(call.func, gast.Attribute) and call.func.attr in _READING_METHODS
 
     # -- one comprehension --------------------------------------------------------------
-    def lower(self, found: _Found, stmt: gast.stmt, in_try: bool) -> tuple[list, bool]:
+    def lower(self, found: _Found, stmt: gast.stmt) -> tuple[list, bool]:
         """The statements that compute ``found.node``; the node (or the call consuming
         it) is replaced in ``stmt`` by their result. The flag says whether ``stmt`` is
         still needed (not when the statements assign its target themselves)."""
         comp = found.node
         self.check(comp)
         consumer = self.consumer(found)
-        whole = _whole_value_target(stmt, found, in_try, consumer)
+        whole = _whole_value_target(stmt, found, self.where.in_try, consumer)
         renamed = self.renamed(comp)
-        if isinstance(comp, gast.GeneratorExp) and consumer in _SHORT_CIRCUIT:
+        if isinstance(comp, gast.GeneratorExp) and _lookup(_SHORT_CIRCUIT, consumer):
             return self.short_circuit(consumer, found, renamed, stmt, whole), whole is None
-        if isinstance(comp, gast.GeneratorExp) and consumer not in _LIST_CONSUMERS:
+        if isinstance(comp, gast.GeneratorExp) and not _lookup(_LIST_CONSUMERS, consumer):
             raise self.generator_error(found, consumer)
-        result = whole or self.context.fresh(self.result_base(comp, consumer))
-        append = _expression(
-            _call(_attribute(_load(result, comp), "append", comp), [renamed.elt], comp), comp
-        )
-        made = [_assign(result, _list(comp), comp)] + _loops(renamed.generators, [append], comp)
+        kept = _appended(stmt, comp)
+        result = whole or self.context.fresh("row" if kept else self.result_base(comp, consumer))
+        if self.where.in_loop and kept:
+            # a list made in each iteration and kept in another list: ``items + [elt]``
+            # makes a new list per element, so no list the outer one holds is changed
+            extended = _binary(_load(result, comp), gast.Add(), _display([renamed.elt], comp))
+            add = _assign(result, extended, comp)
+        else:
+            add = _expression(
+                _call(_attribute(_load(result, comp), "append", comp), [renamed.elt], comp), comp
+            )
+        made = [_assign(result, _display([], comp), comp)] + _loops(renamed.generators, [add], comp)
         if whole is not None:
             return made, False
         if isinstance(comp, gast.SetComp):
@@ -305,7 +329,7 @@ class _Lowering:
         """``any``/``all`` of a generator: a loop that stops at the first decisive element."""
         comp = found.node
         is_any = consumer is builtins.any
-        flag = whole or self.context.fresh(_SHORT_CIRCUIT[consumer])
+        flag = whole or self.context.fresh(_lookup(_SHORT_CIRCUIT, consumer))
         decisive = renamed.elt if is_any else _not(renamed.elt, comp)
         stop = [_assign(flag, _constant(is_any, comp), comp), _located(gast.Break(), comp)]
         innermost = [_located(gast.If(test=decisive, body=stop, orelse=[]), comp)]
@@ -322,7 +346,7 @@ class _Lowering:
         """A readable base for the name of the list a comprehension builds."""
         if isinstance(comp, gast.SetComp):
             return "members"
-        return _ARGUMENT_NAMES.get(consumer) or _LIST_CONSUMERS.get(consumer) or "items"
+        return _lookup(_ARGUMENT_NAMES, consumer) or _lookup(_LIST_CONSUMERS, consumer) or "items"
 
     def renamed(self, comp: gast.expr) -> gast.expr:
         """A copy of ``comp`` whose targets (and their uses) carry their loop names."""
@@ -336,7 +360,7 @@ class _Lowering:
     def loop_name(self, name: str) -> str:
         """``name`` itself if the function uses it nowhere outside comprehensions and no
         comprehension around this one uses it; a fresh name otherwise."""
-        if name not in self.scope_names and name not in self.live:
+        if name not in self.scope_names and name not in self.where.live:
             self.context.new_locals.add(name)
             return name
         return self.context.fresh(name)
@@ -488,10 +512,38 @@ def _whole_value_target(stmt: gast.stmt, found: _Found, in_try: bool, consumer) 
     if isinstance(found.node, gast.ListComp):
         whole = stmt.value is found.node
     else:
-        whole = consumer in _SHORT_CIRCUIT and stmt.value is found.parent
+        whole = bool(_lookup(_SHORT_CIRCUIT, consumer)) and stmt.value is found.parent
     if not whole or target.id in _names_in(stmt.value):
         return None
     return target.id
+
+
+def _lookup(table: dict, obj: object) -> str | None:
+    """``table[obj]`` by identity (``obj`` may be any object, even an unhashable one)."""
+    for key, value in table.items():
+        if key is obj:
+            return value
+    return None
+
+
+def _appended(stmt: gast.stmt, comp: gast.expr) -> bool:
+    """Whether ``stmt`` is ``xs.append(e)`` with ``comp`` as ``e`` or inside a list or tuple
+    display that is ``e`` (the list ``comp`` makes is kept in ``xs``)."""
+    if not isinstance(stmt, gast.Expr) or not isinstance(stmt.value, gast.Call):
+        return False
+    call = stmt.value
+    if not isinstance(call.func, gast.Attribute) or call.func.attr != "append":
+        return False
+    if len(call.args) != 1 or call.keywords:
+        return False
+    pending = [call.args[0]]
+    while pending:
+        node = pending.pop()
+        if node is comp:
+            return True
+        if isinstance(node, (gast.List, gast.Tuple)):
+            pending.extend(node.elts)
+    return False
 
 
 def _describe(node: gast.expr) -> str:
@@ -593,8 +645,12 @@ def _constant(value, like) -> gast.Constant:
     return _located(gast.Constant(value=value, kind=None), like)
 
 
-def _list(like) -> gast.List:
-    return _located(gast.List(elts=[], ctx=gast.Load()), like)
+def _display(elements: list, like) -> gast.List:
+    return _located(gast.List(elts=elements, ctx=gast.Load()), like)
+
+
+def _binary(left: gast.expr, op: gast.operator, right: gast.expr) -> gast.BinOp:
+    return _located(gast.BinOp(left=left, op=op, right=right), left)
 
 
 def _attribute(value: gast.expr, attr: str, like) -> gast.Attribute:
