@@ -338,16 +338,25 @@ def named_row_in_a_user_loop(x, n):
     rows = []
     for i in range(n):
         row = [x * i * j for j in range(i)]
-        rows.append(row)
-    return sum(sum(r) for r in rows)
+        rows.append((row, i))
+    return sum(sum(r) * i for r, i in rows)
 
 
-def test_named_row_kept_by_a_user_loop_is_refused_like_the_handwritten_one():
-    # The alias check names objects by the statement that makes them, not by iteration:
-    # the row made in this iteration looks like the one 'rows' already holds. The same
-    # loop with 'row.append' written by hand is refused the same way.
-    with pytest.raises(ADTransformError, match="may hold the same"):
-        grad(named_row_in_a_user_loop)(1.3, 4)
+def named_row_kept_by_a_helper(x, n):
+    rows = []
+    for i in range(n):
+        row = [x * i * j for j in range(3)]
+        keep(rows, row)
+    return sum(r[1] * r[2] for r in rows)
+
+
+def keep(rows, row):
+    rows.append(row)
+
+
+def test_named_rows_kept_in_a_user_loop():
+    check(named_row_in_a_user_loop, (1.3, 4))
+    check(named_row_kept_by_a_helper, (1.3, 4))
 
 
 def in_a_loop(x, n):
@@ -424,6 +433,31 @@ def in_for_iter_and_if_test(x, xs):
 def test_comprehension_in_loop_header_and_condition():
     check(in_for_iter_and_if_test, (0.7, XS))
     check(in_for_iter_and_if_test, (-0.7, XS))
+
+
+def in_elif_and_augmented(x, xs):
+    total = x
+    if x > 2.0:
+        total = total * 2.0
+    elif sum([v * x for v in xs]) > 0.0:  # evaluated only when the first test fails
+        total += sum(v * v * x for v in xs)
+    else:
+        total -= sum([np.cos(v * x) for v in xs])
+    return total
+
+
+def returns_inside_a_loop(x, xs):
+    for k in range(3):
+        if any(v * x > k for v in xs):
+            return sum([v * x**k for v in xs])
+    return x
+
+
+def test_elif_augmented_assignment_and_early_return():
+    for x in (2.5, 0.7, -0.7):
+        check(in_elif_and_augmented, (x, XS))
+    for x in (0.3, 5.0, -0.2):
+        check(returns_inside_a_loop, (x, XS))
 
 
 # -- generated code ---------------------------------------------------------------------------

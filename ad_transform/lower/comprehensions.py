@@ -119,6 +119,7 @@ class _Lowering:
     def __init__(self, context: LoweringContext) -> None:
         self.context = context
         self.scope_names = _function_scope_names(context.tree)
+        self.kept_names = _appended_names(context.tree)
         self.where = _Where()  # where the statement being lowered is
         self.bound: frozenset = frozenset()  # loop names of the comprehension just lowered
 
@@ -240,7 +241,7 @@ class _Lowering:
             return self.short_circuit(consumer, found, renamed, stmt, whole), whole is None
         if isinstance(comp, gast.GeneratorExp) and not _lookup(_LIST_CONSUMERS, consumer):
             raise self.generator_error(found, consumer)
-        kept = _appended(stmt, comp)
+        kept = _appended(stmt, comp) or (whole is not None and whole in self.kept_names)
         result = whole or self.context.fresh("row" if kept else self.result_base(comp, consumer))
         if self.where.in_loop and kept:
             # a list made in each iteration and kept in another list: ``items + [elt]``
@@ -526,17 +527,41 @@ def _lookup(table: dict, obj: object) -> str | None:
     return None
 
 
+def _appended_names(tree: gast.AST) -> set[str]:
+    """The names ``xs.append(e)`` keeps somewhere in ``tree``: ``e`` itself, or inside a
+    list or tuple display that is ``e``."""
+    kept: set[str] = set()
+    for node in gast.walk(tree):
+        if isinstance(node, gast.Expr) and _append_argument(node) is not None:
+            pending = [_append_argument(node)]
+            while pending:
+                item = pending.pop()
+                if isinstance(item, gast.Name):
+                    kept.add(item.id)
+                elif isinstance(item, (gast.List, gast.Tuple)):
+                    pending.extend(item.elts)
+    return kept
+
+
+def _append_argument(stmt: gast.stmt) -> gast.expr | None:
+    """``e`` of a statement ``xs.append(e)``."""
+    call = getattr(stmt, "value", None)
+    if not isinstance(stmt, gast.Expr) or not isinstance(call, gast.Call):
+        return None
+    if not isinstance(call.func, gast.Attribute) or call.func.attr != "append":
+        return None
+    if len(call.args) != 1 or call.keywords:
+        return None
+    return call.args[0]
+
+
 def _appended(stmt: gast.stmt, comp: gast.expr) -> bool:
     """Whether ``stmt`` is ``xs.append(e)`` with ``comp`` as ``e`` or inside a list or tuple
     display that is ``e`` (the list ``comp`` makes is kept in ``xs``)."""
-    if not isinstance(stmt, gast.Expr) or not isinstance(stmt.value, gast.Call):
+    argument = _append_argument(stmt)
+    if argument is None:
         return False
-    call = stmt.value
-    if not isinstance(call.func, gast.Attribute) or call.func.attr != "append":
-        return False
-    if len(call.args) != 1 or call.keywords:
-        return False
-    pending = [call.args[0]]
+    pending = [argument]
     while pending:
         node = pending.pop()
         if node is comp:
