@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING
 import gast
 import numpy as np
 
+from ..nodes import subnodes
+
 if TYPE_CHECKING:
     from . import LoweringContext
 
@@ -93,7 +95,8 @@ _OWN_EXPRESSIONS = {
 
 def run(context: LoweringContext) -> None:
     """Rewrite every list, set and generator comprehension of ``context.tree`` into loops."""
-    _Lowering(context).run()
+    if any(isinstance(node, _COMPREHENSIONS) for node in subnodes(context.tree)):
+        _Lowering(context).run()
 
 
 @dataclass
