@@ -40,10 +40,7 @@ _UNSUPPORTED_STATEMENTS = {
 }
 _UNSUPPORTED_EXPRESSIONS = {
     gast.Lambda: "lambda expression",
-    gast.ListComp: "list comprehension",
-    gast.SetComp: "set comprehension",
     gast.DictComp: "dict comprehension",
-    gast.GeneratorExp: "generator expression",
     gast.Yield: "'yield' expression",
     gast.YieldFrom: "'yield from' expression",
     gast.Await: "'await' expression",

@@ -251,7 +251,8 @@ ROWS = [
     ("class_def", f_class_def, f_class_def, "class Local", "class definition", None),
     ("match", f_match, f_match, "match x", "'match'", None),
     ("walrus", f_walrus, f_walrus, "y :=", "':='", None),
-    ("set_comprehension", f_set_comprehension, f_set_comprehension, "{x * i", "set comp", None),
+    # lowered to a list and set(...): a set of differentiated values has no adjoint
+    ("set_comprehension", f_set_comprehension, f_set_comprehension, "{x * i", "call to set", None),
     ("dict_comprehension", f_dict_comprehension, f_dict_comprehension, "{i:", "dict comp", None),
     ("set_display", f_set_display, f_set_display, "{x, 2.0}", "set display", None),
     ("dict_display", f_dict_display, f_dict_display, '{"a"', "dict display", None),

@@ -57,11 +57,13 @@ def f_del(x):
 
 
 def f_list_comprehension(x):
-    return sum([x * i for i in range(3)])
+    # comprehensions are lowered to loops; one in a branch of 'a if c else b' is refused
+    return sum([x * i for i in range(3)]) if x > 0.0 else x
 
 
 def f_generator_expression(x):
-    return sum(x * i for i in range(3))
+    terms = (x * i for i in range(3))  # a generator kept for later: lazy, refused
+    return sum(terms)
 
 
 def f_yield(x):

@@ -23,7 +23,8 @@ import gast
 
 from ..errors import ADTransformError
 from ..names import NameAllocator
-from ..nodes import name_ids
+from ..nodes import clone, name_ids
+from . import comprehensions
 
 
 @dataclass
@@ -49,7 +50,9 @@ class LoweringContext:
 LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
-PASSES: list[LoweringPass] = []
+# ``comprehensions`` must run after any pass that turns expressions holding
+# comprehensions (a lambda's body) into statements, so that it sees them.
+PASSES: list[LoweringPass] = [comprehensions.run]
 
 
 def lower(parsed):
@@ -65,9 +68,7 @@ def lower(parsed):
     """
     if not PASSES:
         return parsed
-    import copy
-
-    tree = copy.deepcopy(parsed.tree)
+    tree = clone(parsed.tree)
     context = LoweringContext(parsed, tree, NameAllocator(name_ids(tree)))
     for lowering_pass in PASSES:
         lowering_pass(context)
