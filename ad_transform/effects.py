@@ -23,6 +23,7 @@ import gast
 import numpy as np
 
 from .analyze import (
+    BUILD,
     CONSTANT,
     COPY,
     MUTATIONS,
@@ -159,6 +160,10 @@ class HelperEffects:
     problems: tuple[str, ...]  # changes that cannot be differentiated, described
     # (parameter, words): ``p += v``, ``log(p)``: a change in place unless it is a number
     unless_number: tuple[tuple[str, str], ...] = ()
+    # (container, value): in-out parameter ``container`` may afterwards hold (an object made
+    # from) parameter ``value``: ``rows.append(row)``; the caller's other name for ``value``
+    # then must not be changed while ``container`` is read
+    holds: tuple[tuple[str, str], ...] = ()
 
 
 _NO_EFFECTS = HelperEffects((), (), ())
@@ -284,9 +289,38 @@ def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
         if op.form == USER_CALL and isinstance(op.stmt.value.func, gast.Name)
     )
     effects = HelperEffects(
-        tuple(p for p in params if p in mutated), tuple(problems), tuple(unless_number.items())
+        tuple(p for p in params if p in mutated),
+        tuple(problems),
+        tuple(unless_number.items()),
+        _held_parameters(ops, definitions, params, mutated),
     )
     return effects, calls
+
+
+def _held_parameters(ops: list[Op], definitions, params: list[str], mutated: set[str]):
+    """Pairs (container, value) of parameters: what is put into in-out parameter
+    ``container`` may be parameter ``value``'s object, a view of it, or hold it."""
+    held = set()
+    for op in ops:
+        if op.form in MUTATIONS:
+            pairs = [(op.target, _input_names_of(op) - {op.target})]
+        elif op.form == USER_CALL:
+            pairs = [
+                (op.inputs[c].id, {op.inputs[v].id})
+                for c, v in helper_effects(op.callee).holds
+                if isinstance(op.inputs.get(c), gast.Name)
+                and isinstance(op.inputs.get(v), gast.Name)
+            ]
+        else:
+            continue
+        for container, values in pairs:
+            owner = _parameter_of(container, definitions, params, set())
+            if owner not in mutated:
+                continue
+            for param in params:
+                if param != owner and _may_hold(values, definitions, param, set()):
+                    held.add((owner, param))
+    return tuple(sorted(held))
 
 
 def _augmented_parameters(fn: NormalizedFunction, params: list[str]) -> dict[str, str]:
@@ -405,6 +439,21 @@ def _depends_on(names: set[str], definitions, params: set[str], seen: set[str]) 
             return True
         for op in definitions.get(name, []):
             if _depends_on(_input_names_of(op), definitions, params, seen):
+                return True
+    return False
+
+
+def _may_hold(names: set[str], definitions, param: str, seen: set[str]) -> bool:
+    """Whether one of ``names`` may be ``param``'s object, a view of it, or a list or
+    tuple holding it (a new object made by arithmetic holds nothing)."""
+    for name in names - seen:
+        seen.add(name)
+        if name == param and name not in definitions:
+            return True
+        for op in definitions.get(name, []):
+            if creates_object(op) and op.form != BUILD:
+                continue
+            if _may_hold(_input_names_of(op), definitions, param, seen):
                 return True
     return False
 

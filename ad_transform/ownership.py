@@ -29,7 +29,7 @@ import numpy as np
 from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids
-from .rules.registry import ARRAY
+from .rules.registry import ARRAY, SCALAR
 
 _BUILD, _COPY, _CONSTANT, _RULE, _USER_CALL, _OPAQUE = (
     "build",
@@ -67,11 +67,14 @@ def _check_live_aliases(stores: list, analysis) -> None:
     varied = [op for op in stores if op.target in analysis.varied]
     if not varied:
         return
-    points, holds = _memory(analysis)
     pure = {id(op.stmt) for op in analysis.ops if op.pure and op.target is not None}
     live_after = _live_after(analysis.fn.body, {id(op.stmt) for op in varied}, pure)
+    loops = _enclosing_loops(analysis.fn.body)
+    points, _ = _memory(analysis)
     for op in varied:
         changed = points.get(op.target, {op.target})
+        earlier = _may_run_before(op, changed, analysis.ops, loops)
+        points, holds = _memory(analysis, earlier)
         # a helper that changes an argument and returns it: its result is bound after the
         # change, so it sees the changed object as the caller's code does
         bound_by_the_call = {op.stmt.targets[0].id} if _binds_a_name(op) else set()
@@ -81,10 +84,47 @@ def _check_live_aliases(stores: list, analysis) -> None:
                 raise analysis.fn.parsed.error(_alias_refusal(op, name, analysis), op.stmt)
 
 
-def _memory(analysis) -> tuple[dict[str, set], dict[str, set]]:
+def _enclosing_loops(body: list) -> dict[int, frozenset[int]]:
+    """Statement id -> ids of the loops around it."""
+    found: dict[int, frozenset[int]] = {}
+
+    def walk(stmts, around: frozenset[int]) -> None:
+        for stmt in stmts:
+            found[id(stmt)] = around
+            inner = around | {id(stmt)} if isinstance(stmt, (gast.For, gast.While)) else around
+            walk(getattr(stmt, "body", None) or [], inner)
+            walk(getattr(stmt, "orelse", None) or [], inner)
+
+    walk(body, frozenset())
+    return found
+
+
+def _may_run_before(change, changed: set[str], ops: list, loops: dict) -> set[int]:
+    """Indices of the ops that may run before ``change`` (of the objects ``changed``) on
+    one of those objects: earlier in the trace, or in a loop around both (a later
+    iteration follows them) unless each iteration of that loop makes the objects anew."""
+    at = next(i for i, op in enumerate(ops) if op is change)
+    makers = [_maker(obj, ops) for obj in changed]
+    around = {
+        loop
+        for loop in loops.get(id(change.stmt), frozenset())
+        if not all(m is not None and loop in loops.get(id(m.stmt), ()) for m in makers)
+    }
+    return {i for i, op in enumerate(ops) if i < at or around & loops.get(id(op.stmt), set())}
+
+
+def _maker(obj: str, ops: list):
+    """The op that made object ``obj`` (``name@index``), None for an argument or global."""
+    _, at, index = obj.rpartition("@")
+    return ops[int(index)] if at and index.isdigit() and int(index) < len(ops) else None
+
+
+def _memory(analysis, earlier: set[int] | None = None) -> tuple[dict[str, set], dict[str, set]]:
     """For each name: the objects it may be or be a view of (``points``), and the objects
     it may contain (``holds``: elements of a list or tuple). An object is named by the
-    definition that made it, or by the argument or global it is."""
+    definition that made it, or by the argument or global it is. With ``earlier`` (op
+    indices), only those ops put objects into containers: a container given an object
+    after a change reads names that are live after it, which are checked themselves."""
     fn, kinds = analysis.fn, analysis.kinds
     definitions: dict[str, list] = {}
     for op in analysis.ops:
@@ -113,16 +153,24 @@ def _memory(analysis) -> tuple[dict[str, set], dict[str, set]]:
             names = [a.id for a in op.inputs.values() if isinstance(a, gast.Name)]
             everything = set().union(*(of(n) | inside(n) for n in names)) if names else set()
             target = op.target
+            joins = earlier is None or index in earlier  # may put objects into containers
             if op.form == _COPY:
                 of(target).update(of(names[0]) if names else set())
                 inside(target).update(inside(names[0]) if names else set())
             elif op.form == _BUILD:
                 of(target).add(f"{target}@{index}")
-                inside(target).update(everything)
-            elif op.form == "append" or (op.form == "store_item" and _is_list(target, definitions)):
+                inside(target).update(everything if joins else ())
+            elif not joins and op.form in _MUTATIONS:
+                pass
+            elif op.form in ("append", "extend") or (
+                op.form == "store_item" and _is_list(target, definitions)
+            ):
                 inside(target).update(everything)
             elif op.form == "store_item":
                 pass  # an array copies the values stored into it
+            elif op.form == "call_write":
+                for held in _held_by_call(op, kinds):
+                    inside(target).update(of(held) | inside(held))
             elif op.form == _RULE and op.rule.template is None and not _writes_out(op):
                 of(target).add(f"{target}@{index}")  # indices, masks, shapes: new objects
             elif op.form in (_RULE, _USER_CALL, _OPAQUE) and not _binds_new(
@@ -131,16 +179,43 @@ def _memory(analysis) -> tuple[dict[str, set], dict[str, set]]:
                 first = names[:1] if op.form == _RULE else names
                 for name in first:
                     of(target).update(of(name) | inside(name))  # a view, or an element
-                    inside(target).update(inside(name))
+                if joins:
+                    inside(target).update(_elements_joined(target, names, kinds, inside))
             elif op.form == _CONSTANT and not isinstance(op.inputs["x"], gast.Constant):
                 of(target).add(f"global {expression_source(op.inputs['x'])}")
             else:
                 of(target).add(f"{target}@{index}")
+                if joins:
+                    inside(target).update(_elements_joined(target, names, kinds, inside))
         for loop in headers:
             for name in name_ids(loop.target, gast.Store):
                 of(name).update(of(loop.iter.id) | inside(loop.iter.id))
         changed = (points, holds) != before
     return points, holds
+
+
+def _elements_joined(target: str, names: list[str], kinds: dict, inside) -> set:
+    """What a list or tuple made from ``names`` may hold: their elements (``s + t``,
+    ``[v] * 2``, ``sum(rows, [])``, ``s += t``). A number or an array holds nothing."""
+    if kinds.get(target) in (ARRAY, SCALAR):
+        return set()
+    return set().union(*(inside(name) for name in names)) if names else set()
+
+
+def _held_by_call(op, kinds: dict) -> list[str]:
+    """The caller's names whose objects a helper may have put into the container that the
+    in-place change ``op`` (a ``call_write``) is of: ``keep(rows, row)`` -> ``row``. An
+    array copies what is stored into it, so it holds nothing."""
+    from .effects import helper_effects
+
+    if kinds.get(op.target) == ARRAY:
+        return []
+    found = []
+    for container, value in helper_effects(op.callee).holds:
+        here, held = op.inputs.get(container), op.inputs.get(value)
+        if isinstance(here, gast.Name) and here.id == op.target and isinstance(held, gast.Name):
+            found.append(held.id)
+    return found
 
 
 def _is_list(name: str, definitions: dict) -> bool:

@@ -745,3 +745,83 @@ def test_a_plain_zero_adjoint_of_an_in_out_argument():
     value, _ = value_and_grad(fuzz_seed_5728, wrt=(0, 1, 2))(*args)
     assert value == fuzz_seed_5728(*args)
     check_grad(fuzz_seed_5728, args, (0, 1, 2))
+
+
+# -- a helper that keeps one argument inside another -------------------------------------
+def keep(rows, row):
+    rows.append(row)
+
+
+def keep_through_a_helper(rows, row):
+    keep(rows, [row])
+
+
+def kept_array_changed_afterwards(x):
+    rows = []
+    buf = np.zeros(2)
+    keep(rows, buf)
+    buf[0] = x * x  # rows[0] is buf: the write reaches rows
+    return rows[0][0] * 1.0
+
+
+def kept_list_grows_afterwards(x):
+    rows = []
+    buf = [0.0]
+    keep(rows, buf)
+    buf.append(x * x)
+    return rows[0][1] * 1.0
+
+
+def kept_list_grows_in_a_loop(x):
+    rows = []
+    for i in range(2):
+        row = []
+        keep(rows, row)
+        row.append(x * i)
+    return rows[1][0]
+
+
+def kept_through_a_helper_of_a_helper(x):
+    rows = []
+    buf = np.zeros(2)
+    keep_through_a_helper(rows, buf)
+    buf[0] = x * x
+    return rows[0][0][0] * 1.0
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        kept_array_changed_afterwards,
+        kept_list_grows_afterwards,
+        kept_list_grows_in_a_loop,
+        kept_through_a_helper_of_a_helper,
+    ],
+)
+def test_a_kept_object_changed_afterwards_is_refused(function):
+    # each was a silent 0.0 or a ValueError from the adjoint; d/dx is 2x (or x) here
+    with pytest.raises(ADTransformError, match="may hold the same"):
+        grad(function)(2.0)
+
+
+def kept_array_changed_before(x):
+    rows = []
+    buf = np.zeros(2)
+    buf[0] = x * x
+    keep(rows, buf)
+    return rows[0][0] * x
+
+
+def kept_scalar_and_array_unrelated(x):
+    rows = []
+    buf = np.zeros(2)
+    keep(rows, x * 2.0)
+    buf[0] = x * x
+    return rows[0] * buf[0]
+
+
+def test_keeping_without_a_later_change_is_differentiated():
+    x = 0.7
+    assert grad(kept_array_changed_before)(x) == pytest.approx(3 * x * x, rel=1e-12)
+    assert grad(kept_scalar_and_array_unrelated)(x) == pytest.approx(6 * x * x, rel=1e-12)
+    check_grad(kept_array_changed_before, (x,), 0)
