@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import aliases, rules
+from . import aliases, rules, runtime
 from .callables import (
     HIGHER_ORDER,
     derivative_origin,
@@ -680,7 +680,16 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
             continue
         if not helper and _appends_to_unread_global(op, analysis):
             continue
+        if _only_raised(op, analysis):
+            continue
         varied = sorted(_input_names(op) & analysis.varied)
+        if varied and op.callee in (runtime.set_global, runtime.set_cell):
+            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot write '{user_name}', which depends on the differentiated argument, "
+                "to a global or nonlocal variable: the derivative cannot follow it there",
+                op.value,
+            )
         if varied:
             user_name = analysis.fn.source_of.get(varied[0], varied[0])
             raise analysis.fn.parsed.error(
@@ -692,6 +701,22 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
             )
 
 
+def _only_raised(op: Op, analysis: Analysis) -> bool:
+    """``raise E(...)`` (lowered to ``raise_exception``): the function ends there, so what
+    the exception holds never comes back to its result. An exception object built only to
+    be raised is the same. Not where the function catches exceptions (``try``)."""
+    if any(isinstance(n, _HANDLERS) for n in gast.walk(analysis.fn.parsed.tree)):
+        return False
+    if op.callee is runtime.raise_exception:
+        return True
+    callee = op.callee
+    if not (isinstance(callee, type) and issubclass(callee, BaseException)) or not op.target:
+        return False
+    readers = [other for other in analysis.ops if op.target in _input_names(other)]
+    return bool(readers) and all(other.callee is runtime.raise_exception for other in readers)
+
+
+_HANDLERS = tuple(getattr(gast, name) for name in ("Try", "TryStar") if hasattr(gast, name))
 _HELPERS_BEING_CHECKED: set = set()  # (callee, varied parameters): recursion guard
 
 
@@ -997,6 +1022,10 @@ def _check_in_place_calls(analysis: Analysis) -> None:
     for op in analysis.ops:
         if op.form == OPAQUE and (_only_observes(op.callee) or _is_text(op)):
             continue
+        if op.form == OPAQUE and (
+            _only_raised(op, analysis) or op.callee in (runtime.set_global, runtime.set_cell)
+        ):
+            continue  # the function ends there, or the value is stored, not changed
         changes = in_place_changes(op, analysis.fn) + possible_changes(op, analysis.fn)
         for name, words in changes:
             if name.id in reached and analysis.kinds.get(name.id) != SCALAR:

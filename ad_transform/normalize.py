@@ -22,6 +22,8 @@ from .nodes import clone, name_ids, subnodes
 from .parse import ParsedFunction
 
 # Statements and expressions that are rejected, with the words used to name them.
+# (``assert``, ``raise``, ``match``, imports and ``global``/``nonlocal`` are lowered
+# before this stage: lower/statements.py, lower/match.py.)
 _UNSUPPORTED_STATEMENTS = {
     gast.Try: "'try' statement",
     gast.With: "'with' statement",
@@ -30,13 +32,6 @@ _UNSUPPORTED_STATEMENTS = {
     gast.AsyncFunctionDef: "nested 'async def'",
     gast.FunctionDef: "nested function definition",
     gast.ClassDef: "class definition inside a differentiated function",
-    gast.Global: "'global' declaration",
-    gast.Nonlocal: "'nonlocal' declaration",
-    gast.Delete: "'del' statement",
-    gast.Import: "import inside a differentiated function",
-    gast.ImportFrom: "import inside a differentiated function",
-    gast.Raise: "'raise' statement",
-    gast.Assert: "'assert' statement",
 }
 _UNSUPPORTED_EXPRESSIONS = {
     gast.Lambda: "lambda expression",
@@ -47,7 +42,6 @@ _UNSUPPORTED_EXPRESSIONS = {
     gast.Yield: "'yield' expression",
     gast.YieldFrom: "'yield from' expression",
     gast.Await: "'await' expression",
-    gast.NamedExpr: "assignment expression ':='",
     gast.Starred: "starred expression '*x'",
     gast.Dict: "dict display",
     gast.Set: "set display",
@@ -119,7 +113,7 @@ class _Normalizer:
         every_name = name_ids(self.tree)
         # co_varnames is Python's own list of the locals: a name it binds is never free
         self.free_names = every_name - self.local_names - parsed.local_names
-        self.names = NameAllocator(every_name)
+        self.names = NameAllocator(every_name | parsed.lowered_objects.keys())
         self.claimed: set[str] = set(self.params)
         self.current: dict[str, str] = {p: p for p in self.params}
         self.source_of: dict[str, str] = {p: p for p in self.params}
@@ -191,6 +185,22 @@ class _Normalizer:
 
     def stmt_Pass(self, stmt: gast.Pass) -> None:
         pass
+
+    def stmt_Delete(self, stmt: gast.Delete) -> None:
+        """``del x`` of a local: later reads of ``x`` raise ``UnboundLocalError`` as in
+        Python (the name gets a new version bound to the unbound placeholder)."""
+        for target in stmt.targets:
+            if not isinstance(target, gast.Name):
+                raise self.parsed.error(
+                    "unsupported construct: 'del' of an item or an attribute (only 'del name' "
+                    "of a local variable)",
+                    target,
+                )
+            self.load(target)  # a name never assigned before is refused here
+            marker = _assign(self.version(target.id), gast.Constant(value=None, kind=None), stmt)
+            marker.ad_unbound = True
+            self.emit(marker, stmt)
+            self.current[target.id] = marker.targets[0].id
 
     def stmt_Break(self, stmt: gast.Break) -> None:
         self.emit(gast.Break(), stmt)
@@ -805,6 +815,11 @@ class _Normalizer:
         )
         return self.load(_name(result, expr))
 
+    def expr_NamedExpr(self, expr: gast.NamedExpr) -> gast.expr:
+        """``(y := value)``: ``y`` is bound where the expression is evaluated, then read."""
+        self.assign_to(expr.target, expr.value)
+        return self.load(_name(expr.target.id, expr))
+
     def expr_JoinedStr(self, expr: gast.JoinedStr) -> gast.expr:
         values = []
         for part in expr.values:
@@ -932,7 +947,8 @@ def _is_pair_of_names(target: gast.expr) -> bool:
 
 
 def _assigned_names(body: list[gast.stmt]) -> set[str]:
-    return name_ids(body, gast.Store)
+    """The names ``body`` binds or unbinds (``del``)."""
+    return name_ids(body, (gast.Store, gast.Del))
 
 
 def _name(identifier: str, like: gast.AST | None = None) -> gast.Name:

@@ -35,6 +35,31 @@ def check_bound(value, name: str) -> None:
         raise UnboundLocalError(message)
 
 
+_NO_CAUSE = object()
+
+
+def raise_exception(exception, cause=_NO_CAUSE):
+    """``raise exception`` / ``raise exception from cause``, as the user's code does."""
+    if cause is _NO_CAUSE:
+        raise exception
+    raise exception from cause
+
+
+def reraise():
+    """A bare ``raise``: the exception being handled, or ``RuntimeError`` if there is none."""
+    raise  # re-raises what the caller is handling, as the user's code does
+
+
+def set_global(namespace: dict, name: str, value) -> None:
+    """``global name; name = value`` in the user's code: the module's variable changes."""
+    namespace[name] = value
+
+
+def set_cell(cell, value) -> None:
+    """``nonlocal name; name = value`` in the user's code: the enclosing variable changes."""
+    cell.cell_contents = value
+
+
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting."""
     if type(g) is np.ndarray and type(x) is np.ndarray:

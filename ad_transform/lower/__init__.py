@@ -34,6 +34,18 @@ class LoweringContext:
     tree: gast.FunctionDef
     names: NameAllocator
     new_locals: set[str] = field(default_factory=set)
+    objects: dict[str, object] = field(default_factory=dict)
+    _bound: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    def bind(self, base: str, obj: object) -> str:
+        """A new name, based on ``base``, under which the lowered code reaches ``obj`` (a
+        runtime helper, a builtin the user may have shadowed, an imported module): the
+        analysis resolves it to ``obj`` and the generated code gets it as a closure cell."""
+        key = (base, id(obj))
+        if key not in self._bound:
+            self._bound[key] = self.names.fresh(base)
+            self.objects[self._bound[key]] = obj
+        return self._bound[key]
 
     def fresh(self, base: str) -> str:
         """A new local name based on ``base`` that clashes with no name in the function."""
@@ -49,7 +61,9 @@ class LoweringContext:
 LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
-PASSES: list[LoweringPass] = []
+from . import match, statements  # noqa: E402  (the passes use LoweringContext)
+
+PASSES: list[LoweringPass] = [match.run, statements.run]
 
 
 def lower(parsed):
@@ -72,5 +86,8 @@ def lower(parsed):
     for lowering_pass in PASSES:
         lowering_pass(context)
     return dataclasses.replace(
-        parsed, tree=tree, lowered_locals=frozenset(parsed.lowered_locals | context.new_locals)
+        parsed,
+        tree=tree,
+        lowered_locals=frozenset(parsed.lowered_locals | context.new_locals),
+        lowered_objects={**parsed.lowered_objects, **context.objects},
     )
