@@ -60,6 +60,16 @@ def set_cell(cell, value) -> None:
     cell.cell_contents = value
 
 
+def matches_sequence(subject, length: int, at_least: bool = False) -> bool:
+    """Whether ``subject`` matches a ``match`` sequence pattern of ``length`` items (at least
+    that many with a ``*rest``): a sequence that is not text, as Python decides."""
+    from collections.abc import Sequence
+
+    if not isinstance(subject, Sequence) or isinstance(subject, (str, bytes, bytearray)):
+        return False
+    return len(subject) >= length if at_least else len(subject) == length
+
+
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting."""
     if type(g) is np.ndarray and type(x) is np.ndarray:

@@ -18,11 +18,12 @@ mappings without ``**rest``, classes (keyword sub-patterns; positional ones thro
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import gast
 
+from .. import runtime
 from ..nodes import clone
 
 if TYPE_CHECKING:
@@ -138,7 +139,12 @@ class _Lowering:
 
     # -- patterns --------------------------------------------------------------------------
     def builtin(self, name: str, obj: object = None) -> gast.Name:
-        return _load(self.context.bind(name, obj if obj is not None else getattr(builtins, name)))
+        """``name`` for ``obj`` (a builtin by default): the user's own name where it means
+        ``obj`` in the function, else a fresh name bound to it."""
+        obj = obj if obj is not None else getattr(builtins, name)
+        if self.context.parsed.lookup(name) is obj:
+            return _load(name)
+        return _load(self.context.bind(name, obj))
 
     def call(self, name: str, args: list, obj: object = None) -> gast.Call:
         return gast.Call(func=self.builtin(name, obj), args=args, keywords=[])
@@ -193,18 +199,8 @@ class _Lowering:
     def sequence(self, pattern, subject) -> tuple[list, list]:
         stars = [i for i, p in enumerate(pattern.patterns) if isinstance(p, gast.MatchStar)]
         count = len(pattern.patterns) - len(stars)
-        text = gast.Tuple(
-            elts=[self.builtin(n) for n in ("str", "bytes", "bytearray")], ctx=gast.Load()
-        )
-        tests = [
-            self.call("isinstance", [clone(subject), self.builtin("Sequence", Sequence)]),
-            gast.UnaryOp(op=gast.Not(), operand=self.call("isinstance", [clone(subject), text])),
-            gast.Compare(
-                left=self.call("len", [clone(subject)]),
-                ops=[gast.GtE() if stars else gast.Eq()],
-                comparators=[_constant(count)],
-            ),
-        ]
+        arguments = [clone(subject), _constant(count)] + ([_constant(True)] if stars else [])
+        tests = [self.call("matches_sequence", arguments, runtime.matches_sequence)]
         binds = []
         star = stars[0] if stars else len(pattern.patterns)
         after = len(pattern.patterns) - star - 1
