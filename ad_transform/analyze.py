@@ -768,6 +768,8 @@ def _only_observes(callee: object) -> bool:
     methods of a ``logging.Logger``."""
     if type(callee).__module__ == "ad_transform.api" or callee is warnings.warn:
         return True
+    if callee is runtime.matches_sequence:  # a lowered ``match`` looks at the subject
+        return True
     name = getattr(callee, "__name__", None)
     owner = getattr(callee, "__self__", None)
     if name in _LOG_METHODS and isinstance(owner, logging.Logger):

@@ -215,7 +215,9 @@ class _Desugar:
             test = _located(
                 gast.UnaryOp(op=gast.Not(), operand=_any(exits, stmt.orelse[0])), stmt.orelse[0]
             )
-        guard = _located(gast.If(test=test, body=orelse or [gast.Pass()], orelse=[]), stmt.orelse[0])
+        guard = _located(
+            gast.If(test=test, body=orelse or [gast.Pass()], orelse=[]), stmt.orelse[0]
+        )
         return [guard], flags
 
     def _innermost(self, stmt, word: str) -> _Loop:

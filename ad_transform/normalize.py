@@ -107,7 +107,7 @@ class _Normalizer:
         self.params = [
             a.id
             for a in self.tree.args.posonlyargs + self.tree.args.args + self.tree.args.kwonlyargs
-        ]
+        ] + ([self.tree.args.kwarg.id] if self.tree.args.kwarg is not None else [])
         self.local_names = _assigned_names(self.tree.body) | set(self.params)
         self.user_locals = set(self.local_names)  # before desugar and normalize add theirs
         every_name = name_ids(self.tree)
@@ -164,11 +164,16 @@ class _Normalizer:
         )
 
     def _check_signature(self) -> None:
+        """``*args`` is spread before (lower/signature.py) where the number of arguments is
+        known: only a helper's remains, refused. ``**kwargs`` is a dict parameter, never
+        differentiated (``wrt`` counts positional arguments)."""
         args = self.tree.args
         if args.vararg is not None:
-            raise self.parsed.error("'*args' parameters are not supported", args.vararg)
-        if args.kwarg is not None:
-            raise self.parsed.error("'**kwargs' parameters are not supported", args.kwarg)
+            raise self.parsed.error(
+                "'*args' parameters of a helper function called with values to differentiate "
+                "are not supported (the differentiated function itself may have them)",
+                args.vararg,
+            )
 
     # -- statements --------------------------------------------------------------------
     def statement(self, stmt: gast.stmt) -> None:

@@ -20,6 +20,7 @@ from . import runtime
 from .analyze import Analysis, Op, analyze
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
+from .lower.signature import spread_varargs
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
@@ -109,7 +110,10 @@ class _Builder:
     def top_level(self, func, wrt: tuple[int, ...] | int, kinds: tuple, mode: str) -> Generated:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
-        fn = normalize(parse_function(func))
+        parsed = parse_function(func)
+        declared = parsed.tree.args
+        spread = len(kinds) - len(declared.posonlyargs) - len(declared.args)
+        fn = normalize(spread_varargs(parsed, spread))
         params = positional_params(fn)
         for index in wrt:
             if not 0 <= index < len(params):
