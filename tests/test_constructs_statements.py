@@ -464,7 +464,7 @@ def test_imports_inside_the_function_bind_modules_and_functions():
 def test_import_in_a_branch_is_refused():
     def conditional_import(x, flag):
         if flag:
-            pass
+            import math  # noqa: F401 (the import is what is tested)
         return x * 2.0
 
     with pytest.raises(ADTransformError, match="import inside a block"):
