@@ -384,11 +384,17 @@ def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> di
         for p in inspect.signature(callee, follow_wrapped=False).parameters.values()
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
-    if variadic:  # the helper's own check names the parameter and points at it
-        from .normalize import normalize
+    if variadic:  # named at the helper's parameter
         from .parse import parse_function
 
-        normalize(parse_function(callee))
+        parsed = parse_function(callee)
+        node = parsed.tree.args.vararg or parsed.tree.args.kwarg
+        star = "*" if node is parsed.tree.args.vararg else "**"
+        raise parsed.error(
+            f"'{star}{node.id}' parameters of a helper function called with values to "
+            "differentiate are not supported (the differentiated function itself may have them)",
+            node,
+        )
     try:
         bound = inspect.signature(callee, follow_wrapped=False).bind(
             *call.args, **{kw.arg: kw.value for kw in call.keywords}

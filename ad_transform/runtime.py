@@ -35,14 +35,11 @@ def check_bound(value, name: str) -> None:
         raise UnboundLocalError(message)
 
 
-_NO_CAUSE = object()
-
-
-def raise_exception(exception, cause=_NO_CAUSE):
+def raise_exception(exception, *cause):
     """``raise exception`` / ``raise exception from cause``, as the user's code does."""
-    if cause is _NO_CAUSE:
-        raise exception
-    raise exception from cause
+    if cause:
+        raise exception from cause[0]
+    raise exception
 
 
 def reraise():

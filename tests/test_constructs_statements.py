@@ -536,7 +536,30 @@ def test_varargs_of_a_helper_and_unpacking_at_a_call_are_refused():
         parts = (x, x)
         return np.hypot(*parts)
 
-    with pytest.raises(ADTransformError, match=r"'\*args' parameters of a helper"):
+    with pytest.raises(ADTransformError, match=r"'\*rest' parameters of a helper"):
         grad(calls_helper)(1.0)
     with pytest.raises(ADTransformError, match="starred"):
         grad(unpacks)(1.0)
+
+
+def test_export_of_lowered_statements(tmp_path):
+    import importlib.util
+
+    from ad_transform import export
+
+    path = tmp_path / "exported_statements.py"
+    export(uses_globals, str(path))
+    export(match_structures, str(tmp_path / "exported_match.py"))
+    export(checked_product, str(tmp_path / "exported_assert.py"), wrt=(0, 1))
+    modules = {}
+    for name in ("exported_statements", "exported_match", "exported_assert"):
+        spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
+        modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(modules[name])
+    exported = modules["exported_statements"]
+    calls = exported.CALLS
+    assert exported.grad_uses_globals(2.0) == 3.0 * (calls + 1)
+    assert calls + 1 == exported.CALLS  # the exported module's own global
+    assert modules["exported_match"].grad_match_structures(2.0, [5.0, 1.0]) == 5.0
+    with pytest.raises(AssertionError, match="x must be positive"):
+        modules["exported_assert"].grad_checked_product(-1.0, 1.0)
