@@ -107,6 +107,8 @@ class Op:
     # a user call: arguments that must be numbers when it runs (the helper would change
     # an array in place), each with the helper's parameter
     number_checks: list[tuple[gast.Name, str]] = field(default_factory=list)
+    # a user call of a helper with ``*args``: how many positional arguments it spreads
+    spread: int | None = None
 
     @property
     def value(self) -> gast.expr:
@@ -330,8 +332,8 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     rule = rules.lookup(callee) if not is_missing(callee) else None
     if rule is None and is_user_function(callee):
-        inputs = _bind_user_call(callee, call, fn, stmt)
-        return Op(stmt, USER_CALL, target, callee=callee, inputs=inputs, pure=False)
+        inputs, spread = _bind_user_call(callee, call, fn, stmt)
+        return Op(stmt, USER_CALL, target, callee=callee, inputs=inputs, pure=False, spread=spread)
     if rule is None:
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
@@ -378,30 +380,38 @@ def is_user_function(obj: object) -> bool:
     return isinstance(obj, types.FunctionType) and not is_library_file(obj.__code__.co_filename)
 
 
-def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> dict:
-    variadic = [
-        p.name
-        for p in inspect.signature(callee, follow_wrapped=False).parameters.values()
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
-    if variadic:  # named at the helper's parameter
-        from .parse import parse_function
+def _bind_user_call(
+    callee, call: gast.Call, fn: NormalizedFunction, stmt
+) -> tuple[dict, int | None]:
+    """The helper's parameters bound to the call's atoms, and for a helper with ``*args``
+    the number of positional arguments spread into it (lower/signature.py)."""
+    from .lower.signature import spread_signature
+    from .parse import parse_function
 
+    signature = inspect.signature(callee, follow_wrapped=False)
+    kinds = {p.kind: p for p in signature.parameters.values()}
+    spread = None
+    if inspect.Parameter.VAR_KEYWORD in kinds:  # named at the helper's parameter
+        node = kinds[inspect.Parameter.VAR_KEYWORD]
         parsed = parse_function(callee)
-        node = parsed.tree.args.vararg or parsed.tree.args.kwarg
-        star = "*" if node is parsed.tree.args.vararg else "**"
         raise parsed.error(
-            f"'{star}{node.id}' parameters of a helper function called with values to "
+            f"'**{node.name}' parameters of a helper function called with values to "
             "differentiate are not supported (the differentiated function itself may have them)",
-            node,
+            parsed.tree.args.kwarg,
         )
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        positional = [
+            p
+            for p in signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        spread = max(len(call.args) - len(positional), 0)
+        signature = spread_signature(callee, parse_function(callee), spread)
     try:
-        bound = inspect.signature(callee, follow_wrapped=False).bind(
-            *call.args, **{kw.arg: kw.value for kw in call.keywords}
-        )
+        bound = signature.bind(*call.args, **{kw.arg: kw.value for kw in call.keywords})
     except TypeError as exc:
         raise fn.parsed.error(f"call of {callee.__name__}: {exc}", call) from None
-    return dict(bound.arguments)
+    return dict(bound.arguments), spread
 
 
 # -- kinds --------------------------------------------------------------------------------
@@ -742,23 +752,25 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
         inout = helper_effects(op.callee).mutated  # lent by this caller, which owns them
         _HELPERS_BEING_CHECKED.add(key)
         try:
-            fn = _normalized_unless_inert(op.callee)
+            fn = _normalized_unless_inert(op.callee, op.spread)
             if fn is not None:
                 analyze(fn, varied, {}, helper=True, inout=inout, result_used=False)
         finally:
             _HELPERS_BEING_CHECKED.discard(key)
 
 
-def _normalized_unless_inert(callee) -> NormalizedFunction | None:
-    """The helper normalized, or None where it cannot be (an ``assert``, say) but its syntax
-    shows it changes and stores nothing, so a value given to it cannot come back."""
+def _normalized_unless_inert(callee, spread: int | None = None) -> NormalizedFunction | None:
+    """The helper normalized (its ``*args`` spread for ``spread`` arguments), or None where
+    it cannot be (an ``assert``, say) but its syntax shows it changes and stores nothing,
+    so a value given to it cannot come back."""
     from .effects import may_change_something
+    from .lower.signature import spread_varargs
     from .normalize import normalize
     from .parse import parse_function
 
     parsed = parse_function(callee)
     try:
-        return normalize(parsed, procedure=True)
+        return normalize(spread_varargs(parsed, spread or 0), procedure=True)
     except ADTransformError:
         if may_change_something(parsed):
             raise

@@ -127,7 +127,7 @@ class _Transformed:
         """The generated Python source (for the argument types of the latest call)."""
         if self._last is None:
             self._last = generate(
-                self.func, self.wrt, (UNKNOWN,) * _positional_count(self.func), self.mode
+                self.func, self.wrt, (UNKNOWN,) * _positional_count(self.func, self.wrt), self.mode
             )
         return self._last.source
 
@@ -265,9 +265,16 @@ def _check_cotangent(cotangent, value) -> None:
         )
 
 
-def _positional_count(func) -> int:
+def _positional_count(func, wrt: Wrt = 0) -> int:
+    """How many positional arguments ``.source`` assumes before any call: the parameters,
+    and with ``*args`` as many more as ``wrt`` names (the spread of lower/signature.py)."""
     code = getattr(func, "__code__", None)
-    return code.co_argcount if code is not None else 0
+    if code is None:
+        return 0
+    if code.co_flags & inspect.CO_VARARGS:
+        positions = (wrt,) if isinstance(wrt, int) else tuple(wrt)
+        return max(code.co_argcount, max(positions, default=-1) + 1)
+    return code.co_argcount
 
 
 __all__ = ["ADTransformError", "grad", "value_and_grad", "vjp"]

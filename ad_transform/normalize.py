@@ -103,11 +103,10 @@ class _Normalizer:
     def __init__(self, parsed: ParsedFunction) -> None:
         self.parsed = parsed
         self.tree = parsed.tree
-        self._check_signature()
         self.params = [
             a.id
             for a in self.tree.args.posonlyargs + self.tree.args.args + self.tree.args.kwonlyargs
-        ] + ([self.tree.args.kwarg.id] if self.tree.args.kwarg is not None else [])
+        ] + [a.id for a in (self.tree.args.vararg, self.tree.args.kwarg) if a is not None]
         self.local_names = _assigned_names(self.tree.body) | set(self.params)
         self.user_locals = set(self.local_names)  # before desugar and normalize add theirs
         every_name = name_ids(self.tree)
@@ -125,6 +124,8 @@ class _Normalizer:
         self.maybe_unbound: list[str] = []  # defined on one path only: bound to None first
         self.mutations: dict = {}  # id of a statement that changes an object -> MutationInfo
         self.source_statement: gast.stmt | None = None  # the user's statement being normalized
+        # SSA name bound to a tuple display -> its atoms (a tuple and SSA names never change)
+        self.tuples: dict[str, list[gast.expr]] = {}
 
     # -- driver ------------------------------------------------------------------------
     def run(self) -> NormalizedFunction:
@@ -162,18 +163,6 @@ class _Normalizer:
         return NormalizedFunction(
             self.parsed, tree, self.params, self.free_names, self.names, self.source_of
         )
-
-    def _check_signature(self) -> None:
-        """``*args`` is spread before (lower/signature.py) where the number of arguments is
-        known: only a helper's remains, refused. ``**kwargs`` is a dict parameter, never
-        differentiated (``wrt`` counts positional arguments)."""
-        args = self.tree.args
-        if args.vararg is not None:
-            raise self.parsed.error(
-                "'*args' parameters of a helper function called with values to differentiate "
-                "are not supported (the differentiated function itself may have them)",
-                args.vararg,
-            )
 
     # -- statements --------------------------------------------------------------------
     def statement(self, stmt: gast.stmt) -> None:
@@ -579,6 +568,8 @@ class _Normalizer:
         ssa_name = self.version(user_name)
         self.emit(_assign(ssa_name, primitive, target), self.origin)
         self.current[user_name] = ssa_name
+        if isinstance(primitive, gast.Tuple) and user_name not in self.unversioned:
+            self.tuples[ssa_name] = list(primitive.elts)  # bound by this statement only
 
     def version(self, user_name: str) -> str:
         if user_name in self.unversioned:
@@ -766,13 +757,36 @@ class _Normalizer:
                 "and methods can be differentiated",
                 expr if inline_lambda else func,
             )
-        args = [self.atom(a) for a in expr.args]
+        args = []
+        for arg in expr.args:
+            if isinstance(arg, gast.Starred):
+                args += self.unpacked(arg)
+            else:
+                args.append(self.atom(arg))
         keywords = []
         for kw in expr.keywords:
             if kw.arg is None:
                 raise self.parsed.error("'**' keyword unpacking in a call is not supported", kw)
             keywords.append(gast.keyword(arg=kw.arg, value=self.atom(kw.value)))
         return gast.Call(func=callee, args=args, keywords=keywords)
+
+    def unpacked(self, starred: gast.Starred) -> list[gast.expr]:
+        """The atoms of ``*parts`` in a call: a tuple or list display written there, or a
+        name bound to a tuple display (the spread ``*args`` of the function among them)."""
+        value = starred.value
+        if isinstance(value, (gast.Tuple, gast.List)) and not any(
+            isinstance(e, gast.Starred) for e in value.elts
+        ):
+            return [self.atom(e) for e in value.elts]
+        if isinstance(value, gast.Name):
+            atom = self.load(value)
+            if atom.id in self.tuples:
+                return [clone(e) for e in self.tuples[atom.id]]
+        raise self.parsed.error(
+            "unsupported construct: starred expression '*x' in a call, where 'x' is not a "
+            "tuple the function builds with a known number of items",
+            starred,
+        )
 
     def refuse_derivative_call(self, func: gast.expr) -> None:
         """``grad(h)(x)`` inside a differentiated function: a higher-order derivative."""

@@ -20,7 +20,7 @@ from . import runtime
 from .analyze import Analysis, Op, analyze
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
-from .lower.signature import spread_varargs
+from .lower.signature import spread_signature, spread_varargs
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
@@ -138,7 +138,13 @@ class _Builder:
     # -- helper pairs --------------------------------------------------------------------
     def helper_pair(self, op: Op, active: list[str], arg_kinds: dict) -> HelperPair:
         callee = op.callee
-        fn_params = list(inspect.signature(callee, follow_wrapped=False).parameters)
+        parsed = parse_function(callee)
+        if op.spread is not None:  # a helper with ``*args``: spread for this call
+            signature = spread_signature(callee, parsed, op.spread)
+            parsed = spread_varargs(parsed, op.spread)
+        else:
+            signature = inspect.signature(callee, follow_wrapped=False)
+        fn_params = list(signature.parameters)
         kinds = tuple(arg_kinds.get(p) for p in fn_params)
         wrt = tuple(fn_params.index(p) for p in active)
         inout = tuple(op.writes)  # the parameters it changes in place, in signature order
@@ -151,7 +157,7 @@ class _Builder:
         )
         entries[key] = pair
         try:
-            fn = normalize(parse_function(callee), procedure=True)
+            fn = normalize(parsed, procedure=True)
             analysis = analyze(
                 fn,
                 (*active, *inout),

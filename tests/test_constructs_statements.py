@@ -525,21 +525,70 @@ def test_keyword_only_parameters_and_array_defaults():
     assert np.array_equal(weighted.__kwdefaults__["weights"], [1.0, -2.0, 0.5])
 
 
-def test_varargs_of_a_helper_and_unpacking_at_a_call_are_refused():
-    def helper(a, *rest):
-        return a * len(rest)
+def chain_product(a, *rest):
+    s = a
+    for r in rest:
+        s = s * r
+    return s
 
-    def calls_helper(x):
-        return helper(x, 1.0, 2.0)
 
-    def unpacks(x):
-        parts = (x, x)
+def calls_varargs_helper(x, y):
+    return chain_product(x) + chain_product(x, y) + chain_product(x, y, x * y)
+
+
+def forwards_varargs(x, *args):
+    return chain_product(x, *args) * 2.0
+
+
+def unpacks_tuples(x, y):
+    parts = (x, y, 3.0)
+    return chain_product(*parts) + np.hypot(*(x, y)) + chain_product(*[y, x])
+
+
+def test_helper_with_varargs_is_spread_per_call():
+    check_grad(calls_varargs_helper, (1.3, 0.7), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("extra", [(), (0.7,), (0.7, 2.0, -1.5)])
+def test_varargs_forwarded_to_a_helper(extra):
+    args = (1.3, *extra)
+    check_grad(forwards_varargs, args, wrt=tuple(range(len(args))))
+
+
+def test_unpacking_tuples_at_a_call():
+    check_grad(unpacks_tuples, (1.3, 0.7), wrt=(0, 1))
+
+
+def test_source_before_a_call_spreads_as_many_arguments_as_wrt_names():
+    source = grad(forwards_varargs, wrt=(0, 2)).source
+    assert "def grad_forwards_varargs(x, args_0, args_1):" in source
+
+
+def test_kwargs_of_a_helper_and_unknown_unpacking_at_a_call_are_refused():
+    def keyword_helper(a, **options):
+        return a * options["scale"]
+
+    def calls_keyword_helper(x):
+        return keyword_helper(x, scale=2.0)
+
+    def unpacks_list(x):
+        parts = []
+        for _ in range(2):
+            parts.append(x)
         return np.hypot(*parts)
 
-    with pytest.raises(ADTransformError, match=r"'\*rest' parameters of a helper"):
-        grad(calls_helper)(1.0)
-    with pytest.raises(ADTransformError, match="starred"):
-        grad(unpacks)(1.0)
+    def unpacks_dict(x):
+        return np.round(x, **OPTIONS)
+
+    with pytest.raises(ADTransformError, match=r"'\*\*options' parameters of a helper"):
+        grad(calls_keyword_helper)(1.0)
+    with pytest.raises(ADTransformError, match="starred expression"):
+        grad(unpacks_list)(1.0)
+    with pytest.raises(ADTransformError, match=r"'\*\*' keyword unpacking"):
+        grad(unpacks_dict)(1.0)
+
+
+OPTIONS = {"decimals": 2}
 
 
 def test_export_of_lowered_statements(tmp_path):

@@ -102,7 +102,7 @@ def f_global_assignment(x):
 
 
 def f_star_args_call(x):
-    xs = (x, x)
+    xs = [x, x]  # a list: its length is not known (a tuple display is unpacked)
     return pair_helper(*xs)
 
 
