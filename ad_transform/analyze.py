@@ -109,6 +109,9 @@ class Op:
     number_checks: list[tuple[gast.Name, str]] = field(default_factory=list)
     # a user call of a helper with ``*args``: how many positional arguments it spreads
     spread: int | None = None
+    # a user call: atoms that reach the helper through ``**`` (a ``**d`` at the call, or
+    # keywords its ``**kwargs`` collects): never differentiated, refused if varied
+    keyword_rest: list[gast.expr] = field(default_factory=list)
 
     @property
     def value(self) -> gast.expr:
@@ -186,6 +189,7 @@ def analyze(
     if not result_used:
         ops[-1].active, ops[-1].active_inputs = False, []
     _refuse_hidden_flows(analysis, helper)
+    _refuse_varied_keyword_rest(analysis)
     _refuse_hidden_flows_in_helpers(analysis)
     check_item_stores(dataclasses.replace(analysis, ops=flow))
     _check_in_place_calls(analysis)
@@ -332,8 +336,23 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     rule = rules.lookup(callee) if not is_missing(callee) else None
     if rule is None and is_user_function(callee):
-        inputs, spread = _bind_user_call(callee, call, fn, stmt)
-        return Op(stmt, USER_CALL, target, callee=callee, inputs=inputs, pure=False, spread=spread)
+        inputs, spread, rest = _bind_user_call(callee, call, fn, stmt)
+        return Op(
+            stmt,
+            USER_CALL,
+            target,
+            callee=callee,
+            inputs=inputs,
+            pure=False,
+            spread=spread,
+            keyword_rest=rest,
+        )
+    if None in keywords:
+        raise fn.parsed.error(
+            "'**' keyword unpacking in a call is not supported (only in calls of your own "
+            "functions, with values that are not differentiated)",
+            next(kw for kw in call.keywords if kw.arg is None),
+        )
     if rule is None:
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
@@ -382,22 +401,23 @@ def is_user_function(obj: object) -> bool:
 
 def _bind_user_call(
     callee, call: gast.Call, fn: NormalizedFunction, stmt
-) -> tuple[dict, int | None]:
-    """The helper's parameters bound to the call's atoms, and for a helper with ``*args``
-    the number of positional arguments spread into it (lower/signature.py)."""
+) -> tuple[dict, int | None, list]:
+    """The helper's parameters bound to the call's atoms; for a helper with ``*args`` the
+    number of positional arguments spread into it (lower/signature.py); the atoms that
+    reach it through ``**`` (``Op.keyword_rest``)."""
+    from .effects import helper_effects
     from .lower.signature import spread_signature
     from .parse import parse_function
 
     signature = inspect.signature(callee, follow_wrapped=False)
     kinds = {p.kind: p for p in signature.parameters.values()}
     spread = None
-    if inspect.Parameter.VAR_KEYWORD in kinds:  # named at the helper's parameter
-        node = kinds[inspect.Parameter.VAR_KEYWORD]
-        parsed = parse_function(callee)
-        raise parsed.error(
-            f"'**{node.name}' parameters of a helper function called with values to "
-            "differentiate are not supported (the differentiated function itself may have them)",
-            parsed.tree.args.kwarg,
+    unpacked = [kw.value for kw in call.keywords if kw.arg is None]
+    if unpacked and helper_effects(callee).mutated:
+        raise fn.parsed.error(
+            f"'**' keyword unpacking in a call of {callee.__name__}, which changes a "
+            "parameter in place: which object it changes cannot be known",
+            call,
         )
     if inspect.Parameter.VAR_POSITIONAL in kinds:
         positional = [
@@ -407,11 +427,18 @@ def _bind_user_call(
         ]
         spread = max(len(call.args) - len(positional), 0)
         signature = spread_signature(callee, parse_function(callee), spread)
-    try:
-        bound = signature.bind(*call.args, **{kw.arg: kw.value for kw in call.keywords})
+    named = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+    try:  # ``**d`` may give any parameter: those not bound here are not differentiated
+        bind = signature.bind_partial if unpacked else signature.bind
+        bound = bind(*call.args, **named)
     except TypeError as exc:
         raise fn.parsed.error(f"call of {callee.__name__}: {exc}", call) from None
-    return dict(bound.arguments), spread
+    inputs = dict(bound.arguments)
+    rest = list(unpacked)
+    collector = kinds.get(inspect.Parameter.VAR_KEYWORD)
+    if collector is not None and collector.name in inputs:
+        rest += list(inputs.pop(collector.name).values())
+    return inputs, spread, rest
 
 
 # -- kinds --------------------------------------------------------------------------------
@@ -713,6 +740,24 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
                 "depends on the differentiated argument: it has no adjoint rule, and it may "
                 "keep or change the value where the derivative cannot follow; register a "
                 "rule with ad_transform.register_adjoint",
+                op.value,
+            )
+
+
+def _refuse_varied_keyword_rest(analysis: Analysis) -> None:
+    """What reaches a helper through ``**`` is not differentiated: it must not depend on a
+    differentiated argument."""
+    for op in analysis.ops:
+        if op.form != USER_CALL:
+            continue
+        varied = sorted({n for a in op.keyword_rest for n in _operand_names(a)} & analysis.varied)
+        if varied:
+            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot differentiate the call of {op.callee.__name__}: '{user_name}', which "
+                "depends on the differentiated argument, reaches it through '**' (a "
+                "'**kwargs' parameter or a '**d' argument), which is not differentiated; pass "
+                "it as a named parameter",
                 op.value,
             )
 

@@ -764,10 +764,9 @@ class _Normalizer:
             else:
                 args.append(self.atom(arg))
         keywords = []
-        for kw in expr.keywords:
-            if kw.arg is None:
-                raise self.parsed.error("'**' keyword unpacking in a call is not supported", kw)
-            keywords.append(gast.keyword(arg=kw.arg, value=self.atom(kw.value)))
+        for kw in expr.keywords:  # ``**d`` (arg None): analyze decides
+            keyword = gast.keyword(arg=kw.arg, value=self.atom(kw.value))
+            keywords.append(_copy_location_of(keyword, kw))
         return gast.Call(func=callee, args=args, keywords=keywords)
 
     def unpacked(self, starred: gast.Starred) -> list[gast.expr]:

@@ -564,12 +564,28 @@ def test_source_before_a_call_spreads_as_many_arguments_as_wrt_names():
     assert "def grad_forwards_varargs(x, args_0, args_1):" in source
 
 
-def test_kwargs_of_a_helper_and_unknown_unpacking_at_a_call_are_refused():
-    def keyword_helper(a, **options):
-        return a * options["scale"]
+def scaled_and_shifted(a, scale=1.0, shift=0.0):
+    return a * scale + shift
 
-    def calls_keyword_helper(x):
-        return keyword_helper(x, scale=2.0)
+
+def keyword_helper(a, **options):
+    return a * options["scale"] + options.get("shift", 0.0)
+
+
+def forwards_keywords(x, **keywords):
+    return scaled_and_shifted(x, **keywords) + keyword_helper(x, scale=3.0, shift=1.0)
+
+
+def test_kwargs_forwarded_to_helpers():
+    gradient = grad(forwards_keywords)(2.0, scale=5.0, shift=1.0)
+    expected = numerical_gradient(lambda x: forwards_keywords(x, scale=5.0, shift=1.0), (2.0,))
+    np.testing.assert_allclose(gradient, expected, rtol=1e-7)
+    assert grad(forwards_keywords)(2.0) == 1.0 + 3.0
+
+
+def test_differentiated_values_through_double_star_and_unknown_unpacking_are_refused():
+    def differentiated_into_kwargs(x):
+        return keyword_helper(x, scale=x)
 
     def unpacks_list(x):
         parts = []
@@ -580,8 +596,8 @@ def test_kwargs_of_a_helper_and_unknown_unpacking_at_a_call_are_refused():
     def unpacks_dict(x):
         return np.round(x, **OPTIONS)
 
-    with pytest.raises(ADTransformError, match=r"'\*\*options' parameters of a helper"):
-        grad(calls_keyword_helper)(1.0)
+    with pytest.raises(ADTransformError, match=r"reaches it through '\*\*'"):
+        grad(differentiated_into_kwargs)(1.0)
     with pytest.raises(ADTransformError, match="starred expression"):
         grad(unpacks_list)(1.0)
     with pytest.raises(ADTransformError, match=r"'\*\*' keyword unpacking"):

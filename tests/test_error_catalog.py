@@ -107,11 +107,11 @@ def f_star_args_call(x):
 
 
 def f_kwargs_call(x):
-    return scaled(x, **KEYWORDS)
+    return np.multiply(x, 2.0, **KEYWORDS)  # a library function (a helper's is supported)
 
 
 def f_calls_kwargs_helper(x):
-    return kwargs_helper(x, scale=2.0)
+    return kwargs_helper(x, scale=x)  # a differentiated value into '**options
 
 
 def f_method_of_user_instance(x):
