@@ -628,3 +628,70 @@ def test_export_of_lowered_statements(tmp_path):
     assert modules["exported_match"].grad_match_structures(2.0, [5.0, 1.0]) == 5.0
     with pytest.raises(AssertionError, match="x must be positive"):
         modules["exported_assert"].grad_checked_product(-1.0, 1.0)
+
+
+# -- the constructs inside helpers and loops -------------------------------------------------
+
+
+def ends_with_raise(x):
+    if x > 0:
+        return x * x
+    raise ValueError("non-positive")
+
+
+def asserting_helper(a):
+    assert a > 0, "helper needs a positive value"
+    return a**3
+
+
+def calls_asserting_helper(x):
+    return asserting_helper(x) * 2.0
+
+
+HELPER_CALLS = 0
+
+
+def counting_helper(a):
+    global HELPER_CALLS
+    HELPER_CALLS += 1
+    return a * 2.0
+
+
+def calls_counting_helper(x):
+    return counting_helper(x) + counting_helper(x * x)
+
+
+def match_in_loop(x, modes):
+    s = x
+    for mode in modes:
+        match mode:
+            case "square":
+                s = s * s
+            case ("scale", k):
+                s = s * k
+            case _:
+                s = s + x
+    return s
+
+
+def test_function_ending_with_raise():
+    check_grad(ends_with_raise, (1.5,))
+    with pytest.raises(ValueError, match="non-positive"):
+        grad(ends_with_raise)(-1.0)
+
+
+def test_assert_inside_a_helper():
+    check_grad(calls_asserting_helper, (1.2,))
+    with pytest.raises(AssertionError, match="helper needs a positive value"):
+        grad(calls_asserting_helper)(-1.0)
+
+
+def test_global_counter_in_a_helper():
+    before = HELPER_CALLS
+    assert grad(calls_counting_helper)(3.0) == 2.0 + 2.0 * 2 * 3.0
+    assert before + 2 == HELPER_CALLS
+
+
+def test_match_inside_a_loop_records_each_case_taken():
+    check_grad(match_in_loop, (1.1, ["square", ("scale", 3.0), 7, "square"]))
+    check_grad(match_in_loop, (0.9, []))
