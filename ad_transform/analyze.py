@@ -335,6 +335,11 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     rule = rules.lookup(callee) if not is_missing(callee) else None
+    starred = [a for a in call.args if isinstance(a, gast.Starred)]
+    if starred and not is_user_function(callee):  # an unspread ``*args`` passed on
+        atoms = [a.value if isinstance(a, gast.Starred) else a for a in call.args]
+        atoms = {str(i): a for i, a in enumerate([*atoms, *keywords.values()])}
+        return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     if rule is None and is_user_function(callee):
         inputs, spread, rest = _bind_user_call(callee, call, fn, stmt)
         return Op(
@@ -428,12 +433,22 @@ def _bind_user_call(
         spread = max(len(call.args) - len(positional), 0)
         signature = spread_signature(callee, parse_function(callee), spread)
     named = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+    starred = next((a for a in call.args if isinstance(a, gast.Starred)), None)
+    positional = call.args if starred is None else call.args[: call.args.index(starred)]
     try:  # ``**d`` may give any parameter: those not bound here are not differentiated
-        bind = signature.bind_partial if unpacked else signature.bind
-        bound = bind(*call.args, **named)
+        bind = signature.bind_partial if unpacked or starred else signature.bind
+        bound = bind(*positional, **named)
     except TypeError as exc:
         raise fn.parsed.error(f"call of {callee.__name__}: {exc}", call) from None
     inputs = dict(bound.arguments)
+    if starred is not None:  # an unspread ``*args`` (effects.py): any positional rest
+        for parameter in signature.parameters.values():
+            if parameter.name not in inputs and parameter.kind in (
+                parameter.POSITIONAL_ONLY,
+                parameter.POSITIONAL_OR_KEYWORD,
+                parameter.VAR_POSITIONAL,
+            ):
+                inputs[parameter.name] = starred.value
     rest = list(unpacked)
     collector = kinds.get(inspect.Parameter.VAR_KEYWORD)
     if collector is not None and collector.name in inputs:

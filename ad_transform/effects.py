@@ -278,6 +278,14 @@ def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
             problems.append(words if origin is not None else f"{words} (it may be {outside})")
     for param, words in _augmented_parameters(fn, params).items():
         unless_number.setdefault(param, words)
+    vararg = fn.parsed.tree.args.vararg
+    if vararg is not None and vararg.id in mutated | unless_number.keys():
+        # the caller's arguments are spread per call: which one changes is not followed
+        mutated.discard(vararg.id)
+        unless_number.pop(vararg.id, None)
+        problems.append(
+            f"{callee.__name__}() changes an argument it receives through '*{vararg.id}' in place"
+        )
     calls = tuple(
         (fn.parsed, op.stmt.value.func.id, op.callee)
         for op in ops

@@ -781,6 +781,11 @@ class _Normalizer:
             atom = self.load(value)
             if atom.id in self.tuples:
                 return [clone(e) for e in self.tuples[atom.id]]
+            vararg = self.tree.args.vararg
+            if vararg is not None and atom.id == vararg.id:
+                # the function's own ``*args``, not spread: a helper analysed once for all
+                # its calls (effects.py); the call binds it as "any of the remaining"
+                return [_copy_location_of(gast.Starred(value=atom, ctx=gast.Load()), starred)]
         raise self.parsed.error(
             "unsupported construct: starred expression '*x' in a call, where 'x' is not a "
             "tuple the function builds with a known number of items",

@@ -5,6 +5,7 @@ differences in float64 (tests/gradcheck.py)."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -695,3 +696,46 @@ def test_global_counter_in_a_helper():
 def test_match_inside_a_loop_records_each_case_taken():
     check_grad(match_in_loop, (1.1, ["square", ("scale", 3.0), 7, "square"]))
     check_grad(match_in_loop, (0.9, []))
+
+
+# -- *args/**kwargs wrappers (decorators) ------------------------------------------------------
+
+
+def passthrough(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@passthrough
+def wrapped_product(x, y, scale=2.0):
+    return x * y * scale
+
+
+@passthrough
+def wrapped_stash(store, v):
+    store.append(v)
+    return v * 2.0
+
+
+def calls_wrapped(x):
+    return wrapped_product(x, 3.0) + wrapped_product(x, x, scale=0.5)
+
+
+def calls_wrapped_stash(x):
+    store = []
+    y = wrapped_stash(store, x * 3.0)
+    return y + store[0]
+
+
+def test_star_args_wrapper_as_the_function_and_as_a_helper():
+    check_grad(wrapped_product, (1.5, 2.0), wrt=(0, 1))
+    assert grad(wrapped_product, wrt=1)(1.5, 2.0, scale=3.0) == 1.5 * 3.0
+    check_grad(calls_wrapped, (1.3,))
+
+
+def test_wrapper_passing_on_a_container_the_helper_changes_is_refused():
+    with pytest.raises(ADTransformError, match="changes a parameter in place"):
+        grad(calls_wrapped_stash)(1.0)
