@@ -464,6 +464,8 @@ def _binding_of(node: gast.expr, fn: NormalizedFunction) -> list:
     if not isinstance(node, gast.Name) or node.id in fn.source_of or node.id in fn.params:
         return []  # a local: never static (the analysis refused or followed it)
     parsed = fn.parsed
+    if node.id in parsed.lowered_objects:
+        return []  # bound by lowering (an import inside the function): fixed
     if node.id in parsed.closure:
         namespace = parsed.closure[node.id]
     elif node.id in parsed.globals:
