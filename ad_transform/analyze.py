@@ -781,15 +781,19 @@ def _only_raised(op: Op, analysis: Analysis) -> bool:
     """``raise E(...)`` (lowered to ``raise_exception``): the function ends there, so what
     the exception holds never comes back to its result. An exception object built only to
     be raised is the same. Not where the function catches exceptions (``try``)."""
-    if any(isinstance(n, _HANDLERS) for n in gast.walk(analysis.fn.parsed.tree)):
-        return False
-    if op.callee is runtime.raise_exception:
-        return True
     callee = op.callee
+    if callee is runtime.raise_exception:
+        return not _catches(analysis)
     if not (isinstance(callee, type) and issubclass(callee, BaseException)) or not op.target:
         return False
     readers = [other for other in analysis.ops if op.target in _input_names(other)]
-    return bool(readers) and all(other.callee is runtime.raise_exception for other in readers)
+    raised = bool(readers) and all(other.callee is runtime.raise_exception for other in readers)
+    return raised and not _catches(analysis)
+
+
+def _catches(analysis: Analysis) -> bool:
+    """Whether the function has a ``try`` statement (a handler could read a raised value)."""
+    return any(isinstance(n, _HANDLERS) for n in gast.walk(analysis.fn.parsed.tree))
 
 
 _HANDLERS = tuple(getattr(gast, name) for name in ("Try", "TryStar") if hasattr(gast, name))
