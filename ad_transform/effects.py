@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
+from . import runtime
 from .analyze import (
     CONSTANT,
     COPY,
@@ -376,9 +377,15 @@ def may_change_something(parsed: ParsedFunction) -> bool:
                 return True
             if isinstance(func, gast.Name):
                 target = parsed.lookup(func.id)
+                if any(target is f for f in _LOWERED_OBSERVERS):
+                    continue  # a lowered ``raise``/``assert``/``match``: changes nothing
                 if isinstance(target, types.FunctionType) or func.id in _SYNTACTIC_CHANGES:
                     return True
     return False
+
+
+# Runtime helpers the lowering passes call (lower/) that change no object.
+_LOWERED_OBSERVERS = (runtime.raise_exception, runtime.reraise, runtime.matches_sequence)
 
 
 def _flat(target: gast.expr) -> list[gast.expr]:

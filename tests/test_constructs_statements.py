@@ -739,3 +739,21 @@ def test_star_args_wrapper_as_the_function_and_as_a_helper():
 def test_wrapper_passing_on_a_container_the_helper_changes_is_refused():
     with pytest.raises(ADTransformError, match="changes a parameter in place"):
         grad(calls_wrapped_stash)(1.0)
+
+
+def checks_and_stores(v, out):
+    assert np.all(np.isfinite(v)), "not finite"
+    out.append(v)
+
+
+def stores_after_check(x):
+    s = []
+    checks_and_stores(x, s)
+    return np.sum(x * s[0])
+
+
+def test_helper_with_assert_that_changes_its_argument():
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(grad(stores_after_check)(x), 2 * x)
+    with pytest.raises(AssertionError, match="not finite"):
+        grad(stores_after_check)(np.array([np.inf, 1.0]))
