@@ -757,3 +757,12 @@ def test_helper_with_assert_that_changes_its_argument():
     np.testing.assert_allclose(grad(stores_after_check)(x), 2 * x)
     with pytest.raises(AssertionError, match="not finite"):
         grad(stores_after_check)(np.array([np.inf, 1.0]))
+
+
+def test_trace_table_spreads_varargs():
+    from ad_transform import trace_table
+
+    table = trace_table(product_of_all, 1.3, 2.0, 4.0)
+    expected = numerical_gradient(product_of_all, (1.3, 2.0, 4.0), (0, 1, 2))
+    np.testing.assert_allclose(list(table.gradients.values()), expected, rtol=1e-7)
+    assert list(table.gradients) == ["x", "args_0", "args_1"]
