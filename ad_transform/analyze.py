@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import aliases, rules
+from . import aliases, rules, runtime
 from .callables import (
     HIGHER_ORDER,
     derivative_origin,
@@ -107,6 +107,11 @@ class Op:
     # a user call: arguments that must be numbers when it runs (the helper would change
     # an array in place), each with the helper's parameter
     number_checks: list[tuple[gast.Name, str]] = field(default_factory=list)
+    # a user call of a helper with ``*args``: how many positional arguments it spreads
+    spread: int | None = None
+    # a user call: atoms that reach the helper through ``**`` (a ``**d`` at the call, or
+    # keywords its ``**kwargs`` collects): never differentiated, refused if varied
+    keyword_rest: list[gast.expr] = field(default_factory=list)
 
     @property
     def value(self) -> gast.expr:
@@ -184,6 +189,7 @@ def analyze(
     if not result_used:
         ops[-1].active, ops[-1].active_inputs = False, []
     _refuse_hidden_flows(analysis, helper)
+    _refuse_varied_keyword_rest(analysis)
     _refuse_hidden_flows_in_helpers(analysis)
     check_item_stores(dataclasses.replace(analysis, ops=flow))
     _check_in_place_calls(analysis)
@@ -329,9 +335,29 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     rule = rules.lookup(callee) if not is_missing(callee) else None
+    starred = [a for a in call.args if isinstance(a, gast.Starred)]
+    if starred and not is_user_function(callee):  # an unspread ``*args`` passed on
+        atoms = [a.value if isinstance(a, gast.Starred) else a for a in call.args]
+        atoms = {str(i): a for i, a in enumerate([*atoms, *keywords.values()])}
+        return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     if rule is None and is_user_function(callee):
-        inputs = _bind_user_call(callee, call, fn, stmt)
-        return Op(stmt, USER_CALL, target, callee=callee, inputs=inputs, pure=False)
+        inputs, spread, rest = _bind_user_call(callee, call, fn, stmt)
+        return Op(
+            stmt,
+            USER_CALL,
+            target,
+            callee=callee,
+            inputs=inputs,
+            pure=False,
+            spread=spread,
+            keyword_rest=rest,
+        )
+    if None in keywords:
+        raise fn.parsed.error(
+            "'**' keyword unpacking in a call is not supported (only in calls of your own "
+            "functions, with values that are not differentiated)",
+            next(kw for kw in call.keywords if kw.arg is None),
+        )
     if rule is None:
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
@@ -378,24 +404,56 @@ def is_user_function(obj: object) -> bool:
     return isinstance(obj, types.FunctionType) and not is_library_file(obj.__code__.co_filename)
 
 
-def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> dict:
-    variadic = [
-        p.name
-        for p in inspect.signature(callee, follow_wrapped=False).parameters.values()
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
-    if variadic:  # the helper's own check names the parameter and points at it
-        from .normalize import normalize
-        from .parse import parse_function
+def _bind_user_call(
+    callee, call: gast.Call, fn: NormalizedFunction, stmt
+) -> tuple[dict, int | None, list]:
+    """The helper's parameters bound to the call's atoms; for a helper with ``*args`` the
+    number of positional arguments spread into it (lower/signature.py); the atoms that
+    reach it through ``**`` (``Op.keyword_rest``)."""
+    from .effects import helper_effects
+    from .lower.signature import spread_signature
+    from .parse import parse_function
 
-        normalize(parse_function(callee))
-    try:
-        bound = inspect.signature(callee, follow_wrapped=False).bind(
-            *call.args, **{kw.arg: kw.value for kw in call.keywords}
+    signature = inspect.signature(callee, follow_wrapped=False)
+    kinds = {p.kind: p for p in signature.parameters.values()}
+    spread = None
+    unpacked = [kw.value for kw in call.keywords if kw.arg is None]
+    if unpacked and helper_effects(callee).mutated:
+        raise fn.parsed.error(
+            f"'**' keyword unpacking in a call of {callee.__name__}, which changes a "
+            "parameter in place: which object it changes cannot be known",
+            call,
         )
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        positional = [
+            p
+            for p in signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        spread = max(len(call.args) - len(positional), 0)
+        signature = spread_signature(callee, parse_function(callee), spread)
+    named = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+    starred = next((a for a in call.args if isinstance(a, gast.Starred)), None)
+    positional = call.args if starred is None else call.args[: call.args.index(starred)]
+    try:  # ``**d`` may give any parameter: those not bound here are not differentiated
+        bind = signature.bind_partial if unpacked or starred else signature.bind
+        bound = bind(*positional, **named)
     except TypeError as exc:
         raise fn.parsed.error(f"call of {callee.__name__}: {exc}", call) from None
-    return dict(bound.arguments)
+    inputs = dict(bound.arguments)
+    if starred is not None:  # an unspread ``*args`` (effects.py): any positional rest
+        for parameter in signature.parameters.values():
+            if parameter.name not in inputs and parameter.kind in (
+                parameter.POSITIONAL_ONLY,
+                parameter.POSITIONAL_OR_KEYWORD,
+                parameter.VAR_POSITIONAL,
+            ):
+                inputs[parameter.name] = starred.value
+    rest = list(unpacked)
+    collector = kinds.get(inspect.Parameter.VAR_KEYWORD)
+    if collector is not None and collector.name in inputs:
+        rest += list(inputs.pop(collector.name).values())
+    return inputs, spread, rest
 
 
 # -- kinds --------------------------------------------------------------------------------
@@ -680,7 +738,16 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
             continue
         if not helper and _appends_to_unread_global(op, analysis):
             continue
+        if _only_raised(op, analysis):
+            continue
         varied = sorted(_input_names(op) & analysis.varied)
+        if varied and op.callee in (runtime.set_global, runtime.set_cell):
+            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot write '{user_name}', which depends on the differentiated argument, "
+                "to a global or nonlocal variable: the derivative cannot follow it there",
+                op.value,
+            )
         if varied:
             user_name = analysis.fn.source_of.get(varied[0], varied[0])
             raise analysis.fn.parsed.error(
@@ -692,6 +759,44 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
             )
 
 
+def _refuse_varied_keyword_rest(analysis: Analysis) -> None:
+    """What reaches a helper through ``**`` is not differentiated: it must not depend on a
+    differentiated argument."""
+    for op in analysis.ops:
+        if op.form != USER_CALL:
+            continue
+        varied = sorted({n for a in op.keyword_rest for n in _operand_names(a)} & analysis.varied)
+        if varied:
+            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot differentiate the call of {op.callee.__name__}: '{user_name}', which "
+                "depends on the differentiated argument, reaches it through '**' (a "
+                "'**kwargs' parameter or a '**d' argument), which is not differentiated; pass "
+                "it as a named parameter",
+                op.value,
+            )
+
+
+def _only_raised(op: Op, analysis: Analysis) -> bool:
+    """``raise E(...)`` (lowered to ``raise_exception``): the function ends there, so what
+    the exception holds never comes back to its result. An exception object built only to
+    be raised is the same. Not where the function catches exceptions (``try``)."""
+    callee = op.callee
+    if callee is runtime.raise_exception:
+        return not _catches(analysis)
+    if not (isinstance(callee, type) and issubclass(callee, BaseException)) or not op.target:
+        return False
+    readers = [other for other in analysis.ops if op.target in _input_names(other)]
+    raised = bool(readers) and all(other.callee is runtime.raise_exception for other in readers)
+    return raised and not _catches(analysis)
+
+
+def _catches(analysis: Analysis) -> bool:
+    """Whether the function has a ``try`` statement (a handler could read a raised value)."""
+    return any(isinstance(n, _HANDLERS) for n in gast.walk(analysis.fn.parsed.tree))
+
+
+_HANDLERS = tuple(getattr(gast, name) for name in ("Try", "TryStar") if hasattr(gast, name))
 _HELPERS_BEING_CHECKED: set = set()  # (callee, varied parameters): recursion guard
 
 
@@ -711,23 +816,25 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
         inout = helper_effects(op.callee).mutated  # lent by this caller, which owns them
         _HELPERS_BEING_CHECKED.add(key)
         try:
-            fn = _normalized_unless_inert(op.callee)
+            fn = _normalized_unless_inert(op.callee, op.spread)
             if fn is not None:
                 analyze(fn, varied, {}, helper=True, inout=inout, result_used=False)
         finally:
             _HELPERS_BEING_CHECKED.discard(key)
 
 
-def _normalized_unless_inert(callee) -> NormalizedFunction | None:
-    """The helper normalized, or None where it cannot be (an ``assert``, say) but its syntax
-    shows it changes and stores nothing, so a value given to it cannot come back."""
+def _normalized_unless_inert(callee, spread: int | None = None) -> NormalizedFunction | None:
+    """The helper normalized (its ``*args`` spread for ``spread`` arguments), or None where
+    it cannot be (an ``assert``, say) but its syntax shows it changes and stores nothing,
+    so a value given to it cannot come back."""
     from .effects import may_change_something
+    from .lower.signature import spread_varargs
     from .normalize import normalize
     from .parse import parse_function
 
     parsed = parse_function(callee)
     try:
-        return normalize(parsed, procedure=True)
+        return normalize(spread_varargs(parsed, spread or 0), procedure=True)
     except ADTransformError:
         if may_change_something(parsed):
             raise
@@ -742,6 +849,8 @@ def _only_observes(callee: object) -> bool:
     ``grad(f)`` and its relatives, ``warnings.warn``, ``logging.info`` and the log
     methods of a ``logging.Logger``."""
     if type(callee).__module__ == "ad_transform.api" or callee is warnings.warn:
+        return True
+    if callee is runtime.matches_sequence:  # a lowered ``match`` looks at the subject
         return True
     name = getattr(callee, "__name__", None)
     owner = getattr(callee, "__self__", None)
@@ -997,6 +1106,10 @@ def _check_in_place_calls(analysis: Analysis) -> None:
     for op in analysis.ops:
         if op.form == OPAQUE and (_only_observes(op.callee) or _is_text(op)):
             continue
+        if op.form == OPAQUE and (
+            _only_raised(op, analysis) or op.callee in (runtime.set_global, runtime.set_cell)
+        ):
+            continue  # the function ends there, or the value is stored, not changed
         changes = in_place_changes(op, analysis.fn) + possible_changes(op, analysis.fn)
         for name, words in changes:
             if name.id in reached and analysis.kinds.get(name.id) != SCALAR:

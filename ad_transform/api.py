@@ -135,13 +135,13 @@ class _Transformed:
         argument types, :meth:`source_for` the code for arguments like given ones.
         """
         if self._last is None:
-            self._generated_for_key(_default_argument_types(self.func))
+            self._generated_for_key(_default_argument_types(self.func, self.wrt))
         return self._last.source
 
     @property
     def generic_source(self) -> str:
         """The generated source that works for any argument types (arrays, scalars, lists)."""
-        kinds = (UNKNOWN,) * _positional_count(self.func)
+        kinds = (UNKNOWN,) * _positional_count(self.func, self.wrt)
         return generate(self.func, self.wrt, kinds, self.mode).source
 
     def source_for(self, *args) -> str:
@@ -287,15 +287,18 @@ _ANNOTATION_TYPES = {
 }
 
 
-def _default_argument_types(func) -> tuple:
+def _default_argument_types(func, wrt: Wrt = 0) -> tuple:
     """The argument types ``.source`` shows code for before any call: each positional
-    parameter's annotation where it names a number or array type, else ``float``."""
+    parameter's annotation where it names a number or array type, else ``float`` (also
+    for the arguments ``wrt`` names among ``*args``)."""
+    count = _positional_count(func, wrt)
     try:
         parameters = list(inspect.signature(func, follow_wrapped=False).parameters.values())
     except (TypeError, ValueError):
-        return (float,) * _positional_count(func)
+        return (float,) * count
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return tuple(_annotation_type(p.annotation, func) for p in parameters if p.kind in positional)
+    types_ = [_annotation_type(p.annotation, func) for p in parameters if p.kind in positional]
+    return tuple(types_ + [float] * (count - len(types_)))
 
 
 def _annotation_type(annotation, func) -> type:
@@ -322,9 +325,16 @@ def _annotation_type(annotation, func) -> type:
     return float
 
 
-def _positional_count(func) -> int:
+def _positional_count(func, wrt: Wrt = 0) -> int:
+    """How many positional arguments ``.source`` assumes before any call: the parameters,
+    and with ``*args`` as many more as ``wrt`` names (the spread of lower/signature.py)."""
     code = getattr(func, "__code__", None)
-    return code.co_argcount if code is not None else 0
+    if code is None:
+        return 0
+    if code.co_flags & inspect.CO_VARARGS:
+        positions = (wrt,) if isinstance(wrt, int) else tuple(wrt)
+        return max(code.co_argcount, max(positions, default=-1) + 1)
+    return code.co_argcount
 
 
 __all__ = ["ADTransformError", "grad", "value_and_grad", "vjp"]

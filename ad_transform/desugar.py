@@ -158,21 +158,20 @@ class _Desugar:
         return [stmt], []
 
     def loop(self, stmt) -> tuple[list, list[str]]:
-        if stmt.orelse:
-            kind = "for" if isinstance(stmt, gast.For) else "while"
-            raise self.parsed.error(f"unsupported construct: '{kind} ... else'", stmt.orelse[0])
+        """A loop with structured exits; its ``else`` block after it, run unless a ``break``
+        (or a ``return``) left the loop: guarded by ``not broke`` for a ``for`` loop, by a
+        flag set where the test of a ``while`` loop fails (``exhausted``)."""
         loop = _Loop()
         self.loops.append(loop)
         body = list(stmt.body)
+        exhausted = None
         if isinstance(stmt, gast.While) and not _is_true(stmt.test):
             exit_test = _located(gast.UnaryOp(op=gast.Not(), operand=stmt.test), stmt.test)
-            body.insert(
-                0,
-                _located(
-                    gast.If(test=exit_test, body=[_located(gast.Break(), stmt)], orelse=[]),
-                    stmt.test,
-                ),
-            )
+            leave = [_located(gast.Break(), stmt)]
+            if stmt.orelse:
+                exhausted = self.flag("exhausted")
+                leave.insert(0, _set(exhausted, True, stmt.test))
+            body.insert(0, _located(gast.If(test=exit_test, body=leave, orelse=[]), stmt.test))
         new_body, flags = self.block(body)
         self.loops.pop()
         escaping = [f for f in flags if f == self.return_flag]
@@ -195,7 +194,31 @@ class _Desugar:
             )
         else:
             new = gast.While(test=gast.Constant(value=True, kind=None), body=new_body, orelse=[])
-        return before + [_located(new, stmt)], escaping
+        if exhausted is not None:
+            before.insert(0, _set(exhausted, False, stmt))
+        after, else_flags = self.loop_else(stmt, loop, exhausted, escaping)
+        return before + [_located(new, stmt), *after], sorted(set(escaping) | set(else_flags))
+
+    def loop_else(self, stmt, loop: _Loop, exhausted, escaping) -> tuple[list, list[str]]:
+        """The loop's ``else`` block (rewritten in the enclosing loop's context) with its guard."""
+        if not stmt.orelse:
+            return [], []
+        orelse, flags = self.block(stmt.orelse)
+        if isinstance(stmt, gast.While) and _is_true(stmt.test):
+            return [], []  # ``while True`` ends only by break or return: never runs
+        if exhausted is not None:
+            test = _name(exhausted, like=stmt.orelse[0])
+        else:
+            exits = [f for f in (loop.break_flag, *escaping) if f]
+            if not exits:
+                return orelse, flags
+            test = _located(
+                gast.UnaryOp(op=gast.Not(), operand=_any(exits, stmt.orelse[0])), stmt.orelse[0]
+            )
+        guard = _located(
+            gast.If(test=test, body=orelse or [gast.Pass()], orelse=[]), stmt.orelse[0]
+        )
+        return [guard], flags
 
     def _innermost(self, stmt, word: str) -> _Loop:
         if not self.loops:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
+from . import runtime
 from .analyze import (
     BUILD,
     CONSTANT,
@@ -283,6 +284,14 @@ def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
             problems.append(words if origin is not None else f"{words} (it may be {outside})")
     for param, words in _augmented_parameters(fn, params).items():
         unless_number.setdefault(param, words)
+    vararg = fn.parsed.tree.args.vararg
+    if vararg is not None and vararg.id in mutated | unless_number.keys():
+        # the caller's arguments are spread per call: which one changes is not followed
+        mutated.discard(vararg.id)
+        unless_number.pop(vararg.id, None)
+        problems.append(
+            f"{callee.__name__}() changes an argument it receives through '*{vararg.id}' in place"
+        )
     calls = tuple(
         (fn.parsed, op.stmt.value.func.id, op.callee)
         for op in ops
@@ -402,9 +411,15 @@ def may_change_something(parsed: ParsedFunction) -> bool:
                 return True
             if isinstance(func, gast.Name):
                 target = parsed.lookup(func.id)
+                if any(target is f for f in _LOWERED_OBSERVERS):
+                    continue  # a lowered ``raise``/``assert``/``match``: changes nothing
                 if isinstance(target, types.FunctionType) or func.id in _SYNTACTIC_CHANGES:
                     return True
     return False
+
+
+# Runtime helpers the lowering passes call (lower/) that change no object.
+_LOWERED_OBSERVERS = (runtime.raise_exception, runtime.reraise, runtime.matches_sequence)
 
 
 def _flat(target: gast.expr) -> list[gast.expr]:

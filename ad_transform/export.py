@@ -138,6 +138,8 @@ class _Writer:
             self.function(name, obj)
         elif name in self.user_imports and _imports(self.user_imports[name], obj):
             self.add_import(self.user_imports[name])
+        elif obj is self.func.__globals__:  # ``global g; g = v``: the module's own globals
+            self.constants.append(f"{name} = globals()")
         elif _is_literal(obj) or isinstance(obj, (np.ndarray, np.generic)):
             self.constant(name, obj)
         else:

@@ -22,6 +22,8 @@ from .nodes import clone, name_ids, subnodes
 from .parse import ParsedFunction
 
 # Statements and expressions that are rejected, with the words used to name them.
+# (``assert``, ``raise``, ``match``, imports and ``global``/``nonlocal`` are lowered
+# before this stage: lower/statements.py, lower/match.py.)
 _UNSUPPORTED_STATEMENTS = {
     gast.Try: "'try' statement",
     gast.With: "'with' statement",
@@ -30,13 +32,6 @@ _UNSUPPORTED_STATEMENTS = {
     gast.AsyncFunctionDef: "nested 'async def'",
     gast.FunctionDef: "nested function definition",
     gast.ClassDef: "class definition inside a differentiated function",
-    gast.Global: "'global' declaration",
-    gast.Nonlocal: "'nonlocal' declaration",
-    gast.Delete: "'del' statement",
-    gast.Import: "import inside a differentiated function",
-    gast.ImportFrom: "import inside a differentiated function",
-    gast.Raise: "'raise' statement",
-    gast.Assert: "'assert' statement",
 }
 _UNSUPPORTED_EXPRESSIONS = {
     gast.Lambda: "lambda expression",
@@ -44,7 +39,6 @@ _UNSUPPORTED_EXPRESSIONS = {
     gast.Yield: "'yield' expression",
     gast.YieldFrom: "'yield from' expression",
     gast.Await: "'await' expression",
-    gast.NamedExpr: "assignment expression ':='",
     gast.Starred: "starred expression '*x'",
     gast.Dict: "dict display",
     gast.Set: "set display",
@@ -106,17 +100,16 @@ class _Normalizer:
     def __init__(self, parsed: ParsedFunction) -> None:
         self.parsed = parsed
         self.tree = parsed.tree
-        self._check_signature()
         self.params = [
             a.id
             for a in self.tree.args.posonlyargs + self.tree.args.args + self.tree.args.kwonlyargs
-        ]
+        ] + [a.id for a in (self.tree.args.vararg, self.tree.args.kwarg) if a is not None]
         self.local_names = _assigned_names(self.tree.body) | set(self.params)
         self.user_locals = set(self.local_names)  # before desugar and normalize add theirs
         every_name = name_ids(self.tree)
         # co_varnames is Python's own list of the locals: a name it binds is never free
         self.free_names = every_name - self.local_names - parsed.local_names
-        self.names = NameAllocator(every_name)
+        self.names = NameAllocator(every_name | parsed.lowered_objects.keys())
         self.claimed: set[str] = set(self.params)
         self.current: dict[str, str] = {p: p for p in self.params}
         self.source_of: dict[str, str] = {p: p for p in self.params}
@@ -128,6 +121,8 @@ class _Normalizer:
         self.maybe_unbound: list[str] = []  # defined on one path only: bound to None first
         self.mutations: dict = {}  # id of a statement that changes an object -> MutationInfo
         self.source_statement: gast.stmt | None = None  # the user's statement being normalized
+        # SSA name bound to a tuple display -> its atoms (a tuple and SSA names never change)
+        self.tuples: dict[str, list[gast.expr]] = {}
 
     # -- driver ------------------------------------------------------------------------
     def run(self) -> NormalizedFunction:
@@ -166,13 +161,6 @@ class _Normalizer:
             self.parsed, tree, self.params, self.free_names, self.names, self.source_of
         )
 
-    def _check_signature(self) -> None:
-        args = self.tree.args
-        if args.vararg is not None:
-            raise self.parsed.error("'*args' parameters are not supported", args.vararg)
-        if args.kwarg is not None:
-            raise self.parsed.error("'**kwargs' parameters are not supported", args.kwarg)
-
     # -- statements --------------------------------------------------------------------
     def statement(self, stmt: gast.stmt) -> None:
         if self.out and isinstance(self.out[-1], gast.Return):
@@ -188,6 +176,22 @@ class _Normalizer:
 
     def stmt_Pass(self, stmt: gast.Pass) -> None:
         pass
+
+    def stmt_Delete(self, stmt: gast.Delete) -> None:
+        """``del x`` of a local: later reads of ``x`` raise ``UnboundLocalError`` as in
+        Python (the name gets a new version bound to the unbound placeholder)."""
+        for target in stmt.targets:
+            if not isinstance(target, gast.Name):
+                raise self.parsed.error(
+                    "unsupported construct: 'del' of an item or an attribute (only 'del name' "
+                    "of a local variable)",
+                    target,
+                )
+            self.load(target)  # a name never assigned before is refused here
+            marker = _assign(self.version(target.id), gast.Constant(value=None, kind=None), stmt)
+            marker.ad_unbound = True
+            self.emit(marker, stmt)
+            self.current[target.id] = marker.targets[0].id
 
     def stmt_Break(self, stmt: gast.Break) -> None:
         self.emit(gast.Break(), stmt)
@@ -561,6 +565,8 @@ class _Normalizer:
         ssa_name = self.version(user_name)
         self.emit(_assign(ssa_name, primitive, target), self.origin)
         self.current[user_name] = ssa_name
+        if isinstance(primitive, gast.Tuple) and user_name not in self.unversioned:
+            self.tuples[ssa_name] = list(primitive.elts)  # bound by this statement only
 
     def version(self, user_name: str) -> str:
         if user_name in self.unversioned:
@@ -748,13 +754,40 @@ class _Normalizer:
                 "and methods can be differentiated",
                 expr if inline_lambda else func,
             )
-        args = [self.atom(a) for a in expr.args]
+        args = []
+        for arg in expr.args:
+            if isinstance(arg, gast.Starred):
+                args += self.unpacked(arg)
+            else:
+                args.append(self.atom(arg))
         keywords = []
-        for kw in expr.keywords:
-            if kw.arg is None:
-                raise self.parsed.error("'**' keyword unpacking in a call is not supported", kw)
-            keywords.append(gast.keyword(arg=kw.arg, value=self.atom(kw.value)))
+        for kw in expr.keywords:  # ``**d`` (arg None): analyze decides
+            keyword = gast.keyword(arg=kw.arg, value=self.atom(kw.value))
+            keywords.append(_copy_location_of(keyword, kw))
         return gast.Call(func=callee, args=args, keywords=keywords)
+
+    def unpacked(self, starred: gast.Starred) -> list[gast.expr]:
+        """The atoms of ``*parts`` in a call: a tuple or list display written there, or a
+        name bound to a tuple display (the spread ``*args`` of the function among them)."""
+        value = starred.value
+        if isinstance(value, (gast.Tuple, gast.List)) and not any(
+            isinstance(e, gast.Starred) for e in value.elts
+        ):
+            return [self.atom(e) for e in value.elts]
+        if isinstance(value, gast.Name):
+            atom = self.load(value)
+            if atom.id in self.tuples:
+                return [clone(e) for e in self.tuples[atom.id]]
+            vararg = self.tree.args.vararg
+            if vararg is not None and atom.id == vararg.id:
+                # the function's own ``*args``, not spread: a helper analysed once for all
+                # its calls (effects.py); the call binds it as "any of the remaining"
+                return [_copy_location_of(gast.Starred(value=atom, ctx=gast.Load()), starred)]
+        raise self.parsed.error(
+            "unsupported construct: starred expression '*x' in a call, where 'x' is not a "
+            "tuple the function builds with a known number of items",
+            starred,
+        )
 
     def refuse_derivative_call(self, func: gast.expr) -> None:
         """``grad(h)(x)`` inside a differentiated function: a higher-order derivative."""
@@ -801,6 +834,11 @@ class _Normalizer:
             )
         )
         return self.load(_name(result, expr))
+
+    def expr_NamedExpr(self, expr: gast.NamedExpr) -> gast.expr:
+        """``(y := value)``: ``y`` is bound where the expression is evaluated, then read."""
+        self.assign_to(expr.target, expr.value)
+        return self.load(_name(expr.target.id, expr))
 
     def expr_JoinedStr(self, expr: gast.JoinedStr) -> gast.expr:
         values = []
@@ -929,7 +967,8 @@ def _is_pair_of_names(target: gast.expr) -> bool:
 
 
 def _assigned_names(body: list[gast.stmt]) -> set[str]:
-    return name_ids(body, gast.Store)
+    """The names ``body`` binds or unbinds (``del``)."""
+    return name_ids(body, (gast.Store, gast.Del))
 
 
 def _name(identifier: str, like: gast.AST | None = None) -> gast.Name:

@@ -29,6 +29,9 @@ class ParsedFunction:
     file_lines: list[str]
     closure: dict[str, types.CellType] = field(default_factory=dict)
     lowered_locals: frozenset[str] = frozenset()  # local names the lowering passes made
+    # names the lowered code reads that are bound to these objects, never looked up in
+    # the user's namespace (runtime helpers, modules imported inside the function)
+    lowered_objects: dict[str, object] = field(default_factory=dict)
 
     @property
     def local_names(self) -> frozenset[str]:
@@ -36,7 +39,8 @@ class ParsedFunction:
         names its inner functions capture, names lowering introduced): never a global,
         whatever the globals hold."""
         code = self.func.__code__
-        return frozenset(code.co_varnames) | frozenset(code.co_cellvars) | self.lowered_locals
+        own = frozenset(code.co_varnames) | frozenset(code.co_cellvars) | self.lowered_locals
+        return own - self.lowered_objects.keys()
 
     @property
     def name(self) -> str:
@@ -52,6 +56,8 @@ class ParsedFunction:
         A name the function binds locally is not free: it is missing here, so that a
         global or builtin of the same name (``act``, ``sin``, ``abs``) is never taken for it.
         """
+        if name in self.lowered_objects:
+            return self.lowered_objects[name]
         if name in self.local_names:
             return _MISSING
         if name in self.closure:

@@ -20,6 +20,7 @@ from . import runtime
 from .analyze import Analysis, Op, analyze
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
+from .lower.signature import spread_signature, spread_varargs
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
@@ -109,7 +110,10 @@ class _Builder:
     def top_level(self, func, wrt: tuple[int, ...] | int, kinds: tuple, mode: str) -> Generated:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
-        fn = normalize(parse_function(func))
+        parsed = parse_function(func)
+        declared = parsed.tree.args
+        spread = len(kinds) - len(declared.posonlyargs) - len(declared.args)
+        fn = normalize(spread_varargs(parsed, spread))
         params = positional_params(fn)
         for index in wrt:
             if not 0 <= index < len(params):
@@ -134,7 +138,13 @@ class _Builder:
     # -- helper pairs --------------------------------------------------------------------
     def helper_pair(self, op: Op, active: list[str], arg_kinds: dict) -> HelperPair:
         callee = op.callee
-        fn_params = list(inspect.signature(callee, follow_wrapped=False).parameters)
+        parsed = parse_function(callee)
+        if op.spread is not None:  # a helper with ``*args``: spread for this call
+            signature = spread_signature(callee, parsed, op.spread)
+            parsed = spread_varargs(parsed, op.spread)
+        else:
+            signature = inspect.signature(callee, follow_wrapped=False)
+        fn_params = list(signature.parameters)
         kinds = tuple(arg_kinds.get(p) for p in fn_params)
         wrt = tuple(fn_params.index(p) for p in active)
         inout = tuple(op.writes)  # the parameters it changes in place, in signature order
@@ -147,7 +157,7 @@ class _Builder:
         )
         entries[key] = pair
         try:
-            fn = normalize(parse_function(callee), procedure=True)
+            fn = normalize(parsed, procedure=True)
             analysis = analyze(
                 fn,
                 (*active, *inout),
@@ -454,6 +464,8 @@ def _binding_of(node: gast.expr, fn: NormalizedFunction) -> list:
     if not isinstance(node, gast.Name) or node.id in fn.source_of or node.id in fn.params:
         return []  # a local: never static (the analysis refused or followed it)
     parsed = fn.parsed
+    if node.id in parsed.lowered_objects:
+        return []  # bound by lowering (an import inside the function): fixed
     if node.id in parsed.closure:
         namespace = parsed.closure[node.id]
     elif node.id in parsed.globals:

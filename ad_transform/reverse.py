@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 import os
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -107,6 +108,8 @@ class _Reverser:
         self.helper_pair = helper_pair
         self.names = self.fn.names
         self.bindings = Bindings(self.names, self.fn.parsed.lookup, self.fn.free_names)
+        for name, obj in self.fn.parsed.lowered_objects.items():  # see lower/__init__.py
+            self.bindings.cells[name] = types.CellType(obj)
         self.adjoints: dict[str, str] = {}
         self.adjoint_kinds: dict[str, str | None] = {}
         self.code: list[gast.stmt] = []

@@ -35,6 +35,38 @@ def check_bound(value, name: str) -> None:
         raise UnboundLocalError(message)
 
 
+def raise_exception(exception, *cause):
+    """``raise exception`` / ``raise exception from cause``, as the user's code does."""
+    if cause:
+        raise exception from cause[0]
+    raise exception
+
+
+def reraise():
+    """A bare ``raise``: the exception being handled, or ``RuntimeError`` if there is none."""
+    raise  # re-raises what the caller is handling, as the user's code does
+
+
+def set_global(namespace: dict, name: str, value) -> None:
+    """``global name; name = value`` in the user's code: the module's variable changes."""
+    namespace[name] = value
+
+
+def set_cell(cell, value) -> None:
+    """``nonlocal name; name = value`` in the user's code: the enclosing variable changes."""
+    cell.cell_contents = value
+
+
+def matches_sequence(subject, length: int, at_least: bool = False) -> bool:
+    """Whether ``subject`` matches a ``match`` sequence pattern of ``length`` items (at least
+    that many with a ``*rest``): a sequence that is not text, as Python decides."""
+    from collections.abc import Sequence
+
+    if not isinstance(subject, Sequence) or isinstance(subject, (str, bytes, bytearray)):
+        return False
+    return len(subject) >= length if at_least else len(subject) == length
+
+
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting."""
     if type(g) is np.ndarray and type(x) is np.ndarray:

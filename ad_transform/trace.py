@@ -39,6 +39,7 @@ from . import runtime
 from .analyze import CONSTANT, COPY, MUTATIONS, RETURN, STORE_ITEM, analyze
 from .emit import expression_source
 from .errors import ADTransformError
+from .lower.signature import spread_signature, spread_varargs
 from .normalize import normalize
 from .parse import parse_function
 from .pipeline import _Builder
@@ -520,6 +521,12 @@ class _Tracer:
     # -- setup -----------------------------------------------------------------------------
     def run(self) -> TraceTable:
         parsed = parse_function(self.func)
+        self.signature = inspect.signature(self.func, follow_wrapped=False)
+        declared = parsed.tree.args
+        if declared.vararg is not None:  # ``*args`` spread for the arguments given
+            spread = max(len(self.args) - len(declared.posonlyargs) - len(declared.args), 0)
+            self.signature = spread_signature(self.func, parsed, spread)
+            parsed = spread_varargs(parsed, spread)
         fn = normalize(parsed)
         self.fn, self.file_lines, self.filename = fn, parsed.file_lines, parsed.filename
         values, wrt_names = self.bind_arguments(fn)
@@ -577,9 +584,8 @@ class _Tracer:
         )
 
     def bind_arguments(self, fn) -> tuple[dict, list[str]]:
-        signature = inspect.signature(self.func, follow_wrapped=False)
         try:
-            bound = signature.bind(*self.args, **self.kwargs)
+            bound = self.signature.bind(*self.args, **self.kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.func.__name__}(): {exc}") from None
         bound.apply_defaults()

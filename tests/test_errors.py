@@ -45,17 +45,6 @@ def f_nested_def(x):
     return x * 3.0
 
 
-def f_global(x):
-    global COUNTER
-    return x * COUNTER
-
-
-def f_del(x):
-    y = x * 2.0
-    del y
-    return x * 1.0
-
-
 def f_list_comprehension(x):
     # comprehensions are lowered to loops; one in a branch of 'a if c else b' is refused
     return sum([x * i for i in range(3)]) if x > 0.0 else x
@@ -160,8 +149,6 @@ CONSTRUCTS = [
     (f_try, "try:", "'try'"),
     (f_with, "with _Context", "'with'"),
     (f_nested_def, "def inner", "nested function"),
-    (f_global, "global COUNTER", "'global'"),
-    (f_del, "del y", "'del'"),
     (f_list_comprehension, "[x * i", "list comprehension"),
     (f_generator_expression, "(x * i for", "generator expression"),
     (f_yield, "yield", "'yield'"),

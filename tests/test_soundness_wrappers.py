@@ -336,11 +336,11 @@ def test_wrapper_with_its_own_extra_parameter():
     assert grad(offset_sq)(2.0, offset=3.0) == pytest.approx(7.0)
 
 
-def test_star_args_wrapper_is_refused_clearly():
-    with pytest.raises(ADTransformError, match=r"'\*args' parameters are not supported"):
-        grad(star_sq)(2.0)
-    with pytest.raises(ADTransformError, match=r"'\*args' parameters are not supported"):
-        grad(calls_star)(2.0)
+def test_star_args_wrapper_is_differentiated():
+    """``*args``/``**kwargs`` wrappers are spread per call (issue 12): 3 * x**2."""
+    assert grad(star_sq)(2.0) == pytest.approx(12.0, rel=1e-12)
+    assert grad(star_sq)(2.0) == pytest.approx(numerical_gradient(star_sq, [2.0]), rel=1e-6)
+    assert grad(calls_star)(2.0) == pytest.approx(13.0, rel=1e-12)
 
 
 @pytest.mark.parametrize("cached", [cached_sq, cached_cube], ids=["lru_cache", "cache"])

@@ -35,6 +35,18 @@ class LoweringContext:
     tree: gast.FunctionDef
     names: NameAllocator
     new_locals: set[str] = field(default_factory=set)
+    objects: dict[str, object] = field(default_factory=dict)
+    _bound: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    def bind(self, base: str, obj: object) -> str:
+        """A new name, based on ``base``, under which the lowered code reaches ``obj`` (a
+        runtime helper, a builtin the user may have shadowed, an imported module): the
+        analysis resolves it to ``obj`` and the generated code gets it as a closure cell."""
+        key = (base, id(obj))
+        if key not in self._bound:
+            self._bound[key] = self.names.fresh(base)
+            self.objects[self._bound[key]] = obj
+        return self._bound[key]
 
     def fresh(self, base: str) -> str:
         """A new local name based on ``base`` that clashes with no name in the function."""
@@ -51,8 +63,12 @@ LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
 # ``comprehensions`` must run after any pass that turns expressions holding
-# comprehensions (a lambda's body) into statements, so that it sees them.
-PASSES: list[LoweringPass] = [comprehensions.run]
+# comprehensions (a lambda's body) into statements, so that it sees them; after
+# ``match`` (a comprehension in a guard is lowered in its new place) and before
+# ``statements``.
+from . import match, statements  # noqa: E402  (the passes use LoweringContext)
+
+PASSES: list[LoweringPass] = [match.run, comprehensions.run, statements.run]
 
 
 def lower(parsed):
@@ -73,5 +89,8 @@ def lower(parsed):
     for lowering_pass in PASSES:
         lowering_pass(context)
     return dataclasses.replace(
-        parsed, tree=tree, lowered_locals=frozenset(parsed.lowered_locals | context.new_locals)
+        parsed,
+        tree=tree,
+        lowered_locals=frozenset(parsed.lowered_locals | context.new_locals),
+        lowered_objects={**parsed.lowered_objects, **context.objects},
     )
