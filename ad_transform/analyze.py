@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import aliases, rules
+from . import aliases, rules, runtime
 from .callables import (
     HIGHER_ORDER,
     derivative_origin,
@@ -37,6 +37,7 @@ from .ownership import check_item_stores
 from .parse import is_missing
 from .rules.registry import (
     ARRAY,
+    DICT,
     DYNAMIC,
     DYNAMIC_IN_PLACE,
     NUMBERS,
@@ -169,6 +170,7 @@ def analyze(
     kinds = _kinds(ops, start, fn)
     if aliases.apply_kinds(ops, kinds, fn, _describe):
         kinds = _kinds(ops, start, fn)
+    _resolve_iteration_headers(ops, kinds, fn)
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
     while True:
         varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known))
@@ -183,6 +185,7 @@ def analyze(
     _mark_call_writes_active(analysis)
     if not result_used:
         ops[-1].active, ops[-1].active_inputs = False, []
+    _refuse_varied_keys(analysis)
     _refuse_hidden_flows(analysis, helper)
     _refuse_hidden_flows_in_helpers(analysis)
     check_item_stores(dataclasses.replace(analysis, ops=flow))
@@ -210,6 +213,46 @@ def _collect(stmts, fn, depth: int, ops: list, counters: set, loop_variant: set)
             op = _describe(stmt, fn)
             op.depth = depth
             ops.append(op)
+
+
+def _resolve_iteration_headers(ops: list[Op], kinds: dict, fn: NormalizedFunction) -> None:
+    """``x = X[k]``, the header of ``for x in X`` (differentiated, never run), is indexing
+    where ``X`` is known to be an array, a list or a tuple. A dict's elements are its keys,
+    which carry no derivative (``runtime.dict_key``); for ``X`` of unknown kind the adjoint
+    asks ``X`` when it runs (``runtime.iterated``: a dict, its views, a list...)."""
+    for op in ops:
+        if not getattr(op.stmt, "ad_header", False) or op.form != RULE:
+            continue
+        if op.rule.primitive is not operator.getitem:
+            continue
+        source, index = op.inputs["x"], op.inputs["index"]
+        kind = atom_kind(source, kinds, fn)
+        if kind in (ARRAY, SEQUENCE, SCALAR):
+            continue
+        primitive = runtime.dict_key if kind == DICT else runtime.iterated
+        resolved = _rule_op(op.stmt, op.target, primitive, [source, index], {}, fn)
+        op.rule, op.inputs, op.pure = resolved.rule, resolved.inputs, resolved.pure
+
+
+def _refuse_varied_keys(analysis: Analysis) -> None:
+    """A dict key that depends on a differentiated argument (``{x: 1.0}``, ``d[x] = v``)
+    is refused: keys carry no derivative, and a loop over the dict would hand the key on
+    as if it were a constant."""
+    for op in analysis.ops:
+        if op.form == BUILD and isinstance(op.value, gast.Dict):
+            keys = op.value.keys
+        elif op.form == STORE_ITEM and analysis.kinds.get(op.target) == DICT:
+            keys = [op.index]
+        else:
+            continue
+        varied = sorted(n for key in keys for n in _operand_names(key) if n in analysis.varied)
+        if varied:
+            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot differentiate a dict keyed by '{user_name}', which depends on the "
+                "differentiated argument: dict keys carry no derivative",
+                op.stmt,
+            )
 
 
 def _is_range(stmt: gast.For, fn: NormalizedFunction) -> bool:
@@ -245,6 +288,8 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
         return Op(stmt, form, target, inputs={"x": value})
     if isinstance(value, (gast.Tuple, gast.List)):
         return Op(stmt, BUILD, target, inputs={str(i): e for i, e in enumerate(value.elts)})
+    if isinstance(value, gast.Dict):  # a dict display: its values, by position
+        return Op(stmt, BUILD, target, inputs={str(i): v for i, v in enumerate(value.values)})
     if isinstance(value, gast.BinOp) and _formats_text(value):  # "%.3f" % x: not a remainder
         inputs = {str(i): n for i, n in enumerate([value.left, value.right])}
         return Op(stmt, OPAQUE, target, inputs=inputs, pure=False)
@@ -463,7 +508,7 @@ def _output_kind(
     if op.form in (COPY, CONSTANT):
         return atom_kind(op.inputs["x"], kinds, fn)
     if op.form == BUILD:
-        return SEQUENCE
+        return DICT if isinstance(op.value, gast.Dict) else SEQUENCE
     if op.form == RULE and op.rule.sequence_form is not None:
         form = sequence_form(op, kinds, fn, definitions or {})
         if form != NUMBERS:  # ``s + [v]``, ``[v] * 3``: a list or tuple, or not known

@@ -49,7 +49,6 @@ _UNSUPPORTED_EXPRESSIONS = {
     gast.Await: "'await' expression",
     gast.NamedExpr: "assignment expression ':='",
     gast.Starred: "starred expression '*x'",
-    gast.Dict: "dict display",
     gast.Set: "set display",
 }
 if hasattr(gast, "Match"):
@@ -727,6 +726,18 @@ class _Normalizer:
 
     def expr_Tuple(self, expr: gast.Tuple) -> gast.expr:
         return gast.Tuple(elts=[self.atom(e) for e in expr.elts], ctx=gast.Load())
+
+    def expr_Dict(self, expr: gast.Dict) -> gast.expr:
+        """``{k: v, ...}``: keys and values as atoms, in Python's order of evaluation."""
+        keys, values = [], []
+        for key, value in zip(expr.keys, expr.values):
+            if key is None:
+                raise self.parsed.error(
+                    "unsupported construct: '**' unpacking in a dict display", value
+                )
+            keys.append(self.atom(key))
+            values.append(self.atom(value))
+        return gast.Dict(keys=keys, values=values)
 
     def expr_List(self, expr: gast.List) -> gast.expr:
         return gast.List(elts=[self.atom(e) for e in expr.elts], ctx=gast.Load())

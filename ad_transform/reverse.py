@@ -33,7 +33,7 @@ from .analyze import (
 from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
-from .rules.registry import ARRAY, SCALAR, UNKNOWN
+from .rules.registry import ARRAY, DICT, SCALAR, UNKNOWN
 
 JOINT, SPLIT = "joint", "split"
 
@@ -231,6 +231,11 @@ class _Reverser:
         return [self.popped(reads, op), *code]
 
     def restore_item(self, op: Op) -> gast.stmt:
+        if self.analysis.kinds.get(op.target) == DICT:  # the old value back, or no key
+            restore = self.bindings.reference("restore_slot", runtime.restore_slot)
+            pop = gast.Call(func=name_node(self.tape_name("pop")), args=[], keywords=[])
+            args = [name_node(op.target), self.as_value(clone(op.index)), pop]
+            return _call_statement(restore, args)
         return self.popped_into(
             gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
         )
@@ -455,7 +460,11 @@ class _Reverser:
             return out
         if op.form == STORE_ITEM:  # undone in the backward sweep, active or not
             old = gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Load())
-            if self.analysis.kinds.get(op.target) == ARRAY:
+            if self.analysis.kinds.get(op.target) == DICT:  # the old value, or no key
+                slot = self.bindings.reference("dict_slot", runtime.dict_slot)
+                args = [name_node(op.target), self.as_value(clone(op.index))]
+                saved = gast.Call(func=name_node(slot), args=args, keywords=[])
+            elif self.analysis.kinds.get(op.target) == ARRAY:
                 saved = gast.Call(
                     func=gast.Attribute(value=old, attr="copy", ctx=gast.Load()),
                     args=[],
@@ -587,11 +596,7 @@ class _Reverser:
         elif op.form == BUILD:
             start = len(self.code)
             for position in op.active_inputs:
-                item = gast.Subscript(
-                    value=clone(g),
-                    slice=gast.Constant(value=int(position), kind=None),
-                    ctx=gast.Load(),
-                )
+                item = self.built_element_adjoint(op, g, int(position))
                 self.contribute(op.inputs[position], item, op)
             self.guard_zero(g, start, op)
         elif op.form == RULE:
@@ -604,6 +609,22 @@ class _Reverser:
             self.append_adjoint(op, g)
         elif op.form == EXTEND:
             self.extend_adjoint(op, g)
+
+    def built_element_adjoint(self, op: Op, g: gast.Name, position: int) -> gast.expr:
+        """The adjoint of one element of a display: ``g[position]`` of a list or tuple,
+        ``g[key]`` of a dict; where two keys of a dict display may be equal (names, not
+        distinct constants), only the last entry of a key kept its value."""
+        if not isinstance(op.value, gast.Dict):
+            index = gast.Constant(value=position, kind=None)
+            return gast.Subscript(value=clone(g), slice=index, ctx=gast.Load())
+        keys = op.value.keys
+        constants = [k.value for k in keys if isinstance(k, gast.Constant)]
+        if len(constants) == len(keys) and _distinct(constants):
+            return gast.Subscript(value=clone(g), slice=clone(keys[position]), ctx=gast.Load())
+        helper = self.bindings.reference("display_value_adjoint", runtime.display_value_adjoint)
+        key_tuple = gast.Tuple(elts=[clone(k) for k in keys], ctx=gast.Load())
+        args = [clone(g), key_tuple, gast.Constant(value=position, kind=None)]
+        return gast.Call(func=name_node(helper), args=args, keywords=[])
 
     def extend_adjoint(self, op: Op, g: gast.Name) -> None:
         """``xs.extend(v)``: ``v`` receives the adjoints of the elements it added; both
@@ -842,9 +863,18 @@ class _Reverser:
             self.contribute(op.inputs[param], name_node(temp), op)
 
 
+def _distinct(constants: list) -> bool:
+    """Whether literal dict keys are all different as keys (``1`` and ``1.0`` are one)."""
+    try:
+        return len(set(constants)) == len(constants)
+    except TypeError:
+        return False
+
+
 def _is_array_method(op: Op) -> bool:
-    """A rule chosen by a method or attribute name (``("method", "take")``)."""
-    return isinstance(op.rule.primitive, tuple)
+    """A rule of NumPy's chosen by a method or attribute name (``("method", "take")``);
+    dict methods (``d.get``) check their receiver in their adjoints."""
+    return isinstance(op.rule.primitive, tuple) and not op.rule.name.startswith("dict.")
 
 
 def _receiver(op: Op) -> gast.expr:

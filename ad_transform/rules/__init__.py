@@ -2,6 +2,7 @@
 
 from . import (
     constructors,
+    containers,
     linalg,
     math_builtins,
     numpy_elementwise,
