@@ -359,6 +359,9 @@ _TEXT_CONVERSIONS = (str, repr, ascii, format)
 
 def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
     keywords = {kw.arg: kw.value for kw in call.keywords}
+    helper = getattr(call, "ad_runtime", None)
+    if helper is not None:  # a construct normalize wrote as a runtime primitive
+        return _rule_op(stmt, target, helper, call.args, keywords, fn)
     if isinstance(call.func, gast.Attribute) and not getattr(call.func, "ad_static", False):
         return _rule_op(
             stmt, target, ("method", call.func.attr), [call.func.value, *call.args], keywords, fn

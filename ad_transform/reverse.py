@@ -487,6 +487,9 @@ class _Reverser:
             stmt.ad_pure = op.pure
             if getattr(stmt, "ad_unbound_user", False):
                 stmt.value = name_node(self.bindings.reference("UNBOUND", runtime.UNBOUND))
+            helper = getattr(stmt.value, "ad_runtime", None)
+            if helper is not None:  # a construct normalize wrote as a runtime primitive
+                stmt.value.func = name_node(self.bindings.reference(helper.__name__, helper))
             if getattr(stmt, "ad_alias_after", None) is not None:
                 helper = stmt.ad_alias_after
                 stmt.value.func = name_node(self.bindings.reference(helper.__name__, helper))

@@ -2024,3 +2024,178 @@ def array_receiver(receiver, method: str, where: str) -> None:
             f"{where}: {method} was chosen by name for a {type(receiver).__name__} object; "
             "its adjoint is NumPy's, and methods of other classes are not differentiated"
         )
+
+
+# -- containers: joins, starred unpacking, reversed, sorted, min/max of an iterable ------
+# Normalize turns ``[*s, *t]``, ``first, *rest = xs``, ``reversed(xs)``, ``max(xs)`` and
+# ``zip(*rows)`` into calls of these (primitives with rules in ``rules/containers``); the
+# adjoint of what they read from an iterable goes back with ``spread``.
+
+
+def spread(elements: list, like):
+    """The adjoint of the iterable ``like`` from the adjoints of the elements iterating it
+    gave, in order: a list adjoint for a list, a tuple or a dict's values; an array for an
+    array (its rows); a dict adjoint for a dict's items; zero for a dict or its keys (keys
+    carry no derivative). Anything else (an iterator, a set) is refused."""
+    if isinstance(like, (list, tuple, type({}.values()))):
+        return ListAdjoint(elements)
+    if isinstance(like, np.ndarray):
+        out = zeros_like(like)
+        for k, element in enumerate(elements):
+            if not _is_zero(element):
+                out[k] += element
+        return out
+    if isinstance(like, (dict, type({}.keys()))):
+        if all(_is_zero(e) for e in elements):
+            return 0.0
+        raise ADTransformError(
+            "cannot differentiate through the keys of a dict: keys carry no derivative"
+        )
+    if isinstance(like, type({}.items())):
+        return DictAdjoint(
+            (key, 0.0 if _is_zero(p) else p[1]) for (key, _), p in zip(like, elements)
+        )
+    raise ADTransformError(
+        f"cannot differentiate the elements of a {type(like).__name__} taken by iterating "
+        "it: iterate a list, a tuple, a dict or an ndarray"
+    )
+
+
+def _iterated_length(like) -> int:
+    """How many elements iterating ``like`` gave (for the kinds ``spread`` accepts)."""
+    try:
+        return len(like)
+    except TypeError:
+        spread([], like)  # the refusal naming the type
+        raise
+
+
+def joined_list(parts: tuple) -> list:
+    """``[*s, x, *t]``: the elements of each part (``[x]`` for plain elements), in order."""
+    out = []
+    for part in parts:
+        out.extend(part)
+    return out
+
+
+def joined_tuple(parts: tuple) -> tuple:
+    """``(*s, x, *t)``: the elements of each part as a tuple."""
+    return tuple(joined_list(parts))
+
+
+def joined_adjoint(g, parts: tuple):
+    """The adjoint of the parts of ``[*s, x, *t]``: each part's elements' adjoints."""
+    lengths = [_iterated_length(part) for part in parts]
+    elements = element_adjoints(g, sum(lengths))
+    out, start = [], 0
+    for part, length in zip(parts, lengths):
+        out.append(spread(elements[start : start + length], part))
+        start += length
+    return ListAdjoint(out)
+
+
+def starred_parts(whole, before: int, after: int) -> tuple:
+    """``a, *rest, b = whole``: ``(a, rest, b)`` with ``rest`` a list, or Python's own
+    ``ValueError`` where ``whole`` has fewer than ``before + after`` elements."""
+    elements = list(whole)
+    if len(elements) < before + after:
+        raise ValueError(
+            f"not enough values to unpack (expected at least {before + after}, "
+            f"got {len(elements)})"
+        )
+    rest = elements[before : len(elements) - after]
+    return (*elements[:before], rest, *elements[len(elements) - after :])
+
+
+def starred_adjoint(g, whole, before: int, after: int):
+    """The adjoint of ``whole`` in ``starred_parts(whole, before, after)``."""
+    length = _iterated_length(whole)
+    if _is_zero(g):
+        return 0.0
+    parts = element_adjoints(g, before + 1 + after)
+    middle = length - before - after
+    rest = element_adjoints(parts[before], middle)
+    return spread([*parts[:before], *rest, *parts[before + 1 :]], whole)
+
+
+def reversed_list(x) -> list:
+    """``reversed(x)`` as a list of the elements in reverse order (iterated the same)."""
+    return list(reversed(x))
+
+
+def reversed_adjoint(g, x):
+    """The adjoint of ``x`` in ``reversed_list(x)``."""
+    length = _iterated_length(x)
+    if _is_zero(g):
+        return 0.0
+    return spread(element_adjoints(g, length)[::-1], x)
+
+
+def sorted_adjoint(g, x, reverse=False):
+    """The adjoint of ``x`` in ``sorted(x, reverse=reverse)``: the permutation Python's
+    stable sort chose (ties keep their order) sends each element's adjoint back."""
+    values = list(x)
+    if _is_zero(g):
+        return 0.0
+    order = sorted(range(len(values)), key=values.__getitem__, reverse=reverse)
+    taken = element_adjoints(g, len(values))
+    elements = [0.0] * len(values)
+    for position, source in enumerate(order):
+        elements[source] = taken[position]
+    return spread(elements, x)
+
+
+def max_of(x):
+    """``max(x)`` of one iterable (normalize's name for it: ``max`` of two has its own rule)."""
+    return max(x)
+
+
+def min_of(x):
+    """``min(x)`` of one iterable."""
+    return min(x)
+
+
+def extreme_of_adjoint(g, ans, x):
+    """The adjoint of ``x`` in ``max(x)`` or ``min(x)``: ``g`` to the element(s) equal to
+    the result, split equally between ties (the convention of ``max(a, b)``)."""
+    values = list(x)
+    if _is_zero(g):
+        return 0.0
+    tied = [k for k, v in enumerate(values) if v == ans]
+    share = g / len(tied)
+    elements = [0.0] * len(values)
+    for k in tied:
+        elements[k] = share
+    return spread(elements, x)
+
+
+def zip_rows(rows) -> list:
+    """``zip(*rows)`` as a list of tuples (iterated the same): the columns of ``rows``."""
+    return list(zip(*rows))
+
+
+def zip_rows_adjoint(g, rows):
+    """The adjoint of ``rows`` in ``zip_rows(rows)``: element ``j`` of row ``i`` receives
+    the adjoint of element ``i`` of column ``j`` (elements past the shortest row none)."""
+    row_list = list(rows)
+    if _is_zero(g):
+        return 0.0
+    lengths = [_iterated_length(row) for row in row_list]
+    width = min(lengths, default=0)
+    columns = element_adjoints(g, width)
+    out = []
+    for i, (row, length) in enumerate(zip(row_list, lengths)):
+        elements = [
+            element_adjoints(columns[j], len(row_list))[i] if j < width else 0.0
+            for j in range(length)
+        ]
+        out.append(spread(elements, row))
+    return spread(out, rows)
+
+
+def conversion_adjoint(g, x):
+    """The adjoint of ``x`` in ``list(x)`` or ``tuple(x)``: its elements' adjoints."""
+    length = _iterated_length(x)
+    if _is_zero(g):
+        return 0.0
+    return spread(element_adjoints(g, length), x)
