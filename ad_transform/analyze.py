@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import inspect
 import logging
@@ -171,9 +172,10 @@ def analyze(
     if aliases.apply_kinds(ops, kinds, fn, _describe):
         kinds = _kinds(ops, start, fn)
     _resolve_iteration_headers(ops, kinds, fn)
+    keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
     while True:
-        varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known))
+        varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known, keys))
         useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
         if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
@@ -245,7 +247,12 @@ def _refuse_varied_keys(analysis: Analysis) -> None:
             keys = [op.index]
         else:
             continue
-        varied = sorted(n for key in keys for n in _operand_names(key) if n in analysis.varied)
+        varied = sorted(
+            n
+            for key in keys
+            for n in _operand_names(key)
+            if n in analysis.varied
+        )
         if varied:
             user_name = analysis.fn.source_of.get(varied[0], varied[0])
             raise analysis.fn.parsed.error(
@@ -253,6 +260,70 @@ def _refuse_varied_keys(analysis: Analysis) -> None:
                 "differentiated argument: dict keys carry no derivative",
                 op.stmt,
             )
+
+
+# Calls that give the elements of an iterable, reordered or not (keys stay keys).
+_REORDERINGS = (builtins.list, builtins.tuple, builtins.sorted, runtime.reversed_list)
+
+
+def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
+    """Names that hold a key of a dict: the element of a loop over a dict or its
+    ``keys()`` (also ``sorted(d)``, ``list(d.keys())``...), the first of a pair from
+    ``items()``, and copies of these. A key is never an active value (the keys this
+    function puts in a dict are checked, ``_refuse_varied_keys``; so are a helper's): they
+    are never varied."""
+    views: set[str] = set()  # items() and reorderings of it: (key, value) pairs
+    key_views: set[str] = set()  # keys() and reorderings of a dict or of its keys
+    while True:
+        before = len(views) + len(key_views)
+        for op in ops:
+            if op.target is None or op.form != RULE:
+                continue
+            primitive = op.rule.primitive
+            if primitive == ("method", "items"):
+                views.add(op.target)
+            elif primitive == ("method", "keys"):
+                key_views.add(op.target)
+            elif any(primitive is r for r in _REORDERINGS) and op.inputs:
+                source = next(iter(op.inputs.values()))
+                if not isinstance(source, gast.Name):
+                    continue
+                if source.id in key_views or kinds.get(source.id) == DICT:
+                    key_views.add(op.target)
+                elif source.id in views:
+                    views.add(op.target)
+        if len(views) + len(key_views) == before:
+            break
+    pairs: set[str] = set()
+    keys: set[str] = set()
+    for op in ops:
+        if not getattr(op.stmt, "ad_header", False) or op.form != RULE:
+            continue
+        source = op.inputs.get("x", op.inputs.get("0"))
+        source = source.id if isinstance(source, gast.Name) else None
+        if op.rule.primitive is runtime.dict_key or source in key_views:
+            keys.add(op.target)
+        elif source in views:
+            pairs.add(op.target)
+    changed = True
+    while changed:
+        before = len(keys)
+        for op in ops:
+            if op.target is None or op.target in keys:
+                continue
+            if op.form == COPY and _operand_names(op.inputs["x"]) <= keys:
+                keys.add(op.target)
+            elif (
+                op.form == RULE
+                and op.rule.primitive is operator.getitem
+                and isinstance(op.inputs["x"], gast.Name)
+                and op.inputs["x"].id in pairs
+                and isinstance(op.inputs["index"], gast.Constant)
+                and op.inputs["index"].value == 0
+            ):
+                keys.add(op.target)
+        changed = len(keys) != before
+    return keys
 
 
 def _is_range(stmt: gast.For, fn: NormalizedFunction) -> bool:
@@ -629,10 +700,13 @@ def _operand_names(operand: gast.expr) -> set[str]:
     return set()
 
 
-def _varied(ops: list[Op], varied: set[str]) -> set[str]:
+def _varied(ops: list[Op], varied: set[str], keys: frozenset = frozenset()) -> set[str]:
+    """The names that depend on ``varied``; never ``keys`` (keys of dicts, constants)."""
     varied = set(varied)
     for op in ops:
-        if op.target is not None and _carries_derivative(op) and _input_names(op) & varied:
+        if op.target is None or op.target in keys or not _carries_derivative(op):
+            continue
+        if _input_names(op) & varied:
             varied.add(op.target)
     return varied
 

@@ -474,6 +474,7 @@ class _Reverser:
                 copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
             out.append(self.pushed(saved, op.stmt))
+        out.extend(self.dict_receiver_check(op))
         for atom, param in op.number_checks:
             check = self.bindings.reference("require_number", runtime.require_number)
             args = [name_node(atom.id), clone(op.value.func), gast.Constant(value=param, kind=None)]
@@ -514,6 +515,21 @@ class _Reverser:
         if id(op.stmt) in self.reads:
             out.append(self.pushed(self.reads[id(op.stmt)], op.stmt))
         return out
+
+    def dict_receiver_check(self, op: Op) -> list[gast.stmt]:
+        """``obj.items()`` (``get``, ``keys``, ``values``) on a varied object not known to be
+        a dict: the rule is dict's, chosen by the name, so the forward sweep checks that
+        ``obj`` is one (``runtime.dict_receiver``) before anything relies on it."""
+        if op.form != RULE or not op.rule.name.startswith("dict."):
+            return []
+        receiver = op.value.func.value if isinstance(op.value, gast.Call) else None
+        if not isinstance(receiver, gast.Name) or receiver.id not in self.analysis.varied:
+            return []
+        if self.analysis.kinds.get(receiver.id) == DICT:
+            return []
+        check = self.bindings.reference("dict_receiver", runtime.dict_receiver)
+        method = gast.Constant(value=op.value.func.attr, kind=None)
+        return [_located(_call_statement(check, [name_node(receiver.id), method]), op.stmt)]
 
     def in_place(self, stmt: gast.Assign) -> gast.expr:
         """``a_1 = a + x`` from ``a += x`` on a possible array: ``in_place(iadd, a, x)``,

@@ -2083,7 +2083,7 @@ def joined_tuple(parts: tuple) -> tuple:
     return tuple(joined_list(parts))
 
 
-def joined_adjoint(g, parts: tuple):
+def joined_parts_adjoint(g, parts: tuple):
     """The adjoint of the parts of ``[*s, x, *t]``: each part's elements' adjoints."""
     lengths = [_iterated_length(part) for part in parts]
     elements = element_adjoints(g, sum(lengths))

@@ -61,6 +61,7 @@ class Scaler:
 
 
 SCALER = Scaler(2.0)
+GLOBAL_DICT = {"b": 1.0}
 
 
 def _make_nonlocal_function():
@@ -166,8 +167,8 @@ def f_set_display(x):
     return len(s) * x
 
 
-def f_dict_display(x):
-    d = {"a": x}
+def f_dict_unpacking(x):
+    d = {**GLOBAL_DICT, "a": x}
     return d["a"] * 2.0
 
 
@@ -186,11 +187,6 @@ def f_import(x):
     import math as m
 
     return m.sin(x)
-
-
-def f_starred_target(x):
-    a, *_rest = (x, x, x)
-    return a
 
 
 def f_attribute_assignment(x):
@@ -254,11 +250,10 @@ ROWS = [
     ("set_comprehension", f_set_comprehension, f_set_comprehension, "{x * i", "set comp", None),
     ("dict_comprehension", f_dict_comprehension, f_dict_comprehension, "{i:", "dict comp", None),
     ("set_display", f_set_display, f_set_display, "{x, 2.0}", "set display", None),
-    ("dict_display", f_dict_display, f_dict_display, '{"a"', "dict display", None),
+    ("dict_unpacking", f_dict_unpacking, f_dict_unpacking, "GLOBAL_DICT", "'**' unpacking", None),
     ("assert", f_assert, f_assert, "assert", "'assert'", None),
     ("raise", f_raise, f_raise, "raise", "'raise'", None),
     ("import", f_import, f_import, "import", "import", None),
-    ("starred_target", f_starred_target, f_starred_target, "a, *_rest", "starred", None),
     (
         "attribute_assignment",
         f_attribute_assignment,

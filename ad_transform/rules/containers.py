@@ -18,7 +18,7 @@ from ..runtime import (
     items_adjoint,
     iterated,
     iteration_adjoint,
-    joined_adjoint,
+    joined_parts_adjoint,
     joined_list,
     joined_tuple,
     max_of,
@@ -68,12 +68,12 @@ lookup(("method", "keys")).name = "dict.keys()"
 
 @adjoint(joined_list, kind=SEQUENCE, fresh=True)
 def d_joined_list(g, ans, parts):
-    return joined_adjoint(g, parts)
+    return joined_parts_adjoint(g, parts)
 
 
 @adjoint(joined_tuple, kind=SEQUENCE)
 def d_joined_tuple(g, ans, parts):
-    return joined_adjoint(g, parts)
+    return joined_parts_adjoint(g, parts)
 
 
 @adjoint(starred_parts, kind=SEQUENCE)
