@@ -247,12 +247,7 @@ def _refuse_varied_keys(analysis: Analysis) -> None:
             keys = [op.index]
         else:
             continue
-        varied = sorted(
-            n
-            for key in keys
-            for n in _operand_names(key)
-            if n in analysis.varied
-        )
+        varied = sorted(n for key in keys for n in _operand_names(key) if n in analysis.varied)
         if varied:
             user_name = analysis.fn.source_of.get(varied[0], varied[0])
             raise analysis.fn.parsed.error(

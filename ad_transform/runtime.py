@@ -2100,8 +2100,7 @@ def starred_parts(whole, before: int, after: int) -> tuple:
     elements = list(whole)
     if len(elements) < before + after:
         raise ValueError(
-            f"not enough values to unpack (expected at least {before + after}, "
-            f"got {len(elements)})"
+            f"not enough values to unpack (expected at least {before + after}, got {len(elements)})"
         )
     rest = elements[before : len(elements) - after]
     return (*elements[:before], rest, *elements[len(elements) - after :])

@@ -551,3 +551,58 @@ def starred_join(x):
 )
 def test_once_refused_now_exact(f):
     check(f, V)
+
+
+# -- dict comprehensions (lowered to a loop with item stores) ---------------------------------
+def dict_comprehensions(x, y):
+    p = {"w": x, "b": y}
+    q = {k: v * v for k, v in p.items()}
+    r = {k: q[k] * 2.0 for k in q if k != "b"}
+    s = {i: x * i for i in range(3) for j in range(2) if i + j > 1}
+    return q["w"] + q["b"] * r["w"] + sum(s.values())
+
+
+def dict_comprehension_of_arrays(a, b):
+    layers = {"first": a, "second": b}
+    scaled = {name: np.tanh(w) * 2.0 for name, w in layers.items()}
+    return np.sum(scaled["first"] * scaled["second"])
+
+
+def dict_comprehension_empty(x, n):
+    squares = {i: x * i for i in range(n)}
+    return sum(squares.values()) + x
+
+
+def dict_comprehension_variables_do_not_leak(x):
+    k = 2.0
+    d = {k: x * k for k in range(3)}
+    return d[1] * k
+
+
+@pytest.mark.parametrize(
+    "f, args, wrt",
+    [
+        (dict_comprehensions, (1.5, 0.5), (0, 1)),
+        (dict_comprehension_of_arrays, (A3, B3), (0, 1)),
+        (dict_comprehension_empty, (0.7, 0), 0),
+        (dict_comprehension_empty, (0.7, 4), 0),
+        (dict_comprehension_variables_do_not_leak, (0.7,), 0),
+    ],
+)
+def test_dict_comprehensions(f, args, wrt):
+    check(f, *args, wrt=wrt)
+
+
+def test_dict_comprehension_by_calculus():
+    # q = {w: x^2, b: y^2}, r = {w: 2 x^2}, s = {1: x, 2: 2x}: x^2 + 2 x^2 y^2 + 3x
+    assert grad(dict_comprehensions, wrt=(0, 1))(1.0, 2.0) == (2.0 + 16.0 + 3.0, 8.0)
+
+
+def conditional_dict_comprehension(x):
+    d = {i: x * i for i in range(3)} if x > 0 else {}
+    return d[1]
+
+
+def test_conditional_dict_comprehension_is_refused():
+    with pytest.raises(ADTransformError, match="dict comprehension inside a conditional"):
+        grad(conditional_dict_comprehension)(0.7)

@@ -158,7 +158,7 @@ def f_set_comprehension(x):
 
 
 def f_dict_comprehension(x):
-    d = {i: x * i for i in range(3)}
+    d = {i: x * i for i in range(3)} if x > 0 else {}
     return d[1]
 
 

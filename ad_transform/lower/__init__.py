@@ -52,6 +52,11 @@ LoweringPass = Callable[[LoweringContext], None]
 PASSES: list[LoweringPass] = []
 
 
+from . import dict_comprehensions  # noqa: E402 - the passes import LoweringContext
+
+PASSES.append(dict_comprehensions.run)
+
+
 def lower(parsed):
     """``parsed`` with its tree rewritten into the core language (the input is untouched).
 
