@@ -306,19 +306,24 @@ def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
         for op in ops:
             if op.target is None or op.target in keys:
                 continue
-            if op.form == COPY and _operand_names(op.inputs["x"]) <= keys:
-                keys.add(op.target)
-            elif (
-                op.form == RULE
-                and op.rule.primitive is operator.getitem
-                and isinstance(op.inputs["x"], gast.Name)
-                and op.inputs["x"].id in pairs
-                and isinstance(op.inputs["index"], gast.Constant)
-                and op.inputs["index"].value == 0
-            ):
+            copied = op.form == COPY and _operand_names(op.inputs["x"]) <= keys
+            if copied or _first_of_pair(op, pairs):
                 keys.add(op.target)
         changed = len(keys) != before
     return keys
+
+
+def _first_of_pair(op: Op, pairs: set[str]) -> bool:
+    """``k = item[0]`` where ``item`` is a ``(key, value)`` pair from a dict's ``items()``."""
+    if op.form != RULE or op.rule.primitive is not operator.getitem:
+        return False
+    source, index = op.inputs["x"], op.inputs["index"]
+    return (
+        isinstance(source, gast.Name)
+        and source.id in pairs
+        and isinstance(index, gast.Constant)
+        and index.value == 0
+    )
 
 
 def _is_range(stmt: gast.For, fn: NormalizedFunction) -> bool:
@@ -582,6 +587,10 @@ def _output_kind(
         form = sequence_form(op, kinds, fn, definitions or {})
         if form != NUMBERS:  # ``s + [v]``, ``[v] * 3``: a list or tuple, or not known
             return UNKNOWN if form in (DYNAMIC, DYNAMIC_IN_PLACE) else SEQUENCE
+    if op.form == RULE and op.rule.primitive == ("method", "copy"):
+        receiver = atom_kind(op.inputs.get("self"), kinds, fn)
+        if receiver in (SEQUENCE, DICT):  # xs.copy(), d.copy(): a list or a dict
+            return receiver
     if op.form == RULE and op.rule.template is not None:
         differentiable = op.rule.template.params
         arg_kinds = [

@@ -106,7 +106,7 @@ def iterate_items(x, y):
     d = {"a": x, "b": 2.0 * y}
     s = 0.0
     weight = 1.0
-    for key, value in d.items():
+    for _key, value in d.items():
         s = s + weight * value**2
         weight = weight + 1.0
     return s
@@ -117,7 +117,7 @@ def iterate_values_and_keys(a, b):
     s = 0.0
     for v in d.values():
         s = s + np.sum(v * v)
-    for k in d.keys():
+    for k in d.keys():  # noqa: SIM118 - keys() itself is under test
         s = s + np.sum(np.cos(d[k]))
     return s
 
@@ -214,7 +214,7 @@ def test_store_by_calculus():
 def test_pullback_runs_twice_after_dict_stores():
     from ad_transform import vjp
 
-    value, pullback = vjp(store_arrays)(A3, B3)
+    _, pullback = vjp(store_arrays)(A3, B3)
     first = pullback(1.0)
     second = pullback(1.0)
     np.testing.assert_array_equal(first, second)
@@ -367,7 +367,7 @@ def test_slices_by_calculus():
 
 
 def too_few_to_unpack(x):
-    a, *rest, b = [x]
+    a, *_rest, b = [x]
     return a + b
 
 
@@ -606,3 +606,73 @@ def conditional_dict_comprehension(x):
 def test_conditional_dict_comprehension_is_refused():
     with pytest.raises(ADTransformError, match="dict comprehension inside a conditional"):
         grad(conditional_dict_comprehension)(0.7)
+
+
+# -- aliasing: copies and joins hold the same elements ----------------------------------------
+def list_copy_then_augmented_item(a, x):
+    xs = [a * 1.0]
+    ys = xs.copy()
+    ys[0] += x  # changes the array xs[0] too
+    return np.sum(xs[0]) + np.sum(ys[0] * x)
+
+
+def join_then_augmented_item(a, x):
+    xs = [a * 1.0]
+    ys = [*xs]
+    ys[0] += x
+    return np.sum(xs[0]) + np.sum(ys[0] * x)
+
+
+def dict_copy_then_augmented_item(a, x):
+    d = {"a": a * 1.0}
+    e = d.copy()
+    e["a"] += x
+    return np.sum(d["a"]) + np.sum(e["a"] * x)
+
+
+def dict_display_then_augmented_item(a, x):
+    d = {"a": a * 1.0}
+    e = {"a": d["a"]}
+    e["a"] += x
+    return np.sum(d["a"]) + np.sum(e["a"] * x)
+
+
+def write_into_element_of_dict_copy(a, x):
+    d = {"a": a * 1.0}
+    e = d.copy()
+    v = e["a"]
+    v[0] = x * 5.0
+    return np.sum(d["a"] * a) + x
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        list_copy_then_augmented_item,
+        join_then_augmented_item,
+        dict_copy_then_augmented_item,
+        dict_display_then_augmented_item,
+        write_into_element_of_dict_copy,
+    ],
+)
+def test_shared_elements_are_refused(f):
+    # each changes an array two containers hold; the gradient would miss the other holder
+    with pytest.raises(ADTransformError, match="may (hold|share memory)"):
+        grad(f, wrt=(0, 1))(A3, 0.5)
+
+
+def copies_of_containers(x, y):
+    xs = [x, y]
+    ys = xs.copy()
+    ys[0] = x * y
+    d = {"a": x}
+    e = d.copy()
+    e["a"] = y * 3.0
+    joined = [*xs, y]
+    joined.append(x * 2.0)
+    joined[1] = x * x
+    return ys[0] + ys[1] + xs[0] + d["a"] * e["a"] + joined[1] * joined[3] + joined[2]
+
+
+def test_copies_of_containers():
+    check(copies_of_containers, 0.7, -1.3, wrt=(0, 1))

@@ -32,6 +32,7 @@ __all__ = [
     "adjoint",
     "all_rules",
     "constructors",
+    "containers",
     "display_name",
     "linalg",
     "list_primitives",

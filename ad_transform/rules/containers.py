@@ -18,8 +18,8 @@ from ..runtime import (
     items_adjoint,
     iterated,
     iteration_adjoint,
-    joined_parts_adjoint,
     joined_list,
+    joined_parts_adjoint,
     joined_tuple,
     max_of,
     min_of,
@@ -32,8 +32,7 @@ from ..runtime import (
     zip_rows,
     zip_rows_adjoint,
 )
-from .registry import SEQUENCE
-from .registry import adjoint, lookup, register_adjoint, register_nondifferentiable
+from .registry import SEQUENCE, adjoint, lookup, register_adjoint, register_nondifferentiable
 
 
 @adjoint(iterated, kind=None)
