@@ -509,18 +509,19 @@ def dict_default_adjoint(g, x, key):
     return 0.0 if key in x else g
 
 
-_NO_ITEM = object()  # what dict_slot saves for a key the dict did not have
+class NO_ITEM:
+    """What ``dict_slot`` saves for a key the dict did not have."""
 
 
 def dict_slot(d: dict, key):
     """What ``d[key] = v`` overwrites (saved for the backward sweep): the old value, or a
     marker where the write adds the key."""
-    return fresh_copy(d[key]) if key in d else _NO_ITEM
+    return fresh_copy(d[key]) if key in d else NO_ITEM
 
 
 def restore_slot(d: dict, key, saved) -> None:
     """Undo ``d[key] = v``: put the old value back, or remove a key the write added."""
-    if saved is _NO_ITEM:
+    if saved is NO_ITEM:
         del d[key]
     else:
         d[key] = saved

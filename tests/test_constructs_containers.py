@@ -676,3 +676,20 @@ def copies_of_containers(x, y):
 
 def test_copies_of_containers():
     check(copies_of_containers, 0.7, -1.3, wrt=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "f, args, wrt",
+    [
+        (store_new_and_overwrite, (0.7,), 0),
+        (joins, (0.7, -1.3, 0.4), (0, 1, 2)),
+        (dict_comprehensions, (1.5, 0.5), (0, 1)),
+    ],
+)
+def test_exported_module_gives_the_same_gradient(f, args, wrt):
+    from ad_transform.export import export_source
+
+    namespace: dict = {}
+    exec(compile(export_source(f, wrt=wrt, example_args=args), "exported", "exec"), namespace)
+    exported = namespace[f"grad_{f.__name__}"]
+    assert exported(*args) == grad(f, wrt=wrt)(*args)
