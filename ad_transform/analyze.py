@@ -259,6 +259,7 @@ def _refuse_varied_keys(analysis: Analysis) -> None:
 
 # Calls that give the elements of an iterable, reordered or not (keys stay keys).
 _REORDERINGS = (builtins.list, builtins.tuple, builtins.sorted, runtime.reversed_list)
+_EXTREMES = (runtime.max_of, runtime.min_of)
 
 
 def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
@@ -291,6 +292,13 @@ def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
             break
     pairs: set[str] = set()
     keys: set[str] = set()
+    for op in ops:  # max(d), min(d.keys()): a key
+        if op.form == RULE and any(op.rule.primitive is p for p in _EXTREMES) and op.inputs:
+            source = next(iter(op.inputs.values()))
+            if isinstance(source, gast.Name) and (
+                source.id in key_views or kinds.get(source.id) == DICT
+            ):
+                keys.add(op.target)
     for op in ops:
         if not getattr(op.stmt, "ad_header", False) or op.form != RULE:
             continue

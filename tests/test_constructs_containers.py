@@ -693,3 +693,19 @@ def test_exported_module_gives_the_same_gradient(f, args, wrt):
     exec(compile(export_source(f, wrt=wrt, example_args=args), "exported", "exec"), namespace)
     exported = namespace[f"grad_{f.__name__}"]
     assert exported(*args) == grad(f, wrt=wrt)(*args)
+
+
+def keys_as_numbers(x):
+    d = {1: x, 3: 2.0 * x}
+    s = 0.0
+    for k, v in d.items():
+        s = s + k * v
+    for k in sorted(d):
+        s = s + k * d[k]
+    return s + max(d) * d[max(d)] + sum(d) * x
+
+
+def test_keys_are_constants():
+    # 2 (x + 6x) + 3 * 2x + 4x = 24x
+    assert grad(keys_as_numbers)(0.7) == pytest.approx(24.0, rel=1e-15)
+    check(keys_as_numbers, 0.7)
