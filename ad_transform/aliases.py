@@ -417,10 +417,15 @@ class _Walk:
                 self.value(expr.value, state)
                 return self.new(expr, state)
             return self.value(expr.value, state)[0], None
-        if isinstance(expr, gast.Tuple | gast.List):
-            holds = self.parts(expr.elts, state)
+        if isinstance(expr, gast.Tuple | gast.List | gast.Dict):
+            elements = expr.values if isinstance(expr, gast.Dict) else expr.elts
+            holds = self.parts([e for e in elements if e is not None], state)
+            if isinstance(expr, gast.Dict):
+                self.parts([k for k in expr.keys if k is not None], state)
             token = self.fresh(expr, state, container=True)
             return holds | token, (min(token), None, frozenset())
+        if isinstance(expr, gast.Starred):  # [*xs]: what xs holds
+            return self.value(expr.value, state)[0], None
         if isinstance(expr, gast.BinOp):
             holds = self.parts([expr.left, expr.right], state)
             if any(_is_container(t) for t in holds):  # list or tuple concatenation
@@ -454,6 +459,9 @@ class _Walk:
     def call(self, call: gast.Call, state: _State) -> tuple[frozenset, tuple | None]:
         arguments = [*call.args, *(kw.value for kw in call.keywords)]
         holds = self.parts(arguments, state)
+        copied = self.shallow_copy(call, state)
+        if copied is not None:
+            return copied
         if self.returns_new(call, state):
             return self.new(call, state)
         func = call.func
@@ -475,6 +483,22 @@ class _Walk:
             if isinstance(node, gast.Name) and node.id in state.holds and stores:
                 state.holds[node.id] = state.holds[node.id] | holds
         return holds | self.fresh(call, state), None
+
+    def shallow_copy(self, call: gast.Call, state: _State) -> tuple | None:
+        """``xs.copy()`` / ``d.copy()`` of a list or dict the function made: a new container
+        holding the same elements (None where the receiver is not known to be one: an
+        array's ``copy`` holds nothing of the original)."""
+        func = call.func
+        if not (isinstance(func, gast.Attribute) and func.attr == "copy" and not call.args):
+            return None
+        if not isinstance(func.value, gast.Name) or func.value.id not in state.holds:
+            return None
+        must = state.must.get(func.value.id)
+        if must is None or not _is_container(must[0]):
+            return None
+        contents = state.holds[func.value.id] - {must[0]}
+        token = self.fresh(call, state, container=True)
+        return contents | token, (min(token), None, frozenset())
 
     def returns_new(self, call: gast.Call, state: _State) -> bool:
         if any(kw.arg == "out" for kw in call.keywords):

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import inspect
 import logging
@@ -37,6 +38,7 @@ from .ownership import check_item_stores
 from .parse import is_missing
 from .rules.registry import (
     ARRAY,
+    DICT,
     DYNAMIC,
     DYNAMIC_IN_PLACE,
     NUMBERS,
@@ -174,9 +176,11 @@ def analyze(
     kinds = _kinds(ops, start, fn)
     if aliases.apply_kinds(ops, kinds, fn, _describe):
         kinds = _kinds(ops, start, fn)
+    _resolve_iteration_headers(ops, kinds, fn)
+    keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
     while True:
-        varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known))
+        varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known, keys))
         useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
         if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
@@ -188,6 +192,7 @@ def analyze(
     _mark_call_writes_active(analysis)
     if not result_used:
         ops[-1].active, ops[-1].active_inputs = False, []
+    _refuse_varied_keys(analysis)
     _refuse_hidden_flows(analysis, helper)
     _refuse_varied_keyword_rest(analysis)
     _refuse_hidden_flows_in_helpers(analysis)
@@ -216,6 +221,123 @@ def _collect(stmts, fn, depth: int, ops: list, counters: set, loop_variant: set)
             op = _describe(stmt, fn)
             op.depth = depth
             ops.append(op)
+
+
+def _resolve_iteration_headers(ops: list[Op], kinds: dict, fn: NormalizedFunction) -> None:
+    """``x = X[k]``, the header of ``for x in X`` (differentiated, never run), is indexing
+    where ``X`` is known to be an array, a list or a tuple. A dict's elements are its keys,
+    which carry no derivative (``runtime.dict_key``); for ``X`` of unknown kind the adjoint
+    asks ``X`` when it runs (``runtime.iterated``: a dict, its views, a list...)."""
+    for op in ops:
+        if not getattr(op.stmt, "ad_header", False) or op.form != RULE:
+            continue
+        if op.rule.primitive is not operator.getitem:
+            continue
+        source, index = op.inputs["x"], op.inputs["index"]
+        kind = atom_kind(source, kinds, fn)
+        if kind in (ARRAY, SEQUENCE, SCALAR):
+            continue
+        primitive = runtime.dict_key if kind == DICT else runtime.iterated
+        resolved = _rule_op(op.stmt, op.target, primitive, [source, index], {}, fn)
+        op.rule, op.inputs, op.pure = resolved.rule, resolved.inputs, resolved.pure
+
+
+def _refuse_varied_keys(analysis: Analysis) -> None:
+    """A dict key that depends on a differentiated argument (``{x: 1.0}``, ``d[x] = v``)
+    is refused: keys carry no derivative, and a loop over the dict would hand the key on
+    as if it were a constant."""
+    for op in analysis.ops:
+        if op.form == BUILD and isinstance(op.value, gast.Dict):
+            keys = op.value.keys
+        elif op.form == STORE_ITEM and analysis.kinds.get(op.target) == DICT:
+            keys = [op.index]
+        else:
+            continue
+        varied = sorted(n for key in keys for n in _operand_names(key) if n in analysis.varied)
+        if varied:
+            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            raise analysis.fn.parsed.error(
+                f"cannot differentiate a dict keyed by '{user_name}', which depends on the "
+                "differentiated argument: dict keys carry no derivative",
+                op.stmt,
+            )
+
+
+# Calls that give the elements of an iterable, reordered or not (keys stay keys).
+_REORDERINGS = (builtins.list, builtins.tuple, builtins.sorted, runtime.reversed_list)
+_EXTREMES = (runtime.max_of, runtime.min_of)
+
+
+def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
+    """Names that hold a key of a dict: the element of a loop over a dict or its
+    ``keys()`` (also ``sorted(d)``, ``list(d.keys())``...), the first of a pair from
+    ``items()``, and copies of these. A key is never an active value (the keys this
+    function puts in a dict are checked, ``_refuse_varied_keys``; so are a helper's): they
+    are never varied."""
+    views: set[str] = set()  # items() and reorderings of it: (key, value) pairs
+    key_views: set[str] = set()  # keys() and reorderings of a dict or of its keys
+    while True:
+        before = len(views) + len(key_views)
+        for op in ops:
+            if op.target is None or op.form != RULE:
+                continue
+            primitive = op.rule.primitive
+            if primitive == ("method", "items"):
+                views.add(op.target)
+            elif primitive == ("method", "keys"):
+                key_views.add(op.target)
+            elif any(primitive is r for r in _REORDERINGS) and op.inputs:
+                source = next(iter(op.inputs.values()))
+                if not isinstance(source, gast.Name):
+                    continue
+                if source.id in key_views or kinds.get(source.id) == DICT:
+                    key_views.add(op.target)
+                elif source.id in views:
+                    views.add(op.target)
+        if len(views) + len(key_views) == before:
+            break
+    pairs: set[str] = set()
+    keys: set[str] = set()
+    for op in ops:  # max(d), min(d.keys()): a key
+        if op.form == RULE and any(op.rule.primitive is p for p in _EXTREMES) and op.inputs:
+            source = next(iter(op.inputs.values()))
+            if isinstance(source, gast.Name) and (
+                source.id in key_views or kinds.get(source.id) == DICT
+            ):
+                keys.add(op.target)
+    for op in ops:
+        if not getattr(op.stmt, "ad_header", False) or op.form != RULE:
+            continue
+        source = op.inputs.get("x", op.inputs.get("0"))
+        source = source.id if isinstance(source, gast.Name) else None
+        if op.rule.primitive is runtime.dict_key or source in key_views:
+            keys.add(op.target)
+        elif source in views:
+            pairs.add(op.target)
+    changed = True
+    while changed:
+        before = len(keys)
+        for op in ops:
+            if op.target is None or op.target in keys:
+                continue
+            copied = op.form == COPY and _operand_names(op.inputs["x"]) <= keys
+            if copied or _first_of_pair(op, pairs):
+                keys.add(op.target)
+        changed = len(keys) != before
+    return keys
+
+
+def _first_of_pair(op: Op, pairs: set[str]) -> bool:
+    """``k = item[0]`` where ``item`` is a ``(key, value)`` pair from a dict's ``items()``."""
+    if op.form != RULE or op.rule.primitive is not operator.getitem:
+        return False
+    source, index = op.inputs["x"], op.inputs["index"]
+    return (
+        isinstance(source, gast.Name)
+        and source.id in pairs
+        and isinstance(index, gast.Constant)
+        and index.value == 0
+    )
 
 
 def _is_range(stmt: gast.For, fn: NormalizedFunction) -> bool:
@@ -251,6 +373,8 @@ def _describe(stmt: gast.stmt, fn: NormalizedFunction) -> Op:
         return Op(stmt, form, target, inputs={"x": value})
     if isinstance(value, (gast.Tuple, gast.List)):
         return Op(stmt, BUILD, target, inputs={str(i): e for i, e in enumerate(value.elts)})
+    if isinstance(value, gast.Dict):  # a dict display: its values, by position
+        return Op(stmt, BUILD, target, inputs={str(i): v for i, v in enumerate(value.values)})
     if isinstance(value, gast.BinOp) and _formats_text(value):  # "%.3f" % x: not a remainder
         inputs = {str(i): n for i, n in enumerate([value.left, value.right])}
         return Op(stmt, OPAQUE, target, inputs=inputs, pure=False)
@@ -320,6 +444,9 @@ _TEXT_CONVERSIONS = (str, repr, ascii, format)
 
 def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
     keywords = {kw.arg: kw.value for kw in call.keywords}
+    helper = getattr(call, "ad_runtime", None)
+    if helper is not None:  # a construct normalize wrote as a runtime primitive
+        return _rule_op(stmt, target, helper, call.args, keywords, fn)
     if isinstance(call.func, gast.Attribute) and not getattr(call.func, "ad_static", False):
         return _rule_op(
             stmt, target, ("method", call.func.attr), [call.func.value, *call.args], keywords, fn
@@ -521,11 +648,15 @@ def _output_kind(
     if op.form in (COPY, CONSTANT):
         return atom_kind(op.inputs["x"], kinds, fn)
     if op.form == BUILD:
-        return SEQUENCE
+        return DICT if isinstance(op.value, gast.Dict) else SEQUENCE
     if op.form == RULE and op.rule.sequence_form is not None:
         form = sequence_form(op, kinds, fn, definitions or {})
         if form != NUMBERS:  # ``s + [v]``, ``[v] * 3``: a list or tuple, or not known
             return UNKNOWN if form in (DYNAMIC, DYNAMIC_IN_PLACE) else SEQUENCE
+    if op.form == RULE and op.rule.primitive == ("method", "copy"):
+        receiver = atom_kind(op.inputs.get("self"), kinds, fn)
+        if receiver in (SEQUENCE, DICT):  # xs.copy(), d.copy(): a list or a dict
+            return receiver
     if op.form == RULE and op.rule.template is not None:
         differentiable = op.rule.template.params
         arg_kinds = [
@@ -639,10 +770,13 @@ def _operand_names(operand: gast.expr) -> set[str]:
     return set()
 
 
-def _varied(ops: list[Op], varied: set[str]) -> set[str]:
+def _varied(ops: list[Op], varied: set[str], keys: frozenset = frozenset()) -> set[str]:
+    """The names that depend on ``varied``; never ``keys`` (keys of dicts, constants)."""
     varied = set(varied)
     for op in ops:
-        if op.target is not None and _carries_derivative(op) and _input_names(op) & varied:
+        if op.target is None or op.target in keys or not _carries_derivative(op):
+            continue
+        if _input_names(op) & varied:
             varied.add(op.target)
     return varied
 

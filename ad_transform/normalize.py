@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from . import runtime
 from .aliases import plan_aliases
 from .callables import HIGHER_ORDER, is_transform
 from .desugar import desugar
@@ -39,8 +40,8 @@ _UNSUPPORTED_EXPRESSIONS = {
     gast.Yield: "'yield' expression",
     gast.YieldFrom: "'yield from' expression",
     gast.Await: "'await' expression",
-    gast.Starred: "starred expression '*x'",
-    gast.Dict: "dict display",
+    gast.Starred: "starred expression '*x' here (it is supported in list and tuple "
+    "displays, assignment targets and zip(*rows))",
     gast.Set: "set display",
 }
 if hasattr(gast, "Match"):
@@ -545,8 +546,10 @@ class _Normalizer:
         computed.ad_in_place_refusal = str(self.parsed.error(problem, stmt)).splitlines()[0]
 
     def unpack(self, target: gast.Tuple | gast.List, value: gast.expr) -> None:
-        if any(isinstance(e, gast.Starred) for e in target.elts):
-            raise self.parsed.error("starred assignment target is not supported", target)
+        starred = [k for k, e in enumerate(target.elts) if isinstance(e, gast.Starred)]
+        if starred:
+            self.starred_unpack(target, value, starred[0])
+            return
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
             atoms = [self.atom(e) for e in value.elts]  # all right-hand sides first
             for sub_target, atom in zip(target.elts, atoms):
@@ -554,6 +557,22 @@ class _Normalizer:
             return
         whole = self.atom(value)
         for index, sub_target in enumerate(target.elts):
+            item = gast.Subscript(
+                value=whole, slice=gast.Constant(value=index, kind=None), ctx=gast.Load()
+            )
+            _copy_location(item, sub_target)
+            self.assign_to(sub_target, item)
+
+    def starred_unpack(self, target, value: gast.expr, star: int) -> None:
+        """``a, *rest, b = xs`` is ``a, rest, b = starred_parts(xs, 1, 1)`` (``rest`` a list;
+        too few elements raise Python's ``ValueError``)."""
+        after = len(target.elts) - star - 1
+        counts = [gast.Constant(value=n, kind=None) for n in (star, after)]
+        parts = self.runtime_call(runtime.starred_parts, [self.atom(value), *counts], target)
+        _copy_location(parts, target)
+        plain = [e.value if isinstance(e, gast.Starred) else e for e in target.elts]
+        whole = self.temporary(parts, target)
+        for index, sub_target in enumerate(plain):
             item = gast.Subscript(
                 value=whole, slice=gast.Constant(value=index, kind=None), ctx=gast.Load()
             )
@@ -729,10 +748,51 @@ class _Normalizer:
         return result
 
     def expr_Tuple(self, expr: gast.Tuple) -> gast.expr:
+        if any(isinstance(e, gast.Starred) for e in expr.elts):
+            return self.starred_display(expr, runtime.joined_tuple)
         return gast.Tuple(elts=[self.atom(e) for e in expr.elts], ctx=gast.Load())
 
+    def expr_Dict(self, expr: gast.Dict) -> gast.expr:
+        """``{k: v, ...}``: keys and values as atoms, in Python's order of evaluation."""
+        keys, values = [], []
+        for key, value in zip(expr.keys, expr.values):
+            if key is None:
+                raise self.parsed.error(
+                    "unsupported construct: '**' unpacking in a dict display", value
+                )
+            keys.append(self.atom(key))
+            values.append(self.atom(value))
+        return gast.Dict(keys=keys, values=values)
+
     def expr_List(self, expr: gast.List) -> gast.expr:
+        if any(isinstance(e, gast.Starred) for e in expr.elts):
+            return self.starred_display(expr, runtime.joined_list)
         return gast.List(elts=[self.atom(e) for e in expr.elts], ctx=gast.Load())
+
+    def starred_display(self, expr: gast.List | gast.Tuple, join) -> gast.Call:
+        """``[*s, x, y, *t]`` is ``joined_list((s, [x, y], t))``: each starred iterable and
+        each run of plain elements (as a list) is one part, joined in order."""
+        parts, run = [], []
+        for element in expr.elts:
+            if isinstance(element, gast.Starred):
+                if run:
+                    parts.append(self.temporary(gast.List(elts=run, ctx=gast.Load()), expr))
+                    run = []
+                parts.append(self.atom(element.value))
+            else:
+                run.append(self.atom(element))
+        if run:
+            parts.append(self.temporary(gast.List(elts=run, ctx=gast.Load()), expr))
+        whole = self.temporary(gast.Tuple(elts=parts, ctx=gast.Load()), expr)
+        return self.runtime_call(join, [whole], expr)
+
+    def runtime_call(self, helper, args: list[gast.expr], like: gast.AST) -> gast.Call:
+        """A call of ``helper`` from ``runtime`` (a primitive with a rule) standing for a
+        construct: analyze resolves it by ``ad_runtime``, the forward sweep binds it."""
+        func = _name(f"runtime.{helper.__name__}", like)  # never a user's name
+        call = gast.Call(func=func, args=args, keywords=[])
+        call.ad_runtime = helper
+        return call
 
     def expr_Call(self, expr: gast.Call) -> gast.expr:
         func = expr.func
@@ -754,6 +814,9 @@ class _Normalizer:
                 "and methods can be differentiated",
                 expr if inline_lambda else func,
             )
+        special = self.container_call(expr)
+        if special is not None:
+            return special
         args = []
         for arg in expr.args:
             if isinstance(arg, gast.Starred):
@@ -788,6 +851,25 @@ class _Normalizer:
             "tuple the function builds with a known number of items",
             starred,
         )
+
+    def container_call(self, expr: gast.Call) -> gast.Call | None:
+        """Builtins over an iterable that become primitives of their own: ``reversed(xs)``
+        (a list), ``max(xs)``/``min(xs)`` of one iterable (``max(a, b)`` keeps its rule),
+        ``zip(*rows)`` (a list of tuples)."""
+        if expr.keywords or len(expr.args) != 1:
+            return None
+        (arg,) = expr.args
+        starred = isinstance(arg, gast.Starred)
+        for name, helper, wants_star in (
+            ("reversed", runtime.reversed_list, False),
+            ("max", runtime.max_of, False),
+            ("min", runtime.min_of, False),
+            ("zip", runtime.zip_rows, True),
+        ):
+            if starred == wants_star and _is_builtin_call(expr, name, self.parsed):
+                value = arg.value if starred else arg
+                return self.runtime_call(helper, [self.atom(value)], expr)
+        return None
 
     def refuse_derivative_call(self, func: gast.expr) -> None:
         """``grad(h)(x)`` inside a differentiated function: a higher-order derivative."""

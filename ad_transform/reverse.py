@@ -34,7 +34,7 @@ from .analyze import (
 from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
-from .rules.registry import ARRAY, SCALAR, UNKNOWN
+from .rules.registry import ARRAY, DICT, SCALAR, UNKNOWN
 
 JOINT, SPLIT = "joint", "split"
 
@@ -234,6 +234,11 @@ class _Reverser:
         return [self.popped(reads, op), *code]
 
     def restore_item(self, op: Op) -> gast.stmt:
+        if self.analysis.kinds.get(op.target) == DICT:  # the old value back, or no key
+            restore = self.bindings.reference("restore_slot", runtime.restore_slot)
+            pop = gast.Call(func=name_node(self.tape_name("pop")), args=[], keywords=[])
+            args = [name_node(op.target), self.as_value(clone(op.index)), pop]
+            return _call_statement(restore, args)
         return self.popped_into(
             gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
         )
@@ -458,7 +463,11 @@ class _Reverser:
             return out
         if op.form == STORE_ITEM:  # undone in the backward sweep, active or not
             old = gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Load())
-            if self.analysis.kinds.get(op.target) == ARRAY:
+            if self.analysis.kinds.get(op.target) == DICT:  # the old value, or no key
+                slot = self.bindings.reference("dict_slot", runtime.dict_slot)
+                args = [name_node(op.target), self.as_value(clone(op.index))]
+                saved = gast.Call(func=name_node(slot), args=args, keywords=[])
+            elif self.analysis.kinds.get(op.target) == ARRAY:
                 saved = gast.Call(
                     func=gast.Attribute(value=old, attr="copy", ctx=gast.Load()),
                     args=[],
@@ -468,6 +477,7 @@ class _Reverser:
                 copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
             out.append(self.pushed(saved, op.stmt))
+        out.extend(self.dict_receiver_check(op))
         for atom, param in op.number_checks:
             check = self.bindings.reference("require_number", runtime.require_number)
             args = [name_node(atom.id), clone(op.value.func), gast.Constant(value=param, kind=None)]
@@ -481,6 +491,9 @@ class _Reverser:
             stmt.ad_pure = op.pure
             if getattr(stmt, "ad_unbound_user", False):
                 stmt.value = name_node(self.bindings.reference("UNBOUND", runtime.UNBOUND))
+            helper = getattr(stmt.value, "ad_runtime", None)
+            if helper is not None:  # a construct normalize wrote as a runtime primitive
+                stmt.value.func = name_node(self.bindings.reference(helper.__name__, helper))
             if getattr(stmt, "ad_alias_after", None) is not None:
                 helper = stmt.ad_alias_after
                 stmt.value.func = name_node(self.bindings.reference(helper.__name__, helper))
@@ -505,6 +518,21 @@ class _Reverser:
         if id(op.stmt) in self.reads:
             out.append(self.pushed(self.reads[id(op.stmt)], op.stmt))
         return out
+
+    def dict_receiver_check(self, op: Op) -> list[gast.stmt]:
+        """``obj.items()`` (``get``, ``keys``, ``values``) on a varied object not known to be
+        a dict: the rule is dict's, chosen by the name, so the forward sweep checks that
+        ``obj`` is one (``runtime.dict_receiver``) before anything relies on it."""
+        if op.form != RULE or not op.rule.name.startswith("dict."):
+            return []
+        receiver = op.value.func.value if isinstance(op.value, gast.Call) else None
+        if not isinstance(receiver, gast.Name) or receiver.id not in self.analysis.varied:
+            return []
+        if self.analysis.kinds.get(receiver.id) == DICT:
+            return []
+        check = self.bindings.reference("dict_receiver", runtime.dict_receiver)
+        method = gast.Constant(value=op.value.func.attr, kind=None)
+        return [_located(_call_statement(check, [name_node(receiver.id), method]), op.stmt)]
 
     def in_place(self, stmt: gast.Assign) -> gast.expr:
         """``a_1 = a + x`` from ``a += x`` on a possible array: ``in_place(iadd, a, x)``,
@@ -590,11 +618,7 @@ class _Reverser:
         elif op.form == BUILD:
             start = len(self.code)
             for position in op.active_inputs:
-                item = gast.Subscript(
-                    value=clone(g),
-                    slice=gast.Constant(value=int(position), kind=None),
-                    ctx=gast.Load(),
-                )
+                item = self.built_element_adjoint(op, g, int(position))
                 self.contribute(op.inputs[position], item, op)
             self.guard_zero(g, start, op)
         elif op.form == RULE:
@@ -607,6 +631,22 @@ class _Reverser:
             self.append_adjoint(op, g)
         elif op.form == EXTEND:
             self.extend_adjoint(op, g)
+
+    def built_element_adjoint(self, op: Op, g: gast.Name, position: int) -> gast.expr:
+        """The adjoint of one element of a display: ``g[position]`` of a list or tuple,
+        ``g[key]`` of a dict; where two keys of a dict display may be equal (names, not
+        distinct constants), only the last entry of a key kept its value."""
+        if not isinstance(op.value, gast.Dict):
+            index = gast.Constant(value=position, kind=None)
+            return gast.Subscript(value=clone(g), slice=index, ctx=gast.Load())
+        keys = op.value.keys
+        constants = [k.value for k in keys if isinstance(k, gast.Constant)]
+        if len(constants) == len(keys) and _distinct(constants):
+            return gast.Subscript(value=clone(g), slice=clone(keys[position]), ctx=gast.Load())
+        helper = self.bindings.reference("display_value_adjoint", runtime.display_value_adjoint)
+        key_tuple = gast.Tuple(elts=[clone(k) for k in keys], ctx=gast.Load())
+        args = [clone(g), key_tuple, gast.Constant(value=position, kind=None)]
+        return gast.Call(func=name_node(helper), args=args, keywords=[])
 
     def extend_adjoint(self, op: Op, g: gast.Name) -> None:
         """``xs.extend(v)``: ``v`` receives the adjoints of the elements it added; both
@@ -845,9 +885,18 @@ class _Reverser:
             self.contribute(op.inputs[param], name_node(temp), op)
 
 
+def _distinct(constants: list) -> bool:
+    """Whether literal dict keys are all different as keys (``1`` and ``1.0`` are one)."""
+    try:
+        return len(set(constants)) == len(constants)
+    except TypeError:
+        return False
+
+
 def _is_array_method(op: Op) -> bool:
-    """A rule chosen by a method or attribute name (``("method", "take")``)."""
-    return isinstance(op.rule.primitive, tuple)
+    """A rule of NumPy's chosen by a method or attribute name (``("method", "take")``);
+    dict methods (``d.get``) check their receiver in their adjoints."""
+    return isinstance(op.rule.primitive, tuple) and not op.rule.name.startswith("dict.")
 
 
 def _receiver(op: Op) -> gast.expr:

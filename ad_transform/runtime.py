@@ -144,6 +144,8 @@ def zeros_like(x):
         return np.zeros(x.shape, dtype=_float_dtype(x.dtype))
     if isinstance(x, (list, tuple)):
         return ListAdjoint(zeros_like(element) for element in x)
+    if isinstance(x, dict):
+        return DictAdjoint((key, zeros_like(value)) for key, value in x.items())
     if isinstance(x, np.generic):
         return _float_dtype(x.dtype).type(0)
     return 0.0
@@ -153,7 +155,8 @@ def container_adjoint(g, x):
     """The adjoint ``g`` of a list or array ``x`` that a helper's backward sweep changes in
     place (an in-out argument): a plain zero from the caller (nothing reached ``x`` after
     the call) becomes zeros shaped like ``x``; any other ``g`` is returned as it is."""
-    if isinstance(x, (np.ndarray, list)) and not isinstance(g, (np.ndarray, list)) and g == 0:
+    containers = (np.ndarray, list, dict)
+    if isinstance(x, containers) and not isinstance(g, (*containers, KeyItem)) and g == 0:
         return zeros_like(x)
     return g
 
@@ -186,6 +189,10 @@ def as_gradient(dx, x, copy=False, adjoint=False):
         full = zeros_like(x) + dx
         kind = ListAdjoint if adjoint else type(x)
         return kind(as_gradient(d, e, adjoint=adjoint) for d, e in zip(full, x))
+    if isinstance(x, dict):
+        full = zeros_like(x) + dx
+        kind = DictAdjoint if adjoint else dict
+        return kind((k, as_gradient(full[k], e, adjoint=adjoint)) for k, e in x.items())
     if isinstance(x, (float, np.floating)) and type(dx) is not type(x):
         return type(x)(dx)  # a float for a float, also where NumPy made dx a 0-d array
     if isinstance(x, int) and not isinstance(x, bool):
@@ -207,7 +214,7 @@ def item_adjoint(g, index, value, into=None):
     array ``into`` truncates what it stores: ``value`` receives zero."""
     if is_discrete(into):
         return nondifferentiable_zero(value)
-    if isinstance(g, list):
+    if isinstance(g, (list, dict, KeyItem)):
         return unbroadcast(g[index], value)
     taken = np.array(g[index], dtype=g.dtype)
     if _may_repeat(index) and taken.size > 1:
@@ -234,9 +241,12 @@ def _last_writes(shape: tuple, index, written: tuple) -> np.ndarray:
 
 
 def fresh_copy(x):
-    """A copy of a list or an array that the backward sweep will change (undo) in place."""
+    """A copy of a list, a dict or an array that the backward sweep will change (undo) in
+    place."""
     if isinstance(x, list):
         return list(x)
+    if isinstance(x, dict):
+        return dict(x)
     return x.copy() if isinstance(x, np.ndarray) else x
 
 
@@ -245,7 +255,7 @@ def fresh_saved(saved: tuple) -> tuple:
     change in place when it undoes item writes and appends, so that a pullback can run
     again on the originals.
 
-    Lists, tuples and ndarrays are copied, each object once: values that were one object
+    Lists, tuples, dicts and ndarrays are copied, each object once: values that were one object
     (an array saved by name and pushed on the tape) stay one object, and a view stays a
     view of the copy of its base, so that undoing a write into the base is seen through
     the view as it was in the forward sweep. Other values are shared.
@@ -255,11 +265,15 @@ def fresh_saved(saved: tuple) -> tuple:
     def copy(value):
         if isinstance(value, tuple):
             return tuple(map(copy, value))
-        if not isinstance(value, (list, np.ndarray)):
+        if not isinstance(value, (list, dict, np.ndarray)):
             return value
         known = copies.get(id(value))
         if known is not None:
             return known
+        if isinstance(value, dict):
+            copies[id(value)] = duplicate = {}
+            duplicate.update((key, copy(item)) for key, item in value.items())
+            return duplicate
         if isinstance(value, np.ndarray):
             base = value.base
             if isinstance(base, np.ndarray) and base.base is None:
@@ -369,12 +383,17 @@ def own(x):
 
 
 def index_adjoint(g, x, index):
-    """The adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x``."""
+    """The adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x`` (for a
+    list or tuple: at the item, or the items of a slice; for a dict: at the key)."""
+    if isinstance(x, dict):
+        return KeyItem(index, g)
     if isinstance(x, (list, tuple)):
-        if not isinstance(index, (int, np.integer)):
+        if isinstance(index, slice):
+            return slice_adjoint(g, len(x), index)
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
             raise ADTransformError(
-                f"differentiating through a slice of a {type(x).__name__} is not supported; "
-                "index it with integers or use an ndarray"
+                f"cannot differentiate indexing a {type(x).__name__} with a "
+                f"{type(index).__name__}; index it with integers or slices, or use an ndarray"
             )
         return Item(int(index), g, len(x))
     out = np.zeros(np.shape(x), dtype=np.result_type(g, _float_dtype(np.asarray(x).dtype)))
@@ -440,6 +459,163 @@ class ListAdjoint(list):
     __radd__ = __add__
 
 
+def slice_adjoint(g, length: int, index: slice) -> ListAdjoint:
+    """The adjoint of a list or tuple of ``length`` elements in ``x[index]`` (a slice):
+    the elements' adjoints where the slice took them, zero elsewhere."""
+    positions = range(length)[index]
+    out = ListAdjoint([0.0] * length)
+    if _is_zero(g):
+        return out
+    for position, element in zip(positions, element_adjoints(g, len(positions))):
+        out[position] = element
+    return out
+
+
+class DictAdjoint(dict):
+    """The adjoint of a dict: the adjoint of each value under its key, added keywise.
+
+    A key nothing has contributed to reads as zero; ``+=`` adds in place (the backward
+    sweep owns it), ``+`` makes a new one. The gradient with respect to a dict (issue 13:
+    dict parameters) is ``as_gradient`` of it, a plain dict with the argument's keys."""
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        return 0.0
+
+    def __iadd__(self, other):
+        if isinstance(other, KeyItem):
+            self[other.key] = self[other.key] + other.value
+            return self
+        if _is_zero(other):
+            return self
+        if not isinstance(other, dict):
+            raise ValueError(f"cannot add the adjoint of a {type(other).__name__} to a dict's")
+        for key, value in other.items():
+            self[key] = self[key] + value
+        return self
+
+    def __add__(self, other):
+        return DictAdjoint(self).__iadd__(other)
+
+    __radd__ = __add__
+
+
+class KeyItem:
+    """A sparse dict adjoint: ``value`` under ``key`` (from ``d[key]``), zero elsewhere."""
+
+    __slots__ = ("key", "value")
+
+    def __init__(self, key, value) -> None:
+        self.key, self.value = key, value
+
+    def __getitem__(self, key):
+        return self.value if key == self.key else 0.0
+
+    def __add__(self, other):
+        return DictAdjoint().__iadd__(self).__iadd__(other)
+
+    __radd__ = __add__
+
+
+def dict_receiver(x, method: str) -> None:
+    """Refuse the adjoint of a dict method (``get``, ``values``, ``items``), chosen by its
+    name, for an object that is not a dict (a method of a user class of the same name)."""
+    if not isinstance(x, dict):
+        raise ADTransformError(
+            f"cannot differentiate .{method}() of a {type(x).__name__} object: it was taken "
+            "for dict's by its name, and methods of other classes are not differentiated"
+        )
+
+
+def dict_get_adjoint(g, x, key):
+    """The adjoint of the dict ``x`` in ``x.get(key, default)``: ``g`` under ``key`` if
+    the dict has it (the default was not taken), else zero."""
+    dict_receiver(x, "get")
+    return KeyItem(key, g) if key in x else 0.0
+
+
+def dict_default_adjoint(g, x, key):
+    """The adjoint of ``default`` in ``x.get(key, default)``: ``g`` if the key is missing."""
+    dict_receiver(x, "get")
+    return 0.0 if key in x else g
+
+
+class NO_ITEM:
+    """What ``dict_slot`` saves for a key the dict did not have."""
+
+
+def dict_slot(d: dict, key):
+    """What ``d[key] = v`` overwrites (saved for the backward sweep): the old value, or a
+    marker where the write adds the key."""
+    return fresh_copy(d[key]) if key in d else NO_ITEM
+
+
+def restore_slot(d: dict, key, saved) -> None:
+    """Undo ``d[key] = v``: put the old value back, or remove a key the write added."""
+    if saved is NO_ITEM:
+        del d[key]
+    else:
+        d[key] = saved
+
+
+def display_value_adjoint(g, keys: tuple, position: int):
+    """The adjoint of the value at ``position`` of a dict display whose keys are ``keys``
+    (evaluated): ``g`` under its key, or zero where a later entry of the display has the
+    same key (Python keeps the last value)."""
+    key = keys[position]
+    if key in keys[position + 1 :]:
+        return 0.0
+    return g[key]
+
+
+def iterated(x, index):
+    """The element ``for`` reaches at ``index`` in ``x`` (never run: the primal of a loop
+    header over a value whose kind is not known until it runs, see ``iteration_adjoint``)."""
+    return x[index]
+
+
+def dict_key(x, index):
+    """The key ``for`` reaches at ``index`` in the dict ``x`` (never run: the primal of a
+    loop header over a dict, whose elements are keys and carry no derivative)."""
+    return list(x)[index]
+
+
+def iteration_adjoint(g, x, index):
+    """The adjoint of ``x`` for the element a ``for`` loop took at position ``index``: at
+    that position of a list, tuple or array (or a dict's values view); the keys a loop
+    over a dict or its ``keys()`` takes carry no derivative."""
+    if isinstance(x, (dict, type({}.keys()))):
+        if _is_zero(g):
+            return 0.0
+        raise ADTransformError(
+            "cannot differentiate through the keys of a dict: a loop over a dict used a key "
+            "in arithmetic that reaches the result; keys carry no derivative"
+        )
+    if isinstance(x, (type({}.values()), type({}.items()))):
+        return Item(index, g, len(x))
+    return index_adjoint(g, x, index)
+
+
+def values_adjoint(g, x: dict):
+    """The adjoint of the dict ``x`` in ``x.values()``: the adjoint of each value (the
+    elements of ``g``, in the dict's order) under its key."""
+    dict_receiver(x, "values")
+    if _is_zero(g):
+        return 0.0
+    return DictAdjoint(zip(x.keys(), element_adjoints(g, len(x))))
+
+
+def items_adjoint(g, x: dict):
+    """The adjoint of the dict ``x`` in ``x.items()``: each ``(key, value)`` pair's adjoint
+    (an ``Item``, a pair of adjoints or zero) gives its value's under the key."""
+    dict_receiver(x, "items")
+    if _is_zero(g):
+        return 0.0
+    pairs = element_adjoints(g, len(x))
+    return DictAdjoint((key, 0.0 if _is_zero(p) else p[1]) for key, p in zip(x.keys(), pairs))
+
+
 class Item:
     """A sparse list adjoint: ``value`` at ``index`` of ``length`` elements (from ``x[i]``)."""
 
@@ -474,8 +650,10 @@ def sequence_sum_adjoint(g, x, start=0):
         return ListAdjoint(
             ListAdjoint(elements[starts[k] : starts[k + 1]]) for k in range(len(parts) - 1)
         )
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple, type({}.values()))):
         return ListAdjoint(unbroadcast(g, element) for element in x)
+    if isinstance(x, dict):
+        return 0.0  # the sum of a dict's keys: keys carry no derivative
     return np.broadcast_to(g, np.shape(x))
 
 
@@ -1879,3 +2057,177 @@ def array_receiver(receiver, method: str, where: str) -> None:
             f"{where}: {method} was chosen by name for a {type(receiver).__name__} object; "
             "its adjoint is NumPy's, and methods of other classes are not differentiated"
         )
+
+
+# -- containers: joins, starred unpacking, reversed, sorted, min/max of an iterable ------
+# Normalize turns ``[*s, *t]``, ``first, *rest = xs``, ``reversed(xs)``, ``max(xs)`` and
+# ``zip(*rows)`` into calls of these (primitives with rules in ``rules/containers``); the
+# adjoint of what they read from an iterable goes back with ``spread``.
+
+
+def spread(elements: list, like):
+    """The adjoint of the iterable ``like`` from the adjoints of the elements iterating it
+    gave, in order: a list adjoint for a list, a tuple or a dict's values; an array for an
+    array (its rows); a dict adjoint for a dict's items; zero for a dict or its keys (keys
+    carry no derivative). Anything else (an iterator, a set) is refused."""
+    if isinstance(like, (list, tuple, type({}.values()))):
+        return ListAdjoint(elements)
+    if isinstance(like, np.ndarray):
+        out = zeros_like(like)
+        for k, element in enumerate(elements):
+            if not _is_zero(element):
+                out[k] += element
+        return out
+    if isinstance(like, (dict, type({}.keys()))):
+        if all(_is_zero(e) for e in elements):
+            return 0.0
+        raise ADTransformError(
+            "cannot differentiate through the keys of a dict: keys carry no derivative"
+        )
+    if isinstance(like, type({}.items())):
+        return DictAdjoint(
+            (key, 0.0 if _is_zero(p) else p[1]) for (key, _), p in zip(like, elements)
+        )
+    raise ADTransformError(
+        f"cannot differentiate the elements of a {type(like).__name__} taken by iterating "
+        "it: iterate a list, a tuple, a dict or an ndarray"
+    )
+
+
+def _iterated_length(like) -> int:
+    """How many elements iterating ``like`` gave (for the kinds ``spread`` accepts)."""
+    try:
+        return len(like)
+    except TypeError:
+        spread([], like)  # the refusal naming the type
+        raise
+
+
+def joined_list(parts: tuple) -> list:
+    """``[*s, x, *t]``: the elements of each part (``[x]`` for plain elements), in order."""
+    out = []
+    for part in parts:
+        out.extend(part)
+    return out
+
+
+def joined_tuple(parts: tuple) -> tuple:
+    """``(*s, x, *t)``: the elements of each part as a tuple."""
+    return tuple(joined_list(parts))
+
+
+def joined_parts_adjoint(g, parts: tuple):
+    """The adjoint of the parts of ``[*s, x, *t]``: each part's elements' adjoints."""
+    lengths = [_iterated_length(part) for part in parts]
+    elements = element_adjoints(g, sum(lengths))
+    out, start = [], 0
+    for part, length in zip(parts, lengths):
+        out.append(spread(elements[start : start + length], part))
+        start += length
+    return ListAdjoint(out)
+
+
+def starred_parts(whole, before: int, after: int) -> tuple:
+    """``a, *rest, b = whole``: ``(a, rest, b)`` with ``rest`` a list, or Python's own
+    ``ValueError`` where ``whole`` has fewer than ``before + after`` elements."""
+    elements = list(whole)
+    if len(elements) < before + after:
+        raise ValueError(
+            f"not enough values to unpack (expected at least {before + after}, got {len(elements)})"
+        )
+    rest = elements[before : len(elements) - after]
+    return (*elements[:before], rest, *elements[len(elements) - after :])
+
+
+def starred_adjoint(g, whole, before: int, after: int):
+    """The adjoint of ``whole`` in ``starred_parts(whole, before, after)``."""
+    length = _iterated_length(whole)
+    if _is_zero(g):
+        return 0.0
+    parts = element_adjoints(g, before + 1 + after)
+    middle = length - before - after
+    rest = element_adjoints(parts[before], middle)
+    return spread([*parts[:before], *rest, *parts[before + 1 :]], whole)
+
+
+def reversed_list(x) -> list:
+    """``reversed(x)`` as a list of the elements in reverse order (iterated the same)."""
+    return list(reversed(x))
+
+
+def reversed_adjoint(g, x):
+    """The adjoint of ``x`` in ``reversed_list(x)``."""
+    length = _iterated_length(x)
+    if _is_zero(g):
+        return 0.0
+    return spread(element_adjoints(g, length)[::-1], x)
+
+
+def sorted_adjoint(g, x, reverse=False):
+    """The adjoint of ``x`` in ``sorted(x, reverse=reverse)``: the permutation Python's
+    stable sort chose (ties keep their order) sends each element's adjoint back."""
+    values = list(x)
+    if _is_zero(g):
+        return 0.0
+    order = sorted(range(len(values)), key=values.__getitem__, reverse=reverse)
+    taken = element_adjoints(g, len(values))
+    elements = [0.0] * len(values)
+    for position, source in enumerate(order):
+        elements[source] = taken[position]
+    return spread(elements, x)
+
+
+def max_of(x):
+    """``max(x)`` of one iterable (normalize's name for it: ``max`` of two has its own rule)."""
+    return max(x)
+
+
+def min_of(x):
+    """``min(x)`` of one iterable."""
+    return min(x)
+
+
+def extreme_of_adjoint(g, ans, x):
+    """The adjoint of ``x`` in ``max(x)`` or ``min(x)``: ``g`` to the element(s) equal to
+    the result, split equally between ties (the convention of ``max(a, b)``)."""
+    values = list(x)
+    if _is_zero(g):
+        return 0.0
+    tied = [k for k, v in enumerate(values) if v == ans]
+    share = g / len(tied)
+    elements = [0.0] * len(values)
+    for k in tied:
+        elements[k] = share
+    return spread(elements, x)
+
+
+def zip_rows(rows) -> list:
+    """``zip(*rows)`` as a list of tuples (iterated the same): the columns of ``rows``."""
+    return list(zip(*rows))
+
+
+def zip_rows_adjoint(g, rows):
+    """The adjoint of ``rows`` in ``zip_rows(rows)``: element ``j`` of row ``i`` receives
+    the adjoint of element ``i`` of column ``j`` (elements past the shortest row none)."""
+    row_list = list(rows)
+    if _is_zero(g):
+        return 0.0
+    lengths = [_iterated_length(row) for row in row_list]
+    width = min(lengths, default=0)
+    columns = element_adjoints(g, width)
+    out = []
+    for i, (row, length) in enumerate(zip(row_list, lengths)):
+        elements = [
+            element_adjoints(columns[j], len(row_list))[i] if j < width else 0.0
+            for j in range(length)
+        ]
+        out.append(spread(elements, row))
+    return spread(out, rows)
+
+
+def conversion_adjoint(g, x):
+    """The adjoint of ``x`` in ``list(x)`` or ``tuple(x)``: its elements' adjoints."""
+    length = _iterated_length(x)
+    if _is_zero(g):
+        return 0.0
+    return spread(element_adjoints(g, length), x)

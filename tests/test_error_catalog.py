@@ -60,6 +60,7 @@ class Scaler:
 
 
 SCALER = Scaler(2.0)
+GLOBAL_DICT = {"b": 1.0}
 
 
 def _make_nonlocal_function():
@@ -141,7 +142,7 @@ def f_set_comprehension(x):
 
 
 def f_dict_comprehension(x):
-    d = {i: x * i for i in range(3)}
+    d = {i: x * i for i in range(3)} if x > 0 else {}
     return d[1]
 
 
@@ -150,14 +151,9 @@ def f_set_display(x):
     return len(s) * x
 
 
-def f_dict_display(x):
-    d = {"a": x}
+def f_dict_unpacking(x):
+    d = {**GLOBAL_DICT, "a": x}
     return d["a"] * 2.0
-
-
-def f_starred_target(x):
-    a, *_rest = (x, x, x)
-    return a
 
 
 def f_attribute_assignment(x):
@@ -226,8 +222,7 @@ ROWS = [
     ("set_comprehension", f_set_comprehension, f_set_comprehension, "{x * i", "call to set", None),
     ("dict_comprehension", f_dict_comprehension, f_dict_comprehension, "{i:", "dict comp", None),
     ("set_display", f_set_display, f_set_display, "{x, 2.0}", "set display", None),
-    ("dict_display", f_dict_display, f_dict_display, '{"a"', "dict display", None),
-    ("starred_target", f_starred_target, f_starred_target, "a, *_rest", "starred", None),
+    ("dict_unpacking", f_dict_unpacking, f_dict_unpacking, "GLOBAL_DICT", "'**' unpacking", None),
     (
         "attribute_assignment",
         f_attribute_assignment,

@@ -346,6 +346,38 @@ def builtin_sum_array(x):
     return sum(x)
 
 
+def builtin_sorted(x):
+    return np.stack(sorted(x))
+
+
+def builtin_list(x):
+    return np.stack(list(x))
+
+
+def builtin_tuple(x):
+    return np.stack(tuple(x)[::-1])
+
+
+def dict_get(x):
+    d = {"a": x, "b": x * 2.0}
+    return d.get("a") * d.get("c", x) + d.get("b", 1.0)
+
+
+def dict_values(x):
+    d = {"a": x, "b": np.sin(x)}
+    return np.stack(list(d.values()))
+
+
+def dict_items(x):
+    d = {"a": x, "b": np.sin(x)}
+    total = x * 0.0
+    weight = 1.0
+    for _, v in d.items():
+        total = total + v * weight
+        weight = weight + 1.0
+    return total
+
+
 def builtin_float(x):
     return float(x)
 
@@ -1587,6 +1619,12 @@ TABLE = [
         args_from(REAL),
     ),
     Row(builtins.sum, builtin_sum_array, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(builtins.sorted, builtin_sorted, (((5,),),), args_from(REAL)),
+    Row(builtins.list, builtin_list, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(builtins.tuple, builtin_tuple, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(("method", "get"), dict_get, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(("method", "values"), dict_values, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(("method", "items"), dict_items, (((5,),), ((3, 4),)), args_from(REAL)),
     Row(builtins.float, builtin_float, SCALAR_1, args_from(REAL)),
     Row(builtins.float, builtin_float_of_numpy_scalar, (((5,),),), args_from(REAL)),
     # NumPy elementwise

@@ -439,18 +439,6 @@ def refuse_list_pop(v):
     return xs.pop() * 2.0
 
 
-def refuse_list_call(v):
-    return list(v)[1] * 2.0
-
-
-def refuse_tuple_call(v):
-    return tuple(v)[1] * 2.0
-
-
-def refuse_sorted(v):
-    return sorted(v)[0] * 1.0
-
-
 def refuse_map(v):
     return sum(map(np.sin, v))
 
@@ -465,10 +453,6 @@ def refuse_zip_value(v):
 
 def refuse_enumerate_value(v):
     return list(enumerate(v))[0][1] * 1.0  # noqa: RUF015
-
-
-def refuse_reversed(v):
-    return list(reversed(v))[0] * 1.0  # noqa: RUF015
 
 
 def refuse_iter_next(v):
@@ -532,20 +516,6 @@ def refuse_bound_method_in_a_variable(v):
     return total() * 2.0
 
 
-def refuse_loop_over_reversed(v):
-    s = 0.0
-    for e in reversed(v):
-        s = s * 2.0 + e
-    return s
-
-
-def refuse_loop_over_sorted(v):
-    s = 0.0
-    for e in sorted(v):
-        s = s * 2.0 + e
-    return s
-
-
 def refuse_ufunc_at(v):
     a = v * 1.0
     np.add.at(a, [0], v[1])
@@ -568,16 +538,6 @@ def refuse_view_then_write(v):
 def refuse_dict_call(x):
     d = dict(a=x)
     return d["a"] * 2.0
-
-
-def refuse_dict_display(x):
-    d = {"a": x}
-    return d["a"] * 2.0
-
-
-def refuse_starred_unpack(v):
-    a, *_rest = v
-    return a * 2.0
 
 
 def refuse_closure(x):
@@ -627,14 +587,10 @@ FLOWS_REFUSED = [
     (refuse_array_sort_in_place, V, "'.sort'"),
     (refuse_copyto, V, "copyto"),
     (refuse_list_pop, V, "'.pop'"),
-    (refuse_list_call, V, "call to list"),
-    (refuse_tuple_call, V, "call to tuple"),
-    (refuse_sorted, V, "call to sorted"),
     (refuse_map, V, "call to map"),
     (refuse_filter, V, "call to filter"),
     (refuse_zip_value, V, "call to zip"),
     (refuse_enumerate_value, V, "call to enumerate"),
-    (refuse_reversed, V, "call to reversed"),
     (refuse_iter_next, V, "call to iter"),
     (refuse_reduce, V, "reduce"),
     (refuse_float_of_fstring, 0.7, "into text"),
@@ -647,14 +603,10 @@ FLOWS_REFUSED = [
     (refuse_helper_with_result_stores_in_global, 0.7, "changes 'STORE' in place"),
     (refuse_active_helper_stores_in_global, 0.7, "changes 'STORE' in place"),
     (refuse_bound_method_in_a_variable, V, "attribute '.sum'"),
-    (refuse_loop_over_reversed, V, "call to reversed"),
-    (refuse_loop_over_sorted, V, "call to sorted"),
     (refuse_ufunc_at, V, "method 'at' of a ufunc"),
     (refuse_fill, V, "'.fill'"),
     (refuse_view_then_write, V, "'.view'"),
     (refuse_dict_call, 0.7, "call to dict"),
-    (refuse_dict_display, 0.7, "dict display"),
-    (refuse_starred_unpack, V, "starred assignment"),
     (refuse_closure, 0.7, "nested function definition"),
     (refuse_lambda, 0.7, "lambda"),
     (refuse_list_comprehension, V, "generator expression"),

@@ -71,6 +71,11 @@ from . import match, statements  # noqa: E402  (the passes use LoweringContext)
 PASSES: list[LoweringPass] = [match.run, comprehensions.run, statements.run]
 
 
+from . import dict_comprehensions  # noqa: E402 - the passes import LoweringContext
+
+PASSES.append(dict_comprehensions.run)
+
+
 def lower(parsed):
     """``parsed`` with its tree rewritten into the core language (the input is untouched).
 

@@ -2,6 +2,7 @@
 
 from . import (
     constructors,
+    containers,
     linalg,
     math_builtins,
     numpy_elementwise,
@@ -31,6 +32,7 @@ __all__ = [
     "adjoint",
     "all_rules",
     "constructors",
+    "containers",
     "display_name",
     "linalg",
     "list_primitives",

@@ -1,0 +1,115 @@
+"""Adjoints of dict reads and of loops over containers.
+
+A dict's adjoint is a ``runtime.DictAdjoint``: the adjoint of each value under its key
+(a key nothing reached reads as zero); ``d[k]`` gives a sparse ``KeyItem``. Keys carry
+no derivative (``keys()``, the elements of a loop over a dict). ``d.get(k, default)``
+sends ``g`` to the value under ``k`` if the dict has it, else to ``default``;
+``values()`` and ``items()`` give their elements' adjoints back under the keys.
+"""
+
+import builtins
+
+from ..runtime import (
+    conversion_adjoint,
+    dict_default_adjoint,
+    dict_get_adjoint,
+    dict_key,
+    extreme_of_adjoint,
+    items_adjoint,
+    iterated,
+    iteration_adjoint,
+    joined_list,
+    joined_parts_adjoint,
+    joined_tuple,
+    max_of,
+    min_of,
+    reversed_adjoint,
+    reversed_list,
+    sorted_adjoint,
+    starred_adjoint,
+    starred_parts,
+    values_adjoint,
+    zip_rows,
+    zip_rows_adjoint,
+)
+from .registry import SEQUENCE, adjoint, lookup, register_adjoint, register_nondifferentiable
+
+
+@adjoint(iterated, kind=None)
+def d_iterated(g, ans, x, index):
+    return iteration_adjoint(g, x, index), None
+
+
+register_nondifferentiable(dict_key)
+
+
+def d_get(g, ans, self, key, default=None):
+    return dict_get_adjoint(g, self, key), None, dict_default_adjoint(g, self, key)
+
+
+def d_values(g, ans, self):
+    return values_adjoint(g, self)
+
+
+def d_items(g, ans, self):
+    return items_adjoint(g, self)
+
+
+register_adjoint(("method", "get"), d_get, kind=None, name="dict.get()")
+register_adjoint(("method", "values"), d_values, kind=None, name="dict.values()")
+register_adjoint(("method", "items"), d_items, kind=None, name="dict.items()")
+register_nondifferentiable(("method", "keys"))
+lookup(("method", "keys")).name = "dict.keys()"
+
+
+# -- sequences: joins, starred unpacking, reordering, extremes, conversions ------------------
+
+
+@adjoint(joined_list, kind=SEQUENCE, fresh=True)
+def d_joined_list(g, ans, parts):
+    return joined_parts_adjoint(g, parts)
+
+
+@adjoint(joined_tuple, kind=SEQUENCE)
+def d_joined_tuple(g, ans, parts):
+    return joined_parts_adjoint(g, parts)
+
+
+@adjoint(starred_parts, kind=SEQUENCE)
+def d_starred_parts(g, ans, whole, before, after):
+    return starred_adjoint(g, whole, before, after), None, None
+
+
+@adjoint(reversed_list, kind=SEQUENCE)
+def d_reversed_list(g, ans, x):
+    return reversed_adjoint(g, x)
+
+
+@adjoint(builtins.sorted, kind=SEQUENCE)
+def d_sorted(g, ans, iterable, reverse=False):
+    return sorted_adjoint(g, iterable, reverse), None
+
+
+@adjoint(max_of, kind=None)
+def d_max_of(g, ans, x):
+    return extreme_of_adjoint(g, ans, x)
+
+
+@adjoint(min_of, kind=None)
+def d_min_of(g, ans, x):
+    return extreme_of_adjoint(g, ans, x)
+
+
+@adjoint(zip_rows, kind=SEQUENCE)
+def d_zip_rows(g, ans, rows):
+    return zip_rows_adjoint(g, rows)
+
+
+@adjoint(builtins.list, kind=SEQUENCE)
+def d_list(g, ans, iterable=()):
+    return conversion_adjoint(g, iterable)
+
+
+@adjoint(builtins.tuple, kind=SEQUENCE)
+def d_tuple(g, ans, iterable=()):
+    return conversion_adjoint(g, iterable)
