@@ -29,6 +29,7 @@ class ParsedFunction:
     file_lines: list[str]
     closure: dict[str, types.CellType] = field(default_factory=dict)
     lowered_locals: frozenset[str] = frozenset()  # local names the lowering passes made
+    lowered_flags: frozenset[str] = frozenset()  # of those, control flags (never versioned)
 
     @property
     def local_names(self) -> frozenset[str]:

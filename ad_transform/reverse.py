@@ -243,9 +243,12 @@ class _Reverser:
         if not body and not orelse:
             return []
         self.replayed[id(stmt)] = None
-        node = _located(
-            gast.If(test=name_node(stmt.test.id), body=body or [gast.Pass()], orelse=orelse), stmt
-        )
+        context = getattr(stmt, "ad_context", None)
+        test = clone(context) if context is not None else name_node(stmt.test.id)
+        node = _located(gast.If(test=test, body=body or [gast.Pass()], orelse=orelse), stmt)
+        if context is not None:  # ``with np.errstate(...):`` around the body's adjoints
+            node.ad_context = True
+            return [node]
         if depth == 0:
             return [node]
         if getattr(stmt, "ad_exit_guard", False):
@@ -372,6 +375,8 @@ class _Reverser:
         for stmt in stmts:
             out.extend(self.bound_checks(stmt))
             if isinstance(stmt, gast.If):
+                if getattr(stmt, "ad_catch", False):
+                    self.check_catching(stmt)
                 node = _located(
                     gast.If(
                         test=stmt.test,
@@ -381,8 +386,12 @@ class _Reverser:
                     stmt,
                 )
                 node.origin_line = getattr(stmt, "origin_line", None)
-                out.append(node)
-                recorded = not getattr(stmt, "ad_exit_guard", False)
+                if getattr(stmt, "ad_catch", False):
+                    out.extend(self.catching(node))
+                else:
+                    out.append(node)
+                node.ad_context = getattr(stmt, "ad_context", None) is not None
+                recorded = not getattr(stmt, "ad_exit_guard", False) and not node.ad_context
                 if id(stmt) in self.replayed and depth > 0 and recorded:
                     out.append(self.pushed([stmt.test.id], stmt))
             elif isinstance(stmt, (gast.For, gast.While)):
@@ -392,6 +401,55 @@ class _Reverser:
             elif not isinstance(stmt, gast.Pass):
                 out.extend(self.forward_statement(self.analysis.op(stmt)))
         return out
+
+    def check_catching(self, stmt: gast.If) -> None:
+        """A statement of a ``try`` or ``with`` body may stop half-way: refuse the changes
+        of objects an exception could leave half made (lower/exceptions.py)."""
+        for inner in subnodes(stmt.body):
+            if not isinstance(inner, gast.stmt) or isinstance(inner, gast.If):
+                continue
+            if getattr(inner, "ad_in_place", None) is not None:
+                if inner.ad_in_place_refusal is None and (
+                    getattr(inner, "ad_in_place_when", None) in (None, "in place")
+                ):
+                    inner.ad_in_place_refusal = self.fn.parsed.error(
+                        "unsupported construct: an augmented assignment that changes an "
+                        "array or a list in place inside a 'try' or 'with' body (an exception "
+                        "NumPy raises after writing would leave it half changed); write "
+                        "'a = a + ...'",
+                        inner,
+                    ).args[0]
+                continue
+            op = self.analysis.op(inner)
+            if op.form == USER_CALL and op.writes:
+                raise self.fn.parsed.error(
+                    f"unsupported construct: a call of {op.callee.__name__}(), which changes "
+                    "its arguments in place, inside a 'try' or 'with' body (an exception "
+                    "raised after a change would leave it unrecorded)",
+                    inner,
+                )
+
+    def catching(self, node: gast.If) -> list[gast.stmt]:
+        """The forward ``if`` of a catching statement; ``emit`` prints it as ``try:`` its
+        body ``except BaseException:`` its ``else`` branch. What the body pushed on the tape
+        before an exception is taken off again (the backward sweep skips the statement)."""
+        node.ad_catch = True
+        if not any(getattr(s, "ad_tape_push", False) for s in subnodes(node.body)):
+            return [node]
+        mark = self.names.numbered("tape_length")
+        length = gast.Call(
+            func=name_node(self.bindings.reference("len", len)),
+            args=[name_node(self.tape_name("tape"))],
+            keywords=[],
+        )
+        before = _located(assign(mark, length), node)
+        before.ad_pure = False
+        truncate = self.bindings.reference("truncate", runtime.truncate)
+        undo = _located(
+            _call_statement(truncate, [name_node(self.tape_name("tape")), name_node(mark)]), node
+        )
+        node.orelse.insert(0, undo)
+        return [before, node]
 
     def bound_checks(self, stmt: gast.stmt) -> list[gast.stmt]:
         """``check_bound(y_1, 'y')`` before a statement that reads a user's variable Python

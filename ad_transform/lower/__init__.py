@@ -16,6 +16,7 @@ cannot lower a construct exactly raises ``context.error(...)`` naming it.
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ import gast
 from ..errors import ADTransformError
 from ..names import NameAllocator
 from ..nodes import name_ids
+from . import exceptions
 
 
 @dataclass
@@ -34,11 +36,31 @@ class LoweringContext:
     tree: gast.FunctionDef
     names: NameAllocator
     new_locals: set[str] = field(default_factory=set)
+    # names of control flags (``raised``): assigned on several paths, never versioned
+    flags: set[str] = field(default_factory=set)
+    # free names the passes bound to objects of their own (``ad_runtime``: the runtime module)
+    closure: dict = field(default_factory=dict)
 
     def fresh(self, base: str) -> str:
         """A new local name based on ``base`` that clashes with no name in the function."""
         name = self.names.fresh(base)
         self.new_locals.add(name)
+        return name
+
+    def flag(self, base: str) -> str:
+        """A new local control flag (like ``desugar``'s ``broke``): one name, no versions."""
+        name = self.fresh(base)
+        self.flags.add(name)
+        return name
+
+    def module(self, base: str, module) -> str:
+        """A free name bound to ``module`` for the lowered code (``ad_runtime.throw(...)``):
+        calls through it are static references, and no dependency of the cached code."""
+        for name, cell in self.closure.items():
+            if cell.cell_contents is module:
+                return name
+        name = self.names.fresh(base)
+        self.closure[name] = types.CellType(module)
         return name
 
     def error(self, message: str, node: gast.AST | None = None) -> ADTransformError:
@@ -49,7 +71,7 @@ class LoweringContext:
 LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
-PASSES: list[LoweringPass] = []
+PASSES: list[LoweringPass] = [exceptions.run]
 
 
 def lower(parsed):
@@ -72,5 +94,9 @@ def lower(parsed):
     for lowering_pass in PASSES:
         lowering_pass(context)
     return dataclasses.replace(
-        parsed, tree=tree, lowered_locals=frozenset(parsed.lowered_locals | context.new_locals)
+        parsed,
+        tree=tree,
+        lowered_locals=frozenset(parsed.lowered_locals | context.new_locals),
+        lowered_flags=frozenset(parsed.lowered_flags | context.flags),
+        closure={**parsed.closure, **context.closure},
     )
