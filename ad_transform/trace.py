@@ -660,7 +660,11 @@ class _Tracer:
     # -- the forward sweep ----------------------------------------------------------------------
     def forward_block(self, stmts: list, path: tuple) -> str | None:
         for stmt in stmts:
-            if isinstance(stmt, gast.If):
+            if isinstance(stmt, gast.If) and getattr(stmt, "ad_catch", False):
+                signal = self.forward_catching(stmt, path)
+                if signal:
+                    return signal
+            elif isinstance(stmt, gast.If):
                 test = self.evaluate(stmt.test)
                 if not (isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags):
                     self.branch_marker(self.forward_rows, stmt, test, path, "forward")
@@ -676,6 +680,16 @@ class _Tracer:
             else:
                 self.forward_statement(stmt, path)
         return None
+
+    def forward_catching(self, stmt: gast.If, path: tuple) -> str | None:
+        """A statement of a ``try``/``with`` body (lower/exceptions.py): its ``else``
+        branch runs, with the exception being handled, if it raises."""
+        try:
+            return self.forward_block(stmt.body, path)
+        except BaseException:
+            if isinstance(stmt.test, gast.Name):
+                self.ns[stmt.test.id] = False
+            return self.forward_block(stmt.orelse, path)
 
     def forward_loop(self, stmt, path: tuple) -> None:
         key = _loop_key(stmt)
@@ -819,7 +833,10 @@ class _Tracer:
     # -- the backward sweep ---------------------------------------------------------------------
     def backward_block(self, stmts: list, path: tuple) -> None:
         for stmt in stmts:
-            if isinstance(stmt, gast.If):
+            if isinstance(stmt, gast.If) and getattr(stmt, "ad_context", False):
+                with self.evaluate(stmt.test):  # ``with np.errstate(...):`` of a body
+                    self.backward_block(stmt.body, path)
+            elif isinstance(stmt, gast.If):
                 test = self.evaluate(stmt.test)
                 if not (isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags):
                     self.branch_marker(self.reverse_rows, stmt, test, path, "reverse")
