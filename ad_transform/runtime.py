@@ -1878,7 +1878,9 @@ def exception_matches(exception: BaseException | None, kinds) -> bool:
     classes = kinds if isinstance(kinds, tuple) else (kinds,)
     for kind in classes:
         if not (isinstance(kind, type) and issubclass(kind, BaseException)):
-            raise TypeError("catching classes that do not inherit from BaseException is not allowed")
+            raise TypeError(
+                "catching classes that do not inherit from BaseException is not allowed"
+            )
     return exception is not None and isinstance(exception, classes)
 
 
@@ -1886,9 +1888,7 @@ def enter_context(manager):
     """``with manager:`` up to the body: ``type(manager).__enter__(manager)``'s value."""
     kind = type(manager)
     if not (hasattr(kind, "__enter__") and hasattr(kind, "__exit__")):
-        raise TypeError(
-            f"'{kind.__name__}' object does not support the context manager protocol"
-        )
+        raise TypeError(f"'{kind.__name__}' object does not support the context manager protocol")
     return kind.__enter__(manager)
 
 

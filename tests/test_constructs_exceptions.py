@@ -212,7 +212,7 @@ def nested_try_in_loop(x, n):
             except ZeroDivisionError:
                 y = y - x * 0.25
                 if i % 2 == 1:
-                    raise KeyError(i)
+                    raise KeyError(i)  # noqa: B904
         except KeyError:
             y = y * 0.9
         finally:
@@ -343,7 +343,7 @@ def raise_in_handler_with_finally(x, recorder):
     try:
         y = x / 0.0
     except ZeroDivisionError:
-        raise KeyError("replaced")
+        raise KeyError("replaced")  # noqa: B904
     finally:
         recorder.note(2.0)
     return y
@@ -445,7 +445,7 @@ def test_with_catch_warnings():
 
 def in_place_in_try(a, b):
     a = a * 1.0
-    try:
+    try:  # noqa: SIM105
         a += b
     except ValueError:
         pass
