@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
-from ad_transform import ADTransformError, grad, value_and_grad
-from tests.gradcheck import check_grad, numerical_gradient
+from ad_transform import ADTransformError, grad, value_and_grad, vjp
+from tests.gradcheck import check_grad, check_vjp_dot_product, numerical_gradient
 
 
 def check(f, *args, wrt=0):
@@ -481,3 +481,120 @@ def test_generated_try_reads_like_hand_written_code():
     assert "ad_runtime.exception_matches(caught, ZeroDivisionError)" in source
     assert "ad_runtime.reraise(caught)" in source
     assert "# line " in source
+
+
+# -- more of the kind ------------------------------------------------------------------
+
+
+def helper_with_try(t):
+    try:
+        r = math.sqrt(t) * t
+    except ValueError:
+        r = -t * t
+    return r
+
+
+def calls_helper_with_try(x):
+    return helper_with_try(x) * 2.0 + helper_with_try(-x)
+
+
+def test_helper_containing_try():
+    # sqrt(x) * x on the first call, -x * x on the second (sqrt of a negative raises)
+    expected = 2 * 1.5 * math.sqrt(1.5) - 2 * 1.5
+    assert check(calls_helper_with_try, 1.5) == pytest.approx(expected)
+
+
+def every_path_returns(x):
+    try:
+        return math.log(x) * x
+    except ValueError:
+        return x * x
+
+
+@pytest.mark.parametrize("x", [2.0, -2.0])
+def test_every_path_of_the_try_returns(x):
+    check(every_path_returns, x)
+
+
+def item_writes_in_try(x):
+    a = np.zeros(3)
+    try:
+        a[0] = x[0] * 2.0
+        a[5] = x[1]
+    except IndexError:
+        a[1] = x[1] * 3.0
+    return np.sum(a * a)
+
+
+def test_item_writes_before_the_exception_are_kept():
+    gradient = check(item_writes_in_try, np.array([1.0, 2.0]))
+    assert np.allclose(gradient, [8.0, 36.0])
+
+
+def appends_in_try(xs):
+    out = []
+    for v in xs:
+        try:
+            out.append(math.log(v) * v)
+        except ValueError:
+            out.append(v * v)
+    total = 0.0
+    for o in out:
+        total = total + o
+    return total
+
+
+def test_appends_in_try_and_a_pullback_run_twice():
+    xs = np.array([1.5, -2.0, 3.0])
+    check(appends_in_try, xs)
+    _, pullback = vjp(appends_in_try)(xs)
+    first = pullback(1.0)
+    assert np.allclose(pullback(1.0), first)
+    check_vjp_dot_product(loop_with_try, (np.array([0.5, 3.0, 1.5, 2.5, -1.0]),))
+
+
+def append_twice(buffer, v):
+    buffer.append(v * 2.0)
+    return 0.0
+
+
+def in_out_helper_in_try(x):
+    buffer = []
+    try:
+        append_twice(buffer, x)
+    except ValueError:
+        pass
+    return buffer[0]
+
+
+def test_helper_changing_its_argument_in_try_is_refused():
+    with pytest.raises(ADTransformError, match="changes its arguments in place"):
+        grad(in_out_helper_in_try)(1.0)
+
+
+def catches_a_non_exception(x):
+    try:
+        y = x / 0.0
+    except int:
+        y = x
+    return y
+
+
+def test_except_of_a_class_that_is_no_exception_raises_type_error():
+    with pytest.raises(TypeError, match="BaseException"):
+        catches_a_non_exception(1.0)
+    with pytest.raises(TypeError, match="BaseException"):
+        grad(catches_a_non_exception)(1.0)
+
+
+def several_managers(x, recorder):
+    with contextlib.suppress(KeyError), recorder as r:
+        y = x * x
+        r.note(len(r.events))
+        y = y * x
+    return y
+
+
+def test_several_managers_in_one_with():
+    recorder = Recorder()
+    assert check(several_managers, 1.5, recorder) == pytest.approx(3 * 1.5**2)
