@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -560,7 +562,7 @@ def append_twice(buffer, v):
 
 def in_out_helper_in_try(x):
     buffer = []
-    try:
+    try:  # noqa: SIM105
         append_twice(buffer, x)
     except ValueError:
         pass
@@ -598,3 +600,17 @@ def several_managers(x, recorder):
 def test_several_managers_in_one_with():
     recorder = Recorder()
     assert check(several_managers, 1.5, recorder) == pytest.approx(3 * 1.5**2)
+
+
+def test_generated_try_is_golden():
+    """The generated source of a ``try`` (tests/golden/safe_log_ratio_grad.py.txt, read
+    and checked by a person); regenerate with ``AD_UPDATE_GOLDEN=1``."""
+    from tests.golden_functions_exceptions import safe_log_ratio
+
+    text = grad(safe_log_ratio).source_for(2.0, 3.0)
+    path = Path(__file__).parent / "golden" / "safe_log_ratio_grad.py.txt"
+    if os.environ.get("AD_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"generated source changed; see {path}"
+    for args in ((2.0, 3.0), (2.0, 0.0), (2.0, -3.0)):
+        check(safe_log_ratio, *args)

@@ -85,13 +85,15 @@ def lower(parsed):
     Raises:
         ADTransformError: a construct a pass recognises but cannot lower exactly.
     """
-    if not PASSES:
+    # a pass may say it has nothing to do (``run.applies(tree)``): no copy is made then
+    passes = [p for p in PASSES if getattr(p, "applies", lambda tree: True)(parsed.tree)]
+    if not passes:
         return parsed
     import copy
 
     tree = copy.deepcopy(parsed.tree)
     context = LoweringContext(parsed, tree, NameAllocator(name_ids(tree)))
-    for lowering_pass in PASSES:
+    for lowering_pass in passes:
         lowering_pass(context)
     return dataclasses.replace(
         parsed,

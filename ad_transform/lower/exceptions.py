@@ -39,6 +39,7 @@ import gast
 import numpy as np
 
 from .. import runtime
+from ..nodes import subnodes
 
 # Context managers whose numerics the backward sweep of the body keeps (a new one each time).
 _NUMERIC_CONTEXTS = (np.errstate, warnings.catch_warnings)
@@ -48,9 +49,15 @@ _INERT_CONTEXTS = (contextlib.nullcontext, contextlib.suppress)
 
 def run(context) -> None:
     """Lower every ``try`` and ``with`` statement of ``context.tree`` (in place)."""
-    if not any(isinstance(node, (gast.Try, gast.With)) for node in gast.walk(context.tree)):
-        return
     context.tree.body = _Lowering(context).block(context.tree.body)
+
+
+def applies(tree: gast.FunctionDef) -> bool:
+    """Whether ``tree`` has a ``try`` or ``with`` statement to lower."""
+    return any(isinstance(node, (gast.Try, gast.With)) for node in subnodes(tree))
+
+
+run.applies = applies
 
 
 def _located(node, like):
