@@ -9,6 +9,7 @@ contribution into an assignment and guards in-place accumulation against aliasin
 
 from __future__ import annotations
 
+import builtins
 import operator
 import os
 from collections.abc import Callable
@@ -116,6 +117,7 @@ class _Reverser:
         self.guards: list[list[str]] = []  # per enclosing loop: its exit guards replayed
         self.last_guards: dict[int, list[str]] = {}  # loop -> exit guards kept by last value
         self.tape: dict[str, str] = {}
+        self.half_changes: dict[int, list[Op]] = {}  # catching statement -> its writes
         self.item_arrays: set[str] = set()  # adjoints of arrays whose items are assigned
         self.stable = _bound_once_unconditionally(self.fn, analysis) - _lengthened_elsewhere(
             analysis
@@ -387,7 +389,7 @@ class _Reverser:
                 )
                 node.origin_line = getattr(stmt, "origin_line", None)
                 if getattr(stmt, "ad_catch", False):
-                    out.extend(self.catching(node))
+                    out.extend(self.catching(node, stmt))
                 else:
                     out.append(node)
                 node.ad_context = getattr(stmt, "ad_context", None) is not None
@@ -421,6 +423,8 @@ class _Reverser:
                     ).args[0]
                 continue
             op = self.analysis.op(inner)
+            if op.form in (STORE_ITEM, EXTEND):
+                self.half_changes.setdefault(id(stmt), []).append(op)
             if op.form == USER_CALL and op.writes:
                 raise self.fn.parsed.error(
                     f"unsupported construct: a call of {op.callee.__name__}(), which changes "
@@ -429,11 +433,32 @@ class _Reverser:
                     inner,
                 )
 
-    def catching(self, node: gast.If) -> list[gast.stmt]:
+    def half_change_check(self, op: Op) -> gast.stmt:
+        """In the ``except`` of a catching statement that writes items (``a[i] = v``: NumPy
+        may cast, write, then raise ``FloatingPointError`` under ``np.errstate``) or
+        extends a list (its iterable may raise half-way): refuse the exception that may
+        come after the change, which the backward sweep could not undo."""
+        kinds = "FloatingPointError" if op.form == STORE_ITEM else "BaseException"
+        message = self.fn.parsed.error(
+            f"unsupported construct: this statement raised {kinds} inside a 'try' or 'with' "
+            "body after it may have changed a list or an array in place, which the backward "
+            "sweep cannot undo",
+            op.stmt,
+        ).args[0]
+        helper = self.bindings.reference("refuse_half_change", runtime.refuse_half_change)
+        args = [
+            name_node(self.bindings.reference(kinds, getattr(builtins, kinds))),
+            gast.Constant(value=message, kind=None),
+        ]
+        return self.located(_call_statement(helper, args), op)
+
+    def catching(self, node: gast.If, stmt: gast.If) -> list[gast.stmt]:
         """The forward ``if`` of a catching statement; ``emit`` prints it as ``try:`` its
         body ``except BaseException:`` its ``else`` branch. What the body pushed on the tape
         before an exception is taken off again (the backward sweep skips the statement)."""
         node.ad_catch = True
+        for op in reversed(self.half_changes.get(id(stmt), [])):
+            node.orelse.insert(0, self.half_change_check(op))
         if not any(getattr(s, "ad_tape_push", False) for s in subnodes(node.body)):
             return [node]
         mark = self.names.numbered("tape_length")

@@ -1884,6 +1884,14 @@ def exception_matches(exception: BaseException | None, kinds) -> bool:
     return exception is not None and isinstance(exception, classes)
 
 
+def refuse_half_change(kinds, message: str) -> None:
+    """In the ``except`` of a statement of a ``try``/``with`` body that changes an object
+    in place: the exception being handled, if one of ``kinds``, may have come after the
+    change (see ``reverse.half_change_check``)."""
+    if isinstance(sys.exc_info()[1], kinds):
+        raise ADTransformError(message)
+
+
 def enter_context(manager):
     """``with manager:`` up to the body: ``type(manager).__enter__(manager)``'s value."""
     kind = type(manager)

@@ -614,3 +614,20 @@ def test_generated_try_is_golden():
     assert text == path.read_text(), f"generated source changed; see {path}"
     for args in ((2.0, 3.0), (2.0, 0.0), (2.0, -3.0)):
         check(safe_log_ratio, *args)
+
+
+def half_written(x):
+    b = np.zeros(3, dtype=np.float32)
+    with np.errstate(over="raise"):
+        try:
+            b[0:2] = x * 1e300  # NumPy casts, writes inf, then raises
+        except FloatingPointError:
+            b[2] = 1.0
+    return np.sum(b) * x[0]
+
+
+def test_write_that_raises_after_changing_the_array_is_refused():
+    with pytest.raises(FloatingPointError), np.errstate(over="raise"):
+        np.zeros(1, dtype=np.float32)[0:1] = np.array([1e300])  # as NumPy does it
+    with pytest.raises(ADTransformError, match="may have changed a list or an array"):
+        grad(half_written)(np.array([1.0, 2.0]))
