@@ -631,3 +631,18 @@ def test_write_that_raises_after_changing_the_array_is_refused():
         np.zeros(1, dtype=np.float32)[0:1] = np.array([1e300])  # as NumPy does it
     with pytest.raises(ADTransformError, match="may have changed a list or an array"):
         grad(half_written)(np.array([1.0, 2.0]))
+
+
+def unused_value_raises(x, m):
+    y = x * 2.0
+    try:
+        inverse = np.linalg.inv(m)  # noqa: F841  (only its exception matters)
+        y = y * x
+    except np.linalg.LinAlgError:
+        y = y + x
+    return y
+
+
+@pytest.mark.parametrize("m", [np.eye(2), np.zeros((2, 2))])
+def test_statement_whose_value_is_unused_still_raises(m):
+    assert check(unused_value_raises, 1.5, m) == pytest.approx(6.0 if m[0, 0] else 3.0)
