@@ -646,3 +646,37 @@ def unused_value_raises(x, m):
 @pytest.mark.parametrize("m", [np.eye(2), np.zeros((2, 2))])
 def test_statement_whose_value_is_unused_still_raises(m):
     assert check(unused_value_raises, 1.5, m) == pytest.approx(6.0 if m[0, 0] else 3.0)
+
+
+def unbound_after_handler(x):
+    try:
+        y = 1.0 / x
+    except ZeroDivisionError:
+        pass
+    return y * x
+
+
+def test_name_the_raising_statement_did_not_bind_is_unbound():
+    with pytest.raises(UnboundLocalError):
+        unbound_after_handler(0.0)
+    with pytest.raises(UnboundLocalError):
+        grad(unbound_after_handler)(0.0)
+    check(unbound_after_handler, 2.0)
+
+
+def exits_in_handlers(xs):
+    total = 0.0
+    for v in xs:
+        try:
+            w = math.log(v)
+        except ValueError:
+            if v < -1.0:
+                break
+            continue
+        total = total + w * v
+    return total
+
+
+@pytest.mark.parametrize("last", [-0.5, -2.0])
+def test_break_and_continue_in_a_handler(last):
+    check(exits_in_handlers, np.array([1.5, last, 2.5, 0.7]))
