@@ -680,3 +680,23 @@ def exits_in_handlers(xs):
 @pytest.mark.parametrize("last", [-0.5, -2.0])
 def test_break_and_continue_in_a_handler(last):
     check(exits_in_handlers, np.array([1.5, last, 2.5, 0.7]))
+
+
+def with_in_try_in_loop(xs):
+    total = 0.0
+    for v in xs:
+        try:
+            with np.errstate(invalid="ignore"):
+                r = np.log(v) * v
+                if not np.isfinite(r):
+                    raise ArithmeticError
+            total = total + r
+        except ArithmeticError:
+            total = total - v * v
+    return total
+
+
+def test_with_inside_try_inside_a_loop():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the errstate holds in both sweeps
+        check(with_in_try_in_loop, np.array([1.5, -0.5, -2.5, 0.7]))
