@@ -649,7 +649,7 @@ def test_statement_whose_value_is_unused_still_raises(m):
 
 
 def unbound_after_handler(x):
-    try:
+    try:  # noqa: SIM105
         y = 1.0 / x
     except ZeroDivisionError:
         pass
@@ -700,3 +700,12 @@ def test_with_inside_try_inside_a_loop():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the errstate holds in both sweeps
         check(with_in_try_in_loop, np.array([1.5, -0.5, -2.5, 0.7]))
+
+
+def test_trace_table_follows_the_path_that_ran():
+    from ad_transform import trace_table
+    from tests.golden_functions_exceptions import safe_log_ratio
+
+    text = str(trace_table(safe_log_ratio, 2.0, 0.0))
+    assert "exception_matches" in text
+    assert "<ZeroDivisionError>" in text
