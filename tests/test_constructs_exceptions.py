@@ -709,3 +709,20 @@ def test_trace_table_follows_the_path_that_ran():
     text = str(trace_table(safe_log_ratio, 2.0, 0.0))
     assert "exception_matches" in text
     assert "<ZeroDivisionError>" in text
+
+
+def return_in_match_in_try(x, k):
+    try:
+        match k:
+            case 1:
+                return x * x
+            case _:
+                y = x * 3.0
+    finally:
+        x = x * 1.0
+    return y
+
+
+def test_exit_inside_a_statement_the_lowering_does_not_look_into_is_refused():
+    with pytest.raises(ADTransformError, match="'return' inside a 'match' statement of a 'try'"):
+        grad(return_in_match_in_try)(1.0, 1)

@@ -324,6 +324,13 @@ class _Lowering:
             return self.protected_while(stmt, region, loops), True
         if _is_flag_assignment(stmt, self.context.flags):
             return [stmt], False
+        jump = _jump_inside(stmt)
+        if jump is not None:  # a compound statement this lowering does not look into
+            raise self.context.error(
+                f"unsupported construct: '{type(jump).__name__.lower()}' inside a "
+                f"'{type(stmt).__name__.lower()}' statement of a 'try' or 'with' body",
+                jump,
+            )
         return [self.catching(stmt, region)], True
 
     def catching(self, stmt, region: _Region) -> gast.If:
@@ -381,6 +388,21 @@ def _cannot_raise(expr: gast.expr) -> bool:
     if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.Not):
         expr = expr.operand
     return isinstance(expr, (gast.Constant, gast.Name))
+
+
+def _jump_inside(stmt) -> gast.stmt | None:
+    """A ``return``, ``break`` or ``continue`` nested in ``stmt`` (not in a function it
+    defines), or None."""
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        if node is not stmt and isinstance(node, (gast.Return, gast.Break, gast.Continue)):
+            return node
+        scopes = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+        if isinstance(node, scopes) and node is not stmt:
+            continue
+        todo.extend(gast.iter_child_nodes(node))
+    return None
 
 
 def _is_range_of_atoms(expr: gast.expr) -> bool:
