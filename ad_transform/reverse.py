@@ -117,7 +117,9 @@ class _Reverser:
         self.guards: list[list[str]] = []  # per enclosing loop: its exit guards replayed
         self.last_guards: dict[int, list[str]] = {}  # loop -> exit guards kept by last value
         self.tape: dict[str, str] = {}
-        self.half_changes: dict[int, list[Op]] = {}  # catching statement -> its writes
+        # catching statement -> its changes of lists and arrays, each with the exceptions
+        # that may come after it
+        self.half_changes: dict[int, list[tuple[Op, str]]] = {}
         self.item_arrays: set[str] = set()  # adjoints of arrays whose items are assigned
         self.stable = _bound_once_unconditionally(self.fn, analysis) - _lengthened_elsewhere(
             analysis
@@ -423,8 +425,9 @@ class _Reverser:
                     ).args[0]
                 continue
             op = self.analysis.op(inner)
-            if op.form in (STORE_ITEM, EXTEND):
-                self.half_changes.setdefault(id(stmt), []).append(op)
+            kinds = _raising_after(op, stmt.body)
+            if kinds is not None:
+                self.half_changes.setdefault(id(stmt), []).append((op, kinds))
             if op.form == USER_CALL and op.writes:
                 raise self.fn.parsed.error(
                     f"unsupported construct: a call of {op.callee.__name__}(), which changes "
@@ -433,12 +436,10 @@ class _Reverser:
                     inner,
                 )
 
-    def half_change_check(self, op: Op) -> gast.stmt:
-        """In the ``except`` of a catching statement that writes items (``a[i] = v``: NumPy
-        may cast, write, then raise ``FloatingPointError`` under ``np.errstate``) or
-        extends a list (its iterable may raise half-way): refuse the exception that may
-        come after the change, which the backward sweep could not undo."""
-        kinds = "FloatingPointError" if op.form == STORE_ITEM else "BaseException"
+    def half_change_check(self, op: Op, kinds: str) -> gast.stmt:
+        """In the ``except`` of a catching statement that changes a list or an array
+        (``_raising_after``): refuse the exceptions (``kinds``) that may come after the
+        change, which the backward sweep could not undo."""
         message = self.fn.parsed.error(
             f"unsupported construct: this statement raised {kinds} inside a 'try' or 'with' "
             "body after it may have changed a list or an array in place, which the backward "
@@ -457,8 +458,8 @@ class _Reverser:
         body ``except BaseException:`` its ``else`` branch. What the body pushed on the tape
         before an exception is taken off again (the backward sweep skips the statement)."""
         node.ad_catch = True
-        for op in reversed(self.half_changes.get(id(stmt), [])):
-            node.orelse.insert(0, self.half_change_check(op))
+        for op, kinds in reversed(self.half_changes.get(id(stmt), [])):
+            node.orelse.insert(0, self.half_change_check(op, kinds))
         if not any(getattr(s, "ad_tape_push", False) for s in subnodes(node.body)):
             return [node]
         mark = self.names.numbered("tape_length")
@@ -923,6 +924,34 @@ class _Reverser:
         self.emit(assign(target, call), op)
         for param, temp in zip(pair.grad_params, temps):
             self.contribute(op.inputs[param], name_node(temp), op)
+
+
+def _raising_after(op: Op, body: list[gast.stmt]) -> str | None:
+    """The exceptions that may be raised after ``op`` changed a list or an array in the
+    catching statement ``body``, by name (None: none, or ``op`` changes nothing).
+
+    ``a[i] = v`` ending the statement: NumPy may cast, write, then raise
+    ``FloatingPointError`` (under ``np.errstate``); ``xs.extend(it)``: its iterable may
+    raise half-way; anything after the change (``a[i] = b[j] = v``, a compound statement)
+    may raise anything."""
+    if op.form not in (STORE_ITEM, APPEND, EXTEND):
+        return None
+    if op.stmt not in body or not all(_cannot_raise(s) for s in body[body.index(op.stmt) + 1 :]):
+        return "BaseException"
+    return {STORE_ITEM: "FloatingPointError", EXTEND: "BaseException"}.get(op.form)
+
+
+def _cannot_raise(stmt: gast.stmt) -> bool:
+    """Join copies and alias refreshes: nothing after a change that may raise."""
+    return (
+        getattr(stmt, "ad_join", False)
+        or getattr(stmt, "ad_alias_after", None) is not None
+        or (
+            isinstance(stmt, gast.Assign)
+            and all(isinstance(t, gast.Name) for t in stmt.targets)
+            and isinstance(stmt.value, (gast.Name, gast.Constant))
+        )
+    )
 
 
 def _is_array_method(op: Op) -> bool:

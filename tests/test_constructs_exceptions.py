@@ -726,3 +726,19 @@ def return_in_match_in_try(x, k):
 def test_exit_inside_a_statement_the_lowering_does_not_look_into_is_refused():
     with pytest.raises(ADTransformError, match="'return' inside a 'match' statement of a 'try'"):
         grad(return_in_match_in_try)(1.0, 1)
+
+
+def store_then_raise(x, n):
+    a = np.zeros(2)
+    b = np.zeros(n)
+    try:
+        a[0] = b[1] = x * 2.0  # a[0] is written first; b[1] raises if n < 2
+    except IndexError:
+        a[1] = x
+    return np.sum(a * a)
+
+
+def test_change_followed_by_an_exception_in_the_same_statement_is_refused():
+    assert check(store_then_raise, 1.5, 3) == pytest.approx(8 * 1.5)  # no exception
+    with pytest.raises(ADTransformError, match="may have changed a list or an array"):
+        grad(store_then_raise)(1.5, 1)
