@@ -436,30 +436,39 @@ class _Reverser:
                     inner,
                 )
 
-    def half_change_check(self, op: Op, kinds: str) -> gast.stmt:
+    def half_change_check(self, op: Op, kinds: str, caught: str) -> gast.stmt:
         """In the ``except`` of a catching statement that changes a list or an array
-        (``_raising_after``): refuse the exceptions (``kinds``) that may come after the
-        change, which the backward sweep could not undo."""
+        (``_raising_after``): the exceptions (``kinds``) that may come after the change,
+        which the backward sweep could not undo, become a refusal (``caught`` holds the
+        exception; the refusal goes through ``finally`` and ``__exit__``, no handler
+        takes it)."""
         message = self.fn.parsed.error(
             f"unsupported construct: this statement raised {kinds} inside a 'try' or 'with' "
             "body after it may have changed a list or an array in place, which the backward "
             "sweep cannot undo",
             op.stmt,
         ).args[0]
-        helper = self.bindings.reference("refuse_half_change", runtime.refuse_half_change)
+        helper = self.bindings.reference("half_changed", runtime.half_changed)
         args = [
+            name_node(caught),
             name_node(self.bindings.reference(kinds, getattr(builtins, kinds))),
             gast.Constant(value=message, kind=None),
         ]
-        return self.located(_call_statement(helper, args), op)
+        call = gast.Call(func=name_node(helper), args=args, keywords=[])
+        check = assign(caught, call)
+        check.ad_pure = False
+        return self.located(check, op)
 
     def catching(self, node: gast.If, stmt: gast.If) -> list[gast.stmt]:
         """The forward ``if`` of a catching statement; ``emit`` prints it as ``try:`` its
         body ``except BaseException:`` its ``else`` branch. What the body pushed on the tape
         before an exception is taken off again (the backward sweep skips the statement)."""
         node.ad_catch = True
-        for op, kinds in reversed(self.half_changes.get(id(stmt), [])):
-            node.orelse.insert(0, self.half_change_check(op, kinds))
+        checks = self.half_changes.get(id(stmt), [])
+        if checks:
+            position, caught = _exception_record(node.orelse)
+            for op, kinds in reversed(checks):
+                node.orelse.insert(position + 1, self.half_change_check(op, kinds, caught))
         if not any(getattr(s, "ad_tape_push", False) for s in subnodes(node.body)):
             return [node]
         mark = self.names.numbered("tape_length")
@@ -924,6 +933,21 @@ class _Reverser:
         self.emit(assign(target, call), op)
         for param, temp in zip(pair.grad_params, temps):
             self.contribute(op.inputs[param], name_node(temp), op)
+
+
+def _exception_record(orelse: list[gast.stmt]) -> tuple[int, str]:
+    """Where the ``except`` branch of a catching statement stores the exception
+    (``caught = ad_runtime.current_exception()``): its position and the name."""
+    for position, stmt in enumerate(orelse):
+        value = getattr(stmt, "value", None)
+        if (
+            isinstance(stmt, gast.Assign)
+            and isinstance(value, gast.Call)
+            and isinstance(value.func, gast.Attribute)
+            and value.func.attr == "current_exception"
+        ):
+            return position, stmt.targets[0].id
+    raise AssertionError("a catching statement records no exception")
 
 
 def _raising_after(op: Op, body: list[gast.stmt]) -> str | None:

@@ -1881,15 +1881,20 @@ def exception_matches(exception: BaseException | None, kinds) -> bool:
             raise TypeError(
                 "catching classes that do not inherit from BaseException is not allowed"
             )
+    if isinstance(exception, ADTransformError):
+        return False  # a refusal of ad_transform's own: never the user's to handle
     return exception is not None and isinstance(exception, classes)
 
 
-def refuse_half_change(kinds, message: str) -> None:
+def half_changed(exception: BaseException, kinds, message: str) -> BaseException:
     """In the ``except`` of a statement of a ``try``/``with`` body that changes an object
-    in place: the exception being handled, if one of ``kinds``, may have come after the
-    change (see ``reverse.half_change_check``)."""
-    if isinstance(sys.exc_info()[1], kinds):
-        raise ADTransformError(message)
+    in place: an exception of ``kinds`` may have come after the change (see
+    ``reverse.half_change_check``); it becomes the refusal, which no handler takes."""
+    if isinstance(exception, kinds):
+        refusal = ADTransformError(message)
+        refusal.__cause__ = exception
+        return refusal
+    return exception
 
 
 def enter_context(manager):
@@ -1902,9 +1907,11 @@ def enter_context(manager):
 
 def exit_context(manager, exception: BaseException | None) -> bool:
     """Leave ``with manager:``: ``__exit__`` with ``exception`` (or ``None``s); whether the
-    exception still propagates (``False`` if there was none, or the manager suppressed it)."""
+    exception still propagates (``False`` if there was none, or the manager suppressed it;
+    a refusal of ad_transform's own is never suppressed)."""
     leave = type(manager).__exit__
     if exception is None:
         leave(manager, None, None, None)
         return False
-    return not leave(manager, type(exception), exception, exception.__traceback__)
+    suppressed = leave(manager, type(exception), exception, exception.__traceback__)
+    return not suppressed or isinstance(exception, ADTransformError)  # refusals go on

@@ -629,8 +629,10 @@ def half_written(x):
 def test_write_that_raises_after_changing_the_array_is_refused():
     with pytest.raises(FloatingPointError), np.errstate(over="raise"):
         np.zeros(1, dtype=np.float32)[0:1] = np.array([1e300])  # as NumPy does it
+    settings = np.geterr()
     with pytest.raises(ADTransformError, match="may have changed a list or an array"):
         grad(half_written)(np.array([1.0, 2.0]))
+    assert np.geterr() == settings  # the manager was left
 
 
 def unused_value_raises(x, m):
@@ -742,3 +744,25 @@ def test_change_followed_by_an_exception_in_the_same_statement_is_refused():
     assert check(store_then_raise, 1.5, 3) == pytest.approx(8 * 1.5)  # no exception
     with pytest.raises(ADTransformError, match="may have changed a list or an array"):
         grad(store_then_raise)(1.5, 1)
+
+
+def handler_takes_everything(a, b):
+    a = a * 1.0
+    try:
+        a += b
+    except Exception:
+        a = b * 2.0
+    return np.sum(a)
+
+
+def manager_suppresses_everything(a, b):
+    a = a * 1.0
+    with contextlib.suppress(Exception):
+        a += b
+    return np.sum(a)
+
+
+@pytest.mark.parametrize("f", [handler_takes_everything, manager_suppresses_everything])
+def test_refusal_is_taken_by_no_handler_and_suppressed_by_no_manager(f):
+    with pytest.raises(ADTransformError, match="in place inside a 'try' or 'with' body"):
+        grad(f)(np.ones(3), np.ones(3))
