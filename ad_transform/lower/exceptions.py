@@ -160,7 +160,8 @@ class _Lowering:
                 builtins.BaseException
             ):
                 raise self.context.error(
-                    "a bare 'except:' where 'BaseException' is redefined", handler
+                    "unsupported construct: a bare 'except:' where 'BaseException' is redefined",
+                    handler,
                 )
             test = self.call("exception_matches", [_name(region.caught), kinds], handler)
             taken = [_assign(region.raised, _const(False), handler)]
@@ -194,8 +195,8 @@ class _Lowering:
 
     def raises_lowered(self, stmts: list, region: _Region | None) -> list:
         """``raise`` statements as calls of ``ad_runtime.throw`` (a bare ``raise`` in a
-        handler of ``region``: ``ad_runtime.reraise(caught)``), not inside nested loops'
-        functions; nested ``try`` statements were lowered before."""
+        handler of ``region``: ``ad_runtime.reraise(caught)``), in branches and loops, not
+        in functions defined there; nested ``try`` statements were lowered before."""
         out = []
         for stmt in stmts:
             if isinstance(stmt, gast.Raise):
