@@ -53,7 +53,7 @@ _UNSUPPORTED_EXPRESSIONS = {
 if hasattr(gast, "Match"):
     _UNSUPPORTED_STATEMENTS[gast.Match] = "'match' statement"
 if hasattr(gast, "TryStar"):
-    _UNSUPPORTED_STATEMENTS[gast.TryStar] = "'try' statement"
+    _UNSUPPORTED_STATEMENTS[gast.TryStar] = "'try ... except*' statement"
 
 
 @dataclass

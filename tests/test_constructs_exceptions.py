@@ -5,8 +5,10 @@ in float64, and the value against the function's own."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -766,3 +768,14 @@ def manager_suppresses_everything(a, b):
 def test_refusal_is_taken_by_no_handler_and_suppressed_by_no_manager(f):
     with pytest.raises(ADTransformError, match="in place inside a 'try' or 'with' body"):
         grad(f)(np.ones(3), np.ones(3))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="'except*' is Python 3.11")
+def test_except_star_is_refused(tmp_path, monkeypatch):
+    source = "def f(x):\n    try:\n        y = x\n    except* ValueError:\n        y = x\n"
+    source += "    return y\n"
+    (tmp_path / "uses_except_star.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("uses_except_star")
+    with pytest.raises(ADTransformError, match=r"unsupported construct: 'try \.\.\. except\*'"):
+        grad(module.f)(1.0)
