@@ -926,8 +926,12 @@ def _only_raised(op: Op, analysis: Analysis) -> bool:
 
 
 def _catches(analysis: Analysis) -> bool:
-    """Whether the function has a ``try`` statement (a handler could read a raised value)."""
-    return any(isinstance(n, _HANDLERS) for n in gast.walk(analysis.fn.parsed.tree))
+    """Whether the function has a ``try`` or a ``with`` statement (a handler or a context
+    manager could read a raised value); lowering leaves control flags where it had one."""
+    parsed = analysis.fn.parsed
+    return bool(parsed.lowered_flags) or any(
+        isinstance(n, _HANDLERS) for n in gast.walk(parsed.tree)
+    )
 
 
 _HANDLERS = tuple(getattr(gast, name) for name in ("Try", "TryStar") if hasattr(gast, name))

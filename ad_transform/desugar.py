@@ -152,6 +152,7 @@ class _Desugar:
             body, body_flags = self.block(stmt.body)
             orelse, else_flags = self.block(stmt.orelse)
             new = _located(gast.If(test=stmt.test, body=body or [gast.Pass()], orelse=orelse), stmt)
+            _keep_marks(new, stmt)
             return [new], sorted(set(body_flags) | set(else_flags))
         if isinstance(stmt, (gast.For, gast.While)):
             return self.loop(stmt)
@@ -224,6 +225,13 @@ class _Desugar:
         if not self.loops:
             raise self.parsed.error(f"'{word}' outside a loop", stmt)
         return self.loops[-1]
+
+
+def _keep_marks(new: gast.If, old: gast.If) -> None:
+    """The marks of the lowering (lower/exceptions.py) survive the rebuilt ``if``."""
+    for mark in ("ad_catch", "ad_context"):
+        if hasattr(old, mark):
+            setattr(new, mark, getattr(old, mark))
 
 
 def _is_true(test) -> bool:

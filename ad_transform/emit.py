@@ -69,6 +69,13 @@ def block_lines(stmts: list[gast.stmt], file_lines: list[str], previous=None) ->
 
 
 def _statement_lines(stmt: gast.stmt, file_lines: list[str], origin) -> list[str]:
+    if isinstance(stmt, gast.If) and getattr(stmt, "ad_catch", False):
+        return _catching_lines(stmt, file_lines, origin)
+    if isinstance(stmt, gast.If) and getattr(stmt, "ad_context", False):
+        if isinstance(stmt.test, gast.Constant):  # the forward sweep: the body as it is
+            return block_lines(stmt.body, file_lines, origin)
+        lines = [f"with {expression_source(stmt.test)}:"]
+        return lines + _indented(block_lines(stmt.body, file_lines, origin) or ["pass"])
     if isinstance(stmt, gast.If):
         lines = [f"if {expression_source(stmt.test)}:"]
         lines += _indented(block_lines(stmt.body, file_lines, origin) or ["pass"])
@@ -92,6 +99,16 @@ def _statement_lines(stmt: gast.stmt, file_lines: list[str], origin) -> list[str
         header = f"while {expression_source(stmt.test)}:"
         return [header, *_indented(block_lines(stmt.body, file_lines, origin) or ["pass"])]
     return expression_source(stmt).splitlines()
+
+
+def _catching_lines(stmt: gast.If, file_lines: list[str], origin) -> list[str]:
+    """A statement of a ``try``/``with`` body (lower/exceptions.py): its test is true when
+    it starts; if it raises, the test becomes false and the ``else`` branch runs."""
+    lines = ["try:", *_indented(block_lines(stmt.body, file_lines, origin) or ["pass"])]
+    handler = block_lines(stmt.orelse, file_lines, origin)
+    if isinstance(stmt.test, gast.Name):
+        handler.insert(0, f"{stmt.test.id} = False")
+    return [*lines, "except BaseException:", *_indented(handler or ["pass"])]
 
 
 def _indented(lines: list[str]) -> list[str]:

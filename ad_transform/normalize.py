@@ -26,8 +26,6 @@ from .parse import ParsedFunction
 # (``assert``, ``raise``, ``match``, imports and ``global``/``nonlocal`` are lowered
 # before this stage: lower/statements.py, lower/match.py.)
 _UNSUPPORTED_STATEMENTS = {
-    gast.Try: "'try' statement",
-    gast.With: "'with' statement",
     gast.AsyncWith: "'async with' statement",
     gast.AsyncFor: "'async for' loop",
     gast.AsyncFunctionDef: "nested 'async def'",
@@ -47,7 +45,7 @@ _UNSUPPORTED_EXPRESSIONS = {
 if hasattr(gast, "Match"):
     _UNSUPPORTED_STATEMENTS[gast.Match] = "'match' statement"
 if hasattr(gast, "TryStar"):
-    _UNSUPPORTED_STATEMENTS[gast.TryStar] = "'try' statement"
+    _UNSUPPORTED_STATEMENTS[gast.TryStar] = "'try ... except*' statement"
 
 
 @dataclass
@@ -137,6 +135,7 @@ class _Normalizer:
             body = body[1:]
         body, self.mutations = plan_aliases(self.parsed, body, self.params)
         body, self.unversioned = desugar(self.parsed, body, self.names)
+        self.unversioned |= self.parsed.lowered_flags
         self.local_names |= _assigned_names(body)
         for stmt in body:
             self.statement(stmt)
@@ -215,27 +214,40 @@ class _Normalizer:
         return block
 
     def stmt_If(self, stmt: gast.If) -> None:
-        test = self.condition(stmt.test)
+        catching = getattr(stmt, "ad_catch", False)
+        context = getattr(stmt, "ad_context", None)
+        if context is not None:  # ``with`` body: always runs (see lower/exceptions.py)
+            test = _copy_location_of(gast.Constant(value=True, kind=None), stmt)
+        else:
+            test = self.condition(stmt.test, "ran" if catching else "v")
         before = dict(self.current)
         body = self.block(stmt.body)
+        if catching:  # every statement of it may raise: an effect the forward sweep keeps
+            for inner in subnodes(body):
+                if isinstance(inner, gast.stmt):
+                    inner.ad_may_raise = True
         after_body, self.current = self.current, dict(before)
         orelse = self.block(stmt.orelse)
         self.current = self.join(after_body, self.current, body, orelse, stmt)
         node = gast.If(test=test, body=body or [gast.Pass()], orelse=orelse)
         node.ad_loop_exit = getattr(stmt, "ad_loop_exit", False)
         node.ad_exit_guard = getattr(stmt, "ad_exit_guard", False)
+        node.ad_catch = catching
+        if context is not None:
+            node.ad_context = context
         self.origin = stmt
         self.emit(node, stmt)
 
-    def condition(self, test: gast.expr) -> gast.Name:
-        """The test of an ``if`` as a temporary that nothing reassigns."""
+    def condition(self, test: gast.expr, base: str = "v") -> gast.Name:
+        """The test of an ``if`` as a temporary that nothing reassigns (``base``: its
+        prefix; the test of a catching statement is reassigned by the forward sweep)."""
         atom = self.atom(test)
-        if isinstance(atom, gast.Name) and atom.id in self.temps:
+        if isinstance(atom, gast.Name) and atom.id in self.temps and base == "v":
             return atom
-        return self.temporary(atom, test)
+        return self.temporary(atom, test, base)
 
-    def temporary(self, value: gast.expr, like: gast.AST) -> gast.Name:
-        temp = self.names.numbered("v")
+    def temporary(self, value: gast.expr, like: gast.AST, base: str = "v") -> gast.Name:
+        temp = self.names.numbered(base)
         self.temps.add(temp)
         self.source_of[temp] = temp
         self.emit(_assign(temp, value, like), self.origin)

@@ -32,6 +32,7 @@ class ParsedFunction:
     # names the lowered code reads that are bound to these objects, never looked up in
     # the user's namespace (runtime helpers, modules imported inside the function)
     lowered_objects: dict[str, object] = field(default_factory=dict)
+    lowered_flags: frozenset[str] = frozenset()  # of those, control flags (never versioned)
 
     @property
     def local_names(self) -> frozenset[str]:

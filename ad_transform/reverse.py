@@ -9,6 +9,7 @@ contribution into an assignment and guards in-place accumulation against aliasin
 
 from __future__ import annotations
 
+import builtins
 import operator
 import os
 import types
@@ -119,6 +120,9 @@ class _Reverser:
         self.guards: list[list[str]] = []  # per enclosing loop: its exit guards replayed
         self.last_guards: dict[int, list[str]] = {}  # loop -> exit guards kept by last value
         self.tape: dict[str, str] = {}
+        # catching statement -> its changes of lists and arrays, each with the exceptions
+        # that may come after it
+        self.half_changes: dict[int, list[tuple[Op, str]]] = {}
         self.item_arrays: set[str] = set()  # adjoints of arrays whose items are assigned
         self.stable = _bound_once_unconditionally(self.fn, analysis) - _lengthened_elsewhere(
             analysis
@@ -251,9 +255,12 @@ class _Reverser:
         if not body and not orelse:
             return []
         self.replayed[id(stmt)] = None
-        node = _located(
-            gast.If(test=name_node(stmt.test.id), body=body or [gast.Pass()], orelse=orelse), stmt
-        )
+        context = getattr(stmt, "ad_context", None)
+        test = clone(context) if context is not None else name_node(stmt.test.id)
+        node = _located(gast.If(test=test, body=body or [gast.Pass()], orelse=orelse), stmt)
+        if context is not None:  # ``with np.errstate(...):`` around the body's adjoints
+            node.ad_context = True
+            return [node]
         if depth == 0:
             return [node]
         if getattr(stmt, "ad_exit_guard", False):
@@ -380,6 +387,8 @@ class _Reverser:
         for stmt in stmts:
             out.extend(self.bound_checks(stmt))
             if isinstance(stmt, gast.If):
+                if getattr(stmt, "ad_catch", False):
+                    self.check_catching(stmt)
                 node = _located(
                     gast.If(
                         test=stmt.test,
@@ -389,8 +398,12 @@ class _Reverser:
                     stmt,
                 )
                 node.origin_line = getattr(stmt, "origin_line", None)
-                out.append(node)
-                recorded = not getattr(stmt, "ad_exit_guard", False)
+                if getattr(stmt, "ad_catch", False):
+                    out.extend(self.catching(node, stmt))
+                else:
+                    out.append(node)
+                node.ad_context = getattr(stmt, "ad_context", None) is not None
+                recorded = not getattr(stmt, "ad_exit_guard", False) and not node.ad_context
                 if id(stmt) in self.replayed and depth > 0 and recorded:
                     out.append(self.pushed([stmt.test.id], stmt))
             elif isinstance(stmt, (gast.For, gast.While)):
@@ -400,6 +413,86 @@ class _Reverser:
             elif not isinstance(stmt, gast.Pass):
                 out.extend(self.forward_statement(self.analysis.op(stmt)))
         return out
+
+    def check_catching(self, stmt: gast.If) -> None:
+        """A statement of a ``try`` or ``with`` body may stop half-way: refuse the changes
+        of objects an exception could leave half made (lower/exceptions.py)."""
+        for inner in subnodes(stmt.body):
+            if not isinstance(inner, gast.stmt) or isinstance(inner, gast.If):
+                continue
+            if getattr(inner, "ad_in_place", None) is not None:
+                if inner.ad_in_place_refusal is None and (
+                    getattr(inner, "ad_in_place_when", None) in (None, "in place")
+                ):
+                    inner.ad_in_place_refusal = self.fn.parsed.error(
+                        "unsupported construct: an augmented assignment that changes an "
+                        "array or a list in place inside a 'try' or 'with' body (an exception "
+                        "NumPy raises after writing would leave it half changed); write "
+                        "'a = a + ...'",
+                        inner,
+                    ).args[0]
+                continue
+            op = self.analysis.op(inner)
+            kinds = _raising_after(op, stmt.body)
+            if kinds is not None:
+                self.half_changes.setdefault(id(stmt), []).append((op, kinds))
+            if op.form == USER_CALL and op.writes:
+                raise self.fn.parsed.error(
+                    f"unsupported construct: a call of {op.callee.__name__}(), which changes "
+                    "its arguments in place, inside a 'try' or 'with' body (an exception "
+                    "raised after a change would leave it unrecorded)",
+                    inner,
+                )
+
+    def half_change_check(self, op: Op, kinds: str, caught: str) -> gast.stmt:
+        """In the ``except`` of a catching statement that changes a list or an array
+        (``_raising_after``): the exceptions (``kinds``) that may come after the change,
+        which the backward sweep could not undo, become a refusal (``caught`` holds the
+        exception; the refusal goes through ``finally`` and ``__exit__``, no handler
+        takes it)."""
+        message = self.fn.parsed.error(
+            f"unsupported construct: this statement raised {kinds} inside a 'try' or 'with' "
+            "body after it may have changed a list or an array in place, which the backward "
+            "sweep cannot undo",
+            op.stmt,
+        ).args[0]
+        helper = self.bindings.reference("half_changed", runtime.half_changed)
+        args = [
+            name_node(caught),
+            name_node(self.bindings.reference(kinds, getattr(builtins, kinds))),
+            gast.Constant(value=message, kind=None),
+        ]
+        call = gast.Call(func=name_node(helper), args=args, keywords=[])
+        check = assign(caught, call)
+        check.ad_pure = False
+        return self.located(check, op)
+
+    def catching(self, node: gast.If, stmt: gast.If) -> list[gast.stmt]:
+        """The forward ``if`` of a catching statement; ``emit`` prints it as ``try:`` its
+        body ``except BaseException:`` its ``else`` branch. What the body pushed on the tape
+        before an exception is taken off again (the backward sweep skips the statement)."""
+        node.ad_catch = True
+        checks = self.half_changes.get(id(stmt), [])
+        if checks:
+            position, caught = _exception_record(node.orelse)
+            for op, kinds in reversed(checks):
+                node.orelse.insert(position + 1, self.half_change_check(op, kinds, caught))
+        if not any(getattr(s, "ad_tape_push", False) for s in subnodes(node.body)):
+            return [node]
+        mark = self.names.numbered("tape_length")
+        length = gast.Call(
+            func=name_node(self.bindings.reference("len", len)),
+            args=[name_node(self.tape_name("tape"))],
+            keywords=[],
+        )
+        before = _located(assign(mark, length), node)
+        before.ad_pure = False
+        truncate = self.bindings.reference("truncate", runtime.truncate)
+        undo = _located(
+            _call_statement(truncate, [name_node(self.tape_name("tape")), name_node(mark)]), node
+        )
+        node.orelse.insert(0, undo)
+        return [before, node]
 
     def bound_checks(self, stmt: gast.stmt) -> list[gast.stmt]:
         """``check_bound(y_1, 'y')`` before a statement that reads a user's variable Python
@@ -891,6 +984,49 @@ def _distinct(constants: list) -> bool:
         return len(set(constants)) == len(constants)
     except TypeError:
         return False
+
+
+def _exception_record(orelse: list[gast.stmt]) -> tuple[int, str]:
+    """Where the ``except`` branch of a catching statement stores the exception
+    (``caught = ad_runtime.current_exception()``): its position and the name."""
+    for position, stmt in enumerate(orelse):
+        value = getattr(stmt, "value", None)
+        if (
+            isinstance(stmt, gast.Assign)
+            and isinstance(value, gast.Call)
+            and isinstance(value.func, gast.Attribute)
+            and value.func.attr == "current_exception"
+        ):
+            return position, stmt.targets[0].id
+    raise AssertionError("a catching statement records no exception")
+
+
+def _raising_after(op: Op, body: list[gast.stmt]) -> str | None:
+    """The exceptions that may be raised after ``op`` changed a list or an array in the
+    catching statement ``body``, by name (None: none, or ``op`` changes nothing).
+
+    ``a[i] = v`` ending the statement: NumPy may cast, write, then raise
+    ``FloatingPointError`` (under ``np.errstate``); ``xs.extend(it)``: its iterable may
+    raise half-way; anything after the change (``a[i] = b[j] = v``, a compound statement)
+    may raise anything."""
+    if op.form not in (STORE_ITEM, APPEND, EXTEND):
+        return None
+    if op.stmt not in body or not all(_cannot_raise(s) for s in body[body.index(op.stmt) + 1 :]):
+        return "BaseException"
+    return {STORE_ITEM: "FloatingPointError", EXTEND: "BaseException"}.get(op.form)
+
+
+def _cannot_raise(stmt: gast.stmt) -> bool:
+    """Join copies and alias refreshes: nothing after a change that may raise."""
+    return (
+        getattr(stmt, "ad_join", False)
+        or getattr(stmt, "ad_alias_after", None) is not None
+        or (
+            isinstance(stmt, gast.Assign)
+            and all(isinstance(t, gast.Name) for t in stmt.targets)
+            and isinstance(stmt.value, (gast.Name, gast.Constant))
+        )
+    )
 
 
 def _is_array_method(op: Op) -> bool:

@@ -2231,3 +2231,71 @@ def conversion_adjoint(g, x):
     if _is_zero(g):
         return 0.0
     return spread(element_adjoints(g, length), x)
+
+
+# -- exceptions and context managers (lower/exceptions.py) ---------------------------------
+# The lowered ``try``/``with`` statements call these through the module (``ad_runtime.``):
+# the calls have no derivative and are run by the forward sweep as the user's code would.
+
+
+def current_exception() -> BaseException | None:
+    """The exception the enclosing ``except`` clause of the generated code is handling."""
+    return sys.exc_info()[1]
+
+
+def throw(exception, cause=None, has_cause: bool = False):
+    """``raise exception`` (``raise exception from cause`` if ``has_cause``) as Python runs it:
+    a class is instantiated, anything else that is no exception is a ``TypeError``."""
+    if has_cause:
+        raise exception from cause
+    raise exception
+
+
+def reraise(exception: BaseException):
+    """Raise ``exception`` again, the same object (a pending exception after ``finally``)."""
+    raise exception
+
+
+def exception_matches(exception: BaseException | None, kinds) -> bool:
+    """Whether ``except kinds:`` catches ``exception`` (``None``: no exception, no match).
+    ``kinds`` that are no exception classes raise ``TypeError``, as Python's ``except``."""
+    classes = kinds if isinstance(kinds, tuple) else (kinds,)
+    for kind in classes:
+        if not (isinstance(kind, type) and issubclass(kind, BaseException)):
+            raise TypeError(
+                "catching classes that do not inherit from BaseException is not allowed"
+            )
+    if isinstance(exception, ADTransformError):
+        return False  # a refusal of ad_transform's own: never the user's to handle
+    return exception is not None and isinstance(exception, classes)
+
+
+def half_changed(exception: BaseException, kinds, message: str) -> BaseException:
+    """In the ``except`` of a statement of a ``try``/``with`` body that changes an object
+    in place: an exception of ``kinds`` may have come after the change (see
+    ``reverse.half_change_check``); it becomes the refusal, which no handler takes."""
+    if isinstance(exception, kinds):
+        refusal = ADTransformError(message)
+        refusal.__cause__ = exception
+        return refusal
+    return exception
+
+
+def enter_context(manager):
+    """``with manager:`` up to the body: ``type(manager).__enter__(manager)``'s value."""
+    kind = type(manager)
+    if not (hasattr(kind, "__enter__") and hasattr(kind, "__exit__")):
+        raise TypeError(f"'{kind.__name__}' object does not support the context manager protocol")
+    return kind.__enter__(manager)
+
+
+def exit_context(manager, exception: BaseException | None) -> bool:
+    """Leave ``with manager:``: ``__exit__`` with ``exception`` (or ``None``s); whether the
+    exception still propagates (``False`` if there was none, or the manager suppressed it;
+    a refusal of ad_transform's own is never suppressed)."""
+    leave = type(manager).__exit__
+    if exception is None:
+        leave(manager, None, None, None)
+        return False
+    suppressed = leave(manager, type(exception), exception, exception.__traceback__)
+    return not suppressed or isinstance(exception, ADTransformError)  # refusals go on

@@ -773,7 +773,11 @@ class _Tracer:
     # -- the forward sweep ----------------------------------------------------------------------
     def forward_block(self, stmts: list, path: tuple) -> str | None:
         for stmt in stmts:
-            if isinstance(stmt, gast.If):
+            if isinstance(stmt, gast.If) and getattr(stmt, "ad_catch", False):
+                signal = self.forward_catching(stmt, path)
+                if signal:
+                    return signal
+            elif isinstance(stmt, gast.If):
                 test = self.evaluate(stmt.test)
                 flag = isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags
                 if not flag and getattr(stmt, "ad_zero_guard", None) is None:  # user branches
@@ -790,6 +794,16 @@ class _Tracer:
             else:
                 self.forward_statement(stmt, path)
         return None
+
+    def forward_catching(self, stmt: gast.If, path: tuple) -> str | None:
+        """A statement of a ``try``/``with`` body (lower/exceptions.py): its ``else``
+        branch runs, with the exception being handled, if it raises."""
+        try:
+            return self.forward_block(stmt.body, path)
+        except BaseException:
+            if isinstance(stmt.test, gast.Name):
+                self.ns[stmt.test.id] = False
+            return self.forward_block(stmt.orelse, path)
 
     def forward_loop(self, stmt, path: tuple) -> None:
         key = _loop_key(stmt)
@@ -940,7 +954,10 @@ class _Tracer:
     # -- the backward sweep ---------------------------------------------------------------------
     def backward_block(self, stmts: list, path: tuple) -> None:
         for stmt in stmts:
-            if isinstance(stmt, gast.If):
+            if isinstance(stmt, gast.If) and getattr(stmt, "ad_context", False):
+                with self.evaluate(stmt.test):  # ``with np.errstate(...):`` of a body
+                    self.backward_block(stmt.body, path)
+            elif isinstance(stmt, gast.If):
                 test = self.evaluate(stmt.test)
                 flag = isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags
                 if not flag and getattr(stmt, "ad_zero_guard", None) is None:  # user branches

@@ -33,10 +33,8 @@ USER_FILE = textwrap.dedent(
 
 
     def bounded(x):
-        try:
-            return x
-        except ValueError:
-            return 0.0
+        y = yield x
+        return y
     """
 )
 
@@ -125,7 +123,7 @@ def test_primitives(capsys):
         (["show", "missing.py:f"], r"no such file: missing\.py"),
         (["show", "{file}:nope"], r"has no function 'nope' \(functions there: bounded, f, norm2\)"),
         (["show", "{file}"], r"expected FILE\.py:FUNCTION"),
-        (["show", "{file}:bounded"], r"user_functions\.py:\d+:\d+: unsupported construct: 'try'"),
+        (["show", "{file}:bounded"], r"user_functions\.py:\d+:\d+: unsupported construct: 'yield'"),
         (["table", "{file}:f", "2", "five"], r"cannot parse argument 'five'"),
         (["table", "{file}:f", "2", "[1, [2]]"], r"cannot parse argument"),
         (["table", "{file}:f", "2"], r"missing a required argument: 'x2'"),

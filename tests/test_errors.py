@@ -16,28 +16,6 @@ from ad_transform.rules import lookup
 COUNTER = 1.0
 
 
-class _Context:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def f_try(x):
-    try:
-        y = x * 2.0
-    except ValueError:
-        y = x
-    return y
-
-
-def f_with(x):
-    with _Context():
-        y = x * 2.0
-    return y
-
-
 def f_nested_def(x):
     def inner(t):
         return t * 2.0
@@ -146,8 +124,6 @@ def _first_call_error(transform, f, *args):
 
 
 CONSTRUCTS = [
-    (f_try, "try:", "'try'"),
-    (f_with, "with _Context", "'with'"),
     (f_nested_def, "def inner", "nested function"),
     (f_list_comprehension, "[x * i", "list comprehension"),
     (f_generator_expression, "(x * i for", "generator expression"),

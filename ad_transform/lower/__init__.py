@@ -16,6 +16,7 @@ cannot lower a construct exactly raises ``context.error(...)`` naming it.
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ import gast
 from ..errors import ADTransformError
 from ..names import NameAllocator
 from ..nodes import clone, name_ids
-from . import comprehensions
+from . import comprehensions, exceptions
 
 
 @dataclass
@@ -35,6 +36,10 @@ class LoweringContext:
     tree: gast.FunctionDef
     names: NameAllocator
     new_locals: set[str] = field(default_factory=set)
+    # names of control flags (``raised``): assigned on several paths, never versioned
+    flags: set[str] = field(default_factory=set)
+    # free names the passes bound to objects of their own (``ad_runtime``: the runtime module)
+    closure: dict = field(default_factory=dict)
     objects: dict[str, object] = field(default_factory=dict)
     _bound: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -54,6 +59,22 @@ class LoweringContext:
         self.new_locals.add(name)
         return name
 
+    def flag(self, base: str) -> str:
+        """A new local control flag (like ``desugar``'s ``broke``): one name, no versions."""
+        name = self.fresh(base)
+        self.flags.add(name)
+        return name
+
+    def module(self, base: str, module) -> str:
+        """A free name bound to ``module`` for the lowered code (``ad_runtime.throw(...)``):
+        calls through it are static references, and no dependency of the cached code."""
+        for name, cell in self.closure.items():
+            if cell.cell_contents is module:
+                return name
+        name = self.names.fresh(base)
+        self.closure[name] = types.CellType(module)
+        return name
+
     def error(self, message: str, node: gast.AST | None = None) -> ADTransformError:
         """An ``ADTransformError`` located at ``node`` in the user's file."""
         return self.parsed.error(message, node)
@@ -62,18 +83,20 @@ class LoweringContext:
 LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
-# ``comprehensions`` must run after any pass that turns expressions holding
-# comprehensions (a lambda's body) into statements, so that it sees them; after
-# ``match`` (a comprehension in a guard is lowered in its new place) and before
-# ``statements``.
-from . import match, statements  # noqa: E402  (the passes use LoweringContext)
+# Order: ``match`` first (a comprehension in a guard is lowered in its new place);
+# ``comprehensions`` after any pass that turns expressions holding comprehensions into
+# statements; ``exceptions`` before ``statements``, so that a ``raise`` inside a ``try``
+# or a ``with`` becomes the exceptions pass's own throw and a bare ``raise`` in a
+# handler its re-raise; ``statements`` lowers the ``raise``/``assert`` left.
+from . import dict_comprehensions, match, statements  # noqa: E402 (they use LoweringContext)
 
-PASSES: list[LoweringPass] = [match.run, comprehensions.run, statements.run]
-
-
-from . import dict_comprehensions  # noqa: E402 - the passes import LoweringContext
-
-PASSES.append(dict_comprehensions.run)
+PASSES: list[LoweringPass] = [
+    match.run,
+    comprehensions.run,
+    dict_comprehensions.run,
+    exceptions.run,
+    statements.run,
+]
 
 
 def lower(parsed):
@@ -87,15 +110,19 @@ def lower(parsed):
     Raises:
         ADTransformError: a construct a pass recognises but cannot lower exactly.
     """
-    if not PASSES:
+    # a pass may say it has nothing to do (``run.applies(tree)``): no copy is made then
+    passes = [p for p in PASSES if getattr(p, "applies", lambda tree: True)(parsed.tree)]
+    if not passes:
         return parsed
     tree = clone(parsed.tree)
     context = LoweringContext(parsed, tree, NameAllocator(name_ids(tree)))
-    for lowering_pass in PASSES:
+    for lowering_pass in passes:
         lowering_pass(context)
     return dataclasses.replace(
         parsed,
         tree=tree,
         lowered_locals=frozenset(parsed.lowered_locals | context.new_locals),
         lowered_objects={**parsed.lowered_objects, **context.objects},
+        lowered_flags=frozenset(parsed.lowered_flags | context.flags),
+        closure={**parsed.closure, **context.closure},
     )

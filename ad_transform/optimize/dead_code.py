@@ -89,6 +89,7 @@ def _prune(forward: list[gast.stmt], needed: set[str], raising: frozenset[str]) 
         else:
             effects = (
                 not getattr(stmt, "ad_pure", True)
+                or getattr(stmt, "ad_may_raise", False)  # in a try body: raising is a path
                 or isinstance(stmt, gast.Break)
                 or not raising.isdisjoint(assigned(stmt))
             )
