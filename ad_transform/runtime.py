@@ -42,7 +42,7 @@ def raise_exception(exception, *cause):
     raise exception
 
 
-def reraise():
+def reraise_current():
     """A bare ``raise``: the exception being handled, or ``RuntimeError`` if there is none."""
     raise  # re-raises what the caller is handling, as the user's code does
 

@@ -5,7 +5,7 @@
   under ``python -O``, as Python does). The branch is an ordinary ``if``: the forward
   sweep raises the user's error, the backward sweep never sees the path that raised.
 - ``raise e`` / ``raise e from c`` / bare ``raise`` become calls of
-  ``runtime.raise_exception`` / ``runtime.reraise``: expression statements the later
+  ``runtime.raise_exception`` / ``runtime.reraise_current``: expression statements the later
   stages already treat as opaque calls run for their effect. An exception built from a
   value that depends on a differentiated argument is refused by the analysis like any
   opaque call given one (a text of it, ``f"{x}"``, is not such a value).
@@ -234,7 +234,7 @@ class _Statements:
 
     def raising(self, stmt: gast.Raise) -> gast.stmt:
         if stmt.exc is None:
-            helper = self.context.bind("reraise", runtime.reraise)
+            helper = self.context.bind("reraise_current", runtime.reraise_current)
             return _located(gast.Expr(value=_call(helper, [], stmt)), stmt)
         return self.raise_call(stmt.exc, stmt.cause, stmt)
 
