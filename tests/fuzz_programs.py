@@ -17,7 +17,32 @@ it. The bodies are built from
   ``while True`` with a counted ``break``), ``break``/``continue``/``return`` under
   conditions, nested up to depth 2.
 
-Only names assigned on every path are read, so a program never raises
+With ``options`` (``ALL_OPTIONS``), also the constructs of issue 11 (see
+docs/architecture/fuzzing.md) and of issue 12 (``CONSTRUCT_OPTIONS``, one option each):
+
+* ``comprehension``: list, generator, dict comprehensions in ``sum``/``max``/``tuple``,
+  over tuples of values or ``range`` (perhaps empty), with ``if`` filters and nested
+  ``for`` clauses;
+* ``lambda`` and ``closure``: ``fnN = lambda t: ...`` (also with a default ``kk=v``)
+  and nested ``def gN(t)`` reading the enclosing function's variables, called at once
+  and later in the same block;
+* ``dict``: ``{"a": ..., "b": ...}`` read by key, ``.get``, ``sum(d.values())``, written
+  by key, ``update``, a loop over ``items()``, ``in``;
+* ``method``: a module-level ``Model`` class (``predict``, ``energy`` calling
+  ``predict``, a property, ``__call__``), objects made inline or kept in a variable,
+  attribute reads and writes;
+* ``try``: ``try``/``except ValueError`` (perhaps ``else``, ``finally``) whose body
+  raises (``raise`` or the helper ``guard``) at its first, a middle or its last
+  statement on some points;
+* ``with``: ``np.errstate``, ``contextlib.nullcontext``, ``warnings.catch_warnings``, a
+  user context manager ``Tracker``, ``contextlib.suppress(ValueError)`` around a raise;
+* ``match``: value and or-patterns on an int, sequence patterns with a guard on a
+  tuple, mapping patterns on a dict; the last case always matches;
+* ``starred``: ``s, *r = [...]``, ``s, *r, e = (...)``, then ``sum(r)``, ``r[0]``,
+  ``[*r, v]``, ``len(r)``.
+
+Names bound in a block of these constructs are readable after it only where every path
+binds them. Only names assigned on every path are read, so a program never raises
 ``UnboundLocalError``; a ``while`` loop's counter is incremented before anything that
 could ``continue``, so every program terminates. Values can still grow in loops; the
 fuzz test skips points where the value is not finite or too large to difference.
@@ -767,7 +792,7 @@ class _Writer:
                     '{d}["b"] = {d}["b"] * {e}',
                     '{d}["c"] = {e}',
                     '{d}.update({{"a": {e}}})',
-                    'for key, item in {d}.items():\n{pad}    {d}[key] = item * {e}',
+                    "for key, item in {d}.items():\n{pad}    {d}[key] = item * {e}",
                     'if "c" in {d}:\n{pad}    {d}["a"] = {d}["c"] + {e}',
                 ]
             )

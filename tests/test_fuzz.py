@@ -34,6 +34,10 @@ decorators, helpers that write into the caller's list or array, aliases followed
 by ``f``); for the plain programs it is a failure: every construct used is supported.
 Options (and checks) that fail because of a known open bug go into ``KNOWN_OPEN``
 below, each with a failing example, and are left out of the default run (none now).
+The constructs of issue 12 (``fuzz_programs.CONSTRUCT_OPTIONS``: comprehensions,
+lambdas, closures, dicts, methods, ``try``, ``with``, ``match``, starred unpacking) are
+in ``PENDING_OPTIONS`` until their part merges: out of the default run,
+``AD_FUZZ_OPTIONS=pending`` runs only them, ``all`` everything.
 
 The default run checks ``AD_FUZZ_EXAMPLES`` programs (300), reproducibly (derandomized);
 the long run is documented in README.md ("Versions")::
@@ -447,8 +451,10 @@ def test_random_programs_gradients_match_finite_differences():
         "fuzz: checked programs using: " + ", ".join(f"{k} {v}" for k, v in FEATURES.most_common())
     )
     assert not failures, f"{len(failures)} of {total} programs failed; first:\n{failures[0]}"
-    # the reference must not skip everything: most programs are really checked
-    assert STATS["checked"] >= 0.5 * total, f"too many programs skipped: {dict(STATS)}"
+    # the reference must not skip everything: most programs that are not refused (the
+    # constructs of pending options are, on main) are really checked
+    refused = sum(v for k, v in STATS.items() if k.startswith("refused"))
+    assert STATS["checked"] >= 0.5 * (total - refused), f"too many programs skipped: {dict(STATS)}"
 
 
 def test_generated_programs_run_with_every_option():
