@@ -765,6 +765,13 @@ def keyword_only_helper(x, y):
     return kw_only_helper(x, scale=y) * kw_only_helper(y, scale=x, shift=1.0)
 
 
+@construct("signature", (0.6, -1.4), wrt=(0, 1))
+def call_with_star_and_double_star(x, y):
+    parts = (x, y * x)
+    options = {"scale": 2.0}
+    return norm2(*parts) + scaled_square(*parts[:1], **options)
+
+
 @construct("signature", (V3,))
 def array_default(x, w=np.array([1.0, 2.0, 3.0])):  # noqa: B008
     return np.sum(w * x**2)
@@ -1078,6 +1085,33 @@ def try_return_with_finally(x):
     finally:
         scale = scale + 1.0
     return scale * x
+
+
+@construct("try", (V3,), (NEG3,), (np.array([0.5, -1.5, -2.5]),))
+def try_nested_in_loop(x):
+    total = 0.0
+    for v in x:
+        try:
+            try:
+                total += checked_log(v)
+            except ValueError:
+                total += checked_log(v + 2.0) * v
+        except ValueError:
+            total += v * v
+    return total
+
+
+@construct("try", (0.6,), failing=[((-0.6,), KeyError)])
+def try_other_exception_passes_through(x):
+    table = {"log": x}
+    try:
+        if x < 0.0:
+            r = table["missing"]
+        else:
+            r = checked_log(table["log"])
+    except ValueError:
+        r = x
+    return r * x
 
 
 @construct("try", (0.6, -1.4), (0.6, 0.0), wrt=0)

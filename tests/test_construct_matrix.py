@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import construct_matrix
 import numpy as np
 import pytest
 from construct_matrix import FAMILIES, MATRIX, REFUSED, Entry
@@ -113,6 +114,7 @@ NOT_YET: dict[str, str] = {
     "kwargs_helper": "signature",
     "call_with_star": "signature",
     "call_with_double_star": "signature",
+    "call_with_star_and_double_star": "signature",
     # statement
     "assert_statement": "statement",
     "raise_statement": "statement",
@@ -140,6 +142,8 @@ NOT_YET: dict[str, str] = {
     "try_multiple_handlers": "try",
     "try_nested": "try",
     "try_return_with_finally": "try",
+    "try_nested_in_loop": "try",
+    "try_other_exception_passes_through": "try",
     "try_zero_division": "try",
     # with
     "with_errstate": "with",
@@ -264,6 +268,28 @@ def test_points_are_smooth(entry: Entry) -> None:
     for point in entry.points:
         assert math.isfinite(float(np.sum(plain(*point))))
         _reliable(plain, point, entry.wrt)
+
+
+@pytest.mark.xfail(
+    "with_user_context_manager" in NOT_YET,
+    reason="with is not supported yet (NOT_YET)",
+    strict=True,
+    raises=ADTransformError,
+)
+def test_user_context_manager_is_entered_once_per_call() -> None:
+    """A user context manager runs its ``__enter__``/``__exit__`` once per gradient
+    call (in the forward sweep), as the function does once per call."""
+    fn = MATRIX["with_user_context_manager"].fn
+    context = construct_matrix.CountingContext
+    gradient = grad(fn)
+    gradient(0.6)  # the first call generates the code
+    entered, exited = context.entered, context.exited
+    gradient(0.6)
+    assert (context.entered - entered, context.exited - exited) == (1, 1)
+    _, pullback = vjp(fn)(0.6)
+    pullback(1.0)
+    pullback(2.0)
+    assert (context.entered - entered, context.exited - exited) == (2, 2)
 
 
 @pytest.mark.parametrize("name", list(REFUSED))
