@@ -729,7 +729,7 @@ class _Writer:
             ("match", "match", True),
         ):
             if option in self.options and (nested or not needs_depth):
-                kinds.append(kind)
+                kinds += [kind, kind]  # a program with the option mostly uses it
         if scope.dicts:
             kinds.append("dict_write")
         if scope.objects:
