@@ -487,6 +487,10 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
         )
     if rule is None:
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
+        if isinstance(call.func, gast.Name) and is_missing(callee):
+            # a call through a local variable: the function value is an input too (a
+            # closure a helper made over a differentiated value, ``line(2.0)``)
+            atoms["callee"] = call.func
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     return _rule_op(stmt, target, callee, call.args, keywords, fn)
 

@@ -104,6 +104,13 @@ def positional_params(fn: NormalizedFunction) -> list[str]:
     return [a.id for a in (*args.posonlyargs, *args.args)]
 
 
+def bound_params(fn: NormalizedFunction) -> list[str]:
+    """Every name the call binds: positional, keyword-only, ``*args`` and ``**kwargs``."""
+    args = fn.tree.args
+    variadic = [a for a in (args.vararg, args.kwarg) if a is not None]
+    return [a.id for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, *variadic)]
+
+
 class _Builder:
     """Builds one top-level transformation and the helper pairs it needs."""
 
@@ -301,7 +308,7 @@ class _Builder:
         grads = self.owned_gradients(program, grads, typed)
         inout = program.inout_adjoints  # in-out parameter -> its adjoint: raw, in and out
         grads = [name_node(inout[p]) if p in inout else g for p, g in zip(program.grads, grads)]
-        defined_forward = set(positional_params(fn)) | name_ids(program.forward, gast.Store)
+        defined_forward = set(bound_params(fn)) | name_ids(program.forward, gast.Store)
         read = _names_read(program.backward) | name_ids(grads)
         saved = sorted(read & defined_forward - set(inout), key=_definition_order(fn, program))
         if program.tape:
@@ -322,7 +329,7 @@ class _Builder:
         )
         if program.tape:
             _tape_prologue(fwd, program.tape, push=True, pop=False)
-        top_level = set(positional_params(fn)) | name_ids(
+        top_level = set(bound_params(fn)) | name_ids(
             [st for st in program.forward if not isinstance(st, (gast.If, gast.For, gast.While))],
             gast.Store,
         )
@@ -544,7 +551,7 @@ def _names_read(stmts: list[gast.stmt]) -> set[str]:
 
 
 def _definition_order(fn: NormalizedFunction, program: AdjointProgram):
-    order = {p: i for i, p in enumerate(positional_params(fn))}
+    order = {p: i for i, p in enumerate(bound_params(fn))}
     for stmt in program.forward:
         for n in subnodes(stmt):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):

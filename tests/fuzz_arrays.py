@@ -46,6 +46,24 @@ every program runs; what it draws from:
 * ``repeated-index-write``: ``b[[0, 0]] += e``, ``b[[0, 1, 0]] = e`` (fancy writes
   with a repeated index).
 
+The constructs of issue 12 (``CONSTRUCT_OPTIONS``), each an option too:
+
+* ``comprehension``: ``np.array([... for r in v])``, ``np.stack(...)``, ``sum(... for r
+  in v if ...)`` (with a start, so an empty one keeps its shape), ``zip`` of two arrays,
+  ``np.stack([... for j in range(k)])``;
+* ``lambda``, ``closure``: local functions of one array (a ``lambda``, a nested ``def``
+  with a local), reading the enclosing function's arrays, called in expressions;
+* ``dict``: ``{"a": ..., "b": ...}`` read by key or ``.get``, written by key, ``update``;
+* ``method``: a module-level ``Affine`` class (``__call__``, ``apply``, a property),
+  objects made inline or kept in a variable;
+* ``try``: ``try``/``except ValueError`` (perhaps ``finally``) whose body raises on a
+  reduced value at its first, a middle or its last statement;
+* ``with``: ``np.errstate``, ``nullcontext``, ``catch_warnings``, ``suppress`` around a
+  raise;
+* ``match``: ``match int(<condition>)`` with a wildcard, a tuple with a guarded sequence
+  pattern;
+* ``starred``: ``s, *rest = [...]`` then ``np.stack([*rest, s])`` or ``sum(rest, s)``.
+
 Each group is an option of :func:`generate`; ``ALL_OPTIONS`` has them all. Only names
 bound on every path are read, and a name keeps its shape on every path, so a program
 never raises by itself (values can overflow: the fuzz test skips those points).
@@ -55,6 +73,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -84,7 +103,21 @@ ALL_OPTIONS: frozenset[str] = frozenset(
         "alias",
         "nested-writes",
         "writes-in-helpers",
+        # issue 12 (CONSTRUCT_OPTIONS); test_fuzz_arrays.py keeps them out while pending
+        "comprehension",
+        "lambda",
+        "closure",
+        "dict",
+        "method",
+        "try",
+        "with",
+        "match",
+        "starred",
     }
+)
+# The constructs of issue 12, each an option of its own (see the module doc).
+CONSTRUCT_OPTIONS: frozenset[str] = frozenset(
+    {"comprehension", "lambda", "closure", "dict", "method", "try", "with", "match", "starred"}
 )
 
 SHAPES: tuple[tuple[int, ...], ...] = ((), (3,), (2, 3), (3, 1), (1, 3))
@@ -107,6 +140,24 @@ UNARY = (
 BINARY = ("+", "-", "*", "/")
 BINARY_CALLS = ("np.maximum({a}, {b})", "np.minimum({a}, {b})", "np.hypot({a}, {b})")
 REDUCTIONS = ("sum", "mean", "max", "min", "prod")
+
+# a small user class ("method")
+AFFINE_CLASS = """\
+class Affine:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def __call__(self, t):
+        return self.w * t + self.b
+
+    def apply(self, t):
+        return np.tanh(self.w * t) + self.b
+
+    @property
+    def scale(self):
+        return np.sum(self.w * self.w)
+"""
 
 HELPER_WRITERS = """\
 def put(buf, i, v):
@@ -172,6 +223,11 @@ class _Writer:
     lines: list[str] = field(default_factory=list)
     fresh: itertools.count = field(default_factory=itertools.count)
     depth: int = 0
+    # issue 12: local functions, dicts (key -> shape), Affine objects (-> shape); those
+    # made in a nested block are dropped after it
+    local_fns: list[_Helper] = field(default_factory=list)
+    dicts: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
+    objects: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def on(self, option: str) -> bool:
         return option in self.options
@@ -211,13 +267,19 @@ class _Writer:
         ]
         if self.on("helpers") and self.helpers:
             kinds.append("helpers")
+        kinds += [k for k in ("comprehension", "method") if self.on(k)]
+        if self.local_fns:
+            kinds.append("local_fn")
+        if self.dicts:
+            kinds.append("dict_read")
         if not kinds:
             return self.leaf()
         kind = self.rng.choice(kinds + ["ufunc"] * ("ufunc" in kinds))
         made = getattr(self, "expr_" + kind.replace("-", "_"))(depth)
         if made is None:
             return self.leaf()
-        self.use(kind)
+        if kind in ALL_OPTIONS:
+            self.use(kind)
         return made
 
     def expr_ufunc(self, depth: int) -> Expr:
@@ -396,6 +458,7 @@ class _Writer:
                 kinds += ["list_stack"]
             if self.on("overwrite"):
                 kinds += ["overwrite_pair"]
+        kinds += self._construct_statements()
         getattr(self, "stmt_" + self.rng.choice(kinds))(indent)
 
     def unaliased(self, e: Expr) -> Expr:
@@ -440,11 +503,24 @@ class _Writer:
 
     def _inner(self, indent: int, size: int) -> None:
         """A nested block: names first bound in it are not readable after it."""
-        before = dict(self.names)
+        before = self._save()
         self.depth += 1
         self.block(indent, size)
         self.depth -= 1
-        self.names = before
+        self._restore(before)
+
+    def _save(self) -> tuple:
+        """What a nested block may add to: names, local functions, dicts, objects."""
+        return dict(self.names), list(self.local_fns), dict(self.dicts), dict(self.objects)
+
+    def _restore(self, saved: tuple) -> None:
+        """After a nested block: only what was bound before it is readable."""
+        self.names, self.local_fns, self.dicts, self.objects = (
+            dict(saved[0]),
+            list(saved[1]),
+            dict(saved[2]),
+            dict(saved[3]),
+        )
 
     def condition(self) -> str:
         e = self.expr(1)
@@ -548,11 +624,11 @@ class _Writer:
                 self.use(option)
         self.emit(indent + 1, form.format(b=buf, i=index, e=item.operand, x=item.text))
         if self.rng.random() < 0.5:
-            before = dict(self.names)
+            before = self._save()
             self.depth += 1
             self.statement(indent + 1)
             self.depth -= 1
-            self.names = before
+            self._restore(before)
 
     def _note_where_created(self) -> None:
         if self.depth > 0:
@@ -570,16 +646,224 @@ class _Writer:
         self._note_where_created()
         trips = self.rng.randint(1, 3) if empty else self.trip_count()
         self.emit(indent, f"for i{self.depth} in range({trips}):")
-        before = dict(self.names)
+        before = self._save()
         self.depth += 1
         self.emit(indent + 1, f"{acc}.append({self.of_shape(shape, 2).text})")
         self.depth -= 1
-        self.names = before
+        self._restore(before)
         name = self.new_name()
         combine = self.rng.choice(["np.stack({a})", "np.array({a})", "sum({a})"])
         self.emit(indent, f"{name} = {combine.format(a=acc)}")
         length = trips + (0 if empty else 1)
         self.names[name] = shape if combine.startswith("sum") else (length, *shape)
+
+    # -- the constructs of issue 12 (options "comprehension" ... "starred") -------------
+    def _temporary(self, names: dict[str, tuple[int, ...]], make):
+        """``make()`` with ``names`` readable (a comprehension's or a lambda's variable)."""
+        saved = dict(self.names)
+        self.names.update(names)
+        try:
+            return make()
+        finally:
+            self.names = saved
+
+    def _reading(self, name: str, shape: tuple[int, ...], depth: int) -> Expr:
+        """An expression of ``shape`` that reads ``name`` (of ``shape`` too)."""
+        e = self._temporary({name: shape}, lambda: self.of_shape(shape, depth))
+        if not re.search(rf"\b{name}\b", e.text):
+            op = self.rng.choice(["*", "+", "-"])
+            e = Expr(f"{name} {op} {e.operand}", shape, False)
+        return e
+
+    def expr_comprehension(self, depth: int) -> Expr:
+        rows = [n for n, s in self.names.items() if s]
+        r = self.new_name("r")
+        if rows and self.rng.random() < 0.75:
+            v = self.rng.choice(rows)
+            shape = self.names[v]
+            row = shape[1:]
+            body = self._reading(r, row, depth - 1)
+            form = self.rng.randrange(4)
+            if form == 0:
+                return Expr(f"np.array([{body.text} for {r} in {v}])", shape)
+            if form == 1:
+                return Expr(f"np.stack([{body.text} for {r} in {v}])", shape)
+            if form == 2:  # a filter: perhaps empty, the start keeps the shape
+                test = f"np.sum({r}) > {self.constant().operand}"
+                start = f"np.zeros({row!r})"
+                return Expr(f"sum(({body.text} for {r} in {v} if {test}), {start})", row)
+            partners = [n for n, s in self.names.items() if s == shape and n != v]
+            if partners:
+                w, q = self.rng.choice(partners), self.new_name("r")
+                both = self._temporary({q: row}, lambda: self._reading(r, row, depth - 1))
+                text = f"np.array([{both.operand} * {q} for {r}, {q} in zip({v}, {w})])"
+                return Expr(text, shape)
+            return Expr(f"sum({body.text} for {r} in {v})", row)
+        e = self.expr(depth - 1)
+        j, k = self.new_name("j"), self.rng.randint(1, 3)
+        return Expr(f"np.stack([{e.operand} * ({j} + 1.0) for {j} in range({k})])", (k, *e.shape))
+
+    def expr_local_fn(self, depth: int) -> Expr:
+        fn = self.rng.choice(self.local_fns)
+        args = [self.of_shape(s, depth - 1).text for s in fn.params]
+        return Expr(f"{fn.name}({', '.join(args)})", fn.returns)
+
+    def expr_dict_read(self, depth: int) -> Expr:
+        name = self.rng.choice(sorted(self.dicts))
+        key = self.rng.choice(sorted(self.dicts[name]))
+        if self.rng.random() < 0.3:
+            return Expr(f'{name}.get("{key}")', self.dicts[name][key])
+        return Expr(f'{name}["{key}"]', self.dicts[name][key])
+
+    def expr_method(self, depth: int) -> Expr:
+        if self.objects and self.rng.random() < 0.6:
+            name = self.rng.choice(sorted(self.objects))
+            shape = self.objects[name]
+        else:
+            e = self.expr(depth - 1)
+            shape = e.shape
+            name = f"Affine({e.text}, {self.of_shape(shape, depth - 1).text})"
+        t = self.of_shape(shape, depth - 1).text
+        form = self.rng.choice(["({t})", ".apply({t})", ".scale", ".w"])
+        return Expr(name + form.format(t=t), () if form == ".scale" else shape)
+
+    def _construct_statements(self) -> list[str]:
+        kinds = []
+        for option, kind, nested in (
+            ("lambda", "lambda_def", False),
+            ("closure", "closure_def", False),
+            ("dict", "dict_new", False),
+            ("method", "object_new", False),
+            ("starred", "starred", False),
+            ("try", "try", True),
+            ("with", "with", True),
+            ("match", "match", True),
+        ):
+            if self.on(option) and (self.depth < 2 or not nested):
+                kinds.append(kind)
+        if self.dicts:
+            kinds.append("dict_write")
+        return kinds
+
+    def _param_shape(self) -> tuple[int, ...]:
+        return self.rng.choice(sorted(set(self.names.values())))
+
+    def stmt_lambda_def(self, indent: int) -> None:
+        self.use("lambda")
+        name, a = self.new_name("fn"), self.new_name("a")
+        shape = self._param_shape()
+        body = self._temporary({a: shape}, lambda: self.expr(2))
+        if not re.search(rf"\b{a}\b", body.text):
+            body = self._reading(a, shape, 1)
+        self.emit(indent, f"{name} = lambda {a}: {body.text}")
+        self.local_fns.append(_Helper(name, (shape,), body.shape))
+
+    def stmt_closure_def(self, indent: int) -> None:
+        """A nested ``def`` over the enclosing function's arrays."""
+        self.use("closure")
+        name, a, c = self.new_name("g"), self.new_name("a"), self.new_name("c")
+        shape = self._param_shape()
+        self.emit(indent, f"def {name}({a}):")
+        first = self._reading(a, shape, 2)
+        self.emit(indent + 1, f"{c} = {first.text}")
+        result = self._temporary({a: shape}, lambda: self._reading(c, shape, 2))
+        self.emit(indent + 1, f"return {result.text}")
+        self.local_fns.append(_Helper(name, (shape,), shape))
+
+    def stmt_dict_new(self, indent: int) -> None:
+        self.use("dict")
+        name = self.new_name("d")
+        a, b = self.expr(2), self.expr(1)
+        self.emit(indent, f'{name} = {{"a": {a.text}, "b": {b.text}}}')
+        self.dicts[name] = {"a": a.shape, "b": b.shape}
+
+    def stmt_dict_write(self, indent: int) -> None:
+        name = self.rng.choice(sorted(self.dicts))
+        key = self.rng.choice(sorted(self.dicts[name]))
+        e = self.of_shape(self.dicts[name][key], 1)
+        form = self.rng.choice(
+            ['{d}["{k}"] = {e}', '{d}["{k}"] = {d}["{k}"] * {e}', '{d}.update({{"{k}": {e}}})']
+        )
+        self.emit(indent, form.format(d=name, k=key, e=e.operand))
+
+    def stmt_object_new(self, indent: int) -> None:
+        self.use("method")
+        name = self.new_name("m")
+        w = self.expr(2)
+        b = self.of_shape(w.shape, 1)
+        self.emit(indent, f"{name} = Affine({w.text}, {b.text})")
+        self.objects[name] = w.shape
+
+    def stmt_starred(self, indent: int) -> None:
+        self.use("starred")
+        shape = self._param_shape()
+        count = self.rng.randint(1, 4)
+        items = ", ".join(self.of_shape(shape, 1).text for _ in range(count))
+        first, rest, out = self.new_name("s"), self.new_name("rest"), self.new_name()
+        self.emit(indent, f"{first}, *{rest} = [{items}]")
+        self.names[first] = shape
+        if self.rng.random() < 0.5:
+            self.emit(indent, f"{out} = np.stack([*{rest}, {first}])")
+            self.names[out] = (count, *shape)
+        else:
+            self.emit(indent, f"{out} = sum({rest}, {first})")
+            self.names[out] = shape
+
+    def _raise_sometimes(self, indent: int) -> None:
+        self.emit(indent, f"if {self.condition()}:")
+        self.emit(indent + 1, 'raise ValueError("out of range")')
+
+    def stmt_try(self, indent: int) -> None:
+        """``try`` that raises at its first, a middle or its last statement (or not)."""
+        self.use("try")
+        self.emit(indent, "try:")
+        before = self._save()
+        self.depth += 1
+        for _ in range(self.rng.randint(0, 2)):
+            self.statement(indent + 1)
+        self._raise_sometimes(indent + 1)
+        for _ in range(self.rng.randint(0, 1)):
+            self.statement(indent + 1)
+        self.depth -= 1
+        self._restore(before)
+        self.emit(indent, "except ValueError:")
+        self._inner(indent + 1, self.rng.randint(1, 2))
+        if self.rng.random() < 0.3:
+            self.emit(indent, "finally:")
+            self._inner(indent + 1, 1)
+
+    def stmt_with(self, indent: int) -> None:
+        self.use("with")
+        context = self.rng.choice(
+            [
+                'np.errstate(all="ignore")',
+                "contextlib.nullcontext()",
+                "warnings.catch_warnings()",
+                "contextlib.suppress(ValueError)",
+            ]
+        )
+        self.emit(indent, f"with {context}:")
+        if context.startswith("contextlib.suppress"):
+            self._raise_sometimes(indent + 1)
+        self._inner(indent + 1, self.rng.randint(1, 2))
+
+    def stmt_match(self, indent: int) -> None:
+        self.use("match")
+        if self.rng.random() < 0.5:
+            self.emit(indent, f"match int({self.condition()}):")
+            for pattern in ("0", "_"):
+                self.emit(indent + 1, f"case {pattern}:")
+                self._inner(indent + 2, self.rng.randint(1, 2))
+            return
+        a, b = self.expr(1), self.expr(1)
+        p, q = self.new_name("p"), self.new_name("q")
+        self.emit(indent, f"match ({a.text}, {b.text}):")
+        for pattern in (f"({p}, {q}) if np.sum({p}) > np.sum({q})", f"[{p}, {q}]"):
+            self.emit(indent + 1, f"case {pattern}:")
+            outer = dict(self.names)
+            self.names.update({p: a.shape, q: b.shape})
+            self._inner(indent + 2, self.rng.randint(1, 2))
+            self.names = outer
 
 
 def _weights(rng: random.Random, shape: tuple[int, ...]) -> str:
@@ -606,8 +890,12 @@ def generate(seed: int, options: frozenset[str] = ALL_OPTIONS) -> ArrayProgram:
     rng = random.Random(seed)
     used: set[str] = set()
     parts = ["import numpy as np\n"]
+    if "with" in options:
+        parts[0] = "import contextlib\nimport warnings\n\nimport numpy as np\n"
     if "helper-writes" in options:
         parts.append(HELPER_WRITERS)
+    if "method" in options:
+        parts.append(AFFINE_CLASS)
     helpers: list[_Helper] = []
     if "helpers" in options:
         for k in range(rng.randint(0, 2)):

@@ -17,7 +17,32 @@ it. The bodies are built from
   ``while True`` with a counted ``break``), ``break``/``continue``/``return`` under
   conditions, nested up to depth 2.
 
-Only names assigned on every path are read, so a program never raises
+With ``options`` (``ALL_OPTIONS``), also the constructs of issue 11 (see
+docs/architecture/fuzzing.md) and of issue 12 (``CONSTRUCT_OPTIONS``, one option each):
+
+* ``comprehension``: list, generator, dict comprehensions in ``sum``/``max``/``tuple``,
+  over tuples of values or ``range`` (perhaps empty), with ``if`` filters and nested
+  ``for`` clauses;
+* ``lambda`` and ``closure``: ``fnN = lambda t: ...`` (also with a default ``kk=v``)
+  and nested ``def gN(t)`` reading the enclosing function's variables, called at once
+  and later in the same block;
+* ``dict``: ``{"a": ..., "b": ...}`` read by key, ``.get``, ``sum(d.values())``, written
+  by key, ``update``, a loop over ``items()``, ``in``;
+* ``method``: a module-level ``Model`` class (``predict``, ``energy`` calling
+  ``predict``, a property, ``__call__``), objects made inline or kept in a variable,
+  attribute reads and writes;
+* ``try``: ``try``/``except ValueError`` (perhaps ``else``, ``finally``) whose body
+  raises (``raise`` or the helper ``guard``) at its first, a middle or its last
+  statement on some points;
+* ``with``: ``np.errstate``, ``contextlib.nullcontext``, ``warnings.catch_warnings``, a
+  user context manager ``Tracker``, ``contextlib.suppress(ValueError)`` around a raise;
+* ``match``: value and or-patterns on an int, sequence patterns with a guard on a
+  tuple, mapping patterns on a dict; the last case always matches;
+* ``starred``: ``s, *r = [...]``, ``s, *r, e = (...)``, then ``sum(r)``, ``r[0]``,
+  ``[*r, v]``, ``len(r)``.
+
+Names bound in a block of these constructs are readable after it only where every path
+binds them. Only names assigned on every path are read, so a program never raises
 ``UnboundLocalError``; a ``while`` loop's counter is incremented before anything that
 could ``continue``, so every program terminates. Values can still grow in loops; the
 fuzz test skips points where the value is not finite or too large to difference.
@@ -44,6 +69,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +97,67 @@ ALL_OPTIONS: frozenset[str] = frozenset(
         "float-division",
         "zero-points",
         "grad-call",
+        # issue 12 (CONSTRUCT_OPTIONS); test_fuzz.py keeps them out while pending
+        "comprehension",
+        "lambda",
+        "closure",
+        "dict",
+        "method",
+        "try",
+        "with",
+        "match",
+        "starred",
     }
+)
+# The constructs of issue 12, each an option of its own (see the module doc).
+CONSTRUCT_OPTIONS: frozenset[str] = frozenset(
+    {"comprehension", "lambda", "closure", "dict", "method", "try", "with", "match", "starred"}
+)
+
+# Module-level definitions the options of issue 12 use: a small user class ("method"),
+# a helper that raises ("try"; "with": ``contextlib.suppress``), a context manager.
+MODEL_CLASS = """\
+class Model:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def predict(self, t):
+        return self.w * t + self.b
+
+    def energy(self, t):
+        return self.predict(t) * self.predict(t) + self.b
+
+    @property
+    def slope(self):
+        return 2.0 * self.w
+
+    def __call__(self, t):
+        return math.tanh(self.w * t) + self.b
+"""
+GUARD_HELPER = """\
+def guard(v, limit):
+    if v > limit:
+        raise ValueError("guard")
+    return v
+"""
+TRACKER_CLASS = """\
+class Tracker:
+    depth = 0
+
+    def __enter__(self):
+        Tracker.depth += 1
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        Tracker.depth -= 1
+        return False
+"""
+WITH_CONTEXTS = (
+    'np.errstate(all="ignore")',
+    "contextlib.nullcontext()",
+    "warnings.catch_warnings()",
+    "Tracker()",
 )
 
 # Helpers that write into a list or array their caller owns ("helper-mutation").
@@ -203,6 +289,13 @@ class _Scope:
     in_loop: bool = False
     depth: int = 0
     fresh: itertools.count = field(default_factory=itertools.count)
+    # issue 12: local functions (lambdas, nested defs), dicts (keys "a" and "b" always
+    # present), Model objects, lists from starred unpacking (name, length); made in a
+    # block, they are dropped after it
+    functions: list[str] = field(default_factory=list)
+    dicts: list[str] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)
+    seqs: list[tuple[str, int]] = field(default_factory=list)
 
     def child(self, **changes) -> _Scope:
         values = {
@@ -214,6 +307,10 @@ class _Scope:
             "in_loop": self.in_loop,
             "depth": self.depth,
             "fresh": self.fresh,
+            "functions": list(self.functions),
+            "dicts": list(self.dicts),
+            "objects": list(self.objects),
+            "seqs": list(self.seqs),
         }
         values.update(changes)
         return _Scope(**values)
@@ -268,6 +365,9 @@ class _Writer:
         if budget <= 0 or not self.draw(st.integers(0, 2)):
             return self.leaf(scope)
         extra = self._optional_expr(scope, budget)
+        if extra is not None:
+            return extra
+        extra = self._construct_expr(scope, budget)
         if extra is not None:
             return extra
         kind = self.draw(st.integers(0, 10))
@@ -361,6 +461,7 @@ class _Writer:
                 kinds += ["container_new", "container_new"]
             if scope.containers:
                 kinds += ["container_write"] * 3 + ["container_read"] * 2
+        kinds += self._construct_statements(scope)
         kind = self.draw(st.sampled_from(kinds))
         getattr(self, f"stmt_{kind}")(scope, indent)
 
@@ -512,6 +613,313 @@ class _Writer:
         scope.assignable.append(target)
         scope.readable.append(target)
 
+    # -- the constructs of issue 12 (options "comprehension" ... "starred") -------------
+    def _construct_expr(self, scope: _Scope, budget: int) -> _Expr | None:
+        """Sometimes an expression of an enabled issue-12 option (no draw when none is)."""
+        forms = []
+        if "comprehension" in self.options:
+            forms.append("comprehension")
+        if scope.functions:
+            forms.append("call_local")
+        if scope.dicts:
+            forms.append("dict_read")
+        if "method" in self.options:
+            forms.append("method_call")
+        if scope.seqs:
+            forms.append("seq_read")
+        if not forms or self.draw(st.integers(0, 4)):
+            return None
+        form = self.draw(st.sampled_from(forms))
+        return getattr(self, f"expr_{form}")(scope, budget)
+
+    def _fresh(self, scope: _Scope, stem: str) -> str:
+        return f"{stem}{next(scope.fresh)}"
+
+    def _with_variable(self, scope: _Scope, name: str, budget: int) -> _Expr:
+        """An expression that reads the (float) variable ``name`` (and ``scope``'s)."""
+        inner = scope.child(readable=[*scope.readable, name, name])
+        e = self.expr(inner, budget)
+        if re.search(rf"\b{name}\b", e.text):
+            return e
+        op = self.draw(st.sampled_from(["*", "+", "-"]))
+        return _Expr(f"{name} {op} {e.operand}", False, True)
+
+    def _call_now(self, scope: _Scope, indent: int, name: str) -> None:
+        """Mostly: a new variable bound to a call of the local function ``name``."""
+        if self.draw(st.integers(0, 2)):
+            target = self._fresh(scope, self.local_prefix)
+            self.emit(indent, f"{target} = {name}({self.value(scope, 1).text})")
+            self._bind(scope, target)
+
+    def expr_comprehension(self, scope: _Scope, budget: int) -> _Expr:
+        self.used.add("comprehension")
+        t = self._fresh(scope, "t")
+        items = [self.value(scope, 1) for _ in range(self.draw(st.integers(1, 3)))]
+        over = f"({', '.join(e.text for e in items)},)"
+        body = self._with_variable(scope, t, budget - 1)
+        reads = body.reads_var or any(e.reads_var for e in items)
+        form = self.draw(st.integers(0, 6))
+        if form == 0:
+            text = f"sum([{body.text} for {t} in {over}])"
+        elif form == 1:
+            text = f"sum({body.text} for {t} in {over} if {t} > {self.constant().operand})"
+        elif form == 2:
+            text = f"max([{body.text} for {t} in {over}])"
+        elif form == 3:  # over range, perhaps empty
+            j = self._fresh(scope, "j")
+            inner = scope.child(ints=[*scope.ints, j])
+            term = self.expr(inner, budget - 1)
+            reads = term.reads_var
+            count = self.draw(st.integers(0, 3))
+            text = f"sum([{term.operand} * {j} for {j} in range({count})])"
+        elif form == 4:  # nested for clauses
+            s = self._fresh(scope, "t")
+            inner = scope.child(readable=[*scope.readable, t, s])
+            term = self.expr(inner, budget - 1)
+            text = f"sum({term.text} for {t} in {over} for {s} in ({t}, 0.5 * {t}))"
+            reads = reads or term.reads_var
+        elif form == 5:  # a dict comprehension
+            text = f"sum({{k: {body.text} for k, {t} in enumerate({over})}}.values())"
+        else:  # a tuple of a generator, indexed
+            text = f"tuple({body.text} for {t} in {over})[0]"
+        return _Expr(text, True, reads)
+
+    def expr_call_local(self, scope: _Scope, budget: int) -> _Expr:
+        name = self.draw(st.sampled_from(scope.functions))
+        arg = self.value(scope, budget - 1)
+        return _Expr(f"{name}({arg.text})", True, True)
+
+    def expr_dict_read(self, scope: _Scope, budget: int) -> _Expr:
+        name = self.draw(st.sampled_from(scope.dicts))
+        form = self.draw(st.sampled_from(['{d}["a"]', '{d}["b"]', '{d}.get("c", {c})']))
+        form = self.draw(st.sampled_from([form, "sum({d}.values())", "{d}.get('a', 0.0)"]))
+        return _Expr(form.format(d=name, c=self.constant().operand), True, True)
+
+    def expr_method_call(self, scope: _Scope, budget: int) -> _Expr:
+        self.used.add("method")
+        arg = self.value(scope, budget - 1)
+        method = self.draw(
+            st.sampled_from([".predict({a})", ".energy({a})", ".slope", "({a})", ".w"])
+        ).format(a=arg.text)
+        if scope.objects and self.draw(st.booleans()):
+            return _Expr(self.draw(st.sampled_from(scope.objects)) + method, True, True)
+        w, b = self.value(scope, budget - 1), self.value(scope, budget - 1)
+        return _Expr(f"Model({w.text}, {b.text}){method}", True, True)
+
+    def expr_seq_read(self, scope: _Scope, budget: int) -> _Expr:
+        name, length = self.draw(st.sampled_from(scope.seqs))
+        forms = ["sum({r})", "sum([*{r}, {e}])", "len({r}) * {e}"]
+        if length:
+            forms += ["{r}[0]", "{r}[-1]"]
+        e = self.value(scope, budget - 1)
+        return _Expr(self.draw(st.sampled_from(forms)).format(r=name, e=e.operand), False, True)
+
+    def _construct_statements(self, scope: _Scope) -> list[str]:
+        """The statement kinds of the enabled issue-12 options (none: no kinds)."""
+        kinds = []
+        nested = scope.depth < MAX_DEPTH
+        for option, kind, needs_depth in (
+            ("lambda", "lambda_def", False),
+            ("closure", "closure_def", False),
+            ("dict", "dict_new", False),
+            ("method", "object_new", False),
+            ("starred", "starred", False),
+            ("try", "try", True),
+            ("with", "with", True),
+            ("match", "match", True),
+        ):
+            if option in self.options and (nested or not needs_depth):
+                kinds += [kind, kind]  # a program with the option mostly uses it
+        if scope.dicts:
+            kinds.append("dict_write")
+        if scope.objects:
+            kinds.append("object_write")
+        return kinds
+
+    def _bind(self, scope: _Scope, name: str) -> None:
+        for names in (scope.readable, scope.assignable):
+            if name not in names:
+                names.append(name)
+
+    def stmt_lambda_def(self, scope: _Scope, indent: int) -> None:
+        self.used.add("lambda")
+        name, t = self._fresh(scope, "fn"), self._fresh(scope, "t")
+        body = self._with_variable(scope, t, 2)
+        if scope.readable and self.draw(st.integers(0, 3)) == 0:  # a default captured now
+            k = self.variable(scope).text
+            inner = scope.child(readable=[t, "kk"])
+            body = self.expr(inner, 2)
+            self.emit(indent, f"{name} = lambda {t}, kk={k}: {body.text}")
+        else:
+            self.emit(indent, f"{name} = lambda {t}: {body.text}")
+        scope.functions.append(name)
+        self._call_now(scope, indent, name)
+
+    def stmt_closure_def(self, scope: _Scope, indent: int) -> None:
+        """A nested ``def`` reading the enclosing function's variables (and calling the
+        local functions made before it)."""
+        self.used.add("closure")
+        name, t, c = self._fresh(scope, "g"), self._fresh(scope, "t"), self._fresh(scope, "c")
+        inner = scope.child(readable=[*scope.readable, t], depth=MAX_DEPTH)
+        self.emit(indent, f"def {name}({t}):")
+        self.emit(indent + 1, f"{c} = {self.value(inner, 2).text}")
+        if self.draw(st.booleans()):
+            self.emit(indent + 1, f"if {self.condition(inner)}:")
+            self.emit(indent + 2, f"{c} = {c} * {self.value(inner, 1).operand}")
+        inner.readable.append(c)
+        self.emit(indent + 1, f"return {self._with_variable(inner, c, 2).text}")
+        scope.functions.append(name)
+        self._call_now(scope, indent, name)
+
+    def stmt_dict_new(self, scope: _Scope, indent: int) -> None:
+        self.used.add("dict")
+        name = self._fresh(scope, "d")
+        a, b = self.value(scope, 1), self.value(scope, 1)
+        self.emit(indent, f'{name} = {{"a": {a.text}, "b": {b.text}}}')
+        scope.dicts.append(name)
+        if self.draw(st.booleans()):
+            target = self._fresh(scope, self.local_prefix)
+            self.emit(indent, f"{target} = {self.expr_dict_read(scope, 1).text}")
+            self._bind(scope, target)
+
+    def stmt_dict_write(self, scope: _Scope, indent: int) -> None:
+        name = self.draw(st.sampled_from(scope.dicts))
+        e = self.value(scope, 1)
+        form = self.draw(
+            st.sampled_from(
+                [
+                    '{d}["a"] = {e}',
+                    '{d}["b"] = {d}["b"] * {e}',
+                    '{d}["c"] = {e}',
+                    '{d}.update({{"a": {e}}})',
+                    "for key, item in {d}.items():\n{pad}    {d}[key] = item * {e}",
+                    'if "c" in {d}:\n{pad}    {d}["a"] = {d}["c"] + {e}',
+                ]
+            )
+        )
+        self.emit(indent, form.format(d=name, e=e.operand, pad="    " * indent))
+
+    def stmt_object_new(self, scope: _Scope, indent: int) -> None:
+        self.used.add("method")
+        name = self._fresh(scope, "m")
+        w, b = self.value(scope, 1), self.value(scope, 1)
+        self.emit(indent, f"{name} = Model({w.text}, {b.text})")
+        scope.objects.append(name)
+
+    def stmt_object_write(self, scope: _Scope, indent: int) -> None:
+        name = self.draw(st.sampled_from(scope.objects))
+        attribute = self.draw(st.sampled_from(["w", "b"]))
+        e = self.value(scope, 1)
+        self.emit(indent, f"{name}.{attribute} = {name}.{attribute} + {e.operand}")
+
+    def stmt_starred(self, scope: _Scope, indent: int) -> None:
+        self.used.add("starred")
+        length = self.draw(st.integers(1, 4))
+        items = ", ".join(self.value(scope, 1).text for _ in range(length))
+        first, rest = self._fresh(scope, "s"), self._fresh(scope, "r")
+        bracket = self.draw(st.sampled_from(["[{}]", "({},)"])).format(items)
+        if length >= 2 and self.draw(st.booleans()):
+            last = self._fresh(scope, "e")
+            self.emit(indent, f"{first}, *{rest}, {last} = {bracket}")
+            self._bind(scope, last)
+            scope.seqs.append((rest, length - 2))
+        else:
+            self.emit(indent, f"{first}, *{rest} = {bracket}")
+            scope.seqs.append((rest, length - 1))
+        self._bind(scope, first)
+
+    def _raising(self, scope: _Scope, indent: int) -> None:
+        """A statement that raises ``ValueError`` on some points (a raise or a helper's)."""
+        e = self.value(scope, 1)
+        limit = self.constant().operand
+        if self.draw(st.booleans()):
+            target = self._fresh(scope, self.local_prefix)
+            self.emit(indent, f"{target} = guard({e.text}, {limit})")
+            self._bind(scope, target)
+        else:
+            self.emit(indent, f"if {e.operand} > {limit}:")
+            self.emit(indent + 1, 'raise ValueError("too large")')
+
+    def stmt_try(self, scope: _Scope, indent: int) -> None:
+        """``try`` whose body raises at its first, a middle or its last statement (or
+        not), caught by ``except ValueError``; perhaps ``else`` and ``finally``."""
+        self.used.add("try")
+        self.emit(indent, "try:")
+        body = scope.child(depth=scope.depth + 1)
+        before, after = self.draw(st.integers(0, 2)), self.draw(st.integers(0, 1))
+        for _ in range(before):
+            self.statement(body, indent + 1)
+        self._raising(body, indent + 1)
+        for _ in range(after):
+            self.statement(body, indent + 1)
+        self.emit(indent, "except ValueError:")
+        self.block(scope.child(depth=scope.depth + 1), indent + 1, self.draw(st.integers(1, 2)))
+        if self.draw(st.integers(0, 2)) == 0:
+            self.emit(indent, "else:")
+            self.block(body, indent + 1, 1)  # after the whole body: its names are bound
+        if self.draw(st.integers(0, 2)) == 0:
+            self.emit(indent, "finally:")
+            final = scope.child(depth=MAX_DEPTH, in_loop=False)
+            self.stmt_assign(final, indent + 1)  # no break/continue/return in finally
+            self._join(scope, final, final.readable)
+        # after the statement: only what was bound before (the body may have stopped)
+
+    def stmt_with(self, scope: _Scope, indent: int) -> None:
+        self.used.add("with")
+        if self.draw(st.integers(0, 3)) == 0:  # the body may stop at its raise
+            self.emit(indent, "with contextlib.suppress(ValueError):")
+            body = scope.child(depth=scope.depth + 1)
+            for _ in range(self.draw(st.integers(0, 1))):
+                self.statement(body, indent + 1)
+            self._raising(body, indent + 1)
+            for _ in range(self.draw(st.integers(0, 1))):
+                self.statement(body, indent + 1)
+            return
+        context = self.draw(st.sampled_from(WITH_CONTEXTS))
+        if context.startswith("warnings"):
+            self.emit(indent, f"with {context}:")
+            self.emit(indent + 1, 'warnings.simplefilter("ignore")')
+        else:
+            self.emit(indent, f"with {context}:")
+        body = scope.child(depth=scope.depth + 1)
+        self.block(body, indent + 1, self.draw(st.integers(1, 2)))
+        self._join(scope, body, body.readable)  # the body ran whole (or left f or loop)
+
+    def stmt_match(self, scope: _Scope, indent: int) -> None:
+        """``match`` on an int (value and or-patterns), a tuple (sequence patterns with a
+        guard) or a dict (mapping patterns); the last case always matches."""
+        self.used.add("match")
+        form = self.draw(st.integers(0, 2))
+        cases: list[tuple[str, list[str]]] = []  # (pattern, names it binds)
+        if form == 0:
+            subject = self.draw(st.sampled_from(scope.ints)) if scope.ints else None
+            if subject is None:
+                subject = f"int({self.condition(scope)})"
+            self.emit(indent, f"match {subject}:")
+            cases = [("0", []), ("1 | 2", []), ("_", [])]
+        else:
+            a, b = self._fresh(scope, "k"), self._fresh(scope, "k")
+            guard = f"{a} > {b}"
+            if form == 1:
+                items = f"({self.value(scope, 1).text}, {self.value(scope, 1).text})"
+                self.emit(indent, f"match {items}:")
+                cases = [(f"({a}, {b}) if {guard}", [a, b]), (f"[{a}, {b}]", [a, b])]
+            else:
+                w, v = self.value(scope, 1), self.value(scope, 1)
+                self.emit(indent, f'match {{"w": {w.text}, "b": {v.text}}}:')
+                cases = [
+                    (f'{{"w": {a}, "b": {b}}} if {guard}', [a, b]),
+                    (f'{{"w": {a}}}', [a]),
+                ]
+        common: list[str] | None = None
+        for pattern, names in cases:
+            self.emit(indent + 1, f"case {pattern}:")
+            inner = scope.child(depth=scope.depth + 1, readable=[*scope.readable, *names])
+            self.block(inner, indent + 2, self.draw(st.integers(1, 2)))
+            bound = [n for n in inner.readable if n not in names]
+            common = bound if common is None else [n for n in common if n in bound]
+        self._join(scope, scope.child(), common or [])
+
     def stmt_break(self, scope: _Scope, indent: int) -> None:
         self.emit(indent, f"if {self.condition(scope)}:")
         self.emit(indent + 1, "break")
@@ -598,6 +1006,16 @@ def programs(
         parts[0] += "\nfrom ad_transform import grad\n"
     if "helper-mutation" in options:
         parts.append(MUTATING_HELPERS)
+    if "with" in options:
+        parts[0] = "import contextlib\n" + parts[0].replace(
+            "import math\n", "import math\nimport warnings\n"
+        )
+    if "method" in options:
+        parts.append(MODEL_CLASS)
+    if {"try", "with"} & options:
+        parts.append(GUARD_HELPER)
+    if "with" in options:
+        parts.append(TRACKER_CLASS)
     for k in range(draw(st.integers(0, max_helpers))):
         helper_arity = draw(st.integers(1, 2))
         params = HELPER_PARAMS[:helper_arity]

@@ -41,7 +41,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from fuzz_arrays import ALL_OPTIONS, ArrayProgram, generate, load
+from fuzz_arrays import ALL_OPTIONS, CONSTRUCT_OPTIONS, ArrayProgram, generate, load
 from gradcheck import check_like
 
 from ad_transform import ADTransformError, value_and_grad
@@ -55,16 +55,40 @@ FAILURES_DIR = os.environ.get("AD_FUZZ_FAILURES", "")
 # listed with a failing example, until the fix lands. None is open.
 KNOWN_OPEN: frozenset[str] = frozenset()
 
+# The constructs of issue 12 (fuzz_arrays.CONSTRUCT_OPTIONS) whose part has not merged
+# yet: kept out of the default run. Delete an option here when its part lands.
+PENDING_OPTIONS: frozenset[str] = frozenset(
+    {
+        "comprehension",  # part: comprehensions
+        "lambda",  # part: lambdas, closures, functions as values
+        "closure",  # part: lambdas, closures, functions as values
+        "dict",  # part: dicts, containers, starred unpacking
+        "starred",  # part: dicts, containers, starred unpacking
+        "method",  # part: user classes and methods
+        "match",  # part: statements (assert, raise, walrus, match, ...)
+        "try",  # part: try / with
+        "with",  # part: try / with
+    }
+)
+
 
 def _options() -> frozenset[str]:
+    """AD_FUZZ_ARRAY_OPTIONS: "" (all but KNOWN_OPEN and PENDING_OPTIONS), "all",
+    "pending" (the base options and the pending ones) or a comma list."""
     text = os.environ.get("AD_FUZZ_ARRAY_OPTIONS", "")
     if text == "":
-        return ALL_OPTIONS - KNOWN_OPEN
+        return ALL_OPTIONS - KNOWN_OPEN - PENDING_OPTIONS
     if text == "all":
         return ALL_OPTIONS
+    if text == "pending":
+        return BASE_OPTIONS | PENDING_OPTIONS
     return frozenset(part.strip() for part in text.split(",") if part.strip())
 
 
+# what the pending constructs are mixed with in AD_FUZZ_ARRAY_OPTIONS=pending
+BASE_OPTIONS = frozenset(
+    {"ufunc", "reduce", "shape", "index", "branch", "helpers", "loop-writes", "list-stack"}
+)
 OPTIONS = _options()
 
 STEP = 1e-5
@@ -224,4 +248,26 @@ def test_random_array_programs_gradients_match_finite_differences():
         print(f"array fuzz:   {key}: {count}")
     print(f"array fuzz: failures by kind: {dict(kinds)}")
     assert not failures, f"{len(failures)} of {EXAMPLES} programs failed; first:\n{failures[0]}"
-    assert outcomes["checked"] >= 0.5 * EXAMPLES, f"too few programs checked: {dict(outcomes)}"
+    # most programs that are not refused (those of pending options are, on main) are checked
+    checkable = EXAMPLES - outcomes["refused"]
+    assert outcomes["checked"] >= 0.5 * checkable, f"too few programs checked: {dict(outcomes)}"
+
+
+def test_generated_array_programs_run_with_every_option():
+    """The generator writes valid programs whose ``f`` runs with every option on (the
+    constructs of issue 12 included), and each construct option is used."""
+    assert PENDING_OPTIONS <= CONSTRUCT_OPTIONS <= ALL_OPTIONS
+    used: Counter = Counter()
+    with tempfile.TemporaryDirectory(prefix="ad_fuzz_arrays_plain_") as tmp:
+        for seed in range(200):
+            program = generate(seed, ALL_OPTIONS)
+            used.update(program.used)
+            f = load(program, Path(tmp))
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    value = f(*[np.array(a) for a in program.args])
+                except Exception as error:
+                    raise AssertionError(f"{type(error).__name__}: {error}\n{program}") from None
+            assert np.ndim(value) == 0, f"f returned shape {np.shape(value)}\n{program}"
+    assert set(used) >= CONSTRUCT_OPTIONS, sorted(CONSTRUCT_OPTIONS - set(used))
