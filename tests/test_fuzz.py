@@ -90,15 +90,9 @@ KNOWN_OPEN: frozenset[str] = frozenset()
 # option here when its part lands (and run it alone with AD_FUZZ_KEEP_GOING first).
 PENDING_OPTIONS: frozenset[str] = frozenset(
     {
-        "comprehension",  # part: comprehensions
         "lambda",  # part: lambdas, closures, functions as values
         "closure",  # part: lambdas, closures, functions as values
-        "dict",  # part: dicts, containers, starred unpacking
-        "starred",  # part: dicts, containers, starred unpacking
         "method",  # part: user classes and methods
-        "match",  # part: statements (assert, raise, walrus, match, ...)
-        "try",  # part: try / with
-        "with",  # part: try / with
     }
 )
 

@@ -59,15 +59,9 @@ KNOWN_OPEN: frozenset[str] = frozenset()
 # yet: kept out of the default run. Delete an option here when its part lands.
 PENDING_OPTIONS: frozenset[str] = frozenset(
     {
-        "comprehension",  # part: comprehensions
         "lambda",  # part: lambdas, closures, functions as values
         "closure",  # part: lambdas, closures, functions as values
-        "dict",  # part: dicts, containers, starred unpacking
-        "starred",  # part: dicts, containers, starred unpacking
         "method",  # part: user classes and methods
-        "match",  # part: statements (assert, raise, walrus, match, ...)
-        "try",  # part: try / with
-        "with",  # part: try / with
     }
 )
 
