@@ -352,6 +352,7 @@ class _Normalizer:
         The header statement is not executed by the forward sweep (the loop assigns ``x``);
         it is what the backward sweep differentiates: the adjoint of ``x`` flows into ``X``.
         """
+        source_loop = stmt
         if self.parsed.lookup("enumerate") is not enumerate:
             raise self.parsed.error("'enumerate' is shadowed; cannot rewrite this loop", stmt)
         call = stmt.iter
@@ -425,7 +426,7 @@ class _Normalizer:
                     orelse=[],
                     type_comment=None,
                 )
-                _copy_location(stmt, call)
+                _copy_location(stmt, call if hasattr(call, "lineno") else source_loop)
                 carried = self.enter_loop(stmt)
                 carried.pop(element.id, None)
                 self.current[element.id] = self.version(element.id)
