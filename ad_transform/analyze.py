@@ -33,6 +33,7 @@ from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
+from .objects import class_of_atom, is_user_class, record_layout
 from .ownership import check_item_stores
 from .parse import is_missing
 from .rules.registry import (
@@ -81,6 +82,9 @@ RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN, STORE_ITEM, APPEND = (
     "append",
 )
 EXTEND = "extend"  # xs.extend(values) on a list
+# Objects of user classes (objects.py): ``Cls(...)`` of a record class, and the read of an
+# attribute stored on an object of a known class.
+RECORD, FIELD = "record", "field"
 # A user helper's in-place change of a container passed to it: never a statement's own
 # op, only in the data flow (one per in-out argument, after the call's USER_CALL op).
 CALL_WRITE = "call_write"
@@ -107,6 +111,18 @@ class Op:
     # a user call: arguments that must be numbers when it runs (the helper would change
     # an array in place), each with the helper's parameter
     number_checks: list[tuple[gast.Name, str]] = field(default_factory=list)
+    # a method, property or operator method of a user class called as a user function:
+    # the arguments of the call of its pair (the receiver first), and the classes known
+    # of its arguments (parameter -> class), which its pair is specialised for
+    call_args: list[gast.expr] | None = None
+    call_keywords: list[gast.keyword] = field(default_factory=list)
+    arg_classes: dict[str, type] = field(default_factory=dict)
+    # a method looked up on a receiver whose instance attributes are not known: the
+    # receiver and the name, checked when it runs (an instance attribute would shadow it)
+    class_method_check: tuple[gast.expr, str] | None = None
+    lookups: list[tuple] = field(default_factory=list)  # (namespace, name, object) resolved
+    attr: str | None = None  # FIELD: the attribute read
+    refusal: str | None = None  # why an operation on an object cannot be differentiated
 
     @property
     def value(self) -> gast.expr:
@@ -127,6 +143,10 @@ class Analysis:
     loop_variant: set[str] = field(default_factory=set)  # names assigned inside a loop
     # a helper's in-out parameters: changed in place for its caller, adjoints in and out
     inout: tuple[str, ...] = ()
+    classes: dict[str, type] = field(default_factory=dict)  # names of objects of user classes
+
+    def class_of(self, atom: gast.expr) -> type | None:
+        return class_of_atom(atom, self.classes, self.fn)
 
     def op(self, stmt: gast.stmt) -> Op:
         return self.op_of[id(stmt)]
@@ -154,17 +174,22 @@ def analyze(
     helper: bool = False,
     inout: tuple[str, ...] = (),
     result_used: bool = True,
+    param_classes: dict[str, type] | None = None,
 ) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs.
 
     ``helper``: ``fn`` is called by a differentiated function (which may read what it
     leaves behind), not the function differentiated itself. For a helper's pair:
     ``inout`` are the parameters it changes in place (outputs as much as the result),
-    and ``result_used`` says whether the caller uses its result."""
+    and ``result_used`` says whether the caller uses its result. ``param_classes``: the
+    user classes of parameters that hold objects (their methods are resolved by class)."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
     _collect(fn.body, fn, 0, ops, counters, loop_variant)
+    from .objects import resolve_objects
+
+    classes = resolve_objects(ops, fn, param_classes or {})
     start = dict(param_kinds, **{c: SCALAR for c in counters})
     kinds = _kinds(ops, start, fn)
     if aliases.apply_kinds(ops, kinds, fn, _describe):
@@ -176,7 +201,16 @@ def analyze(
         if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
     analysis = Analysis(
-        fn, wrt, ops, kinds, varied, useful, {id(op.stmt): op for op in ops}, loop_variant, inout
+        fn,
+        wrt,
+        ops,
+        kinds,
+        varied,
+        useful,
+        {id(op.stmt): op for op in ops},
+        loop_variant,
+        inout,
+        classes,
     )
     for op in ops:
         _mark_active(op, analysis)
@@ -329,6 +363,8 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     rule = rules.lookup(callee) if not is_missing(callee) else None
+    if rule is None and isinstance(callee, type) and is_user_class(callee):
+        return constructor_op(stmt, target, callee, call, fn)
     if rule is None and is_user_function(callee):
         inputs = _bind_user_call(callee, call, fn, stmt)
         return Op(stmt, USER_CALL, target, callee=callee, inputs=inputs, pure=False)
@@ -336,6 +372,29 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     return _rule_op(stmt, target, callee, call.args, keywords, fn)
+
+
+def constructor_op(stmt, target, cls: type, call: gast.Call, fn: NormalizedFunction) -> Op:
+    """``Cls(...)`` of a record class: a ``RECORD`` whose inputs are the arguments stored
+    in each attribute (the forward sweep runs the constructor itself). Any other class is
+    opaque, with the reason."""
+    keywords = {kw.arg: kw.value for kw in call.keywords}
+    layout = record_layout(cls)
+    if isinstance(layout, str):
+        atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
+        op = Op(stmt, OPAQUE, target, callee=cls, inputs=atoms, pure=False)
+        op.refusal = f"cannot differentiate the construction of a {cls.__qualname__} object: {layout}"
+        return op
+    try:
+        bound = layout.signature.bind(None, *call.args, **keywords)
+    except TypeError as exc:
+        raise fn.parsed.error(f"call of {cls.__qualname__}: {exc}", call) from None
+    inputs = {
+        field: bound.arguments[param]
+        for field, param in layout.fields.items()
+        if param in bound.arguments
+    }
+    return Op(stmt, RECORD, target, callee=cls, inputs=inputs, pure=False)
 
 
 def _rule_op(stmt, target, primitive, args, keywords, fn: NormalizedFunction) -> Op:
@@ -379,6 +438,11 @@ def is_user_function(obj: object) -> bool:
 
 
 def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> dict:
+    return bind_arguments(callee, call.args, call.keywords, fn, call)
+
+
+def bind_arguments(callee, args: list, keywords: list, fn: NormalizedFunction, node) -> dict:
+    """The atoms of a call of the user function ``callee`` by its parameters."""
     variadic = [
         p.name
         for p in inspect.signature(callee, follow_wrapped=False).parameters.values()
@@ -391,10 +455,10 @@ def _bind_user_call(callee, call: gast.Call, fn: NormalizedFunction, stmt) -> di
         normalize(parse_function(callee))
     try:
         bound = inspect.signature(callee, follow_wrapped=False).bind(
-            *call.args, **{kw.arg: kw.value for kw in call.keywords}
+            *args, **{kw.arg: kw.value for kw in keywords}
         )
     except TypeError as exc:
-        raise fn.parsed.error(f"call of {callee.__name__}: {exc}", call) from None
+        raise fn.parsed.error(f"call of {callee.__qualname__}: {exc}", node) from None
     return dict(bound.arguments)
 
 
@@ -562,7 +626,7 @@ def _numeric(atom, kinds: dict, fn, definitions: dict, seen: set) -> bool:
 
 # -- activity -----------------------------------------------------------------------------
 def _carries_derivative(op: Op) -> bool:
-    if op.form in (COPY, BUILD, USER_CALL, OPAQUE, RETURN, *MUTATIONS):
+    if op.form in (COPY, BUILD, USER_CALL, OPAQUE, RETURN, RECORD, FIELD, *MUTATIONS):
         return True
     return op.form == RULE and op.rule.template is not None
 
@@ -620,6 +684,8 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
             "text has no derivative",
             op.value,
         )
+    if op.refusal is not None:
+        raise parsed.error(op.refusal, op.value)
     if op.form == OPAQUE:
         raise parsed.error(_opaque_refusal(op, analysis), op.value)
     if op.form == RULE:
@@ -681,6 +747,8 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
         if not helper and _appends_to_unread_global(op, analysis):
             continue
         varied = sorted(_input_names(op) & analysis.varied)
+        if varied and op.refusal is not None:
+            raise analysis.fn.parsed.error(op.refusal, op.value)
         if varied:
             user_name = analysis.fn.source_of.get(varied[0], varied[0])
             raise analysis.fn.parsed.error(
@@ -713,7 +781,15 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
         try:
             fn = _normalized_unless_inert(op.callee)
             if fn is not None:
-                analyze(fn, varied, {}, helper=True, inout=inout, result_used=False)
+                analyze(
+                    fn,
+                    varied,
+                    {},
+                    helper=True,
+                    inout=inout,
+                    result_used=False,
+                    param_classes=op.arg_classes,
+                )
         finally:
             _HELPERS_BEING_CHECKED.discard(key)
 

@@ -408,6 +408,65 @@ class ListAdjoint(list):
     __radd__ = __add__
 
 
+class Fields:
+    """The adjoint of an object of a user class: one adjoint per attribute read from it
+    (``dp += Fields(x=dv)``); an attribute not in it has the adjoint 0.
+
+    Only adding adjoints of the same kind (or a zero) and reading an attribute's adjoint
+    (``dp['x']``) are defined: anything else means the object reached an operation that
+    was differentiated as if it were a number or an array, which is refused loudly."""
+
+    __slots__ = ("adjoints",)
+
+    def __init__(self, **adjoints) -> None:
+        self.adjoints = adjoints
+
+    def __getitem__(self, name: str):
+        return self.adjoints.get(name, 0.0)
+
+    def __add__(self, other):
+        if _is_zero(other):
+            return self
+        if not isinstance(other, Fields):
+            raise _object_adjoint_error(other)
+        adjoints = dict(self.adjoints)
+        for name, value in other.adjoints.items():
+            adjoints[name] = adjoints[name] + value if name in adjoints else value
+        return Fields(**adjoints)
+
+    __radd__ = __add__
+
+    def __repr__(self) -> str:
+        return "Fields(" + ", ".join(f"{k}={v!r}" for k, v in self.adjoints.items()) + ")"
+
+    def _refuse(self, *args, **kwargs):
+        raise _object_adjoint_error(self)
+
+    __array__ = __array_ufunc__ = __array_function__ = _refuse
+    __mul__ = __rmul__ = __sub__ = __rsub__ = __neg__ = __truediv__ = __matmul__ = _refuse
+    __float__ = __len__ = __iter__ = _refuse
+
+
+def _object_adjoint_error(value) -> ADTransformError:
+    return ADTransformError(
+        "cannot differentiate this function: an object of a user class reached an operation "
+        "that was differentiated as if it were a number or an array (its class was not "
+        "known where it was used: an object returned by a helper, stored in a list, ...); "
+        f"the adjoint met there was {type(value).__name__}"
+    )
+
+
+def method_of_class(obj, name: str) -> None:
+    """Refuse, when it runs, ``obj.name(...)`` differentiated as the method of ``obj``'s
+    class while ``obj`` has an attribute ``name`` of its own (which Python calls)."""
+    if name in getattr(obj, "__dict__", ()):
+        raise ADTransformError(
+            f"cannot differentiate the call '.{name}(...)' on a {type(obj).__name__} object: "
+            f"the object has its own attribute '{name}', which is called instead of the "
+            "method of its class"
+        )
+
+
 class Item:
     """A sparse list adjoint: ``value`` at ``index`` of ``length`` elements (from ``x[i]``)."""
 
