@@ -33,7 +33,7 @@ from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
-from .objects import class_of_atom, is_user_class, record_layout
+from .objects import class_of_atom, dependencies_of_lookup, is_user_class, record_layout
 from .ownership import check_item_stores
 from .parse import is_missing
 from .rules.registry import (
@@ -394,7 +394,9 @@ def constructor_op(stmt, target, cls: type, call: gast.Call, fn: NormalizedFunct
         for field, param in layout.fields.items()
         if param in bound.arguments
     }
-    return Op(stmt, RECORD, target, callee=cls, inputs=inputs, pure=False)
+    op = Op(stmt, RECORD, target, callee=cls, inputs=inputs, pure=False)
+    op.lookups = dependencies_of_lookup(cls, "__init__")  # a new __init__: generate again
+    return op
 
 
 def _rule_op(stmt, target, primitive, args, keywords, fn: NormalizedFunction) -> Op:

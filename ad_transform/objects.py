@@ -200,20 +200,40 @@ def resolve_objects(ops: list, fn, param_classes: dict[str, type]) -> dict[str, 
     object of a known user class: a method, property or operator method becomes a
     ``USER_CALL`` of its function with the object as first argument, an attribute stored
     on the object a ``FIELD`` read. An operation on such an object that cannot be followed
-    gets a ``refusal`` (raised if it is active). Returns the known classes of names."""
+    gets a ``refusal`` (raised if it is active). Returns the known classes of names.
+
+    Classes are inferred by induction over the execution: first optimistically (an
+    operation not resolved yet gives no class, so ``acc = acc + v`` in a loop can keep
+    the class of its first value); the result is kept only if the classes it resolved to
+    are exactly those the resolved operations give (each unresolved one giving no known
+    class), else the inference is redone without optimism."""
+    original = list(ops)
+    resolved, classes, results = _resolve_all(original, fn, param_classes, optimistic=True)
+    if _classes_of_names(resolved, fn, param_classes, results, optimistic=False) != classes:
+        resolved, classes, results = _resolve_all(original, fn, param_classes, optimistic=False)
+    ops[:] = resolved
+    return classes
+
+
+def _resolve_all(original: list, fn, param_classes: dict, optimistic: bool) -> tuple:
+    """``original`` resolved with the classes they imply, iterated until the classes of
+    names and of helpers' results stop changing: (ops, classes, results)."""
     from .analyze import USER_CALL
 
-    results: dict[int, type] = {}  # id(USER_CALL op) -> the class of what it returns
+    results: dict[int, type] = {}  # position of a USER_CALL -> the class it returns
+    current = list(original)
+    classes: dict = {}
     for _ in range(20):
-        classes = _classes_of_names(ops, fn, param_classes, results)
-        records = _record_names(ops)
-        for position, op in enumerate(ops):
+        classes = _classes_of_names(current, fn, param_classes, results, optimistic)
+        records = _record_names(current)
+        current = []
+        for op in original:
             resolved = _resolve(op, fn, classes, records)
             if resolved is not None:
                 resolved.depth = op.depth
-                ops[position] = resolved
-        changed = False
-        for op in ops:
+            current.append(resolved or op)
+        found: dict[int, type] = {}
+        for position, op in enumerate(current):
             if op.form != USER_CALL:
                 continue
             op.arg_classes = {
@@ -222,12 +242,13 @@ def resolve_objects(ops: list, fn, param_classes: dict[str, type]) -> dict[str, 
                 if (cls := class_of_atom(atom, classes, fn)) is not None
             }
             returned = returned_class(op.callee, op.arg_classes)
-            if returned is not None and results.get(id(op)) is not returned:
-                results[id(op)] = returned
-                changed = True
-        if not changed:
-            return classes
-    return classes
+            if returned is not None:
+                found[position] = returned
+        stable = _classes_of_names(current, fn, param_classes, found, optimistic) == classes
+        if found == results and stable:
+            break
+        results = found
+    return current, classes, results
 
 
 _RETURNED: dict[tuple, object] = {}
@@ -321,33 +342,39 @@ _UNKNOWN = object()  # a name whose class is not one known class
 
 
 def _classes_of_names(
-    ops: list, fn, param_classes: dict[str, type], results: dict[int, type]
+    ops: list, fn, param_classes: dict, results: dict[int, type], optimistic: bool
 ) -> dict[str, type]:
     """Names whose every definition gives an object of the same user class: a parameter
-    of that class, ``Cls(...)`` of a record class, a copy of such a name (joined over
-    branches and loops, to a fixpoint)."""
-    from .analyze import COPY, CONSTANT, MUTATIONS, RECORD
+    of that class, ``Cls(...)`` of a record class, a helper's result of a known class
+    (``results``, by position), an attribute of a record stored from such a name, a copy
+    (joined over branches and loops, to a fixpoint). ``optimistic``: an operation not
+    resolved (yet) gives nothing instead of an unknown class."""
+    from .analyze import COPY, CONSTANT, FIELD, MUTATIONS, OPAQUE, RECORD, RULE
 
     definitions: dict[str, list] = {}
-    for op in ops:
+    for position, op in enumerate(ops):
         if op.target is not None and op.form not in MUTATIONS:
-            definitions.setdefault(op.target, []).append(op)
+            definitions.setdefault(op.target, []).append((position, op))
     known: dict[str, object] = {}
     for _ in range(50):
         new: dict[str, object] = {}
         for name, defs in definitions.items():
             found = {param_classes[name]} if name in param_classes else set()
-            for op in defs:
+            for position, op in defs:
                 if op.form == RECORD:
                     found.add(op.callee)
-                elif id(op) in results:  # a helper returning an object of a known class
-                    found.add(results[id(op)])
+                elif position in results:  # a helper returning an object of a known class
+                    found.add(results[position])
                 elif op.form == COPY and op.inputs["x"].id in definitions:
                     source = known.get(op.inputs["x"].id)
                     if source is not None:  # None: not known yet (a loop)
                         found.add(source)
                 elif op.form == COPY:
                     found.add(class_of_atom(op.inputs["x"], param_classes, fn) or _UNKNOWN)
+                elif op.form == FIELD:
+                    found.add(_field_class(op, definitions, known, param_classes, fn))
+                elif optimistic and op.form in (RULE, OPAQUE):
+                    continue
                 elif not (op.form == CONSTANT and _is_none(op.inputs["x"])):
                     found.add(_UNKNOWN)  # ``x = None``: a placeholder for another path
             if found:
@@ -360,6 +387,25 @@ def _classes_of_names(
         if name not in definitions:
             classes[name] = cls
     return classes
+
+
+def _field_class(op, definitions: dict, known: dict, param_classes: dict, fn) -> object:
+    """The class of ``obj.a`` where every definition of ``obj`` is ``Cls(...)`` of a record
+    class storing, in ``a``, an object of one known class."""
+    from .analyze import RECORD
+
+    obj = op.inputs["obj"]
+    defs = definitions.get(obj.id, []) if isinstance(obj, gast.Name) else []
+    if not defs or any(d.form != RECORD for _, d in defs):
+        return _UNKNOWN
+    found = set()
+    for _, record in defs:
+        atom = record.inputs.get(op.attr)
+        if isinstance(atom, gast.Name) and atom.id in definitions:
+            found.add(known.get(atom.id, _UNKNOWN))
+        else:
+            found.add(class_of_atom(atom, param_classes, fn) or _UNKNOWN if atom else _UNKNOWN)
+    return found.pop() if len(found) == 1 else _UNKNOWN
 
 
 def _record_names(ops: list) -> set[str]:
@@ -428,7 +474,7 @@ class _Context:
         what_it_is = (
             f"the class {cls.cls.__qualname__} itself"
             if isinstance(cls, TheClass)
-            else f"an object of the class {cls.__qualname__}"
+            else f"an instance of the class {cls.__qualname__}"
         )
         return f"cannot differentiate this operation: '{name}' is {what_it_is}, and {what}"
 
@@ -525,7 +571,8 @@ class _Context:
             value, receivers = value.__func__, [_class_atom(cls, receiver)]
         if not is_user_function(value):
             what = (
-                f"it has no method '{name}'"
+                f"its class has no method '{name}' (calls of a function held in an "
+                "attribute of an object are not supported)"
                 if found is None
                 else f"'{name}' is not a method written in Python"
             )
@@ -615,7 +662,9 @@ class _Context:
                 receiver, cls, f"its property '{name}' has no getter written in Python"
             )
             return None
-        if name in _SPECIAL_ATTRIBUTES or (found is not None and hasattr(type(value), "__get__")):
+        descriptor = hasattr(type(value), "__get__")
+        slot = isinstance(value, types.MemberDescriptorType)  # an entry of __slots__
+        if name in _SPECIAL_ATTRIBUTES or (found is not None and descriptor and not slot):
             self.op.refusal = self.error_text(
                 receiver, cls, f"'{name}' is not an attribute stored on the object"
             )

@@ -29,7 +29,7 @@ import numpy as np
 from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids
-from .rules.registry import ARRAY
+from .rules.registry import ARRAY, SCALAR
 
 _BUILD, _COPY, _CONSTANT, _RULE, _USER_CALL, _OPAQUE = (
     "build",
@@ -125,6 +125,17 @@ def _memory(analysis) -> tuple[dict[str, set], dict[str, set]]:
                 pass  # an array copies the values stored into it
             elif op.form == _RULE and op.rule.template is None and not _writes_out(op):
                 of(target).add(f"{target}@{index}")  # indices, masks, shapes: new objects
+            elif op.form == "record":  # Cls(...): a new object holding its arguments
+                of(target).add(f"{target}@{index}")
+                inside(target).update(everything)
+            elif op.form == "field":  # obj.a: what the object holds
+                of(target).update(everything)
+                inside(target).update(everything)
+            elif op.form == _USER_CALL and kinds.get(target) not in (ARRAY, SCALAR) and (
+                _binds_new(op, set(), fn, kinds, definitions, frozenset())
+            ):  # a new list, tuple or object a helper made may hold its arguments
+                of(target).add(f"{target}@{index}")
+                inside(target).update(everything)
             elif op.form in (_RULE, _USER_CALL, _OPAQUE) and not _binds_new(
                 op, set(), fn, kinds, definitions, frozenset()
             ):
