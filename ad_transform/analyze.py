@@ -383,7 +383,9 @@ def constructor_op(stmt, target, cls: type, call: gast.Call, fn: NormalizedFunct
     if isinstance(layout, str):
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
         op = Op(stmt, OPAQUE, target, callee=cls, inputs=atoms, pure=False)
-        op.refusal = f"cannot differentiate the construction of a {cls.__qualname__} object: {layout}"
+        op.refusal = (
+            f"cannot differentiate the construction of a {cls.__qualname__} object: {layout}"
+        )
         return op
     try:
         bound = layout.signature.bind(None, *call.args, **keywords)
@@ -528,6 +530,8 @@ def _output_kind(
         return _BOTTOM
     if op.form in (COPY, CONSTANT):
         return atom_kind(op.inputs["x"], kinds, fn)
+    if op.form == FIELD:
+        return _field_kind(op, kinds, fn, definitions or {})
     if op.form == BUILD:
         return SEQUENCE
     if op.form == RULE and op.rule.sequence_form is not None:
@@ -545,6 +549,17 @@ def _output_kind(
     if op.form == RULE and op.rule.kind == ARRAY:  # np.zeros(n): a new array, no derivative
         return ARRAY
     return UNKNOWN
+
+
+def _field_kind(op: Op, kinds: dict, fn: NormalizedFunction, definitions: dict) -> str:
+    """``p.x`` where every definition of ``p`` is ``Cls(...)`` of a record class: the kind
+    of what each stored in ``x`` (objects never change their attributes); else UNKNOWN."""
+    obj = op.inputs["obj"]
+    records = definitions.get(obj.id, []) if isinstance(obj, gast.Name) else []
+    if not records or any(d.form != RECORD or op.attr not in d.inputs for d in records):
+        return UNKNOWN
+    found = {atom_kind(d.inputs[op.attr], kinds, fn) for d in records}
+    return found.pop() if len(found) == 1 else UNKNOWN
 
 
 def _is_none(node: gast.expr) -> bool:
@@ -893,13 +908,15 @@ def _describe_callee(op: Op) -> str:
         cls = type(owner)
         if is_user_function(getattr(callee, "__func__", None)):
             return (
-                f"the method '{cls.__name__}.{callee.__name__}' of a user class (methods of "
-                "user classes are not differentiated)"
+                f"the method '{cls.__name__}.{callee.__name__}' of a user class held in a "
+                "name (a bound method is differentiated where it is called as "
+                "'obj.method(...)')"
             )
         return f"the method '{callee.__name__}' of a {cls.__name__} object"
     if isinstance(callee, type) and is_user_function(getattr(callee, "__init__", None)):
         return (
-            f"the user class '{callee.__name__}' (objects of user classes are not differentiated)"
+            f"the user class '{callee.__name__}' (objects of user classes are differentiated "
+            "where their class is known)"
         )
     return f"a call to {rules.display_name(callee)}"
 

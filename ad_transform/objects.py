@@ -16,6 +16,7 @@ to the argument stored there. Anything else is described in words for the refusa
 
 from __future__ import annotations
 
+import abc
 import ast
 import dataclasses
 import inspect
@@ -49,7 +50,7 @@ def plain_attribute_access(cls: type) -> str | None:
         return f"the class {cls.__qualname__} defines __getattribute__"
     if find_attribute(cls, "__getattr__") is not None:
         return f"the class {cls.__qualname__} defines __getattr__"
-    if type(cls) is not type:
+    if type(cls) not in (type, abc.ABCMeta):  # ABCMeta only checks abstract methods
         return f"the class {cls.__qualname__} has the metaclass {type(cls).__qualname__}"
     return None
 
@@ -119,12 +120,13 @@ def record_layout(cls: type) -> RecordLayout | str:
             return fields
     for name in fields:
         found = find_attribute(cls, name)
-        if found is not None and is_data_descriptor(found[1]):
-            if not isinstance(found[1], types.MemberDescriptorType):  # __slots__ entries
-                return (
-                    f"the attribute '{name}' of {cls.__qualname__} is a property or another "
-                    "descriptor, which runs code when it is stored"
-                )
+        value = found[1] if found is not None else None
+        slot = isinstance(value, types.MemberDescriptorType)  # a __slots__ entry
+        if found is not None and is_data_descriptor(value) and not slot:
+            return (
+                f"the attribute '{name}' of {cls.__qualname__} is a property or another "
+                "descriptor, which runs code when it is stored"
+            )
         if name in _SPECIAL_ATTRIBUTES:
             return f"the __init__ of {cls.__qualname__} stores into '{name}'"
     return RecordLayout(cls, fields, signature)
@@ -153,7 +155,9 @@ def _stored_parameters(init: types.FunctionType, cls: type) -> dict[str, str] | 
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]  # the docstring
     for stmt in body:
-        target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
+        target = (
+            stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
+        )
         if (
             isinstance(target, ast.Attribute)
             and isinstance(target.value, ast.Name)
@@ -266,7 +270,19 @@ def returned_class(callee: types.FunctionType, arg_classes: dict) -> type | None
 
     if not arg_classes and not _names_a_user_class(callee):
         return None
-    key = (callee, callee.__code__, tuple(sorted(arg_classes.items(), key=lambda kv: kv[0])))
+    namespace = callee.__globals__
+    classes_named = tuple(  # a global rebound to another class: answered again
+        (name, namespace.get(name))
+        for name in callee.__code__.co_names
+        if isinstance(namespace.get(name), type)
+    )
+    key = (
+        callee,
+        callee.__code__,
+        tuple(sorted(arg_classes.items(), key=lambda kv: kv[0])),
+        classes_named,
+        tuple(v if isinstance(v, type) else None for v in _cell_values(callee)),
+    )
     if key in _RETURNED:
         return _RETURNED[key]
     if key in _RETURNED_IN_PROGRESS:
@@ -291,9 +307,10 @@ def returned_class(callee: types.FunctionType, arg_classes: dict) -> type | None
 
 def _names_a_user_class(func: types.FunctionType) -> bool:
     """Whether ``func`` reads a global or closure name bound to a user class."""
-    scope = dict(func.__globals__)
-    scope.update(zip(func.__code__.co_freevars, _cell_values(func)))
-    return any(is_user_class(scope.get(name)) for name in (*func.__code__.co_names, *func.__code__.co_freevars))
+    code, namespace = func.__code__, func.__globals__
+    if any(is_user_class(namespace.get(name)) for name in code.co_names):
+        return True
+    return any(is_user_class(value) for value in _cell_values(func))
 
 
 def _cell_values(func: types.FunctionType) -> list:
@@ -349,7 +366,7 @@ def _classes_of_names(
     (``results``, by position), an attribute of a record stored from such a name, a copy
     (joined over branches and loops, to a fixpoint). ``optimistic``: an operation not
     resolved (yet) gives nothing instead of an unknown class."""
-    from .analyze import COPY, CONSTANT, FIELD, MUTATIONS, OPAQUE, RECORD, RULE
+    from .analyze import CONSTANT, COPY, FIELD, MUTATIONS, OPAQUE, RECORD, RULE
 
     definitions: dict[str, list] = {}
     for position, op in enumerate(ops):
@@ -526,7 +543,9 @@ class _Context:
         if isinstance(func, gast.Name):
             cls = self.class_of(func)
             if cls is not None:
-                return self.operator_method(func, cls, "__call__", [func, *call.args], call.keywords)
+                return self.operator_method(
+                    func, cls, "__call__", [func, *call.args], call.keywords
+                )
         self.refuse_objects([*call.args, *(kw.value for kw in call.keywords)])
         return None
 
@@ -602,7 +621,9 @@ class _Context:
             value, receivers = value.__func__, [_class_atom(cls, receiver)]
         if not is_user_function(value):
             self.op.refusal = self.error_text(
-                receiver, TheClass(cls), f"'{name}' is not a function of that class written in Python"
+                receiver,
+                TheClass(cls),
+                f"'{name}' is not a function of that class written in Python",
             )
             return None
         return self.user_call(value, [*receivers, *call.args], call.keywords, cls, name)
@@ -614,7 +635,9 @@ class _Context:
         if isinstance(cls, TheClass):
             if name == "__call__":  # cls(...): a constructor
                 return self.constructor(cls.cls, args[1:], list(keywords))
-            self.op.refusal = self.error_text(receiver, cls, "operators on classes are not differentiated")
+            self.op.refusal = self.error_text(
+                receiver, cls, "operators on classes are not differentiated"
+            )
             return None
         if self.access_refusal(receiver, cls):
             return None

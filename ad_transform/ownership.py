@@ -131,8 +131,10 @@ def _memory(analysis) -> tuple[dict[str, set], dict[str, set]]:
             elif op.form == "field":  # obj.a: what the object holds
                 of(target).update(everything)
                 inside(target).update(everything)
-            elif op.form == _USER_CALL and kinds.get(target) not in (ARRAY, SCALAR) and (
-                _binds_new(op, set(), fn, kinds, definitions, frozenset())
+            elif (
+                op.form == _USER_CALL
+                and kinds.get(target) not in (ARRAY, SCALAR)
+                and (_binds_new(op, set(), fn, kinds, definitions, frozenset()))
             ):  # a new list, tuple or object a helper made may hold its arguments
                 of(target).add(f"{target}@{index}")
                 inside(target).update(everything)

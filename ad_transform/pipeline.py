@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import gast
 
 from . import runtime
-from .callables import code_name
 from .analyze import Analysis, Op, analyze
+from .callables import code_name
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
 from .nodes import name_ids, subnodes
