@@ -688,3 +688,19 @@ def test_abstract_base_class_methods():
         return Square(x).doubled()
 
     check_grad(f, [0.7])
+
+
+class Holder:
+    def __init__(self, inner, bias):
+        self.inner = inner
+        self.bias = bias
+
+
+def test_method_of_an_object_stored_in_a_record():
+    line = Line(1.5)
+
+    def f(x):
+        holder = Holder(line, x * x)
+        return holder.inner.at(x) + holder.bias
+
+    check_grad(f, [0.7])

@@ -115,21 +115,16 @@ def f_calls_kwargs_helper(x):
     return kwargs_helper(x, scale=2.0)
 
 
-class Holder:
-    def __init__(self, inner):
-        self.inner = inner
-
-
 class ComputedScale:
     def __init__(self, scale):
         self.scale = 2.0 * scale
 
 
-def f_method_of_object_attribute(x):
+def f_method_of_object_in_a_list(x):
     # methods of user classes are differentiated where the object's class is known
-    # (tests/test_constructs_classes.py); an attribute's class is not known
-    holder = Holder(SCALER)
-    return holder.inner.apply(x)
+    # (tests/test_constructs_classes.py); an item's class is not known
+    scalers = [SCALER]
+    return scalers[0].apply(x)
 
 
 def f_user_class_computing_init(x):
@@ -233,10 +228,10 @@ ROWS = [
         None,
     ),
     (
-        "method_of_object_attribute",
-        f_method_of_object_attribute,
-        f_method_of_object_attribute,
-        "holder.inner.apply",
+        "method_of_object_in_a_list",
+        f_method_of_object_in_a_list,
+        f_method_of_object_in_a_list,
+        "scalers[0].apply",
         "apply",
         None,
     ),
@@ -466,7 +461,7 @@ def test_catalog_is_complete():
         "while_else",
         "star_args_call",
         "kwargs_call",
-        "method_of_object_attribute",
+        "method_of_object_in_a_list",
         "f_nested_def",
         "class_def",
         "match",
