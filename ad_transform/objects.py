@@ -216,7 +216,38 @@ def resolve_objects(ops: list, fn, param_classes: dict[str, type]) -> dict[str, 
     if _classes_of_names(resolved, fn, param_classes, results, optimistic=False) != classes:
         resolved, classes, results = _resolve_all(original, fn, param_classes, optimistic=False)
     ops[:] = resolved
+    for op in ops:  # a global object whose class was used: rebinding it makes code stale
+        for atom in {id(a): a for a in [*op.inputs.values(), *(op.call_args or ())]}.values():
+            if not isinstance(atom, gast.Constant) and class_of_atom(atom, classes, fn):
+                op.lookups.extend(_global_bindings(atom, fn))
     return classes
+
+
+def _global_bindings(atom, fn) -> list[tuple]:
+    """``(namespace, name, object)`` of each step that reached the object ``atom`` names
+    through a global or closure name (``MODEL``, ``CONFIG.model``); nothing for a local."""
+    node, chain = atom, []
+    while isinstance(node, gast.Attribute):
+        chain.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name) or node.id in fn.source_of or node.id in fn.params:
+        return []
+    parsed = fn.parsed
+    if node.id in parsed.closure:
+        namespace = parsed.closure[node.id]
+    elif node.id in parsed.globals:
+        namespace = parsed.globals
+    else:
+        return []
+    obj = parsed.lookup(node.id)
+    found = [(namespace, node.id, obj)]
+    for attr in reversed(chain):
+        attributes = getattr(obj, "__dict__", None)
+        if not hasattr(attributes, "get") or attr not in attributes:
+            break
+        obj = attributes[attr]
+        found.append((attributes, attr, obj))
+    return found
 
 
 def _resolve_all(original: list, fn, param_classes: dict, optimistic: bool) -> tuple:

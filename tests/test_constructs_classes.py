@@ -704,3 +704,35 @@ def test_method_of_an_object_stored_in_a_record():
         return holder.inner.at(x) + holder.bias
 
     check_grad(f, [0.7])
+
+
+class Doubler:
+    def val(self, x):
+        return 2.0 * x
+
+
+class Tripler:
+    def val(self, x):
+        return 3.0 * x
+
+
+SWAPPED = Doubler()
+
+
+def use_val(obj, x):
+    return obj.val(x)
+
+
+def test_rebinding_a_global_object_to_another_class_regenerates():
+    def f(x):
+        return use_val(SWAPPED, x)
+
+    g = grad(f)
+    assert g(1.0) == pytest.approx(2.0)
+    global SWAPPED
+    try:
+        SWAPPED = Tripler()
+        assert g(1.0) == pytest.approx(3.0)
+    finally:
+        SWAPPED = Doubler()
+    assert g(1.0) == pytest.approx(2.0)
