@@ -211,6 +211,8 @@ def resolve_objects(ops: list, fn, param_classes: dict[str, type]) -> dict[str, 
     the class of its first value); the result is kept only if the classes it resolved to
     are exactly those the resolved operations give (each unresolved one giving no known
     class), else the inference is redone without optimism."""
+    if not _may_involve_objects(ops, fn, param_classes):
+        return {}  # the common case: nothing to resolve (each answer would be "unknown")
     original = list(ops)
     resolved, classes, results = _resolve_all(original, fn, param_classes, optimistic=True)
     if _classes_of_names(resolved, fn, param_classes, results, optimistic=False) != classes:
@@ -221,6 +223,35 @@ def resolve_objects(ops: list, fn, param_classes: dict[str, type]) -> dict[str, 
             if not isinstance(atom, gast.Constant) and class_of_atom(atom, classes, fn):
                 op.lookups.extend(_global_bindings(atom, fn))
     return classes
+
+
+def _may_involve_objects(ops: list, fn, param_classes: dict) -> bool:
+    """Whether any operation of ``ops`` may act on an object of a user class: a parameter
+    of one, ``Cls(...)``, a bound method or callable object reached statically, a global
+    object or class read, a helper that names a user class (it may return an object)."""
+    from .analyze import OPAQUE, RECORD, USER_CALL
+
+    if param_classes:
+        return True
+    seen: set[int] = set()
+    for op in ops:
+        if op.form == RECORD:
+            return True
+        callee = op.callee
+        if op.form == OPAQUE and (
+            isinstance(callee, types.MethodType)
+            or (callee is not None and is_user_class(type(callee)))
+        ):
+            return True
+        if op.form == USER_CALL and id(callee) not in seen:
+            seen.add(id(callee))
+            if _names_a_user_class(callee):
+                return True
+        for atom in op.inputs.values():
+            global_name = isinstance(atom, gast.Name) and atom.id not in fn.source_of
+            if (global_name or getattr(atom, "ad_static", False)) and class_of_atom(atom, {}, fn):
+                return True
+    return False
 
 
 def _global_bindings(atom, fn) -> list[tuple]:
