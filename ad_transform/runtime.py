@@ -14,6 +14,8 @@ import math
 import string
 import sys
 
+import numbers
+
 import numpy as np
 
 from .errors import ADTransformError
@@ -114,7 +116,17 @@ def zeros_like(x):
         return ListAdjoint(zeros_like(element) for element in x)
     if isinstance(x, np.generic):
         return _float_dtype(x.dtype).type(0)
+    if _is_object(x):
+        return Fields()
     return 0.0
+
+
+def _is_object(x) -> bool:
+    """An object of a class that is not a builtin, NumPy's or a number: its adjoint is a
+    ``Fields``."""
+    return type(x).__module__ != "builtins" and not isinstance(
+        x, (np.ndarray, np.generic, numbers.Number)
+    )
 
 
 def container_adjoint(g, x):
@@ -158,6 +170,8 @@ def as_gradient(dx, x, copy=False, adjoint=False):
         return type(x)(dx)  # a float for a float, also where NumPy made dx a 0-d array
     if isinstance(x, int) and not isinstance(x, bool):
         return float(dx)
+    if _is_zero(dx) and _is_object(x):  # a helper's object argument: never a bare zero
+        return Fields()
     return own(dx) if copy else dx
 
 

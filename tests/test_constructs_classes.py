@@ -736,3 +736,76 @@ def test_rebinding_a_global_object_to_another_class_regenerates():
     finally:
         SWAPPED = Doubler()
     assert g(1.0) == pytest.approx(2.0)
+
+
+# -- more forms of the kind ------------------------------------------------------------------
+class Poly:
+    def __init__(self, coefficients):
+        self.coefficients = coefficients
+
+    @classmethod
+    def line(cls, a, b):
+        return cls(np.array([a, b]))
+
+    def at(self, x, shift=0.0):
+        total = 0.0
+        for c in self.coefficients:
+            total = total * (x - shift) + c
+        return total
+
+    @property
+    def leading(self):
+        return self.at(1.0) - self.at(0.0)
+
+
+def test_classmethod_constructor_and_method_with_default():
+    def f(a, b):
+        p = Poly.line(a, b)
+        return p.at(2.0) + p.at(1.5, shift=0.5) + p.leading
+
+    check_grad(f, [0.6, -1.2], wrt=(0, 1))
+
+
+def test_method_called_in_a_loop_on_a_parameter():
+    def f(x, poly):
+        total = 0.0
+        for i in range(3):
+            total = total + poly.at(x * i)
+        return total
+
+    check_grad(f, [0.8, Poly(np.array([1.0, -2.0, 0.5]))])
+
+
+def test_method_with_a_branch_on_its_object():
+    class Relu:
+        def __init__(self, slope):
+            self.slope = slope
+
+        def __call__(self, v):
+            if v > 0:
+                return v * self.slope
+            return 0.01 * v
+
+    def f(x, s):
+        act = Relu(s)
+        return act(x) * act(x - 1.0)
+
+    check_grad(f, [1.7, 0.9], wrt=(0, 1))
+    check_grad(f, [-0.4, 0.9], wrt=(0, 1))
+
+
+def test_value_and_grad_of_a_method_result():
+    def f(x):
+        return Point(x, 3.0).norm2()
+
+    value, gradient = value_and_grad(f)(0.5)
+    assert value == pytest.approx(9.25)
+    assert gradient == pytest.approx(1.0)
+
+
+def test_object_is_not_a_differentiable_argument():
+    def f(x, p):
+        return x * p.x
+
+    with pytest.raises(TypeError, match="must be a real number or a float ndarray"):
+        grad(f, wrt=1)(1.0, Point(1.0, 2.0))
