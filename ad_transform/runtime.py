@@ -11,10 +11,9 @@ dtype of their inputs (float32 stays float32; Python numbers do not promote).
 from __future__ import annotations
 
 import math
+import numbers
 import string
 import sys
-
-import numbers
 
 import numpy as np
 
