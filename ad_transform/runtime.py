@@ -11,7 +11,6 @@ dtype of their inputs (float32 stays float32; Python numbers do not promote).
 from __future__ import annotations
 
 import math
-import numbers
 import string
 import sys
 
@@ -123,8 +122,8 @@ def zeros_like(x):
 def _is_object(x) -> bool:
     """An object of a class that is not a builtin, NumPy's or a number: its adjoint is a
     ``Fields``."""
-    return type(x).__module__ != "builtins" and not isinstance(
-        x, (np.ndarray, np.generic, numbers.Number)
+    return type(x).__module__ not in ("builtins", "fractions", "decimal") and not isinstance(
+        x, (np.ndarray, np.generic, int, float, complex)
     )
 
 
