@@ -34,6 +34,7 @@ from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
+from .objects import class_of_atom, dependencies_of_lookup, is_user_class, record_layout
 from .ownership import check_item_stores
 from .parse import is_missing
 from .rules.registry import (
@@ -83,6 +84,9 @@ RULE, COPY, CONSTANT, USER_CALL, BUILD, OPAQUE, RETURN, STORE_ITEM, APPEND = (
     "append",
 )
 EXTEND = "extend"  # xs.extend(values) on a list
+# Objects of user classes (objects.py): ``Cls(...)`` of a record class, and the read of an
+# attribute stored on an object of a known class.
+RECORD, FIELD = "record", "field"
 # A user helper's in-place change of a container passed to it: never a statement's own
 # op, only in the data flow (one per in-out argument, after the call's USER_CALL op).
 CALL_WRITE = "call_write"
@@ -114,6 +118,18 @@ class Op:
     # a user call: atoms that reach the helper through ``**`` (a ``**d`` at the call, or
     # keywords its ``**kwargs`` collects): never differentiated, refused if varied
     keyword_rest: list[gast.expr] = field(default_factory=list)
+    # a method, property or operator method of a user class called as a user function:
+    # the arguments of the call of its pair (the receiver first), and the classes known
+    # of its arguments (parameter -> class), which its pair is specialised for
+    call_args: list[gast.expr] | None = None
+    call_keywords: list[gast.keyword] = field(default_factory=list)
+    arg_classes: dict[str, type] = field(default_factory=dict)
+    # a method looked up on a receiver whose instance attributes are not known: the
+    # receiver and the name, checked when it runs (an instance attribute would shadow it)
+    class_method_check: tuple[gast.expr, str] | None = None
+    lookups: list[tuple] = field(default_factory=list)  # (namespace, name, object) resolved
+    attr: str | None = None  # FIELD: the attribute read
+    refusal: str | None = None  # why an operation on an object cannot be differentiated
 
     @property
     def value(self) -> gast.expr:
@@ -134,6 +150,10 @@ class Analysis:
     loop_variant: set[str] = field(default_factory=set)  # names assigned inside a loop
     # a helper's in-out parameters: changed in place for its caller, adjoints in and out
     inout: tuple[str, ...] = ()
+    classes: dict[str, type] = field(default_factory=dict)  # names of objects of user classes
+
+    def class_of(self, atom: gast.expr) -> type | None:
+        return class_of_atom(atom, self.classes, self.fn)
 
     def op(self, stmt: gast.stmt) -> Op:
         return self.op_of[id(stmt)]
@@ -161,17 +181,22 @@ def analyze(
     helper: bool = False,
     inout: tuple[str, ...] = (),
     result_used: bool = True,
+    param_classes: dict[str, type] | None = None,
 ) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs.
 
     ``helper``: ``fn`` is called by a differentiated function (which may read what it
     leaves behind), not the function differentiated itself. For a helper's pair:
     ``inout`` are the parameters it changes in place (outputs as much as the result),
-    and ``result_used`` says whether the caller uses its result."""
+    and ``result_used`` says whether the caller uses its result. ``param_classes``: the
+    user classes of parameters that hold objects (their methods are resolved by class)."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
     _collect(fn.body, fn, 0, ops, counters, loop_variant)
+    from .objects import resolve_objects
+
+    classes = resolve_objects(ops, fn, param_classes or {})
     start = dict(param_kinds, **{c: SCALAR for c in counters})
     kinds = _kinds(ops, start, fn)
     if aliases.apply_kinds(ops, kinds, fn, _describe):
@@ -185,7 +210,16 @@ def analyze(
         if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
     analysis = Analysis(
-        fn, wrt, ops, kinds, varied, useful, {id(op.stmt): op for op in ops}, loop_variant, inout
+        fn,
+        wrt,
+        ops,
+        kinds,
+        varied,
+        useful,
+        {id(op.stmt): op for op in ops},
+        loop_variant,
+        inout,
+        classes,
     )
     for op in ops:
         _mark_active(op, analysis)
@@ -467,6 +501,8 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
         atoms = [a.value if isinstance(a, gast.Starred) else a for a in call.args]
         atoms = {str(i): a for i, a in enumerate([*atoms, *keywords.values()])}
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
+    if rule is None and isinstance(callee, type) and is_user_class(callee):
+        return constructor_op(stmt, target, callee, call, fn)
     if rule is None and is_user_function(callee):
         inputs, spread, rest = _bind_user_call(callee, call, fn, stmt)
         return Op(
@@ -493,6 +529,33 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
             atoms["callee"] = call.func
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
     return _rule_op(stmt, target, callee, call.args, keywords, fn)
+
+
+def constructor_op(stmt, target, cls: type, call: gast.Call, fn: NormalizedFunction) -> Op:
+    """``Cls(...)`` of a record class: a ``RECORD`` whose inputs are the arguments stored
+    in each attribute (the forward sweep runs the constructor itself). Any other class is
+    opaque, with the reason."""
+    keywords = {kw.arg: kw.value for kw in call.keywords}
+    layout = record_layout(cls)
+    if isinstance(layout, str):
+        atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
+        op = Op(stmt, OPAQUE, target, callee=cls, inputs=atoms, pure=False)
+        op.refusal = (
+            f"cannot differentiate the construction of a {cls.__qualname__} object: {layout}"
+        )
+        return op
+    try:
+        bound = layout.signature.bind(None, *call.args, **keywords)
+    except TypeError as exc:
+        raise fn.parsed.error(f"call of {cls.__qualname__}: {exc}", call) from None
+    inputs = {
+        field: bound.arguments[param]
+        for field, param in layout.fields.items()
+        if param in bound.arguments
+    }
+    op = Op(stmt, RECORD, target, callee=cls, inputs=inputs, pure=False)
+    op.lookups = dependencies_of_lookup(cls, "__init__")  # a new __init__: generate again
+    return op
 
 
 def _rule_op(stmt, target, primitive, args, keywords, fn: NormalizedFunction) -> Op:
@@ -587,6 +650,30 @@ def _bind_user_call(
     return inputs, spread, rest
 
 
+def bind_arguments(callee, args: list, keywords: list, fn: NormalizedFunction, node) -> dict:
+    """The atoms of a call of the user function ``callee`` (a method, a property, an
+    operator method) by its parameters. ``*args``/``**kwargs`` are not spread here:
+    such a method is refused."""
+    variadic = [
+        p.name
+        for p in inspect.signature(callee, follow_wrapped=False).parameters.values()
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if variadic:
+        raise fn.parsed.error(
+            f"unsupported construct: a call of the method {callee.__qualname__}, which has "
+            f"a '*{variadic[0]}' parameter (methods with *args/**kwargs are not supported yet)",
+            node,
+        )
+    try:
+        bound = inspect.signature(callee, follow_wrapped=False).bind(
+            *args, **{kw.arg: kw.value for kw in keywords}
+        )
+    except TypeError as exc:
+        raise fn.parsed.error(f"call of {callee.__qualname__}: {exc}", node) from None
+    return dict(bound.arguments)
+
+
 # -- kinds --------------------------------------------------------------------------------
 def atom_kind(atom: gast.expr, kinds: dict, fn: NormalizedFunction) -> str | None:
     if isinstance(atom, gast.Constant):
@@ -651,6 +738,8 @@ def _output_kind(
         return _BOTTOM
     if op.form in (COPY, CONSTANT):
         return atom_kind(op.inputs["x"], kinds, fn)
+    if op.form == FIELD:
+        return _field_kind(op, kinds, fn, definitions or {})
     if op.form == BUILD:
         return DICT if isinstance(op.value, gast.Dict) else SEQUENCE
     if op.form == RULE and op.rule.sequence_form is not None:
@@ -672,6 +761,17 @@ def _output_kind(
     if op.form == RULE and op.rule.kind == ARRAY:  # np.zeros(n): a new array, no derivative
         return ARRAY
     return UNKNOWN
+
+
+def _field_kind(op: Op, kinds: dict, fn: NormalizedFunction, definitions: dict) -> str:
+    """``p.x`` where every definition of ``p`` is ``Cls(...)`` of a record class: the kind
+    of what each stored in ``x`` (objects never change their attributes); else UNKNOWN."""
+    obj = op.inputs["obj"]
+    records = definitions.get(obj.id, []) if isinstance(obj, gast.Name) else []
+    if not records or any(d.form != RECORD or op.attr not in d.inputs for d in records):
+        return UNKNOWN
+    found = {atom_kind(d.inputs[op.attr], kinds, fn) for d in records}
+    return found.pop() if len(found) == 1 else UNKNOWN
 
 
 def _is_none(node: gast.expr) -> bool:
@@ -755,7 +855,7 @@ def _numeric(atom, kinds: dict, fn, definitions: dict, seen: set) -> bool:
 
 # -- activity -----------------------------------------------------------------------------
 def _carries_derivative(op: Op) -> bool:
-    if op.form in (COPY, BUILD, USER_CALL, OPAQUE, RETURN, *MUTATIONS):
+    if op.form in (COPY, BUILD, USER_CALL, OPAQUE, RETURN, RECORD, FIELD, *MUTATIONS):
         return True
     return op.form == RULE and op.rule.template is not None
 
@@ -816,6 +916,8 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
             "text has no derivative",
             op.value,
         )
+    if op.refusal is not None:
+        raise parsed.error(op.refusal, op.value)
     if op.form == OPAQUE:
         raise parsed.error(_opaque_refusal(op, analysis), op.value)
     if op.form == RULE:
@@ -886,6 +988,8 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
                 "to a global or nonlocal variable: the derivative cannot follow it there",
                 op.value,
             )
+        if varied and op.refusal is not None:
+            raise analysis.fn.parsed.error(op.refusal, op.value)
         if varied:
             user_name = analysis.fn.source_of.get(varied[0], varied[0])
             raise analysis.fn.parsed.error(
@@ -960,7 +1064,15 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
         try:
             fn = _normalized_unless_inert(op.callee, op.spread)
             if fn is not None:
-                analyze(fn, varied, {}, helper=True, inout=inout, result_used=False)
+                analyze(
+                    fn,
+                    varied,
+                    {},
+                    helper=True,
+                    inout=inout,
+                    result_used=False,
+                    param_classes=op.arg_classes,
+                )
         finally:
             _HELPERS_BEING_CHECKED.discard(key)
 
@@ -1066,13 +1178,15 @@ def _describe_callee(op: Op) -> str:
         cls = type(owner)
         if is_user_function(getattr(callee, "__func__", None)):
             return (
-                f"the method '{cls.__name__}.{callee.__name__}' of a user class (methods of "
-                "user classes are not differentiated)"
+                f"the method '{cls.__name__}.{callee.__name__}' of a user class held in a "
+                "name (a bound method is differentiated where it is called as "
+                "'obj.method(...)')"
             )
         return f"the method '{callee.__name__}' of a {cls.__name__} object"
     if isinstance(callee, type) and is_user_function(getattr(callee, "__init__", None)):
         return (
-            f"the user class '{callee.__name__}' (objects of user classes are not differentiated)"
+            f"the user class '{callee.__name__}' (objects of user classes are differentiated "
+            "where their class is known)"
         )
     return f"a call to {rules.display_name(callee)}"
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import types
 from collections.abc import Callable
 
 import numpy as np
 
-from .callables import mark_derivative_code
+from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
+from .objects import TheClass, is_user_class
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
 from .rules.registry import ARRAY, SCALAR, UNKNOWN
 
@@ -46,12 +48,19 @@ class _Transformed:
         self.func = func
         self.wrt = wrt
         self._positions = (wrt,) if isinstance(wrt, int) else tuple(wrt)
+        # a bound method (``grad(model.loss)``): its function is differentiated with the
+        # object as first argument; wrt counts the arguments the caller passes
+        self._receiver, self._function, self._offset = (), func, 0
+        if _is_bound_user_method(func):
+            self._receiver, self._function, self._offset = (func.__self__,), func.__func__, 1
         if isinstance(wrt, tuple) and not wrt:
             raise ValueError("wrt=() asks for no gradient at all")
         if len(set(self._positions)) != len(self._positions):
             raise ValueError(f"wrt={wrt!r} names the same argument more than once")
         if min(self._positions) < 0:
             raise ValueError(f"wrt={wrt!r}: argument indices must not be negative")
+        self._positions = tuple(p + self._offset for p in self._positions)
+        self._wrt = wrt + self._offset if isinstance(wrt, int) else self._positions
         try:  # func's own parameters: a wrapper's, not those of what it wraps
             self._signature = inspect.signature(func, follow_wrapped=False)
         except (TypeError, ValueError):
@@ -71,16 +80,17 @@ class _Transformed:
                 bound = self._signature.bind(*args, **kwargs)
             except TypeError as exc:
                 raise TypeError(f"{self.func.__name__}(): {exc}") from None
-            return bound.args, bound.kwargs
-        return args, kwargs
+            return self._receiver + bound.args, bound.kwargs
+        return self._receiver + args, kwargs
 
     def _prepare(self, args: tuple) -> tuple:
         """Check the differentiated arguments; integers are differentiated as floats."""
         if max(self._positions) >= len(args):
+            given = len(args) - self._offset
             raise TypeError(
                 f"{self.func.__name__}() is differentiated with respect to argument "
-                f"{max(self._positions)}, but only {len(args)} positional "
-                f"argument{'s were' if len(args) != 1 else ' was'} given"
+                f"{max(self._positions) - self._offset}, but only {given} positional "
+                f"argument{'s were' if given != 1 else ' was'} given"
             )
         converted = None
         for i in self._positions:
@@ -88,7 +98,7 @@ class _Transformed:
             kind = type(value)
             if kind is float or (kind is np.ndarray and value.dtype.kind == "f"):
                 continue
-            replacement = _as_differentiable(value, i, self.func)
+            replacement = _as_differentiable(value, i - self._offset, self.func)
             if replacement is not value:
                 converted = converted or list(args)
                 converted[i] = replacement
@@ -101,7 +111,12 @@ class _Transformed:
         generated = self._specialized.get(key)
         if generated is None:
             kinds = tuple(_kind_of_type(t) for t in key)
-            generated = generate(self.func, self.wrt, kinds, self.mode)
+            classes = tuple(
+                t if kind == UNKNOWN and is_user_class(t) else None for t, kind in zip(key, kinds)
+            )
+            if self._receiver and isinstance(self._receiver[0], type):  # a classmethod
+                classes = (TheClass(self._receiver[0]), *classes[1:])
+            generated = generate(self._function, self._wrt, kinds, self.mode, classes)
             self._specialized[key] = generated
             self._remember_fast_path(key, generated)
         elif generated.dependencies and generated.is_stale():
@@ -135,18 +150,31 @@ class _Transformed:
         argument types, :meth:`source_for` the code for arguments like given ones.
         """
         if self._last is None:
-            self._generated_for_key(_default_argument_types(self.func, self.wrt))
+            types_ = _default_argument_types(self._function, self._wrt)
+            receiver = tuple(map(type, self._receiver))
+            self._generated_for_key(receiver + types_[len(receiver) :])
         return self._last.source
 
     @property
     def generic_source(self) -> str:
         """The generated source that works for any argument types (arrays, scalars, lists)."""
-        kinds = (UNKNOWN,) * _positional_count(self.func, self.wrt)
-        return generate(self.func, self.wrt, kinds, self.mode).source
+        kinds = (UNKNOWN,) * _positional_count(self._function, self._wrt)
+        return generate(
+            self._function, self._wrt, kinds, self.mode, self._receiver_classes()
+        ).source
+
+    def _receiver_classes(self) -> tuple | None:
+        """The class of the object a bound method is bound to (None for a function)."""
+        if not self._receiver:
+            return None
+        receiver = self._receiver[0]
+        if isinstance(receiver, type):
+            return (TheClass(receiver),)
+        return (type(receiver),) if is_user_class(type(receiver)) else None
 
     def source_for(self, *args) -> str:
         """The generated source specialised for arguments like ``args`` (nothing is run)."""
-        return self._generated(self._prepare(args)).source
+        return self._generated(self._prepare(self._receiver + args)).source
 
     def __repr__(self) -> str:
         return f"<{self.mode}({self.func.__qualname__}, wrt={self.wrt!r})>"
@@ -162,6 +190,8 @@ class GradientFunction(_Transformed):
     ad_transform_derivative = "grad"
 
     def __call__(self, *args, **kwargs):
+        if self._receiver:
+            return self._call(args, kwargs)
         entry = self._fast.get(tuple(map(type, args)))
         if entry is not None and not kwargs:
             function, arrays, self._last = entry
@@ -170,8 +200,7 @@ class GradientFunction(_Transformed):
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict):
-        if kwargs:
-            args, kwargs = self._bind(args, kwargs)
+        args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
         return self._generated(args).function(*args, **kwargs)
 
@@ -190,8 +219,7 @@ class VJPFunction(_Transformed):
     ad_transform_derivative = "vjp"
 
     def __call__(self, *args, **kwargs):
-        if kwargs:
-            args, kwargs = self._bind(args, kwargs)
+        args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
         generated = self._generated(args)
         # the pullback differentiates at the point of this call: later changes the caller
@@ -323,6 +351,16 @@ def _annotation_type(annotation, func) -> type:
     if isinstance(annotation, type) and _kind_of_type(annotation) != UNKNOWN:
         return annotation if annotation is not bool else float
     return float
+
+
+def _is_bound_user_method(func) -> bool:
+    """A method bound to an object or class (``model.loss``, ``Model.create`` of a
+    classmethod) whose function is a plain ``def``; derivatives are not."""
+    return (
+        isinstance(func, types.MethodType)
+        and isinstance(func.__func__, types.FunctionType)
+        and derivative_origin(func) is None
+    )
 
 
 def _positional_count(func, wrt: Wrt = 0) -> int:

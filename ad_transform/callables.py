@@ -146,6 +146,17 @@ def _user_call_method(obj: object) -> types.FunctionType | None:
     return None
 
 
+def code_name(func: types.FunctionType) -> str:
+    """A name for the code generated from ``func``: its own name, or ``Class_method`` for
+    a function defined in a class (``Vec.__add__`` gives ``Vec_add``)."""
+    parts = func.__qualname__.rsplit(".<locals>.", 1)[-1].split(".")
+    name = func.__name__
+    if len(parts) < 2 or not parts[-2].isidentifier():
+        return name
+    core = name.strip("_") if name.startswith("__") and name.endswith("__") else name
+    return f"{parts[-2]}_{core or name}"
+
+
 def _name_of(obj: object) -> str:
     return str(getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj))
 

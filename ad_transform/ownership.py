@@ -173,6 +173,19 @@ def _memory(analysis, earlier: set[int] | None = None) -> tuple[dict[str, set], 
                     inside(target).update(of(held) | inside(held))
             elif op.form == _RULE and op.rule.template is None and not _writes_out(op):
                 of(target).add(f"{target}@{index}")  # indices, masks, shapes: new objects
+            elif op.form == "record":  # Cls(...): a new object holding its arguments
+                of(target).add(f"{target}@{index}")
+                inside(target).update(everything)
+            elif op.form == "field":  # obj.a: what the object holds
+                of(target).update(everything)
+                inside(target).update(everything)
+            elif (
+                op.form == _USER_CALL
+                and kinds.get(target) not in (ARRAY, SCALAR)
+                and (_binds_new(op, set(), fn, kinds, definitions, frozenset()))
+            ):  # a new list, tuple or object a helper made may hold its arguments
+                of(target).add(f"{target}@{index}")
+                inside(target).update(everything)
             elif op.form in (_RULE, _USER_CALL, _OPAQUE) and not _binds_new(
                 op, set(), fn, kinds, definitions, frozenset()
             ):

@@ -18,6 +18,7 @@ import gast
 
 from . import runtime
 from .analyze import Analysis, Op, analyze
+from .callables import code_name
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
 from .lower.signature import spread_signature, spread_varargs
@@ -63,11 +64,19 @@ class Generated:
         return self.functions[self.main]
 
 
-def generate(func: types.FunctionType, wrt: tuple[int, ...], kinds: tuple, mode: str) -> Generated:
-    """The generated (and cached) gradient code of ``func`` for arguments of these kinds."""
+def generate(
+    func: types.FunctionType,
+    wrt: tuple[int, ...],
+    kinds: tuple,
+    mode: str,
+    classes: tuple | None = None,
+) -> Generated:
+    """The generated (and cached) gradient code of ``func`` for arguments of these kinds;
+    ``classes``: the user class of each argument that is an object of one (else None)."""
     if not isinstance(func, types.FunctionType):
         parse_function(func)  # raises the ADTransformError that explains why
-    key = (wrt, kinds, mode)
+    classes = classes if classes is not None and any(classes) else None
+    key = (wrt, kinds, mode) if classes is None else (wrt, kinds, mode, classes)
     entries = _cache.get(func)
     if entries is not None and key in entries and not entries[key].is_stale():
         return entries[key]
@@ -75,7 +84,7 @@ def generate(func: types.FunctionType, wrt: tuple[int, ...], kinds: tuple, mode:
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
             _forget_stale_pairs()
-            entries[key] = _Builder().top_level(func, wrt, kinds, mode)
+            entries[key] = _Builder().top_level(func, wrt, kinds, mode, classes)
         return entries[key]
 
 
@@ -114,7 +123,9 @@ def bound_params(fn: NormalizedFunction) -> list[str]:
 class _Builder:
     """Builds one top-level transformation and the helper pairs it needs."""
 
-    def top_level(self, func, wrt: tuple[int, ...] | int, kinds: tuple, mode: str) -> Generated:
+    def top_level(
+        self, func, wrt: tuple[int, ...] | int, kinds: tuple, mode: str, classes=None
+    ) -> Generated:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
         parsed = parse_function(func)
@@ -127,7 +138,8 @@ class _Builder:
                 raise _wrt_out_of_range(func, index, len(params))
         wrt_names = tuple(params[i] for i in wrt)
         param_kinds = dict(zip(params, kinds))
-        analysis = analyze(fn, wrt_names, param_kinds)
+        param_classes = {p: c for p, c in zip(params, classes or ()) if c is not None}
+        analysis = analyze(fn, wrt_names, param_kinds, param_classes=param_classes)
         program = reverse(analysis, JOINT if mode != VJP else SPLIT, self.helper_pair)
         if mode == VJP:
             return self.emit_split(
@@ -155,13 +167,15 @@ class _Builder:
         kinds = tuple(arg_kinds.get(p) for p in fn_params)
         wrt = tuple(fn_params.index(p) for p in active)
         inout = tuple(op.writes)  # the parameters it changes in place, in signature order
+        classes = tuple(op.arg_classes.get(p) for p in fn_params)
         key = (wrt, kinds, inout, op.result_used, "pair")
+        if any(classes):
+            key = (*key[:-1], classes, "pair")
         entries = _cache.setdefault(callee, {})
         if key in entries:
             return entries[key]
-        pair = HelperPair(
-            types.CellType(), types.CellType(), callee.__name__, list(active), list(inout)
-        )
+        name = code_name(callee)
+        pair = HelperPair(types.CellType(), types.CellType(), name, list(active), list(inout))
         entries[key] = pair
         try:
             fn = normalize(parsed, procedure=True)
@@ -172,13 +186,14 @@ class _Builder:
                 helper=True,
                 inout=inout,
                 result_used=op.result_used,
+                param_classes=dict(op.arg_classes),
             )
             program = reverse(analysis, SPLIT, self.helper_pair)
             generated = self.emit_split(
                 program,
                 callee,
-                f"{callee.__name__}_fwd",
-                f"{callee.__name__}_bwd",
+                f"{name}_fwd",
+                f"{name}_bwd",
                 single_gradient=not inout,
                 reusable=True,
             )
@@ -415,7 +430,10 @@ def _dependencies(program: AdjointProgram) -> tuple:
     parsed = program.fn.parsed
     found = []
     for op in program.analysis.ops:
-        if op.form == "user_call" and isinstance(op.stmt.value.func, gast.Name):
+        found.extend(op.lookups)  # methods and attributes looked up on a class
+        if op.call_args is not None:
+            pass  # a method: where it was found is in its lookups
+        elif op.form == "user_call" and isinstance(op.stmt.value.func, gast.Name):
             name = op.stmt.value.func.id
             namespace = parsed.closure.get(name, parsed.globals)
             found.append((namespace, name, op.callee))

@@ -24,7 +24,9 @@ from .analyze import (
     BUILD,
     COPY,
     EXTEND,
+    FIELD,
     MUTATIONS,
+    RECORD,
     RETURN,
     RULE,
     STORE_ITEM,
@@ -32,6 +34,7 @@ from .analyze import (
     Analysis,
     Op,
 )
+from .callables import code_name
 from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
@@ -573,7 +576,8 @@ class _Reverser:
         out.extend(self.dict_receiver_check(op))
         for atom, param in op.number_checks:
             check = self.bindings.reference("require_number", runtime.require_number)
-            args = [name_node(atom.id), clone(op.value.func), gast.Constant(value=param, kind=None)]
+            helper = name_node(self.bindings.reference(code_name(op.callee), op.callee))
+            args = [name_node(atom.id), helper, gast.Constant(value=param, kind=None)]
             out.append(_located(_call_statement(check, args), op.stmt))
         if op.form == EXTEND and op.active:
             length = self.bindings.reference("len", len)
@@ -596,9 +600,13 @@ class _Reverser:
                     stmt.ad_pure = False  # its check must run even if its value is unused
             if op.form == USER_CALL and op.active:
                 pair, saved = self.pair(op)
-                stmt.value.func = name_node(
-                    self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell)
-                )
+                forward = name_node(self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell))
+                if op.call_args is not None:  # a method: its function, the receiver first
+                    out.extend(self.class_method_check(op))
+                    args = [self.object_atom(a) for a in op.call_args]
+                    stmt.value = gast.Call(func=forward, args=args, keywords=op.call_keywords)
+                else:
+                    stmt.value.func = forward
                 result = op.target or self.names.fresh("_")  # a call for its in-place changes
                 stmt = _located(assign(name_node(result, True), stmt.value), stmt)
                 stmt.ad_pure = False
@@ -627,6 +635,24 @@ class _Reverser:
         method = gast.Constant(value=op.value.func.attr, kind=None)
         return [_located(_call_statement(check, [name_node(receiver.id), method]), op.stmt)]
 
+    def class_method_check(self, op: Op) -> list[gast.stmt]:
+        """``method_of_class(model, 'predict')``: the object has no attribute of its own
+        that would be called instead of its class's method (checked when it runs)."""
+        if op.class_method_check is None:
+            return []
+        receiver, name = op.class_method_check
+        check = self.bindings.reference("method_of_class", runtime.method_of_class)
+        args = [clone(receiver), gast.Constant(value=name, kind=None)]
+        return [_located(_call_statement(check, args), op.stmt)]
+
+    def object_atom(self, atom: gast.expr) -> gast.expr:
+        """An operand of a method's call; the stand-in of a classmethod's class is bound
+        to the class."""
+        cls = getattr(atom, "ad_object", None)
+        if cls is None:
+            return clone(atom)
+        return name_node(self.bindings.reference(cls.__name__, cls))
+
     def in_place(self, stmt: gast.Assign) -> gast.expr:
         """``a_1 = a + x`` from ``a += x`` on a possible array: ``in_place(iadd, a, x)``,
         NumPy's in-place result on a copy (the other names of ``a`` are refreshed)."""
@@ -650,7 +676,7 @@ class _Reverser:
             pair = self.helper_pair(op, op.active_inputs, kinds)
             self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell)
             self.bindings.bind_cell(pair.name + "_bwd", pair.bwd_cell)
-            saved = self.names.fresh((op.target or op.callee.__name__) + "_saved")
+            saved = self.names.fresh((op.target or code_name(op.callee)) + "_saved")
             if op.depth > 0:
                 self.analysis.loop_variant.add(saved)  # each iteration saves its own
             self.pairs[id(op)] = (pair, saved)
@@ -714,6 +740,20 @@ class _Reverser:
                 item = self.built_element_adjoint(op, g, int(position))
                 self.contribute(op.inputs[position], item, op)
             self.guard_zero(g, start, op)
+        elif op.form == RECORD:
+            start = len(self.code)
+            for field in op.active_inputs:  # dx += dp['x']
+                item = gast.Subscript(
+                    value=clone(g), slice=gast.Constant(value=field, kind=None), ctx=gast.Load()
+                )
+                self.contribute(op.inputs[field], item, op)
+            self.guard_zero(g, start, op)
+        elif op.form == FIELD:  # dp += Fields(x=dv)
+            fields = self.bindings.reference("Fields", runtime.Fields)
+            contribution = gast.Call(
+                func=name_node(fields), args=[], keywords=[gast.keyword(arg=op.attr, value=g)]
+            )
+            self.contribute(op.inputs["obj"], contribution, op)
         elif op.form == RULE:
             self.rule_adjoint(op, g)
         elif op.form == USER_CALL:

@@ -148,7 +148,17 @@ def zeros_like(x):
         return DictAdjoint((key, zeros_like(value)) for key, value in x.items())
     if isinstance(x, np.generic):
         return _float_dtype(x.dtype).type(0)
+    if _is_object(x):
+        return Fields()
     return 0.0
+
+
+def _is_object(x) -> bool:
+    """An object of a class that is not a builtin, NumPy's or a number: its adjoint is a
+    ``Fields``."""
+    return type(x).__module__ not in ("builtins", "fractions", "decimal") and not isinstance(
+        x, (np.ndarray, np.generic, int, float, complex)
+    )
 
 
 def container_adjoint(g, x):
@@ -197,6 +207,8 @@ def as_gradient(dx, x, copy=False, adjoint=False):
         return type(x)(dx)  # a float for a float, also where NumPy made dx a 0-d array
     if isinstance(x, int) and not isinstance(x, bool):
         return float(dx)
+    if _is_zero(dx) and _is_object(x):  # a helper's object argument: never a bare zero
+        return Fields()
     return own(dx) if copy else dx
 
 
@@ -614,6 +626,65 @@ def items_adjoint(g, x: dict):
         return 0.0
     pairs = element_adjoints(g, len(x))
     return DictAdjoint((key, 0.0 if _is_zero(p) else p[1]) for key, p in zip(x.keys(), pairs))
+
+
+class Fields:
+    """The adjoint of an object of a user class: one adjoint per attribute read from it
+    (``dp += Fields(x=dv)``); an attribute not in it has the adjoint 0.
+
+    Only adding adjoints of the same kind (or a zero) and reading an attribute's adjoint
+    (``dp['x']``) are defined: anything else means the object reached an operation that
+    was differentiated as if it were a number or an array, which is refused loudly."""
+
+    __slots__ = ("adjoints",)
+
+    def __init__(self, **adjoints) -> None:
+        self.adjoints = adjoints
+
+    def __getitem__(self, name: str):
+        return self.adjoints.get(name, 0.0)
+
+    def __add__(self, other):
+        if _is_zero(other):
+            return self
+        if not isinstance(other, Fields):
+            raise _object_adjoint_error(other)
+        adjoints = dict(self.adjoints)
+        for name, value in other.adjoints.items():
+            adjoints[name] = adjoints[name] + value if name in adjoints else value
+        return Fields(**adjoints)
+
+    __radd__ = __add__
+
+    def __repr__(self) -> str:
+        return "Fields(" + ", ".join(f"{k}={v!r}" for k, v in self.adjoints.items()) + ")"
+
+    def _refuse(self, *args, **kwargs):
+        raise _object_adjoint_error(self)
+
+    __array__ = __array_ufunc__ = __array_function__ = _refuse
+    __mul__ = __rmul__ = __sub__ = __rsub__ = __neg__ = __truediv__ = __matmul__ = _refuse
+    __float__ = __len__ = __iter__ = _refuse
+
+
+def _object_adjoint_error(value) -> ADTransformError:
+    return ADTransformError(
+        "cannot differentiate this function: an object of a user class reached an operation "
+        "that was differentiated as if it were a number or an array (its class was not "
+        "known where it was used: an object returned by a helper, stored in a list, ...); "
+        f"the adjoint met there was {type(value).__name__}"
+    )
+
+
+def method_of_class(obj, name: str) -> None:
+    """Refuse, when it runs, ``obj.name(...)`` differentiated as the method of ``obj``'s
+    class while ``obj`` has an attribute ``name`` of its own (which Python calls)."""
+    if name in getattr(obj, "__dict__", ()):
+        raise ADTransformError(
+            f"cannot differentiate the call '.{name}(...)' on a {type(obj).__name__} object: "
+            f"the object has its own attribute '{name}', which is called instead of the "
+            "method of its class"
+        )
 
 
 class Item:
