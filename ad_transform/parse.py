@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import builtins
 import inspect
 import textwrap
@@ -15,6 +16,7 @@ from .callables import derivative_origin, describe, higher_order_error_text
 from .convert import function_to_gast
 from .errors import ADTransformError, located_error
 from .lower import lower
+from .lower.functions import lifted_entry
 
 _MISSING = object()
 
@@ -29,6 +31,9 @@ class ParsedFunction:
     file_lines: list[str]
     closure: dict[str, types.CellType] = field(default_factory=dict)
     lowered_locals: frozenset[str] = frozenset()  # local names the lowering passes made
+    # locals the lowering bound to closure cells instead (inner functions it lifted)
+    lifted_names: frozenset[str] = frozenset()
+    function_values: dict = field(default_factory=dict)  # name -> lower.functions value
 
     @property
     def local_names(self) -> frozenset[str]:
@@ -36,7 +41,8 @@ class ParsedFunction:
         names its inner functions capture, names lowering introduced): never a global,
         whatever the globals hold."""
         code = self.func.__code__
-        return frozenset(code.co_varnames) | frozenset(code.co_cellvars) | self.lowered_locals
+        own = frozenset(code.co_varnames) | frozenset(code.co_cellvars) | self.lowered_locals
+        return own - self.lifted_names
 
     @property
     def name(self) -> str:
@@ -85,6 +91,17 @@ def parse_function(func: object) -> ParsedFunction:
     """
     if not isinstance(func, types.FunctionType) or derivative_origin(func) is not None:
         raise not_a_function_error(func)
+    lifted = lifted_entry(func)
+    if lifted is not None:  # an inner function or a specialisation made by lowering
+        parsed = ParsedFunction(
+            func,
+            copy.deepcopy(lifted.tree),
+            lifted.filename,
+            lifted.file_lines,
+            dict(lifted.closure),
+            function_values=dict(lifted.function_values),
+        )
+        return parsed if lifted.lowered else lower(parsed)
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
     if func.__name__ == "<lambda>":

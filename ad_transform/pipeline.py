@@ -103,6 +103,11 @@ def positional_params(fn: NormalizedFunction) -> list[str]:
     return [a.id for a in (*args.posonlyargs, *args.args)]
 
 
+def _all_params(fn: NormalizedFunction) -> list[str]:
+    """Positional and keyword-only parameters (a lifted inner function's captures)."""
+    return positional_params(fn) + [a.id for a in fn.tree.args.kwonlyargs]
+
+
 class _Builder:
     """Builds one top-level transformation and the helper pairs it needs."""
 
@@ -291,7 +296,7 @@ class _Builder:
         grads = self.owned_gradients(program, grads, typed)
         inout = program.inout_adjoints  # in-out parameter -> its adjoint: raw, in and out
         grads = [name_node(inout[p]) if p in inout else g for p, g in zip(program.grads, grads)]
-        defined_forward = set(positional_params(fn)) | name_ids(program.forward, gast.Store)
+        defined_forward = set(_all_params(fn)) | name_ids(program.forward, gast.Store)
         read = _names_read(program.backward) | name_ids(grads)
         saved = sorted(read & defined_forward - set(inout), key=_definition_order(fn, program))
         if program.tape:
@@ -312,7 +317,7 @@ class _Builder:
         )
         if program.tape:
             _tape_prologue(fwd, program.tape, push=True, pop=False)
-        top_level = set(positional_params(fn)) | name_ids(
+        top_level = set(_all_params(fn)) | name_ids(
             [st for st in program.forward if not isinstance(st, (gast.If, gast.For, gast.While))],
             gast.Store,
         )
@@ -532,7 +537,7 @@ def _names_read(stmts: list[gast.stmt]) -> set[str]:
 
 
 def _definition_order(fn: NormalizedFunction, program: AdjointProgram):
-    order = {p: i for i, p in enumerate(positional_params(fn))}
+    order = {p: i for i, p in enumerate(_all_params(fn))}
     for stmt in program.forward:
         for n in subnodes(stmt):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):

@@ -34,12 +34,21 @@ class LoweringContext:
     tree: gast.FunctionDef
     names: NameAllocator
     new_locals: set[str] = field(default_factory=set)
+    # names the code reaches through closure cells the passes made (lifted functions)
+    cells: dict = field(default_factory=dict)
+    removed_locals: set[str] = field(default_factory=set)  # locals now bound to a cell
 
     def fresh(self, base: str) -> str:
         """A new local name based on ``base`` that clashes with no name in the function."""
         name = self.names.fresh(base)
         self.new_locals.add(name)
         return name
+
+    def bind(self, name: str, cell) -> None:
+        """Make ``name`` a closure cell of the lowered function (no longer a local)."""
+        self.cells[name] = cell
+        self.names.reserve(name)
+        self.removed_locals.add(name)
 
     def error(self, message: str, node: gast.AST | None = None) -> ADTransformError:
         """An ``ADTransformError`` located at ``node`` in the user's file."""
@@ -49,7 +58,9 @@ class LoweringContext:
 LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
-PASSES: list[LoweringPass] = []
+from . import functions  # noqa: E402
+
+PASSES: list[LoweringPass] = [functions.run]
 
 
 def lower(parsed):
@@ -72,5 +83,9 @@ def lower(parsed):
     for lowering_pass in PASSES:
         lowering_pass(context)
     return dataclasses.replace(
-        parsed, tree=tree, lowered_locals=frozenset(parsed.lowered_locals | context.new_locals)
+        parsed,
+        tree=tree,
+        lowered_locals=frozenset(parsed.lowered_locals | context.new_locals),
+        closure={**parsed.closure, **context.cells},
+        lifted_names=frozenset(parsed.lifted_names | context.removed_locals),
     )
