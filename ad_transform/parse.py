@@ -34,6 +34,8 @@ class ParsedFunction:
     # locals the lowering bound to closure cells instead (inner functions it lifted)
     lifted_names: frozenset[str] = frozenset()
     function_values: dict = field(default_factory=dict)  # name -> lower.functions value
+    # (namespace, name, object) the lowering resolved (a function passed by its global name)
+    dependencies: tuple = ()
 
     @property
     def local_names(self) -> frozenset[str]:

@@ -198,10 +198,6 @@ def f_attribute_assignment(x):
     return x * 2.0
 
 
-def f_lambda_called_inline(x):
-    return (lambda t: t * 2.0)(x)
-
-
 # (id, function to differentiate, function holding the construct, marker, words, xfail);
 # a row may give a tuple of (function, marker) places, any of which is right, and a
 # tuple of words, any of which names the construct
@@ -265,14 +261,6 @@ ROWS = [
         f_attribute_assignment,
         "SCALER.scale",
         "attribute",
-        None,
-    ),
-    (
-        "lambda_inline",
-        f_lambda_called_inline,
-        f_lambda_called_inline,
-        "(lambda",
-        "lambda",
         None,
     ),
 ]
@@ -459,7 +447,6 @@ def test_catalog_is_complete():
         "f_with",
         "f_yield",
         "async_def",
-        "f_lambda_inside",
         "f_global",
         "nonlocal",
         "f_del",
@@ -468,7 +455,6 @@ def test_catalog_is_complete():
         "star_args_call",
         "kwargs_call",
         "method_of_user_instance",
-        "f_nested_def",
         "class_def",
         "match",
         "walrus",

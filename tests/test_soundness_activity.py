@@ -652,8 +652,6 @@ FLOWS_REFUSED = [
     (refuse_dict_call, 0.7, "call to dict"),
     (refuse_dict_display, 0.7, "dict display"),
     (refuse_starred_unpack, V, "starred assignment"),
-    (refuse_closure, 0.7, "nested function definition"),
-    (refuse_lambda, 0.7, "lambda"),
     (refuse_list_comprehension, V, "list comprehension"),
     (refuse_tolist, V, "'.tolist'"),
     (refuse_flat, V, "'.flat'"),

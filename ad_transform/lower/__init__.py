@@ -37,6 +37,7 @@ class LoweringContext:
     # names the code reaches through closure cells the passes made (lifted functions)
     cells: dict = field(default_factory=dict)
     removed_locals: set[str] = field(default_factory=set)  # locals now bound to a cell
+    dependencies: list = field(default_factory=list)  # (namespace, name, object) read
 
     def fresh(self, base: str) -> str:
         """A new local name based on ``base`` that clashes with no name in the function."""
@@ -88,4 +89,5 @@ def lower(parsed):
         lowered_locals=frozenset(parsed.lowered_locals | context.new_locals),
         closure={**parsed.closure, **context.cells},
         lifted_names=frozenset(parsed.lifted_names | context.removed_locals),
+        dependencies=(*parsed.dependencies, *context.dependencies),
     )

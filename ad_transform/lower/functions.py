@@ -25,7 +25,10 @@ returned or rebound, ``nonlocal``, a decorated inner function) is refused.
 from __future__ import annotations
 
 import ast
+import builtins
+import functools
 import inspect
+import threading
 import types
 import weakref
 from dataclasses import dataclass, field
@@ -52,6 +55,12 @@ class FunctionValue:
     label: str = ""
     lifted: bool = False  # an inner function or lambda (never a value of its own)
     inline: bool = False  # a lambda lifted where it is written (defined where it is used)
+    # functools.partial: the arguments bound (names or constants of this scope)
+    prefix: tuple[gast.expr, ...] = ()
+    prefix_keywords: tuple[tuple[str, gast.expr], ...] = ()
+    vectorized: bool = False  # np.vectorize(f): called elementwise
+    static: gast.expr | None = None  # how this scope names a library or global function
+    defined_at: tuple | None = None  # (line, column) of the statement binding it here
 
     @property
     def obj(self) -> object:
@@ -71,6 +80,7 @@ class LiftedEntry:
 
 
 _REGISTRY: dict[types.CodeType, LiftedEntry] = {}
+_BUILDING = threading.local()  # .active: lowering a function to specialise it
 # outer function -> (line, column) of an inner def -> its lifted function
 _LIFTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # callee -> key of the bound parameters -> (cell, name) of its specialisation
@@ -175,14 +185,20 @@ class _Scope:
         self.tree = context.tree
         self.values = values  # name in this scope -> the function it holds
         self.locals = _bound(self.tree) | set(context.parsed.local_names)
+        self.bound_later: set[str] = set()  # names bound by partial/vectorize, not yet reached
+        self.pending: list[gast.stmt] = []
+        self.blocked: str | None = None
 
     # -- driver -----------------------------------------------------------------------
     def run(self) -> None:
         definitions = self.inner_definitions()
         self.lift(definitions)
-        self.default_functions()
+        checks = self.default_functions()
         self.tree.body = self.block(self.tree.body, [])
-        self.refuse_nonlocal(self.tree)
+        if checks:
+            first = self.tree.body[0]
+            docstring = isinstance(first, gast.Expr) and isinstance(first.value, gast.Constant)
+            self.tree.body[int(docstring) : int(docstring)] = checks
 
     def error(self, message: str, node: gast.AST):
         return self.context.error(message, node)
@@ -211,6 +227,16 @@ class _Scope:
             ):
                 name = node.targets[0].id
                 found[name] = self.checked_definition(name, node.value, node, found)
+            elif (
+                isinstance(node, gast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], gast.Name)
+                and isinstance(node.value, gast.Call)
+                and self.static_callee(node.value.func) in (functools.partial, np.vectorize)
+            ):
+                name = node.targets[0].id
+                self.checked_definition(name, node.value, node, found)
+                self.bound_later.add(name)
         return found
 
     def checked_definition(self, name: str, function, stmt, found: dict):
@@ -362,9 +388,13 @@ class _Scope:
         )
 
     # -- parameters whose default is a function -------------------------------------------
-    def default_functions(self) -> None:
+    def default_functions(self) -> list[gast.stmt]:
         """``def f(a, red=np.sum)``: calls of ``red`` call the default, which a check at
-        the start of the body makes sure the caller did not replace."""
+        the start of the body makes sure the caller did not replace (the checks, to put
+        first). A differentiated caller calls a specialisation instead (``specialised``),
+        made from the function lowered without these."""
+        if getattr(_BUILDING, "active", False):
+            return []
         func = self.parsed.func
         try:
             signature = inspect.signature(func, follow_wrapped=False)
@@ -383,29 +413,40 @@ class _Scope:
                 continue
             if name not in _parameters(self.tree.args) or self.binding_count(name):
                 continue
-            reference = self.reference(getattr(default, "__name__", name), default)
+            static = self.static_expression(default)
             self.values[name] = FunctionValue(
-                reference, types.CellType(default), (), f"the default of '{name}'"
+                _display(static),
+                types.CellType(default),
+                (),
+                f"the default of '{name}'",
+                static=static,
             )
             check = self.reference("check_default_function", check_default_function)
             call = gast.Call(
                 func=_name(check, self.tree),
                 args=[
                     _name(name, self.tree),
-                    _name(reference, self.tree),
+                    clone(static),
                     gast.Constant(value=name, kind=None),
                 ],
                 keywords=[],
             )
             checks.append(_locate(gast.Expr(value=call), self.tree.body[0]))
-        if checks:
-            docstring = (
-                1
-                if isinstance(self.tree.body[0], gast.Expr)
-                and isinstance(self.tree.body[0].value, gast.Constant)
-                else 0
-            )
-            self.tree.body[docstring:docstring] = checks
+        return checks
+
+    def static_expression(self, obj: object) -> gast.expr:
+        """How this scope names a function: ``np.sum`` through a module it imported, else
+        its own name or a closure cell."""
+        name = getattr(obj, "__name__", None)
+        if isinstance(name, str) and name.isidentifier():
+            for module_name, module in sorted(self.parsed.globals.items()):
+                if (
+                    isinstance(module, types.ModuleType)
+                    and module_name not in self.locals
+                    and getattr(module, name, None) is obj
+                ):
+                    return gast.Attribute(value=_name(module_name), attr=name, ctx=gast.Load())
+        return _name(self.reference(name or "function", obj))
 
     def reference(self, base: str, obj: object) -> str:
         """A name under which the code of this scope reaches ``obj`` (a closure cell)."""
@@ -436,9 +477,372 @@ class _Scope:
                 for handler in stmt.handlers:
                     handler.body = self.block(handler.body, here) or [gast.Pass()]
             self.path = here
+            self.pending, self.blocked = out, None
+            if self.is_bound_value(stmt):  # p = functools.partial(...), v = np.vectorize(f)
+                self.positions[stmt_key(stmt)] = here
+                self.bind_value(stmt)
+                continue
+            if isinstance(stmt, gast.While):
+                stmt.test = self.blocked_expression(stmt.test, "the test of a 'while' loop")
             self.rewrite_fields(stmt)
             out.append(stmt)
         return out
+
+    def blocked_expression(self, node: gast.expr, where: str) -> gast.expr:
+        """Rewrite ``node``, which runs a varying number of times (or maybe not at all):
+        nothing may be hoisted out of it."""
+        saved, self.blocked = self.blocked, self.blocked or where
+        try:
+            return self.expression(node)
+        finally:
+            self.blocked = saved
+
+    def hoist(self, stmts: list[gast.stmt], like: gast.AST, what: str) -> None:
+        """Statements that compute a value before the statement using it."""
+        if self.blocked:
+            raise self.error(
+                f"unsupported construct: {what} inside {self.blocked} (it becomes a loop "
+                "that cannot be placed there); compute it in a statement of its own first",
+                like,
+            )
+        for stmt in stmts:
+            self.pending.append(_locate(stmt, like))
+
+    def fresh(self, base: str) -> str:
+        return self.context.fresh(base)
+
+    # -- functools.partial and np.vectorize bound to names ---------------------------------
+    def is_bound_value(self, stmt: gast.stmt) -> bool:
+        return (
+            isinstance(stmt, gast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], gast.Name)
+            and stmt.targets[0].id in self.bound_later
+        )
+
+    def bind_value(self, stmt: gast.Assign) -> None:
+        name = stmt.targets[0].id
+        value = self.function_of(stmt.value)
+        if value is None:
+            raise self.error(
+                "unsupported construct: a partial application or np.vectorize of a function "
+                "that is not known here (call a function defined with 'def', a lambda or a "
+                "library function)",
+                stmt.value,
+            )
+        import dataclasses
+
+        self.values[name] = dataclasses.replace(
+            value, lifted=True, inline=False, label=f"'{name}'", defined_at=stmt_key(stmt)
+        )
+        self.bound_later.discard(name)
+
+    # -- function values in expressions -----------------------------------------------------
+    def function_of(self, node: gast.expr) -> FunctionValue | None:
+        """The function ``node`` evaluates to, when it is known here; None otherwise."""
+        import dataclasses
+
+        if isinstance(node, gast.Lambda):
+            node = self.lambda_value(node)
+        if isinstance(node, gast.Name) and node.id in self.values:
+            self.check_dominated(node.id, node)
+            return self.values[node.id]
+        if isinstance(node, gast.Call) and not any(
+            isinstance(a, gast.Starred) for a in node.args
+        ):
+            maker = self.static_callee(node.func)
+            if maker is functools.partial and node.args and all(k.arg for k in node.keywords):
+                base = self.function_of(node.args[0])
+                if base is None:
+                    return None
+                prefix = tuple(self.snapshot(a) for a in node.args[1:])
+                keywords = tuple((k.arg, self.snapshot(k.value)) for k in node.keywords)
+                return dataclasses.replace(
+                    base,
+                    prefix=base.prefix + prefix,
+                    prefix_keywords=base.prefix_keywords + keywords,
+                    label=f"functools.partial({base.label}, ...)",
+                    inline=True,
+                )
+            if maker is np.vectorize and len(node.args) == 1 and not node.keywords:
+                base = self.function_of(node.args[0])
+                if base is None or base.vectorized:
+                    return None
+                return dataclasses.replace(
+                    base, vectorized=True, label=f"np.vectorize({base.label})", inline=True
+                )
+            return None
+        obj = self.static_callee(node) if isinstance(node, (gast.Name, gast.Attribute)) else None
+        if obj is None or not (_is_function(obj) or isinstance(obj, types.FunctionType)):
+            return None
+        self.depend_on(node, obj)
+        return FunctionValue(
+            _display(node), types.CellType(obj), (), _display(node), static=clone(node)
+        )
+
+    def snapshot(self, node: gast.expr) -> gast.expr:
+        """An argument bound by functools.partial, evaluated now (a constant stays one)."""
+        node = self.expression(node)
+        if isinstance(node, gast.Constant):
+            return node
+        name = self.fresh("bound")
+        self.hoist([_assign(name, node)], node, "functools.partial")
+        return _name(name, node)
+
+    def call_value(self, value: FunctionValue, args: list, keywords: list, like) -> gast.expr:
+        """A call of the function ``value`` with these (rewritten) arguments."""
+        if value.vectorized:
+            return self.vectorized_call(value, args, keywords, like)
+        func = clone(value.static) if value.static is not None else _name(value.name, like)
+        call = gast.Call(
+            func=func,
+            args=[clone(a) for a in value.prefix] + list(args),
+            keywords=[gast.keyword(arg=k, value=clone(v)) for k, v in value.prefix_keywords]
+            + list(keywords)
+            + self.capture_keywords(value, like),
+        )
+        _locate(call, like)
+        callee = value.obj if _cell_full(value.cell) else None
+        if _is_user_function(callee):
+            return self.no_function_values(self.specialised(call, callee, call.func))
+        return self.no_function_values(call)
+
+    def vectorized_call(self, value, args, keywords, like) -> gast.expr:
+        """``np.vectorize(f)(x)``: ``f`` on every element of ``x``, in a loop."""
+        import dataclasses
+
+        if len(args) != 1 or keywords:
+            raise self.error(
+                "unsupported construct: a call of np.vectorize(f) with more than one "
+                "argument (only f(x) elementwise over one array is supported)",
+                like,
+            )
+        np_name = self.reference("np", np)
+        source, flat, out, item = (
+            self.fresh("vectorized_input"),
+            self.fresh("flat"),
+            self.fresh("elements"),
+            self.fresh("element"),
+        )
+        result = self.fresh("vectorized")
+
+        def numpy(function: str, *arguments) -> gast.Call:
+            func = gast.Attribute(value=_name(np_name, like), attr=function, ctx=gast.Load())
+            return gast.Call(func=func, args=list(arguments), keywords=[])
+
+        body = []
+        saved = self.pending
+        self.pending = body
+        try:
+            element = self.call_value(
+                dataclasses.replace(value, vectorized=False), [_name(item, like)], [], like
+            )
+        finally:
+            self.pending = saved
+        body.append(_append(out, element))
+        loop = gast.For(
+            target=_name(item, like, store=True),
+            iter=_name(flat, like),
+            body=body,
+            orelse=[],
+            type_comment=None,
+        )
+        shaped = numpy(
+            "reshape", numpy("array", _name(out, like)), numpy("shape", _name(source, like))
+        )
+        self.hoist(
+            [
+                _assign(source, args[0]),
+                _assign(flat, numpy("ravel", _name(source, like))),
+                _assign(out, gast.List(elts=[], ctx=gast.Load())),
+                loop,
+                _assign(result, shaped),
+            ],
+            like,
+            "np.vectorize",
+        )
+        return _name(result, like)
+
+    # -- map, filter, functools.reduce, sorted/max/min with key= -----------------------------
+    def builtin_form(self, node: gast.Call, callee: object) -> gast.expr | None:
+        """A call of a builtin that takes a function, as a loop; None if it is not one."""
+        if any(isinstance(a, gast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords
+        ):
+            return None
+        keywords = {k.arg: k.value for k in node.keywords}
+        if callee is builtins.list and len(node.args) == 1 and not keywords:
+            inner = node.args[0]  # list(map(...)): the loop's list is already a new list
+            if isinstance(inner, gast.Call):
+                maker = self.static_callee(inner.func)
+                if maker in (builtins.map, builtins.filter):
+                    return self.builtin_form(inner, maker)
+            return None
+        if callee is builtins.map and len(node.args) >= 2 and not keywords:
+            value = self.function_of(node.args[0])
+            return None if value is None else self.mapped(value, node.args[1:], node)
+        if callee is builtins.filter and len(node.args) == 2 and not keywords:
+            function = node.args[0]
+            none = isinstance(function, gast.Constant) and function.value is None
+            value = None if none else self.function_of(function)
+            if value is None and not none:
+                return None
+            return self.filtered(value, node.args[1], node)
+        if callee is functools.reduce and len(node.args) in (2, 3) and not keywords:
+            value = self.function_of(node.args[0])
+            return None if value is None else self.reduced(value, node.args[1:], node)
+        if callee in (builtins.sorted, builtins.max, builtins.min) and "key" in keywords:
+            allowed = {"key", "reverse"} if callee is builtins.sorted else {"key"}
+            if set(keywords) - allowed or not node.args:
+                return None
+            if callee is builtins.sorted and len(node.args) != 1:
+                return None
+            value = self.function_of(keywords["key"])
+            if value is None:
+                return None
+            return self.keyed(callee, value, node.args, keywords.get("reverse"), node)
+        return None
+
+    def items_name(self, node: gast.expr, like) -> gast.Name:
+        node = self.expression(node)
+        if isinstance(node, gast.Name):
+            return node
+        name = self.fresh("items")
+        self.hoist([_assign(name, node)], like, "this call")
+        return _name(name, like)
+
+    def loop_calling(self, value, iterables: list, like, each) -> None:
+        """``for e in xs: each(f(e))`` (``zip`` for several iterables), hoisted."""
+        elements = [self.fresh("element") for _ in iterables]
+        body = []
+        saved = self.pending
+        self.pending = body
+        try:
+            result = self.call_value(value, [_name(e, like) for e in elements], [], like)
+            body.extend(each(result, elements))
+        finally:
+            self.pending = saved
+        if len(iterables) == 1:
+            target, iterable = _name(elements[0], like, store=True), iterables[0]
+        else:
+            target = gast.Tuple(elts=[_name(e, like, store=True) for e in elements], ctx=gast.Store())
+            zip_name = self.reference("zip", builtins.zip)
+            iterable = gast.Call(func=_name(zip_name, like), args=iterables, keywords=[])
+        loop = gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None)
+        self.hoist([loop], like, "a call of a function on every element")
+
+    def mapped(self, value, iterables, like) -> gast.expr:
+        iterables = [self.expression(i) for i in iterables]
+        result = self.fresh("mapped")
+        self.hoist([_assign(result, gast.List(elts=[], ctx=gast.Load()))], like, "map(...)")
+        self.loop_calling(value, iterables, like, lambda r, _: [_append(result, r)])
+        return _name(result, like)
+
+    def filtered(self, value, iterable, like) -> gast.expr:
+        iterable = self.expression(iterable)
+        result = self.fresh("kept")
+        self.hoist([_assign(result, gast.List(elts=[], ctx=gast.Load()))], like, "filter(...)")
+        element = self.fresh("element")
+        body = []
+        saved = self.pending
+        self.pending = body
+        try:
+            test = (
+                _name(element, like)
+                if value is None
+                else self.call_value(value, [_name(element, like)], [], like)
+            )
+        finally:
+            self.pending = saved
+        body.append(
+            gast.If(test=test, body=[_append(result, _name(element, like))], orelse=[])
+        )
+        loop = gast.For(
+            target=_name(element, like, store=True),
+            iter=iterable,
+            body=body,
+            orelse=[],
+            type_comment=None,
+        )
+        self.hoist([loop], like, "filter(...)")
+        return _name(result, like)
+
+    def reduced(self, value, arguments, like) -> gast.expr:
+        accumulator = self.fresh("reduced")
+        if len(arguments) == 2:
+            iterable = self.expression(arguments[0])
+            start = self.expression(arguments[1])
+        else:  # no initial value: the first element starts, the rest are folded in
+            items = self.items_name(arguments[0], like)
+            start = gast.Subscript(
+                value=clone(items), slice=gast.Constant(value=0, kind=None), ctx=gast.Load()
+            )
+            iterable = gast.Subscript(
+                value=clone(items),
+                slice=gast.Slice(lower=gast.Constant(value=1, kind=None), upper=None, step=None),
+                ctx=gast.Load(),
+            )
+        self.hoist([_assign(accumulator, start)], like, "functools.reduce(...)")
+        element = self.fresh("element")
+        body = []
+        saved = self.pending
+        self.pending = body
+        try:
+            step = self.call_value(
+                value, [_name(accumulator, like), _name(element, like)], [], like
+            )
+        finally:
+            self.pending = saved
+        body.append(_assign(accumulator, step))
+        loop = gast.For(
+            target=_name(element, like, store=True),
+            iter=iterable,
+            body=body,
+            orelse=[],
+            type_comment=None,
+        )
+        self.hoist([loop], like, "functools.reduce(...)")
+        return _name(accumulator, like)
+
+    def keyed(self, callee, value, arguments, reverse, like) -> gast.expr:
+        """``sorted``/``max``/``min`` with ``key=``: the keys in a loop, the order (or the
+        position) from them without derivative, then the elements themselves."""
+        if len(arguments) == 1:
+            items = self.items_name(arguments[0], like)
+        else:  # max(a, b, key=f): of the arguments
+            items = _name(self.fresh("items"), like)
+            display = gast.Tuple(elts=[self.expression(a) for a in arguments], ctx=gast.Load())
+            self.hoist([_assign(items.id, display)], like, "this call")
+        keys = self.fresh("keys")
+        self.hoist([_assign(keys, gast.List(elts=[], ctx=gast.Load()))], like, "key=")
+        self.loop_calling(value, [clone(items)], like, lambda r, _: [_append(keys, r)])
+        if callee is builtins.sorted:
+            order = self.fresh("order")
+            helper = self.reference("sort_order", sort_order)
+            flags = [self.expression(reverse)] if reverse is not None else []
+            call = gast.Call(func=_name(helper, like), args=[_name(keys, like), *flags], keywords=[])
+            result = self.fresh("ordered")
+            position = self.fresh("position")
+            item = gast.Subscript(value=clone(items), slice=_name(position, like), ctx=gast.Load())
+            loop = gast.For(
+                target=_name(position, like, store=True),
+                iter=_name(order, like),
+                body=[_append(result, item)],
+                orelse=[],
+                type_comment=None,
+            )
+            self.hoist(
+                [_assign(order, call), _assign(result, gast.List(elts=[], ctx=gast.Load())), loop],
+                like,
+                "sorted(..., key=...)",
+            )
+            return _name(result, like)
+        chooser = first_max_position if callee is builtins.max else first_min_position
+        helper = self.reference(chooser.__name__, chooser)
+        position = self.fresh("position")
+        call = gast.Call(func=_name(helper, like), args=[_name(keys, like)], keywords=[])
+        self.hoist([_assign(position, call)], like, "max/min(..., key=...)")
+        return gast.Subscript(value=clone(items), slice=_name(position, like), ctx=gast.Load())
 
     @property
     def positions(self) -> dict:
@@ -479,6 +883,25 @@ class _Scope:
             node.ctx, gast.Load
         ):
             return self.value_reference(node)
+        if isinstance(node, gast.Name) and node.id in self.bound_later:
+            self.refuse_early(node)
+        if isinstance(node, gast.BoolOp):
+            node.values = [self.expression(node.values[0])] + [
+                self.blocked_expression(v, "a short-circuit 'and'/'or'") for v in node.values[1:]
+            ]
+            return node
+        if isinstance(node, gast.IfExp):
+            node.test = self.expression(node.test)
+            node.body = self.blocked_expression(node.body, "a conditional expression")
+            node.orelse = self.blocked_expression(node.orelse, "a conditional expression")
+            return node
+        if isinstance(node, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+            saved, self.blocked = self.blocked, self.blocked or "a comprehension"
+            try:
+                self.rewrite_fields(node)
+            finally:
+                self.blocked = saved
+            return node
         if isinstance(node, gast.Lambda):
             raise self.error(
                 "unsupported construct: a lambda used as a value here (a lambda can be "
@@ -491,9 +914,22 @@ class _Scope:
         self.rewrite_fields(node)
         return node
 
+    def refuse_early(self, node: gast.Name) -> None:
+        raise self.error(
+            f"unsupported construct: '{node.id}' is used before the statement that binds it "
+            "to a function; bind it first",
+            node,
+        )
+
+    def blocked_builtin(self, callee) -> bool:
+        return False
+
     def value_reference(self, node: gast.Name) -> gast.expr:
         value = self.values[node.id]
-        if value.lifted or value.captures:
+        if value.static is not None and not (value.prefix or value.prefix_keywords):
+            if not value.vectorized:
+                return clone(value.static)
+        if value.lifted or value.captures or value.prefix or value.vectorized:
             raise self.error(
                 f"unsupported construct: {value.label} used as a value (stored, returned "
                 "or passed where it cannot be followed); call it, or pass it to a function",
@@ -505,15 +941,24 @@ class _Scope:
         func = node.func
         if isinstance(func, gast.Lambda):
             func = self.lambda_value(func)
+        value = None
         if isinstance(func, gast.Name) and func.id in self.values:
-            value = self.values[func.id]
-            self.check_dominated(func.id, node)
-            node.func = _name(value.name, func)
+            value = self.function_of(func)
+        elif isinstance(func, gast.Call):
+            value = self.function_of(func)  # functools.partial(f, a)(x), np.vectorize(f)(x)
+        if value is not None:
+            if any(isinstance(a, gast.Starred) for a in node.args):
+                raise self.error("unsupported construct: '*' unpacking in this call", node)
             self.arguments(node)
-            node.keywords += self.capture_keywords(value, node)
-            return self.no_function_values(self.specialised(node, value.obj, node.func))
+            return self.call_value(value, node.args, node.keywords, node)
+        if isinstance(func, gast.Name) and func.id in self.bound_later:
+            self.refuse_early(func)
         node.func = self.expression(func) if not isinstance(func, gast.Name) else func
         callee = self.static_callee(node.func)
+        if callee is not None and not self.blocked_builtin(callee):
+            lowered = self.builtin_form(node, callee)
+            if lowered is not None:
+                return lowered
         if _is_user_function(callee):
             self.arguments(node)
             return self.no_function_values(self.specialised(node, callee, node.func))
@@ -527,9 +972,17 @@ class _Scope:
             keyword.value = self.argument(keyword.value)
 
     def no_function_values(self, node: gast.Call) -> gast.Call:
-        """Function values left among the arguments (no specialisation took them)."""
-        node.args = [self.expression(a) for a in node.args]
-        node.keywords = [self.expression(k) for k in node.keywords]
+        """Function values left among the (rewritten) arguments: no specialisation took
+        them, so they must be plain references (a library function) or are refused."""
+
+        def checked(argument):
+            if isinstance(argument, gast.Name) and argument.id in self.values:
+                return self.value_reference(argument)
+            return argument
+
+        node.args = [checked(a) for a in node.args]
+        for keyword in node.keywords:
+            keyword.value = checked(keyword.value)
         return node
 
     def argument(self, node: gast.expr) -> gast.expr:
@@ -540,6 +993,15 @@ class _Scope:
         if isinstance(node, gast.Name) and node.id in self.values:
             self.check_dominated(node.id, node)
             return node
+        if isinstance(node, gast.Call) and self.static_callee(node.func) in (
+            functools.partial,
+            np.vectorize,
+        ):
+            value = self.function_of(node)
+            if value is not None:
+                name = self.context.names.numbered("function")
+                self.values[name] = value
+                return _name(name, node)
         return self.expression(node)
 
     def lambda_value(self, node: gast.Lambda) -> gast.Name:
@@ -565,7 +1027,7 @@ class _Scope:
         value = self.values[name]
         if not value.lifted or value.inline:
             return
-        where = self.positions.get(_definition_key(value))
+        where = self.positions.get(value.defined_at or _definition_key(value))
         if where is None:
             raise self.error(
                 f"unsupported construct: {value.label} is used before (or where it may not "
@@ -618,6 +1080,17 @@ class _Scope:
             value = self.function_argument(argument, callee, parameter)
             if value is not None:
                 chosen[parameter] = value
+        for parameter in signature.parameters.values():  # defaults that are functions
+            default = parameter.default
+            if parameter.name in bound.arguments or not _is_function(default):
+                continue
+            if _calls_parameter(callee, parameter.name):
+                chosen[parameter.name] = FunctionValue(
+                    getattr(default, "__name__", parameter.name),
+                    types.CellType(default),
+                    (),
+                    f"the default of '{parameter.name}'",
+                )
         if not chosen:
             return node
         name, captures = specialisation(self, callee, chosen, node)
@@ -637,8 +1110,19 @@ class _Scope:
         obj = self.static_callee(argument)
         if obj is None or not _is_function(obj):
             return None
+        self.depend_on(argument, obj)
         label = _display(argument)
         return FunctionValue(self.reference_name(argument, obj), types.CellType(obj), (), label)
+
+    def depend_on(self, node: gast.expr, obj: object) -> None:
+        """A specialisation made for the function a global or closure name holds is stale
+        once the name is rebound (names rooted at a module are not followed, as for calls)."""
+        if not isinstance(node, gast.Name):
+            return
+        if node.id in self.parsed.closure:
+            self.context.dependencies.append((self.parsed.closure[node.id], node.id, obj))
+        elif node.id in self.parsed.globals:
+            self.context.dependencies.append((self.parsed.globals, node.id, obj))
 
     def reference_name(self, argument: gast.expr, obj: object) -> str:
         base = argument.attr if isinstance(argument, gast.Attribute) else argument.id
@@ -724,15 +1208,17 @@ def specialisation(scope: _Scope, callee, chosen: dict, call: gast.Call):
     (parameter -> value), and the captures its call passes, as ``(keyword, name)``."""
     from ..parse import parse_function
 
-    key = tuple(
-        sorted((p, id(v.obj), tuple(k for k, _ in v.captures)) for p, v in chosen.items())
-    )
+    key = tuple(sorted((p, _identity(v)) for p, v in chosen.items()))
     known = _SPECIALISED.setdefault(callee, {})
     base = callee.__name__ + "_" + "_".join(_short(v) for v in chosen.values())
     if key in known:
         cell, keywords = known[key]
     else:
-        parsed = parse_function(callee)
+        _BUILDING.active, was = True, getattr(_BUILDING, "active", False)
+        try:
+            parsed = parse_function(callee)  # without its defaults specialised
+        finally:
+            _BUILDING.active = was
         tree = clone(parsed.tree)
         taken = {n.id for n in subnodes(tree) if isinstance(n, gast.Name)} | set(
             _parameters(tree.args)
@@ -740,21 +1226,37 @@ def specialisation(scope: _Scope, callee, chosen: dict, call: gast.Call):
         keywords = []
         values = {}
         closure = dict(parsed.closure)
+        def parameter_for(base: str) -> str:
+            fresh = base
+            while fresh in taken:
+                fresh += "_"
+            taken.add(fresh)
+            keywords.append(fresh)
+            return fresh
+
+        def passed(node: gast.expr) -> gast.expr:
+            if isinstance(node, gast.Name):
+                return _name(parameter_for(node.id), tree)
+            return clone(node)
+
         for parameter, value in chosen.items():
-            inner = []
-            for keyword, _ in value.captures:
-                fresh = keyword
-                while fresh in taken:
-                    fresh += "_"
-                taken.add(fresh)
-                inner.append((keyword, fresh))
-                keywords.append(fresh)
-            holder = value.name
+            inner = tuple((keyword, parameter_for(keyword)) for keyword, _ in value.captures)
+            prefix = tuple(passed(a) for a in value.prefix)
+            prefix_keywords = tuple((k, passed(v)) for k, v in value.prefix_keywords)
+            holder = value.name.split(".")[-1]
             while holder in taken:
                 holder += "_"
             taken.add(holder)
             closure[holder] = value.cell
-            values[parameter] = FunctionValue(holder, value.cell, tuple(inner), value.label)
+            values[parameter] = FunctionValue(
+                holder,
+                value.cell,
+                inner,
+                value.label,
+                prefix=prefix,
+                prefix_keywords=prefix_keywords,
+                vectorized=value.vectorized,
+            )
         _remove_parameters(tree.args, set(chosen))
         for keyword in keywords:
             tree.args.kwonlyargs.append(_param(keyword, tree))
@@ -774,9 +1276,33 @@ def specialisation(scope: _Scope, callee, chosen: dict, call: gast.Call):
         )
         cell.cell_contents = func
     name = _bind_cell(scope, base, cell)
-    # the captures of each chosen value, in the order of the specialisation's keywords
-    names = [n for v in chosen.values() for _, n in v.captures]
+    # what each chosen value carries, in the order of the specialisation's keywords
+    names = [n for v in chosen.values() for n in _carried(v)]
     return name, list(zip(keywords, names))
+
+
+def _carried(value: FunctionValue) -> list[str]:
+    """The names of the caller's scope a function value carries: captures, then the
+    names among the arguments a partial bound."""
+    names = [n for _, n in value.captures]
+    names += [a.id for a in value.prefix if isinstance(a, gast.Name)]
+    names += [v.id for _, v in value.prefix_keywords if isinstance(v, gast.Name)]
+    return names
+
+
+def _identity(value: FunctionValue) -> tuple:
+    """What a specialisation on ``value`` depends on: the function, what it captures and
+    binds (the constants bound by a partial are part of the specialisation's code)."""
+    obj = id(value.obj) if _cell_full(value.cell) else id(value.cell)
+    bound = tuple(
+        ("name",) if isinstance(a, gast.Name) else ("constant", repr(a.value))
+        for a in value.prefix
+    )
+    keywords = tuple(
+        (k, "name" if isinstance(v, gast.Name) else repr(v.value))
+        for k, v in value.prefix_keywords
+    )
+    return (obj, tuple(k for k, _ in value.captures), bound, keywords, value.vectorized)
 
 
 def _bind_cell(scope: _Scope, base: str, cell: types.CellType) -> str:
@@ -893,7 +1419,33 @@ def _type_params() -> dict:
     return {"type_params": []} if "type_params" in gast.FunctionDef._fields else {}
 
 
+def sort_order(keys: list, reverse: bool = False) -> list[int]:
+    """The positions of ``keys`` in the order ``sorted(..., key=, reverse=)`` puts them
+    (stable, as sorted is)."""
+    return sorted(range(len(keys)), key=keys.__getitem__, reverse=reverse)
+
+
+def first_max_position(keys: list) -> int:
+    """The position of the first largest key (the element ``max(..., key=)`` returns)."""
+    return max(range(len(keys)), key=keys.__getitem__) if keys else max(keys)
+
+
+def first_min_position(keys: list) -> int:
+    """The position of the first smallest key (the element ``min(..., key=)`` returns)."""
+    return min(range(len(keys)), key=keys.__getitem__) if keys else min(keys)
+
+
+def _assign(name: str, value: gast.expr) -> gast.Assign:
+    return gast.Assign(targets=[_name(name, store=True)], value=value, type_comment=None)
+
+
+def _append(name: str, value: gast.expr) -> gast.Expr:
+    method = gast.Attribute(value=_name(name), attr="append", ctx=gast.Load())
+    return gast.Expr(value=gast.Call(func=method, args=[value], keywords=[]))
+
+
 register_nondifferentiable(check_default_function, pure=False)
+register_nondifferentiable(sort_order, first_max_position, first_min_position)
 
 
 def _param(identifier: str, like: gast.AST) -> gast.Name:
