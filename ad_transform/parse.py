@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ast
-import copy
 import builtins
+import copy
 import inspect
 import textwrap
 import types

@@ -93,7 +93,7 @@ def closure_created_in_loop(x):
     for i in range(3):
 
         def term(t):
-            return t**i + x
+            return t**i + x  # noqa: B023
 
         total = total + term(x)
     return total
@@ -102,7 +102,7 @@ def closure_created_in_loop(x):
 def lambda_in_loop_called_in_loop(x):
     total = 0.0
     for w in [0.5, 1.5, -2.0]:
-        f = lambda t: np.sin(w * t)  # noqa: E731
+        f = lambda t: np.sin(w * t)  # noqa: E731, B023
         total = total + f(x)
     return total
 
@@ -169,6 +169,47 @@ def inner_function_not_active(x):
 )
 def test_inner_functions(f, args, wrt):
     check(f, *args, wrt=wrt)
+
+
+def closure_from_last_iteration(x):
+    for i in range(3):
+        scale = lambda t: t * (i + 1.0)  # noqa: E731, B023
+    return scale(x) + x  # late binding: i is 2 here
+
+
+def def_in_branch(x):
+    if x > 0:
+
+        def g(t):
+            return t * 2.0
+
+    return g(x)
+
+
+def test_closure_created_in_a_loop_and_called_after_it():
+    # Python's late binding: the lambda sees the last i (2), so d/dx = 3 + 1
+    assert grad(closure_from_last_iteration)(0.7) == pytest.approx(4.0)
+    check(closure_from_last_iteration, 0.7)
+
+
+def test_inner_function_defined_on_one_path():
+    assert grad(def_in_branch)(0.7) == pytest.approx(2.0)
+    with pytest.raises(UnboundLocalError):
+        def_in_branch(-0.7)  # Python's own error ...
+    with pytest.raises(UnboundLocalError):
+        grad(def_in_branch)(-0.7)  # ... and the derivative's
+
+
+def zero_iterations(x, n):
+    for i in range(n):
+        g = lambda t: t * i  # noqa: E731, B023
+    return g(x)
+
+
+def test_closure_from_a_loop_that_did_not_run():
+    assert grad(zero_iterations)(0.7, 3) == pytest.approx(2.0)
+    with pytest.raises(UnboundLocalError):
+        grad(zero_iterations)(0.7, 0)
 
 
 def test_closure_sees_the_value_at_call_time():
@@ -304,6 +345,10 @@ def reduce_without_initial(v):
     return functools.reduce(np.maximum, np.sin(v))
 
 
+def reduce_list_without_initial(x, y):
+    return reduce(lambda s, e: s * e + 1.0, [x, y, x * y])
+
+
 def map_list(v, a):
     return sum(list(map(lambda e: e * a, v)))
 
@@ -356,6 +401,7 @@ def vectorized_inline(v, a):
         (partial_passed_to_helper, (0.7, 1.3), (0, 1)),
         (reduce_with_initial, (V, 1.3), (0, 1)),
         (reduce_without_initial, (V,), 0),
+        (reduce_list_without_initial, (0.7, -1.3), (0, 1)),
         (map_list, (V, 1.3), (0, 1)),
         (map_two_iterables, (V,), 0),
         (filter_values, (V,), 0),
@@ -405,7 +451,7 @@ def test_source_of_specialised_helper_names_both():
 def stores_closure(x):
     fs = []
     for i in range(3):
-        fs.append(lambda t: t * i)
+        fs.append(lambda t: t * i)  # noqa: B023
     return fs[0](x)
 
 
@@ -436,15 +482,6 @@ def rebinds_inner_name(x):
     return g(x)
 
 
-def uses_before_def_in_branch(x):
-    if x > 0:
-
-        def g(t):
-            return t * 2.0
-
-    return g(x)
-
-
 def calls_through_parameter(x, fn):
     return fn(x)
 
@@ -463,7 +500,6 @@ def map_in_while_test(v):
         (returns_closure_value, (0.7,), "the inner function 'g' used as a value"),
         (rebinds_with_nonlocal, (0.7,), "'nonlocal total'"),
         (rebinds_inner_name, (0.7,), "holds an inner function and is bound again"),
-        (uses_before_def_in_branch, (0.7,), "used where it may not be defined"),
         (calls_through_parameter, (0.7, np.sin), "the parameter 'fn'"),
         (map_in_while_test, (V,), "inside the test of a 'while' loop"),
     ],

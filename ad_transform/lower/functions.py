@@ -160,7 +160,10 @@ def _free(function: gast.FunctionDef | gast.Lambda) -> set[str]:
 
 def _name(identifier: str, like: gast.AST | None = None, store: bool = False) -> gast.Name:
     node = gast.Name(
-        id=identifier, ctx=gast.Store() if store else gast.Load(), annotation=None, type_comment=None
+        id=identifier,
+        ctx=gast.Store() if store else gast.Load(),
+        annotation=None,
+        type_comment=None,
     )
     if like is not None:
         gast.copy_location(node, like)
@@ -187,6 +190,8 @@ class _Scope:
         self.locals = _bound(self.tree) | set(context.parsed.local_names)
         self.bound_later: set[str] = set()  # names bound by partial/vectorize, not yet reached
         self.pending: list[gast.stmt] = []
+        self.placeholders: dict[tuple, tuple[list, gast.stmt]] = {}
+        self.markers: dict[tuple, str] = {}  # definition -> name bound when it runs
         self.blocked: str | None = None
 
     # -- driver -----------------------------------------------------------------------
@@ -195,6 +200,7 @@ class _Scope:
         self.lift(definitions)
         checks = self.default_functions()
         self.tree.body = self.block(self.tree.body, [])
+        self.fill_placeholders()
         if checks:
             first = self.tree.body[0]
             docstring = isinstance(first, gast.Expr) and isinstance(first.value, gast.Constant)
@@ -247,9 +253,7 @@ class _Scope:
                 stmt,
             )
         if isinstance(function, gast.FunctionDef) and function.decorator_list:
-            raise self.error(
-                f"unsupported construct: the decorated inner function '{name}'", stmt
-            )
+            raise self.error(f"unsupported construct: the decorated inner function '{name}'", stmt)
         if isinstance(function, gast.FunctionDef):
             self.refuse_nonlocal(function)
         return function, stmt
@@ -257,9 +261,10 @@ class _Scope:
     def binding_count(self, name: str) -> int:
         count = 0
         for node in _own_nodes(self.tree.body):
-            if isinstance(node, gast.Name) and node.id == name and isinstance(node.ctx, gast.Store):
-                count += 1
-            elif isinstance(node, gast.FunctionDef) and node.name == name:
+            stored = isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store)
+            if (stored and node.id == name) or (
+                isinstance(node, gast.FunctionDef) and node.name == name
+            ):
                 count += 1
         return count
 
@@ -342,7 +347,9 @@ class _Scope:
         )
         gast.copy_location(tree, stmt)
         argdefs, kwdefaults = self.default_values(function)
-        func = _compile(tree, self.parsed.filename, self.parsed.globals, closure, argdefs, kwdefaults)
+        func = _compile(
+            tree, self.parsed.filename, self.parsed.globals, closure, argdefs, kwdefaults
+        )
         values = {n: v for n, v in self.values.items() if n in _free(function) or n == name}
         _REGISTRY[func.__code__] = LiftedEntry(
             tree, self.parsed.filename, self.parsed.file_lines, closure, values
@@ -467,7 +474,7 @@ class _Scope:
         for index, stmt in enumerate(stmts):
             here = [*path, (number, index)]
             if self.is_definition(stmt):
-                self.positions[stmt_key(stmt)] = here
+                self.define_here(stmt, here, out)
                 continue
             for name in ("body", "orelse", "finalbody"):
                 inner = getattr(stmt, name, None)
@@ -479,7 +486,7 @@ class _Scope:
             self.path = here
             self.pending, self.blocked = out, None
             if self.is_bound_value(stmt):  # p = functools.partial(...), v = np.vectorize(f)
-                self.positions[stmt_key(stmt)] = here
+                self.define_here(stmt, here, out)
                 self.bind_value(stmt)
                 continue
             if isinstance(stmt, gast.While):
@@ -547,9 +554,7 @@ class _Scope:
         if isinstance(node, gast.Name) and node.id in self.values:
             self.check_dominated(node.id, node)
             return self.values[node.id]
-        if isinstance(node, gast.Call) and not any(
-            isinstance(a, gast.Starred) for a in node.args
-        ):
+        if isinstance(node, gast.Call) and not any(isinstance(a, gast.Starred) for a in node.args):
             maker = self.static_callee(node.func)
             if maker is functools.partial and node.args and all(k.arg for k in node.keywords):
                 base = self.function_of(node.args[0])
@@ -725,7 +730,9 @@ class _Scope:
         if len(iterables) == 1:
             target, iterable = _name(elements[0], like, store=True), iterables[0]
         else:
-            target = gast.Tuple(elts=[_name(e, like, store=True) for e in elements], ctx=gast.Store())
+            target = gast.Tuple(
+                elts=[_name(e, like, store=True) for e in elements], ctx=gast.Store()
+            )
             zip_name = self.reference("zip", builtins.zip)
             iterable = gast.Call(func=_name(zip_name, like), args=iterables, keywords=[])
         loop = gast.For(target=target, iter=iterable, body=body, orelse=[], type_comment=None)
@@ -754,9 +761,7 @@ class _Scope:
             )
         finally:
             self.pending = saved
-        body.append(
-            gast.If(test=test, body=[_append(result, _name(element, like))], orelse=[])
-        )
+        body.append(gast.If(test=test, body=[_append(result, _name(element, like))], orelse=[]))
         loop = gast.For(
             target=_name(element, like, store=True),
             iter=iterable,
@@ -769,22 +774,31 @@ class _Scope:
 
     def reduced(self, value, arguments, like) -> gast.expr:
         accumulator = self.fresh("reduced")
+        element = self.fresh("element")
+        body = []
         if len(arguments) == 2:
             iterable = self.expression(arguments[0])
             start = self.expression(arguments[1])
-        else:  # no initial value: the first element starts, the rest are folded in
+            target = element
+        else:  # no initial value: the first element starts, the others are folded in
             items = self.items_name(arguments[0], like)
             start = gast.Subscript(
                 value=clone(items), slice=gast.Constant(value=0, kind=None), ctx=gast.Load()
             )
-            iterable = gast.Subscript(
-                value=clone(items),
-                slice=gast.Slice(lower=gast.Constant(value=1, kind=None), upper=None, step=None),
-                ctx=gast.Load(),
+            target = self.fresh("position")
+            size = gast.Call(
+                func=_name(self.reference("len", builtins.len), like),
+                args=[clone(items)],
+                keywords=[],
             )
+            iterable = gast.Call(
+                func=_name(self.reference("range", builtins.range), like),
+                args=[gast.Constant(value=1, kind=None), size],
+                keywords=[],
+            )
+            item = gast.Subscript(value=clone(items), slice=_name(target, like), ctx=gast.Load())
+            body.append(_assign(element, item))
         self.hoist([_assign(accumulator, start)], like, "functools.reduce(...)")
-        element = self.fresh("element")
-        body = []
         saved = self.pending
         self.pending = body
         try:
@@ -795,7 +809,7 @@ class _Scope:
             self.pending = saved
         body.append(_assign(accumulator, step))
         loop = gast.For(
-            target=_name(element, like, store=True),
+            target=_name(target, like, store=True),
             iter=iterable,
             body=body,
             orelse=[],
@@ -820,7 +834,9 @@ class _Scope:
             order = self.fresh("order")
             helper = self.reference("sort_order", sort_order)
             flags = [self.expression(reverse)] if reverse is not None else []
-            call = gast.Call(func=_name(helper, like), args=[_name(keys, like), *flags], keywords=[])
+            call = gast.Call(
+                func=_name(helper, like), args=[_name(keys, like), *flags], keywords=[]
+            )
             result = self.fresh("ordered")
             position = self.fresh("position")
             item = gast.Subscript(value=clone(items), slice=_name(position, like), ctx=gast.Load())
@@ -879,8 +895,10 @@ class _Scope:
             return node
         if isinstance(node, gast.Call):
             return self.call(node)
-        if isinstance(node, gast.Name) and node.id in self.values and isinstance(
-            node.ctx, gast.Load
+        if (
+            isinstance(node, gast.Name)
+            and node.id in self.values
+            and isinstance(node.ctx, gast.Load)
         ):
             return self.value_reference(node)
         if isinstance(node, gast.Name) and node.id in self.bound_later:
@@ -921,14 +939,11 @@ class _Scope:
             node,
         )
 
-    def blocked_builtin(self, callee) -> bool:
-        return False
-
     def value_reference(self, node: gast.Name) -> gast.expr:
         value = self.values[node.id]
-        if value.static is not None and not (value.prefix or value.prefix_keywords):
-            if not value.vectorized:
-                return clone(value.static)
+        plain = not (value.prefix or value.prefix_keywords or value.vectorized)
+        if value.static is not None and plain:
+            return clone(value.static)
         if value.lifted or value.captures or value.prefix or value.vectorized:
             raise self.error(
                 f"unsupported construct: {value.label} used as a value (stored, returned "
@@ -955,7 +970,7 @@ class _Scope:
             self.refuse_early(func)
         node.func = self.expression(func) if not isinstance(func, gast.Name) else func
         callee = self.static_callee(node.func)
-        if callee is not None and not self.blocked_builtin(callee):
+        if callee is not None:
             lowered = self.builtin_form(node, callee)
             if lowered is not None:
                 return lowered
@@ -1027,23 +1042,53 @@ class _Scope:
         value = self.values[name]
         if not value.lifted or value.inline:
             return
-        where = self.positions.get(value.defined_at or _definition_key(value))
-        if where is None:
-            raise self.error(
-                f"unsupported construct: {value.label} is used before (or where it may not "
-                "be) defined; define it before every use, in the same block or an outer one",
-                node,
-            )
-        block, index = where[-1]
-        for step_block, step_index in self.path:
-            if step_block == block and step_index > index:
-                return
+        key = value.defined_at or _definition_key(value)
+        where = self.positions.get(key)
+        if where is not None:
+            block, index = where[-1]
+            for step_block, step_index in self.path:
+                if step_block == block and step_index > index:
+                    return  # the definition ran before, on every path to here
+        if not self.blocked:
+            self.check_at_run_time(name, key, node)
+            return
         raise self.error(
             f"unsupported construct: {value.label} is used where it may not be defined "
             "(before its 'def' or outside the block that defines it); define it before every "
             "use, in the same block or an outer one",
             node,
         )
+
+    def define_here(self, stmt: gast.stmt, path: list, out: list) -> None:
+        """The definition's place: a placeholder that becomes ``g_defined = True`` if a
+        use must check at run time that the definition ran."""
+        key = stmt_key(stmt)
+        self.positions[key] = path
+        placeholder = _locate(gast.Pass(), stmt)
+        self.placeholders[key] = (out, placeholder)
+        out.append(placeholder)
+
+    def check_at_run_time(self, name: str, key: tuple, node: gast.AST) -> None:
+        """A use the definition may not reach on every path (defined in a branch or a
+        loop, used after it; used in a loop before the 'def' of a later iteration):
+        a marker bound where it is defined is read first, which raises
+        ``UnboundLocalError`` on a path where Python would."""
+        if key not in self.markers:
+            self.markers[key] = self.fresh(f"{name}_defined")
+        check = self.reference("check_function_defined", check_function_defined)
+        call = gast.Call(
+            func=_name(check, node), args=[_name(self.markers[key], node)], keywords=[]
+        )
+        self.hoist([gast.Expr(value=call)], node, "a call of an inner function")
+
+    def fill_placeholders(self) -> None:
+        for key, (block, placeholder) in self.placeholders.items():
+            index = next(i for i, s in enumerate(block) if s is placeholder)
+            if key in self.markers:
+                marker = _assign(self.markers[key], gast.Constant(value=True, kind=None))
+                block[index] = _locate(marker, placeholder)
+            elif len(block) > 1:
+                del block[index]
 
     def static_callee(self, func: gast.expr) -> object:
         """The function a call's target names, if it is not one of this scope's locals."""
@@ -1142,7 +1187,7 @@ def _definition_key(value: FunctionValue) -> tuple:
 
 def _cell_full(cell: types.CellType) -> bool:
     try:
-        cell.cell_contents
+        _ = cell.cell_contents
     except ValueError:
         return False
     return True
@@ -1171,9 +1216,9 @@ def _is_user_function(obj: object) -> bool:
 def _is_function(obj: object) -> bool:
     """Something a parameter can hold and call: a function, a NumPy ufunc or routine, a
     builtin (not a class, not a partial or other callable object)."""
-    return isinstance(
-        obj, (types.FunctionType, types.BuiltinFunctionType, np.ufunc)
-    ) or type(obj).__name__ in ("_ArrayFunctionDispatcher",)
+    return isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or type(
+        obj
+    ).__name__ in ("_ArrayFunctionDispatcher",)
 
 
 def _calls_parameter(callee: types.FunctionType, parameter: str) -> bool:
@@ -1226,6 +1271,7 @@ def specialisation(scope: _Scope, callee, chosen: dict, call: gast.Call):
         keywords = []
         values = {}
         closure = dict(parsed.closure)
+
         def parameter_for(base: str) -> str:
             fresh = base
             while fresh in taken:
@@ -1295,12 +1341,10 @@ def _identity(value: FunctionValue) -> tuple:
     binds (the constants bound by a partial are part of the specialisation's code)."""
     obj = id(value.obj) if _cell_full(value.cell) else id(value.cell)
     bound = tuple(
-        ("name",) if isinstance(a, gast.Name) else ("constant", repr(a.value))
-        for a in value.prefix
+        ("name",) if isinstance(a, gast.Name) else ("constant", repr(a.value)) for a in value.prefix
     )
     keywords = tuple(
-        (k, "name" if isinstance(v, gast.Name) else repr(v.value))
-        for k, v in value.prefix_keywords
+        (k, "name" if isinstance(v, gast.Name) else repr(v.value)) for k, v in value.prefix_keywords
     )
     return (obj, tuple(k for k, _ in value.captures), bound, keywords, value.vectorized)
 
@@ -1353,9 +1397,9 @@ def _lower_specialisation(parsed, tree, closure: dict, values: dict) -> None:
     """Run this pass on a specialisation's tree, its function parameters bound."""
     import dataclasses
 
-    from . import LoweringContext
     from ..names import NameAllocator
     from ..nodes import name_ids
+    from . import LoweringContext
 
     view = dataclasses.replace(parsed, closure=closure, function_values=values)
     context = LoweringContext(view, tree, NameAllocator(name_ids(tree) | set(closure)))
@@ -1392,7 +1436,9 @@ def _compile(tree, filename, globals_, closure, argdefs, kwdefaults) -> types.Fu
     code = compile(module, filename, "exec")
     factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
     inner = next(
-        c for c in factory_code.co_consts if isinstance(c, types.CodeType) and c.co_name == tree.name
+        c
+        for c in factory_code.co_consts
+        if isinstance(c, types.CodeType) and c.co_name == tree.name
     )
     cells = tuple(closure[n] for n in inner.co_freevars)
     func = types.FunctionType(inner, globals_, tree.name, argdefs, cells)
@@ -1417,6 +1463,10 @@ def check_default_function(value: object, default: object, name: str) -> None:
 
 def _type_params() -> dict:
     return {"type_params": []} if "type_params" in gast.FunctionDef._fields else {}
+
+
+def check_function_defined(marker: bool) -> None:
+    """Reads the marker of an inner function's definition (the read is what raises)."""
 
 
 def sort_order(keys: list, reverse: bool = False) -> list[int]:
@@ -1444,7 +1494,7 @@ def _append(name: str, value: gast.expr) -> gast.Expr:
     return gast.Expr(value=gast.Call(func=method, args=[value], keywords=[]))
 
 
-register_nondifferentiable(check_default_function, pure=False)
+register_nondifferentiable(check_default_function, check_function_defined, pure=False)
 register_nondifferentiable(sort_order, first_max_position, first_min_position)
 
 
