@@ -283,9 +283,17 @@ def default_function(v):
     return reduce_with(v) + reduce_with(v, np.prod)
 
 
-def function_in_dict(x):
+def function_in_dict(x, a):
+    def cube(t):
+        return t * t * t
+
+    table = {"act": np.tanh, "cube": cube, "scaled": lambda t: t * a}
+    return table["act"](x) + table["cube"](a) * table["scaled"](x) + apply_twice(table["cube"], x)
+
+
+def function_table_with_unknown_key(x, key):
     table = {"act": np.tanh}
-    return table["act"](x)
+    return table[key](x)
 
 
 @pytest.mark.parametrize(
@@ -298,6 +306,7 @@ def function_in_dict(x):
         (recursive_helper_with_lambda, ([0.3, -1.2, 0.8], 1.3), 1),
         (reduce_with, (V,), 0),
         (default_function, (V,), 0),
+        (function_in_dict, (0.7, 1.3), (0, 1)),
     ],
     ids=lambda p: getattr(p, "__name__", None),
 )
@@ -502,6 +511,11 @@ def map_in_while_test(v):
         (rebinds_inner_name, (0.7,), "holds an inner function and is bound again"),
         (calls_through_parameter, (0.7, np.sin), "the parameter 'fn'"),
         (map_in_while_test, (V,), "inside the test of a 'while' loop"),
+        (
+            function_table_with_unknown_key,
+            (0.7, "act"),
+            "not one of its keys written as a constant",
+        ),
     ],
     ids=lambda p: getattr(p, "__name__", None),
 )

@@ -61,6 +61,7 @@ class FunctionValue:
     vectorized: bool = False  # np.vectorize(f): called elementwise
     static: gast.expr | None = None  # how this scope names a library or global function
     defined_at: tuple | None = None  # (line, column) of the statement binding it here
+    table: dict | None = None  # a dict of functions: constant key -> FunctionValue
 
     @property
     def obj(self) -> object:
@@ -233,17 +234,58 @@ class _Scope:
             ):
                 name = node.targets[0].id
                 found[name] = self.checked_definition(name, node.value, node, found)
-            elif (
-                isinstance(node, gast.Assign)
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], gast.Name)
-                and isinstance(node.value, gast.Call)
-                and self.static_callee(node.value.func) in (functools.partial, np.vectorize)
-            ):
+            elif self.binds_function_value(node):
                 name = node.targets[0].id
                 self.checked_definition(name, node.value, node, found)
                 self.bound_later.add(name)
         return found
+
+    def binds_function_value(self, node: gast.AST) -> bool:
+        """``p = functools.partial(...)``, ``v = np.vectorize(f)``, ``table = {"k": f}``."""
+        if not (
+            isinstance(node, gast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], gast.Name)
+        ):
+            return False
+        value = node.value
+        if isinstance(value, gast.Call):
+            return self.static_callee(value.func) in (functools.partial, np.vectorize)
+        return self.is_function_table(value)
+
+    def defined_names(self) -> set[str]:
+        """Names this body binds to an inner function or a lambda."""
+        names = set()
+        for node in _own_nodes(self.tree.body):
+            if isinstance(node, gast.FunctionDef) and node is not self.tree:
+                names.add(node.name)
+            elif (
+                isinstance(node, gast.Assign)
+                and isinstance(node.value, gast.Lambda)
+                and isinstance(node.targets[0], gast.Name)
+            ):
+                names.add(node.targets[0].id)
+        return names
+
+    def is_function_table(self, node: gast.expr) -> bool:
+        """``{"tanh": np.tanh, "square": lambda t: t * t}``: constant keys, functions."""
+        if not isinstance(node, gast.Dict) or not node.keys:
+            return False
+        if not all(isinstance(k, gast.Constant) for k in node.keys):
+            return False
+        for value in node.values:
+            if isinstance(value, gast.Lambda):
+                continue
+            if isinstance(value, gast.Name) and (
+                value.id in self.defined_names() or value.id in self.values
+            ):
+                continue
+            if isinstance(value, (gast.Name, gast.Attribute)):
+                obj = self.static_callee(value)
+                if obj is not None and (_is_function(obj) or _is_user_function(obj)):
+                    continue
+            return False
+        return True
 
     def checked_definition(self, name: str, function, stmt, found: dict):
         if name in found or self.binding_count(name) > 1 or name in _parameters(self.tree.args):
@@ -529,6 +571,20 @@ class _Scope:
 
     def bind_value(self, stmt: gast.Assign) -> None:
         name = stmt.targets[0].id
+        if isinstance(stmt.value, gast.Dict):
+            table = {
+                k.value: self.function_of(v) for k, v in zip(stmt.value.keys, stmt.value.values)
+            }
+            self.values[name] = FunctionValue(
+                name,
+                types.CellType(None),
+                label=f"the dict of functions '{name}'",
+                lifted=True,
+                defined_at=stmt_key(stmt),
+                table=table,
+            )
+            self.bound_later.discard(name)
+            return
         value = self.function_of(stmt.value)
         if value is None:
             raise self.error(
@@ -551,8 +607,25 @@ class _Scope:
 
         if isinstance(node, gast.Lambda):
             node = self.lambda_value(node)
+        if self.is_table_item(node):
+            self.check_dominated(node.value.id, node)
+            table = self.values[node.value.id]
+            key = node.slice
+            if not isinstance(key, gast.Constant) or key.value not in table.table:
+                raise self.error(
+                    f"unsupported construct: a function taken from {table.label} by a key that "
+                    "is not one of its keys written as a constant",
+                    node,
+                )
+            return table.table[key.value]
         if isinstance(node, gast.Name) and node.id in self.values:
             self.check_dominated(node.id, node)
+            if self.values[node.id].table is not None:
+                raise self.error(
+                    f"unsupported construct: {self.values[node.id].label} used other than "
+                    "by taking a function with a constant key",
+                    node,
+                )
             return self.values[node.id]
         if isinstance(node, gast.Call) and not any(isinstance(a, gast.Starred) for a in node.args):
             maker = self.static_callee(node.func)
@@ -952,12 +1025,20 @@ class _Scope:
             )
         return _name(value.name, node)
 
+    def is_table_item(self, node: gast.expr) -> bool:
+        return (
+            isinstance(node, gast.Subscript)
+            and isinstance(node.value, gast.Name)
+            and node.value.id in self.values
+            and self.values[node.value.id].table is not None
+        )
+
     def call(self, node: gast.Call) -> gast.expr:
         func = node.func
         if isinstance(func, gast.Lambda):
             func = self.lambda_value(func)
         value = None
-        if isinstance(func, gast.Name) and func.id in self.values:
+        if (isinstance(func, gast.Name) and func.id in self.values) or self.is_table_item(func):
             value = self.function_of(func)
         elif isinstance(func, gast.Call):
             value = self.function_of(func)  # functools.partial(f, a)(x), np.vectorize(f)(x)
@@ -1008,9 +1089,9 @@ class _Scope:
         if isinstance(node, gast.Name) and node.id in self.values:
             self.check_dominated(node.id, node)
             return node
-        if isinstance(node, gast.Call) and self.static_callee(node.func) in (
-            functools.partial,
-            np.vectorize,
+        if self.is_table_item(node) or (
+            isinstance(node, gast.Call)
+            and self.static_callee(node.func) in (functools.partial, np.vectorize)
         ):
             value = self.function_of(node)
             if value is not None:
