@@ -80,7 +80,7 @@ class LiftedEntry:
     lowered: bool = False  # the tree is final (a specialisation): no lowering again
 
 
-_REGISTRY: dict[types.CodeType, LiftedEntry] = {}
+_REGISTRY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> entry
 _BUILDING = threading.local()  # .active: lowering a function to specialise it
 # outer function -> (line, column) of an inner def -> its lifted function
 _LIFTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -90,7 +90,7 @@ _SPECIALISED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def lifted_entry(func: types.FunctionType) -> LiftedEntry | None:
     """The registry entry of a lifted function or specialisation, or None."""
-    return _REGISTRY.get(func.__code__)
+    return _REGISTRY.get(func) if isinstance(func, types.FunctionType) else None
 
 
 # Builtins whose function argument is lowered elsewhere (or not at all): never specialised.
@@ -393,7 +393,7 @@ class _Scope:
             tree, self.parsed.filename, self.parsed.globals, closure, argdefs, kwdefaults
         )
         values = {n: v for n, v in self.values.items() if n in _free(function) or n == name}
-        _REGISTRY[func.__code__] = LiftedEntry(
+        _REGISTRY[func] = LiftedEntry(
             tree, self.parsed.filename, self.parsed.file_lines, closure, values
         )
         known[key] = func
@@ -1260,7 +1260,7 @@ def stmt_key(stmt: gast.stmt) -> tuple:
 
 
 def _definition_key(value: FunctionValue) -> tuple:
-    entry = _REGISTRY.get(value.obj.__code__) if _cell_full(value.cell) else None
+    entry = lifted_entry(value.obj) if _cell_full(value.cell) else None
     if entry is None:
         return (None,)
     return (entry.tree.lineno, entry.tree.col_offset)
@@ -1398,7 +1398,7 @@ def specialisation(scope: _Scope, callee, chosen: dict, call: gast.Call):
         except BaseException:
             del known[key]
             raise
-        _REGISTRY[func.__code__] = LiftedEntry(
+        _REGISTRY[func] = LiftedEntry(
             tree, parsed.filename, parsed.file_lines, closure, {}, lowered=True
         )
         cell.cell_contents = func
