@@ -124,6 +124,28 @@ def inner_function_with_loop_and_active_local(v):
     return np.sum(shifted(v) ** 2)
 
 
+def closure_writes_into_captured_array(x):
+    acc = np.zeros(3)
+
+    def add(t):
+        acc[0] += t * t
+        return t
+
+    add(x)
+    return np.sum(acc) * x
+
+
+def closure_appends_to_captured_list(x):
+    out = []
+
+    def push(t):
+        out.append(t * 2.0)
+
+    push(x)
+    push(x * x)
+    return out[0] + out[1]
+
+
 def nested_inner_functions(x):
     a = x * 2.0
 
@@ -162,6 +184,8 @@ def inner_function_not_active(x):
         (lambda_capturing_array, (V, V[::-1].copy()), (0, 1)),
         (inner_function_with_loop_and_active_local, (V,), 0),
         (nested_inner_functions, (0.7,), 0),
+        (closure_writes_into_captured_array, (0.7,), 0),
+        (closure_appends_to_captured_list, (0.7,), 0),
         (lambda_called_inline, (0.7,), 0),
         (inner_function_not_active, (0.7,), 0),
     ],
