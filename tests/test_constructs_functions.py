@@ -562,3 +562,10 @@ def test_rebinding_a_function_passed_by_name_regenerates(monkeypatch):
     assert d(0.7) == pytest.approx(4 * 0.7**3)  # (x^2)^2
     monkeypatch.setitem(globals(), "act_for_rebinding", np.sin)
     assert d(0.7) == pytest.approx(np.cos(np.sin(0.7)) * np.cos(0.7))
+
+
+def test_flows_refused_before_issue_12_are_exact_now():
+    from test_soundness_activity import refuse_filter, refuse_map, refuse_reduce
+
+    for f in (refuse_map, refuse_filter, refuse_reduce):
+        check(f, V)
