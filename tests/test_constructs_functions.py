@@ -315,6 +315,28 @@ def function_in_dict(x, a):
     return table["act"](x) + table["cube"](a) * table["scaled"](x) + apply_twice(table["cube"], x)
 
 
+def function_table_passed_whole(x):
+    table = {"act": np.tanh}
+    return apply_twice(table, x)
+
+
+def inner_default_from_local(x):
+    k = x * 2.0
+
+    def g(t, scale=k):
+        return t * scale
+
+    return g(x)
+
+
+def decorated_inner_function(x):
+    @functools.lru_cache
+    def g(t):
+        return t * 2.0
+
+    return g(x)
+
+
 def function_table_with_unknown_key(x, key):
     table = {"act": np.tanh}
     return table[key](x)
@@ -535,6 +557,9 @@ def map_in_while_test(v):
         (rebinds_inner_name, (0.7,), "holds an inner function and is bound again"),
         (calls_through_parameter, (0.7, np.sin), "the parameter 'fn'"),
         (map_in_while_test, (V,), "inside the test of a 'while' loop"),
+        (function_table_passed_whole, (0.7,), "passed to a function"),
+        (inner_default_from_local, (0.7,), "default value of an inner function"),
+        (decorated_inner_function, (0.7,), "decorated inner function 'g'"),
         (
             function_table_with_unknown_key,
             (0.7, "act"),

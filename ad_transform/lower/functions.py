@@ -93,10 +93,6 @@ def lifted_entry(func: types.FunctionType) -> LiftedEntry | None:
     return _REGISTRY.get(func) if isinstance(func, types.FunctionType) else None
 
 
-# Builtins whose function argument is lowered elsewhere (or not at all): never specialised.
-_FUNCTION_TAKERS: tuple = ()
-
-
 def run(context) -> None:
     """Lift the inner functions of ``context.tree`` and rewrite the calls of function values."""
     _Scope(context, dict(getattr(context.parsed, "function_values", {}) or {})).run()
@@ -192,6 +188,7 @@ class _Scope:
         self.bound_later: set[str] = set()  # names bound by partial/vectorize, not yet reached
         self.pending: list[gast.stmt] = []
         self.placeholders: dict[tuple, tuple[list, gast.stmt]] = {}
+        self.positions: dict[tuple, list] = {}  # definition -> its path of (block, index)
         self.markers: dict[tuple, str] = {}  # definition -> name bound when it runs
         self.blocked: str | None = None
 
@@ -933,12 +930,6 @@ class _Scope:
         self.hoist([_assign(position, call)], like, "max/min(..., key=...)")
         return gast.Subscript(value=clone(items), slice=_name(position, like), ctx=gast.Load())
 
-    @property
-    def positions(self) -> dict:
-        if not hasattr(self, "_positions"):
-            self._positions = {}
-        return self._positions
-
     def is_definition(self, stmt: gast.stmt) -> bool:
         if isinstance(stmt, gast.FunctionDef):
             return stmt.name in self.values and self.values[stmt.name].lifted
@@ -1230,7 +1221,14 @@ class _Scope:
     def function_argument(self, argument, callee, parameter: str) -> FunctionValue | None:
         """The function value ``argument`` holds when ``callee`` calls its ``parameter``."""
         if isinstance(argument, gast.Name) and argument.id in self.values:
-            return self.values[argument.id]
+            value = self.values[argument.id]
+            if value.table is not None:
+                raise self.error(
+                    f"unsupported construct: {value.label} passed to a function (pass the "
+                    "function taken from it with a constant key)",
+                    argument,
+                )
+            return value
         if not _calls_parameter(callee, parameter):
             return None
         obj = self.static_callee(argument)
@@ -1238,7 +1236,7 @@ class _Scope:
             return None
         self.depend_on(argument, obj)
         label = _display(argument)
-        return FunctionValue(self.reference_name(argument, obj), types.CellType(obj), (), label)
+        return FunctionValue(label, types.CellType(obj), (), label)
 
     def depend_on(self, node: gast.expr, obj: object) -> None:
         """A specialisation made for the function a global or closure name holds is stale
@@ -1249,10 +1247,6 @@ class _Scope:
             self.context.dependencies.append((self.parsed.closure[node.id], node.id, obj))
         elif node.id in self.parsed.globals:
             self.context.dependencies.append((self.parsed.globals, node.id, obj))
-
-    def reference_name(self, argument: gast.expr, obj: object) -> str:
-        base = argument.attr if isinstance(argument, gast.Attribute) else argument.id
-        return base
 
 
 def stmt_key(stmt: gast.stmt) -> tuple:
