@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import inspect
 import textwrap
 import types
@@ -17,6 +16,7 @@ from .convert import function_to_gast
 from .errors import ADTransformError, located_error
 from .lower import lower
 from .lower.functions import lifted_entry
+from .nodes import clone
 
 _MISSING = object()
 
@@ -97,7 +97,7 @@ def parse_function(func: object) -> ParsedFunction:
     if lifted is not None:  # an inner function or a specialisation made by lowering
         parsed = ParsedFunction(
             func,
-            copy.deepcopy(lifted.tree),
+            clone(lifted.tree),
             lifted.filename,
             lifted.file_lines,
             dict(lifted.closure),

@@ -23,7 +23,7 @@ import gast
 
 from ..errors import ADTransformError
 from ..names import NameAllocator
-from ..nodes import name_ids
+from ..nodes import clone, name_ids
 
 
 @dataclass
@@ -77,9 +77,7 @@ def lower(parsed):
     """
     if not PASSES:
         return parsed
-    import copy
-
-    tree = copy.deepcopy(parsed.tree)
+    tree = clone(parsed.tree)
     context = LoweringContext(parsed, tree, NameAllocator(name_ids(tree)))
     for lowering_pass in PASSES:
         lowering_pass(context)

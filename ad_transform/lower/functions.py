@@ -95,7 +95,49 @@ def lifted_entry(func: types.FunctionType) -> LiftedEntry | None:
 
 def run(context) -> None:
     """Lift the inner functions of ``context.tree`` and rewrite the calls of function values."""
-    _Scope(context, dict(getattr(context.parsed, "function_values", {}) or {})).run()
+    values = dict(getattr(context.parsed, "function_values", {}) or {})
+    if values or _has_function_values(context):
+        _Scope(context, values).run()
+
+
+# Names of the builtins and library functions this pass rewrites when they get a function.
+_TAKER_NAMES = frozenset(
+    {"map", "filter", "reduce", "sorted", "max", "min", "list", "partial", "vectorize"}
+)
+
+
+def _has_function_values(context) -> bool:
+    """A quick look for anything this pass rewrites (most functions have nothing)."""
+    parsed = context.parsed
+    defaults = (*(parsed.func.__defaults__ or ()), *(parsed.func.__kwdefaults__ or {}).values())
+    if any(_is_function(d) for d in defaults):
+        return True
+    from ..parse import is_missing
+
+    for node in subnodes(context.tree.body):
+        if isinstance(node, (gast.Lambda, gast.FunctionDef)):
+            return True
+        if isinstance(node, gast.Call):
+            func = node.func
+            name = func.id if isinstance(func, gast.Name) else getattr(func, "attr", None)
+            if name in _TAKER_NAMES or not isinstance(func, (gast.Name, gast.Attribute)):
+                return True
+            arguments = [*node.args, *(k.value for k in node.keywords)]
+        elif isinstance(node, gast.Dict):
+            arguments = node.values
+        else:
+            continue
+        for argument in arguments:  # a function passed by name (np.sin, a user function)
+            root = argument
+            while isinstance(root, gast.Attribute):
+                root = root.value
+            if isinstance(root, gast.Name):
+                obj = parsed.lookup(root.id)
+                if root is not argument and isinstance(obj, types.ModuleType):
+                    obj = getattr(obj, argument.attr, None)
+                if not is_missing(obj) and _is_function(obj):
+                    return True
+    return False
 
 
 # -- scopes -------------------------------------------------------------------------
