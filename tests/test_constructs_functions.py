@@ -594,3 +594,26 @@ def test_flows_refused_before_issue_12_are_exact_now():
 
     for f in (refuse_map, refuse_filter, refuse_reduce):
         check(f, V)
+
+
+# -- golden: the generated code of a closure, read and checked by a person ----------------------
+
+
+def test_golden_closure():
+    import os
+    from pathlib import Path
+
+    from golden_closures import weighted_softplus
+
+    from ad_transform import pipeline
+    from ad_transform.parse import parse_function
+
+    check(weighted_softplus, 0.7, 1.3, wrt=(0, 1))
+    text = grad(weighted_softplus, wrt=(0, 1)).source_for(0.7, 1.3)
+    lifted = parse_function(weighted_softplus).closure["softplus"].cell_contents
+    pairs = [entry.generated.source for entry in pipeline._cache[lifted].values()]
+    text = text + "\n\n" + "\n\n".join(sorted(pairs))
+    path = Path(__file__).parent / "golden" / "closure_grad.py.txt"
+    if os.environ.get("AD_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
