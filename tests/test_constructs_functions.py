@@ -617,3 +617,54 @@ def test_golden_closure():
     if os.environ.get("AD_UPDATE_GOLDEN"):
         path.write_text(text)
     assert text == path.read_text()
+
+
+# -- the refusals of issue 11 hold for callables passed as values ---------------------------------
+
+
+@functools.lru_cache
+def cached_double(t):
+    return t * 2.0
+
+
+DERIVATIVE = grad(square)
+_, PULLBACK = __import__("ad_transform").vjp(square)(1.0)
+
+
+def derivative_by_name_passed(x):
+    return apply_twice(DERIVATIVE, x)
+
+
+def cache_passed(x):
+    return apply_twice(cached_double, x)
+
+
+def cache_mapped(x):
+    return sum(list(map(cached_double, [x, x])))
+
+
+def pullback_reduced(x):
+    return reduce(PULLBACK, [x, x])
+
+
+def partial_object_as_key(x):
+    return max([x, 2.0 * x], key=PARTIAL_OBJECT)
+
+
+PARTIAL_OBJECT = partial(scaled_sum, 2.0)
+
+
+@pytest.mark.parametrize(
+    "f, words",
+    [
+        (derivative_by_name_passed, "grad\\(square\\).*higher-order derivatives"),
+        (cache_passed, "lru_cache"),
+        (cache_mapped, "lru_cache"),
+        (pullback_reduced, "pullback.*higher-order derivatives"),
+        (partial_object_as_key, "partial application"),
+    ],
+    ids=lambda p: getattr(p, "__name__", None),
+)
+def test_special_callables_stay_refused(f, words):
+    with pytest.raises(ADTransformError, match=words):
+        grad(f)(0.7)

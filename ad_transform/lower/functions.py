@@ -135,8 +135,8 @@ def _has_function_values(context) -> bool:
                 obj = parsed.lookup(root.id)
                 if root is not argument and isinstance(obj, types.ModuleType):
                     obj = getattr(obj, argument.attr, None)
-                if not is_missing(obj) and _is_function(obj):
-                    return True
+                if not is_missing(obj) and callable(obj) and not isinstance(obj, type):
+                    return True  # a function, or a callable that must be refused by name
     return False
 
 
@@ -690,6 +690,8 @@ class _Scope:
                 )
             return None
         obj = self.static_callee(node) if isinstance(node, (gast.Name, gast.Attribute)) else None
+        if obj is not None:
+            self.refuse_special(obj, node, "this call would call")
         if obj is None or not (_is_function(obj) or isinstance(obj, types.FunctionType)):
             return None
         self.depend_on(node, obj)
@@ -1274,11 +1276,29 @@ class _Scope:
         if not _calls_parameter(callee, parameter):
             return None
         obj = self.static_callee(argument)
+        if obj is not None:
+            self.refuse_special(obj, argument, f"{callee.__name__}(...) calls")
         if obj is None or not _is_function(obj):
             return None
         self.depend_on(argument, obj)
         label = _display(argument)
         return FunctionValue(label, types.CellType(obj), (), label)
+
+    def refuse_special(self, obj: object, node: gast.expr, where: str) -> None:
+        """A callable whose code is not differentiated (a derivative made by ad_transform,
+        a cache, a partial object, a callable object) keeps the refusal of issue 11."""
+        from ..callables import derivative_origin, higher_order_error_text, special_description
+
+        if derivative_origin(obj) is not None:
+            raise self.error(f"cannot differentiate a call of {higher_order_error_text(obj)}", node)
+        special = special_description(obj)
+        if special is not None:
+            raise self.error(
+                f"cannot differentiate: {where} {special}; ad_transform differentiates "
+                "functions defined with 'def', lambdas, functools.partial written in the "
+                "function, and primitives with an adjoint rule",
+                node,
+            )
 
     def depend_on(self, node: gast.expr, obj: object) -> None:
         """A specialisation made for the function a global or closure name holds is stale
