@@ -15,6 +15,8 @@ from .callables import derivative_origin, describe, higher_order_error_text
 from .convert import function_to_gast
 from .errors import ADTransformError, located_error
 from .lower import lower
+from .lower.functions import lifted_entry
+from .nodes import clone
 
 _MISSING = object()
 
@@ -33,6 +35,11 @@ class ParsedFunction:
     # the user's namespace (runtime helpers, modules imported inside the function)
     lowered_objects: dict[str, object] = field(default_factory=dict)
     lowered_flags: frozenset[str] = frozenset()  # of those, control flags (never versioned)
+    # locals the lowering bound to closure cells instead (inner functions it lifted)
+    lifted_names: frozenset[str] = frozenset()
+    function_values: dict = field(default_factory=dict)  # name -> lower.functions value
+    # (namespace, name, object) the lowering resolved (a function passed by its global name)
+    dependencies: tuple = ()
 
     @property
     def local_names(self) -> frozenset[str]:
@@ -41,7 +48,7 @@ class ParsedFunction:
         whatever the globals hold."""
         code = self.func.__code__
         own = frozenset(code.co_varnames) | frozenset(code.co_cellvars) | self.lowered_locals
-        return own - self.lowered_objects.keys()
+        return own - self.lowered_objects.keys() - self.lifted_names
 
     @property
     def name(self) -> str:
@@ -92,6 +99,17 @@ def parse_function(func: object) -> ParsedFunction:
     """
     if not isinstance(func, types.FunctionType) or derivative_origin(func) is not None:
         raise not_a_function_error(func)
+    lifted = lifted_entry(func)
+    if lifted is not None:  # an inner function or a specialisation made by lowering
+        parsed = ParsedFunction(
+            func,
+            clone(lifted.tree),
+            lifted.filename,
+            lifted.file_lines,
+            dict(lifted.closure),
+            function_values=dict(lifted.function_values),
+        )
+        return parsed if lifted.lowered else lower(parsed)
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
     if func.__name__ == "<lambda>":

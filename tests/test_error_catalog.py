@@ -156,10 +156,6 @@ def f_attribute_assignment(x):
     return x * 2.0
 
 
-def f_lambda_called_inline(x):
-    return (lambda t: t * 2.0)(x)
-
-
 # (id, function to differentiate, function holding the construct, marker, words, xfail);
 # a row may give a tuple of (function, marker) places, any of which is right, and a
 # tuple of words, any of which names the construct
@@ -215,14 +211,6 @@ ROWS = [
         f_attribute_assignment,
         "SCALER.scale",
         "attribute",
-        None,
-    ),
-    (
-        "lambda_inline",
-        f_lambda_called_inline,
-        f_lambda_called_inline,
-        "(lambda",
-        "lambda",
         None,
     ),
 ]
@@ -403,12 +391,10 @@ def test_catalog_is_complete():
     required = {
         "f_yield",
         "async_def",
-        "f_lambda_inside",
         "nonlocal",
         "star_args_call",
         "kwargs_call",
         "method_of_object_in_a_list",
-        "f_nested_def",
         "class_def",
         "set_comprehension",
         "dict_comprehension",

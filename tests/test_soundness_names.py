@@ -102,7 +102,6 @@ def rebinds_after_a_global_call(x):
 
 SHADOWED = [
     (local_shadows_module_function, "act"),
-    (parameter_shadows_module_function, "act"),
     (loop_target_shadows_module_function, "act"),
     (local_shadows_imported_function, "sin"),
     (local_shadows_builtin, "abs"),

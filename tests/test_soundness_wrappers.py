@@ -524,9 +524,7 @@ def chooses_a_function(x):
 @pytest.mark.parametrize(
     "func, args, wrt, what",
     [
-        (reduce_with, (np.ones(3),), 0, "the parameter 'red'"),
         (apply_twice, (np.sin, 0.5), 1, "the parameter 'fn'"),
-        (calls_apply_twice, (0.5,), 0, "the parameter 'fn'"),
         (chooses_a_function, (0.5,), 0, "the local variable 'g'"),
     ],
 )

@@ -53,6 +53,11 @@ class LoweringContext:
             self.objects[self._bound[key]] = obj
         return self._bound[key]
 
+    # names the code reaches through closure cells the passes made (lifted functions)
+    cells: dict = field(default_factory=dict)
+    removed_locals: set[str] = field(default_factory=set)  # locals now bound to a cell
+    dependencies: list = field(default_factory=list)  # (namespace, name, object) read
+
     def fresh(self, base: str) -> str:
         """A new local name based on ``base`` that clashes with no name in the function."""
         name = self.names.fresh(base)
@@ -75,6 +80,12 @@ class LoweringContext:
         self.closure[name] = types.CellType(module)
         return name
 
+    def bind_cell(self, name: str, cell) -> None:
+        """Make ``name`` a closure cell of the lowered function (no longer a local)."""
+        self.cells[name] = cell
+        self.names.reserve(name)
+        self.removed_locals.add(name)
+
     def error(self, message: str, node: gast.AST | None = None) -> ADTransformError:
         """An ``ADTransformError`` located at ``node`` in the user's file."""
         return self.parsed.error(message, node)
@@ -83,14 +94,16 @@ class LoweringContext:
 LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
-# Order: ``match`` first (a comprehension in a guard is lowered in its new place);
+# Order: ``functions`` first (lambdas and inner functions lifted, ``map``/``key=``
+# calls turned into loops); ``match`` next (a comprehension in a guard is lowered in its new place);
 # ``comprehensions`` after any pass that turns expressions holding comprehensions into
 # statements; ``exceptions`` before ``statements``, so that a ``raise`` inside a ``try``
 # or a ``with`` becomes the exceptions pass's own throw and a bare ``raise`` in a
 # handler its re-raise; ``statements`` lowers the ``raise``/``assert`` left.
-from . import dict_comprehensions, match, statements  # noqa: E402 (they use LoweringContext)
+from . import dict_comprehensions, functions, match, statements  # noqa: E402
 
 PASSES: list[LoweringPass] = [
+    functions.run,
     match.run,
     comprehensions.run,
     dict_comprehensions.run,
@@ -124,5 +137,7 @@ def lower(parsed):
         lowered_locals=frozenset(parsed.lowered_locals | context.new_locals),
         lowered_objects={**parsed.lowered_objects, **context.objects},
         lowered_flags=frozenset(parsed.lowered_flags | context.flags),
-        closure={**parsed.closure, **context.closure},
+        closure={**parsed.closure, **context.closure, **context.cells},
+        lifted_names=frozenset(parsed.lifted_names | context.removed_locals),
+        dependencies=(*parsed.dependencies, *context.dependencies),
     )
