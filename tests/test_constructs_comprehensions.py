@@ -207,11 +207,6 @@ def gen_min(x, xs):
     return min(v * x for v in xs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ADTransformError,
-    reason="needs adjoint rules for tuple(...) and one-argument max/min (issue 12, containers)",
-)
 @pytest.mark.parametrize("f", [gen_tuple_active, gen_max, gen_min])
 def test_generator_in_tuple_max_min(f):
     check(f, (0.9, XS) if f is not gen_tuple_active else (0.9, 4))
@@ -559,7 +554,6 @@ def a_generator_function(x, xs):
         (in_boolean_operator, "inside 'and'/'or'"),
         (in_while_condition, "condition of a 'while' loop"),
         (walrus_inside, "':=' inside a comprehension"),
-        (dict_comprehension, "dict comprehension"),
         (after_a_helper_call, "after a call of 'appends'"),
         (a_generator_function, "yield"),
     ],
@@ -568,3 +562,9 @@ def test_refused_with_a_clear_error(f, words):
     with pytest.raises(ADTransformError, match=words) as info:
         grad(f)(0.7, list(XS))
     assert "test_constructs_comprehensions.py" in str(info.value)
+
+
+def test_dict_comprehension_next_to_the_others():
+    # d[0] = xs[0] * x: d/dx = xs[0] (dict comprehensions are lowered by their own pass)
+    assert grad(dict_comprehension)(0.7, [1.5, 2.0]) == pytest.approx(1.5)
+    check_grad(dict_comprehension, (0.7, [1.5, 2.0]), 0)

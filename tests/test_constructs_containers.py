@@ -482,9 +482,11 @@ def sorted_with_key(x, y):
     return sorted([x, y], key=abs)[0]
 
 
-def test_sorted_with_a_key_is_refused():
-    with pytest.raises(ADTransformError, match="sorted"):
-        grad(sorted_with_key)(0.7, -1.3)
+def test_sorted_with_a_key():
+    # sorted by |v|: 0.7 first, so the result is x (d/dx 1, d/dy 0); then -0.4 comes first
+    assert grad(sorted_with_key, wrt=(0, 1))(0.7, -1.3) == (1.0, 0.0)
+    assert grad(sorted_with_key, wrt=(0, 1))(0.7, -0.4) == (0.0, 1.0)
+    check_grad(sorted_with_key, (0.7, -1.3), (0, 1))
 
 
 # -- the generated code reads well -----------------------------------------------------------
