@@ -88,13 +88,7 @@ KNOWN_OPEN: frozenset[str] = frozenset()
 # The constructs of issue 12 (fuzz_programs.CONSTRUCT_OPTIONS) whose part has not merged
 # yet: kept out of the default run (a program using them is refused on main). Delete an
 # option here when its part lands (and run it alone with AD_FUZZ_KEEP_GOING first).
-PENDING_OPTIONS: frozenset[str] = frozenset(
-    {
-        "lambda",  # part: lambdas, closures, functions as values
-        "closure",  # part: lambdas, closures, functions as values
-        "method",  # part: user classes and methods
-    }
-)
+PENDING_OPTIONS: frozenset[str] = frozenset()  # every construct option has landed
 
 
 def _options() -> frozenset[str]:

@@ -57,13 +57,7 @@ KNOWN_OPEN: frozenset[str] = frozenset()
 
 # The constructs of issue 12 (fuzz_arrays.CONSTRUCT_OPTIONS) whose part has not merged
 # yet: kept out of the default run. Delete an option here when its part lands.
-PENDING_OPTIONS: frozenset[str] = frozenset(
-    {
-        "lambda",  # part: lambdas, closures, functions as values
-        "closure",  # part: lambdas, closures, functions as values
-        "method",  # part: user classes and methods
-    }
-)
+PENDING_OPTIONS: frozenset[str] = frozenset()  # every construct option has landed
 
 
 def _options() -> frozenset[str]:
