@@ -345,7 +345,7 @@ SUMMARY_THRESHOLD = 400  # rows a side above which to_text() summarises loops
 KEPT_ITERATIONS = 2  # first and last iterations a summary keeps of each long loop
 
 
-def summarized_rows(rows: list[Row], keep: int = KEPT_ITERATIONS) -> list[Row]:
+def summarized_rows(rows: list[Row], keep: int | None = None) -> list[Row]:
     """``rows`` with the middle iterations of every loop of more than ``2 * keep + 1``
     iterations replaced by one marker row saying what was elided.
 
@@ -354,6 +354,7 @@ def summarized_rows(rows: list[Row], keep: int = KEPT_ITERATIONS) -> list[Row]:
     iterations left out while recording (``Row.elided``) joins the elided run of its
     loop instance, with the rows it stands for.
     """
+    keep = KEPT_ITERATIONS if keep is None else keep
     trips: dict[tuple, int] = {}
     for row in rows:
         for depth, (key, number) in enumerate(row.iteration):
@@ -542,17 +543,14 @@ _INSIDE = "v⋯"  # a compacted event's label for a value defined inside its eli
 
 def _outside(label: str | None, start: int) -> str | None:
     """``label`` if it names a value defined before label ``v{start}``, else ``_INSIDE``."""
-    if label is None or label == _INSIDE:
+    if label is None or label == _INSIDE or label[1] == "_":  # v_-1, v_-2: parameters
         return label
-    try:
-        number = int(label[2:]) if label.startswith("v_") else int(label[1:])
-    except ValueError:  # pragma: no cover - labels are made by primal_label
-        return label
-    return label if number < start else _INSIDE
+    return label if int(label[1:]) < start else _INSIDE
 
 
-def _is_middle(number: int, trips: int, keep: int = KEPT_ITERATIONS) -> bool:
+def _is_middle(number: int, trips: int) -> bool:
     """Whether iteration ``number`` of ``trips`` is one a summary leaves out."""
+    keep = KEPT_ITERATIONS
     return trips > 2 * keep + 1 and keep < number <= trips - keep
 
 
@@ -704,6 +702,7 @@ class _Tracer:
         # stored only where it differs from the one before (see ``compact_event``)
         self.compacted: dict[int, tuple[list, list]] = {}
         self.names_of: dict[int, list[str]] = {}
+        self.backward_ops: dict[int, int | None] = {}  # id of a backward statement -> op
         self.statements_run = 0
         self.forward_rows: list[Row] = []
         self.reverse_rows: list[Row] = []
@@ -993,13 +992,12 @@ class _Tracer:
         and the event is kept only where it differs from the op's previous one: a loop
         that reads the same outer values every iteration stores one event, not one per
         iteration."""
-        compact = _Event(
-            _outside(event.label, start), {n: _outside(v, start) for n, v in event.inputs.items()}
-        )
+        label = _outside(event.label, start)
+        inputs = {n: _outside(v, start) for n, v in event.inputs.items()}
         paths, events = self.compacted.setdefault(k, ([], []))
-        if not events or events[-1] != compact:
+        if not events or events[-1].label != label or events[-1].inputs != inputs:
             paths.append(path)
-            events.append(compact)
+            events.append(_Event(label, inputs))
 
     def event_at(self, k: int, path: tuple) -> _Event | None:
         """The event of op ``k`` at ``path``: recorded whole, or compacted."""
@@ -1303,9 +1301,21 @@ class _Tracer:
 
     def backward_statement(self, stmt: gast.stmt, path: tuple) -> None:
         self.report_progress("backward")
-        if self.is_pop(stmt) or isinstance(stmt, gast.Expr):
+        k = self.backward_ops.get(id(stmt), _MISSING)
+        if k is _MISSING:  # the statement's op, decided once (the nodes outlive the tracer)
+            k = self.backward_ops[id(stmt)] = self.shown_op(stmt)
+        if k is None:
             self.execute(stmt)
             return
+        event = self.event_at(k, path)
+        increment = self.execute(stmt)
+        self.adjoint_row(stmt, self.ops[k], event, path, increment)
+
+    def shown_op(self, stmt: gast.stmt) -> int | None:
+        """The op whose adjoint ``stmt`` computes, or None for a statement without a row:
+        tape pops, copies (they keep their source's label), zero initialisations."""
+        if self.is_pop(stmt) or isinstance(stmt, gast.Expr):
+            return None
         k = self.op_of_backward(stmt)
         op = self.ops[k] if k is not None else None
         if (
@@ -1319,11 +1329,8 @@ class _Tracer:
                 and op.form != RETURN
             )
         ):
-            self.execute(stmt)  # copies keep their source's label: nothing to show
-            return
-        event = self.event_at(k, path)
-        increment = self.execute(stmt)
-        self.adjoint_row(stmt, op, event, path, increment)
+            return None
+        return k
 
     def resolve(self, name: str, op, event: _Event | None) -> str | None:
         """The label of the primal ``name`` as the statement of ``op`` saw it."""

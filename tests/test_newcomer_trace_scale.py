@@ -1,0 +1,193 @@
+"""Issue 17, item 3: a summarised trace table records only the rows it shows.
+
+A long loop is evaluated in full, but only its first and last ``KEPT_ITERATIONS``
+iterations get rows. The check that matters: the summary of a table recorded this way is
+exactly the summary of the table recorded in full (same rows, same values, same adjoint
+totals, same elided counts), for every loop shape. Gradients are checked against
+calculus or central finite differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradcheck import numerical_gradient
+
+from ad_transform import trace
+from ad_transform.trace import trace_table
+
+
+def power(x, n):
+    y = 1.0
+    for _ in range(n):
+        y = y * x
+    return y
+
+
+def affine_steps(x, w, n):
+    """Each step reads the parameters (values defined before the loop) again."""
+    y = x
+    for _ in range(n):
+        y = w * y + x
+    return y
+
+
+def nested(x, n, m):
+    y = 1.0
+    for _ in range(n):
+        z = y
+        for _ in range(m):
+            z = z * x + 0.01
+        y = z
+    return y
+
+
+def loop_in_branch(x, n):
+    if x > 0:
+        for _ in range(n):
+            x = x * 0.99 + 0.01 * x * x
+    else:
+        x = -x
+    return x
+
+
+def branch_in_loop(x, w, n):
+    """The value carried through the loop is, by turns, a fresh one and a parameter."""
+    y = x
+    for i in range(n):
+        if i % 3 == 0:
+            y = w
+        else:
+            y = y * x
+    return y
+
+
+def while_loop(x, n):
+    i = 0
+    y = x
+    while i < n:
+        y = y * 0.9 + x * 0.1
+        i = i + 1
+    return y
+
+
+def loop_with_break(x, n):
+    y = x
+    for i in range(1000):
+        if i >= n:
+            break
+        y = y * 1.01
+    return y
+
+
+def list_loop(x, items):
+    y = x
+    for a in items:
+        y = y * a + x
+    return y
+
+
+def array_loop(v, n):
+    for _ in range(n):
+        v = np.tanh(v) * 1.01
+    return np.sum(v)
+
+
+CASES = [
+    (power, (1.01, 50), {}),
+    (affine_steps, (0.3, 0.9, 40), {}),
+    (nested, (1.001, 12, 9), {}),
+    (nested, (1.001, 12, 3), {}),
+    (loop_in_branch, (0.5, 30), {}),
+    (loop_in_branch, (-0.5, 30), {}),
+    (branch_in_loop, (1.1, 0.7, 31), {}),
+    (while_loop, (0.4, 37), {}),
+    (loop_with_break, (0.4, 23), {}),
+    (list_loop, (0.4, [1.0 + k / 50 for k in range(26)]), {}),
+    (array_loop, (np.array([0.1, -0.4, 0.8]), 21), {}),
+    (power, (1.01, 0), {}),
+    (nested, (1.01, 0, 5), {}),
+    (nested, (1.01, 7, 0), {}),
+]
+
+
+def _name(case):
+    func, args, _ = case
+    return f"{func.__name__}-{'-'.join(str(a) for a in args if isinstance(a, int))}"
+
+
+@pytest.mark.parametrize("keep", [1, 2])
+@pytest.mark.parametrize("case", CASES, ids=_name)
+def test_summary_recorded_bounded_equals_summary_of_the_full_table(case, keep, monkeypatch):
+    monkeypatch.setattr(trace, "KEPT_ITERATIONS", keep)
+    func, args, kwargs = case
+    full = trace_table(func, *args, full=True, **kwargs)
+    bounded = trace_table(func, *args, full=False, **kwargs)
+    assert bounded.to_text(full=False) == full.to_text(full=False)
+    assert bounded.value == full.value
+    for name, g in full.gradients.items():
+        np.testing.assert_array_equal(bounded.gradients[name], g)
+    # the rows kept are rows of the full table, values included
+    for side in ("forward", "reverse"):
+        whole = [(r.kind, r.target, r.expression, r.iteration) for r in full.rows(side)]
+        for row in bounded.rows(side):
+            if not row.is_marker:
+                assert (row.kind, row.target, row.expression, row.iteration) in whole
+
+
+@pytest.mark.parametrize("threshold", [5, 40, 90])
+@pytest.mark.parametrize("case", CASES, ids=_name)
+def test_summarising_from_the_middle_of_a_trace(case, threshold, monkeypatch):
+    """The tracer starts summarising once the trace passes the threshold, possibly in the
+    middle of a loop: iterations already recorded stay, the display still agrees."""
+    monkeypatch.setattr(trace, "SUMMARY_THRESHOLD", threshold)
+    func, args, kwargs = case
+    full = trace_table(func, *args, full=True, **kwargs)
+    default = trace_table(func, *args, **kwargs)
+    assert default.to_text() == full.to_text(full=full.summarised or None) or (
+        default.to_text(full=False) == full.to_text(full=False)
+    )
+    assert default.to_text(full=False) == full.to_text(full=False)
+
+
+def test_the_gradient_of_branch_in_loop_is_right():
+    x, w, n = 1.1, 0.7, 31
+    table = trace_table(branch_in_loop, x, w, n, full=False)
+    for position in (0, 1):
+        expected = numerical_gradient(branch_in_loop, (x, w, n), position)
+        assert table.gradient[position] == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_100000_step_table_records_a_bounded_number_of_rows():
+    n = 100_000
+    table = trace_table(power, 1.000001, n)
+    assert table.summarised
+    assert len(table.forward) <= trace.SUMMARY_THRESHOLD + 20
+    assert len(table.reverse) <= 40
+    assert table.gradient == pytest.approx(n * 1.000001 ** (n - 1), rel=1e-9)
+    text = table.to_text()
+    assert f"iteration {n} of {n}" in text and "iteration 1 of" in text
+    assert f"of {n} of for _ in range(n) elided ({n - 4} rows" in text  # reverse: 1 row each
+    assert f"v{n} = v{n - 1} * v_-1" in text
+
+
+def test_recorded_rows_do_not_grow_with_the_trip_count():
+    sizes = {}
+    for n in (1_000, 4_000):
+        table = trace_table(while_loop, 0.4, n)  # a while loop: the ring buffer
+        sizes[n] = (len(table.forward), len(table.reverse), len(_events(table)))
+    assert sizes[1_000] == sizes[4_000]
+
+
+def _events(table):
+    return [r for r in table.forward + table.reverse if not r.is_marker]
+
+
+def test_full_still_records_every_row():
+    table = trace_table(power, 1.001, 500, full=True)
+    assert not table.summarised
+    assert len(table.forward) == 2 + 1 + 2 * 500 + 1  # x, n, y = 1.0, the loop, y
+    with pytest.raises(ValueError, match="full=True"):
+        trace_table(power, 1.001, 500).to_text(full=True)
+    with pytest.raises(ValueError, match="full=True"):
+        trace_table(power, 1.001, 500).graph()
