@@ -42,6 +42,28 @@ def nested(x, n, m):
     return y
 
 
+def scaled_steps(x, n):
+    """A value computed before the loop (not a parameter) is read by every iteration:
+    its adjoint total, shown after the loop's rows, sums every iteration's contribution."""
+    t = x * 2.0
+    y = x
+    for _ in range(n):
+        y = y * t + t
+    return y
+
+
+def nested_reads(x, n, m):
+    """The inner loop reads a value of the outer iteration it runs in."""
+    y = x
+    for _ in range(n):
+        s = y * 0.5
+        z = s
+        for _ in range(m):
+            z = z * s + x
+        y = z * 0.1
+    return y
+
+
 def loop_in_branch(x, n):
     if x > 0:
         for _ in range(n):
@@ -98,6 +120,8 @@ CASES = [
     (affine_steps, (0.3, 0.9, 40), {}),
     (nested, (1.001, 12, 9), {}),
     (nested, (1.001, 12, 3), {}),
+    (scaled_steps, (0.49, 33), {}),
+    (nested_reads, (0.9, 11, 8), {}),
     (loop_in_branch, (0.5, 30), {}),
     (loop_in_branch, (-0.5, 30), {}),
     (branch_in_loop, (1.1, 0.7, 31), {}),
@@ -191,3 +215,14 @@ def test_full_still_records_every_row():
         trace_table(power, 1.001, 500).to_text(full=True)
     with pytest.raises(ValueError, match="full=True"):
         trace_table(power, 1.001, 500).graph()
+
+
+def test_left_out_iterations_store_a_bounded_number_of_events():
+    """Events of iterations left out are stored only where they change: a loop reading the
+    same outer values each step stores a few, whatever its trip count."""
+    stored = []
+    for n in (200, 2_000):
+        tracer = trace._Tracer(scaled_steps, (0.49, n), {}, None, 3)
+        tracer.run()
+        stored.append((len(tracer.events), sum(len(p) for p, _ in tracer.compacted.values())))
+    assert stored[0] == stored[1]
