@@ -226,3 +226,86 @@ def test_left_out_iterations_store_a_bounded_number_of_events():
         tracer.run()
         stored.append((len(tracer.events), sum(len(p) for p, _ in tracer.compacted.values())))
     assert stored[0] == stored[1]
+
+
+# -- the textbook form of the rarer runtime helpers in array tables -------------------------
+def norm_two(x):
+    return np.linalg.norm(x) * 2.0
+
+
+def norm_one(x):
+    return np.linalg.norm(x, 1) * 2.0
+
+
+def relu_sum(x):
+    return np.sum(np.maximum(x, 0.0) * np.array([1.0, 2.0, 3.0]))
+
+
+def sorted_weights(x):
+    return np.sum(np.sort(x) * np.array([1.0, 2.0, 3.0]))
+
+
+def padded(x):
+    return np.sum(np.pad(x, 1) * np.arange(5.0))
+
+
+def padded_matrix(m):
+    return np.sum(np.pad(m, ((1, 0), (0, 2))) ** 2)
+
+
+def statistics(x):
+    return np.max(x) + np.mean(x) * 2.0 + np.var(x) + np.std(x) + np.sum(np.cumsum(x) ** 2)
+
+
+def reshaped(x):
+    return np.sum(np.reshape(x, (3, 1)) * np.array([[1.0], [2.0], [3.0]]))
+
+
+TEXTBOOK = [
+    (norm_two, (np.array([0.5, -1.0, 2.0]),), "v̄1 * v0 / v1"),
+    (norm_one, (np.array([0.5, -1.0, 2.0]),), "v̄1 * sign(v0)"),
+    (relu_sum, (np.array([0.5, -1.0, 2.0]),), "* (v0 > 0)"),
+    (sorted_weights, (np.array([0.5, -1.0, 2.0]),), "[argsort(argsort(v0))]"),
+    (padded, (np.array([0.5, -1.0, 2.0]),), "[1:-1]"),
+    (padded_matrix, (np.array([[0.5, -1.0], [2.0, 0.25]]),), "[1:, :-2]"),
+    (statistics, (np.array([0.5, -1.0, 2.0, 0.75]),), "cumsum("),
+    (reshaped, (np.array([0.5, -1.0, 2.0]),), "reshape("),
+]
+
+
+@pytest.mark.parametrize("func, args, shown", TEXTBOOK, ids=lambda c: getattr(c, "__name__", ""))
+def test_rarer_helpers_show_the_operation_they_compute(func, args, shown):
+    """Every reverse row's expression, evaluated as NumPy with the labels' values, gives
+    the value the row shows (its increment for ``+=``): the text is the computation."""
+    table = trace_table(func, *args)
+    text = table.to_text()
+    assert shown in text
+    assert "_adjoint(" not in text and "tie_share(" not in text and "reduced_count(" not in text
+    ns = {f: getattr(np, f) for f in ("argsort", "mean", "cumsum", "reshape", "sign", "sum")}
+    ns.update({r.target: r.value for r in table.forward if r.kind in ("input", "primal")})
+    for row in table.reverse:
+        if row.kind not in ("seed", "adjoint", "temporary"):
+            continue
+        expected = row.increment if row.op == "+=" else row.value
+        if row.expression != "1":
+            got = eval(row.expression.replace("v_-", "vneg"), dict(ns))
+            np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=row.expression)
+        ns[row.target] = row.value
+    grads = table.gradient
+    np.testing.assert_allclose(grads, numerical_gradient(func, args, 0), rtol=1e-6, atol=1e-8)
+
+
+def test_ties_keep_the_helper_call():
+    """At a tie the adjoint is shared (1/2 each), which ``g * (x > y)`` does not say."""
+    x = np.array([0.5, 1.0, 2.0])
+    text = trace_table(lambda_max_tie, x, x[::-1].copy()).to_text()
+    assert "tie_share(" in text
+    assert "extremum_adjoint(" in trace_table(max_tie, np.array([2.0, 1.0, 2.0])).to_text()
+
+
+def lambda_max_tie(x, y):
+    return np.sum(np.maximum(x, y))
+
+
+def max_tie(x):
+    return np.max(x) * 1.0
