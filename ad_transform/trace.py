@@ -994,10 +994,20 @@ class _Tracer:
         iteration."""
         label = _outside(event.label, start)
         inputs = {n: _outside(v, start) for n, v in event.inputs.items()}
+        compact = _Event(label, inputs)
         paths, events = self.compacted.setdefault(k, ([], []))
-        if not events or events[-1].label != label or events[-1].inputs != inputs:
-            paths.append(path)
-            events.append(_Event(label, inputs))
+        at = bisect.bisect_right(paths, path)
+        before = events[at - 1] if at else None
+        if before is not None and before.label == label and before.inputs == inputs:
+            return  # the lookup of ``path`` finds an equal event already
+        paths.insert(at, path)
+        events.insert(at, compact)
+        if before is not None and at + 1 < len(paths):
+            # An iteration of an outer loop pushed out after inner iterations of later
+            # ones were compacted: the paths after ``path`` that found ``before`` must
+            # still find it (``path + (0,)`` sorts after ``path``, before any later path).
+            paths.insert(at + 1, (*path, 0))
+            events.insert(at + 1, before)
 
     def event_at(self, k: int, path: tuple) -> _Event | None:
         """The event of op ``k`` at ``path``: recorded whole, or compacted."""

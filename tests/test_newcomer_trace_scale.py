@@ -93,6 +93,20 @@ def while_loop(x, n):
     return y
 
 
+def nested_while(x, n, m):
+    """Trip counts unknown at both levels: buffered iterations inside buffered ones."""
+    i = 0
+    y = x
+    while i < n:
+        s = y * 0.5
+        j = 0
+        while j < m:
+            y = y * s + x * 0.01
+            j = j + 1
+        i = i + 1
+    return y
+
+
 def loop_with_break(x, n):
     y = x
     for i in range(1000):
@@ -126,6 +140,8 @@ CASES = [
     (loop_in_branch, (-0.5, 30), {}),
     (branch_in_loop, (1.1, 0.7, 31), {}),
     (while_loop, (0.4, 37), {}),
+    (nested_while, (0.9, 13, 9), {}),
+    (nested_while, (0.9, 4, 30), {}),
     (loop_with_break, (0.4, 23), {}),
     (list_loop, (0.4, [1.0 + k / 50 for k in range(26)]), {}),
     (array_loop, (np.array([0.1, -0.4, 0.8]), 21), {}),
