@@ -137,7 +137,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="every row; by default a trace of more than 400 rows shows the first and "
         "last iterations of each long loop and how many rows were elided",
     )
-    table.add_argument("--html", metavar="FILE", help="also write the table as HTML (every row)")
+    table.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the table as HTML (the rows recorded: every row with --full)",
+    )
     table.set_defaults(run=_table)
 
     graph = sub.add_parser("graph", help="write the computation graph at ARGS")
@@ -239,7 +243,13 @@ def _table(args) -> int:
     with _Progress(func.__name__) as progress:
         table = _guarded(
             lambda: trace_table(
-                func, *positional, wrt=wrt, digits=args.digits, progress=progress, **keywords
+                func,
+                *positional,
+                wrt=wrt,
+                digits=args.digits,
+                progress=progress,
+                full=args.full or None,
+                **keywords,
             ),
             func,
             _wrt_hint(positional, wrt),
@@ -260,7 +270,9 @@ def _graph(args) -> int:
     wrt = _wrt_of(func, args.wrt)
     with _Progress(func.__name__) as progress:
         table = _guarded(
-            lambda: trace_table(func, *positional, wrt=wrt, progress=progress, **keywords),
+            lambda: trace_table(
+                func, *positional, wrt=wrt, progress=progress, full=True, **keywords
+            ),
             func,
             _wrt_hint(positional, wrt),
         )

@@ -276,7 +276,8 @@ _MISSING_GRAPHVIZ = (
 
 def computation_graph(func, *args, wrt=None, max_loop_nodes: int = 20, **kwargs):
     """The computation graph of ``func(*args, **kwargs)`` with its values and adjoints."""
-    return trace_table(func, *args, wrt=wrt, **kwargs).graph(max_loop_nodes=max_loop_nodes)
+    table = trace_table(func, *args, wrt=wrt, full=True, **kwargs)
+    return table.graph(max_loop_nodes=max_loop_nodes)
 
 
 def _final_adjoints(table: TraceTable) -> dict[str, object]:

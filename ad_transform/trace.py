@@ -21,6 +21,8 @@ the number of what they copy. The adjoint of ``vk`` is ``v̄k``.
 from __future__ import annotations
 
 import ast
+import bisect
+import collections
 import contextlib
 import copy
 import html
@@ -163,6 +165,9 @@ class Row:
     increment: object = None  # reverse: the value added by ``+=``
     text: str = ""  # markers: the text shown
     loop: tuple | None = None  # markers of iterations: (loop key, iteration number)
+    # markers of iterations left out while recording: ((outer path, loop key), first and
+    # last iteration left out, rows left out)
+    elided: tuple | None = None
 
     def __post_init__(self) -> None:
         self.value = snapshot(self.value)
@@ -201,6 +206,7 @@ class TraceTable:
     gradients: dict[str, object]
     inputs: dict[str, str] = field(default_factory=dict)  # parameter -> label
     digits: int = 3
+    summarised: bool = False  # middle iterations of long loops were not recorded
 
     @property
     def gradient(self):
@@ -252,10 +258,18 @@ class TraceTable:
         ``SUMMARY_THRESHOLD`` rows a side; a longer trace is summarised: each loop with
         more than ``2 * KEPT_ITERATIONS + 1`` iterations shows its first and last
         ``KEPT_ITERATIONS`` iterations and one line saying how many rows were elided.
-        ``full=True`` shows everything, ``full=False`` always summarises.
+        ``full=True`` shows everything, ``full=False`` always summarises. A long trace is
+        recorded summarised (see :func:`trace_table`): ``full=True`` then needs a table
+        made by ``trace_table(..., full=True)``.
         """
+        if full and self.summarised:
+            raise ValueError(
+                "this trace was recorded summarised (only the rows it shows were kept); "
+                "trace_table(..., full=True) records every row"
+            )
         if full is None:
-            full = max(len(self.forward), len(self.reverse)) <= SUMMARY_THRESHOLD
+            longest = max(len(self.forward), len(self.reverse))
+            full = not self.summarised and longest <= SUMMARY_THRESHOLD
         left = self.column_lines("forward", full)
         right = self.column_lines("reverse", full)
         title = f"Evaluation trace of {self.call}"
@@ -315,8 +329,15 @@ class TraceTable:
         )
 
     def graph(self, **options):
-        """The same trace as a computation graph (see :mod:`ad_transform.graph`)."""
+        """The same trace as a computation graph (see :mod:`ad_transform.graph`); needs
+        every row (a table recorded summarised has edges to rows it did not keep)."""
         from .graph import ComputationGraph
+
+        if self.summarised:
+            raise ValueError(
+                "this trace was recorded summarised; a graph needs every row: use "
+                "trace_table(..., full=True) or ad_transform.graph.computation_graph"
+            )
 
         return ComputationGraph.from_trace(self, **options)
 
@@ -325,51 +346,59 @@ SUMMARY_THRESHOLD = 400  # rows a side above which to_text() summarises loops
 KEPT_ITERATIONS = 2  # first and last iterations a summary keeps of each long loop
 
 
-def summarized_rows(rows: list[Row], keep: int = KEPT_ITERATIONS) -> list[Row]:
+def summarized_rows(rows: list[Row], keep: int | None = None) -> list[Row]:
     """``rows`` with the middle iterations of every loop of more than ``2 * keep + 1``
     iterations replaced by one marker row saying what was elided.
 
     A loop instance is identified by the iterations of the loops around it and its own
-    key; its trip count is the largest iteration number its rows carry.
+    key; its trip count is the largest iteration number its rows carry. A marker of
+    iterations left out while recording (``Row.elided``) joins the elided run of its
+    loop instance, with the rows it stands for.
     """
+    keep = KEPT_ITERATIONS if keep is None else keep
     trips: dict[tuple, int] = {}
     for row in rows:
         for depth, (key, number) in enumerate(row.iteration):
             instance = (row.iteration[:depth], key)
             trips[instance] = max(trips.get(instance, 0), number)
+        if row.elided is not None:
+            instance, _, last, _ = row.elided
+            trips[instance] = max(trips.get(instance, 0), last)
     headers = {row.loop[0]: row.expression for row in rows if row.is_marker and row.loop}
+    headers.update({r.elided[0][1]: r.expression for r in rows if r.elided and r.expression})
     out: list[Row] = []
-    elided: list[Row] = []
-    elided_at: tuple | None = None  # (instance, first and last elided iteration)
+    run: list | None = None  # [instance, first, last, rows] of the elided run being built
 
     def flush() -> None:
-        nonlocal elided, elided_at
-        if elided:
-            (prefix, key), first, last = elided_at
-            shown = sum(1 for r in elided if not r.is_marker)
+        nonlocal run
+        if run is not None:
+            (prefix, key), first, last, count = run
             header = headers.get(key) or "the loop"
             text = (
                 f"── ⋯ iterations {first} to {last} of {trips[(prefix, key)]} of {header} "
-                f"elided ({shown} rows; --full or to_text(full=True) shows them)"
+                f"elided ({count} rows; --full shows them)"
             )
             out.append(Row("marker", text=text, iteration=prefix))
-        elided, elided_at = [], None
+        run = None
 
     for row in rows:
         where = _elided_level(row, trips, keep)
-        if where is None:
+        if where is not None:
+            instance, number = where
+            first, last = number, number
+            count = row.elided[3] if row.elided else int(not row.is_marker)
+        elif row.elided is not None:
+            instance, first, last, count = row.elided
+        else:
             flush()
             out.append(row)
             continue
-        instance, number = where
-        if elided_at is not None and elided_at[0] != instance:
+        if run is not None and run[0] != instance:
             flush()
-        if elided_at is None:
-            elided_at = (instance, number, number)
+        if run is None:
+            run = [instance, first, last, count]
         else:
-            first, last = elided_at[1], elided_at[2]
-            elided_at = (instance, min(first, number), max(last, number))
-        elided.append(row)
+            run[1], run[2], run[3] = min(run[1], first), max(run[2], last), run[3] + count
     flush()
     return out
 
@@ -385,7 +414,9 @@ def _elided_level(row: Row, trips: dict, keep: int) -> tuple | None:
     return None
 
 
-def trace_table(func, *args, wrt=None, digits: int = 3, progress=None, **kwargs) -> TraceTable:
+def trace_table(
+    func, *args, wrt=None, digits: int = 3, progress=None, full: bool | None = None, **kwargs
+) -> TraceTable:
     """Evaluate ``func(*args, **kwargs)`` and its gradient, recording the evaluation trace.
 
     ``wrt`` is an argument index or a tuple of indices, as for :func:`grad`; by default
@@ -395,9 +426,16 @@ def trace_table(func, *args, wrt=None, digits: int = 3, progress=None, **kwargs)
     Returns a :class:`TraceTable`; ``print`` it for the two-column textbook table (a
     long trace is summarised: see :meth:`TraceTable.to_text`). ``progress``, if given,
     is called as ``progress(phase, rows)`` (``phase`` is ``"forward"`` or
-    ``"backward"``) every ``PROGRESS_EVERY`` rows recorded, to report on a long trace.
+    ``"backward"``) every ``PROGRESS_EVERY`` statements, to report on a long trace.
+
+    Every iteration is evaluated, but a long trace records only the rows its summary
+    shows: once the forward trace passes ``SUMMARY_THRESHOLD`` rows, an iteration of a
+    loop is recorded only while it may be among the first or last ``KEPT_ITERATIONS``
+    (the last ones in a bounded buffer per loop), so time and memory follow the rows
+    shown, not the trip count. ``full=True`` records every row; ``full=False``
+    summarises from the first row on.
     """
-    return _Tracer(func, args, kwargs, wrt, digits, progress).run()
+    return _Tracer(func, args, kwargs, wrt, digits, progress, full).run()
 
 
 PROGRESS_EVERY = 1000
@@ -501,12 +539,171 @@ def _reverse_tagged(analysis, helper_pair):
     return program, dict(getattr(reverser, "adjoints", {}))
 
 
+_INSIDE = "v⋯"  # a compacted event's label for a value defined inside its elided region
+
+
+def _outside(label: str | None, start: int) -> str | None:
+    """``label`` if it names a value defined before label ``v{start}``, else ``_INSIDE``."""
+    if label is None or label == _INSIDE or label[1] == "_":  # v_-1, v_-2: parameters
+        return label
+    return label if int(label[1:]) < start else _INSIDE
+
+
+def _is_middle(number: int, trips: int) -> bool:
+    """Whether iteration ``number`` of ``trips`` is one a summary leaves out."""
+    keep = KEPT_ITERATIONS
+    return trips > 2 * keep + 1 and keep < number <= trips - keep
+
+
+def _known_length(iterable: object, loop: gast.stmt) -> int | None:
+    """The trip count of ``for ... in iterable`` before it runs: for a range, tuple or
+    array (whose length the body cannot change) when the body has no ``break``."""
+    if not isinstance(iterable, (range, tuple, np.ndarray)):
+        return None
+    if isinstance(iterable, np.ndarray) and iterable.ndim == 0:
+        return None
+    body = gast.Module(body=list(loop.body), type_ignores=[])
+    if any(isinstance(n, (gast.Break, gast.Return)) for n in gast.walk(body)):
+        return None
+    return len(iterable)
+
+
+class _LoopRecording:
+    """What the forward sweep keeps of one loop instance (one run of a loop statement).
+
+    The first ``KEPT_ITERATIONS`` iterations are recorded. With a known trip count the
+    last ``KEPT_ITERATIONS`` are recorded and, once the tracer summarises, the middle
+    ones are run without rows (``leave_out``). Without one, the latest
+    ``KEPT_ITERATIONS + 1`` iterations stay in ``buffer`` (number, first row, first
+    event, first label, full-trace rows before it); when the tracer summarises, an
+    iteration pushed out loses its rows and its events are compacted. One marker row
+    (``Row.elided``) stands for all the iterations left out.
+    """
+
+    def __init__(self, tracer: _Tracer, instance: tuple, text: str, trips: int | None):
+        self.tracer, self.instance, self.text, self.trips = tracer, instance, text, trips
+        self.recording = tracer.recording  # the loop itself is in a recorded iteration
+        self.buffer: collections.deque = collections.deque()
+        self.markers: dict[int, Row] = {}  # iteration number -> its recorded marker row
+        self.elided: Row | None = None
+        self.first = self.last = 0
+        self.rows_left = 0  # non-marker rows of the full trace left out
+        self.region = 0  # the first label of the iterations left out
+        self.current: tuple = ()
+        self.left_out = False
+
+    def marker_row(self, inner: tuple, line: int | None) -> Row:
+        number = inner[-1][1]
+        row = Row("marker", expression=self.text, line=line, iteration=inner, loop=inner[-1])
+        self.markers[number] = row
+        return row
+
+    def elided_marker(self, number: int, first_label: int) -> Row:
+        if self.elided is None:
+            self.elided = Row("marker", expression=self.text, iteration=self.instance[0])
+            self.first, self.region = number, first_label
+        self.last = max(self.last, number)
+        return self.elided
+
+    def leave_out(self, number: int) -> None:
+        """Run iteration ``number`` (a middle one of a known trip count) without rows."""
+        tracer = self.tracer
+        if self.elided is None:
+            tracer.forward_rows.append(self.elided_marker(number, tracer.counter + 1))
+        else:
+            self.elided_marker(number, tracer.counter + 1)
+        tracer.recording, tracer.region_start = False, self.region
+        self.left_out = True
+
+    def begin(self, number: int) -> None:
+        tracer = self.tracer
+        self.current = (
+            number,
+            len(tracer.forward_rows),
+            len(tracer.event_log),
+            tracer.counter + 1,
+            tracer.forward_plain,
+        )
+        if self.recording and self.trips is None and number > KEPT_ITERATIONS:
+            self.buffer.append(self.current)
+
+    def end_of_iteration(self) -> None:
+        if self.left_out:
+            self.rows_left += self.tracer.forward_plain - self.current[4]
+            self.left_out = False
+        while len(self.buffer) > KEPT_ITERATIONS + 1:
+            self.push_out()
+
+    def push_out(self) -> None:
+        """The oldest buffered iteration cannot be among the last: drop its rows and
+        compact its events when summarising, else keep them (a short trace)."""
+        entry = self.buffer.popleft()
+        tracer = self.tracer
+        if not tracer.summarising:
+            return
+        number, row_start, event_start, first_label, plain_start = entry
+        following = self.buffer[0] if self.buffer else None
+        row_end = following[1] if following else len(tracer.forward_rows)
+        event_end = following[2] if following else len(tracer.event_log)
+        plain_end = following[4] if following else tracer.forward_plain
+        rows = tracer.forward_rows
+        if self.elided is None:
+            rows[row_start:row_end] = [self.elided_marker(number, first_label)]
+            row_shift = row_end - row_start - 1
+        else:
+            self.elided_marker(number, first_label)
+            del rows[row_start:row_end]
+            row_shift = row_end - row_start
+        self.markers.pop(number, None)
+        self.rows_left += plain_end - plain_start
+        for key in tracer.event_log[event_start:event_end]:
+            event = tracer.events.pop(key, None)
+            if event is not None:
+                tracer.compact_event(key[0], key[1], event, self.region)
+        del tracer.event_log[event_start:event_end]
+        event_shift = event_end - event_start
+        self.buffer = collections.deque(
+            (n, r - row_shift, e - event_shift, f, p) for n, r, e, f, p in self.buffer
+        )
+
+    def finish(self, trips: int) -> None:
+        if self.trips is None and _is_middle(trips - KEPT_ITERATIONS, trips):
+            while len(self.buffer) > KEPT_ITERATIONS:
+                self.push_out()
+        for number, row in self.markers.items():
+            line = row.line
+            row.text = f"── {self.text}: iteration {number} of {trips} (line {line})"
+        if self.elided is not None:
+            self.elided.elided = (self.instance, self.first, self.last, self.rows_left)
+            self.elided.text = (
+                f"── ⋯ iterations {self.first} to {self.last} of {trips} of {self.text} "
+                f"elided ({self.rows_left} rows; --full shows them)"
+            )
+
+
 # -- the interpreter -----------------------------------------------------------------------
 class _Tracer:
-    def __init__(self, func, args: tuple, kwargs: dict, wrt, digits: int, progress=None) -> None:
+    def __init__(
+        self, func, args: tuple, kwargs: dict, wrt, digits: int, progress=None, full=None
+    ) -> None:
         self.func = func  # its own code: a wrapper is differentiated, not what it wraps
         self.args, self.kwargs, self.wrt, self.digits = args, kwargs, wrt, digits
         self.progress = progress
+        # Bounded recording. ``summarising``: long loops keep only the iterations a summary
+        # shows; it starts once the full forward trace would pass SUMMARY_THRESHOLD rows.
+        self.full = full
+        self.summarising = full is False
+        self.recording = True  # the forward statements now running get rows and events
+        self.back_recording = True  # the backward statements now running get rows
+        self.region_start = 0  # first label number of the elided region now running
+        self.forward_count = self.forward_plain = 0  # rows of the full trace, all / no markers
+        self.reverse_count = self.reverse_plain = 0
+        self.event_log: list[tuple] = []  # keys of self.events, in the order recorded
+        # op index -> (iteration paths, events): the events of iterations left out, each
+        # stored only where it differs from the one before (see ``compact_event``)
+        self.compacted: dict[int, tuple[list, list]] = {}
+        self.names_of: dict[int, list[str]] = {}
+        self.backward_ops: dict[int, int | None] = {}  # id of a backward statement -> op
         self.statements_run = 0
         self.forward_rows: list[Row] = []
         self.reverse_rows: list[Row] = []
@@ -556,8 +753,8 @@ class _Tracer:
         result_label = (
             self.labels.get(program.result.id) if isinstance(program.result, gast.Name) else None
         )
-        self.forward_rows.append(
-            Row(
+        self.add_forward_row(
+            lambda: Row(
                 "output",
                 "y",
                 "=",
@@ -581,6 +778,7 @@ class _Tracer:
             gradients,
             inputs,
             self.digits,
+            summarised=self.summarising,
         )
 
     def bind_arguments(self, fn) -> tuple[dict, list[str]]:
@@ -683,8 +881,8 @@ class _Tracer:
         for i, param in enumerate(fn.params):
             label = primal_label(i - count + 1)
             self.labels[param] = label
-            self.forward_rows.append(
-                Row(
+            self.add_forward_row(
+                lambda param=param, label=label: Row(
                     "input",
                     label,
                     "=",
@@ -771,6 +969,61 @@ class _Tracer:
         return text
 
     # -- the forward sweep ----------------------------------------------------------------------
+    def add_forward_row(self, make, marker: bool = False) -> None:
+        """Count a row of the full forward trace; build and record it (``make()``) only
+        where the summary may show it."""
+        self.forward_count += 1
+        self.forward_plain += not marker
+        if self.recording:
+            self.forward_rows.append(make())
+        if self.full is not True and self.forward_count > SUMMARY_THRESHOLD:
+            self.summarising = True
+
+    def record_event(self, k: int, path: tuple, event: _Event) -> None:
+        """The labels op ``k`` saw at ``path``, for the backward sweep: kept whole where its
+        rows may be shown, compacted where they are not (see ``compact_event``)."""
+        if self.recording:
+            self.events[(k, path)] = event
+            self.event_log.append((k, path))
+        else:
+            self.compact_event(k, path, event, self.region_start)
+
+    def compact_event(self, k: int, path: tuple, event: _Event, start: int) -> None:
+        """Store the event of an iteration left out, relative to its elided region (whose
+        first label is ``v{start}``).
+
+        Its backward statements record no rows; they only add to the totals of the
+        adjoints shown later in the backward sweep, which are adjoints of values defined
+        before the region. So a label defined inside the region is stored as ``_INSIDE``
+        and the event is kept only where it differs from the op's previous one: a loop
+        that reads the same outer values every iteration stores one event, not one per
+        iteration."""
+        label = _outside(event.label, start)
+        inputs = {n: _outside(v, start) for n, v in event.inputs.items()}
+        compact = _Event(label, inputs)
+        paths, events = self.compacted.setdefault(k, ([], []))
+        at = bisect.bisect_right(paths, path)
+        before = events[at - 1] if at else None
+        if before is not None and before.label == label and before.inputs == inputs:
+            return  # the lookup of ``path`` finds an equal event already
+        paths.insert(at, path)
+        events.insert(at, compact)
+        if before is not None and at + 1 < len(paths):
+            # An iteration of an outer loop pushed out after inner iterations of later
+            # ones were compacted: the paths after ``path`` that found ``before`` must
+            # still find it (``path + (0,)`` sorts after ``path``, before any later path).
+            paths.insert(at + 1, (*path, 0))
+            events.insert(at + 1, before)
+
+    def event_at(self, k: int, path: tuple) -> _Event | None:
+        """The event of op ``k`` at ``path``: recorded whole, or compacted."""
+        event = self.events.get((k, path))
+        if event is not None or k not in self.compacted:
+            return event
+        paths, events = self.compacted[k]
+        at = bisect.bisect_right(paths, path) - 1
+        return events[at] if at >= 0 else None
+
     def forward_block(self, stmts: list, path: tuple) -> str | None:
         for stmt in stmts:
             if isinstance(stmt, gast.If) and getattr(stmt, "ad_catch", False):
@@ -781,7 +1034,12 @@ class _Tracer:
                 test = self.evaluate(stmt.test)
                 flag = isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags
                 if not flag and getattr(stmt, "ad_zero_guard", None) is None:  # user branches
-                    self.branch_marker(self.forward_rows, stmt, test, path, "forward")
+                    self.add_forward_row(
+                        lambda stmt=stmt, test=test: self.branch_marker(
+                            stmt, test, path, "forward"
+                        ),
+                        marker=True,
+                    )
                 signal = self.forward_block(stmt.body if test else stmt.orelse, path)
                 if signal:
                     return signal
@@ -806,11 +1064,20 @@ class _Tracer:
             return self.forward_block(stmt.orelse, path)
 
     def forward_loop(self, stmt, path: tuple) -> None:
+        """Run a loop, recording the iterations a summary may show: the first
+        ``KEPT_ITERATIONS`` and, in a buffer of ``KEPT_ITERATIONS + 1``, the latest ones
+        (the last are known only at the end). Once summarising, an iteration pushed out
+        of the buffer loses its rows (one ``elided`` marker row stands for them all) and
+        its events are compacted. A ``for`` over a range, tuple or array without
+        ``break`` knows its trip count: its middle iterations are never recorded."""
         key = _loop_key(stmt)
         line = getattr(stmt, "origin_line", None) or key[0]
-        markers = []
+        outer = self.recording, self.region_start
+        iterable = self.evaluate(stmt.iter) if isinstance(stmt, gast.For) else None
+        trips = _known_length(iterable, stmt)
+        loop = _LoopRecording(self, (path, key), self.source_text(line).rstrip(":"), trips)
         count = 0
-        iterator = iter(self.evaluate(stmt.iter)) if isinstance(stmt, gast.For) else None
+        iterator = iter(iterable) if isinstance(stmt, gast.For) else None
         while True:
             if iterator is not None:
                 try:
@@ -822,20 +1089,21 @@ class _Tracer:
                 break
             count += 1
             inner = (*path, (key, count))
-            marker = Row("marker", line=line, iteration=inner, loop=(key, count))
-            markers.append(marker)
-            self.forward_rows.append(marker)
+            middle = trips is not None and _is_middle(count, trips)
+            if outer[0] and middle and self.summarising:
+                loop.leave_out(count)  # sets self.recording and self.region_start
+            loop.begin(count)
+            self.add_forward_row(lambda inner=inner: loop.marker_row(inner, line), marker=True)
             for k in self.headers.get(key, []):
                 self.header_event(k, inner)
-            if self.forward_block(stmt.body, inner) == _BREAK:
+            broke = self.forward_block(stmt.body, inner) == _BREAK
+            self.recording, self.region_start = outer
+            loop.end_of_iteration()
+            if broke:
                 break
-        loop_text = self.source_text(line).rstrip(":")
-        for marker in markers:
-            number = marker.loop[1]
-            marker.expression = loop_text
-            marker.text = f"── {loop_text}: iteration {number} of {count} (line {line})"
+        loop.finish(count)
 
-    def branch_marker(self, rows, stmt, test, path, side) -> None:
+    def branch_marker(self, stmt, test, path, side) -> Row:
         line = getattr(stmt, "origin_line", None) or getattr(stmt, "lineno", None)
         taken = "true" if test else "false"
         source = self.source_text(line)
@@ -844,19 +1112,25 @@ class _Tracer:
             text = f"── if {test_text}: the {taken} branch ({source}, line {line})"
         else:
             text = f"── the {taken} branch, in reverse ({source}, line {line})"
-        rows.append(Row("marker", line=line, iteration=path, text=text))
+        return Row("marker", line=line, iteration=path, text=text)
 
     def header_event(self, k: int, path: tuple) -> None:
         op = self.ops[k]
-        inputs = {n: self.labels.get(n) for n in _names_loaded(op.stmt.value)}
+        inputs = {n: self.labels.get(n) for n in self.names_read(k, op.stmt.value)}
         line = getattr(op.stmt, "origin_line", None)
         self.primal_row(k, path, op.stmt, op.target, inputs, line, show_value=True)
+
+    def names_read(self, k: int, node: gast.AST) -> list[str]:
+        names = self.names_of.get(k)
+        if names is None:
+            names = self.names_of[k] = _names_loaded(node)
+        return names
 
     def report_progress(self, phase: str) -> None:
         self.statements_run += 1
         if self.progress is not None and self.statements_run % PROGRESS_EVERY == 0:
-            rows = self.forward_rows if phase == "forward" else self.reverse_rows
-            self.progress(phase, len(rows))
+            rows = self.forward_count if phase == "forward" else self.reverse_count
+            self.progress(phase, rows)
 
     def forward_statement(self, stmt: gast.stmt, path: tuple) -> None:
         self.report_progress("forward")
@@ -866,21 +1140,30 @@ class _Tracer:
             return
         op = self.ops[k]
         original = op.stmt
-        inputs = {n: self.labels.get(n) for n in _names_loaded(original)}
+        inputs = {n: self.labels.get(n) for n in self.names_read(k, original)}
         self.execute(stmt)
         line = getattr(original, "origin_line", None)
         target = op.target
         if op.form in MUTATIONS:
             label = self.labels.get(target)
-            self.events[(k, path)] = _Event(label, inputs)
-            self.mutation_row(op, inputs, path, line)
+            self.record_event(k, path, _Event(label, inputs))
+            self.add_forward_row(lambda: self.mutation_row(op, inputs, path, line))
             return
         if target is None:  # a call for its effect
-            self.events[(k, path)] = _Event(None, inputs)
+            self.record_event(k, path, _Event(None, inputs))
             if op.form != RETURN:
-                expression = self.display(original.value, lambda n: self.primal_text(n, inputs))
-                self.forward_rows.append(
-                    Row("effect", "", "", expression, None, False, line, path, label=None)
+                self.add_forward_row(
+                    lambda: Row(
+                        "effect",
+                        "",
+                        "",
+                        self.display(original.value, lambda n: self.primal_text(n, inputs)),
+                        None,
+                        False,
+                        line,
+                        path,
+                        label=None,
+                    )
                 )
             return
         if (
@@ -897,7 +1180,7 @@ class _Tracer:
                 inputs.get(source.id) if op.form == COPY and isinstance(source, gast.Name) else None
             )
             self.labels[target] = label
-            self.events[(k, path)] = _Event(label, inputs)
+            self.record_event(k, path, _Event(label, inputs))
             return
         show_value = not isinstance(original.value, gast.Constant)
         self.primal_row(k, path, original, target, inputs, line, show_value)
@@ -906,14 +1189,13 @@ class _Tracer:
         """A new label for ``target``, its event, and its row of the forward table."""
         label = self.new_label()
         self.labels[target] = label
-        self.events[(k, path)] = _Event(label, inputs)
-        expression = self.display(stmt.value, lambda n: self.primal_text(n, inputs))
-        self.forward_rows.append(
-            Row(
+        self.record_event(k, path, _Event(label, inputs))
+        self.add_forward_row(
+            lambda: Row(
                 "primal",
                 label,
                 "=",
-                expression,
+                self.display(stmt.value, lambda n: self.primal_text(n, inputs)),
                 self.ns.get(target),
                 show_value=show_value,
                 line=line,
@@ -924,7 +1206,7 @@ class _Tracer:
             )
         )
 
-    def mutation_row(self, op, inputs, path, line) -> None:
+    def mutation_row(self, op, inputs, path, line) -> Row:
         text = lambda n: self.primal_text(n, inputs)  # noqa: E731
         original = op.stmt
         if op.form == STORE_ITEM:
@@ -936,19 +1218,17 @@ class _Tracer:
             expression = self.display(original.value, text)
             value = self.ns.get(op.target)
         label = self.labels.get(op.target)
-        self.forward_rows.append(
-            Row(
-                "effect",
-                target,
-                "=" if target else "",
-                expression,
-                value,
-                line=line,
-                iteration=path,
-                code=expression_source(original),
-                label=label,
-                sources=tuple(dict.fromkeys(v for v in inputs.values() if v and v != label)),
-            )
+        return Row(
+            "effect",
+            target,
+            "=" if target else "",
+            expression,
+            value,
+            line=line,
+            iteration=path,
+            code=expression_source(original),
+            label=label,
+            sources=tuple(dict.fromkeys(v for v in inputs.values() if v and v != label)),
         )
 
     # -- the backward sweep ---------------------------------------------------------------------
@@ -961,35 +1241,71 @@ class _Tracer:
                 test = self.evaluate(stmt.test)
                 flag = isinstance(stmt.test, gast.Name) and stmt.test.id in self.flags
                 if not flag and getattr(stmt, "ad_zero_guard", None) is None:  # user branches
-                    self.branch_marker(self.reverse_rows, stmt, test, path, "reverse")
+                    self.add_reverse_row(
+                        lambda stmt=stmt, test=test: self.branch_marker(
+                            stmt, test, path, "reverse"
+                        ),
+                        marker=True,
+                    )
                 self.backward_block(stmt.body if test else stmt.orelse, path)
             elif isinstance(stmt, gast.For):
-                key = _loop_key(stmt)
-                trips = len(self.evaluate(stmt.iter))
-                line = getattr(stmt, "origin_line", None) or key[0]
-                loop_text = self.source_text(line).rstrip(":")
-                for j in range(trips):
-                    number = trips - j
-                    inner = (*path, (key, number))
-                    self.bind_target(stmt.target, j)
-                    self.reverse_rows.append(
-                        Row(
-                            "marker",
-                            expression=loop_text,
-                            line=line,
-                            iteration=inner,
-                            loop=(key, number),
-                            text=f"── {loop_text}: iteration {number} of {trips}, "
-                            f"in reverse (line {line})",
-                        )
-                    )
-                    self.backward_block(stmt.body, inner)
+                self.backward_loop(stmt, path)
             elif isinstance(stmt, gast.While):  # pragma: no cover - replays are for-loops
                 raise ADTransformError("trace_table: unexpected while loop in a backward sweep")
             elif isinstance(stmt, (gast.Pass, gast.Break)):
                 continue
             else:
                 self.backward_statement(stmt, path)
+
+    def add_reverse_row(self, make, marker: bool = False) -> None:
+        """Count a row of the full reverse trace; build and record it where it is shown."""
+        self.reverse_count += 1
+        self.reverse_plain += not marker
+        if self.back_recording:
+            self.reverse_rows.append(make())
+
+    def backward_loop(self, stmt: gast.For, path: tuple) -> None:
+        """The replay of a loop, last iteration first. When summarising, the middle
+        iterations run without rows (their forward rows were not recorded either: the
+        same rule decides), and one marker row stands for them."""
+        key = _loop_key(stmt)
+        trips = len(self.evaluate(stmt.iter))
+        line = getattr(stmt, "origin_line", None) or key[0]
+        loop_text = self.source_text(line).rstrip(":")
+        outer = self.back_recording
+        elided = None
+        first_plain = 0
+        for j in range(trips):
+            number = trips - j
+            inner = (*path, (key, number))
+            self.bind_target(stmt.target, j)
+            if outer and self.summarising and _is_middle(number, trips):
+                if elided is None:
+                    elided = Row("marker", expression=loop_text, iteration=path)
+                    self.reverse_rows.append(elided)
+                    first_plain = self.reverse_plain
+                self.back_recording = False
+            self.add_reverse_row(
+                lambda number=number, inner=inner: Row(
+                    "marker",
+                    expression=loop_text,
+                    line=line,
+                    iteration=inner,
+                    loop=(key, number),
+                    text=f"── {loop_text}: iteration {number} of {trips}, in reverse (line {line})",
+                ),
+                marker=True,
+            )
+            self.backward_block(stmt.body, inner)
+            self.back_recording = outer
+            if elided is not None and elided.elided is None and number == KEPT_ITERATIONS + 1:
+                first, last = number, trips - KEPT_ITERATIONS
+                rows = self.reverse_plain - first_plain
+                elided.elided = ((path, key), first, last, rows)
+                elided.text = (
+                    f"── ⋯ iterations {first} to {last} of {trips} of {loop_text} elided "
+                    f"({rows} rows; --full shows them)"
+                )
 
     def op_of_backward(self, stmt: gast.stmt) -> int | None:
         k = getattr(stmt, "ad_trace_op", None)
@@ -1018,9 +1334,21 @@ class _Tracer:
 
     def backward_statement(self, stmt: gast.stmt, path: tuple) -> None:
         self.report_progress("backward")
-        if self.is_pop(stmt) or isinstance(stmt, gast.Expr):
+        k = self.backward_ops.get(id(stmt), _MISSING)
+        if k is _MISSING:  # the statement's op, decided once (the nodes outlive the tracer)
+            k = self.backward_ops[id(stmt)] = self.shown_op(stmt)
+        if k is None:
             self.execute(stmt)
             return
+        event = self.event_at(k, path)
+        increment = self.execute(stmt)
+        self.adjoint_row(stmt, self.ops[k], event, path, increment)
+
+    def shown_op(self, stmt: gast.stmt) -> int | None:
+        """The op whose adjoint ``stmt`` computes, or None for a statement without a row:
+        tape pops, copies (they keep their source's label), zero initialisations."""
+        if self.is_pop(stmt) or isinstance(stmt, gast.Expr):
+            return None
         k = self.op_of_backward(stmt)
         op = self.ops[k] if k is not None else None
         if (
@@ -1034,11 +1362,8 @@ class _Tracer:
                 and op.form != RETURN
             )
         ):
-            self.execute(stmt)  # copies keep their source's label: nothing to show
-            return
-        event = self.events.get((k, path))
-        increment = self.execute(stmt)
-        self.adjoint_row(stmt, op, event, path, increment)
+            return None
+        return k
 
     def resolve(self, name: str, op, event: _Event | None) -> str | None:
         """The label of the primal ``name`` as the statement of ``op`` saw it."""
@@ -1089,44 +1414,51 @@ class _Tracer:
         return None, None
 
     def adjoint_row(self, stmt, op, event: _Event | None, path, increment) -> None:
-        text = self.backward_text(op, event)
-        line = getattr(op.stmt, "origin_line", None)
-        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
-            target_node = stmt.target if isinstance(stmt, gast.AugAssign) else stmt.targets[0]
-            target = self.display(target_node, text)
-            expression = self.display(stmt.value, text)
-            whole = target_node.value if isinstance(target_node, gast.Subscript) else None
-            if isinstance(whole, gast.Name) and whole.id in self.primal_of:
-                value = self.ns.get(whole.id)  # an item of an adjoint: show all of it
-            else:
-                value = self.evaluate(_as_load(target_node))
-        else:  # pragma: no cover - other statements are not adjoint code
-            target, expression, value = "", self.display(stmt, text), None
+        """Accumulate the textbook adjoint ``stmt`` contributes to and add its row (only
+        the totals where the row is not shown)."""
+        if not isinstance(stmt, (gast.Assign, gast.AugAssign)):  # pragma: no cover
+            text = self.backward_text(op, event)
+            self.add_reverse_row(lambda: Row("temporary", "", "=", self.display(stmt, text)))
+            return
+        target_node = stmt.target if isinstance(stmt, gast.AugAssign) else stmt.targets[0]
+        whole = target_node.value if isinstance(target_node, gast.Subscript) else None
+        if isinstance(whole, gast.Name) and whole.id in self.primal_of:
+            value = self.ns.get(whole.id)  # an item of an adjoint: show all of it
+        elif isinstance(target_node, gast.Name):
+            value = self.ns.get(target_node.id)
+        else:
+            value = self.evaluate(_as_load(target_node))
         adjoint, label = self.adjoint_key(stmt, op, event)
         key = adjoint_label(label) if label else adjoint  # what the row accumulates
         kind = "seed" if op.form == RETURN else ("adjoint" if adjoint else "temporary")
         op_text = "="
-        item = not isinstance(getattr(stmt, "target", None) or stmt.targets[0], gast.Name)
+        item = not isinstance(target_node, gast.Name)
+        inside = label == _INSIDE  # of a value of an elided region: no row shows its total
         if isinstance(stmt, gast.AugAssign):
             op_text = "+=" if key in self.contributed or item else "="
-            if adjoint is not None and adjoint not in self.item_adjoints:
+            if adjoint is not None and adjoint not in self.item_adjoints and not inside:
                 # the textbook's v̄k sums every contribution, whichever copy received it
                 total = self.totals[key] + increment if key in self.totals else increment
                 self.totals[key] = value = total
-        elif adjoint is not None:
+        elif adjoint is not None and not inside:
             self.totals[key] = value
-        if key is not None:
+        if key is not None and not inside:
             self.contributed.add(key)
+        if not self.back_recording:
+            self.reverse_count += 1
+            self.reverse_plain += 1
+            return
+        text = self.backward_text(op, event)
         via = event.label if event is not None else None
-        self.reverse_rows.append(
-            Row(
+        self.add_reverse_row(
+            lambda: Row(
                 kind,
-                target,
+                self.display(target_node, text),
                 op_text,
-                expression,
+                (expression := self.display(stmt.value, text)),
                 value,
                 show_value=not (isinstance(stmt.value, gast.Constant) or expression == "1"),
-                line=line,
+                line=getattr(op.stmt, "origin_line", None),
                 iteration=path,
                 code=expression_source(stmt),
                 label=label if adjoint else None,
@@ -1149,8 +1481,10 @@ class _Tracer:
                 value = float(value)
             grads[param] = value
             label = primal_label(fn.params.index(param) - len(fn.params) + 1)
-            self.reverse_rows.append(
-                Row("gradient", bar(param), "=", adjoint_label(label), value, label=label)
+            self.add_reverse_row(
+                lambda param=param, label=label, value=value: Row(
+                    "gradient", bar(param), "=", adjoint_label(label), value, label=label
+                )
             )
         return grads
 
@@ -1203,11 +1537,17 @@ def _location(node: gast.AST) -> tuple:
 
 
 def _as_load(node: gast.expr) -> gast.expr:
-    node = copy.deepcopy(node)
-    for n in gast.walk(node):
-        if hasattr(n, "ctx"):
-            n.ctx = gast.Load()
-    return node
+    """``node`` read instead of written; one copy per node, kept on it: the tracer caches
+    compiled expressions by node id, so a fresh copy per call would grow that cache and
+    could reuse the id of a freed copy of another node."""
+    cached = getattr(node, "ad_trace_load", None)
+    if cached is None:
+        cached = copy.deepcopy(node)
+        for n in gast.walk(cached):
+            if hasattr(n, "ctx"):
+                n.ctx = gast.Load()
+        node.ad_trace_load = cached
+    return cached
 
 
 class _Display(gast.NodeTransformer):
@@ -1247,17 +1587,34 @@ class _Display(gast.NodeTransformer):
     def visit_Call(self, node: gast.Call) -> gast.expr:
         """A runtime helper of the shape-generic code is shown as the textbook operation
         it computes (``matmul_adjoint_left(g, a, b)`` as ``g @ bᵀ``); only the text
-        changes: the value shown is what the helper computed."""
+        changes: the value shown is what the helper computed. The helpers of
+        ``_TEXTBOOK_OF_VALUES`` also see the values of their arguments (a shape, whether
+        there is a tie) and keep the call when no textbook form fits them."""
+        values = [self.value_of(a) for a in node.args]  # before the names become labels
         self.generic_visit(node)
         func = node.func
         helper = self.ns.get(func.id) if isinstance(func, gast.Name) else None
-        rewrite = _TEXTBOOK.get(getattr(helper, "__name__", None))
-        if rewrite is None or getattr(helper, "__module__", None) != runtime.__name__:
+        if getattr(helper, "__module__", None) != runtime.__name__:
             return node
+        name = getattr(helper, "__name__", None)
+        rewrite = _TEXTBOOK.get(name)
         try:
-            return rewrite(*node.args)
-        except TypeError:  # another arity than the textbook form: show the call
-            return node
+            if rewrite is not None:
+                return rewrite(*node.args)
+            by_value = _TEXTBOOK_OF_VALUES.get(name)
+            if by_value is not None and not node.keywords:
+                return by_value(node.args, values) or node
+        except (TypeError, ValueError):  # another arity or argument: show the call
+            pass
+        return node
+
+    def value_of(self, node: gast.expr) -> object:
+        """The value of a name or constant argument, else ``_MISSING``."""
+        if isinstance(node, gast.Constant):
+            return node.value
+        if isinstance(node, gast.Name):
+            return self.ns.get(node.id, _MISSING)
+        return _MISSING
 
     def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
         """A scalar rule's guard (``g * d if g else 0.0``, ``g / d if g and d else
@@ -1305,6 +1662,171 @@ _TEXTBOOK = {
     "matmul_adjoint_right": lambda g, x, y: _binary(_transposed(x), gast.MatMult(), g),
     "dot_adjoint_left": lambda g, a, b: _binary(g, gast.MatMult(), _transposed(b)),
     "dot_adjoint_right": lambda g, a, b: _binary(_transposed(a), gast.MatMult(), g),
+}
+
+
+def _call(function: str, *args: gast.expr) -> gast.Call:
+    return gast.Call(
+        func=gast.Name(id=function, ctx=gast.Load(), annotation=None, type_comment=None),
+        args=list(args),
+        keywords=[],
+    )
+
+
+def _constant(value: object) -> gast.Constant:
+    return gast.Constant(value=value, kind=None)
+
+
+def _compare(left: gast.expr, op: gast.cmpop, right: gast.expr) -> gast.Compare:
+    return gast.Compare(left=left, ops=[op], comparators=[right])
+
+
+def _is_array(value: object, ndim: int | None = None) -> bool:
+    return isinstance(value, np.ndarray) and (ndim is None or value.ndim == ndim)
+
+
+def _is_default(rest: list, default: str) -> bool:
+    """Whether the optional string argument is absent or its default."""
+    return not rest or (len(rest) == 1 and isinstance(rest[0], str) and rest[0] == default)
+
+
+def _count(x, ddof) -> int | None:
+    if not (_is_array(x) and isinstance(ddof, int)):
+        return None
+    return x.size - ddof
+
+
+def _norm_text(args, values):
+    g, ans, x = args[:3]
+    ord_, axis = (values[3:5] + [None, None])[:2]
+    if axis is None and ord_ in (None, 2):
+        return _binary(_binary(g, gast.Mult(), x), gast.Div(), ans)
+    if axis is None and ord_ == 1:
+        return _binary(g, gast.Mult(), _call("sign", x))
+    return None
+
+
+def _tie_share_text(args, values):
+    g, x, y = args
+    known = all(v is not _MISSING for v in values[1:])
+    ties = np.equal(values[1], values[2]) if known else True
+    return None if np.any(ties) else _binary(g, gast.Mult(), _compare(x, gast.Gt(), y))
+
+
+def _sort_text(args, values):
+    g, x, *_ = args
+    if not _is_array(values[1], 1):
+        return None
+    inverse = _call("argsort", _call("argsort", x))
+    return gast.Subscript(value=g, slice=inverse, ctx=gast.Load())
+
+
+def _pad_text(args, values):
+    g = args[0]
+    if not _is_default(values[3:], "constant") or not _is_array(values[0]):
+        return None
+    try:
+        widths = np.broadcast_to(np.asarray(values[2], dtype=np.intp), (values[0].ndim, 2))
+    except (TypeError, ValueError):
+        return None
+    slices = [
+        gast.Slice(
+            lower=_constant(int(before)) if before else None,
+            upper=_constant(-int(after)) if after else None,
+            step=None,
+        )
+        for before, after in widths
+    ]
+    index = slices[0] if len(slices) == 1 else gast.Tuple(elts=slices, ctx=gast.Load())
+    return gast.Subscript(value=g, slice=index, ctx=gast.Load())
+
+
+def _reduced_count_text(args, values):
+    x = values[0]
+    axis = values[1] if len(values) > 1 else None
+    if x is _MISSING or axis is _MISSING:
+        return None
+    return _constant(runtime.reduced_count(x, axis))
+
+
+def _extremum_text(args, values):
+    g, ans, x, *_ = args
+    axis = values[3] if len(values) > 3 else None
+    if axis is not None or not _is_array(values[2]) or values[1] is _MISSING:
+        return None
+    if np.count_nonzero(values[2] == values[1]) != 1:
+        return None  # ties share the adjoint: keep the call
+    return _binary(g, gast.Mult(), _compare(x, gast.Eq(), ans))
+
+
+def _centered(x: gast.expr) -> gast.expr:
+    return _binary(x, gast.Sub(), _call("mean", x))
+
+
+def _var_text(args, values):
+    g, x, *_ = args
+    axis, ddof, _, correction = (values[2:6] + [None, 0, False, None])[:4]
+    count = _count(values[1], ddof)
+    if axis is not None or correction is not None or not count:
+        return None
+    scaled = _binary(_binary(g, gast.Mult(), _constant(2)), gast.Mult(), _centered(x))
+    return _binary(scaled, gast.Div(), _constant(count))
+
+
+def _std_text(args, values):
+    g, ans, x, *_ = args
+    axis, ddof, _, correction = (values[3:7] + [None, 0, False, None])[:4]
+    count = _count(values[2], ddof)
+    if axis is not None or correction is not None or not count:
+        return None
+    denominator = _binary(_constant(count), gast.Mult(), ans)
+    return _binary(_binary(g, gast.Mult(), _centered(x)), gast.Div(), denominator)
+
+
+def _cumsum_text(args, values):
+    g = args[0]
+    axis = values[2] if len(values) > 2 else None
+    if axis not in (None, 0, -1) or not _is_array(values[1], 1):
+        return None
+    backwards = gast.Slice(lower=None, upper=None, step=_constant(-1))
+    reversed_g = gast.Subscript(value=g, slice=backwards, ctx=gast.Load())
+    return gast.Subscript(value=_call("cumsum", reversed_g), slice=backwards, ctx=gast.Load())
+
+
+def _reshape_text(args, values):
+    g = args[0]
+    if not _is_default(values[2:], "C") or not _is_array(values[1]):
+        return None
+    return _call("reshape", g, _constant(values[1].shape))
+
+
+def _power_derivative_text(args, values):
+    """``y * x ** (y - 1)`` (folded for a number ``y``: ``2 * x``); the call where ``y``
+    is 0 somewhere (the derivative is 0 there, even at ``x == 0``) or not a number."""
+    x = args[0]
+    exponent = values[1]
+    if len(args) != 2 or not isinstance(exponent, (int, float)) or exponent == 0:
+        return None
+    lower = exponent - 1
+    if lower == 1:
+        return _binary(_constant(exponent), gast.Mult(), x)
+    return _binary(_constant(exponent), gast.Mult(), _binary(x, gast.Pow(), _constant(lower)))
+
+
+# runtime helper name -> its textbook expression, from the arguments (display nodes) and
+# their values (``_MISSING`` when not a name or constant); None keeps the call
+_TEXTBOOK_OF_VALUES = {
+    "norm_adjoint": _norm_text,
+    "tie_share": _tie_share_text,
+    "sort_adjoint": _sort_text,
+    "pad_adjoint": _pad_text,
+    "reduced_count": _reduced_count_text,
+    "extremum_adjoint": _extremum_text,
+    "var_adjoint": _var_text,
+    "std_adjoint": _std_text,
+    "cumsum_adjoint": _cumsum_text,
+    "reshape_adjoint": _reshape_text,
+    "power_derivative": _power_derivative_text,
 }
 
 

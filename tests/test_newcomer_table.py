@@ -49,7 +49,7 @@ def test_a_long_trace_is_summarised_with_an_elided_count():
 
 
 def test_full_shows_every_row():
-    table = trace_table(power, 1.001, 300)
+    table = trace_table(power, 1.001, 300, full=True)
     full = table.to_text(full=True)
     assert "elided" not in full and "iteration 150 of 300" in full
     assert len(full.splitlines()) > 600
