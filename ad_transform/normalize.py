@@ -818,6 +818,9 @@ class _Normalizer:
                     value=self.atom(func.value), attr=func.attr, ctx=gast.Load()
                 )
                 _copy_location(callee, func)
+        elif isinstance(func, gast.Call):  # ``make(a)(x)``: the callee is a value first
+            self.refuse_derivative_call(func)
+            callee = self.atom(func)
         else:
             self.refuse_derivative_call(func)
             inline_lambda = isinstance(func, gast.Lambda)

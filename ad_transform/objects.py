@@ -38,9 +38,16 @@ def is_user_class(cls: object) -> bool:
         return False
     module = inspect.getmodule(cls)
     filename = getattr(module, "__file__", None)
-    if filename is None:
+    if filename is None:  # a module not in sys.modules (loaded from a path): its methods
+        files = [f.__code__.co_filename for f in vars(cls).values() if _is_def(f)]
+        if files:
+            return not any(is_library_file(name) for name in files)
         return cls.__module__ == "__main__"
     return not is_library_file(filename)
+
+
+def _is_def(attribute: object) -> bool:
+    return isinstance(attribute, types.FunctionType)
 
 
 def plain_attribute_access(cls: type) -> str | None:
