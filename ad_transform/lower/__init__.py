@@ -94,8 +94,9 @@ class LoweringContext:
 LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
-# Order: ``functions`` first (lambdas and inner functions lifted, ``map``/``key=``
-# calls turned into loops); ``match`` next (a comprehension in a guard is lowered in its new place);
+# Order: ``match`` first (its cases become if/else blocks every later pass walks; a
+# comprehension in a guard is lowered in its new place); ``functions`` next (lambdas and
+# inner functions lifted, ``map``/``key=`` calls turned into loops);
 # ``comprehensions`` after any pass that turns expressions holding comprehensions into
 # statements; ``exceptions`` before ``statements``, so that a ``raise`` inside a ``try``
 # or a ``with`` becomes the exceptions pass's own throw and a bare ``raise`` in a
@@ -103,8 +104,8 @@ LoweringPass = Callable[[LoweringContext], None]
 from . import dict_comprehensions, functions, match, statements  # noqa: E402
 
 PASSES: list[LoweringPass] = [
-    functions.run,
     match.run,
+    functions.run,
     comprehensions.run,
     dict_comprehensions.run,
     exceptions.run,
