@@ -100,13 +100,14 @@ LoweringPass = Callable[[LoweringContext], None]
 # statements; ``exceptions`` before ``statements``, so that a ``raise`` inside a ``try``
 # or a ``with`` becomes the exceptions pass's own throw and a bare ``raise`` in a
 # handler its re-raise; ``statements`` lowers the ``raise``/``assert`` left.
-from . import dict_comprehensions, functions, match, statements  # noqa: E402
+from . import dict_comprehensions, dict_updates, functions, match, statements  # noqa: E402
 
 PASSES: list[LoweringPass] = [
     functions.run,
     match.run,
     comprehensions.run,
     dict_comprehensions.run,
+    dict_updates.run,
     exceptions.run,
     statements.run,
 ]

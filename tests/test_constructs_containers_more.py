@@ -1,0 +1,122 @@
+"""Issue 12, containers and calls (second part): ``d.update``, ``xs.pop``, ``**`` into
+helpers.
+
+``d.update({...})`` / ``d.update(k=v)`` on a dict the function made is lowered to item
+stores (``lower/dict_updates.py``), which save the old value or the key's absence and
+restore it in the backward sweep. What the transformer cannot know stays refused.
+
+Every expected value comes from central finite differences (``tests/gradcheck.py``);
+``value_and_grad``'s value is compared with the function's own.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+from gradcheck import check_grad
+
+from ad_transform import ADTransformError, grad, value_and_grad
+
+A3 = np.array([0.7, -0.3, 1.3])
+B3 = np.array([-0.4, 0.9, 0.25])
+
+
+def check(f, *args, wrt=0):
+    """The forward value is ``f``'s, and the gradient matches finite differences."""
+    expected = f(*copy.deepcopy(args))
+    value, _ = value_and_grad(f, wrt=wrt)(*args)
+    np.testing.assert_array_equal(value, expected)
+    return check_grad(f, args, wrt)
+
+
+# -- d.update ------------------------------------------------------------------------------
+def update_with_display(x, y):
+    params = {"w": x}
+    params.update({"b": x * y})
+    params["c"] = 2.0 * y
+    return params["w"] * params["b"] + params["c"]
+
+
+def update_overwrites(x, y):
+    params = {"w": x, "b": y}
+    params.update({"w": params["b"] * x, "b": params["w"] * y})  # both read the old dict
+    return params["w"] * params["b"] ** 2
+
+
+def update_with_keywords(x, y):
+    params = {"w": x}
+    params.update(w=x * x, b=np.sin(y))
+    params.update({"c": y}, d=x * y)
+    return params["w"] + params["b"] * params["c"] + params["d"]
+
+
+def update_in_loop(x, y):
+    acc = {"s": x}
+    for k in range(3):
+        acc.update({f"t{k}": acc["s"] * x})
+        acc.update(s=acc["s"] * y + k)
+    return acc["s"] + acc["t0"] * acc["t2"]
+
+
+def update_arrays(a, b):
+    params = {"w": a}
+    params.update({"w": params["w"] * b, "b": np.sum(b * b)})
+    return np.sum(params["w"] ** 2) + params["b"]
+
+
+def update_branch(x, flag):
+    params = {"w": x}
+    if flag:
+        params.update(w=x * x)
+    return params["w"] * 3.0
+
+
+@pytest.mark.parametrize(
+    "f,args,wrt",
+    [
+        (update_with_display, (0.6, -1.4), (0, 1)),
+        (update_overwrites, (0.6, -1.4), (0, 1)),
+        (update_with_keywords, (0.6, -1.4), (0, 1)),
+        (update_in_loop, (0.6, -1.4), (0, 1)),
+        (update_arrays, (A3, B3), (0, 1)),
+        (update_branch, (0.6, True), 0),
+        (update_branch, (0.6, False), 0),
+    ],
+)
+def test_dict_update(f, args, wrt):
+    check(f, *args, wrt=wrt)
+
+
+def update_from_other_dict(x, y):
+    params = {"w": x}
+    other = {"b": y}
+    params.update(other)
+    return params["w"] * params["b"]
+
+
+def update_argument(d, x):
+    d.update({"w": x})
+    return d["w"] * x
+
+
+def update_maybe_not_dict(x, y):
+    params = {"w": x}
+    if y > 0:
+        params = Box()
+    params.update(w=y)
+    return params["w"] * x
+
+
+class Box(dict):
+    pass
+
+
+@pytest.mark.parametrize("f", [update_from_other_dict, update_maybe_not_dict])
+def test_dict_update_refused(f):
+    with pytest.raises(ADTransformError):
+        grad(f, wrt=(0, 1))(0.6, 1.4)
+
+
+def test_dict_update_of_argument_refused():
+    with pytest.raises(ADTransformError):
+        grad(update_argument, wrt=1)({"w": 1.0}, 0.6)
