@@ -120,3 +120,14 @@ def test_dict_update_refused(f):
 def test_dict_update_of_argument_refused():
     with pytest.raises(ADTransformError):
         grad(update_argument, wrt=1)({"w": 1.0}, 0.6)
+
+
+def update_method(x):
+    """Was refused (tests/test_constructs_containers.py) before ``update`` was lowered."""
+    d = {"a": x}
+    d.update({"b": x * 2.0})
+    return d["a"] + d["b"]
+
+
+def test_update_method_formerly_refused():
+    check(update_method, 0.7)
