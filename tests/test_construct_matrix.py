@@ -44,7 +44,6 @@ NOT_YET: dict[str, str] = {
     "subclass_super_call": "class",
     "object_attribute_updated": "class",
     # container
-    "list_pop": "container",
     # signature
     "kwargs_helper": "signature",
     "call_with_double_star": "signature",

@@ -131,3 +131,118 @@ def update_method(x):
 
 def test_update_method_formerly_refused():
     check(update_method, 0.7)
+
+
+# -- xs.pop --------------------------------------------------------------------------------
+def pop_last(x, y, z):
+    stack = [x, y, z]
+    top = stack.pop()
+    return top * sum(stack)
+
+
+def pop_positions(x, y, z):
+    stack = [x, y * x, z, x * z]
+    first = stack.pop(0)
+    middle = stack.pop(1)
+    second_last = stack.pop(-2)
+    stack.append(first * middle)
+    return second_last * stack[0] + np.sin(sum(stack)) * len(stack)
+
+
+def pop_dropped(x, y, z):
+    stack = [x * y, y, z]
+    stack.pop()
+    stack.pop(0)
+    return stack[0] ** 3
+
+
+def pop_in_while(x, y, z):
+    stack = [x, y, z, x * y]
+    total = 0.0
+    while stack:
+        v = stack.pop()
+        total = total * v + v * v
+    return total
+
+
+def pop_arrays(a, b):
+    parts = [a, b, a * b]
+    last = parts.pop()
+    head = parts.pop(0)
+    return np.sum(last * head) + np.sum(parts[0] ** 2)
+
+
+@pytest.mark.parametrize(
+    "f,args,wrt",
+    [
+        (pop_last, (0.6, -1.4, 2.2), (0, 1, 2)),
+        (pop_positions, (0.6, -1.4, 2.2), (0, 1, 2)),
+        (pop_dropped, (0.6, -1.4, 2.2), (0, 1, 2)),
+        (pop_in_while, (0.6, -1.4, 2.2), (0, 1, 2)),
+        (pop_arrays, (A3, B3), (0, 1)),
+    ],
+)
+def test_list_pop(f, args, wrt):
+    check(f, *args, wrt=wrt)
+
+
+def test_pop_of_empty_list_raises_like_python():
+    def f(x):
+        stack = [x]
+        stack.pop()
+        top = stack.pop()
+        return x * top
+
+    with pytest.raises(IndexError):
+        grad(f)(0.6)
+
+
+def pop_shared(x, y):
+    stack = [x, y]
+    other = stack  # a second name: popping must change what it sees
+    top = stack.pop()
+    return top * sum(other)
+
+
+def pop_while_iterating(x, y):
+    stack = [x, y, x * y]
+    total = 0.0
+    for v in stack:
+        total = total + v * stack.pop()
+    return total
+
+
+def pop_kept(x, y):
+    stack = [x, y]
+    rows = [stack]
+    stack.pop()
+    return sum(rows[0]) * x
+
+
+def pop_argument(xs, y):
+    top = xs.pop()
+    return top * y
+
+
+def pop_variable_index(x, y, i):
+    stack = [x, y]
+    return stack.pop(i) * x
+
+
+@pytest.mark.parametrize(
+    "f,args",
+    [
+        (pop_shared, (0.6, -1.4)),
+        (pop_while_iterating, (0.6, -1.4)),
+        (pop_kept, (0.6, -1.4)),
+        (pop_variable_index, (0.6, -1.4, 0)),
+    ],
+)
+def test_list_pop_refused(f, args):
+    with pytest.raises(ADTransformError):
+        grad(f, wrt=(0, 1))(*args)
+
+
+def test_pop_of_argument_refused():
+    with pytest.raises(ADTransformError):
+        grad(pop_argument, wrt=1)([0.5, 2.0], 0.6)

@@ -100,7 +100,14 @@ LoweringPass = Callable[[LoweringContext], None]
 # statements; ``exceptions`` before ``statements``, so that a ``raise`` inside a ``try``
 # or a ``with`` becomes the exceptions pass's own throw and a bare ``raise`` in a
 # handler its re-raise; ``statements`` lowers the ``raise``/``assert`` left.
-from . import dict_comprehensions, dict_updates, functions, match, statements  # noqa: E402
+from . import (  # noqa: E402
+    dict_comprehensions,
+    dict_updates,
+    functions,
+    list_pops,
+    match,
+    statements,
+)
 
 PASSES: list[LoweringPass] = [
     functions.run,
@@ -108,6 +115,7 @@ PASSES: list[LoweringPass] = [
     comprehensions.run,
     dict_comprehensions.run,
     dict_updates.run,
+    list_pops.run,
     exceptions.run,
     statements.run,
 ]
