@@ -9,9 +9,9 @@ rebinding.
 and ``stack.pop(i)`` (a constant ``i``) as ``stack[i]`` then ``stack = stack[:i] +
 stack[i + 1:]`` (``stack[1:]`` for ``i == 0``). Reads, slices and joins of lists are
 differentiated already: the popped element's adjoint goes back to its position through
-the item read, the others' through the slices. A new list instead of a change in place is the same program only
-when no other name, container or closure can see the list, so the pass lowers the pops
-of a name only when:
+the item read, the others' through the slices. A new list instead of a change in place
+is the same program only when no other name, container or closure can see the list, so
+the pass lowers the pops of a name only when:
 
 - every binding of the name is ``name = [...]`` (a list display; comprehensions are
   lowered to one before this pass), and it is no parameter, ``global`` or ``nonlocal``;
