@@ -246,3 +246,95 @@ def test_list_pop_refused(f, args):
 def test_pop_of_argument_refused():
     with pytest.raises(ADTransformError):
         grad(pop_argument, wrt=1)([0.5, 2.0], 0.6)
+
+
+# -- **kwargs of a helper, **d at a call ------------------------------------------------------
+def scaled_square(v, **options):
+    return options.get("scale", 1.0) * v * v + options.get("shift", 0.0)
+
+
+def weighted(v, w=1.0, *rest, **extra):
+    total = w * v
+    for r in rest:
+        total = total + r * v
+    for key in extra:
+        total = total + extra[key] ** 2
+    return total
+
+
+def kwargs_named(x, y):
+    return scaled_square(x, scale=y, shift=x)
+
+
+def kwargs_two_key_sets(x, y):
+    # the same helper with different keys: two pairs, never one cached for the other
+    return scaled_square(x, scale=y) * scaled_square(y, shift=x * x) + scaled_square(x)
+
+
+def kwargs_with_varargs(x, y):
+    return weighted(x, y, x * y, 2.0, a=np.sin(x), b=y) + weighted(y, b=x)
+
+
+def double_star_display(x, y):
+    options = {"scale": y, "shift": 2.0}
+    return scaled_square(x, **options)
+
+
+def double_star_mixed(x, y):
+    options = {"shift": x * y}
+    first = {"scale": np.cos(y)}
+    return scaled_square(x, **first, **options) + weighted(x, w=y, **options)
+
+
+def double_star_to_named_parameters(x, y):
+    options = {"w": y * y}
+    return weighted(x, **options)
+
+
+def double_star_arrays(a, b):
+    options = {"scale": b}
+    return np.sum(scaled_square(a, **options))
+
+
+@pytest.mark.parametrize(
+    "f,args,wrt",
+    [
+        (kwargs_named, (0.6, -1.4), (0, 1)),
+        (kwargs_two_key_sets, (0.6, -1.4), (0, 1)),
+        (kwargs_with_varargs, (0.6, -1.4), (0, 1)),
+        (double_star_display, (0.6, -1.4), (0, 1)),
+        (double_star_mixed, (0.6, -1.4), (0, 1)),
+        (double_star_to_named_parameters, (0.6, -1.4), (0, 1)),
+        (double_star_arrays, (A3, B3), (0, 1)),
+    ],
+)
+def test_keywords_into_helpers(f, args, wrt):
+    check(f, *args, wrt=wrt)
+
+
+def double_star_changed(x, y):
+    options = {"scale": 2.0}
+    options["scale"] = y  # the dict changes: its keys are not followed
+    return scaled_square(x, **options)
+
+
+def double_star_argument(x, options):
+    return scaled_square(x, **options)
+
+
+def double_star_built_by_keys(x, y):
+    options = {}
+    for key in ("scale", "shift"):
+        options[key] = y
+    return scaled_square(x, **options)
+
+
+@pytest.mark.parametrize("f", [double_star_changed, double_star_built_by_keys])
+def test_unknown_keyword_dict_refused(f):
+    with pytest.raises(ADTransformError):
+        grad(f, wrt=(0, 1))(0.6, -1.4)
+
+
+def test_double_star_of_argument_not_differentiated():
+    # the dict's values are not differentiated: only x is, and exactly
+    check(double_star_argument, 0.6, {"scale": 3.0})

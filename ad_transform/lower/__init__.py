@@ -104,6 +104,7 @@ from . import (  # noqa: E402
     dict_comprehensions,
     dict_updates,
     functions,
+    keyword_unpacking,
     list_pops,
     match,
     statements,
@@ -116,6 +117,7 @@ PASSES: list[LoweringPass] = [
     dict_comprehensions.run,
     dict_updates.run,
     list_pops.run,
+    keyword_unpacking.run,
     exceptions.run,
     statements.run,
 ]
