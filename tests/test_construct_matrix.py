@@ -45,7 +45,6 @@ NOT_YET: dict[str, str] = {
     "object_attribute_updated": "class",
     # container
     # signature
-    "call_with_star_and_double_star": "signature",
     # statement
     "walrus_in_comprehension": "statement",
     "match_class_pattern": "statement",

@@ -338,3 +338,57 @@ def test_unknown_keyword_dict_refused(f):
 def test_double_star_of_argument_not_differentiated():
     # the dict's values are not differentiated: only x is, and exactly
     check(double_star_argument, 0.6, {"scale": 3.0})
+
+
+# -- f(*parts, **options) --------------------------------------------------------------------
+def norm2(*values):
+    total = 0.0
+    for v in values:
+        total += v * v
+    return total
+
+
+def star_and_double_star(x, y):
+    parts = (x, y * x)
+    options = {"scale": 2.0}
+    return norm2(*parts) + scaled_square(*parts[:1], **options)
+
+
+def star_slices(x, y, z):
+    parts = (x, y, z, x * y)
+    options = {"shift": z, "scale": y}
+    return (
+        norm2(*parts[1:-1])
+        + norm2(*parts[::2])
+        + norm2(*parts[-2:], *parts[:0])
+        + scaled_square(*parts[3:], **options)
+    )
+
+
+@pytest.mark.parametrize(
+    "f,args,wrt",
+    [
+        (star_and_double_star, (0.6, -1.4), (0, 1)),
+        (star_slices, (0.6, -1.4, 2.2), (0, 1, 2)),
+    ],
+)
+def test_star_and_double_star(f, args, wrt):
+    check(f, *args, wrt=wrt)
+
+
+def star_of_list_slice(x, y):
+    parts = [x, y]
+    parts.append(x * y)  # a list: its length is not followed
+    return norm2(*parts[1:])
+
+
+def star_of_variable_slice(x, y, k):
+    parts = (x, y)
+    return norm2(*parts[:k])
+
+
+def test_star_of_unknown_length_refused():
+    with pytest.raises(ADTransformError, match="starred expression"):
+        grad(star_of_list_slice, wrt=(0, 1))(0.6, -1.4)
+    with pytest.raises(ADTransformError, match="starred expression"):
+        grad(star_of_variable_slice, wrt=(0, 1))(0.6, -1.4, 1)
