@@ -46,7 +46,6 @@ NOT_YET: dict[str, str] = {
     # container
     # signature
     # statement
-    "walrus_in_comprehension": "statement",
     "match_class_pattern": "statement",
     "nonlocal_counter": "statement",
     # try

@@ -392,3 +392,71 @@ def test_star_of_unknown_length_refused():
         grad(star_of_list_slice, wrt=(0, 1))(0.6, -1.4)
     with pytest.raises(ADTransformError, match="starred expression"):
         grad(star_of_variable_slice, wrt=(0, 1))(0.6, -1.4, 1)
+
+
+# -- := in a comprehension ----------------------------------------------------------------
+def walrus_filter(x):
+    kept = [s for v in x if (s := v * v) > 1.0]
+    return sum(kept)
+
+
+def walrus_last_value(x, y):
+    scaled = [(last := v * y) for v in x]
+    return sum(scaled) * last
+
+
+def walrus_running_total(x):
+    total = 0.0
+    partial = [(total := total + v) for v in x]
+    return sum(p * p for p in partial) + total
+
+
+def walrus_witness(x, y):
+    if any((witness := v * y) > 1.0 for v in x):
+        return witness**2
+    return y
+
+
+def walrus_in_generator_sum(x, y):
+    value = sum((t := np.sin(v) * y) for v in x)
+    return value + 3.0 * t
+
+
+def walrus_nested(x):
+    rows = [[(c := a * b) for b in x] for a in x]
+    return sum(sum(row) for row in rows) * c
+
+
+@pytest.mark.parametrize(
+    "f,args,wrt",
+    [
+        (walrus_filter, (A3,), 0),
+        (walrus_last_value, (A3, 0.8), (0, 1)),
+        (walrus_running_total, (A3,), 0),
+        (walrus_witness, (A3, 0.8), (0, 1)),
+        (walrus_witness, (A3, 0.1), (0, 1)),
+        (walrus_in_generator_sum, (A3, 0.8), (0, 1)),
+        (walrus_nested, (A3,), 0),
+    ],
+)
+def test_walrus_in_comprehension(f, args, wrt):
+    check(f, *args, wrt=wrt)
+
+
+def walrus_read_before(x):
+    s = 1.0
+    return s + sum([(s := v * v) for v in x])
+
+
+def test_walrus_read_in_the_same_statement_refused():
+    with pytest.raises(ADTransformError, match=":="):
+        grad(walrus_read_before)(A3)
+
+
+def walrus_read_inside(x, xs):
+    """Was refused (tests/test_constructs_comprehensions.py) before ``:=`` was lowered."""
+    return sum([(y := v * x) * y for v in xs])
+
+
+def test_walrus_read_inside_the_comprehension():
+    check(walrus_read_inside, 0.7, A3, wrt=(0, 1))
