@@ -460,3 +460,30 @@ def walrus_read_inside(x, xs):
 
 def test_walrus_read_inside_the_comprehension():
     check(walrus_read_inside, 0.7, A3, wrt=(0, 1))
+
+
+# -- xs.insert (a sibling of pop) ------------------------------------------------------------
+def insert_positions(x, y, z):
+    stack = [x, y]
+    stack.insert(0, z * x)
+    stack.insert(-1, np.sin(y))
+    stack.insert(10, x * y)  # past the end: appended, as Python does
+    stack.insert(-10, z)  # before the start: first
+    top = stack.pop(2)
+    return top * stack[0] + stack[1] * stack[-1] + sum(stack) * stack[3]
+
+
+def test_list_insert():
+    check(insert_positions, 0.6, -1.4, 2.2, wrt=(0, 1, 2))
+
+
+def insert_shared(x, y):
+    stack = [x]
+    alias = stack
+    stack.insert(0, y)
+    return alias[0] * x
+
+
+def test_list_insert_on_shared_list_refused():
+    with pytest.raises(ADTransformError):
+        grad(insert_shared, wrt=(0, 1))(0.6, -1.4)

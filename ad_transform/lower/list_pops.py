@@ -21,7 +21,9 @@ the pass lowers the pops of a name only when:
   (``if name:``, ``while name:``, ``not name``);
 - no nested function or lambda mentions it.
 
-Any other ``pop`` is left alone: the analysis refuses it as an unknown in-place change.
+``xs.insert(i, v)`` (a statement, ``i`` a constant) becomes ``xs = xs[:i] + [v] +
+xs[i:]`` under the same conditions. Any other ``pop``/``insert`` is left alone: the
+analysis refuses it as an unknown in-place change.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ..nodes import subnodes
 from . import LoweringContext
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
-_METHODS = frozenset({"pop", "append", "extend", "index", "count", "copy"})
+_METHODS = frozenset({"pop", "insert", "append", "extend", "index", "count", "copy"})
 _READERS = frozenset({"len", "sum", "max", "min", "sorted", "list", "tuple", "bool"})
 
 
@@ -118,8 +120,49 @@ def _block(stmts: list[gast.stmt], lists: set[str], context: LoweringContext) ->
         for handler in getattr(stmt, "handlers", None) or []:
             handler.body = _block(handler.body, lists, context)
         found = _pop(stmt, lists)
-        out.extend([stmt] if found is None else _lowered(stmt, *found))
+        inserted = _insert(stmt, lists)
+        if found is not None:
+            out.extend(_lowered(stmt, *found))
+        elif inserted is not None:
+            out.append(_inserted(stmt, *inserted))
+        else:
+            out.append(stmt)
     return out
+
+
+def _insert(stmt: gast.stmt, lists: set[str]):
+    """(list name, index, value) of the statement ``xs.insert(i, v)``, ``i`` a constant."""
+    if not isinstance(stmt, gast.Expr):
+        return None
+    call = stmt.value
+    if not (
+        isinstance(call, gast.Call)
+        and isinstance(call.func, gast.Attribute)
+        and call.func.attr == "insert"
+        and isinstance(call.func.value, gast.Name)
+        and call.func.value.id in lists
+        and not call.keywords
+        and len(call.args) == 2
+        and not any(isinstance(a, gast.Starred) for a in call.args)
+    ):
+        return None
+    index = _constant_index(call.args[0])
+    return None if index is None else (call.func.value.id, index, call.args[1])
+
+
+def _inserted(stmt: gast.stmt, name: str, index: int, value: gast.expr) -> gast.stmt:
+    """``xs = xs[:i] + [v] + xs[i:]``: ``insert``'s meaning for every integer ``i``
+    (slices clamp as ``insert`` does)."""
+    joined = gast.BinOp(
+        left=gast.BinOp(
+            left=_slice(name, None, _int(index)),
+            op=gast.Add(),
+            right=gast.List(elts=[value], ctx=gast.Load()),
+        ),
+        op=gast.Add(),
+        right=_slice(name, _int(index), None),
+    )
+    return _assign(name, joined, stmt)
 
 
 def _pop(stmt: gast.stmt, lists: set[str]):
