@@ -46,6 +46,8 @@ def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
     for node in subnodes(tree.body):
         if isinstance(node, (gast.Global, gast.Nonlocal)):
             other.update(node.names)
+        elif isinstance(node, (gast.Import, gast.ImportFrom)):  # binds without a Name
+            other.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif (
             isinstance(node, gast.Assign)
             and len(node.targets) == 1

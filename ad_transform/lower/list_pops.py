@@ -60,6 +60,8 @@ def _private_lists(context: LoweringContext) -> set[str]:
     for node in nodes:
         if isinstance(node, (gast.Global, gast.Nonlocal)):
             other.update(node.names)
+        elif isinstance(node, (gast.Import, gast.ImportFrom)):  # binds without a Name
+            other.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, _SCOPES):
             other.add(getattr(node, "name", None) or "")
             other.update(n.id for n in subnodes(node) if isinstance(n, gast.Name))
