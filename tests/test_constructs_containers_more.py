@@ -487,3 +487,31 @@ def insert_shared(x, y):
 def test_list_insert_on_shared_list_refused():
     with pytest.raises(ADTransformError):
         grad(insert_shared, wrt=(0, 1))(0.6, -1.4)
+
+
+# -- d.setdefault (a sibling of update) ------------------------------------------------------
+def setdefault_uses(x, y):
+    params = {"w": x}
+    params.setdefault("w", y * 10.0)  # present: unchanged, the default unused
+    params.setdefault("b", x * y)  # missing: stored
+    params.setdefault("c", np.sin(y))
+    for k in range(2):
+        params.setdefault(f"k{k % 1}", x * k + y)
+    return params["w"] * params["b"] + params["c"] * params["w"] + params["k0"] ** 2
+
+
+def setdefault_value(x, y):
+    params = {"w": x}
+    b = params.setdefault("b", x * y)
+    return b * np.cos(y)
+
+
+def setdefault_present_value(x, y):
+    params = {"w": x * x}
+    w = params.setdefault("w", y)
+    return w * y
+
+
+@pytest.mark.parametrize("f", [setdefault_uses, setdefault_value, setdefault_present_value])
+def test_dict_setdefault(f):
+    check(f, 0.6, -1.4, wrt=(0, 1))

@@ -81,8 +81,63 @@ def _block(stmts: list[gast.stmt], dicts: set[str], context: LoweringContext) ->
         for handler in getattr(stmt, "handlers", None) or []:
             handler.body = _block(handler.body, dicts, context)
         entries = _update_entries(stmt, dicts)
-        out.extend([stmt] if entries is None else _stores(stmt, entries, context))
+        default = _setdefault(stmt, dicts)
+        if entries is not None:
+            out.extend(_stores(stmt, entries, context))
+        elif default is not None:
+            out.extend(_defaulted(stmt, *default, context))
+        else:
+            out.append(stmt)
     return out
+
+
+def _setdefault(stmt: gast.stmt, dicts: set[str]):
+    """(target name or None, dict name, key, default) of ``t = d.setdefault(k, v)`` or
+    the bare call, or None."""
+    if isinstance(stmt, gast.Expr):
+        target, call = None, stmt.value
+    elif (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+    ):
+        target, call = stmt.targets[0].id, stmt.value
+    else:
+        return None
+    if not (
+        isinstance(call, gast.Call)
+        and isinstance(call.func, gast.Attribute)
+        and call.func.attr == "setdefault"
+        and isinstance(call.func.value, gast.Name)
+        and call.func.value.id in dicts
+        and not call.keywords
+        and 1 <= len(call.args) <= 2
+        and not any(isinstance(a, gast.Starred) for a in call.args)
+    ):
+        return None
+    default = call.args[1] if len(call.args) == 2 else gast.Constant(value=None, kind=None)
+    return target, call.func.value.id, call.args[0], default
+
+
+def _defaulted(stmt, target, name, key, default, context: LoweringContext) -> list:
+    """``d.setdefault(k, v)``: ``k`` and ``v`` evaluated first (both, always, as the call
+    does), then ``if k not in d: d[k] = v`` and ``t = d[k]``."""
+    out: list[gast.stmt] = []
+    key = _evaluated(key, "key", out, context, stmt)
+    default = _evaluated(default, "default", out, context, stmt)
+    missing = gast.Compare(left=key, ops=[gast.NotIn()], comparators=[_load(name)])
+    store = gast.Subscript(value=_load(name), slice=key, ctx=gast.Store())
+    fill = gast.Assign(targets=[store], value=default, type_comment=None)
+    out.append(_located(gast.If(test=missing, body=[fill], orelse=[]), stmt))
+    if target is not None:
+        read = gast.Subscript(value=_load(name), slice=key, ctx=gast.Load())
+        store_target = gast.Name(id=target, ctx=gast.Store(), annotation=None, type_comment=None)
+        out.append(_located(gast.Assign(targets=[store_target], value=read, type_comment=None), stmt))
+    return out
+
+
+def _load(name: str) -> gast.Name:
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
 def _update_entries(stmt: gast.stmt, dicts: set[str]):
