@@ -131,8 +131,8 @@ def _defaulted(stmt, target, name, key, default, context: LoweringContext) -> li
     out.append(_located(gast.If(test=missing, body=[fill], orelse=[]), stmt))
     if target is not None:
         read = gast.Subscript(value=_load(name), slice=key, ctx=gast.Load())
-        store_target = gast.Name(id=target, ctx=gast.Store(), annotation=None, type_comment=None)
-        out.append(_located(gast.Assign(targets=[store_target], value=read, type_comment=None), stmt))
+        bound = gast.Name(id=target, ctx=gast.Store(), annotation=None, type_comment=None)
+        out.append(_located(gast.Assign(targets=[bound], value=read, type_comment=None), stmt))
     return out
 
 
