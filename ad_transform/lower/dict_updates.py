@@ -12,6 +12,9 @@ value's adjoint is the dict adjoint's entry under the key. With several entries,
 key and value that is not a constant or a name is evaluated into a fresh local first,
 in Python's order, so nothing the stores change is read by a later value.
 
+``t = d.setdefault(k, v)`` (or the bare call) on such a dict becomes ``k`` and ``v``
+evaluated (both, as the call does), ``if k not in d: d[k] = v`` and ``t = d[k]``.
+
 Left alone (the analysis refuses them as before): an argument that is not a dict display
 (``d.update(other)``, ``d.update(pairs)``), ``**`` in it, a receiver that may not be a
 dict (a parameter, a name bound any other way), the call used as a value.
