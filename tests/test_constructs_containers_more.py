@@ -515,3 +515,22 @@ def setdefault_present_value(x, y):
 @pytest.mark.parametrize("f", [setdefault_uses, setdefault_value, setdefault_present_value])
 def test_dict_setdefault(f):
     check(f, 0.6, -1.4, wrt=(0, 1))
+
+
+def insert_locally(a):
+    """Was refused (tests/test_soundness_helper_mutation.py) before ``insert`` was lowered."""
+    s = [1.0]
+    s.insert(0, a)
+    return s[0] * a
+
+
+def pop_locally(x):
+    """Was refused (tests/test_soundness_helper_mutation.py) before ``pop`` was lowered."""
+    s = [x, x * 2.0]
+    s.pop()
+    return s[-1] * x
+
+
+@pytest.mark.parametrize("f", [insert_locally, pop_locally])
+def test_formerly_refused_local_list_changes(f):
+    check(f, 1.5)
