@@ -115,6 +115,8 @@ class Op:
     number_checks: list[tuple[gast.Name, str]] = field(default_factory=list)
     # a user call of a helper with ``*args``: how many positional arguments it spreads
     spread: int | None = None
+    # the keywords such a call gives a helper's ``**kwargs`` by name (spread like ``*args``)
+    spread_keywords: tuple[str, ...] = ()
     # a user call: atoms that reach the helper through ``**`` (a ``**d`` at the call, or
     # keywords its ``**kwargs`` collects): never differentiated, refused if varied
     keyword_rest: list[gast.expr] = field(default_factory=list)
@@ -504,7 +506,7 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
     if rule is None and isinstance(callee, type) and is_user_class(callee):
         return constructor_op(stmt, target, callee, call, fn)
     if rule is None and is_user_function(callee):
-        inputs, spread, rest = _bind_user_call(callee, call, fn, stmt)
+        inputs, spread, rest, spread_keywords = _bind_user_call(callee, call, fn, stmt)
         return Op(
             stmt,
             USER_CALL,
@@ -514,6 +516,7 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
             pure=False,
             spread=spread,
             keyword_rest=rest,
+            spread_keywords=spread_keywords,
         )
     if None in keywords:
         raise fn.parsed.error(
@@ -600,18 +603,30 @@ def is_user_function(obj: object) -> bool:
 
 def _bind_user_call(
     callee, call: gast.Call, fn: NormalizedFunction, stmt
-) -> tuple[dict, int | None, list]:
+) -> tuple[dict, int | None, list, tuple[str, ...]]:
     """The helper's parameters bound to the call's atoms; for a helper with ``*args`` the
     number of positional arguments spread into it (lower/signature.py); the atoms that
-    reach it through ``**`` (``Op.keyword_rest``)."""
+    reach it through ``**`` (``Op.keyword_rest``); the keywords its ``**kwargs`` collects
+    by name, spread into parameters of their own (``Op.spread_keywords``)."""
     from .effects import helper_effects
-    from .lower.signature import spread_signature
+    from .lower.signature import spread_keyword_names, spread_signature
     from .parse import parse_function
 
     signature = inspect.signature(callee, follow_wrapped=False)
     kinds = {p.kind: p for p in signature.parameters.values()}
     spread = None
     unpacked = [kw.value for kw in call.keywords if kw.arg is None]
+    named = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+    spread_keywords: tuple[str, ...] = ()
+    if inspect.Parameter.VAR_KEYWORD in kinds and not unpacked:
+        by_name = {
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
+        spread_keywords = tuple(k for k in named if k not in by_name and k.isidentifier())
+        if len(spread_keywords) != len([k for k in named if k not in by_name]):
+            spread_keywords = ()
     if unpacked and helper_effects(callee).mutated:
         raise fn.parsed.error(
             f"'**' keyword unpacking in a call of {callee.__name__}, which changes a "
@@ -625,8 +640,11 @@ def _bind_user_call(
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
         spread = max(len(call.args) - len(positional), 0)
-        signature = spread_signature(callee, parse_function(callee), spread)
-    named = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+    if spread is not None or spread_keywords:
+        parsed = parse_function(callee)
+        signature = spread_signature(callee, parsed, spread or 0, spread_keywords)
+        renamed = spread_keyword_names(parsed, spread or 0, spread_keywords)
+        named = {dict(zip(spread_keywords, renamed)).get(k, k): v for k, v in named.items()}
     starred = next((a for a in call.args if isinstance(a, gast.Starred)), None)
     positional = call.args if starred is None else call.args[: call.args.index(starred)]
     try:  # ``**d`` may give any parameter: those not bound here are not differentiated
@@ -647,7 +665,7 @@ def _bind_user_call(
     collector = kinds.get(inspect.Parameter.VAR_KEYWORD)
     if collector is not None and collector.name in inputs:
         rest += list(inputs.pop(collector.name).values())
-    return inputs, spread, rest
+    return inputs, spread, rest, spread_keywords
 
 
 def bind_arguments(callee, args: list, keywords: list, fn: NormalizedFunction, node) -> dict:
@@ -1062,7 +1080,7 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
         inout = helper_effects(op.callee).mutated  # lent by this caller, which owns them
         _HELPERS_BEING_CHECKED.add(key)
         try:
-            fn = _normalized_unless_inert(op.callee, op.spread)
+            fn = _normalized_unless_inert(op.callee, op.spread, op.spread_keywords)
             if fn is not None:
                 analyze(
                     fn,
@@ -1077,7 +1095,9 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
             _HELPERS_BEING_CHECKED.discard(key)
 
 
-def _normalized_unless_inert(callee, spread: int | None = None) -> NormalizedFunction | None:
+def _normalized_unless_inert(
+    callee, spread: int | None = None, keywords: tuple[str, ...] = ()
+) -> NormalizedFunction | None:
     """The helper normalized (its ``*args`` spread for ``spread`` arguments), or None where
     it cannot be (an ``assert``, say) but its syntax shows it changes and stores nothing,
     so a value given to it cannot come back."""
@@ -1088,7 +1108,7 @@ def _normalized_unless_inert(callee, spread: int | None = None) -> NormalizedFun
 
     parsed = parse_function(callee)
     try:
-        return normalize(spread_varargs(parsed, spread or 0), procedure=True)
+        return normalize(spread_varargs(parsed, spread or 0, keywords), procedure=True)
     except ADTransformError:
         if may_change_something(parsed):
             raise

@@ -847,8 +847,14 @@ class _Normalizer:
 
     def unpacked(self, starred: gast.Starred) -> list[gast.expr]:
         """The atoms of ``*parts`` in a call: a tuple or list display written there, or a
-        name bound to a tuple display (the spread ``*args`` of the function among them)."""
+        name bound to a tuple display (the spread ``*args`` of the function among them),
+        or a slice with constant bounds of such a name (``*parts[:1]``)."""
         value = starred.value
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+            bounds = _constant_slice(value.slice)
+            atom = self.load(value.value) if bounds is not None else None
+            if atom is not None and atom.id in self.tuples:
+                return [clone(e) for e in self.tuples[atom.id][bounds]]
         if isinstance(value, (gast.Tuple, gast.List)) and not any(
             isinstance(e, gast.Starred) for e in value.elts
         ):
@@ -1038,6 +1044,30 @@ def _assign_node(target: gast.expr, value: gast.expr) -> gast.Assign:
     node = gast.Assign(targets=[target], value=value, type_comment=None)
     _copy_location(node, value)
     return node
+
+
+def _constant_slice(node: gast.expr) -> slice | None:
+    """``node`` as a Python slice when it is ``a:b:c`` of integer constants (or none)."""
+    if not isinstance(node, gast.Slice):
+        return None
+    bounds = []
+    for part in (node.lower, node.upper, node.step):
+        if part is None:
+            bounds.append(None)
+        elif isinstance(part, gast.Constant) and type(part.value) is int:
+            bounds.append(part.value)
+        elif (
+            isinstance(part, gast.UnaryOp)
+            and isinstance(part.op, gast.USub)
+            and isinstance(part.operand, gast.Constant)
+            and type(part.operand.value) is int
+        ):
+            bounds.append(-part.operand.value)
+        else:
+            return None
+    if bounds[2] == 0:
+        return None  # Python raises ValueError: left to the refusal
+    return slice(*bounds)
 
 
 def _copy_location_of(node: gast.AST, like: gast.AST) -> gast.AST:

@@ -158,9 +158,9 @@ class _Builder:
     def helper_pair(self, op: Op, active: list[str], arg_kinds: dict) -> HelperPair:
         callee = op.callee
         parsed = parse_function(callee)
-        if op.spread is not None:  # a helper with ``*args``: spread for this call
-            signature = spread_signature(callee, parsed, op.spread)
-            parsed = spread_varargs(parsed, op.spread)
+        if op.spread is not None or op.spread_keywords:  # ``*args``/``**kwargs`` spread
+            signature = spread_signature(callee, parsed, op.spread or 0, op.spread_keywords)
+            parsed = spread_varargs(parsed, op.spread or 0, op.spread_keywords)
         else:
             signature = inspect.signature(callee, follow_wrapped=False)
         fn_params = list(signature.parameters)
@@ -169,6 +169,8 @@ class _Builder:
         inout = tuple(op.writes)  # the parameters it changes in place, in signature order
         classes = tuple(op.arg_classes.get(p) for p in fn_params)
         key = (wrt, kinds, inout, op.result_used, "pair")
+        if op.spread_keywords:  # the spread parameters' names depend on the keys
+            key = (*key[:-1], op.spread_keywords, "pair")
         if any(classes):
             key = (*key[:-1], classes, "pair")
         entries = _cache.setdefault(callee, {})

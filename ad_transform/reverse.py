@@ -607,6 +607,7 @@ class _Reverser:
                     stmt.value = gast.Call(func=forward, args=args, keywords=op.call_keywords)
                 else:
                     stmt.value.func = forward
+                    stmt.value.keywords = _spread_keywords(op, stmt.value.keywords)
                 result = op.target or self.names.fresh("_")  # a call for its in-place changes
                 stmt = _located(assign(name_node(result, True), stmt.value), stmt)
                 stmt.ad_pure = False
@@ -1119,6 +1120,19 @@ def _lengthened_elsewhere(analysis: Analysis) -> set[str]:
         if seen & grown:
             lengthened.add(name)
     return lengthened
+
+
+def _spread_keywords(op: Op, keywords: list[gast.keyword]) -> list[gast.keyword]:
+    """A call's keywords, those a helper's ``**kwargs`` collects renamed to the keyword-only
+    parameters its pair has for them (``lower/signature.py``)."""
+    if not op.spread_keywords:
+        return keywords
+    from .lower.signature import spread_keyword_names
+    from .parse import parse_function
+
+    names = spread_keyword_names(parse_function(op.callee), op.spread or 0, op.spread_keywords)
+    renamed = dict(zip(op.spread_keywords, names, strict=True))
+    return [gast.keyword(arg=renamed.get(k.arg, k.arg), value=k.value) for k in keywords]
 
 
 def _located(node: gast.AST, like: gast.AST) -> gast.AST:

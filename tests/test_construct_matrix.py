@@ -44,14 +44,8 @@ NOT_YET: dict[str, str] = {
     "subclass_super_call": "class",
     "object_attribute_updated": "class",
     # container
-    "dict_update_and_setitem": "container",
-    "list_pop": "container",
     # signature
-    "kwargs_helper": "signature",
-    "call_with_double_star": "signature",
-    "call_with_star_and_double_star": "signature",
     # statement
-    "walrus_in_comprehension": "statement",
     "match_class_pattern": "statement",
     "nonlocal_counter": "statement",
     # try

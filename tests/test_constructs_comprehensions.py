@@ -519,7 +519,8 @@ def in_while_condition(x, xs):
 
 
 def walrus_inside(x, xs):
-    return sum([(y := v * x) * y for v in xs])
+    y = 1.0  # read before the comprehension rebinds it (the form alone is supported)
+    return y + sum([(y := v * x) * y for v in xs])
 
 
 def dict_comprehension(x, xs):

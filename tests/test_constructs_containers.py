@@ -271,12 +271,6 @@ def active_key(x):
     return total
 
 
-def update_method(x):
-    d = {"a": x}
-    d.update({"b": x * 2.0})
-    return d["a"] + d["b"]
-
-
 def dict_unpacking(x):
     d = {"a": x}
     e = {**d, "b": x}
@@ -289,7 +283,6 @@ def dict_unpacking(x):
         (write_into_argument, (0.7, {"a": 1.0}), "cfg"),
         (write_into_global, (0.7,), "CONFIG"),
         (active_key, (0.7,), "dict keyed by 'x'"),
-        (update_method, (0.7,), "update"),
         (dict_unpacking, (0.7,), r"'\*\*' unpacking in a dict display"),
     ],
 )

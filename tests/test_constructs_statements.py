@@ -608,9 +608,21 @@ def test_kwargs_forwarded_to_helpers():
     assert grad(forwards_keywords)(2.0) == 1.0 + 3.0
 
 
-def test_differentiated_values_through_double_star_and_unknown_unpacking_are_refused():
+def test_differentiated_values_into_kwargs_by_name_are_differentiated():
+    # supported since the helper's ``**kwargs`` is spread per call (lower/signature.py)
     def differentiated_into_kwargs(x):
         return keyword_helper(x, scale=x)
+
+    gradient = grad(differentiated_into_kwargs)(1.3)
+    expected = numerical_gradient(differentiated_into_kwargs, (1.3,))
+    np.testing.assert_allclose(gradient, expected, rtol=1e-7)
+
+
+def test_differentiated_values_through_double_star_and_unknown_unpacking_are_refused():
+    def differentiated_into_kwargs(x):
+        options = {}
+        options["scale"] = x  # keys not followed
+        return keyword_helper(x, **options)
 
     def unpacks_list(x):
         parts = []

@@ -104,7 +104,9 @@ def f_kwargs_call(x):
 
 
 def f_calls_kwargs_helper(x):
-    return kwargs_helper(x, scale=x)  # a differentiated value into '**options
+    options = {}
+    options["scale"] = x  # a dict whose keys are not followed
+    return kwargs_helper(x, **options)  # a differentiated value into '**options'
 
 
 class ComputedScale:

@@ -490,8 +490,9 @@ def fill_locally(x):
 
 def insert_locally(a):
     s = [1.0]
+    t = s  # a second name for the list (alone, the insert is lowered: containers_more)
     s.insert(0, a)
-    return s[0] * a
+    return t[0] * a
 
 
 def copyto_locally(x):
@@ -508,8 +509,9 @@ def ufunc_at_locally(x):
 
 def pop_locally(x):
     s = [x, x * 2.0]
+    t = s  # a second name for the list (alone, the pop is lowered: containers_more)
     s.pop()
-    return s[-1] * x
+    return t[-1] * x
 
 
 @pytest.mark.parametrize(

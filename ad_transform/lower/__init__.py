@@ -101,13 +101,24 @@ LoweringPass = Callable[[LoweringContext], None]
 # statements; ``exceptions`` before ``statements``, so that a ``raise`` inside a ``try``
 # or a ``with`` becomes the exceptions pass's own throw and a bare ``raise`` in a
 # handler its re-raise; ``statements`` lowers the ``raise``/``assert`` left.
-from . import dict_comprehensions, functions, match, statements  # noqa: E402
+from . import (  # noqa: E402
+    dict_comprehensions,
+    dict_updates,
+    functions,
+    keyword_unpacking,
+    list_pops,
+    match,
+    statements,
+)
 
 PASSES: list[LoweringPass] = [
     match.run,
     functions.run,
     comprehensions.run,
     dict_comprehensions.run,
+    dict_updates.run,
+    list_pops.run,
+    keyword_unpacking.run,
     exceptions.run,
     statements.run,
 ]

@@ -236,7 +236,7 @@ class _Lowering:
         it) is replaced in ``stmt`` by their result. The flag says whether ``stmt`` is
         still needed (not when the statements assign its target themselves)."""
         comp = found.node
-        self.check(comp)
+        self.check(comp, stmt)
         consumer = self.consumer(found)
         whole = _whole_value_target(stmt, found, self.where.in_try, consumer)
         renamed = self.renamed(comp)
@@ -267,17 +267,34 @@ class _Lowering:
             _replace(stmt, comp, _load(result, comp))
         return made, True
 
-    def check(self, comp: gast.expr) -> None:
-        """Refuse what a comprehension may hold but the lowering cannot keep exact."""
+    def check(self, comp: gast.expr, stmt: gast.stmt) -> None:
+        """Refuse what a comprehension may hold but the lowering cannot keep exact: ``:=``
+        binds in the function's scope, so the hoisted loop binds it before the rest of
+        the statement runs, which only matters if the statement reads the name too."""
         for generator in comp.generators:
             if generator.is_async:
                 raise self.context.error(
                     "unsupported construct: 'async for' in a comprehension", comp
                 )
+        inside = {id(node) for node in gast.walk(comp)}
+        own = [  # the statement's own expressions, not its body (which runs after)
+            value
+            for field, value in gast.iter_fields(stmt)
+            if field not in ("body", "orelse", "finalbody", "handlers")
+        ]
+        read_around = {
+            node.id
+            for node in gast.walk(gast.Tuple(elts=_expressions_in(own), ctx=gast.Load()))
+            if isinstance(node, gast.Name)
+            and isinstance(node.ctx, gast.Load)
+            and id(node) not in inside
+        }
         for node in gast.walk(comp):
-            if isinstance(node, gast.NamedExpr):
+            if isinstance(node, gast.NamedExpr) and node.target.id in read_around:
                 raise self.context.error(
-                    "unsupported construct: assignment expression ':=' inside a comprehension",
+                    "unsupported construct: assignment expression ':=' inside a comprehension "
+                    f"whose statement also reads '{node.target.id}' (hoisted, the "
+                    "comprehension would bind it before that read)",
                     node,
                 )
 
@@ -501,6 +518,16 @@ def _own_parts(stmt: gast.stmt) -> Iterator[gast.AST]:
             yield from (v for v in value if isinstance(v, gast.AST))
         elif isinstance(value, gast.AST):
             yield value
+
+
+def _expressions_in(values: list) -> list:
+    found = []
+    for value in values:
+        if isinstance(value, list):
+            found += _expressions_in(value)
+        elif isinstance(value, gast.AST):
+            found.append(value)
+    return found
 
 
 def _whole_value_target(stmt: gast.stmt, found: _Found, in_try: bool, consumer) -> str | None:

@@ -1,0 +1,215 @@
+"""``d.update(...)`` on a dict the function made becomes item stores.
+
+``params.update({"b": x * y}, c=z)`` is rewritten, when every binding of ``params`` in
+the function is ``params = {...}`` (a dict display, so ``params`` is surely a dict), as::
+
+    params["b"] = x * y
+    params["c"] = z
+
+Item stores into a dict the function created are already differentiated exactly: the
+old value (or the key's absence) is saved and restored in the backward sweep, and the
+value's adjoint is the dict adjoint's entry under the key. With several entries, every
+key and value that is not a constant or a name is evaluated into a fresh local first,
+in Python's order, so nothing the stores change is read by a later value.
+
+``t = d.setdefault(k, v)`` (or the bare call) on such a dict becomes ``k`` and ``v``
+evaluated (both, as the call does), ``if k not in d: d[k] = v`` and ``t = d[k]``.
+
+Left alone (the analysis refuses them as before): an argument that is not a dict display
+(``d.update(other)``, ``d.update(pairs)``), ``**`` in it, a receiver that may not be a
+dict (a parameter, a name bound any other way), the call used as a value.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from ..nodes import subnodes
+from . import LoweringContext
+
+_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
+
+
+def run(context: LoweringContext) -> None:
+    """Lower ``d.update({...})`` / ``d.update(k=v)`` on dict displays (in place)."""
+    dicts = _dict_only_names(context.tree)
+    if dicts:
+        context.tree.body = _block(context.tree.body, dicts, context)
+
+
+def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
+    """Local names every binding of which is ``name = {...}`` (a dict display)."""
+    displays: set[str] = set()
+    other: set[str] = set()
+    args = tree.args
+    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+        if arg is not None:
+            other.add(arg.id)
+    plain_stores: set[int] = set()
+    for node in subnodes(tree.body):
+        if isinstance(node, (gast.Global, gast.Nonlocal)):
+            other.update(node.names)
+        elif isinstance(node, (gast.Import, gast.ImportFrom)):  # binds without a Name
+            other.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif (
+            isinstance(node, gast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], gast.Name)
+            and isinstance(node.value, gast.Dict)
+        ):
+            displays.add(node.targets[0].id)
+            plain_stores.add(id(node.targets[0]))
+        elif isinstance(node, _SCOPES):
+            other.add(getattr(node, "name", None) or "")
+    for node in subnodes(tree.body):
+        if (
+            isinstance(node, gast.Name)
+            and isinstance(node.ctx, (gast.Store, gast.Del))
+            and id(node) not in plain_stores
+        ):
+            other.add(node.id)
+    return displays - other
+
+
+def _block(stmts: list[gast.stmt], dicts: set[str], context: LoweringContext) -> list:
+    out: list[gast.stmt] = []
+    for stmt in stmts:
+        if isinstance(stmt, _SCOPES):
+            out.append(stmt)  # its names are its own
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                setattr(stmt, field, _block(inner, dicts, context))
+        for handler in getattr(stmt, "handlers", None) or []:
+            handler.body = _block(handler.body, dicts, context)
+        entries = _update_entries(stmt, dicts)
+        default = _setdefault(stmt, dicts)
+        if entries is not None:
+            out.extend(_stores(stmt, entries, context))
+        elif default is not None:
+            out.extend(_defaulted(stmt, *default, context))
+        else:
+            out.append(stmt)
+    return out
+
+
+def _setdefault(stmt: gast.stmt, dicts: set[str]):
+    """(target name or None, dict name, key, default) of ``t = d.setdefault(k, v)`` or
+    the bare call, or None."""
+    if isinstance(stmt, gast.Expr):
+        target, call = None, stmt.value
+    elif (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+    ):
+        target, call = stmt.targets[0].id, stmt.value
+    else:
+        return None
+    if not (
+        isinstance(call, gast.Call)
+        and isinstance(call.func, gast.Attribute)
+        and call.func.attr == "setdefault"
+        and isinstance(call.func.value, gast.Name)
+        and call.func.value.id in dicts
+        and not call.keywords
+        and 1 <= len(call.args) <= 2
+        and not any(isinstance(a, gast.Starred) for a in call.args)
+    ):
+        return None
+    default = call.args[1] if len(call.args) == 2 else gast.Constant(value=None, kind=None)
+    return target, call.func.value.id, call.args[0], default
+
+
+def _defaulted(stmt, target, name, key, default, context: LoweringContext) -> list:
+    """``d.setdefault(k, v)``: ``k`` and ``v`` evaluated first (both, always, as the call
+    does), then ``if k not in d: d[k] = v`` and ``t = d[k]``."""
+    out: list[gast.stmt] = []
+    key = _evaluated(key, "key", out, context, stmt)
+    default = _evaluated(default, "default", out, context, stmt)
+    missing = gast.Compare(left=key, ops=[gast.NotIn()], comparators=[_load(name)])
+    store = gast.Subscript(value=_load(name), slice=key, ctx=gast.Store())
+    fill = gast.Assign(targets=[store], value=default, type_comment=None)
+    out.append(_located(gast.If(test=missing, body=[fill], orelse=[]), stmt))
+    if target is not None:
+        read = gast.Subscript(value=_load(name), slice=key, ctx=gast.Load())
+        bound = gast.Name(id=target, ctx=gast.Store(), annotation=None, type_comment=None)
+        out.append(_located(gast.Assign(targets=[bound], value=read, type_comment=None), stmt))
+    return out
+
+
+def _load(name: str) -> gast.Name:
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _update_entries(stmt: gast.stmt, dicts: set[str]):
+    """The (key, value) expressions of ``d.update(...)`` in order, or None when
+    ``stmt`` is not such a call this pass lowers."""
+    if not (isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call)):
+        return None
+    call = stmt.value
+    func = call.func
+    if not (
+        isinstance(func, gast.Attribute)
+        and func.attr == "update"
+        and isinstance(func.value, gast.Name)
+        and func.value.id in dicts
+        and len(call.args) <= 1
+    ):
+        return None
+    entries = []
+    if call.args:
+        display = call.args[0]
+        if not isinstance(display, gast.Dict) or any(k is None for k in display.keys):
+            return None
+        entries += list(zip(display.keys, display.values, strict=True))
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            return None
+        entries.append((gast.Constant(value=keyword.arg, kind=None), keyword.value))
+    return func.value.id, entries
+
+
+def _stores(stmt: gast.Expr, found, context: LoweringContext) -> list[gast.stmt]:
+    name, entries = found
+    out: list[gast.stmt] = []
+    stores: list[tuple[gast.expr, gast.expr]] = []
+    for key, value in entries:
+        if len(entries) > 1:
+            key = _evaluated(key, "key", out, context, stmt)
+            value = _evaluated(value, _base(key), out, context, stmt)
+        stores.append((key, value))
+    for key, value in stores:
+        target = gast.Subscript(
+            value=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
+            slice=key,
+            ctx=gast.Store(),
+        )
+        out.append(_located(gast.Assign(targets=[target], value=value, type_comment=None), stmt))
+    return out
+
+
+def _evaluated(expr, base: str, out: list, context: LoweringContext, stmt) -> gast.expr:
+    """``expr`` itself when reading it later gives the same value, else a fresh local
+    assigned to it now (appended to ``out``)."""
+    if isinstance(expr, (gast.Constant, gast.Name)):
+        return expr
+    name = context.fresh(base)
+    store = gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+    out.append(_located(gast.Assign(targets=[store], value=expr, type_comment=None), stmt))
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _base(key: gast.expr) -> str:
+    if isinstance(key, gast.Constant) and isinstance(key.value, str) and key.value.isidentifier():
+        return key.value
+    return "value"
+
+
+def _located(node: gast.AST, like: gast.AST) -> gast.AST:
+    for part in subnodes(node):
+        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+            if getattr(part, attr, None) is None:
+                setattr(part, attr, getattr(like, attr, None))
+    return node
