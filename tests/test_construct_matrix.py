@@ -40,7 +40,6 @@ NOT_YET: dict[str, str] = {
     "closure_factory": "function-value",
     "function_chosen_by_branch": "function-value",
     # class
-    "staticmethod_call": "class",
     "subclass_super_call": "class",
     "object_attribute_updated": "class",
     # container
