@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import gast
 
+from . import runtime
 from .callables import is_library_file
 
 # Names of attributes that are never an ordinary stored value of an object.
@@ -452,6 +453,8 @@ def _classes_of_names(
                     found.add(class_of_atom(op.inputs["x"], param_classes, fn) or _UNKNOWN)
                 elif op.form == FIELD:
                     found.add(_field_class(op, definitions, known, param_classes, fn))
+                elif op.form == RULE and _is_narrowing(op) and "cls" in op.inputs:
+                    found.add(_narrowed_class(op, param_classes, fn))
                 elif optimistic and op.form in (RULE, OPAQUE):
                     continue
                 elif not (op.form == CONSTANT and _is_none(op.inputs["x"])):
@@ -466,6 +469,19 @@ def _classes_of_names(
         if name not in definitions:
             classes[name] = cls
     return classes
+
+
+def _is_narrowing(op) -> bool:
+    """Whether ``op`` is ``runtime.narrowed(subject, Cls)`` or ``runtime.has_attribute``
+    of a lowered ``match`` class pattern."""
+    return op.rule is not None and op.rule.primitive in (runtime.narrowed, runtime.has_attribute)
+
+
+def _narrowed_class(op, param_classes: dict, fn) -> object:
+    """The class ``runtime.narrowed(subject, Cls)`` (a lowered ``match`` class pattern)
+    gives its result: ``Cls``, checked exactly when it runs."""
+    cls = class_of_atom(op.inputs["cls"], param_classes, fn)
+    return cls.cls if isinstance(cls, TheClass) else _UNKNOWN
 
 
 def _field_class(op, definitions: dict, known: dict, param_classes: dict, fn) -> object:
@@ -524,6 +540,8 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str]):
     op.refusal = op.described_refusal
     if isinstance(op.callee, type):
         return None  # a constructor that is not a record's (described already)
+    if _is_narrowing(op):
+        return None  # the subject of a ``match`` class pattern, its class now known
     value = getattr(op.stmt, "value", None)
     context = _Context(op, fn, classes, records)
     if isinstance(value, gast.Call):

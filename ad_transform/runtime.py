@@ -67,6 +67,27 @@ def matches_sequence(subject, length: int, at_least: bool = False) -> bool:
     return len(subject) >= length if at_least else len(subject) == length
 
 
+def has_attribute(subject, name: str) -> bool:
+    """``hasattr(subject, name)`` in a lowered ``match`` class pattern of a user class: it
+    looks the attribute up and keeps nothing; the only code it can run is a property's
+    getter, which the pattern's read of the attribute runs (and is followed) too."""
+    return hasattr(subject, name)
+
+
+def narrowed(subject, cls: type):
+    """``subject`` after a lowered ``match`` class pattern ``cls(...)`` tested
+    ``isinstance(subject, cls)``: the object itself, whose class the differentiated code
+    knows from here on is exactly ``cls`` (its attributes and methods are looked up there).
+    An instance of a subclass is refused: the subclass may define them differently."""
+    if type(subject) is not cls:
+        raise ADTransformError(
+            f"cannot differentiate the 'match' class pattern {cls.__qualname__}(...): the "
+            f"subject is an instance of its subclass {type(subject).__qualname__}, whose "
+            "attributes are not followed through the pattern"
+        )
+    return subject
+
+
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting."""
     if type(g) is np.ndarray and type(x) is np.ndarray:

@@ -51,7 +51,6 @@ NOT_YET: dict[str, str] = {
     "call_with_star_and_double_star": "signature",
     # statement
     "walrus_in_comprehension": "statement",
-    "match_class_pattern": "statement",
     "nonlocal_counter": "statement",
     # try
     # with

@@ -13,7 +13,7 @@ import math
 import pytest
 from gradcheck import check_grad
 
-from ad_transform import grad
+from ad_transform import ADTransformError, grad
 
 
 # -- static methods over the math functions that had no rule ----------------------------
@@ -50,3 +50,86 @@ def test_staticmethod_softplus_is_the_sigmoid():
 @pytest.mark.parametrize("point", [(0.6, -1.4), (1.3, 0.2)])
 def test_staticmethod_over_new_math_rules(point):
     check_grad(staticmethod_two, list(point), wrt=(0, 1))
+
+
+# -- match class patterns on objects: the attribute read of the now known class ----------
+class Circle:
+    def __init__(self, r):
+        self.r = r
+
+    @property
+    def area(self):
+        return math.pi * self.r**2
+
+
+class Point:
+    __match_args__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+
+class BigCircle(Circle):
+    @property
+    def r(self):  # a subclass whose 'r' is not the stored attribute
+        return 2.0 * self.__dict__["radius"]
+
+    def __init__(self, r):
+        self.radius = r
+
+
+def match_keyword(x, round_shape):
+    shape = Circle(x) if round_shape else Point(x, 2.0 * x)
+    match shape:
+        case Circle(r=r):
+            return math.pi * r * r
+        case Point(x=a, y=b):
+            return a * b
+    return 0.0
+
+
+def match_positional_and_property(x, y, which):
+    shape = Circle(x * y) if which == 0 else Point(x, y)
+    match shape:
+        case Circle(area=a, r=r):
+            return a * r
+        case Point(a, 0.0):
+            return a
+        case Point(a, b):
+            return a * b * b
+    return 0.0
+
+
+def match_argument(x, shape):
+    match shape:
+        case Circle(r=r):
+            return r * x
+        case Point(x=a):
+            return a + x * x
+    return x
+
+
+@pytest.mark.parametrize("round_shape", [True, False])
+def test_match_class_pattern_keyword(round_shape):
+    check_grad(match_keyword, [0.6, round_shape])
+
+
+def test_match_class_pattern_exact_values():
+    assert grad(match_keyword)(0.6, True) == pytest.approx(2.0 * math.pi * 0.6, rel=1e-14)
+    assert grad(match_keyword)(0.6, False) == pytest.approx(4.0 * 0.6, rel=1e-14)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_match_class_pattern_positional_and_property(which):
+    check_grad(match_positional_and_property, [0.7, -1.3, which], wrt=(0, 1))
+
+
+@pytest.mark.parametrize("shape", [Circle(1.5), Point(0.5, 2.0), 3.0])
+def test_match_class_pattern_on_an_argument(shape):
+    check_grad(match_argument, [0.8, shape])
+
+
+def test_match_class_pattern_subclass_instance_refused():
+    with pytest.raises(ADTransformError, match="subclass BigCircle"):
+        grad(match_argument)(0.8, BigCircle(1.5))

@@ -21,11 +21,13 @@ from ..runtime import (
     add_adjoint_right,
     alias_after,
     alias_after_adjoint,
+    has_attribute,
     head_adjoint,
     matmul_adjoint_left,
     matmul_adjoint_right,
     mul_adjoint_left,
     mul_adjoint_right,
+    narrowed,
     over,
     power_derivative,
     quotient,
@@ -62,6 +64,15 @@ def d_alias_after(g, ans, target, changed, alias):
         alias_after_adjoint(g, target, changed, True),
         alias_after_adjoint(g, target, alias, False),
     )
+
+
+@adjoint(narrowed, kind=None)
+def d_narrowed(g, ans, subject, cls):
+    # the subject of a lowered ``match`` class pattern, its class now known
+    return g, 0.0
+
+
+register_nondifferentiable(has_attribute)
 
 
 @adjoint(operator.add, fresh=True)
