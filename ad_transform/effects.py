@@ -425,6 +425,7 @@ _LOWERED_OBSERVERS = (
     runtime.matches_sequence,
     runtime.narrowed,
     runtime.has_attribute,
+    runtime.super_of,
 )
 
 

@@ -293,9 +293,10 @@ def _resolve_all(original: list, fn, param_classes: dict, optimistic: bool) -> t
     for _ in range(20):
         classes = _classes_of_names(current, fn, param_classes, results, optimistic)
         records = _record_names(current)
+        proxies = _super_proxies(original, fn, classes)
         current = []
         for op in original:
-            resolved = _resolve(op, fn, classes, records)
+            resolved = _resolve(op, fn, classes, records, proxies)
             if resolved is not None:
                 resolved.depth = op.depth
             current.append(resolved or op)
@@ -453,7 +454,7 @@ def _classes_of_names(
                     found.add(class_of_atom(op.inputs["x"], param_classes, fn) or _UNKNOWN)
                 elif op.form == FIELD:
                     found.add(_field_class(op, definitions, known, param_classes, fn))
-                elif op.form == RULE and _is_narrowing(op) and "cls" in op.inputs:
+                elif op.form == RULE and _lowered_helper(op) is runtime.narrowed:
                     found.add(_narrowed_class(op, param_classes, fn))
                 elif optimistic and op.form in (RULE, OPAQUE):
                     continue
@@ -471,10 +472,31 @@ def _classes_of_names(
     return classes
 
 
-def _is_narrowing(op) -> bool:
-    """Whether ``op`` is ``runtime.narrowed(subject, Cls)`` or ``runtime.has_attribute``
-    of a lowered ``match`` class pattern."""
-    return op.rule is not None and op.rule.primitive in (runtime.narrowed, runtime.has_attribute)
+_LOWERED_HELPERS = (runtime.narrowed, runtime.has_attribute, runtime.super_of)
+
+
+def _lowered_helper(op) -> object:
+    """The runtime helper of a lowered ``match`` class pattern (``narrowed``,
+    ``has_attribute``) or ``super()`` (``super_of``) that ``op`` calls, else None."""
+    primitive = op.rule.primitive if op.rule is not None else None
+    return primitive if any(primitive is h for h in _LOWERED_HELPERS) else None
+
+
+def _super_proxies(ops: list, fn, classes: dict) -> dict[str, tuple]:
+    """Names bound to ``super_of(C, obj)`` (a lowered ``super()``) where ``obj`` is an
+    instance of a known class: name -> (C, the atom ``obj``, its class)."""
+    from .analyze import RULE
+
+    proxies = {}
+    for op in ops:
+        if op.form != RULE or _lowered_helper(op) is not runtime.super_of or not op.target:
+            continue
+        start = class_of_atom(op.inputs["cls"], classes, fn)
+        receiver = op.inputs["obj"]
+        cls = class_of_atom(receiver, classes, fn)
+        if isinstance(start, TheClass) and isinstance(cls, type) and start.cls in cls.__mro__:
+            proxies[op.target] = (start.cls, receiver, cls)
+    return proxies
 
 
 def _narrowed_class(op, param_classes: dict, fn) -> object:
@@ -529,7 +551,7 @@ def _is_none(node) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
 
 
-def _resolve(op, fn, classes: dict[str, type], records: set[str]):
+def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict):
     """The operation ``op`` re-described for the objects it acts on, or None."""
     from .analyze import OPAQUE, RULE
 
@@ -540,10 +562,10 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str]):
     op.refusal = op.described_refusal
     if isinstance(op.callee, type):
         return None  # a constructor that is not a record's (described already)
-    if _is_narrowing(op):
-        return None  # the subject of a ``match`` class pattern, its class now known
+    if _lowered_helper(op) is not None:
+        return None  # a ``match`` subject's class now known, a ``super()`` proxy
     value = getattr(op.stmt, "value", None)
-    context = _Context(op, fn, classes, records)
+    context = _Context(op, fn, classes, records, proxies)
     if isinstance(value, gast.Call):
         return context.call(value)
     if isinstance(value, gast.Attribute):
@@ -562,6 +584,7 @@ class _Context:
     fn: object
     classes: dict
     records: set
+    proxies: dict  # names of ``super()`` proxies: (class, receiver atom, its class)
 
     def class_of(self, atom) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)
@@ -610,6 +633,9 @@ class _Context:
     # -- calls ----------------------------------------------------------------------------
     def call(self, call: gast.Call):
         func = call.func
+        owner = func.value if isinstance(func, gast.Attribute) else None
+        if isinstance(owner, gast.Name) and owner.id in self.proxies:  # super().m(...)
+            return self.super_method_call(call, *self.proxies[owner.id], func.attr)
         if isinstance(func, gast.Attribute) and not getattr(func, "ad_static", False):
             cls = self.class_of(func.value)
             if cls is not None:
@@ -686,6 +712,32 @@ class _Context:
             )
             return None
         return op
+
+    def super_method_call(self, call: gast.Call, start: type, receiver, cls: type, name: str):
+        """``super().name(...)`` in a method of ``start`` given an instance of ``cls``: the
+        ``name`` found in the classes after ``start`` in ``cls.__mro__``, called on the
+        instance (the instance's own attributes are not looked at, as in Python)."""
+        from .analyze import is_user_function
+
+        if self.access_refusal(receiver, cls):
+            return None
+        after = cls.__mro__[cls.__mro__.index(start) + 1 :]
+        owner = next((k for k in after if name in vars(k)), None)
+        value = vars(owner)[name] if owner is not None else None
+        receivers = [receiver]
+        if isinstance(value, staticmethod):
+            value, receivers = value.__func__, []
+        elif isinstance(value, classmethod):
+            value, receivers = value.__func__, [_class_atom(cls, receiver)]
+        if not is_user_function(value):
+            self.op.refusal = self.error_text(
+                receiver,
+                cls,
+                f"'super().{name}' (after {start.__qualname__} in its MRO) is not a method "
+                "written in Python",
+            )
+            return None
+        return self.user_call(value, [*receivers, *call.args], call.keywords, cls, name)
 
     def class_call(self, call: gast.Call, receiver, cls: type, name: str):
         """``cls.name(...)`` on a name holding the class itself: a static method or a

@@ -67,6 +67,12 @@ def matches_sequence(subject, length: int, at_least: bool = False) -> bool:
     return len(subject) >= length if at_least else len(subject) == length
 
 
+def super_of(cls: type, obj):
+    """``super()`` in a method of ``cls`` whose first parameter holds ``obj``: the proxy
+    ``super(cls, obj)`` (the lowered form, which runs outside the class body)."""
+    return super(cls, obj)
+
+
 def has_attribute(subject, name: str) -> bool:
     """``hasattr(subject, name)`` in a lowered ``match`` class pattern of a user class: it
     looks the attribute up and keeps nothing; the only code it can run is a property's

@@ -40,7 +40,6 @@ NOT_YET: dict[str, str] = {
     "closure_factory": "function-value",
     "function_chosen_by_branch": "function-value",
     # class
-    "subclass_super_call": "class",
     "object_attribute_updated": "class",
     # container
     "dict_update_and_setitem": "container",

@@ -133,3 +133,113 @@ def test_match_class_pattern_on_an_argument(shape):
 def test_match_class_pattern_subclass_instance_refused():
     with pytest.raises(ADTransformError, match="subclass BigCircle"):
         grad(match_argument)(0.8, BigCircle(1.5))
+
+
+# -- super() in a method: the next class in the MRO of the object's class -------------------
+class Linear:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def predict(self, x):
+        return self.w * x + self.b
+
+    def loss(self, x, target=1.0):
+        err = self.predict(x) - target
+        return err * err
+
+
+class Scaled(Linear):
+    def predict(self, x):
+        return 2.0 * super().predict(x)
+
+
+class Squashed(Scaled):
+    def predict(self, x):
+        return math.tanh(super().predict(x)) + self.w
+
+
+class Left(Linear):
+    def predict(self, x):
+        return 3.0 * super().predict(x)
+
+
+class Right(Linear):
+    def predict(self, x):
+        return super().predict(x * x)
+
+
+class Diamond(Left, Right):  # MRO: Diamond, Left, Right, Linear
+    def predict(self, x):
+        return super().predict(x) - self.b
+
+
+class WithStatic(Linear):
+    @staticmethod
+    def shift(t):
+        return t + 0.5
+
+    def predict(self, x):
+        return super().predict(self.shift(x))
+
+
+class ReadsSuperAttribute(Linear):
+    def predict(self, x):
+        return super().w * x
+
+
+def subclass_loss(w, x):
+    return Scaled(w, 0.1).loss(x, target=0.5)
+
+
+def two_levels(w, x):
+    return Squashed(w, -0.3).loss(x)
+
+
+def diamond(w, x):
+    return Diamond(w, 0.4).predict(x) * x
+
+
+def on_argument(x, model):
+    return model.loss(x)
+
+
+@pytest.mark.parametrize("point", [(0.6, -1.4), (-0.2, 0.9)])
+def test_super_call_in_subclass(point):
+    check_grad(subclass_loss, list(point), wrt=(0, 1))
+
+
+def test_super_call_exact_value():
+    # loss = (2 (w x + 0.1) - 0.5)^2: d/dw = 2 (2 (w x + 0.1) - 0.5) * 2 x
+    w, x = 0.6, -1.4
+    expected = 2.0 * (2.0 * (w * x + 0.1) - 0.5) * 2.0 * x
+    assert grad(subclass_loss)(w, x) == pytest.approx(expected, rel=1e-13)
+
+
+def test_super_call_two_levels():
+    check_grad(two_levels, [0.6, -1.4], wrt=(0, 1))
+
+
+def test_super_call_follows_the_mro_of_the_object_class():
+    # Left's super() is Right for a Diamond (not Linear): 3 (w x^2 + b) - b, times x
+    w, x = 0.6, -1.4
+    assert diamond(w, x) == pytest.approx((3.0 * (w * x * x + 0.4) - 0.4) * x)
+    check_grad(diamond, [w, x], wrt=(0, 1))
+
+
+@pytest.mark.parametrize("model", [Scaled(0.6, 0.1), Squashed(-0.7, 0.2), Diamond(0.3, 0.4)])
+def test_super_call_on_an_argument(model):
+    check_grad(on_argument, [0.8, model])
+
+
+def test_super_call_to_a_method_calling_a_staticmethod():
+    check_grad(on_argument, [0.8, WithStatic(0.6, 0.1)])
+
+
+def reads_super_attribute(w, x):
+    return ReadsSuperAttribute(w, 0.1).predict(x)
+
+
+def test_super_attribute_read_refused():
+    with pytest.raises(ADTransformError, match=r"attribute '\.w'"):
+        grad(reads_super_attribute)(0.6, 0.8)

@@ -94,15 +94,18 @@ class LoweringContext:
 LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
-# Order: ``functions`` first (lambdas and inner functions lifted, ``map``/``key=``
-# calls turned into loops); ``match`` next (a comprehension in a guard is lowered in its new place);
+# Order: ``super_calls`` first (the zero-argument ``super()`` of a method made explicit
+# before any pass moves code out of the method); ``functions`` next (lambdas and inner
+# functions lifted, ``map``/``key=`` calls turned into loops); ``match`` next (a
+# comprehension in a guard is lowered in its new place);
 # ``comprehensions`` after any pass that turns expressions holding comprehensions into
 # statements; ``exceptions`` before ``statements``, so that a ``raise`` inside a ``try``
 # or a ``with`` becomes the exceptions pass's own throw and a bare ``raise`` in a
 # handler its re-raise; ``statements`` lowers the ``raise``/``assert`` left.
-from . import dict_comprehensions, functions, match, statements  # noqa: E402
+from . import dict_comprehensions, functions, match, statements, super_calls  # noqa: E402
 
 PASSES: list[LoweringPass] = [
+    super_calls.run,
     functions.run,
     match.run,
     comprehensions.run,

@@ -36,6 +36,7 @@ from ..runtime import (
     scalar_over,
     scalar_power_adjoint,
     scalar_times_ratio,
+    super_of,
     tail_adjoint,
     times,
     unbroadcast,
@@ -73,6 +74,13 @@ def d_narrowed(g, ans, subject, cls):
 
 
 register_nondifferentiable(has_attribute)
+
+
+@adjoint(super_of, kind=None)
+def d_super_of(g, ans, cls, obj):
+    # super(cls, obj) is obj seen from after cls in its MRO: its methods are resolved to
+    # calls on obj (objects.py); any other use of the proxy is refused or adds nothing
+    return 0.0, g
 
 
 @adjoint(operator.add, fresh=True)
