@@ -242,6 +242,7 @@ def _may_involve_objects(ops: list, fn, param_classes: dict) -> bool:
         if op.form == OPAQUE and (
             isinstance(callee, types.MethodType)
             or (callee is not None and is_user_class(type(callee)))
+            or (isinstance(callee, type) and is_user_class(callee))  # not followed: refused
         ):
             return True
         if op.form == USER_CALL and id(callee) not in seen:
@@ -294,6 +295,7 @@ def _resolve_all(original: list, fn, param_classes: dict, optimistic: bool) -> t
         classes = _classes_of_names(current, fn, param_classes, results, optimistic)
         records = _record_names(current)
         proxies = _super_proxies(original, fn, classes)
+        proxies.update(_unfollowed_objects(original))
         current = []
         for op in original:
             resolved = _resolve(op, fn, classes, records, proxies)
@@ -482,6 +484,50 @@ def _lowered_helper(op) -> object:
     return primitive if any(primitive is h for h in _LOWERED_HELPERS) else None
 
 
+def _unfollowed_objects(ops: list) -> dict[str, tuple]:
+    """Names bound only to ``Cls(...)`` of a user class whose construction is not followed
+    (not a record): name -> (None, None, Cls), so that what is done with them is refused
+    with the reason."""
+    from .analyze import MUTATIONS, OPAQUE
+
+    definitions: dict[str, list] = {}
+    for op in ops:
+        if op.target is not None and op.form not in MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    found = {}
+    for name, defs in definitions.items():
+        classes = {d.callee for d in defs if d.form == OPAQUE and isinstance(d.callee, type)}
+        if len(classes) == 1 and len(defs) == 1 and is_user_class(next(iter(classes))):
+            found[name] = (None, None, classes.pop())
+    return found
+
+
+def _changed_attributes(func: object) -> list[str]:
+    """The attributes of its first parameter (``self``) the method ``func`` assigns."""
+    try:
+        lines, _ = inspect.getsourcelines(func.__code__)
+        tree = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    except (AttributeError, OSError, TypeError, SyntaxError, IndexError):
+        return []
+    if not isinstance(tree, ast.FunctionDef) or not tree.args.args:
+        return []
+    receiver = tree.args.args[0].arg
+    changed = []
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        for target in (
+            targets if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) else []
+        ):
+            if (
+                isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == receiver
+                and target.attr not in changed
+            ):
+                changed.append(target.attr)
+    return changed
+
+
 def _super_proxies(ops: list, fn, classes: dict) -> dict[str, tuple]:
     """Names bound to ``super_of(C, obj)`` (a lowered ``super()``) where ``obj`` is an
     instance of a known class: name -> (C, the atom ``obj``, its class)."""
@@ -584,7 +630,9 @@ class _Context:
     fn: object
     classes: dict
     records: set
-    proxies: dict  # names of ``super()`` proxies: (class, receiver atom, its class)
+    # names of ``super()`` proxies: (class, receiver atom, its class); of objects whose
+    # construction is not followed: (None, None, class)
+    proxies: dict
 
     def class_of(self, atom) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)
@@ -634,8 +682,12 @@ class _Context:
     def call(self, call: gast.Call):
         func = call.func
         owner = func.value if isinstance(func, gast.Attribute) else None
-        if isinstance(owner, gast.Name) and owner.id in self.proxies:  # super().m(...)
-            return self.super_method_call(call, *self.proxies[owner.id], func.attr)
+        if isinstance(owner, gast.Name) and owner.id in self.proxies:
+            start, receiver, cls = self.proxies[owner.id]
+            if start is None:
+                self.refuse_unfollowed(owner, cls, func.attr, call=True)
+                return None
+            return self.super_method_call(call, start, receiver, cls, func.attr)  # super().m()
         if isinstance(func, gast.Attribute) and not getattr(func, "ad_static", False):
             cls = self.class_of(func.value)
             if cls is not None:
@@ -712,6 +764,27 @@ class _Context:
             )
             return None
         return op
+
+    def refuse_unfollowed(self, atom, cls: type, name: str, call: bool) -> None:
+        """``obj.name`` or ``obj.name(...)`` on an object made here by a constructor that
+        is not followed: refused (if active) with the reason."""
+        user_name = self.fn.source_of.get(atom.id, atom.id)
+        found = find_attribute(cls, name)
+        changed = _changed_attributes(found[1]) if found is not None else []
+        change = (
+            f"; its method '{name}' changes the object's attribute"
+            f"{'s' if len(changed) > 1 else ''} {', '.join(repr(a) for a in changed)} "
+            "(objects whose attributes change after construction are not supported)"
+            if changed
+            else ""
+        )
+        reason = record_layout(cls)
+        self.op.refusal = (
+            f"cannot differentiate '{user_name}.{name}{'(...)' if call else ''}': "
+            f"'{user_name}' is an instance of the class "
+            f"{cls.__qualname__} whose construction is not followed"
+            f"{': ' + reason if isinstance(reason, str) else ''}{change}"
+        )
 
     def super_method_call(self, call: gast.Call, start: type, receiver, cls: type, name: str):
         """``super().name(...)`` in a method of ``start`` given an instance of ``cls``: the
@@ -802,6 +875,11 @@ class _Context:
         from .analyze import FIELD, Op, is_user_function
 
         receiver = node.value
+        if isinstance(receiver, gast.Name) and receiver.id in self.proxies:
+            start, _, unfollowed = self.proxies[receiver.id]
+            if start is None:
+                self.refuse_unfollowed(receiver, unfollowed, node.attr, call=False)
+            return None
         cls = self.class_of(receiver) if isinstance(receiver, gast.Name) else None
         if isinstance(cls, TheClass):
             return None  # a class attribute: a constant, opaque

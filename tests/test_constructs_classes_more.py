@@ -243,3 +243,39 @@ def reads_super_attribute(w, x):
 def test_super_attribute_read_refused():
     with pytest.raises(ADTransformError, match=r"attribute '\.w'"):
         grad(reads_super_attribute)(0.6, 0.8)
+
+
+# -- objects whose attributes change: refused, the construct named ------------------------
+class Accumulator:
+    def __init__(self):
+        self.total = 0.0
+
+    def add(self, v):
+        self.total += v
+
+
+def object_attribute_updated(x, y):
+    acc = Accumulator()
+    acc.add(x * x)
+    acc.add(x * y)
+    return acc.total
+
+
+def read_of_unfollowed_object(x):
+    acc = Accumulator()
+    return acc.total * x
+
+
+def test_object_attribute_updated_refused_with_the_construct_named():
+    with pytest.raises(ADTransformError) as error:
+        grad(object_attribute_updated, wrt=(0, 1))(0.6, -1.4)
+    message = str(error.value)
+    assert "'acc.add(...)'" in message
+    assert "instance of the class Accumulator whose construction is not followed" in message
+    assert "'self.total = 0.0'" in message
+    assert "its method 'add' changes the object's attribute 'total'" in message
+
+
+def test_inactive_read_of_unfollowed_object_is_a_constant():
+    # acc.total does not depend on x: d/dx (0.0 * x) = 0.0, as finite differences say
+    check_grad(read_of_unfollowed_object, [0.6])
