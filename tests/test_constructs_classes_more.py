@@ -279,3 +279,27 @@ def test_object_attribute_updated_refused_with_the_construct_named():
 def test_inactive_read_of_unfollowed_object_is_a_constant():
     # acc.total does not depend on x: d/dx (0.0 * x) = 0.0, as finite differences say
     check_grad(read_of_unfollowed_object, [0.6])
+
+
+class ExplicitSuper(Linear):
+    def predict(self, x):
+        return super(ExplicitSuper, self).predict(x) ** 2  # noqa: UP008 (the explicit form)
+
+
+def explicit_super(w, x):
+    return ExplicitSuper(w, 0.2).loss(x)
+
+
+def explicit_super_outside(w, x):
+    model = Squashed(w, 0.3)
+    return super(Scaled, model).predict(x) * x  # Linear.predict
+
+
+def test_explicit_two_argument_super():
+    check_grad(explicit_super, [0.6, -1.4], wrt=(0, 1))
+
+
+def test_explicit_super_outside_a_method():
+    w, x = 0.6, -1.4
+    assert explicit_super_outside(w, x) == pytest.approx((w * x + 0.3) * x)
+    check_grad(explicit_super_outside, [w, x], wrt=(0, 1))

@@ -6,7 +6,8 @@ The lowered code calls ``runtime.super_of(C, self)`` (the same proxy), which the
 generated functions can run outside the class, and whose class the analysis knows:
 ``super_of(C, self).m(...)`` on a ``self`` of a known class is the call of the ``m``
 found after ``C`` in that class's MRO (``objects``). A ``super()`` outside a method
-defined in a class body (no ``__class__`` cell, or no parameter) is left as it is.
+defined in a class body (no ``__class__`` cell, or no parameter) is left as it is; the
+explicit ``super(C, obj)`` becomes ``super_of(C, obj)`` wherever it is.
 """
 
 from __future__ import annotations
@@ -22,14 +23,19 @@ if TYPE_CHECKING:
     from . import LoweringContext
 
 
-def _is_bare_super(node: gast.AST) -> bool:
+def _is_super(node: gast.AST, count: int) -> bool:
     return (
         isinstance(node, gast.Call)
         and isinstance(node.func, gast.Name)
         and node.func.id == "super"
-        and not node.args
+        and len(node.args) == count
+        and not any(isinstance(a, gast.Starred) for a in node.args)
         and not node.keywords
     )
+
+
+def _is_bare_super(node: gast.AST) -> bool:
+    return _is_super(node, 0)
 
 
 def _receiver(tree: gast.FunctionDef) -> str | None:
@@ -38,23 +44,34 @@ def _receiver(tree: gast.FunctionDef) -> str | None:
 
 
 def applies(tree: gast.FunctionDef) -> bool:
-    """Whether ``tree`` calls ``super()`` with no arguments anywhere."""
-    return any(_is_bare_super(node) for node in gast.walk(tree))
+    """Whether ``tree`` calls ``super()`` or ``super(C, obj)`` anywhere."""
+    return any(_is_super(node, 0) or _is_super(node, 2) for node in gast.walk(tree))
 
 
 def run(context: LoweringContext) -> None:
     """Rewrite each ``super()`` of the method ``context.tree`` (not of functions nested in
-    it) into ``super_of(C, self)``."""
+    it) into ``super_of(C, self)``, and each ``super(C, obj)`` into ``super_of(C, obj)``."""
+    if context.parsed.lookup("super") is not super:
+        return  # the user's own ``super``
+    helper = context.bind("super_of", runtime.super_of)
+    _rewrite_explicit(context.tree.body, helper)
     cell = context.parsed.closure.get("__class__")
     receiver = _receiver(context.tree)
     if cell is None or receiver is None:
         return
-    if context.parsed.lookup("super") is not super:
-        return  # the user's own ``super``
     defining = context.parsed.lookup("__class__")
-    helper = context.bind("super_of", runtime.super_of)
     owner = context.bind(f"{defining.__name__}_class", defining)
     _rewrite(context.tree.body, helper, owner, receiver)
+
+
+def _rewrite_explicit(stmts: list, helper: str) -> None:
+    """``super(C, obj)`` -> ``super_of(C, obj)`` (the same proxy, whose class is known)."""
+    for stmt in stmts:
+        for node in _walk_outside_functions(stmt):
+            if _is_super(node, 2):
+                node.func = gast.Name(
+                    id=helper, ctx=gast.Load(), annotation=None, type_comment=None
+                )
 
 
 run.applies = applies
