@@ -80,18 +80,24 @@ def has_attribute(subject, name: str) -> bool:
     return hasattr(subject, name)
 
 
-def narrowed(subject, cls: type):
-    """``subject`` after a lowered ``match`` class pattern ``cls(...)`` tested
-    ``isinstance(subject, cls)``: the object itself, whose class the differentiated code
-    knows from here on is exactly ``cls`` (its attributes and methods are looked up there).
-    An instance of a subclass is refused: the subclass may define them differently."""
-    if type(subject) is not cls:
-        raise ADTransformError(
-            f"cannot differentiate the 'match' class pattern {cls.__qualname__}(...): the "
-            f"subject is an instance of its subclass {type(subject).__qualname__}, whose "
-            "attributes are not followed through the pattern"
-        )
-    return subject
+def narrowed(subject, cls: type, name: str):
+    """``subject`` after a lowered ``match`` class pattern ``cls(name=...)`` tested
+    ``isinstance(subject, cls)``: the object itself, whose attribute ``name`` the
+    differentiated code reads as ``cls`` defines it. An instance of a subclass passes only
+    where ``name`` is an attribute of the instance alone (no class along either MRO
+    defines it, no ``__getattr__``/``__getattribute__``): a subclass may define it anew."""
+    kind = type(subject)
+    if kind is cls or (
+        not any(name in vars(k) for k in (*kind.__mro__, *cls.__mro__))
+        and kind.__getattribute__ is object.__getattribute__
+        and getattr(kind, "__getattr__", None) is None
+    ):
+        return subject
+    raise ADTransformError(
+        f"cannot differentiate the 'match' class pattern {cls.__qualname__}({name}=...): the "
+        f"subject is an instance of its subclass {kind.__qualname__}, and '{name}' is not "
+        "only an attribute of the instance there"
+    )
 
 
 def unbroadcast(g, x):

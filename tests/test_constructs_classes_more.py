@@ -130,9 +130,39 @@ def test_match_class_pattern_on_an_argument(shape):
     check_grad(match_argument, [0.8, shape])
 
 
+class PlainSubCircle(Circle):  # 'r' stays an attribute of the instance
+    pass
+
+
 def test_match_class_pattern_subclass_instance_refused():
     with pytest.raises(ADTransformError, match="subclass BigCircle"):
         grad(match_argument)(0.8, BigCircle(1.5))
+
+
+def test_match_class_pattern_subclass_with_the_same_instance_attribute():
+    check_grad(match_argument, [0.8, PlainSubCircle(1.5)])
+    check_grad(match_keyword_of_made_subclass, [0.6])
+
+
+def match_keyword_of_made_subclass(x):
+    shape = PlainSubCircle(x * x)
+    match shape:
+        case Circle(r=r):
+            return r * x
+    return 0.0
+
+
+def match_property_of_subclass(x):
+    shape = PlainSubCircle(x)
+    match shape:
+        case Circle(area=a):  # the property: only for an instance of exactly Circle
+            return a
+    return 0.0
+
+
+def test_match_class_pattern_subclass_property_refused():
+    with pytest.raises(ADTransformError, match="subclass PlainSubCircle"):
+        grad(match_property_of_subclass)(0.6)
 
 
 # -- super() in a method: the next class in the MRO of the object's class -------------------

@@ -265,7 +265,8 @@ class _Lowering:
                 tests.append(self.call("hasattr", looked_up))
             else:  # read through the object of the now known class
                 tests.append(self.call("has_attribute", looked_up, runtime.has_attribute))
-                holder = self.call("narrowed", [holder, clone(pattern.cls)], runtime.narrowed)
+                narrowing = [holder, clone(pattern.cls), _constant(attr)]
+                holder = self.call("narrowed", narrowing, runtime.narrowed)
             value = gast.Attribute(value=holder, attr=attr, ctx=gast.Load())
             sub_tests, sub_binds = self._pattern(sub, value)
             tests += sub_tests

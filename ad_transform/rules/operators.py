@@ -68,9 +68,9 @@ def d_alias_after(g, ans, target, changed, alias):
 
 
 @adjoint(narrowed, kind=None)
-def d_narrowed(g, ans, subject, cls):
+def d_narrowed(g, ans, subject, cls, name):
     # the subject of a lowered ``match`` class pattern, its class now known
-    return g, 0.0
+    return g, 0.0, 0.0
 
 
 register_nondifferentiable(has_attribute)
