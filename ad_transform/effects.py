@@ -419,7 +419,14 @@ def may_change_something(parsed: ParsedFunction) -> bool:
 
 
 # Runtime helpers the lowering passes call (lower/) that change no object.
-_LOWERED_OBSERVERS = (runtime.raise_exception, runtime.reraise_current, runtime.matches_sequence)
+_LOWERED_OBSERVERS = (
+    runtime.raise_exception,
+    runtime.reraise_current,
+    runtime.matches_sequence,
+    runtime.narrowed,
+    runtime.has_attribute,
+    runtime.super_of,
+)
 
 
 def _flat(target: gast.expr) -> list[gast.expr]:

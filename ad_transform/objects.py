@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import gast
 
+from . import runtime
 from .callables import is_library_file
 
 # Names of attributes that are never an ordinary stored value of an object.
@@ -248,6 +249,7 @@ def _may_involve_objects(ops: list, fn, param_classes: dict) -> bool:
         if op.form == OPAQUE and (
             isinstance(callee, types.MethodType)
             or (callee is not None and is_user_class(type(callee)))
+            or (isinstance(callee, type) and is_user_class(callee))  # not followed: refused
         ):
             return True
         if op.form == USER_CALL and id(callee) not in seen:
@@ -299,9 +301,11 @@ def _resolve_all(original: list, fn, param_classes: dict, optimistic: bool) -> t
     for _ in range(20):
         classes = _classes_of_names(current, fn, param_classes, results, optimistic)
         records = _record_names(current)
+        proxies = _super_proxies(original, fn, classes)
+        proxies.update(_unfollowed_objects(original))
         current = []
         for op in original:
-            resolved = _resolve(op, fn, classes, records)
+            resolved = _resolve(op, fn, classes, records, proxies)
             if resolved is not None:
                 resolved.depth = op.depth
             current.append(resolved or op)
@@ -459,6 +463,8 @@ def _classes_of_names(
                     found.add(class_of_atom(op.inputs["x"], param_classes, fn) or _UNKNOWN)
                 elif op.form == FIELD:
                     found.add(_field_class(op, definitions, known, param_classes, fn))
+                elif op.form == RULE and _lowered_helper(op) is runtime.narrowed:
+                    found.add(_narrowed_class(op, param_classes, fn))
                 elif optimistic and op.form in (RULE, OPAQUE):
                     continue
                 elif not (op.form == CONSTANT and _is_none(op.inputs["x"])):
@@ -473,6 +479,84 @@ def _classes_of_names(
         if name not in definitions:
             classes[name] = cls
     return classes
+
+
+_LOWERED_HELPERS = (runtime.narrowed, runtime.has_attribute, runtime.super_of)
+
+
+def _lowered_helper(op) -> object:
+    """The runtime helper of a lowered ``match`` class pattern (``narrowed``,
+    ``has_attribute``) or ``super()`` (``super_of``) that ``op`` calls, else None."""
+    primitive = op.rule.primitive if op.rule is not None else None
+    return primitive if any(primitive is h for h in _LOWERED_HELPERS) else None
+
+
+def _unfollowed_objects(ops: list) -> dict[str, tuple]:
+    """Names bound only to ``Cls(...)`` of a user class whose construction is not followed
+    (not a record): name -> (None, None, Cls), so that what is done with them is refused
+    with the reason."""
+    from .analyze import MUTATIONS, OPAQUE
+
+    definitions: dict[str, list] = {}
+    for op in ops:
+        if op.target is not None and op.form not in MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    found = {}
+    for name, defs in definitions.items():
+        classes = {d.callee for d in defs if d.form == OPAQUE and isinstance(d.callee, type)}
+        if len(classes) == 1 and len(defs) == 1 and is_user_class(next(iter(classes))):
+            found[name] = (None, None, classes.pop())
+    return found
+
+
+def _changed_attributes(func: object) -> list[str]:
+    """The attributes of its first parameter (``self``) the method ``func`` assigns."""
+    try:
+        lines, _ = inspect.getsourcelines(func.__code__)
+        tree = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    except (AttributeError, OSError, TypeError, SyntaxError, IndexError):
+        return []
+    if not isinstance(tree, ast.FunctionDef) or not tree.args.args:
+        return []
+    receiver = tree.args.args[0].arg
+    changed = []
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        for target in (
+            targets if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) else []
+        ):
+            if (
+                isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == receiver
+                and target.attr not in changed
+            ):
+                changed.append(target.attr)
+    return changed
+
+
+def _super_proxies(ops: list, fn, classes: dict) -> dict[str, tuple]:
+    """Names bound to ``super_of(C, obj)`` (a lowered ``super()``) where ``obj`` is an
+    instance of a known class: name -> (C, the atom ``obj``, its class)."""
+    from .analyze import RULE
+
+    proxies = {}
+    for op in ops:
+        if op.form != RULE or _lowered_helper(op) is not runtime.super_of or not op.target:
+            continue
+        start = class_of_atom(op.inputs["cls"], classes, fn)
+        receiver = op.inputs["obj"]
+        cls = class_of_atom(receiver, classes, fn)
+        if isinstance(start, TheClass) and isinstance(cls, type) and start.cls in cls.__mro__:
+            proxies[op.target] = (start.cls, receiver, cls)
+    return proxies
+
+
+def _narrowed_class(op, param_classes: dict, fn) -> object:
+    """The class ``runtime.narrowed(subject, Cls)`` (a lowered ``match`` class pattern)
+    gives its result: ``Cls``, checked exactly when it runs."""
+    cls = class_of_atom(op.inputs["cls"], param_classes, fn)
+    return cls.cls if isinstance(cls, TheClass) else _UNKNOWN
 
 
 def _field_class(op, definitions: dict, known: dict, param_classes: dict, fn) -> object:
@@ -520,7 +604,7 @@ def _is_none(node) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
 
 
-def _resolve(op, fn, classes: dict[str, type], records: set[str]):
+def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict):
     """The operation ``op`` re-described for the objects it acts on, or None."""
     from .analyze import OPAQUE, RULE
 
@@ -531,8 +615,10 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str]):
     op.refusal = op.described_refusal
     if isinstance(op.callee, type):
         return None  # a constructor that is not a record's (described already)
+    if _lowered_helper(op) is not None:
+        return None  # a ``match`` subject's class now known, a ``super()`` proxy
     value = getattr(op.stmt, "value", None)
-    context = _Context(op, fn, classes, records)
+    context = _Context(op, fn, classes, records, proxies)
     if isinstance(value, gast.Call):
         return context.call(value)
     if isinstance(value, gast.Attribute):
@@ -551,6 +637,9 @@ class _Context:
     fn: object
     classes: dict
     records: set
+    # names of ``super()`` proxies: (class, receiver atom, its class); of objects whose
+    # construction is not followed: (None, None, class)
+    proxies: dict
 
     def class_of(self, atom) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)
@@ -599,6 +688,13 @@ class _Context:
     # -- calls ----------------------------------------------------------------------------
     def call(self, call: gast.Call):
         func = call.func
+        owner = func.value if isinstance(func, gast.Attribute) else None
+        if isinstance(owner, gast.Name) and owner.id in self.proxies:
+            start, receiver, cls = self.proxies[owner.id]
+            if start is None:
+                self.refuse_unfollowed(owner, cls, func.attr, call=True)
+                return None
+            return self.super_method_call(call, start, receiver, cls, func.attr)  # super().m()
         if isinstance(func, gast.Attribute) and not getattr(func, "ad_static", False):
             cls = self.class_of(func.value)
             if cls is not None:
@@ -676,6 +772,53 @@ class _Context:
             return None
         return op
 
+    def refuse_unfollowed(self, atom, cls: type, name: str, call: bool) -> None:
+        """``obj.name`` or ``obj.name(...)`` on an object made here by a constructor that
+        is not followed: refused (if active) with the reason."""
+        user_name = self.fn.source_of.get(atom.id, atom.id)
+        found = find_attribute(cls, name)
+        changed = _changed_attributes(found[1]) if found is not None else []
+        change = (
+            f"; its method '{name}' changes the object's attribute"
+            f"{'s' if len(changed) > 1 else ''} {', '.join(repr(a) for a in changed)} "
+            "(objects whose attributes change after construction are not supported)"
+            if changed
+            else ""
+        )
+        reason = record_layout(cls)
+        self.op.refusal = (
+            f"cannot differentiate '{user_name}.{name}{'(...)' if call else ''}': "
+            f"'{user_name}' is an instance of the class "
+            f"{cls.__qualname__} whose construction is not followed"
+            f"{': ' + reason if isinstance(reason, str) else ''}{change}"
+        )
+
+    def super_method_call(self, call: gast.Call, start: type, receiver, cls: type, name: str):
+        """``super().name(...)`` in a method of ``start`` given an instance of ``cls``: the
+        ``name`` found in the classes after ``start`` in ``cls.__mro__``, called on the
+        instance (the instance's own attributes are not looked at, as in Python)."""
+        from .analyze import is_user_function
+
+        if self.access_refusal(receiver, cls):
+            return None
+        after = cls.__mro__[cls.__mro__.index(start) + 1 :]
+        owner = next((k for k in after if name in vars(k)), None)
+        value = vars(owner)[name] if owner is not None else None
+        receivers = [receiver]
+        if isinstance(value, staticmethod):
+            value, receivers = value.__func__, []
+        elif isinstance(value, classmethod):
+            value, receivers = value.__func__, [_class_atom(cls, receiver)]
+        if not is_user_function(value):
+            self.op.refusal = self.error_text(
+                receiver,
+                cls,
+                f"'super().{name}' (after {start.__qualname__} in its MRO) is not a method "
+                "written in Python",
+            )
+            return None
+        return self.user_call(value, [*receivers, *call.args], call.keywords, cls, name)
+
     def class_call(self, call: gast.Call, receiver, cls: type, name: str):
         """``cls.name(...)`` on a name holding the class itself: a static method or a
         plain function gets the arguments as they are, a class method the class first."""
@@ -739,6 +882,11 @@ class _Context:
         from .analyze import FIELD, Op, is_user_function
 
         receiver = node.value
+        if isinstance(receiver, gast.Name) and receiver.id in self.proxies:
+            start, _, unfollowed = self.proxies[receiver.id]
+            if start is None:
+                self.refuse_unfollowed(receiver, unfollowed, node.attr, call=False)
+            return None
         cls = self.class_of(receiver) if isinstance(receiver, gast.Name) else None
         if isinstance(cls, TheClass):
             return None  # a class attribute: a constant, opaque

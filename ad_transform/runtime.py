@@ -67,6 +67,39 @@ def matches_sequence(subject, length: int, at_least: bool = False) -> bool:
     return len(subject) >= length if at_least else len(subject) == length
 
 
+def super_of(cls: type, obj):
+    """``super()`` in a method of ``cls`` whose first parameter holds ``obj``: the proxy
+    ``super(cls, obj)`` (the lowered form, which runs outside the class body)."""
+    return super(cls, obj)
+
+
+def has_attribute(subject, name: str) -> bool:
+    """``hasattr(subject, name)`` in a lowered ``match`` class pattern of a user class: it
+    looks the attribute up and keeps nothing; the only code it can run is a property's
+    getter, which the pattern's read of the attribute runs (and is followed) too."""
+    return hasattr(subject, name)
+
+
+def narrowed(subject, cls: type, name: str):
+    """``subject`` after a lowered ``match`` class pattern ``cls(name=...)`` tested
+    ``isinstance(subject, cls)``: the object itself, whose attribute ``name`` the
+    differentiated code reads as ``cls`` defines it. An instance of a subclass passes only
+    where ``name`` is an attribute of the instance alone (no class along either MRO
+    defines it, no ``__getattr__``/``__getattribute__``): a subclass may define it anew."""
+    kind = type(subject)
+    if kind is cls or (
+        not any(name in vars(k) for k in (*kind.__mro__, *cls.__mro__))
+        and kind.__getattribute__ is object.__getattribute__
+        and getattr(kind, "__getattr__", None) is None
+    ):
+        return subject
+    raise ADTransformError(
+        f"cannot differentiate the 'match' class pattern {cls.__qualname__}({name}=...): the "
+        f"subject is an instance of its subclass {kind.__qualname__}, and '{name}' is not "
+        "only an attribute of the instance there"
+    )
+
+
 def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting."""
     if type(g) is np.ndarray and type(x) is np.ndarray:

@@ -40,13 +40,10 @@ NOT_YET: dict[str, str] = {
     "closure_factory": "function-value",
     "function_chosen_by_branch": "function-value",
     # class
-    "staticmethod_call": "class",
-    "subclass_super_call": "class",
     "object_attribute_updated": "class",
     # container
     # signature
     # statement
-    "match_class_pattern": "statement",
     "nonlocal_counter": "statement",
     # try
     # with

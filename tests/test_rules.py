@@ -90,6 +90,12 @@ def away_from_mod_jumps(x, y) -> bool:
     return bool(np.all((frac > 0.05) & (frac < 0.95)))
 
 
+def away_from_remainder_jumps(x, y) -> bool:
+    """x / y is not close to a half-integer, where math.remainder(x, y) jumps."""
+    frac = np.mod(np.divide(x, y), 1.0)
+    return bool(np.all(np.abs(frac - 0.5) > 0.05))
+
+
 def args_from(*domains, accept: Callable | None = None):
     """A generator drawing argument i from domains[i] (one domain serves every argument)."""
 
@@ -319,6 +325,70 @@ def math_fabs(x):
 
 def math_hypot(x, y):
     return math.hypot(x, y)
+
+
+def math_log1p(x):
+    return math.log1p(x)
+
+
+def math_expm1(x):
+    return math.expm1(x)
+
+
+def math_exp2(x):
+    return math.exp2(x)
+
+
+def math_cbrt(x):
+    return math.cbrt(x)
+
+
+def math_asinh(x):
+    return math.asinh(x)
+
+
+def math_acosh(x):
+    return math.acosh(x)
+
+
+def math_atanh(x):
+    return math.atanh(x)
+
+
+def math_erf(x):
+    return math.erf(x)
+
+
+def math_erfc(x):
+    return math.erfc(x)
+
+
+def math_degrees(x):
+    return math.degrees(x)
+
+
+def math_radians(x):
+    return math.radians(x)
+
+
+def math_atan2(y, x):
+    return math.atan2(y, x)
+
+
+def math_copysign(x, y):
+    return math.copysign(x, y)
+
+
+def math_fmod(x, y):
+    return math.fmod(x, y)
+
+
+def math_remainder(x, y):
+    return math.remainder(x, y)
+
+
+def math_ldexp(x):
+    return math.ldexp(x, 3) + math.ldexp(x * x, -2)
 
 
 # builtins
@@ -1607,6 +1677,27 @@ TABLE = [
     Row(math.pow, math_pow, SCALAR_2, args_from(POSITIVE, REAL)),
     Row(math.fabs, math_fabs, SCALAR_1, args_from(NONZERO)),
     Row(math.hypot, math_hypot, SCALAR_2, args_from(NONZERO)),
+    Row(math.log1p, math_log1p, SCALAR_1, args_from(ABOVE_MINUS_ONE)),
+    Row(math.expm1, math_expm1, SCALAR_1, args_from(REAL)),
+    Row(math.exp2, math_exp2, SCALAR_1, args_from(REAL)),
+    Row(math.cbrt, math_cbrt, SCALAR_1, args_from(NONZERO)),
+    Row(math.asinh, math_asinh, SCALAR_1, args_from(REAL)),
+    Row(math.acosh, math_acosh, SCALAR_1, args_from(ABOVE_ONE)),
+    Row(math.atanh, math_atanh, SCALAR_1, args_from(UNIT)),
+    Row(math.erf, math_erf, SCALAR_1, args_from(REAL)),
+    Row(math.erfc, math_erfc, SCALAR_1, args_from(REAL)),
+    Row(math.degrees, math_degrees, SCALAR_1, args_from(REAL)),
+    Row(math.radians, math_radians, SCALAR_1, args_from(REAL)),
+    Row(math.atan2, math_atan2, SCALAR_2, args_from(NONZERO)),
+    Row(math.copysign, math_copysign, SCALAR_2, args_from(NONZERO)),
+    Row(math.fmod, math_fmod, SCALAR_2, args_from(REAL, NONZERO, accept=away_from_mod_jumps)),
+    Row(
+        math.remainder,
+        math_remainder,
+        SCALAR_2,
+        args_from(REAL, NONZERO, accept=away_from_remainder_jumps),
+    ),
+    Row(math.ldexp, math_ldexp, SCALAR_1, args_from(REAL)),
     # builtins
     Row(builtins.abs, builtin_abs, UNARY, args_from(NONZERO)),
     Row(builtins.min, builtin_min, SCALAR_2, args_from(REAL, accept=separated)),

@@ -94,9 +94,11 @@ class LoweringContext:
 LoweringPass = Callable[[LoweringContext], None]
 
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
-# Order: ``match`` first (its cases become if/else blocks every later pass walks; a
-# comprehension in a guard is lowered in its new place); ``functions`` next (lambdas and
-# inner functions lifted, ``map``/``key=`` calls turned into loops);
+# Order: ``super_calls`` first (the zero-argument ``super()`` of a method made explicit
+# before any pass moves code out of the method); ``match`` next (its cases become
+# if/else blocks every later pass walks; a comprehension in a guard is lowered in its new
+# place); ``functions`` next (lambdas and inner functions lifted, ``map``/``key=`` calls
+# turned into loops);
 # ``comprehensions`` after any pass that turns expressions holding comprehensions into
 # statements; ``exceptions`` before ``statements``, so that a ``raise`` inside a ``try``
 # or a ``with`` becomes the exceptions pass's own throw and a bare ``raise`` in a
@@ -109,9 +111,11 @@ from . import (  # noqa: E402
     list_pops,
     match,
     statements,
+    super_calls,
 )
 
 PASSES: list[LoweringPass] = [
+    super_calls.run,
     match.run,
     functions.run,
     comprehensions.run,

@@ -25,6 +25,7 @@ import gast
 
 from .. import runtime
 from ..nodes import clone
+from ..objects import is_user_class
 
 if TYPE_CHECKING:
     from . import LoweringContext
@@ -256,9 +257,17 @@ class _Lowering:
                     pattern,
                 )
             attributes = list(zip(names, pattern.patterns)) + attributes
+        user_class = attributes and is_user_class(self.resolve(pattern.cls))
         for attr, sub in attributes:
-            tests.append(self.call("hasattr", [clone(subject), _constant(attr)]))
-            value = gast.Attribute(value=clone(subject), attr=attr, ctx=gast.Load())
+            looked_up = [clone(subject), _constant(attr)]
+            holder = clone(subject)
+            if not user_class:
+                tests.append(self.call("hasattr", looked_up))
+            else:  # read through the object of the now known class
+                tests.append(self.call("has_attribute", looked_up, runtime.has_attribute))
+                narrowing = [holder, clone(pattern.cls), _constant(attr)]
+                holder = self.call("narrowed", narrowing, runtime.narrowed)
+            value = gast.Attribute(value=holder, attr=attr, ctx=gast.Load())
             sub_tests, sub_binds = self._pattern(sub, value)
             tests += sub_tests
             binds += sub_binds

@@ -20,6 +20,7 @@ from ..runtime import (
     safe_log,
     scalar_over,
     scalar_power_adjoint,
+    scalar_times_ratio,
     sequence_sum_adjoint,
     sum_start_adjoint,
     times,
@@ -125,6 +126,98 @@ def d_hypot(g, ans, x, y):
     return (g * (x / ans) if g and ans else 0.0), (g * (y / ans) if g and ans else 0.0)
 
 
+@adjoint(math.log1p, kind=SCALAR, fresh=True)
+def d_math_log1p(g, ans, x):
+    d = 1.0 + x  # x > -1, or math.log1p raised
+    return g / d if g and d else scalar_over(g, d)
+
+
+@adjoint(math.expm1, kind=SCALAR, fresh=True)
+def d_math_expm1(g, ans, x):
+    return g * (ans + 1.0) if g else 0.0
+
+
+@adjoint(math.exp2, kind=SCALAR, fresh=True)
+def d_math_exp2(g, ans, x):
+    return g * ans * math.log(2.0) if g else 0.0
+
+
+@adjoint(math.cbrt, kind=SCALAR, fresh=True)
+def d_math_cbrt(g, ans, x):
+    d = 3.0 * ans * ans
+    return g / d if g and d else scalar_over(g, d)
+
+
+@adjoint(math.asinh, kind=SCALAR, fresh=True)
+def d_asinh(g, ans, x):
+    return g / math.hypot(1.0, x) if g else 0.0
+
+
+@adjoint(math.acosh, kind=SCALAR, fresh=True)
+def d_acosh(g, ans, x):
+    d = math.sqrt((x - 1.0) * (x + 1.0))  # x >= 1, or math.acosh raised
+    return g / d if g and d else scalar_over(g, d)
+
+
+@adjoint(math.atanh, kind=SCALAR, fresh=True)
+def d_atanh(g, ans, x):
+    return g / ((1.0 - x) * (1.0 + x)) if g else 0.0  # |x| < 1, or math.atanh raised
+
+
+@adjoint(math.atan2, kind=SCALAR, fresh=True)
+def d_atan2(g, ans, y, x):
+    # at the origin (atan2(0, 0) = 0) the derivative is undefined: NaN, as 0 / 0
+    r2 = x * x + y * y
+    return (
+        (g * (x / r2) if g and r2 else scalar_times_ratio(g, x, r2)),
+        (-g * (y / r2) if g and r2 else scalar_times_ratio(-g, y, r2)),
+    )
+
+
+@adjoint(math.erf, kind=SCALAR, fresh=True)
+def d_erf(g, ans, x):
+    return g * (2.0 / math.sqrt(math.pi)) * math.exp(-x * x) if g else 0.0
+
+
+@adjoint(math.erfc, kind=SCALAR, fresh=True)
+def d_erfc(g, ans, x):
+    return -g * (2.0 / math.sqrt(math.pi)) * math.exp(-x * x) if g else 0.0
+
+
+@adjoint(math.degrees, kind=SCALAR, fresh=True)
+def d_degrees(g, ans, x):
+    return g * (180.0 / math.pi)
+
+
+@adjoint(math.radians, kind=SCALAR, fresh=True)
+def d_radians(g, ans, x):
+    return g * (math.pi / 180.0)
+
+
+@adjoint(math.copysign, kind=SCALAR, fresh=True)
+def d_math_copysign(g, ans, x, y):
+    # |x| with the sign of y: the derivative in x is sign(x) * sign(y) (0 at x == 0)
+    return g * (float(x > 0) - float(x < 0)) * math.copysign(1.0, y), 0.0
+
+
+@adjoint(math.fmod, kind=SCALAR, fresh=True)
+def d_math_fmod(g, ans, x, y):
+    # fmod(x, y) = x - trunc(x / y) * y (y != 0, or math.fmod raised)
+    return g, (-g * round((x - ans) / y) if g else 0.0)
+
+
+@adjoint(math.remainder, kind=SCALAR, fresh=True)
+def d_math_remainder(g, ans, x, y):
+    # remainder(x, y) = x - n * y, n the integer nearest x / y (y != 0, or it raised)
+    return g, (-g * round((x - ans) / y) if g else 0.0)
+
+
+@adjoint(math.ldexp, kind=SCALAR, fresh=True)
+def d_ldexp(g, ans, x, i):
+    # x * 2**i with an integer i
+    return math.ldexp(g, i), 0.0
+
+
 @adjoint(builtins.abs, fresh=True)
 def d_abs(g, ans, x):
     return times(g, np.sign(x))
@@ -191,5 +284,11 @@ register_nondifferentiable(
     math.isinf,
     math.isfinite,
     math.isclose,
+    math.factorial,
+    math.gcd,
+    math.lcm,
+    math.isqrt,
+    math.comb,
+    math.perm,
 )
 register_nondifferentiable(builtins.print, pure=False)

@@ -21,11 +21,13 @@ from ..runtime import (
     add_adjoint_right,
     alias_after,
     alias_after_adjoint,
+    has_attribute,
     head_adjoint,
     matmul_adjoint_left,
     matmul_adjoint_right,
     mul_adjoint_left,
     mul_adjoint_right,
+    narrowed,
     over,
     power_derivative,
     quotient,
@@ -34,6 +36,7 @@ from ..runtime import (
     scalar_over,
     scalar_power_adjoint,
     scalar_times_ratio,
+    super_of,
     tail_adjoint,
     times,
     unbroadcast,
@@ -62,6 +65,22 @@ def d_alias_after(g, ans, target, changed, alias):
         alias_after_adjoint(g, target, changed, True),
         alias_after_adjoint(g, target, alias, False),
     )
+
+
+@adjoint(narrowed, kind=None)
+def d_narrowed(g, ans, subject, cls, name):
+    # the subject of a lowered ``match`` class pattern, its class now known
+    return g, 0.0, 0.0
+
+
+register_nondifferentiable(has_attribute)
+
+
+@adjoint(super_of, kind=None)
+def d_super_of(g, ans, cls, obj):
+    # super(cls, obj) is obj seen from after cls in its MRO: its methods are resolved to
+    # calls on obj (objects.py); any other use of the proxy is refused or adds nothing
+    return 0.0, g
 
 
 @adjoint(operator.add, fresh=True)
