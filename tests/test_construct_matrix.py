@@ -37,7 +37,6 @@ NOT_YET: dict[str, str] = {
     "setcomp_powers": "comprehension",
     # function-value
     "closures_created_in_loop": "function-value",
-    "closure_factory": "function-value",
     # class
     "staticmethod_call": "class",
     "subclass_super_call": "class",

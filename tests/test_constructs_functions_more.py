@@ -116,3 +116,106 @@ def chosen_from_parameter(x, fn):
 def test_function_held_otherwise_stays_refused(f, args):
     with pytest.raises(ADTransformError):
         grad(f)(*args)
+
+
+# -- a function returned by a helper (a closure factory) --------------------------------------
+
+
+def make_affine(a, b):
+    return lambda t: a * t + b
+
+
+def make_power(k, scale=2.0):
+    """A def returned by name; reads both parameters (one from its default)."""
+
+    def power(t, offset=0.5):
+        return scale * t**k + offset
+
+    return power
+
+
+def apply_to(fn, v):
+    return fn(v) * v
+
+
+def factory_used(x, y):
+    line = make_affine(x, y)
+    return line(2.0) * line(-1.0)
+
+
+def factory_called_directly(x, y):
+    return make_affine(x * y, np.sin(y))(x)
+
+
+def factory_def_form(x):
+    cube = make_power(3)
+    square = make_power(2, scale=x)
+    return cube(x) + square(x, offset=x)
+
+
+def factory_passed_on(x, y):
+    return apply_to(make_affine(y, x), x) + apply_to(make_power(2), y)
+
+
+def factory_in_loop(x):
+    total = 0.0
+    for k in range(3):
+        line = make_affine(x * k, x)
+        total = total + line(x)
+    return total
+
+
+def factory_arrays(v, w):
+    line = make_affine(w, v)
+    return np.sum(line(v) * line(2.0))
+
+
+def factory_arguments_later_rebound(x):
+    a = x * x
+    line = make_affine(a, 1.0)
+    a = 3.0  # the closure holds the parameter, bound at the call: not affected
+    return line(x) + a
+
+
+@pytest.mark.parametrize(
+    "f, args, wrt",
+    [
+        (factory_used, (0.7, -0.3), (0, 1)),
+        (factory_called_directly, (0.7, -0.3), (0, 1)),
+        (factory_def_form, (0.8,), 0),
+        (factory_passed_on, (0.7, -0.4), (0, 1)),
+        (factory_in_loop, (0.6,), 0),
+        (factory_arrays, (V, V[::-1] * 0.5), (0, 1)),
+        (factory_arguments_later_rebound, (0.9,), 0),
+    ],
+)
+def test_closure_factory(f, args, wrt):
+    check(f, *args, wrt=wrt)
+
+
+def make_counter_like(a):
+    b = a * 2.0
+    return lambda t: b * t
+
+
+def factory_with_more_statements(x):
+    return make_counter_like(x)(x)
+
+
+def factory_result_returned(x):
+    line = make_affine(x, x)
+    return line
+
+
+def factory_result_stored(x):
+    line = make_affine(x, 1.0)
+    lines = [line]
+    return lines[0](x)
+
+
+@pytest.mark.parametrize(
+    "f", [factory_with_more_statements, factory_result_returned, factory_result_stored]
+)
+def test_factory_results_not_followed_stay_refused(f):
+    with pytest.raises(ADTransformError):
+        grad(f)(0.5)
