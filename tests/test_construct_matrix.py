@@ -51,7 +51,6 @@ NOT_YET: dict[str, str] = {
     # statement
     "walrus_in_comprehension": "statement",
     "match_class_pattern": "statement",
-    "nonlocal_counter": "statement",
     # try
     # with
 }

@@ -219,3 +219,161 @@ def factory_result_stored(x):
 def test_factory_results_not_followed_stay_refused(f):
     with pytest.raises(ADTransformError):
         grad(f)(0.5)
+
+
+# -- nonlocal ------------------------------------------------------------------------------
+
+
+def nonlocal_counter(x):
+    count = 0
+
+    def step(t):
+        nonlocal count
+        count += 1
+        return t * x
+
+    value = step(x) + step(1.0)
+    return value * count
+
+
+def nonlocal_accumulator(x, y):
+    """A differentiated nonlocal: the running total is active."""
+    total = x * 0.0
+    calls = 0
+
+    def add(t):
+        nonlocal total, calls
+        calls += 1
+        if t > 0.0:
+            total = total + t * y
+            return total
+        total = total * x
+        return None
+
+    add(x)
+    add(-1.0)
+    for k in range(3):
+        add(x + k)
+    return total * calls + np.sin(total)
+
+
+def nonlocal_in_loop_with_early_return(x):
+    best = 0.0
+
+    def consider(t):
+        nonlocal best
+        for _ in range(2):
+            if t * t > best:
+                best = t * t
+                return True
+        return False
+
+    kept = 0.0
+    for k in range(4):
+        if consider(x * (k - 1.5)):
+            kept = kept + x
+    return best + kept
+
+
+def nonlocal_array(v):
+    acc = np.zeros(3)
+
+    def push(w):
+        nonlocal acc
+        acc = acc + w * v
+
+    push(2.0)
+    push(v)
+    return np.sum(acc * acc)
+
+
+@pytest.mark.parametrize(
+    "f, args, wrt",
+    [
+        (nonlocal_counter, (0.6,), 0),
+        (nonlocal_counter, (-1.3,), 0),
+        (nonlocal_accumulator, (0.7, -0.4), (0, 1)),
+        (nonlocal_accumulator, (-0.7, 0.4), (0, 1)),
+        (nonlocal_in_loop_with_early_return, (0.8,), 0),
+        (nonlocal_array, (V[:3],), 0),
+    ],
+)
+def test_nonlocal(f, args, wrt):
+    check(f, *args, wrt=wrt)
+
+
+def nonlocal_read_in_same_statement(x):
+    count = 0
+
+    def step(t):
+        nonlocal count
+        count += 1
+        return t
+
+    return count + step(x)
+
+
+def nonlocal_passed_on(x):
+    count = 0
+
+    def step(t):
+        nonlocal count
+        count += 1
+        return t * x
+
+    return apply_to(step, x) * count
+
+
+def nonlocal_in_try(x):
+    count = 0
+
+    def step(t):
+        nonlocal count
+        count += 1
+        return t * x
+
+    try:
+        value = step(x)
+    except ValueError:
+        value = 0.0
+    return value * count
+
+
+def nonlocal_called_by_inner(x):
+    count = 0
+
+    def step(t):
+        nonlocal count
+        count += 1
+        return t
+
+    def twice(t):
+        return step(step(t))
+
+    return twice(x) * count
+
+
+def nonlocal_in_map(x):
+    count = 0
+
+    def step(t):
+        nonlocal count
+        count += 1
+        return t
+
+    return sum(map(step, [x, x])) * count
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        nonlocal_read_in_same_statement,
+        nonlocal_passed_on,
+        nonlocal_in_try,
+        nonlocal_called_by_inner,
+        nonlocal_in_map,
+    ],
+)
+def test_nonlocal_not_followed_stays_refused(f):
+    with pytest.raises(ADTransformError, match="nonlocal"):
+        grad(f)(0.5)

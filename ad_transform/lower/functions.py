@@ -62,6 +62,7 @@ class FunctionValue:
     static: gast.expr | None = None  # how this scope names a library or global function
     defined_at: tuple | None = None  # (line, column) of the statement binding it here
     table: dict | None = None  # a dict of functions: constant key -> FunctionValue
+    rebinds: tuple[str, ...] = ()  # 'nonlocal' names: returned with the result, rebound
 
     @property
     def obj(self) -> object:
@@ -324,7 +325,10 @@ class _Scope:
 
     def refuse_nonlocal(self, tree) -> None:
         for node in _own_nodes(tree.body):
-            if isinstance(node, gast.Nonlocal):
+            if isinstance(node, gast.Nonlocal) and not (
+                tree is not self.tree
+                and set(node.names) <= self.locals - set(self.values) - set(self.bound_later)
+            ):
                 raise self.error(
                     f"unsupported construct: 'nonlocal {', '.join(node.names)}' (an inner "
                     "function that rebinds a variable of the function around it)",
@@ -433,6 +437,16 @@ class _Scope:
         for name in definitions:  # the inner functions a call of ``name`` may call
             self.needs[name] = self.reached(name, definitions)
         cells = {name: types.CellType() for name in definitions}
+        rebinds = {name: _nonlocal_names(f) for name, (f, _) in definitions.items()}
+        for name, (function, stmt) in definitions.items():
+            callers = [other for other in self.needs if name in self.needs[other] - {other}]
+            if rebinds[name] and (callers or name in _free(function)):
+                raise self.error(
+                    f"unsupported construct: the inner function '{name}' rebinds "
+                    f"'{', '.join(rebinds[name])}' with 'nonlocal' and is called by an inner "
+                    "function (only calls from the function that defines it are supported)",
+                    stmt,
+                )
         for name, cell in cells.items():
             self.values[name] = FunctionValue(
                 name,
@@ -440,6 +454,7 @@ class _Scope:
                 tuple((c, c) for c in captures[name]),
                 f"the inner function '{name}'",
                 lifted=True,
+                rebinds=rebinds[name],
             )
             self.context.bind_cell(name, cell)
         closure = {**self.parsed.closure, **self.context.cells}
@@ -463,7 +478,7 @@ class _Scope:
         inner functions it calls or passes on (to a fixpoint)."""
         direct, refers = {}, {}
         for name, (function, _) in definitions.items():
-            free = _free(function)
+            free = _free(function) | set(_nonlocal_names(function))
             refers[name] = free & set(definitions)
             known = {c for v in free & set(self.values) for _, c in self.values[v].captures}
             direct[name] = (free & self.locals) - set(definitions) - set(self.values) | known
@@ -492,6 +507,9 @@ class _Scope:
             if isinstance(function, gast.FunctionDef)
             else [_locate(gast.Return(value=clone(function.body)), function.body)]
         )
+        rebinds = _nonlocal_names(function)
+        if rebinds:
+            body = _returning_rebound(body, rebinds, function)
         tree = gast.FunctionDef(
             name=name,
             args=args,
@@ -640,6 +658,7 @@ class _Scope:
                 for handler in stmt.handlers:
                     handler.body = self.block(handler.body, here) or [gast.Pass()]
             self.path = here
+            self.statement = stmt
             self.pending, self.blocked = out, None
             if self.is_bound_value(stmt):  # p = functools.partial(...), v = np.vectorize(f)
                 self.define_here(stmt, here, out)
@@ -838,8 +857,62 @@ class _Scope:
         self.hoist([_assign(name, node)], node, "functools.partial")
         return _name(name, node)
 
-    def call_value(self, value: FunctionValue, args: list, keywords: list, like) -> gast.expr:
+    def rebinding_call(self, value: FunctionValue, node: gast.Call) -> gast.expr:
+        """``step(x)`` where ``step`` rebinds ``count`` with ``nonlocal``: hoisted as
+        ``step_result, count = step(x, count=count)``. Nothing else in the statement may
+        read ``count`` or call an inner function that reads it (the hoisted call would run
+        before it). A call inside a ``try`` or ``with`` body is refused: an exception
+        raised in the inner function after it rebound the name would lose the rebinding."""
+        for guard in _own_nodes(self.tree.body):
+            if isinstance(guard, (gast.Try, gast.With)) and any(
+                sub is node for sub in subnodes(guard.body)
+            ):
+                raise self.error(
+                    f"unsupported construct: a call of {value.label}, which rebinds "
+                    f"'{', '.join(value.rebinds)}' with 'nonlocal', inside a "
+                    f"'{type(guard).__name__.lower()}' body",
+                    node,
+                )
+        for sub in subnodes(self.statement):
+            reads = isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load)
+            if reads and sub.id in value.rebinds:
+                raise self.error(
+                    f"unsupported construct: '{sub.id}' is read in the statement that calls "
+                    f"{value.label}, which rebinds it with 'nonlocal'; read it in a statement "
+                    "of its own",
+                    sub,
+                )
+            if isinstance(sub, gast.Call) and isinstance(sub.func, gast.Name):
+                other = self.values.get(sub.func.id)
+                reached = {c for _, c in other.captures} if other is not None else set()
+                if other is not None and not other.rebinds and reached & set(value.rebinds):
+                    raise self.error(
+                        f"unsupported construct: {other.label} reads a variable that "
+                        f"{value.label} rebinds with 'nonlocal', in the same statement; call "
+                        "them in statements of their own",
+                        sub,
+                    )
+        call = self.call_value(value, node.args, node.keywords, node, direct=True)
+        result = self.fresh(f"{value.name}_result")
+        targets = [_name(result, node, store=True)]
+        targets += [_name(n, node, store=True) for n in value.rebinds]
+        unpack = gast.Assign(
+            targets=[gast.Tuple(elts=targets, ctx=gast.Store())], value=call, type_comment=None
+        )
+        self.hoist([unpack], node, f"a call of {value.label}")
+        return _name(result, node)
+
+    def call_value(
+        self, value: FunctionValue, args: list, keywords: list, like, direct: bool = False
+    ) -> gast.expr:
         """A call of the function ``value`` with these (rewritten) arguments."""
+        if value.rebinds and not direct:
+            raise self.error(
+                f"unsupported construct: {value.label} rebinds "
+                f"'{', '.join(value.rebinds)}' with 'nonlocal' and is called here other than "
+                "directly by the function that defines it",
+                like,
+            )
         if value.vectorized:
             return self.vectorized_call(value, args, keywords, like)
         func = clone(value.static) if value.static is not None else _name(value.name, like)
@@ -1213,6 +1286,8 @@ class _Scope:
             if any(isinstance(a, gast.Starred) for a in node.args):
                 raise self.error("unsupported construct: '*' unpacking in this call", node)
             self.arguments(node)
+            if value.rebinds:
+                return self.rebinding_call(value, node)
             return self.call_value(value, node.args, node.keywords, node)
         if isinstance(func, gast.Name) and func.id in self.bound_later:
             self.refuse_early(func)
@@ -1398,6 +1473,12 @@ class _Scope:
         """The function value ``argument`` holds when ``callee`` calls its ``parameter``."""
         if isinstance(argument, gast.Name) and argument.id in self.values:
             value = self.values[argument.id]
+            if value.rebinds:
+                raise self.error(
+                    f"unsupported construct: {value.label} rebinds "
+                    f"'{', '.join(value.rebinds)}' with 'nonlocal' and is passed to a function",
+                    argument,
+                )
             if value.table is not None:
                 raise self.error(
                     f"unsupported construct: {value.label} passed to a function (pass the "
@@ -1464,6 +1545,49 @@ def _cell_full(cell: types.CellType) -> bool:
 
 def _cell_holds(cell: types.CellType, obj: object) -> bool:
     return _cell_full(cell) and cell.cell_contents is obj
+
+
+def _nonlocal_names(function) -> tuple[str, ...]:
+    """The names a def declares ``nonlocal`` (in its own body), in order."""
+    if not isinstance(function, gast.FunctionDef):
+        return ()
+    names = []
+    for node in _own_nodes(function.body):
+        if isinstance(node, gast.Nonlocal):
+            names += [n for n in node.names if n not in names]
+    return tuple(sorted(names))
+
+
+def _returning_rebound(body: list, rebinds: tuple[str, ...], like) -> list:
+    """The body of a function that rebinds ``rebinds`` with ``nonlocal``, returning their
+    values with its result: ``return (result, count)``; the declarations removed."""
+
+    def carried(value: gast.expr | None) -> gast.Tuple:
+        result = value if value is not None else gast.Constant(value=None, kind=None)
+        return gast.Tuple(elts=[result, *(_name(n, like) for n in rebinds)], ctx=gast.Load())
+
+    def rewrite(stmts: list) -> list:
+        out = []
+        for stmt in stmts:
+            if isinstance(stmt, gast.Nonlocal):
+                continue
+            if isinstance(stmt, gast.Return):
+                stmt.value = _locate(carried(stmt.value), stmt)
+            if not isinstance(stmt, gast.FunctionDef):
+                for field_name in ("body", "orelse", "finalbody"):
+                    inner = getattr(stmt, field_name, None)
+                    if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                        setattr(stmt, field_name, rewrite(inner) or [gast.Pass()])
+                for handler in getattr(stmt, "handlers", []):
+                    handler.body = rewrite(handler.body) or [gast.Pass()]
+                for case in getattr(stmt, "cases", []):
+                    case.body = rewrite(case.body) or [gast.Pass()]
+            out.append(stmt)
+        return out
+
+    body = rewrite(body)
+    end = _locate(gast.Return(value=carried(None)), body[-1] if body else like)
+    return [*body, end]
 
 
 def _may_return_function(obj: object) -> bool:
