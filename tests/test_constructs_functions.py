@@ -518,17 +518,6 @@ def returns_closure_value(x):
     return h(x)
 
 
-def rebinds_with_nonlocal(x):
-    total = x
-
-    def bump(t):
-        nonlocal total
-        total = total + t
-        return total
-
-    return bump(x)
-
-
 def rebinds_inner_name(x):
     def g(t):
         return t * 2.0
@@ -553,7 +542,6 @@ def map_in_while_test(v):
     [
         (stores_closure, (0.7,), "a lambda used as a value"),
         (returns_closure_value, (0.7,), "the inner function 'g' used as a value"),
-        (rebinds_with_nonlocal, (0.7,), "'nonlocal total'"),
         (rebinds_inner_name, (0.7,), "holds an inner function and is bound again"),
         (calls_through_parameter, (0.7, np.sin), "the parameter 'fn'"),
         (map_in_while_test, (V,), "inside the test of a 'while' loop"),

@@ -287,9 +287,22 @@ def nonlocal_array(v):
     return np.sum(acc * acc)
 
 
+def rebinds_with_nonlocal(x):
+    """Refused before; the total is differentiated now."""
+    total = x
+
+    def bump(t):
+        nonlocal total
+        total = total + t
+        return total
+
+    return bump(x) * total
+
+
 @pytest.mark.parametrize(
     "f, args, wrt",
     [
+        (rebinds_with_nonlocal, (0.7,), 0),
         (nonlocal_counter, (0.6,), 0),
         (nonlocal_counter, (-1.3,), 0),
         (nonlocal_accumulator, (0.7, -0.4), (0, 1)),
