@@ -296,7 +296,8 @@ def rebinds_with_nonlocal(x):
         total = total + t
         return total
 
-    return bump(x) * total
+    result = bump(x)
+    return result * total
 
 
 @pytest.mark.parametrize(
