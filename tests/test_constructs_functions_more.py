@@ -391,3 +391,95 @@ def nonlocal_in_map(x):
 def test_nonlocal_not_followed_stays_refused(f):
     with pytest.raises(ADTransformError, match="nonlocal"):
         grad(f)(0.5)
+
+
+# -- defaults computed from the function's variables ---------------------------------------
+
+
+def defaults_in_loop(x):
+    total = 0.0
+    for k in range(1, 4):
+
+        def scaler(t, k=k):
+            return k * t * t
+
+        total = total + scaler(x)
+    return total
+
+
+def default_bound_at_definition(x, y):
+    c = x * y
+    g = lambda t, a=c: a * t  # noqa: E731
+    c = 5.0  # the default keeps the value at the definition
+    return g(x) + g(x, a=y) + g(t=y, a=x) + c
+
+
+def default_keyword_only_active(x, y):
+    shift = np.sin(x)
+
+    def affine(t, *, w=y * y, b=shift):
+        return w * t + b
+
+    return affine(x) * affine(y, b=x)
+
+
+def default_passed_on(x):
+    total = 0.0
+    for k in range(3):
+        scale = x + k
+        total = total + apply_to(lambda t, s=scale: s * t, x)
+    return total
+
+
+def default_mapped(v, y):
+    outs = []
+    for i in range(2):
+        outs.append(sum(map(lambda t, i=i: (t + i) * y, v)))
+    return outs[0] * outs[1]
+
+
+def default_in_branch(x, flag):
+    if flag:
+        g = lambda t, a=x * x: a + t  # noqa: E731
+        return g(x)
+    return x
+
+
+@pytest.mark.parametrize(
+    "f, args, wrt",
+    [
+        (defaults_in_loop, (0.7,), 0),
+        (default_bound_at_definition, (0.7, -0.3), (0, 1)),
+        (default_keyword_only_active, (0.7, -0.3), (0, 1)),
+        (default_passed_on, (0.6,), 0),
+        (default_mapped, (V, 0.4), (0, 1)),
+        (default_in_branch, (0.6, True), 0),
+        (default_in_branch, (0.6, False), 0),
+    ],
+)
+def test_default_computed_from_variables(f, args, wrt):
+    check(f, *args, wrt=wrt)
+
+
+def default_recursive(x):
+    def g(t, n=x):
+        return t if n < 0.0 else g(t * n, n - 1.0)
+
+    return g(x)
+
+
+def closures_stored_in_list(x):
+    scalers = []
+    for k in range(1, 4):
+
+        def scaler(t, k=k):
+            return k * t * t
+
+        scalers.append(scaler)
+    return sum(s(x) for s in scalers)
+
+
+@pytest.mark.parametrize("f", [default_recursive, closures_stored_in_list])
+def test_default_uses_not_followed_stay_refused(f):
+    with pytest.raises(ADTransformError):
+        grad(f)(0.5)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
+from ..errors import ADTransformError
 from ..nodes import clone, subnodes
 from ..rules.registry import register_nondifferentiable
 
@@ -79,6 +80,8 @@ class LiftedEntry:
     closure: dict[str, types.CellType]
     function_values: dict[str, FunctionValue] = field(default_factory=dict)
     lowered: bool = False  # the tree is final (a specialisation): no lowering again
+    # defaults computed by the definer: (parameter, keyword, snapshot name, expression)
+    dynamic_defaults: list = field(default_factory=list)
 
 
 _REGISTRY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> entry
@@ -447,11 +450,15 @@ class _Scope:
                     "function (only calls from the function that defines it are supported)",
                     stmt,
                 )
+        dynamic = {}
+        for name, (function, stmt) in definitions.items():
+            dynamic[name] = self.dynamic_defaults(name, function, stmt, definitions)
         for name, cell in cells.items():
             self.values[name] = FunctionValue(
                 name,
                 cell,
-                tuple((c, c) for c in captures[name]),
+                tuple((c, c) for c in captures[name])
+                + tuple((keyword, snapshot) for _, keyword, snapshot, _ in dynamic[name]),
                 f"the inner function '{name}'",
                 lifted=True,
                 rebinds=rebinds[name],
@@ -460,8 +467,53 @@ class _Scope:
         closure = {**self.parsed.closure, **self.context.cells}
         for name, (function, stmt) in definitions.items():
             cells[name].cell_contents = self.lifted_function(
-                name, function, stmt, captures[name], closure
+                name, function, stmt, captures[name], closure, dynamic[name]
             )
+
+    def dynamic_defaults(self, name: str, function, stmt, definitions: dict) -> list[tuple]:
+        """Defaults computed from this function's variables (``lambda v, i=i: ...``):
+        ``(parameter, keyword, snapshot, expression)`` each. The expression is evaluated
+        into ``snapshot`` where the definition runs (Python evaluates defaults there), and
+        a call passes it as ``keyword``; the parameter's default is a marker that the
+        lifted function replaces with it."""
+        args = function.args
+        positional = args.posonlyargs + args.args
+        pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
+        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        found = []
+        taken = _bound(function) | _free(function)
+        for parameter, default in pairs:
+            try:
+                self.static_value(default)
+                continue
+            except ADTransformError:
+                pass
+            callers = [o for o in getattr(self, "needs", {}) if name in self.needs[o] - {o}]
+            if callers or name in _free(function):
+                raise self.error(
+                    "unsupported construct: a default value computed from the function's "
+                    f"variables in the inner function '{name}', which another inner function "
+                    "(or itself) calls",
+                    default,
+                )
+            keyword = f"{parameter.id}_default"
+            while keyword in taken:
+                keyword += "_"
+            taken.add(keyword)
+            snapshot = self.fresh(f"{name}_{parameter.id}")
+            found.append((parameter.id, keyword, snapshot, default))
+        return found
+
+    def default_snapshots(self, name: str) -> list[gast.stmt]:
+        """``scaler_k = k``: the defaults of ``name`` computed where it is defined."""
+        value = self.values.get(name)
+        entry = lifted_entry(value.obj) if value is not None and _cell_full(value.cell) else None
+        if entry is None:
+            return []
+        return [
+            _assign(snapshot, self.expression(clone(default)))
+            for _, _, snapshot, default in getattr(entry, "dynamic_defaults", [])
+        ]
 
     def reached(self, name: str, definitions: dict) -> set[str]:
         found, todo = {name}, [name]
@@ -493,14 +545,20 @@ class _Scope:
                         changed = True
         return {name: sorted(result[name]) for name in definitions}
 
-    def lifted_function(self, name, function, stmt, captured, closure) -> types.FunctionType:
+    def lifted_function(
+        self, name, function, stmt, captured, closure, dynamic=()
+    ) -> types.FunctionType:
         key = (getattr(stmt, "lineno", 0), getattr(stmt, "col_offset", 0), name)
         known = _LIFTED.setdefault(self.parsed.func, {})
         if key in known and lifted_entry(known[key]) is not None:
+            lifted_entry(known[key]).dynamic_defaults = list(dynamic)
             return known[key]
         args = clone(function.args)
         for capture in captured:
             args.kwonlyargs.append(_param(capture, function))
+            args.kw_defaults.append(None)
+        for _, keyword, _, _ in dynamic:
+            args.kwonlyargs.append(_param(keyword, function))
             args.kw_defaults.append(None)
         body = (
             clone(function.body)
@@ -520,7 +578,9 @@ class _Scope:
             **_type_params(),
         )
         gast.copy_location(tree, stmt)
-        argdefs, kwdefaults = self.default_values(function)
+        argdefs, kwdefaults = self.default_values(function, {p for p, *_ in dynamic})
+        if dynamic:
+            closure = _with_default_marker(tree, dynamic, closure)
         func = _compile(
             tree, self.parsed.filename, self.parsed.globals, closure, argdefs, kwdefaults
         )
@@ -528,16 +588,23 @@ class _Scope:
         _REGISTRY[func] = LiftedEntry(
             tree, self.parsed.filename, self.parsed.file_lines, closure, values
         )
+        _REGISTRY[func].dynamic_defaults = list(dynamic)  # this scope's snapshot names
         known[key] = func
         return func
 
-    def default_values(self, function) -> tuple:
+    def default_values(self, function, dynamic: set[str] = frozenset()) -> tuple:
         """The default values of an inner function's parameters: constants and names of
-        this function's globals (``np.sum``), evaluated now as Python would at the def."""
+        this function's globals (``np.sum``), evaluated now as Python would at the def;
+        the marker for a default computed from the function's variables (``dynamic``)."""
         args = function.args
-        values = [self.static_value(d) for d in args.defaults]
+        positional = args.posonlyargs + args.args
+        named = positional[len(positional) - len(args.defaults) :]
+        values = [
+            NOT_GIVEN if a.id in dynamic else self.static_value(d)
+            for a, d in zip(named, args.defaults)
+        ]
         kw = {
-            a.id: self.static_value(d)
+            a.id: NOT_GIVEN if a.id in dynamic else self.static_value(d)
             for a, d in zip(args.kwonlyargs, args.kw_defaults)
             if d is not None
         }
@@ -649,6 +716,11 @@ class _Scope:
             here = [*path, (number, index)]
             if self.is_definition(stmt):
                 self.define_here(stmt, here, out)
+                name = stmt.name if isinstance(stmt, gast.FunctionDef) else stmt.targets[0].id
+                self.path, self.statement = here, stmt
+                self.pending, self.blocked = out, None
+                snapshots = self.default_snapshots(name)
+                out.extend(_locate(s, stmt) for s in snapshots)
                 continue
             for name in ("body", "orelse", "finalbody"):
                 inner = getattr(stmt, name, None)
@@ -1346,6 +1418,9 @@ class _Scope:
         """A lambda written where it is called or passed: lifted under a fresh name."""
         name = self.context.names.numbered("lambda")
         self.lift({name: (node, _locate(gast.Expr(value=node), node))})
+        snapshots = self.default_snapshots(name)
+        if snapshots:
+            self.hoist(snapshots, node, "a lambda whose defaults are computed")
         self.values[name].label = "a lambda"
         self.values[name].inline = True
         return _name(name, node)
@@ -1545,6 +1620,41 @@ def _cell_full(cell: types.CellType) -> bool:
 
 def _cell_holds(cell: types.CellType, obj: object) -> bool:
     return _cell_full(cell) and cell.cell_contents is obj
+
+
+class _NotGiven:
+    """The default of a parameter whose default value is passed by the caller."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = _NotGiven()
+
+
+def _with_default_marker(tree: gast.FunctionDef, dynamic, closure: dict) -> dict:
+    """Start ``tree`` with ``if k is not_given: k = k_default`` for each default
+    computed by the caller; the closure that gives it the marker."""
+    taken = {n.id for n in subnodes(tree) if isinstance(n, gast.Name)} | set(closure)
+    marker = "not_given"
+    while marker in taken:
+        marker += "_"
+    checks = []
+    for parameter, keyword, _, _ in dynamic:
+        test = gast.Compare(
+            left=_name(parameter, tree), ops=[gast.Is()], comparators=[_name(marker, tree)]
+        )
+        replace = _assign(parameter, _name(keyword, tree))
+        checks.append(_locate(gast.If(test=test, body=[replace], orelse=[]), tree.body[0]))
+    first = tree.body[0]
+    docstring = isinstance(first, gast.Expr) and isinstance(first.value, gast.Constant)
+    tree.body[int(docstring) : int(docstring)] = checks
+    args = tree.args
+    for container in (args.defaults, args.kw_defaults):
+        for index, default in enumerate(container):
+            if default is not None and not isinstance(default, gast.Constant):
+                container[index] = _name(marker, default)
+    return {**closure, marker: types.CellType(NOT_GIVEN)}
 
 
 def _nonlocal_names(function) -> tuple[str, ...]:
