@@ -18,8 +18,12 @@ plain user function, so that the existing helper-pair machinery differentiates i
 
 Lifted functions and specialisations are real function objects (compiled from the
 lowered tree in the user's file); ``parse_function`` finds their trees in a registry
-rather than in the source. What cannot be followed exactly (a function value stored,
-returned or rebound, ``nonlocal``, a decorated inner function) is refused.
+rather than in the source. Also: defaults computed from locals (passed like captures,
+evaluated at the definition), ``nonlocal`` (the variables returned with the result and
+rebound at each direct call), functions returned by a helper (``return lambda ...``),
+and locals holding one of several known functions (identity dispatch at the call).
+What cannot be followed exactly (a function value stored, returned or rebound, a
+decorated inner function) is refused.
 """
 
 from __future__ import annotations
