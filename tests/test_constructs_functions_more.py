@@ -483,3 +483,31 @@ def closures_stored_in_list(x):
 def test_default_uses_not_followed_stay_refused(f):
     with pytest.raises(ADTransformError):
         grad(f)(0.5)
+
+
+def chosen_or_imported(x, flag):
+    if flag:
+        act = np.sin
+    else:
+        from numpy import cos as act
+    return act(x)
+
+
+def chosen_or_matched(x, key):
+    act = np.sin
+    match key:
+        case "cos":
+            act = np.cos
+        case other if other == "sin":
+            pass
+        case act:  # binds the string: not a function
+            pass
+    return act(x)
+
+
+@pytest.mark.parametrize(
+    "f, args", [(chosen_or_imported, (0.5, False)), (chosen_or_matched, (0.5, "x"))]
+)
+def test_local_also_bound_otherwise_is_not_a_choice(f, args):
+    with pytest.raises(ADTransformError):
+        grad(f)(*args)

@@ -271,9 +271,9 @@ class _Scope:
         assigned: dict[str, list[gast.Assign]] = {}
         declared = set()
         for node in _own_nodes(self.tree.body):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
-                stores[node.id] = stores.get(node.id, 0) + 1
-            elif isinstance(node, (gast.Global, gast.Nonlocal)):
+            for bound in _bound_names(node):
+                stores[bound] = stores.get(bound, 0) + 1
+            if isinstance(node, (gast.Global, gast.Nonlocal)):
                 declared.update(node.names)
             elif (
                 isinstance(node, gast.Assign)
@@ -1801,6 +1801,21 @@ def _lift_returned(factory, function, parsed, captured: list[str]) -> types.Func
     _REGISTRY[func] = LiftedEntry(tree, parsed.filename, parsed.file_lines, closure, {})
     known[key] = func
     return func
+
+
+def _bound_names(node: gast.AST) -> list[str]:
+    """The names ``node`` itself binds or deletes (any binding form)."""
+    if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+        return [node.id]
+    if isinstance(node, gast.alias):
+        return [node.asname or node.name.split(".")[0]]
+    if isinstance(node, (gast.FunctionDef, gast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (gast.MatchAs, gast.MatchStar)) and node.name:
+        return [node.name]
+    if isinstance(node, gast.MatchMapping) and node.rest:
+        return [node.rest]
+    return []
 
 
 def _choice_leaves(node: gast.expr) -> list[gast.expr]:
