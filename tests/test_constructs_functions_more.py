@@ -511,3 +511,49 @@ def chosen_or_matched(x, key):
 def test_local_also_bound_otherwise_is_not_a_choice(f, args):
     with pytest.raises(ADTransformError):
         grad(f)(*args)
+
+
+def nonlocal_through_inline_lambda(x):
+    count = 0
+
+    def step(t):
+        nonlocal count
+        count += 1
+        return t
+
+    total = sum(map(lambda t: step(t), [x, x]))
+    return total * count
+
+
+def nonlocal_through_passed_lambda(x):
+    count = 0
+
+    def step(t):
+        nonlocal count
+        count += 1
+        return t * t
+
+    total = apply_to(lambda t: step(t), x)
+    return total * count
+
+
+@pytest.mark.parametrize("f", [nonlocal_through_inline_lambda, nonlocal_through_passed_lambda])
+def test_nonlocal_called_from_a_lambda_stays_refused(f):
+    with pytest.raises(ADTransformError, match="nonlocal"):
+        grad(f)(0.5)
+
+
+def default_through_lambda(x):
+    total = 0.0
+    for k in range(1, 3):
+        w = x * k
+
+        def scaler(t, w=w):
+            return w * t
+
+        total = total + apply_to(lambda t: scaler(t) + t, x)
+    return total
+
+
+def test_default_reached_through_a_lambda():
+    check(default_through_lambda, 0.6)

@@ -939,6 +939,13 @@ class _Scope:
         read ``count`` or call an inner function that reads it (the hoisted call would run
         before it). A call inside a ``try`` or ``with`` body is refused: an exception
         raised in the inner function after it rebound the name would lose the rebinding."""
+        if value.name not in self.defined_names():
+            raise self.error(
+                f"unsupported construct: a call of {value.label}, which rebinds "
+                f"'{', '.join(value.rebinds)}' with 'nonlocal', from a function other than "
+                "the one that defines it",
+                node,
+            )
         for guard in _own_nodes(self.tree.body):
             if isinstance(guard, (gast.Try, gast.With)) and any(
                 sub is node for sub in subnodes(guard.body)
