@@ -320,15 +320,6 @@ def function_table_passed_whole(x):
     return apply_twice(table, x)
 
 
-def inner_default_from_local(x):
-    k = x * 2.0
-
-    def g(t, scale=k):
-        return t * scale
-
-    return g(x)
-
-
 def decorated_inner_function(x):
     @functools.lru_cache
     def g(t):
@@ -546,7 +537,6 @@ def map_in_while_test(v):
         (calls_through_parameter, (0.7, np.sin), "the parameter 'fn'"),
         (map_in_while_test, (V,), "inside the test of a 'while' loop"),
         (function_table_passed_whole, (0.7,), "passed to a function"),
-        (inner_default_from_local, (0.7,), "default value of an inner function"),
         (decorated_inner_function, (0.7,), "decorated inner function 'g'"),
         (
             function_table_with_unknown_key,

@@ -407,6 +407,16 @@ def defaults_in_loop(x):
     return total
 
 
+def inner_default_from_local(x):
+    """Refused before (moved from test_constructs_functions.py)."""
+    k = x * 2.0
+
+    def g(t, scale=k):
+        return t * scale
+
+    return g(x)
+
+
 def default_bound_at_definition(x, y):
     c = x * y
     g = lambda t, a=c: a * t  # noqa: E731
@@ -449,6 +459,7 @@ def default_in_branch(x, flag):
     "f, args, wrt",
     [
         (defaults_in_loop, (0.7,), 0),
+        (inner_default_from_local, (0.7,), 0),
         (default_bound_at_definition, (0.7, -0.3), (0, 1)),
         (default_keyword_only_active, (0.7, -0.3), (0, 1)),
         (default_passed_on, (0.6,), 0),
