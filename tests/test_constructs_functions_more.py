@@ -568,3 +568,25 @@ def default_through_lambda(x):
 
 def test_default_reached_through_a_lambda():
     check(default_through_lambda, 0.6)
+
+
+# Issue 11's soundness cases: a local named like a global calls what it holds, never the
+# global of the same name (these were refused; now they are exact).
+@pytest.mark.parametrize("point", [0.7, -0.4])
+def test_local_named_like_a_global(point):
+    import test_soundness_names as names
+
+    assert np.isclose(grad(names.local_shadows_module_function)(point), np.cos(point))
+    assert np.isclose(grad(names.local_shadows_imported_function)(point), -np.sin(point))
+    assert np.isclose(grad(names.local_shadows_builtin)(point), -np.sin(point))
+    expected = np.cos(point) if point > 0 else -np.sin(point)
+    assert np.isclose(grad(names.branch_binds_the_local)(point), expected)
+    assert np.isclose(grad(names.calls_a_helper_with_a_shadowing_local)(point), 2 * np.cos(point))
+    one_path = grad(names.branch_binds_the_local_on_one_path)
+    if point > 0:
+        assert np.isclose(one_path(point), np.cos(point))
+    else:
+        with pytest.raises(UnboundLocalError):
+            one_path(point)
+    for f in (names.local_shadows_builtin, names.branch_binds_the_local):
+        check(f, point)
