@@ -590,3 +590,14 @@ def test_local_named_like_a_global(point):
             one_path(point)
     for f in (names.local_shadows_builtin, names.branch_binds_the_local):
         check(f, point)
+
+
+@pytest.mark.parametrize("point", [0.5, -0.5])
+def test_function_chosen_by_reassignment(point):
+    """Refused before (test_soundness_wrappers.py): ``g = np.sin`` then ``g = np.cos``
+    in a branch."""
+    import test_soundness_wrappers as wrappers
+
+    expected = -np.sin(point) if point > 0 else np.cos(point)
+    assert np.isclose(grad(wrappers.chooses_a_function)(point), expected)
+    check(wrappers.chooses_a_function, point)
