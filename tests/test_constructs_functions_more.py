@@ -9,6 +9,8 @@ checked with its error text.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from gradcheck import check_grad
@@ -601,3 +603,27 @@ def test_function_chosen_by_reassignment(point):
     expected = -np.sin(point) if point > 0 else np.cos(point)
     assert np.isclose(grad(wrappers.chooses_a_function)(point), expected)
     check(wrappers.chooses_a_function, point)
+
+
+def lifted_called_plainly(x, y):
+    """``fn(...)``'s result is not needed (a plain call of the lifted lambda), and the
+    lambda calls an inner function that captures ``x`` and ``y``."""
+
+    def g1(t):
+        return np.cos(t * y) + x
+
+    fn = lambda t: g1(t) * t  # noqa: E731
+    with contextlib.suppress(ValueError):
+        unused = fn(x * y)
+        guard_positive(unused)
+    return g1(x) * y
+
+
+def guard_positive(v):
+    if v < -100.0:
+        raise ValueError("negative")
+    return v
+
+
+def test_lifted_function_called_as_a_plain_function():
+    check(lifted_called_plainly, 0.7, -0.3, wrt=(0, 1))

@@ -585,10 +585,11 @@ class _Scope:
         argdefs, kwdefaults = self.default_values(function, {p for p, *_ in dynamic})
         if dynamic:
             closure = _with_default_marker(tree, dynamic, closure)
-        func = _compile(
-            tree, self.parsed.filename, self.parsed.globals, closure, argdefs, kwdefaults
-        )
         values = {n: v for n, v in self.values.items() if n in _free(function) or n == name}
+        plain = _plain_calls(tree, values, _bound(function))
+        func = _compile(
+            plain, self.parsed.filename, self.parsed.globals, closure, argdefs, kwdefaults
+        )
         _REGISTRY[func] = LiftedEntry(
             tree, self.parsed.filename, self.parsed.file_lines, closure, values
         )
@@ -1631,6 +1632,27 @@ def _cell_full(cell: types.CellType) -> bool:
 
 def _cell_holds(cell: types.CellType, obj: object) -> bool:
     return _cell_full(cell) and cell.cell_contents is obj
+
+
+def _plain_calls(tree: gast.FunctionDef, values: dict, own: set[str]) -> gast.FunctionDef:
+    """The tree a lifted function's object runs when it is called as a plain function
+    (not differentiated: a call whose result is not needed): its calls of the inner
+    functions it reaches pass their captures, which the lowering adds otherwise (the
+    tree kept in the registry is lowered when it is parsed)."""
+    plain = clone(tree)
+    for node in subnodes(plain):
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)):
+            continue
+        value = values.get(node.func.id)
+        if value is None or node.func.id in own - {tree.name} or not value.captures:
+            continue
+        if value.prefix or value.prefix_keywords or value.vectorized or value.table:
+            continue
+        present = {k.arg for k in node.keywords}
+        node.keywords += [
+            gast.keyword(arg=k, value=_name(n, node)) for k, n in value.captures if k not in present
+        ]
+    return plain
 
 
 class _NotGiven:
