@@ -110,6 +110,11 @@ def parse_function(func: object) -> ParsedFunction:
             function_values=dict(lifted.function_values),
         )
         return parsed if lifted.lowered else lower(parsed)
+    return lower(parse_source(func))
+
+
+def parse_source(func: types.FunctionType) -> ParsedFunction:
+    """``func``'s source as a gast tree with its file's line numbers, not lowered."""
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
     if func.__name__ == "<lambda>":
@@ -158,7 +163,7 @@ def parse_function(func: object) -> ParsedFunction:
     tree.decorator_list = []
     tree = function_to_gast(tree, first_line - 1, indent)
     closure = dict(zip(code.co_freevars, func.__closure__ or ()))
-    return lower(ParsedFunction(func, tree, code.co_filename, file_lines, closure))
+    return ParsedFunction(func, tree, code.co_filename, file_lines, closure)
 
 
 def not_a_function_error(obj: object) -> ADTransformError:

@@ -37,14 +37,11 @@ NOT_YET: dict[str, str] = {
     "setcomp_powers": "comprehension",
     # function-value
     "closures_created_in_loop": "function-value",
-    "closure_factory": "function-value",
-    "function_chosen_by_branch": "function-value",
     # class
     "object_attribute_updated": "class",
     # container
     # signature
     # statement
-    "nonlocal_counter": "statement",
     # try
     # with
 }

@@ -320,15 +320,6 @@ def function_table_passed_whole(x):
     return apply_twice(table, x)
 
 
-def inner_default_from_local(x):
-    k = x * 2.0
-
-    def g(t, scale=k):
-        return t * scale
-
-    return g(x)
-
-
 def decorated_inner_function(x):
     @functools.lru_cache
     def g(t):
@@ -518,17 +509,6 @@ def returns_closure_value(x):
     return h(x)
 
 
-def rebinds_with_nonlocal(x):
-    total = x
-
-    def bump(t):
-        nonlocal total
-        total = total + t
-        return total
-
-    return bump(x)
-
-
 def rebinds_inner_name(x):
     def g(t):
         return t * 2.0
@@ -553,12 +533,10 @@ def map_in_while_test(v):
     [
         (stores_closure, (0.7,), "a lambda used as a value"),
         (returns_closure_value, (0.7,), "the inner function 'g' used as a value"),
-        (rebinds_with_nonlocal, (0.7,), "'nonlocal total'"),
         (rebinds_inner_name, (0.7,), "holds an inner function and is bound again"),
         (calls_through_parameter, (0.7, np.sin), "the parameter 'fn'"),
         (map_in_while_test, (V,), "inside the test of a 'while' loop"),
         (function_table_passed_whole, (0.7,), "passed to a function"),
-        (inner_default_from_local, (0.7,), "default value of an inner function"),
         (decorated_inner_function, (0.7,), "decorated inner function 'g'"),
         (
             function_table_with_unknown_key,

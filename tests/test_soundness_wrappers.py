@@ -525,7 +525,6 @@ def chooses_a_function(x):
     "func, args, wrt, what",
     [
         (apply_twice, (np.sin, 0.5), 1, "the parameter 'fn'"),
-        (chooses_a_function, (0.5,), 0, "the local variable 'g'"),
     ],
 )
 def test_call_of_a_function_held_in_a_variable_says_so(func, args, wrt, what):

@@ -18,8 +18,12 @@ plain user function, so that the existing helper-pair machinery differentiates i
 
 Lifted functions and specialisations are real function objects (compiled from the
 lowered tree in the user's file); ``parse_function`` finds their trees in a registry
-rather than in the source. What cannot be followed exactly (a function value stored,
-returned or rebound, ``nonlocal``, a decorated inner function) is refused.
+rather than in the source. Also: defaults computed from locals (passed like captures,
+evaluated at the definition), ``nonlocal`` (the variables returned with the result and
+rebound at each direct call), functions returned by a helper (``return lambda ...``),
+and locals holding one of several known functions (identity dispatch at the call).
+What cannot be followed exactly (a function value stored, returned or rebound, a
+decorated inner function) is refused.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
+from ..errors import ADTransformError
 from ..nodes import clone, subnodes
 from ..rules.registry import register_nondifferentiable
 
@@ -62,6 +67,7 @@ class FunctionValue:
     static: gast.expr | None = None  # how this scope names a library or global function
     defined_at: tuple | None = None  # (line, column) of the statement binding it here
     table: dict | None = None  # a dict of functions: constant key -> FunctionValue
+    rebinds: tuple[str, ...] = ()  # 'nonlocal' names: returned with the result, rebound
 
     @property
     def obj(self) -> object:
@@ -78,6 +84,8 @@ class LiftedEntry:
     closure: dict[str, types.CellType]
     function_values: dict[str, FunctionValue] = field(default_factory=dict)
     lowered: bool = False  # the tree is final (a specialisation): no lowering again
+    # defaults computed by the definer: (parameter, keyword, snapshot name, expression)
+    dynamic_defaults: list = field(default_factory=list)
 
 
 _REGISTRY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> entry
@@ -122,9 +130,13 @@ def _has_function_values(context) -> bool:
             name = func.id if isinstance(func, gast.Name) else getattr(func, "attr", None)
             if name in _TAKER_NAMES or not isinstance(func, (gast.Name, gast.Attribute)):
                 return True
+            if isinstance(func, gast.Name) and _may_return_function(parsed.lookup(func.id)):
+                return True
             arguments = [*node.args, *(k.value for k in node.keywords)]
         elif isinstance(node, gast.Dict):
             arguments = node.values
+        elif isinstance(node, gast.Assign):
+            arguments = _choice_leaves(node.value)  # act = np.tanh if c else np.sin
         else:
             continue
         for argument in arguments:  # a function passed by name (np.sin, a user function)
@@ -239,6 +251,7 @@ class _Scope:
         definitions = self.inner_definitions()
         self.lift(definitions)
         checks = self.default_functions()
+        self.choices = self.chosen_functions()
         self.tree.body = self.block(self.tree.body, [])
         self.fill_placeholders()
         if checks:
@@ -249,9 +262,80 @@ class _Scope:
     def error(self, message: str, node: gast.AST):
         return self.context.error(message, node)
 
+    # -- locals holding one of several known functions -------------------------------------
+    def chosen_functions(self) -> dict[str, list[gast.expr]]:
+        """Locals every binding of which is ``act = np.tanh`` or ``act = np.tanh if c else
+        np.sin`` (library or global user functions): name -> the candidates (one node per
+        distinct function). A call of such a local dispatches on identity at run time."""
+        stores: dict[str, int] = {}
+        assigned: dict[str, list[gast.Assign]] = {}
+        declared = set()
+        for node in _own_nodes(self.tree.body):
+            for bound in _bound_names(node):
+                stores[bound] = stores.get(bound, 0) + 1
+            if isinstance(node, (gast.Global, gast.Nonlocal)):
+                declared.update(node.names)
+            elif (
+                isinstance(node, gast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], gast.Name)
+                and isinstance(node.value, (gast.IfExp, gast.Name, gast.Attribute))
+            ):
+                assigned.setdefault(node.targets[0].id, []).append(node)
+        parameters = set(_parameters(self.tree.args))
+        choices = {}
+        for name, assigns in assigned.items():
+            if name in self.values or name in parameters or name in declared:
+                continue
+            if stores.get(name) != len(assigns):
+                continue  # also bound otherwise (a loop target, augmented, unpacked)
+            candidates: dict[int, gast.expr] = {}
+            for assign in assigns:
+                for leaf in _choice_leaves(assign.value):
+                    obj = self.static_callee(leaf)
+                    if obj is None or not (_is_function(obj) or _is_user_function(obj)):
+                        break
+                    self.refuse_special(obj, leaf, "this call would call")
+                    candidates.setdefault(id(obj), leaf)
+                else:
+                    continue
+                break
+            else:
+                choices[name] = list(candidates.values())
+        return choices
+
+    def chosen_call(self, node: gast.Call) -> gast.expr:
+        """``act(z)`` with ``act`` one of the known functions: ``np.tanh(z) if act is
+        np.tanh else np.sin(z)`` (only the branch taken runs, so the arguments are
+        evaluated once)."""
+        name = node.func.id
+        candidates = self.choices[name]
+
+        def called(leaf: gast.expr) -> gast.Call:
+            call = gast.Call(
+                func=clone(leaf),
+                args=[clone(a) for a in node.args],
+                keywords=[clone(k) for k in node.keywords],
+            )
+            return _locate(call, node)
+
+        result = called(candidates[-1])
+        if len(candidates) == 1:  # reads the local, which raises where Python would
+            test = gast.Compare(
+                left=_name(name, node), ops=[gast.Is()], comparators=[clone(candidates[0])]
+            )
+            result = gast.IfExp(test=test, body=result, orelse=called(candidates[0]))
+        for leaf in reversed(candidates[:-1]):
+            test = gast.Compare(left=_name(name, node), ops=[gast.Is()], comparators=[clone(leaf)])
+            result = gast.IfExp(test=test, body=called(leaf), orelse=result)
+        return self.expression(_locate(result, node))
+
     def refuse_nonlocal(self, tree) -> None:
         for node in _own_nodes(tree.body):
-            if isinstance(node, gast.Nonlocal):
+            if isinstance(node, gast.Nonlocal) and not (
+                tree is not self.tree
+                and set(node.names) <= self.locals - set(self.values) - set(self.bound_later)
+            ):
                 raise self.error(
                     f"unsupported construct: 'nonlocal {', '.join(node.names)}' (an inner "
                     "function that rebinds a variable of the function around it)",
@@ -289,7 +373,9 @@ class _Scope:
             return False
         value = node.value
         if isinstance(value, gast.Call):
-            return self.static_callee(value.func) in (functools.partial, np.vectorize)
+            maker = self.static_callee(value.func)
+            known = maker in (functools.partial, np.vectorize)
+            return known or returned_function(maker) is not None
         return self.is_function_table(value)
 
     def defined_names(self) -> set[str]:
@@ -358,20 +444,80 @@ class _Scope:
         for name in definitions:  # the inner functions a call of ``name`` may call
             self.needs[name] = self.reached(name, definitions)
         cells = {name: types.CellType() for name in definitions}
+        rebinds = {name: _nonlocal_names(f) for name, (f, _) in definitions.items()}
+        for name, (function, stmt) in definitions.items():
+            callers = [other for other in self.needs if name in self.needs[other] - {other}]
+            if rebinds[name] and (callers or name in _free(function)):
+                raise self.error(
+                    f"unsupported construct: the inner function '{name}' rebinds "
+                    f"'{', '.join(rebinds[name])}' with 'nonlocal' and is called by an inner "
+                    "function (only calls from the function that defines it are supported)",
+                    stmt,
+                )
+        dynamic = {}
+        for name, (function, stmt) in definitions.items():
+            dynamic[name] = self.dynamic_defaults(name, function, stmt, definitions)
         for name, cell in cells.items():
             self.values[name] = FunctionValue(
                 name,
                 cell,
-                tuple((c, c) for c in captures[name]),
+                tuple((c, c) for c in captures[name])
+                + tuple((keyword, snapshot) for _, keyword, snapshot, _ in dynamic[name]),
                 f"the inner function '{name}'",
                 lifted=True,
+                rebinds=rebinds[name],
             )
             self.context.bind_cell(name, cell)
         closure = {**self.parsed.closure, **self.context.cells}
         for name, (function, stmt) in definitions.items():
             cells[name].cell_contents = self.lifted_function(
-                name, function, stmt, captures[name], closure
+                name, function, stmt, captures[name], closure, dynamic[name]
             )
+
+    def dynamic_defaults(self, name: str, function, stmt, definitions: dict) -> list[tuple]:
+        """Defaults computed from this function's variables (``lambda v, i=i: ...``):
+        ``(parameter, keyword, snapshot, expression)`` each. The expression is evaluated
+        into ``snapshot`` where the definition runs (Python evaluates defaults there), and
+        a call passes it as ``keyword``; the parameter's default is a marker that the
+        lifted function replaces with it."""
+        args = function.args
+        positional = args.posonlyargs + args.args
+        pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
+        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        found = []
+        taken = _bound(function) | _free(function)
+        for parameter, default in pairs:
+            try:
+                self.static_value(default)
+                continue
+            except ADTransformError:
+                pass
+            callers = [o for o in getattr(self, "needs", {}) if name in self.needs[o] - {o}]
+            if callers or name in _free(function):
+                raise self.error(
+                    "unsupported construct: a default value computed from the function's "
+                    f"variables in the inner function '{name}', which another inner function "
+                    "(or itself) calls",
+                    default,
+                )
+            keyword = f"{parameter.id}_default"
+            while keyword in taken:
+                keyword += "_"
+            taken.add(keyword)
+            snapshot = self.fresh(f"{name}_{parameter.id}")
+            found.append((parameter.id, keyword, snapshot, default))
+        return found
+
+    def default_snapshots(self, name: str) -> list[gast.stmt]:
+        """``scaler_k = k``: the defaults of ``name`` computed where it is defined."""
+        value = self.values.get(name)
+        entry = lifted_entry(value.obj) if value is not None and _cell_full(value.cell) else None
+        if entry is None:
+            return []
+        return [
+            _assign(snapshot, self.expression(clone(default)))
+            for _, _, snapshot, default in getattr(entry, "dynamic_defaults", [])
+        ]
 
     def reached(self, name: str, definitions: dict) -> set[str]:
         found, todo = {name}, [name]
@@ -388,7 +534,7 @@ class _Scope:
         inner functions it calls or passes on (to a fixpoint)."""
         direct, refers = {}, {}
         for name, (function, _) in definitions.items():
-            free = _free(function)
+            free = _free(function) | set(_nonlocal_names(function))
             refers[name] = free & set(definitions)
             known = {c for v in free & set(self.values) for _, c in self.values[v].captures}
             direct[name] = (free & self.locals) - set(definitions) - set(self.values) | known
@@ -403,20 +549,29 @@ class _Scope:
                         changed = True
         return {name: sorted(result[name]) for name in definitions}
 
-    def lifted_function(self, name, function, stmt, captured, closure) -> types.FunctionType:
+    def lifted_function(
+        self, name, function, stmt, captured, closure, dynamic=()
+    ) -> types.FunctionType:
         key = (getattr(stmt, "lineno", 0), getattr(stmt, "col_offset", 0), name)
         known = _LIFTED.setdefault(self.parsed.func, {})
         if key in known and lifted_entry(known[key]) is not None:
+            lifted_entry(known[key]).dynamic_defaults = list(dynamic)
             return known[key]
         args = clone(function.args)
         for capture in captured:
             args.kwonlyargs.append(_param(capture, function))
+            args.kw_defaults.append(None)
+        for _, keyword, _, _ in dynamic:
+            args.kwonlyargs.append(_param(keyword, function))
             args.kw_defaults.append(None)
         body = (
             clone(function.body)
             if isinstance(function, gast.FunctionDef)
             else [_locate(gast.Return(value=clone(function.body)), function.body)]
         )
+        rebinds = _nonlocal_names(function)
+        if rebinds:
+            body = _returning_rebound(body, rebinds, function)
         tree = gast.FunctionDef(
             name=name,
             args=args,
@@ -427,24 +582,34 @@ class _Scope:
             **_type_params(),
         )
         gast.copy_location(tree, stmt)
-        argdefs, kwdefaults = self.default_values(function)
-        func = _compile(
-            tree, self.parsed.filename, self.parsed.globals, closure, argdefs, kwdefaults
-        )
+        argdefs, kwdefaults = self.default_values(function, {p for p, *_ in dynamic})
+        if dynamic:
+            closure = _with_default_marker(tree, dynamic, closure)
         values = {n: v for n, v in self.values.items() if n in _free(function) or n == name}
+        plain = _plain_calls(tree, values, _bound(function))
+        func = _compile(
+            plain, self.parsed.filename, self.parsed.globals, closure, argdefs, kwdefaults
+        )
         _REGISTRY[func] = LiftedEntry(
             tree, self.parsed.filename, self.parsed.file_lines, closure, values
         )
+        _REGISTRY[func].dynamic_defaults = list(dynamic)  # this scope's snapshot names
         known[key] = func
         return func
 
-    def default_values(self, function) -> tuple:
+    def default_values(self, function, dynamic: set[str] = frozenset()) -> tuple:
         """The default values of an inner function's parameters: constants and names of
-        this function's globals (``np.sum``), evaluated now as Python would at the def."""
+        this function's globals (``np.sum``), evaluated now as Python would at the def;
+        the marker for a default computed from the function's variables (``dynamic``)."""
         args = function.args
-        values = [self.static_value(d) for d in args.defaults]
+        positional = args.posonlyargs + args.args
+        named = positional[len(positional) - len(args.defaults) :]
+        values = [
+            NOT_GIVEN if a.id in dynamic else self.static_value(d)
+            for a, d in zip(named, args.defaults)
+        ]
         kw = {
-            a.id: self.static_value(d)
+            a.id: NOT_GIVEN if a.id in dynamic else self.static_value(d)
             for a, d in zip(args.kwonlyargs, args.kw_defaults)
             if d is not None
         }
@@ -556,6 +721,11 @@ class _Scope:
             here = [*path, (number, index)]
             if self.is_definition(stmt):
                 self.define_here(stmt, here, out)
+                name = stmt.name if isinstance(stmt, gast.FunctionDef) else stmt.targets[0].id
+                self.path, self.statement = here, stmt
+                self.pending, self.blocked = out, None
+                snapshots = self.default_snapshots(name)
+                out.extend(_locate(s, stmt) for s in snapshots)
                 continue
             for name in ("body", "orelse", "finalbody"):
                 inner = getattr(stmt, name, None)
@@ -565,6 +735,7 @@ class _Scope:
                 for handler in stmt.handlers:
                     handler.body = self.block(handler.body, here) or [gast.Pass()]
             self.path = here
+            self.statement = stmt
             self.pending, self.blocked = out, None
             if self.is_bound_value(stmt):  # p = functools.partial(...), v = np.vectorize(f)
                 self.define_here(stmt, here, out)
@@ -681,6 +852,8 @@ class _Scope:
                     label=f"functools.partial({base.label}, ...)",
                     inline=True,
                 )
+            if returned_function(maker) is not None:
+                return self.factory_value(node, maker)
             if maker is np.vectorize and len(node.args) == 1 and not node.keywords:
                 base = self.function_of(node.args[0])
                 if base is None or base.vectorized:
@@ -699,6 +872,59 @@ class _Scope:
             _display(node), types.CellType(obj), (), _display(node), static=clone(node)
         )
 
+    def factory_value(self, node: gast.Call, factory: types.FunctionType) -> FunctionValue:
+        """``make_affine(x, y)`` whose body is ``return lambda t: a * t + b``: the lambda,
+        lifted, whose captures are the factory's parameters it reads, bound to the
+        arguments evaluated now (once, as the call would)."""
+        if any(isinstance(a, gast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords
+        ):
+            raise self.error("unsupported construct: '*' or '**' in a call of a factory", node)
+        function, parsed = returned_function(factory)
+        try:
+            raw = inspect.signature(factory).bind(
+                *node.args, **{k.arg: k.value for k in node.keywords}
+            )
+        except TypeError as exc:
+            message = f"this call of {factory.__name__} does not match it: {exc}"
+            raise self.error(message, node) from None
+        parameter_of = {id(a): p for p, a in raw.arguments.items()}
+        snapshots = [self.argument_snapshot(a, parameter_of[id(a)]) for a in node.args]
+        keywords = {
+            k.arg: self.argument_snapshot(k.value, parameter_of[id(k.value)]) for k in node.keywords
+        }
+        bound = inspect.signature(factory).bind(*snapshots, **keywords)
+        captured = sorted(_free(function) & set(_parameters(parsed.tree.args)))
+        captures = []
+        for parameter in captured:
+            if parameter in bound.arguments:
+                captures.append((parameter, bound.arguments[parameter].id))
+                continue
+            default = inspect.signature(factory).parameters[parameter].default
+            if not isinstance(default, (int, float, complex, bool, str, type(None))):
+                raise self.error(
+                    f"unsupported construct: the function {factory.__name__} returns reads "
+                    f"its parameter '{parameter}', whose default is not a constant",
+                    node,
+                )
+            name = self.fresh(parameter)
+            self.hoist([_assign(name, gast.Constant(value=default, kind=None))], node, "a call")
+            captures.append((parameter, name))
+        self.depend_on(node.func, factory)
+        func = _lift_returned(factory, function, parsed, captured)
+        label = f"the function {factory.__name__}(...) returns"
+        name = self.reference(func.__name__, func)
+        return FunctionValue(
+            name, types.CellType(func), tuple(captures), label, lifted=True, inline=True
+        )
+
+    def argument_snapshot(self, node: gast.expr, parameter: str) -> gast.Name:
+        """An argument evaluated now into a name of its own."""
+        node = self.expression(node)
+        name = self.fresh(parameter)
+        self.hoist([_assign(name, node)], node, "a call of a function that returns a function")
+        return _name(name, node)
+
     def snapshot(self, node: gast.expr) -> gast.expr:
         """An argument bound by functools.partial, evaluated now (a constant stays one)."""
         node = self.expression(node)
@@ -708,8 +934,69 @@ class _Scope:
         self.hoist([_assign(name, node)], node, "functools.partial")
         return _name(name, node)
 
-    def call_value(self, value: FunctionValue, args: list, keywords: list, like) -> gast.expr:
+    def rebinding_call(self, value: FunctionValue, node: gast.Call) -> gast.expr:
+        """``step(x)`` where ``step`` rebinds ``count`` with ``nonlocal``: hoisted as
+        ``step_result, count = step(x, count=count)``. Nothing else in the statement may
+        read ``count`` or call an inner function that reads it (the hoisted call would run
+        before it). A call inside a ``try`` or ``with`` body is refused: an exception
+        raised in the inner function after it rebound the name would lose the rebinding."""
+        if value.name not in self.defined_names():
+            raise self.error(
+                f"unsupported construct: a call of {value.label}, which rebinds "
+                f"'{', '.join(value.rebinds)}' with 'nonlocal', from a function other than "
+                "the one that defines it",
+                node,
+            )
+        for guard in _own_nodes(self.tree.body):
+            if isinstance(guard, (gast.Try, gast.With)) and any(
+                sub is node for sub in subnodes(guard.body)
+            ):
+                raise self.error(
+                    f"unsupported construct: a call of {value.label}, which rebinds "
+                    f"'{', '.join(value.rebinds)}' with 'nonlocal', inside a "
+                    f"'{type(guard).__name__.lower()}' body",
+                    node,
+                )
+        for sub in subnodes(self.statement):
+            reads = isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load)
+            if reads and sub.id in value.rebinds:
+                raise self.error(
+                    f"unsupported construct: '{sub.id}' is read in the statement that calls "
+                    f"{value.label}, which rebinds it with 'nonlocal'; read it in a statement "
+                    "of its own",
+                    sub,
+                )
+            if isinstance(sub, gast.Call) and isinstance(sub.func, gast.Name):
+                other = self.values.get(sub.func.id)
+                reached = {c for _, c in other.captures} if other is not None else set()
+                if other is not None and not other.rebinds and reached & set(value.rebinds):
+                    raise self.error(
+                        f"unsupported construct: {other.label} reads a variable that "
+                        f"{value.label} rebinds with 'nonlocal', in the same statement; call "
+                        "them in statements of their own",
+                        sub,
+                    )
+        call = self.call_value(value, node.args, node.keywords, node, direct=True)
+        result = self.fresh(f"{value.name}_result")
+        targets = [_name(result, node, store=True)]
+        targets += [_name(n, node, store=True) for n in value.rebinds]
+        unpack = gast.Assign(
+            targets=[gast.Tuple(elts=targets, ctx=gast.Store())], value=call, type_comment=None
+        )
+        self.hoist([unpack], node, f"a call of {value.label}")
+        return _name(result, node)
+
+    def call_value(
+        self, value: FunctionValue, args: list, keywords: list, like, direct: bool = False
+    ) -> gast.expr:
         """A call of the function ``value`` with these (rewritten) arguments."""
+        if value.rebinds and not direct:
+            raise self.error(
+                f"unsupported construct: {value.label} rebinds "
+                f"'{', '.join(value.rebinds)}' with 'nonlocal' and is called here other than "
+                "directly by the function that defines it",
+                like,
+            )
         if value.vectorized:
             return self.vectorized_call(value, args, keywords, like)
         func = clone(value.static) if value.static is not None else _name(value.name, like)
@@ -1070,6 +1357,8 @@ class _Scope:
 
     def call(self, node: gast.Call) -> gast.expr:
         func = node.func
+        if isinstance(func, gast.Name) and func.id in getattr(self, "choices", {}):
+            return self.chosen_call(node)
         if isinstance(func, gast.Lambda):
             func = self.lambda_value(func)
         value = None
@@ -1081,6 +1370,8 @@ class _Scope:
             if any(isinstance(a, gast.Starred) for a in node.args):
                 raise self.error("unsupported construct: '*' unpacking in this call", node)
             self.arguments(node)
+            if value.rebinds:
+                return self.rebinding_call(value, node)
             return self.call_value(value, node.args, node.keywords, node)
         if isinstance(func, gast.Name) and func.id in self.bound_later:
             self.refuse_early(func)
@@ -1124,9 +1415,9 @@ class _Scope:
         if isinstance(node, gast.Name) and node.id in self.values:
             self.check_dominated(node.id, node)
             return node
+        maker = self.static_callee(node.func) if isinstance(node, gast.Call) else None
         if self.is_table_item(node) or (
-            isinstance(node, gast.Call)
-            and self.static_callee(node.func) in (functools.partial, np.vectorize)
+            maker in (functools.partial, np.vectorize) or returned_function(maker) is not None
         ):
             value = self.function_of(node)
             if value is not None:
@@ -1139,6 +1430,9 @@ class _Scope:
         """A lambda written where it is called or passed: lifted under a fresh name."""
         name = self.context.names.numbered("lambda")
         self.lift({name: (node, _locate(gast.Expr(value=node), node))})
+        snapshots = self.default_snapshots(name)
+        if snapshots:
+            self.hoist(snapshots, node, "a lambda whose defaults are computed")
         self.values[name].label = "a lambda"
         self.values[name].inline = True
         return _name(name, node)
@@ -1266,6 +1560,12 @@ class _Scope:
         """The function value ``argument`` holds when ``callee`` calls its ``parameter``."""
         if isinstance(argument, gast.Name) and argument.id in self.values:
             value = self.values[argument.id]
+            if value.rebinds:
+                raise self.error(
+                    f"unsupported construct: {value.label} rebinds "
+                    f"'{', '.join(value.rebinds)}' with 'nonlocal' and is passed to a function",
+                    argument,
+                )
             if value.table is not None:
                 raise self.error(
                     f"unsupported construct: {value.label} passed to a function (pass the "
@@ -1332,6 +1632,227 @@ def _cell_full(cell: types.CellType) -> bool:
 
 def _cell_holds(cell: types.CellType, obj: object) -> bool:
     return _cell_full(cell) and cell.cell_contents is obj
+
+
+def _plain_calls(tree: gast.FunctionDef, values: dict, own: set[str]) -> gast.FunctionDef:
+    """The tree a lifted function's object runs when it is called as a plain function
+    (not differentiated: a call whose result is not needed): its calls of the inner
+    functions it reaches pass their captures, which the lowering adds otherwise (the
+    tree kept in the registry is lowered when it is parsed)."""
+    plain = clone(tree)
+    for node in subnodes(plain):
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)):
+            continue
+        value = values.get(node.func.id)
+        if value is None or node.func.id in own - {tree.name} or not value.captures:
+            continue
+        if value.prefix or value.prefix_keywords or value.vectorized or value.table:
+            continue
+        present = {k.arg for k in node.keywords}
+        node.keywords += [
+            gast.keyword(arg=k, value=_name(n, node)) for k, n in value.captures if k not in present
+        ]
+    return plain
+
+
+class _NotGiven:
+    """The default of a parameter whose default value is passed by the caller."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = _NotGiven()
+
+
+def _with_default_marker(tree: gast.FunctionDef, dynamic, closure: dict) -> dict:
+    """Start ``tree`` with ``if k is not_given: k = k_default`` for each default
+    computed by the caller; the closure that gives it the marker."""
+    taken = {n.id for n in subnodes(tree) if isinstance(n, gast.Name)} | set(closure)
+    marker = "not_given"
+    while marker in taken:
+        marker += "_"
+    checks = []
+    for parameter, keyword, _, _ in dynamic:
+        test = gast.Compare(
+            left=_name(parameter, tree), ops=[gast.Is()], comparators=[_name(marker, tree)]
+        )
+        replace = _assign(parameter, _name(keyword, tree))
+        checks.append(_locate(gast.If(test=test, body=[replace], orelse=[]), tree.body[0]))
+    first = tree.body[0]
+    docstring = isinstance(first, gast.Expr) and isinstance(first.value, gast.Constant)
+    tree.body[int(docstring) : int(docstring)] = checks
+    args = tree.args
+    for container in (args.defaults, args.kw_defaults):
+        for index, default in enumerate(container):
+            if default is not None and not isinstance(default, gast.Constant):
+                container[index] = _name(marker, default)
+    return {**closure, marker: types.CellType(NOT_GIVEN)}
+
+
+def _nonlocal_names(function) -> tuple[str, ...]:
+    """The names a def declares ``nonlocal`` (in its own body), in order."""
+    if not isinstance(function, gast.FunctionDef):
+        return ()
+    names = []
+    for node in _own_nodes(function.body):
+        if isinstance(node, gast.Nonlocal):
+            names += [n for n in node.names if n not in names]
+    return tuple(sorted(names))
+
+
+def _returning_rebound(body: list, rebinds: tuple[str, ...], like) -> list:
+    """The body of a function that rebinds ``rebinds`` with ``nonlocal``, returning their
+    values with its result: ``return (result, count)``; the declarations removed."""
+
+    def carried(value: gast.expr | None) -> gast.Tuple:
+        result = value if value is not None else gast.Constant(value=None, kind=None)
+        return gast.Tuple(elts=[result, *(_name(n, like) for n in rebinds)], ctx=gast.Load())
+
+    def rewrite(stmts: list) -> list:
+        out = []
+        for stmt in stmts:
+            if isinstance(stmt, gast.Nonlocal):
+                continue
+            if isinstance(stmt, gast.Return):
+                stmt.value = _locate(carried(stmt.value), stmt)
+            if not isinstance(stmt, gast.FunctionDef):
+                for field_name in ("body", "orelse", "finalbody"):
+                    inner = getattr(stmt, field_name, None)
+                    if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                        setattr(stmt, field_name, rewrite(inner) or [gast.Pass()])
+                for handler in getattr(stmt, "handlers", []):
+                    handler.body = rewrite(handler.body) or [gast.Pass()]
+                for case in getattr(stmt, "cases", []):
+                    case.body = rewrite(case.body) or [gast.Pass()]
+            out.append(stmt)
+        return out
+
+    body = rewrite(body)
+    end = _locate(gast.Return(value=carried(None)), body[-1] if body else like)
+    return [*body, end]
+
+
+def _may_return_function(obj: object) -> bool:
+    """A user function with a lambda or def inside (cheap: its code's constants)."""
+    return _is_user_function(obj) and any(
+        isinstance(c, types.CodeType) for c in obj.__code__.co_consts
+    )
+
+
+_RETURNED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # factory -> found
+
+
+def returned_function(obj: object):
+    """``(the lambda or def, parsed factory)`` for a user function whose body is only
+    ``return lambda ...`` or ``def g(...): ...`` then ``return g`` (a docstring allowed);
+    None for anything else."""
+    if not _may_return_function(obj) or lifted_entry(obj) is not None:
+        return None
+    if obj in _RETURNED:
+        return _RETURNED[obj]
+    found = _find_returned(obj)
+    _RETURNED[obj] = found
+    return found
+
+
+def _find_returned(factory: types.FunctionType):
+    from ..errors import ADTransformError
+    from ..parse import parse_source
+
+    try:
+        parsed = parse_source(factory)
+    except ADTransformError:
+        return None
+    args = parsed.tree.args
+    if args.vararg is not None or args.kwarg is not None:
+        return None
+    body = list(parsed.tree.body)
+    if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant):
+        body = body[1:]
+    if len(body) == 1 and isinstance(body[0], gast.Return):
+        function = body[0].value
+        if not isinstance(function, gast.Lambda):
+            return None
+    elif (
+        len(body) == 2
+        and isinstance(body[0], gast.FunctionDef)
+        and not body[0].decorator_list
+        and isinstance(body[1], gast.Return)
+        and isinstance(body[1].value, gast.Name)
+        and body[1].value.id == body[0].name
+    ):
+        function = body[0]
+        if any(isinstance(n, (gast.Nonlocal, gast.Global)) for n in _own_nodes(function.body)):
+            return None
+        if function.name in _free(function):
+            return None  # a recursive inner function (its name is a local of the factory)
+    else:
+        return None
+    defaults = function.args.defaults + [d for d in function.args.kw_defaults if d]
+    if not all(isinstance(d, gast.Constant) for d in defaults):
+        return None
+    return function, parsed
+
+
+def _lift_returned(factory, function, parsed, captured: list[str]) -> types.FunctionType:
+    """The function ``factory`` returns, compiled with the factory's parameters it reads
+    as keyword-only parameters (memoised per factory)."""
+    known = _LIFTED.setdefault(factory, {})
+    key = ("returned", function.lineno, function.col_offset)
+    if key in known and lifted_entry(known[key]) is not None:
+        return known[key]
+    args = clone(function.args)
+    for capture in captured:
+        args.kwonlyargs.append(_param(capture, function))
+        args.kw_defaults.append(None)
+    if isinstance(function, gast.FunctionDef):
+        body, name = clone(function.body), function.name
+    else:
+        body = [_locate(gast.Return(value=clone(function.body)), function.body)]
+        name = f"{factory.__name__}_lambda"
+    tree = gast.FunctionDef(
+        name=name,
+        args=args,
+        body=body,
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+        **_type_params(),
+    )
+    gast.copy_location(tree, function)
+    positional = tuple(d.value for d in function.args.defaults) or None
+    keyword = {
+        a.id: d.value for a, d in zip(function.args.kwonlyargs, function.args.kw_defaults) if d
+    } or None
+    closure = dict(parsed.closure)
+    func = _compile(tree, parsed.filename, factory.__globals__, closure, positional, keyword)
+    _REGISTRY[func] = LiftedEntry(tree, parsed.filename, parsed.file_lines, closure, {})
+    known[key] = func
+    return func
+
+
+def _bound_names(node: gast.AST) -> list[str]:
+    """The names ``node`` itself binds or deletes (any binding form)."""
+    if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+        return [node.id]
+    if isinstance(node, gast.alias):
+        return [node.asname or node.name.split(".")[0]]
+    if isinstance(node, (gast.FunctionDef, gast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (gast.MatchAs, gast.MatchStar)) and node.name:
+        return [node.name]
+    if isinstance(node, gast.MatchMapping) and node.rest:
+        return [node.rest]
+    return []
+
+
+def _choice_leaves(node: gast.expr) -> list[gast.expr]:
+    """The values ``a if c else (b if d else e)`` can take (the expression itself
+    otherwise)."""
+    if isinstance(node, gast.IfExp):
+        return _choice_leaves(node.body) + _choice_leaves(node.orelse)
+    return [node]
 
 
 def _display(node: gast.expr) -> str:
