@@ -577,7 +577,7 @@ def dict_get_adjoint(g, x, key):
     """The adjoint of the dict ``x`` in ``x.get(key, default)``: ``g`` under ``key`` if
     the dict has it (the default was not taken), else zero."""
     dict_receiver(x, "get")
-    return KeyItem(key, g) if key in x else 0.0
+    return KeyItem(key, g) if key in x else DictAdjoint()  # a dict's zero reads keys
 
 
 def dict_default_adjoint(g, x, key):
@@ -2184,7 +2184,7 @@ def spread(elements: list, like):
         return out
     if isinstance(like, (dict, type({}.keys()))):
         if all(_is_zero(e) for e in elements):
-            return 0.0
+            return DictAdjoint() if isinstance(like, dict) else 0.0
         raise ADTransformError(
             "cannot differentiate through the keys of a dict: keys carry no derivative"
         )

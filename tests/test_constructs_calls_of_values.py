@@ -1,5 +1,5 @@
-"""Calls of a value a call made (``Affine(w, b)(x)``), and user classes of a module loaded
-from a path (not in ``sys.modules``): both were refused; each is checked against
+"""Calls of a value a call made (``Affine(w, b)(x)``, ``make(a)(x)``), and user classes of a
+module loaded from a path (not in ``sys.modules``): these were refused; each is checked against
 calculus and central finite differences."""
 
 import importlib.util
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gradcheck import check_grad
 
-from ad_transform import ADTransformError, grad
+from ad_transform import grad
 
 MODULE = """
 import numpy as np
@@ -62,9 +62,10 @@ def test_an_object_made_and_called_in_one_expression():
     check_grad(called_at_once, (X, Y), (0, 1))
 
 
-def test_a_closure_returned_and_called_at_once_is_refused():
-    with pytest.raises(ADTransformError, match="used as a value"):
-        grad(closure_called_at_once, wrt=(0, 1))(0.5, 0.3)
+def test_a_closure_returned_and_called_at_once():
+    # make(y)(x) = y * x (a closure factory, lower/functions.py)
+    assert grad(closure_called_at_once, wrt=(0, 1))(0.5, 0.3) == pytest.approx((0.3, 0.5))
+    check_grad(closure_called_at_once, (0.5, 0.3), (0, 1))
 
 
 def test_a_class_of_a_module_loaded_from_a_path(tmp_path):

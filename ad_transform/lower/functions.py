@@ -552,7 +552,9 @@ class _Scope:
     def lifted_function(
         self, name, function, stmt, captured, closure, dynamic=()
     ) -> types.FunctionType:
-        key = (getattr(stmt, "lineno", 0), getattr(stmt, "col_offset", 0), name)
+        where = (getattr(stmt, "lineno", 0), getattr(stmt, "col_offset", 0), name)
+        # the captures are part of the key: a lowering in another context may need others
+        key = (*where, tuple(captured), tuple(keyword for _, keyword, _, _ in dynamic))
         known = _LIFTED.setdefault(self.parsed.func, {})
         if key in known and lifted_entry(known[key]) is not None:
             lifted_entry(known[key]).dynamic_defaults = list(dynamic)
