@@ -1679,8 +1679,14 @@ TABLE = [
     Row(math.hypot, math_hypot, SCALAR_2, args_from(NONZERO)),
     Row(math.log1p, math_log1p, SCALAR_1, args_from(ABOVE_MINUS_ONE)),
     Row(math.expm1, math_expm1, SCALAR_1, args_from(REAL)),
-    Row(math.exp2, math_exp2, SCALAR_1, args_from(REAL)),
-    Row(math.cbrt, math_cbrt, SCALAR_1, args_from(NONZERO)),
+    *(  # Python 3.11+
+        [
+            Row(math.exp2, math_exp2, SCALAR_1, args_from(REAL)),
+            Row(math.cbrt, math_cbrt, SCALAR_1, args_from(NONZERO)),
+        ]
+        if hasattr(math, "exp2")
+        else []
+    ),
     Row(math.asinh, math_asinh, SCALAR_1, args_from(REAL)),
     Row(math.acosh, math_acosh, SCALAR_1, args_from(ABOVE_ONE)),
     Row(math.atanh, math_atanh, SCALAR_1, args_from(UNIT)),

@@ -137,15 +137,16 @@ def d_math_expm1(g, ans, x):
     return g * (ans + 1.0) if g else 0.0
 
 
-@adjoint(math.exp2, kind=SCALAR, fresh=True)
-def d_math_exp2(g, ans, x):
-    return g * ans * math.log(2.0) if g else 0.0
+if hasattr(math, "exp2"):  # Python 3.11+, like math.cbrt
 
+    @adjoint(math.exp2, kind=SCALAR, fresh=True)
+    def d_math_exp2(g, ans, x):
+        return g * ans * math.log(2.0) if g else 0.0
 
-@adjoint(math.cbrt, kind=SCALAR, fresh=True)
-def d_math_cbrt(g, ans, x):
-    d = 3.0 * ans * ans
-    return g / d if g and d else scalar_over(g, d)
+    @adjoint(math.cbrt, kind=SCALAR, fresh=True)
+    def d_math_cbrt(g, ans, x):
+        d = 3.0 * ans * ans
+        return g / d if g and d else scalar_over(g, d)
 
 
 @adjoint(math.asinh, kind=SCALAR, fresh=True)
