@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from functools import partial, reduce
 
 import numpy as np
@@ -577,6 +578,10 @@ def test_flows_refused_before_issue_12_are_exact_now():
 # -- golden: the generated code of a closure, read and checked by a person ----------------------
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="Python 3.10's ast.unparse writes tuple targets in parentheses: '(v1, s) = f()'",
+)
 def test_golden_closure():
     import os
     from pathlib import Path

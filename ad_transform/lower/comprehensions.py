@@ -224,8 +224,10 @@ class _Lowering:
             return False
         callee = self.resolve(call.func)
         if callee is not None:
-            module = getattr(callee, "__module__", None) or ""
-            library = module.split(".")[0] in ("builtins", "numpy", "math")
+            module = getattr(callee, "__module__", None) or ""  # NumPy 1.x ufuncs: none
+            library = module.split(".")[0] in ("builtins", "numpy", "math") or isinstance(
+                callee, np.ufunc
+            )
             writes = any(callee is f for f in _WRITES_FIRST_ARGUMENT + _BUILTINS_WITH_EFFECTS)
             return library and not writes
         return isinstance(call.func, gast.Attribute) and call.func.attr in _READING_METHODS
