@@ -93,6 +93,35 @@ class LoweringContext:
 
 LoweringPass = Callable[[LoweringContext], None]
 
+
+def method_statement(
+    stmt: gast.stmt, method: str, receivers: set[str]
+) -> tuple[str | None, gast.Call] | None:
+    """``(target, call)`` of the statement ``t = r.method(...)`` (``target`` the name ``t``)
+    or ``r.method(...)`` (``target`` None), where ``r`` is a name in ``receivers``; None
+    for any other statement. The passes that lower one method (``xs.pop``,
+    ``d.update``) check the call's arguments themselves."""
+    if isinstance(stmt, gast.Expr):
+        target, call = None, stmt.value
+    elif (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+    ):
+        target, call = stmt.targets[0].id, stmt.value
+    else:
+        return None
+    if (
+        isinstance(call, gast.Call)
+        and isinstance(call.func, gast.Attribute)
+        and call.func.attr == method
+        and isinstance(call.func.value, gast.Name)
+        and call.func.value.id in receivers
+    ):
+        return target, call
+    return None
+
+
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
 # Order: ``super_calls`` first (the zero-argument ``super()`` of a method made explicit
 # before any pass moves code out of the method); ``match`` next (its cases become

@@ -25,7 +25,7 @@ from __future__ import annotations
 import gast
 
 from ..nodes import subnodes
-from . import LoweringContext
+from . import LoweringContext, method_statement
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
 
@@ -97,25 +97,14 @@ def _block(stmts: list[gast.stmt], dicts: set[str], context: LoweringContext) ->
 def _setdefault(stmt: gast.stmt, dicts: set[str]):
     """(target name or None, dict name, key, default) of ``t = d.setdefault(k, v)`` or
     the bare call, or None."""
-    if isinstance(stmt, gast.Expr):
-        target, call = None, stmt.value
-    elif (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
-    ):
-        target, call = stmt.targets[0].id, stmt.value
-    else:
+    found = method_statement(stmt, "setdefault", dicts)
+    if found is None:
         return None
-    if not (
-        isinstance(call, gast.Call)
-        and isinstance(call.func, gast.Attribute)
-        and call.func.attr == "setdefault"
-        and isinstance(call.func.value, gast.Name)
-        and call.func.value.id in dicts
-        and not call.keywords
-        and 1 <= len(call.args) <= 2
-        and not any(isinstance(a, gast.Starred) for a in call.args)
+    target, call = found
+    if (
+        call.keywords
+        or not 1 <= len(call.args) <= 2
+        or any(isinstance(a, gast.Starred) for a in call.args)
     ):
         return None
     default = call.args[1] if len(call.args) == 2 else gast.Constant(value=None, kind=None)
@@ -146,18 +135,11 @@ def _load(name: str) -> gast.Name:
 def _update_entries(stmt: gast.stmt, dicts: set[str]):
     """The (key, value) expressions of ``d.update(...)`` in order, or None when
     ``stmt`` is not such a call this pass lowers."""
-    if not (isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call)):
+    found = method_statement(stmt, "update", dicts)
+    if found is None or found[0] is not None or len(found[1].args) > 1:
         return None
-    call = stmt.value
+    call = found[1]
     func = call.func
-    if not (
-        isinstance(func, gast.Attribute)
-        and func.attr == "update"
-        and isinstance(func.value, gast.Name)
-        and func.value.id in dicts
-        and len(call.args) <= 1
-    ):
-        return None
     entries = []
     if call.args:
         display = call.args[0]

@@ -33,7 +33,7 @@ import builtins
 import gast
 
 from ..nodes import subnodes
-from . import LoweringContext
+from . import LoweringContext, method_statement
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
 _METHODS = frozenset({"pop", "insert", "append", "extend", "index", "count", "copy"})
@@ -134,19 +134,11 @@ def _block(stmts: list[gast.stmt], lists: set[str], context: LoweringContext) ->
 
 def _insert(stmt: gast.stmt, lists: set[str]):
     """(list name, index, value) of the statement ``xs.insert(i, v)``, ``i`` a constant."""
-    if not isinstance(stmt, gast.Expr):
+    found = method_statement(stmt, "insert", lists)
+    if found is None or found[0] is not None:
         return None
-    call = stmt.value
-    if not (
-        isinstance(call, gast.Call)
-        and isinstance(call.func, gast.Attribute)
-        and call.func.attr == "insert"
-        and isinstance(call.func.value, gast.Name)
-        and call.func.value.id in lists
-        and not call.keywords
-        and len(call.args) == 2
-        and not any(isinstance(a, gast.Starred) for a in call.args)
-    ):
+    call = found[1]
+    if call.keywords or len(call.args) != 2 or any(isinstance(a, gast.Starred) for a in call.args):
         return None
     index = _constant_index(call.args[0])
     return None if index is None else (call.func.value.id, index, call.args[1])
@@ -169,25 +161,11 @@ def _inserted(stmt: gast.stmt, name: str, index: int, value: gast.expr) -> gast.
 
 def _pop(stmt: gast.stmt, lists: set[str]):
     """(target name or None, list name, index) of ``t = xs.pop(i)`` / ``xs.pop(i)``."""
-    if isinstance(stmt, gast.Expr):
-        target, call = None, stmt.value
-    elif (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], gast.Name)
-    ):
-        target, call = stmt.targets[0].id, stmt.value
-    else:
+    found = method_statement(stmt, "pop", lists)
+    if found is None:
         return None
-    if not (
-        isinstance(call, gast.Call)
-        and isinstance(call.func, gast.Attribute)
-        and call.func.attr == "pop"
-        and isinstance(call.func.value, gast.Name)
-        and call.func.value.id in lists
-        and not call.keywords
-        and len(call.args) <= 1
-    ):
+    target, call = found
+    if call.keywords or len(call.args) > 1:
         return None
     index = _constant_index(call.args[0]) if call.args else -1
     if index is None:
