@@ -1594,7 +1594,7 @@ class _Display(gast.NodeTransformer):
         self.generic_visit(node)
         func = node.func
         helper = self.ns.get(func.id) if isinstance(func, gast.Name) else None
-        if getattr(helper, "__module__", None) != runtime.__name__:
+        if not (getattr(helper, "__module__", None) or "").startswith(runtime.__name__ + "."):
             return node
         name = getattr(helper, "__name__", None)
         rewrite = _TEXTBOOK.get(name)

@@ -1,0 +1,46 @@
+"""Helpers of the conversion rules: casts back to an input's dtype, ``astype``,
+``np.array`` of a list, discrete values that have no adjoint.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .adjoints import zeros_like
+from .values import ListAdjoint, _float_dtype, is_discrete
+
+
+def cast_like(g, x):
+    """The adjoint ``g`` in the type of ``x`` (the inverse of a conversion or ``astype``)."""
+    if isinstance(x, np.ndarray):
+        return np.asarray(g, dtype=_float_dtype(x.dtype))
+    if isinstance(x, np.generic):
+        return _float_dtype(x.dtype).type(g)
+    if isinstance(x, (list, tuple)):
+        return array_adjoint(g, x)
+    return float(g)
+
+
+def astype_adjoint(g, x, dtype):
+    """The adjoint of ``x.astype(dtype)``: ``g`` back in ``x``'s dtype; zero for a cast to
+    integers or booleans (a piecewise-constant result)."""
+    if np.dtype(dtype).kind not in "fc":
+        return zeros_like(x)
+    return cast_like(g, x)
+
+
+def unless_discrete(ans, adjoint, like):
+    """``adjoint``, or a zero adjoint of the type of ``like`` where the result ``ans`` is
+    an integer or boolean array (``np.arange(x, dtype=int)``, ``np.full_like(ints, x)``)."""
+    return zeros_like(like) if is_discrete(ans) else adjoint
+
+
+def array_adjoint(g, obj, ans=None):
+    """The adjoint of ``np.array(obj)``: for a (nested) list of numbers and arrays, a list
+    of the elements' adjoints; for an array or a number, ``g`` in its type. Zero where the
+    result ``ans`` is an integer or boolean array (``np.array(x, dtype=int)``)."""
+    if is_discrete(ans):
+        return zeros_like(obj)
+    if isinstance(obj, (list, tuple)):
+        return ListAdjoint(array_adjoint(g[i], element) for i, element in enumerate(obj))
+    return cast_like(g, obj)

@@ -1,0 +1,408 @@
+"""Helpers of ``rules/linalg.py``: ``@``/``dot``/``tensordot``/``einsum`` adjoints,
+``solve``, ``det``/``slogdet``, ``cholesky`` and ``norm``.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from ..errors import ADTransformError
+from .adjoints import unbroadcast
+from .reductions import _divide_or_zero, _tied
+from .values import _dtype_of, _expand, _scalar_like
+
+
+def _as_matrix_pair(x, y):
+    x2 = x[None, :] if np.ndim(x) == 1 else x
+    y2 = y[:, None] if np.ndim(y) == 1 else y
+    return x2, y2
+
+
+def _result_as_matrix(g, x, y):
+    if np.ndim(g) == 0 and (np.ndim(x) > 1 or np.ndim(y) > 1):
+        # a scalar adjoint of an array result (one still 0: its branch was not taken)
+        g = np.broadcast_to(g, _matmul_shape(np.shape(x), np.shape(y)))
+    if np.ndim(x) == 1 and np.ndim(y) == 1:
+        return np.reshape(g, (1, 1))
+    if np.ndim(x) == 1:
+        return np.expand_dims(g, -2)
+    if np.ndim(y) == 1:
+        return np.expand_dims(g, -1)
+    return g
+
+
+def _matmul_shape(x_shape: tuple, y_shape: tuple) -> tuple:
+    """The shape of ``x @ y`` for arrays of these shapes (at least one of them 2-D+)."""
+    if len(x_shape) == 1:
+        return y_shape[:-2] + y_shape[-1:]
+    if len(y_shape) == 1:
+        return x_shape[:-1]
+    return np.broadcast_shapes(x_shape[:-2], y_shape[:-2]) + (x_shape[-2], y_shape[-1])
+
+
+def matmul_adjoint_left(g, x, y):
+    """The adjoint of ``x`` in ``x @ y`` (1-D, 2-D, batched; scalars for ``np.dot``)."""
+    if (
+        type(g) is np.ndarray
+        and type(x) is np.ndarray
+        and type(y) is np.ndarray
+        and g.ndim == x.ndim == y.ndim == 2
+        and len(g) == len(x)
+    ):
+        return g @ y.T  # two matrices, g the adjoint of all of x @ y: as written by hand
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(np.sum(g * y) if np.ndim(x) == 0 else g * y, x)
+    _, y2 = _as_matrix_pair(x, y)
+    g2 = _result_as_matrix(g, x, y)
+    dx = g2 @ np.swapaxes(y2, -1, -2)
+    if np.ndim(x) == 1:
+        dx = np.sum(dx, axis=tuple(range(dx.ndim - 1)))
+    return unbroadcast(dx, x)
+
+
+def matmul_adjoint_right(g, x, y):
+    """The adjoint of ``y`` in ``x @ y``."""
+    if (
+        type(g) is np.ndarray
+        and type(x) is np.ndarray
+        and type(y) is np.ndarray
+        and g.ndim == x.ndim == y.ndim == 2
+        and g.shape[1] == y.shape[1]
+    ):
+        return x.T @ g  # two matrices, g the adjoint of all of x @ y: as written by hand
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(np.sum(g * x) if np.ndim(y) == 0 else g * x, y)
+    x2, _ = _as_matrix_pair(x, y)
+    g2 = _result_as_matrix(g, x, y)
+    dy = np.swapaxes(x2, -1, -2) @ g2
+    if np.ndim(y) == 1:
+        dy = np.sum(dy, axis=tuple(range(dy.ndim - 2)) + (dy.ndim - 1,))
+    return unbroadcast(dy, y)
+
+
+def dot_adjoint_left(g, a, b):
+    """The adjoint of ``a`` in ``np.dot(a, b)``.
+
+    For ``b`` with 3 or more dimensions ``np.dot`` is not ``matmul``: it pairs the last
+    axis of ``a`` with the second-to-last of ``b`` and keeps all other axes of both.
+    """
+    if np.ndim(a) == 0 or np.ndim(b) < 3:
+        return matmul_adjoint_left(g, a, b)
+    na, nb = np.ndim(a) - 1, np.ndim(b) - 2
+    return np.tensordot(g, b, axes=(list(range(na, na + nb + 1)), [*range(nb), nb + 1]))
+
+
+def dot_adjoint_right(g, a, b):
+    """The adjoint of ``b`` in ``np.dot(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) < 3:
+        return matmul_adjoint_right(g, a, b)
+    na = np.ndim(a) - 1
+    return np.moveaxis(np.tensordot(a, g, axes=(list(range(na)), list(range(na)))), 0, -2)
+
+
+def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
+    """The adjoint of ``np.linalg.norm`` (vector and matrix norms); always a new array.
+
+    Vector norms: ``ord`` None/2 (0 at the origin, a subgradient), 1 (``sign(x)``, 0 at
+    0), ``inf``/``-inf`` (split equally between tied largest/smallest ``|x_i|``), 0 (a
+    count: zero gradient) and any real ``p >= 1``. Matrix norms (a 2-D argument with
+    ``ord`` given, or a 2-tuple ``axis``): ``'fro'``, ``'nuc'`` (``U V^T``), 2 and -2 (the
+    outer product of the singular vectors of the largest / smallest singular value), 1,
+    -1, ``inf``, ``-inf`` (the column / row of largest or smallest absolute sum; ties
+    split equally).
+    """
+    x = np.asarray(x)
+    dtype = _dtype_of(x, g)
+    if axis is None:
+        axes = tuple(range(x.ndim))
+        matrix = ord is not None and x.ndim == 2
+    else:
+        axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+        axes = tuple(int(a) % x.ndim for a in axes)
+        matrix = len(axes) == 2
+    g = _expand(np.asarray(g, dtype=dtype), tuple(sorted(axes)), keepdims)
+    ans = _expand(np.asarray(ans, dtype=dtype), tuple(sorted(axes)), keepdims)
+    if matrix:
+        return _matrix_norm_adjoint(g, ans, x.astype(dtype, copy=False), ord, axes)
+    sign = np.sign(x).astype(dtype, copy=False)
+    if ord in (None, 2) or (ord == "fro" and not matrix):
+        return _divide_or_zero(g * x, ans)
+    if ord == 1:
+        return g * sign
+    if ord == np.inf or ord == -np.inf:
+        return g * sign * _tied(np.abs(x), ans, tuple(sorted(axes)))
+    if ord == 0:
+        return np.zeros(x.shape, dtype=dtype)
+    if isinstance(ord, (int, float, np.integer, np.floating)) and ord >= 1:
+        ratio = _divide_or_zero(np.abs(x), ans)
+        return g * sign * ratio ** (ord - 1)
+    raise ADTransformError(
+        f"np.linalg.norm: the vector norm ord={ord!r} is not differentiable here; "
+        "use ord >= 1, inf, -inf or 0"
+    )
+
+
+def _matrix_norm_adjoint(g, ans, x, ord, axes):
+    rows, cols = axes
+    xm = np.moveaxis(x, (rows, cols), (-2, -1))
+    gm = np.moveaxis(g, (rows, cols), (-2, -1))
+    am = np.moveaxis(ans, (rows, cols), (-2, -1))
+    if ord in (None, "fro"):
+        d = _divide_or_zero(gm * xm, am)
+    elif ord == "nuc":
+        u, _, vh = np.linalg.svd(xm, full_matrices=False)
+        d = gm * (u @ vh)
+    elif ord in (2, -2):
+        u, _, vh = np.linalg.svd(xm, full_matrices=False)
+        k = 0 if ord == 2 else -1
+        d = gm * (u[..., :, k, None] * vh[..., k, None, :])
+    elif ord in (1, -1, np.inf, -np.inf):
+        over_rows = ord in (1, -1)  # 1-norm: largest absolute column sum
+        sums = np.sum(np.abs(xm), axis=-2 if over_rows else -1, keepdims=True)
+        d = gm * np.sign(xm) * _tied(sums, am, (-1,) if over_rows else (-2,))
+    else:
+        raise ADTransformError(f"np.linalg.norm: the matrix norm ord={ord!r} is not supported")
+    return np.moveaxis(d, (-2, -1), (rows, cols))
+
+
+# -- solves, determinants, decompositions, einsum ------------------------------------
+
+
+def _tensordot_axes(axes, na, nb):
+    if np.ndim(axes) == 0:
+        n = int(axes)
+        return list(range(na - n, na)), list(range(n))
+    axes_a, axes_b = axes
+    axes_a = [axes_a] if np.ndim(axes_a) == 0 else list(axes_a)
+    axes_b = [axes_b] if np.ndim(axes_b) == 0 else list(axes_b)
+    return [int(i) % na for i in axes_a], [int(i) % nb for i in axes_b]
+
+
+def tensordot_adjoint_left(g, a, b, axes=2):
+    """The adjoint of ``a`` in ``np.tensordot(a, b, axes)``."""
+    a_in, a, b = a, np.asarray(a), np.asarray(b)
+    axes_a, axes_b = _tensordot_axes(axes, a.ndim, b.ndim)
+    free_a = [i for i in range(a.ndim) if i not in axes_a]
+    free_b = [j for j in range(b.ndim) if j not in axes_b]
+    t = np.tensordot(g, b, axes=(list(range(len(free_a), len(free_a) + len(free_b))), free_b))
+    order = free_a + [axes_a[axes_b.index(j)] for j in sorted(axes_b)]
+    return _scalar_like(np.transpose(t, np.argsort(order)), a_in)
+
+
+def tensordot_adjoint_right(g, a, b, axes=2):
+    """The adjoint of ``b`` in ``np.tensordot(a, b, axes)``."""
+    b_in, a, b = b, np.asarray(a), np.asarray(b)
+    axes_a, axes_b = _tensordot_axes(axes, a.ndim, b.ndim)
+    free_a = [i for i in range(a.ndim) if i not in axes_a]
+    free_b = [j for j in range(b.ndim) if j not in axes_b]
+    t = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    order = [axes_b[axes_a.index(i)] for i in sorted(axes_a)] + free_b
+    return _scalar_like(np.transpose(t, np.argsort(order)), b_in)
+
+
+def inner_adjoint_left(g, a, b):
+    """The adjoint of ``a`` in ``np.inner(a, b)`` (a product over the last axes)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(np.sum(g * b) if np.ndim(a) == 0 else g * b, a)
+    return tensordot_adjoint_left(g, a, b, ([np.ndim(a) - 1], [np.ndim(b) - 1]))
+
+
+def inner_adjoint_right(g, a, b):
+    """The adjoint of ``b`` in ``np.inner(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(np.sum(g * a) if np.ndim(b) == 0 else g * a, b)
+    return tensordot_adjoint_right(g, a, b, ([np.ndim(a) - 1], [np.ndim(b) - 1]))
+
+
+def outer_adjoint_left(g, a, b):
+    """The adjoint of ``a`` in ``np.outer(a, b)`` (both flattened)."""
+    return _scalar_like(np.reshape(np.asarray(g) @ np.ravel(b), np.shape(a)), a)
+
+
+def outer_adjoint_right(g, a, b):
+    """The adjoint of ``b`` in ``np.outer(a, b)``."""
+    return _scalar_like(np.reshape(np.ravel(a) @ np.asarray(g), np.shape(b)), b)
+
+
+def vdot_adjoint(g, other, x):
+    """The adjoint of ``x`` in ``np.vdot`` (real: a dot product of the flattened arrays)."""
+    return _scalar_like(np.reshape(g * np.ravel(other), np.shape(x)), x)
+
+
+def kron_adjoint(g, a, b, left=True):
+    """The adjoint of ``a`` (``left``) or ``b`` in ``np.kron(a, b)``."""
+    target = a if left else b
+    a, b = np.asarray(a), np.asarray(b)
+    nd = max(a.ndim, b.ndim)
+    sa = (1,) * (nd - a.ndim) + a.shape
+    sb = (1,) * (nd - b.ndim) + b.shape
+    g = np.reshape(g, [v for pair in zip(sa, sb) for v in pair])
+    if left:
+        b_grid = np.reshape(b, [v for n in sb for v in (1, n)])
+        d = np.reshape(np.sum(g * b_grid, axis=tuple(range(1, 2 * nd, 2))), a.shape)
+    else:
+        a_grid = np.reshape(a, [v for n in sa for v in (n, 1)])
+        d = np.reshape(np.sum(g * a_grid, axis=tuple(range(0, 2 * nd, 2))), b.shape)
+    return _scalar_like(d, target)
+
+
+def _mT(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _solves_vectors(a, b) -> bool:
+    """Whether ``np.linalg.solve(a, b)`` takes ``b`` as (a stack of) vectors: in NumPy 2
+    only a 1-D ``b``; in NumPy 1 also a ``b`` with one axis less than ``a``."""
+    return np.ndim(b) == 1 or (_NUMPY_1 and np.ndim(b) == np.ndim(a) - 1)
+
+
+_NUMPY_1 = int(np.__version__.split(".")[0]) < 2
+
+
+def solve_cotangent(g, a, b):
+    """``solve(a^T, g)``: the adjoint of ``b`` in ``x = np.linalg.solve(a, b)``, before
+    un-broadcasting."""
+    if _solves_vectors(a, b):
+        return np.linalg.solve(_mT(a), np.asarray(g)[..., None])[..., 0]
+    return np.linalg.solve(_mT(a), g)
+
+
+def solve_matrix_adjoint(gb, x, a, b):
+    """The adjoint of ``a`` in ``x = np.linalg.solve(a, b)``: ``-gb x^T``."""
+    if _solves_vectors(a, b):
+        return -(gb[..., :, None] * np.asarray(x)[..., None, :])
+    return -(gb @ _mT(x))
+
+
+def det_adjoint(g, ans, a):
+    """The adjoint of ``np.linalg.det``: ``g`` times the cofactor matrix ``det(a) a^{-T}``.
+
+    For a singular matrix the cofactors come from the SVD (exact for rank ``n - 1``).
+    """
+    a = np.asarray(a)
+    ans = np.asarray(ans)
+    g = np.asarray(g)
+    if np.all(ans != 0):
+        return (g * ans)[..., None, None] * _mT(np.linalg.inv(a))
+    u, s, vh = np.linalg.svd(a)
+    others = np.ones_like(s)
+    n = s.shape[-1]
+    if n > 1:
+        left = np.cumprod(s[..., :-1], axis=-1)
+        right = np.cumprod(s[..., :0:-1], axis=-1)[..., ::-1]
+        others[..., 1:] *= left
+        others[..., :-1] *= right
+    signs = np.linalg.det(u) * np.linalg.det(vh)
+    cofactor = signs[..., None, None] * ((u * others[..., None, :]) @ vh)
+    return g[..., None, None] * cofactor
+
+
+def slogdet_adjoint(g, a):
+    """The adjoint of ``a`` in ``sign, logabsdet = np.linalg.slogdet(a)``: ``g_logabsdet
+    a^{-T}`` (the sign is piecewise constant)."""
+    g_log = np.asarray(g[1])
+    return g_log[..., None, None] * _mT(np.linalg.inv(a))
+
+
+def cholesky_adjoint(g, ans, a, upper=False):
+    """The adjoint of ``np.linalg.cholesky`` (Murray 2016), for the triangle NumPy reads.
+
+    With ``L L^T = A``: ``S = L^{-T} Phi(L^T dL) L^{-1}`` (``Phi``: the lower triangle
+    with half the diagonal) and the symmetric adjoint ``(S + S^T) / 2``. NumPy reads only
+    the lower triangle of ``a`` (the upper one with ``upper=True``), so that is where the
+    gradient lies: an off-diagonal entry stands for both symmetric positions.
+    """
+    L = _mT(ans) if upper else np.asarray(ans)
+    gL = _mT(g) if upper else np.asarray(g)
+    phi = np.tril(_mT(L) @ gL)
+    phi = phi - 0.5 * np.tril(np.triu(phi))  # halve the diagonal
+    inv_L = np.linalg.inv(L)
+    s = _mT(inv_L) @ phi @ inv_L
+    sym = s + _mT(s)  # twice the symmetric adjoint
+    diagonal = 0.5 * np.tril(np.triu(sym))
+    return np.triu(sym, 1) + diagonal if upper else np.tril(sym, -1) + diagonal
+
+
+def einsum_adjoint(g, subscripts, k, *operands):
+    """The adjoint of operand ``k`` of ``np.einsum(subscripts, *operands)``.
+
+    Another einsum: the other operands and ``g`` contracted to operand ``k``'s labels.
+    A label repeated in operand ``k`` (a diagonal, ``'ii'``) is linked through an identity
+    matrix; a label that only operand ``k`` has (summed away) is broadcast with ones; an
+    ellipsis is spelled out in letters (a broadcast size-1 axis gets a label of its own).
+    """
+    if not isinstance(subscripts, str):
+        raise ADTransformError("np.einsum: only the subscripts-string form is differentiable")
+    arrays = [np.asarray(o) for o in operands if o is not None]
+    terms, output, sizes, fresh = _einsum_labels(subscripts, [a.shape for a in arrays])
+    dtype = _dtype_of(arrays[k], g)
+    target = terms[k]
+    inputs = [t for j, t in enumerate(terms) if j != k] + [output]
+    values = [a for j, a in enumerate(arrays) if j != k] + [np.asarray(g)]
+    unique = []
+    for label in target:
+        if label in unique:  # a diagonal: a fresh label tied to the first by an identity
+            new = next(fresh)
+            unique.append(new)
+            inputs.append(label + new)
+            values.append(np.eye(sizes[label], dtype=dtype))
+        else:
+            unique.append(label)
+    present = set("".join(inputs))
+    for label in unique:
+        if label not in present:  # summed away in the forward: broadcast back
+            inputs.append(label)
+            values.append(np.ones(sizes[label], dtype=dtype))
+            present.add(label)
+    spec = ",".join(inputs) + "->" + "".join(unique)
+    result = np.einsum(spec, *values, optimize=len(values) > 2)
+    return _scalar_like(np.asarray(result, dtype=dtype), operands[k])
+
+
+def _einsum_labels(subscripts, shapes):
+    """Operand and output labels of an einsum, one letter per axis (no ellipsis)."""
+    spec = subscripts.replace(" ", "")
+    lhs, arrow, rhs = spec.partition("->")
+    raw = lhs.split(",")
+    used = set(c for c in spec if c.isalpha())
+    fresh = iter(c for c in string.ascii_letters if c not in used)
+    ellipsis_shapes = []
+    for term, shape in zip(raw, shapes):
+        if "..." in term:
+            before, after = term.split("...")
+            ellipsis_shapes.append(tuple(shape[len(before) : len(shape) - len(after)]))
+        else:
+            ellipsis_shapes.append(())
+    n_ell = max((len(s) for s in ellipsis_shapes), default=0)
+    ell_labels = [next(fresh) for _ in range(n_ell)]
+    broadcast = [1] * n_ell
+    for s in ellipsis_shapes:
+        for i, n in enumerate(s):
+            position = n_ell - len(s) + i
+            broadcast[position] = max(broadcast[position], n)
+    terms, sizes = [], {}
+    for term, shape, ell in zip(raw, shapes, ellipsis_shapes):
+        labels = []
+        if "..." in term:
+            before, after = term.split("...")
+            middle = []
+            for i, n in enumerate(ell):
+                position = n_ell - len(ell) + i
+                if n == 1 and broadcast[position] != 1:
+                    middle.append(next(fresh))
+                else:
+                    middle.append(ell_labels[position])
+            labels = list(before) + middle + list(after)
+        else:
+            labels = list(term)
+        for label, n in zip(labels, shape):
+            sizes[label] = n
+        terms.append("".join(labels))
+    if arrow:
+        output = rhs.replace("...", "".join(ell_labels))
+    else:
+        counts = {c: lhs.count(c) for c in set(lhs) if c.isalpha()}
+        output = "".join(ell_labels) + "".join(sorted(c for c, n in counts.items() if n == 1))
+    return terms, output, sizes, fresh
