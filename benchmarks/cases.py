@@ -431,3 +431,10 @@ def case_named(name: str) -> Case:
         if case.name == name:
             return case
     raise KeyError(name)
+
+
+# the applied cases (matrix-vector RNN, RK4, n-body, GP, stencils, attention) follow the
+# first ones; imported here, at the end, because they are built from ``Case``
+from .cases_applied import APPLIED_CASES  # noqa: E402
+
+CASES += APPLIED_CASES
