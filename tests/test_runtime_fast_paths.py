@@ -89,6 +89,43 @@ def test_matmul_adjoints_of_matrices_are_the_hand_written_products(dtype):
     np.testing.assert_allclose(matmul_adjoint_right(*subs), right, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "x_shape, y_shape", [((5, 4), (4,)), ((5,), (5, 3)), ((4,), (4,))], ids=["Av", "vA", "vv"]
+)
+def test_matmul_adjoints_of_matrix_vector_products_are_the_hand_written_forms(
+    x_shape, y_shape, dtype
+):
+    x = RNG.standard_normal(x_shape).astype(dtype)
+    y = RNG.standard_normal(y_shape).astype(dtype)
+    g = np.asarray(RNG.standard_normal(np.shape(x @ y))).astype(dtype)
+    left, right = matmul_adjoint_left(g, x, y), matmul_adjoint_right(g, x, y)
+    # by calculus: d(x @ y) = dx @ y + x @ dy, paired with g
+    if x.ndim == 2:
+        np.testing.assert_allclose(left, g[:, None] * y[None, :], rtol=1e-6)
+        np.testing.assert_allclose(right, x.T @ g, rtol=1e-6)
+    elif y.ndim == 2:
+        np.testing.assert_allclose(left, y @ g, rtol=1e-6)
+        np.testing.assert_allclose(right, x[:, None] * g[None, :], rtol=1e-6)
+    else:
+        np.testing.assert_allclose(left, g * y, rtol=1e-6)
+        np.testing.assert_allclose(right, g * x, rtol=1e-6)
+    assert left.shape == x.shape and right.shape == y.shape
+    assert left.dtype == dtype and right.dtype == dtype
+    subs = np.asarray(g).view(Sub), x.view(Sub), y.view(Sub)  # the general path agrees
+    np.testing.assert_allclose(matmul_adjoint_left(*subs), left, rtol=1e-6)
+    np.testing.assert_allclose(matmul_adjoint_right(*subs), right, rtol=1e-6)
+
+
+def matrix_vector_chain(A, v, w):
+    return np.sum(np.tanh(A @ v) * w) + np.sin(w @ A) @ v
+
+
+def test_matrix_vector_gradients_against_finite_differences():
+    A, v, w = RNG.standard_normal((4, 3)), RNG.standard_normal(3), RNG.standard_normal(4)
+    check_grad(matrix_vector_chain, (A, v, w), wrt=(0, 1, 2))
+
+
 def mlp_like(W, b, X):
     return np.sum(np.tanh(X @ W + b) @ W.T)
 
@@ -302,3 +339,16 @@ def test_product_whose_branch_was_not_taken(f, x_shape, w_shape, flag):
     if flag < 0:
         np.testing.assert_array_equal(dx, np.zeros(x_shape))
         np.testing.assert_array_equal(dW, np.zeros(w_shape))
+
+
+# -- index_adjoint: assignment for basic indices, np.add.at where an item may repeat ------
+
+
+def slices_and_repeats(x):
+    return np.sum(x[1:-1] ** 2) + np.sum(x[[0, 2, 2, 0]] * x[::2][:4]) + x[3] * x[x > 0.5].sum()
+
+
+def test_index_adjoints_of_slices_masks_and_repeated_items_against_finite_differences():
+    x = RNG.uniform(-1.0, 2.0, 7)
+    x[np.abs(x - 0.5) < 0.05] += 0.2  # away from the mask's edge
+    check_grad(slices_and_repeats, (x,))

@@ -42,6 +42,38 @@ def _matmul_shape(x_shape: tuple, y_shape: tuple) -> tuple:
     return np.broadcast_shapes(x_shape[:-2], y_shape[:-2]) + (x_shape[-2], y_shape[-1])
 
 
+def _is_matrix_vector(g, x, y) -> bool:
+    """Whether ``x @ y`` is a matrix times a vector, a vector times a matrix or a dot
+    product of two vectors (ndarrays, no batch), with ``g`` the adjoint of all of it."""
+    if not (type(g) is np.ndarray and type(x) is np.ndarray and type(y) is np.ndarray):
+        return False
+    if x.ndim == 2 and y.ndim == 1:
+        return g.shape == (x.shape[0],)
+    if x.ndim == 1 and y.ndim == 2:
+        return g.shape == (y.shape[1],)
+    return x.ndim == y.ndim == 1 and g.ndim == 0
+
+
+def _matrix_vector_left(g, x, y):
+    """The adjoint of ``x`` in a matrix-vector ``x @ y`` as written by hand (``None`` for
+    any other form): ``outer(g, y)``, ``y @ g`` or ``g * y``."""
+    if not _is_matrix_vector(g, x, y):
+        return None
+    if x.ndim == 2:
+        return np.outer(g, y)
+    return y @ g if y.ndim == 2 else g * y
+
+
+def _matrix_vector_right(g, x, y):
+    """The adjoint of ``y`` in a matrix-vector ``x @ y`` as written by hand (``None`` for
+    any other form): ``x.T @ g``, ``outer(x, g)`` or ``g * x``."""
+    if not _is_matrix_vector(g, x, y):
+        return None
+    if y.ndim == 2:
+        return np.outer(x, g)
+    return x.T @ g if x.ndim == 2 else g * x
+
+
 def matmul_adjoint_left(g, x, y):
     """The adjoint of ``x`` in ``x @ y`` (1-D, 2-D, batched; scalars for ``np.dot``)."""
     if (
@@ -52,6 +84,9 @@ def matmul_adjoint_left(g, x, y):
         and len(g) == len(x)
     ):
         return g @ y.T  # two matrices, g the adjoint of all of x @ y: as written by hand
+    vector_form = _matrix_vector_left(g, x, y)
+    if vector_form is not None:
+        return vector_form
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(np.sum(g * y) if np.ndim(x) == 0 else g * y, x)
     _, y2 = _as_matrix_pair(x, y)
@@ -72,6 +107,9 @@ def matmul_adjoint_right(g, x, y):
         and g.shape[1] == y.shape[1]
     ):
         return x.T @ g  # two matrices, g the adjoint of all of x @ y: as written by hand
+    vector_form = _matrix_vector_right(g, x, y)
+    if vector_form is not None:
+        return vector_form
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         return unbroadcast(np.sum(g * x) if np.ndim(y) == 0 else g * x, y)
     x2, _ = _as_matrix_pair(x, y)

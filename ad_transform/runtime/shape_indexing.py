@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ADTransformError
+from .adjoints import _may_repeat
 from .conversions import cast_like
 from .operators import element_adjoints
 from .values import (
@@ -35,7 +36,10 @@ def index_adjoint(g, x, index):
             )
         return Item(int(index), g, len(x))
     out = np.zeros(np.shape(x), dtype=np.result_type(g, _float_dtype(np.asarray(x).dtype)))
-    np.add.at(out, index, g)
+    if _may_repeat(index):
+        np.add.at(out, index, g)  # an item named twice gets both adjoints
+    else:
+        out[index] = g  # basic indices and masks name each item once
     return out
 
 
