@@ -25,7 +25,6 @@ from ..runtime import (
     cumprod_adjoint,
     cumsum_adjoint,
     diagonal_adjoint,
-    diff_adjoint,
     expand_reduced,
     extremum_adjoint,
     nan_cumprod_adjoint,
@@ -217,11 +216,6 @@ def d_cumprod(g, ans, a, axis=None, dtype=None):
 @adjoint(("method", "cumprod"), kind=ARRAY, fresh=True)
 def d_cumprod_method(g, ans, self, axis=None, dtype=None):
     return cumprod_adjoint(g, ans, self, axis)
-
-
-@adjoint(np.diff, kind=ARRAY, fresh=True)
-def d_diff(g, ans, a, n=1, axis=-1):
-    return diff_adjoint(g, a, n, axis)
 
 
 # -- norms --------------------------------------------------------------------------------

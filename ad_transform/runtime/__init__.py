@@ -171,6 +171,16 @@ from .shape_indexing import (  # noqa: F401
     tile_adjoint,
     transpose_adjoint,
 )
+from .signal import (  # noqa: F401
+    convolve_adjoints,
+    diff_adjoints,
+    gradient_adjoints,
+    gradient_spacing_adjoint,
+    interp_adjoints,
+    polyval_adjoints,
+    trapezoid_adjoints,
+    unwrap_period_adjoint,
+)
 from .statements import (  # noqa: F401
     UNBOUND,
     check_bound,
