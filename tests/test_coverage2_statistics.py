@@ -268,6 +268,30 @@ def gradient_coordinates_axis0(f):
     return np.gradient(f, np.array([0.0, 0.4, 0.5, 1.3]), axis=0)
 
 
+def gradient_in_coordinates(f, x):
+    return np.gradient(f, x)
+
+
+def gradient_in_coordinates_edge2_axis0(f, x):
+    return np.gradient(f, x, axis=0, edge_order=2)
+
+
+def gradient_in_both_coordinates(f, x, y):
+    rows, columns = np.gradient(f, x, y, edge_order=2)
+    return rows - 0.5 * columns
+
+
+def gradient_coordinates_and_spacing(f, x, h):
+    rows, columns = np.gradient(f, x, h)
+    return rows * columns
+
+
+def coordinates_args(rng, shapes):
+    """``f`` and increasing coordinates (scalar spacings positive)."""
+    rest = [increasing(rng, s) if s is not F else float(rng.uniform(0.5, 2.0)) for s in shapes[1:]]
+    return (REAL(rng, shapes[0]), *rest)
+
+
 def interp_all(x, xp, fp):
     return np.interp(x, xp, fp)
 
@@ -405,6 +429,10 @@ TABLE = [
     Row(np.gradient, gradient_axis1, (((3, 6), F),), args_from(REAL, POSITIVE)),
     Row(np.gradient, gradient_coordinates, (((6,),), ((2, 6),)), args_from(REAL)),
     Row(np.gradient, gradient_coordinates_axis0, (((4, 3),),), args_from(REAL)),
+    Row(np.gradient, gradient_in_coordinates, (((6,), (6,)), ((3,), (3,))), coordinates_args),
+    Row(np.gradient, gradient_in_coordinates_edge2_axis0, (((5, 2), (5,)),), coordinates_args),
+    Row(np.gradient, gradient_in_both_coordinates, (((4, 5), (4,), (5,)),), coordinates_args),
+    Row(np.gradient, gradient_coordinates_and_spacing, (((4, 3), (4,), F),), coordinates_args),
     Row(np.interp, interp_all, (((7,), (5,), (5,)), ((2, 3), (4,), (4,))), interp_args),
     Row(np.interp, interp_x_fp, (((9,), (5,)), (F, (5,))), interp_fixed_args),
     Row(np.interp, interp_left_right, (((7,), (5,), F, F),), interp_fixed_args),
@@ -681,23 +709,6 @@ def test_quantile_weights_are_refused():
 def test_quantile_in_q_is_refused():
     with pytest.raises(ADTransformError, match="'q'"):
         grad(quantile_in_q, wrt=1)(np.array([1.0, 3.0, 2.0]), 0.3)
-
-
-def gradient_in_coordinates(f, x):
-    return np.sum(np.gradient(f, x) ** 2)
-
-
-def test_gradient_in_coordinate_arrays_is_refused():
-    f = np.array([1.0, 2.0, 4.0, 7.0])
-    x = np.array([0.0, 1.0, 1.5, 3.0])
-    with pytest.raises(ADTransformError, match="coordinates"):
-        grad(gradient_in_coordinates, wrt=(0, 1))(f, x)
-    # in f alone it is fine
-    np.testing.assert_allclose(
-        grad(gradient_in_coordinates)(f, x),
-        _central(lambda f: gradient_in_coordinates(f, x), f),
-        rtol=1e-7,
-    )
 
 
 def interp_periodic(x, fp):

@@ -133,32 +133,29 @@ def _stencil(length: int, spacing, edge_order: int):
 
 
 def gradient_adjoints(g, ans, f, spacings, axis=None, edge_order=1):
-    """The adjoint of ``f`` in ``np.gradient(f, *spacings)``, those of scalar spacings
-    per axis, and how many spacings were given (``None`` in ``spacings``: not given).
+    """The adjoint of ``f`` in ``np.gradient(f, *spacings, axis, edge_order)``, and what
+    ``gradient_spacing_adjoint`` needs for the spacings' (``None`` in ``spacings``: not
+    given).
 
     ``np.gradient`` is linear in ``f``: along each axis a banded stencil (from NumPy
-    itself, see ``_stencil``), whose transpose is applied to that axis's adjoint. A
-    scalar spacing ``h`` divides the result along its axis: ``d h = -sum(g ans) / h``.
-    Coordinate arrays are not differentiated (refused when they are).
+    itself, see ``_stencil``), whose transpose is applied to that axis's adjoint.
     """
     fa = np.asarray(f)
-    dtype = _dtype_of(fa, *[v for v in _elements(g, 1) if not _zero(v)])
     axes = tuple(range(fa.ndim)) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
     axes = tuple(a % fa.ndim for a in axes)
     single = len(axes) == 1
-    gs = _elements(g, len(axes)) if not single else [g]
+    gs = [g] if single else _elements(g, len(axes))
     answers = [ans] if single else list(ans)
+    dtype = _dtype_of(fa, *[v for v in gs if not _zero(v)])
     spacings = [s for s in spacings if s is not None]
     given = len(spacings)
-    if given == 1 and len(axes) > 1:
-        spacings = spacings * len(axes)
+    if given <= 1:
+        spacings = (spacings or [None]) * len(axes)
     d_f = np.zeros(fa.shape, dtype=dtype)
-    d_spacings = []
-    for k, a in enumerate(axes):
-        spacing = spacings[k] if spacings else None
-        gk = gs[k]
+    per_axis = []
+    for a, gk, ans_k, spacing in zip(axes, gs, answers, spacings, strict=True):
         if _zero(gk):
-            d_spacings.append(0.0)
+            per_axis.append(None)
             continue
         gk = np.asarray(gk, dtype=dtype)
         weights, columns = _stencil(fa.shape[a], spacing, edge_order)
@@ -166,29 +163,61 @@ def gradient_adjoints(g, ans, f, spacings, axis=None, edge_order=1):
         gm = np.moveaxis(np.broadcast_to(gk, fa.shape), a, -1)
         for weight, column in zip(weights, columns, strict=True):
             np.add.at(moved, (Ellipsis, column), gm * weight.astype(dtype))
-        d_spacings.append(_spacing_adjoint(gk, answers[k], spacing))
-    return d_f, d_spacings, given
-
-
-def _spacing_adjoint(g, ans, spacing):
-    if spacing is None or np.ndim(spacing) == 0:
-        h = 1.0 if spacing is None else spacing
-        return -np.sum(g * ans) / h
-    return None  # coordinates: the rule refuses them before this is read
+        per_axis.append((gk, ans_k, spacing, a))
+    return d_f, per_axis, given, fa, edge_order
 
 
 def gradient_spacing_adjoint(parts, k, spacing):
     """The adjoint of the ``k``-th spacing argument of ``np.gradient`` (``parts`` from
-    ``gradient_adjoints``): one scalar for every axis gets the sum over the axes."""
-    d_spacings = parts[1]
-    if np.ndim(spacing) != 0:
-        raise ADTransformError(
-            "np.gradient is differentiated with respect to scalar spacings only, not with "
-            "respect to an array of coordinates"
+    ``gradient_adjoints``).
+
+    A scalar spacing ``h`` divides the result along its axis: ``d h = -sum(g ans) / h``
+    (one scalar for every axis: summed over the axes). An array of coordinates ``x``
+    enters the stencil's weights, rational functions of the steps: their derivatives
+    come from NumPy's own ``np.gradient`` by the complex step (Squire and Trapp 1998,
+    "Using complex variables to estimate derivatives of real functions"), exact to
+    rounding since the weights are analytic, with the same colouring as ``_stencil``
+    (three evaluations: every output depends on three consecutive coordinates).
+    """
+    _, per_axis, given, f, edge_order = parts
+    chosen = per_axis if given == 1 and np.ndim(spacing) == 0 else [per_axis[k]]
+    total = 0.0
+    for item in chosen:
+        if item is None:
+            continue
+        gk, ans_k, h, axis = item
+        if np.ndim(h) == 0:
+            total = total - np.sum(gk * ans_k) / h
+        else:
+            total = total + _coordinates_adjoint(gk, f, h, axis, edge_order)
+    if np.ndim(spacing) == 0:
+        return _scalar_like(np.asarray(total, dtype=_dtype_of(spacing, total)), spacing)
+    total = np.broadcast_to(np.asarray(total), np.shape(spacing))
+    return total.astype(_dtype_of(spacing, total))
+
+
+_COMPLEX_STEP = 1e-30
+
+
+def _coordinates_adjoint(g, f, x, axis, edge_order):
+    """``sum_i g_i d out_i / d x_j`` for ``out = np.gradient(f, x, axis=axis)``."""
+    x = np.asarray(x, dtype=np.float64)
+    length = x.shape[0]
+    places = np.arange(length)
+    window = np.clip(places - 1, 0, max(length - 3, 0))
+    moved_g = np.moveaxis(np.asarray(g, dtype=np.float64), axis, -1)
+    f_complex = np.asarray(f, dtype=np.complex128)
+    d_x = np.zeros(length)
+    for colour in range(3):
+        comb = places % 3 == colour
+        stepped = np.gradient(
+            f_complex, x + 1j * _COMPLEX_STEP * comb, axis=axis, edge_order=edge_order
         )
-    if parts[2] == 1:
-        return _scalar_like(np.asarray(sum(d_spacings)), spacing)
-    return _scalar_like(np.asarray(d_spacings[k]), spacing)
+        slope = np.moveaxis(stepped.imag / _COMPLEX_STEP, axis, -1)
+        column = np.minimum(window + (colour - window) % 3, length - 1)
+        per_output = np.sum(moved_g * slope, axis=tuple(range(moved_g.ndim - 1)))
+        np.add.at(d_x, column, per_output)
+    return d_x
 
 
 def _elements(g, count):
