@@ -9,6 +9,7 @@ from . import (
     operators,
     reductions,
     shape_indexing,
+    signal,
 )
 from .registry import (
     NONDIFFERENTIABLE_MARKER,
@@ -45,4 +46,5 @@ __all__ = [
     "register_adjoint",
     "register_nondifferentiable",
     "shape_indexing",
+    "signal",
 ]

@@ -25,15 +25,20 @@ from ..runtime import (
     cumprod_adjoint,
     cumsum_adjoint,
     diagonal_adjoint,
-    diff_adjoint,
     expand_reduced,
     extremum_adjoint,
+    nan_cumprod_adjoint,
+    nan_cumsum_adjoint,
     nan_extremum_adjoint,
     nan_mean_adjoint,
+    nan_prod_adjoint,
+    nan_std_adjoint,
     nan_sum_adjoint,
+    nan_var_adjoint,
     norm_adjoint,
     prod_adjoint,
     ptp_adjoint,
+    quantile_adjoint,
     reduced_count,
     sort_adjoint,
     std_adjoint,
@@ -213,11 +218,6 @@ def d_cumprod_method(g, ans, self, axis=None, dtype=None):
     return cumprod_adjoint(g, ans, self, axis)
 
 
-@adjoint(np.diff, kind=ARRAY, fresh=True)
-def d_diff(g, ans, a, n=1, axis=-1):
-    return diff_adjoint(g, a, n, axis)
-
-
 # -- norms --------------------------------------------------------------------------------
 
 
@@ -247,3 +247,66 @@ register_nondifferentiable(
     ("method", "all"),
     ("method", "nonzero"),
 )
+
+
+# -- issue 16: nan-aware products, spreads and cumulative reductions ------------------
+
+
+@adjoint(np.nanprod, kind=None, fresh=True)
+def d_nanprod(g, ans, a, axis=None, dtype=None, keepdims=False):
+    return nan_prod_adjoint(g, a, axis, keepdims)
+
+
+@adjoint(np.nanvar, kind=None, fresh=True)
+def d_nanvar(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    return nan_var_adjoint(g, a, axis, ddof, keepdims, correction)
+
+
+@adjoint(np.nanstd, kind=None, fresh=True)
+def d_nanstd(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    return nan_std_adjoint(g, ans, a, axis, ddof, keepdims, correction)
+
+
+@adjoint(np.nancumsum, kind=ARRAY, fresh=True)
+def d_nancumsum(g, ans, a, axis=None, dtype=None):
+    return nan_cumsum_adjoint(g, a, axis)
+
+
+@adjoint(np.nancumprod, kind=ARRAY, fresh=True)
+def d_nancumprod(g, ans, a, axis=None, dtype=None):
+    return nan_cumprod_adjoint(g, ans, a, axis)
+
+
+# -- issue 16: order statistics (the selected elements get the adjoint) ----------------
+# ``overwrite_input`` (which sorts the argument in place), ``out`` and ``weights`` are
+# not parameters of these templates: a call that gives them is refused.
+
+
+@adjoint(np.median, kind=None, fresh=True)
+def d_median(g, ans, a, axis=None, keepdims=False):
+    return quantile_adjoint(g, a, 0.5, axis, "linear", keepdims, "quantile")
+
+
+@adjoint(np.nanmedian, kind=None, fresh=True)
+def d_nanmedian(g, ans, a, axis=None, keepdims=False):
+    return quantile_adjoint(g, a, 0.5, axis, "linear", keepdims, "nanquantile")
+
+
+@adjoint(np.quantile, kind=None, fresh=True)
+def d_quantile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_adjoint(g, a, q, axis, method, keepdims, "quantile")
+
+
+@adjoint(np.nanquantile, kind=None, fresh=True)
+def d_nanquantile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_adjoint(g, a, q, axis, method, keepdims, "nanquantile")
+
+
+@adjoint(np.percentile, kind=None, fresh=True)
+def d_percentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_adjoint(g, a, q, axis, method, keepdims, "percentile")
+
+
+@adjoint(np.nanpercentile, kind=None, fresh=True)
+def d_nanpercentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_adjoint(g, a, q, axis, method, keepdims, "nanpercentile")

@@ -274,3 +274,153 @@ def diff_adjoint(g, x, n=1, axis=-1):
         padded = np.pad(g, pad)
         g = -np.diff(padded, axis=axis)
     return g
+
+
+# -- issue 16: nan-aware products, spreads and cumulative reductions; order statistics --
+
+
+def _nan_filled(x, fill):
+    """``x`` with its NaNs replaced by ``fill`` (the neutral element of the reduction)."""
+    x = np.asarray(x)
+    return np.where(np.isnan(x), fill, x)
+
+
+def nan_prod_adjoint(g, x, axis=None, keepdims=False):
+    """The adjoint of ``np.nanprod``: ``prod``'s adjoint with NaNs counted as 1, and 0 at
+    the NaNs themselves (exact where ``x`` has zeros, like ``prod_adjoint``)."""
+    x = np.asarray(x)
+    d = prod_adjoint(g, _nan_filled(x, 1), axis, keepdims)
+    return _scalar_like(np.where(np.isnan(x), 0, d).astype(_dtype_of(x, g), copy=False), x)
+
+
+def _nan_centered(x, axes, ddof, correction):
+    """``x`` minus the mean of its numbers (0 at the NaNs), and ``1 / (count - ddof)``."""
+    numbers = ~np.isnan(x)
+    count = np.sum(numbers, axis=axes, keepdims=True)
+    dtype = _dtype_of(x)
+    filled = np.where(numbers, x, 0)
+    mean = np.sum(filled, axis=axes, keepdims=True) / np.maximum(count, 1).astype(dtype)
+    dof = count - (ddof if correction is None else correction)
+    with np.errstate(divide="ignore"):  # no degrees of freedom: inf, as NumPy's forward
+        scale = (1.0 / dof.astype(dtype)).astype(dtype)
+    return np.where(numbers, x - mean, 0).astype(dtype), scale
+
+
+def nan_var_adjoint(g, x, axis=None, ddof=0, keepdims=False, correction=None):
+    """The adjoint of ``np.nanvar``: ``2 g (x - mean) / (count - ddof)`` at the numbers
+    (mean and count over the numbers of each slice), 0 at the NaNs."""
+    x = np.asarray(x)
+    axes = _axes(axis, x.ndim)
+    g = _expand(g, axes, keepdims)
+    centered, scale = _nan_centered(x, axes, ddof, correction)
+    with np.errstate(invalid="ignore"):
+        return _scalar_like((g * centered * (2 * scale)).astype(_dtype_of(x, g)), x)
+
+
+def nan_std_adjoint(g, ans, x, axis=None, ddof=0, keepdims=False, correction=None):
+    """The adjoint of ``np.nanstd``: ``g (x - mean) / ((count - ddof) std)`` at the
+    numbers, 0 at the NaNs; 0 where the std is 0 (a subgradient, as ``std``)."""
+    x = np.asarray(x)
+    axes = _axes(axis, x.ndim)
+    g = _expand(g, axes, keepdims)
+    ans = _expand(np.asarray(ans), axes, keepdims)
+    centered, scale = _nan_centered(x, axes, ddof, correction)
+    with np.errstate(invalid="ignore"):
+        scaled = np.asarray(g * centered * scale).astype(_dtype_of(x, g))
+    return _scalar_like(_divide_or_zero(scaled, ans), x)
+
+
+def nan_cumsum_adjoint(g, x, axis=None):
+    """The adjoint of ``np.nancumsum``: ``cumsum``'s, 0 at the NaNs (counted as 0)."""
+    d = cumsum_adjoint(g, x, axis)
+    return _scalar_like(np.where(np.isnan(x), 0, d).astype(_dtype_of(x, g), copy=False), x)
+
+
+def nan_cumprod_adjoint(g, ans, x, axis=None):
+    """The adjoint of ``np.nancumprod``: ``cumprod``'s with NaNs counted as 1, 0 at them."""
+    d = cumprod_adjoint(g, ans, _nan_filled(x, 1), axis)
+    return _scalar_like(np.where(np.isnan(x), 0, d).astype(_dtype_of(x, g), copy=False), x)
+
+
+_ORDER_STATISTICS = {"quantile": np.quantile, "percentile": np.percentile}
+
+
+def quantile_adjoint(g, x, q, axis=None, method="linear", keepdims=False, how="quantile"):
+    """The adjoint of ``np.quantile``/``percentile``/``median`` and their ``nan`` forms.
+
+    Every ``method`` NumPy offers computes, along the reduced axes of each slice sorted,
+    ``(1 - t) s[i] + t s[i + 1]`` with ``i`` and ``t`` that depend only on ``q``, the
+    slice's length and the method. So the adjoint sends ``(1 - t) g`` to the element
+    sorted to place ``i`` and ``t g`` to the one at ``i + 1``. The "virtual index"
+    ``i + t`` is read from NumPy itself: the same quantile of ``0, 1, ..., n - 1``.
+    Tied elements share the adjoint of their sorted places equally (as ``max`` does);
+    ``how`` is ``"quantile"``, ``"percentile"``, or with a ``"nan"`` prefix the NaN-
+    ignoring forms (NaNs get 0, each slice counts its numbers). Without the prefix a slice
+    with a NaN has the result NaN: its NaNs share the adjoint.
+    """
+    x = np.asarray(x)
+    dtype = _dtype_of(x, g)
+    skip_nan = how.startswith("nan")
+    axes = _axes(axis, x.ndim)
+    kept = [i for i in range(x.ndim) if i not in axes]
+    moved = np.transpose(x, kept + list(axes))
+    flat = moved.reshape(-1, int(np.prod([x.shape[a] for a in axes], dtype=int)))
+    q = np.asarray(q, dtype=np.float64)
+    rows, n = flat.shape
+    gk = np.reshape(np.asarray(g, dtype=dtype), (q.size, rows))
+    order = np.argsort(flat, axis=-1, kind="stable")
+    ordered = np.take_along_axis(flat, order, axis=-1)
+    numbers = ~np.isnan(flat)
+    counts = np.sum(numbers, axis=-1) if skip_nan else np.full(rows, n)
+    placed = np.zeros((rows, n), dtype=dtype)  # the adjoint of each sorted place
+    for count in np.unique(counts):
+        if count == 0:
+            continue  # an all-NaN slice: NaN result, no adjoint
+        chosen = np.flatnonzero(counts == count)
+        index = _virtual_index(int(count), q.ravel(), method, how.removeprefix("nan"))
+        low = np.minimum(np.floor(index).astype(int), count - 1)
+        t = (index - low).astype(dtype)
+        high = np.minimum(low + 1, count - 1)
+        for k in range(q.size):
+            placed[chosen, low[k]] += gk[k, chosen] * (1 - t[k])
+            placed[chosen, high[k]] += gk[k, chosen] * t[k]
+    placed = _share_among_ties(placed, ordered)
+    d = np.zeros((rows, n), dtype=dtype)
+    np.put_along_axis(d, order, placed, axis=-1)
+    if not skip_nan:
+        d = _to_nans(d, numbers, gk)
+    d = np.transpose(d.reshape(moved.shape), np.argsort(kept + list(axes)))
+    return _scalar_like(d, x)
+
+
+def _virtual_index(count: int, q, method: str, how: str):
+    """Where ``q`` falls among ``count`` sorted elements: ``i + t`` (NumPy's own answer
+    for the quantile of ``0, 1, ..., count - 1``)."""
+    probe = np.arange(count, dtype=np.float64)
+    return np.asarray(_ORDER_STATISTICS[how](probe, q, method=method), dtype=np.float64)
+
+
+def _share_among_ties(placed, ordered):
+    """Each run of equal sorted values gets the mean of its places' adjoints everywhere."""
+    rows, n = ordered.shape
+    if n < 2:
+        return placed
+    starts = np.ones((rows, n), dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    if starts.all():
+        return placed
+    labels = np.cumsum(starts.ravel()) - 1
+    total = np.bincount(labels, weights=placed.ravel().astype(np.float64))
+    size = np.bincount(labels)
+    return (total / size)[labels].reshape(rows, n).astype(placed.dtype)
+
+
+def _to_nans(d, numbers, gk):
+    """Rows with a NaN (whose result is NaN): their NaNs share the row's adjoint."""
+    has_nan = ~numbers.all(axis=-1)
+    if not has_nan.any():
+        return d
+    nans = ~numbers[has_nan]
+    share = np.sum(gk[:, has_nan], axis=0) / np.sum(nans, axis=-1)
+    d[has_nan] = np.where(nans, share[:, None], 0)
+    return d
