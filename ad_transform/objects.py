@@ -20,6 +20,7 @@ import abc
 import ast
 import dataclasses
 import inspect
+import operator
 import textwrap
 import types
 from dataclasses import dataclass
@@ -619,6 +620,10 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict)
         return None  # a ``match`` subject's class now known, a ``super()`` proxy
     value = getattr(op.stmt, "value", None)
     context = _Context(op, fn, classes, records, proxies)
+    if isinstance(value, (gast.Subscript, gast.Attribute)) and _is_namedtuple_class(
+        context.class_of(value.value) if isinstance(value.value, gast.Name) else None
+    ):
+        return context.namedtuple_read(value)
     if isinstance(value, gast.Call):
         return context.call(value)
     if isinstance(value, gast.Attribute):
@@ -877,6 +882,28 @@ class _Context:
         gast.copy_location(call, self.op.stmt.value)
         return constructor_op(self.op.stmt, self.op.target, cls, call, self.fn)
 
+    # -- named tuples ---------------------------------------------------------------------
+    def namedtuple_read(self, node: gast.Subscript | gast.Attribute):
+        """``t[i]`` of a named tuple is a tuple's item (its rule as it stands); ``t.x`` of a
+        field ``x`` (the class's own field getter) is ``t[i]`` of its position. Anything
+        else on a named tuple (its methods, other attributes) is refused when active."""
+        from .analyze import _rule_op
+
+        if isinstance(node, gast.Subscript):
+            return None
+        cls = self.class_of(node.value)
+        fields = cls._fields
+        getter = find_attribute(cls, node.attr)
+        if node.attr not in fields or getter is None or getter[0] not in _namedtuple_bases(cls):
+            self.op.refusal = self.error_text(
+                node.value, cls, f"'{node.attr}' is not one of its fields {fields}"
+            )
+            return None
+        index = gast.Constant(value=fields.index(node.attr), kind=None)
+        return _rule_op(
+            self.op.stmt, self.op.target, operator.getitem, [node.value, index], {}, self.fn
+        )
+
     # -- attributes -----------------------------------------------------------------------
     def attribute(self, node: gast.Attribute):
         from .analyze import FIELD, Op, is_user_function
@@ -973,6 +1000,21 @@ class _Context:
             )
             return None
         return self.operator_method(node.operand, cls, method, [node.operand])
+
+
+def _is_namedtuple_class(cls) -> bool:
+    """A named tuple class (``collections.namedtuple``, ``typing.NamedTuple``)."""
+    return (
+        isinstance(cls, type)
+        and issubclass(cls, tuple)
+        and isinstance(getattr(cls, "_fields", None), tuple)
+    )
+
+
+def _namedtuple_bases(cls: type) -> list[type]:
+    """The classes of ``cls``'s MRO that ``namedtuple`` made (their field getters are the
+    tuple's items; a subclass may define a property of the same name)."""
+    return [c for c in cls.__mro__ if "_make" in vars(c) and "_fields" in vars(c)]
 
 
 def _class_atom(cls: type, like) -> gast.expr:
