@@ -34,7 +34,13 @@ from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
-from .objects import class_of_atom, dependencies_of_lookup, is_user_class, record_layout
+from .objects import (
+    class_of_atom,
+    dependencies_of_lookup,
+    is_plain_namedtuple,
+    is_user_class,
+    record_layout,
+)
 from .ownership import check_item_stores
 from .parse import is_missing
 from .rules.registry import (
@@ -539,6 +545,16 @@ def constructor_op(stmt, target, cls: type, call: gast.Call, fn: NormalizedFunct
     in each attribute (the forward sweep runs the constructor itself). Any other class is
     opaque, with the reason."""
     keywords = {kw.arg: kw.value for kw in call.keywords}
+    if is_plain_namedtuple(cls):  # a tuple whose items are the arguments in field order
+        try:
+            bound = inspect.signature(cls.__new__).bind(None, *call.args, **keywords)
+        except TypeError as exc:
+            raise fn.parsed.error(f"call of {cls.__qualname__}: {exc}", call) from None
+        positions = {name: str(i) for i, name in enumerate(cls._fields)}
+        inputs = {positions[k]: v for k, v in bound.arguments.items() if k in positions}
+        op = Op(stmt, BUILD, target, callee=cls, inputs=inputs)
+        op.lookups = dependencies_of_lookup(cls, "__new__")
+        return op
     layout = record_layout(cls)
     if isinstance(layout, str):
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}

@@ -491,23 +491,13 @@ def _as_differentiable_tree(value, position: int, func):
 def _check_cotangent(cotangent, value) -> None:
     """A ``ValueError`` where the cotangent's structure or a leaf's shape is not the
     value's, naming the path of the first mismatch (``cotangent['b'][1]``)."""
-    if pytree.is_node(value) or pytree.is_node(cotangent):
-        pytree.match_structure(value, cotangent, "", "cotangent")
-        pairs = zip(
-            pytree.leaves_with_paths(cotangent, "cotangent"),
-            pytree.leaves_with_paths(value, "value"),
+    if pytree.is_node(value) or (cotangent is not None and pytree.is_node(cotangent)):
+        pytree.check_cotangent(value, cotangent)
+    elif np.shape(cotangent) != np.shape(value):
+        raise ValueError(
+            f"the cotangent has shape {np.shape(cotangent)} but the function's "
+            f"value has shape {np.shape(value)}"
         )
-    else:
-        pairs = [(("the cotangent", cotangent), ("the function's value", value))]
-    for (where, leaf), (_, primal) in pairs:
-        if leaf is not None and np.shape(leaf) != np.shape(primal):
-            raise ValueError(
-                f"{where} has shape {np.shape(leaf)} but the function's value has shape "
-                f"{np.shape(primal)} there"
-                if where != "the cotangent"
-                else f"the cotangent has shape {np.shape(leaf)} but the function's value has "
-                f"shape {np.shape(primal)}"
-            )
 
 
 _ANNOTATION_TYPES = {

@@ -244,8 +244,8 @@ def _may_involve_objects(ops: list, fn, param_classes: dict) -> bool:
         return True
     seen: set[int] = set()
     for op in ops:
-        if op.form == RECORD:
-            return True
+        if op.form == RECORD or (isinstance(op.callee, type) and is_user_class(op.callee)):
+            return True  # an object made here (a record, a named tuple, a refused one)
         callee = op.callee
         if op.form == OPAQUE and (
             isinstance(callee, types.MethodType)
@@ -440,7 +440,7 @@ def _classes_of_names(
     (``results``, by position), an attribute of a record stored from such a name, a copy
     (joined over branches and loops, to a fixpoint). ``optimistic``: an operation not
     resolved (yet) gives nothing instead of an unknown class."""
-    from .analyze import CONSTANT, COPY, FIELD, MUTATIONS, OPAQUE, RECORD, RULE
+    from .analyze import BUILD, CONSTANT, COPY, FIELD, MUTATIONS, OPAQUE, RECORD, RULE
 
     definitions: dict[str, list] = {}
     for position, op in enumerate(ops):
@@ -452,8 +452,8 @@ def _classes_of_names(
         for name, defs in definitions.items():
             found = {param_classes[name]} if name in param_classes else set()
             for position, op in defs:
-                if op.form == RECORD:
-                    found.add(op.callee)
+                if op.form == RECORD or (op.form == BUILD and isinstance(op.callee, type)):
+                    found.add(op.callee)  # an object or a named tuple made here
                 elif position in results:  # a helper returning an object of a known class
                     found.add(results[position])
                 elif op.form == COPY and op.inputs["x"].id in definitions:
@@ -1009,6 +1009,15 @@ def _is_namedtuple_class(cls) -> bool:
         and issubclass(cls, tuple)
         and isinstance(getattr(cls, "_fields", None), tuple)
     )
+
+
+def is_plain_namedtuple(cls) -> bool:
+    """A named tuple class whose ``__new__`` is the one ``namedtuple`` made: calling it
+    builds the tuple of its arguments in field order."""
+    if not _is_namedtuple_class(cls):
+        return False
+    found = find_attribute(cls, "__new__")
+    return found is not None and found[0] in _namedtuple_bases(cls)
 
 
 def _namedtuple_bases(cls: type) -> list[type]:

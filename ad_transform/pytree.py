@@ -235,18 +235,18 @@ def _map(f: Callable, tree, rest: tuple, path: str):
     return _build(node, tree, keys, mapped)
 
 
-def _children_like(node: _Node, tree, keys: list, other, path: str, name: str) -> list:
+def _children_like(
+    node: _Node, tree, keys: list, other, path: str, name: str, against: str = "the first tree"
+) -> list:
     """The children of ``other`` under the keys of ``tree``'s node, or a ``ValueError``
     naming ``path`` when ``other`` is not a container of the same kind and keys."""
-    where = f"{name}{path}" if path else name
+    where = f"{name}{path}"
     other_node = _node_of(other)
     if other_node is None or type(other_node) is not type(node) or not node.same_kind(tree, other):
-        raise ValueError(
-            f"{where} is {_describe(other)} where the first tree has {_describe(tree)}"
-        )
+        raise ValueError(f"{where} is {_describe(other)} where {against} has {_describe(tree)}")
     other_keys, other_children = _children(other_node, other)
     if set(other_keys) != set(keys) or len(other_keys) != len(keys):
-        raise ValueError(f"{where} has the keys {other_keys!r} where the first tree has {keys!r}")
+        raise ValueError(f"{where} has the keys {other_keys!r} where {against} has {keys!r}")
     if isinstance(node, _DictNode):
         return [other[k] for k in keys]
     return other_children
@@ -289,21 +289,29 @@ def map_with_path(f: Callable, tree, path: str = ""):
     return _build(node, tree, keys, mapped)
 
 
-def match_structure(value, other, path: str, name: str) -> None:
-    """Raise ``ValueError`` naming ``name + path`` where ``other`` (a cotangent, say) is
-    not a container of the same kind and keys as ``value``; leaves are not compared."""
+def check_cotangent(value, cotangent, path: str = "", name: str = "cotangent") -> None:
+    """Raise ``ValueError`` naming ``name + path`` (``cotangent['b'][1]``) at the first
+    place where ``cotangent`` is not a container of the kind and keys of ``value`` or a
+    leaf's shape differs; ``None`` stands for a zero cotangent of any leaf."""
     node = _node_of(value)
     if node is None:
-        if _node_of(other) is not None and other is not None:
+        if cotangent is None:
+            return
+        if _node_of(cotangent) is not None:
             raise ValueError(
-                f"{name}{path} is {_describe(other)} where the function's value has "
+                f"{name}{path} is {_describe(cotangent)} where the function's value has "
                 f"{_describe(value)}"
+            )
+        if np.shape(cotangent) != np.shape(value):
+            raise ValueError(
+                f"{name}{path} has shape {np.shape(cotangent)} but the function's value has "
+                f"shape {np.shape(value)} there"
             )
         return
     keys, children = _children(node, value)
-    others = _children_like(node, value, keys, other, path, name)
-    for key, child, other_child in zip(keys, children, others):
-        match_structure(child, other_child, path + node.path(key), name)
+    others = _children_like(node, value, keys, cotangent, path, name, "the function's value")
+    for key, child, other in zip(keys, children, others):
+        check_cotangent(child, other, path + node.path(key), name)
 
 
 def adjoint_of(cotangent, value):
@@ -323,7 +331,7 @@ def adjoint_of(cotangent, value):
     if value is None:
         return 0.0
     keys, children = _children(node, value)
-    others = _children_like(node, value, keys, cotangent, "", "cotangent")
+    others = _children_like(node, value, keys, cotangent, "", "cotangent", "the value")
     adjoints = [adjoint_of(o, c) for o, c in zip(others, children)]
     if isinstance(node, _DictNode):
         return DictAdjoint(zip(keys, adjoints))
