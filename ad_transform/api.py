@@ -328,7 +328,11 @@ class VJPFunction(_Transformed):
             )
         if isinstance(value, np.ndarray) and any(v is value for v in saved):
             value = value.copy()  # the caller may change it; the pullback must not see that
-        shaped = self._shaped_gradients
+        elif pytree.is_node(value):  # its arrays may be saved values too
+            value = _copied_arguments((value,))[0]
+        if self.has_aux:
+            aux = _copied_arguments((aux,))[0]
+        shaped, has_aux = self._shaped_gradients, self.has_aux
 
         def pullback(cotangent):
             """Input cotangents (``J^T v``) for the output cotangent ``v``."""
@@ -337,6 +341,8 @@ class VJPFunction(_Transformed):
                 cotangent = pytree.adjoint_of(cotangent, value)
             elif isinstance(cotangent, np.ndarray) and cotangent.ndim == 0:
                 cotangent = cotangent[()]  # an immutable scalar: never written in place
+            if has_aux:  # f returned (output, aux): aux's cotangent is zero
+                cotangent = ListAdjoint([cotangent, 0.0])
             return shaped(backward(saved, cotangent), args, containers)
 
         if self.has_aux:

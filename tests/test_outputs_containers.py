@@ -190,3 +190,18 @@ def pair_of(v):
 def test_grad_of_a_container_output_is_refused_with_the_vjp_hint():
     with pytest.raises(Exception, match="vjp"):
         grad(pair_of)(X)
+
+
+def cube_and_square(v):
+    c = v**3
+    return c, v * v
+
+
+def test_changing_a_returned_array_does_not_change_the_pullback():
+    x = np.array([1.0, 2.0])
+    value, pullback = vjp(cube_and_square)(x)
+    first = pullback((np.ones(2), np.ones(2)))
+    value[0][:] = 100.0
+    value[1][:] = 100.0
+    np.testing.assert_allclose(pullback((np.ones(2), np.ones(2))), first)
+    np.testing.assert_allclose(first, 3 * x**2 + 2 * x)
