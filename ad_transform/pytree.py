@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ADTransformError
+from .runtime import DictAdjoint, Fields, Item, KeyItem, ListAdjoint
 
 _REGISTERED: dict[type, tuple[Callable, Callable]] = {}
 
@@ -319,8 +320,6 @@ def adjoint_of(cotangent, value):
     dicts, sequences and named tuples as ``ListAdjoint``, dataclass and registered
     objects as ``Fields``, ``None`` as zero; leaves as they are (a 0-d array as a
     scalar). ``value`` is the output, whose structure ``cotangent`` has."""
-    from .runtime import DictAdjoint, Fields, ListAdjoint
-
     node = _node_of(value)
     if node is None:
         if cotangent is None:
@@ -388,8 +387,6 @@ def gradient_like(adjoint, x, path: str, what: str):
 
 def _part(adjoint, key: Hashable, position: int):
     """The adjoint of one child in a container's adjoint (zero where nothing reached it)."""
-    from .runtime import Fields, Item, KeyItem
-
     if _is_zero(adjoint):
         return 0.0
     if isinstance(adjoint, Fields):
