@@ -3,10 +3,11 @@
 The data are scikit-learn's bundled 8x8 handwritten digits (1797 images, no download).
 The network is 64 -> 32 (tanh) -> 10 (softmax), the loss the mean cross-entropy,
 written in plain NumPy. The parameters live in a dict; ``grad(loss)`` gives a dict of
-gradients with the same keys, and ``tree_map`` makes the SGD step. Before training, the gradient is checked against central
-finite differences on a few weights; after training, the test accuracy is printed
-(expect well above 90%) and, with ``--plot [PATH]`` (default ``nn_digits_loss.png``),
-the loss curve is saved as a PNG; nothing is written without ``--plot``.
+gradients with the same keys, and ``tree_map`` makes the SGD step. Before training,
+the gradient is checked against central finite differences on a few weights; after
+training, the test accuracy is printed (expect well above 90%) and, with ``--plot
+[PATH]`` (default ``nn_digits_loss.png``), the loss curve is saved as a PNG; nothing
+is written without ``--plot``.
 
 Needs the optional ``examples`` extra: ``pip install -e '.[examples]'`` (scikit-learn;
 matplotlib for ``--plot``). A missing one is named in one line.
