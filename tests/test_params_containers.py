@@ -321,3 +321,98 @@ def test_tree_map_names_the_path_of_a_mismatch():
 def test_tree_map_of_a_registered_node():
     new = tree_map(lambda v: v * 2, Affine(np.ones(2), 3.0))
     assert type(new) is Affine and new.offset == 6.0
+
+
+# -- containers passed on, methods, refusals ---------------------------------------------
+
+
+def sum_of_fields(t):
+    return np.sum(t.w) * t.b
+
+
+def squared_norm_of_w(q):
+    return np.sum(q["w"] ** 2)
+
+
+def test_named_tuple_and_dict_passed_to_helpers():
+    def f(t, q):
+        return sum_of_fields(t) * 2.0 + squared_norm_of_w(q) * q["b"]
+
+    t, q = Linear(RNG.normal(size=3), 0.6), {"w": RNG.normal(size=2), "b": 1.7}
+    dt, dq = grad(f, wrt=(0, 1))(t, q)
+    check_tree_gradient(f, (t, q), dt, position=0)
+    check_tree_gradient(f, (t, q), dq, position=1)
+
+
+@dataclass
+class Scaler:
+    w: np.ndarray
+    b: float
+
+    def apply(self, x):
+        return np.sum(self.w * x) * self.b
+
+
+def test_method_of_a_dataclass_parameter():
+    def f(model, x):
+        return model.apply(x) ** 2
+
+    model, x = Scaler(RNG.normal(size=3), 0.9), RNG.normal(size=3)
+    check_tree_gradient(f, (model, x), grad(f)(model, x))
+
+
+def test_same_array_under_two_keys_gets_two_gradients():
+    def f(p):
+        return np.sum(p["a"] * p["b"] ** 2)
+
+    w = np.array([1.0, 2.0])
+    gradient = grad(f)({"a": w, "b": w})
+    np.testing.assert_allclose(gradient["a"], w**2)
+    np.testing.assert_allclose(gradient["b"], 2 * w * w)
+
+
+def store_into_argument(p):
+    p["w"] = p["w"] * 2.0
+    return np.sum(p["w"])
+
+
+def add_in_place_to_a_leaf(p):
+    w = p["w"]
+    w += 1.0
+    return np.sum(w)
+
+
+def append_to_argument(p):
+    p.append(1.0)
+    return p[0]
+
+
+@pytest.mark.parametrize(
+    ("f", "arg"),
+    [
+        (store_into_argument, {"w": np.ones(2)}),
+        (add_in_place_to_a_leaf, {"w": np.ones(2)}),
+        (append_to_argument, [1.0]),
+    ],
+)
+def test_writes_into_container_arguments_are_refused(f, arg):
+    before = repr(arg)
+    with pytest.raises(ADTransformError, match="argument 'p'"):
+        grad(f)(arg)
+    assert repr(arg) == before
+
+
+class Opaque:
+    def __init__(self, a):
+        self.a = a
+
+
+register_pytree_node(Opaque, lambda o: ((o.a * 1.0,), None), lambda _, c: Opaque(*c))
+
+
+def test_registered_node_whose_children_are_not_its_attributes_is_refused():
+    def f(o):
+        return np.sum(o.a) * 2.0
+
+    with pytest.raises(ADTransformError, match="not an attribute"):
+        grad(f)(Opaque(np.ones(2)))
