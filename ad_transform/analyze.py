@@ -210,6 +210,7 @@ def analyze(
     if aliases.apply_kinds(ops, kinds, fn, _describe):
         kinds = _kinds(ops, start, fn)
     _resolve_iteration_headers(ops, kinds, fn)
+    _read_attributes_when_run(ops, kinds, fn)
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
     while True:
@@ -282,6 +283,36 @@ def _resolve_iteration_headers(ops: list[Op], kinds: dict, fn: NormalizedFunctio
         primitive = runtime.dict_key if kind == DICT else runtime.iterated
         resolved = _rule_op(op.stmt, op.target, primitive, [source, index], {}, fn)
         op.rule, op.inputs, op.pure = resolved.rule, resolved.inputs, resolved.pure
+
+
+def _read_attributes_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction) -> None:
+    """``v = obj.name`` on a local whose class is not known here (an element of a list of
+    dataclass layers, a named tuple in a dict) and that is not known to be an array or a
+    number: differentiated by ``runtime.attribute_adjoint``, which asks the object when
+    it runs (a named tuple's field, an attribute stored on it; anything else is refused).
+    Reads the objects machinery described or refused (``objects.py``) are left alone, and
+    so are reads of a ``super()`` proxy (refused when active)."""
+    proxies = {
+        op.target for op in ops if op.rule is not None and op.rule.primitive is runtime.super_of
+    }
+    for op in ops:
+        callee = op.callee
+        if op.form != OPAQUE or op.refusal is not None or not isinstance(callee, tuple):
+            continue
+        if callee[0] != "attribute" or not isinstance(op.stmt.value, gast.Attribute):
+            continue
+        receiver = op.stmt.value.value
+        local = isinstance(receiver, gast.Name) and (
+            receiver.id in fn.source_of or receiver.id in fn.params
+        )
+        if not local or receiver.id in proxies:
+            continue  # a global or a module: static
+        if atom_kind(receiver, kinds, fn) not in (UNKNOWN, None):
+            continue
+        name = gast.Constant(value=callee[1], kind=None)
+        resolved = _rule_op(op.stmt, op.target, runtime.attribute_of, [receiver, name], {}, fn)
+        op.form, op.rule, op.inputs, op.pure = RULE, resolved.rule, resolved.inputs, True
+        op.callee = None
 
 
 def _refuse_varied_keys(analysis: Analysis) -> None:

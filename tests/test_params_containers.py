@@ -416,3 +416,77 @@ def test_registered_node_whose_children_are_not_its_attributes_is_refused():
 
     with pytest.raises(ADTransformError, match="not an attribute"):
         grad(f)(Opaque(np.ones(2)))
+
+
+# -- objects inside containers: the attribute read asks the object when it runs -----------
+
+
+def test_list_of_dataclass_layers():
+    def f(layers, x):
+        for layer in layers:
+            x = np.tanh(x @ layer.w + layer.b)
+        return np.sum(x**2)
+
+    layers = [Layer(RNG.normal(size=(3, 4)), 0.2), Layer(RNG.normal(size=(4, 2)), -0.1)]
+    gradient = grad(f)(layers, X)
+    check_tree_gradient(f, (layers, X), gradient)
+
+
+def test_named_tuples_and_dataclasses_inside_a_dict():
+    def f(p):
+        return np.sum(p["lin"].w * p["lin"].b) + p["frozen"].scale * np.sum(p["frozen"].shift)
+
+    params = {
+        "lin": Linear(RNG.normal(size=3), 1.1),
+        "frozen": Frozen(0.4, RNG.normal(size=2)),
+    }
+    check_tree_gradient(f, (params,), grad(f)(params))
+
+
+@dataclass(slots=True)
+class Slotted:
+    w: np.ndarray
+    b: float
+
+
+def test_slotted_dataclass_in_a_list():
+    def f(items):
+        return sum(np.sum(item.w) * item.b for item in items)
+
+    items = [Slotted(RNG.normal(size=2), 0.5), Slotted(RNG.normal(size=3), 2.0)]
+    check_tree_gradient(f, (items,), grad(f)(items))
+
+
+@dataclass
+class WithProperty:
+    w: np.ndarray
+
+    @property
+    def doubled(self):
+        return self.w * 2.0
+
+
+class Doubled(Linear):
+    @property
+    def w(self):
+        return self[0] * 2.0
+
+
+def read_doubled(items):
+    return np.sum(items[0].doubled)
+
+
+def read_overridden_field(items):
+    return np.sum(items[0].w)
+
+
+@pytest.mark.parametrize(
+    ("f", "items", "attribute"),
+    [
+        (read_doubled, [WithProperty(np.ones(2))], "doubled"),
+        (read_overridden_field, [Doubled(np.ones(2), 1.0)], "w"),
+    ],
+)
+def test_computed_attributes_of_objects_inside_containers_are_refused(f, items, attribute):
+    with pytest.raises(ADTransformError, match=rf"attribute read '\.{attribute}'"):
+        grad(f)(items)
