@@ -11,6 +11,7 @@ from .errors import ADTransformError
 from .export import export
 from .graph import computation_graph
 from .pipeline import ssa_source
+from .pytree import register_pytree_node, tree_leaves, tree_map
 from .rules import adjoint, register_adjoint, register_nondifferentiable
 from .trace import trace_table
 
@@ -26,8 +27,11 @@ __all__ = [
     "grad",
     "register_adjoint",
     "register_nondifferentiable",
+    "register_pytree_node",
     "ssa_source",
     "trace_table",
+    "tree_leaves",
+    "tree_map",
     "value_and_grad",
     "vjp",
 ]

@@ -34,7 +34,13 @@ from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
-from .objects import class_of_atom, dependencies_of_lookup, is_user_class, record_layout
+from .objects import (
+    class_of_atom,
+    dependencies_of_lookup,
+    is_plain_namedtuple,
+    is_user_class,
+    record_layout,
+)
 from .ownership import check_item_stores
 from .parse import is_missing
 from .rules.registry import (
@@ -204,6 +210,7 @@ def analyze(
     if aliases.apply_kinds(ops, kinds, fn, _describe):
         kinds = _kinds(ops, start, fn)
     _resolve_iteration_headers(ops, kinds, fn)
+    _read_attributes_when_run(ops, kinds, fn)
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
     while True:
@@ -276,6 +283,36 @@ def _resolve_iteration_headers(ops: list[Op], kinds: dict, fn: NormalizedFunctio
         primitive = runtime.dict_key if kind == DICT else runtime.iterated
         resolved = _rule_op(op.stmt, op.target, primitive, [source, index], {}, fn)
         op.rule, op.inputs, op.pure = resolved.rule, resolved.inputs, resolved.pure
+
+
+def _read_attributes_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction) -> None:
+    """``v = obj.name`` on a local whose class is not known here (an element of a list of
+    dataclass layers, a named tuple in a dict) and that is not known to be an array or a
+    number: differentiated by ``runtime.attribute_adjoint``, which asks the object when
+    it runs (a named tuple's field, an attribute stored on it; anything else is refused).
+    Reads the objects machinery described or refused (``objects.py``) are left alone, and
+    so are reads of a ``super()`` proxy (refused when active)."""
+    proxies = {
+        op.target for op in ops if op.rule is not None and op.rule.primitive is runtime.super_of
+    }
+    for op in ops:
+        callee = op.callee
+        if op.form != OPAQUE or op.refusal is not None or not isinstance(callee, tuple):
+            continue
+        if callee[0] != "attribute" or not isinstance(op.stmt.value, gast.Attribute):
+            continue
+        receiver = op.stmt.value.value
+        local = isinstance(receiver, gast.Name) and (
+            receiver.id in fn.source_of or receiver.id in fn.params
+        )
+        if not local or receiver.id in proxies:
+            continue  # a global or a module: static
+        if atom_kind(receiver, kinds, fn) not in (UNKNOWN, None):
+            continue
+        name = gast.Constant(value=callee[1], kind=None)
+        resolved = _rule_op(op.stmt, op.target, runtime.attribute_of, [receiver, name], {}, fn)
+        op.form, op.rule, op.inputs, op.pure = RULE, resolved.rule, resolved.inputs, True
+        op.callee = None
 
 
 def _refuse_varied_keys(analysis: Analysis) -> None:
@@ -539,6 +576,16 @@ def constructor_op(stmt, target, cls: type, call: gast.Call, fn: NormalizedFunct
     in each attribute (the forward sweep runs the constructor itself). Any other class is
     opaque, with the reason."""
     keywords = {kw.arg: kw.value for kw in call.keywords}
+    if is_plain_namedtuple(cls):  # a tuple whose items are the arguments in field order
+        try:
+            bound = inspect.signature(cls.__new__).bind(None, *call.args, **keywords)
+        except TypeError as exc:
+            raise fn.parsed.error(f"call of {cls.__qualname__}: {exc}", call) from None
+        positions = {name: str(i) for i, name in enumerate(cls._fields)}
+        inputs = {positions[k]: v for k, v in bound.arguments.items() if k in positions}
+        op = Op(stmt, BUILD, target, callee=cls, inputs=inputs)
+        op.lookups = dependencies_of_lookup(cls, "__new__")
+        return op
     layout = record_layout(cls)
     if isinstance(layout, str):
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}

@@ -10,13 +10,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import pytree, runtime
 from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
 from .objects import TheClass, is_user_class
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
 from .rules.registry import ARRAY, SCALAR, UNKNOWN
+from .runtime import ListAdjoint
 
-Wrt = int | tuple[int, ...]
+Wrt = int | str | tuple[int | str, ...] | list[int | str]
 
 
 def _kind_of_type(cls: type) -> str | None:
@@ -33,15 +35,11 @@ class _Transformed:
     mode: str
     ad_transform_derivative = "a derivative"  # what callables.derivative_origin reports
 
-    def __init__(self, func: Callable, wrt: Wrt) -> None:
-        if (
-            isinstance(wrt, bool)
-            or not isinstance(wrt, (int, tuple))
-            or (isinstance(wrt, tuple) and not all(isinstance(i, int) for i in wrt))
-        ):
-            raise TypeError(f"wrt must be an argument index or a tuple of indices, not {wrt!r}")
+    def __init__(self, func: Callable, wrt: Wrt, has_aux: bool = False) -> None:
         if not callable(func):
             raise TypeError(f"{type(self).__name__.lower()} expects a function, got {func!r}")
+        wrt = _wrt_indices(func, wrt)
+        self.has_aux = bool(has_aux)
         # name, doc and __wrapped__ of func, but not its __dict__: attributes of func
         # (another grad object's own state, say) must not replace this object's
         functools.update_wrapper(self, func, updated=())
@@ -98,7 +96,10 @@ class _Transformed:
             kind = type(value)
             if kind is float or (kind is np.ndarray and value.dtype.kind == "f"):
                 continue
-            replacement = _as_differentiable(value, i - self._offset, self.func)
+            if value is not None and pytree.is_node(value):
+                replacement = _as_differentiable_tree(value, i - self._offset, self.func)
+            else:
+                replacement = _as_differentiable(value, i - self._offset, self.func)
             if replacement is not value:
                 converted = converted or list(args)
                 converted[i] = replacement
@@ -129,7 +130,7 @@ class _Transformed:
     def _remember_fast_path(self, key: tuple, generated: Generated) -> None:
         """Calls with these argument types may skip the checks: floats need no conversion,
         arrays only a dtype check, and no user function it calls can be redefined."""
-        if generated.dependencies:
+        if generated.dependencies or self.has_aux:
             return
         arrays = []
         for i in self._positions:
@@ -152,16 +153,16 @@ class _Transformed:
         if self._last is None:
             types_ = _default_argument_types(self._function, self._wrt)
             receiver = tuple(map(type, self._receiver))
-            self._generated_for_key(receiver + types_[len(receiver) :])
+            key = receiver + types_[len(receiver) :]
+            self._generated_for_key(("aux", *key) if self.has_aux else key)
         return self._last.source
 
     @property
     def generic_source(self) -> str:
         """The generated source that works for any argument types (arrays, scalars, lists)."""
         kinds = (UNKNOWN,) * _positional_count(self._function, self._wrt)
-        return generate(
-            self._function, self._wrt, kinds, self.mode, self._receiver_classes()
-        ).source
+        mode = VJP if self.has_aux else self.mode
+        return generate(self._function, self._wrt, kinds, mode, self._receiver_classes()).source
 
     def _receiver_classes(self) -> tuple | None:
         """The class of the object a bound method is bound to (None for a function)."""
@@ -177,7 +178,25 @@ class _Transformed:
         return self._generated(self._prepare(self._receiver + args)).source
 
     def __repr__(self) -> str:
-        return f"<{self.mode}({self.func.__qualname__}, wrt={self.wrt!r})>"
+        aux = ", has_aux=True" if self.has_aux else ""
+        return f"<{self.mode}({self.func.__qualname__}, wrt={self.wrt!r}{aux})>"
+
+    def _containers(self, args: tuple) -> tuple[int, ...]:
+        """The positions of differentiated arguments that are containers (pytree nodes)."""
+        return tuple(i for i in self._positions if args[i] is not None and pytree.is_node(args[i]))
+
+    def _shaped_gradients(self, gradients, args: tuple, containers: tuple[int, ...]):
+        """The generated code's gradients with each container argument's gradient given
+        that argument's structure and types (``pytree.gradient_like``)."""
+        if not containers:
+            return gradients
+        single = isinstance(self.wrt, (int, str))
+        found = [gradients] if single else list(gradients)
+        for k, i in enumerate(self._positions):
+            if i in containers:
+                what = f"argument {i - self._offset}"
+                found[k] = pytree.gradient_like(found[k], args[i], "", what)
+        return found[0] if single else tuple(found)
 
     def __get__(self, instance, owner=None):
         return self if instance is None else functools.partial(self, instance)
@@ -202,7 +221,47 @@ class GradientFunction(_Transformed):
     def _call(self, args: tuple, kwargs: dict):
         args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
-        return self._generated(args).function(*args, **kwargs)
+        containers = self._containers(args)
+        if self.has_aux:
+            return self._call_with_aux(args, kwargs, containers)
+        result = self._generated(args).function(*args, **kwargs)
+        if not containers:
+            return result
+        if self.mode == VALUE_AND_GRAD:
+            value, gradients = result
+            return value, self._shaped_gradients(gradients, args, containers)
+        return self._shaped_gradients(result, args, containers)
+
+    def _call_with_aux(self, args: tuple, kwargs: dict, containers: tuple[int, ...]):
+        """``f`` returns ``(output, aux)``: the split-mode code of ``f`` pulls back the
+        seed of ``output`` and a zero for ``aux``, which is returned as it is."""
+        output, aux, backward, saved = _run_forward_with_aux(self, args, kwargs)
+        seed = runtime.seed(output)
+        gradients = backward(saved, ListAdjoint([seed, 0.0]))
+        gradients = self._shaped_gradients(gradients, args, containers)
+        if self.mode == VALUE_AND_GRAD:
+            return (output, aux), gradients
+        return gradients, aux
+
+    def _generated(self, args: tuple) -> Generated:
+        if self.has_aux:  # the forward and backward sweeps of f, as for vjp
+            return self._generated_for_key(("aux", *map(type, args)))
+        return super()._generated(args)
+
+    def _generated_for_key(self, key: tuple) -> Generated:
+        if key[:1] != ("aux",):
+            return super()._generated_for_key(key)
+        generated = self._specialized.get(key)
+        if generated is None or (generated.dependencies and generated.is_stale()):
+            kinds = tuple(_kind_of_type(t) for t in key[1:])
+            classes = tuple(
+                t if kind == UNKNOWN and is_user_class(t) else None
+                for t, kind in zip(key[1:], kinds)
+            )
+            generated = generate(self._function, self._wrt, kinds, VJP, classes)
+            self._specialized[key] = generated
+        self._last = generated
+        return generated
 
 
 class ValueAndGradientFunction(GradientFunction):
@@ -210,6 +269,38 @@ class ValueAndGradientFunction(GradientFunction):
 
     mode = VALUE_AND_GRAD
     ad_transform_derivative = "value_and_grad"
+
+
+def _run_forward_with_aux(transformed: _Transformed, args: tuple, kwargs: dict) -> tuple:
+    """Run the forward sweep of a ``has_aux`` function: ``(output, aux, backward, saved)``;
+    an error unless it returned a pair."""
+    generated = transformed._generated(args)
+    args = _copied_arguments(args)
+    value, saved = generated.function(*args, **kwargs)
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ADTransformError(
+            f"{transformed.func.__name__} is differentiated with has_aux=True, so it must return "
+            f"a pair (output, aux), but it returned {type(value).__name__} {value!r:.60}"
+        )
+    backward = generated.functions[generated.backward]
+    return value[0], value[1], backward, saved
+
+
+def _copied_arguments(args: tuple) -> tuple:
+    """Arrays among ``args`` (also inside containers) copied: the pullback differentiates
+    at the point of the call, whatever the caller later changes in its arrays."""
+    return tuple(
+        a.copy()
+        if type(a) is np.ndarray
+        else pytree.map_with_path(_copy_array, a)
+        if pytree.is_node(a)
+        else a
+        for a in args
+    )
+
+
+def _copy_array(path: str, leaf):
+    return leaf.copy() if type(leaf) is np.ndarray else leaf
 
 
 class VJPFunction(_Transformed):
@@ -221,61 +312,149 @@ class VJPFunction(_Transformed):
     def __call__(self, *args, **kwargs):
         args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
-        generated = self._generated(args)
-        # the pullback differentiates at the point of this call: later changes the caller
-        # makes to its arrays must not reach the values the forward sweep saved
-        args = tuple(a.copy() if type(a) is np.ndarray else a for a in args)
-        value, saved = generated.function(*args, **kwargs)
+        containers = self._containers(args)
+        if self.has_aux:
+            value, aux, backward, saved = _run_forward_with_aux(self, args, kwargs)
+        else:
+            generated = self._generated(args)
+            # the pullback differentiates at the point of this call: later changes the
+            # caller makes to its arrays must not reach the values the forward sweep saved
+            value, saved = generated.function(*_copied_arguments(args), **kwargs)
+            backward = generated.functions[generated.backward]
         if value is None or isinstance(value, (str, bytes, bool)):
             raise ADTransformError(
                 f"vjp needs a function with a numeric output, but {self.func.__name__} returned "
                 f"{type(value).__name__} {value!r:.60}"
             )
-        backward = generated.functions[generated.backward]
         if isinstance(value, np.ndarray) and any(v is value for v in saved):
             value = value.copy()  # the caller may change it; the pullback must not see that
+        elif pytree.is_node(value):  # its arrays may be saved values too
+            value = _copied_arguments((value,))[0]
+        if self.has_aux:
+            aux = _copied_arguments((aux,))[0]
+        shaped, has_aux = self._shaped_gradients, self.has_aux
 
         def pullback(cotangent):
             """Input cotangents (``J^T v``) for the output cotangent ``v``."""
             _check_cotangent(cotangent, value)
-            if isinstance(cotangent, np.ndarray) and cotangent.ndim == 0:
+            if pytree.is_node(value):
+                cotangent = pytree.adjoint_of(cotangent, value)
+            elif isinstance(cotangent, np.ndarray) and cotangent.ndim == 0:
                 cotangent = cotangent[()]  # an immutable scalar: never written in place
-            return backward(saved, cotangent)
+            if has_aux:  # f returned (output, aux): aux's cotangent is zero
+                cotangent = ListAdjoint([cotangent, 0.0])
+            return shaped(backward(saved, cotangent), args, containers)
 
+        if self.has_aux:
+            return value, pullback, aux
         return value, pullback
 
 
 mark_derivative_code(VJPFunction.__call__, "pullback")
 
 
-def grad(func: Callable | None = None, *, wrt: Wrt = 0):
+def grad(
+    func: Callable | None = None,
+    wrt: Wrt | None = None,
+    *,
+    argnums: Wrt | None = None,
+    has_aux: bool = False,
+):
     """The gradient of a scalar-valued ``func`` with respect to argument(s) ``wrt``.
 
-    Usable as ``grad(f)``, ``grad(f, wrt=(0, 1))``, ``@grad`` or ``@grad(wrt=1)``. An
-    integer ``wrt`` gives one gradient, a tuple gives a tuple of gradients. The code is
-    generated at the first call and cached; ``.source`` shows it.
+    Usable as ``grad(f)``, ``grad(f, 1)``, ``grad(f, wrt=(0, 1))``, ``@grad`` or
+    ``@grad(wrt=1)``. An integer ``wrt`` (or a parameter name, ``wrt="params"``) gives one
+    gradient, a tuple or list gives a tuple of gradients; ``argnums`` is another name for
+    ``wrt``. A differentiated argument may be a container (dict, list, tuple, named tuple,
+    dataclass, registered type) of floats and float arrays: its gradient has the same
+    structure. With ``has_aux=True``, ``func`` returns ``(output, aux)`` and the call
+    returns ``(gradient, aux)``. The code is generated at the first call and cached;
+    ``.source`` shows it.
     """
-    if func is None:
-        return lambda f: GradientFunction(f, wrt)
-    return GradientFunction(func, wrt)
+    return _make_transformed(GradientFunction, func, wrt, argnums, has_aux)
 
 
-def value_and_grad(func: Callable | None = None, *, wrt: Wrt = 0):
-    """Like :func:`grad`, returning ``(value, gradient)`` from one forward sweep."""
-    if func is None:
-        return lambda f: ValueAndGradientFunction(f, wrt)
-    return ValueAndGradientFunction(func, wrt)
+def value_and_grad(
+    func: Callable | None = None,
+    wrt: Wrt | None = None,
+    *,
+    argnums: Wrt | None = None,
+    has_aux: bool = False,
+):
+    """Like :func:`grad`, returning ``(value, gradient)`` from one forward sweep (with
+    ``has_aux=True``: ``((value, aux), gradient)``)."""
+    return _make_transformed(ValueAndGradientFunction, func, wrt, argnums, has_aux)
 
 
-def vjp(func: Callable | None = None, *, wrt: Wrt = 0):
+def vjp(
+    func: Callable | None = None,
+    wrt: Wrt | None = None,
+    *,
+    argnums: Wrt | None = None,
+    has_aux: bool = False,
+):
     """Split-mode reverse mode: ``vjp(f)(*args)`` returns ``(value, pullback)``.
 
     The forward sweep runs once; ``pullback(v)`` maps a cotangent ``v`` shaped like the
-    value to the cotangents of the ``wrt`` arguments, and can be called several times.
+    value (a container of the same structure for a container value) to the cotangents of
+    the ``wrt`` arguments, and can be called several times. With ``has_aux=True``,
+    ``func`` returns ``(output, aux)`` and the call returns ``(output, pullback, aux)``.
     """
+    return _make_transformed(VJPFunction, func, wrt, argnums, has_aux)
+
+
+def _make_transformed(kind: type, func, wrt, argnums, has_aux: bool):
+    if wrt is not None and argnums is not None:
+        raise TypeError("give wrt or argnums (another name for it), not both")
+    wrt = argnums if wrt is None else wrt
+    wrt = 0 if wrt is None else wrt
     if func is None:
-        return lambda f: VJPFunction(f, wrt)
-    return VJPFunction(func, wrt)
+        return lambda f: kind(f, wrt, has_aux)
+    if not callable(func) and _is_wrt_like(func):
+        raise TypeError(
+            f"{kind.__name__} got {func!r} where the function goes; write "
+            f"{kind.ad_transform_derivative}(f, wrt={func!r}) or "
+            f"@{kind.ad_transform_derivative}(wrt={func!r})"
+        )
+    return kind(func, wrt, has_aux)
+
+
+def _is_wrt_like(value) -> bool:
+    return isinstance(value, (int, str)) or (
+        isinstance(value, (tuple, list)) and all(isinstance(v, (int, str)) for v in value)
+    )
+
+
+def _wrt_indices(func: Callable, wrt) -> Wrt:
+    """``wrt`` as an index or a tuple of indices: a list becomes a tuple, a parameter name
+    its position among ``func``'s positional parameters."""
+    single = isinstance(wrt, (int, str)) and not isinstance(wrt, bool)
+    items = [wrt] if single else list(wrt) if isinstance(wrt, (tuple, list)) else None
+    if items is None or not all(
+        isinstance(i, (int, str)) and not isinstance(i, bool) for i in items
+    ):
+        raise TypeError(
+            "wrt must be an argument index, a parameter name, or a tuple or list of them, "
+            f"not {wrt!r}"
+        )
+    indices = tuple(i if isinstance(i, int) else _parameter_index(func, i) for i in items)
+    return indices[0] if single else indices
+
+
+def _parameter_index(func: Callable, name: str) -> int:
+    """The position of the positional parameter ``name`` of ``func`` (for ``wrt="name"``)."""
+    try:
+        parameters = list(inspect.signature(func, follow_wrapped=False).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in parameters if p.kind in positional]
+    if name not in names:
+        raise TypeError(
+            f"wrt={name!r}: {getattr(func, '__qualname__', func)!r} has no positional "
+            f"parameter of that name (its positional parameters: {', '.join(names) or 'none'})"
+        )
+    return names.index(name)
 
 
 def _as_differentiable(value, position: int, func):
@@ -298,8 +477,29 @@ def _as_differentiable(value, position: int, func):
     )
 
 
+def _as_differentiable_tree(value, position: int, func):
+    """A container argument with its integer leaves (and integer arrays) as floats; the
+    same object where nothing changes. Strings, booleans, ``None`` and other objects are
+    left as they are (their gradient is ``None``); complex leaves are refused."""
+
+    def convert(path: str, leaf):
+        if isinstance(leaf, (bool, np.bool_, str, bytes)) or leaf is None:
+            return leaf
+        if isinstance(leaf, np.ndarray) and leaf.dtype.kind in "bSUO":
+            return leaf
+        if isinstance(leaf, (numbers.Number, np.ndarray)):
+            return _as_differentiable(leaf, f"{position}{path}", func)
+        return leaf
+
+    return pytree.map_with_path(convert, value)
+
+
 def _check_cotangent(cotangent, value) -> None:
-    if np.shape(cotangent) != np.shape(value):
+    """A ``ValueError`` where the cotangent's structure or a leaf's shape is not the
+    value's, naming the path of the first mismatch (``cotangent['b'][1]``)."""
+    if pytree.is_node(value) or (cotangent is not None and pytree.is_node(cotangent)):
+        pytree.check_cotangent(value, cotangent)
+    elif np.shape(cotangent) != np.shape(value):
         raise ValueError(
             f"the cotangent has shape {np.shape(cotangent)} but the function's "
             f"value has shape {np.shape(value)}"

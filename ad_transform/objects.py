@@ -20,6 +20,7 @@ import abc
 import ast
 import dataclasses
 import inspect
+import operator
 import textwrap
 import types
 from dataclasses import dataclass
@@ -243,8 +244,8 @@ def _may_involve_objects(ops: list, fn, param_classes: dict) -> bool:
         return True
     seen: set[int] = set()
     for op in ops:
-        if op.form == RECORD:
-            return True
+        if op.form == RECORD or (isinstance(op.callee, type) and is_user_class(op.callee)):
+            return True  # an object made here (a record, a named tuple, a refused one)
         callee = op.callee
         if op.form == OPAQUE and (
             isinstance(callee, types.MethodType)
@@ -439,7 +440,7 @@ def _classes_of_names(
     (``results``, by position), an attribute of a record stored from such a name, a copy
     (joined over branches and loops, to a fixpoint). ``optimistic``: an operation not
     resolved (yet) gives nothing instead of an unknown class."""
-    from .analyze import CONSTANT, COPY, FIELD, MUTATIONS, OPAQUE, RECORD, RULE
+    from .analyze import BUILD, CONSTANT, COPY, FIELD, MUTATIONS, OPAQUE, RECORD, RULE
 
     definitions: dict[str, list] = {}
     for position, op in enumerate(ops):
@@ -451,8 +452,8 @@ def _classes_of_names(
         for name, defs in definitions.items():
             found = {param_classes[name]} if name in param_classes else set()
             for position, op in defs:
-                if op.form == RECORD:
-                    found.add(op.callee)
+                if op.form == RECORD or (op.form == BUILD and isinstance(op.callee, type)):
+                    found.add(op.callee)  # an object or a named tuple made here
                 elif position in results:  # a helper returning an object of a known class
                     found.add(results[position])
                 elif op.form == COPY and op.inputs["x"].id in definitions:
@@ -619,6 +620,10 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict)
         return None  # a ``match`` subject's class now known, a ``super()`` proxy
     value = getattr(op.stmt, "value", None)
     context = _Context(op, fn, classes, records, proxies)
+    if isinstance(value, (gast.Subscript, gast.Attribute)) and _is_namedtuple_class(
+        context.class_of(value.value) if isinstance(value.value, gast.Name) else None
+    ):
+        return context.namedtuple_read(value)
     if isinstance(value, gast.Call):
         return context.call(value)
     if isinstance(value, gast.Attribute):
@@ -877,6 +882,28 @@ class _Context:
         gast.copy_location(call, self.op.stmt.value)
         return constructor_op(self.op.stmt, self.op.target, cls, call, self.fn)
 
+    # -- named tuples ---------------------------------------------------------------------
+    def namedtuple_read(self, node: gast.Subscript | gast.Attribute):
+        """``t[i]`` of a named tuple is a tuple's item (its rule as it stands); ``t.x`` of a
+        field ``x`` (the class's own field getter) is ``t[i]`` of its position. Anything
+        else on a named tuple (its methods, other attributes) is refused when active."""
+        from .analyze import _rule_op
+
+        if isinstance(node, gast.Subscript):
+            return None
+        cls = self.class_of(node.value)
+        fields = cls._fields
+        getter = find_attribute(cls, node.attr)
+        if node.attr not in fields or getter is None or getter[0] not in _namedtuple_bases(cls):
+            self.op.refusal = self.error_text(
+                node.value, cls, f"'{node.attr}' is not one of its fields {fields}"
+            )
+            return None
+        index = gast.Constant(value=fields.index(node.attr), kind=None)
+        return _rule_op(
+            self.op.stmt, self.op.target, operator.getitem, [node.value, index], {}, self.fn
+        )
+
     # -- attributes -----------------------------------------------------------------------
     def attribute(self, node: gast.Attribute):
         from .analyze import FIELD, Op, is_user_function
@@ -973,6 +1000,30 @@ class _Context:
             )
             return None
         return self.operator_method(node.operand, cls, method, [node.operand])
+
+
+def _is_namedtuple_class(cls) -> bool:
+    """A named tuple class (``collections.namedtuple``, ``typing.NamedTuple``)."""
+    return (
+        isinstance(cls, type)
+        and issubclass(cls, tuple)
+        and isinstance(getattr(cls, "_fields", None), tuple)
+    )
+
+
+def is_plain_namedtuple(cls) -> bool:
+    """A named tuple class whose ``__new__`` is the one ``namedtuple`` made: calling it
+    builds the tuple of its arguments in field order."""
+    if not _is_namedtuple_class(cls):
+        return False
+    found = find_attribute(cls, "__new__")
+    return found is not None and found[0] in _namedtuple_bases(cls)
+
+
+def _namedtuple_bases(cls: type) -> list[type]:
+    """The classes of ``cls``'s MRO that ``namedtuple`` made (their field getters are the
+    tuple's items; a subclass may define a property of the same name)."""
+    return [c for c in cls.__mro__ if "_make" in vars(c) and "_fields" in vars(c)]
 
 
 def _class_atom(cls: type, like) -> gast.expr:

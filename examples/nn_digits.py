@@ -2,11 +2,12 @@
 
 The data are scikit-learn's bundled 8x8 handwritten digits (1797 images, no download).
 The network is 64 -> 32 (tanh) -> 10 (softmax), the loss the mean cross-entropy,
-written in plain NumPy; ``grad(loss, wrt=(0, 1, 2, 3))`` gives the gradient of the
-four parameter arrays. Before training, the gradient is checked against central
-finite differences on a few weights; after training, the test accuracy is printed
-(expect well above 90%) and, with ``--plot [PATH]`` (default ``nn_digits_loss.png``),
-the loss curve is saved as a PNG; nothing is written without ``--plot``.
+written in plain NumPy. The parameters live in a dict; ``grad(loss)`` gives a dict of
+gradients with the same keys, and ``tree_map`` makes the SGD step. Before training,
+the gradient is checked against central finite differences on a few weights; after
+training, the test accuracy is printed (expect well above 90%) and, with ``--plot
+[PATH]`` (default ``nn_digits_loss.png``), the loss curve is saved as a PNG; nothing
+is written without ``--plot``.
 
 Needs the optional ``examples`` extra: ``pip install -e '.[examples]'`` (scikit-learn;
 matplotlib for ``--plot``). A missing one is named in one line.
@@ -19,20 +20,21 @@ import time
 
 import numpy as np
 
-from ad_transform import grad
+from ad_transform import grad, tree_map
 
 
-def loss(W1, b1, W2, b2, X, Y):
+def loss(params, X, Y):
     """Mean cross-entropy of a tanh hidden layer and a softmax output (Y one-hot)."""
-    h = np.tanh(X @ W1 + b1)
-    z = h @ W2 + b2
+    h = np.tanh(X @ params["W1"] + params["b1"])
+    z = h @ params["W2"] + params["b2"]
     z = z - np.max(z, axis=1, keepdims=True)  # for stability; softmax does not change
     log_p = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
     return -np.mean(np.sum(Y * log_p, axis=1))
 
 
-def predict(W1, b1, W2, b2, X):
-    return np.argmax(np.tanh(X @ W1 + b1) @ W2 + b2, axis=1)
+def predict(params, X):
+    h = np.tanh(X @ params["W1"] + params["b1"])
+    return np.argmax(h @ params["W2"] + params["b2"], axis=1)
 
 
 def load_digits_split(seed: int = 0):
@@ -53,16 +55,16 @@ def load_digits_split(seed: int = 0):
 
 def finite_difference_check(dloss, params, X, Y, rng, eps=1e-6) -> float:
     """Largest relative error of the gradient against central differences (8 weights)."""
-    grads = dloss(*params, X, Y)
+    grads = dloss(params, X, Y)
     worst = 0.0
     for _ in range(8):
-        k = int(rng.integers(len(params)))
+        k = list(params)[int(rng.integers(len(params)))]
         index = tuple(int(rng.integers(n)) for n in params[k].shape)
-        plus = [p.copy() for p in params]
-        minus = [p.copy() for p in params]
+        plus = tree_map(np.copy, params)
+        minus = tree_map(np.copy, params)
         plus[k][index] += eps
         minus[k][index] -= eps
-        numeric = (loss(*plus, X, Y) - loss(*minus, X, Y)) / (2 * eps)
+        numeric = (loss(plus, X, Y) - loss(minus, X, Y)) / (2 * eps)
         exact = grads[k][index]
         worst = max(worst, abs(numeric - exact) / max(1e-8, abs(numeric) + abs(exact)))
     return worst
@@ -72,13 +74,13 @@ def train(epochs: int = 20, hidden: int = 32, batch: int = 32, lr: float = 0.15,
     X_train, X_test, y_train, y_test = load_digits_split(seed)
     rng = np.random.default_rng(seed)
     Y_train = np.eye(10)[y_train]
-    params = [
-        rng.normal(0.0, 1.0 / np.sqrt(64), (64, hidden)),
-        np.zeros(hidden),
-        rng.normal(0.0, 1.0 / np.sqrt(hidden), (hidden, 10)),
-        np.zeros(10),
-    ]
-    dloss = grad(loss, wrt=(0, 1, 2, 3))
+    params = {
+        "W1": rng.normal(0.0, 1.0 / np.sqrt(64), (64, hidden)),
+        "b1": np.zeros(hidden),
+        "W2": rng.normal(0.0, 1.0 / np.sqrt(hidden), (hidden, 10)),
+        "b2": np.zeros(10),
+    }
+    dloss = grad(loss)  # a dict of gradients, keyed like params
     error = finite_difference_check(dloss, params, X_train[:50], Y_train[:50], rng)
     print(f"gradient check on 8 weights: largest relative error {error:.1e}")
     losses = []
@@ -88,12 +90,12 @@ def train(epochs: int = 20, hidden: int = 32, batch: int = 32, lr: float = 0.15,
         order = rng.permutation(n)
         for begin in range(0, n, batch):
             rows = order[begin : begin + batch]
-            grads = dloss(*params, X_train[rows], Y_train[rows])
-            params = [p - lr * g for p, g in zip(params, grads)]
-        losses.append(loss(*params, X_train, Y_train))
+            grads = dloss(params, X_train[rows], Y_train[rows])
+            params = tree_map(lambda p, g: p - lr * g, params, grads)
+        losses.append(loss(params, X_train, Y_train))
     seconds = time.perf_counter() - start
-    train_accuracy = np.mean(predict(*params, X_train) == y_train)
-    test_accuracy = np.mean(predict(*params, X_test) == y_test)
+    train_accuracy = np.mean(predict(params, X_train) == y_train)
+    test_accuracy = np.mean(predict(params, X_test) == y_test)
     return losses, train_accuracy, test_accuracy, seconds, len(X_test)
 
 

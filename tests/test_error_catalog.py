@@ -367,7 +367,8 @@ ARGUMENT_ERRORS = [
     pytest.param(-1, (1.0, 2.0), ValueError, ["wrt", "-1"], id="wrt=-1"),
     pytest.param(0, ("a string", 2.0), TypeError, ["argument 0", "str"], id="str"),
     pytest.param(1, (1.0, None), TypeError, ["argument 1", "NoneType"], id="None"),
-    pytest.param(0, ([1.0, 2.0], 2.0), TypeError, ["argument 0", "list"], id="list"),
+    # a list of floats is a container argument since issue 13; a complex leaf is refused
+    pytest.param(0, ([1.0, 2j], 2.0), TypeError, ["argument 0[1]", "complex"], id="list"),
     pytest.param(0, (1 + 2j, 2.0), TypeError, ["argument 0", "complex"], id="complex"),
     pytest.param(0, (True, 2.0), TypeError, ["argument 0", "bool"], id="bool"),
     pytest.param(0, (np.array(["a"]), 2.0), TypeError, ["argument 0", "dtype"], id="str-array"),

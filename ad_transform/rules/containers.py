@@ -10,6 +10,8 @@ sends ``g`` to the value under ``k`` if the dict has it, else to ``default``;
 import builtins
 
 from ..runtime import (
+    attribute_adjoint,
+    attribute_of,
     conversion_adjoint,
     dict_default_adjoint,
     dict_get_adjoint,
@@ -41,6 +43,11 @@ def d_iterated(g, ans, x, index):
 
 
 register_nondifferentiable(dict_key)
+
+
+@adjoint(attribute_of, kind=None)
+def d_attribute_of(g, ans, x, name):
+    return attribute_adjoint(g, x, name), None
 
 
 def d_get(g, ans, self, key, default=None):

@@ -114,6 +114,8 @@ from .linalg import (  # noqa: F401
 )
 from .objects import (  # noqa: F401
     array_receiver,
+    attribute_adjoint,
+    attribute_of,
     method_of_class,
 )
 from .operators import (  # noqa: F401

@@ -145,7 +145,7 @@ def as_gradient(dx, x, copy=False, adjoint=False):
         return dx.copy() if copy else dx
     if isinstance(x, (list, tuple)):
         full = zeros_like(x) + dx
-        kind = ListAdjoint if adjoint else type(x)
+        kind = ListAdjoint if adjoint else getattr(type(x), "_make", type(x))  # named tuples
         return kind(as_gradient(d, e, adjoint=adjoint) for d, e in zip(full, x))
     if isinstance(x, dict):
         full = zeros_like(x) + dx

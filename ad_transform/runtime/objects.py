@@ -1,12 +1,17 @@
-"""Receivers of method calls: refusals where a method or attribute adjoint would meet an
-object it was not written for (a user class, a class of another library).
+"""Receivers of method calls and attribute reads: refusals where a method or attribute
+adjoint would meet an object it was not written for (a user class, a class of another
+library), and the adjoint of an attribute read on an object whose class is known only
+when the code runs.
 """
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from ..errors import ADTransformError
+from .values import Fields, Item, _is_zero
 
 
 def method_of_class(obj, name: str) -> None:
@@ -30,3 +35,48 @@ def array_receiver(receiver, method: str, where: str) -> None:
             f"{where}: {method} was chosen by name for a {type(receiver).__name__} object; "
             "its adjoint is NumPy's, and methods of other classes are not differentiated"
         )
+
+
+# -- attributes of objects whose class is known only when the code runs -----------------
+
+
+def attribute_of(x, name: str):
+    """``x.name`` (never called: the forward sweep keeps the user's ``x.name``; the primal
+    of an attribute read on an object whose class is not known, see
+    ``attribute_adjoint``)."""
+    return getattr(x, name)
+
+
+def attribute_adjoint(g, x, name: str):
+    """The adjoint of ``x`` in ``x.name`` for an object whose class was not known when the
+    code was generated (a dataclass in a list of layers): a named tuple's field is its
+    item, an attribute stored on the object gives ``Fields(name=g)``. Anything else (a
+    property, another descriptor, ``__getattr__``, an array's attribute) is refused: its
+    value was computed by code that was not differentiated."""
+    if _is_zero(g):
+        return 0.0
+    cls = type(x)
+    fields = getattr(cls, "_fields", None) if isinstance(x, tuple) else None
+    if isinstance(fields, tuple) and name in fields:
+        owner = next((c for c in cls.__mro__ if name in vars(c)), None)
+        if owner is not None and "_make" in vars(owner) and "_fields" in vars(owner):
+            return Item(fields.index(name), g, len(x))
+    if _stored_attribute(x, cls, name):
+        return Fields(**{name: g})
+    raise ADTransformError(
+        f"cannot differentiate the attribute read '.{name}' of a {cls.__name__} object: it "
+        "is not a field of a named tuple nor an attribute stored on the object (a property, "
+        "a method, a computed or a library attribute), so its derivative is not known"
+    )
+
+
+def _stored_attribute(x, cls: type, name: str) -> bool:
+    """Whether ``x.name`` reads a value stored on ``x`` by Python's default lookup (the
+    instance ``__dict__`` or a ``__slots__`` entry; no property or ``__getattr__``)."""
+    if cls.__getattribute__ is not object.__getattribute__ or hasattr(cls, "__getattr__"):
+        return False
+    found = next((vars(c)[name] for c in cls.__mro__ if name in vars(c)), None)
+    kind = type(found)
+    if hasattr(kind, "__set__") or hasattr(kind, "__delete__"):  # a data descriptor wins
+        return isinstance(found, types.MemberDescriptorType) and hasattr(x, name)  # a slot
+    return name in getattr(x, "__dict__", {})
