@@ -79,7 +79,9 @@ class Template:
             for n in gast.walk(part)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
         }
-        self.free = sorted(loaded - set(arg_names) - self.locals)
+        # keyword-only parameters (after ``*``) carry no derivative: never returned
+        keyword_only = {a.id for a in tree.args.kwonlyargs}
+        self.free = sorted(loaded - set(arg_names) - keyword_only - self.locals)
 
     @property
     def differentiable(self) -> list[str]:
