@@ -103,6 +103,34 @@ def sp_betaln(a, b):
     return sc.betaln(a, b)
 
 
+def sp_log_expit(x):
+    return sc.log_expit(x)
+
+
+def sp_gamma(x):
+    return sc.gamma(x)
+
+
+def sp_loggamma(x):
+    return sc.loggamma(x)
+
+
+def sp_beta(a, b):
+    return sc.beta(a, b)
+
+
+def sp_erfcinv(x):
+    return sc.erfcinv(x)
+
+
+def sp_erfcx(x):
+    return sc.erfcx(x)
+
+
+def sp_ndtri(x):
+    return sc.ndtri(x)
+
+
 def sp_logsumexp(x):
     return sc.logsumexp(x)
 
@@ -295,6 +323,13 @@ ROWS = [
     Row(sc.xlogy, sp_xlogy, BINARY, args_from(uniform(-2, 2), uniform(0.2, 3))),
     Row(sc.xlog1py, sp_xlog1py, BINARY, args_from(uniform(-2, 2), uniform(-0.8, 3))),
     Row(sc.betaln, sp_betaln, BINARY, args_from(uniform(0.3, 4))),
+    Row(sc.log_expit, sp_log_expit, UNARY, args_from(uniform(-6, 6))),
+    Row(sc.gamma, sp_gamma, UNARY, args_from(uniform(0.3, 4))),
+    Row(sc.loggamma, sp_loggamma, UNARY, args_from(uniform(0.3, 5))),
+    Row(sc.beta, sp_beta, BINARY, args_from(uniform(0.5, 3))),
+    Row(sc.erfcinv, sp_erfcinv, UNARY, args_from(uniform(0.1, 1.9))),
+    Row(sc.erfcx, sp_erfcx, UNARY, args_from(uniform(-2, 3))),
+    Row(sc.ndtri, sp_ndtri, UNARY, args_from(uniform(0.05, 0.95))),
     Row(sc.logsumexp, sp_logsumexp, ((F,), ((5,),), ((3, 4),)), args_from(uniform(-3, 3))),
     Row(sc.logsumexp, sp_logsumexp_axis, (((3, 4),), ((2, 3, 4),)), args_from(uniform(-3, 3))),
     Row(sc.logsumexp, sp_logsumexp_axes_keepdims, (((2, 3, 4),),), args_from(uniform(-3, 3))),
@@ -526,6 +561,25 @@ def test_log_ndtr_derivative_float32():
     assert gx.dtype == np.float32
     expected = _inverse_mills(x.astype(np.float64)).astype(np.float32)  # 0 below 1e-45
     np.testing.assert_allclose(gx, expected, rtol=1e-6, atol=0)
+
+
+def f_erfcx_sum(x):
+    return np.sum(sc.erfcx(x))
+
+
+def test_erfcx_derivative_for_large_arguments():
+    # erfcx'(x) = 2 x erfcx(x) - 2/sqrt(pi), well conditioned for small x; for large x
+    # the terms cancel, and calculus (A&S 7.1.23) gives -(1/sqrt(pi)) (1/x^2 - 3/(2x^4))
+    # up to a relative 3.75/x^4
+    x = np.array([0.5, 3.0, 49.0, 51.0, 1e3, 1e6, 1e150])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gx = grad(f_erfcx_sum)(x)
+    np.testing.assert_allclose(gx[:2], 2 * x[:2] * sc.erfcx(x[:2]) - 2 / math.sqrt(math.pi))
+    inverse_square = 1 / x[2:] ** 2
+    leading = -(1 / math.sqrt(math.pi)) * inverse_square * (1 - 1.5 * inverse_square)
+    np.testing.assert_allclose(gx[2:4], leading[:2], rtol=1e-6)  # 3.75/49^4 = 6.5e-7
+    np.testing.assert_allclose(gx[4:], leading[2:], rtol=1e-11)  # 3.75/1e12
 
 
 def f_logsumexp_large(x):

@@ -29,7 +29,9 @@ import scipy.special
 from ..runtime import (
     betaln_derivatives,
     digamma_of,
+    erfcx_derivative,
     expit_derivative,
+    expit_of,
     log_ndtr_derivative,
     log_softmax_adjoint,
     logsumexp_adjoints,
@@ -45,6 +47,7 @@ from .registry import register_adjoint
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI_OVER_TWO = math.sqrt(math.pi) / 2.0
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
 def _rule(function_name: str, kind: str | None = "elementwise"):
@@ -157,3 +160,42 @@ def d_xlogy(g, ans, x, y):
 def d_xlog1py(g, ans, x, y):
     dx, dy = xlogy_derivatives(x, y, True)
     return unbroadcast(times(g, dx), x), unbroadcast(times(g, dy), y)
+
+
+# -- more of the same families (added after the list) -----------------------------------
+
+
+@_rule("log_expit")
+def d_log_expit(g, ans, x):
+    return times(g, expit_of(-x))
+
+
+@_rule("gamma")
+def d_gamma(g, ans, x):
+    return times(g, ans * digamma_of(x))
+
+
+@_rule("loggamma")  # real arguments
+def d_loggamma(g, ans, x):
+    return times(g, digamma_of(x))
+
+
+@_rule("beta")
+def d_beta(g, ans, a, b):
+    da, db = betaln_derivatives(a, b)
+    return unbroadcast(times(g, ans * da), a), unbroadcast(times(g, ans * db), b)
+
+
+@_rule("erfcinv")
+def d_erfcinv(g, ans, x):
+    return times(g, -_SQRT_PI_OVER_TWO * np.exp(ans * ans))
+
+
+@_rule("erfcx")
+def d_erfcx(g, ans, x):
+    return times(g, erfcx_derivative(x, ans))
+
+
+@_rule("ndtri")
+def d_ndtri(g, ans, x):
+    return times(g, _SQRT_2PI * np.exp(0.5 * (ans * ans)))

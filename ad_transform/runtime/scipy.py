@@ -43,6 +43,31 @@ def expit_derivative(x, ans):
     return ans * expit(-np.asarray(x, dtype=_float_dtype_of(x, ans)))
 
 
+def expit_of(x):
+    """``expit(x)`` (the derivative of ``log_expit``), in the dtype of ``x``."""
+    from scipy.special import expit
+
+    return _like(expit(x), x)
+
+
+def erfcx_derivative(x, ans):
+    """``erfcx'(x) = 2 x erfcx(x) - 2 / sqrt(pi)``; for ``x > 50``, where the two terms
+    cancel, the asymptotic series ``(2/sqrt(pi)) (-1/(2x^2) + 3/(4x^4) - 15/(8x^6) +
+    105/(16x^8) - 945/(32x^10))`` (Abramowitz & Stegun 7.1.23), whose next term is below
+    ``1e-14`` of the first there."""
+    x64 = np.asarray(x, dtype=np.float64)
+    large = x64 > 50.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        direct = 2.0 * x64 * np.asarray(ans, dtype=np.float64) - 2.0 / math.sqrt(math.pi)
+        u = 1.0 / np.where(large, x64, 50.0) ** 2
+        series = (
+            (2.0 / math.sqrt(math.pi))
+            * u
+            * (-0.5 + u * (0.75 + u * (-1.875 + u * (6.5625 - u * 29.53125))))
+        )
+    return _like(np.where(large, series, direct), x)
+
+
 def digamma_of(x):
     """``digamma(x)``, the derivative of ``gammaln`` (in the dtype of ``x``)."""
     from scipy.special import digamma
