@@ -10,7 +10,8 @@ Conventions:
 
 * ``expit`` from ``expit(x) expit(-x)`` (exact for large ``|x|``, not ``ans (1 - ans)``);
   ``log_ndtr`` from ``exp(log phi - log Phi)`` and, below ``x = -40``, the asymptotic
-  series of the inverse Mills ratio: no overflow at any ``x``.
+  series of the inverse Mills ratio: no overflow at any ``x``; ``erfcx`` from its
+  asymptotic series above ``x = 50`` (``2 x erfcx(x) - 2/sqrt(pi)`` cancels there).
 * ``logsumexp`` takes ``axis`` (None, int, tuple), ``b`` (differentiable, broadcast
   against ``a``), ``keepdims`` and ``return_sign`` (the sign is piecewise constant);
   its weights ``exp(a - ans)`` never overflow.
