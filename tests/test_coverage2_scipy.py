@@ -784,3 +784,52 @@ def test_refused_calls_name_the_construct(fn, words):
         args = (a,)
     with pytest.raises(ADTransformError, match=words):
         grad(fn)(*args)
+
+
+def test_export_of_scipy_gradients_needs_no_ad_transform(tmp_path):
+    (tmp_path / "scipy_user.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            import scipy.linalg as sl
+            import scipy.special as sc
+            from scipy.stats import norm
+
+
+            def f(x, a):
+                y = sc.logsumexp(x, b=x * x) + np.sum(sc.expit(x) + norm.logpdf(x, 0.5, 2.0))
+                return y + np.sum(sl.solve_triangular(a, x, lower=True)) + np.sum(sl.expm(a))
+            """
+        )
+    )
+    out = _run(
+        f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import numpy as np
+        import scipy_user
+        from ad_transform import export
+        export(scipy_user.f, {str(tmp_path / "grad_scipy_user.py")!r}, wrt=(0, 1))
+        for name in [m for m in sys.modules if m.split(".")[0] == "ad_transform"]:
+            del sys.modules[name]
+        sys.modules["ad_transform"] = None  # the exported module must not import it
+        import grad_scipy_user
+        x = np.array([0.3, -0.5, 1.2])
+        a = np.tril(np.full((3, 3), 0.3)) + np.eye(3)
+        gx, ga = grad_scipy_user.grad_f(x, a)
+        print(gx.tolist(), ga.tolist())
+        """,
+        tmp_path,
+    )
+    gx, ga = (np.array(v) for v in eval(out.replace("] [", "], [")))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import scipy_user
+    finally:
+        sys.path.remove(str(tmp_path))
+    x = np.array([0.3, -0.5, 1.2])
+    a = np.tril(np.full((3, 3), 0.3)) + np.eye(3)
+    check_grad(scipy_user.f, (x, a), (0, 1))
+    expected = grad(scipy_user.f, wrt=(0, 1))(x, a)
+    np.testing.assert_allclose(gx, expected[0], rtol=1e-13)
+    np.testing.assert_allclose(ga, expected[1], rtol=1e-13)
