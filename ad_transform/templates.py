@@ -8,6 +8,9 @@ parameter, in order (a tuple for several, ``None`` for a parameter with no deriv
     def d_multiply(g, ans, x, y):
         return unbroadcast(g * y, x), unbroadcast(g * x, y)
 
+Keyword-only parameters (after ``*``) carry no derivative: they bind the call's keywords
+(and refuse a positional argument in their place) and are never returned.
+
 Splicing replaces the parameters by the atoms of the call site, gives the template's
 own temporaries fresh names, and turns the template module's globals (``np``,
 ``unbroadcast``) into names bound in the generated function.
