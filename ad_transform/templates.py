@@ -8,6 +8,9 @@ parameter, in order (a tuple for several, ``None`` for a parameter with no deriv
     def d_multiply(g, ans, x, y):
         return unbroadcast(g * y, x), unbroadcast(g * x, y)
 
+Keyword-only parameters (after ``*``) carry no derivative: they bind the call's keywords
+(and refuse a positional argument in their place) and are never returned.
+
 Splicing replaces the parameters by the atoms of the call site, gives the template's
 own temporaries fresh names, and turns the template module's globals (``np``,
 ``unbroadcast``) into names bound in the generated function.
@@ -79,7 +82,9 @@ class Template:
             for n in gast.walk(part)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
         }
-        self.free = sorted(loaded - set(arg_names) - self.locals)
+        # keyword-only parameters (after ``*``) carry no derivative: never returned
+        keyword_only = {a.id for a in tree.args.kwonlyargs}
+        self.free = sorted(loaded - set(arg_names) - keyword_only - self.locals)
 
     @property
     def differentiable(self) -> list[str]:

@@ -199,14 +199,14 @@ def test_function_without_rule_is_fine_when_inactive():
 def test_scipy_function_without_rule():
     special = pytest.importorskip("scipy.special")
 
-    def uses_erf(x):
-        return special.erf(x) * 2.0
+    def uses_j0(x):
+        return special.j0(x) * 2.0
 
-    if lookup(special.erf) is not None:
-        pytest.skip("scipy.special.erf has an adjoint rule now")
-    filename, line, column, text = _location(uses_erf, "special.erf")
-    message = _first_call_error(grad, uses_erf, 0.5)
-    assert "erf" in message
+    if lookup(special.j0) is not None:
+        pytest.skip("scipy.special.j0 has an adjoint rule now")
+    filename, line, column, text = _location(uses_j0, "special.j0")
+    message = _first_call_error(grad, uses_j0, 0.5)
+    assert "j0" in message
     assert f"{filename}:{line}:{column}:" in message
     assert text in message
 
@@ -214,11 +214,11 @@ def test_scipy_function_without_rule():
 def test_scipy_function_named_correctly():
     special = pytest.importorskip("scipy.special")
 
-    def uses_erf(x):
-        return special.erf(x) * 2.0
+    def uses_j0(x):
+        return special.j0(x) * 2.0
 
-    message = _first_call_error(grad, uses_erf, 0.5)
-    assert "numpy.erf" not in message
+    message = _first_call_error(grad, uses_j0, 0.5)
+    assert "numpy.j0" not in message
     assert "scipy" in message
 
 

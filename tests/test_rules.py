@@ -2245,6 +2245,7 @@ def test_every_registered_rule_has_a_row():
         for rule in all_rules()
         if rule.differentiable
         and rule.template.fn.__module__.startswith("ad_transform.rules")  # built-in rules
+        and not rule.name.startswith("scipy.")  # rows in tests/test_coverage2_scipy.py
         and id(rule.primitive) not in covered
         and rule.primitive not in covered
     ]

@@ -7,6 +7,8 @@ method and attribute forms on arrays (``x.sum()``, ``x.T``).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
 import warnings
 from collections.abc import Callable
@@ -95,11 +97,58 @@ def _key(primitive: object) -> object:
 
 
 def lookup(primitive: object) -> Rule | None:
-    """The rule for ``primitive`` (an object, or a ``("method", name)`` key), if any."""
+    """The rule for ``primitive`` (an object, or a ``("method", name)`` key), if any.
+
+    A miss first registers the rules of the optional libraries imported since (SciPy):
+    an object of ``scipy.special`` can only reach here once ``scipy.special`` is imported.
+    """
     try:
-        return _RULES.get(_key(primitive))
+        key = _key(primitive)
+        rule = _RULES.get(key)
     except TypeError:
         return None
+    if rule is None and _OPTIONAL and load_optional_rules(import_missing=False):
+        rule = _RULES.get(key)
+    return rule
+
+
+# Rules for optional libraries, registered only once the library is imported (never at
+# ``import ad_transform``): the library module -> the rules module that registers them.
+_OPTIONAL: dict[str, str] = {
+    "scipy.special": "ad_transform.rules.scipy_special",
+    "scipy.linalg": "ad_transform.rules.scipy_linalg",
+    "scipy.stats": "ad_transform.rules.scipy_stats",
+}
+
+
+def load_optional_rules(import_missing: bool = True) -> bool:
+    """Register the rules of the optional libraries (SciPy) that are imported, or with
+    ``import_missing`` that are installed (importing them); whether any were registered.
+
+    A rule the user registered before for the same primitive is kept. The rules count as
+    ad_transform's own (``list_primitives(builtin_only=True)``, the README table).
+    """
+    loaded = False
+    for library, rules_module in list(_OPTIONAL.items()):
+        if library not in sys.modules and not (import_missing and _installed(library)):
+            continue
+        del _OPTIONAL[library]
+        before = dict(_RULES)
+        importlib.import_module(rules_module)
+        for key in list(_RULES):
+            if key in before:
+                _RULES[key] = before[key]  # the user's own rule wins
+            else:
+                _BUILTIN.add(key)
+        loaded = True
+    return loaded
+
+
+def _installed(module_name: str) -> bool:
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def all_rules() -> list[Rule]:
@@ -244,7 +293,9 @@ def list_primitives(builtin_only: bool = False) -> list[str]:
     operators (``operator.add``) and builtins (``abs``); those registered by the user
     too unless ``builtin_only``. Primitives whose result carries no derivative (indices,
     masks, shapes, constructors from shapes) end with ``NONDIFFERENTIABLE_MARKER``.
+    The rules of installed optional libraries (SciPy) are registered first.
     """
+    load_optional_rules()
     return sorted(
         {
             rule.name + ("" if rule.differentiable else NONDIFFERENTIABLE_MARKER)
@@ -267,8 +318,9 @@ def primitives_markdown() -> str:
     functions of ``numpy``,
     ``numpy.linalg``, ``math``, ``operator`` and the builtins, and the methods and
     attributes of arrays, each split into differentiable ones and those recognised as
-    having no derivative.
+    having no derivative; SciPy's too when it is installed.
     """
+    load_optional_rules()
     groups: dict[str, tuple[list[str], list[str]]] = {}
     for key, rule in _RULES.items():
         if key not in _BUILTIN or _internal(rule):
