@@ -70,6 +70,7 @@ from .conversions import (  # noqa: F401
 from .elementwise import (  # noqa: F401
     clip_weights,
     fmax_weights,
+    nan_to_num_adjoint,
     over,
     power_derivative,
     quotient,
@@ -93,6 +94,7 @@ from .in_place import (  # noqa: F401
 )
 from .linalg import (  # noqa: F401
     cholesky_adjoint,
+    cross_adjoint,
     det_adjoint,
     dot_adjoint_left,
     dot_adjoint_right,
@@ -146,17 +148,32 @@ from .reductions import (  # noqa: F401
     trace_adjoint,
     var_adjoint,
 )
-from .shape_indexing import (  # noqa: F401
+
+# issue 16 (C2): shapes, selection, put/place, cross, einsum's interleaved form
+from .shape_indexing import (  # noqa: F401  # noqa: F401, E402
+    append_adjoint,
     concatenate_adjoint,
+    gather_permutation,
     index_adjoint,
     item_method_adjoint,
     joined_adjoint,
+    meshgrid_adjoint,
     method_arguments,
     pad_adjoint,
     pad_value_adjoint,
+    partition_adjoint,
+    place_count,
+    place_index,
+    put_count,
+    put_index,
+    put_values,
+    put_values_adjoint,
     repeat_adjoint,
     reshape_adjoint,
     roll_adjoint,
+    rollaxis_adjoint,
+    select_adjoint,
+    select_choices_adjoint,
     slice_adjoint,
     split_adjoint,
     stack_adjoint,
