@@ -679,3 +679,178 @@ def test_r_with_directive_string_is_refused():
 
     with pytest.raises(ADTransformError, match="directive"):
         grad(f)(np.array([1.0, 2.0]))
+
+
+# -- np.put / np.place: item writes into an array the function created -------------------------
+
+
+def put_simple(x):
+    a = np.zeros(6)
+    np.put(a, [0, 3], x[:2])
+    return a * x[2]
+
+
+def put_repeated_values(x):
+    a = np.ones((2, 3))
+    np.put(a, [0, -1, 4, 2], x[:2] * 3.0)  # v shorter than ind: repeated
+    return a**2
+
+
+def put_duplicate_index(x):
+    a = x * 2.0
+    np.put(a, [1, 1, 2], x[:3] ** 2)  # the last write to 1 wins
+    return a
+
+
+def put_wrap(x):
+    a = x * 1.0
+    np.put(a, np.array([5, -7]), x[2:] * x[0], mode="wrap")
+    return a
+
+
+def put_clip(x):
+    a = np.zeros(4)
+    np.put(a, [9, -3], x[1:3], mode="clip")
+    return a + x
+
+
+def put_keywords(x):
+    a = np.zeros(5)
+    np.put(a=a, ind=[4, 0], v=x[0] * x[1])  # a scalar value, keywords
+    return a
+
+
+def place_mask(x):
+    a = np.zeros(4)
+    np.place(a, np.array([True, False, True, False]), x[:2])
+    return a**2
+
+
+def place_other_shape_mask(x):
+    a = np.ones((2, 3))
+    mask = np.array([1, 0, 0, 1, 1, 0])  # same size, another shape, nonzero = true
+    np.place(a, mask, x[:2] * x[2])  # vals repeated
+    return a * 2.0
+
+
+def place_in_loop(x):
+    a = x * 1.0
+    for k in range(2):
+        np.place(a, a > 0.0, a[:1] * (0.5 + k))
+    return a
+
+
+PUT_CASES = [
+    Case(np.put, put_simple, (((4,),),)),
+    Case(np.put, put_repeated_values, (((4,),),)),
+    Case(np.put, put_duplicate_index, (((4,),),)),
+    Case(np.put, put_wrap, (((4,),),)),
+    Case(np.put, put_clip, (((4,),),)),
+    Case(np.put, put_keywords, (((4,),),)),
+    Case(np.place, place_mask, (((4,),),)),
+    Case(np.place, place_other_shape_mask, (((4,),),)),
+    Case(np.place, place_in_loop, (((4,),),), away_from_half),
+]
+
+
+@pytest.mark.parametrize("case", PUT_CASES, ids=lambda c: c.name)
+def test_put_place_finite_differences(case: Case):
+    test_finite_differences(case)
+
+
+@pytest.mark.parametrize("case", PUT_CASES, ids=lambda c: c.name)
+def test_put_place_dot_product(case: Case):
+    test_dot_product(case)
+
+
+@pytest.mark.parametrize("case", PUT_CASES, ids=lambda c: c.name)
+def test_put_place_float32(case: Case):
+    test_float32(case)
+
+
+def test_put_duplicate_index_by_calculus():
+    x = np.array([0.3, -1.2, 2.5, 0.7])
+
+    def f(x):
+        a = np.ones(5)
+        np.put(a, [1, 1, 2], x[:3])
+        return np.sum(a * np.arange(5.0))
+
+    # a = [1, x1, x2, 1, 1]: x0 is overwritten by x1 at position 1
+    np.testing.assert_array_equal(grad(f)(x), [0.0, 1.0, 2.0, 0.0])
+
+
+def test_put_into_an_argument_is_refused():
+    def f(x):
+        np.put(x, [0], 1.0)
+        return np.sum(x)
+
+    with pytest.raises(ADTransformError, match="argument 'x'"):
+        grad(f)(np.array([1.0, 2.0]))
+
+
+def test_put_place_through_other_names_follow_the_write():
+    """Another name of the array (``b = a``) or a view of it (``w = a[1:]``) sees the write,
+    as in NumPy, and so does the gradient."""
+
+    def alias(x):
+        a = x * 2.0
+        b = a
+        np.place(a, a > 0.0, [0.5])
+        return np.sum(b * x)
+
+    def view(x):
+        a = x * 2.0
+        w = a[1:]
+        np.put(a, [1], x[0] * 3.0)
+        return np.sum(w * x[1:])
+
+    for f in (alias, view):
+        check_grad(f, (np.array([1.0, -2.0, 0.7]),))
+
+
+def test_put_into_an_array_a_list_holds_is_refused():
+    def f(x):
+        a = x * 2.0
+        rows = [a, x]
+        np.put(a, [1], x[0] * 3.0)
+        return np.sum(rows[0] * x)
+
+    with pytest.raises(ADTransformError, match="'rows' may hold the same array"):
+        grad(f)(np.array([1.0, -2.0, 0.7]))
+
+
+def test_put_into_an_integer_array_has_no_derivative():
+    def f(x):
+        a = np.zeros(3, dtype=int)
+        np.put(a, [0, 1], x[:2] * 10.0)
+        return np.sum(a * 1.0) + np.sum(x)
+
+    np.testing.assert_array_equal(grad(f)(np.array([0.31, 0.52, 0.7])), [1.0, 1.0, 1.0])
+
+
+def test_put_out_of_bounds_raises_like_numpy():
+    def f(x):
+        a = np.zeros(3)
+        np.put(a, [5], x[0])
+        return np.sum(a)
+
+    with pytest.raises(IndexError):
+        grad(f)(np.array([1.0, 2.0]))
+
+
+def test_put_arguments_are_evaluated_once_in_order():
+    calls = []
+
+    def indices():
+        calls.append("ind")
+        return [1]
+
+    def f(x):
+        a = np.zeros(3)
+        np.put(a, indices(), x[0] * 2.0)
+        return np.sum(a * x)
+
+    g = grad(f)(np.array([1.5, 2.0, 3.0]))
+    assert calls == ["ind"]
+    np.testing.assert_allclose(g, [4.0, 3.0, 0.0])  # a[1] = 2 x0: d/dx0 = 2 x1, d/dx1 = 2 x0

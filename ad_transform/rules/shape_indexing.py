@@ -32,6 +32,12 @@ from ..runtime import (
     pad_adjoint,
     pad_value_adjoint,
     partition_adjoint,
+    place_count,
+    place_index,
+    put_count,
+    put_index,
+    put_values,
+    put_values_adjoint,
     repeat_adjoint,
     reshape_adjoint,
     roll_adjoint,
@@ -420,3 +426,14 @@ def d_partition(g, ans, a, kth, axis=-1, kind="introselect", order=None):
 
 
 register_nondifferentiable(np.ix_, np.argpartition)
+
+
+# -- np.put / np.place statements, lowered to item writes (lower/array_puts.py) ---------------
+
+
+@adjoint(put_values, kind=ARRAY, fresh=True)
+def d_put_values(g, ans, v, count):
+    return put_values_adjoint(g, v, count)
+
+
+register_nondifferentiable(put_index, place_index, put_count, place_count)
