@@ -155,6 +155,26 @@ def c_single(x):
     return np.c_[x]
 
 
+def r_directive_2d(x, y):
+    return np.r_["0,2", x, y * x]
+
+
+def r_directive_last_axis(m, n):
+    return np.r_["-1", m, n, 3.0 * m]
+
+
+def r_directive_transpose(x, y):
+    return np.r_["0,2,0", x, y, 2.0 * x]
+
+
+def c_directive(m, x):
+    return np.c_["1", m, x[:, None] * 2.0, m[:, :1]]
+
+
+def r_directive_with_slice_and_scalar(x):
+    return np.r_["0,2", x, 0:4, x * x[0]]
+
+
 # -- meshgrid -----------------------------------------------------------------------------------
 
 
@@ -381,6 +401,11 @@ CASES = [
     Case(np.c_, c_vectors, (((3,), (3,)),)),
     Case(np.c_, c_matrix_and_vector, (((3, 2), (3,)),)),
     Case(np.c_, c_single, (((4,),), ((2, 3),))),
+    Case(np.r_, r_directive_2d, (((4,), (4,)),)),
+    Case(np.r_, r_directive_last_axis, (((2, 3), (2, 1)),)),
+    Case(np.r_, r_directive_transpose, (((3,), (3,)),)),
+    Case(np.c_, c_directive, (((3, 2), (3,)),)),
+    Case(np.r_, r_directive_with_slice_and_scalar, (((4,),),)),
     Case(np.meshgrid, meshgrid_xy, (((3,), (4,)), ((2, 2), (3,)))),
     Case(np.meshgrid, meshgrid_ij, (((3,), (4,)), ((3,), (2, 2)))),
     Case(np.meshgrid, meshgrid_sparse_xy, (((3,), (4,)),)),
@@ -673,9 +698,9 @@ def test_einsum_interleaved_single_operand_view_write_refused():
     check_grad(new, (m,))
 
 
-def test_r_with_directive_string_is_refused():
+def test_r_with_a_matrix_directive_is_refused():
     def f(x):
-        return np.sum(np.r_["0,2", x, x])
+        return np.sum(np.r_["r", x, x])
 
     with pytest.raises(ADTransformError, match="directive"):
         grad(f)(np.array([1.0, 2.0]))
