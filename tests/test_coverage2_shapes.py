@@ -289,6 +289,16 @@ def sort_flat(x):
     return np.sort(x, axis=None)
 
 
+def sort_keywords(x):
+    return np.sort(x, axis=0, kind="stable", order=None)
+
+
+def ix_write(m):
+    a = np.zeros((3, 4))
+    a[np.ix_([0, 2], [1, 3])] = m[:2, :2] * 2.0
+    return a * m
+
+
 # -- nan_to_num ------------------------------------------------------------------------------
 
 
@@ -430,6 +440,8 @@ CASES = [
     Case(np.take_along_axis, take_along_argsort_last, (((3, 4),),), distinct),
     Case(np.argpartition, take_along_argpartition, (((3, 5),),), distinct),
     Case(np.sort, sort_flat, (((3, 4),),), distinct),
+    Case(np.sort, sort_keywords, (((3, 4),),), distinct),
+    Case(np.ix_, ix_write, (((3, 4),),)),
     Case(np.nan_to_num, nan_to_num_plain, (((5,),), ((2, 3),))),
     Case(np.nan_to_num, nan_to_num_keywords, (((5,),),)),
     Case(np.einsum, einsum_interleaved_matmul, (((3, 4), (4, 2)),)),
@@ -548,6 +560,15 @@ def test_float32(case: Case):
                 assert g.dtype == np.float32, f"{case.name} {shapes}: {g.dtype}"
             np.testing.assert_allclose(g, e, rtol=2e-4, atol=2e-4 * max(1.0, np.abs(e).max()))
             assert g.shape == a.shape
+
+
+@pytest.mark.skipif(np.__version__.startswith("1."), reason="np.sort(stable=) is NumPy 2")
+def test_sort_stable_keyword():
+    def f(x):
+        return np.sort(x, stable=True) * x
+
+    rng = np.random.default_rng(3)
+    check_grad(_weighted(f, 1, rng.normal(size=5)), (distinct(rng, (5,)),))
 
 
 def test_primitives_are_listed():
