@@ -361,6 +361,26 @@ def einsum_ellipsis_diagonal(a):
     return np.einsum("...ii->...i", a)
 
 
+def einsum_ellipsis_one_side(a, b):
+    return np.einsum("ij,...j->...i", b, a)
+
+
+def einsum_ellipsis_summed(a):
+    return np.einsum("...ij->...", a)
+
+
+def einsum_ellipsis_outer(a, c):
+    return np.einsum("b...,...->b...", a, c)
+
+
+def einsum_interleaved_ellipsis_implicit(a, c):
+    return np.einsum(a, [Ellipsis, 1], c, [Ellipsis, 1])
+
+
+def einsum_ellipsis_alone(a):
+    return np.einsum("...", a) * 2.0
+
+
 # -- cross -------------------------------------------------------------------------------------
 
 
@@ -456,6 +476,11 @@ CASES = [
     Case(np.einsum, einsum_ellipsis_implicit, (((2, 3, 4), (2, 4, 2)),)),
     Case(np.einsum, einsum_ellipsis_size_one, (((2, 1, 3, 4), (3, 4, 2)), ((1, 3, 4), (2, 4, 2)))),
     Case(np.einsum, einsum_ellipsis_diagonal, (((2, 3, 3),), ((3, 3),))),
+    Case(np.einsum, einsum_ellipsis_one_side, (((2, 3, 4), (2, 4)),)),
+    Case(np.einsum, einsum_ellipsis_summed, (((2, 3, 4),),)),
+    Case(np.einsum, einsum_ellipsis_outer, (((2, 3, 4), (3, 4)),)),
+    Case(np.einsum, einsum_interleaved_ellipsis_implicit, (((2, 3, 4), (3, 4)),)),
+    Case(np.einsum, einsum_ellipsis_alone, (((2, 3),),)),
     Case(np.cross, cross_3, (((3,), (3,)), ((4, 3), (3,)), ((2, 1, 3), (4, 3)))),
     Case(np.cross, cross_2, (((2,), (2,)), ((4, 2), (2,)))),
     Case(np.cross, cross_2_3, (((2,), (3,)), ((3,), (4, 2)))),
