@@ -925,3 +925,67 @@ def test_put_arguments_are_evaluated_once_in_order():
     g = grad(f)(np.array([1.5, 2.0, 3.0]))
     assert calls == ["ind"]
     np.testing.assert_allclose(g, [4.0, 3.0, 0.0])  # a[1] = 2 x0: d/dx0 = 2 x1, d/dx1 = 2 x0
+
+
+def _put_in_helper(a, v):
+    np.put(a, [0, 2], v)
+
+
+def test_put_in_a_helper_into_its_callers_array():
+    """A helper that puts into an array its caller created: an in-out parameter."""
+
+    def f(x):
+        a = np.zeros(4)
+        _put_in_helper(a, x[1:3] * 2.0)
+        return np.sum(a * x)
+
+    check_grad(f, (np.array([0.3, -1.2, 2.5, 0.7]),))
+
+
+def test_put_in_a_closure_and_with_numpy_imported_inside():
+    def closure(x):
+        a = np.zeros(4)
+
+        def inner(v):
+            np.put(a, [1], v)
+
+        inner(x[0] ** 2)
+        return np.sum(a * x)
+
+    def imported(x):
+        import numpy as onp
+
+        a = onp.zeros(4)
+        onp.place(a, [1, 0, 1, 0], x[:2])
+        return np.sum(a * x)
+
+    for f in (closure, imported):
+        check_grad(f, (np.array([0.3, -1.2, 2.5, 0.7]),))
+
+
+def test_other_in_place_numpy_writes_stay_refused():
+    """Siblings of put/place that are not lowered: refused, never silently constant."""
+
+    def putmask(x):
+        a = np.zeros(4)
+        np.putmask(a, a == 0, x)
+        return np.sum(a)
+
+    def put_method(x):
+        a = np.zeros(4)
+        a.put([0], x[0])
+        return np.sum(a)
+
+    def put_result_used(x):
+        a = np.zeros(4)
+        np.put(a, [0], x[0]).copy()
+        return np.sum(a)
+
+    def sort_method(x):
+        y = x * 1.0
+        y.sort()
+        return np.sum(y * np.arange(4.0))
+
+    for f in (putmask, put_method, put_result_used, sort_method):
+        with pytest.raises(ADTransformError):
+            grad(f)(np.array([0.3, -1.2, 2.5, 0.7]))
