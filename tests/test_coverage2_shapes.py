@@ -989,3 +989,22 @@ def test_other_in_place_numpy_writes_stay_refused():
     for f in (putmask, put_method, put_result_used, sort_method):
         with pytest.raises(ADTransformError):
             grad(f)(np.array([0.3, -1.2, 2.5, 0.7]))
+
+
+def test_formerly_refused_examples_are_now_exact():
+    """The examples other suites used to show refusals, now supported: an axis directive
+    in ``np.r_`` and ``np.put`` into an array the function made."""
+
+    def r_directive(v):
+        return np.sum(np.r_["0,2", v, v] * np.array([[1.0], [-2.0]]))
+
+    def put_into(x):
+        a = x * 1.0
+        np.put(a, [0], x[1])
+        return np.sum(a * np.arange(1.0, 4.0))
+
+    v = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_array_equal(grad(r_directive)(v), [-1.0, -1.0, -1.0])
+    # a = [x1, x1, x2] weighted 1, 2, 3: d/dx0 = 0, d/dx1 = 1 + 2, d/dx2 = 3
+    np.testing.assert_array_equal(grad(put_into)(v), [0.0, 3.0, 3.0])
+    check_grad(put_into, (v,))
