@@ -533,10 +533,13 @@ def _rule_returns_new(callee: object, call: gast.Call) -> bool:
     if rule.template is None:
         return bool(rule.fresh)
     try:
-        given = rule.template.bind(list(call.args), {kw.arg: kw.value for kw in call.keywords})
+        # the parameters the call gives (not those left to their defaults), with the atoms
+        given = rule.template.signature.bind(
+            *call.args, **{kw.arg: kw.value for kw in call.keywords}
+        ).arguments
     except TypeError:
         return False
-    return rule.returns_new(set(given))
+    return rule.returns_new(dict(given))
 
 
 _HELPERS_BEING_READ: set = set()  # code objects: recursion guard of _helper_returns_new

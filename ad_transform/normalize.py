@@ -720,8 +720,8 @@ class _Normalizer:
             return self.atom(index)
         elements = index.elts if isinstance(index, gast.Tuple) else [index]
         atoms = []
-        for element in elements:
-            self.refuse_directive(element)
+        for position, element in enumerate(elements):
+            self.refuse_directive(element, first=position == 0 and len(elements) > 1)
             if isinstance(element, gast.Slice):
                 bounds = [
                     gast.Constant(value=None, kind=None) if part is None else self.atom(part)
@@ -738,8 +738,13 @@ class _Normalizer:
         _copy_location(items, index)
         return self.temporary(items, index)
 
-    def refuse_directive(self, element: gast.expr) -> None:
+    def refuse_directive(self, element: gast.expr, first: bool = False) -> None:
+        """Refuse a directive string but an axis directive first of several items
+        (``np.r_['0,2', a, b]``, ``np.r_['-1', a, b]``): the matrix ones (``'r'``, ``'c'``)
+        make an ``np.matrix``, and NumPy accepts none elsewhere."""
         if isinstance(element, gast.Constant) and isinstance(element.value, str):
+            if first and element.value not in ("r", "c"):
+                return
             raise self.parsed.error(
                 "unsupported construct: a directive string in np.r_/np.c_ "
                 f"({element.value!r}); use np.concatenate or np.stack",

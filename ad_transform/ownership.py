@@ -358,7 +358,7 @@ def creates_object(op) -> bool:
         if rule.primitive is operator.getitem:
             return False
         if rule.template is not None:
-            return rule.returns_new(set(_given_parameters(op)))
+            return rule.returns_new(_given_parameters(op))
         return bool(rule.fresh) or type(rule.primitive) is np.ufunc
     if op.form == _OPAQUE:
         return _is_copy_method(op.callee) or type(op.callee) is np.ufunc
@@ -376,13 +376,13 @@ def _rule_returns_new(op, kinds: dict, definitions: dict) -> bool:
     if rule.primitive is operator.getitem:
         return _is_array_index(op.inputs["index"], kinds, definitions)
     if rule.template is not None:
-        given = set(_given_parameters(op))
-        return rule.returns_new(given)
+        return rule.returns_new(_given_parameters(op))
     return bool(rule.fresh) or type(rule.primitive) is np.ufunc
 
 
-def _given_parameters(op) -> list[str]:
-    """The parameters of ``op``'s rule that its call site gives (not left to defaults)."""
+def _given_parameters(op) -> dict:
+    """The parameters of ``op``'s rule that its call site gives (not left to defaults), each
+    with the atom given."""
     value = op.stmt.value
     if isinstance(value, gast.Call):
         args = list(value.args)
@@ -392,9 +392,9 @@ def _given_parameters(op) -> list[str]:
     else:
         args, keywords = [op.inputs[p] for p in op.inputs][:2], {}
     try:
-        return list(op.rule.template.signature.bind(*args, **keywords).arguments)
+        return dict(op.rule.template.signature.bind(*args, **keywords).arguments)
     except TypeError:
-        return list(op.inputs)
+        return dict(op.inputs)
 
 
 def _is_array_index(index: gast.expr, kinds: dict, definitions: dict) -> bool:

@@ -519,9 +519,10 @@ def copy_into(x):
     return np.sum(a)
 
 
-def put_into(x):
+def putmask_into(x):
+    # np.put is lowered to an item write (issue 16); np.putmask has no adjoint
     a = x * 1.0
-    np.put(a, [0], x[1])
+    np.putmask(a, a > 0.0, x[1])
     return np.sum(a)
 
 
@@ -559,7 +560,7 @@ def printed(x):
         out_argument,
         add_at,
         copy_into,
-        put_into,
+        putmask_into,
         astype_without_copy,
     ],
 )

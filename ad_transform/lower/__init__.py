@@ -133,6 +133,7 @@ def method_statement(
 # or a ``with`` becomes the exceptions pass's own throw and a bare ``raise`` in a
 # handler its re-raise; ``statements`` lowers the ``raise``/``assert`` left.
 from . import (  # noqa: E402
+    array_puts,
     dict_comprehensions,
     dict_updates,
     functions,
@@ -154,6 +155,7 @@ PASSES: list[LoweringPass] = [
     keyword_unpacking.run,
     exceptions.run,
     statements.run,
+    array_puts.run,  # after statements: imports inside the function are bound
 ]
 
 

@@ -25,11 +25,13 @@ Decompositions use the standard results (``a^{-T}`` is the inverse transposed):
 
 import operator
 
+import gast
 import numpy as np
 
 from ..runtime import (
     Item,
     cholesky_adjoint,
+    cross_adjoint,
     det_adjoint,
     dot_adjoint_left,
     dot_adjoint_right,
@@ -91,8 +93,17 @@ def d_kron(g, ans, a, b):
     return kron_adjoint(g, a, b, True), kron_adjoint(g, a, b, False)
 
 
-# of one operand, einsum may return a view ("ij->ji", "ii->i")
-@adjoint(np.einsum, kind=None, fresh=lambda given: "o1" in given)
+def _einsum_returns_new(given: dict) -> bool:
+    """Whether this call of ``np.einsum`` has two operands or more (a new array): of one
+    operand it may return a view (``'ij->ji'``, ``'ii->i'``; interleaved ``einsum(A, [0,
+    1], [1, 0])``, which gives as many parameters as ``einsum('ij,jk', A, B)``, so the
+    subscripts must be a string literal to tell them apart)."""
+    subscripts = given.get("subscripts")
+    spelled = isinstance(subscripts, gast.Constant) and isinstance(subscripts.value, str)
+    return "o2" in given or ("o1" in given and spelled)
+
+
+@adjoint(np.einsum, kind=None, fresh=_einsum_returns_new)
 def d_einsum(
     g,
     ans,
@@ -107,8 +118,9 @@ def d_einsum(
     o7=None,
     optimize=False,
 ):
+    # subscripts: the string (no adjoint), or operand 0 of the interleaved form
     return (
-        None,
+        einsum_adjoint(g, subscripts, -1, o0, o1, o2, o3, o4, o5, o6, o7),
         einsum_adjoint(g, subscripts, 0, o0, o1, o2, o3, o4, o5, o6, o7),
         einsum_adjoint(g, subscripts, 1, o0, o1, o2, o3, o4, o5, o6, o7),
         einsum_adjoint(g, subscripts, 2, o0, o1, o2, o3, o4, o5, o6, o7),
@@ -157,3 +169,14 @@ if int(np.__version__.split(".")[0]) >= 2:  # slogdet returns a named tuple
 @adjoint(np.linalg.cholesky, kind=ARRAY, fresh=True)
 def d_cholesky(g, ans, a, upper=False):
     return cholesky_adjoint(g, ans, a, upper)
+
+
+# -- issue 16: cross products -------------------------------------------------------------------
+
+
+@adjoint(np.cross, kind=ARRAY, fresh=True)
+def d_cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    return (
+        cross_adjoint(g, a, b, axisa, axisb, axisc, axis, False),
+        cross_adjoint(g, a, b, axisa, axisb, axisc, axis, True),
+    )

@@ -43,6 +43,7 @@ import numpy as np
 from ..runtime import (
     clip_weights,
     fmax_weights,
+    nan_to_num_adjoint,
     nondifferentiable_zero,
     over,
     power_derivative,
@@ -540,3 +541,15 @@ register_nondifferentiable(
     np.logical_xor,
     ("method", "round"),
 )
+
+
+# a new array, unless copy=False (x changed in place; refused by the adjoint)
+@adjoint(np.nan_to_num, fresh=lambda given: "copy" not in given)
+def d_nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    return (
+        nan_to_num_adjoint(g, x, copy),
+        None,
+        nan_to_num_adjoint(g, x, copy, "nan"),
+        nan_to_num_adjoint(g, x, copy, "posinf"),
+        nan_to_num_adjoint(g, x, copy, "neginf"),
+    )

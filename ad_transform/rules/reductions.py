@@ -168,7 +168,7 @@ def d_ptp(g, ans, a, axis=None, keepdims=False):
 
 
 @adjoint(np.sort, kind=ARRAY, fresh=True)
-def d_sort(g, ans, a, axis=-1, kind=None):
+def d_sort(g, ans, a, axis=-1, kind=None, order=None, stable=None):
     return sort_adjoint(g, a, axis)
 
 

@@ -48,7 +48,8 @@ class Rule:
     pure: bool = True
     # whether the result is a new object nothing else holds (not a view of, or the same
     # object as, an argument): True, False, or a test of the parameters the call gives
-    fresh: bool | Callable[[set[str]], bool] = False
+    # (a dict: parameter name -> the atom given, a gast node)
+    fresh: bool | Callable[[dict], bool] = False
     # ``+`` and ``*`` (the operators only, not ``np.add``): ``sequence_form(kinds,
     # constants)`` is the form of a call from its operands' kinds and literal values;
     # ``sequence_templates`` the adjoint of each form but ``NUMBERS`` (the rule's own)
@@ -60,8 +61,9 @@ class Rule:
         for a name): ``NUMBERS`` for every rule but ``+`` and ``*`` on sequences."""
         return self.sequence_form(kinds, constants) if self.sequence_form else NUMBERS
 
-    def returns_new(self, given: set[str]) -> bool:
-        """Whether a call giving the parameters ``given`` returns a new object."""
+    def returns_new(self, given: dict) -> bool:
+        """Whether a call giving the parameters ``given`` (name -> the atom given) returns a
+        new object."""
         return self.fresh(given) if callable(self.fresh) else self.fresh
 
     @property
@@ -203,7 +205,7 @@ def register_adjoint(
     kind: str | None = "elementwise",
     scalar: Callable | None = None,
     name: str | None = None,
-    fresh: bool | Callable[[set[str]], bool] = False,
+    fresh: bool | Callable[[dict], bool] = False,
 ) -> None:
     """Register the adjoint template of ``primitive``.
 
@@ -213,8 +215,9 @@ def register_adjoint(
     ``kind`` is the kind of the primitive's result: ``"elementwise"`` (scalar in,
     scalar out), ``"scalar"``, ``"array"`` or ``None`` (unknown). ``fresh`` says that
     the result is always a new array (never a view of an argument, never an argument
-    itself), so the function may write items into it; or it is a test of the names of
-    the parameters a call gives (``lambda given: "copy" not in given``).
+    itself), so the function may write items into it; or it is a test of the parameters
+    a call gives, a dict from their names to the atoms given (``lambda given: "copy" not
+    in given``).
     """
     rule = Rule(
         primitive,
@@ -257,7 +260,7 @@ def adjoint(
     *,
     kind: str | None = "elementwise",
     scalar: bool = False,
-    fresh: bool | Callable[[set[str]], bool] = False,
+    fresh: bool | Callable[[dict], bool] = False,
 ):
     """Decorator form of :func:`register_adjoint`.
 

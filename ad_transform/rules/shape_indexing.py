@@ -20,18 +20,30 @@ import operator
 import numpy as np
 
 from ..runtime import (
+    append_adjoint,
     concatenate_adjoint,
     concatenator_adjoint,
     diag_adjoint,
     index_adjoint,
     item_method_adjoint,
     joined_adjoint,
+    meshgrid_adjoint,
     method_arguments,
     pad_adjoint,
     pad_value_adjoint,
+    partition_adjoint,
+    place_count,
+    place_index,
+    put_count,
+    put_index,
+    put_values,
+    put_values_adjoint,
     repeat_adjoint,
     reshape_adjoint,
     roll_adjoint,
+    rollaxis_adjoint,
+    select_adjoint,
+    select_choices_adjoint,
     split_adjoint,
     stack_adjoint,
     take_adjoint,
@@ -358,3 +370,70 @@ register_nondifferentiable(
     np.ndim,
     np.size,
 )
+
+
+# -- issue 16: append, rollaxis, row_stack, meshgrid, select, partition -----------------------
+
+
+@adjoint(np.append, kind=ARRAY, fresh=True)
+def d_append(g, ans, arr, values, axis=None):
+    return append_adjoint(g, arr, values, axis, False), append_adjoint(g, arr, values, axis, True)
+
+
+# a view of ``a``, like moveaxis
+@adjoint(np.rollaxis, kind=ARRAY)
+def d_rollaxis(g, ans, a, axis, start=0):
+    return rollaxis_adjoint(g, a, axis, start)
+
+
+if getattr(np, "row_stack", np.vstack) is not np.vstack:  # NumPy 2: deprecated, own function
+
+    @adjoint(np.row_stack, kind=ARRAY, fresh=True)
+    def d_row_stack(g, ans, tup, dtype=None, casting="same_kind"):
+        return joined_adjoint(g, tup, "vstack")
+
+
+# a tuple (a list in NumPy 1) of grids; with copy=False they are views of the arguments
+@adjoint(np.meshgrid, kind=None)
+def d_meshgrid(
+    g, ans, x0, x1=None, x2=None, x3=None, x4=None, x5=None, x6=None, x7=None,
+    copy=True, sparse=False, indexing="xy",
+):  # fmt: skip
+    return (
+        meshgrid_adjoint(g, 0, indexing, x0, x1, x2, x3, x4, x5, x6, x7),
+        meshgrid_adjoint(g, 1, indexing, x0, x1, x2, x3, x4, x5, x6, x7),
+        meshgrid_adjoint(g, 2, indexing, x0, x1, x2, x3, x4, x5, x6, x7),
+        meshgrid_adjoint(g, 3, indexing, x0, x1, x2, x3, x4, x5, x6, x7),
+        meshgrid_adjoint(g, 4, indexing, x0, x1, x2, x3, x4, x5, x6, x7),
+        meshgrid_adjoint(g, 5, indexing, x0, x1, x2, x3, x4, x5, x6, x7),
+        meshgrid_adjoint(g, 6, indexing, x0, x1, x2, x3, x4, x5, x6, x7),
+        meshgrid_adjoint(g, 7, indexing, x0, x1, x2, x3, x4, x5, x6, x7),
+    )
+
+
+@adjoint(np.select, kind=ARRAY, fresh=True)
+def d_select(g, ans, condlist, choicelist, default=0):
+    return (
+        None,
+        select_choices_adjoint(g, condlist, choicelist),
+        select_adjoint(g, condlist, choicelist, len(choicelist), default),
+    )
+
+
+@adjoint(np.partition, kind=ARRAY, fresh=True)
+def d_partition(g, ans, a, kth, axis=-1, kind="introselect", order=None):
+    return partition_adjoint(g, ans, a, axis)
+
+
+register_nondifferentiable(np.ix_, np.argpartition)
+
+
+# -- np.put / np.place statements, lowered to item writes (lower/array_puts.py) ---------------
+
+
+@adjoint(put_values, kind=ARRAY, fresh=True)
+def d_put_values(g, ans, v, count):
+    return put_values_adjoint(g, v, count)
+
+
+register_nondifferentiable(put_index, place_index, put_count, place_count)

@@ -54,9 +54,12 @@ def concatenator_adjoint(g, concatenator, items):
     """
     if not isinstance(items, tuple):  # np.r_[v]: one item, one adjoint
         return concatenator_adjoint(g, concatenator, (items,))[0]
+    if isinstance(items[0], str) and items[0] not in ("r", "c"):
+        return ListAdjoint([None, *_directed_adjoints(g, concatenator, items)])
     if any(isinstance(item, str) for item in items):
         raise ADTransformError(
-            "a directive string in np.r_/np.c_ is not supported; use np.concatenate"
+            "a matrix directive string ('r', 'c') in np.r_/np.c_ is not supported; use "
+            "np.concatenate"
         )
     blocks = [np.shape(concatenator[item]) for item in items]
     axis = concatenator.axis
@@ -66,3 +69,30 @@ def concatenator_adjoint(g, concatenator, items):
         None if isinstance(item, slice) else _scalar_like(np.reshape(piece, np.shape(item)), item)
         for piece, item in zip(pieces, items)
     )
+
+
+def _directed_adjoints(g, concatenator, items):
+    """The adjoints of the items of ``np.r_['0,2', a, b]`` (an axis directive first).
+
+    The blocks' placement follows the directive (axis, minimum dimensions, where a 1-D
+    item's axis goes), so NumPy places them itself: each item in turn is replaced by the
+    numbers 1, 2, ... of its elements and all others by zeros; the difference with all
+    zeros (slices give the same numbers in both, and cancel exactly) marks where each
+    element of the item went, and ``g`` there is added back to the element.
+    """
+    g = np.asarray(g)
+    zeros = [item if isinstance(item, (str, slice)) else np.zeros(np.shape(item)) for item in items]
+    base = concatenator[tuple(zeros)]
+    adjoints = []
+    for k, item in enumerate(items[1:], 1):
+        if isinstance(item, slice):
+            adjoints.append(None)
+            continue
+        numbered = list(zeros)
+        numbered[k] = np.arange(1.0, np.size(item) + 1.0).reshape(np.shape(item))
+        where = np.asarray(concatenator[tuple(numbered)] - base, dtype=np.intp)
+        taken = where > 0
+        d = np.zeros(np.size(item), dtype=_dtype_of(item, g))
+        np.add.at(d, where[taken] - 1, np.broadcast_to(g, where.shape)[taken])
+        adjoints.append(cast_like(_scalar_like(np.reshape(d, np.shape(item)), item), item))
+    return adjoints

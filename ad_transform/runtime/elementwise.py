@@ -261,3 +261,23 @@ def clip_weights(a, a_min, a_max, min=None, max=None):
     w_upper = 1.0 if a_max is None else tie_weight(a_max, lower)
     w_hi = 0.0 if a_max is None else tie_weight(lower, a_max)
     return w_upper * w_a, w_upper * w_lo, w_hi
+
+
+def nan_to_num_adjoint(g, x, copy=True, replaced=None):
+    """The adjoint of ``np.nan_to_num(x, copy, nan, posinf, neginf)``: of ``x`` (``replaced``
+    None) ``g`` where ``x`` is finite, 0 where it was replaced; of a replacement value
+    (``replaced``: ``'nan'``, ``'posinf'``, ``'neginf'``) ``g`` summed over the elements it
+    replaced. ``copy=False`` (a change of ``x`` in place) is refused."""
+    if copy is False and isinstance(x, np.ndarray):
+        raise ADTransformError(
+            "np.nan_to_num(x, copy=False) changes x in place, which cannot be differentiated "
+            "here; use np.nan_to_num(x) (copy=True)"
+        )
+    xa = np.asarray(x)
+    if replaced is None:
+        d = np.where(np.isfinite(xa), g, 0).astype(_dtype_of(x, g), copy=False)
+        if isinstance(x, np.ndarray):
+            return d
+        return float(d) if isinstance(x, float) else _dtype_of(x, g).type(d)
+    test = {"nan": np.isnan, "posinf": np.isposinf, "neginf": np.isneginf}[replaced]
+    return float(np.sum(np.where(test(xa), g, 0)))

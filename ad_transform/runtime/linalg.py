@@ -371,8 +371,8 @@ def einsum_adjoint(g, subscripts, k, *operands):
     matrix; a label that only operand ``k`` has (summed away) is broadcast with ones; an
     ellipsis is spelled out in letters (a broadcast size-1 axis gets a label of its own).
     """
-    if not isinstance(subscripts, str):
-        raise ADTransformError("np.einsum: only the subscripts-string form is differentiable")
+    if not isinstance(subscripts, str):  # the interleaved form: subscripts is operand 0
+        return _interleaved_adjoint(g, k + 1, subscripts, *operands)
     arrays = [np.asarray(o) for o in operands if o is not None]
     terms, output, sizes, fresh = _einsum_labels(subscripts, [a.shape for a in arrays])
     dtype = _dtype_of(arrays[k], g)
@@ -444,3 +444,76 @@ def _einsum_labels(subscripts, shapes):
         counts = {c: lhs.count(c) for c in set(lhs) if c.isalpha()}
         output = "".join(ell_labels) + "".join(sorted(c for c, n in counts.items() if n == 1))
     return terms, output, sizes, fresh
+
+
+# -- issue 16: cross products, einsum's interleaved form --------------------------------------
+
+
+def _cross_axes(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """``np.cross``'s axes: ``axis`` given overrides the three others."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    return int(axisa), int(axisb), int(axisc)
+
+
+def _as_3_vectors(v):
+    """Vectors along the last axis, a 2-vector given a zero third component."""
+    v = np.asarray(v)
+    if v.shape[-1] == 2:
+        return np.concatenate([v, np.zeros(v.shape[:-1] + (1,), dtype=v.dtype)], axis=-1)
+    return v
+
+
+def cross_adjoint(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, of_b=False):
+    """The adjoint of ``a`` (or ``b``, ``of_b``) in ``np.cross(a, b, axisa, axisb, axisc,
+    axis)``. With ``c = a x b``: ``<g, a x b> = <a, b x g> = <b, g x a>``, so ``d a = b x g``
+    and ``d b = g x a`` (the triple product identity). 2-vectors are 3-vectors with a zero
+    third component (of two 2-vectors the result is that third component alone), and
+    broadcast vector stacks are summed back."""
+    axisa, axisb, axisc = _cross_axes(a, b, axisa, axisb, axisc, axis)
+    am = np.moveaxis(np.asarray(a), axisa, -1)
+    bm = np.moveaxis(np.asarray(b), axisb, -1)
+    g = np.asarray(g)
+    if am.shape[-1] == 2 and bm.shape[-1] == 2:  # a scalar (the z component) per pair
+        g3 = np.stack([np.zeros_like(g), np.zeros_like(g), g], axis=-1)
+    else:
+        g3 = np.moveaxis(g, axisc, -1)
+    if of_b:
+        d, target_moved, target, target_axis = np.cross(g3, _as_3_vectors(am)), bm, b, axisb
+    else:
+        d, target_moved, target, target_axis = np.cross(_as_3_vectors(bm), g3), am, a, axisa
+    d = unbroadcast(d[..., : target_moved.shape[-1]], target_moved)
+    d = np.moveaxis(np.asarray(d, dtype=_dtype_of(target, g)), -1, target_axis)
+    return _scalar_like(d, target)
+
+
+def _einsum_letter(label) -> str:
+    """The subscript letter of an integer label of einsum's interleaved form (0-25: a-z,
+    26-51: A-Z, as NumPy reads them)."""
+    return string.ascii_letters[int(label)]
+
+
+def _interleaved_spec(arguments):
+    """``np.einsum(A, [0, 1], B, [1, 2], [0, 2])`` as ``('ab,bc->ac', [A, B], positions)``:
+    the subscripts string, the operands and each operand's position among ``arguments``."""
+    arguments = [a for a in arguments if a is not None]
+    has_output = len(arguments) % 2 == 1
+    pairs = arguments[: len(arguments) - 1] if has_output else arguments
+
+    def term(sublist) -> str:
+        return "".join("..." if s is Ellipsis else _einsum_letter(s) for s in sublist)
+
+    operands = pairs[0::2]
+    spec = ",".join(term(s) for s in pairs[1::2])
+    if has_output:
+        spec += "->" + term(arguments[-1])
+    return spec, operands, list(range(0, len(pairs), 2))
+
+
+def _interleaved_adjoint(g, position, *arguments):
+    """The adjoint of argument ``position`` of ``np.einsum(*arguments)`` in the interleaved
+    form (``einsum(A, [0, 1], B, [1, 2], [0, 2])``); a label list has none."""
+    spec, operands, positions = _interleaved_spec(arguments)
+    if position not in positions:
+        raise ADTransformError("np.einsum: a label list of the interleaved form has no adjoint")
+    return einsum_adjoint(g, spec, positions.index(position), *operands)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ADTransformError
-from .adjoints import _may_repeat
+from .adjoints import _may_repeat, unbroadcast
 from .conversions import cast_like
 from .operators import element_adjoints
 from .values import (
@@ -274,3 +274,147 @@ def item_method_adjoint(g, x, index=None):
     else:
         d[tuple(index)] = g
     return _scalar_like(d, x)
+
+
+# -- issue 16: append, rollaxis, meshgrid, select, partition, put/place ----------------------
+
+
+def append_adjoint(g, arr, values, axis=None, of_values=False):
+    """The adjoint of ``arr`` (or of ``values``, ``of_values``) in ``np.append(arr, values,
+    axis)``: ``g`` cut after ``arr``'s part along ``axis`` (the flattened result without
+    an axis), each piece shaped like its argument (``values`` broadcast to it summed back)."""
+    target = values if of_values else arr
+    g = np.asarray(g)
+    if axis is None:
+        cut = np.size(arr)
+        piece = g[cut:] if of_values else g[:cut]
+        return cast_like(_scalar_like(np.reshape(piece, np.shape(target)), target), target)
+    axis = int(axis) % g.ndim
+    cut = np.shape(arr)[axis]
+    where = [slice(None)] * g.ndim
+    where[axis] = slice(cut, None) if of_values else slice(None, cut)
+    return _scalar_like(np.reshape(g[tuple(where)], np.shape(target)), target)
+
+
+def rollaxis_adjoint(g, a, axis, start=0):
+    """The adjoint of ``np.rollaxis(a, axis, start)``: the axis moved back from where it
+    went (``rollaxis`` is ``moveaxis(a, axis, start)``, or ``start - 1`` for a ``start``
+    after ``axis``)."""
+    n = np.ndim(a)
+    axis = int(axis) % n if n else 0
+    start = int(start) + n if int(start) < 0 else int(start)
+    destination = start - 1 if axis < start else start
+    return np.moveaxis(np.asarray(g), destination, axis)
+
+
+def meshgrid_adjoint(g, k, indexing, *xi):
+    """The adjoint of the ``k``-th array of ``np.meshgrid(*xi, indexing=...)``: ``g[k]``
+    (the adjoint of the ``k``-th grid, sparse or full) summed over every axis but the one
+    that array spans (axis ``k``; axes 0 and 1 swapped for ``indexing='xy'`` with two or
+    more arrays), in the array's shape (``meshgrid`` flattens its arguments)."""
+    count = sum(x is not None for x in xi)
+    x = xi[k]
+    gk = g[k]
+    if _is_zero(gk):
+        return cast_like(np.zeros(np.shape(x)), x) if np.ndim(x) else cast_like(0.0, x)
+    gk = np.asarray(gk)
+    axis = 1 - k if indexing == "xy" and count > 1 and k < 2 else k
+    summed = np.sum(gk, axis=tuple(i for i in range(gk.ndim) if i != axis))
+    return cast_like(_scalar_like(np.reshape(summed, np.shape(x)), x), x)
+
+
+def select_adjoint(g, condlist, choicelist, k, default=0):
+    """The adjoint of choice ``k`` of ``np.select(condlist, choicelist, default)`` (``k ==
+    len(choicelist)``: of ``default``): ``g`` where that choice was taken -- the first true
+    condition, ``default`` where none is true -- summed back to the choice's shape."""
+    conditions = [np.asarray(c, dtype=bool) for c in condlist]
+    shape = np.broadcast_shapes(np.shape(g), *[c.shape for c in conditions])
+    taken = np.zeros(shape, dtype=bool)
+    for condition in conditions[:k]:
+        taken = taken | condition
+    target = default if k == len(conditions) else choicelist[k]
+    mine = ~taken if k == len(conditions) else (~taken & conditions[k])
+    dtype = _dtype_of(g, target)
+    return cast_like(unbroadcast(np.where(mine, g, 0).astype(dtype, copy=False), target), target)
+
+
+def select_choices_adjoint(g, condlist, choicelist) -> ListAdjoint:
+    """The adjoints of the choices of ``np.select(condlist, choicelist)``, one per choice."""
+    return ListAdjoint(select_adjoint(g, condlist, choicelist, k) for k in range(len(choicelist)))
+
+
+def gather_permutation(a, ans, axis=-1):
+    """The positions in ``a`` the elements of ``ans`` come from, along ``axis`` (``ans`` a
+    rearrangement of ``a`` along that axis: ``np.partition``, ``np.sort``): the ``j``-th
+    smallest of ``ans`` is the ``j``-th smallest of ``a``, both ranked stably, so the
+    match is exact wherever the values are distinct (at ties any consistent match)."""
+    a_order = np.argsort(a, axis=axis, kind="stable")
+    ans_rank = np.argsort(np.argsort(ans, axis=axis, kind="stable"), axis=axis, kind="stable")
+    return np.take_along_axis(a_order, ans_rank, axis=axis)
+
+
+def partition_adjoint(g, ans, a, axis=-1):
+    """The adjoint of ``np.partition(a, kth, axis)``: each element's adjoint sent back to
+    the position it came from (the selected ``kth`` elements and the others alike)."""
+    aa = np.asarray(a)
+    if axis is None:
+        flat = np.ravel(aa)
+        return np.reshape(
+            take_along_axis_adjoint(g, flat, gather_permutation(flat, ans, 0), 0), aa.shape
+        )
+    return take_along_axis_adjoint(g, aa, gather_permutation(aa, ans, axis), axis)
+
+
+def put_index(a, ind, mode="raise"):
+    """The index ``a[...]`` of the elements ``np.put(a, ind, v, mode)`` writes: ``ind``
+    (flat indices; ``mode`` 'wrap' or 'clip' brings them into range) unravelled."""
+    size = np.size(a)
+    flat = np.ravel(np.asarray(ind, dtype=np.intp))
+    if mode == "wrap":
+        flat = flat % size if size else flat
+    elif mode == "clip":
+        flat = np.clip(flat, 0, size - 1)
+    elif mode == "raise":
+        if np.any((flat >= size) | (flat < -size)):
+            raise IndexError(f"np.put: an index is out of bounds for size {size}")
+        flat = flat % size if size else flat
+    else:
+        raise ValueError(f"np.put: mode must be 'raise', 'wrap' or 'clip', not {mode!r}")
+    return np.unravel_index(flat, np.shape(a))
+
+
+def put_values(v, count):
+    """The values ``np.put``/``np.place`` write at ``count`` positions: ``v`` flattened,
+    repeated as necessary, its first ``count`` elements."""
+    flat = np.ravel(v)
+    if flat.size == 0 and count:
+        raise ValueError("np.put/np.place: cannot insert from an empty array")
+    return np.resize(flat, count)
+
+
+def put_values_adjoint(g, v, count):
+    """The adjoint of ``v`` in ``put_values(v, count)``: each written copy's adjoint added
+    back to the element of ``v`` it repeats."""
+    size = np.size(v)
+    d = np.zeros(size, dtype=_dtype_of(v, g))
+    np.add.at(d, np.arange(int(count)) % size, np.ravel(g))
+    return cast_like(_scalar_like(np.reshape(d, np.shape(v)), v), v)
+
+
+def put_count(ind) -> int:
+    """How many elements ``np.put(a, ind, v)`` writes."""
+    return int(np.size(ind))
+
+
+def place_index(arr, mask):
+    """The boolean index ``arr[...]`` of ``np.place(arr, mask, vals)``: ``mask`` (of
+    ``arr``'s size, any shape) in ``arr``'s shape, C order."""
+    mask = np.asarray(mask)
+    if mask.size != np.size(arr):
+        raise ValueError("np.place: mask and data must be the same size")
+    return np.reshape(mask.astype(bool), np.shape(arr))
+
+
+def place_count(mask) -> int:
+    """How many elements ``np.place(arr, mask, vals)`` writes."""
+    return int(np.count_nonzero(mask))
