@@ -13,9 +13,8 @@ Conventions at kinks: ``abs`` and ``fabs`` have derivative 0 at 0 (like
 import builtins
 import math
 
-import numpy as np
-
 from ..runtime import (
+    abs_adjoint,
     power_derivative,
     safe_log,
     scalar_over,
@@ -221,12 +220,13 @@ def d_ldexp(g, ans, x, i):
 
 @adjoint(builtins.abs, fresh=True)
 def d_abs(g, ans, x):
-    return times(g, np.sign(x))
+    return abs_adjoint(g, x)
 
 
 @adjoint(builtins.abs, scalar=True)
 def d_abs_scalar(g, ans, x):
-    return g * (float(x > 0) - float(x < 0))
+    # a complex scalar (x * 1j) takes the helper: Re(g) conj(x) / |x|
+    return g * (float(x > 0) - float(x < 0)) if type(x) is float else abs_adjoint(g, x)
 
 
 @adjoint(builtins.max)

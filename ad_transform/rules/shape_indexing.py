@@ -29,6 +29,7 @@ from ..runtime import (
     method_arguments,
     pad_adjoint,
     pad_value_adjoint,
+    real_adjoint,
     repeat_adjoint,
     reshape_adjoint,
     roll_adjoint,
@@ -199,7 +200,7 @@ if hasattr(np.ndarray, "mT"):  # NumPy 2
 
 @adjoint(("attribute", "real"), kind=None)
 def d_real_attribute(g, ans, x):
-    return g
+    return real_adjoint(g, x)
 
 
 @adjoint(np.swapaxes, kind=ARRAY)
