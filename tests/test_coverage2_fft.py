@@ -482,3 +482,70 @@ def test_primitives_are_listed():
     assert "numpy.fft.fft" in listed
     for key in [("attribute", "imag"), ("method", "conj"), ("method", "conjugate")]:
         assert lookup(key) is not None and lookup(key).differentiable
+
+
+# -- complex adjoints reaching real values: matrix products, writes, loops, conversions ----
+
+MC = RNG.normal(size=(4, 5)) + 1j * RNG.normal(size=(4, 5))
+
+
+def complex_matrix_times_real(t):
+    return np.sum(np.abs(MC @ np.sin(t)))
+
+
+def in_place_then_complex(t):
+    y = np.maximum(t, 0.1) * 2.0
+    y += np.cos(t)
+    return np.sum(np.abs(np.dot(MC, y)) ** 2)
+
+
+def writes_into_complex_array(t):
+    z = np.zeros(5, dtype=complex)
+    z[1:] = t[:4] * 1j
+    z += t
+    return np.sum(np.abs(z) * t)
+
+
+def complex_in_a_loop(t):
+    s = 0.0
+    for k in range(3):
+        s = s + np.abs(np.sum(np.exp(1j * k * t)))
+    return s
+
+
+def conversions_to_complex(t):
+    z = t.astype(complex) * (1 + 2j)
+    w = np.array([z[0], z[1] * 1j, t[2]])
+    return np.sum(np.real(w) * np.imag(w + 1j))
+
+
+def tensor_products(t):
+    z = np.tensordot(MC, t, axes=1) + np.einsum("ij,j->i", MC, t)
+    return np.linalg.norm(np.abs(z))
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        complex_matrix_times_real,
+        in_place_then_complex,
+        writes_into_complex_array,
+        complex_in_a_loop,
+        conversions_to_complex,
+        tensor_products,
+    ],
+)
+def test_complex_adjoints_reaching_real_arrays(f):
+    g = check_grad(f, [A])
+    assert g.dtype == np.float64
+
+
+def builtin_complex(a, b):
+    z = complex(a, b) * complex(b) + complex(imag=a)
+    return abs(z**2) + (z * z.conjugate()).real + np.angle(z)
+
+
+@pytest.mark.parametrize("args", [(0.3, -1.2), (np.float64(0.3), np.float64(1.7))])
+def test_builtin_complex(args):
+    g = check_grad(builtin_complex, list(args), wrt=(0, 1))
+    assert all(type(d) is type(a) for d, a in zip(g, args))

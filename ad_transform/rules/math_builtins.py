@@ -13,6 +13,8 @@ Conventions at kinks: ``abs`` and ``fabs`` have derivative 0 at 0 (like
 import builtins
 import math
 
+import numpy as np
+
 from ..runtime import (
     abs_adjoint,
     power_derivative,
@@ -293,3 +295,10 @@ register_nondifferentiable(
     math.perm,
 )
 register_nondifferentiable(builtins.print, pure=False)
+
+
+@adjoint(builtins.complex, kind=SCALAR, fresh=True)
+def d_complex(g, ans, real=0.0, imag=0.0):
+    # z = real + i imag; under JAX's convention (docs/conventions_complex.md) the
+    # adjoint of real is Re(g), that of imag Re(i g) = -Im(g)
+    return np.real(g), -np.imag(g)
