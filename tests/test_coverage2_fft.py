@@ -549,3 +549,92 @@ def builtin_complex(a, b):
 def test_builtin_complex(args):
     g = check_grad(builtin_complex, list(args), wrt=(0, 1))
     assert all(type(d) is type(a) for d, a in zip(g, args))
+
+
+# -- the rules written for real values, on complex values (holomorphic: g * f'(z)) ---------
+
+
+def z_of(x):
+    return x[:4] + 1j * x[4:]
+
+
+def products_of_complex(x):
+    z = z_of(x)
+    return (
+        np.real(np.prod(z))
+        + np.imag(np.prod(z * z))
+        + np.sum(np.real(np.cumsum(z) * np.cumprod(z)))
+    )
+
+
+def sinc_of_complex(x):
+    return np.sum(np.real(np.sinc(z_of(x))))
+
+
+def linear_algebra_of_complex(x):
+    z = z_of(x).reshape(2, 2)
+    inverse = np.sum(np.linalg.inv(z))
+    return (
+        np.real(np.linalg.det(z)) + np.imag(inverse) + np.real(np.sum(np.linalg.solve(z, z.T @ z)))
+    )
+
+
+def diagonals_of_complex(x):
+    z = z_of(x).reshape(2, 2)
+    return np.real(np.trace(z) * np.sum(np.diag(z) ** 2))
+
+
+def indexing_complex(x):
+    z = z_of(x)
+    return np.real(z[1] * z[::2].sum()) + np.imag(np.where(x[:4] > 0, z, z * z).sum())
+
+
+def shapes_of_complex(x):
+    z = z_of(x)
+    return np.real(np.sum(np.concatenate([z, z.reshape(2, 2).T.ravel()]) * np.arange(8)))
+
+
+def extremes_of_complex(x):
+    z = z_of(x)
+    return np.real(np.max(z) * 1j) + np.imag(np.maximum(z, 0.1 + 0j).sum())
+
+
+def inverse_functions_of_complex(x):
+    z = z_of(x) * 0.3
+    w = np.arcsin(z) + np.arctan(z) + np.arccosh(z + 2) + np.arctanh(z) + np.log1p(z)
+    return np.sum(np.real(w + np.expm1(z) + np.log10(z) + np.tan(z)))
+
+
+def powers_of_complex(x):
+    z = z_of(x)
+    return np.sum(np.real(z ** z_of(x[::-1]) + 2.0**z + np.float_power(z, 1.5)))
+
+
+def squares_of_complex(x):
+    z = z_of(x)
+    return np.sum(np.imag(np.square(z) + np.reciprocal(z) + np.sqrt(z) * np.cbrt(x[:4])))
+
+
+def means_of_complex(x):
+    z = z_of(x)
+    return np.real(np.mean(z * np.conj(z))) + np.average(np.abs(z))
+
+
+HOLOMORPHIC = [
+    products_of_complex,
+    sinc_of_complex,
+    linear_algebra_of_complex,
+    diagonals_of_complex,
+    indexing_complex,
+    shapes_of_complex,
+    extremes_of_complex,
+    inverse_functions_of_complex,
+    powers_of_complex,
+    squares_of_complex,
+    means_of_complex,
+]
+
+
+@pytest.mark.parametrize("f", HOLOMORPHIC)
+def test_rules_on_complex_values(f):
+    check_grad(f, [np.random.default_rng(5).normal(size=8)])
