@@ -970,7 +970,6 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
     op.active_inputs = [p for p, a in op.inputs.items() if analysis.is_active(a)]
     op.active = bool(op.active_inputs) or op.form in MUTATIONS
     _refuse_active_inside_operand(op, analysis)
-    _refuse_complex_constants(op, analysis)
     if not op.active:
         return
     parsed = analysis.fn.parsed
@@ -1201,18 +1200,6 @@ def _appends_to_unread_global(op: Op, analysis: Analysis) -> bool:
         if other is not op and reads:
             return False
     return True
-
-
-def _refuse_complex_constants(op: Op, analysis: Analysis) -> None:
-    """Complex numbers are not differentiated (the rules are written for real values)."""
-    if op.active and any(
-        isinstance(a, gast.Constant) and isinstance(a.value, complex) for a in op.inputs.values()
-    ):
-        raise analysis.fn.parsed.error(
-            "cannot differentiate arithmetic with a complex number: ad_transform "
-            "differentiates real-valued code only",
-            op.value,
-        )
 
 
 def _refuse_active_inside_operand(op: Op, analysis: Analysis) -> None:

@@ -3,6 +3,7 @@
 from . import (
     constructors,
     containers,
+    fft,
     linalg,
     math_builtins,
     numpy_elementwise,
@@ -35,6 +36,7 @@ __all__ = [
     "constructors",
     "containers",
     "display_name",
+    "fft",
     "linalg",
     "list_primitives",
     "lookup",

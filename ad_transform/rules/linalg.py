@@ -70,7 +70,7 @@ def d_dot_method(g, ans, self, b):
 
 @adjoint(np.vdot, kind=SCALAR, fresh=True)
 def d_vdot(g, ans, a, b):
-    return vdot_adjoint(g, b, a), vdot_adjoint(g, a, b)
+    return vdot_adjoint(g, b, a, conjugated=True), vdot_adjoint(g, a, b)
 
 
 @adjoint(np.inner, kind=None, fresh=True)

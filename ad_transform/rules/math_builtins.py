@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from ..runtime import (
+    abs_adjoint,
     power_derivative,
     safe_log,
     scalar_over,
@@ -221,12 +222,13 @@ def d_ldexp(g, ans, x, i):
 
 @adjoint(builtins.abs, fresh=True)
 def d_abs(g, ans, x):
-    return times(g, np.sign(x))
+    return abs_adjoint(g, x)
 
 
 @adjoint(builtins.abs, scalar=True)
 def d_abs_scalar(g, ans, x):
-    return g * (float(x > 0) - float(x < 0))
+    # a complex scalar (x * 1j) takes the helper: Re(g) conj(x) / |x|
+    return g * (float(x > 0) - float(x < 0)) if type(x) is float else abs_adjoint(g, x)
 
 
 @adjoint(builtins.max)
@@ -293,3 +295,10 @@ register_nondifferentiable(
     math.perm,
 )
 register_nondifferentiable(builtins.print, pure=False)
+
+
+@adjoint(builtins.complex, kind=SCALAR, fresh=True)
+def d_complex(g, ans, real=0.0, imag=0.0):
+    # z = real + i imag; under JAX's convention (docs/conventions_complex.md) the
+    # adjoint of real is Re(g), that of imag Re(i g) = -Im(g)
+    return np.real(g), -np.imag(g)

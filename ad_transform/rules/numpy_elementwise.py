@@ -41,13 +41,19 @@ import operator
 import numpy as np
 
 from ..runtime import (
+    abs_adjoint,
+    angle_adjoint,
     clip_weights,
+    conjugate_adjoint,
     fmax_weights,
+    imag_adjoint,
     nan_to_num_adjoint,
     nondifferentiable_zero,
     over,
     power_derivative,
     quotient,
+    real_adjoint,
+    real_if_close_adjoint,
     safe_log,
     scalar_over,
     scalar_times_ratio,
@@ -338,12 +344,13 @@ def d_sinc(g, ans, x):
 
 @adjoint(np.abs, fresh=True)
 def d_abs(g, ans, x):
-    return times(g, np.sign(x))
+    return abs_adjoint(g, x)
 
 
 @adjoint(np.abs, scalar=True)
 def d_abs_scalar(g, ans, x):
-    return g * np.sign(x) if g else 0.0
+    # a complex scalar (x * 1j) takes the helper: Re(g) conj(x) / |x|
+    return (g * np.sign(x) if g else 0.0) if type(x) is float else abs_adjoint(g, x)
 
 
 @adjoint(np.fabs, fresh=True)
@@ -353,13 +360,13 @@ def d_fabs(g, ans, x):
 
 @adjoint(np.conjugate, fresh=True)
 def d_conjugate(g, ans, x):
-    # Real arrays only (the tool differentiates real functions): the identity.
-    return g
+    # conj(g) (docs/conventions_complex.md); the identity on real values
+    return conjugate_adjoint(g)
 
 
 @adjoint(np.real)
 def d_real(g, ans, val):
-    return g
+    return real_adjoint(g, val)
 
 
 @adjoint(np.copysign, fresh=True)
@@ -553,3 +560,39 @@ def d_nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
         nan_to_num_adjoint(g, x, copy, "posinf"),
         nan_to_num_adjoint(g, x, copy, "neginf"),
     )
+
+
+# -- complex values (docs/conventions_complex.md) -----------------------------------------
+
+
+@adjoint(np.imag)
+def d_imag(g, ans, val):
+    return imag_adjoint(g, val)
+
+
+@adjoint(np.angle, fresh=True)
+def d_angle(g, ans, z, deg=False):
+    return angle_adjoint(g, z, deg)
+
+
+@adjoint(np.real_if_close)
+def d_real_if_close(g, ans, a, tol=100):
+    return real_if_close_adjoint(g, ans, a)
+
+
+@adjoint(("attribute", "imag"), kind=None)
+def d_imag_attribute(g, ans, x):
+    return imag_adjoint(g, x)
+
+
+@adjoint(("method", "conj"), kind=None, fresh=True)
+def d_conj_method(g, ans, self):
+    return conjugate_adjoint(g)
+
+
+@adjoint(("method", "conjugate"), kind=None, fresh=True)
+def d_conjugate_method(g, ans, self):
+    return conjugate_adjoint(g)
+
+
+register_nondifferentiable(np.iscomplex, np.isreal, np.iscomplexobj, np.isrealobj)

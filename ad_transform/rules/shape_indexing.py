@@ -38,6 +38,7 @@ from ..runtime import (
     put_index,
     put_values,
     put_values_adjoint,
+    real_adjoint,
     repeat_adjoint,
     reshape_adjoint,
     roll_adjoint,
@@ -211,7 +212,7 @@ if hasattr(np.ndarray, "mT"):  # NumPy 2
 
 @adjoint(("attribute", "real"), kind=None)
 def d_real_attribute(g, ans, x):
-    return g
+    return real_adjoint(g, x)
 
 
 @adjoint(np.swapaxes, kind=ARRAY)

@@ -22,6 +22,16 @@ from .adjoints import (  # noqa: F401
     unbroadcast,
     zeros_like,
 )
+from .complex_values import (  # noqa: F401
+    abs_adjoint,
+    angle_adjoint,
+    conjugate_adjoint,
+    imag_adjoint,
+    is_complex,
+    real_adjoint,
+    real_if_close_adjoint,
+    real_part,
+)
 from .constructors import (  # noqa: F401
     arange_adjoint,
     concatenator_adjoint,
@@ -83,6 +93,15 @@ from .elementwise import (  # noqa: F401
     tie_share,
     tie_weight,
     times,
+)
+from .fft import (  # noqa: F401
+    fft_adjoint,
+    fftn_adjoint,
+    fftshift_adjoint,
+    irfft_adjoint,
+    irfftn_adjoint,
+    rfft_adjoint,
+    rfftn_adjoint,
 )
 from .in_place import (  # noqa: F401
     alias_after,

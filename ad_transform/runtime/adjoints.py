@@ -20,8 +20,13 @@ from .values import (
 
 
 def unbroadcast(g, x):
-    """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting."""
+    """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting.
+
+    The adjoint of a real ``x`` is real: a complex ``g`` (``x * 1j``) gives its real part
+    (docs/conventions_complex.md)."""
     if type(g) is np.ndarray and type(x) is np.ndarray:
+        if g.dtype.kind == "c" and x.dtype.kind != "c":
+            g = g.real
         # the common cases, without the generic path's calls: equal shapes, leading axes
         # to sum away (a bias added to a batch), axes of length 1 in x (keepdims)
         g_shape, x_shape = g.shape, x.shape
@@ -45,6 +50,8 @@ def unbroadcast(g, x):
             "cannot differentiate the concatenation of lists or tuples ('xs + ys', "
             "'xs += ys'): use xs.extend(ys) or xs.append(y), or np.concatenate for arrays"
         )
+    if _complex_value(g) and not _complex_value(x) and not isinstance(x, (list, tuple, dict)):
+        g = g.real
     x_shape = np.shape(x)
     g_shape = np.shape(g)
     if g_shape == x_shape:
@@ -71,6 +78,11 @@ def seed(ans):
     """The adjoint ``1`` of a scalar result; an error pointing at ``vjp`` for anything else."""
     if isinstance(ans, (float, int)) and not isinstance(ans, bool):
         return 1.0
+    if _complex_value(ans):
+        raise ADTransformError(
+            f"grad needs a function with a real scalar output, but it returned the complex "
+            f"{type(ans).__name__} {ans!r:.60}; return its np.real, np.imag or np.abs"
+        )
     if (
         isinstance(ans, (np.ndarray, np.generic))
         and np.ndim(ans) == 0
@@ -132,6 +144,8 @@ def as_gradient(dx, x, copy=False, adjoint=False):
     ``adjoint``: for a helper's caller, which adds it to other adjoints: a list or tuple
     gets a ``ListAdjoint``, not a plain list or tuple.
     """
+    if _complex_value(dx) and not _complex_value(x) and not isinstance(x, (list, tuple, dict)):
+        dx = dx.real  # the adjoint of a real value is real (docs/conventions_complex.md)
     if type(x) is np.ndarray and type(dx) is np.ndarray:
         dtype = x.dtype
         if dx.dtype == dtype and dx.shape == x.shape and dtype.kind in "fc":
@@ -158,6 +172,13 @@ def as_gradient(dx, x, copy=False, adjoint=False):
     if _is_zero(dx) and _is_object(x):  # a helper's object argument: never a bare zero
         return Fields()
     return own(dx) if copy else dx
+
+
+def _complex_value(value) -> bool:
+    """A complex number, or an array or NumPy scalar of complex dtype (lists unconverted)."""
+    if isinstance(value, complex):
+        return True
+    return isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind == "c"
 
 
 def is_zero(g) -> bool:

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .adjoints import zeros_like
+from .adjoints import _complex_value, zeros_like
 from .values import ListAdjoint, _float_dtype, is_discrete
 
 
 def cast_like(g, x):
-    """The adjoint ``g`` in the type of ``x`` (the inverse of a conversion or ``astype``)."""
+    """The adjoint ``g`` in the type of ``x`` (the inverse of a conversion or ``astype``).
+
+    A complex ``g`` for a real ``x`` (``x.astype(complex)``) gives its real part: the
+    adjoint of a real value is real (docs/conventions_complex.md), never a silent cast."""
+    if _complex_value(g) and not _complex_value(x) and not isinstance(x, (list, tuple)):
+        g = g.real
     if isinstance(x, np.ndarray):
         return np.asarray(g, dtype=_float_dtype(x.dtype))
     if isinstance(x, np.generic):

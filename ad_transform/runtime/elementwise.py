@@ -22,6 +22,8 @@ def safe_log(x):
             return np.where(x == 0, 0.0, np.log(np.where(x == 0, 1.0, x)))
     if x == 0:
         return 0.0
+    if isinstance(x, complex) or np.iscomplexobj(x):
+        return np.log(x)  # the principal branch, as x**y itself
     if x < 0:
         return math.nan
     return np.log(x) if type(x) is not float else math.log(x)
@@ -41,10 +43,18 @@ def times(g, d):
             return g * d
         return _masked_product(g, d)
     if type(g) is np.ndarray:
-        if math.isfinite(d):
+        if _finite_number(d):
             return g * d
         return _masked_product(g, d)
     return g * d if g else scalar_zero(g, d)
+
+
+def _finite_number(d) -> bool:
+    """Whether the scalar ``d`` (real or complex) is finite."""
+    try:
+        return math.isfinite(d)
+    except TypeError:  # a complex number
+        return bool(np.isfinite(d))
 
 
 def over(g, d):

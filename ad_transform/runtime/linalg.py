@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ADTransformError
 from .adjoints import unbroadcast
 from .reductions import _divide_or_zero, _tied
-from .values import _dtype_of, _expand, _scalar_like
+from .values import _dtype_of, _expand, _scalar_like, refuse_complex
 
 
 def _as_matrix_pair(x, y):
@@ -152,6 +152,7 @@ def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
     split equally).
     """
     x = np.asarray(x)
+    refuse_complex(x, "np.linalg.norm")
     dtype = _dtype_of(x, g)
     if axis is None:
         axes = tuple(range(x.ndim))
@@ -264,9 +265,14 @@ def outer_adjoint_right(g, a, b):
     return _scalar_like(np.reshape(np.ravel(a) @ np.asarray(g), np.shape(b)), b)
 
 
-def vdot_adjoint(g, other, x):
-    """The adjoint of ``x`` in ``np.vdot`` (real: a dot product of the flattened arrays)."""
-    return _scalar_like(np.reshape(g * np.ravel(other), np.shape(x)), x)
+def vdot_adjoint(g, other, x, conjugated=False):
+    """The adjoint of ``x`` in ``np.vdot`` (a dot product of the flattened arrays, the
+    first one conjugated): ``g conj(other)`` for the second, ``conj(g other)`` for the
+    first (``conjugated``), under the convention of docs/conventions_complex.md."""
+    d = g * np.ravel(other) if conjugated else g * np.conjugate(np.ravel(other))
+    if conjugated:
+        d = np.conjugate(d)
+    return _scalar_like(np.reshape(d, np.shape(x)), x)
 
 
 def kron_adjoint(g, a, b, left=True):
@@ -340,6 +346,7 @@ def det_adjoint(g, ans, a):
 def slogdet_adjoint(g, a):
     """The adjoint of ``a`` in ``sign, logabsdet = np.linalg.slogdet(a)``: ``g_logabsdet
     a^{-T}`` (the sign is piecewise constant)."""
+    refuse_complex(a, "np.linalg.slogdet")
     g_log = np.asarray(g[1])
     return g_log[..., None, None] * _mT(np.linalg.inv(a))
 
@@ -352,6 +359,7 @@ def cholesky_adjoint(g, ans, a, upper=False):
     the lower triangle of ``a`` (the upper one with ``upper=True``), so that is where the
     gradient lies: an off-diagonal entry stands for both symmetric positions.
     """
+    refuse_complex(ans, "np.linalg.cholesky")
     L = _mT(ans) if upper else np.asarray(ans)
     gL = _mT(g) if upper else np.asarray(g)
     phi = np.tril(_mT(L) @ gL)

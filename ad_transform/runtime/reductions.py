@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..errors import ADTransformError
-from .values import _axes, _dtype_of, _expand, _float_dtype, _scalar_like
+from .values import _axes, _dtype_of, _expand, _float_dtype, _scalar_like, refuse_complex
 
 
 def expand_reduced(g, x, axis=None, keepdims=False):
@@ -118,6 +118,7 @@ def _count_after_ddof(x, axes, ddof, correction):
 def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, correction=None):
     """The adjoint of ``np.var``: ``2 g (x - mean) / (N - ddof)``."""
     x = np.asarray(x)
+    refuse_complex(x, "np.var")
     axes = _axes(axis, x.ndim)
     g = _expand(g, axes, keepdims)
     centered = x - np.mean(x, axis=axes, keepdims=True)
@@ -129,6 +130,7 @@ def var_adjoint(g, x, axis=None, ddof=0, keepdims=False, correction=None):
 def std_adjoint(g, ans, x, axis=None, ddof=0, keepdims=False, correction=None):
     """The adjoint of ``np.std``: ``g (x - mean) / ((N - ddof) std)``; 0 where std is 0."""
     x = np.asarray(x)
+    refuse_complex(x, "np.std")
     axes = _axes(axis, x.ndim)
     g = _expand(g, axes, keepdims)
     ans = _expand(np.asarray(ans), axes, keepdims)

@@ -202,3 +202,15 @@ def is_discrete(value) -> bool:
     """Whether ``value`` is an integer or boolean array (or NumPy scalar): what is stored
     into or converted to it is truncated, a piecewise-constant function (zero derivative)."""
     return isinstance(value, np.ndarray | np.generic) and value.dtype.kind in "biu"
+
+
+def refuse_complex(value, function: str) -> None:
+    """Refuse, when it runs, the adjoint of ``function`` of a complex array: its rule is
+    written for real values only (docs/conventions_complex.md lists those that are not)."""
+    if isinstance(value, complex) or (
+        isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind == "c"
+    ):
+        raise ADTransformError(
+            f"cannot differentiate {function} of a complex array: its adjoint is defined "
+            f"for real arrays only (see the complex-number convention in the README)"
+        )
