@@ -42,10 +42,22 @@ def _matmul_shape(x_shape: tuple, y_shape: tuple) -> tuple:
     return np.broadcast_shapes(x_shape[:-2], y_shape[:-2]) + (x_shape[-2], y_shape[-1])
 
 
+def _in_kind_of(d, x):
+    """``d`` as the adjoint of ``x``: complex where ``x`` is, even when this contribution
+    is real (the backward sweep adds later ones into it in place, keeping its dtype)."""
+    return d + 0j if np.iscomplexobj(x) and not np.iscomplexobj(d) else d
+
+
+def _real_ndarrays(*values) -> bool:
+    """Whether all ``values`` are plain float ndarrays: the fast paths' case (subclasses
+    and complex values take the general paths, which keep a real operand's part)."""
+    return all(type(v) is np.ndarray and v.dtype.kind == "f" for v in values)
+
+
 def _is_matrix_vector(g, x, y) -> bool:
     """Whether ``x @ y`` is a matrix times a vector, a vector times a matrix or a dot
     product of two vectors (ndarrays, no batch), with ``g`` the adjoint of all of it."""
-    if not (type(g) is np.ndarray and type(x) is np.ndarray and type(y) is np.ndarray):
+    if not _real_ndarrays(g, x, y):
         return False
     if x.ndim == 2 and y.ndim == 1:
         return g.shape == (x.shape[0],)
@@ -76,48 +88,36 @@ def _matrix_vector_right(g, x, y):
 
 def matmul_adjoint_left(g, x, y):
     """The adjoint of ``x`` in ``x @ y`` (1-D, 2-D, batched; scalars for ``np.dot``)."""
-    if (
-        type(g) is np.ndarray
-        and type(x) is np.ndarray
-        and type(y) is np.ndarray
-        and g.ndim == x.ndim == y.ndim == 2
-        and len(g) == len(x)
-    ):
+    if _real_ndarrays(g, x, y) and g.ndim == x.ndim == y.ndim == 2 and len(g) == len(x):
         return g @ y.T  # two matrices, g the adjoint of all of x @ y: as written by hand
     vector_form = _matrix_vector_left(g, x, y)
     if vector_form is not None:
         return vector_form
     if np.ndim(x) == 0 or np.ndim(y) == 0:
-        return unbroadcast(np.sum(g * y) if np.ndim(x) == 0 else g * y, x)
+        return _in_kind_of(unbroadcast(np.sum(g * y) if np.ndim(x) == 0 else g * y, x), x)
     _, y2 = _as_matrix_pair(x, y)
     g2 = _result_as_matrix(g, x, y)
     dx = g2 @ np.swapaxes(y2, -1, -2)
     if np.ndim(x) == 1:
         dx = np.sum(dx, axis=tuple(range(dx.ndim - 1)))
-    return unbroadcast(dx, x)
+    return _in_kind_of(unbroadcast(dx, x), x)
 
 
 def matmul_adjoint_right(g, x, y):
     """The adjoint of ``y`` in ``x @ y``."""
-    if (
-        type(g) is np.ndarray
-        and type(x) is np.ndarray
-        and type(y) is np.ndarray
-        and g.ndim == x.ndim == y.ndim == 2
-        and g.shape[1] == y.shape[1]
-    ):
+    if _real_ndarrays(g, x, y) and g.ndim == x.ndim == y.ndim == 2 and g.shape[1] == y.shape[1]:
         return x.T @ g  # two matrices, g the adjoint of all of x @ y: as written by hand
     vector_form = _matrix_vector_right(g, x, y)
     if vector_form is not None:
         return vector_form
     if np.ndim(x) == 0 or np.ndim(y) == 0:
-        return unbroadcast(np.sum(g * x) if np.ndim(y) == 0 else g * x, y)
+        return _in_kind_of(unbroadcast(np.sum(g * x) if np.ndim(y) == 0 else g * x, y), y)
     x2, _ = _as_matrix_pair(x, y)
     g2 = _result_as_matrix(g, x, y)
     dy = np.swapaxes(x2, -1, -2) @ g2
     if np.ndim(y) == 1:
         dy = np.sum(dy, axis=tuple(range(dy.ndim - 2)) + (dy.ndim - 1,))
-    return unbroadcast(dy, y)
+    return _in_kind_of(unbroadcast(dy, y), y)
 
 
 def dot_adjoint_left(g, a, b):
