@@ -3,6 +3,7 @@
 from . import (
     constructors,
     containers,
+    decompositions,
     linalg,
     math_builtins,
     numpy_elementwise,
@@ -33,6 +34,7 @@ __all__ = [
     "all_rules",
     "constructors",
     "containers",
+    "decompositions",
     "display_name",
     "linalg",
     "list_primitives",
