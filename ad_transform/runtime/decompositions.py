@@ -61,7 +61,8 @@ def _small(x, scale, dtype) -> bool:
 
 
 def _scale(*arrays) -> float:
-    return max((float(np.max(np.abs(a), initial=0.0)) for a in arrays if a is not None), default=0.0)
+    sizes = [float(np.max(np.abs(a), initial=0.0)) for a in arrays if a is not None]
+    return max(sizes, default=0.0)
 
 
 def _refuse(function: str, reason: str):
@@ -91,9 +92,10 @@ def _inverse_gap(values, tol, function: str, cotangent_of_rotation, values_cotan
             if not _small(np.where(repeated, spread, 0.0), _scale(values_cotangent), dtype):
                 _refuse(
                     function,
-                    "the function weighs repeated eigenvalues/singular values differently "
-                    "(for example the largest of two equal ones): it is not differentiable "
-                    "at this point",
+                    "the function weighs repeated eigenvalues/singular values differently: "
+                    "its gradient cannot be found from the decomposition at this point (it "
+                    "does not exist for the larger of two equal ones; a function smooth "
+                    "there, such as U S V^T, needs another formula)",
                 )
     return inverse.astype(values.dtype, copy=False)
 
@@ -129,7 +131,10 @@ def svd_adjoint(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False)
     ``(J - J^T + K - K^T)_ij / 2(s_j - s_i)`` (a joint rotation of the pair, undetermined
     at a repeated ``s``: taken as 0 after checking the function does not depend on it) and
     ``(J - J^T - K + K^T)_ij / 2(s_j + s_i)``. Zero singular values (``s <= tol``) carry
-    no derivative of their own (as ``abs`` at 0); their singular vectors must not be used.
+    no determined derivative but in a square matrix of rank ``n - 1`` (the pair ``u_i v_i^T``
+    is determined up to a joint sign: the derivative on LAPACK's side of the kink of
+    ``|sigma|``, exact for functions smooth in the signed value such as ``U S V^T``);
+    elsewhere their cotangent and their singular vectors' must be zero.
     """
     if hermitian:
         _refuse("svd", "hermitian=True is not differentiable here (use hermitian=False)")
@@ -158,7 +163,14 @@ def _svd_core(u, s, v, gu, gs, gv, m, n, function):
     k = s.shape[-1]
     tol = _tolerance(s, m, n)
     zero = s <= tol
-    gs = np.zeros_like(s) if gs is None else np.where(zero, 0.0, gs)
+    gs = np.zeros_like(s) if gs is None else gs
+    undetermined = zero & ((m != n) | (np.sum(zero, axis=-1, keepdims=True) > 1))
+    if np.any(undetermined) and not _small(np.where(undetermined, gs, 0.0), _scale(gs), s.dtype):
+        _refuse(
+            function,
+            "the function uses a zero singular value of a matrix that is not square or "
+            "whose rank is two or more below full: its derivative is not determined there",
+        )
     if gu is None and gv is None:
         _inverse_gap(s, tol, function, None, gs)
         return (u * gs[..., None, :]) @ _mT(v)
@@ -170,21 +182,22 @@ def _svd_core(u, s, v, gu, gs, gv, m, n, function):
     total = s[..., :, None] + s[..., None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         inverse_sum = np.where(both_zero, 0.0, 1.0 / total)
-    if np.any(both_zero & ~np.eye(k, dtype=bool)):
-        if not _small(np.where(both_zero, js - ks, 0.0), _scale(js, ks), s.dtype):
-            _refuse(function, "the function uses the singular vectors of zero singular values")
+    if np.any(both_zero & ~np.eye(k, dtype=bool)) and not _small(
+        np.where(both_zero, js - ks, 0.0), _scale(js, ks), s.dtype
+    ):
+        _refuse(function, "the function uses the singular vectors of zero singular values")
     middle = 0.5 * (js + ks) * inverse_difference + 0.5 * (js - ks) * inverse_sum + _diag(gs)
     result = u @ middle @ _mT(v)
     inverse_s = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, s))
     if gu is not None and m > k:
         outside = gu - u @ j
         if not _small(np.where(zero[..., None, :], outside, 0.0), _scale(gu), s.dtype):
-            _refuse(function, "the function uses the left singular vectors of zero singular values")
+            _refuse(function, "the function uses left singular vectors of zero singular values")
         result = result + (outside * inverse_s[..., None, :]) @ _mT(v)
     if gv is not None and n > k:
         outside = gv - v @ kk
         if not _small(np.where(zero[..., None, :], outside, 0.0), _scale(gv), s.dtype):
-            _refuse(function, "the function uses the right singular vectors of zero singular values")
+            _refuse(function, "the function uses right singular vectors of zero singular values")
         result = result + (u * inverse_s[..., None, :]) @ _mT(outside)
     return result
 
@@ -271,7 +284,7 @@ def qr_adjoint(g, ans, a, mode="reduced"):
         _refuse("qr", "the first min(m, n) columns of the matrix are (numerically) dependent")
     if m >= n:
         return _qr_square_or_tall(q, r, gq, gr).astype(dtype, copy=False)
-    x_part, y_part = a[..., :, :k], a[..., :, k:]
+    y_part = a[..., :, k:]
     gq = gq + y_part @ _mT(gr[..., :, k:])
     gx = _qr_square_or_tall(q, r[..., :, :k], gq, gr[..., :, :k])
     return np.concatenate([gx, q @ gr[..., :, k:]], axis=-1).astype(dtype, copy=False)
@@ -331,7 +344,7 @@ def lstsq_adjoint(g, ans, a, b, rcond=None):
     ``-2 r x^T`` and ``2 r``); ``s`` through the SVD."""
     a, b = np.asarray(a), np.asarray(b)
     gx, gres, _, gs = _parts(g, 4)
-    x, residuals, rank, s = ans
+    x, residuals, rank, _ = ans
     work = a.astype(x.dtype, copy=False)
     u, s_full, vh = np.linalg.svd(work, full_matrices=False)
     kept = np.arange(s_full.shape[-1]) < rank
