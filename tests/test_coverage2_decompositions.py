@@ -236,6 +236,66 @@ def tensorsolve_axes(a, b):
     return np.linalg.tensorsolve(a, b, axes=(0,))
 
 
+def tensorinv_first_axis(a):
+    return np.linalg.tensorinv(a, ind=1)
+
+
+def tensorinv_default(a):
+    return np.linalg.tensorinv(a)
+
+
+def cond_2(x):
+    return np.linalg.cond(x)
+
+
+def cond_minus_2(x):
+    return np.linalg.cond(x, -2)
+
+
+def cond_fro(x):
+    return np.linalg.cond(x, "fro")
+
+
+def cond_nuc(x):
+    return np.linalg.cond(x, "nuc")
+
+
+def cond_1(x):
+    return np.linalg.cond(x, 1)
+
+
+def cond_minus_inf(x):
+    return np.linalg.cond(x, -np.inf)
+
+
+def times_rank(x):
+    return x * np.linalg.matrix_rank(x)
+
+
+def vector_norm_all(x):
+    return np.linalg.vector_norm(x)
+
+
+def vector_norm_two_axes(x):
+    return np.linalg.vector_norm(x, axis=(0, 2), ord=3, keepdims=True)
+
+
+def vector_norm_inf(x):
+    return np.linalg.vector_norm(x, axis=1, ord=np.inf)
+
+
+def matrix_norm_nuc(x):
+    return np.linalg.matrix_norm(x, ord="nuc")
+
+
+def matrix_norm_2(x):
+    return np.linalg.matrix_norm(x, ord=2, keepdims=True)
+
+
+def matrix_norm_fro(x):
+    return np.linalg.matrix_norm(x)
+
+
 def svd_fields(a):
     result = np.linalg.svd(a, full_matrices=False)
     return (result.U**2 * result.S[..., None, :]) @ result.Vh**2
@@ -316,8 +376,33 @@ CASES = [
         (lambda rng, shape: well_conditioned(rng, (6, 6)).T.reshape(shape), real),
     ),
 ]
+CASES += [
+    Case(
+        tensorinv_first_axis,
+        (((6, 2, 3),),),
+        lambda rng, shape: well_conditioned(rng, (6, 6)).reshape(shape),
+    ),
+    Case(
+        tensorinv_default,
+        (((2, 3, 6),),),
+        lambda rng, shape: well_conditioned(rng, (6, 6)).reshape(shape),
+    ),
+    Case(cond_2, (((3, 3),), ((2, 3, 4),))),
+    Case(cond_minus_2, (((3, 3),),)),
+    Case(cond_fro, (((3, 3),), ((2, 3, 3),)), well_conditioned),
+    Case(cond_nuc, (((3, 3),),), well_conditioned),
+    Case(cond_1, (((3, 3),),), well_conditioned),
+    Case(cond_minus_inf, (((3, 3),),), well_conditioned),
+    Case(times_rank, (((3, 3),), ((4, 2),))),
+]
 if NUMPY_2:
     CASES += [
+        Case(vector_norm_all, (((5,),), ((2, 3, 4),)), away_from_zero),
+        Case(vector_norm_two_axes, (((2, 3, 4),),), away_from_zero),
+        Case(vector_norm_inf, (((2, 3, 4),),), away_from_zero),
+        Case(matrix_norm_nuc, (((2, 3, 4),),)),
+        Case(matrix_norm_2, (((2, 3, 4),),)),
+        Case(matrix_norm_fro, (((3, 4),),)),
         Case(svd_fields, (((3, 4),), ((2, 3, 3),))),
         Case(eigh_fields, (((3, 3),),)),
         Case(qr_fields, (((4, 3),),)),

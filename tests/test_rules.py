@@ -1622,6 +1622,22 @@ def np_tensorsolve(a, b):
     return np.linalg.tensorsolve(a, b)
 
 
+def np_tensorinv(a):
+    return np.linalg.tensorinv(a, ind=1)
+
+
+def np_cond(a):
+    return np.linalg.cond(a)
+
+
+def np_vector_norm(x):
+    return np.linalg.vector_norm(x, axis=(0, 1), ord=3)
+
+
+def np_matrix_norm(x):
+    return np.linalg.matrix_norm(x, ord="nuc")
+
+
 def svd_field_u(a):
     return np.linalg.svd(a).U ** 2
 
@@ -2216,8 +2232,17 @@ TABLE = [
         (((2, 3, 6), (2, 3)),),
         args_from(lambda rng, shape: well_conditioned(rng, (6, 6)).reshape(shape), REAL),
     ),
+    Row(
+        np.linalg.tensorinv,
+        np_tensorinv,
+        (((6, 2, 3),),),
+        args_from(lambda rng, shape: well_conditioned(rng, (6, 6)).reshape(shape)),
+    ),
+    Row(np.linalg.cond, np_cond, (((3, 3),), ((2, 3, 3),)), args_from(well_conditioned)),
     *(
         [
+            Row(np.linalg.vector_norm, np_vector_norm, (((2, 3, 4),),), args_from(NONZERO)),
+            Row(np.linalg.matrix_norm, np_matrix_norm, (((2, 3, 4),),), args_from(REAL)),
             Row(np.linalg.svdvals, np_svdvals, (((3, 4),), ((2, 4, 3),)), args_from(REAL)),
             Row(("attribute", "U"), svd_field_u, (((3, 3),),), args_from(REAL)),
             Row(("attribute", "S"), svd_field_s, (((4, 3),),), args_from(REAL)),

@@ -4,7 +4,8 @@
 (both ``UPLO``: the gradient lies in the triangle NumPy reads, an off-diagonal entry
 standing for both symmetric positions, as for ``cholesky``), ``qr`` (``'reduced'``,
 ``'complete'``, ``'r'``; ``'raw'`` refused), ``pinv``, ``lstsq``, ``matrix_power``,
-``eig``/``eigvals`` (real eigenvalues only), ``multi_dot``, ``tensorsolve``, and the
+``eig``/``eigvals`` (real eigenvalues only), ``multi_dot``, ``tensorsolve``,
+``tensorinv``, ``cond``, NumPy 2's ``vector_norm``/``matrix_norm`` (as ``norm``), and the
 fields of NumPy's named results (``svd(a).S``, ``eigh(a).eigenvectors``, ``qr(a).R``).
 Stacks of matrices wherever NumPy takes them. The formulas and the convention at
 repeated eigenvalues/singular values are in ``runtime/decompositions.py``.
@@ -13,20 +14,24 @@ repeated eigenvalues/singular values are in ``runtime/decompositions.py``.
 import numpy as np
 
 from ..runtime import (
+    cond_adjoint,
     eig_adjoint,
     eigh_adjoint,
     eigvals_adjoint,
     eigvalsh_adjoint,
     lstsq_adjoint,
+    matrix_norm_adjoint,
     matrix_power_adjoint,
     multi_dot_adjoint,
     named_field_adjoint,
     pinv_adjoint,
     qr_adjoint,
     svd_adjoint,
+    tensorinv_adjoint,
     tensorsolve_adjoint,
+    vector_norm_adjoint,
 )
-from .registry import ARRAY, adjoint
+from .registry import ARRAY, adjoint, register_nondifferentiable
 
 
 @adjoint(np.linalg.svd, kind=None, fresh=True)
@@ -86,7 +91,27 @@ def d_tensorsolve(g, ans, a, b, axes=None):
     return ga, gb, None
 
 
+@adjoint(np.linalg.tensorinv, kind=ARRAY, fresh=True)
+def d_tensorinv(g, ans, a, ind=2):
+    return tensorinv_adjoint(g, ans, a, ind)
+
+
+@adjoint(np.linalg.cond, kind=None, fresh=True)
+def d_cond(g, ans, x, p=None):
+    return cond_adjoint(g, ans, x, p)
+
+
+register_nondifferentiable(np.linalg.matrix_rank)  # an integer
+
 if hasattr(np.linalg, "svdvals"):  # NumPy 2
+
+    @adjoint(np.linalg.vector_norm, kind=None, fresh=True)
+    def d_vector_norm(g, ans, x, axis=None, keepdims=False, ord=2):
+        return vector_norm_adjoint(g, ans, x, axis, keepdims, ord)
+
+    @adjoint(np.linalg.matrix_norm, kind=None, fresh=True)
+    def d_matrix_norm(g, ans, x, keepdims=False, ord="fro"):
+        return matrix_norm_adjoint(g, ans, x, keepdims, ord)
 
     @adjoint(np.linalg.svdvals, kind=ARRAY, fresh=True)
     def d_svdvals(g, ans, x):

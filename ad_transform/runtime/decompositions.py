@@ -497,3 +497,74 @@ def named_field_adjoint(g, x, name: str):
             "results (svd, eigh, qr, eig) are differentiable"
         )
     return Item(fields.index(name), g, len(x))
+
+
+# -- NumPy 2's norms, tensorinv, cond ---------------------------------------------------
+
+
+def vector_norm_adjoint(g, ans, x, axis=None, keepdims=False, ord=2):
+    """The adjoint of ``np.linalg.vector_norm``: a vector norm over ``axis`` (all axes,
+    or several, taken together as one vector), by ``norm_adjoint`` on the flattened axes."""
+    from .linalg import norm_adjoint
+
+    x = np.asarray(x)
+    axes = tuple(range(x.ndim)) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
+    axes = tuple(sorted(int(k) % x.ndim for k in axes)) if x.ndim else ()
+    kept_shape = tuple(1 if k in axes else n for k, n in enumerate(x.shape))
+    g = np.reshape(np.asarray(g), kept_shape)
+    ans = np.reshape(np.asarray(ans), kept_shape)
+    others = [k for k in range(x.ndim) if k not in axes]
+    moved = np.transpose(x, others + list(axes))
+    flat = np.reshape(moved, moved.shape[: len(others)] + (-1,))
+    g_flat = np.reshape(np.transpose(g, others + list(axes)), flat.shape[:-1] + (1,))
+    ans_flat = np.reshape(np.transpose(ans, others + list(axes)), flat.shape[:-1] + (1,))
+    d = norm_adjoint(g_flat, ans_flat, flat, ord, -1, True)
+    return np.transpose(np.reshape(d, moved.shape), np.argsort(others + list(axes)))
+
+
+def matrix_norm_adjoint(g, ans, x, keepdims=False, ord="fro"):
+    """The adjoint of ``np.linalg.matrix_norm``: ``norm(x, ord, axis=(-2, -1))``."""
+    from .linalg import norm_adjoint
+
+    return norm_adjoint(g, ans, x, ord, (-2, -1), keepdims)
+
+
+def tensorinv_adjoint(g, ans, a, ind=2):
+    """The adjoint of ``np.linalg.tensorinv``: that of ``inv`` on the reshaped matrix,
+    ``-B^T g B^T``."""
+    a = np.asarray(a)
+    rows = int(np.prod(a.shape[:ind]))
+    inverse = np.reshape(ans, (-1, rows))
+    g_matrix = np.reshape(np.asarray(g), inverse.shape)
+    d = -(_mT(inverse) @ g_matrix @ _mT(inverse))
+    return np.reshape(d, a.shape).astype(_dtype_of(a, g), copy=False)
+
+
+def cond_adjoint(g, ans, x, p=None):
+    """The adjoint of ``np.linalg.cond``: for ``p`` None/2/-2 the ratio of the extreme
+    singular values through the SVD (a tie of the extremes is refused, as for ``svd``);
+    for the other norms ``norm(x, p) norm(inv(x), p)`` by the product rule."""
+    from .linalg import norm_adjoint
+
+    x = np.asarray(x)
+    dtype = _dtype_of(x, g)
+    g = np.asarray(g)
+    if p is None or p in (2, -2):
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        big, small = s[..., :1], s[..., -1:]
+        k = s.shape[-1]
+        first = np.arange(k) == 0
+        last = np.arange(k) == k - 1
+        if p == -2:  # s_min / s_max
+            gs = g[..., None] * (last / big - first * small / big**2)
+        else:
+            gs = g[..., None] * (first / small - last * big / small**2)
+        m, n = x.shape[-2:]
+        return _svd_core(u, s, _mT(vh), None, gs, None, m, n, "cond").astype(dtype, copy=False)
+    inverse = np.linalg.inv(x)
+    n_x = np.linalg.norm(x, p, axis=(-2, -1))
+    n_inv = np.linalg.norm(inverse, p, axis=(-2, -1))
+    d_x = norm_adjoint(g * n_inv, n_x, x, p, (-2, -1), False)
+    d_inv = norm_adjoint(g * n_x, n_inv, inverse, p, (-2, -1), False)
+    inverse_t = _mT(inverse)
+    return (d_x - inverse_t @ d_inv @ inverse_t).astype(dtype, copy=False)
