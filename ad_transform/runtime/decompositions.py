@@ -1,6 +1,6 @@
 """Helpers of ``rules/decompositions.py``: adjoints of ``svd``, ``eigh``/``eigvalsh``,
-``qr``, ``pinv``, ``lstsq``, ``matrix_power``, ``eig``/``eigvals``, ``multi_dot`` and
-``tensorsolve``.
+``qr``, ``pinv``, ``lstsq``, ``matrix_power``, ``eig``/``eigvals``, ``multi_dot``,
+``tensorsolve``, ``tensorinv``, ``cond`` and NumPy 2's ``vector_norm``/``matrix_norm``.
 
 Degenerate points (repeated eigenvalues or singular values, zero singular values) follow
 one convention, checked at run time: a coefficient ``1 / (s_j - s_i)`` of a repeated pair
@@ -303,8 +303,10 @@ def _qr_square_or_tall(q, r, gq, gr):
 def _pinv_core(g, a, a_pinv, function):
     """Golub & Pereyra (1973), "The differentiation of pseudo-inverses", eq. 4.12:
     ``gA = -P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A)`` with ``P = pinv(A)``,
-    exact where the rank is locally constant. A cutoff that drops singular values that
-    are not zero is refused (its derivative is another formula)."""
+    exact where the rank is locally constant. At a rank-deficient matrix (where ``pinv``
+    is not continuous) it is the derivative along the matrices of that rank: exact for
+    ``pinv(B @ C)`` with ``B``, ``C`` of full rank. A cutoff that drops singular values
+    that are not zero is refused (its derivative is another formula)."""
     m, n = a.shape[-2:]
     truncated = a @ a_pinv @ a
     eps = np.finfo(a.dtype).eps
