@@ -13,6 +13,7 @@ expected values from calculus.
 
 from __future__ import annotations
 
+import types
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import numpy as np
 import pytest
 from gradcheck import check_grad, check_vjp_dot_product, numerical_gradient
 
-from ad_transform import ADTransformError, grad
+from ad_transform import ADTransformError, grad, runtime
 
 NUMPY_2 = int(np.__version__.split(".")[0]) >= 2
 
@@ -472,9 +473,18 @@ def test_dot_product(case: Case):
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.float32], ids=lambda c: c.name)
-def test_float32(case: Case):
-    """float32 arguments: float32 gradients, close to the float64 ones."""
+def test_float32(case: Case, monkeypatch):
+    """float32 arguments: gradients computed in float32 where the function stays float32
+    (no float64 reaches the final conversion), close to the float64 ones."""
     rng = _rng(case, "f32")
+    seen = []
+    original = runtime.as_gradient
+
+    def spy(dx, x, copy=False):
+        if isinstance(x, np.ndarray) and x.dtype == np.float32:
+            seen.append(np.result_type(dx))
+        return original(dx, x, copy)
+
     for shapes in case.shapes:
         args = case.draw(rng, shapes)
         args32 = tuple(np.asarray(a, dtype=np.float32) for a in args)
@@ -482,11 +492,26 @@ def test_float32(case: Case):
         fn, full64 = _as_scalar(case, args64, rng)
         full32 = (*args32, *(np.float32(w) for w in full64[len(args) :]))
         wrt = tuple(range(len(args)))
-        g32 = grad(fn, wrt=wrt)(*full32)
+        monkeypatch.setattr(runtime, "as_gradient", spy)
+        g32 = grad(_fresh_copy(fn), wrt=wrt)(*full32)
+        monkeypatch.undo()
         g64 = grad(fn, wrt=wrt)(*full64)
+        if np.result_type(case.fn(*args32)) == np.float32:  # the function stays float32
+            promoted = [str(d) for d in seen if d != np.float32]
+            assert seen and not promoted, f"{case.name}: {promoted} reached as_gradient"
+        seen.clear()
         for a, b in zip(g32, g64, strict=True):
             assert a.dtype == np.float32, f"{case.name}: gradient of float32 is {a.dtype}"
             np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-3 * np.max(np.abs(b)))
+
+
+def _fresh_copy(fn):
+    """A new function object with ``fn``'s code: transformed afresh (no cached code)."""
+    copy = types.FunctionType(
+        fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
+    )
+    copy.__qualname__ = fn.__qualname__
+    return copy
 
 
 # --------------------------------------------------------------------------------------

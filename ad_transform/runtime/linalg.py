@@ -164,8 +164,8 @@ def _matrix_norm_adjoint(g, ans, x, ord, axes):
         u, s, vh = np.linalg.svd(xm, full_matrices=False)
         extreme = s[..., :1] if ord == 2 else s[..., -1:]
         tol = _rank_tolerance(s, xm.shape)
-        weights = (np.abs(s - extreme) <= tol) & (extreme > tol)
-        weights = weights / np.maximum(np.sum(weights, axis=-1, keepdims=True), 1)
+        tied = ((np.abs(s - extreme) <= tol) & (extreme > tol)).astype(s.dtype)
+        weights = tied / np.maximum(np.sum(tied, axis=-1, keepdims=True), 1)
         d = gm * ((u * weights[..., None, :]) @ vh)
     elif ord in (1, -1, np.inf, -np.inf):
         over_rows = ord in (1, -1)  # 1-norm: largest absolute column sum
