@@ -183,7 +183,7 @@ def domain_error_half_way(x, c):
 
 
 def norm_of_order(v, p):
-    return np.linalg.norm(v, ord=p) * 2.0  # the backward sweep refuses ord=0.5
+    return np.linalg.norm(v, ord=p) * 2.0  # the backward sweep refuses ord=0.5 at a 0
 
 
 def log_helper(t, c):
@@ -222,7 +222,7 @@ FAILURES = [
     (domain_error_half_way, (3.0, -1.0), ValueError, (3.0, 1.0), 0),
     (
         norm_of_order,
-        (np.array([1.0, 2.0]), 0.5),
+        (np.array([1.0, 0.0]), 0.5),
         ADTransformError,
         (np.array([1.0, 2.0]), 2),
         0,

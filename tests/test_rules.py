@@ -1557,6 +1557,115 @@ def np_cholesky_upper(a):
     return np.linalg.cholesky(a, upper=True)
 
 
+# decompositions (issue 16; the full suite is tests/test_coverage2_decompositions.py).
+# Singular vectors and eigenvectors have arbitrary signs: only sign-invariant uses.
+
+
+def real_spectrum(rng, shape):
+    """V diag(w) V^-1 with well separated real eigenvalues w (a non-symmetric matrix)."""
+    n = shape[-1]
+    v = np.eye(n) + 0.3 * rng.uniform(-1.0, 1.0, size=shape)
+    w = np.arange(1.0, n + 1.0) + 0.2 * rng.uniform(-1.0, 1.0, size=(*shape[:-2], n))
+    return (v * w[..., None, :]) @ np.linalg.inv(v)
+
+
+def np_svd_thin(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return (u**2 * s[..., None, :]) @ vh**2
+
+
+def np_svdvals(a):
+    return np.linalg.svdvals(a)
+
+
+def np_eigh(a):
+    w, q = np.linalg.eigh(a)
+    return q**2 * w[..., None, :]
+
+
+def np_eigvalsh(a):
+    return np.linalg.eigvalsh(a, UPLO="U")
+
+
+def np_qr(a):
+    q, r = np.linalg.qr(a)
+    return q @ r**2
+
+
+def np_pinv(a):
+    return np.linalg.pinv(a)
+
+
+def np_lstsq(a, b):
+    x, residuals, _, _ = np.linalg.lstsq(a, b)
+    return x * np.sum(residuals)
+
+
+def np_matrix_power(a):
+    return np.linalg.matrix_power(a, 3)
+
+
+def np_eig(a):
+    w, v = np.linalg.eig(a)
+    return v**2 * w[..., None, :]
+
+
+def np_eigvals(a):
+    return np.linalg.eigvals(a)
+
+
+def np_multi_dot(a, b, c):
+    return np.linalg.multi_dot([a, b, c])
+
+
+def np_tensorsolve(a, b):
+    return np.linalg.tensorsolve(a, b)
+
+
+def np_tensorinv(a):
+    return np.linalg.tensorinv(a, ind=1)
+
+
+def np_cond(a):
+    return np.linalg.cond(a)
+
+
+def np_vector_norm(x):
+    return np.linalg.vector_norm(x, axis=(0, 1), ord=3)
+
+
+def np_matrix_norm(x):
+    return np.linalg.matrix_norm(x, ord="nuc")
+
+
+def svd_field_u(a):
+    return np.linalg.svd(a).U ** 2
+
+
+def svd_field_s(a):
+    return np.linalg.svd(a).S
+
+
+def svd_field_vh(a):
+    return np.linalg.svd(a).Vh ** 2
+
+
+def qr_field_q(a):
+    return np.linalg.qr(a).Q
+
+
+def qr_field_r(a):
+    return np.linalg.qr(a).R
+
+
+def eigh_field_values(a):
+    return np.linalg.eigh(a).eigenvalues
+
+
+def eigh_field_vectors(a):
+    return np.linalg.eigh(a).eigenvectors ** 2
+
+
 # constructors and conversions, added for issue 4
 def np_array_of_scalars(x, y):
     return np.array([x, y * x, 2.0])
@@ -2102,6 +2211,46 @@ TABLE = [
                 (((3, 3),),),
                 args_from(symmetric_positive_definite),
             )
+        ]
+        if NUMPY_2
+        else []
+    ),
+    # decompositions (issue 16)
+    Row(np.linalg.svd, np_svd_thin, (((3, 3),), ((4, 3),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.linalg.eigh, np_eigh, (((3, 3),), ((2, 3, 3),)), args_from(REAL)),
+    Row(np.linalg.eigvalsh, np_eigvalsh, (((3, 3),), ((2, 3, 3),)), args_from(REAL)),
+    Row(np.linalg.qr, np_qr, (((3, 3),), ((4, 3),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.linalg.pinv, np_pinv, (((3, 3),), ((4, 3),), ((2, 3, 4),)), args_from(REAL)),
+    Row(np.linalg.lstsq, np_lstsq, (((5, 3), (5,)), ((5, 3), (5, 2))), args_from(REAL)),
+    Row(np.linalg.matrix_power, np_matrix_power, (((3, 3),), ((2, 3, 3),)), args_from(REAL)),
+    Row(np.linalg.eig, np_eig, (((3, 3),), ((2, 3, 3),)), args_from(real_spectrum)),
+    Row(np.linalg.eigvals, np_eigvals, (((3, 3),),), args_from(real_spectrum)),
+    Row(np.linalg.multi_dot, np_multi_dot, (((2, 3), (3, 4), (4, 2)),), args_from(REAL)),
+    Row(
+        np.linalg.tensorsolve,
+        np_tensorsolve,
+        (((2, 3, 6), (2, 3)),),
+        args_from(lambda rng, shape: well_conditioned(rng, (6, 6)).reshape(shape), REAL),
+    ),
+    Row(
+        np.linalg.tensorinv,
+        np_tensorinv,
+        (((6, 2, 3),),),
+        args_from(lambda rng, shape: well_conditioned(rng, (6, 6)).reshape(shape)),
+    ),
+    Row(np.linalg.cond, np_cond, (((3, 3),), ((2, 3, 3),)), args_from(well_conditioned)),
+    *(
+        [
+            Row(np.linalg.vector_norm, np_vector_norm, (((2, 3, 4),),), args_from(NONZERO)),
+            Row(np.linalg.matrix_norm, np_matrix_norm, (((2, 3, 4),),), args_from(REAL)),
+            Row(np.linalg.svdvals, np_svdvals, (((3, 4),), ((2, 4, 3),)), args_from(REAL)),
+            Row(("attribute", "U"), svd_field_u, (((3, 3),),), args_from(REAL)),
+            Row(("attribute", "S"), svd_field_s, (((4, 3),),), args_from(REAL)),
+            Row(("attribute", "Vh"), svd_field_vh, (((3, 3),),), args_from(REAL)),
+            Row(("attribute", "Q"), qr_field_q, (((4, 3),),), args_from(REAL)),
+            Row(("attribute", "R"), qr_field_r, (((3, 3),),), args_from(REAL)),
+            Row(("attribute", "eigenvalues"), eigh_field_values, (((3, 3),),), args_from(REAL)),
+            Row(("attribute", "eigenvectors"), eigh_field_vectors, (((3, 3),),), args_from(REAL)),
         ]
         if NUMPY_2
         else []

@@ -3,6 +3,7 @@
 from . import (
     constructors,
     containers,
+    decompositions,
     fft,
     linalg,
     math_builtins,
@@ -35,6 +36,7 @@ __all__ = [
     "all_rules",
     "constructors",
     "containers",
+    "decompositions",
     "display_name",
     "fft",
     "linalg",

@@ -12,9 +12,10 @@ Conventions:
   elements, not ``ans / x``).
 * ``std`` has gradient 0 where it is 0 (a subgradient); ``var``/``std`` take ``ddof``
   (and NumPy 2's ``correction``).
-* ``np.linalg.norm``: vector norms ``ord`` None/2, 1, inf, -inf, 0 and real ``p >= 1``;
-  matrix norms (2-D, or a 2-tuple ``axis``) ``'fro'``, ``'nuc'``, 2, -2, 1, -1, inf,
-  -inf; gradient 0 at the origin; ties split equally.
+* ``np.linalg.norm``: vector norms ``ord`` None/2, 1, inf, -inf, 0 and any other real
+  ``p`` (below 1: refused at an entry 0); matrix norms (2-D, or a 2-tuple ``axis``)
+  ``'fro'``, ``'nuc'`` (zero singular values left out), 2, -2, 1, -1, inf, -inf;
+  gradient 0 at the origin; ties split equally (also tied singular values for 2/-2).
 * ``np.average`` is differentiable in ``a`` and in ``weights``.
 """
 

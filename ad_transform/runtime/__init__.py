@@ -77,6 +77,24 @@ from .conversions import (  # noqa: F401
     cast_like,
     unless_discrete,
 )
+from .decompositions import (  # noqa: F401
+    cond_adjoint,
+    eig_adjoint,
+    eigh_adjoint,
+    eigvals_adjoint,
+    eigvalsh_adjoint,
+    lstsq_adjoint,
+    matrix_norm_adjoint,
+    matrix_power_adjoint,
+    multi_dot_adjoint,
+    named_field_adjoint,
+    pinv_adjoint,
+    qr_adjoint,
+    svd_adjoint,
+    tensorinv_adjoint,
+    tensorsolve_adjoint,
+    vector_norm_adjoint,
+)
 from .elementwise import (  # noqa: F401
     clip_weights,
     fmax_weights,

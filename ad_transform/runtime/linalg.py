@@ -145,11 +145,14 @@ def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
 
     Vector norms: ``ord`` None/2 (0 at the origin, a subgradient), 1 (``sign(x)``, 0 at
     0), ``inf``/``-inf`` (split equally between tied largest/smallest ``|x_i|``), 0 (a
-    count: zero gradient) and any real ``p >= 1``. Matrix norms (a 2-D argument with
+    count: zero gradient) and any other real ``p``. Matrix norms (a 2-D argument with
     ``ord`` given, or a 2-tuple ``axis``): ``'fro'``, ``'nuc'`` (``U V^T``), 2 and -2 (the
-    outer product of the singular vectors of the largest / smallest singular value), 1,
-    -1, ``inf``, ``-inf`` (the column / row of largest or smallest absolute sum; ties
-    split equally).
+    outer product of the singular vectors of the largest / smallest singular value, split
+    equally between tied ones: ``U_B V_B^T / |B|``, independent of the basis LAPACK picks;
+    0 where the smallest is 0), 1, -1, ``inf``, ``-inf`` (the column / row of largest or
+    smallest absolute sum; ties split equally). ``'nuc'`` leaves out zero singular values
+    (as ``abs`` at 0: the minimum-norm subgradient ``U_r V_r^T``). Vector ``ord`` below 1
+    (other than 0) and negative: the same formula as ``p >= 1``, refused at an entry 0.
     """
     x = np.asarray(x)
     refuse_complex(x, "np.linalg.norm")
@@ -177,9 +180,12 @@ def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
     if isinstance(ord, (int, float, np.integer, np.floating)) and ord >= 1:
         ratio = _divide_or_zero(np.abs(x), ans)
         return g * sign * ratio ** (ord - 1)
+    if isinstance(ord, (int, float, np.integer, np.floating)) and np.all(x != 0):
+        # 0 < p < 1 and p < 0: the same formula, defined where no entry is 0
+        return g * sign * (np.abs(x) / ans) ** (ord - 1)
     raise ADTransformError(
-        f"np.linalg.norm: the vector norm ord={ord!r} is not differentiable here; "
-        "use ord >= 1, inf, -inf or 0"
+        f"np.linalg.norm: the vector norm ord={ord!r} has no derivative at an entry 0 "
+        "(ord < 1); use ord >= 1, inf, -inf or 0 there"
     )
 
 
@@ -191,12 +197,15 @@ def _matrix_norm_adjoint(g, ans, x, ord, axes):
     if ord in (None, "fro"):
         d = _divide_or_zero(gm * xm, am)
     elif ord == "nuc":
-        u, _, vh = np.linalg.svd(xm, full_matrices=False)
-        d = gm * (u @ vh)
+        u, s, vh = np.linalg.svd(xm, full_matrices=False)
+        d = gm * ((u * (s > _rank_tolerance(s, xm.shape))[..., None, :]) @ vh)
     elif ord in (2, -2):
-        u, _, vh = np.linalg.svd(xm, full_matrices=False)
-        k = 0 if ord == 2 else -1
-        d = gm * (u[..., :, k, None] * vh[..., k, None, :])
+        u, s, vh = np.linalg.svd(xm, full_matrices=False)
+        extreme = s[..., :1] if ord == 2 else s[..., -1:]
+        tol = _rank_tolerance(s, xm.shape)
+        tied = ((np.abs(s - extreme) <= tol) & (extreme > tol)).astype(s.dtype)
+        weights = tied / np.maximum(np.sum(tied, axis=-1, keepdims=True), 1)
+        d = gm * ((u * weights[..., None, :]) @ vh)
     elif ord in (1, -1, np.inf, -np.inf):
         over_rows = ord in (1, -1)  # 1-norm: largest absolute column sum
         sums = np.sum(np.abs(xm), axis=-2 if over_rows else -1, keepdims=True)
@@ -204,6 +213,12 @@ def _matrix_norm_adjoint(g, ans, x, ord, axes):
     else:
         raise ADTransformError(f"np.linalg.norm: the matrix norm ord={ord!r} is not supported")
     return np.moveaxis(d, (-2, -1), (rows, cols))
+
+
+def _rank_tolerance(s, shape):
+    """Singular values within this of each other are tied, and below it zero."""
+    scale = np.max(s, axis=-1, keepdims=True) if s.shape[-1] else 0.0
+    return 32 * max(shape[-2:]) * np.finfo(s.dtype).eps * scale
 
 
 # -- solves, determinants, decompositions, einsum ------------------------------------

@@ -1,0 +1,147 @@
+"""Adjoints of matrix decompositions and the functions built on them (issue 16).
+
+``svd`` (``full_matrices``, ``compute_uv=False``), ``svdvals``, ``eigh``/``eigvalsh``
+(both ``UPLO``: the gradient lies in the triangle NumPy reads, an off-diagonal entry
+standing for both symmetric positions, as for ``cholesky``), ``qr`` (``'reduced'``,
+``'complete'``, ``'r'``; ``'raw'`` refused), ``pinv``, ``lstsq``, ``matrix_power``,
+``eig``/``eigvals`` (real eigenvalues only), ``multi_dot``, ``tensorsolve``,
+``tensorinv``, ``cond``, NumPy 2's ``vector_norm``/``matrix_norm`` (as ``norm``), and the
+fields of NumPy's named results (``svd(a).S``, ``eigh(a).eigenvectors``, ``qr(a).R``).
+Stacks of matrices wherever NumPy takes them. The formulas and the convention at
+repeated eigenvalues/singular values are in ``runtime/decompositions.py``.
+"""
+
+import numpy as np
+
+from ..runtime import (
+    cond_adjoint,
+    eig_adjoint,
+    eigh_adjoint,
+    eigvals_adjoint,
+    eigvalsh_adjoint,
+    lstsq_adjoint,
+    matrix_norm_adjoint,
+    matrix_power_adjoint,
+    multi_dot_adjoint,
+    named_field_adjoint,
+    pinv_adjoint,
+    qr_adjoint,
+    svd_adjoint,
+    tensorinv_adjoint,
+    tensorsolve_adjoint,
+    vector_norm_adjoint,
+)
+from .registry import ARRAY, adjoint, register_nondifferentiable
+
+
+@adjoint(np.linalg.svd, kind=None, fresh=True)
+def d_svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian)
+
+
+@adjoint(np.linalg.eigh, kind=None, fresh=True)
+def d_eigh(g, ans, a, UPLO="L"):
+    return eigh_adjoint(g, ans, a, UPLO)
+
+
+@adjoint(np.linalg.eigvalsh, kind=ARRAY, fresh=True)
+def d_eigvalsh(g, ans, a, UPLO="L"):
+    return eigvalsh_adjoint(g, ans, a, UPLO)
+
+
+@adjoint(np.linalg.qr, kind=None, fresh=True)
+def d_qr(g, ans, a, mode="reduced"):
+    return qr_adjoint(g, ans, a, mode)
+
+
+@adjoint(np.linalg.pinv, kind=ARRAY, fresh=True)
+def d_pinv(g, ans, a, rcond=None, hermitian=False, rtol=None):
+    return pinv_adjoint(g, ans, a, rcond, hermitian, rtol)
+
+
+@adjoint(np.linalg.lstsq, kind=None, fresh=True)
+def d_lstsq(g, ans, a, b, rcond=None):
+    ga, gb = lstsq_adjoint(g, ans, a, b, rcond)
+    return ga, gb, None
+
+
+@adjoint(np.linalg.matrix_power, kind=ARRAY, fresh=True)
+def d_matrix_power(g, ans, a, n):
+    return matrix_power_adjoint(g, ans, a, n), None
+
+
+@adjoint(np.linalg.eig, kind=None, fresh=True)
+def d_eig(g, ans, a):
+    return eig_adjoint(g, ans, a)
+
+
+@adjoint(np.linalg.eigvals, kind=ARRAY, fresh=True)
+def d_eigvals(g, ans, a):
+    return eigvals_adjoint(g, ans, a)
+
+
+@adjoint(np.linalg.multi_dot, kind=None, fresh=True)
+def d_multi_dot(g, ans, arrays):
+    return multi_dot_adjoint(g, ans, arrays)
+
+
+@adjoint(np.linalg.tensorsolve, kind=ARRAY, fresh=True)
+def d_tensorsolve(g, ans, a, b, axes=None):
+    ga, gb = tensorsolve_adjoint(g, ans, a, b, axes)
+    return ga, gb, None
+
+
+@adjoint(np.linalg.tensorinv, kind=ARRAY, fresh=True)
+def d_tensorinv(g, ans, a, ind=2):
+    return tensorinv_adjoint(g, ans, a, ind)
+
+
+@adjoint(np.linalg.cond, kind=None, fresh=True)
+def d_cond(g, ans, x, p=None):
+    return cond_adjoint(g, ans, x, p)
+
+
+register_nondifferentiable(np.linalg.matrix_rank)  # an integer
+
+if hasattr(np.linalg, "svdvals"):  # NumPy 2
+
+    @adjoint(np.linalg.vector_norm, kind=None, fresh=True)
+    def d_vector_norm(g, ans, x, axis=None, keepdims=False, ord=2):
+        return vector_norm_adjoint(g, ans, x, axis, keepdims, ord)
+
+    @adjoint(np.linalg.matrix_norm, kind=None, fresh=True)
+    def d_matrix_norm(g, ans, x, keepdims=False, ord="fro"):
+        return matrix_norm_adjoint(g, ans, x, keepdims, ord)
+
+    @adjoint(np.linalg.svdvals, kind=ARRAY, fresh=True)
+    def d_svdvals(g, ans, x):
+        return svd_adjoint(g, ans, x, False, False)
+
+    # the fields of the named results NumPy 2 returns
+    @adjoint(("attribute", "U"), kind=None)
+    def d_field_u(g, ans, x):
+        return named_field_adjoint(g, x, "U")
+
+    @adjoint(("attribute", "S"), kind=None)
+    def d_field_s(g, ans, x):
+        return named_field_adjoint(g, x, "S")
+
+    @adjoint(("attribute", "Vh"), kind=None)
+    def d_field_vh(g, ans, x):
+        return named_field_adjoint(g, x, "Vh")
+
+    @adjoint(("attribute", "Q"), kind=None)
+    def d_field_q(g, ans, x):
+        return named_field_adjoint(g, x, "Q")
+
+    @adjoint(("attribute", "R"), kind=None)
+    def d_field_r(g, ans, x):
+        return named_field_adjoint(g, x, "R")
+
+    @adjoint(("attribute", "eigenvalues"), kind=None)
+    def d_field_eigenvalues(g, ans, x):
+        return named_field_adjoint(g, x, "eigenvalues")
+
+    @adjoint(("attribute", "eigenvectors"), kind=None)
+    def d_field_eigenvectors(g, ans, x):
+        return named_field_adjoint(g, x, "eigenvectors")
