@@ -40,3 +40,41 @@ def test_item_and_slice_adjoints_of_a_complex_array():
 def test_matrix_then_matrix_vector_products_of_a_complex_matrix():
     A, B = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 2))
     check_grad(matrices_then_vector, (A, B), wrt=(0, 1))
+
+
+# -- rules written for real values refuse complex ones (never a silent answer) -----------
+
+import pytest  # noqa: E402
+
+from ad_transform import ADTransformError, grad  # noqa: E402
+
+
+def singular_values_of_complex(A):
+    return np.sum(np.linalg.svd(A * (1.0 + 0.5j), compute_uv=False))
+
+
+def eigenvalues_of_complex_hermitian(A):
+    H = A + 1j * (A - A.T)
+    return np.sum(np.linalg.eigvalsh(H + H.conj().T) ** 2)
+
+
+def nanvar_of_complex(x):
+    return np.nanvar(x * (1.0 + 1.0j))
+
+
+def median_of_complex(x):
+    return np.abs(np.median(x * (1.0 - 2.0j)))
+
+
+@pytest.mark.parametrize(
+    "f, shape",
+    [
+        (singular_values_of_complex, (3, 3)),
+        (eigenvalues_of_complex_hermitian, (3, 3)),
+        (nanvar_of_complex, (4,)),
+        (median_of_complex, (5,)),
+    ],
+)
+def test_real_only_rules_refuse_complex_values(f, shape):
+    with pytest.raises(ADTransformError, match="complex"):
+        grad(f)(RNG.standard_normal(shape))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ADTransformError
-from .values import _dtype_of
+from .values import _dtype_of, refuse_complex
 
 
 def _mT(x):
@@ -136,6 +136,7 @@ def svd_adjoint(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False)
     ``|sigma|``, exact for functions smooth in the signed value such as ``U S V^T``);
     elsewhere their cotangent and their singular vectors' must be zero.
     """
+    refuse_complex(a, "np.linalg.svd")
     if hermitian:
         _refuse("svd", "hermitian=True is not differentiable here (use hermitian=False)")
     a = np.asarray(a)
@@ -221,6 +222,7 @@ def eigh_adjoint(g, ans, a, UPLO="L"):
     al. 2017): ``gA = Q (diag(gw) + F o skew(Q^T gQ)) Q^T`` with ``F_ij = 1/(w_j - w_i)``
     (0 at repeated eigenvalues, see the module docstring), put in the triangle NumPy
     reads."""
+    refuse_complex(a, "np.linalg.eigh")
     a = np.asarray(a)
     w, q = ans
     gw, gq = _parts(g, 2)
@@ -230,6 +232,7 @@ def eigh_adjoint(g, ans, a, UPLO="L"):
 
 def eigvalsh_adjoint(g, ans, a, UPLO="L"):
     """The adjoint of ``np.linalg.eigvalsh``: ``Q diag(gw) Q^T`` in the triangle read."""
+    refuse_complex(a, "np.linalg.eigvalsh")
     a = np.asarray(a)
     w, q = np.linalg.eigh(a, UPLO)
     dtype = _dtype_of(a, 0.0)
@@ -260,6 +263,7 @@ def qr_adjoint(g, ans, a, mode="reduced"):
     square and ``Y = Q R2``: ``gY = Q gR2`` and ``X`` as above with ``gQ + Y gR2^T``.
     ``mode='complete'`` (``m > n``): the extra columns of ``Q`` only span the complement.
     ``mode='raw'`` is refused; the first ``min(m, n)`` columns must have full rank."""
+    refuse_complex(a, "np.linalg.qr")
     a = np.asarray(a)
     m, n = a.shape[-2:]
     k = min(m, n)
@@ -327,6 +331,7 @@ def _pinv_core(g, a, a_pinv, function):
 def pinv_adjoint(g, ans, a, rcond=None, hermitian=False, rtol=None):
     """The adjoint of ``np.linalg.pinv`` (see ``_pinv_core``); ``hermitian=True`` reads
     the lower triangle, as NumPy does."""
+    refuse_complex(a, "np.linalg.pinv")
     a = np.asarray(a)
     dtype = _dtype_of(a, g)
     work = a.astype(np.result_type(ans.dtype, a.dtype), copy=False)
@@ -344,6 +349,7 @@ def lstsq_adjoint(g, ans, a, b, rcond=None):
     ``x = pinv(A) b`` with the cutoff of ``rank`` (Golub & Pereyra for ``A``,
     ``pinv(A)^T gx`` for ``b``); ``residuals = |b - A x|^2`` (the envelope theorem:
     ``-2 r x^T`` and ``2 r``); ``s`` through the SVD."""
+    refuse_complex(a, "np.linalg.lstsq")
     a, b = np.asarray(a), np.asarray(b)
     gx, gres, _, gs = _parts(g, 4)
     x, residuals, rank, _ = ans
@@ -431,6 +437,7 @@ def eig_adjoint(g, ans, a):
     3.1, with NumPy's unit-norm eigenvectors): ``gV' = gV - V diag(diag(V^T gV))``, then
     ``gA = V^-T (diag(gw) + F o (V^T gV')) V^T``, ``F_ij = 1/(w_j - w_i)``. Complex
     eigenvalues and defective matrices are refused."""
+    refuse_complex(a, "np.linalg.eig")
     w, v = ans
     gw, gv = _parts(g, 2)
     return _eig_core(np.asarray(a), w, v, gw, gv, "eig")
@@ -438,6 +445,7 @@ def eig_adjoint(g, ans, a):
 
 def eigvals_adjoint(g, ans, a):
     """The adjoint of ``np.linalg.eigvals`` (real eigenvalues): ``V^-T diag(g) V^T``."""
+    refuse_complex(a, "np.linalg.eigvals")
     w, v = np.linalg.eig(a)
     return _eig_core(np.asarray(a), w, v, np.asarray(g), None, "eigvals")
 
@@ -507,6 +515,7 @@ def named_field_adjoint(g, x, name: str):
 def vector_norm_adjoint(g, ans, x, axis=None, keepdims=False, ord=2):
     """The adjoint of ``np.linalg.vector_norm``: a vector norm over ``axis`` (all axes,
     or several, taken together as one vector), by ``norm_adjoint`` on the flattened axes."""
+    refuse_complex(x, "np.linalg.vector_norm")
     from .linalg import norm_adjoint
 
     x = np.asarray(x)
@@ -526,6 +535,7 @@ def vector_norm_adjoint(g, ans, x, axis=None, keepdims=False, ord=2):
 
 def matrix_norm_adjoint(g, ans, x, keepdims=False, ord="fro"):
     """The adjoint of ``np.linalg.matrix_norm``: ``norm(x, ord, axis=(-2, -1))``."""
+    refuse_complex(x, "np.linalg.matrix_norm")
     from .linalg import norm_adjoint
 
     return norm_adjoint(g, ans, x, ord, (-2, -1), keepdims)
@@ -546,6 +556,7 @@ def cond_adjoint(g, ans, x, p=None):
     """The adjoint of ``np.linalg.cond``: for ``p`` None/2/-2 the ratio of the extreme
     singular values through the SVD (a tie of the extremes is refused, as for ``svd``);
     for the other norms ``norm(x, p) norm(inv(x), p)`` by the product rule."""
+    refuse_complex(x, "np.linalg.cond")
     from .linalg import norm_adjoint
 
     x = np.asarray(x)

@@ -311,6 +311,7 @@ def _nan_centered(x, axes, ddof, correction):
 def nan_var_adjoint(g, x, axis=None, ddof=0, keepdims=False, correction=None):
     """The adjoint of ``np.nanvar``: ``2 g (x - mean) / (count - ddof)`` at the numbers
     (mean and count over the numbers of each slice), 0 at the NaNs."""
+    refuse_complex(x, "np.nanvar")
     x = np.asarray(x)
     axes = _axes(axis, x.ndim)
     g = _expand(g, axes, keepdims)
@@ -322,6 +323,7 @@ def nan_var_adjoint(g, x, axis=None, ddof=0, keepdims=False, correction=None):
 def nan_std_adjoint(g, ans, x, axis=None, ddof=0, keepdims=False, correction=None):
     """The adjoint of ``np.nanstd``: ``g (x - mean) / ((count - ddof) std)`` at the
     numbers, 0 at the NaNs; 0 where the std is 0 (a subgradient, as ``std``)."""
+    refuse_complex(x, "np.nanstd")
     x = np.asarray(x)
     axes = _axes(axis, x.ndim)
     g = _expand(g, axes, keepdims)
@@ -360,6 +362,7 @@ def quantile_adjoint(g, x, q, axis=None, method="linear", keepdims=False, how="q
     ignoring forms (NaNs get 0, each slice counts its numbers). Without the prefix a slice
     with a NaN has the result NaN: its NaNs share the adjoint.
     """
+    refuse_complex(x, "np.quantile/percentile/median")
     x = np.asarray(x)
     dtype = _dtype_of(x, g)
     skip_nan = how.startswith("nan")
