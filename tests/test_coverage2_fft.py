@@ -6,7 +6,7 @@ central finite differences in float64 (``check_grad``) and the dot-product test
 complex results split into their real and imaginary parts. Complex inputs of a
 transform (``irfft``'s half spectrum) are built from two real arrays, so the pullback
 of the complex value is checked through both parts. The convention is JAX's
-(docs/conventions_complex.md): the adjoint of ``a + ib`` is ``dL/da - i dL/db``.
+(docs/conventions/complex.md): the adjoint of ``a + ib`` is ``dL/da - i dL/db``.
 """
 
 from __future__ import annotations

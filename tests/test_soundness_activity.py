@@ -686,7 +686,7 @@ def complex_intermediate(x):
 
 def test_complex_constants_in_differentiated_code_are_differentiated():
     # once refused; complex intermediates are differentiated since issue 16 (see
-    # docs/conventions_complex.md): |x + ix| = sqrt(2) |x|, from calculus
+    # docs/conventions/complex.md): |x + ix| = sqrt(2) |x|, from calculus
     np.testing.assert_allclose(
         grad(complex_intermediate)(np.array([1.0, -2.0])), np.sqrt(2.0) * np.array([1.0, -1.0])
     )

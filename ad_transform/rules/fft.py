@@ -1,7 +1,7 @@
 """Adjoints of ``np.fft``: the discrete Fourier transforms and the shifts.
 
 Each transform is linear; the pullback is its transpose under the complex convention
-of docs/conventions_complex.md (JAX's: the adjoint of ``a + ib`` is ``dL/da - i dL/db``).
+of docs/conventions/complex.md (JAX's: the adjoint of ``a + ib`` is ``dL/da - i dL/db``).
 The DFT matrix is symmetric, so ``fft``'s pullback is ``fft`` with the same ``norm``
 (and ``ifft``'s ``ifft``), followed by the transpose of NumPy's fitting of the input to
 ``n``/``s`` (a cut becomes zero padding and padding a cut). ``rfft`` pads the half

@@ -299,6 +299,6 @@ register_nondifferentiable(builtins.print, pure=False)
 
 @adjoint(builtins.complex, kind=SCALAR, fresh=True)
 def d_complex(g, ans, real=0.0, imag=0.0):
-    # z = real + i imag; under JAX's convention (docs/conventions_complex.md) the
+    # z = real + i imag; under JAX's convention (docs/conventions/complex.md) the
     # adjoint of real is Re(g), that of imag Re(i g) = -Im(g)
     return np.real(g), -np.imag(g)

@@ -360,7 +360,7 @@ def d_fabs(g, ans, x):
 
 @adjoint(np.conjugate, fresh=True)
 def d_conjugate(g, ans, x):
-    # conj(g) (docs/conventions_complex.md); the identity on real values
+    # conj(g) (docs/conventions/complex.md); the identity on real values
     return conjugate_adjoint(g)
 
 
@@ -562,7 +562,7 @@ def d_nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
     )
 
 
-# -- complex values (docs/conventions_complex.md) -----------------------------------------
+# -- complex values (docs/conventions/complex.md) -----------------------------------------
 
 
 @adjoint(np.imag)

@@ -23,7 +23,7 @@ def unbroadcast(g, x):
     """Sum ``g`` down to the shape of ``x``, undoing NumPy broadcasting.
 
     The adjoint of a real ``x`` is real: a complex ``g`` (``x * 1j``) gives its real part
-    (docs/conventions_complex.md)."""
+    (docs/conventions/complex.md)."""
     if type(g) is np.ndarray and type(x) is np.ndarray:
         if g.dtype.kind == "c" and x.dtype.kind != "c":
             g = g.real
@@ -145,7 +145,7 @@ def as_gradient(dx, x, copy=False, adjoint=False):
     gets a ``ListAdjoint``, not a plain list or tuple.
     """
     if _complex_value(dx) and not _complex_value(x) and not isinstance(x, (list, tuple, dict)):
-        dx = dx.real  # the adjoint of a real value is real (docs/conventions_complex.md)
+        dx = dx.real  # the adjoint of a real value is real (docs/conventions/complex.md)
     if type(x) is np.ndarray and type(dx) is np.ndarray:
         dtype = x.dtype
         if dx.dtype == dtype and dx.shape == x.shape and dtype.kind in "fc":

@@ -1,7 +1,7 @@
 """Helpers of the rules of complex values (``abs``, ``real``, ``imag``, ``conj``,
 ``angle``, ``real_if_close``) and the projection of an adjoint on the reals.
 
-Convention (docs/conventions_complex.md, JAX's): the adjoint of ``z = a + ib`` is
+Convention (docs/conventions/complex.md, JAX's): the adjoint of ``z = a + ib`` is
 ``dL/da - i dL/db``. A holomorphic function's pullback is ``g * f'(z)`` (the rules written
 for real values are right as they are); a real-linear one's is its transpose under the
 pairing ``Re(u * v)``. The adjoint of a real value is real: where a complex adjoint

@@ -14,7 +14,7 @@ def cast_like(g, x):
     """The adjoint ``g`` in the type of ``x`` (the inverse of a conversion or ``astype``).
 
     A complex ``g`` for a real ``x`` (``x.astype(complex)``) gives its real part: the
-    adjoint of a real value is real (docs/conventions_complex.md), never a silent cast."""
+    adjoint of a real value is real (docs/conventions/complex.md), never a silent cast."""
     if _complex_value(g) and not _complex_value(x) and not isinstance(x, (list, tuple)):
         g = g.real
     if isinstance(x, np.ndarray):

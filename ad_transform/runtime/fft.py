@@ -1,6 +1,6 @@
 """Helpers of ``rules/fft.py``: the adjoints of NumPy's discrete Fourier transforms.
 
-Convention (docs/conventions_complex.md): the adjoint of a complex value ``z = a + ib``
+Convention (docs/conventions/complex.md): the adjoint of a complex value ``z = a + ib``
 is ``dL/da - i dL/db`` (JAX's), so the pullback of a linear map is its transpose, not its
 conjugate transpose. The DFT matrix is symmetric: the transpose of ``fft(., norm)`` is
 ``fft(., norm)`` itself and that of ``ifft`` is ``ifft``. Padding (``n``/``s`` larger

@@ -283,7 +283,7 @@ def outer_adjoint_right(g, a, b):
 def vdot_adjoint(g, other, x, conjugated=False):
     """The adjoint of ``x`` in ``np.vdot`` (a dot product of the flattened arrays, the
     first one conjugated): ``g conj(other)`` for the second, ``conj(g other)`` for the
-    first (``conjugated``), under the convention of docs/conventions_complex.md."""
+    first (``conjugated``), under the convention of docs/conventions/complex.md."""
     d = g * np.ravel(other) if conjugated else g * np.conjugate(np.ravel(other))
     if conjugated:
         d = np.conjugate(d)

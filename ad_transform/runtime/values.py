@@ -206,7 +206,7 @@ def is_discrete(value) -> bool:
 
 def refuse_complex(value, function: str) -> None:
     """Refuse, when it runs, the adjoint of ``function`` of a complex array: its rule is
-    written for real values only (docs/conventions_complex.md lists those that are not)."""
+    written for real values only (docs/conventions/complex.md lists those that are not)."""
     if isinstance(value, complex) or (
         isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind == "c"
     ):
