@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import ADTransformError
 from ..nodes import clone, subnodes
 from ..rules.registry import register_nondifferentiable
+from . import function_holders
 
 # -- function values ----------------------------------------------------------------
 
@@ -248,7 +249,9 @@ class _Scope:
 
     # -- driver -----------------------------------------------------------------------
     def run(self) -> None:
+        function_holders.name_lambda_stores(self, self.tree.body)
         definitions = self.inner_definitions()
+        self.holders = function_holders.find_holders(self, set(definitions))
         self.lift(definitions)
         checks = self.default_functions()
         self.choices = self.chosen_functions()
@@ -745,7 +748,8 @@ class _Scope:
                 continue
             if isinstance(stmt, gast.While):
                 stmt.test = self.blocked_expression(stmt.test, "the test of a 'while' loop")
-            self.rewrite_fields(stmt)
+            if not function_holders.stored_value(self, stmt):
+                self.rewrite_fields(stmt)
             out.append(stmt)
         return out
 
@@ -1358,6 +1362,9 @@ class _Scope:
         )
 
     def call(self, node: gast.Call) -> gast.expr:
+        held = function_holders.element_of_call(self, node)
+        if held is not None:
+            return function_holders.element_call(self, *held, node)
         func = node.func
         if isinstance(func, gast.Name) and func.id in getattr(self, "choices", {}):
             return self.chosen_call(node)

@@ -25,6 +25,7 @@ from ..runtime import (
     min_of,
     reversed_adjoint,
     reversed_list,
+    set_adjoint,
     sorted_adjoint,
     starred_adjoint,
     starred_parts,
@@ -113,3 +114,13 @@ def d_list(g, ans, iterable=()):
 @adjoint(builtins.tuple, kind=SEQUENCE)
 def d_tuple(g, ans, iterable=()):
     return conversion_adjoint(g, iterable)
+
+
+@adjoint(builtins.set, kind=SEQUENCE, fresh=True)
+def d_set(g, ans, iterable=()):
+    return set_adjoint(g, ans, iterable)
+
+
+@adjoint(builtins.frozenset, kind=SEQUENCE, fresh=True)
+def d_frozenset(g, ans, iterable=()):
+    return set_adjoint(g, ans, iterable)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..runtime import (
     concatenate_adjoint,
+    copy_adjoint,
     concatenator_adjoint,
     diag_adjoint,
     index_adjoint,
@@ -91,7 +92,7 @@ def d_copy(g, ans, a):
 
 @adjoint(("method", "copy"), kind=ARRAY, fresh=True)
 def d_copy_method(g, ans, self):
-    return g
+    return copy_adjoint(g, ans, self)
 
 
 # -- reshaping ------------------------------------------------------------------------------
