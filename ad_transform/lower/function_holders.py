@@ -113,16 +113,15 @@ def find_holders(scope, defined: set[str]) -> dict[str, Holder]:
         bindings = [
             n
             for n in nodes
-            if _is_name(n, name) and isinstance(n.ctx, (gast.Store, gast.Del))
-            or isinstance(n, gast.FunctionDef)
-            and n.name == name
+            if (_is_name(n, name) and isinstance(n.ctx, (gast.Store, gast.Del)))
+            or (isinstance(n, gast.FunctionDef) and n.name == name)
         ]
         binding = parent_of.get(id(bindings[0])) if len(bindings) == 1 else None
         empty = (
             isinstance(binding, gast.Assign)
             and len(binding.targets) == 1
             and isinstance(binding.value, (gast.List, gast.Dict))
-            and not (binding.value.elts if isinstance(binding.value, gast.List) else binding.value.keys)
+            and not getattr(binding.value, "elts", binding.value.keys)
         )
         if not empty:
             raise scope.error(
@@ -168,10 +167,10 @@ def _check_uses(scope, holder: Holder, nodes: list, parent_of: dict) -> None:
             continue
         parent = parent_of.get(id(node))
         grand = parent_of.get(id(parent))
-        if isinstance(parent, (gast.For, gast.comprehension)) and parent.iter is node:
-            if holder.kind == "list" and _is_name(parent.target):
-                holder.elements.add(parent.target.id)
-                continue
+        looped = isinstance(parent, (gast.For, gast.comprehension)) and parent.iter is node
+        if looped and holder.kind == "list" and _is_name(parent.target):
+            holder.elements.add(parent.target.id)
+            continue
         if isinstance(parent, gast.Attribute) and isinstance(grand, gast.Call):
             loop = parent_of.get(id(grand))
             if (
@@ -212,14 +211,14 @@ def _check_uses(scope, holder: Holder, nodes: list, parent_of: dict) -> None:
             if not _is_name(node, element):
                 continue
             parent = parent_of.get(id(node))
-            if isinstance(node.ctx, gast.Load) and isinstance(parent, gast.Call):
-                if parent.func is node:
-                    continue
-            if isinstance(node.ctx, gast.Store) and isinstance(
-                parent, (gast.For, gast.comprehension)
+            if isinstance(parent, gast.Call) and parent.func is node:
+                continue
+            if (
+                isinstance(parent, (gast.For, gast.comprehension))
+                and parent.target is node
+                and _iterated_holder(parent, holder)
             ):
-                if parent.target is node and _iterated_holder(parent, holder):
-                    continue
+                continue
             raise scope.error(
                 f"unsupported construct: '{element}', an element of {what}, used here other "
                 "than by calling it (or bound otherwise)",
@@ -255,7 +254,7 @@ def element_call(scope, holder: Holder, element: gast.expr, node: gast.Call) -> 
     ``h[i]``): a call of the held inner function passing the element's snapshots."""
     import dataclasses
 
-    from .functions import _assign, _locate, _name
+    from .functions import _assign, _locate
 
     value = scope.values[holder.function]
     if value.rebinds:
@@ -284,7 +283,8 @@ def element_call(scope, holder: Holder, element: gast.expr, node: gast.Call) -> 
                 value=element, slice=gast.Constant(value=position, kind=None), ctx=gast.Load()
             )
         passed.append(gast.keyword(arg=keyword, value=_locate(given, node)))
-    for needed in sorted(getattr(scope, "needs", {}).get(holder.function, set()) - {holder.function}):
+    reached = getattr(scope, "needs", {}).get(holder.function, set())
+    for needed in sorted(reached - {holder.function}):
         scope.check_defined(needed, node)
     scope.arguments(node)
     return scope.call_value(plain, node.args, node.keywords + passed, node)

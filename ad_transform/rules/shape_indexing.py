@@ -21,8 +21,8 @@ import numpy as np
 
 from ..runtime import (
     concatenate_adjoint,
-    copy_adjoint,
     concatenator_adjoint,
+    copy_adjoint,
     diag_adjoint,
     index_adjoint,
     item_method_adjoint,
