@@ -121,7 +121,7 @@ def find_holders(scope, defined: set[str]) -> dict[str, Holder]:
             isinstance(binding, gast.Assign)
             and len(binding.targets) == 1
             and isinstance(binding.value, (gast.List, gast.Dict))
-            and not getattr(binding.value, "elts", binding.value.keys)
+            and not (getattr(binding.value, "elts", None) or getattr(binding.value, "keys", None))
         )
         if not empty:
             raise scope.error(
