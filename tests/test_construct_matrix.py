@@ -36,7 +36,6 @@ NOT_YET: dict[str, str] = {
     # comprehension
     # function-value
     # class
-    "object_attribute_updated": "class",
     # container
     # signature
     # statement

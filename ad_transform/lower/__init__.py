@@ -139,6 +139,7 @@ from . import (  # noqa: E402
     keyword_unpacking,
     list_pops,
     match,
+    object_fields,
     statements,
     super_calls,
 )
@@ -146,6 +147,7 @@ from . import (  # noqa: E402
 PASSES: list[LoweringPass] = [
     super_calls.run,
     match.run,
+    object_fields.run,
     functions.run,
     comprehensions.run,
     dict_comprehensions.run,
