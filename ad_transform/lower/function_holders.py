@@ -24,6 +24,15 @@ from dataclasses import dataclass, field
 import gast
 
 from ..nodes import subnodes
+from ..rules.registry import register_nondifferentiable
+
+
+def element_taken(element) -> None:
+    """Nothing: the call ``element_taken(h[i])`` evaluates ``h[i]`` (which may raise) for
+    an element call whose inner function has no computed defaults to pass."""
+
+
+register_nondifferentiable(element_taken, pure=False)
 
 
 @dataclass
@@ -254,7 +263,7 @@ def element_call(scope, holder: Holder, element: gast.expr, node: gast.Call) -> 
     ``h[i]``): a call of the held inner function passing the element's snapshots."""
     import dataclasses
 
-    from .functions import _assign, _locate
+    from .functions import _locate, _name
 
     value = scope.values[holder.function]
     if value.rebinds:
@@ -272,8 +281,9 @@ def element_call(scope, holder: Holder, element: gast.expr, node: gast.Call) -> 
     )
     if not dynamic and not _is_name(element):
         # nothing to pass, but ``h[i]`` must still be evaluated (and may raise)
-        name = scope.fresh("element")
-        scope.hoist([_assign(name, element)], node, f"a call of an element of '{holder.name}'")
+        taken = scope.reference("element_taken", element_taken)
+        check = gast.Call(func=_name(taken, node), args=[element], keywords=[])
+        scope.hoist([gast.Expr(value=check)], node, f"a call of an element of '{holder.name}'")
     passed = []
     for position, (_, keyword, _, _) in enumerate(dynamic):
         if len(dynamic) == 1:
