@@ -10,6 +10,10 @@ words of its error.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import golden_comprehensions
 import numpy as np
 import pytest
 from gradcheck import check_grad
@@ -476,3 +480,32 @@ def test_object_updates_not_followed_are_refused(f, words):
     args = (V,) if f is array_attribute_changed_in_place else (0.7,)
     with pytest.raises(ADTransformError, match=words):
         grad(f)(*args)
+
+
+# -- the generated code of comprehensions (golden files) --------------------------------------
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize(
+    "name, make, args",
+    [
+        ("sum_of_squares_grad", lambda: grad(golden_comprehensions.sum_of_squares), (V,)),
+        (
+            "weighted_pairs_grad",
+            lambda: grad(golden_comprehensions.weighted_pairs, wrt=(0, 1)),
+            (V, V[::-1].copy()),
+        ),
+    ],
+)
+def test_generated_comprehension_is_golden(name, make, args):
+    """The files were read and checked by a person: no ``x = UNBOUND`` for a variable
+    bound before every read, ``for i, x in ...`` without parentheses, the one loop counter
+    ``_`` of the backward sweep. The gradients are checked numerically too."""
+    text = make().source_for(*args)
+    path = GOLDEN / f"{name}.py.txt"
+    if os.environ.get("AD_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"generated source of {name} changed; see {path}"
+    function = getattr(golden_comprehensions, name.removesuffix("_grad"))
+    check(function, args, wrt=0 if len(args) == 1 else (0, 1))
+    assert "UNBOUND" not in text and "for (" not in text
