@@ -2465,3 +2465,12 @@ def set_operand_adjoint(g, ans, x, other, first: bool):
         members[place[id(member)]] if id(member) in place and id(member) not in taken else 0.0
         for member in x
     )
+
+
+def check_unpacked_length(items, count: int) -> None:
+    """``f(*xs)`` spread into ``count`` arguments by index (normalize): the ``TypeError``
+    Python's call raises when ``xs`` has another number of items."""
+    if len(items) != count:
+        raise TypeError(
+            f"the call takes {count} unpacked positional arguments but {len(items)} were given"
+        )

@@ -12,12 +12,17 @@ value's adjoint is the dict adjoint's entry under the key. With several entries,
 key and value that is not a constant or a name is evaluated into a fresh local first,
 in Python's order, so nothing the stores change is read by a later value.
 
+``d.update(other)`` where ``other`` is such a dict too (every binding a display; a dict
+comprehension is one after ``lower/dict_comprehensions.py``) becomes the loop
+``for key, value in other.items(): d[key] = value``, the order ``update`` stores in.
+
 ``t = d.setdefault(k, v)`` (or the bare call) on such a dict becomes ``k`` and ``v``
 evaluated (both, as the call does), ``if k not in d: d[k] = v`` and ``t = d[k]``.
 
-Left alone (the analysis refuses them as before): an argument that is not a dict display
-(``d.update(other)``, ``d.update(pairs)``), ``**`` in it, a receiver that may not be a
-dict (a parameter, a name bound any other way), the call used as a value.
+Left alone (the analysis refuses them as before): an argument that is neither a dict
+display nor such a name (``d.update(pairs)``, a parameter), ``**`` in it, a receiver
+that may not be a dict (a parameter, a name bound any other way), the call used as a
+value.
 """
 
 from __future__ import annotations
@@ -85,13 +90,53 @@ def _block(stmts: list[gast.stmt], dicts: set[str], context: LoweringContext) ->
             handler.body = _block(handler.body, dicts, context)
         entries = _update_entries(stmt, dicts)
         default = _setdefault(stmt, dicts)
-        if entries is not None:
+        merged = _merged_dict(stmt, dicts)
+        if merged is not None:
+            out.append(_merge_loop(stmt, *merged, context))
+        elif entries is not None:
             out.extend(_stores(stmt, entries, context))
         elif default is not None:
             out.extend(_defaulted(stmt, *default, context))
         else:
             out.append(stmt)
     return out
+
+
+def _merged_dict(stmt: gast.stmt, dicts: set[str]) -> tuple[str, str] | None:
+    """``(d, other)`` of the statement ``d.update(other)`` with both dicts of ``dicts``."""
+    found = method_statement(stmt, "update", dicts)
+    if found is None or found[0] is not None:
+        return None
+    call = found[1]
+    if call.keywords or len(call.args) != 1:
+        return None
+    other = call.args[0]
+    if not (isinstance(other, gast.Name) and other.id in dicts):
+        return None
+    return call.func.value.id, other.id
+
+
+def _merge_loop(stmt, name: str, other: str, context: LoweringContext) -> gast.For:
+    """``for key, value in other.items(): name[key] = value``."""
+    key, value = context.fresh("key"), context.fresh("value")
+
+    def store(n: str) -> gast.Name:
+        return gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None)
+
+    items = gast.Call(
+        func=gast.Attribute(value=_load(other), attr="items", ctx=gast.Load()),
+        args=[],
+        keywords=[],
+    )
+    target = gast.Subscript(value=_load(name), slice=_load(key), ctx=gast.Store())
+    loop = gast.For(
+        target=gast.Tuple(elts=[store(key), store(value)], ctx=gast.Store()),
+        iter=items,
+        body=[gast.Assign(targets=[target], value=_load(value), type_comment=None)],
+        orelse=[],
+        type_comment=None,
+    )
+    return _located(loop, stmt)
 
 
 def _setdefault(stmt: gast.stmt, dicts: set[str]):

@@ -10,6 +10,7 @@ sends ``g`` to the value under ``k`` if the dict has it, else to ``default``;
 import builtins
 
 from ..runtime import (
+    check_unpacked_length,
     conversion_adjoint,
     dict_default_adjoint,
     dict_get_adjoint,
@@ -124,3 +125,6 @@ def d_set(g, ans, iterable=()):
 @adjoint(builtins.frozenset, kind=SEQUENCE, fresh=True)
 def d_frozenset(g, ans, iterable=()):
     return set_adjoint(g, ans, iterable)
+
+
+register_nondifferentiable(check_unpacked_length, pure=False)
