@@ -509,3 +509,142 @@ def test_generated_comprehension_is_golden(name, make, args):
     function = getattr(golden_comprehensions, name.removesuffix("_grad"))
     check(function, args, wrt=0 if len(args) == 1 else (0, 1))
     assert "UNBOUND" not in text and "for (" not in text
+
+
+# -- refusals users hit that work now (or are refused precisely) ------------------------------
+def update_with_dict_variable(x, y):
+    d = {"a": x}
+    other = {"b": y, "a": 2.0 * y}
+    d.update(other)
+    return d["a"] * d["b"] + x
+
+
+def update_with_dict_comprehension(x, y):
+    d = {"a": x, "c": y}
+    other = {k: v * y for k, v in zip(("a", "b"), (x, 3.0))}
+    d.update(other)
+    return d["a"] * d["b"] + d["c"]
+
+
+def three(a, b, c):
+    return a * b + c
+
+
+def unpacked_list_call(x, y):
+    xs = [x, 2.0 * y]
+    xs.append(x * y)
+    return three(*xs)
+
+
+def unpacked_list_after_loop(x, y):
+    xs = [x]
+    for k in range(2):
+        xs.append(y * (k + 1.0))
+    rest = xs[1:]
+    return three(*xs) + three(x, *rest)
+
+
+def dict_comprehension_over_enumerate_in_try(x, y):
+    try:
+        d = {i: x * v + y for i, v in enumerate([1.0, 2.0, y])}
+    except ValueError:
+        d = {0: 0.0, 1: 0.0, 2: 0.0}
+    return d[0] * d[2] + d[1]
+
+
+def list_comprehension_over_zip_in_try(x, y):
+    try:
+        pairs = [a * b for a, b in zip([x, y], [y, 3.0])]
+        if pairs[0] > 5.0:
+            raise ValueError("large")
+    except ValueError:
+        pairs = [x, x]
+    return pairs[0] + pairs[1]
+
+
+def apply_twice(fn, v):
+    return fn(fn(v))
+
+
+def inner_function_passed_to_helper(x):
+    def step(t):
+        return t * t + x
+
+    return apply_twice(step, x)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        update_with_dict_variable,
+        update_with_dict_comprehension,
+        unpacked_list_call,
+        unpacked_list_after_loop,
+        dict_comprehension_over_enumerate_in_try,
+        list_comprehension_over_zip_in_try,
+    ],
+)
+@pytest.mark.parametrize("point", [(0.7, -0.4), (2.5, 1.5)])
+def test_constructs_users_hit(f, point):
+    check(f, point, wrt=(0, 1))
+
+
+def test_inner_function_passed_to_helper():
+    check(inner_function_passed_to_helper, (0.7,))
+
+
+def unpacked_list_of_wrong_length(x):
+    xs = [x, x]
+    return three(*xs)
+
+
+def test_unpacked_list_of_wrong_length_raises_type_error():
+    with pytest.raises(TypeError):
+        unpacked_list_of_wrong_length(0.7)
+    with pytest.raises(TypeError):
+        grad(unpacked_list_of_wrong_length)(0.7)
+
+
+def with_default(a, b=2.0):
+    return a * b
+
+
+def unpacked_into_defaults(x):
+    xs = [x]
+    return with_default(*xs)
+
+
+def test_unpacked_list_into_a_function_with_defaults_stays_refused():
+    with pytest.raises(ADTransformError, match="starred expression"):
+        grad(unpacked_into_defaults)(0.7)
+
+
+class Layer:
+    def __init__(self, w):
+        self.w = w
+
+    def forward(self, x):
+        return np.tanh(self.w * x)
+
+
+class Network:
+    def __init__(self, layer, b):
+        self.layer = layer
+        self.b = b
+
+    def predict(self, x):
+        return self.layer.forward(x) + self.b
+
+
+def method_of_attribute_in_method(x, net):
+    return net.predict(x)
+
+
+def method_of_attribute(x, net):
+    return net.layer.forward(x) * 2.0
+
+
+@pytest.mark.parametrize("f", [method_of_attribute_in_method, method_of_attribute])
+def test_method_of_an_object_in_an_attribute_is_refused_precisely(f):
+    with pytest.raises(ADTransformError, match=r"of '(self|net)\.layer', an object held in an"):
+        grad(f)(0.7, Network(Layer(1.5), 0.2))

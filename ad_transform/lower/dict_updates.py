@@ -45,6 +45,7 @@ def run(context: LoweringContext) -> None:
 def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
     """Local names every binding of which is ``name = {...}`` (a dict display)."""
     displays: set[str] = set()
+    copies: dict[str, set[str]] = {}  # name -> the names it is a copy of (``a = b``)
     other: set[str] = set()
     args = tree.args
     for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
@@ -64,6 +65,14 @@ def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
         ):
             displays.add(node.targets[0].id)
             plain_stores.add(id(node.targets[0]))
+        elif (
+            isinstance(node, gast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], gast.Name)
+            and isinstance(node.value, gast.Name)
+        ):  # ``d = result``: a dict comprehension built under another name
+            copies.setdefault(node.targets[0].id, set()).add(node.value.id)
+            plain_stores.add(id(node.targets[0]))
         elif isinstance(node, _SCOPES):
             other.add(getattr(node, "name", None) or "")
     for node in subnodes(tree.body):
@@ -73,7 +82,15 @@ def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
             and id(node) not in plain_stores
         ):
             other.add(node.id)
-    return displays - other
+    dicts = displays - other - set(copies)
+    changed = True
+    while changed:  # a name every binding of which is a display or a copy of such a name
+        changed = False
+        for name, sources in copies.items():
+            if name not in dicts and name not in other and sources <= dicts:
+                dicts.add(name)
+                changed = True
+    return dicts
 
 
 def _block(stmts: list[gast.stmt], dicts: set[str], context: LoweringContext) -> list:
