@@ -30,9 +30,7 @@ from __future__ import annotations
 import gast
 
 from ..nodes import subnodes
-from . import LoweringContext, method_statement
-
-_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
+from . import SCOPES, LoweringContext, method_statement, names_bound_otherwise
 
 
 def run(context: LoweringContext) -> None:
@@ -46,18 +44,10 @@ def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
     """Local names every binding of which is ``name = {...}`` (a dict display)."""
     displays: set[str] = set()
     copies: dict[str, set[str]] = {}  # name -> the names it is a copy of (``a = b``)
-    other: set[str] = set()
-    args = tree.args
-    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-        if arg is not None:
-            other.add(arg.id)
+    other = names_bound_otherwise(tree)
     plain_stores: set[int] = set()
     for node in subnodes(tree.body):
-        if isinstance(node, (gast.Global, gast.Nonlocal)):
-            other.update(node.names)
-        elif isinstance(node, (gast.Import, gast.ImportFrom)):  # binds without a Name
-            other.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif (
+        if (
             isinstance(node, gast.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0], gast.Name)
@@ -73,8 +63,6 @@ def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
         ):  # ``d = result``: a dict comprehension built under another name
             copies.setdefault(node.targets[0].id, set()).add(node.value.id)
             plain_stores.add(id(node.targets[0]))
-        elif isinstance(node, _SCOPES):
-            other.add(getattr(node, "name", None) or "")
     for node in subnodes(tree.body):
         if (
             isinstance(node, gast.Name)
@@ -96,7 +84,7 @@ def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
 def _block(stmts: list[gast.stmt], dicts: set[str], context: LoweringContext) -> list:
     out: list[gast.stmt] = []
     for stmt in stmts:
-        if isinstance(stmt, _SCOPES):
+        if isinstance(stmt, SCOPES):
             out.append(stmt)  # its names are its own
             continue
         for field in ("body", "orelse", "finalbody"):

@@ -287,14 +287,7 @@ class _Object:
     # -- the rewriting --------------------------------------------------------------------
     def field_function(self, method: str) -> str:
         """The name (a closure cell of the lowered function) of the method's field function."""
-        from .functions import (
-            _REGISTRY,
-            LiftedEntry,
-            _compile,
-            _param,
-            _returning_rebound,
-            lifted_entry,
-        )
+        from .functions import _param, _returning_rebound, compile_lifted, lifted_entry
 
         function, parsed, reads, writes = self.methods[method]
         key = (tuple(reads), tuple(writes))
@@ -313,19 +306,14 @@ class _Object:
             if writes:
                 tree.body = _returning_rebound(tree.body, tuple(f"self_{f}" for f in writes), tree)
             tree.name = f"{self.cls.__name__}_{method.strip('_')}"
-            defaults = function.__defaults__
-            func = _compile(
+            keyword_defaults = dict(function.__kwdefaults__ or {}) or None
+            known[key] = compile_lifted(
                 tree,
-                parsed.filename,
+                parsed,
                 function.__globals__,
                 dict(parsed.closure),
-                defaults,
-                dict(function.__kwdefaults__ or {}) or None,
+                (function.__defaults__, keyword_defaults),
             )
-            _REGISTRY[func] = LiftedEntry(
-                tree, parsed.filename, parsed.file_lines, dict(parsed.closure)
-            )
-            known[key] = func
         func = known[key]
         name = self.context.names.fresh(func.__name__)
         self.context.bind_cell(name, types.CellType(func))
