@@ -286,6 +286,17 @@ def closure_into_parameter(x, fs):
     return x
 
 
+def closure_list_read_by_inner_function(x):
+    fs = []
+    for k in range(2):
+        fs.append(lambda t, k=k: t * k)
+
+    def g(y):
+        return fs[1](y)
+
+    return g(x)
+
+
 @pytest.mark.parametrize(
     "f, args, words",
     [
@@ -294,6 +305,7 @@ def closure_into_parameter(x, fs):
         (closure_element_rebound, (0.7,), "'f', an element of the list 'fs'"),
         (closure_list_of_two_functions, (0.7,), "holds several inner functions"),
         (closure_into_parameter, (0.7, []), "not a list or dict the function makes once"),
+        (closure_list_read_by_inner_function, (0.7,), "used inside a nested function"),
     ],
 )
 def test_stored_functions_not_followed_are_refused(f, args, words):

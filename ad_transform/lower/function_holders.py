@@ -171,6 +171,14 @@ def _iterated_holder(loop: gast.AST, holder: Holder) -> bool:
 
 def _check_uses(scope, holder: Holder, nodes: list, parent_of: dict) -> None:
     what = f"the {holder.kind} '{holder.name}', which holds the inner function '{holder.function}'"
+    own = {id(n) for n in nodes}
+    for node in subnodes(scope.tree.body):
+        if _is_name(node, holder.name) and id(node) not in own:
+            raise scope.error(
+                f"unsupported construct: {what}, used inside a nested function or lambda "
+                "(it holds what the inner function's calls need, not the function)",
+                node,
+            )
     for node in nodes:
         if not (_is_name(node, holder.name) and isinstance(node.ctx, gast.Load)):
             continue
