@@ -704,8 +704,9 @@ class _Writer:
             text = f"sum({{k: {body.text} for k, {t} in enumerate({over})}}.values())"
         elif form == 6:  # a tuple of a generator, indexed
             text = f"tuple({body.text} for {t} in {over})[0]"
-        else:  # a set comprehension (equal elements are one member)
-            text = f"sum({{{body.text} for {t} in {over}}})"
+        else:  # a set comprehension (equal elements are one member; float: a 0-d
+            # array, which np.where gives, is not hashable)
+            text = f"sum({{float({body.text}) for {t} in {over}}})"
         return _Expr(text, True, reads)
 
     def expr_call_local(self, scope: _Scope, budget: int) -> _Expr:
