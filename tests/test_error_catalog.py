@@ -47,10 +47,6 @@ def kwargs_helper(a, **options):
     return a * 2.0
 
 
-def pair_helper(a, b):
-    return a * b
-
-
 class Scaler:
     def __init__(self, scale):
         self.scale = scale
@@ -95,8 +91,10 @@ def f_global_assignment(x):
 
 
 def f_star_args_call(x):
-    xs = [x, x]  # a list: its length is not known (a tuple display is unpacked)
-    return pair_helper(*xs)
+    # a list: its length is not known (a tuple display is unpacked; so is a list into a
+    # user function of fixed positional parameters, tests/test_constructs_rest.py)
+    xs = [x, x]
+    return np.hypot(*xs)
 
 
 def f_kwargs_call(x):
