@@ -1265,10 +1265,38 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
                 "functions defined with 'def' (a decorator's wrapper included) and "
                 "primitives with an adjoint rule (ad_transform.register_adjoint)"
             )
+    held_object = _object_in_attribute(op, analysis)
+    if held_object is not None:
+        return (
+            f"cannot differentiate {_describe_callee(op)} of '{held_object}', an object held "
+            "in an attribute of another object: the class of such an object is not "
+            "followed (a method of an attribute of an object, 'self.layer.forward(x)'); "
+            "pass the inner object to the function, or call its method where it is a "
+            "parameter or made in the function"
+        )
     return (
         f"cannot differentiate {_describe_callee(op)}: it has no adjoint rule; register one "
         "with ad_transform.register_adjoint"
     )
+
+
+def _object_in_attribute(op: Op, analysis: Analysis) -> str | None:
+    """``model.layer`` (as written) when ``op`` calls a method of a value read from an
+    attribute of an object of a known class (a ``FIELD`` op)."""
+    if not (isinstance(op.callee, tuple) and op.callee[:1] == ("method",)):
+        return None
+    receiver = op.inputs.get("self", op.inputs.get("0"))
+    if not isinstance(receiver, gast.Name):
+        return None
+    for definition in _definitions(receiver.id, analysis):
+        value = definition.value
+        if definition.form != FIELD:
+            continue
+        if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
+            owner = analysis.fn.source_of.get(value.value.id, value.value.id)
+            return f"{owner}.{value.attr}"
+        return analysis.fn.source_of.get(receiver.id, receiver.id)
+    return None
 
 
 def _definitions(name: str, analysis: Analysis) -> list[Op]:

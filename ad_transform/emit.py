@@ -93,12 +93,19 @@ def _statement_lines(stmt: gast.stmt, file_lines: list[str], origin) -> list[str
             lines += _indented(block_lines(orelse, file_lines, origin))
         return lines
     if isinstance(stmt, gast.For):
-        header = f"for {expression_source(stmt.target)} in {expression_source(stmt.iter)}:"
+        header = f"for {_target_source(stmt.target)} in {expression_source(stmt.iter)}:"
         return [header, *_indented(block_lines(stmt.body, file_lines, origin) or ["pass"])]
     if isinstance(stmt, gast.While):
         header = f"while {expression_source(stmt.test)}:"
         return [header, *_indented(block_lines(stmt.body, file_lines, origin) or ["pass"])]
     return expression_source(stmt).splitlines()
+
+
+def _target_source(target: gast.expr) -> str:
+    """A ``for`` target as written: ``i, x``, not ``(i, x)`` (inner tuples keep theirs)."""
+    if isinstance(target, gast.Tuple) and target.elts:
+        return ", ".join(expression_source(e) for e in target.elts)
+    return expression_source(target)
 
 
 def _catching_lines(stmt: gast.If, file_lines: list[str], origin) -> list[str]:

@@ -841,7 +841,7 @@ class _Normalizer:
         args = []
         for arg in expr.args:
             if isinstance(arg, gast.Starred):
-                args += self.unpacked(arg)
+                args += self.unpacked(arg, expr)
             else:
                 args.append(self.atom(arg))
         keywords = []
@@ -850,10 +850,13 @@ class _Normalizer:
             keywords.append(_copy_location_of(keyword, kw))
         return gast.Call(func=callee, args=args, keywords=keywords)
 
-    def unpacked(self, starred: gast.Starred) -> list[gast.expr]:
+    def unpacked(self, starred: gast.Starred, call: gast.Call | None = None) -> list[gast.expr]:
         """The atoms of ``*parts`` in a call: a tuple or list display written there, or a
         name bound to a tuple display (the spread ``*args`` of the function among them),
-        or a slice with constant bounds of such a name (``*parts[:1]``)."""
+        or a slice with constant bounds of such a name (``*parts[:1]``); or, as the last
+        argument of a call of a user function with a fixed number of positional
+        parameters, any name (a list built in the function): its items by index, after a
+        check of its length (``TypeError`` as Python's call raises)."""
         value = starred.value
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
             bounds = _constant_slice(value.slice)
@@ -873,11 +876,51 @@ class _Normalizer:
                 # the function's own ``*args``, not spread: a helper analysed once for all
                 # its calls (effects.py); the call binds it as "any of the remaining"
                 return [_copy_location_of(gast.Starred(value=atom, ctx=gast.Load()), starred)]
+            count = self.fixed_positional_count(call, starred)
+            if count is not None:
+                length = gast.Constant(value=count, kind=None)
+                check = self.runtime_call(runtime.check_unpacked_length, [atom, length], starred)
+                self.emit(gast.Expr(value=check), self.origin)
+                return [
+                    self.temporary(
+                        gast.Subscript(
+                            value=clone(atom),
+                            slice=gast.Constant(value=i, kind=None),
+                            ctx=gast.Load(),
+                        ),
+                        starred,
+                    )
+                    for i in range(count)
+                ]
         raise self.parsed.error(
             "unsupported construct: starred expression '*x' in a call, where 'x' is not a "
             "tuple the function builds with a known number of items",
             starred,
         )
+
+    def fixed_positional_count(self, call, starred) -> int | None:
+        """How many items ``*xs``, the last argument of ``call``, must give: the call's
+        callee is a global user function whose parameters are all positional without
+        defaults (nothing else is given by keyword); None otherwise."""
+        import inspect
+        import types
+
+        if call is None or call.keywords or call.args[-1] is not starred:
+            return None
+        if any(isinstance(a, gast.Starred) for a in call.args[:-1]):
+            return None
+        func = call.func
+        if not isinstance(func, gast.Name) or func.id in self.local_names:
+            return None
+        callee = self.parsed.lookup(func.id)
+        if not isinstance(callee, types.FunctionType):
+            return None
+        parameters = list(inspect.signature(callee, follow_wrapped=False).parameters.values())
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        if any(p.kind not in positional or p.default is not p.empty for p in parameters):
+            return None
+        count = len(parameters) - (len(call.args) - 1)
+        return count if count >= 0 else None
 
     def container_call(self, expr: gast.Call) -> gast.Call | None:
         """Builtins over an iterable that become primitives of their own: ``reversed(xs)``

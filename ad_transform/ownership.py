@@ -154,7 +154,11 @@ def _memory(analysis, earlier: set[int] | None = None) -> tuple[dict[str, set], 
             everything = set().union(*(of(n) | inside(n) for n in names)) if names else set()
             target = op.target
             joins = earlier is None or index in earlier  # may put objects into containers
-            if op.form == _COPY:
+            if op.form == _COPY and not joins:
+                # a copy made after the change sees the changed object, as a read of the
+                # changed name would (``d = result`` after a comprehension in a 'try')
+                pass
+            elif op.form == _COPY:
                 of(target).update(of(names[0]) if names else set())
                 inside(target).update(inside(names[0]) if names else set())
             elif op.form == _BUILD:

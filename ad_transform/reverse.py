@@ -271,6 +271,13 @@ class _Reverser:
             return [node]
         return [_located(self.popped([stmt.test.id]), stmt), node]
 
+    def unused_counter(self) -> str:
+        """The target of the backward sweep's loops, which nothing reads: one name (``_``
+        unless the function uses it) for every loop, nested ones included."""
+        if getattr(self, "_counter", None) is None:
+            self._counter = self.names.fresh("_")
+        return self._counter
+
     def backward_loop(self, stmt, depth: int) -> list[gast.stmt]:
         self.guards.append([])
         body = self.backward_block(stmt.body, depth + 1)
@@ -290,7 +297,7 @@ class _Reverser:
         )
         node = _located(
             gast.For(
-                target=name_node(self.names.fresh("_"), store=True),
+                target=name_node(self.unused_counter(), store=True),
                 iter=replay,
                 body=body,
                 orelse=[],

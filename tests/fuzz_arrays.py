@@ -50,12 +50,16 @@ The constructs of issue 12 (``CONSTRUCT_OPTIONS``), each an option too:
 
 * ``comprehension``: ``np.array([... for r in v])``, ``np.stack(...)``, ``sum(... for r
   in v if ...)`` (with a start, so an empty one keeps its shape), ``zip`` of two arrays,
-  ``np.stack([... for j in range(k)])``;
+  ``np.stack([... for j in range(k)])``, ``sum({float(...) for e in v})`` (a set of the
+  elements of a vector);
 * ``lambda``, ``closure``: local functions of one array (a ``lambda``, a nested ``def``
-  with a local), reading the enclosing function's arrays, called in expressions;
+  with a local), reading the enclosing function's arrays, called in expressions; closures
+  created in a loop (a lambda with the default ``kk=j`` appended to a list), called from
+  a generator or by index;
 * ``dict``: ``{"a": ..., "b": ...}`` read by key or ``.get``, written by key, ``update``;
 * ``method``: a module-level ``Affine`` class (``__call__``, ``apply``, a property),
-  objects made inline or kept in a variable;
+  objects made inline or kept in a variable; a ``Moments`` object whose methods change
+  its attributes (``self.total = self.total + v``), updated and read between updates;
 * ``try``: ``try``/``except ValueError`` (perhaps ``finally``) whose body raises on a
   reduced value at its first, a middle or its last statement;
 * ``with``: ``np.errstate``, ``nullcontext``, ``catch_warnings``, ``suppress`` around a
@@ -157,6 +161,20 @@ class Affine:
     @property
     def scale(self):
         return np.sum(self.w * self.w)
+
+
+class Moments:
+    def __init__(self, start):
+        self.total = start
+        self.count = 0.0
+
+    def add(self, v):
+        self.total = self.total + v
+        self.count += 1.0
+
+    def rescale(self, k):
+        self.total = self.total * k
+        return np.sum(self.total) + self.count
 """
 
 HELPER_WRITERS = """\
@@ -228,6 +246,8 @@ class _Writer:
     local_fns: list[_Helper] = field(default_factory=list)
     dicts: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
     objects: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    moments: dict[str, tuple[int, ...]] = field(default_factory=dict)  # -> total's shape
+    guarded: int = 0  # inside a try or with body: no attribute-changing method calls
 
     def on(self, option: str) -> bool:
         return option in self.options
@@ -272,6 +292,8 @@ class _Writer:
             kinds.append("local_fn")
         if self.dicts:
             kinds.append("dict_read")
+        if self.moments:
+            kinds.append("moments_read")
         if not kinds:
             return self.leaf()
         kind = self.rng.choice(kinds + ["ufunc"] * ("ufunc" in kinds))
@@ -511,15 +533,22 @@ class _Writer:
 
     def _save(self) -> tuple:
         """What a nested block may add to: names, local functions, dicts, objects."""
-        return dict(self.names), list(self.local_fns), dict(self.dicts), dict(self.objects)
+        return (
+            dict(self.names),
+            list(self.local_fns),
+            dict(self.dicts),
+            dict(self.objects),
+            dict(self.moments),
+        )
 
     def _restore(self, saved: tuple) -> None:
         """After a nested block: only what was bound before it is readable."""
-        self.names, self.local_fns, self.dicts, self.objects = (
+        self.names, self.local_fns, self.dicts, self.objects, self.moments = (
             dict(saved[0]),
             list(saved[1]),
             dict(saved[2]),
             dict(saved[3]),
+            dict(saved[4]),
         )
 
     def condition(self) -> str:
@@ -678,6 +707,11 @@ class _Writer:
     def expr_comprehension(self, depth: int) -> Expr:
         rows = [n for n, s in self.names.items() if s]
         r = self.new_name("r")
+        vectors = [n for n, s in self.names.items() if len(s) == 1]
+        if vectors and self.rng.random() < 0.15:  # a set of a vector's elements
+            v = self.rng.choice(vectors)
+            body = self._reading(r, (), depth - 1)
+            return Expr(f"sum({{float({body.text}) for {r} in {v}}})", ())
         if rows and self.rng.random() < 0.75:
             v = self.rng.choice(rows)
             shape = self.names[v]
@@ -702,6 +736,12 @@ class _Writer:
         e = self.expr(depth - 1)
         j, k = self.new_name("j"), self.rng.randint(1, 3)
         return Expr(f"np.stack([{e.operand} * ({j} + 1.0) for {j} in range({k})])", (k, *e.shape))
+
+    def expr_moments_read(self, depth: int) -> Expr:
+        name = self.rng.choice(sorted(self.moments))
+        if self.rng.random() < 0.3:
+            return Expr(f"{name}.count * {self.of_shape((), depth - 1).operand}", ())
+        return Expr(f"{name}.total", self.moments[name])
 
     def expr_local_fn(self, depth: int) -> Expr:
         fn = self.rng.choice(self.local_fns)
@@ -732,6 +772,8 @@ class _Writer:
         for option, kind, nested in (
             ("lambda", "lambda_def", False),
             ("closure", "closure_def", False),
+            ("closure", "closure_loop", False),
+            ("method", "moments_new", False),
             ("dict", "dict_new", False),
             ("method", "object_new", False),
             ("starred", "starred", False),
@@ -743,6 +785,8 @@ class _Writer:
                 kinds.append(kind)
         if self.dicts:
             kinds.append("dict_write")
+        if self.moments and not self.guarded:
+            kinds += ["moments_update", "moments_update"]
         return kinds
 
     def _param_shape(self) -> tuple[int, ...]:
@@ -769,6 +813,47 @@ class _Writer:
         result = self._temporary({a: shape}, lambda: self._reading(c, shape, 2))
         self.emit(indent + 1, f"return {result.text}")
         self.local_fns.append(_Helper(name, (shape,), shape))
+
+    def stmt_closure_loop(self, indent: int) -> None:
+        """Closures created in a loop: ``fs.append(lambda a, kk=j: ...)``, then called."""
+        self.use("closure")
+        name, j, a = self.new_name("fs"), self.new_name("j"), self.new_name("a")
+        shape = self._param_shape()
+        count = self.rng.randint(0, 3)
+        body = self._reading(a, shape, 2)
+        self.emit(indent, f"{name} = []")
+        self.emit(indent, f"for {j} in range({count}):")
+        self.emit(indent + 1, f"{name}.append(lambda {a}, kk={j}: {body.operand} * (kk + 1.0))")
+        out, f = self.new_name(), self.new_name("f")
+        arg = self.of_shape(shape, 1).text
+        if count and self.rng.random() < 0.4:
+            self.emit(indent, f"{out} = {name}[{count - 1}]({arg})")
+        else:
+            start = f"np.zeros({shape!r})" if shape else "0.0"
+            self.emit(indent, f"{out} = sum(({f}({arg}) for {f} in {name}), {start})")
+        self.names[out] = shape
+
+    def stmt_moments_new(self, indent: int) -> None:
+        self.use("method")
+        name = self.new_name("acc")
+        start = self.expr(2)
+        self.emit(indent, f"{name} = Moments({self.unaliased(start).text})")
+        self.moments[name] = start.shape
+
+    def stmt_moments_update(self, indent: int) -> None:
+        """A method that changes the object's attributes, or a store into one."""
+        name = self.rng.choice(sorted(self.moments))
+        shape = self.moments[name]
+        form = self.rng.randrange(3)
+        if form == 0:
+            self.emit(indent, f"{name}.add({self.of_shape(shape, 1).text})")
+        elif form == 1:
+            out = self.new_name()
+            self.emit(indent, f"{out} = {name}.rescale({self.of_shape((), 1).text})")
+            self.names[out] = ()
+        else:
+            e = self.of_shape(shape, 1)
+            self.emit(indent, f"{name}.total = {name}.total * {e.operand}")
 
     def stmt_dict_new(self, indent: int) -> None:
         self.use("dict")
@@ -819,12 +904,14 @@ class _Writer:
         self.emit(indent, "try:")
         before = self._save()
         self.depth += 1
+        self.guarded += 1
         for _ in range(self.rng.randint(0, 2)):
             self.statement(indent + 1)
         self._raise_sometimes(indent + 1)
         for _ in range(self.rng.randint(0, 1)):
             self.statement(indent + 1)
         self.depth -= 1
+        self.guarded -= 1
         self._restore(before)
         self.emit(indent, "except ValueError:")
         self._inner(indent + 1, self.rng.randint(1, 2))
@@ -845,7 +932,9 @@ class _Writer:
         self.emit(indent, f"with {context}:")
         if context.startswith("contextlib.suppress"):
             self._raise_sometimes(indent + 1)
+        self.guarded += 1
         self._inner(indent + 1, self.rng.randint(1, 2))
+        self.guarded -= 1
 
     def stmt_match(self, indent: int) -> None:
         self.use("match")

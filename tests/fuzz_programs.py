@@ -20,17 +20,19 @@ it. The bodies are built from
 With ``options`` (``ALL_OPTIONS``), also the constructs of issue 11 (see
 docs/architecture/fuzzing.md) and of issue 12 (``CONSTRUCT_OPTIONS``, one option each):
 
-* ``comprehension``: list, generator, dict comprehensions in ``sum``/``max``/``tuple``,
-  over tuples of values or ``range`` (perhaps empty), with ``if`` filters and nested
-  ``for`` clauses;
+* ``comprehension``: list, generator, dict and set comprehensions in
+  ``sum``/``max``/``tuple``, over tuples of values or ``range`` (perhaps empty), with
+  ``if`` filters and nested ``for`` clauses;
 * ``lambda`` and ``closure``: ``fnN = lambda t: ...`` (also with a default ``kk=v``)
   and nested ``def gN(t)`` reading the enclosing function's variables, called at once
-  and later in the same block;
+  and later in the same block; closures created in a loop (a ``def`` or a lambda with
+  a default ``kk=j``, appended to a list) called from a generator or by index;
 * ``dict``: ``{"a": ..., "b": ...}`` read by key, ``.get``, ``sum(d.values())``, written
   by key, ``update``, a loop over ``items()``, ``in``;
 * ``method``: a module-level ``Model`` class (``predict``, ``energy`` calling
   ``predict``, a property, ``__call__``), objects made inline or kept in a variable,
-  attribute reads and writes;
+  attribute reads and writes; an ``Accumulator`` whose methods change its attributes
+  (``self.total += v``), updated in branches and loops and read between updates;
 * ``try``: ``try``/``except ValueError`` (perhaps ``else``, ``finally``) whose body
   raises (``raise`` or the helper ``guard``) at its first, a middle or its last
   statement on some points;
@@ -134,6 +136,20 @@ class Model:
 
     def __call__(self, t):
         return math.tanh(self.w * t) + self.b
+
+
+class Accumulator:
+    def __init__(self, start):
+        self.total = start
+        self.count = 0.0
+
+    def add(self, v):
+        self.total += v
+        self.count += 1.0
+
+    def scale(self, k):
+        self.total = self.total * k
+        return self.total + self.count
 """
 GUARD_HELPER = """\
 def guard(v, limit):
@@ -296,6 +312,8 @@ class _Scope:
     dicts: list[str] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)
     seqs: list[tuple[str, int]] = field(default_factory=list)
+    accumulators: list[str] = field(default_factory=list)  # Accumulator objects
+    guarded: bool = False  # in a try or with body (no attribute-changing method calls)
 
     def child(self, **changes) -> _Scope:
         values = {
@@ -311,6 +329,8 @@ class _Scope:
             "dicts": list(self.dicts),
             "objects": list(self.objects),
             "seqs": list(self.seqs),
+            "accumulators": list(self.accumulators),
+            "guarded": self.guarded,
         }
         values.update(changes)
         return _Scope(**values)
@@ -627,6 +647,8 @@ class _Writer:
             forms.append("method_call")
         if scope.seqs:
             forms.append("seq_read")
+        if scope.accumulators:
+            forms.append("accumulator_read")
         if not forms or self.draw(st.integers(0, 4)):
             return None
         form = self.draw(st.sampled_from(forms))
@@ -658,7 +680,7 @@ class _Writer:
         over = f"({', '.join(e.text for e in items)},)"
         body = self._with_variable(scope, t, budget - 1)
         reads = body.reads_var or any(e.reads_var for e in items)
-        form = self.draw(st.integers(0, 6))
+        form = self.draw(st.integers(0, 8))
         if form == 0:
             text = f"sum([{body.text} for {t} in {over}])"
         elif form == 1:
@@ -680,8 +702,11 @@ class _Writer:
             reads = reads or term.reads_var
         elif form == 5:  # a dict comprehension
             text = f"sum({{k: {body.text} for k, {t} in enumerate({over})}}.values())"
-        else:  # a tuple of a generator, indexed
+        elif form == 6:  # a tuple of a generator, indexed
             text = f"tuple({body.text} for {t} in {over})[0]"
+        else:  # a set comprehension (equal elements are one member; float: a 0-d
+            # array, which np.where gives, is not hashable)
+            text = f"sum({{float({body.text}) for {t} in {over}}})"
         return _Expr(text, True, reads)
 
     def expr_call_local(self, scope: _Scope, budget: int) -> _Expr:
@@ -706,6 +731,12 @@ class _Writer:
         w, b = self.value(scope, budget - 1), self.value(scope, budget - 1)
         return _Expr(f"Model({w.text}, {b.text}){method}", True, True)
 
+    def expr_accumulator_read(self, scope: _Scope, budget: int) -> _Expr:
+        name = self.draw(st.sampled_from(scope.accumulators))
+        e = self.value(scope, budget - 1)
+        form = self.draw(st.sampled_from(["{a}.total", "{a}.total * {e}", "{a}.count * {e}"]))
+        return _Expr(form.format(a=name, e=e.operand), True, True)
+
     def expr_seq_read(self, scope: _Scope, budget: int) -> _Expr:
         name, length = self.draw(st.sampled_from(scope.seqs))
         forms = ["sum({r})", "sum([*{r}, {e}])", "len({r}) * {e}"]
@@ -721,6 +752,8 @@ class _Writer:
         for option, kind, needs_depth in (
             ("lambda", "lambda_def", False),
             ("closure", "closure_def", False),
+            ("closure", "closure_loop", False),
+            ("method", "accumulator_new", False),
             ("dict", "dict_new", False),
             ("method", "object_new", False),
             ("starred", "starred", False),
@@ -734,6 +767,8 @@ class _Writer:
             kinds.append("dict_write")
         if scope.objects:
             kinds.append("object_write")
+        if scope.accumulators and not scope.guarded:
+            kinds += ["accumulator_update"] * 4
         return kinds
 
     def _bind(self, scope: _Scope, name: str) -> None:
@@ -770,6 +805,54 @@ class _Writer:
         self.emit(indent + 1, f"return {self._with_variable(inner, c, 2).text}")
         scope.functions.append(name)
         self._call_now(scope, indent, name)
+
+    def stmt_closure_loop(self, scope: _Scope, indent: int) -> None:
+        """Closures created in a loop: a lambda or ``def`` with the default ``kk=j`` (the
+        loop's value), appended to a list, then called from a generator or by index."""
+        self.used.add("closure")
+        name, j, t = self._fresh(scope, "fs"), self._fresh(scope, "j"), self._fresh(scope, "t")
+        count = self.draw(st.integers(0, 3))
+        self.emit(indent, f"{name} = []")
+        self.emit(indent, f"for {j} in range({count}):")
+        inner = scope.child(readable=[*scope.readable, t, "kk"], depth=MAX_DEPTH)
+        body = self._with_variable(inner, t, 2)
+        if self.draw(st.booleans()):
+            self.emit(indent + 1, f"{name}.append(lambda {t}, kk={j}: {body.text} * kk)")
+        else:
+            g = self._fresh(scope, "g")
+            self.emit(indent + 1, f"def {g}({t}, kk={j}):")
+            self.emit(indent + 2, f"return {body.text} + kk")
+            self.emit(indent + 1, f"{name}.append({g})")
+        target = self._fresh(scope, self.local_prefix)
+        f = self._fresh(scope, "f")
+        arg = self.value(scope, 1)
+        if count and self.draw(st.booleans()):
+            self.emit(indent, f"{target} = {name}[{count - 1}]({arg.text})")
+        else:
+            self.emit(indent, f"{target} = sum({f}({arg.text}) for {f} in {name})")
+        self._bind(scope, target)
+
+    def stmt_accumulator_new(self, scope: _Scope, indent: int) -> None:
+        self.used.add("method")
+        name = self._fresh(scope, "acc")
+        self.emit(indent, f"{name} = Accumulator({self.value(scope, 1).text})")
+        scope.accumulators.append(name)
+
+    def stmt_accumulator_update(self, scope: _Scope, indent: int) -> None:
+        """A method that changes the object's attributes, or a store into one."""
+        name = self.draw(st.sampled_from(scope.accumulators))
+        e = self.value(scope, 1)
+        form = self.draw(st.integers(0, 3))
+        if form == 0:
+            self.emit(indent, f"{name}.add({e.text})")
+        elif form == 1:
+            target = self._fresh(scope, self.local_prefix)
+            self.emit(indent, f"{target} = {name}.scale({e.text})")
+            self._bind(scope, target)
+        elif form == 2:
+            self.emit(indent, f"{name}.total += {e.operand}")
+        else:
+            self.emit(indent, f"{name}.total = {name}.total * {e.operand}")
 
     def stmt_dict_new(self, scope: _Scope, indent: int) -> None:
         self.used.add("dict")
@@ -845,7 +928,7 @@ class _Writer:
         not), caught by ``except ValueError``; perhaps ``else`` and ``finally``."""
         self.used.add("try")
         self.emit(indent, "try:")
-        body = scope.child(depth=scope.depth + 1)
+        body = scope.child(depth=scope.depth + 1, guarded=True)
         before, after = self.draw(st.integers(0, 2)), self.draw(st.integers(0, 1))
         for _ in range(before):
             self.statement(body, indent + 1)
@@ -868,7 +951,7 @@ class _Writer:
         self.used.add("with")
         if self.draw(st.integers(0, 3)) == 0:  # the body may stop at its raise
             self.emit(indent, "with contextlib.suppress(ValueError):")
-            body = scope.child(depth=scope.depth + 1)
+            body = scope.child(depth=scope.depth + 1, guarded=True)
             for _ in range(self.draw(st.integers(0, 1))):
                 self.statement(body, indent + 1)
             self._raising(body, indent + 1)
@@ -881,7 +964,7 @@ class _Writer:
             self.emit(indent + 1, 'warnings.simplefilter("ignore")')
         else:
             self.emit(indent, f"with {context}:")
-        body = scope.child(depth=scope.depth + 1)
+        body = scope.child(depth=scope.depth + 1, guarded=True)
         self.block(body, indent + 1, self.draw(st.integers(1, 2)))
         self._join(scope, body, body.readable)  # the body ran whole (or left f or loop)
 

@@ -34,11 +34,8 @@ from ad_transform import ADTransformError, grad, value_and_grad, vjp
 # Entries not supported on main yet: entry name -> family. Delete lines as parts land.
 NOT_YET: dict[str, str] = {
     # comprehension
-    "setcomp_powers": "comprehension",
     # function-value
-    "closures_created_in_loop": "function-value",
     # class
-    "object_attribute_updated": "class",
     # container
     # signature
     # statement

@@ -87,13 +87,6 @@ def test_dict_update(f, args, wrt):
     check(f, *args, wrt=wrt)
 
 
-def update_from_other_dict(x, y):
-    params = {"w": x}
-    other = {"b": y}
-    params.update(other)
-    return params["w"] * params["b"]
-
-
 def update_argument(d, x):
     d.update({"w": x})
     return d["w"] * x
@@ -111,7 +104,8 @@ class Box(dict):
     pass
 
 
-@pytest.mark.parametrize("f", [update_from_other_dict, update_maybe_not_dict])
+# d.update(other) of a dict variable works since tests/test_constructs_rest.py
+@pytest.mark.parametrize("f", [update_maybe_not_dict])
 def test_dict_update_refused(f):
     with pytest.raises(ADTransformError):
         grad(f, wrt=(0, 1))(0.6, 1.4)

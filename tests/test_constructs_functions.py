@@ -495,13 +495,6 @@ def test_source_of_specialised_helper_names_both():
 # -- what stays refused --------------------------------------------------------------------------
 
 
-def stores_closure(x):
-    fs = []
-    for i in range(3):
-        fs.append(lambda t: t * i)  # noqa: B023
-    return fs[0](x)
-
-
 def returns_closure_value(x):
     def g(t):
         return t * x
@@ -532,7 +525,6 @@ def map_in_while_test(v):
 @pytest.mark.parametrize(
     "f, args, words",
     [
-        (stores_closure, (0.7,), "a lambda used as a value"),
         (returns_closure_value, (0.7,), "the inner function 'g' used as a value"),
         (rebinds_inner_name, (0.7,), "holds an inner function and is bound again"),
         (calls_through_parameter, (0.7, np.sin), "the parameter 'fn'"),

@@ -47,10 +47,6 @@ def kwargs_helper(a, **options):
     return a * 2.0
 
 
-def pair_helper(a, b):
-    return a * b
-
-
 class Scaler:
     def __init__(self, scale):
         self.scale = scale
@@ -95,8 +91,10 @@ def f_global_assignment(x):
 
 
 def f_star_args_call(x):
-    xs = [x, x]  # a list: its length is not known (a tuple display is unpacked)
-    return pair_helper(*xs)
+    # a list: its length is not known (a tuple display is unpacked; so is a list into a
+    # user function of fixed positional parameters, tests/test_constructs_rest.py)
+    xs = [x, x]
+    return np.hypot(*xs)
 
 
 def f_kwargs_call(x):
@@ -122,7 +120,13 @@ def f_method_of_object_in_a_list(x):
 
 
 def f_user_class_computing_init(x):
+    # read in the function, such an object is one local per attribute
+    # (lower/object_fields.py); passed to a helper, it is not followed
     s = ComputedScale(x)
+    return scale_of(s)
+
+
+def scale_of(s):
     return s.scale
 
 
@@ -135,6 +139,7 @@ def f_class_def(x):
 
 def f_set_comprehension(x):
     s = {x * i for i in range(3)}
+    s.add(x)
     return sum(s)
 
 
@@ -202,8 +207,9 @@ ROWS = [
         None,
     ),
     ("class_def", f_class_def, f_class_def, "class Local", "class definition", None),
-    # lowered to a list and set(...): a set of differentiated values has no adjoint
-    ("set_comprehension", f_set_comprehension, f_set_comprehension, "{x * i", "call to set", None),
+    # a set of differentiated values is followed through set(), |, &, ^ and reads; a
+    # method that changes it is not
+    ("set_comprehension", f_set_comprehension, f_set_comprehension, "s.add", "'.add'", None),
     ("dict_comprehension", f_dict_comprehension, f_dict_comprehension, "{i:", "dict comp", None),
     ("set_display", f_set_display, f_set_display, "{x, 2.0}", "set display", None),
     ("dict_unpacking", f_dict_unpacking, f_dict_unpacking, "GLOBAL_DICT", "'**' unpacking", None),

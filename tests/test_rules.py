@@ -428,6 +428,28 @@ def builtin_tuple(x):
     return np.stack(tuple(x)[::-1])
 
 
+def builtin_set(x):
+    # each member's adjoint goes to the element that put it there
+    return np.stack(sorted(set(list(x) + [x[1]])))
+
+
+def builtin_frozenset(x):
+    return np.stack(sorted(frozenset(list(x))))
+
+
+def set_union(x):
+    # x[2] is in both operands (two equal NumPy scalars): the left one is kept
+    return np.stack(sorted(set(list(x[:3])) | set(list(x[2:]))))
+
+
+def set_intersection(x):
+    return np.stack(sorted(set(list(x[:4])) & set(list(x[1:]))))
+
+
+def set_symmetric_difference(x):
+    return np.stack(sorted(set(list(x[:4])) ^ set(list(x[2:]))))
+
+
 def dict_get(x):
     d = {"a": x, "b": x * 2.0}
     return d.get("a") * d.get("c", x) + d.get("b", 1.0)
@@ -1827,6 +1849,11 @@ TABLE = [
     Row(builtins.sum, builtin_sum_array, (((5,),), ((3, 4),)), args_from(REAL)),
     Row(builtins.sorted, builtin_sorted, (((5,),),), args_from(REAL)),
     Row(builtins.list, builtin_list, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(builtins.set, builtin_set, (((5,),),), args_from(REAL)),
+    Row(builtins.frozenset, builtin_frozenset, (((5,),),), args_from(REAL)),
+    Row(operator.or_, set_union, (((5,),),), args_from(REAL)),
+    Row(operator.and_, set_intersection, (((5,),),), args_from(REAL)),
+    Row(operator.xor, set_symmetric_difference, (((5,),),), args_from(REAL)),
     Row(builtins.tuple, builtin_tuple, (((5,),), ((3, 4),)), args_from(REAL)),
     Row(("method", "get"), dict_get, (((5,),), ((3, 4),)), args_from(REAL)),
     Row(("method", "values"), dict_values, (((5,),), ((3, 4),)), args_from(REAL)),

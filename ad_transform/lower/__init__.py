@@ -24,7 +24,7 @@ import gast
 
 from ..errors import ADTransformError
 from ..names import NameAllocator
-from ..nodes import clone, name_ids
+from ..nodes import clone, name_ids, subnodes
 from . import comprehensions, exceptions
 
 
@@ -122,6 +122,33 @@ def method_statement(
     return None
 
 
+# nodes that open a scope of their own (their names are not the function's)
+SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
+
+
+def names_bound_otherwise(tree: gast.FunctionDef, inside_scopes: bool = False) -> set[str]:
+    """The names ``tree`` binds other than by assigning a plain name: its parameters, the
+    names it declares ``global``/``nonlocal``, imports, and the functions and classes it
+    defines (with ``inside_scopes``, also every name used inside them). The passes that
+    lower a method of a container the function made (``d.update``, ``xs.pop``, ``f(**d)``)
+    exclude these: such a name may hold anything."""
+    found: set[str] = set()
+    args = tree.args
+    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+        if arg is not None:
+            found.add(arg.id)
+    for node in subnodes(tree.body):
+        if isinstance(node, (gast.Global, gast.Nonlocal)):
+            found.update(node.names)
+        elif isinstance(node, (gast.Import, gast.ImportFrom)):  # binds without a Name
+            found.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, SCOPES):
+            found.add(getattr(node, "name", None) or "")
+            if inside_scopes:
+                found.update(n.id for n in subnodes(node) if isinstance(n, gast.Name))
+    return found
+
+
 # The passes, in the order they run. Each is ``run(context)`` of one module here.
 # Order: ``super_calls`` first (the zero-argument ``super()`` of a method made explicit
 # before any pass moves code out of the method); ``match`` next (its cases become
@@ -140,6 +167,7 @@ from . import (  # noqa: E402
     keyword_unpacking,
     list_pops,
     match,
+    object_fields,
     statements,
     super_calls,
 )
@@ -147,6 +175,7 @@ from . import (  # noqa: E402
 PASSES: list[LoweringPass] = [
     super_calls.run,
     match.run,
+    object_fields.run,
     functions.run,
     comprehensions.run,
     dict_comprehensions.run,

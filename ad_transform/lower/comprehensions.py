@@ -247,7 +247,7 @@ class _Lowering:
         if isinstance(comp, gast.GeneratorExp) and not _lookup(_LIST_CONSUMERS, consumer):
             raise self.generator_error(found, consumer)
         kept = _appended(stmt, comp) or (whole is not None and whole in self.kept_names)
-        result = whole or self.context.fresh("row" if kept else self.result_base(comp, consumer))
+        result = whole or self.readable("row" if kept else self.result_base(comp, consumer))
         if self.where.in_loop and kept:
             # a list made in each iteration and kept in another list: ``items + [elt]``
             # makes a new list per element, so no list the outer one holds is changed
@@ -386,7 +386,15 @@ class _Lowering:
         if name not in self.scope_names and name not in self.where.live:
             self.context.new_locals.add(name)
             return name
-        return self.context.fresh(name)
+        return self.readable(name)
+
+    def readable(self, base: str) -> str:
+        """A new name for ``base`` that reads as what it is: ``base`` if it is free, else
+        ``inner_base`` (a comprehension inside another, or whose variable the function
+        uses too), numbered only when that is taken as well."""
+        if base in self.context.names.taken and f"inner_{base}" not in self.context.names.taken:
+            return self.context.fresh(f"inner_{base}")
+        return self.context.fresh(base)
 
 
 # -- scoping ------------------------------------------------------------------------------

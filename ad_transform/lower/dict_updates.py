@@ -12,12 +12,17 @@ value's adjoint is the dict adjoint's entry under the key. With several entries,
 key and value that is not a constant or a name is evaluated into a fresh local first,
 in Python's order, so nothing the stores change is read by a later value.
 
+``d.update(other)`` where ``other`` is such a dict too (every binding a display; a dict
+comprehension is one after ``lower/dict_comprehensions.py``) becomes the loop
+``for key, value in other.items(): d[key] = value``, the order ``update`` stores in.
+
 ``t = d.setdefault(k, v)`` (or the bare call) on such a dict becomes ``k`` and ``v``
 evaluated (both, as the call does), ``if k not in d: d[k] = v`` and ``t = d[k]``.
 
-Left alone (the analysis refuses them as before): an argument that is not a dict display
-(``d.update(other)``, ``d.update(pairs)``), ``**`` in it, a receiver that may not be a
-dict (a parameter, a name bound any other way), the call used as a value.
+Left alone (the analysis refuses them as before): an argument that is neither a dict
+display nor such a name (``d.update(pairs)``, a parameter), ``**`` in it, a receiver
+that may not be a dict (a parameter, a name bound any other way), the call used as a
+value.
 """
 
 from __future__ import annotations
@@ -25,9 +30,7 @@ from __future__ import annotations
 import gast
 
 from ..nodes import subnodes
-from . import LoweringContext, method_statement
-
-_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
+from . import SCOPES, LoweringContext, method_statement, names_bound_otherwise
 
 
 def run(context: LoweringContext) -> None:
@@ -40,18 +43,11 @@ def run(context: LoweringContext) -> None:
 def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
     """Local names every binding of which is ``name = {...}`` (a dict display)."""
     displays: set[str] = set()
-    other: set[str] = set()
-    args = tree.args
-    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-        if arg is not None:
-            other.add(arg.id)
+    copies: dict[str, set[str]] = {}  # name -> the names it is a copy of (``a = b``)
+    other = names_bound_otherwise(tree)
     plain_stores: set[int] = set()
     for node in subnodes(tree.body):
-        if isinstance(node, (gast.Global, gast.Nonlocal)):
-            other.update(node.names)
-        elif isinstance(node, (gast.Import, gast.ImportFrom)):  # binds without a Name
-            other.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif (
+        if (
             isinstance(node, gast.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0], gast.Name)
@@ -59,8 +55,14 @@ def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
         ):
             displays.add(node.targets[0].id)
             plain_stores.add(id(node.targets[0]))
-        elif isinstance(node, _SCOPES):
-            other.add(getattr(node, "name", None) or "")
+        elif (
+            isinstance(node, gast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], gast.Name)
+            and isinstance(node.value, gast.Name)
+        ):  # ``d = result``: a dict comprehension built under another name
+            copies.setdefault(node.targets[0].id, set()).add(node.value.id)
+            plain_stores.add(id(node.targets[0]))
     for node in subnodes(tree.body):
         if (
             isinstance(node, gast.Name)
@@ -68,13 +70,21 @@ def _dict_only_names(tree: gast.FunctionDef) -> set[str]:
             and id(node) not in plain_stores
         ):
             other.add(node.id)
-    return displays - other
+    dicts = displays - other - set(copies)
+    changed = True
+    while changed:  # a name every binding of which is a display or a copy of such a name
+        changed = False
+        for name, sources in copies.items():
+            if name not in dicts and name not in other and sources <= dicts:
+                dicts.add(name)
+                changed = True
+    return dicts
 
 
 def _block(stmts: list[gast.stmt], dicts: set[str], context: LoweringContext) -> list:
     out: list[gast.stmt] = []
     for stmt in stmts:
-        if isinstance(stmt, _SCOPES):
+        if isinstance(stmt, SCOPES):
             out.append(stmt)  # its names are its own
             continue
         for field in ("body", "orelse", "finalbody"):
@@ -85,13 +95,53 @@ def _block(stmts: list[gast.stmt], dicts: set[str], context: LoweringContext) ->
             handler.body = _block(handler.body, dicts, context)
         entries = _update_entries(stmt, dicts)
         default = _setdefault(stmt, dicts)
-        if entries is not None:
+        merged = _merged_dict(stmt, dicts)
+        if merged is not None:
+            out.append(_merge_loop(stmt, *merged, context))
+        elif entries is not None:
             out.extend(_stores(stmt, entries, context))
         elif default is not None:
             out.extend(_defaulted(stmt, *default, context))
         else:
             out.append(stmt)
     return out
+
+
+def _merged_dict(stmt: gast.stmt, dicts: set[str]) -> tuple[str, str] | None:
+    """``(d, other)`` of the statement ``d.update(other)`` with both dicts of ``dicts``."""
+    found = method_statement(stmt, "update", dicts)
+    if found is None or found[0] is not None:
+        return None
+    call = found[1]
+    if call.keywords or len(call.args) != 1:
+        return None
+    other = call.args[0]
+    if not (isinstance(other, gast.Name) and other.id in dicts):
+        return None
+    return call.func.value.id, other.id
+
+
+def _merge_loop(stmt, name: str, other: str, context: LoweringContext) -> gast.For:
+    """``for key, value in other.items(): name[key] = value``."""
+    key, value = context.fresh("key"), context.fresh("value")
+
+    def store(n: str) -> gast.Name:
+        return gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None)
+
+    items = gast.Call(
+        func=gast.Attribute(value=_load(other), attr="items", ctx=gast.Load()),
+        args=[],
+        keywords=[],
+    )
+    target = gast.Subscript(value=_load(name), slice=_load(key), ctx=gast.Store())
+    loop = gast.For(
+        target=gast.Tuple(elts=[store(key), store(value)], ctx=gast.Store()),
+        iter=items,
+        body=[gast.Assign(targets=[target], value=_load(value), type_comment=None)],
+        orelse=[],
+        type_comment=None,
+    )
+    return _located(loop, stmt)
 
 
 def _setdefault(stmt: gast.stmt, dicts: set[str]):

@@ -358,7 +358,17 @@ class _Lowering:
 
     def protected_for(self, stmt: gast.For, region: _Region, loops: int) -> list:
         before = []
-        if not (_is_range_of_atoms(stmt.iter) or _cannot_raise(stmt.iter)):
+        if _is_pairing_call(stmt.iter):
+            # enumerate(...)/zip(...) stay in the header (normalize reads them there);
+            # their arguments are evaluated first, each a protected statement
+            assigns = []
+            for position, argument in enumerate(stmt.iter.args):
+                if not _cannot_raise(argument):
+                    items = self.context.fresh("items")
+                    assigns.append(_assign(items, argument, argument))
+                    stmt.iter.args[position] = _name(items)
+            before = self.protect(assigns, region, loops) if assigns else []
+        elif not (_is_range_of_atoms(stmt.iter) or _cannot_raise(stmt.iter)):
             items = self.context.fresh("items")
             before = self.protect([_assign(items, stmt.iter, stmt.iter)], region, loops)
             stmt.iter = _name(items)
@@ -404,6 +414,20 @@ def _jump_inside(stmt) -> gast.stmt | None:
             continue
         todo.extend(gast.iter_child_nodes(node))
     return None
+
+
+def _is_pairing_call(expr: gast.expr) -> bool:
+    """``enumerate(xs)`` or ``zip(xs, ys)`` (positional arguments): kept in the loop header,
+    where normalize makes them an indexed loop (as for ``range``, a ``TypeError`` of the
+    call itself is not caught by the ``try``)."""
+    return (
+        isinstance(expr, gast.Call)
+        and isinstance(expr.func, gast.Name)
+        and expr.func.id in ("enumerate", "zip")
+        and not expr.keywords
+        and bool(expr.args)
+        and not any(isinstance(a, gast.Starred) for a in expr.args)
+    )
 
 
 def _is_range_of_atoms(expr: gast.expr) -> bool:

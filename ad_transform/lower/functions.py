@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import ADTransformError
 from ..nodes import clone, subnodes
 from ..rules.registry import register_nondifferentiable
+from . import function_holders
 
 # -- function values ----------------------------------------------------------------
 
@@ -248,7 +249,9 @@ class _Scope:
 
     # -- driver -----------------------------------------------------------------------
     def run(self) -> None:
+        function_holders.name_lambda_stores(self, self.tree.body)
         definitions = self.inner_definitions()
+        self.holders = function_holders.find_holders(self, set(definitions))
         self.lift(definitions)
         checks = self.default_functions()
         self.choices = self.chosen_functions()
@@ -589,11 +592,14 @@ class _Scope:
             closure = _with_default_marker(tree, dynamic, closure)
         values = {n: v for n, v in self.values.items() if n in _free(function) or n == name}
         plain = _plain_calls(tree, values, _bound(function))
-        func = _compile(
-            plain, self.parsed.filename, self.parsed.globals, closure, argdefs, kwdefaults
-        )
-        _REGISTRY[func] = LiftedEntry(
-            tree, self.parsed.filename, self.parsed.file_lines, closure, values
+        func = compile_lifted(
+            tree,
+            self.parsed,
+            self.parsed.globals,
+            closure,
+            (argdefs, kwdefaults),
+            compiled=plain,
+            function_values=values,
         )
         _REGISTRY[func].dynamic_defaults = list(dynamic)  # this scope's snapshot names
         known[key] = func
@@ -745,7 +751,8 @@ class _Scope:
                 continue
             if isinstance(stmt, gast.While):
                 stmt.test = self.blocked_expression(stmt.test, "the test of a 'while' loop")
-            self.rewrite_fields(stmt)
+            if not function_holders.stored_value(self, stmt):
+                self.rewrite_fields(stmt)
             out.append(stmt)
         return out
 
@@ -1358,6 +1365,9 @@ class _Scope:
         )
 
     def call(self, node: gast.Call) -> gast.expr:
+        held = function_holders.element_of_call(self, node)
+        if held is not None:
+            return function_holders.element_call(self, *held, node)
         func = node.func
         if isinstance(func, gast.Name) and func.id in getattr(self, "choices", {}):
             return self.chosen_call(node)
@@ -1828,8 +1838,7 @@ def _lift_returned(factory, function, parsed, captured: list[str]) -> types.Func
         a.id: d.value for a, d in zip(function.args.kwonlyargs, function.args.kw_defaults) if d
     } or None
     closure = dict(parsed.closure)
-    func = _compile(tree, parsed.filename, factory.__globals__, closure, positional, keyword)
-    _REGISTRY[func] = LiftedEntry(tree, parsed.filename, parsed.file_lines, closure, {})
+    func = compile_lifted(tree, parsed, factory.__globals__, closure, (positional, keyword))
     known[key] = func
     return func
 
@@ -1973,13 +1982,12 @@ def specialisation(scope: _Scope, callee, chosen: dict, call: gast.Call):
         try:
             _lower_specialisation(parsed, tree, closure, values)
             argdefs, kwdefaults = _remaining_defaults(callee, set(chosen))
-            func = _compile(tree, parsed.filename, callee.__globals__, closure, argdefs, kwdefaults)
+            func = compile_lifted(
+                tree, parsed, callee.__globals__, closure, (argdefs, kwdefaults), lowered=True
+            )
         except BaseException:
             del known[key]
             raise
-        _REGISTRY[func] = LiftedEntry(
-            tree, parsed.filename, parsed.file_lines, closure, {}, lowered=True
-        )
         cell.cell_contents = func
     name = _bind_cell(scope, base, cell)
     # what each chosen value carries, in the order of the specialisation's keywords
@@ -2065,6 +2073,41 @@ def _lower_specialisation(parsed, tree, closure: dict, values: dict) -> None:
     context = LoweringContext(view, tree, NameAllocator(name_ids(tree) | set(closure)))
     _Scope(context, dict(values)).run()
     closure.update(context.cells)
+
+
+def compile_lifted(
+    tree: gast.FunctionDef,
+    parsed,
+    globals_: dict,
+    closure: dict,
+    defaults: tuple,
+    compiled: gast.FunctionDef | None = None,
+    function_values: dict | None = None,
+    lowered: bool = False,
+) -> types.FunctionType:
+    """A function made by lowering (a lifted inner function, a specialisation, a field
+    function), compiled in ``parsed``'s file and registered so that ``parse_function``
+    takes its tree (``tree``) from the registry. ``compiled`` is the tree to compile when
+    it differs (the plain calls of a lifted function); ``defaults`` is
+    ``(positional defaults, keyword-only defaults)``."""
+    argdefs, kwdefaults = defaults
+    func = _compile(
+        compiled if compiled is not None else tree,
+        parsed.filename,
+        globals_,
+        closure,
+        argdefs,
+        kwdefaults,
+    )
+    _REGISTRY[func] = LiftedEntry(
+        tree,
+        parsed.filename,
+        parsed.file_lines,
+        closure,
+        dict(function_values or {}),
+        lowered=lowered,
+    )
+    return func
 
 
 def _compile(tree, filename, globals_, closure, argdefs, kwdefaults) -> types.FunctionType:

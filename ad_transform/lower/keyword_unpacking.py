@@ -20,9 +20,7 @@ from __future__ import annotations
 import gast
 
 from ..nodes import subnodes
-from . import LoweringContext
-
-_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
+from . import SCOPES, LoweringContext, names_bound_otherwise
 
 
 def run(context: LoweringContext) -> None:
@@ -40,22 +38,13 @@ def _known_dicts(context: LoweringContext) -> dict[str, list[str]]:
     tree = context.tree
     keys: dict[str, list[str]] = {}
     bindings: dict[str, int] = {}
-    other: set[str] = set()
-    args = tree.args
-    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-        if arg is not None:
-            other.add(arg.id)
+    other = names_bound_otherwise(tree, inside_scopes=True)
     allowed: set[int] = set()
     nodes = subnodes(tree.body)
     for node in nodes:
-        if isinstance(node, (gast.Global, gast.Nonlocal)):
-            other.update(node.names)
-        elif isinstance(node, (gast.Import, gast.ImportFrom)):  # binds without a Name
-            other.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, _SCOPES):
-            other.add(getattr(node, "name", None) or "")
-            other.update(n.id for n in subnodes(node) if isinstance(n, gast.Name))
-        elif (
+        if isinstance(node, SCOPES):
+            continue
+        if (
             isinstance(node, gast.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0], gast.Name)

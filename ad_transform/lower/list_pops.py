@@ -33,9 +33,8 @@ import builtins
 import gast
 
 from ..nodes import subnodes
-from . import LoweringContext, method_statement
+from . import SCOPES, LoweringContext, method_statement, names_bound_otherwise
 
-_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
 _METHODS = frozenset({"pop", "insert", "append", "extend", "index", "count", "copy"})
 _READERS = frozenset({"len", "sum", "max", "min", "sorted", "list", "tuple", "bool"})
 
@@ -50,22 +49,13 @@ def run(context: LoweringContext) -> None:
 def _private_lists(context: LoweringContext) -> set[str]:
     tree = context.tree
     displays: set[str] = set()
-    other: set[str] = set()
-    args = tree.args
-    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-        if arg is not None:
-            other.add(arg.id)
+    other = names_bound_otherwise(tree, inside_scopes=True)
     allowed: set[int] = set()  # ids of Name nodes in the positions listed above
     nodes = subnodes(tree.body)
     for node in nodes:
-        if isinstance(node, (gast.Global, gast.Nonlocal)):
-            other.update(node.names)
-        elif isinstance(node, (gast.Import, gast.ImportFrom)):  # binds without a Name
-            other.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, _SCOPES):
-            other.add(getattr(node, "name", None) or "")
-            other.update(n.id for n in subnodes(node) if isinstance(n, gast.Name))
-        elif (
+        if isinstance(node, SCOPES):
+            continue
+        if (
             isinstance(node, gast.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0], gast.Name)
@@ -112,7 +102,7 @@ def _is_builtin_reader(node: gast.AST, context: LoweringContext) -> bool:
 def _block(stmts: list[gast.stmt], lists: set[str], context: LoweringContext) -> list:
     out: list[gast.stmt] = []
     for stmt in stmts:
-        if isinstance(stmt, _SCOPES):
+        if isinstance(stmt, SCOPES):
             out.append(stmt)
             continue
         for field in ("body", "orelse", "finalbody"):

@@ -28,10 +28,9 @@ from __future__ import annotations
 from ..reverse import AdjointProgram
 from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
-from .dead_code import eliminate_dead_code, may_raise
+from .dead_code import eliminate_dead_code, exposed_reads, may_raise
 from .forward import coalesce_copies, fold_temporaries
 from .propagation import propagate
-from .walk import loaded
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
 
 
@@ -59,7 +58,7 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     backward = guard_accumulation(backward, program, predefined)
     program.backward = backward
     # what is read after the forward sweep: by the backward sweep, or returned
-    needed = keep | {name for stmt in backward for name in loaded(stmt)}
+    needed = keep | exposed_reads(backward)
     forward = eliminate_dead_code(program.forward, needed, may_raise(program.analysis))
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
     return program

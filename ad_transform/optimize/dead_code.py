@@ -47,6 +47,38 @@ def eliminate_dead_code(
     return _prune(forward, set(needed), raising)
 
 
+def exposed_reads(block: list[gast.stmt], defined: frozenset[str] = frozenset()) -> set[str]:
+    """The names ``block`` may read before assigning them itself (its upward-exposed
+    reads): what must be bound when it starts. A name assigned on every path before a
+    read is not exposed; assignments in a loop body count only after them in the same
+    iteration (a read earlier in the body may see the previous value), and not after the
+    loop (it may run zero times); a branch's only where both branches assign."""
+    exposed, _ = _exposed(block, set(defined))
+    return exposed
+
+
+def _exposed(block: list[gast.stmt], defined: set[str]) -> tuple[set[str], set[str]]:
+    exposed: set[str] = set()
+    defined = set(defined)
+    for stmt in block:
+        if isinstance(stmt, gast.If):
+            exposed |= header_reads(stmt) - defined
+            taken, after_body = _exposed(stmt.body, defined)
+            other, after_else = _exposed(stmt.orelse, defined)
+            exposed |= taken | other
+            defined = after_body & after_else
+        elif isinstance(stmt, (gast.For, gast.While)):
+            exposed |= header_reads(stmt) - defined
+            inside = defined | (
+                name_ids(stmt.target, gast.Store) if isinstance(stmt, gast.For) else set()
+            )
+            exposed |= _exposed(stmt.body, inside)[0] | _exposed(stmt.orelse, defined)[0]
+        else:
+            exposed |= loaded(stmt) - defined
+            defined |= set(assigned(stmt))
+    return exposed, defined
+
+
 def may_raise(analysis: Analysis) -> frozenset[str]:
     """The names assigned by operations that can raise a Python exception on the values
     they get: ``math`` functions, and divisions and powers whose result is not an array."""
@@ -81,18 +113,80 @@ def _is_one_of(callee: object, primitives: tuple) -> bool:
     return any(callee is p for p in primitives) or callee is math.pow
 
 
+class _Liveness:
+    """Flow-sensitive liveness over the forward sweep: the simple statements without an
+    effect whose names no later read can see (each is assigned again first on every path).
+    The sweep's SSA names are assigned once, except at joins and loop edges and for the
+    placeholders of unbound variables; those are what this finds (a comprehension's
+    variable carried around an outer loop, ``x = UNBOUND`` for a loop target read only
+    inside its loop). ``_prune`` then removes what nothing needs, flow-insensitively."""
+
+    def __init__(self, has_effect) -> None:
+        self.has_effect = has_effect
+        self.dead: set[int] = set()
+
+    def block(self, stmts, live: set[str], exit_live, head_live, record: bool) -> set[str]:
+        for stmt in reversed(stmts):
+            live = self.statement(stmt, live, exit_live, head_live, record)
+        return live
+
+    def statement(self, stmt, live: set[str], exit_live, head_live, record: bool) -> set[str]:
+        if isinstance(stmt, gast.If) and not getattr(stmt, "ad_catch", False):
+            # (a catching statement of a lowered 'try' may run its handler after part of
+            # its body: it is taken as a whole, below)
+            taken = self.block(stmt.body, live, exit_live, head_live, record)
+            other = self.block(stmt.orelse, live, exit_live, head_live, record)
+            return taken | other | header_reads(stmt)
+        if isinstance(stmt, (gast.For, gast.While)) and not stmt.orelse:
+            return self.loop(stmt, live, record)
+        if isinstance(stmt, gast.Break) and exit_live is not None:
+            return set(exit_live)
+        if isinstance(stmt, gast.Continue) and head_live is not None:
+            return set(head_live)
+        if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.Expr)):
+            targets = set(assigned(stmt))
+            if targets and targets.isdisjoint(live) and not self.has_effect(stmt):
+                if record:
+                    self.dead.add(id(stmt))
+                return live
+            return (live - targets) | loaded(stmt)
+        # anything else (a loop with 'else', ...): every name in it may be read
+        return live | name_ids(stmt, gast.Load)
+
+    def loop(self, stmt, live: set[str], record: bool) -> set[str]:
+        targets = name_ids(stmt.target, gast.Store) if isinstance(stmt, gast.For) else set()
+        exit_live = set(live)
+        head = exit_live | header_reads(stmt)
+        while True:
+            inside = self.block(stmt.body, set(head), exit_live, head, False)
+            new_head = exit_live | header_reads(stmt) | (inside - targets)
+            if new_head == head:
+                break
+            head = new_head
+        self.block(stmt.body, set(head), exit_live, head, record)
+        return head
+
+
 def _prune(forward: list[gast.stmt], needed: set[str], raising: frozenset[str]) -> list[gast.stmt]:
     simple = []
+
+    def has_effect(stmt) -> bool:
+        return (
+            not getattr(stmt, "ad_pure", True)
+            or getattr(stmt, "ad_may_raise", False)  # in a try body: raising is a path
+            or isinstance(stmt, gast.Break)
+            or not raising.isdisjoint(assigned(stmt))
+        )
+
+    liveness = _Liveness(has_effect)
+    liveness.block(forward, set(needed), None, None, True)
     for stmt in all_statements(forward):
+        if id(stmt) in liveness.dead:
+            continue
         if isinstance(stmt, COMPOUND):
             needed |= header_reads(stmt)
         else:
-            effects = (
-                not getattr(stmt, "ad_pure", True)
-                or getattr(stmt, "ad_may_raise", False)  # in a try body: raising is a path
-                or isinstance(stmt, gast.Break)
-                or not raising.isdisjoint(assigned(stmt))
-            )
+            effects = has_effect(stmt)
             simple.append((id(stmt), effects, frozenset(assigned(stmt)), loaded(stmt)))
     live: set[int] = set()
     changed = True

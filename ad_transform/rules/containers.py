@@ -12,6 +12,7 @@ import builtins
 from ..runtime import (
     attribute_adjoint,
     attribute_of,
+    check_unpacked_length,
     conversion_adjoint,
     dict_default_adjoint,
     dict_get_adjoint,
@@ -27,6 +28,7 @@ from ..runtime import (
     min_of,
     reversed_adjoint,
     reversed_list,
+    set_adjoint,
     sorted_adjoint,
     starred_adjoint,
     starred_parts,
@@ -120,3 +122,16 @@ def d_list(g, ans, iterable=()):
 @adjoint(builtins.tuple, kind=SEQUENCE)
 def d_tuple(g, ans, iterable=()):
     return conversion_adjoint(g, iterable)
+
+
+@adjoint(builtins.set, kind=SEQUENCE, fresh=True)
+def d_set(g, ans, iterable=()):
+    return set_adjoint(g, ans, iterable)
+
+
+@adjoint(builtins.frozenset, kind=SEQUENCE, fresh=True)
+def d_frozenset(g, ans, iterable=()):
+    return set_adjoint(g, ans, iterable)
+
+
+register_nondifferentiable(check_unpacked_length, pure=False)

@@ -36,6 +36,7 @@ from ..runtime import (
     scalar_over,
     scalar_power_adjoint,
     scalar_times_ratio,
+    set_operand_adjoint,
     super_of,
     tail_adjoint,
     times,
@@ -52,6 +53,7 @@ from .registry import (
     SCALAR,
     SEQUENCE,
     adjoint,
+    register_adjoint,
     register_nondifferentiable,
     register_sequence_forms,
 )
@@ -238,10 +240,17 @@ register_nondifferentiable(
     operator.contains,
     operator.not_,
     operator.invert,
-    operator.and_,
-    operator.or_,
-    operator.xor,
     operator.lshift,
     operator.rshift,
     operator.floordiv,
 )
+
+
+# ``|``, ``&``, ``^``: no derivative on integers and boolean arrays; on sets of
+# differentiated values each member's adjoint goes back to the operand it came from
+def d_set_operator(g, ans, x, y):
+    return set_operand_adjoint(g, ans, x, y, True), set_operand_adjoint(g, ans, y, x, False)
+
+
+for _operator in (operator.and_, operator.or_, operator.xor):
+    register_adjoint(_operator, d_set_operator, kind=None, fresh=True)

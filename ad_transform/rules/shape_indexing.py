@@ -23,6 +23,7 @@ from ..runtime import (
     append_adjoint,
     concatenate_adjoint,
     concatenator_adjoint,
+    copy_adjoint,
     diag_adjoint,
     index_adjoint,
     item_method_adjoint,
@@ -104,7 +105,7 @@ def d_copy(g, ans, a):
 
 @adjoint(("method", "copy"), kind=ARRAY, fresh=True)
 def d_copy_method(g, ans, self):
-    return g
+    return copy_adjoint(g, ans, self)
 
 
 # -- reshaping ------------------------------------------------------------------------------

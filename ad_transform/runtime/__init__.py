@@ -41,6 +41,7 @@ from .constructors import (  # noqa: F401
 from .containers import (  # noqa: F401
     NO_ITEM,
     conversion_adjoint,
+    copy_adjoint,
     dict_default_adjoint,
     dict_get_adjoint,
     dict_key,
@@ -61,6 +62,8 @@ from .containers import (  # noqa: F401
     reversed_adjoint,
     reversed_list,
     sequence_sum_adjoint,
+    set_adjoint,
+    set_operand_adjoint,
     sorted_adjoint,
     spread,
     starred_adjoint,
@@ -263,6 +266,7 @@ from .signal import (  # noqa: F401
 from .statements import (  # noqa: F401
     UNBOUND,
     check_bound,
+    check_unpacked_length,
     current_exception,
     enter_context,
     exception_matches,

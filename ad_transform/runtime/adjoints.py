@@ -45,6 +45,11 @@ def unbroadcast(g, x):
             else:
                 summed = np.add.reduce(g, tuple(axes), keepdims=True)
                 return summed.reshape(x_shape) if extra else summed
+    if isinstance(x, (set, frozenset)) and not _is_zero(g):
+        raise ADTransformError(
+            f"cannot differentiate this operation on a {type(x).__name__} of differentiated "
+            "values (only set(), |, &, ^, copy(), and reading the members are supported)"
+        )
     if isinstance(g, list) and isinstance(x, list | tuple) and len(g) != len(x):
         raise ADTransformError(
             "cannot differentiate the concatenation of lists or tuples ('xs + ys', "
@@ -106,7 +111,7 @@ def zeros_like(x):
     """A zero gradient of the type and shape of ``x``."""
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=_float_dtype(x.dtype))
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple, set, frozenset)):
         return ListAdjoint(zeros_like(element) for element in x)
     if isinstance(x, dict):
         return DictAdjoint((key, zeros_like(value)) for key, value in x.items())

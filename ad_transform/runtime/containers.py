@@ -113,7 +113,7 @@ def iteration_adjoint(g, x, index):
             "cannot differentiate through the keys of a dict: a loop over a dict used a key "
             "in arithmetic that reaches the result; keys carry no derivative"
         )
-    if isinstance(x, (type({}.values()), type({}.items()))):
+    if isinstance(x, (type({}.values()), type({}.items()), set, frozenset)):
         return Item(index, g, len(x))
     return index_adjoint(g, x, index)
 
@@ -149,7 +149,7 @@ def sequence_sum_adjoint(g, x, start=0):
         return ListAdjoint(
             ListAdjoint(elements[starts[k] : starts[k + 1]]) for k in range(len(parts) - 1)
         )
-    if isinstance(x, (list, tuple, type({}.values()))):
+    if isinstance(x, (list, tuple, type({}.values()), set, frozenset)):
         return ListAdjoint(unbroadcast(g, element) for element in x)
     if isinstance(x, dict):
         return 0.0  # the sum of a dict's keys: keys carry no derivative
@@ -190,7 +190,7 @@ def spread(elements: list, like):
     gave, in order: a list adjoint for a list, a tuple or a dict's values; an array for an
     array (its rows); a dict adjoint for a dict's items; zero for a dict or its keys (keys
     carry no derivative). Anything else (an iterator, a set) is refused."""
-    if isinstance(like, (list, tuple, type({}.values()))):
+    if isinstance(like, (list, tuple, type({}.values()), set, frozenset)):
         return ListAdjoint(elements)
     if isinstance(like, np.ndarray):
         out = zeros_like(like)
@@ -351,3 +351,60 @@ def conversion_adjoint(g, x):
     if _is_zero(g):
         return 0.0
     return spread(element_adjoints(g, length), x)
+
+
+# -- sets of differentiated values (issue 12: set comprehensions) ---------------------------
+# A set's adjoint is a list adjoint in the set's iteration order (``spread``,
+# ``sequence_sum_adjoint`` and ``iteration_adjoint`` treat a set like a list).
+
+
+def set_adjoint(g, ans, iterable):
+    """The adjoint of ``iterable`` in ``set(iterable)`` (``ans`` the set): each member's
+    adjoint goes to the element that put it there, the first of the equal elements (a set
+    keeps the first one it is given; the later equal ones are dropped and get zero)."""
+    values = list(iterable)
+    if _is_zero(g):
+        return 0.0
+    members = element_adjoints(g, len(ans))
+    elements = [0.0] * len(values)
+    for position, member in enumerate(ans):
+        first = next((k for k, v in enumerate(values) if v is member or v == member), None)
+        if first is None:
+            raise ADTransformError(
+                "cannot differentiate a set of differentiated values changed in place after "
+                "it was made (add, |=, ...): make a new set instead"
+            )
+        elements[first] = members[position]
+    return spread(elements, iterable)
+
+
+def copy_adjoint(g, ans, x):
+    """The adjoint of ``x`` in ``x.copy()``: ``g`` itself, except for a set, whose copy
+    may iterate in another order: each member's adjoint is moved to its place in ``x``."""
+    if not isinstance(x, (set, frozenset)) or _is_zero(g):
+        return g
+    copied = element_adjoints(g, len(ans))
+    place = {id(member): position for position, member in enumerate(ans)}
+    return ListAdjoint(copied[place[id(member)]] for member in x)
+
+
+def set_operand_adjoint(g, ans, x, other, first: bool):
+    """The adjoint of the operand ``x`` of ``|``, ``&`` or ``^`` (``other`` the other
+    operand, ``first`` whether ``x`` is the left one). On sets, each member of the result
+    ``ans`` is an element object of an operand (sets never make new elements): its adjoint
+    goes to the operand holding that object, the left one if both do. On anything else
+    (integers, boolean arrays) the operators carry no derivative."""
+    if not isinstance(x, (set, frozenset)) or _is_zero(g):
+        return 0.0
+    if ans is x or ans is other:
+        raise ADTransformError(
+            "cannot differentiate an in-place operator ('|=', '&=', '^=') on a set of "
+            "differentiated values: write 's = s | t'"
+        )
+    members = element_adjoints(g, len(ans))
+    place = {id(member): position for position, member in enumerate(ans)}
+    taken = () if first else {id(member) for member in other}
+    return ListAdjoint(
+        members[place[id(member)]] if id(member) in place and id(member) not in taken else 0.0
+        for member in x
+    )

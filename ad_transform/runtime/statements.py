@@ -157,3 +157,12 @@ def exit_context(manager, exception: BaseException | None) -> bool:
         return False
     suppressed = leave(manager, type(exception), exception, exception.__traceback__)
     return not suppressed or isinstance(exception, ADTransformError)  # refusals go on
+
+
+def check_unpacked_length(items, count: int) -> None:
+    """``f(*xs)`` spread into ``count`` arguments by index (normalize): the ``TypeError``
+    Python's call raises when ``xs`` has another number of items."""
+    if len(items) != count:
+        raise TypeError(
+            f"the call takes {count} unpacked positional arguments but {len(items)} were given"
+        )
