@@ -1224,15 +1224,26 @@ class _Scope:
     def keyed(self, callee, value, arguments, reverse, like) -> gast.expr:
         """``sorted``/``max``/``min`` with ``key=``: the keys in a loop, the order (or the
         position) from them without derivative, then the elements themselves."""
+        keys = self.fresh("keys")
         if len(arguments) == 1:
-            items = self.items_name(arguments[0], like)
+            # the elements as the one loop over the iterable meets them: a dict gives its
+            # keys, a view or an iterator can be neither indexed nor iterated again
+            iterable = self.expression(arguments[0])
+            items = _name(self.fresh("candidates"), like)
+            empty = [_assign(n, gast.List(elts=[], ctx=gast.Load())) for n in (items.id, keys)]
+            self.hoist(empty, like, "key=")
+            self.loop_calling(
+                value,
+                [iterable],
+                like,
+                lambda r, elements: [_append(items.id, _name(elements[0], like)), _append(keys, r)],
+            )
         else:  # max(a, b, key=f): of the arguments
             items = _name(self.fresh("items"), like)
             display = gast.Tuple(elts=[self.expression(a) for a in arguments], ctx=gast.Load())
             self.hoist([_assign(items.id, display)], like, "this call")
-        keys = self.fresh("keys")
-        self.hoist([_assign(keys, gast.List(elts=[], ctx=gast.Load()))], like, "key=")
-        self.loop_calling(value, [clone(items)], like, lambda r, _: [_append(keys, r)])
+            self.hoist([_assign(keys, gast.List(elts=[], ctx=gast.Load()))], like, "key=")
+            self.loop_calling(value, [clone(items)], like, lambda r, _: [_append(keys, r)])
         if callee is builtins.sorted:
             order = self.fresh("order")
             helper = self.reference("sort_order", sort_order)

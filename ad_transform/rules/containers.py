@@ -105,7 +105,7 @@ def d_zip_rows(g, ans, rows):
     return zip_rows_adjoint(g, rows)
 
 
-@adjoint(builtins.list, kind=SEQUENCE)
+@adjoint(builtins.list, kind=SEQUENCE, fresh=True)  # list(x) is never x
 def d_list(g, ans, iterable=()):
     return conversion_adjoint(g, iterable)
 

@@ -1,0 +1,250 @@
+"""Regression tests for the issue-12 breaker findings (W1-W3, C1-C6, R1/R4/R5/R12, D1).
+
+Expected gradients come from central finite differences in float64 (``check_grad``) or
+from calculus written out in the test; the value ``value_and_grad`` returns is compared
+with a direct call of the function. Points are away from kinks, poles and ties unless a
+test is about them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+
+import numpy as np
+import pytest
+from gradcheck import check_grad
+
+from ad_transform import ADTransformError, grad, value_and_grad
+
+
+def check(f, args, wrt=0):
+    """``check_grad`` plus the value of ``value_and_grad`` against a direct call."""
+    expected = f(*args)
+    value, _ = value_and_grad(f, wrt=wrt)(*args)
+    np.testing.assert_allclose(value, expected, rtol=1e-12)
+    return check_grad(f, args, wrt)
+
+
+class Swallow:
+    """A user context manager whose ``__exit__`` suppresses every exception."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return True
+
+
+# -- W1: a comprehension cut short by an exception a `with`/`try` swallows ----------------
+def comp_in_suppress(x):
+    ys = [x]
+    with contextlib.suppress(ZeroDivisionError):
+        ys = [v / (v - 1.0) for v in [x, 1.0]]  # raises on the second element
+    return sum(ys)
+
+
+def comp_in_user_manager(x):
+    ys = [x * 2.0]
+    with Swallow():
+        ys = [v / (v - 1.0) for v in [x, 1.0]]
+    return sum(ys) * x
+
+
+def nested_comp_in_suppress(x):
+    ys = [x]
+    with contextlib.suppress(ZeroDivisionError):
+        ys = [[v / (v - w) for v in [x, 1.0]] for w in [2.0, 1.0]][0]
+    return sum(ys)
+
+
+def comp_in_suppress_loop(x):
+    out = 0.0
+    for k in range(2):
+        ys = [x * k]
+        with contextlib.suppress(ZeroDivisionError):
+            ys = [v / (v - 1.0) for v in [x, 1.0 if k == 1 else 2.0]]
+        out = out + sum(ys)
+    return out
+
+
+def comp_in_try(x):
+    ys = [x * 3.0]
+    try:
+        ys = [v / (v - 1.0) for v in [x, 1.0]]
+    except ZeroDivisionError:
+        pass
+    return sum(ys) * x
+
+
+def comp_in_try_completes(x, y):
+    try:
+        ys = [v * y for v in x]
+        r = sum(ys)
+    except ZeroDivisionError:
+        r = y
+    return r
+
+
+def comp_in_errstate(x, y):
+    with np.errstate(all="ignore"):
+        ys = [v * y for v in x]
+    return sum(ys)
+
+
+def suppress_helper(x):
+    ys = [x]
+    with contextlib.suppress(ZeroDivisionError):
+        ys = [v / (v - 1.0) for v in [x, 1.0]]
+    return sum(ys)
+
+
+def calls_suppress_helper(x):
+    return suppress_helper(x) * 3.0
+
+
+def any_in_suppress(x):
+    found = False
+    with contextlib.suppress(ZeroDivisionError):
+        found = any(1.0 / (v - 1.0) > 5.0 for v in [1.5, 1.0, 1.1])
+    return x * (2.0 if found else 3.0)
+
+
+def solve_in_suppress(s):
+    b = np.array([1.0, 2.0])
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    sols = [b * s]
+    with contextlib.suppress(np.linalg.LinAlgError):
+        sols = [np.linalg.solve(A, b) for A in (np.eye(2) * s, singular)]
+    return sum(np.sum(v**2) for v in sols)
+
+
+def test_w1_comprehension_cut_short_keeps_old_value():
+    # Python keeps ys = [x]: value x, derivative 1
+    value, g = value_and_grad(comp_in_suppress)(0.5)
+    assert value == 0.5 and g == 1.0
+    check(comp_in_suppress, (0.5,))
+
+
+@pytest.mark.parametrize(
+    "f",
+    [comp_in_user_manager, nested_comp_in_suppress, comp_in_suppress_loop, comp_in_try],
+)
+def test_w1_forms(f):
+    check(f, (0.5,))
+
+
+def test_w1_inside_a_helper():
+    check(calls_suppress_helper, (0.5,))
+    np.testing.assert_allclose(grad(calls_suppress_helper)(0.5), 3.0)
+
+
+def test_w1_any_cut_short():
+    np.testing.assert_allclose(grad(any_in_suppress)(0.5), 3.0)
+
+
+def test_w1_solve_with_singular_matrix():
+    # sols stays [b * s]: sum((b s)^2) = 5 s^2, derivative 10 s
+    value, g = value_and_grad(solve_in_suppress)(0.7)
+    np.testing.assert_allclose(value, 5.0 * 0.49)
+    np.testing.assert_allclose(g, 7.0)
+
+
+def test_r4_comprehension_in_try_and_with_bodies():
+    x = np.array([0.4, -1.1, 2.3])
+    for f in (comp_in_try_completes, comp_in_errstate):
+        gx, gy = check(f, (x, 1.3), wrt=(0, 1))
+        np.testing.assert_allclose(gx, [1.3, 1.3, 1.3])
+        np.testing.assert_allclose(gy, np.sum(x))
+
+
+# -- W3, C2: max/min/sorted with key= iterate the iterable once, as Python does -----------
+def argmax_of_dict(x, y):
+    scores = {1: x * 2.0, 0: x * x}
+    best = max(scores, key=lambda k: scores[k])  # the key 1
+    return y * best
+
+
+def sorted_dict_by_value(x, y):
+    scores = {1: x * 2.0, 0: x * x, 2: x}
+    order = sorted(scores, key=lambda k: scores[k])  # [0, 2, 1] at x = 0.5
+    return y * order[0] + order[2] * x
+
+
+def min_dict_constant_key(x):
+    d = {2: x * 5.0, 0: x}
+    return x * min(d, key=lambda k: -k)  # the key 2
+
+
+def argmax_of_items(x, y):
+    d = {"a": x, "b": y * 2.0}
+    k, v = max(d.items(), key=lambda kv: kv[1])
+    return v * x
+
+
+def sorted_items_reverse(x, y):
+    d = {"a": x, "b": y * 2.0, "c": x * y}
+    ranked = sorted(d.items(), key=lambda kv: kv[1], reverse=True)
+    return ranked[0][1] * 3.0 + ranked[2][1]
+
+
+def max_of_values(x, y):
+    d = {"a": x, "b": y * -2.0}
+    return max(d.values(), key=abs) * x
+
+
+def min_of_keys(x):
+    d = {"long": x, "s": x * 3.0}
+    return d[min(d.keys(), key=len)] * x
+
+
+def best_pair(x):
+    pairs = itertools.combinations(range(len(x)), 2)
+    best = max(pairs, key=lambda p: x[p[0]] * x[p[1]])
+    return x[best[0]] * x[best[1]]
+
+
+def sorted_zip(x, y):
+    rows = sorted(zip(x, y), key=lambda r: r[1])
+    return rows[0][0] * 2.0 + rows[-1][0]
+
+
+def test_w3_argmax_of_dict_returns_the_key():
+    value, (gx, gy) = value_and_grad(argmax_of_dict, wrt=(0, 1))(0.5, 3.0)
+    assert value == 3.0 and gx == 0.0 and gy == 1.0
+
+
+def test_w3_sorted_dict_by_value():
+    # order [0, 2, 1]: y * 0 + 1 * x -> (1, 0)
+    value, grads = value_and_grad(sorted_dict_by_value, wrt=(0, 1))(0.5, 3.0)
+    assert value == 0.5 and grads == (1.0, 0.0)
+
+
+def test_w3_constant_key_of_dict():
+    value, g = value_and_grad(min_dict_constant_key)(0.5)
+    assert value == 1.0 and g == 2.0
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (argmax_of_items, (0.4, 1.2)),
+        (sorted_items_reverse, (0.4, 1.2)),
+        (max_of_values, (0.4, 1.2)),
+    ],
+)
+def test_c2_key_over_views_and_iterators(f, args):
+    check(f, args, wrt=(0, 1))
+
+
+def test_c2_key_over_zip_of_active_values_is_refused():
+    x, y = np.array([0.3, 1.7, -0.4]), np.array([2.0, -1.0, 0.5])
+    with pytest.raises(ADTransformError, match="zip"):
+        grad(sorted_zip, wrt=(0, 1))(x, y)
+
+
+def test_c2_key_over_keys_and_combinations():
+    check(min_of_keys, (0.4,))
+    x = np.array([0.3, -1.2, 0.8, 1.5])
+    g = check(best_pair, (x,))
+    np.testing.assert_allclose(g, [0.0, 0.0, 1.5, 0.8])  # best pair (2, 3): x2 * x3
