@@ -54,7 +54,7 @@ def comp_in_user_manager(x):
 def nested_comp_in_suppress(x):
     ys = [x]
     with contextlib.suppress(ZeroDivisionError):
-        ys = [[v / (v - w) for v in [x, 1.0]] for w in [2.0, 1.0]][0]
+        ys = [[v / (v - w) for v in [x, 1.0]] for w in [2.0, 1.0]][0]  # noqa: RUF015
     return sum(ys)
 
 
@@ -70,7 +70,7 @@ def comp_in_suppress_loop(x):
 
 def comp_in_try(x):
     ys = [x * 3.0]
-    try:
+    try:  # noqa: SIM105 (the try form is what is tested)
         ys = [v / (v - 1.0) for v in [x, 1.0]]
     except ZeroDivisionError:
         pass
@@ -178,7 +178,7 @@ def min_dict_constant_key(x):
 
 def argmax_of_items(x, y):
     d = {"a": x, "b": y * 2.0}
-    k, v = max(d.items(), key=lambda kv: kv[1])
+    _k, v = max(d.items(), key=lambda kv: kv[1])
     return v * x
 
 
