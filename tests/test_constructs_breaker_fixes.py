@@ -248,3 +248,57 @@ def test_c2_key_over_keys_and_combinations():
     x = np.array([0.3, -1.2, 0.8, 1.5])
     g = check(best_pair, (x,))
     np.testing.assert_allclose(g, [0.0, 0.0, 1.5, 0.8])  # best pair (2, 3): x2 * x3
+
+
+# -- W2: np.vectorize hands the function Python numbers and follows NumPy's dtype rule ----
+def safe_inv(v):
+    try:
+        return 1.0 / v
+    except ZeroDivisionError:
+        return 0.0
+
+
+def vectorized_safe_inv(x):
+    return np.sum(np.vectorize(safe_inv)(x) * x)
+
+
+def vectorized_type_test(x):
+    kind = lambda v: 1.0 if type(v) is float else 2.0  # noqa: E731
+    return np.sum(np.vectorize(kind)(x) * x)
+
+
+def relu_int(v):
+    return v if v > 0 else 0
+
+
+def vectorized_int_first(x):
+    return np.sum(np.vectorize(relu_int)(x) * 3.0)
+
+
+def vectorized_square(x):
+    return np.sum(np.vectorize(lambda v: v * v + 1.0)(x.reshape(2, 2)))
+
+
+def test_w2_vectorize_passes_python_floats():
+    x = np.array([0.5, 0.0, 2.0])
+    # v * (1 / v) = 1 for v != 0, 0 at v = 0: piecewise constant
+    value, g = value_and_grad(vectorized_safe_inv)(x)
+    assert value == 2.0
+    np.testing.assert_array_equal(g, [0.0, 0.0, 0.0])
+    value, g = value_and_grad(vectorized_type_test)(np.array([0.5, 1.5, 0.5]))
+    assert value == 2.5
+    np.testing.assert_array_equal(g, [1.0, 1.0, 1.0])
+
+
+def test_w2_vectorize_int_first_result_is_refused():
+    with pytest.raises(ADTransformError, match=r"np\.vectorize\(relu_int\).*first result.*int 0"):
+        grad(vectorized_int_first)(np.array([-1.0, 0.5, 2.5]))
+
+
+def test_w2_vectorize_float_results_still_differentiated():
+    x = np.array([0.3, -1.2, 0.8, 2.0])
+    np.testing.assert_allclose(check(vectorized_square, (x,)), 2.0 * x)
+    # the first result a float: later int results are cast to float, as NumPy does
+    np.testing.assert_allclose(
+        check(vectorized_int_first, (np.array([1.5, -0.5, 2.5]),)), [3.0, 0.0, 3.0]
+    )

@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import ADTransformError
 from ..nodes import clone, subnodes
 from ..rules.registry import register_nondifferentiable
+from ..runtime.vectorize import check_vectorized_outputs
 
 # -- function values ----------------------------------------------------------------
 
@@ -1038,16 +1039,29 @@ class _Scope:
             func = gast.Attribute(value=_name(np_name, like), attr=function, ctx=gast.Load())
             return gast.Call(func=func, args=list(arguments), keywords=[])
 
-        body = []
+        # NumPy hands the function Python numbers (``float``, not ``np.float64``)
+        scalar = self.fresh("scalar")
+        item_call = gast.Call(
+            func=gast.Attribute(value=_name(item, like), attr="item", ctx=gast.Load()),
+            args=[],
+            keywords=[],
+        )
+        body = [_assign(scalar, item_call)]
         saved = self.pending
         self.pending = body
         try:
             element = self.call_value(
-                dataclasses.replace(value, vectorized=False), [_name(item, like)], [], like
+                dataclasses.replace(value, vectorized=False), [_name(scalar, like)], [], like
             )
         finally:
             self.pending = saved
         body.append(_append(out, element))
+        where = str(self.error(f"{value.label}(...)", like)).splitlines()[0]
+        check = gast.Call(
+            func=_name(self.reference("check_vectorized_outputs", check_vectorized_outputs), like),
+            args=[_name(out, like), gast.Constant(value=where, kind=None)],
+            keywords=[],
+        )
         loop = gast.For(
             target=_name(item, like, store=True),
             iter=_name(flat, like),
@@ -1064,6 +1078,7 @@ class _Scope:
                 _assign(flat, numpy("ravel", _name(source, like))),
                 _assign(out, gast.List(elts=[], ctx=gast.Load())),
                 loop,
+                gast.Expr(value=check),
                 _assign(result, shaped),
             ],
             like,
@@ -2165,7 +2180,9 @@ def _append(name: str, value: gast.expr) -> gast.Expr:
     return gast.Expr(value=gast.Call(func=method, args=[value], keywords=[]))
 
 
-register_nondifferentiable(check_default_function, check_function_defined, pure=False)
+register_nondifferentiable(
+    check_default_function, check_function_defined, check_vectorized_outputs, pure=False
+)
 register_nondifferentiable(sort_order, first_max_position, first_min_position)
 
 

@@ -193,3 +193,4 @@ from .values import (  # noqa: F401
     is_discrete,
     own,
 )
+from .vectorize import check_vectorized_outputs  # noqa: F401
