@@ -302,3 +302,69 @@ def test_w2_vectorize_float_results_still_differentiated():
     np.testing.assert_allclose(
         check(vectorized_int_first, (np.array([1.5, -0.5, 2.5]),)), [3.0, 0.0, 3.0]
     )
+
+
+# -- C1: the adjoint of a dict's items view taken through list/sorted/tuple --------------
+def list_of_items(x, y):
+    d = {"a": x, "b": y}
+    its = list(d.items())
+    return its[0][1] * its[1][1]
+
+
+def loop_over_sorted_items(x, y):
+    d = {"b": x, "a": y}
+    out = 0.0
+    for _k, v in sorted(d.items()):
+        out = out + v * v * (2.0 if _k == "a" else 1.0)
+    return out
+
+
+def sorted_items_of_arrays(w, b):
+    layers = {"w": w * 2.0, "b": b}
+    total = 0.0
+    for _name, p in sorted(layers.items()):
+        total = total + np.sum(p**2)
+    return total
+
+
+def test_c1_list_and_sorted_of_items():
+    gx, gy = check(list_of_items, (0.4, 1.2), wrt=(0, 1))
+    assert (gx, gy) == (1.2, 0.4)
+    gx, gy = check(loop_over_sorted_items, (0.4, 1.2), wrt=(0, 1))
+    np.testing.assert_allclose((gx, gy), (0.8, 4.8))
+    w, b = np.array([0.3, -1.1]), np.array([0.5, 2.0, -0.7])
+    gw, gb = check(sorted_items_of_arrays, (w, b), wrt=(0, 1))
+    np.testing.assert_allclose(gw, 8.0 * w)
+    np.testing.assert_allclose(gb, 2.0 * b)
+
+
+# -- C5: max/min of tuples or lists (compared item by item) ---------------------------------
+def max_of_tuples(x, y):
+    return max([(x, 1.0), (y, 2.0)])[0] * 3.0
+
+
+def min_of_tuples_unpacked(x, y):
+    a, b = min([(x, y), (y, 2.0 * x)])
+    return a * b
+
+
+def max_of_lists(x, y):
+    return max([[x, y], [y, x]])[1] * 5.0
+
+
+def max_item_by_key(x, y):
+    d = {"a": x, "b": y}
+    return max(d.items())[1] * 2.0  # the item with the largest key, ("b", y)
+
+
+@pytest.mark.parametrize(
+    "f, expected",
+    [
+        (max_of_tuples, (3.0, 0.0)),  # x > y: 3x
+        (min_of_tuples_unpacked, (2.0 * 0.3, 2.0 * 0.7)),  # (y, 2x): 2xy
+        (max_of_lists, (0.0, 5.0)),  # [x, y]: 5y
+        (max_item_by_key, (0.0, 2.0)),
+    ],
+)
+def test_c5_extreme_of_sequences(f, expected):
+    np.testing.assert_allclose(check(f, (0.7, 0.3), wrt=(0, 1)), expected)

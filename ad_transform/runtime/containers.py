@@ -187,10 +187,11 @@ def _joined_parts(start, x) -> list[int]:
 
 def spread(elements: list, like):
     """The adjoint of the iterable ``like`` from the adjoints of the elements iterating it
-    gave, in order: a list adjoint for a list, a tuple or a dict's values; an array for an
-    array (its rows); a dict adjoint for a dict's items; zero for a dict or its keys (keys
+    gave, in order: a list adjoint for a list, a tuple or a dict's values or items view;
+    an array for an array (its rows); zero for a dict or its keys (keys
     carry no derivative). Anything else (an iterator, a set) is refused."""
-    if isinstance(like, (list, tuple, type({}.values()))):
+    if isinstance(like, (list, tuple, type({}.values()), type({}.items()))):
+        # a view's adjoint lists its elements' (``items_adjoint`` then keys the pairs')
         return ListAdjoint(elements)
     if isinstance(like, np.ndarray):
         out = zeros_like(like)
@@ -203,10 +204,6 @@ def spread(elements: list, like):
             return DictAdjoint() if isinstance(like, dict) else 0.0
         raise ADTransformError(
             "cannot differentiate through the keys of a dict: keys carry no derivative"
-        )
-    if isinstance(like, type({}.items())):
-        return DictAdjoint(
-            (key, 0.0 if _is_zero(p) else p[1]) for (key, _), p in zip(like, elements)
         )
     raise ADTransformError(
         f"cannot differentiate the elements of a {type(like).__name__} taken by iterating "
@@ -313,12 +310,31 @@ def extreme_of_adjoint(g, ans, x):
     values = list(x)
     if _is_zero(g):
         return 0.0
-    tied = [k for k, v in enumerate(values) if v == ans]
-    share = g / len(tied)
+    if isinstance(ans, (tuple, list)):
+        # compared item by item: the element Python returned (the first of equal ones)
+        # takes the whole adjoint, which may be a list or tuple adjoint itself
+        tied = [_position_of_sequence(values, ans)]
+        share = g
+    else:
+        tied = [k for k, v in enumerate(values) if v == ans]
+        share = g / len(tied)
     elements = [0.0] * len(values)
     for k in tied:
         elements[k] = share
     return spread(elements, x)
+
+
+def _position_of_sequence(values: list, ans) -> int:
+    """The position of the tuple or list ``ans`` among ``values``: the object itself, or
+    (a view such as ``d.items()`` makes its tuples anew) the first with the same items."""
+    for same in (
+        lambda v: v is ans,
+        lambda v: len(v) == len(ans) and all(a is b for a, b in zip(v, ans)),
+    ):
+        for k, v in enumerate(values):
+            if same(v):
+                return k
+    return next(k for k, v in enumerate(values) if v == ans)
 
 
 def zip_rows(rows) -> list:
