@@ -422,7 +422,7 @@ class _Normalizer:
                 stmt = gast.For(
                     target=target,
                     iter=call,
-                    body=[_assign_node(target, element)] + stmt.body,
+                    body=[_loop_element_unpack(target, element)] + stmt.body,
                     orelse=[],
                     type_comment=None,
                 )
@@ -569,12 +569,25 @@ class _Normalizer:
                 self.assign_to(sub_target, atom)
             return
         whole = self.atom(value)
+        loop_element = getattr(self.source_statement, "ad_loop_element", False)
+        if not loop_element and not self.is_tuple_of(whole, len(target.elts)):
+            # Python iterates the value (a dict gives its keys) and checks the count
+            count = gast.Constant(value=len(target.elts), kind=None)
+            parts = self.runtime_call(runtime.unpacked, [whole, count], target)
+            _copy_location(parts, target)
+            whole = self.temporary(parts, target)
         for index, sub_target in enumerate(target.elts):
             item = gast.Subscript(
                 value=whole, slice=gast.Constant(value=index, kind=None), ctx=gast.Load()
             )
             _copy_location(item, sub_target)
             self.assign_to(sub_target, item)
+
+    def is_tuple_of(self, atom: gast.expr, count: int) -> bool:
+        """Whether ``atom`` is a name this statement's function bound to a tuple display
+        of ``count`` elements (its items are then read directly)."""
+        elements = self.tuples.get(atom.id) if isinstance(atom, gast.Name) else None
+        return elements is not None and len(elements) == count
 
     def starred_unpack(self, target, value: gast.expr, star: int) -> None:
         """``a, *rest, b = xs`` is ``a, rest, b = starred_parts(xs, 1, 1)`` (``rest`` a list;
@@ -1038,6 +1051,14 @@ def _passes_placeholders_on(stmt: gast.stmt) -> bool:
 
 def _store(identifier: str) -> gast.Name:
     return gast.Name(id=identifier, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _loop_element_unpack(target: gast.expr, element: gast.Name) -> gast.Assign:
+    """``a, b = item`` at the start of a loop body: the loop's element is read by
+    position (the analysis knows a dict item's first part is its key)."""
+    node = _assign_node(target, element)
+    node.ad_loop_element = True
+    return node
 
 
 def _assign_node(target: gast.expr, value: gast.expr) -> gast.Assign:

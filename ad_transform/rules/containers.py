@@ -28,6 +28,7 @@ from ..runtime import (
     sorted_adjoint,
     starred_adjoint,
     starred_parts,
+    unpacked,
     values_adjoint,
     zip_rows,
     zip_rows_adjoint,
@@ -73,6 +74,11 @@ def d_joined_list(g, ans, parts):
 @adjoint(joined_tuple, kind=SEQUENCE)
 def d_joined_tuple(g, ans, parts):
     return joined_parts_adjoint(g, parts)
+
+
+@adjoint(unpacked, kind=SEQUENCE)
+def d_unpacked(g, ans, whole, count):
+    return conversion_adjoint(g, whole), None
 
 
 @adjoint(starred_parts, kind=SEQUENCE)

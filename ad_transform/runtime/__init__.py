@@ -57,6 +57,7 @@ from .containers import (  # noqa: F401
     starred_parts,
     sum_start_adjoint,
     truncate,
+    unpacked,
     values_adjoint,
     zip_rows,
     zip_rows_adjoint,

@@ -107,12 +107,7 @@ def iteration_adjoint(g, x, index):
     that position of a list, tuple or array (or a dict's values view); the keys a loop
     over a dict or its ``keys()`` takes carry no derivative."""
     if isinstance(x, (dict, type({}.keys()))):
-        if _is_zero(g):
-            return 0.0
-        raise ADTransformError(
-            "cannot differentiate through the keys of a dict: a loop over a dict used a key "
-            "in arithmetic that reaches the result; keys carry no derivative"
-        )
+        return 0.0  # a key: a constant (see ``spread``)
     if isinstance(x, (type({}.values()), type({}.items()))):
         return Item(index, g, len(x))
     return index_adjoint(g, x, index)
@@ -152,7 +147,7 @@ def sequence_sum_adjoint(g, x, start=0):
     if isinstance(x, (list, tuple, type({}.values()))):
         return ListAdjoint(unbroadcast(g, element) for element in x)
     if isinstance(x, dict):
-        return 0.0  # the sum of a dict's keys: keys carry no derivative
+        return DictAdjoint()  # the sum of a dict's keys: keys carry no derivative
     return np.broadcast_to(g, np.shape(x))
 
 
@@ -200,11 +195,9 @@ def spread(elements: list, like):
                 out[k] += element
         return out
     if isinstance(like, (dict, type({}.keys()))):
-        if all(_is_zero(e) for e in elements):
-            return DictAdjoint() if isinstance(like, dict) else 0.0
-        raise ADTransformError(
-            "cannot differentiate through the keys of a dict: keys carry no derivative"
-        )
+        # keys never depend on the differentiated arguments (``analyze`` refuses a dict
+        # keyed by such a value): an adjoint reaching one is that of a constant
+        return DictAdjoint() if isinstance(like, dict) else 0.0
     raise ADTransformError(
         f"cannot differentiate the elements of a {type(like).__name__} taken by iterating "
         "it: iterate a list, a tuple, a dict or an ndarray"
@@ -254,6 +247,20 @@ def starred_parts(whole, before: int, after: int) -> tuple:
         )
     rest = elements[before : len(elements) - after]
     return (*elements[:before], rest, *elements[len(elements) - after :])
+
+
+def unpacked(whole, count: int):
+    """``a, b = whole``: ``whole`` itself when it is a tuple or list of ``count`` elements,
+    else the elements iterating it gives (a dict its keys, a view its items) as a tuple;
+    Python's own ``ValueError`` where their number is not ``count``."""
+    if type(whole) in (tuple, list) and len(whole) == count:
+        return whole
+    elements = tuple(whole)
+    if len(elements) > count:
+        raise ValueError(f"too many values to unpack (expected {count})")
+    if len(elements) < count:
+        raise ValueError(f"not enough values to unpack (expected {count}, got {len(elements)})")
+    return elements
 
 
 def starred_adjoint(g, whole, before: int, after: int):
