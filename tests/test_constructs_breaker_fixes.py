@@ -368,3 +368,120 @@ def max_item_by_key(x, y):
 )
 def test_c5_extreme_of_sequences(f, expected):
     np.testing.assert_allclose(check(f, (0.7, 0.3), wrt=(0, 1)), expected)
+
+
+# -- C3: unpacking iterates the value as Python does (views, dicts), and checks the count -
+def unpack_values(x, y):
+    d = {"a": x, "b": y * 2.0}
+    a, b = d.values()
+    return a * 10.0 + b
+
+
+def unpack_items(x, y):
+    d = {"a": x, "b": y * 2.0}
+    (_k1, v1), (_k2, v2) = d.items()
+    return v1 * 10.0 + v2
+
+
+def unpack_dict_keys(x):
+    d = {2: x * 5.0, 0: x}
+    a, b = d  # the keys 2, 0
+    return x * a + b
+
+
+def sum_of_dict(x):
+    d = {2: x * 5.0, 0: x}
+    return x * sum(d)  # the sum of the keys
+
+
+def list_of_dict(x):
+    d = {2: x * 5.0, 0: x}
+    return x * list(d)[0] + x * sorted(d)[1]  # noqa: RUF015
+
+
+def unpack_too_many(x):
+    a, b = [x, x * 2.0, x * 3.0]
+    return a * b
+
+
+def unpack_too_many_caught(x):
+    xs = [x, x * 2.0, x * 3.0]
+    try:
+        a, b = xs
+    except ValueError:
+        a, b = xs[1], xs[2]
+    return a * b
+
+
+def unpack_array(x):
+    a, b = x * 2.0
+    return a * b
+
+
+def test_c3_unpack_views():
+    for f in (unpack_values, unpack_items):
+        np.testing.assert_allclose(check(f, (0.7, 1.3), wrt=(0, 1)), (10.0, 2.0))
+
+
+def test_c3_dict_as_iterable_of_its_keys():
+    # 2x + 0, x * (2 + 0), 2x + 2x: the keys are constants
+    for f, slope in ((unpack_dict_keys, 2.0), (sum_of_dict, 2.0), (list_of_dict, 4.0)):
+        value, g = value_and_grad(f)(0.5)
+        assert value == f(0.5) and g == slope
+        check(f, (0.5,))
+
+
+def test_c3_unpacking_checks_the_count():
+    with pytest.raises(ValueError, match="too many values to unpack"):
+        grad(unpack_too_many)(0.5)
+    # the handler runs, as in Python: a, b = 2x, 3x -> 6x^2, derivative 12x
+    np.testing.assert_allclose(check(unpack_too_many_caught, (0.5,)), 6.0)
+    np.testing.assert_allclose(check(unpack_array, (np.array([0.3, -1.4]),)), [4 * -1.4, 4 * 0.3])
+
+
+# -- C4: the backward sweep of an errstate body neither raises nor warns ------------------
+def norm_under_raise(x):
+    with np.errstate(all="raise"):
+        r = np.sqrt(np.sum(x**2))  # a hand-written norm, at the origin
+    return r
+
+
+def root_sum_under_raise(x):
+    with np.errstate(all="raise"):
+        r = np.sum(np.abs(x) ** 0.5)
+    return r
+
+
+def test_c4_errstate_raise_body_adjoint_does_not_raise():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning from the adjoint code either
+        value, g = value_and_grad(norm_under_raise)(np.zeros(2))
+        assert value == 0.0
+        assert np.all(np.isnan(g))  # undefined at the origin: NaN (d/dx of |x| there)
+        value, g = value_and_grad(root_sum_under_raise)(np.array([0.0, 4.0]))
+        assert value == 2.0
+        assert np.isnan(g[0]) and g[1] == 0.25  # d sqrt(v)/dv = 1 / (2 sqrt(4))
+    # away from the origin the gradient is still exact: x / |x|
+    x = np.array([0.6, -0.8])
+    np.testing.assert_allclose(check(norm_under_raise, (x,)), x)
+
+
+# -- C6: export of a function calling a lambda held in an expression ----------------------
+def key_lambda_in_return(x):
+    return max(x, key=lambda v: v * v) * 2.0
+
+
+def key_lambda_in_assignment(x, a):
+    s = sorted(x, key=lambda v: -v)
+    first, *rest = s
+    return first * a + sum(rest) * a * a
+
+
+@pytest.mark.parametrize("f", [key_lambda_in_return, key_lambda_in_assignment])
+def test_c6_export_of_lambda_in_expression_is_refused(f, tmp_path):
+    from ad_transform import export
+
+    with pytest.raises(ADTransformError, match=r"lambda at test_constructs_breaker_fixes\.py:\d+"):
+        export(f, tmp_path / "exported.py")
