@@ -40,7 +40,7 @@ _UNSUPPORTED_EXPRESSIONS = {
     gast.Await: "'await' expression",
     gast.Starred: "starred expression '*x' here (it is supported in list and tuple "
     "displays, assignment targets and zip(*rows))",
-    gast.Set: "set display",
+    gast.Set: "set display of values other than constants",
 }
 if hasattr(gast, "Match"):
     _UNSUPPORTED_STATEMENTS[gast.Match] = "'match' statement"
@@ -360,12 +360,11 @@ class _Normalizer:
         before_headers = []
         if (
             _is_builtin_call(call, "enumerate", self.parsed)
-            and len(call.args) in (1, 2)
-            and not call.keywords
+            and len(_enumerate_arguments(call)) in (1, 2)
             and _is_pair_of_names(target)
         ):
             sources = [self.atom(call.args[0])]
-            start = [self.atom(a) for a in call.args[1:]]
+            start = [self.atom(a) for a in _enumerate_arguments(call)[1:]]
             carried = self.enter_loop(stmt)
             index = self.current[target.elts[0].id]
             if start:  # enumerate(X, start): the position in X is i - start
@@ -668,6 +667,9 @@ class _Normalizer:
 
     def primitive(self, expr: gast.expr) -> gast.expr:
         """``expr`` as one primitive operation on atoms."""
+        if isinstance(expr, gast.Set) and all(isinstance(e, gast.Constant) for e in expr.elts):
+            # {"a", "b"}: a set of constants (membership tests), no derivative anywhere
+            return self.runtime_call(runtime.set_of, list(expr.elts), expr)
         for kind, words in _UNSUPPORTED_EXPRESSIONS.items():
             if isinstance(expr, kind):
                 raise self.parsed.error(f"unsupported construct: {words}", expr)
@@ -1051,6 +1053,15 @@ def _passes_placeholders_on(stmt: gast.stmt) -> bool:
 
 def _store(identifier: str) -> gast.Name:
     return gast.Name(id=identifier, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _enumerate_arguments(call: gast.Call) -> list[gast.expr]:
+    """The arguments of ``enumerate(X)``, ``enumerate(X, s)`` or ``enumerate(X, start=s)``
+    in positional order; an empty list for any other form."""
+    keywords = [k for k in call.keywords if k.arg == "start"]
+    if len(keywords) != len(call.keywords) or len(call.args) + len(keywords) > 2 or not call.args:
+        return []
+    return [*call.args, *(k.value for k in keywords)]
 
 
 def _loop_element_unpack(target: gast.expr, element: gast.Name) -> gast.Assign:

@@ -485,3 +485,94 @@ def test_c6_export_of_lambda_in_expression_is_refused(f, tmp_path):
 
     with pytest.raises(ADTransformError, match=r"lambda at test_constructs_breaker_fixes\.py:\d+"):
         export(f, tmp_path / "exported.py")
+
+
+# -- R5: enumerate(x, start=...) with the keyword ----------------------------------------
+def enumerate_start_keyword(x):
+    return sum(k * v for k, v in enumerate(x, start=1))
+
+
+def enumerate_start_keyword_loop(x):
+    s = 0.0
+    for k, v in enumerate(x, start=2):
+        s = s + k * v * v
+    return s
+
+
+def test_r5_enumerate_start_keyword():
+    x = np.array([0.4, -1.3, 2.2])
+    np.testing.assert_allclose(check(enumerate_start_keyword, (x,)), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(check(enumerate_start_keyword_loop, (x,)), 2.0 * x * [2, 3, 4])
+
+
+# -- R12: a set display of constants -------------------------------------------------------
+def filter_by_constant_set(x):
+    ok = {"a", "b"}
+    d = {"a": x, "c": x * 3.0, "b": x * x}
+    return sum(v for k, v in d.items() if k in ok)
+
+
+def membership_in_int_set(x):
+    total = 0.0
+    for i in range(4):
+        if i in {1, 3}:
+            total = total + x[i] * 2.0
+    return total
+
+
+def set_of_active_values(x):
+    return len({x, x * 2.0}) * x
+
+
+def test_r12_set_of_constants():
+    np.testing.assert_allclose(check(filter_by_constant_set, (0.7,)), 1.0 + 2 * 0.7)
+    np.testing.assert_allclose(
+        check(membership_in_int_set, (np.array([0.3, 1.1, -0.4, 2.0]),)), [0, 2.0, 0, 2.0]
+    )
+    with pytest.raises(ADTransformError, match="set display"):
+        grad(set_of_active_values)(0.7)
+
+
+# -- R1: zip/enumerate loops inside try and with bodies ----------------------------------
+def zip_loop_in_try(x, y):
+    s = 0.0
+    try:
+        for a, b in zip(x, y):
+            s = s + a * b
+    except ValueError:
+        s = -s
+    return s
+
+
+def enumerate_loop_in_with(x):
+    s = 0.0
+    with np.errstate(all="ignore"):
+        for i, v in enumerate(x, start=1):
+            s = s + i * v * v
+    return s
+
+
+def zip_loop_in_try_raising(x, y):
+    s = 0.0
+    try:
+        for a, b in zip(x, y):
+            s = s + a * b
+            if s > 1.0:
+                raise ValueError("large")
+    except ValueError:
+        s = s * 10.0
+    return s
+
+
+def test_r1_zip_enumerate_loops_in_try_and_with():
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([1.2, 0.4, -0.5])
+    gx, gy = check(zip_loop_in_try, (x, y), wrt=(0, 1))
+    np.testing.assert_allclose(gx, y)
+    np.testing.assert_allclose(gy, x)
+    np.testing.assert_allclose(check(enumerate_loop_in_with, (x,)), 2.0 * x * [1, 2, 3])
+    # raises after the first element: s = 10 * x0 * y0
+    gx, gy = check(
+        zip_loop_in_try_raising, (np.array([2.0, 0.5]), np.array([0.7, 1.0])), wrt=(0, 1)
+    )
+    np.testing.assert_allclose(gx, [7.0, 0.0])
+    np.testing.assert_allclose(gy, [20.0, 0.0])

@@ -412,14 +412,16 @@ def _jump_inside(stmt) -> gast.stmt | None:
 
 
 def _is_range_of_atoms(expr: gast.expr) -> bool:
-    """``range(n)``, ``range(a, b)`` of names and numbers: kept, so the loop stays a loop
-    over ``range`` (a ``TypeError`` of ``range`` itself is not caught by the ``try``)."""
+    """``range(n)``, ``range(a, b)``, ``zip(x, y)``, ``enumerate(x)`` of names and numbers:
+    kept, so the loop stays a loop the normalizer knows (a ``TypeError`` of the call itself,
+    for an argument that is not a number or not iterable, is not caught by the ``try``)."""
     return (
         isinstance(expr, gast.Call)
         and isinstance(expr.func, gast.Name)
-        and expr.func.id == "range"
-        and not expr.keywords
+        and expr.func.id in ("range", "zip", "enumerate")  # also zip(x, y), enumerate(x)
+        and all(k.arg == "start" and expr.func.id == "enumerate" for k in expr.keywords)
         and all(isinstance(a, (gast.Name, gast.Constant)) for a in expr.args)
+        and all(isinstance(k.value, (gast.Name, gast.Constant)) for k in expr.keywords)
     )
 
 

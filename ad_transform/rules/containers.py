@@ -25,6 +25,7 @@ from ..runtime import (
     min_of,
     reversed_adjoint,
     reversed_list,
+    set_of,
     sorted_adjoint,
     starred_adjoint,
     starred_parts,
@@ -42,6 +43,7 @@ def d_iterated(g, ans, x, index):
 
 
 register_nondifferentiable(dict_key)
+register_nondifferentiable(set_of)
 
 
 def d_get(g, ans, self, key, default=None):

@@ -51,6 +51,7 @@ from .containers import (  # noqa: F401
     reversed_adjoint,
     reversed_list,
     sequence_sum_adjoint,
+    set_of,
     sorted_adjoint,
     spread,
     starred_adjoint,

@@ -249,6 +249,11 @@ def starred_parts(whole, before: int, after: int) -> tuple:
     return (*elements[:before], rest, *elements[len(elements) - after :])
 
 
+def set_of(*elements) -> set:
+    """``{"a", "b"}``: a set display of constants."""
+    return set(elements)
+
+
 def unpacked(whole, count: int):
     """``a, b = whole``: ``whole`` itself when it is a tuple or list of ``count`` elements,
     else the elements iterating it gives (a dict its keys, a view its items) as a tuple;
