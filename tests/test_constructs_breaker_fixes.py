@@ -576,3 +576,28 @@ def test_r1_zip_enumerate_loops_in_try_and_with():
     )
     np.testing.assert_allclose(gx, [7.0, 0.0])
     np.testing.assert_allclose(gy, [20.0, 0.0])
+
+
+# -- W1 sibling: ':=' in a statement of a try/with body that raises after binding ---------
+def walrus_then_raise(x):
+    a = x
+    try:
+        r = (a := x * 2.0) / (x - x)  # Python binds a = 2x, then raises
+    except ZeroDivisionError:
+        r = 1.0
+    return a * r
+
+
+def walrus_in_comprehension_cut_short(x, y):
+    last = y
+    ys = [x]
+    with contextlib.suppress(ZeroDivisionError):
+        ys = [(last := v * y) / (v - 1.0) for v in [x, 1.0]]
+    return sum(ys) + last * x
+
+
+def test_w1_walrus_in_protected_statement_is_refused():
+    with pytest.raises(ADTransformError, match="':=' of 'a' inside a 'try' or 'with' body"):
+        grad(walrus_then_raise)(0.5)
+    with pytest.raises(ADTransformError, match="':=' of 'last'"):
+        grad(walrus_in_comprehension_cut_short, wrt=(0, 1))(0.7, 1.3)

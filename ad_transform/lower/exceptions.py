@@ -320,6 +320,7 @@ class _Lowering:
             return [store, guarded], True
         if isinstance(stmt, gast.If):
             if not _cannot_raise(stmt.test):
+                self.refuse_walrus(stmt.test)
                 return self.hoisted(stmt, region, loops), True
             stmt.body = self.protect(stmt.body, region, loops) or [gast.Pass()]
             stmt.orelse = self.protect(stmt.orelse, region, loops)
@@ -337,7 +338,21 @@ class _Lowering:
                 f"'{type(stmt).__name__.lower()}' statement of a 'try' or 'with' body",
                 jump,
             )
+        self.refuse_walrus(stmt)
         return [self.catching(stmt, region)], True
+
+    def refuse_walrus(self, node: gast.AST) -> None:
+        """A ``:=`` in a statement that may raise after it binds its name in Python, but a
+        catching statement gives every name it binds its old value when it raises."""
+        for inner in gast.walk(node):
+            if isinstance(inner, gast.NamedExpr):
+                raise self.context.error(
+                    f"unsupported construct: assignment expression ':=' of "
+                    f"'{inner.target.id}' inside a 'try' or 'with' body (if the rest of the "
+                    "statement raises, Python keeps the binding); assign it in a statement "
+                    "of its own",
+                    inner,
+                )
 
     def catching(self, stmt, region: _Region) -> gast.If:
         """``stmt`` as a catching statement of ``region``."""
