@@ -601,3 +601,28 @@ def test_w1_walrus_in_protected_statement_is_refused():
         grad(walrus_then_raise)(0.5)
     with pytest.raises(ADTransformError, match="':=' of 'last'"):
         grad(walrus_in_comprehension_cut_short, wrt=(0, 1))(0.7, 1.3)
+
+
+# -- list(x) is a new list, but an array's rows in it are views of the array --------------
+def rows_then_write(x):
+    A = x * 1.0
+    rows = list(A)
+    A[0] = A[1] * 3.0  # rows[0] is a view of A's first row: it sees the write
+    return np.sum(rows[0] * rows[1])
+
+
+def list_copy_then_append(x):
+    ys = [x, x * 2.0]
+    zs = list(ys)
+    zs.append(x * x)  # changes zs only
+    return sum(ys) * 10.0 + sum(zs)
+
+
+def test_list_of_array_rows_keeps_the_alias_refusal():
+    with pytest.raises(ADTransformError, match="cannot assign into items of 'A': 'rows'"):
+        grad(rows_then_write)(np.array([[0.5, 1.0], [2.0, -1.0]]))
+
+
+def test_list_copy_is_a_new_list():
+    # 30x + 3x + x^2: 33 + 2x
+    np.testing.assert_allclose(check(list_copy_then_append, (0.7,)), 33.0 + 1.4)
