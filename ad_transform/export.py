@@ -342,6 +342,14 @@ def _definition_source(obj) -> str:
         ) from None
     tree = ast.parse(source)
     node = tree.body[0]
+    name = getattr(code, "co_name", None)
+    if name == "<lambda>" or not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        # the source inspect finds for a lambda is the whole statement holding it
+        where = f"{Path(code.co_filename).name}:{code.co_firstlineno}"
+        raise ADTransformError(
+            f"cannot export: the code calls the lambda at {where} "
+            f"({source.strip().splitlines()[0]!r}); define it with 'def' to export"
+        )
     if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.decorator_list:
         lines = source.splitlines(True)
         source = "".join(lines[node.lineno - 1 :])

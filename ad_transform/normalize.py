@@ -40,7 +40,7 @@ _UNSUPPORTED_EXPRESSIONS = {
     gast.Await: "'await' expression",
     gast.Starred: "starred expression '*x' here (it is supported in list and tuple "
     "displays, assignment targets and zip(*rows))",
-    gast.Set: "set display",
+    gast.Set: "set display of values other than constants",
 }
 if hasattr(gast, "Match"):
     _UNSUPPORTED_STATEMENTS[gast.Match] = "'match' statement"
@@ -360,12 +360,11 @@ class _Normalizer:
         before_headers = []
         if (
             _is_builtin_call(call, "enumerate", self.parsed)
-            and len(call.args) in (1, 2)
-            and not call.keywords
+            and len(_enumerate_arguments(call)) in (1, 2)
             and _is_pair_of_names(target)
         ):
             sources = [self.atom(call.args[0])]
-            start = [self.atom(a) for a in call.args[1:]]
+            start = [self.atom(a) for a in _enumerate_arguments(call)[1:]]
             carried = self.enter_loop(stmt)
             index = self.current[target.elts[0].id]
             if start:  # enumerate(X, start): the position in X is i - start
@@ -422,7 +421,7 @@ class _Normalizer:
                 stmt = gast.For(
                     target=target,
                     iter=call,
-                    body=[_assign_node(target, element)] + stmt.body,
+                    body=[_loop_element_unpack(target, element)] + stmt.body,
                     orelse=[],
                     type_comment=None,
                 )
@@ -569,12 +568,25 @@ class _Normalizer:
                 self.assign_to(sub_target, atom)
             return
         whole = self.atom(value)
+        loop_element = getattr(self.source_statement, "ad_loop_element", False)
+        if not loop_element and not self.is_tuple_of(whole, len(target.elts)):
+            # Python iterates the value (a dict gives its keys) and checks the count
+            count = gast.Constant(value=len(target.elts), kind=None)
+            parts = self.runtime_call(runtime.unpacked, [whole, count], target)
+            _copy_location(parts, target)
+            whole = self.temporary(parts, target)
         for index, sub_target in enumerate(target.elts):
             item = gast.Subscript(
                 value=whole, slice=gast.Constant(value=index, kind=None), ctx=gast.Load()
             )
             _copy_location(item, sub_target)
             self.assign_to(sub_target, item)
+
+    def is_tuple_of(self, atom: gast.expr, count: int) -> bool:
+        """Whether ``atom`` is a name this statement's function bound to a tuple display
+        of ``count`` elements (its items are then read directly)."""
+        elements = self.tuples.get(atom.id) if isinstance(atom, gast.Name) else None
+        return elements is not None and len(elements) == count
 
     def starred_unpack(self, target, value: gast.expr, star: int) -> None:
         """``a, *rest, b = xs`` is ``a, rest, b = starred_parts(xs, 1, 1)`` (``rest`` a list;
@@ -655,6 +667,9 @@ class _Normalizer:
 
     def primitive(self, expr: gast.expr) -> gast.expr:
         """``expr`` as one primitive operation on atoms."""
+        if isinstance(expr, gast.Set) and all(isinstance(e, gast.Constant) for e in expr.elts):
+            # {"a", "b"}: a set of constants (membership tests), no derivative anywhere
+            return self.runtime_call(runtime.set_of, list(expr.elts), expr)
         for kind, words in _UNSUPPORTED_EXPRESSIONS.items():
             if isinstance(expr, kind):
                 raise self.parsed.error(f"unsupported construct: {words}", expr)
@@ -1086,6 +1101,23 @@ def _passes_placeholders_on(stmt: gast.stmt) -> bool:
 
 def _store(identifier: str) -> gast.Name:
     return gast.Name(id=identifier, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def _enumerate_arguments(call: gast.Call) -> list[gast.expr]:
+    """The arguments of ``enumerate(X)``, ``enumerate(X, s)`` or ``enumerate(X, start=s)``
+    in positional order; an empty list for any other form."""
+    keywords = [k for k in call.keywords if k.arg == "start"]
+    if len(keywords) != len(call.keywords) or len(call.args) + len(keywords) > 2 or not call.args:
+        return []
+    return [*call.args, *(k.value for k in keywords)]
+
+
+def _loop_element_unpack(target: gast.expr, element: gast.Name) -> gast.Assign:
+    """``a, b = item`` at the start of a loop body: the loop's element is read by
+    position (the analysis knows a dict item's first part is its key)."""
+    node = _assign_node(target, element)
+    node.ad_loop_element = True
+    return node
 
 
 def _assign_node(target: gast.expr, value: gast.expr) -> gast.Assign:

@@ -29,7 +29,7 @@ import numpy as np
 from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids
-from .rules.registry import ARRAY, SCALAR
+from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE
 
 _BUILD, _COPY, _CONSTANT, _RULE, _USER_CALL, _OPAQUE = (
     "build",
@@ -175,6 +175,14 @@ def _memory(analysis, earlier: set[int] | None = None) -> tuple[dict[str, set], 
             elif op.form == "call_write":
                 for held in _held_by_call(op, kinds):
                     inside(target).update(of(held) | inside(held))
+            elif op.form == _RULE and op.rule.primitive is list and names:
+                # list(x): a new list holding x's elements; an array's (or an object's of
+                # unknown kind) are views of it
+                of(target).add(f"{target}@{index}")
+                if joins:
+                    source = names[0]
+                    views = set() if kinds.get(source) in (SEQUENCE, DICT) else of(source)
+                    inside(target).update(inside(source) | views)
             elif op.form == _RULE and op.rule.template is None and not _writes_out(op):
                 of(target).add(f"{target}@{index}")  # indices, masks, shapes: new objects
             elif op.form == "record":  # Cls(...): a new object holding its arguments

@@ -165,7 +165,9 @@ class _Lowering:
         if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
             where = _Where()  # a body that runs when called, not here
         body_where = where
-        if isinstance(stmt, gast.Try):
+        if isinstance(stmt, (gast.Try, gast.With)):
+            # a handler, or a context manager that suppresses the exception, may read a
+            # name after a raise: it must still hold its old value
             body_where = dataclasses.replace(where, in_try=True)
         if isinstance(stmt, (gast.For, gast.While)):
             body_where = dataclasses.replace(where, in_loop=True)
@@ -265,6 +267,11 @@ class _Lowering:
             _replace(stmt, comp, _call(_load("set", comp), [_load(result, comp)], comp))
         elif isinstance(comp, gast.GeneratorExp) and consumer is builtins.list:
             _replace(stmt, found.parent, _load(result, comp))
+        elif self.where.in_try and _whole_value_target(stmt, found, False, consumer):
+            # ``ys = list(items)``: the target is bound only once the loop finished, and
+            # to a list of its own, so no later append to ``items`` may reach it
+            self.require_builtin("list", comp)
+            _replace(stmt, comp, _call(_load("list", comp), [_load(result, comp)], comp))
         else:
             _replace(stmt, comp, _load(result, comp))
         return made, True

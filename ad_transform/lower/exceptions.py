@@ -264,6 +264,11 @@ class _Lowering:
                 "not constants (its backward sweep runs under the same settings)",
                 expr,
             )
+        if target is np.errstate:
+            # the adjoint code neither warns nor raises where the function did not (the
+            # adjoint of sqrt at 0 meets inf * 0): its errstate ignores everything
+            ignore = gast.keyword(arg="all", value=gast.Constant(value="ignore", kind=None))
+            return gast.Call(func=expr.func, args=[], keywords=[ignore])
         return expr
 
     def static_object(self, expr: gast.expr):
@@ -315,6 +320,7 @@ class _Lowering:
             return [store, guarded], True
         if isinstance(stmt, gast.If):
             if not _cannot_raise(stmt.test):
+                self.refuse_walrus(stmt.test)
                 return self.hoisted(stmt, region, loops), True
             stmt.body = self.protect(stmt.body, region, loops) or [gast.Pass()]
             stmt.orelse = self.protect(stmt.orelse, region, loops)
@@ -332,7 +338,21 @@ class _Lowering:
                 f"'{type(stmt).__name__.lower()}' statement of a 'try' or 'with' body",
                 jump,
             )
+        self.refuse_walrus(stmt)
         return [self.catching(stmt, region)], True
+
+    def refuse_walrus(self, node: gast.AST) -> None:
+        """A ``:=`` in a statement that may raise after it binds its name in Python, but a
+        catching statement gives every name it binds its old value when it raises."""
+        for inner in gast.walk(node):
+            if isinstance(inner, gast.NamedExpr):
+                raise self.context.error(
+                    f"unsupported construct: assignment expression ':=' of "
+                    f"'{inner.target.id}' inside a 'try' or 'with' body (if the rest of the "
+                    "statement raises, Python keeps the binding); assign it in a statement "
+                    "of its own",
+                    inner,
+                )
 
     def catching(self, stmt, region: _Region) -> gast.If:
         """``stmt`` as a catching statement of ``region``."""
@@ -431,14 +451,16 @@ def _is_pairing_call(expr: gast.expr) -> bool:
 
 
 def _is_range_of_atoms(expr: gast.expr) -> bool:
-    """``range(n)``, ``range(a, b)`` of names and numbers: kept, so the loop stays a loop
-    over ``range`` (a ``TypeError`` of ``range`` itself is not caught by the ``try``)."""
+    """``range(n)``, ``range(a, b)``, ``zip(x, y)``, ``enumerate(x)`` of names and numbers:
+    kept, so the loop stays a loop the normalizer knows (a ``TypeError`` of the call itself,
+    for an argument that is not a number or not iterable, is not caught by the ``try``)."""
     return (
         isinstance(expr, gast.Call)
         and isinstance(expr.func, gast.Name)
-        and expr.func.id == "range"
-        and not expr.keywords
+        and expr.func.id in ("range", "zip", "enumerate")  # also zip(x, y), enumerate(x)
+        and all(k.arg == "start" and expr.func.id == "enumerate" for k in expr.keywords)
         and all(isinstance(a, (gast.Name, gast.Constant)) for a in expr.args)
+        and all(isinstance(k.value, (gast.Name, gast.Constant)) for k in expr.keywords)
     )
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import ADTransformError
 from ..nodes import clone, subnodes
 from ..rules.registry import register_nondifferentiable
+from ..runtime.vectorize import check_vectorized_outputs
 from . import function_holders
 
 # -- function values ----------------------------------------------------------------
@@ -1045,16 +1046,29 @@ class _Scope:
             func = gast.Attribute(value=_name(np_name, like), attr=function, ctx=gast.Load())
             return gast.Call(func=func, args=list(arguments), keywords=[])
 
-        body = []
+        # NumPy hands the function Python numbers (``float``, not ``np.float64``)
+        scalar = self.fresh("scalar")
+        item_call = gast.Call(
+            func=gast.Attribute(value=_name(item, like), attr="item", ctx=gast.Load()),
+            args=[],
+            keywords=[],
+        )
+        body = [_assign(scalar, item_call)]
         saved = self.pending
         self.pending = body
         try:
             element = self.call_value(
-                dataclasses.replace(value, vectorized=False), [_name(item, like)], [], like
+                dataclasses.replace(value, vectorized=False), [_name(scalar, like)], [], like
             )
         finally:
             self.pending = saved
         body.append(_append(out, element))
+        where = str(self.error(f"{value.label}(...)", like)).splitlines()[0]
+        check = gast.Call(
+            func=_name(self.reference("check_vectorized_outputs", check_vectorized_outputs), like),
+            args=[_name(out, like), gast.Constant(value=where, kind=None)],
+            keywords=[],
+        )
         loop = gast.For(
             target=_name(item, like, store=True),
             iter=_name(flat, like),
@@ -1071,6 +1085,7 @@ class _Scope:
                 _assign(flat, numpy("ravel", _name(source, like))),
                 _assign(out, gast.List(elts=[], ctx=gast.Load())),
                 loop,
+                gast.Expr(value=check),
                 _assign(result, shaped),
             ],
             like,
@@ -1231,15 +1246,26 @@ class _Scope:
     def keyed(self, callee, value, arguments, reverse, like) -> gast.expr:
         """``sorted``/``max``/``min`` with ``key=``: the keys in a loop, the order (or the
         position) from them without derivative, then the elements themselves."""
+        keys = self.fresh("keys")
         if len(arguments) == 1:
-            items = self.items_name(arguments[0], like)
+            # the elements as the one loop over the iterable meets them: a dict gives its
+            # keys, a view or an iterator can be neither indexed nor iterated again
+            iterable = self.expression(arguments[0])
+            items = _name(self.fresh("candidates"), like)
+            empty = [_assign(n, gast.List(elts=[], ctx=gast.Load())) for n in (items.id, keys)]
+            self.hoist(empty, like, "key=")
+            self.loop_calling(
+                value,
+                [iterable],
+                like,
+                lambda r, elements: [_append(items.id, _name(elements[0], like)), _append(keys, r)],
+            )
         else:  # max(a, b, key=f): of the arguments
             items = _name(self.fresh("items"), like)
             display = gast.Tuple(elts=[self.expression(a) for a in arguments], ctx=gast.Load())
             self.hoist([_assign(items.id, display)], like, "this call")
-        keys = self.fresh("keys")
-        self.hoist([_assign(keys, gast.List(elts=[], ctx=gast.Load()))], like, "key=")
-        self.loop_calling(value, [clone(items)], like, lambda r, _: [_append(keys, r)])
+            self.hoist([_assign(keys, gast.List(elts=[], ctx=gast.Load()))], like, "key=")
+            self.loop_calling(value, [clone(items)], like, lambda r, _: [_append(keys, r)])
         if callee is builtins.sorted:
             order = self.fresh("order")
             helper = self.reference("sort_order", sort_order)
@@ -2197,7 +2223,9 @@ def _append(name: str, value: gast.expr) -> gast.Expr:
     return gast.Expr(value=gast.Call(func=method, args=[value], keywords=[]))
 
 
-register_nondifferentiable(check_default_function, check_function_defined, pure=False)
+register_nondifferentiable(
+    check_default_function, check_function_defined, check_vectorized_outputs, pure=False
+)
 register_nondifferentiable(sort_order, first_max_position, first_min_position)
 
 

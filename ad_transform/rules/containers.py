@@ -29,9 +29,11 @@ from ..runtime import (
     reversed_adjoint,
     reversed_list,
     set_adjoint,
+    set_of,
     sorted_adjoint,
     starred_adjoint,
     starred_parts,
+    unpacked,
     values_adjoint,
     zip_rows,
     zip_rows_adjoint,
@@ -45,6 +47,7 @@ def d_iterated(g, ans, x, index):
 
 
 register_nondifferentiable(dict_key)
+register_nondifferentiable(set_of)
 
 
 @adjoint(attribute_of, kind=None)
@@ -84,6 +87,11 @@ def d_joined_tuple(g, ans, parts):
     return joined_parts_adjoint(g, parts)
 
 
+@adjoint(unpacked, kind=SEQUENCE)
+def d_unpacked(g, ans, whole, count):
+    return conversion_adjoint(g, whole), None
+
+
 @adjoint(starred_parts, kind=SEQUENCE)
 def d_starred_parts(g, ans, whole, before, after):
     return starred_adjoint(g, whole, before, after), None, None
@@ -114,7 +122,7 @@ def d_zip_rows(g, ans, rows):
     return zip_rows_adjoint(g, rows)
 
 
-@adjoint(builtins.list, kind=SEQUENCE)
+@adjoint(builtins.list, kind=SEQUENCE, fresh=True)  # list(x) is never x
 def d_list(g, ans, iterable=()):
     return conversion_adjoint(g, iterable)
 

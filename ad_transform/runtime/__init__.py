@@ -63,6 +63,7 @@ from .containers import (  # noqa: F401
     reversed_list,
     sequence_sum_adjoint,
     set_adjoint,
+    set_of,
     set_operand_adjoint,
     sorted_adjoint,
     spread,
@@ -70,6 +71,7 @@ from .containers import (  # noqa: F401
     starred_parts,
     sum_start_adjoint,
     truncate,
+    unpacked,
     values_adjoint,
     zip_rows,
     zip_rows_adjoint,
@@ -292,3 +294,4 @@ from .values import (  # noqa: F401
     is_discrete,
     own,
 )
+from .vectorize import check_vectorized_outputs  # noqa: F401

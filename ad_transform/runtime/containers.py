@@ -107,12 +107,7 @@ def iteration_adjoint(g, x, index):
     that position of a list, tuple or array (or a dict's values view); the keys a loop
     over a dict or its ``keys()`` takes carry no derivative."""
     if isinstance(x, (dict, type({}.keys()))):
-        if _is_zero(g):
-            return 0.0
-        raise ADTransformError(
-            "cannot differentiate through the keys of a dict: a loop over a dict used a key "
-            "in arithmetic that reaches the result; keys carry no derivative"
-        )
+        return 0.0  # a key: a constant (see ``spread``)
     if isinstance(x, (type({}.values()), type({}.items()), set, frozenset)):
         return Item(index, g, len(x))
     return index_adjoint(g, x, index)
@@ -152,7 +147,7 @@ def sequence_sum_adjoint(g, x, start=0):
     if isinstance(x, (list, tuple, type({}.values()), set, frozenset)):
         return ListAdjoint(unbroadcast(g, element) for element in x)
     if isinstance(x, dict):
-        return 0.0  # the sum of a dict's keys: keys carry no derivative
+        return DictAdjoint()  # the sum of a dict's keys: keys carry no derivative
     return np.broadcast_to(g, np.shape(x))
 
 
@@ -187,10 +182,11 @@ def _joined_parts(start, x) -> list[int]:
 
 def spread(elements: list, like):
     """The adjoint of the iterable ``like`` from the adjoints of the elements iterating it
-    gave, in order: a list adjoint for a list, a tuple or a dict's values; an array for an
-    array (its rows); a dict adjoint for a dict's items; zero for a dict or its keys (keys
+    gave, in order: a list adjoint for a list, a tuple or a dict's values or items view;
+    an array for an array (its rows); zero for a dict or its keys (keys
     carry no derivative). Anything else (an iterator, a set) is refused."""
-    if isinstance(like, (list, tuple, type({}.values()), set, frozenset)):
+    if isinstance(like, (list, tuple, type({}.values()), type({}.items()), set, frozenset)):
+        # a view's adjoint lists its elements' (``items_adjoint`` then keys the pairs')
         return ListAdjoint(elements)
     if isinstance(like, np.ndarray):
         out = zeros_like(like)
@@ -199,15 +195,9 @@ def spread(elements: list, like):
                 out[k] += element
         return out
     if isinstance(like, (dict, type({}.keys()))):
-        if all(_is_zero(e) for e in elements):
-            return DictAdjoint() if isinstance(like, dict) else 0.0
-        raise ADTransformError(
-            "cannot differentiate through the keys of a dict: keys carry no derivative"
-        )
-    if isinstance(like, type({}.items())):
-        return DictAdjoint(
-            (key, 0.0 if _is_zero(p) else p[1]) for (key, _), p in zip(like, elements)
-        )
+        # keys never depend on the differentiated arguments (``analyze`` refuses a dict
+        # keyed by such a value): an adjoint reaching one is that of a constant
+        return DictAdjoint() if isinstance(like, dict) else 0.0
     raise ADTransformError(
         f"cannot differentiate the elements of a {type(like).__name__} taken by iterating "
         "it: iterate a list, a tuple, a dict or an ndarray"
@@ -257,6 +247,25 @@ def starred_parts(whole, before: int, after: int) -> tuple:
         )
     rest = elements[before : len(elements) - after]
     return (*elements[:before], rest, *elements[len(elements) - after :])
+
+
+def set_of(*elements) -> set:
+    """``{"a", "b"}``: a set display of constants."""
+    return set(elements)
+
+
+def unpacked(whole, count: int):
+    """``a, b = whole``: ``whole`` itself when it is a tuple or list of ``count`` elements,
+    else the elements iterating it gives (a dict its keys, a view its items) as a tuple;
+    Python's own ``ValueError`` where their number is not ``count``."""
+    if type(whole) in (tuple, list) and len(whole) == count:
+        return whole
+    elements = tuple(whole)
+    if len(elements) > count:
+        raise ValueError(f"too many values to unpack (expected {count})")
+    if len(elements) < count:
+        raise ValueError(f"not enough values to unpack (expected {count}, got {len(elements)})")
+    return elements
 
 
 def starred_adjoint(g, whole, before: int, after: int):
@@ -313,12 +322,31 @@ def extreme_of_adjoint(g, ans, x):
     values = list(x)
     if _is_zero(g):
         return 0.0
-    tied = [k for k, v in enumerate(values) if v == ans]
-    share = g / len(tied)
+    if isinstance(ans, (tuple, list)):
+        # compared item by item: the element Python returned (the first of equal ones)
+        # takes the whole adjoint, which may be a list or tuple adjoint itself
+        tied = [_position_of_sequence(values, ans)]
+        share = g
+    else:
+        tied = [k for k, v in enumerate(values) if v == ans]
+        share = g / len(tied)
     elements = [0.0] * len(values)
     for k in tied:
         elements[k] = share
     return spread(elements, x)
+
+
+def _position_of_sequence(values: list, ans) -> int:
+    """The position of the tuple or list ``ans`` among ``values``: the object itself, or
+    (a view such as ``d.items()`` makes its tuples anew) the first with the same items."""
+    for same in (
+        lambda v: v is ans,
+        lambda v: len(v) == len(ans) and all(a is b for a, b in zip(v, ans)),
+    ):
+        for k, v in enumerate(values):
+            if same(v):
+                return k
+    return next(k for k, v in enumerate(values) if v == ans)
 
 
 def zip_rows(rows) -> list:
