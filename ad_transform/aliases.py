@@ -463,6 +463,9 @@ class _Walk:
         if copied is not None:
             return copied
         if self.returns_new(call, state):
+            callee = _resolve(call.func, self.parsed)
+            if any(callee is builder for builder in _ELEMENT_CONTAINERS):
+                return self.container_of_elements(call, holds, state)
             return self.new(call, state)
         func = call.func
         if (
@@ -483,6 +486,17 @@ class _Walk:
             if isinstance(node, gast.Name) and node.id in state.holds and stores:
                 state.holds[node.id] = state.holds[node.id] | holds
         return holds | self.fresh(call, state), None
+
+    def container_of_elements(self, call: gast.Call, holds: frozenset, state: _State):
+        """``list(x)``, ``tuple(x)``, ``sorted(x)``: a new container holding the elements of
+        ``x``: the objects a list holds, or views of an array (its rows), so a change of an
+        element in place (``rows[i] += v``) changes what ``x`` holds."""
+        for argument in call.args:
+            must = state.must.get(argument.id) if isinstance(argument, gast.Name) else None
+            if must is not None and must[1] is None and _is_container(must[0]):
+                holds = holds - {must[0]}  # the elements, not the list itself
+        token = self.fresh(call, state, container=True)
+        return holds | token, (min(token), None, frozenset())
 
     def shallow_copy(self, call: gast.Call, state: _State) -> tuple | None:
         """``xs.copy()`` / ``d.copy()`` of a list or dict the function made: a new container
@@ -541,6 +555,9 @@ def _rule_returns_new(callee: object, call: gast.Call) -> bool:
         return False
     return rule.returns_new(dict(given))
 
+
+# builtins whose result is a new container of their argument's elements (rows of an array)
+_ELEMENT_CONTAINERS = (list, tuple, sorted, set, frozenset)
 
 _HELPERS_BEING_READ: set = set()  # code objects: recursion guard of _helper_returns_new
 
