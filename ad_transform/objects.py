@@ -624,6 +624,8 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict)
         context.class_of(value.value) if isinstance(value.value, gast.Name) else None
     ):
         return context.namedtuple_read(value)
+    if isinstance(value, gast.Call) and _unpacks_namedtuple(value, context):
+        return None  # 'w, b = p' of a named tuple: a tuple's items, as for any tuple
     if isinstance(value, gast.Call):
         return context.call(value)
     if isinstance(value, gast.Attribute):
@@ -634,6 +636,15 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict)
         return context.unary(value)
     context.refuse_objects(list(op.inputs.values()))
     return None
+
+
+def _unpacks_namedtuple(call: gast.Call, context) -> bool:
+    """Whether ``call`` is normalize's ``runtime.unpacked(t, n)`` of a named tuple ``t``
+    (``a, b = t``): the tuple's items, read as Python iterates a tuple."""
+    if getattr(call, "ad_runtime", None) is not runtime.unpacked or not call.args:
+        return False
+    whole = call.args[0]
+    return isinstance(whole, gast.Name) and _is_namedtuple_class(context.class_of(whole))
 
 
 @dataclass
