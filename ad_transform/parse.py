@@ -15,7 +15,7 @@ from .callables import derivative_origin, describe, higher_order_error_text
 from .convert import function_to_gast
 from .errors import ADTransformError, located_error
 from .lower import lower
-from .lower.functions import lifted_entry
+from .lower.function_registry import lifted_entry
 from .nodes import clone
 
 _MISSING = object()

@@ -3,9 +3,10 @@
 The normalizer understands a small core: assignments, calls, ``if``, ``for``,
 ``while``, lists, tuples, item writes and ``return``. Each module of this package
 rewrites one family of other Python constructs into that core, at the syntax-tree
-level, before desugaring (a comprehension becomes a loop with ``append``; ...). A pass
-keeps the source location of the construct it replaces on every node it makes, so
-generated code and errors still point at the user's line, and takes every new name
+level, before desugaring (a comprehension becomes a loop with ``append``; ...); a large
+family may span several modules (the functions pass: ``functions.py`` names its parts).
+A pass keeps the source location of the construct it replaces on every node it makes,
+so generated code and errors still point at the user's line, and takes every new name
 from ``LoweringContext.names`` so it clashes with nothing the user wrote.
 
 Adding a family: write ``lower/<family>.py`` with ``run(context) -> None`` that

@@ -83,7 +83,7 @@ def _stored_function(node: gast.AST, parent_of: dict) -> tuple[str, gast.expr] |
 def name_lambda_stores(scope, statements: list[gast.stmt]) -> None:
     """``h.append(lambda ...)`` becomes ``lambda_1 = lambda ...`` then ``h.append(lambda_1)``
     (in every block), so the lambda is an inner function of its own name."""
-    from .functions import _assign, _locate, _name, _own_nodes
+    from .function_values import _assign, _locate, _name, _own_nodes
 
     for node in [scope.tree, *_own_nodes(statements)]:
         for attribute in ("body", "orelse", "finalbody"):
@@ -107,7 +107,7 @@ def name_lambda_stores(scope, statements: list[gast.stmt]) -> None:
 def find_holders(scope, defined: set[str]) -> dict[str, Holder]:
     """The holders of ``scope``'s body (see the module docstring); refuses the uses of a
     holder and of its loop targets that cannot be followed."""
-    from .functions import _own_nodes
+    from .function_values import _own_nodes
 
     body = scope.tree.body
     nodes = _own_nodes(body)
@@ -246,7 +246,7 @@ def _check_uses(scope, holder: Holder, nodes: list, parent_of: dict) -> None:
 def element_value(scope, holder: Holder, like: gast.AST) -> gast.expr:
     """What the holder stores for its inner function defined here: the snapshots of its
     computed defaults (one name, a tuple of several, ``None`` for none)."""
-    from .functions import _locate, _name
+    from .function_values import _locate, _name
 
     snapshots = [snapshot for _, _, snapshot, _ in _dynamic(scope, holder)]
     scope.check_dominated(holder.function, like)
@@ -259,7 +259,7 @@ def element_value(scope, holder: Holder, like: gast.AST) -> gast.expr:
 
 
 def _dynamic(scope, holder: Holder) -> list:
-    from .functions import lifted_entry
+    from .function_registry import lifted_entry
 
     value = scope.values[holder.function]
     entry = lifted_entry(value.obj)
@@ -271,7 +271,7 @@ def element_call(scope, holder: Holder, element: gast.expr, node: gast.Call) -> 
     ``h[i]``): a call of the held inner function passing the element's snapshots."""
     import dataclasses
 
-    from .functions import _locate, _name
+    from .function_values import _locate, _name
 
     value = scope.values[holder.function]
     if value.rebinds:

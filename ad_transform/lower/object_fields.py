@@ -65,7 +65,7 @@ run.applies = _applies
 
 
 def _own_nodes(tree):
-    from .functions import _own_nodes as own
+    from .function_values import _own_nodes as own
 
     return own(tree.body)
 
@@ -93,7 +93,7 @@ def _creations(context) -> list[tuple]:
 
 
 def _locals(tree: gast.FunctionDef) -> set[str]:
-    from .functions import _bound
+    from .function_values import _bound
 
     return _bound(tree)
 
@@ -287,7 +287,9 @@ class _Object:
     # -- the rewriting --------------------------------------------------------------------
     def field_function(self, method: str) -> str:
         """The name (a closure cell of the lowered function) of the method's field function."""
-        from .functions import _param, _returning_rebound, compile_lifted, lifted_entry
+        from .function_registry import compile_lifted, lifted_entry
+        from .function_values import _param
+        from .lifting import _returning_rebound
 
         function, parsed, reads, writes = self.methods[method]
         key = (tuple(reads), tuple(writes))
@@ -348,7 +350,7 @@ class _Object:
         return out
 
     def statement(self, stmt, guarded: bool):
-        from .functions import _name
+        from .function_values import _name
 
         if stmt is self.stmt:
             self.arguments(self.call)
@@ -398,7 +400,7 @@ class _Object:
                 setattr(node, name, self.expression(value))
 
     def expression(self, node):
-        from .functions import _name
+        from .function_values import _name
 
         if not isinstance(node, gast.AST):
             return node
@@ -429,7 +431,7 @@ class _Object:
         return node
 
     def method_call(self, method: str, call: gast.Call) -> gast.Call:
-        from .functions import _locate, _name
+        from .function_values import _locate, _name
 
         function = self.field_function(method)
         _, _, reads, _ = self.methods[method]
@@ -466,7 +468,7 @@ def _augmented(attribute: gast.Attribute, parents: dict) -> bool:
 
 def _renamed_receiver(stmt, receiver: str):
     """``self.a`` -> ``self_a`` everywhere in ``stmt``."""
-    from .functions import _name
+    from .function_values import _name
 
     class Rename(gast.NodeTransformer):
         def visit_Attribute(self, node):
@@ -501,7 +503,7 @@ def _method_statement(stmt, name: str):
 
 
 def _assign_tuple(targets: list, value: gast.expr, like) -> gast.Assign:
-    from .functions import _locate
+    from .function_values import _locate
 
     node = gast.Assign(
         targets=[gast.Tuple(elts=targets, ctx=gast.Store())], value=value, type_comment=None
