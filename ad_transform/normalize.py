@@ -58,6 +58,7 @@ class NormalizedFunction:
     free_names: set[str]
     names: NameAllocator
     source_of: dict[str, str] = field(default_factory=dict)  # SSA name -> user name
+    user_locals: frozenset[str] = frozenset()  # the variables the user's own code binds
 
     @property
     def body(self) -> list[gast.stmt]:
@@ -158,7 +159,13 @@ class _Normalizer:
         )
         _copy_location(tree, self.tree)
         return NormalizedFunction(
-            self.parsed, tree, self.params, self.free_names, self.names, self.source_of
+            self.parsed,
+            tree,
+            self.params,
+            self.free_names,
+            self.names,
+            self.source_of,
+            frozenset(self.user_locals),
         )
 
     # -- statements --------------------------------------------------------------------

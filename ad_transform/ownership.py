@@ -28,7 +28,7 @@ import numpy as np
 
 from .emit import expression_source
 from .errors import ADTransformError
-from .nodes import name_ids
+from .nodes import clone, name_ids
 from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE
 
 _BUILD, _COPY, _CONSTANT, _RULE, _USER_CALL, _OPAQUE = (
@@ -301,21 +301,43 @@ def _live_after(body: list, wanted: set[int], pure: set[int]) -> dict[int, set[s
     return found
 
 
+def _user_text(name: str, analysis) -> str:
+    """What the user wrote for the SSA name ``name``: their variable, or for a temporary
+    the expression it holds in their names (``a[2]``, not ``v2``)."""
+    source_of = analysis.fn.source_of
+    user_locals = getattr(analysis.fn, "user_locals", None)
+    if user_locals is None or source_of.get(name) in user_locals:
+        return source_of.get(name, name)
+    for op in analysis.ops:
+        value = getattr(op.stmt, "value", None)
+        if op.target == name and isinstance(value, gast.AST):
+            expression = clone(value)
+            for node in gast.walk(expression):
+                if isinstance(node, gast.Name):
+                    node.id = source_of.get(node.id, node.id)
+            return expression_source(expression)
+    return name
+
+
 def _alias_refusal(op, other: str, analysis) -> str:
     fn = analysis.fn
     user_name = fn.source_of.get(op.target, op.target)
-    other_name = fn.source_of.get(other, other)
+    other_name = _user_text(other, analysis)
     what = {
         "append": f"cannot append to '{user_name}'",
         "extend": f"cannot extend '{user_name}'",
         "call_write": f"cannot differentiate the call of {getattr(op.callee, '__name__', '?')}(), "
         f"which changes '{user_name}' in place",
     }.get(op.form, f"cannot assign into items of '{user_name}'")
+    advice = (
+        f"make one of them a copy ('{other_name} = ....copy()') or read '{user_name}' instead"
+        if other_name.isidentifier()
+        else f"read a copy ('{other_name}.copy()') or store into a copy of '{user_name}'"
+    )
     return (
         f"{what}: '{other_name}' may hold the same array (a copy of "
         f"the name, a view or a container of it) and is read afterwards; the change would "
-        f"reach '{other_name}', which the gradient does not follow; make one of them a "
-        f"copy ('{other_name} = ....copy()') or read '{user_name}' instead"
+        f"reach '{other_name}', which the gradient does not follow; {advice}"
     )
 
 

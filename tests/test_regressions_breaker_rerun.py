@@ -60,3 +60,20 @@ def rows_of_list_given_new_values(X, y):
 def test_new_values_stored_into_a_list_of_rows_are_exact():
     X, y = RNG.standard_normal((3, 2)), RNG.standard_normal(2)
     check_grad(rows_of_list_given_new_values, (X, y), wrt=(0, 1))
+
+
+# -- refusals name what the user wrote, not the trace's temporaries ----------------------
+
+
+def swap_items(x):
+    a = x * 1.0
+    a[0], a[2] = a[2], a[0]
+    return np.sum(a * np.arange(3.0))
+
+
+def test_alias_refusal_names_the_expression_not_a_temporary():
+    with pytest.raises(ADTransformError) as caught:
+        grad(swap_items)(np.array([1.0, 2.0, 3.0]))
+    message = str(caught.value)
+    assert "'a[0]' may hold the same array" in message or "'a[2]' may hold" in message
+    assert "'v" not in message  # no SSA temporary (v1, v2, ...) in what the user reads
