@@ -30,6 +30,7 @@ from .callables import (
     is_transform,
     special_description,
 )
+from .complex_flows import refuse_complex_flows
 from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids, subnodes
@@ -121,6 +122,8 @@ class Op:
     number_checks: list[tuple[gast.Name, str]] = field(default_factory=list)
     # a user call of a helper with ``*args``: how many positional arguments it spreads
     spread: int | None = None
+    # a user call where complex values may appear: its pair is checked for them too
+    complex_context: bool = False
     # the keywords such a call gives a helper's ``**kwargs`` by name (spread like ``*args``)
     spread_keywords: tuple[str, ...] = ()
     # a user call: atoms that reach the helper through ``**`` (a ``**d`` at the call, or
@@ -190,6 +193,7 @@ def analyze(
     inout: tuple[str, ...] = (),
     result_used: bool = True,
     param_classes: dict[str, type] | None = None,
+    complex_context: bool = False,
 ) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs.
 
@@ -197,7 +201,9 @@ def analyze(
     leaves behind), not the function differentiated itself. For a helper's pair:
     ``inout`` are the parameters it changes in place (outputs as much as the result),
     and ``result_used`` says whether the caller uses its result. ``param_classes``: the
-    user classes of parameters that hold objects (their methods are resolved by class)."""
+    user classes of parameters that hold objects (their methods are resolved by class).
+    ``complex_context``: complex values may reach ``fn`` from its caller
+    (``complex_flows.py``)."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
@@ -239,6 +245,7 @@ def analyze(
     _refuse_hidden_flows(analysis, helper)
     _refuse_varied_keyword_rest(analysis)
     _refuse_hidden_flows_in_helpers(analysis)
+    refuse_complex_flows(analysis, complex_context)
     check_item_stores(dataclasses.replace(analysis, ops=flow))
     _check_in_place_calls(analysis)
     aliases.check_mutations(analysis)

@@ -173,6 +173,8 @@ class _Builder:
             key = (*key[:-1], op.spread_keywords, "pair")
         if any(classes):
             key = (*key[:-1], classes, "pair")
+        if op.complex_context:  # complex values may reach it: its rules are checked for them
+            key = (*key[:-1], "complex", "pair")
         entries = _cache.setdefault(callee, {})
         if key in entries:
             return entries[key]
@@ -189,6 +191,7 @@ class _Builder:
                 inout=inout,
                 result_used=op.result_used,
                 param_classes=dict(op.arg_classes),
+                complex_context=op.complex_context,
             )
             program = reverse(analysis, SPLIT, self.helper_pair)
             generated = self.emit_split(

@@ -78,3 +78,76 @@ def median_of_complex(x):
 def test_real_only_rules_refuse_complex_values(f, shape):
     with pytest.raises(ADTransformError, match="complex"):
         grad(f)(RNG.standard_normal(shape))
+
+
+# -- complex values reach only the rules written for them (complex_flows.py) -------------
+# Each of these gave a wrong gradient before (the breaker's W1-W4, W7): np.correlate
+# conjugates, Python numbers' adjoints were cast to float, a list's elements were not
+# followed as complex values. Now they are refused, naming the operation.
+
+
+def convolve_complex(x):
+    return np.real(np.sum(np.convolve(x, np.array([1j])) * 1j))
+
+
+def correlate_complex(x):
+    return np.imag(np.sum(np.correlate(np.array([1.0, 2.0, 3.0]), x * 1j)))
+
+
+def array_of_python_complex(a, b):
+    return np.sum(np.abs(np.array([a * 1j, b])))
+
+
+def abs_of_list_of_complex(x):
+    return np.sum(np.abs([x[0] * 1j, x[1] + 0.5j]))
+
+
+def gradient_of_complex(x, y):
+    return np.sum(np.abs(np.gradient(y + 1j * y**2, x)))
+
+
+def convolve_in_helper(z):
+    return np.convolve(z, np.ones(2))
+
+
+def complex_into_helper(x):
+    return np.sum(np.abs(convolve_in_helper(x * 1j)))
+
+
+def make_complex(x):
+    return x * 1j
+
+
+def complex_from_helper(x):
+    return np.sum(np.abs(np.convolve(make_complex(x), np.ones(2))))
+
+
+@pytest.mark.parametrize(
+    "f, args, wrt",
+    [
+        (convolve_complex, (np.array([1.0, 2.0, -0.5]),), 0),
+        (correlate_complex, (np.array([1.0, 2.0]),), 0),
+        (array_of_python_complex, (0.5, 1.5), (0, 1)),
+        (abs_of_list_of_complex, (np.array([0.6, 0.8]),), 0),
+        (gradient_of_complex, (np.array([0.0, 0.4, 1.1]), np.array([0.3, 0.5, 0.9])), (0, 1)),
+        (complex_into_helper, (np.array([1.0, 2.0]),), 0),
+        (complex_from_helper, (np.array([1.0, 2.0]),), 0),
+    ],
+)
+def test_complex_values_reaching_rules_written_for_real_values_are_refused(f, args, wrt):
+    with pytest.raises(ADTransformError, match="may be a complex array or number"):
+        grad(f, wrt=wrt)(*args)
+
+
+def power_spectrum_through_a_helper(x):
+    return np.sum(np.abs(spectrum(x)) ** 2)
+
+
+def spectrum(x):
+    return np.fft.fft(x * 1.0)
+
+
+def test_fft_through_a_helper_is_still_exact():
+    # Parseval: sum |fft(x)|^2 = n sum x^2, so the gradient is 2 n x (calculus)
+    x = RNG.standard_normal(6)
+    np.testing.assert_allclose(grad(power_spectrum_through_a_helper)(x), 12.0 * x, rtol=1e-12)
