@@ -416,6 +416,12 @@ def _leaf_gradient(adjoint, x, path: str, what: str):
         return np.array(result, dtype=x.dtype)  # a copy: no two gradients share memory
     if isinstance(x, (float, np.floating)) and not isinstance(x, bool):
         return type(x)(adjoint)
+    if isinstance(x, np.ndarray) and x.dtype.kind in "Oc" and not _is_zero(adjoint):
+        raise TypeError(
+            f"cannot differentiate with respect to {what}{path}: an array of dtype "
+            f"{x.dtype} reached the result; differentiated leaves must be real numbers or "
+            "float arrays (convert it with .astype(float))"
+        )
     if is_differentiable_leaf(x) is False and not _is_zero(adjoint) and not _is_discrete(x):
         raise ADTransformError(
             f"cannot differentiate with respect to {what}{path}: it is a "

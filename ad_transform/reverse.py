@@ -581,6 +581,7 @@ class _Reverser:
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
             out.append(self.pushed(saved, op.stmt))
         out.extend(self.dict_receiver_check(op))
+        out.extend(self.constant_member_check(op))
         for atom, param in op.number_checks:
             check = self.bindings.reference("require_number", runtime.require_number)
             helper = name_node(self.bindings.reference(code_name(op.callee), op.callee))
@@ -642,6 +643,33 @@ class _Reverser:
         check = self.bindings.reference("dict_receiver", runtime.dict_receiver)
         method = gast.Constant(value=op.value.func.attr, kind=None)
         return [_located(_call_statement(check, [name_node(receiver.id), method]), op.stmt)]
+
+    def constant_member_check(self, op: Op) -> list[gast.stmt]:
+        """``p.shape`` / ``p.round()`` on a varied value not known to be an array or a
+        number: the rule (no derivative) is NumPy's, chosen by the name, so the forward
+        sweep checks that ``p`` is NumPy's (``runtime.array_receiver``): a field or method
+        of that name on a user object would otherwise be taken for a constant."""
+        if op.form != RULE or op.rule.differentiable or not _is_array_method(op):
+            return []
+        value = op.value
+        member = value.func if isinstance(value, gast.Call) else value
+        receiver = member.value if isinstance(member, gast.Attribute) else None
+        if not isinstance(receiver, gast.Name) or receiver.id not in self.analysis.varied:
+            return []
+        if self.analysis.kind_of(receiver) in (ARRAY, SCALAR):
+            return []
+        helper = self.bindings.reference("array_receiver", runtime.array_receiver)
+        where = (
+            f"{os.path.basename(self.fn.parsed.filename)}:{getattr(op.stmt, 'origin_line', '?')}"
+        )
+        args = [
+            name_node(receiver.id),
+            gast.Constant(value=op.rule.name, kind=None),
+            gast.Constant(value=where, kind=None),
+        ]
+        check = _located(_call_statement(helper, args), op.stmt)
+        check.ad_pure = False
+        return [check]
 
     def class_method_check(self, op: Op) -> list[gast.stmt]:
         """``method_of_class(model, 'predict')``: the object has no attribute of its own
