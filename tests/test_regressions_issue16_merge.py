@@ -151,3 +151,17 @@ def test_fft_through_a_helper_is_still_exact():
     # Parseval: sum |fft(x)|^2 = n sum x^2, so the gradient is 2 n x (calculus)
     x = RNG.standard_normal(6)
     np.testing.assert_allclose(grad(power_spectrum_through_a_helper)(x), 12.0 * x, rtol=1e-12)
+
+
+def masked_logsumexp(a):
+    from scipy.special import logsumexp
+
+    return logsumexp(a, b=np.array([0.0, 1.0, 1.0]))
+
+
+def test_logsumexp_masked_element_at_a_large_value_has_zero_gradient():
+    pytest.importorskip("scipy")
+    a = np.array([1000.0, 0.0, 1.0])
+    # calculus: d/da_i log(e^a1 + e^a2) = softmax over the unmasked elements, 0 where b = 0
+    expected = np.array([0.0, 1.0 / (1.0 + np.e), np.e / (1.0 + np.e)])
+    np.testing.assert_allclose(grad(masked_logsumexp)(a), expected, rtol=1e-12)

@@ -166,7 +166,11 @@ def logsumexp_adjoints(g, ans, a, axis=None, b=None, keepdims=False, return_sign
     dtype = _float_dtype_of(a_arr, ans)
     if b is None:
         return _as_input_kind(_like(spread * weights, a_arr, ans), a), None
-    da = unbroadcast(_like(spread * weights * np.asarray(b), a_arr, ans), a_arr)
+    b_arr = np.asarray(b)
+    # an element masked by b == 0 contributes nothing to the sum, however large its a
+    # (exp(a - ans) may overflow there: 0 * inf would be NaN)
+    masked = np.where(b_arr != 0, weights * b_arr, 0.0)
+    da = unbroadcast(_like(spread * masked, a_arr, ans), a_arr)
     db = unbroadcast(np.asarray(spread * weights, dtype=dtype), np.asarray(b))
     return _as_input_kind(da, a), _as_input_kind(db, b)
 
