@@ -162,6 +162,9 @@ class Analysis:
     # a helper's in-out parameters: changed in place for its caller, adjoints in and out
     inout: tuple[str, ...] = ()
     classes: dict[str, type] = field(default_factory=dict)  # names of objects of user classes
+    # complex values may appear (complex_flows.py): adjoints are added out of place, so a
+    # real value's adjoint may become complex (its real part is the gradient)
+    complex_values: bool = False
 
     def class_of(self, atom: gast.expr) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)

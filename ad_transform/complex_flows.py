@@ -73,6 +73,7 @@ def refuse_complex_flows(analysis, complex_context: bool = False) -> None:
     names = complex_names(analysis, complex_context)
     if not names and not any(_reads_complex(op, names, analysis) for op in analysis.ops):
         return
+    analysis.complex_values = True
     for op in analysis.ops:
         if not _reads_complex(op, names, analysis):
             continue

@@ -1001,6 +1001,7 @@ class _Reverser:
         array = op.inputs["x"]
         return (
             isinstance(array, gast.Name)
+            and not self.analysis.complex_values  # zeros made for dx would be real
             and array.id in self.stable
             and self.analysis.kinds.get(array.id) != SCALAR
             and _is_basic_index(op.inputs["index"], self.analysis)

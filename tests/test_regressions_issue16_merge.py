@@ -165,3 +165,21 @@ def test_logsumexp_masked_element_at_a_large_value_has_zero_gradient():
     # calculus: d/da_i log(e^a1 + e^a2) = softmax over the unmasked elements, 0 where b = 0
     expected = np.array([0.0, 1.0 / (1.0 + np.e), np.e / (1.0 + np.e)])
     np.testing.assert_allclose(grad(masked_logsumexp)(a), expected, rtol=1e-12)
+
+
+def stacked_with_complex_then_read(x):
+    d = np.stack([x, 1j * x])
+    return np.sum(np.abs(d) ** 2) + x[0] * np.real(d[1, 1] * 1j)
+
+
+def einsum_of_complex_then_index(x, M):
+    z = np.einsum("ij,j->i", M * (1.0 + 0.5j), x)
+    return np.real(z[0]) + np.sum(np.abs(z) ** 2)
+
+
+def test_real_arguments_whose_adjoints_pass_through_complex_values():
+    # a real argument's first adjoint contribution real, a later one complex: added out
+    # of place where complex values may appear (it was a += casting error)
+    x, M = RNG.standard_normal(3), RNG.standard_normal((2, 3))
+    check_grad(stacked_with_complex_then_read, (x,))
+    check_grad(einsum_of_complex_then_index, (x, M), wrt=(0, 1))

@@ -43,7 +43,8 @@ def _guard_block(block: list[gast.stmt], owned: dict, program: AdjointProgram) -
     for index, stmt in enumerate(block):
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             name = stmt.target.id
-            if not owned.get(name) and program.adjoint_kinds.get(name) != SCALAR:
+            in_place = owned.get(name) and not program.analysis.complex_values
+            if not in_place and program.adjoint_kinds.get(name) != SCALAR:
                 block[index] = _out_of_place(stmt)
             owned[name] = True
         elif isinstance(stmt, gast.Assign):
