@@ -169,7 +169,8 @@ def logsumexp_adjoints(g, ans, a, axis=None, b=None, keepdims=False, return_sign
     b_arr = np.asarray(b)
     # an element masked by b == 0 contributes nothing to the sum, however large its a
     # (exp(a - ans) may overflow there: 0 * inf would be NaN)
-    masked = np.where(b_arr != 0, weights * b_arr, 0.0)
+    with np.errstate(invalid="ignore"):  # inf * 0 where masked: replaced by the 0
+        masked = np.where(b_arr != 0, weights * b_arr, 0.0)
     da = unbroadcast(_like(spread * masked, a_arr, ans), a_arr)
     db = unbroadcast(np.asarray(spread * weights, dtype=dtype), np.asarray(b))
     return _as_input_kind(da, a), _as_input_kind(db, b)
