@@ -90,11 +90,10 @@ def refuse_complex_flows(analysis, complex_context: bool = False) -> None:
             continue
         what = op.rule.name if op.rule is not None else f"this {op.form.replace('_', ' ')}"
         raise analysis.fn.parsed.error(
-            f"cannot differentiate {what} of a value that may be a complex array or number: its "
-            "adjoint is "
-            "written for real values (complex values are differentiated through arithmetic, "
-            "the NumPy elementwise functions, sums, matrix products and the FFTs, on arrays "
-            "and numbers; see docs/conventions/complex.md)",
+            f"cannot differentiate {what} of a value that may be a complex array or number: "
+            "its adjoint is written for real values (complex values are differentiated "
+            "through arithmetic, the NumPy elementwise functions, sums, matrix products and "
+            "the FFTs, on arrays and numbers; see docs/conventions/complex.md)",
             op.stmt,
         )
 
@@ -111,9 +110,7 @@ def complex_names(analysis, complex_context: bool = False) -> set[str]:
         for op in analysis.ops:
             if op.target is None or op.target in names:
                 continue
-            if (op.rule is not None and op.rule.name in _REAL_RESULTS) or _is_slice(
-                op.target, analysis
-            ):
+            if (op.rule is not None and op.rule.name in _REAL_RESULTS) or _is_slice(op):
                 continue  # real results; a slice's complex step counts points (np.r_)
             if _makes_complex(op, analysis) or _reads_complex(op, names, analysis):
                 names.add(op.target)
@@ -128,7 +125,7 @@ def _makes_complex(op, analysis) -> bool:
 
 
 def _reads_complex(op, names: set, analysis) -> bool:
-    if op.target is not None and _is_slice(op.target, analysis):
+    if _is_slice(op):
         return False
     for atom in op.inputs.values():
         if _is_complex_atom(atom, analysis.fn.parsed, analysis.fn):
@@ -219,15 +216,22 @@ def _container_operand(op, names: set, analysis) -> bool:
     whose adjoint is not followed for complex values: by a rule other than the array
     constructors and joins, from a container not made by a display here, or holding
     values computed from Python numbers (their adjoints are cast to float)."""
+    containers = [
+        atom.id
+        for atom in op.inputs.values()
+        if isinstance(atom, gast.Name)
+        and atom.id in names
+        and analysis.kinds.get(atom.id) in (SEQUENCE, DICT)
+    ]
+    if not containers:
+        return False
+    if op.rule.name not in _CONTAINER_RULES:
+        return True
     displays = {o.target: o for o in analysis.ops if o.form == "build" and o.target}
     numbers = _number_derived(analysis)
-    for atom in op.inputs.values():
-        if not isinstance(atom, gast.Name) or atom.id not in names:
-            continue
-        if analysis.kinds.get(atom.id) not in (SEQUENCE, DICT):
-            continue
-        build = displays.get(atom.id)
-        if op.rule.name not in _CONTAINER_RULES or build is None:
+    for name in containers:
+        build = displays.get(name)
+        if build is None:
             return True
         if any(
             isinstance(e, gast.Name) and e.id in names and e.id in numbers
@@ -257,8 +261,9 @@ def _number_derived(analysis) -> set[str]:
     return derived
 
 
-def _is_slice(name: str, analysis) -> bool:
-    value = next((o.stmt.value for o in analysis.ops if o.target == name), None)
+def _is_slice(op) -> bool:
+    """Whether ``op`` is ``v = slice(...)`` (normalize's form of ``a:b:c`` in ``np.r_``)."""
+    value = getattr(op.stmt, "value", None)
     return (
         isinstance(value, gast.Call)
         and isinstance(value.func, gast.Name)
