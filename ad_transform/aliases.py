@@ -466,6 +466,9 @@ class _Walk:
             callee = _resolve(call.func, self.parsed)
             if any(callee is builder for builder in _ELEMENT_CONTAINERS):
                 return self.container_of_elements(call, holds, state)
+            if _helper_returns_new(callee) and not _helper_returns_new(callee, whole=True):
+                token = self.fresh(call, state, container=True)  # a new tuple holding them
+                return holds | token, (min(token), None, frozenset())
             return self.new(call, state)
         func = call.func
         if (
@@ -562,8 +565,9 @@ _ELEMENT_CONTAINERS = (list, tuple, sorted, set, frozenset)
 _HELPERS_BEING_READ: set = set()  # code objects: recursion guard of _helper_returns_new
 
 
-def _helper_returns_new(callee: object) -> bool:
-    """Whether ``callee`` is a user function that always returns an object it created."""
+def _helper_returns_new(callee: object, whole: bool = False) -> bool:
+    """Whether ``callee`` is a user function that always returns an object it created
+    (with ``whole``: one holding none of the objects it was given)."""
     from .callables import is_library_file
     from .ownership import returns_owned
 
@@ -574,7 +578,7 @@ def _helper_returns_new(callee: object) -> bool:
         return False  # recursion: not known
     _HELPERS_BEING_READ.add(code)
     try:
-        return returns_owned(callee)
+        return returns_owned(callee, whole=whole)
     finally:
         _HELPERS_BEING_READ.discard(code)
 

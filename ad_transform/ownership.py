@@ -70,9 +70,9 @@ def _check_live_aliases(stores: list, analysis) -> None:
     pure = {id(op.stmt) for op in analysis.ops if op.pure and op.target is not None}
     live_after = _live_after(analysis.fn.body, {id(op.stmt) for op in varied}, pure)
     loops = _enclosing_loops(analysis.fn.body)
-    points, _ = _memory(analysis)
+    everywhere, _ = _memory(analysis)
     for op in varied:
-        changed = points.get(op.target, {op.target})
+        changed = everywhere.get(op.target, {op.target})
         earlier = _may_run_before(op, changed, analysis.ops, loops)
         points, holds = _memory(analysis, earlier)
         # a helper that changes an argument and returns it: its result is bound after the
@@ -455,16 +455,21 @@ def _is_copy_method(callee: object) -> bool:
     )
 
 
-_RETURNS_OWNED: dict[object, bool] = {}
+_RETURNS_OWNED: dict[tuple[object, bool], bool] = {}
+# rules whose result may hold the objects its operands hold (list/tuple concatenation,
+# repetition, containers of the elements)
+_ELEMENT_CARRIERS = (operator.add, operator.mul, list, tuple, sorted, set, frozenset, dict)
 
 
-def returns_owned(callee: object, seen: frozenset = frozenset()) -> bool:
-    """Whether the user function ``callee`` always returns an object it created."""
+def returns_owned(callee: object, seen: frozenset = frozenset(), whole: bool = False) -> bool:
+    """Whether the user function ``callee`` always returns an object it created; with
+    ``whole``, also one that holds no object it was given (a new number or array, not a
+    new tuple ``(a, 2.0)`` holding its argument ``a``)."""
     code = getattr(callee, "__code__", None)
     if code is None or code in seen:
         return False  # recursion: not known
-    if code in _RETURNS_OWNED:
-        return _RETURNS_OWNED[code]
+    if (code, whole) in _RETURNS_OWNED:
+        return _RETURNS_OWNED[code, whole]
     from .analyze import _collect, _kinds  # the same resolution as the caller's
     from .normalize import normalize
     from .parse import parse_function
@@ -475,16 +480,62 @@ def returns_owned(callee: object, seen: frozenset = frozenset()) -> bool:
         _collect(fn.body, fn, 0, ops, set(), set())
         kinds = _kinds(ops, {}, fn)
     except (ADTransformError, OSError, TypeError):
-        _RETURNS_OWNED[code] = False
+        _RETURNS_OWNED[code, whole] = False
         return False
     owned = owned_names(ops, fn, kinds, seen | {code})
+    if whole:
+        owned &= _holding_nothing_given(ops, owned, kinds, seen | {code})
     returned = [op.inputs["value"] for op in ops if op.form == "return"]
     result = bool(returned) and all(
         (isinstance(v, gast.Name) and v.id in owned) or isinstance(v, gast.Constant)
         for v in returned
     )
-    _RETURNS_OWNED[code] = result
+    _RETURNS_OWNED[code, whole] = result
     return result
+
+
+def _arithmetic_operands(op, kinds: dict) -> bool:
+    """``a + b`` / ``a * b`` is arithmetic (not a concatenation or repetition of lists)
+    when an operand is a number or array: a float literal, or a name of those kinds."""
+    if op.rule.primitive not in (operator.add, operator.mul):
+        return False
+    for atom in op.inputs.values():
+        if isinstance(atom, gast.Constant) and type(atom.value) in (float, complex):
+            return True
+        if isinstance(atom, gast.Name) and kinds.get(atom.id) in (ARRAY, SCALAR):
+            return True
+    return False
+
+
+def _holding_nothing_given(ops: list, owned: set, kinds: dict, seen: frozenset) -> set[str]:
+    """The owned names whose objects hold no object made outside (a display holds its
+    elements; ``a + b`` of lists, ``list(x)`` hold theirs; a number or an array holds none)."""
+    definitions: dict[str, list] = {}
+    for op in ops:
+        if op.target in owned and op.form not in _MUTATIONS:
+            definitions.setdefault(op.target, []).append(op)
+    empty = set(definitions)
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(empty):
+            if not all(_holds_nothing_given(op, empty, kinds, seen) for op in definitions[name]):
+                empty.discard(name)
+                changed = True
+    return empty
+
+
+def _holds_nothing_given(op, empty: set, kinds: dict, seen: frozenset) -> bool:
+    names = [a.id for a in op.inputs.values() if isinstance(a, gast.Name)]
+    if op.form == _BUILD:
+        return all(name in empty for name in names)
+    if op.form == _COPY:
+        return all(name in empty for name in names)
+    if op.form == _USER_CALL:
+        return returns_owned(op.callee, seen, whole=True)
+    if op.form == _RULE and op.rule.primitive in _ELEMENT_CARRIERS:
+        return kinds.get(op.target) in (ARRAY, SCALAR) or _arithmetic_operands(op, kinds)
+    return op.form in (_RULE, _CONSTANT, _OPAQUE)
 
 
 # -- the message --------------------------------------------------------------------------
