@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import string
 
 import numpy as np
@@ -393,33 +395,137 @@ def einsum_adjoint(g, subscripts, k, *operands):
     A label repeated in operand ``k`` (a diagonal, ``'ii'``) is linked through an identity
     matrix; a label that only operand ``k`` has (summed away) is broadcast with ones; an
     ellipsis is spelled out in letters (a broadcast size-1 axis gets a label of its own).
+    The plan (subscripts, extra operands, contraction order) is made once per subscripts,
+    operand and shapes (``_einsum_adjoint_plan``).
     """
     if not isinstance(subscripts, str):  # the interleaved form: subscripts is operand 0
         return _interleaved_adjoint(g, k + 1, subscripts, *operands)
-    arrays = [np.asarray(o) for o in operands if o is not None]
-    terms, output, sizes, fresh = _einsum_labels(subscripts, [a.shape for a in arrays])
-    dtype = _dtype_of(arrays[k], g)
+    arrays = [o if type(o) is np.ndarray else np.asarray(o) for o in operands if o is not None]
+    spec, others, extras, path = _einsum_adjoint_plan(subscripts, k, tuple(a.shape for a in arrays))
+    mine = arrays[k]
+    if type(g) is np.ndarray and g.dtype == mine.dtype and g.dtype.kind in "fc":
+        dtype = g.dtype
+    else:
+        dtype = _dtype_of(mine, g)
+    values = [arrays[j] for j in others]
+    values.append(g if type(g) is np.ndarray else np.asarray(g))
+    for eye, size in extras:
+        values.append(np.eye(size, dtype=dtype) if eye else np.ones(size, dtype=dtype))
+    if type(path) is tuple:  # a matrix product of two arrays in some layout
+        result = _as_matrix_product(path, *values)
+    else:
+        result = np.einsum(spec, *values, optimize=path)
+    if type(result) is not np.ndarray or result.dtype != dtype:
+        result = np.asarray(result, dtype=dtype)
+    if result.shape != mine.shape:  # an axis of length 1 that einsum broadcast
+        result = unbroadcast(result, mine)
+    return _scalar_like(result, operands[k])
+
+
+@functools.lru_cache(maxsize=1024)
+def _einsum_adjoint_plan(subscripts: str, k: int, shapes: tuple) -> tuple:
+    """How to compute the adjoint of operand ``k`` of ``np.einsum(subscripts, ...)`` with
+    operands of these shapes: ``(spec, others, extras, path)``. The einsum ``spec`` reads
+    the operands ``others`` (their positions), then ``g``, then one identity matrix
+    (``(True, size)``) or vector of ones (``(False, size)``) per entry of ``extras``;
+    ``path`` is the ``optimize`` argument: ``False`` for two operands (NumPy's C loop), a
+    contraction order found once for more; or, for two operands whose every label is in
+    exactly two of the operands and the result, the matrix product that computes it
+    (``_matrix_product_plan``)."""
+    terms, output, sizes, fresh = _einsum_labels(subscripts, list(shapes))
     target = terms[k]
-    inputs = [t for j, t in enumerate(terms) if j != k] + [output]
-    values = [a for j, a in enumerate(arrays) if j != k] + [np.asarray(g)]
+    others = tuple(j for j in range(len(terms)) if j != k)
+    inputs = [terms[j] for j in others] + [output]
+    extras = []
     unique = []
     for label in target:
         if label in unique:  # a diagonal: a fresh label tied to the first by an identity
             new = next(fresh)
+            sizes[new] = sizes[label]
             unique.append(new)
             inputs.append(label + new)
-            values.append(np.eye(sizes[label], dtype=dtype))
+            extras.append((True, sizes[label]))
         else:
             unique.append(label)
     present = set("".join(inputs))
     for label in unique:
         if label not in present:  # summed away in the forward: broadcast back
             inputs.append(label)
-            values.append(np.ones(sizes[label], dtype=dtype))
+            extras.append((False, sizes[label]))
             present.add(label)
     spec = ",".join(inputs) + "->" + "".join(unique)
-    result = np.einsum(spec, *values, optimize=len(values) > 2)
-    return _scalar_like(np.asarray(result, dtype=dtype), operands[k])
+    path = False
+    if _sizes_agree(terms, shapes, sizes):
+        path = _matrix_product_plan(inputs, "".join(unique), sizes) or False
+    if len(inputs) > 2:
+        ghosts = [np.broadcast_to(np.zeros(()), tuple(sizes[c] for c in t)) for t in inputs]
+        path = np.einsum_path(spec, *ghosts, optimize="greedy")[0]
+    return spec, others, tuple(extras), path
+
+
+def _sizes_agree(terms: list[str], shapes: tuple, sizes: dict) -> bool:
+    """Whether each label has one size in every operand (no axis of length 1 broadcast
+    against a longer one)."""
+    return all(
+        sizes[label] == n for term, shape in zip(terms, shapes) for label, n in zip(term, shape)
+    )
+
+
+def _matrix_product_plan(inputs: list[str], output: str, sizes: dict) -> tuple | None:
+    """``np.einsum(f"{a},{b}->{output}", A, B)`` as one matrix product (BLAS), if it is
+    one: every label in exactly two of ``a``, ``b`` and ``output`` (no diagonal, no batch
+    axis, no axis summed in one operand alone). The plan for ``_as_matrix_product``:
+    ``(swap, left, right, shape, order)``, the operands taken as ``(B, A)`` if ``swap``,
+    ``left``/``right`` how each becomes a matrix (an axis order and a 2-D shape, ``None``
+    where nothing is to do), ``shape`` the result's axes before the transposition
+    ``order`` (``None``: the product's own). The operand order that needs no final
+    transposition is preferred."""
+    if len(inputs) != 2:
+        return None
+    a, b = inputs
+    labels = a + b + output
+    if any(len(set(t)) != len(t) for t in (a, b, output)):
+        return None
+    if any(labels.count(c) != 2 for c in labels):
+        return None
+    plans = []
+    for swap, (x, y) in ((False, (a, b)), (True, (b, a))):
+        contracted = [c for c in x if c in y]
+        free_x = [c for c in x if c not in y]
+        free_y = [c for c in y if c not in x]
+        left = _as_matrix_plan(x, free_x + contracted, free_x, contracted, sizes)
+        right = _as_matrix_plan(y, contracted + free_y, contracted, free_y, sizes)
+        shape = tuple(sizes[c] for c in free_x + free_y)
+        order = tuple((free_x + free_y).index(c) for c in output)
+        identity = order == tuple(range(len(order)))
+        plans.append((swap, left, right, shape, None if identity else order))
+    return next((p for p in plans if p[4] is None), plans[0])
+
+
+def _as_matrix_plan(term: str, wanted: list[str], rows: list[str], columns: list[str], sizes):
+    """How an operand with axes ``term`` becomes the matrix with axes ``wanted`` grouped
+    into ``rows`` and ``columns``: ``(axis order or None, 2-D shape or None)``."""
+    order = tuple(term.index(c) for c in wanted)
+    shape = (math.prod(sizes[c] for c in rows), math.prod(sizes[c] for c in columns))
+    flat = len(rows) == 1 and len(columns) == 1
+    return (None if order == tuple(range(len(order))) else order, None if flat else shape)
+
+
+def _as_matrix_product(plan: tuple, first, second):
+    """The einsum of two operands a matrix product computes (``_matrix_product_plan``)."""
+    swap, left, right, shape, order = plan
+    if swap:
+        first, second = second, first
+    product = _as_matrix(first, *left) @ _as_matrix(second, *right)
+    if product.shape != shape:
+        product = product.reshape(shape)
+    return product if order is None else product.transpose(order)
+
+
+def _as_matrix(x, order, shape):
+    if order is not None:
+        x = x.transpose(order)
+    return x if shape is None else x.reshape(shape)
 
 
 def _einsum_labels(subscripts, shapes):

@@ -1,0 +1,259 @@
+"""Issue 15, runtime part: cheaper adjoints that stay exact.
+
+* index reads accumulate in place (``accumulate_index``: ``dx[index] += g``), np.add.at
+  only for index arrays that may repeat;
+* einsum adjoints from a cached plan (a matrix product where the subscripts are one);
+* the Cholesky adjoint by triangular solves (Murray 2016);
+* lazy rule families (import time).
+
+Expected values come from central finite differences (``check_grad``) and the
+dot-product test (``check_vjp_dot_product``); no timing is asserted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from gradcheck import check_grad, check_vjp_dot_product
+
+import ad_transform as ad
+from ad_transform import runtime
+from ad_transform.runtime import linalg as runtime_linalg
+
+RNG = np.random.default_rng(1515)
+
+
+def _vector(n: int) -> np.ndarray:
+    return RNG.standard_normal(n)
+
+
+# -- index reads: accumulate into the adjoint in place ----------------------------------------
+
+
+def heat_slices(u, alpha, steps):
+    for _ in range(steps):
+        new = u.copy()
+        new[1:-1] = u[1:-1] + alpha * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u = new
+    return np.sum(u * u)
+
+
+def heat_concatenate(u, alpha, steps):
+    for _ in range(steps):
+        laplacian = u[2:] - 2.0 * u[1:-1] + u[:-2]
+        u = np.concatenate([u[:1], u[1:-1] + alpha * laplacian, u[-1:]])
+    return np.sum(u * u)
+
+
+@pytest.mark.parametrize("f", [heat_slices, heat_concatenate])
+def test_heat_stencils(f):
+    u = np.sin(np.linspace(0.0, 3.0, 11)) + 0.2 * _vector(11)
+    check_grad(f, (u, 0.2, 6), wrt=(0, 1))
+    check_vjp_dot_product(f, (u, 0.2, 6), wrt=(0, 1))
+
+
+def test_heat_slices_accumulates_in_place():
+    source = ad.grad(heat_slices, wrt=(0, 1)).source_for(np.ones(5), 0.1, 2)
+    assert "accumulate_index(" in source
+
+
+def overlapping_reads(x):
+    return np.sum(x[1:] * x[:-1]) + np.sum(x[::2] ** 2) + x[3] * x[-1] + np.sum(x[::-1][:4] * 1.5)
+
+
+def reads_2d(a):
+    return (
+        np.sum(a[1:, :2] * a[:-1, 1:3])
+        + np.sum(a[0] ** 3)
+        + np.sum(a[..., 1] * a[:, None, 2][:, 0])
+        + a[2, 3] * a[1, 1]
+    )
+
+
+def reads_first_contribution_not_a_read(x):
+    return np.sum(x * x) + np.sum(x[2:5] * 3.0) + np.sum(np.sin(x[1:]))
+
+
+def reads_in_loop(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + np.sum(x[i : i + 3] * x[i + 1 : i + 4])
+    return total
+
+
+def reads_in_branch(x, flag):
+    if flag:
+        y = x[1:] * 2.0
+    else:
+        y = x[:-1] * 3.0
+    return np.sum(y * x[:-1] + x[1:] ** 2)
+
+
+def fancy_repeats(x):
+    idx = np.array([0, 2, 2, 5, 0])
+    return np.sum(x[idx] ** 2) + np.sum(x[[1, 1, 3]] * x[:3])
+
+
+def mask_reads(x):
+    mask = x > 0.0
+    return np.sum(x[mask] ** 3) + np.sum(x[1:] * 2.0)
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (overlapping_reads, (_vector(9),)),
+        (reads_2d, (RNG.standard_normal((4, 5)),)),
+        (reads_first_contribution_not_a_read, (_vector(8),)),
+        (reads_in_loop, (_vector(10), 5)),
+        (reads_in_branch, (_vector(7), True)),
+        (reads_in_branch, (_vector(7), False)),
+        (fancy_repeats, (_vector(6),)),
+        (mask_reads, (_vector(9),)),
+    ],
+)
+def test_index_reads(f, args):
+    check_grad(f, args)
+    check_vjp_dot_product(f, args)
+
+
+def test_index_reads_float32_keep_their_dtype():
+    x = _vector(9).astype(np.float32)
+    gradient = ad.grad(overlapping_reads)(x)
+    assert gradient.dtype == np.float32
+    expected = ad.grad(overlapping_reads)(x.astype(np.float64))
+    np.testing.assert_allclose(gradient, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "shape, index, g_shape",
+    [
+        ((6,), slice(1, -1), (4,)),
+        ((6,), 3, ()),
+        ((6,), np.int64(-2), ()),
+        ((4, 5), (slice(None), 2), (4,)),
+        ((4, 5), (Ellipsis, None, slice(1, 3)), (4, 1, 2)),
+        ((4, 5), (1, 2), ()),
+        ((6,), np.array([0, 2, 2, 5]), (4,)),
+        ((6,), [1, 1, 3], (3,)),
+        ((6,), np.array([True, False, True, True, False, False]), (3,)),
+        ((4, 5), (np.array([0, 0, 3]), slice(1, 3)), (3, 2)),
+    ],
+)
+def test_accumulate_index_equals_the_generic_adjoint(shape, index, g_shape):
+    x = RNG.standard_normal(shape)
+    g = RNG.standard_normal(g_shape) if g_shape else float(RNG.standard_normal())
+    dx = RNG.standard_normal(shape)
+    expected = dx + runtime.index_adjoint(g, x, index)
+    result = runtime.accumulate_index(dx, g, x, index)
+    np.testing.assert_allclose(result, expected, rtol=1e-15, atol=1e-15)
+    assert result is dx  # written in place into the owned adjoint
+    assert not np.shares_memory(result, x)
+
+
+def test_accumulate_index_leaves_g_and_x_alone_and_accepts_a_scalar_start():
+    x = _vector(6)
+    g = _vector(4)
+    g_before, x_before = g.copy(), x.copy()
+    result = runtime.accumulate_index(0.0, g, x, slice(2, None))
+    np.testing.assert_array_equal(result, runtime.index_adjoint(g_before, x_before, slice(2, None)))
+    assert not np.shares_memory(result, g) and not np.shares_memory(result, x)
+    np.testing.assert_array_equal(g, g_before)
+    np.testing.assert_array_equal(x, x_before)
+    again = runtime.accumulate_index(result, 0.0, x, slice(2, None))  # a zero adjoint
+    assert again is result
+
+
+def test_accumulate_index_on_lists_takes_the_generic_path():
+    xs = [1.0, 2.0, 3.0]
+    dxs = runtime.ListAdjoint([0.5, 0.0, 0.0])
+    result = runtime.accumulate_index(dxs, 2.0, xs, 1)
+    assert list(result) == [0.5, 2.0, 0.0]
+
+
+# -- einsum: cached plans, matrix products ---------------------------------------------------
+
+
+def _einsum_case(subscripts, shapes):
+    operands = tuple(RNG.standard_normal(s) for s in shapes)
+    out_shape = np.einsum(subscripts, *operands).shape
+    weights = RNG.standard_normal(out_shape)
+
+    def f(*ops):
+        return np.sum(np.einsum(subscripts, *ops) * weights)
+
+    return f, operands
+
+
+EINSUMS = [
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("id,jd->ij", [(5, 3), (4, 3)]),
+    ("ij,jd->id", [(4, 5), (5, 3)]),
+    ("i,i->", [(5,), (5,)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("ij,j->i", [(3, 4), (4,)]),
+    ("abc,cd->abd", [(2, 3, 4), (4, 5)]),
+    ("abc,bcd->ad", [(2, 3, 4), (3, 4, 5)]),
+    ("ab,ba->", [(3, 4), (4, 3)]),
+    ("abc,dc->dba", [(2, 3, 4), (5, 4)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("ij,jk", [(3, 4), (4, 2)]),
+    ("...ij,jk->...ik", [(2, 3, 4), (4, 2)]),
+    ("ij,jk->ik", [(3, 1), (4, 2)]),  # a length-1 axis broadcast against 4
+    ("ii->i", [(4, 4)]),
+    ("ij->", [(3, 4)]),
+    ("ij,jk,kl->il", [(3, 4), (4, 5), (5, 2)]),
+    ("ii,ij->j", [(3, 3), (3, 4)]),
+    ("ij,k->ik", [(3, 4), (5,)]),
+]
+
+
+@pytest.mark.parametrize("subscripts, shapes", EINSUMS)
+def test_einsum_adjoints(subscripts, shapes):
+    f, operands = _einsum_case(subscripts, shapes)
+    wrt = tuple(range(len(operands))) if len(operands) > 1 else 0
+    check_grad(f, operands, wrt=wrt)
+    check_vjp_dot_product(f, operands, wrt=wrt)
+
+
+def test_einsum_adjoint_plan_is_made_once():
+    f, operands = _einsum_case("id,jd->ij", [(6, 3), (5, 3)])
+    gradient = ad.grad(f, wrt=(0, 1))
+    gradient(*operands)
+    before = runtime_linalg._einsum_adjoint_plan.cache_info()
+    gradient(*operands)
+    after = runtime_linalg._einsum_adjoint_plan.cache_info()
+    assert after.misses == before.misses
+    assert after.hits == before.hits + 2
+
+
+def attention(Wq, Wk, Wv, X):
+    Q = X @ Wq
+    K = X @ Wk
+    V = X @ Wv
+    S = np.einsum("id,jd->ij", Q, K) / math.sqrt(Q.shape[1])
+    S = S - np.max(S, axis=1, keepdims=True)
+    P = np.exp(S)
+    P = P / np.sum(P, axis=1, keepdims=True)
+    out = np.einsum("ij,jd->id", P, V)
+    return np.sum(out * out)
+
+
+def test_attention():
+    X = RNG.standard_normal((5, 4))
+    Ws = tuple(RNG.standard_normal((4, 4)) / 2.0 for _ in range(3))
+    check_grad(attention, (*Ws, X), wrt=(0, 1, 2))
+    check_vjp_dot_product(attention, (*Ws, X), wrt=(0, 1, 2))
+
+
+def squared_product(a, b):
+    return np.sum(np.einsum("ij,jk->ik", a, b) ** 2)
+
+
+def test_einsum_float32_keeps_its_dtype():
+    a = RNG.standard_normal((3, 4)).astype(np.float32)
+    b = RNG.standard_normal((4, 2)).astype(np.float32)
+    da, db = ad.grad(squared_product, wrt=(0, 1))(a, b)
+    assert da.dtype == np.float32 and db.dtype == np.float32
