@@ -257,3 +257,112 @@ def test_einsum_float32_keeps_its_dtype():
     b = RNG.standard_normal((4, 2)).astype(np.float32)
     da, db = ad.grad(squared_product, wrt=(0, 1))(a, b)
     assert da.dtype == np.float32 and db.dtype == np.float32
+
+
+# -- Cholesky by triangular solves; solves with triangular matrices ----------------------------
+
+
+def gp_nll(log_ell, log_sf, log_sn, X, y):
+    d = X[:, None, :] - X[None, :, :]
+    r2 = np.sum(d * d, axis=-1)
+    K = np.exp(2.0 * log_sf) * np.exp(-0.5 * r2 / np.exp(2.0 * log_ell))
+    K = K + np.exp(2.0 * log_sn) * np.eye(X.shape[0])
+    L = np.linalg.cholesky(K)
+    alpha = np.linalg.solve(L.T, np.linalg.solve(L, y))
+    return 0.5 * (y @ alpha) + np.sum(np.log(np.diag(L)))
+
+
+def _gp_args(n: int) -> tuple:
+    X = RNG.uniform(-3.0, 3.0, (n, 2))
+    y = np.sin(X[:, 0]) * np.cos(X[:, 1]) + 0.1 * RNG.standard_normal(n)
+    return (math.log(1.2), math.log(0.9), math.log(0.3), X, y)
+
+
+def _without_scipy(monkeypatch):
+    monkeypatch.setattr(runtime_linalg, "_scipy_solve_triangular", lambda: None)
+
+
+@pytest.mark.parametrize("n", [6, 40])  # 40: the solves' adjoints see triangular matrices
+@pytest.mark.parametrize("scipy_present", [True, False])
+def test_gp_marginal_likelihood(n, scipy_present, monkeypatch):
+    if not scipy_present:
+        _without_scipy(monkeypatch)
+    args = _gp_args(n)
+    check_grad(gp_nll, args, wrt=(0, 1, 2))
+    check_vjp_dot_product(gp_nll, args, wrt=(0, 1, 2, 4))
+
+
+def _spd(n: int, batch: tuple = ()) -> np.ndarray:
+    b = RNG.standard_normal((*batch, n, n))
+    return b @ np.swapaxes(b, -1, -2) + n * np.eye(n)
+
+
+def weighted_cholesky(a, w):
+    return np.sum(w * np.linalg.cholesky(a))
+
+
+def weighted_cholesky_upper(a, w):
+    return np.sum(w * np.linalg.cholesky(a, upper=True))
+
+
+@pytest.mark.parametrize("batch", [(), (2,)])
+@pytest.mark.parametrize("scipy_present", [True, False])
+def test_cholesky_adjoint(batch, scipy_present, monkeypatch):
+    if not scipy_present:
+        _without_scipy(monkeypatch)
+    a = _spd(5, batch)
+    w = RNG.standard_normal(a.shape)
+    check_grad(weighted_cholesky, (a, w))
+    check_vjp_dot_product(weighted_cholesky, (a, w))
+
+
+@pytest.mark.skipif(
+    int(np.__version__.split(".")[0]) < 2, reason="np.linalg.cholesky(upper=) is NumPy 2"
+)
+def test_cholesky_adjoint_upper():
+    a = _spd(5)
+    check_grad(weighted_cholesky_upper, (a, RNG.standard_normal(a.shape)))
+
+
+def test_cholesky_adjoint_equals_the_inverse_formula():
+    """Murray's formula written with explicit inverses, the textbook form."""
+    a = _spd(7, (3,))
+    L = np.linalg.cholesky(a)
+    gL = np.tril(RNG.standard_normal(a.shape))
+    phi = np.tril(np.swapaxes(L, -1, -2) @ gL)
+    phi -= 0.5 * np.tril(np.triu(phi))
+    inv_L = np.linalg.inv(L)
+    s = np.swapaxes(inv_L, -1, -2) @ phi @ inv_L
+    sym = s + np.swapaxes(s, -1, -2)
+    expected = np.tril(sym, -1) + 0.5 * np.tril(np.triu(sym))
+    for k in range(3):
+        np.testing.assert_allclose(
+            runtime.cholesky_adjoint(gL[k], L[k], a[k]), expected[k], rtol=1e-10, atol=1e-12
+        )
+    np.testing.assert_allclose(runtime.cholesky_adjoint(gL, L, a), expected, rtol=1e-10, atol=1e-12)
+
+
+def triangular_solve(t, b):
+    return np.sum(np.linalg.solve(t, b) ** 2)
+
+
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("b_shape", [(40,), (40, 3)])
+def test_solve_with_triangular_matrices(lower, b_shape):
+    t = RNG.standard_normal((40, 40)) + 8.0 * np.eye(40)
+    t = np.tril(t) if lower else np.triu(t)
+    b = RNG.standard_normal(b_shape)
+    assert runtime_linalg._triangle_of(t) == ("lower" if lower else "upper")
+    check_vjp_dot_product(triangular_solve, (t, b), wrt=(0, 1))
+    gradient = ad.grad(triangular_solve, wrt=1)(t, b)
+    x = np.linalg.solve(t, b)
+    np.testing.assert_allclose(gradient, np.linalg.solve(t.T, 2.0 * x), rtol=1e-10)
+
+
+def test_triangle_of_a_full_or_small_matrix_is_none():
+    full = RNG.standard_normal((40, 40))
+    assert runtime_linalg._triangle_of(full) is None
+    corners_zero = full.copy()
+    corners_zero[0, -1] = corners_zero[-1, 0] = 0.0
+    assert runtime_linalg._triangle_of(corners_zero) is None
+    assert runtime_linalg._triangle_of(np.tril(full)[:5, :5]) is None  # small: not checked

@@ -324,10 +324,40 @@ _NUMPY_1 = int(np.__version__.split(".")[0]) < 2
 
 def solve_cotangent(g, a, b):
     """``solve(a^T, g)``: the adjoint of ``b`` in ``x = np.linalg.solve(a, b)``, before
-    un-broadcasting."""
+    un-broadcasting. A triangular ``a`` (``np.linalg.solve(L, y)`` with a Cholesky
+    factor) is solved as one, with SciPy when it is installed."""
+    if (
+        type(g) is np.ndarray
+        and g.dtype.kind == "f"
+        and g.ndim <= 2
+        and g.shape == np.shape(b)
+        and (triangle := _triangle_of(a)) is not None
+    ):
+        solve_triangular = _scipy_solve_triangular()
+        if solve_triangular is not None:
+            return solve_triangular(a, g, trans="T", lower=triangle == "lower", check_finite=False)
     if _solves_vectors(a, b):
         return np.linalg.solve(_mT(a), np.asarray(g)[..., None])[..., 0]
     return np.linalg.solve(_mT(a), g)
+
+
+# below this size a general solve costs less than telling whether a matrix is triangular
+_TRIANGLE_CHECK_SIZE = 32
+
+
+def _triangle_of(a) -> str | None:
+    """``'lower'`` or ``'upper'`` if ``a`` is one real triangular matrix (of size 32 or
+    more), else ``None``. A full matrix is told apart by its corners, at no cost."""
+    if type(a) is not np.ndarray or a.ndim != 2 or a.dtype.kind != "f":
+        return None
+    n = a.shape[0]
+    if n < _TRIANGLE_CHECK_SIZE or a.shape[1] != n:
+        return None
+    if a[0, n - 1] == 0 and not np.triu(a, 1).any():
+        return "lower"
+    if a[n - 1, 0] == 0 and not np.tril(a, -1).any():
+        return "upper"
+    return None
 
 
 def solve_matrix_adjoint(gb, x, a, b):
@@ -369,23 +399,54 @@ def slogdet_adjoint(g, a):
 
 
 def cholesky_adjoint(g, ans, a, upper=False):
-    """The adjoint of ``np.linalg.cholesky`` (Murray 2016), for the triangle NumPy reads.
+    """The adjoint of ``np.linalg.cholesky``, for the triangle NumPy reads.
 
-    With ``L L^T = A``: ``S = L^{-T} Phi(L^T dL) L^{-1}`` (``Phi``: the lower triangle
-    with half the diagonal) and the symmetric adjoint ``(S + S^T) / 2``. NumPy reads only
-    the lower triangle of ``a`` (the upper one with ``upper=True``), so that is where the
-    gradient lies: an off-diagonal entry stands for both symmetric positions.
+    I. Murray, "Differentiation of the Cholesky decomposition", arXiv:1602.07527 (2016),
+    the blocked-free formula of section 3.1: with ``L L^T = A`` and ``Phi`` the lower
+    triangle with half the diagonal, ``P = Phi(L^T dL)``, ``S = L^{-T} P L^{-1}`` (two
+    triangular solves, no inverse) and ``dA = Phi(S + S^T)``. NumPy reads only the lower
+    triangle of ``a`` (the upper one with ``upper=True``), so that is where the gradient
+    lies: an off-diagonal entry stands for both symmetric positions.
     """
     refuse_complex(ans, "np.linalg.cholesky")
     L = _mT(ans) if upper else np.asarray(ans)
     gL = _mT(g) if upper else np.asarray(g)
     phi = np.tril(_mT(L) @ gL)
-    phi = phi - 0.5 * np.tril(np.triu(phi))  # halve the diagonal
-    inv_L = np.linalg.inv(L)
-    s = _mT(inv_L) @ phi @ inv_L
-    sym = s + _mT(s)  # twice the symmetric adjoint
-    diagonal = 0.5 * np.tril(np.triu(sym))
-    return np.triu(sym, 1) + diagonal if upper else np.tril(sym, -1) + diagonal
+    _halve_diagonal(phi)
+    s = _solve_lower_transposed(L, _mT(_solve_lower_transposed(L, _mT(phi))))
+    sym = s + _mT(s)  # S + S^T: symmetric
+    da = np.triu(sym) if upper else np.tril(sym)
+    _halve_diagonal(da)
+    return da
+
+
+def _halve_diagonal(m: np.ndarray) -> None:
+    """Halve the diagonal of the (stack of) square matrices ``m``, in place."""
+    n = m.shape[-1]
+    if m.ndim == 2 and m.flags.c_contiguous:
+        m.reshape(-1)[:: n + 1] *= 0.5  # the diagonal as a strided view
+    else:
+        m[..., np.arange(n), np.arange(n)] *= 0.5
+
+
+def _solve_lower_transposed(L: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``L^{-T} b`` for a lower triangular ``L`` (a stack of them): a triangular solve
+    with SciPy when it is installed, else NumPy's general solver."""
+    solve_triangular = _scipy_solve_triangular() if L.ndim == 2 else None
+    if solve_triangular is not None and L.dtype.kind == "f":
+        return solve_triangular(L, b, trans="T", lower=True, check_finite=False)
+    return np.linalg.solve(_mT(L), b)
+
+
+@functools.cache
+def _scipy_solve_triangular():
+    """``scipy.linalg.solve_triangular``, or ``None`` without SciPy (an optional extra:
+    imported at the first adjoint that can use it, never at ``import ad_transform``)."""
+    try:
+        from scipy.linalg import solve_triangular
+    except ImportError:
+        return None
+    return solve_triangular
 
 
 def einsum_adjoint(g, subscripts, k, *operands):
