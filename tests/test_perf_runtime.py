@@ -13,6 +13,8 @@ dot-product test (``check_vjp_dot_product``); no timing is asserted.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -366,3 +368,81 @@ def test_triangle_of_a_full_or_small_matrix_is_none():
     corners_zero[0, -1] = corners_zero[-1, 0] = 0.0
     assert runtime_linalg._triangle_of(corners_zero) is None
     assert runtime_linalg._triangle_of(np.tril(full)[:5, :5]) is None  # small: not checked
+
+
+# -- import time: templates parsed on first use, no needless imports ---------------------------
+
+
+def test_import_parses_no_template_and_imports_nothing_needless():
+    """Measured by what happens, not by a clock: importing ad_transform parses none of its
+    templates and imports none of the modules only some calls need."""
+    child = (
+        "import sys, numpy, gast\n"
+        "import ad_transform\n"
+        "from ad_transform.rules.registry import _RULES\n"
+        "templates = [r.template for r in _RULES.values() if r.template is not None]\n"
+        "print(len(templates), sum('params' in t.__dict__ for t in templates))\n"
+        "needless = ['scipy', 'numpy.random', 'subprocess', 'shutil', 'logging', 'sysconfig']\n"
+        "print(' '.join(m for m in needless if m in sys.modules) or '-')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, check=True, timeout=120
+    )
+    counts, imported = done.stdout.split("\n")[:2]
+    registered, parsed = map(int, counts.split())
+    assert registered > 200
+    assert parsed == 0
+    assert imported == "-"
+
+
+def test_every_builtin_template_parses():
+    from ad_transform.rules import registry
+
+    registry.load_optional_rules()
+    rules = list(registry._RULES.values())
+    templates = [
+        t
+        for rule in rules
+        for t in (rule.template, rule.scalar_template, *rule.sequence_templates.values())
+        if t is not None
+    ]
+    assert len(templates) > 250
+    for template in templates:
+        assert isinstance(template.params, list), template.fn
+        assert isinstance(template.outputs, dict) and isinstance(template.free, list)
+
+
+def test_a_users_template_is_still_checked_where_it_is_registered():
+    def no_return(g, ans, x):
+        g * x
+
+    with pytest.raises(TypeError, match="must end with a 'return'"):
+        ad.register_adjoint(_user_primitive, no_return)
+
+
+def _user_primitive(x):
+    return 2.0 * x
+
+
+def test_logging_calls_still_only_observe():
+    import logging
+
+    log = logging.getLogger("ad_transform.tests.perf_runtime")
+
+    def f(x):
+        log.debug("x is %s", x)
+        logging.debug("x is %s", x)
+        return x * x
+
+    assert ad.grad(f)(3.0) == pytest.approx(6.0)
+
+
+def shuffles_in_place(x):
+    a = x * 1.0
+    np.random.shuffle(a)
+    return np.sum(a * x)
+
+
+def test_np_random_shuffle_is_still_refused():
+    with pytest.raises(ad.ADTransformError, match="shuffle"):
+        ad.grad(shuffles_in_place)(np.arange(4.0))
