@@ -446,3 +446,29 @@ def shuffles_in_place(x):
 def test_np_random_shuffle_is_still_refused():
     with pytest.raises(ad.ADTransformError, match="shuffle"):
         ad.grad(shuffles_in_place)(np.arange(4.0))
+
+
+# -- extrema: the adjoint without ties is the element itself ------------------------------------
+
+
+def row_max_weighted(x, w):
+    return np.sum(w * np.max(x, axis=1, keepdims=True)) + np.sum(np.min(x, axis=0) * w[0])
+
+
+def test_extremum_adjoint_without_ties():
+    x = RNG.standard_normal((4, 5))
+    check_grad(row_max_weighted, (x, RNG.standard_normal((4, 1))), wrt=0)
+
+
+def test_extremum_adjoint_splits_ties_and_follows_nan():
+    """The documented convention: ``g`` split equally among tied elements; a NaN maximum
+    is the NaN element's."""
+    x = np.array([[1.0, 3.0, 3.0, 2.0], [0.5, np.nan, 4.0, 1.0], [2.0, 2.0, 2.0, 7.0]])
+    g = np.array([[1.0], [2.0], [4.0]])
+    ans = np.max(x, axis=1, keepdims=True)
+    d = runtime.extremum_adjoint(g, ans, x, 1, True)
+    expected = np.array([[0, 0.5, 0.5, 0], [0, 2.0, 0, 0], [0, 0, 0, 4.0]])
+    np.testing.assert_array_equal(d, expected)
+    np.testing.assert_array_equal(
+        runtime.extremum_adjoint(3.0, 2.0, np.array([2.0, 1.0, 2.0])), [1.5, 0, 1.5]
+    )
