@@ -12,8 +12,8 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import inspect
-import logging
 import operator
+import sys
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -1184,6 +1184,9 @@ def _only_observes(callee: object) -> bool:
         return True
     name = getattr(callee, "__name__", None)
     owner = getattr(callee, "__self__", None)
+    logging = sys.modules.get("logging")  # not imported here: a caller of it imported it
+    if logging is None:
+        return False
     if name in _LOG_METHODS and isinstance(owner, logging.Logger):
         return True
     return name in _LOG_METHODS and callee is getattr(logging, name, None)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sysconfig
 import types
 
 HIGHER_ORDER = "higher-order derivatives are not supported yet"
@@ -79,14 +78,16 @@ def special_description(obj: object) -> str | None:
     return None
 
 
-_LIBRARY_PATHS = tuple(
-    os.path.realpath(p)
-    for p in {
-        sysconfig.get_paths()["stdlib"],
-        sysconfig.get_paths()["purelib"],
-        sysconfig.get_paths()["platlib"],
-    }
-)
+@functools.cache
+def _library_paths() -> tuple[str, ...]:
+    """The stdlib's and the installed packages' directories (found on first use: sysconfig
+    is slow to import)."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return tuple(os.path.realpath(paths[p]) for p in ("stdlib", "purelib", "platlib"))
+
+
 _OWN_PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 
@@ -94,7 +95,7 @@ def is_library_file(filename: str) -> bool:
     """Whether code from ``filename`` belongs to ad_transform, the stdlib or an installed
     package (not to the user's own files)."""
     filename = os.path.realpath(filename)
-    return any(filename.startswith(path + os.sep) for path in (_OWN_PACKAGE, *_LIBRARY_PATHS))
+    return any(filename.startswith(path + os.sep) for path in (_OWN_PACKAGE, *_library_paths()))
 
 
 def describe(obj: object) -> str:

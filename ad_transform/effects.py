@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import sys
 import threading
 import types
 import weakref
@@ -78,9 +79,17 @@ _WRITES_FIRST_ARGUMENT = (
     np.putmask,
     np.fill_diagonal,
     np.put_along_axis,
-    np.random.shuffle,
     random.shuffle,
 )
+
+
+def _writes_first_argument() -> tuple:
+    """``_WRITES_FIRST_ARGUMENT`` and ``np.random.shuffle`` once ``numpy.random`` is imported
+    (NumPy imports it on first use: a function calling it has imported it)."""
+    np_random = sys.modules.get("numpy.random")
+    return _WRITES_FIRST_ARGUMENT + ((np_random.shuffle,) if np_random is not None else ())
+
+
 # Library calls known to change none of their arguments (whose results may go unused).
 _CHANGE_NOTHING = (print, len, isinstance, repr, str, format, id, type, hasattr, callable)
 
@@ -108,7 +117,7 @@ def in_place_changes(op: Op, fn: NormalizedFunction) -> list[tuple[gast.Name, st
             # a global's or closure variable's list: a constant for the function
             return [*changes, (func.value, f"{source} changes '{func.value.id}' in place")]
     callee = resolve_static(func, fn)
-    writes_first = any(callee is f for f in _WRITES_FIRST_ARGUMENT) or (
+    writes_first = any(callee is f for f in _writes_first_argument()) or (
         getattr(callee, "__name__", None) == "at" and isinstance(callee.__self__, np.ufunc)
         if isinstance(callee, types.BuiltinMethodType)
         else False

@@ -14,8 +14,6 @@ package.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,6 +242,9 @@ class ComputationGraph:
     def pipe(self, fmt: str = "svg") -> bytes:
         """The graph rendered by Graphviz in format ``fmt`` (``svg``, ``png``, ...)."""
         source = self.to_dot().encode("utf-8")
+        import shutil  # here: importing ad_transform must stay cheap
+        import subprocess
+
         dot = shutil.which("dot")
         if dot is not None:
             done = subprocess.run([dot, f"-T{fmt}"], input=source, capture_output=True, check=False)

@@ -40,14 +40,35 @@ class Instance:
 
 
 class Template:
-    """One parsed adjoint template."""
+    """One parsed adjoint template.
 
-    def __init__(self, fn) -> None:
+    With ``lazy`` (ad_transform's own rules, ``rules.registry.lazy_templates``) the
+    function is parsed when a parsed attribute is first read, not when it is registered:
+    ``import ad_transform`` parses none of its few hundred templates.
+    """
+
+    _PARSED = frozenset({"params", "signature", "preamble", "outputs", "locals", "free"})
+
+    def __init__(self, fn, lazy: bool = False) -> None:
         if not isinstance(fn, types.FunctionType):
             raise TypeError(
                 f"an adjoint template must be a function defined with 'def', not {fn!r}"
             )
         self.fn = fn
+        if not lazy:
+            self._parse()
+
+    def __getattr__(self, name: str):
+        # only called for attributes not set yet: those _parse sets, before it ran
+        if name in Template._PARSED:
+            self._parse()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _parse(self) -> None:
+        """Parse the template function and set its parsed attributes (``_PARSED``), all at
+        once (another thread reading them meanwhile parses it too)."""
+        fn = self.fn
         # its own code: inspect.getsource(fn) would follow a decorator's __wrapped__
         tree = gast.parse(textwrap.dedent(inspect.getsource(fn.__code__))).body[0]
         arg_names = [a.id for a in tree.args.args]
@@ -55,24 +76,18 @@ class Template:
             raise TypeError(
                 f"adjoint template {fn.__qualname__} must start with the parameters (g, ans, ...)"
             )
-        self.params = arg_names[2:]
-        self.signature = _drop_first_two(inspect.signature(fn, follow_wrapped=False))
-        *self.preamble, last = tree.body
+        params = arg_names[2:]
+        *preamble, last = tree.body
         if not isinstance(last, gast.Return) or last.value is None:
             raise TypeError(f"adjoint template {fn.__qualname__} must end with a 'return'")
         returned = last.value.elts if isinstance(last.value, gast.Tuple) else [last.value]
-        if len(returned) > len(self.params):
+        if len(returned) > len(params):
             raise TypeError(
                 f"adjoint template {fn.__qualname__} returns more adjoints than it has parameters"
             )
-        self.outputs = {
-            p: e
-            for p, e in zip(self.params, returned)
-            if not (isinstance(e, gast.Constant) and e.value is None)
-        }
-        self.locals = {
+        locals_ = {
             n.id
-            for s in self.preamble
+            for s in preamble
             for n in gast.walk(s)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
         }
@@ -84,7 +99,18 @@ class Template:
         }
         # keyword-only parameters (after ``*``) carry no derivative: never returned
         keyword_only = {a.id for a in tree.args.kwonlyargs}
-        self.free = sorted(loaded - set(arg_names) - keyword_only - self.locals)
+        self.__dict__.update(
+            params=params,
+            signature=_drop_first_two(inspect.signature(fn, follow_wrapped=False)),
+            preamble=preamble,
+            outputs={
+                p: e
+                for p, e in zip(params, returned)
+                if not (isinstance(e, gast.Constant) and e.value is None)
+            },
+            locals=locals_,
+            free=sorted(loaded - set(arg_names) - keyword_only - locals_),
+        )
 
     @property
     def differentiable(self) -> list[str]:

@@ -36,7 +36,47 @@ def guard_accumulation(
     stmts = list(stmts)
     _guard_block(stmts, owned, program)
     program.owned = owned
+    if not program.analysis.complex_values:
+        _accumulate_reads_in_place(stmts, program)
     return stmts
+
+
+def _accumulate_reads_in_place(block: list[gast.stmt], program: AdjointProgram) -> None:
+    """``dx += index_adjoint(g, x, index)`` kept in place (``dx`` owned) as ``dx =
+    accumulate_index(dx, g, x, index)``: ``g`` added into ``dx[index]`` alone, not into a
+    zero array the size of ``x`` first (runtime/shape_indexing.py)."""
+    for position, stmt in enumerate(block):
+        for field in ("body", "orelse"):
+            _accumulate_reads_in_place(getattr(stmt, field, None) or [], program)
+        if not (
+            isinstance(stmt, gast.AugAssign)
+            and isinstance(stmt.op, gast.Add)
+            and isinstance(stmt.target, gast.Name)
+            and program.adjoint_kinds.get(stmt.target.id) != SCALAR
+            and _calls(stmt.value, runtime.index_adjoint, program)
+            and len(stmt.value.args) == 3
+            and not stmt.value.keywords
+        ):
+            continue
+        helper = program.bindings.reference("accumulate_index", runtime.accumulate_index)
+        target = gast.Name(id=stmt.target.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        call = gast.Call(
+            func=gast.Name(id=helper, ctx=gast.Load(), annotation=None, type_comment=None),
+            args=[target, *stmt.value.args],
+            keywords=[],
+        )
+        block[position] = assignment_like(stmt, call)
+
+
+def _calls(expr: gast.expr, helper, program: AdjointProgram) -> bool:
+    """Whether ``expr`` is a call of the runtime ``helper``."""
+    if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)):
+        return False
+    cell = program.bindings.cells.get(expr.func.id)
+    try:
+        return cell is not None and cell.cell_contents is helper
+    except ValueError:
+        return False
 
 
 def _guard_block(block: list[gast.stmt], owned: dict, program: AdjointProgram) -> None:

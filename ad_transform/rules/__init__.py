@@ -1,18 +1,21 @@
 """Adjoint rules, grouped by family; importing this package registers them all."""
 
-from . import (
-    constructors,
-    containers,
-    decompositions,
-    fft,
-    linalg,
-    math_builtins,
-    numpy_elementwise,
-    operators,
-    reductions,
-    shape_indexing,
-    signal,
-)
+from .registry import lazy_templates
+
+with lazy_templates():  # parsed on first use: importing the families parses no template
+    from . import (
+        constructors,
+        containers,
+        decompositions,
+        fft,
+        linalg,
+        math_builtins,
+        numpy_elementwise,
+        operators,
+        reductions,
+        shape_indexing,
+        signal,
+    )
 from .registry import (
     NONDIFFERENTIABLE_MARKER,
     Rule,

@@ -7,6 +7,7 @@ method and attribute forms on arrays (``x.sum()``, ``x.T``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -89,6 +90,28 @@ class Rule:
 
 _RULES: dict[object, Rule] = {}
 
+# Whether templates registered now are parsed on first use (ad_transform's own rule
+# families, imported under ``lazy_templates()``) or at once (a user's, so that a broken
+# template fails where it is registered).
+_LAZY_TEMPLATES = False
+
+
+@contextlib.contextmanager
+def lazy_templates():
+    """Register the templates of the rules imported within as parsed on first use: rules are
+    looked up by their primitive without parsing anything (``list_primitives`` included),
+    and a template is parsed when analyze first reads it."""
+    global _LAZY_TEMPLATES
+    before, _LAZY_TEMPLATES = _LAZY_TEMPLATES, True
+    try:
+        yield
+    finally:
+        _LAZY_TEMPLATES = before
+
+
+def _template(fn) -> Template:
+    return Template(fn, lazy=_LAZY_TEMPLATES)
+
 
 def _key(primitive: object) -> object:
     try:
@@ -136,7 +159,8 @@ def load_optional_rules(import_missing: bool = True) -> bool:
             continue
         del _OPTIONAL[library]
         before = dict(_RULES)
-        importlib.import_module(rules_module)
+        with lazy_templates():
+            importlib.import_module(rules_module)
         for key in list(_RULES):
             if key in before:
                 _RULES[key] = before[key]  # the user's own rule wins
@@ -222,9 +246,9 @@ def register_adjoint(
     rule = Rule(
         primitive,
         name or display_name(primitive),
-        Template(template),
+        _template(template),
         kind,
-        Template(scalar) if scalar is not None else None,
+        _template(scalar) if scalar is not None else None,
         fresh=fresh,
     )
     _RULES[_key(primitive)] = rule
@@ -252,7 +276,7 @@ def register_sequence_forms(
     call from its operands' kinds and literal values."""
     rule = _RULES[_key(primitive)]
     rule.sequence_form = choose
-    rule.sequence_templates = {form: Template(t) for form, t in templates.items()}
+    rule.sequence_templates = {form: _template(t) for form, t in templates.items()}
 
 
 def adjoint(
@@ -270,7 +294,7 @@ def adjoint(
 
     def decorate(template: Callable) -> Callable:
         if scalar:
-            _RULES[_key(primitive)].scalar_template = Template(template)
+            _RULES[_key(primitive)].scalar_template = _template(template)
         else:
             register_adjoint(primitive, template, kind=kind, fresh=fresh)
         return template

@@ -224,6 +224,7 @@ from .scipy import (  # noqa: F401
     xlogy_derivatives,
 )
 from .shape_indexing import (  # noqa: F401
+    accumulate_index,
     append_adjoint,
     concatenate_adjoint,
     gather_permutation,

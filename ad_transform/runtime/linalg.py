@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import string
 
 import numpy as np
@@ -322,10 +324,40 @@ _NUMPY_1 = int(np.__version__.split(".")[0]) < 2
 
 def solve_cotangent(g, a, b):
     """``solve(a^T, g)``: the adjoint of ``b`` in ``x = np.linalg.solve(a, b)``, before
-    un-broadcasting."""
+    un-broadcasting. A triangular ``a`` (``np.linalg.solve(L, y)`` with a Cholesky
+    factor) is solved as one, with SciPy when it is installed."""
+    if (
+        type(g) is np.ndarray
+        and g.dtype.kind == "f"
+        and g.ndim <= 2
+        and g.shape == np.shape(b)
+        and (triangle := _triangle_of(a)) is not None
+    ):
+        solve_triangular = _scipy_solve_triangular()
+        if solve_triangular is not None:
+            return solve_triangular(a, g, trans="T", lower=triangle == "lower", check_finite=False)
     if _solves_vectors(a, b):
         return np.linalg.solve(_mT(a), np.asarray(g)[..., None])[..., 0]
     return np.linalg.solve(_mT(a), g)
+
+
+# below this size a general solve costs less than telling whether a matrix is triangular
+_TRIANGLE_CHECK_SIZE = 32
+
+
+def _triangle_of(a) -> str | None:
+    """``'lower'`` or ``'upper'`` if ``a`` is one real triangular matrix (of size 32 or
+    more), else ``None``. A full matrix is told apart by its corners, at no cost."""
+    if type(a) is not np.ndarray or a.ndim != 2 or a.dtype.kind != "f":
+        return None
+    n = a.shape[0]
+    if n < _TRIANGLE_CHECK_SIZE or a.shape[1] != n:
+        return None
+    if a[0, n - 1] == 0 and not np.triu(a, 1).any():
+        return "lower"
+    if a[n - 1, 0] == 0 and not np.tril(a, -1).any():
+        return "upper"
+    return None
 
 
 def solve_matrix_adjoint(gb, x, a, b):
@@ -367,23 +399,54 @@ def slogdet_adjoint(g, a):
 
 
 def cholesky_adjoint(g, ans, a, upper=False):
-    """The adjoint of ``np.linalg.cholesky`` (Murray 2016), for the triangle NumPy reads.
+    """The adjoint of ``np.linalg.cholesky``, for the triangle NumPy reads.
 
-    With ``L L^T = A``: ``S = L^{-T} Phi(L^T dL) L^{-1}`` (``Phi``: the lower triangle
-    with half the diagonal) and the symmetric adjoint ``(S + S^T) / 2``. NumPy reads only
-    the lower triangle of ``a`` (the upper one with ``upper=True``), so that is where the
-    gradient lies: an off-diagonal entry stands for both symmetric positions.
+    I. Murray, "Differentiation of the Cholesky decomposition", arXiv:1602.07527 (2016),
+    the blocked-free formula of section 3.1: with ``L L^T = A`` and ``Phi`` the lower
+    triangle with half the diagonal, ``P = Phi(L^T dL)``, ``S = L^{-T} P L^{-1}`` (two
+    triangular solves, no inverse) and ``dA = Phi(S + S^T)``. NumPy reads only the lower
+    triangle of ``a`` (the upper one with ``upper=True``), so that is where the gradient
+    lies: an off-diagonal entry stands for both symmetric positions.
     """
     refuse_complex(ans, "np.linalg.cholesky")
     L = _mT(ans) if upper else np.asarray(ans)
     gL = _mT(g) if upper else np.asarray(g)
     phi = np.tril(_mT(L) @ gL)
-    phi = phi - 0.5 * np.tril(np.triu(phi))  # halve the diagonal
-    inv_L = np.linalg.inv(L)
-    s = _mT(inv_L) @ phi @ inv_L
-    sym = s + _mT(s)  # twice the symmetric adjoint
-    diagonal = 0.5 * np.tril(np.triu(sym))
-    return np.triu(sym, 1) + diagonal if upper else np.tril(sym, -1) + diagonal
+    _halve_diagonal(phi)
+    s = _solve_lower_transposed(L, _mT(_solve_lower_transposed(L, _mT(phi))))
+    sym = s + _mT(s)  # S + S^T: symmetric
+    da = np.triu(sym) if upper else np.tril(sym)
+    _halve_diagonal(da)
+    return da
+
+
+def _halve_diagonal(m: np.ndarray) -> None:
+    """Halve the diagonal of the (stack of) square matrices ``m``, in place."""
+    n = m.shape[-1]
+    if m.ndim == 2 and m.flags.c_contiguous:
+        m.reshape(-1)[:: n + 1] *= 0.5  # the diagonal as a strided view
+    else:
+        m[..., np.arange(n), np.arange(n)] *= 0.5
+
+
+def _solve_lower_transposed(L: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``L^{-T} b`` for a lower triangular ``L`` (a stack of them): a triangular solve
+    with SciPy when it is installed, else NumPy's general solver."""
+    solve_triangular = _scipy_solve_triangular() if L.ndim == 2 else None
+    if solve_triangular is not None and L.dtype.kind == "f":
+        return solve_triangular(L, b, trans="T", lower=True, check_finite=False)
+    return np.linalg.solve(_mT(L), b)
+
+
+@functools.cache
+def _scipy_solve_triangular():
+    """``scipy.linalg.solve_triangular``, or ``None`` without SciPy (an optional extra:
+    imported at the first adjoint that can use it, never at ``import ad_transform``)."""
+    try:
+        from scipy.linalg import solve_triangular
+    except ImportError:
+        return None
+    return solve_triangular
 
 
 def einsum_adjoint(g, subscripts, k, *operands):
@@ -393,33 +456,137 @@ def einsum_adjoint(g, subscripts, k, *operands):
     A label repeated in operand ``k`` (a diagonal, ``'ii'``) is linked through an identity
     matrix; a label that only operand ``k`` has (summed away) is broadcast with ones; an
     ellipsis is spelled out in letters (a broadcast size-1 axis gets a label of its own).
+    The plan (subscripts, extra operands, contraction order) is made once per subscripts,
+    operand and shapes (``_einsum_adjoint_plan``).
     """
     if not isinstance(subscripts, str):  # the interleaved form: subscripts is operand 0
         return _interleaved_adjoint(g, k + 1, subscripts, *operands)
-    arrays = [np.asarray(o) for o in operands if o is not None]
-    terms, output, sizes, fresh = _einsum_labels(subscripts, [a.shape for a in arrays])
-    dtype = _dtype_of(arrays[k], g)
+    arrays = [o if type(o) is np.ndarray else np.asarray(o) for o in operands if o is not None]
+    spec, others, extras, path = _einsum_adjoint_plan(subscripts, k, tuple(a.shape for a in arrays))
+    mine = arrays[k]
+    if type(g) is np.ndarray and g.dtype == mine.dtype and g.dtype.kind in "fc":
+        dtype = g.dtype
+    else:
+        dtype = _dtype_of(mine, g)
+    values = [arrays[j] for j in others]
+    values.append(g if type(g) is np.ndarray else np.asarray(g))
+    for eye, size in extras:
+        values.append(np.eye(size, dtype=dtype) if eye else np.ones(size, dtype=dtype))
+    if type(path) is tuple:  # a matrix product of two arrays in some layout
+        result = _as_matrix_product(path, *values)
+    else:
+        result = np.einsum(spec, *values, optimize=path)
+    if type(result) is not np.ndarray or result.dtype != dtype:
+        result = np.asarray(result, dtype=dtype)
+    if result.shape != mine.shape:  # an axis of length 1 that einsum broadcast
+        result = unbroadcast(result, mine)
+    return _scalar_like(result, operands[k])
+
+
+@functools.lru_cache(maxsize=1024)
+def _einsum_adjoint_plan(subscripts: str, k: int, shapes: tuple) -> tuple:
+    """How to compute the adjoint of operand ``k`` of ``np.einsum(subscripts, ...)`` with
+    operands of these shapes: ``(spec, others, extras, path)``. The einsum ``spec`` reads
+    the operands ``others`` (their positions), then ``g``, then one identity matrix
+    (``(True, size)``) or vector of ones (``(False, size)``) per entry of ``extras``;
+    ``path`` is the ``optimize`` argument: ``False`` for two operands (NumPy's C loop), a
+    contraction order found once for more; or, for two operands whose every label is in
+    exactly two of the operands and the result, the matrix product that computes it
+    (``_matrix_product_plan``)."""
+    terms, output, sizes, fresh = _einsum_labels(subscripts, list(shapes))
     target = terms[k]
-    inputs = [t for j, t in enumerate(terms) if j != k] + [output]
-    values = [a for j, a in enumerate(arrays) if j != k] + [np.asarray(g)]
+    others = tuple(j for j in range(len(terms)) if j != k)
+    inputs = [terms[j] for j in others] + [output]
+    extras = []
     unique = []
     for label in target:
         if label in unique:  # a diagonal: a fresh label tied to the first by an identity
             new = next(fresh)
+            sizes[new] = sizes[label]
             unique.append(new)
             inputs.append(label + new)
-            values.append(np.eye(sizes[label], dtype=dtype))
+            extras.append((True, sizes[label]))
         else:
             unique.append(label)
     present = set("".join(inputs))
     for label in unique:
         if label not in present:  # summed away in the forward: broadcast back
             inputs.append(label)
-            values.append(np.ones(sizes[label], dtype=dtype))
+            extras.append((False, sizes[label]))
             present.add(label)
     spec = ",".join(inputs) + "->" + "".join(unique)
-    result = np.einsum(spec, *values, optimize=len(values) > 2)
-    return _scalar_like(np.asarray(result, dtype=dtype), operands[k])
+    path = False
+    if _sizes_agree(terms, shapes, sizes):
+        path = _matrix_product_plan(inputs, "".join(unique), sizes) or False
+    if len(inputs) > 2:
+        ghosts = [np.broadcast_to(np.zeros(()), tuple(sizes[c] for c in t)) for t in inputs]
+        path = np.einsum_path(spec, *ghosts, optimize="greedy")[0]
+    return spec, others, tuple(extras), path
+
+
+def _sizes_agree(terms: list[str], shapes: tuple, sizes: dict) -> bool:
+    """Whether each label has one size in every operand (no axis of length 1 broadcast
+    against a longer one)."""
+    return all(
+        sizes[label] == n for term, shape in zip(terms, shapes) for label, n in zip(term, shape)
+    )
+
+
+def _matrix_product_plan(inputs: list[str], output: str, sizes: dict) -> tuple | None:
+    """``np.einsum(f"{a},{b}->{output}", A, B)`` as one matrix product (BLAS), if it is
+    one: every label in exactly two of ``a``, ``b`` and ``output`` (no diagonal, no batch
+    axis, no axis summed in one operand alone). The plan for ``_as_matrix_product``:
+    ``(swap, left, right, shape, order)``, the operands taken as ``(B, A)`` if ``swap``,
+    ``left``/``right`` how each becomes a matrix (an axis order and a 2-D shape, ``None``
+    where nothing is to do), ``shape`` the result's axes before the transposition
+    ``order`` (``None``: the product's own). The operand order that needs no final
+    transposition is preferred."""
+    if len(inputs) != 2:
+        return None
+    a, b = inputs
+    labels = a + b + output
+    if any(len(set(t)) != len(t) for t in (a, b, output)):
+        return None
+    if any(labels.count(c) != 2 for c in labels):
+        return None
+    plans = []
+    for swap, (x, y) in ((False, (a, b)), (True, (b, a))):
+        contracted = [c for c in x if c in y]
+        free_x = [c for c in x if c not in y]
+        free_y = [c for c in y if c not in x]
+        left = _as_matrix_plan(x, free_x + contracted, free_x, contracted, sizes)
+        right = _as_matrix_plan(y, contracted + free_y, contracted, free_y, sizes)
+        shape = tuple(sizes[c] for c in free_x + free_y)
+        order = tuple((free_x + free_y).index(c) for c in output)
+        identity = order == tuple(range(len(order)))
+        plans.append((swap, left, right, shape, None if identity else order))
+    return next((p for p in plans if p[4] is None), plans[0])
+
+
+def _as_matrix_plan(term: str, wanted: list[str], rows: list[str], columns: list[str], sizes):
+    """How an operand with axes ``term`` becomes the matrix with axes ``wanted`` grouped
+    into ``rows`` and ``columns``: ``(axis order or None, 2-D shape or None)``."""
+    order = tuple(term.index(c) for c in wanted)
+    shape = (math.prod(sizes[c] for c in rows), math.prod(sizes[c] for c in columns))
+    flat = len(rows) == 1 and len(columns) == 1
+    return (None if order == tuple(range(len(order))) else order, None if flat else shape)
+
+
+def _as_matrix_product(plan: tuple, first, second):
+    """The einsum of two operands a matrix product computes (``_matrix_product_plan``)."""
+    swap, left, right, shape, order = plan
+    if swap:
+        first, second = second, first
+    product = _as_matrix(first, *left) @ _as_matrix(second, *right)
+    if product.shape != shape:
+        product = product.reshape(shape)
+    return product if order is None else product.transpose(order)
+
+
+def _as_matrix(x, order, shape):
+    if order is not None:
+        x = x.transpose(order)
+    return x if shape is None else x.reshape(shape)
 
 
 def _einsum_labels(subscripts, shapes):

@@ -39,9 +39,13 @@ def _divide_or_zero(num, den):
 
 def _tied(values, extreme, axes):
     """1/k at the k elements of ``values`` equal to ``extreme`` along ``axes``, else 0."""
-    mask = (values == extreme) | (np.isnan(extreme) & np.isnan(values))
-    count = np.sum(mask, axis=axes, keepdims=True)
+    mask = values == extreme
+    if np.isnan(extreme).any():  # a NaN extreme: the NaN elements are the tied ones
+        mask |= np.isnan(extreme) & np.isnan(values)
+    count = np.add.reduce(mask, axis=axes, keepdims=True, dtype=np.intp)
     dtype = _float_dtype(np.result_type(values))
+    if np.ndim(count) == 0 or count.size == 0 or count.max() <= 1:
+        return mask.astype(dtype)  # no ties (the common case): the element that is the extreme
     return mask / np.maximum(count, 1).astype(dtype)
 
 

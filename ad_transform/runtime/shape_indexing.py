@@ -35,12 +35,71 @@ def index_adjoint(g, x, index):
                 f"{type(index).__name__}; index it with integers or slices, or use an ndarray"
             )
         return Item(int(index), g, len(x))
-    out = np.zeros(np.shape(x), dtype=np.result_type(g, _float_dtype(np.asarray(x).dtype)))
+    if type(x) is np.ndarray and type(g) is np.ndarray and g.dtype == x.dtype:
+        dtype = x.dtype if x.dtype.kind in "fc" else np.result_type(g, np.float64)
+    else:
+        dtype = np.result_type(g, _float_dtype(np.asarray(x).dtype))
+    out = np.zeros(np.shape(x), dtype=dtype)
     if _may_repeat(index):
         np.add.at(out, index, g)  # an item named twice gets both adjoints
     else:
         out[index] = g  # basic indices and masks name each item once
     return out
+
+
+def _basic_index(index) -> bool:
+    """Whether ``index`` is a basic index (ints, slices, ``...``, ``None``, or a tuple of
+    them): ``x[index]`` of an ndarray is a view naming each item once."""
+    parts = index if type(index) is tuple else (index,)
+    for part in parts:
+        kind = type(part)
+        if not (
+            kind is slice
+            or part is None
+            or part is Ellipsis
+            or kind is int
+            or (isinstance(part, np.integer) and kind is not np.bool_)
+        ):
+            return False
+    return True
+
+
+def accumulate_index(dx, g, x, index):
+    """``dx += index_adjoint(g, x, index)`` written only where ``x[index]`` reads: the
+    adjoint of a read added into the adjoint ``dx`` of ``x`` that the backward sweep owns
+    (``optimize/accumulation.py`` calls this only where ``dx += ...`` may write in place).
+
+    A basic index adds ``g`` into the view ``dx[index]`` (``dx[1:-1] += g``), an index
+    array that may name an item twice uses ``np.add.at``; anything else (a mask, a list
+    of arrays, a ``dx`` that is not yet an array of ``x``'s shape) takes the generic path.
+    The result is ``dx`` itself, changed in place, or a new array: never ``g`` or ``x``.
+    """
+    if (
+        type(dx) is np.ndarray
+        and type(x) is np.ndarray
+        and dx.shape == x.shape
+        and dx.dtype.kind in "fc"
+    ):
+        if type(g) is not np.ndarray:
+            if _is_zero(g):
+                return dx
+            if not isinstance(g, (float, np.floating)):
+                dx += index_adjoint(g, x, index)
+                return dx
+        if _basic_index(index):
+            target = dx[index]
+            if type(target) is np.ndarray:  # a view: add into it
+                if np.ndim(g) <= target.ndim:
+                    np.add(target, g, out=target)
+                    return dx
+            elif np.ndim(g) == 0:  # one element
+                dx[index] = target + g
+                return dx
+        elif _may_repeat(index) and type(g) is np.ndarray and g.dtype == dx.dtype:
+            np.add.at(dx, index, g)  # an item named twice gets both adjoints
+            return dx
+    dx += index_adjoint(g, x, index)
+    return dx
 
 
 def slice_adjoint(g, length: int, index: slice) -> ListAdjoint:
@@ -99,8 +158,14 @@ def concatenate_adjoint(g, arrays, axis=0):
         return ListAdjoint(
             _scalar_like(np.reshape(p, np.shape(a)), a) for p, a in zip(pieces, arrays)
         )
-    cuts = np.cumsum([np.shape(a)[axis] for a in arrays])[:-1]
-    return ListAdjoint(np.split(g, cuts, axis=axis))
+    g = g if type(g) is np.ndarray else np.asarray(g)
+    lead = (slice(None),) * (axis % g.ndim)
+    pieces, start = ListAdjoint(), 0
+    for a in arrays:  # views of g, like np.split's, without its overhead
+        stop = start + (a.shape if type(a) is np.ndarray else np.shape(a))[axis]
+        pieces.append(g[(*lead, slice(start, stop))])
+        start = stop
+    return pieces
 
 
 def stack_adjoint(g, arrays, axis=0):
