@@ -341,16 +341,40 @@ def leaves_with_paths(tree, path: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-def map_with_path(f: Callable, tree, path: str = ""):
-    """``f(path, leaf)`` at each leaf, in a tree of the same structure."""
+def map_with_path(f: Callable, tree, path: str = "", fresh: bool = False):
+    """``f(path, leaf)`` at each leaf, in a tree of the same structure. Dataclass objects
+    are copies of ``tree``'s (their other attributes kept) unless ``fresh`` (a gradient:
+    the fields only)."""
     node = _node_of(tree)
     if node is None:
         return f(path, tree)
     keys, children = _children(node, tree)
-    mapped = [map_with_path(f, c, path + node.path(k)) for k, c in zip(keys, children)]
-    if all(m is c for m, c in zip(mapped, children)):
+    mapped = [map_with_path(f, c, path + node.path(k), fresh) for k, c in zip(keys, children)]
+    if all(m is c for m, c in zip(mapped, children)) and not fresh:
         return tree  # nothing changed: the caller's own container
-    return _build(node, tree, keys, mapped)
+    return _build(node, tree, keys, mapped, fresh)
+
+
+def with_leaves(tree, leaves: list, fresh: bool = False):
+    """``tree`` with its leaves replaced, in order, by ``leaves`` (as many as
+    :func:`leaves_with_paths` gives)."""
+    remaining = iter(leaves)
+    return map_with_path(lambda path, leaf: next(remaining), tree, fresh=fresh)
+
+
+def leaf_pairs(tree, other, path: str = "", name: str = "the gradient") -> list[tuple]:
+    """``(path, leaf, part)`` for each leaf of ``tree``, with ``part`` what ``other`` (a
+    tree of the same structure, ``None`` allowed where ``tree`` has a leaf) holds there;
+    a ``ValueError`` naming the path where ``other`` has another structure."""
+    node = _node_of(tree)
+    if node is None:
+        return [(path, tree, other)]
+    keys, children = _children(node, tree)
+    others = _children_like(node, tree, keys, other, path, name, "the argument")
+    found = []
+    for key, child, part in zip(keys, children, others):
+        found.extend(leaf_pairs(child, part, path + node.path(key), name))
+    return found
 
 
 def check_cotangent(value, cotangent, path: str = "", name: str = "cotangent") -> None:
