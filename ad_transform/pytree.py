@@ -661,6 +661,10 @@ def _is_zero_adjoint(adjoint) -> bool:
     return False
 
 
+def _all_zeros(adjoint) -> bool:
+    return isinstance(adjoint, np.ndarray) and adjoint.dtype.kind in "fc" and not adjoint.any()
+
+
 def _leaf_gradient(adjoint, x, path: str, what: str):
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         if _is_zero(adjoint):
@@ -673,6 +677,8 @@ def _leaf_gradient(adjoint, x, path: str, what: str):
         return type(x)(adjoint)
     if _is_zero_adjoint(adjoint):
         return None  # not differentiated, or nothing reached it
+    if isinstance(x, np.ndarray) and x.dtype.kind in "Oc" and _all_zeros(adjoint):
+        return None  # the zeros generated code starts an array's adjoint with
     if isinstance(x, np.ndarray) and x.dtype.kind in "Oc":
         raise TypeError(
             f"cannot differentiate with respect to {what}{path}: an array of dtype "
