@@ -177,7 +177,7 @@ def test_check_grads_leaves_non_numeric_leaves_alone():
         return np.sum(p["w"] ** 3)
 
     report = check_grads(f, (p,))
-    assert [c.name for c in report.checks][0] == "gradient wrt argument 0 (p)['w']"
+    assert report.checks[0].name == "gradient wrt argument 0 (p)['w']"
     assert len(report.checks) == 2
 
 
@@ -489,7 +489,7 @@ def test_registered_output_with_children_inside_a_list_attribute():
         return Box([x * 2.0, np.sum(x**2)], "out")
 
     x = np.array([0.5, -1.0])
-    value, pullback = vjp(f)(x)
+    _, pullback = vjp(f)(x)
     v0, v1 = np.array([0.7, -0.2]), 1.3
     np.testing.assert_allclose(pullback(Box([v0, v1], "out")), 2.0 * v0 + v1 * 2 * x)
 
@@ -512,7 +512,7 @@ def test_registered_type_unflatten_cannot_take_stand_ins():
     gradient = grad(f)(Checked(w, b))  # the children are told apart by identity
     np.testing.assert_allclose(gradient.w, [2.0, 2.0])
     np.testing.assert_allclose(gradient.b, 2 * b)
-    with pytest.raises(ADTransformError, match="child 0 .* is not an attribute of it"):
+    with pytest.raises(ADTransformError, match=r"child 0 .* is not an attribute of it"):
         grad(f)(Checked(w, w))  # one object in two attributes, and no stand-ins: refused
 
 
@@ -548,7 +548,7 @@ def test_wrt_accepts_numpy_integers():
     x, p = np.array([0.5, 2.0]), {"a": np.array([3.0, -1.0])}
     gradient = grad(two_args, np.int64(1))(x, p)
     np.testing.assert_allclose(gradient["a"], x)
-    gx, gp = grad(two_args, wrt=[np.int32(0), np.int64(1)])(x, p)
+    gx, _ = grad(two_args, wrt=[np.int32(0), np.int64(1)])(x, p)
     np.testing.assert_allclose(gx, p["a"])
     with pytest.raises(TypeError, match="wrt must be"):
         grad(two_args, wrt=np.bool_(True))
@@ -602,7 +602,7 @@ def test_dict_subclasses_reading_items_as_dict_does_are_dicts():
 def test_a_dict_subclass_changing_reads_and_a_plain_class_name_the_accepted_containers():
     with pytest.raises(TypeError, match=r"Scaling is a dict subclass .*register_pytree_node"):
         grad(dict_sum)(Scaling(w=np.ones(2), b=1.0))
-    with pytest.raises(TypeError, match="dict .*dataclass.*register_pytree_node"):
+    with pytest.raises(TypeError, match=r"dict .*dataclass.*register_pytree_node"):
         grad(dict_sum)(Plain(1.0))
 
 
