@@ -567,9 +567,12 @@ def _refuse_unread(adjoint, x, locations: list[Location], where: str, node: _Nod
     from the fields, read by the function): its derivative would be dropped silently."""
     if not isinstance(adjoint, Fields):
         return
+    stored = _stored_attributes(x)
     for name, part in adjoint.adjoints.items():
         steps = [s for n, s in locations if n == name]
-        if not steps:
+        if name not in stored:
+            unexplained = False  # a class attribute (a ClassVar): the same for every object
+        elif not steps:
             unexplained = not _is_zero_adjoint(part)
         else:
             unexplained = not _rest_is_zero(part, getattr(x, name), steps)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import pytest
@@ -613,3 +613,25 @@ def returns_dict(x):
 def test_value_and_grad_of_a_dict_valued_function_suggests_vjp():
     with pytest.raises(ADTransformError, match=r"value_and_grad need .*use vjp\(f\)"):
         value_and_grad(returns_dict)(np.ones(2))
+
+
+@dataclasses.dataclass
+class WithClassConstant:
+    w: np.ndarray
+    scale: ClassVar[float] = 2.0
+
+
+def test_a_class_attribute_read_with_the_fields_is_a_constant():
+    def f(layers):
+        return np.sum(layers[0].w ** 2) * layers[0].scale
+
+    w = np.array([0.5, -1.5])
+    for argument in ([WithClassConstant(w)],):
+        gradient = grad(f)(argument)
+        np.testing.assert_allclose(gradient[0].w, 2 * w * 2.0)
+    gradient = grad(lambda_free_direct)(WithClassConstant(w))
+    np.testing.assert_allclose(gradient.w, 2 * w * 2.0)
+
+
+def lambda_free_direct(layer):
+    return np.sum(layer.w**2) * layer.scale
