@@ -481,7 +481,7 @@ def _child_locations(x, node: _Node, keys: list, children: list, what: str) -> l
         locations = _locate(probe, stand_ins)
     except Exception:
         locations = [None] * len(children)
-    if any(location is None for location in locations):
+    if not _hold(x, locations, children):
         locations = _locate(x, children)
     for position, (location, child) in enumerate(zip(locations, children)):
         if location is None or _value_at(x, location) is not child:
@@ -495,6 +495,14 @@ def _child_locations(x, node: _Node, keys: list, children: list, what: str) -> l
                 "children, so flatten must return what the object stores"
             )
     return locations
+
+
+def _hold(x, locations: list, children: list) -> bool:
+    """Whether ``x`` holds each child, the very object, at its location."""
+    return all(
+        location is not None and _value_at(x, location) is child
+        for location, child in zip(locations, children)
+    )
 
 
 def _locate(obj, targets: list) -> list[Location | None]:
@@ -536,10 +544,14 @@ def _stored_attributes(obj) -> dict[str, Any]:
 
 
 def _value_at(x, location: Location):
+    """What ``x`` holds at ``location`` (a stand-in where it holds nothing there)."""
     name, steps = location
-    value = getattr(x, name)
-    for _key, position in steps:
-        value = _children(_node_of(value), value)[1][position]
+    try:
+        value = getattr(x, name)
+        for _key, position in steps:
+            value = _children(_node_of(value), value)[1][position]
+    except (AttributeError, IndexError, TypeError):
+        return _StandIn()
     return value
 
 
