@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import operator
 import types
 from collections.abc import Callable
 
@@ -19,6 +20,12 @@ from .rules.registry import ARRAY, SCALAR, UNKNOWN
 from .runtime import ListAdjoint
 
 Wrt = int | str | tuple[int | str, ...] | list[int | str]
+
+
+def _is_object_class(cls: type) -> bool:
+    """A user class whose objects the analysis knows by class (its methods and fields); a
+    dict subclass that reads its items as ``dict`` does is a dict instead."""
+    return is_user_class(cls) and not (issubclass(cls, dict) and pytree.reads_like_dict(cls))
 
 
 def _kind_of_type(cls: type) -> str | None:
@@ -37,7 +44,8 @@ class _Transformed:
 
     def __init__(self, func: Callable, wrt: Wrt, has_aux: bool = False) -> None:
         if not callable(func):
-            raise TypeError(f"{type(self).__name__.lower()} expects a function, got {func!r}")
+            raise TypeError(f"{self.ad_transform_derivative} expects a function, got {func!r}")
+        typed = list(wrt) if isinstance(wrt, list) else wrt  # as the caller wrote it
         wrt = _wrt_indices(func, wrt)
         self.has_aux = bool(has_aux)
         # name, doc and __wrapped__ of func, but not its __dict__: attributes of func
@@ -52,11 +60,13 @@ class _Transformed:
         if _is_bound_user_method(func):
             self._receiver, self._function, self._offset = (func.__self__,), func.__func__, 1
         if isinstance(wrt, tuple) and not wrt:
-            raise ValueError("wrt=() asks for no gradient at all")
+            raise ValueError(f"wrt={typed!r} asks for no gradient at all")
         if len(set(self._positions)) != len(self._positions):
-            raise ValueError(f"wrt={wrt!r} names the same argument more than once")
+            raise ValueError(
+                f"wrt={typed!r} names the same argument more than once (as positions: {wrt!r})"
+            )
         if min(self._positions) < 0:
-            raise ValueError(f"wrt={wrt!r}: argument indices must not be negative")
+            raise ValueError(f"wrt={typed!r}: argument indices must not be negative")
         self._positions = tuple(p + self._offset for p in self._positions)
         self._wrt = wrt + self._offset if isinstance(wrt, int) else self._positions
         try:  # func's own parameters: a wrapper's, not those of what it wraps
@@ -113,7 +123,8 @@ class _Transformed:
         if generated is None:
             kinds = tuple(_kind_of_type(t) for t in key)
             classes = tuple(
-                t if kind == UNKNOWN and is_user_class(t) else None for t, kind in zip(key, kinds)
+                t if kind == UNKNOWN and _is_object_class(t) else None
+                for t, kind in zip(key, kinds)
             )
             if self._receiver and isinstance(self._receiver[0], type):  # a classmethod
                 classes = (TheClass(self._receiver[0]), *classes[1:])
@@ -255,7 +266,7 @@ class GradientFunction(_Transformed):
         if generated is None or (generated.dependencies and generated.is_stale()):
             kinds = tuple(_kind_of_type(t) for t in key[1:])
             classes = tuple(
-                t if kind == UNKNOWN and is_user_class(t) else None
+                t if kind == UNKNOWN and _is_object_class(t) else None
                 for t, kind in zip(key[1:], kinds)
             )
             generated = generate(self._function, self._wrt, kinds, VJP, classes)
@@ -412,7 +423,7 @@ def _make_transformed(kind: type, func, wrt, argnums, has_aux: bool):
         return lambda f: kind(f, wrt, has_aux)
     if not callable(func) and _is_wrt_like(func):
         raise TypeError(
-            f"{kind.__name__} got {func!r} where the function goes; write "
+            f"{kind.ad_transform_derivative} got {func!r} where the function goes; write "
             f"{kind.ad_transform_derivative}(f, wrt={func!r}) or "
             f"@{kind.ad_transform_derivative}(wrt={func!r})"
         )
@@ -420,24 +431,38 @@ def _make_transformed(kind: type, func, wrt, argnums, has_aux: bool):
 
 
 def _is_wrt_like(value) -> bool:
-    return isinstance(value, (int, str)) or (
-        isinstance(value, (tuple, list)) and all(isinstance(v, (int, str)) for v in value)
+    return _is_wrt_item(value) or (
+        isinstance(value, (tuple, list)) and all(_is_wrt_item(v) for v in value)
     )
+
+
+def _is_wrt_item(value) -> bool:
+    """A parameter name, or an argument index: an int or anything ``operator.index``
+    accepts (``np.int64``), not a bool."""
+    if isinstance(value, str):
+        return True
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _wrt_indices(func: Callable, wrt) -> Wrt:
     """``wrt`` as an index or a tuple of indices: a list becomes a tuple, a parameter name
-    its position among ``func``'s positional parameters."""
-    single = isinstance(wrt, (int, str)) and not isinstance(wrt, bool)
+    its position among ``func``'s positional parameters, an ``np.int64`` an int."""
+    single = _is_wrt_item(wrt)
     items = [wrt] if single else list(wrt) if isinstance(wrt, (tuple, list)) else None
-    if items is None or not all(
-        isinstance(i, (int, str)) and not isinstance(i, bool) for i in items
-    ):
+    if items is None or not all(_is_wrt_item(i) for i in items):
         raise TypeError(
             "wrt must be an argument index, a parameter name, or a tuple or list of them, "
             f"not {wrt!r}"
         )
-    indices = tuple(i if isinstance(i, int) else _parameter_index(func, i) for i in items)
+    indices = tuple(
+        _parameter_index(func, i) if isinstance(i, str) else operator.index(i) for i in items
+    )
     return indices[0] if single else indices
 
 
@@ -474,6 +499,27 @@ def _as_differentiable(value, position: int, func):
         f"argument {position} of {func.__name__} must be a real number or a float ndarray "
         f"to be differentiated, not {type(value).__name__}"
         + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else "")
+        + _containers_accepted(value)
+    )
+
+
+def _containers_accepted(value) -> str:
+    """For an object of a class that is not a container: which containers a
+    differentiated argument may be, and how to make a class one."""
+    if isinstance(value, (numbers.Number, np.ndarray, np.generic, str, bytes)) or value is None:
+        return ""
+    if isinstance(value, dict):
+        return (
+            f"; {type(value).__name__} is a dict subclass that changes how items are read "
+            "(it overrides __getitem__, get, items, ...), so its items are not known to be "
+            "what the function gets: pass dict(it), or register the class with "
+            "ad_transform.register_pytree_node(cls, flatten, unflatten)"
+        )
+    return (
+        "; a differentiated argument may also be a dict (OrderedDict, defaultdict), list, "
+        "tuple, named tuple or dataclass of numbers and float arrays; make "
+        f"{type(value).__name__} a dataclass or register it with "
+        "ad_transform.register_pytree_node(cls, flatten, unflatten)"
     )
 
 

@@ -1,7 +1,8 @@
 """Nests of containers ("pytrees"): parameters and outputs shaped as dicts, lists, tuples,
 named tuples, dataclass instances and registered types, with numbers and arrays as leaves.
 
-A *node* is a ``dict`` (or ``OrderedDict``), a ``list``, a ``tuple``, a named tuple, a
+A *node* is a ``dict`` (or ``OrderedDict``, ``defaultdict`` or another dict subclass
+that reads its items as ``dict`` does), a ``list``, a ``tuple``, a named tuple, a
 dataclass instance, ``None`` (a node with no children, as in JAX) or an object of a type
 given to :func:`register_pytree_node`; anything else is a *leaf*. Dict keys keep their
 order. The API uses this module to accept container arguments (``grad(loss)(params)``),
@@ -12,8 +13,9 @@ p - lr * g, params, grads)``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -32,8 +34,10 @@ def register_pytree_node(cls: type, flatten: Callable, unflatten: Callable) -> N
     ``jax.tree_util.register_pytree_node``.
 
     An argument of such a type can be differentiated when each child ``flatten`` returns
-    is an attribute of the object (the same object, ``self.w``): the gradient of a child
-    is the adjoint of that attribute.
+    is stored on the object: an attribute (``self.w``) or an item of a list, tuple or
+    dict attribute (``self.items[0]``). Which attribute holds which child is found by
+    position: ``unflatten`` is called once with stand-ins for the children, so attributes
+    holding the same object (``Affine(0.5, 0.5)``) each get their own gradient.
     """
     if not isinstance(cls, type):
         raise TypeError(f"register_pytree_node expects a class, got {cls!r}")
@@ -78,10 +82,17 @@ class _DictNode(_Node):
         return list(x)
 
     def child(self, x, key):
-        return x[key]
+        return dict.__getitem__(x, key)
 
     def build(self, x, keys, children):
-        return type(x)(zip(keys, children))
+        if type(x) is dict:
+            return dict(zip(keys, children))
+        # a dict subclass (OrderedDict, defaultdict...): a copy keeps its type, its
+        # default_factory and its instance attributes
+        built = copy.copy(x)
+        dict.clear(built)
+        dict.update(built, zip(keys, children))
+        return built
 
 
 class _SequenceNode(_Node):
@@ -110,10 +121,12 @@ class _DataclassNode(_Node):
     def child(self, x, key):
         return getattr(x, key)
 
-    def build(self, x, keys, children):
-        # a new object of the class with these field values; __init__ is not run (it may
-        # compute, and a gradient's fields are not arguments of the constructor)
-        obj = object.__new__(type(x))
+    def build(self, x, keys, children, fresh: bool = False):
+        # the fields set on a copy of x, so that attributes __post_init__ derived stay
+        # (frozen and slots classes too); a gradient (fresh) is a new object holding the
+        # fields only. __init__ is not run: it may compute, and a gradient's fields are
+        # not arguments of the constructor
+        obj = _fresh_object(x) if fresh else _shallow_copy(x)
         for key, child in zip(keys, children):
             object.__setattr__(obj, key, child)
         return obj
@@ -150,6 +163,17 @@ class _RegisteredNode(_Node):
         return type(other) is type(x) and self.flatten(other)[1] == self.flatten(x)[1]
 
 
+def _fresh_object(x):
+    return object.__new__(type(x))
+
+
+def _shallow_copy(x):
+    try:
+        return copy.copy(x)
+    except Exception:  # a class copy cannot handle: a new object with the fields only
+        return _fresh_object(x)
+
+
 _DICT, _SEQUENCE, _NAMEDTUPLE = _DictNode(), _SequenceNode(), _NamedTupleNode()
 _DATACLASS, _NONE = _DataclassNode(), _NoneNode()
 
@@ -159,7 +183,7 @@ def _node_of(x) -> _Node | None:
     registered = _REGISTERED.get(kind)
     if registered is not None:
         return _RegisteredNode(*registered)
-    if kind is dict or kind is OrderedDict:
+    if kind is dict or (isinstance(x, dict) and reads_like_dict(kind)):
         return _DICT
     if kind is list or kind is tuple:
         return _SEQUENCE
@@ -172,6 +196,23 @@ def _node_of(x) -> _Node | None:
     return None
 
 
+_DICT_READS = ("__getitem__", "__iter__", "keys", "values", "items", "get", "__len__")
+
+
+def reads_like_dict(cls: type) -> bool:
+    """A dict subclass whose items are read by ``dict``'s own methods (``OrderedDict``,
+    ``defaultdict``, a subclass adding methods): it is a dict node. One that overrides
+    how items are read computes values no derivative is known for: it stays a leaf."""
+    for klass in cls.__mro__:
+        if klass is dict:
+            return True
+        if klass is OrderedDict or klass is defaultdict:
+            continue
+        if any(name in vars(klass) for name in _DICT_READS):
+            return False
+    return True
+
+
 def _children(node: _Node, x) -> tuple[list, list]:
     """(keys, children) of the node ``x``; one ``flatten`` call for a registered type."""
     if isinstance(node, _RegisteredNode):
@@ -181,9 +222,13 @@ def _children(node: _Node, x) -> tuple[list, list]:
     return keys, [node.child(x, k) for k in keys]
 
 
-def _build(node: _Node, x, keys: list, children: list):
+def _build(node: _Node, x, keys: list, children: list, fresh: bool = False):
+    """A container like ``x`` holding ``children``; ``fresh``: a gradient, whose dataclass
+    objects hold their fields only (not a copy of ``x``'s other attributes)."""
     if isinstance(node, _RegisteredNode):
         return node.unflatten(node.flatten(x)[1], list(children))
+    if isinstance(node, _DataclassNode):
+        return node.build(x, keys, children, fresh)
     return node.build(x, keys, children)
 
 
@@ -214,8 +259,12 @@ def tree_map(f: Callable, tree, *rest):
     list, tuple, named tuple, dataclass...) of parameters. Each tree of ``rest`` must have
     the structure of ``tree`` (dicts: the same keys, in any order); where ``tree`` has a
     leaf, ``f`` gets the whole subtree of the others there. ``None`` is a container with
-    no leaves: it stays ``None`` and ``f`` is not called for it. A mismatch raises
-    ``ValueError`` naming the path of the first place the trees differ.
+    no leaves: where ``tree`` has ``None`` it stays ``None`` and ``f`` is not called.
+    Where ``tree`` has a leaf and a tree of ``rest`` has ``None`` (the gradient of a
+    string, boolean or other leaf that is not differentiated), ``f`` is not called either:
+    the leaf of ``tree`` is kept as it is, so the update above leaves a model's names and
+    flags alone. A mismatch raises ``ValueError`` naming the path of the first place the
+    trees differ; an exception ``f`` raises carries a note naming the leaf's path.
     """
     return _map(f, tree, rest, "")
 
@@ -223,7 +272,14 @@ def tree_map(f: Callable, tree, *rest):
 def _map(f: Callable, tree, rest: tuple, path: str):
     node = _node_of(tree)
     if node is None:
-        return f(tree, *rest)
+        if any(other is None for other in rest):
+            return tree  # not differentiated (a None gradient): kept as it is
+        try:
+            return f(tree, *rest)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"tree_map: raised by the function at the leaf {path or '(root)'}")
+            raise
     keys, children = _children(node, tree)
     others = [
         _children_like(node, tree, keys, other, path, f"tree {i + 1}")
@@ -246,8 +302,15 @@ def _children_like(
     if other_node is None or type(other_node) is not type(node) or not node.same_kind(tree, other):
         raise ValueError(f"{where} is {_describe(other)} where {against} has {_describe(tree)}")
     other_keys, other_children = _children(other_node, other)
-    if set(other_keys) != set(keys) or len(other_keys) != len(keys):
+    if isinstance(node, _DictNode) and set(other_keys) != set(keys):
         raise ValueError(f"{where} has the keys {other_keys!r} where {against} has {keys!r}")
+    if len(other_keys) != len(keys):
+        if isinstance(node, _RegisteredNode):
+            raise ValueError(
+                f"{where} is a {type(other).__name__} of {len(other_keys)} children where "
+                f"{against} has a {type(tree).__name__} of {len(keys)}"
+            )
+        raise ValueError(f"{where} is {_describe(other)} where {against} has {_describe(tree)}")
     if isinstance(node, _DictNode):
         return [other[k] for k in keys]
     return other_children
@@ -278,16 +341,40 @@ def leaves_with_paths(tree, path: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-def map_with_path(f: Callable, tree, path: str = ""):
-    """``f(path, leaf)`` at each leaf, in a tree of the same structure."""
+def map_with_path(f: Callable, tree, path: str = "", fresh: bool = False):
+    """``f(path, leaf)`` at each leaf, in a tree of the same structure. Dataclass objects
+    are copies of ``tree``'s (their other attributes kept) unless ``fresh`` (a gradient:
+    the fields only)."""
     node = _node_of(tree)
     if node is None:
         return f(path, tree)
     keys, children = _children(node, tree)
-    mapped = [map_with_path(f, c, path + node.path(k)) for k, c in zip(keys, children)]
-    if all(m is c for m, c in zip(mapped, children)):
+    mapped = [map_with_path(f, c, path + node.path(k), fresh) for k, c in zip(keys, children)]
+    if all(m is c for m, c in zip(mapped, children)) and not fresh:
         return tree  # nothing changed: the caller's own container
-    return _build(node, tree, keys, mapped)
+    return _build(node, tree, keys, mapped, fresh)
+
+
+def with_leaves(tree, leaves: list, fresh: bool = False):
+    """``tree`` with its leaves replaced, in order, by ``leaves`` (as many as
+    :func:`leaves_with_paths` gives)."""
+    remaining = iter(leaves)
+    return map_with_path(lambda path, leaf: next(remaining), tree, fresh=fresh)
+
+
+def leaf_pairs(tree, other, path: str = "", name: str = "the gradient") -> list[tuple]:
+    """``(path, leaf, part)`` for each leaf of ``tree``, with ``part`` what ``other`` (a
+    tree of the same structure, ``None`` allowed where ``tree`` has a leaf) holds there;
+    a ``ValueError`` naming the path where ``other`` has another structure."""
+    node = _node_of(tree)
+    if node is None:
+        return [(path, tree, other)]
+    keys, children = _children(node, tree)
+    others = _children_like(node, tree, keys, other, path, name, "the argument")
+    found = []
+    for key, child, part in zip(keys, children, others):
+        found.extend(leaf_pairs(child, part, path + node.path(key), name))
+    return found
 
 
 def check_cotangent(value, cotangent, path: str = "", name: str = "cotangent") -> None:
@@ -336,31 +423,196 @@ def adjoint_of(cotangent, value):
         return DictAdjoint(zip(keys, adjoints))
     if isinstance(node, (_SequenceNode, _NamedTupleNode)):
         return ListAdjoint(adjoints)
-    names = _attribute_names(value, keys, children)
-    return Fields(**{n: a for n, a in zip(names, adjoints)})
+    locations = _child_locations(x=value, node=node, keys=keys, children=children, what="")
+    by_attribute: dict[str, list] = {}
+    for (name, steps), adjoint in zip(locations, adjoints):
+        by_attribute.setdefault(name, []).append((steps, adjoint))
+    return Fields(
+        **{
+            name: _nested_adjoint(getattr(value, name), placed)
+            for name, placed in by_attribute.items()
+        }
+    )
 
 
-def _attribute_names(x, keys: list, children: list) -> list[str]:
-    """The attribute of ``x`` each child is (dataclass fields; the attribute holding the
-    very object for a registered type)."""
-    if dataclasses.is_dataclass(x):
-        return list(keys)
-    attributes = dict(getattr(x, "__dict__", {}))
-    for slot in getattr(type(x), "__slots__", ()):
-        if hasattr(x, slot):
-            attributes[slot] = getattr(x, slot)
-    names = []
+def _nested_adjoint(value, placed: list):
+    """The adjoint of ``value`` holding each ``(steps, adjoint)`` of ``placed`` at the
+    place ``steps`` lead to (zero elsewhere), in the form generated code reads."""
+    for steps, adjoint in placed:
+        if not steps:
+            return adjoint
+    node = _node_of(value)
+    keys, children = _children(node, value)
+    parts = []
     for position, child in enumerate(children):
-        found = [name for name, v in attributes.items() if v is child]
-        if len(found) != 1:
-            what = "not an attribute of it" if not found else f"its attributes {', '.join(found)}"
+        inner = [(steps[1:], a) for steps, a in placed if steps[0][1] == position]
+        parts.append(_nested_adjoint(child, inner) if inner else 0.0)
+    if isinstance(node, _DictNode):
+        return DictAdjoint(zip(keys, parts))
+    if isinstance(node, _DataclassNode):
+        return Fields(**dict(zip(keys, parts)))
+    return ListAdjoint(parts)
+
+
+# -- where the children of a dataclass or registered object are stored -------------------
+
+# (attribute name, steps into the containers that attribute holds: (key, position) pairs)
+Location = tuple[str, tuple[tuple[Hashable, int], ...]]
+
+
+class _StandIn:
+    """A stand-in for one child, given to a registered type's ``unflatten`` to see which
+    attribute it stores each child in."""
+
+    __slots__ = ()
+
+
+def _child_locations(x, node: _Node, keys: list, children: list, what: str) -> list[Location]:
+    """Where each child of ``x`` is stored: a dataclass's fields; for a registered type,
+    the attribute (or the item of a list, tuple or dict attribute) where ``unflatten``
+    puts the child at that position, checked to hold that very child in ``x``. Found by
+    position, so two attributes holding one object (``Affine(0.5, 0.5)``) are told apart;
+    by identity in ``x`` when ``unflatten`` cannot build an object of stand-ins."""
+    if isinstance(node, _DataclassNode):
+        return [(key, ()) for key in keys]
+    stand_ins = [_StandIn() for _ in children]
+    try:
+        probe = node.unflatten(node.flatten(x)[1], list(stand_ins))
+        locations = _locate(probe, stand_ins)
+    except Exception:
+        locations = [None] * len(children)
+    if not _hold(x, locations, children):
+        locations = _locate(x, children)
+    for position, (location, child) in enumerate(zip(locations, children)):
+        if location is None or _value_at(x, location) is not child:
+            subject = f"{what}, a" if what else "a"
             raise ADTransformError(
-                f"cannot differentiate with respect to a {type(x).__name__} object: child "
-                f"{position} that its registered flatten function returns is {what}; the "
-                "gradient of a registered type is read from the adjoints of its attributes"
+                f"cannot differentiate with respect to {subject} {type(x).__name__} "
+                f"object: child {position} that its registered flatten function returns is "
+                "not an attribute of it (nor an item of a list, tuple or dict attribute) at "
+                "the place its unflatten function puts it; the gradient of a "
+                "registered type is read from the adjoints of the attributes holding its "
+                "children, so flatten must return what the object stores"
             )
-        names.append(found[0])
-    return names
+    return locations
+
+
+def _hold(x, locations: list, children: list) -> bool:
+    """Whether ``x`` holds each child, the very object, at its location."""
+    return all(
+        location is not None and _value_at(x, location) is child
+        for location, child in zip(locations, children)
+    )
+
+
+def _locate(obj, targets: list) -> list[Location | None]:
+    """The one place among the attributes of ``obj`` (and the containers they hold) where
+    each of ``targets`` is stored, by identity; ``None`` where it is in none or several."""
+    positions: dict[int, int] = {}
+    for target in targets:
+        positions[id(target)] = positions.get(id(target), 0) + 1
+    found: dict[int, list[Location]] = {}
+
+    def visit(value, name: str, steps: tuple, depth: int) -> None:
+        if id(value) in positions:
+            found.setdefault(id(value), []).append((name, steps))
+            return
+        node = _node_of(value)
+        if node is None or value is None or isinstance(node, _RegisteredNode) or depth > 8:
+            return
+        keys, children = _children(node, value)
+        for position, (key, child) in enumerate(zip(keys, children)):
+            visit(child, name, (*steps, (key, position)), depth + 1)
+
+    for name, value in _stored_attributes(obj).items():
+        visit(value, name, (), 0)
+    return [
+        found[id(t)][0] if positions[id(t)] == 1 and len(found.get(id(t), ())) == 1 else None
+        for t in targets
+    ]
+
+
+def _stored_attributes(obj) -> dict[str, Any]:
+    """The attributes stored on ``obj``: its instance ``__dict__`` and filled slots."""
+    attributes = dict(getattr(obj, "__dict__", {}))
+    for klass in type(obj).__mro__:
+        slots = vars(klass).get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
+                attributes.setdefault(slot, getattr(obj, slot))
+    return attributes
+
+
+def _value_at(x, location: Location):
+    """What ``x`` holds at ``location`` (a stand-in where it holds nothing there)."""
+    name, steps = location
+    try:
+        value = getattr(x, name)
+        for _key, position in steps:
+            value = _children(_node_of(value), value)[1][position]
+    except (AttributeError, IndexError, TypeError):
+        return _StandIn()
+    return value
+
+
+def _part_at(adjoint, location: Location):
+    """The adjoint at ``location`` in the adjoint of an object (``Fields`` by attribute)."""
+    name, steps = location
+    if _is_zero_adjoint(adjoint):
+        return 0.0
+    if isinstance(adjoint, Fields):
+        part = adjoint[name]
+    elif dataclasses.is_dataclass(adjoint) or type(adjoint) in _REGISTERED:
+        part = getattr(adjoint, name)
+    else:
+        raise ADTransformError(
+            f"internal error: the adjoint of an object argument is a {type(adjoint).__name__}"
+        )
+    for key, position in steps:
+        part = _part(part, key, position)
+    return part
+
+
+def _refuse_unread(adjoint, x, locations: list[Location], where: str, node: _Node) -> None:
+    """An ``ADTransformError`` where the adjoint of the object ``x`` has a non-zero part
+    that is not one of its children (a value ``__init__`` or ``__post_init__`` derived
+    from the fields, read by the function): its derivative would be dropped silently."""
+    if not isinstance(adjoint, Fields):
+        return
+    stored = _stored_attributes(x)
+    for name, part in adjoint.adjoints.items():
+        steps = [s for n, s in locations if n == name]
+        if name not in stored:
+            unexplained = False  # a class attribute (a ClassVar): the same for every object
+        elif not steps:
+            unexplained = not _is_zero_adjoint(part)
+        else:
+            unexplained = not _rest_is_zero(part, getattr(x, name), steps)
+        if unexplained:
+            kind = "fields" if isinstance(node, _DataclassNode) else "registered children"
+            raise ADTransformError(
+                f"cannot differentiate with respect to {where}: the function reads its "
+                f"attribute '{name}', which is not one of its {kind} (a value computed from "
+                "them, in __init__ or __post_init__ say); the derivative through it is not "
+                "known. Read the fields inside the function (compute the value there), or "
+                "make the attribute a field"
+            )
+
+
+def _rest_is_zero(adjoint, value, steps: list) -> bool:
+    """Whether ``adjoint`` (of ``value``) is zero everywhere except at ``steps``."""
+    if () in steps or _is_zero_adjoint(adjoint):
+        return True
+    node = _node_of(value)
+    if node is None or value is None:
+        return False
+    keys, children = _children(node, value)
+    for position, (key, child) in enumerate(zip(keys, children)):
+        inner = [s[1:] for s in steps if s[0][1] == position]
+        part = _part(adjoint, key, position)
+        if not (_rest_is_zero(part, child, inner) if inner else _is_zero_adjoint(part)):
+            return False
+    return True
 
 
 def gradient_like(adjoint, x, path: str, what: str):
@@ -368,21 +620,22 @@ def gradient_like(adjoint, x, path: str, what: str):
     code returns it (a dict, a list, ``Fields``, a sparse item or zero): the structure and
     container types of ``x``, a float (or NumPy float) for a float, an array of the same
     shape and dtype for a float array, ``None`` for a leaf that is not differentiated
-    (strings, booleans, ``None``)."""
+    (strings, booleans, ``None``, objects nothing reached)."""
     node = _node_of(x)
     if node is None:
         return _leaf_gradient(adjoint, x, path, what)
     keys, children = _children(node, x)
     if isinstance(node, (_DataclassNode, _RegisteredNode)) and not _is_zero(adjoint):
-        names = _attribute_names(x, keys, children)
-        parts = [_part(adjoint, name, position) for position, name in enumerate(names)]
+        locations = _child_locations(x, node, keys, children, what + path)
+        parts = [_part_at(adjoint, location) for location in locations]
+        _refuse_unread(adjoint, x, locations, what + path, node)
     else:
         parts = [_part(adjoint, key, position) for position, key in enumerate(keys)]
     grads = [
         gradient_like(part, child, path + node.path(key), what)
         for part, child, key in zip(parts, children, keys)
     ]
-    return _build(node, x, keys, grads)
+    return _build(node, x, keys, grads, fresh=True)
 
 
 def _part(adjoint, key: Hashable, position: int):
@@ -406,6 +659,27 @@ def _is_zero(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
 
 
+def _is_zero_adjoint(adjoint) -> bool:
+    """Whether ``adjoint`` is structurally zero: the number 0, or a container adjoint
+    (``Fields``, dict, list, a sparse item) holding only zeros (an empty ``Fields`` is
+    the adjoint of an object nothing read)."""
+    if _is_zero(adjoint):
+        return True
+    if isinstance(adjoint, Fields):
+        return all(_is_zero_adjoint(a) for a in adjoint.adjoints.values())
+    if isinstance(adjoint, dict):
+        return all(_is_zero_adjoint(a) for a in adjoint.values())
+    if isinstance(adjoint, (list, tuple)):
+        return all(_is_zero_adjoint(a) for a in adjoint)
+    if isinstance(adjoint, (Item, KeyItem)):
+        return _is_zero_adjoint(adjoint.value)
+    return False
+
+
+def _all_zeros(adjoint) -> bool:
+    return isinstance(adjoint, np.ndarray) and adjoint.dtype.kind in "fc" and not adjoint.any()
+
+
 def _leaf_gradient(adjoint, x, path: str, what: str):
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         if _is_zero(adjoint):
@@ -416,13 +690,17 @@ def _leaf_gradient(adjoint, x, path: str, what: str):
         return np.array(result, dtype=x.dtype)  # a copy: no two gradients share memory
     if isinstance(x, (float, np.floating)) and not isinstance(x, bool):
         return type(x)(adjoint)
-    if isinstance(x, np.ndarray) and x.dtype.kind in "Oc" and not _is_zero(adjoint):
+    if _is_zero_adjoint(adjoint):
+        return None  # not differentiated, or nothing reached it
+    if isinstance(x, np.ndarray) and x.dtype.kind in "Oc" and _all_zeros(adjoint):
+        return None  # the zeros generated code starts an array's adjoint with
+    if isinstance(x, np.ndarray) and x.dtype.kind in "Oc":
         raise TypeError(
             f"cannot differentiate with respect to {what}{path}: an array of dtype "
             f"{x.dtype} reached the result; differentiated leaves must be real numbers or "
             "float arrays (convert it with .astype(float))"
         )
-    if is_differentiable_leaf(x) is False and not _is_zero(adjoint) and not _is_discrete(x):
+    if is_differentiable_leaf(x) is False and not _is_discrete(x):
         raise ADTransformError(
             f"cannot differentiate with respect to {what}{path}: it is a "
             f"{type(x).__name__} object that reached the result; make its class a dataclass "

@@ -102,8 +102,9 @@ def seed(ans):
             f"{ans.shape}; use vjp(f) to pull back an output cotangent instead"
         )
     raise ADTransformError(
-        f"grad needs a function with a scalar (float) output, but it returned "
-        f"{type(ans).__name__} {ans!r:.60}; use vjp(f) for non-scalar outputs"
+        f"grad and value_and_grad need a function with a scalar (float) output, but it "
+        f"returned {type(ans).__name__} {ans!r:.60}; use vjp(f) for non-scalar outputs (its "
+        "pullback takes a cotangent shaped like the value: a dict for a dict)"
     )
 
 
