@@ -353,7 +353,8 @@ _EXTREMES = (runtime.max_of, runtime.min_of)
 
 def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
     """Names that hold a key of a dict: the element of a loop over a dict or its
-    ``keys()`` (also ``sorted(d)``, ``list(d.keys())``...), the first of a pair from
+    ``keys()`` (also ``sorted(d)``, ``list(d.keys())``...), an item of these
+    (``list(d)[0]``), the first of a pair from
     ``items()``, and copies of these. A key is never an active value (the keys this
     function puts in a dict are checked, ``_refuse_varied_keys``; so are a helper's): they
     are never varied."""
@@ -389,14 +390,20 @@ def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
             ):
                 keys.add(op.target)
     for op in ops:
-        if not getattr(op.stmt, "ad_header", False) or op.form != RULE:
+        if op.form != RULE:
             continue
         source = op.inputs.get("x", op.inputs.get("0"))
         source = source.id if isinstance(source, gast.Name) else None
+        if op.rule.primitive is operator.getitem and source in key_views:
+            keys.add(op.target)  # list(d)[0], sorted(d)[-1], keys[1:]: keys
+            continue
+        if not getattr(op.stmt, "ad_header", False):
+            continue
         if op.rule.primitive is runtime.dict_key or source in key_views:
             keys.add(op.target)
         elif source in views:
             pairs.add(op.target)
+    keys |= _elements_used_as_keys(ops)
     changed = True
     while changed:
         before = len(keys)
@@ -408,6 +415,51 @@ def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
                 keys.add(op.target)
         changed = len(keys) != before
     return keys
+
+
+def _elements_used_as_keys(ops: list[Op]) -> set[str]:
+    """The element ``k`` of ``for k in X``, ``X`` of a kind not known here (a dict inside
+    a dict parameter), when ``k`` (or a copy of it) is only used as an index or a key:
+    ``X[k]``, ``d.get(k)``, ``out[k] = v``, comparisons. If ``X`` is a dict, ``k`` is a
+    key (no derivative); if not, ``k``'s value only selects an item, which is constant
+    in it wherever it is defined. Either way no derivative flows through ``k``."""
+    group: dict[str, str] = {}  # the element and its copies -> the element
+    for op in ops:
+        if getattr(op.stmt, "ad_header", False) and op.form == RULE:
+            if op.rule.primitive is runtime.iterated and op.target is not None:
+                group[op.target] = op.target
+    changed = True
+    while changed:
+        changed = False
+        for op in ops:
+            if op.form == COPY and op.target not in group:
+                source = op.inputs["x"]
+                if isinstance(source, gast.Name) and source.id in group:
+                    group[op.target] = group[source.id]
+                    changed = True
+    if not group:
+        return set()
+    misused: set[str] = set()
+    for op in ops:
+        if op.form == COPY and op.target in group:
+            continue
+        for param, atom in op.inputs.items():
+            used = _operand_names(atom) & group.keys()
+            if used and not _selects(op, param):
+                misused |= {group[name] for name in used}
+    return {name for name, element in group.items() if element not in misused}
+
+
+def _selects(op: Op, param: str) -> bool:
+    """Whether ``op`` reads its operand ``param`` only to select an item (an index, a
+    key) or to compare it: nothing of its value reaches the result's derivative."""
+    if op.form != RULE:
+        return False
+    if op.rule.template is None:
+        return op.rule.primitive is operator.lt  # comparisons: ``k == "w"``
+    if op.rule.primitive is operator.getitem:
+        return param == "index"
+    return op.rule.name == "dict.get()" and param == "key"
 
 
 def _first_of_pair(op: Op, pairs: set[str]) -> bool:
@@ -823,8 +875,8 @@ def _output_kind(
             return UNKNOWN if form in (DYNAMIC, DYNAMIC_IN_PLACE) else SEQUENCE
     if op.form == RULE and op.rule.primitive == ("method", "copy"):
         receiver = atom_kind(op.inputs.get("self"), kinds, fn)
-        if receiver in (SEQUENCE, DICT):  # xs.copy(), d.copy(): a list or a dict
-            return receiver
+        if receiver in (SEQUENCE, DICT, UNKNOWN):  # xs.copy(), d.copy(): a list or a dict
+            return receiver  # (of a value of unknown kind: an array, a dict, a list...)
     if op.form == RULE and op.rule.template is not None:
         differentiable = op.rule.template.params
         arg_kinds = [
@@ -1011,8 +1063,9 @@ def _chosen_by_name(op: Op, analysis: Analysis) -> str:
     receiver = op.inputs.get(op.rule.template.params[0])
     if receiver is None or analysis.kind_of(receiver) not in (UNKNOWN, SEQUENCE):
         return ""
+    owner = "dict's" if op.rule.name.startswith("dict.") else "NumPy's"
     return (
-        f" (the {op.rule.primitive[0]} was taken for NumPy's by its name alone; a method of "
+        f" (the {op.rule.primitive[0]} was taken for {owner} by its name alone; a method of "
         "a user class is not differentiated)"
     )
 

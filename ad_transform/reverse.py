@@ -241,7 +241,7 @@ class _Reverser:
         return [self.popped(reads, op), *code]
 
     def restore_item(self, op: Op) -> gast.stmt:
-        if self.analysis.kinds.get(op.target) == DICT:  # the old value back, or no key
+        if self.analysis.kinds.get(op.target) in (DICT, UNKNOWN):  # the old value, or no key
             restore = self.bindings.reference("restore_slot", runtime.restore_slot)
             pop = gast.Call(func=name_node(self.tape_name("pop")), args=[], keywords=[])
             args = [name_node(op.target), self.as_value(clone(op.index)), pop]
@@ -576,7 +576,11 @@ class _Reverser:
                     args=[],
                     keywords=[],
                 )
-            else:  # a list item, or an array not known to be one
+            elif self.analysis.kinds.get(op.target) == UNKNOWN:  # a dict, list or array
+                slot = self.bindings.reference("item_slot", runtime.item_slot)
+                args = [name_node(op.target), self.as_value(clone(op.index))]
+                saved = gast.Call(func=name_node(slot), args=args, keywords=[])
+            else:  # a list item
                 copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
             out.append(self.pushed(saved, op.stmt))

@@ -50,6 +50,7 @@ from .containers import (  # noqa: F401
     display_value_adjoint,
     extend_adjoint,
     extreme_of_adjoint,
+    item_slot,
     items_adjoint,
     iterated,
     iteration_adjoint,

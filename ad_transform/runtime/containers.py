@@ -72,6 +72,14 @@ def dict_slot(d: dict, key):
     return fresh_copy(d[key]) if key in d else NO_ITEM
 
 
+def item_slot(container, index):
+    """What ``container[index] = v`` overwrites, for a container whose kind was not known
+    when the code was generated: ``dict_slot`` for a dict, else the old item (a copy)."""
+    if isinstance(container, dict):
+        return dict_slot(container, index)
+    return fresh_copy(container[index])
+
+
 def restore_slot(d: dict, key, saved) -> None:
     """Undo ``d[key] = v``: put the old value back, or remove a key the write added."""
     if saved is NO_ITEM:
