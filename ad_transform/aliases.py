@@ -500,15 +500,28 @@ class _Walk:
 
     def shallow_copy(self, call: gast.Call, state: _State) -> tuple | None:
         """``xs.copy()`` / ``d.copy()`` of a list or dict the function made: a new container
-        holding the same elements (None where the receiver is not known to be one: an
-        array's ``copy`` holds nothing of the original)."""
+        holding the same elements. Of a value the function did not make (an argument, an
+        item of one: a list, a dict or an array) the same, conservatively. None where the
+        receiver is an array or object the function made (its ``copy`` holds nothing of
+        the original)."""
         func = call.func
         if not (isinstance(func, gast.Attribute) and func.attr == "copy" and not call.args):
             return None
-        if not isinstance(func.value, gast.Name) or func.value.id not in state.holds:
+        if isinstance(func.value, gast.Subscript) or (
+            isinstance(func.value, gast.Name) and func.value.id not in state.holds
+        ):  # p["w"].copy(), g.copy(): an array's copy or a list's, which holds its items
+            holds, _ = self.value(func.value, state)
+            token = self.fresh(call, state, container=True)
+            return holds | token, (min(token), None, frozenset())
+        if not isinstance(func.value, gast.Name):
             return None
         must = state.must.get(func.value.id)
         if must is None or not _is_container(must[0]):
+            if any(not t.startswith("new:") for t in state.holds[func.value.id]):
+                # an argument's (or a global's) copy: if it is a list or a dict, the copy
+                # holds the same items
+                token = self.fresh(call, state, container=True)
+                return state.holds[func.value.id] | token, (min(token), None, frozenset())
             return None
         contents = state.holds[func.value.id] - {must[0]}
         token = self.fresh(call, state, container=True)

@@ -498,7 +498,14 @@ def _refusal(op, analysis) -> str:
     root, via = _origin(op.target, analysis)
     root_name = fn.source_of.get(root, root)
     lower = root_name.lower() if root_name.lower() != root_name else root_name + "_copy"
-    if root in fn.params:
+    item = _item_read(op.target, analysis) if root != op.target else None
+    if root in fn.params and item is not None:
+        source = f"the argument '{root_name}'"
+        fix = (
+            f"write into a copy of the item: '{user_name} = {expression_source(item)}.copy()', "
+            f"then '{user_name}[...] = ...'"
+        )
+    elif root in fn.params:
         source = f"the argument '{root_name}'"
         fix = f"write into a copy: '{lower} = {root_name}.copy()', then '{lower}[...] = ...'"
     elif root in fn.free_names or root not in _defined(analysis):
@@ -555,6 +562,21 @@ def _origin(name: str, analysis) -> tuple[str, str]:
             via = f" (through {_describe(step)})"
         name = _source_of(step)
     return name, via
+
+
+def _item_read(name: str, analysis) -> gast.expr | None:
+    """``p["w"]`` (or ``p.w``) where ``name`` is, by copies, an item or attribute read
+    from a container: the expression to copy instead of the whole container."""
+    for _ in range(50):
+        ops = [op for op in analysis.ops if op.target == name and op.form not in _MUTATIONS]
+        if len(ops) != 1:
+            return None
+        if ops[0].form == _COPY and isinstance(ops[0].inputs["x"], gast.Name):
+            name = ops[0].inputs["x"].id
+            continue
+        value = ops[0].stmt.value
+        return value if isinstance(value, (gast.Subscript, gast.Attribute)) else None
+    return None
 
 
 def _source_of(op) -> str | None:
