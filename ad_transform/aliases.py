@@ -76,7 +76,8 @@ _NEW_FROM_NUMPY = {
 }  # fmt: skip
 _NEW_FROM_LINALG = {"norm", "inv", "solve", "det", "slogdet", "cholesky", "eigh", "svd", "qr"}
 _NEW_FROM_BUILTINS = {"len", "float", "int", "bool", "range", "abs", "round", "sum", "str",
-                      "isinstance", "complex", "divmod", "pow", "repr", "format"}  # fmt: skip
+                      "isinstance", "complex", "divmod", "pow", "repr", "format",
+                      "dict"}  # fmt: skip
 
 
 def _new_from_callables() -> list[object]:
@@ -570,7 +571,7 @@ def _rule_returns_new(callee: object, call: gast.Call) -> bool:
 
 
 # builtins whose result is a new container of their argument's elements (rows of an array)
-_ELEMENT_CONTAINERS = (list, tuple, sorted, set, frozenset)
+_ELEMENT_CONTAINERS = (list, tuple, sorted, set, frozenset, dict)
 
 _HELPERS_BEING_READ: set = set()  # code objects: recursion guard of _helper_returns_new
 

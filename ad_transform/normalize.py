@@ -947,7 +947,9 @@ class _Normalizer:
     def container_call(self, expr: gast.Call) -> gast.Call | None:
         """Builtins over an iterable that become primitives of their own: ``reversed(xs)``
         (a list), ``max(xs)``/``min(xs)`` of one iterable (``max(a, b)`` keeps its rule),
-        ``zip(*rows)`` (a list of tuples)."""
+        ``zip(*rows)`` (a list of tuples), ``dict(d, k=v)`` / ``dict(**d)`` (a copy)."""
+        if _is_builtin_call(expr, "dict", self.parsed):
+            return self.dict_call(expr)
         if expr.keywords or len(expr.args) != 1:
             return None
         (arg,) = expr.args
@@ -962,6 +964,38 @@ class _Normalizer:
                 value = arg.value if starred else arg
                 return self.runtime_call(helper, [self.atom(value)], expr)
         return None
+
+    def dict_call(self, expr: gast.Call) -> gast.Call | None:
+        """``dict(m)``, ``dict(m, k=v, ...)``, ``dict(**m, k=v)``, ``dict(k=v)`` as
+        ``runtime.dict_copy(m, ("k", ...), (v, ...), spread)``: a new dict whose values'
+        adjoints go back to ``m``'s keys and to the keywords. Other forms are left alone."""
+        spreads = [kw for kw in expr.keywords if kw.arg is None]
+        if len(expr.args) + len(spreads) > 1 or any(
+            isinstance(a, gast.Starred) for a in expr.args
+        ):
+            return None
+        mapping = None
+        names, values = [], []
+        for position, node in enumerate([*expr.args, *expr.keywords]):
+            value = node.value if isinstance(node, gast.keyword) else node
+            atom = self.atom(value)  # in the order Python evaluates them
+            if position < len(expr.args) or node.arg is None:
+                mapping = atom
+            else:
+                names.append(node.arg)
+                values.append(atom)
+        if mapping is None:
+            mapping = self.temporary(gast.Dict(keys=[], values=[]), expr)
+        spread = gast.Constant(value=bool(spreads), kind=None)
+        names_tuple = gast.Constant(value=tuple(names), kind=None)
+        values_tuple = (
+            self.temporary(gast.Tuple(elts=values, ctx=gast.Load()), expr)
+            if values
+            else gast.Constant(value=(), kind=None)
+        )
+        return self.runtime_call(
+            runtime.dict_copy, [mapping, names_tuple, values_tuple, spread], expr
+        )
 
     def refuse_derivative_call(self, func: gast.expr) -> None:
         """``grad(h)(x)`` inside a differentiated function: a higher-order derivative."""

@@ -14,6 +14,9 @@ from ..runtime import (
     attribute_of,
     check_unpacked_length,
     conversion_adjoint,
+    dict_copy,
+    dict_copy_adjoint,
+    dict_copy_values_adjoint,
     dict_default_adjoint,
     dict_get_adjoint,
     dict_key,
@@ -38,7 +41,7 @@ from ..runtime import (
     zip_rows,
     zip_rows_adjoint,
 )
-from .registry import SEQUENCE, adjoint, lookup, register_adjoint, register_nondifferentiable
+from .registry import DICT, SEQUENCE, adjoint, lookup, register_adjoint, register_nondifferentiable
 
 
 @adjoint(iterated, kind=None)
@@ -70,6 +73,11 @@ def d_items(g, ans, self):
 register_adjoint(("method", "get"), d_get, kind=None, name="dict.get()")
 register_adjoint(("method", "values"), d_values, kind=None, name="dict.values()")
 register_adjoint(("method", "items"), d_items, kind=None, name="dict.items()")
+@adjoint(dict_copy, kind=DICT, fresh=True)
+def d_dict_copy(g, ans, mapping, names=(), values=(), spread=False):
+    return dict_copy_adjoint(g, mapping, names), None, dict_copy_values_adjoint(g, names), None
+
+
 register_nondifferentiable(("method", "keys"))
 lookup(("method", "keys")).name = "dict.keys()"
 

@@ -80,6 +80,34 @@ def item_slot(container, index):
     return fresh_copy(container[index])
 
 
+def dict_copy(mapping, names: tuple = (), values: tuple = (), spread: bool = False) -> dict:
+    """``dict(mapping, name=value, ...)`` (``spread``: ``dict(**mapping, name=value)``),
+    with Python's own checks (keys of ``**`` must be strings and not repeated)."""
+    if spread:
+        return dict(**mapping, **dict(zip(names, values)))
+    return dict(mapping, **dict(zip(names, values)))
+
+
+def dict_copy_adjoint(g, mapping, names: tuple):
+    """The adjoint of ``mapping`` in ``dict_copy``: ``g`` under each of its keys that no
+    keyword replaced. Only a dict is followed (``dict(pairs)`` is refused)."""
+    if _is_zero(g):
+        return 0.0
+    if not isinstance(mapping, dict):
+        raise ADTransformError(
+            f"cannot differentiate dict(...) of a {type(mapping).__name__} object: only a "
+            "dict is followed; write a dict comprehension ({k: v for k, v in pairs}) instead"
+        )
+    return DictAdjoint((key, g[key]) for key in mapping if key not in names)
+
+
+def dict_copy_values_adjoint(g, names: tuple):
+    """The adjoint of the keyword values given to ``dict_copy``: ``g`` under each name."""
+    if _is_zero(g):
+        return 0.0
+    return ListAdjoint(g[name] for name in names)
+
+
 def restore_slot(d: dict, key, saved) -> None:
     """Undo ``d[key] = v``: put the old value back, or remove a key the write added."""
     if saved is NO_ITEM:
