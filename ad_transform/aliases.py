@@ -571,7 +571,18 @@ def _rule_returns_new(callee: object, call: gast.Call) -> bool:
 
 
 # builtins whose result is a new container of their argument's elements (rows of an array)
-_ELEMENT_CONTAINERS = (list, tuple, sorted, set, frozenset, dict)
+def _element_containers() -> tuple:
+    from . import pytree
+    from .runtime import tree_leaves_like, tree_rebuilt
+
+    # new containers holding their arguments' elements (the trees': their leaves)
+    return (list, tuple, sorted, set, frozenset, dict, pytree.tree_leaves) + (
+        tree_leaves_like,
+        tree_rebuilt,
+    )
+
+
+_ELEMENT_CONTAINERS = _element_containers()
 
 _HELPERS_BEING_READ: set = set()  # code objects: recursion guard of _helper_returns_new
 

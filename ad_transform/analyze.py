@@ -1321,6 +1321,8 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
             return f"cannot differentiate a call of {higher_order}"
         if isinstance(callee, types.MethodType) and is_user_function(callee.__func__):
             return f"cannot differentiate {_describe_callee(op)}"
+        if getattr(callee, "__module__", None) == "ad_transform.pytree":
+            return _tree_helper_refusal(callee)
         special = special_description(callee)
         if special is not None:
             return (
@@ -1340,6 +1342,19 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
     return (
         f"cannot differentiate {_describe_callee(op)}: it has no adjoint rule; register one "
         "with ad_transform.register_adjoint"
+    )
+
+
+def _tree_helper_refusal(callee) -> str:
+    """An ad_transform tree helper in a form the differentiated code does not follow."""
+    name = getattr(callee, "__name__", "this tree helper")
+    return (
+        f"cannot differentiate this call of ad_transform's {name}: inside a differentiated "
+        "function only 'tree_leaves(tree)' and 'tree_map(f, tree, *trees)' with 'f' a "
+        "lambda, a function defined with 'def' or a library function (no keywords) are "
+        "followed; the tree helpers are otherwise for outside the differentiated "
+        "function (updating parameters with a gradient). Write the loop over the "
+        "containers instead ('{k: f(v) for k, v in p.items()}', 'list(p.values())')"
     )
 
 

@@ -9,6 +9,7 @@ sends ``g`` to the value under ``k`` if the dict has it, else to ``default``;
 
 import builtins
 
+from .. import pytree
 from ..runtime import (
     attribute_adjoint,
     attribute_of,
@@ -36,6 +37,12 @@ from ..runtime import (
     sorted_adjoint,
     starred_adjoint,
     starred_parts,
+    tree_leaves_adjoint,
+    tree_leaves_like,
+    tree_leaves_like_adjoint,
+    tree_rebuilt,
+    tree_rebuilt_adjoint,
+    tree_structure,
     unpacked,
     values_adjoint,
     zip_rows,
@@ -151,3 +158,25 @@ def d_frozenset(g, ans, iterable=()):
 
 
 register_nondifferentiable(check_unpacked_length, pure=False)
+
+
+# -- the tree helpers inside a differentiated function (runtime/trees.py) -------------------
+
+
+@adjoint(pytree.tree_leaves, kind=SEQUENCE, fresh=True)
+def d_tree_leaves(g, ans, tree):
+    return tree_leaves_adjoint(g, tree)
+
+
+register_nondifferentiable(tree_structure)
+register_nondifferentiable(pytree.is_node)
+
+
+@adjoint(tree_rebuilt, kind=None, fresh=True)
+def d_tree_rebuilt(g, ans, shape, leaves):
+    return None, tree_rebuilt_adjoint(g, shape)
+
+
+@adjoint(tree_leaves_like, kind=SEQUENCE, fresh=True)
+def d_tree_leaves_like(g, ans, other, shape):
+    return tree_leaves_like_adjoint(g, other, shape), None

@@ -289,6 +289,15 @@ from .statements import (  # noqa: F401
     super_of,
     throw,
 )
+from .trees import (  # noqa: F401
+    TreeShape,
+    tree_leaves_adjoint,
+    tree_leaves_like,
+    tree_leaves_like_adjoint,
+    tree_rebuilt,
+    tree_rebuilt_adjoint,
+    tree_structure,
+)
 from .values import (  # noqa: F401
     DictAdjoint,
     Fields,
