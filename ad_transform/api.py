@@ -16,7 +16,7 @@ from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
 from .objects import TheClass, is_user_class
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
-from .rules.registry import ARRAY, DICT, SCALAR, UNKNOWN
+from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE, UNKNOWN
 from .runtime import ListAdjoint
 
 Wrt = int | str | tuple[int | str, ...] | list[int | str]
@@ -29,6 +29,8 @@ def _kind_of_type(cls: type) -> str | None:
         return ARRAY
     if cls is dict or cls is OrderedDict:  # iterating gives keys; d.copy() is a dict
         return DICT
+    if cls is list or cls is tuple:  # NumPy converts it; + joins, * repeats
+        return SEQUENCE
     return UNKNOWN
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gast
+import numpy as np
 
 from . import runtime
 from .analyze import (
@@ -38,7 +39,7 @@ from .callables import code_name
 from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
-from .rules.registry import ARRAY, DICT, SCALAR, UNKNOWN
+from .rules.registry import ARRAY, DICT, NUMBERS, SCALAR, SEQUENCE, UNKNOWN
 
 JOINT, SPLIT = "joint", "split"
 
@@ -940,6 +941,12 @@ class _Reverser:
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
+        lists = self.list_operands(op, template)
+        for param in lists:  # a list of values given to NumPy: its adjoint is an array's
+            helper = self.bindings.reference("array_operand", runtime.array_operand)
+            converted = self.names.numbered("v")
+            self.emit(assign(converted, _call(helper, [inputs[param]])), op)
+            inputs[param] = name_node(converted)
         instance = template.instantiate(
             op.active_inputs,
             inputs,
@@ -954,9 +961,25 @@ class _Reverser:
             contribution = instance.outputs[param]
             if all_scalar:
                 contribution = _drop_unbroadcast(contribution, self.bindings)
+            if param in lists:  # the array adjoint split into the list's elements
+                helper = self.bindings.reference("operand_adjoint", runtime.operand_adjoint)
+                contribution = _call(helper, [contribution, self.as_value(op.inputs[param])])
             self.contribute(op.inputs[param], contribution, op)
         if not all_scalar:
             self.guard_zero(g, start, op)
+
+    def list_operands(self, op: Op, template) -> list[str]:
+        """The parameters of a NumPy function (or of an operator computing on numbers)
+        given a list or tuple display (kind SEQUENCE) where one of the inputs is active:
+        NumPy converts it with ``np.asarray``, so the adjoint template must see the array
+        and the list must get its elements' adjoints back (``runtime.operand_adjoint``)."""
+        if not op.active_inputs or not _numpy_computes(op, self.analysis.sequence_form(op)):
+            return []
+        return [
+            p
+            for p in template.params
+            if p in op.inputs and self.analysis.kind_of(op.inputs[p]) == SEQUENCE
+        ]
 
     def guard_zero(self, g: gast.Name, start: int, op: Op) -> None:
         """Run the statements emitted since ``start`` only where ``g`` is not a zero.
@@ -1108,6 +1131,35 @@ def _cannot_raise(stmt: gast.stmt) -> bool:
             and isinstance(stmt.value, (gast.Name, gast.Constant))
         )
     )
+
+
+_NUMBER_OPERATORS = (
+    operator.add,
+    operator.sub,
+    operator.mul,
+    operator.truediv,
+    operator.pow,
+    operator.matmul,
+    operator.neg,
+    operator.pos,
+)
+
+
+def _numpy_computes(op: Op, form: str) -> bool:
+    """Whether ``op``'s rule is a NumPy or SciPy function, or an operator computing on
+    numbers (not joining or repeating lists): such a call converts a list operand to an
+    array first."""
+    primitive = op.rule.primitive
+    if any(primitive is o for o in _NUMBER_OPERATORS):
+        return form == NUMBERS
+    if isinstance(primitive, np.ufunc):
+        return True
+    module = getattr(primitive, "__module__", None) or ""
+    return module.split(".")[0] in ("numpy", "scipy")
+
+
+def _call(function: str, args: list[gast.expr]) -> gast.Call:
+    return gast.Call(func=name_node(function), args=args, keywords=[])
 
 
 def _is_array_method(op: Op) -> bool:

@@ -82,8 +82,10 @@ from .containers import (  # noqa: F401
 )
 from .conversions import (  # noqa: F401
     array_adjoint,
+    array_operand,
     astype_adjoint,
     cast_like,
+    operand_adjoint,
     unless_discrete,
 )
 from .decompositions import (  # noqa: F401
