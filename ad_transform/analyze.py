@@ -187,6 +187,12 @@ class Analysis:
             self._definitions = _definitions_of(self.ops)
         return sequence_form(op, self.kinds, self.fn, self._definitions)
 
+    def certainly_numeric(self, atom: gast.expr) -> bool:
+        """Whether ``atom`` is certainly a number or a NumPy value (never a list)."""
+        if not hasattr(self, "_definitions"):
+            self._definitions = _definitions_of(self.ops)
+        return _numeric(atom, self.kinds, self.fn, self._definitions, set())
+
 
 def analyze(
     fn: NormalizedFunction,

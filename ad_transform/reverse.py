@@ -970,15 +970,21 @@ class _Reverser:
 
     def list_operands(self, op: Op, template) -> list[str]:
         """The parameters of a NumPy function (or of an operator computing on numbers)
-        given a list or tuple display (kind SEQUENCE) where one of the inputs is active:
+        given a list or tuple (kind SEQUENCE; for a NumPy function also a value of
+        unknown kind, which may be one: checked when it runs) where an input is active:
         NumPy converts it with ``np.asarray``, so the adjoint template must see the array
         and the list must get its elements' adjoints back (``runtime.operand_adjoint``)."""
         if not op.active_inputs or not _numpy_computes(op, self.analysis.sequence_form(op)):
             return []
+        operator_rule = not _is_numpy_function(op.rule.primitive)
+        kinds = (SEQUENCE,) if operator_rule else (SEQUENCE, UNKNOWN)
         return [
             p
             for p in template.params
-            if p in op.inputs and self.analysis.kind_of(op.inputs[p]) == SEQUENCE
+            if p in op.inputs
+            and isinstance(op.inputs[p], gast.Name)
+            and self.analysis.kind_of(op.inputs[p]) in kinds
+            and not self.analysis.certainly_numeric(op.inputs[p])
         ]
 
     def guard_zero(self, g: gast.Name, start: int, op: Op) -> None:
@@ -1152,6 +1158,11 @@ def _numpy_computes(op: Op, form: str) -> bool:
     primitive = op.rule.primitive
     if any(primitive is o for o in _NUMBER_OPERATORS):
         return form == NUMBERS
+    return _is_numpy_function(primitive)
+
+
+def _is_numpy_function(primitive: object) -> bool:
+    """A function of NumPy or SciPy (a ufunc included): it converts list arguments."""
     if isinstance(primitive, np.ufunc):
         return True
     module = getattr(primitive, "__module__", None) or ""
