@@ -1123,6 +1123,9 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
             )
         if varied and op.refusal is not None:
             raise analysis.fn.parsed.error(op.refusal, op.value)
+        container = _container_method_refusal(op, analysis) if varied else None
+        if container is not None:
+            raise analysis.fn.parsed.error(container, op.value)
         if varied:
             user_name = analysis.fn.source_of.get(varied[0], varied[0])
             raise analysis.fn.parsed.error(
@@ -1336,6 +1339,9 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
                 "functions defined with 'def' (a decorator's wrapper included) and "
                 "primitives with an adjoint rule (ad_transform.register_adjoint)"
             )
+    container = _container_method_refusal(op, analysis)
+    if container is not None:
+        return container
     held_object = _object_in_attribute(op, analysis)
     if held_object is not None:
         return (
@@ -1348,6 +1354,47 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
     return (
         f"cannot differentiate {_describe_callee(op)}: it has no adjoint rule; register one "
         "with ad_transform.register_adjoint"
+    )
+
+
+_LIST_ADVICE = (
+    "append, extend and item writes are followed, and pop(i)/insert(i, v) with a constant "
+    "i on a list the function builds with a display ([...]); use sorted(xs), "
+    "reversed(xs) or xs[::-1] for a new order, and read items by position"
+)
+_DICT_ADVICE = (
+    "item writes d[k] = v are followed, and update({...})/setdefault(k, v) on a dict the "
+    "function builds with a display ({...}); build the dict you need with a display or a "
+    "comprehension ({k: v for k, v in d.items() if k != 'w'}) and read items with d[k] or "
+    "d.get(k)"
+)
+_CONTAINER_METHODS = {
+    DICT: ("dict", {"pop", "popitem", "clear", "update", "setdefault"}, _DICT_ADVICE),
+    SEQUENCE: (
+        "list",
+        {"pop", "insert", "remove", "clear", "sort", "reverse", "index", "count"},
+        _LIST_ADVICE,
+    ),
+}
+
+
+def _container_method_refusal(op: Op, analysis: Analysis) -> str | None:
+    """``q.pop('w')``, ``xs.sort()`` on a dict or list (known to be one here) that holds
+    differentiated values: what is followed instead."""
+    callee = op.callee
+    if not (isinstance(callee, tuple) and callee[0] == "method"):
+        return None
+    receiver = op.value.func.value if isinstance(op.value, gast.Call) else None
+    if not isinstance(receiver, gast.Name) or not isinstance(op.value.func, gast.Attribute):
+        return None
+    kind = analysis.kind_of(receiver)
+    if kind not in _CONTAINER_METHODS or callee[1] not in _CONTAINER_METHODS[kind][1]:
+        return None
+    what, _, advice = _CONTAINER_METHODS[kind]
+    user_name = analysis.fn.source_of.get(receiver.id, receiver.id)
+    return (
+        f"cannot differentiate the method '.{callee[1]}' of '{user_name}', a {what} that "
+        f"holds values depending on the differentiated argument: on such a {what}, {advice}"
     )
 
 

@@ -1158,7 +1158,16 @@ def _numpy_computes(op: Op, form: str) -> bool:
     primitive = op.rule.primitive
     if any(primitive is o for o in _NUMBER_OPERATORS):
         return form == NUMBERS
-    return _is_numpy_function(primitive)
+    return _is_numpy_function(primitive) and (
+        isinstance(primitive, np.ufunc)
+        or op.rule.kind == "elementwise"
+        or op.rule.template.fn.__module__ in _ARRAY_RULE_MODULES
+    )
+
+
+# Rules whose templates compute with their arguments as arrays (a list given to them is
+# converted first); the constructors, joins and shape rules take lists apart themselves.
+_ARRAY_RULE_MODULES = ("ad_transform.rules.linalg", "ad_transform.rules.reductions")
 
 
 def _is_numpy_function(primitive: object) -> bool:
