@@ -431,9 +431,9 @@ def _elements_used_as_keys(ops: list[Op]) -> set[str]:
     in it wherever it is defined. Either way no derivative flows through ``k``."""
     group: dict[str, str] = {}  # the element and its copies -> the element
     for op in ops:
-        if getattr(op.stmt, "ad_header", False) and op.form == RULE:
-            if op.rule.primitive is runtime.iterated and op.target is not None:
-                group[op.target] = op.target
+        header = getattr(op.stmt, "ad_header", False) and op.form == RULE
+        if header and op.rule.primitive is runtime.iterated and op.target is not None:
+            group[op.target] = op.target
     changed = True
     while changed:
         changed = False

@@ -970,9 +970,7 @@ class _Normalizer:
         ``runtime.dict_copy(m, ("k", ...), (v, ...), spread)``: a new dict whose values'
         adjoints go back to ``m``'s keys and to the keywords. Other forms are left alone."""
         spreads = [kw for kw in expr.keywords if kw.arg is None]
-        if len(expr.args) + len(spreads) > 1 or any(
-            isinstance(a, gast.Starred) for a in expr.args
-        ):
+        if len(expr.args) + len(spreads) > 1 or any(isinstance(a, gast.Starred) for a in expr.args):
             return None
         mapping = None
         names, values = [], []

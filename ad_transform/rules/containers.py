@@ -80,6 +80,8 @@ def d_items(g, ans, self):
 register_adjoint(("method", "get"), d_get, kind=None, name="dict.get()")
 register_adjoint(("method", "values"), d_values, kind=None, name="dict.values()")
 register_adjoint(("method", "items"), d_items, kind=None, name="dict.items()")
+
+
 @adjoint(dict_copy, kind=DICT, fresh=True)
 def d_dict_copy(g, ans, mapping, names=(), values=(), spread=False):
     return dict_copy_adjoint(g, mapping, names), None, dict_copy_values_adjoint(g, names), None

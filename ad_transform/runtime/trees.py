@@ -57,9 +57,7 @@ def _read_leaf_adjoints(adjoint, tree, found: list) -> None:
         found.append(adjoint)
         return
     keys, children = pytree._children(node, tree)
-    if isinstance(node, (pytree._DataclassNode, pytree._RegisteredNode)) and not _is_zero(
-        adjoint
-    ):
+    if isinstance(node, (pytree._DataclassNode, pytree._RegisteredNode)) and not _is_zero(adjoint):
         keys_read = pytree._attribute_names(tree, keys, children)
     else:
         keys_read = keys
