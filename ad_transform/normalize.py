@@ -793,7 +793,18 @@ class _Normalizer:
         return gast.Tuple(elts=[self.atom(e) for e in expr.elts], ctx=gast.Load())
 
     def expr_Dict(self, expr: gast.Dict) -> gast.expr:
-        """``{k: v, ...}``: keys and values as atoms, in Python's order of evaluation."""
+        """``{k: v, ...}``: keys and values as atoms, in Python's order of evaluation.
+        ``{**m, "k": v, ...}`` (one ``**`` first, string keys after) is ``dict(m, k=v)``."""
+        rest = list(zip(expr.keys[1:], expr.values[1:]))
+        if (
+            expr.keys
+            and expr.keys[0] is None
+            and all(isinstance(k, gast.Constant) and type(k.value) is str for k, _ in rest)
+        ):
+            names = [k.value for k, _ in rest]
+            mapping = self.atom(expr.values[0])
+            values = [self.atom(v) for _, v in rest]
+            return self.dict_copy(mapping, names, values, False, expr)
         keys, values = [], []
         for key, value in zip(expr.keys, expr.values):
             if key is None:
@@ -984,15 +995,19 @@ class _Normalizer:
                 values.append(atom)
         if mapping is None:
             mapping = self.temporary(gast.Dict(keys=[], values=[]), expr)
-        spread = gast.Constant(value=bool(spreads), kind=None)
+        return self.dict_copy(mapping, names, values, bool(spreads), expr)
+
+    def dict_copy(self, mapping, names: list, values: list, spread: bool, like) -> gast.Call:
+        """``runtime.dict_copy(mapping, names, values, spread)`` of atoms."""
         names_tuple = gast.Constant(value=tuple(names), kind=None)
         values_tuple = (
-            self.temporary(gast.Tuple(elts=values, ctx=gast.Load()), expr)
+            self.temporary(gast.Tuple(elts=values, ctx=gast.Load()), like)
             if values
             else gast.Constant(value=(), kind=None)
         )
+        spread_flag = gast.Constant(value=spread, kind=None)
         return self.runtime_call(
-            runtime.dict_copy, [mapping, names_tuple, values_tuple, spread], expr
+            runtime.dict_copy, [mapping, names_tuple, values_tuple, spread_flag], like
         )
 
     def refuse_derivative_call(self, func: gast.expr) -> None:

@@ -241,6 +241,12 @@ def dict_in_an_expression(params, x):
     return dict(params)["b"] * np.sum(x)
 
 
+def display_with_spread(params, x):
+    q = {**params, "b": params["b"] ** 2}
+    q["w"] = q["w"] * x
+    return np.sum(q["w"]) * q["b"]
+
+
 @pytest.mark.parametrize(
     "f",
     [
@@ -251,6 +257,7 @@ def dict_in_an_expression(params, x):
         dict_spread_and_keyword,
         dict_keyword_replaces,
         dict_in_an_expression,
+        display_with_spread,
     ],
 )
 def test_dict_call_copies(f):
@@ -268,6 +275,26 @@ def test_dict_keyword_replaces_value_gets_zero():
 def dict_of_scalars(x):
     d = dict(a=x, b=x * x)
     return d["a"] * 2.0 + d["b"]
+
+
+DEFAULTS = {"b": 1.0, "a": 0.0}
+
+
+def display_over_a_global(x):
+    d = {**DEFAULTS, "a": x}
+    return d["a"] * 2.0 + d["b"] * x
+
+
+def dict_spread_of_a_display(x):
+    d = {"a": x}
+    e = {**d, "b": x * x}
+    return e["a"] + e["b"]
+
+
+def test_display_spreading_a_dict_first():
+    assert grad(display_over_a_global)(0.7) == pytest.approx(3.0)
+    assert grad(dict_spread_of_a_display)(0.7) == pytest.approx(1.0 + 1.4)
+    assert DEFAULTS == {"b": 1.0, "a": 0.0}
 
 
 def test_dict_of_keywords_of_a_number():
