@@ -576,7 +576,7 @@ def _element_containers() -> tuple:
     from .runtime import tree_leaves_like, tree_rebuilt
 
     # new containers holding their arguments' elements (the trees': their leaves)
-    return (list, tuple, sorted, set, frozenset, dict, pytree.tree_leaves) + (
+    return (list, tuple, sorted, set, frozenset, dict, copy.copy, pytree.tree_leaves) + (
         tree_leaves_like,
         tree_rebuilt,
     )

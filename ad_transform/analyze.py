@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import builtins
+import copy
 import dataclasses
 import inspect
 import logging
@@ -853,6 +854,9 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
     return kinds
 
 
+_COPIES = (copy.copy, copy.deepcopy)  # compared by identity: functions
+
+
 def _output_kind(
     op: Op,
     kinds: dict,
@@ -879,6 +883,8 @@ def _output_kind(
         form = sequence_form(op, kinds, fn, definitions or {})
         if form != NUMBERS:  # ``s + [v]``, ``[v] * 3``: a list or tuple, or not known
             return UNKNOWN if form in (DYNAMIC, DYNAMIC_IN_PLACE) else SEQUENCE
+    if op.form == RULE and op.rule.primitive in _COPIES and op.inputs:
+        return atom_kind(op.inputs["x"], kinds, fn)  # the same kind of value, new
     if op.form == RULE and op.rule.primitive == ("method", "copy"):
         receiver = atom_kind(op.inputs.get("self"), kinds, fn)
         if receiver in (SEQUENCE, DICT, UNKNOWN):  # xs.copy(), d.copy(): a list or a dict

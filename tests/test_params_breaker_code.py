@@ -7,6 +7,7 @@ calculus."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import NamedTuple
 
@@ -201,6 +202,23 @@ def test_in_place_change_through_a_shallow_copy_of_a_list_argument_is_refused():
     # it was a wrong gradient: the copy was taken for a new array holding nothing
     with pytest.raises(ADTransformError, match="caller's data in place"):
         grad(shallow_copy_element_in_place)([np.array([1.0, 2.0]), np.array([3.0, 0.5])])
+
+
+def copy_module_copy(params):
+    q = copy.copy(params)
+    q["b"] = q["b"] ** 2
+    return np.sum(q["w"]) * q["b"]
+
+
+def copy_module_deepcopy(params):
+    q = copy.deepcopy(params)
+    q["b"] = q["w"] * q["b"]
+    return np.sum(q["b"] ** 2)
+
+
+@pytest.mark.parametrize("f", [copy_module_copy, copy_module_deepcopy])
+def test_copy_module_copies_of_a_parameter(f):
+    check(f, arrays_wb())
 
 
 # -- F4: dict(...) ------------------------------------------------------------------------

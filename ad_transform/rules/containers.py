@@ -8,6 +8,7 @@ sends ``g`` to the value under ``k`` if the dict has it, else to ``default``;
 """
 
 import builtins
+import copy
 
 from .. import pytree
 from ..runtime import (
@@ -15,6 +16,8 @@ from ..runtime import (
     attribute_of,
     check_unpacked_length,
     conversion_adjoint,
+    copy_adjoint,
+    deepcopy_adjoint,
     dict_copy,
     dict_copy_adjoint,
     dict_copy_values_adjoint,
@@ -182,3 +185,16 @@ def d_tree_rebuilt(g, ans, shape, leaves):
 @adjoint(tree_leaves_like, kind=SEQUENCE, fresh=True)
 def d_tree_leaves_like(g, ans, other, shape):
     return tree_leaves_like_adjoint(g, other, shape), None
+
+
+# -- copy.copy / copy.deepcopy: the same values, new containers ------------------------------
+
+
+@adjoint(copy.copy, kind=None, fresh=True)
+def d_copy_copy(g, ans, x):
+    return copy_adjoint(g, ans, x)
+
+
+@adjoint(copy.deepcopy, kind=None, fresh=True)
+def d_deepcopy(g, ans, x, memo=None):
+    return deepcopy_adjoint(g, x), None

@@ -42,6 +42,7 @@ from .containers import (  # noqa: F401
     NO_ITEM,
     conversion_adjoint,
     copy_adjoint,
+    deepcopy_adjoint,
     dict_copy,
     dict_copy_adjoint,
     dict_copy_values_adjoint,

@@ -452,6 +452,17 @@ def copy_adjoint(g, ans, x):
     return ListAdjoint(copied[place[id(member)]] for member in x)
 
 
+def deepcopy_adjoint(g, x):
+    """The adjoint of ``x`` in ``copy.deepcopy(x)``: ``g`` itself (the same values in new
+    containers); a set's copy holds new members, which cannot be matched to ``x``'s."""
+    if isinstance(x, (set, frozenset)) and not _is_zero(g):
+        raise ADTransformError(
+            "cannot differentiate copy.deepcopy of a set of differentiated values: write "
+            "set(x) or x.copy()"
+        )
+    return g
+
+
 def set_operand_adjoint(g, ans, x, other, first: bool):
     """The adjoint of the operand ``x`` of ``|``, ``&`` or ``^`` (``other`` the other
     operand, ``first`` whether ``x`` is the left one). On sets, each member of the result
