@@ -207,7 +207,7 @@ def test_in_place_change_through_a_shallow_copy_of_a_list_argument_is_refused():
 def copy_module_copy(params):
     q = copy.copy(params)
     q["b"] = q["b"] ** 2
-    return np.sum(q["w"]) * q["b"]
+    return np.sum(q["w"] * q["b"])
 
 
 def copy_module_deepcopy(params):
