@@ -565,8 +565,9 @@ def _origin(name: str, analysis) -> tuple[str, str]:
 
 
 def _item_read(name: str, analysis) -> gast.expr | None:
-    """``p["w"]`` (or ``p.w``) where ``name`` is, by copies, an item or attribute read
-    from a container: the expression to copy instead of the whole container."""
+    """``p["w"]`` (or ``layers[0]`` of a list) where ``name`` is, by copies, an item read
+    with a constant key from a container parameter: the expression to copy instead of
+    the whole container (an array's views keep the advice to copy the array)."""
     for _ in range(50):
         ops = [op for op in analysis.ops if op.target == name and op.form not in _MUTATIONS]
         if len(ops) != 1:
@@ -575,7 +576,14 @@ def _item_read(name: str, analysis) -> gast.expr | None:
             name = ops[0].inputs["x"].id
             continue
         value = ops[0].stmt.value
-        return value if isinstance(value, (gast.Subscript, gast.Attribute)) else None
+        if not isinstance(value, gast.Subscript) or not isinstance(value.value, gast.Name):
+            return None
+        container, key = value.value.id, value.slice
+        if container not in analysis.fn.params or not isinstance(key, gast.Constant):
+            return None
+        if isinstance(key.value, str) or analysis.kinds.get(container) in (SEQUENCE, DICT):
+            return value
+        return None
     return None
 
 
