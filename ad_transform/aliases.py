@@ -76,7 +76,8 @@ _NEW_FROM_NUMPY = {
 }  # fmt: skip
 _NEW_FROM_LINALG = {"norm", "inv", "solve", "det", "slogdet", "cholesky", "eigh", "svd", "qr"}
 _NEW_FROM_BUILTINS = {"len", "float", "int", "bool", "range", "abs", "round", "sum", "str",
-                      "isinstance", "complex", "divmod", "pow", "repr", "format"}  # fmt: skip
+                      "isinstance", "complex", "divmod", "pow", "repr", "format",
+                      "dict"}  # fmt: skip
 
 
 def _new_from_callables() -> list[object]:
@@ -503,15 +504,28 @@ class _Walk:
 
     def shallow_copy(self, call: gast.Call, state: _State) -> tuple | None:
         """``xs.copy()`` / ``d.copy()`` of a list or dict the function made: a new container
-        holding the same elements (None where the receiver is not known to be one: an
-        array's ``copy`` holds nothing of the original)."""
+        holding the same elements. Of a value the function did not make (an argument, an
+        item of one: a list, a dict or an array) the same, conservatively. None where the
+        receiver is an array or object the function made (its ``copy`` holds nothing of
+        the original)."""
         func = call.func
         if not (isinstance(func, gast.Attribute) and func.attr == "copy" and not call.args):
             return None
-        if not isinstance(func.value, gast.Name) or func.value.id not in state.holds:
+        if isinstance(func.value, gast.Subscript) or (
+            isinstance(func.value, gast.Name) and func.value.id not in state.holds
+        ):  # p["w"].copy(), g.copy(): an array's copy or a list's, which holds its items
+            holds, _ = self.value(func.value, state)
+            token = self.fresh(call, state, container=True)
+            return holds | token, (min(token), None, frozenset())
+        if not isinstance(func.value, gast.Name):
             return None
         must = state.must.get(func.value.id)
         if must is None or not _is_container(must[0]):
+            if any(not t.startswith("new:") for t in state.holds[func.value.id]):
+                # an argument's (or a global's) copy: if it is a list or a dict, the copy
+                # holds the same items
+                token = self.fresh(call, state, container=True)
+                return state.holds[func.value.id] | token, (min(token), None, frozenset())
             return None
         contents = state.holds[func.value.id] - {must[0]}
         token = self.fresh(call, state, container=True)
@@ -560,7 +574,18 @@ def _rule_returns_new(callee: object, call: gast.Call) -> bool:
 
 
 # builtins whose result is a new container of their argument's elements (rows of an array)
-_ELEMENT_CONTAINERS = (list, tuple, sorted, set, frozenset)
+def _element_containers() -> tuple:
+    from . import pytree
+    from .runtime import tree_leaves_like, tree_rebuilt
+
+    # new containers holding their arguments' elements (the trees': their leaves)
+    return (list, tuple, sorted, set, frozenset, dict, copy.copy, pytree.tree_leaves) + (
+        tree_leaves_like,
+        tree_rebuilt,
+    )
+
+
+_ELEMENT_CONTAINERS = _element_containers()
 
 _HELPERS_BEING_READ: set = set()  # code objects: recursion guard of _helper_returns_new
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import builtins
+import copy
 import dataclasses
 import inspect
 import operator
@@ -187,6 +188,12 @@ class Analysis:
             self._definitions = _definitions_of(self.ops)
         return sequence_form(op, self.kinds, self.fn, self._definitions)
 
+    def certainly_numeric(self, atom: gast.expr) -> bool:
+        """Whether ``atom`` is certainly a number or a NumPy value (never a list)."""
+        if not hasattr(self, "_definitions"):
+            self._definitions = _definitions_of(self.ops)
+        return _numeric(atom, self.kinds, self.fn, self._definitions, set())
+
 
 def analyze(
     fn: NormalizedFunction,
@@ -353,7 +360,8 @@ _EXTREMES = (runtime.max_of, runtime.min_of)
 
 def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
     """Names that hold a key of a dict: the element of a loop over a dict or its
-    ``keys()`` (also ``sorted(d)``, ``list(d.keys())``...), the first of a pair from
+    ``keys()`` (also ``sorted(d)``, ``list(d.keys())``...), an item of these
+    (``list(d)[0]``), the first of a pair from
     ``items()``, and copies of these. A key is never an active value (the keys this
     function puts in a dict are checked, ``_refuse_varied_keys``; so are a helper's): they
     are never varied."""
@@ -389,14 +397,20 @@ def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
             ):
                 keys.add(op.target)
     for op in ops:
-        if not getattr(op.stmt, "ad_header", False) or op.form != RULE:
+        if op.form != RULE:
             continue
         source = op.inputs.get("x", op.inputs.get("0"))
         source = source.id if isinstance(source, gast.Name) else None
+        if op.rule.primitive is operator.getitem and source in key_views:
+            keys.add(op.target)  # list(d)[0], sorted(d)[-1], keys[1:]: keys
+            continue
+        if not getattr(op.stmt, "ad_header", False):
+            continue
         if op.rule.primitive is runtime.dict_key or source in key_views:
             keys.add(op.target)
         elif source in views:
             pairs.add(op.target)
+    keys |= _elements_used_as_keys(ops)
     changed = True
     while changed:
         before = len(keys)
@@ -408,6 +422,51 @@ def _keys_taken_from_dicts(ops: list[Op], kinds: dict) -> set[str]:
                 keys.add(op.target)
         changed = len(keys) != before
     return keys
+
+
+def _elements_used_as_keys(ops: list[Op]) -> set[str]:
+    """The element ``k`` of ``for k in X``, ``X`` of a kind not known here (a dict inside
+    a dict parameter), when ``k`` (or a copy of it) is only used as an index or a key:
+    ``X[k]``, ``d.get(k)``, ``out[k] = v``, comparisons. If ``X`` is a dict, ``k`` is a
+    key (no derivative); if not, ``k``'s value only selects an item, which is constant
+    in it wherever it is defined. Either way no derivative flows through ``k``."""
+    group: dict[str, str] = {}  # the element and its copies -> the element
+    for op in ops:
+        header = getattr(op.stmt, "ad_header", False) and op.form == RULE
+        if header and op.rule.primitive is runtime.iterated and op.target is not None:
+            group[op.target] = op.target
+    changed = True
+    while changed:
+        changed = False
+        for op in ops:
+            if op.form == COPY and op.target not in group:
+                source = op.inputs["x"]
+                if isinstance(source, gast.Name) and source.id in group:
+                    group[op.target] = group[source.id]
+                    changed = True
+    if not group:
+        return set()
+    misused: set[str] = set()
+    for op in ops:
+        if op.form == COPY and op.target in group:
+            continue
+        for param, atom in op.inputs.items():
+            used = _operand_names(atom) & group.keys()
+            if used and not _selects(op, param):
+                misused |= {group[name] for name in used}
+    return {name for name, element in group.items() if element not in misused}
+
+
+def _selects(op: Op, param: str) -> bool:
+    """Whether ``op`` reads its operand ``param`` only to select an item (an index, a
+    key) or to compare it: nothing of its value reaches the result's derivative."""
+    if op.form != RULE:
+        return False
+    if op.rule.template is None:
+        return op.rule.primitive is operator.lt  # comparisons: ``k == "w"``
+    if op.rule.primitive is operator.getitem:
+        return param == "index"
+    return op.rule.name == "dict.get()" and param == "key"
 
 
 def _first_of_pair(op: Op, pairs: set[str]) -> bool:
@@ -795,6 +854,9 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
     return kinds
 
 
+_COPIES = (copy.copy, copy.deepcopy)  # compared by identity: functions
+
+
 def _output_kind(
     op: Op,
     kinds: dict,
@@ -821,10 +883,12 @@ def _output_kind(
         form = sequence_form(op, kinds, fn, definitions or {})
         if form != NUMBERS:  # ``s + [v]``, ``[v] * 3``: a list or tuple, or not known
             return UNKNOWN if form in (DYNAMIC, DYNAMIC_IN_PLACE) else SEQUENCE
+    if op.form == RULE and op.rule.primitive in _COPIES and op.inputs:
+        return atom_kind(op.inputs["x"], kinds, fn)  # the same kind of value, new
     if op.form == RULE and op.rule.primitive == ("method", "copy"):
         receiver = atom_kind(op.inputs.get("self"), kinds, fn)
-        if receiver in (SEQUENCE, DICT):  # xs.copy(), d.copy(): a list or a dict
-            return receiver
+        if receiver in (SEQUENCE, DICT, UNKNOWN):  # xs.copy(), d.copy(): a list or a dict
+            return receiver  # (of a value of unknown kind: an array, a dict, a list...)
     if op.form == RULE and op.rule.template is not None:
         differentiable = op.rule.template.params
         arg_kinds = [
@@ -1011,8 +1075,9 @@ def _chosen_by_name(op: Op, analysis: Analysis) -> str:
     receiver = op.inputs.get(op.rule.template.params[0])
     if receiver is None or analysis.kind_of(receiver) not in (UNKNOWN, SEQUENCE):
         return ""
+    owner = "dict's" if op.rule.name.startswith("dict.") else "NumPy's"
     return (
-        f" (the {op.rule.primitive[0]} was taken for NumPy's by its name alone; a method of "
+        f" (the {op.rule.primitive[0]} was taken for {owner} by its name alone; a method of "
         "a user class is not differentiated)"
     )
 
@@ -1064,6 +1129,9 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
             )
         if varied and op.refusal is not None:
             raise analysis.fn.parsed.error(op.refusal, op.value)
+        container = _container_method_refusal(op, analysis) if varied else None
+        if container is not None:
+            raise analysis.fn.parsed.error(container, op.value)
         if varied:
             user_name = analysis.fn.source_of.get(varied[0], varied[0])
             raise analysis.fn.parsed.error(
@@ -1271,6 +1339,8 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
             return f"cannot differentiate a call of {higher_order}"
         if isinstance(callee, types.MethodType) and is_user_function(callee.__func__):
             return f"cannot differentiate {_describe_callee(op)}"
+        if getattr(callee, "__module__", None) == "ad_transform.pytree":
+            return _tree_helper_refusal(callee)
         special = special_description(callee)
         if special is not None:
             return (
@@ -1278,6 +1348,9 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
                 "functions defined with 'def' (a decorator's wrapper included) and "
                 "primitives with an adjoint rule (ad_transform.register_adjoint)"
             )
+    container = _container_method_refusal(op, analysis)
+    if container is not None:
+        return container
     held_object = _object_in_attribute(op, analysis)
     if held_object is not None:
         return (
@@ -1290,6 +1363,60 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
     return (
         f"cannot differentiate {_describe_callee(op)}: it has no adjoint rule; register one "
         "with ad_transform.register_adjoint"
+    )
+
+
+_LIST_ADVICE = (
+    "append, extend and item writes are followed, and pop(i)/insert(i, v) with a constant "
+    "i on a list the function builds with a display ([...]); use sorted(xs), "
+    "reversed(xs) or xs[::-1] for a new order, and read items by position"
+)
+_DICT_ADVICE = (
+    "item writes d[k] = v are followed, and update({...})/setdefault(k, v) on a dict the "
+    "function builds with a display ({...}); build the dict you need with a display or a "
+    "comprehension ({k: v for k, v in d.items() if k != 'w'}) and read items with d[k] or "
+    "d.get(k)"
+)
+_CONTAINER_METHODS = {
+    DICT: ("dict", {"pop", "popitem", "clear", "update", "setdefault"}, _DICT_ADVICE),
+    SEQUENCE: (
+        "list",
+        {"pop", "insert", "remove", "clear", "sort", "reverse", "index", "count"},
+        _LIST_ADVICE,
+    ),
+}
+
+
+def _container_method_refusal(op: Op, analysis: Analysis) -> str | None:
+    """``q.pop('w')``, ``xs.sort()`` on a dict or list (known to be one here) that holds
+    differentiated values: what is followed instead."""
+    callee = op.callee
+    if not (isinstance(callee, tuple) and callee[0] == "method"):
+        return None
+    receiver = op.value.func.value if isinstance(op.value, gast.Call) else None
+    if not isinstance(receiver, gast.Name) or not isinstance(op.value.func, gast.Attribute):
+        return None
+    kind = analysis.kind_of(receiver)
+    if kind not in _CONTAINER_METHODS or callee[1] not in _CONTAINER_METHODS[kind][1]:
+        return None
+    what, _, advice = _CONTAINER_METHODS[kind]
+    user_name = analysis.fn.source_of.get(receiver.id, receiver.id)
+    return (
+        f"cannot differentiate the method '.{callee[1]}' of '{user_name}', a {what} that "
+        f"holds values depending on the differentiated argument: on such a {what}, {advice}"
+    )
+
+
+def _tree_helper_refusal(callee) -> str:
+    """An ad_transform tree helper in a form the differentiated code does not follow."""
+    name = getattr(callee, "__name__", "this tree helper")
+    return (
+        f"cannot differentiate this call of ad_transform's {name}: inside a differentiated "
+        "function only 'tree_leaves(tree)' and 'tree_map(f, tree, *trees)' with 'f' a "
+        "lambda, a function defined with 'def' or a library function (no keywords) are "
+        "followed; the tree helpers are otherwise for outside the differentiated "
+        "function (updating parameters with a gradient). Write the loop over the "
+        "containers instead ('{k: f(v) for k, v in p.items()}', 'list(p.values())')"
     )
 
 

@@ -7,6 +7,7 @@ import inspect
 import numbers
 import operator
 import types
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -16,7 +17,7 @@ from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
 from .objects import TheClass, is_user_class
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
-from .rules.registry import ARRAY, SCALAR, UNKNOWN
+from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE, UNKNOWN
 from .runtime import ListAdjoint
 
 Wrt = int | str | tuple[int | str, ...] | list[int | str]
@@ -33,6 +34,10 @@ def _kind_of_type(cls: type) -> str | None:
         return SCALAR
     if issubclass(cls, np.ndarray):
         return ARRAY
+    if cls is dict or cls is OrderedDict:  # iterating gives keys; d.copy() is a dict
+        return DICT
+    if cls is list or cls is tuple:  # NumPy converts it; + joins, * repeats
+        return SEQUENCE
     return UNKNOWN
 
 
@@ -594,7 +599,7 @@ def _annotation_type(annotation, func) -> type:
     origin = getattr(annotation, "__origin__", None)
     if origin is np.ndarray:  # numpy.typing.NDArray[...]
         return np.ndarray
-    if isinstance(annotation, type) and _kind_of_type(annotation) != UNKNOWN:
+    if isinstance(annotation, type) and _kind_of_type(annotation) in (SCALAR, ARRAY):
         return annotation if annotation is not bool else float
     return float
 

@@ -793,7 +793,18 @@ class _Normalizer:
         return gast.Tuple(elts=[self.atom(e) for e in expr.elts], ctx=gast.Load())
 
     def expr_Dict(self, expr: gast.Dict) -> gast.expr:
-        """``{k: v, ...}``: keys and values as atoms, in Python's order of evaluation."""
+        """``{k: v, ...}``: keys and values as atoms, in Python's order of evaluation.
+        ``{**m, "k": v, ...}`` (one ``**`` first, string keys after) is ``dict(m, k=v)``."""
+        rest = list(zip(expr.keys[1:], expr.values[1:]))
+        if (
+            expr.keys
+            and expr.keys[0] is None
+            and all(isinstance(k, gast.Constant) and type(k.value) is str for k, _ in rest)
+        ):
+            names = [k.value for k, _ in rest]
+            mapping = self.atom(expr.values[0])
+            values = [self.atom(v) for _, v in rest]
+            return self.dict_copy(mapping, names, values, False, expr)
         keys, values = [], []
         for key, value in zip(expr.keys, expr.values):
             if key is None:
@@ -947,7 +958,9 @@ class _Normalizer:
     def container_call(self, expr: gast.Call) -> gast.Call | None:
         """Builtins over an iterable that become primitives of their own: ``reversed(xs)``
         (a list), ``max(xs)``/``min(xs)`` of one iterable (``max(a, b)`` keeps its rule),
-        ``zip(*rows)`` (a list of tuples)."""
+        ``zip(*rows)`` (a list of tuples), ``dict(d, k=v)`` / ``dict(**d)`` (a copy)."""
+        if _is_builtin_call(expr, "dict", self.parsed):
+            return self.dict_call(expr)
         if expr.keywords or len(expr.args) != 1:
             return None
         (arg,) = expr.args
@@ -962,6 +975,40 @@ class _Normalizer:
                 value = arg.value if starred else arg
                 return self.runtime_call(helper, [self.atom(value)], expr)
         return None
+
+    def dict_call(self, expr: gast.Call) -> gast.Call | None:
+        """``dict(m)``, ``dict(m, k=v, ...)``, ``dict(**m, k=v)``, ``dict(k=v)`` as
+        ``runtime.dict_copy(m, ("k", ...), (v, ...), spread)``: a new dict whose values'
+        adjoints go back to ``m``'s keys and to the keywords. Other forms are left alone."""
+        spreads = [kw for kw in expr.keywords if kw.arg is None]
+        if len(expr.args) + len(spreads) > 1 or any(isinstance(a, gast.Starred) for a in expr.args):
+            return None
+        mapping = None
+        names, values = [], []
+        for position, node in enumerate([*expr.args, *expr.keywords]):
+            value = node.value if isinstance(node, gast.keyword) else node
+            atom = self.atom(value)  # in the order Python evaluates them
+            if position < len(expr.args) or node.arg is None:
+                mapping = atom
+            else:
+                names.append(node.arg)
+                values.append(atom)
+        if mapping is None:
+            mapping = self.temporary(gast.Dict(keys=[], values=[]), expr)
+        return self.dict_copy(mapping, names, values, bool(spreads), expr)
+
+    def dict_copy(self, mapping, names: list, values: list, spread: bool, like) -> gast.Call:
+        """``runtime.dict_copy(mapping, names, values, spread)`` of atoms."""
+        names_tuple = gast.Constant(value=tuple(names), kind=None)
+        values_tuple = (
+            self.temporary(gast.Tuple(elts=values, ctx=gast.Load()), like)
+            if values
+            else gast.Constant(value=(), kind=None)
+        )
+        spread_flag = gast.Constant(value=spread, kind=None)
+        return self.runtime_call(
+            runtime.dict_copy, [mapping, names_tuple, values_tuple, spread_flag], like
+        )
 
     def refuse_derivative_call(self, func: gast.expr) -> None:
         """``grad(h)(x)`` inside a differentiated function: a higher-order derivative."""

@@ -638,6 +638,20 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict)
     return None
 
 
+def _is_tree_helper(primitive: object) -> bool:
+    """``tree_leaves`` and the primitives of a lowered ``tree_map`` (``runtime/trees.py``):
+    they take dataclass, named tuple and registered objects apart as trees."""
+    from . import pytree
+
+    helpers = (
+        pytree.tree_leaves,
+        runtime.tree_structure,
+        runtime.tree_rebuilt,
+        runtime.tree_leaves_like,
+    )
+    return any(primitive is helper for helper in helpers)
+
+
 def _unpacks_namedtuple(call: gast.Call, context) -> bool:
     """Whether ``call`` is normalize's ``runtime.unpacked(t, n)`` of a named tuple ``t``
     (``a, b = t``): the tuple's items, read as Python iterates a tuple."""
@@ -727,6 +741,8 @@ class _Context:
                 return self.operator_method(
                     func, cls, "__call__", [func, *call.args], call.keywords
                 )
+        if self.op.rule is not None and _is_tree_helper(self.op.rule.primitive):
+            return None  # tree_leaves(model): its adjoint takes the object's fields apart
         self.refuse_objects([*call.args, *(kw.value for kw in call.keywords)])
         return None
 

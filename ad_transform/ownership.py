@@ -549,7 +549,14 @@ def _refusal(op, analysis) -> str:
     root, via = _origin(op.target, analysis)
     root_name = fn.source_of.get(root, root)
     lower = root_name.lower() if root_name.lower() != root_name else root_name + "_copy"
-    if root in fn.params:
+    item = _item_read(op.target, analysis) if root != op.target else None
+    if root in fn.params and item is not None:
+        source = f"the argument '{root_name}'"
+        fix = (
+            f"write into a copy of the item: '{user_name} = {expression_source(item)}.copy()', "
+            f"then '{user_name}[...] = ...'"
+        )
+    elif root in fn.params:
         source = f"the argument '{root_name}'"
         fix = f"write into a copy: '{lower} = {root_name}.copy()', then '{lower}[...] = ...'"
     elif root in fn.free_names or root not in _defined(analysis):
@@ -606,6 +613,29 @@ def _origin(name: str, analysis) -> tuple[str, str]:
             via = f" (through {_describe(step)})"
         name = _source_of(step)
     return name, via
+
+
+def _item_read(name: str, analysis) -> gast.expr | None:
+    """``p["w"]`` (or ``layers[0]`` of a list) where ``name`` is, by copies, an item read
+    with a constant key from a container parameter: the expression to copy instead of
+    the whole container (an array's views keep the advice to copy the array)."""
+    for _ in range(50):
+        ops = [op for op in analysis.ops if op.target == name and op.form not in _MUTATIONS]
+        if len(ops) != 1:
+            return None
+        if ops[0].form == _COPY and isinstance(ops[0].inputs["x"], gast.Name):
+            name = ops[0].inputs["x"].id
+            continue
+        value = ops[0].stmt.value
+        if not isinstance(value, gast.Subscript) or not isinstance(value.value, gast.Name):
+            return None
+        container, key = value.value.id, value.slice
+        if container not in analysis.fn.params or not isinstance(key, gast.Constant):
+            return None
+        if isinstance(key.value, str) or analysis.kinds.get(container) in (SEQUENCE, DICT):
+            return value
+        return None
+    return None
 
 
 def _source_of(op) -> str | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gast
+import numpy as np
 
 from . import runtime
 from .analyze import (
@@ -38,7 +39,7 @@ from .callables import code_name
 from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
-from .rules.registry import ARRAY, DICT, SCALAR, UNKNOWN
+from .rules.registry import ARRAY, DICT, NUMBERS, SCALAR, SEQUENCE, UNKNOWN
 
 JOINT, SPLIT = "joint", "split"
 
@@ -241,7 +242,7 @@ class _Reverser:
         return [self.popped(reads, op), *code]
 
     def restore_item(self, op: Op) -> gast.stmt:
-        if self.analysis.kinds.get(op.target) == DICT:  # the old value back, or no key
+        if self.analysis.kinds.get(op.target) in (DICT, UNKNOWN):  # the old value, or no key
             restore = self.bindings.reference("restore_slot", runtime.restore_slot)
             pop = gast.Call(func=name_node(self.tape_name("pop")), args=[], keywords=[])
             args = [name_node(op.target), self.as_value(clone(op.index)), pop]
@@ -576,7 +577,11 @@ class _Reverser:
                     args=[],
                     keywords=[],
                 )
-            else:  # a list item, or an array not known to be one
+            elif self.analysis.kinds.get(op.target) == UNKNOWN:  # a dict, list or array
+                slot = self.bindings.reference("item_slot", runtime.item_slot)
+                args = [name_node(op.target), self.as_value(clone(op.index))]
+                saved = gast.Call(func=name_node(slot), args=args, keywords=[])
+            else:  # a list item
                 copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
             out.append(self.pushed(saved, op.stmt))
@@ -936,6 +941,12 @@ class _Reverser:
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
+        lists = self.list_operands(op, template)
+        for param in lists:  # a list of values given to NumPy: its adjoint is an array's
+            helper = self.bindings.reference("array_operand", runtime.array_operand)
+            converted = self.names.numbered("v")
+            self.emit(assign(converted, _call(helper, [inputs[param]])), op)
+            inputs[param] = name_node(converted)
         instance = template.instantiate(
             op.active_inputs,
             inputs,
@@ -950,9 +961,31 @@ class _Reverser:
             contribution = instance.outputs[param]
             if all_scalar:
                 contribution = _drop_unbroadcast(contribution, self.bindings)
+            if param in lists:  # the array adjoint split into the list's elements
+                helper = self.bindings.reference("operand_adjoint", runtime.operand_adjoint)
+                contribution = _call(helper, [contribution, self.as_value(op.inputs[param])])
             self.contribute(op.inputs[param], contribution, op)
         if not all_scalar:
             self.guard_zero(g, start, op)
+
+    def list_operands(self, op: Op, template) -> list[str]:
+        """The parameters of a NumPy function (or of an operator computing on numbers)
+        given a list or tuple (kind SEQUENCE; for a NumPy function also a value of
+        unknown kind, which may be one: checked when it runs) where an input is active:
+        NumPy converts it with ``np.asarray``, so the adjoint template must see the array
+        and the list must get its elements' adjoints back (``runtime.operand_adjoint``)."""
+        if not op.active_inputs or not _numpy_computes(op, self.analysis.sequence_form(op)):
+            return []
+        operator_rule = not _is_numpy_function(op.rule.primitive)
+        kinds = (SEQUENCE,) if operator_rule else (SEQUENCE, UNKNOWN)
+        return [
+            p
+            for p in template.params
+            if p in op.inputs
+            and isinstance(op.inputs[p], gast.Name)
+            and self.analysis.kind_of(op.inputs[p]) in kinds
+            and not self.analysis.certainly_numeric(op.inputs[p])
+        ]
 
     def guard_zero(self, g: gast.Name, start: int, op: Op) -> None:
         """Run the statements emitted since ``start`` only where ``g`` is not a zero.
@@ -1104,6 +1137,49 @@ def _cannot_raise(stmt: gast.stmt) -> bool:
             and isinstance(stmt.value, (gast.Name, gast.Constant))
         )
     )
+
+
+_NUMBER_OPERATORS = (
+    operator.add,
+    operator.sub,
+    operator.mul,
+    operator.truediv,
+    operator.pow,
+    operator.matmul,
+    operator.neg,
+    operator.pos,
+)
+
+
+def _numpy_computes(op: Op, form: str) -> bool:
+    """Whether ``op``'s rule is a NumPy or SciPy function, or an operator computing on
+    numbers (not joining or repeating lists): such a call converts a list operand to an
+    array first."""
+    primitive = op.rule.primitive
+    if any(primitive is o for o in _NUMBER_OPERATORS):
+        return form == NUMBERS
+    return _is_numpy_function(primitive) and (
+        isinstance(primitive, np.ufunc)
+        or op.rule.kind == "elementwise"
+        or op.rule.template.fn.__module__ in _ARRAY_RULE_MODULES
+    )
+
+
+# Rules whose templates compute with their arguments as arrays (a list given to them is
+# converted first); the constructors, joins and shape rules take lists apart themselves.
+_ARRAY_RULE_MODULES = ("ad_transform.rules.linalg", "ad_transform.rules.reductions")
+
+
+def _is_numpy_function(primitive: object) -> bool:
+    """A function of NumPy or SciPy (a ufunc included): it converts list arguments."""
+    if isinstance(primitive, np.ufunc):
+        return True
+    module = getattr(primitive, "__module__", None) or ""
+    return module.split(".")[0] in ("numpy", "scipy")
+
+
+def _call(function: str, args: list[gast.expr]) -> gast.Call:
+    return gast.Call(func=name_node(function), args=args, keywords=[])
 
 
 def _is_array_method(op: Op) -> bool:

@@ -273,7 +273,7 @@ def active_key(x):
 
 def dict_unpacking(x):
     d = {"a": x}
-    e = {**d, "b": x}
+    e = {"b": x, **d}
     return e["a"] + e["b"]
 
 

@@ -154,7 +154,7 @@ def f_set_display(x):
 
 
 def f_dict_unpacking(x):
-    d = {**GLOBAL_DICT, "a": x}
+    d = {"a": x, **GLOBAL_DICT}
     return d["a"] * 2.0
 
 

@@ -18,6 +18,7 @@ tuple is an ndarray shape.
 from __future__ import annotations
 
 import builtins
+import copy
 import math
 import operator
 import zlib
@@ -422,6 +423,14 @@ def builtin_sorted(x):
 
 def builtin_list(x):
     return np.stack(list(x))
+
+
+def copy_copy(x):
+    return copy.copy(x) * copy.copy([x, np.sin(x)])[1]
+
+
+def copy_deepcopy(x):
+    return copy.deepcopy(x) * copy.deepcopy({"a": np.cos(x)})["a"]
 
 
 def builtin_tuple(x):
@@ -1849,6 +1858,8 @@ TABLE = [
     Row(builtins.sum, builtin_sum_array, (((5,),), ((3, 4),)), args_from(REAL)),
     Row(builtins.sorted, builtin_sorted, (((5,),),), args_from(REAL)),
     Row(builtins.list, builtin_list, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(copy.copy, copy_copy, (((5,),), ((3, 4),)), args_from(REAL)),
+    Row(copy.deepcopy, copy_deepcopy, (((5,),), ((3, 4),)), args_from(REAL)),
     Row(builtins.set, builtin_set, (((5,),),), args_from(REAL)),
     Row(builtins.frozenset, builtin_frozenset, (((5,),),), args_from(REAL)),
     Row(operator.or_, set_union, (((5,),),), args_from(REAL)),

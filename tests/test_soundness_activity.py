@@ -542,11 +542,6 @@ def refuse_view_then_write(v):
     return np.sum(a * v)
 
 
-def refuse_dict_call(x):
-    d = dict(a=x)
-    return d["a"] * 2.0
-
-
 def refuse_closure(x):
     def times_x(y):
         return x * y
@@ -608,7 +603,6 @@ FLOWS_REFUSED = [
     (refuse_ufunc_at, V, "method 'at' of a ufunc"),
     (refuse_fill, V, "'.fill'"),
     (refuse_view_then_write, V, "'.view'"),
-    (refuse_dict_call, 0.7, "call to dict"),
     (refuse_list_comprehension, V, "generator expression"),
     (refuse_tolist, V, "'.tolist'"),
     (refuse_flat, V, "'.flat'"),

@@ -10,10 +10,17 @@ import functools
 import gast
 import numpy as np
 
+from .. import pytree, runtime
 from ..nodes import clone
 from ..rules.registry import register_nondifferentiable
 from ..runtime.vectorize import check_vectorized_outputs
 from .function_values import _append, _assign, _name
+
+
+def _call(function: str, args: list, like) -> gast.Call:
+    """``function(*args)``, located at ``like``."""
+    call = gast.Call(func=_name(function, like), args=args, keywords=[])
+    return gast.copy_location(call, like)
 
 
 class BuiltinLoops:
@@ -114,6 +121,9 @@ class BuiltinLoops:
             if value is None and not none:
                 return None
             return self.filtered(value, node.args[1], node)
+        if callee is pytree.tree_map and len(node.args) >= 2 and not keywords:
+            value = self.function_of(node.args[0])
+            return None if value is None else self.tree_mapped(value, node.args[1:], node)
         if callee is functools.reduce and len(node.args) in (2, 3) and not keywords:
             value = self.function_of(node.args[0])
             return None if value is None else self.reduced(value, node.args[1:], node)
@@ -165,6 +175,23 @@ class BuiltinLoops:
         self.hoist([_assign(result, gast.List(elts=[], ctx=gast.Load()))], like, "map(...)")
         self.loop_calling(value, iterables, like, lambda r, _: [_append(result, r)])
         return _name(result, like)
+
+    def tree_mapped(self, value, trees, like) -> gast.expr:
+        """``tree_map(f, t, *rest)``: ``f`` over the leaves of ``t`` (and the parts of the
+        others at the same places) in a loop, the results put back in ``t``'s structure
+        (``runtime/trees.py``)."""
+        first = self.items_name(trees[0], like)
+        shape = self.fresh("shape")
+        structure = self.reference("tree_structure", runtime.tree_structure)
+        self.hoist([_assign(shape, _call(structure, [first], like))], like, "tree_map(...)")
+        leaves = [_call(self.reference("tree_leaves", pytree.tree_leaves), [first], like)]
+        for other in trees[1:]:
+            like_leaves = self.reference("tree_leaves_like", runtime.tree_leaves_like)
+            other = self.items_name(other, like)
+            leaves.append(_call(like_leaves, [other, _name(shape, like)], like))
+        mapped = self.mapped(value, leaves, like)
+        rebuilt = self.reference("tree_rebuilt", runtime.tree_rebuilt)
+        return _call(rebuilt, [_name(shape, like), mapped], like)
 
     def filtered(self, value, iterable, like) -> gast.expr:
         iterable = self.expression(iterable)

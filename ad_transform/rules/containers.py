@@ -8,12 +8,19 @@ sends ``g`` to the value under ``k`` if the dict has it, else to ``default``;
 """
 
 import builtins
+import copy
 
+from .. import pytree
 from ..runtime import (
     attribute_adjoint,
     attribute_of,
     check_unpacked_length,
     conversion_adjoint,
+    copy_adjoint,
+    deepcopy_adjoint,
+    dict_copy,
+    dict_copy_adjoint,
+    dict_copy_values_adjoint,
     dict_default_adjoint,
     dict_get_adjoint,
     dict_key,
@@ -33,12 +40,18 @@ from ..runtime import (
     sorted_adjoint,
     starred_adjoint,
     starred_parts,
+    tree_leaves_adjoint,
+    tree_leaves_like,
+    tree_leaves_like_adjoint,
+    tree_rebuilt,
+    tree_rebuilt_adjoint,
+    tree_structure,
     unpacked,
     values_adjoint,
     zip_rows,
     zip_rows_adjoint,
 )
-from .registry import SEQUENCE, adjoint, lookup, register_adjoint, register_nondifferentiable
+from .registry import DICT, SEQUENCE, adjoint, lookup, register_adjoint, register_nondifferentiable
 
 
 @adjoint(iterated, kind=None)
@@ -70,6 +83,13 @@ def d_items(g, ans, self):
 register_adjoint(("method", "get"), d_get, kind=None, name="dict.get()")
 register_adjoint(("method", "values"), d_values, kind=None, name="dict.values()")
 register_adjoint(("method", "items"), d_items, kind=None, name="dict.items()")
+
+
+@adjoint(dict_copy, kind=DICT, fresh=True)
+def d_dict_copy(g, ans, mapping, names=(), values=(), spread=False):
+    return dict_copy_adjoint(g, mapping, names), None, dict_copy_values_adjoint(g, names), None
+
+
 register_nondifferentiable(("method", "keys"))
 lookup(("method", "keys")).name = "dict.keys()"
 
@@ -143,3 +163,38 @@ def d_frozenset(g, ans, iterable=()):
 
 
 register_nondifferentiable(check_unpacked_length, pure=False)
+
+
+# -- the tree helpers inside a differentiated function (runtime/trees.py) -------------------
+
+
+@adjoint(pytree.tree_leaves, kind=SEQUENCE, fresh=True)
+def d_tree_leaves(g, ans, tree):
+    return tree_leaves_adjoint(g, tree)
+
+
+register_nondifferentiable(tree_structure)
+register_nondifferentiable(pytree.is_node)
+
+
+@adjoint(tree_rebuilt, kind=None, fresh=True)
+def d_tree_rebuilt(g, ans, shape, leaves):
+    return None, tree_rebuilt_adjoint(g, shape)
+
+
+@adjoint(tree_leaves_like, kind=SEQUENCE, fresh=True)
+def d_tree_leaves_like(g, ans, other, shape):
+    return tree_leaves_like_adjoint(g, other, shape), None
+
+
+# -- copy.copy / copy.deepcopy: the same values, new containers ------------------------------
+
+
+@adjoint(copy.copy, kind=None, fresh=True)
+def d_copy_copy(g, ans, x):
+    return copy_adjoint(g, ans, x)
+
+
+@adjoint(copy.deepcopy, kind=None, fresh=True)
+def d_deepcopy(g, ans, x, memo=None):
+    return deepcopy_adjoint(g, x), None

@@ -42,6 +42,10 @@ from .containers import (  # noqa: F401
     NO_ITEM,
     conversion_adjoint,
     copy_adjoint,
+    deepcopy_adjoint,
+    dict_copy,
+    dict_copy_adjoint,
+    dict_copy_values_adjoint,
     dict_default_adjoint,
     dict_get_adjoint,
     dict_key,
@@ -50,6 +54,7 @@ from .containers import (  # noqa: F401
     display_value_adjoint,
     extend_adjoint,
     extreme_of_adjoint,
+    item_slot,
     items_adjoint,
     iterated,
     iteration_adjoint,
@@ -78,8 +83,10 @@ from .containers import (  # noqa: F401
 )
 from .conversions import (  # noqa: F401
     array_adjoint,
+    array_operand,
     astype_adjoint,
     cast_like,
+    operand_adjoint,
     unless_discrete,
 )
 from .decompositions import (  # noqa: F401
@@ -285,6 +292,15 @@ from .statements import (  # noqa: F401
     set_global,
     super_of,
     throw,
+)
+from .trees import (  # noqa: F401
+    TreeShape,
+    tree_leaves_adjoint,
+    tree_leaves_like,
+    tree_leaves_like_adjoint,
+    tree_rebuilt,
+    tree_rebuilt_adjoint,
+    tree_structure,
 )
 from .values import (  # noqa: F401
     DictAdjoint,

@@ -72,6 +72,42 @@ def dict_slot(d: dict, key):
     return fresh_copy(d[key]) if key in d else NO_ITEM
 
 
+def item_slot(container, index):
+    """What ``container[index] = v`` overwrites, for a container whose kind was not known
+    when the code was generated: ``dict_slot`` for a dict, else the old item (a copy)."""
+    if isinstance(container, dict):
+        return dict_slot(container, index)
+    return fresh_copy(container[index])
+
+
+def dict_copy(mapping, names: tuple = (), values: tuple = (), spread: bool = False) -> dict:
+    """``dict(mapping, name=value, ...)`` (``spread``: ``dict(**mapping, name=value)``),
+    with Python's own checks (keys of ``**`` must be strings and not repeated)."""
+    if spread:
+        return dict(**mapping, **dict(zip(names, values)))
+    return dict(mapping, **dict(zip(names, values)))
+
+
+def dict_copy_adjoint(g, mapping, names: tuple):
+    """The adjoint of ``mapping`` in ``dict_copy``: ``g`` under each of its keys that no
+    keyword replaced. Only a dict is followed (``dict(pairs)`` is refused)."""
+    if _is_zero(g):
+        return 0.0
+    if not isinstance(mapping, dict):
+        raise ADTransformError(
+            f"cannot differentiate dict(...) of a {type(mapping).__name__} object: only a "
+            "dict is followed; write a dict comprehension ({k: v for k, v in pairs}) instead"
+        )
+    return DictAdjoint((key, g[key]) for key in mapping if key not in names)
+
+
+def dict_copy_values_adjoint(g, names: tuple):
+    """The adjoint of the keyword values given to ``dict_copy``: ``g`` under each name."""
+    if _is_zero(g):
+        return 0.0
+    return ListAdjoint(g[name] for name in names)
+
+
 def restore_slot(d: dict, key, saved) -> None:
     """Undo ``d[key] = v``: put the old value back, or remove a key the write added."""
     if saved is NO_ITEM:
@@ -414,6 +450,17 @@ def copy_adjoint(g, ans, x):
     copied = element_adjoints(g, len(ans))
     place = {id(member): position for position, member in enumerate(ans)}
     return ListAdjoint(copied[place[id(member)]] for member in x)
+
+
+def deepcopy_adjoint(g, x):
+    """The adjoint of ``x`` in ``copy.deepcopy(x)``: ``g`` itself (the same values in new
+    containers); a set's copy holds new members, which cannot be matched to ``x``'s."""
+    if isinstance(x, (set, frozenset)) and not _is_zero(g):
+        raise ADTransformError(
+            "cannot differentiate copy.deepcopy of a set of differentiated values: write "
+            "set(x) or x.copy()"
+        )
+    return g
 
 
 def set_operand_adjoint(g, ans, x, other, first: bool):

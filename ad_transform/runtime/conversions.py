@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .adjoints import _complex_value, zeros_like
-from .values import ListAdjoint, _float_dtype, is_discrete
+from .values import ListAdjoint, _float_dtype, _is_zero, is_discrete
 
 
 def cast_like(g, x):
@@ -38,6 +38,19 @@ def unless_discrete(ans, adjoint, like):
     """``adjoint``, or a zero adjoint of the type of ``like`` where the result ``ans`` is
     an integer or boolean array (``np.arange(x, dtype=int)``, ``np.full_like(ints, x)``)."""
     return zeros_like(like) if is_discrete(ans) else adjoint
+
+
+def array_operand(x):
+    """``x`` as a NumPy function sees it: a list or tuple converted to an array."""
+    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+
+
+def operand_adjoint(g, x):
+    """The adjoint of ``x`` given to a NumPy function whose rule computed ``g`` for
+    ``array_operand(x)``: for a list or tuple, split into its elements' adjoints."""
+    if not isinstance(x, (list, tuple)) or _is_zero(g):
+        return g
+    return array_adjoint(np.broadcast_to(g, np.shape(x)), x)
 
 
 def array_adjoint(g, obj, ans=None):

@@ -7,6 +7,7 @@ when the code runs.
 from __future__ import annotations
 
 import types
+from collections import OrderedDict
 
 import numpy as np
 
@@ -25,9 +26,16 @@ def method_of_class(obj, name: str) -> None:
         )
 
 
+# NumPy methods whose adjoint is also right for builtin containers' methods of the same
+# name: ``x.copy()``'s adjoint is ``g`` (``copy_adjoint``) for a dict, a list or a set too.
+_CONTAINER_RECEIVERS = {"ndarray.copy()": (dict, OrderedDict, list, set, frozenset)}
+
+
 def array_receiver(receiver, method: str, where: str) -> None:
     """Refuse to apply the adjoint of a NumPy method or attribute (``method``) to an object
     that is not a number or NumPy's own (a method of a user class of the same name)."""
+    if type(receiver) in _CONTAINER_RECEIVERS.get(method, ()):
+        return
     if not isinstance(receiver, (np.ndarray, np.generic, int, float, complex)) and not (
         type(receiver).__module__.split(".")[0] == "numpy"  # SlogdetResult.logabsdet
     ):

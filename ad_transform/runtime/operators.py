@@ -97,7 +97,7 @@ def add_adjoint_left(g, x, y, in_place=False):
     elements of ``g`` where ``+`` joined sequences, ``g`` un-broadcast where it added."""
     if _joins(x, y, in_place):
         return head_adjoint(g, len(x))
-    return unbroadcast(g, x)
+    return _list_operand_adjoint(unbroadcast(g, _as_operand(x)), x)
 
 
 def add_adjoint_right(g, x, y, in_place=False):
@@ -105,7 +105,22 @@ def add_adjoint_right(g, x, y, in_place=False):
     ``add_adjoint_left``)."""
     if _joins(x, y, in_place):
         return tail_adjoint(g, len(x), y)
-    return unbroadcast(g, y)
+    return _list_operand_adjoint(unbroadcast(g, _as_operand(y)), y)
+
+
+def _as_operand(x):
+    """A list or tuple given to NumPy arithmetic (the other operand is an array): the
+    array NumPy makes of it."""
+    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+
+
+def _list_operand_adjoint(g, x):
+    """The adjoint of a list or tuple operand of NumPy arithmetic: its elements' parts."""
+    if not isinstance(x, (list, tuple)) or _is_zero(g):
+        return g
+    from .conversions import array_adjoint
+
+    return array_adjoint(np.broadcast_to(g, np.shape(x)), x)
 
 
 def _repeated(x, y) -> bool:
@@ -121,7 +136,7 @@ def mul_adjoint_left(g, x, y):
         return repetition_adjoint(g, x)
     if _repeated(y, x):
         return 0.0
-    return unbroadcast(times(g, y), x)
+    return _list_operand_adjoint(unbroadcast(times(g, _as_operand(y)), _as_operand(x)), x)
 
 
 def mul_adjoint_right(g, x, y):
@@ -131,4 +146,4 @@ def mul_adjoint_right(g, x, y):
         return repetition_adjoint(g, y)
     if _repeated(x, y):
         return 0.0
-    return unbroadcast(times(g, x), y)
+    return _list_operand_adjoint(unbroadcast(times(g, _as_operand(x)), _as_operand(y)), y)
