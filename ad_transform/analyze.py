@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import aliases, rules, runtime
+from . import aliases, leaf_kinds, rules, runtime
 from .callables import (
     HIGHER_ORDER,
     derivative_origin,
@@ -197,6 +197,7 @@ def analyze(
     result_used: bool = True,
     param_classes: dict[str, type] | None = None,
     complex_context: bool = False,
+    param_leaf_kinds: dict | None = None,
 ) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs.
 
@@ -206,7 +207,8 @@ def analyze(
     and ``result_used`` says whether the caller uses its result. ``param_classes``: the
     user classes of parameters that hold objects (their methods are resolved by class).
     ``complex_context``: complex values may reach ``fn`` from its caller
-    (``complex_flows.py``)."""
+    (``complex_flows.py``). ``param_leaf_kinds``: the facts of container parameters'
+    leaves (``leaf_kinds.py``); reads of leaves without derivative are never varied."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
@@ -223,7 +225,8 @@ def analyze(
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
     while True:
-        varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known, keys))
+        inert = keys | leaf_kinds.static_reads(flow, param_leaf_kinds or {})
+        varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known, inert))
         useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
         if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
