@@ -196,6 +196,17 @@ def _items(facts: Hashable) -> Hashable:
     return ("seq*", _join_all(pairs))
 
 
+def _unpacked(facts: Hashable) -> Hashable:
+    """The facts of what iterating a value gives, as a sequence (a dict gives its keys)."""
+    if facts in (STATIC, DIFF) or facts[0] in ("seq", "seq*"):
+        return facts
+    if facts[0] == "dict":
+        return STATIC
+    if facts[0] == "fields" and facts[2]:  # a named tuple
+        return ("seq", tuple(f for _, f in facts[1]))
+    return DIFF
+
+
 def _atom_facts(atom: gast.expr, env: dict) -> Hashable:
     if isinstance(atom, gast.Constant):
         return STATIC  # a constant never carries a derivative
@@ -204,9 +215,17 @@ def _atom_facts(atom: gast.expr, env: dict) -> Hashable:
     return DIFF
 
 
-def _read_facts(op, env: dict, rule_forms: tuple) -> Hashable:
+_NO_VALUE = "no value"  # ``x = None`` before a loop: a placeholder, never read as such
+
+
+def _read_facts(op, env: dict, forms: tuple) -> Hashable:
     """The facts of the value ``op`` assigns (``DIFF`` unless it is a read followed here)."""
-    copy, field, rule = rule_forms
+    copy, field, rule, constant = forms
+    if op.form == constant:
+        value = op.inputs["x"]
+        if isinstance(value, gast.Constant) and value.value is None:
+            return _NO_VALUE
+        return _atom_facts(value, env)
     if op.form == copy:
         return _atom_facts(op.inputs["x"], env)
     if op.form == field:
@@ -222,6 +241,8 @@ def _read_facts(op, env: dict, rule_forms: tuple) -> Hashable:
         if primitive is runtime.iterated and source not in (STATIC, DIFF) and source[0] == "dict":
             return STATIC  # iterating a dict gives its keys
         return _item(source, inputs["index"])
+    if primitive is runtime.unpacked:  # ``a, b = x`` of a value not known to be a tuple
+        return _unpacked(_atom_facts(inputs["whole"], env))
     if primitive is runtime.attribute_of:
         name = inputs["name"]
         return _attribute(
@@ -245,11 +266,17 @@ def static_reads(ops: list, start: dict[str, Hashable]) -> set[str]:
     """The names every definition of which (in ``ops``: each operation with a target,
     in-place changes included) gives a value without derivative, from the parameters'
     facts ``start``."""
-    if not start:
-        return set()
-    from .analyze import COPY, FIELD, RULE
+    return {name for name, facts in facts_of_names(ops, start).items() if facts == STATIC}
 
-    forms = (COPY, FIELD, RULE)
+
+def facts_of_names(ops: list, start: dict[str, Hashable]) -> dict[str, Hashable]:
+    """The facts of every name that holds a part of a described parameter (``STATIC`` or
+    a node description; other names are left out: ``DIFF``)."""
+    if not start:
+        return {}
+    from .analyze import CONSTANT, COPY, FIELD, RULE
+
+    forms = (COPY, FIELD, RULE, CONSTANT)
     defined = [op for op in ops if op.target is not None]
     env = dict(start)
     for _ in range(50):
@@ -257,11 +284,23 @@ def static_reads(ops: list, start: dict[str, Hashable]) -> set[str]:
         for op in defined:
             facts = _read_facts(op, env, forms)
             name = op.target
+            if facts is _NO_VALUE:
+                continue
             new[name] = join(new[name], facts) if name in new else facts
         for name in start:  # a parameter assigned in the function: also what it was given
             if any(op.target == name for op in defined):
                 new[name] = join(new[name], start[name])
         if new == env:
-            return {name for name, facts in env.items() if facts == STATIC}
+            return {name: facts for name, facts in env.items() if facts != DIFF}
         env = new
-    return set()  # no fixpoint: nothing is claimed static
+    return {}  # no fixpoint: nothing is claimed
+
+
+def argument_facts_of_call(op, facts: dict[str, Hashable]) -> dict[str, Hashable]:
+    """For a call of a user function: its parameter -> the facts of the atom the call
+    gives it, where they are known (the helper's pair is generated for them)."""
+    return {
+        param: facts[atom.id]
+        for param, atom in op.inputs.items()
+        if isinstance(atom, gast.Name) and atom.id in facts
+    }

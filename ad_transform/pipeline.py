@@ -195,6 +195,9 @@ class _Builder:
             key = (*key[:-1], classes, "pair")
         if op.complex_context:  # complex values may reach it: its rules are checked for them
             key = (*key[:-1], "complex", "pair")
+        leaf_kinds = tuple(op.arg_leaf_kinds.get(p) for p in fn_params)
+        if any(f is not None for f in leaf_kinds):  # leaves without derivative (leaf_kinds.py)
+            key = (*key[:-1], ("leaf_kinds", leaf_kinds), "pair")
         entries = _cache.setdefault(callee, {})
         if key in entries:
             return entries[key]
@@ -212,6 +215,7 @@ class _Builder:
                 result_used=op.result_used,
                 param_classes=dict(op.arg_classes),
                 complex_context=op.complex_context,
+                param_leaf_kinds=dict(op.arg_leaf_kinds),
             )
             program = reverse(analysis, SPLIT, self.helper_pair)
             generated = self.emit_split(
