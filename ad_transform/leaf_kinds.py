@@ -21,9 +21,12 @@ anything written to) is ``DIFF``: the analysis treats it as it did before.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import inspect
 import numbers
 import operator
+import types
 from collections.abc import Hashable
 
 import gast
@@ -62,12 +65,36 @@ def describe(x) -> Hashable:
         return DIFF
     if isinstance(node, pytree._DictNode):
         return ("dict", tuple(zip(keys, facts)))
-    if isinstance(node, (pytree._NamedTupleNode, pytree._DataclassNode)):
-        names = type(x)._fields if isinstance(node, pytree._NamedTupleNode) else keys
-        return ("fields", tuple(zip(names, facts)), isinstance(node, pytree._NamedTupleNode))
+    if isinstance(node, pytree._NamedTupleNode):
+        if not _plain_fields(type(x), type(x)._fields, _TUPLE_GETTER):
+            return ("seq", facts)  # a field read runs code of the class: not followed
+        return ("fields", tuple(zip(type(x)._fields, facts)), True)
+    if isinstance(node, pytree._DataclassNode):
+        if not _plain_fields(type(x), keys, types.MemberDescriptorType):
+            return DIFF
+        return ("fields", tuple(zip(keys, facts)), False)
     if len(set(facts)) == 1:
         return ("seq*", facts[0])
     return ("seq", facts)
+
+
+_TUPLE_GETTER = type(inspect.getattr_static(collections.namedtuple("_Pair", "a"), "a"))
+
+
+def _plain_fields(cls: type, names, storage: type) -> bool:
+    """Whether ``obj.name`` reads the stored field for every ``name`` of ``cls``: no
+    ``__getattribute__`` of the class, and no data descriptor (a property) under that
+    name other than the field's own storage (a named tuple's getter, a slot)."""
+    if cls.__getattribute__ is not object.__getattribute__ and not issubclass(cls, tuple):
+        return False
+    if issubclass(cls, tuple) and cls.__getattribute__ is not tuple.__getattribute__:
+        return False
+    for name in names:
+        found = inspect.getattr_static(cls, name, None)
+        data = hasattr(type(found), "__set__") or hasattr(type(found), "__delete__")
+        if (data or storage is _TUPLE_GETTER) and type(found) is not storage:
+            return False
+    return True
 
 
 def _is_static_leaf(x) -> bool:
