@@ -50,9 +50,17 @@ class LeafKinds:
     per_argument: tuple
 
 
+_STATIC_DTYPES = frozenset("biuSU")
+
+
 def describe(x) -> Hashable:
     """The facts of the value ``x``: ``STATIC``, ``DIFF`` or a node description."""
-    if type(x) in pytree._REGISTERED:
+    kind = type(x)
+    if kind is np.ndarray and kind not in pytree._REGISTERED:  # the common leaves first
+        return STATIC if x.dtype.kind in _STATIC_DTYPES else DIFF
+    if kind is float:
+        return DIFF
+    if kind in pytree._REGISTERED:
         return DIFF  # children are mapped to attributes by identity: not followed
     node = pytree._node_of(x)
     if node is None:

@@ -463,7 +463,8 @@ class _Normalizer:
         """``for i, (w, b) in enumerate(xs)`` and ``for (w, b), s in zip(xs, ys)``: each
         nested part of the target (past ``enumerate``'s index) becomes a name of its own,
         unpacked at the start of the body like ``for w, b in xs``; the loop is then the
-        indexed loop of a flat target. Other loops are returned as they are."""
+        indexed loop of a flat tuple target (``for [i, x] in ...`` too). Other loops are
+        returned as they are."""
         call, target = stmt.iter, stmt.target
         pairing = _is_builtin_call(call, "enumerate", self.parsed) or _is_builtin_call(
             call, "zip", self.parsed
@@ -476,8 +477,10 @@ class _Normalizer:
             for k, e in enumerate(target.elts)
             if k >= first and isinstance(e, (gast.Tuple, gast.List))
         ]
-        if not nested or any(isinstance(e, gast.Starred) for e in target.elts):
+        if any(isinstance(e, gast.Starred) for e in target.elts):
             return stmt
+        if not nested and isinstance(target, gast.Tuple):
+            return stmt  # already flat (a list target ``[i, x]`` is made a tuple below)
         elements, unpacks = list(target.elts), []
         for k in nested:
             element = _name(self.names.numbered("item"), target.elts[k])

@@ -425,8 +425,28 @@ def test_nested_targets_in_comprehensions_and_other_loops():
             s = s + p * q  # 2x + 3x^2
         return s
 
+    def dict_comprehension(x):
+        d = {"a": (x, 2.0), "b": (x * x, 3.0)}
+        e = {k: w * b for k, (w, b) in d.items()}
+        return e["a"] + e["b"]  # 2x + 3x^2
+
+    def list_targets(x):
+        s = 0.0
+        for [i, w] in enumerate([x, x * x]):
+            s = s + w * (i + 1)  # x + 2x^2
+        for [a, b] in zip([x, x * x], [1.0, 2.0]):
+            s = s + a * b  # x + 2x^2
+        return s
+
+    def rows(x):
+        ls = [[(x, 1.0), (2.0, x)], [(x * x, 3.0)]]
+        return sum(a * b for row in ls for _, (a, b) in enumerate(row))  # 3x + 3x^2
+
     x = 0.7
     for f, expected in [
+        (dict_comprehension, 2 + 6 * x),
+        (list_targets, 2 + 8 * x),
+        (rows, 3 + 6 * x),
         (comprehension, 2 + 12 * x),
         (items, 2 + 6 * x),
         (starred, 2 + 24 * x),
