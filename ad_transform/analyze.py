@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import aliases, rules, runtime
+from . import aliases, leaf_kinds, rules, runtime
 from .callables import (
     HIGHER_ORDER,
     derivative_origin,
@@ -136,6 +136,8 @@ class Op:
     call_args: list[gast.expr] | None = None
     call_keywords: list[gast.keyword] = field(default_factory=list)
     arg_classes: dict[str, type] = field(default_factory=dict)
+    # a user call: the facts of the leaves of container arguments (leaf_kinds.py)
+    arg_leaf_kinds: dict = field(default_factory=dict)
     # a method looked up on a receiver whose instance attributes are not known: the
     # receiver and the name, checked when it runs (an instance attribute would shadow it)
     class_method_check: tuple[gast.expr, str] | None = None
@@ -204,6 +206,7 @@ def analyze(
     result_used: bool = True,
     param_classes: dict[str, type] | None = None,
     complex_context: bool = False,
+    param_leaf_kinds: dict | None = None,
 ) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs.
 
@@ -213,7 +216,8 @@ def analyze(
     and ``result_used`` says whether the caller uses its result. ``param_classes``: the
     user classes of parameters that hold objects (their methods are resolved by class).
     ``complex_context``: complex values may reach ``fn`` from its caller
-    (``complex_flows.py``)."""
+    (``complex_flows.py``). ``param_leaf_kinds``: the facts of container parameters'
+    leaves (``leaf_kinds.py``); reads of leaves without derivative are never varied."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
@@ -230,10 +234,15 @@ def analyze(
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
     while True:
-        varied = _fixpoint(lambda known: _varied(flow, set(wrt) | known, keys))
+        facts = leaf_kinds.facts_of_names(flow, param_leaf_kinds or {})
+        inert = keys | {name for name, f in facts.items() if f == leaf_kinds.STATIC}
+        varied = _fixpoint(lambda known, inert=inert: _varied(flow, set(wrt) | known, inert))
         useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
         if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
+    for op in ops:
+        if op.form == USER_CALL:
+            op.arg_leaf_kinds = leaf_kinds.argument_facts_of_call(op, facts)
     analysis = Analysis(
         fn,
         wrt,
@@ -1214,6 +1223,7 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
                     inout=inout,
                     result_used=False,
                     param_classes=op.arg_classes,
+                    param_leaf_kinds=op.arg_leaf_kinds,
                 )
         finally:
             _HELPERS_BEING_CHECKED.discard(key)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import pytree, runtime
+from . import leaf_kinds, pytree, runtime
 from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
 from .objects import TheClass, is_user_class
@@ -121,19 +121,27 @@ class _Transformed:
         return tuple(converted) if converted is not None else args
 
     def _generated(self, args: tuple) -> Generated:
-        return self._generated_for_key(tuple(map(type, args)))
+        return self._generated_for_key(self._key(args))
+
+    def _key(self, args: tuple) -> tuple:
+        """The argument types, and the ``LeafKinds`` of container arguments with leaves
+        that are never differentiated (booleans, integers, strings...) as a last element."""
+        types_ = tuple(map(type, args))
+        facts = leaf_kinds.argument_facts(args, self._positions)
+        return types_ if facts is None else (*types_, facts)
 
     def _generated_for_key(self, key: tuple) -> Generated:
         generated = self._specialized.get(key)
         if generated is None:
-            kinds = tuple(_kind_of_type(t) for t in key)
+            types_, facts = _split_key(key)
+            kinds = tuple(_kind_of_type(t) for t in types_)
             classes = tuple(
                 t if kind == UNKNOWN and _is_object_class(t) else None
-                for t, kind in zip(key, kinds)
+                for t, kind in zip(types_, kinds)
             )
             if self._receiver and isinstance(self._receiver[0], type):  # a classmethod
                 classes = (TheClass(self._receiver[0]), *classes[1:])
-            generated = generate(self._function, self._wrt, kinds, self.mode, classes)
+            generated = generate(self._function, self._wrt, kinds, self.mode, classes, facts)
             self._specialized[key] = generated
             self._remember_fast_path(key, generated)
         elif generated.dependencies and generated.is_stale():
@@ -261,7 +269,7 @@ class GradientFunction(_Transformed):
 
     def _generated(self, args: tuple) -> Generated:
         if self.has_aux:  # the forward and backward sweeps of f, as for vjp
-            return self._generated_for_key(("aux", *map(type, args)))
+            return self._generated_for_key(("aux", *self._key(args)))
         return super()._generated(args)
 
     def _generated_for_key(self, key: tuple) -> Generated:
@@ -269,12 +277,13 @@ class GradientFunction(_Transformed):
             return super()._generated_for_key(key)
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
-            kinds = tuple(_kind_of_type(t) for t in key[1:])
+            types_, facts = _split_key(key[1:])
+            kinds = tuple(_kind_of_type(t) for t in types_)
             classes = tuple(
                 t if kind == UNKNOWN and _is_object_class(t) else None
-                for t, kind in zip(key[1:], kinds)
+                for t, kind in zip(types_, kinds)
             )
-            generated = generate(self._function, self._wrt, kinds, VJP, classes)
+            generated = generate(self._function, self._wrt, kinds, VJP, classes, facts)
             self._specialized[key] = generated
         self._last = generated
         return generated
@@ -285,6 +294,13 @@ class ValueAndGradientFunction(GradientFunction):
 
     mode = VALUE_AND_GRAD
     ad_transform_derivative = "value_and_grad"
+
+
+def _split_key(key: tuple) -> tuple[tuple, tuple | None]:
+    """A cache key's argument types and the facts of its container arguments' leaves."""
+    if key and isinstance(key[-1], leaf_kinds.LeafKinds):
+        return key[:-1], key[-1].per_argument
+    return key, None
 
 
 def _run_forward_with_aux(transformed: _Transformed, args: tuple, kwargs: dict) -> tuple:
@@ -529,14 +545,15 @@ def _containers_accepted(value) -> str:
 
 
 def _as_differentiable_tree(value, position: int, func):
-    """A container argument with its integer leaves (and integer arrays) as floats; the
-    same object where nothing changes. Strings, booleans, ``None`` and other objects are
-    left as they are (their gradient is ``None``); complex leaves are refused."""
+    """A container argument checked: complex leaves are refused. Integers, integer arrays,
+    strings, booleans, ``None`` and other objects are passed as they are (the function
+    gets what the caller gave: ``range(p["n"])``, ``x[p["idx"]]``); they are not
+    differentiated and their gradient is ``None`` (``leaf_kinds.py``)."""
 
     def convert(path: str, leaf):
-        if isinstance(leaf, (bool, np.bool_, str, bytes)) or leaf is None:
+        if isinstance(leaf, (bool, np.bool_, str, bytes, numbers.Integral)) or leaf is None:
             return leaf
-        if isinstance(leaf, np.ndarray) and leaf.dtype.kind in "bSUO":
+        if isinstance(leaf, np.ndarray) and leaf.dtype.kind in "biuSUO":
             return leaf
         if isinstance(leaf, (numbers.Number, np.ndarray)):
             return _as_differentiable(leaf, f"{position}{path}", func)

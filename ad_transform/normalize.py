@@ -362,6 +362,7 @@ class _Normalizer:
         source_loop = stmt
         if self.parsed.lookup("enumerate") is not enumerate:
             raise self.parsed.error("'enumerate' is shadowed; cannot rewrite this loop", stmt)
+        stmt = self.nested_targets_unpacked(stmt)
         call = stmt.iter
         target = stmt.target
         before_headers = []
@@ -457,6 +458,45 @@ class _Normalizer:
             headers.append(header)
         # For a tuple target, ``stmt`` is the rewritten loop whose body starts by unpacking.
         return iterable, carried, loop_target, before_headers + headers, stmt.body
+
+    def nested_targets_unpacked(self, stmt: gast.For) -> gast.For:
+        """``for i, (w, b) in enumerate(xs)`` and ``for (w, b), s in zip(xs, ys)``: each
+        nested part of the target (past ``enumerate``'s index) becomes a name of its own,
+        unpacked at the start of the body like ``for w, b in xs``; the loop is then the
+        indexed loop of a flat tuple target (``for [i, x] in ...`` too). Other loops are
+        returned as they are."""
+        call, target = stmt.iter, stmt.target
+        pairing = _is_builtin_call(call, "enumerate", self.parsed) or _is_builtin_call(
+            call, "zip", self.parsed
+        )
+        if not pairing or not isinstance(target, (gast.Tuple, gast.List)):
+            return stmt
+        first = 1 if call.func.id == "enumerate" else 0
+        nested = [
+            k
+            for k, e in enumerate(target.elts)
+            if k >= first and isinstance(e, (gast.Tuple, gast.List))
+        ]
+        if any(isinstance(e, gast.Starred) for e in target.elts):
+            return stmt
+        if not nested and isinstance(target, gast.Tuple):
+            return stmt  # already flat (a list target ``[i, x]`` is made a tuple below)
+        elements, unpacks = list(target.elts), []
+        for k in nested:
+            element = _name(self.names.numbered("item"), target.elts[k])
+            self.local_names.add(element.id)
+            unpacks.append(_loop_element_unpack(target.elts[k], element))
+            elements[k] = gast.Name(
+                id=element.id, ctx=gast.Store(), annotation=None, type_comment=None
+            )
+            _copy_location(elements[k], target.elts[k])
+        flat = gast.Tuple(elts=elements, ctx=gast.Store())
+        _copy_location(flat, target)
+        loop = gast.For(
+            target=flat, iter=call, body=unpacks + stmt.body, orelse=[], type_comment=None
+        )
+        _copy_location(loop, stmt)
+        return loop
 
     def stmt_Expr(self, stmt: gast.Expr) -> None:
         if isinstance(stmt.value, gast.Constant):

@@ -70,13 +70,20 @@ def generate(
     kinds: tuple,
     mode: str,
     classes: tuple | None = None,
+    leaf_kinds: tuple | None = None,
 ) -> Generated:
     """The generated (and cached) gradient code of ``func`` for arguments of these kinds;
-    ``classes``: the user class of each argument that is an object of one (else None)."""
+    ``classes``: the user class of each argument that is an object of one (else None);
+    ``leaf_kinds``: the facts of each container argument's leaves (``leaf_kinds.py``;
+    None where there are none)."""
     if not isinstance(func, types.FunctionType):
         parse_function(func)  # raises the ADTransformError that explains why
     classes = classes if classes is not None and any(classes) else None
     key = (wrt, kinds, mode) if classes is None else (wrt, kinds, mode, classes)
+    if leaf_kinds is not None and any(f is not None for f in leaf_kinds):
+        key = (*key, ("leaf_kinds", leaf_kinds))
+    else:
+        leaf_kinds = None
     entries = _cache.get(func)
     if entries is not None and key in entries and not entries[key].is_stale():
         return entries[key]
@@ -84,7 +91,7 @@ def generate(
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
             _forget_stale_pairs()
-            entries[key] = _Builder().top_level(func, wrt, kinds, mode, classes)
+            entries[key] = _Builder().top_level(func, wrt, kinds, mode, classes, leaf_kinds)
         return entries[key]
 
 
@@ -124,7 +131,13 @@ class _Builder:
     """Builds one top-level transformation and the helper pairs it needs."""
 
     def top_level(
-        self, func, wrt: tuple[int, ...] | int, kinds: tuple, mode: str, classes=None
+        self,
+        func,
+        wrt: tuple[int, ...] | int,
+        kinds: tuple,
+        mode: str,
+        classes=None,
+        leaf_kinds: tuple | None = None,
     ) -> Generated:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
@@ -139,7 +152,14 @@ class _Builder:
         wrt_names = tuple(params[i] for i in wrt)
         param_kinds = dict(zip(params, kinds))
         param_classes = {p: c for p, c in zip(params, classes or ()) if c is not None}
-        analysis = analyze(fn, wrt_names, param_kinds, param_classes=param_classes)
+        param_leaf_kinds = {p: f for p, f in zip(params, leaf_kinds or ()) if f is not None}
+        analysis = analyze(
+            fn,
+            wrt_names,
+            param_kinds,
+            param_classes=param_classes,
+            param_leaf_kinds=param_leaf_kinds,
+        )
         program = reverse(analysis, JOINT if mode != VJP else SPLIT, self.helper_pair)
         if mode == VJP:
             return self.emit_split(
@@ -175,6 +195,9 @@ class _Builder:
             key = (*key[:-1], classes, "pair")
         if op.complex_context:  # complex values may reach it: its rules are checked for them
             key = (*key[:-1], "complex", "pair")
+        leaf_kinds = tuple(op.arg_leaf_kinds.get(p) for p in fn_params)
+        if any(f is not None for f in leaf_kinds):  # leaves without derivative (leaf_kinds.py)
+            key = (*key[:-1], ("leaf_kinds", leaf_kinds), "pair")
         entries = _cache.setdefault(callee, {})
         if key in entries:
             return entries[key]
@@ -192,6 +215,7 @@ class _Builder:
                 result_used=op.result_used,
                 param_classes=dict(op.arg_classes),
                 complex_context=op.complex_context,
+                param_leaf_kinds=dict(op.arg_leaf_kinds),
             )
             program = reverse(analysis, SPLIT, self.helper_pair)
             generated = self.emit_split(

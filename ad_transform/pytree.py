@@ -719,7 +719,7 @@ def _is_discrete(x) -> bool:
 
 def is_differentiable_leaf(x) -> bool:
     """Whether the leaf ``x`` gets a gradient: a float, a NumPy float or a float array
-    (integers are converted to floats before the call)."""
+    (integer leaves of a container are passed as they are and not differentiated)."""
     if isinstance(x, np.ndarray):
         return x.dtype.kind == "f"
     return isinstance(x, (float, np.floating))

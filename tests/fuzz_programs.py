@@ -22,7 +22,8 @@ docs/architecture/fuzzing.md) and of issue 12 (``CONSTRUCT_OPTIONS``, one option
 
 * ``comprehension``: list, generator, dict and set comprehensions in
   ``sum``/``max``/``tuple``, over tuples of values or ``range`` (perhaps empty), with
-  ``if`` filters and nested ``for`` clauses;
+  ``if`` filters and nested ``for`` clauses, and nested targets over pairs
+  (``for i, (t, s) in enumerate(pairs)``, ``for (t, s), i in zip(pairs, range(1, 4))``);
 * ``lambda`` and ``closure``: ``fnN = lambda t: ...`` (also with a default ``kk=v``)
   and nested ``def gN(t)`` reading the enclosing function's variables, called at once
   and later in the same block; closures created in a loop (a ``def`` or a lambda with
@@ -680,7 +681,7 @@ class _Writer:
         over = f"({', '.join(e.text for e in items)},)"
         body = self._with_variable(scope, t, budget - 1)
         reads = body.reads_var or any(e.reads_var for e in items)
-        form = self.draw(st.integers(0, 8))
+        form = self.draw(st.integers(0, 10))
         if form == 0:
             text = f"sum([{body.text} for {t} in {over}])"
         elif form == 1:
@@ -704,6 +705,18 @@ class _Writer:
             text = f"sum({{k: {body.text} for k, {t} in enumerate({over})}}.values())"
         elif form == 6:  # a tuple of a generator, indexed
             text = f"tuple({body.text} for {t} in {over})[0]"
+        elif form in (9, 10):  # nested targets: enumerate / zip over pairs (issue 13, F2)
+            s, i = self._fresh(scope, "t"), self._fresh(scope, "i")
+            inner = scope.child(readable=[*scope.readable, t, s])
+            term = self.expr(inner, budget - 1)
+            seconds = [self.value(scope, 1) for _ in items]
+            pairs = ", ".join(f"({a.text}, {b.text})" for a, b in zip(items, seconds))
+            if form == 9:
+                target, source = f"{i}, ({t}, {s})", f"enumerate(({pairs},))"
+            else:
+                target, source = f"({t}, {s}), {i}", f"zip(({pairs},), range(1, 4))"
+            text = f"sum({term.operand} * ({i} + 1) for {target} in {source})"
+            reads = reads or term.reads_var or any(e.reads_var for e in seconds)
         else:  # a set comprehension (equal elements are one member; float: a 0-d
             # array, which np.where gives, is not hashable)
             text = f"sum({{float({body.text}) for {t} in {over}}})"

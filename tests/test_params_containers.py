@@ -182,14 +182,16 @@ def test_nested_dicts_lists_and_tuples_with_items_iteration():
     check_tree_gradient(f, (params,), gradient)
 
 
-def test_integer_leaves_are_differentiated_as_floats():
+def test_integer_leaves_are_passed_as_they_are_and_not_differentiated():
+    # issue 13 F5: ints in a container are counts, sizes, indices (leaf_kinds.md)
     def f(p):
-        return p["n"] ** 2 * np.sum(p["v"] ** 2)
+        assert type(p["n"]) is int and p["v"].dtype.kind == "i"
+        return p["n"] ** 2 * np.sum(p["v"] ** 2) * p["w"]
 
-    params = {"n": 3, "v": np.array([1, 2, 3])}
+    params = {"n": 3, "v": np.array([1, 2, 3]), "w": 0.5}
     gradient = grad(f)(params)
-    assert type(gradient["n"]) is float
-    assert gradient["v"].dtype == np.float64
+    assert gradient["n"] is None and gradient["v"] is None
+    assert type(gradient["w"]) is float
     check_tree_gradient(f, (params,), gradient)
 
 

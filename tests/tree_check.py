@@ -21,10 +21,8 @@ def numerical_tree_gradient(f, args: tuple, position: int = 0, eps: float = 1e-6
     tree = args[position]
     found = {}
     for path, leaf in leaves_with_paths(tree):
-        if not is_differentiable_leaf(leaf) and not (
-            isinstance(leaf, (int, np.integer)) and not isinstance(leaf, bool)
-        ):
-            continue
+        if not is_differentiable_leaf(leaf):
+            continue  # integers, booleans, strings, None: not differentiated
 
         def at(value, path=path):
             call = list(args)
@@ -49,8 +47,8 @@ def numerical_tree_gradient(f, args: tuple, position: int = 0, eps: float = 1e-6
 
 def assert_same_structure(gradient, argument, path: str = "") -> None:
     """The gradient has the argument's container types, keys in the same order, a float
-    for each float or int leaf, an array of the same shape and a float dtype for each
-    numeric array, ``None`` for every other leaf."""
+    for each float leaf, an array of the same shape and a float dtype for each float
+    array, ``None`` for every other leaf (integers and integer arrays included)."""
     if isinstance(argument, dict):
         assert type(gradient) is type(argument), f"{path}: {type(gradient)}"
         assert list(gradient) == list(argument), f"{path}: keys {list(gradient)}"
@@ -67,11 +65,11 @@ def assert_same_structure(gradient, argument, path: str = "") -> None:
             assert_same_structure(
                 getattr(gradient, field.name), getattr(argument, field.name), f"{path}.{field.name}"
             )
-    elif isinstance(argument, np.ndarray) and argument.dtype.kind in "fiu":
+    elif isinstance(argument, np.ndarray) and argument.dtype.kind == "f":
         assert isinstance(gradient, np.ndarray), f"{path}: {type(gradient)}"
         assert gradient.shape == argument.shape and gradient.dtype.kind == "f", path
         assert not np.shares_memory(gradient, argument), f"{path} shares the argument's memory"
-    elif isinstance(argument, (float, int, np.floating)) and not isinstance(argument, bool):
+    elif isinstance(argument, (float, np.floating)):
         assert isinstance(gradient, float), f"{path}: {type(gradient).__name__} {gradient!r}"
     elif argument is None:
         assert gradient is None, path
