@@ -31,6 +31,7 @@ from .callables import (
     special_description,
 )
 from .complex_flows import refuse_complex_flows
+from .dispatch import is_dynamic
 from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids, subnodes
@@ -220,6 +221,7 @@ def analyze(
         kinds = _kinds(ops, start, fn)
     _resolve_iteration_headers(ops, kinds, fn)
     _read_attributes_when_run(ops, kinds, fn)
+    _dispatch_when_run(ops, kinds, fn)
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
     while True:
@@ -323,6 +325,41 @@ def _read_attributes_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction
         resolved = _rule_op(op.stmt, op.target, runtime.attribute_of, [receiver, name], {}, fn)
         op.form, op.rule, op.inputs, op.pure = RULE, resolved.rule, resolved.inputs, True
         op.callee = None
+
+
+def _dispatch_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction) -> None:
+    """``obj.m(args)`` and ``obj(args)`` on a local whose class is not known here (an
+    element of a list of layers, a value from a dict) and that is not known to be an
+    array, a number, a list or a dict: a call of the method Python finds on the object's
+    class when it runs, through its own pair (``dispatch.py``). Calls the objects
+    machinery described or refused are left alone, and so are calls on a ``super()``
+    proxy (refused when active)."""
+    from .dispatch import dynamic_op
+
+    proxies = {
+        op.target for op in ops if op.rule is not None and op.rule.primitive is runtime.super_of
+    }
+    for position, op in enumerate(ops):
+        if op.form != OPAQUE or op.refusal is not None or not isinstance(op.stmt.value, gast.Call):
+            continue
+        call = op.stmt.value
+        callee = op.callee
+        if isinstance(callee, tuple) and callee[0] == "method":
+            receiver, name = call.func.value, callee[1]
+        elif isinstance(call.func, gast.Name) and is_missing(callee):
+            receiver, name = call.func, "__call__"
+        else:
+            continue
+        local = isinstance(receiver, gast.Name) and (
+            receiver.id in fn.source_of or receiver.id in fn.params
+        )
+        if not local or receiver.id in proxies or getattr(call, "ad_runtime", None) is not None:
+            continue
+        if atom_kind(receiver, kinds, fn) not in (UNKNOWN, None):
+            continue
+        dynamic = dynamic_op(op, fn, ops, receiver, list(call.args), list(call.keywords), name)
+        if dynamic is not None:
+            ops[position] = dynamic
 
 
 def _refuse_varied_keys(analysis: Analysis) -> None:
@@ -1128,6 +1165,9 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
         if op.form != USER_CALL or op.active:
             continue
         varied = tuple(p for p, a in op.inputs.items() if _operand_names(a) & analysis.varied)
+        if is_dynamic(op.callee):  # checked when it runs: its forward goes through the pair
+            op.dynamic_varied = list(varied)
+            continue
         key = (op.callee, varied)
         if not varied or key in _HELPERS_BEING_CHECKED:
             continue
@@ -1383,6 +1423,8 @@ def _add_call_writes(
         if not _input_names(op) & reached:
             continue
         op.effects_known = True
+        if is_dynamic(op.callee):
+            continue  # a method found when it runs: what it changes is checked then
         effects = helper_effects(op.callee)
         helper = op.callee.__name__
         if effects.problems:

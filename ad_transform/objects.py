@@ -306,7 +306,7 @@ def _resolve_all(original: list, fn, param_classes: dict, optimistic: bool) -> t
         proxies.update(_unfollowed_objects(original))
         current = []
         for op in original:
-            resolved = _resolve(op, fn, classes, records, proxies)
+            resolved = _resolve(op, fn, classes, records, proxies, original)
             if resolved is not None:
                 resolved.depth = op.depth
             current.append(resolved or op)
@@ -342,6 +342,8 @@ def returned_class(callee: types.FunctionType, arg_classes: dict) -> type | None
     from .normalize import normalize
     from .parse import parse_function
 
+    if not isinstance(callee, types.FunctionType):
+        return None  # a method found when the call runs (dispatch.py)
     if not arg_classes and not _names_a_user_class(callee):
         return None
     namespace = callee.__globals__
@@ -605,7 +607,7 @@ def _is_none(node) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
 
 
-def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict):
+def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict, ops=()):
     """The operation ``op`` re-described for the objects it acts on, or None."""
     from .analyze import OPAQUE, RULE
 
@@ -619,7 +621,7 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict)
     if _lowered_helper(op) is not None:
         return None  # a ``match`` subject's class now known, a ``super()`` proxy
     value = getattr(op.stmt, "value", None)
-    context = _Context(op, fn, classes, records, proxies)
+    context = _Context(op, fn, classes, records, proxies, list(ops))
     if isinstance(value, (gast.Subscript, gast.Attribute)) and _is_namedtuple_class(
         context.class_of(value.value) if isinstance(value.value, gast.Name) else None
     ):
@@ -656,6 +658,7 @@ class _Context:
     # names of ``super()`` proxies: (class, receiver atom, its class); of objects whose
     # construction is not followed: (None, None, class)
     proxies: dict
+    ops: list = dataclasses.field(default_factory=list)  # every op (for the user's words)
 
     def class_of(self, atom) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)
@@ -769,13 +772,17 @@ class _Context:
             value, receivers = value.__func__, []
         elif isinstance(value, classmethod):
             value, receivers = value.__func__, [_class_atom(cls, receiver)]
-        if not is_user_function(value):
-            what = (
-                f"its class has no method '{name}' (calls of a function held in an "
-                "attribute of an object are not supported)"
-                if found is None
-                else f"'{name}' is not a method written in Python"
+        if found is None and isinstance(cls, type):
+            # an attribute stored on the object (a sub-module, ``self.l1(x)``): what it
+            # holds is called through the method its class has when the call runs
+            from .dispatch import dynamic_op
+
+            return dynamic_op(
+                self.op, self.fn, self.ops, receiver, list(call.args), list(call.keywords),
+                "__call__", through=name,
             )
+        if not is_user_function(value):
+            what = f"'{name}" + "' is not a method written in Python"
             self.op.refusal = self.error_text(receiver, cls, what)
             return None
         op = self.user_call(value, [*receivers, *call.args], call.keywords, cls, name)

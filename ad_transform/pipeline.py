@@ -20,6 +20,7 @@ from . import runtime
 from .analyze import Analysis, Op, analyze
 from .callables import code_name
 from .effects import effect_dependencies
+from .dispatch import dynamic_pair, is_dynamic
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
 from .lower.signature import spread_signature, spread_varargs
 from .nodes import name_ids, subnodes
@@ -157,6 +158,8 @@ class _Builder:
     # -- helper pairs --------------------------------------------------------------------
     def helper_pair(self, op: Op, active: list[str], arg_kinds: dict) -> HelperPair:
         callee = op.callee
+        if is_dynamic(callee):  # a method found when the call runs
+            return dynamic_pair(op, active)
         parsed = parse_function(callee)
         if op.spread is not None or op.spread_keywords:  # ``*args``/``**kwargs`` spread
             signature = spread_signature(callee, parsed, op.spread or 0, op.spread_keywords)

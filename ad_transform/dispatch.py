@@ -1,0 +1,332 @@
+"""Method calls on objects whose class is known only when the code runs.
+
+``l.apply(x)`` with ``l`` an element of a list of layers, ``d["body"].ke()``,
+``layer(x)`` (``__call__``) on such an object, and ``self.l1(x)`` where ``l1`` is an
+attribute stored on ``self`` (an Equinox/PyTorch-style sub-module) cannot be resolved
+when the code is generated: the receiver's class is not known there. They become a
+``USER_CALL`` of a ``DynamicMethod`` (analyze.py, objects.py); its "pair" is the pair of
+run-time dispatchers below. When the call runs, ``dispatch_forward`` looks the method up
+on the receiver's class as Python does, checks that it is a plain Python function of a
+user class that changes nothing in place, and calls the forward half of that method's
+own helper pair (``pipeline``, specialised for the classes and kinds the arguments have
+then; cached like any helper pair). ``dispatch_backward`` calls its backward half and
+hands the adjoints back in the order of the caller's active inputs. Anything else met
+when the code runs raises ``ADTransformError`` naming the user's expression and the
+class found.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ADTransformError
+
+
+@dataclass(frozen=True)
+class DynamicMethod:
+    """The callee of a method call whose receiver's class is known only when it runs.
+
+    ``name``: the method (``__call__`` for ``obj(x)``); ``through``: an attribute read
+    from the receiver first (``self.l1(x)``: the method ``__call__`` of ``self.l1``);
+    ``expression``: the call as the user wrote it, for messages; ``keywords``: the
+    keyword names of the call, in order (after the positional arguments)."""
+
+    name: str
+    expression: str
+    where: str
+    through: str | None = None
+    keywords: tuple[str, ...] = ()
+
+
+def is_dynamic(callee: object) -> bool:
+    return isinstance(callee, DynamicMethod)
+
+
+def dynamic_inputs(receiver, args: list, keywords: list) -> dict | None:
+    """The inputs of a dynamic call: ``receiver``, ``arg0``..., ``kw_<name>``; None when an
+    argument is not a plain atom (``*xs``, ``**d``)."""
+    import gast
+
+    if any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in keywords):
+        return None
+    inputs = {"receiver": receiver}
+    inputs.update({f"arg{i}": a for i, a in enumerate(args)})
+    inputs.update({f"kw_{k.arg}": k.value for k in keywords})
+    return inputs
+
+
+# -- the pair of run-time dispatchers -----------------------------------------------------
+
+
+@dataclass
+class _Saved:
+    """What the forward dispatcher hands its backward half."""
+
+    pair: object
+    saved: object
+    grad_params: list  # the method's parameters whose adjoints its pair returns
+    position: dict = field(default_factory=dict)  # caller's input -> method parameter
+
+
+def dynamic_pair(op, active: list[str]):
+    """The ``HelperPair`` of a dynamic call: the run-time dispatchers bound to what the
+    caller's code knows (its active inputs, whether it uses the result)."""
+    from .reverse import HelperPair
+
+    spec = _Spec(op.callee, tuple(active), op.result_used and op.active, op.complex_context)
+    fwd, bwd = types.CellType(), types.CellType()
+    fwd.cell_contents = spec.forward
+    bwd.cell_contents = spec.backward
+    stem = op.callee.name.strip("_") or "call"
+    if op.callee.through is not None:
+        stem = op.callee.through
+    pair = HelperPair(fwd, bwd, f"{stem}_dispatch", list(active), [])
+    pair.undoes_writes = False  # the method changes nothing in place (checked when run)
+    return pair
+
+
+@dataclass(frozen=True)
+class _Spec:
+    method: DynamicMethod
+    active: tuple[str, ...]
+    result_used: bool
+    complex_context: bool
+
+    def fail(self, what: str) -> ADTransformError:
+        return ADTransformError(f"{self.method.where}: cannot differentiate "
+                                f"'{self.method.expression}': {what}")
+
+    def forward(self, receiver, *args, **keywords):
+        """``receiver.name(*args, **keywords)`` through the forward half of the method's
+        own pair: ``(result, saved)``."""
+        method = self.method
+        target = receiver
+        if method.through is not None:
+            target = self.stored_attribute(receiver, method.through)
+        func, receivers = self.method_function(target)
+        try:
+            bound = inspect.signature(func).bind(*receivers, *args, **keywords)
+        except TypeError as exc:
+            raise self.fail(f"the call does not match {func.__qualname__}: {exc}") from None
+        position = self.parameters_of_inputs(receivers, bound, len(args))
+        values = dict(bound.arguments)
+        wrt = [position[key] for key in self.active if key in position]
+        pair = self.pair_of(func, values, wrt)
+        result, saved = pair.fwd_cell.cell_contents(*receivers, *args, **keywords)
+        return result, _Saved(pair, saved, list(pair.grad_params), position)
+
+    def backward(self, saved: _Saved, g):
+        """The adjoints of the caller's active inputs, in their order."""
+        grads = saved.pair.bwd_cell.cell_contents(saved.saved, g)
+        if len(saved.grad_params) == 1:
+            grads = (grads,)
+        by_param = dict(zip(saved.grad_params, grads))
+        adjoints = []
+        for key in self.active:
+            param = saved.position.get(key)
+            adjoint = by_param.get(param, 0.0) if param is not None else 0.0
+            if key == "receiver" and self.method.through is not None:
+                from .runtime import Fields
+
+                adjoint = Fields(**{self.method.through: adjoint})
+            adjoints.append(adjoint)
+        return adjoints[0] if len(adjoints) == 1 else tuple(adjoints)
+
+    # -- checks made when the call runs ---------------------------------------------------
+    def stored_attribute(self, obj, name: str):
+        from .runtime.objects import _stored_attribute
+
+        if not _stored_attribute(obj, type(obj), name):
+            raise self.fail(
+                f"'{name}' of a {type(obj).__qualname__} object is not an attribute stored on "
+                "the object (a method, a property or a computed attribute), so what is "
+                "called is not followed"
+            )
+        return getattr(obj, name)
+
+    def method_function(self, target) -> tuple[types.FunctionType, list]:
+        """The plain Python function Python calls for ``target.name(...)``, and what it
+        takes before the call's arguments (the object, its class or nothing)."""
+        from .analyze import is_user_function
+        from .objects import find_attribute, is_user_class, plain_attribute_access
+
+        cls, name = type(target), self.method.name
+        if name == "__call__" and _plain_module_function(target):
+            self.check_effects(target, f"'{target.__qualname__}' is called")
+            return target, []  # a function passed as a value: it holds no values
+        found_in = f"the object is a {cls.__module__}.{cls.__qualname__} when the code runs"
+        if not is_user_class(cls):
+            kind = (
+                "NumPy's"
+                if isinstance(target, (np.ndarray, np.generic))
+                else "a library's or Python's own"
+            )
+            raise self.fail(
+                f"{found_in}, a class that is {kind}, not one of the user's code; only methods "
+                "written in Python of the user's own classes are differentiated where the "
+                "class is known only when the code runs"
+            )
+        access = plain_attribute_access(cls)
+        if access is not None:
+            raise self.fail(f"{found_in}: {access}, which is not followed")
+        if name in getattr(target, "__dict__", ()):
+            raise self.fail(
+                f"{found_in}, and the object has its own attribute '{name}' (a function or "
+                "object stored on it), which is not followed"
+            )
+        found = find_attribute(cls, name)
+        value = found[1] if found is not None else None
+        receivers = [target]
+        if isinstance(value, staticmethod):
+            value, receivers = value.__func__, []
+        elif isinstance(value, classmethod):
+            value, receivers = value.__func__, [cls]
+        if not is_user_function(value):
+            what = (
+                f"its class has no method '{name}'"
+                if found is None
+                else f"'{name}' of its class is not a method written in Python"
+            )
+            raise self.fail(f"{found_in}, and {what}")
+        signature = inspect.signature(value)
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+            raise self.fail(
+                f"{found_in}, and its method '{name}' takes *args or **kwargs, which is not "
+                "supported where the class is known only when the code runs"
+            )
+        self.check_effects(value, found_in)
+        return value, receivers
+
+    def check_effects(self, func, found_in: str) -> None:
+        from .complex_flows import _may_make_complex
+        from .effects import helper_effects
+
+        effects = helper_effects(func)
+        if effects.mutated or effects.problems or effects.unless_number:
+            what = (
+                effects.problems[0]
+                if effects.problems
+                else f"it changes its parameter '{(effects.mutated or effects.unless_number)[0]}'"
+                " in place"
+                if effects.mutated
+                else f"it {effects.unless_number[0][1]}"
+            )
+            raise self.fail(
+                f"{found_in}, and its method {func.__qualname__} changes an object in place "
+                f"({what}); such a change is not followed where the class is known only when "
+                "the code runs"
+            )
+        if self.complex_context or _may_make_complex(func, set()):
+            raise self.fail(
+                f"{found_in}, and complex values may reach its method {func.__qualname__}, "
+                "which is not followed where the class is known only when the code runs"
+            )
+
+    def parameters_of_inputs(self, receivers: list, bound, count: int) -> dict:
+        """The caller's input names (``receiver``, ``arg0``, ``kw_x``) -> the method's
+        parameters they were bound to."""
+        names = list(bound.signature.parameters)
+        position = {}
+        if receivers and receivers[0] is not None and not isinstance(receivers[0], type):
+            position["receiver"] = names[0]
+        offset = len(receivers)
+        for i in range(count):
+            position[f"arg{i}"] = names[offset + i]
+        for keyword in self.method.keywords:
+            position[f"kw_{keyword}"] = keyword
+        return position
+
+    def pair_of(self, func, values: dict, wrt: list[str]):
+        """The method's own helper pair for arguments like ``values`` (cached)."""
+        from . import pipeline
+        from .analyze import Op
+        from .api import _kind_of_type
+        from .objects import is_user_class
+
+        kinds = {p: _kind_of_type(type(v)) for p, v in values.items()}
+        classes = {p: type(v) for p, v in values.items() if is_user_class(type(v))}
+        op = Op(None, "user_call", None, callee=func, result_used=self.result_used)
+        op.arg_classes = classes
+        with pipeline._lock:
+            pair = pipeline._Builder().helper_pair(op, wrt, kinds)
+            generated = getattr(pair, "generated", None)
+            if generated is not None and generated.is_stale():  # the method was redefined
+                pipeline._forget_stale_pairs()
+                pair = pipeline._Builder().helper_pair(op, wrt, kinds)
+        return pair
+
+
+def _plain_module_function(value) -> bool:
+    """A user function defined at module level that captures nothing (no closure cells,
+    no defaults computed from other values): calling it depends on its arguments only."""
+    from .analyze import is_user_function
+
+    return (
+        is_user_function(value)
+        and value.__closure__ is None
+        and "<locals>" not in value.__qualname__
+    )
+
+
+# -- building the operations (analyze.py, objects.py) -------------------------------------
+
+
+def user_expression(node, fn, ops: list, depth: int = 0) -> str:
+    """``node`` in the user's words: SSA versions as the user's variables, temporaries as
+    the expressions they hold (``ps[0].mass``, not ``v2.mass``)."""
+    import gast
+
+    from .emit import expression_source
+    from .nodes import clone
+
+    definitions = {op.target: op for op in ops if op.target is not None}
+    user_locals = getattr(fn, "user_locals", None) or frozenset()
+    expression = clone(node)
+
+    def replaced(name: gast.Name) -> gast.expr:
+        source = fn.source_of.get(name.id, name.id)
+        op = definitions.get(name.id)
+        value = getattr(op.stmt, "value", None) if op is not None else None
+        if source in user_locals or name.id in fn.params or depth > 8 or value is None:
+            return gast.Name(id=source, ctx=gast.Load(), annotation=None, type_comment=None)
+        if isinstance(value, gast.Call) and getattr(value, "ad_runtime", None) is not None:
+            return gast.Name(id=source, ctx=gast.Load(), annotation=None, type_comment=None)
+        text = user_expression(value, fn, ops, depth + 1)
+        return gast.Name(id=f"({text})" if " " in text else text, ctx=gast.Load(),
+                         annotation=None, type_comment=None)
+
+    class Replace(gast.NodeTransformer):
+        def visit_Name(self, name):
+            return replaced(name)
+
+    expression = Replace().visit(expression)
+    return expression_source(expression)
+
+
+def dynamic_op(op, fn, ops: list, receiver, args: list, keywords: list, name: str,
+               through: str | None = None):
+    """The ``USER_CALL`` of a ``DynamicMethod`` replacing ``op`` (``receiver.name(...)``,
+    or ``receiver.through(...)`` calling the stored attribute), or None where an argument
+    is spread (``*xs``, ``**d``)."""
+    from .analyze import USER_CALL, Op
+
+    inputs = dynamic_inputs(receiver, args, keywords)
+    if inputs is None:
+        return None
+    line = getattr(op.stmt, "origin_line", None) or getattr(op.stmt, "lineno", None)
+    where = f"{fn.parsed.filename}:{line}"
+    callee = DynamicMethod(
+        name,
+        user_expression(op.stmt.value, fn, ops),
+        where,
+        through,
+        tuple(k.arg for k in keywords),
+    )
+    new = Op(op.stmt, USER_CALL, op.target, callee=callee, inputs=inputs, pure=False)
+    new.call_args, new.call_keywords = [receiver, *args], list(keywords)
+    new.depth = op.depth
+    return new
