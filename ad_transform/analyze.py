@@ -221,7 +221,6 @@ def analyze(
         kinds = _kinds(ops, start, fn)
     _resolve_iteration_headers(ops, kinds, fn)
     _read_attributes_when_run(ops, kinds, fn)
-    _dispatch_when_run(ops, kinds, fn)
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
     while True:
@@ -229,6 +228,7 @@ def analyze(
         useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
         if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
+    _dispatch_when_run(ops, kinds, fn, varied)
     analysis = Analysis(
         fn,
         wrt,
@@ -327,19 +327,22 @@ def _read_attributes_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction
         op.callee = None
 
 
-def _dispatch_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction) -> None:
-    """``obj.m(args)`` and ``obj(args)`` on a local whose class is not known here (an
-    element of a list of layers, a value from a dict) and that is not known to be an
-    array, a number, a list or a dict: a call of the method Python finds on the object's
-    class when it runs, through its own pair (``dispatch.py``). Calls the objects
-    machinery described or refused are left alone, and so are calls on a ``super()``
-    proxy (refused when active)."""
+def _dispatch_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction, varied: set) -> None:
+    """``obj.m(args)`` and ``obj(args)`` given a varied value, on a local whose class is
+    not known here (an element of a list of layers, a value from a dict) and that is not
+    known to be an array, a number, a list or a dict: a call of the method Python finds
+    on the object's class when it runs, through its own pair (``dispatch.py``), which
+    checks what it finds. Calls the objects machinery described or refused are left
+    alone, and so are calls on a ``super()`` proxy (refused when active), methods named
+    like the in-place methods of lists, dicts and arrays (``pop``, ``sort``: refused as
+    such), and calls given no varied value (run as written; opaque)."""
     from .dispatch import dynamic_op
+    from .effects import MUTATING_METHODS
 
     proxies = {
         op.target for op in ops if op.rule is not None and op.rule.primitive is runtime.super_of
     }
-    for position, op in enumerate(ops):
+    for op in ops:
         if op.form != OPAQUE or op.refusal is not None or not isinstance(op.stmt.value, gast.Call):
             continue
         call = op.stmt.value
@@ -357,9 +360,13 @@ def _dispatch_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction) -> No
             continue
         if atom_kind(receiver, kinds, fn) not in (UNKNOWN, None):
             continue
+        if name in MUTATING_METHODS or name in ("append", "extend"):
+            continue
+        if not _input_names(op) & varied:
+            continue
         dynamic = dynamic_op(op, fn, ops, receiver, list(call.args), list(call.keywords), name)
-        if dynamic is not None:
-            ops[position] = dynamic
+        if dynamic is not None:  # in place: the data flow holds the same op
+            vars(op).update(vars(dynamic))
 
 
 def _refuse_varied_keys(analysis: Analysis) -> None:

@@ -37,9 +37,10 @@ class DynamicMethod:
 
     name: str
     expression: str
-    where: str
+    location: tuple  # (file, line, column, source line) of the call, for messages
     through: str | None = None
     keywords: tuple[str, ...] = ()
+    receiver: str = "the object"  # the called object in the user's words
 
 
 def is_dynamic(callee: object) -> bool:
@@ -97,8 +98,10 @@ class _Spec:
     complex_context: bool
 
     def fail(self, what: str) -> ADTransformError:
-        return ADTransformError(f"{self.method.where}: cannot differentiate "
-                                f"'{self.method.expression}': {what}")
+        from .errors import located_error
+
+        message = f"cannot differentiate '{self.method.expression}': {what}"
+        return located_error(message, *self.method.location)
 
     def forward(self, receiver, *args, **keywords):
         """``receiver.name(*args, **keywords)`` through the forward half of the method's
@@ -158,7 +161,10 @@ class _Spec:
         if name == "__call__" and _plain_module_function(target):
             self.check_effects(target, f"'{target.__qualname__}' is called")
             return target, []  # a function passed as a value: it holds no values
-        found_in = f"the object is a {cls.__module__}.{cls.__qualname__} when the code runs"
+        found_in = (
+            f"the class of {self.method.receiver} is not known when the code is generated; "
+            f"when it runs it is {_class_name(cls)}"
+        )
         if not is_user_class(cls):
             kind = (
                 "NumPy's"
@@ -166,9 +172,9 @@ class _Spec:
                 else "a library's or Python's own"
             )
             raise self.fail(
-                f"{found_in}, a class that is {kind}, not one of the user's code; only methods "
-                "written in Python of the user's own classes are differentiated where the "
-                "class is known only when the code runs"
+                f"{found_in}, a class that is {kind}, not one of the user's code (only "
+                "methods written in Python of the user's own classes, and functions defined "
+                "at module level, are differentiated there)"
             )
         access = plain_attribute_access(cls)
         if access is not None:
@@ -260,6 +266,22 @@ class _Spec:
         return pair
 
 
+def _class_name(cls: type) -> str:
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+
+
+def _receiver_words(receiver, through: str | None, fn, ops: list) -> str:
+    """The called object in the user's words: ``the parameter 'fn'``, ``'layers[0]'``,
+    ``'self.l1'``."""
+    text = user_expression(receiver, fn, ops)
+    if through is not None:
+        return f"'{text}.{through}'"
+    if getattr(receiver, "id", None) in fn.params:
+        return f"the parameter '{text}'"
+    return f"'{text}'"
+
+
 def _plain_module_function(value) -> bool:
     """A user function defined at module level that captures nothing (no closure cells,
     no defaults computed from other values): calling it depends on its arguments only."""
@@ -317,14 +339,17 @@ def dynamic_op(op, fn, ops: list, receiver, args: list, keywords: list, name: st
     inputs = dynamic_inputs(receiver, args, keywords)
     if inputs is None:
         return None
-    line = getattr(op.stmt, "origin_line", None) or getattr(op.stmt, "lineno", None)
-    where = f"{fn.parsed.filename}:{line}"
+    node = op.stmt.value
+    line, column = getattr(node, "lineno", None), getattr(node, "col_offset", None)
+    lines = fn.parsed.file_lines
+    text = lines[line - 1] if line is not None and 0 < line <= len(lines) else None
     callee = DynamicMethod(
         name,
         user_expression(op.stmt.value, fn, ops),
-        where,
+        (fn.parsed.filename, line, column, text),
         through,
         tuple(k.arg for k in keywords),
+        _receiver_words(receiver, through, fn, ops),
     )
     new = Op(op.stmt, USER_CALL, op.target, callee=callee, inputs=inputs, pure=False)
     new.call_args, new.call_keywords = [receiver, *args], list(keywords)

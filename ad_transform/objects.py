@@ -56,7 +56,16 @@ def plain_attribute_access(cls: type) -> str | None:
     """None when reading and calling attributes of ``cls`` objects is Python's default
     lookup; else what makes it different (in words)."""
     if cls.__getattribute__ is not object.__getattribute__:
-        return f"the class {cls.__qualname__} defines __getattribute__"
+        owner = next(c for c in cls.__mro__ if "__getattribute__" in vars(c))
+        if owner is tuple:
+            pass  # tuple's lookup is object's (named tuples)
+        elif owner.__module__ == "builtins":  # an exception class, a subclass of a builtin
+            return (
+                f"the class {cls.__qualname__} derives from the built-in class "
+                f"{owner.__qualname__}, whose objects are not followed"
+            )
+        else:
+            return f"the class {cls.__qualname__} defines __getattribute__"
     if find_attribute(cls, "__getattr__") is not None:
         return f"the class {cls.__qualname__} defines __getattr__"
     if type(cls) not in (type, abc.ABCMeta):  # ABCMeta only checks abstract methods

@@ -1,0 +1,356 @@
+"""Method calls and ``__call__`` on objects whose class is known only when the code runs
+(issue 12/13: Equinox/PyTorch-style models; dispatch.py): layers in a list, objects in a
+dict or a tuple, sub-modules stored on a model. Gradients against central differences."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from gradcheck import check_grad
+from tree_check import check_tree_gradient
+
+from ad_transform import ADTransformError, grad
+
+rng = np.random.default_rng(12)
+
+
+@dataclasses.dataclass
+class Linear:
+    w: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, x):
+        return x @ self.w + self.b
+
+    def apply(self, x, scale=1.0):
+        return scale * (x @ self.w + self.b)
+
+    @staticmethod
+    def act(z):
+        return np.tanh(z)
+
+    @classmethod
+    def twice(cls, z):
+        return 2.0 * z
+
+
+@dataclasses.dataclass
+class MLP:
+    l1: Linear
+    l2: Linear
+
+    def __call__(self, x):
+        return self.l2(np.tanh(self.l1(x)))
+
+
+@dataclasses.dataclass
+class Body:
+    m: float
+    v: float
+
+    def ke(self):
+        return 0.5 * self.m * self.v**2
+
+
+class Point(NamedTuple):
+    a: float
+    b: float
+
+    def area(self):
+        return self.a * self.b
+
+
+class Scale:
+    def __init__(self, k):
+        self.k = k
+
+    def forward(self, x):
+        return self.k * x
+
+
+class Model:
+    def __init__(self, layer, c):
+        self.layer = layer
+        self.c = c
+
+    def loss(self, x):
+        return np.sum(self.layer.forward(x) ** 2) * self.c
+
+
+def square(v):
+    return v * v
+
+
+def _linear(n_in: int = 2, n_out: int = 2) -> Linear:
+    return Linear(rng.normal(size=(n_in, n_out)), rng.normal(size=n_out))
+
+
+X = rng.normal(size=(3, 2))
+LAYERS = [_linear(), _linear()]
+
+
+# -- lists of layers ------------------------------------------------------------------------
+
+
+def method_in_loop(layers, x):
+    for layer in layers:
+        x = np.tanh(layer.apply(x))
+    return np.sum(x)
+
+
+def call_in_loop(layers, x):
+    for layer in layers:
+        x = np.tanh(layer(x))
+    return np.sum(x)
+
+
+def keywords_static_and_class_methods(layers, x):
+    s = 0.0
+    for layer in layers:
+        x = layer.act(layer.apply(x, scale=0.5))
+        s = s + np.sum(layer.twice(x) * x)
+    return s
+
+
+def indexed_layers(layers, x):
+    return np.sum(layers[1](layers[0].apply(x)) ** 2)
+
+
+@pytest.mark.parametrize(
+    "f", [method_in_loop, call_in_loop, keywords_static_and_class_methods, indexed_layers]
+)
+def test_list_of_layers(f):
+    check_tree_gradient(f, (LAYERS, X), grad(f)(LAYERS, X))
+    check_grad(f, (LAYERS, X), wrt=1)
+
+
+def test_layers_built_inside_from_differentiated_arrays():
+    def f(w1, b1, w2, x):
+        layers = [Linear(w1, b1), Linear(w2, b1 * 2.0)]
+        for layer in layers:
+            x = np.sin(layer.apply(x))
+        return np.sum(x)
+
+    check_grad(f, (LAYERS[0].w, LAYERS[0].b, LAYERS[1].w, X), wrt=(0, 1, 2, 3))
+
+
+def test_generated_code_calls_the_dispatcher():
+    source = grad(method_in_loop).source if False else None  # built at the first call
+    g = grad(method_in_loop)
+    g(LAYERS, X)
+    source = g.source
+    assert "apply_dispatch_fwd(layer, x" in source
+    assert "apply_dispatch_bwd(" in source
+
+
+# -- sub-modules held in attributes --------------------------------------------------------
+
+MODEL = MLP(_linear(2, 4), _linear(4, 1))
+Y = rng.normal(size=(3, 1))
+
+
+def mlp_loss(model, x, y):
+    return np.mean((model(x) - y) ** 2)
+
+
+def mlp_loss_methods(model, x, y):
+    return np.mean((model.l2(np.tanh(model.l1(x))) - y) ** 2)
+
+
+@pytest.mark.parametrize("f", [mlp_loss, mlp_loss_methods])
+def test_submodules_called_through_attributes(f):
+    check_tree_gradient(f, (MODEL, X, Y), grad(f)(MODEL, X, Y))
+    check_grad(f, (MODEL, X, Y), wrt=1)
+
+
+def test_method_of_an_object_held_in_an_attribute():
+    """``self.layer.forward(x)`` (the README row that was refused)."""
+    model = Model(Scale(1.7), 0.6)
+    x = rng.normal(size=3)
+
+    def f(x, model):
+        return model.loss(x)
+
+    check_grad(f, (x, model))
+    value = grad(f)(x, model)
+    np.testing.assert_allclose(value, 2 * 1.7**2 * x * 0.6)
+
+
+def test_bound_method_with_attribute_layer():
+    model = Model(Scale(1.7), 0.6)
+    x = rng.normal(size=3)
+    check_grad(model.loss, (x,))
+
+
+# -- objects in dicts and tuples, named tuples, functions as values -----------------------
+
+
+def test_objects_in_dict_and_tuple_made_inside():
+    class Particle:
+        def __init__(self, m, v):
+            self.m = m
+            self.v = v
+
+        def ke(self):
+            return 0.5 * self.m * self.v**2
+
+    def f(m, v):
+        b = Particle(m, v)
+        d = {"body": b, "g": 9.81}
+        t = (b, 2.0)
+        return d["body"].ke() + t[0].v * t[1] + d["body"].m * d["g"]
+
+    check_grad(f, (1.3, 0.6), wrt=(0, 1))
+
+
+def test_dict_parameter_holding_an_object():
+    def f(d):
+        return d["body"].ke() * d["k"]
+
+    args = ({"body": Body(1.3, 0.6), "k": 2.0},)
+    check_tree_gradient(f, args, grad(f)(*args))
+
+
+def test_methods_of_named_tuples_in_a_list():
+    def f(ps):
+        return sum(p.area() for p in ps)
+
+    args = ([Point(1.0, 2.0), Point(0.5, -1.5)],)
+    check_tree_gradient(f, args, grad(f)(*args))
+
+
+def test_module_function_passed_as_argument():
+    def f(x, fn):
+        return np.sum(fn(x) * x)
+
+    check_grad(f, (X, square))
+
+
+def test_same_code_dispatches_on_each_call_class():
+    class Double:
+        def __init__(self, k):
+            self.k = k
+
+        def apply(self, x):
+            return 2.0 * self.k * x
+
+    def f(layers, x):
+        return np.sum(layers[0].apply(x))
+
+    g = grad(f, wrt=1)
+    np.testing.assert_allclose(g([Double(0.5)], X), np.full_like(X, 1.0))
+    check_grad(f, ([LAYERS[0]], X), wrt=1)
+
+
+# -- refusals when the call runs ----------------------------------------------------------
+
+
+def test_refuses_a_library_object_naming_the_expression_and_class():
+    def f(x, fn):
+        return np.sum(fn(x))
+
+    with pytest.raises(ADTransformError, match=r"'fn\(x\)'.*numpy\.ufunc"):
+        grad(f)(X, np.sin)
+
+
+def test_refuses_an_array_with_a_method_without_rule():
+    def f(items):
+        return np.sum(items[0].searchsorted(0.5) * items[1])
+
+    with pytest.raises(ADTransformError, match=r"'items\[0\]\.searchsorted\(0\.5\)'.*ndarray"):
+        grad(f)([np.arange(3.0), np.ones(3)])
+
+
+def test_refuses_a_method_that_changes_its_argument_in_place():
+    class Writer:
+        def __init__(self, k):
+            self.k = k
+
+        def apply(self, x):
+            x[0] = self.k
+            return x * self.k
+
+    def f(layers, x):
+        y = x * 1.0
+        return np.sum(layers[0].apply(y))
+
+    with pytest.raises(ADTransformError, match=r"'layers\[0\]\.apply\(y\)'.*in place"):
+        grad(f, wrt=1)([Writer(2.0)], np.ones(3))
+
+
+def test_refuses_a_method_that_changes_the_object():
+    class Counter:
+        def __init__(self, k):
+            self.k = k
+
+        def apply(self, x):
+            self.k = self.k + 1.0
+            return x * self.k
+
+    def f(layers, x):
+        return np.sum(layers[0].apply(x))
+
+    with pytest.raises(ADTransformError):
+        grad(f, wrt=1)([Counter(2.0)], np.ones(3))
+
+
+def test_refuses_a_property_called():
+    class WithProperty:
+        def __init__(self, k):
+            self.k = k
+
+        @property
+        def scaled(self):
+            return Linear(self.k, self.k)
+
+    def f(layers, x):
+        return np.sum(layers[0].scaled(x))
+
+    with pytest.raises(ADTransformError, match=r"'scaled'.*not an attribute stored|scaled"):
+        grad(f, wrt=1)([WithProperty(np.eye(2))], X)
+
+
+def test_refuses_an_instance_attribute_shadowing_the_method():
+    layer = _linear()
+    layer.apply = lambda x: x
+
+    def f(layers, x):
+        return np.sum(layers[0].apply(x))
+
+    with pytest.raises(ADTransformError, match=r"its own attribute 'apply'"):
+        grad(f, wrt=1)([layer], X)
+
+
+def test_refuses_a_closure_passed_as_argument():
+    def make(k):
+        def scaled(v):
+            return k * v
+
+        return scaled
+
+    def f(x, fn):
+        return np.sum(fn(x))
+
+    with pytest.raises(ADTransformError, match=r"'fn\(x\)'"):
+        grad(f)(X, make(2.0))
+
+
+def test_inactive_call_given_a_varied_value_is_checked():
+    """The result is not used, but the method may keep the value: its forward goes
+    through its pair, whose analysis refuses what it does (a global store)."""
+    store = []
+
+    class Keeper:
+        def keep(self, v):
+            store.append(v)
+            return 0.0
+
+    def f(x, keepers):
+        keepers[0].keep(x)
+        return np.sum(x**2)
+
+    with pytest.raises(ADTransformError):
+        grad(f)(X, [Keeper()])
