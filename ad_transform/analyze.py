@@ -43,7 +43,7 @@ from .objects import (
     is_user_class,
     record_layout,
 )
-from .ownership import check_item_stores
+from .ownership import _user_text, check_item_stores
 from .parse import is_missing
 from .rules.registry import (
     ARRAY,
@@ -382,7 +382,7 @@ def _refuse_varied_keys(analysis: Analysis) -> None:
             continue
         varied = sorted(n for key in keys for n in _operand_names(key) if n in analysis.varied)
         if varied:
-            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            user_name = _user_text(varied[0], analysis)
             raise analysis.fn.parsed.error(
                 f"cannot differentiate a dict keyed by '{user_name}', which depends on the "
                 "differentiated argument: dict keys carry no derivative",
@@ -1100,7 +1100,7 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
             continue
         varied = sorted(_input_names(op) & analysis.varied)
         if varied and op.callee in (runtime.set_global, runtime.set_cell):
-            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            user_name = _user_text(varied[0], analysis)
             raise analysis.fn.parsed.error(
                 f"cannot write '{user_name}', which depends on the differentiated argument, "
                 "to a global or nonlocal variable: the derivative cannot follow it there",
@@ -1109,7 +1109,7 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
         if varied and op.refusal is not None:
             raise analysis.fn.parsed.error(op.refusal, op.value)
         if varied:
-            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            user_name = _user_text(varied[0], analysis)
             raise analysis.fn.parsed.error(
                 f"cannot differentiate {_describe_callee(op)} given '{user_name}', which "
                 "depends on the differentiated argument: it has no adjoint rule, and it may "
@@ -1127,7 +1127,7 @@ def _refuse_varied_keyword_rest(analysis: Analysis) -> None:
             continue
         varied = sorted({n for a in op.keyword_rest for n in _operand_names(a)} & analysis.varied)
         if varied:
-            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            user_name = _user_text(varied[0], analysis)
             raise analysis.fn.parsed.error(
                 f"cannot differentiate the call of {op.callee.__name__}: '{user_name}', which "
                 "depends on the differentiated argument, reaches it through '**' (a "
@@ -1350,9 +1350,9 @@ def _object_in_attribute(op: Op, analysis: Analysis) -> str | None:
         if definition.form != FIELD:
             continue
         if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
-            owner = analysis.fn.source_of.get(value.value.id, value.value.id)
+            owner = _user_text(value.value.id, analysis)
             return f"{owner}.{value.attr}"
-        return analysis.fn.source_of.get(receiver.id, receiver.id)
+        return _user_text(receiver.id, analysis)
     return None
 
 

@@ -297,36 +297,68 @@ def _plain_module_function(value) -> bool:
 # -- building the operations (analyze.py, objects.py) -------------------------------------
 
 
-def user_expression(node, fn, ops: list, depth: int = 0) -> str:
-    """``node`` in the user's words: SSA versions as the user's variables, temporaries as
-    the expressions they hold (``ps[0].mass``, not ``v2.mass``)."""
+def user_expression(node, fn, ops: list) -> str:
+    """``node`` in the user's words: SSA versions as the user's variables, temporaries
+    (and names the lowering made) as the expressions they hold (``ps[0].mass``, not
+    ``v2.mass``; ``Scale(x)``, not ``manager``)."""
+    from .emit import expression_source
+
+    return expression_source(_in_user_words(node, fn, ops, 0))
+
+
+def _in_user_words(node, fn, ops: list, depth: int, visiting: frozenset = frozenset()):
+    """``node`` in the user's words: SSA versions as the user's variables, temporaries
+    (and names the lowering made) as the expressions they hold (``ps[0].mass``, not
+    ``v2.mass``; ``Scale(x)``, not ``manager``)."""
     import gast
 
     from .emit import expression_source
     from .nodes import clone
 
-    definitions = {op.target: op for op in ops if op.target is not None}
+    definitions: dict = {}
+    for op in ops:
+        if op.target is not None and isinstance(getattr(op.stmt, "value", None), gast.AST):
+            if op.form not in ("store_item", "append", "extend", "call_write"):
+                definitions.setdefault(op.target, []).append(op.stmt.value)
     user_locals = getattr(fn, "user_locals", None) or frozenset()
-    expression = clone(node)
+    lowered = getattr(fn.parsed, "lowered_locals", frozenset())
+
+    def as_name(text: str) -> gast.Name:
+        return gast.Name(id=text, ctx=gast.Load(), annotation=None, type_comment=None)
 
     def replaced(name: gast.Name) -> gast.expr:
         source = fn.source_of.get(name.id, name.id)
-        op = definitions.get(name.id)
-        value = getattr(op.stmt, "value", None) if op is not None else None
-        if source in user_locals or name.id in fn.params or depth > 8 or value is None:
-            return gast.Name(id=source, ctx=gast.Load(), annotation=None, type_comment=None)
-        if isinstance(value, gast.Call) and getattr(value, "ad_runtime", None) is not None:
-            return gast.Name(id=source, ctx=gast.Load(), annotation=None, type_comment=None)
-        text = user_expression(value, fn, ops, depth + 1)
-        return gast.Name(id=f"({text})" if " " in text else text, ctx=gast.Load(),
-                         annotation=None, type_comment=None)
+        values = definitions.get(name.id, [])
+        own = source in user_locals and source not in lowered
+        if own or name.id in fn.params or name.id in visiting or depth > 6 or not values:
+            return as_name(source)
+        found, texts = [], []
+        for value in values:
+            node = _in_user_words(value, fn, ops, depth + 1, visiting | {name.id})
+            text = expression_source(node)
+            if text not in texts:
+                texts.append(text)
+                found.append(node)
+        if not found or len(found) > 3:
+            return as_name(source)
+        if len(found) == 1:
+            return found[0]
+        return gast.BoolOp(op=gast.Or(), values=found)  # one of several (branches)
 
     class Replace(gast.NodeTransformer):
         def visit_Name(self, name):
             return replaced(name)
 
-    expression = Replace().visit(expression)
-    return expression_source(expression)
+    return Replace().visit(clone(node))
+
+
+def user_name(name: str, fn, ops: list) -> str:
+    """The SSA name ``name`` in the user's words (``user_expression``)."""
+    import gast
+
+    node = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+    text = user_expression(node, fn, ops)
+    return text[1:-1] if text.startswith("(") and text.endswith(")") else text
 
 
 def dynamic_op(op, fn, ops: list, receiver, args: list, keywords: list, name: str,

@@ -673,7 +673,9 @@ class _Context:
         return class_of_atom(atom, self.classes, self.fn)
 
     def error_text(self, atom, cls: type, what: str) -> str:
-        name = self.fn.source_of.get(atom.id, atom.id) if isinstance(atom, gast.Name) else "it"
+        from .dispatch import user_name
+
+        name = user_name(atom.id, self.fn, self.ops) if isinstance(atom, gast.Name) else "it"
         what_it_is = (
             f"the class {cls.cls.__qualname__} itself"
             if isinstance(cls, TheClass)
@@ -685,6 +687,12 @@ class _Context:
         """An operation with no rule for objects, given one: refused if it is active."""
         for atom in atoms:
             cls = self.class_of(atom) if isinstance(atom, gast.Name) else None
+            if cls is not None and self.op.callee in (
+                runtime.enter_context,
+                runtime.exit_context,
+            ):
+                self.op.refusal = self.with_refusal(atom, cls)
+                return
             if cls is not None:
                 from .emit import expression_source
 
@@ -696,6 +704,20 @@ class _Context:
                     "stored on the object)",
                 )
                 return
+
+    def with_refusal(self, manager, cls) -> str:
+        """``with m as v:`` where ``m`` (an object of a user class) depends on the
+        differentiated argument: what its ``__enter__``/``__exit__`` do is not followed."""
+        from .dispatch import user_name
+
+        what = user_name(manager.id, self.fn, self.ops)
+        return (
+            f"cannot differentiate 'with {what}': the context manager depends on the "
+            f"differentiated argument, and its class {cls.__qualname__}'s __enter__ and "
+            "__exit__ run as written in the forward sweep (what they do with the value, or "
+            "return from it, is not differentiated); read the value before the 'with', or "
+            "give the manager values that are not differentiated"
+        )
 
     def user_call(self, func, args: list, keywords: list, cls: type, name: str):
         """A ``USER_CALL`` of ``func`` with ``args`` (the receiver first)."""

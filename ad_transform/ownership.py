@@ -304,24 +304,16 @@ def _live_after(body: list, wanted: set[int], pure: set[int]) -> dict[int, set[s
 def _user_text(name: str, analysis) -> str:
     """What the user wrote for the SSA name ``name``: their variable, or for a temporary
     the expression it holds in their names (``a[2]``, not ``v2``)."""
-    source_of = analysis.fn.source_of
-    user_locals = getattr(analysis.fn, "user_locals", None)
-    if user_locals is None or source_of.get(name) in user_locals:
-        return source_of.get(name, name)
-    for op in analysis.ops:
-        value = getattr(op.stmt, "value", None)
-        if op.target == name and isinstance(value, gast.AST):
-            expression = clone(value)
-            for node in gast.walk(expression):
-                if isinstance(node, gast.Name):
-                    node.id = source_of.get(node.id, node.id)
-            return expression_source(expression)
-    return name
+    from .dispatch import user_name
+
+    if getattr(analysis.fn, "user_locals", None) is None:
+        return analysis.fn.source_of.get(name, name)
+    return user_name(name, analysis.fn, analysis.ops)
 
 
 def _alias_refusal(op, other: str, analysis) -> str:
     fn = analysis.fn
-    user_name = fn.source_of.get(op.target, op.target)
+    user_name = _user_text(op.target, analysis)
     other_name = _user_text(other, analysis)
     what = {
         "append": f"cannot append to '{user_name}'",
@@ -490,7 +482,7 @@ def returns_owned(callee: object, seen: frozenset = frozenset()) -> bool:
 # -- the message --------------------------------------------------------------------------
 def _refusal(op, analysis) -> str:
     fn = analysis.fn
-    user_name = fn.source_of.get(op.target, op.target)
+    user_name = _user_text(op.target, analysis)
     what = {"append": "append to", "extend": "extend"}.get(op.form, "assign into items of")
     subject = f"{what} '{user_name}'"
     if op.form == "call_write":
@@ -552,7 +544,7 @@ def _origin(name: str, analysis) -> tuple[str, str]:
         if step is None:
             return name, via
         if step.form != _COPY and not via:
-            via = f" (through {_describe(step)})"
+            via = f" (through {_describe(step, analysis)})"
         name = _source_of(step)
     return name, via
 
@@ -567,5 +559,9 @@ def _source_of(op) -> str | None:
     return None
 
 
-def _describe(op) -> str:
-    return f"'{expression_source(op.stmt.value)}'"
+def _describe(op, analysis=None) -> str:
+    if analysis is None or getattr(analysis.fn, "user_locals", None) is None:
+        return f"'{expression_source(op.stmt.value)}'"
+    from .dispatch import user_expression
+
+    return f"'{user_expression(op.stmt.value, analysis.fn, analysis.ops)}'"
