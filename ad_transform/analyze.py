@@ -1110,11 +1110,18 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
             raise analysis.fn.parsed.error(op.refusal, op.value)
         if varied:
             user_name = _user_text(varied[0], analysis)
+            method = isinstance(op.callee, tuple) and op.callee[0] == "method"
+            advice = (
+                "it is not a method ad_transform differentiates on this value (an in-place "
+                "method of a list is followed only as a statement on a list no other name "
+                "holds), and it may keep or change the value where the derivative cannot follow"
+                if method
+                else "it has no adjoint rule, and it may keep or change the value where the "
+                "derivative cannot follow; register a rule with ad_transform.register_adjoint"
+            )
             raise analysis.fn.parsed.error(
                 f"cannot differentiate {_describe_callee(op)} given '{user_name}', which "
-                "depends on the differentiated argument: it has no adjoint rule, and it may "
-                "keep or change the value where the derivative cannot follow; register a "
-                "rule with ad_transform.register_adjoint",
+                f"depends on the differentiated argument: {advice}",
                 op.value,
             )
 
@@ -1509,6 +1516,15 @@ def _check_in_place_calls(analysis: Analysis) -> None:
             continue  # the function ends there, or the value is stored, not changed
         changes = in_place_changes(op, analysis.fn) + possible_changes(op, analysis.fn)
         for name, words in changes:
+            if name.id in reached and op.callee is runtime.reraise:
+                raise analysis.fn.parsed.error(
+                    "cannot differentiate this 'try' statement: its handler reads the exception "
+                    "it caught, and the values an exception carries are not differentiated (one "
+                    "raised from a value that depends on the differentiated argument would give "
+                    "a wrong derivative); return the value instead of raising it, or read no "
+                    "value from the exception",
+                    op.value,
+                )
             if name.id in reached and analysis.kinds.get(name.id) != SCALAR:
                 raise analysis.fn.parsed.error(
                     f"cannot differentiate this statement: {words}, and the change has no adjoint "

@@ -268,7 +268,9 @@ class _Spec:
 
 def _class_name(cls: type) -> str:
     module = cls.__module__
-    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    return (
+        cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    )
 
 
 def _receiver_words(receiver, through: str | None, fn, ops: list) -> str:
@@ -361,8 +363,9 @@ def user_name(name: str, fn, ops: list) -> str:
     return text[1:-1] if text.startswith("(") and text.endswith(")") else text
 
 
-def dynamic_op(op, fn, ops: list, receiver, args: list, keywords: list, name: str,
-               through: str | None = None):
+def dynamic_op(
+    op, fn, ops: list, receiver, args: list, keywords: list, name: str, through: str | None = None
+):
     """The ``USER_CALL`` of a ``DynamicMethod`` replacing ``op`` (``receiver.name(...)``,
     or ``receiver.through(...)`` calling the stored attribute), or None where an argument
     is spread (``*xs``, ``**d``)."""

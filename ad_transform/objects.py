@@ -809,8 +809,14 @@ class _Context:
             from .dispatch import dynamic_op
 
             return dynamic_op(
-                self.op, self.fn, self.ops, receiver, list(call.args), list(call.keywords),
-                "__call__", through=name,
+                self.op,
+                self.fn,
+                self.ops,
+                receiver,
+                list(call.args),
+                list(call.keywords),
+                "__call__",
+                through=name,
             )
         if not is_user_function(value):
             what = f"'{name}" + "' is not a method written in Python"

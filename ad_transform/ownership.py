@@ -487,7 +487,8 @@ def _refusal(op, analysis) -> str:
     subject = f"{what} '{user_name}'"
     if op.form == "call_write":
         subject = f"pass '{user_name}' to {op.callee.__name__}(), which changes it in place"
-    root, via = _origin(op.target, analysis)
+    owned = owned_names(analysis.ops, fn, analysis.kinds)
+    root, via = _origin(op.target, analysis, owned)
     root_name = fn.source_of.get(root, root)
     lower = root_name.lower() if root_name.lower() != root_name else root_name + "_copy"
     if root in fn.params:
@@ -497,7 +498,7 @@ def _refusal(op, analysis) -> str:
         where = "closure" if root in fn.parsed.closure else "global"
         source = f"the {where} '{root_name}' (shared by every call)"
         fix = f"write into a copy: '{lower} = {root_name}.copy()', then '{lower}[...] = ...'"
-    elif root in owned_names(analysis.ops, fn, analysis.kinds):
+    elif root in owned:
         source = f"'{root_name}' (writes through a view are not followed)"
         fix = f"write into '{root_name}' itself, or into a copy: '{user_name} = ....copy()'"
     else:
@@ -529,16 +530,18 @@ def _defined(analysis) -> set[str]:
     return {op.target for op in analysis.ops if op.target is not None}
 
 
-def _origin(name: str, analysis) -> tuple[str, str]:
-    """The argument, global or unknown value ``name`` may share memory with, and how."""
+def _origin(name: str, analysis, owned: frozenset = frozenset()) -> tuple[str, str]:
+    """The argument, global or unknown value ``name`` may share memory with, and how: the
+    first object the function made (``owned``) on the way, if one."""
     definitions = {}
     for op in analysis.ops:
         if op.target is not None and op.form not in _MUTATIONS:
             definitions.setdefault(op.target, []).append(op)
     via = ""
+    start = name
     for _ in range(50):
         ops = definitions.get(name)
-        if not ops:
+        if not ops or (name != start and name in owned):
             return name, via
         step = next((op for op in ops if _source_of(op) is not None), None)
         if step is None:
