@@ -319,9 +319,10 @@ def _in_user_words(node, fn, ops: list, depth: int, visiting: frozenset = frozen
 
     definitions: dict = {}
     for op in ops:
-        if op.target is not None and isinstance(getattr(op.stmt, "value", None), gast.AST):
-            if op.form not in ("store_item", "append", "extend", "call_write"):
-                definitions.setdefault(op.target, []).append(op.stmt.value)
+        value = getattr(op.stmt, "value", None)
+        written = op.form in ("store_item", "append", "extend", "call_write")
+        if op.target is not None and isinstance(value, gast.AST) and not written:
+            definitions.setdefault(op.target, []).append(value)
     user_locals = getattr(fn, "user_locals", None) or frozenset()
     lowered = getattr(fn.parsed, "lowered_locals", frozenset())
 

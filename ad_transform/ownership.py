@@ -28,7 +28,7 @@ import numpy as np
 
 from .emit import expression_source
 from .errors import ADTransformError
-from .nodes import clone, name_ids
+from .nodes import name_ids
 from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE
 
 _BUILD, _COPY, _CONSTANT, _RULE, _USER_CALL, _OPAQUE = (
@@ -312,7 +312,6 @@ def _user_text(name: str, analysis) -> str:
 
 
 def _alias_refusal(op, other: str, analysis) -> str:
-    fn = analysis.fn
     user_name = _user_text(op.target, analysis)
     other_name = _user_text(other, analysis)
     what = {

@@ -19,8 +19,8 @@ import gast
 from . import runtime
 from .analyze import Analysis, Op, analyze
 from .callables import code_name
-from .effects import effect_dependencies
 from .dispatch import dynamic_pair, is_dynamic
+from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
 from .lower.signature import spread_signature, spread_varargs
 from .nodes import name_ids, subnodes
