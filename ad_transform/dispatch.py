@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,16 +63,6 @@ def dynamic_inputs(receiver, args: list, keywords: list) -> dict | None:
 # -- the pair of run-time dispatchers -----------------------------------------------------
 
 
-@dataclass
-class _Saved:
-    """What the forward dispatcher hands its backward half."""
-
-    pair: object
-    saved: object
-    grad_params: list  # the method's parameters whose adjoints its pair returns
-    position: dict = field(default_factory=dict)  # caller's input -> method parameter
-
-
 def dynamic_pair(op, active: list[str]):
     """The ``HelperPair`` of a dynamic call: the run-time dispatchers bound to what the
     caller's code knows (its active inputs, whether it uses the result)."""
@@ -86,7 +76,9 @@ def dynamic_pair(op, active: list[str]):
     if op.callee.through is not None:
         stem = op.callee.through
     pair = HelperPair(fwd, bwd, f"{stem}_dispatch", list(active), [])
-    pair.undoes_writes = False  # the method changes nothing in place (checked when run)
+    # the method's own backward may undo appends to lists it made: a vjp's pullback copies
+    # what was saved (a plain tuple, which ``runtime.fresh_saved`` copies through)
+    pair.undoes_writes = True
     return pair
 
 
@@ -120,17 +112,18 @@ class _Spec:
         wrt = [position[key] for key in self.active if key in position]
         pair = self.pair_of(func, values, wrt)
         result, saved = pair.fwd_cell.cell_contents(*receivers, *args, **keywords)
-        return result, _Saved(pair, saved, list(pair.grad_params), position)
+        return result, (pair, saved, tuple(pair.grad_params), position)
 
-    def backward(self, saved: _Saved, g):
+    def backward(self, saved: tuple, g):
         """The adjoints of the caller's active inputs, in their order."""
-        grads = saved.pair.bwd_cell.cell_contents(saved.saved, g)
-        if len(saved.grad_params) == 1:
+        pair, inner, grad_params, position = saved
+        grads = pair.bwd_cell.cell_contents(inner, g)
+        if len(grad_params) == 1:
             grads = (grads,)
-        by_param = dict(zip(saved.grad_params, grads))
+        by_param = dict(zip(grad_params, grads))
         adjoints = []
         for key in self.active:
-            param = saved.position.get(key)
+            param = position.get(key)
             adjoint = by_param.get(param, 0.0) if param is not None else 0.0
             if key == "receiver" and self.method.through is not None:
                 from .runtime import Fields

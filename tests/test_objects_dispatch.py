@@ -548,3 +548,36 @@ def test_message_exception_class_construction():
     message = _message(f, 0.9)
     assert "derives from the built-in class BaseException" in message
     assert "__getattribute__" not in message
+
+
+def test_model_built_inside_from_differentiated_arrays():
+    def f(w1, b1, w2, b2, x):
+        model = MLP(Linear(w1, b1), Linear(w2, b2))
+        return np.sum(model(x) ** 2)
+
+    args = (MODEL.l1.w, MODEL.l1.b, MODEL.l2.w, MODEL.l2.b, X)
+    check_grad(f, args, wrt=(0, 1, 2, 3, 4))
+
+
+def test_vjp_pullback_runs_twice_with_a_method_that_appends():
+    from ad_transform import vjp
+
+    class Accumulate:
+        def __init__(self, k):
+            self.k = k
+
+        def total(self, x):
+            parts = []
+            for v in x:
+                parts.append(v * self.k)
+            return sum(parts)
+
+    def f(items, x):
+        return items[0].total(x) * x[0]
+
+    x = np.array([0.5, 1.5, -2.0])
+    value, pullback = vjp(f, wrt=1)([Accumulate(1.7)], x)
+    first, second = pullback(1.0), pullback(1.0)
+    expected = 1.7 * x[0] + np.array([1.7 * np.sum(x), 0.0, 0.0])
+    np.testing.assert_allclose(first, expected)
+    np.testing.assert_allclose(second, expected)
