@@ -581,3 +581,31 @@ def test_vjp_pullback_runs_twice_with_a_method_that_appends():
     expected = 1.7 * x[0] + np.array([1.7 * np.sum(x), 0.0, 0.0])
     np.testing.assert_allclose(first, expected)
     np.testing.assert_allclose(second, expected)
+
+
+def test_methods_of_named_tuples_whose_class_is_known():
+    def f(p):
+        return p.area() * 2.0
+
+    def g(x):
+        return Point(x, 2.0).area()
+
+    check_tree_gradient(f, (Point(1.5, 2.0),), grad(f)(Point(1.5, 2.0)))
+    check_grad(g, (1.5,))
+
+
+def test_module_function_stored_on_an_object():
+    @dataclasses.dataclass
+    class Act:
+        w: float
+        act: object
+
+        def __call__(self, x):
+            return self.act(self.w * x)
+
+    def f(x, layer):
+        return np.sum(layer(x))
+
+    check_grad(f, (X, Act(0.7, square)))
+    with pytest.raises(ADTransformError, match=r"'self\.act\(self\.w \* x\)'.*numpy\.ufunc"):
+        grad(f)(X, Act(0.7, np.tanh))
