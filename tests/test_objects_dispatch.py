@@ -576,7 +576,7 @@ def test_vjp_pullback_runs_twice_with_a_method_that_appends():
         return items[0].total(x) * x[0]
 
     x = np.array([0.5, 1.5, -2.0])
-    value, pullback = vjp(f, wrt=1)([Accumulate(1.7)], x)
+    _, pullback = vjp(f, wrt=1)([Accumulate(1.7)], x)
     first, second = pullback(1.0), pullback(1.0)
     expected = 1.7 * x[0] + np.array([1.7 * np.sum(x), 0.0, 0.0])
     np.testing.assert_allclose(first, expected)
