@@ -609,3 +609,10 @@ def test_module_function_stored_on_an_object():
     check_grad(f, (X, Act(0.7, square)))
     with pytest.raises(ADTransformError, match=r"'self\.act\(self\.w \* x\)'.*numpy\.ufunc"):
         grad(f)(X, Act(0.7, np.tanh))
+
+
+def test_export_of_a_dispatched_call_is_refused_naming_it():
+    from ad_transform.export import export_source
+
+    with pytest.raises(ADTransformError, match=r"calls 'layer\.apply\(x\)', whose method"):
+        export_source(method_in_loop, example_args=(LAYERS, X))
