@@ -154,6 +154,8 @@ class _Spec:
         if name == "__call__" and _plain_module_function(target):
             self.check_effects(target, f"'{target.__qualname__}' is called")
             return target, []  # a function passed as a value: it holds no values
+        if name == "__call__" and not is_user_class(cls) and callable(target):
+            self.refuse_function_value(target)
         found_in = (
             f"the class of {self.method.receiver} is not known when the code is generated; "
             f"when it runs it is {_class_name(cls)}"
@@ -199,6 +201,25 @@ class _Spec:
             )
         self.check_effects(value, found_in)
         return value, receivers
+
+    def refuse_function_value(self, target) -> None:
+        """A call through a name or an item that holds a function other than a plain
+        module-level one (a library function, a closure, a derivative)."""
+        from .callables import HIGHER_ORDER, derivative_origin
+
+        receiver = self.method.receiver
+        origin = derivative_origin(target)
+        if origin is not None:
+            raise self.fail(
+                f"{receiver} holds {origin}, a derivative made by ad_transform, and {HIGHER_ORDER}"
+            )
+        what = getattr(target, "__qualname__", None) or type(target).__qualname__
+        raise self.fail(
+            f"a call through {receiver}, which holds a function ({_class_name(type(target))} "
+            f"'{what}') when the code runs; only functions defined at module level (that "
+            "capture no variables) and objects of the user's classes with a __call__ written "
+            "in Python are differentiated through a parameter, a variable or an item"
+        )
 
     def check_effects(self, func, found_in: str) -> None:
         from .complex_flows import _may_make_complex
@@ -274,6 +295,8 @@ def _receiver_words(receiver, through: str | None, fn, ops: list) -> str:
         return f"'{text}.{through}'"
     if getattr(receiver, "id", None) in fn.params:
         return f"the parameter '{text}'"
+    if text in (getattr(fn, "user_locals", None) or ()):
+        return f"the local variable '{text}'"
     return f"'{text}'"
 
 

@@ -616,3 +616,41 @@ def test_export_of_a_dispatched_call_is_refused_naming_it():
 
     with pytest.raises(ADTransformError, match=r"calls 'layer\.apply\(x\)', whose method"):
         export_source(method_in_loop, example_args=(LAYERS, X))
+
+
+class Doubling:
+    """A callable object holding a module-level function (a class used as a decorator)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, x):
+        return 2.0 * self.fn(x)
+
+
+DOUBLED_SQUARE = Doubling(square)
+
+
+def test_callable_object_holding_a_module_function():
+    def f(x):
+        return DOUBLED_SQUARE(x) + x
+
+    check_grad(f, (2.0,))
+    check_grad(f, (X,))
+
+
+def test_messages_of_calls_through_names_holding_functions():
+    def through_local(x):
+        s = 0.0
+        for act in (np.sin, np.cos):
+            s = s + act(x)
+        return s
+
+    def through_derivative(x):
+        d = grad(square)
+        return d(x)
+
+    assert "a call through the local variable 'act', which holds a function" in _message(
+        through_local, 0.7
+    )
+    assert "higher-order derivatives are not supported" in _message(through_derivative, 0.7)
