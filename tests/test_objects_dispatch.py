@@ -633,7 +633,7 @@ DOUBLED_SQUARE = Doubling(square)
 
 def test_callable_object_holding_a_module_function():
     def f(x):
-        return DOUBLED_SQUARE(x) + x
+        return np.sum(DOUBLED_SQUARE(x) + x)
 
     check_grad(f, (2.0,))
     check_grad(f, (X,))
