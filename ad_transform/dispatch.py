@@ -102,6 +102,9 @@ class _Spec:
         target = receiver
         if method.through is not None:
             target = self.stored_attribute(receiver, method.through)
+        rule = self.rule_of(target)
+        if rule is not None:  # a NumPy function (``self.act = np.tanh``): its own rule
+            return self.rule_forward(rule, target, args, keywords)
         func, receivers = self.method_function(target)
         try:
             bound = inspect.signature(func).bind(*receivers, *args, **keywords)
@@ -114,8 +117,49 @@ class _Spec:
         result, saved = pair.fwd_cell.cell_contents(*receivers, *args, **keywords)
         return result, (pair, saved, tuple(pair.grad_params), position)
 
+    def rule_of(self, target):
+        """The adjoint rule of ``target`` when the call is ``target(...)`` of a function
+        with a rule for numbers and arrays (``np.tanh``, ``math.exp``), else None."""
+        from .objects import is_user_class
+        from .rules.registry import lookup
+
+        if self.method.name != "__call__" or is_user_class(type(target)):
+            return None
+        if isinstance(target, (types.FunctionType, types.MethodType)) or not callable(target):
+            return None  # a user function, a bound method: not a library primitive
+        try:
+            rule = lookup(target)
+        except TypeError:
+            return None
+        return rule if rule is not None and rule.sequence_form is None else None
+
+    def rule_forward(self, rule, target, args: tuple, keywords: dict):
+        """``target(*args)`` and, for the backward, what its rule's adjoint needs."""
+        if "out" in keywords:
+            raise self.fail(f"{rule.name} writes into its out= argument, which is not followed")
+        result = target(*args, **keywords)
+        values = [*args, *keywords.values(), result]
+        if any(np.iscomplexobj(v) for v in values if isinstance(v, (complex, np.ndarray))):
+            raise self.fail(
+                f"{self.method.receiver} holds {rule.name} and complex values reach it, which "
+                "is not followed where the function is known only when the code runs"
+            )
+        params = rule.template.params if rule.template is not None else []
+        position = {f"arg{i}": p for i, p in enumerate(params[: len(args)])}
+        position.update({f"kw_{k}": k for k in keywords if k in params})
+        if rule.template is not None and (
+            len(args) > len(params)
+            or len(position) < len([k for k in self.active if k != "receiver"])
+        ):
+            raise self.fail(f"the call does not match the adjoint rule of {rule.name}")
+        return result, (rule, result, (tuple(args), dict(keywords)), position)
+
     def backward(self, saved: tuple, g):
         """The adjoints of the caller's active inputs, in their order."""
+        from .rules.registry import Rule
+
+        if isinstance(saved[0], Rule):
+            return self.rule_backward(saved, g)
         pair, inner, grad_params, position = saved
         grads = pair.bwd_cell.cell_contents(inner, g)
         if len(grad_params) == 1:
@@ -130,6 +174,17 @@ class _Spec:
 
                 adjoint = Fields(**{self.method.through: adjoint})
             adjoints.append(adjoint)
+        return adjoints[0] if len(adjoints) == 1 else tuple(adjoints)
+
+    def rule_backward(self, saved: tuple, g):
+        rule, result, (args, keywords), position = saved
+        by_param = {}
+        if rule.template is not None:
+            grads = rule.template.fn(g, result, *args, **keywords)
+            params = rule.template.params
+            grads = (grads,) if len(params) == 1 else grads
+            by_param = {p: d for p, d in zip(params, grads) if d is not None}
+        adjoints = [by_param.get(position.get(key), 0.0) for key in self.active]
         return adjoints[0] if len(adjoints) == 1 else tuple(adjoints)
 
     # -- checks made when the call runs ---------------------------------------------------
