@@ -672,3 +672,29 @@ def test_messages_of_calls_through_names_holding_functions():
         through_local, 0.7
     )
     assert "higher-order derivatives are not supported" in _message(through_derivative, 0.7)
+
+
+class FuzzModel:
+    """The fuzzer's ``Model`` (tests/fuzz_programs.py, option ``method``)."""
+
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def predict(self, t):
+        return self.w * t + self.b
+
+    def energy(self, t):
+        return self.predict(t) * self.predict(t) + self.b
+
+    def __call__(self, t):
+        return math.tanh(self.w * t) + self.b
+
+
+def test_fuzzer_form_items_of_a_list_display():
+    def f(x, y):
+        a = [FuzzModel(x, y), FuzzModel(y, x)][1].energy(x * y)
+        b = [FuzzModel(x, y), FuzzModel(y, x)][0](y)
+        return a * b + [FuzzModel(x * x, y), FuzzModel(y, x)][0].predict(x)
+
+    check_grad(f, (0.7, -1.3), wrt=(0, 1))
