@@ -135,8 +135,10 @@ class _Spec:
 
     def rule_forward(self, rule, target, args: tuple, keywords: dict):
         """``target(*args)`` and, for the backward, what its rule's adjoint needs."""
-        if "out" in keywords:
-            raise self.fail(f"{rule.name} writes into its out= argument, which is not followed")
+        from .effects import _WRITES_FIRST_ARGUMENT
+
+        if "out" in keywords or any(target is f for f in _WRITES_FIRST_ARGUMENT):
+            raise self.fail(f"{rule.name} writes into an argument, which is not followed")
         result = target(*args, **keywords)
         values = [*args, *keywords.values(), result]
         if any(np.iscomplexobj(v) for v in values if isinstance(v, (complex, np.ndarray))):
