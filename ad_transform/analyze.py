@@ -1338,10 +1338,30 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
             "pass the inner object to the function, or call its method where it is a "
             "parameter or made in the function"
         )
+    if isinstance(callee, tuple) and callee[0] == "method":  # of a list, a dict, an array
+        from .effects import MUTATING_METHODS
+
+        changes = (
+            ": it changes its object in place (a list's pop/insert are followed only as a "
+            "statement on a list no other name holds, with a constant index)"
+            if callee[1] in MUTATING_METHODS
+            else ""
+        )
+        return (
+            f"cannot differentiate {_describe_callee(op)} in "
+            f"'{_user_expression(op.value, analysis)}': it is not a method ad_transform "
+            f"differentiates on this value{changes}"
+        )
     return (
         f"cannot differentiate {_describe_callee(op)}: it has no adjoint rule; register one "
         "with ad_transform.register_adjoint"
     )
+
+
+def _user_expression(node, analysis: Analysis) -> str:
+    from .dispatch import user_expression
+
+    return user_expression(node, analysis.fn, analysis.ops)
 
 
 def _object_in_attribute(op: Op, analysis: Analysis) -> str | None:
