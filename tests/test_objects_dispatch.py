@@ -698,3 +698,14 @@ def test_fuzzer_form_items_of_a_list_display():
         return a * b + [FuzzModel(x * x, y), FuzzModel(y, x)][0].predict(x)
 
     check_grad(f, (0.7, -1.3), wrt=(0, 1))
+
+
+def test_message_pop_of_a_list_another_name_holds():
+    def f(x):
+        xs = [v * 2.0 for v in x]
+        ys = xs
+        last = xs.pop()
+        return sum(ys) * last
+
+    message = _message(f, np.ones(3))
+    assert "'xs.pop()'" in message and "changes its object in place" in message
