@@ -105,15 +105,15 @@ class _Spec:
         rule = self.rule_of(target)
         if rule is not None:  # a NumPy function (``self.act = np.tanh``): its own rule
             return self.rule_forward(rule, target, args, keywords)
-        func, receivers = self.method_function(target)
+        func, receivers, found_in = self.method_function(target)
         try:
-            bound = inspect.signature(func).bind(*receivers, *args, **keywords)
+            bound = _signature(func).bind(*receivers, *args, **keywords)
         except TypeError as exc:
             raise self.fail(f"the call does not match {func.__qualname__}: {exc}") from None
         position = self.parameters_of_inputs(receivers, bound, len(args))
         values = dict(bound.arguments)
         wrt = [position[key] for key in self.active if key in position]
-        pair = self.pair_of(func, values, wrt)
+        pair = self.pair_of(func, values, wrt, found_in)
         result, saved = pair.fwd_cell.cell_contents(*receivers, *args, **keywords)
         return result, (pair, saved, tuple(pair.grad_params), position)
 
@@ -201,23 +201,21 @@ class _Spec:
             )
         return getattr(obj, name)
 
-    def method_function(self, target) -> tuple[types.FunctionType, list]:
+    def method_function(self, target) -> tuple[types.FunctionType, list, str]:
         """The plain Python function Python calls for ``target.name(...)``, and what it
         takes before the call's arguments (the object, its class or nothing)."""
-        from .analyze import is_user_function
-        from .objects import find_attribute, is_user_class, plain_attribute_access
+        from .objects import find_attribute, plain_attribute_access
 
         cls, name = type(target), self.method.name
         if name == "__call__" and _plain_module_function(target):
-            self.check_effects(target, f"'{target.__qualname__}' is called")
-            return target, []  # a function passed as a value: it holds no values
-        if name == "__call__" and not is_user_class(cls) and callable(target):
+            return target, [], f"'{target.__qualname__}' is called"  # a function value
+        if name == "__call__" and not _is_user_class(cls) and callable(target):
             self.refuse_function_value(target)
         found_in = (
             f"the class of {self.method.receiver} is not known when the code is generated; "
             f"when it runs it is {_class_name(cls)}"
         )
-        if not is_user_class(cls):
+        if not _is_user_class(cls):
             kind = (
                 "NumPy's"
                 if isinstance(target, (np.ndarray, np.generic))
@@ -243,21 +241,25 @@ class _Spec:
             value, receivers = value.__func__, []
         elif isinstance(value, classmethod):
             value, receivers = value.__func__, [cls]
-        if not is_user_function(value):
+        if not _is_user_function(value):
             what = (
                 f"its class has no method '{name}'"
                 if found is None
                 else f"'{name}' of its class is not a method written in Python"
             )
             raise self.fail(f"{found_in}, and {what}")
-        signature = inspect.signature(value)
-        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+        return value, receivers, found_in
+
+    def check_function(self, func, found_in: str) -> None:
+        """What is checked once per method and argument types (before its pair is made):
+        no ``*args``/``**kwargs``, no change in place, no complex values."""
+        parameters = _signature(func).parameters.values()
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
             raise self.fail(
-                f"{found_in}, and its method '{name}' takes *args or **kwargs, which is not "
-                "supported where the class is known only when the code runs"
+                f"{found_in}, and its function {func.__qualname__} takes *args or **kwargs, "
+                "which is not supported where the class is known only when the code runs"
             )
-        self.check_effects(value, found_in)
-        return value, receivers
+        self.check_effects(func, found_in)
 
     def refuse_function_value(self, target) -> None:
         """A call through a name or an item that holds a function other than a plain
@@ -317,15 +319,29 @@ class _Spec:
             position[f"kw_{keyword}"] = keyword
         return position
 
-    def pair_of(self, func, values: dict, wrt: list[str]):
-        """The method's own helper pair for arguments like ``values`` (cached)."""
+    def pair_of(self, func, values: dict, wrt: list[str], found_in: str):
+        """The method's own helper pair for arguments like ``values`` (cached; checked
+        with ``check_function`` when it is made)."""
         from . import pipeline
         from .analyze import Op
         from .api import _kind_of_type
-        from .objects import is_user_class
 
         kinds = {p: _kind_of_type(type(v)) for p, v in values.items()}
-        classes = {p: type(v) for p, v in values.items() if is_user_class(type(v))}
+        classes = {p: type(v) for p, v in values.items() if _is_user_class(type(v))}
+        key = (
+            func,
+            func.__code__,
+            tuple(wrt),
+            tuple(kinds.items()),
+            tuple(classes.items()),
+            self.result_used,
+            self.complex_context,
+        )
+        pair = _PAIRS.get(key)
+        generated = getattr(pair, "generated", None)
+        if pair is not None and generated is not None and not generated.is_stale():
+            return pair
+        self.check_function(func, found_in)
         op = Op(None, "user_call", None, callee=func, result_used=self.result_used)
         op.arg_classes = classes
         with pipeline._lock:
@@ -334,7 +350,45 @@ class _Spec:
             if generated is not None and generated.is_stale():  # the method was redefined
                 pipeline._forget_stale_pairs()
                 pair = pipeline._Builder().helper_pair(op, wrt, kinds)
+        _PAIRS[key] = pair
         return pair
+
+
+_PAIRS: dict = {}  # (function, code, wrt, kinds, classes, ...) -> its checked helper pair
+_SIGNATURES: dict = {}  # function -> (its code, its signature)
+_USER_CLASSES: dict = {}  # class -> whether it is a class of the user's code
+
+
+def _signature(func) -> inspect.Signature:
+    cached = _SIGNATURES.get(func)
+    if cached is None or cached[0] is not func.__code__:
+        cached = _SIGNATURES[func] = (func.__code__, inspect.signature(func))
+    return cached[1]
+
+
+def _is_user_function(value) -> bool:
+    """``analyze.is_user_function``, remembered per code object."""
+    code = getattr(value, "__code__", None)
+    if not isinstance(value, types.FunctionType) or code is None:
+        return False
+    found = _USER_FUNCTIONS.get(code)
+    if found is None:
+        from .analyze import is_user_function
+
+        found = _USER_FUNCTIONS[code] = is_user_function(value)
+    return found
+
+
+_USER_FUNCTIONS: dict = {}  # code object -> whether its function is the user's
+
+
+def _is_user_class(cls: type) -> bool:
+    found = _USER_CLASSES.get(cls)
+    if found is None:
+        from .objects import is_user_class
+
+        found = _USER_CLASSES[cls] = is_user_class(cls)
+    return found
 
 
 def _class_name(cls: type) -> str:
@@ -360,10 +414,8 @@ def _receiver_words(receiver, through: str | None, fn, ops: list) -> str:
 def _plain_module_function(value) -> bool:
     """A user function defined at module level that captures nothing (no closure cells,
     no defaults computed from other values): calling it depends on its arguments only."""
-    from .analyze import is_user_function
-
     return (
-        is_user_function(value)
+        _is_user_function(value)
         and value.__closure__ is None
         and "<locals>" not in value.__qualname__
     )
