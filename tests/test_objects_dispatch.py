@@ -709,3 +709,23 @@ def test_message_pop_of_a_list_another_name_holds():
 
     message = _message(f, np.ones(3))
     assert "'xs.pop()'" in message and "changes its object in place" in message
+
+
+def test_a_method_redefined_between_calls_is_used():
+    class Layer:
+        def __init__(self, k):
+            self.k = k
+
+        def apply(self, x):
+            return self.k * x
+
+    def f(layers, x):
+        return np.sum(layers[0].apply(x))
+
+    g = grad(f, wrt=1)
+    np.testing.assert_allclose(g([Layer(2.0)], X), np.full_like(X, 2.0))
+    def squared(self, x):
+        return self.k * x * x
+
+    Layer.apply = squared
+    np.testing.assert_allclose(g([Layer(2.0)], X), 4.0 * X)
