@@ -42,6 +42,8 @@ def is_user_class(cls: object) -> bool:
     filename = getattr(module, "__file__", None)
     if filename is None:  # a module not in sys.modules (loaded from a path): its methods
         files = [f.__code__.co_filename for f in vars(cls).values() if _is_def(f)]
+        made = ("<", dataclasses.__file__)  # what @dataclass wrote into the class
+        files = [name for name in files if not name.startswith(made)]
         if files:
             return not any(is_library_file(name) for name in files)
         return cls.__module__ == "__main__"

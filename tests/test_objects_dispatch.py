@@ -724,8 +724,31 @@ def test_a_method_redefined_between_calls_is_used():
 
     g = grad(f, wrt=1)
     np.testing.assert_allclose(g([Layer(2.0)], X), np.full_like(X, 2.0))
+
     def squared(self, x):
         return self.k * x * x
 
     Layer.apply = squared
     np.testing.assert_allclose(g([Layer(2.0)], X), 4.0 * X)
+
+
+def test_dataclass_of_a_module_loaded_from_a_path(tmp_path):
+    import importlib.util
+
+    path = tmp_path / "layers_module.py"
+    path.write_text(
+        "import dataclasses\n"
+        "import numpy as np\n\n\n"
+        "@dataclasses.dataclass\n"
+        "class T:\n"
+        "    a: np.ndarray\n\n"
+        "    def tolist(self):\n"
+        "        return self.a * 4.0\n\n\n"
+        "def f(ts):\n"
+        "    return np.sum(ts[0].tolist() * ts[0].a)\n"
+    )
+    spec = importlib.util.spec_from_file_location("layers_module", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = ([module.T(np.array([0.5, -1.5]))],)
+    check_tree_gradient(module.f, args, grad(module.f)(*args))
