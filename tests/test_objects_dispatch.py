@@ -752,3 +752,24 @@ def test_dataclass_of_a_module_loaded_from_a_path(tmp_path):
     spec.loader.exec_module(module)
     args = ([module.T(np.array([0.5, -1.5]))],)
     check_tree_gradient(module.f, args, grad(module.f)(*args))
+
+
+@dataclasses.dataclass
+class Sequential:
+    layers: list
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = np.tanh(layer(x))
+        return x
+
+
+def test_nested_sequential_modules():
+    inner = Sequential([_linear(), _linear()])
+    model = Sequential([_linear(), inner, _linear()])
+
+    def f(model, x):
+        return np.sum(model(x) ** 2)
+
+    check_tree_gradient(f, (model, X), grad(f)(model, X))
+    check_grad(f, (model, X), wrt=1)
