@@ -843,7 +843,9 @@ def _refuse_method_in_place(op, analysis) -> None:
     varied = [a.id for a in given if isinstance(a, gast.Name) and a.id in analysis.varied]
     if not varied:
         return
-    user = analysis.fn.source_of.get(varied[0], varied[0])
+    from .ownership import _user_text
+
+    user = _user_text(varied[0], analysis)
     raise analysis.fn.parsed.error(
         f"cannot differentiate the call of '{_source_of(call.func)}(...)': its result is not "
         "used, so it can only "

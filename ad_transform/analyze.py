@@ -32,6 +32,7 @@ from .callables import (
     special_description,
 )
 from .complex_flows import refuse_complex_flows
+from .dispatch import is_dynamic
 from .emit import expression_source
 from .errors import ADTransformError
 from .nodes import name_ids, subnodes
@@ -43,7 +44,7 @@ from .objects import (
     is_user_class,
     record_layout,
 )
-from .ownership import check_item_stores
+from .ownership import _user_text, check_item_stores
 from .parse import is_missing
 from .rules.registry import (
     ARRAY,
@@ -240,6 +241,7 @@ def analyze(
         useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
         if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
+    _dispatch_when_run(ops, kinds, fn, varied)
     for op in ops:
         if op.form == USER_CALL:
             op.arg_leaf_kinds = leaf_kinds.argument_facts_of_call(op, facts)
@@ -341,6 +343,48 @@ def _read_attributes_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction
         op.callee = None
 
 
+def _dispatch_when_run(ops: list[Op], kinds: dict, fn: NormalizedFunction, varied: set) -> None:
+    """``obj.m(args)`` and ``obj(args)`` given a varied value, on a local whose class is
+    not known here (an element of a list of layers, a value from a dict) and that is not
+    known to be an array, a number, a list or a dict: a call of the method Python finds
+    on the object's class when it runs, through its own pair (``dispatch.py``), which
+    checks what it finds. Calls the objects machinery described or refused are left
+    alone, and so are calls on a ``super()`` proxy (refused when active), methods named
+    like the in-place methods of lists, dicts and arrays (``pop``, ``sort``: refused as
+    such), and calls given no varied value (run as written; opaque)."""
+    from .dispatch import dynamic_op
+    from .effects import MUTATING_METHODS
+
+    proxies = {
+        op.target for op in ops if op.rule is not None and op.rule.primitive is runtime.super_of
+    }
+    for op in ops:
+        if op.form != OPAQUE or op.refusal is not None or not isinstance(op.stmt.value, gast.Call):
+            continue
+        call = op.stmt.value
+        callee = op.callee
+        if isinstance(callee, tuple) and callee[0] == "method":
+            receiver, name = call.func.value, callee[1]
+        elif isinstance(call.func, gast.Name) and is_missing(callee):
+            receiver, name = call.func, "__call__"
+        else:
+            continue
+        local = isinstance(receiver, gast.Name) and (
+            receiver.id in fn.source_of or receiver.id in fn.params
+        )
+        if not local or receiver.id in proxies or getattr(call, "ad_runtime", None) is not None:
+            continue
+        if atom_kind(receiver, kinds, fn) not in (UNKNOWN, None):
+            continue
+        if name in MUTATING_METHODS or name in ("append", "extend"):
+            continue
+        if not _input_names(op) & varied:
+            continue
+        dynamic = dynamic_op(op, fn, ops, receiver, list(call.args), list(call.keywords), name)
+        if dynamic is not None:  # in place: the data flow holds the same op
+            vars(op).update(vars(dynamic))
+
+
 def _refuse_varied_keys(analysis: Analysis) -> None:
     """A dict key that depends on a differentiated argument (``{x: 1.0}``, ``d[x] = v``)
     is refused: keys carry no derivative, and a loop over the dict would hand the key on
@@ -354,7 +398,7 @@ def _refuse_varied_keys(analysis: Analysis) -> None:
             continue
         varied = sorted(n for key in keys for n in _operand_names(key) if n in analysis.varied)
         if varied:
-            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            user_name = _user_text(varied[0], analysis)
             raise analysis.fn.parsed.error(
                 f"cannot differentiate a dict keyed by '{user_name}', which depends on the "
                 "differentiated argument: dict keys carry no derivative",
@@ -1130,7 +1174,7 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
             continue
         varied = sorted(_input_names(op) & analysis.varied)
         if varied and op.callee in (runtime.set_global, runtime.set_cell):
-            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            user_name = _user_text(varied[0], analysis)
             raise analysis.fn.parsed.error(
                 f"cannot write '{user_name}', which depends on the differentiated argument, "
                 "to a global or nonlocal variable: the derivative cannot follow it there",
@@ -1142,12 +1186,19 @@ def _refuse_hidden_flows(analysis: Analysis, helper: bool) -> None:
         if container is not None:
             raise analysis.fn.parsed.error(container, op.value)
         if varied:
-            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            user_name = _user_text(varied[0], analysis)
+            method = isinstance(op.callee, tuple) and op.callee[0] == "method"
+            advice = (
+                "it is not a method ad_transform differentiates on this value (an in-place "
+                "method of a list is followed only as a statement on a list no other name "
+                "holds), and it may keep or change the value where the derivative cannot follow"
+                if method
+                else "it has no adjoint rule, and it may keep or change the value where the "
+                "derivative cannot follow; register a rule with ad_transform.register_adjoint"
+            )
             raise analysis.fn.parsed.error(
                 f"cannot differentiate {_describe_callee(op)} given '{user_name}', which "
-                "depends on the differentiated argument: it has no adjoint rule, and it may "
-                "keep or change the value where the derivative cannot follow; register a "
-                "rule with ad_transform.register_adjoint",
+                f"depends on the differentiated argument: {advice}",
                 op.value,
             )
 
@@ -1160,7 +1211,7 @@ def _refuse_varied_keyword_rest(analysis: Analysis) -> None:
             continue
         varied = sorted({n for a in op.keyword_rest for n in _operand_names(a)} & analysis.varied)
         if varied:
-            user_name = analysis.fn.source_of.get(varied[0], varied[0])
+            user_name = _user_text(varied[0], analysis)
             raise analysis.fn.parsed.error(
                 f"cannot differentiate the call of {op.callee.__name__}: '{user_name}', which "
                 "depends on the differentiated argument, reaches it through '**' (a "
@@ -1205,6 +1256,9 @@ def _refuse_hidden_flows_in_helpers(analysis: Analysis) -> None:
         if op.form != USER_CALL or op.active:
             continue
         varied = tuple(p for p, a in op.inputs.items() if _operand_names(a) & analysis.varied)
+        if is_dynamic(op.callee):  # checked when it runs: its forward goes through the pair
+            op.dynamic_varied = list(varied)
+            continue
         key = (op.callee, varied)
         if not varied or key in _HELPERS_BEING_CHECKED:
             continue
@@ -1370,6 +1424,20 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
             "pass the inner object to the function, or call its method where it is a "
             "parameter or made in the function"
         )
+    if isinstance(callee, tuple) and callee[0] == "method":  # of a list, a dict, an array
+        from .effects import MUTATING_METHODS
+
+        changes = (
+            ": it changes its object in place (a list's pop/insert are followed only as a "
+            "statement on a list no other name holds, with a constant index)"
+            if callee[1] in MUTATING_METHODS
+            else ""
+        )
+        return (
+            f"cannot differentiate {_describe_callee(op)} in "
+            f"'{_user_expression(op.value, analysis)}': it is not a method ad_transform "
+            f"differentiates on this value{changes}"
+        )
     return (
         f"cannot differentiate {_describe_callee(op)}: it has no adjoint rule; register one "
         "with ad_transform.register_adjoint"
@@ -1428,6 +1496,10 @@ def _tree_helper_refusal(callee) -> str:
         "function (updating parameters with a gradient). Write the loop over the "
         "containers instead ('{k: f(v) for k, v in p.items()}', 'list(p.values())')"
     )
+def _user_expression(node, analysis: Analysis) -> str:
+    from .dispatch import user_expression
+
+    return user_expression(node, analysis.fn, analysis.ops)
 
 
 def _object_in_attribute(op: Op, analysis: Analysis) -> str | None:
@@ -1443,9 +1515,9 @@ def _object_in_attribute(op: Op, analysis: Analysis) -> str | None:
         if definition.form != FIELD:
             continue
         if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
-            owner = analysis.fn.source_of.get(value.value.id, value.value.id)
+            owner = _user_text(value.value.id, analysis)
             return f"{owner}.{value.attr}"
-        return analysis.fn.source_of.get(receiver.id, receiver.id)
+        return _user_text(receiver.id, analysis)
     return None
 
 
@@ -1523,6 +1595,8 @@ def _add_call_writes(
         if not _input_names(op) & reached:
             continue
         op.effects_known = True
+        if is_dynamic(op.callee):
+            continue  # a method found when it runs: what it changes is checked then
         effects = helper_effects(op.callee)
         helper = op.callee.__name__
         if effects.problems:
@@ -1600,6 +1674,15 @@ def _check_in_place_calls(analysis: Analysis) -> None:
             continue  # the function ends there, or the value is stored, not changed
         changes = in_place_changes(op, analysis.fn) + possible_changes(op, analysis.fn)
         for name, words in changes:
+            if name.id in reached and op.callee is runtime.reraise:
+                raise analysis.fn.parsed.error(
+                    "cannot differentiate this 'try' statement: its handler reads the exception "
+                    "it caught, and the values an exception carries are not differentiated (one "
+                    "raised from a value that depends on the differentiated argument would give "
+                    "a wrong derivative); return the value instead of raising it, or read no "
+                    "value from the exception",
+                    op.value,
+                )
             if name.id in reached and analysis.kinds.get(name.id) != SCALAR:
                 raise analysis.fn.parsed.error(
                     f"cannot differentiate this statement: {words}, and the change has no adjoint "

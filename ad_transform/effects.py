@@ -36,6 +36,7 @@ from .analyze import (
     _is_none,
     resolve_static,
 )
+from .dispatch import is_dynamic
 from .errors import ADTransformError
 from .normalize import NormalizedFunction, normalize
 from .ownership import creates_object
@@ -184,6 +185,8 @@ _progress = threading.local()  # .assumed: function -> (effects assumed, whether
 def helper_effects(callee: types.FunctionType) -> HelperEffects:
     """The parameters ``callee`` changes in place, and what it changes that cannot be
     differentiated. Recursive helpers are iterated until the answer is stable."""
+    if is_dynamic(callee):  # a method found when it runs: its effects are checked then
+        return _NO_EFFECTS
     cached = _cache.get(callee)
     if cached is not None and _still_valid(callee, set()):
         return cached[1]
@@ -209,6 +212,8 @@ def helper_effects(callee: types.FunctionType) -> HelperEffects:
 def effect_dependencies(callee) -> list[tuple[ParsedFunction, str, object]]:
     """Each (function, name, helper) the answer for ``callee`` relied on, at any depth: a
     caller's generated code is stale once one of these names refers to another helper."""
+    if is_dynamic(callee):
+        return []
     found, stack, seen = [], [callee], set()
     while stack:
         cached = _cache.get(stack.pop())

@@ -166,6 +166,14 @@ class _Writer:
             self.add_import(f"import {module.__name__} as {name}")
 
     def library_object(self, name: str, obj: object) -> None:
+        spec = getattr(obj, "__self__", None)
+        if type(spec).__module__ == f"{_OWN_PACKAGE}.dispatch":
+            raise ADTransformError(
+                f"cannot export {self.func.__qualname__}: it calls "
+                f"'{spec.method.expression}', whose method is found when the call runs (the "
+                "object's class is not known when the code is generated), through "
+                "ad_transform"
+            )
         module_name = getattr(obj, "__module__", None)
         qualname = getattr(obj, "__qualname__", getattr(obj, "__name__", None))
         if isinstance(obj, np.ufunc) or module_name in (None, "numpy.core.multiarray"):

@@ -896,7 +896,8 @@ class _Normalizer:
                     value=self.atom(func.value), attr=func.attr, ctx=gast.Load()
                 )
                 _copy_location(callee, func)
-        elif isinstance(func, gast.Call):  # ``make(a)(x)``: the callee is a value first
+        elif isinstance(func, (gast.Call, gast.Subscript)):
+            # ``make(a)(x)``, ``layers[0](x)``: the callee is a value first
             self.refuse_derivative_call(func)
             callee = self.atom(func)
         else:

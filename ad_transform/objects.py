@@ -42,6 +42,8 @@ def is_user_class(cls: object) -> bool:
     filename = getattr(module, "__file__", None)
     if filename is None:  # a module not in sys.modules (loaded from a path): its methods
         files = [f.__code__.co_filename for f in vars(cls).values() if _is_def(f)]
+        made = ("<", dataclasses.__file__)  # what @dataclass wrote into the class
+        files = [name for name in files if not name.startswith(made)]
         if files:
             return not any(is_library_file(name) for name in files)
         return cls.__module__ == "__main__"
@@ -56,7 +58,16 @@ def plain_attribute_access(cls: type) -> str | None:
     """None when reading and calling attributes of ``cls`` objects is Python's default
     lookup; else what makes it different (in words)."""
     if cls.__getattribute__ is not object.__getattribute__:
-        return f"the class {cls.__qualname__} defines __getattribute__"
+        owner = next(c for c in cls.__mro__ if "__getattribute__" in vars(c))
+        if owner is tuple:
+            pass  # tuple's lookup is object's (named tuples)
+        elif owner.__module__ == "builtins":  # an exception class, a subclass of a builtin
+            return (
+                f"the class {cls.__qualname__} derives from the built-in class "
+                f"{owner.__qualname__}, whose objects are not followed"
+            )
+        else:
+            return f"the class {cls.__qualname__} defines __getattribute__"
     if find_attribute(cls, "__getattr__") is not None:
         return f"the class {cls.__qualname__} defines __getattr__"
     if type(cls) not in (type, abc.ABCMeta):  # ABCMeta only checks abstract methods
@@ -306,7 +317,7 @@ def _resolve_all(original: list, fn, param_classes: dict, optimistic: bool) -> t
         proxies.update(_unfollowed_objects(original))
         current = []
         for op in original:
-            resolved = _resolve(op, fn, classes, records, proxies)
+            resolved = _resolve(op, fn, classes, records, proxies, original)
             if resolved is not None:
                 resolved.depth = op.depth
             current.append(resolved or op)
@@ -342,6 +353,8 @@ def returned_class(callee: types.FunctionType, arg_classes: dict) -> type | None
     from .normalize import normalize
     from .parse import parse_function
 
+    if not isinstance(callee, types.FunctionType):
+        return None  # a method found when the call runs (dispatch.py)
     if not arg_classes and not _names_a_user_class(callee):
         return None
     namespace = callee.__globals__
@@ -605,7 +618,7 @@ def _is_none(node) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
 
 
-def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict):
+def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict, ops=()):
     """The operation ``op`` re-described for the objects it acts on, or None."""
     from .analyze import OPAQUE, RULE
 
@@ -619,7 +632,7 @@ def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict)
     if _lowered_helper(op) is not None:
         return None  # a ``match`` subject's class now known, a ``super()`` proxy
     value = getattr(op.stmt, "value", None)
-    context = _Context(op, fn, classes, records, proxies)
+    context = _Context(op, fn, classes, records, proxies, list(ops))
     if isinstance(value, (gast.Subscript, gast.Attribute)) and _is_namedtuple_class(
         context.class_of(value.value) if isinstance(value.value, gast.Name) else None
     ):
@@ -670,12 +683,15 @@ class _Context:
     # names of ``super()`` proxies: (class, receiver atom, its class); of objects whose
     # construction is not followed: (None, None, class)
     proxies: dict
+    ops: list = dataclasses.field(default_factory=list)  # every op (for the user's words)
 
     def class_of(self, atom) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)
 
     def error_text(self, atom, cls: type, what: str) -> str:
-        name = self.fn.source_of.get(atom.id, atom.id) if isinstance(atom, gast.Name) else "it"
+        from .dispatch import user_name
+
+        name = user_name(atom.id, self.fn, self.ops) if isinstance(atom, gast.Name) else "it"
         what_it_is = (
             f"the class {cls.cls.__qualname__} itself"
             if isinstance(cls, TheClass)
@@ -687,6 +703,12 @@ class _Context:
         """An operation with no rule for objects, given one: refused if it is active."""
         for atom in atoms:
             cls = self.class_of(atom) if isinstance(atom, gast.Name) else None
+            if cls is not None and self.op.callee in (
+                runtime.enter_context,
+                runtime.exit_context,
+            ):
+                self.op.refusal = self.with_refusal(atom, cls)
+                return
             if cls is not None:
                 from .emit import expression_source
 
@@ -698,6 +720,20 @@ class _Context:
                     "stored on the object)",
                 )
                 return
+
+    def with_refusal(self, manager, cls) -> str:
+        """``with m as v:`` where ``m`` (an object of a user class) depends on the
+        differentiated argument: what its ``__enter__``/``__exit__`` do is not followed."""
+        from .dispatch import user_name
+
+        what = user_name(manager.id, self.fn, self.ops)
+        return (
+            f"cannot differentiate 'with {what}': the context manager depends on the "
+            f"differentiated argument, and its class {cls.__qualname__}'s __enter__ and "
+            "__exit__ run as written in the forward sweep (what they do with the value, or "
+            "return from it, is not differentiated); read the value before the 'with', or "
+            "give the manager values that are not differentiated"
+        )
 
     def user_call(self, func, args: list, keywords: list, cls: type, name: str):
         """A ``USER_CALL`` of ``func`` with ``args`` (the receiver first)."""
@@ -785,13 +821,23 @@ class _Context:
             value, receivers = value.__func__, []
         elif isinstance(value, classmethod):
             value, receivers = value.__func__, [_class_atom(cls, receiver)]
-        if not is_user_function(value):
-            what = (
-                f"its class has no method '{name}' (calls of a function held in an "
-                "attribute of an object are not supported)"
-                if found is None
-                else f"'{name}' is not a method written in Python"
+        if found is None and isinstance(cls, type):
+            # an attribute stored on the object (a sub-module, ``self.l1(x)``): what it
+            # holds is called through the method its class has when the call runs
+            from .dispatch import dynamic_op
+
+            return dynamic_op(
+                self.op,
+                self.fn,
+                self.ops,
+                receiver,
+                list(call.args),
+                list(call.keywords),
+                "__call__",
+                through=name,
             )
+        if not is_user_function(value):
+            what = f"'{name}" + "' is not a method written in Python"
             self.op.refusal = self.error_text(receiver, cls, what)
             return None
         op = self.user_call(value, [*receivers, *call.args], call.keywords, cls, name)

@@ -28,7 +28,7 @@ import numpy as np
 
 from .emit import expression_source
 from .errors import ADTransformError
-from .nodes import clone, name_ids
+from .nodes import name_ids
 from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE
 
 _BUILD, _COPY, _CONSTANT, _RULE, _USER_CALL, _OPAQUE = (
@@ -304,24 +304,15 @@ def _live_after(body: list, wanted: set[int], pure: set[int]) -> dict[int, set[s
 def _user_text(name: str, analysis) -> str:
     """What the user wrote for the SSA name ``name``: their variable, or for a temporary
     the expression it holds in their names (``a[2]``, not ``v2``)."""
-    source_of = analysis.fn.source_of
-    user_locals = getattr(analysis.fn, "user_locals", None)
-    if user_locals is None or source_of.get(name) in user_locals:
-        return source_of.get(name, name)
-    for op in analysis.ops:
-        value = getattr(op.stmt, "value", None)
-        if op.target == name and isinstance(value, gast.AST):
-            expression = clone(value)
-            for node in gast.walk(expression):
-                if isinstance(node, gast.Name):
-                    node.id = source_of.get(node.id, node.id)
-            return expression_source(expression)
-    return name
+    from .dispatch import user_name
+
+    if getattr(analysis.fn, "user_locals", None) is None:
+        return analysis.fn.source_of.get(name, name)
+    return user_name(name, analysis.fn, analysis.ops)
 
 
 def _alias_refusal(op, other: str, analysis) -> str:
-    fn = analysis.fn
-    user_name = fn.source_of.get(op.target, op.target)
+    user_name = _user_text(op.target, analysis)
     other_name = _user_text(other, analysis)
     what = {
         "append": f"cannot append to '{user_name}'",
@@ -541,12 +532,13 @@ def _holds_nothing_given(op, empty: set, kinds: dict, seen: frozenset) -> bool:
 # -- the message --------------------------------------------------------------------------
 def _refusal(op, analysis) -> str:
     fn = analysis.fn
-    user_name = fn.source_of.get(op.target, op.target)
+    user_name = _user_text(op.target, analysis)
     what = {"append": "append to", "extend": "extend"}.get(op.form, "assign into items of")
     subject = f"{what} '{user_name}'"
     if op.form == "call_write":
         subject = f"pass '{user_name}' to {op.callee.__name__}(), which changes it in place"
-    root, via = _origin(op.target, analysis)
+    owned = owned_names(analysis.ops, fn, analysis.kinds)
+    root, via = _origin(op.target, analysis, owned)
     root_name = fn.source_of.get(root, root)
     lower = root_name.lower() if root_name.lower() != root_name else root_name + "_copy"
     item = _item_read(op.target, analysis) if root != op.target else None
@@ -563,7 +555,7 @@ def _refusal(op, analysis) -> str:
         where = "closure" if root in fn.parsed.closure else "global"
         source = f"the {where} '{root_name}' (shared by every call)"
         fix = f"write into a copy: '{lower} = {root_name}.copy()', then '{lower}[...] = ...'"
-    elif root in owned_names(analysis.ops, fn, analysis.kinds):
+    elif root in owned:
         source = f"'{root_name}' (writes through a view are not followed)"
         fix = f"write into '{root_name}' itself, or into a copy: '{user_name} = ....copy()'"
     else:
@@ -595,22 +587,24 @@ def _defined(analysis) -> set[str]:
     return {op.target for op in analysis.ops if op.target is not None}
 
 
-def _origin(name: str, analysis) -> tuple[str, str]:
-    """The argument, global or unknown value ``name`` may share memory with, and how."""
+def _origin(name: str, analysis, owned: frozenset = frozenset()) -> tuple[str, str]:
+    """The argument, global or unknown value ``name`` may share memory with, and how: the
+    first object the function made (``owned``) on the way, if one."""
     definitions = {}
     for op in analysis.ops:
         if op.target is not None and op.form not in _MUTATIONS:
             definitions.setdefault(op.target, []).append(op)
     via = ""
+    start = name
     for _ in range(50):
         ops = definitions.get(name)
-        if not ops:
+        if not ops or (name != start and name in owned):
             return name, via
         step = next((op for op in ops if _source_of(op) is not None), None)
         if step is None:
             return name, via
         if step.form != _COPY and not via:
-            via = f" (through {_describe(step)})"
+            via = f" (through {_describe(step, analysis)})"
         name = _source_of(step)
     return name, via
 
@@ -648,5 +642,9 @@ def _source_of(op) -> str | None:
     return None
 
 
-def _describe(op) -> str:
-    return f"'{expression_source(op.stmt.value)}'"
+def _describe(op, analysis=None) -> str:
+    if analysis is None or getattr(analysis.fn, "user_locals", None) is None:
+        return f"'{expression_source(op.stmt.value)}'"
+    from .dispatch import user_expression
+
+    return f"'{user_expression(op.stmt.value, analysis.fn, analysis.ops)}'"

@@ -19,6 +19,7 @@ import gast
 from . import runtime
 from .analyze import Analysis, Op, analyze
 from .callables import code_name
+from .dispatch import dynamic_pair, is_dynamic
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
 from .lower.signature import spread_signature, spread_varargs
@@ -177,6 +178,8 @@ class _Builder:
     # -- helper pairs --------------------------------------------------------------------
     def helper_pair(self, op: Op, active: list[str], arg_kinds: dict) -> HelperPair:
         callee = op.callee
+        if is_dynamic(callee):  # a method found when the call runs
+            return dynamic_pair(op, active)
         parsed = parse_function(callee)
         if op.spread is not None or op.spread_keywords:  # ``*args``/``**kwargs`` spread
             signature = spread_signature(callee, parsed, op.spread or 0, op.spread_keywords)

@@ -611,7 +611,7 @@ class _Reverser:
                 stmt.value = self.in_place(stmt)
                 if stmt.ad_in_place_refusal is not None:
                     stmt.ad_pure = False  # its check must run even if its value is unused
-            if op.form == USER_CALL and op.active:
+            if op.form == USER_CALL and (op.active or getattr(op, "dynamic_varied", None)):
                 pair, saved = self.pair(op)
                 forward = name_node(self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell))
                 if op.call_args is not None:  # a method: its function, the receiver first
@@ -714,10 +714,13 @@ class _Reverser:
     def pair(self, op: Op) -> tuple[HelperPair, str]:
         if id(op) not in self.pairs:
             kinds = {p: self.analysis.kind_of(a) for p, a in op.inputs.items()}
-            pair = self.helper_pair(op, op.active_inputs, kinds)
+            # a method found when it runs, given varied values but inactive: its forward
+            # goes through its pair all the same, whose analysis checks what it does
+            active = op.active_inputs if op.active else getattr(op, "dynamic_varied", [])
+            pair = self.helper_pair(op, active, kinds)
             self.bindings.bind_cell(pair.name + "_fwd", pair.fwd_cell)
             self.bindings.bind_cell(pair.name + "_bwd", pair.bwd_cell)
-            saved = self.names.fresh((op.target or code_name(op.callee)) + "_saved")
+            saved = self.names.fresh((op.target or pair.name) + "_saved")
             if op.depth > 0:
                 self.analysis.loop_variant.add(saved)  # each iteration saves its own
             self.pairs[id(op)] = (pair, saved)

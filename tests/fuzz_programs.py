@@ -31,7 +31,8 @@ docs/architecture/fuzzing.md) and of issue 12 (``CONSTRUCT_OPTIONS``, one option
 * ``dict``: ``{"a": ..., "b": ...}`` read by key, ``.get``, ``sum(d.values())``, written
   by key, ``update``, a loop over ``items()``, ``in``;
 * ``method``: a module-level ``Model`` class (``predict``, ``energy`` calling
-  ``predict``, a property, ``__call__``), objects made inline or kept in a variable,
+  ``predict``, a property, ``__call__``), objects made inline, kept in a variable or
+  read from a list display (their class known only when the call runs),
   attribute reads and writes; an ``Accumulator`` whose methods change its attributes
   (``self.total += v``), updated in branches and loops and read between updates;
 * ``try``: ``try``/``except ValueError`` (perhaps ``else``, ``finally``) whose body
@@ -742,6 +743,11 @@ class _Writer:
         if scope.objects and self.draw(st.booleans()):
             return _Expr(self.draw(st.sampled_from(scope.objects)) + method, True, True)
         w, b = self.value(scope, budget - 1), self.value(scope, budget - 1)
+        if method != ".slope" and self.draw(st.integers(0, 3)) == 0:
+            # an item of a list: its class is known only when the call runs (dispatch.py)
+            k = self.draw(st.integers(0, 1))
+            items = f"[Model({w.text}, {b.text}), Model({b.text}, {w.text})]"
+            return _Expr(f"{items}[{k}]{method}", True, True)
         return _Expr(f"Model({w.text}, {b.text}){method}", True, True)
 
     def expr_accumulator_read(self, scope: _Scope, budget: int) -> _Expr:

@@ -10,6 +10,8 @@ checked with its error text.
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 
 import numpy as np
 import pytest
@@ -113,11 +115,21 @@ def chosen_from_parameter(x, fn):
 
 
 @pytest.mark.parametrize(
-    "f, args", [(chosen_then_rebound_in_loop, (0.5,)), (chosen_from_parameter, (0.5, np.sin))]
+    "f, args, expected",
+    [
+        (chosen_then_rebound_in_loop, (0.5,), math.cos(0.5) - math.sin(0.5)),
+        (chosen_from_parameter, (0.5, np.sin), math.cos(0.5)),
+    ],
 )
-def test_function_held_otherwise_stays_refused(f, args):
-    with pytest.raises(ADTransformError):
-        grad(f)(*args)
+def test_function_held_otherwise_is_called_through_its_rule(f, args, expected):
+    # refused before; the function found when the call runs is differentiated through
+    # its adjoint rule (dispatch.py, tests/test_objects_dispatch.py)
+    assert grad(f)(*args) == pytest.approx(expected, rel=1e-12)
+
+
+def test_function_without_rule_held_otherwise_stays_refused():
+    with pytest.raises(ADTransformError, match="a call through the local variable 'act'"):
+        grad(chosen_from_parameter)(0.5, functools.partial(np.multiply, 2.0))
 
 
 # -- a function returned by a helper (a closure factory) --------------------------------------

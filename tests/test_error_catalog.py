@@ -20,6 +20,7 @@ chain. Rows that show a bug are marked ``xfail(strict=True)`` with the reason.
 
 from __future__ import annotations
 
+import fractions
 import inspect
 import math
 import sys
@@ -112,11 +113,11 @@ class ComputedScale:
         self.scale = 2.0 * scale
 
 
-def f_method_of_object_in_a_list(x):
-    # methods of user classes are differentiated where the object's class is known
-    # (tests/test_constructs_classes.py); an item's class is not known
-    scalers = [SCALER]
-    return scalers[0].apply(x)
+def f_method_of_library_object_in_a_list(x):
+    # methods of user classes are differentiated, also where the object's class is known
+    # only when the code runs (tests/test_objects_dispatch.py); a library's are not
+    scalers = [fractions.Fraction(1, 2)]
+    return scalers[0].limit_denominator(x)
 
 
 def f_user_class_computing_init(x):
@@ -191,11 +192,11 @@ ROWS = [
         None,
     ),
     (
-        "method_of_object_in_a_list",
-        f_method_of_object_in_a_list,
-        f_method_of_object_in_a_list,
-        "scalers[0].apply",
-        "apply",
+        "method_of_library_object_in_a_list",
+        f_method_of_library_object_in_a_list,
+        f_method_of_library_object_in_a_list,
+        "scalers[0].limit_denominator",
+        "fractions.Fraction",
         None,
     ),
     (
@@ -403,7 +404,7 @@ def test_catalog_is_complete():
         "nonlocal",
         "star_args_call",
         "kwargs_call",
-        "method_of_object_in_a_list",
+        "method_of_library_object_in_a_list",
         "class_def",
         "set_comprehension",
         "dict_comprehension",
