@@ -55,6 +55,8 @@ from .rules.registry import (
     UNKNOWN,
     Rule,
 )
+from .shapes import ShapeFacts, derived_kinds, parameter_fact
+from .shapes import infer as infer_shapes
 
 BINARY_OPERATORS = {
     gast.Add: operator.add,
@@ -165,6 +167,9 @@ class Analysis:
     # complex values may appear (complex_flows.py): adjoints are added out of place, so a
     # real value's adjoint may become complex (its real part is the gradient)
     complex_values: bool = False
+    # what is known of each value's rank, dtype and unit axes (shapes.py); empty for
+    # code not specialised by shape
+    shapes: ShapeFacts = field(default_factory=lambda: ShapeFacts({}, {}))
 
     def class_of(self, atom: gast.expr) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)
@@ -197,6 +202,7 @@ def analyze(
     result_used: bool = True,
     param_classes: dict[str, type] | None = None,
     complex_context: bool = False,
+    param_shapes: dict[str, object] | None = None,
 ) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs.
 
@@ -206,7 +212,8 @@ def analyze(
     and ``result_used`` says whether the caller uses its result. ``param_classes``: the
     user classes of parameters that hold objects (their methods are resolved by class).
     ``complex_context``: complex values may reach ``fn`` from its caller
-    (``complex_flows.py``)."""
+    (``complex_flows.py``). ``param_shapes``: the parameters' shape facts
+    (``shapes.parameter_fact``), for code specialised by shape."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
@@ -218,6 +225,9 @@ def analyze(
     kinds = _kinds(ops, start, fn)
     if aliases.apply_kinds(ops, kinds, fn, _describe):
         kinds = _kinds(ops, start, fn)
+    facts = ShapeFacts({}, {})
+    if param_shapes:
+        kinds, facts = _kinds_with_shapes(ops, start, fn, param_shapes, kinds)
     _resolve_iteration_headers(ops, kinds, fn)
     _read_attributes_when_run(ops, kinds, fn)
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
@@ -238,6 +248,7 @@ def analyze(
         loop_variant,
         inout,
         classes,
+        shapes=facts,
     )
     for op in ops:
         _mark_active(op, analysis)
@@ -274,6 +285,42 @@ def _collect(stmts, fn, depth: int, ops: list, counters: set, loop_variant: set)
             op = _describe(stmt, fn)
             op.depth = depth
             ops.append(op)
+
+
+def _kinds_with_shapes(
+    ops: list[Op], start: dict, fn: NormalizedFunction, param_shapes: dict, kinds: dict
+) -> tuple[dict, ShapeFacts]:
+    """Kinds refined by shape facts (``shapes.py``): an element of a float array is a
+    scalar, a matrix-vector product an array. Facts and kinds are computed in turn until
+    the kinds the facts prove no longer change."""
+    params = {name: parameter_fact(entry) for name, entry in param_shapes.items()}
+    counters = _range_counters(fn.body, fn)
+    assigned = {op.target for op in ops if op.target is not None}
+    derived: dict[int, str] = {}
+    facts = ShapeFacts({}, {})
+    for _ in range(6):
+        facts = infer_shapes(ops, kinds, params, counters, assigned)
+        found = derived_kinds(facts, kinds)
+        if found == derived:
+            break
+        derived = found
+        kinds = _kinds(ops, start, fn, derived)
+    return kinds, facts
+
+
+def _range_counters(stmts: list, fn: NormalizedFunction) -> set[str]:
+    """The names that ``for`` loops over the builtin ``range`` bind: integers."""
+    found = set()
+    for stmt in stmts:
+        if (
+            isinstance(stmt, gast.For)
+            and isinstance(stmt.target, gast.Name)
+            and _is_range(stmt, fn)
+        ):
+            found.add(stmt.target.id)
+        for field_name in ("body", "orelse"):
+            found |= _range_counters(getattr(stmt, field_name, None) or [], fn)
+    return found
 
 
 def _resolve_iteration_headers(ops: list[Op], kinds: dict, fn: NormalizedFunction) -> None:
@@ -771,8 +818,10 @@ def atom_kind(atom: gast.expr, kinds: dict, fn: NormalizedFunction) -> str | Non
 _BOTTOM = "bottom"  # not known yet, during the fixpoint over loops
 
 
-def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
-    """Kinds of all names: joined over every assignment, iterated to a fixpoint for loops."""
+def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction, derived: dict | None = None) -> dict:
+    """Kinds of all names: joined over every assignment, iterated to a fixpoint for loops.
+    ``derived``: kinds proven by shape facts for statements (by ``id``) whose operands'
+    kinds leave theirs unknown."""
     kinds = dict(start)
     assigned = {op.target for op in ops if op.target is not None}
     definitions = _definitions_of(ops)
@@ -785,6 +834,8 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
             kind = _output_kind(op, known, fn, assigned, definitions)
             if kind == _BOTTOM:
                 continue
+            if kind == UNKNOWN and derived:
+                kind = derived.get(id(op.stmt), UNKNOWN)
             previous = new.get(op.target, _BOTTOM)
             new[op.target] = known[op.target] = kind if previous in (_BOTTOM, kind) else UNKNOWN
         if new == kinds:

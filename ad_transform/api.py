@@ -17,8 +17,30 @@ from .objects import TheClass, is_user_class
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
 from .rules.registry import ARRAY, SCALAR, UNKNOWN
 from .runtime import ListAdjoint
+from .shapes import argument_shapes
 
 Wrt = int | str | tuple[int | str, ...] | list[int | str]
+
+
+class _Shapes(tuple):
+    """The last entry of a specialisation key with array arguments: their shape facts
+    (``shapes.argument_shapes``), so that code is generated per rank, dtype and unit axes."""
+
+
+def _call_key(args: tuple) -> tuple:
+    """The specialisation key of a call: the argument types and, where an argument is an
+    ndarray, the arguments' shape facts."""
+    key = tuple(map(type, args))
+    if np.ndarray in key:
+        return (*key, _Shapes(argument_shapes(args)))
+    return key
+
+
+def _split_key(key: tuple) -> tuple[tuple, tuple | None]:
+    """A key's argument types and its shape facts (None when it has none)."""
+    if key and type(key[-1]) is _Shapes:
+        return key[:-1], tuple(key[-1])
+    return key, None
 
 
 def _kind_of_type(cls: type) -> str | None:
@@ -106,18 +128,20 @@ class _Transformed:
         return tuple(converted) if converted is not None else args
 
     def _generated(self, args: tuple) -> Generated:
-        return self._generated_for_key(tuple(map(type, args)))
+        return self._generated_for_key(_call_key(args))
 
     def _generated_for_key(self, key: tuple) -> Generated:
         generated = self._specialized.get(key)
         if generated is None:
+            key, shapes = _split_key(key)
             kinds = tuple(_kind_of_type(t) for t in key)
             classes = tuple(
                 t if kind == UNKNOWN and is_user_class(t) else None for t, kind in zip(key, kinds)
             )
             if self._receiver and isinstance(self._receiver[0], type):  # a classmethod
                 classes = (TheClass(self._receiver[0]), *classes[1:])
-            generated = generate(self._function, self._wrt, kinds, self.mode, classes)
+            generated = generate(self._function, self._wrt, kinds, self.mode, classes, shapes)
+            key = key if shapes is None else (*key, _Shapes(shapes))
             self._specialized[key] = generated
             self._remember_fast_path(key, generated)
         elif generated.dependencies and generated.is_stale():
@@ -211,7 +235,7 @@ class GradientFunction(_Transformed):
     def __call__(self, *args, **kwargs):
         if self._receiver:
             return self._call(args, kwargs)
-        entry = self._fast.get(tuple(map(type, args)))
+        entry = self._fast.get(_call_key(args))
         if entry is not None and not kwargs:
             function, arrays, self._last = entry
             if not arrays or all(args[i].dtype.kind == "f" for i in arrays):
@@ -245,7 +269,7 @@ class GradientFunction(_Transformed):
 
     def _generated(self, args: tuple) -> Generated:
         if self.has_aux:  # the forward and backward sweeps of f, as for vjp
-            return self._generated_for_key(("aux", *map(type, args)))
+            return self._generated_for_key(("aux", *_call_key(args)))
         return super()._generated(args)
 
     def _generated_for_key(self, key: tuple) -> Generated:
@@ -253,12 +277,13 @@ class GradientFunction(_Transformed):
             return super()._generated_for_key(key)
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
-            kinds = tuple(_kind_of_type(t) for t in key[1:])
+            types_, shapes = _split_key(key[1:])
+            kinds = tuple(_kind_of_type(t) for t in types_)
             classes = tuple(
                 t if kind == UNKNOWN and is_user_class(t) else None
-                for t, kind in zip(key[1:], kinds)
+                for t, kind in zip(types_, kinds)
             )
-            generated = generate(self._function, self._wrt, kinds, VJP, classes)
+            generated = generate(self._function, self._wrt, kinds, VJP, classes, shapes)
             self._specialized[key] = generated
         self._last = generated
         return generated

@@ -70,13 +70,18 @@ def generate(
     kinds: tuple,
     mode: str,
     classes: tuple | None = None,
+    shapes: tuple | None = None,
 ) -> Generated:
     """The generated (and cached) gradient code of ``func`` for arguments of these kinds;
-    ``classes``: the user class of each argument that is an object of one (else None)."""
+    ``classes``: the user class of each argument that is an object of one (else None);
+    ``shapes``: each argument's shape facts (``shapes.argument_shapes``), or None for
+    code that works for arrays of any rank."""
     if not isinstance(func, types.FunctionType):
         parse_function(func)  # raises the ADTransformError that explains why
     classes = classes if classes is not None and any(classes) else None
     key = (wrt, kinds, mode) if classes is None else (wrt, kinds, mode, classes)
+    if shapes is not None:
+        key = (*key, ("shapes", shapes))
     entries = _cache.get(func)
     if entries is not None and key in entries and not entries[key].is_stale():
         return entries[key]
@@ -84,7 +89,7 @@ def generate(
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
             _forget_stale_pairs()
-            entries[key] = _Builder().top_level(func, wrt, kinds, mode, classes)
+            entries[key] = _Builder().top_level(func, wrt, kinds, mode, classes, shapes)
         return entries[key]
 
 
@@ -124,7 +129,13 @@ class _Builder:
     """Builds one top-level transformation and the helper pairs it needs."""
 
     def top_level(
-        self, func, wrt: tuple[int, ...] | int, kinds: tuple, mode: str, classes=None
+        self,
+        func,
+        wrt: tuple[int, ...] | int,
+        kinds: tuple,
+        mode: str,
+        classes=None,
+        shapes: tuple | None = None,
     ) -> Generated:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
@@ -139,7 +150,10 @@ class _Builder:
         wrt_names = tuple(params[i] for i in wrt)
         param_kinds = dict(zip(params, kinds))
         param_classes = {p: c for p, c in zip(params, classes or ()) if c is not None}
-        analysis = analyze(fn, wrt_names, param_kinds, param_classes=param_classes)
+        param_shapes = dict(zip(params, shapes)) if shapes is not None else None
+        analysis = analyze(
+            fn, wrt_names, param_kinds, param_classes=param_classes, param_shapes=param_shapes
+        )
         program = reverse(analysis, JOINT if mode != VJP else SPLIT, self.helper_pair)
         if mode == VJP:
             return self.emit_split(
