@@ -55,7 +55,7 @@ from .rules.registry import (
     UNKNOWN,
     Rule,
 )
-from .shapes import ShapeFacts, derived_kinds, parameter_fact
+from .shapes import ShapeFacts, derived_kinds, number_fact, parameter_fact
 from .shapes import infer as infer_shapes
 
 BINARY_OPERATORS = {
@@ -296,16 +296,49 @@ def _kinds_with_shapes(
     params = {name: parameter_fact(entry) for name, entry in param_shapes.items()}
     counters = _range_counters(fn.body, fn)
     assigned = {op.target for op in ops if op.target is not None}
+    constants = _number_constants(ops, fn, assigned | set(params))
+    if constants:
+        start = {**start, **{name: SCALAR for _, name, _ in constants}}
+        params.update({name: number_fact(value) for _, name, value in constants})
+        kinds = _kinds(ops, start, fn)
     derived: dict[int, str] = {}
-    facts = ShapeFacts({}, {})
+    facts = ShapeFacts({}, {}, constants)
     for _ in range(6):
         facts = infer_shapes(ops, kinds, params, counters, assigned)
+        facts.constants = constants
         found = derived_kinds(facts, kinds)
         if found == derived:
             break
         derived = found
         kinds = _kinds(ops, start, fn, derived)
     return kinds, facts
+
+
+def _number_constants(ops: list[Op], fn: NormalizedFunction, bound: set[str]) -> list[tuple]:
+    """Free names (globals, closure variables) the statements read that hold a Python
+    ``float`` or ``int`` now: (namespace, name, value). The code specialised on them
+    records them as dependencies, so that rebinding one makes it stale (pipeline.py)."""
+    found = []
+    seen = set()
+    parsed = fn.parsed
+    for op in ops:
+        for atom in op.inputs.values():
+            if not isinstance(atom, gast.Name) or atom.id in bound or atom.id in seen:
+                continue
+            seen.add(atom.id)
+            name = atom.id
+            if name in parsed.lowered_objects or name in parsed.local_names:
+                continue
+            if name in parsed.closure:
+                namespace = parsed.closure[name]
+            elif name in parsed.globals:
+                namespace = parsed.globals
+            else:
+                continue
+            value = parsed.lookup(name)
+            if type(value) in (float, int):
+                found.append((namespace, name, value))
+    return found
 
 
 def _range_counters(stmts: list, fn: NormalizedFunction) -> set[str]:

@@ -461,6 +461,7 @@ def _dependencies(program: AdjointProgram) -> tuple:
             for inner, name, obj in effect_dependencies(op.callee):
                 found.append((inner.closure.get(name, inner.globals), name, obj))
     found.extend(_name_dependencies(program))
+    found.extend(program.analysis.shapes.constants)  # numbers the code is specialised on
     found.extend(parsed.dependencies)  # functions the lowering specialised calls on
     for pair in program.pairs_used:
         generated = getattr(pair, "generated", None)

@@ -24,7 +24,7 @@ known) and the generated code is the generic one. Facts:
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gast
 import numpy as np
@@ -69,6 +69,11 @@ def _argument_shape(value) -> object:
     if kind is int or isinstance(value, np.integer):
         return "int"
     return None
+
+
+def number_fact(value) -> object:
+    """The fact of a Python number held by a free name."""
+    return IntFact(value) if type(value) is int else REAL
 
 
 def parameter_fact(entry) -> object:
@@ -146,6 +151,8 @@ class ShapeFacts:
 
     names: dict[str, object]
     results: dict[int, object]
+    # free names read as numbers: (namespace, name, value), dependencies of the code
+    constants: list = field(default_factory=list)
 
     def of(self, atom: gast.expr) -> object:
         return atom_fact(atom, self.names)
@@ -310,7 +317,7 @@ def _matmul_fact(x, y):
 def _reduction_fact(inputs: dict, known: dict):
     """``np.sum(a)``, ``np.mean(a, axis=k)`` of a real float array."""
     base = atom_fact(inputs.get("a"), known)
-    if not isinstance(base, ArrayFact) or base.dtype != "f":
+    if not isinstance(base, ArrayFact):
         return None
     if set(inputs) - {"a", "axis", "dtype", "keepdims"}:
         return None
@@ -323,7 +330,7 @@ def _reduction_fact(inputs: dict, known: dict):
         return None
     axis = inputs.get("axis")
     if axis is None or _is_none(axis):
-        return REAL
+        return REAL if base.dtype == "f" else None
     position = atom_fact(axis, known)
     if not isinstance(position, IntFact) or position.value is None:
         return None
@@ -331,7 +338,9 @@ def _reduction_fact(inputs: dict, known: dict):
         return None
     units = list(base.units)
     del units[position.value % base.ndim]
-    return ArrayFact(len(units), "f", tuple(units)) if units else REAL
+    if not units:
+        return REAL if base.dtype == "f" else None
+    return ArrayFact(len(units), base.dtype if base.dtype == "f" else None, tuple(units))
 
 
 def _elementwise_fact(op, known: dict, kinds: dict):
@@ -344,7 +353,11 @@ def _elementwise_fact(op, known: dict, kinds: dict):
     arrays = [f for f in facts if isinstance(f, ArrayFact)]
     if not arrays:
         if facts and all(isinstance(f, IntFact) for f in facts):
-            return IntFact() if op.rule.primitive in _INT_ARITHMETIC else None
+            return _int_arithmetic(op.rule.primitive, [f.value for f in facts])
+        numbers = all(f == REAL or isinstance(f, IntFact) for f in facts)
+        # real numbers give a real number, but for ``**`` (``(-8.0) ** (1 / 3)`` is complex)
+        if facts and numbers and op.rule.primitive is not operator.pow:
+            return REAL
         return None
     real = True
     for atom, fact in zip(operands, facts):
@@ -369,6 +382,15 @@ def _elementwise_fact(op, known: dict, kinds: dict):
         else:
             units.append(None)
     return ArrayFact(ndim, "f" if real else None, tuple(units))
+
+
+def _int_arithmetic(primitive, values: list):
+    """``i - 1``, ``-1``: an integer, its value where the operands' are known."""
+    if not _in(primitive, _INT_ARITHMETIC):
+        return None
+    if any(v is None for v in values):
+        return IntFact()
+    return IntFact(primitive(*values))
 
 
 def derived_kinds(facts: ShapeFacts, kinds: dict) -> dict[int, str]:

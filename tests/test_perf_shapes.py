@@ -348,3 +348,51 @@ def test_values_of_unknown_kind_use_the_generic_path():
     assert "mul_adjoint_left" in _source(scaled_by_global, 0, x)
     check_grad(scaled_by_global, (x,), wrt=0)
     check_grad(scaled_by_global, (RNG.standard_normal((2, 3)),), wrt=0)
+
+
+# -- numbers held by globals ---------------------------------------------------------------------
+
+STEP = 0.1
+
+
+def scaled_step(x):
+    return np.sum(np.tanh(x + STEP * x) * x)
+
+
+def test_global_float_is_a_scalar_and_rebinding_it_regenerates(monkeypatch):
+    """A global holding a float is a scalar to the specialised code; the code depends on
+    it, so binding an array to it makes the code stale: the new code broadcasts."""
+    x = RNG.standard_normal(3)
+    g = grad(scaled_step, wrt=0)
+    assert "unbroadcast" not in g.source_for(x)
+    check_grad(scaled_step, (x,), wrt=0)
+    monkeypatch.setitem(globals(), "STEP", np.array([[0.5], [-0.25]]))
+    dx = g(x)
+    assert dx.shape == (3,)
+    np.testing.assert_allclose(dx, numerical_gradient(scaled_step, (x,), 0), rtol=1e-6)
+    monkeypatch.setitem(globals(), "STEP", 2)
+    check_grad(scaled_step, (x,), wrt=0)
+
+
+SOFTENING, DT = 0.01, 0.01
+
+
+def nbody(pos, vel, masses, steps):
+    for _ in range(steps):
+        diff = pos[:, None, :] - pos[None, :, :]
+        r2 = np.sum(diff * diff, axis=-1) + SOFTENING
+        weights = r2**-1.5 * masses[None, :]
+        acc = -np.sum(diff * weights[:, :, None], axis=1)
+        vel = vel + DT * acc
+        pos = pos + DT * vel
+    return np.sum(pos * pos) + np.sum(vel * vel)
+
+
+def test_nbody_broadcasting_keeps_unbroadcast_only_where_broadcast():
+    pos, vel = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3)) * 0.1
+    masses = RNG.uniform(0.5, 1.5, 4)
+    source = _source(nbody, (0, 1, 2), pos, vel, masses, 3)
+    assert "add_adjoint_left" not in source and "mul_adjoint" not in source
+    assert "unbroadcast(ddiff" in source  # pos[:, None, :] was broadcast: summed back
+    check_grad(nbody, (pos, vel, masses, 3), wrt=(0, 1, 2))
+    check_grad(nbody, (pos[:1], vel[:1], masses[:1], 2), wrt=(0, 1, 2))  # one body
