@@ -168,12 +168,27 @@ def store_into_int_array(x):
     return np.sum(out)
 
 
+def store_into_int_parameter_copy(x, start):
+    counts = start * 1  # an integer array of the parameter's shape facts
+    out = np.zeros(3)
+    for i in range(3):
+        counts[i] = x[i] * 10.0  # truncated: no derivative
+        out[i] = x[i] * counts[i]
+    return np.sum(out)
+
+
 def test_integer_array_elements_carry_no_derivative():
     x = np.array([0.37, 0.52, 0.71])
     source = _source(store_into_int_array, 0, x)
     assert "item_adjoint" in source  # the int array's store stays generic
     dx = grad(store_into_int_array, wrt=0)(x)
     np.testing.assert_allclose(dx, np.floor(x * 10.0))
+    start = np.array([1, 2, 3])
+    assert "item_adjoint" in _source(store_into_int_parameter_copy, 0, x, start)
+    dx = grad(store_into_int_parameter_copy, wrt=0)(x, start)
+    np.testing.assert_allclose(dx, np.floor(x * 10.0))
+    # a float array of the same facts: the derivative flows through the store
+    check_grad(store_into_int_parameter_copy, (x, start.astype(float)), wrt=0)
 
 
 def indexed_by_int_array(x, idx):
