@@ -411,3 +411,28 @@ def test_nbody_broadcasting_keeps_unbroadcast_only_where_broadcast():
     assert "unbroadcast(ddiff" in source  # pos[:, None, :] was broadcast: summed back
     check_grad(nbody, (pos, vel, masses, 3), wrt=(0, 1, 2))
     check_grad(nbody, (pos[:1], vel[:1], masses[:1], 2), wrt=(0, 1, 2))  # one body
+
+
+def _closure_over_a_number():
+    scale = 0.5
+
+    def f(x):
+        return np.sum(np.tanh(x * scale) * x)
+
+    def set_scale(value):
+        nonlocal scale
+        scale = value
+
+    return f, set_scale
+
+
+def test_closure_number_rebound_to_an_array_regenerates():
+    f, set_scale = _closure_over_a_number()
+    x = RNG.standard_normal(3)
+    g = grad(f, wrt=0)
+    assert "unbroadcast" not in g.source_for(x)
+    check_grad(f, (x,), wrt=0)
+    set_scale(np.array([[1.0], [-2.0]]))
+    dx = g(x)
+    assert dx.shape == (3,)
+    np.testing.assert_allclose(dx, numerical_gradient(f, (x,), 0), rtol=1e-6)
