@@ -36,6 +36,22 @@ def _call_key(args: tuple) -> tuple:
     return key
 
 
+# the shape facts ``.source`` shows an ``np.ndarray`` annotation with: a 1-D float64 array
+_ANNOTATED_VECTOR = argument_shapes((np.zeros(2),))[0]
+
+
+def _annotated_shape(cls: type) -> object:
+    """The shape facts ``.source`` shows an annotated parameter with (as a call would
+    record for an argument of that type)."""
+    if cls is np.ndarray:
+        return _ANNOTATED_VECTOR
+    if cls is float or (issubclass(cls, np.floating) and cls is not np.longdouble):
+        return "real"
+    if cls is int or issubclass(cls, np.integer):
+        return "int"
+    return None
+
+
 def _split_key(key: tuple) -> tuple[tuple, tuple | None]:
     """A key's argument types and its shape facts (None when it has none)."""
     if key and type(key[-1]) is _Shapes:
@@ -171,13 +187,17 @@ class _Transformed:
         Before the first call it is specialised for the parameters' annotations
         (``float``, ``int``, ``np.ndarray``, NumPy scalar types) and, for a parameter
         without a usable annotation, for a Python float: the plain-arithmetic code a
-        reader wants to see. :attr:`generic_source` is the code that works for any
-        argument types, :meth:`source_for` the code for arguments like given ones.
+        reader wants to see; an ``np.ndarray`` annotation is shown as a 1-D float64
+        array (code is specialised per rank, and an annotation names none).
+        :attr:`generic_source` is the code that works for any argument types,
+        :meth:`source_for` the code for arguments like given ones.
         """
         if self._last is None:
             types_ = _default_argument_types(self._function, self._wrt)
             receiver = tuple(map(type, self._receiver))
             key = receiver + types_[len(receiver) :]
+            if np.ndarray in key:
+                key = (*key, _Shapes(map(_annotated_shape, key)))
             self._generated_for_key(("aux", *key) if self.has_aux else key)
         return self._last.source
 
