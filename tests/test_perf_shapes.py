@@ -436,3 +436,15 @@ def test_closure_number_rebound_to_an_array_regenerates():
     dx = g(x)
     assert dx.shape == (3,)
     np.testing.assert_allclose(dx, numerical_gradient(f, (x,), 0), rtol=1e-6)
+
+
+def test_one_gradient_object_called_with_every_rank():
+    """The call path that skips the checks is keyed by the shape facts too."""
+    g = grad(elementwise_chain, wrt=(0, 1))
+    for shape in ((4,), (2, 3), (), (1,), (3, 1), (4,)):
+        x, y = np.asarray(RNG.standard_normal(shape)), np.asarray(RNG.standard_normal(shape))
+        dx, dy = g(x, y)
+        ndx, ndy = numerical_gradient(elementwise_chain, (x, y), wrt=(0, 1))
+        np.testing.assert_allclose(dx, ndx, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(dy, ndy, rtol=1e-6, atol=1e-9)
+        assert np.shape(dx) == shape and np.shape(dy) == shape
