@@ -314,10 +314,18 @@ def _kinds_with_shapes(
     return kinds, facts
 
 
+# statements that run no code of the user's (which could rebind a global)
+_NO_USER_CODE = (RULE, COPY, CONSTANT, RETURN, STORE_ITEM, APPEND, EXTEND, BUILD)
+
+
 def _number_constants(ops: list[Op], fn: NormalizedFunction, bound: set[str]) -> list[tuple]:
     """Free names (globals, closure variables) the statements read that hold a Python
     ``float`` or ``int`` now: (namespace, name, value). The code specialised on them
-    records them as dependencies, so that rebinding one makes it stale (pipeline.py)."""
+    records them as dependencies, so that rebinding one between calls makes it stale
+    (pipeline.py). None where the function calls user code, which could rebind one
+    during the call."""
+    if any(op.form not in _NO_USER_CODE for op in ops):
+        return []  # a helper might rebind the name while the function runs
     found = []
     seen = set()
     parsed = fn.parsed

@@ -448,3 +448,24 @@ def test_one_gradient_object_called_with_every_rank():
         np.testing.assert_allclose(dx, ndx, rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(dy, ndy, rtol=1e-6, atol=1e-9)
         assert np.shape(dx) == shape and np.shape(dy) == shape
+
+
+GAIN = 0.5
+
+
+def _rebind_gain():
+    global GAIN
+    GAIN = np.array([[1.0], [2.0]])
+
+
+def rebinds_a_global_while_running(x):
+    y = x * GAIN
+    _rebind_gain()
+    return np.sum(y * y)
+
+
+def test_global_read_by_a_function_calling_user_code_is_not_specialised(monkeypatch):
+    """A helper may rebind the global during the call: its kind stays unknown."""
+    monkeypatch.setitem(globals(), "GAIN", 0.5)
+    source = _source(rebinds_a_global_while_running, 0, RNG.standard_normal(3))
+    assert "mul_adjoint_left" in source
