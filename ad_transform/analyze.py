@@ -293,7 +293,7 @@ def _kinds_with_shapes(
     """Kinds refined by shape facts (``shapes.py``): an element of a float array is a
     scalar, a matrix-vector product an array. Facts and kinds are computed in turn until
     the kinds the facts prove no longer change."""
-    params = {name: parameter_fact(entry) for name, entry in param_shapes.items()}
+    params = {name: parameter_fact(entry, start.get(name)) for name, entry in param_shapes.items()}
     counters = _range_counters(fn.body, fn)
     assigned = {op.target for op in ops if op.target is not None}
     constants = _number_constants(ops, fn, assigned | set(params))

@@ -41,15 +41,8 @@ _ANNOTATED_VECTOR = argument_shapes((np.zeros(2),))[0]
 
 
 def _annotated_shape(cls: type) -> object:
-    """The shape facts ``.source`` shows an annotated parameter with (as a call would
-    record for an argument of that type)."""
-    if cls is np.ndarray:
-        return _ANNOTATED_VECTOR
-    if cls is float or (issubclass(cls, np.floating) and cls is not np.longdouble):
-        return "real"
-    if cls is int or issubclass(cls, np.integer):
-        return "int"
-    return None
+    """The shape facts ``.source`` shows an annotated parameter with."""
+    return _ANNOTATED_VECTOR if cls is np.ndarray else None
 
 
 def _split_key(key: tuple) -> tuple[tuple, tuple | None]:

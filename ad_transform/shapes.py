@@ -16,7 +16,8 @@ known) and the generated code is the generic one. Facts:
 * ``ArrayFact(ndim, dtype, units)``: an ``np.ndarray`` (never a NumPy scalar) of that
   rank; ``dtype`` the dtype's kind (``"f"`` a real float, ``"i"``, ``"c"``...) or None;
   ``units`` per axis: True (length 1), False (length other than 1) or None.
-* ``IntFact(value)``: a Python or NumPy integer (never a bool), its value if known.
+* ``IntFact(value)``: a Python or NumPy integer (never a bool), its value if known; or
+  a number parameter used where only an integer works (see ``parameter_fact``).
 * ``REAL``: a Python float or NumPy real floating scalar.
 * ``ShapeOf(ndim)``: the ``shape`` tuple of an array of that rank.
 """
@@ -55,19 +56,14 @@ _BOTTOM = "bottom"
 
 def argument_shapes(args: tuple) -> tuple:
     """The shape part of the cache key of a call with ``args``: for each ndarray its
-    dtype and which axes have length 1 (their number is its rank), for each Python or
-    NumPy integer ``"int"``, for each float ``"real"``, else None."""
+    dtype and which axes have length 1 (their number is its rank), else None (the
+    argument's type, in the key already, tells a number's kind)."""
     return tuple(map(_argument_shape, args))
 
 
 def _argument_shape(value) -> object:
-    kind = type(value)
-    if kind is np.ndarray:
+    if type(value) is np.ndarray:
         return (value.dtype.str, tuple([n == 1 for n in value.shape]))
-    if kind is float or (isinstance(value, np.floating) and kind is not np.longdouble):
-        return "real"
-    if kind is int or isinstance(value, np.integer):
-        return "int"
     return None
 
 
@@ -76,12 +72,15 @@ def number_fact(value) -> object:
     return IntFact(value) if type(value) is int else REAL
 
 
-def parameter_fact(entry) -> object:
-    """The fact of a parameter from its entry in ``argument_shapes``."""
-    if entry == "real":
-        return REAL
-    if entry == "int":
-        return IntFact()
+def parameter_fact(entry, kind: str | None) -> object:
+    """The fact of a parameter from its entry in ``argument_shapes`` and its kind.
+
+    A number (SCALAR kind: a Python or NumPy int or float) is an ``IntFact``: the facts
+    use an integer only where the code needs one (an index, a length), and a float
+    there raises, so ``x[n]`` is an element of ``x`` whenever it runs. Ints and floats
+    thus share one specialisation."""
+    if entry is None:
+        return IntFact() if kind == SCALAR else None
     if isinstance(entry, tuple):
         dtype, units = entry
         return ArrayFact(len(units), np.dtype(dtype).kind, tuple(bool(u) for u in units))
