@@ -469,3 +469,19 @@ def test_global_read_by_a_function_calling_user_code_is_not_specialised(monkeypa
     monkeypatch.setitem(globals(), "GAIN", 0.5)
     source = _source(rebinds_a_global_while_running, 0, RNG.standard_normal(3))
     assert "mul_adjoint_left" in source
+
+
+def reduction_of_a_number_after_other_uses(v):
+    b = np.tanh(v) * v
+    a = np.sum(v) * 0.3
+    return a + b
+
+
+def test_reduction_of_a_number_accumulates_into_a_number():
+    """``np.sum(v)`` of a number (an element of a float array, or a float): its adjoint
+    is a number, never a read-only 0-d view that the next ``dv += ...`` would write."""
+    for v in (0.5, np.float64(0.5), np.float32(0.5)):
+        dv = grad(reduction_of_a_number_after_other_uses)(v)
+        expected = np.tanh(0.5) + 0.5 * (1 - np.tanh(0.5) ** 2) + 0.3
+        np.testing.assert_allclose(dv, expected, rtol=1e-6)
+    check_grad(reduction_of_a_number_after_other_uses, (np.array(0.5),))
