@@ -57,6 +57,8 @@ from .rules.registry import (
     UNKNOWN,
     Rule,
 )
+from .shapes import ShapeFacts, derived_kinds, number_fact, parameter_fact
+from .shapes import infer as infer_shapes
 
 BINARY_OPERATORS = {
     gast.Add: operator.add,
@@ -169,6 +171,9 @@ class Analysis:
     # complex values may appear (complex_flows.py): adjoints are added out of place, so a
     # real value's adjoint may become complex (its real part is the gradient)
     complex_values: bool = False
+    # what is known of each value's rank, dtype and unit axes (shapes.py); empty for
+    # code not specialised by shape
+    shapes: ShapeFacts = field(default_factory=lambda: ShapeFacts({}, {}))
 
     def class_of(self, atom: gast.expr) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)
@@ -208,6 +213,7 @@ def analyze(
     param_classes: dict[str, type] | None = None,
     complex_context: bool = False,
     param_leaf_kinds: dict | None = None,
+    param_shapes: dict[str, object] | None = None,
 ) -> Analysis:
     """Resolve every statement of ``fn`` and mark what the adjoint needs.
 
@@ -218,7 +224,9 @@ def analyze(
     user classes of parameters that hold objects (their methods are resolved by class).
     ``complex_context``: complex values may reach ``fn`` from its caller
     (``complex_flows.py``). ``param_leaf_kinds``: the facts of container parameters'
-    leaves (``leaf_kinds.py``); reads of leaves without derivative are never varied."""
+    leaves (``leaf_kinds.py``); reads of leaves without derivative are never varied.
+    ``param_shapes``: the parameters' shape facts (``shapes.parameter_fact``), for code
+    specialised by shape."""
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()
@@ -230,6 +238,9 @@ def analyze(
     kinds = _kinds(ops, start, fn)
     if aliases.apply_kinds(ops, kinds, fn, _describe):
         kinds = _kinds(ops, start, fn)
+    facts = ShapeFacts({}, {})
+    if param_shapes:
+        kinds, facts = _kinds_with_shapes(ops, start, fn, param_shapes, kinds)
     _resolve_iteration_headers(ops, kinds, fn)
     _read_attributes_when_run(ops, kinds, fn)
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
@@ -256,6 +267,7 @@ def analyze(
         loop_variant,
         inout,
         classes,
+        shapes=facts,
     )
     for op in ops:
         _mark_active(op, analysis)
@@ -292,6 +304,83 @@ def _collect(stmts, fn, depth: int, ops: list, counters: set, loop_variant: set)
             op = _describe(stmt, fn)
             op.depth = depth
             ops.append(op)
+
+
+def _kinds_with_shapes(
+    ops: list[Op], start: dict, fn: NormalizedFunction, param_shapes: dict, kinds: dict
+) -> tuple[dict, ShapeFacts]:
+    """Kinds refined by shape facts (``shapes.py``): an element of a float array is a
+    scalar, a matrix-vector product an array. Facts and kinds are computed in turn until
+    the kinds the facts prove no longer change."""
+    params = {name: parameter_fact(entry, start.get(name)) for name, entry in param_shapes.items()}
+    counters = _range_counters(fn.body, fn)
+    assigned = {op.target for op in ops if op.target is not None}
+    constants = _number_constants(ops, fn, assigned | set(params))
+    if constants:
+        start = {**start, **{name: SCALAR for _, name, _ in constants}}
+        params.update({name: number_fact(value) for _, name, value in constants})
+        kinds = _kinds(ops, start, fn)
+    derived: dict[int, str] = {}
+    facts = ShapeFacts({}, {}, constants)
+    for _ in range(6):
+        facts = infer_shapes(ops, kinds, params, counters, assigned)
+        facts.constants = constants
+        found = derived_kinds(facts, kinds)
+        if found == derived:
+            break
+        derived = found
+        kinds = _kinds(ops, start, fn, derived)
+    return kinds, facts
+
+
+# statements that run no code of the user's (which could rebind a global)
+_NO_USER_CODE = (RULE, COPY, CONSTANT, RETURN, STORE_ITEM, APPEND, EXTEND, BUILD)
+
+
+def _number_constants(ops: list[Op], fn: NormalizedFunction, bound: set[str]) -> list[tuple]:
+    """Free names (globals, closure variables) the statements read that hold a Python
+    ``float`` or ``int`` now: (namespace, name, value). The code specialised on them
+    records them as dependencies, so that rebinding one between calls makes it stale
+    (pipeline.py). None where the function calls user code, which could rebind one
+    during the call."""
+    if any(op.form not in _NO_USER_CODE for op in ops):
+        return []  # a helper might rebind the name while the function runs
+    found = []
+    seen = set()
+    parsed = fn.parsed
+    for op in ops:
+        for atom in op.inputs.values():
+            if not isinstance(atom, gast.Name) or atom.id in bound or atom.id in seen:
+                continue
+            seen.add(atom.id)
+            name = atom.id
+            if name in parsed.lowered_objects or name in parsed.local_names:
+                continue
+            if name in parsed.closure:
+                namespace = parsed.closure[name]
+            elif name in parsed.globals:
+                namespace = parsed.globals
+            else:
+                continue
+            value = parsed.lookup(name)
+            if type(value) in (float, int):
+                found.append((namespace, name, value))
+    return found
+
+
+def _range_counters(stmts: list, fn: NormalizedFunction) -> set[str]:
+    """The names that ``for`` loops over the builtin ``range`` bind: integers."""
+    found = set()
+    for stmt in stmts:
+        if (
+            isinstance(stmt, gast.For)
+            and isinstance(stmt.target, gast.Name)
+            and _is_range(stmt, fn)
+        ):
+            found.add(stmt.target.id)
+        for field_name in ("body", "orelse"):
+            found |= _range_counters(getattr(stmt, field_name, None) or [], fn)
+    return found
 
 
 def _resolve_iteration_headers(ops: list[Op], kinds: dict, fn: NormalizedFunction) -> None:
@@ -883,8 +972,10 @@ def atom_kind(atom: gast.expr, kinds: dict, fn: NormalizedFunction) -> str | Non
 _BOTTOM = "bottom"  # not known yet, during the fixpoint over loops
 
 
-def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
-    """Kinds of all names: joined over every assignment, iterated to a fixpoint for loops."""
+def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction, derived: dict | None = None) -> dict:
+    """Kinds of all names: joined over every assignment, iterated to a fixpoint for loops.
+    ``derived``: kinds proven by shape facts for statements (by ``id``) whose operands'
+    kinds leave theirs unknown."""
     kinds = dict(start)
     assigned = {op.target for op in ops if op.target is not None}
     definitions = _definitions_of(ops)
@@ -897,6 +988,8 @@ def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction) -> dict:
             kind = _output_kind(op, known, fn, assigned, definitions)
             if kind == _BOTTOM:
                 continue
+            if kind == UNKNOWN and derived:
+                kind = derived.get(id(op.stmt), UNKNOWN)
             previous = new.get(op.target, _BOTTOM)
             new[op.target] = known[op.target] = kind if previous in (_BOTTOM, kind) else UNKNOWN
         if new == kinds:
@@ -1496,6 +1589,8 @@ def _tree_helper_refusal(callee) -> str:
         "function (updating parameters with a gradient). Write the loop over the "
         "containers instead ('{k: f(v) for k, v in p.items()}', 'list(p.values())')"
     )
+
+
 def _user_expression(node, analysis: Analysis) -> str:
     from .dispatch import user_expression
 

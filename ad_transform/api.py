@@ -19,6 +19,7 @@ from .objects import TheClass, is_user_class
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
 from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE, UNKNOWN
 from .runtime import ListAdjoint
+from .shapes import argument_shapes
 
 Wrt = int | str | tuple[int | str, ...] | list[int | str]
 
@@ -27,6 +28,29 @@ def _is_object_class(cls: type) -> bool:
     """A user class whose objects the analysis knows by class (its methods and fields); a
     dict subclass that reads its items as ``dict`` does is a dict instead."""
     return is_user_class(cls) and not (issubclass(cls, dict) and pytree.reads_like_dict(cls))
+
+
+class _Shapes(tuple):
+    """The last entry of a specialisation key with array arguments: their shape facts
+    (``shapes.argument_shapes``), so that code is generated per rank, dtype and unit axes."""
+
+
+def _call_key(args: tuple) -> tuple:
+    """The specialisation key of a call: the argument types and, where an argument is an
+    ndarray, the arguments' shape facts."""
+    key = tuple(map(type, args))
+    if np.ndarray in key:
+        return (*key, _Shapes(argument_shapes(args)))
+    return key
+
+
+# the shape facts ``.source`` shows an ``np.ndarray`` annotation with: a 1-D float64 array
+_ANNOTATED_VECTOR = argument_shapes((np.zeros(2),))[0]
+
+
+def _annotated_shape(cls: type) -> object:
+    """The shape facts ``.source`` shows an annotated parameter with."""
+    return _ANNOTATED_VECTOR if cls is np.ndarray else None
 
 
 def _kind_of_type(cls: type) -> str | None:
@@ -124,16 +148,21 @@ class _Transformed:
         return self._generated_for_key(self._key(args))
 
     def _key(self, args: tuple) -> tuple:
-        """The argument types, and the ``LeafKinds`` of container arguments with leaves
-        that are never differentiated (booleans, integers, strings...) as a last element."""
-        types_ = tuple(map(type, args))
+        """The argument types, then the ``LeafKinds`` of container arguments with leaves
+        that are never differentiated (booleans, integers, strings...), then the shape
+        facts of array arguments: each only where there are any."""
+        key = _call_key(args)
         facts = leaf_kinds.argument_facts(args, self._positions)
-        return types_ if facts is None else (*types_, facts)
+        if facts is None:
+            return key
+        if key and type(key[-1]) is _Shapes:
+            return (*key[:-1], facts, key[-1])
+        return (*key, facts)
 
     def _generated_for_key(self, key: tuple) -> Generated:
         generated = self._specialized.get(key)
         if generated is None:
-            types_, facts = _split_key(key)
+            types_, facts, shapes = _split_key(key)
             kinds = tuple(_kind_of_type(t) for t in types_)
             classes = tuple(
                 t if kind == UNKNOWN and _is_object_class(t) else None
@@ -141,7 +170,9 @@ class _Transformed:
             )
             if self._receiver and isinstance(self._receiver[0], type):  # a classmethod
                 classes = (TheClass(self._receiver[0]), *classes[1:])
-            generated = generate(self._function, self._wrt, kinds, self.mode, classes, facts)
+            generated = generate(
+                self._function, self._wrt, kinds, self.mode, classes, facts, shapes
+            )
             self._specialized[key] = generated
             self._remember_fast_path(key, generated)
         elif generated.dependencies and generated.is_stale():
@@ -171,13 +202,17 @@ class _Transformed:
         Before the first call it is specialised for the parameters' annotations
         (``float``, ``int``, ``np.ndarray``, NumPy scalar types) and, for a parameter
         without a usable annotation, for a Python float: the plain-arithmetic code a
-        reader wants to see. :attr:`generic_source` is the code that works for any
-        argument types, :meth:`source_for` the code for arguments like given ones.
+        reader wants to see; an ``np.ndarray`` annotation is shown as a 1-D float64
+        array (code is specialised per rank, and an annotation names none).
+        :attr:`generic_source` is the code that works for any argument types,
+        :meth:`source_for` the code for arguments like given ones.
         """
         if self._last is None:
             types_ = _default_argument_types(self._function, self._wrt)
             receiver = tuple(map(type, self._receiver))
             key = receiver + types_[len(receiver) :]
+            if np.ndarray in key:
+                key = (*key, _Shapes(map(_annotated_shape, key)))
             self._generated_for_key(("aux", *key) if self.has_aux else key)
         return self._last.source
 
@@ -235,7 +270,7 @@ class GradientFunction(_Transformed):
     def __call__(self, *args, **kwargs):
         if self._receiver:
             return self._call(args, kwargs)
-        entry = self._fast.get(tuple(map(type, args)))
+        entry = self._fast.get(_call_key(args))
         if entry is not None and not kwargs:
             function, arrays, self._last = entry
             if not arrays or all(args[i].dtype.kind == "f" for i in arrays):
@@ -277,13 +312,13 @@ class GradientFunction(_Transformed):
             return super()._generated_for_key(key)
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
-            types_, facts = _split_key(key[1:])
+            types_, facts, shapes = _split_key(key[1:])
             kinds = tuple(_kind_of_type(t) for t in types_)
             classes = tuple(
                 t if kind == UNKNOWN and _is_object_class(t) else None
                 for t, kind in zip(types_, kinds)
             )
-            generated = generate(self._function, self._wrt, kinds, VJP, classes, facts)
+            generated = generate(self._function, self._wrt, kinds, VJP, classes, facts, shapes)
             self._specialized[key] = generated
         self._last = generated
         return generated
@@ -296,11 +331,15 @@ class ValueAndGradientFunction(GradientFunction):
     ad_transform_derivative = "value_and_grad"
 
 
-def _split_key(key: tuple) -> tuple[tuple, tuple | None]:
-    """A cache key's argument types and the facts of its container arguments' leaves."""
+def _split_key(key: tuple) -> tuple[tuple, tuple | None, tuple | None]:
+    """A cache key's argument types, the facts of its container arguments' leaves and the
+    shape facts of its array arguments (None where the key has none)."""
+    shapes = facts = None
+    if key and type(key[-1]) is _Shapes:
+        key, shapes = key[:-1], tuple(key[-1])
     if key and isinstance(key[-1], leaf_kinds.LeafKinds):
-        return key[:-1], key[-1].per_argument
-    return key, None
+        key, facts = key[:-1], key[-1].per_argument
+    return key, facts, shapes
 
 
 def _run_forward_with_aux(transformed: _Transformed, args: tuple, kwargs: dict) -> tuple:

@@ -72,11 +72,13 @@ def generate(
     mode: str,
     classes: tuple | None = None,
     leaf_kinds: tuple | None = None,
+    shapes: tuple | None = None,
 ) -> Generated:
     """The generated (and cached) gradient code of ``func`` for arguments of these kinds;
     ``classes``: the user class of each argument that is an object of one (else None);
     ``leaf_kinds``: the facts of each container argument's leaves (``leaf_kinds.py``;
-    None where there are none)."""
+    None where there are none); ``shapes``: each argument's shape facts
+    (``shapes.argument_shapes``), or None for code that works for arrays of any rank."""
     if not isinstance(func, types.FunctionType):
         parse_function(func)  # raises the ADTransformError that explains why
     classes = classes if classes is not None and any(classes) else None
@@ -85,6 +87,8 @@ def generate(
         key = (*key, ("leaf_kinds", leaf_kinds))
     else:
         leaf_kinds = None
+    if shapes is not None:
+        key = (*key, ("shapes", shapes))
     entries = _cache.get(func)
     if entries is not None and key in entries and not entries[key].is_stale():
         return entries[key]
@@ -92,7 +96,7 @@ def generate(
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
             _forget_stale_pairs()
-            entries[key] = _Builder().top_level(func, wrt, kinds, mode, classes, leaf_kinds)
+            entries[key] = _Builder().top_level(func, wrt, kinds, mode, classes, leaf_kinds, shapes)
         return entries[key]
 
 
@@ -139,6 +143,7 @@ class _Builder:
         mode: str,
         classes=None,
         leaf_kinds: tuple | None = None,
+        shapes: tuple | None = None,
     ) -> Generated:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
@@ -154,12 +159,14 @@ class _Builder:
         param_kinds = dict(zip(params, kinds))
         param_classes = {p: c for p, c in zip(params, classes or ()) if c is not None}
         param_leaf_kinds = {p: f for p, f in zip(params, leaf_kinds or ()) if f is not None}
+        param_shapes = dict(zip(params, shapes)) if shapes is not None else None
         analysis = analyze(
             fn,
             wrt_names,
             param_kinds,
             param_classes=param_classes,
             param_leaf_kinds=param_leaf_kinds,
+            param_shapes=param_shapes,
         )
         program = reverse(analysis, JOINT if mode != VJP else SPLIT, self.helper_pair)
         if mode == VJP:
@@ -474,6 +481,7 @@ def _dependencies(program: AdjointProgram) -> tuple:
             for inner, name, obj in effect_dependencies(op.callee):
                 found.append((inner.closure.get(name, inner.globals), name, obj))
     found.extend(_name_dependencies(program))
+    found.extend(program.analysis.shapes.constants)  # numbers the code is specialised on
     found.extend(parsed.dependencies)  # functions the lowering specialised calls on
     for pair in program.pairs_used:
         generated = getattr(pair, "generated", None)

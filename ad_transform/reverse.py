@@ -40,6 +40,8 @@ from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
 from .rules.registry import ARRAY, DICT, NUMBERS, SCALAR, SEQUENCE, UNKNOWN
+from .rules.shaped import matmul_template
+from .shapes import is_element_store, keeps_shape, matmul_ranks
 
 JOINT, SPLIT = "joint", "split"
 
@@ -571,6 +573,8 @@ class _Reverser:
                 slot = self.bindings.reference("dict_slot", runtime.dict_slot)
                 args = [name_node(op.target), self.as_value(clone(op.index))]
                 saved = gast.Call(func=name_node(slot), args=args, keywords=[])
+            elif self.element_store(op):
+                saved = old  # a NumPy scalar: nothing shares it
             elif self.analysis.kinds.get(op.target) == ARRAY:
                 saved = gast.Call(
                     func=gast.Attribute(value=old, attr="copy", ctx=gast.Load()),
@@ -896,6 +900,12 @@ class _Reverser:
         undo.ad_pure = False
         self.emit(undo, op)
 
+    def element_store(self, op: Op) -> bool:
+        """``a[i] = v`` of a number into one element of a real float array (shape facts)."""
+        return not self.analysis.complex_values and is_element_store(
+            op, self.analysis.shapes, self.analysis.kinds
+        )
+
     def store_item_adjoint(self, op: Op, g: gast.Name) -> None:
         """``a[i] = v``: ``v`` receives ``da[i]``; the overwritten item's adjoint is 0 and
         its old value is restored for the statements before it."""
@@ -905,12 +915,16 @@ class _Reverser:
         value = op.inputs["value"]
         later = None  # a contribution to add after the written items' adjoint is zeroed
         if "value" in op.active_inputs:
-            helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
-            taken = gast.Call(
-                func=name_node(helper),
-                args=[clone(g), self.as_value(clone(index)), value, name_node(op.target)],
-                keywords=[],
-            )
+            if self.element_store(op):
+                # one element of a float array: its adjoint, a NumPy scalar (a copy)
+                taken = gast.Subscript(value=clone(g), slice=clone(index), ctx=gast.Load())
+            else:
+                helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
+                taken = gast.Call(
+                    func=name_node(helper),
+                    args=[clone(g), self.as_value(clone(index)), value, name_node(op.target)],
+                    keywords=[],
+                )
             if self.adjoint_name(value.id) == g.id:
                 # ``a[i] = a``: the stored value's adjoint is the array's own, which the
                 # zeroing below changes: take it first, add it after
@@ -941,6 +955,9 @@ class _Reverser:
             all(k == SCALAR for k in kinds) and self.analysis.kinds.get(op.target) == SCALAR
         )
         template = op.rule.template_for(all_scalar, self.analysis.sequence_form(op))
+        ranks = None if self.analysis.complex_values else matmul_ranks(op, self.analysis.shapes)
+        if ranks is not None:
+            template = matmul_template(ranks)
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
@@ -962,7 +979,7 @@ class _Reverser:
             self.emit(stmt, op)
         for param in op.active_inputs:
             contribution = instance.outputs[param]
-            if all_scalar:
+            if all_scalar or self.keeps_shape(op, param):
                 contribution = _drop_unbroadcast(contribution, self.bindings)
             if param in lists:  # the array adjoint split into the list's elements
                 helper = self.bindings.reference("operand_adjoint", runtime.operand_adjoint)
@@ -989,6 +1006,14 @@ class _Reverser:
             and self.analysis.kind_of(op.inputs[p]) in kinds
             and not self.analysis.certainly_numeric(op.inputs[p])
         ]
+
+    def keeps_shape(self, op: Op, param: str) -> bool:
+        """Whether the shape facts prove that operand ``param`` of a broadcasting
+        statement has its result's shape: its adjoint is the result's, unsummed (a real
+        one: a complex adjoint of a real operand still goes through ``unbroadcast``)."""
+        return not self.analysis.complex_values and keeps_shape(
+            op, param, self.analysis.shapes, self.analysis.kinds
+        )
 
     def guard_zero(self, g: gast.Name, start: int, op: Op) -> None:
         """Run the statements emitted since ``start`` only where ``g`` is not a zero.

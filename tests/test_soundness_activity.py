@@ -670,7 +670,9 @@ def test_ndarray_methods_still_work_on_arrays(arg):
 def test_receiver_check_appears_only_where_the_kind_is_unknown():
     source = grad(flow_method_on_array).source_for(V)
     assert "array_receiver" not in source
-    source = grad(take_on_array_of_unknown_kind).source_for(V)
+    # code for any argument: the kind of s is unknown (for a 1-D V the shape facts
+    # make s a number, and no check is needed)
+    source = grad(take_on_array_of_unknown_kind).generic_source
     assert "array_receiver(s, 'ndarray.sum()'" in source
 
 

@@ -14,8 +14,13 @@ from .values import _axes, _dtype_of, _expand, _float_dtype, _scalar_like, refus
 
 
 def expand_reduced(g, x, axis=None, keepdims=False):
-    """Broadcast the adjoint of a reduction of ``x`` over ``axis`` back to ``x``'s shape."""
+    """Broadcast the adjoint of a reduction of ``x`` over ``axis`` back to ``x``'s shape.
+
+    For a number (or 0-d) ``x`` it is a number: a read-only 0-d view would break the
+    in-place accumulation of a scalar's adjoint (``dv += ...``)."""
     shape = np.shape(x)
+    if not shape and isinstance(g, (np.ndarray, np.generic, float, int)) and np.ndim(g) == 0:
+        return g[()] if isinstance(g, np.ndarray) else g
     if axis is not None and not keepdims:
         axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
         g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
