@@ -238,9 +238,9 @@ def analyze(
     kinds = _kinds(ops, start, fn)
     if aliases.apply_kinds(ops, kinds, fn, _describe):
         kinds = _kinds(ops, start, fn)
-    facts = ShapeFacts({}, {})
+    shape_facts = ShapeFacts({}, {})
     if param_shapes:
-        kinds, facts = _kinds_with_shapes(ops, start, fn, param_shapes, kinds)
+        kinds, shape_facts = _kinds_with_shapes(ops, start, fn, param_shapes, kinds)
     _resolve_iteration_headers(ops, kinds, fn)
     _read_attributes_when_run(ops, kinds, fn)
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
@@ -267,7 +267,7 @@ def analyze(
         loop_variant,
         inout,
         classes,
-        shapes=facts,
+        shapes=shape_facts,
     )
     for op in ops:
         _mark_active(op, analysis)
