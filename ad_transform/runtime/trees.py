@@ -58,7 +58,7 @@ def _read_leaf_adjoints(adjoint, tree, found: list) -> None:
         return
     keys, children = pytree._children(node, tree)
     if isinstance(node, (pytree._DataclassNode, pytree._RegisteredNode)) and not _is_zero(adjoint):
-        keys_read = pytree._attribute_names(tree, keys, children)
+        keys_read = list(_attribute_parts(pytree, node, tree, keys, children, keys))
     else:
         keys_read = keys
     for position, (key, child) in enumerate(zip(keys_read, children)):
@@ -109,5 +109,20 @@ def _placed(tree, other, next_adjoint):
     parts = [_placed(c, o, next_adjoint) for c, o in zip(children, other_children)]
     if isinstance(node, pytree._SequenceNode):  # lists, tuples, named tuples
         return ListAdjoint(parts)
-    names = pytree._attribute_names(other, other_keys, other_children)
-    return Fields(**dict(zip(names, parts)))
+    return Fields(**_attribute_parts(pytree, node, other, other_keys, other_children, parts))
+
+
+def _attribute_parts(pytree, node, x, keys: list, children: list, parts: list) -> dict:
+    """The adjoint of each attribute of the dataclass or registered object ``x`` from its
+    children's ``parts``: a child stored in an item of an attribute's container is
+    refused here (the tree helpers inside a function place children on attributes)."""
+    from ..errors import ADTransformError
+
+    locations = pytree._child_locations(x, node, keys, children, "")
+    if any(steps for _, steps in locations):
+        raise ADTransformError(
+            f"tree_leaves/tree_map inside a differentiated function: the children of a "
+            f"{type(x).__name__} object are stored inside containers it holds; read its "
+            "attributes instead"
+        )
+    return {name: part for (name, _), part in zip(locations, parts)}
