@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import gast
 
 from . import runtime
-from .analyze import Analysis, Op, analyze
+from .analyze import ANY_NUMBER, Analysis, Op, analyze, forget_helper_results
 from .callables import code_name
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
@@ -32,6 +32,7 @@ from .rules.registry import ARRAY, SCALAR
 GRAD, VALUE_AND_GRAD, VJP = "grad", "value_and_grad", "vjp"
 
 _lock = threading.RLock()
+
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -55,7 +56,10 @@ class Generated:
         rebound since it was generated."""
         for namespace, name, obj in self.dependencies:
             current = namespace.get(name) if hasattr(namespace, "get") else _cell_value(namespace)
-            if current is not obj:
+            if obj is ANY_NUMBER:
+                if type(current) not in (float, int):
+                    return True
+            elif current is not obj:
                 return True
         return False
 
@@ -128,6 +132,7 @@ class _Builder:
     ) -> Generated:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
+        forget_helper_results()  # names may have been rebound since the last one
         parsed = parse_function(func)
         declared = parsed.tree.args
         spread = len(kinds) - len(declared.posonlyargs) - len(declared.args)
@@ -447,6 +452,9 @@ def _dependencies(program: AdjointProgram) -> tuple:
             for inner, name, obj in effect_dependencies(op.callee):
                 found.append((inner.closure.get(name, inner.globals), name, obj))
     found.extend(_name_dependencies(program))
+    for name, namespace in program.analysis.scalar_globals.items():
+        found.append((namespace, name, ANY_NUMBER))
+    found.extend(program.analysis.call_dependencies)
     found.extend(parsed.dependencies)  # functions the lowering specialised calls on
     for pair in program.pairs_used:
         generated = getattr(pair, "generated", None)
