@@ -285,7 +285,7 @@ def scalar_free_names(fn: NormalizedFunction) -> dict[str, object]:
         value = parsed.lookup(name)
         if type(value) not in (float, int):
             continue
-        found[name] = parsed.closure[name] if name in parsed.closure else parsed.globals
+        found[name] = parsed.closure.get(name, parsed.globals)
     return found
 
 

@@ -654,9 +654,7 @@ class _Reverser:
                 ]
             out.append(stmt)
         if id(op.stmt) in self.reads:
-            out.append(
-                self.pushed(self.reads[id(op.stmt)], op.stmt, slot=("reads", id(op.stmt)))
-            )
+            out.append(self.pushed(self.reads[id(op.stmt)], op.stmt, slot=("reads", id(op.stmt))))
         return out
 
     def dict_receiver_check(self, op: Op) -> list[gast.stmt]:

@@ -226,16 +226,14 @@ def test_global_number_is_a_scalar_and_rebinding_regenerates():
     assert "unbroadcast" not in g.source and "mul_adjoint" not in g.source
     SCALE = 3.0  # another number: the same code is right
     try:
-        np.testing.assert_allclose(
-            g(0.3), numerical_gradient(uses_global_scale, (0.3,)), rtol=1e-6
-        )
+        np.testing.assert_allclose(g(0.3), numerical_gradient(uses_global_scale, (0.3,)), rtol=1e-6)
         SCALE = np.array([1.0, 2.0])  # an array: the code is generated again
 
         def total(x):
             return np.sum(uses_global_scale(x))
 
         expected = numerical_gradient(total, (0.3,))
-        value, gradient = value_and_grad(total)(0.3)
+        _, gradient = value_and_grad(total)(0.3)
         np.testing.assert_allclose(gradient, expected, rtol=1e-6)
         np.testing.assert_allclose(grad(total)(0.3), expected, rtol=1e-6)
         _, pullback = vjp(uses_global_scale)(0.3)

@@ -65,9 +65,9 @@ def loop_constants(forward: list[gast.stmt], kinds: dict) -> set[str]:
                         stores[node.id] = stores.get(node.id, 0) + 1
                         in_loops.add(node.id)
             name = target_name(stmt)
-            if looped and name is not None and getattr(stmt, "ad_pure", True) is not False:
-                if all(isinstance(n, _ARITHMETIC + _ARITHMETIC_PARTS) for n in gast.walk(stmt.value)):
-                    candidates[name] = stmt.value
+            pure = getattr(stmt, "ad_pure", True) is not False
+            if looped and name is not None and pure and _is_arithmetic(stmt.value):
+                candidates[name] = stmt.value
             if isinstance(stmt, COMPOUND):
                 inner = looped or isinstance(stmt, (gast.For, gast.While))
                 visit(stmt.body, inner)
@@ -83,12 +83,16 @@ def loop_constants(forward: list[gast.stmt], kinds: dict) -> set[str]:
                 continue
             operands = [n.id for n in gast.walk(value) if isinstance(n, gast.Name)]
             if all(
-                o in constants or (o not in in_loops and kinds.get(o) == SCALAR)
-                for o in operands
+                o in constants or (o not in in_loops and kinds.get(o) == SCALAR) for o in operands
             ):
                 constants.add(name)
                 changed = True
     return constants
+
+
+def _is_arithmetic(value: gast.expr) -> bool:
+    """Operators on names and constants only (no call, no subscript, no attribute)."""
+    return all(isinstance(n, _ARITHMETIC + _ARITHMETIC_PARTS) for n in gast.walk(value))
 
 
 def _pushed_names(stmt: gast.stmt, push: str) -> list[str] | None:
@@ -123,8 +127,9 @@ def _popped_names(stmt: gast.stmt, pop: str) -> list[str] | None:
 def _names_of(node: gast.expr) -> list[str] | None:
     if isinstance(node, gast.Name):
         return [node.id]
-    if isinstance(node, gast.Tuple) and node.elts and all(isinstance(e, gast.Name) for e in node.elts):
-        return [e.id for e in node.elts]
+    elements = node.elts if isinstance(node, gast.Tuple) else []
+    if elements and all(isinstance(e, gast.Name) for e in elements):
+        return [e.id for e in elements]
     return None
 
 
