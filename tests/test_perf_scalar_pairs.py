@@ -95,6 +95,8 @@ def test_rk4_one_push_per_iteration_and_no_loop_constants():
         assert g.source.count("= pop()") == 1, g.source
         pushed = pushes[0].strip("()").split(", ")
         assert len(pushed) == len(set(pushed))  # each value once
+        if func is rk4_inline:  # the four stage angles; their sines are computed again
+            assert len(pushed) == 4, g.source
         # h, -k, 0.5 * h and h / 6.0 are the same in every iteration: never on the tape
         for line in g.source.splitlines():
             match = re.match(r"\s*(\w+) = (-k|0\.5 \* h|h / 6\.0)$", line)
@@ -384,3 +386,29 @@ def test_loop_constants_with_zero_or_few_trips(n):
         return y + k
 
     check_grad(f, (1.5, 0.3, n), wrt=(0, 1))
+
+
+def test_sine_computed_again_only_from_the_value_it_was_computed_from():
+    def f(x, n):
+        y = x
+        for _ in range(n):
+            s = math.sin(y)
+            y = y * 0.5 + s * x  # y changes after its sine was taken
+            t = math.cos(y) * s
+            y = y + t * math.exp(s)
+        return y
+
+    check_grad(f, (0.45, 5))
+    check_grad(f, (-1.2, 1))
+
+
+def test_helper_returning_a_tuple_to_a_caller_that_returns_it():
+    def pair(u, v):
+        return u * v, math.sin(u) + v
+
+    def f(x, y):
+        t = pair(x, y)
+        s = pair(t[1], t[0])
+        return s[0] * s[1] + t[0]
+
+    check_grad(f, (0.9, -0.4), wrt=(0, 1))

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import gast
 
+import math
+
+from ..nodes import clone
 from ..rules.registry import SCALAR
 from .walk import COMPOUND, all_statements, assigned, target_name
 
@@ -40,10 +43,48 @@ def compact_tape(program) -> None:
     push, pop = tape["push"], tape["pop"]
     pops = _pops_by_slot(program.backward, pop)
     pushes = _pushes_by_slot(program.forward, push)
-    constants = loop_constants(program.forward, program.analysis.kinds)
+    kinds = program.analysis.kinds
+    constants = loop_constants(program.forward, kinds)
     if constants:
         _drop_names(constants, program.backward, pushes, pops, push, pop)
-    _merge_block(program.forward, pushes, pops, push, pop)
+    recompute = _Recomputable(program.fn.parsed.lookup, kinds)
+    _merge_block(program.forward, pushes, pops, push, pop, recompute)
+
+
+# ``math`` functions a value is computed again from (in the backward sweep) rather than
+# kept on the tape: pure, and exact again on the same argument
+_RECOMPUTED = frozenset(
+    "sin cos tan exp expm1 log log1p sqrt tanh sinh cosh atan asinh erf".split()
+)
+
+
+class _Recomputable:
+    """``s = math.sin(u)`` where ``u`` is on the tape too: ``s`` is left off and computed
+    again after the pop, as a person keeps the angle, not its sine (``merge_pushes``)."""
+
+    def __init__(self, lookup, kinds: dict) -> None:
+        self.lookup = lookup
+        self.kinds = kinds
+
+    def argument(self, stmt: gast.stmt) -> str | None:
+        """The name ``u`` of ``s = math.f(u)`` between numbers, else None."""
+        name = target_name(stmt)
+        value = getattr(stmt, "value", None)
+        if name is None or self.kinds.get(name) != SCALAR or not isinstance(value, gast.Call):
+            return None
+        func = value.func
+        if (
+            value.keywords
+            or len(value.args) != 1
+            or not isinstance(value.args[0], gast.Name)
+            or not isinstance(func, gast.Attribute)
+            or not isinstance(func.value, gast.Name)
+            or func.attr not in _RECOMPUTED
+            or self.lookup(func.value.id) is not math
+            or self.kinds.get(value.args[0].id) != SCALAR
+        ):
+            return None
+        return value.args[0].id
 
 
 def loop_constants(forward: list[gast.stmt], kinds: dict) -> set[str]:
@@ -204,14 +245,16 @@ def _rewrite(pushes: dict, pops: dict, slot, kept: list[str], push: str, pop: st
     _forget(old_pop)
 
 
-def _merge_block(block: list[gast.stmt], pushes: dict, pops: dict, push: str, pop: str) -> None:
+def _merge_block(
+    block: list[gast.stmt], pushes: dict, pops: dict, push: str, pop: str, recompute=None
+) -> None:
     """Merge the pushes of ``block`` group by group; then those of its nested blocks."""
     out: list[gast.stmt] = []
     group: list = []  # (slot, names) of the pushes in the current group
     names: set[str] = set()
 
     def close() -> None:
-        _merge_group(group, out, pushes, pops, push, pop)
+        _merge_group(group, out, pushes, pops, push, pop, recompute)
         group.clear()
         names.clear()
 
@@ -234,12 +277,14 @@ def _merge_block(block: list[gast.stmt], pushes: dict, pops: dict, push: str, po
     block[:] = out
     for stmt in block:
         if isinstance(stmt, COMPOUND):
-            _merge_block(stmt.body, pushes, pops, push, pop)
-            _merge_block(stmt.orelse, pushes, pops, push, pop)
+            _merge_block(stmt.body, pushes, pops, push, pop, recompute)
+            _merge_block(stmt.orelse, pushes, pops, push, pop, recompute)
 
 
-def _merge_group(group: list, out: list, pushes: dict, pops: dict, push: str, pop: str) -> None:
-    if len(group) < 2:
+def _merge_group(
+    group: list, out: list, pushes: dict, pops: dict, push: str, pop: str, recompute=None
+) -> None:
+    if not group or (len(group) < 2 and recompute is None):
         return
     block = pops[group[0][0]][0]
     positions = []
@@ -253,6 +298,10 @@ def _merge_group(group: list, out: list, pushes: dict, pops: dict, push: str, po
     merged: list[str] = []
     for _, names in group:
         merged.extend(n for n in names if n not in merged)
+    computed = _recomputed(merged, out, recompute) if recompute is not None else []
+    if len(group) < 2 and not computed:
+        return
+    merged = [n for n in merged if n not in {c for c, _ in computed}]
     last_slot = group[-1][0]
     for slot, _ in group[:-1]:
         stale = pushes[slot]
@@ -260,7 +309,32 @@ def _merge_group(group: list, out: list, pushes: dict, pops: dict, push: str, po
         pop_stmt = pops[slot][1]
         block[:] = [s for s in block if s is not pop_stmt]
         del pops[slot]
+    if computed:  # computed again right after the pop, from the values it restores
+        position = next(i for i, s in enumerate(block) if s is pops[last_slot][1])
+        block[position + 1 : position + 1] = [stmt for _, stmt in computed]
     _rewrite(pushes, pops, last_slot, merged, push, pop)
+
+
+def _recomputed(merged: list[str], out: list[gast.stmt], recompute) -> list:
+    """(name, its statement) for the names of ``merged`` computed by a ``math`` function
+    from another name of ``merged`` (``_Recomputable``) in this block, the argument
+    unchanged from there to the end of the block."""
+    found = []
+    kept = set(merged)
+    for position, stmt in enumerate(out):
+        name = target_name(stmt)
+        if name not in kept:
+            continue
+        argument = recompute.argument(stmt)
+        if argument is None or argument not in kept or argument == name:
+            continue
+        if any(argument in _stores(later) for later in out[position + 1 :]):
+            continue
+        if any(name in _stores(later) for later in out[position + 1 :]):
+            continue
+        found.append((name, clone(stmt)))
+        kept.discard(name)
+    return found
 
 
 def _stores(stmt: gast.stmt) -> set[str]:
