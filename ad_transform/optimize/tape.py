@@ -23,9 +23,9 @@ assigns primal names only by pops, and a pop of such a name restores the same va
 
 from __future__ import annotations
 
-import gast
-
 import math
+
+import gast
 
 from ..nodes import clone
 from ..rules.registry import SCALAR
@@ -54,7 +54,22 @@ def compact_tape(program) -> None:
 # ``math`` functions a value is computed again from (in the backward sweep) rather than
 # kept on the tape: pure, and exact again on the same argument
 _RECOMPUTED = frozenset(
-    "sin cos tan exp expm1 log log1p sqrt tanh sinh cosh atan asinh erf".split()
+    [
+        "sin",
+        "cos",
+        "tan",
+        "exp",
+        "expm1",
+        "log",
+        "log1p",
+        "sqrt",
+        "tanh",
+        "sinh",
+        "cosh",
+        "atan",
+        "asinh",
+        "erf",
+    ]
 )
 
 
