@@ -145,8 +145,10 @@ class _Reverser:
             self.adjoint_kinds[name] = self.analysis.items[whole][position]
         return self.adjoints[key]
 
-    def element_adjoints(self, whole: str) -> list[str]:
-        return [self.element_adjoint(whole, i) for i in range(len(self.analysis.items[whole]))]
+    def element_adjoints(self, whole: str) -> list[str | None]:
+        """The adjoints of the elements of ``whole`` that received contributions (the uses
+        come before the definition in the backward sweep); None for the others (zero)."""
+        return [self.adjoints.get(f"{whole}[{i}]") for i in range(len(self.analysis.items[whole]))]
 
     def adjoint_name(self, primal: str) -> str:
         if primal not in self.adjoints:
@@ -242,7 +244,7 @@ class _Reverser:
         if op.form in MUTATIONS or op.target is None:
             return restore + code  # the object's adjoint lives on across the change
         adjoints = (
-            self.element_adjoints(op.target)
+            [a for a in self.element_adjoints(op.target) if a is not None]
             if op.target in self.split
             else [self.adjoint_name(op.target)]
         )
@@ -840,14 +842,21 @@ class _Reverser:
         elements = self.element_adjoints(op.target)
         if op.form == BUILD:
             for position in op.active_inputs:
-                self.contribute(op.inputs[position], name_node(elements[int(position)]), op)
+                element = elements[int(position)]
+                if element is not None:
+                    self.contribute(op.inputs[position], name_node(element), op)
         elif op.form == USER_CALL:
-            seed = gast.Tuple(elts=[name_node(e) for e in elements], ctx=gast.Load())
-            self.user_call_contributions(op, seed)
+            parts = [
+                name_node(e) if e is not None else gast.Constant(value=0.0, kind=None)
+                for e in elements
+            ]
+            self.user_call_contributions(op, gast.Tuple(elts=parts, ctx=gast.Load()))
         else:  # a copy, or ``unpacked(t, n)`` of a tuple of n elements
             source = _tuple_source(op, self.analysis.items).id
-            for mine, theirs in zip(elements, self.element_adjoints(source)):
-                self.emit(accumulate(theirs, name_node(mine)), op)
+            for position, mine in enumerate(elements):
+                if mine is not None:
+                    theirs = self.element_adjoint(source, position)
+                    self.emit(accumulate(theirs, name_node(mine)), op)
 
     def built_element_adjoint(self, op: Op, g: gast.Name, position: int) -> gast.expr:
         """The adjoint of one element of a display: ``g[position]`` of a list or tuple,

@@ -412,3 +412,30 @@ def test_helper_returning_a_tuple_to_a_caller_that_returns_it():
         return s[0] * s[1] + t[0]
 
     check_grad(f, (0.9, -0.4), wrt=(0, 1))
+
+
+def test_element_of_a_helper_tuple_read_in_a_branch_only():
+    def pair(u, v):
+        return u * v, u + 2.0 * v, math.sin(v)
+
+    def f(x, y):
+        t = pair(x, y)
+        r = t[2]
+        if x > 0:
+            r = r + t[0]
+        return r * y
+
+    check_grad(f, (0.7, 0.4), wrt=(0, 1))
+    check_grad(f, (-0.7, 0.4), wrt=(0, 1))
+
+    def g(x, n):
+        acc = 0.0
+        for i in range(n):
+            t = pair(x, acc)
+            if i % 2 == 0:
+                acc = acc + t[1] * 0.5
+            else:
+                acc = acc - t[0] * 0.25
+        return acc
+
+    check_grad(g, (0.3, 5))
