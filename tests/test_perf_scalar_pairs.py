@@ -439,3 +439,18 @@ def test_element_of_a_helper_tuple_read_in_a_branch_only():
         return acc
 
     check_grad(g, (0.3, 5))
+
+
+def test_fast_call_path_checks_the_numbers_read_from_globals():
+    global SCALE
+    g = grad(uses_global_scale)
+    first = g(0.3)
+    assert g._fast, "a function reading only numbers from globals keeps the fast path"
+    np.testing.assert_allclose(first, numerical_gradient(uses_global_scale, (0.3,)), rtol=1e-6)
+    SCALE = np.array([0.5, 1.5])
+    try:
+        with pytest.raises(Exception, match="scalar|size-1|grad needs"):
+            g(0.3)  # an array output now: generated again, and refused by grad
+    finally:
+        SCALE = 2.0
+    np.testing.assert_allclose(g(0.3), first, rtol=1e-12)
