@@ -25,6 +25,7 @@ from .lower.signature import spread_signature, spread_varargs
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
+from .optimize.inline_pairs import inline_form
 from .parse import is_missing, parse_function
 from .reverse import JOINT, SPLIT, AdjointProgram, HelperPair, name_node, reverse
 from .rules.registry import ARRAY, SCALAR
@@ -50,6 +51,7 @@ class Generated:
     # mapping proxy (a class's or an object's attributes) or a closure cell
     dependencies: tuple = ()
     cells: dict = field(default_factory=dict)  # free name of the source -> closure cell
+    inline: object = None  # a helper pair's halves as optimize.inline_pairs.InlineForm
 
     def is_stale(self) -> bool:
         """Whether a name it resolved (a user function, a global holding ``np.tanh``...) was
@@ -397,6 +399,16 @@ class _Builder:
         source = fwd.source() + "\n\n" + bwd.source()
         generated = self.compile(source, program, func, {fwd_name: _defaults(func)}, fwd_name)
         generated.backward = bwd_name
+        args = fn.tree.args
+        if not (typed or inout or shared_seed or args.vararg or args.kwarg or args.kwonlyargs):
+            returned_node = (
+                grads[0]
+                if len(grads) == 1 and single_gradient
+                else gast.Tuple(elts=list(grads), ctx=gast.Load())
+            )
+            generated.inline = inline_form(
+                program, positional_params(fn), saved, seed, returned_node, func
+            )
         return generated
 
     def compile(self, source: str, program: AdjointProgram, func, defaults, main) -> Generated:

@@ -21,6 +21,7 @@ Passes over the backward sweep, in order (one module per family):
   function does);
 * ``forward.fold_temporaries`` / ``coalesce_copies``: the forward sweep's single-use
   temporaries and join copies go back into whole expressions;
+* ``inline_pairs.inline_pairs``: straight-line helper pairs are written into the caller;
 * ``tape.compact_tape``: loop constants leave the tape, and the pushes of a block become
   one push of each value once (one pop).
 """
@@ -32,6 +33,7 @@ from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
 from .dead_code import eliminate_dead_code, exposed_reads, may_raise
 from .forward import coalesce_copies, fold_temporaries
+from .inline_pairs import inline_pairs
 from .propagation import propagate
 from .tape import compact_tape
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
@@ -64,6 +66,7 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     needed = keep | exposed_reads(backward)
     forward = eliminate_dead_code(program.forward, needed, may_raise(program.analysis))
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
+    inline_pairs(program)
     compact_tape(program)
     return program
 
