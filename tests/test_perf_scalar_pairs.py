@@ -450,7 +450,7 @@ def test_fast_call_path_checks_the_numbers_read_from_globals():
     np.testing.assert_allclose(first, numerical_gradient(uses_global_scale, (0.3,)), rtol=1e-6)
     SCALE = np.array([0.5, 1.5])
     try:
-        with pytest.raises(Exception, match="scalar|size-1|grad needs"):
+        with pytest.raises(Exception, match=r"scalar|size-1|grad needs"):
             g(0.3)  # an array output now: generated again, and refused by grad
     finally:
         SCALE = 2.0
@@ -492,7 +492,7 @@ def looping_field(u, n):
 def test_inlined_helpers_with_branches_loops_and_nesting():
     def f(x, y, n):
         acc = 0.0
-        for i in range(n):
+        for _outer in range(n):
             for _ in range(2):
                 a, b = branching_field(x + acc, y)
                 acc = acc + 0.1 * a * b + 0.01 * looping_field(acc, 3)
