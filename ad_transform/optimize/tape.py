@@ -111,7 +111,7 @@ def loop_constants(forward: list[gast.stmt], kinds: dict) -> set[str]:
 
     def visit(block: list[gast.stmt], looped: bool) -> None:
         for stmt in block:
-            for name in assigned(stmt):
+            for name in _own_stores(stmt):
                 stores[name] = stores.get(name, 0) + 1
                 if looped:
                     in_loops.add(name)
@@ -356,10 +356,19 @@ def _stores(stmt: gast.stmt) -> set[str]:
     """Every name ``stmt`` assigns, nested statements and ``for`` targets included."""
     found = set()
     for inner in all_statements([stmt]):
-        found.update(assigned(inner))
+        found.update(_own_stores(inner))
         if isinstance(inner, gast.For):
             found.update(n.id for n in gast.walk(inner.target) if isinstance(n, gast.Name))
     return found
+
+
+def _own_stores(stmt: gast.stmt) -> tuple[str, ...]:
+    """The names ``stmt`` itself assigns; a catching statement's test too (``emit`` writes
+    ``ran = False`` in its ``except`` branch)."""
+    names = assigned(stmt)
+    if getattr(stmt, "ad_catch", False) and isinstance(stmt.test, gast.Name):
+        names = (*names, stmt.test.id)
+    return names
 
 
 def _leaves_block(stmt: gast.stmt) -> bool:
