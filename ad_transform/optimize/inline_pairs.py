@@ -1,4 +1,4 @@
-"""Small helper pairs written into their caller, as a person inlines a two-line helper.
+"""Small helper pairs written into their caller's loops, as a person inlines a helper.
 
 A helper pair (``pipeline._Builder.helper_pair``) whose forward and backward halves are
 straight-line code with no tape of their own (``InlineForm``, recorded by ``emit_split``)
@@ -102,7 +102,7 @@ def _call_sites(program, fwd_name: str, bwd_name: str) -> list[tuple]:
     of each call found exactly once in each sweep."""
     forwards: dict[str, list] = {}
     backwards: dict[str, list] = {}
-    for block, stmt in _statements(program.forward):
+    for block, stmt in _looped_statements(program.forward, False):
         call = getattr(stmt, "value", None)
         if _calls(call, fwd_name) and isinstance(stmt, gast.Assign):
             target = stmt.targets[0]
@@ -117,14 +117,36 @@ def _call_sites(program, fwd_name: str, bwd_name: str) -> list[tuple]:
             if isinstance(saved, gast.Name):
                 backwards.setdefault(saved.id, []).append((block, stmt))
     mentioned = _calls_anywhere(program, fwd_name, bwd_name)
+    if not forwards:
+        return []
     sites = []
     for saved, found in forwards.items():
         back = backwards.get(saved, [])
         if len(found) == 1 and len(back) == 1:
             sites.append((*found[0], *back[0], saved))
-    if mentioned != 2 * len(sites):
+    if mentioned != 2 * len(_all_forward_calls(program, fwd_name)) or len(sites) != len(forwards):
         return []  # a call this pass does not understand: leave every one as it is
     return sites
+
+
+def _all_forward_calls(program, fwd_name: str) -> list:
+    return [
+        stmt
+        for _, stmt in _statements(program.forward)
+        if _calls(getattr(stmt, "value", None), fwd_name)
+    ]
+
+
+def _looped_statements(block: list[gast.stmt], looped: bool):
+    """(block, statement) of the statements inside loops: a call there runs many times,
+    where inlining pays; a call outside stays a call (the source names the helper)."""
+    for stmt in block:
+        if looped:
+            yield block, stmt
+        if isinstance(stmt, COMPOUND):
+            inner = looped or isinstance(stmt, (gast.For, gast.While))
+            yield from _looped_statements(stmt.body, inner)
+            yield from _looped_statements(stmt.orelse, inner)
 
 
 def _calls(node, name: str) -> bool:
