@@ -206,10 +206,12 @@ def _inline_site(program, form: InlineForm, fblock, fstmt, bblock, bstmt, saved_
     body = [_renamed(s, renames, substitute, bline) for s in form.backward]
     if isinstance(bcall.args[1], gast.Tuple):  # the adjoints of a tuple's elements
         body = _with_elements(body, seed, bcall.args[1], form, renames)
-    if any(seed in name_ids(s) for s in body):
+    returned = _renamed(form.returned, renames, substitute, bline)
+    if isinstance(bcall.args[1], gast.Tuple):
+        returned = _element_reads(returned, seed, bcall.args[1])
+    if any(seed in name_ids(s) for s in [*body, returned]):
         body.insert(0, _assign(seed, bcall.args[1], bline))
     backward = body
-    returned = _renamed(form.returned, renames, substitute, bline)
     if isinstance(bstmt, gast.AugAssign):
         last = gast.AugAssign(target=bstmt.target, op=bstmt.op, value=returned)
     else:
