@@ -174,6 +174,15 @@ class Analysis:
     # what is known of each value's rank, dtype and unit axes (shapes.py); empty for
     # code not specialised by shape
     shapes: ShapeFacts = field(default_factory=lambda: ShapeFacts({}, {}))
+    # free names (globals, closure variables) holding a Python number when it was
+    # analysed, treated as scalars: name -> namespace (a globals dict or a closure cell);
+    # the generated code is stale once one of them holds something else
+    scalar_globals: dict[str, object] = field(default_factory=dict)
+    # what the kinds of the results of user functions called here relied on by name
+    # (``result_dependencies``): the generated code is stale once one is rebound
+    call_dependencies: list = field(default_factory=list)
+    # names certainly holding a tuple of a known length -> the kinds of its elements
+    items: dict[str, tuple] = field(default_factory=dict)
 
     def class_of(self, atom: gast.expr) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)
@@ -234,10 +243,14 @@ def analyze(
     from .objects import resolve_objects
 
     classes = resolve_objects(ops, fn, param_classes or {})
+    numbers = scalar_free_names(fn)
     start = dict(param_kinds, **{c: SCALAR for c in counters})
-    kinds = _kinds(ops, start, fn)
+    start.update({name: SCALAR for name in numbers if name not in start})
+    items: dict[str, tuple] = {}
+    kinds = _kinds(ops, start, fn, items)
     if aliases.apply_kinds(ops, kinds, fn, _describe):
-        kinds = _kinds(ops, start, fn)
+        items = {}
+        kinds = _kinds(ops, start, fn, items)
     shape_facts = ShapeFacts({}, {})
     if param_shapes:
         kinds, shape_facts = _kinds_with_shapes(ops, start, fn, param_shapes, kinds)
@@ -268,6 +281,9 @@ def analyze(
         inout,
         classes,
         shapes=shape_facts,
+        scalar_globals=numbers,
+        call_dependencies=result_dependencies(ops, kinds, fn, {}),
+        items=items,
     )
     for op in ops:
         _mark_active(op, analysis)
@@ -283,6 +299,24 @@ def analyze(
     _check_in_place_calls(analysis)
     aliases.check_mutations(analysis)
     return analysis
+
+
+def scalar_free_names(fn: NormalizedFunction) -> dict[str, object]:
+    """Free names the function reads that hold a Python ``float`` or ``int`` now (a
+    module constant ``STEP = 0.01``), each with the namespace it is found in: the
+    globals, or the closure cell. They are scalars for the kinds; the generated code
+    records them (``pipeline.Generated.is_stale``), so that a rebinding to anything
+    but a number makes it generated again."""
+    parsed = fn.parsed
+    found = {}
+    for name in fn.free_names:
+        if name in parsed.lowered_objects or name in parsed.local_names:
+            continue
+        value = parsed.lookup(name)
+        if type(value) not in (float, int):
+            continue
+        found[name] = parsed.closure.get(name, parsed.globals)
+    return found
 
 
 def _collect(stmts, fn, depth: int, ops: list, counters: set, loop_variant: set) -> None:
@@ -329,7 +363,7 @@ def _kinds_with_shapes(
         if found == derived:
             break
         derived = found
-        kinds = _kinds(ops, start, fn, derived)
+        kinds = _kinds(ops, start, fn, derived=derived)
     return kinds, facts
 
 
@@ -969,38 +1003,231 @@ def atom_kind(atom: gast.expr, kinds: dict, fn: NormalizedFunction) -> str | Non
     return UNKNOWN
 
 
+class _Number:
+    """The object of a dependency on a free name that held a number (``STEP = 0.01``):
+    the code stays valid while the name holds any ``float`` or ``int``
+    (``pipeline.Generated.is_stale``)."""
+
+    def __repr__(self) -> str:
+        return "<any Python number>"
+
+
+ANY_NUMBER = _Number()
+
 _BOTTOM = "bottom"  # not known yet, during the fixpoint over loops
 
 
-def _kinds(ops: list[Op], start: dict, fn: NormalizedFunction, derived: dict | None = None) -> dict:
+def _kinds(
+    ops: list[Op],
+    start: dict,
+    fn: NormalizedFunction,
+    items_out: dict | None = None,
+    derived: dict | None = None,
+) -> dict:
     """Kinds of all names: joined over every assignment, iterated to a fixpoint for loops.
-    ``derived``: kinds proven by shape facts for statements (by ``id``) whose operands'
-    kinds leave theirs unknown."""
+
+    ``items_out`` receives the kinds of the elements of names known to hold a tuple of a
+    known length (``_output_items``). ``derived``: kinds proven by shape facts for
+    statements (by ``id``) whose operands' kinds leave theirs unknown."""
     kinds = dict(start)
+    items: dict[str, tuple] = {}
     assigned = {op.target for op in ops if op.target is not None}
     definitions = _definitions_of(ops)
     for _ in range(20):
         new = dict(start)
+        new_items: dict[str, tuple] = {}
         known = {**kinds, **new}  # the last sweep's kinds, updated by this one's
+        known_items = {**items}
         for op in ops:
             if op.target is None:
                 continue
-            kind = _output_kind(op, known, fn, assigned, definitions)
+            kind = _output_kind(op, known, fn, assigned, definitions, known_items)
             if kind == _BOTTOM:
                 continue
             if kind == UNKNOWN and derived:
                 kind = derived.get(id(op.stmt), UNKNOWN)
             previous = new.get(op.target, _BOTTOM)
             new[op.target] = known[op.target] = kind if previous in (_BOTTOM, kind) else UNKNOWN
-        if new == kinds:
+            elements = _output_items(op, known, fn, definitions, known_items)
+            if elements is not None and new[op.target] == SEQUENCE:
+                new_items[op.target] = known_items[op.target] = elements
+            else:
+                known_items.pop(op.target, None)
+        if new == kinds and new_items == items:
             break
-        kinds = new
+        kinds, items = new, new_items
     else:
         kinds = {name: (kind if name in start else UNKNOWN) for name, kind in kinds.items()}
+        items = {}
+    if items_out is not None:
+        items_out.update(items)
     return kinds
 
 
 _COPIES = (copy.copy, copy.deepcopy)  # compared by identity: functions
+
+
+def _output_items(
+    op: Op, kinds: dict, fn: NormalizedFunction, definitions: dict, items: dict
+) -> tuple | None:
+    """The kinds of the elements of the tuple ``op`` makes, when it is certainly a tuple of
+    a known length: a tuple display, a copy or an unpacking (``unpacked(t, 2)``) of one,
+    or the result of a user function that returns one (``helper_result``). Only names
+    bound once have them (a tuple never changes)."""
+    if len(definitions.get(op.target, ())) != 1:
+        return None
+    if op.form == BUILD and isinstance(op.value, gast.Tuple):
+        if any(isinstance(e, gast.Starred) for e in op.value.elts):
+            return None
+        return tuple(atom_kind(op.inputs[str(i)], kinds, fn) for i in range(len(op.value.elts)))
+    if op.form == COPY and isinstance(op.inputs["x"], gast.Name):
+        return items.get(op.inputs["x"].id)
+    if op.form == RULE and op.rule.primitive is runtime.unpacked:
+        whole, count = op.inputs.get("whole"), op.inputs.get("count")
+        elements = items.get(whole.id) if isinstance(whole, gast.Name) else None
+        if elements is not None and isinstance(count, gast.Constant):
+            return elements if count.value == len(elements) else None
+        return None
+    if op.form == USER_CALL:
+        return _user_call_result(op, kinds, fn)[1]
+    return None
+
+
+def tuple_element(op: Op, items: dict) -> int | None:
+    """``t[i]`` of a name ``t`` known to hold a tuple (``_output_items``) with a constant
+    index in range: the element's position, else None."""
+    if op.form != RULE or op.rule.primitive is not operator.getitem:
+        return None
+    whole, index = op.inputs.get("x"), op.inputs.get("index")
+    if not isinstance(whole, gast.Name) or whole.id not in items:
+        return None
+    if not isinstance(index, gast.Constant) or type(index.value) is not int:
+        return None
+    length = len(items[whole.id])
+    if not -length <= index.value < length:
+        return None
+    return index.value % length
+
+
+def _user_call_result(op: Op, kinds: dict, fn: NormalizedFunction) -> tuple:
+    """(kind, element kinds) of what a plain call of a user function returns, given the
+    kinds of its arguments here (``helper_result``); (UNKNOWN, None) for calls of
+    methods, with ``*args``/``**kwargs``, or of objects."""
+    if (
+        op.call_args is not None
+        or op.spread is not None
+        or op.spread_keywords
+        or op.keyword_rest
+        or op.arg_classes
+        or not isinstance(op.callee, types.FunctionType)
+    ):
+        return UNKNOWN, None
+    try:
+        signature = inspect.signature(op.callee, follow_wrapped=False)
+    except (TypeError, ValueError):
+        return UNKNOWN, None
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+        return UNKNOWN, None
+    param_kinds = tuple(
+        atom_kind(op.inputs[p], kinds, fn) if p in op.inputs else UNKNOWN
+        for p in signature.parameters
+    )
+    return helper_result(op.callee, param_kinds)
+
+
+# (function, parameter kinds) -> (kind, element kinds, dependencies); emptied at the
+# start of each transformation (``forget_helper_results``): a helper's result depends on
+# the functions and numbers it finds by name, which may be rebound between two
+_helper_results: dict = {}
+_in_progress: set = set()
+
+
+def forget_helper_results() -> None:
+    """Forget the results of the helpers' kinds analyses (``helper_result``)."""
+    _helper_results.clear()
+
+
+def helper_result(callee: types.FunctionType, param_kinds: tuple) -> tuple:
+    """(kind, element kinds) of the value the user function ``callee`` returns when its
+    parameters have ``param_kinds``: its own kinds analysis, as its helper pair's
+    (``pipeline._Builder.helper_pair``, whose cache key holds the same kinds) makes it.
+    (UNKNOWN, None) where it cannot be analysed, and for a call of a function whose
+    result is being worked out (recursion)."""
+    return _helper_summary(callee, param_kinds)[:2]
+
+
+def helper_dependencies(callee: types.FunctionType, param_kinds: tuple) -> list:
+    """The ``(namespace, name, object)`` bindings ``helper_result`` relied on."""
+    return _helper_summary(callee, param_kinds)[2]
+
+
+def _helper_summary(callee: types.FunctionType, param_kinds: tuple) -> tuple:
+    key = (callee, param_kinds)
+    cached = _helper_results.get(key)
+    if cached is not None:
+        return cached
+    if key in _in_progress:
+        return UNKNOWN, None, []
+    _in_progress.add(key)
+    try:
+        result = _analyse_result(callee, param_kinds)
+    except (ADTransformError, OSError, TypeError, ValueError):
+        result = (UNKNOWN, None, [])  # the call itself is analysed (or refused) when reached
+    finally:
+        _in_progress.discard(key)
+    _helper_results[key] = result
+    return result
+
+
+def _analyse_result(callee: types.FunctionType, param_kinds: tuple) -> tuple:
+    from .normalize import normalize
+    from .objects import resolve_objects
+    from .parse import parse_function
+
+    fn = normalize(parse_function(callee), procedure=True)
+    params = list(inspect.signature(callee, follow_wrapped=False).parameters)
+    ops: list[Op] = []
+    counters: set[str] = set()
+    _collect(fn.body, fn, 0, ops, counters, set())
+    resolve_objects(ops, fn, {})
+    numbers = scalar_free_names(fn)
+    start = dict(zip(params, param_kinds), **{c: SCALAR for c in counters})
+    start.update({name: SCALAR for name in numbers if name not in start})
+    items: dict = {}
+    kinds = _kinds(ops, start, fn, items)
+    if aliases.apply_kinds(ops, kinds, fn, _describe):
+        items = {}
+        kinds = _kinds(ops, start, fn, items)
+    result = ops[-1].inputs.get("value") if ops and ops[-1].form == RETURN else None
+    if result is None:
+        return UNKNOWN, None, []
+    kind = atom_kind(result, kinds, fn)
+    elements = items.get(result.id) if isinstance(result, gast.Name) else None
+    return kind, elements, result_dependencies(ops, kinds, fn, numbers)
+
+
+def result_dependencies(ops: list[Op], kinds: dict, fn: NormalizedFunction, numbers: dict) -> list:
+    """What the kinds of ``ops`` relied on by name: the free names holding numbers
+    (``pipeline.ANY_NUMBER``) and the user functions called by name, with what those
+    relied on in turn."""
+    found = [(namespace, name, ANY_NUMBER) for name, namespace in numbers.items()]
+    parsed = fn.parsed
+    for op in ops:
+        if op.form != USER_CALL:
+            continue
+        func = op.stmt.value.func if isinstance(op.stmt.value, gast.Call) else None
+        if isinstance(func, gast.Name):
+            found.append((parsed.closure.get(func.id, parsed.globals), func.id, op.callee))
+        if isinstance(op.callee, types.FunctionType) and op.call_args is None:
+            try:
+                names = list(inspect.signature(op.callee, follow_wrapped=False).parameters)
+            except (TypeError, ValueError):
+                continue
+            param_kinds = tuple(
+                atom_kind(op.inputs[p], kinds, fn) if p in op.inputs else UNKNOWN for p in names
+            )
+            found.extend(helper_dependencies(op.callee, param_kinds))
+    return found
 
 
 def _output_kind(
@@ -1009,6 +1236,7 @@ def _output_kind(
     fn: NormalizedFunction,
     assigned: set[str] = frozenset(),
     definitions: dict | None = None,
+    items: dict | None = None,
 ) -> str | None:
     if op.form in MUTATIONS:
         return kinds.get(op.target, _BOTTOM)
@@ -1023,6 +1251,11 @@ def _output_kind(
         return atom_kind(op.inputs["x"], kinds, fn)
     if op.form == FIELD:
         return _field_kind(op, kinds, fn, definitions or {})
+    if op.form == USER_CALL:
+        return _user_call_result(op, kinds, fn)[0]
+    position = tuple_element(op, items or {})
+    if position is not None:  # t[0] of a tuple whose elements' kinds are known
+        return items[op.inputs["x"].id][position]
     if op.form == BUILD:
         return DICT if isinstance(op.value, gast.Dict) else SEQUENCE
     if op.form == RULE and op.rule.sequence_form is not None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import leaf_kinds, pytree, runtime
+from .analyze import ANY_NUMBER
 from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
 from .objects import TheClass, is_user_class
@@ -184,8 +185,10 @@ class _Transformed:
 
     def _remember_fast_path(self, key: tuple, generated: Generated) -> None:
         """Calls with these argument types may skip the checks: floats need no conversion,
-        arrays only a dtype check, and no user function it calls can be redefined."""
-        if generated.dependencies or self.has_aux:
+        arrays only a dtype check, and no user function it calls can be redefined. Numbers
+        it read from globals (``analyze.ANY_NUMBER``) are checked (``Generated.is_stale``)."""
+        numbers_only = all(obj is ANY_NUMBER for _, _, obj in generated.dependencies)
+        if not numbers_only or self.has_aux:
             return
         arrays = []
         for i in self._positions:
@@ -193,7 +196,8 @@ class _Transformed:
                 arrays.append(i)
             elif not (key[i] is float or issubclass(key[i], np.floating)):
                 return
-        self._fast[key] = (generated.function, tuple(arrays), generated)
+        checked = bool(generated.dependencies)
+        self._fast[key] = (generated.function, tuple(arrays), generated, checked)
 
     @property
     def source(self) -> str:
@@ -272,8 +276,10 @@ class GradientFunction(_Transformed):
             return self._call(args, kwargs)
         entry = self._fast.get(_call_key(args))
         if entry is not None and not kwargs:
-            function, arrays, self._last = entry
-            if not arrays or all(args[i].dtype.kind == "f" for i in arrays):
+            function, arrays, self._last, checked = entry
+            if (not arrays or all(args[i].dtype.kind == "f" for i in arrays)) and not (
+                checked and self._last.is_stale()
+            ):
                 return function(*args)
         return self._call(args, kwargs)
 

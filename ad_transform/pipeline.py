@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import gast
 
 from . import runtime
-from .analyze import Analysis, Op, analyze
+from .analyze import ANY_NUMBER, Analysis, Op, analyze, forget_helper_results
 from .callables import code_name
 from .dispatch import dynamic_pair, is_dynamic
 from .effects import effect_dependencies
@@ -26,6 +26,7 @@ from .lower.signature import spread_signature, spread_varargs
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
+from .optimize.inline_pairs import inline_form
 from .parse import is_missing, parse_function
 from .reverse import JOINT, SPLIT, AdjointProgram, HelperPair, name_node, reverse
 from .rules.registry import ARRAY, SCALAR
@@ -33,6 +34,7 @@ from .rules.registry import ARRAY, SCALAR
 GRAD, VALUE_AND_GRAD, VJP = "grad", "value_and_grad", "vjp"
 
 _lock = threading.RLock()
+
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -50,13 +52,17 @@ class Generated:
     # mapping proxy (a class's or an object's attributes) or a closure cell
     dependencies: tuple = ()
     cells: dict = field(default_factory=dict)  # free name of the source -> closure cell
+    inline: object = None  # a helper pair's halves as optimize.inline_pairs.InlineForm
 
     def is_stale(self) -> bool:
         """Whether a name it resolved (a user function, a global holding ``np.tanh``...) was
         rebound since it was generated."""
         for namespace, name, obj in self.dependencies:
             current = namespace.get(name) if hasattr(namespace, "get") else _cell_value(namespace)
-            if current is not obj:
+            if obj is ANY_NUMBER:
+                if type(current) not in (float, int):
+                    return True
+            elif current is not obj:
                 return True
         return False
 
@@ -147,6 +153,7 @@ class _Builder:
     ) -> Generated:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
+        forget_helper_results()  # names may have been rebound since the last one
         parsed = parse_function(func)
         declared = parsed.tree.args
         spread = len(kinds) - len(declared.posonlyargs) - len(declared.args)
@@ -426,6 +433,16 @@ class _Builder:
         source = fwd.source() + "\n\n" + bwd.source()
         generated = self.compile(source, program, func, {fwd_name: _defaults(func)}, fwd_name)
         generated.backward = bwd_name
+        args = fn.tree.args
+        if not (typed or inout or shared_seed or args.vararg or args.kwarg or args.kwonlyargs):
+            returned_node = (
+                grads[0]
+                if len(grads) == 1 and single_gradient
+                else gast.Tuple(elts=list(grads), ctx=gast.Load())
+            )
+            generated.inline = inline_form(
+                program, positional_params(fn), saved, seed, returned_node, func
+            )
         return generated
 
     def compile(self, source: str, program: AdjointProgram, func, defaults, main) -> Generated:
@@ -482,6 +499,9 @@ def _dependencies(program: AdjointProgram) -> tuple:
                 found.append((inner.closure.get(name, inner.globals), name, obj))
     found.extend(_name_dependencies(program))
     found.extend(program.analysis.shapes.constants)  # numbers the code is specialised on
+    for name, namespace in program.analysis.scalar_globals.items():
+        found.append((namespace, name, ANY_NUMBER))
+    found.extend(program.analysis.call_dependencies)
     found.extend(parsed.dependencies)  # functions the lowering specialised calls on
     for pair in program.pairs_used:
         generated = getattr(pair, "generated", None)

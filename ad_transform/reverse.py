@@ -34,6 +34,7 @@ from .analyze import (
     USER_CALL,
     Analysis,
     Op,
+    tuple_element,
 )
 from .callables import code_name
 from .names import Bindings
@@ -135,6 +136,22 @@ class _Reverser:
         )
         # in-out parameters' adjoints: given to the backward sweep, not zero-initialised
         self.inout_adjoints = {p: self.adjoint_name(p) for p in analysis.inout}
+        # tuples whose adjoint is kept as one adjoint per element (``split_tuples``)
+        self.split = split_tuples(analysis)
+
+    def element_adjoint(self, whole: str, position: int) -> str:
+        """The adjoint of element ``position`` of the split tuple ``whole``."""
+        key = f"{whole}[{position}]"  # never a primal name
+        if key not in self.adjoints:
+            name = self.names.fresh(f"d{whole}_{position}")
+            self.adjoints[key] = name
+            self.adjoint_kinds[name] = self.analysis.items[whole][position]
+        return self.adjoints[key]
+
+    def element_adjoints(self, whole: str) -> list[str | None]:
+        """The adjoints of the elements of ``whole`` that received contributions (the uses
+        come before the definition in the backward sweep); None for the others (zero)."""
+        return [self.adjoints.get(f"{whole}[{i}]") for i in range(len(self.analysis.items[whole]))]
 
     def adjoint_name(self, primal: str) -> str:
         if primal not in self.adjoints:
@@ -226,11 +243,18 @@ class _Reverser:
         restore = []
         if reads:
             self.reads[id(op.stmt)] = reads
-            restore = [self.popped(reads, op)]
+            restore = [self.popped(reads, op, slot=("reads", id(op.stmt)))]
         if op.form in MUTATIONS or op.target is None:
             return restore + code  # the object's adjoint lives on across the change
-        reset = assign(self.adjoint_name(op.target), gast.Constant(value=0.0, kind=None))
-        return restore + code + [self.located(reset, op)]
+        adjoints = (
+            [a for a in self.element_adjoints(op.target) if a is not None]
+            if op.target in self.split
+            else [self.adjoint_name(op.target)]
+        )
+        resets = [
+            self.located(assign(a, gast.Constant(value=0.0, kind=None)), op) for a in adjoints
+        ]
+        return restore + code + resets
 
     def undo_statement(self, op: Op, depth: int) -> list[gast.stmt]:
         """``a[i] = v`` with no derivative to pass on is still undone: the array (or another
@@ -241,7 +265,7 @@ class _Reverser:
         if not reads:
             return code
         self.reads[id(op.stmt)] = reads
-        return [self.popped(reads, op), *code]
+        return [self.popped(reads, op, slot=("reads", id(op.stmt))), *code]
 
     def restore_item(self, op: Op) -> gast.stmt:
         if self.analysis.kinds.get(op.target) in (DICT, UNKNOWN):  # the old value, or no key
@@ -272,7 +296,7 @@ class _Reverser:
         if getattr(stmt, "ad_exit_guard", False):
             self.guards[-1].append(stmt.test.id)  # its last value, then true: no pop here
             return [node]
-        return [_located(self.popped([stmt.test.id]), stmt), node]
+        return [_located(self.popped([stmt.test.id], slot=("test", id(stmt))), stmt), node]
 
     def unused_counter(self) -> str:
         """The target of the backward sweep's loops, which nothing reads: one name (``_``
@@ -310,7 +334,7 @@ class _Reverser:
         )
         if depth == 0:
             return [node]
-        return [_located(self.popped([counter, *guards]), stmt), node]
+        return [_located(self.popped([counter, *guards], slot=("loop", id(stmt))), stmt), node]
 
     def header_resets(self, stmt) -> list[gast.stmt]:
         """The loop header assigns its targets afresh each iteration, with no derivative:
@@ -324,8 +348,9 @@ class _Reverser:
             if t in self.adjoints
         ]
 
-    def popped(self, names: list[str], op: Op | None = None) -> gast.stmt:
-        """``a, b = pop()``: restore values the forward sweep pushed."""
+    def popped(self, names: list[str], op: Op | None = None, slot=None) -> gast.stmt:
+        """``a, b = pop()``: restore values the forward sweep pushed; ``slot`` names the
+        push it undoes (the same on both: ``optimize/tape.py`` merges them)."""
         targets = (
             name_node(names[0], store=True)
             if len(names) == 1
@@ -335,6 +360,7 @@ class _Reverser:
             targets, gast.Call(func=name_node(self.tape_name("pop")), args=[], keywords=[])
         )
         stmt.ad_pure = False
+        stmt.ad_tape_slot = slot
         return self.located(stmt, op) if op is not None else stmt
 
     def popped_into(self, target: gast.expr) -> gast.stmt:
@@ -345,7 +371,7 @@ class _Reverser:
         stmt.ad_pure = False
         return stmt
 
-    def pushed(self, names: list[str] | gast.expr, like) -> gast.stmt:
+    def pushed(self, names: list[str] | gast.expr, like, slot=None) -> gast.stmt:
         if isinstance(names, gast.AST):
             value = names
         elif len(names) == 1:
@@ -357,6 +383,7 @@ class _Reverser:
         )
         stmt.ad_pure = False
         stmt.ad_tape_push = True  # reads values, changes none: expressions may move past it
+        stmt.ad_tape_slot = slot  # the pop that undoes it has the same
         _located(stmt, like)
         stmt.origin_line = getattr(like, "origin_line", None)
         return stmt
@@ -418,7 +445,7 @@ class _Reverser:
                 node.ad_context = getattr(stmt, "ad_context", None) is not None
                 recorded = not getattr(stmt, "ad_exit_guard", False) and not node.ad_context
                 if id(stmt) in self.replayed and depth > 0 and recorded:
-                    out.append(self.pushed([stmt.test.id], stmt))
+                    out.append(self.pushed([stmt.test.id], stmt, slot=("test", id(stmt))))
             elif isinstance(stmt, (gast.For, gast.While)):
                 out.extend(self.forward_loop(stmt, depth))
             elif isinstance(stmt, gast.Break):
@@ -539,12 +566,12 @@ class _Reverser:
             )
             before.append(_located(assign(counter, trips), stmt))
             if depth > 0:
-                after.append(self.pushed([counter, *guards], stmt))
+                after.append(self.pushed([counter, *guards], stmt, slot=("loop", id(stmt))))
         elif counter is not None:
             before.append(_located(assign(counter, gast.Constant(value=0, kind=None)), stmt))
             body.insert(0, _located(accumulate(counter, gast.Constant(value=1, kind=None)), stmt))
             if depth > 0:
-                after.append(self.pushed([counter, *guards], stmt))
+                after.append(self.pushed([counter, *guards], stmt, slot=("loop", id(stmt))))
         if isinstance(stmt, gast.For):
             node = gast.For(
                 target=stmt.target,
@@ -611,6 +638,9 @@ class _Reverser:
             if getattr(stmt, "ad_alias_after", None) is not None:
                 helper = stmt.ad_alias_after
                 stmt.value.func = name_node(self.bindings.reference(helper.__name__, helper))
+            source = _tuple_source(op, self.analysis.items)
+            if source is not None and op.form == RULE:
+                stmt.value = clone(source)  # ``unpacked(t, 2)`` of a pair is t itself
             if getattr(stmt, "ad_in_place", None) is not None:
                 stmt.value = self.in_place(stmt)
                 if stmt.ad_in_place_refusal is not None:
@@ -635,7 +665,7 @@ class _Reverser:
                 ]
             out.append(stmt)
         if id(op.stmt) in self.reads:
-            out.append(self.pushed(self.reads[id(op.stmt)], op.stmt))
+            out.append(self.pushed(self.reads[id(op.stmt)], op.stmt, slot=("reads", id(op.stmt))))
         return out
 
     def dict_receiver_check(self, op: Op) -> list[gast.stmt]:
@@ -779,6 +809,9 @@ class _Reverser:
         if op.form == USER_CALL and op.writes:
             self.in_out_call_adjoint(op)
             return
+        if op.target in self.split:
+            self.split_tuple_adjoint(op)
+            return
         g = name_node(self.adjoint_name(op.target))
         if op.form == COPY:
             self.contribute(op.inputs["x"], g, op)
@@ -812,6 +845,30 @@ class _Reverser:
             self.append_adjoint(op, g)
         elif op.form == EXTEND:
             self.extend_adjoint(op, g)
+
+    def split_tuple_adjoint(self, op: Op) -> None:
+        """The adjoint of a statement making a split tuple ``t``, from the adjoints of its
+        elements ``dt_0, dt_1, ...``: a display passes each to its element, a copy or an
+        unpacking to the elements of its source, a user function's backward half gets them
+        as one tuple."""
+        elements = self.element_adjoints(op.target)
+        if op.form == BUILD:
+            for position in op.active_inputs:
+                element = elements[int(position)]
+                if element is not None:
+                    self.contribute(op.inputs[position], name_node(element), op)
+        elif op.form == USER_CALL:
+            parts = [
+                name_node(e) if e is not None else gast.Constant(value=0.0, kind=None)
+                for e in elements
+            ]
+            self.user_call_contributions(op, gast.Tuple(elts=parts, ctx=gast.Load()))
+        else:  # a copy, or ``unpacked(t, n)`` of a tuple of n elements
+            source = _tuple_source(op, self.analysis.items).id
+            for position, mine in enumerate(elements):
+                if mine is not None:
+                    theirs = self.element_adjoint(source, position)
+                    self.emit(accumulate(theirs, name_node(mine)), op)
 
     def built_element_adjoint(self, op: Op, g: gast.Name, position: int) -> gast.expr:
         """The adjoint of one element of a display: ``g[position]`` of a list or tuple,
@@ -944,6 +1001,10 @@ class _Reverser:
         self.emit(self.restore_item(op), op)
 
     def rule_adjoint(self, op: Op, g: gast.Name) -> None:
+        position = tuple_element(op, self.analysis.items)
+        if position is not None and op.inputs["x"].id in self.split:
+            self.emit(accumulate(self.element_adjoint(op.inputs["x"].id, position), g), op)
+            return
         if self.indexes_in_place(op):
             self.item_read_adjoint(op, g)
             return
@@ -1114,6 +1175,69 @@ class _Reverser:
         self.emit(assign(target, call), op)
         for param, temp in zip(pair.grad_params, temps):
             self.contribute(op.inputs[param], name_node(temp), op)
+
+
+def split_tuples(analysis: Analysis) -> set[str]:
+    """Names of tuples of a known length (``Analysis.items``) whose every use is an element
+    read with a constant index (``t[0]``), or a copy or unpacking into another such
+    tuple; made by a display, a copy or unpacking of another such tuple, or a call of a
+    user function (not one changing its arguments in place). Their adjoints are kept
+    element by element, as plain numbers (only tuples of numbers are split)."""
+    items = analysis.items
+    split = {
+        name
+        for name, kinds in items.items()
+        if all(k == SCALAR for k in kinds) and not _is_seed_like(name, analysis)
+    }
+    definitions = {op.target: op for op in analysis.ops if op.target in items}
+    changed = True
+    while changed:
+        changed = False
+        for op in analysis.ops:
+            used = [a.id for a in op.inputs.values() if isinstance(a, gast.Name)]
+            used += [a.id for a in op.writes.values()]
+            if op.form in MUTATIONS and op.target in split:
+                used.append(op.target)
+            for name in set(used) & split:
+                if tuple_element(op, items) is not None and op.inputs["x"].id == name:
+                    continue
+                source = _tuple_source(op, items)
+                if source is not None and source.id == name and op.target in split:
+                    continue
+                split.discard(name)
+                changed = True
+        for name in list(split):
+            op = definitions.get(name)
+            source = _tuple_source(op, items)
+            allowed = op is not None and (
+                (op.form == BUILD and isinstance(op.value, gast.Tuple))
+                or (op.form == USER_CALL and not op.writes and op.result_used)
+                or (source is not None and source.id in split)
+            )
+            if not allowed:
+                split.discard(name)
+                changed = True
+    return split
+
+
+def _is_seed_like(name: str, analysis: Analysis) -> bool:
+    """The returned value, or an in-out parameter: its adjoint comes whole from outside."""
+    result = analysis.result
+    return (isinstance(result, gast.Name) and result.id == name) or name in analysis.inout
+
+
+def _tuple_source(op: Op | None, items: dict) -> gast.Name | None:
+    """``t`` in ``s = t`` or ``s = unpacked(t, n)`` where ``t`` is a tuple of n elements
+    (then ``s`` has its ``items``)."""
+    if op is None or op.target not in items:
+        return None
+    if op.form == COPY and isinstance(op.inputs.get("x"), gast.Name):
+        source = op.inputs["x"]
+    elif op.form == RULE and op.rule.primitive is runtime.unpacked:
+        source = op.inputs["whole"]
+    else:
+        return None
+    return source if isinstance(source, gast.Name) and source.id in items else None
 
 
 def _distinct(constants: list) -> bool:

@@ -20,7 +20,10 @@ Passes over the backward sweep, in order (one module per family):
   ``math`` functions, divisions and powers, so that the gradient raises where the
   function does);
 * ``forward.fold_temporaries`` / ``coalesce_copies``: the forward sweep's single-use
-  temporaries and join copies go back into whole expressions.
+  temporaries and join copies go back into whole expressions;
+* ``inline_pairs.inline_pairs``: straight-line helper pairs are written into the caller;
+* ``tape.compact_tape``: loop constants leave the tape, and the pushes of a block become
+  one push of each value once (one pop).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
 from .dead_code import eliminate_dead_code, exposed_reads, may_raise
 from .forward import coalesce_copies, fold_temporaries
+from .inline_pairs import inline_pairs
 from .propagation import propagate
+from .tape import compact_tape
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
 
 
@@ -61,12 +66,15 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     needed = keep | exposed_reads(backward)
     forward = eliminate_dead_code(program.forward, needed, may_raise(program.analysis))
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
+    inline_pairs(program)
+    compact_tape(program)
     return program
 
 
 __all__ = [
     "assign_known_zeros",
     "coalesce_copies",
+    "compact_tape",
     "drop_dead_stores",
     "eliminate_dead_code",
     "fold_temporaries",

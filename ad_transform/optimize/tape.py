@@ -1,0 +1,397 @@
+"""The scalar tape: each value stored once per iteration, loop constants never.
+
+The reverse stage pushes, after each statement in a loop, the loop-variant values its
+adjoint reads (``push((u, v9))``), and pops them right before that adjoint. Two passes
+over the finished sweeps make the tape what a person keeps:
+
+* ``drop_loop_constants``: a value computed in a loop from numbers that no loop changes
+  (``v8 = 0.5 * h``, ``v1 = -k`` with ``h``, ``k`` scalars) is the same in every
+  iteration; the backward sweep reads the value the forward sweep left, so it is taken
+  off every push and pop;
+* ``merge_pushes``: the pushes of one block (a loop body, a branch) become one push of a
+  tuple with each name once, at the place of the last of them, and one pop, at the place
+  of the first pop in the backward sweep. A group ends before a statement that assigns a
+  name in it (its pushes saved different values) or may leave the block (``break``).
+
+Pushes and pops are matched by ``ad_tape_slot`` (set by the reverse stage on both). A
+group is merged only where its pops are all in one backward block, in the reverse order
+of the pushes: the tape is a stack, so everything pushed between two pushes of the group
+is popped between their pops, before and after the merge alike. Between the merged pop
+and the place of an old pop nothing assigns the names of the group (the backward sweep
+assigns primal names only by pops, and a pop of such a name restores the same value).
+"""
+
+from __future__ import annotations
+
+import math
+
+import gast
+
+from ..nodes import clone
+from ..rules.registry import SCALAR
+from .walk import COMPOUND, all_statements, assigned, target_name
+
+_ARITHMETIC = (gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant, gast.Load)
+_ARITHMETIC_PARTS = (gast.operator, gast.unaryop)
+
+
+def compact_tape(program) -> None:
+    """Drop loop constants from the tape and merge the pushes of each block."""
+    tape = getattr(program, "tape", None)
+    if not tape:
+        return
+    push, pop = tape["push"], tape["pop"]
+    pops = _pops_by_slot(program.backward, pop)
+    pushes = _pushes_by_slot(program.forward, push)
+    kinds = program.analysis.kinds
+    constants = loop_constants(program.forward, kinds)
+    if constants:
+        _drop_names(constants, program.backward, pushes, pops, push, pop)
+    recompute = _Recomputable(program.fn.parsed.lookup, kinds)
+    _merge_block(program.forward, pushes, pops, push, pop, recompute)
+
+
+# ``math`` functions a value is computed again from (in the backward sweep) rather than
+# kept on the tape: pure, and exact again on the same argument
+_RECOMPUTED = frozenset(
+    [
+        "sin",
+        "cos",
+        "tan",
+        "exp",
+        "expm1",
+        "log",
+        "log1p",
+        "sqrt",
+        "tanh",
+        "sinh",
+        "cosh",
+        "atan",
+        "asinh",
+        "erf",
+    ]
+)
+
+
+class _Recomputable:
+    """``s = math.sin(u)`` where ``u`` is on the tape too: ``s`` is left off and computed
+    again after the pop, as a person keeps the angle, not its sine (``merge_pushes``)."""
+
+    def __init__(self, lookup, kinds: dict) -> None:
+        self.lookup = lookup
+        self.kinds = kinds
+
+    def argument(self, stmt: gast.stmt) -> str | None:
+        """The name ``u`` of ``s = math.f(u)`` between numbers, else None."""
+        name = target_name(stmt)
+        value = getattr(stmt, "value", None)
+        if name is None or self.kinds.get(name) != SCALAR or not isinstance(value, gast.Call):
+            return None
+        func = value.func
+        if (
+            value.keywords
+            or len(value.args) != 1
+            or not isinstance(value.args[0], gast.Name)
+            or not isinstance(func, gast.Attribute)
+            or not isinstance(func.value, gast.Name)
+            or func.attr not in _RECOMPUTED
+            or self.lookup(func.value.id) is not math
+            or self.kinds.get(value.args[0].id) != SCALAR
+        ):
+            return None
+        return value.args[0].id
+
+
+def loop_constants(forward: list[gast.stmt], kinds: dict) -> set[str]:
+    """Names assigned once, in a loop, by arithmetic on numbers no loop assigns (or on
+    other such names): the same value in every iteration."""
+    in_loops: set[str] = set()
+    stores: dict[str, int] = {}
+    candidates: dict[str, gast.expr] = {}
+
+    def visit(block: list[gast.stmt], looped: bool) -> None:
+        for stmt in block:
+            for name in _own_stores(stmt):
+                stores[name] = stores.get(name, 0) + 1
+                if looped:
+                    in_loops.add(name)
+            if isinstance(stmt, gast.For):
+                for node in gast.walk(stmt.target):
+                    if isinstance(node, gast.Name):
+                        stores[node.id] = stores.get(node.id, 0) + 1
+                        in_loops.add(node.id)
+            name = target_name(stmt)
+            pure = getattr(stmt, "ad_pure", True) is not False
+            if looped and name is not None and pure and _is_arithmetic(stmt.value):
+                candidates[name] = stmt.value
+            if isinstance(stmt, COMPOUND):
+                inner = looped or isinstance(stmt, (gast.For, gast.While))
+                visit(stmt.body, inner)
+                visit(stmt.orelse, inner)
+
+    visit(forward, False)
+    constants: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, value in candidates.items():
+            if name in constants or stores.get(name) != 1:
+                continue
+            operands = [n.id for n in gast.walk(value) if isinstance(n, gast.Name)]
+            if all(
+                o in constants or (o not in in_loops and kinds.get(o) == SCALAR) for o in operands
+            ):
+                constants.add(name)
+                changed = True
+    return constants
+
+
+def _is_arithmetic(value: gast.expr) -> bool:
+    """Operators on names and constants only (no call, no subscript, no attribute)."""
+    return all(isinstance(n, _ARITHMETIC + _ARITHMETIC_PARTS) for n in gast.walk(value))
+
+
+def _pushed_names(stmt: gast.stmt, push: str) -> list[str] | None:
+    """``push(a)`` / ``push((a, b))``: the names, else None."""
+    value = getattr(stmt, "value", None)
+    if not (
+        isinstance(stmt, gast.Expr)
+        and isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Name)
+        and value.func.id == push
+        and len(value.args) == 1
+    ):
+        return None
+    return _names_of(value.args[0])
+
+
+def _popped_names(stmt: gast.stmt, pop: str) -> list[str] | None:
+    """``a = pop()`` / ``a, b = pop()``: the names, else None."""
+    value = getattr(stmt, "value", None)
+    if not (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Name)
+        and value.func.id == pop
+        and not value.args
+    ):
+        return None
+    return _names_of(stmt.targets[0])
+
+
+def _names_of(node: gast.expr) -> list[str] | None:
+    if isinstance(node, gast.Name):
+        return [node.id]
+    elements = node.elts if isinstance(node, gast.Tuple) else []
+    if elements and all(isinstance(e, gast.Name) for e in elements):
+        return [e.id for e in elements]
+    return None
+
+
+def _pops_by_slot(backward: list[gast.stmt], pop: str) -> dict:
+    """slot -> (the block holding its pop, the pop), for slots popped exactly once."""
+    found: dict = {}
+    twice = set()
+
+    def visit(block: list[gast.stmt]) -> None:
+        for stmt in block:
+            slot = getattr(stmt, "ad_tape_slot", None)
+            if slot is not None and _popped_names(stmt, pop) is not None:
+                if slot in found:
+                    twice.add(slot)
+                found[slot] = (block, stmt)
+            if isinstance(stmt, COMPOUND):
+                visit(stmt.body)
+                visit(stmt.orelse)
+
+    visit(backward)
+    return {slot: entry for slot, entry in found.items() if slot not in twice}
+
+
+def _pushes_by_slot(forward: list[gast.stmt], push: str) -> dict:
+    """slot -> its push, for slots pushed exactly once (with names)."""
+    found: dict = {}
+    twice = set()
+    for stmt in all_statements(forward):
+        slot = getattr(stmt, "ad_tape_slot", None)
+        if slot is not None and getattr(stmt, "ad_tape_push", False):
+            if slot in found or _pushed_names(stmt, push) is None:
+                twice.add(slot)
+            found[slot] = stmt
+    return {slot: stmt for slot, stmt in found.items() if slot not in twice}
+
+
+def _drop_names(
+    names: set[str], backward: list[gast.stmt], pushes: dict, pops: dict, push: str, pop: str
+) -> None:
+    """Take ``names`` off every push and pop; a name also in a push or pop this pass
+    cannot edit stays everywhere."""
+    editable = {slot for slot in pushes if slot in pops}
+    for slot, stmt in pushes.items():
+        if slot not in editable:
+            names -= set(_pushed_names(stmt, push) or ())
+    for stmt in all_statements(backward):
+        popped = _popped_names(stmt, pop)
+        if popped is not None and getattr(stmt, "ad_tape_slot", None) not in editable:
+            names -= set(popped)
+    for slot in editable:
+        pushed = _pushed_names(pushes[slot], push)
+        popped = _popped_names(pops[slot][1], pop)
+        if pushed != popped or not names.intersection(pushed):
+            continue
+        kept = [n for n in pushed if n not in names]
+        _rewrite(pushes, pops, slot, kept, push, pop)
+
+
+def _rewrite(pushes: dict, pops: dict, slot, kept: list[str], push: str, pop: str) -> None:
+    """Make the push and the pop of ``slot`` save ``kept`` (nothing: both go)."""
+    old_push = pushes[slot]
+    block, old_pop = pops[slot]
+    if not kept:
+        old_push.ad_tape_removed = True
+        block.remove(old_pop)
+        del pops[slot]
+        return
+    value = _tuple_or_name(kept, gast.Load())
+    old_push.value = gast.Call(func=_name(push, gast.Load()), args=[value], keywords=[])
+    _forget(old_push)
+    old_pop.targets = [_tuple_or_name(kept, gast.Store())]
+    _forget(old_pop)
+
+
+def _merge_block(
+    block: list[gast.stmt], pushes: dict, pops: dict, push: str, pop: str, recompute=None
+) -> None:
+    """Merge the pushes of ``block`` group by group; then those of its nested blocks."""
+    out: list[gast.stmt] = []
+    group: list = []  # (slot, names) of the pushes in the current group
+    names: set[str] = set()
+
+    def close() -> None:
+        _merge_group(group, out, pushes, pops, push, pop, recompute)
+        group.clear()
+        names.clear()
+
+    for stmt in block:
+        if getattr(stmt, "ad_tape_removed", False):
+            continue
+        slot = getattr(stmt, "ad_tape_slot", None)
+        pushed = _pushed_names(stmt, push) if getattr(stmt, "ad_tape_push", False) else None
+        if pushed is not None and slot in pushes and slot in pops:
+            group.append((slot, pushed))
+            names.update(pushed)
+            out.append(stmt)
+            continue
+        if _leaves_block(stmt) or names.intersection(_stores(stmt)):
+            close()
+        out.append(stmt)
+        if _leaves_block(stmt):
+            close()
+    close()
+    block[:] = out
+    for stmt in block:
+        if isinstance(stmt, COMPOUND):
+            _merge_block(stmt.body, pushes, pops, push, pop, recompute)
+            _merge_block(stmt.orelse, pushes, pops, push, pop, recompute)
+
+
+def _merge_group(
+    group: list, out: list, pushes: dict, pops: dict, push: str, pop: str, recompute=None
+) -> None:
+    if not group or (len(group) < 2 and recompute is None):
+        return
+    block = pops[group[0][0]][0]
+    positions = []
+    for slot, _ in group:
+        pop_block, pop_stmt = pops[slot]
+        if pop_block is not block or not any(s is pop_stmt for s in block):
+            return
+        positions.append(next(i for i, s in enumerate(block) if s is pop_stmt))
+    if positions != sorted(positions, reverse=True) or len(set(positions)) != len(positions):
+        return
+    merged: list[str] = []
+    for _, names in group:
+        merged.extend(n for n in names if n not in merged)
+    computed = _recomputed(merged, out, recompute) if recompute is not None else []
+    if len(group) < 2 and not computed:
+        return
+    merged = [n for n in merged if n not in {c for c, _ in computed}]
+    last_slot = group[-1][0]
+    for slot, _ in group[:-1]:
+        stale = pushes[slot]
+        out[:] = [s for s in out if s is not stale]
+        pop_stmt = pops[slot][1]
+        block[:] = [s for s in block if s is not pop_stmt]
+        del pops[slot]
+    if computed:  # computed again right after the pop, from the values it restores
+        position = next(i for i, s in enumerate(block) if s is pops[last_slot][1])
+        block[position + 1 : position + 1] = [stmt for _, stmt in computed]
+    _rewrite(pushes, pops, last_slot, merged, push, pop)
+
+
+def _recomputed(merged: list[str], out: list[gast.stmt], recompute) -> list:
+    """(name, its statement) for the names of ``merged`` computed by a ``math`` function
+    from another name of ``merged`` (``_Recomputable``) in this block, the argument
+    unchanged from there to the end of the block."""
+    found = []
+    kept = set(merged)
+    for position, stmt in enumerate(out):
+        name = target_name(stmt)
+        if name not in kept:
+            continue
+        argument = recompute.argument(stmt)
+        if argument is None or argument not in kept or argument == name:
+            continue
+        if any(argument in _stores(later) for later in out[position + 1 :]):
+            continue
+        if any(name in _stores(later) for later in out[position + 1 :]):
+            continue
+        found.append((name, clone(stmt)))
+        kept.discard(name)
+    return found
+
+
+def _stores(stmt: gast.stmt) -> set[str]:
+    """Every name ``stmt`` assigns, nested statements and ``for`` targets included."""
+    found = set()
+    for inner in all_statements([stmt]):
+        found.update(_own_stores(inner))
+        if isinstance(inner, gast.For):
+            found.update(n.id for n in gast.walk(inner.target) if isinstance(n, gast.Name))
+    return found
+
+
+def _own_stores(stmt: gast.stmt) -> tuple[str, ...]:
+    """The names ``stmt`` itself assigns; a catching statement's test too (``emit`` writes
+    ``ran = False`` in its ``except`` branch)."""
+    names = assigned(stmt)
+    if getattr(stmt, "ad_catch", False) and isinstance(stmt.test, gast.Name):
+        names = (*names, stmt.test.id)
+    return names
+
+
+def _leaves_block(stmt: gast.stmt) -> bool:
+    """Whether the statement may end its block early (``break``, ``continue``, ``return``,
+    a catching statement whose ``except`` runs instead)."""
+    if getattr(stmt, "ad_catch", False):
+        return True
+    return any(
+        isinstance(inner, (gast.Break, gast.Continue, gast.Return))
+        for inner in all_statements([stmt])
+    )
+
+
+def _tuple_or_name(names: list[str], ctx) -> gast.expr:
+    if len(names) == 1:
+        return _name(names[0], ctx)
+    return gast.Tuple(elts=[_name(n, type(ctx)()) for n in names], ctx=ctx)
+
+
+def _name(identifier: str, ctx) -> gast.Name:
+    return gast.Name(id=identifier, ctx=ctx, annotation=None, type_comment=None)
+
+
+def _forget(stmt: gast.stmt) -> None:
+    for key in ("_ad_names", "_ad_loaded", "_ad_assigned"):
+        stmt.__dict__.pop(key, None)
