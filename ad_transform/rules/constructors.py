@@ -26,7 +26,7 @@ from ..runtime import (
     linspace_adjoint,
     unless_discrete,
 )
-from .registry import ARRAY, adjoint, register_nondifferentiable
+from .registry import ARRAY, adjoint, register_nondifferentiable, tangent
 
 
 @adjoint(np.array, kind=ARRAY, fresh=True)
@@ -107,3 +107,14 @@ FROM_SHAPE = (
 )
 
 register_nondifferentiable(*FROM_SHAPE, kind=ARRAY, fresh=True)
+
+
+# -- tangents (forward mode) ----------------------------------------------------------------
+@tangent(np.array)
+def t_array(g, ans, object, dtype=None):
+    return np.array(g, dtype=ans.dtype)
+
+
+@tangent(np.asarray)
+def t_asarray(g, ans, a, dtype=None, order=None):
+    return np.asarray(g, dtype=ans.dtype)

@@ -50,7 +50,7 @@ from ..runtime import (
     vdot_adjoint,
 )
 from . import operators  # noqa: F401  (operator.matmul's rule, which np.matmul shares)
-from .registry import ARRAY, SCALAR, adjoint, register_like
+from .registry import ARRAY, SCALAR, adjoint, register_like, tangent
 
 # -- products -------------------------------------------------------------------------------
 
@@ -180,3 +180,19 @@ def d_cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         cross_adjoint(g, a, b, axisa, axisb, axisc, axis, False),
         cross_adjoint(g, a, b, axisa, axisb, axisc, axis, True),
     )
+
+
+# -- tangents (forward mode): products are linear in each factor --------------------------
+@tangent(np.dot)
+def t_dot(g, ans, a, b):
+    return np.dot(g, b), np.dot(a, g)
+
+
+@tangent(("method", "dot"))
+def t_dot_method(g, ans, self, b):
+    return np.dot(g, b), np.dot(self, g)
+
+
+@tangent(np.outer)
+def t_outer(g, ans, a, b):
+    return np.outer(g, b), np.outer(a, g)

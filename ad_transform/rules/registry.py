@@ -55,6 +55,17 @@ class Rule:
     # ``sequence_templates`` the adjoint of each form but ``NUMBERS`` (the rule's own)
     sequence_form: Callable[[list, list], str] | None = None
     sequence_templates: dict[str, Template] = field(default_factory=dict)
+    # forward mode (``forward.py``): the tangent (JVP) template, written like an adjoint
+    # template whose ``g`` is the tangent of each parameter in turn; each returned term is
+    # that parameter's contribution to the result's tangent (None: no tangent rule yet)
+    tangent: Template | None = None
+    scalar_tangent: Template | None = None  # used where every argument is a scalar
+
+    def tangent_for(self, all_scalar: bool) -> Template | None:
+        """The tangent template for a call on these arguments (None: none written)."""
+        if all_scalar and self.scalar_tangent is not None:
+            return self.scalar_tangent
+        return self.tangent
 
     def form_of(self, kinds: list, constants: list) -> str:
         """The form of a call whose operands have these kinds (and literal values, None
@@ -234,6 +245,7 @@ def register_like(primitive: object, model: object) -> None:
     """Give ``primitive`` the rule of ``model``, templates and all (``np.add`` and
     ``operator.add`` differentiate alike)."""
     rule = _RULES[_key(model)]
+    _LIKE.setdefault(_key(model), []).append(_key(primitive))
     _RULES[_key(primitive)] = replace(
         rule,
         primitive=primitive,
@@ -276,6 +288,64 @@ def adjoint(
         return template
 
     return decorate
+
+
+def tangent(primitive: object, *, scalar: bool = False):
+    """Declare the tangent (JVP) template of a primitive whose adjoint rule is registered.
+
+    ``template(g, ans, *params)`` has the adjoint template's parameters; here ``g`` is the
+    tangent of each differentiable parameter in turn, and the template returns, per
+    parameter, that parameter's term of the result's tangent (``J_i g``), ``None`` for a
+    parameter without derivative. Forward mode adds the terms of the active parameters.
+    ``scalar=True`` declares the variant used where every argument is a scalar. Primitives
+    that share a rule through :func:`register_like` share its tangent too.
+    """
+
+    def decorate(template: Callable) -> Callable:
+        rule = _RULES[_key(primitive)]
+        if scalar:
+            rule.scalar_tangent = Template(template)
+        else:
+            rule.tangent = Template(template)
+        _share_tangent(rule)
+        return template
+
+    return decorate
+
+
+def diagonal_tangents(*primitives: object) -> None:
+    """The tangent of an elementwise function of real values is its adjoint template: its
+    Jacobian is diagonal, hence its own transpose (``J g`` = ``J^T g`` elementwise; forward
+    mode drops the template's ``unbroadcast``, which only sums a broadcast adjoint back)."""
+    for primitive in primitives:
+        rule = _RULES[_key(primitive)]
+        rule.tangent, rule.scalar_tangent = rule.template, rule.scalar_template
+        _share_tangent(rule)
+
+
+_LIKE: dict[object, list[object]] = {}  # model key -> keys registered like it
+
+
+def _share_tangent(rule: Rule) -> None:
+    """Give the primitives registered like ``rule``'s the same tangent templates."""
+    for key in _LIKE.get(_key(rule.primitive), ()):
+        other = _RULES.get(key)
+        if other is not None:
+            other.tangent, other.scalar_tangent = rule.tangent, rule.scalar_tangent
+
+
+def tangent_counts(builtin_only: bool = True) -> tuple[int, int]:
+    """How many differentiable primitives have a tangent rule, and how many have an
+    adjoint rule (``list_primitives``' primitives, by display name)."""
+    load_optional_rules()
+    adjoints, tangents = set(), set()
+    for key, rule in _RULES.items():
+        if (builtin_only and key not in _BUILTIN) or _internal(rule) or not rule.differentiable:
+            continue
+        adjoints.add(rule.name)
+        if rule.tangent is not None:
+            tangents.add(rule.name)
+    return len(tangents), len(adjoints)
 
 
 NONDIFFERENTIABLE_MARKER = " (no derivative)"

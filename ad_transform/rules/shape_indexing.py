@@ -54,7 +54,14 @@ from ..runtime import (
     transpose_adjoint,
     unbroadcast,
 )
-from .registry import ARRAY, SCALAR, adjoint, register_adjoint, register_nondifferentiable
+from .registry import (
+    ARRAY,
+    SCALAR,
+    adjoint,
+    register_adjoint,
+    register_nondifferentiable,
+    tangent,
+)
 
 # -- indexing -------------------------------------------------------------------------------
 
@@ -439,3 +446,87 @@ def d_put_values(g, ans, v, count):
 
 
 register_nondifferentiable(put_index, place_index, put_count, place_count)
+
+
+# -- tangents (forward mode): these primitives are linear in their differentiable
+# arguments, so the tangent is the primitive applied to ``g`` (the tangent) ---------------
+@tangent(operator.getitem)
+def t_getitem(g, ans, x, index):
+    return g[index], None
+
+
+@tangent(("attribute", "T"))
+def t_transpose_attribute(g, ans, x):
+    return np.transpose(g)
+
+
+@tangent(np.transpose)
+def t_transpose(g, ans, a, axes=None):
+    return np.transpose(g, axes)
+
+
+@tangent(np.reshape)
+def t_reshape(g, ans, a, shape=None, order="C", newshape=None, copy=None):
+    return np.reshape(g, np.shape(ans), order=order)
+
+
+@tangent(("method", "reshape"))
+def t_reshape_method(
+    g, ans, self, shape=None, s1=None, s2=None, s3=None, s4=None, s5=None, s6=None, s7=None, order="C"
+):
+    return np.reshape(g, np.shape(ans), order=order)
+
+
+@tangent(np.ravel)
+def t_ravel(g, ans, a, order="C"):
+    return np.reshape(g, np.shape(ans), order=order)
+
+
+@tangent(("method", "ravel"))
+def t_ravel_method(g, ans, self, order="C"):
+    return np.reshape(g, np.shape(ans), order=order)
+
+
+@tangent(("method", "flatten"))
+def t_flatten_method(g, ans, self, order="C"):
+    return np.array(np.reshape(g, np.shape(ans), order=order))
+
+
+@tangent(np.squeeze)
+def t_squeeze(g, ans, a, axis=None):
+    return np.reshape(g, np.shape(ans))
+
+
+@tangent(("method", "squeeze"))
+def t_squeeze_method(g, ans, self, axis=None):
+    return np.reshape(g, np.shape(ans))
+
+
+@tangent(np.expand_dims)
+def t_expand_dims(g, ans, a, axis):
+    return np.reshape(g, np.shape(ans))
+
+
+@tangent(np.copy)
+def t_copy(g, ans, a):
+    return np.array(g)
+
+
+@tangent(np.concatenate)
+def t_concatenate(g, ans, arrays, axis=0):
+    return np.concatenate(g, axis)
+
+
+@tangent(np.stack)
+def t_stack(g, ans, arrays, axis=0):
+    return np.stack(g, axis)
+
+
+@tangent(np.hstack)
+def t_hstack(g, ans, tup):
+    return np.hstack(g)
+
+
+@tangent(np.vstack)
+def t_vstack(g, ans, tup):
+    return np.vstack(g)

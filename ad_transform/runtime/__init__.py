@@ -285,6 +285,15 @@ from .statements import (  # noqa: F401
     super_of,
     throw,
 )
+from .tangents import (  # noqa: F401
+    fresh_tangent,
+    pad_tangent,
+    product_tangent,
+    reduced_tangent,
+    sum_tangent,
+    tangent_like,
+    zero_tangent,
+)
 from .values import (  # noqa: F401
     DictAdjoint,
     Fields,

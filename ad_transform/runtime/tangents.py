@@ -1,0 +1,100 @@
+"""Helpers of forward mode (``forward.py``): zero tangents and tangents shaped like values.
+
+Invariant the generated code keeps: the tangent of a value has the value's structure
+(the shape of an array, the length of a list); these helpers restore it where a rule's
+terms alone would not (a scalar tangent of an operand broadcast into an array).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ADTransformError
+from .values import _float_dtype
+
+__all__ = [
+    "fresh_tangent",
+    "pad_tangent",
+    "product_tangent",
+    "reduced_tangent",
+    "sum_tangent",
+    "tangent_like",
+    "zero_tangent",
+]
+
+
+def zero_tangent(x):
+    """A zero tangent with the structure of ``x``: 0.0 for a number, float zeros for an
+    array, lists, tuples and dicts of zeros for them."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=_float_dtype(x.dtype))
+    if isinstance(x, np.generic):
+        return _float_dtype(x.dtype).type(0) if x.dtype.kind != "b" else 0.0
+    if isinstance(x, (bool, int, float)) or x is None:
+        return 0.0
+    if isinstance(x, complex):
+        return 0j
+    if isinstance(x, list):
+        return [zero_tangent(v) for v in x]
+    if isinstance(x, tuple):
+        return tuple(zero_tangent(v) for v in x)
+    if isinstance(x, dict):
+        return {k: zero_tangent(v) for k, v in x.items()}
+    if isinstance(x, (str, bytes, range, slice)):
+        return 0.0
+    raise ADTransformError(
+        f"forward mode: no tangent for a value of type {type(x).__name__} ({x!r:.60}); "
+        "jvp supports numbers, arrays, lists, tuples and dicts of them"
+    )
+
+
+def tangent_like(t, ans):
+    """``t`` broadcast to the shape of ``ans`` (a new array where it had to be broadcast)."""
+    shape = np.shape(ans)
+    if np.shape(t) == shape:
+        return t
+    return np.array(np.broadcast_to(t, shape))
+
+
+def fresh_tangent(t):
+    """``t``, copied if it is an array or a list: the tangent of a new object that is
+    changed in place later must not share its data with another tangent."""
+    if isinstance(t, np.ndarray):
+        return t.copy()
+    if isinstance(t, list):
+        return [fresh_tangent(v) for v in t]
+    return t
+
+
+def pad_tangent(t: list, xs) -> None:
+    """``xs.extend(values)`` with values of no derivative: ``t`` grows by their zero
+    tangents, to the length of ``xs``."""
+    t.extend(zero_tangent(v) for v in list(xs)[len(t) :])
+
+
+def reduced_tangent(t, weights, axis=None, keepdims=False):
+    """The tangent of a reduction whose partial derivatives are ``weights`` (shaped like
+    its operand): ``sum(weights * t)`` over the reduced axes."""
+    from .elementwise import times
+
+    return np.sum(times(t, weights), axis=axis, keepdims=keepdims)
+
+
+def sum_tangent(ans, x, y, x_dot, y_dot):
+    """The tangent of ``x + y`` where the operands' kinds are known only now: two lists
+    or tuples are joined (so are their tangents), numbers and arrays added."""
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return list(x_dot) + list(y_dot) if isinstance(ans, list) else tuple(x_dot) + tuple(y_dot)
+    return tangent_like(x_dot + y_dot, ans)
+
+
+def product_tangent(ans, x, y, x_dot, y_dot):
+    """The tangent of ``x * y`` where the operands' kinds are known only now: a list or
+    tuple repeated by an integer (its tangent repeated), or a product of numbers/arrays."""
+    from .elementwise import times
+
+    if isinstance(x, (list, tuple)):
+        return x_dot * y
+    if isinstance(y, (list, tuple)):
+        return x * y_dot
+    return tangent_like(times(x_dot, y) + times(y_dot, x), ans)
