@@ -56,7 +56,7 @@ from .reverse import (
     assign,
     name_node,
 )
-from .rules.registry import ARRAY, JOIN, NUMBERS, REPEAT_LEFT, REPEAT_RIGHT, SCALAR, UNKNOWN
+from .rules.registry import ARRAY, JOIN, MULTILINEAR, NUMBERS, REPEAT_LEFT, REPEAT_RIGHT, SCALAR, UNKNOWN
 
 JVP = "jvp"
 
@@ -219,7 +219,11 @@ class _Forward(_Reverser):
         self.code = []
         if op.active:
             self.tangent_statement(op)
-        elif op.target in self.needed and op.form not in MUTATIONS:
+        elif (
+            op.target in self.needed
+            and op.form not in MUTATIONS
+            and not getattr(op.stmt, "ad_unbound_user", False)  # unbound: never read
+        ):
             # a value with no derivative where other bindings of the name have one (the
             # value before a loop that changes it): its tangent is a zero like it
             self.emit(assign(self.tangent_name(op.target), self.zero_like(name_node(op.target))), op)
@@ -290,6 +294,9 @@ class _Forward(_Reverser):
         kinds = [self.analysis.kind_of(op.inputs[p]) for p in params]
         all_scalar = all(k == SCALAR for k in kinds) and self.analysis.kinds.get(op.target) == SCALAR
         template = rule.tangent_for(all_scalar)
+        if template is None and rule.linear is not None:
+            self.linear_tangent(op)
+            return
         if template is None:
             raise self.fn.parsed.error(
                 f"jvp (forward mode): {rule.name} has no tangent rule yet "
@@ -323,6 +330,35 @@ class _Forward(_Reverser):
         if not all_scalar and rule.kind == "elementwise" and self.broadcasts(op):
             helper = self.bindings.reference("tangent_like", runtime.tangent_like)
             total = gast.Call(func=name_node(helper), args=[total, name_node(op.target)], keywords=[])
+        if op.target in self.mutated and rule.returns_new(op.inputs) and isinstance(total, gast.Name):
+            helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
+            total = gast.Call(func=name_node(helper), args=[total], keywords=[])
+        self.bind_tangent(op, total)
+
+    def linear_tangent(self, op: Op) -> None:
+        """A primitive linear in its differentiable arguments: the same call on their
+        tangents, jointly (zeros for the inactive ones) or one call per active argument."""
+        rule = op.rule
+        differentiable = [p for p in rule.template.outputs if p in op.inputs]
+        missing = [p for p in op.active_inputs if p not in differentiable]
+        if missing:
+            raise self.fn.parsed.error(
+                f"jvp (forward mode): {rule.name} is not linear in its argument {missing[0]!r}",
+                op.value,
+            )
+        if rule.linear == MULTILINEAR:
+            groups = [[p] for p in op.active_inputs]
+        else:
+            groups = [differentiable]
+        terms = []
+        for group in groups:
+            replacements = {id(op.inputs[p]): self.tangent_of(op.inputs[p]) for p in group}
+            term = _copy_replacing(op.value, replacements)
+            helper = getattr(op.value, "ad_runtime", None)
+            if helper is not None:  # a construct normalize wrote as a runtime primitive
+                term.func = name_node(self.bindings.reference(helper.__name__, helper))
+            terms.append(term)
+        total = _sum_of(terms)
         if op.target in self.mutated and rule.returns_new(op.inputs) and isinstance(total, gast.Name):
             helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
             total = gast.Call(func=name_node(helper), args=[total], keywords=[])
@@ -379,6 +415,21 @@ class _Forward(_Reverser):
             kinds = {p: self.analysis.kind_of(a) for p, a in op.inputs.items()}
             self.jvps[id(op)] = self.helper_jvp(op, list(op.active_inputs), kinds)
         return self.jvps[id(op)]
+
+
+def _copy_replacing(node, replacements: dict[int, gast.expr]):
+    """A copy of ``node`` with the nodes whose ids are keys of ``replacements`` replaced
+    (the operands of a call, found by identity: ``np.dot(x, x)`` has two)."""
+    if id(node) in replacements:
+        return clone(replacements[id(node)])
+    if isinstance(node, list):
+        return [_copy_replacing(item, replacements) for item in node]
+    if not isinstance(node, gast.AST):
+        return node
+    new = node.__class__.__new__(node.__class__)
+    for key, value in node.__dict__.items():
+        new.__dict__[key] = _copy_replacing(value, replacements) if key in node._fields else value
+    return new
 
 
 def _sum_of(terms: list[gast.expr]) -> gast.expr:

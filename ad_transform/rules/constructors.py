@@ -26,7 +26,7 @@ from ..runtime import (
     linspace_adjoint,
     unless_discrete,
 )
-from .registry import ARRAY, adjoint, register_nondifferentiable, tangent
+from .registry import ARRAY, adjoint, linear_tangents, register_nondifferentiable, tangent
 
 
 @adjoint(np.array, kind=ARRAY, fresh=True)
@@ -118,3 +118,13 @@ def t_array(g, ans, object, dtype=None):
 @tangent(np.asarray)
 def t_asarray(g, ans, a, dtype=None, order=None):
     return np.asarray(g, dtype=ans.dtype)
+
+
+linear_tangents(
+    np.asanyarray,
+    np.ascontiguousarray,
+    np.float64,
+    np.full,
+    np.full_like,
+    np.linspace,
+)

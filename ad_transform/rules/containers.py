@@ -38,7 +38,15 @@ from ..runtime import (
     zip_rows,
     zip_rows_adjoint,
 )
-from .registry import SEQUENCE, adjoint, lookup, register_adjoint, register_nondifferentiable
+from .registry import (
+    SEQUENCE,
+    adjoint,
+    lookup,
+    register_adjoint,
+    register_nondifferentiable,
+    linear_tangents,
+    tangent,
+)
 
 
 @adjoint(iterated, kind=None)
@@ -143,3 +151,16 @@ def d_frozenset(g, ans, iterable=()):
 
 
 register_nondifferentiable(check_unpacked_length, pure=False)
+
+
+# -- tangents (forward mode) ----------------------------------------------------------------
+@tangent(unpacked)
+def t_unpacked(g, ans, whole, count):
+    return unpacked(g, count), None
+
+
+# rearrangements of elements: the same on the tangents
+linear_tangents(
+    iterated, joined_list, joined_tuple, starred_parts, reversed_list, zip_rows, builtins.list,
+    builtins.tuple,
+)  # fmt: skip

@@ -8,6 +8,7 @@ method and attribute forms on arrays (``x.sum()``, ``x.T``).
 from __future__ import annotations
 
 import importlib
+import inspect
 import importlib.util
 import sys
 import warnings
@@ -60,6 +61,10 @@ class Rule:
     # that parameter's contribution to the result's tangent (None: no tangent rule yet)
     tangent: Template | None = None
     scalar_tangent: Template | None = None  # used where every argument is a scalar
+    # a primitive linear in its differentiable arguments needs no template: its tangent
+    # is the same call on their tangents (``LINEAR``: jointly, as a concatenation;
+    # ``MULTILINEAR``: in each one separately, as a product, one term per argument)
+    linear: str | None = None
 
     def tangent_for(self, all_scalar: bool) -> Template | None:
         """The tangent template for a call on these arguments (None: none written)."""
@@ -334,6 +339,26 @@ def _share_tangent(rule: Rule) -> None:
             other.tangent, other.scalar_tangent = rule.tangent, rule.scalar_tangent
 
 
+LINEAR, MULTILINEAR = "linear", "multilinear"
+
+
+def linear_tangents(*primitives: object, separately: bool = False) -> None:
+    """Declare primitives linear in their differentiable arguments (those their adjoint
+    template returns a contribution for): jointly (``np.concatenate``, ``np.diag``, ``x.T``;
+    the tangent is the call on every one's tangent) or, with ``separately``, in each one
+    with the others fixed (``np.dot``, ``np.kron``; a sum of one call per active argument)."""
+    for primitive in primitives:
+        rule = _RULES[_key(primitive)]
+        for param in rule.template.outputs:  # a default a call leaves out stays in the tangent
+            default = rule.template.signature.parameters[param].default
+            if default is not inspect.Parameter.empty and default not in (None, 0, ()):
+                raise TypeError(f"{rule.name}: the default of {param!r} is not 0: not linear")
+        rule.linear = MULTILINEAR if separately else LINEAR
+        for key in _LIKE.get(_key(primitive), ()):
+            if key in _RULES:
+                _RULES[key].linear = rule.linear
+
+
 def tangent_counts(builtin_only: bool = True) -> tuple[int, int]:
     """How many differentiable primitives have a tangent rule, and how many have an
     adjoint rule (``list_primitives``' primitives, by display name)."""
@@ -343,7 +368,7 @@ def tangent_counts(builtin_only: bool = True) -> tuple[int, int]:
         if (builtin_only and key not in _BUILTIN) or _internal(rule) or not rule.differentiable:
             continue
         adjoints.add(rule.name)
-        if rule.tangent is not None:
+        if rule.tangent is not None or rule.linear is not None:
             tangents.add(rule.name)
     return len(tangents), len(adjoints)
 

@@ -60,6 +60,7 @@ from .registry import (
     adjoint,
     register_adjoint,
     register_nondifferentiable,
+    linear_tangents,
     tangent,
 )
 
@@ -512,6 +513,12 @@ def t_copy(g, ans, a):
     return np.array(g)
 
 
+@tangent(("method", "copy"))
+def t_copy_method(g, ans, self):
+    # a list's or a dict's copy too: the copy of the tangent, of the same structure
+    return g.copy()
+
+
 @tangent(np.concatenate)
 def t_concatenate(g, ans, arrays, axis=0):
     return np.concatenate(g, axis)
@@ -530,3 +537,43 @@ def t_hstack(g, ans, tup):
 @tangent(np.vstack)
 def t_vstack(g, ans, tup):
     return np.vstack(g)
+
+
+# linear in the array (and in any other differentiable argument, jointly): the tangent is
+# the same call on the tangents
+linear_tangents(
+    np.take,
+    ("method", "take"),
+    np.take_along_axis,
+    ("method", "item"),
+    np.atleast_1d,
+    np.atleast_2d,
+    np.atleast_3d,
+    np.broadcast_to,
+    ("method", "transpose"),
+    np.swapaxes,
+    ("method", "swapaxes"),
+    np.moveaxis,
+    np.rollaxis,
+    np.flip,
+    np.fliplr,
+    np.flipud,
+    np.roll,
+    np.rot90,
+    np.tile,
+    np.repeat,
+    ("method", "repeat"),
+    np.diag,
+    np.triu,
+    np.tril,
+    np.dstack,
+    np.column_stack,
+    np.split,
+    np.array_split,
+    np.hsplit,
+    np.vsplit,
+    np.dsplit,
+    np.append,
+    np.meshgrid,
+    np.select,
+)

@@ -286,10 +286,14 @@ from .statements import (  # noqa: F401
     throw,
 )
 from .tangents import (  # noqa: F401
+    cholesky_tangent,
+    einsum_tangent,
     fresh_tangent,
     pad_tangent,
     product_tangent,
     reduced_tangent,
+    solve_tangent,
+    solve_tangent_b,
     sum_tangent,
     tangent_like,
     zero_tangent,

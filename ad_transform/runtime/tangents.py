@@ -13,10 +13,14 @@ from ..errors import ADTransformError
 from .values import _float_dtype
 
 __all__ = [
+    "cholesky_tangent",
+    "einsum_tangent",
     "fresh_tangent",
     "pad_tangent",
     "product_tangent",
     "reduced_tangent",
+    "solve_tangent",
+    "solve_tangent_b",
     "sum_tangent",
     "tangent_like",
     "zero_tangent",
@@ -98,3 +102,49 @@ def product_tangent(ans, x, y, x_dot, y_dot):
     if isinstance(y, (list, tuple)):
         return x * y_dot
     return tangent_like(times(x_dot, y) + times(y_dot, x), ans)
+
+
+def einsum_tangent(g, position: int, subscripts, *operands):
+    """The term of operand ``position`` in the tangent of ``np.einsum(subscripts,
+    *operands)`` (multilinear: the same product with that operand's tangent ``g``)."""
+    if not isinstance(subscripts, str):
+        raise ADTransformError(
+            "jvp (forward mode) does not support np.einsum's interleaved form yet: "
+            "write the subscripts as a string"
+        )
+    given = [o for o in operands if o is not None]
+    given[position] = g
+    return np.einsum(subscripts, *given)
+
+
+def cholesky_tangent(g, ans, upper=False):
+    """The tangent of ``np.linalg.cholesky(a)`` (``L = ans``, ``a = L L^T``): ``L Phi(L^-1
+    S L^-T)``, ``Phi`` the lower triangle with half the diagonal and ``S`` the symmetric
+    matrix NumPy reads from ``g`` (its lower triangle; ``upper=True``: its upper one)."""
+    if upper:
+        g, ans = np.swapaxes(g, -1, -2), np.swapaxes(ans, -1, -2)
+    lower = np.tril(g)
+    symmetric = lower + np.swapaxes(np.tril(g, -1), -1, -2)
+    inner = np.linalg.solve(ans, np.swapaxes(np.linalg.solve(ans, symmetric), -1, -2))
+    phi = np.tril(inner, -1) + 0.5 * np.tril(np.triu(inner))
+    tangent = ans @ phi
+    return np.swapaxes(tangent, -1, -2) if upper else tangent
+
+
+def solve_tangent(g, ans, a, b):
+    """The term of ``a`` in the tangent of ``x = np.linalg.solve(a, b)``: ``-a^-1 g x``
+    (``b`` a stack of vectors or of matrices, as NumPy takes it)."""
+    from .linalg import _solves_vectors
+
+    if _solves_vectors(a, b):
+        return -np.linalg.solve(a, (g @ np.asarray(ans)[..., None]))[..., 0]
+    return -np.linalg.solve(a, g @ ans)
+
+
+def solve_tangent_b(g, a, b):
+    """The term of ``b`` in the tangent of ``np.linalg.solve(a, b)``: ``a^-1 g``."""
+    from .linalg import _solves_vectors
+
+    if _solves_vectors(a, b):
+        return np.linalg.solve(a, np.asarray(g)[..., None])[..., 0]
+    return np.linalg.solve(a, g)
