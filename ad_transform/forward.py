@@ -44,7 +44,7 @@ from .callables import code_name
 from .emit import FunctionText, expression_source, parameters_source
 from .errors import ADTransformError
 from .lower.signature import spread_varargs
-from .nodes import clone
+from .nodes import clone, name_ids
 from .normalize import normalize
 from .parse import parse_function
 from .reverse import (
@@ -56,7 +56,15 @@ from .reverse import (
     assign,
     name_node,
 )
-from .rules.registry import ARRAY, JOIN, MULTILINEAR, NUMBERS, REPEAT_LEFT, REPEAT_RIGHT, SCALAR, UNKNOWN
+from .rules.registry import (
+    JOIN,
+    MULTILINEAR,
+    NUMBERS,
+    REPEAT_LEFT,
+    REPEAT_RIGHT,
+    SCALAR,
+    UNKNOWN,
+)
 
 JVP = "jvp"
 
@@ -115,7 +123,9 @@ class _Forward(_Reverser):
         if analysis.complex_values:
             raise _refused(analysis, "complex values", analysis.fn.tree)
         if analysis.inout:
-            raise _refused(analysis, "a helper that changes its arguments in place", analysis.fn.tree)
+            raise _refused(
+                analysis, "a helper that changes its arguments in place", analysis.fn.tree
+            )
         self.needed = self.tangents_read()
         self.mutated = {op.target for op in analysis.ops if op.form in MUTATIONS}
 
@@ -153,6 +163,9 @@ class _Forward(_Reverser):
         body, result_op = self.fn.body[:-1], self.analysis.ops[-1]
         code = self.block(body)
         code.extend(self.bound_checks(result_op.stmt))
+        code = _without_unread_placeholders(
+            code, name_ids(code, gast.Load) | name_ids(result_op.stmt, gast.Load)
+        )
         result = result_op.value
         result_tangent = self.tangent_of(result)
         return ForwardProgram(
@@ -213,9 +226,7 @@ class _Forward(_Reverser):
             return self.user_call(op)
         # the primal statement as the reverse stage's forward sweep writes it, without
         # what it records for a backward sweep
-        out = [
-            s for s in self.forward_statement(op) if not getattr(s, "ad_tape_push", False)
-        ]
+        out = [s for s in self.forward_statement(op) if not getattr(s, "ad_tape_push", False)]
         self.code = []
         if op.active:
             self.tangent_statement(op)
@@ -226,7 +237,9 @@ class _Forward(_Reverser):
         ):
             # a value with no derivative where other bindings of the name have one (the
             # value before a loop that changes it): its tangent is a zero like it
-            self.emit(assign(self.tangent_name(op.target), self.zero_like(name_node(op.target))), op)
+            self.emit(
+                assign(self.tangent_name(op.target), self.zero_like(name_node(op.target))), op
+            )
         return out + self.code
 
     # -- tangents of single statements -----------------------------------------------
@@ -276,7 +289,9 @@ class _Forward(_Reverser):
         value = op.inputs["value"]
         if op.form == EXTEND and not self.analysis.is_active(value):
             helper = self.bindings.reference("pad_tangent", runtime.pad_tangent)
-            call = gast.Call(func=name_node(helper), args=[tangent, name_node(op.target)], keywords=[])
+            call = gast.Call(
+                func=name_node(helper), args=[tangent, name_node(op.target)], keywords=[]
+            )
         else:
             method = gast.Attribute(value=tangent, attr=op.form, ctx=gast.Load())
             call = gast.Call(func=method, args=[self.tangent_of(value)], keywords=[])
@@ -292,7 +307,9 @@ class _Forward(_Reverser):
             return
         params = [p for p in rule.template.params if p in op.inputs]
         kinds = [self.analysis.kind_of(op.inputs[p]) for p in params]
-        all_scalar = all(k == SCALAR for k in kinds) and self.analysis.kinds.get(op.target) == SCALAR
+        all_scalar = (
+            all(k == SCALAR for k in kinds) and self.analysis.kinds.get(op.target) == SCALAR
+        )
         template = rule.tangent_for(all_scalar)
         if template is None and rule.linear is not None:
             self.linear_tangent(op)
@@ -325,12 +342,20 @@ class _Forward(_Reverser):
             )
             for stmt in instance.preamble:
                 self.emit(stmt, op)
-            terms.append(_without_unit_factors(_drop_unbroadcast(instance.outputs[param], self.bindings)))
+            terms.append(
+                _without_unit_factors(_drop_unbroadcast(instance.outputs[param], self.bindings))
+            )
         total = _sum_of(terms)
         if not all_scalar and rule.kind == "elementwise" and self.broadcasts(op):
             helper = self.bindings.reference("tangent_like", runtime.tangent_like)
-            total = gast.Call(func=name_node(helper), args=[total, name_node(op.target)], keywords=[])
-        if op.target in self.mutated and rule.returns_new(op.inputs) and isinstance(total, gast.Name):
+            total = gast.Call(
+                func=name_node(helper), args=[total, name_node(op.target)], keywords=[]
+            )
+        if (
+            op.target in self.mutated
+            and rule.returns_new(op.inputs)
+            and isinstance(total, gast.Name)
+        ):
             helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
             total = gast.Call(func=name_node(helper), args=[total], keywords=[])
         self.bind_tangent(op, total)
@@ -359,7 +384,11 @@ class _Forward(_Reverser):
                 term.func = name_node(self.bindings.reference(helper.__name__, helper))
             terms.append(term)
         total = _sum_of(terms)
-        if op.target in self.mutated and rule.returns_new(op.inputs) and isinstance(total, gast.Name):
+        if (
+            op.target in self.mutated
+            and rule.returns_new(op.inputs)
+            and isinstance(total, gast.Name)
+        ):
             helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
             total = gast.Call(func=name_node(helper), args=[total], keywords=[])
         self.bind_tangent(op, total)
@@ -384,7 +413,9 @@ class _Forward(_Reverser):
         if form == REPEAT_RIGHT:
             return gast.BinOp(left=clone(x), op=gast.Mult(), right=self.tangent_of(y))
         # kinds known only when it runs
-        helper = runtime.sum_tangent if op.rule.primitive is operator.add else runtime.product_tangent
+        helper = (
+            runtime.sum_tangent if op.rule.primitive is operator.add else runtime.product_tangent
+        )
         name = self.bindings.reference(helper.__name__, helper)
         args = [name_node(op.target), clone(x), clone(y), self.tangent_of(x), self.tangent_of(y)]
         return gast.Call(func=name_node(name), args=args, keywords=[])
@@ -415,6 +446,26 @@ class _Forward(_Reverser):
             kinds = {p: self.analysis.kind_of(a) for p, a in op.inputs.items()}
             self.jvps[id(op)] = self.helper_jvp(op, list(op.active_inputs), kinds)
         return self.jvps[id(op)]
+
+
+def _without_unread_placeholders(stmts: list[gast.stmt], read: set[str]) -> list[gast.stmt]:
+    """``i = UNBOUND`` (a user's name unbound until a loop binds it) where nothing reads
+    ``i``: nothing can raise ``UnboundLocalError`` through it."""
+    out = []
+    for stmt in stmts:
+        if (
+            getattr(stmt, "ad_unbound_user", False)
+            and not name_ids(stmt.targets, gast.Store) & read
+        ):
+            continue
+        for field_name in ("body", "orelse"):
+            inner = getattr(stmt, field_name, None)
+            if isinstance(inner, list) and inner:
+                setattr(
+                    stmt, field_name, _without_unread_placeholders(inner, read) or [gast.Pass()]
+                )
+        out.append(stmt)
+    return out
 
 
 def _copy_replacing(node, replacements: dict[int, gast.expr]):

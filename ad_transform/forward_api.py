@@ -29,8 +29,7 @@ class JVPFunction(_Transformed):
     def __call__(self, primals, tangents, **kwargs):
         if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
             raise TypeError(
-                "jvp: give the primals and the tangents as tuples: "
-                "jvp_f((x, y), (x_dot, y_dot))"
+                "jvp: give the primals and the tangents as tuples: jvp_f((x, y), (x_dot, y_dot))"
             )
         if len(tangents) != len(self._positions):
             raise TypeError(

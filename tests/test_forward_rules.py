@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gradcheck import random_like
-from test_rules import F, F64, N_POINTS, TABLE, Row, _describe, rng_for
+from test_rules import F64, N_POINTS, TABLE, F, Row, _describe, rng_for
 
 from ad_transform import ADTransformError, jvp, vjp
 from ad_transform.rules import lookup
@@ -73,7 +73,9 @@ def test_jvp_against_finite_differences(row: Row):
                     np.asarray(row.fn(*plus), dtype=np.float64)
                     - np.asarray(row.fn(*minus), dtype=np.float64)
                 ) / (2.0 * EPS)
-                assert np.shape(tangent) == np.shape(value), "the tangent is not shaped like the value"
+                assert np.shape(tangent) == np.shape(value), (
+                    "the tangent is not shaped like the value"
+                )
                 np.testing.assert_allclose(tangent, expected, rtol=FD_RTOL, atol=FD_ATOL)
             except Exception as error:
                 error.add_note(f"row {row.name}: arguments ({_describe(shapes)})")
@@ -96,7 +98,9 @@ def test_forward_and_reverse_rules_agree(row: Row):
                 v = random_like(value, rng)
                 cotangents = pullback(v)
                 forward_side = _inner(tangent, v)
-                reverse_side = sum(_inner(u, c) for u, c in zip(directions, cotangents, strict=True))
+                reverse_side = sum(
+                    _inner(u, c) for u, c in zip(directions, cotangents, strict=True)
+                )
                 scale = _abs_inner(tangent, v) + sum(
                     _abs_inner(u, c) for u, c in zip(directions, cotangents, strict=True)
                 )

@@ -41,10 +41,10 @@ from ..runtime import (
 from .registry import (
     SEQUENCE,
     adjoint,
+    linear_tangents,
     lookup,
     register_adjoint,
     register_nondifferentiable,
-    linear_tangents,
     tangent,
 )
 

@@ -38,8 +38,6 @@ from ..runtime import (
     dot_adjoint_right,
     einsum_adjoint,
     einsum_tangent,
-    solve_tangent,
-    solve_tangent_b,
     inner_adjoint_left,
     inner_adjoint_right,
     kron_adjoint,
@@ -48,6 +46,8 @@ from ..runtime import (
     slogdet_adjoint,
     solve_cotangent,
     solve_matrix_adjoint,
+    solve_tangent,
+    solve_tangent_b,
     tensordot_adjoint_left,
     tensordot_adjoint_right,
     unbroadcast,
@@ -204,7 +204,17 @@ def t_outer(g, ans, a, b):
 
 @tangent(np.einsum)
 def t_einsum(
-    g, ans, subscripts, o0, o1=None, o2=None, o3=None, o4=None, o5=None, o6=None, o7=None,
+    g,
+    ans,
+    subscripts,
+    o0,
+    o1=None,
+    o2=None,
+    o3=None,
+    o4=None,
+    o5=None,
+    o6=None,
+    o7=None,
     optimize=False,
 ):
     return (

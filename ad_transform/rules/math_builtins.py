@@ -338,10 +338,36 @@ diagonal_tangents(
     *(
         getattr(math, name)
         for name in (
-            "tan log2 log10 sqrt tanh sinh cosh atan asin acos pow fabs hypot log1p expm1 "
-            "exp2 cbrt asinh acosh atanh atan2 erf erfc degrees radians copysign fmod "
-            "remainder ldexp"
-        ).split()
+            "tan",
+            "log2",
+            "log10",
+            "sqrt",
+            "tanh",
+            "sinh",
+            "cosh",
+            "atan",
+            "asin",
+            "acos",
+            "pow",
+            "fabs",
+            "hypot",
+            "log1p",
+            "expm1",
+            "exp2",
+            "cbrt",
+            "asinh",
+            "acosh",
+            "atanh",
+            "atan2",
+            "erf",
+            "erfc",
+            "degrees",
+            "radians",
+            "copysign",
+            "fmod",
+            "remainder",
+            "ldexp",
+        )
         if hasattr(math, name)  # exp2, cbrt: Python 3.11+
     ),
     builtins.max,

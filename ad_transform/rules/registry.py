@@ -8,8 +8,8 @@ method and attribute forms on arrays (``x.sum()``, ``x.T``).
 from __future__ import annotations
 
 import importlib
-import inspect
 import importlib.util
+import inspect
 import sys
 import warnings
 from collections.abc import Callable

@@ -58,9 +58,9 @@ from .registry import (
     ARRAY,
     SCALAR,
     adjoint,
+    linear_tangents,
     register_adjoint,
     register_nondifferentiable,
-    linear_tangents,
     tangent,
 )
 
@@ -473,7 +473,18 @@ def t_reshape(g, ans, a, shape=None, order="C", newshape=None, copy=None):
 
 @tangent(("method", "reshape"))
 def t_reshape_method(
-    g, ans, self, shape=None, s1=None, s2=None, s3=None, s4=None, s5=None, s6=None, s7=None, order="C"
+    g,
+    ans,
+    self,
+    shape=None,
+    s1=None,
+    s2=None,
+    s3=None,
+    s4=None,
+    s5=None,
+    s6=None,
+    s7=None,
+    order="C",
 ):
     return np.reshape(g, np.shape(ans), order=order)
 
