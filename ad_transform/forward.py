@@ -46,6 +46,7 @@ from .errors import ADTransformError
 from .lower.signature import spread_varargs
 from .nodes import clone, name_ids
 from .normalize import normalize
+from .optimize.forward import coalesce_copies
 from .parse import parse_function
 from .reverse import (
     JOINT,
@@ -162,12 +163,14 @@ class _Forward(_Reverser):
     def run(self) -> ForwardProgram:
         body, result_op = self.fn.body[:-1], self.analysis.ops[-1]
         code = self.block(body)
-        code.extend(self.bound_checks(result_op.stmt))
-        code = _without_unread_placeholders(
-            code, name_ids(code, gast.Load) | name_ids(result_op.stmt, gast.Load)
-        )
         result = result_op.value
         result_tangent = self.tangent_of(result)
+        code.extend(self.bound_checks(result_op.stmt))
+        returned = name_ids(result_op.stmt, gast.Load) | name_ids(result_tangent, gast.Load)
+        code = _without_unread_placeholders(code, name_ids(code, gast.Load) | returned)
+        # a join copy ``y_1 = y_2`` after the statement that computes ``y_2``: that
+        # statement assigns ``y_1`` itself (the reverse stage's pass, optimize/forward.py)
+        code = coalesce_copies(code, returned)
         return ForwardProgram(
             self.analysis,
             code,

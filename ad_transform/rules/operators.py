@@ -270,7 +270,7 @@ def t_sub(g, ans, x, y):
 
 @tangent(operator.mul)
 def t_mul(g, ans, x, y):
-    return times(g, y), times(x, g)
+    return times(g, y), times(g, x)
 
 
 @tangent(operator.mul, scalar=True)
