@@ -642,7 +642,7 @@ def t_log(g, ans, x):
 
 @tangent(np.log, scalar=True)
 def t_log_scalar(g, ans, x):
-    return g / x
+    return g / x if x else scalar_over(g, x)  # np.log(0.0) is -inf, not an exception
 
 
 @tangent(np.tanh)
