@@ -233,11 +233,13 @@ class _Forward(_Reverser):
         self.code = []
         if op.active:
             self.tangent_statement(op)
-        elif (
-            op.target in self.needed
-            and op.form not in MUTATIONS
-            and not getattr(op.stmt, "ad_unbound_user", False)  # unbound: never read
-        ):
+        elif op.target in self.needed and getattr(op.stmt, "ad_unbound_user", False):
+            # a name unbound until a loop binds it: its tangent is unbound alike (a join
+            # copy before the loop copies both; reading the value raises first)
+            placeholder = assign(self.tangent_name(op.target), clone(out[-1].value))
+            placeholder.ad_unbound_user = True
+            self.emit(placeholder, op)
+        elif op.target in self.needed and op.form not in MUTATIONS:
             # a value with no derivative where other bindings of the name have one (the
             # value before a loop that changes it): its tangent is a zero like it
             self.emit(

@@ -21,6 +21,7 @@ from ..runtime import (
     arange_adjoint,
     array_adjoint,
     astype_adjoint,
+    astype_tangent,
     cast_like,
     full_adjoint,
     linspace_adjoint,
@@ -128,3 +129,8 @@ linear_tangents(
     np.full_like,
     np.linspace,
 )
+
+
+@tangent(("method", "astype"))
+def t_astype_method(g, ans, self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    return astype_tangent(g, ans)

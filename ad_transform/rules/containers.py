@@ -14,6 +14,7 @@ from ..runtime import (
     attribute_of,
     check_unpacked_length,
     conversion_adjoint,
+    converted_tangent,
     dict_default_adjoint,
     dict_get_adjoint,
     dict_key,
@@ -35,6 +36,7 @@ from ..runtime import (
     starred_parts,
     unpacked,
     values_adjoint,
+    zero_tangent,
     zip_rows,
     zip_rows_adjoint,
 )
@@ -159,8 +161,49 @@ def t_unpacked(g, ans, whole, count):
     return unpacked(g, count), None
 
 
-# rearrangements of elements: the same on the tangents
-linear_tangents(
-    iterated, joined_list, joined_tuple, starred_parts, reversed_list, zip_rows, builtins.list,
-    builtins.tuple,
-)  # fmt: skip
+# rearrangements of elements: the same on the elements' tangents (a dict's keys: zeros)
+linear_tangents(iterated)
+
+
+@tangent(builtins.list)
+def t_list(g, ans, iterable=()):
+    return converted_tangent(g, iterable, list)
+
+
+@tangent(builtins.tuple)
+def t_tuple(g, ans, iterable=()):
+    return converted_tangent(g, iterable, tuple)
+
+
+@tangent(reversed_list)
+def t_reversed_list(g, ans, x):
+    return converted_tangent(g, x, reversed_list)
+
+
+@tangent(starred_parts)
+def t_starred_parts(g, ans, whole, before, after):
+    return converted_tangent(g, whole, starred_parts, before, after), None, None
+
+
+@tangent(joined_list)
+def t_joined_list(g, ans, parts):
+    return converted_tangent(g, parts, joined_list)
+
+
+@tangent(joined_tuple)
+def t_joined_tuple(g, ans, parts):
+    return converted_tangent(g, parts, joined_tuple)
+
+
+@tangent(zip_rows)
+def t_zip_rows(g, ans, rows):
+    return converted_tangent(g, rows, zip_rows)
+
+
+@tangent(("method", "get"))
+def t_get(g, ans, self, key, default=None):
+    return (
+        (g[key] if key in self else zero_tangent(ans)),
+        None,
+        (zero_tangent(ans) if key in self else g),
+    )

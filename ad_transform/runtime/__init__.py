@@ -286,7 +286,9 @@ from .statements import (  # noqa: F401
     throw,
 )
 from .tangents import (  # noqa: F401
+    astype_tangent,
     cholesky_tangent,
+    converted_tangent,
     einsum_tangent,
     fresh_tangent,
     pad_tangent,

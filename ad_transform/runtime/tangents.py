@@ -13,7 +13,9 @@ from ..errors import ADTransformError
 from .values import _float_dtype
 
 __all__ = [
+    "astype_tangent",
     "cholesky_tangent",
+    "converted_tangent",
     "einsum_tangent",
     "fresh_tangent",
     "pad_tangent",
@@ -148,3 +150,34 @@ def solve_tangent_b(g, a, b):
     if _solves_vectors(a, b):
         return np.linalg.solve(a, np.asarray(g)[..., None])[..., 0]
     return np.linalg.solve(a, g)
+
+
+def _elements_tangent(t, whole):
+    """The tangent of the elements iterating ``whole`` gives: ``t``, or zeros where
+    ``whole`` is a dict or a keys view (its keys carry no derivative)."""
+    from collections.abc import KeysView
+
+    if isinstance(whole, (dict, KeysView)):
+        return [zero_tangent(key) for key in whole]
+    return t
+
+
+def converted_tangent(t, whole, convert, *rest):
+    """The tangent of ``convert(whole, *rest)`` (``list``, ``tuple``, ``reversed_list``,
+    ``starred_parts``, ``zip_rows``: rearrangements of the elements): the same on the
+    elements' tangents; a part of ``joined_list``/``joined_tuple`` likewise."""
+    from .containers import joined_list, joined_tuple, zip_rows
+
+    if convert in (joined_list, joined_tuple):
+        return convert(tuple(_elements_tangent(p, w) for p, w in zip(t, whole, strict=True)))
+    if convert is zip_rows:
+        return zip_rows([_elements_tangent(r, w) for r, w in zip(t, whole, strict=True)])
+    return convert(_elements_tangent(t, whole), *rest)
+
+
+def astype_tangent(t, ans):
+    """The tangent of ``x.astype(dtype)`` (``ans``): ``t`` cast to a float or complex
+    dtype; zeros where the result is integer or boolean (no derivative)."""
+    if np.asarray(ans).dtype.kind in "fc":
+        return np.asarray(t).astype(np.asarray(ans).dtype)
+    return zero_tangent(ans)
