@@ -10,6 +10,8 @@ differentiated argument: without ``wrt`` every positional argument (as in JAX), 
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 
 import numpy as np
@@ -76,6 +78,65 @@ class JVPFunction(_Transformed):
         return generate_jvp(self._function, self._positions_tuple(), kinds).source
 
 
+class JVPOfEveryArgument:
+    """``jvp(f)`` without ``wrt``: every positional argument of each call is differentiated
+    (JAX's ``jvp``); one :class:`JVPFunction` per number of arguments given."""
+
+    ad_transform_derivative = "jvp"
+
+    def __init__(self, func: Callable) -> None:
+        functools.update_wrapper(self, func, updated=())
+        self.func = func
+        self._by_count: dict[int, JVPFunction] = {}
+        self._last: JVPFunction | None = None
+
+    def _for(self, count: int) -> JVPFunction:
+        if count not in self._by_count:
+            if count <= 0:
+                raise TypeError(
+                    f"jvp: {getattr(self.func, '__name__', self.func)!r} got no argument"
+                )
+            self._by_count[count] = JVPFunction(self.func, tuple(range(count)))
+        self._last = self._by_count[count]
+        return self._last
+
+    def __call__(self, primals, tangents, **kwargs):
+        if not isinstance(primals, (tuple, list)):
+            raise TypeError(
+                "jvp: give the primals and the tangents as tuples: jvp_f((x, y), (x_dot, y_dot))"
+            )
+        return self._for(len(primals))(primals, tangents, **kwargs)
+
+    def _default(self) -> JVPFunction:
+        """Before any call: every positional parameter without a default."""
+        if self._last is not None:
+            return self._last
+        signature = inspect.signature(self.func)
+        required = [
+            p
+            for p in signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+        return self._for(len(required))
+
+    @property
+    def source(self) -> str:
+        """The generated source of the latest call's specialisation (before any call: for
+        Python floats, every parameter without a default differentiated)."""
+        return self._default().source
+
+    @property
+    def generic_source(self) -> str:
+        return self._default().generic_source
+
+    def source_for(self, *args) -> str:
+        """The generated source for arguments like ``args`` (each differentiated)."""
+        return self._for(len(args)).source_for(*args)
+
+    def __repr__(self) -> str:
+        return f"<jvp({self.func.__qualname__})>"
+
+
 def _tangent_for(tangent, primal, position: int, func):
     """The tangent of one argument: a float for a number, a float array of the primal's
     shape for an array (integers become floats)."""
@@ -119,14 +180,14 @@ def jvp(
     wrt = argnums if wrt is None else wrt
     if func is None:
         return lambda f: jvp(f, wrt=wrt)
-    if wrt is None:
-        count = len(primals) if primals is not None else _positional_count(func)
-        if hasattr(func, "__self__") and primals is None:
-            count -= 1  # a bound method: its object is not an argument the caller passes
-        if count <= 0:
-            raise TypeError(f"jvp: {getattr(func, '__name__', func)!r} takes no argument")
-        wrt = tuple(range(count))
-    transformed = JVPFunction(func, wrt)
+    if wrt is None and primals is None:
+        transformed = JVPOfEveryArgument(func)
+    else:
+        if wrt is None:
+            if not isinstance(primals, (tuple, list)) or not primals:
+                raise TypeError("jvp: give the primals as a non-empty tuple")
+            wrt = tuple(range(len(primals)))
+        transformed = JVPFunction(func, wrt)
     if primals is None:
         if tangents is not None:
             raise TypeError("jvp: tangents without primals")
@@ -138,4 +199,4 @@ def jvp(
 
 jvp.ad_transform_transform = "jvp"  # callables.is_transform
 
-__all__ = ["JVPFunction", "jvp"]
+__all__ = ["JVPFunction", "JVPOfEveryArgument", "jvp"]
