@@ -299,3 +299,14 @@ def test_containers_are_refused_for_now():
 
     with pytest.raises(ADTransformError, match="container"):
         jvp(f)(({"a": 1.0},), ({"a": 1.0},))
+
+
+def alias_then_augmented(x):
+    a = x * 2.0
+    b = a
+    a += x  # in place: b sees it
+    return np.sum(b * x) + max([x[0], x[1], 0.5]) + min(x[2], 0.1)
+
+
+def test_augmented_assignment_seen_through_another_name_and_extremes():
+    check_jvp(alias_then_augmented, (np.array([0.3, 0.9, 0.2]),))

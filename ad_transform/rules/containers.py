@@ -19,6 +19,7 @@ from ..runtime import (
     dict_get_adjoint,
     dict_key,
     extreme_of_adjoint,
+    extreme_of_tangent,
     items_adjoint,
     iterated,
     iteration_adjoint,
@@ -207,3 +208,13 @@ def t_get(g, ans, self, key, default=None):
         None,
         (zero_tangent(ans) if key in self else g),
     )
+
+
+@tangent(max_of)
+def t_max_of(g, ans, x):
+    return extreme_of_tangent(g, ans, x)
+
+
+@tangent(min_of)
+def t_min_of(g, ans, x):
+    return extreme_of_tangent(g, ans, x)

@@ -41,6 +41,7 @@ from ..runtime import (
     tail_adjoint,
     times,
     unbroadcast,
+    zero_tangent,
 )
 from .registry import (
     ARRAY,
@@ -324,3 +325,13 @@ def t_neg(g, ans, x):
 @tangent(operator.pos)
 def t_pos(g, ans, x):
     return g
+
+
+@tangent(alias_after)
+def t_alias_after(g, ans, target, changed, alias):
+    # the same choice between the tangents: the changed value's if the change was in place
+    return (
+        zero_tangent(ans),
+        alias_after(target, g, zero_tangent(alias)),
+        alias_after(target, zero_tangent(changed), g),
+    )

@@ -290,6 +290,7 @@ from .tangents import (  # noqa: F401
     cholesky_tangent,
     converted_tangent,
     einsum_tangent,
+    extreme_of_tangent,
     fresh_tangent,
     pad_tangent,
     product_tangent,

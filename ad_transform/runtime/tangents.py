@@ -17,6 +17,7 @@ __all__ = [
     "cholesky_tangent",
     "converted_tangent",
     "einsum_tangent",
+    "extreme_of_tangent",
     "fresh_tangent",
     "pad_tangent",
     "product_tangent",
@@ -181,3 +182,10 @@ def astype_tangent(t, ans):
     if np.asarray(ans).dtype.kind in "fc":
         return np.asarray(t).astype(np.asarray(ans).dtype)
     return zero_tangent(ans)
+
+
+def extreme_of_tangent(t, ans, x):
+    """The tangent of ``max(x)``/``min(x)`` of one iterable: the chosen element's, split
+    equally between tied elements (the convention of the adjoint)."""
+    chosen = [ti for ti, v in zip(t, list(x), strict=True) if v == ans]
+    return sum(chosen) / len(chosen)
