@@ -40,9 +40,11 @@ from ..runtime import (
     prod_adjoint,
     ptp_adjoint,
     quantile_adjoint,
+    quantile_tangent,
     reduced_count,
     reduced_tangent,
     sort_adjoint,
+    sort_tangent,
     std_adjoint,
     trace_adjoint,
     var_adjoint,
@@ -466,3 +468,43 @@ def t_nanstd(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correctio
 def t_norm(g, ans, x, ord=None, axis=None, keepdims=False):
     weights = norm_adjoint(np.ones_like(ans), ans, x, ord, axis, keepdims)
     return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(np.sort)
+def t_sort(g, ans, a, axis=-1, kind=None, order=None, stable=None):
+    return sort_tangent(g, a, axis)
+
+
+@tangent(np.nancumsum)
+def t_nancumsum(g, ans, a, axis=None, dtype=None):
+    return np.cumsum(np.where(np.isnan(a), 0.0, g), axis=axis)
+
+
+@tangent(np.median)
+def t_median(g, ans, a, axis=None, keepdims=False):
+    return quantile_tangent(g, ans, a, 0.5, axis, "linear", keepdims, "quantile")
+
+
+@tangent(np.nanmedian)
+def t_nanmedian(g, ans, a, axis=None, keepdims=False):
+    return quantile_tangent(g, ans, a, 0.5, axis, "linear", keepdims, "nanquantile")
+
+
+@tangent(np.quantile)
+def t_quantile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_tangent(g, ans, a, q, axis, method, keepdims, "quantile"), None
+
+
+@tangent(np.nanquantile)
+def t_nanquantile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_tangent(g, ans, a, q, axis, method, keepdims, "nanquantile"), None
+
+
+@tangent(np.percentile)
+def t_percentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_tangent(g, ans, a, q, axis, method, keepdims, "percentile"), None
+
+
+@tangent(np.nanpercentile)
+def t_nanpercentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_tangent(g, ans, a, q, axis, method, keepdims, "nanpercentile"), None

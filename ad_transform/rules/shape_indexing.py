@@ -553,6 +553,7 @@ def t_vstack(g, ans, tup):
 # linear in the array (and in any other differentiable argument, jointly): the tangent is
 # the same call on the tangents
 linear_tangents(
+    *([("attribute", "mT")] if hasattr(np.ndarray, "mT") else []),  # NumPy 2
     np.take,
     ("method", "take"),
     np.take_along_axis,

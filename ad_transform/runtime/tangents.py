@@ -21,9 +21,11 @@ __all__ = [
     "fresh_tangent",
     "pad_tangent",
     "product_tangent",
+    "quantile_tangent",
     "reduced_tangent",
     "solve_tangent",
     "solve_tangent_b",
+    "sort_tangent",
     "sum_tangent",
     "tangent_like",
     "zero_tangent",
@@ -189,3 +191,33 @@ def extreme_of_tangent(t, ans, x):
     equally between tied elements (the convention of the adjoint)."""
     chosen = [ti for ti, v in zip(t, list(x), strict=True) if v == ans]
     return sum(chosen) / len(chosen)
+
+
+def sort_tangent(t, a, axis=-1):
+    """The tangent of ``np.sort(a, axis)``: ``t`` in the order that sorts ``a`` (a stable
+    order among ties)."""
+    if axis is None:
+        a, t, axis = np.ravel(a), np.ravel(t), -1
+    order = np.argsort(a, axis=axis, kind="stable")
+    return np.take_along_axis(np.asarray(t), order, axis=axis)
+
+
+def quantile_tangent(t, ans, a, q, axis, method, keepdims, kind):
+    """The tangent of a quantile (median, percentile, their nan-variants) of ``a``: per
+    quantile ``q``, ``t`` weighted by the partial derivatives (the interpolation weights of
+    the selected elements, from the adjoint for an adjoint of ones); several quantiles
+    stacked first, as NumPy puts them."""
+    from .reductions import quantile_adjoint
+
+    def at(one_q):
+        value = np.quantile if kind in ("quantile", "percentile") else np.nanquantile
+        scale = 100.0 if kind.endswith("percentile") else 1.0
+        one_ans = value(a, one_q / scale, axis=axis, method=method, keepdims=keepdims)
+        weights = quantile_adjoint(np.ones_like(one_ans), a, one_q, axis, method, keepdims, kind)
+        return reduced_tangent(t, weights, axis, keepdims)
+
+    if np.ndim(q) == 0:
+        return at(q)
+    qs = np.asarray(q)
+    parts = [at(one_q) for one_q in qs.ravel()]
+    return np.reshape(np.stack(parts), qs.shape + np.shape(parts[0]))
