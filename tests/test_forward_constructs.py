@@ -310,3 +310,30 @@ def alias_then_augmented(x):
 
 def test_augmented_assignment_seen_through_another_name_and_extremes():
     check_jvp(alias_then_augmented, (np.array([0.3, 0.9, 0.2]),))
+
+
+# -- tangents share objects exactly where values do (in-place changes) ------------------
+def write_after_copy(x):
+    a = x.copy()
+    a[0] = 5.0
+    b = a
+    b[1] = x[0] * x[1]
+    return np.sum(a * x) + np.sum(x)
+
+
+def list_aliases(x, y):
+    xs = [x, y]
+    ys = xs
+    ys.append(x * y)
+    zs = list(xs)
+    zs[0] = y
+    ws = xs[:]
+    return sum(xs) * 2.0 + sum(zs) + sum(ws) * xs[2]
+
+
+def test_writes_after_a_copy_and_through_another_name():
+    check_jvp(write_after_copy, (np.array([0.5, -1.0, 2.0]),))
+
+
+def test_list_aliases_and_copies():
+    check_jvp(list_aliases, (0.8, -1.3), (0, 1))
