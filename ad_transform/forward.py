@@ -565,8 +565,9 @@ def _helper_jvp(op: Op, active: list[str], arg_kinds: dict) -> HelperJVP:
     kinds = tuple(arg_kinds.get(p) for p in fn_params)
     key = (tuple(fn_params.index(p) for p in active), kinds, op.result_used, "jvp_helper")
     entries = _cache.setdefault(callee, {})
-    if key in entries:
-        return entries[key]
+    cached = entries.get(key)
+    if cached is not None and (cached.generated is None or not cached.generated.is_stale()):
+        return cached  # built, or being built (recursion)
     fn = normalize(parsed, procedure=True)
     tangent_params = {p: fn.names.fresh(p + "_dot") for p in active}
     name = code_name(callee)

@@ -141,3 +141,31 @@ def test_bad_calls():
         jvp(poly, (1.5, 0.5))
     with pytest.raises(ValueError, match="real number"):
         jvp(poly, wrt=0)((1.5, 0.5), (np.ones(2),))
+
+
+def inner(t):
+    return t * t
+
+
+def middle(t):
+    return inner(t) + t
+
+
+def outer(x):
+    return middle(x) * 2.0
+
+
+def test_a_redefined_helper_of_a_helper_is_noticed():
+    global inner
+    transformed = jvp(outer)
+    assert transformed((3.0,), (1.0,))[1] == 2.0 * (6.0 + 1.0)
+    original = inner
+
+    def inner(t):  # noqa: F811 (redefined on purpose)
+        return t * t * t
+
+    try:
+        assert transformed((3.0,), (1.0,))[1] == 2.0 * (27.0 + 1.0)
+        assert jvp(outer)((3.0,), (1.0,))[1] == 2.0 * (27.0 + 1.0)
+    finally:
+        inner = original
