@@ -161,7 +161,7 @@ def test_a_redefined_helper_of_a_helper_is_noticed():
     assert transformed((3.0,), (1.0,))[1] == 2.0 * (6.0 + 1.0)
     original = inner
 
-    def inner(t):  # noqa: F811 (redefined on purpose)
+    def inner(t):
         return t * t * t
 
     try:
