@@ -337,3 +337,13 @@ def test_writes_after_a_copy_and_through_another_name():
 
 def test_list_aliases_and_copies():
     check_jvp(list_aliases, (0.8, -1.3), (0, 1))
+
+
+def sums(x, y):
+    d = {1.5: x, 2.5: y}
+    rows = [[x, y], [y * y]]
+    return sum(d) * x + sum(d.values()) + sum(sum(rows, [])) + sum((x, y), 0.5 * y)
+
+
+def test_sum_of_a_dict_iterates_its_keys_which_have_no_derivative():
+    check_jvp(sums, (0.8, -1.3), (0, 1))

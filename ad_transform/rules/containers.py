@@ -218,3 +218,6 @@ def t_max_of(g, ans, x):
 @tangent(min_of)
 def t_min_of(g, ans, x):
     return extreme_of_tangent(g, ans, x)
+
+
+linear_tangents(("method", "values"))  # d.values(): the tangent dict's values

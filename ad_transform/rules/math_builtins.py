@@ -24,6 +24,8 @@ from ..runtime import (
     scalar_times_ratio,
     sequence_sum_adjoint,
     sum_start_adjoint,
+    sum_start_tangent,
+    summed_elements_tangent,
     times,
     unbroadcast,
 )
@@ -32,7 +34,6 @@ from .registry import (
     UNKNOWN,
     adjoint,
     diagonal_tangents,
-    linear_tangents,
     register_nondifferentiable,
     tangent,
 )
@@ -387,4 +388,6 @@ def t_abs_scalar(g, ans, x):
     return g * (float(x > 0) - float(x < 0))
 
 
-linear_tangents(builtins.sum)  # sum(xs, start): of the tangents (a join for lists)
+@tangent(builtins.sum)
+def t_builtin_sum(g, ans, x, start=0):
+    return summed_elements_tangent(g, x, start), sum_start_tangent(g, start)

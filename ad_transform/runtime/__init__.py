@@ -299,7 +299,9 @@ from .tangents import (  # noqa: F401
     solve_tangent,
     solve_tangent_b,
     sort_tangent,
+    sum_start_tangent,
     sum_tangent,
+    summed_elements_tangent,
     tangent_like,
     zero_tangent,
 )

@@ -26,7 +26,9 @@ __all__ = [
     "solve_tangent",
     "solve_tangent_b",
     "sort_tangent",
+    "sum_start_tangent",
     "sum_tangent",
+    "summed_elements_tangent",
     "tangent_like",
     "zero_tangent",
 ]
@@ -221,3 +223,19 @@ def quantile_tangent(t, ans, a, q, axis, method, keepdims, kind):
     qs = np.asarray(q)
     parts = [at(one_q) for one_q in qs.ravel()]
     return np.reshape(np.stack(parts), qs.shape + np.shape(parts[0]))
+
+
+def summed_elements_tangent(t, x, start):
+    """The term of ``x`` in the tangent of ``sum(x, start)``: the sum of its elements'
+    tangents (zeros for a dict's keys), joined like the values (``sum(rows, [])``)."""
+    return sum(_elements_tangent(t, x), zero_tangent(start))
+
+
+def sum_start_tangent(t, start):
+    """The term of ``start`` in the tangent of ``sum(x, start)`` (a number)."""
+    if isinstance(start, (list, tuple)):
+        raise ADTransformError(
+            "jvp (forward mode) does not support sum(x, start) with a start list that has a "
+            "derivative yet"
+        )
+    return t
