@@ -9,6 +9,7 @@ from .api import grad, value_and_grad, vjp
 from .check import GradientCheckError, check_grads
 from .errors import ADTransformError
 from .export import export
+from .forward_api import jvp
 from .graph import computation_graph
 from .pipeline import ssa_source
 from .pytree import register_pytree_node, tree_leaves, tree_map
@@ -25,6 +26,7 @@ __all__ = [
     "computation_graph",
     "export",
     "grad",
+    "jvp",
     "register_adjoint",
     "register_nondifferentiable",
     "register_pytree_node",

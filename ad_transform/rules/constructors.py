@@ -21,12 +21,13 @@ from ..runtime import (
     arange_adjoint,
     array_adjoint,
     astype_adjoint,
+    astype_tangent,
     cast_like,
     full_adjoint,
     linspace_adjoint,
     unless_discrete,
 )
-from .registry import ARRAY, adjoint, register_nondifferentiable
+from .registry import ARRAY, adjoint, linear_tangents, register_nondifferentiable, tangent
 
 
 @adjoint(np.array, kind=ARRAY, fresh=True)
@@ -107,3 +108,29 @@ FROM_SHAPE = (
 )
 
 register_nondifferentiable(*FROM_SHAPE, kind=ARRAY, fresh=True)
+
+
+# -- tangents (forward mode) ----------------------------------------------------------------
+@tangent(np.array)
+def t_array(g, ans, object, dtype=None):
+    return np.array(g, dtype=ans.dtype)
+
+
+@tangent(np.asarray)
+def t_asarray(g, ans, a, dtype=None, order=None):
+    return np.asarray(g, dtype=ans.dtype)
+
+
+linear_tangents(
+    np.asanyarray,
+    np.ascontiguousarray,
+    np.float64,
+    np.full,
+    np.full_like,
+    np.linspace,
+)
+
+
+@tangent(("method", "astype"))
+def t_astype_method(g, ans, self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    return astype_tangent(g, ans)

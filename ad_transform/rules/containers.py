@@ -16,6 +16,7 @@ from ..runtime import (
     attribute_of,
     check_unpacked_length,
     conversion_adjoint,
+    converted_tangent,
     copy_adjoint,
     deepcopy_adjoint,
     dict_copy,
@@ -25,6 +26,7 @@ from ..runtime import (
     dict_get_adjoint,
     dict_key,
     extreme_of_adjoint,
+    extreme_of_tangent,
     items_adjoint,
     iterated,
     iteration_adjoint,
@@ -48,10 +50,20 @@ from ..runtime import (
     tree_structure,
     unpacked,
     values_adjoint,
+    zero_tangent,
     zip_rows,
     zip_rows_adjoint,
 )
-from .registry import DICT, SEQUENCE, adjoint, lookup, register_adjoint, register_nondifferentiable
+from .registry import (
+    DICT,
+    SEQUENCE,
+    adjoint,
+    linear_tangents,
+    lookup,
+    register_adjoint,
+    register_nondifferentiable,
+    tangent,
+)
 
 
 @adjoint(iterated, kind=None)
@@ -198,3 +210,70 @@ def d_copy_copy(g, ans, x):
 @adjoint(copy.deepcopy, kind=None, fresh=True)
 def d_deepcopy(g, ans, x, memo=None):
     return deepcopy_adjoint(g, x), None
+
+
+# -- tangents (forward mode) ----------------------------------------------------------------
+@tangent(unpacked)
+def t_unpacked(g, ans, whole, count):
+    return unpacked(g, count), None
+
+
+# rearrangements of elements: the same on the elements' tangents (a dict's keys: zeros)
+linear_tangents(iterated)
+
+
+@tangent(builtins.list)
+def t_list(g, ans, iterable=()):
+    return converted_tangent(g, iterable, list)
+
+
+@tangent(builtins.tuple)
+def t_tuple(g, ans, iterable=()):
+    return converted_tangent(g, iterable, tuple)
+
+
+@tangent(reversed_list)
+def t_reversed_list(g, ans, x):
+    return converted_tangent(g, x, reversed_list)
+
+
+@tangent(starred_parts)
+def t_starred_parts(g, ans, whole, before, after):
+    return converted_tangent(g, whole, starred_parts, before, after), None, None
+
+
+@tangent(joined_list)
+def t_joined_list(g, ans, parts):
+    return converted_tangent(g, parts, joined_list)
+
+
+@tangent(joined_tuple)
+def t_joined_tuple(g, ans, parts):
+    return converted_tangent(g, parts, joined_tuple)
+
+
+@tangent(zip_rows)
+def t_zip_rows(g, ans, rows):
+    return converted_tangent(g, rows, zip_rows)
+
+
+@tangent(("method", "get"))
+def t_get(g, ans, self, key, default=None):
+    return (
+        (g[key] if key in self else zero_tangent(ans)),
+        None,
+        (zero_tangent(ans) if key in self else g),
+    )
+
+
+@tangent(max_of)
+def t_max_of(g, ans, x):
+    return extreme_of_tangent(g, ans, x)
+
+
+@tangent(min_of)
+def t_min_of(g, ans, x):
+    return extreme_of_tangent(g, ans, x)
+
+
+linear_tangents(("method", "values"))  # d.values(): the tangent dict's values

@@ -31,11 +31,13 @@ import numpy as np
 from ..runtime import (
     Item,
     cholesky_adjoint,
+    cholesky_tangent,
     cross_adjoint,
     det_adjoint,
     dot_adjoint_left,
     dot_adjoint_right,
     einsum_adjoint,
+    einsum_tangent,
     inner_adjoint_left,
     inner_adjoint_right,
     kron_adjoint,
@@ -44,13 +46,15 @@ from ..runtime import (
     slogdet_adjoint,
     solve_cotangent,
     solve_matrix_adjoint,
+    solve_tangent,
+    solve_tangent_b,
     tensordot_adjoint_left,
     tensordot_adjoint_right,
     unbroadcast,
     vdot_adjoint,
 )
 from . import operators  # noqa: F401  (operator.matmul's rule, which np.matmul shares)
-from .registry import ARRAY, SCALAR, adjoint, register_like
+from .registry import ARRAY, SCALAR, adjoint, linear_tangents, register_like, tangent
 
 # -- products -------------------------------------------------------------------------------
 
@@ -180,3 +184,73 @@ def d_cross(g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         cross_adjoint(g, a, b, axisa, axisb, axisc, axis, False),
         cross_adjoint(g, a, b, axisa, axisb, axisc, axis, True),
     )
+
+
+# -- tangents (forward mode): products are linear in each factor --------------------------
+@tangent(np.dot)
+def t_dot(g, ans, a, b):
+    return np.dot(g, b), np.dot(a, g)
+
+
+@tangent(("method", "dot"))
+def t_dot_method(g, ans, self, b):
+    return np.dot(g, b), np.dot(self, g)
+
+
+@tangent(np.outer)
+def t_outer(g, ans, a, b):
+    return np.outer(g, b), np.outer(a, g)
+
+
+@tangent(np.einsum)
+def t_einsum(
+    g,
+    ans,
+    subscripts,
+    o0,
+    o1=None,
+    o2=None,
+    o3=None,
+    o4=None,
+    o5=None,
+    o6=None,
+    o7=None,
+    optimize=False,
+):
+    return (
+        None,
+        einsum_tangent(g, 0, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_tangent(g, 1, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_tangent(g, 2, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_tangent(g, 3, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_tangent(g, 4, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_tangent(g, 5, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_tangent(g, 6, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_tangent(g, 7, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+    )
+
+
+# x = a^-1 b: dx = a^-1 (db - da x)
+@tangent(np.linalg.solve)
+def t_solve(g, ans, a, b):
+    return solve_tangent(g, ans, a, b), solve_tangent_b(g, a, b)
+
+
+@tangent(np.linalg.inv)
+def t_inv(g, ans, a):
+    return -(ans @ g @ ans)
+
+
+# d det(a) = det(a) tr(a^-1 da)
+@tangent(np.linalg.det)
+def t_det(g, ans, a):
+    return ans * np.trace(np.linalg.solve(a, g), axis1=-2, axis2=-1)
+
+
+@tangent(np.linalg.cholesky)
+def t_cholesky(g, ans, a, upper=False):
+    return cholesky_tangent(g, ans, upper)
+
+
+# products: linear in each factor with the others fixed
+linear_tangents(np.vdot, np.inner, np.tensordot, np.kron, np.cross, separately=True)

@@ -24,10 +24,19 @@ from ..runtime import (
     scalar_times_ratio,
     sequence_sum_adjoint,
     sum_start_adjoint,
+    sum_start_tangent,
+    summed_elements_tangent,
     times,
     unbroadcast,
 )
-from .registry import SCALAR, UNKNOWN, adjoint, register_nondifferentiable
+from .registry import (
+    SCALAR,
+    UNKNOWN,
+    adjoint,
+    diagonal_tangents,
+    register_nondifferentiable,
+    tangent,
+)
 
 
 @adjoint(math.sin, kind=SCALAR, fresh=True)
@@ -302,3 +311,83 @@ def d_complex(g, ans, real=0.0, imag=0.0):
     # z = real + i imag; under JAX's convention (docs/conventions/complex.md) the
     # adjoint of real is Re(g), that of imag Re(i g) = -Im(g)
     return np.real(g), -np.imag(g)
+
+
+# -- tangents (forward mode): ``g`` is the tangent of each parameter in turn --------------
+@tangent(math.sin)
+def t_sin(g, ans, x):
+    return g * math.cos(x)
+
+
+@tangent(math.cos)
+def t_cos(g, ans, x):
+    return -g * math.sin(x)
+
+
+@tangent(math.exp)
+def t_exp(g, ans, x):
+    return g * ans
+
+
+@tangent(math.log)
+def t_log(g, ans, x, base=math.e):
+    return g / (x * math.log(base)), -g * ans / (base * math.log(base))
+
+
+# functions of real numbers with a 1x1 Jacobian per argument: the adjoint is the tangent
+diagonal_tangents(
+    *(
+        getattr(math, name)
+        for name in (
+            "tan",
+            "log2",
+            "log10",
+            "sqrt",
+            "tanh",
+            "sinh",
+            "cosh",
+            "atan",
+            "asin",
+            "acos",
+            "pow",
+            "fabs",
+            "hypot",
+            "log1p",
+            "expm1",
+            "exp2",
+            "cbrt",
+            "asinh",
+            "acosh",
+            "atanh",
+            "atan2",
+            "erf",
+            "erfc",
+            "degrees",
+            "radians",
+            "copysign",
+            "fmod",
+            "remainder",
+            "ldexp",
+        )
+        if hasattr(math, name)  # exp2, cbrt: Python 3.11+
+    ),
+    builtins.max,
+    builtins.min,
+    builtins.pow,
+    builtins.float,
+)
+
+
+@tangent(builtins.abs)
+def t_abs(g, ans, x):
+    return times(g, np.sign(x))
+
+
+@tangent(builtins.abs, scalar=True)
+def t_abs_scalar(g, ans, x):
+    return g * (float(x > 0) - float(x < 0))
+
+
+@tangent(builtins.sum)
+def t_builtin_sum(g, ans, x, start=0):
+    return summed_elements_tangent(g, x, start), sum_start_tangent(g, start)

@@ -63,7 +63,13 @@ from ..runtime import (
     unbroadcast,
 )
 from . import operators  # noqa: F401  (the operator rules the ufuncs share)
-from .registry import adjoint, register_like, register_nondifferentiable
+from .registry import (
+    adjoint,
+    diagonal_tangents,
+    register_like,
+    register_nondifferentiable,
+    tangent,
+)
 
 # -- exponentials and logarithms ---------------------------------------------------------
 
@@ -596,3 +602,100 @@ def d_conjugate_method(g, ans, self):
 
 
 register_nondifferentiable(np.iscomplex, np.isreal, np.iscomplexobj, np.isrealobj)
+
+
+# -- tangents (forward mode): ``g`` is the tangent of each parameter in turn --------------
+@tangent(np.sin)
+def t_sin(g, ans, x):
+    return times(g, np.cos(x))
+
+
+@tangent(np.sin, scalar=True)
+def t_sin_scalar(g, ans, x):
+    return g * np.cos(x)
+
+
+@tangent(np.cos)
+def t_cos(g, ans, x):
+    return times(-g, np.sin(x))
+
+
+@tangent(np.cos, scalar=True)
+def t_cos_scalar(g, ans, x):
+    return -g * np.sin(x)
+
+
+@tangent(np.exp)
+def t_exp(g, ans, x):
+    return times(g, ans)
+
+
+@tangent(np.exp, scalar=True)
+def t_exp_scalar(g, ans, x):
+    return g * ans
+
+
+@tangent(np.log)
+def t_log(g, ans, x):
+    return over(g, x)
+
+
+@tangent(np.log, scalar=True)
+def t_log_scalar(g, ans, x):
+    return g / x if x else scalar_over(g, x)  # np.log(0.0) is -inf, not an exception
+
+
+@tangent(np.tanh)
+def t_tanh(g, ans, x):
+    return times(g, 1.0 - ans * ans)
+
+
+@tangent(np.tanh, scalar=True)
+def t_tanh_scalar(g, ans, x):
+    return g * (1.0 - ans * ans)
+
+
+# Elementwise functions of real values (Jacobians diagonal, their own transposes): the
+# adjoint templates are the tangents. Not the complex ones (``abs`` of a complex value,
+# ``real``, ``imag``, ``angle``, ``conj``): forward mode refuses complex values.
+diagonal_tangents(
+    np.exp2,
+    np.expm1,
+    np.log2,
+    np.log10,
+    np.log1p,
+    np.sqrt,
+    np.cbrt,
+    np.square,
+    np.reciprocal,
+    np.tan,
+    np.arcsin,
+    np.arccos,
+    np.arctan,
+    np.sinh,
+    np.cosh,
+    np.arcsinh,
+    np.arccosh,
+    np.arctanh,
+    np.deg2rad,
+    np.radians,
+    np.rad2deg,
+    np.degrees,
+    np.sinc,
+    np.abs,
+    np.fabs,
+    np.copysign,
+    np.float_power,
+    np.fmod,
+    np.maximum,
+    np.minimum,
+    np.fmax,
+    np.fmin,
+    np.arctan2,
+    np.hypot,
+    np.logaddexp,
+    np.logaddexp2,
+    np.where,
+    np.clip,
+    ("method", "clip"),
+)

@@ -41,6 +41,7 @@ from ..runtime import (
     tail_adjoint,
     times,
     unbroadcast,
+    zero_tangent,
 )
 from .registry import (
     ARRAY,
@@ -56,6 +57,7 @@ from .registry import (
     register_adjoint,
     register_nondifferentiable,
     register_sequence_forms,
+    tangent,
 )
 
 
@@ -254,3 +256,82 @@ def d_set_operator(g, ans, x, y):
 
 for _operator in (operator.and_, operator.or_, operator.xor):
     register_adjoint(_operator, d_set_operator, kind=None, fresh=True)
+
+
+# -- tangents (forward mode): ``g`` is the tangent of each parameter in turn --------------
+@tangent(operator.add)
+def t_add(g, ans, x, y):
+    return g, g
+
+
+@tangent(operator.sub)
+def t_sub(g, ans, x, y):
+    return g, -g
+
+
+@tangent(operator.mul)
+def t_mul(g, ans, x, y):
+    return times(g, y), times(g, x)
+
+
+@tangent(operator.mul, scalar=True)
+def t_mul_scalar(g, ans, x, y):
+    return g * y, x * g
+
+
+@tangent(operator.truediv)
+def t_truediv(g, ans, x, y):
+    return over(g, y), times(-g, quotient(ans, y))
+
+
+@tangent(operator.truediv, scalar=True)
+def t_truediv_scalar(g, ans, x, y):
+    return g / y, -g * ans / y
+
+
+@tangent(operator.pow)
+def t_pow(g, ans, x, y):
+    return times(g, power_derivative(x, y)), times(g, ans * safe_log(x))
+
+
+@tangent(operator.pow, scalar=True)
+def t_pow_scalar(g, ans, x, y):
+    return (
+        (g * y * x ** (y - 1) if g and x else scalar_power_adjoint(g, x, y)),
+        (g * ans * safe_log(x) if g else 0.0),
+    )
+
+
+@tangent(operator.mod)
+def t_mod(g, ans, x, y):
+    return g, times(-g, quotient(x - ans, y))
+
+
+@tangent(operator.mod, scalar=True)
+def t_mod_scalar(g, ans, x, y):
+    return g, (-g * ((x - ans) / y) if g and y else scalar_times_ratio(-g, x - ans, y))
+
+
+@tangent(operator.matmul)
+def t_matmul(g, ans, x, y):
+    return g @ y, x @ g
+
+
+@tangent(operator.neg)
+def t_neg(g, ans, x):
+    return -g
+
+
+@tangent(operator.pos)
+def t_pos(g, ans, x):
+    return g
+
+
+@tangent(alias_after)
+def t_alias_after(g, ans, target, changed, alias):
+    # the same choice between the tangents: the changed value's if the change was in place
+    return (
+        zero_tangent(ans),
+        alias_after(target, g, zero_tangent(alias)),
+        alias_after(target, zero_tangent(changed), g),
+    )

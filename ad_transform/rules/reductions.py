@@ -40,13 +40,16 @@ from ..runtime import (
     prod_adjoint,
     ptp_adjoint,
     quantile_adjoint,
+    quantile_tangent,
     reduced_count,
+    reduced_tangent,
     sort_adjoint,
+    sort_tangent,
     std_adjoint,
     trace_adjoint,
     var_adjoint,
 )
-from .registry import ARRAY, adjoint, register_nondifferentiable
+from .registry import ARRAY, adjoint, register_nondifferentiable, tangent
 
 # -- sums and means ---------------------------------------------------------------------
 
@@ -311,3 +314,197 @@ def d_percentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
 @adjoint(np.nanpercentile, kind=None, fresh=True)
 def d_nanpercentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
     return quantile_adjoint(g, a, q, axis, method, keepdims, "nanpercentile")
+
+
+# -- tangents (forward mode): ``g`` is the tangent of each parameter in turn --------------
+# Linear reductions apply to the tangent; the others are sums of the tangent weighted by
+# the partial derivatives (``reduced_tangent``), which their adjoint helpers compute when
+# given an adjoint of ones.
+@tangent(np.sum)
+def t_sum(g, ans, a, axis=None, dtype=None, keepdims=False):
+    return np.sum(g, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+@tangent(("method", "sum"))
+def t_sum_method(g, ans, self, axis=None, dtype=None, keepdims=False):
+    return np.sum(g, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+@tangent(np.mean)
+def t_mean(g, ans, a, axis=None, dtype=None, keepdims=False):
+    return np.mean(g, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+@tangent(("method", "mean"))
+def t_mean_method(g, ans, self, axis=None, dtype=None, keepdims=False):
+    return np.mean(g, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+@tangent(np.nansum)
+def t_nansum(g, ans, a, axis=None, dtype=None, keepdims=False):
+    return np.sum(np.where(np.isnan(a), 0.0, g), axis=axis, keepdims=keepdims)
+
+
+@tangent(np.nanmean)
+def t_nanmean(g, ans, a, axis=None, dtype=None, keepdims=False):
+    return np.nanmean(np.where(np.isnan(a), np.nan, g), axis=axis, keepdims=keepdims)
+
+
+@tangent(np.trace)
+def t_trace(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None):
+    return np.trace(g, offset, axis1, axis2)
+
+
+@tangent(("method", "trace"))
+def t_trace_method(g, ans, self, offset=0, axis1=0, axis2=1, dtype=None):
+    return np.trace(g, offset, axis1, axis2)
+
+
+@tangent(np.diagonal)
+def t_diagonal(g, ans, a, offset=0, axis1=0, axis2=1):
+    return np.diagonal(g, offset, axis1, axis2)
+
+
+@tangent(("method", "diagonal"))
+def t_diagonal_method(g, ans, self, offset=0, axis1=0, axis2=1):
+    return np.diagonal(g, offset, axis1, axis2)
+
+
+@tangent(np.cumsum)
+def t_cumsum(g, ans, a, axis=None, dtype=None):
+    return np.cumsum(g, axis=axis)
+
+
+@tangent(("method", "cumsum"))
+def t_cumsum_method(g, ans, self, axis=None, dtype=None):
+    return np.cumsum(g, axis=axis)
+
+
+@tangent(np.prod)
+def t_prod(g, ans, a, axis=None, dtype=None, keepdims=False):
+    return reduced_tangent(g, prod_adjoint(np.ones_like(ans), a, axis, keepdims), axis, keepdims)
+
+
+@tangent(("method", "prod"))
+def t_prod_method(g, ans, self, axis=None, dtype=None, keepdims=False):
+    weights = prod_adjoint(np.ones_like(ans), self, axis, keepdims)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(np.nanprod)
+def t_nanprod(g, ans, a, axis=None, dtype=None, keepdims=False):
+    weights = nan_prod_adjoint(np.ones_like(ans), a, axis, keepdims)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+def t_extremum(g, ans, a, axis=None, keepdims=False):
+    weights = extremum_adjoint(np.ones_like(ans), ans, a, axis, keepdims)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+def t_extremum_method(g, ans, self, axis=None, keepdims=False):
+    weights = extremum_adjoint(np.ones_like(ans), ans, self, axis, keepdims)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+for _primitive in (np.max, np.amax, np.min, np.amin):
+    tangent(_primitive)(t_extremum)
+for _method in ("max", "min"):
+    tangent(("method", _method))(t_extremum_method)
+
+
+def t_nan_extremum(g, ans, a, axis=None, keepdims=False):
+    weights = nan_extremum_adjoint(np.ones_like(ans), ans, a, axis, keepdims)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+for _primitive in (np.nanmax, np.nanmin):
+    tangent(_primitive)(t_nan_extremum)
+
+
+@tangent(np.ptp)
+def t_ptp(g, ans, a, axis=None, keepdims=False):
+    weights = ptp_adjoint(np.ones_like(ans), ans, a, axis, keepdims)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(np.var)
+def t_var(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    weights = var_adjoint(np.ones_like(ans), a, axis, ddof, keepdims, correction)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(("method", "var"))
+def t_var_method(g, ans, self, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    weights = var_adjoint(np.ones_like(ans), self, axis, ddof, keepdims, correction)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(np.std)
+def t_std(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    weights = std_adjoint(np.ones_like(ans), ans, a, axis, ddof, keepdims, correction)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(("method", "std"))
+def t_std_method(g, ans, self, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    weights = std_adjoint(np.ones_like(ans), ans, self, axis, ddof, keepdims, correction)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(np.nanvar)
+def t_nanvar(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    weights = nan_var_adjoint(np.ones_like(ans), a, axis, ddof, keepdims, correction)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(np.nanstd)
+def t_nanstd(g, ans, a, axis=None, dtype=None, ddof=0, keepdims=False, correction=None):
+    weights = nan_std_adjoint(np.ones_like(ans), ans, a, axis, ddof, keepdims, correction)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(np.linalg.norm)
+def t_norm(g, ans, x, ord=None, axis=None, keepdims=False):
+    weights = norm_adjoint(np.ones_like(ans), ans, x, ord, axis, keepdims)
+    return reduced_tangent(g, weights, axis, keepdims)
+
+
+@tangent(np.sort)
+def t_sort(g, ans, a, axis=-1, kind=None, order=None, stable=None):
+    return sort_tangent(g, a, axis)
+
+
+@tangent(np.nancumsum)
+def t_nancumsum(g, ans, a, axis=None, dtype=None):
+    return np.cumsum(np.where(np.isnan(a), 0.0, g), axis=axis)
+
+
+@tangent(np.median)
+def t_median(g, ans, a, axis=None, keepdims=False):
+    return quantile_tangent(g, ans, a, 0.5, axis, "linear", keepdims, "quantile")
+
+
+@tangent(np.nanmedian)
+def t_nanmedian(g, ans, a, axis=None, keepdims=False):
+    return quantile_tangent(g, ans, a, 0.5, axis, "linear", keepdims, "nanquantile")
+
+
+@tangent(np.quantile)
+def t_quantile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_tangent(g, ans, a, q, axis, method, keepdims, "quantile"), None
+
+
+@tangent(np.nanquantile)
+def t_nanquantile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_tangent(g, ans, a, q, axis, method, keepdims, "nanquantile"), None
+
+
+@tangent(np.percentile)
+def t_percentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_tangent(g, ans, a, q, axis, method, keepdims, "percentile"), None
+
+
+@tangent(np.nanpercentile)
+def t_nanpercentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
+    return quantile_tangent(g, ans, a, q, axis, method, keepdims, "nanpercentile"), None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import inspect
 import sys
 import warnings
 from collections.abc import Callable
@@ -56,6 +57,21 @@ class Rule:
     # ``sequence_templates`` the adjoint of each form but ``NUMBERS`` (the rule's own)
     sequence_form: Callable[[list, list], str] | None = None
     sequence_templates: dict[str, Template] = field(default_factory=dict)
+    # forward mode (``forward.py``): the tangent (JVP) template, written like an adjoint
+    # template whose ``g`` is the tangent of each parameter in turn; each returned term is
+    # that parameter's contribution to the result's tangent (None: no tangent rule yet)
+    tangent: Template | None = None
+    scalar_tangent: Template | None = None  # used where every argument is a scalar
+    # a primitive linear in its differentiable arguments needs no template: its tangent
+    # is the same call on their tangents (``LINEAR``: jointly, as a concatenation;
+    # ``MULTILINEAR``: in each one separately, as a product, one term per argument)
+    linear: str | None = None
+
+    def tangent_for(self, all_scalar: bool) -> Template | None:
+        """The tangent template for a call on these arguments (None: none written)."""
+        if all_scalar and self.scalar_tangent is not None:
+            return self.scalar_tangent
+        return self.tangent
 
     def form_of(self, kinds: list, constants: list) -> str:
         """The form of a call whose operands have these kinds (and literal values, None
@@ -258,6 +274,7 @@ def register_like(primitive: object, model: object) -> None:
     """Give ``primitive`` the rule of ``model``, templates and all (``np.add`` and
     ``operator.add`` differentiate alike)."""
     rule = _RULES[_key(model)]
+    _LIKE.setdefault(_key(model), []).append(_key(primitive))
     _RULES[_key(primitive)] = replace(
         rule,
         primitive=primitive,
@@ -300,6 +317,84 @@ def adjoint(
         return template
 
     return decorate
+
+
+def tangent(primitive: object, *, scalar: bool = False):
+    """Declare the tangent (JVP) template of a primitive whose adjoint rule is registered.
+
+    ``template(g, ans, *params)`` has the adjoint template's parameters; here ``g`` is the
+    tangent of each differentiable parameter in turn, and the template returns, per
+    parameter, that parameter's term of the result's tangent (``J_i g``), ``None`` for a
+    parameter without derivative. Forward mode adds the terms of the active parameters.
+    ``scalar=True`` declares the variant used where every argument is a scalar. Primitives
+    that share a rule through :func:`register_like` share its tangent too.
+    """
+
+    def decorate(template: Callable) -> Callable:
+        rule = _RULES[_key(primitive)]
+        if scalar:
+            rule.scalar_tangent = Template(template)
+        else:
+            rule.tangent = Template(template)
+        _share_tangent(rule)
+        return template
+
+    return decorate
+
+
+def diagonal_tangents(*primitives: object) -> None:
+    """The tangent of an elementwise function of real values is its adjoint template: its
+    Jacobian is diagonal, hence its own transpose (``J g`` = ``J^T g`` elementwise; forward
+    mode drops the template's ``unbroadcast``, which only sums a broadcast adjoint back)."""
+    for primitive in primitives:
+        rule = _RULES[_key(primitive)]
+        rule.tangent, rule.scalar_tangent = rule.template, rule.scalar_template
+        _share_tangent(rule)
+
+
+_LIKE: dict[object, list[object]] = {}  # model key -> keys registered like it
+
+
+def _share_tangent(rule: Rule) -> None:
+    """Give the primitives registered like ``rule``'s the same tangent templates."""
+    for key in _LIKE.get(_key(rule.primitive), ()):
+        other = _RULES.get(key)
+        if other is not None:
+            other.tangent, other.scalar_tangent = rule.tangent, rule.scalar_tangent
+
+
+LINEAR, MULTILINEAR = "linear", "multilinear"
+
+
+def linear_tangents(*primitives: object, separately: bool = False) -> None:
+    """Declare primitives linear in their differentiable arguments (those their adjoint
+    template returns a contribution for): jointly (``np.concatenate``, ``np.diag``, ``x.T``;
+    the tangent is the call on every one's tangent) or, with ``separately``, in each one
+    with the others fixed (``np.dot``, ``np.kron``; a sum of one call per active argument)."""
+    for primitive in primitives:
+        rule = _RULES[_key(primitive)]
+        for param in rule.template.outputs:  # a default a call leaves out stays in the tangent
+            default = rule.template.signature.parameters[param].default
+            if default is not inspect.Parameter.empty and default not in (None, 0, ()):
+                raise TypeError(f"{rule.name}: the default of {param!r} is not 0: not linear")
+        rule.linear = MULTILINEAR if separately else LINEAR
+        for key in _LIKE.get(_key(primitive), ()):
+            if key in _RULES:
+                _RULES[key].linear = rule.linear
+
+
+def tangent_counts(builtin_only: bool = True) -> tuple[int, int]:
+    """How many differentiable primitives have a tangent rule, and how many have an
+    adjoint rule (``list_primitives``' primitives, by display name)."""
+    load_optional_rules()
+    adjoints, tangents = set(), set()
+    for key, rule in _RULES.items():
+        if (builtin_only and key not in _BUILTIN) or _internal(rule) or not rule.differentiable:
+            continue
+        adjoints.add(rule.name)
+        if rule.tangent is not None or rule.linear is not None:
+            tangents.add(rule.name)
+    return len(tangents), len(adjoints)
 
 
 NONDIFFERENTIABLE_MARKER = " (no derivative)"

@@ -54,7 +54,15 @@ from ..runtime import (
     transpose_adjoint,
     unbroadcast,
 )
-from .registry import ARRAY, SCALAR, adjoint, register_adjoint, register_nondifferentiable
+from .registry import (
+    ARRAY,
+    SCALAR,
+    adjoint,
+    linear_tangents,
+    register_adjoint,
+    register_nondifferentiable,
+    tangent,
+)
 
 # -- indexing -------------------------------------------------------------------------------
 
@@ -439,3 +447,145 @@ def d_put_values(g, ans, v, count):
 
 
 register_nondifferentiable(put_index, place_index, put_count, place_count)
+
+
+# -- tangents (forward mode): these primitives are linear in their differentiable
+# arguments, so the tangent is the primitive applied to ``g`` (the tangent) ---------------
+@tangent(operator.getitem)
+def t_getitem(g, ans, x, index):
+    return g[index], None
+
+
+@tangent(("attribute", "T"))
+def t_transpose_attribute(g, ans, x):
+    return np.transpose(g)
+
+
+@tangent(np.transpose)
+def t_transpose(g, ans, a, axes=None):
+    return np.transpose(g, axes)
+
+
+@tangent(np.reshape)
+def t_reshape(g, ans, a, shape=None, order="C", newshape=None, copy=None):
+    return np.reshape(g, np.shape(ans), order=order)
+
+
+@tangent(("method", "reshape"))
+def t_reshape_method(
+    g,
+    ans,
+    self,
+    shape=None,
+    s1=None,
+    s2=None,
+    s3=None,
+    s4=None,
+    s5=None,
+    s6=None,
+    s7=None,
+    order="C",
+):
+    return np.reshape(g, np.shape(ans), order=order)
+
+
+@tangent(np.ravel)
+def t_ravel(g, ans, a, order="C"):
+    return np.reshape(g, np.shape(ans), order=order)
+
+
+@tangent(("method", "ravel"))
+def t_ravel_method(g, ans, self, order="C"):
+    return np.reshape(g, np.shape(ans), order=order)
+
+
+@tangent(("method", "flatten"))
+def t_flatten_method(g, ans, self, order="C"):
+    return np.array(np.reshape(g, np.shape(ans), order=order))
+
+
+@tangent(np.squeeze)
+def t_squeeze(g, ans, a, axis=None):
+    return np.reshape(g, np.shape(ans))
+
+
+@tangent(("method", "squeeze"))
+def t_squeeze_method(g, ans, self, axis=None):
+    return np.reshape(g, np.shape(ans))
+
+
+@tangent(np.expand_dims)
+def t_expand_dims(g, ans, a, axis):
+    return np.reshape(g, np.shape(ans))
+
+
+@tangent(np.copy)
+def t_copy(g, ans, a):
+    return np.array(g)
+
+
+@tangent(("method", "copy"))
+def t_copy_method(g, ans, self):
+    # a list's or a dict's copy too: the copy of the tangent, of the same structure
+    return g.copy()
+
+
+@tangent(np.concatenate)
+def t_concatenate(g, ans, arrays, axis=0):
+    return np.concatenate(g, axis)
+
+
+@tangent(np.stack)
+def t_stack(g, ans, arrays, axis=0):
+    return np.stack(g, axis)
+
+
+@tangent(np.hstack)
+def t_hstack(g, ans, tup):
+    return np.hstack(g)
+
+
+@tangent(np.vstack)
+def t_vstack(g, ans, tup):
+    return np.vstack(g)
+
+
+# linear in the array (and in any other differentiable argument, jointly): the tangent is
+# the same call on the tangents
+linear_tangents(
+    *([("attribute", "mT")] if hasattr(np.ndarray, "mT") else []),  # NumPy 2
+    np.take,
+    ("method", "take"),
+    np.take_along_axis,
+    ("method", "item"),
+    np.atleast_1d,
+    np.atleast_2d,
+    np.atleast_3d,
+    np.broadcast_to,
+    ("method", "transpose"),
+    np.swapaxes,
+    ("method", "swapaxes"),
+    np.moveaxis,
+    np.rollaxis,
+    np.flip,
+    np.fliplr,
+    np.flipud,
+    np.roll,
+    np.rot90,
+    np.tile,
+    np.repeat,
+    ("method", "repeat"),
+    np.diag,
+    np.triu,
+    np.tril,
+    np.dstack,
+    np.column_stack,
+    np.split,
+    np.array_split,
+    np.hsplit,
+    np.vsplit,
+    np.dsplit,
+    np.append,
+    np.meshgrid,
+    np.select,
+)

@@ -33,7 +33,7 @@ from ..runtime import (
     trapezoid_adjoints,
     unwrap_period_adjoint,
 )
-from .registry import ARRAY, adjoint, register_adjoint
+from .registry import ARRAY, adjoint, linear_tangents, register_adjoint
 
 
 # ``np.diff(a, n=0)`` returns ``a`` itself: only a call without ``n`` is known fresh
@@ -93,3 +93,8 @@ def d_correlate(g, ans, a, v, mode="valid"):
 @adjoint(np.unwrap, kind=ARRAY, fresh=True)
 def d_unwrap(g, ans, p, discont=None, axis=-1, period=2 * np.pi):
     return g, None, None, unwrap_period_adjoint(g, ans, p, period)
+
+
+# -- tangents (forward mode): linear jointly (differences), or in each factor (convolutions)
+linear_tangents(np.diff)
+linear_tangents(np.convolve, np.correlate, separately=True)

@@ -293,6 +293,26 @@ from .statements import (  # noqa: F401
     super_of,
     throw,
 )
+from .tangents import (  # noqa: F401
+    astype_tangent,
+    cholesky_tangent,
+    converted_tangent,
+    einsum_tangent,
+    extreme_of_tangent,
+    fresh_tangent,
+    pad_tangent,
+    product_tangent,
+    quantile_tangent,
+    reduced_tangent,
+    solve_tangent,
+    solve_tangent_b,
+    sort_tangent,
+    sum_start_tangent,
+    sum_tangent,
+    summed_elements_tangent,
+    tangent_like,
+    zero_tangent,
+)
 from .trees import (  # noqa: F401
     TreeShape,
     tree_leaves_adjoint,
