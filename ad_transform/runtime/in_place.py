@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from ..errors import ADTransformError
@@ -35,6 +37,8 @@ def fresh_saved(saved: tuple) -> tuple:
     def copy(value):
         if isinstance(value, tuple):
             return tuple(map(copy, value))
+        if type(value) in _DICT_VIEWS:  # d.values() saved: the same view of d's copy
+            return _DICT_VIEWS[type(value)](copy(_viewed_dict(value)))
         if not isinstance(value, (list, dict, np.ndarray)):
             return value
         known = copies.get(id(value))
@@ -56,6 +60,19 @@ def fresh_saved(saved: tuple) -> tuple:
         return duplicate
 
     return copy(saved)
+
+
+_DICT_VIEWS = {
+    type({}.keys()): dict.keys,
+    type({}.values()): dict.values,
+    type({}.items()): dict.items,
+}
+
+
+def _viewed_dict(view) -> dict:
+    """The dict a ``dict.keys()``/``values()``/``items()`` view shows (the one object the
+    view refers to)."""
+    return gc.get_referents(view)[0]
 
 
 def _view_into(view: np.ndarray, base: np.ndarray, new_base: np.ndarray) -> np.ndarray:
