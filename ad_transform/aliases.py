@@ -307,8 +307,10 @@ class _Walk:
             self.set(target.id, holds, must, state)
         elif isinstance(target, gast.Tuple | gast.List):
             if isinstance(value, gast.Tuple | gast.List) and len(value.elts) == len(target.elts):
-                for sub_target, sub_value in zip(target.elts, value.elts):
-                    sub_holds, sub_must = self.value(sub_value, state)
+                values = [self.value(sub_value, state) for sub_value in value.elts]  # all first
+                for sub_target, sub_value, (sub_holds, sub_must) in zip(
+                    target.elts, value.elts, values
+                ):
                     self.bind(sub_target, sub_holds, sub_must, state, sub_value, stmt)
             else:
                 for sub_target in target.elts:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import pytree
-from .api import UNKNOWN, _kind_of_type, _positional_count, _Transformed
+from .api import UNKNOWN, _kind_of_type, _positional_count, _split_key, _Transformed
 from .errors import ADTransformError
 from .forward import JVP, generate_jvp
 
@@ -62,7 +62,8 @@ class JVPFunction(_Transformed):
     def _generated_for_key(self, key: tuple):
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
-            kinds = tuple(_kind_of_type(t) for t in key)
+            types_, _, _ = _split_key(key)  # forward mode is not specialised by shape yet
+            kinds = tuple(_kind_of_type(t) for t in types_)
             generated = generate_jvp(self._function, self._positions_tuple(), kinds)
             self._specialized[key] = generated
         self._last = generated

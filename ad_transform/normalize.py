@@ -611,6 +611,13 @@ class _Normalizer:
             return
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
             atoms = [self.atom(e) for e in value.elts]  # all right-hand sides first
+            rebound = name_ids(target, gast.Store)
+            atoms = [  # a, b = b, a: the old 'a' is read before 'a' is bound again
+                self.temporary(atom, atom)
+                if isinstance(atom, gast.Name) and atom.id in rebound
+                else atom
+                for atom in atoms
+            ]
             for sub_target, atom in zip(target.elts, atoms):
                 self.assign_to(sub_target, atom)
             return
