@@ -104,11 +104,22 @@ def product_tangent(ans, x, y, x_dot, y_dot):
     tuple repeated by an integer (its tangent repeated), or a product of numbers/arrays."""
     from .elementwise import times
 
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple)) and _is_count(y):
         return x_dot * y
-    if isinstance(y, (list, tuple)):
+    if isinstance(y, (list, tuple)) and _is_count(x):
         return x * y_dot
+    x, y, x_dot, y_dot = map(_numpy_operand, (x, y, x_dot, y_dot))  # NumPy converts lists
     return tangent_like(times(x_dot, y) + times(y_dot, x), ans)
+
+
+def _is_count(value) -> bool:
+    """An integer that repeats a list or tuple (``[a, b] * 2``)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _numpy_operand(value):
+    """A list or tuple as NumPy's arithmetic sees it (``x * [0.5, 3.0]``)."""
+    return np.asarray(value, dtype=float) if isinstance(value, (list, tuple)) else value
 
 
 def einsum_tangent(g, position: int, subscripts, *operands):
