@@ -261,7 +261,13 @@ class _Forward(_Reverser):
                 slice=clone(op.index),
                 ctx=gast.Store(),
             )
-            stmt = assign(target, self.tangent_of(op.inputs["value"]))
+            helper = self.bindings.reference("stored_tangent", runtime.stored_tangent)
+            value = gast.Call(
+                func=name_node(helper),
+                args=[self.tangent_of(op.inputs["value"]), name_node(op.target)],
+                keywords=[],
+            )
+            stmt = assign(target, value)
             stmt.ad_pure = False
             self.emit(stmt, op)
         elif op.form in (APPEND, EXTEND):

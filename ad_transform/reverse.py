@@ -855,8 +855,13 @@ class _Reverser:
         if op.form == BUILD:
             for position in op.active_inputs:
                 element = elements[int(position)]
-                if element is not None:
-                    self.contribute(op.inputs[position], name_node(element), op)
+                # an element never read still has an adjoint: zero (its statement reads it)
+                value = (
+                    name_node(element)
+                    if element is not None
+                    else gast.Constant(value=0.0, kind=None)
+                )
+                self.contribute(op.inputs[position], value, op)
         elif op.form == USER_CALL:
             parts = [
                 name_node(e) if e is not None else gast.Constant(value=0.0, kind=None)

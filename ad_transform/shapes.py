@@ -194,7 +194,11 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
             results[id(op.stmt)] = fact
             previous = new.get(op.target, _BOTTOM)
             joined = fact if previous is _BOTTOM else _join(previous, fact)
-            new[op.target] = known[op.target] = joined
+            new[op.target] = joined
+            # what later statements read: this pass's bindings so far joined with the last
+            # pass's (a loop's back edge binds the name again after the statements reading it)
+            before = names.get(op.target, _BOTTOM)
+            known[op.target] = joined if before is _BOTTOM else _join(before, joined)
         if new == names:
             break
         names = new

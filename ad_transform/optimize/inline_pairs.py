@@ -51,6 +51,8 @@ def inline_form(program, params, saved, seed, returned, func) -> InlineForm | No
     for stmt in _every_statement([*program.forward, *program.backward]):
         if getattr(stmt, "ad_catch", False) or isinstance(stmt, (gast.Return, gast.Try)):
             return None
+        if isinstance(stmt, gast.If):  # a saved value bound on one branch only
+            return None
     if not isinstance(program.result, (gast.Name, gast.Constant)):
         return None
     stored = name_ids(program.forward, gast.Store) | name_ids(program.backward, gast.Store)
@@ -185,9 +187,10 @@ def _inline_site(program, form: InlineForm, fblock, fstmt, bblock, bstmt, saved_
     call = fstmt.value
     args = call.args
     if len(args) != len(form.params) or not all(
-        isinstance(a, (gast.Name, gast.Constant)) for a in args
+        isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and a.id in _locals(program))
+        for a in args
     ):
-        return
+        return  # a global or closure name given would become a local of the sweeps
     renames = _renames(program, form)
     if renames is None:
         return
@@ -227,6 +230,13 @@ def _inline_site(program, form: InlineForm, fblock, fstmt, bblock, bstmt, saved_
     for old, new in renames.items():
         if old in form.kinds and new not in kinds:
             kinds[new] = form.kinds[old]
+
+
+def _locals(program) -> set[str]:
+    """The names the generated function binds: its parameters and what its sweeps assign."""
+    args = program.fn.tree.args
+    params = {a.id for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    return params | name_ids(program.forward, gast.Store) | name_ids(program.backward, gast.Store)
 
 
 def _with_elements(body: list, seed: str, elements: gast.Tuple, form, renames) -> list:

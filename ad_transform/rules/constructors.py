@@ -113,12 +113,12 @@ register_nondifferentiable(*FROM_SHAPE, kind=ARRAY, fresh=True)
 # -- tangents (forward mode) ----------------------------------------------------------------
 @tangent(np.array)
 def t_array(g, ans, object, dtype=None):
-    return np.array(g, dtype=ans.dtype)
+    return astype_tangent(g, ans)
 
 
 @tangent(np.asarray)
 def t_asarray(g, ans, a, dtype=None, order=None):
-    return np.asarray(g, dtype=ans.dtype)
+    return astype_tangent(g, ans)
 
 
 linear_tangents(

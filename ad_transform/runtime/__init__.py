@@ -307,6 +307,7 @@ from .tangents import (  # noqa: F401
     solve_tangent,
     solve_tangent_b,
     sort_tangent,
+    stored_tangent,
     sum_start_tangent,
     sum_tangent,
     summed_elements_tangent,

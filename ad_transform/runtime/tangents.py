@@ -67,6 +67,14 @@ def tangent_like(t, ans):
     return np.array(np.broadcast_to(t, shape))
 
 
+def stored_tangent(t, container):
+    """The tangent of a value stored into ``container`` (``a[i] = v``): ``t``, or zero
+    where the container is an integer or boolean array (the value is truncated there)."""
+    if isinstance(container, np.ndarray) and container.dtype.kind not in "fc":
+        return 0.0
+    return t
+
+
 def fresh_tangent(t):
     """``t``, copied if it is an array or a list: the tangent of a new object that is
     changed in place later must not share its data with another tangent."""
