@@ -35,6 +35,7 @@ from .complex_flows import refuse_complex_flows
 from .dispatch import is_dynamic
 from .emit import expression_source
 from .errors import ADTransformError
+from .global_writes import assigned_when_called
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction
 from .objects import (
@@ -240,6 +241,7 @@ def analyze(
     counters: set[str] = set()
     loop_variant: set[str] = set()
     _collect(fn.body, fn, 0, ops, counters, loop_variant)
+    _refuse_globals_rebound_during_the_call(fn, ops)
     from .objects import resolve_objects
 
     classes = resolve_objects(ops, fn, param_classes or {})
@@ -299,6 +301,35 @@ def analyze(
     _check_in_place_calls(analysis)
     aliases.check_mutations(analysis)
     return analysis
+
+
+def _refuse_globals_rebound_during_the_call(fn: NormalizedFunction, ops: list[Op]) -> None:
+    """A global the function reads that a user function it calls assigns (``global M``):
+    the backward sweep would read the new value where the forward sweep read the old one.
+    (Functions called through values, known only when the code runs, are not seen.)"""
+    parsed = fn.parsed
+    read = {
+        name
+        for name in fn.free_names
+        if name not in parsed.lowered_objects
+        and name not in parsed.local_names
+        and name not in parsed.closure
+    }
+    if not read:
+        return
+    for op in ops:
+        callee = getattr(op.callee, "__func__", op.callee)
+        if op.form != USER_CALL or not isinstance(callee, types.FunctionType):
+            continue
+        rebound = assigned_when_called(callee)
+        for name in sorted(read & set(rebound)):
+            raise parsed.error(
+                f"cannot differentiate {parsed.func.__name__}: it reads the global '{name}', "
+                f"which {rebound[name]}() assigns ('global {name}') during the call; the "
+                "derivative would use the new value where the function used the old one. "
+                f"Pass '{name}' as an argument",
+                op.stmt,
+            )
 
 
 def scalar_free_names(fn: NormalizedFunction) -> dict[str, object]:

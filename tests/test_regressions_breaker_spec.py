@@ -6,7 +6,10 @@ read, and a loop-carried array whose rank grows (shape facts joined over the bac
 import math
 
 import numpy as np
+import pytest
 from gradcheck import check_grad
+
+from ad_transform import ADTransformError, grad
 
 G2 = 0.4
 C1 = 0.7
@@ -120,3 +123,26 @@ def test_split_tuples_with_elements_never_read():
 def test_a_loop_carried_array_whose_rank_grows():
     x, c = np.array([0.1, 0.2, 0.3]), np.array([[1.0], [2.0]])
     check_grad(rank_grows_in_the_loop, (x, c), wrt=(0, 1))
+
+
+M = 1.0
+
+
+def bump(x):
+    global M
+    M = M + 1.0
+    return x
+
+
+def reads_a_global_a_helper_rebinds(x):
+    y = x * M
+    y = bump(y)
+    return y * M
+
+
+def test_a_global_a_called_helper_rebinds_is_refused():
+    # the backward sweep would read M after bump() changed it (it gave 4.0, not 2.0)
+    global M
+    M = 1.0
+    with pytest.raises(ADTransformError, match="'global M'"):
+        grad(reads_a_global_a_helper_rebinds)(2.0)

@@ -51,8 +51,8 @@ def inline_form(program, params, saved, seed, returned, func) -> InlineForm | No
     for stmt in _every_statement([*program.forward, *program.backward]):
         if getattr(stmt, "ad_catch", False) or isinstance(stmt, (gast.Return, gast.Try)):
             return None
-        if isinstance(stmt, gast.If):  # a saved value bound on one branch only
-            return None
+    if any(isinstance(s, gast.If) for s in _every_statement(program.forward)):
+        return None  # a saved value may be bound on one branch only
     if not isinstance(program.result, (gast.Name, gast.Constant)):
         return None
     stored = name_ids(program.forward, gast.Store) | name_ids(program.backward, gast.Store)
