@@ -498,12 +498,14 @@ class _Scope(Lifting, ClosureFactories, FunctionArguments, BuiltinLoops):
         if value.vectorized:
             return self.vectorized_call(value, args, keywords, like)
         func = clone(value.static) if value.static is not None else _name(value.name, like)
+        captured = self.capture_keywords(value, like)
+        given = {k.arg for k in captured}  # a call lowered again (a 'while' test) has them
         call = gast.Call(
             func=func,
             args=[clone(a) for a in value.prefix] + list(args),
             keywords=[gast.keyword(arg=k, value=clone(v)) for k, v in value.prefix_keywords]
-            + list(keywords)
-            + self.capture_keywords(value, like),
+            + [k for k in keywords if k.arg not in given]
+            + captured,
         )
         _locate(call, like)
         callee = value.obj if _cell_full(value.cell) else None
