@@ -5,7 +5,6 @@ are refused by the analysis; the scan reads the functions' bytecode (``STORE_GLO
 
 from __future__ import annotations
 
-import dis
 import types
 
 _STORES = frozenset({"STORE_GLOBAL", "DELETE_GLOBAL"})
@@ -16,6 +15,8 @@ def assigned_by_code(code: types.CodeType) -> frozenset[str]:
     """The global names ``code`` (and the functions and classes defined in it) assign."""
     found = _ASSIGNED_BY_CODE.get(code)
     if found is None:
+        import dis
+
         names = {i.argval for i in dis.get_instructions(code) if i.opname in _STORES}
         for constant in code.co_consts:
             if isinstance(constant, types.CodeType):

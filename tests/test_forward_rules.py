@@ -160,3 +160,13 @@ def test_the_harness_can_fail():
 
 
 assert F is None and F64 == "float64"  # the shape markers test_rules' rows use
+
+
+def test_every_linear_rule_has_zero_defaults():
+    # declared lazily at import (no template parsed); checked here instead
+    from ad_transform.rules import registry
+
+    linear = [rule for rule in registry._RULES.values() if rule.linear is not None]
+    assert len(linear) > 40
+    for rule in linear:
+        registry.check_linear_defaults(rule)

@@ -373,14 +373,21 @@ def linear_tangents(*primitives: object, separately: bool = False) -> None:
     with the others fixed (``np.dot``, ``np.kron``; a sum of one call per active argument)."""
     for primitive in primitives:
         rule = _RULES[_key(primitive)]
-        for param in rule.template.outputs:  # a default a call leaves out stays in the tangent
-            default = rule.template.signature.parameters[param].default
-            if default is not inspect.Parameter.empty and default not in (None, 0, ()):
-                raise TypeError(f"{rule.name}: the default of {param!r} is not 0: not linear")
+        if not _LAZY_TEMPLATES:  # ad_transform's own: checked by tests/test_forward_rules.py
+            check_linear_defaults(rule)
         rule.linear = MULTILINEAR if separately else LINEAR
         for key in _LIKE.get(_key(primitive), ()):
             if key in _RULES:
                 _RULES[key].linear = rule.linear
+
+
+def check_linear_defaults(rule: Rule) -> None:
+    """A ``TypeError`` unless each differentiable parameter of ``rule`` defaults to nothing
+    or to 0 (a default a call leaves out stays in the tangent of a linear primitive)."""
+    for param in rule.template.outputs:
+        default = rule.template.signature.parameters[param].default
+        if default is not inspect.Parameter.empty and default not in (None, 0, ()):
+            raise TypeError(f"{rule.name}: the default of {param!r} is not 0: not linear")
 
 
 def tangent_counts(builtin_only: bool = True) -> tuple[int, int]:
