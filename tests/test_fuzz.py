@@ -39,7 +39,7 @@ lambdas, closures, dicts, methods, ``try``, ``with``, ``match``, starred unpacki
 in ``PENDING_OPTIONS`` until their part merges: out of the default run,
 ``AD_FUZZ_OPTIONS=pending`` runs only them, ``all`` everything.
 
-The default run checks ``AD_FUZZ_EXAMPLES`` programs (300), reproducibly (derandomized);
+The default run checks ``AD_FUZZ_EXAMPLES`` programs (150), reproducibly (derandomized);
 the long run is documented in README.md ("Versions")::
 
     AD_FUZZ_EXAMPLES=10000 AD_FUZZ_SEED=random python -m pytest tests/test_fuzz.py -s
@@ -72,7 +72,7 @@ from hypothesis import HealthCheck, event, given, settings
 
 from ad_transform import ADTransformError, grad, value_and_grad, vjp
 
-EXAMPLES = int(os.environ.get("AD_FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("AD_FUZZ_EXAMPLES", "150"))
 SEED = os.environ.get("AD_FUZZ_SEED", "")  # "" derandomized, "random", or an integer
 KEEP_GOING = os.environ.get("AD_FUZZ_KEEP_GOING", "") not in ("", "0")
 FAILURES_DIR = os.environ.get("AD_FUZZ_FAILURES", "")
