@@ -43,7 +43,6 @@ from .analyze import (
 from .callables import code_name
 from .emit import FunctionText, expression_source, parameters_source
 from .errors import ADTransformError
-from .lower.signature import spread_varargs
 from .nodes import clone, name_ids
 from .normalize import normalize
 from .optimize.forward import coalesce_copies
@@ -541,17 +540,9 @@ def generate_jvp(func, wrt: tuple[int, ...], kinds: tuple):
 
 
 def _build_top_level(func, wrt: tuple[int, ...], kinds: tuple):
-    from .pipeline import _wrt_out_of_range, positional_params
+    from .pipeline import normalized_for_call
 
-    parsed = parse_function(func)
-    declared = parsed.tree.args
-    spread = len(kinds) - len(declared.posonlyargs) - len(declared.args)
-    fn = normalize(spread_varargs(parsed, spread))
-    params = positional_params(fn)
-    for index in wrt:
-        if not 0 <= index < len(params):
-            raise _wrt_out_of_range(func, index, len(params))
-    wrt_names = tuple(params[i] for i in wrt)
+    fn, params, wrt_names = normalized_for_call(func, wrt, kinds)
     tangent_params = {p: fn.names.fresh(p + "_dot") for p in wrt_names}
     analysis = analyze(fn, wrt_names, dict(zip(params, kinds)))
     program = forward(analysis, _helper_jvp, tangent_params)

@@ -126,6 +126,21 @@ def ssa_source(func: types.FunctionType) -> str:
     return text.source()
 
 
+def normalized_for_call(func, wrt: tuple[int, ...], kinds: tuple) -> tuple:
+    """``func`` parsed and normalized for a call with ``len(kinds)`` positional arguments
+    (``*args`` spread to them): ``(fn, its positional parameters, the wrt names)``; a
+    ``wrt`` index out of range is an ``ADTransformError``."""
+    parsed = parse_function(func)
+    declared = parsed.tree.args
+    spread = len(kinds) - len(declared.posonlyargs) - len(declared.args)
+    fn = normalize(spread_varargs(parsed, spread))
+    params = positional_params(fn)
+    for index in wrt:
+        if not 0 <= index < len(params):
+            raise _wrt_out_of_range(func, index, len(params))
+    return fn, params, tuple(params[i] for i in wrt)
+
+
 def positional_params(fn: NormalizedFunction) -> list[str]:
     args = fn.tree.args
     return [a.id for a in (*args.posonlyargs, *args.args)]
@@ -154,15 +169,7 @@ class _Builder:
         single = isinstance(wrt, int)
         wrt = (wrt,) if single else tuple(wrt)
         forget_helper_results()  # names may have been rebound since the last one
-        parsed = parse_function(func)
-        declared = parsed.tree.args
-        spread = len(kinds) - len(declared.posonlyargs) - len(declared.args)
-        fn = normalize(spread_varargs(parsed, spread))
-        params = positional_params(fn)
-        for index in wrt:
-            if not 0 <= index < len(params):
-                raise _wrt_out_of_range(func, index, len(params))
-        wrt_names = tuple(params[i] for i in wrt)
+        fn, params, wrt_names = normalized_for_call(func, wrt, kinds)
         param_kinds = dict(zip(params, kinds))
         param_classes = {p: c for p, c in zip(params, classes or ()) if c is not None}
         param_leaf_kinds = {p: f for p, f in zip(params, leaf_kinds or ()) if f is not None}
