@@ -126,10 +126,7 @@ def _memory(analysis, earlier: set[int] | None = None) -> tuple[dict[str, set], 
     indices), only those ops put objects into containers: a container given an object
     after a change reads names that are live after it, which are checked themselves."""
     fn, kinds = analysis.fn, analysis.kinds
-    definitions: dict[str, list] = {}
-    for op in analysis.ops:
-        if op.target is not None and op.form not in _MUTATIONS:
-            definitions.setdefault(op.target, []).append(op)
+    definitions = _definitions(analysis.ops)
     points: dict[str, set] = {}
     holds: dict[str, set] = {}
 
@@ -334,21 +331,34 @@ def _alias_refusal(op, other: str, analysis) -> str:
 
 def owned_names(ops: list, fn, kinds: dict, seen: frozenset = frozenset()) -> set[str]:
     """The names all of whose definitions bind an object the function created."""
+    definitions = _definitions(ops)
+    return _every_definition(
+        definitions, lambda op, owned: _binds_new(op, owned, fn, kinds, definitions, seen)
+    )
+
+
+def _definitions(ops: list, names=None) -> dict[str, list]:
+    """Name -> the ops binding it (not the changes in place), for ``names`` if given."""
     definitions: dict[str, list] = {}
     for op in ops:
-        if op.target is not None and op.form not in _MUTATIONS:
+        bound = op.target is not None and op.form not in _MUTATIONS
+        if bound and (names is None or op.target in names):
             definitions.setdefault(op.target, []).append(op)
-    owned = set(definitions)
+    return definitions
+
+
+def _every_definition(definitions: dict[str, list], holds) -> set[str]:
+    """The largest set of names every definition of which satisfies ``holds(op, names)``
+    (a greatest fixpoint: a name is dropped, and the others checked again, until none is)."""
+    names = set(definitions)
     changed = True
     while changed:
         changed = False
-        for name in sorted(owned):
-            if not all(
-                _binds_new(op, owned, fn, kinds, definitions, seen) for op in definitions[name]
-            ):
-                owned.discard(name)
+        for name in sorted(names):
+            if not all(holds(op, names) for op in definitions[name]):
+                names.discard(name)
                 changed = True
-    return owned
+    return names
 
 
 def _binds_new(op, owned: set, fn, kinds: dict, definitions: dict, seen: frozenset) -> bool:
@@ -501,19 +511,10 @@ def _arithmetic_operands(op, kinds: dict) -> bool:
 def _holding_nothing_given(ops: list, owned: set, kinds: dict, seen: frozenset) -> set[str]:
     """The owned names whose objects hold no object made outside (a display holds its
     elements; ``a + b`` of lists, ``list(x)`` hold theirs; a number or an array holds none)."""
-    definitions: dict[str, list] = {}
-    for op in ops:
-        if op.target in owned and op.form not in _MUTATIONS:
-            definitions.setdefault(op.target, []).append(op)
-    empty = set(definitions)
-    changed = True
-    while changed:
-        changed = False
-        for name in sorted(empty):
-            if not all(_holds_nothing_given(op, empty, kinds, seen) for op in definitions[name]):
-                empty.discard(name)
-                changed = True
-    return empty
+    return _every_definition(
+        _definitions(ops, owned),
+        lambda op, empty: _holds_nothing_given(op, empty, kinds, seen),
+    )
 
 
 def _holds_nothing_given(op, empty: set, kinds: dict, seen: frozenset) -> bool:
