@@ -184,6 +184,9 @@ class Analysis:
     call_dependencies: list = field(default_factory=list)
     # names certainly holding a tuple of a known length -> the kinds of its elements
     items: dict[str, tuple] = field(default_factory=dict)
+    # names holding an integer leaf of a container parameter (``leaf_kinds.INT``): varied
+    # where they enter arithmetic; as an index, a count or a shape they carry no derivative
+    integer_names: frozenset[str] = frozenset()
 
     def class_of(self, atom: gast.expr) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)
@@ -263,8 +266,13 @@ def analyze(
     while True:
         facts = leaf_kinds.facts_of_names(flow, param_leaf_kinds or {})
         inert = keys | {name for name, f in facts.items() if f == leaf_kinds.STATIC}
+        integers = frozenset(name for name, f in facts.items() if f == leaf_kinds.INT)
         varied = _fixpoint(lambda known, inert=inert: _varied(flow, set(wrt) | known, inert))
-        useful = _fixpoint(lambda known: _useful(flow, known | set(inout), result_used))
+        useful = _fixpoint(
+            lambda known, integers=integers: _useful(
+                flow, known | set(inout), result_used, integers
+            )
+        )
         if not _add_call_writes(ops, flow, varied | useful, fn, kinds):
             break
     _dispatch_when_run(ops, kinds, fn, varied)
@@ -286,6 +294,7 @@ def analyze(
         scalar_globals=numbers,
         call_dependencies=result_dependencies(ops, kinds, fn, {}),
         items=items,
+        integer_names=integers,
     )
     for op in ops:
         _mark_active(op, analysis)
@@ -1434,12 +1443,28 @@ def _varied(ops: list[Op], varied: set[str], keys: frozenset = frozenset()) -> s
     return varied
 
 
-def _useful(ops: list[Op], useful: set[str], returns: bool = True) -> set[str]:
+def _useful(
+    ops: list[Op], useful: set[str], returns: bool = True, integers: frozenset = frozenset()
+) -> set[str]:
     useful = set(useful)
     for op in reversed(ops):
         if (returns and op.form == RETURN) or (op.target in useful and _carries_derivative(op)):
-            useful |= _input_names(op)
+            useful |= _input_names(op) - _integers_without_derivative(op, integers)
     return useful
+
+
+def _integers_without_derivative(op: Op, integers: frozenset) -> set[str]:
+    """The integer leaves ``op`` reads where no derivative goes: inside an index tuple or
+    a slice, or as an argument its rule has no adjoint for (an index, a count)."""
+    if not integers:
+        return set()
+    found = set()
+    for param, atom in op.inputs.items():
+        if not isinstance(atom, gast.Name):
+            found |= _operand_names(atom) & integers
+        elif op.form == RULE and param not in op.rule.template.outputs and atom.id in integers:
+            found.add(atom.id)
+    return found
 
 
 def _mark_active(op: Op, analysis: Analysis) -> None:
@@ -1452,6 +1477,12 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
     if not _carries_derivative(op):
         return  # e.g. np.zeros_like(x): the new array's adjoint does not reach x
     op.active_inputs = [p for p, a in op.inputs.items() if analysis.is_active(a)]
+    if op.form == RULE:
+        op.active_inputs = [
+            p
+            for p in op.active_inputs
+            if p in op.rule.template.outputs or not _is_integer_leaf(op.inputs[p], analysis)
+        ]
     op.active = bool(op.active_inputs) or op.form in MUTATIONS
     _refuse_active_inside_operand(op, analysis)
     if not op.active:
@@ -1476,6 +1507,12 @@ def _mark_active(op: Op, analysis: Analysis) -> None:
                 f"{missing[0]!r}{_chosen_by_name(op, analysis)}",
                 op.value,
             )
+
+
+def _is_integer_leaf(atom: gast.expr, analysis: Analysis) -> bool:
+    """Whether ``atom`` names an integer leaf of a container parameter: as an argument
+    without derivative (an index, a count, a shape) it contributes nothing."""
+    return isinstance(atom, gast.Name) and atom.id in analysis.integer_names
 
 
 def _chosen_by_name(op: Op, analysis: Analysis) -> str:
@@ -1710,7 +1747,9 @@ def _refuse_active_inside_operand(op: Op, analysis: Analysis) -> None:
         if isinstance(operand, gast.Name):
             continue
         active = sorted(
-            n for n in _operand_names(operand) if n in analysis.varied and n in analysis.useful
+            n
+            for n in _operand_names(operand)
+            if n in analysis.varied and n in analysis.useful and n not in analysis.integer_names
         )
         if active:
             raise analysis.fn.parsed.error(

@@ -35,7 +35,9 @@ import numpy as np
 from . import pytree, runtime
 
 STATIC = "static"  # every leaf below is never differentiated
+INT = "int"  # an integer: differentiated as a float, but no derivative as an index or count
 DIFF = "diff"  # may carry a derivative (or not described)
+_ATOMS = (STATIC, INT, DIFF)
 
 # node descriptions: ("dict", ((key, facts), ...)), ("seq", (facts, ...)),
 # ("seq*", facts) (a list or tuple whose elements all have these facts, any length),
@@ -64,9 +66,12 @@ def describe(x) -> Hashable:
         return DIFF  # children are mapped to attributes by identity: not followed
     node = pytree._node_of(x)
     if node is None:
+        if _is_integer_leaf(x):
+            return INT
         return STATIC if _is_static_leaf(x) else DIFF
     keys, children = pytree._children(node, x)
-    facts = tuple(describe(c) for c in children)
+    static = pytree.static_fields(x, keys)
+    facts = tuple(STATIC if marked else describe(c) for c, marked in zip(children, static))
     if all(f == STATIC for f in facts):
         return STATIC
     if all(f == DIFF for f in facts):
@@ -111,9 +116,13 @@ def _is_static_leaf(x) -> bool:
     refused where the gradient is built)."""
     if x is None or isinstance(x, (bool, np.bool_, str, bytes)):
         return True
-    if isinstance(x, np.ndarray):
-        return x.dtype.kind in "biuSU"
-    return isinstance(x, (numbers.Integral, np.integer))
+    return isinstance(x, np.ndarray) and x.dtype.kind in "biuSU"
+
+
+def _is_integer_leaf(x) -> bool:
+    """A Python or NumPy integer (not a boolean): differentiated as a float where it
+    enters arithmetic, passed to the function as the integer it is."""
+    return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
 def argument_facts(args: tuple, positions: tuple[int, ...]) -> LeafKinds | None:
@@ -135,8 +144,10 @@ def join(a: Hashable, b: Hashable) -> Hashable:
     """Facts that hold for a value that is either ``a`` or ``b``."""
     if a == b:
         return a
-    if a in (STATIC, DIFF) or b in (STATIC, DIFF):
-        return DIFF  # a described node has a DIFF leaf, else it would be STATIC
+    if {a, b} == {STATIC, INT}:
+        return INT  # an integer or a static value: an index either way, varied when an int
+    if a in _ATOMS or b in _ATOMS:
+        return DIFF  # a described node has a DIFF or INT leaf, else it would be STATIC
     if a[0] == "seq*" or b[0] == "seq*":
         if a[0] in ("seq", "seq*") and b[0] in ("seq", "seq*"):
             return ("seq*", join(_any_element(a), _any_element(b)))
@@ -160,8 +171,8 @@ def _children_facts(facts: Hashable) -> list:
 
 def _any_element(facts: Hashable) -> Hashable:
     """The facts of an element read at a position known only when the code runs."""
-    if facts in (STATIC, DIFF):
-        return facts
+    if facts in _ATOMS:
+        return _part_of_atom(facts)
     if facts[0] in ("seq", "seq*"):
         return _join_all(_children_facts(facts))
     return DIFF
@@ -176,8 +187,8 @@ def _join_all(found: list) -> Hashable:
 
 def _item(facts: Hashable, index: gast.expr) -> Hashable:
     """The facts of ``x[index]`` for ``x`` with ``facts``."""
-    if facts in (STATIC, DIFF):
-        return facts
+    if facts in _ATOMS:
+        return _part_of_atom(facts)
     kind = facts[0]
     if isinstance(index, gast.Constant):
         key = index.value
@@ -208,24 +219,29 @@ def _same_key(k: Hashable, key: Hashable) -> bool:
     return type(k) is type(key) and k == key
 
 
+def _part_of_atom(facts: Hashable) -> Hashable:
+    """A part of a static value is static; of anything else, not followed."""
+    return STATIC if facts == STATIC else DIFF
+
+
 def _attribute(facts: Hashable, name: object) -> Hashable:
-    if facts in (STATIC, DIFF):
-        return DIFF if facts == DIFF else STATIC
+    if facts in _ATOMS:
+        return _part_of_atom(facts)
     if facts[0] == "fields" and isinstance(name, str):
         return next((f for k, f in facts[1] if k == name), DIFF)
     return DIFF
 
 
 def _values(facts: Hashable) -> Hashable:
-    if facts in (STATIC, DIFF):
-        return facts
+    if facts in _ATOMS:
+        return _part_of_atom(facts)
     return ("seq*", _join_all([f for _, f in facts[1]])) if facts[0] == "dict" else DIFF
 
 
 def _items(facts: Hashable) -> Hashable:
     if facts == STATIC:
         return STATIC
-    if facts == DIFF or facts[0] != "dict":
+    if facts in _ATOMS or facts[0] != "dict":
         return DIFF
     pairs = [("seq", (STATIC, f)) for _, f in facts[1]]
     return ("seq*", _join_all(pairs))
@@ -233,7 +249,9 @@ def _items(facts: Hashable) -> Hashable:
 
 def _unpacked(facts: Hashable) -> Hashable:
     """The facts of what iterating a value gives, as a sequence (a dict gives its keys)."""
-    if facts in (STATIC, DIFF) or facts[0] in ("seq", "seq*"):
+    if facts in _ATOMS:
+        return _part_of_atom(facts)
+    if facts[0] in ("seq", "seq*"):
         return facts
     if facts[0] == "dict":
         return STATIC
@@ -273,7 +291,7 @@ def _read_facts(op, env: dict, forms: tuple) -> Hashable:
         return STATIC  # a key of a dict: never differentiated
     if primitive is operator.getitem or primitive is runtime.iterated:
         source = _atom_facts(inputs["x"], env)
-        if primitive is runtime.iterated and source not in (STATIC, DIFF) and source[0] == "dict":
+        if primitive is runtime.iterated and source not in _ATOMS and source[0] == "dict":
             return STATIC  # iterating a dict gives its keys
         return _item(source, inputs["index"])
     if primitive is runtime.unpacked:  # ``a, b = x`` of a value not known to be a tuple
@@ -283,8 +301,10 @@ def _read_facts(op, env: dict, forms: tuple) -> Hashable:
         return _attribute(
             _atom_facts(inputs["x"], env), name.value if isinstance(name, gast.Constant) else None
         )
+    if primitive in _INTEGER_ARITHMETIC:
+        return _integer_arithmetic(inputs.values(), env)
     receiver = _atom_facts(inputs["self"], env) if "self" in inputs else DIFF
-    if receiver not in (STATIC, DIFF) and receiver[0] != "dict":
+    if receiver not in _ATOMS and receiver[0] != "dict":
         return DIFF  # a method of another object, chosen by its name: not followed
     if primitive == ("method", "values"):
         return _values(receiver)
@@ -294,6 +314,27 @@ def _read_facts(op, env: dict, forms: tuple) -> Hashable:
         found = _item(receiver, inputs["key"])
         default = inputs.get("default")
         return join(found, STATIC if default is None else _atom_facts(default, env))
+    return DIFF
+
+
+# integers in, an integer out: ``p["k"] + 1``, ``p["n"] // 2`` index or count like ``p["k"]``
+_INTEGER_ARITHMETIC = frozenset(
+    (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod, operator.neg)
+)
+
+
+def _integer_arithmetic(operands, env: dict) -> Hashable:
+    """``INT`` when every operand is an integer leaf, an integer constant or a static
+    value and one is an integer leaf (the result is an integer); else ``DIFF``."""
+    facts = []
+    for atom in operands:
+        if isinstance(atom, gast.Constant):
+            if type(atom.value) is not int:
+                return DIFF
+            continue
+        facts.append(_atom_facts(atom, env))
+    if INT in facts and all(f in (INT, STATIC) for f in facts):
+        return INT
     return DIFF
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import numbers
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -632,10 +633,20 @@ def gradient_like(adjoint, x, path: str, what: str):
     else:
         parts = [_part(adjoint, key, position) for position, key in enumerate(keys)]
     grads = [
-        gradient_like(part, child, path + node.path(key), what)
-        for part, child, key in zip(parts, children, keys)
+        None if static else gradient_like(part, child, path + node.path(key), what)
+        for part, child, key, static in zip(parts, children, keys, static_fields(x, keys))
     ]
     return _build(node, x, keys, grads, fresh=True)
+
+
+def static_fields(x, keys: list) -> list[bool]:
+    """For each child of ``x``: whether it is a dataclass field marked static,
+    ``dataclasses.field(metadata={"static": True})``: passed as given, never
+    differentiated, its gradient ``None``."""
+    if not dataclasses.is_dataclass(x) or isinstance(x, type):
+        return [False] * len(keys)
+    marked = {f.name for f in dataclasses.fields(x) if f.metadata.get("static")}
+    return [key in marked for key in keys]
 
 
 def _part(adjoint, key: Hashable, position: int):
@@ -690,6 +701,8 @@ def _leaf_gradient(adjoint, x, path: str, what: str):
         return np.array(result, dtype=x.dtype)  # a copy: no two gradients share memory
     if isinstance(x, (float, np.floating)) and not isinstance(x, bool):
         return type(x)(adjoint)
+    if leaf_is_integer(x):
+        return 0.0 if _is_zero_adjoint(adjoint) else float(adjoint)
     if _is_zero_adjoint(adjoint):
         return None  # not differentiated, or nothing reached it
     if isinstance(x, np.ndarray) and x.dtype.kind in "Oc" and _all_zeros(adjoint):
@@ -712,17 +725,22 @@ def _leaf_gradient(adjoint, x, path: str, what: str):
 def _is_discrete(x) -> bool:
     return (
         x is None
-        or isinstance(x, (str, bytes, bool, np.bool_, int, np.integer))
+        or isinstance(x, (str, bytes, bool, np.bool_))
         or (isinstance(x, np.ndarray) and x.dtype.kind in "biuSUO")
     )
 
 
 def is_differentiable_leaf(x) -> bool:
-    """Whether the leaf ``x`` gets a gradient: a float, a NumPy float or a float array
-    (integer leaves of a container are passed as they are and not differentiated)."""
+    """Whether the leaf ``x`` gets a gradient: a float, a NumPy float, a float array, or
+    an integer (differentiated as a float; integer arrays are index arrays and are not)."""
     if isinstance(x, np.ndarray):
         return x.dtype.kind == "f"
-    return isinstance(x, (float, np.floating))
+    return isinstance(x, (float, np.floating)) or leaf_is_integer(x)
+
+
+def leaf_is_integer(x) -> bool:
+    """A Python or NumPy integer that is not a boolean."""
+    return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
 __all__ = ["is_node", "register_pytree_node", "tree_leaves", "tree_map"]

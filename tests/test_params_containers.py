@@ -182,15 +182,17 @@ def test_nested_dicts_lists_and_tuples_with_items_iteration():
     check_tree_gradient(f, (params,), gradient)
 
 
-def test_integer_leaves_are_passed_as_they_are_and_not_differentiated():
-    # issue 13 F5: ints in a container are counts, sizes, indices (leaf_kinds.md)
+def test_integers_are_differentiated_as_floats_and_passed_as_they_are():
+    # issue 13: ints differentiated as floats; F5: they reach f as ints; integer arrays
+    # are index arrays and are not differentiated (leaf_kinds.md)
     def f(p):
         assert type(p["n"]) is int and p["v"].dtype.kind == "i"
         return p["n"] ** 2 * np.sum(p["v"] ** 2) * p["w"]
 
     params = {"n": 3, "v": np.array([1, 2, 3]), "w": 0.5}
     gradient = grad(f)(params)
-    assert gradient["n"] is None and gradient["v"] is None
+    assert gradient["n"] == pytest.approx(2 * 3 * 14 * 0.5, rel=1e-12)  # 2 n sum(v^2) w
+    assert type(gradient["n"]) is float and gradient["v"] is None
     assert type(gradient["w"]) is float
     check_tree_gradient(f, (params,), gradient)
 

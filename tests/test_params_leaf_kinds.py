@@ -1,6 +1,8 @@
 """Issue 13, breaker findings F9, F5, F2: leaves of a differentiated container that are
-never differentiated (booleans, integers, strings, None, boolean and integer arrays) are
-read as constants, integers reach the function as the caller gave them, and nested loop
+never differentiated (booleans, strings, None, boolean and integer arrays) are read as
+constants; integers are differentiated as floats (issue 13) but reach the function as the
+caller gave them, and as an index, a count or a shape they carry no derivative (their
+gradient is 0.0 there: the function is constant in them between integers); nested loop
 targets over ``enumerate``/``zip`` are unpacked like flat ones.
 
 Expected values: calculus where it is short, else central finite differences leaf by
@@ -53,7 +55,8 @@ def test_integer_leaf_as_an_index_and_range_count():  # breaker p44
 
     params = {"w": W, "n_steps": 3, "idx": 1}
     gradient = grad(f)(params)
-    assert gradient["n_steps"] is None and gradient["idx"] is None
+    assert gradient["n_steps"] == 0.0 and gradient["idx"] == 0.0  # a count, an index
+    assert type(gradient["n_steps"]) is float and type(gradient["idx"]) is float
     s1 = np.sin(W)
     s2 = np.sin(s1)
     chain = np.cos(s2) * np.cos(s1) * np.cos(W)  # d sin(sin(sin(w))) / dw
@@ -72,7 +75,7 @@ def test_named_tuple_integer_field_as_a_slice_bound():  # breaker p44
 
     c = Config(np.array([0.5, -1.0, 2.0, 0.25]), 2)
     gradient = grad(g)(c)
-    assert type(gradient) is Config and gradient.k is None
+    assert type(gradient) is Config and gradient.k == 0.0  # a slice bound, an index
     np.testing.assert_allclose(gradient.w, [1.0, -2.0, 1.0, 0.0], rtol=1e-12)
 
 
@@ -102,7 +105,8 @@ def test_dataclass_with_mask_and_integer_fields():
 
     c = Masked(W, MASK, 3)
     gradient = grad(f)(c)
-    assert type(gradient) is Masked and gradient.mask is None and gradient.n is None
+    assert type(gradient) is Masked and gradient.mask is None
+    assert gradient.n == pytest.approx(0.3 + 1.1, rel=1e-12)  # d/dn of sum(masked w) * n
     np.testing.assert_allclose(gradient.w, [3.0, 0.0, 3.0], rtol=1e-12)
 
 
@@ -117,7 +121,9 @@ def test_list_of_dataclasses_read_in_a_loop():
     gradient = grad(f)(cs)
     np.testing.assert_allclose(gradient[0].w, 2 * W * MASK * 3, rtol=1e-12)
     np.testing.assert_allclose(gradient[1].w, [0.0, 0.0, 2 * 2 * 1.1], rtol=1e-12)
-    assert gradient[0].mask is None and gradient[1].n is None
+    assert gradient[0].mask is None
+    assert gradient[0].n == pytest.approx(0.3**2 + 1.1**2, rel=1e-12)
+    assert gradient[1].n == pytest.approx(2.2**2, rel=1e-12)
 
 
 def test_list_of_layer_dicts_with_masks():
@@ -146,7 +152,7 @@ def test_enumerated_layers_with_integer_positions():
     x = RNG.normal(size=3)
     gradient = grad(f)(layers, x)
     check_tree_gradient(f, (layers, x), gradient)
-    assert gradient[0]["first"] is None and gradient[1]["first"] is None
+    assert gradient[0]["first"] == 0.0 and gradient[1]["first"] == 0.0  # indices
 
 
 def test_nested_constant_paths_and_negative_positions():
@@ -159,8 +165,10 @@ def test_nested_constant_paths_and_negative_positions():
         "layers": [(W, 2.0), (2 * W, 3)],
     }
     gradient = grad(f)(params)
-    assert gradient["cfg"] == {"inner": (None, None), "name": None}
-    assert gradient["layers"][1][1] is None
+    # d/d inner[1] of sum(2w * inner[1]) * 2.0 = sum(2w) * 2.0; layers[1][1] is not read
+    assert gradient["cfg"]["inner"][0] is None and gradient["cfg"]["name"] is None
+    assert gradient["cfg"]["inner"][1] == pytest.approx(np.sum(2 * W) * 2.0, rel=1e-12)
+    assert gradient["layers"][1][1] == 0.0
     check_tree_gradient(f, (params,), gradient)
 
 
@@ -202,14 +210,14 @@ def test_loop_over_keys_with_a_static_leaf():
 
 
 def test_read_at_a_key_known_only_when_it_runs_stays_differentiated():
-    # params[k] may be the float leaf: active (the int leaf's gradient is still None)
+    # params[k] may be the float leaf or the int leaf: both differentiated
     def f(p):
         s = 0.0
         for k in ["a", "n"]:
             s = s + p[k] * 2.0
         return s
 
-    assert grad(f)({"a": 1.5, "n": 3}) == {"a": 2.0, "n": None}
+    assert grad(f)({"a": 1.5, "n": 3}) == {"a": 2.0, "n": 2.0}
 
 
 def test_mask_in_a_helper_function():
@@ -243,7 +251,7 @@ def test_vjp_value_and_grad_and_has_aux():
     assert value == value2 == pytest.approx(np.sum((W * MASK) ** 2))
     np.testing.assert_allclose(gradient["w"], expected, rtol=1e-12)
     gradient, aux = grad(with_aux, has_aux=True)({"w": W, "idx": 2, "n": 4})
-    assert aux == 4 and gradient["idx"] is None
+    assert aux == 4 and gradient["idx"] == 0.0 and gradient["n"] == 0.0
     np.testing.assert_allclose(gradient["w"], [0.0, 0.0, 2.2], rtol=1e-12)
 
 
@@ -294,13 +302,14 @@ def test_a_parameter_rebound_in_the_function_is_followed():
 def test_descriptions():
     describe = leaf_kinds.describe
     assert describe({"w": W, "b": 0.5}) == leaf_kinds.DIFF  # the key stays the types
-    assert describe({"n": 3, "flag": True, "name": "x", "z": None}) == leaf_kinds.STATIC
+    assert describe({"flag": True, "name": "x", "z": None, "v": np.arange(2)}) == "static"
+    assert describe({"n": 3, "flag": True}) == ("dict", (("n", "int"), ("flag", "static")))
     assert describe([{"w": W, "m": MASK}] * 3) == (
         "seq*",
         ("dict", (("w", "diff"), ("m", "static"))),
     )
-    assert describe(Config(W, 2)) == ("fields", (("w", "diff"), ("k", "static")), True)
-    assert describe({"w": W, "f": np.float32(1.0), "i": np.int64(2)})[1][2] == ("i", "static")
+    assert describe(Config(W, 2)) == ("fields", (("w", "diff"), ("k", "int")), True)
+    assert describe({"w": W, "f": np.float32(1.0), "i": np.int64(2)})[1][2] == ("i", "int")
     assert leaf_kinds.argument_facts(({"w": W},), (0,)) is None
 
 
@@ -317,7 +326,8 @@ def test_integer_leaves_are_ints_inside_the_function():  # breaker p49
 
     params = {"w": W, "n": 2, "i": np.int64(0), "idx": np.array([0, 2])}
     gradient = grad(f)(params)
-    assert gradient["n"] is None and gradient["i"] is None and gradient["idx"] is None
+    # n: a shape and a count; i: an index; idx: an integer array (never differentiated)
+    assert gradient["n"] == 0.0 and gradient["i"] == 0.0 and gradient["idx"] is None
     check_tree_gradient(f, (params,), gradient)
 
 
@@ -339,7 +349,9 @@ def test_dataclass_with_an_integer_field_is_passed_as_it_is():  # breaker p71
 
     layer, x = Layer(RNG.normal(size=(3, 2)), 3), RNG.normal(size=(4, 3))
     gradient = grad(loss)(layer, x)
-    assert gradient.fan_in is None
+    # d/dn of sum(tanh(x w)) / sqrt(n) = -sum(tanh(x w)) / (2 n^1.5)
+    expected_fan_in = -np.sum(np.tanh(x @ layer.w)) / (2 * 3**1.5)
+    assert gradient.fan_in == pytest.approx(expected_fan_in, rel=1e-12)
     expected = x.T @ (1 - np.tanh(x @ layer.w) ** 2) / np.sqrt(3)
     np.testing.assert_allclose(gradient.w, expected, rtol=1e-12)
 

@@ -7,7 +7,12 @@ import dataclasses
 
 import numpy as np
 
-from ad_transform.pytree import is_differentiable_leaf, leaves_with_paths, map_with_path
+from ad_transform.pytree import (
+    is_differentiable_leaf,
+    leaf_is_integer,
+    leaves_with_paths,
+    map_with_path,
+)
 
 
 def replaced(tree, path: str, leaf):
@@ -21,8 +26,8 @@ def numerical_tree_gradient(f, args: tuple, position: int = 0, eps: float = 1e-6
     tree = args[position]
     found = {}
     for path, leaf in leaves_with_paths(tree):
-        if not is_differentiable_leaf(leaf):
-            continue  # integers, booleans, strings, None: not differentiated
+        if not is_differentiable_leaf(leaf) or leaf_is_integer(leaf):
+            continue  # integers: checked by calculus in the test; booleans, strings, None
 
         def at(value, path=path):
             call = list(args)
@@ -47,8 +52,8 @@ def numerical_tree_gradient(f, args: tuple, position: int = 0, eps: float = 1e-6
 
 def assert_same_structure(gradient, argument, path: str = "") -> None:
     """The gradient has the argument's container types, keys in the same order, a float
-    for each float leaf, an array of the same shape and a float dtype for each float
-    array, ``None`` for every other leaf (integers and integer arrays included)."""
+    for each float or integer leaf, an array of the same shape and a float dtype for each
+    float array, ``None`` for every other leaf (integer arrays included)."""
     if isinstance(argument, dict):
         assert type(gradient) is type(argument), f"{path}: {type(gradient)}"
         assert list(gradient) == list(argument), f"{path}: keys {list(gradient)}"
@@ -69,7 +74,7 @@ def assert_same_structure(gradient, argument, path: str = "") -> None:
         assert isinstance(gradient, np.ndarray), f"{path}: {type(gradient)}"
         assert gradient.shape == argument.shape and gradient.dtype.kind == "f", path
         assert not np.shares_memory(gradient, argument), f"{path} shares the argument's memory"
-    elif isinstance(argument, (float, np.floating)):
+    elif isinstance(argument, (float, np.floating)) or leaf_is_integer(argument):
         assert isinstance(gradient, float), f"{path}: {type(gradient).__name__} {gradient!r}"
     elif argument is None:
         assert gradient is None, path
