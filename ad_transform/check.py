@@ -60,13 +60,14 @@ class Check:
     where: str = ""  # the worst element: "[2, 0]", "" for a scalar
     elementwise: bool = True  # False: one number a side (the dot-product test)
     note: str = ""  # instead of the numbers: what was found ("None for a float leaf")
+    skipped: bool = False  # not compared (the note says why); does not fail the report
 
     @property
     def error(self) -> float:
         return abs(self.analytic - self.numeric)
 
     def __str__(self) -> str:
-        status = "ok    " if self.passed else "FAILED"
+        status = "skip  " if self.skipped else "ok    " if self.passed else "FAILED"
         if self.note:
             return f"{status} {self.name}: {self.note}"
         at = f" at element {self.where}" if self.where else ""
@@ -116,7 +117,9 @@ def check_grads(
     gradient is compared element by element with central differences (step ``eps *
     max(1, |x_i|)``), leaf by leaf for a container argument: every leaf that gets a
     gradient is checked, a float leaf must get one, and any other leaf must get
-    ``None``. For any ``f`` (container values too) the pullback of ``vjp`` passes the
+    ``None``; an integer leaf the function needs as an integer (a count, an index: a
+    float there raises ``TypeError``/``IndexError``) cannot be moved and is reported as
+    skipped, and the dot-product test moves float leaves only. For any ``f`` (container values too) the pullback of ``vjp`` passes the
     dot-product test with random directions from ``rng``. An element passes when
     ``|analytic - numeric| <= atol + rtol * |numeric|`` (the dot-product test scales
     ``rtol`` by the sum of the absolute terms).
@@ -207,6 +210,21 @@ def _numerical_tree_gradient(f: Callable, args: list, i: int, eps: float, which=
     return pytree.with_leaves(args[i], found, fresh=True)
 
 
+def _integer_leaf_check(f, args, i, leaves, k, name, g, eps, rtol, atol) -> Check:
+    """An integer leaf moved by a float finite difference; where the function needs an
+    integer there (a count, an index: ``TypeError``/``IndexError``), the check is
+    skipped with a note, since such a leaf cannot be moved."""
+    try:
+        numeric = _leaf_difference(f, args, i, leaves, k, eps)
+    except (TypeError, IndexError) as exc:
+        note = (
+            f"not checked: the integer {leaves[k]!r} is used as an integer (a count, an "
+            f"index), so a finite difference cannot move it ({type(exc).__name__}: {exc})"
+        )
+        return Check(name, True, math.nan, math.nan, 0.0, note=note, skipped=True)
+    return _compare(name, g, numeric, rtol, atol)
+
+
 def _leaf_difference(f: Callable, args: list, i: int, leaves: list, k: int, eps: float):
     """The central-difference gradient of ``f`` with respect to leaf ``k`` of the
     container ``args[i]`` (the other leaves kept), in float64."""
@@ -289,6 +307,9 @@ def _tree_checks(
         if not _numeric_leaf(leaf):
             note = f"{g!r:.40} for a {type(leaf).__name__} leaf, which has no gradient"
             checks.append(Check(name, False, math.nan, math.nan, 0.0, note=note))
+            continue
+        if pytree.leaf_is_integer(leaf):
+            checks.append(_integer_leaf_check(f, args, i, leaves, k, name, g, eps, rtol, atol))
             continue
         numeric = _leaf_difference(f, args, i, leaves, k, eps)
         checks.append(_compare(name, g, numeric, rtol, atol))
@@ -404,7 +425,8 @@ def _tree_direction(x, cotangent, rng: np.random.Generator, eps: float, pairs: l
         found = [(path, leaf, None) for path, leaf in pytree.leaves_with_paths(x)]
     directions, up, down = [], [], []
     for _, leaf, ct in found:
-        if _float_leaf(leaf) or (_numeric_leaf(leaf) and ct is not None):
+        integer = pytree.leaf_is_integer(leaf)  # maybe a count or an index: not moved
+        if _float_leaf(leaf) or (_numeric_leaf(leaf) and ct is not None and not integer):
             u = random_like(leaf, rng)
             pairs.append((u, ct))
             directions.append(u)

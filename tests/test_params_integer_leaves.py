@@ -165,3 +165,34 @@ def test_value_and_grad_and_vjp_with_integer_leaves():
     assert value == 24.0 and gradient == {"w": 16.0, "n": 12.0}
     value, pullback = vjp(f)(params)
     assert pullback(2.0) == {"w": 32.0, "n": 24.0}
+
+
+def test_check_grads_moves_integer_leaves_it_can_and_skips_counts():
+    from ad_transform import GradientCheckError, check_grads
+
+    def arithmetic(p):
+        return p["a"] * p["b"] ** 2
+
+    report = check_grads(arithmetic, ({"a": 3, "b": 2.0},))
+    assert not any(c.skipped for c in report.checks) and len(report.checks) == 3
+
+    def counted(p, x):
+        s = 0.0
+        for i in range(p["n"]):
+            s = s + x[i] * p["w"] * p["n"]
+        return s
+
+    report = check_grads(counted, ({"n": 3, "w": 2.0}, X))
+    skipped = [c for c in report.checks if c.skipped]
+    assert len(skipped) == 1 and "['n']" in skipped[0].name and "skip" in str(skipped[0])
+
+    def cheat(p):
+        return p["a"] * 2.0
+
+    # a deliberately wrong analytic gradient is caught for an integer leaf
+    from ad_transform import check
+
+    checks = check.finite_difference_check(cheat, ({"a": 3},), 0, {"a": 5.0})
+    assert not all(c.passed for c in checks)
+    with pytest.raises(GradientCheckError):
+        raise GradientCheckError(check.GradientCheckReport("cheat", checks))
