@@ -120,7 +120,8 @@ def check_grads(
     ``None``; an integer leaf the function needs as an integer (a count, an index: a
     float there raises ``TypeError``/``IndexError``) cannot be moved and is reported as
     skipped, and the dot-product test moves float leaves only. For any ``f`` (container
-    values too) the pullback of ``vjp`` passes the dot-product test with random directions from ``rng``. An element passes when
+    values too) the pullback of ``vjp`` passes the dot-product test with random
+    directions from ``rng``. An element passes when
     ``|analytic - numeric| <= atol + rtol * |numeric|`` (the dot-product test scales
     ``rtol`` by the sum of the absolute terms).
 
