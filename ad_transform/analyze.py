@@ -266,7 +266,7 @@ def analyze(
     while True:
         facts = leaf_kinds.facts_of_names(flow, param_leaf_kinds or {})
         inert = keys | {name for name, f in facts.items() if f == leaf_kinds.STATIC}
-        integers = frozenset(name for name, f in facts.items() if f == leaf_kinds.INT)
+        integers = frozenset(name for name, f in facts.items() if leaf_kinds.integer_valued(f))
         varied = _fixpoint(lambda known, inert=inert: _varied(flow, set(wrt) | known, inert))
         useful = _fixpoint(
             lambda known, integers=integers: _useful(

@@ -338,6 +338,14 @@ def _integer_arithmetic(operands, env: dict) -> Hashable:
     return DIFF
 
 
+def integer_valued(facts: Hashable) -> bool:
+    """Whether a value with ``facts`` is an integer or a container of integers and static
+    values (``p["shape"]`` = ``(2, 3)``): as an index, count or shape it has no derivative."""
+    if facts in _ATOMS:
+        return facts == INT
+    return all(f == STATIC or integer_valued(f) for f in _children_facts(facts))
+
+
 def static_reads(ops: list, start: dict[str, Hashable]) -> set[str]:
     """The names every definition of which (in ``ops``: each operation with a target,
     in-place changes included) gives a value without derivative, from the parameters'

@@ -196,3 +196,39 @@ def test_check_grads_moves_integer_leaves_it_can_and_skips_counts():
     assert not all(c.passed for c in checks)
     with pytest.raises(GradientCheckError):
         raise GradientCheckError(check.GradientCheckReport("cheat", checks))
+
+
+def test_tuple_of_integers_as_a_shape_and_integers_stored_at():
+    def reshaped(p, x):
+        return np.sum(x.reshape(p["shape"]) ** 2) * p["w"]
+
+    x = np.arange(1.0, 5.0)
+    gradient, dx = grad(reshaped, wrt=(0, 1))({"shape": (2, 2), "w": 3.0}, x)
+    assert gradient["shape"] == (0.0, 0.0) and gradient["w"] == pytest.approx(30.0)
+    np.testing.assert_allclose(dx, 2 * x * 3.0, rtol=1e-12)
+
+    def stored(p, x):
+        y = np.zeros(4)
+        y[p["k"]] = x[0] * p["w"]
+        return np.sum(y * np.arange(4.0))
+
+    gradient, dx = grad(stored, wrt=(0, 1))({"k": 2, "w": 3.0}, x)
+    assert gradient == {"k": 0.0, "w": pytest.approx(2.0 * x[0])}
+    np.testing.assert_allclose(dx, [6.0, 0.0, 0.0, 0.0], rtol=1e-12)
+
+
+def test_integer_leaf_as_an_exponent_and_rebound_by_integer_arithmetic():
+    def power(p, x):
+        return np.sum(x ** p["k"])
+
+    x = np.arange(1.0, 5.0)
+    gradient = grad(power)({"k": 3}, x)
+    assert gradient["k"] == pytest.approx(np.sum(x**3 * np.log(x)), rel=1e-12)
+
+    def shifted(p, x):
+        k = p["k"]
+        k = k + 1
+        return x[k] * k  # d/dk: x[k] (the index part is a step)
+
+    gradient = grad(shifted)({"k": 1}, x)
+    assert gradient["k"] == pytest.approx(x[2], rel=1e-12)
