@@ -42,7 +42,7 @@ in ``PENDING_OPTIONS`` until their part merges: out of the default run,
 The default run checks ``AD_FUZZ_EXAMPLES`` programs (150), reproducibly (derandomized);
 the long run is documented in README.md ("Versions")::
 
-    AD_FUZZ_EXAMPLES=10000 AD_FUZZ_SEED=random python -m pytest tests/test_fuzz.py -s
+    AD_FUZZ_EXAMPLES=10000 AD_FUZZ_SEED=random python -m pytest -n 0 tests/test_fuzz.py -s
 
 The programs keep out the patterns of the known, still open bugs (their regression
 tests are in ``test_regressions.py``; see ``fuzz_programs.KNOWN_BUGS``);

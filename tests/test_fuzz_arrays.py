@@ -23,7 +23,7 @@ A failing program prints its seed and source. Seeds are ``AD_FUZZ_ARRAY_SEED``
 programs. Long runs::
 
     AD_FUZZ_ARRAY_EXAMPLES=5000 AD_FUZZ_KEEP_GOING=1 AD_FUZZ_FAILURES=/tmp/af \\
-        python -m pytest tests/test_fuzz_arrays.py -s
+        python -m pytest -n 0 tests/test_fuzz_arrays.py -s
 
 ``AD_FUZZ_ARRAY_OPTIONS`` ("" = all but ``KNOWN_OPEN``, "all", or a comma list)
 chooses the constructs; see ``KNOWN_OPEN`` below.
