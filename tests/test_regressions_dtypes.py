@@ -13,6 +13,7 @@ differences in float64 (the table over every registered primitive of ``test_rule
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import warnings
 
@@ -193,7 +194,7 @@ def test_an_integer_result_truncates_the_value_it_is_made_from():
 
 # -- every registered primitive with two or more operands -----------------------------------
 #
-# Each row of ``test_rules.TABLE`` (and of the statistics table) with two or more
+# Each row of ``test_rules.TABLE`` (and of the statistics and SciPy tables) with two or more
 # arguments is called with one argument replaced by an integer or boolean value of the
 # same shape (a NumPy scalar for a scalar argument), the others differentiated; the
 # magnitudes are large enough to overflow int8/uint8/int16 products (``k * k``) and to
@@ -221,8 +222,17 @@ def as_integer(value, dtype, scale: float):
     return result if isinstance(value, np.ndarray) else result[()]
 
 
+def _scipy_rows() -> list:
+    if importlib.util.find_spec("scipy") is None:
+        return []
+    from test_coverage2_scipy import ROWS
+
+    return ROWS
+
+
 def _rows_with_operands() -> list:
-    rows = [row for row in (*TABLE, *STATISTICS_TABLE) if len(row.shapes[0]) >= 2]
+    tables = (*TABLE, *STATISTICS_TABLE, *_scipy_rows())
+    rows = [row for row in tables if len(row.shapes[0]) >= 2]
     return [pytest.param(row, id=row.name) for row in rows]
 
 
