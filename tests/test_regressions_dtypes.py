@@ -379,3 +379,64 @@ def test_the_table_covers_the_operand_kinds():
     assert as_integer(np.float64(-0.2), np.uint8, 100.0) == 20
     assert as_integer(np.array([0.001]), np.int8, 60.0)[0] == 1
     assert F is None and F64 == "float64"  # the shapes the table draws scalars for
+
+
+# -- a ``dtype=`` that makes the result integer ------------------------------------------------
+
+
+def sum_as_int(x):
+    return np.sum(x * 1.7, dtype=int) + np.sum(x)
+
+
+def mean_as_int(x):
+    return np.mean(x * 1.7, dtype=np.int64) + np.sum(x)
+
+
+def prod_as_int(x):
+    return np.prod(x * 1.7, dtype=int) + np.sum(x)
+
+
+def cumsum_as_int(x):
+    return np.sum(np.cumsum(x * 1.7, dtype=np.int16)) + np.sum(x)
+
+
+def method_sum_as_int(x):
+    return (x * 1.7).sum(dtype=int) + np.sum(x)
+
+
+def nansum_as_bool(x):
+    return np.nansum(x * 1.7, dtype=bool) + np.sum(x)
+
+
+def asanyarray_as_int(x):
+    return np.sum(np.asanyarray(x * 1.7, dtype=int)) + np.sum(x)
+
+
+def sum_with_a_dtype_variable(x, dtype):
+    return np.sum(x * 1.7, dtype=dtype) + np.sum(x)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        sum_as_int,
+        mean_as_int,
+        prod_as_int,
+        cumsum_as_int,
+        method_sum_as_int,
+        nansum_as_bool,
+        asanyarray_as_int,
+    ],
+)
+def test_a_dtype_keyword_making_the_result_integer_has_no_derivative(f):
+    # the integer part is piecewise constant: only ``np.sum(x)`` has a derivative
+    x = np.array([1.2, 2.3, 0.4])
+    np.testing.assert_array_equal(grad(f)(x), [1.0, 1.0, 1.0])
+    assert jvp(f)((x,), (np.array([1.0, 2.0, -0.5]),))[1] == pytest.approx(2.5)
+
+
+def test_a_float_dtype_keyword_keeps_the_derivative():
+    x = np.array([1.2, 2.3, 0.4])
+    for dtype, expected in ((np.float32, 2.7), (np.int8, 1.0), (float, 2.7), (bool, 1.0)):
+        g = grad(sum_with_a_dtype_variable)(x, dtype)
+        np.testing.assert_allclose(g, [expected] * 3, rtol=1e-6)
