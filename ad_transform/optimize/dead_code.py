@@ -261,7 +261,7 @@ def _prune(forward: list[gast.stmt], needed: set[str], raising: frozenset[str]) 
             not getattr(stmt, "ad_pure", True)
             or getattr(stmt, "ad_may_raise", False)  # in a try body: raising is a path
             or isinstance(stmt, gast.Break)
-            or not raising.isdisjoint(assigned(stmt))
+            or (not raising.isdisjoint(assigned(stmt)) and not _is_copy(stmt))
         )
 
     liveness = _Liveness(has_effect)
@@ -284,6 +284,12 @@ def _prune(forward: list[gast.stmt], needed: set[str], raising: frozenset[str]) 
                 needed |= reads
                 changed = True
     return _rebuild(forward, live, needed)
+
+
+def _is_copy(stmt) -> bool:
+    """``x = y``, ``x = 1.0``, ``x = UNBOUND``: another binding of a name (a placeholder, a
+    join) that cannot raise itself, even where the operation binding it elsewhere can."""
+    return isinstance(stmt, gast.Assign) and isinstance(stmt.value, (gast.Name, gast.Constant))
 
 
 def _rebuild(block: list[gast.stmt], live: set[int], needed: set[str]) -> list[gast.stmt]:
