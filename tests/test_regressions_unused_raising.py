@@ -69,6 +69,16 @@ def takes_the_max_of_nothing(x):
     return np.sum(x * 2.0)
 
 
+def negates_a_boolean_mask(x, mask):
+    unused = -mask  # noqa: F841
+    return np.sum(x * 2.0)
+
+
+def takes_the_max_of_a_number(x):
+    unused = max(x)  # noqa: F841
+    return x * 2.0
+
+
 def calls_a_raising_helper(x):
     unused = _fails(x)  # noqa: F841
     return x * 2.0
@@ -91,6 +101,8 @@ CASES = [
     (compares_with_a_string, (0.7,)),
     (takes_the_max_of_nothing, (VECTOR,)),
     (calls_a_raising_helper, (0.7,)),
+    (negates_a_boolean_mask, (VECTOR, np.array([True, False, True]))),
+    (takes_the_max_of_a_number, (0.7,)),
 ]
 
 

@@ -20,6 +20,7 @@ import math
 import operator
 
 import gast
+import numpy as np
 
 from ..analyze import BUILD, CONSTANT, COPY, RETURN, RULE, Analysis, atom_kind
 from ..nodes import name_ids
@@ -111,14 +112,15 @@ def _raises_on_numbers(op, analysis: Analysis) -> bool:
 # numbers (``_raises_on_numbers``), and two arrays may not broadcast together.
 _TOTAL_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.neg, operator.pos)
 _ARRAY_BY_NUMBER = (*_TOTAL_ARITHMETIC, operator.truediv, operator.pow)
+_SIGNS = (operator.neg, operator.pos, np.negative, np.positive)  # TypeError on booleans
 # of every element (no axis); not max/min, which raise on an empty array
 _WHOLE_REDUCTIONS = ("sum", "mean", "prod")
 
 
 def _cannot_raise(op, analysis: Analysis) -> bool:
     """Whether the operation surely does not raise on the values it gets, by their kinds:
-    copies, constants and displays; ``+ - *`` between numbers; an elementwise function of
-    one number or array; arithmetic of one array with numbers; the sum (mean, ...) of all
+    copies, constants and displays; ``+ - *`` between numbers; a NumPy ufunc of one number
+    or array; arithmetic of one array with numbers; the sum (mean, ...) of all
     elements of an array. Anything else (a user call, an attribute, two arrays that may
     not broadcast, a string) may raise and is kept."""
     if op.form in (COPY, CONSTANT, BUILD, RETURN):
@@ -132,14 +134,18 @@ def _cannot_raise(op, analysis: Analysis) -> bool:
     kinds = [_kind(atom, analysis) for atom in op.inputs.values()]
     if None in kinds:
         return False  # not a number nor an array (a string, a list...), or not known
-    if _is_one_of(primitive, _TOTAL_ARITHMETIC) and all(k == SCALAR for k in kinds):
+    if _is_in(primitive, _TOTAL_ARITHMETIC) and all(k == SCALAR for k in kinds):
         return True
-    if op.rule.kind == "elementwise" and len(kinds) == 1 and not _call_has_keywords(op):
-        # a ufunc of one number or array warns, never raises; except ``-`` of booleans
-        return primitive is not operator.neg or kinds == [SCALAR]
-    if _is_one_of(primitive, _ARRAY_BY_NUMBER) and kinds.count(ARRAY) == 1:
+    if len(kinds) == 1 and _is_unary_ufunc(primitive) and not _call_has_keywords(op):
+        # a ufunc of one number or array warns, never raises; except signs of booleans
+        return not _is_in(primitive, _SIGNS) or kinds == [SCALAR]
+    if _is_in(primitive, _ARRAY_BY_NUMBER) and kinds.count(ARRAY) == 1:
         return primitive is not operator.pow or _nonnegative_constant(op.inputs.get("y"))
     return False
+
+
+def _is_unary_ufunc(primitive: object) -> bool:
+    return isinstance(primitive, np.ufunc) or _is_in(primitive, (*_SIGNS, builtins.abs))
 
 
 def _whole_reduction(primitive: object) -> bool:
@@ -197,6 +203,10 @@ def _by_nonzero_constant(op, primitive) -> bool:
 
 def _is_one_of(callee: object, primitives: tuple) -> bool:
     return any(callee is p for p in primitives) or callee is math.pow
+
+
+def _is_in(callee: object, primitives: tuple) -> bool:
+    return any(callee is p for p in primitives)
 
 
 class _Liveness:
