@@ -28,6 +28,7 @@ from .callables import (
     derivative_origin,
     higher_order_error_text,
     is_library_file,
+    is_library_module,
     is_transform,
     special_description,
 )
@@ -1038,9 +1039,33 @@ def atom_kind(atom: gast.expr, kinds: dict, fn: NormalizedFunction) -> str | Non
         while isinstance(root, gast.Attribute):
             root = root.value
         value = resolve_static(atom, fn)
-        if isinstance(fn.parsed.lookup(root.id), types.ModuleType) and isinstance(value, float):
-            return SCALAR
+        if isinstance(fn.parsed.lookup(root.id), types.ModuleType) and type(value) is float:
+            return SCALAR  # recorded by module_number_reads: a rebinding is noticed
     return UNKNOWN
+
+
+def module_number_reads(ops: list[Op], fn: NormalizedFunction) -> list:
+    """``(namespace, attribute, ANY_NUMBER)`` for each number the function reads as an
+    attribute of one of the user's modules (``cfgmod.K``, ``cfgmod.Config.K``): ``atom_kind``
+    makes it a scalar, so, like a global name holding a number (``scalar_free_names``),
+    the code is stale once it holds anything but a number. Attributes of library modules
+    (``math.pi``, ``np.e``) are constants and not followed."""
+    found = []
+    for op in ops:
+        for node in gast.walk(op.stmt):
+            if not (isinstance(node, gast.Attribute) and getattr(node, "ad_static", False)):
+                continue
+            root = node
+            while isinstance(root, gast.Attribute):
+                root = root.value
+            module = fn.parsed.lookup(root.id) if isinstance(root, gast.Name) else None
+            if not isinstance(module, types.ModuleType) or is_library_module(module):
+                continue
+            holder = resolve_static(node.value, fn)
+            namespace = getattr(holder, "__dict__", None)
+            if hasattr(namespace, "get") and type(namespace.get(node.attr)) in (float, int):
+                found.append((namespace, node.attr, ANY_NUMBER))
+    return found
 
 
 class _Number:
@@ -1249,8 +1274,9 @@ def _analyse_result(callee: types.FunctionType, param_kinds: tuple) -> tuple:
 def result_dependencies(ops: list[Op], kinds: dict, fn: NormalizedFunction, numbers: dict) -> list:
     """What the kinds of ``ops`` relied on by name: the free names holding numbers
     (``pipeline.ANY_NUMBER``) and the user functions called by name, with what those
-    relied on in turn."""
+    relied on in turn, and the numbers read as attributes of the user's modules."""
     found = [(namespace, name, ANY_NUMBER) for name, namespace in numbers.items()]
+    found.extend(module_number_reads(ops, fn))
     parsed = fn.parsed
     for op in ops:
         if op.form != USER_CALL:

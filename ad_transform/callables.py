@@ -98,6 +98,16 @@ def is_library_file(filename: str) -> bool:
     return any(filename.startswith(path + os.sep) for path in (_OWN_PACKAGE, *_library_paths()))
 
 
+def is_library_module(obj: object) -> bool:
+    """Whether ``obj`` is a module of the standard library or of an installed package
+    (``np``, ``math``), whose attributes are never rebound; the user's own modules
+    (``import cfgmod``) are not."""
+    if not isinstance(obj, types.ModuleType):
+        return False
+    filename = getattr(obj, "__file__", None)
+    return filename is None or is_library_file(filename)
+
+
 def describe(obj: object) -> str:
     """What ``obj`` is, in a few words: used in 'cannot differentiate ...' messages."""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)

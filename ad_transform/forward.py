@@ -55,6 +55,7 @@ from .reverse import (
     _Reverser,
     assign,
     name_node,
+    sets_dtype,
 )
 from .rules.registry import (
     JOIN,
@@ -356,6 +357,10 @@ class _Forward(_Reverser):
                 _without_unit_factors(_drop_unbroadcast(instance.outputs[param], self.bindings))
             )
         total = _sum_of(terms)
+        if sets_dtype(op):  # an integer result truncates: no derivative
+            helper = self.bindings.reference("unless_discrete", runtime.unless_discrete)
+            target = name_node(op.target)
+            total = gast.Call(func=name_node(helper), args=[target, total, target], keywords=[])
         if not all_scalar and rule.kind == "elementwise" and self.broadcasts(op):
             helper = self.bindings.reference("tangent_like", runtime.tangent_like)
             total = gast.Call(
@@ -394,6 +399,10 @@ class _Forward(_Reverser):
                 term.func = name_node(self.bindings.reference(helper.__name__, helper))
             terms.append(term)
         total = _sum_of(terms)
+        if sets_dtype(op):  # an integer result truncates: no derivative
+            helper = self.bindings.reference("unless_discrete", runtime.unless_discrete)
+            target = name_node(op.target)
+            total = gast.Call(func=name_node(helper), args=[target, total, target], keywords=[])
         if (
             op.target in self.mutated
             and rule.returns_new(op.inputs)

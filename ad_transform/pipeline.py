@@ -18,7 +18,7 @@ import gast
 
 from . import runtime
 from .analyze import ANY_NUMBER, Analysis, Op, analyze, forget_helper_results
-from .callables import code_name
+from .callables import code_name, is_library_module
 from .dispatch import dynamic_pair, is_dynamic
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
@@ -534,9 +534,10 @@ def _name_dependencies(program: AdjointProgram) -> list:
     object that is not a module (``OPS.act(x)``). The rule chosen for ``np.tanh`` is wrong
     once ``ACT`` is ``np.sin``, so a rebinding makes the code stale.
 
-    Chains rooted at a module (``np.sin``, ``math.sin``) and builtins (``abs``, ``range``)
-    are not recorded: code calling them keeps the fast call path (api.py) that code with
-    dependencies gives up; rebinding a module's attributes is not followed."""
+    Chains rooted at a library module (``np.sin``, ``math.sin``) and builtins (``abs``,
+    ``range``) are not recorded: code calling them keeps the fast call path (api.py) that
+    code with dependencies gives up. Chains rooted at one of the user's modules
+    (``cfgmod.act(x)``, ``helpers.loss(x)``) are: rebinding their attributes is followed."""
     found = []
     for op in program.analysis.ops:
         value = getattr(op.stmt, "value", None)
@@ -566,12 +567,12 @@ def _binding_of(node: gast.expr, fn: NormalizedFunction) -> list:
     else:
         return []  # a builtin, or undefined
     obj = parsed.lookup(node.id)
-    if isinstance(obj, types.ModuleType) or is_missing(obj):
+    if is_library_module(obj) or is_missing(obj):
         return []  # an empty cell (recursion) is filled later, which is no rebinding
     found = [(namespace, node.id, obj)]
     for attr in reversed(chain):
         attributes = getattr(obj, "__dict__", None)
-        if isinstance(obj, types.ModuleType) or not hasattr(attributes, "get"):
+        if is_library_module(obj) or not hasattr(attributes, "get"):
             break
         if attr not in attributes:
             break  # found on its class (a method) or computed: not followed

@@ -1050,6 +1050,10 @@ class _Reverser:
             if param in lists:  # the array adjoint split into the list's elements
                 helper = self.bindings.reference("operand_adjoint", runtime.operand_adjoint)
                 contribution = _call(helper, [contribution, self.as_value(op.inputs[param])])
+            if sets_dtype(op):  # an integer result truncates: no derivative
+                helper = self.bindings.reference("unless_discrete", runtime.unless_discrete)
+                like = self.as_value(op.inputs[param])
+                contribution = _call(helper, [name_node(op.target), contribution, like])
             self.contribute(op.inputs[param], contribution, op)
         if not all_scalar:
             self.guard_zero(g, start, op)
@@ -1333,6 +1337,14 @@ def _is_numpy_function(primitive: object) -> bool:
         return True
     module = getattr(primitive, "__module__", None) or ""
     return module.split(".")[0] in ("numpy", "scipy")
+
+
+def sets_dtype(op: Op) -> bool:
+    """Whether a rule's call gives its result's dtype (``np.sum(x, dtype=int)``,
+    ``np.cumsum(x, dtype=np.int64)``): an integer or boolean one truncates the values, and
+    the derivative through it is zero (``runtime.unless_discrete``, checked when it runs)."""
+    dtype = op.inputs.get("dtype")
+    return dtype is not None and not (isinstance(dtype, gast.Constant) and dtype.value is None)
 
 
 def _call(function: str, args: list[gast.expr]) -> gast.Call:

@@ -20,10 +20,11 @@ import math
 import operator
 
 import gast
+import numpy as np
 
-from ..analyze import Analysis
+from ..analyze import BUILD, CONSTANT, COPY, RETURN, RULE, Analysis, atom_kind
 from ..nodes import name_ids
-from ..rules.registry import ARRAY
+from ..rules.registry import ARRAY, SCALAR
 from .walk import COMPOUND, all_statements, assigned, header_reads, loaded
 
 # Primitives that raise on some Python numbers (ZeroDivisionError, OverflowError, complex
@@ -81,19 +82,110 @@ def _exposed(block: list[gast.stmt], defined: set[str]) -> tuple[set[str], set[s
 
 def may_raise(analysis: Analysis) -> frozenset[str]:
     """The names assigned by operations that can raise a Python exception on the values
-    they get: ``math`` functions, and divisions and powers whose result is not an array."""
+    they get, so that the gradient raises where the function does, also from a line whose
+    value nothing needs (``unused = x + "a"``, ``np.reshape(x, (5,))``). Only what cannot
+    raise on any value of the kinds found may go (:func:`_cannot_raise`); of the rest,
+    ``math`` functions and divisions and powers of numbers raise on some numbers."""
     names = set()
     for op in analysis.ops:
-        primitive = op.rule.primitive if op.rule is not None else op.callee
-        if op.target is None or primitive is None:
+        if op.target is None:
             continue
-        if getattr(primitive, "__module__", None) == "math" or (
-            _is_one_of(primitive, _RAISING_ON_NUMBERS)
-            and analysis.kinds.get(op.target) != ARRAY
-            and not _by_nonzero_constant(op, primitive)
-        ):
+        if _raises_on_numbers(op, analysis) or not _cannot_raise(op, analysis):
             names.add(op.target)
     return frozenset(names)
+
+
+def _raises_on_numbers(op, analysis: Analysis) -> bool:
+    """A ``math`` function, or a division or power whose result is not an array."""
+    primitive = op.rule.primitive if op.rule is not None else op.callee
+    if primitive is None:
+        return False
+    return getattr(primitive, "__module__", None) == "math" or (
+        _is_one_of(primitive, _RAISING_ON_NUMBERS)
+        and analysis.kinds.get(op.target) != ARRAY
+        and not _by_nonzero_constant(op, primitive)
+    )
+
+
+# Arithmetic that never raises between numbers (IEEE inf/nan instead) or an array and
+# numbers (NumPy warns): ``+ - *`` and the signs; ``/``, ``**`` and ``%`` raise on Python
+# numbers (``_raises_on_numbers``), and two arrays may not broadcast together.
+_TOTAL_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.neg, operator.pos)
+_ARRAY_BY_NUMBER = (*_TOTAL_ARITHMETIC, operator.truediv, operator.pow)
+_SIGNS = (operator.neg, operator.pos, np.negative, np.positive)  # TypeError on booleans
+# of every element (no axis); not max/min, which raise on an empty array
+_WHOLE_REDUCTIONS = ("sum", "mean", "prod")
+
+
+def _cannot_raise(op, analysis: Analysis) -> bool:
+    """Whether the operation surely does not raise on the values it gets, by their kinds:
+    copies, constants and displays; ``+ - *`` between numbers; a NumPy ufunc of one number
+    or array; arithmetic of one array with numbers; the sum (mean, ...) of all
+    elements of an array. Anything else (a user call, an attribute, two arrays that may
+    not broadcast, a string) may raise and is kept."""
+    if op.form in (COPY, CONSTANT, BUILD, RETURN):
+        return True
+    if op.form != RULE or op.rule is None:
+        return False
+    primitive = op.rule.primitive
+    if _whole_reduction(primitive):
+        argument = _one_argument(op)
+        return argument is not None and _kind(argument, analysis) == ARRAY
+    kinds = [_kind(atom, analysis) for atom in op.inputs.values()]
+    if None in kinds:
+        return False  # not a number nor an array (a string, a list...), or not known
+    if _is_in(primitive, _TOTAL_ARITHMETIC) and all(k == SCALAR for k in kinds):
+        return True
+    if len(kinds) == 1 and _is_unary_ufunc(primitive) and not _call_has_keywords(op):
+        # a ufunc of one number or array warns, never raises; except signs of booleans
+        return not _is_in(primitive, _SIGNS) or kinds == [SCALAR]
+    if _is_in(primitive, _ARRAY_BY_NUMBER) and kinds.count(ARRAY) == 1:
+        return primitive is not operator.pow or _nonnegative_constant(op.inputs.get("y"))
+    return False
+
+
+def _is_unary_ufunc(primitive: object) -> bool:
+    return isinstance(primitive, np.ufunc) or _is_in(primitive, (*_SIGNS, builtins.abs))
+
+
+def _whole_reduction(primitive: object) -> bool:
+    return (
+        getattr(primitive, "__name__", None) in _WHOLE_REDUCTIONS
+        and getattr(primitive, "__module__", None) == "numpy"
+    )
+
+
+def _kind(atom: gast.expr, analysis: Analysis) -> str | None:
+    """SCALAR or ARRAY for a number or an array the analysis knows, else None."""
+    if isinstance(atom, gast.Constant):
+        value = atom.value
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return SCALAR if ok else None
+    kind = atom_kind(atom, analysis.kinds, analysis.fn)
+    return kind if kind in (SCALAR, ARRAY) else None
+
+
+def _nonnegative_constant(atom) -> bool:
+    """``a ** 2``, ``a ** 0.5``: an integer array to a negative integer power raises."""
+    return (
+        isinstance(atom, gast.Constant)
+        and isinstance(atom.value, (int, float))
+        and not isinstance(atom.value, bool)
+        and atom.value >= 0
+    )
+
+
+def _one_argument(op) -> gast.expr | None:
+    """The argument of a call with exactly one, given by position (``np.sum(a)``)."""
+    value = getattr(op.stmt, "value", None)
+    if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords:
+        return value.args[0]
+    return None
+
+
+def _call_has_keywords(op) -> bool:
+    value = getattr(op.stmt, "value", None)
+    return isinstance(value, gast.Call) and bool(value.keywords)
 
 
 def _by_nonzero_constant(op, primitive) -> bool:
@@ -111,6 +203,10 @@ def _by_nonzero_constant(op, primitive) -> bool:
 
 def _is_one_of(callee: object, primitives: tuple) -> bool:
     return any(callee is p for p in primitives) or callee is math.pow
+
+
+def _is_in(callee: object, primitives: tuple) -> bool:
+    return any(callee is p for p in primitives)
 
 
 class _Liveness:
@@ -175,7 +271,7 @@ def _prune(forward: list[gast.stmt], needed: set[str], raising: frozenset[str]) 
             not getattr(stmt, "ad_pure", True)
             or getattr(stmt, "ad_may_raise", False)  # in a try body: raising is a path
             or isinstance(stmt, gast.Break)
-            or not raising.isdisjoint(assigned(stmt))
+            or (not raising.isdisjoint(assigned(stmt)) and not _is_copy(stmt))
         )
 
     liveness = _Liveness(has_effect)
@@ -198,6 +294,12 @@ def _prune(forward: list[gast.stmt], needed: set[str], raising: frozenset[str]) 
                 needed |= reads
                 changed = True
     return _rebuild(forward, live, needed)
+
+
+def _is_copy(stmt) -> bool:
+    """``x = y``, ``x = 1.0``, ``x = UNBOUND``: another binding of a name (a placeholder, a
+    join) that cannot raise itself, even where the operation binding it elsewhere can."""
+    return isinstance(stmt, gast.Assign) and isinstance(stmt.value, (gast.Name, gast.Constant))
 
 
 def _rebuild(block: list[gast.stmt], live: set[int], needed: set[str]) -> list[gast.stmt]:

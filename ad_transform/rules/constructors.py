@@ -26,6 +26,7 @@ from ..runtime import (
     full_adjoint,
     linspace_adjoint,
     unless_discrete,
+    zero_tangent,
 )
 from .registry import ARRAY, adjoint, linear_tangents, register_nondifferentiable, tangent
 
@@ -125,10 +126,34 @@ linear_tangents(
     np.asanyarray,
     np.ascontiguousarray,
     np.float64,
-    np.full,
-    np.full_like,
-    np.linspace,
 )
+
+
+# Linear in the fill value and the ends, but an integer or boolean result (``dtype=int``,
+# ``np.full_like(ints, v)``) truncates them: its tangent is zero, not the call on tangents.
+@tangent(np.full)
+def t_full(g, ans, shape, fill_value, dtype=None, order="C"):
+    return None, unless_discrete(ans, np.full(np.shape(ans), g, dtype=ans.dtype), ans)
+
+
+@tangent(np.full_like)
+def t_full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None):
+    return (
+        zero_tangent(ans),
+        unless_discrete(ans, np.full(np.shape(ans), g, dtype=ans.dtype), ans),
+    )
+
+
+@tangent(np.linspace)
+def t_linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    return (
+        unless_discrete(
+            ans, np.linspace(g, zero_tangent(stop), num, endpoint, False, dtype, axis), ans
+        ),
+        unless_discrete(
+            ans, np.linspace(zero_tangent(start), g, num, endpoint, False, dtype, axis), ans
+        ),
+    )
 
 
 @tangent(("method", "astype"))

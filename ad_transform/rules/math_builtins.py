@@ -118,7 +118,7 @@ def d_acos(g, ans, x):
 @adjoint(math.pow, kind=SCALAR, fresh=True)
 def d_math_pow(g, ans, x, y):
     return (
-        (g * y * x ** (y - 1) if g and x else scalar_power_adjoint(g, x, y)),
+        (g * y * x ** (y - 1.0) if g and x else scalar_power_adjoint(g, x, y)),
         (g * ans * safe_log(x) if g else 0.0),
     )
 
@@ -177,8 +177,9 @@ def d_atanh(g, ans, x):
 
 @adjoint(math.atan2, kind=SCALAR, fresh=True)
 def d_atan2(g, ans, y, x):
-    # at the origin (atan2(0, 0) = 0) the derivative is undefined: NaN, as 0 / 0
-    r2 = x * x + y * y
+    # at the origin (atan2(0, 0) = 0) the derivative is undefined: NaN, as 0 / 0;
+    # ``** 2.0`` squares an integer operand in float64, where ``x * x`` would overflow
+    r2 = x**2.0 + y**2.0
     return (
         (g * (x / r2) if g and r2 else scalar_times_ratio(g, x, r2)),
         (-g * (y / r2) if g and r2 else scalar_times_ratio(-g, y, r2)),
@@ -261,7 +262,7 @@ def d_builtin_pow(g, ans, x, y):
 @adjoint(builtins.pow, scalar=True)
 def d_builtin_pow_scalar(g, ans, x, y):
     return (
-        (g * y * x ** (y - 1) if g and x else scalar_power_adjoint(g, x, y)),
+        (g * y * x ** (y - 1.0) if g and x else scalar_power_adjoint(g, x, y)),
         (g * ans * safe_log(x) if g else 0.0),
     )
 

@@ -446,14 +446,15 @@ def d_fmin(g, ans, x, y):
 
 @adjoint(np.arctan2, fresh=True)
 def d_arctan2(g, ans, y, x):
-    # at the origin (arctan2(0, 0) = 0) the derivative is undefined: NaN, as 0 / 0
-    r2 = x * x + y * y
+    # at the origin (arctan2(0, 0) = 0) the derivative is undefined: NaN, as 0 / 0;
+    # ``** 2.0`` squares an integer operand in float64, where ``x * x`` would overflow
+    r2 = x**2.0 + y**2.0
     return unbroadcast(times(g, quotient(x, r2)), y), unbroadcast(times(-g, quotient(y, r2)), x)
 
 
 @adjoint(np.arctan2, scalar=True)
 def d_arctan2_scalar(g, ans, y, x):
-    r2 = x * x + y * y
+    r2 = x**2.0 + y**2.0
     return (
         (g * (x / r2) if g and r2 else scalar_times_ratio(g, x, r2)),
         (-g * (y / r2) if g and r2 else scalar_times_ratio(-g, y, r2)),

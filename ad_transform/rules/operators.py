@@ -131,9 +131,10 @@ def d_pow(g, ans, x, y):
 
 @adjoint(operator.pow, scalar=True)
 def d_pow_scalar(g, ans, x, y):
-    # x ** (y - 1) is plain arithmetic where it cannot divide by zero (x != 0)
+    # x ** (y - 1.0) is plain arithmetic where it cannot divide by zero (x != 0); ``1.0``:
+    # an integer exponent is made a float first (an unsigned 0 would wrap to 255)
     return (
-        (g * y * x ** (y - 1) if g and x else scalar_power_adjoint(g, x, y)),
+        (g * y * x ** (y - 1.0) if g and x else scalar_power_adjoint(g, x, y)),
         (g * ans * safe_log(x) if g else 0.0),
     )
 
@@ -297,7 +298,7 @@ def t_pow(g, ans, x, y):
 @tangent(operator.pow, scalar=True)
 def t_pow_scalar(g, ans, x, y):
     return (
-        (g * y * x ** (y - 1) if g and x else scalar_power_adjoint(g, x, y)),
+        (g * y * x ** (y - 1.0) if g and x else scalar_power_adjoint(g, x, y)),
         (g * ans * safe_log(x) if g else 0.0),
     )
 

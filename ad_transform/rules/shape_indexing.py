@@ -53,6 +53,7 @@ from ..runtime import (
     tile_adjoint,
     transpose_adjoint,
     unbroadcast,
+    unless_discrete,
 )
 from .registry import (
     ARRAY,
@@ -288,7 +289,10 @@ def d_pad(g, ans, array, pad_width, mode="constant", constant_values=0):
         pad_adjoint(g, array, pad_width, mode),
         None,
         None,
-        pad_value_adjoint(g, array, pad_width, constant_values),
+        # an integer or boolean ``array`` truncates the padding value: no derivative
+        unless_discrete(
+            ans, pad_value_adjoint(g, array, pad_width, constant_values), constant_values
+        ),
     )
 
 

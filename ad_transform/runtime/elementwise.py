@@ -26,7 +26,24 @@ def safe_log(x):
         return np.log(x)  # the principal branch, as x**y itself
     if x < 0:
         return math.nan
-    return np.log(x) if type(x) is not float else math.log(x)
+    if type(x) is float or type(x) is int or type(x) is bool:
+        return math.log(x)
+    return np.log(inexact(x))
+
+
+def inexact(x):
+    """``x`` itself if it is a float or complex value; an integer or boolean NumPy value
+    (array or scalar) as float64.
+
+    Adjoint arithmetic on an operand the function did not differentiate must not run in
+    its integer dtype (``k * k`` overflows in int8, ``k - 1`` wraps in uint8, ``fp[1] -
+    fp[0]`` wraps in uint8) nor in the float16 NumPy gives the logarithm of an int8 or
+    bool value. float64 holds every such value exactly; Python numbers never overflow.
+    """
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or dtype.kind not in "biu":
+        return x
+    return x.astype(np.float64) if type(x) is np.ndarray else np.float64(x)
 
 
 def times(g, d):
@@ -87,6 +104,7 @@ def power_derivative(x, y, power=np.power):
     no exception or warning. ``power`` is ``np.float_power`` for that function."""
     if (type(y) is float or type(y) is int) and y >= 1 and power is np.power:
         return y * x ** (y - 1)  # x**2 and the like: no division, finite for finite x
+    y = _exponent(x, y)
     arrays = type(x) is np.ndarray or type(y) is np.ndarray
     if not arrays and not y:
         return scalar_zero(x, y)
@@ -100,6 +118,16 @@ def power_derivative(x, y, power=np.power):
     if np.count_nonzero(y) != np.size(y):
         d = np.where(y == 0, np.asarray(d).dtype.type(0), d)
     return d
+
+
+def _exponent(x, y):
+    """The exponent ``y`` of ``x ** y`` in the dtype of the power when it is an integer or
+    boolean NumPy value: ``y - 1`` must not wrap (``np.uint8(0) - 1`` is 255) nor fail
+    (NumPy refuses ``-`` on booleans)."""
+    dtype = getattr(y, "dtype", None)
+    if dtype is None or dtype.kind not in "biu":
+        return y
+    return np.asarray(y, dtype=np.result_type(x, y, 1.0))[()]
 
 
 def _masked_product(g, d):

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .adjoints import is_zero, unbroadcast
+from .elementwise import inexact
 from .linalg import _mT, cholesky_adjoint
 from .values import ListAdjoint
 
@@ -122,7 +123,7 @@ def xlogy_derivatives(x, y, log1p=False):
     SciPy defines the function as 0 wherever ``x == 0`` (whatever ``y``), so ``d/dy`` is 0
     there, not ``0 / 0``; ``d/dx`` is ``log(y)`` (``-inf`` at ``y == 0``).
     """
-    xa, ya = np.asarray(x), np.asarray(y)
+    xa, ya = inexact(np.asarray(x)), inexact(np.asarray(y))  # no float16 log of an int8 y
     with np.errstate(divide="ignore", invalid="ignore"):
         dx = np.log1p(ya) if log1p else np.log(ya)
         dy = np.where(xa == 0, 0.0, xa / ((1.0 + ya) if log1p else ya))

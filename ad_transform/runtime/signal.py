@@ -100,8 +100,8 @@ def polyval_adjoints(g, p, x):
     """The adjoints of ``p`` and ``x`` in ``np.polyval(p, x) = sum_k p_k x^(N-1-k)``:
     ``d p_k = g x^(N-1-k)`` and ``d x = g sum_k (N-1-k) p_k x^(N-2-k)`` (the
     derivative polynomial), each summed back to its argument's shape."""
-    coefficients = np.asarray(p)
-    dtype = _dtype_of(coefficients, x, g)
+    dtype = _dtype_of(p, x, g)
+    coefficients = np.asarray(p, dtype=dtype)  # integer coefficients would overflow
     xa = np.asarray(x, dtype=dtype)
     count = coefficients.shape[0]
     g = np.asarray(g, dtype=dtype)
@@ -241,10 +241,11 @@ def interp_adjoints(g, x, xp, fp, left=None, right=None, period=None):
     """
     if period is not None:
         raise ADTransformError("np.interp(..., period=...) is not differentiable here")
-    xa = np.asarray(x)
-    xpa = np.asarray(xp)
-    fpa = np.asarray(fp)
-    dtype = _dtype_of(xa, xpa, fpa, g)
+    dtype = _dtype_of(x, xp, fp, g)
+    # in a float dtype: differences of integer points and values would wrap or overflow
+    xa = np.asarray(x, dtype=dtype)
+    xpa = np.asarray(xp, dtype=dtype)
+    fpa = np.asarray(fp, dtype=dtype)
     g = np.broadcast_to(np.asarray(g, dtype=dtype), xa.shape).ravel()
     xs = xa.ravel()
     count = xpa.shape[0]
