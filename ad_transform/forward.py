@@ -46,7 +46,7 @@ from .errors import ADTransformError
 from .nodes import clone, name_ids
 from .normalize import normalize
 from .optimize.forward import coalesce_copies
-from .parse import parse_function
+from .parse import parse_function, parses_shared
 from .reverse import (
     JOINT,
     _drop_unbroadcast,
@@ -535,7 +535,8 @@ def generate_jvp(func, wrt: tuple[int, ...], kinds: tuple):
     with _lock:
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
-            entries[key] = _build_top_level(func, wrt, kinds)
+            with parses_shared():
+                entries[key] = _build_top_level(func, wrt, kinds)
         return entries[key]
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
+import dataclasses
 import inspect
 import textwrap
+import threading
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import gast
@@ -100,17 +104,69 @@ def parse_function(func: object) -> ParsedFunction:
     if not isinstance(func, types.FunctionType) or derivative_origin(func) is not None:
         raise not_a_function_error(func)
     lifted = lifted_entry(func)
-    if lifted is not None:  # an inner function or a specialisation made by lowering
-        parsed = ParsedFunction(
-            func,
-            clone(lifted.tree),
-            lifted.filename,
-            lifted.file_lines,
-            dict(lifted.closure),
-            function_values=dict(lifted.function_values),
-        )
-        return parsed if lifted.lowered else lower(parsed)
-    return lower(parse_source(func))
+    if lifted is not None and lifted.lowered:  # a specialisation: its tree is final
+        return _registered(func, lifted)
+    shared = getattr(_SHARED, "parsed", None)
+    if shared is None:
+        return _parsed_and_lowered(func, lifted)
+    # what the tree is made from: the code (whose source is read) or the registered tree
+    origin = lifted.tree if lifted is not None else func.__code__
+    found = shared.get(func)
+    if found is None or found[0] is not origin:
+        found = (origin, _parsed_and_lowered(func, lifted))
+        shared[func] = found
+    return _copy_of(found[1])
+
+
+def _registered(func: types.FunctionType, lifted) -> ParsedFunction:
+    """The function made by lowering (an inner function or a specialisation), from the
+    registry (``lower.function_registry``)."""
+    return ParsedFunction(
+        func,
+        clone(lifted.tree),
+        lifted.filename,
+        lifted.file_lines,
+        dict(lifted.closure),
+        function_values=dict(lifted.function_values),
+    )
+
+
+def _parsed_and_lowered(func: types.FunctionType, lifted) -> ParsedFunction:
+    return lower(_registered(func, lifted) if lifted is not None else parse_source(func))
+
+
+# Within ``parses_shared()``: function -> (its code object or registered tree, its
+# lowered ParsedFunction)
+_SHARED = threading.local()
+
+
+@contextlib.contextmanager
+def parses_shared() -> Iterator[None]:
+    """Within this block (one transformation), ``parse_function`` parses and lowers each
+    user function once and hands out copies: a transformation asks for the same helper's
+    tree many times (kinds, effects, complex values, ownership, its pair). The memo is
+    keyed by the function and its code object and lives until the outermost block ends,
+    so a later transformation reads the source again (see
+    docs/architecture/transform_speed.md)."""
+    outermost = getattr(_SHARED, "parsed", None) is None
+    if outermost:
+        _SHARED.parsed = {}
+    try:
+        yield
+    finally:
+        if outermost:
+            _SHARED.parsed = None
+
+
+def _copy_of(parsed: ParsedFunction) -> ParsedFunction:
+    """A copy of ``parsed`` its receiver may change: its own tree and dictionaries."""
+    return dataclasses.replace(
+        parsed,
+        tree=clone(parsed.tree),
+        closure=dict(parsed.closure),
+        lowered_objects=dict(parsed.lowered_objects),
+        function_values=dict(parsed.function_values),
+    )
 
 
 def parse_source(func: types.FunctionType) -> ParsedFunction:

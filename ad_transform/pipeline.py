@@ -27,7 +27,7 @@ from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .optimize import optimize
 from .optimize.inline_pairs import inline_form
-from .parse import is_missing, parse_function
+from .parse import is_missing, parse_function, parses_shared
 from .reverse import JOINT, SPLIT, AdjointProgram, HelperPair, name_node, reverse
 from .rules.registry import ARRAY, SCALAR
 
@@ -102,7 +102,10 @@ def generate(
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
             _forget_stale_pairs()
-            entries[key] = _Builder().top_level(func, wrt, kinds, mode, classes, leaf_kinds, shapes)
+            with parses_shared():
+                entries[key] = _Builder().top_level(
+                    func, wrt, kinds, mode, classes, leaf_kinds, shapes
+                )
         return entries[key]
 
 
