@@ -46,7 +46,7 @@ from .errors import ADTransformError
 from .nodes import clone, name_ids
 from .normalize import normalize
 from .optimize.forward import coalesce_copies
-from .parse import parse_function, parses_shared
+from .parse import parse_function
 from .reverse import (
     JOINT,
     _drop_unbroadcast,
@@ -65,6 +65,7 @@ from .rules.registry import (
     SCALAR,
     UNKNOWN,
 )
+from .transform_memo import one_transformation
 
 JVP = "jvp"
 
@@ -535,7 +536,7 @@ def generate_jvp(func, wrt: tuple[int, ...], kinds: tuple):
     with _lock:
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
-            with parses_shared():
+            with one_transformation():
                 entries[key] = _build_top_level(func, wrt, kinds)
         return entries[key]
 

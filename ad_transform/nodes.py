@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gast
 
+_AST = gast.AST
+
 
 def clone(node):
     """A structural copy of a gast node (or list of nodes), custom attributes included.
@@ -34,13 +36,16 @@ def subnodes(tree) -> list[gast.AST]:
     A few times faster than ``gast.walk``, which the stages call on every statement.
     """
     found = list(tree) if isinstance(tree, list) else [tree]
+    append = found.append
     for node in found:  # grows while it is read: each node's children go to the end
         for field in node._fields:
             value = getattr(node, field, None)
-            if isinstance(value, list):
-                found.extend([item for item in value if isinstance(item, gast.AST)])
-            elif isinstance(value, gast.AST):
-                found.append(value)
+            if isinstance(value, _AST):
+                append(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, _AST):
+                        append(item)
     return found
 
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-import contextlib
 import dataclasses
-import inspect
 import textwrap
-import threading
 import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import gast
@@ -21,6 +17,7 @@ from .errors import ADTransformError, located_error
 from .lower import lower
 from .lower.function_registry import lifted_entry
 from .nodes import clone
+from .transform_memo import remembered, source_lines
 
 _MISSING = object()
 
@@ -106,16 +103,9 @@ def parse_function(func: object) -> ParsedFunction:
     lifted = lifted_entry(func)
     if lifted is not None and lifted.lowered:  # a specialisation: its tree is final
         return _registered(func, lifted)
-    shared = getattr(_SHARED, "parsed", None)
-    if shared is None:
-        return _parsed_and_lowered(func, lifted)
     # what the tree is made from: the code (whose source is read) or the registered tree
     origin = lifted.tree if lifted is not None else func.__code__
-    found = shared.get(func)
-    if found is None or found[0] is not origin:
-        found = (origin, _parsed_and_lowered(func, lifted))
-        shared[func] = found
-    return _copy_of(found[1])
+    return _copy_of(remembered(func, origin, lambda: _parsed_and_lowered(func, lifted)))
 
 
 def _registered(func: types.FunctionType, lifted) -> ParsedFunction:
@@ -132,30 +122,7 @@ def _registered(func: types.FunctionType, lifted) -> ParsedFunction:
 
 
 def _parsed_and_lowered(func: types.FunctionType, lifted) -> ParsedFunction:
-    return lower(_registered(func, lifted) if lifted is not None else parse_source(func))
-
-
-# Within ``parses_shared()``: function -> (its code object or registered tree, its
-# lowered ParsedFunction)
-_SHARED = threading.local()
-
-
-@contextlib.contextmanager
-def parses_shared() -> Iterator[None]:
-    """Within this block (one transformation), ``parse_function`` parses and lowers each
-    user function once and hands out copies: a transformation asks for the same helper's
-    tree many times (kinds, effects, complex values, ownership, its pair). The memo is
-    keyed by the function and its code object and lives until the outermost block ends,
-    so a later transformation reads the source again (see
-    docs/architecture/transform_speed.md)."""
-    outermost = getattr(_SHARED, "parsed", None) is None
-    if outermost:
-        _SHARED.parsed = {}
-    try:
-        yield
-    finally:
-        if outermost:
-            _SHARED.parsed = None
+    return lower(_registered(func, lifted) if lifted is not None else _parsed_source(func))
 
 
 def _copy_of(parsed: ParsedFunction) -> ParsedFunction:
@@ -171,6 +138,11 @@ def _copy_of(parsed: ParsedFunction) -> ParsedFunction:
 
 def parse_source(func: types.FunctionType) -> ParsedFunction:
     """``func``'s source as a gast tree with its file's line numbers, not lowered."""
+    parsed = remembered(("source", func), func.__code__, lambda: _parsed_source(func))
+    return _copy_of(parsed)
+
+
+def _parsed_source(func: types.FunctionType) -> ParsedFunction:
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
     if func.__name__ == "<lambda>":
@@ -185,8 +157,7 @@ def parse_source(func: types.FunctionType) -> ParsedFunction:
             text,
         )
     try:
-        # the code object, not the function: inspect would follow __wrapped__
-        lines, first_line = inspect.getsourcelines(code)
+        lines, first_line = source_lines(code)
     except (OSError, TypeError) as exc:
         raise ADTransformError(
             f"cannot differentiate {func.__qualname__} ({where}): its source is not "
