@@ -49,6 +49,30 @@ def subnodes(tree) -> list[gast.AST]:
     return found
 
 
+def children(node: gast.AST) -> list[gast.AST]:
+    """The nodes directly inside ``node``, as ``list(gast.iter_child_nodes(node))``."""
+    found = []
+    for field in node._fields:
+        value = getattr(node, field, None)
+        if isinstance(value, _AST):
+            found.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, _AST):
+                    found.append(item)
+    return found
+
+
+def parents(tree) -> dict[int, gast.AST]:
+    """``id`` of each node inside ``tree`` (a node or a list of nodes) -> the node
+    directly containing it."""
+    found = {}
+    for node in subnodes(tree):
+        for child in children(node):
+            found[id(child)] = node
+    return found
+
+
 def name_ids(tree, ctx: type[gast.expr_context] | None = None) -> set[str]:
     """The identifiers of the ``Name`` nodes in ``tree`` (a node or a list of nodes); only
     those whose context is a ``ctx`` (``gast.Load``, ``gast.Store``) when given."""
