@@ -5,6 +5,7 @@ from __future__ import annotations
 import gast
 
 _AST = gast.AST
+_COPIED = (gast.AST, list)  # what clone copies (anything else is shared)
 
 
 def clone(node):
@@ -14,16 +15,15 @@ def clone(node):
     for every spliced template and every statement of both sweeps.
     """
     if isinstance(node, list):
-        return [clone(item) for item in node]
-    if not isinstance(node, gast.AST):
+        return [clone(item) if isinstance(item, _COPIED) else item for item in node]
+    if not isinstance(node, _AST):
         return node
-    copied = {}
-    for key, value in node.__dict__.items():
-        if isinstance(value, gast.AST):
-            value = clone(value)
+    copied = node.__dict__.copy()
+    for key, value in copied.items():  # replaces values only: the keys stay as they are
+        if isinstance(value, _AST):
+            copied[key] = clone(value)
         elif isinstance(value, list):
-            value = [clone(item) for item in value]
-        copied[key] = value
+            copied[key] = [clone(item) if isinstance(item, _COPIED) else item for item in value]
     new = node.__class__.__new__(node.__class__)
     new.__dict__ = copied
     return new
