@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from .nodes import clone, name_ids, subnodes
+from .nodes import children, clone, name_ids, subnodes
 from .parse import ParsedFunction, is_missing
 from .rules.registry import ARRAY, SCALAR, SEQUENCE
 
@@ -442,7 +442,7 @@ class _Walk:
             return self.parts([expr.body, expr.orelse], state), None
         if isinstance(expr, gast.Call):
             return self.call(expr, state)
-        self.parts(list(gast.iter_child_nodes(expr)), state)
+        self.parts(children(expr), state)
         return self.new(expr, state)
 
     def new(self, expr, state: _State) -> tuple[frozenset, tuple]:
@@ -456,7 +456,7 @@ class _Walk:
             if isinstance(node, gast.expr):
                 holds |= self.value(node, state)[0]
             elif isinstance(node, gast.AST):
-                holds |= self.parts(list(gast.iter_child_nodes(node)), state)
+                holds |= self.parts(children(node), state)
         return holds
 
     def call(self, call: gast.Call, state: _State) -> tuple[frozenset, tuple | None]:

@@ -91,9 +91,12 @@ def _library_paths() -> tuple[str, ...]:
 _OWN_PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 
+@functools.lru_cache(maxsize=4096)
 def is_library_file(filename: str) -> bool:
     """Whether code from ``filename`` belongs to ad_transform, the stdlib or an installed
-    package (not to the user's own files)."""
+    package (not to the user's own files). Remembered per file name (``realpath`` asks
+    the file system for every directory of the path; where a file lies does not change
+    while the process runs, like the library directories themselves)."""
     filename = os.path.realpath(filename)
     return any(filename.startswith(path + os.sep) for path in (_OWN_PACKAGE, *_library_paths()))
 

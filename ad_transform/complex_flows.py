@@ -24,6 +24,7 @@ import types
 import gast
 import numpy as np
 
+from .nodes import subnodes
 from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE
 
 _OPERATORS = ("add", "sub", "mul", "truediv", "pow", "neg", "pos", "getitem", "matmul")
@@ -130,7 +131,7 @@ def _reads_complex(op, names: set, analysis) -> bool:
     for atom in op.inputs.values():
         if _is_complex_atom(atom, analysis.fn.parsed, analysis.fn):
             return True
-        if any(isinstance(n, gast.Name) and n.id in names for n in gast.walk(atom)):
+        if any(isinstance(n, gast.Name) and n.id in names for n in subnodes(atom)):
             return True
     return False
 
@@ -147,7 +148,7 @@ def _may_make_complex(callee, seen: set) -> bool:
         parsed = parse_function(function)
     except Exception:  # not readable: its own transformation refuses it
         return False
-    for node in gast.walk(parsed.tree):
+    for node in subnodes(parsed.tree):
         if _is_complex_atom(node, parsed, None, descend=False):
             return True
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
@@ -158,9 +159,8 @@ def _may_make_complex(callee, seen: set) -> bool:
 
 
 def _is_complex_atom(atom, parsed, fn, descend: bool = True) -> bool:
-    nodes = gast.walk(atom) if descend and isinstance(atom, gast.AST) else (atom,)
+    nodes = subnodes(atom) if descend and isinstance(atom, gast.AST) else (atom,)
     steps = {id(n.step) for n in nodes if isinstance(n, gast.Slice) and n.step is not None}
-    nodes = gast.walk(atom) if descend and isinstance(atom, gast.AST) else (atom,)
     for node in nodes:
         if id(node) in steps:  # np.r_[0:1:5j]: a number of points, not a complex value
             continue

@@ -66,6 +66,7 @@ from .rules.registry import (
     SCALAR,
     UNKNOWN,
 )
+from .transform_memo import one_transformation
 
 JVP = "jvp"
 
@@ -544,7 +545,8 @@ def generate_jvp(func, wrt: tuple[int, ...], kinds: tuple):
     with _lock:
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
-            entries[key] = _build_top_level(func, wrt, kinds)
+            with one_transformation():
+                entries[key] = _build_top_level(func, wrt, kinds)
         return entries[key]
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gast
 
+_AST = gast.AST
+_COPIED = (gast.AST, list)  # what clone copies (anything else is shared)
+
 
 def clone(node):
     """A structural copy of a gast node (or list of nodes), custom attributes included.
@@ -12,16 +15,15 @@ def clone(node):
     for every spliced template and every statement of both sweeps.
     """
     if isinstance(node, list):
-        return [clone(item) for item in node]
-    if not isinstance(node, gast.AST):
+        return [clone(item) if isinstance(item, _COPIED) else item for item in node]
+    if not isinstance(node, _AST):
         return node
-    copied = {}
-    for key, value in node.__dict__.items():
-        if isinstance(value, gast.AST):
-            value = clone(value)
+    copied = node.__dict__.copy()
+    for key, value in copied.items():  # replaces values only: the keys stay as they are
+        if isinstance(value, _AST):
+            copied[key] = clone(value)
         elif isinstance(value, list):
-            value = [clone(item) for item in value]
-        copied[key] = value
+            copied[key] = [clone(item) if isinstance(item, _COPIED) else item for item in value]
     new = node.__class__.__new__(node.__class__)
     new.__dict__ = copied
     return new
@@ -34,13 +36,40 @@ def subnodes(tree) -> list[gast.AST]:
     A few times faster than ``gast.walk``, which the stages call on every statement.
     """
     found = list(tree) if isinstance(tree, list) else [tree]
+    append = found.append
     for node in found:  # grows while it is read: each node's children go to the end
         for field in node._fields:
             value = getattr(node, field, None)
-            if isinstance(value, list):
-                found.extend([item for item in value if isinstance(item, gast.AST)])
-            elif isinstance(value, gast.AST):
-                found.append(value)
+            if isinstance(value, _AST):
+                append(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, _AST):
+                        append(item)
+    return found
+
+
+def children(node: gast.AST) -> list[gast.AST]:
+    """The nodes directly inside ``node``, as ``list(gast.iter_child_nodes(node))``."""
+    found = []
+    for field in node._fields:
+        value = getattr(node, field, None)
+        if isinstance(value, _AST):
+            found.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, _AST):
+                    found.append(item)
+    return found
+
+
+def parents(tree) -> dict[int, gast.AST]:
+    """``id`` of each node inside ``tree`` (a node or a list of nodes) -> the node
+    directly containing it."""
+    found = {}
+    for node in subnodes(tree):
+        for child in children(node):
+            found[id(child)] = node
     return found
 
 

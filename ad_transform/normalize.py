@@ -8,7 +8,6 @@ every local name is assigned once (``x``, ``x_1``, ``x_2`` ... for a reassigned
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass, field
 
@@ -78,8 +77,8 @@ def normalize(parsed: ParsedFunction, procedure: bool = False) -> NormalizedFunc
 def _returning_none(parsed: ParsedFunction) -> ParsedFunction:
     """``parsed`` with each bare ``return`` as ``return None``, and one at the end if the
     body can fall off it (a copy: the input is untouched)."""
-    tree = copy.deepcopy(parsed.tree)
-    for node in gast.walk(tree):
+    tree = clone(parsed.tree)
+    for node in subnodes(tree):
         if isinstance(node, gast.Return) and node.value is None:
             node.value = _copy_location_of(gast.Constant(value=None, kind=None), node)
     if not tree.body or not isinstance(tree.body[-1], gast.Return):

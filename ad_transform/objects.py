@@ -29,6 +29,7 @@ import gast
 
 from . import runtime
 from .callables import is_library_file
+from .transform_memo import source_lines
 
 # Names of attributes that are never an ordinary stored value of an object.
 _SPECIAL_ATTRIBUTES = {"__dict__", "__class__", "__slots__", "__weakref__"}
@@ -162,7 +163,7 @@ def _stored_parameters(init: types.FunctionType, cls: type) -> dict[str, str] | 
     """``{attribute: parameter}`` when every statement of ``init`` is ``self.a = p`` (a
     parameter, each stored as it is); else the first statement that is not, in words."""
     try:
-        lines, first = inspect.getsourcelines(init.__code__)
+        lines, first = source_lines(init.__code__)
     except (OSError, TypeError):
         return f"the source of {cls.__qualname__}.__init__ is not available"
     tree = ast.parse(textwrap.dedent("".join(lines))).body[0]
@@ -526,7 +527,7 @@ def _unfollowed_objects(ops: list) -> dict[str, tuple]:
 def _changed_attributes(func: object) -> list[str]:
     """The attributes of its first parameter (``self``) the method ``func`` assigns."""
     try:
-        lines, _ = inspect.getsourcelines(func.__code__)
+        lines, _ = source_lines(func.__code__)
         tree = ast.parse(textwrap.dedent("".join(lines))).body[0]
     except (AttributeError, OSError, TypeError, SyntaxError, IndexError):
         return []

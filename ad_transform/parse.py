@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-import inspect
+import dataclasses
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -17,6 +17,7 @@ from .errors import ADTransformError, located_error
 from .lower import lower
 from .lower.function_registry import lifted_entry
 from .nodes import clone
+from .transform_memo import remembered, source_lines
 
 _MISSING = object()
 
@@ -100,21 +101,48 @@ def parse_function(func: object) -> ParsedFunction:
     if not isinstance(func, types.FunctionType) or derivative_origin(func) is not None:
         raise not_a_function_error(func)
     lifted = lifted_entry(func)
-    if lifted is not None:  # an inner function or a specialisation made by lowering
-        parsed = ParsedFunction(
-            func,
-            clone(lifted.tree),
-            lifted.filename,
-            lifted.file_lines,
-            dict(lifted.closure),
-            function_values=dict(lifted.function_values),
-        )
-        return parsed if lifted.lowered else lower(parsed)
-    return lower(parse_source(func))
+    if lifted is not None and lifted.lowered:  # a specialisation: its tree is final
+        return _registered(func, lifted)
+    # what the tree is made from: the code (whose source is read) or the registered tree
+    origin = lifted.tree if lifted is not None else func.__code__
+    return _copy_of(remembered(func, origin, lambda: _parsed_and_lowered(func, lifted)))
+
+
+def _registered(func: types.FunctionType, lifted) -> ParsedFunction:
+    """The function made by lowering (an inner function or a specialisation), from the
+    registry (``lower.function_registry``)."""
+    return ParsedFunction(
+        func,
+        clone(lifted.tree),
+        lifted.filename,
+        lifted.file_lines,
+        dict(lifted.closure),
+        function_values=dict(lifted.function_values),
+    )
+
+
+def _parsed_and_lowered(func: types.FunctionType, lifted) -> ParsedFunction:
+    return lower(_registered(func, lifted) if lifted is not None else _parsed_source(func))
+
+
+def _copy_of(parsed: ParsedFunction) -> ParsedFunction:
+    """A copy of ``parsed`` its receiver may change: its own tree and dictionaries."""
+    return dataclasses.replace(
+        parsed,
+        tree=clone(parsed.tree),
+        closure=dict(parsed.closure),
+        lowered_objects=dict(parsed.lowered_objects),
+        function_values=dict(parsed.function_values),
+    )
 
 
 def parse_source(func: types.FunctionType) -> ParsedFunction:
     """``func``'s source as a gast tree with its file's line numbers, not lowered."""
+    parsed = remembered(("source", func), func.__code__, lambda: _parsed_source(func))
+    return _copy_of(parsed)
+
+
+def _parsed_source(func: types.FunctionType) -> ParsedFunction:
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
     if func.__name__ == "<lambda>":
@@ -129,8 +157,7 @@ def parse_source(func: types.FunctionType) -> ParsedFunction:
             text,
         )
     try:
-        # the code object, not the function: inspect would follow __wrapped__
-        lines, first_line = inspect.getsourcelines(code)
+        lines, first_line = source_lines(code)
     except (OSError, TypeError) as exc:
         raise ADTransformError(
             f"cannot differentiate {func.__qualname__} ({where}): its source is not "

@@ -30,6 +30,7 @@ from .optimize.inline_pairs import inline_form
 from .parse import is_missing, parse_function
 from .reverse import JOINT, SPLIT, AdjointProgram, HelperPair, name_node, reverse
 from .rules.registry import ARRAY, SCALAR
+from .transform_memo import one_transformation
 
 GRAD, VALUE_AND_GRAD, VJP = "grad", "value_and_grad", "vjp"
 
@@ -102,7 +103,10 @@ def generate(
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
             _forget_stale_pairs()
-            entries[key] = _Builder().top_level(func, wrt, kinds, mode, classes, leaf_kinds, shapes)
+            with one_transformation():
+                entries[key] = _Builder().top_level(
+                    func, wrt, kinds, mode, classes, leaf_kinds, shapes
+                )
         return entries[key]
 
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import gast
 import numpy as np
 
-from ..nodes import subnodes
+from ..nodes import children, subnodes
 
 if TYPE_CHECKING:
     from . import LoweringContext
@@ -201,7 +201,7 @@ class _Lowering:
                     for found in _comprehensions_in(node, stmt):
                         found.calls_before[:0] = calls_before
                         return found
-                    calls_before.extend(c for c in gast.walk(node) if isinstance(c, gast.Call))
+                    calls_before.extend(c for c in subnodes(node) if isinstance(c, gast.Call))
         return None
 
     def check_calls_before(self, found: _Found) -> None:
@@ -293,7 +293,7 @@ class _Lowering:
         ]
         read_around = {
             node.id
-            for node in gast.walk(gast.Tuple(elts=_expressions_in(own), ctx=gast.Load()))
+            for node in subnodes(_expressions_in(own))
             if isinstance(node, gast.Name)
             and isinstance(node.ctx, gast.Load)
             and id(node) not in inside
@@ -426,7 +426,7 @@ def _function_scope_names(tree: gast.FunctionDef) -> set[str]:
             return
         if isinstance(node, gast.Name) and node.id not in bound:
             names.add(node.id)
-        for child in gast.iter_child_nodes(node):
+        for child in children(node):
             visit(child, bound)
 
     visit(tree, frozenset())
@@ -578,7 +578,7 @@ def _appended_names(tree: gast.AST) -> set[str]:
     """The names ``xs.append(e)`` keeps somewhere in ``tree``: ``e`` itself, or inside a
     list or tuple display that is ``e``."""
     kept: set[str] = set()
-    for node in gast.walk(tree):
+    for node in subnodes(tree):
         if isinstance(node, gast.Expr) and _append_argument(node) is not None:
             pending = [_append_argument(node)]
             while pending:

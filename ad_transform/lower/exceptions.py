@@ -39,7 +39,7 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..nodes import subnodes
+from ..nodes import children, subnodes
 
 # Context managers whose numerics the backward sweep of the body keeps (a new one each time).
 _NUMERIC_CONTEXTS = (np.errstate, warnings.catch_warnings)
@@ -64,7 +64,7 @@ def _located(node, like):
     for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
         if getattr(like, attr, None) is not None and getattr(node, attr, None) is None:
             setattr(node, attr, getattr(like, attr))
-    for child in gast.iter_child_nodes(node):
+    for child in children(node):
         if not isinstance(child, gast.stmt):
             _located(child, like)
     return node
@@ -432,7 +432,7 @@ def _jump_inside(stmt) -> gast.stmt | None:
         scopes = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
         if isinstance(node, scopes) and node is not stmt:
             continue
-        todo.extend(gast.iter_child_nodes(node))
+        todo.extend(children(node))
     return None
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import gast
 
 from ..nodes import clone, subnodes
+from ..transform_memo import source_lines
 from .function_registry import (
     _BUILDING,
     _SPECIALISED,
@@ -208,7 +209,7 @@ def _calls_parameter(callee: types.FunctionType, parameter: str) -> bool:
         import textwrap
 
         try:
-            source = textwrap.dedent(inspect.getsource(callee.__code__))
+            source = textwrap.dedent("".join(source_lines(callee.__code__)[0]))
             nodes = list(ast.walk(ast.parse(source)))
         except (OSError, TypeError, SyntaxError):
             return False

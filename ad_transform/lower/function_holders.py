@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from ..nodes import subnodes
+from ..nodes import parents, subnodes
 from ..rules.registry import register_nondifferentiable
 
 
@@ -47,11 +47,7 @@ class Holder:
 
 
 def _parents(tree: gast.AST) -> dict[int, gast.AST]:
-    found = {}
-    for node in subnodes(tree):
-        for child in gast.iter_child_nodes(node):
-            found[id(child)] = node
-    return found
+    return parents(tree)
 
 
 def _is_name(node, identifier: str | None = None) -> bool:

@@ -44,23 +44,28 @@ def _own_nodes(nodes) -> list[gast.AST]:
     defaults and decorators are evaluated in this scope and are included)."""
     found = list(nodes) if isinstance(nodes, list) else [nodes]
     result = []
+    pop, push, keep = found.pop, found.append, result.append
     while found:
-        node = found.pop()
-        result.append(node)
-        if isinstance(node, gast.FunctionDef):
+        node = pop()
+        keep(node)
+        if isinstance(node, _SCOPE_NODES):
             found.extend(node.args.defaults + [d for d in node.args.kw_defaults if d])
-            found.extend(node.decorator_list)
-            continue
-        if isinstance(node, gast.Lambda):
-            found.extend(node.args.defaults + [d for d in node.args.kw_defaults if d])
+            if isinstance(node, gast.FunctionDef):
+                found.extend(node.decorator_list)
             continue
         for name in node._fields:
             value = getattr(node, name, None)
-            if isinstance(value, list):
-                found.extend(v for v in value if isinstance(v, gast.AST))
-            elif isinstance(value, gast.AST):
-                found.append(value)
+            if isinstance(value, _AST):
+                push(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, _AST):
+                        push(item)
     return result
+
+
+_SCOPE_NODES = (gast.FunctionDef, gast.Lambda)
+_AST = gast.AST
 
 
 def _parameters(args: gast.arguments) -> list[str]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import gast
 
 from .. import runtime
-from ..nodes import clone
+from ..nodes import clone, subnodes
 from ..objects import is_user_class
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def run(context: LoweringContext) -> None:
 
 
 def _located(node: gast.AST, like: gast.AST) -> gast.AST:
-    for sub in gast.walk(node):
+    for sub in subnodes(node):
         for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
             value = getattr(like, attr, None)
             if value is not None and getattr(sub, attr, None) is None:

@@ -34,6 +34,7 @@ import weakref
 import gast
 
 from ..nodes import clone, subnodes
+from ..nodes import parents as parents_of
 
 # method -> (fields it reads, fields it writes) -> its field function
 _FIELD_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -170,10 +171,7 @@ class _Object:
         """``(attribute, called)`` for each use of the object; refuses any other use."""
         count = 0
         uses = []
-        parents = {}
-        for node in subnodes(self.context.tree):
-            for child in gast.iter_child_nodes(node):
-                parents[id(child)] = node
+        parents = parents_of(self.context.tree)
         inner = set()
         for node in _own_nodes(self.context.tree):
             if isinstance(node, (gast.FunctionDef, gast.Lambda)):
@@ -243,10 +241,7 @@ class _Object:
         function, parsed = self.method_source(method)
         receiver = _receiver(parsed.tree)
         reads, writes = [], []
-        parents = {}
-        for node in subnodes(parsed.tree):
-            for child in gast.iter_child_nodes(node):
-                parents[id(child)] = node
+        parents = parents_of(parsed.tree)
         for node in subnodes(parsed.tree.body):
             if isinstance(node, gast.Name) and node.id == receiver:
                 parent = parents.get(id(node))

@@ -21,14 +21,13 @@ cache key of the helper pair.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import inspect
 
 import gast
 
 from ..names import NameAllocator
-from ..nodes import name_ids
+from ..nodes import clone, name_ids
 
 
 def spread_names(parsed, count: int) -> list[str]:
@@ -84,7 +83,7 @@ def spread_varargs(parsed, count: int, keywords: tuple[str, ...] = ()):
     if vararg is None:
         return parsed
     spread = spread_names(parsed, count)
-    tree = copy.deepcopy(parsed.tree)
+    tree = clone(parsed.tree)
     params = [
         gast.Name(id=name, ctx=gast.Param(), annotation=None, type_comment=None) for name in spread
     ]
@@ -108,7 +107,7 @@ def spread_varargs(parsed, count: int, keywords: tuple[str, ...] = ()):
 def _spread_kwargs(parsed, count: int, keywords: tuple[str, ...]):
     kwarg = parsed.tree.args.kwarg
     spread = spread_keyword_names(parsed, count, keywords)
-    tree = copy.deepcopy(parsed.tree)
+    tree = clone(parsed.tree)
     params = [
         gast.Name(id=name, ctx=gast.Param(), annotation=None, type_comment=None) for name in spread
     ]

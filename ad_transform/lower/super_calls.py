@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import gast
 
 from .. import runtime
+from ..nodes import children, subnodes
 
 if TYPE_CHECKING:
     from . import LoweringContext
@@ -45,7 +46,7 @@ def _receiver(tree: gast.FunctionDef) -> str | None:
 
 def applies(tree: gast.FunctionDef) -> bool:
     """Whether ``tree`` calls ``super()`` or ``super(C, obj)`` anywhere."""
-    return any(_is_super(node, 0) or _is_super(node, 2) for node in gast.walk(tree))
+    return any(_is_super(node, 0) or _is_super(node, 2) for node in subnodes(tree))
 
 
 def run(context: LoweringContext) -> None:
@@ -95,7 +96,7 @@ def _walk_outside_functions(node: gast.AST):
     while stack:
         current = stack.pop()
         yield current
-        for child in gast.iter_child_nodes(current):
+        for child in children(current):
             if not isinstance(child, (gast.FunctionDef, gast.Lambda, gast.ClassDef)):
                 stack.append(child)
 
