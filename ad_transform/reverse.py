@@ -41,8 +41,16 @@ from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
 from .rules.registry import ARRAY, DICT, NUMBERS, SCALAR, SEQUENCE, UNKNOWN
-from .rules.shaped import matmul_template
-from .shapes import is_element_store, keeps_shape, matmul_ranks
+from .rules.shaped import einsum_matrix_template, matmul_template, new_axes_template
+from .shapes import (
+    einsum_matrix_terms,
+    is_element_store,
+    keeps_shape,
+    matmul_ranks,
+    new_axes_index,
+    shape_source,
+    summed_axes,
+)
 
 JOINT, SPLIT = "joint", "split"
 
@@ -1024,9 +1032,16 @@ class _Reverser:
         ranks = None if self.analysis.complex_values else matmul_ranks(op, self.analysis.shapes)
         if ranks is not None:
             template = matmul_template(ranks)
+        terms = None if self.analysis.complex_values else einsum_matrix_terms(op, self.analysis.shapes)
+        if terms is not None:
+            template = einsum_matrix_template(*terms[0], terms[1])
+        new_axes = None if self.analysis.complex_values else new_axes_index(op, self.analysis.shapes)
+        if new_axes is not None:
+            template = new_axes_template(new_axes)
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
+        self.read_shape_at_source(op, inputs)
         lists = self.list_operands(op, template)
         for param in lists:  # a list of values given to NumPy: its adjoint is an array's
             helper = self.bindings.reference("array_operand", runtime.array_operand)
@@ -1047,6 +1062,10 @@ class _Reverser:
             contribution = instance.outputs[param]
             if all_scalar or self.keeps_shape(op, param):
                 contribution = _drop_unbroadcast(contribution, self.bindings)
+            else:
+                contribution = self.sum_known_axes(op, param, contribution)
+            if new_axes is not None and isinstance(contribution, gast.Subscript):
+                contribution.ad_array_view = True  # of g, not 0.0 if g is not (zeros.py)
             if param in lists:  # the array adjoint split into the list's elements
                 helper = self.bindings.reference("operand_adjoint", runtime.operand_adjoint)
                 contribution = _call(helper, [contribution, self.as_value(op.inputs[param])])
@@ -1072,6 +1091,47 @@ class _Reverser:
             and self.analysis.kind_of(op.inputs[p]) in kinds
             and not self.analysis.certainly_numeric(op.inputs[p])
         ]
+
+    def sum_known_axes(self, op: Op, param: str, contribution: gast.expr) -> gast.expr:
+        """``unbroadcast(e, x)`` as ``e.sum(axis=1, keepdims=True)`` where the shape facts
+        know the axes it sums (``shapes.summed_axes``; real values only; ``e`` computed
+        from the adjoint of an array result is an array)."""
+        helper = self.bindings.existing("unbroadcast", runtime.unbroadcast)
+        call = contribution
+        if not (
+            helper is not None
+            and isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Name)
+            and call.func.id == helper
+            and not self.analysis.complex_values
+        ):
+            return contribution
+        axes = summed_axes(op, param, self.analysis.shapes)
+        if axes is None:
+            return contribution
+        if len(axes) == 1:
+            axis = gast.Constant(value=axes[0], kind=None)
+        else:
+            axis = gast.Tuple(elts=[gast.Constant(value=a, kind=None) for a in axes], ctx=gast.Load())
+        return gast.Call(
+            func=gast.Attribute(value=call.args[0], attr="sum", ctx=gast.Load()),
+            args=[],
+            keywords=[
+                gast.keyword(arg="axis", value=axis),
+                gast.keyword(arg="keepdims", value=gast.Constant(value=True, kind=None)),
+            ],
+        )
+
+    def read_shape_at_source(self, op: Op, inputs: dict) -> None:
+        """The operand of a sum or mean, which its adjoint reads only for its shape, read
+        from its shape source (``shapes.shape_source``) where the facts know one."""
+        param = _SHAPE_ONLY_OPERAND.get(_hashable(op.rule.primitive))
+        atom = op.inputs.get(param) if param else None
+        if not isinstance(atom, gast.Name) or self.analysis.complex_values:
+            return
+        source = shape_source(atom.id, self.analysis.shapes, self.analysis.kinds)
+        if source != atom.id:
+            inputs[param] = name_node(source)
 
     def keeps_shape(self, op: Op, param: str) -> bool:
         """Whether the shape facts prove that operand ``param`` of a broadcasting
@@ -1442,6 +1502,23 @@ def _primal_reads(code: list[gast.stmt], reverser: _Reverser) -> set[str]:
 
 def _is_none(node: gast.expr) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
+
+
+# reductions whose adjoint template reads this operand only for its shape
+_SHAPE_ONLY_OPERAND = {
+    np.sum: "a",
+    np.mean: "a",
+    ("method", "sum"): "self",
+    ("method", "mean"): "self",
+}
+
+
+def _hashable(primitive) -> object:
+    try:
+        hash(primitive)
+    except TypeError:
+        return None
+    return primitive
 
 
 def _drop_unbroadcast(expr: gast.expr, bindings: Bindings) -> gast.expr:

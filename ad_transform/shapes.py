@@ -24,6 +24,7 @@ known) and the generated code is the generic one. Facts:
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass, field
 
@@ -138,9 +139,18 @@ _FLOAT_ELEMENTWISE = {
         ]
     ),
 }
+# ``math`` functions: a Python float whatever the argument (or they raise)
+_MATH_FLOAT = {
+    getattr(math, name)
+    for name in [
+        "sqrt", "exp", "log", "log2", "log10", "log1p", "expm1", "sin", "cos", "tan",
+        "sinh", "cosh", "tanh", "asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh",
+        "hypot", "pow", "fabs", "erf", "erfc", "gamma", "lgamma", "degrees", "radians",
+    ]
+}
 _INT_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.neg, operator.pos}
 _MATMUL = {operator.matmul, np.matmul}
-_REDUCTIONS = {np.sum, np.mean}
+_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin}
 _NEW_ARRAYS = {np.zeros, np.ones, np.empty}
 
 
@@ -152,6 +162,9 @@ class ShapeFacts:
     results: dict[int, object]
     # free names read as numbers: (namespace, name, value), dependencies of the code
     constants: list = field(default_factory=list)
+    # the statements binding each name (in-place changes of an array not counted)
+    bindings: dict[str, list] = field(default_factory=dict)
+    parameters: frozenset = frozenset()
 
     def of(self, atom: gast.expr) -> object:
         return atom_fact(atom, self.names)
@@ -204,7 +217,11 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
         names = new
     else:  # no fixpoint: nothing derived is known
         names, results = dict(start), {}
-    return ShapeFacts(names, results)
+    bindings: dict[str, list] = {}
+    for op in ops:
+        if op.target is not None and op.form not in _MUTATION_FORMS:
+            bindings.setdefault(op.target, []).append(op)
+    return ShapeFacts(names, results, bindings=bindings, parameters=frozenset(params))
 
 
 _MUTATION_FORMS = ("store_item", "append", "extend", "call_write")
@@ -244,6 +261,10 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set):
         return _matmul_fact(atom_fact(inputs.get("x"), known), atom_fact(inputs.get("y"), known))
     if _in(primitive, _REDUCTIONS):
         return _reduction_fact(inputs, known)
+    if primitive is np.einsum:
+        return _einsum_fact(inputs, known)
+    if _in(primitive, _MATH_FLOAT):
+        return REAL
     if _in(primitive, _FLOAT_ELEMENTWISE) and op.rule.template is not None:
         return _elementwise_fact(op, known, kinds)
     return None
@@ -318,7 +339,8 @@ def _matmul_fact(x, y):
 
 
 def _reduction_fact(inputs: dict, known: dict):
-    """``np.sum(a)``, ``np.mean(a, axis=k)`` of a real float array."""
+    """``np.sum(a)``, ``np.mean(a, axis=k)``, ``np.max(a, axis=k, keepdims=True)`` of an
+    array (``keepdims`` a constant): a real float result for a real float array."""
     base = atom_fact(inputs.get("a"), known)
     if not isinstance(base, ArrayFact):
         return None
@@ -326,13 +348,14 @@ def _reduction_fact(inputs: dict, known: dict):
         return None
     if not _is_none(inputs.get("dtype", gast.Constant(None, None))):
         return None
-    keepdims = inputs.get("keepdims")
-    if keepdims is not None and not (
-        isinstance(keepdims, gast.Constant) and keepdims.value is False
-    ):
+    keepdims = inputs.get("keepdims", gast.Constant(False, None))
+    if not (isinstance(keepdims, gast.Constant) and type(keepdims.value) is bool):
         return None
+    dtype = base.dtype if base.dtype == "f" else None
     axis = inputs.get("axis")
     if axis is None or _is_none(axis):
+        if keepdims.value:
+            return ArrayFact(base.ndim, dtype, (True,) * base.ndim) if base.ndim else None
         return REAL if base.dtype == "f" else None
     position = atom_fact(axis, known)
     if not isinstance(position, IntFact) or position.value is None:
@@ -340,10 +363,89 @@ def _reduction_fact(inputs: dict, known: dict):
     if not -base.ndim <= position.value < base.ndim:
         return None
     units = list(base.units)
-    del units[position.value % base.ndim]
+    if keepdims.value:
+        units[position.value % base.ndim] = True
+    else:
+        del units[position.value % base.ndim]
     if not units:
         return REAL if base.dtype == "f" else None
-    return ArrayFact(len(units), base.dtype if base.dtype == "f" else None, tuple(units))
+    return ArrayFact(len(units), dtype, tuple(units))
+
+
+def einsum_terms(inputs: dict) -> tuple[list[str], str] | None:
+    """The operands' labels and the result's of ``np.einsum("ij,jk->ik", ...)`` with the
+    subscripts a string constant in the explicit form (``->``, no ``...``), and as many
+    operands as terms: ``(["ij", "jk"], "ik")``; else None."""
+    subscripts = inputs.get("subscripts")
+    if not (isinstance(subscripts, gast.Constant) and type(subscripts.value) is str):
+        return None
+    spec = subscripts.value.replace(" ", "")
+    if spec.count("->") != 1 or "." in spec:
+        return None
+    left, output = spec.split("->")
+    terms = left.split(",")
+    if not all(t.isalpha() for t in terms) or not (output.isalpha() or output == ""):
+        return None
+    operands = [inputs.get(f"o{k}") for k in range(8)]
+    given = [a for a in operands if a is not None and not _is_none(a)]
+    if len(given) != len(terms) or any(_is_none(a) for a in operands[: len(terms)]):
+        return None
+    return terms, output
+
+
+def _einsum_fact(inputs: dict, known: dict):
+    """``np.einsum`` in the explicit form of arrays of known ranks: the result's rank,
+    and its unit axes where every operand's axis of that label agrees."""
+    found = einsum_terms(inputs)
+    if found is None:
+        return None
+    terms, output = found
+    facts = [atom_fact(inputs[f"o{k}"], known) for k in range(len(terms))]
+    units: dict[str, list] = {}
+    for term, fact in zip(terms, facts):
+        if not isinstance(fact, ArrayFact) or fact.ndim != len(term):
+            return None
+        for label, unit in zip(term, fact.units):
+            units.setdefault(label, []).append(unit)
+    if any(label not in units for label in output) or len(set(output)) != len(output):
+        return None
+    real = all(f.dtype == "f" for f in facts)
+    if not output:
+        return REAL if real else None
+    result = []
+    for label in output:
+        seen = units[label]
+        result.append(False if False in seen else True if all(seen) else None)
+    return ArrayFact(len(output), "f" if real else None, tuple(result))
+
+
+def einsum_matrix_terms(op, facts: ShapeFacts) -> tuple[list[str], str] | None:
+    """``np.einsum`` of two real float matrices that is one matrix product (each label in
+    exactly two of the operands and the result, one label contracted, of the same length
+    in both operands by the facts: both "not 1" or both 1): its terms, for the direct
+    adjoints of ``rules/shaped.py``."""
+    if op.rule.primitive is not np.einsum:
+        return None
+    found = einsum_terms(op.inputs)
+    if found is None:
+        return None
+    (a, b), output = found if len(found[0]) == 2 else ((None, None), None)
+    if a is None or not (len(a) == len(b) == len(output) == 2):
+        return None
+    labels = a + b + output
+    if any(labels.count(c) != 2 for c in labels) or len(set(a)) != 2 or len(set(b)) != 2:
+        return None
+    shared = set(a) & set(b)
+    x, y = facts.of(op.inputs["o0"]), facts.of(op.inputs["o1"])
+    if len(shared) != 1 or not (isinstance(x, ArrayFact) and isinstance(y, ArrayFact)):
+        return None
+    if x.dtype != "f" or y.dtype != "f" or x.ndim != 2 or y.ndim != 2:
+        return None
+    (c,) = shared
+    ux, uy = x.units[a.index(c)], y.units[b.index(c)]
+    if ux is None or ux != uy:
+        return None
+    return [a, b], output
 
 
 def _elementwise_fact(op, known: dict, kinds: dict):
@@ -427,6 +529,24 @@ def keeps_shape(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
     return all(u is False or (u is True and r is True) for u, r in zip(operand.units, result.units))
 
 
+def summed_axes(op, param: str, facts: ShapeFacts) -> tuple[int, ...] | None:
+    """The axes ``unbroadcast`` sums the adjoint of operand ``param`` of the broadcasting
+    statement ``op`` over (keeping them), where the facts know them for every value: the
+    operand has the result's rank and each of its axes is "not 1" (nothing to sum) or 1
+    (summed; a sum over an axis of length 1 that the result has too changes nothing).
+    ``np.sum(g, axis=axes, keepdims=True)`` is then the adjoint, as a person writes it.
+    None where an axis is not known, or the ranks differ."""
+    if not _in(op.rule.primitive, _FLOAT_ELEMENTWISE):
+        return None
+    result, operand = facts.result(op), facts.of(op.inputs[param])
+    if not (isinstance(result, ArrayFact) and isinstance(operand, ArrayFact)):
+        return None
+    if operand.ndim != result.ndim or None in operand.units:
+        return None
+    axes = tuple(i for i, unit in enumerate(operand.units) if unit)
+    return axes or None
+
+
 def _only_array_operand(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
     """Every operand of ``op`` other than ``param`` (and than the same name) is a number:
     a constant, an integer or a real scalar by the facts, or a name of scalar kind."""
@@ -471,3 +591,63 @@ def is_element_store(op, facts: ShapeFacts, kinds: dict) -> bool:
         or (isinstance(value, gast.Name) and kinds.get(value.id) == SCALAR)
         or isinstance(facts.of(value), IntFact)
     )
+
+
+def shape_source(name: str, facts: ShapeFacts, kinds: dict) -> str:
+    """A name holding an array of the same shape as ``name`` whenever ``name`` is read:
+    ``name`` itself, or a parameter or a name bound once outside loops that ``name`` is
+    computed from by broadcasting statements each keeping the shape of the operand
+    followed (``keeps_shape``). A template that reads an operand only for its shape (the
+    adjoint of a sum or mean) may read it there, and the statements computing ``name``
+    are left out if nothing else reads them (``np.mean(np.logaddexp(0, z) - y * z)``:
+    the adjoint needs the shape of ``z``, not the logarithm).
+
+    Each name on the way is bound by one statement, and the one returned (other than
+    ``name``) holds one value for the whole call, the value every link was computed from:
+    a parameter never rebound, or a name bound once and in no loop."""
+    found = name
+    seen = {name}
+    while True:
+        ops = facts.bindings.get(name, [])
+        if len(ops) != 1 or ops[0].form != "rule" or ops[0].rule.template is None:
+            return found
+        op = ops[0]
+        for param in op.rule.template.params:
+            atom = op.inputs.get(param)
+            if not isinstance(atom, gast.Name) or atom.id in seen:
+                continue
+            if atom.id in facts.parameters:
+                followed = atom.id not in facts.bindings
+            else:
+                followed = len(facts.bindings.get(atom.id, [])) == 1
+            if followed and keeps_shape(op, param, facts, kinds):
+                name = atom.id
+                seen.add(name)
+                if name in facts.parameters or facts.bindings[name][0].depth == 0:
+                    found = name
+                break
+        else:
+            return found
+
+
+def new_axes_index(op, facts: ShapeFacts) -> str | None:
+    """``x[:, None, :]`` of a real float array, an index of full slices and ``None`` only
+    (a view of ``x`` with new axes of length 1): the index of its adjoint ``g`` that gives
+    ``x``'s shape, ``":, 0, :"`` (``"0, ..."`` for ``x[None]``); else None."""
+    if op.rule.primitive is not operator.getitem:
+        return None
+    base, index = facts.of(op.inputs.get("x")), op.inputs.get("index")
+    if not isinstance(base, ArrayFact) or base.dtype != "f" or index is None:
+        return None
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    taken = []
+    for part in parts:
+        if _is_none(part):
+            taken.append("0")
+        elif isinstance(part, gast.Slice) and part.lower is None and part.upper is None and part.step is None:
+            taken.append(":")
+        else:
+            return None
+    if taken.count(":") > base.ndim or "0" not in taken:
+        return None
+    return ", ".join(taken) + (", ..." if len(taken) == 1 else "")

@@ -287,6 +287,9 @@ class _ZeroGuards:
 
     @staticmethod
     def may_be_zero(value: gast.expr, maybe: frozenset) -> bool:
+        if isinstance(value, gast.Subscript) and getattr(value, "ad_array_view", False):
+            # a view of an array adjoint (``g[:, 0, :]``, rules/shaped.py): zero if it is
+            return not isinstance(value.value, gast.Name) or value.value.id in maybe
         if number(value) == 0 or isinstance(value, gast.Subscript):
             return True
         if isinstance(value, gast.Name):
