@@ -1032,10 +1032,12 @@ class _Reverser:
         ranks = None if self.analysis.complex_values else matmul_ranks(op, self.analysis.shapes)
         if ranks is not None:
             template = matmul_template(ranks)
-        terms = None if self.analysis.complex_values else einsum_matrix_terms(op, self.analysis.shapes)
+        facts = self.analysis.shapes
+        real = not self.analysis.complex_values
+        terms = einsum_matrix_terms(op, facts) if real else None
         if terms is not None:
             template = einsum_matrix_template(*terms[0], terms[1])
-        new_axes = None if self.analysis.complex_values else new_axes_index(op, self.analysis.shapes)
+        new_axes = new_axes_index(op, facts) if real else None
         if new_axes is not None:
             template = new_axes_template(new_axes)
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
@@ -1112,7 +1114,8 @@ class _Reverser:
         if len(axes) == 1:
             axis = gast.Constant(value=axes[0], kind=None)
         else:
-            axis = gast.Tuple(elts=[gast.Constant(value=a, kind=None) for a in axes], ctx=gast.Load())
+            constants = [gast.Constant(value=a, kind=None) for a in axes]
+            axis = gast.Tuple(elts=constants, ctx=gast.Load())
         return gast.Call(
             func=gast.Attribute(value=call.args[0], attr="sum", ctx=gast.Load()),
             args=[],

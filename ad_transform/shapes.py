@@ -143,9 +143,35 @@ _FLOAT_ELEMENTWISE = {
 _MATH_FLOAT = {
     getattr(math, name)
     for name in [
-        "sqrt", "exp", "log", "log2", "log10", "log1p", "expm1", "sin", "cos", "tan",
-        "sinh", "cosh", "tanh", "asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh",
-        "hypot", "pow", "fabs", "erf", "erfc", "gamma", "lgamma", "degrees", "radians",
+        "sqrt",
+        "exp",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "expm1",
+        "sin",
+        "cos",
+        "tan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "asin",
+        "acos",
+        "atan",
+        "atan2",
+        "asinh",
+        "acosh",
+        "atanh",
+        "hypot",
+        "pow",
+        "fabs",
+        "erf",
+        "erfc",
+        "gamma",
+        "lgamma",
+        "degrees",
+        "radians",
     ]
 }
 _INT_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.neg, operator.pos}
@@ -644,10 +670,19 @@ def new_axes_index(op, facts: ShapeFacts) -> str | None:
     for part in parts:
         if _is_none(part):
             taken.append("0")
-        elif isinstance(part, gast.Slice) and part.lower is None and part.upper is None and part.step is None:
+        elif _is_full_slice(part):
             taken.append(":")
         else:
             return None
     if taken.count(":") > base.ndim or "0" not in taken:
         return None
     return ", ".join(taken) + (", ..." if len(taken) == 1 else "")
+
+
+def _is_full_slice(part) -> bool:
+    return (
+        isinstance(part, gast.Slice)
+        and part.lower is None
+        and part.upper is None
+        and part.step is None
+    )

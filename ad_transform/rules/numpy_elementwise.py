@@ -27,7 +27,8 @@ Conventions:
   is a few ulps of 1, like that of the rounded ``t`` itself); ``logaddexp(x, y)`` as
   ``1 / (1 + exp(y - x))`` for arrays (overflow gives 0, the forward value is not
   read) and ``exp(x - ans)`` for numbers (never overflows, unlike
-  ``exp(x) / (exp(x) + exp(y))``), ``logaddexp2`` as ``exp2(x - ans)``; ``arcsinh`` with ``hypot(1, x)`` (no overflow of ``x*x``);
+  ``exp(x) / (exp(x) + exp(y))``), ``logaddexp2`` as ``exp2(x - ans)``; ``arcsinh``
+  with ``hypot(1, x)`` (no overflow of ``x*x``);
   ``arcsin``/``arccos``/``arccosh``/``arctanh`` with ``(1 - x)(1 + x)`` instead of
   ``1 - x*x``; ``sinc`` with its Taylor series near 0; ``exp``/``expm1``/``exp2`` from
   their output.

@@ -41,7 +41,10 @@ def matmul_template(ranks: tuple[int, int]) -> Template:
 
 # ``np.einsum`` of two matrices that is a matrix product: each operand's adjoint is one
 # matrix product of ``g`` and the other operand, each taken as it is or transposed
-_EINSUM_SIGNATURE = "g, ans, subscripts, o0, o1, o2=None, o3=None, o4=None, o5=None, o6=None, o7=None, optimize=False"
+_EINSUM_SIGNATURE = (
+    "g, ans, subscripts, o0, o1, o2=None, o3=None, o4=None, o5=None, o6=None, o7=None, "
+    "optimize=False"
+)
 
 
 def _einsum_operand_adjoint(mine: str, other: str, output: str, other_name: str) -> str:
