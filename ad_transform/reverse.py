@@ -41,10 +41,17 @@ from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
 from .rules.registry import ARRAY, DICT, NUMBERS, SCALAR, SEQUENCE, UNKNOWN
-from .rules.shaped import einsum_matrix_template, matmul_template, new_axes_template
+from .rules.shaped import (
+    copy_array_template,
+    einsum_matrix_template,
+    matmul_template,
+    new_axes_template,
+)
 from .shapes import (
     einsum_matrix_terms,
+    is_array_copy,
     is_element_store,
+    is_slice_store,
     keeps_shape,
     matmul_ranks,
     new_axes_index,
@@ -988,6 +995,15 @@ class _Reverser:
             if self.element_store(op):
                 # one element of a float array: its adjoint, a NumPy scalar (a copy)
                 taken = gast.Subscript(value=clone(g), slice=clone(index), ctx=gast.Load())
+            elif not self.analysis.complex_values and is_slice_store(op, self.analysis.shapes):
+                # a slice of a float array, written with a value of its shape: a copy
+                # of the slice's adjoint (zeroed below)
+                view = gast.Subscript(value=clone(g), slice=clone(index), ctx=gast.Load())
+                taken = gast.Call(
+                    func=gast.Attribute(value=view, attr="copy", ctx=gast.Load()),
+                    args=[],
+                    keywords=[],
+                )
             else:
                 helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
                 taken = gast.Call(
@@ -1040,6 +1056,8 @@ class _Reverser:
         new_axes = new_axes_index(op, facts) if real else None
         if new_axes is not None:
             template = new_axes_template(new_axes)
+        if is_array_copy(op, facts):
+            template = copy_array_template()
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
@@ -1066,6 +1084,13 @@ class _Reverser:
                 contribution = _drop_unbroadcast(contribution, self.bindings)
             else:
                 contribution = self.sum_known_axes(op, param, contribution)
+            if not all_scalar:
+                finite = {
+                    name
+                    for _, name, value in self.analysis.shapes.constants
+                    if isinstance(value, (int, float)) and np.isfinite(value)
+                }
+                contribution = _times_constant(contribution, self.bindings, finite)
             if new_axes is not None and isinstance(contribution, gast.Subscript):
                 contribution.ad_array_view = True  # of g, not 0.0 if g is not (zeros.py)
             if param in lists:  # the array adjoint split into the list's elements
@@ -1522,6 +1547,48 @@ def _hashable(primitive) -> object:
     except TypeError:
         return None
     return primitive
+
+
+def _times_constant(expr: gast.expr, bindings: Bindings, finite: set[str]) -> gast.expr:
+    """``times(e, 2.0)`` as ``e * 2.0``: by a finite constant the guard of ``times`` (a
+    zero adjoint stays zero through an infinite or NaN derivative) has nothing to do.
+    ``finite``: free names holding a finite number the code is specialised on (facts'
+    constants: rebinding one makes the code stale). For array adjoints only."""
+    helper = bindings.existing("times", runtime.times)
+    if helper is None:
+        return expr
+    for node in gast.walk(expr):
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if _is_times_constant(value, helper, finite):
+                setattr(
+                    node, name, gast.BinOp(left=value.args[0], op=gast.Mult(), right=value.args[1])
+                )
+            elif isinstance(value, list):
+                value[:] = [
+                    gast.BinOp(left=v.args[0], op=gast.Mult(), right=v.args[1])
+                    if _is_times_constant(v, helper, finite)
+                    else v
+                    for v in value
+                ]
+    if _is_times_constant(expr, helper, finite):
+        return gast.BinOp(left=expr.args[0], op=gast.Mult(), right=expr.args[1])
+    return expr
+
+
+def _is_times_constant(node, helper: str, finite: set[str]) -> bool:
+    if not (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == helper
+        and len(node.args) == 2
+        and not node.keywords
+    ):
+        return False
+    d = node.args[1]
+    if isinstance(d, gast.Name):
+        return d.id in finite
+    return isinstance(d, gast.Constant) and type(d.value) in (int, float) and np.isfinite(d.value)
 
 
 def _drop_unbroadcast(expr: gast.expr, bindings: Bindings) -> gast.expr:

@@ -39,6 +39,61 @@ class ArrayFact:
     ndim: int
     dtype: str | None
     units: tuple[bool | None, ...]
+    # per axis, a symbol of its length (``lengths.py`` style tuples below) or None; two
+    # axes with equal symbols have equal lengths in every call; () when none is known
+    lengths: tuple = ()
+
+    def length(self, axis: int) -> object:
+        return self.lengths[axis] if self.lengths else None
+
+
+# Length symbols: ("arg", name, axis, unit) the length of a parameter's axis (unit: its
+# fact, True/False); ("minus", base, c) is max(0, base - c) (``x[1:-1]`` of an axis of
+# length base: c = 2); ("min", base, c) is min(base, c) (``x[:1]``, ``x[-1:]``).
+
+
+def _with_lengths(fact, lengths) -> object:
+    if not isinstance(fact, ArrayFact):
+        return fact
+    lengths = tuple(lengths)
+    if not any(x is not None for x in lengths) or len(lengths) != fact.ndim:
+        lengths = ()
+    return ArrayFact(fact.ndim, fact.dtype, fact.units, lengths)
+
+
+def _sliced_length(base, part: gast.Slice, known: dict):
+    """The symbol of the length of ``x[lower:upper]`` (step 1) of an axis of length
+    ``base``, where it is one of the canonical forms; else None."""
+    if base is None:
+        return None
+    bounds = []
+    for bound in (part.lower, part.upper, part.step):
+        if bound is None or _is_none(bound):
+            bounds.append(None)
+            continue
+        fact = atom_fact(bound, known)
+        if not isinstance(fact, IntFact) or fact.value is None:
+            return None
+        bounds.append(fact.value)
+    lower, upper, step = bounds
+    if step not in (None, 1):
+        return None
+    lower = 0 if lower is None else lower
+    if lower >= 0 and (upper is None or upper < 0):
+        return _minus(base, lower - (upper or 0))
+    if lower == 0 and upper is not None and upper >= 0:
+        return ("min", base, upper)
+    if lower < 0 and upper is None:
+        return ("min", base, -lower)
+    return None
+
+
+def _minus(base, c: int):
+    if c == 0:
+        return base
+    if isinstance(base, tuple) and base[0] == "minus":
+        return ("minus", base[1], base[2] + c)
+    return ("minus", base, c)
 
 
 @dataclass(frozen=True)
@@ -178,6 +233,7 @@ _INT_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.neg, opera
 _MATMUL = {operator.matmul, np.matmul}
 _REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin}
 _NEW_ARRAYS = {np.zeros, np.ones, np.empty}
+_COPIES = {("method", "copy"), np.copy}
 
 
 @dataclass
@@ -216,7 +272,7 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
 
     ``params``: the parameters' facts; ``counters``: the targets of ``for`` loops over
     ``range`` (integers); ``kinds``: the names' kinds (a SCALAR operand adds no axes)."""
-    start = dict(params)
+    start = {name: _parameter_lengths(name, fact) for name, fact in params.items()}
     start.update({name: IntFact() for name in counters})
     names: dict = dict(start)
     results: dict = {}
@@ -253,6 +309,12 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
 _MUTATION_FORMS = ("store_item", "append", "extend", "call_write")
 
 
+def _parameter_lengths(name: str, fact) -> object:
+    if not isinstance(fact, ArrayFact):
+        return fact
+    return _with_lengths(fact, [("arg", name, k, u) for k, u in enumerate(fact.units)])
+
+
 def _join(a, b):
     if a == b:
         return a
@@ -260,7 +322,9 @@ def _join(a, b):
         return IntFact()
     if isinstance(a, ArrayFact) and isinstance(b, ArrayFact) and a.ndim == b.ndim:
         units = tuple(x if x == y else None for x, y in zip(a.units, b.units))
-        return ArrayFact(a.ndim, a.dtype if a.dtype == b.dtype else None, units)
+        joined = ArrayFact(a.ndim, a.dtype if a.dtype == b.dtype else None, units)
+        lengths = [a.length(k) if a.length(k) == b.length(k) else None for k in range(a.ndim)]
+        return _with_lengths(joined, lengths)
     return None
 
 
@@ -289,6 +353,8 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set):
         return _reduction_fact(inputs, known)
     if primitive is np.einsum:
         return _einsum_fact(inputs, known)
+    if _in(primitive, _COPIES):
+        return _copy_fact(inputs, known)
     if _in(primitive, _MATH_FLOAT):
         return REAL
     if _in(primitive, _FLOAT_ELEMENTWISE) and op.rule.template is not None:
@@ -318,6 +384,7 @@ def _item_fact(base, index: gast.expr, known: dict):
     if not isinstance(base, ArrayFact) or not parts:
         return None
     units: list = []
+    lengths: list = []
     axis = 0
     for part in parts:
         if isinstance(part, gast.Slice):
@@ -325,9 +392,12 @@ def _item_fact(base, index: gast.expr, known: dict):
             if axis >= base.ndim:
                 return None
             units.append(base.units[axis] if full else None)
+            length = base.length(axis)
+            lengths.append(length if full else _sliced_length(length, part, known))
             axis += 1
         elif _is_none(part):
             units.append(True)
+            lengths.append(None)
         elif isinstance(atom_fact(part, known), IntFact):
             axis += 1
         else:
@@ -335,11 +405,26 @@ def _item_fact(base, index: gast.expr, known: dict):
     if axis > base.ndim:
         return None
     units.extend(base.units[axis:])
+    lengths.extend(base.length(k) for k in range(axis, base.ndim))
     if not units:  # every axis taken by an integer: one element, a NumPy scalar
         if base.dtype == "f":
             return REAL
         return IntFact() if base.dtype in ("i", "u") else None
-    return ArrayFact(len(units), base.dtype, tuple(units))
+    return _with_lengths(ArrayFact(len(units), base.dtype, tuple(units)), lengths)
+
+
+def _copy_fact(inputs: dict, known: dict):
+    """``x.copy()``, ``np.copy(x)`` of an array (no ``order``/``subok``...): like ``x``."""
+    operand = [a for p, a in inputs.items() if p in ("self", "a") and not _is_none(a)]
+    others = [a for p, a in inputs.items() if p not in ("self", "a") and not _is_none(a)]
+    if len(operand) != 1:
+        return None
+    fact = atom_fact(operand[0], known)
+    if not isinstance(fact, ArrayFact) or any(
+        not (isinstance(a, gast.Constant) and a.value in ("C", "K")) for a in others
+    ):
+        return None
+    return fact
 
 
 def _new_array_fact(inputs: dict, known: dict):
@@ -354,11 +439,13 @@ def _matmul_fact(x, y):
         return None
     dtype = "f" if x.dtype == y.dtype == "f" else None
     if x.ndim == 2 and y.ndim == 2:
-        return ArrayFact(2, dtype, (x.units[0], y.units[1]))
+        return _with_lengths(
+            ArrayFact(2, dtype, (x.units[0], y.units[1])), (x.length(0), y.length(1))
+        )
     if x.ndim == 2 and y.ndim == 1:
-        return ArrayFact(1, dtype, (x.units[0],))
+        return _with_lengths(ArrayFact(1, dtype, (x.units[0],)), (x.length(0),))
     if x.ndim == 1 and y.ndim == 2:
-        return ArrayFact(1, dtype, (y.units[1],))
+        return _with_lengths(ArrayFact(1, dtype, (y.units[1],)), (y.length(1),))
     if x.ndim == 1 and y.ndim == 1 and dtype == "f":
         return REAL
     return None
@@ -389,13 +476,16 @@ def _reduction_fact(inputs: dict, known: dict):
     if not -base.ndim <= position.value < base.ndim:
         return None
     units = list(base.units)
+    lengths = [base.length(k) for k in range(base.ndim)]
     if keepdims.value:
         units[position.value % base.ndim] = True
+        lengths[position.value % base.ndim] = None
     else:
         del units[position.value % base.ndim]
+        del lengths[position.value % base.ndim]
     if not units:
         return REAL if base.dtype == "f" else None
-    return ArrayFact(len(units), dtype, tuple(units))
+    return _with_lengths(ArrayFact(len(units), dtype, tuple(units)), lengths)
 
 
 def einsum_terms(inputs: dict) -> tuple[list[str], str] | None:
@@ -504,6 +594,7 @@ def _elementwise_fact(op, known: dict, kinds: dict):
     if ndim == 0:
         return None  # 0-d operands give a NumPy scalar, not an array
     units = []
+    lengths = []
     for axis in range(-ndim, 0):
         present = [f.units[axis] for f in arrays if f.ndim >= -axis]
         if all(u is True for u in present):
@@ -512,7 +603,12 @@ def _elementwise_fact(op, known: dict, kinds: dict):
             units.append(False)
         else:
             units.append(None)
-    return ArrayFact(ndim, "f" if real else None, tuple(units))
+        # the length: the one every operand not of length 1 has, if all have the same
+        symbols = {
+            f.length(f.ndim + axis) for f in arrays if f.ndim >= -axis and f.units[axis] is not True
+        }
+        lengths.append(symbols.pop() if len(symbols) == 1 else None)
+    return _with_lengths(ArrayFact(ndim, "f" if real else None, tuple(units)), lengths)
 
 
 def _int_arithmetic(primitive, values: list):
@@ -552,7 +648,14 @@ def keeps_shape(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
         return False
     if _only_array_operand(op, param, facts, kinds):
         return True  # ``x * x``, ``2.0 * x``, ``np.tanh(x)``: nothing to broadcast against
-    return all(u is False or (u is True and r is True) for u, r in zip(operand.units, result.units))
+    return all(
+        u is False or (u is True and r is True) or _same_length(operand, result, k)
+        for k, (u, r) in enumerate(zip(operand.units, result.units))
+    )
+
+
+def _same_length(a: ArrayFact, b: ArrayFact, axis: int) -> bool:
+    return a.length(axis) is not None and a.length(axis) == b.length(axis)
 
 
 def summed_axes(op, param: str, facts: ShapeFacts) -> tuple[int, ...] | None:
@@ -685,4 +788,26 @@ def _is_full_slice(part) -> bool:
         and part.lower is None
         and part.upper is None
         and part.step is None
+    )
+
+
+def is_slice_store(op, facts: ShapeFacts) -> bool:
+    """``a[1:-1] = v`` (a basic index: slices, integers, ``None``) of an array ``v`` of
+    exactly the shape of ``a[1:-1]`` by the facts (every length symbol equal) into a real
+    float array: ``v``'s adjoint is a copy of ``da[1:-1]``, nothing to un-broadcast."""
+    array = facts.names.get(op.target)
+    if not isinstance(array, ArrayFact) or array.dtype != "f" or op.index is None:
+        return False
+    view = _item_fact(array, op.index, facts.names)
+    value = facts.of(op.inputs.get("value"))
+    if not (isinstance(view, ArrayFact) and isinstance(value, ArrayFact)):
+        return False
+    return view.ndim == value.ndim and all(_same_length(value, view, k) for k in range(view.ndim))
+
+
+def is_array_copy(op, facts: ShapeFacts) -> bool:
+    """``x.copy()`` of an ndarray: its adjoint is ``g`` itself (``copy_adjoint`` is
+    needed for sets, whose copies may iterate in another order)."""
+    return op.rule.primitive == ("method", "copy") and isinstance(
+        facts.of(op.inputs.get("self")), ArrayFact
     )

@@ -26,6 +26,10 @@ def d_matmul_vector_matrix(g, ans, x, y):
     return y @ g, np.outer(x, g)
 
 
+def d_copy_array(g, ans, self):
+    return g
+
+
 _MATMUL_FORMS = {
     (2, 2): d_matmul_matrices,
     (2, 1): d_matmul_matrix_vector,
@@ -84,3 +88,9 @@ def new_axes_template(parts: str) -> Template:
     namespace: dict = {}
     exec(compile(source, "<ad_transform new axes>", "exec"), namespace)
     return Template(namespace["d_getitem_new_axes"], source=source)
+
+
+@functools.cache
+def copy_array_template() -> Template:
+    """The template of ``x.copy()`` of an ndarray (``shapes.is_array_copy``): ``g``."""
+    return Template(d_copy_array)
