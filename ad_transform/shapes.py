@@ -106,6 +106,13 @@ class ShapeOf:
     ndim: int
 
 
+@dataclass(frozen=True)
+class Parts:
+    """A list or tuple display never changed in place: the facts of its elements."""
+
+    facts: tuple
+
+
 REAL = "real"
 _BOTTOM = "bottom"
 
@@ -273,6 +280,7 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
     ``params``: the parameters' facts; ``counters``: the targets of ``for`` loops over
     ``range`` (integers); ``kinds``: the names' kinds (a SCALAR operand adds no axes)."""
     start = {name: _parameter_lengths(name, fact) for name, fact in params.items()}
+    changed = {op.target for op in ops if op.form in _MUTATION_FORMS} | _passed_on(ops)
     start.update({name: IntFact() for name in counters})
     names: dict = dict(start)
     results: dict = {}
@@ -283,7 +291,7 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
         for op in ops:
             if op.target is None or op.form in _MUTATION_FORMS:
                 continue
-            fact = _output_fact(op, known, kinds, assigned)
+            fact = _output_fact(op, known, kinds, assigned, changed)
             if fact is _BOTTOM:
                 continue
             results[id(op.stmt)] = fact
@@ -328,7 +336,23 @@ def _join(a, b):
     return None
 
 
-def _output_fact(op, known: dict, kinds: dict, assigned: set):
+def _passed_on(ops: list) -> set:
+    """Names that may be changed in place other than by a mutation statement: given to
+    user code, stored in a container, aliased by a copy, or the receiver of a method
+    (``xs.sort()``). A list display's facts (``Parts``) hold only for the others."""
+    found = set()
+    for op in ops:
+        names = {a.id for a in op.inputs.values() if isinstance(a, gast.Name)}
+        if op.form == "copy":
+            found.update(names | {op.target})
+        elif op.form == "rule" and isinstance(op.rule.primitive, tuple):
+            found.update(names)
+        elif op.form not in ("rule", "constant"):
+            found.update(names)
+    return found
+
+
+def _output_fact(op, known: dict, kinds: dict, assigned: set, changed: set = frozenset()):
     inputs = op.inputs
     if op.form == "constant" and _is_none(inputs.get("x")):
         return _BOTTOM  # a placeholder for a value bound on another path
@@ -337,6 +361,10 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set):
             return _BOTTOM
     if op.form in ("copy", "constant"):
         return atom_fact(inputs["x"], known)
+    if op.form == "build" and isinstance(op.stmt.value, (gast.List, gast.Tuple)):
+        if op.target in changed:
+            return None
+        return Parts(tuple(atom_fact(inputs[str(k)], known) for k in range(len(inputs))))
     if op.form != "rule":
         return None
     primitive = op.rule.primitive
@@ -355,6 +383,8 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set):
         return _einsum_fact(inputs, known)
     if _in(primitive, _COPIES):
         return _copy_fact(inputs, known)
+    if primitive is np.concatenate:
+        return _concatenate_fact(inputs, known)
     if _in(primitive, _MATH_FLOAT):
         return REAL
     if _in(primitive, _FLOAT_ELEMENTWISE) and op.rule.template is not None:
@@ -411,6 +441,55 @@ def _item_fact(base, index: gast.expr, known: dict):
             return REAL
         return IntFact() if base.dtype in ("i", "u") else None
     return _with_lengths(ArrayFact(len(units), base.dtype, tuple(units)), lengths)
+
+
+def _concatenate_fact(inputs: dict, known: dict):
+    """``np.concatenate([a, b, c])`` (``axis`` a constant) of arrays of one rank."""
+    parts = atom_fact(inputs.get("arrays"), known)
+    axis = inputs.get("axis", gast.Constant(0, None))
+    if set(inputs) - {"arrays", "axis"} or not isinstance(parts, Parts) or not parts.facts:
+        return None
+    if not (isinstance(axis, gast.Constant) and type(axis.value) is int):
+        return None
+    facts = parts.facts
+    if not all(isinstance(f, ArrayFact) and f.ndim == facts[0].ndim for f in facts):
+        return None
+    ndim = facts[0].ndim
+    if not -ndim <= axis.value < ndim:
+        return None
+    joined = axis.value % ndim
+    units, lengths = [], []
+    for k in range(ndim):
+        if k == joined:
+            length = _joined_length([f.length(k) for f in facts])
+            unit = length[3] if isinstance(length, tuple) and length[0] == "arg" else None
+            units.append(unit if len(facts) > 1 else facts[0].units[k])
+            lengths.append(length)
+            continue
+        seen = [f.units[k] for f in facts]
+        units.append(True if True in seen else False if False in seen else None)
+        symbols = {f.length(k) for f in facts} - {None}
+        lengths.append(symbols.pop() if len(symbols) == 1 else None)
+    dtype = "f" if all(f.dtype == "f" for f in facts) else None
+    return _with_lengths(ArrayFact(ndim, dtype, tuple(units)), lengths)
+
+
+def _joined_length(lengths: list):
+    """The length of pieces joined end to end, where it is a known symbol: one piece's;
+    or ``x[:1]``, ``x[1:-1]``, ``x[-1:]`` (lengths min(n, 1), max(0, n - 2), min(n, 1))
+    of an axis whose length n is not 1 (a parameter's): n again (0 for n = 0)."""
+    if len(lengths) == 1:
+        return lengths[0]
+    mins = [x for x in lengths if isinstance(x, tuple) and x[0] == "min"]
+    minus = [x for x in lengths if isinstance(x, tuple) and x[0] == "minus"]
+    if len(mins) + len(minus) != len(lengths) or len(minus) != 1:
+        return None
+    base = minus[0][1]
+    if not (isinstance(base, tuple) and base[0] == "arg" and base[3] is False):
+        return None
+    if any(m[1] != base or m[2] != 1 for m in mins) or minus[0][2] != len(mins) or len(mins) > 2:
+        return None
+    return base
 
 
 def _copy_fact(inputs: dict, known: dict):
