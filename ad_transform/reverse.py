@@ -57,6 +57,7 @@ from .shapes import (
     new_axes_index,
     shape_source,
     summed_axes,
+    sums_to_number,
 )
 
 JOINT, SPLIT = "joint", "split"
@@ -1133,6 +1134,9 @@ class _Reverser:
             and not self.analysis.complex_values
         ):
             return contribution
+        if sums_to_number(op, param, self.analysis.shapes, self.analysis.kinds):
+            whole = gast.Attribute(value=call.args[0], attr="sum", ctx=gast.Load())
+            return gast.Call(func=whole, args=[], keywords=[])
         axes = summed_axes(op, param, self.analysis.shapes)
         if axes is None:
             return contribution

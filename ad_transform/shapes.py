@@ -343,11 +343,10 @@ def _passed_on(ops: list) -> set:
     found = set()
     for op in ops:
         names = {a.id for a in op.inputs.values() if isinstance(a, gast.Name)}
+        method = op.form == "rule" and isinstance(op.rule.primitive, tuple)
         if op.form == "copy":
             found.update(names | {op.target})
-        elif op.form == "rule" and isinstance(op.rule.primitive, tuple):
-            found.update(names)
-        elif op.form not in ("rule", "constant"):
+        elif method or op.form not in ("rule", "constant"):
             found.update(names)
     return found
 
@@ -735,6 +734,20 @@ def keeps_shape(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
 
 def _same_length(a: ArrayFact, b: ArrayFact, axis: int) -> bool:
     return a.length(axis) is not None and a.length(axis) == b.length(axis)
+
+
+def sums_to_number(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
+    """Whether operand ``param`` of the broadcasting statement ``op`` is a number (by its
+    facts or its kind) and the result an array: ``unbroadcast`` sums the adjoint whole
+    (``e.sum()``)."""
+    if not _in(op.rule.primitive, _FLOAT_ELEMENTWISE):
+        return False
+    atom = op.inputs[param]
+    operand = facts.of(atom)
+    number = operand == REAL or isinstance(operand, IntFact)
+    number = number or (isinstance(atom, gast.Name) and kinds.get(atom.id) == SCALAR)
+    result = facts.result(op)
+    return number and isinstance(result, ArrayFact) and result.ndim >= 1
 
 
 def summed_axes(op, param: str, facts: ShapeFacts) -> tuple[int, ...] | None:

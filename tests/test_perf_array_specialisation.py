@@ -380,3 +380,105 @@ def test_extremum_adjoint_without_ties_with_ties_and_with_nan():
     np.testing.assert_allclose(
         grad(row_max)(nan), [[0.0, 1.0, 0.0], [2 / 3, 2 / 3, 2 / 3]], rtol=1e-15
     )
+
+
+# -- lengths: slices of one axis, copies, slice stores, joined pieces ----------------------
+
+
+def heat_slices(u, alpha, steps):
+    for _ in range(steps):
+        new = u.copy()
+        new[1:-1] = u[1:-1] + alpha * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u = new
+    return np.sum(u * u)
+
+
+def heat_concatenate(u, alpha, steps):
+    for _ in range(steps):
+        laplacian = u[2:] - 2.0 * u[1:-1] + u[:-2]
+        u = np.concatenate([u[:1], u[1:-1] + alpha * laplacian, u[-1:]])
+    return np.sum(u * u)
+
+
+@pytest.mark.parametrize("f", [heat_slices, heat_concatenate])
+def test_stencils_need_no_unbroadcast_and_are_right_at_every_length(f):
+    u = np.sin(np.linspace(0.0, 3.0, 7))
+    source = grad(f, wrt=(0, 1)).source_for(u, 0.2, 3)
+    assert "unbroadcast" not in source and "item_adjoint" not in source
+    if f is heat_slices:
+        assert "du_1[2:] += " in source
+    # lengths 2 and 3 (the pieces are empty or single), 1 (a unit axis: other code)
+    _same_grad_agrees(
+        f,
+        (0, 1),
+        (u, 0.2, 3),
+        (u[:2], 0.2, 3),
+        (u[:3], 0.2, 2),
+        (u[:1], 0.2, 2),
+        (u.astype(np.float32), 0.2, 2),
+    )
+
+
+def stencil_other_pieces(u, alpha):
+    # pieces whose lengths do not add up to u's: u[:2] with u[1:-1] and u[-1:]
+    v = np.concatenate([u[:2], u[1:-1] * alpha, u[-1:]])
+    w = np.concatenate([u[:1], u[1:] * alpha])
+    return np.sum(v * v) + np.sum(w[1:] * u[:-1]) + np.sum(w * u)
+
+
+def test_joined_pieces_of_other_lengths():
+    u = RNG.standard_normal(6)
+    _same_grad_agrees(stencil_other_pieces, (0, 1), (u, 0.3), (u[:2], 0.3), (u[:3], 0.3))
+
+
+def changed_list(u, alpha):
+    pieces = [u[:1], u[1:-1] * alpha, u[-1:]]
+    pieces.append(u[:2])
+    v = np.concatenate(pieces)  # of u's length plus 2: the appended piece counts
+    return np.sum(v * np.concatenate([u, u[:2] * 2.0]))
+
+
+def test_a_list_changed_in_place_has_no_facts():
+    u = RNG.standard_normal(5)
+    _same_grad_agrees(changed_list, (0, 1), (u, 0.5), (u[:3], 0.5), (u[:2], 0.5))
+
+
+def store_broadcast(u, alpha):
+    new = u.copy()
+    new[1:-1] = alpha * u[:1]  # one element spread over the slice
+    new[:2] = new[2:4] * alpha  # a value of the slice's length
+    return np.sum(new * new * u)
+
+
+def test_slice_store_of_a_broadcast_value_keeps_item_adjoint():
+    u = RNG.standard_normal(6)
+    source = grad(store_broadcast, wrt=(0, 1)).source_for(u, 0.7)
+    assert "item_adjoint" in source  # u[:1] is not of the slice's length
+    _same_grad_agrees(store_broadcast, (0, 1), (u, 0.7), (u[:4], 0.7), (u[:3], 0.7))
+
+
+def scaled_sum(x, a, b):
+    return np.sum(np.sin(a * x) * b)
+
+
+def test_a_number_operand_gets_the_whole_sum():
+    x = RNG.standard_normal((3, 2))
+    source = grad(scaled_sum, wrt=(0, 1, 2)).source_for(x, 0.5, 2.0)
+    assert "unbroadcast" not in source and ".sum()" in source
+    g = grad(scaled_sum, wrt=(0, 1, 2))
+    _, da, db = g(x, 0.5, 2.0)
+    assert type(da) is float and type(db) is float
+    _same_grad_agrees(scaled_sum, (0, 1, 2), (x, 0.5, 2.0), (x[:1, :1], 0.5, 2.0), (x, 1, 2))
+
+
+def reads_written_out(x, n):
+    total = 0.0
+    for i in range(n):
+        y = x * 1.5
+        total = total + np.sum(y[i : i + 2] * y[1:3]) + y[i] * y[-1] + np.sum(y[None, 1:3] ** 2)
+    return total
+
+
+def test_reads_accumulated_in_place_in_a_loop():
+    x = RNG.standard_normal(6)
+    _same_grad_agrees(reads_written_out, 0, (x, 3), (x[:4], 2), (x.astype(np.float32), 2))
