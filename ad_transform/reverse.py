@@ -46,6 +46,7 @@ from .rules.shaped import (
     einsum_matrix_template,
     matmul_template,
     new_axes_template,
+    reduced_axis_template,
 )
 from .shapes import (
     einsum_matrix_terms,
@@ -55,6 +56,7 @@ from .shapes import (
     keeps_shape,
     matmul_ranks,
     new_axes_index,
+    reduced_axis,
     shape_source,
     summed_axes,
     sums_to_number,
@@ -1059,6 +1061,9 @@ class _Reverser:
             template = new_axes_template(new_axes)
         if is_array_copy(op, facts):
             template = copy_array_template()
+        reduced = reduced_axis(op, facts) if real else None
+        if reduced is not None:
+            template = reduced_axis_template(*reduced)
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}

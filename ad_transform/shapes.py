@@ -903,3 +903,36 @@ def is_array_copy(op, facts: ShapeFacts) -> bool:
     return op.rule.primitive == ("method", "copy") and isinstance(
         facts.of(op.inputs.get("self")), ArrayFact
     )
+
+
+_SUMS = {np.sum: "a", ("method", "sum"): "self"}
+_MEANS = {np.mean: "a", ("method", "mean"): "self"}
+
+
+def reduced_axis(op, facts: ShapeFacts) -> tuple[str, str, int, bool] | None:
+    """``np.sum(a, axis=k)`` (or ``mean``, or the methods; ``keepdims`` a constant) of
+    an array of known rank whose result is an array: ``(kind, operand, k, keepdims)``
+    with ``kind`` "sum" or "mean" and ``k`` >= 0, for the direct adjoint
+    ``np.repeat(g[:, None], a.shape[k], axis=k)``; else None."""
+    primitive = op.rule.primitive
+    kind = "sum" if _in(primitive, set(_SUMS)) else "mean" if _in(primitive, set(_MEANS)) else None
+    if kind is None:
+        return None
+    operand = (_SUMS if kind == "sum" else _MEANS)[primitive]
+    base = facts.of(op.inputs.get(operand))
+    axis = op.inputs.get("axis")
+    keepdims = op.inputs.get("keepdims", gast.Constant(False, None))
+    if not isinstance(base, ArrayFact) or not _is_none(
+        op.inputs.get("dtype", gast.Constant(None, None))
+    ):
+        return None
+    if set(op.inputs) - {operand, "axis", "dtype", "keepdims"}:
+        return None
+    position = facts.of(axis) if axis is not None else None
+    if not (isinstance(position, IntFact) and position.value is not None):
+        return None
+    if not (isinstance(keepdims, gast.Constant) and type(keepdims.value) is bool):
+        return None
+    if not -base.ndim <= position.value < base.ndim or (base.ndim < 2 and not keepdims.value):
+        return None
+    return kind, operand, position.value % base.ndim, keepdims.value

@@ -482,3 +482,49 @@ def reads_written_out(x, n):
 def test_reads_accumulated_in_place_in_a_loop():
     x = RNG.standard_normal(6)
     _same_grad_agrees(reads_written_out, 0, (x, 3), (x[:4], 2), (x.astype(np.float32), 2))
+
+
+# -- sums and means over one axis: the adjoint repeated along it ----------------------------
+
+
+def axis_reductions(a, b):
+    s = np.sum(a * b, axis=1)
+    m = np.mean(np.sin(a), axis=-1, keepdims=True)
+    t = (a * a).sum(axis=0)
+    u = np.cos(b).mean(axis=2)
+    return np.sum(s * s) + np.sum(m * a) + np.sum(t**3) + np.sum(np.tanh(u))
+
+
+def test_axis_reductions_repeat_the_adjoint():
+    a, b = RNG.standard_normal((3, 4, 2)), RNG.standard_normal((3, 4, 2))
+    source = grad(axis_reductions, wrt=(0, 1)).source_for(a, b)
+    assert source.count("np.repeat(") == 4  # the four reductions over one axis
+    _same_grad_agrees(
+        axis_reductions,
+        (0, 1),
+        (a, b),
+        (a[:1], b),
+        (a[:, :1], b[:, :1]),
+        (a[:, :, :1], b),
+        (a.astype(np.float32), b.astype(np.float32)),
+    )
+
+
+def reduce_vector(x):
+    return np.sum(x, axis=0) * np.mean(x, axis=0, keepdims=True)[0]
+
+
+def test_axis_reduction_of_a_vector():
+    x = RNG.standard_normal(4)
+    _same_grad_agrees(reduce_vector, 0, (x,), (x[:1],))
+
+
+def concatenate_flat(a, b):
+    v = np.concatenate([a, b], axis=None)
+    w = np.concatenate([a * 2.0, b])
+    return np.sum(v * v) + np.sum(w**3)
+
+
+def test_concatenate_without_an_axis_and_of_two_pieces():
+    a, b = RNG.standard_normal((2, 3)), RNG.standard_normal((1, 3))
+    _same_grad_agrees(concatenate_flat, (0, 1), (a, b), (a[:1], b), (a[:, :1], b[:, :1]))

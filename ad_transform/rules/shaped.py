@@ -94,3 +94,19 @@ def new_axes_template(parts: str) -> Template:
 def copy_array_template() -> Template:
     """The template of ``x.copy()`` of an ndarray (``shapes.is_array_copy``): ``g``."""
     return Template(d_copy_array)
+
+
+@functools.cache
+def reduced_axis_template(kind: str, operand: str, axis: int, keepdims: bool) -> Template:
+    """The template of ``np.sum(a, axis=k)`` (``mean``, the methods) of an array of known
+    rank (``shapes.reduced_axis``): ``g`` repeated along the reduced axis,
+    ``np.repeat(g[:, None], a.shape[1], axis=1)``, a new array of ``a``'s shape (not the
+    read-only view ``np.broadcast_to`` makes, at a third of its cost)."""
+    g = "g" if keepdims else "g[" + ":, " * axis + "None]"
+    count = f"{operand}.shape[{axis}]"
+    spread = g if kind == "sum" else f"{g} / {count}"
+    params = f"g, ans, {operand}, axis=None, dtype=None, keepdims=False"
+    source = f"def d_{kind}_axis({params}):\n    return np.repeat({spread}, {count}, axis={axis})\n"
+    namespace: dict = {"np": np}
+    exec(compile(source, f"<ad_transform {kind} axis>", "exec"), namespace)
+    return Template(namespace[f"d_{kind}_axis"], source=source)
