@@ -49,6 +49,7 @@ from .rules.shaped import (
     reduced_axis_template,
 )
 from .shapes import (
+    ArrayFact,
     einsum_matrix_terms,
     is_array_copy,
     is_element_store,
@@ -1084,7 +1085,10 @@ class _Reverser:
         )
         for stmt in instance.preamble:
             self.emit(stmt, op)
+        square = not all_scalar and not lists and self.is_square(op)
         for param in op.active_inputs:
+            if square and param == "y":
+                continue  # both operands are x: its adjoint is taken twice, below
             contribution = instance.outputs[param]
             if all_scalar or self.keeps_shape(op, param):
                 contribution = _drop_unbroadcast(contribution, self.bindings)
@@ -1099,6 +1103,10 @@ class _Reverser:
                 contribution = _times_constant(contribution, self.bindings, finite)
             if new_axes is not None and isinstance(contribution, gast.Subscript):
                 contribution.ad_array_view = True  # of g, not 0.0 if g is not (zeros.py)
+            if square:  # times(g, x) + times(g, x), exactly
+                contribution = gast.BinOp(
+                    left=contribution, op=gast.Mult(), right=gast.Constant(value=2.0, kind=None)
+                )
             if param in lists:  # the array adjoint split into the list's elements
                 helper = self.bindings.reference("operand_adjoint", runtime.operand_adjoint)
                 contribution = _call(helper, [contribution, self.as_value(op.inputs[param])])
@@ -1124,6 +1132,22 @@ class _Reverser:
             and self.analysis.kind_of(op.inputs[p]) in kinds
             and not self.analysis.certainly_numeric(op.inputs[p])
         ]
+
+    def is_square(self, op: Op) -> bool:
+        """``x * x`` of a real float array ``x`` (shape facts), both operands active."""
+        if op.rule.primitive is not operator.mul or op.active_inputs != ["x", "y"]:
+            return False
+        x, y = op.inputs["x"], op.inputs["y"]
+        fact = self.analysis.shapes.of(x)
+        return (
+            isinstance(x, gast.Name)
+            and isinstance(y, gast.Name)
+            and x.id == y.id
+            and not self.analysis.complex_values
+            and isinstance(fact, ArrayFact)
+            and fact.dtype == "f"
+            and fact.ndim >= 1
+        )
 
     def sum_known_axes(self, op: Op, param: str, contribution: gast.expr) -> gast.expr:
         """``unbroadcast(e, x)`` as ``e.sum(axis=1, keepdims=True)`` where the shape facts

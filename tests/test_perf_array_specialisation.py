@@ -528,3 +528,25 @@ def concatenate_flat(a, b):
 def test_concatenate_without_an_axis_and_of_two_pieces():
     a, b = RNG.standard_normal((2, 3)), RNG.standard_normal((1, 3))
     _same_grad_agrees(concatenate_flat, (0, 1), (a, b), (a[:1], b), (a[:, :1], b[:, :1]))
+
+
+def squares(x, y):
+    z = x * x
+    w = (y * x) * (y * x)
+    return np.sum(z * y) + np.sum(np.sqrt(w + 1.0))
+
+
+def test_a_square_takes_the_adjoint_once_twice():
+    x, y = RNG.standard_normal((3, 2)), RNG.standard_normal(2)
+    assert "* 2.0" in grad(squares, wrt=(0, 1)).source_for(x, y)
+    _same_grad_agrees(squares, (0, 1), (x, y), (x[:1], y), (x, y[:1]), (x[:, :1], y))
+
+
+def square_where_trap(x):
+    y = np.where(x > 0, x, np.inf)
+    return np.sum(np.where(x > 0, y * y, 0.0))
+
+
+def test_a_square_keeps_the_where_trap():
+    x = np.array([1.5, -2.0, 0.5])
+    np.testing.assert_array_equal(grad(square_where_trap)(x), [3.0, 0.0, 1.0])
