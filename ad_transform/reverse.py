@@ -1174,13 +1174,15 @@ class _Reverser:
         else:
             constants = [gast.Constant(value=a, kind=None) for a in axes]
             axis = gast.Tuple(elts=constants, ctx=gast.Load())
+        keywords = [gast.keyword(arg="axis", value=axis)]
+        operand = self.analysis.shapes.of(op.inputs[param])
+        if operand.ndim == self.analysis.shapes.result(op).ndim:
+            keep = gast.Constant(value=True, kind=None)
+            keywords.append(gast.keyword(arg="keepdims", value=keep))
         return gast.Call(
             func=gast.Attribute(value=call.args[0], attr="sum", ctx=gast.Load()),
             args=[],
-            keywords=[
-                gast.keyword(arg="axis", value=axis),
-                gast.keyword(arg="keepdims", value=gast.Constant(value=True, kind=None)),
-            ],
+            keywords=keywords,
         )
 
     def read_shape_at_source(self, op: Op, inputs: dict) -> None:

@@ -752,18 +752,21 @@ def sums_to_number(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
 
 def summed_axes(op, param: str, facts: ShapeFacts) -> tuple[int, ...] | None:
     """The axes ``unbroadcast`` sums the adjoint of operand ``param`` of the broadcasting
-    statement ``op`` over (keeping them), where the facts know them for every value: the
-    operand has the result's rank and each of its axes is "not 1" (nothing to sum) or 1
-    (summed; a sum over an axis of length 1 that the result has too changes nothing).
-    ``np.sum(g, axis=axes, keepdims=True)`` is then the adjoint, as a person writes it.
-    None where an axis is not known, or the ranks differ."""
+    statement ``op`` over, where the facts know them for every value: the operand has
+    the result's rank and each of its axes is "not 1" (nothing to sum) or 1 (summed,
+    kept; a sum over an axis of length 1 that the result has too changes nothing):
+    ``g.sum(axis=axes, keepdims=True)``; or it has a lower rank and no axis of length 1:
+    the leading axes, summed away (``g.sum(axis=0)``). None where an axis is not known."""
     if not _in(op.rule.primitive, _FLOAT_ELEMENTWISE):
         return None
     result, operand = facts.result(op), facts.of(op.inputs[param])
     if not (isinstance(result, ArrayFact) and isinstance(operand, ArrayFact)):
         return None
-    if operand.ndim != result.ndim or None in operand.units:
+    if operand.ndim > result.ndim or None in operand.units:
         return None
+    extra = result.ndim - operand.ndim
+    if extra:  # leading axes summed away (a bias added to a batch); no unit axes too
+        return None if any(operand.units) else tuple(range(extra))
     axes = tuple(i for i, unit in enumerate(operand.units) if unit)
     return axes or None
 

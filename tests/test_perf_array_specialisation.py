@@ -550,3 +550,23 @@ def square_where_trap(x):
 def test_a_square_keeps_the_where_trap():
     x = np.array([1.5, -2.0, 0.5])
     np.testing.assert_array_equal(grad(square_where_trap)(x), [3.0, 0.0, 1.0])
+
+
+def bias_layer(X, W, b, c):
+    h = np.tanh(X @ W + b)
+    return np.sum(h * c)
+
+
+def test_a_bias_gets_the_batch_sum():
+    X, W = RNG.standard_normal((5, 3)), RNG.standard_normal((3, 4))
+    b, c = RNG.standard_normal(4), RNG.standard_normal((5, 4))
+    source = grad(bias_layer, wrt=(1, 2)).source_for(X, W, b, c)
+    assert ".sum(axis=0)" in source and "unbroadcast" not in source
+    _same_grad_agrees(
+        bias_layer,
+        (1, 2),
+        (X, W, b, c),
+        (X, W, b[:1], c),  # b broadcast along its own axis too: unbroadcast again
+        (X[:1], W, b, c[:1]),
+        (X, W[:, :1], b[:1], c[:, :1]),
+    )
