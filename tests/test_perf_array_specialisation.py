@@ -203,6 +203,11 @@ def test_einsum_matrix_product_forms(f):
     B = RNG.standard_normal([sizes[c] for c in terms[1]])
     source = grad(f, wrt=(0, 1)).source_for(A, B)
     assert "einsum_adjoint" not in source and "@" in source
+    assert "np.einsum(" not in "".join(  # the forward einsum is a matrix product too
+        line for line in source.splitlines() if not line.strip().startswith("#")
+    )
+    value, _ = value_and_grad(f, wrt=(0, 1))(A, B)
+    assert value == pytest.approx(f(A, B), rel=1e-12)
     # the contracted label of length 1 in both; then in one only (einsum broadcasts it)
     one = dict(sizes, c=1)
     A1 = RNG.standard_normal([one[c] for c in terms[0]])

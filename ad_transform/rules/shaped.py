@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 
+import gast
 import numpy as np
 
+from ..nodes import clone
 from ..templates import Template
 
 
@@ -64,6 +66,25 @@ def _einsum_operand_adjoint(mine: str, other: str, output: str, other_name: str)
     if mine == a + c:  # d[a, c] = sum_b g[a, b] other[c, b]
         return f"{oriented('g', output, a + b)} @ {oriented(other_name, other, b + c)}"
     return f"{oriented(other_name, other, c + b)} @ {oriented('g', output, b + a)}"
+
+
+def einsum_product(first: str, second: str, output: str, x, y):
+    """The expression ``x @ y.T`` (and the like) computing ``np.einsum(f"{first},{second}
+    ->{output}", x, y)`` of two matrices that is one matrix product; ``x``, ``y`` atoms."""
+    (c,) = set(first) & set(second)
+    a, b = first.replace(c, ""), second.replace(c, "")
+
+    def oriented(atom, labels: str, wanted: str):
+        node = clone(atom)
+        if labels == wanted:
+            return node
+        return gast.Attribute(value=node, attr="T", ctx=gast.Load())
+
+    if output == a + b:
+        left, right = oriented(x, first, a + c), oriented(y, second, c + b)
+    else:
+        left, right = oriented(y, second, b + c), oriented(x, first, c + a)
+    return gast.BinOp(left=left, op=gast.MatMult(), right=right)
 
 
 @functools.cache
