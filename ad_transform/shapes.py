@@ -126,8 +126,17 @@ def argument_shapes(args: tuple) -> tuple:
 
 def _argument_shape(value) -> object:
     if type(value) is np.ndarray:
-        return (value.dtype.str, tuple([n == 1 for n in value.shape]))
+        dtype, shape = value.dtype, value.shape
+        entry = _SEEN.get((dtype, shape))
+        if entry is None:  # the key is computed on every call: remembered per dtype, shape
+            if len(_SEEN) > 1024:
+                _SEEN.clear()
+            entry = _SEEN[dtype, shape] = (dtype.str, tuple([n == 1 for n in shape]))
+        return entry
     return None
+
+
+_SEEN: dict = {}  # (dtype, shape) -> the entry of argument_shapes
 
 
 def number_fact(value) -> object:
