@@ -10,6 +10,7 @@ contribution into an assignment and guards in-place accumulation against aliasin
 from __future__ import annotations
 
 import builtins
+import functools
 import operator
 import os
 import types
@@ -1065,22 +1066,9 @@ class _Reverser:
             all(k == SCALAR for k in kinds) and self.analysis.kinds.get(op.target) == SCALAR
         )
         template = op.rule.template_for(all_scalar, self.analysis.sequence_form(op))
-        ranks = None if self.analysis.complex_values else matmul_ranks(op, self.analysis.shapes)
-        if ranks is not None:
-            template = matmul_template(ranks)
-        facts = self.analysis.shapes
+        template = self.shaped_template(op, template)
         real = not self.analysis.complex_values
-        terms = einsum_matrix_terms(op, facts) if real else None
-        if terms is not None:
-            template = einsum_matrix_template(*terms[0], terms[1])
-        new_axes = new_axes_index(op, facts) if real else None
-        if new_axes is not None:
-            template = new_axes_template(new_axes)
-        if is_array_copy(op, facts):
-            template = copy_array_template()
-        reduced = reduced_axis(op, facts) if real else None
-        if reduced is not None:
-            template = reduced_axis_template(*reduced)
+        new_axes = new_axes_index(op, self.analysis.shapes) if real else None
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
@@ -1111,12 +1099,7 @@ class _Reverser:
             else:
                 contribution = self.sum_known_axes(op, param, contribution)
             if not all_scalar:
-                finite = {
-                    name
-                    for _, name, value in self.analysis.shapes.constants
-                    if isinstance(value, (int, float)) and np.isfinite(value)
-                }
-                contribution = _times_constant(contribution, self.bindings, finite)
+                contribution = _times_constant(contribution, self.bindings, self.finite_names)
             if new_axes is not None and isinstance(contribution, gast.Subscript):
                 contribution.ad_array_view = True  # of g, not 0.0 if g is not (zeros.py)
             if square:  # times(g, x) + times(g, x), exactly
@@ -1148,6 +1131,38 @@ class _Reverser:
             and self.analysis.kind_of(op.inputs[p]) in kinds
             and not self.analysis.certainly_numeric(op.inputs[p])
         ]
+
+    def shaped_template(self, op: Op, template):
+        """The direct template the shape facts prove for ``op`` (``rules/shaped.py``), or
+        ``template`` (the rule's own). Real values only."""
+        facts = self.analysis.shapes
+        if self.analysis.complex_values:
+            return template
+        ranks = matmul_ranks(op, facts)
+        if ranks is not None:
+            return matmul_template(ranks)
+        terms = einsum_matrix_terms(op, facts)
+        if terms is not None:
+            return einsum_matrix_template(*terms[0], terms[1])
+        new_axes = new_axes_index(op, facts)
+        if new_axes is not None:
+            return new_axes_template(new_axes)
+        if is_array_copy(op, facts):
+            return copy_array_template()
+        reduced = reduced_axis(op, facts)
+        if reduced is not None:
+            return reduced_axis_template(*reduced)
+        return template
+
+    @functools.cached_property
+    def finite_names(self) -> set[str]:
+        """Free names holding a finite number the code is specialised on (shape facts'
+        constants: rebinding one makes the code stale)."""
+        return {
+            name
+            for _, name, value in self.analysis.shapes.constants
+            if isinstance(value, (int, float)) and np.isfinite(value)
+        }
 
     def is_square(self, op: Op) -> bool:
         """``x * x`` of a real float array ``x`` (shape facts), both operands active."""
