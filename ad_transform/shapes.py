@@ -378,6 +378,8 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set, changed: set = fro
     primitive = op.rule.primitive
     if primitive is operator.getitem:
         return _item_fact(atom_fact(inputs["x"], known), inputs["index"], known)
+    if primitive == ("attribute", "T"):
+        return _transposed(atom_fact(inputs.get("0", inputs.get("x")), known))
     if primitive == ("attribute", "shape"):
         array = atom_fact(inputs.get("0"), known)
         return ShapeOf(array.ndim) if isinstance(array, ArrayFact) else None
@@ -498,6 +500,14 @@ def _joined_length(lengths: list):
     if any(m[1] != base or m[2] != 1 for m in mins) or minus[0][2] != len(mins) or len(mins) > 2:
         return None
     return base
+
+
+def _transposed(fact):
+    """``x.T``: the axes reversed."""
+    if not isinstance(fact, ArrayFact):
+        return None
+    lengths = tuple(reversed(fact.lengths))
+    return ArrayFact(fact.ndim, fact.dtype, tuple(reversed(fact.units)), lengths)
 
 
 def _copy_fact(inputs: dict, known: dict):

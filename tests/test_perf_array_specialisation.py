@@ -575,3 +575,16 @@ def test_a_bias_gets_the_batch_sum():
         (X[:1], W, b, c[:1]),
         (X, W[:, :1], b[:1], c[:, :1]),
     )
+
+
+def einsum_same_operand(A, B):
+    C = np.einsum("ij,kj->ik", A, A, optimize=True)
+    D = np.einsum("ij,jk->ik", C, B.T)
+    return np.sum(np.tanh(D) * C[:, :1])
+
+
+def test_einsum_of_one_array_twice_and_a_transposed_view():
+    A, B = RNG.standard_normal((3, 4)), RNG.standard_normal((2, 3))
+    source = grad(einsum_same_operand, wrt=(0, 1)).source_for(A, B)
+    assert "einsum_adjoint" not in source
+    _same_grad_agrees(einsum_same_operand, (0, 1), (A, B), (A[:1], B[:, :1]), (A[:, :1], B))
