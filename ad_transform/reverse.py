@@ -10,6 +10,7 @@ contribution into an assignment and guards in-place accumulation against aliasin
 from __future__ import annotations
 
 import builtins
+import functools
 import operator
 import os
 import types
@@ -41,8 +42,28 @@ from .names import Bindings
 from .nodes import clone, name_ids, subnodes
 from .normalize import _copy_location
 from .rules.registry import ARRAY, DICT, NUMBERS, SCALAR, SEQUENCE, UNKNOWN
-from .rules.shaped import matmul_template
-from .shapes import is_element_store, keeps_shape, matmul_ranks
+from .rules.shaped import (
+    copy_array_template,
+    einsum_matrix_template,
+    einsum_product,
+    matmul_template,
+    new_axes_template,
+    reduced_axis_template,
+)
+from .shapes import (
+    ArrayFact,
+    einsum_matrix_terms,
+    is_array_copy,
+    is_element_store,
+    is_slice_store,
+    keeps_shape,
+    matmul_ranks,
+    new_axes_index,
+    reduced_axis,
+    shape_source,
+    summed_axes,
+    sums_to_number,
+)
 
 JOINT, SPLIT = "joint", "split"
 
@@ -641,6 +662,9 @@ class _Reverser:
             source = _tuple_source(op, self.analysis.items)
             if source is not None and op.form == RULE:
                 stmt.value = clone(source)  # ``unpacked(t, 2)`` of a pair is t itself
+            product = self.einsum_as_product(op)
+            if product is not None:
+                stmt.value = product
             if getattr(stmt, "ad_in_place", None) is not None:
                 stmt.value = self.in_place(stmt)
                 if stmt.ad_in_place_refusal is not None:
@@ -667,6 +691,18 @@ class _Reverser:
         if id(op.stmt) in self.reads:
             out.append(self.pushed(self.reads[id(op.stmt)], op.stmt, slot=("reads", id(op.stmt))))
         return out
+
+    def einsum_as_product(self, op: Op) -> gast.expr | None:
+        """``np.einsum("id,jd->ij", Q, K)`` of two real matrices that is one matrix product
+        (``shapes.einsum_matrix_terms``) computed as one, ``Q @ K.T`` (BLAS), where the
+        einsum loop would be several times slower; the same values up to rounding."""
+        if op.form != RULE or self.analysis.complex_values:
+            return None
+        terms = einsum_matrix_terms(op, self.analysis.shapes)
+        if terms is None:
+            return None
+        (first, second), output = terms
+        return einsum_product(first, second, output, op.inputs["o0"], op.inputs["o1"])
 
     def dict_receiver_check(self, op: Op) -> list[gast.stmt]:
         """``obj.items()`` (``get``, ``keys``, ``values``) on a varied object not known to be
@@ -980,6 +1016,15 @@ class _Reverser:
             if self.element_store(op):
                 # one element of a float array: its adjoint, a NumPy scalar (a copy)
                 taken = gast.Subscript(value=clone(g), slice=clone(index), ctx=gast.Load())
+            elif not self.analysis.complex_values and is_slice_store(op, self.analysis.shapes):
+                # a slice of a float array, written with a value of its shape: a copy
+                # of the slice's adjoint (zeroed below)
+                view = gast.Subscript(value=clone(g), slice=clone(index), ctx=gast.Load())
+                taken = gast.Call(
+                    func=gast.Attribute(value=view, attr="copy", ctx=gast.Load()),
+                    args=[],
+                    keywords=[],
+                )
             else:
                 helper = self.bindings.reference("item_adjoint", runtime.item_adjoint)
                 taken = gast.Call(
@@ -1021,12 +1066,13 @@ class _Reverser:
             all(k == SCALAR for k in kinds) and self.analysis.kinds.get(op.target) == SCALAR
         )
         template = op.rule.template_for(all_scalar, self.analysis.sequence_form(op))
-        ranks = None if self.analysis.complex_values else matmul_ranks(op, self.analysis.shapes)
-        if ranks is not None:
-            template = matmul_template(ranks)
+        template = self.shaped_template(op, template)
+        real = not self.analysis.complex_values
+        new_axes = new_axes_index(op, self.analysis.shapes) if real else None
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
+        self.read_shape_at_source(op, inputs)
         lists = self.list_operands(op, template)
         for param in lists:  # a list of values given to NumPy: its adjoint is an array's
             helper = self.bindings.reference("array_operand", runtime.array_operand)
@@ -1043,10 +1089,23 @@ class _Reverser:
         )
         for stmt in instance.preamble:
             self.emit(stmt, op)
+        square = not all_scalar and not lists and self.is_square(op)
         for param in op.active_inputs:
+            if square and param == "y":
+                continue  # both operands are x: its adjoint is taken twice, below
             contribution = instance.outputs[param]
             if all_scalar or self.keeps_shape(op, param):
                 contribution = _drop_unbroadcast(contribution, self.bindings)
+            else:
+                contribution = self.sum_known_axes(op, param, contribution)
+            if not all_scalar:
+                contribution = _times_constant(contribution, self.bindings, self.finite_names)
+            if new_axes is not None and isinstance(contribution, gast.Subscript):
+                contribution.ad_array_view = True  # of g, not 0.0 if g is not (zeros.py)
+            if square:  # times(g, x) + times(g, x), exactly
+                contribution = gast.BinOp(
+                    left=contribution, op=gast.Mult(), right=gast.Constant(value=2.0, kind=None)
+                )
             if param in lists:  # the array adjoint split into the list's elements
                 helper = self.bindings.reference("operand_adjoint", runtime.operand_adjoint)
                 contribution = _call(helper, [contribution, self.as_value(op.inputs[param])])
@@ -1076,6 +1135,101 @@ class _Reverser:
             and self.analysis.kind_of(op.inputs[p]) in kinds
             and not self.analysis.certainly_numeric(op.inputs[p])
         ]
+
+    def shaped_template(self, op: Op, template):
+        """The direct template the shape facts prove for ``op`` (``rules/shaped.py``), or
+        ``template`` (the rule's own). Real values only."""
+        facts = self.analysis.shapes
+        if self.analysis.complex_values:
+            return template
+        ranks = matmul_ranks(op, facts)
+        if ranks is not None:
+            return matmul_template(ranks)
+        terms = einsum_matrix_terms(op, facts)
+        if terms is not None:
+            return einsum_matrix_template(*terms[0], terms[1])
+        new_axes = new_axes_index(op, facts)
+        if new_axes is not None:
+            return new_axes_template(new_axes)
+        if is_array_copy(op, facts):
+            return copy_array_template()
+        reduced = reduced_axis(op, facts)
+        if reduced is not None:
+            return reduced_axis_template(*reduced)
+        return template
+
+    @functools.cached_property
+    def finite_names(self) -> set[str]:
+        """Free names holding a finite number the code is specialised on (shape facts'
+        constants: rebinding one makes the code stale)."""
+        return {
+            name
+            for _, name, value in self.analysis.shapes.constants
+            if isinstance(value, (int, float)) and np.isfinite(value)
+        }
+
+    def is_square(self, op: Op) -> bool:
+        """``x * x`` of a real float array ``x`` (shape facts), both operands active."""
+        if op.rule.primitive is not operator.mul or op.active_inputs != ["x", "y"]:
+            return False
+        x, y = op.inputs["x"], op.inputs["y"]
+        fact = self.analysis.shapes.of(x)
+        return (
+            isinstance(x, gast.Name)
+            and isinstance(y, gast.Name)
+            and x.id == y.id
+            and not self.analysis.complex_values
+            and isinstance(fact, ArrayFact)
+            and fact.dtype == "f"
+            and fact.ndim >= 1
+        )
+
+    def sum_known_axes(self, op: Op, param: str, contribution: gast.expr) -> gast.expr:
+        """``unbroadcast(e, x)`` as ``e.sum(axis=1, keepdims=True)`` where the shape facts
+        know the axes it sums (``shapes.summed_axes``; real values only; ``e`` computed
+        from the adjoint of an array result is an array)."""
+        helper = self.bindings.existing("unbroadcast", runtime.unbroadcast)
+        call = contribution
+        if not (
+            helper is not None
+            and isinstance(call, gast.Call)
+            and isinstance(call.func, gast.Name)
+            and call.func.id == helper
+            and not self.analysis.complex_values
+        ):
+            return contribution
+        if sums_to_number(op, param, self.analysis.shapes, self.analysis.kinds):
+            whole = gast.Attribute(value=call.args[0], attr="sum", ctx=gast.Load())
+            return gast.Call(func=whole, args=[], keywords=[])
+        axes = summed_axes(op, param, self.analysis.shapes)
+        if axes is None:
+            return contribution
+        if len(axes) == 1:
+            axis = gast.Constant(value=axes[0], kind=None)
+        else:
+            constants = [gast.Constant(value=a, kind=None) for a in axes]
+            axis = gast.Tuple(elts=constants, ctx=gast.Load())
+        keywords = [gast.keyword(arg="axis", value=axis)]
+        operand = self.analysis.shapes.of(op.inputs[param])
+        if operand.ndim == self.analysis.shapes.result(op).ndim:
+            keep = gast.Constant(value=True, kind=None)
+            keywords.append(gast.keyword(arg="keepdims", value=keep))
+        return gast.Call(
+            func=gast.Attribute(value=call.args[0], attr="sum", ctx=gast.Load()),
+            args=[],
+            keywords=keywords,
+        )
+
+    def read_shape_at_source(self, op: Op, inputs: dict) -> None:
+        """The operand of a sum or mean, which its adjoint reads only for its shape, read
+        from its shape source (``shapes.shape_source``) where the facts know one."""
+        param = _SHAPE_ONLY_OPERAND.get(_hashable(op.rule.primitive))
+        atom = op.inputs.get(param) if param else None
+        if not isinstance(atom, gast.Name) or self.analysis.complex_values:
+            return
+        source = shape_source(atom.id, self.analysis.shapes, self.analysis.kinds)
+        if source != atom.id:
+            inputs[param] = name_node(source)
 
     def keeps_shape(self, op: Op, param: str) -> bool:
         """Whether the shape facts prove that operand ``param`` of a broadcasting
@@ -1454,6 +1608,65 @@ def _primal_reads(code: list[gast.stmt], reverser: _Reverser) -> set[str]:
 
 def _is_none(node: gast.expr) -> bool:
     return isinstance(node, gast.Constant) and node.value is None
+
+
+# reductions whose adjoint template reads this operand only for its shape
+_SHAPE_ONLY_OPERAND = {
+    np.sum: "a",
+    np.mean: "a",
+    ("method", "sum"): "self",
+    ("method", "mean"): "self",
+}
+
+
+def _hashable(primitive) -> object:
+    try:
+        hash(primitive)
+    except TypeError:
+        return None
+    return primitive
+
+
+def _times_constant(expr: gast.expr, bindings: Bindings, finite: set[str]) -> gast.expr:
+    """``times(e, 2.0)`` as ``e * 2.0``: by a finite constant the guard of ``times`` (a
+    zero adjoint stays zero through an infinite or NaN derivative) has nothing to do.
+    ``finite``: free names holding a finite number the code is specialised on (facts'
+    constants: rebinding one makes the code stale). For array adjoints only."""
+    helper = bindings.existing("times", runtime.times)
+    if helper is None:
+        return expr
+    for node in gast.walk(expr):
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if _is_times_constant(value, helper, finite):
+                setattr(
+                    node, name, gast.BinOp(left=value.args[0], op=gast.Mult(), right=value.args[1])
+                )
+            elif isinstance(value, list):
+                value[:] = [
+                    gast.BinOp(left=v.args[0], op=gast.Mult(), right=v.args[1])
+                    if _is_times_constant(v, helper, finite)
+                    else v
+                    for v in value
+                ]
+    if _is_times_constant(expr, helper, finite):
+        return gast.BinOp(left=expr.args[0], op=gast.Mult(), right=expr.args[1])
+    return expr
+
+
+def _is_times_constant(node, helper: str, finite: set[str]) -> bool:
+    if not (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == helper
+        and len(node.args) == 2
+        and not node.keywords
+    ):
+        return False
+    d = node.args[1]
+    if isinstance(d, gast.Name):
+        return d.id in finite
+    return isinstance(d, gast.Constant) and type(d.value) in (int, float) and np.isfinite(d.value)
 
 
 def _drop_unbroadcast(expr: gast.expr, bindings: Bindings) -> gast.expr:

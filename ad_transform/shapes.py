@@ -24,6 +24,7 @@ known) and the generated code is the generic one. Facts:
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass, field
 
@@ -38,6 +39,61 @@ class ArrayFact:
     ndim: int
     dtype: str | None
     units: tuple[bool | None, ...]
+    # per axis, a symbol of its length (``lengths.py`` style tuples below) or None; two
+    # axes with equal symbols have equal lengths in every call; () when none is known
+    lengths: tuple = ()
+
+    def length(self, axis: int) -> object:
+        return self.lengths[axis] if self.lengths else None
+
+
+# Length symbols: ("arg", name, axis, unit) the length of a parameter's axis (unit: its
+# fact, True/False); ("minus", base, c) is max(0, base - c) (``x[1:-1]`` of an axis of
+# length base: c = 2); ("min", base, c) is min(base, c) (``x[:1]``, ``x[-1:]``).
+
+
+def _with_lengths(fact, lengths) -> object:
+    if not isinstance(fact, ArrayFact):
+        return fact
+    lengths = tuple(lengths)
+    if not any(x is not None for x in lengths) or len(lengths) != fact.ndim:
+        lengths = ()
+    return ArrayFact(fact.ndim, fact.dtype, fact.units, lengths)
+
+
+def _sliced_length(base, part: gast.Slice, known: dict):
+    """The symbol of the length of ``x[lower:upper]`` (step 1) of an axis of length
+    ``base``, where it is one of the canonical forms; else None."""
+    if base is None:
+        return None
+    bounds = []
+    for bound in (part.lower, part.upper, part.step):
+        if bound is None or _is_none(bound):
+            bounds.append(None)
+            continue
+        fact = atom_fact(bound, known)
+        if not isinstance(fact, IntFact) or fact.value is None:
+            return None
+        bounds.append(fact.value)
+    lower, upper, step = bounds
+    if step not in (None, 1):
+        return None
+    lower = 0 if lower is None else lower
+    if lower >= 0 and (upper is None or upper < 0):
+        return _minus(base, lower - (upper or 0))
+    if lower == 0 and upper is not None and upper >= 0:
+        return ("min", base, upper)
+    if lower < 0 and upper is None:
+        return ("min", base, -lower)
+    return None
+
+
+def _minus(base, c: int):
+    if c == 0:
+        return base
+    if isinstance(base, tuple) and base[0] == "minus":
+        return ("minus", base[1], base[2] + c)
+    return ("minus", base, c)
 
 
 @dataclass(frozen=True)
@@ -48,6 +104,13 @@ class IntFact:
 @dataclass(frozen=True)
 class ShapeOf:
     ndim: int
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A list or tuple display never changed in place: the facts of its elements."""
+
+    facts: tuple
 
 
 REAL = "real"
@@ -63,8 +126,17 @@ def argument_shapes(args: tuple) -> tuple:
 
 def _argument_shape(value) -> object:
     if type(value) is np.ndarray:
-        return (value.dtype.str, tuple([n == 1 for n in value.shape]))
+        dtype, shape = value.dtype, value.shape
+        entry = _SEEN.get((dtype, shape))
+        if entry is None:  # the key is computed on every call: remembered per dtype, shape
+            if len(_SEEN) > 1024:
+                _SEEN.clear()
+            entry = _SEEN[dtype, shape] = (dtype.str, tuple([n == 1 for n in shape]))
+        return entry
     return None
+
+
+_SEEN: dict = {}  # (dtype, shape) -> the entry of argument_shapes
 
 
 def number_fact(value) -> object:
@@ -138,10 +210,46 @@ _FLOAT_ELEMENTWISE = {
         ]
     ),
 }
+# ``math`` functions: a Python float whatever the argument (or they raise)
+_MATH_FLOAT = {
+    getattr(math, name)
+    for name in [
+        "sqrt",
+        "exp",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "expm1",
+        "sin",
+        "cos",
+        "tan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "asin",
+        "acos",
+        "atan",
+        "atan2",
+        "asinh",
+        "acosh",
+        "atanh",
+        "hypot",
+        "pow",
+        "fabs",
+        "erf",
+        "erfc",
+        "gamma",
+        "lgamma",
+        "degrees",
+        "radians",
+    ]
+}
 _INT_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.neg, operator.pos}
 _MATMUL = {operator.matmul, np.matmul}
-_REDUCTIONS = {np.sum, np.mean}
+_REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin}
 _NEW_ARRAYS = {np.zeros, np.ones, np.empty}
+_COPIES = {("method", "copy"), np.copy}
 
 
 @dataclass
@@ -152,6 +260,9 @@ class ShapeFacts:
     results: dict[int, object]
     # free names read as numbers: (namespace, name, value), dependencies of the code
     constants: list = field(default_factory=list)
+    # the statements binding each name (in-place changes of an array not counted)
+    bindings: dict[str, list] = field(default_factory=dict)
+    parameters: frozenset = frozenset()
 
     def of(self, atom: gast.expr) -> object:
         return atom_fact(atom, self.names)
@@ -177,7 +288,8 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
 
     ``params``: the parameters' facts; ``counters``: the targets of ``for`` loops over
     ``range`` (integers); ``kinds``: the names' kinds (a SCALAR operand adds no axes)."""
-    start = dict(params)
+    start = {name: _parameter_lengths(name, fact) for name, fact in params.items()}
+    changed = {op.target for op in ops if op.form in _MUTATION_FORMS} | _passed_on(ops)
     start.update({name: IntFact() for name in counters})
     names: dict = dict(start)
     results: dict = {}
@@ -188,7 +300,7 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
         for op in ops:
             if op.target is None or op.form in _MUTATION_FORMS:
                 continue
-            fact = _output_fact(op, known, kinds, assigned)
+            fact = _output_fact(op, known, kinds, assigned, changed)
             if fact is _BOTTOM:
                 continue
             results[id(op.stmt)] = fact
@@ -204,10 +316,20 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
         names = new
     else:  # no fixpoint: nothing derived is known
         names, results = dict(start), {}
-    return ShapeFacts(names, results)
+    bindings: dict[str, list] = {}
+    for op in ops:
+        if op.target is not None and op.form not in _MUTATION_FORMS:
+            bindings.setdefault(op.target, []).append(op)
+    return ShapeFacts(names, results, bindings=bindings, parameters=frozenset(params))
 
 
 _MUTATION_FORMS = ("store_item", "append", "extend", "call_write")
+
+
+def _parameter_lengths(name: str, fact) -> object:
+    if not isinstance(fact, ArrayFact):
+        return fact
+    return _with_lengths(fact, [("arg", name, k, u) for k, u in enumerate(fact.units)])
 
 
 def _join(a, b):
@@ -217,11 +339,28 @@ def _join(a, b):
         return IntFact()
     if isinstance(a, ArrayFact) and isinstance(b, ArrayFact) and a.ndim == b.ndim:
         units = tuple(x if x == y else None for x, y in zip(a.units, b.units))
-        return ArrayFact(a.ndim, a.dtype if a.dtype == b.dtype else None, units)
+        joined = ArrayFact(a.ndim, a.dtype if a.dtype == b.dtype else None, units)
+        lengths = [a.length(k) if a.length(k) == b.length(k) else None for k in range(a.ndim)]
+        return _with_lengths(joined, lengths)
     return None
 
 
-def _output_fact(op, known: dict, kinds: dict, assigned: set):
+def _passed_on(ops: list) -> set:
+    """Names that may be changed in place other than by a mutation statement: given to
+    user code, stored in a container, aliased by a copy, or the receiver of a method
+    (``xs.sort()``). A list display's facts (``Parts``) hold only for the others."""
+    found = set()
+    for op in ops:
+        names = {a.id for a in op.inputs.values() if isinstance(a, gast.Name)}
+        method = op.form == "rule" and isinstance(op.rule.primitive, tuple)
+        if op.form == "copy":
+            found.update(names | {op.target})
+        elif method or op.form not in ("rule", "constant"):
+            found.update(names)
+    return found
+
+
+def _output_fact(op, known: dict, kinds: dict, assigned: set, changed: set = frozenset()):
     inputs = op.inputs
     if op.form == "constant" and _is_none(inputs.get("x")):
         return _BOTTOM  # a placeholder for a value bound on another path
@@ -230,11 +369,17 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set):
             return _BOTTOM
     if op.form in ("copy", "constant"):
         return atom_fact(inputs["x"], known)
+    if op.form == "build" and isinstance(op.stmt.value, (gast.List, gast.Tuple)):
+        if op.target in changed:
+            return None
+        return Parts(tuple(atom_fact(inputs[str(k)], known) for k in range(len(inputs))))
     if op.form != "rule":
         return None
     primitive = op.rule.primitive
     if primitive is operator.getitem:
         return _item_fact(atom_fact(inputs["x"], known), inputs["index"], known)
+    if primitive == ("attribute", "T"):
+        return _transposed(atom_fact(inputs.get("0", inputs.get("x")), known))
     if primitive == ("attribute", "shape"):
         array = atom_fact(inputs.get("0"), known)
         return ShapeOf(array.ndim) if isinstance(array, ArrayFact) else None
@@ -244,6 +389,14 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set):
         return _matmul_fact(atom_fact(inputs.get("x"), known), atom_fact(inputs.get("y"), known))
     if _in(primitive, _REDUCTIONS):
         return _reduction_fact(inputs, known)
+    if primitive is np.einsum:
+        return _einsum_fact(inputs, known)
+    if _in(primitive, _COPIES):
+        return _copy_fact(inputs, known)
+    if primitive is np.concatenate:
+        return _concatenate_fact(inputs, known)
+    if _in(primitive, _MATH_FLOAT):
+        return REAL
     if _in(primitive, _FLOAT_ELEMENTWISE) and op.rule.template is not None:
         return _elementwise_fact(op, known, kinds)
     return None
@@ -271,6 +424,7 @@ def _item_fact(base, index: gast.expr, known: dict):
     if not isinstance(base, ArrayFact) or not parts:
         return None
     units: list = []
+    lengths: list = []
     axis = 0
     for part in parts:
         if isinstance(part, gast.Slice):
@@ -278,9 +432,12 @@ def _item_fact(base, index: gast.expr, known: dict):
             if axis >= base.ndim:
                 return None
             units.append(base.units[axis] if full else None)
+            length = base.length(axis)
+            lengths.append(length if full else _sliced_length(length, part, known))
             axis += 1
         elif _is_none(part):
             units.append(True)
+            lengths.append(None)
         elif isinstance(atom_fact(part, known), IntFact):
             axis += 1
         else:
@@ -288,11 +445,83 @@ def _item_fact(base, index: gast.expr, known: dict):
     if axis > base.ndim:
         return None
     units.extend(base.units[axis:])
+    lengths.extend(base.length(k) for k in range(axis, base.ndim))
     if not units:  # every axis taken by an integer: one element, a NumPy scalar
         if base.dtype == "f":
             return REAL
         return IntFact() if base.dtype in ("i", "u") else None
-    return ArrayFact(len(units), base.dtype, tuple(units))
+    return _with_lengths(ArrayFact(len(units), base.dtype, tuple(units)), lengths)
+
+
+def _concatenate_fact(inputs: dict, known: dict):
+    """``np.concatenate([a, b, c])`` (``axis`` a constant) of arrays of one rank."""
+    parts = atom_fact(inputs.get("arrays"), known)
+    axis = inputs.get("axis", gast.Constant(0, None))
+    if set(inputs) - {"arrays", "axis"} or not isinstance(parts, Parts) or not parts.facts:
+        return None
+    if not (isinstance(axis, gast.Constant) and type(axis.value) is int):
+        return None
+    facts = parts.facts
+    if not all(isinstance(f, ArrayFact) and f.ndim == facts[0].ndim for f in facts):
+        return None
+    ndim = facts[0].ndim
+    if not -ndim <= axis.value < ndim:
+        return None
+    joined = axis.value % ndim
+    units, lengths = [], []
+    for k in range(ndim):
+        if k == joined:
+            length = _joined_length([f.length(k) for f in facts])
+            unit = length[3] if isinstance(length, tuple) and length[0] == "arg" else None
+            units.append(unit if len(facts) > 1 else facts[0].units[k])
+            lengths.append(length)
+            continue
+        seen = [f.units[k] for f in facts]
+        units.append(True if True in seen else False if False in seen else None)
+        symbols = {f.length(k) for f in facts} - {None}
+        lengths.append(symbols.pop() if len(symbols) == 1 else None)
+    dtype = "f" if all(f.dtype == "f" for f in facts) else None
+    return _with_lengths(ArrayFact(ndim, dtype, tuple(units)), lengths)
+
+
+def _joined_length(lengths: list):
+    """The length of pieces joined end to end, where it is a known symbol: one piece's;
+    or ``x[:1]``, ``x[1:-1]``, ``x[-1:]`` (lengths min(n, 1), max(0, n - 2), min(n, 1))
+    of an axis whose length n is not 1 (a parameter's): n again (0 for n = 0)."""
+    if len(lengths) == 1:
+        return lengths[0]
+    mins = [x for x in lengths if isinstance(x, tuple) and x[0] == "min"]
+    minus = [x for x in lengths if isinstance(x, tuple) and x[0] == "minus"]
+    if len(mins) + len(minus) != len(lengths) or len(minus) != 1:
+        return None
+    base = minus[0][1]
+    if not (isinstance(base, tuple) and base[0] == "arg" and base[3] is False):
+        return None
+    if any(m[1] != base or m[2] != 1 for m in mins) or minus[0][2] != len(mins) or len(mins) > 2:
+        return None
+    return base
+
+
+def _transposed(fact):
+    """``x.T``: the axes reversed."""
+    if not isinstance(fact, ArrayFact):
+        return None
+    lengths = tuple(reversed(fact.lengths))
+    return ArrayFact(fact.ndim, fact.dtype, tuple(reversed(fact.units)), lengths)
+
+
+def _copy_fact(inputs: dict, known: dict):
+    """``x.copy()``, ``np.copy(x)`` of an array (no ``order``/``subok``...): like ``x``."""
+    operand = [a for p, a in inputs.items() if p in ("self", "a") and not _is_none(a)]
+    others = [a for p, a in inputs.items() if p not in ("self", "a") and not _is_none(a)]
+    if len(operand) != 1:
+        return None
+    fact = atom_fact(operand[0], known)
+    if not isinstance(fact, ArrayFact) or any(
+        not (isinstance(a, gast.Constant) and a.value in ("C", "K")) for a in others
+    ):
+        return None
+    return fact
 
 
 def _new_array_fact(inputs: dict, known: dict):
@@ -307,18 +536,21 @@ def _matmul_fact(x, y):
         return None
     dtype = "f" if x.dtype == y.dtype == "f" else None
     if x.ndim == 2 and y.ndim == 2:
-        return ArrayFact(2, dtype, (x.units[0], y.units[1]))
+        return _with_lengths(
+            ArrayFact(2, dtype, (x.units[0], y.units[1])), (x.length(0), y.length(1))
+        )
     if x.ndim == 2 and y.ndim == 1:
-        return ArrayFact(1, dtype, (x.units[0],))
+        return _with_lengths(ArrayFact(1, dtype, (x.units[0],)), (x.length(0),))
     if x.ndim == 1 and y.ndim == 2:
-        return ArrayFact(1, dtype, (y.units[1],))
+        return _with_lengths(ArrayFact(1, dtype, (y.units[1],)), (y.length(1),))
     if x.ndim == 1 and y.ndim == 1 and dtype == "f":
         return REAL
     return None
 
 
 def _reduction_fact(inputs: dict, known: dict):
-    """``np.sum(a)``, ``np.mean(a, axis=k)`` of a real float array."""
+    """``np.sum(a)``, ``np.mean(a, axis=k)``, ``np.max(a, axis=k, keepdims=True)`` of an
+    array (``keepdims`` a constant): a real float result for a real float array."""
     base = atom_fact(inputs.get("a"), known)
     if not isinstance(base, ArrayFact):
         return None
@@ -326,13 +558,14 @@ def _reduction_fact(inputs: dict, known: dict):
         return None
     if not _is_none(inputs.get("dtype", gast.Constant(None, None))):
         return None
-    keepdims = inputs.get("keepdims")
-    if keepdims is not None and not (
-        isinstance(keepdims, gast.Constant) and keepdims.value is False
-    ):
+    keepdims = inputs.get("keepdims", gast.Constant(False, None))
+    if not (isinstance(keepdims, gast.Constant) and type(keepdims.value) is bool):
         return None
+    dtype = base.dtype if base.dtype == "f" else None
     axis = inputs.get("axis")
     if axis is None or _is_none(axis):
+        if keepdims.value:
+            return ArrayFact(base.ndim, dtype, (True,) * base.ndim) if base.ndim else None
         return REAL if base.dtype == "f" else None
     position = atom_fact(axis, known)
     if not isinstance(position, IntFact) or position.value is None:
@@ -340,10 +573,92 @@ def _reduction_fact(inputs: dict, known: dict):
     if not -base.ndim <= position.value < base.ndim:
         return None
     units = list(base.units)
-    del units[position.value % base.ndim]
+    lengths = [base.length(k) for k in range(base.ndim)]
+    if keepdims.value:
+        units[position.value % base.ndim] = True
+        lengths[position.value % base.ndim] = None
+    else:
+        del units[position.value % base.ndim]
+        del lengths[position.value % base.ndim]
     if not units:
         return REAL if base.dtype == "f" else None
-    return ArrayFact(len(units), base.dtype if base.dtype == "f" else None, tuple(units))
+    return _with_lengths(ArrayFact(len(units), dtype, tuple(units)), lengths)
+
+
+def einsum_terms(inputs: dict) -> tuple[list[str], str] | None:
+    """The operands' labels and the result's of ``np.einsum("ij,jk->ik", ...)`` with the
+    subscripts a string constant in the explicit form (``->``, no ``...``), and as many
+    operands as terms: ``(["ij", "jk"], "ik")``; else None."""
+    subscripts = inputs.get("subscripts")
+    if not (isinstance(subscripts, gast.Constant) and type(subscripts.value) is str):
+        return None
+    spec = subscripts.value.replace(" ", "")
+    if spec.count("->") != 1 or "." in spec:
+        return None
+    left, output = spec.split("->")
+    terms = left.split(",")
+    if not all(t.isalpha() for t in terms) or not (output.isalpha() or output == ""):
+        return None
+    operands = [inputs.get(f"o{k}") for k in range(8)]
+    given = [a for a in operands if a is not None and not _is_none(a)]
+    if len(given) != len(terms) or any(_is_none(a) for a in operands[: len(terms)]):
+        return None
+    return terms, output
+
+
+def _einsum_fact(inputs: dict, known: dict):
+    """``np.einsum`` in the explicit form of arrays of known ranks: the result's rank,
+    and its unit axes where every operand's axis of that label agrees."""
+    found = einsum_terms(inputs)
+    if found is None:
+        return None
+    terms, output = found
+    facts = [atom_fact(inputs[f"o{k}"], known) for k in range(len(terms))]
+    units: dict[str, list] = {}
+    for term, fact in zip(terms, facts):
+        if not isinstance(fact, ArrayFact) or fact.ndim != len(term):
+            return None
+        for label, unit in zip(term, fact.units):
+            units.setdefault(label, []).append(unit)
+    if any(label not in units for label in output) or len(set(output)) != len(output):
+        return None
+    real = all(f.dtype == "f" for f in facts)
+    if not output:
+        return REAL if real else None
+    result = []
+    for label in output:
+        seen = units[label]
+        result.append(False if False in seen else True if all(seen) else None)
+    return ArrayFact(len(output), "f" if real else None, tuple(result))
+
+
+def einsum_matrix_terms(op, facts: ShapeFacts) -> tuple[list[str], str] | None:
+    """``np.einsum`` of two real float matrices that is one matrix product (each label in
+    exactly two of the operands and the result, one label contracted, of the same length
+    in both operands by the facts: both "not 1" or both 1): its terms, for the direct
+    adjoints of ``rules/shaped.py``."""
+    if op.rule.primitive is not np.einsum:
+        return None
+    found = einsum_terms(op.inputs)
+    if found is None:
+        return None
+    (a, b), output = found if len(found[0]) == 2 else ((None, None), None)
+    if a is None or not (len(a) == len(b) == len(output) == 2):
+        return None
+    labels = a + b + output
+    if any(labels.count(c) != 2 for c in labels) or len(set(a)) != 2 or len(set(b)) != 2:
+        return None
+    shared = set(a) & set(b)
+    x, y = facts.of(op.inputs["o0"]), facts.of(op.inputs["o1"])
+    if len(shared) != 1 or not (isinstance(x, ArrayFact) and isinstance(y, ArrayFact)):
+        return None
+    if x.dtype != "f" or y.dtype != "f" or x.ndim != 2 or y.ndim != 2:
+        return None
+    (c,) = shared
+    ux, uy = x.units[a.index(c)], y.units[b.index(c)]
+    if ux is None or ux != uy:
+        return None
+    return [a, b], output
 
 
 def _elementwise_fact(op, known: dict, kinds: dict):
@@ -376,6 +691,7 @@ def _elementwise_fact(op, known: dict, kinds: dict):
     if ndim == 0:
         return None  # 0-d operands give a NumPy scalar, not an array
     units = []
+    lengths = []
     for axis in range(-ndim, 0):
         present = [f.units[axis] for f in arrays if f.ndim >= -axis]
         if all(u is True for u in present):
@@ -384,7 +700,12 @@ def _elementwise_fact(op, known: dict, kinds: dict):
             units.append(False)
         else:
             units.append(None)
-    return ArrayFact(ndim, "f" if real else None, tuple(units))
+        # the length: the one every operand not of length 1 has, if all have the same
+        symbols = {
+            f.length(f.ndim + axis) for f in arrays if f.ndim >= -axis and f.units[axis] is not True
+        }
+        lengths.append(symbols.pop() if len(symbols) == 1 else None)
+    return _with_lengths(ArrayFact(ndim, "f" if real else None, tuple(units)), lengths)
 
 
 def _int_arithmetic(primitive, values: list):
@@ -424,7 +745,49 @@ def keeps_shape(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
         return False
     if _only_array_operand(op, param, facts, kinds):
         return True  # ``x * x``, ``2.0 * x``, ``np.tanh(x)``: nothing to broadcast against
-    return all(u is False or (u is True and r is True) for u, r in zip(operand.units, result.units))
+    return all(
+        u is False or (u is True and r is True) or _same_length(operand, result, k)
+        for k, (u, r) in enumerate(zip(operand.units, result.units))
+    )
+
+
+def _same_length(a: ArrayFact, b: ArrayFact, axis: int) -> bool:
+    return a.length(axis) is not None and a.length(axis) == b.length(axis)
+
+
+def sums_to_number(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
+    """Whether operand ``param`` of the broadcasting statement ``op`` is a number (by its
+    facts or its kind) and the result an array: ``unbroadcast`` sums the adjoint whole
+    (``e.sum()``)."""
+    if not _in(op.rule.primitive, _FLOAT_ELEMENTWISE):
+        return False
+    atom = op.inputs[param]
+    operand = facts.of(atom)
+    number = operand == REAL or isinstance(operand, IntFact)
+    number = number or (isinstance(atom, gast.Name) and kinds.get(atom.id) == SCALAR)
+    result = facts.result(op)
+    return number and isinstance(result, ArrayFact) and result.ndim >= 1
+
+
+def summed_axes(op, param: str, facts: ShapeFacts) -> tuple[int, ...] | None:
+    """The axes ``unbroadcast`` sums the adjoint of operand ``param`` of the broadcasting
+    statement ``op`` over, where the facts know them for every value: the operand has
+    the result's rank and each of its axes is "not 1" (nothing to sum) or 1 (summed,
+    kept; a sum over an axis of length 1 that the result has too changes nothing):
+    ``g.sum(axis=axes, keepdims=True)``; or it has a lower rank and no axis of length 1:
+    the leading axes, summed away (``g.sum(axis=0)``). None where an axis is not known."""
+    if not _in(op.rule.primitive, _FLOAT_ELEMENTWISE):
+        return None
+    result, operand = facts.result(op), facts.of(op.inputs[param])
+    if not (isinstance(result, ArrayFact) and isinstance(operand, ArrayFact)):
+        return None
+    if operand.ndim > result.ndim or None in operand.units:
+        return None
+    extra = result.ndim - operand.ndim
+    if extra:  # leading axes summed away (a bias added to a batch); no unit axes too
+        return None if any(operand.units) else tuple(range(extra))
+    axes = tuple(i for i, unit in enumerate(operand.units) if unit)
+    return axes or None
 
 
 def _only_array_operand(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
@@ -471,3 +834,127 @@ def is_element_store(op, facts: ShapeFacts, kinds: dict) -> bool:
         or (isinstance(value, gast.Name) and kinds.get(value.id) == SCALAR)
         or isinstance(facts.of(value), IntFact)
     )
+
+
+def shape_source(name: str, facts: ShapeFacts, kinds: dict) -> str:
+    """A name holding an array of the same shape as ``name`` whenever ``name`` is read:
+    ``name`` itself, or a parameter or a name bound once outside loops that ``name`` is
+    computed from by broadcasting statements each keeping the shape of the operand
+    followed (``keeps_shape``). A template that reads an operand only for its shape (the
+    adjoint of a sum or mean) may read it there, and the statements computing ``name``
+    are left out if nothing else reads them (``np.mean(np.logaddexp(0, z) - y * z)``:
+    the adjoint needs the shape of ``z``, not the logarithm).
+
+    Each name on the way is bound by one statement, and the one returned (other than
+    ``name``) holds one value for the whole call, the value every link was computed from:
+    a parameter never rebound, or a name bound once and in no loop."""
+    found = name
+    seen = {name}
+    while True:
+        ops = facts.bindings.get(name, [])
+        if len(ops) != 1 or ops[0].form != "rule" or ops[0].rule.template is None:
+            return found
+        op = ops[0]
+        for param in op.rule.template.params:
+            atom = op.inputs.get(param)
+            if not isinstance(atom, gast.Name) or atom.id in seen:
+                continue
+            if atom.id in facts.parameters:
+                followed = atom.id not in facts.bindings
+            else:
+                followed = len(facts.bindings.get(atom.id, [])) == 1
+            if followed and keeps_shape(op, param, facts, kinds):
+                name = atom.id
+                seen.add(name)
+                if name in facts.parameters or facts.bindings[name][0].depth == 0:
+                    found = name
+                break
+        else:
+            return found
+
+
+def new_axes_index(op, facts: ShapeFacts) -> str | None:
+    """``x[:, None, :]`` of a real float array, an index of full slices and ``None`` only
+    (a view of ``x`` with new axes of length 1): the index of its adjoint ``g`` that gives
+    ``x``'s shape, ``":, 0, :"`` (``"0, ..."`` for ``x[None]``); else None."""
+    if op.rule.primitive is not operator.getitem:
+        return None
+    base, index = facts.of(op.inputs.get("x")), op.inputs.get("index")
+    if not isinstance(base, ArrayFact) or base.dtype != "f" or index is None:
+        return None
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    taken = []
+    for part in parts:
+        if _is_none(part):
+            taken.append("0")
+        elif _is_full_slice(part):
+            taken.append(":")
+        else:
+            return None
+    if taken.count(":") > base.ndim or "0" not in taken:
+        return None
+    return ", ".join(taken) + (", ..." if len(taken) == 1 else "")
+
+
+def _is_full_slice(part) -> bool:
+    return (
+        isinstance(part, gast.Slice)
+        and part.lower is None
+        and part.upper is None
+        and part.step is None
+    )
+
+
+def is_slice_store(op, facts: ShapeFacts) -> bool:
+    """``a[1:-1] = v`` (a basic index: slices, integers, ``None``) of an array ``v`` of
+    exactly the shape of ``a[1:-1]`` by the facts (every length symbol equal) into a real
+    float array: ``v``'s adjoint is a copy of ``da[1:-1]``, nothing to un-broadcast."""
+    array = facts.names.get(op.target)
+    if not isinstance(array, ArrayFact) or array.dtype != "f" or op.index is None:
+        return False
+    view = _item_fact(array, op.index, facts.names)
+    value = facts.of(op.inputs.get("value"))
+    if not (isinstance(view, ArrayFact) and isinstance(value, ArrayFact)):
+        return False
+    return view.ndim == value.ndim and all(_same_length(value, view, k) for k in range(view.ndim))
+
+
+def is_array_copy(op, facts: ShapeFacts) -> bool:
+    """``x.copy()`` of an ndarray: its adjoint is ``g`` itself (``copy_adjoint`` is
+    needed for sets, whose copies may iterate in another order)."""
+    return op.rule.primitive == ("method", "copy") and isinstance(
+        facts.of(op.inputs.get("self")), ArrayFact
+    )
+
+
+_SUMS = {np.sum: "a", ("method", "sum"): "self"}
+_MEANS = {np.mean: "a", ("method", "mean"): "self"}
+
+
+def reduced_axis(op, facts: ShapeFacts) -> tuple[str, str, int, bool] | None:
+    """``np.sum(a, axis=k)`` (or ``mean``, or the methods; ``keepdims`` a constant) of
+    an array of known rank whose result is an array: ``(kind, operand, k, keepdims)``
+    with ``kind`` "sum" or "mean" and ``k`` >= 0, for the direct adjoint
+    ``np.repeat(g[:, None], a.shape[k], axis=k)``; else None."""
+    primitive = op.rule.primitive
+    kind = "sum" if _in(primitive, set(_SUMS)) else "mean" if _in(primitive, set(_MEANS)) else None
+    if kind is None:
+        return None
+    operand = (_SUMS if kind == "sum" else _MEANS)[primitive]
+    base = facts.of(op.inputs.get(operand))
+    axis = op.inputs.get("axis")
+    keepdims = op.inputs.get("keepdims", gast.Constant(False, None))
+    if not isinstance(base, ArrayFact) or not _is_none(
+        op.inputs.get("dtype", gast.Constant(None, None))
+    ):
+        return None
+    if set(op.inputs) - {operand, "axis", "dtype", "keepdims"}:
+        return None
+    position = facts.of(axis) if axis is not None else None
+    if not (isinstance(position, IntFact) and position.value is not None):
+        return None
+    if not (isinstance(keepdims, gast.Constant) and type(keepdims.value) is bool):
+        return None
+    if not -base.ndim <= position.value < base.ndim or (base.ndim < 2 and not keepdims.value):
+        return None
+    return kind, operand, position.value % base.ndim, keepdims.value

@@ -49,12 +49,13 @@ class Template:
 
     _PARSED = frozenset({"params", "signature", "preamble", "outputs", "locals", "free"})
 
-    def __init__(self, fn, lazy: bool = False) -> None:
+    def __init__(self, fn, lazy: bool = False, source: str | None = None) -> None:
         if not isinstance(fn, types.FunctionType):
             raise TypeError(
                 f"an adjoint template must be a function defined with 'def', not {fn!r}"
             )
         self.fn = fn
+        self.source = source  # the function's source, for one made by ``exec``
         if not lazy:
             self._parse()
 
@@ -70,7 +71,8 @@ class Template:
         once (another thread reading them meanwhile parses it too)."""
         fn = self.fn
         # its own code: inspect.getsource(fn) would follow a decorator's __wrapped__
-        tree = gast.parse(textwrap.dedent(inspect.getsource(fn.__code__))).body[0]
+        source = self.source or inspect.getsource(fn.__code__)
+        tree = gast.parse(textwrap.dedent(source)).body[0]
         arg_names = [a.id for a in tree.args.args]
         if arg_names[:2] != ["g", "ans"]:
             raise TypeError(

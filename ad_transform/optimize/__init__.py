@@ -28,6 +28,7 @@ Passes over the backward sweep, in order (one module per family):
 
 from __future__ import annotations
 
+from .. import runtime
 from ..reverse import AdjointProgram
 from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
@@ -55,7 +56,8 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
         program.backward = guard_accumulation(backward, program, predefined)
         return program
     protected = keep | predefined
-    backward = settle_zero_guards(program.backward, set(program.adjoint_kinds))
+    splitters = {program.bindings.existing("concatenate_adjoint", runtime.concatenate_adjoint)}
+    backward = settle_zero_guards(program.backward, set(program.adjoint_kinds), splitters - {None})
     backward = assign_known_zeros(backward, adjoints, predefined)
     backward = drop_dead_stores(backward, protected)
     backward = propagate(backward, protected=protected)

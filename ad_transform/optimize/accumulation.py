@@ -10,6 +10,7 @@ import gast
 from .. import runtime
 from ..reverse import AdjointProgram
 from ..rules.registry import SCALAR
+from ..shapes import ArrayFact, IntFact
 from .propagation import number
 from .walk import assigned, assignment_like
 
@@ -44,10 +45,29 @@ def guard_accumulation(
 def _accumulate_reads_in_place(block: list[gast.stmt], program: AdjointProgram) -> None:
     """``dx += index_adjoint(g, x, index)`` kept in place (``dx`` owned) as ``dx =
     accumulate_index(dx, g, x, index)``: ``g`` added into ``dx[index]`` alone, not into a
-    zero array the size of ``x`` first (runtime/shape_indexing.py)."""
+    zero array the size of ``x`` first (runtime/shape_indexing.py).
+
+    Where ``dx`` certainly holds a float array shaped like ``x`` (it was set by
+    ``index_adjoint`` of a real float array ``x``, by the shape facts, earlier in the
+    same block, and only added into since) and the index is basic, the addition is
+    written out: ``dx[1:n] += g``."""
+    arrays: set[str] = set()  # adjoints certainly float arrays shaped like their primal
     for position, stmt in enumerate(block):
+        compound = False
         for field in ("body", "orelse"):
-            _accumulate_reads_in_place(getattr(stmt, field, None) or [], program)
+            inner = getattr(stmt, field, None)
+            if inner:
+                compound = True
+                _accumulate_reads_in_place(inner, program)
+        if compound:
+            arrays.clear()
+            continue
+        if isinstance(stmt, gast.Assign):
+            names = assigned(stmt)
+            arrays.difference_update(names)
+            if len(names) == 1 and _float_array_read(stmt.value, program):
+                arrays.update(names)
+            continue
         if not (
             isinstance(stmt, gast.AugAssign)
             and isinstance(stmt.op, gast.Add)
@@ -57,15 +77,76 @@ def _accumulate_reads_in_place(block: list[gast.stmt], program: AdjointProgram) 
             and len(stmt.value.args) == 3
             and not stmt.value.keywords
         ):
+            if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+                arrays.discard(stmt.target.id)
+            continue
+        name = stmt.target.id
+        index = _subscript_index(stmt.value.args[2], program)
+        if name in arrays and index is not None and _float_array_read(stmt.value, program):
+            g = stmt.value.args[0]
+            view = gast.Subscript(
+                value=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
+                slice=index,
+                ctx=gast.Store(),
+            )
+            written = gast.AugAssign(target=view, op=gast.Add(), value=g)
+            written.ad_pure = False
+            block[position] = gast.copy_location(written, stmt)
             continue
         helper = program.bindings.reference("accumulate_index", runtime.accumulate_index)
-        target = gast.Name(id=stmt.target.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        target = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
         call = gast.Call(
             func=gast.Name(id=helper, ctx=gast.Load(), annotation=None, type_comment=None),
             args=[target, *stmt.value.args],
             keywords=[],
         )
         block[position] = assignment_like(stmt, call)
+        arrays.discard(name)
+
+
+def _float_array_read(value: gast.expr, program: AdjointProgram) -> bool:
+    """``index_adjoint(g, x, index)`` of a name ``x`` that is a real float array by the
+    shape facts (its result: a float array shaped like ``x``)."""
+    if not (_calls(value, runtime.index_adjoint, program) and len(value.args) == 3):
+        return False
+    x = value.args[1]
+    fact = program.analysis.shapes.of(x) if isinstance(x, gast.Name) else None
+    return isinstance(fact, ArrayFact) and fact.dtype == "f"
+
+
+def _subscript_index(index: gast.expr, program: AdjointProgram) -> gast.expr | None:
+    """The value expression of a basic index (``slice(1, n)``, an integer, ``None`` or a
+    tuple of them) as subscript syntax (``1:n``); None for anything else."""
+    if isinstance(index, gast.Tuple):
+        parts = [_subscript_index(e, program) for e in index.elts]
+        if any(p is None for p in parts) or any(isinstance(p, gast.Tuple) for p in parts):
+            return None
+        return gast.Tuple(elts=parts, ctx=gast.Load())
+    if _calls(index, slice, program) or _is_builtin_slice(index, program):
+        if index.keywords or not 1 <= len(index.args) <= 3:
+            return None
+        bounds = list(index.args) if len(index.args) > 1 else [None, index.args[0]]
+        bounds += [None] * (3 - len(bounds))
+        lower, upper, step = (None if b is None or number_is_none(b) else b for b in bounds)
+        return gast.Slice(lower=lower, upper=upper, step=step)
+    if isinstance(index, gast.Constant) and (index.value is None or type(index.value) is int):
+        return index
+    if isinstance(index, gast.Name) and isinstance(program.analysis.shapes.of(index), IntFact):
+        return index
+    return None
+
+
+def _is_builtin_slice(expr: gast.expr, program: AdjointProgram) -> bool:
+    return (
+        isinstance(expr, gast.Call)
+        and isinstance(expr.func, gast.Name)
+        and expr.func.id == "slice"
+        and "slice" not in program.bindings.cells
+    )
+
+
+def number_is_none(node: gast.expr) -> bool:
+    return isinstance(node, gast.Constant) and node.value is None
 
 
 def _calls(expr: gast.expr, helper, program: AdjointProgram) -> bool:

@@ -196,7 +196,9 @@ def _is_reset(stmt: gast.stmt) -> bool:
     return target_name(stmt) is not None and number(stmt.value) == 0
 
 
-def settle_zero_guards(block: list[gast.stmt], adjoints: set[str]) -> list[gast.stmt]:
+def settle_zero_guards(
+    block: list[gast.stmt], adjoints: set[str], splitters: set[str] = frozenset()
+) -> list[gast.stmt]:
     """Decide the ``if not is_zero(g):`` guards of the reverse stage where the dataflow can.
 
     An adjoint may hold the shapeless number ``0.0`` when it was zero-initialised or
@@ -204,10 +206,43 @@ def settle_zero_guards(block: list[gast.stmt], adjoints: set[str]) -> list[gast.
     ``dl.pop()`` of a list adjoint may be ``0.0`` too. Where ``g`` is certainly such a
     zero the guarded statements go (they contribute nothing); where it certainly is not,
     the test goes and its statements stay. A seed passed in (split mode) has a shape: the
-    caller guards the call of a backward half. Returns a new list."""
+    caller guards the call of a backward half. Returns a new list.
+
+    ``splitters``: names of helpers returning a list of array views of ``g``
+    (``concatenate_adjoint(g, arrays, axis)`` with an integer ``axis``): an item of a
+    name only ever bound to such a list (or to 0) is an array, never the zero."""
     block = list(block)
-    _ZeroGuards(adjoints).block(block, frozenset(), frozenset(adjoints))
+    guards = _ZeroGuards(adjoints)
+    guards.array_lists = _array_lists(block, splitters)
+    guards.block(block, frozenset(), frozenset(adjoints))
     return block
+
+
+def _array_lists(block: list[gast.stmt], splitters: set[str]) -> frozenset:
+    """Names every assignment of which binds (or adds, ``+=``) a splitter's list of
+    arrays, or binds the zero."""
+    lists, others = set(), set()
+    for stmt in (s for top in block for s in gast.walk(top)):
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+            name = stmt.target.id
+        elif isinstance(stmt, gast.Assign) and target_name(stmt) is not None:
+            name = target_name(stmt)
+        else:
+            continue
+        value = stmt.value
+        split = (
+            isinstance(value, gast.Call)
+            and isinstance(value.func, gast.Name)
+            and value.func.id in splitters
+            and len(value.args) == 3
+            and isinstance(value.args[2], gast.Constant)
+            and type(value.args[2].value) is int
+        )
+        if split:
+            lists.add(name)
+        elif number(value) != 0 or isinstance(stmt, gast.AugAssign):
+            others.add(name)
+    return frozenset(lists - others)
 
 
 class _ZeroGuards:
@@ -217,6 +252,7 @@ class _ZeroGuards:
     def __init__(self, adjoints: set[str]) -> None:
         self.adjoints = adjoints
         self.rewrite = True
+        self.array_lists: frozenset = frozenset()
 
     def block(self, block: list[gast.stmt], zero: frozenset, maybe: frozenset):
         index = 0
@@ -285,8 +321,16 @@ class _ZeroGuards:
     def is_zero(value: gast.expr, zero: frozenset) -> bool:
         return number(value) == 0 or (isinstance(value, gast.Name) and value.id in zero)
 
-    @staticmethod
-    def may_be_zero(value: gast.expr, maybe: frozenset) -> bool:
+    def may_be_zero(self, value: gast.expr, maybe: frozenset) -> bool:
+        if (
+            isinstance(value, gast.Subscript)
+            and isinstance(value.value, gast.Name)
+            and value.value.id in self.array_lists
+        ):
+            return False  # an item of a list of arrays (read only where it is one)
+        if isinstance(value, gast.Subscript) and getattr(value, "ad_array_view", False):
+            # a view of an array adjoint (``g[:, 0, :]``, rules/shaped.py): zero if it is
+            return not isinstance(value.value, gast.Name) or value.value.id in maybe
         if number(value) == 0 or isinstance(value, gast.Subscript):
             return True
         if isinstance(value, gast.Name):

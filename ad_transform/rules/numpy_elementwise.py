@@ -25,8 +25,10 @@ Conventions:
 * Stable forms where the textbook formula is not: ``tanh`` from its output,
   ``1 - t*t`` (``1 / cosh(x)**2`` overflows for ``|x| > 355``; the error of ``1 - t*t``
   is a few ulps of 1, like that of the rounded ``t`` itself); ``logaddexp(x, y)`` as
-  ``exp(x - ans)`` (never overflows, unlike ``exp(x) / (exp(x) + exp(y))``),
-  ``logaddexp2`` likewise; ``arcsinh`` with ``hypot(1, x)`` (no overflow of ``x*x``);
+  ``1 / (1 + exp(y - x))`` for arrays (overflow gives 0, the forward value is not
+  read) and ``exp(x - ans)`` for numbers (never overflows, unlike
+  ``exp(x) / (exp(x) + exp(y))``), ``logaddexp2`` as ``exp2(x - ans)``; ``arcsinh``
+  with ``hypot(1, x)`` (no overflow of ``x*x``);
   ``arcsin``/``arccos``/``arccosh``/``arctanh`` with ``(1 - x)(1 + x)`` instead of
   ``1 - x*x``; ``sinc`` with its Taylor series near 0; ``exp``/``expm1``/``exp2`` from
   their output.
@@ -47,6 +49,7 @@ from ..runtime import (
     conjugate_adjoint,
     fmax_weights,
     imag_adjoint,
+    logaddexp_share,
     nan_to_num_adjoint,
     nondifferentiable_zero,
     over,
@@ -475,8 +478,11 @@ def d_hypot_scalar(g, ans, x, y):
 
 @adjoint(np.logaddexp, fresh=True)
 def d_logaddexp(g, ans, x, y):
-    # exp(x) / (exp(x) + exp(y)) = exp(x - ans): x - ans <= 0, no overflow.
-    return unbroadcast(times(g, np.exp(x - ans)), x), unbroadcast(times(g, np.exp(y - ans)), y)
+    # exp(x) / (exp(x) + exp(y)) = 1 / (1 + exp(y - x)): the forward value is not read
+    return (
+        unbroadcast(times(g, logaddexp_share(x, y)), x),
+        unbroadcast(times(g, logaddexp_share(y, x)), y),
+    )
 
 
 @adjoint(np.logaddexp, scalar=True)

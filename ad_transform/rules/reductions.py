@@ -66,12 +66,13 @@ def d_sum_method(g, ans, self, axis=None, dtype=None, keepdims=False):
 
 @adjoint(np.mean, kind=None, fresh=True)
 def d_mean(g, ans, a, axis=None, dtype=None, keepdims=False):
-    return expand_reduced(g, a, axis, keepdims) / reduced_count(a, axis)
+    # divided before it is spread: one division per result, not per element
+    return expand_reduced(g / reduced_count(a, axis), a, axis, keepdims)
 
 
 @adjoint(("method", "mean"), kind=None, fresh=True)
 def d_mean_method(g, ans, self, axis=None, dtype=None, keepdims=False):
-    return expand_reduced(g, self, axis, keepdims) / reduced_count(self, axis)
+    return expand_reduced(g / reduced_count(self, axis), self, axis, keepdims)
 
 
 @adjoint(np.nansum, kind=None, fresh=True)

@@ -110,6 +110,7 @@ from .decompositions import (  # noqa: F401
 from .elementwise import (  # noqa: F401
     clip_weights,
     fmax_weights,
+    logaddexp_share,
     nan_to_num_adjoint,
     over,
     power_derivative,

@@ -66,6 +66,20 @@ def times(g, d):
     return g * d if g else scalar_zero(g, d)
 
 
+def logaddexp_share(x, y):
+    """``exp(x - logaddexp(x, y))``, the derivative of ``np.logaddexp(x, y)`` in ``x``,
+    as ``1 / (1 + exp(y - x))``: without the logarithm of the forward value, which the
+    gradient then need not compute. Where ``exp(y - x)`` overflows the share is 0 (its
+    true value is below 1e-308); no overflow warning. NaN where ``x - y`` is NaN, as
+    ``exp(x - ans)``."""
+    with np.errstate(over="ignore"):
+        e = np.exp(np.subtract(y, x))
+    if type(e) is np.ndarray:
+        e += 1.0
+        return np.reciprocal(e, out=e)
+    return 1.0 / (1.0 + e)
+
+
 def _finite_number(d) -> bool:
     """Whether the scalar ``d`` (real or complex) is finite."""
     try:

@@ -60,6 +60,11 @@ def extremum_adjoint(g, ans, x, axis=None, keepdims=False):
     axes = _axes(axis, x.ndim)
     g = _expand(g, axes, keepdims)
     ans = _expand(ans, axes, keepdims)
+    if type(g) is np.ndarray and g.dtype == x.dtype and x.dtype.kind == "f" and x.size:
+        mask = x == ans
+        # one element equal to each extreme, none NaN: no ties, the mask is the share
+        if np.count_nonzero(mask) == np.size(ans) and not math.isnan(np.add.reduce(ans, None)):
+            return g * mask
     return _scalar_like(g * _tied(x, ans, axes).astype(_dtype_of(x, g), copy=False), x)
 
 

@@ -166,6 +166,8 @@ def _axes(axis, ndim: int) -> tuple[int, ...]:
     """``axis`` (None, an int or a tuple) as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int:
+        return (axis % ndim,) if ndim else ()
     axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
     return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
 
