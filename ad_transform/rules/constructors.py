@@ -18,6 +18,7 @@ silently dropped: ``np.full(shape, v)`` and ``np.full_like(x, v)`` in ``v``,
 import numpy as np
 
 from ..runtime import (
+    arange_tangent,
     arange_adjoint,
     array_adjoint,
     astype_adjoint,
@@ -134,3 +135,12 @@ linear_tangents(
 @tangent(("method", "astype"))
 def t_astype_method(g, ans, self, dtype, order="K", casting="unsafe", subok=True, copy=True):
     return astype_tangent(g, ans)
+
+
+@tangent(np.arange)
+def t_arange(g, ans, start, stop=None, step=None, dtype=None):
+    return (
+        arange_tangent(g, ans, start, stop, step),
+        None,
+        arange_tangent(g, ans, start, stop, step, True),
+    )

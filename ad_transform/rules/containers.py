@@ -12,6 +12,11 @@ import copy
 
 from .. import pytree
 from ..runtime import (
+    sorted_tangent,
+    set_tangent,
+    copy_tangent,
+    deepcopy_tangent,
+    items_tangent,
     attribute_adjoint,
     attribute_of,
     check_unpacked_length,
@@ -277,3 +282,33 @@ def t_min_of(g, ans, x):
 
 
 linear_tangents(("method", "values"))  # d.values(): the tangent dict's values
+
+
+@tangent(builtins.sorted)
+def t_sorted(g, ans, iterable, reverse=False):
+    return sorted_tangent(g, iterable, reverse), None
+
+
+@tangent(builtins.set)
+def t_set(g, ans, iterable=()):
+    return set_tangent(g, ans, iterable)
+
+
+@tangent(builtins.frozenset)
+def t_frozenset(g, ans, iterable=()):
+    return set_tangent(g, ans, iterable)
+
+
+@tangent(copy.copy)
+def t_copy_copy(g, ans, x):
+    return copy_tangent(g, ans, x)
+
+
+@tangent(copy.deepcopy)
+def t_deepcopy(g, ans, x, memo=None):
+    return deepcopy_tangent(g, x), None
+
+
+@tangent(("method", "items"))
+def t_items(g, ans, self):
+    return items_tangent(g, self)

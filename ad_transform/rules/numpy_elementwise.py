@@ -42,6 +42,10 @@ import numpy as np
 
 from ..runtime import (
     abs_adjoint,
+    abs_tangent,
+    angle_tangent,
+    nan_to_num_tangent,
+    real_if_close_tangent,
     angle_adjoint,
     clip_weights,
     conjugate_adjoint,
@@ -66,6 +70,7 @@ from . import operators  # noqa: F401  (the operator rules the ufuncs share)
 from .registry import (
     adjoint,
     diagonal_tangents,
+    linear_tangents,
     register_like,
     register_nondifferentiable,
     tangent,
@@ -656,8 +661,9 @@ def t_tanh_scalar(g, ans, x):
 
 
 # Elementwise functions of real values (Jacobians diagonal, their own transposes): the
-# adjoint templates are the tangents. Not the complex ones (``abs`` of a complex value,
-# ``real``, ``imag``, ``angle``, ``conj``): forward mode refuses complex values.
+# adjoint templates are the tangents; under JAX's convention (docs/conventions/complex.md)
+# the holomorphic ones (``g * f'(z)``) are right for complex values too. Not the others
+# (``abs`` of a complex value, ``real``, ``imag``, ``angle``, ``conj``): below.
 diagonal_tangents(
     np.exp2,
     np.expm1,
@@ -682,7 +688,6 @@ diagonal_tangents(
     np.rad2deg,
     np.degrees,
     np.sinc,
-    np.abs,
     np.fabs,
     np.copysign,
     np.float_power,
@@ -698,4 +703,47 @@ diagonal_tangents(
     np.where,
     np.clip,
     ("method", "clip"),
+)
+
+
+# -- tangents of the functions that are not holomorphic on complex values ------------------
+@tangent(np.abs)
+def t_abs(g, ans, x):
+    return abs_tangent(g, x)
+
+
+@tangent(np.abs, scalar=True)
+def t_abs_scalar(g, ans, x):
+    return g * np.sign(x) if type(x) is float else abs_tangent(g, x)
+
+
+@tangent(np.angle)
+def t_angle(g, ans, z, deg=False):
+    return angle_tangent(g, z, deg)
+
+
+@tangent(np.real_if_close)
+def t_real_if_close(g, ans, a, tol=100):
+    return real_if_close_tangent(g, ans)
+
+
+@tangent(np.nan_to_num)
+def t_nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    return (
+        nan_to_num_tangent(g, x),
+        None,
+        nan_to_num_tangent(g, x, "nan"),
+        nan_to_num_tangent(g, x, "posinf"),
+        nan_to_num_tangent(g, x, "neginf"),
+    )
+
+
+# real-linear (not complex-linear): the same call on the tangent
+linear_tangents(
+    np.conjugate,
+    np.real,
+    np.imag,
+    ("attribute", "imag"),
+    ("method", "conj"),
+    ("method", "conjugate"),
 )

@@ -17,6 +17,7 @@ adjoint asks the operands when it runs (``add_adjoint_left`` ...).
 import operator
 
 from ..runtime import (
+    set_operand_tangent,
     add_adjoint_left,
     add_adjoint_right,
     alias_after,
@@ -335,3 +336,12 @@ def t_alias_after(g, ans, target, changed, alias):
         alias_after(target, g, zero_tangent(alias)),
         alias_after(target, zero_tangent(changed), g),
     )
+
+
+# ``|``, ``&``, ``^`` on sets: each member's tangent from the operand holding it
+def t_set_operator(g, ans, x, y):
+    return set_operand_tangent(g, ans, x, y, True), set_operand_tangent(g, ans, y, x, False)
+
+
+for _operator in (operator.and_, operator.or_, operator.xor):
+    tangent(_operator)(t_set_operator)

@@ -22,6 +22,9 @@ Conventions:
 import numpy as np
 
 from ..runtime import (
+    cumprod_tangent,
+    average_tangent,
+    average_weights_tangent,
     average_adjoint,
     cumprod_adjoint,
     cumsum_adjoint,
@@ -508,3 +511,27 @@ def t_percentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
 @tangent(np.nanpercentile)
 def t_nanpercentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
     return quantile_tangent(g, ans, a, q, axis, method, keepdims, "nanpercentile"), None
+
+
+@tangent(np.cumprod)
+def t_cumprod(g, ans, a, axis=None, dtype=None):
+    return cumprod_tangent(g, a, axis)
+
+
+@tangent(("method", "cumprod"))
+def t_cumprod_method(g, ans, self, axis=None, dtype=None):
+    return cumprod_tangent(g, self, axis)
+
+
+@tangent(np.nancumprod)
+def t_nancumprod(g, ans, a, axis=None, dtype=None):
+    return cumprod_tangent(g, a, axis, nan=True)
+
+
+@tangent(np.average)
+def t_average(g, ans, a, axis=None, weights=None, returned=False, keepdims=False):
+    return (
+        average_tangent(g, ans, a, axis, weights, returned, keepdims),
+        None,
+        average_weights_tangent(g, a, axis, weights, returned, keepdims),
+    )
