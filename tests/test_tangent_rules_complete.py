@@ -19,6 +19,7 @@ import math
 import numpy as np
 import pytest
 from test_coverage2_decompositions import CASES as DECOMPOSITION_CASES
+from test_coverage2_shapes import CASES as SHAPE_CASES
 from test_coverage2_statistics import TABLE as STATISTICS_TABLE
 from test_forward_rules import (
     check_forward_and_reverse_rules_agree,
@@ -185,7 +186,19 @@ def _case_row(case) -> Row:
 
 DECOMPOSITION_ROWS = [_case_row(case) for case in DECOMPOSITION_CASES]
 
-HARNESS_ROWS = [*SCIPY_ROWS, *DECOMPOSITION_ROWS, *FFT_ROWS]
+
+def _shape_case_row(case) -> Row:
+    """A case of the shapes suite (one generator per argument shape) as a row."""
+
+    def generate(rng, shapes):
+        return tuple(case.gen(rng, shape) for shape in shapes)
+
+    return Row(case.primitive, case.fn, case.shapes, generate, case.wrt)
+
+
+SHAPE_ROWS = [_shape_case_row(case) for case in SHAPE_CASES]
+
+HARNESS_ROWS = [*SCIPY_ROWS, *DECOMPOSITION_ROWS, *SHAPE_ROWS, *FFT_ROWS]
 
 
 @pytest.mark.parametrize("row", [pytest.param(r, id=r.name) for r in HARNESS_ROWS])

@@ -157,15 +157,12 @@ def _numpy_operand(value):
 
 def einsum_tangent(g, position: int, subscripts, *operands):
     """The term of operand ``position`` in the tangent of ``np.einsum(subscripts,
-    *operands)`` (multilinear: the same product with that operand's tangent ``g``)."""
-    if not isinstance(subscripts, str):
-        raise ADTransformError(
-            "jvp (forward mode) does not support np.einsum's interleaved form yet: "
-            "write the subscripts as a string"
-        )
-    given = [o for o in operands if o is not None]
-    given[position] = g
-    return np.einsum(subscripts, *given)
+    *operands)`` (multilinear: the same product with that operand's tangent ``g``). In the
+    interleaved form (``np.einsum(A, [0, 1], B, [1, 2])``) the first operand arrives as
+    ``subscripts`` (``position`` -1) and the sublists among the operands."""
+    given = [subscripts, *(o for o in operands if o is not None)]
+    given[position + 1] = g
+    return np.einsum(*given)
 
 
 def cholesky_tangent(g, ans, upper=False):
