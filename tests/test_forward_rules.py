@@ -141,12 +141,28 @@ def test_rules_with_a_tangent_are_counted():
     assert len(covered) >= 100
 
 
-def test_a_primitive_without_tangent_rule_is_refused_by_name():
-    def uses_partition(x):
-        return np.sum(np.partition(x, 1) * np.arange(3.0))
+def scaled_by_three(x):
+    return 3.0 * x
 
-    with pytest.raises(ADTransformError, match=r"numpy\.partition has no tangent rule"):
-        jvp(uses_partition)((np.array([3.0, 1.0, 2.0]),), (np.ones(3),))
+
+def d_scaled_by_three(g, ans, x):
+    return 3.0 * g
+
+
+def test_a_primitive_without_tangent_rule_is_refused_by_name():
+    """Every built-in primitive has a tangent rule (tests/test_tangent_rules_complete.py);
+    a user's primitive registered with an adjoint only is refused by name, never a zero."""
+    from ad_transform.rules.registry import _RULES, _key, register_adjoint
+
+    def uses_it(x):
+        return np.sum(scaled_by_three(x) * np.arange(3.0))
+
+    register_adjoint(scaled_by_three, d_scaled_by_three)
+    try:
+        with pytest.raises(ADTransformError, match=r"scaled_by_three has no tangent rule"):
+            jvp(uses_it)((np.array([3.0, 1.0, 2.0]),), (np.ones(3),))
+    finally:
+        del _RULES[_key(scaled_by_three)]
 
 
 def test_the_harness_can_fail():

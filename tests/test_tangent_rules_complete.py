@@ -395,3 +395,43 @@ def test_arange_tangent_in_start_and_step():
     np.testing.assert_allclose(tangent, 2 * values)
     _, tangent = jvp(arange_of)((0.25, 0.9), (0.0, 1.0))
     np.testing.assert_allclose(tangent, 2 * values * np.arange(values.size))
+
+
+def abs_of_imaginary(z):
+    return abs(z * 1j)
+
+
+def test_complex_values_inside_a_function_are_differentiated_in_forward_mode():
+    # |i z| = |z|: derivative sign(z) (refused before issue 14's tangent rules)
+    assert jvp(abs_of_imaginary, (1.5,), (1.0,)) == (1.5, 1.0)
+    assert jvp(abs_of_imaginary, (-2.0,), (0.5,)) == (2.0, -0.5)
+
+
+def unpacked_items(x):
+    d = {"a": x, "b": np.sin(x)}
+    items = d.items()
+    d["b"] = x * 3.0  # the view sees the new value, so must its tangent
+    total = 0.0
+    for _, v in items:
+        total = total + v
+    return total
+
+
+def test_a_write_after_an_items_view_is_refused_not_stale():
+    from ad_transform import ADTransformError
+
+    with pytest.raises(ADTransformError, match="cannot assign into items of 'd'"):
+        jvp(unpacked_items, (0.4,), (1.0,))
+
+
+def nan_to_num_in_place(x):
+    y = x * 1.0
+    np.nan_to_num(y, copy=False)
+    return np.sum(y)
+
+
+def test_nan_to_num_in_place_is_refused():
+    from ad_transform import ADTransformError
+
+    with pytest.raises(ADTransformError, match="copy=False"):
+        jvp(nan_to_num_in_place, (np.array([1.0, 2.0]),), (np.ones(2),))

@@ -730,11 +730,11 @@ def t_real_if_close(g, ans, a, tol=100):
 @tangent(np.nan_to_num)
 def t_nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
     return (
-        nan_to_num_tangent(g, x),
+        nan_to_num_tangent(g, x, copy),
         None,
-        nan_to_num_tangent(g, x, "nan"),
-        nan_to_num_tangent(g, x, "posinf"),
-        nan_to_num_tangent(g, x, "neginf"),
+        nan_to_num_tangent(g, x, copy, "nan"),
+        nan_to_num_tangent(g, x, copy, "posinf"),
+        nan_to_num_tangent(g, x, copy, "neginf"),
     )
 
 

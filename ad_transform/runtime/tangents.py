@@ -320,9 +320,15 @@ def real_if_close_tangent(t, ans):
     return np.real(t) if not is_complex(ans) else t
 
 
-def nan_to_num_tangent(t, x, replaced=None):
+def nan_to_num_tangent(t, x, copy=True, replaced=None):
     """The term of ``x`` (``replaced`` None) or of a replacement value (``'nan'``,
-    ``'posinf'``, ``'neginf'``) in the tangent of ``np.nan_to_num(x, ...)``."""
+    ``'posinf'``, ``'neginf'``) in the tangent of ``np.nan_to_num(x, ...)``;
+    ``copy=False`` (a change of ``x`` in place) is refused, as by the adjoint."""
+    if copy is False and isinstance(x, np.ndarray):
+        raise ADTransformError(
+            "np.nan_to_num(x, copy=False) changes x in place, which cannot be differentiated "
+            "here; use np.nan_to_num(x) (copy=True)"
+        )
     xa = np.asarray(x)
     if replaced is None:
         d = np.where(np.isfinite(xa), t, 0.0)
@@ -538,10 +544,28 @@ def deepcopy_tangent(t, x):
 
 
 def items_tangent(t, x):
-    """The tangent of ``x.items()`` for a dict ``x``: the pairs ``(0.0, value tangent)``."""
-    if isinstance(t, dict):
-        return [(zero_tangent(key), t[key]) for key in x]
-    return [(zero_tangent(key), zero_tangent(value)) for key, value in x.items()]
+    """The tangent of ``x.items()`` for a dict ``x``: a live view of the pairs ``(0.0,
+    value tangent)`` (it follows later writes to ``x`` and its tangent, as the view does)."""
+    return ItemsTangent(t, x)
+
+
+class ItemsTangent:
+    """The tangent of a dict's ``items()`` view: iterating it gives ``(0.0, t[key])`` for
+    each key of the dict (zeros where the dict's tangent is a zero)."""
+
+    def __init__(self, t, x: dict) -> None:
+        self.t, self.x = t, x
+
+    def __iter__(self):
+        for key, value in self.x.items():
+            tangent = self.t[key] if isinstance(self.t, dict) else zero_tangent(value)
+            yield (zero_tangent(key), tangent)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, position):
+        return list(self)[position]
 
 
 # -- signal and numerical calculus ----------------------------------------------------------
