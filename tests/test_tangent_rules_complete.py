@@ -362,7 +362,9 @@ def average_weighted(a, w):
 def test_average_tangent_in_one_dimensional_weights():
     rng = np.random.default_rng(3)
     a, w = rng.normal(size=(3, 4)), rng.uniform(0.5, 2.0, size=4)
-    _jvp_against_differences(average_weighted, (a, w), (rng.normal(size=(3, 4)), rng.normal(size=4)))
+    _jvp_against_differences(
+        average_weighted, (a, w), (rng.normal(size=(3, 4)), rng.normal(size=4))
+    )
     u, v = rng.normal(size=4), rng.normal(size=3)
     _, tangent = jvp(average_weighted, wrt=1)((a, w), (u,))
     _, pullback = vjp(average_weighted, wrt=1)(a, w)

@@ -18,8 +18,8 @@ silently dropped: ``np.full(shape, v)`` and ``np.full_like(x, v)`` in ``v``,
 import numpy as np
 
 from ..runtime import (
-    arange_tangent,
     arange_adjoint,
+    arange_tangent,
     array_adjoint,
     astype_adjoint,
     astype_tangent,

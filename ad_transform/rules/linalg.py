@@ -29,8 +29,6 @@ import gast
 import numpy as np
 
 from ..runtime import (
-    slogdet_tangent,
-    named_field_tangent,
     Item,
     cholesky_adjoint,
     cholesky_tangent,
@@ -43,9 +41,11 @@ from ..runtime import (
     inner_adjoint_left,
     inner_adjoint_right,
     kron_adjoint,
+    named_field_tangent,
     outer_adjoint_left,
     outer_adjoint_right,
     slogdet_adjoint,
+    slogdet_tangent,
     solve_cotangent,
     solve_matrix_adjoint,
     solve_tangent,

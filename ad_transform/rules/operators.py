@@ -17,7 +17,6 @@ adjoint asks the operands when it runs (``add_adjoint_left`` ...).
 import operator
 
 from ..runtime import (
-    set_operand_tangent,
     add_adjoint_left,
     add_adjoint_right,
     alias_after,
@@ -38,6 +37,7 @@ from ..runtime import (
     scalar_power_adjoint,
     scalar_times_ratio,
     set_operand_adjoint,
+    set_operand_tangent,
     super_of,
     tail_adjoint,
     times,

@@ -22,11 +22,11 @@ Conventions:
 import numpy as np
 
 from ..runtime import (
-    cumprod_tangent,
+    average_adjoint,
     average_tangent,
     average_weights_tangent,
-    average_adjoint,
     cumprod_adjoint,
+    cumprod_tangent,
     cumsum_adjoint,
     diagonal_adjoint,
     expand_reduced,

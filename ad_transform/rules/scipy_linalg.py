@@ -27,24 +27,24 @@ except ``expm``, which takes a stack of matrices.
 import scipy.linalg
 
 from ..runtime import (
+    cho_factor_adjoint,
     cho_factor_tangent,
+    cho_solve_adjoints,
     cho_solve_tangent,
+    det_adjoint_scipy,
+    expm_adjoint,
     expm_tangent,
+    linalg_cholesky_adjoint,
+    linalg_inv_adjoint,
+    linalg_solve_adjoints,
+    logm_adjoint,
     logm_tangent,
     scipy_cholesky_tangent,
     scipy_det_tangent,
     scipy_inv_tangent,
     scipy_solve_tangent,
-    solve_triangular_tangent,
-    cho_factor_adjoint,
-    cho_solve_adjoints,
-    det_adjoint_scipy,
-    expm_adjoint,
-    linalg_cholesky_adjoint,
-    linalg_inv_adjoint,
-    linalg_solve_adjoints,
-    logm_adjoint,
     solve_triangular_adjoints,
+    solve_triangular_tangent,
 )
 from .registry import ARRAY, register_adjoint, tangent
 

@@ -28,8 +28,6 @@ import numpy as np
 import scipy.special
 
 from ..runtime import (
-    logsumexp_tangent,
-    log_softmax_tangent,
     betaln_derivatives,
     digamma_of,
     erfcx_derivative,
@@ -37,7 +35,9 @@ from ..runtime import (
     expit_of,
     log_ndtr_derivative,
     log_softmax_adjoint,
+    log_softmax_tangent,
     logsumexp_adjoints,
+    logsumexp_tangent,
     normal_density,
     over,
     polygamma_of,

@@ -64,8 +64,6 @@ def d_norm_logsf(g, ans, x, loc=0.0, scale=1.0):
     return dx, dloc, dscale
 
 
-
-
 # -- tangents (forward mode): the partial derivatives times each argument's tangent --------
 
 

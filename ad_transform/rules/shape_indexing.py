@@ -20,11 +20,10 @@ import operator
 import numpy as np
 
 from ..runtime import (
-    partition_tangent,
-    concatenator_tangent,
     append_adjoint,
     concatenate_adjoint,
     concatenator_adjoint,
+    concatenator_tangent,
     copy_adjoint,
     diag_adjoint,
     index_adjoint,
@@ -35,6 +34,7 @@ from ..runtime import (
     pad_adjoint,
     pad_value_adjoint,
     partition_adjoint,
+    partition_tangent,
     place_count,
     place_index,
     put_count,

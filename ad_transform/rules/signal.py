@@ -24,19 +24,19 @@ differentiated in their sample points / coefficients. Conventions:
 import numpy as np
 
 from ..runtime import (
-    trapezoid_tangent,
-    polyval_tangent,
-    gradient_tangent,
-    interp_tangent,
-    unwrap_period_tangent,
     convolve_adjoints,
     diff_adjoints,
     gradient_adjoints,
     gradient_spacing_adjoint,
+    gradient_tangent,
     interp_adjoints,
+    interp_tangent,
     polyval_adjoints,
+    polyval_tangent,
     trapezoid_adjoints,
+    trapezoid_tangent,
     unwrap_period_adjoint,
+    unwrap_period_tangent,
 )
 from .registry import ARRAY, adjoint, linear_tangents, register_adjoint, tangent
 
