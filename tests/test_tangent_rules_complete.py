@@ -437,3 +437,68 @@ def test_nan_to_num_in_place_is_refused():
 
     with pytest.raises(ADTransformError, match="copy=False"):
         jvp(nan_to_num_in_place, (np.array([1.0, 2.0]),), (np.ones(2),))
+
+
+# -- the complex-value suite of issue 16, in forward mode ------------------------------------
+
+
+def _complex_suite():
+    import test_coverage2_fft as fft_suite
+
+    pairs = [(f, (fft_suite.A, fft_suite.B)) for f in fft_suite.COMPLEX_FUNCTIONS]
+    single = np.random.default_rng(5).normal(size=8)
+    return pairs + [(f, (single,)) for f in fft_suite.HOLOMORPHIC]
+
+
+@pytest.mark.parametrize("f, args", _complex_suite(), ids=lambda v: getattr(v, "__name__", ""))
+def test_complex_intermediates_in_forward_mode(f, args):
+    """jvp through complex intermediates (every rule complex values may reach): against
+    central differences and, by the dot-product test, against vjp."""
+    rng = np.random.default_rng(16)
+    directions = tuple(rng.normal(size=np.shape(a)) for a in args)
+    _, tangent = _jvp_against_differences(f, args, directions, eps=1e-6, rtol=1e-5)
+    _, pullback = vjp(f, wrt=tuple(range(len(args))))(*args)
+    cotangents = pullback(1.0)
+    cotangents = cotangents if isinstance(cotangents, tuple) else (cotangents,)
+    reverse = sum(float(np.sum(u * c)) for u, c in zip(directions, cotangents, strict=True))
+    assert math.isclose(float(tangent), reverse, rel_tol=1e-9, abs_tol=1e-12)
+
+
+# -- a wrong tangent found while searching for siblings of TangentTuple ---------------------
+
+
+def get_missing_key_with_list_default(x):
+    d = {"b": [x, x * 2.0]}
+    y = d.get("a", [x, x * 3.0])
+    return y[0] + y[1] * 5.0
+
+
+def get_present_key_with_list_default(x):
+    d = {"a": [x, x * 2.0]}
+    y = d.get("a", [x, x * 3.0])
+    return y[0] + y[1] * 5.0
+
+
+def get_tuple_values(x):
+    d = {"a": (x, np.sin(x))}
+    y = d.get("c", (x * x, x))
+    z = d.get("a", (x, x))
+    return y[0] * y[1] + z[1]
+
+
+@pytest.mark.parametrize(
+    "f, expected",
+    [
+        (get_missing_key_with_list_default, lambda x: 16.0),  # x + 15 x
+        (get_present_key_with_list_default, lambda x: 11.0),  # x + 10 x
+        (get_tuple_values, lambda x: 3 * x * x + np.cos(x)),  # x^3 + sin(x)
+    ],
+)
+def test_dict_get_with_container_values_and_a_default(f, expected):
+    """The terms of the dict and of the default were joined (``[0, 0] + [1, 3]``), not added:
+    the tangent was 0 where the default is taken (a silent wrong derivative)."""
+    x = 0.5
+    _, tangent = jvp(f, (x,), (1.0,))
+    assert math.isclose(tangent, expected(x), rel_tol=1e-12)
+    _, pullback = vjp(f)(x)
+    assert math.isclose(tangent, pullback(1.0), rel_tol=1e-12)

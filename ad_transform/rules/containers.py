@@ -47,6 +47,7 @@ from ..runtime import (
     sorted_tangent,
     starred_adjoint,
     starred_parts,
+    summable_zero_tangent,
     tree_leaves_adjoint,
     tree_leaves_like,
     tree_leaves_like_adjoint,
@@ -55,7 +56,6 @@ from ..runtime import (
     tree_structure,
     unpacked,
     values_adjoint,
-    zero_tangent,
     zip_rows,
     zip_rows_adjoint,
 )
@@ -86,7 +86,7 @@ def d_attribute_of(g, ans, x, name):
 
 
 def d_get(g, ans, self, key, default=None):
-    return dict_get_adjoint(g, self, key), None, dict_default_adjoint(g, self, key)
+    return dict_get_adjoint(g, self, key), None, dict_default_adjoint(g, self, key, default)
 
 
 def d_values(g, ans, self):
@@ -264,10 +264,12 @@ def t_zip_rows(g, ans, rows):
 
 @tangent(("method", "get"))
 def t_get(g, ans, self, key, default=None):
+    # the zero terms add to the other term element by element (a list value plus a list
+    # default must not join them)
     return (
-        (g[key] if key in self else zero_tangent(ans)),
+        (g[key] if key in self else summable_zero_tangent(ans)),
         None,
-        (zero_tangent(ans) if key in self else g),
+        (summable_zero_tangent(ans) if key in self else g),
     )
 
 

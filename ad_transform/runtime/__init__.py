@@ -360,6 +360,7 @@ from .tangents import (  # noqa: F401
     stored_tangent,
     sum_start_tangent,
     sum_tangent,
+    summable_zero_tangent,
     summed_elements_tangent,
     tangent_like,
     trapezoid_tangent,

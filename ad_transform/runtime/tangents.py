@@ -51,6 +51,7 @@ __all__ = [
     "sorted_tangent",
     "sum_start_tangent",
     "sum_tangent",
+    "summable_zero_tangent",
     "summed_elements_tangent",
     "tangent_like",
     "trapezoid_tangent",
@@ -489,7 +490,7 @@ def set_operand_tangent(t, ans, x, other, first: bool):
         )
     mine = {id(member): ti for member, ti in zip(x, _elements_tangent(t, x), strict=True)}
     taken = () if first else {id(member) for member in other}
-    return SetTangent(
+    return ElementwiseList(
         mine[id(m)] if id(m) in mine and id(m) not in taken else zero_tangent(m) for m in ans
     )
 
@@ -507,16 +508,34 @@ class TangentTuple(tuple):
     __radd__ = __add__
 
 
-class SetTangent(list):
-    """The tangent of a set (its members' tangents in the set's order) as one operand's
-    term of ``|``, ``&``, ``^``: the terms of both operands add member by member."""
+class ElementwiseList(list):
+    """A list tangent as one argument's term: the terms of several active arguments add
+    element by element (the tangent of a set, its members' in the set's order, as a term
+    of ``|``, ``&``, ``^``; a zero term of ``dict.get``). Python tries this ``__radd__``
+    first on ``list + ElementwiseList``, as it subclasses ``list``."""
 
     def __add__(self, other):
         if isinstance(other, (int, float)) and other == 0:
             return self
-        return SetTangent(a + b for a, b in zip(self, other, strict=True))
+        return ElementwiseList(a + b for a, b in zip(self, other, strict=True))
 
     __radd__ = __add__
+
+
+def summable_zero_tangent(x):
+    """A zero tangent with the structure of ``x`` that, as one argument's term, adds to
+    another term element by element: ``[0.0, 0.0] + [a, b]`` is ``[a, b]``, not a list of
+    four (``ElementwiseList``, ``TangentTuple``); numbers and arrays as ``zero_tangent``."""
+    if isinstance(x, list):
+        return ElementwiseList(zero_tangent(v) for v in x)
+    if isinstance(x, tuple):
+        return TangentTuple(zero_tangent(v) for v in x)
+    if isinstance(x, dict):
+        raise ADTransformError(
+            "jvp (forward mode) does not support dict.get of a dict value with a default "
+            "that has a derivative yet"
+        )
+    return zero_tangent(x)
 
 
 def copy_tangent(t, ans, x):
