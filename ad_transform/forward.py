@@ -122,8 +122,9 @@ class _Forward(_Reverser):
         self.helper_jvp = helper_jvp
         self.tangents: dict[str, str] = dict(tangent_params)
         self.jvps: dict[int, HelperJVP] = {}
-        if analysis.complex_values:
-            raise _refused(analysis, "complex values", analysis.fn.tree)
+        # complex values: ``complex_flows`` (in analyze) allows only the rules written for
+        # them (COMPLEX_RULES), whose tangents are complex-correct too (the holomorphic ones
+        # share the adjoint, the others have their own: abs, angle, real, imag, conj)
         if analysis.inout:
             raise _refused(
                 analysis, "a helper that changes its arguments in place", analysis.fn.tree

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..runtime import (
     arange_adjoint,
+    arange_tangent,
     array_adjoint,
     astype_adjoint,
     astype_tangent,
@@ -159,3 +160,12 @@ def t_linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=
 @tangent(("method", "astype"))
 def t_astype_method(g, ans, self, dtype, order="K", casting="unsafe", subok=True, copy=True):
     return astype_tangent(g, ans)
+
+
+@tangent(np.arange)
+def t_arange(g, ans, start, stop=None, step=None, dtype=None):
+    return (
+        arange_tangent(g, ans, start, stop, step),
+        None,
+        arange_tangent(g, ans, start, stop, step, True),
+    )

@@ -18,7 +18,9 @@ from ..runtime import (
     conversion_adjoint,
     converted_tangent,
     copy_adjoint,
+    copy_tangent,
     deepcopy_adjoint,
+    deepcopy_tangent,
     dict_copy,
     dict_copy_adjoint,
     dict_copy_values_adjoint,
@@ -28,6 +30,7 @@ from ..runtime import (
     extreme_of_adjoint,
     extreme_of_tangent,
     items_adjoint,
+    items_tangent,
     iterated,
     iteration_adjoint,
     joined_list,
@@ -39,9 +42,12 @@ from ..runtime import (
     reversed_list,
     set_adjoint,
     set_of,
+    set_tangent,
     sorted_adjoint,
+    sorted_tangent,
     starred_adjoint,
     starred_parts,
+    summable_zero_tangent,
     tree_leaves_adjoint,
     tree_leaves_like,
     tree_leaves_like_adjoint,
@@ -50,7 +56,6 @@ from ..runtime import (
     tree_structure,
     unpacked,
     values_adjoint,
-    zero_tangent,
     zip_rows,
     zip_rows_adjoint,
 )
@@ -81,7 +86,7 @@ def d_attribute_of(g, ans, x, name):
 
 
 def d_get(g, ans, self, key, default=None):
-    return dict_get_adjoint(g, self, key), None, dict_default_adjoint(g, self, key)
+    return dict_get_adjoint(g, self, key), None, dict_default_adjoint(g, self, key, default)
 
 
 def d_values(g, ans, self):
@@ -259,10 +264,12 @@ def t_zip_rows(g, ans, rows):
 
 @tangent(("method", "get"))
 def t_get(g, ans, self, key, default=None):
+    # the zero terms add to the other term element by element (a list value plus a list
+    # default must not join them)
     return (
-        (g[key] if key in self else zero_tangent(ans)),
+        (g[key] if key in self else summable_zero_tangent(ans)),
         None,
-        (zero_tangent(ans) if key in self else g),
+        (summable_zero_tangent(ans) if key in self else g),
     )
 
 
@@ -277,3 +284,33 @@ def t_min_of(g, ans, x):
 
 
 linear_tangents(("method", "values"))  # d.values(): the tangent dict's values
+
+
+@tangent(builtins.sorted)
+def t_sorted(g, ans, iterable, reverse=False):
+    return sorted_tangent(g, iterable, reverse), None
+
+
+@tangent(builtins.set)
+def t_set(g, ans, iterable=()):
+    return set_tangent(g, ans, iterable)
+
+
+@tangent(builtins.frozenset)
+def t_frozenset(g, ans, iterable=()):
+    return set_tangent(g, ans, iterable)
+
+
+@tangent(copy.copy)
+def t_copy_copy(g, ans, x):
+    return copy_tangent(g, ans, x)
+
+
+@tangent(copy.deepcopy)
+def t_deepcopy(g, ans, x, memo=None):
+    return deepcopy_tangent(g, x), None
+
+
+@tangent(("method", "items"))
+def t_items(g, ans, self):
+    return items_tangent(g, self)

@@ -15,23 +15,38 @@ import numpy as np
 
 from ..runtime import (
     cond_adjoint,
+    cond_tangent,
     eig_adjoint,
+    eig_tangent,
     eigh_adjoint,
+    eigh_tangent,
     eigvals_adjoint,
     eigvalsh_adjoint,
     lstsq_adjoint,
+    lstsq_tangent,
     matrix_norm_adjoint,
+    matrix_norm_tangent,
     matrix_power_adjoint,
+    matrix_power_tangent,
     multi_dot_adjoint,
+    multi_dot_tangent,
     named_field_adjoint,
+    named_field_tangent,
     pinv_adjoint,
+    pinv_tangent,
     qr_adjoint,
+    qr_tangent,
     svd_adjoint,
+    svd_tangent,
+    svdvals_tangent,
     tensorinv_adjoint,
+    tensorinv_tangent,
     tensorsolve_adjoint,
+    tensorsolve_tangent,
     vector_norm_adjoint,
+    vector_norm_tangent,
 )
-from .registry import ARRAY, adjoint, register_nondifferentiable
+from .registry import ARRAY, adjoint, register_nondifferentiable, tangent
 
 
 @adjoint(np.linalg.svd, kind=None, fresh=True)
@@ -145,3 +160,116 @@ if hasattr(np.linalg, "svdvals"):  # NumPy 2
     @adjoint(("attribute", "eigenvectors"), kind=None)
     def d_field_eigenvectors(g, ans, x):
         return named_field_adjoint(g, x, "eigenvectors")
+
+
+# -- tangents (forward mode): the formulas are in runtime/decomposition_tangents.py ----------
+@tangent(np.linalg.svd)
+def t_svd(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return svd_tangent(g, ans, a, full_matrices, compute_uv, hermitian)
+
+
+@tangent(np.linalg.eigh)
+def t_eigh(g, ans, a, UPLO="L"):
+    return eigh_tangent(g, ans, a, UPLO)
+
+
+@tangent(np.linalg.eigvalsh)
+def t_eigvalsh(g, ans, a, UPLO="L"):
+    return eigh_tangent(g, ans, a, UPLO, True)
+
+
+@tangent(np.linalg.qr)
+def t_qr(g, ans, a, mode="reduced"):
+    return qr_tangent(g, ans, a, mode)
+
+
+@tangent(np.linalg.pinv)
+def t_pinv(g, ans, a, rcond=None, hermitian=False, rtol=None):
+    return pinv_tangent(g, ans, a, rcond, hermitian, rtol)
+
+
+@tangent(np.linalg.lstsq)
+def t_lstsq(g, ans, a, b, rcond=None):
+    return lstsq_tangent(g, "a", ans, a, b, rcond), lstsq_tangent(g, "b", ans, a, b, rcond), None
+
+
+@tangent(np.linalg.matrix_power)
+def t_matrix_power(g, ans, a, n):
+    return matrix_power_tangent(g, a, n), None
+
+
+@tangent(np.linalg.eig)
+def t_eig(g, ans, a):
+    return eig_tangent(g, ans, a)
+
+
+@tangent(np.linalg.eigvals)
+def t_eigvals(g, ans, a):
+    return eig_tangent(g, ans, a, True)
+
+
+@tangent(np.linalg.multi_dot)
+def t_multi_dot(g, ans, arrays):
+    return multi_dot_tangent(g, arrays)
+
+
+@tangent(np.linalg.tensorsolve)
+def t_tensorsolve(g, ans, a, b, axes=None):
+    return (
+        tensorsolve_tangent(g, "a", ans, a, b, axes),
+        tensorsolve_tangent(g, "b", ans, a, b, axes),
+        None,
+    )
+
+
+@tangent(np.linalg.tensorinv)
+def t_tensorinv(g, ans, a, ind=2):
+    return tensorinv_tangent(g, ans, a, ind)
+
+
+@tangent(np.linalg.cond)
+def t_cond(g, ans, x, p=None):
+    return cond_tangent(g, ans, x, p)
+
+
+if hasattr(np.linalg, "svdvals"):  # NumPy 2
+
+    @tangent(np.linalg.vector_norm)
+    def t_vector_norm(g, ans, x, axis=None, keepdims=False, ord=2):
+        return vector_norm_tangent(g, ans, x, axis, keepdims, ord)
+
+    @tangent(np.linalg.matrix_norm)
+    def t_matrix_norm(g, ans, x, keepdims=False, ord="fro"):
+        return matrix_norm_tangent(g, ans, x, keepdims, ord)
+
+    @tangent(np.linalg.svdvals)
+    def t_svdvals(g, ans, x):
+        return svdvals_tangent(g, x)
+
+    @tangent(("attribute", "U"))
+    def t_field_u(g, ans, x):
+        return named_field_tangent(g, x, "U")
+
+    @tangent(("attribute", "S"))
+    def t_field_s(g, ans, x):
+        return named_field_tangent(g, x, "S")
+
+    @tangent(("attribute", "Vh"))
+    def t_field_vh(g, ans, x):
+        return named_field_tangent(g, x, "Vh")
+
+    @tangent(("attribute", "Q"))
+    def t_field_q(g, ans, x):
+        return named_field_tangent(g, x, "Q")
+
+    @tangent(("attribute", "R"))
+    def t_field_r(g, ans, x):
+        return named_field_tangent(g, x, "R")
+
+    @tangent(("attribute", "eigenvalues"))
+    def t_field_eigenvalues(g, ans, x):
+        return named_field_tangent(g, x, "eigenvalues")
+
+    @tangent(("attribute", "eigenvectors"))
+    def t_field_eigenvectors(g, ans, x):
+        return named_field_tangent(g, x, "eigenvectors")

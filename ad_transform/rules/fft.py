@@ -22,7 +22,7 @@ from ..runtime import (
     rfft_adjoint,
     rfftn_adjoint,
 )
-from .registry import ARRAY, adjoint
+from .registry import ARRAY, adjoint, linear_tangents
 
 LAST_TWO = (-2, -1)
 
@@ -95,3 +95,22 @@ def d_fftshift(g, ans, x, axes=None):
 @adjoint(np.fft.ifftshift, kind=ARRAY, fresh=True)
 def d_ifftshift(g, ans, x, axes=None):
     return fftshift_adjoint(g, ans, x, axes, inverse=True)
+
+
+# -- tangents (forward mode): every transform and shift is linear in ``a``/``x`` ------------
+linear_tangents(
+    np.fft.fft,
+    np.fft.ifft,
+    np.fft.fft2,
+    np.fft.ifft2,
+    np.fft.fftn,
+    np.fft.ifftn,
+    np.fft.rfft,
+    np.fft.irfft,
+    np.fft.rfft2,
+    np.fft.irfft2,
+    np.fft.rfftn,
+    np.fft.irfftn,
+    np.fft.fftshift,
+    np.fft.ifftshift,
+)

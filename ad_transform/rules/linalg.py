@@ -41,9 +41,11 @@ from ..runtime import (
     inner_adjoint_left,
     inner_adjoint_right,
     kron_adjoint,
+    named_field_tangent,
     outer_adjoint_left,
     outer_adjoint_right,
     slogdet_adjoint,
+    slogdet_tangent,
     solve_cotangent,
     solve_matrix_adjoint,
     solve_tangent,
@@ -218,7 +220,7 @@ def t_einsum(
     optimize=False,
 ):
     return (
-        None,
+        einsum_tangent(g, -1, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
         einsum_tangent(g, 0, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
         einsum_tangent(g, 1, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
         einsum_tangent(g, 2, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
@@ -254,3 +256,15 @@ def t_cholesky(g, ans, a, upper=False):
 
 # products: linear in each factor with the others fixed
 linear_tangents(np.vdot, np.inner, np.tensordot, np.kron, np.cross, separately=True)
+
+
+@tangent(np.linalg.slogdet)
+def t_slogdet(g, ans, a):
+    return slogdet_tangent(g, ans, a)
+
+
+if int(np.__version__.split(".")[0]) >= 2:  # slogdet returns a named tuple
+
+    @tangent(("attribute", "logabsdet"))
+    def t_logabsdet_attribute(g, ans, x):
+        return named_field_tangent(g, x, "logabsdet")

@@ -17,6 +17,8 @@ import numpy as np
 
 from ..runtime import (
     abs_adjoint,
+    abs_tangent,
+    complex_tangent,
     power_derivative,
     safe_log,
     scalar_over,
@@ -381,12 +383,18 @@ diagonal_tangents(
 
 @tangent(builtins.abs)
 def t_abs(g, ans, x):
-    return times(g, np.sign(x))
+    return abs_tangent(g, x)
 
 
 @tangent(builtins.abs, scalar=True)
 def t_abs_scalar(g, ans, x):
-    return g * (float(x > 0) - float(x < 0))
+    # a complex scalar takes the helper: Re(conj(x) g) / |x|
+    return g * (float(x > 0) - float(x < 0)) if type(x) is float else abs_tangent(g, x)
+
+
+@tangent(builtins.complex)
+def t_complex(g, ans, real=0.0, imag=0.0):
+    return complex_tangent(g, False), complex_tangent(g, True)
 
 
 @tangent(builtins.sum)

@@ -44,19 +44,23 @@ import numpy as np
 
 from ..runtime import (
     abs_adjoint,
+    abs_tangent,
     angle_adjoint,
+    angle_tangent,
     clip_weights,
     conjugate_adjoint,
     fmax_weights,
     imag_adjoint,
     logaddexp_share,
     nan_to_num_adjoint,
+    nan_to_num_tangent,
     nondifferentiable_zero,
     over,
     power_derivative,
     quotient,
     real_adjoint,
     real_if_close_adjoint,
+    real_if_close_tangent,
     safe_log,
     scalar_over,
     scalar_times_ratio,
@@ -69,6 +73,7 @@ from . import operators  # noqa: F401  (the operator rules the ufuncs share)
 from .registry import (
     adjoint,
     diagonal_tangents,
+    linear_tangents,
     register_like,
     register_nondifferentiable,
     tangent,
@@ -663,8 +668,9 @@ def t_tanh_scalar(g, ans, x):
 
 
 # Elementwise functions of real values (Jacobians diagonal, their own transposes): the
-# adjoint templates are the tangents. Not the complex ones (``abs`` of a complex value,
-# ``real``, ``imag``, ``angle``, ``conj``): forward mode refuses complex values.
+# adjoint templates are the tangents; under JAX's convention (docs/conventions/complex.md)
+# the holomorphic ones (``g * f'(z)``) are right for complex values too. Not the others
+# (``abs`` of a complex value, ``real``, ``imag``, ``angle``, ``conj``): below.
 diagonal_tangents(
     np.exp2,
     np.expm1,
@@ -689,7 +695,6 @@ diagonal_tangents(
     np.rad2deg,
     np.degrees,
     np.sinc,
-    np.abs,
     np.fabs,
     np.copysign,
     np.float_power,
@@ -705,4 +710,47 @@ diagonal_tangents(
     np.where,
     np.clip,
     ("method", "clip"),
+)
+
+
+# -- tangents of the functions that are not holomorphic on complex values ------------------
+@tangent(np.abs)
+def t_abs(g, ans, x):
+    return abs_tangent(g, x)
+
+
+@tangent(np.abs, scalar=True)
+def t_abs_scalar(g, ans, x):
+    return g * np.sign(x) if type(x) is float else abs_tangent(g, x)
+
+
+@tangent(np.angle)
+def t_angle(g, ans, z, deg=False):
+    return angle_tangent(g, z, deg)
+
+
+@tangent(np.real_if_close)
+def t_real_if_close(g, ans, a, tol=100):
+    return real_if_close_tangent(g, ans)
+
+
+@tangent(np.nan_to_num)
+def t_nan_to_num(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    return (
+        nan_to_num_tangent(g, x, copy),
+        None,
+        nan_to_num_tangent(g, x, copy, "nan"),
+        nan_to_num_tangent(g, x, copy, "posinf"),
+        nan_to_num_tangent(g, x, copy, "neginf"),
+    )
+
+
+# real-linear (not complex-linear): the same call on the tangent
+linear_tangents(
+    np.conjugate,
+    np.real,
+    np.imag,
+    ("attribute", "imag"),
+    ("method", "conj"),
+    ("method", "conjugate"),
 )

@@ -37,6 +37,7 @@ from ..runtime import (
     scalar_power_adjoint,
     scalar_times_ratio,
     set_operand_adjoint,
+    set_operand_tangent,
     super_of,
     tail_adjoint,
     times,
@@ -336,3 +337,12 @@ def t_alias_after(g, ans, target, changed, alias):
         alias_after(target, g, zero_tangent(alias)),
         alias_after(target, zero_tangent(changed), g),
     )
+
+
+# ``|``, ``&``, ``^`` on sets: each member's tangent from the operand holding it
+def t_set_operator(g, ans, x, y):
+    return set_operand_tangent(g, ans, x, y, True), set_operand_tangent(g, ans, y, x, False)
+
+
+for _operator in (operator.and_, operator.or_, operator.xor):
+    tangent(_operator)(t_set_operator)

@@ -23,7 +23,10 @@ import numpy as np
 
 from ..runtime import (
     average_adjoint,
+    average_tangent,
+    average_weights_tangent,
     cumprod_adjoint,
+    cumprod_tangent,
     cumsum_adjoint,
     diagonal_adjoint,
     expand_reduced,
@@ -509,3 +512,27 @@ def t_percentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
 @tangent(np.nanpercentile)
 def t_nanpercentile(g, ans, a, q, axis=None, method="linear", keepdims=False):
     return quantile_tangent(g, ans, a, q, axis, method, keepdims, "nanpercentile"), None
+
+
+@tangent(np.cumprod)
+def t_cumprod(g, ans, a, axis=None, dtype=None):
+    return cumprod_tangent(g, a, axis)
+
+
+@tangent(("method", "cumprod"))
+def t_cumprod_method(g, ans, self, axis=None, dtype=None):
+    return cumprod_tangent(g, self, axis)
+
+
+@tangent(np.nancumprod)
+def t_nancumprod(g, ans, a, axis=None, dtype=None):
+    return cumprod_tangent(g, a, axis, nan=True)
+
+
+@tangent(np.average)
+def t_average(g, ans, a, axis=None, weights=None, returned=False, keepdims=False):
+    return (
+        average_tangent(g, ans, a, axis, weights, returned, keepdims),
+        None,
+        average_weights_tangent(g, a, axis, weights, returned, keepdims),
+    )

@@ -28,16 +28,25 @@ import scipy.linalg
 
 from ..runtime import (
     cho_factor_adjoint,
+    cho_factor_tangent,
     cho_solve_adjoints,
+    cho_solve_tangent,
     det_adjoint_scipy,
     expm_adjoint,
+    expm_tangent,
     linalg_cholesky_adjoint,
     linalg_inv_adjoint,
     linalg_solve_adjoints,
     logm_adjoint,
+    logm_tangent,
+    scipy_cholesky_tangent,
+    scipy_det_tangent,
+    scipy_inv_tangent,
+    scipy_solve_tangent,
     solve_triangular_adjoints,
+    solve_triangular_tangent,
 )
-from .registry import ARRAY, register_adjoint
+from .registry import ARRAY, register_adjoint, tangent
 
 
 def _rule(function_name: str, kind: str | None = ARRAY, fresh: bool = True):
@@ -104,3 +113,63 @@ def d_expm(g, ans, A):
 @_rule("logm")
 def d_logm(g, ans, A):
     return logm_adjoint(g, ans, A)
+
+
+# -- tangents (forward mode): the formulas are in runtime/decomposition_tangents.py ----------
+_linalg = scipy.linalg
+
+
+@tangent(_linalg.solve_triangular)
+def t_solve_triangular(
+    g, ans, a, b, trans=0, lower=False, unit_diagonal=False, *, check_finite=True
+):
+    return (
+        solve_triangular_tangent(g, "a", ans, a, b, trans, lower, unit_diagonal),
+        solve_triangular_tangent(g, "b", ans, a, b, trans, lower, unit_diagonal),
+    )
+
+
+@tangent(_linalg.cholesky)
+def t_cholesky(g, ans, a, lower=False, *, check_finite=True):
+    return scipy_cholesky_tangent(g, ans, lower)
+
+
+@tangent(_linalg.cho_factor)
+def t_cho_factor(g, ans, a, lower=False, *, check_finite=True):
+    return cho_factor_tangent(g, ans, a)
+
+
+@tangent(_linalg.cho_solve)
+def t_cho_solve(g, ans, c_and_lower, b, *, check_finite=True):
+    return (
+        cho_solve_tangent(g, "c", ans, c_and_lower, b),
+        cho_solve_tangent(g, "b", ans, c_and_lower, b),
+    )
+
+
+@tangent(_linalg.solve)
+def t_solve(g, ans, a, b, lower=False, *, check_finite=True, assume_a=None, transposed=False):
+    return (
+        scipy_solve_tangent(g, "a", ans, a, b, lower, assume_a, transposed),
+        scipy_solve_tangent(g, "b", ans, a, b, lower, assume_a, transposed),
+    )
+
+
+@tangent(_linalg.inv)
+def t_inv(g, ans, a, *, check_finite=True, assume_a=None, lower=False):
+    return scipy_inv_tangent(g, ans, a, assume_a, lower)
+
+
+@tangent(_linalg.det)
+def t_det(g, ans, a, *, check_finite=True):
+    return scipy_det_tangent(g, ans, a)
+
+
+@tangent(_linalg.expm)
+def t_expm(g, ans, A):
+    return expm_tangent(g, A)
+
+
+@tangent(_linalg.logm)
+def t_logm(g, ans, A):
+    return logm_tangent(g, A)

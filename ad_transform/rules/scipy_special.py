@@ -35,7 +35,9 @@ from ..runtime import (
     expit_of,
     log_ndtr_derivative,
     log_softmax_adjoint,
+    log_softmax_tangent,
     logsumexp_adjoints,
+    logsumexp_tangent,
     normal_density,
     over,
     polygamma_of,
@@ -44,7 +46,7 @@ from ..runtime import (
     unbroadcast,
     xlogy_derivatives,
 )
-from .registry import register_adjoint
+from .registry import diagonal_tangents, register_adjoint, tangent
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI_OVER_TWO = math.sqrt(math.pi) / 2.0
@@ -200,3 +202,50 @@ def d_erfcx(g, ans, x):
 @_rule("ndtri")
 def d_ndtri(g, ans, x):
     return times(g, _SQRT_2PI * np.exp(0.5 * (ans * ans)))
+
+
+# -- tangents (forward mode) ----------------------------------------------------------------
+# Elementwise functions of real values (and softmax, whose Jacobian diag(s) - s s^T is
+# symmetric): the adjoint template is the tangent (forward mode drops its unbroadcast).
+diagonal_tangents(
+    *(
+        getattr(scipy.special, name)
+        for name in (
+            "expit",
+            "logit",
+            "softmax",
+            "gammaln",
+            "digamma",
+            "polygamma",
+            "betaln",
+            "erf",
+            "erfc",
+            "erfinv",
+            "ndtr",
+            "log_ndtr",
+            "xlogy",
+            "xlog1py",
+            "log_expit",
+            "gamma",
+            "loggamma",
+            "beta",
+            "erfcinv",
+            "erfcx",
+            "ndtri",
+        )
+    )
+)
+
+
+@tangent(scipy.special.logsumexp)
+def t_logsumexp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    return (
+        logsumexp_tangent(g, "a", ans, a, axis, b, keepdims, return_sign),
+        None,
+        logsumexp_tangent(g, "b", ans, a, axis, b, keepdims, return_sign),
+    )
+
+
+@tangent(scipy.special.log_softmax)
+def t_log_softmax(g, ans, x, axis=None):
+    return log_softmax_tangent(g, ans, axis)

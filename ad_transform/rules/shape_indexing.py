@@ -23,6 +23,7 @@ from ..runtime import (
     append_adjoint,
     concatenate_adjoint,
     concatenator_adjoint,
+    concatenator_tangent,
     copy_adjoint,
     diag_adjoint,
     index_adjoint,
@@ -33,6 +34,7 @@ from ..runtime import (
     pad_adjoint,
     pad_value_adjoint,
     partition_adjoint,
+    partition_tangent,
     place_count,
     place_index,
     put_count,
@@ -593,3 +595,21 @@ linear_tangents(
     np.meshgrid,
     np.select,
 )
+
+
+@tangent(np.partition)
+def t_partition(g, ans, a, kth, axis=-1, kind="introselect", order=None):
+    return partition_tangent(g, ans, a, axis)
+
+
+def t_concatenator(g, ans, concatenator, items):
+    return None, concatenator_tangent(g, concatenator, items)
+
+
+tangent(np.r_)(t_concatenator)
+tangent(np.c_)(t_concatenator)
+
+# np.pad is linear in the array and in constant_values jointly, in every mode
+linear_tangents(np.pad, ("attribute", "real"))
+if getattr(np, "row_stack", np.vstack) is not np.vstack:  # NumPy 2: its own function
+    linear_tangents(np.row_stack)

@@ -28,12 +28,17 @@ from ..runtime import (
     diff_adjoints,
     gradient_adjoints,
     gradient_spacing_adjoint,
+    gradient_tangent,
     interp_adjoints,
+    interp_tangent,
     polyval_adjoints,
+    polyval_tangent,
     trapezoid_adjoints,
+    trapezoid_tangent,
     unwrap_period_adjoint,
+    unwrap_period_tangent,
 )
-from .registry import ARRAY, adjoint, linear_tangents, register_adjoint
+from .registry import ARRAY, adjoint, linear_tangents, register_adjoint, tangent
 
 
 # ``np.diff(a, n=0)`` returns ``a`` itself: only a call without ``n`` is known fresh
@@ -98,3 +103,49 @@ def d_unwrap(g, ans, p, discont=None, axis=-1, period=2 * np.pi):
 # -- tangents (forward mode): linear jointly (differences), or in each factor (convolutions)
 linear_tangents(np.diff)
 linear_tangents(np.convolve, np.correlate, separately=True)
+
+
+def t_trapezoid(g, ans, y, x=None, dx=1.0, axis=-1):
+    return (
+        trapezoid_tangent(g, "y", y, x, dx, axis),
+        trapezoid_tangent(g, "x", y, x, dx, axis),
+        trapezoid_tangent(g, "dx", y, x, dx, axis),
+    )
+
+
+for _name in ("trapezoid", "trapz"):
+    if hasattr(np, _name):
+        tangent(getattr(np, _name))(t_trapezoid)
+
+
+@tangent(np.polyval)
+def t_polyval(g, ans, p, x):
+    return polyval_tangent(g, "p", p, x), polyval_tangent(g, "x", p, x)
+
+
+@tangent(np.gradient)
+def t_gradient(g, ans, f, s0=None, s1=None, s2=None, s3=None, axis=None, edge_order=1):
+    spacings = (s0, s1, s2, s3)
+    return (
+        gradient_tangent(g, "f", ans, f, spacings, axis, edge_order),
+        gradient_tangent(g, 0, ans, f, spacings, axis, edge_order),
+        gradient_tangent(g, 1, ans, f, spacings, axis, edge_order),
+        gradient_tangent(g, 2, ans, f, spacings, axis, edge_order),
+        gradient_tangent(g, 3, ans, f, spacings, axis, edge_order),
+    )
+
+
+@tangent(np.interp)
+def t_interp(g, ans, x, xp, fp, left=None, right=None, period=None):
+    return (
+        interp_tangent(g, "x", x, xp, fp, left, right, period),
+        interp_tangent(g, "xp", x, xp, fp, left, right, period),
+        interp_tangent(g, "fp", x, xp, fp, left, right, period),
+        interp_tangent(g, "left", x, xp, fp, left, right, period),
+        interp_tangent(g, "right", x, xp, fp, left, right, period),
+    )
+
+
+@tangent(np.unwrap)
+def t_unwrap(g, ans, p, discont=None, axis=-1, period=2 * np.pi):
+    return g, None, None, unwrap_period_tangent(g, ans, p, period)

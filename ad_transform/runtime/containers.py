@@ -56,10 +56,11 @@ def dict_get_adjoint(g, x, key):
     return KeyItem(key, g) if key in x else DictAdjoint()  # a dict's zero reads keys
 
 
-def dict_default_adjoint(g, x, key):
-    """The adjoint of ``default`` in ``x.get(key, default)``: ``g`` if the key is missing."""
+def dict_default_adjoint(g, x, key, default=None):
+    """The adjoint of ``default`` in ``x.get(key, default)``: ``g`` if the key is missing,
+    else zeros shaped like ``default`` (a list default's elements are read from it)."""
     dict_receiver(x, "get")
-    return 0.0 if key in x else g
+    return zeros_like(default) if key in x else g
 
 
 class NO_ITEM:

@@ -424,9 +424,10 @@ def det_adjoint_scipy(g, ans, a):
 # -- scipy.stats.norm ---------------------------------------------------------------------
 
 
-def norm_adjoints(which: str, g, ans, x, loc, scale):
-    """``(d x, d loc, d scale)`` of ``scipy.stats.norm.<which>(x, loc, scale)`` for
-    ``which`` in ``logpdf``, ``pdf``, ``cdf``, ``logcdf``, ``sf``, ``logsf``.
+def norm_partials(which: str, ans, x, loc, scale):
+    """The partial derivatives ``(d/dx, d/dloc, d/dscale)`` of
+    ``scipy.stats.norm.<which>(x, loc, scale)`` for ``which`` in ``logpdf``, ``pdf``,
+    ``cdf``, ``logcdf``, ``sf``, ``logsf``, broadcast to the result's shape.
 
     With ``z = (x - loc) / scale`` and ``f`` the function of ``z``, ``d x = f'(z) / s``,
     ``d loc = -d x``, ``d scale = -z d x`` (plus ``-1/scale`` times ``ans``'s own
@@ -435,7 +436,6 @@ def norm_adjoints(which: str, g, ans, x, loc, scale):
     from scipy.special import log_ndtr
 
     xa, la, sa = (np.asarray(v) for v in (x, loc, scale))
-    dtype = _float_dtype_of(xa, la, sa)
     z = (xa - la) / sa
     if which == "logpdf":
         dz, extra = -z, -1.0
@@ -450,9 +450,19 @@ def norm_adjoints(which: str, g, ans, x, loc, scale):
     else:  # logsf(z) = log_ndtr(-z)
         dz, extra = -log_ndtr_derivative(-z, log_ndtr(-z)), 0.0
     shape = np.broadcast_shapes(xa.shape, la.shape, sa.shape)
-    gz = np.broadcast_to(g, shape) * dz / sa
-    d_scale = -gz * z + np.broadcast_to(g, shape) * extra / sa
-    parts = (gz, -gz, d_scale)
+    d_x = np.broadcast_to(dz / sa, shape)
+    return d_x, -d_x, -d_x * z + np.broadcast_to(extra / sa, shape)
+
+
+def norm_adjoints(which: str, g, ans, x, loc, scale):
+    """``(d x, d loc, d scale)`` of ``scipy.stats.norm.<which>(x, loc, scale)``: ``g``
+    times the partial derivatives (``norm_partials``), each summed back to its argument's
+    shape."""
+    xa, la, sa = (np.asarray(v) for v in (x, loc, scale))
+    dtype = _float_dtype_of(xa, la, sa)
+    shape = np.broadcast_shapes(xa.shape, la.shape, sa.shape)
+    gb = np.broadcast_to(g, shape)
+    parts = [gb * d for d in norm_partials(which, ans, x, loc, scale)]
     return tuple(
         _as_input_kind(unbroadcast(np.asarray(p, dtype=dtype), np.asarray(v)), v)
         for p, v in zip(parts, (x, loc, scale))

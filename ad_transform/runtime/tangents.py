@@ -13,23 +13,49 @@ from ..errors import ADTransformError
 from .values import _float_dtype
 
 __all__ = [
+    "abs_tangent",
+    "angle_tangent",
+    "arange_tangent",
     "astype_tangent",
+    "average_tangent",
+    "average_weights_tangent",
     "cholesky_tangent",
+    "complex_tangent",
+    "concatenator_tangent",
     "converted_tangent",
+    "copy_tangent",
+    "cumprod_tangent",
+    "deepcopy_tangent",
     "einsum_tangent",
     "extreme_of_tangent",
     "fresh_tangent",
+    "gradient_tangent",
+    "interp_tangent",
+    "items_tangent",
+    "log_softmax_tangent",
+    "logsumexp_tangent",
+    "nan_to_num_tangent",
+    "norm_tangent",
     "pad_tangent",
+    "partition_tangent",
+    "polyval_tangent",
     "product_tangent",
     "quantile_tangent",
+    "real_if_close_tangent",
     "reduced_tangent",
+    "set_operand_tangent",
+    "set_tangent",
     "solve_tangent",
     "solve_tangent_b",
     "sort_tangent",
+    "sorted_tangent",
     "sum_start_tangent",
     "sum_tangent",
+    "summable_zero_tangent",
     "summed_elements_tangent",
     "tangent_like",
+    "trapezoid_tangent",
+    "unwrap_period_tangent",
     "zero_tangent",
 ]
 
@@ -132,15 +158,12 @@ def _numpy_operand(value):
 
 def einsum_tangent(g, position: int, subscripts, *operands):
     """The term of operand ``position`` in the tangent of ``np.einsum(subscripts,
-    *operands)`` (multilinear: the same product with that operand's tangent ``g``)."""
-    if not isinstance(subscripts, str):
-        raise ADTransformError(
-            "jvp (forward mode) does not support np.einsum's interleaved form yet: "
-            "write the subscripts as a string"
-        )
-    given = [o for o in operands if o is not None]
-    given[position] = g
-    return np.einsum(subscripts, *given)
+    *operands)`` (multilinear: the same product with that operand's tangent ``g``). In the
+    interleaved form (``np.einsum(A, [0, 1], B, [1, 2])``) the first operand arrives as
+    ``subscripts`` (``position`` -1) and the sublists among the operands."""
+    given = [subscripts, *(o for o in operands if o is not None)]
+    given[position + 1] = g
+    return np.einsum(*given)
 
 
 def cholesky_tangent(g, ans, upper=False):
@@ -258,3 +281,477 @@ def sum_start_tangent(t, start):
             "derivative yet"
         )
     return t
+
+
+# -- issue 14: tangents of the remaining primitives (forward mode) --------------------------
+
+
+def abs_tangent(t, z):
+    """The tangent of ``abs(z)``: ``Re(conj(z) t) / |z|`` for complex ``z`` (0 at ``z ==
+    0``, the subgradient the adjoint uses), ``sign(z) t`` for real ``z``."""
+    from .complex_values import is_complex
+    from .elementwise import times
+
+    if not is_complex(z):
+        return times(t, np.sign(z))
+    r = np.abs(z)
+    unit = np.conjugate(z) / np.where(r == 0, 1.0, r)
+    return np.real(times(t, unit[()]))
+
+
+def angle_tangent(t, z, deg=False):
+    """The tangent of ``np.angle(z, deg)``: ``Im(conj(z) t) / |z|**2`` (0 at ``z == 0``);
+    0 for a real ``z`` (its angle is piecewise constant)."""
+    from .complex_values import is_complex
+    from .elementwise import times
+
+    if not is_complex(z):
+        return zero_tangent(np.angle(z))
+    r2 = np.abs(z) ** 2
+    d = np.conjugate(z) / np.where(r2 == 0, 1.0, r2)
+    if deg:
+        d = d * (180.0 / np.pi)
+    return np.imag(times(t, d[()]))
+
+
+def real_if_close_tangent(t, ans):
+    """The tangent of ``np.real_if_close(a)``: its real part where the result is real."""
+    from .complex_values import is_complex
+
+    return np.real(t) if not is_complex(ans) else t
+
+
+def nan_to_num_tangent(t, x, copy=True, replaced=None):
+    """The term of ``x`` (``replaced`` None) or of a replacement value (``'nan'``,
+    ``'posinf'``, ``'neginf'``) in the tangent of ``np.nan_to_num(x, ...)``;
+    ``copy=False`` (a change of ``x`` in place) is refused, as by the adjoint."""
+    if copy is False and isinstance(x, np.ndarray):
+        raise ADTransformError(
+            "np.nan_to_num(x, copy=False) changes x in place, which cannot be differentiated "
+            "here; use np.nan_to_num(x) (copy=True)"
+        )
+    xa = np.asarray(x)
+    if replaced is None:
+        d = np.where(np.isfinite(xa), t, 0.0)
+    else:
+        test = {"nan": np.isnan, "posinf": np.isposinf, "neginf": np.isneginf}[replaced]
+        d = np.where(test(xa), t, 0.0)
+    return d if isinstance(x, np.ndarray) else d[()]
+
+
+def complex_tangent(t, imaginary: bool):
+    """The term of ``real`` (or, ``imaginary``, of ``imag``) in the tangent of
+    ``complex(real, imag)``."""
+    return 1j * t if imaginary else t + 0j
+
+
+def cumprod_tangent(t, x, axis=None, nan=False):
+    """The tangent of ``np.cumprod(x, axis)`` (``nan``: ``np.nancumprod``, NaNs counted as
+    1 with tangent 0): ``dy_k = sum_{j <= k} t_j prod_{i <= k, i != j} x_i``, exact where
+    ``x`` has zeros (the recurrence ``dy_k = x_k dy_{k-1} + t_k y_{k-1}``)."""
+    xa = np.asarray(x)
+    ta = np.broadcast_to(np.asarray(t), xa.shape)
+    if nan:
+        ta = np.where(np.isnan(xa), 0.0, ta)
+        xa = np.where(np.isnan(xa), 1.0, xa)
+    if axis is None:
+        xa, ta, axis = np.ravel(xa), np.ravel(ta), 0
+    xm = np.moveaxis(xa, axis, -1)
+    tm = np.moveaxis(ta, axis, -1)
+    dtype = np.result_type(xm, tm, np.float64 if xm.dtype.kind in "biu" else xm.dtype)
+    ym = np.cumprod(xm, axis=-1)
+    d = np.zeros(xm.shape, dtype=dtype)
+    previous_y = np.ones(xm.shape[:-1], dtype=dtype)
+    previous_d = np.zeros(xm.shape[:-1], dtype=dtype)
+    for k in range(xm.shape[-1]):
+        previous_d = xm[..., k] * previous_d + tm[..., k] * previous_y
+        d[..., k] = previous_d
+        previous_y = ym[..., k]
+    return np.moveaxis(d, -1, axis)
+
+
+def average_weights_tangent(t, a, axis=None, weights=None, returned=False, keepdims=False):
+    """The term of ``weights`` in the tangent of ``np.average(a, axis, weights)``:
+    ``sum(t_w (a - avg)) / sum(w)`` (1-D weights along ``axis`` broadcast)."""
+    if returned:
+        raise ADTransformError("np.average(..., returned=True) is not differentiable")
+    a = np.asarray(a)
+    axes = tuple(range(a.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(a.ndim, 1))
+    w = np.asarray(weights)
+    tw = np.broadcast_to(np.asarray(t), w.shape)
+    if w.shape != a.shape:  # 1-D weights along one axis
+        along = [w.size if i == axes[0] else 1 for i in range(a.ndim)]
+        w, tw = np.reshape(w, along), np.reshape(tw, along)
+    w = np.broadcast_to(w, a.shape)
+    total = np.sum(w, axis=axes, keepdims=True)
+    avg = np.sum(w * a, axis=axes, keepdims=True) / total
+    d = np.sum(tw * (a - avg), axis=axes, keepdims=True) / total
+    return d if keepdims else np.reshape(d, np.shape(np.sum(a, axis=axes)))
+
+
+def average_tangent(t, ans, a, axis=None, weights=None, returned=False, keepdims=False):
+    """The term of ``a`` in the tangent of ``np.average``: ``sum(w t) / sum(w)``."""
+    from .reductions import average_adjoint
+
+    if returned:
+        raise ADTransformError("np.average(..., returned=True) is not differentiable")
+    partials, _ = average_adjoint(np.ones_like(ans), ans, a, axis, weights, keepdims)
+    axes = None if axis is None else axis
+    return reduced_tangent(t, partials, axes, keepdims)
+
+
+def partition_tangent(t, ans, a, axis=-1):
+    """The tangent of ``np.partition(a, kth, axis)``: ``t`` in the order the elements of
+    ``a`` took (the permutation the adjoint sends back)."""
+    from .shape_indexing import gather_permutation
+
+    aa = np.asarray(a)
+    ta = np.broadcast_to(np.asarray(t), aa.shape)
+    if axis is None:
+        aa, ta, axis = np.ravel(aa), np.ravel(ta), 0
+    return np.take_along_axis(ta, gather_permutation(aa, ans, axis), axis=axis)
+
+
+def concatenator_tangent(t, concatenator, items):
+    """The tangent of ``np.r_[items]``/``np.c_[items]``: the same concatenation of the
+    items' tangents (zeros of an item's shape for a zero tangent, a slice or a number
+    without derivative); directive strings are kept."""
+    if not isinstance(items, tuple):
+        return concatenator[_item_tangent(t, items)]
+    tangents = [0.0] * len(items) if _is_plain_zero(t) else list(t)
+    return concatenator[
+        tuple(
+            item if isinstance(item, str) else _item_tangent(ti, item)
+            for ti, item in zip(tangents, items, strict=True)
+        )
+    ]
+
+
+def _is_plain_zero(t) -> bool:
+    return isinstance(t, (int, float)) and t == 0
+
+
+def _item_tangent(t, item):
+    """One item's tangent in ``np.r_``/``np.c_``: shaped like the block the item gives."""
+    if isinstance(item, slice):
+        return np.zeros(np.shape(np.r_[item]))
+    if _is_plain_zero(t) and np.ndim(item) != 0:
+        return np.zeros(np.shape(item))
+    return t
+
+
+def arange_tangent(t, ans, start, stop=None, step=None, of_step=False):
+    """The term of ``start`` (or ``step``) in the tangent of ``np.arange(start, stop,
+    step)``, whose values are ``start + i step``: ``t`` (``i t``); zero for
+    ``np.arange(n)`` (``stop`` alone) and for an integer result."""
+    ans = np.asarray(ans)
+    if stop is None or ans.dtype.kind not in "fc":
+        return np.zeros(ans.shape)
+    return np.arange(ans.shape[0]) * t if of_step else np.broadcast_to(t, ans.shape) + 0.0
+
+
+def sorted_tangent(t, x, reverse=False):
+    """The tangent of ``sorted(x, reverse)``: the elements' tangents in the order Python's
+    stable sort chose."""
+    values = list(x)
+    order = sorted(range(len(values)), key=values.__getitem__, reverse=reverse)
+    elements = list(_elements_tangent(t, x))
+    return [elements[k] for k in order]
+
+
+def set_tangent(t, ans, iterable):
+    """The tangent of ``set(iterable)``: a list of the members' tangents in the set's
+    order (as the adjoint represents a set's), each that of the first equal element (a set
+    keeps the first it is given)."""
+    values = list(iterable)
+    elements = list(_elements_tangent(t, iterable))
+    members = []
+    for member in ans:
+        first = next((k for k, v in enumerate(values) if v is member or v == member), None)
+        if first is None:
+            raise ADTransformError(
+                "cannot differentiate a set of differentiated values changed in place after "
+                "it was made (add, |=, ...): make a new set instead"
+            )
+        members.append(elements[first])
+    return members
+
+
+def set_operand_tangent(t, ans, x, other, first: bool):
+    """The term of the operand ``x`` of ``|``, ``&``, ``^`` in the tangent of the result:
+    on sets, each member's tangent comes from the operand holding that object (the left
+    one if both do), as the adjoint sends it back; on anything else no derivative."""
+    if not isinstance(x, (set, frozenset)):
+        return zero_tangent(ans)
+    if ans is x or ans is other:
+        raise ADTransformError(
+            "cannot differentiate an in-place operator ('|=', '&=', '^=') on a set of "
+            "differentiated values: write 's = s | t'"
+        )
+    mine = {id(member): ti for member, ti in zip(x, _elements_tangent(t, x), strict=True)}
+    taken = () if first else {id(member) for member in other}
+    return ElementwiseList(
+        mine[id(m)] if id(m) in mine and id(m) not in taken else zero_tangent(m) for m in ans
+    )
+
+
+class TangentTuple(tuple):
+    """The tangent of a rule's tuple result (``svd``, ``lstsq``, ``np.gradient`` over
+    several axes) as one argument's term: the terms of several active arguments add
+    element by element (a plain tuple's ``+`` would join them)."""
+
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        return TangentTuple(a + b for a, b in zip(self, other, strict=True))
+
+    __radd__ = __add__
+
+
+class ElementwiseList(list):
+    """A list tangent as one argument's term: the terms of several active arguments add
+    element by element (the tangent of a set, its members' in the set's order, as a term
+    of ``|``, ``&``, ``^``; a zero term of ``dict.get``). Python tries this ``__radd__``
+    first on ``list + ElementwiseList``, as it subclasses ``list``."""
+
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        return ElementwiseList(a + b for a, b in zip(self, other, strict=True))
+
+    __radd__ = __add__
+
+
+def summable_zero_tangent(x):
+    """A zero tangent with the structure of ``x`` that, as one argument's term, adds to
+    another term element by element: ``[0.0, 0.0] + [a, b]`` is ``[a, b]``, not a list of
+    four (``ElementwiseList``, ``TangentTuple``); numbers and arrays as ``zero_tangent``."""
+    if isinstance(x, list):
+        return ElementwiseList(zero_tangent(v) for v in x)
+    if isinstance(x, tuple):
+        return TangentTuple(zero_tangent(v) for v in x)
+    if isinstance(x, dict):
+        raise ADTransformError(
+            "jvp (forward mode) does not support dict.get of a dict value with a default "
+            "that has a derivative yet"
+        )
+    return zero_tangent(x)
+
+
+def copy_tangent(t, ans, x):
+    """The tangent of ``copy.copy(x)``: a copy of ``t``; for a set, the members' tangents
+    in the copy's order."""
+    import copy
+
+    if isinstance(x, (set, frozenset)):
+        mine = {id(member): ti for member, ti in zip(x, _elements_tangent(t, x), strict=True)}
+        return [mine[id(member)] for member in ans]
+    return copy.copy(t)
+
+
+def deepcopy_tangent(t, x):
+    """The tangent of ``copy.deepcopy(x)``: a deep copy of ``t`` (a set's copy holds new
+    members, which cannot be matched to ``x``'s: refused, as by the adjoint)."""
+    import copy
+
+    if isinstance(x, (set, frozenset)):
+        raise ADTransformError(
+            "cannot differentiate copy.deepcopy of a set of differentiated values: write "
+            "set(x) or x.copy()"
+        )
+    return copy.deepcopy(t)
+
+
+def items_tangent(t, x):
+    """The tangent of ``x.items()`` for a dict ``x``: a live view of the pairs ``(0.0,
+    value tangent)`` (it follows later writes to ``x`` and its tangent, as the view does)."""
+    return ItemsTangent(t, x)
+
+
+class ItemsTangent:
+    """The tangent of a dict's ``items()`` view: iterating it gives ``(0.0, t[key])`` for
+    each key of the dict (zeros where the dict's tangent is a zero)."""
+
+    def __init__(self, t, x: dict) -> None:
+        self.t, self.x = t, x
+
+    def __iter__(self):
+        for key, value in self.x.items():
+            tangent = self.t[key] if isinstance(self.t, dict) else zero_tangent(value)
+            yield (zero_tangent(key), tangent)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, position):
+        return list(self)[position]
+
+
+# -- signal and numerical calculus ----------------------------------------------------------
+
+
+def trapezoid_tangent(t, which: str, y, x=None, dx=1.0, axis=-1):
+    """The term of ``y``, ``x`` or ``dx`` (``which``) in the tangent of
+    ``np.trapezoid(y, x, dx, axis) = sum_i h_i m_i`` (steps ``h``, means ``m`` of
+    neighbouring ``y``): ``trapezoid(t, x, dx)``, ``sum_i diff(t)_i m_i``, ``t sum_i m_i``."""
+    from .signal import _along
+
+    y = np.asarray(y)
+    axis = axis % y.ndim
+    if which == "y":
+        t = np.broadcast_to(t, y.shape)
+        return _trapezoid(t, x=x, dx=dx, axis=axis)
+    n = y.shape[axis]
+    means = (_along(y, axis, 1, n) + _along(y, axis, 0, n - 1)) / 2
+    if which == "dx":
+        return np.sum(means, axis=axis) * t
+    tx = np.broadcast_to(np.asarray(t), np.shape(x))
+    if tx.ndim == 1:
+        tx = np.reshape(tx, [-1 if i == axis else 1 for i in range(y.ndim)])
+    return np.sum(means * np.diff(tx, axis=axis), axis=axis)
+
+
+def _trapezoid(y, x=None, dx=1.0, axis=-1):
+    function = getattr(np, "trapezoid", None) or np.trapz
+    return function(y, x=x, dx=dx, axis=axis)
+
+
+def polyval_tangent(t, which: str, p, x):
+    """The term of ``p`` (``polyval(t, x)``) or ``x`` (``p'(x) t``) in the tangent of
+    ``np.polyval(p, x)``."""
+    if which == "p":
+        return np.polyval(np.broadcast_to(t, np.shape(p)), x)
+    coefficients = np.asarray(p)
+    count = coefficients.shape[0]
+    slope = np.zeros(())
+    for k in range(count - 1):  # Horner's rule on the derivative polynomial
+        slope = slope * x + (count - 1 - k) * coefficients[k]
+    from .elementwise import times
+
+    return times(t, slope)
+
+
+_GRADIENT_STEP = 1e-30
+
+
+def gradient_tangent(t, which, ans, f, spacings, axis=None, edge_order=1):
+    """The term of ``f`` (``which == 'f'``) or of the ``which``-th spacing argument in the
+    tangent of ``np.gradient(f, *spacings, axis, edge_order)``.
+
+    Linear in ``f``: the same call on ``t``. A scalar spacing ``h`` divides its axis's
+    result: ``-ans t / h``. An array of coordinates enters the stencil's weights
+    (rational functions of them): their directional derivative by the complex step
+    (Squire and Trapp 1998), exact to rounding.
+    """
+    given = [s for s in spacings if s is not None]
+    fa = np.asarray(f)
+    axes = tuple(range(fa.ndim)) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
+    single = len(axes) == 1
+    options = {"axis": axis, "edge_order": edge_order}
+    if which == "f":
+        out = np.gradient(np.broadcast_to(t, fa.shape) + 0.0, *given, **options)
+        return out if single else TangentTuple(out)
+    answers = [ans] if single else list(ans)
+    k = which
+    if len(given) == 1 and np.ndim(given[0]) == 0:
+        terms = [-a * t / given[0] for a in answers]  # one spacing for every axis
+    else:
+        terms = [zero_tangent(a) for a in answers]
+        if np.ndim(given[k]) == 0:
+            terms[k] = -answers[k] * t / given[k]
+        else:
+            stepped = list(given)
+            stepped[k] = np.asarray(given[k], dtype=np.float64) + 1j * _GRADIENT_STEP * t
+            out = np.gradient(fa.astype(np.complex128), *stepped, **options)
+            outs = [out] if single else list(out)
+            terms[k] = outs[k].imag / _GRADIENT_STEP
+    return terms[0] if single else TangentTuple(terms)
+
+
+def interp_tangent(t, which: str, x, xp, fp, left=None, right=None, period=None):
+    """The term of ``x``, ``xp``, ``fp``, ``left`` or ``right`` (``which``) in the tangent
+    of ``np.interp``: inside ``[xp_0, xp_-1]`` on the interval ``j`` NumPy's lookup picks
+    (``t = (x - xp_j) / h``, slope ``s``): ``s dx``, ``-s ((1 - t) dxp_j + t dxp_{j+1})``,
+    ``(1 - t) dfp_j + t dfp_{j+1}``; outside, ``left``/``right`` (or the end values)."""
+    if period is not None:
+        raise ADTransformError("np.interp(..., period=...) is not differentiable here")
+    xa, xpa, fpa = np.asarray(x), np.asarray(xp), np.asarray(fp)
+    xs = xa.ravel()
+    count = xpa.shape[0]
+    j = np.clip(np.searchsorted(xpa, xs, side="right") - 1, 0, max(count - 2, 0))
+    below, above = xs < xpa[0], xs > xpa[-1]
+    inside = ~(below | above)
+    if count > 1:
+        h = xpa[j + 1] - xpa[j]
+        safe = np.where(h == 0, 1, h)
+        weight = np.where(inside, (xs - xpa[j]) / safe, 0)
+        slope = np.where(h == 0, 0, (fpa[j + 1] - fpa[j]) / safe)
+        after = j + 1
+    else:
+        weight, slope, after = np.zeros(xs.shape), np.zeros(xs.shape), j
+    if which == "x":
+        d = np.where(inside, np.broadcast_to(t, xa.shape).ravel() * slope, 0.0)
+    elif which in ("xp", "fp"):
+        tp = np.broadcast_to(np.asarray(t), (count,))
+        along = (1 - weight) * tp[j] + weight * tp[after]
+        if which == "xp":
+            d = np.where(inside, -slope * along, 0.0)
+        else:
+            d = np.where(inside, along, 0.0)
+            if left is None:
+                d = np.where(below, tp[0], d)
+            if right is None:
+                d = np.where(above, tp[-1], d)
+    else:
+        d = np.where(below if which == "left" else above, t, 0.0)
+    d = np.reshape(d, xa.shape)
+    return d if isinstance(x, np.ndarray) else d[()]
+
+
+def unwrap_period_tangent(t, ans, p, period):
+    """The term of ``period`` in the tangent of ``np.unwrap``: the result adds ``k period``
+    to ``p`` with piecewise-constant integers ``k``: ``k t``."""
+    return np.rint((np.asarray(ans) - np.asarray(p)) / period) * t
+
+
+# -- SciPy ---------------------------------------------------------------------------------
+
+
+def logsumexp_tangent(t, which: str, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    """The term of ``a`` or ``b`` (``which``) in the tangent of ``scipy.special.logsumexp``:
+    with the weights ``w = s exp(a - ans)`` (``s`` the sign), ``sum(b w t_a)`` and
+    ``sum(w t_b)`` over ``axis``; with ``return_sign`` the pair ``(tangent, 0)``."""
+    from .scipy import _kept, _positive_axes
+
+    value, sign = ans if return_sign else (ans, 1.0)
+    a_arr = np.asarray(a)
+    shape = a_arr.shape if b is None else np.broadcast_shapes(a_arr.shape, np.shape(b))
+    axes = _positive_axes(axis, len(shape))
+    with np.errstate(invalid="ignore", over="ignore"):
+        weights = np.exp(a_arr - _kept(value, axes, keepdims))
+    if return_sign:
+        weights = weights * _kept(sign, axes, keepdims)
+    t = np.broadcast_to(t, shape)
+    if which == "a" and b is not None:
+        b_arr = np.broadcast_to(np.asarray(b), shape)
+        with np.errstate(invalid="ignore"):
+            weights = np.where(b_arr != 0, weights * b_arr, 0.0)
+    d = np.sum(np.broadcast_to(weights, shape) * t, axis=axes, keepdims=keepdims)
+    d = d if np.ndim(value) else d[()]
+    return TangentTuple((d, zero_tangent(sign))) if return_sign else d
+
+
+def log_softmax_tangent(t, ans, axis=None):
+    """The tangent of ``scipy.special.log_softmax(x, axis)``: ``t - sum(softmax t)``."""
+    return t - np.sum(np.exp(ans) * t, axis=axis, keepdims=True)
+
+
+def norm_tangent(which: str, t, position: int, ans, x, loc, scale):
+    """The term of argument ``position`` (0 ``x``, 1 ``loc``, 2 ``scale``) in the tangent of
+    ``scipy.stats.norm.<which>(x, loc, scale)``: the partial derivative (that of the
+    adjoint, ``runtime.scipy.norm_partials``) times ``t``, shaped like the result."""
+    from .scipy import norm_partials
+
+    partial = norm_partials(which, ans, x, loc, scale)[position]
+    d = np.broadcast_to(partial, np.shape(ans)) * t
+    return d if isinstance(ans, np.ndarray) else d[()]
