@@ -5,6 +5,7 @@ scalar templates, and the weights of ties, ``clip`` and ``fmax``.
 
 from __future__ import annotations
 
+import cmath
 import math
 
 import numpy as np
@@ -82,6 +83,8 @@ def logaddexp_share(x, y):
 
 def _finite_number(d) -> bool:
     """Whether the scalar ``d`` (real or complex) is finite."""
+    if isinstance(d, complex):  # NumPy's complex scalars too (math would drop the imaginary part)
+        return cmath.isfinite(d)
     try:
         return math.isfinite(d)
     except TypeError:  # a complex number
