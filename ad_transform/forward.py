@@ -22,6 +22,7 @@ import weakref
 from dataclasses import dataclass, field
 
 import gast
+import numpy as np
 
 from . import runtime
 from .analyze import (
@@ -41,6 +42,7 @@ from .analyze import (
     analyze,
 )
 from .callables import code_name
+from .dispatch import is_dynamic
 from .emit import FunctionText, expression_source, parameters_source
 from .errors import ADTransformError
 from .nodes import clone, name_ids
@@ -63,6 +65,7 @@ from .rules.registry import (
     REPEAT_LEFT,
     REPEAT_RIGHT,
     SCALAR,
+    SEQUENCE,
     UNKNOWN,
 )
 
@@ -326,7 +329,7 @@ class _Forward(_Reverser):
             return
         if template is None:
             raise self.fn.parsed.error(
-                f"jvp (forward mode): {rule.name} has no tangent rule yet "
+                f"jvp (forward mode): {_user_name(rule)} has no tangent rule yet "
                 "(rules/: declare one with @tangent beside its adjoint)",
                 op.value,
             )
@@ -340,12 +343,15 @@ class _Forward(_Reverser):
         if _is_array_method(op) and self.analysis.kind_of(op.inputs[params[0]]) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
+        tangents = {p: name_node(self.tangent_name(op.inputs[p].id)) for p in op.active_inputs}
+        if _converts_lists(rule):
+            self.lists_as_arrays(op, inputs, tangents)
         terms = []
         for param in op.active_inputs:
             instance = template.instantiate(
                 [param],
                 inputs,
-                name_node(self.tangent_name(op.inputs[param].id)),
+                tangents[param],
                 name_node(op.target),
                 self.bindings.reference,
                 self.names.numbered,
@@ -355,7 +361,7 @@ class _Forward(_Reverser):
             terms.append(
                 _without_unit_factors(_drop_unbroadcast(instance.outputs[param], self.bindings))
             )
-        total = _sum_of(terms)
+        total = self.dtype_checked(op, _sum_of(terms))
         if not all_scalar and rule.kind == "elementwise" and self.broadcasts(op):
             helper = self.bindings.reference("tangent_like", runtime.tangent_like)
             total = gast.Call(
@@ -369,6 +375,24 @@ class _Forward(_Reverser):
             helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
             total = gast.Call(func=name_node(helper), args=[total], keywords=[])
         self.bind_tangent(op, total)
+
+    def lists_as_arrays(self, op: Op, inputs: dict, tangents: dict) -> None:
+        """The list and tuple operands of an elementwise NumPy function or operator (and
+        their tangents) as the arrays NumPy makes of them (``np.log([a, b])``): the
+        templates compute with them as arrays (``g / x``), which lists are not."""
+        helper = None
+        for param, atom in op.inputs.items():
+            if self.analysis.kind_of(atom) != SEQUENCE:
+                continue
+            helper = helper or self.bindings.reference("asarray", runtime.as_numpy_operand)
+            for table, expr in ((inputs, inputs[param]), (tangents, tangents.get(param))):
+                if expr is None:
+                    continue
+                base = expr.id if isinstance(expr, gast.Name) else "operand"
+                name = self.names.fresh(base + "_array")
+                call = gast.Call(func=name_node(helper), args=[clone(expr)], keywords=[])
+                self.emit(assign(name, call), op)
+                table[param] = name_node(name)
 
     def linear_tangent(self, op: Op) -> None:
         """A primitive linear in its differentiable arguments: the same call on their
@@ -393,7 +417,7 @@ class _Forward(_Reverser):
             if helper is not None:  # a construct normalize wrote as a runtime primitive
                 term.func = name_node(self.bindings.reference(helper.__name__, helper))
             terms.append(term)
-        total = _sum_of(terms)
+        total = self.dtype_checked(op, _sum_of(terms))
         if (
             op.target in self.mutated
             and rule.returns_new(op.inputs)
@@ -402,6 +426,18 @@ class _Forward(_Reverser):
             helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
             total = gast.Call(func=name_node(helper), args=[total], keywords=[])
         self.bind_tangent(op, total)
+
+    def dtype_checked(self, op: Op, total: gast.expr) -> gast.expr:
+        """A call given ``dtype=`` (``np.full(n, v, dtype=int)``, ``np.sum(x, dtype=int)``),
+        or ``np.full_like(a, v)`` (``a``'s dtype): its tangent is zero where the result is
+        an integer or boolean array (the values were truncated: piecewise constant),
+        whatever the rule's terms computed."""
+        dtype = op.inputs.get("dtype")
+        given = dtype is not None and not (isinstance(dtype, gast.Constant) and dtype.value is None)
+        if not given and op.rule.primitive is not np.full_like:  # its dtype is a's
+            return total
+        helper = self.bindings.reference("dtype_tangent", runtime.dtype_tangent)
+        return gast.Call(func=name_node(helper), args=[total, name_node(op.target)], keywords=[])
 
     def broadcasts(self, op: Op) -> bool:
         """Whether an operand without derivative may give the result a shape its active
@@ -434,6 +470,16 @@ class _Forward(_Reverser):
     def user_call(self, op: Op) -> list[gast.stmt]:
         if op.writes:
             raise _refused(self.analysis, "a helper that changes its arguments in place", op.value)
+        if is_dynamic(op.callee):
+            raise _refused(
+                self.analysis,
+                f"the call {op.callee.expression!r} of a function or object known only when "
+                "the code runs (taken from a list, a tuple, a dict, a loop variable, an "
+                "argument or an attribute: calling a function value, or a method of an object "
+                "whose class is not known before): call the function by its name (or bind it "
+                "to a name first: 'op = np.sin'), or use grad/vjp",
+                op.value,
+            )
         if op.call_args is not None:
             raise _refused(self.analysis, "methods of user classes", op.value)
         if op.spread is not None or op.spread_keywords or op.keyword_rest or op.number_checks:
@@ -456,6 +502,35 @@ class _Forward(_Reverser):
             kinds = {p: self.analysis.kind_of(a) for p, a in op.inputs.items()}
             self.jvps[id(op)] = self.helper_jvp(op, list(op.active_inputs), kinds)
         return self.jvps[id(op)]
+
+
+# primitives the lowering passes write for a user's construct: the name the user wrote
+_LOWERED_NAMES = {"put_values": "np.put / np.place"}
+
+
+def _user_name(rule) -> str:
+    """The name of a rule's primitive as the user knows it: ``np.put`` rather than the
+    runtime primitive it is lowered to (whose name follows in parentheses)."""
+    if not rule.name.startswith("ad_transform."):
+        return rule.name
+    short = rule.name.rsplit(".", 1)[-1]
+    user = _LOWERED_NAMES.get(short, "the operation on this line")
+    return f"{user} (computed by ad_transform's {short})"
+
+
+def _converts_lists(rule) -> bool:
+    """Whether a call of ``rule``'s primitive takes list operands as NumPy arrays: an
+    elementwise NumPy function or an arithmetic operator (on an array and a list)."""
+    if rule.kind != "elementwise":
+        return False
+    primitive = rule.primitive
+    module = getattr(primitive, "__module__", None) or ""
+    return (
+        isinstance(primitive, np.ufunc)
+        or module == "numpy"
+        or module.startswith("numpy.")
+        or module in ("operator", "_operator")
+    )
 
 
 def _without_unread_placeholders(stmts: list[gast.stmt], read: set[str]) -> list[gast.stmt]:

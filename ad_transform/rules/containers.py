@@ -40,6 +40,7 @@ from ..runtime import (
     set_adjoint,
     set_of,
     sorted_adjoint,
+    sorted_tangent,
     starred_adjoint,
     starred_parts,
     tree_leaves_adjoint,
@@ -264,6 +265,11 @@ def t_get(g, ans, self, key, default=None):
         None,
         (zero_tangent(ans) if key in self else g),
     )
+
+
+@tangent(builtins.sorted)
+def t_sorted(g, ans, iterable, reverse=False):
+    return sorted_tangent(g, iterable, reverse), None
 
 
 @tangent(max_of)

@@ -294,9 +294,11 @@ from .statements import (  # noqa: F401
     throw,
 )
 from .tangents import (  # noqa: F401
+    as_numpy_operand,
     astype_tangent,
     cholesky_tangent,
     converted_tangent,
+    dtype_tangent,
     einsum_tangent,
     extreme_of_tangent,
     fresh_tangent,
@@ -307,6 +309,7 @@ from .tangents import (  # noqa: F401
     solve_tangent,
     solve_tangent_b,
     sort_tangent,
+    sorted_tangent,
     stored_tangent,
     sum_start_tangent,
     sum_tangent,

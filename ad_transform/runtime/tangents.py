@@ -13,9 +13,11 @@ from ..errors import ADTransformError
 from .values import _float_dtype
 
 __all__ = [
+    "as_numpy_operand",
     "astype_tangent",
     "cholesky_tangent",
     "converted_tangent",
+    "dtype_tangent",
     "einsum_tangent",
     "extreme_of_tangent",
     "fresh_tangent",
@@ -26,6 +28,7 @@ __all__ = [
     "solve_tangent",
     "solve_tangent_b",
     "sort_tangent",
+    "sorted_tangent",
     "sum_start_tangent",
     "sum_tangent",
     "summed_elements_tangent",
@@ -73,6 +76,16 @@ def stored_tangent(t, container):
     if isinstance(container, np.ndarray) and container.dtype.kind not in "fc":
         return 0.0
     return t
+
+
+def dtype_tangent(t, ans):
+    """The tangent ``t`` of a call given ``dtype=``: zero where its result ``ans`` is an
+    integer or boolean value (truncated, so piecewise constant); a tuple result (``retstep``)
+    item by item."""
+    if isinstance(ans, tuple) and isinstance(t, tuple):
+        return tuple(dtype_tangent(ti, ai) for ti, ai in zip(t, ans, strict=True))
+    kind = np.asarray(ans).dtype.kind
+    return zero_tangent(ans) if kind in "biu" else t
 
 
 def fresh_tangent(t):
@@ -128,6 +141,12 @@ def _is_count(value) -> bool:
 def _numpy_operand(value):
     """A list or tuple as NumPy's arithmetic sees it (``x * [0.5, 3.0]``)."""
     return np.asarray(value, dtype=float) if isinstance(value, (list, tuple)) else value
+
+
+def as_numpy_operand(value):
+    """A list or tuple operand of an elementwise NumPy function as the array NumPy makes
+    of it (``np.log([a, b])``); anything else as it is."""
+    return np.asarray(value) if isinstance(value, (list, tuple)) else value
 
 
 def einsum_tangent(g, position: int, subscripts, *operands):
@@ -221,6 +240,15 @@ def sort_tangent(t, a, axis=-1):
         a, t, axis = np.ravel(a), np.ravel(t), -1
     order = np.argsort(a, axis=axis, kind="stable")
     return np.take_along_axis(np.asarray(t), order, axis=axis)
+
+
+def sorted_tangent(t, x, reverse=False):
+    """The tangent of ``sorted(x, reverse=reverse)``: the elements' tangents in the order
+    Python's stable sort puts the elements (ties keep their order, as in the adjoint)."""
+    values = list(x)
+    elements = _elements_tangent(t, x)
+    order = sorted(range(len(values)), key=values.__getitem__, reverse=reverse)
+    return [elements[i] for i in order]
 
 
 def quantile_tangent(t, ans, a, q, axis, method, keepdims, kind):
