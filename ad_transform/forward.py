@@ -274,8 +274,13 @@ class _Forward(_Reverser):
             self.emit(stmt, op)
         elif op.form in (APPEND, EXTEND):
             self.extension_tangent(op)
-        elif op.form in (RECORD, FIELD):
-            raise _refused(self.analysis, "objects of user classes", op.value)
+        elif op.form == FIELD:  # the same attribute of the object's tangent (same class)
+            obj = self.tangent_of(op.inputs["obj"])
+            self.bind_tangent(op, gast.Attribute(value=obj, attr=op.attr, ctx=gast.Load()))
+        elif op.form == RECORD:
+            raise _refused(
+                self.analysis, "creating or changing objects of user classes", op.value
+            )
         else:
             raise _refused(self.analysis, f"this statement ({op.form})", op.stmt)
 

@@ -41,11 +41,6 @@ class JVPFunction(_Transformed):
             )
         args, kwargs = self._bind(tuple(primals), kwargs)
         args = self._prepare(args)
-        if self._containers(args):
-            raise ADTransformError(
-                "jvp (forward mode) does not support container arguments (dict, list, tuple, "
-                "dataclass) yet: pass their numbers and arrays as separate arguments"
-            )
         directions = tuple(
             _tangent_for(t, args[i], i - self._offset, self.func)
             for t, i in zip(tangents, self._positions)
@@ -53,11 +48,6 @@ class JVPFunction(_Transformed):
         generated = self._generated(args)
         named = dict(zip(generated.tangent_names, directions))
         value, tangent = generated.function(*args, **kwargs, **named)
-        if pytree.is_node(value):
-            raise ADTransformError(
-                f"jvp (forward mode) does not support container outputs yet: "
-                f"{self.func.__name__} returned {type(value).__name__}"
-            )
         return value, tangent
 
     def _generated_for_key(self, key: tuple):
@@ -190,9 +180,13 @@ def _is_zero_tangent(tangent) -> bool:
         return False
 
 
-def _tangent_for(tangent, primal, position: int, func):
+def _tangent_for(tangent, primal, position, func):
     """The tangent of one argument: a float for a number, a float array of the primal's
-    shape for an array (integers become floats)."""
+    shape for an array (integers become floats), and for a container (dict, list, tuple,
+    named tuple, dataclass, registered type) a container of the same structure and types
+    with the tangents of its leaves (zeros for leaves that are not differentiated)."""
+    if primal is not None and pytree.is_node(primal):
+        return _tree_tangent(tangent, primal, position, func)
     if isinstance(primal, np.ndarray):
         array = np.asarray(tangent)
         if array.shape != primal.shape:
@@ -216,6 +210,20 @@ def _tangent_for(tangent, primal, position: int, func):
     if isinstance(primal, np.floating):  # in the primal's precision, as for arrays
         return primal.dtype.type(tangent)
     return float(tangent)
+
+
+def _tree_tangent(tangent, primal, position, func):
+    """The tangent of a container argument: ``tangent`` checked against ``primal``'s
+    structure (a ``ValueError`` naming the first path where they differ), each leaf
+    checked as an argument is, in a new container like ``primal``."""
+    what = f"the tangent of argument {position}"
+    leaves = []
+    for path, leaf, part in pytree.leaf_pairs(primal, tangent, name=what):
+        if pytree.is_differentiable_leaf(leaf):
+            leaves.append(_tangent_for(part, leaf, f"{position}{path}", func))
+        else:  # an integer, string, flag...: not differentiated, its tangent is zero
+            leaves.append(0.0)
+    return pytree.with_leaves(primal, leaves, fresh=True)
 
 
 def jvp(

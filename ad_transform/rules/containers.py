@@ -14,6 +14,7 @@ from .. import pytree
 from ..runtime import (
     attribute_adjoint,
     attribute_of,
+    attribute_tangent,
     check_unpacked_length,
     conversion_adjoint,
     converted_tangent,
@@ -265,6 +266,11 @@ def t_get(g, ans, self, key, default=None):
         None,
         (zero_tangent(ans) if key in self else g),
     )
+
+
+@tangent(attribute_of)
+def t_attribute_of(g, ans, x, name):
+    return attribute_tangent(g, x, name), None
 
 
 @tangent(builtins.sorted)

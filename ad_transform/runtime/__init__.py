@@ -296,6 +296,7 @@ from .statements import (  # noqa: F401
 from .tangents import (  # noqa: F401
     as_numpy_operand,
     astype_tangent,
+    attribute_tangent,
     cholesky_tangent,
     converted_tangent,
     dtype_tangent,

@@ -14,6 +14,7 @@ from .values import _float_dtype
 
 __all__ = [
     "as_numpy_operand",
+    "attribute_tangent",
     "astype_tangent",
     "cholesky_tangent",
     "converted_tangent",
@@ -60,6 +61,19 @@ def zero_tangent(x):
         f"forward mode: no tangent for a value of type {type(x).__name__} ({x!r:.60}); "
         "jvp supports numbers, arrays, lists, tuples and dicts of them"
     )
+
+
+def attribute_tangent(t, x, name: str):
+    """The tangent of ``x.name`` for an object whose class was not known when the code was
+    generated: the same attribute of its tangent (an object of the same class, as
+    ``jvp`` builds for a dataclass or named tuple argument). Refused where the adjoint is
+    (a property, a method, a computed attribute: code that was not differentiated)."""
+    from .objects import attribute_adjoint
+
+    attribute_adjoint(1.0, x, name)  # raises for an attribute that is not stored data
+    if isinstance(t, (int, float)) and t == 0:  # a zero tangent of the whole object
+        return zero_tangent(getattr(x, name))
+    return getattr(t, name)
 
 
 def tangent_like(t, ans):
