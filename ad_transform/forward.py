@@ -278,9 +278,7 @@ class _Forward(_Reverser):
             obj = self.tangent_of(op.inputs["obj"])
             self.bind_tangent(op, gast.Attribute(value=obj, attr=op.attr, ctx=gast.Load()))
         elif op.form == RECORD:
-            raise _refused(
-                self.analysis, "creating or changing objects of user classes", op.value
-            )
+            raise _refused(self.analysis, "creating or changing objects of user classes", op.value)
         else:
             raise _refused(self.analysis, f"this statement ({op.form})", op.stmt)
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from . import pytree
 from .api import UNKNOWN, _kind_of_type, _positional_count, _split_key, _Transformed
-from .errors import ADTransformError
 from .forward import JVP, generate_jvp
 
 

@@ -14,8 +14,8 @@ from .values import _float_dtype
 
 __all__ = [
     "as_numpy_operand",
-    "attribute_tangent",
     "astype_tangent",
+    "attribute_tangent",
     "cholesky_tangent",
     "converted_tangent",
     "dtype_tangent",
