@@ -474,13 +474,12 @@ class _Forward(_Reverser):
         if op.writes:
             raise _refused(self.analysis, "a helper that changes its arguments in place", op.value)
         if is_dynamic(op.callee):
-            raise _refused(
-                self.analysis,
-                f"the call {op.callee.expression!r} of a function or object known only when "
-                "the code runs (taken from a list, a tuple, a dict, a loop variable, an "
-                "argument or an attribute: calling a function value, or a method of an object "
-                "whose class is not known before): call the function by its name (or bind it "
-                "to a name first: 'op = np.sin'), or use grad/vjp",
+            raise self.fn.parsed.error(
+                f"jvp (forward mode) does not support the call {op.callee.expression!r} yet: "
+                "what it calls is known only when the code runs (a function value taken from "
+                "a list, a tuple, a dict, a loop variable or an argument, or a method of an "
+                "object); call the function by its name (or bind it to a name first: "
+                "'op = np.sin'), or use grad/vjp",
                 op.value,
             )
         if op.call_args is not None:
