@@ -118,6 +118,8 @@ class _Forward(_Reverser):
     """Reuses the reverse stage's forward sweep for the primal statements (the same
     checks, in-place helpers and refusals) and adds a tangent statement after each."""
 
+    coalesce = True  # the join copies merged into the statements before them (trace: no)
+
     def __init__(self, analysis: Analysis, helper_jvp, tangent_params: dict[str, str]) -> None:
         super().__init__(analysis, JOINT, helper_pair=None)
         self.helper_jvp = helper_jvp
@@ -172,7 +174,8 @@ class _Forward(_Reverser):
         code = _without_unread_placeholders(code, name_ids(code, gast.Load) | returned)
         # a join copy ``y_1 = y_2`` after the statement that computes ``y_2``: that
         # statement assigns ``y_1`` itself (the reverse stage's pass, optimize/forward.py)
-        code = coalesce_copies(code, returned)
+        if self.coalesce:
+            code = coalesce_copies(code, returned)
         return ForwardProgram(
             self.analysis,
             code,
