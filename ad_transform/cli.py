@@ -226,9 +226,7 @@ def _show(args) -> int:
 
     func = load_function(args.target)
     wrt = _wrt_of(func, args.wrt, default=0)
-    make = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp, "forward": jvp}[
-        args.mode
-    ]
+    make = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp, "forward": jvp}[args.mode]
     transformed = make(func, wrt=wrt)
     if args.args is not None:
         positional, keywords = parse_arguments(args.args)

@@ -132,9 +132,7 @@ class _ForwardTracer(_Tracer):
         result = self.evaluate(program.result)
         tangent = self.evaluate(program.result_tangent)
         result_label = (
-            self.labels.get(program.result.id)
-            if isinstance(program.result, gast.Name)
-            else None
+            self.labels.get(program.result.id) if isinstance(program.result, gast.Name) else None
         )
         line = getattr(fn.body[-1], "origin_line", None)
         self.add_forward_row(
@@ -195,9 +193,7 @@ class _ForwardTracer(_Tracer):
                 f"trace_table of {self.func.__name__}: {len(seed)} tangent(s) for the "
                 f"{len(wrt_names)} differentiated argument(s) {', '.join(wrt_names)}"
             )
-        return {
-            p: _tangent_for(t, values[p], p, self.func) for p, t in zip(wrt_names, seed)
-        }
+        return {p: _tangent_for(t, values[p], p, self.func) for p, t in zip(wrt_names, seed)}
 
     # -- rows ----------------------------------------------------------------------------------
     def add_forward_row(self, make, marker: bool = False) -> None:
@@ -335,4 +331,3 @@ class ForwardTraceTable(TraceTable):
 def forward_trace_table(func, args, kwargs, wrt, digits, progress, full, tangents):
     """``trace_table(..., mode="forward")``: see the module docstring."""
     return _ForwardTracer(func, args, kwargs, wrt, digits, progress, full, tangents).run()
-

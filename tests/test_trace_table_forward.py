@@ -71,7 +71,7 @@ def test_text_has_the_two_columns_row_by_row():
 
 def power_sum(x, n):
     s = 0.0
-    for i in range(n):
+    for _ in range(n):
         if s > 1.0:
             s = s * 0.5
         s = s + x**2
