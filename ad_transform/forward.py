@@ -477,27 +477,49 @@ class _Forward(_Reverser):
         if op.writes:
             raise _refused(self.analysis, "a helper that changes its arguments in place", op.value)
         if is_dynamic(op.callee):
-            raise self.fn.parsed.error(
-                f"jvp (forward mode) does not support the call {op.callee.expression!r} yet: "
-                "what it calls is known only when the code runs (a function value taken from "
-                "a list, a tuple, a dict, a loop variable or an argument, or a method of an "
-                "object); call the function by its name (or bind it to a name first: "
-                "'op = np.sin'), or use grad/vjp",
-                op.value,
-            )
-        if op.call_args is not None:
-            raise _refused(self.analysis, "methods of user classes", op.value)
+            return self.dynamic_call(op)
         if op.spread is not None or op.spread_keywords or op.keyword_rest or op.number_checks:
             raise _refused(self.analysis, "calls spreading *args or **kwargs", op.value)
         jvp = self.jvp(op)
-        stmt = clone(op.stmt)
-        call = stmt.value
-        call.func = name_node(self.bindings.bind_cell(jvp.name, jvp.cell))
+        checks = []
+        function = name_node(self.bindings.bind_cell(jvp.name, jvp.cell))
+        if op.call_args is not None:  # a method of a known class: its function, receiver first
+            checks = self.class_method_check(op)
+            args = [self.object_atom(a) for a in op.call_args]
+            call = gast.Call(func=function, args=args, keywords=list(op.call_keywords))
+        else:
+            call = clone(op.stmt).value
+            call.func = function
         call.keywords = list(call.keywords) + [
             gast.keyword(arg=jvp.tangent_params[p], value=self.tangent_of(op.inputs[p]))
             for p in op.active_inputs
         ]
-        targets = [name_node(op.target, True), name_node(self.tangent_name(op.target), True)]
+        target = op.target or self.names.fresh("_")
+        targets = [name_node(target, True), name_node(self.tangent_name(target), True)]
+        node = _located(assign(gast.Tuple(elts=targets, ctx=gast.Store()), call), op.stmt)
+        node.ad_pure = False
+        return [*checks, node]
+
+    def dynamic_call(self, op: Op) -> list[gast.stmt]:
+        """A call whose callee is known only when it runs (``model.energy(x)``, ``op(x)``
+        for ``op`` from a tuple): ``y, y_dot = energy_jvp_dispatch(model, x, tangents=(x_dot,))``,
+        the run-time dispatcher of ``dispatch_forward.py``."""
+        from .dispatch_forward import dispatch_jvp
+
+        active = tuple(op.active_inputs)
+        dispatcher = types.CellType(dispatch_jvp(op.callee, active, op.result_used))
+        stem = op.callee.through or op.callee.name.strip("_") or "call"
+        name = self.bindings.bind_cell(f"{stem}_jvp_dispatch", dispatcher)
+        tangents = gast.Tuple(
+            elts=[self.tangent_of(op.inputs[key]) for key in active], ctx=gast.Load()
+        )
+        call = gast.Call(
+            func=name_node(name),
+            args=[self.object_atom(a) for a in op.call_args],
+            keywords=[*op.call_keywords, gast.keyword(arg="tangents", value=tangents)],
+        )
+        target = op.target or self.names.fresh("_")
+        targets = [name_node(target, True), name_node(self.tangent_name(target), True)]
         node = _located(assign(gast.Tuple(elts=targets, ctx=gast.Store()), call), op.stmt)
         node.ad_pure = False
         return [node]
