@@ -387,8 +387,17 @@ class _Forward(_Reverser):
         their tangents) as the arrays NumPy makes of them (``np.log([a, b])``): the
         templates compute with them as arrays (``g / x``), which lists are not."""
         helper = None
+        numpy_function = not _is_operator(op.rule.primitive)
         for param, atom in op.inputs.items():
-            if self.analysis.kind_of(atom) != SEQUENCE:
+            kind = self.analysis.kind_of(atom)
+            maybe_list = (
+                numpy_function
+                and kind == UNKNOWN
+                and isinstance(atom, gast.Name)
+                and param in tangents
+                and not self.analysis.certainly_numeric(atom)
+            )
+            if kind != SEQUENCE and not maybe_list:  # (a list read from a container)
                 continue
             helper = helper or self.bindings.reference("asarray", runtime.as_numpy_operand)
             for table, expr in ((inputs, inputs[param]), (tangents, tangents.get(param))):
@@ -543,6 +552,10 @@ def _user_name(rule) -> str:
     short = rule.name.rsplit(".", 1)[-1]
     user = _LOWERED_NAMES.get(short, "the operation on this line")
     return f"{user} (computed by ad_transform's {short})"
+
+
+def _is_operator(primitive) -> bool:
+    return (getattr(primitive, "__module__", None) or "") in ("operator", "_operator")
 
 
 def _converts_lists(rule) -> bool:

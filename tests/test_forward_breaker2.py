@@ -401,3 +401,20 @@ def test_f13_tuple_swap():
     assert value_and_grad(swap, wrt=(0, 1))(1.0, 2.0) == (7.0, (1.0, 3.0))
     check_against_differences(swap_in_branch, (1.0, 2.0), (1.0, 0.5))
     check_against_differences(swap_in_branch, (-1.0, 2.0), (1.0, 0.5))
+
+
+# -- F10's kind: a list read from a container argument (its kind known only when it runs) --
+def log_of_dict_list(d):
+    return np.sum(np.log(d["w"]) * 2.0)
+
+
+def square_of_nested_list(ws):
+    return np.sum(np.square(ws[0]) * np.array([1.0, 3.0]))
+
+
+def test_f10_lists_read_from_containers():
+    value, tangent = jvp(log_of_dict_list, ({"w": [1.5, 2.0]},), ({"w": [1.0, 0.5]},))
+    assert value == log_of_dict_list({"w": [1.5, 2.0]})
+    assert tangent == pytest.approx(2.0 * (1.0 / 1.5 + 0.5 / 2.0), rel=1e-15)
+    _, tangent = jvp(square_of_nested_list, ([[1.5, 2.0]],), ([[1.0, 0.5]],))
+    assert tangent == pytest.approx(2 * 1.5 * 1.0 + 3.0 * 2 * 2.0 * 0.5, rel=1e-15)
