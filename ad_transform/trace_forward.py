@@ -258,12 +258,18 @@ class _ForwardTracer(_Tracer):
         super().forward_statement(stmt, path)
 
     def tangent_row(self, stmt, op, path: tuple) -> None:
-        """The row of a tangent statement, beside its value's row (a copy has none)."""
-        if op.form == COPY or op.target is None or op.target in self.flags:
+        """The row of a tangent statement, beside its value's row (a copy has none of its
+        own: it fills the row of the value it copies only where that row has none, as the
+        zero tangent of ``s = 0.0`` given at the copy before a loop)."""
+        if op.target is None or op.target in self.flags:
             return
         label = self.labels.get(op.target)
         if label is None:
             return
+        if op.form == COPY:
+            primal = self.row_of_label.get(label)
+            if primal is None or id(primal) in self.tangent_rows:
+                return
         line = getattr(op.stmt, "origin_line", None)
         tangent = self.tangent_names.get(op.target)
         if op.form in MUTATIONS:

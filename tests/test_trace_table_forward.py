@@ -87,7 +87,10 @@ def test_loops_branches_and_integer_arguments():
     # s' = 3; s' = 1.5 + 3 = 4.5; s' = 2.25 + 3 = 5.25
     assert table.tangent == pytest.approx(5.25, rel=1e-15)
     assert table.value == power_sum(1.5, 3)
-    assert rows_by_target(table).get(f"v{DOT}0") is None  # n stays an integer: no tangent
+    rows = rows_by_target(table)
+    assert rows.get(f"v{DOT}0") is None  # n stays an integer: no tangent
+    assert rows[f"v{DOT}1"].value == 0.0  # s = 0.0 before the loop
+    assert rows[f"v{DOT}3"].value == pytest.approx(3.0, rel=1e-15)  # d x^2 = 2 x
 
 
 def long_loop(x, n):
