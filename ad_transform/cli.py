@@ -2,10 +2,11 @@
 
 Subcommands::
 
-    show FILE.py:FUNC [--wrt 0,1] [--args ARG ... | --generic]
-                                                      the generated adjoint source
+    show FILE.py:FUNC [--wrt 0,1] [--args ARG ... | --generic] [--mode forward]
+                                                      the generated adjoint (or jvp) source
     ssa FILE.py:FUNC                                  the primal SSA trace
-    table FILE.py:FUNC ARG ...                        the evaluation-trace table
+    table FILE.py:FUNC ARG ... [--mode forward [--tangents T ...]]
+                                                      the evaluation-trace table
     graph FILE.py:FUNC ARG ... [-o out.svg|.png|.dot] the computation graph
     export FILE.py:FUNC -o grad_module.py             a standalone gradient module
     primitives                                        every primitive with an adjoint rule
@@ -106,9 +107,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument(
         "--mode",
-        choices=["grad", "value_and_grad", "vjp"],
+        choices=["grad", "value_and_grad", "vjp", "forward"],
         default="grad",
-        help="which transformation (default: grad)",
+        help="which transformation (default: grad; forward: jvp, the forward-mode code)",
     )
     _color(show)
     show.set_defaults(run=_show)
@@ -136,6 +137,21 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every row; by default a trace of more than 400 rows shows the first and "
         "last iterations of each long loop and how many rows were elided",
+    )
+    table.add_argument(
+        "--mode",
+        choices=["reverse", "forward"],
+        default="reverse",
+        help="reverse: the primal and adjoint traces (default); forward: the primal and "
+        "tangent traces",
+    )
+    table.add_argument(
+        "--tangents",
+        nargs="+",
+        default=None,
+        metavar="T",
+        help="--mode forward: the tangent of each differentiated argument (default: 1 for "
+        "the first, 0 for the others)",
     )
     table.add_argument(
         "--html",
@@ -206,10 +222,11 @@ def _color(p) -> None:
 # -- commands --------------------------------------------------------------------------------
 def _show(args) -> int:
     from .api import grad, value_and_grad, vjp
+    from .forward_api import jvp
 
     func = load_function(args.target)
     wrt = _wrt_of(func, args.wrt, default=0)
-    make = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp}[args.mode]
+    make = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp, "forward": jvp}[args.mode]
     transformed = make(func, wrt=wrt)
     if args.args is not None:
         positional, keywords = parse_arguments(args.args)
@@ -240,6 +257,13 @@ def _table(args) -> int:
     func = load_function(args.target)
     positional, keywords = parse_arguments(args.args)
     wrt = _wrt_of(func, args.wrt)
+    tangents = None
+    if args.tangents is not None:
+        if args.mode != "forward":
+            raise UsageError("--tangents is for --mode forward")
+        tangents, named = parse_arguments(args.tangents)
+        if named:
+            raise UsageError("--tangents takes one value per differentiated argument")
     with _Progress(func.__name__) as progress:
         table = _guarded(
             lambda: trace_table(
@@ -249,6 +273,8 @@ def _table(args) -> int:
                 digits=args.digits,
                 progress=progress,
                 full=args.full or None,
+                mode=args.mode,
+                tangents=tangents,
                 **keywords,
             ),
             func,

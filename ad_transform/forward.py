@@ -22,6 +22,7 @@ import weakref
 from dataclasses import dataclass, field
 
 import gast
+import numpy as np
 
 from . import runtime
 from .analyze import (
@@ -41,6 +42,7 @@ from .analyze import (
     analyze,
 )
 from .callables import code_name
+from .dispatch import is_dynamic
 from .emit import FunctionText, expression_source, parameters_source
 from .errors import ADTransformError
 from .nodes import clone, name_ids
@@ -55,7 +57,6 @@ from .reverse import (
     _Reverser,
     assign,
     name_node,
-    sets_dtype,
 )
 from .rules.registry import (
     JOIN,
@@ -64,6 +65,7 @@ from .rules.registry import (
     REPEAT_LEFT,
     REPEAT_RIGHT,
     SCALAR,
+    SEQUENCE,
     UNKNOWN,
 )
 from .transform_memo import one_transformation
@@ -116,6 +118,8 @@ def _refused(analysis: Analysis, what: str, node) -> ADTransformError:
 class _Forward(_Reverser):
     """Reuses the reverse stage's forward sweep for the primal statements (the same
     checks, in-place helpers and refusals) and adds a tangent statement after each."""
+
+    coalesce = True  # the join copies merged into the statements before them (trace: no)
 
     def __init__(self, analysis: Analysis, helper_jvp, tangent_params: dict[str, str]) -> None:
         super().__init__(analysis, JOINT, helper_pair=None)
@@ -172,7 +176,8 @@ class _Forward(_Reverser):
         code = _without_unread_placeholders(code, name_ids(code, gast.Load) | returned)
         # a join copy ``y_1 = y_2`` after the statement that computes ``y_2``: that
         # statement assigns ``y_1`` itself (the reverse stage's pass, optimize/forward.py)
-        code = coalesce_copies(code, returned)
+        if self.coalesce:
+            code = coalesce_copies(code, returned)
         return ForwardProgram(
             self.analysis,
             code,
@@ -274,8 +279,11 @@ class _Forward(_Reverser):
             self.emit(stmt, op)
         elif op.form in (APPEND, EXTEND):
             self.extension_tangent(op)
-        elif op.form in (RECORD, FIELD):
-            raise _refused(self.analysis, "objects of user classes", op.value)
+        elif op.form == FIELD:  # the same attribute of the object's tangent (same class)
+            obj = self.tangent_of(op.inputs["obj"])
+            self.bind_tangent(op, gast.Attribute(value=obj, attr=op.attr, ctx=gast.Load()))
+        elif op.form == RECORD:
+            raise _refused(self.analysis, "creating or changing objects of user classes", op.value)
         else:
             raise _refused(self.analysis, f"this statement ({op.form})", op.stmt)
 
@@ -329,7 +337,7 @@ class _Forward(_Reverser):
             return
         if template is None:
             raise self.fn.parsed.error(
-                f"jvp (forward mode): {rule.name} has no tangent rule yet "
+                f"jvp (forward mode): {_user_name(rule)} has no tangent rule yet "
                 "(rules/: declare one with @tangent beside its adjoint)",
                 op.value,
             )
@@ -343,12 +351,15 @@ class _Forward(_Reverser):
         if _is_array_method(op) and self.analysis.kind_of(op.inputs[params[0]]) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}
+        tangents = {p: name_node(self.tangent_name(op.inputs[p].id)) for p in op.active_inputs}
+        if _converts_lists(rule):
+            self.lists_as_arrays(op, inputs, tangents)
         terms = []
         for param in op.active_inputs:
             instance = template.instantiate(
                 [param],
                 inputs,
-                name_node(self.tangent_name(op.inputs[param].id)),
+                tangents[param],
                 name_node(op.target),
                 self.bindings.reference,
                 self.names.numbered,
@@ -358,11 +369,7 @@ class _Forward(_Reverser):
             terms.append(
                 _without_unit_factors(_drop_unbroadcast(instance.outputs[param], self.bindings))
             )
-        total = _sum_of(terms)
-        if sets_dtype(op):  # an integer result truncates: no derivative
-            helper = self.bindings.reference("unless_discrete", runtime.unless_discrete)
-            target = name_node(op.target)
-            total = gast.Call(func=name_node(helper), args=[target, total, target], keywords=[])
+        total = self.dtype_checked(op, _sum_of(terms))
         if not all_scalar and rule.kind == "elementwise" and self.broadcasts(op):
             helper = self.bindings.reference("tangent_like", runtime.tangent_like)
             total = gast.Call(
@@ -376,6 +383,33 @@ class _Forward(_Reverser):
             helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
             total = gast.Call(func=name_node(helper), args=[total], keywords=[])
         self.bind_tangent(op, total)
+
+    def lists_as_arrays(self, op: Op, inputs: dict, tangents: dict) -> None:
+        """The list and tuple operands of an elementwise NumPy function or operator (and
+        their tangents) as the arrays NumPy makes of them (``np.log([a, b])``): the
+        templates compute with them as arrays (``g / x``), which lists are not."""
+        helper = None
+        numpy_function = not _is_operator(op.rule.primitive)
+        for param, atom in op.inputs.items():
+            kind = self.analysis.kind_of(atom)
+            maybe_list = (
+                numpy_function
+                and kind == UNKNOWN
+                and isinstance(atom, gast.Name)
+                and param in tangents
+                and not self.analysis.certainly_numeric(atom)
+            )
+            if kind != SEQUENCE and not maybe_list:  # (a list read from a container)
+                continue
+            helper = helper or self.bindings.reference("asarray", runtime.as_numpy_operand)
+            for table, expr in ((inputs, inputs[param]), (tangents, tangents.get(param))):
+                if expr is None:
+                    continue
+                base = expr.id if isinstance(expr, gast.Name) else "operand"
+                name = self.names.fresh(base + "_array")
+                call = gast.Call(func=name_node(helper), args=[clone(expr)], keywords=[])
+                self.emit(assign(name, call), op)
+                table[param] = name_node(name)
 
     def linear_tangent(self, op: Op) -> None:
         """A primitive linear in its differentiable arguments: the same call on their
@@ -400,11 +434,7 @@ class _Forward(_Reverser):
             if helper is not None:  # a construct normalize wrote as a runtime primitive
                 term.func = name_node(self.bindings.reference(helper.__name__, helper))
             terms.append(term)
-        total = _sum_of(terms)
-        if sets_dtype(op):  # an integer result truncates: no derivative
-            helper = self.bindings.reference("unless_discrete", runtime.unless_discrete)
-            target = name_node(op.target)
-            total = gast.Call(func=name_node(helper), args=[target, total, target], keywords=[])
+        total = self.dtype_checked(op, _sum_of(terms))
         if (
             op.target in self.mutated
             and rule.returns_new(op.inputs)
@@ -413,6 +443,18 @@ class _Forward(_Reverser):
             helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
             total = gast.Call(func=name_node(helper), args=[total], keywords=[])
         self.bind_tangent(op, total)
+
+    def dtype_checked(self, op: Op, total: gast.expr) -> gast.expr:
+        """A call given ``dtype=`` (``np.full(n, v, dtype=int)``, ``np.sum(x, dtype=int)``),
+        or ``np.full_like(a, v)`` (``a``'s dtype): its tangent is zero where the result is
+        an integer or boolean array (the values were truncated: piecewise constant),
+        whatever the rule's terms computed."""
+        dtype = op.inputs.get("dtype")
+        given = dtype is not None and not (isinstance(dtype, gast.Constant) and dtype.value is None)
+        if not given and op.rule.primitive is not np.full_like:  # its dtype is a's
+            return total
+        helper = self.bindings.reference("dtype_tangent", runtime.dtype_tangent)
+        return gast.Call(func=name_node(helper), args=[total, name_node(op.target)], keywords=[])
 
     def broadcasts(self, op: Op) -> bool:
         """Whether an operand without derivative may give the result a shape its active
@@ -445,19 +487,50 @@ class _Forward(_Reverser):
     def user_call(self, op: Op) -> list[gast.stmt]:
         if op.writes:
             raise _refused(self.analysis, "a helper that changes its arguments in place", op.value)
-        if op.call_args is not None:
-            raise _refused(self.analysis, "methods of user classes", op.value)
+        if is_dynamic(op.callee):
+            return self.dynamic_call(op)
         if op.spread is not None or op.spread_keywords or op.keyword_rest or op.number_checks:
             raise _refused(self.analysis, "calls spreading *args or **kwargs", op.value)
         jvp = self.jvp(op)
-        stmt = clone(op.stmt)
-        call = stmt.value
-        call.func = name_node(self.bindings.bind_cell(jvp.name, jvp.cell))
+        checks = []
+        function = name_node(self.bindings.bind_cell(jvp.name, jvp.cell))
+        if op.call_args is not None:  # a method of a known class: its function, receiver first
+            checks = self.class_method_check(op)
+            args = [self.object_atom(a) for a in op.call_args]
+            call = gast.Call(func=function, args=args, keywords=list(op.call_keywords))
+        else:
+            call = clone(op.stmt).value
+            call.func = function
         call.keywords = list(call.keywords) + [
             gast.keyword(arg=jvp.tangent_params[p], value=self.tangent_of(op.inputs[p]))
             for p in op.active_inputs
         ]
-        targets = [name_node(op.target, True), name_node(self.tangent_name(op.target), True)]
+        target = op.target or self.names.fresh("_")
+        targets = [name_node(target, True), name_node(self.tangent_name(target), True)]
+        node = _located(assign(gast.Tuple(elts=targets, ctx=gast.Store()), call), op.stmt)
+        node.ad_pure = False
+        return [*checks, node]
+
+    def dynamic_call(self, op: Op) -> list[gast.stmt]:
+        """A call whose callee is known only when it runs (``model.energy(x)``, ``op(x)``
+        for ``op`` from a tuple): ``y, y_dot = energy_jvp_dispatch(model, x, tangents=(x_dot,))``,
+        the run-time dispatcher of ``dispatch_forward.py``."""
+        from .dispatch_forward import dispatch_jvp
+
+        active = tuple(op.active_inputs)
+        dispatcher = types.CellType(dispatch_jvp(op.callee, active, op.result_used))
+        stem = op.callee.through or op.callee.name.strip("_") or "call"
+        name = self.bindings.bind_cell(f"{stem}_jvp_dispatch", dispatcher)
+        tangents = gast.Tuple(
+            elts=[self.tangent_of(op.inputs[key]) for key in active], ctx=gast.Load()
+        )
+        call = gast.Call(
+            func=name_node(name),
+            args=[self.object_atom(a) for a in op.call_args],
+            keywords=[*op.call_keywords, gast.keyword(arg="tangents", value=tangents)],
+        )
+        target = op.target or self.names.fresh("_")
+        targets = [name_node(target, True), name_node(self.tangent_name(target), True)]
         node = _located(assign(gast.Tuple(elts=targets, ctx=gast.Store()), call), op.stmt)
         node.ad_pure = False
         return [node]
@@ -467,6 +540,39 @@ class _Forward(_Reverser):
             kinds = {p: self.analysis.kind_of(a) for p, a in op.inputs.items()}
             self.jvps[id(op)] = self.helper_jvp(op, list(op.active_inputs), kinds)
         return self.jvps[id(op)]
+
+
+# primitives the lowering passes write for a user's construct: the name the user wrote
+_LOWERED_NAMES = {"put_values": "np.put / np.place"}
+
+
+def _user_name(rule) -> str:
+    """The name of a rule's primitive as the user knows it: ``np.put`` rather than the
+    runtime primitive it is lowered to (whose name follows in parentheses)."""
+    if not rule.name.startswith("ad_transform."):
+        return rule.name
+    short = rule.name.rsplit(".", 1)[-1]
+    user = _LOWERED_NAMES.get(short, "the operation on this line")
+    return f"{user} (computed by ad_transform's {short})"
+
+
+def _is_operator(primitive) -> bool:
+    return (getattr(primitive, "__module__", None) or "") in ("operator", "_operator")
+
+
+def _converts_lists(rule) -> bool:
+    """Whether a call of ``rule``'s primitive takes list operands as NumPy arrays: an
+    elementwise NumPy function or an arithmetic operator (on an array and a list)."""
+    if rule.kind != "elementwise":
+        return False
+    primitive = rule.primitive
+    module = getattr(primitive, "__module__", None) or ""
+    return (
+        isinstance(primitive, np.ufunc)
+        or module == "numpy"
+        or module.startswith("numpy.")
+        or module in ("operator", "_operator")
+    )
 
 
 def _without_unread_placeholders(stmts: list[gast.stmt], read: set[str]) -> list[gast.stmt]:

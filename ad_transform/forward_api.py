@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 from collections.abc import Callable
 
 import numpy as np
 
 from . import pytree
 from .api import UNKNOWN, _kind_of_type, _positional_count, _split_key, _Transformed
-from .errors import ADTransformError
 from .forward import JVP, generate_jvp
 
 
@@ -40,11 +40,6 @@ class JVPFunction(_Transformed):
             )
         args, kwargs = self._bind(tuple(primals), kwargs)
         args = self._prepare(args)
-        if self._containers(args):
-            raise ADTransformError(
-                "jvp (forward mode) does not support container arguments (dict, list, tuple, "
-                "dataclass) yet: pass their numbers and arrays as separate arguments"
-            )
         directions = tuple(
             _tangent_for(t, args[i], i - self._offset, self.func)
             for t, i in zip(tangents, self._positions)
@@ -52,11 +47,6 @@ class JVPFunction(_Transformed):
         generated = self._generated(args)
         named = dict(zip(generated.tangent_names, directions))
         value, tangent = generated.function(*args, **kwargs, **named)
-        if pytree.is_node(value):
-            raise ADTransformError(
-                f"jvp (forward mode) does not support container outputs yet: "
-                f"{self.func.__name__} returned {type(value).__name__}"
-            )
         return value, tangent
 
     def _generated_for_key(self, key: tuple):
@@ -80,33 +70,59 @@ class JVPFunction(_Transformed):
 
 
 class JVPOfEveryArgument:
-    """``jvp(f)`` without ``wrt``: every positional argument of each call is differentiated
-    (JAX's ``jvp``); one :class:`JVPFunction` per number of arguments given."""
+    """``jvp(f)`` without ``wrt``: every positional argument of each call that is not an
+    integer is differentiated (JAX's ``jvp``); one :class:`JVPFunction` per set of
+    differentiated positions.
+
+    An integer argument (``int``, ``bool``, a NumPy integer or an integer array: a count,
+    an index, a flag) is passed as it is, not converted to a float, and is not
+    differentiated: its tangent must be zero (``0``, ``0.0``, ``None`` or zeros), as JAX
+    asks of an integer primal's tangent. ``wrt=`` differentiates it as a float."""
 
     ad_transform_derivative = "jvp"
 
     def __init__(self, func: Callable) -> None:
         functools.update_wrapper(self, func, updated=())
         self.func = func
-        self._by_count: dict[int, JVPFunction] = {}
+        self._by_positions: dict[tuple[int, ...], JVPFunction] = {}
         self._last: JVPFunction | None = None
 
-    def _for(self, count: int) -> JVPFunction:
-        if count not in self._by_count:
-            if count <= 0:
-                raise TypeError(
-                    f"jvp: {getattr(self.func, '__name__', self.func)!r} got no argument"
-                )
-            self._by_count[count] = JVPFunction(self.func, tuple(range(count)))
-        self._last = self._by_count[count]
+    def _for(self, positions: tuple[int, ...]) -> JVPFunction:
+        if positions not in self._by_positions:
+            self._by_positions[positions] = JVPFunction(self.func, positions)
+        self._last = self._by_positions[positions]
         return self._last
 
     def __call__(self, primals, tangents, **kwargs):
-        if not isinstance(primals, (tuple, list)):
+        if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
             raise TypeError(
                 "jvp: give the primals and the tangents as tuples: jvp_f((x, y), (x_dot, y_dot))"
             )
-        return self._for(len(primals))(primals, tangents, **kwargs)
+        name = getattr(self.func, "__name__", repr(self.func))
+        if not primals:
+            raise TypeError(f"jvp: {name!r} got no argument")
+        if len(tangents) != len(primals):
+            raise TypeError(
+                f"jvp of {name}: {len(tangents)} tangent(s) for {len(primals)} argument(s): "
+                "without wrt= every positional argument has a tangent (zero for an integer)"
+            )
+        positions = differentiated_positions(primals)
+        for i, (primal, tangent) in enumerate(zip(primals, tangents)):
+            if i not in positions and not _is_zero_tangent(tangent):
+                raise ValueError(
+                    f"jvp of {name}: argument {i} is an integer ({type(primal).__name__} "
+                    f"{primal!r:.40}), which jvp without wrt= does not differentiate (a count, "
+                    f"an index or a flag stays an integer), so its tangent must be zero, not "
+                    f"{tangent!r:.40}; pass it as a float, or name it in wrt= to "
+                    "differentiate it as a float"
+                )
+        if not positions:  # nothing differentiated: the derivative is zero
+            from .runtime import zero_tangent
+
+            value = self.func(*primals, **kwargs)
+            return value, zero_tangent(value)
+        chosen = tuple(tangents[i] for i in positions)
+        return self._for(positions)(primals, chosen, **kwargs)
 
     def _default(self) -> JVPFunction:
         """Before any call: every positional parameter without a default."""
@@ -118,7 +134,9 @@ class JVPOfEveryArgument:
             for p in signature.parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
         ]
-        return self._for(len(required))
+        if not required:
+            raise TypeError(f"jvp: {self.func.__name__!r} has no required positional parameter")
+        return self._for(tuple(range(len(required))))
 
     @property
     def source(self) -> str:
@@ -131,16 +149,43 @@ class JVPOfEveryArgument:
         return self._default().generic_source
 
     def source_for(self, *args) -> str:
-        """The generated source for arguments like ``args`` (each differentiated)."""
-        return self._for(len(args)).source_for(*args)
+        """The generated source for arguments like ``args`` (those that are not integers
+        differentiated)."""
+        return self._for(differentiated_positions(args)).source_for(*args)
 
     def __repr__(self) -> str:
         return f"<jvp({self.func.__qualname__})>"
 
 
-def _tangent_for(tangent, primal, position: int, func):
+def is_integer_argument(value) -> bool:
+    """An integer (``bool`` and NumPy integers included) or an integer or boolean array:
+    an argument ``jvp`` without ``wrt`` passes as it is and does not differentiate."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biu"
+    return isinstance(value, (numbers.Integral, np.bool_))
+
+
+def differentiated_positions(primals) -> tuple[int, ...]:
+    """The positions ``jvp`` without ``wrt`` differentiates: every argument but integers."""
+    return tuple(i for i, p in enumerate(primals) if not is_integer_argument(p))
+
+
+def _is_zero_tangent(tangent) -> bool:
+    if tangent is None:
+        return True
+    try:
+        return not np.any(np.asarray(tangent))
+    except (TypeError, ValueError):
+        return False
+
+
+def _tangent_for(tangent, primal, position, func):
     """The tangent of one argument: a float for a number, a float array of the primal's
-    shape for an array (integers become floats)."""
+    shape for an array (integers become floats), and for a container (dict, list, tuple,
+    named tuple, dataclass, registered type) a container of the same structure and types
+    with the tangents of its leaves (zeros for leaves that are not differentiated)."""
+    if primal is not None and pytree.is_node(primal):
+        return _tree_tangent(tangent, primal, position, func)
     if isinstance(primal, np.ndarray):
         array = np.asarray(tangent)
         if array.shape != primal.shape:
@@ -148,15 +193,36 @@ def _tangent_for(tangent, primal, position: int, func):
                 f"jvp of {func.__name__}: the tangent of argument {position} has shape "
                 f"{array.shape}, the argument {primal.shape}"
             )
+        if array.dtype.kind not in "fiu":
+            raise ValueError(
+                f"jvp of {func.__name__}: the tangent of argument {position} (a real array) "
+                f"must be a real array, not an array of dtype {array.dtype}"
+            )
         if array.dtype.kind != "f":
             array = array.astype(primal.dtype if primal.dtype.kind == "f" else np.float64)
         return array
-    if np.ndim(tangent) != 0 or isinstance(tangent, (bool, np.bool_, complex)):
+    if np.ndim(tangent) != 0 or isinstance(tangent, (bool, np.bool_, complex, np.complexfloating)):
         raise ValueError(
             f"jvp of {func.__name__}: the tangent of argument {position} (a number) must be "
             f"a real number, not {type(tangent).__name__} {tangent!r:.40}"
         )
-    return float(tangent) if not isinstance(tangent, np.floating) else tangent
+    if isinstance(primal, np.floating):  # in the primal's precision, as for arrays
+        return primal.dtype.type(tangent)
+    return float(tangent)
+
+
+def _tree_tangent(tangent, primal, position, func):
+    """The tangent of a container argument: ``tangent`` checked against ``primal``'s
+    structure (a ``ValueError`` naming the first path where they differ), each leaf
+    checked as an argument is, in a new container like ``primal``."""
+    what = f"the tangent of argument {position}"
+    leaves = []
+    for path, leaf, part in pytree.leaf_pairs(primal, tangent, name=what):
+        if pytree.is_differentiable_leaf(leaf):
+            leaves.append(_tangent_for(part, leaf, f"{position}{path}", func))
+        else:  # an integer, string, flag...: not differentiated, its tangent is zero
+            leaves.append(0.0)
+    return pytree.with_leaves(primal, leaves, fresh=True)
 
 
 def jvp(
@@ -181,13 +247,11 @@ def jvp(
     wrt = argnums if wrt is None else wrt
     if func is None:
         return lambda f: jvp(f, wrt=wrt)
-    if wrt is None and primals is None:
+    if wrt is None:
+        if primals is not None and (not isinstance(primals, (tuple, list)) or not primals):
+            raise TypeError("jvp: give the primals as a non-empty tuple")
         transformed = JVPOfEveryArgument(func)
     else:
-        if wrt is None:
-            if not isinstance(primals, (tuple, list)) or not primals:
-                raise TypeError("jvp: give the primals as a non-empty tuple")
-            wrt = tuple(range(len(primals)))
         transformed = JVPFunction(func, wrt)
     if primals is None:
         if tangents is not None:

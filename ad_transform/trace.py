@@ -224,12 +224,16 @@ class TraceTable:
     def rows(self, side: str) -> list[Row]:
         return self.forward if side == "forward" else self.reverse
 
+    def heading(self, side: str) -> str:
+        """The heading of a column (``trace_forward.ForwardTraceTable``: the tangents)."""
+        return "Forward primal trace" if side == "forward" else "Reverse adjoint trace"
+
     # -- text ------------------------------------------------------------------------------
     def column_lines(self, side: str, full: bool = True) -> list[str]:
         """One column of the table as aligned lines, with its heading; ``full=False``
         summarises long loops (see :meth:`to_text`)."""
         rows = self.rows(side) if full else summarized_rows(self.rows(side))
-        heading = "Forward primal trace" if side == "forward" else "Reverse adjoint trace"
+        heading = self.heading(side)
         plain = [r for r in rows if not r.is_marker]
         values = {id(r): r.value_text(self.digits) for r in plain}
         target_w = max((display_width(r.target) for r in plain), default=0)
@@ -320,7 +324,7 @@ class TraceTable:
             '<div class="ad-trace">'
             f"<p><b>Evaluation trace of</b> <code>{html.escape(self.call)}</code></p>"
             '<table style="border-collapse:collapse"><tr>'
-            f"<th {head}>Forward primal trace</th><th {head}>Reverse adjoint trace</th>"
+            f"<th {head}>{self.heading('forward')}</th><th {head}>{self.heading('reverse')}</th>"
             '</tr><tr><td style="vertical-align:top">'
             + self._html_column("forward")
             + '</td><td style="vertical-align:top">'
@@ -415,9 +419,22 @@ def _elided_level(row: Row, trips: dict, keep: int) -> tuple | None:
 
 
 def trace_table(
-    func, *args, wrt=None, digits: int = 3, progress=None, full: bool | None = None, **kwargs
+    func,
+    *args,
+    wrt=None,
+    digits: int = 3,
+    progress=None,
+    full: bool | None = None,
+    mode: str = "reverse",
+    tangents=None,
+    **kwargs,
 ) -> TraceTable:
     """Evaluate ``func(*args, **kwargs)`` and its gradient, recording the evaluation trace.
+
+    ``mode="forward"`` records the forward-mode table instead: the primal trace beside
+    the tangent trace ``v̇`` (``trace_forward.py``) in the direction ``tangents`` (one per
+    differentiated argument; by default 1 for the first and 0 for the others); the
+    table's ``tangent`` is the directional derivative.
 
     ``wrt`` is an argument index or a tuple of indices, as for :func:`grad`; by default
     the positional arguments that are floats or float arrays are differentiated (an
@@ -435,6 +452,14 @@ def trace_table(
     shown, not the trip count. ``full=True`` records every row; ``full=False``
     summarises from the first row on.
     """
+    if mode == "forward":
+        from .trace_forward import forward_trace_table
+
+        return forward_trace_table(func, args, kwargs, wrt, digits, progress, full, tangents)
+    if mode != "reverse":
+        raise ValueError(f"trace_table: mode must be 'reverse' or 'forward', not {mode!r}")
+    if tangents is not None:
+        raise TypeError("trace_table: tangents= is for mode='forward'")
     return _Tracer(func, args, kwargs, wrt, digits, progress, full).run()
 
 

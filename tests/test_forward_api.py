@@ -34,7 +34,9 @@ def test_wrt_chooses_the_differentiated_arguments():
 
 
 def test_integer_arguments_and_tangents_are_floats():
-    _, tangent = jvp(poly, (2, 1), (1, 0))
+    # with wrt= integers are differentiated as floats; without it they stay integers
+    # (breaker F12: tests/test_forward_breaker2.py)
+    _, tangent = jvp(poly, wrt=(0, 1))((2, 1), (1, 0))
     assert type(tangent) is float and tangent == 2.0 * 3 * 4 + 1
 
 

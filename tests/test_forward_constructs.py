@@ -293,12 +293,12 @@ def test_a_wrong_number_of_tangents_is_refused():
         jvp(textbook)((2.0, 5.0), (1.0,))
 
 
-def test_containers_are_refused_for_now():
+def test_container_arguments_are_supported():
+    # refused before issue 14's API part; tests/test_forward_api_jacobians.py has the rest
     def f(params):
         return params["a"] * 2.0
 
-    with pytest.raises(ADTransformError, match="container"):
-        jvp(f)(({"a": 1.0},), ({"a": 1.0},))
+    assert jvp(f)(({"a": 1.0},), ({"a": 0.5},)) == (2.0, 1.0)
 
 
 def alias_then_augmented(x):

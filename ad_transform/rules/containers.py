@@ -14,6 +14,7 @@ from .. import pytree
 from ..runtime import (
     attribute_adjoint,
     attribute_of,
+    attribute_tangent,
     check_unpacked_length,
     conversion_adjoint,
     converted_tangent,
@@ -273,6 +274,16 @@ def t_get(g, ans, self, key, default=None):
     )
 
 
+@tangent(attribute_of)
+def t_attribute_of(g, ans, x, name):
+    return attribute_tangent(g, x, name), None
+
+
+@tangent(builtins.sorted)
+def t_sorted(g, ans, iterable, reverse=False):
+    return sorted_tangent(g, iterable, reverse), None
+
+
 @tangent(max_of)
 def t_max_of(g, ans, x):
     return extreme_of_tangent(g, ans, x)
@@ -284,11 +295,6 @@ def t_min_of(g, ans, x):
 
 
 linear_tangents(("method", "values"))  # d.values(): the tangent dict's values
-
-
-@tangent(builtins.sorted)
-def t_sorted(g, ans, iterable, reverse=False):
-    return sorted_tangent(g, iterable, reverse), None
 
 
 @tangent(builtins.set)

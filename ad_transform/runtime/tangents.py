@@ -16,7 +16,9 @@ __all__ = [
     "abs_tangent",
     "angle_tangent",
     "arange_tangent",
+    "as_numpy_operand",
     "astype_tangent",
+    "attribute_tangent",
     "average_tangent",
     "average_weights_tangent",
     "cholesky_tangent",
@@ -26,6 +28,7 @@ __all__ = [
     "copy_tangent",
     "cumprod_tangent",
     "deepcopy_tangent",
+    "dtype_tangent",
     "einsum_tangent",
     "extreme_of_tangent",
     "fresh_tangent",
@@ -85,6 +88,19 @@ def zero_tangent(x):
     )
 
 
+def attribute_tangent(t, x, name: str):
+    """The tangent of ``x.name`` for an object whose class was not known when the code was
+    generated: the same attribute of its tangent (an object of the same class, as
+    ``jvp`` builds for a dataclass or named tuple argument). Refused where the adjoint is
+    (a property, a method, a computed attribute: code that was not differentiated)."""
+    from .objects import attribute_adjoint
+
+    attribute_adjoint(1.0, x, name)  # raises for an attribute that is not stored data
+    if isinstance(t, (int, float)) and t == 0:  # a zero tangent of the whole object
+        return zero_tangent(getattr(x, name))
+    return getattr(t, name)
+
+
 def tangent_like(t, ans):
     """``t`` broadcast to the shape of ``ans`` (a new array where it had to be broadcast)."""
     shape = np.shape(ans)
@@ -99,6 +115,16 @@ def stored_tangent(t, container):
     if isinstance(container, np.ndarray) and container.dtype.kind not in "fc":
         return 0.0
     return t
+
+
+def dtype_tangent(t, ans):
+    """The tangent ``t`` of a call given ``dtype=``: zero where its result ``ans`` is an
+    integer or boolean value (truncated, so piecewise constant); a tuple result (``retstep``)
+    item by item."""
+    if isinstance(ans, tuple) and isinstance(t, tuple):
+        return tuple(dtype_tangent(ti, ai) for ti, ai in zip(t, ans, strict=True))
+    kind = np.asarray(ans).dtype.kind
+    return zero_tangent(ans) if kind in "biu" else t
 
 
 def fresh_tangent(t):
@@ -154,6 +180,12 @@ def _is_count(value) -> bool:
 def _numpy_operand(value):
     """A list or tuple as NumPy's arithmetic sees it (``x * [0.5, 3.0]``)."""
     return np.asarray(value, dtype=float) if isinstance(value, (list, tuple)) else value
+
+
+def as_numpy_operand(value):
+    """A list or tuple operand of an elementwise NumPy function as the array NumPy makes
+    of it (``np.log([a, b])``); anything else as it is."""
+    return np.asarray(value) if isinstance(value, (list, tuple)) else value
 
 
 def einsum_tangent(g, position: int, subscripts, *operands):
@@ -244,6 +276,15 @@ def sort_tangent(t, a, axis=-1):
         a, t, axis = np.ravel(a), np.ravel(t), -1
     order = np.argsort(a, axis=axis, kind="stable")
     return np.take_along_axis(np.asarray(t), order, axis=axis)
+
+
+def sorted_tangent(t, x, reverse=False):
+    """The tangent of ``sorted(x, reverse=reverse)``: the elements' tangents in the order
+    Python's stable sort puts the elements (ties keep their order, as in the adjoint)."""
+    values = list(x)
+    elements = _elements_tangent(t, x)
+    order = sorted(range(len(values)), key=values.__getitem__, reverse=reverse)
+    return [elements[i] for i in order]
 
 
 def quantile_tangent(t, ans, a, q, axis, method, keepdims, kind):
@@ -448,15 +489,6 @@ def arange_tangent(t, ans, start, stop=None, step=None, of_step=False):
     if stop is None or ans.dtype.kind not in "fc":
         return np.zeros(ans.shape)
     return np.arange(ans.shape[0]) * t if of_step else np.broadcast_to(t, ans.shape) + 0.0
-
-
-def sorted_tangent(t, x, reverse=False):
-    """The tangent of ``sorted(x, reverse)``: the elements' tangents in the order Python's
-    stable sort chose."""
-    values = list(x)
-    order = sorted(range(len(values)), key=values.__getitem__, reverse=reverse)
-    elements = list(_elements_tangent(t, x))
-    return [elements[k] for k in order]
 
 
 def set_tangent(t, ans, iterable):
