@@ -24,7 +24,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import inspect
-import numbers
 import operator
 import types
 from collections.abc import Hashable
@@ -111,18 +110,19 @@ def _plain_fields(cls: type, names, storage: type) -> bool:
 
 
 def _is_static_leaf(x) -> bool:
-    """Booleans, integers, strings, bytes and ``None``; arrays of booleans, integers or
-    text. Floats, float arrays and every other object may carry a derivative (or are
-    refused where the gradient is built)."""
-    if x is None or isinstance(x, (bool, np.bool_, str, bytes)):
+    """Booleans, strings, bytes, ``None`` and NumPy integers narrower than 64 bits; arrays
+    of booleans, integers or text (integers that are differentiated are checked before).
+    Floats, float arrays and every other object may carry a derivative (or are refused
+    where the gradient is built)."""
+    if x is None or isinstance(x, (bool, np.bool_, str, bytes, np.integer)):
         return True
     return isinstance(x, np.ndarray) and x.dtype.kind in "biuSU"
 
 
 def _is_integer_leaf(x) -> bool:
-    """A Python or NumPy integer (not a boolean): differentiated as a float where it
-    enters arithmetic, passed to the function as the integer it is."""
-    return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, (bool, np.bool_))
+    """A Python or 64-bit NumPy integer (not a boolean): differentiated as a float where
+    it enters arithmetic, passed to the function as the integer it is."""
+    return pytree.leaf_is_integer(x)
 
 
 def argument_facts(args: tuple, positions: tuple[int, ...]) -> LeafKinds | None:

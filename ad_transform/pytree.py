@@ -739,8 +739,12 @@ def is_differentiable_leaf(x) -> bool:
 
 
 def leaf_is_integer(x) -> bool:
-    """A Python or NumPy integer that is not a boolean."""
-    return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, (bool, np.bool_))
+    """A Python integer or a 64-bit NumPy integer (not a boolean): differentiated as a
+    float. A narrower NumPy integer (``np.int8`` ... ``np.int32``) is not: derivative
+    arithmetic in its own dtype (``2 * k``) would wrap around."""
+    if isinstance(x, np.integer):
+        return x.dtype.itemsize >= 8
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 __all__ = ["is_node", "register_pytree_node", "tree_leaves", "tree_map"]

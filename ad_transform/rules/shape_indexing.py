@@ -31,6 +31,7 @@ from ..runtime import (
     joined_adjoint,
     meshgrid_adjoint,
     method_arguments,
+    np_pad_tangent,
     pad_adjoint,
     pad_value_adjoint,
     partition_adjoint,
@@ -609,7 +610,20 @@ def t_concatenator(g, ans, concatenator, items):
 tangent(np.r_)(t_concatenator)
 tangent(np.c_)(t_concatenator)
 
-# np.pad is linear in the array and in constant_values jointly, in every mode
-linear_tangents(np.pad, ("attribute", "real"))
+linear_tangents(("attribute", "real"))
+
+
+@tangent(np.pad)
+def t_pad(g, ans, array, pad_width, mode="constant", constant_values=0):
+    # linear in the array and in constant_values jointly in the linear modes: one term
+    # each, the other's tangent zero
+    return (
+        np_pad_tangent(g, ans, pad_width, mode),
+        None,
+        None,
+        np_pad_tangent(np.zeros(np.shape(array)), ans, pad_width, mode, constant_values=g),
+    )
+
+
 if getattr(np, "row_stack", np.vstack) is not np.vstack:  # NumPy 2: its own function
     linear_tangents(np.row_stack)

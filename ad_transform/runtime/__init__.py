@@ -348,6 +348,7 @@ from .tangents import (  # noqa: F401
     logsumexp_tangent,
     nan_to_num_tangent,
     norm_tangent,
+    np_pad_tangent,
     pad_tangent,
     partition_tangent,
     polyval_tangent,

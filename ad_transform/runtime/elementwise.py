@@ -121,6 +121,8 @@ def power_derivative(x, y, power=np.power):
     no exception or warning. ``power`` is ``np.float_power`` for that function."""
     if (type(y) is float or type(y) is int) and y >= 1 and power is np.power:
         return y * x ** (y - 1)  # x**2 and the like: no division, finite for finite x
+    if type(x) is int or isinstance(x, np.integer):  # an integer leaf: 3 ** -3 must not fail
+        x = float(x)
     y = _exponent(x, y)
     arrays = type(x) is np.ndarray or type(y) is np.ndarray
     if not arrays and not y:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ADTransformError
-from .values import _float_dtype
+from .values import _float_dtype, is_discrete
 
 __all__ = [
     "abs_tangent",
@@ -39,6 +39,7 @@ __all__ = [
     "logsumexp_tangent",
     "nan_to_num_tangent",
     "norm_tangent",
+    "np_pad_tangent",
     "pad_tangent",
     "partition_tangent",
     "polyval_tangent",
@@ -135,6 +136,28 @@ def fresh_tangent(t):
     if isinstance(t, list):
         return [fresh_tangent(v) for v in t]
     return t
+
+
+# modes in which np.pad's result is a linear function of the array (and of
+# constant_values or end_values); "maximum", "minimum", "median" select elements (the
+# tangent is the selected element's, not the max of the tangents), "empty" pads with
+# whatever memory held, a callable mode is the user's code
+_LINEAR_PAD_MODES = ("constant", "edge", "linear_ramp", "mean", "reflect", "symmetric", "wrap")
+
+
+def np_pad_tangent(t, ans, pad_width, mode="constant", **keywords):
+    """The tangent of ``np.pad(x, pad_width, mode, ...)`` from the tangent ``t`` of ``x``
+    (and the tangents of ``constant_values`` or ``end_values`` given as keywords): the same
+    padding of the tangents, for the modes in which padding is linear; zero for an integer
+    or boolean result (truncated). Other modes raise ``ADTransformError``."""
+    if not isinstance(mode, str) or mode not in _LINEAR_PAD_MODES:
+        raise ADTransformError(
+            f"jvp (forward mode) of np.pad with mode={mode!r} is not supported: its padding is "
+            f"not linear in the array (supported modes: {', '.join(_LINEAR_PAD_MODES)})"
+        )
+    if is_discrete(ans):
+        return np.zeros(np.shape(ans))
+    return np.pad(t, pad_width, mode=mode, **keywords)
 
 
 def pad_tangent(t: list, xs) -> None:
