@@ -218,7 +218,16 @@ def _tree_tangent(tangent, primal, position, func):
     what = f"the tangent of argument {position}"
     leaves = []
     for path, leaf, part in pytree.leaf_pairs(primal, tangent, name=what):
-        if pytree.is_differentiable_leaf(leaf):
+        if pytree.leaf_is_integer(leaf):
+            if not _is_zero_tangent(part):
+                raise ValueError(
+                    f"jvp of {func.__name__}: argument {position}{path} is an integer leaf "
+                    f"({leaf!r}); forward mode does not differentiate integer leaves (grad "
+                    f"does, as floats), so its tangent must be zero, not {part!r:.40}; make "
+                    "it a float to differentiate it"
+                )
+            leaves.append(0.0)
+        elif pytree.is_differentiable_leaf(leaf):
             leaves.append(_tangent_for(part, leaf, f"{position}{path}", func))
         else:  # an integer, string, flag...: not differentiated, its tangent is zero
             leaves.append(0.0)

@@ -74,10 +74,11 @@ def _differentiable(value) -> bool:
 
 
 def _container_leaves(tree) -> list:
-    """Like :func:`_leaves`, inside a container only float leaves (``pytree``'s rule)."""
+    """Like :func:`_leaves`, inside a container only float leaves (integer leaves, which
+    ``grad`` differentiates as floats and ``jvp`` does not, get ``None`` in both modes)."""
     if tree is not None and pytree.is_node(tree):
         return [
-            _Leaf(v) if pytree.is_differentiable_leaf(v) else None
+            _Leaf(v) if pytree.is_differentiable_leaf(v) and not pytree.leaf_is_integer(v) else None
             for _, v in pytree.leaves_with_paths(tree)
         ]
     return _leaves(tree)

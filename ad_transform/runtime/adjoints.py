@@ -14,8 +14,8 @@ from .values import (
     ListAdjoint,
     _float_dtype,
     _is_zero,
-    is_discrete,
     own,
+    truncates,
 )
 
 
@@ -198,8 +198,9 @@ def item_adjoint(g, index, value, into=None):
 
     Where an index array names an item more than once, NumPy stores only the last value
     written to it: the other elements of ``value`` receive nothing. An integer or boolean
-    array ``into`` truncates what it stores: ``value`` receives zero."""
-    if is_discrete(into):
+    array ``into`` truncates what it stores (unless it is an integer): ``value`` receives
+    zero."""
+    if truncates(into, value):
         return nondifferentiable_zero(value)
     if isinstance(g, (list, dict, KeyItem)):
         return unbroadcast(g[index], value)

@@ -9,13 +9,13 @@ import numpy as np
 from ..errors import ADTransformError
 from .adjoints import nondifferentiable_zero, unbroadcast
 from .conversions import cast_like
-from .values import ListAdjoint, _dtype_of, _scalar_like
+from .values import ListAdjoint, _dtype_of, _scalar_like, integer_valued
 
 
 def full_adjoint(g, fill_value, dtype=None):
     """The adjoint of ``fill_value`` in ``np.full(shape, fill_value)``: ``g`` summed over
-    the copies (zero for an integer or boolean ``dtype``)."""
-    if dtype is not None and np.dtype(dtype).kind not in "fc":
+    the copies (zero for an integer or boolean ``dtype`` and a non-integer value)."""
+    if dtype is not None and np.dtype(dtype).kind not in "fc" and not integer_valued(fill_value):
         return nondifferentiable_zero(fill_value)
     return unbroadcast(g, fill_value)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .adjoints import _complex_value, zeros_like
-from .values import ListAdjoint, _float_dtype, _is_zero, is_discrete
+from .values import ListAdjoint, _float_dtype, _is_zero, integer_valued, truncates
 
 
 def cast_like(g, x):
@@ -27,17 +27,18 @@ def cast_like(g, x):
 
 
 def astype_adjoint(g, x, dtype):
-    """The adjoint of ``x.astype(dtype)``: ``g`` back in ``x``'s dtype; zero for a cast to
-    integers or booleans (a piecewise-constant result)."""
-    if np.dtype(dtype).kind not in "fc":
+    """The adjoint of ``x.astype(dtype)``: ``g`` back in ``x``'s dtype; zero for a cast of
+    a non-integer ``x`` to integers or booleans (a piecewise-constant result)."""
+    if np.dtype(dtype).kind not in "fc" and not integer_valued(x):
         return zeros_like(x)
     return cast_like(g, x)
 
 
 def unless_discrete(ans, adjoint, like):
-    """``adjoint``, or a zero adjoint of the type of ``like`` where the result ``ans`` is
-    an integer or boolean array (``np.arange(x, dtype=int)``, ``np.full_like(ints, x)``)."""
-    return zeros_like(like) if is_discrete(ans) else adjoint
+    """``adjoint``, or a zero adjoint of the type of the operand ``like`` where the result
+    ``ans`` is an integer or boolean array made from a non-integer ``like``
+    (``np.arange(x, dtype=int)``, ``np.full_like(ints, x)``: truncated)."""
+    return zeros_like(like) if truncates(ans, like) else adjoint
 
 
 def array_operand(x):
@@ -57,7 +58,7 @@ def array_adjoint(g, obj, ans=None):
     """The adjoint of ``np.array(obj)``: for a (nested) list of numbers and arrays, a list
     of the elements' adjoints; for an array or a number, ``g`` in its type. Zero where the
     result ``ans`` is an integer or boolean array (``np.array(x, dtype=int)``)."""
-    if is_discrete(ans):
+    if truncates(ans, obj):
         return zeros_like(obj)
     if isinstance(obj, (list, tuple)):
         return ListAdjoint(array_adjoint(g[i], element) for i, element in enumerate(obj))

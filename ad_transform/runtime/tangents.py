@@ -671,12 +671,20 @@ def _trapezoid(y, x=None, dx=1.0, axis=-1):
     return function(y, x=x, dx=dx, axis=axis)
 
 
+def _in_floats(x) -> np.ndarray:
+    """``x`` as an array, integers and booleans in float64: differences and products of
+    them in a derivative must not wrap around (``np.uint8(3) - 5``)."""
+    a = np.asarray(x)
+    return a.astype(np.float64) if a.dtype.kind in "biu" else a
+
+
 def polyval_tangent(t, which: str, p, x):
     """The term of ``p`` (``polyval(t, x)``) or ``x`` (``p'(x) t``) in the tangent of
     ``np.polyval(p, x)``."""
     if which == "p":
         return np.polyval(np.broadcast_to(t, np.shape(p)), x)
-    coefficients = np.asarray(p)
+    coefficients = _in_floats(p)  # integer coefficients: the slope must not wrap
+    x = _in_floats(x)
     count = coefficients.shape[0]
     slope = np.zeros(())
     for k in range(count - 1):  # Horner's rule on the derivative polynomial
@@ -730,7 +738,7 @@ def interp_tangent(t, which: str, x, xp, fp, left=None, right=None, period=None)
     ``(1 - t) dfp_j + t dfp_{j+1}``; outside, ``left``/``right`` (or the end values)."""
     if period is not None:
         raise ADTransformError("np.interp(..., period=...) is not differentiable here")
-    xa, xpa, fpa = np.asarray(x), np.asarray(xp), np.asarray(fp)
+    xa, xpa, fpa = _in_floats(x), _in_floats(xp), _in_floats(fp)  # no integer wrap-around
     xs = xa.ravel()
     count = xpa.shape[0]
     j = np.clip(np.searchsorted(xpa, xs, side="right") - 1, 0, max(count - 2, 0))

@@ -206,6 +206,25 @@ def is_discrete(value) -> bool:
     return isinstance(value, np.ndarray | np.generic) and value.dtype.kind in "biu"
 
 
+def truncates(result, operand) -> bool:
+    """Whether making the integer or boolean ``result`` from ``operand`` truncated it (a
+    piecewise-constant function: zero derivative). An integer operand (an integer leaf of
+    a container argument, differentiated as a float) is converted exactly: it keeps its
+    derivative."""
+    return is_discrete(result) and not integer_valued(operand)
+
+
+def integer_valued(x) -> bool:
+    """An integer or boolean number or array, or a list or tuple of them."""
+    if isinstance(x, (int, np.integer, np.bool_)):
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biu"
+    if isinstance(x, (list, tuple)):
+        return all(integer_valued(e) for e in x)
+    return False
+
+
 def refuse_complex(value, function: str) -> None:
     """Refuse, when it runs, the adjoint of ``function`` of a complex array: its rule is
     written for real values only (docs/conventions/complex.md lists those that are not)."""
