@@ -61,7 +61,7 @@ def test_jvp_of_pad_in_a_selecting_mode_is_refused(mode):
     def f(a):
         return np.pad(a, 1, mode=mode)
 
-    with pytest.raises(ADTransformError, match="np.pad with mode"):
+    with pytest.raises(ADTransformError, match=r"np\.pad with mode"):
         jvp(f, (np.array([1.0, 3.0, 2.0]),), (np.array([1.0, -5.0, 4.0]),))
 
 
