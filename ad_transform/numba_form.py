@@ -1,0 +1,83 @@
+"""The Numba-friendly variant of a generated program's tape (``compile="numba"``).
+
+The default code keeps one tape, a list that holds whatever the sweeps push: floats,
+booleans, tuples, old array items together. Numba types a list by its elements, so such
+a list cannot be compiled. This variant gives every tape slot (a push and the pop that
+undoes it carry the same ``ad_tape_slot``, set by the reverse stage) a list of its own:
+``tape1 = []``, ``push1 = tape1.append``, ``pop1 = tape1.pop``. Each slot pushes values
+of one type, so each list is typable.
+
+Why it is exact: the single tape is a stack whose pushes and pops are matched in
+properly nested pairs (tape discipline, ``optimize/tape.py``). Keep only the events of
+one slot: when its pop runs, the value on top of the single tape was pushed by the same
+slot, and no later push of that slot is still on the tape (it would be above it). So the
+slot's own stack has the same value on top. Runs after ``optimize`` (``compact_tape``
+merges slots; the merged push and pop keep one slot).
+"""
+
+from __future__ import annotations
+
+import gast
+
+from .errors import ADTransformError
+from .optimize.walk import COMPOUND, all_statements
+
+
+def split_tape(program) -> list[dict[str, str]]:
+    """Rename every push and pop of ``program`` to its slot's own tape; the tapes, in the
+    order their slots are first pushed (``{"tape", "push", "pop"}`` names each).
+
+    Refuses (``ADTransformError``) a tape use that is not a push or pop of a slot: the
+    tape's length read around a ``try`` statement, a push without a slot."""
+    tape = getattr(program, "tape", None)
+    if not tape:
+        return []
+    names = program.fn.names
+    tapes: dict[object, dict[str, str]] = {}
+
+    def tape_of(slot) -> dict[str, str]:
+        if slot not in tapes:
+            number = len(tapes) + 1
+            tapes[slot] = {role: names.fresh(f"{role}{number}") for role in ("tape", "push", "pop")}
+        return tapes[slot]
+
+    for sweep in (program.forward, program.backward):
+        for stmt in all_statements(sweep):
+            for node in _own_nodes(stmt):
+                if not isinstance(node, gast.Name) or node.id not in tape.values():
+                    continue
+                slot = getattr(stmt, "ad_tape_slot", None)
+                role = next(r for r, n in tape.items() if n == node.id)
+                if role == "tape" or slot is None:
+                    raise _refusal(program, stmt)
+                node.id = tape_of(slot)[role]
+            _forget(stmt)
+    return list(tapes.values())
+
+
+def _own_nodes(stmt: gast.stmt):
+    """The nodes of ``stmt`` itself: for a compound statement, its test or iterator only."""
+    if isinstance(stmt, COMPOUND):
+        parts = [getattr(stmt, field, None) for field in ("test", "iter", "target")]
+        for part in parts:
+            if part is not None:
+                yield from gast.walk(part)
+        return
+    yield from gast.walk(stmt)
+
+
+def _forget(stmt: gast.stmt) -> None:
+    for key in ("_ad_names", "_ad_loaded", "_ad_assigned"):
+        stmt.__dict__.pop(key, None)
+
+
+def _refusal(program, stmt: gast.stmt) -> ADTransformError:
+    where = gast.Pass()
+    where.lineno = getattr(stmt, "origin_line", None) or getattr(stmt, "lineno", None)
+    where.col_offset = 0
+    return program.fn.parsed.error(
+        "compile='numba' cannot give this statement's use of the tape a typed tape of its "
+        "own (a try/with statement taking back what it pushed); use the Python code "
+        "(compile=None)",
+        where,
+    )
