@@ -93,12 +93,16 @@ def _numba_takes(value, numba) -> bool:
     return False
 
 
-def global_dependencies(functions: dict, globals_: dict, source: str, label: str) -> list:
-    """``(globals_, name, object)`` for each global number the functions read (Numba
-    freezes it: any rebinding makes the code stale); refuses globals Numba would freeze
-    though they may change (arrays, lists) or cannot compile (other functions)."""
+def numba_globals(functions: dict, globals_: dict, source: str, label: str):
+    """The globals the compiled code sees, and ``(globals_, name, object)`` for each one
+    it reads (Numba freezes them: any rebinding makes the code stale).
+
+    A user function the forward sweep calls without a derivative (its result inactive)
+    is compiled by Numba too (in a copy of the globals); globals Numba would freeze
+    though they may change (arrays, lists) or cannot compile are refused."""
     numba = require_numba()
     found = []
+    seen = dict(globals_)
     for fn in functions.values():
         for name in _global_loads(fn.__code__):
             if name in globals_:
@@ -107,11 +111,23 @@ def global_dependencies(functions: dict, globals_: dict, source: str, label: str
                 value = getattr(builtins, name)
             else:
                 continue  # unbound: Numba reports it at the call
-            if not _numba_takes(value, numba):
+            if isinstance(value, types.FunctionType) and name in globals_:
+                seen[name] = _jitted_user_function(value, numba)
+            elif not _numba_takes(value, numba):
                 raise _build_error(label, source, name, f"reads the global {_describe(value)}")
             if name in globals_ and not isinstance(value, types.ModuleType):
                 found.append((globals_, name, value))
-    return found
+    return seen, found
+
+
+_user_functions: dict = {}
+
+
+def _jitted_user_function(fn: types.FunctionType, numba):
+    """``numba.njit(fn)``, once per function object (its compilations are kept)."""
+    if fn not in _user_functions:
+        _user_functions[fn] = numba.njit(fn)
+    return _user_functions[fn]
 
 
 def _global_loads(code: types.CodeType) -> set[str]:

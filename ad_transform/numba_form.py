@@ -21,6 +21,77 @@ import gast
 
 from .errors import ADTransformError
 from .optimize.walk import COMPOUND, all_statements
+from .runtime.statements import UNBOUND
+
+
+def numba_variant(program) -> list[dict[str, str]]:
+    """Make the optimized ``program`` Numba-friendly; its tapes (``split_tape``)."""
+    drop_unbound_markers(program)
+    fold_float_tests(program)
+    return split_tape(program)
+
+
+def fold_float_tests(program) -> None:
+    """``a if type(x) is float else b`` (a rule's fast path for Python floats) becomes
+    ``a``: Numba has one float type for Python and NumPy float64 scalars, on which ``a``
+    is exact (the rules' other branch exists for NumPy's scalar types and dtypes)."""
+    cells = program.bindings.cells
+
+    def bound_to(node, obj) -> bool:
+        if not isinstance(node, gast.Name):
+            return False
+        cell = cells.get(node.id)
+        if cell is not None:
+            return getattr(cell, "cell_contents", None) is obj
+        return node.id == obj.__name__
+
+    def is_float_test(test) -> bool:
+        return (
+            isinstance(test, gast.Compare)
+            and len(test.ops) == 1
+            and isinstance(test.ops[0], gast.Is)
+            and isinstance(test.left, gast.Call)
+            and bound_to(test.left.func, type)
+            and len(test.left.args) == 1
+            and bound_to(test.comparators[0], float)
+        )
+
+    class Fold(gast.NodeTransformer):
+        def visit_IfExp(self, node):
+            self.generic_visit(node)
+            return node.body if is_float_test(node.test) else node
+
+    for sweep in (program.forward, program.backward):
+        for stmt in all_statements(sweep):
+            for field in ("value", "test", "iter"):
+                part = getattr(stmt, field, None)
+                if isinstance(part, gast.expr):
+                    setattr(stmt, field, Fold().visit(part))
+            _forget(stmt)
+
+
+def drop_unbound_markers(program) -> None:
+    """Remove ``t = UNBOUND`` (a name the user's code binds on some paths only). Numba
+    gives such a name a zero where it is unbound; reading it there is what ``check_bound``
+    guards, and ``check_bound`` has no Numba version (refused), so no value is read."""
+    cells = program.bindings.cells
+
+    def is_marker(stmt: gast.stmt) -> bool:
+        value = getattr(stmt, "value", None)
+        if not isinstance(stmt, gast.Assign) or not isinstance(value, gast.Name):
+            return False
+        cell = cells.get(value.id)
+        return cell is not None and getattr(cell, "cell_contents", None) is UNBOUND
+
+    def visit(block: list[gast.stmt]) -> None:
+        block[:] = [stmt for stmt in block if not is_marker(stmt)]
+        for stmt in block:
+            if isinstance(stmt, COMPOUND):
+                visit(stmt.body)
+                visit(stmt.orelse)
+
+    visit(program.forward)
+    visit(program.backward)
 
 
 def split_tape(program) -> list[dict[str, str]]:

@@ -25,7 +25,7 @@ from .emit import FunctionText, compile_functions, expression_source, parameters
 from .lower.signature import spread_signature, spread_varargs
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
-from .numba_form import split_tape
+from .numba_form import numba_variant
 from .optimize import optimize
 from .optimize.inline_pairs import inline_form
 from .parse import is_missing, parse_function
@@ -417,7 +417,7 @@ class _Builder:
             [st for st in program.forward if not isinstance(st, (gast.If, gast.For, gast.While))],
             gast.Store,
         )
-        for name in saved:
+        for name in saved if not self.numba else ():  # Numba: zero where unbound
             if name not in top_level and name not in {tape["tape"] for tape in tapes}:
                 fwd.line(f"{name} = None  # set only on some paths; read only on those")
         fwd.statements(program.forward, fn.parsed.file_lines)
@@ -473,7 +473,7 @@ class _Builder:
         """The tapes the code keeps: the one tape, or in the Numba variant one per slot
         (``numba_form.split_tape``)."""
         if self.numba:
-            return split_tape(program)
+            return numba_variant(program)
         return [program.tape] if program.tape else []
 
     def compile(self, source: str, program: AdjointProgram, func, defaults, main) -> Generated:
@@ -500,8 +500,8 @@ class _Builder:
         used = {name for fn in functions.values() for name in fn.__code__.co_freevars}
         used = {name: cell for name, cell in cells.items() if name in used}
         cells = numba_compile.numba_cells(used, source, label)
-        functions = compile_functions(source, label, func.__globals__, cells, defaults)
-        frozen = numba_compile.global_dependencies(functions, func.__globals__, source, label)
+        globals_, frozen = numba_compile.numba_globals(functions, func.__globals__, source, label)
+        functions = compile_functions(source, label, globals_, cells, defaults)
         dependencies = [
             (namespace, name, _frozen_value(namespace, name) if obj is ANY_NUMBER else obj)
             for namespace, name, obj in _dependencies(program)
