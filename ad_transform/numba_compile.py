@@ -25,6 +25,7 @@ import dis
 import linecache
 import re
 import types
+import warnings
 
 from .errors import ADTransformError
 
@@ -184,6 +185,8 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         try:
+            if not self.dispatcher.signatures:  # the first call compiles
+                return self._compile_and_call(args, kwargs)
             return self.dispatcher(*args, **kwargs)
         except ADTransformError:
             raise
@@ -192,6 +195,16 @@ class CompiledFunction:
             if isinstance(exc, numba.core.errors.NumbaError):
                 raise compile_error(exc, self.label) from None
             raise
+
+    def _compile_and_call(self, args: tuple, kwargs: dict):
+        """The first call: vjp's tapes come back from Python as reflected lists, which
+        Numba warns it will stop supporting one day; that is ours to handle, not the
+        user's to see at every compilation."""
+        numba = require_numba()
+        with warnings.catch_warnings():
+            category = numba.core.errors.NumbaPendingDeprecationWarning
+            warnings.filterwarnings("ignore", "(?s).*reflected list", category)
+            return self.dispatcher(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<numba-compiled {self.__name__}>"

@@ -34,7 +34,8 @@ def numba_variant(program) -> list[dict[str, str]]:
 def fold_float_tests(program) -> None:
     """``a if type(x) is float else b`` (a rule's fast path for Python floats) becomes
     ``a``: Numba has one float type for Python and NumPy float64 scalars, on which ``a``
-    is exact (the rules' other branch exists for NumPy's scalar types and dtypes)."""
+    is exact (the rules' other branch exists for NumPy's scalar types and dtypes).
+    ``float(x > 0)`` becomes ``(1.0 if x > 0 else 0.0)``."""
     cells = program.bindings.cells
 
     def bound_to(node, obj) -> bool:
@@ -42,7 +43,7 @@ def fold_float_tests(program) -> None:
             return False
         cell = cells.get(node.id)
         if cell is not None:
-            return getattr(cell, "cell_contents", None) is obj
+            return _contents(cell) is obj
         return node.id == obj.__name__
 
     def is_float_test(test) -> bool:
@@ -60,6 +61,14 @@ def fold_float_tests(program) -> None:
         def visit_IfExp(self, node):
             self.generic_visit(node)
             return node.body if is_float_test(node.test) else node
+
+        def visit_Call(self, node):  # float(x > 0): Numba has no float of a bool
+            self.generic_visit(node)
+            single = len(node.args) == 1 and not node.keywords
+            if bound_to(node.func, float) and single and isinstance(node.args[0], gast.Compare):
+                one, zero = (gast.Constant(value=v, kind=None) for v in (1.0, 0.0))
+                return gast.IfExp(test=node.args[0], body=one, orelse=zero)
+            return node
 
     for sweep in (program.forward, program.backward):
         for stmt in all_statements(sweep):
@@ -81,7 +90,7 @@ def drop_unbound_markers(program) -> None:
         if not isinstance(stmt, gast.Assign) or not isinstance(value, gast.Name):
             return False
         cell = cells.get(value.id)
-        return cell is not None and getattr(cell, "cell_contents", None) is UNBOUND
+        return cell is not None and _contents(cell) is UNBOUND
 
     def visit(block: list[gast.stmt]) -> None:
         block[:] = [stmt for stmt in block if not is_marker(stmt)]
@@ -124,6 +133,14 @@ def split_tape(program) -> list[dict[str, str]]:
                 node.id = tape_of(slot)[role]
             _forget(stmt)
     return list(tapes.values())
+
+
+def _contents(cell) -> object:
+    """What a closure cell holds (None while it is empty: a helper pair being built)."""
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return None
 
 
 def _own_nodes(stmt: gast.stmt):

@@ -446,7 +446,7 @@ class _Builder:
             copy_tape = reusable and not undoes_writes
             copier = program.bindings.reference("list", list) if copy_tape else None
         for tape in tapes:
-            _tape_prologue(bwd, tape, push=False, pop=True, copy=copier)
+            _tape_prologue(bwd, tape, push=False, pop=True, copy=copier, method=self.numba)
         bwd.statements(program.backward, fn.parsed.file_lines)
         returned = (
             expression_source(grads[0])
@@ -651,16 +651,24 @@ def _snapshot_result(program: AdjointProgram) -> gast.Name:
 
 
 def _tape_prologue(
-    text: FunctionText, tape: dict, push: bool, pop: bool, copy: str | None = None
+    text: FunctionText,
+    tape: dict,
+    push: bool,
+    pop: bool,
+    copy: str | None = None,
+    method: bool = False,
 ) -> None:
     """The tape is a local list of each call; ``push``/``pop`` are its bound methods.
 
-    ``copy`` names ``list``: the backward pops from a copy, so it can run again."""
+    ``copy`` names ``list``: the backward pops from a copy, so it can run again (with
+    ``method``, the Numba variant's ``tape.copy()``)."""
     if push:
         text.line(f"{tape['tape']} = []")
         text.line(f"{tape['push']} = {tape['tape']}.append")
     if pop:
         source = f"{copy}({tape['tape']})" if copy else tape["tape"]
+        if copy and method:
+            source = f"{tape['tape']}.copy()"
         text.line(f"{tape['pop']} = {source}.pop")
 
 

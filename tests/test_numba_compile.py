@@ -180,7 +180,7 @@ from fuzz_programs import load, programs  # noqa: E402
 
 
 @hypothesis.settings(
-    max_examples=5,
+    max_examples=3,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(hypothesis.HealthCheck),
