@@ -190,7 +190,10 @@ class _Transformed:
         """Calls with these argument types may skip the checks: floats need no conversion,
         arrays only a dtype check, and no user function it calls can be redefined. Numbers
         it read from globals (``analyze.ANY_NUMBER``) are checked (``Generated.is_stale``)."""
-        numbers_only = all(_is_number_dependency(obj) for _, _, obj in generated.dependencies)
+        numbers_only = all(
+            obj is ANY_NUMBER or (self.compile and _is_number(obj))
+            for _, _, obj in generated.dependencies
+        )
         if not numbers_only or self.has_aux:
             return
         arrays = []
@@ -507,10 +510,9 @@ def _compile_option(compile: str | None, has_aux: bool) -> str | None:
     return compile
 
 
-def _is_number_dependency(obj) -> bool:
-    """A dependency on a number read from a global or closure name: ``ANY_NUMBER`` (the
-    Python code reads it live) or the number itself (Numba froze it)."""
-    return obj is ANY_NUMBER or type(obj) in (float, int, bool)
+def _is_number(obj) -> bool:
+    """A number compiled code depends on (Numba froze the global holding it)."""
+    return type(obj) in (float, int, bool)
 
 
 def _make_transformed(kind: type, func, wrt, argnums, has_aux: bool, compile: str | None = None):

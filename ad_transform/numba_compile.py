@@ -26,6 +26,7 @@ import linecache
 import re
 import types
 import warnings
+import weakref
 
 from .errors import ADTransformError
 
@@ -105,7 +106,7 @@ def numba_globals(functions: dict, globals_: dict, source: str, label: str):
     found = []
     seen = dict(globals_)
     for fn in functions.values():
-        for name in _global_loads(fn.__code__):
+        for name in sorted(_global_loads(fn.__code__)):
             if name in globals_:
                 value = globals_[name]
             elif hasattr(builtins, name):
@@ -121,7 +122,7 @@ def numba_globals(functions: dict, globals_: dict, source: str, label: str):
     return seen, found
 
 
-_user_functions: dict = {}
+_user_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _jitted_user_function(fn: types.FunctionType, numba):

@@ -28,7 +28,41 @@ def numba_variant(program) -> list[dict[str, str]]:
     """Make the optimized ``program`` Numba-friendly; its tapes (``split_tape``)."""
     drop_unbound_markers(program)
     fold_float_tests(program)
+    array_zeros(program)
     return split_tape(program)
+
+
+def array_zeros(program) -> None:
+    """``dW = 0.0`` for an array parameter ``W`` becomes ``dW = zeros_like(W)``: Numba
+    types a name once, so a float cannot become an array by ``dW += ...``. (The Python
+    code keeps the number until the first contribution; both give the same gradient.)"""
+    from . import runtime
+    from .rules.registry import ARRAY
+
+    kinds = program.analysis.kinds
+    params = {
+        adjoint: param
+        for param, adjoint in program.grads.items()
+        if adjoint is not None and kinds.get(param) == ARRAY
+    }
+    for stmt in program.backward:
+        value = getattr(stmt, "value", None)
+        if not (
+            isinstance(stmt, gast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], gast.Name)
+            and stmt.targets[0].id in params
+            and isinstance(value, gast.Constant)
+            and value.value == 0
+        ):
+            continue
+        helper = program.bindings.reference("zeros_like", runtime.zeros_like)
+        param = gast.Name(
+            id=params[stmt.targets[0].id], ctx=gast.Load(), annotation=None, type_comment=None
+        )
+        func = gast.Name(id=helper, ctx=gast.Load(), annotation=None, type_comment=None)
+        stmt.value = gast.Call(func=func, args=[param], keywords=[])
+        _forget(stmt)
 
 
 def fold_float_tests(program) -> None:

@@ -159,6 +159,64 @@ def test_benchmark_loops_compiled(name):
     _assert_differences(case.forward, args, case.wrt, gradient)
 
 
+def element_loop(x, a):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s * a + math.sin(x[i]) * x[i]
+    return s
+
+
+def matrix_loop(x, W):
+    h = x
+    for _ in range(3):
+        h = np.tanh(W @ h) + h * 0.5
+    return np.sum(h * h)
+
+
+_MATRIX = np.array([[0.5, 0.1, 0.0], [0.2, -0.4, 0.3], [0.1, 0.2, 0.6]])
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (element_loop, (np.linspace(-1.0, 1.5, 6), 0.9)),
+        (matrix_loop, (np.array([0.3, -0.2, 0.5]), _MATRIX)),
+    ],
+)
+def test_float_array_loops_compiled(f, args):
+    """Element loops over a 1-D array and matrix-vector loops: arrays' adjoints start as
+    arrays (``dW = zeros_like(W)``), runtime helpers run in their Numba versions."""
+    gradient = grad(f, (0, 1), compile="numba")(*args)
+    _assert_same(gradient, grad(f, (0, 1))(*args))
+    _assert_differences(f, args, (0, 1), gradient)
+
+
+def divides(x, d):
+    return x / d
+
+
+def test_division_by_zero_raises_as_in_python():
+    with pytest.raises(ZeroDivisionError):
+        grad(divides, compile="numba")(1.0, 0.0)
+
+
+def retries(x):
+    y = x
+    for _ in range(3):
+        try:
+            y = y * 1.5
+            if y > 100.0:
+                raise ValueError("big")
+        except ValueError:
+            y = 0.0
+    return y
+
+
+def test_try_is_refused_naming_the_line():
+    with pytest.raises(ADTransformError, match=r"compile='numba'.*line \d+"):
+        grad(retries, compile="numba")(0.7)
+
+
 def test_element_loop_tapes_are_typed_per_slot():
     """The IIR filter pushes old array items (floats) and index pairs (tuples of ints):
     one typed tape each, where the Python code keeps one list for both."""
