@@ -72,9 +72,12 @@ class _Transformed:
     mode: str
     ad_transform_derivative = "a derivative"  # what callables.derivative_origin reports
 
-    def __init__(self, func: Callable, wrt: Wrt, has_aux: bool = False) -> None:
+    def __init__(
+        self, func: Callable, wrt: Wrt, has_aux: bool = False, compile: str | None = None
+    ) -> None:
         if not callable(func):
             raise TypeError(f"{self.ad_transform_derivative} expects a function, got {func!r}")
+        self.compile = _compile_option(compile, has_aux)
         typed = list(wrt) if isinstance(wrt, list) else wrt  # as the caller wrote it
         wrt = _wrt_indices(func, wrt)
         self.has_aux = bool(has_aux)
@@ -172,7 +175,7 @@ class _Transformed:
             if self._receiver and isinstance(self._receiver[0], type):  # a classmethod
                 classes = (TheClass(self._receiver[0]), *classes[1:])
             generated = generate(
-                self._function, self._wrt, kinds, self.mode, classes, facts, shapes
+                self._function, self._wrt, kinds, self.mode, classes, facts, shapes, self.compile
             )
             self._specialized[key] = generated
             self._remember_fast_path(key, generated)
@@ -187,7 +190,10 @@ class _Transformed:
         """Calls with these argument types may skip the checks: floats need no conversion,
         arrays only a dtype check, and no user function it calls can be redefined. Numbers
         it read from globals (``analyze.ANY_NUMBER``) are checked (``Generated.is_stale``)."""
-        numbers_only = all(obj is ANY_NUMBER for _, _, obj in generated.dependencies)
+        numbers_only = all(
+            obj is ANY_NUMBER or (self.compile and _is_number(obj))
+            for _, _, obj in generated.dependencies
+        )
         if not numbers_only or self.has_aux:
             return
         arrays = []
@@ -225,7 +231,10 @@ class _Transformed:
         """The generated source that works for any argument types (arrays, scalars, lists)."""
         kinds = (UNKNOWN,) * _positional_count(self._function, self._wrt)
         mode = VJP if self.has_aux else self.mode
-        return generate(self._function, self._wrt, kinds, mode, self._receiver_classes()).source
+        classes = self._receiver_classes()
+        return generate(
+            self._function, self._wrt, kinds, mode, classes, compile=self.compile
+        ).source
 
     def _receiver_classes(self) -> tuple | None:
         """The class of the object a bound method is bound to (None for a function)."""
@@ -436,6 +445,7 @@ def grad(
     *,
     argnums: Wrt | None = None,
     has_aux: bool = False,
+    compile: str | None = None,
 ):
     """The gradient of a scalar-valued ``func`` with respect to argument(s) ``wrt``.
 
@@ -446,9 +456,12 @@ def grad(
     dataclass, registered type) of floats and float arrays: its gradient has the same
     structure. With ``has_aux=True``, ``func`` returns ``(output, aux)`` and the call
     returns ``(gradient, aux)``. The code is generated at the first call and cached;
-    ``.source`` shows it.
+    ``.source`` shows it. With ``compile="numba"`` the same code (its Numba variant: one
+    typed tape per value saved) is compiled by ``numba.njit`` at the first call, for
+    that call's argument types (the ``numba`` extra; see the README's "Compiled
+    gradients").
     """
-    return _make_transformed(GradientFunction, func, wrt, argnums, has_aux)
+    return _make_transformed(GradientFunction, func, wrt, argnums, has_aux, compile)
 
 
 def value_and_grad(
@@ -457,10 +470,11 @@ def value_and_grad(
     *,
     argnums: Wrt | None = None,
     has_aux: bool = False,
+    compile: str | None = None,
 ):
     """Like :func:`grad`, returning ``(value, gradient)`` from one forward sweep (with
     ``has_aux=True``: ``((value, aux), gradient)``)."""
-    return _make_transformed(ValueAndGradientFunction, func, wrt, argnums, has_aux)
+    return _make_transformed(ValueAndGradientFunction, func, wrt, argnums, has_aux, compile)
 
 
 def vjp(
@@ -469,6 +483,7 @@ def vjp(
     *,
     argnums: Wrt | None = None,
     has_aux: bool = False,
+    compile: str | None = None,
 ):
     """Split-mode reverse mode: ``vjp(f)(*args)`` returns ``(value, pullback)``.
 
@@ -476,24 +491,44 @@ def vjp(
     value (a container of the same structure for a container value) to the cotangents of
     the ``wrt`` arguments, and can be called several times. With ``has_aux=True``,
     ``func`` returns ``(output, aux)`` and the call returns ``(output, pullback, aux)``.
+    ``compile="numba"``: both sweeps compiled by Numba, as for :func:`grad`.
     """
-    return _make_transformed(VJPFunction, func, wrt, argnums, has_aux)
+    return _make_transformed(VJPFunction, func, wrt, argnums, has_aux, compile)
 
 
-def _make_transformed(kind: type, func, wrt, argnums, has_aux: bool):
+def _compile_option(compile: str | None, has_aux: bool) -> str | None:
+    """``compile=None`` (the Python code) or ``"numba"`` (Numba must be installed)."""
+    if compile is None:
+        return None
+    if compile != "numba":
+        raise ValueError(f"compile={compile!r}: the choices are None and 'numba'")
+    if has_aux:
+        raise ValueError("compile='numba' does not support has_aux=True yet")
+    from .numba_compile import require_numba
+
+    require_numba()
+    return compile
+
+
+def _is_number(obj) -> bool:
+    """A number compiled code depends on (Numba froze the global holding it)."""
+    return type(obj) in (float, int, bool)
+
+
+def _make_transformed(kind: type, func, wrt, argnums, has_aux: bool, compile: str | None = None):
     if wrt is not None and argnums is not None:
         raise TypeError("give wrt or argnums (another name for it), not both")
     wrt = argnums if wrt is None else wrt
     wrt = 0 if wrt is None else wrt
     if func is None:
-        return lambda f: kind(f, wrt, has_aux)
+        return lambda f: kind(f, wrt, has_aux, compile)
     if not callable(func) and _is_wrt_like(func):
         raise TypeError(
             f"{kind.ad_transform_derivative} got {func!r} where the function goes; write "
             f"{kind.ad_transform_derivative}(f, wrt={func!r}) or "
             f"@{kind.ad_transform_derivative}(wrt={func!r})"
         )
-    return kind(func, wrt, has_aux)
+    return kind(func, wrt, has_aux, compile)
 
 
 def _is_wrt_like(value) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from . import runtime
+from . import numba_compile, runtime
 from .analyze import ANY_NUMBER, Analysis, Op, analyze, forget_helper_results
 from .callables import code_name, is_library_module
 from .dispatch import dynamic_pair, is_dynamic
@@ -25,6 +25,7 @@ from .emit import FunctionText, compile_functions, expression_source, parameters
 from .lower.signature import spread_signature, spread_varargs
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
+from .numba_form import numba_variant
 from .optimize import optimize
 from .optimize.inline_pairs import inline_form
 from .parse import is_missing, parse_function
@@ -54,6 +55,7 @@ class Generated:
     dependencies: tuple = ()
     cells: dict = field(default_factory=dict)  # free name of the source -> closure cell
     inline: object = None  # a helper pair's halves as optimize.inline_pairs.InlineForm
+    compiled: dict = field(default_factory=dict)  # compile="numba": name -> Numba dispatcher
 
     def is_stale(self) -> bool:
         """Whether a name it resolved (a user function, a global holding ``np.tanh``...) was
@@ -80,12 +82,14 @@ def generate(
     classes: tuple | None = None,
     leaf_kinds: tuple | None = None,
     shapes: tuple | None = None,
+    compile: str | None = None,
 ) -> Generated:
     """The generated (and cached) gradient code of ``func`` for arguments of these kinds;
     ``classes``: the user class of each argument that is an object of one (else None);
     ``leaf_kinds``: the facts of each container argument's leaves (``leaf_kinds.py``;
     None where there are none); ``shapes``: each argument's shape facts
-    (``shapes.argument_shapes``), or None for code that works for arrays of any rank."""
+    (``shapes.argument_shapes``), or None for code that works for arrays of any rank;
+    ``compile="numba"``: the Numba variant, compiled by Numba (``numba_compile.py``)."""
     if not isinstance(func, types.FunctionType):
         parse_function(func)  # raises the ADTransformError that explains why
     classes = classes if classes is not None and any(classes) else None
@@ -96,6 +100,8 @@ def generate(
         leaf_kinds = None
     if shapes is not None:
         key = (*key, ("shapes", shapes))
+    if compile is not None:
+        key = (*key, ("compile", compile))
     entries = _cache.get(func)
     if entries is not None and key in entries and not entries[key].is_stale():
         return entries[key]
@@ -104,7 +110,8 @@ def generate(
         if key not in entries or entries[key].is_stale():
             _forget_stale_pairs()
             with one_transformation():
-                entries[key] = _Builder().top_level(
+                builder = _Builder(numba=compile == "numba")
+                entries[key] = builder.top_level(
                     func, wrt, kinds, mode, classes, leaf_kinds, shapes
                 )
         return entries[key]
@@ -158,7 +165,11 @@ def bound_params(fn: NormalizedFunction) -> list[str]:
 
 
 class _Builder:
-    """Builds one top-level transformation and the helper pairs it needs."""
+    """Builds one top-level transformation and the helper pairs it needs; ``numba``: the
+    Numba variant (typed tapes, untyped returns, compiled by ``numba_compile``)."""
+
+    def __init__(self, numba: bool = False) -> None:
+        self.numba = numba
 
     def top_level(
         self,
@@ -221,6 +232,8 @@ class _Builder:
             key = (*key[:-1], op.spread_keywords, "pair")
         if any(classes):
             key = (*key[:-1], classes, "pair")
+        if self.numba:  # its halves are compiled, its tapes typed
+            key = (*key[:-1], "numba", "pair")
         if op.complex_context:  # complex values may reach it: its rules are checked for them
             key = (*key[:-1], "complex", "pair")
         leaf_kinds = tuple(op.arg_leaf_kinds.get(p) for p in fn_params)
@@ -257,8 +270,9 @@ class _Builder:
         except BaseException:
             del entries[key]
             raise
-        pair.fwd_cell.cell_contents = generated.function
-        pair.bwd_cell.cell_contents = generated.functions[generated.backward]
+        halves = generated.compiled or generated.functions
+        pair.fwd_cell.cell_contents = halves[generated.main]
+        pair.bwd_cell.cell_contents = halves[generated.backward]
         pair.generated = generated
         pair.undoes_writes = _undoes_writes(program)
         return pair
@@ -273,7 +287,7 @@ class _Builder:
                 exprs.append(name_node(adjoint))
             elif program.analysis.kinds.get(param) == SCALAR:
                 zero = gast.Constant(value=0.0, kind=None)
-                if typed:
+                if typed and not self.numba:
                     type_name = program.bindings.reference("type", type)
                     kind = gast.Call(name_node(type_name), [name_node(param)], [])
                     zero = gast.Call(func=kind, args=[zero], keywords=[])
@@ -297,7 +311,8 @@ class _Builder:
         for param, expr in zip(program.grads, exprs):
             scalar = program.analysis.kinds.get(param) == SCALAR
             if isinstance(expr, gast.Name) and scalar and typed:
-                expr = self.typed_scalar_gradient(program, expr, param)
+                if not self.numba:  # Numba returns a float as it is
+                    expr = self.typed_scalar_gradient(program, expr, param)
             elif isinstance(expr, gast.Name) and not scalar:
                 helper = program.bindings.reference("as_gradient", runtime.as_gradient)
                 copy = not owned.get(expr.id)
@@ -337,13 +352,14 @@ class _Builder:
                 program.result = _snapshot_result(program)  # the backward sweep restores it
             keep.add(program.result.id)
         optimize(program, keep)
+        tapes = self.tapes(program)
         grads = self.owned_gradients(program, grads, typed=True)
         # the name users know (a decorator's wrapper keeps the decorated function's name)
         base = func.__name__ if func.__name__.isidentifier() else fn.tree.name
         name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + base)
         text = FunctionText(name, parameters_source(fn.tree.args), _docstring(program, func, mode))
-        if program.tape:
-            _tape_prologue(text, program.tape, push=True, pop=True)
+        for tape in tapes:
+            _tape_prologue(text, tape, push=True, pop=True)
         text.statements(program.forward, fn.parsed.file_lines)
         text.statements(program.backward, fn.parsed.file_lines, heading="backward sweep")
         returned = expression_source(grads[0]) if single else _tuple_source(grads)
@@ -377,14 +393,14 @@ class _Builder:
         grads = self.gradient_expressions(program, typed)
         backward_reads = name_ids(grads)
         optimize(program, backward_reads | _names_in(program.result))
+        tapes = self.tapes(program)
         grads = self.owned_gradients(program, grads, typed)
         inout = program.inout_adjoints  # in-out parameter -> its adjoint: raw, in and out
         grads = [name_node(inout[p]) if p in inout else g for p, g in zip(program.grads, grads)]
         defined_forward = set(bound_params(fn)) | name_ids(program.forward, gast.Store)
         read = _names_read(program.backward) | name_ids(grads)
         saved = sorted(read & defined_forward - set(inout), key=_definition_order(fn, program))
-        if program.tape:
-            saved.append(program.tape["tape"])
+        saved.extend(tape["tape"] for tape in tapes)
         saved_param = names.fresh("saved")
         seed = program.seed_name or names.fresh(
             "d"
@@ -399,14 +415,14 @@ class _Builder:
             parameters_source(fn.tree.args),
             f"Forward sweep of {fn.tree.name}: its value and what {bwd_name} needs.",
         )
-        if program.tape:
-            _tape_prologue(fwd, program.tape, push=True, pop=False)
+        for tape in tapes:
+            _tape_prologue(fwd, tape, push=True, pop=False)
         top_level = set(bound_params(fn)) | name_ids(
             [st for st in program.forward if not isinstance(st, (gast.If, gast.For, gast.While))],
             gast.Store,
         )
-        for name in saved:
-            if name not in top_level and name != program.tape.get("tape"):
+        for name in saved if not self.numba else ():  # Numba: zero where unbound
+            if name not in top_level and name not in {tape["tape"] for tape in tapes}:
                 fwd.line(f"{name} = None  # set only on some paths; read only on those")
         fwd.statements(program.forward, fn.parsed.file_lines)
         fwd.line(f"return {expression_source(program.result)}, ({_tuple_source_names(saved)})")
@@ -430,10 +446,11 @@ class _Builder:
                 bwd.line(f"{adjoint} = {shaped}({adjoint}, {param})")
         if shared_seed:  # the returned object's adjoint, and the same object's as argument
             bwd.line(f"{seed} = {seed} + {seed_param}")
-        if program.tape:
+        if tapes:
             copy_tape = reusable and not undoes_writes
             copier = program.bindings.reference("list", list) if copy_tape else None
-            _tape_prologue(bwd, program.tape, push=False, pop=True, copy=copier)
+        for tape in tapes:
+            _tape_prologue(bwd, tape, push=False, pop=True, copy=copier, method=self.numba)
         bwd.statements(program.backward, fn.parsed.file_lines)
         returned = (
             expression_source(grads[0])
@@ -456,12 +473,20 @@ class _Builder:
             )
         return generated
 
+    def tapes(self, program: AdjointProgram) -> list[dict]:
+        """The tapes the code keeps: the one tape, or in the Numba variant one per slot
+        (``numba_form.split_tape``)."""
+        if self.numba:
+            return numba_variant(program)
+        return [program.tape] if program.tape else []
+
     def compile(self, source: str, program: AdjointProgram, func, defaults, main) -> Generated:
         cells = dict(program.fn.parsed.closure)
         cells.update(program.bindings.cells)
-        functions = compile_functions(
-            source, f"{func.__qualname__}", func.__globals__, cells, defaults
-        )
+        label = f"{func.__qualname__}"
+        if self.numba:
+            return self.compile_numba(source, program, func, defaults, main, cells)
+        functions = compile_functions(source, label, func.__globals__, cells, defaults)
         return Generated(
             source,
             functions,
@@ -470,6 +495,40 @@ class _Builder:
             dependencies=_dependencies(program),
             cells=cells,
         )
+
+    def compile_numba(self, source, program, func, defaults, main, cells) -> Generated:
+        """The same text compiled by Numba: cells and globals checked, numbers it reads
+        made dependencies on their objects (Numba freezes them), each function wrapped."""
+        label = f"{func.__qualname__}"
+        functions = compile_functions(source, label, func.__globals__, cells, defaults)
+        used = {name for fn in functions.values() for name in fn.__code__.co_freevars}
+        used = {name: cell for name, cell in cells.items() if name in used}
+        cells = numba_compile.numba_cells(used, source, label)
+        globals_, frozen = numba_compile.numba_globals(functions, func.__globals__, source, label)
+        functions = compile_functions(source, label, globals_, cells, defaults)
+        dependencies = [
+            (namespace, name, _frozen_value(namespace, name) if obj is ANY_NUMBER else obj)
+            for namespace, name, obj in _dependencies(program)
+        ]
+        dispatchers = numba_compile.jit(functions)
+        wrapped = {
+            name: numba_compile.CompiledFunction(dispatcher, label)
+            for name, dispatcher in dispatchers.items()
+        }
+        return Generated(
+            source,
+            wrapped,
+            main,
+            wrt=tuple(program.grads),
+            dependencies=tuple(_unique([*dependencies, *frozen])),
+            cells=cells,
+            compiled=dispatchers,
+        )
+
+
+def _frozen_value(namespace, name: str) -> object:
+    """The number a global or closure name holds now (Numba compiles it as a constant)."""
+    return namespace.get(name) if hasattr(namespace, "get") else _cell_value(namespace)
 
 
 def _undoes_writes(program: AdjointProgram) -> bool:
@@ -597,16 +656,24 @@ def _snapshot_result(program: AdjointProgram) -> gast.Name:
 
 
 def _tape_prologue(
-    text: FunctionText, tape: dict, push: bool, pop: bool, copy: str | None = None
+    text: FunctionText,
+    tape: dict,
+    push: bool,
+    pop: bool,
+    copy: str | None = None,
+    method: bool = False,
 ) -> None:
     """The tape is a local list of each call; ``push``/``pop`` are its bound methods.
 
-    ``copy`` names ``list``: the backward pops from a copy, so it can run again."""
+    ``copy`` names ``list``: the backward pops from a copy, so it can run again (with
+    ``method``, the Numba variant's ``tape.copy()``)."""
     if push:
         text.line(f"{tape['tape']} = []")
         text.line(f"{tape['push']} = {tape['tape']}.append")
     if pop:
         source = f"{copy}({tape['tape']})" if copy else tape["tape"]
+        if copy and method:
+            source = f"{tape['tape']}.copy()"
         text.line(f"{tape['pop']} = {source}.pop")
 
 

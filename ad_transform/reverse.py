@@ -293,10 +293,13 @@ class _Reverser:
             restore = self.bindings.reference("restore_slot", runtime.restore_slot)
             pop = gast.Call(func=name_node(self.tape_name("pop")), args=[], keywords=[])
             args = [name_node(op.target), self.as_value(clone(op.index)), pop]
-            return _call_statement(restore, args)
-        return self.popped_into(
-            gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
-        )
+            stmt = _call_statement(restore, args)
+        else:
+            stmt = self.popped_into(
+                gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
+            )
+        stmt.ad_tape_slot = ("write", id(op.stmt))  # its push's (per-slot tapes: numba_form)
+        return stmt
 
     def backward_if(self, stmt: gast.If, depth: int) -> list[gast.stmt]:
         if getattr(stmt, "ad_loop_exit", False):
@@ -636,7 +639,7 @@ class _Reverser:
             else:  # a list item
                 copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
-            out.append(self.pushed(saved, op.stmt))
+            out.append(self.pushed(saved, op.stmt, slot=("write", id(op.stmt))))
         out.extend(self.dict_receiver_check(op))
         out.extend(self.constant_member_check(op))
         for atom, param in op.number_checks:
@@ -647,7 +650,7 @@ class _Reverser:
         if op.form == EXTEND and op.active:
             length = self.bindings.reference("len", len)
             size = gast.Call(func=name_node(length), args=[name_node(op.target)], keywords=[])
-            out.append(self.pushed(size, op.stmt))
+            out.append(self.pushed(size, op.stmt, slot=("extend", id(op.stmt))))
         if not getattr(op.stmt, "ad_header", False):
             stmt = clone(op.stmt)
             stmt.ad_pure = op.pure
@@ -932,7 +935,7 @@ class _Reverser:
         lists shrink back to their length before (pushed by the forward sweep)."""
         self.item_arrays.add(g.id)
         start = self.names.numbered("length")
-        self.emit(self.popped([start]), op)
+        self.emit(self.popped([start], slot=("extend", id(op.stmt))), op)
         truncate = self.bindings.reference("truncate", runtime.truncate)
         if "value" in op.active_inputs:
             taken = gast.Call(

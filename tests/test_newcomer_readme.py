@@ -7,7 +7,8 @@ Markers are HTML comments on the line before a fence (invisible on GitHub):
   (``NAME.py``, or a numbered name) in a temporary directory, which is also the current
   directory, and executed; the blocks share one namespace, in README order, as a reader
   running them one after the other would. ``<!-- test: run, needs Graphviz -->`` runs
-  only where Graphviz's ``dot`` program is installed.
+  only where Graphviz's ``dot`` program is installed; ``<!-- test: run, needs Numba -->``
+  only where Numba is installed.
 * ``<!-- test: output -->``: the block is what the preceding runnable block prints
   (trailing spaces ignored; with NumPy 1.x, ``np.float64(x)`` is printed as ``x``).
   ``<!-- test: output, numbers to 1e-6 -->`` compares the numbers in it to a relative
@@ -17,6 +18,7 @@ Markers are HTML comments on the line before a fence (invisible on GitHub):
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import re
 import shutil
@@ -94,6 +96,10 @@ def run_blocks(blocks: list[Block], directory: Path) -> list[str]:
         if block.directive.startswith("run"):
             if "needs Graphviz" in block.directive and shutil.which("dot") is None:
                 skipped.append(where)
+                printed = None
+                continue
+            if "needs Numba" in block.directive and importlib.util.find_spec("numba") is None:
+                skipped.append(where)  # compile="numba" needs the numba extra
                 printed = None
                 continue
             words = block.directive.split(",")[0].split()
