@@ -20,6 +20,7 @@ from . import pytree
 from .api import UNKNOWN, _kind_of_type, _positional_count, _split_key, _Transformed
 from .errors import ADTransformError
 from .forward import JVP, generate_jvp
+from .higher_order import differentiable_target
 
 
 class JVPFunction(_Transformed):
@@ -64,7 +65,8 @@ class JVPFunction(_Transformed):
         if generated is None or (generated.dependencies and generated.is_stale()):
             types_, _, _ = _split_key(key)  # forward mode is not specialised by shape yet
             kinds = tuple(_kind_of_type(t) for t in types_)
-            generated = generate_jvp(self._function, self._positions_tuple(), kinds)
+            target = differentiable_target(self._function, kinds)
+            generated = generate_jvp(target, self._positions_tuple(), kinds)
             self._specialized[key] = generated
         self._last = generated
         return generated

@@ -156,6 +156,14 @@ def bound_params(fn: NormalizedFunction) -> list[str]:
 class _Builder:
     """Builds one top-level transformation and the helper pairs it needs."""
 
+    # ``higher_order.PlainBuilder``: code meant to be differentiated again (no optimizing
+    # passes, no zero guards on numbers, the tape a list read by index)
+    plain = False
+
+    def prepare(self, program: AdjointProgram, keep: set[str]) -> None:
+        """The optimizing passes (``higher_order.PlainBuilder`` replaces them)."""
+        optimize(program, keep)
+
     def top_level(
         self,
         func,
@@ -213,6 +221,8 @@ class _Builder:
         inout = tuple(op.writes)  # the parameters it changes in place, in signature order
         classes = tuple(op.arg_classes.get(p) for p in fn_params)
         key = (wrt, kinds, inout, op.result_used, "pair")
+        if self.plain:
+            key = (*key[:-1], "plain", "pair")
         if op.spread_keywords:  # the spread parameters' names depend on the keys
             key = (*key[:-1], op.spread_keywords, "pair")
         if any(classes):
@@ -326,20 +336,20 @@ class _Builder:
 
     def emit_joint(self, program: AdjointProgram, func, mode: str, single: bool) -> Generated:
         fn = program.fn
-        grads = self.gradient_expressions(program, typed=True)
+        grads = self.gradient_expressions(program, typed=not self.plain)
         keep = name_ids(grads)
         if mode == VALUE_AND_GRAD and isinstance(program.result, gast.Name):
             if program.result.id in program.analysis.loop_variant:
                 program.result = _snapshot_result(program)  # the backward sweep restores it
             keep.add(program.result.id)
-        optimize(program, keep)
-        grads = self.owned_gradients(program, grads, typed=True)
+        self.prepare(program, keep)
+        grads = self.owned_gradients(program, grads, typed=not self.plain)
         # the name users know (a decorator's wrapper keeps the decorated function's name)
         base = func.__name__ if func.__name__.isidentifier() else fn.tree.name
         name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + base)
         text = FunctionText(name, parameters_source(fn.tree.args), _docstring(program, func, mode))
         if program.tape:
-            _tape_prologue(text, program.tape, push=True, pop=True)
+            _tape_prologue(text, program.tape, push=True, pop=not self.plain, plain=self.plain)
         text.statements(program.forward, fn.parsed.file_lines)
         text.statements(program.backward, fn.parsed.file_lines, heading="backward sweep")
         returned = expression_source(grads[0]) if single else _tuple_source(grads)
@@ -372,7 +382,7 @@ class _Builder:
         fwd_name, bwd_name = names.fresh(fwd_name), names.fresh(bwd_name)
         grads = self.gradient_expressions(program, typed)
         backward_reads = name_ids(grads)
-        optimize(program, backward_reads | _names_in(program.result))
+        self.prepare(program, backward_reads | _names_in(program.result))
         grads = self.owned_gradients(program, grads, typed)
         inout = program.inout_adjoints  # in-out parameter -> its adjoint: raw, in and out
         grads = [name_node(inout[p]) if p in inout else g for p, g in zip(program.grads, grads)]
@@ -396,7 +406,7 @@ class _Builder:
             f"Forward sweep of {fn.tree.name}: its value and what {bwd_name} needs.",
         )
         if program.tape:
-            _tape_prologue(fwd, program.tape, push=True, pop=False)
+            _tape_prologue(fwd, program.tape, push=True, pop=False, plain=self.plain)
         top_level = set(bound_params(fn)) | name_ids(
             [st for st in program.forward if not isinstance(st, (gast.If, gast.For, gast.While))],
             gast.Store,
@@ -426,7 +436,7 @@ class _Builder:
                 bwd.line(f"{adjoint} = {shaped}({adjoint}, {param})")
         if shared_seed:  # the returned object's adjoint, and the same object's as argument
             bwd.line(f"{seed} = {seed} + {seed_param}")
-        if program.tape:
+        if program.tape and not self.plain:
             copy_tape = reusable and not undoes_writes
             copier = program.bindings.reference("list", list) if copy_tape else None
             _tape_prologue(bwd, program.tape, push=False, pop=True, copy=copier)
@@ -592,13 +602,22 @@ def _snapshot_result(program: AdjointProgram) -> gast.Name:
 
 
 def _tape_prologue(
-    text: FunctionText, tape: dict, push: bool, pop: bool, copy: str | None = None
+    text: FunctionText,
+    tape: dict,
+    push: bool,
+    pop: bool,
+    copy: str | None = None,
+    plain: bool = False,
 ) -> None:
     """The tape is a local list of each call; ``push``/``pop`` are its bound methods.
 
-    ``copy`` names ``list``: the backward pops from a copy, so it can run again."""
+    ``copy`` names ``list``: the backward pops from a copy, so it can run again. ``plain``
+    (code to be differentiated again): the list only; it is appended to and read by index
+    (``higher_order.lower_tape``)."""
     if push:
         text.line(f"{tape['tape']} = []")
+        if plain:
+            return
         text.line(f"{tape['push']} = {tape['tape']}.append")
     if pop:
         source = f"{copy}({tape['tape']})" if copy else tape["tape"]
