@@ -355,6 +355,10 @@ class _Forward(_Reverser):
             terms.append(
                 _without_unit_factors(_drop_unbroadcast(instance.outputs[param], self.bindings))
             )
+        terms = [t for t in terms if not _is_zero_term(t)]  # shape-only arguments
+        if not terms:
+            helper = self.bindings.reference("zero_tangent", runtime.zero_tangent)
+            terms = [gast.Call(func=name_node(helper), args=[name_node(op.target)], keywords=[])]
         total = _sum_of(terms)
         if not all_scalar and rule.kind == "elementwise" and self.broadcasts(op):
             helper = self.bindings.reference("tangent_like", runtime.tangent_like)
@@ -491,6 +495,12 @@ def _copy_replacing(node, replacements: dict[int, gast.expr]):
     for key, value in node.__dict__.items():
         new.__dict__[key] = _copy_replacing(value, replacements) if key in node._fields else value
     return new
+
+
+def _is_zero_term(term: gast.expr) -> bool:
+    """A tangent term written as the constant 0: an argument only the shape of which the
+    rule reads (``like`` in ``unbroadcast(g, like)``, ``rules/runtime_helpers.py``)."""
+    return isinstance(term, gast.Constant) and type(term.value) is float and term.value == 0
 
 
 def _sum_of(terms: list[gast.expr]) -> gast.expr:

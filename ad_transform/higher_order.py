@@ -36,7 +36,9 @@ import gast
 
 from . import runtime
 from .callables import mark_plain_code
+from .emit import expression_source
 from .errors import ADTransformError
+from .optimize import optimize
 from .pipeline import GRAD, Generated, _Builder
 from .reverse import AdjointProgram, assign, name_node
 from .rules.registry import SCALAR
@@ -51,7 +53,9 @@ class PlainBuilder(_Builder):
     plain = True
 
     def prepare(self, program: AdjointProgram, keep: set[str]) -> None:
+        optimize(program, keep)
         program.backward = _without_scalar_guards(program.backward, program.adjoint_kinds)
+        program.backward = _functional_pops(program, program.backward)
         if program.tape:
             lower_tape(program)
 
@@ -122,28 +126,141 @@ def _without_scalar_guards(stmts: list[gast.stmt], adjoint_kinds: dict) -> list[
     return result
 
 
+# the helpers a scalar template computes its value with where a factor is zero (IEEE
+# ``inf``/NaN instead of ``ZeroDivisionError``); they have rules (rules/runtime_helpers.py)
+_SCALAR_FALLBACKS = ("scalar_over", "scalar_times_ratio", "scalar_power_adjoint", "scalar_zero")
+
+
 class _GuardRemover(gast.NodeTransformer):
-    """``e if dv else 0.0`` (the scalar templates' zero guard on the adjoint ``dv``) -> ``e``."""
+    """The scalar templates' zero guards on an adjoint ``dv``: ``e if dv else 0.0`` -> ``e``;
+    ``e if dv and d else scalar_over(dv, d)`` -> ``e if d else scalar_over(dv, d)`` (the
+    test of the primal ``d`` stays: a piecewise definition). Any other conditional
+    expression testing an adjoint is refused."""
 
     def __init__(self, adjoint_kinds: dict) -> None:
         self.adjoint_kinds = adjoint_kinds
 
     def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
         self.generic_visit(node)
-        test, orelse = node.test, node.orelse
+        tests = (
+            list(node.test.values)
+            if isinstance(node.test, gast.BoolOp) and isinstance(node.test.op, gast.And)
+            else [node.test]
+        )
+        guards = [t for t in tests if isinstance(t, gast.Name) and t.id in self.adjoint_kinds]
+        rest = [t for t in tests if t not in guards]
+        if not guards and not any(_reads_any(t, self.adjoint_kinds) for t in tests):
+            return node
         if (
-            isinstance(test, gast.Name)
-            and test.id in self.adjoint_kinds
-            and isinstance(orelse, gast.Constant)
-            and orelse.value == 0
-            and _reads(node.body, test.id)
+            not guards
+            or any(_reads_any(t, self.adjoint_kinds) for t in rest)
+            or not all(_reads(node.body, g.id) for g in guards)
+            or not _is_fallback(node.orelse)
         ):
+            raise ADTransformError(
+                "cannot make this derivative differentiable: the conditional expression "
+                f"'{expression_source(node)}' tests an adjoint"
+            )
+        if not rest:
             return node.body
+        node.test = rest[0] if len(rest) == 1 else gast.BoolOp(op=gast.And(), values=rest)
         return node
+
+
+def _is_fallback(node: gast.expr) -> bool:
+    """``0.0`` or a call of one of ``_SCALAR_FALLBACKS``."""
+    if isinstance(node, gast.Constant):
+        return node.value == 0
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id.split("_")[0] == "scalar"
+        and any(node.func.id.startswith(name) for name in _SCALAR_FALLBACKS)
+    )
+
+
+def _reads_any(expr: gast.expr, names: dict) -> bool:
+    return any(isinstance(n, gast.Name) and n.id in names for n in gast.walk(expr))
 
 
 def _reads(expr: gast.expr, name: str) -> bool:
     return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(expr))
+
+
+# -- appends ------------------------------------------------------------------------------
+def _functional_pops(program: AdjointProgram, stmts: list[gast.stmt]) -> list[gast.stmt]:
+    """The backward sweep's ``dv += dxs.pop()`` (the adjoint of ``xs.append(v)``) as
+    ``dv += last_item(dxs)`` then ``dxs = without_last(dxs)``: a read and a rebinding,
+    which are differentiated again (the in-place pop of a list adjoint is not)."""
+    result: list[gast.stmt] = []
+    for stmt in stmts:
+        for block in ("body", "orelse"):
+            inner = getattr(stmt, block, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                setattr(stmt, block, _functional_pops(program, inner))
+        undone = _undo_pop(stmt)
+        if undone is not None:
+            drop = program.bindings.reference("dropped_last", runtime.dropped_last)
+            call = gast.Call(func=name_node(drop), args=[name_node(undone)], keywords=[])
+            result.append(_located_like(assign(undone, call), stmt))
+            continue
+        popped = _adjoint_pop(stmt, program.adjoint_kinds)
+        if popped is None:
+            result.append(stmt)
+            continue
+        call, adjoint = popped
+        rest = program.bindings.reference("without_last", runtime.without_last)
+        shrink = assign(
+            adjoint, gast.Call(func=name_node(rest), args=[name_node(adjoint)], keywords=[])
+        )
+        shrink.ad_pure = False
+        if not isinstance(stmt, gast.Expr):
+            last = program.bindings.reference("last_item", runtime.last_item)
+            call.func = name_node(last)
+            call.args = [name_node(adjoint)]
+            result.append(stmt)
+        result.append(shrink)
+    return result
+
+
+def _undo_pop(stmt: gast.stmt) -> str | None:
+    """The list ``xs`` where ``stmt`` is ``xs.pop()``, the undo of an append."""
+    value = getattr(stmt, "value", None)
+    if (
+        isinstance(stmt, gast.Expr)
+        and isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "pop"
+        and not value.args
+        and isinstance(value.func.value, gast.Name)
+    ):
+        return value.func.value.id
+    return None
+
+
+def _located_like(node: gast.stmt, like: gast.stmt) -> gast.stmt:
+    for attribute in ("origin_line", "ad_pure"):
+        if hasattr(like, attribute):
+            setattr(node, attribute, getattr(like, attribute))
+    gast.copy_location(node, like)
+    return node
+
+
+def _adjoint_pop(stmt: gast.stmt, adjoint_kinds: dict):
+    """``(the call, the adjoint)`` where ``stmt`` is or reads ``dxs.pop()`` of an adjoint."""
+    if isinstance(stmt, (gast.If, gast.For, gast.While)):
+        return None
+    for node in gast.walk(stmt):
+        if (
+            isinstance(node, gast.Call)
+            and isinstance(node.func, gast.Attribute)
+            and node.func.attr == "pop"
+            and not node.args
+            and isinstance(node.func.value, gast.Name)
+            and node.func.value.id in adjoint_kinds
+        ):
+            return node, node.func.value.id
+    return None
 
 
 # -- the tape -----------------------------------------------------------------------------

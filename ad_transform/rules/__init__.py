@@ -13,6 +13,7 @@ with lazy_templates():  # parsed on first use: importing the families parses no 
         numpy_elementwise,
         operators,
         reductions,
+        runtime_helpers,
         shape_indexing,
         signal,
     )

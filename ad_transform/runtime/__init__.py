@@ -133,6 +133,22 @@ from .fft import (  # noqa: F401
     rfft_adjoint,
     rfftn_adjoint,
 )
+from .higher_order import (  # noqa: F401
+    arithmetic_only,
+    conversion_cotangent,
+    dropped_last,
+    gathered,
+    power_exponent_partial,
+    in_place_adjoint,
+    in_place_tangent,
+    last_item,
+    last_item_cotangent,
+    power_derivative_exponent,
+    power_second_derivative,
+    to_shape_of,
+    with_last_zero,
+    without_last,
+)
 from .in_place import (  # noqa: F401
     alias_after,
     alias_after_adjoint,
