@@ -34,6 +34,16 @@ def mark_plain_code(function: types.FunctionType) -> None:
     _PLAIN_CODES.add(function.__code__)
 
 
+def is_differentiable_derivative(obj: object) -> bool:
+    """Whether ``obj`` is ``grad(f)`` of a function, without ``has_aux``: a derivative that
+    can be differentiated again (``higher_order.py``)."""
+    return (
+        getattr(type(obj), "ad_transform_derivative", None) == "grad"
+        and not getattr(obj, "has_aux", True)
+        and not getattr(obj, "_receiver", True)
+    )
+
+
 def mark_derivative_code(outer: types.FunctionType, name: str) -> None:
     """Closures named ``name`` defined in ``outer`` (vjp's pullback) are derivatives."""
     for const in outer.__code__.co_consts:

@@ -28,6 +28,7 @@ calls have rules of their own (``rules/runtime_helpers.py``).
 
 from __future__ import annotations
 
+import inspect
 import threading
 import types
 import weakref
@@ -41,7 +42,7 @@ from .errors import ADTransformError
 from .optimize import optimize
 from .pipeline import GRAD, Generated, _Builder
 from .reverse import AdjointProgram, assign, name_node
-from .rules.registry import SCALAR
+from .rules.registry import SCALAR, UNKNOWN
 
 _lock = threading.RLock()
 _plain_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -95,12 +96,25 @@ def differentiable_target(func, kinds: tuple, shapes: tuple | None = None):
     what = f"{func.ad_transform_derivative}({getattr(func.func, '__name__', func.func)})"
     if type(func) is not GradientFunction or func.has_aux or func._receiver:
         raise ADTransformError(
-            f"cannot differentiate {what}: only derivatives made by grad (without has_aux, "
-            "of a function, not a bound method) can be differentiated again; for "
-            "Hessian-vector products use hvp(f), for Hessians hessian(f)"
+            f"cannot differentiate {what}: it is a derivative made by ad_transform, and "
+            "higher-order derivatives are not supported for it yet (grad(f) of a function, "
+            "without has_aux, can be differentiated again; for Hessian-vector products "
+            "use hvp(f), for Hessians hessian(f))"
         )
     inner = differentiable_target(func._function, kinds, shapes)
     return plain_gradient(inner, func._wrt, kinds, shapes)
+
+
+def generic_plain_gradient(derivative) -> types.FunctionType:
+    """The plain gradient function of ``derivative`` (``grad(f)`` called inside a
+    differentiated function, ``force = grad(energy)``) for arguments of any kinds: the
+    analysis of the caller calls it as a user function."""
+    params = [
+        p
+        for p in inspect.signature(derivative, follow_wrapped=False).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return differentiable_target(derivative, (UNKNOWN,) * len(params))
 
 
 def plain_source(function: types.FunctionType) -> Generated | None:

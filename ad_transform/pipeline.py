@@ -509,7 +509,7 @@ def _dependencies(program: AdjointProgram) -> tuple:
         elif op.form == "user_call" and isinstance(op.stmt.value.func, gast.Name):
             name = op.stmt.value.func.id
             namespace = parsed.closure.get(name, parsed.globals)
-            found.append((namespace, name, op.callee))
+            found.append((namespace, name, getattr(op, "callee_origin", None) or op.callee))
         if op.form == "user_call" and getattr(op, "effects_known", False):
             # the helpers its in-place changes were read from, called or not
             for inner, name, obj in effect_dependencies(op.callee):

@@ -17,6 +17,7 @@ from ..runtime import (
     add_adjoint_left,
     add_adjoint_right,
     arithmetic_only,
+    array_operand,
     as_gradient,
     conversion_adjoint,
     conversion_cotangent,
@@ -35,6 +36,8 @@ from ..runtime import (
     matmul_adjoint_right,
     mul_adjoint_left,
     mul_adjoint_right,
+    numeric_operand,
+    operand_adjoint,
     over,
     power_derivative,
     power_derivative_exponent,
@@ -212,6 +215,16 @@ def d_conversion_adjoint(g, ans, a, like):
     return conversion_cotangent(g, like), 0.0
 
 
+@adjoint(operand_adjoint, kind=None)
+def d_operand_adjoint(g, ans, a, x):
+    return to_shape_of(numeric_operand(g, x), a), 0.0
+
+
+@adjoint(array_operand, kind=None)
+def d_array_operand(g, ans, x):
+    return numeric_operand(g, x)
+
+
 @adjoint(dropped_last, kind=None, fresh=True)
 def d_dropped_last(g, ans, xs):
     return with_last_zero(g, xs)
@@ -366,6 +379,16 @@ def t_last_item(g, ans, xs):
 @tangent(conversion_adjoint)
 def t_conversion_adjoint(g, ans, a, like):
     return conversion_adjoint(g, like), 0.0
+
+
+@tangent(operand_adjoint)
+def t_operand_adjoint(g, ans, a, x):
+    return numeric_operand(g, x), 0.0
+
+
+@tangent(array_operand)
+def t_array_operand(g, ans, x):
+    return numeric_operand(g, x)
 
 
 @tangent(dropped_last)

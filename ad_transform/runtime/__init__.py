@@ -143,6 +143,7 @@ from .higher_order import (  # noqa: F401
     in_place_tangent,
     last_item,
     last_item_cotangent,
+    numeric_operand,
     power_derivative_exponent,
     power_second_derivative,
     to_shape_of,

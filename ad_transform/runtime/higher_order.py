@@ -119,6 +119,17 @@ def conversion_cotangent(g, like):
     return ListAdjoint(list(g))
 
 
+def numeric_operand(g, x):
+    """``g`` after checking that ``x`` (an operand given to a NumPy function) is no list or
+    tuple: the derivative of ``operand_adjoint``/``array_operand`` on them is not written."""
+    if isinstance(x, (list, tuple)):
+        raise ADTransformError(
+            f"cannot differentiate again the adjoint of a {type(x).__name__} given to a NumPy "
+            "function (a second derivative through it): give an array"
+        )
+    return g
+
+
 def in_place_adjoint(g, operation, target, value, ans, which: int):
     """The cotangent of ``target`` (``which`` 0) or ``value`` (1) in ``in_place(operation,
     target, value)`` (generated code's ``target op= value`` on values of unknown kinds) for
@@ -160,6 +171,7 @@ __all__ = [
     "conversion_cotangent",
     "dropped_last",
     "last_item",
+    "numeric_operand",
     "last_item_cotangent",
     "with_last_zero",
     "without_last",
