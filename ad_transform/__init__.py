@@ -11,6 +11,7 @@ from .errors import ADTransformError
 from .export import export
 from .forward_api import jvp
 from .graph import computation_graph
+from .higher_order_api import hessian, hvp
 from .pipeline import ssa_source
 from .pytree import register_pytree_node, tree_leaves, tree_map
 from .rules import adjoint, register_adjoint, register_nondifferentiable
@@ -26,6 +27,8 @@ __all__ = [
     "computation_graph",
     "export",
     "grad",
+    "hessian",
+    "hvp",
     "jvp",
     "register_adjoint",
     "register_nondifferentiable",

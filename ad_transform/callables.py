@@ -44,6 +44,16 @@ def is_differentiable_derivative(obj: object) -> bool:
     )
 
 
+def source_location(func) -> str:
+    """Where ``func`` was written, for generated docstrings: ``file.py:line``, or for plain
+    derivative code (``higher_order.py``) the generated function and where it came from."""
+    origin = getattr(func, "ad_transform_origin", None)
+    if origin is not None:
+        return origin
+    code = func.__code__
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}"
+
+
 def mark_derivative_code(outer: types.FunctionType, name: str) -> None:
     """Closures named ``name`` defined in ``outer`` (vjp's pullback) are derivatives."""
     for const in outer.__code__.co_consts:

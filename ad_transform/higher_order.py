@@ -36,7 +36,7 @@ import weakref
 import gast
 
 from . import runtime
-from .callables import mark_plain_code
+from .callables import mark_plain_code, source_location
 from .emit import expression_source
 from .errors import ADTransformError
 from .optimize import optimize
@@ -57,6 +57,7 @@ class PlainBuilder(_Builder):
         optimize(program, keep)
         program.backward = _without_scalar_guards(program.backward, program.adjoint_kinds)
         program.backward = _functional_pops(program, program.backward)
+        _mark_scalar_reads(program)
         if program.tape:
             lower_tape(program)
 
@@ -64,6 +65,7 @@ class PlainBuilder(_Builder):
         generated = super().compile(source, program, func, defaults, main)
         for function in generated.functions.values():
             mark_plain_code(function)
+            function.ad_transform_origin = f"{function.__name__} ({source_location(func)})"
         return generated
 
 
@@ -201,6 +203,25 @@ def _reads(expr: gast.expr, name: str) -> bool:
     return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(expr))
 
 
+# -- element reads ------------------------------------------------------------------------
+def _mark_scalar_reads(program: AdjointProgram) -> None:
+    """``v = a[i]`` where the first analysis knew ``v`` is a number (an element of a float
+    array, by the shape facts) becomes ``v = fresh_copy(a[i])``: the same value, and for
+    the next analysis, which may not know the shapes, certainly no view of ``a`` that a
+    later write into ``a`` (``a[i] = 0.0``, the undo of a write) would change."""
+    kinds = {**program.analysis.kinds, **program.adjoint_kinds}
+    copy = program.bindings.reference("fresh_copy", runtime.fresh_copy)
+    for stmt in _all_statements([*program.forward, *program.backward]):
+        if (
+            isinstance(stmt, gast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], gast.Name)
+            and isinstance(stmt.value, gast.Subscript)
+            and kinds.get(stmt.targets[0].id) == SCALAR
+        ):
+            stmt.value = gast.Call(func=name_node(copy), args=[stmt.value], keywords=[])
+
+
 # -- appends ------------------------------------------------------------------------------
 def _functional_pops(program: AdjointProgram, stmts: list[gast.stmt]) -> list[gast.stmt]:
     """The backward sweep's ``dv += dxs.pop()`` (the adjoint of ``xs.append(v)``) as
@@ -277,34 +298,150 @@ def _adjoint_pop(stmt: gast.stmt, adjoint_kinds: dict):
     return None
 
 
-# -- the tape -----------------------------------------------------------------------------
+# -- the tape ---------------------------------------------------------------------------
 def lower_tape(program: AdjointProgram) -> None:
     """``push(v)`` -> ``tape.append(v)``; ``v = pop()`` -> ``top = top - 1; v = tape[top]``,
     with ``top = len(tape)`` first in the backward sweep. Pops only happen in the backward
-    sweep, after every push, in the reverse order (``reverse.py``)."""
+    sweep, after every push, in the reverse order (``reverse.py``).
+
+    Values that carry no derivative (loop trip counts, branch flags, integer indices: names
+    the first analysis found not varied) go on a second list, ``constants``, read the same
+    way: a value read back from ``tape`` is active for the next derivative, and an active
+    index (``dx[i] += g``) would be refused. A push and its pop are matched by their slot
+    (``ad_tape_slot``, set by the reverse stage on both, kept by ``optimize/tape.py``);
+    moving every push and pop of one slot to the other list keeps both lists stacks."""
     tape, push, pop = (program.tape[r] for r in ("tape", "push", "pop"))
-    top = program.fn.names.fresh("top")
-    program.forward = _lowered(program.forward, tape, push, pop, top)
-    program.backward = _lowered(program.backward, tape, push, pop, top)
-    start = assign(top, gast.Call(func=name_node("len"), args=[name_node(tape)], keywords=[]))
-    program.backward.insert(0, start)
+    names = program.fn.names
+    lists = _TapeLists(
+        tape, names.fresh("top"), names.fresh("constants"), names.fresh("ctop"), program.bindings
+    )
+    lists.constant_names = _constant_slots(program, push, pop)
+    program.forward = _lowered(program.forward, lists, push, pop)
+    program.backward = _lowered(program.backward, lists, push, pop)
+    length = name_node("len")
+    starts = [
+        assign(lists.top, gast.Call(func=length, args=[name_node(tape)], keywords=[])),
+    ]
+    if lists.used_constants:
+        starts.append(
+            assign(
+                lists.ctop,
+                gast.Call(func=name_node("len"), args=[name_node(lists.constants)], keywords=[]),
+            )
+        )
+        empty = gast.List(elts=[], ctx=gast.Load())
+        program.forward.insert(0, assign(lists.constants, empty))
+    program.backward[0:0] = starts
 
 
-def _lowered(stmts: list[gast.stmt], tape: str, push: str, pop: str, top: str) -> list:
+class _TapeLists:
+    """The names of the two tapes of plain code and of their read positions."""
+
+    def __init__(self, tape: str, top: str, constants: str, ctop: str, bindings) -> None:
+        self.tape, self.top, self.constants, self.ctop = tape, top, constants, ctop
+        self.bindings = bindings
+        self.constant_names: dict = {}  # slot -> the names of its push kept in ``constants``
+        self.used_constants = False
+
+
+def program_reference(lists: _TapeLists, name: str, obj) -> str:
+    """The name generated code calls ``obj`` by (a closure cell of the program)."""
+    return lists.bindings.reference(name, obj)
+
+
+def _constant_slots(program: AdjointProgram, push: str, pop: str) -> dict:
+    """slot -> the names its push saves that carry no derivative, for slots pushed once and
+    popped once with the same names. Trip counts and flags of loops (slot ``("loop", ...)``)
+    are constants; another name is one only where the first analysis knows it (an SSA name
+    of the function) and found it not varied."""
+    pushes: dict = {}
+    pops: dict = {}
+    for stmts, table, role in ((program.forward, pushes, push), (program.backward, pops, pop)):
+        for stmt in _all_statements(stmts):
+            slot = getattr(stmt, "ad_tape_slot", None)
+            saved = _tape_names(stmt, role)
+            if slot is None or saved is None:
+                continue
+            table[slot] = None if slot in table else saved
+    analysis = program.analysis
+    found = {}
+    for slot, saved in pushes.items():
+        if saved is None or pops.get(slot) != saved:
+            continue
+        loop = isinstance(slot, tuple) and slot[:1] == ("loop",)
+        constant = [
+            n
+            for n in saved
+            if loop or (n in analysis.kinds and n not in analysis.varied)
+        ]
+        if constant:
+            found[slot] = constant
+    return found
+
+
+def _all_statements(stmts: list[gast.stmt]):
+    for stmt in stmts:
+        yield stmt
+        for block in ("body", "orelse"):
+            inner = getattr(stmt, block, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                yield from _all_statements(inner)
+
+
+def _tape_names(stmt: gast.stmt, role: str) -> list[str] | None:
+    """The names ``push(a)``/``push((a, b))`` saves or ``a, b = pop()`` restores (``role``
+    the push or pop name); None for any other statement."""
+    if not _calls(stmt, role):
+        return None
+    if isinstance(stmt, gast.Expr):
+        if len(stmt.value.args) != 1:
+            return None
+        node = stmt.value.args[0]
+    elif isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+        node = stmt.targets[0]
+    else:
+        return None
+    elts = node.elts if isinstance(node, gast.Tuple) else [node]
+    if not all(isinstance(e, gast.Name) for e in elts):
+        return None
+    return [e.id for e in elts]
+
+
+def _lowered(stmts: list[gast.stmt], lists: _TapeLists, push: str, pop: str) -> list:
     result: list[gast.stmt] = []
     for stmt in stmts:
         for block in ("body", "orelse"):
             inner = getattr(stmt, block, None)
             if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
-                setattr(stmt, block, _lowered(inner, tape, push, pop, top))
+                setattr(stmt, block, _lowered(inner, lists, push, pop))
+        constant = lists.constant_names.get(getattr(stmt, "ad_tape_slot", None), [])
         if _calls(stmt, push) and isinstance(stmt, gast.Expr):
-            stmt.value.func = gast.Attribute(value=name_node(tape), attr="append", ctx=gast.Load())
-        elif isinstance(stmt, gast.Assign) and _calls(stmt, pop):
-            decrement = gast.BinOp(
-                left=name_node(top), op=gast.Sub(), right=gast.Constant(value=1, kind=None)
+            saved = _tape_names(stmt, push)
+            if constant:
+                lists.used_constants = True
+                result.append(_appended(lists.constants, constant, stmt))
+                rest = [n for n in saved if n not in constant]
+                if rest:
+                    result.append(_appended(lists.tape, rest, stmt))
+                continue
+            stmt.value.func = gast.Attribute(
+                value=name_node(lists.tape), attr="append", ctx=gast.Load()
             )
-            result.append(assign(top, decrement))
-            stmt.value = gast.Subscript(value=name_node(tape), slice=name_node(top), ctx=gast.Load())
+            if saved is None:  # a part of an array a write overwrites (``out[i]``)
+                copy = program_reference(lists, "fresh_copy", runtime.fresh_copy)
+                stmt.value.args = [
+                    gast.Call(func=name_node(copy), args=stmt.value.args, keywords=[])
+                ]
+        elif isinstance(stmt, gast.Assign) and _calls(stmt, pop):
+            if constant:
+                restored = _tape_names(stmt, pop)
+                result.extend(_read_back(lists.constants, lists.ctop, constant, stmt))
+                rest = [n for n in restored if n not in constant]
+                if rest:
+                    result.extend(_read_back(lists.tape, lists.top, rest, stmt))
+                continue
+            result.extend(_read_back(lists.tape, lists.top, None, stmt))
+            continue
         elif any(isinstance(n, gast.Name) and n.id in (push, pop) for n in gast.walk(stmt)):
             raise ADTransformError(
                 "cannot make this derivative differentiable: a tape operation in an "
@@ -312,6 +449,36 @@ def _lowered(stmts: list[gast.stmt], tape: str, push: str, pop: str, top: str) -
             )
         result.append(stmt)
     return result
+
+
+def _names_value(names: list[str], ctx) -> gast.expr:
+    if len(names) == 1:
+        return gast.Name(id=names[0], ctx=ctx, annotation=None, type_comment=None)
+    elts = [gast.Name(id=n, ctx=ctx, annotation=None, type_comment=None) for n in names]
+    return gast.Tuple(elts=elts, ctx=ctx)
+
+
+def _appended(tape: str, names: list[str], like: gast.stmt) -> gast.stmt:
+    """``tape.append((a, b))``."""
+    method = gast.Attribute(value=name_node(tape), attr="append", ctx=gast.Load())
+    call = gast.Call(func=method, args=[_names_value(names, gast.Load())], keywords=[])
+    return _located_like(gast.Expr(value=call), like)
+
+
+def _read_back(tape: str, top: str, names: list[str] | None, like: gast.stmt) -> list:
+    """``top = top - 1`` and ``a, b = tape[top]`` (``names`` None: ``like``'s targets)."""
+    decrement = gast.BinOp(
+        left=name_node(top), op=gast.Sub(), right=gast.Constant(value=1, kind=None)
+    )
+    read = gast.Subscript(value=name_node(tape), slice=name_node(top), ctx=gast.Load())
+    if names is None:
+        like.value = read
+        return [_located_like(assign(top, decrement), like), like]
+    target = _names_value(names, gast.Store())
+    return [
+        _located_like(assign(top, decrement), like),
+        _located_like(assign(target, read), like),
+    ]
 
 
 def _calls(stmt: gast.stmt, name: str) -> bool:

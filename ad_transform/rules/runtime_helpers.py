@@ -24,12 +24,15 @@ from ..runtime import (
     accumulate_index,
     dropped_last,
     expand_reduced,
+    fresh_copy,
     gathered,
     in_place,
     index_adjoint,
     in_place_adjoint,
     in_place_tangent,
     is_zero,
+    item_adjoint,
+    item_cotangent,
     last_item,
     last_item_cotangent,
     matmul_adjoint_left,
@@ -50,6 +53,8 @@ from ..runtime import (
     scalar_zero,
     seed,
     tangent_like,
+    tie_share,
+    tie_weight,
     times,
     to_shape_of,
     unbroadcast,
@@ -63,7 +68,7 @@ import numpy as np  # noqa: E402  (after the runtime: the templates' globals)
 
 # the seed 1, the zero test and zeros carry no derivative
 register_nondifferentiable(seed, is_zero, scalar_zero)
-register_nondifferentiable(zeros_like, fresh=True)
+register_nondifferentiable(zeros_like, tie_weight, fresh=True)
 
 
 @adjoint(unbroadcast, kind=None)
@@ -223,6 +228,21 @@ def d_operand_adjoint(g, ans, a, x):
 @adjoint(array_operand, kind=None)
 def d_array_operand(g, ans, x):
     return numeric_operand(g, x)
+
+
+@adjoint(item_adjoint, kind=None, fresh=True)
+def d_item_adjoint(g, ans, a, index, value, into=None):
+    return item_cotangent(g, a, index, value, into), 0.0, 0.0, 0.0
+
+
+@adjoint(fresh_copy, kind=None, fresh=True)
+def d_fresh_copy(g, ans, x):
+    return g
+
+
+@adjoint(tie_share, kind=None, fresh=True)
+def d_tie_share(g, ans, a, x, y):
+    return to_shape_of(tie_share(g, x, y), a), 0.0, 0.0
 
 
 @adjoint(dropped_last, kind=None, fresh=True)
@@ -389,6 +409,21 @@ def t_operand_adjoint(g, ans, a, x):
 @tangent(array_operand)
 def t_array_operand(g, ans, x):
     return numeric_operand(g, x)
+
+
+@tangent(item_adjoint)
+def t_item_adjoint(g, ans, a, index, value, into=None):
+    return item_adjoint(g, index, value, into), 0.0, 0.0, 0.0
+
+
+@tangent(fresh_copy)
+def t_fresh_copy(g, ans, x):
+    return fresh_copy(g)
+
+
+@tangent(tie_share)
+def t_tie_share(g, ans, a, x, y):
+    return tie_share(g, x, y), 0.0, 0.0
 
 
 @tangent(dropped_last)

@@ -141,6 +141,7 @@ from .higher_order import (  # noqa: F401
     power_exponent_partial,
     in_place_adjoint,
     in_place_tangent,
+    item_cotangent,
     last_item,
     last_item_cotangent,
     numeric_operand,

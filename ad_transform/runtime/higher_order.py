@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ADTransformError
 from .adjoints import unbroadcast
 from .elementwise import over, power_derivative, times
-from .values import Item, ListAdjoint
+from .values import Item, ListAdjoint, is_discrete
 
 
 def to_shape_of(g, like):
@@ -130,6 +130,27 @@ def numeric_operand(g, x):
     return g
 
 
+def item_cotangent(g, adjoint, index, value, into=None):
+    """The transpose of ``item_adjoint(adjoint, index, value, into)`` (the adjoint of a
+    value stored at ``adjoint[index]``) in its adjoint argument: ``g`` scattered into zeros
+    shaped like ``adjoint`` at ``index``. Index arrays that may name an item twice, and
+    lists and dicts, are refused."""
+    from .adjoints import _may_repeat
+
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    if is_discrete(into):
+        return 0.0
+    if not isinstance(adjoint, np.ndarray) or _may_repeat(index):
+        raise ADTransformError(
+            "cannot differentiate again the adjoint of a value stored into a list, a dict or "
+            "at an index array (a second derivative through it)"
+        )
+    out = np.zeros(adjoint.shape, dtype=np.result_type(adjoint, g))
+    out[index] = to_shape_of(g, out[index])
+    return out
+
+
 def in_place_adjoint(g, operation, target, value, ans, which: int):
     """The cotangent of ``target`` (``which`` 0) or ``value`` (1) in ``in_place(operation,
     target, value)`` (generated code's ``target op= value`` on values of unknown kinds) for
@@ -178,6 +199,7 @@ __all__ = [
     "gathered",
     "power_exponent_partial",
     "in_place_adjoint",
+    "item_cotangent",
     "in_place_tangent",
     "arithmetic_only",
     "power_derivative_exponent",
