@@ -54,8 +54,10 @@ class PlainBuilder(_Builder):
     plain = True
 
     def prepare(self, program: AdjointProgram, keep: set[str]) -> None:
-        optimize(program, keep)
+        # before the optimizing passes, which substitute copies into the tests (``if v``)
         program.backward = _without_scalar_guards(program.backward, program.adjoint_kinds)
+        optimize(program, keep)
+        _check_no_guards(program.backward)
         program.backward = _functional_pops(program, program.backward)
         _mark_scalar_reads(program)
         if program.tape:
@@ -180,7 +182,21 @@ class _GuardRemover(gast.NodeTransformer):
         if not rest:
             return node.body
         node.test = rest[0] if len(rest) == 1 else gast.BoolOp(op=gast.And(), values=rest)
+        node.ad_primal_test = True  # a piecewise definition, kept (_check_no_guards)
         return node
+
+
+def _check_no_guards(stmts: list[gast.stmt]) -> None:
+    """Refuse a conditional expression left in the backward sweep that is not one the guard
+    removal kept on purpose (a test of primal values): the optimizing passes must not have
+    made a new zero guard."""
+    for stmt in _all_statements(stmts):
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.IfExp) and not getattr(node, "ad_primal_test", False):
+                raise ADTransformError(
+                    "cannot make this derivative differentiable: the conditional expression "
+                    f"'{expression_source(node)}' in its backward sweep"
+                )
 
 
 def _is_fallback(node: gast.expr) -> bool:

@@ -18,12 +18,15 @@ from ..runtime import (
     add_adjoint_right,
     arithmetic_only,
     array_operand,
+    array_receiver,
+    check_bound,
     as_gradient,
     conversion_adjoint,
     conversion_cotangent,
     accumulate_index,
     dropped_last,
     expand_reduced,
+    first_items,
     fresh_copy,
     gathered,
     in_place,
@@ -32,6 +35,7 @@ from ..runtime import (
     in_place_tangent,
     is_zero,
     item_adjoint,
+    item_at_end,
     item_cotangent,
     last_item,
     last_item_cotangent,
@@ -51,6 +55,7 @@ from ..runtime import (
     scalar_power_adjoint,
     scalar_times_ratio,
     scalar_zero,
+    scattered,
     seed,
     tangent_like,
     tie_share,
@@ -69,6 +74,8 @@ import numpy as np  # noqa: E402  (after the runtime: the templates' globals)
 # the seed 1, the zero test and zeros carry no derivative
 register_nondifferentiable(seed, is_zero, scalar_zero)
 register_nondifferentiable(zeros_like, tie_weight, fresh=True)
+# checks: they raise or return None
+register_nondifferentiable(array_receiver, check_bound, pure=False)
 
 
 @adjoint(unbroadcast, kind=None)
@@ -255,6 +262,47 @@ def d_without_last(g, ans, xs):
     return with_last_zero(g, xs)
 
 
+# the transposes the rules above use, for a third derivative: each linear in ``g``
+@adjoint(to_shape_of, kind=None)
+def d_to_shape_of(g, ans, a, like):
+    return to_shape_of(g, a), 0.0
+
+
+@adjoint(arithmetic_only, kind=None)
+def d_arithmetic_only(g, ans, a, x, y, what):
+    return arithmetic_only(g, x, y, what), 0.0, 0.0, None
+
+
+@adjoint(numeric_operand, kind=None)
+def d_numeric_operand(g, ans, a, x):
+    return numeric_operand(g, x), 0.0
+
+
+@adjoint(gathered, kind=None, fresh=True)
+def d_gathered(g, ans, a, like, index):
+    return scattered(g, a, index, like), 0.0, 0.0
+
+
+@adjoint(with_last_zero, kind=None, fresh=True)
+def d_with_last_zero(g, ans, a, xs):
+    return first_items(g), 0.0
+
+
+@adjoint(last_item_cotangent, kind=None, fresh=True)
+def d_last_item_cotangent(g, ans, a, xs):
+    return item_at_end(g), 0.0
+
+
+@adjoint(conversion_cotangent, kind=None, fresh=True)
+def d_conversion_cotangent(g, ans, a, like):
+    return conversion_adjoint(g, like), 0.0
+
+
+@adjoint(item_cotangent, kind=None, fresh=True)
+def d_item_cotangent(g, ans, a, adjoint, index, value, into=None):
+    return item_adjoint(g, index, value, into), 0.0, 0.0, 0.0, 0.0
+
+
 # -- tangents -------------------------------------------------------------------------------
 # a term 0.0: an argument only the shape (or type) of which is read (forward.py drops it)
 
@@ -424,6 +472,46 @@ def t_fresh_copy(g, ans, x):
 @tangent(tie_share)
 def t_tie_share(g, ans, a, x, y):
     return tie_share(g, x, y), 0.0, 0.0
+
+
+@tangent(to_shape_of)
+def t_to_shape_of(g, ans, a, like):
+    return to_shape_of(g, like), 0.0
+
+
+@tangent(arithmetic_only)
+def t_arithmetic_only(g, ans, a, x, y, what):
+    return arithmetic_only(g, x, y, what), 0.0, 0.0, None
+
+
+@tangent(numeric_operand)
+def t_numeric_operand(g, ans, a, x):
+    return numeric_operand(g, x), 0.0
+
+
+@tangent(gathered)
+def t_gathered(g, ans, a, like, index):
+    return gathered(g, like, index), 0.0, 0.0
+
+
+@tangent(with_last_zero)
+def t_with_last_zero(g, ans, a, xs):
+    return with_last_zero(g, xs), 0.0
+
+
+@tangent(last_item_cotangent)
+def t_last_item_cotangent(g, ans, a, xs):
+    return last_item_cotangent(g, xs), 0.0
+
+
+@tangent(conversion_cotangent)
+def t_conversion_cotangent(g, ans, a, like):
+    return conversion_cotangent(g, like), 0.0
+
+
+@tangent(item_cotangent)
+def t_item_cotangent(g, ans, a, adjoint, index, value, into=None):
+    return item_cotangent(g, adjoint, index, value, into), 0.0, 0.0, 0.0, 0.0
 
 
 @tangent(dropped_last)

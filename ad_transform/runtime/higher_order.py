@@ -95,6 +95,30 @@ def dropped_last(xs):
     return xs[:-1]
 
 
+def scattered(g, whole, index, part):
+    """The transpose of ``gathered(whole, part, index)``: ``g`` (shaped like ``part``)
+    summed to the shape of ``whole[index]`` and put at ``index`` of zeros like ``whole``."""
+    from .shape_indexing import index_adjoint
+
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    return index_adjoint(to_shape_of(g, whole[index]), whole, index)
+
+
+def first_items(g):
+    """The transpose of ``with_last_zero``: ``g`` without its last element."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    return ListAdjoint(list(g)[:-1])
+
+
+def item_at_end(g):
+    """The transpose of ``last_item_cotangent``: the last element of ``g`` (0 for 0)."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    return g[-1]
+
+
 def last_item_cotangent(g, xs):
     """The transpose of ``last_item``: ``g`` at the end of zeros shaped like ``xs``."""
     return Item(len(xs) - 1, g, len(xs))
@@ -196,7 +220,10 @@ __all__ = [
     "last_item_cotangent",
     "with_last_zero",
     "without_last",
+    "first_items",
     "gathered",
+    "item_at_end",
+    "scattered",
     "power_exponent_partial",
     "in_place_adjoint",
     "item_cotangent",
