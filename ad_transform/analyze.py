@@ -26,8 +26,8 @@ from . import aliases, leaf_kinds, rules, runtime
 from .callables import (
     HIGHER_ORDER,
     derivative_origin,
-    is_differentiable_derivative,
     higher_order_error_text,
+    is_differentiable_derivative,
     is_library_file,
     is_transform,
     special_description,

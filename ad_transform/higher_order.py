@@ -385,11 +385,7 @@ def _constant_slots(program: AdjointProgram, push: str, pop: str) -> dict:
         if saved is None or pops.get(slot) != saved:
             continue
         loop = isinstance(slot, tuple) and slot[:1] == ("loop",)
-        constant = [
-            n
-            for n in saved
-            if loop or (n in analysis.kinds and n not in analysis.varied)
-        ]
+        constant = [n for n in saved if loop or (n in analysis.kinds and n not in analysis.varied)]
         if constant:
             found[slot] = constant
     return found
@@ -500,9 +496,7 @@ def _read_back(tape: str, top: str, names: list[str] | None, like: gast.stmt) ->
 def _calls(stmt: gast.stmt, name: str) -> bool:
     value = getattr(stmt, "value", None)
     return (
-        isinstance(value, gast.Call)
-        and isinstance(value.func, gast.Name)
-        and value.func.id == name
+        isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == name
     )
 
 

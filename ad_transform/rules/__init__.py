@@ -53,6 +53,7 @@ __all__ = [
     "reductions",
     "register_adjoint",
     "register_nondifferentiable",
+    "runtime_helpers",
     "shape_indexing",
     "signal",
 ]

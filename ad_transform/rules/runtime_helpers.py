@@ -13,26 +13,28 @@ The derivations, with ``L_x(g) = J_x^T g`` the adjoint of ``x`` in ``x @ y``:
 is ``L_y(g)`` at ``(z, y)``: ``matmul_adjoint_right(g, z, y)``; symmetrically for ``L_y``.
 """
 
+import numpy as np
+
 from ..runtime import (
+    accumulate_index,
     add_adjoint_left,
     add_adjoint_right,
     arithmetic_only,
     array_operand,
     array_receiver,
-    check_bound,
     as_gradient,
+    check_bound,
     conversion_adjoint,
     conversion_cotangent,
-    accumulate_index,
     dropped_last,
     expand_reduced,
     first_items,
     fresh_copy,
     gathered,
     in_place,
-    index_adjoint,
     in_place_adjoint,
     in_place_tangent,
+    index_adjoint,
     is_zero,
     item_adjoint,
     item_at_end,
@@ -68,8 +70,6 @@ from ..runtime import (
     zeros_like,
 )
 from .registry import ARRAY, adjoint, register_nondifferentiable, tangent
-
-import numpy as np  # noqa: E402  (after the runtime: the templates' globals)
 
 # the seed 1, the zero test and zeros carry no derivative
 register_nondifferentiable(seed, is_zero, scalar_zero)
@@ -184,8 +184,7 @@ def d_power_second_derivative(g, ans, x, y, power=None):
         to_shape_of(
             times(
                 g,
-                power_derivative(x, y - 1, power)
-                + y * power_derivative_exponent(x, y - 1, power),
+                power_derivative(x, y - 1, power) + y * power_derivative_exponent(x, y - 1, power),
             ),
             y,
         ),
