@@ -192,3 +192,29 @@ def test_trust_ncg_converges_on_rosenbrock():
     )
     assert result.success
     np.testing.assert_allclose(result.x, np.ones(4), atol=1e-6)
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+
+SCRIPT = """
+import math
+
+
+def f(x, n: int = 3):
+    y = x
+    for _ in range(n):
+        y = math.sin(y) * x
+    return y
+"""
+
+
+def test_cli_show_order_two(tmp_path, capsys):
+    from ad_transform.cli import main
+
+    path = tmp_path / "second.py"
+    path.write_text(SCRIPT)
+    assert main(["show", f"{path}:f", "--order", "2", "--args", "0.5", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "def grad_grad_f(x, n=3):" in out and "backward sweep" in out
+    assert main(["show", f"{path}:f", "--order", "2", "--wrt", "0,1"]) == 1
+    assert "one --wrt index" in capsys.readouterr().err
