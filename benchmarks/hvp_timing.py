@@ -33,28 +33,31 @@ def hundred_parameters(w, x, y):
     return np.sum((np.tanh(x @ w) - y) ** 2) + 0.01 * np.sum(w * w)
 
 
+def hvp_row(name: str, rng: np.random.Generator) -> str:
+    """One case: the gradient, ``hvp`` and the reverse-over-reverse product, timed."""
+    case = case_named(name)
+    args = case.args("quick")
+    wrt = case.wrt if isinstance(case.wrt, int) else case.wrt[0]
+    x = args[wrt]
+    v = rng.standard_normal(np.shape(x)) if np.ndim(x) else 0.7
+    gradient = grad(case.forward, wrt)
+    product = hvp(case.forward, wrt)
+    pullback_of = vjp(grad(case.forward, wrt), wrt)
+    t_grad = best_time(lambda: gradient(*args))
+    t_hvp = best_time(lambda: product(*args, v))
+    t_rr = best_time(lambda: pullback_of(*args)[1](v))
+    return (
+        f"| {name} | {t_grad * 1e6:.1f} us | {t_hvp * 1e6:.1f} us | {t_hvp / t_grad:.2f} | "
+        f"{t_rr * 1e6:.1f} us | {t_rr / t_grad:.2f} |"
+    )
+
+
 def hvp_table(rng: np.random.Generator) -> list[str]:
-    lines = [
+    header = [
         "| case | grad | hvp (fwd-over-rev) | hvp / grad | rev-over-rev | rev-over-rev / grad |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name in CASES:
-        case = case_named(name)
-        args = case.args("quick")
-        wrt = case.wrt if isinstance(case.wrt, int) else case.wrt[0]
-        x = args[wrt]
-        v = rng.standard_normal(np.shape(x)) if np.ndim(x) else 0.7
-        gradient = grad(case.forward, wrt)
-        product = hvp(case.forward, wrt)
-        pullback_of = vjp(grad(case.forward, wrt), wrt)
-        t_grad = best_time(lambda: gradient(*args))
-        t_hvp = best_time(lambda: product(*args, v))
-        t_rr = best_time(lambda: pullback_of(*args)[1](v))
-        lines.append(
-            f"| {name} | {t_grad * 1e6:.1f} us | {t_hvp * 1e6:.1f} us | {t_hvp / t_grad:.2f} | "
-            f"{t_rr * 1e6:.1f} us | {t_rr / t_grad:.2f} |"
-        )
-    return lines
+    return header + [hvp_row(name, rng) for name in CASES]
 
 
 def hessian_table(rng: np.random.Generator) -> list[str]:
