@@ -8,8 +8,10 @@ the refusal names what the object is.
 
 The callables ad_transform itself returns (``grad(f)``, ``value_and_grad(f)``,
 ``vjp(f)`` and the pullback ``vjp(f)(x)`` returns) are derivatives; differentiating them
-again is a higher-order derivative, which is not supported yet. They are recognised by
-:func:`derivative_origin`, never by their ``__wrapped__`` or ``.func`` attribute.
+again is a higher-order derivative: ``grad(f)`` is differentiated through its plain code
+(``higher_order.py``, :func:`is_differentiable_derivative`), the others are refused. They
+are recognised by :func:`derivative_origin`, never by their ``__wrapped__`` or ``.func``
+attribute.
 """
 
 from __future__ import annotations
