@@ -127,12 +127,18 @@ def plain_source(function: types.FunctionType) -> Generated | None:
 
 
 # -- the zero guards ----------------------------------------------------------------------
+# adjoints whose zero may be a computed value (a number): their guards go; an array's,
+# list's or dict's adjoint is a number only while nothing contributed to it
+_VALUE_KINDS = (SCALAR, UNKNOWN)
+
+
 def _without_scalar_guards(stmts: list[gast.stmt], adjoint_kinds: dict) -> list[gast.stmt]:
-    """``stmts`` with the zero guards on scalar adjoints removed (in nested blocks too)."""
+    """``stmts`` with the zero guards on adjoints of numbers (or of values of unknown kind)
+    removed, in nested blocks too."""
     result: list[gast.stmt] = []
     for stmt in stmts:
         guard = getattr(stmt, "ad_zero_guard", None)
-        if guard is not None and adjoint_kinds.get(guard) == SCALAR:
+        if guard is not None and adjoint_kinds.get(guard) in _VALUE_KINDS:
             result.extend(_without_scalar_guards(stmt.body, adjoint_kinds))
             continue
         for block in ("body", "orelse"):

@@ -375,3 +375,42 @@ def test_second_order_source_is_golden():
     assert grad(grad(decay))(0.7, 4) == pytest.approx(
         central(lambda t: grad(decay)(t, 4), 0.7, 1e-6), rel=1e-7
     )
+
+
+def quartic_well(x):
+    v = x * x - 1.0
+    return 0.25 * v * v
+
+
+quartic_force = grad(quartic_well)
+
+
+def scaled_quartic_force(x):
+    return 3.0 * quartic_force(x)
+
+
+def test_gradient_called_inside_at_a_zero_adjoint():
+    """The called gradient's code is generic (any kinds): its guards on adjoints of unknown
+    kind go too. At x = 1 the adjoint of ``v = x*x - 1`` is 0; the derivative of
+    ``3 E'(x)`` is ``3 (3x**2 - 1) = 6``."""
+    assert grad(scaled_quartic_force)(1.0) == pytest.approx(6.0, rel=1e-14)
+    assert jvp(scaled_quartic_force, (1.0,), (1.0,))[1] == pytest.approx(6.0, rel=1e-14)
+
+
+def norm_well(w):
+    return 0.25 * (np.sum(w * w) - 3.0) ** 2
+
+
+norm_force = grad(norm_well)
+
+
+def weighted_norm_force(w):
+    return np.sum(norm_force(w) * np.array([1.0, 2.0, 3.0]))
+
+
+def test_array_gradient_called_inside_at_a_zero_adjoint():
+    """At w = (1, 1, 1) the adjoint of ``np.sum(w * w) - 3`` is a computed 0 (a number in
+    code generated for any kinds); the Hessian there is ``2 w w^T``, so the gradient of
+    ``force(w) . c`` is ``2 w (w . c) = 12`` in each element."""
+    w = np.ones(3)
+    np.testing.assert_allclose(grad(weighted_norm_force)(w), np.full(3, 12.0), rtol=1e-14)
