@@ -414,3 +414,42 @@ def test_array_gradient_called_inside_at_a_zero_adjoint():
     ``force(w) . c`` is ``2 w (w . c) = 12`` in each element."""
     w = np.ones(3)
     np.testing.assert_allclose(grad(weighted_norm_force)(w), np.full(3, 12.0), rtol=1e-14)
+
+
+# -- the linear helpers of shapes, products and sums, in second order --------------------
+
+
+def reshaped(x):
+    m = np.reshape(x, (2, 3)).T
+    return np.sum(np.sin(m @ np.ones(2)) * np.arange(3.0)) + np.sum(np.ravel(m) ** 3)
+
+
+def outer_products(x):
+    return np.sum(np.tanh(np.outer(x[:3], x[3:])) ** 2)
+
+
+def cumulative(x):
+    return np.sum(np.cumsum(x * x) ** 2) + np.sum(np.cumsum(np.reshape(x, (2, 3)), axis=1) ** 3)
+
+
+def joined(x):
+    c = np.concatenate([x[:2] ** 2, np.sin(x[2:])])
+    s = np.stack([x[:3], x[3:] ** 2], axis=1)
+    return np.sum(c * c) + np.sum(np.exp(s) * s)
+
+
+def array_power(x):
+    return np.sum(np.abs(x) ** x[::-1])
+
+
+@pytest.mark.parametrize(
+    "f", [reshaped, outer_products, cumulative, joined, array_power], ids=lambda f: f.__name__
+)
+def test_second_order_through_shape_and_product_helpers(f):
+    rng = np.random.default_rng(21)
+    x = rng.uniform(0.3, 1.2, 6)
+    v = rng.standard_normal(6)
+    expected = directional(grad(f), (x,), 0, v)
+    np.testing.assert_allclose(hvp(f)(x, v), expected, rtol=1e-6, atol=1e-8)
+    _, pullback = vjp(grad(f))(x)
+    np.testing.assert_allclose(pullback(v), expected, rtol=1e-6, atol=1e-8)

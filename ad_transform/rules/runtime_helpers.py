@@ -16,6 +16,7 @@ is ``L_y(g)`` at ``(z, y)``: ``matmul_adjoint_right(g, z, y)``; symmetrically fo
 import numpy as np
 
 from ..runtime import (
+    abs_adjoint,
     accumulate_index,
     add_adjoint_left,
     add_adjoint_right,
@@ -24,8 +25,11 @@ from ..runtime import (
     array_receiver,
     as_gradient,
     check_bound,
+    concatenate_adjoint,
     conversion_adjoint,
     conversion_cotangent,
+    cumsum_adjoint,
+    cumulative_sum,
     dropped_last,
     expand_reduced,
     first_items,
@@ -39,31 +43,42 @@ from ..runtime import (
     item_adjoint,
     item_at_end,
     item_cotangent,
+    joined_pieces,
     last_item,
     last_item_cotangent,
+    log_derivative,
     matmul_adjoint_left,
     matmul_adjoint_right,
     mul_adjoint_left,
     mul_adjoint_right,
     numeric_operand,
     operand_adjoint,
+    outer_adjoint_left,
+    outer_adjoint_right,
+    outer_factor,
     over,
     power_derivative,
     power_derivative_exponent,
     power_exponent_partial,
     power_second_derivative,
     quotient,
+    real_sign,
+    reshape_adjoint,
+    reshaped_like,
+    safe_log,
     scalar_over,
     scalar_power_adjoint,
     scalar_times_ratio,
     scalar_zero,
     scattered,
     seed,
+    stack_adjoint,
     tangent_like,
     tie_share,
     tie_weight,
     times,
     to_shape_of,
+    transpose_adjoint,
     unbroadcast,
     with_last_zero,
     without_last,
@@ -259,6 +274,52 @@ def d_dropped_last(g, ans, xs):
 @adjoint(without_last, kind=None, fresh=True)
 def d_without_last(g, ans, xs):
     return with_last_zero(g, xs)
+
+
+# -- shapes, products, sums: linear in the adjoint g -----------------------------------------
+@adjoint(reshape_adjoint, kind=None)
+def d_reshape_adjoint(g, ans, a, x, order="C"):
+    return reshaped_like(g, a, order), 0.0, None
+
+
+@adjoint(transpose_adjoint, kind=None)
+def d_transpose_adjoint(g, ans, a, axes=None):
+    return np.transpose(g, axes), None
+
+
+@adjoint(outer_adjoint_left, kind=None, fresh=True)
+def d_outer_adjoint_left(g, ans, a, x, y):
+    return outer_factor(g, a, y, True), 0.0, outer_adjoint_right(a, g, y)
+
+
+@adjoint(outer_adjoint_right, kind=None, fresh=True)
+def d_outer_adjoint_right(g, ans, a, x, y):
+    return outer_factor(g, a, x, False), outer_adjoint_left(a, x, g), 0.0
+
+
+@adjoint(cumsum_adjoint, kind=None, fresh=True)
+def d_cumsum_adjoint(g, ans, a, x, axis=None):
+    return cumulative_sum(g, a, axis), 0.0, None
+
+
+@adjoint(concatenate_adjoint, kind=None, fresh=True)
+def d_concatenate_adjoint(g, ans, a, arrays, axis=0):
+    return joined_pieces(g, arrays, axis), 0.0, None
+
+
+@adjoint(stack_adjoint, kind=None, fresh=True)
+def d_stack_adjoint(g, ans, a, arrays, axis=0):
+    return joined_pieces(g, arrays, axis, True), 0.0, None
+
+
+@adjoint(abs_adjoint, kind=None, fresh=True)
+def d_abs_adjoint(g, ans, a, z):
+    return to_shape_of(times(g, real_sign(z)), a), 0.0
+
+
+@adjoint(safe_log, kind=None, fresh=True)
+def d_safe_log(g, ans, x):
+    return times(g, log_derivative(x))
 
 
 # the transposes the rules above use, for a third derivative: each linear in ``g``
@@ -511,6 +572,51 @@ def t_conversion_cotangent(g, ans, a, like):
 @tangent(item_cotangent)
 def t_item_cotangent(g, ans, a, adjoint, index, value, into=None):
     return item_cotangent(g, adjoint, index, value, into), 0.0, 0.0, 0.0, 0.0
+
+
+@tangent(reshape_adjoint)
+def t_reshape_adjoint(g, ans, a, x, order="C"):
+    return reshape_adjoint(g, x, order), 0.0, None
+
+
+@tangent(transpose_adjoint)
+def t_transpose_adjoint(g, ans, a, axes=None):
+    return transpose_adjoint(g, axes), None
+
+
+@tangent(outer_adjoint_left)
+def t_outer_adjoint_left(g, ans, a, x, y):
+    return outer_adjoint_left(g, x, y), 0.0, outer_adjoint_left(a, x, g)
+
+
+@tangent(outer_adjoint_right)
+def t_outer_adjoint_right(g, ans, a, x, y):
+    return outer_adjoint_right(g, x, y), outer_adjoint_right(a, g, y), 0.0
+
+
+@tangent(cumsum_adjoint)
+def t_cumsum_adjoint(g, ans, a, x, axis=None):
+    return cumsum_adjoint(g, x, axis), 0.0, None
+
+
+@tangent(concatenate_adjoint)
+def t_concatenate_adjoint(g, ans, a, arrays, axis=0):
+    return concatenate_adjoint(g, arrays, axis), 0.0, None
+
+
+@tangent(stack_adjoint)
+def t_stack_adjoint(g, ans, a, arrays, axis=0):
+    return stack_adjoint(g, arrays, axis), 0.0, None
+
+
+@tangent(abs_adjoint)
+def t_abs_adjoint(g, ans, a, z):
+    return times(g, real_sign(z)), 0.0
+
+
+@tangent(safe_log)
+def t_safe_log(g, ans, x):
+    return times(g, log_derivative(x))
 
 
 @tangent(dropped_last)

@@ -175,6 +175,70 @@ def item_cotangent(g, adjoint, index, value, into=None):
     return out
 
 
+def reshaped_like(g, like, order="C"):
+    """The transpose of ``reshape_adjoint(., x, order)``: ``g`` in the shape of ``like``
+    (the adjoint the reshape was given), in the same element order."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    if order not in ("C", "F"):
+        raise ADTransformError(
+            f"cannot differentiate the adjoint of a reshape with order={order!r} again"
+        )
+    return np.reshape(g, np.shape(like), order=order)
+
+
+def outer_factor(g, like, vector, left: bool):
+    """The transpose in its adjoint argument of ``outer_adjoint_left(., a, vector)``
+    (``left``) or ``outer_adjoint_right(., vector, b)``: an outer product in ``like``'s
+    shape (``like`` is the adjoint the helper was given)."""
+    if left:
+        product = np.outer(np.ravel(g), np.ravel(vector))
+    else:
+        product = np.outer(np.ravel(vector), np.ravel(g))
+    return np.reshape(product, np.shape(like))
+
+
+def cumulative_sum(g, like, axis=None):
+    """The transpose of ``cumsum_adjoint(., x, axis)`` (a reversed cumulative sum): the
+    cumulative sum of ``g``, in the shape of ``like``."""
+    if axis is None:
+        return np.reshape(np.cumsum(np.ravel(g)), np.shape(like))
+    return np.cumsum(g, axis)
+
+
+def joined_pieces(g, arrays, axis=0, stacked=False):
+    """The transpose of ``concatenate_adjoint``/``stack_adjoint``: the pieces of the list
+    adjoint ``g`` (zeros for a zero piece) concatenated, or stacked, along ``axis``."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    pieces = [
+        np.zeros(np.shape(a)) if isinstance(p, (int, float)) and p == 0 else np.asarray(p)
+        for p, a in zip(g, arrays)
+    ]
+    if stacked:
+        return np.stack(pieces, axis)
+    if axis is None:
+        return np.concatenate([np.ravel(p) for p in pieces])
+    return np.concatenate(pieces, axis)
+
+
+def log_derivative(x):
+    """``d/dx safe_log(x)``: ``1/x``, and 0 at ``x == 0`` (where ``safe_log`` is the
+    constant 0 of its limit)."""
+    if isinstance(x, np.ndarray):
+        with np.errstate(divide="ignore"):
+            return np.where(x == 0, 0.0, 1.0 / np.where(x == 0, 1.0, x))
+    return 0.0 if x == 0 else 1.0 / x
+
+
+def real_sign(z):
+    """``sign(z)`` of a real ``z``: the factor of ``abs_adjoint`` (complex ``z`` refused: its
+    factor depends on ``z``, whose derivative here is not written)."""
+    if np.iscomplexobj(z):
+        raise ADTransformError("cannot differentiate the adjoint of abs of a complex value again")
+    return np.sign(z)
+
+
 def in_place_adjoint(g, operation, target, value, ans, which: int):
     """The cotangent of ``target`` (``which`` 0) or ``value`` (1) in ``in_place(operation,
     target, value)`` (generated code's ``target op= value`` on values of unknown kinds) for
@@ -215,6 +279,7 @@ def in_place_tangent(t, operation, target, value, ans, which: int):
 __all__ = [
     "arithmetic_only",
     "conversion_cotangent",
+    "cumulative_sum",
     "dropped_last",
     "first_items",
     "gathered",
@@ -222,12 +287,17 @@ __all__ = [
     "in_place_tangent",
     "item_at_end",
     "item_cotangent",
+    "joined_pieces",
     "last_item",
     "last_item_cotangent",
+    "log_derivative",
     "numeric_operand",
+    "outer_factor",
     "power_derivative_exponent",
     "power_exponent_partial",
     "power_second_derivative",
+    "real_sign",
+    "reshaped_like",
     "scattered",
     "to_shape_of",
     "with_last_zero",
