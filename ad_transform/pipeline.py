@@ -524,6 +524,9 @@ def _dependencies(program: AdjointProgram) -> tuple:
         generated = getattr(pair, "generated", None)
         if generated is not None:
             found.extend(generated.dependencies)
+    plain = getattr(parsed.func, "ad_transform_plain", None)
+    if plain is not None:  # plain derivative code: stale when its own sources change
+        found.extend(plain.dependencies)
     return tuple(_unique(found))
 
 

@@ -453,3 +453,29 @@ def test_second_order_through_shape_and_product_helpers(f):
     np.testing.assert_allclose(hvp(f)(x, v), expected, rtol=1e-6, atol=1e-8)
     _, pullback = vjp(grad(f))(x)
     np.testing.assert_allclose(pullback(v), expected, rtol=1e-6, atol=1e-8)
+
+
+def redefined_helper(x):
+    return x**3
+
+
+def calls_redefined(x):
+    return redefined_helper(x) * 2.0
+
+
+def test_second_derivative_follows_a_redefined_helper():
+    """The plain gradient depends on the helpers of ``f``: redefining one makes the second
+    derivative's code stale (regenerated), as for a first derivative."""
+    global redefined_helper
+    second = grad(grad(calls_redefined))
+    assert second(1.5) == pytest.approx(12 * 1.5)  # 2 * 6x
+    original = redefined_helper
+
+    def redefined_helper(x):  # noqa: F811
+        return x**4
+
+    try:
+        assert second(1.5) == pytest.approx(24 * 1.5**2)  # 2 * 12x**2
+        assert hvp(calls_redefined)(1.5, 1.0) == pytest.approx(24 * 1.5**2)
+    finally:
+        redefined_helper = original
