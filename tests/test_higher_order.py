@@ -471,7 +471,7 @@ def test_second_derivative_follows_a_redefined_helper():
     assert second(1.5) == pytest.approx(12 * 1.5)  # 2 * 6x
     original = redefined_helper
 
-    def redefined_helper(x):  # noqa: F811
+    def redefined_helper(x):
         return x**4
 
     try:
