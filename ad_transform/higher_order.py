@@ -373,9 +373,10 @@ def program_reference(lists: _TapeLists, name: str, obj) -> str:
 
 def _constant_slots(program: AdjointProgram, push: str, pop: str) -> dict:
     """slot -> the names its push saves that carry no derivative, for slots pushed once and
-    popped once with the same names. Trip counts and flags of loops (slot ``("loop", ...)``)
-    are constants; another name is one only where the first analysis knows it (an SSA name
-    of the function) and found it not varied."""
+    popped once with the same names: names the first analysis knows (SSA names of the
+    function) and found not varied. Not by the slot's kind: ``optimize/tape.py`` merges the
+    pushes of a block into the push of the last slot, values and loop counts together;
+    names the reverse stage made (trip counts) stay on ``tape``, where they are harmless."""
     pushes: dict = {}
     pops: dict = {}
     for stmts, table, role in ((program.forward, pushes, push), (program.backward, pops, pop)):
@@ -390,8 +391,7 @@ def _constant_slots(program: AdjointProgram, push: str, pop: str) -> dict:
     for slot, saved in pushes.items():
         if saved is None or pops.get(slot) != saved:
             continue
-        loop = isinstance(slot, tuple) and slot[:1] == ("loop",)
-        constant = [n for n in saved if loop or (n in analysis.kinds and n not in analysis.varied)]
+        constant = [n for n in saved if n in analysis.kinds and n not in analysis.varied]
         if constant:
             found[slot] = constant
     return found

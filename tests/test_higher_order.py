@@ -479,3 +479,22 @@ def test_second_derivative_follows_a_redefined_helper():
         assert hvp(calls_redefined)(1.5, 1.0) == pytest.approx(24 * 1.5**2)
     finally:
         redefined_helper = original
+
+
+def nested_loops(x):
+    y = x
+    for _ in range(3):
+        w = y * 0.5
+        for _ in range(2):
+            w = math.sin(w) * x
+        y = y * math.cos(w)
+    return y
+
+
+def test_nested_loops_second_and_third_order():
+    x = 0.7
+    second = grad(grad(nested_loops))(x)
+    assert second == pytest.approx(central(grad(nested_loops), x), rel=1e-7)
+    assert hvp(nested_loops)(x, 1.0) == pytest.approx(second, rel=1e-12)
+    third = grad(grad(grad(nested_loops)))(x)
+    assert third == pytest.approx(central(grad(grad(nested_loops)), x), rel=1e-7)
