@@ -11,6 +11,7 @@ from .errors import ADTransformError
 from .export import export
 from .forward_api import jvp
 from .graph import computation_graph
+from .higher_order_api import hessian, hvp
 from .jacobians import jacfwd, jacobian, jacrev
 from .pipeline import ssa_source
 from .pytree import register_pytree_node, tree_leaves, tree_map
@@ -27,6 +28,8 @@ __all__ = [
     "computation_graph",
     "export",
     "grad",
+    "hessian",
+    "hvp",
     "jacfwd",
     "jacobian",
     "jacrev",

@@ -27,6 +27,7 @@ from .callables import (
     HIGHER_ORDER,
     derivative_origin,
     higher_order_error_text,
+    is_differentiable_derivative,
     is_library_file,
     is_library_module,
     is_transform,
@@ -820,6 +821,11 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
     if any(callee is f for f in _TEXT_CONVERSIONS):  # before their (derivative-free) rules
         atoms = {str(i): a for i, a in enumerate([*call.args, *keywords.values()])}
         return Op(stmt, OPAQUE, target, callee=callee, inputs=atoms, pure=False)
+    origin = None
+    if is_differentiable_derivative(callee):  # grad(f) called: its plain gradient code
+        from .higher_order import generic_plain_gradient
+
+        origin, callee = callee, generic_plain_gradient(callee)
     rule = rules.lookup(callee) if not is_missing(callee) else None
     starred = [a for a in call.args if isinstance(a, gast.Starred)]
     if starred and not is_user_function(callee):  # an unspread ``*args`` passed on
@@ -830,7 +836,7 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
         return constructor_op(stmt, target, callee, call, fn)
     if rule is None and is_user_function(callee):
         inputs, spread, rest, spread_keywords = _bind_user_call(callee, call, fn, stmt)
-        return Op(
+        op = Op(
             stmt,
             USER_CALL,
             target,
@@ -841,6 +847,8 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
             keyword_rest=rest,
             spread_keywords=spread_keywords,
         )
+        op.callee_origin = origin  # the derivative the name holds (staleness)
+        return op
     if None in keywords:
         raise fn.parsed.error(
             "'**' keyword unpacking in a call is not supported (only in calls of your own "

@@ -16,6 +16,7 @@ from . import leaf_kinds, pytree, runtime
 from .analyze import ANY_NUMBER
 from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
+from .higher_order import differentiable_target
 from .objects import TheClass, is_user_class
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
 from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE, UNKNOWN
@@ -174,8 +175,9 @@ class _Transformed:
             )
             if self._receiver and isinstance(self._receiver[0], type):  # a classmethod
                 classes = (TheClass(self._receiver[0]), *classes[1:])
+            target = differentiable_target(self._function, kinds, shapes)
             generated = generate(
-                self._function, self._wrt, kinds, self.mode, classes, facts, shapes, self.compile
+                target, self._wrt, kinds, self.mode, classes, facts, shapes, self.compile
             )
             self._specialized[key] = generated
             self._remember_fast_path(key, generated)

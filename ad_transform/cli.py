@@ -2,7 +2,7 @@
 
 Subcommands::
 
-    show FILE.py:FUNC [--wrt 0,1] [--args ARG ... | --generic] [--mode forward]
+    show FILE.py:FUNC [--wrt 0,1] [--args ARG ... | --generic] [--mode forward] [--order 2]
                                                       the generated adjoint (or jvp) source
     ssa FILE.py:FUNC                                  the primal SSA trace
     table FILE.py:FUNC ARG ... [--mode forward [--tangents T ...]]
@@ -110,6 +110,13 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=["grad", "value_and_grad", "vjp", "forward"],
         default="grad",
         help="which transformation (default: grad; forward: jvp, the forward-mode code)",
+    )
+    show.add_argument(
+        "--order",
+        type=int,
+        choices=[1, 2],
+        default=1,
+        help="2: the transformation of the gradient (a second derivative; one --wrt argument)",
     )
     _color(show)
     show.set_defaults(run=_show)
@@ -227,7 +234,10 @@ def _show(args) -> int:
     func = load_function(args.target)
     wrt = _wrt_of(func, args.wrt, default=0)
     make = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp, "forward": jvp}[args.mode]
-    transformed = make(func, wrt=wrt)
+    if args.order == 2 and not isinstance(wrt, int):
+        raise UsageError("--order 2 differentiates one argument: give one --wrt index")
+    inner = grad(func, wrt=wrt) if args.order == 2 else func  # its plain gradient code
+    transformed = make(inner, wrt=wrt)
     if args.args is not None:
         positional, keywords = parse_arguments(args.args)
         if keywords:

@@ -143,6 +143,8 @@ def _may_make_complex(callee, seen: set) -> bool:
     function = getattr(callee, "__func__", callee)
     if not isinstance(function, types.FunctionType) or id(function) in seen:
         return False
+    if (function.__module__ or "").startswith("ad_transform.runtime"):
+        return False  # a helper of generated code (higher_order.py): a primitive with rules
     seen.add(id(function))
     try:
         parsed = parse_function(function)

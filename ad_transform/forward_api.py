@@ -20,6 +20,7 @@ import numpy as np
 from . import pytree
 from .api import UNKNOWN, _kind_of_type, _positional_count, _split_key, _Transformed
 from .forward import JVP, generate_jvp
+from .higher_order import differentiable_target
 
 
 class JVPFunction(_Transformed):
@@ -52,9 +53,11 @@ class JVPFunction(_Transformed):
     def _generated_for_key(self, key: tuple):
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
-            types_, _, _ = _split_key(key)  # forward mode is not specialised by shape yet
+            types_, _, shapes = _split_key(key)  # forward mode is not specialised by shape yet
             kinds = tuple(_kind_of_type(t) for t in types_)
-            generated = generate_jvp(self._function, self._positions_tuple(), kinds)
+            # a derivative's plain code is (its element reads known to be numbers)
+            target = differentiable_target(self._function, kinds, shapes)
+            generated = generate_jvp(target, self._positions_tuple(), kinds)
             self._specialized[key] = generated
         self._last = generated
         return generated

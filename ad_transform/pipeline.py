@@ -18,7 +18,7 @@ import gast
 
 from . import numba_compile, runtime
 from .analyze import ANY_NUMBER, Analysis, Op, analyze, forget_helper_results
-from .callables import code_name, is_library_module
+from .callables import code_name, is_library_module, source_location
 from .dispatch import dynamic_pair, is_dynamic
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
@@ -171,6 +171,14 @@ class _Builder:
     def __init__(self, numba: bool = False) -> None:
         self.numba = numba
 
+    # ``higher_order.PlainBuilder``: code meant to be differentiated again (no optimizing
+    # passes, no zero guards on numbers, the tape a list read by index)
+    plain = False
+
+    def prepare(self, program: AdjointProgram, keep: set[str]) -> None:
+        """The optimizing passes (``higher_order.PlainBuilder`` replaces them)."""
+        optimize(program, keep)
+
     def top_level(
         self,
         func,
@@ -228,6 +236,8 @@ class _Builder:
         inout = tuple(op.writes)  # the parameters it changes in place, in signature order
         classes = tuple(op.arg_classes.get(p) for p in fn_params)
         key = (wrt, kinds, inout, op.result_used, "pair")
+        if self.plain:
+            key = (*key[:-1], "plain", "pair")
         if op.spread_keywords:  # the spread parameters' names depend on the keys
             key = (*key[:-1], op.spread_keywords, "pair")
         if any(classes):
@@ -345,21 +355,21 @@ class _Builder:
 
     def emit_joint(self, program: AdjointProgram, func, mode: str, single: bool) -> Generated:
         fn = program.fn
-        grads = self.gradient_expressions(program, typed=True)
+        grads = self.gradient_expressions(program, typed=not self.plain)
         keep = name_ids(grads)
         if mode == VALUE_AND_GRAD and isinstance(program.result, gast.Name):
             if program.result.id in program.analysis.loop_variant:
                 program.result = _snapshot_result(program)  # the backward sweep restores it
             keep.add(program.result.id)
-        optimize(program, keep)
+        self.prepare(program, keep)
         tapes = self.tapes(program)
-        grads = self.owned_gradients(program, grads, typed=True)
+        grads = self.owned_gradients(program, grads, typed=not self.plain)
         # the name users know (a decorator's wrapper keeps the decorated function's name)
         base = func.__name__ if func.__name__.isidentifier() else fn.tree.name
         name = fn.names.fresh(("grad_" if mode == GRAD else "value_and_grad_") + base)
         text = FunctionText(name, parameters_source(fn.tree.args), _docstring(program, func, mode))
         for tape in tapes:
-            _tape_prologue(text, tape, push=True, pop=True)
+            _tape_prologue(text, tape, push=True, pop=not self.plain, plain=self.plain)
         text.statements(program.forward, fn.parsed.file_lines)
         text.statements(program.backward, fn.parsed.file_lines, heading="backward sweep")
         returned = expression_source(grads[0]) if single else _tuple_source(grads)
@@ -392,7 +402,7 @@ class _Builder:
         fwd_name, bwd_name = names.fresh(fwd_name), names.fresh(bwd_name)
         grads = self.gradient_expressions(program, typed)
         backward_reads = name_ids(grads)
-        optimize(program, backward_reads | _names_in(program.result))
+        self.prepare(program, backward_reads | _names_in(program.result))
         tapes = self.tapes(program)
         grads = self.owned_gradients(program, grads, typed)
         inout = program.inout_adjoints  # in-out parameter -> its adjoint: raw, in and out
@@ -416,7 +426,7 @@ class _Builder:
             f"Forward sweep of {fn.tree.name}: its value and what {bwd_name} needs.",
         )
         for tape in tapes:
-            _tape_prologue(fwd, tape, push=True, pop=False)
+            _tape_prologue(fwd, tape, push=True, pop=False, plain=self.plain)
         top_level = set(bound_params(fn)) | name_ids(
             [st for st in program.forward if not isinstance(st, (gast.If, gast.For, gast.While))],
             gast.Store,
@@ -446,6 +456,8 @@ class _Builder:
                 bwd.line(f"{adjoint} = {shaped}({adjoint}, {param})")
         if shared_seed:  # the returned object's adjoint, and the same object's as argument
             bwd.line(f"{seed} = {seed} + {seed_param}")
+        if self.plain:
+            tapes = []  # plain code reads its tape by index (higher_order.lower_tape)
         if tapes:
             copy_tape = reusable and not undoes_writes
             copier = program.bindings.reference("list", list) if copy_tape else None
@@ -562,7 +574,7 @@ def _dependencies(program: AdjointProgram) -> tuple:
         elif op.form == "user_call" and isinstance(op.stmt.value.func, gast.Name):
             name = op.stmt.value.func.id
             namespace = parsed.closure.get(name, parsed.globals)
-            found.append((namespace, name, op.callee))
+            found.append((namespace, name, getattr(op, "callee_origin", None) or op.callee))
         if op.form == "user_call" and getattr(op, "effects_known", False):
             # the helpers its in-place changes were read from, called or not
             for inner, name, obj in effect_dependencies(op.callee):
@@ -577,6 +589,9 @@ def _dependencies(program: AdjointProgram) -> tuple:
         generated = getattr(pair, "generated", None)
         if generated is not None:
             found.extend(generated.dependencies)
+    plain = getattr(parsed.func, "ad_transform_plain", None)
+    if plain is not None:  # plain derivative code: stale when its own sources change
+        found.extend(plain.dependencies)
     return tuple(_unique(found))
 
 
@@ -662,13 +677,18 @@ def _tape_prologue(
     pop: bool,
     copy: str | None = None,
     method: bool = False,
+    plain: bool = False,
 ) -> None:
     """The tape is a local list of each call; ``push``/``pop`` are its bound methods.
 
     ``copy`` names ``list``: the backward pops from a copy, so it can run again (with
-    ``method``, the Numba variant's ``tape.copy()``)."""
+    ``method``, the Numba variant's ``tape.copy()``). ``plain`` (code to be differentiated
+    again): the list only; it is appended to and read by index
+    (``higher_order.lower_tape``)."""
     if push:
         text.line(f"{tape['tape']} = []")
+        if plain:
+            return
         text.line(f"{tape['push']} = {tape['tape']}.append")
     if pop:
         source = f"{copy}({tape['tape']})" if copy else tape["tape"]
@@ -682,12 +702,11 @@ def _defaults(func) -> tuple:
 
 
 def _docstring(program: AdjointProgram, func, mode: str) -> str:
-    code = func.__code__
     wrt = ", ".join(program.grads)
     what = "Gradient" if mode == GRAD else "Value and gradient"
     return (
         f"{what} of {func.__name__} with respect to {wrt}; generated by ad_transform "
-        f"from {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}."
+        f"from {source_location(func)}."
     )
 
 

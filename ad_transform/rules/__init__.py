@@ -13,6 +13,7 @@ with lazy_templates():  # parsed on first use: importing the families parses no 
         numpy_elementwise,
         operators,
         reductions,
+        runtime_helpers,
         shape_indexing,
         signal,
     )
@@ -52,6 +53,7 @@ __all__ = [
     "reductions",
     "register_adjoint",
     "register_nondifferentiable",
+    "runtime_helpers",
     "shape_indexing",
     "signal",
 ]

@@ -1,0 +1,632 @@
+"""Adjoint and tangent rules of the runtime helpers that generated code calls.
+
+Second and higher derivatives differentiate ad_transform's own (plain) gradient code
+(``higher_order.py``), which calls these helpers. Each is linear in its adjoint argument
+``g`` (an adjoint template is), so most rules are transposes: the transpose of a sum over
+broadcast axes is a broadcast (``to_shape_of``), the transpose of the adjoint of ``x`` in
+``x @ y`` is the product ``x @ y`` itself. A helper without a rule here (``tie_share``,
+``operand_adjoint``, the decompositions' adjoints...) is refused by name where a
+derivative of code calling it is asked for, like any primitive without a rule.
+
+The derivations, with ``L_x(g) = J_x^T g`` the adjoint of ``x`` in ``x @ y``:
+``<z, L_x(g)> = <z @ y, g>``, so the cotangent of ``g`` is ``z @ y`` and that of ``y``
+is ``L_y(g)`` at ``(z, y)``: ``matmul_adjoint_right(g, z, y)``; symmetrically for ``L_y``.
+"""
+
+import numpy as np
+
+from ..runtime import (
+    abs_adjoint,
+    accumulate_index,
+    add_adjoint_left,
+    add_adjoint_right,
+    arithmetic_only,
+    array_operand,
+    array_receiver,
+    as_gradient,
+    check_bound,
+    concatenate_adjoint,
+    conversion_adjoint,
+    conversion_cotangent,
+    cumsum_adjoint,
+    cumulative_sum,
+    dropped_last,
+    expand_reduced,
+    first_items,
+    fresh_copy,
+    gathered,
+    in_place,
+    in_place_adjoint,
+    in_place_tangent,
+    index_adjoint,
+    is_zero,
+    item_adjoint,
+    item_at_end,
+    item_cotangent,
+    joined_pieces,
+    last_item,
+    last_item_cotangent,
+    log_derivative,
+    matmul_adjoint_left,
+    matmul_adjoint_right,
+    mul_adjoint_left,
+    mul_adjoint_right,
+    numeric_operand,
+    operand_adjoint,
+    outer_adjoint_left,
+    outer_adjoint_right,
+    outer_factor,
+    over,
+    power_derivative,
+    power_derivative_exponent,
+    power_exponent_partial,
+    power_second_derivative,
+    quotient,
+    real_sign,
+    reshape_adjoint,
+    reshaped_like,
+    safe_log,
+    scalar_over,
+    scalar_power_adjoint,
+    scalar_times_ratio,
+    scalar_zero,
+    scattered,
+    seed,
+    stack_adjoint,
+    tangent_like,
+    tie_share,
+    tie_weight,
+    times,
+    to_shape_of,
+    transpose_adjoint,
+    unbroadcast,
+    with_last_zero,
+    without_last,
+    zeros_like,
+)
+from .registry import ARRAY, adjoint, register_nondifferentiable, tangent
+
+# the seed 1, the zero test and zeros carry no derivative
+register_nondifferentiable(seed, is_zero, scalar_zero)
+register_nondifferentiable(zeros_like, tie_weight, fresh=True)
+# checks: they raise or return None
+register_nondifferentiable(array_receiver, check_bound, pure=False)
+
+
+@adjoint(unbroadcast, kind=None)
+def d_unbroadcast(g, ans, a, like):
+    return to_shape_of(g, a), 0.0
+
+
+@adjoint(times, kind=None, fresh=True)
+def d_times(g, ans, a, d):
+    return to_shape_of(times(g, d), a), to_shape_of(times(g, a), d)
+
+
+@adjoint(over, kind=None, fresh=True)
+def d_over(g, ans, a, d):
+    return to_shape_of(over(g, d), a), to_shape_of(-over(times(g, ans), d), d)
+
+
+@adjoint(expand_reduced, kind=None)
+def d_expand_reduced(g, ans, a, like, axis, keepdims):
+    summed = np.sum(g, axis=axis, keepdims=keepdims)
+    return to_shape_of(summed, a), 0.0, None, None
+
+
+@adjoint(power_derivative, kind=None, fresh=True)
+def d_power_derivative(g, ans, x, y, power=None):
+    return (
+        to_shape_of(times(g, power_second_derivative(x, y, power)), x),
+        to_shape_of(times(g, power_derivative_exponent(x, y, power)), y),
+        None,
+    )
+
+
+@adjoint(as_gradient, kind=None)
+def d_as_gradient(g, ans, a, like, copy=False, adjoint=False):
+    return to_shape_of(g, a), 0.0, None, None
+
+
+@adjoint(matmul_adjoint_left, kind=None, fresh=True)
+def d_matmul_adjoint_left(g, ans, a, x, y):
+    return to_shape_of(g @ y, a), 0.0, matmul_adjoint_right(a, g, y)
+
+
+@adjoint(matmul_adjoint_right, kind=None, fresh=True)
+def d_matmul_adjoint_right(g, ans, a, x, y):
+    return to_shape_of(x @ g, a), matmul_adjoint_left(a, x, g), 0.0
+
+
+@adjoint(add_adjoint_left, kind=None)
+def d_add_adjoint_left(g, ans, a, x, y, in_place=False):
+    g = arithmetic_only(g, x, y, "+")
+    return to_shape_of(g, a), 0.0, 0.0, None
+
+
+@adjoint(add_adjoint_right, kind=None)
+def d_add_adjoint_right(g, ans, a, x, y, in_place=False):
+    g = arithmetic_only(g, x, y, "+")
+    return to_shape_of(g, a), 0.0, 0.0, None
+
+
+@adjoint(mul_adjoint_left, kind=None, fresh=True)
+def d_mul_adjoint_left(g, ans, a, x, y):
+    g = arithmetic_only(g, x, y, "*")
+    return to_shape_of(times(g, y), a), 0.0, to_shape_of(times(g, a), y)
+
+
+@adjoint(mul_adjoint_right, kind=None, fresh=True)
+def d_mul_adjoint_right(g, ans, a, x, y):
+    g = arithmetic_only(g, x, y, "*")
+    return to_shape_of(times(g, x), a), to_shape_of(times(g, a), x), 0.0
+
+
+@adjoint(scalar_over, kind=None)
+def d_scalar_over(g, ans, a, d):
+    return over(g, d), -over(times(g, ans), d)
+
+
+@adjoint(scalar_times_ratio, kind=None)
+def d_scalar_times_ratio(g, ans, a, n, d):
+    return times(g, over(n, d)), times(g, over(a, d)), -over(times(g, ans), d)
+
+
+@adjoint(scalar_power_adjoint, kind=None)
+def d_scalar_power_adjoint(g, ans, a, x, y):
+    return (
+        times(g, power_derivative(x, y)),
+        times(times(g, a), power_second_derivative(x, y)),
+        times(times(g, a), power_derivative_exponent(x, y)),
+    )
+
+
+@adjoint(in_place, kind=None)
+def d_in_place(g, ans, operation, target, value, refusal=None, when=None):
+    return (
+        None,
+        in_place_adjoint(g, operation, target, value, ans, 0),
+        in_place_adjoint(g, operation, target, value, ans, 1),
+        None,
+        None,
+    )
+
+
+@adjoint(power_second_derivative, kind=None, fresh=True)
+def d_power_second_derivative(g, ans, x, y, power=None):
+    return (
+        to_shape_of(times(g, y * power_second_derivative(x, y - 1, power)), x),
+        to_shape_of(
+            times(
+                g,
+                power_derivative(x, y - 1, power) + y * power_derivative_exponent(x, y - 1, power),
+            ),
+            y,
+        ),
+        None,
+    )
+
+
+@adjoint(power_derivative_exponent, kind=None, fresh=True)
+def d_power_derivative_exponent(g, ans, x, y, power=None):
+    return (
+        to_shape_of(times(g, power_exponent_partial(x, y, power, 0)), x),
+        to_shape_of(times(g, power_exponent_partial(x, y, power, 1)), y),
+        None,
+    )
+
+
+@adjoint(quotient, kind=None, fresh=True)
+def d_quotient(g, ans, a, b):
+    return to_shape_of(over(g, b), a), to_shape_of(-over(times(g, ans), b), b)
+
+
+@adjoint(index_adjoint, kind=None, fresh=True)
+def d_index_adjoint(g, ans, a, x, index):
+    return gathered(g, a, index), 0.0, 0.0
+
+
+@adjoint(accumulate_index, kind=None)
+def d_accumulate_index(g, ans, dx, a, x, index):
+    return to_shape_of(g, dx), gathered(g, a, index), 0.0, 0.0
+
+
+@adjoint(last_item, kind=None)
+def d_last_item(g, ans, xs):
+    return last_item_cotangent(g, xs)
+
+
+@adjoint(conversion_adjoint, kind=None)
+def d_conversion_adjoint(g, ans, a, like):
+    return conversion_cotangent(g, like), 0.0
+
+
+@adjoint(operand_adjoint, kind=None)
+def d_operand_adjoint(g, ans, a, x):
+    return to_shape_of(numeric_operand(g, x), a), 0.0
+
+
+@adjoint(array_operand, kind=None)
+def d_array_operand(g, ans, x):
+    return numeric_operand(g, x)
+
+
+@adjoint(item_adjoint, kind=None, fresh=True)
+def d_item_adjoint(g, ans, a, index, value, into=None):
+    return item_cotangent(g, a, index, value, into), 0.0, 0.0, 0.0
+
+
+@adjoint(fresh_copy, kind=None, fresh=True)
+def d_fresh_copy(g, ans, x):
+    return g
+
+
+@adjoint(tie_share, kind=None, fresh=True)
+def d_tie_share(g, ans, a, x, y):
+    return to_shape_of(tie_share(g, x, y), a), 0.0, 0.0
+
+
+@adjoint(dropped_last, kind=None, fresh=True)
+def d_dropped_last(g, ans, xs):
+    return with_last_zero(g, xs)
+
+
+@adjoint(without_last, kind=None, fresh=True)
+def d_without_last(g, ans, xs):
+    return with_last_zero(g, xs)
+
+
+# -- shapes, products, sums: linear in the adjoint g -----------------------------------------
+@adjoint(reshape_adjoint, kind=None)
+def d_reshape_adjoint(g, ans, a, x, order="C"):
+    return reshaped_like(g, a, order), 0.0, None
+
+
+@adjoint(transpose_adjoint, kind=None)
+def d_transpose_adjoint(g, ans, a, axes=None):
+    return np.transpose(g, axes), None
+
+
+@adjoint(outer_adjoint_left, kind=None, fresh=True)
+def d_outer_adjoint_left(g, ans, a, x, y):
+    return outer_factor(g, a, y, True), 0.0, outer_adjoint_right(a, g, y)
+
+
+@adjoint(outer_adjoint_right, kind=None, fresh=True)
+def d_outer_adjoint_right(g, ans, a, x, y):
+    return outer_factor(g, a, x, False), outer_adjoint_left(a, x, g), 0.0
+
+
+@adjoint(cumsum_adjoint, kind=None, fresh=True)
+def d_cumsum_adjoint(g, ans, a, x, axis=None):
+    return cumulative_sum(g, a, axis), 0.0, None
+
+
+@adjoint(concatenate_adjoint, kind=None, fresh=True)
+def d_concatenate_adjoint(g, ans, a, arrays, axis=0):
+    return joined_pieces(g, arrays, axis), 0.0, None
+
+
+@adjoint(stack_adjoint, kind=None, fresh=True)
+def d_stack_adjoint(g, ans, a, arrays, axis=0):
+    return joined_pieces(g, arrays, axis, True), 0.0, None
+
+
+@adjoint(abs_adjoint, kind=None, fresh=True)
+def d_abs_adjoint(g, ans, a, z):
+    return to_shape_of(times(g, real_sign(z)), a), 0.0
+
+
+@adjoint(safe_log, kind=None, fresh=True)
+def d_safe_log(g, ans, x):
+    return times(g, log_derivative(x))
+
+
+# the transposes the rules above use, for a third derivative: each linear in ``g``
+@adjoint(to_shape_of, kind=None)
+def d_to_shape_of(g, ans, a, like):
+    return to_shape_of(g, a), 0.0
+
+
+@adjoint(arithmetic_only, kind=None)
+def d_arithmetic_only(g, ans, a, x, y, what):
+    return arithmetic_only(g, x, y, what), 0.0, 0.0, None
+
+
+@adjoint(numeric_operand, kind=None)
+def d_numeric_operand(g, ans, a, x):
+    return numeric_operand(g, x), 0.0
+
+
+@adjoint(gathered, kind=None, fresh=True)
+def d_gathered(g, ans, a, like, index):
+    return scattered(g, a, index, like), 0.0, 0.0
+
+
+@adjoint(with_last_zero, kind=None, fresh=True)
+def d_with_last_zero(g, ans, a, xs):
+    return first_items(g), 0.0
+
+
+@adjoint(last_item_cotangent, kind=None, fresh=True)
+def d_last_item_cotangent(g, ans, a, xs):
+    return item_at_end(g), 0.0
+
+
+@adjoint(conversion_cotangent, kind=None, fresh=True)
+def d_conversion_cotangent(g, ans, a, like):
+    return conversion_adjoint(g, like), 0.0
+
+
+@adjoint(item_cotangent, kind=None, fresh=True)
+def d_item_cotangent(g, ans, a, adjoint, index, value, into=None):
+    return item_adjoint(g, index, value, into), 0.0, 0.0, 0.0, 0.0
+
+
+# -- tangents -------------------------------------------------------------------------------
+# a term 0.0: an argument only the shape (or type) of which is read (forward.py drops it)
+
+
+@tangent(unbroadcast)
+def t_unbroadcast(g, ans, a, like):
+    return unbroadcast(g, like), 0.0
+
+
+@tangent(times)
+def t_times(g, ans, a, d):
+    return times(g, d), times(a, g)
+
+
+@tangent(over)
+def t_over(g, ans, a, d):
+    return over(g, d), -over(times(g, ans), d)
+
+
+@tangent(expand_reduced)
+def t_expand_reduced(g, ans, a, like, axis, keepdims):
+    return expand_reduced(g, like, axis, keepdims), 0.0, None, None
+
+
+@tangent(power_derivative)
+def t_power_derivative(g, ans, x, y, power=None):
+    return (
+        times(g, power_second_derivative(x, y, power)),
+        times(g, power_derivative_exponent(x, y, power)),
+        None,
+    )
+
+
+@tangent(as_gradient)
+def t_as_gradient(g, ans, a, like, copy=False, adjoint=False):
+    return as_gradient(g, like, copy, adjoint), 0.0, None, None
+
+
+@tangent(matmul_adjoint_left)
+def t_matmul_adjoint_left(g, ans, a, x, y):
+    return matmul_adjoint_left(g, x, y), 0.0, matmul_adjoint_left(a, x, g)
+
+
+@tangent(matmul_adjoint_right)
+def t_matmul_adjoint_right(g, ans, a, x, y):
+    return matmul_adjoint_right(g, x, y), matmul_adjoint_right(a, g, y), 0.0
+
+
+@tangent(add_adjoint_left)
+def t_add_adjoint_left(g, ans, a, x, y, in_place=False):
+    return add_adjoint_left(arithmetic_only(g, x, y, "+"), x, y), 0.0, 0.0, None
+
+
+@tangent(add_adjoint_right)
+def t_add_adjoint_right(g, ans, a, x, y, in_place=False):
+    return add_adjoint_right(arithmetic_only(g, x, y, "+"), x, y), 0.0, 0.0, None
+
+
+@tangent(mul_adjoint_left)
+def t_mul_adjoint_left(g, ans, a, x, y):
+    checked = arithmetic_only(g, x, y, "*")
+    return mul_adjoint_left(checked, x, y), 0.0, mul_adjoint_left(a, x, checked)
+
+
+@tangent(mul_adjoint_right)
+def t_mul_adjoint_right(g, ans, a, x, y):
+    checked = arithmetic_only(g, x, y, "*")
+    return mul_adjoint_right(checked, x, y), mul_adjoint_right(a, checked, y), 0.0
+
+
+@tangent(scalar_over)
+def t_scalar_over(g, ans, a, d):
+    return over(g, d), -over(times(g, ans), d)
+
+
+@tangent(scalar_times_ratio)
+def t_scalar_times_ratio(g, ans, a, n, d):
+    return times(g, over(n, d)), times(a, over(g, d)), -over(times(g, ans), d)
+
+
+@tangent(scalar_power_adjoint)
+def t_scalar_power_adjoint(g, ans, a, x, y):
+    return (
+        times(g, power_derivative(x, y)),
+        times(times(a, g), power_second_derivative(x, y)),
+        times(times(a, g), power_derivative_exponent(x, y)),
+    )
+
+
+@tangent(in_place)
+def t_in_place(g, ans, operation, target, value, refusal=None, when=None):
+    return (
+        None,
+        in_place_tangent(g, operation, target, value, ans, 0),
+        in_place_tangent(g, operation, target, value, ans, 1),
+        None,
+        None,
+    )
+
+
+@tangent(power_second_derivative)
+def t_power_second_derivative(g, ans, x, y, power=None):
+    return (
+        times(g, y * power_second_derivative(x, y - 1, power)),
+        times(
+            g,
+            power_derivative(x, y - 1, power) + y * power_derivative_exponent(x, y - 1, power),
+        ),
+        None,
+    )
+
+
+@tangent(power_derivative_exponent)
+def t_power_derivative_exponent(g, ans, x, y, power=None):
+    return (
+        times(g, power_exponent_partial(x, y, power, 0)),
+        times(g, power_exponent_partial(x, y, power, 1)),
+        None,
+    )
+
+
+@tangent(quotient)
+def t_quotient(g, ans, a, b):
+    return over(g, b), -over(times(g, ans), b)
+
+
+@tangent(index_adjoint)
+def t_index_adjoint(g, ans, a, x, index):
+    return index_adjoint(g, x, index), 0.0, 0.0
+
+
+@tangent(accumulate_index)
+def t_accumulate_index(g, ans, dx, a, x, index):
+    return tangent_like(g, ans), index_adjoint(g, x, index), 0.0, 0.0
+
+
+@tangent(last_item)
+def t_last_item(g, ans, xs):
+    return last_item(g)
+
+
+@tangent(conversion_adjoint)
+def t_conversion_adjoint(g, ans, a, like):
+    return conversion_adjoint(g, like), 0.0
+
+
+@tangent(operand_adjoint)
+def t_operand_adjoint(g, ans, a, x):
+    return numeric_operand(g, x), 0.0
+
+
+@tangent(array_operand)
+def t_array_operand(g, ans, x):
+    return numeric_operand(g, x)
+
+
+@tangent(item_adjoint)
+def t_item_adjoint(g, ans, a, index, value, into=None):
+    return item_adjoint(g, index, value, into), 0.0, 0.0, 0.0
+
+
+@tangent(fresh_copy)
+def t_fresh_copy(g, ans, x):
+    return fresh_copy(g)
+
+
+@tangent(tie_share)
+def t_tie_share(g, ans, a, x, y):
+    return tie_share(g, x, y), 0.0, 0.0
+
+
+@tangent(to_shape_of)
+def t_to_shape_of(g, ans, a, like):
+    return to_shape_of(g, like), 0.0
+
+
+@tangent(arithmetic_only)
+def t_arithmetic_only(g, ans, a, x, y, what):
+    return arithmetic_only(g, x, y, what), 0.0, 0.0, None
+
+
+@tangent(numeric_operand)
+def t_numeric_operand(g, ans, a, x):
+    return numeric_operand(g, x), 0.0
+
+
+@tangent(gathered)
+def t_gathered(g, ans, a, like, index):
+    return gathered(g, like, index), 0.0, 0.0
+
+
+@tangent(with_last_zero)
+def t_with_last_zero(g, ans, a, xs):
+    return with_last_zero(g, xs), 0.0
+
+
+@tangent(last_item_cotangent)
+def t_last_item_cotangent(g, ans, a, xs):
+    return last_item_cotangent(g, xs), 0.0
+
+
+@tangent(conversion_cotangent)
+def t_conversion_cotangent(g, ans, a, like):
+    return conversion_cotangent(g, like), 0.0
+
+
+@tangent(item_cotangent)
+def t_item_cotangent(g, ans, a, adjoint, index, value, into=None):
+    return item_cotangent(g, adjoint, index, value, into), 0.0, 0.0, 0.0, 0.0
+
+
+@tangent(reshape_adjoint)
+def t_reshape_adjoint(g, ans, a, x, order="C"):
+    return reshape_adjoint(g, x, order), 0.0, None
+
+
+@tangent(transpose_adjoint)
+def t_transpose_adjoint(g, ans, a, axes=None):
+    return transpose_adjoint(g, axes), None
+
+
+@tangent(outer_adjoint_left)
+def t_outer_adjoint_left(g, ans, a, x, y):
+    return outer_adjoint_left(g, x, y), 0.0, outer_adjoint_left(a, x, g)
+
+
+@tangent(outer_adjoint_right)
+def t_outer_adjoint_right(g, ans, a, x, y):
+    return outer_adjoint_right(g, x, y), outer_adjoint_right(a, g, y), 0.0
+
+
+@tangent(cumsum_adjoint)
+def t_cumsum_adjoint(g, ans, a, x, axis=None):
+    return cumsum_adjoint(g, x, axis), 0.0, None
+
+
+@tangent(concatenate_adjoint)
+def t_concatenate_adjoint(g, ans, a, arrays, axis=0):
+    return concatenate_adjoint(g, arrays, axis), 0.0, None
+
+
+@tangent(stack_adjoint)
+def t_stack_adjoint(g, ans, a, arrays, axis=0):
+    return stack_adjoint(g, arrays, axis), 0.0, None
+
+
+@tangent(abs_adjoint)
+def t_abs_adjoint(g, ans, a, z):
+    return times(g, real_sign(z)), 0.0
+
+
+@tangent(safe_log)
+def t_safe_log(g, ans, x):
+    return times(g, log_derivative(x))
+
+
+@tangent(dropped_last)
+def t_dropped_last(g, ans, xs):
+    return without_last(g)
+
+
+@tangent(without_last)
+def t_without_last(g, ans, xs):
+    return without_last(g)
+
+
+__all__ = ["ARRAY"]

@@ -1,0 +1,305 @@
+"""Helpers for the rules of runtime helpers (``rules/runtime_helpers.py``): what
+differentiating ad_transform's own generated code (second and higher order) needs."""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from ..errors import ADTransformError
+from .adjoints import unbroadcast
+from .elementwise import over, power_derivative, times
+from .values import Item, ListAdjoint, is_discrete
+
+
+def to_shape_of(g, like):
+    """The cotangent ``g`` of a value computed from ``like`` by broadcasting or summing,
+    brought to ``like``'s shape: summed where ``like`` was broadcast (``unbroadcast``),
+    spread where ``like`` was summed (a new array, never a read-only view); a number for a
+    number."""
+    if isinstance(g, (list, tuple, Item)) or isinstance(like, (list, tuple, Item)):
+        return g  # list adjoints: one per element, the structure of like already
+    g_shape, shape = np.shape(g), np.shape(like)
+    if g_shape == shape:
+        return g
+    if len(g_shape) <= len(shape) and np.broadcast_shapes(g_shape, shape) == shape:
+        return np.array(np.broadcast_to(g, shape))
+    return unbroadcast(g, like)
+
+
+def arithmetic_only(g, x, y, what: str):
+    """``g``, after checking that ``x`` and ``y`` (the operands of ``+`` or ``*`` whose kinds
+    were not known when the first derivative was generated) are numbers or arrays: the
+    derivative of joining or repeating lists is not written."""
+    for operand in (x, y):
+        if isinstance(operand, (list, tuple, dict)):
+            raise ADTransformError(
+                f"cannot differentiate {what} of a {type(operand).__name__} again (a second "
+                "derivative through joined or repeated lists is not supported)"
+            )
+    return g
+
+
+def power_second_derivative(x, y, power=None):
+    """``d/dx (y * x**(y - 1)) = y * (y - 1) * x**(y - 2)``: the derivative of
+    ``power_derivative(x, y, power)`` in its base (0 where ``y`` is 0 or 1)."""
+    return y * power_derivative(x, y - 1, power or np.power)
+
+
+def power_derivative_exponent(x, y, power=None):
+    """``d/dy (y * x**(y - 1)) = x**(y - 1) * (1 + y * log(x))``: the derivative of
+    ``power_derivative(x, y)`` in its exponent (IEEE values, no warning)."""
+    power = power or np.power
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return power(x, y - 1) * (1 + y * np.log(x))
+
+
+def power_exponent_partial(x, y, power=None, which: int = 0):
+    """The partial derivative of ``power_derivative_exponent(x, y)`` in ``x`` (``which``
+    0: ``x**(y - 2) * ((y - 1) * (1 + y*log(x)) + y)``) or in ``y`` (1:
+    ``x**(y - 1) * log(x) * (2 + y*log(x))``)."""
+    power = power or np.power
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log = np.log(x)
+        if which == 0:
+            return power(x, y - 2) * ((y - 1) * (1 + y * log) + y)
+        return power(x, y - 1) * log * (2 + y * log)
+
+
+def gathered(g, like, index):
+    """The transpose of scattering ``like`` into zeros at ``index`` (``index_adjoint``):
+    the cotangent ``g`` read at ``index``, brought to ``like``'s shape; 0 for a zero ``g``."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    if isinstance(g, dict):
+        raise ADTransformError("cannot differentiate the adjoint of a dict item again")
+    return to_shape_of(g[index], like)
+
+
+def last_item(xs):
+    """``xs[-1]``: the adjoint popped for an ``append`` in code to be differentiated again
+    (``higher_order.PlainBuilder``: ``xs.pop()`` as a read and a rebinding)."""
+    return xs[-1]
+
+
+def without_last(xs):
+    """A new list adjoint of all but the last element of ``xs`` (``xs`` is not changed)."""
+    return ListAdjoint(xs[:-1])
+
+
+def dropped_last(xs):
+    """``xs`` without its last element, as a new list (the undo of ``xs.append(v)`` in code
+    to be differentiated again; the ownership checks of the first derivative guarantee
+    that no other name holds ``xs``)."""
+    return xs[:-1]
+
+
+def scattered(g, whole, index, part):
+    """The transpose of ``gathered(whole, part, index)``: ``g`` (shaped like ``part``)
+    summed to the shape of ``whole[index]`` and put at ``index`` of zeros like ``whole``."""
+    from .shape_indexing import index_adjoint
+
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    return index_adjoint(to_shape_of(g, whole[index]), whole, index)
+
+
+def first_items(g):
+    """The transpose of ``with_last_zero``: ``g`` without its last element."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    return ListAdjoint(list(g)[:-1])
+
+
+def item_at_end(g):
+    """The transpose of ``last_item_cotangent``: the last element of ``g`` (0 for 0)."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    return g[-1]
+
+
+def last_item_cotangent(g, xs):
+    """The transpose of ``last_item``: ``g`` at the end of zeros shaped like ``xs``."""
+    return Item(len(xs) - 1, g, len(xs))
+
+
+def with_last_zero(g, xs):
+    """The transpose of ``without_last``: the cotangent ``g`` and a zero for the last item."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    return ListAdjoint([*g, 0.0])
+
+
+def conversion_cotangent(g, like):
+    """The transpose of ``conversion_adjoint(., like)`` (the elements' adjoints of an
+    iterable put into its structure): the cotangent ``g`` as a list of its elements."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    if isinstance(g, dict) or isinstance(like, (dict, set, frozenset)):
+        raise ADTransformError(
+            f"cannot differentiate the adjoint of iterating a {type(like).__name__} again"
+        )
+    return ListAdjoint(list(g))
+
+
+def numeric_operand(g, x):
+    """``g`` after checking that ``x`` (an operand given to a NumPy function) is no list or
+    tuple: the derivative of ``operand_adjoint``/``array_operand`` on them is not written."""
+    if isinstance(x, (list, tuple)):
+        raise ADTransformError(
+            f"cannot differentiate again the adjoint of a {type(x).__name__} given to a NumPy "
+            "function (a second derivative through it): give an array"
+        )
+    return g
+
+
+def item_cotangent(g, adjoint, index, value, into=None):
+    """The transpose of ``item_adjoint(adjoint, index, value, into)`` (the adjoint of a
+    value stored at ``adjoint[index]``) in its adjoint argument: ``g`` scattered into zeros
+    shaped like ``adjoint`` at ``index``. Index arrays that may name an item twice, and
+    lists and dicts, are refused."""
+    from .adjoints import _may_repeat
+
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    if is_discrete(into):
+        return 0.0
+    if not isinstance(adjoint, np.ndarray) or _may_repeat(index):
+        raise ADTransformError(
+            "cannot differentiate again the adjoint of a value stored into a list, a dict or "
+            "at an index array (a second derivative through it)"
+        )
+    out = np.zeros(adjoint.shape, dtype=np.result_type(adjoint, g))
+    out[index] = to_shape_of(g, out[index])
+    return out
+
+
+def reshaped_like(g, like, order="C"):
+    """The transpose of ``reshape_adjoint(., x, order)``: ``g`` in the shape of ``like``
+    (the adjoint the reshape was given), in the same element order."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    if order not in ("C", "F"):
+        raise ADTransformError(
+            f"cannot differentiate the adjoint of a reshape with order={order!r} again"
+        )
+    return np.reshape(g, np.shape(like), order=order)
+
+
+def outer_factor(g, like, vector, left: bool):
+    """The transpose in its adjoint argument of ``outer_adjoint_left(., a, vector)``
+    (``left``) or ``outer_adjoint_right(., vector, b)``: an outer product in ``like``'s
+    shape (``like`` is the adjoint the helper was given)."""
+    if left:
+        product = np.outer(np.ravel(g), np.ravel(vector))
+    else:
+        product = np.outer(np.ravel(vector), np.ravel(g))
+    return np.reshape(product, np.shape(like))
+
+
+def cumulative_sum(g, like, axis=None):
+    """The transpose of ``cumsum_adjoint(., x, axis)`` (a reversed cumulative sum): the
+    cumulative sum of ``g``, in the shape of ``like``."""
+    if axis is None:
+        return np.reshape(np.cumsum(np.ravel(g)), np.shape(like))
+    return np.cumsum(g, axis)
+
+
+def joined_pieces(g, arrays, axis=0, stacked=False):
+    """The transpose of ``concatenate_adjoint``/``stack_adjoint``: the pieces of the list
+    adjoint ``g`` (zeros for a zero piece) concatenated, or stacked, along ``axis``."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    pieces = [
+        np.zeros(np.shape(a)) if isinstance(p, (int, float)) and p == 0 else np.asarray(p)
+        for p, a in zip(g, arrays)
+    ]
+    if stacked:
+        return np.stack(pieces, axis)
+    if axis is None:
+        return np.concatenate([np.ravel(p) for p in pieces])
+    return np.concatenate(pieces, axis)
+
+
+def log_derivative(x):
+    """``d/dx safe_log(x)``: ``1/x``, and 0 at ``x == 0`` (where ``safe_log`` is the
+    constant 0 of its limit)."""
+    if isinstance(x, np.ndarray):
+        with np.errstate(divide="ignore"):
+            return np.where(x == 0, 0.0, 1.0 / np.where(x == 0, 1.0, x))
+    return 0.0 if x == 0 else 1.0 / x
+
+
+def real_sign(z):
+    """``sign(z)`` of a real ``z``: the factor of ``abs_adjoint`` (complex ``z`` refused: its
+    factor depends on ``z``, whose derivative here is not written)."""
+    if np.iscomplexobj(z):
+        raise ADTransformError("cannot differentiate the adjoint of abs of a complex value again")
+    return np.sign(z)
+
+
+def in_place_adjoint(g, operation, target, value, ans, which: int):
+    """The cotangent of ``target`` (``which`` 0) or ``value`` (1) in ``in_place(operation,
+    target, value)`` (generated code's ``target op= value`` on values of unknown kinds) for
+    the cotangent ``g`` of its result: ``+=``, ``-=``, ``*=`` and ``/=`` on numbers and
+    arrays (``+=`` joining lists is refused)."""
+    operand = (target, value)[which]
+    arithmetic_only(g, target, value, "'op=' in generated code")
+    if operation is operator.iadd:
+        return to_shape_of(g, operand)
+    if operation is operator.isub:
+        return to_shape_of(g if which == 0 else -g, operand)
+    if operation is operator.imul:
+        return to_shape_of(times(g, (value, target)[which]), operand)
+    if operation is operator.itruediv:
+        return to_shape_of(over(g, value) if which == 0 else -over(times(g, ans), value), operand)
+    raise ADTransformError(f"cannot differentiate {operation.__name__} in generated code again")
+
+
+def in_place_tangent(t, operation, target, value, ans, which: int):
+    """The term of ``target``'s (``which`` 0) or ``value``'s (1) tangent ``t`` in the tangent
+    of ``in_place(operation, target, value)`` (see ``in_place_adjoint``)."""
+    arithmetic_only(t, target, value, "'op=' in generated code")
+    if operation is operator.iadd:
+        term = t
+    elif operation is operator.isub:
+        term = t if which == 0 else -t
+    elif operation is operator.imul:
+        term = times(t, (value, target)[which])
+    elif operation is operator.itruediv:
+        term = over(t, value) if which == 0 else -over(times(t, ans), value)
+    else:
+        raise ADTransformError(f"cannot differentiate {operation.__name__} in generated code again")
+    if np.shape(term) != np.shape(ans):
+        return np.array(np.broadcast_to(term, np.shape(ans)))
+    return term
+
+
+__all__ = [
+    "arithmetic_only",
+    "conversion_cotangent",
+    "cumulative_sum",
+    "dropped_last",
+    "first_items",
+    "gathered",
+    "in_place_adjoint",
+    "in_place_tangent",
+    "item_at_end",
+    "item_cotangent",
+    "joined_pieces",
+    "last_item",
+    "last_item_cotangent",
+    "log_derivative",
+    "numeric_operand",
+    "outer_factor",
+    "power_derivative_exponent",
+    "power_exponent_partial",
+    "power_second_derivative",
+    "real_sign",
+    "reshaped_like",
+    "scattered",
+    "to_shape_of",
+    "with_last_zero",
+    "without_last",
+]
