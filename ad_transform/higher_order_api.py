@@ -7,8 +7,8 @@ one ``H e_j`` per element of the differentiated argument, in JAX's layout: for a
 argument of shape ``s`` an array of shape ``s + s`` (a number for a number); for a
 tuple ``wrt`` a tuple of tuples of blocks, ``H[i][j]`` of shape ``s_i + s_j``.
 
-Arguments are numbers and float arrays (containers are not supported by forward mode
-yet); ``f`` returns a real number.
+Arguments are numbers and float arrays (a container raises ``ADTransformError``); ``f``
+returns a real number.
 """
 
 from __future__ import annotations
@@ -17,8 +17,22 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import pytree
 from .api import GradientFunction, _wrt_indices
+from .errors import ADTransformError
 from .forward_api import JVPFunction
+
+
+def _refuse_containers(what: str, args: tuple, positions: tuple) -> None:
+    """``ADTransformError`` for a differentiated argument that is a container (dict,
+    list, tuple, dataclass...): second derivatives take numbers and float arrays."""
+    for i in positions:
+        if i < len(args) and args[i] is not None and pytree.is_node(args[i]):
+            raise ADTransformError(
+                f"{what}: argument {i} is a {type(args[i]).__name__}; second derivatives "
+                "take numbers and float arrays, not containers, for now: pass the leaves as "
+                "separate arguments (or one flat array)"
+            )
 
 
 class HVPFunction:
@@ -39,6 +53,7 @@ class HVPFunction:
         if not args:
             raise TypeError("hvp: give the arguments of the function and then the direction v")
         *primals, v = args
+        _refuse_containers("hvp", tuple(primals), (self.wrt,) if self._single else self.wrt)
         directions = (v,) if self._single else tuple(v)
         rows = tuple(row(tuple(primals), directions)[1] for row in self._rows)
         return rows[0] if self._single else rows
@@ -70,6 +85,7 @@ class HessianFunction:
         }
 
     def __call__(self, *args):
+        _refuse_containers("hessian", args, self._positions)
         rows = tuple(
             tuple(self._block(args, i, j) for j in self._positions) for i in self._positions
         )
