@@ -29,7 +29,7 @@ import gast
 
 from ..nodes import clone
 from ..rules.registry import SCALAR
-from .walk import COMPOUND, all_statements, assigned, target_name
+from .walk import COMPOUND, all_statements, assigned, loaded, target_name
 
 _ARITHMETIC = (gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant, gast.Load)
 _ARITHMETIC_PARTS = (gast.operator, gast.unaryop)
@@ -47,6 +47,7 @@ def compact_tape(program) -> None:
     constants = loop_constants(program.forward, kinds)
     if constants:
         _drop_names(constants, program.backward, pushes, pops, push, pop)
+    replay_range_indices(program, constants, pushes, pops, push, pop)
     recompute = _Recomputable(program.fn.parsed.lookup, kinds)
     _merge_block(program.forward, pushes, pops, push, pop, recompute)
 
@@ -144,6 +145,157 @@ def loop_constants(forward: list[gast.stmt], kinds: dict) -> set[str]:
                 constants.add(name)
                 changed = True
     return constants
+
+
+def replay_range_indices(program, constants: set[str], pushes, pops, push, pop) -> None:
+    """A loop ``for i in range(...)`` of the function's body (not nested) runs backwards as
+    ``for i in reversed(indices)`` over the same ``range`` object, as a person writes it:
+    ``i`` and the values computed from it by arithmetic (``v3 = i - 1``) leave the tape;
+    the backward iteration computes them again first.
+
+    Only where ``i`` is assigned by nothing but the loop header (the backward sweep only
+    pops it) and its trip count ``len(range(...))`` is read by the backward loop alone."""
+    forward, backward = program.forward, program.backward
+    stores: dict[str, int] = {}
+    for stmt in all_statements(forward):
+        for name in _stores_here(stmt):
+            stores[name] = stores.get(name, 0) + 1
+    for stmt in all_statements(backward):
+        if _popped_names(stmt, pop) is None:
+            for name in _stores_here(stmt):
+                stores[name] = stores.get(name, 0) + 1
+    loads = _load_counts([*forward, *backward])
+    replayed = {}
+    for position, stmt in enumerate(forward):
+        counter, iterated = _trip_count(stmt)
+        if counter is None or loads.get(counter) != 1:
+            continue
+        loop = next(
+            (
+                s
+                for s in forward[position + 1 :]
+                if isinstance(s, gast.For)
+                and getattr(s, "ad_range_is_builtin", False)
+                and gast.dump(s.iter) == gast.dump(iterated)
+            ),
+            None,
+        )
+        back = next((s for s in backward if _replays(s, counter)), None)
+        if loop is None or back is None or not isinstance(loop.target, gast.Name):
+            continue
+        index = loop.target.id
+        if stores.get(index) != 1 or loads.get(back.target.id, 0) != 0:
+            continue
+        popped = (_popped_names(s, pop) or () for s in all_statements(back.body))
+        if not any(index in names for names in popped):
+            continue  # the backward sweep does not read the index: it stays as it is
+        indices = program.fn.names.fresh("indices")
+        forward[position] = _assign_like(indices, iterated, stmt)
+        loop.iter = _name(indices, gast.Load())
+        reversed_name = program.bindings.reference("reversed", reversed)
+        back.target = _name(index, gast.Store())
+        back.iter = gast.Call(
+            func=_name(reversed_name, gast.Load()),
+            args=[_name(indices, gast.Load())],
+            keywords=[],
+        )
+        derived = _index_arithmetic(loop, index, constants, stores, program.analysis.kinds)
+        replayed[index] = (back, derived)
+    if not replayed:
+        return
+    names = set(replayed)
+    for _, derived in replayed.values():
+        names.update(target_name(s) for s in derived)
+    _drop_names(names, backward, pushes, pops, push, pop)
+    for back, derived in replayed.values():
+        read = set()
+        for stmt in all_statements(back.body):
+            read |= loaded(stmt)
+        back.body[:0] = [clone(s) for s in derived if target_name(s) in read]
+        _forget(back)
+
+
+def _trip_count(stmt: gast.stmt) -> tuple[str | None, gast.expr | None]:
+    """``iterations1 = len(range(...))`` (a ``reverse.forward_loop`` trip count):
+    (``iterations1``, the ``range(...)`` call), else (None, None)."""
+    name = target_name(stmt)
+    value = getattr(stmt, "value", None)
+    if (
+        name is not None
+        and isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Name)
+        and value.func.id.startswith("len")
+        and len(value.args) == 1
+        and isinstance(value.args[0], gast.Call)
+        and name.startswith("iterations")
+    ):
+        return name, value.args[0]
+    return None, None
+
+
+def _replays(stmt: gast.stmt, counter: str) -> bool:
+    """Whether ``stmt`` is the backward loop ``for _ in range(counter):``."""
+    return (
+        isinstance(stmt, gast.For)
+        and isinstance(stmt.target, gast.Name)
+        and isinstance(stmt.iter, gast.Call)
+        and len(stmt.iter.args) == 1
+        and isinstance(stmt.iter.args[0], gast.Name)
+        and stmt.iter.args[0].id == counter
+    )
+
+
+def _index_arithmetic(loop, index: str, constants, stores, kinds) -> list[gast.stmt]:
+    """The statements of the loop's body (its own block) computing a value by operators
+    from ``index``, loop constants, numbers assigned once outside loops, or such values."""
+    known = {index}
+    found = []
+    in_loops = set()
+    for stmt in all_statements(loop.body):
+        in_loops.update(_stores_here(stmt))
+    for stmt in loop.body:
+        name = target_name(stmt)
+        if (
+            name is None
+            or stores.get(name) != 1
+            or getattr(stmt, "ad_pure", True) is False
+            or not _is_arithmetic(stmt.value)
+        ):
+            continue
+        operands = [n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)]
+        if all(
+            o in known
+            or o in constants
+            or (o not in in_loops and stores.get(o, 0) <= 1 and kinds.get(o) == SCALAR)
+            for o in operands
+        ):
+            known.add(name)
+            found.append(stmt)
+    return found
+
+
+def _stores_here(stmt: gast.stmt) -> tuple[str, ...]:
+    """The names ``stmt`` itself assigns, a ``for`` statement's targets included."""
+    names = _own_stores(stmt)
+    if isinstance(stmt, gast.For):
+        names = (*names, *(n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)))
+    return names
+
+
+def _load_counts(stmts: list[gast.stmt]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for node in gast.walk(gast.Module(body=list(stmts), type_ignores=[])):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
+
+
+def _assign_like(name: str, value: gast.expr, like: gast.stmt) -> gast.Assign:
+    stmt = gast.Assign(targets=[_name(name, gast.Store())], value=value, type_comment=None)
+    for key, attribute in like.__dict__.items():
+        if key.startswith("origin"):
+            setattr(stmt, key, attribute)
+    return stmt
 
 
 def _is_arithmetic(value: gast.expr) -> bool:
