@@ -273,9 +273,12 @@ class _Reverser:
             pop = gast.Call(func=name_node(self.tape_name("pop")), args=[], keywords=[])
             args = [name_node(op.target), self.as_value(clone(op.index)), pop]
             return _call_statement(restore, args)
-        return self.popped_into(
+        stmt = self.popped_into(
             gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
         )
+        if self.element_store(op):  # optimize/tape.py drops it where nothing reads it
+            stmt.ad_item_restore = id(op.stmt)
+        return stmt
 
     def backward_if(self, stmt: gast.If, depth: int) -> list[gast.stmt]:
         if getattr(stmt, "ad_loop_exit", False):
@@ -615,7 +618,10 @@ class _Reverser:
             else:  # a list item
                 copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
-            out.append(self.pushed(saved, op.stmt))
+            saving = self.pushed(saved, op.stmt)
+            if self.element_store(op):
+                saving.ad_item_restore = id(op.stmt)
+            out.append(saving)
         out.extend(self.dict_receiver_check(op))
         out.extend(self.constant_member_check(op))
         for atom, param in op.number_checks:

@@ -69,7 +69,7 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
     if inline_pairs(program):
         _tidy_inlined(program, protected, adjoints)
-    compact_tape(program)
+    compact_tape(program, protected)
     return program
 
 

@@ -23,9 +23,11 @@ assigns primal names only by pops, and a pop of such a name restores the same va
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import gast
+import numpy
 
 from ..nodes import clone
 from ..rules.registry import SCALAR
@@ -35,12 +37,14 @@ _ARITHMETIC = (gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant, gast.Load)
 _ARITHMETIC_PARTS = (gast.operator, gast.unaryop)
 
 
-def compact_tape(program) -> None:
-    """Drop loop constants from the tape and merge the pushes of each block."""
+def compact_tape(program, keep: set[str] = frozenset()) -> None:
+    """Drop loop constants from the tape and merge the pushes of each block; ``keep``
+    are the names the generated code returns or saves."""
     tape = getattr(program, "tape", None)
     if not tape:
         return
     push, pop = tape["push"], tape["pop"]
+    drop_dead_restores(program, keep)
     pops = _pops_by_slot(program.backward, pop)
     pushes = _pushes_by_slot(program.forward, push)
     kinds = program.analysis.kinds
@@ -213,6 +217,175 @@ def replay_range_indices(program, constants: set[str], pushes, pops, push, pop) 
             read |= loaded(stmt)
         back.body[:0] = [clone(s) for s in derived if target_name(s) in read]
         _forget(back)
+
+
+# NumPy functions returning an array of their own (never a view of an argument)
+_FRESH_ARRAYS = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like")
+
+
+def drop_dead_restores(program, keep: set[str]) -> None:
+    """``a[i] = pop()`` restores an element the forward sweep overwrote (``push(a[i])``
+    before the write), for the adjoints of earlier statements that read ``a``. Where
+    nothing reads ``a`` after the first such restore and nothing else can see ``a``, both
+    go, as a person keeps no copy of what a filter overwrites.
+
+    ``a`` qualifies when the forward sweep binds it once, to a new array (``np.zeros``
+    ...), and reads it only as ``x = a[i]`` with ``x`` a number, as an operand of an
+    arithmetic operator (a new array), in its element stores and their pushes; when it is
+    neither returned nor saved; and when the backward sweep reads it only before its
+    first restore (in the function's own block) and in the restores."""
+    forward, backward = program.forward, program.backward
+    pushes: dict[str, list] = {}
+    restores: dict[str, list] = {}
+    for stmt in all_statements(forward):
+        if getattr(stmt, "ad_item_restore", None) is not None:
+            pushes.setdefault(_item_array(stmt.value.args[0]), []).append(stmt)
+    for stmt in all_statements(backward):
+        if getattr(stmt, "ad_item_restore", None) is not None:
+            restores.setdefault(_item_array(stmt.targets[0]), []).append(stmt)
+    for array, restored in restores.items():
+        saving = pushes.get(array, [])
+        keys = sorted(s.ad_item_restore for s in saving)
+        if (
+            array is None
+            or array in keep
+            or keys != sorted(s.ad_item_restore for s in restored)
+            or len(set(keys)) != len(keys)
+            or not _only_private(array, forward, program)
+            or not _read_only_before(array, backward, restored)
+        ):
+            continue
+        gone = {id(s) for s in (*saving, *restored)}
+        _remove_statements(forward, gone)
+        _remove_statements(backward, gone)
+
+
+def _item_array(node: gast.expr) -> str | None:
+    if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
+        return node.value.id
+    return None
+
+
+def _only_private(array: str, forward: list[gast.stmt], program) -> bool:
+    """Whether the forward sweep binds ``array`` once, to a new array, and reads it only
+    in ways that make nothing else hold it (``drop_dead_restores``)."""
+    bindings = [s for s in all_statements(forward) if array in _stores_here(s)]
+    if len(bindings) != 1 or not _is_fresh_array(bindings[0], program):
+        return False
+    kinds = program.analysis.kinds
+    for stmt in all_statements(forward):
+        nodes = _header(stmt) if isinstance(stmt, COMPOUND) else [stmt]
+        allowed = set()
+        for top in nodes:
+            for node in gast.walk(top):
+                if isinstance(node, gast.BinOp):
+                    allowed.update(id(o) for o in (node.left, node.right))
+                elif isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
+                    read_into = kinds.get(target_name(stmt))
+                    if node is getattr(stmt, "value", None) and read_into == SCALAR:
+                        allowed.add(id(node.value))  # an element read into a number
+                    elif getattr(stmt, "ad_item_restore", None) is not None:
+                        allowed.add(id(node.value))  # push(a[i])
+                    elif _is_element_store(stmt, node, program):
+                        allowed.add(id(node.value))
+        for top in nodes:
+            for node in gast.walk(top):
+                if (
+                    isinstance(node, gast.Name)
+                    and node.id == array
+                    and isinstance(node.ctx, gast.Load)
+                    and id(node) not in allowed
+                ):
+                    return False
+    return True
+
+
+def _header(stmt: gast.stmt) -> list:
+    return [stmt.target, stmt.iter] if isinstance(stmt, gast.For) else [stmt.test]
+
+
+def _is_element_store(stmt: gast.stmt, node: gast.Subscript, program) -> bool:
+    """``a[i] = v``: a store whose element was pushed (a tagged push precedes it)."""
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and stmt.targets[0] is node
+        and isinstance(node.ctx, gast.Store)
+        and id(stmt) in _tagged_stores(program)
+    )
+
+
+def _tagged_stores(program) -> set[int]:
+    """The element stores whose old element a tagged push saves."""
+    cached = getattr(program, "_ad_tagged_stores", None)
+    if cached is None:
+        cached = set()
+        for block in _blocks(program.forward):
+            for before, stmt in itertools.pairwise(block):
+                if getattr(before, "ad_item_restore", None) is not None:
+                    cached.add(id(stmt))
+        program._ad_tagged_stores = cached
+    return cached
+
+
+def _blocks(block: list[gast.stmt]):
+    yield block
+    for stmt in block:
+        if isinstance(stmt, COMPOUND):
+            yield from _blocks(stmt.body)
+            yield from _blocks(stmt.orelse)
+
+
+def _is_fresh_array(stmt: gast.stmt, program) -> bool:
+    value = getattr(stmt, "value", None)
+    if target_name(stmt) is None or not isinstance(value, gast.Call):
+        return False
+    func = value.func
+    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
+        return False
+    module = program.fn.parsed.lookup(func.value.id)
+    return (
+        module is numpy
+        and func.attr in _FRESH_ARRAYS
+        and getattr(numpy, func.attr) is getattr(module, func.attr, None)
+    )
+
+
+def _read_only_before(array: str, backward: list[gast.stmt], restored: list) -> bool:
+    """Whether the backward sweep reads ``array`` only in the restores and in its
+    top-level statements before the first one holding a restore."""
+    restore_ids = {id(s) for s in restored}
+    first = next(
+        (
+            i
+            for i, top in enumerate(backward)
+            if any(id(s) in restore_ids for s in all_statements([top]))
+        ),
+        None,
+    )
+    if first is None:
+        return False
+    for top in backward[first:]:
+        for stmt in all_statements([top]):
+            if id(stmt) in restore_ids:
+                continue
+            nodes = _header(stmt) if isinstance(stmt, COMPOUND) else [stmt]
+            if any(
+                isinstance(n, gast.Name) and n.id == array for top in nodes for n in gast.walk(top)
+            ):
+                return False
+    return True
+
+
+def _remove_statements(block: list[gast.stmt], gone: set[int]) -> None:
+    block[:] = [s for s in block if id(s) not in gone]
+    for stmt in block:
+        if isinstance(stmt, COMPOUND):
+            _remove_statements(stmt.body, gone)
+            _remove_statements(stmt.orelse, gone)
+            if not stmt.body:
+                stmt.body = [gast.Pass()]
+            _forget(stmt)
 
 
 def _trip_count(stmt: gast.stmt) -> tuple[str | None, gast.expr | None]:
