@@ -1029,7 +1029,7 @@ class _Reverser:
         template = op.rule.template_for(all_scalar, self.analysis.sequence_form(op))
         ranks = None if self.analysis.complex_values else matmul_ranks(op, self.analysis.shapes)
         if ranks is not None:
-            template = matmul_template(ranks)
+            template = matmul_template(ranks, op.rule.template.params[0])
         if _is_array_method(op) and self.analysis.kind_of(_receiver(op)) == UNKNOWN:
             self.check_array_receiver(op)
         inputs = {p: self.as_value(a) for p, a in op.inputs.items()}

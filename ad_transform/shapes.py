@@ -140,6 +140,8 @@ _FLOAT_ELEMENTWISE = {
 }
 _INT_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.neg, operator.pos}
 _MATMUL = {operator.matmul, np.matmul}
+# np.dot of 1-D and 2-D operands is the matrix product; its operands' parameter names
+_DOT_OPERANDS = {np.dot: ("a", "b"), ("method", "dot"): ("self", "b")}
 _REDUCTIONS = {np.sum, np.mean}
 _NEW_ARRAYS = {np.zeros, np.ones, np.empty}
 
@@ -242,6 +244,10 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set):
         return _new_array_fact(inputs, known)
     if _in(primitive, _MATMUL):
         return _matmul_fact(atom_fact(inputs.get("x"), known), atom_fact(inputs.get("y"), known))
+    if _in(primitive, _DOT_OPERANDS):
+        first, second = _DOT_OPERANDS[primitive]
+        x, y = atom_fact(inputs.get(first), known), atom_fact(inputs.get(second), known)
+        return _matmul_fact(x, y) if _dot_is_matmul(x, y) else None
     if _in(primitive, _REDUCTIONS):
         return _reduction_fact(inputs, known)
     if _in(primitive, _FLOAT_ELEMENTWISE) and op.rule.template is not None:
@@ -443,16 +449,35 @@ def _only_array_operand(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
     return True
 
 
+def _dot_is_matmul(x, y) -> bool:
+    """``np.dot`` of arrays of ranks 1 and 2 computes what ``@`` does (0-d or 3-D: not)."""
+    return (
+        isinstance(x, ArrayFact)
+        and isinstance(y, ArrayFact)
+        and x.ndim in (1, 2)
+        and y.ndim in (1, 2)
+    )
+
+
 def matmul_ranks(op, facts: ShapeFacts) -> tuple[int, int] | None:
-    """``x @ y`` of real float arrays of ranks 1 or 2 (not both 1): their ranks."""
-    if not _in(op.rule.primitive, _MATMUL):
+    """``x @ y`` (or ``np.dot(a, b)``, ``a.dot(b)``) of real float arrays of ranks 1 or 2:
+    their ranks."""
+    primitive = op.rule.primitive
+    if _in(primitive, _MATMUL):
+        first, second = "x", "y"
+    elif _in(primitive, _DOT_OPERANDS):
+        first, second = _DOT_OPERANDS[primitive]
+    else:
         return None
-    x, y = facts.of(op.inputs.get("x")), facts.of(op.inputs.get("y"))
+    x, y = facts.of(op.inputs.get(first)), facts.of(op.inputs.get(second))
     if not (isinstance(x, ArrayFact) and isinstance(y, ArrayFact)):
         return None
-    if x.dtype != "f" or y.dtype != "f" or (x.ndim, y.ndim) not in ((2, 2), (2, 1), (1, 2)):
+    if x.dtype != "f" or y.dtype != "f" or (x.ndim, y.ndim) not in _RANKS:
         return None
     return x.ndim, y.ndim
+
+
+_RANKS = ((2, 2), (2, 1), (1, 2), (1, 1))
 
 
 def is_element_store(op, facts: ShapeFacts, kinds: dict) -> bool:
