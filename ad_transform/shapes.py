@@ -237,6 +237,11 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set):
     primitive = op.rule.primitive
     if primitive is operator.getitem:
         return _item_fact(atom_fact(inputs["x"], known), inputs["index"], known)
+    if primitive == ("attribute", "T"):  # a view with the axes in reverse order
+        array = atom_fact(inputs.get("x"), known)
+        if isinstance(array, ArrayFact):
+            return ArrayFact(array.ndim, array.dtype, tuple(reversed(array.units)))
+        return None
     if primitive == ("attribute", "shape"):
         array = atom_fact(inputs.get("0"), known)
         return ShapeOf(array.ndim) if isinstance(array, ArrayFact) else None
