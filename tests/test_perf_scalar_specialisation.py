@@ -297,3 +297,71 @@ def test_dot_of_numbers_and_stacks_keeps_the_generic_adjoint():
         _agrees(g, summed_dot, (a, b), (0, 1))
     assert "dot_adjoint" in g.source_for(*cases[-1])
     assert "dot_adjoint" not in g.source_for(*cases[2])
+
+
+# -- while loops ended only by their test: counted trips, no flags ----------------------
+def plain_while(x, limit):
+    y = x
+    while y < limit:
+        y = y * 1.002 + x * 0.001
+    return y
+
+
+def nonlinear_while(x, limit):
+    y = x
+    steps = 0
+    while y < limit and steps < 50:
+        y = y + 0.1 * math.sin(y) + 0.01 * x
+        steps += 1
+    return y * y
+
+
+def while_with_break(x, limit):
+    y = x
+    while y < limit:
+        y = y * 1.1 + x * 0.01
+        if y > 0.9 * limit:
+            break
+    return y
+
+
+def while_with_else(x, limit):
+    y = x
+    while y < limit:
+        y = y * 1.05 + 0.01 * x
+    else:
+        y = y * 2.0
+    return y
+
+
+def nested_while(x, n):
+    total = 0.0
+    for i in range(n):
+        y = x + i
+        while y < 3.0 + i:
+            y = y * 1.3 + 0.1 * x
+        total = total + y
+    return total
+
+
+@pytest.mark.parametrize(
+    "func, args",
+    [
+        (plain_while, (0.5, 2.0)),
+        (plain_while, (5.0, 2.0)),  # no trip
+        (nonlinear_while, (0.4, 3.0)),
+        (while_with_break, (0.5, 2.0)),
+        (while_with_else, (0.5, 2.0)),
+        (nested_while, (0.7, 3)),
+    ],
+)
+def test_while_loops_match_differences(func, args):
+    g = grad(func)
+    _agrees(g, func, args)
+    _agrees(g, func, (args[0] * 1.1, *args[1:]))  # the same object, another trip count
+
+
+def test_a_plain_while_has_no_flags():
+    source = grad(plain_while).source_for(0.5, 2.0)
+    assert "while y_1 < limit:" in source, source
+    assert "broke" not in source and "if v" not in source

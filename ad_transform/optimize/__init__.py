@@ -37,6 +37,7 @@ from .inline_pairs import inline_pairs
 from .inlined_cleanup import split_result_tuples, split_tuple_assignments
 from .propagation import propagate
 from .tape import compact_tape
+from .while_exits import simplify_while_exits
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
 
 
@@ -70,6 +71,7 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     if inline_pairs(program):
         _tidy_inlined(program, protected, adjoints)
     compact_tape(program, protected)
+    simplify_while_exits(program)
     return program
 
 
