@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import leaf_kinds, pytree, runtime
-from .analyze import ANY_NUMBER
+from .analyze import NumberGuard
 from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
 from .objects import TheClass, is_user_class
@@ -186,8 +186,8 @@ class _Transformed:
     def _remember_fast_path(self, key: tuple, generated: Generated) -> None:
         """Calls with these argument types may skip the checks: floats need no conversion,
         arrays only a dtype check, and no user function it calls can be redefined. Numbers
-        it read from globals (``analyze.ANY_NUMBER``) are checked (``Generated.is_stale``)."""
-        numbers_only = all(obj is ANY_NUMBER for _, _, obj in generated.dependencies)
+        it read from globals (``analyze.NumberGuard``) are checked (``Generated.is_stale``)."""
+        numbers_only = all(isinstance(obj, NumberGuard) for _, _, obj in generated.dependencies)
         if not numbers_only or self.has_aux:
             return
         arrays = []

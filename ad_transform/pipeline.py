@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import gast
 
 from . import runtime
-from .analyze import ANY_NUMBER, Analysis, Op, analyze, forget_helper_results
+from .analyze import ANY_NUMBER, Analysis, NumberGuard, Op, analyze, forget_helper_results
 from .callables import code_name
 from .dispatch import dynamic_pair, is_dynamic
 from .effects import effect_dependencies
@@ -59,8 +59,8 @@ class Generated:
         rebound since it was generated."""
         for namespace, name, obj in self.dependencies:
             current = namespace.get(name) if hasattr(namespace, "get") else _cell_value(namespace)
-            if obj is ANY_NUMBER:
-                if type(current) not in (float, int):
+            if isinstance(obj, NumberGuard):
+                if not obj.holds(current):
                     return True
             elif current is not obj:
                 return True
@@ -505,9 +505,10 @@ def _dependencies(program: AdjointProgram) -> tuple:
             for inner, name, obj in effect_dependencies(op.callee):
                 found.append((inner.closure.get(name, inner.globals), name, obj))
     found.extend(_name_dependencies(program))
-    found.extend(program.analysis.shapes.constants)  # numbers the code is specialised on
+    facts = program.analysis.shapes.number_facts  # numbers the shape facts used
     for name, namespace in program.analysis.scalar_globals.items():
-        found.append((namespace, name, ANY_NUMBER))
+        fact = facts.get(name)
+        found.append((namespace, name, ANY_NUMBER if fact is None else NumberGuard(fact)))
     found.extend(program.analysis.call_dependencies)
     found.extend(parsed.dependencies)  # functions the lowering specialised calls on
     for pair in program.pairs_used:

@@ -152,8 +152,9 @@ class ShapeFacts:
 
     names: dict[str, object]
     results: dict[int, object]
-    # free names read as numbers: (namespace, name, value), dependencies of the code
-    constants: list = field(default_factory=list)
+    # free names holding numbers whose facts were used -> that fact (``number_fact``):
+    # the code depends on them holding a number of the same fact (pipeline.py)
+    number_facts: dict = field(default_factory=dict)
 
     def of(self, atom: gast.expr) -> object:
         return atom_fact(atom, self.names)

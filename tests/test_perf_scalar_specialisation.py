@@ -365,3 +365,37 @@ def test_a_plain_while_has_no_flags():
     source = grad(plain_while).source_for(0.5, 2.0)
     assert "while y_1 < limit:" in source, source
     assert "broke" not in source and "if v" not in source
+
+
+# -- numbers held by free names: one record, one cache-key rule -------------------------
+RATE = 0.3
+LAG = 2
+
+
+def uses_globals(x):
+    total = 0.0
+    for i in range(LAG, x.shape[0]):
+        total = total + RATE * x[i] * x[i - LAG]
+    return np.sum(total * RATE)
+
+
+def test_number_globals_follow_one_rule():
+    global RATE, LAG
+    x = np.random.default_rng(9).standard_normal(6)
+    g = grad(uses_globals)
+    try:
+        _agrees(g, uses_globals, (x,))
+        first = g._last
+        assert not any(name in g.source for name in GENERIC)
+        RATE = 0.7  # another float: the same code stays right
+        _agrees(g, uses_globals, (x,))
+        assert g._last is first
+        LAG = 1  # another int, used as an index and a bound: generated again
+        _agrees(g, uses_globals, (x,))
+        assert g._last is not first
+        RATE = np.array([0.5, 2.0, 1.0, 1.0, 1.0, 3.0])  # an array: generated again
+        _agrees(g, uses_globals, (x,))
+        RATE = 2  # an int where a float was: any number keeps the kinds right
+        _agrees(g, uses_globals, (x,))
+    finally:
+        RATE, LAG = 0.3, 2
