@@ -233,6 +233,8 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set):
             return _BOTTOM
     if op.form in ("copy", "constant"):
         return atom_fact(inputs["x"], known)
+    if op.form == "build" and isinstance(op.stmt.value, gast.Tuple):
+        return _shape_tuple_fact(inputs, known)
     if op.form != "rule":
         return None
     primitive = op.rule.primitive
@@ -307,11 +309,24 @@ def _item_fact(base, index: gast.expr, known: dict):
     return ArrayFact(len(units), base.dtype, tuple(units))
 
 
+def _shape_tuple_fact(inputs: dict, known: dict):
+    """A tuple display of integers, ``(m, n)``: usable as a shape, like ``x.shape``."""
+    if inputs and all(isinstance(atom_fact(a, known), IntFact) for a in inputs.values()):
+        return ShapeOf(len(inputs))
+    return None
+
+
 def _new_array_fact(inputs: dict, known: dict):
-    """``np.zeros(n)`` (also ``ones``, ``empty``) with an integer ``n``: a 1-D float64 array."""
-    if set(inputs) != {"0"} or not isinstance(atom_fact(inputs["0"], known), IntFact):
+    """``np.zeros(n)`` (also ``ones``, ``empty``) with an integer ``n``: a 1-D float64
+    array; with a shape (``(m, n)``, ``x.shape``) of rank k >= 1: a k-D float64 array."""
+    if set(inputs) != {"0"}:
         return None
-    return ArrayFact(1, "f", (None,))
+    size = atom_fact(inputs["0"], known)
+    if isinstance(size, IntFact):
+        return ArrayFact(1, "f", (None,))
+    if isinstance(size, ShapeOf) and size.ndim >= 1:
+        return ArrayFact(size.ndim, "f", (None,) * size.ndim)
+    return None
 
 
 def _matmul_fact(x, y):

@@ -399,3 +399,21 @@ def test_number_globals_follow_one_rule():
         _agrees(g, uses_globals, (x,))
     finally:
         RATE, LAG = 0.3, 2
+
+
+# -- np.zeros of a shape tuple: an array of that rank --------------------------------------
+def batch_rnn(Wh, xs):
+    h = np.zeros((xs.shape[1], Wh.shape[0]))
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] + h @ Wh)
+    return np.sum(h * h)
+
+
+def test_zeros_of_a_shape_tuple_has_the_rank():
+    rng = np.random.default_rng(10)
+    Wh, xs = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((4, 2, 3))
+    g = grad(batch_rnn, wrt=(0, 1))
+    _agrees(g, batch_rnn, (Wh, xs), (0, 1))
+    assert "matmul_adjoint" not in g.source, g.source
+    _agrees(g, batch_rnn, (Wh, xs[:, :1].copy()), (0, 1))  # a batch of one: unit axis
+    _agrees(g, batch_rnn, (Wh[:1, :1].copy(), xs[:, :, :1].copy()), (0, 1))
