@@ -54,6 +54,10 @@ def compact_tape(program, keep: set[str] = frozenset()) -> None:
     replay_range_indices(program, constants, pushes, pops, push, pop)
     recompute = _Recomputable(program.fn.parsed.lookup, kinds)
     _merge_block(program.forward, pushes, pops, push, pop, recompute)
+    give_loops_their_lists(program, push, pop)
+    used = _load_counts([*program.forward, *program.backward])
+    if not any(used.get(name) for name in tape.values()):
+        program.tape = {}  # nothing left on it: no prologue (pipeline.py)
 
 
 # ``math`` functions a value is computed again from (in the backward sweep) rather than
@@ -217,6 +221,103 @@ def replay_range_indices(program, constants: set[str], pushes, pops, push, pop) 
             read |= loaded(stmt)
         back.body[:0] = [clone(s) for s in derived if target_name(s) in read]
         _forget(back)
+
+
+def give_loops_their_lists(program, push: str, pop: str) -> None:
+    """A top-level loop that pushes one value (or tuple) per iteration, popped once per
+    backward iteration, keeps its values in a list of its own and the backward loop
+    iterates over it: ``for y_1 in reversed(saved):`` instead of ``y_1 = pop()`` in
+    ``for _ in range(iterations1):``, as a person writes it (no call per iteration).
+
+    Only where the loop's forward body has exactly that push, at its own level and with
+    no ``break``/``continue`` (one push per counted iteration), the backward body exactly
+    its pop, at its own level, and nothing in the backward body before the pop reads the
+    names it restores (the loop header binds them where the pop did, one value per
+    iteration, in the same order)."""
+    forward, backward = program.forward, program.backward
+    for back in [s for s in backward if isinstance(s, gast.For)]:
+        counter = _replayed_counter(back)
+        loop = _counted_loop(forward, counter) if counter else None
+        if loop is None or _mentions(loop, pop) or _mentions(back, push):
+            continue
+        pushes = [s for s in all_statements(loop.body) if _mentions(s, push)]
+        pops = [s for s in all_statements(back.body) if _mentions(s, pop)]
+        if len(pushes) != 1 or len(pops) != 1:
+            continue
+        pushed, popped = pushes[0], pops[0]
+        if not any(s is pushed for s in loop.body) or not any(s is popped for s in back.body):
+            continue
+        if _pushed_names(pushed, push) is None or _popped_names(popped, pop) is None:
+            continue
+        if any(
+            isinstance(s, (gast.Break, gast.Continue, gast.Return))
+            for s in all_statements(loop.body)
+        ):
+            continue
+        restored = set(_popped_names(popped, pop))
+        position = next(i for i, s in enumerate(back.body) if s is popped)
+        if any(restored & loaded(s) for s in back.body[:position]):
+            continue
+        saved = program.fn.names.fresh("saved")
+        keep = program.fn.names.fresh("keep")
+        start = next(i for i, s in enumerate(forward) if s is loop)
+        appended = gast.Attribute(value=_name(saved, gast.Load()), attr="append", ctx=gast.Load())
+        forward[start:start] = [
+            _assign_like(saved, gast.List(elts=[], ctx=gast.Load()), loop),
+            _assign_like(keep, appended, loop),
+        ]
+        pushed.value.func = _name(keep, gast.Load())
+        _forget(pushed)
+        back.target = popped.targets[0]
+        reversed_name = program.bindings.reference("reversed", reversed)
+        back.iter = gast.Call(
+            func=_name(reversed_name, gast.Load()), args=[_name(saved, gast.Load())], keywords=[]
+        )
+        back.body.remove(popped)
+        if not back.body:
+            back.body.append(gast.Pass())
+        _forget(back)
+        _forget(loop)
+        _drop_unread_trip_count(forward, counter, backward)
+
+
+def _drop_unread_trip_count(forward: list, counter: str, backward: list) -> None:
+    """``iterations1 = len(range(...))`` that nothing reads any more goes (the loop over
+    the same ``range(...)`` raises where its ``len`` would)."""
+    if _load_counts([*forward, *backward]).get(counter):
+        return
+    forward[:] = [s for s in forward if _trip_count(s)[0] != counter]
+
+
+def _replayed_counter(back: gast.For) -> str | None:
+    """``for _ in range(iterations1):``: ``iterations1``."""
+    it = back.iter
+    if (
+        isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Name)
+        and len(it.args) == 1
+        and not it.keywords
+        and isinstance(it.args[0], gast.Name)
+        and it.args[0].id.startswith("iterations")
+        and isinstance(back.target, gast.Name)
+    ):
+        return it.args[0].id
+    return None
+
+
+def _counted_loop(forward: list[gast.stmt], counter: str):
+    """The top-level loop right after ``counter``'s first assignment."""
+    for position, stmt in enumerate(forward):
+        if target_name(stmt) == counter:
+            for later in forward[position + 1 :]:
+                if isinstance(later, (gast.For, gast.While)):
+                    return later
+            return None
+    return None
+
+
+def _mentions(node, name: str) -> bool:
+    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(node))
 
 
 # NumPy functions returning an array of their own (never a view of an argument)
