@@ -198,8 +198,7 @@ def replay_range_indices(program, constants: set[str], pushes, pops, push, pop) 
         if not any(index in names for names in popped):
             continue  # the backward sweep does not read the index: it stays as it is
         indices = program.fn.names.fresh("indices")
-        forward[position] = _assign_like(indices, iterated, stmt)
-        loop.iter = _name(indices, gast.Load())
+        forward[position] = _assign_like(indices, clone(iterated), stmt)
         reversed_name = program.bindings.reference("reversed", reversed)
         back.target = _name(index, gast.Store())
         back.iter = gast.Call(
@@ -260,11 +259,11 @@ def give_loops_their_lists(program, push: str, pop: str) -> None:
             continue
         saved = program.fn.names.fresh("saved")
         keep = program.fn.names.fresh("keep")
-        start = next(i for i, s in enumerate(forward) if s is loop)
         appended = gast.Attribute(value=_name(saved, gast.Load()), attr="append", ctx=gast.Load())
-        forward[start:start] = [
-            _assign_like(saved, gast.List(elts=[], ctx=gast.Load()), loop),
-            _assign_like(keep, appended, loop),
+        # at the top, like the tape's prologue: the loop stays where the user's code has it
+        forward[0:0] = [
+            _unlocated_assign(saved, gast.List(elts=[], ctx=gast.Load())),
+            _unlocated_assign(keep, appended),
         ]
         pushed.value.func = _name(keep, gast.Load())
         _forget(pushed)
@@ -287,6 +286,10 @@ def _drop_unread_trip_count(forward: list, counter: str, backward: list) -> None
     if _load_counts([*forward, *backward]).get(counter):
         return
     forward[:] = [s for s in forward if _trip_count(s)[0] != counter]
+
+
+def _unlocated_assign(name: str, value: gast.expr) -> gast.Assign:
+    return gast.Assign(targets=[_name(name, gast.Store())], value=value, type_comment=None)
 
 
 def _replayed_counter(back: gast.For) -> str | None:
