@@ -260,7 +260,7 @@ def analyze(
         kinds = _kinds(ops, start, fn, items)
     shape_facts = ShapeFacts({}, {})
     if param_shapes:
-        kinds, shape_facts = _kinds_with_shapes(ops, start, fn, param_shapes, kinds)
+        kinds, shape_facts = _kinds_with_shapes(ops, start, fn, param_shapes, kinds, numbers)
     _resolve_iteration_headers(ops, kinds, fn)
     _read_attributes_when_run(ops, kinds, fn)
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
@@ -346,9 +346,12 @@ def _refuse_globals_rebound_during_the_call(fn: NormalizedFunction, ops: list[Op
 def scalar_free_names(fn: NormalizedFunction) -> dict[str, object]:
     """Free names the function reads that hold a Python ``float`` or ``int`` now (a
     module constant ``STEP = 0.01``), each with the namespace it is found in: the
-    globals, or the closure cell. They are scalars for the kinds; the generated code
-    records them (``pipeline.Generated.is_stale``), so that a rebinding to anything
-    but a number makes it generated again."""
+    globals, or the closure cell. The one source of numbers held by free names
+    (``Analysis.scalar_globals``): they are scalars for the kinds, and with shape facts
+    they have ``shapes.number_fact`` of their value (``_kinds_with_shapes``). The
+    generated code records each as a dependency guarded by a ``NumberGuard``
+    (``pipeline.Generated.is_stale``): rebinding it to something else than a number
+    (or, where its fact was used, a number of another fact) makes it generated again."""
     parsed = fn.parsed
     found = {}
     for name in fn.free_names:
@@ -383,24 +386,27 @@ def _collect(stmts, fn, depth: int, ops: list, counters: set, loop_variant: set)
 
 
 def _kinds_with_shapes(
-    ops: list[Op], start: dict, fn: NormalizedFunction, param_shapes: dict, kinds: dict
+    ops: list[Op],
+    start: dict,
+    fn: NormalizedFunction,
+    param_shapes: dict,
+    kinds: dict,
+    numbers: dict,
 ) -> tuple[dict, ShapeFacts]:
     """Kinds refined by shape facts (``shapes.py``): an element of a float array is a
     scalar, a matrix-vector product an array. Facts and kinds are computed in turn until
-    the kinds the facts prove no longer change."""
+    the kinds the facts prove no longer change. ``numbers`` are the free names holding
+    numbers (``scalar_free_names``)."""
     params = {name: parameter_fact(entry, start.get(name)) for name, entry in param_shapes.items()}
     counters = _range_counters(fn.body, fn)
     assigned = {op.target for op in ops if op.target is not None}
-    constants = _number_constants(ops, fn, assigned | set(params))
-    if constants:
-        start = {**start, **{name: SCALAR for _, name, _ in constants}}
-        params.update({name: number_fact(value) for _, name, value in constants})
-        kinds = _kinds(ops, start, fn)
+    number_facts = _number_facts(ops, fn, numbers, assigned | set(params))
+    params.update(number_facts)
     derived: dict[int, str] = {}
-    facts = ShapeFacts({}, {}, constants)
+    facts = ShapeFacts({}, {}, number_facts)
     for _ in range(6):
         facts = infer_shapes(ops, kinds, params, counters, assigned)
-        facts.constants = constants
+        facts.number_facts = number_facts
         found = derived_kinds(facts, kinds)
         if found == derived:
             break
@@ -413,35 +419,19 @@ def _kinds_with_shapes(
 _NO_USER_CODE = (RULE, COPY, CONSTANT, RETURN, STORE_ITEM, APPEND, EXTEND, BUILD)
 
 
-def _number_constants(ops: list[Op], fn: NormalizedFunction, bound: set[str]) -> list[tuple]:
-    """Free names (globals, closure variables) the statements read that hold a Python
-    ``float`` or ``int`` now: (namespace, name, value). The code specialised on them
-    records them as dependencies, so that rebinding one between calls makes it stale
-    (pipeline.py). None where the function calls user code, which could rebind one
-    during the call."""
+def _number_facts(ops: list[Op], fn: NormalizedFunction, numbers: dict, bound: set[str]) -> dict:
+    """The facts of the free names holding numbers (``numbers``) that the statements read:
+    name -> ``number_fact`` of its value now. None where the function calls user code,
+    which could rebind one during the call (its kind stays SCALAR, which any number
+    keeps)."""
     if any(op.form not in _NO_USER_CODE for op in ops):
-        return []  # a helper might rebind the name while the function runs
-    found = []
-    seen = set()
-    parsed = fn.parsed
-    for op in ops:
-        for atom in op.inputs.values():
-            if not isinstance(atom, gast.Name) or atom.id in bound or atom.id in seen:
-                continue
-            seen.add(atom.id)
-            name = atom.id
-            if name in parsed.lowered_objects or name in parsed.local_names:
-                continue
-            if name in parsed.closure:
-                namespace = parsed.closure[name]
-            elif name in parsed.globals:
-                namespace = parsed.globals
-            else:
-                continue
-            value = parsed.lookup(name)
-            if type(value) in (float, int):
-                found.append((namespace, name, value))
-    return found
+        return {}  # a helper might rebind the name while the function runs
+    read = {atom.id for op in ops for atom in op.inputs.values() if isinstance(atom, gast.Name)}
+    return {
+        name: number_fact(fn.parsed.lookup(name))
+        for name in numbers
+        if name in read and name not in bound
+    }
 
 
 def _range_counters(stmts: list, fn: NormalizedFunction) -> set[str]:
@@ -1076,16 +1066,31 @@ def module_number_reads(ops: list[Op], fn: NormalizedFunction) -> list:
     return found
 
 
-class _Number:
-    """The object of a dependency on a free name that held a number (``STEP = 0.01``):
-    the code stays valid while the name holds any ``float`` or ``int``
-    (``pipeline.Generated.is_stale``)."""
+class NumberGuard:
+    """The object of a dependency on a free name that held a number (``STEP = 0.01``,
+    ``N = 3``): the one cache-key rule for such names (``pipeline.Generated.is_stale``).
+
+    ``fact`` None (``ANY_NUMBER``): only the kinds used it, and the code stays valid while
+    the name holds any ``float`` or ``int``. Otherwise the shape facts used its
+    ``shapes.number_fact`` too, and the code stays valid while the name holds a number
+    of the same fact: any float (``REAL``), or the same int (an index or a length)."""
+
+    __slots__ = ("fact",)
+
+    def __init__(self, fact: object = None) -> None:
+        self.fact = fact
+
+    def holds(self, value: object) -> bool:
+        """Whether code generated under this guard is right for ``value``."""
+        if type(value) not in (float, int):
+            return False
+        return self.fact is None or number_fact(value) == self.fact
 
     def __repr__(self) -> str:
-        return "<any Python number>"
+        return "<any Python number>" if self.fact is None else f"<a number with {self.fact}>"
 
 
-ANY_NUMBER = _Number()
+ANY_NUMBER = NumberGuard()
 
 _BOTTOM = "bottom"  # not known yet, during the fixpoint over loops
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import leaf_kinds, pytree, runtime
-from .analyze import ANY_NUMBER
+from .analyze import NumberGuard
 from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
 from .higher_order import differentiable_target
@@ -191,9 +191,9 @@ class _Transformed:
     def _remember_fast_path(self, key: tuple, generated: Generated) -> None:
         """Calls with these argument types may skip the checks: floats need no conversion,
         arrays only a dtype check, and no user function it calls can be redefined. Numbers
-        it read from globals (``analyze.ANY_NUMBER``) are checked (``Generated.is_stale``)."""
+        it read from globals (``analyze.NumberGuard``) are checked (``Generated.is_stale``)."""
         numbers_only = all(
-            obj is ANY_NUMBER or (self.compile and _is_number(obj))
+            isinstance(obj, NumberGuard) or (self.compile and _is_number(obj))
             for _, _, obj in generated.dependencies
         )
         if not numbers_only or self.has_aux:

@@ -50,7 +50,7 @@ def require_numba():
 def numba_cells(cells: dict[str, types.CellType], source: str, label: str) -> dict:
     """The closure cells of the Numba variant: runtime helpers replaced by their Numba
     versions; anything Numba cannot take (or would freeze while it may change) refused."""
-    from .analyze import ANY_NUMBER
+    from .analyze import NumberGuard
     from .runtime.numba_versions import NUMBA_VERSIONS, register
 
     numba = require_numba()
@@ -64,7 +64,7 @@ def numba_cells(cells: dict[str, types.CellType], source: str, label: str) -> di
         if value in _hashable_versions(NUMBA_VERSIONS, value):
             replaced[name] = types.CellType(NUMBA_VERSIONS[value])
             continue
-        if _numba_takes(value, numba) or value is ANY_NUMBER:
+        if _numba_takes(value, numba) or isinstance(value, NumberGuard):
             replaced[name] = cell
             continue
         raise _build_error(label, source, name, f"names {_describe(value)}")

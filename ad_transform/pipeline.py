@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import gast
 
 from . import numba_compile, runtime
-from .analyze import ANY_NUMBER, Analysis, Op, analyze, forget_helper_results
+from .analyze import ANY_NUMBER, Analysis, NumberGuard, Op, analyze, forget_helper_results
 from .callables import code_name, is_library_module, source_location
 from .dispatch import dynamic_pair, is_dynamic
 from .effects import effect_dependencies
@@ -62,8 +62,8 @@ class Generated:
         rebound since it was generated."""
         for namespace, name, obj in self.dependencies:
             current = namespace.get(name) if hasattr(namespace, "get") else _cell_value(namespace)
-            if obj is ANY_NUMBER:
-                if type(current) not in (float, int):
+            if isinstance(obj, NumberGuard):
+                if not obj.holds(current):
                     return True
             elif current is not obj:
                 return True
@@ -519,7 +519,11 @@ class _Builder:
         globals_, frozen = numba_compile.numba_globals(functions, func.__globals__, source, label)
         functions = compile_functions(source, label, globals_, cells, defaults)
         dependencies = [
-            (namespace, name, _frozen_value(namespace, name) if obj is ANY_NUMBER else obj)
+            (
+                namespace,
+                name,
+                _frozen_value(namespace, name) if isinstance(obj, NumberGuard) else obj,
+            )
             for namespace, name, obj in _dependencies(program)
         ]
         dispatchers = numba_compile.jit(functions)
@@ -580,9 +584,10 @@ def _dependencies(program: AdjointProgram) -> tuple:
             for inner, name, obj in effect_dependencies(op.callee):
                 found.append((inner.closure.get(name, inner.globals), name, obj))
     found.extend(_name_dependencies(program))
-    found.extend(program.analysis.shapes.constants)  # numbers the code is specialised on
+    facts = program.analysis.shapes.number_facts  # numbers the shape facts used
     for name, namespace in program.analysis.scalar_globals.items():
-        found.append((namespace, name, ANY_NUMBER))
+        fact = facts.get(name)
+        found.append((namespace, name, ANY_NUMBER if fact is None else NumberGuard(fact)))
     found.extend(program.analysis.call_dependencies)
     found.extend(parsed.dependencies)  # functions the lowering specialised calls on
     for pair in program.pairs_used:

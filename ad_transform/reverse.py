@@ -298,6 +298,8 @@ class _Reverser:
             stmt = self.popped_into(
                 gast.Subscript(value=name_node(op.target), slice=clone(op.index), ctx=gast.Store())
             )
+            if self.element_store(op):  # optimize/tape.py drops it where nothing reads it
+                stmt.ad_item_restore = id(op.stmt)
         stmt.ad_tape_slot = ("write", id(op.stmt))  # its push's (per-slot tapes: numba_form)
         return stmt
 
@@ -639,7 +641,10 @@ class _Reverser:
             else:  # a list item
                 copier = self.bindings.reference("fresh_copy", runtime.fresh_copy)
                 saved = gast.Call(func=name_node(copier), args=[old], keywords=[])
-            out.append(self.pushed(saved, op.stmt, slot=("write", id(op.stmt))))
+            saving = self.pushed(saved, op.stmt, slot=("write", id(op.stmt)))
+            if self.element_store(op):
+                saving.ad_item_restore = id(op.stmt)
+            out.append(saving)
         out.extend(self.dict_receiver_check(op))
         out.extend(self.constant_member_check(op))
         for atom, param in op.number_checks:
@@ -1147,7 +1152,7 @@ class _Reverser:
             return template
         ranks = matmul_ranks(op, facts)
         if ranks is not None:
-            return matmul_template(ranks)
+            return matmul_template(ranks, op.rule.template.params[0])
         terms = einsum_matrix_terms(op, facts)
         if terms is not None:
             return einsum_matrix_template(*terms[0], terms[1])
@@ -1165,11 +1170,9 @@ class _Reverser:
     def finite_names(self) -> set[str]:
         """Free names holding a finite number the code is specialised on (shape facts'
         constants: rebinding one makes the code stale)."""
-        return {
-            name
-            for _, name, value in self.analysis.shapes.constants
-            if isinstance(value, (int, float)) and np.isfinite(value)
-        }
+        # none: a free name's guard (analyze.NumberGuard) keeps its code for any float,
+        # infinite ones too, where times() must stay (0 * inf)
+        return set()
 
     def is_square(self, op: Op) -> bool:
         """``x * x`` of a real float array ``x`` (shape facts), both operands active."""

@@ -247,6 +247,8 @@ _MATH_FLOAT = {
 }
 _INT_ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.neg, operator.pos}
 _MATMUL = {operator.matmul, np.matmul}
+# np.dot of 1-D and 2-D operands is the matrix product; its operands' parameter names
+_DOT_OPERANDS = {np.dot: ("a", "b"), ("method", "dot"): ("self", "b")}
 _REDUCTIONS = {np.sum, np.mean, np.max, np.min, np.amax, np.amin}
 _NEW_ARRAYS = {np.zeros, np.ones, np.empty}
 _COPIES = {("method", "copy"), np.copy}
@@ -258,8 +260,9 @@ class ShapeFacts:
 
     names: dict[str, object]
     results: dict[int, object]
-    # free names read as numbers: (namespace, name, value), dependencies of the code
-    constants: list = field(default_factory=list)
+    # free names holding numbers whose facts were used -> that fact (``number_fact``):
+    # the code depends on them holding a number of the same fact (pipeline.py)
+    number_facts: dict = field(default_factory=dict)
     # the statements binding each name (in-place changes of an array not counted)
     bindings: dict[str, list] = field(default_factory=dict)
     parameters: frozenset = frozenset()
@@ -369,6 +372,10 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set, changed: set = fro
             return _BOTTOM
     if op.form in ("copy", "constant"):
         return atom_fact(inputs["x"], known)
+    if op.form == "build" and isinstance(op.stmt.value, gast.Tuple):
+        shape = _shape_tuple_fact(inputs, known)  # (m, n) of integers: a shape
+        if shape is not None:
+            return shape
     if op.form == "build" and isinstance(op.stmt.value, (gast.List, gast.Tuple)):
         if op.target in changed:
             return None
@@ -387,6 +394,10 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set, changed: set = fro
         return _new_array_fact(inputs, known)
     if _in(primitive, _MATMUL):
         return _matmul_fact(atom_fact(inputs.get("x"), known), atom_fact(inputs.get("y"), known))
+    if _in(primitive, _DOT_OPERANDS):
+        first, second = _DOT_OPERANDS[primitive]
+        x, y = atom_fact(inputs.get(first), known), atom_fact(inputs.get(second), known)
+        return _matmul_fact(x, y) if _dot_is_matmul(x, y) else None
     if _in(primitive, _REDUCTIONS):
         return _reduction_fact(inputs, known)
     if primitive is np.einsum:
@@ -524,11 +535,24 @@ def _copy_fact(inputs: dict, known: dict):
     return fact
 
 
+def _shape_tuple_fact(inputs: dict, known: dict):
+    """A tuple display of integers, ``(m, n)``: usable as a shape, like ``x.shape``."""
+    if inputs and all(isinstance(atom_fact(a, known), IntFact) for a in inputs.values()):
+        return ShapeOf(len(inputs))
+    return None
+
+
 def _new_array_fact(inputs: dict, known: dict):
-    """``np.zeros(n)`` (also ``ones``, ``empty``) with an integer ``n``: a 1-D float64 array."""
-    if set(inputs) != {"0"} or not isinstance(atom_fact(inputs["0"], known), IntFact):
+    """``np.zeros(n)`` (also ``ones``, ``empty``) with an integer ``n``: a 1-D float64
+    array; with a shape (``(m, n)``, ``x.shape``) of rank k >= 1: a k-D float64 array."""
+    if set(inputs) != {"0"}:
         return None
-    return ArrayFact(1, "f", (None,))
+    size = atom_fact(inputs["0"], known)
+    if isinstance(size, IntFact):
+        return ArrayFact(1, "f", (None,))
+    if isinstance(size, ShapeOf) and size.ndim >= 1:
+        return ArrayFact(size.ndim, "f", (None,) * size.ndim)
+    return None
 
 
 def _matmul_fact(x, y):
@@ -806,16 +830,35 @@ def _only_array_operand(op, param: str, facts: ShapeFacts, kinds: dict) -> bool:
     return True
 
 
+def _dot_is_matmul(x, y) -> bool:
+    """``np.dot`` of arrays of ranks 1 and 2 computes what ``@`` does (0-d or 3-D: not)."""
+    return (
+        isinstance(x, ArrayFact)
+        and isinstance(y, ArrayFact)
+        and x.ndim in (1, 2)
+        and y.ndim in (1, 2)
+    )
+
+
 def matmul_ranks(op, facts: ShapeFacts) -> tuple[int, int] | None:
-    """``x @ y`` of real float arrays of ranks 1 or 2 (not both 1): their ranks."""
-    if not _in(op.rule.primitive, _MATMUL):
+    """``x @ y`` (or ``np.dot(a, b)``, ``a.dot(b)``) of real float arrays of ranks 1 or 2:
+    their ranks."""
+    primitive = op.rule.primitive
+    if _in(primitive, _MATMUL):
+        first, second = "x", "y"
+    elif _in(primitive, _DOT_OPERANDS):
+        first, second = _DOT_OPERANDS[primitive]
+    else:
         return None
-    x, y = facts.of(op.inputs.get("x")), facts.of(op.inputs.get("y"))
+    x, y = facts.of(op.inputs.get(first)), facts.of(op.inputs.get(second))
     if not (isinstance(x, ArrayFact) and isinstance(y, ArrayFact)):
         return None
-    if x.dtype != "f" or y.dtype != "f" or (x.ndim, y.ndim) not in ((2, 2), (2, 1), (1, 2)):
+    if x.dtype != "f" or y.dtype != "f" or (x.ndim, y.ndim) not in _RANKS:
         return None
     return x.ndim, y.ndim
+
+
+_RANKS = ((2, 2), (2, 1), (1, 2), (1, 1))
 
 
 def is_element_store(op, facts: ShapeFacts, kinds: dict) -> bool:

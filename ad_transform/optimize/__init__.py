@@ -35,8 +35,10 @@ from .copies import propagate_block_copies
 from .dead_code import eliminate_dead_code, exposed_reads, may_raise
 from .forward import coalesce_copies, fold_temporaries
 from .inline_pairs import inline_pairs
+from .inlined_cleanup import split_result_tuples, split_tuple_assignments
 from .propagation import propagate
 from .tape import compact_tape
+from .while_exits import simplify_while_exits
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
 
 
@@ -68,9 +70,23 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     needed = keep | exposed_reads(backward)
     forward = eliminate_dead_code(program.forward, needed, may_raise(program.analysis))
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
-    inline_pairs(program)
-    compact_tape(program)
+    if inline_pairs(program):
+        _tidy_inlined(program, protected, adjoints)
+    compact_tape(program, protected)
+    simplify_while_exits(program)
     return program
+
+
+def _tidy_inlined(program: AdjointProgram, protected: set[str], adjoints: set[str]) -> None:
+    """After pairs were written into the caller: their result tuples, zero stores and
+    copies go (``inlined_cleanup``), as the same passes do for the caller's own code."""
+    split_result_tuples(program, protected)
+    split_tuple_assignments(program.backward)
+    backward = drop_dead_stores(program.backward, protected)
+    inlined = getattr(program, "inlined_names", set())
+    program.backward = propagate_block_copies(backward, adjoints | inlined, protected)
+    needed = protected | exposed_reads(program.backward)
+    program.forward = coalesce_copies(fold_temporaries(program.forward, needed), needed)
 
 
 __all__ = [

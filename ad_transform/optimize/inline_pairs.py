@@ -74,9 +74,10 @@ def inline_form(program, params, saved, seed, returned, func) -> InlineForm | No
     )
 
 
-def inline_pairs(program) -> None:
-    """Write each inlinable pair the program calls into its sweeps."""
+def inline_pairs(program) -> bool:
+    """Write each inlinable pair the program calls into its sweeps; whether any was."""
     seen = set()
+    inlined = False
     for pair in getattr(program, "pairs_used", []):
         if id(pair) in seen:
             continue
@@ -89,7 +90,8 @@ def inline_pairs(program) -> None:
         if fwd_name is None or bwd_name is None:
             continue
         for site in _call_sites(program, fwd_name, bwd_name):
-            _inline_site(program, form, *site)
+            inlined |= _inline_site(program, form, *site)
+    return inlined
 
 
 def _bound_name(program, cell) -> str | None:
@@ -183,17 +185,18 @@ def _statements(block: list[gast.stmt]):
             yield from _statements(stmt.orelse)
 
 
-def _inline_site(program, form: InlineForm, fblock, fstmt, bblock, bstmt, saved_name) -> None:
+def _inline_site(program, form: InlineForm, fblock, fstmt, bblock, bstmt, saved_name) -> bool:
+    """Write one call of the pair into the caller; whether it was (else it stays a call)."""
     call = fstmt.value
     args = call.args
     if len(args) != len(form.params) or not all(
         isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and a.id in _locals(program))
         for a in args
     ):
-        return  # a global or closure name given would become a local of the sweeps
+        return False  # a global or closure name given would become a local of the sweeps
     renames = _renames(program, form)
     if renames is None:
-        return
+        return False
     substitute = {p: a for p, a in zip(form.params, args)}
     line = getattr(fstmt, "origin_line", None)
     forward = [_renamed(s, renames, substitute, line) for s in form.forward]
@@ -202,7 +205,7 @@ def _inline_site(program, form: InlineForm, fblock, fstmt, bblock, bstmt, saved_
     saved_atoms = [_renamed(_name(s), renames, substitute, line) for s in form.saved]
     saved_names = [a.id for a in saved_atoms if isinstance(a, gast.Name)]
     if not saved_names or not _replace_on_tape(program, saved_name, saved_names):
-        return
+        return False
     bcall = bstmt.value
     bline = getattr(bstmt, "origin_line", None)
     seed = renames[form.seed]
@@ -230,6 +233,11 @@ def _inline_site(program, form: InlineForm, fblock, fstmt, bblock, bstmt, saved_
     for old, new in renames.items():
         if old in form.kinds and new not in kinds:
             kinds[new] = form.kinds[old]
+    names = getattr(program, "inlined_names", None)
+    if names is None:
+        names = program.inlined_names = set()
+    names |= set(renames.values()) | name_ids(last, gast.Store)
+    return True
 
 
 def _locals(program) -> set[str]:

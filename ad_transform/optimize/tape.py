@@ -23,32 +23,41 @@ assigns primal names only by pops, and a pop of such a name restores the same va
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import gast
+import numpy
 
 from ..nodes import clone
 from ..rules.registry import SCALAR
-from .walk import COMPOUND, all_statements, assigned, target_name
+from .walk import COMPOUND, all_statements, assigned, loaded, target_name
 
 _ARITHMETIC = (gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant, gast.Load)
 _ARITHMETIC_PARTS = (gast.operator, gast.unaryop)
 
 
-def compact_tape(program) -> None:
-    """Drop loop constants from the tape and merge the pushes of each block."""
+def compact_tape(program, keep: set[str] = frozenset()) -> None:
+    """Drop loop constants from the tape and merge the pushes of each block; ``keep``
+    are the names the generated code returns or saves."""
     tape = getattr(program, "tape", None)
     if not tape:
         return
     push, pop = tape["push"], tape["pop"]
+    drop_dead_restores(program, keep)
     pops = _pops_by_slot(program.backward, pop)
     pushes = _pushes_by_slot(program.forward, push)
     kinds = program.analysis.kinds
     constants = loop_constants(program.forward, kinds)
     if constants:
         _drop_names(constants, program.backward, pushes, pops, push, pop)
+    replay_range_indices(program, constants, pushes, pops, push, pop)
     recompute = _Recomputable(program.fn.parsed.lookup, kinds)
     _merge_block(program.forward, pushes, pops, push, pop, recompute)
+    give_loops_their_lists(program, push, pop)
+    used = _load_counts([*program.forward, *program.backward])
+    if not any(used.get(name) for name in tape.values()):
+        program.tape = {}  # nothing left on it: no prologue (pipeline.py)
 
 
 # ``math`` functions a value is computed again from (in the backward sweep) rather than
@@ -144,6 +153,426 @@ def loop_constants(forward: list[gast.stmt], kinds: dict) -> set[str]:
                 constants.add(name)
                 changed = True
     return constants
+
+
+def replay_range_indices(program, constants: set[str], pushes, pops, push, pop) -> None:
+    """A loop ``for i in range(...)`` of the function's body (not nested) runs backwards as
+    ``for i in reversed(indices)`` over the same ``range`` object, as a person writes it:
+    ``i`` and the values computed from it by arithmetic (``v3 = i - 1``) leave the tape;
+    the backward iteration computes them again first.
+
+    Only where ``i`` is assigned by nothing but the loop header (the backward sweep only
+    pops it) and its trip count ``len(range(...))`` is read by the backward loop alone."""
+    forward, backward = program.forward, program.backward
+    stores: dict[str, int] = {}
+    for stmt in all_statements(forward):
+        for name in _stores_here(stmt):
+            stores[name] = stores.get(name, 0) + 1
+    for stmt in all_statements(backward):
+        if _popped_names(stmt, pop) is None:
+            for name in _stores_here(stmt):
+                stores[name] = stores.get(name, 0) + 1
+    loads = _load_counts([*forward, *backward])
+    replayed = {}
+    for position, stmt in enumerate(forward):
+        counter, iterated = _trip_count(stmt)
+        if counter is None or loads.get(counter) != 1:
+            continue
+        loop = next(
+            (
+                s
+                for s in forward[position + 1 :]
+                if isinstance(s, gast.For)
+                and getattr(s, "ad_range_is_builtin", False)
+                and gast.dump(s.iter) == gast.dump(iterated)
+            ),
+            None,
+        )
+        back = next((s for s in backward if _replays(s, counter)), None)
+        if loop is None or back is None or not isinstance(loop.target, gast.Name):
+            continue
+        index = loop.target.id
+        if stores.get(index) != 1 or loads.get(back.target.id, 0) != 0:
+            continue
+        popped = (_popped_names(s, pop) or () for s in all_statements(back.body))
+        if not any(index in names for names in popped):
+            continue  # the backward sweep does not read the index: it stays as it is
+        indices = program.fn.names.fresh("indices")
+        forward[position] = _assign_like(indices, clone(iterated), stmt)
+        reversed_name = program.bindings.reference("reversed", reversed)
+        back.target = _name(index, gast.Store())
+        back.iter = gast.Call(
+            func=_name(reversed_name, gast.Load()),
+            args=[_name(indices, gast.Load())],
+            keywords=[],
+        )
+        derived = _index_arithmetic(loop, index, constants, stores, program.analysis.kinds)
+        replayed[index] = (back, derived)
+    if not replayed:
+        return
+    names = set(replayed)
+    for _, derived in replayed.values():
+        names.update(target_name(s) for s in derived)
+    _drop_names(names, backward, pushes, pops, push, pop)
+    for back, derived in replayed.values():
+        read = set()
+        for stmt in all_statements(back.body):
+            read |= loaded(stmt)
+        back.body[:0] = [clone(s) for s in derived if target_name(s) in read]
+        _forget(back)
+
+
+def give_loops_their_lists(program, push: str, pop: str) -> None:
+    """A top-level loop that pushes one value (or tuple) per iteration, popped once per
+    backward iteration, keeps its values in a list of its own and the backward loop
+    iterates over it: ``for y_1 in reversed(saved):`` instead of ``y_1 = pop()`` in
+    ``for _ in range(iterations1):``, as a person writes it (no call per iteration).
+
+    Only where the loop's forward body has exactly that push, at its own level and with
+    no ``break``/``continue`` (one push per counted iteration), the backward body exactly
+    its pop, at its own level, and nothing in the backward body before the pop reads the
+    names it restores (the loop header binds them where the pop did, one value per
+    iteration, in the same order)."""
+    forward, backward = program.forward, program.backward
+    for back in [s for s in backward if isinstance(s, gast.For)]:
+        counter = _replayed_counter(back)
+        loop = _counted_loop(forward, counter) if counter else None
+        if loop is None or _mentions(loop, pop) or _mentions(back, push):
+            continue
+        pushes = [s for s in all_statements(loop.body) if _mentions(s, push)]
+        pops = [s for s in all_statements(back.body) if _mentions(s, pop)]
+        if len(pushes) != 1 or len(pops) != 1:
+            continue
+        pushed, popped = pushes[0], pops[0]
+        if not any(s is pushed for s in loop.body) or not any(s is popped for s in back.body):
+            continue
+        if _pushed_names(pushed, push) is None or _popped_names(popped, pop) is None:
+            continue
+        if any(
+            isinstance(s, (gast.Break, gast.Continue, gast.Return))
+            for s in all_statements(loop.body)
+        ):
+            continue
+        restored = set(_popped_names(popped, pop))
+        position = next(i for i, s in enumerate(back.body) if s is popped)
+        if any(restored & loaded(s) for s in back.body[:position]):
+            continue
+        saved = program.fn.names.fresh("saved")
+        keep = program.fn.names.fresh("keep")
+        appended = gast.Attribute(value=_name(saved, gast.Load()), attr="append", ctx=gast.Load())
+        # at the top, like the tape's prologue: the loop stays where the user's code has it
+        forward[0:0] = [
+            _unlocated_assign(saved, gast.List(elts=[], ctx=gast.Load())),
+            _unlocated_assign(keep, appended),
+        ]
+        pushed.value.func = _name(keep, gast.Load())
+        _forget(pushed)
+        back.target = popped.targets[0]
+        reversed_name = program.bindings.reference("reversed", reversed)
+        back.iter = gast.Call(
+            func=_name(reversed_name, gast.Load()), args=[_name(saved, gast.Load())], keywords=[]
+        )
+        back.body.remove(popped)
+        if not back.body:
+            back.body.append(gast.Pass())
+        _forget(back)
+        _forget(loop)
+        _drop_unread_trip_count(forward, counter, backward)
+
+
+def _drop_unread_trip_count(forward: list, counter: str, backward: list) -> None:
+    """``iterations1 = len(range(...))`` that nothing reads any more goes (the loop over
+    the same ``range(...)`` raises where its ``len`` would)."""
+    if _load_counts([*forward, *backward]).get(counter):
+        return
+    forward[:] = [s for s in forward if _trip_count(s)[0] != counter]
+
+
+def _unlocated_assign(name: str, value: gast.expr) -> gast.Assign:
+    return gast.Assign(targets=[_name(name, gast.Store())], value=value, type_comment=None)
+
+
+def _replayed_counter(back: gast.For) -> str | None:
+    """``for _ in range(iterations1):``: ``iterations1``."""
+    it = back.iter
+    if (
+        isinstance(it, gast.Call)
+        and isinstance(it.func, gast.Name)
+        and len(it.args) == 1
+        and not it.keywords
+        and isinstance(it.args[0], gast.Name)
+        and it.args[0].id.startswith("iterations")
+        and isinstance(back.target, gast.Name)
+    ):
+        return it.args[0].id
+    return None
+
+
+def _counted_loop(forward: list[gast.stmt], counter: str):
+    """The top-level loop right after ``counter``'s first assignment."""
+    for position, stmt in enumerate(forward):
+        if target_name(stmt) == counter:
+            for later in forward[position + 1 :]:
+                if isinstance(later, (gast.For, gast.While)):
+                    return later
+            return None
+    return None
+
+
+def _mentions(node, name: str) -> bool:
+    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(node))
+
+
+# NumPy functions returning an array of their own (never a view of an argument)
+_FRESH_ARRAYS = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like")
+
+
+def drop_dead_restores(program, keep: set[str]) -> None:
+    """``a[i] = pop()`` restores an element the forward sweep overwrote (``push(a[i])``
+    before the write), for the adjoints of earlier statements that read ``a``. Where
+    nothing reads ``a`` after the first such restore and nothing else can see ``a``, both
+    go, as a person keeps no copy of what a filter overwrites.
+
+    ``a`` qualifies when the forward sweep binds it once, to a new array (``np.zeros``
+    ...), and reads it only as ``x = a[i]`` with ``x`` a number, as an operand of an
+    arithmetic operator (a new array), in its element stores and their pushes; when it is
+    neither returned nor saved; and when the backward sweep reads it only before its
+    first restore (in the function's own block) and in the restores."""
+    forward, backward = program.forward, program.backward
+    pushes: dict[str, list] = {}
+    restores: dict[str, list] = {}
+    for stmt in all_statements(forward):
+        if getattr(stmt, "ad_item_restore", None) is not None:
+            pushes.setdefault(_item_array(stmt.value.args[0]), []).append(stmt)
+    for stmt in all_statements(backward):
+        if getattr(stmt, "ad_item_restore", None) is not None:
+            restores.setdefault(_item_array(stmt.targets[0]), []).append(stmt)
+    for array, restored in restores.items():
+        saving = pushes.get(array, [])
+        keys = sorted(s.ad_item_restore for s in saving)
+        if (
+            array is None
+            or array in keep
+            or keys != sorted(s.ad_item_restore for s in restored)
+            or len(set(keys)) != len(keys)
+            or not _only_private(array, forward, program)
+            or not _read_only_before(array, backward, restored)
+        ):
+            continue
+        gone = {id(s) for s in (*saving, *restored)}
+        _remove_statements(forward, gone)
+        _remove_statements(backward, gone)
+
+
+def _item_array(node: gast.expr) -> str | None:
+    if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
+        return node.value.id
+    return None
+
+
+def _only_private(array: str, forward: list[gast.stmt], program) -> bool:
+    """Whether the forward sweep binds ``array`` once, to a new array, and reads it only
+    in ways that make nothing else hold it (``drop_dead_restores``)."""
+    bindings = [s for s in all_statements(forward) if array in _stores_here(s)]
+    if len(bindings) != 1 or not _is_fresh_array(bindings[0], program):
+        return False
+    kinds = program.analysis.kinds
+    for stmt in all_statements(forward):
+        nodes = _header(stmt) if isinstance(stmt, COMPOUND) else [stmt]
+        allowed = set()
+        for top in nodes:
+            for node in gast.walk(top):
+                if isinstance(node, gast.BinOp):
+                    allowed.update(id(o) for o in (node.left, node.right))
+                elif isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
+                    read_into = kinds.get(target_name(stmt))
+                    if node is getattr(stmt, "value", None) and read_into == SCALAR:
+                        allowed.add(id(node.value))  # an element read into a number
+                    elif getattr(stmt, "ad_item_restore", None) is not None:
+                        allowed.add(id(node.value))  # push(a[i])
+                    elif _is_element_store(stmt, node, program):
+                        allowed.add(id(node.value))
+        for top in nodes:
+            for node in gast.walk(top):
+                if (
+                    isinstance(node, gast.Name)
+                    and node.id == array
+                    and isinstance(node.ctx, gast.Load)
+                    and id(node) not in allowed
+                ):
+                    return False
+    return True
+
+
+def _header(stmt: gast.stmt) -> list:
+    return [stmt.target, stmt.iter] if isinstance(stmt, gast.For) else [stmt.test]
+
+
+def _is_element_store(stmt: gast.stmt, node: gast.Subscript, program) -> bool:
+    """``a[i] = v``: a store whose element was pushed (a tagged push precedes it)."""
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and stmt.targets[0] is node
+        and isinstance(node.ctx, gast.Store)
+        and id(stmt) in _tagged_stores(program)
+    )
+
+
+def _tagged_stores(program) -> set[int]:
+    """The element stores whose old element a tagged push saves."""
+    cached = getattr(program, "_ad_tagged_stores", None)
+    if cached is None:
+        cached = set()
+        for block in _blocks(program.forward):
+            for before, stmt in itertools.pairwise(block):
+                if getattr(before, "ad_item_restore", None) is not None:
+                    cached.add(id(stmt))
+        program._ad_tagged_stores = cached
+    return cached
+
+
+def _blocks(block: list[gast.stmt]):
+    yield block
+    for stmt in block:
+        if isinstance(stmt, COMPOUND):
+            yield from _blocks(stmt.body)
+            yield from _blocks(stmt.orelse)
+
+
+def _is_fresh_array(stmt: gast.stmt, program) -> bool:
+    value = getattr(stmt, "value", None)
+    if target_name(stmt) is None or not isinstance(value, gast.Call):
+        return False
+    func = value.func
+    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
+        return False
+    module = program.fn.parsed.lookup(func.value.id)
+    return (
+        module is numpy
+        and func.attr in _FRESH_ARRAYS
+        and getattr(numpy, func.attr) is getattr(module, func.attr, None)
+    )
+
+
+def _read_only_before(array: str, backward: list[gast.stmt], restored: list) -> bool:
+    """Whether the backward sweep reads ``array`` only in the restores and in its
+    top-level statements before the first one holding a restore."""
+    restore_ids = {id(s) for s in restored}
+    first = next(
+        (
+            i
+            for i, top in enumerate(backward)
+            if any(id(s) in restore_ids for s in all_statements([top]))
+        ),
+        None,
+    )
+    if first is None:
+        return False
+    for top in backward[first:]:
+        for stmt in all_statements([top]):
+            if id(stmt) in restore_ids:
+                continue
+            nodes = _header(stmt) if isinstance(stmt, COMPOUND) else [stmt]
+            if any(
+                isinstance(n, gast.Name) and n.id == array for top in nodes for n in gast.walk(top)
+            ):
+                return False
+    return True
+
+
+def _remove_statements(block: list[gast.stmt], gone: set[int]) -> None:
+    block[:] = [s for s in block if id(s) not in gone]
+    for stmt in block:
+        if isinstance(stmt, COMPOUND):
+            _remove_statements(stmt.body, gone)
+            _remove_statements(stmt.orelse, gone)
+            if not stmt.body:
+                stmt.body = [gast.Pass()]
+            _forget(stmt)
+
+
+def _trip_count(stmt: gast.stmt) -> tuple[str | None, gast.expr | None]:
+    """``iterations1 = len(range(...))`` (a ``reverse.forward_loop`` trip count):
+    (``iterations1``, the ``range(...)`` call), else (None, None)."""
+    name = target_name(stmt)
+    value = getattr(stmt, "value", None)
+    if (
+        name is not None
+        and isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Name)
+        and value.func.id.startswith("len")
+        and len(value.args) == 1
+        and isinstance(value.args[0], gast.Call)
+        and name.startswith("iterations")
+    ):
+        return name, value.args[0]
+    return None, None
+
+
+def _replays(stmt: gast.stmt, counter: str) -> bool:
+    """Whether ``stmt`` is the backward loop ``for _ in range(counter):``."""
+    return (
+        isinstance(stmt, gast.For)
+        and isinstance(stmt.target, gast.Name)
+        and isinstance(stmt.iter, gast.Call)
+        and len(stmt.iter.args) == 1
+        and isinstance(stmt.iter.args[0], gast.Name)
+        and stmt.iter.args[0].id == counter
+    )
+
+
+def _index_arithmetic(loop, index: str, constants, stores, kinds) -> list[gast.stmt]:
+    """The statements of the loop's body (its own block) computing a value by operators
+    from ``index``, loop constants, numbers assigned once outside loops, or such values."""
+    known = {index}
+    found = []
+    in_loops = set()
+    for stmt in all_statements(loop.body):
+        in_loops.update(_stores_here(stmt))
+    for stmt in loop.body:
+        name = target_name(stmt)
+        if (
+            name is None
+            or stores.get(name) != 1
+            or getattr(stmt, "ad_pure", True) is False
+            or not _is_arithmetic(stmt.value)
+        ):
+            continue
+        operands = [n.id for n in gast.walk(stmt.value) if isinstance(n, gast.Name)]
+        if all(
+            o in known
+            or o in constants
+            or (o not in in_loops and stores.get(o, 0) <= 1 and kinds.get(o) == SCALAR)
+            for o in operands
+        ):
+            known.add(name)
+            found.append(stmt)
+    return found
+
+
+def _stores_here(stmt: gast.stmt) -> tuple[str, ...]:
+    """The names ``stmt`` itself assigns, a ``for`` statement's targets included."""
+    names = _own_stores(stmt)
+    if isinstance(stmt, gast.For):
+        names = (*names, *(n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)))
+    return names
+
+
+def _load_counts(stmts: list[gast.stmt]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for node in gast.walk(gast.Module(body=list(stmts), type_ignores=[])):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
+
+
+def _assign_like(name: str, value: gast.expr, like: gast.stmt) -> gast.Assign:
+    stmt = gast.Assign(targets=[_name(name, gast.Store())], value=value, type_comment=None)
+    for key, attribute in like.__dict__.items():
+        if key.startswith("origin"):
+            setattr(stmt, key, attribute)
+    return stmt
 
 
 def _is_arithmetic(value: gast.expr) -> bool:
