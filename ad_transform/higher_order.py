@@ -56,7 +56,7 @@ class PlainBuilder(_Builder):
     def prepare(self, program: AdjointProgram, keep: set[str]) -> None:
         # before the optimizing passes, which substitute copies into the tests (``if v``)
         program.backward = _without_scalar_guards(program.backward, program.adjoint_kinds)
-        optimize(program, keep)
+        optimize(program, keep, plain_tape=True)
         _check_no_guards(program.backward)
         program.backward = _functional_pops(program, program.backward)
         _mark_scalar_reads(program)

@@ -177,7 +177,7 @@ class _Builder:
 
     def prepare(self, program: AdjointProgram, keep: set[str]) -> None:
         """The optimizing passes (``higher_order.PlainBuilder`` replaces them)."""
-        optimize(program, keep)
+        optimize(program, keep, plain_tape=self.numba)
 
     def top_level(
         self,

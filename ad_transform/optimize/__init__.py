@@ -42,8 +42,14 @@ from .while_exits import simplify_while_exits
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
 
 
-def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> AdjointProgram:
+def optimize(
+    program: AdjointProgram, keep: set[str], passes: bool = True, plain_tape: bool = False
+) -> AdjointProgram:
     """Run every pass; ``keep`` are names the emitted function returns or saves.
+
+    ``plain_tape``: the tape stays one push/pop list and loops keep their flags (no loop
+    lists, replayed range indices or ``while`` exits rewritten): what the Numba variant
+    (``numba_form``) and code differentiated again (``higher_order``) transform further.
 
     With ``passes=False`` only what the code needs to run right does: first contributions
     become assignments (the reverse stage leaves them unbound) and in-place accumulation is
@@ -72,8 +78,9 @@ def optimize(program: AdjointProgram, keep: set[str], passes: bool = True) -> Ad
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
     if inline_pairs(program):
         _tidy_inlined(program, protected, adjoints)
-    compact_tape(program, protected)
-    simplify_while_exits(program)
+    compact_tape(program, protected, plain=plain_tape)
+    if not plain_tape:
+        simplify_while_exits(program)
     return program
 
 

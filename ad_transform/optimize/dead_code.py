@@ -115,6 +115,12 @@ _ARRAY_BY_NUMBER = (*_TOTAL_ARITHMETIC, operator.truediv, operator.pow)
 _SIGNS = (operator.neg, operator.pos, np.negative, np.positive)  # TypeError on booleans
 # of every element (no axis); not max/min, which raise on an empty array
 _WHOLE_REDUCTIONS = ("sum", "mean", "prod")
+# NumPy functions of two real values defined (or IEEE inf/nan) everywhere, booleans
+# included: of one array and numbers they warn at most
+_TOTAL_BINARY_UFUNCS = (
+    *(np.logaddexp, np.logaddexp2, np.maximum, np.minimum, np.fmax, np.fmin),
+    *(np.arctan2, np.hypot, np.copysign),
+)
 
 
 def _cannot_raise(op, analysis: Analysis) -> bool:
@@ -141,6 +147,8 @@ def _cannot_raise(op, analysis: Analysis) -> bool:
         return not _is_in(primitive, _SIGNS) or kinds == [SCALAR]
     if _is_in(primitive, _ARRAY_BY_NUMBER) and kinds.count(ARRAY) == 1:
         return primitive is not operator.pow or _nonnegative_constant(op.inputs.get("y"))
+    if _is_in(primitive, _TOTAL_BINARY_UFUNCS) and kinds.count(ARRAY) <= 1:
+        return not _call_has_keywords(op)  # one array at most: nothing to broadcast
     return False
 
 

@@ -37,9 +37,10 @@ _ARITHMETIC = (gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant, gast.Load)
 _ARITHMETIC_PARTS = (gast.operator, gast.unaryop)
 
 
-def compact_tape(program, keep: set[str] = frozenset()) -> None:
+def compact_tape(program, keep: set[str] = frozenset(), plain: bool = False) -> None:
     """Drop loop constants from the tape and merge the pushes of each block; ``keep``
-    are the names the generated code returns or saves."""
+    are the names the generated code returns or saves. ``plain``: no loop lists and no
+    replayed range indices (one push/pop tape for the Numba variant and higher order)."""
     tape = getattr(program, "tape", None)
     if not tape:
         return
@@ -51,10 +52,12 @@ def compact_tape(program, keep: set[str] = frozenset()) -> None:
     constants = loop_constants(program.forward, kinds)
     if constants:
         _drop_names(constants, program.backward, pushes, pops, push, pop)
-    replay_range_indices(program, constants, pushes, pops, push, pop)
+    if not plain:
+        replay_range_indices(program, constants, pushes, pops, push, pop)
     recompute = _Recomputable(program.fn.parsed.lookup, kinds)
     _merge_block(program.forward, pushes, pops, push, pop, recompute)
-    give_loops_their_lists(program, push, pop)
+    if not plain:
+        give_loops_their_lists(program, push, pop)
     used = _load_counts([*program.forward, *program.backward])
     if not any(used.get(name) for name in tape.values()):
         program.tape = {}  # nothing left on it: no prologue (pipeline.py)
