@@ -146,8 +146,10 @@ def _summary(result: dict) -> str:
 
 
 def comparable(sources: list[str]) -> list[str]:
-    """``sources`` without the fuzz modules' names, which change from run to run."""
+    """``sources`` without the fuzz modules' names and the numbers of generated code's
+    file names (``<ad_transform h0 #42>``), which change from run to run."""
     texts = [re.sub(r"fuzz_program_\d+_\d+", "fuzz_program", text) for text in sources]
+    texts = [re.sub(r"(<ad_transform [^>#]*)#\d+>", r"\1#N>", text) for text in texts]
     return [re.sub(r"ad_corpus_\w+", "ad_corpus", text) for text in texts]
 
 
