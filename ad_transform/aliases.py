@@ -167,8 +167,8 @@ def _helper_changes(call: gast.Call, parsed: ParsedFunction) -> list[str]:
     v)`` appends to ``xs``: ``effects.helper_effects``), in the order of its parameters."""
     import inspect
 
-    from .analyze import is_user_function
     from .effects import helper_effects
+    from .resolve import is_user_function
 
     callee = _resolve(call.func, parsed)
     if is_missing(callee) or not is_user_function(callee):
@@ -675,7 +675,7 @@ def apply_kinds(ops: list, kinds: dict, fn, describe) -> bool:
     (``ad_in_place``); what cannot be followed is refused. A slice of a list is a copy:
     its refresh keeps the old value too.
     """
-    from .analyze import atom_kind
+    from .kinds import atom_kind
 
     refreshes: dict[int, list[int]] = {}
     for position, op in enumerate(ops):
@@ -729,7 +729,7 @@ def _refresh_if_in_place(ops: list, position: int, change, fn) -> bool:
     of a 0-d array; a new object: ``b`` keeps its value). The kinds do not know which:
     ``b_1 = alias_after(a, a_1, b)`` decides when it runs, and its adjoint goes to the
     value it chose (``runtime.alias_after``)."""
-    from .analyze import _rule_op
+    from .resolve import rule_op
     from .runtime import alias_after
 
     op = ops[position]
@@ -747,7 +747,7 @@ def _refresh_if_in_place(ops: list, position: int, change, fn) -> bool:
         keywords=[],
     )
     op.stmt.ad_alias_after = alias_after
-    new = _rule_op(op.stmt, op.target, alias_after, args, {}, fn)
+    new = rule_op(op.stmt, op.target, alias_after, args, {}, fn)
     new.depth = op.depth
     ops[position] = new
     return True
@@ -808,7 +808,7 @@ def check_mutations(analysis) -> None:
     names may hold in a way the refreshes cannot follow, where derivatives flow; and
     method calls on such values whose result is dropped (``a.sort()``, ``a.__iadd__(x)``,
     ``xs.extend(ys)``): they can only matter by changing the object in place."""
-    from .analyze import APPEND, MUTATIONS, USER_CALL
+    from .ops import APPEND, MUTATIONS, USER_CALL
 
     for op in analysis.ops:
         if op.target is None and op.form != APPEND:
@@ -830,7 +830,8 @@ def _refuse_method_in_place(op, analysis) -> None:
     it (``a.sort()``) or a library function (``np.add.at(a, i, v)``, ``np.copyto(a, b)``)
     can only matter by changing it in place. ``print`` and user functions (which get
     their own pair) are left alone."""
-    from .analyze import USER_CALL, resolve_static
+    from .ops import USER_CALL
+    from .resolve import resolve_static
 
     call = op.stmt.value if isinstance(op.stmt, gast.Expr) else None
     if not isinstance(call, gast.Call) or op.form == USER_CALL:

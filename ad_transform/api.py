@@ -13,10 +13,10 @@ from collections.abc import Callable
 import numpy as np
 
 from . import leaf_kinds, pytree, runtime
-from .analyze import NumberGuard
 from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
 from .higher_order import differentiable_target
+from .kinds import NumberGuard
 from .objects import TheClass, is_user_class
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
 from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE, UNKNOWN

@@ -323,8 +323,8 @@ class _Spec:
         """The method's own helper pair for arguments like ``values`` (cached; checked
         with ``check_function`` when it is made)."""
         from . import pipeline
-        from .analyze import Op
         from .api import _kind_of_type
+        from .ops import Op
 
         kinds = {p: _kind_of_type(type(v)) for p, v in values.items()}
         classes = {p: type(v) for p, v in values.items() if _is_user_class(type(v))}
@@ -373,7 +373,7 @@ def _is_user_function(value) -> bool:
         return False
     found = _USER_FUNCTIONS.get(code)
     if found is None:
-        from .analyze import is_user_function
+        from .resolve import is_user_function
 
         found = _USER_FUNCTIONS[code] = is_user_function(value)
     return found
@@ -495,7 +495,7 @@ def dynamic_op(
     """The ``USER_CALL`` of a ``DynamicMethod`` replacing ``op`` (``receiver.name(...)``,
     or ``receiver.through(...)`` calling the stored attribute), or None where an argument
     is spread (``*xs``, ``**d``)."""
-    from .analyze import USER_CALL, Op
+    from .ops import USER_CALL, Op
 
     inputs = dynamic_inputs(receiver, args, keywords)
     if inputs is None:

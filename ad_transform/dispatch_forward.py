@@ -62,9 +62,9 @@ class _JVPSpec(_Spec):
 
     def helper_of(self, func, values: dict, active: list[str], found_in: str):
         """The forward-mode function of ``func`` for arguments like ``values``."""
-        from .analyze import Op
         from .api import _kind_of_type
         from .forward import _helper_jvp
+        from .ops import Op
 
         key = (func, func.__code__)
         if key not in _CHECKED:

@@ -24,23 +24,14 @@ import gast
 import numpy as np
 
 from . import runtime
-from .analyze import (
-    BUILD,
-    CONSTANT,
-    COPY,
-    MUTATIONS,
-    OPAQUE,
-    USER_CALL,
-    Op,
-    _collect,
-    _is_none,
-    resolve_static,
-)
 from .dispatch import is_dynamic
 from .errors import ADTransformError
+from .kinds import _is_none, collect
 from .normalize import NormalizedFunction, normalize
+from .ops import BUILD, CONSTANT, COPY, MUTATIONS, OPAQUE, USER_CALL, Op
 from .ownership import creates_object
 from .parse import ParsedFunction, parse_function
+from .resolve import resolve_static
 
 # Methods of lists, arrays, dicts and sets that change their receiver in place (``append``
 # and ``extend`` on a list have adjoints; these do not).
@@ -250,7 +241,7 @@ def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
             raise
         return _NO_EFFECTS, ()
     ops: list[Op] = []
-    _collect(fn.body, fn, 0, ops, set(), set())
+    collect(fn.body, fn, 0, ops, set(), set())
     params = list(inspect.signature(callee, follow_wrapped=False).parameters)
     definitions: dict[str, list[Op]] = {}
     for op in ops:

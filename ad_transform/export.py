@@ -428,7 +428,7 @@ def _from_own_package(obj) -> bool:
 
 
 def _is_library_function(obj) -> bool:
-    from .analyze import is_user_function
+    from .resolve import is_user_function
 
     return not is_user_function(obj)
 

@@ -25,7 +25,14 @@ import gast
 import numpy as np
 
 from . import runtime
-from .analyze import (
+from .analyze import analyze
+from .callables import code_name
+from .dispatch import is_dynamic
+from .emit import FunctionText, expression_source, parameters_source
+from .errors import ADTransformError
+from .nodes import clone, name_ids
+from .normalize import normalize
+from .ops import (
     APPEND,
     BUILD,
     COPY,
@@ -39,14 +46,7 @@ from .analyze import (
     USER_CALL,
     Analysis,
     Op,
-    analyze,
 )
-from .callables import code_name
-from .dispatch import is_dynamic
-from .emit import FunctionText, expression_source, parameters_source
-from .errors import ADTransformError
-from .nodes import clone, name_ids
-from .normalize import normalize
 from .optimize.forward import coalesce_copies
 from .parse import parse_function
 from .reverse import (

@@ -358,7 +358,7 @@ def facts_of_names(ops: list, start: dict[str, Hashable]) -> dict[str, Hashable]
     a node description; other names are left out: ``DIFF``)."""
     if not start:
         return {}
-    from .analyze import CONSTANT, COPY, FIELD, RULE
+    from .ops import CONSTANT, COPY, FIELD, RULE
 
     forms = (COPY, FIELD, RULE, CONSTANT)
     defined = [op for op in ops if op.target is not None]

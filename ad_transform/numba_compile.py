@@ -50,7 +50,7 @@ def require_numba():
 def numba_cells(cells: dict[str, types.CellType], source: str, label: str) -> dict:
     """The closure cells of the Numba variant: runtime helpers replaced by their Numba
     versions; anything Numba cannot take (or would freeze while it may change) refused."""
-    from .analyze import NumberGuard
+    from .kinds import NumberGuard
     from .runtime.numba_versions import NUMBA_VERSIONS, register
 
     numba = require_numba()

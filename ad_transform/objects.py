@@ -250,7 +250,7 @@ def _may_involve_objects(ops: list, fn, param_classes: dict) -> bool:
     """Whether any operation of ``ops`` may act on an object of a user class: a parameter
     of one, ``Cls(...)``, a bound method or callable object reached statically, a global
     object or class read, a helper that names a user class (it may return an object)."""
-    from .analyze import OPAQUE, RECORD, USER_CALL
+    from .ops import OPAQUE, RECORD, USER_CALL
 
     if param_classes:
         return True
@@ -306,7 +306,7 @@ def _global_bindings(atom, fn) -> list[tuple]:
 def _resolve_all(original: list, fn, param_classes: dict, optimistic: bool) -> tuple:
     """``original`` resolved with the classes they imply, iterated until the classes of
     names and of helpers' results stop changing: (ops, classes, results)."""
-    from .analyze import USER_CALL
+    from .ops import USER_CALL
 
     results: dict[int, type] = {}  # position of a USER_CALL -> the class it returns
     current = list(original)
@@ -349,9 +349,10 @@ def returned_class(callee: types.FunctionType, arg_classes: dict) -> type | None
     """The user class of what the user function ``callee`` returns when given objects of
     ``arg_classes``, where every ``return`` gives the same known class (a constructor
     ``Cls(...)``, an operator method of a record class); None where it is not known."""
-    from .analyze import RETURN, _collect
     from .errors import ADTransformError
+    from .kinds import collect
     from .normalize import normalize
+    from .ops import RETURN
     from .parse import parse_function
 
     if not isinstance(callee, types.FunctionType):
@@ -379,7 +380,7 @@ def returned_class(callee: types.FunctionType, arg_classes: dict) -> type | None
     try:
         fn = normalize(parse_function(callee), procedure=True)
         ops: list = []
-        _collect(fn.body, fn, 0, ops, set(), set())
+        collect(fn.body, fn, 0, ops, set(), set())
         classes = resolve_objects(ops, fn, arg_classes)
         found = {class_of_atom(op.inputs["value"], classes, fn) for op in ops if op.form == RETURN}
     except ADTransformError:
@@ -421,8 +422,8 @@ class TheClass:
 def class_of_atom(atom, classes: dict[str, type], fn) -> type | TheClass | None:
     """The user class of the object ``atom`` holds, where it is known (``TheClass`` for
     a user class itself, reached through a name the function binds)."""
-    from .analyze import resolve_static
     from .parse import is_missing
+    from .resolve import resolve_static
 
     if getattr(atom, "ad_object", None) is not None:
         return TheClass(atom.ad_object)
@@ -454,7 +455,7 @@ def _classes_of_names(
     (``results``, by position), an attribute of a record stored from such a name, a copy
     (joined over branches and loops, to a fixpoint). ``optimistic``: an operation not
     resolved (yet) gives nothing instead of an unknown class."""
-    from .analyze import BUILD, CONSTANT, COPY, FIELD, MUTATIONS, OPAQUE, RECORD, RULE
+    from .ops import BUILD, CONSTANT, COPY, FIELD, MUTATIONS, OPAQUE, RECORD, RULE
 
     definitions: dict[str, list] = {}
     for position, op in enumerate(ops):
@@ -510,7 +511,7 @@ def _unfollowed_objects(ops: list) -> dict[str, tuple]:
     """Names bound only to ``Cls(...)`` of a user class whose construction is not followed
     (not a record): name -> (None, None, Cls), so that what is done with them is refused
     with the reason."""
-    from .analyze import MUTATIONS, OPAQUE
+    from .ops import MUTATIONS, OPAQUE
 
     definitions: dict[str, list] = {}
     for op in ops:
@@ -553,7 +554,7 @@ def _changed_attributes(func: object) -> list[str]:
 def _super_proxies(ops: list, fn, classes: dict) -> dict[str, tuple]:
     """Names bound to ``super_of(C, obj)`` (a lowered ``super()``) where ``obj`` is an
     instance of a known class: name -> (C, the atom ``obj``, its class)."""
-    from .analyze import RULE
+    from .ops import RULE
 
     proxies = {}
     for op in ops:
@@ -577,7 +578,7 @@ def _narrowed_class(op, param_classes: dict, fn) -> object:
 def _field_class(op, definitions: dict, known: dict, param_classes: dict, fn) -> object:
     """The class of ``obj.a`` where every definition of ``obj`` is ``Cls(...)`` of a record
     class storing, in ``a``, an object of one known class."""
-    from .analyze import RECORD
+    from .ops import RECORD
 
     obj = op.inputs["obj"]
     defs = definitions.get(obj.id, []) if isinstance(obj, gast.Name) else []
@@ -595,7 +596,7 @@ def _field_class(op, definitions: dict, known: dict, param_classes: dict, fn) ->
 
 def _record_names(ops: list) -> set[str]:
     """Names bound only to objects this function made with ``Cls(...)`` (or copies)."""
-    from .analyze import COPY, MUTATIONS, RECORD
+    from .ops import COPY, MUTATIONS, RECORD
 
     definitions: dict[str, list] = {}
     for op in ops:
@@ -621,7 +622,7 @@ def _is_none(node) -> bool:
 
 def _resolve(op, fn, classes: dict[str, type], records: set[str], proxies: dict, ops=()):
     """The operation ``op`` re-described for the objects it acts on, or None."""
-    from .analyze import OPAQUE, RULE
+    from .ops import OPAQUE, RULE
 
     if op.form not in (RULE, OPAQUE):
         return None
@@ -738,7 +739,8 @@ class _Context:
 
     def user_call(self, func, args: list, keywords: list, cls: type, name: str):
         """A ``USER_CALL`` of ``func`` with ``args`` (the receiver first)."""
-        from .analyze import USER_CALL, Op, bind_arguments
+        from .ops import USER_CALL, Op
+        from .resolve import bind_arguments
 
         inputs = bind_arguments(func, args, keywords, self.fn, self.op.stmt)
         op = Op(self.op.stmt, USER_CALL, self.op.target, callee=func, inputs=inputs, pure=False)
@@ -786,7 +788,8 @@ class _Context:
     def static_call(self, call: gast.Call):
         """``MODEL.predict(x)``, ``Model.create(x)`` (a classmethod) and ``MODEL(x)`` of a
         global object: the method's function with the object (or class) first."""
-        from .analyze import OPAQUE, is_user_function
+        from .ops import OPAQUE
+        from .resolve import is_user_function
 
         if self.op.form != OPAQUE:
             return None
@@ -809,7 +812,7 @@ class _Context:
         return None
 
     def method_call(self, call: gast.Call, receiver, cls, name: str):
-        from .analyze import is_user_function
+        from .resolve import is_user_function
 
         if isinstance(cls, TheClass):
             return self.class_call(call, receiver, cls.cls, name)
@@ -876,7 +879,7 @@ class _Context:
         """``super().name(...)`` in a method of ``start`` given an instance of ``cls``: the
         ``name`` found in the classes after ``start`` in ``cls.__mro__``, called on the
         instance (the instance's own attributes are not looked at, as in Python)."""
-        from .analyze import is_user_function
+        from .resolve import is_user_function
 
         if self.access_refusal(receiver, cls):
             return None
@@ -901,7 +904,7 @@ class _Context:
     def class_call(self, call: gast.Call, receiver, cls: type, name: str):
         """``cls.name(...)`` on a name holding the class itself: a static method or a
         plain function gets the arguments as they are, a class method the class first."""
-        from .analyze import is_user_function
+        from .resolve import is_user_function
 
         found = find_attribute(cls, name)
         value = found[1] if found is not None else None
@@ -921,7 +924,7 @@ class _Context:
 
     def operator_method(self, receiver, cls, name: str, args: list, keywords=()):
         """``type(receiver).name(*args)``: looked up on the class, as Python does."""
-        from .analyze import is_user_function
+        from .resolve import is_user_function
 
         if isinstance(cls, TheClass):
             if name == "__call__":  # cls(...): a constructor
@@ -950,7 +953,7 @@ class _Context:
         return self.user_call(func, args, list(keywords), cls, name)
 
     def constructor(self, cls: type, args: list, keywords: list):
-        from .analyze import constructor_op
+        from .resolve import constructor_op
 
         call = gast.Call(func=gast.Constant(value=None, kind=None), args=args, keywords=keywords)
         gast.copy_location(call, self.op.stmt.value)
@@ -961,7 +964,7 @@ class _Context:
         """``t[i]`` of a named tuple is a tuple's item (its rule as it stands); ``t.x`` of a
         field ``x`` (the class's own field getter) is ``t[i]`` of its position. Anything
         else on a named tuple (its methods, other attributes) is refused when active."""
-        from .analyze import _rule_op
+        from .resolve import rule_op
 
         if isinstance(node, gast.Subscript):
             return None
@@ -974,13 +977,14 @@ class _Context:
             )
             return None
         index = gast.Constant(value=fields.index(node.attr), kind=None)
-        return _rule_op(
+        return rule_op(
             self.op.stmt, self.op.target, operator.getitem, [node.value, index], {}, self.fn
         )
 
     # -- attributes -----------------------------------------------------------------------
     def attribute(self, node: gast.Attribute):
-        from .analyze import FIELD, Op, is_user_function
+        from .ops import FIELD, Op
+        from .resolve import is_user_function
 
         receiver = node.value
         if isinstance(receiver, gast.Name) and receiver.id in self.proxies:

@@ -471,14 +471,14 @@ def returns_owned(callee: object, seen: frozenset = frozenset(), whole: bool = F
         return False  # recursion: not known
     if (code, whole) in _RETURNS_OWNED:
         return _RETURNS_OWNED[code, whole]
-    from .analyze import _collect, _kinds  # the same resolution as the caller's
+    from .kinds import _kinds, collect
     from .normalize import normalize
     from .parse import parse_function
 
     try:
         fn = normalize(parse_function(callee))
         ops: list = []
-        _collect(fn.body, fn, 0, ops, set(), set())
+        collect(fn.body, fn, 0, ops, set(), set())
         kinds = _kinds(ops, {}, fn)
     except (ADTransformError, OSError, TypeError):
         _RETURNS_OWNED[code, whole] = False

@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 import gast
 
 from . import numba_compile, runtime
-from .analyze import ANY_NUMBER, Analysis, NumberGuard, Op, analyze, forget_helper_results
+from .analyze import analyze
 from .callables import code_name, is_library_module, source_location
 from .dispatch import dynamic_pair, is_dynamic
 from .effects import effect_dependencies
 from .emit import FunctionText, compile_functions, expression_source, parameters_source
+from .kinds import ANY_NUMBER, NumberGuard, forget_helper_results
 from .lower.signature import spread_signature, spread_varargs
 from .nodes import name_ids, subnodes
 from .normalize import NormalizedFunction, normalize
 from .numba_form import numba_variant
+from .ops import Analysis, Op
 from .optimize import optimize
 from .optimize.inline_pairs import inline_form
 from .parse import is_missing, parse_function

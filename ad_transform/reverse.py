@@ -21,7 +21,12 @@ import gast
 import numpy as np
 
 from . import runtime
-from .analyze import (
+from .callables import code_name
+from .kinds import tuple_element
+from .names import Bindings
+from .nodes import clone, name_ids, subnodes
+from .normalize import _copy_location
+from .ops import (
     APPEND,
     BUILD,
     COPY,
@@ -35,12 +40,7 @@ from .analyze import (
     USER_CALL,
     Analysis,
     Op,
-    tuple_element,
 )
-from .callables import code_name
-from .names import Bindings
-from .nodes import clone, name_ids, subnodes
-from .normalize import _copy_location
 from .rules.registry import ARRAY, DICT, NUMBERS, SCALAR, SEQUENCE, UNKNOWN
 from .rules.shaped import (
     copy_array_template,

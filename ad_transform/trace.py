@@ -38,11 +38,12 @@ import numpy as np
 
 from . import reverse as _reverse_module
 from . import runtime
-from .analyze import CONSTANT, COPY, MUTATIONS, RETURN, STORE_ITEM, analyze
+from .analyze import analyze
 from .emit import expression_source
 from .errors import ADTransformError
 from .lower.signature import spread_signature, spread_varargs
 from .normalize import normalize
+from .ops import CONSTANT, COPY, MUTATIONS, RETURN, STORE_ITEM
 from .parse import parse_function
 from .pipeline import _Builder
 from .reverse import JOINT

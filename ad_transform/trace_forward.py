@@ -22,10 +22,11 @@ import gast
 import numpy as np
 
 from . import forward as _forward_module
-from .analyze import COPY, MUTATIONS, analyze
+from .analyze import analyze
 from .errors import ADTransformError
 from .lower.signature import spread_signature, spread_varargs
 from .normalize import normalize
+from .ops import COPY, MUTATIONS
 from .parse import parse_function
 from .trace import Row, TraceTable, _kind_of, _Tracer, format_value
 

@@ -57,7 +57,7 @@ def fuzz_programs(count: int) -> list:
 
 def _forget_everything() -> None:
     from ad_transform import forward, pipeline
-    from ad_transform.analyze import forget_helper_results
+    from ad_transform.kinds import forget_helper_results
 
     pipeline._cache.clear()
     forward._cache.clear()

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from ad_transform import ADTransformError, forward, grad, jvp, pipeline, value_and_grad, vjp
-from ad_transform.analyze import forget_helper_results
+from ad_transform.kinds import forget_helper_results
 from ad_transform.lower import function_values
 from ad_transform.nodes import children, clone, parents, subnodes
 from ad_transform.parse import parse_function, parse_source

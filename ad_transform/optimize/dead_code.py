@@ -22,8 +22,9 @@ import operator
 import gast
 import numpy as np
 
-from ..analyze import BUILD, CONSTANT, COPY, RETURN, RULE, Analysis, atom_kind
+from ..kinds import atom_kind
 from ..nodes import name_ids
+from ..ops import BUILD, CONSTANT, COPY, RETURN, RULE, Analysis
 from ..rules.registry import ARRAY, SCALAR
 from .walk import COMPOUND, all_statements, assigned, header_reads, loaded
 
