@@ -742,7 +742,9 @@ class _Tracer:
         self.contributed: set[str] = set()
 
     # -- setup -----------------------------------------------------------------------------
-    def run(self) -> TraceTable:
+    def analysed(self):
+        """The function parsed (``*args`` spread for the arguments given), normalized and
+        analysed for this call's arguments, each operation numbered for the table."""
         parsed = parse_function(self.func)
         self.signature = inspect.signature(self.func, follow_wrapped=False)
         declared = parsed.tree.args
@@ -753,12 +755,18 @@ class _Tracer:
         fn = normalize(parsed)
         self.fn, self.file_lines, self.filename = fn, parsed.file_lines, parsed.filename
         values, wrt_names = self.bind_arguments(fn)
+        self.parsed, self.values = parsed, values
         positional = [a.id for a in (*fn.tree.args.posonlyargs, *fn.tree.args.args)]
         kinds = {p: _kind_of(values[p]) for p in positional}
         analysis = analyze(fn, tuple(wrt_names), kinds)
         self.ops = analysis.ops
         for k, op in enumerate(analysis.ops):
             op.stmt.ad_trace_op = k
+        return analysis
+
+    def run(self) -> TraceTable:
+        analysis = self.analysed()
+        fn, parsed, values, wrt_names = self.fn, self.parsed, self.values, analysis.wrt
         program, adjoints = _reverse_tagged(analysis, _Builder().helper_pair)
         self.program = program
         self.primal_of = {a: p for p, a in adjoints.items()} or self.guess_adjoints(program)

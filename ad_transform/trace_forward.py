@@ -16,19 +16,13 @@ the last row is the partial derivative by the first argument.
 
 from __future__ import annotations
 
-import inspect
-
 import gast
 import numpy as np
 
 from . import forward as _forward_module
-from .analyze import analyze
 from .errors import ADTransformError
-from .lower.signature import spread_signature, spread_varargs
-from .normalize import normalize
 from .ops import COPY, MUTATIONS
-from .parse import parse_function
-from .trace import Row, TraceTable, _kind_of, _Tracer, format_value
+from .trace import Row, TraceTable, _Tracer, format_value
 
 DOT = "\u0307"  # combining dot above: v̇
 
@@ -85,22 +79,8 @@ class _ForwardTracer(_Tracer):
         self.tangent_rows: dict[int, Row] = {}  # id of a primal row -> the tangent row
 
     def run(self) -> TraceTable:
-        parsed = parse_function(self.func)
-        self.signature = inspect.signature(self.func, follow_wrapped=False)
-        declared = parsed.tree.args
-        if declared.vararg is not None:
-            spread = max(len(self.args) - len(declared.posonlyargs) - len(declared.args), 0)
-            self.signature = spread_signature(self.func, parsed, spread)
-            parsed = spread_varargs(parsed, spread)
-        fn = normalize(parsed)
-        self.fn, self.file_lines, self.filename = fn, parsed.file_lines, parsed.filename
-        values, wrt_names = self.bind_arguments(fn)
-        positional = [a.id for a in (*fn.tree.args.posonlyargs, *fn.tree.args.args)]
-        kinds = {p: _kind_of(values[p]) for p in positional}
-        analysis = analyze(fn, tuple(wrt_names), kinds)
-        self.ops = analysis.ops
-        for k, op in enumerate(analysis.ops):
-            op.stmt.ad_trace_op = k
+        analysis = self.analysed()
+        fn, parsed, values, wrt_names = self.fn, self.parsed, self.values, analysis.wrt
         tangent_params = {p: fn.names.fresh(p + "_dot") for p in wrt_names}
         program, tangents = _tagging_forward(analysis, tangent_params)
         self.program = program
