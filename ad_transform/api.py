@@ -191,7 +191,7 @@ class _Transformed:
     def _remember_fast_path(self, key: tuple, generated: Generated) -> None:
         """Calls with these argument types may skip the checks: floats need no conversion,
         arrays only a dtype check, and no user function it calls can be redefined. Numbers
-        it read from globals (``analyze.NumberGuard``) are checked (``Generated.is_stale``)."""
+        it read from globals (``kinds.NumberGuard``) are checked (``Generated.is_stale``)."""
         numbers_only = all(
             isinstance(obj, NumberGuard) or (self.compile and _is_number(obj))
             for _, _, obj in generated.dependencies

@@ -1170,7 +1170,7 @@ class _Reverser:
     def finite_names(self) -> set[str]:
         """Free names holding a finite number the code is specialised on (shape facts'
         constants: rebinding one makes the code stale)."""
-        # none: a free name's guard (analyze.NumberGuard) keeps its code for any float,
+        # none: a free name's guard (kinds.NumberGuard) keeps its code for any float,
         # infinite ones too, where times() must stay (0 * inf)
         return set()
 
