@@ -142,6 +142,15 @@ def parse_source(func: types.FunctionType) -> ParsedFunction:
     return _copy_of(parsed)
 
 
+def _no_source(func: types.FunctionType, where: str, reason: str) -> ADTransformError:
+    return ADTransformError(
+        f"cannot differentiate {func.__qualname__} ({where}): its source is not "
+        f"available ({reason}); functions typed at the plain Python prompt (3.10-3.12) or "
+        "created with exec have no source to read: put the function in a file, or use "
+        "IPython/Jupyter or the Python 3.13 prompt, which keep what was typed"
+    )
+
+
 def _parsed_source(func: types.FunctionType) -> ParsedFunction:
     code = func.__code__
     where = f"{code.co_filename}:{code.co_firstlineno}"
@@ -159,12 +168,7 @@ def _parsed_source(func: types.FunctionType) -> ParsedFunction:
     try:
         lines, first_line = source_lines(code)
     except (OSError, TypeError) as exc:
-        raise ADTransformError(
-            f"cannot differentiate {func.__qualname__} ({where}): its source is not "
-            f"available ({exc}); functions typed at the plain Python prompt (3.10-3.12) or "
-            "created with exec have no source to read: put the function in a file, or use "
-            "IPython/Jupyter or the Python 3.13 prompt, which keep what was typed"
-        ) from None
+        raise _no_source(func, where, str(exc)) from None
     file_lines = _file_lines(code.co_filename, lines, first_line)
     raw = "".join(lines)
     dedented = textwrap.dedent(raw)
@@ -185,7 +189,12 @@ def _parsed_source(func: types.FunctionType) -> ParsedFunction:
             tree.col_offset + indent,
             linecache_line(code.co_filename, line),
         )
+    if isinstance(tree, ast.FunctionDef) and tree.name != code.co_name and where[:1] == "<":
+        # exec'd code (``<string>``): the lines cached under that name are another text's
+        raise _no_source(func, where, "the text found there is not its definition")
     if not isinstance(tree, ast.FunctionDef):
+        if where[:1] == "<":
+            raise _no_source(func, where, "the text found there is not its definition")
         raise ADTransformError(f"{where}: expected a 'def' statement for {func.__qualname__}")
     tree.decorator_list = []
     tree = function_to_gast(tree, first_line - 1, indent)
