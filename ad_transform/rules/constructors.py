@@ -134,14 +134,14 @@ linear_tangents(
 # ``np.full_like(ints, v)``) truncates them: its tangent is zero, not the call on tangents.
 @tangent(np.full)
 def t_full(g, ans, shape, fill_value, dtype=None, order="C"):
-    return None, unless_discrete(ans, np.full(np.shape(ans), g, dtype=ans.dtype), ans)
+    return None, unless_discrete(ans, np.full(np.shape(ans), g, dtype=ans.dtype), fill_value)
 
 
 @tangent(np.full_like)
 def t_full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None):
     return (
         zero_tangent(ans),
-        unless_discrete(ans, np.full(np.shape(ans), g, dtype=ans.dtype), ans),
+        unless_discrete(ans, np.full(np.shape(ans), g, dtype=ans.dtype), fill_value),
     )
 
 
@@ -149,10 +149,10 @@ def t_full_like(g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=
 def t_linspace(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     return (
         unless_discrete(
-            ans, np.linspace(g, zero_tangent(stop), num, endpoint, False, dtype, axis), ans
+            ans, np.linspace(g, zero_tangent(stop), num, endpoint, False, dtype, axis), start
         ),
         unless_discrete(
-            ans, np.linspace(zero_tangent(start), g, num, endpoint, False, dtype, axis), ans
+            ans, np.linspace(zero_tangent(start), g, num, endpoint, False, dtype, axis), stop
         ),
     )
 
