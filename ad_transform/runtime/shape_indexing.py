@@ -11,6 +11,7 @@ from .adjoints import _may_repeat, unbroadcast
 from .conversions import cast_like
 from .operators import element_adjoints
 from .values import (
+    Fields,
     Item,
     KeyItem,
     ListAdjoint,
@@ -23,9 +24,16 @@ from .values import (
 
 def index_adjoint(g, x, index):
     """The adjoint of ``x[index]``: ``g`` scattered into zeros shaped like ``x`` (for a
-    list or tuple: at the item, or the items of a slice; for a dict: at the key)."""
-    if isinstance(x, dict):
+    list or tuple: at the item, or the items of a slice; for a dict: at the key).
+
+    ``x`` may itself be an adjoint (second order: generated code reading ``dd[key]``,
+    ``dp['w']`` or ``dxs[i]``): its cotangent has the same sparse form."""
+    if isinstance(x, (dict, KeyItem)):
         return KeyItem(index, g)
+    if isinstance(x, Fields):
+        return Fields(**{index: g})
+    if isinstance(x, Item):
+        return Item(int(index), g, x.length)
     if isinstance(x, (list, tuple)):
         if isinstance(index, slice):
             return slice_adjoint(g, len(x), index)
