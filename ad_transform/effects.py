@@ -264,8 +264,13 @@ def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
             continue
         origin = _parameter_of(name, definitions, params, set())
         if supported is None:  # a change unless the value is a number
-            if origin == name:
-                unless_number.setdefault(origin, words)
+            for param in _parameters_held(name, definitions, params):
+                unless_number.setdefault(
+                    param,
+                    words
+                    if param == name
+                    else f"{words} through '{user(name)}', another name for parameter '{param}'",
+                )
             continue
         if origin == name and supported:
             mutated.add(origin)
@@ -287,7 +292,7 @@ def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
             problems.append(f"{where(op)} writes into '{user(name)}', which may be {outside}")
         else:
             problems.append(words if origin is not None else f"{words} (it may be {outside})")
-    for param, words in _augmented_parameters(fn, params).items():
+    for param, words in _augmented_parameters(fn, params, definitions).items():
         unless_number.setdefault(param, words)
     vararg = fn.parsed.tree.args.vararg
     if vararg is not None and vararg.id in mutated | unless_number.keys():
@@ -337,23 +342,35 @@ def _held_parameters(ops: list[Op], definitions, params: list[str], mutated: set
     return tuple(sorted(held))
 
 
-def _augmented_parameters(fn: NormalizedFunction, params: list[str]) -> dict[str, str]:
-    """``buf += v`` on a parameter: in place for an array or a list the caller gave, a new
-    value for a number. Which it is depends on the call: parameter -> words for it."""
+def _augmented_parameters(fn: NormalizedFunction, params: list[str], definitions) -> dict[str, str]:
+    """``buf += v`` on a parameter, or on another name for one (``q = p; q += v``): in
+    place for an array or a list the caller gave, a new value for a number. Which it is
+    depends on the call: parameter -> words for it."""
     found = {}
     for node in gast.walk(fn.parsed.tree):
-        if (
-            isinstance(node, gast.AugAssign)
-            and isinstance(node.target, gast.Name)
-            and node.target.id in params
-        ):
-            line = getattr(node, "lineno", None)
-            found.setdefault(
-                node.target.id,
-                f"{fn.parsed.filename}:{line}: {fn.parsed.name}() assigns '{node.target.id} "
-                f"{_OPERATOR_SIGNS.get(type(node.op), '?')}= ...', which changes an array or a "
-                "list in place",
-            )
+        if not isinstance(node, gast.AugAssign):
+            continue
+        target = node.target
+        element = isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
+        if not (isinstance(target, gast.Name) or element):
+            continue
+        name = target.value.id if element else target.id
+        line = getattr(node, "lineno", None)
+        sign = _OPERATOR_SIGNS.get(type(node.op), "?")
+        written = f"{name}[...]" if element else name
+        words = (
+            f"{fn.parsed.filename}:{line}: {fn.parsed.name}() assigns '{written} {sign}= "
+            f"...', which changes {'an item' if element else 'an array or a list'} in place"
+        )
+        if name in params:
+            if not element:  # an item of a parameter: an in-out write the pair follows
+                found.setdefault(name, words)
+            continue
+        versions = {ssa for ssa, user in fn.source_of.items() if user == name}
+        for version in versions:
+            for param in _parameters_held(version, definitions, params):
+                what = "may hold" if element else "is another name for"
+                found.setdefault(param, f"{words}, here '{name}', which {what} parameter '{param}'")
     return found
 
 
@@ -483,6 +500,11 @@ def _may_hold(names: set[str], definitions, param: str, seen: set[str]) -> bool:
             if _may_hold(_input_names_of(op), definitions, param, seen):
                 return True
     return False
+
+
+def _parameters_held(name: str, definitions, params: list[str]) -> list[str]:
+    """The parameters whose object ``name`` may be (or be a view of, or hold)."""
+    return [param for param in params if _may_hold({name}, definitions, param, set())]
 
 
 def _parameter_of(name, definitions, params, seen) -> str | None:
