@@ -294,6 +294,7 @@ def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
             problems.append(words if origin is not None else f"{words} (it may be {outside})")
     for param, words in _augmented_parameters(fn, params, definitions).items():
         unless_number.setdefault(param, words)
+    problems.extend(_augmented_free_values(fn, params, definitions, callee))
     vararg = fn.parsed.tree.args.vararg
     if vararg is not None and vararg.id in mutated | unless_number.keys():
         # the caller's arguments are spread per call: which one changes is not followed
@@ -369,9 +370,58 @@ def _augmented_parameters(fn: NormalizedFunction, params: list[str], definitions
         versions = {ssa for ssa, user in fn.source_of.items() if user == name}
         for version in versions:
             for param in _parameters_held(version, definitions, params):
-                what = "may hold" if element else "is another name for"
+                if element:
+                    what = "may hold"
+                elif _parameter_of(version, definitions, params, set()) == param:
+                    what = "is another name for"
+                else:
+                    what = "may be a part of"
                 found.setdefault(param, f"{words}, here '{name}', which {what} parameter '{param}'")
     return found
+
+
+def _augmented_free_values(fn: NormalizedFunction, params: list[str], definitions, callee):
+    """``q = G; q += v`` with ``G`` a global or closure variable holding an array or a
+    list (not a number): the helper changes a value from outside in place. Words for
+    each such change."""
+    found = []
+    values = {**callee.__globals__, **inspect.getclosurevars(callee).nonlocals}
+    for node in gast.walk(fn.parsed.tree):
+        if not (isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name)):
+            continue
+        name = node.target.id
+        versions = {ssa for ssa, user in fn.source_of.items() if user == name}
+        for free in sorted(_free_names_held(versions, definitions, set(params), set())):
+            if free not in values:
+                continue  # a name of the lowering (a loop's index), not a variable from outside
+            value = values[free]
+            if isinstance(value, (_REBOUND_VALUES, types.ModuleType, types.FunctionType)):
+                continue
+            line = getattr(node, "lineno", None)
+            found.append(
+                f"{fn.parsed.filename}:{line}: {fn.parsed.name}() assigns '{name} "
+                f"{_OPERATOR_SIGNS.get(type(node.op), '?')}= ...', which changes '{free}', a "
+                f"global or closure variable holding a {type(value).__name__}, in place"
+            )
+    return found
+
+
+_REBOUND_VALUES = (int, float, complex, np.number, np.bool_, str, bytes, tuple, frozenset)
+
+
+def _free_names_held(names: set[str], definitions, params: set[str], seen: set[str]) -> set[str]:
+    """The global or closure variables whose object one of ``names`` may be (or be a view
+    of, or hold)."""
+    free = set()
+    for name in names - seen:
+        seen.add(name)
+        for op in definitions.get(name, []):
+            if creates_object(op) and op.form != BUILD:
+                continue
+            inputs = _input_names_of(op)
+            free |= {n for n in inputs if n not in definitions and n not in params}
+            free |= _free_names_held(inputs, definitions, params, seen)
+    return free
 
 
 _OPERATOR_SIGNS = {

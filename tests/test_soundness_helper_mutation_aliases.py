@@ -89,3 +89,62 @@ def test_helpers_using_the_value_they_change_stay_right_for_numbers():
     # h(y) = 2 (2y - y^2 / 2), f = 4y^2 - y^3, f' = 8y - 3y^2
     y = 0.3
     assert grad(f)(y) == pytest.approx(8 * y - 3 * y * y, rel=1e-12)
+
+
+class Box:
+    def __init__(self, v):
+        self.v = v
+
+
+def through_an_attribute(b):
+    q = b.v
+    q *= 3.0
+    return 1.0
+
+
+def caller_attribute(y):
+    through_an_attribute(Box(y))
+    return np.sum(y * y)
+
+
+GLOBAL_ARRAY = np.array([1.0, 2.0, 3.0])
+GLOBAL_NUMBER = 2.0
+
+
+def changes_a_global_array(v):
+    q = GLOBAL_ARRAY
+    q += v
+    return 1.0
+
+
+def caller_global_array(y):
+    changes_a_global_array(y)
+    return np.sum(GLOBAL_ARRAY * y)
+
+
+def test_a_change_through_an_attribute_of_an_object_argument_is_refused():
+    with pytest.raises(ADTransformError, match="in place"):
+        grad(caller_attribute)(np.array([0.3, 0.7, -0.4]))
+
+
+def test_a_change_of_a_global_array_through_another_name_is_refused():
+    with pytest.raises(ADTransformError, match="GLOBAL_ARRAY"):
+        grad(caller_global_array)(np.array([0.3, 0.7, -0.4]))
+
+
+def test_a_global_or_closure_number_is_rebound_not_changed():
+    def h(v):
+        q = GLOBAL_NUMBER
+        q += v
+        return q
+
+    def f(y):
+        def g():
+            q = y
+            q *= 3.0
+            return q
+
+        return h(y) * g()
+
+    # f = (2 + y) * 3y, f' = 6 + 6y
+    assert grad(f)(0.5) == pytest.approx(6 + 6 * 0.5, rel=1e-12)

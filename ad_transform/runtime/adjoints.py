@@ -228,15 +228,31 @@ def _last_writes(shape: tuple, index, written: tuple) -> np.ndarray:
     return owner[index] == positions
 
 
+_REBOUND_BY_AUGMENTED_ASSIGNMENT = (
+    int,
+    float,
+    complex,
+    np.number,
+    np.bool_,
+    str,
+    bytes,
+    tuple,
+    frozenset,
+    type(None),
+)
+
+
 def require_number(value, helper, parameter: str) -> None:
     """Refuse, when it runs, a call of ``helper`` that would change ``value`` in place
-    (``parameter += ...`` on an array or a list)."""
-    if isinstance(value, (np.ndarray, list, dict, set, bytearray)):
+    (``parameter += ...`` on an array or a list, or on something held by an object: only
+    numbers, text, tuples and ``None`` are surely rebound rather than changed)."""
+    if not isinstance(value, _REBOUND_BY_AUGMENTED_ASSIGNMENT):
         code = helper.__code__
         raise ADTransformError(
             f"cannot differentiate the call of {helper.__name__}() ({code.co_filename}:"
-            f"{code.co_firstlineno}): it assigns '{parameter} += ...' (or calls something for "
-            f"its effect on '{parameter}'), which changes its argument in place, and here "
+            f"{code.co_firstlineno}): it assigns '... += ...' to '{parameter}' or to something "
+            f"'{parameter}' holds (or calls something for its effect on it), which changes its "
+            "argument in place, and here "
             f"'{parameter}' is a {type(value).__name__}; change a copy, or return the new value"
         )
 
