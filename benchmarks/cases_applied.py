@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .cases import Case
+from .case import Case
 
 # --------------------------------------------------------------------------------------
 # matrix-vector RNN: 1-D hidden state
