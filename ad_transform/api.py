@@ -17,11 +17,11 @@ from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
 from .higher_order import differentiable_target
 from .kinds import NumberGuard
-from .objects import TheClass, is_user_class
 from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
 from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE, UNKNOWN
 from .runtime import ListAdjoint
 from .shapes import argument_shapes
+from .user_classes import TheClass, is_user_class
 
 Wrt = int | str | tuple[int | str, ...] | list[int | str]
 

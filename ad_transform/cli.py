@@ -626,7 +626,7 @@ def _guarded(run, func, hint: str = ""):
 def _wrt_hint(positional: list, wrt) -> str:
     """What to say when the function fails at the arguments the table differentiates:
     the integer arguments among them were made floats; ``--wrt`` picks others."""
-    from .trace import default_wrt
+    from .trace_interpreter import default_wrt
 
     chosen = default_wrt(positional) if wrt is None else ([wrt] if isinstance(wrt, int) else wrt)
     integers = [i for i in chosen if i < len(positional) and _is_integer(positional[i])]

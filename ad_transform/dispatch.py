@@ -120,8 +120,8 @@ class _Spec:
     def rule_of(self, target):
         """The adjoint rule of ``target`` when the call is ``target(...)`` of a function
         with a rule for numbers and arrays (``np.tanh``, ``math.exp``), else None."""
-        from .objects import is_user_class
         from .rules.registry import lookup
+        from .user_classes import is_user_class
 
         if self.method.name != "__call__" or is_user_class(type(target)):
             return None
@@ -204,7 +204,7 @@ class _Spec:
     def method_function(self, target) -> tuple[types.FunctionType, list, str]:
         """The plain Python function Python calls for ``target.name(...)``, and what it
         takes before the call's arguments (the object, its class or nothing)."""
-        from .objects import find_attribute, plain_attribute_access
+        from .user_classes import find_attribute, plain_attribute_access
 
         cls, name = type(target), self.method.name
         if name == "__call__" and _plain_module_function(target):
@@ -385,7 +385,7 @@ _USER_FUNCTIONS: dict = {}  # code object -> whether its function is the user's
 def _is_user_class(cls: type) -> bool:
     found = _USER_CLASSES.get(cls)
     if found is None:
-        from .objects import is_user_class
+        from .user_classes import is_user_class
 
         found = _USER_CLASSES[cls] = is_user_class(cls)
     return found

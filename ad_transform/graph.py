@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .trace import TraceTable, adjoint_label, format_value, trace_table
+from .trace import trace_table
+from .trace_rows import TraceTable
+from .trace_text import adjoint_label, format_value
 
 __all__ = ["ComputationGraph", "Edge", "GraphvizNotFoundError", "Node", "computation_graph"]
 

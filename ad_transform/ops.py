@@ -10,13 +10,11 @@ from dataclasses import dataclass, field
 import gast
 
 from .normalize import NormalizedFunction
-from .objects import (
-    class_of_atom,
-)
 from .rules.registry import (
     Rule,
 )
 from .shapes import ShapeFacts
+from .user_classes import class_of_atom
 
 BINARY_OPERATORS = {
     gast.Add: operator.add,

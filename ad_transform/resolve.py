@@ -18,12 +18,6 @@ from .callables import (
 )
 from .nodes import subnodes
 from .normalize import NormalizedFunction
-from .objects import (
-    dependencies_of_lookup,
-    is_plain_namedtuple,
-    is_user_class,
-    record_layout,
-)
 from .ops import (
     APPEND,
     BINARY_OPERATORS,
@@ -41,6 +35,7 @@ from .ops import (
     Op,
 )
 from .parse import is_missing
+from .user_classes import dependencies_of_lookup, is_plain_namedtuple, is_user_class, record_layout
 
 
 # -- resolution ---------------------------------------------------------------------------

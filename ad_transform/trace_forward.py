@@ -22,7 +22,9 @@ import numpy as np
 from . import forward as _forward_module
 from .errors import ADTransformError
 from .ops import COPY, MUTATIONS
-from .trace import Row, TraceTable, _Tracer, format_value
+from .trace_interpreter import _Tracer
+from .trace_rows import Row, TraceTable
+from .trace_text import format_value
 
 DOT = "\u0307"  # combining dot above: v̇
 

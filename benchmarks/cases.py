@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
+
+from .case import Case
 
 # --------------------------------------------------------------------------------------
 # scalar loops
@@ -248,33 +248,6 @@ def deep_loss_hand(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
 # --------------------------------------------------------------------------------------
 # the cases
 # --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    """One benchmark case: a function, its hand-written gradient and its arguments.
-
-    ``make_args(size)`` builds the arguments for a problem size (the loop length, or the
-    dimensions of a network); ``sizes`` gives the size of the full run (``"full"``), of
-    ``--quick`` and of the correctness test (``"test"``). ``growing`` lists extra sizes timed as a
-    scaling series.
-    """
-
-    name: str
-    title: str
-    forward: Callable
-    hand: Callable
-    make_args: Callable[[object], tuple]
-    wrt: int | tuple[int, ...]
-    sizes: dict[str, object]
-    kind: str = "scalar"  # "scalar" (Python loop on floats) or "numpy"
-    loop: bool = False  # report the memory peak of one gradient call
-    growing: tuple[int, ...] = ()
-    notes: str = ""
-    peers_skip: dict[str, str] = field(default_factory=dict)  # peer -> why it is not run
-
-    def args(self, mode: str = "full") -> tuple:
-        return self.make_args(self.sizes[mode])
 
 
 def _scalar_x(value: float):

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .cases import Case
+from .case import Case
 
 # --------------------------------------------------------------------------------------
 # matrix-vector RNN: 1-D hidden state
@@ -344,8 +344,8 @@ def attention(Wq, Wk, Wv, X):
     S = S - np.max(S, axis=1, keepdims=True)
     P = np.exp(S)
     P = P / np.sum(P, axis=1, keepdims=True)
-    O = np.einsum("ij,jd->id", P, V)
-    return np.sum(O * O)
+    out = np.einsum("ij,jd->id", P, V)
+    return np.sum(out * out)
 
 
 def attention_hand(Wq, Wk, Wv, X):
@@ -357,10 +357,10 @@ def attention_hand(Wq, Wk, Wv, X):
     S = (Q @ K.T) * scale
     P = np.exp(S - np.max(S, axis=1, keepdims=True))
     P /= np.sum(P, axis=1, keepdims=True)
-    O = P @ V
-    dO = 2.0 * O
-    dP = dO @ V.T
-    dV = P.T @ dO
+    out = P @ V
+    dout = 2.0 * out
+    dP = dout @ V.T
+    dV = P.T @ dout
     dS = P * (dP - np.sum(dP * P, axis=1, keepdims=True)) * scale
     dQ = dS @ K
     dK = dS.T @ Q

@@ -733,7 +733,7 @@ def enumerate_nested_target(x, pairs):
 
 UNPACKING_TARGET_DROPPED = (
     "a for loop whose target is unpacked from a generic iterable: "
-    "normalize.indexed_iteration builds a new For whose body starts with the unpacking "
+    "normalize_control.indexed_iteration builds a new For whose body starts with the unpacking "
     "'a, b = item1', but stmt_For normalizes the original stmt.body, so the unpacking is "
     "lost and the generated code raises NameError"
 )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from gradcheck import numerical_gradient
 
-from ad_transform import trace
+from ad_transform import trace, trace_rows
 from ad_transform.trace import trace_table
 
 
@@ -159,7 +159,7 @@ def _name(case):
 @pytest.mark.parametrize("keep", [1, 2])
 @pytest.mark.parametrize("case", CASES, ids=_name)
 def test_summary_recorded_bounded_equals_summary_of_the_full_table(case, keep, monkeypatch):
-    monkeypatch.setattr(trace, "KEPT_ITERATIONS", keep)
+    monkeypatch.setattr(trace_rows, "KEPT_ITERATIONS", keep)
     func, args, kwargs = case
     full = trace_table(func, *args, full=True, **kwargs)
     bounded = trace_table(func, *args, full=False, **kwargs)
@@ -180,7 +180,7 @@ def test_summary_recorded_bounded_equals_summary_of_the_full_table(case, keep, m
 def test_summarising_from_the_middle_of_a_trace(case, threshold, monkeypatch):
     """The tracer starts summarising once the trace passes the threshold, possibly in the
     middle of a loop: iterations already recorded stay, the display still agrees."""
-    monkeypatch.setattr(trace, "SUMMARY_THRESHOLD", threshold)
+    monkeypatch.setattr(trace_rows, "SUMMARY_THRESHOLD", threshold)
     func, args, kwargs = case
     full = trace_table(func, *args, full=True, **kwargs)
     default = trace_table(func, *args, **kwargs)
@@ -200,7 +200,7 @@ def test_a_100000_step_table_records_a_bounded_number_of_rows():
     n = 100_000
     table = trace_table(power, 1.000001, n)
     assert table.summarised
-    assert len(table.forward) <= trace.SUMMARY_THRESHOLD + 20
+    assert len(table.forward) <= trace_rows.SUMMARY_THRESHOLD + 20
     assert len(table.reverse) <= 40
     assert table.gradient == pytest.approx(n * 1.000001 ** (n - 1), rel=1e-9)
     text = table.to_text()

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from ad_transform import grad, value_and_grad
+from benchmarks.cases_applied import heat_concatenate, heat_slices, logistic
 from tests.gradcheck import check_grad, numerical_gradient
 
 RNG = np.random.default_rng(1517)
@@ -45,11 +46,6 @@ def _same_grad_agrees(f, wrt, *calls, rtol=1e-6, atol=1e-9):
 
 
 # -- logaddexp: the adjoint reads the operands, not the forward value ---------------------
-
-
-def logistic(w, b, X, y):
-    z = X @ w + b
-    return np.mean(np.logaddexp(0.0, z) - y * z)
 
 
 def test_logistic_regression_computes_no_logarithm_and_is_right():
@@ -396,21 +392,6 @@ def test_extremum_adjoint_without_ties_with_ties_and_with_nan():
 
 
 # -- lengths: slices of one axis, copies, slice stores, joined pieces ----------------------
-
-
-def heat_slices(u, alpha, steps):
-    for _ in range(steps):
-        new = u.copy()
-        new[1:-1] = u[1:-1] + alpha * (u[2:] - 2.0 * u[1:-1] + u[:-2])
-        u = new
-    return np.sum(u * u)
-
-
-def heat_concatenate(u, alpha, steps):
-    for _ in range(steps):
-        laplacian = u[2:] - 2.0 * u[1:-1] + u[:-2]
-        u = np.concatenate([u[:1], u[1:-1] + alpha * laplacian, u[-1:]])
-    return np.sum(u * u)
 
 
 @pytest.mark.parametrize("f", [heat_slices, heat_concatenate])

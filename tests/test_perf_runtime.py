@@ -23,6 +23,7 @@ from gradcheck import check_grad, check_vjp_dot_product
 import ad_transform as ad
 from ad_transform import runtime
 from ad_transform.runtime import linalg as runtime_linalg
+from benchmarks.cases_applied import gp_nll, heat_concatenate, heat_slices
 
 RNG = np.random.default_rng(1515)
 
@@ -32,21 +33,6 @@ def _vector(n: int) -> np.ndarray:
 
 
 # -- index reads: accumulate into the adjoint in place ----------------------------------------
-
-
-def heat_slices(u, alpha, steps):
-    for _ in range(steps):
-        new = u.copy()
-        new[1:-1] = u[1:-1] + alpha * (u[2:] - 2.0 * u[1:-1] + u[:-2])
-        u = new
-    return np.sum(u * u)
-
-
-def heat_concatenate(u, alpha, steps):
-    for _ in range(steps):
-        laplacian = u[2:] - 2.0 * u[1:-1] + u[:-2]
-        u = np.concatenate([u[:1], u[1:-1] + alpha * laplacian, u[-1:]])
-    return np.sum(u * u)
 
 
 @pytest.mark.parametrize("f", [heat_slices, heat_concatenate])
@@ -263,16 +249,6 @@ def test_einsum_float32_keeps_its_dtype():
 
 
 # -- Cholesky by triangular solves; solves with triangular matrices ----------------------------
-
-
-def gp_nll(log_ell, log_sf, log_sn, X, y):
-    d = X[:, None, :] - X[None, :, :]
-    r2 = np.sum(d * d, axis=-1)
-    K = np.exp(2.0 * log_sf) * np.exp(-0.5 * r2 / np.exp(2.0 * log_ell))
-    K = K + np.exp(2.0 * log_sn) * np.eye(X.shape[0])
-    L = np.linalg.cholesky(K)
-    alpha = np.linalg.solve(L.T, np.linalg.solve(L, y))
-    return 0.5 * (y @ alpha) + np.sum(np.log(np.diag(L)))
 
 
 def _gp_args(n: int) -> tuple:

@@ -19,6 +19,9 @@ import pytest
 from gradcheck import check_grad, check_vjp_dot_product, numerical_gradient
 
 from ad_transform import grad, value_and_grad
+from benchmarks.cases import iir_filter as iir
+from benchmarks.cases import sin_loop as decay
+from benchmarks.cases import while_loop as plain_while
 
 GENERIC = ("unbroadcast", "dot_adjoint", "matmul_adjoint", "item_adjoint", "index_adjoint")
 
@@ -93,13 +96,6 @@ def test_tuples_read_otherwise_than_by_constant_index_stay_tuples(func):
 
 
 # -- range loops replayed backwards over the same range object --------------------------
-def iir(x, a):
-    n = x.shape[0]
-    out = np.zeros(n)
-    out[0] = x[0]
-    for i in range(1, n):
-        out[i] = a * out[i - 1] + x[i]
-    return np.sum(out * out)
 
 
 def test_iir_filter_keeps_nothing_on_the_tape():
@@ -301,11 +297,6 @@ def test_dot_of_numbers_and_stacks_keeps_the_generic_adjoint():
 
 
 # -- while loops ended only by their test: counted trips, no flags ----------------------
-def plain_while(x, limit):
-    y = x
-    while y < limit:
-        y = y * 1.002 + x * 0.001
-    return y
 
 
 def nonlinear_while(x, limit):
@@ -421,11 +412,6 @@ def test_zeros_of_a_shape_tuple_has_the_rank():
 
 
 # -- a loop's own list instead of the tape --------------------------------------------------
-def decay(x, n):
-    y = x
-    for _ in range(n):
-        y = math.sin(y) * 0.5 + x
-    return y
 
 
 def decay_with_exit(x, n):

@@ -13,6 +13,8 @@ import pytest
 
 from ad_transform import ADTransformError, grad, vjp
 from ad_transform.shapes import argument_shapes
+from benchmarks.cases import iir_filter as iir
+from benchmarks.cases_applied import logistic, nbody, rnn_matvec
 from tests.gradcheck import check_grad, check_vjp_dot_product, numerical_gradient
 
 RNG = np.random.default_rng(1515)
@@ -112,15 +114,6 @@ def test_elementwise_vjp_dot_product():
 
 
 # -- elements of float arrays: scalar arithmetic ---------------------------------------------
-
-
-def iir(x, a):
-    n = x.shape[0]
-    out = np.zeros(n)
-    out[0] = x[0]
-    for i in range(1, n):
-        out[i] = a * out[i - 1] + x[i]
-    return np.sum(out * out)
 
 
 def test_iir_element_loop_is_scalar_code():
@@ -231,13 +224,6 @@ def test_zero_d_arrays():
 # -- matrix products ---------------------------------------------------------------------------
 
 
-def rnn_matvec(Wh, Wx, b, xs):
-    h = np.zeros(Wh.shape[0])
-    for t in range(xs.shape[0]):
-        h = np.tanh(Wh @ h + Wx @ xs[t] + b)
-    return np.sum(h * h)
-
-
 def test_matrix_vector_rnn_direct_forms():
     Wh, Wx = RNG.standard_normal((4, 4)) * 0.5, RNG.standard_normal((4, 3))
     b, xs = RNG.standard_normal(4), RNG.standard_normal((5, 3))
@@ -309,11 +295,6 @@ def test_matmul_float32_and_int_operands():
     Aint = np.array([[1, 2], [3, -1]])
     check_grad(tanh_matvec, (Aint, RNG.standard_normal(2)), wrt=1)
     check_grad(tanh_matvec, (Aint, RNG.standard_normal(2)), wrt=(0, 1))
-
-
-def logistic(w, b, X, y):
-    z = X @ w + b
-    return np.mean(np.logaddexp(0.0, z) - y * z)
 
 
 def test_logistic_direct_forms():
@@ -389,20 +370,6 @@ def test_global_float_is_a_scalar_and_rebinding_it_regenerates(monkeypatch):
     np.testing.assert_allclose(dx, numerical_gradient(scaled_step, (x,), 0), rtol=1e-6)
     monkeypatch.setitem(globals(), "STEP", 2)
     check_grad(scaled_step, (x,), wrt=0)
-
-
-SOFTENING, DT = 0.01, 0.01
-
-
-def nbody(pos, vel, masses, steps):
-    for _ in range(steps):
-        diff = pos[:, None, :] - pos[None, :, :]
-        r2 = np.sum(diff * diff, axis=-1) + SOFTENING
-        weights = r2**-1.5 * masses[None, :]
-        acc = -np.sum(diff * weights[:, :, None], axis=1)
-        vel = vel + DT * acc
-        pos = pos + DT * vel
-    return np.sum(pos * pos) + np.sum(vel * vel)
 
 
 def test_nbody_broadcasting_keeps_unbroadcast_only_where_broadcast():

@@ -15,7 +15,7 @@ import pytest
 from gradcheck import numerical_gradient
 
 from ad_transform import ADTransformError, grad, trace_table
-from ad_transform.trace import adjoint_label, format_value, primal_label
+from ad_transform.trace_text import adjoint_label, format_value, primal_label
 
 
 def seed(x1, x2):

@@ -25,7 +25,7 @@ import gast
 
 from .. import runtime
 from ..nodes import clone, subnodes
-from ..objects import is_user_class
+from ..user_classes import is_user_class
 
 if TYPE_CHECKING:
     from . import LoweringContext

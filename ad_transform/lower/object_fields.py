@@ -73,7 +73,7 @@ def _own_nodes(tree):
 
 def _creations(context) -> list[tuple]:
     """``(stmt, name, cls, call)`` for each ``name = Cls(...)`` of a user class."""
-    from ..objects import is_user_class
+    from ..user_classes import is_user_class
 
     found = []
     local_names = _locals(context.tree)
@@ -102,7 +102,8 @@ def _locals(tree: gast.FunctionDef) -> set[str]:
 def _changes_attributes(context, name: str, cls: type) -> bool:
     """Whether the function changes ``name``'s attributes (a method it calls assigns
     ``self.a``, or it stores into one): the object needs this pass, or a refusal."""
-    from ..objects import _changed_attributes, find_attribute
+    from ..object_operations import _changed_attributes
+    from ..user_classes import find_attribute
 
     for node in subnodes(context.tree.body):
         if (
@@ -151,7 +152,7 @@ class _Object:
         self.rewrite()
 
     def check_class(self) -> None:
-        from ..objects import plain_attribute_access
+        from ..user_classes import plain_attribute_access
 
         access = plain_attribute_access(self.cls)
         if access is not None:
@@ -198,8 +199,8 @@ class _Object:
 
     def method_source(self, method: str):
         from ..errors import ADTransformError
-        from ..objects import find_attribute
         from ..parse import parse_source
+        from ..user_classes import find_attribute
 
         found = find_attribute(self.cls, method)
         if found is None or not isinstance(found[1], types.FunctionType):
@@ -228,7 +229,7 @@ class _Object:
             for target in targets:
                 if _attribute_of(target, receiver) and target.attr not in fields:
                     fields.append(target.attr)
-        from ..objects import find_attribute, is_data_descriptor
+        from ..user_classes import find_attribute, is_data_descriptor
 
         for field in fields:
             found = find_attribute(self.cls, field)
@@ -314,7 +315,7 @@ class _Object:
         func = known[key]
         name = self.context.names.fresh(func.__name__)
         self.context.bind_cell(name, types.CellType(func))
-        from ..objects import dependencies_of_lookup
+        from ..user_classes import dependencies_of_lookup
 
         self.context.dependencies.extend(dependencies_of_lookup(self.cls, method))
         return name
@@ -439,7 +440,7 @@ class _Object:
 
 
 def _layout(cls: type):
-    from ..objects import record_layout
+    from ..user_classes import record_layout
 
     return record_layout(cls)
 

@@ -1,0 +1,175 @@
+"""Assignments in SSA form (part of stage 2, ``normalize.py``): plain, annotated and
+augmented assignments, item stores and their changes in place, tuple unpacking (starred
+too), expression statements and ``return``."""
+
+from __future__ import annotations
+
+import gast
+
+from . import runtime
+from .nodes import clone, name_ids
+from .normalize_nodes import _copy_location
+
+
+class Assignments:
+    """Methods of ``normalize._Normalizer``: assignments, item stores and unpacking."""
+
+    def stmt_Expr(self, stmt: gast.Expr) -> None:
+        if isinstance(stmt.value, gast.Constant):
+            return  # a bare string or number does nothing
+        value = self.primitive(stmt.value)
+        self.emit(gast.Expr(value=value), stmt)
+        self.mark_mutation(stmt)
+
+    def stmt_Return(self, stmt: gast.Return) -> None:
+        if stmt.value is None:
+            raise self.parsed.error("'return' without a value: nothing to differentiate", stmt)
+        self.emit(gast.Return(value=self.atom(stmt.value)), stmt)
+
+    def stmt_AnnAssign(self, stmt: gast.AnnAssign) -> None:
+        if stmt.value is None:
+            return
+        self.assign_to(stmt.target, stmt.value)
+
+    def stmt_Assign(self, stmt: gast.Assign) -> None:
+        refresh = getattr(stmt, "ad_refresh", None)
+        if refresh is not None:  # ``b = a`` after ``a`` changed in place (see aliases.py)
+            old = self.current.get(stmt.targets[0].id)
+            self.assign_to(stmt.targets[0], stmt.value)
+            self.out[-1].ad_refresh = (refresh, old)
+            return
+        if len(stmt.targets) == 1:
+            self.assign_to(stmt.targets[0], stmt.value)
+            return
+        value = self.atom(stmt.value)
+        for target in stmt.targets:
+            self.assign_to(target, value)
+
+    def stmt_AugAssign(self, stmt: gast.AugAssign) -> None:
+        if isinstance(stmt.target, gast.Subscript):
+            self.augmented_item(stmt)
+            return
+        if not isinstance(stmt.target, gast.Name):
+            raise self.parsed.error(
+                "augmented assignment to an attribute is not supported", stmt.target
+            )
+        load = gast.Name(id=stmt.target.id, ctx=gast.Load(), annotation=None, type_comment=None)
+        _copy_location(load, stmt.target)
+        value = gast.BinOp(left=load, op=stmt.op, right=stmt.value)
+        _copy_location(value, stmt)
+        self.assign_to(stmt.target, value)
+        self.mark_mutation(stmt)
+
+    def assign_to(self, target: gast.expr, value: gast.expr) -> None:
+        if isinstance(target, gast.Name):
+            primitive = self.primitive(value)
+            self.bind(target, primitive)
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            self.unpack(target, value)
+        elif isinstance(target, gast.Subscript):
+            array, index = self.item_target(target)
+            self.store_item(array, index, self.atom(value), target)
+        else:
+            raise self.parsed.error("assignment to an attribute is not supported", target)
+
+    def item_target(self, target: gast.Subscript) -> tuple[gast.Name, gast.expr]:
+        """The array and the (atomized) index of ``array[index] = ...``."""
+        if not isinstance(target.value, gast.Name):
+            raise self.parsed.error(
+                "only items of a named array can be assigned ('a[i] = ...')", target
+            )
+        return self.load(target.value), self.index(target.slice)
+
+    def store_item(self, array: gast.Name, index: gast.expr, value: gast.expr, like) -> None:
+        item = gast.Subscript(value=array, slice=index, ctx=gast.Store())
+        _copy_location(item, like)
+        stmt = gast.Assign(targets=[item], value=value, type_comment=None)
+        _copy_location(stmt, like)
+        self.emit(stmt, self.origin)
+        self.mark_mutation(self.source_statement)
+
+    def mark_mutation(self, source: gast.stmt) -> None:
+        """The statement just emitted is the change ``source`` makes in place."""
+        info = self.mutations.get(id(source))
+        if info is not None:
+            self.out[-1].ad_mutation = info
+
+    def augmented_item(self, stmt: gast.AugAssign) -> None:
+        """``a[i] += v`` is ``a[i] = a[i] + v`` with the index evaluated once."""
+        array, index = self.item_target(stmt.target)
+        old = gast.Subscript(value=array, slice=index, ctx=gast.Load())
+        _copy_location(old, stmt.target)
+        old_value = self.atom(old)
+        new = gast.BinOp(left=old_value, op=stmt.op, right=self.atom(stmt.value))
+        _copy_location(new, stmt)
+        new_value = self.atom(new)
+        self.item_changed_in_place(stmt)
+        self.store_item(array, clone(index), new_value, stmt.target)
+
+    def item_changed_in_place(self, stmt: gast.AugAssign) -> None:
+        """``xs[i] op= v`` changes the item in place if it is an array or a list; where other
+        names may hold the item (``aliases``), the forward sweep refuses at run time if it
+        is one (``runtime.in_place``); a number is plain arithmetic."""
+        from .aliases import AUGMENTED_OPERATORS
+
+        info = self.mutations.get(id(stmt))
+        problem = getattr(info, "element_problem", None)
+        if problem is None:
+            return
+        computed = self.out[-1]
+        computed.ad_in_place = AUGMENTED_OPERATORS[type(stmt.op)]
+        computed.ad_in_place_refusal = str(self.parsed.error(problem, stmt)).splitlines()[0]
+
+    def unpack(self, target: gast.Tuple | gast.List, value: gast.expr) -> None:
+        starred = [k for k, e in enumerate(target.elts) if isinstance(e, gast.Starred)]
+        if starred:
+            self.starred_unpack(target, value, starred[0])
+            return
+        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+            atoms = [self.atom(e) for e in value.elts]  # all right-hand sides first
+            rebound = name_ids(target, gast.Store)
+            atoms = [  # a, b = b, a: the old 'a' is read before 'a' is bound again
+                self.temporary(atom, atom)
+                if isinstance(atom, gast.Name) and atom.id in rebound
+                else atom
+                for atom in atoms
+            ]
+            for sub_target, atom in zip(target.elts, atoms):
+                self.assign_to(sub_target, atom)
+            return
+        whole = self.atom(value)
+        loop_element = getattr(self.source_statement, "ad_loop_element", False)
+        if not loop_element and not self.is_tuple_of(whole, len(target.elts)):
+            # Python iterates the value (a dict gives its keys) and checks the count
+            count = gast.Constant(value=len(target.elts), kind=None)
+            parts = self.runtime_call(runtime.unpacked, [whole, count], target)
+            _copy_location(parts, target)
+            whole = self.temporary(parts, target)
+        for index, sub_target in enumerate(target.elts):
+            item = gast.Subscript(
+                value=whole, slice=gast.Constant(value=index, kind=None), ctx=gast.Load()
+            )
+            _copy_location(item, sub_target)
+            self.assign_to(sub_target, item)
+
+    def is_tuple_of(self, atom: gast.expr, count: int) -> bool:
+        """Whether ``atom`` is a name this statement's function bound to a tuple display
+        of ``count`` elements (its items are then read directly)."""
+        elements = self.tuples.get(atom.id) if isinstance(atom, gast.Name) else None
+        return elements is not None and len(elements) == count
+
+    def starred_unpack(self, target, value: gast.expr, star: int) -> None:
+        """``a, *rest, b = xs`` is ``a, rest, b = starred_parts(xs, 1, 1)`` (``rest`` a list;
+        too few elements raise Python's ``ValueError``)."""
+        after = len(target.elts) - star - 1
+        counts = [gast.Constant(value=n, kind=None) for n in (star, after)]
+        parts = self.runtime_call(runtime.starred_parts, [self.atom(value), *counts], target)
+        _copy_location(parts, target)
+        plain = [e.value if isinstance(e, gast.Starred) else e for e in target.elts]
+        whole = self.temporary(parts, target)
+        for index, sub_target in enumerate(plain):
+            item = gast.Subscript(
+                value=whole, slice=gast.Constant(value=index, kind=None), ctx=gast.Load()
+            )
+            _copy_location(item, sub_target)
+            self.assign_to(sub_target, item)
