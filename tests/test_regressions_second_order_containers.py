@@ -80,3 +80,21 @@ def test_object_adjoints_are_refused_by_name_at_second_order():
 
     with pytest.raises(ADTransformError, match="Fields"):
         grad(grad(h))(0.7)
+
+
+def comprehension_into_tuple(p):
+    q = tuple(t0 * p for t0 in (p, 2.0 * p))[1]
+    return q + (q / (0.78 + q * q))
+
+
+def comprehension_into_list(p):
+    xs = [t * t for t in (p, 3.0 * p, np.sin(p))]
+    return xs[0] * xs[2] + xs[1]
+
+
+@pytest.mark.parametrize("helper", [comprehension_into_tuple, comprehension_into_list])
+@pytest.mark.parametrize("x", [0.4, -1.1])
+def test_second_order_through_a_comprehension(helper, x):
+    # the first derivative adds list adjoints (ditems += ...): elementwise, not a join
+    first = grad(helper)
+    assert float(grad(first)(x)) == pytest.approx(central(first, x), rel=1e-6, abs=1e-8)

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ADTransformError
 from .adjoints import unbroadcast, zeros_like
 from .elementwise import times
-from .values import Item, ListAdjoint, _is_zero
+from .values import DictAdjoint, Item, KeyItem, ListAdjoint, _is_zero
 
 # -- lists and tuples joined (``+``) and repeated (``*``) --------------------------------
 # ``+`` and ``*`` join and repeat lists and tuples (``[a] + [b]``, ``[v] * 3``) and add and
@@ -92,9 +92,20 @@ def _joins(x, y, in_place: bool) -> bool:
     return _is_sequence(x) and _is_sequence(y)
 
 
+_ADJOINT_CONTAINERS = (ListAdjoint, DictAdjoint, Item, KeyItem)
+
+
+def _adds_adjoints(x, y) -> bool:
+    """Whether ``x + y`` adds adjoint containers (generated first-order code differentiated
+    again): elementwise or keywise, never a join, so each operand's cotangent is ``g``."""
+    return isinstance(x, _ADJOINT_CONTAINERS) or isinstance(y, _ADJOINT_CONTAINERS)
+
+
 def add_adjoint_left(g, x, y, in_place=False):
     """The adjoint of ``x`` in ``x + y`` where the kinds were not known: the first
     elements of ``g`` where ``+`` joined sequences, ``g`` un-broadcast where it added."""
+    if _adds_adjoints(x, y):
+        return g
     if _joins(x, y, in_place):
         return head_adjoint(g, len(x))
     return _list_operand_adjoint(unbroadcast(g, _as_operand(x)), x)
@@ -103,6 +114,8 @@ def add_adjoint_left(g, x, y, in_place=False):
 def add_adjoint_right(g, x, y, in_place=False):
     """The adjoint of ``y`` in ``x + y`` where the kinds were not known (see
     ``add_adjoint_left``)."""
+    if _adds_adjoints(x, y):
+        return g
     if _joins(x, y, in_place):
         return tail_adjoint(g, len(x), y)
     return _list_operand_adjoint(unbroadcast(g, _as_operand(y)), y)
