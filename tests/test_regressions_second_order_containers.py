@@ -98,3 +98,45 @@ def test_second_order_through_a_comprehension(helper, x):
     # the first derivative adds list adjoints (ditems += ...): elementwise, not a join
     first = grad(helper)
     assert float(grad(first)(x)) == pytest.approx(central(first, x), rel=1e-6, abs=1e-8)
+
+
+def returns_from_a_handler(p):
+    try:
+        u = math.log(1.0 + p * p)
+        if u > -1.61:
+            raise ValueError("too large")
+        u *= 2.0
+    except ValueError:
+        if p > -1.38:
+            return p * p * u
+    finally:
+        w = 3.0 * p
+    return w + w
+
+
+def reraises_in_a_handler(p):
+    try:
+        try:
+            if p > 0:
+                raise ValueError("x")
+            q = p
+        except ValueError:
+            q = p * p
+            raise
+    except ValueError:
+        q = 3.0 * p * p * p
+    return q
+
+
+@pytest.mark.parametrize("x", [0.69, -0.3])
+def test_second_order_through_try_except(x):
+    # the first derivative's own handlers (caught = current_exception()) run again as
+    # plain code after the second lowering's except clause
+    first = grad(returns_from_a_handler)
+    assert float(grad(first)(x)) == pytest.approx(central(first, x), rel=1e-6, abs=1e-8)
+
+
+def test_third_order_through_a_bare_raise():
+    # q = 3 p^3 for p > 0: q''' = 18
+    third = grad(grad(grad(reraises_in_a_handler)))
+    assert float(third(0.5)) == pytest.approx(18.0, rel=1e-10)

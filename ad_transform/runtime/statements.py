@@ -6,6 +6,7 @@ and the ``try``/``with`` machinery of ``lower/exceptions.py`` (no derivative).
 from __future__ import annotations
 
 import sys
+import threading
 
 from ..errors import ADTransformError
 
@@ -96,9 +97,21 @@ def narrowed(subject, cls: type, name: str):
 # the calls have no derivative and are run by the forward sweep as the user's code would.
 
 
+_LAST_CAUGHT = threading.local()
+
+
 def current_exception() -> BaseException | None:
-    """The exception the enclosing ``except`` clause of the generated code is handling."""
-    return sys.exc_info()[1]
+    """The exception the enclosing ``except`` clause of the generated code is handling.
+
+    Outside any ``except`` clause: the exception this thread caught last. That is where
+    generated code differentiated again runs its own handlers (``caught =
+    current_exception()``): the second lowering caught the exception, then runs the
+    handler's statements as plain code after its own ``except``."""
+    exception = sys.exc_info()[1]
+    if exception is None:
+        return getattr(_LAST_CAUGHT, "exception", None)
+    _LAST_CAUGHT.exception = exception
+    return exception
 
 
 def throw(exception, cause=None, has_cause: bool = False):
