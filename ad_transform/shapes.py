@@ -1001,3 +1001,9 @@ def reduced_axis(op, facts: ShapeFacts) -> tuple[str, str, int, bool] | None:
     if not -base.ndim <= position.value < base.ndim or (base.ndim < 2 and not keepdims.value):
         return None
     return kind, operand, position.value % base.ndim, keepdims.value
+
+
+def is_float_elementwise(primitive: object) -> bool:
+    """A primitive whose result has its operands' broadcast shape, and a real float
+    dtype for real float operands (``_FLOAT_ELEMENTWISE``)."""
+    return _in(primitive, _FLOAT_ELEMENTWISE)

@@ -28,11 +28,13 @@ Passes over the backward sweep, in order (one module per family):
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import runtime
 from ..reverse import AdjointProgram
 from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
-from .dead_code import eliminate_dead_code, exposed_reads, may_raise
+from .dead_code import broadcast_operands, eliminate_dead_code, exposed_reads, may_raise
 from .forward import coalesce_copies, fold_temporaries
 from .inline_pairs import inline_pairs
 from .inlined_cleanup import split_result_tuples, split_tuple_assignments
@@ -74,7 +76,13 @@ def optimize(
     program.backward = backward
     # what is read after the forward sweep: by the backward sweep, or returned
     needed = keep | exposed_reads(backward)
-    forward = eliminate_dead_code(program.forward, needed, may_raise(program.analysis))
+    forward = eliminate_dead_code(
+        program.forward,
+        needed,
+        may_raise(program.analysis),
+        broadcasts=None if plain_tape else broadcast_operands(program.analysis),
+        check=lambda: program.bindings.reference("broadcast_shapes", np.broadcast_shapes),
+    )
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
     if inline_pairs(program):
         _tidy_inlined(program, protected, adjoints)

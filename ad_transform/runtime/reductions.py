@@ -18,6 +18,8 @@ def expand_reduced(g, x, axis=None, keepdims=False):
 
     For a number (or 0-d) ``x`` it is a number: a read-only 0-d view would break the
     in-place accumulation of a scalar's adjoint (``dv += ...``)."""
+    if axis is None and type(x) is np.ndarray and x.ndim:  # a whole array's reduction
+        return np.broadcast_to(g, x.shape)
     shape = np.shape(x)
     if not shape and isinstance(g, (np.ndarray, np.generic, float, int)) and np.ndim(g) == 0:
         return g[()] if isinstance(g, np.ndarray) else g
@@ -29,6 +31,8 @@ def expand_reduced(g, x, axis=None, keepdims=False):
 
 def reduced_count(x, axis=None) -> int:
     """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
+    if axis is None and type(x) is np.ndarray:
+        return x.size
     shape = np.shape(x)
     if axis is None:
         return int(np.prod(shape))
