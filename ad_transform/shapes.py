@@ -263,6 +263,8 @@ class ShapeFacts:
     # free names holding numbers whose facts were used -> that fact (``number_fact``):
     # the code depends on them holding a number of the same fact (pipeline.py)
     number_facts: dict = field(default_factory=dict)
+    # of those, the names holding a finite number (their guards require one)
+    finite_numbers: frozenset = frozenset()
     # the statements binding each name (in-place changes of an array not counted)
     bindings: dict[str, list] = field(default_factory=dict)
     parameters: frozenset = frozenset()

@@ -32,9 +32,11 @@ import numpy as np
 
 from .. import runtime
 from ..reverse import AdjointProgram
+from ..shapes import ArrayFact
 from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
 from .dead_code import broadcast_operands, eliminate_dead_code, exposed_reads, may_raise
+from .element_loops import dead_element_resets, first_element_writes
 from .forward import coalesce_copies, fold_temporaries
 from .inline_pairs import inline_pairs
 from .inlined_cleanup import split_result_tuples, split_tuple_assignments
@@ -88,8 +90,24 @@ def optimize(
         _tidy_inlined(program, protected, adjoints)
     compact_tape(program, protected, plain=plain_tape)
     if not plain_tape:
+        first_element_writes(program)
+        dead_element_resets(program, protected)
+        _fold_element_reads(program, protected)
         simplify_while_exits(program)
     return program
+
+
+def _fold_element_reads(program: AdjointProgram, protected: set[str]) -> None:
+    """After the tape is compact (replayed indices are no longer pushed): element reads
+    of arrays and the index arithmetic go into the expressions that use them."""
+    facts = program.analysis.shapes
+    arrays = frozenset(
+        name for name, fact in facts.names.items() if isinstance(fact, ArrayFact) and fact.ndim >= 1
+    )
+    if not arrays:
+        return
+    needed = protected | exposed_reads(program.backward)
+    program.forward = coalesce_copies(fold_temporaries(program.forward, needed, arrays), needed)
 
 
 def _tidy_inlined(program: AdjointProgram, protected: set[str], adjoints: set[str]) -> None:

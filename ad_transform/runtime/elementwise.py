@@ -121,6 +121,8 @@ def power_derivative(x, y, power=np.power):
     no exception or warning. ``power`` is ``np.float_power`` for that function."""
     if (type(y) is float or type(y) is int) and y >= 1 and power is np.power:
         return y * x ** (y - 1)  # x**2 and the like: no division, finite for finite x
+    if type(y) is float and y and type(x) is np.ndarray and power is np.power and x.all():
+        return y * x ** (y - 1)  # r2 ** -1.5 away from 0: what the general path computes
     if type(x) is int or isinstance(x, np.integer):  # an integer leaf: 3 ** -3 must not fail
         x = float(x)
     y = _exponent(x, y)
