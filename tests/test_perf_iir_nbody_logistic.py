@@ -329,3 +329,51 @@ def test_power_derivative_fast_and_general_paths():
             dr = g(with_zero)
     assert dr[2] == -np.inf
     np.testing.assert_allclose(np.delete(dr, 2), -1.5 * np.delete(r, 2) ** -2.5)
+
+
+# -- one finiteness check for the guards of several products (optimize/finite_covers.py) --
+
+
+def nbody_like(pos, masses, steps):
+    for _ in range(steps):
+        diff = pos[:, None, :] - pos[None, :, :]
+        r2 = np.sum(diff * diff, axis=-1) + 0.01
+        weights = r2**-1.5 * masses[None, :]
+        acc = -np.sum(diff * weights[:, :, None], axis=1)
+        pos = pos + 0.01 * acc
+    return np.sum(pos * pos)
+
+
+def test_nbody_checks_one_product_per_step():
+    pos, masses = RNG.standard_normal((4, 3)), RNG.uniform(0.5, 1.5, 4)
+    g = grad(nbody_like, wrt=(0, 1))
+    source = _code(g, pos, masses, 3)
+    assert source.count("finite_nonempty(") == 1
+    assert source.count("times(") >= 4  # each guard keeps its general form
+    _matches_differences(g, nbody_like, (pos, masses, 3), (0, 1), rtol=1e-5, atol=1e-7)
+    check_grad(nbody_like, (pos[:2].copy(), masses[:2].copy(), 2), wrt=(0, 1))
+
+
+def masked_products(x, w, steps):
+    total = 0.0
+    for k in range(steps):
+        u = x * (k + 1.0)
+        v = w * (k + 1.0)
+        s = u * v
+        total = total + np.sum(np.where(u > 0, s, 0.0))
+    return total
+
+
+def test_an_infinite_factor_keeps_the_where_trap():
+    g = grad(masked_products, wrt=(0, 1))
+    x = np.array([1.0, -2.0, 3.0, -4.0])
+    w = np.array([0.5, np.inf, 2.0, 1.5])
+    assert "finite_nonempty(s" in _code(g, x, w, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dx, dw = g(x, w, 2)
+    # u[1] < 0: the branch holding u[1] * inf is not taken, its adjoint is 0, not 0 * inf
+    np.testing.assert_array_equal(dx, [0.5 * 5, 0.0, 2.0 * 5, 0.0])
+    np.testing.assert_array_equal(dw, [1.0 * 5, 0.0, 3.0 * 5, 0.0])
+    finite = np.array([0.5, 0.7, 2.0, 1.5])
+    _matches_differences(g, masked_products, (x, finite, 3), (0, 1))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+from collections import Counter
 from collections.abc import Callable
 
 import gast
@@ -59,8 +60,8 @@ def eliminate_dead_code(
     those arrays in its place, so the gradient still raises where the function does."""
     if broadcasts and check is not None:
         relaxed = raising - set(broadcasts)
-        forward = _broadcast_checks(forward, set(needed), relaxed, broadcasts, check)
-        return _prune(forward, set(needed), relaxed)
+        forward, unchecked = _broadcast_checks(forward, set(needed), relaxed, broadcasts, check)
+        return _prune(forward, set(needed), relaxed | unchecked)
     return _prune(forward, set(needed), raising)
 
 
@@ -406,10 +407,12 @@ def _broadcast_checks(
     raising: frozenset[str],
     broadcasts: dict[str, tuple[str, ...]],
     check: Callable[[], str],
-) -> list[gast.stmt]:
+) -> tuple[list[gast.stmt], frozenset[str]]:
     """``forward`` with each unneeded tree of ``broadcasts`` statements (the root: one no
     other unneeded one reads) replaced by a check of its leaves' shapes, where two or
-    more distinct arrays meet in it; the rest of the tree is left to the pruning."""
+    more distinct arrays meet in it; the rest of the tree is left to the pruning. Also
+    the roots whose leaves may be bound again before the root runs (a loop-carried
+    name): those trees stay as they are."""
     live = _live_statements(forward, set(needed), raising)
     binding = {}
     for stmt in all_statements(forward):
@@ -418,12 +421,19 @@ def _broadcast_checks(
             binding[name] = stmt
     dead = {name for name, stmt in binding.items() if id(stmt) not in live}
     read_by_dead = {operand for name in dead for operand in broadcasts[name]}
+    bound = Counter(name for stmt in all_statements(forward) for name in assigned(stmt))
     replacements = {}
+    unchecked = set()
     for root in dead - read_by_dead:
         leaves = _tree_leaves(root, dead, broadcasts)
-        if len(leaves) >= 2:
-            replacements[id(binding[root])] = _shape_check(binding[root], leaves, check())
-    return _replaced(forward, replacements) if replacements else forward
+        if len(leaves) < 2:
+            continue
+        if any(bound[leaf] > 1 for leaf in leaves):
+            unchecked.add(root)
+            continue
+        replacements[id(binding[root])] = _shape_check(binding[root], leaves, check())
+    forward = _replaced(forward, replacements) if replacements else forward
+    return forward, frozenset(unchecked)
 
 
 def _tree_leaves(root: str, dead: set[str], broadcasts: dict) -> list[str]:
