@@ -377,3 +377,21 @@ def test_an_infinite_factor_keeps_the_where_trap():
     np.testing.assert_array_equal(dw, [1.0 * 5, 0.0, 3.0 * 5, 0.0])
     finite = np.array([0.5, 0.7, 2.0, 1.5])
     _matches_differences(g, masked_products, (x, finite, 3), (0, 1))
+
+
+# -- a mean's spread adjoint stays spread when negated (optimize/spread_adjoints.py) -----
+
+
+def mean_difference(a, b):
+    return np.mean(a - b * a) + np.sum(b * b)
+
+
+def test_negated_spread_adjoint():
+    a, b = RNG.standard_normal(5), RNG.standard_normal(5)
+    g = grad(mean_difference, wrt=(0, 1))
+    source = _code(g, a, b)
+    assert "expand_reduced(-(" in source
+    _matches_differences(g, mean_difference, (a, b), (0, 1))
+    _matches_differences(g, mean_difference, (a[:1].copy(), b), (0, 1))  # a broadcast
+    _matches_differences(g, mean_difference, (a.reshape(5, 1), b), (0, 1))  # a matrix
+    check_grad(mean_difference, (RNG.standard_normal((2, 3)), RNG.standard_normal(3)), wrt=(0, 1))

@@ -42,6 +42,7 @@ from .forward import coalesce_copies, fold_temporaries
 from .inline_pairs import inline_pairs
 from .inlined_cleanup import split_result_tuples, split_tuple_assignments
 from .propagation import propagate
+from .spread_adjoints import negated_spreads
 from .tape import compact_tape
 from .while_exits import simplify_while_exits
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
@@ -75,7 +76,9 @@ def optimize(
     backward = drop_dead_stores(backward, protected)
     backward = propagate(backward, protected=protected)
     backward = propagate_block_copies(backward, set(program.adjoint_kinds), protected)
-    backward = guard_accumulation(backward, program, predefined)
+    program.backward = backward
+    negated_spreads(program)  # before the accumulation guard: a spread is read-only
+    backward = guard_accumulation(program.backward, program, predefined)
     program.backward = backward
     # what is read after the forward sweep: by the backward sweep, or returned
     needed = keep | exposed_reads(backward)
