@@ -395,3 +395,21 @@ def test_negated_spread_adjoint():
     _matches_differences(g, mean_difference, (a[:1].copy(), b), (0, 1))  # a broadcast
     _matches_differences(g, mean_difference, (a.reshape(5, 1), b), (0, 1))  # a matrix
     check_grad(mean_difference, (RNG.standard_normal((2, 3)), RNG.standard_normal(3)), wrt=(0, 1))
+
+
+def check_reads_a_computed_leaf(a, b, c):
+    r = a * b
+    q = r  # not elementwise: q is a leaf of the tree below, r must stay
+    unused = q * c  # noqa: F841
+    return np.sum(a * a)
+
+
+def test_a_check_keeps_what_computes_its_leaves():
+    a, b, c = RNG.standard_normal(4), RNG.standard_normal(4), RNG.standard_normal(4)
+    g = grad(check_reads_a_computed_leaf, wrt=0)
+    source = _code(g, a, b, c)
+    assert "broadcast_shapes(" in source
+    _matches_differences(g, check_reads_a_computed_leaf, (a, b, c), 0)
+    for wrong_b, wrong_c in ((b[:3].copy(), c), (b, c[:3].copy())):
+        with pytest.raises(ValueError):
+            g(a, wrong_b, wrong_c)

@@ -59,9 +59,8 @@ def eliminate_dead_code(
     arrays do not broadcast together, goes and leaves ``check(a.shape, b.shape)`` of
     those arrays in its place, so the gradient still raises where the function does."""
     if broadcasts and check is not None:
-        relaxed = raising - set(broadcasts)
-        forward, unchecked = _broadcast_checks(forward, set(needed), relaxed, broadcasts, check)
-        return _prune(forward, set(needed), relaxed | unchecked)
+        forward, kept = _broadcast_checks(forward, set(needed), raising, broadcasts, check)
+        return _prune(forward, set(needed), kept)
     return _prune(forward, set(needed), raising)
 
 
@@ -411,29 +410,47 @@ def _broadcast_checks(
     """``forward`` with each unneeded tree of ``broadcasts`` statements (the root: one no
     other unneeded one reads) replaced by a check of its leaves' shapes, where two or
     more distinct arrays meet in it; the rest of the tree is left to the pruning. Also
-    the roots whose leaves may be bound again before the root runs (a loop-carried
-    name): those trees stay as they are."""
-    live = _live_statements(forward, set(needed), raising)
+    the names still counted as raising: ``raising`` but for the tree statements, whose
+    roots may be kept as they are (leaves that may be bound again before the root runs,
+    a loop-carried name).
+
+    Iterated: the checks read their leaves, which keeps alive what computes them; until
+    the unneeded statements, with every check's leaves needed, no longer change (so no
+    statement a check keeps alive reads a replaced root)."""
     binding = {}
     for stmt in all_statements(forward):
         name = target_name(stmt)
         if name in broadcasts and set(broadcasts[name]) <= loaded(stmt):
             binding[name] = stmt
-    dead = {name for name, stmt in binding.items() if id(stmt) not in live}
-    read_by_dead = {operand for name in dead for operand in broadcasts[name]}
+    relaxed = raising - set(binding)
     bound = Counter(name for stmt in all_statements(forward) for name in assigned(stmt))
-    replacements = {}
-    unchecked = set()
-    for root in dead - read_by_dead:
-        leaves = _tree_leaves(root, dead, broadcasts)
-        if len(leaves) < 2:
-            continue
-        if any(bound[leaf] > 1 for leaf in leaves):
-            unchecked.add(root)
-            continue
-        replacements[id(binding[root])] = _shape_check(binding[root], leaves, check())
+    unchecked: set[str] = set()
+    read_by_checks: set[str] = set()
+    while True:
+        before = len(unchecked)
+        live = _live_statements(forward, set(needed) | read_by_checks, relaxed | unchecked)
+        dead = {name for name, stmt in binding.items() if id(stmt) not in live}
+        read_by_dead = {operand for name in dead for operand in broadcasts[name]}
+        checks = {}
+        for root in dead - read_by_dead:
+            leaves = _tree_leaves(root, dead, broadcasts)
+            if len(leaves) < 2:
+                continue
+            if any(bound[leaf] > 1 for leaf in leaves):
+                unchecked.add(root)
+            else:
+                checks[root] = leaves
+        read = {leaf for leaves in checks.values() for leaf in leaves}
+        if read <= read_by_checks and len(unchecked) == before:
+            break
+        read_by_checks |= read
+    replacements = {
+        id(binding[root]): _shape_check(binding[root], leaves, check())
+        for root, leaves in checks.items()
+        if root not in unchecked
+    }
     forward = _replaced(forward, replacements) if replacements else forward
-    return forward, frozenset(unchecked)
+    return forward, relaxed | frozenset(unchecked)
 
 
 def _tree_leaves(root: str, dead: set[str], broadcasts: dict) -> list[str]:
