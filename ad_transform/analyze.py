@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import math
 import operator
 import types
 
@@ -214,6 +215,7 @@ def _kinds_with_shapes(
     for _ in range(6):
         facts = infer_shapes(ops, kinds, params, counters, assigned)
         facts.number_facts = number_facts
+        facts.finite_numbers = _finite_numbers(number_facts, fn)
         found = derived_kinds(facts, kinds)
         if found == derived:
             break
@@ -239,6 +241,17 @@ def _number_facts(ops: list[Op], fn: NormalizedFunction, numbers: dict, bound: s
         for name in numbers
         if name in read and name not in bound
     }
+
+
+def _finite_numbers(number_facts: dict, fn: NormalizedFunction) -> frozenset[str]:
+    """Of the free names with number facts, those holding a finite number now (their
+    guards then require one: ``kinds.NumberGuard(finite=True)``)."""
+    values = {name: fn.parsed.lookup(name) for name in number_facts}
+    return frozenset(
+        name
+        for name, v in values.items()
+        if type(v) is int or (type(v) is float and math.isfinite(v))
+    )
 
 
 def _range_counters(stmts: list, fn: NormalizedFunction) -> set[str]:

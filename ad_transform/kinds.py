@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 import operator
 import types
 
@@ -132,21 +133,28 @@ class NumberGuard:
     ``fact`` None (``ANY_NUMBER``): only the kinds used it, and the code stays valid while
     the name holds any ``float`` or ``int``. Otherwise the shape facts used its
     ``shapes.number_fact`` too, and the code stays valid while the name holds a number
-    of the same fact: any float (``REAL``), or the same int (an index or a length)."""
+    of the same fact: any float (``REAL``), or the same int (an index or a length).
+    ``finite``: the code multiplies adjoints by it without the guard of ``times`` (a
+    zero adjoint times inf is 0), so it holds only while the number is finite too."""
 
-    __slots__ = ("fact",)
+    __slots__ = ("fact", "finite")
 
-    def __init__(self, fact: object = None) -> None:
+    def __init__(self, fact: object = None, finite: bool = False) -> None:
         self.fact = fact
+        self.finite = finite
 
     def holds(self, value: object) -> bool:
         """Whether code generated under this guard is right for ``value``."""
         if type(value) not in (float, int):
             return False
+        if self.finite and type(value) is float and not math.isfinite(value):
+            return False
         return self.fact is None or number_fact(value) == self.fact
 
     def __repr__(self) -> str:
-        return "<any Python number>" if self.fact is None else f"<a number with {self.fact}>"
+        if self.fact is None:
+            return "<any Python number>"
+        return f"<a {'finite ' if self.finite else ''}number with {self.fact}>"
 
 
 ANY_NUMBER = NumberGuard()

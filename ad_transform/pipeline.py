@@ -587,9 +587,11 @@ def _dependencies(program: AdjointProgram) -> tuple:
                 found.append((inner.closure.get(name, inner.globals), name, obj))
     found.extend(_name_dependencies(program))
     facts = program.analysis.shapes.number_facts  # numbers the shape facts used
+    finite = program.analysis.shapes.finite_numbers
     for name, namespace in program.analysis.scalar_globals.items():
         fact = facts.get(name)
-        found.append((namespace, name, ANY_NUMBER if fact is None else NumberGuard(fact)))
+        guard = ANY_NUMBER if fact is None else NumberGuard(fact, name in finite)
+        found.append((namespace, name, guard))
     found.extend(program.analysis.call_dependencies)
     found.extend(parsed.dependencies)  # functions the lowering specialised calls on
     for pair in program.pairs_used:

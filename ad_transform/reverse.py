@@ -1170,9 +1170,9 @@ class _Reverser:
     def finite_names(self) -> set[str]:
         """Free names holding a finite number the code is specialised on (shape facts'
         constants: rebinding one makes the code stale)."""
-        # none: a free name's guard (kinds.NumberGuard) keeps its code for any float,
-        # infinite ones too, where times() must stay (0 * inf)
-        return set()
+        # their guards (kinds.NumberGuard(finite=True)) make the code stale when one is
+        # rebound to an infinite or NaN number, where times() must stay (0 * inf)
+        return set(self.analysis.shapes.finite_numbers)
 
     def is_square(self, op: Op) -> bool:
         """``x * x`` of a real float array ``x`` (shape facts), both operands active."""

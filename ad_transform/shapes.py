@@ -263,6 +263,8 @@ class ShapeFacts:
     # free names holding numbers whose facts were used -> that fact (``number_fact``):
     # the code depends on them holding a number of the same fact (pipeline.py)
     number_facts: dict = field(default_factory=dict)
+    # of those, the names holding a finite number (their guards require one)
+    finite_numbers: frozenset = frozenset()
     # the statements binding each name (in-place changes of an array not counted)
     bindings: dict[str, list] = field(default_factory=dict)
     parameters: frozenset = frozenset()
@@ -1001,3 +1003,9 @@ def reduced_axis(op, facts: ShapeFacts) -> tuple[str, str, int, bool] | None:
     if not -base.ndim <= position.value < base.ndim or (base.ndim < 2 and not keepdims.value):
         return None
     return kind, operand, position.value % base.ndim, keepdims.value
+
+
+def is_float_elementwise(primitive: object) -> bool:
+    """A primitive whose result has its operands' broadcast shape, and a real float
+    dtype for real float operands (``_FLOAT_ELEMENTWISE``)."""
+    return _in(primitive, _FLOAT_ELEMENTWISE)

@@ -28,15 +28,21 @@ Passes over the backward sweep, in order (one module per family):
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import runtime
 from ..reverse import AdjointProgram
+from ..shapes import ArrayFact
 from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
-from .dead_code import eliminate_dead_code, exposed_reads, may_raise
+from .dead_code import broadcast_operands, eliminate_dead_code, exposed_reads, may_raise
+from .element_loops import dead_element_resets, first_element_writes
+from .finite_covers import share_finite_checks
 from .forward import coalesce_copies, fold_temporaries
 from .inline_pairs import inline_pairs
 from .inlined_cleanup import split_result_tuples, split_tuple_assignments
 from .propagation import propagate
+from .spread_adjoints import negated_spreads
 from .tape import compact_tape
 from .while_exits import simplify_while_exits
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
@@ -70,18 +76,43 @@ def optimize(
     backward = drop_dead_stores(backward, protected)
     backward = propagate(backward, protected=protected)
     backward = propagate_block_copies(backward, set(program.adjoint_kinds), protected)
-    backward = guard_accumulation(backward, program, predefined)
+    program.backward = backward
+    negated_spreads(program)  # before the accumulation guard: a spread is read-only
+    backward = guard_accumulation(program.backward, program, predefined)
     program.backward = backward
     # what is read after the forward sweep: by the backward sweep, or returned
     needed = keep | exposed_reads(backward)
-    forward = eliminate_dead_code(program.forward, needed, may_raise(program.analysis))
+    forward = eliminate_dead_code(
+        program.forward,
+        needed,
+        may_raise(program.analysis),
+        broadcasts=None if plain_tape else broadcast_operands(program.analysis),
+        check=lambda: program.bindings.reference("broadcast_shapes", np.broadcast_shapes),
+    )
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
     if inline_pairs(program):
         _tidy_inlined(program, protected, adjoints)
     compact_tape(program, protected, plain=plain_tape)
     if not plain_tape:
+        first_element_writes(program)
+        dead_element_resets(program, protected)
+        _fold_element_reads(program, protected)
+        share_finite_checks(program)
         simplify_while_exits(program)
     return program
+
+
+def _fold_element_reads(program: AdjointProgram, protected: set[str]) -> None:
+    """After the tape is compact (replayed indices are no longer pushed): element reads
+    of arrays and the index arithmetic go into the expressions that use them."""
+    facts = program.analysis.shapes
+    arrays = frozenset(
+        name for name, fact in facts.names.items() if isinstance(fact, ArrayFact) and fact.ndim >= 1
+    )
+    if not arrays:
+        return
+    needed = protected | exposed_reads(program.backward)
+    program.forward = coalesce_copies(fold_temporaries(program.forward, needed, arrays), needed)
 
 
 def _tidy_inlined(program: AdjointProgram, protected: set[str], adjoints: set[str]) -> None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+from collections import Counter
+from collections.abc import Callable
 
 import gast
 import numpy as np
@@ -26,7 +28,7 @@ from ..kinds import atom_kind
 from ..nodes import name_ids
 from ..ops import BUILD, CONSTANT, COPY, RETURN, RULE, Analysis
 from ..rules.registry import ARRAY, SCALAR
-from .walk import COMPOUND, all_statements, assigned, header_reads, loaded
+from .walk import COMPOUND, all_statements, assigned, header_reads, loaded, target_name
 
 # Primitives that raise on some Python numbers (ZeroDivisionError, OverflowError, complex
 # results aside); on NumPy arrays they warn instead.
@@ -41,11 +43,24 @@ _RAISING_ON_NUMBERS = (
 
 
 def eliminate_dead_code(
-    forward: list[gast.stmt], needed: set[str], raising: frozenset[str] = frozenset()
+    forward: list[gast.stmt],
+    needed: set[str],
+    raising: frozenset[str] = frozenset(),
+    broadcasts: dict[str, tuple[str, ...]] | None = None,
+    check: Callable[[], str] | None = None,
 ) -> list[gast.stmt]:
     """The forward sweep without the statements nothing needs; ``needed`` are the names
     read after it (by the backward sweep, or returned); statements assigning a name in
-    ``raising`` (see :func:`may_raise`) are kept as if they had an effect."""
+    ``raising`` (see :func:`may_raise`) are kept as if they had an effect.
+
+    ``broadcasts`` (:func:`broadcast_operands`) with ``check`` (the name of
+    ``np.broadcast_shapes`` in the generated code, bound when first asked): an unneeded
+    tree of elementwise operations on real float arrays, which can raise only where its
+    arrays do not broadcast together, goes and leaves ``check(a.shape, b.shape)`` of
+    those arrays in its place, so the gradient still raises where the function does."""
+    if broadcasts and check is not None:
+        forward, kept = _broadcast_checks(forward, set(needed), raising, broadcasts, check)
+        return _prune(forward, set(needed), kept)
     return _prune(forward, set(needed), raising)
 
 
@@ -273,6 +288,12 @@ class _Liveness:
 
 
 def _prune(forward: list[gast.stmt], needed: set[str], raising: frozenset[str]) -> list[gast.stmt]:
+    live = _live_statements(forward, needed, raising)
+    return _rebuild(forward, live, needed)
+
+
+def _live_statements(forward: list[gast.stmt], needed: set[str], raising: frozenset[str]) -> set:
+    """The ids of the simple statements that stay; ``needed`` grows by what they read."""
     simple = []
 
     def has_effect(stmt) -> bool:
@@ -302,7 +323,7 @@ def _prune(forward: list[gast.stmt], needed: set[str], raising: frozenset[str]) 
                 live.add(key)
                 needed |= reads
                 changed = True
-    return _rebuild(forward, live, needed)
+    return live
 
 
 def _is_copy(stmt) -> bool:
@@ -341,3 +362,131 @@ def _is_range_loop(stmt) -> bool:
         and stmt.iter.func.id == "range"
         and getattr(stmt, "ad_range_is_builtin", False)
     )
+
+
+# -- unneeded elementwise trees: a broadcast check in their place -----------------------
+
+
+def broadcast_operands(analysis: Analysis) -> dict[str, tuple[str, ...]]:
+    """The names bound once by an elementwise operation (``shapes._FLOAT_ELEMENTWISE``)
+    whose operands are numbers and real float arrays, by the facts of the cache key,
+    and whose result is such an array -> the names of its array operands. On these
+    values the operation can raise only where its arrays do not broadcast together
+    (NumPy warns on the rest); a tree of them raises exactly where its leaves' shapes
+    do not broadcast together. Empty without shape facts."""
+    from ..shapes import REAL, ArrayFact, IntFact, is_float_elementwise
+
+    facts = analysis.shapes
+    found: dict[str, tuple[str, ...]] = {}
+    for op in analysis.ops:
+        if op.form != RULE or op.rule is None or op.target is None:
+            continue
+        if not is_float_elementwise(op.rule.primitive) or _call_has_keywords(op):
+            continue
+        if len(facts.bindings.get(op.target, ())) != 1:
+            continue
+        result = facts.result(op)
+        if not (isinstance(result, ArrayFact) and result.dtype == "f"):
+            continue
+        arrays = []
+        for atom in op.inputs.values():
+            fact = facts.of(atom)
+            if isinstance(fact, ArrayFact) and fact.dtype == "f" and isinstance(atom, gast.Name):
+                arrays.append(atom.id)
+            elif not (fact == REAL or isinstance(fact, IntFact) or _kind(atom, analysis) == SCALAR):
+                break
+        else:
+            found[op.target] = tuple(arrays)
+    return found
+
+
+def _broadcast_checks(
+    forward: list[gast.stmt],
+    needed: set[str],
+    raising: frozenset[str],
+    broadcasts: dict[str, tuple[str, ...]],
+    check: Callable[[], str],
+) -> tuple[list[gast.stmt], frozenset[str]]:
+    """``forward`` with each unneeded tree of ``broadcasts`` statements (the root: one no
+    other unneeded one reads) replaced by a check of its leaves' shapes, where two or
+    more distinct arrays meet in it; the rest of the tree is left to the pruning. Also
+    the names still counted as raising: ``raising`` but for the tree statements, whose
+    roots may be kept as they are (leaves that may be bound again before the root runs,
+    a loop-carried name).
+
+    Iterated: the checks read their leaves, which keeps alive what computes them; until
+    the unneeded statements, with every check's leaves needed, no longer change (so no
+    statement a check keeps alive reads a replaced root)."""
+    binding = {}
+    for stmt in all_statements(forward):
+        name = target_name(stmt)
+        if name in broadcasts and set(broadcasts[name]) <= loaded(stmt):
+            binding[name] = stmt
+    relaxed = raising - set(binding)
+    bound = Counter(name for stmt in all_statements(forward) for name in assigned(stmt))
+    unchecked: set[str] = set()
+    read_by_checks: set[str] = set()
+    while True:
+        before = len(unchecked)
+        live = _live_statements(forward, set(needed) | read_by_checks, relaxed | unchecked)
+        dead = {name for name, stmt in binding.items() if id(stmt) not in live}
+        read_by_dead = {operand for name in dead for operand in broadcasts[name]}
+        checks = {}
+        for root in dead - read_by_dead:
+            leaves = _tree_leaves(root, dead, broadcasts)
+            if len(leaves) < 2:
+                continue
+            if any(bound[leaf] > 1 for leaf in leaves):
+                unchecked.add(root)
+            else:
+                checks[root] = leaves
+        read = {leaf for leaves in checks.values() for leaf in leaves}
+        if read <= read_by_checks and len(unchecked) == before:
+            break
+        read_by_checks |= read
+    replacements = {
+        id(binding[root]): _shape_check(binding[root], leaves, check())
+        for root, leaves in checks.items()
+        if root not in unchecked
+    }
+    forward = _replaced(forward, replacements) if replacements else forward
+    return forward, relaxed | frozenset(unchecked)
+
+
+def _tree_leaves(root: str, dead: set[str], broadcasts: dict) -> list[str]:
+    """The arrays a tree of unneeded elementwise statements starts from, each once."""
+    leaves: list[str] = []
+    pending = [root]
+    seen = set()
+    while pending:
+        name = pending.pop()
+        for operand in broadcasts[name]:
+            if operand in dead and operand not in seen:
+                seen.add(operand)
+                pending.append(operand)
+            elif operand not in dead and operand not in leaves:
+                leaves.append(operand)
+    return sorted(leaves)
+
+
+def _shape_check(root: gast.stmt, leaves: list[str], check: str) -> gast.stmt:
+    """``check(a.shape, b.shape)``: raises ``ValueError`` where the arrays do not broadcast."""
+    shapes = [
+        gast.Attribute(gast.Name(leaf, gast.Load(), None, None), "shape", gast.Load())
+        for leaf in leaves
+    ]
+    call = gast.Call(gast.Name(check, gast.Load(), None, None), shapes, [])
+    stmt = gast.copy_location(gast.Expr(call), root)
+    stmt.ad_pure = False
+    stmt.origin_line = getattr(root, "origin_line", None)
+    return stmt
+
+
+def _replaced(block: list[gast.stmt], replacements: dict[int, gast.stmt]) -> list[gast.stmt]:
+    out = []
+    for stmt in block:
+        if isinstance(stmt, COMPOUND):
+            stmt.body = _replaced(stmt.body, replacements)
+            stmt.orelse = _replaced(stmt.orelse, replacements)
+        out.append(replacements.get(id(stmt), stmt))
+    return out

@@ -35,14 +35,23 @@ from .walk import (
 _DEFERRED = (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
 
 
-def fold_temporaries(forward: list[gast.stmt], needed: set[str]) -> list[gast.stmt]:
+def fold_temporaries(
+    forward: list[gast.stmt], needed: set[str], arrays: frozenset[str] = frozenset()
+) -> list[gast.stmt]:
     """Substitute single-use temporaries into their use (a new list); ``needed`` are names
-    read after the forward sweep (by the backward sweep, or returned)."""
+    read after the forward sweep (by the backward sweep, or returned).
+
+    ``arrays``: names that hold an ndarray in every call (shape facts). An element read
+    ``v = a[k]`` of one (``k`` a name or a number) moves too, past statements without
+    calls that do not assign what it reads (an element store is not passed), also into
+    an element store ``out[i] = v``: ``out[i] = a * out[i - 1] + x[i]``."""
     loads, stores = _counts(forward)
     block = list(forward)
     _sweep_blocks(
         block,
-        lambda b, i: _is_temporary(b[i], loads, stores, needed) and _fold_into_use(b, i),
+        lambda b, i: (
+            _is_temporary(b[i], loads, stores, needed, arrays) and _fold_into_use(b, i, arrays)
+        ),
     )
     return block
 
@@ -61,30 +70,79 @@ def _sweep_blocks(block: list[gast.stmt], goes: Callable[[list, int], bool]) -> 
         index += 1
 
 
-def _is_temporary(stmt: gast.stmt, loads: Counter, stores: Counter, needed: set[str]) -> bool:
+def _is_temporary(
+    stmt: gast.stmt, loads: Counter, stores: Counter, needed: set[str], arrays: frozenset[str]
+) -> bool:
     name = target_name(stmt)
     if name is None or not getattr(stmt, "ad_pure", True) or getattr(stmt, "ad_header", False):
         return False
-    return loads[name] == 1 and stores[name] == 1 and name not in needed and _movable(stmt.value)
+    return (
+        loads[name] == 1
+        and stores[name] == 1
+        and name not in needed
+        and _movable(stmt.value, arrays)
+    )
 
 
-def _movable(expr: gast.expr) -> bool:
-    """Arithmetic, comparisons and plain calls (``math.sin(y)``) of names and numbers."""
+def _movable(expr: gast.expr, arrays: frozenset[str] = frozenset()) -> bool:
+    """Arithmetic, comparisons and plain calls (``math.sin(y)``) of names and numbers;
+    element reads of ``arrays``."""
     if isinstance(expr, (gast.Name, gast.Constant)):
         return True
+    if _element_read(expr, arrays):
+        return True
     if isinstance(expr, gast.BinOp):
-        return _movable(expr.left) and _movable(expr.right)
+        return _movable(expr.left, arrays) and _movable(expr.right, arrays)
     if isinstance(expr, gast.UnaryOp):
-        return _movable(expr.operand)
+        return _movable(expr.operand, arrays)
     if isinstance(expr, gast.Compare):
-        return _movable(expr.left) and all(_movable(c) for c in expr.comparators)
+        return _movable(expr.left, arrays) and all(_movable(c, arrays) for c in expr.comparators)
     if isinstance(expr, gast.Call):
         return (
             _is_dotted_name(expr.func)
             and not expr.keywords
-            and all(_movable(a) and not isinstance(a, gast.Starred) for a in expr.args)
+            and all(_movable(a, arrays) and not isinstance(a, gast.Starred) for a in expr.args)
         )
     return False
+
+
+def _element_read(expr: gast.expr, arrays: frozenset[str]) -> bool:
+    """``a[k]``: ``a`` one of ``arrays``, ``k`` index arithmetic (``i - 1``)."""
+    return (
+        isinstance(expr, gast.Subscript)
+        and isinstance(expr.ctx, gast.Load)
+        and isinstance(expr.value, gast.Name)
+        and expr.value.id in arrays
+        and _index_arithmetic(expr.slice)
+    )
+
+
+def _index_arithmetic(expr: gast.expr) -> bool:
+    """A name, a number, or ``+ - *`` of them (``i - 1``)."""
+    if isinstance(expr, (gast.Name, gast.Constant)):
+        return True
+    return (
+        isinstance(expr, gast.BinOp)
+        and isinstance(expr.op, (gast.Add, gast.Sub, gast.Mult))
+        and _index_arithmetic(expr.left)
+        and _index_arithmetic(expr.right)
+    )
+
+
+def _reads_element(expr: gast.expr) -> bool:
+    return any(isinstance(n, gast.Subscript) for n in gast.walk(expr))
+
+
+def _is_element_store(stmt: gast.stmt, name: str) -> bool:
+    """``out[i] = e`` whose target (array and index names) does not read ``name``."""
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Subscript)
+        and isinstance(stmt.targets[0].value, gast.Name)
+        and isinstance(stmt.targets[0].slice, (gast.Name, gast.Constant))
+        and name not in name_ids(stmt.targets[0])
+    )
 
 
 def _is_dotted_name(expr: gast.expr) -> bool:
@@ -93,19 +151,22 @@ def _is_dotted_name(expr: gast.expr) -> bool:
     return isinstance(expr, gast.Name)
 
 
-def _fold_into_use(block: list[gast.stmt], index: int) -> bool:
+def _fold_into_use(
+    block: list[gast.stmt], index: int, arrays: frozenset[str] = frozenset()
+) -> bool:
     """Put ``block[index]``'s value where its target is read, if that is safe."""
     stmt = block[index]
     name = stmt.targets[0].id
     reads = name_ids(stmt.value)
+    elements = _reads_element(stmt.value)
     for later in block[index + 1 :]:
         if mentions(later, name):
-            if not (
+            use = (
                 isinstance(later, gast.Assign)
                 and _is_plain_assign(later)
                 and getattr(later, "ad_pure", True)
-                and not any(isinstance(n, _DEFERRED) for n in subnodes(later.value))
-            ):
+            ) or (bool(arrays) and _is_element_store(later, name))
+            if not use or any(isinstance(n, _DEFERRED) for n in subnodes(later.value)):
                 return False
             if isinstance(later.value, gast.Name):  # a copy: the result is the definition's
                 later.origin_line = getattr(stmt, "origin_line", None)
@@ -113,9 +174,16 @@ def _fold_into_use(block: list[gast.stmt], index: int) -> bool:
             _substitute(later, name, stmt.value)
             forget(later)
             return True
-        if not _can_pass(later, reads):
+        if not _can_pass(later, reads) or (elements and _has_call(later)):
             return False
     return False
+
+
+def _has_call(stmt: gast.stmt) -> bool:
+    """A call may change an array whose element a moved read takes (a tape push does not)."""
+    if getattr(stmt, "ad_tape_push", False):
+        return False
+    return any(isinstance(n, gast.Call) for n in gast.walk(stmt))
 
 
 def _can_pass(stmt: gast.stmt, reads: set[str]) -> bool:

@@ -211,6 +211,8 @@ def replay_range_indices(program, constants: set[str], pushes, pops, push, pop) 
         )
         derived = _index_arithmetic(loop, index, constants, stores, program.analysis.kinds)
         replayed[index] = (back, derived)
+        # the backward loop visits each index of this range once (element_loops.py)
+        program.range_loops = {**getattr(program, "range_loops", {}), id(back): iterated}
     if not replayed:
         return
     names = set(replayed)

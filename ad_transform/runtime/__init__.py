@@ -136,6 +136,7 @@ from .decompositions import (  # noqa: F401
 )
 from .elementwise import (  # noqa: F401
     clip_weights,
+    finite_nonempty,
     fmax_weights,
     logaddexp_share,
     nan_to_num_adjoint,

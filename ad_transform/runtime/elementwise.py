@@ -57,7 +57,7 @@ def times(g, d):
     product so that no ``invalid value`` warning is raised for the masked elements.
     """
     if type(d) is np.ndarray:
-        if d.dtype.kind != "f" or _finite_sum(d):
+        if d.dtype.kind != "f" or _nowhere_zero(g) or _finite_sum(d):
             return g * d
         return _masked_product(g, d)
     if type(g) is np.ndarray:
@@ -65,6 +65,26 @@ def times(g, d):
             return g * d
         return _masked_product(g, d)
     return g * d if g else scalar_zero(g, d)
+
+
+def finite_nonempty(p) -> bool:
+    """Whether the real float array (or float) ``p`` has elements and all are finite: then
+    so are the operands of the sums, differences, products and full views it was computed
+    from (``optimize/finite_covers.py``), each of whose elements reached ``p``."""
+    if type(p) is float:
+        return math.isfinite(p)
+    if type(p) is not np.ndarray or not p.size or p.dtype.kind != "f":
+        return False
+    return _finite_sum(p)
+
+
+def _nowhere_zero(g) -> bool:
+    """Whether ``g`` is one nonzero number spread over an array (every stride 0: the
+    adjoint of a mean or a sum, ``expand_reduced``), so no element of ``g * d`` is masked."""
+    if type(g) is not np.ndarray or g.size <= 1 or any(g.strides):
+        return False
+    first = g.flat[0]
+    return bool(first != 0)
 
 
 def logaddexp_share(x, y):
@@ -121,6 +141,8 @@ def power_derivative(x, y, power=np.power):
     no exception or warning. ``power`` is ``np.float_power`` for that function."""
     if (type(y) is float or type(y) is int) and y >= 1 and power is np.power:
         return y * x ** (y - 1)  # x**2 and the like: no division, finite for finite x
+    if type(y) is float and y and type(x) is np.ndarray and power is np.power and x.all():
+        return y * x ** (y - 1)  # r2 ** -1.5 away from 0: what the general path computes
     if type(x) is int or isinstance(x, np.integer):  # an integer leaf: 3 ** -3 must not fail
         x = float(x)
     y = _exponent(x, y)

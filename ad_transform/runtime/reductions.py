@@ -18,6 +18,8 @@ def expand_reduced(g, x, axis=None, keepdims=False):
 
     For a number (or 0-d) ``x`` it is a number: a read-only 0-d view would break the
     in-place accumulation of a scalar's adjoint (``dv += ...``)."""
+    if axis is None and type(x) is np.ndarray and x.ndim:  # a whole array's reduction
+        return _spread(g, x.shape) if type(g) is float else np.broadcast_to(g, x.shape)
     shape = np.shape(x)
     if not shape and isinstance(g, (np.ndarray, np.generic, float, int)) and np.ndim(g) == 0:
         return g[()] if isinstance(g, np.ndarray) else g
@@ -27,8 +29,18 @@ def expand_reduced(g, x, axis=None, keepdims=False):
     return np.broadcast_to(g, shape)
 
 
+def _spread(g: float, shape: tuple) -> np.ndarray:
+    """``np.broadcast_to(g, shape)`` for a Python float (a read-only float64 view, every
+    stride 0), without its argument checks."""
+    spread = np.ndarray(shape, np.float64, np.array(g), 0, (0,) * len(shape))
+    spread.flags.writeable = False
+    return spread
+
+
 def reduced_count(x, axis=None) -> int:
     """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
+    if axis is None and type(x) is np.ndarray:
+        return x.size
     shape = np.shape(x)
     if axis is None:
         return int(np.prod(shape))
