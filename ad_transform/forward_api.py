@@ -53,11 +53,12 @@ class JVPFunction(_Transformed):
     def _generated_for_key(self, key: tuple):
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
-            types_, _, shapes = _split_key(key)  # forward mode is not specialised by shape yet
+            types_, _, shapes = _split_key(key)
             kinds = tuple(_kind_of_type(t) for t in types_)
-            # a derivative's plain code is (its element reads known to be numbers)
+            # specialised by shape like reverse mode (docs/architecture/forward_perf.md);
+            # a derivative's plain code is too (its element reads known to be numbers)
             target = differentiable_target(self._function, kinds, shapes)
-            generated = generate_jvp(target, self._positions_tuple(), kinds)
+            generated = generate_jvp(target, self._positions_tuple(), kinds, shapes)
             self._specialized[key] = generated
         self._last = generated
         return generated
