@@ -68,7 +68,7 @@ from .rules.registry import (
     SEQUENCE,
     UNKNOWN,
 )
-from .shapes import ArrayFact, unpacked_fact
+from .shapes import ArrayFact, keeps_shape, unpacked_fact
 from .transform_memo import one_transformation
 
 JVP = "jvp"
@@ -409,7 +409,12 @@ class _Forward(_Reverser):
             helper = self.bindings.reference("zero_tangent", runtime.zero_tangent)
             terms = [gast.Call(func=name_node(helper), args=[name_node(op.target)], keywords=[])]
         total = self.dtype_checked(op, _sum_of(terms))
-        if not all_scalar and rule.kind == "elementwise" and self.broadcasts(op):
+        if (
+            not all_scalar
+            and rule.kind == "elementwise"
+            and self.broadcasts(op)
+            and not self.terms_keep_shape(op)
+        ):
             helper = self.bindings.reference("tangent_like", runtime.tangent_like)
             total = gast.Call(
                 func=name_node(helper), args=[total, name_node(op.target)], keywords=[]
@@ -504,6 +509,15 @@ class _Forward(_Reverser):
             and self.analysis.kind_of(atom) != SCALAR
             for param, atom in op.inputs.items()
         )
+
+    def terms_keep_shape(self, op: Op) -> bool:
+        """Whether the shape facts prove that every active operand of a broadcasting
+        statement has the result's shape (``shapes.keeps_shape``): then each tangent term,
+        its tangent broadcast against the other operands, has it too (no ``tangent_like``)."""
+        if self.analysis.complex_values or not op.active_inputs:
+            return False
+        facts, kinds = self.analysis.shapes, self.analysis.kinds
+        return all(keeps_shape(op, p, facts, kinds) for p in op.active_inputs)
 
     def sequence_tangent(self, op: Op, form: str) -> gast.expr:
         """``+`` joining and ``*`` repeating lists and tuples: the same on the tangents."""

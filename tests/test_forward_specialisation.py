@@ -308,3 +308,29 @@ def test_unpacked_tuples_from_a_list():
     x2, u2 = RNG.standard_normal((5, 2)), RNG.standard_normal((5, 2))
     _, tangent2 = forward_mode((x2,), (u2,))
     np.testing.assert_allclose(tangent2, fd_directional(unpack_pairs, (x2,), 0, u2), rtol=1e-6)
+
+
+# -- broadcasting against a constant: the tangent takes the result's shape ---------------
+
+
+def shifted(x, c):
+    y = np.tanh(x + c)
+    return y * y
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(3, 4), (3, 1), (1, 4), (4,), (1, 1), ()],
+    ids=["same", "column", "row", "1d", "unit", "0d"],
+)
+def test_a_tangent_broadcast_against_an_inactive_operand(shape):
+    x, c = RNG.standard_normal(shape), RNG.standard_normal((3, 4))
+    u = RNG.standard_normal(shape)
+    value, tangent = SHIFTED_JVP((x, c), (u,))
+    assert np.shape(tangent) == np.shape(value) == (3, 4)
+    np.testing.assert_allclose(tangent, fd_directional(shifted, (x, c), 0, u), rtol=1e-6, atol=1e-8)
+    keeps = shape == (3, 4)
+    assert ("tangent_like" not in code_of(SHIFTED_JVP.source)) == keeps
+
+
+SHIFTED_JVP = jvp(shifted, wrt=0)
