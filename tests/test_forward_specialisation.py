@@ -334,3 +334,23 @@ def test_a_tangent_broadcast_against_an_inactive_operand(shape):
 
 
 SHIFTED_JVP = jvp(shifted, wrt=0)
+
+
+# -- the dense Hessian: one check of the arguments, one code, a column per element ---------
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 2)], ids=["1d", "2d"])
+def test_hessian_columns_against_second_differences(shape):
+    from ad_transform import hessian
+
+    x = RNG.standard_normal(shape)
+    dense = hessian(recurrence)(x, 0.6)
+    assert dense.shape == shape + shape
+    for k in np.ndindex(shape):
+        e = np.zeros(shape)
+        e[k] = 1.0
+        np.testing.assert_allclose(
+            dense[(...,) + k], fd_hvp(recurrence, (x, 0.6), 0, e), rtol=1e-5, atol=1e-6
+        )
+    flat = dense.reshape(x.size, x.size)
+    np.testing.assert_allclose(flat, flat.T, rtol=1e-10, atol=1e-12)  # symmetric
