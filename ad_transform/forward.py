@@ -408,7 +408,7 @@ class _Forward(_Reverser):
         if not terms:
             helper = self.bindings.reference("zero_tangent", runtime.zero_tangent)
             terms = [gast.Call(func=name_node(helper), args=[name_node(op.target)], keywords=[])]
-        total = self.dtype_checked(op, _sum_of(terms))
+        total = self.dtype_checked(op, _sum_of(_doubled(terms)))
         if (
             not all_scalar
             and rule.kind == "elementwise"
@@ -678,6 +678,16 @@ def _sum_of(terms: list[gast.expr]) -> gast.expr:
         else:
             total = gast.BinOp(left=total, op=gast.Add(), right=term)
     return total
+
+
+def _doubled(terms: list[gast.expr]) -> list[gast.expr]:
+    """``[t, t]`` (``x * x``: both operands one name) as ``[2.0 * t]``: the term is
+    computed once, and doubling is exact, so ``2.0 * t == t + t`` for every float."""
+    if len(terms) == 2 and gast.dump(terms[0]) == gast.dump(terms[1]):
+        return [
+            gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=terms[0])
+        ]
+    return terms
 
 
 def _without_unit_factors(node: gast.AST) -> gast.AST:

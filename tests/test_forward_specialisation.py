@@ -354,3 +354,23 @@ def test_hessian_columns_against_second_differences(shape):
         )
     flat = dense.reshape(x.size, x.size)
     np.testing.assert_allclose(flat, flat.T, rtol=1e-10, atol=1e-12)  # symmetric
+
+
+# -- x * x: one term, doubled -------------------------------------------------------------
+
+
+def squares(x, s):
+    y = x * x
+    return np.sum(y) + s * s
+
+
+@pytest.mark.parametrize(
+    "x", [RNG.standard_normal(5), RNG.standard_normal((2, 3)), np.float64(0.7)]
+)
+def test_the_tangent_of_a_square_is_one_term_doubled(x):
+    forward_mode = jvp(squares)
+    u, w = RNG.standard_normal(np.shape(x)), 0.3
+    _, tangent = forward_mode((x, 1.5), (u, w))
+    expected = np.sum(2.0 * x * u) + 2.0 * 1.5 * w  # calculus
+    assert float(tangent) == pytest.approx(float(expected), rel=1e-12)
+    assert code_of(forward_mode.source).count("2.0 *") >= 2
