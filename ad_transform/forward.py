@@ -682,12 +682,22 @@ def _sum_of(terms: list[gast.expr]) -> gast.expr:
 
 def _doubled(terms: list[gast.expr]) -> list[gast.expr]:
     """``[t, t]`` (``x * x``: both operands one name) as ``[2.0 * t]``: the term is
-    computed once, and doubling is exact, so ``2.0 * t == t + t`` for every float."""
-    if len(terms) == 2 and gast.dump(terms[0]) == gast.dump(terms[1]):
+    computed once, and doubling is exact, so ``2.0 * t == t + t`` for every float
+    (``a * b`` and ``b * a`` count as one term: IEEE products commute)."""
+    if len(terms) == 2 and _same_term(terms[0], terms[1]):
         return [
             gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=terms[0])
         ]
     return terms
+
+
+def _same_term(a: gast.expr, b: gast.expr) -> bool:
+    if gast.dump(a) == gast.dump(b):
+        return True
+    products = all(isinstance(t, gast.BinOp) and isinstance(t.op, gast.Mult) for t in (a, b))
+    return products and sorted(map(gast.dump, (a.left, a.right))) == sorted(
+        map(gast.dump, (b.left, b.right))
+    )
 
 
 def _without_unit_factors(node: gast.AST) -> gast.AST:
