@@ -59,6 +59,7 @@ from .reverse import (
     name_node,
 )
 from .rules.registry import (
+    DICT,
     JOIN,
     MULTILINEAR,
     NUMBERS,
@@ -277,9 +278,12 @@ class _Forward(_Reverser):
             return whole if same is not None else None
         return None
 
-    def element_of_float_array(self, op: Op) -> bool:
-        """``a[i] = v`` into a real float array (shape facts): the value is stored as it
-        is, so its tangent is too (``runtime.stored_tangent`` asks the dtype at run time)."""
+    def stores_as_is(self, op: Op) -> bool:
+        """``a[i] = v`` into a real float array (shape facts), a list or a dict (kinds):
+        the value is stored as it is, so its tangent is too (``runtime.stored_tangent``
+        asks the container's type and dtype when it runs)."""
+        if self.analysis.kinds.get(op.target) in (SEQUENCE, DICT):
+            return True
         fact = self.analysis.shapes.names.get(op.target)
         return (
             not self.analysis.complex_values
@@ -304,7 +308,7 @@ class _Forward(_Reverser):
                 ctx=gast.Store(),
             )
             value = self.tangent_of(op.inputs["value"])
-            if not self.element_of_float_array(op):
+            if not self.stores_as_is(op):
                 helper = self.bindings.reference("stored_tangent", runtime.stored_tangent)
                 value = gast.Call(
                     func=name_node(helper), args=[value, name_node(op.target)], keywords=[]

@@ -381,3 +381,28 @@ def test_the_tangent_of_a_square_is_one_term_doubled(x):
     expected = np.sum(2.0 * x * u) + 2.0 * 1.5 * w  # calculus
     assert float(tangent) == pytest.approx(float(expected), rel=1e-12)
     assert code_of(forward_mode.source).count("2.0 *") >= 2
+
+
+# -- stores into lists and dicts: the tangent as it is ------------------------------------
+
+
+def list_and_dict_stores(x):
+    values = [0.0] * x.shape[0]
+    named = {"first": 0.0}
+    for i in range(x.shape[0]):
+        values[i] = np.sin(x[i]) * x[i]
+    named["first"] = values[0] * values[-1]
+    return sum(values) + named["first"]
+
+
+@pytest.mark.parametrize(
+    "x", [RNG.standard_normal(5), RNG.standard_normal((3, 2))], ids=["1d", "2d"]
+)
+def test_stores_into_lists_and_dicts(x):
+    forward_mode = jvp(list_and_dict_stores)
+    u = RNG.standard_normal(x.shape)
+    _, tangent = forward_mode((x,), (u,))
+    np.testing.assert_allclose(
+        tangent, fd_directional(list_and_dict_stores, (x,), 0, u), rtol=1e-6, atol=1e-9
+    )
+    assert "stored_tangent" not in code_of(forward_mode.source)
