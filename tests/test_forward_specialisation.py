@@ -406,3 +406,22 @@ def test_stores_into_lists_and_dicts(x):
         tangent, fd_directional(list_and_dict_stores, (x,), 0, u), rtol=1e-6, atol=1e-9
     )
     assert "stored_tangent" not in code_of(forward_mode.source)
+
+
+# -- adjoints of lists in plain gradients add elementwise, and so do their tangents --------
+
+
+def pair_product(x):
+    pairs = [(x[0], x[1]), (x[2], x[0])]
+    a, b = pairs[0]
+    c, d = pairs[1]
+    return a * b * b + c * d
+
+
+def test_hvp_through_a_list_of_tuples():
+    # was silently zero: sum_tangent joined the tangents of two list adjoints (ListAdjoint
+    # + ListAdjoint adds elementwise) as lists
+    x, v = RNG.standard_normal(3), RNG.standard_normal(3)
+    np.testing.assert_allclose(
+        hvp(pair_product)(x, v), fd_hvp(pair_product, (x,), 0, v), rtol=1e-6, atol=1e-8
+    )
