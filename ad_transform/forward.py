@@ -59,6 +59,7 @@ from .reverse import (
     name_node,
 )
 from .rules.registry import (
+    DICT,
     JOIN,
     MULTILINEAR,
     NUMBERS,
@@ -68,6 +69,7 @@ from .rules.registry import (
     SEQUENCE,
     UNKNOWN,
 )
+from .shapes import ArrayFact, keeps_shape, unpacked_fact
 from .transform_memo import one_transformation
 
 JVP = "jvp"
@@ -234,9 +236,13 @@ class _Forward(_Reverser):
             return []
         if op.form == USER_CALL and op.active:
             return self.user_call(op)
-        # the primal statement as the reverse stage's forward sweep writes it, without
-        # what it records for a backward sweep
-        out = [s for s in self.forward_statement(op) if not getattr(s, "ad_tape_push", False)]
+        same = self.same_value(op)
+        if same is not None:  # a helper that returns its operand here: no call
+            out = [_located(assign(op.target, clone(same)), op.stmt)]
+        else:
+            # the primal statement as the reverse stage's forward sweep writes it, without
+            # what it records for a backward sweep
+            out = [s for s in self.forward_statement(op) if not getattr(s, "ad_tape_push", False)]
         self.code = []
         if op.active:
             self.tangent_statement(op)
@@ -255,9 +261,42 @@ class _Forward(_Reverser):
         return out + self.code
 
     # -- tangents of single statements -----------------------------------------------
+    def same_value(self, op: Op) -> gast.expr | None:
+        """The operand of a runtime helper that the kinds and shape facts prove returns it
+        unchanged, else None: ``fresh_copy(e)`` of a number (plain derivative code,
+        ``higher_order.py``: a number is never changed in place) and ``unpacked(t, n)`` of
+        a tuple of ``n`` elements (``a, b = t``; the tape of plain code). Its value and
+        tangent are then copies."""
+        if op.form != RULE:
+            return None
+        primitive, inputs = op.rule.primitive, op.inputs
+        if primitive is runtime.fresh_copy and set(inputs) == {"x"}:
+            return inputs["x"] if self.analysis.kind_of(inputs["x"]) == SCALAR else None
+        if primitive is runtime.unpacked and set(inputs) == {"whole", "count"}:
+            whole = inputs["whole"]
+            same = unpacked_fact(self.analysis.shapes.of(whole), inputs["count"])
+            return whole if same is not None else None
+        return None
+
+    def stores_as_is(self, op: Op) -> bool:
+        """``a[i] = v`` into a real float array (shape facts), a list or a dict (kinds):
+        the value is stored as it is, so its tangent is too (``runtime.stored_tangent``
+        asks the container's type and dtype when it runs)."""
+        if self.analysis.kinds.get(op.target) in (SEQUENCE, DICT):
+            return True
+        fact = self.analysis.shapes.names.get(op.target)
+        return (
+            not self.analysis.complex_values
+            and isinstance(fact, ArrayFact)
+            and fact.dtype == "f"
+            and fact.ndim >= 1
+        )
+
     def tangent_statement(self, op: Op) -> None:
         if op.form == COPY:
             self.bind_tangent(op, self.tangent_of(op.inputs["x"]))
+        elif self.same_value(op) is not None:
+            self.bind_tangent(op, self.tangent_of(self.same_value(op)))
         elif op.form == BUILD:
             self.bind_tangent(op, self.built_tangent(op))
         elif op.form == RULE:
@@ -268,12 +307,12 @@ class _Forward(_Reverser):
                 slice=clone(op.index),
                 ctx=gast.Store(),
             )
-            helper = self.bindings.reference("stored_tangent", runtime.stored_tangent)
-            value = gast.Call(
-                func=name_node(helper),
-                args=[self.tangent_of(op.inputs["value"]), name_node(op.target)],
-                keywords=[],
-            )
+            value = self.tangent_of(op.inputs["value"])
+            if not self.stores_as_is(op):
+                helper = self.bindings.reference("stored_tangent", runtime.stored_tangent)
+                value = gast.Call(
+                    func=name_node(helper), args=[value, name_node(op.target)], keywords=[]
+                )
             stmt = assign(target, value)
             stmt.ad_pure = False
             self.emit(stmt, op)
@@ -373,8 +412,13 @@ class _Forward(_Reverser):
         if not terms:
             helper = self.bindings.reference("zero_tangent", runtime.zero_tangent)
             terms = [gast.Call(func=name_node(helper), args=[name_node(op.target)], keywords=[])]
-        total = self.dtype_checked(op, _sum_of(terms))
-        if not all_scalar and rule.kind == "elementwise" and self.broadcasts(op):
+        total = self.dtype_checked(op, _sum_of(_doubled(terms)))
+        if (
+            not all_scalar
+            and rule.kind == "elementwise"
+            and self.broadcasts(op)
+            and not self.terms_keep_shape(op)
+        ):
             helper = self.bindings.reference("tangent_like", runtime.tangent_like)
             total = gast.Call(
                 func=name_node(helper), args=[total, name_node(op.target)], keywords=[]
@@ -469,6 +513,15 @@ class _Forward(_Reverser):
             and self.analysis.kind_of(atom) != SCALAR
             for param, atom in op.inputs.items()
         )
+
+    def terms_keep_shape(self, op: Op) -> bool:
+        """Whether the shape facts prove that every active operand of a broadcasting
+        statement has the result's shape (``shapes.keeps_shape``): then each tangent term,
+        its tangent broadcast against the other operands, has it too (no ``tangent_like``)."""
+        if self.analysis.complex_values or not op.active_inputs:
+            return False
+        facts, kinds = self.analysis.shapes, self.analysis.kinds
+        return all(keeps_shape(op, p, facts, kinds) for p in op.active_inputs)
 
     def sequence_tangent(self, op: Op, form: str) -> gast.expr:
         """``+`` joining and ``*`` repeating lists and tuples: the same on the tangents."""
@@ -631,6 +684,26 @@ def _sum_of(terms: list[gast.expr]) -> gast.expr:
     return total
 
 
+def _doubled(terms: list[gast.expr]) -> list[gast.expr]:
+    """``[t, t]`` (``x * x``: both operands one name) as ``[2.0 * t]``: the term is
+    computed once, and doubling is exact, so ``2.0 * t == t + t`` for every float
+    (``a * b`` and ``b * a`` count as one term: IEEE products commute)."""
+    if len(terms) == 2 and _same_term(terms[0], terms[1]):
+        return [
+            gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=terms[0])
+        ]
+    return terms
+
+
+def _same_term(a: gast.expr, b: gast.expr) -> bool:
+    if gast.dump(a) == gast.dump(b):
+        return True
+    products = all(isinstance(t, gast.BinOp) and isinstance(t.op, gast.Mult) for t in (a, b))
+    return products and sorted(map(gast.dump, (a.left, a.right))) == sorted(
+        map(gast.dump, (b.left, b.right))
+    )
+
+
 def _without_unit_factors(node: gast.AST) -> gast.AST:
     """``e * 1.0`` as ``e`` inside a tangent term (a folded ``math.log(math.e)``): the term
     is a float product with the tangent either way."""
@@ -648,14 +721,16 @@ def _without_unit_factors(node: gast.AST) -> gast.AST:
 
 
 # -- building and caching ----------------------------------------------------------------
-def generate_jvp(func, wrt: tuple[int, ...], kinds: tuple):
+def generate_jvp(func, wrt: tuple[int, ...], kinds: tuple, shapes: tuple | None = None):
     """The generated (and cached) forward-mode code of ``func`` for arguments of these
-    kinds: ``jvp_f(*args, *, x_dot, ...)`` returning ``(value, tangent)``."""
+    kinds: ``jvp_f(*args, *, x_dot, ...)`` returning ``(value, tangent)``. ``shapes``: each
+    argument's shape facts (``shapes.argument_shapes``), or None for code that works for
+    arrays of any rank (as ``pipeline.generate``'s)."""
     from .pipeline import Generated  # noqa: F401  (the type returned)
 
     if not isinstance(func, types.FunctionType):
         parse_function(func)  # raises the ADTransformError that explains why
-    key = (wrt, kinds, JVP)
+    key = (wrt, kinds, JVP) if shapes is None else (wrt, kinds, JVP, ("shapes", shapes))
     entries = _cache.get(func)
     if entries is not None and key in entries and not entries[key].is_stale():
         return entries[key]
@@ -663,16 +738,17 @@ def generate_jvp(func, wrt: tuple[int, ...], kinds: tuple):
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
             with one_transformation():
-                entries[key] = _build_top_level(func, wrt, kinds)
+                entries[key] = _build_top_level(func, wrt, kinds, shapes)
         return entries[key]
 
 
-def _build_top_level(func, wrt: tuple[int, ...], kinds: tuple):
+def _build_top_level(func, wrt: tuple[int, ...], kinds: tuple, shapes: tuple | None):
     from .pipeline import normalized_for_call
 
     fn, params, wrt_names = normalized_for_call(func, wrt, kinds)
     tangent_params = {p: fn.names.fresh(p + "_dot") for p in wrt_names}
-    analysis = analyze(fn, wrt_names, dict(zip(params, kinds)))
+    param_shapes = dict(zip(params, shapes)) if shapes is not None else None
+    analysis = analyze(fn, wrt_names, dict(zip(params, kinds)), param_shapes=param_shapes)
     program = forward(analysis, _helper_jvp, tangent_params)
     base = func.__name__ if func.__name__.isidentifier() else fn.tree.name
     name = fn.names.fresh("jvp_" + base)

@@ -50,14 +50,33 @@ class JVPFunction(_Transformed):
         value, tangent = generated.function(*args, **kwargs, **named)
         return value, tangent
 
+    def tangents_along(self, primals, directions) -> list:
+        """The tangent of ``f(*primals)`` along each of ``directions`` (one differentiated
+        argument), as ``[self(primals, (d,))[1] for d in directions]``: the arguments are
+        checked and the code is chosen once, not per direction (``hessian``'s columns)."""
+        if len(self._positions) != 1:
+            raise TypeError("tangents_along: one differentiated argument, not several")
+        args = self._prepare(self._bind(tuple(primals), {})[0])
+        generated = self._generated(args)
+        (name,) = generated.tangent_names
+        position = self._positions[0]
+        function = generated.function
+        return [
+            function(
+                *args, **{name: _tangent_for(d, args[position], position - self._offset, self.func)}
+            )[1]
+            for d in directions
+        ]
+
     def _generated_for_key(self, key: tuple):
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
-            types_, _, shapes = _split_key(key)  # forward mode is not specialised by shape yet
+            types_, _, shapes = _split_key(key)
             kinds = tuple(_kind_of_type(t) for t in types_)
-            # a derivative's plain code is (its element reads known to be numbers)
+            # specialised by shape like reverse mode (docs/architecture/forward_perf.md);
+            # a derivative's plain code is too (its element reads known to be numbers)
             target = differentiable_target(self._function, kinds, shapes)
-            generated = generate_jvp(target, self._positions_tuple(), kinds)
+            generated = generate_jvp(target, self._positions_tuple(), kinds, shapes)
             self._specialized[key] = generated
         self._last = generated
         return generated

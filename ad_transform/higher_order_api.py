@@ -99,11 +99,9 @@ class HessianFunction:
         if np.ndim(x) == 0:
             return column_of(args, (1.0,))[1]
         x = np.asarray(x)
-        columns = []
-        for k in range(x.size):
-            basis = np.zeros(x.size, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
-            basis[k] = 1.0
-            columns.append(np.asarray(column_of(args, (basis.reshape(x.shape),))[1]))
+        bases = np.eye(x.size, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+        directions = (basis.reshape(x.shape) for basis in bases)
+        columns = [np.asarray(c) for c in column_of.tangents_along(args, directions)]
         return np.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
 
     @property

@@ -19,7 +19,11 @@ known) and the generated code is the generic one. Facts:
 * ``IntFact(value)``: a Python or NumPy integer (never a bool), its value if known; or
   a number parameter used where only an integer works (see ``parameter_fact``).
 * ``REAL``: a Python float or NumPy real floating scalar.
-* ``ShapeOf(ndim)``: the ``shape`` tuple of an array of that rank.
+* ``ShapeOf(ndim)``: the ``shape`` tuple of an array of that rank (or any tuple of that
+  many integers).
+* ``Parts(facts)``: a list or tuple display, its elements' facts.
+* ``ListOf(element)``: a list only ever appended to and read (the tape of plain
+  derivative code): the join of the facts of what is appended.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
+from . import runtime
 from .rules.registry import ARRAY, SCALAR
 
 
@@ -111,6 +116,15 @@ class Parts:
     """A list or tuple display never changed in place: the facts of its elements."""
 
     facts: tuple
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list bound once to ``[]`` and then only appended to, read by an integer index and
+    measured (``len``): never changed otherwise, aliased or passed on. ``element``: the
+    join of the facts of the values appended (``_BOTTOM`` while none is known)."""
+
+    element: object
 
 
 REAL = "real"
@@ -295,6 +309,7 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
     ``range`` (integers); ``kinds``: the names' kinds (a SCALAR operand adds no axes)."""
     start = {name: _parameter_lengths(name, fact) for name, fact in params.items()}
     changed = {op.target for op in ops if op.form in _MUTATION_FORMS} | _passed_on(ops)
+    appended = _append_only_lists(ops)
     start.update({name: IntFact() for name in counters})
     names: dict = dict(start)
     results: dict = {}
@@ -303,9 +318,18 @@ def infer(ops: list, kinds: dict, params: dict, counters: set, assigned: set) ->
         known = {**names, **new}
         results = {}
         for op in ops:
+            if op.form == "append" and op.target in appended:
+                fact = _appended_fact(op, known, assigned)
+                if fact is not _BOTTOM:
+                    new[op.target] = _join(new.get(op.target, ListOf(_BOTTOM)), fact)
+                    known[op.target] = _join(known.get(op.target, ListOf(_BOTTOM)), fact)
+                continue
             if op.target is None or op.form in _MUTATION_FORMS:
                 continue
-            fact = _output_fact(op, known, kinds, assigned, changed)
+            if op.target in appended:  # its one binding, ``[]``
+                fact = ListOf(_BOTTOM)
+            else:
+                fact = _output_fact(op, known, kinds, assigned, changed)
             if fact is _BOTTOM:
                 continue
             results[id(op.stmt)] = fact
@@ -337,9 +361,55 @@ def _parameter_lengths(name: str, fact) -> object:
     return _with_lengths(fact, [("arg", name, k, u) for k, u in enumerate(fact.units)])
 
 
+def _append_only_lists(ops: list) -> set[str]:
+    """The names bound once, to an empty list display, and otherwise only appended to
+    (``xs.append(v)``), read by an index (``xs[k]``) and measured (``len(xs)``): the
+    facts of their elements are the facts of what is appended (``ListOf``)."""
+    bindings: dict[str, list] = {}
+    for op in ops:
+        if op.target is not None and op.form != "append":
+            bindings.setdefault(op.target, []).append(op)
+    found = {
+        name
+        for name, bound in bindings.items()
+        if len(bound) == 1
+        and bound[0].form == "build"
+        and isinstance(bound[0].stmt.value, gast.List)
+        and not bound[0].stmt.value.elts
+    }
+    for op in ops:
+        for param, atom in op.inputs.items():
+            if isinstance(atom, gast.Name) and atom.id in found and not _reads_list(op, param):
+                found.discard(atom.id)
+    return found
+
+
+def _reads_list(op, param: str) -> bool:
+    """Whether operand ``param`` of ``op`` is a list that ``op`` only reads: ``xs[k]``,
+    ``len(xs)``."""
+    if op.form != "rule":
+        return False
+    primitive = op.rule.primitive
+    if primitive is operator.getitem:
+        return param == "x"
+    return primitive is len and param == "0" and len(op.inputs) == 1
+
+
+def _appended_fact(op, known: dict, assigned: set):
+    """``xs.append(v)`` of a list of ``_append_only_lists``: ``ListOf`` ``v``'s fact."""
+    value = op.inputs.get("value")
+    if isinstance(value, gast.Name) and value.id not in known and value.id in assigned:
+        return _BOTTOM
+    return ListOf(atom_fact(value, known))
+
+
 def _join(a, b):
     if a == b:
         return a
+    if isinstance(a, ListOf) and isinstance(b, ListOf):
+        if a.element is _BOTTOM or b.element is _BOTTOM:
+            return b if a.element is _BOTTOM else a
+        return ListOf(_join(a.element, b.element))
     if isinstance(a, IntFact) and isinstance(b, IntFact):
         return IntFact()
     if isinstance(a, ArrayFact) and isinstance(b, ArrayFact) and a.ndim == b.ndim:
@@ -379,12 +449,16 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set, changed: set = fro
         if shape is not None:
             return shape
     if op.form == "build" and isinstance(op.stmt.value, (gast.List, gast.Tuple)):
-        if op.target in changed:
+        facts = tuple(atom_fact(inputs[str(k)], known) for k in range(len(inputs)))
+        if op.target in changed and not _immutable_tuple(op, facts):
             return None
-        return Parts(tuple(atom_fact(inputs[str(k)], known) for k in range(len(inputs))))
+        return Parts(facts)
     if op.form != "rule":
         return None
     primitive = op.rule.primitive
+    changed_array = _changed_in_place(op, known)
+    if changed_array is not None:
+        return changed_array
     if primitive is operator.getitem:
         return _item_fact(atom_fact(inputs["x"], known), inputs["index"], known)
     if primitive == ("attribute", "T"):
@@ -408,11 +482,32 @@ def _output_fact(op, known: dict, kinds: dict, assigned: set, changed: set = fro
         return _copy_fact(inputs, known)
     if primitive is np.concatenate:
         return _concatenate_fact(inputs, known)
+    if primitive is len:  # an int, or it raises
+        return IntFact()
+    if _in(primitive, _PLAIN_CODE_HELPERS):
+        return _plain_code_fact(primitive, inputs, known)
     if _in(primitive, _MATH_FLOAT):
         return REAL
     if _in(primitive, _FLOAT_ELEMENTWISE) and op.rule.template is not None:
         return _elementwise_fact(op, known, kinds)
     return None
+
+
+def _changed_in_place(op, known: dict):
+    """``a += v`` of an array ``a`` (``ad_in_place``: ``runtime.in_place`` computes it on a
+    copy of ``a``): the result has ``a``'s shape and dtype, or the statement raises."""
+    if getattr(op.stmt, "ad_in_place", None) is None:
+        return None
+    target = atom_fact(op.inputs.get("x"), known)
+    return target if isinstance(target, ArrayFact) else None
+
+
+def _immutable_tuple(op, facts: tuple) -> bool:
+    """A tuple display of numbers, shape tuples and arrays: nothing changes these facts,
+    whoever holds the tuple (an array's shape and dtype are never changed in place)."""
+    return isinstance(op.stmt.value, gast.Tuple) and all(
+        f == REAL or isinstance(f, (IntFact, ShapeOf, ArrayFact)) for f in facts
+    )
 
 
 def _in(primitive, group: set) -> bool:
@@ -427,7 +522,18 @@ def _is_none(atom) -> bool:
 
 
 def _item_fact(base, index: gast.expr, known: dict):
-    """``base[index]``: an item of a shape tuple, or a basic index of an array."""
+    """``base[index]``: an item of a shape tuple, of a tuple display or of an append-only
+    list, or a basic index of an array."""
+    if isinstance(base, ListOf):
+        if not isinstance(atom_fact(index, known), IntFact):
+            return None
+        return base.element  # ``_BOTTOM`` until something appended is known
+    if isinstance(base, Parts):
+        position = atom_fact(index, known)
+        if isinstance(position, IntFact) and position.value is not None:
+            inside = -len(base.facts) <= position.value < len(base.facts)
+            return base.facts[position.value] if inside else None
+        return None
     parts = index.elts if isinstance(index, gast.Tuple) else [index]
     if isinstance(base, ShapeOf):
         position = atom_fact(index, known)
@@ -535,6 +641,40 @@ def _copy_fact(inputs: dict, known: dict):
     ):
         return None
     return fact
+
+
+# runtime helpers that plain derivative code (higher_order.py) calls on what the user's
+# function computed: differentiating it again (``hvp``) keeps the facts through them
+_PLAIN_CODE_HELPERS = {runtime.fresh_copy, runtime.zeros_like, runtime.in_place, runtime.unpacked}
+
+
+def _plain_code_fact(primitive, inputs: dict, known: dict):
+    """``fresh_copy(x)``: like ``x`` (an array is copied, a number or a shape tuple is
+    ``x`` itself; a list display's facts do not hold for its copy, which is changed in
+    place). ``zeros_like(x)`` of a real float array: float zeros of its shape.
+    ``in_place(op, a, v)`` of an array ``a``: ``a op= v`` keeps its shape and dtype (or
+    raises)."""
+    if primitive is runtime.fresh_copy:
+        fact = atom_fact(inputs.get("x"), known)
+        return fact if isinstance(fact, (ArrayFact, IntFact, ShapeOf)) or fact == REAL else None
+    if primitive is runtime.zeros_like:
+        fact = atom_fact(inputs.get("0", inputs.get("x")), known)
+        return fact if isinstance(fact, ArrayFact) and fact.dtype == "f" else None
+    if primitive is runtime.unpacked:  # ``a, b = t`` of a tuple of that many elements
+        return unpacked_fact(atom_fact(inputs.get("whole"), known), inputs.get("count"))
+    fact = atom_fact(inputs.get("target"), known)
+    return fact if isinstance(fact, ArrayFact) else None
+
+
+def unpacked_fact(whole, count):
+    """``unpacked(t, n)`` is ``t`` itself where ``t`` is a tuple of ``n`` elements."""
+    if not (isinstance(count, gast.Constant) and type(count.value) is int):
+        return None
+    if isinstance(whole, ShapeOf) and whole.ndim == count.value:
+        return whole
+    if isinstance(whole, Parts) and len(whole.facts) == count.value:
+        return whole
+    return None
 
 
 def _shape_tuple_fact(inputs: dict, known: dict):

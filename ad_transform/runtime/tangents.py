@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ADTransformError
-from .values import _float_dtype, is_discrete
+from .values import DictAdjoint, ListAdjoint, _float_dtype, is_discrete
 
 __all__ = [
     "abs_tangent",
@@ -176,10 +176,24 @@ def reduced_tangent(t, weights, axis=None, keepdims=False):
 
 def sum_tangent(ans, x, y, x_dot, y_dot):
     """The tangent of ``x + y`` where the operands' kinds are known only now: two lists
-    or tuples are joined (so are their tangents), numbers and arrays added."""
+    or tuples are joined (so are their tangents), numbers and arrays added; adjoints of
+    lists and dicts (plain derivative code, differentiated again) add elementwise, so
+    their tangents do too."""
+    if isinstance(ans, (ListAdjoint, DictAdjoint)):
+        return _as_adjoint(x_dot) + _as_adjoint(y_dot)
     if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
         return list(x_dot) + list(y_dot) if isinstance(ans, list) else tuple(x_dot) + tuple(y_dot)
     return tangent_like(x_dot + y_dot, ans)
+
+
+def _as_adjoint(t):
+    """The tangent of an adjoint container (``zero_tangent`` makes plain lists and dicts
+    of it) as an adjoint container, which adds elementwise, at every level."""
+    if type(t) in (list, tuple, ListAdjoint):
+        return ListAdjoint(_as_adjoint(v) for v in t)
+    if type(t) in (dict, DictAdjoint):
+        return DictAdjoint((k, _as_adjoint(v)) for k, v in t.items())
+    return t
 
 
 def product_tangent(ans, x, y, x_dot, y_dot):
