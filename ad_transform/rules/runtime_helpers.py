@@ -24,6 +24,8 @@ from ..runtime import (
     array_operand,
     array_receiver,
     as_gradient,
+    attribute_adjoint,
+    attribute_cotangent,
     check_bound,
     concatenate_adjoint,
     conversion_adjoint,
@@ -322,6 +324,11 @@ def d_safe_log(g, ans, x):
     return times(g, log_derivative(x))
 
 
+@adjoint(attribute_adjoint, kind=None, fresh=True)
+def d_attribute_adjoint(g, ans, a, x, name):
+    return attribute_cotangent(g, x, name), 0.0, None
+
+
 # the transposes the rules above use, for a third derivative: each linear in ``g``
 @adjoint(to_shape_of, kind=None)
 def d_to_shape_of(g, ans, a, like):
@@ -356,6 +363,11 @@ def d_last_item_cotangent(g, ans, a, xs):
 @adjoint(conversion_cotangent, kind=None, fresh=True)
 def d_conversion_cotangent(g, ans, a, like):
     return conversion_adjoint(g, like), 0.0
+
+
+@adjoint(attribute_cotangent, kind=None, fresh=True)
+def d_attribute_cotangent(g, ans, a, x, name):
+    return attribute_adjoint(g, x, name), 0.0, None
 
 
 @adjoint(item_cotangent, kind=None, fresh=True)
@@ -572,6 +584,16 @@ def t_conversion_cotangent(g, ans, a, like):
 @tangent(item_cotangent)
 def t_item_cotangent(g, ans, a, adjoint, index, value, into=None):
     return item_cotangent(g, adjoint, index, value, into), 0.0, 0.0, 0.0, 0.0
+
+
+@tangent(attribute_adjoint)
+def t_attribute_adjoint(g, ans, a, x, name):
+    return attribute_adjoint(g, x, name), 0.0, None
+
+
+@tangent(attribute_cotangent)
+def t_attribute_cotangent(g, ans, a, x, name):
+    return attribute_cotangent(g, x, name), 0.0, None
 
 
 @tangent(reshape_adjoint)

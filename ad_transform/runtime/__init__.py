@@ -163,6 +163,7 @@ from .fft import (  # noqa: F401
 )
 from .higher_order import (  # noqa: F401
     arithmetic_only,
+    attribute_cotangent,
     conversion_cotangent,
     cumulative_sum,
     dropped_last,

@@ -303,3 +303,27 @@ __all__ = [
     "with_last_zero",
     "without_last",
 ]
+
+
+def attribute_cotangent(g, x, name: str):
+    """The transpose of ``attribute_adjoint(., x, name)`` (the adjoint of ``x`` in
+    ``x.name``, linear in its adjoint): the cotangent ``g`` of that adjoint read at the
+    attribute; 0 for a zero ``g``. ``g`` is an adjoint container (``Fields``, an ``Item``
+    of a named tuple's field) or a value shaped like ``x``; anything else is refused."""
+    from .values import Fields
+
+    if isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0:
+        return 0.0
+    if isinstance(g, Fields):
+        return g[name]
+    fields = getattr(type(x), "_fields", None) if isinstance(x, tuple) else None
+    if isinstance(fields, tuple) and name in fields and isinstance(g, (Item, list, tuple)):
+        return g[fields.index(name)]
+    if isinstance(g, dict):
+        return g.get(name, 0.0)
+    if type(g) is type(x) and name in getattr(g, "__dict__", {}):
+        return g.__dict__[name]
+    raise ADTransformError(
+        f"cannot differentiate the adjoint of the attribute read '.{name}' again: its "
+        f"cotangent is a {type(g).__name__}"
+    )
