@@ -49,6 +49,9 @@ from ..runtime import (
     last_item,
     last_item_cotangent,
     log_derivative,
+    log_softmax_tangent_adjoint,
+    log_softmax_tangent_direction,
+    log_softmax_tangent_partial,
     matmul_adjoint_left,
     matmul_adjoint_right,
     mul_adjoint_left,
@@ -85,6 +88,19 @@ from ..runtime import (
     with_last_zero,
     without_last,
     zeros_like,
+)
+from ..runtime.tangents import (
+    as_numpy_operand,
+    attribute_tangent,
+    dtype_tangent,
+    fresh_tangent,
+    log_softmax_tangent,
+    product_tangent,
+    reduced_tangent,
+    stored_tangent,
+    sum_tangent,
+    summable_zero_tangent,
+    zero_tangent,
 )
 from .registry import ARRAY, adjoint, register_nondifferentiable, tangent
 
@@ -649,6 +665,147 @@ def t_dropped_last(g, ans, xs):
 @tangent(without_last)
 def t_without_last(g, ans, xs):
     return without_last(g)
+
+
+# -- forward-mode helpers (reverse over forward: vjp(jvp(f)); forward over forward) ----------
+# the generated forward-mode code calls these with the tangents; each is linear in its
+# tangent arguments (the tangent of a product is bilinear in values and tangents)
+register_nondifferentiable(zero_tangent, summable_zero_tangent, fresh=True)
+
+
+@adjoint(as_numpy_operand, kind=None)
+def d_as_numpy_operand(g, ans, value):
+    return numeric_operand(g, value)
+
+
+@tangent(as_numpy_operand)
+def t_as_numpy_operand(g, ans, value):
+    return numeric_operand(g, value)
+
+
+@adjoint(product_tangent, kind=None, fresh=True)
+def d_product_tangent(g, ans, a, x, y, x_dot, y_dot):
+    g = arithmetic_only(g, x, y, "*")
+    return (
+        0.0,
+        to_shape_of(times(g, y_dot), x),
+        to_shape_of(times(g, x_dot), y),
+        to_shape_of(times(g, y), x_dot),
+        to_shape_of(times(g, x), y_dot),
+    )
+
+
+@tangent(product_tangent)
+def t_product_tangent(g, ans, a, x, y, x_dot, y_dot):
+    checked = arithmetic_only(g, x, y, "*")
+    return (
+        0.0,
+        tangent_like(times(checked, y_dot), ans),
+        tangent_like(times(x_dot, checked), ans),
+        tangent_like(times(checked, y), ans),
+        tangent_like(times(x, checked), ans),
+    )
+
+
+@adjoint(sum_tangent, kind=None)
+def d_sum_tangent(g, ans, a, x, y, x_dot, y_dot):
+    g = arithmetic_only(g, x, y, "+")
+    return 0.0, 0.0, 0.0, to_shape_of(g, x_dot), to_shape_of(g, y_dot)
+
+
+@tangent(sum_tangent)
+def t_sum_tangent(g, ans, a, x, y, x_dot, y_dot):
+    checked = arithmetic_only(g, x, y, "+")
+    return 0.0, 0.0, 0.0, tangent_like(checked, ans), tangent_like(checked, ans)
+
+
+@adjoint(tangent_like, kind=None)
+def d_tangent_like(g, ans, t, like):
+    return to_shape_of(g, t), 0.0
+
+
+@tangent(tangent_like)
+def t_tangent_like(g, ans, t, like):
+    return tangent_like(g, like), 0.0
+
+
+@adjoint(stored_tangent, kind=None)
+def d_stored_tangent(g, ans, t, container):
+    return stored_tangent(g, container), 0.0
+
+
+@tangent(stored_tangent)
+def t_stored_tangent(g, ans, t, container):
+    return stored_tangent(g, container), 0.0
+
+
+@adjoint(fresh_tangent, kind=None, fresh=True)
+def d_fresh_tangent(g, ans, t):
+    return g
+
+
+@tangent(fresh_tangent)
+def t_fresh_tangent(g, ans, t):
+    return fresh_tangent(g)
+
+
+@adjoint(dtype_tangent, kind=None)
+def d_dtype_tangent(g, ans, t, result):
+    return dtype_tangent(g, result), 0.0
+
+
+@tangent(dtype_tangent)
+def t_dtype_tangent(g, ans, t, result):
+    return dtype_tangent(g, result), 0.0
+
+
+@adjoint(reduced_tangent, kind=None, fresh=True)
+def d_reduced_tangent(g, ans, t, weights, axis=None, keepdims=False):
+    spread = expand_reduced(g, weights, axis, keepdims)
+    return (
+        to_shape_of(times(spread, weights), t),
+        to_shape_of(times(spread, t), weights),
+        None,
+        None,
+    )
+
+
+@tangent(reduced_tangent)
+def t_reduced_tangent(g, ans, t, weights, axis=None, keepdims=False):
+    return (
+        reduced_tangent(g, weights, axis, keepdims),
+        reduced_tangent(t, g, axis, keepdims),
+        None,
+        None,
+    )
+
+
+@adjoint(attribute_tangent, kind=None)
+def d_attribute_tangent(g, ans, t, x, name):
+    return attribute_adjoint(g, x, name), 0.0, None
+
+
+@tangent(attribute_tangent)
+def t_attribute_tangent(g, ans, t, x, name):
+    return attribute_tangent(g, x, name), 0.0, None
+
+
+@adjoint(log_softmax_tangent, kind=None, fresh=True)
+def d_log_softmax_tangent(g, ans, t, result, axis=None):
+    return (
+        log_softmax_tangent_adjoint(g, result, axis),
+        log_softmax_tangent_partial(g, t, result, axis),
+        None,
+    )
+
+
+@tangent(log_softmax_tangent)
+def t_log_softmax_tangent(g, ans, t, result, axis=None):
+    return (
+        log_softmax_tangent(g, result, axis),
+        log_softmax_tangent_direction(g, t, result, axis),
+        None,
+    )
 
 
 __all__ = ["ARRAY"]

@@ -327,3 +327,23 @@ def attribute_cotangent(g, x, name: str):
         f"cannot differentiate the adjoint of the attribute read '.{name}' again: its "
         f"cotangent is a {type(g).__name__}"
     )
+
+
+def log_softmax_tangent_adjoint(g, ans, axis=None):
+    """The transpose of ``t -> log_softmax_tangent(t, ans, axis)`` (``t - sum(p t)`` with
+    ``p = exp(ans)``, the softmax): ``g - p sum(g)``, the sums over ``axis``."""
+    return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
+
+
+def log_softmax_tangent_partial(g, t, ans, axis=None):
+    """The cotangent of ``ans`` in ``log_softmax_tangent(t, ans, axis)`` for the cotangent
+    ``g``: ``-p t sum(g)`` (``p = exp(ans)``); as a tangent (``g`` the tangent of ``ans``):
+    ``-sum(p g t)`` broadcast, which :func:`log_softmax_tangent_direction` gives."""
+    return -np.exp(ans) * t * np.sum(g, axis=axis, keepdims=True)
+
+
+def log_softmax_tangent_direction(g, t, ans, axis=None):
+    """The derivative of ``log_softmax_tangent(t, ans, axis)`` along ``g`` (a tangent of
+    ``ans``): ``-sum(p g t)`` over ``axis``, broadcast to ``ans``'s shape."""
+    summed = np.sum(np.exp(ans) * g * t, axis=axis, keepdims=True)
+    return -np.broadcast_to(summed, np.shape(ans)).copy()
