@@ -34,6 +34,7 @@ from ..runtime import (
     cumulative_sum,
     dropped_last,
     expand_reduced,
+    extremum_adjoint,
     first_items,
     fresh_copy,
     gathered,
@@ -56,6 +57,11 @@ from ..runtime import (
     matmul_adjoint_right,
     mul_adjoint_left,
     mul_adjoint_right,
+    nan_extremum_adjoint,
+    norm_adjoint,
+    norm_adjoint_ans_cotangent,
+    norm_adjoint_ans_tangent,
+    norm_adjoint_x_partial,
     numeric_operand,
     operand_adjoint,
     outer_adjoint_left,
@@ -804,6 +810,60 @@ def t_log_softmax_tangent(g, ans, t, result, axis=None):
     return (
         log_softmax_tangent(g, result, axis),
         log_softmax_tangent_direction(g, t, result, axis),
+        None,
+    )
+
+
+# -- adjoints of reductions whose weights forward mode reads (max/min, norms) ------------------
+# extremum_adjoint(g, ans, x, axis, keepdims) is linear in g and locally constant in ans
+# and x (the tied elements do not change under a small step away from ties): its
+# transpose in g sums the cotangent with the same shares, its partials in ans and x are 0
+
+
+@adjoint(extremum_adjoint, kind=None, fresh=True)
+def d_extremum_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
+    shares = extremum_adjoint(np.ones_like(a), result, x, axis, keepdims)
+    return to_shape_of(reduced_tangent(g, shares, axis, keepdims), a), 0.0, 0.0, None, None
+
+
+@tangent(extremum_adjoint)
+def t_extremum_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
+    return extremum_adjoint(g, result, x, axis, keepdims), 0.0, 0.0, None, None
+
+
+@adjoint(nan_extremum_adjoint, kind=None, fresh=True)
+def d_nan_extremum_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
+    shares = nan_extremum_adjoint(np.ones_like(a), result, x, axis, keepdims)
+    return to_shape_of(reduced_tangent(g, shares, axis, keepdims), a), 0.0, 0.0, None, None
+
+
+@tangent(nan_extremum_adjoint)
+def t_nan_extremum_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
+    return nan_extremum_adjoint(g, result, x, axis, keepdims), 0.0, 0.0, None, None
+
+
+# norm_adjoint(g, ans, x, ord, axis, keepdims): g x / ans for the 2-norm (linear in g)
+@adjoint(norm_adjoint, kind=None, fresh=True)
+def d_norm_adjoint(g, ans, a, result, x, ord=None, axis=None, keepdims=False):
+    shares = norm_adjoint(np.ones_like(a), result, x, ord, axis, keepdims)
+    return (
+        to_shape_of(reduced_tangent(g, shares, axis, keepdims), a),
+        norm_adjoint_ans_cotangent(g, a, result, x, ord, axis, keepdims),
+        norm_adjoint_x_partial(g, a, result, x, ord, axis, keepdims),
+        None,
+        None,
+        None,
+    )
+
+
+@tangent(norm_adjoint)
+def t_norm_adjoint(g, ans, a, result, x, ord=None, axis=None, keepdims=False):
+    return (
+        norm_adjoint(g, result, x, ord, axis, keepdims),
+        norm_adjoint_ans_tangent(g, a, result, x, ord, axis, keepdims),
+        norm_adjoint_x_partial(g, a, result, x, ord, axis, keepdims),
+        None,
+        None,
         None,
     )
 

@@ -347,3 +347,80 @@ def log_softmax_tangent_direction(g, t, ans, axis=None):
     ``ans``): ``-sum(p g t)`` over ``axis``, broadcast to ``ans``'s shape."""
     summed = np.sum(np.exp(ans) * g * t, axis=axis, keepdims=True)
     return -np.broadcast_to(summed, np.shape(ans)).copy()
+
+
+# -- the partials of the adjoints of max/min and of np.linalg.norm ---------------------------
+def _norm_form(x, ord, axis) -> tuple[str, tuple[int, ...]]:
+    """``("two", axes)`` for a vector 2-norm (or a Frobenius norm), ``("flat", axes)`` for
+    the norms whose adjoint is locally constant in ``x`` (``ord`` 1, inf, -inf, 0);
+    anything else (matrix norms, other ``p``) is refused: the second derivative through it
+    is not written."""
+    x = np.asarray(x)
+    if axis is None:
+        axes = tuple(range(x.ndim))
+        matrix = ord is not None and x.ndim == 2
+    else:
+        axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+        axes = tuple(sorted(int(a) % x.ndim for a in axes))
+        matrix = len(axes) == 2
+    if not matrix and (ord in (None, 2) or ord == "fro"):
+        return "two", axes
+    if ord == "fro" and matrix:
+        return "two", axes
+    if not matrix and isinstance(ord, (int, float)) and ord in (1, 0, np.inf, -np.inf):
+        return "flat", axes
+    raise ADTransformError(
+        f"cannot differentiate the adjoint of np.linalg.norm(..., ord={ord!r}, axis={axis!r}) "
+        "again: the second derivative of this norm is not written (vector 2-norms, the "
+        "Frobenius norm and ord 1, inf, -inf, 0 are)"
+    )
+
+
+def norm_adjoint_x_partial(c, g, ans, x, ord=None, axis=None, keepdims=False):
+    """The derivative of ``norm_adjoint(g, ans, x, ...)`` (``g x / ans`` for the 2-norm)
+    in ``x`` applied to ``c`` (shaped like ``x``): ``g c / ans`` (0 where ``ans`` is 0);
+    zeros for the norms whose adjoint is locally constant in ``x``. Symmetric in ``c``, so
+    it is both the cotangent and the tangent term of ``x``."""
+    form, axes = _norm_form(x, ord, axis)
+    if form == "flat" or (isinstance(c, (int, float)) and c == 0):
+        return np.zeros(np.shape(x))
+    g = _expand_value(g, axes, keepdims)
+    ans = _expand_value(ans, axes, keepdims)
+    return _divide_or_zero_values(g * c, ans)
+
+
+def norm_adjoint_ans_cotangent(c, g, ans, x, ord=None, axis=None, keepdims=False):
+    """The cotangent of ``ans`` in ``norm_adjoint(g, ans, x)`` for the cotangent ``c``:
+    ``-sum(g c x) / ans**2`` over the norm's axes (the 2-norm); 0 for the norms whose
+    adjoint does not read ``ans``'s value."""
+    form, axes = _norm_form(x, ord, axis)
+    if form == "flat" or (isinstance(c, (int, float)) and c == 0):
+        return np.zeros(np.shape(ans)) if np.ndim(ans) else 0.0
+    g = _expand_value(g, axes, keepdims)
+    full = _expand_value(ans, axes, keepdims)
+    summed = np.sum(-_divide_or_zero_values(g * c * np.asarray(x), full * full), axis=axes)
+    return summed.reshape(np.shape(ans)) if np.ndim(ans) else float(summed)
+
+
+def norm_adjoint_ans_tangent(t, g, ans, x, ord=None, axis=None, keepdims=False):
+    """The derivative of ``norm_adjoint(g, ans, x)`` along ``t`` (a tangent of ``ans``):
+    ``-g x t / ans**2`` (the 2-norm); zeros for the norms that do not read ``ans``."""
+    form, axes = _norm_form(x, ord, axis)
+    if form == "flat" or (isinstance(t, (int, float)) and t == 0):
+        return np.zeros(np.shape(x))
+    g = _expand_value(g, axes, keepdims)
+    full = _expand_value(ans, axes, keepdims)
+    t = _expand_value(t, axes, keepdims)
+    return -_divide_or_zero_values(g * t * np.asarray(x), full * full)
+
+
+def _expand_value(v, axes, keepdims):
+    from .values import _expand
+
+    return _expand(np.asarray(v, dtype=float), axes, keepdims)
+
+
+def _divide_or_zero_values(num, den):
+    from .reductions import _divide_or_zero
+
+    return _divide_or_zero(num, den)

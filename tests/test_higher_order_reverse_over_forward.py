@@ -1,0 +1,286 @@
+"""Reverse over forward (issue 14): ``jvp(f)`` differentiated again.
+
+``vjp(jvp(f))``, a ``jvp`` function called inside a differentiated function
+(``jf = jvp(f)``; ``def loss(x): return jf((x,), (v,))[1] ** 2``), ``jvp(jvp(f))`` and
+depth-3 compositions. Expected values: central finite differences of the ``jvp`` (itself
+checked against finite differences of ``f`` elsewhere), the dot-product identity between
+``vjp(jvp(f))`` and ``jvp(jvp(f))`` with random non-uniform vectors, and calculus.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from ad_transform import ADTransformError, grad, jvp, vjp
+
+EPS = 1e-6
+rng = np.random.default_rng(1414)
+
+
+def fd_grad(f, x, eps=EPS):
+    """Central differences of a scalar function of an array (or a number)."""
+    if np.ndim(x) == 0:
+        return (f(x + eps) - f(x - eps)) / (2 * eps)
+    out = np.zeros(np.shape(x))
+    for k in range(np.size(x)):
+        e = np.zeros(np.shape(x))
+        e.flat[k] = eps
+        out.flat[k] = (f(x + e) - f(x - e)) / (2 * eps)
+    return out
+
+
+# -- functions differentiated in forward mode -------------------------------------------------
+
+
+def sin_product(x):
+    y = np.sin(x) * x
+    return np.sum(y**2)
+
+
+def softmax_loss(x):
+    z = np.exp(x - np.max(x))
+    p = z / np.sum(z)
+    return np.sum(p * np.log(p + 1.0)) + np.log(np.sum(np.exp(x)))
+
+
+def mlp(w, x):
+    h = np.tanh(w @ x)
+    return np.sum(h**2) + np.linalg.norm(h)
+
+
+def layer(a, b):
+    return np.tanh(a) * b
+
+
+def looped(x, w):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(layer(x, w) ** 2) * (i + 1)
+    return s
+
+
+def rnn(h, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(h * 0.7 + xs[t])
+    return np.sum(h**2)
+
+
+def written(x):
+    out = np.zeros(3)
+    out[0] = x[0] * x[1]
+    out[1:] = np.cos(x[1:]) ** 2
+    out[2] += x[0] ** 3
+    return np.sum(out * out)
+
+
+def clipped(x):
+    return np.sum(np.where(x > 0.0, x**3, np.sin(x)) + np.maximum(x, 0.2) ** 2)
+
+
+def stacked(x):
+    y = np.concatenate([x, x**2])
+    z = np.stack([y, np.exp(y)])
+    return np.sum(z[1] * z[0])
+
+
+def power_rec(x, n):
+    if n == 0:
+        return 1.0
+    return x * power_rec(x, n - 1)
+
+
+def recursive(x):
+    return np.sum(power_rec(x, 3) * np.sin(x))
+
+
+ONE_ARGUMENT = [sin_product, softmax_loss, written, clipped, stacked, recursive]
+X = np.array([0.3, -0.7, 1.1])
+
+
+def tangent_of(f, v):
+    """``x -> (J_f(x) v)``: the tangent output of ``jvp(f)`` as a function of ``x``."""
+    jf = jvp(f)
+    return lambda x: jf((x,), (v,))[1]
+
+
+@pytest.mark.parametrize("f", ONE_ARGUMENT, ids=lambda f: f.__name__)
+def test_vjp_of_jvp_against_finite_differences_of_the_jvp(f):
+    """The cotangents of the primal and of the tangent from ``vjp(jvp(f))`` for the output
+    cotangent ``(0, 1)`` are the gradients of ``x -> J_f(x) v`` and ``v -> J_f(x) v``."""
+    v = rng.uniform(-1.0, 1.5, 3)
+    value, pullback = vjp(jvp(f), wrt=(0, 1))((X,), (v,))
+    assert value[0] == pytest.approx(f(X), rel=1e-12)
+    primal_cot, tangent_cot = pullback((0.0, 1.0))
+    np.testing.assert_allclose(primal_cot[0], fd_grad(tangent_of(f, v), X), rtol=1e-6, atol=1e-7)
+    jf = jvp(f)
+    by_v = fd_grad(lambda u: jf((X,), (u,))[1], v)
+    np.testing.assert_allclose(tangent_cot[0], by_v, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("f", ONE_ARGUMENT, ids=lambda f: f.__name__)
+def test_jvp_called_inside_a_differentiated_function(f):
+    """The issue's example: ``def loss(x): return jvp(f)(x, v)[1] ** 2`` in the documented
+    call form ``jf((x,), (v,))``."""
+    v = rng.uniform(-1.0, 1.5, 3)
+    jf = jvp(f)
+
+    def loss(x):
+        return jf((x,), (v,))[1] ** 2
+
+    np.testing.assert_allclose(grad(loss)(X), fd_grad(loss, X), rtol=1e-6, atol=1e-7)
+
+
+def test_vjp_and_jvp_of_jvp_agree_by_the_dot_product_test():
+    """``<c, J (dx, dv)> = <J^T c, (dx, dv)>`` for ``jvp_call(x, v) = (f(x), J_f(x) v)``,
+    forward mode ``jvp(jvp(f))`` on the left, reverse mode ``vjp(jvp(f))`` on the right,
+    random non-uniform vectors."""
+    f = softmax_loss
+    v, dx, dv = (rng.uniform(-1.0, 2.0, 3) for _ in range(3))
+    c = (rng.uniform(0.5, 2.0), rng.uniform(-2.0, -0.5))
+    (value, tangent), (value_dot, tangent_dot) = jvp(jvp(f))(((X,), (v,)), (((dx,), (dv,))))
+    assert tangent == pytest.approx(jvp(f)((X,), (v,))[1], rel=1e-12)
+    forward = c[0] * value_dot + c[1] * tangent_dot
+    _, pullback = vjp(jvp(f), wrt=(0, 1))((X,), (v,))
+    primal_cot, tangent_cot = pullback(c)
+    reverse = primal_cot[0] @ dx + tangent_cot[0] @ dv
+    assert forward == pytest.approx(reverse, rel=1e-10)
+    # and forward mode against finite differences of the jvp
+    jf = jvp(f)
+    plus = jf((X + EPS * dx,), (v + EPS * dv,))
+    minus = jf((X - EPS * dx,), (v - EPS * dv,))
+    assert tangent_dot == pytest.approx((plus[1] - minus[1]) / (2 * EPS), rel=1e-6)
+
+
+def test_two_arguments_helpers_and_loops():
+    x, w = np.array([0.3, -0.7]), np.array([1.5, 0.2])
+    v, u = np.array([1.0, -2.0]), np.array([0.3, 0.9])
+    jf = jvp(looped)
+
+    def loss(x, w):
+        return jf((x, w), (v, u))[1] ** 2
+
+    grads = grad(loss, wrt=(0, 1))(x, w)
+    np.testing.assert_allclose(grads[0], fd_grad(lambda a: loss(a, w), x), rtol=1e-6)
+    np.testing.assert_allclose(grads[1], fd_grad(lambda b: loss(x, b), w), rtol=1e-6)
+
+
+def test_mlp_and_rnn_with_wrt():
+    w = rng.standard_normal((3, 2))
+    x = np.array([0.4, -0.6])
+    dw = rng.uniform(-1.0, 1.0, (3, 2))
+    jw = jvp(mlp, wrt=0)
+
+    def loss_w(w):
+        return jw((w, x), (dw,))[1]
+
+    np.testing.assert_allclose(grad(loss_w)(w), fd_grad(loss_w, w), rtol=1e-6, atol=1e-8)
+    xs = rng.standard_normal((4, 2))
+    jr = jvp(rnn, wrt=0)
+    u = np.array([0.5, -1.0])
+
+    def loss_h(h):
+        return jr((h, xs), (u,))[1]
+
+    h0 = np.array([0.1, -0.2])
+    np.testing.assert_allclose(grad(loss_h)(h0), fd_grad(loss_h, h0), rtol=1e-6, atol=1e-8)
+
+
+def test_dict_argument_of_the_jvp():
+    def f(p):
+        return np.sum(np.sin(p["w"]) * p["b"]) ** 2
+
+    p = {"w": np.array([0.2, -0.4]), "b": np.array([1.3, 0.6])}
+    t = {"w": np.array([1.0, 0.5]), "b": np.array([-0.3, 0.8])}
+    jf = jvp(f)
+
+    def loss(w):
+        return jf(({"w": w, "b": p["b"]},), (t,))[1]
+
+    np.testing.assert_allclose(grad(loss)(p["w"]), fd_grad(loss, p["w"]), rtol=1e-6)
+
+
+# -- depth 3 against calculus -------------------------------------------------------------
+
+
+def sin_loop(x):
+    y = 0.0
+    for k in range(1, 4):
+        y = y + math.sin(k * x)
+    return y
+
+
+def sin_loop_derivative(x, order):
+    ks = (1, 2, 3)
+    # d^n/dx^n sin(kx) = k^n sin(kx + n pi/2)
+    return sum(k**order * math.sin(k * x + order * math.pi / 2) for k in ks)
+
+
+sin_jvp = jvp(sin_loop)
+
+
+def first_by_jvp(x):
+    return sin_jvp((x,), (1.0,))[1]
+
+
+def test_grad_of_jvp_is_the_second_derivative():
+    for x in (0.3, -1.2, 2.0):
+        assert grad(first_by_jvp)(x) == pytest.approx(sin_loop_derivative(x, 2), rel=1e-10)
+
+
+def test_third_derivatives_through_jvp_against_calculus():
+    """grad(grad(.)) of the jvp, jvp(grad(.)) of it, and jvp of jvp of jvp-made functions."""
+    x = 0.7
+    third = sin_loop_derivative(x, 3)
+    assert grad(grad(first_by_jvp))(x) == pytest.approx(third, rel=1e-8)
+    assert jvp(grad(first_by_jvp))((x,), (1.0,))[1] == pytest.approx(third, rel=1e-8)
+    second = jvp(jvp(sin_loop))
+    (_, _), (_, d2) = second(((x,), (1.0,)), (((1.0,), (0.0,))))
+    assert d2 == pytest.approx(sin_loop_derivative(x, 2), rel=1e-10)
+
+
+def test_jvp_of_grad_of_jvp_on_arrays():
+    """``jvp(grad(loss))`` where ``loss`` calls a jvp function: against finite
+    differences of ``grad(loss)`` (checked above against finite differences of loss)."""
+    v = np.array([0.5, 1.0, -0.8])
+    jf = jvp(sin_product)
+
+    def loss(x):
+        return jf((x,), (v,))[1] ** 2
+
+    d = rng.uniform(-1.0, 1.0, 3)
+    g = grad(loss)
+    hv = jvp(g)((X,), (d,))[1]
+    expected = (g(X + EPS * d) - g(X - EPS * d)) / (2 * EPS)
+    np.testing.assert_allclose(hv, expected, rtol=1e-6, atol=1e-7)
+
+
+# -- refusals ---------------------------------------------------------------------------------
+
+
+def sorted_cubes(x):
+    return np.sum(np.sort(x) ** 3)
+
+
+sorted_jvp = jvp(sorted_cubes)
+
+
+def sorted_loss(x):
+    return sorted_jvp((x,), (np.ones(3),))[1]
+
+
+def test_a_forward_helper_without_a_rule_is_refused_by_name():
+    with pytest.raises(ADTransformError, match="sort_tangent"):
+        grad(sorted_loss)(X)
+
+
+def test_hvp_object_is_still_refused():
+    from ad_transform import hvp
+
+    h = hvp(sin_product)
+
+    def loss(x):
+        return np.sum(h(x, np.ones(3)))
+
+    with pytest.raises(ADTransformError, match="hvp"):
+        grad(loss)(X)
