@@ -27,11 +27,17 @@ from ..runtime import (
     attribute_adjoint,
     attribute_cotangent,
     check_bound,
+    clip_weights,
     concatenate_adjoint,
     conversion_adjoint,
     conversion_cotangent,
     cumsum_adjoint,
     cumulative_sum,
+    diagonal_adjoint,
+    dict_get_adjoint,
+    dict_get_cotangent,
+    dot_adjoint_left,
+    dot_adjoint_right,
     dropped_last,
     expand_reduced,
     extremum_adjoint,
@@ -50,6 +56,8 @@ from ..runtime import (
     last_item,
     last_item_cotangent,
     log_derivative,
+    log_softmax_adjoint,
+    log_softmax_adjoint_partial,
     log_softmax_tangent_adjoint,
     log_softmax_tangent_direction,
     log_softmax_tangent_partial,
@@ -74,6 +82,8 @@ from ..runtime import (
     power_second_derivative,
     quotient,
     real_sign,
+    reduced_count,
+    repeat_adjoint,
     reshape_adjoint,
     reshaped_like,
     safe_log,
@@ -83,10 +93,21 @@ from ..runtime import (
     scalar_zero,
     scattered,
     seed,
+    sequence_sum_adjoint,
+    sequence_sum_cotangent,
+    softmax_adjoint,
+    softmax_adjoint_direction,
+    softmax_adjoint_partial,
+    split_adjoint,
+    split_cotangent,
     stack_adjoint,
+    take_adjoint,
     tangent_like,
+    tensordot_adjoint_left,
+    tensordot_adjoint_right,
     tie_share,
     tie_weight,
+    tile_adjoint,
     times,
     to_shape_of,
     transpose_adjoint,
@@ -864,6 +885,185 @@ def t_norm_adjoint(g, ans, a, result, x, ord=None, axis=None, keepdims=False):
         norm_adjoint_x_partial(g, a, result, x, ord, axis, keepdims),
         None,
         None,
+        None,
+    )
+
+
+# -- more adjoints met by second derivatives of common code --------------------------------
+# counts and the shares of np.clip are locally constant (zero derivative away from the
+# bounds, where clip is not twice differentiable anyway)
+register_nondifferentiable(reduced_count, clip_weights)
+
+
+# the adjoints of linear primitives: linear in g, shape-only in x; the transpose of
+# P^T is P itself
+@adjoint(tile_adjoint, kind=None, fresh=True)
+def d_tile_adjoint(g, ans, a, x, reps):
+    return np.tile(g, reps), 0.0, None
+
+
+@tangent(tile_adjoint)
+def t_tile_adjoint(g, ans, a, x, reps):
+    return tile_adjoint(g, x, reps), 0.0, None
+
+
+@adjoint(repeat_adjoint, kind=None, fresh=True)
+def d_repeat_adjoint(g, ans, a, x, repeats, axis=None):
+    return np.repeat(g, repeats, axis), 0.0, None, None
+
+
+@tangent(repeat_adjoint)
+def t_repeat_adjoint(g, ans, a, x, repeats, axis=None):
+    return repeat_adjoint(g, x, repeats, axis), 0.0, None, None
+
+
+@adjoint(take_adjoint, kind=None, fresh=True)
+def d_take_adjoint(g, ans, a, x, indices, axis=None):
+    return np.take(g, indices, axis), 0.0, None, None
+
+
+@tangent(take_adjoint)
+def t_take_adjoint(g, ans, a, x, indices, axis=None):
+    return take_adjoint(g, x, indices, axis), 0.0, None, None
+
+
+@adjoint(diagonal_adjoint, kind=None, fresh=True)
+def d_diagonal_adjoint(g, ans, a, x, offset=0, axis1=0, axis2=1):
+    return np.diagonal(g, offset, axis1, axis2).copy(), 0.0, None, None, None
+
+
+@tangent(diagonal_adjoint)
+def t_diagonal_adjoint(g, ans, a, x, offset=0, axis1=0, axis2=1):
+    return diagonal_adjoint(g, x, offset, axis1, axis2), 0.0, None, None, None
+
+
+@adjoint(split_adjoint, kind=None, fresh=True)
+def d_split_adjoint(g, ans, a, ary, indices_or_sections, axis=0, how="split"):
+    return split_cotangent(g, ary, indices_or_sections, axis, how), 0.0, None, None, None
+
+
+@tangent(split_adjoint)
+def t_split_adjoint(g, ans, a, ary, indices_or_sections, axis=0, how="split"):
+    return split_adjoint(g, ary, indices_or_sections, axis, how), 0.0, None, None, None
+
+
+@adjoint(sequence_sum_adjoint, kind=None, fresh=True)
+def d_sequence_sum_adjoint(g, ans, a, x, start=0):
+    return sequence_sum_cotangent(g, a, x, start), 0.0, 0.0
+
+
+@tangent(sequence_sum_adjoint)
+def t_sequence_sum_adjoint(g, ans, a, x, start=0):
+    return sequence_sum_adjoint(g, x, start), 0.0, 0.0
+
+
+@adjoint(sequence_sum_cotangent, kind=None, fresh=True)
+def d_sequence_sum_cotangent(g, ans, c, a, x, start=0):
+    return sequence_sum_adjoint(to_shape_of(g, a), x, start), 0.0, 0.0, 0.0
+
+
+@tangent(sequence_sum_cotangent)
+def t_sequence_sum_cotangent(g, ans, c, a, x, start=0):
+    return sequence_sum_cotangent(g, a, x, start), 0.0, 0.0, 0.0
+
+
+@adjoint(dict_get_adjoint, kind=None, fresh=True)
+def d_dict_get_adjoint(g, ans, a, x, key):
+    return dict_get_cotangent(g, a, x, key), 0.0, None
+
+
+@tangent(dict_get_adjoint)
+def t_dict_get_adjoint(g, ans, a, x, key):
+    return dict_get_adjoint(g, x, key), 0.0, None
+
+
+@adjoint(dict_get_cotangent, kind=None, fresh=True)
+def d_dict_get_cotangent(g, ans, c, a, x, key):
+    return dict_get_adjoint(to_shape_of(g, a), x, key), 0.0, 0.0, None
+
+
+@tangent(dict_get_cotangent)
+def t_dict_get_cotangent(g, ans, c, a, x, key):
+    return dict_get_cotangent(g, a, x, key), 0.0, 0.0, None
+
+
+# np.dot and np.tensordot: as matmul (``<z, L_x(g)> = <dot(z, y), g>``)
+@adjoint(dot_adjoint_left, kind=None, fresh=True)
+def d_dot_adjoint_left(g, ans, a, x, y):
+    return to_shape_of(np.dot(g, y), a), 0.0, dot_adjoint_right(a, g, y)
+
+
+@tangent(dot_adjoint_left)
+def t_dot_adjoint_left(g, ans, a, x, y):
+    return dot_adjoint_left(g, x, y), 0.0, dot_adjoint_left(a, x, g)
+
+
+@adjoint(dot_adjoint_right, kind=None, fresh=True)
+def d_dot_adjoint_right(g, ans, a, x, y):
+    return to_shape_of(np.dot(x, g), a), dot_adjoint_left(a, x, g), 0.0
+
+
+@tangent(dot_adjoint_right)
+def t_dot_adjoint_right(g, ans, a, x, y):
+    return dot_adjoint_right(g, x, y), dot_adjoint_right(a, g, y), 0.0
+
+
+@adjoint(tensordot_adjoint_left, kind=None, fresh=True)
+def d_tensordot_adjoint_left(g, ans, a, x, y, axes=2):
+    return (
+        to_shape_of(np.tensordot(g, y, axes), a),
+        0.0,
+        tensordot_adjoint_right(a, g, y, axes),
+        None,
+    )
+
+
+@tangent(tensordot_adjoint_left)
+def t_tensordot_adjoint_left(g, ans, a, x, y, axes=2):
+    return tensordot_adjoint_left(g, x, y, axes), 0.0, tensordot_adjoint_left(a, x, g, axes), None
+
+
+@adjoint(tensordot_adjoint_right, kind=None, fresh=True)
+def d_tensordot_adjoint_right(g, ans, a, x, y, axes=2):
+    return (
+        to_shape_of(np.tensordot(x, g, axes), a),
+        tensordot_adjoint_left(a, x, g, axes),
+        0.0,
+        None,
+    )
+
+
+@tangent(tensordot_adjoint_right)
+def t_tensordot_adjoint_right(g, ans, a, x, y, axes=2):
+    return tensordot_adjoint_right(g, x, y, axes), tensordot_adjoint_right(a, g, y, axes), 0.0, None
+
+
+# scipy.special.softmax / log_softmax: symmetric (softmax) and transposed (log_softmax)
+# linear maps of g, with the partials in the result
+@adjoint(softmax_adjoint, kind=None, fresh=True)
+def d_softmax_adjoint(g, ans, a, result, axis=None):
+    return softmax_adjoint(g, result, axis), softmax_adjoint_partial(g, a, result, axis), None
+
+
+@tangent(softmax_adjoint)
+def t_softmax_adjoint(g, ans, a, result, axis=None):
+    return softmax_adjoint(g, result, axis), softmax_adjoint_direction(g, a, result, axis), None
+
+
+@adjoint(log_softmax_adjoint, kind=None, fresh=True)
+def d_log_softmax_adjoint(g, ans, a, result, axis=None):
+    return (
+        log_softmax_tangent(g, result, axis),
+        log_softmax_adjoint_partial(g, a, result, axis),
+        None,
+    )
+
+
+@tangent(log_softmax_adjoint)
+def t_log_softmax_adjoint(g, ans, a, result, axis=None):
+    return (
+        log_softmax_adjoint(g, result, axis),
+        log_softmax_adjoint_partial(g, a, result, axis),
         None,
     )
 

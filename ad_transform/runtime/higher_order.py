@@ -424,3 +424,84 @@ def _divide_or_zero_values(num, den):
     from .reductions import _divide_or_zero
 
     return _divide_or_zero(num, den)
+
+
+# -- transposes of adjoints of containers and of softmax ---------------------------------------
+def _zero(c) -> bool:
+    return isinstance(c, (int, float)) and not isinstance(c, bool) and c == 0
+
+
+def dict_get_cotangent(c, g, x, key):
+    """The transpose of ``dict_get_adjoint(., x, key)`` (``KeyItem(key, g)`` where the dict
+    has the key, else a zero): the cotangent ``c`` of that adjoint read at ``key``, shaped
+    like ``g``; 0 where the default was taken."""
+    if _zero(c) or key not in x:
+        return 0.0
+    return gathered(c, g, key)
+
+
+def sequence_sum_cotangent(c, g, x, start=0):
+    """The transpose of ``sequence_sum_adjoint(., x, start)`` (the adjoint of ``x`` in
+    builtin ``sum(x, start)``: ``g`` to each element): the elements' cotangents in ``c``
+    summed to ``g``'s shape. A sum joining sequences (a list ``start``) is refused."""
+    if isinstance(start, (list, tuple)):
+        raise ADTransformError(
+            "cannot differentiate the adjoint of sum(x, start) with a list start again (a "
+            "second derivative through joined lists is not supported)"
+        )
+    if _zero(c) or isinstance(x, dict):
+        return 0.0
+    if isinstance(c, Item):
+        return to_shape_of(c.value, g)
+    if isinstance(c, (list, tuple)):
+        total = 0.0
+        for part in c:
+            if not _zero(part):
+                total = total + to_shape_of(part, g)
+        return total
+    return to_shape_of(c, g)
+
+
+def split_cotangent(c, ary, indices_or_sections, axis=0, how="split"):
+    """The transpose of ``split_adjoint(., ary, ...)`` (the pieces' adjoints joined): the
+    cotangent ``c`` (shaped like ``ary``) split the same way, a list adjoint of pieces."""
+    from .shape_indexing import _SPLITTERS
+
+    if _zero(c):
+        return 0.0
+    c = np.broadcast_to(c, np.shape(ary))
+    if how in ("split", "array_split"):
+        parts = _SPLITTERS[how](c, indices_or_sections, axis)
+    else:
+        parts = _SPLITTERS[how](c, indices_or_sections)
+    return ListAdjoint(np.array(p) for p in parts)
+
+
+def softmax_adjoint_partial(c, g, ans, axis=None):
+    """The cotangent of ``ans`` in ``softmax_adjoint(g, ans, axis)`` (``ans (g - sum(g
+    ans))``) for the cotangent ``c``: ``c (g - sum(g ans)) - g sum(ans c)``."""
+    if _zero(c) or _zero(g):
+        return 0.0
+    c, g = np.broadcast_to(c, np.shape(ans)), np.broadcast_to(g, np.shape(ans))
+    inner = np.sum(g * ans, axis=axis, keepdims=True)
+    return c * (g - inner) - g * np.sum(ans * c, axis=axis, keepdims=True)
+
+
+def softmax_adjoint_direction(t, g, ans, axis=None):
+    """The derivative of ``softmax_adjoint(g, ans, axis)`` along ``t`` (a tangent of
+    ``ans``): ``t (g - sum(g ans)) - ans sum(g t)``."""
+    if _zero(t) or _zero(g):
+        return np.zeros(np.shape(ans))
+    t, g = np.broadcast_to(t, np.shape(ans)), np.broadcast_to(g, np.shape(ans))
+    inner = np.sum(g * ans, axis=axis, keepdims=True)
+    return t * (g - inner) - ans * np.sum(g * t, axis=axis, keepdims=True)
+
+
+def log_softmax_adjoint_partial(c, g, ans, axis=None):
+    """The derivative of ``log_softmax_adjoint(g, ans, axis)`` (``g - exp(ans) sum(g)``)
+    in ``ans`` applied to ``c``: ``-exp(ans) c sum(g)``; elementwise in ``c``, so both the
+    cotangent of ``ans`` and the tangent along ``c``."""
+    if _zero(c) or _zero(g):
+        return np.zeros(np.shape(ans))
+    g = np.broadcast_to(g, np.shape(ans))
+    return -np.exp(ans) * c * np.sum(g, axis=axis, keepdims=True)
