@@ -33,13 +33,17 @@ from ..runtime import (
     conversion_cotangent,
     cumsum_adjoint,
     cumulative_sum,
+    diag_adjoint,
     diagonal_adjoint,
+    dict_default_adjoint,
     dict_get_adjoint,
     dict_get_cotangent,
     dot_adjoint_left,
     dot_adjoint_right,
     dropped_last,
     expand_reduced,
+    expit_derivative,
+    expit_of,
     extremum_adjoint,
     first_items,
     fresh_copy,
@@ -61,6 +65,7 @@ from ..runtime import (
     log_softmax_tangent_adjoint,
     log_softmax_tangent_direction,
     log_softmax_tangent_partial,
+    logaddexp_share,
     matmul_adjoint_left,
     matmul_adjoint_right,
     mul_adjoint_left,
@@ -101,6 +106,7 @@ from ..runtime import (
     split_adjoint,
     split_cotangent,
     stack_adjoint,
+    std_adjoint,
     take_adjoint,
     tangent_like,
     tensordot_adjoint_left,
@@ -110,8 +116,12 @@ from ..runtime import (
     tile_adjoint,
     times,
     to_shape_of,
+    trace_adjoint,
     transpose_adjoint,
     unbroadcast,
+    values_adjoint,
+    values_cotangent,
+    var_adjoint,
     with_last_zero,
     without_last,
     zeros_like,
@@ -1064,6 +1074,140 @@ def t_log_softmax_adjoint(g, ans, a, result, axis=None):
     return (
         log_softmax_adjoint(g, result, axis),
         log_softmax_adjoint_partial(g, a, result, axis),
+        None,
+    )
+
+
+@adjoint(trace_adjoint, kind=None, fresh=True)
+def d_trace_adjoint(g, ans, a, x, offset=0, axis1=0, axis2=1):
+    return np.trace(g, offset, axis1, axis2), 0.0, None, None, None
+
+
+@tangent(trace_adjoint)
+def t_trace_adjoint(g, ans, a, x, offset=0, axis1=0, axis2=1):
+    return trace_adjoint(g, x, offset, axis1, axis2), 0.0, None, None, None
+
+
+@adjoint(values_adjoint, kind=None, fresh=True)
+def d_values_adjoint(g, ans, a, x):
+    return values_cotangent(g, x), 0.0
+
+
+@tangent(values_adjoint)
+def t_values_adjoint(g, ans, a, x):
+    return values_adjoint(g, x), 0.0
+
+
+@adjoint(values_cotangent, kind=None, fresh=True)
+def d_values_cotangent(g, ans, c, x):
+    return values_adjoint(g, x), 0.0
+
+
+@tangent(values_cotangent)
+def t_values_cotangent(g, ans, c, x):
+    return values_cotangent(g, x), 0.0
+
+
+@adjoint(dict_default_adjoint, kind=None, fresh=True)
+def d_dict_default_adjoint(g, ans, a, x, key, default=None):
+    return dict_default_adjoint(g, x, key, 0.0), 0.0, None, 0.0
+
+
+@tangent(dict_default_adjoint)
+def t_dict_default_adjoint(g, ans, a, x, key, default=None):
+    return dict_default_adjoint(g, x, key, default), 0.0, None, 0.0
+
+
+# var_adjoint(g, x, ...) = 2 g (x - mean(x)) / (N - ddof): linear in g, and linear and
+# symmetric in x (centering is a symmetric projection along the reduced axes)
+@adjoint(var_adjoint, kind=None, fresh=True)
+def d_var_adjoint(g, ans, a, x, axis=None, ddof=0, keepdims=False, correction=None):
+    shares = var_adjoint(np.ones_like(a), x, axis, ddof, keepdims, correction)
+    return (
+        to_shape_of(reduced_tangent(g, shares, axis, keepdims), a),
+        var_adjoint(a, g, axis, ddof, keepdims, correction),
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@tangent(var_adjoint)
+def t_var_adjoint(g, ans, a, x, axis=None, ddof=0, keepdims=False, correction=None):
+    return (
+        var_adjoint(g, x, axis, ddof, keepdims, correction),
+        var_adjoint(a, g, axis, ddof, keepdims, correction),
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+# logaddexp_share(x, y) = s = sigmoid(x - y): ds/dx = s (1 - s) = -ds/dy
+@adjoint(logaddexp_share, kind=None, fresh=True)
+def d_logaddexp_share(g, ans, x, y):
+    slope = ans * logaddexp_share(y, x)
+    return to_shape_of(times(g, slope), x), to_shape_of(-times(g, slope), y)
+
+
+@tangent(logaddexp_share)
+def t_logaddexp_share(g, ans, x, y):
+    slope = ans * logaddexp_share(y, x)
+    return times(g, slope), -times(g, slope)
+
+
+# expit_derivative(x, s) = s expit(-x) (s = expit(x) where it is used)
+@adjoint(expit_derivative, kind=None, fresh=True)
+def d_expit_derivative(g, ans, x, result):
+    return (
+        to_shape_of(-times(g, ans * expit_of(x)), x),
+        to_shape_of(times(g, expit_derivative(x, 1.0)), result),
+    )
+
+
+@tangent(expit_derivative)
+def t_expit_derivative(g, ans, x, result):
+    return -times(g, ans * expit_of(x)), times(g, expit_derivative(x, 1.0))
+
+
+@adjoint(diag_adjoint, kind=None, fresh=True)
+def d_diag_adjoint(g, ans, a, v, k=0):
+    return np.diag(g, k), 0.0, None
+
+
+@tangent(diag_adjoint)
+def t_diag_adjoint(g, ans, a, v, k=0):
+    return diag_adjoint(g, v, k), 0.0, None
+
+
+# std_adjoint(g, s, x, ...) = g (x - mean(x)) / ((N - ddof) s): linear in g, linear and
+# symmetric in x, and its partial in s is -std_adjoint(g, s, x) / s = -std_adjoint(g, s*s, x)
+@adjoint(std_adjoint, kind=None, fresh=True)
+def d_std_adjoint(g, ans, a, result, x, axis=None, ddof=0, keepdims=False, correction=None):
+    shares = std_adjoint(np.ones_like(a), result, x, axis, ddof, keepdims, correction)
+    squared = std_adjoint(a, result * result, x, axis, ddof, keepdims, correction)
+    return (
+        to_shape_of(reduced_tangent(g, shares, axis, keepdims), a),
+        to_shape_of(-reduced_tangent(g, squared, axis, keepdims), result),
+        std_adjoint(a, result, g, axis, ddof, keepdims, correction),
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@tangent(std_adjoint)
+def t_std_adjoint(g, ans, a, result, x, axis=None, ddof=0, keepdims=False, correction=None):
+    return (
+        std_adjoint(g, result, x, axis, ddof, keepdims, correction),
+        std_adjoint(-times(a, g), result * result, x, axis, ddof, keepdims, correction),
+        std_adjoint(a, result, g, axis, ddof, keepdims, correction),
+        None,
+        None,
+        None,
         None,
     )
 

@@ -198,6 +198,7 @@ from .higher_order import (  # noqa: F401
     softmax_adjoint_partial,
     split_cotangent,
     to_shape_of,
+    values_cotangent,
     with_last_zero,
     without_last,
 )

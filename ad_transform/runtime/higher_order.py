@@ -505,3 +505,12 @@ def log_softmax_adjoint_partial(c, g, ans, axis=None):
         return np.zeros(np.shape(ans))
     g = np.broadcast_to(g, np.shape(ans))
     return -np.exp(ans) * c * np.sum(g, axis=axis, keepdims=True)
+
+
+def values_cotangent(c, x):
+    """The transpose of ``values_adjoint(., x)`` (the values' adjoints put under the
+    dict's keys): the cotangent ``c`` (a dict adjoint) read key by key, in the dict's
+    order, as a list adjoint."""
+    if _zero(c):
+        return 0.0
+    return ListAdjoint(c.get(key, 0.0) if isinstance(c, dict) else c[key] for key in x)
