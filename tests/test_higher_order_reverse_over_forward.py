@@ -14,6 +14,11 @@ import pytest
 
 from ad_transform import ADTransformError, grad, jvp, vjp
 
+try:
+    from scipy import special
+except ImportError:  # pragma: no cover - SciPy is an optional extra
+    special = None
+
 EPS = 1e-6
 rng = np.random.default_rng(1414)
 
@@ -139,6 +144,7 @@ def test_vjp_and_jvp_of_jvp_agree_by_the_dot_product_test():
     v, dx, dv = (rng.uniform(-1.0, 2.0, 3) for _ in range(3))
     c = (rng.uniform(0.5, 2.0), rng.uniform(-2.0, -0.5))
     (value, tangent), (value_dot, tangent_dot) = jvp(jvp(f))(((X,), (v,)), (((dx,), (dv,))))
+    assert value == pytest.approx(f(X), rel=1e-12)
     assert tangent == pytest.approx(jvp(f)((X,), (v,))[1], rel=1e-12)
     forward = c[0] * value_dot + c[1] * tangent_dot
     _, pullback = vjp(jvp(f), wrt=(0, 1))((X,), (v,))
@@ -284,3 +290,145 @@ def test_hvp_object_is_still_refused():
 
     with pytest.raises(ADTransformError, match="hvp"):
         grad(loss)(X)
+
+
+# -- second derivatives of common code: three modes, one Hessian-vector product -------------
+# H v three ways against central differences of the gradient: forward over reverse (hvp:
+# the tangent rules of the gradient's helpers), reverse over reverse (grad of <grad f, v>:
+# their adjoint rules) and reverse over forward (grad of the jvp: the adjoint rules of the
+# forward-mode helpers). Each case reaches helpers that had no higher-order rule before.
+
+
+def c_softmax(x):
+    z = np.exp(x - np.max(x))
+    p = z / np.sum(z)
+    return -np.log(p[1]) + np.sum(p**2)
+
+
+def c_scipy_softmax(x):
+    return np.sum(special.softmax(x) ** 2) + np.sum(special.log_softmax(x) * x)
+
+
+def c_expit_logaddexp(x):
+    return np.sum(special.expit(x) ** 2) + np.sum(np.logaddexp(x, 0.3) * x)
+
+
+def c_norms(x):
+    return np.linalg.norm(x) ** 3 + np.linalg.norm(x, 1) * np.sum(x**2)
+
+
+def c_clip_max(x):
+    return np.sum(np.clip(x, -0.5, 0.9) ** 3) + np.sum(np.max(x.reshape(2, 2), axis=1) ** 2)
+
+
+def c_dict_get(x):
+    d = {"a": x * 2.0, "b": x**2}
+    return np.sum(d.get("a") * d.get("b", x)) + np.sum(d.get("c", x) ** 3)
+
+
+def c_sum_list(x):
+    xs = [x[0] ** 2, x[1] * x[2], np.sin(x[3])]
+    return sum(xs) ** 2
+
+
+def c_sum_values(x):
+    d = {"a": x[0] ** 2, "b": x[1] * x[2]}
+    return sum(d.values()) ** 2
+
+
+def c_dot(x):
+    w = np.arange(8.0).reshape(2, 4) / 10
+    h = np.tanh(np.dot(w, x))
+    return np.dot(h, h) + np.sum(np.tensordot(h, x, 0) ** 2)
+
+
+def c_shapes(x):
+    a, b = np.split(x, 2)
+    tiled = np.sum(np.take(x, [1, 3]) ** 3) + np.sum(np.repeat(x, 2) ** 2)
+    return np.sum(a * b**2) + tiled + np.sum(np.tile(x, 2) ** 3)
+
+
+def c_diagonals(x):
+    m = np.outer(x, x**2)
+    return np.trace(np.diag(x) @ m) + np.sum(np.diagonal(m, 1) ** 2) + np.sum(np.diag(m, 1) ** 2)
+
+
+def c_moments(x):
+    m = x.reshape(2, 2)
+    spread = np.var(x) * np.sum(x) + np.var(m, axis=0, ddof=1)[1] ** 2
+    return spread + np.std(x) ** 3 + np.std(m, axis=1)[0] * x[0] + np.mean(m, axis=0)[1] ** 3
+
+
+def c_appended(x):
+    out = []
+    for i in range(4):
+        out.append(x[i] ** 2 * x[(i + 1) % 4])
+    return sum(out)
+
+
+def c_rnn(x):
+    h = 0.0
+    for t in range(4):
+        h = np.tanh(0.5 * h + x[t])
+    return h**2
+
+
+COMMON = [
+    c_softmax,
+    c_scipy_softmax,
+    c_expit_logaddexp,
+    c_norms,
+    c_clip_max,
+    c_dict_get,
+    c_sum_list,
+    c_sum_values,
+    c_dot,
+    c_shapes,
+    c_diagonals,
+    c_moments,
+    c_appended,
+    c_rnn,
+]
+X4 = np.array([0.3, -0.7, 1.1, 0.5])
+
+
+def fd_hessian_vector(f, x, v, eps=EPS):
+    g = grad(f)
+    return (g(x + eps * v) - g(x - eps * v)) / (2 * eps)
+
+
+@pytest.mark.parametrize("f", COMMON, ids=lambda f: f.__name__)
+def test_hessian_vector_products_three_ways(f):
+    from ad_transform import hvp
+
+    if special is None and f in (c_scipy_softmax, c_expit_logaddexp):
+        pytest.skip("SciPy is not installed")
+
+    v = rng.uniform(-1.0, 1.5, 4)
+    expected = fd_hessian_vector(f, X4, v)
+    g = grad(f)
+
+    def projected(x):
+        return np.sum(g(x) * v)
+
+    jf = jvp(f)
+
+    def directional(x):
+        return jf((x,), (v,))[1]
+
+    np.testing.assert_allclose(hvp(f)(X4, v), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(grad(projected)(X4), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(grad(directional)(X4), expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("f", COMMON, ids=lambda f: f.__name__)
+def test_hessian_is_symmetric_by_the_dot_product_test(f):
+    """``u^T H v = v^T H u`` with random non-uniform vectors (forward over reverse)."""
+    from ad_transform import hvp
+
+    if special is None and f in (c_scipy_softmax, c_expit_logaddexp):
+        pytest.skip("SciPy is not installed")
+
+    u, v = rng.uniform(-1.0, 2.0, 4), rng.uniform(-2.0, 1.0, 4)
+    h = hvp(f)
+    assert u @ h(X4, v) == pytest.approx(v @ h(X4, u), rel=1e-9, abs=1e-12)

@@ -137,6 +137,7 @@ from ..runtime.tangents import (
     stored_tangent,
     sum_tangent,
     summable_zero_tangent,
+    summed_elements_tangent,
     zero_tangent,
 )
 from .registry import ARRAY, adjoint, register_nondifferentiable, tangent
@@ -1209,6 +1210,23 @@ def t_std_adjoint(g, ans, a, result, x, axis=None, ddof=0, keepdims=False, corre
         None,
         None,
         None,
+    )
+
+
+# summed_elements_tangent(t, x, start): the sum of the elements' tangents (linear in t); its
+# transpose gives each element the cotangent, as the adjoint of builtin sum does
+@adjoint(summed_elements_tangent, kind=None, fresh=True)
+def d_summed_elements_tangent(g, ans, t, x, start):
+    g = arithmetic_only(g, start, 0.0, "sum with a list start")
+    return sequence_sum_adjoint(g, x, start), 0.0, 0.0
+
+
+@tangent(summed_elements_tangent)
+def t_summed_elements_tangent(g, ans, t, x, start):
+    return (
+        summed_elements_tangent(arithmetic_only(g, start, 0.0, "sum with a list start"), x, start),
+        0.0,
+        0.0,
     )
 
 
