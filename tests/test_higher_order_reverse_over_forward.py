@@ -359,6 +359,10 @@ def c_moments(x):
     return spread + np.std(x) ** 3 + np.std(m, axis=1)[0] * x[0] + np.mean(m, axis=0)[1] ** 3
 
 
+def c_products(x):
+    return np.prod(x) + np.sum(np.prod(x.reshape(2, 2), axis=1, keepdims=True) ** 2)
+
+
 def c_appended(x):
     out = []
     for i in range(4):
@@ -386,6 +390,7 @@ COMMON = [
     c_shapes,
     c_diagonals,
     c_moments,
+    c_products,
     c_appended,
     c_rnn,
 ]
@@ -432,3 +437,20 @@ def test_hessian_is_symmetric_by_the_dot_product_test(f):
     u, v = rng.uniform(-1.0, 2.0, 4), rng.uniform(-2.0, 1.0, 4)
     h = hvp(f)
     assert u @ h(X4, v) == pytest.approx(v @ h(X4, u), rel=1e-9, abs=1e-12)
+
+
+def test_hessian_of_a_product_with_zeros_against_calculus():
+    """``d2/dx_i dx_j prod(x)`` is the product of the others than ``i`` and ``j`` (0 on the
+    diagonal), exact where elements are 0 (no ``ans / x``)."""
+    from ad_transform import hessian
+
+    def product(x):
+        return np.prod(x)
+
+    x = np.array([2.0, 3.0, 0.0, 0.5])
+    expected = np.zeros((4, 4))
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                expected[i, j] = np.prod([x[k] for k in range(4) if k not in (i, j)])
+    np.testing.assert_allclose(hessian(product)(x), expected, rtol=1e-14, atol=0)

@@ -85,6 +85,8 @@ from ..runtime import (
     power_derivative_exponent,
     power_exponent_partial,
     power_second_derivative,
+    prod_adjoint,
+    prod_adjoint_partial,
     quotient,
     real_sign,
     reduced_count,
@@ -1227,6 +1229,29 @@ def t_summed_elements_tangent(g, ans, t, x, start):
         summed_elements_tangent(arithmetic_only(g, start, 0.0, "sum with a list start"), x, start),
         0.0,
         0.0,
+    )
+
+
+# prod_adjoint(g, x, axis, keepdims) = g times the product of the other elements: linear in
+# g; its partial in x pairs elements (prod_adjoint_partial, symmetric)
+@adjoint(prod_adjoint, kind=None, fresh=True)
+def d_prod_adjoint(g, ans, a, x, axis=None, keepdims=False):
+    shares = prod_adjoint(np.ones_like(a), x, axis, keepdims)
+    return (
+        to_shape_of(reduced_tangent(g, shares, axis, keepdims), a),
+        prod_adjoint_partial(g, a, x, axis, keepdims),
+        None,
+        None,
+    )
+
+
+@tangent(prod_adjoint)
+def t_prod_adjoint(g, ans, a, x, axis=None, keepdims=False):
+    return (
+        prod_adjoint(g, x, axis, keepdims),
+        prod_adjoint_partial(g, a, x, axis, keepdims),
+        None,
+        None,
     )
 
 

@@ -190,6 +190,7 @@ from .higher_order import (  # noqa: F401
     power_derivative_exponent,
     power_exponent_partial,
     power_second_derivative,
+    prod_adjoint_partial,
     real_sign,
     reshaped_like,
     scattered,

@@ -514,3 +514,44 @@ def values_cotangent(c, x):
     if _zero(c):
         return 0.0
     return ListAdjoint(c.get(key, 0.0) if isinstance(c, dict) else c[key] for key in x)
+
+
+def prod_adjoint_partial(c, g, x, axis=None, keepdims=False):
+    """The derivative of ``prod_adjoint(g, x, axis, keepdims)`` (``g`` times the product of
+    the other elements) in ``x`` applied to ``c``: element ``i`` gets ``g`` times
+    ``sum_{j != i} c_j prod_{k != i, j} x_k`` within its group. Symmetric in ``(i, j)``, so
+    it is both the cotangent and the tangent term of ``x``. Exact at zeros (the products
+    of the others are formed with ``x_j`` replaced by 1, one ``j`` at a time: quadratic in
+    the group's size)."""
+    from .reductions import prod_adjoint
+
+    if _zero(c) or _zero(g):
+        return np.zeros(np.shape(x))
+    x = np.asarray(x, dtype=float)
+    c = np.broadcast_to(np.asarray(c, dtype=float), x.shape)
+    axes = tuple(range(x.ndim)) if axis is None else _normalized_axes(axis, x.ndim)
+    ones = np.ones(np.shape(prod_of(x, axes, keepdims)))
+    total = np.zeros(x.shape)
+    group = [x.shape[a] for a in axes]
+    for position in np.ndindex(*group):
+        chosen = [slice(None)] * x.ndim
+        for a, p in zip(axes, position):
+            chosen[a] = slice(p, p + 1)
+        replaced = x.copy()
+        replaced[tuple(chosen)] = 1.0
+        others = prod_adjoint(ones, replaced, axis, keepdims)  # prod over k != i of x~
+        contribution = others * c[tuple(chosen)]
+        contribution[tuple(chosen)] = 0.0  # j == i is not a pair
+        total = total + contribution
+    from .values import _expand
+
+    return total * _expand(np.asarray(g, dtype=float), axes, keepdims)
+
+
+def _normalized_axes(axis, ndim: int) -> tuple[int, ...]:
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    return tuple(sorted(int(a) % ndim for a in axes))
+
+
+def prod_of(x, axes, keepdims):
+    return np.prod(x, axis=axes, keepdims=keepdims)
