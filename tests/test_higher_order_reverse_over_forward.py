@@ -454,3 +454,38 @@ def test_hessian_of_a_product_with_zeros_against_calculus():
             if i != j:
                 expected[i, j] = np.prod([x[k] for k in range(4) if k not in (i, j)])
     np.testing.assert_allclose(hessian(product)(x), expected, rtol=1e-14, atol=0)
+
+
+def square(x):
+    return x**2
+
+
+def cube(x):
+    return x**3
+
+
+helper_now = square
+
+
+def uses_helper(x):
+    return np.sum(helper_now(x))
+
+
+uses_helper_jvp = jvp(uses_helper)
+
+
+def helper_loss(x):
+    return uses_helper_jvp((x,), (np.ones(2),))[1]
+
+
+def test_a_redefined_helper_is_noticed():
+    """The derivative of the jvp is generated again when a function it calls changes."""
+    global helper_now
+    x = np.array([1.0, 2.0])
+    g = grad(helper_loss)
+    try:
+        np.testing.assert_allclose(g(x), [2.0, 2.0], rtol=1e-14)  # d/dx sum(2x)
+        helper_now = cube
+        np.testing.assert_allclose(g(x), 6.0 * x, rtol=1e-14)  # d/dx sum(3x**2)
+    finally:
+        helper_now = square
