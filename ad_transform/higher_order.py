@@ -170,7 +170,7 @@ def plain_jvp_call(derivative) -> types.FunctionType:
         kinds = (UNKNOWN,) * count
         target = differentiable_target(func, kinds)
         generated = generate_jvp(target, positions, kinds)
-        function = _jvp_call_function(func, generated, count)
+        function = _jvp_call_function(target, generated, count)
         _jvp_call_cache.setdefault(func, {})[key] = (function, generated)
         return function
 

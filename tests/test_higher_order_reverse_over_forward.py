@@ -489,3 +489,48 @@ def test_a_redefined_helper_is_noticed():
         np.testing.assert_allclose(g(x), 6.0 * x, rtol=1e-14)  # d/dx sum(3x**2)
     finally:
         helper_now = square
+
+
+def two_args(x, y):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(np.sin(x * y) * (i + 1))
+    return s
+
+
+def test_jvp_of_jvp_of_grad_against_finite_differences():
+    """Depth 3, forward over forward over reverse: the tangent of ``jvp(grad(f))``."""
+    x, y = np.array([0.3, -0.7]), np.array([1.2, 0.4])
+    v, w = np.array([0.5, 1.5]), np.array([-0.8, 0.3])
+    inner = jvp(grad(two_args))
+    (_, hv), (_, d_hv) = jvp(inner)(((x, y), (v, w)), ((v, w), (w, v)))
+    plus = inner((x + EPS * v, y + EPS * w), (v + EPS * w, w + EPS * v))[1]
+    minus = inner((x - EPS * v, y - EPS * w), (v - EPS * w, w - EPS * v))[1]
+    np.testing.assert_allclose(hv, inner((x, y), (v, w))[1], rtol=1e-12)
+    np.testing.assert_allclose(d_hv, (plus - minus) / (2 * EPS), rtol=1e-6, atol=1e-8)
+
+
+two_args_jvp = jvp(two_args, wrt=0)
+V2 = np.array([0.5, 1.5])
+
+
+def two_args_loss(x, y):
+    return two_args_jvp((x, y), (V2,))[1]
+
+
+def test_hessian_and_vjp_of_grad_of_a_function_calling_jvp():
+    from ad_transform import hessian
+
+    x, y = np.array([0.3, -0.7]), np.array([1.2, 0.4])
+    g = grad(two_args_loss)
+    expected = np.stack([(g(x + EPS * e, y) - g(x - EPS * e, y)) / (2 * EPS) for e in np.eye(2)])
+    np.testing.assert_allclose(hessian(two_args_loss)(x, y), expected.T, rtol=1e-6, atol=1e-8)
+    u = np.array([0.7, -1.3])
+    _, pullback = vjp(g)(x, y)
+    np.testing.assert_allclose(pullback(u), expected.T.T @ u, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        grad(two_args_loss, 1)(x, y),
+        fd_grad(lambda b: two_args_loss(x, b), y),
+        rtol=1e-6,
+        atol=1e-8,
+    )
