@@ -11,7 +11,7 @@ from .errors import ADTransformError
 from .export import export
 from .forward_api import jvp
 from .graph import computation_graph
-from .higher_order_api import hessian, hvp
+from .higher_order_api import elementwise_grad, hessian, hvp
 from .jacobians import jacfwd, jacobian, jacrev
 from .pipeline import ssa_source
 from .pytree import register_pytree_node, tree_leaves, tree_map
@@ -26,6 +26,7 @@ __all__ = [
     "adjoint",
     "check_grads",
     "computation_graph",
+    "elementwise_grad",
     "export",
     "grad",
     "hessian",

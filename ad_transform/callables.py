@@ -37,8 +37,12 @@ def mark_plain_code(function: types.FunctionType) -> None:
 
 
 def is_differentiable_derivative(obj: object) -> bool:
-    """Whether ``obj`` is ``grad(f)`` of a function, without ``has_aux``: a derivative that
-    can be differentiated again (``higher_order.py``)."""
+    """Whether ``obj`` is ``grad(f)`` of a function, without ``has_aux``, or ``jvp(f)``: a
+    derivative that can be differentiated again (``higher_order.py``)."""
+    from .higher_order import is_jvp_derivative
+
+    if is_jvp_derivative(obj):
+        return True
     return (
         getattr(type(obj), "ad_transform_derivative", None) == "grad"
         and not getattr(obj, "has_aux", True)

@@ -92,9 +92,12 @@ def plain_gradient(
 def differentiable_target(func, kinds: tuple, shapes: tuple | None = None):
     """What the pipeline differentiates for ``func`` called with arguments of these kinds:
     ``func`` itself, or, for a derivative ad_transform made (``grad(f)``, to any depth),
-    its plain gradient function. Other derivatives are refused by name."""
+    its plain gradient function, or for ``jvp(f)`` (``jvp_f(primals, tangents)``) its
+    plain call function (:func:`plain_jvp_call`). Other derivatives are refused by name."""
     from .api import GradientFunction, _Transformed
 
+    if is_jvp_derivative(func):
+        return plain_jvp_call(func)
     if not isinstance(func, _Transformed):
         return func
     what = f"{func.ad_transform_derivative}({getattr(func.func, '__name__', func.func)})"
@@ -112,13 +115,136 @@ def differentiable_target(func, kinds: tuple, shapes: tuple | None = None):
 def generic_plain_gradient(derivative) -> types.FunctionType:
     """The plain gradient function of ``derivative`` (``grad(f)`` called inside a
     differentiated function, ``force = grad(energy)``) for arguments of any kinds: the
-    analysis of the caller calls it as a user function."""
+    analysis of the caller calls it as a user function; for ``jvp(f)`` (``jvp_f =
+    jvp(f)``, called as ``jvp_f((x,), (v,))``) its plain call function."""
+    if is_jvp_derivative(derivative):
+        return plain_jvp_call(derivative)
     params = [
         p
         for p in inspect.signature(derivative, follow_wrapped=False).parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return differentiable_target(derivative, (UNKNOWN,) * len(params))
+
+
+# -- jvp functions differentiated again ------------------------------------------------------
+_jvp_call_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def is_jvp_derivative(obj) -> bool:
+    """Whether ``obj`` is ``jvp(f)`` or ``jvp(f, wrt=...)`` (not ``hvp``, not a bound method)."""
+    from .forward_api import JVPFunction, JVPOfEveryArgument
+
+    return type(obj) in (JVPFunction, JVPOfEveryArgument)
+
+
+def plain_jvp_call(derivative) -> types.FunctionType:
+    """``jvp_call_f(primals, tangents)``: plain Python that unpacks the tuples and calls the
+    forward-mode code of ``f`` (generated for arguments of any kinds, every function of it
+    marked plain so the pipeline parses it like a user function), returning ``(value,
+    tangent)``. Reverse mode over it is ``vjp(jvp(f))``, ``grad`` of a function calling
+    ``jvp_f``; forward mode over it ``jvp(jvp(f))``. ``jvp(f)`` without ``wrt`` takes one
+    tangent per positional parameter of ``f`` (integers included, as floats: pass
+    ``wrt=`` to leave a count undifferentiated)."""
+    from .forward import generate_jvp
+    from .forward_api import JVPFunction
+
+    if type(derivative) is JVPFunction:
+        if derivative._receiver:
+            raise ADTransformError(
+                f"cannot differentiate jvp({derivative.func.__qualname__}) again: it is a jvp "
+                "of a bound method; higher-order derivatives of jvp take plain functions"
+            )
+        func, positions = derivative._function, tuple(derivative._positions)
+    else:
+        func = derivative.func
+        positions = tuple(range(_positional_parameters(func)))
+    count = _positional_parameters(func)
+    key = (positions, count)
+    entries = _jvp_call_cache.get(func)
+    if entries is not None and key in entries:
+        function, generated = entries[key]
+        if not generated.is_stale():
+            return function
+    with _lock:
+        kinds = (UNKNOWN,) * count
+        target = differentiable_target(func, kinds)
+        generated = generate_jvp(target, positions, kinds)
+        function = _jvp_call_function(target, generated, count)
+        _jvp_call_cache.setdefault(func, {})[key] = (function, generated)
+        return function
+
+
+def _mark_forward_code(function: types.FunctionType, seen: set) -> None:
+    """Mark ``function`` (generated forward-mode code) and the forward-mode functions of
+    the helpers it calls (closure cells holding generated code) as plain code the pipeline
+    may parse, after checking that no conditional tests a tangent (``e if t_dot else
+    0.0`` would be a wrong derivative where the tangent is zero at a point)."""
+    if function.__code__ in seen:
+        return
+    seen.add(function.__code__)
+    import linecache
+    import textwrap
+
+    lines = linecache.getlines(function.__code__.co_filename)
+    tree = gast.parse(textwrap.dedent("".join(lines)))
+    for node in gast.walk(tree):
+        test = getattr(node, "test", None)
+        if isinstance(node, (gast.IfExp, gast.If, gast.While)) and any(
+            isinstance(n, gast.Name) and "_dot" in n.id for n in gast.walk(test)
+        ):
+            raise ADTransformError(
+                f"cannot differentiate the forward-mode code {function.__name__} again: the "
+                f"condition '{expression_source(test)}' tests a tangent"
+            )
+    mark_plain_code(function)
+    for cell in function.__closure__ or ():
+        try:
+            inner = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(inner, types.FunctionType) and inner.__code__.co_filename.startswith(
+            "<ad_transform"
+        ):
+            _mark_forward_code(inner, seen)
+
+
+def _positional_parameters(func) -> int:
+    params = inspect.signature(func, follow_wrapped=False).parameters.values()
+    found = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        raise ADTransformError(
+            f"cannot differentiate jvp({func.__qualname__}) again: *args in its parameters"
+        )
+    return len(found)
+
+
+def _jvp_call_function(func, generated, count: int) -> types.FunctionType:
+    """Compile ``jvp_call_f(primals, tangents)`` around the forward-mode ``generated``."""
+    from .emit import compile_functions
+
+    _mark_forward_code(generated.function, set())
+    names = [f"a{i}" for i in range(count)]
+    tangents = list(generated.tangent_names)
+    jvp_name = generated.function.__name__
+    call_name = "call_" + jvp_name
+    unpack = lambda items: ", ".join(items) + ("," if len(items) == 1 else "")  # noqa: E731
+    arguments = ", ".join([*names, *(f"{t}={t}" for t in tangents)])
+    source = (
+        f"def {call_name}(primals, tangents):\n"
+        f'    """The value and tangent of {func.__name__}: {jvp_name} called with the '
+        f'primals and tangents unpacked; generated by ad_transform."""\n'
+        + (f"    {unpack(names)} = primals\n" if names else "")
+        + (f"    {unpack(tangents)} = tangents\n" if tangents else "")
+        + f"    return {jvp_name}({arguments})\n"
+    )
+    cells = {jvp_name: types.CellType(generated.function)}
+    functions = compile_functions(source, call_name, {"__builtins__": __builtins__}, cells)
+    function = functions[call_name]
+    mark_plain_code(function)
+    function.ad_transform_origin = f"{call_name} ({source_location(func)})"
+    function.ad_transform_jvp = generated
+    return function
 
 
 def plain_source(function: types.FunctionType) -> Generated | None:

@@ -7,8 +7,13 @@ one ``H e_j`` per element of the differentiated argument, in JAX's layout: for a
 argument of shape ``s`` an array of shape ``s + s`` (a number for a number); for a
 tuple ``wrt`` a tuple of tuples of blocks, ``H[i][j]`` of shape ``s_i + s_j``.
 
-Arguments are numbers and float arrays (a container raises ``ADTransformError``); ``f``
-returns a real number.
+A differentiated argument may be a container (dict, list, tuple, named tuple, dataclass,
+registered type): ``hvp``'s ``v`` then has the argument's structure and so has ``H v``;
+``hessian`` nests JAX's way (the gradient's structure outside, then for a tuple ``wrt``
+the tuple of arguments, then the argument's structure), with the block of leaves ``a``
+and ``b`` of shape ``a.shape + b.shape`` (``jacfwd`` of the gradient) and ``None`` for a
+leaf that is not differentiated (an integer, a string). ``f`` returns a real number.
+``elementwise_grad(f)`` is the vector-Jacobian product with ones (autograd's name).
 """
 
 from __future__ import annotations
@@ -18,21 +23,56 @@ from collections.abc import Callable
 import numpy as np
 
 from . import pytree
-from .api import GradientFunction, _wrt_indices
+from .api import GradientFunction, VJPFunction, _wrt_indices
 from .errors import ADTransformError
 from .forward_api import JVPFunction
+from .jacobians import FORWARD, JacobianFunction
 
 
-def _refuse_containers(what: str, args: tuple, positions: tuple) -> None:
-    """``ADTransformError`` for a differentiated argument that is a container (dict,
-    list, tuple, dataclass...): second derivatives take numbers and float arrays."""
-    for i in positions:
-        if i < len(args) and args[i] is not None and pytree.is_node(args[i]):
-            raise ADTransformError(
-                f"{what}: argument {i} is a {type(args[i]).__name__}; second derivatives "
-                "take numbers and float arrays, not containers, for now: pass the leaves as "
-                "separate arguments (or one flat array)"
-            )
+def _has_container(args: tuple, positions: tuple) -> bool:
+    """Whether a differentiated argument is a container (dict, list, tuple, dataclass...)."""
+    return any(i < len(args) and args[i] is not None and pytree.is_node(args[i]) for i in positions)
+
+
+def _shaped(gradient, args: tuple, wrt):
+    """The plain gradient code's result (or its tangent), whose containers are adjoint
+    containers (``DictAdjoint``, ``Fields``, sparse items), given the structure and types
+    of the differentiated arguments, as ``grad`` returns them (``pytree.gradient_like``)."""
+    if isinstance(wrt, int):
+        if args[wrt] is None or not pytree.is_node(args[wrt]):
+            return gradient
+        return pytree.gradient_like(gradient, args[wrt], "", f"argument {wrt}")
+    return tuple(_shaped(g, args, i) for g, i in zip(gradient, wrt))
+
+
+def _without_integer_rows(gradient, args: tuple, wrt):
+    """The shaped gradient with the argument's own value at its integer leaves inside
+    containers, so that ``jacfwd`` gives those rows ``None`` as it gives the columns
+    (``jvp`` does not differentiate integer leaves of containers)."""
+    if not isinstance(wrt, int):
+        return tuple(_without_integer_rows(g, args, i) for g, i in zip(gradient, wrt))
+    if args[wrt] is None or not pytree.is_node(args[wrt]):
+        return gradient
+    pairs = pytree.leaf_pairs(args[wrt], gradient)
+    leaves = [a if pytree.leaf_is_integer(a) else g for _, a, g in pairs]
+    return pytree.with_leaves(gradient, leaves, fresh=True)
+
+
+class _GradientJVP(JVPFunction):
+    """``jvp`` of the plain gradient of ``f`` with the value and the tangent shaped like
+    the differentiated arguments (for ``jacfwd`` of a gradient: containers in ``hessian``)."""
+
+    def __init__(self, func: Callable, wrt) -> None:
+        super().__init__(GradientFunction(func, wrt), wrt)
+        self._gradient_wrt = wrt
+
+    def __call__(self, primals, tangents, **kwargs):
+        value, tangent = super().__call__(primals, tangents, **kwargs)
+        args = tuple(primals)
+        value = _shaped(value, args, self._gradient_wrt)
+        return _without_integer_rows(value, args, self._gradient_wrt), _shaped(
+            tangent, args, self._gradient_wrt
+        )
 
 
 class HVPFunction:
@@ -53,9 +93,13 @@ class HVPFunction:
         if not args:
             raise TypeError("hvp: give the arguments of the function and then the direction v")
         *primals, v = args
-        _refuse_containers("hvp", tuple(primals), (self.wrt,) if self._single else self.wrt)
         directions = (v,) if self._single else tuple(v)
-        rows = tuple(row(tuple(primals), directions)[1] for row in self._rows)
+        primals = tuple(primals)
+        positions = (self.wrt,) if self._single else self.wrt
+        rows = tuple(
+            _shaped(row(primals, directions)[1], primals, i)
+            for row, i in zip(self._rows, positions)
+        )
         return rows[0] if self._single else rows
 
     @property
@@ -83,9 +127,13 @@ class HessianFunction:
             for i in self._positions
             for j in self._positions
         }
+        # containers: the forward-mode Jacobian of the gradient, in its nested layout
+        self._nested = JacobianFunction(GradientFunction(func, self.wrt), self.wrt, FORWARD)
+        self._nested._jvp = _GradientJVP(func, self.wrt)
 
     def __call__(self, *args):
-        _refuse_containers("hessian", args, self._positions)
+        if _has_container(args, self._positions):
+            return self._nested(*args)
         rows = tuple(
             tuple(self._block(args, i, j) for j in self._positions) for i in self._positions
         )
@@ -113,6 +161,61 @@ class HessianFunction:
         return f"<hessian({getattr(self.func, '__qualname__', self.func)}, wrt={self.wrt!r})>"
 
 
+class ElementwiseGradFunction:
+    """``elementwise_grad(f, wrt)``: call it like ``f`` for ``J^T 1``."""
+
+    ad_transform_derivative = "elementwise_grad"
+
+    def __init__(self, func: Callable, wrt=0) -> None:
+        self.func = func
+        self.wrt = wrt
+        self._vjp = VJPFunction(func, wrt)
+
+    def __call__(self, *args, **kwargs):
+        value, pullback = self._vjp(*args, **kwargs)
+        return pullback(pytree.tree_map(_ones_like, value))
+
+    @property
+    def source(self) -> str:
+        """The generated split reverse-mode code (forward sweep and pullback)."""
+        return self._vjp.source
+
+    def __repr__(self) -> str:
+        name = getattr(self.func, "__qualname__", self.func)
+        return f"<elementwise_grad({name}, wrt={self.wrt!r})>"
+
+
+def _ones_like(leaf):
+    """The cotangent 1 for one output leaf: ones of its shape, in its float precision."""
+    if isinstance(leaf, np.ndarray):
+        if leaf.dtype.kind == "c":
+            raise ADTransformError(
+                "elementwise_grad: the output is complex; it takes functions with real outputs"
+            )
+        return np.ones_like(leaf, dtype=leaf.dtype if leaf.dtype.kind == "f" else np.float64)
+    if isinstance(leaf, np.floating):
+        return type(leaf)(1.0)
+    if isinstance(leaf, complex | np.complexfloating):
+        raise ADTransformError(
+            "elementwise_grad: the output is complex; it takes functions with real outputs"
+        )
+    return 1.0
+
+
+def elementwise_grad(func: Callable | None = None, wrt=0, *, argnums=None):
+    """autograd's ``elementwise_grad``: the vector-Jacobian product of ``func`` with a
+    cotangent of ones shaped like its output, ``J^T 1`` (one forward sweep and one
+    pullback, the cost of one gradient). For a function applied elementwise
+    (``y[i]`` depends on ``x[i]`` only) this is the array of derivatives ``dy[i]/dx[i]``;
+    for any other function it is the gradient of ``sum(f(x))``, not a derivative of each
+    output element. ``wrt`` (or ``argnums``) as for :func:`~ad_transform.grad`; a tuple
+    ``wrt`` gives a tuple; a container output takes ones at every leaf."""
+    wrt = argnums if argnums is not None else wrt
+    if func is None:
+        return lambda f: elementwise_grad(f, wrt)
+    return ElementwiseGradFunction(func, wrt)
+
+
 def hvp(func: Callable | None = None, wrt=0, *, argnums=None):
     """The Hessian-vector product of a real-valued ``func``: ``hvp(f)(x, v)`` is ``H v``,
     by forward mode over the generated gradient (``jvp(grad(f))``). With other arguments,
@@ -134,4 +237,11 @@ def hessian(func: Callable | None = None, wrt=0, *, argnums=None):
     return HessianFunction(func, wrt)
 
 
-__all__ = ["HVPFunction", "HessianFunction", "hessian", "hvp"]
+__all__ = [
+    "ElementwiseGradFunction",
+    "HVPFunction",
+    "HessianFunction",
+    "elementwise_grad",
+    "hessian",
+    "hvp",
+]

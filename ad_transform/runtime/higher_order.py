@@ -303,3 +303,255 @@ __all__ = [
     "with_last_zero",
     "without_last",
 ]
+
+
+def attribute_cotangent(g, x, name: str):
+    """The transpose of ``attribute_adjoint(., x, name)`` (the adjoint of ``x`` in
+    ``x.name``, linear in its adjoint): the cotangent ``g`` of that adjoint read at the
+    attribute; 0 for a zero ``g``. ``g`` is an adjoint container (``Fields``, an ``Item``
+    of a named tuple's field) or a value shaped like ``x``; anything else is refused."""
+    from .values import Fields
+
+    if isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0:
+        return 0.0
+    if isinstance(g, Fields):
+        return g[name]
+    fields = getattr(type(x), "_fields", None) if isinstance(x, tuple) else None
+    if isinstance(fields, tuple) and name in fields and isinstance(g, (Item, list, tuple)):
+        return g[fields.index(name)]
+    if isinstance(g, dict):
+        return g.get(name, 0.0)
+    if type(g) is type(x) and name in getattr(g, "__dict__", {}):
+        return g.__dict__[name]
+    raise ADTransformError(
+        f"cannot differentiate the adjoint of the attribute read '.{name}' again: its "
+        f"cotangent is a {type(g).__name__}"
+    )
+
+
+def log_softmax_tangent_adjoint(g, ans, axis=None):
+    """The transpose of ``t -> log_softmax_tangent(t, ans, axis)`` (``t - sum(p t)`` with
+    ``p = exp(ans)``, the softmax): ``g - p sum(g)``, the sums over ``axis``."""
+    return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
+
+
+def log_softmax_tangent_partial(g, t, ans, axis=None):
+    """The cotangent of ``ans`` in ``log_softmax_tangent(t, ans, axis)`` for the cotangent
+    ``g``: ``-p t sum(g)`` (``p = exp(ans)``); as a tangent (``g`` the tangent of ``ans``):
+    ``-sum(p g t)`` broadcast, which :func:`log_softmax_tangent_direction` gives."""
+    return -np.exp(ans) * t * np.sum(g, axis=axis, keepdims=True)
+
+
+def log_softmax_tangent_direction(g, t, ans, axis=None):
+    """The derivative of ``log_softmax_tangent(t, ans, axis)`` along ``g`` (a tangent of
+    ``ans``): ``-sum(p g t)`` over ``axis``, broadcast to ``ans``'s shape."""
+    summed = np.sum(np.exp(ans) * g * t, axis=axis, keepdims=True)
+    return -np.broadcast_to(summed, np.shape(ans)).copy()
+
+
+# -- the partials of the adjoints of max/min and of np.linalg.norm ---------------------------
+def _norm_form(x, ord, axis) -> tuple[str, tuple[int, ...]]:
+    """``("two", axes)`` for a vector 2-norm (or a Frobenius norm), ``("flat", axes)`` for
+    the norms whose adjoint is locally constant in ``x`` (``ord`` 1, inf, -inf, 0);
+    anything else (matrix norms, other ``p``) is refused: the second derivative through it
+    is not written."""
+    x = np.asarray(x)
+    if axis is None:
+        axes = tuple(range(x.ndim))
+        matrix = ord is not None and x.ndim == 2
+    else:
+        axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+        axes = tuple(sorted(int(a) % x.ndim for a in axes))
+        matrix = len(axes) == 2
+    if not matrix and (ord in (None, 2) or ord == "fro"):
+        return "two", axes
+    if ord == "fro" and matrix:
+        return "two", axes
+    if not matrix and isinstance(ord, (int, float)) and ord in (1, 0, np.inf, -np.inf):
+        return "flat", axes
+    raise ADTransformError(
+        f"cannot differentiate the adjoint of np.linalg.norm(..., ord={ord!r}, axis={axis!r}) "
+        "again: the second derivative of this norm is not written (vector 2-norms, the "
+        "Frobenius norm and ord 1, inf, -inf, 0 are)"
+    )
+
+
+def norm_adjoint_x_partial(c, g, ans, x, ord=None, axis=None, keepdims=False):
+    """The derivative of ``norm_adjoint(g, ans, x, ...)`` (``g x / ans`` for the 2-norm)
+    in ``x`` applied to ``c`` (shaped like ``x``): ``g c / ans`` (0 where ``ans`` is 0);
+    zeros for the norms whose adjoint is locally constant in ``x``. Symmetric in ``c``, so
+    it is both the cotangent and the tangent term of ``x``."""
+    form, axes = _norm_form(x, ord, axis)
+    if form == "flat" or (isinstance(c, (int, float)) and c == 0):
+        return np.zeros(np.shape(x))
+    g = _expand_value(g, axes, keepdims)
+    ans = _expand_value(ans, axes, keepdims)
+    return _divide_or_zero_values(g * c, ans)
+
+
+def norm_adjoint_ans_cotangent(c, g, ans, x, ord=None, axis=None, keepdims=False):
+    """The cotangent of ``ans`` in ``norm_adjoint(g, ans, x)`` for the cotangent ``c``:
+    ``-sum(g c x) / ans**2`` over the norm's axes (the 2-norm); 0 for the norms whose
+    adjoint does not read ``ans``'s value."""
+    form, axes = _norm_form(x, ord, axis)
+    if form == "flat" or (isinstance(c, (int, float)) and c == 0):
+        return np.zeros(np.shape(ans)) if np.ndim(ans) else 0.0
+    g = _expand_value(g, axes, keepdims)
+    full = _expand_value(ans, axes, keepdims)
+    summed = np.sum(-_divide_or_zero_values(g * c * np.asarray(x), full * full), axis=axes)
+    return summed.reshape(np.shape(ans)) if np.ndim(ans) else float(summed)
+
+
+def norm_adjoint_ans_tangent(t, g, ans, x, ord=None, axis=None, keepdims=False):
+    """The derivative of ``norm_adjoint(g, ans, x)`` along ``t`` (a tangent of ``ans``):
+    ``-g x t / ans**2`` (the 2-norm); zeros for the norms that do not read ``ans``."""
+    form, axes = _norm_form(x, ord, axis)
+    if form == "flat" or (isinstance(t, (int, float)) and t == 0):
+        return np.zeros(np.shape(x))
+    g = _expand_value(g, axes, keepdims)
+    full = _expand_value(ans, axes, keepdims)
+    t = _expand_value(t, axes, keepdims)
+    return -_divide_or_zero_values(g * t * np.asarray(x), full * full)
+
+
+def _expand_value(v, axes, keepdims):
+    from .values import _expand
+
+    return _expand(np.asarray(v, dtype=float), axes, keepdims)
+
+
+def _divide_or_zero_values(num, den):
+    from .reductions import _divide_or_zero
+
+    return _divide_or_zero(num, den)
+
+
+# -- transposes of adjoints of containers and of softmax ---------------------------------------
+def _zero(c) -> bool:
+    return isinstance(c, (int, float)) and not isinstance(c, bool) and c == 0
+
+
+def dict_get_cotangent(c, g, x, key):
+    """The transpose of ``dict_get_adjoint(., x, key)`` (``KeyItem(key, g)`` where the dict
+    has the key, else a zero): the cotangent ``c`` of that adjoint read at ``key``, shaped
+    like ``g``; 0 where the default was taken."""
+    if _zero(c) or key not in x:
+        return 0.0
+    return gathered(c, g, key)
+
+
+def sequence_sum_cotangent(c, g, x, start=0):
+    """The transpose of ``sequence_sum_adjoint(., x, start)`` (the adjoint of ``x`` in
+    builtin ``sum(x, start)``: ``g`` to each element): the elements' cotangents in ``c``
+    summed to ``g``'s shape. A sum joining sequences (a list ``start``) is refused."""
+    if isinstance(start, (list, tuple)):
+        raise ADTransformError(
+            "cannot differentiate the adjoint of sum(x, start) with a list start again (a "
+            "second derivative through joined lists is not supported)"
+        )
+    if _zero(c) or isinstance(x, dict):
+        return 0.0
+    if isinstance(c, Item):
+        return to_shape_of(c.value, g)
+    if isinstance(c, (list, tuple)):
+        total = 0.0
+        for part in c:
+            if not _zero(part):
+                total = total + to_shape_of(part, g)
+        return total
+    return to_shape_of(c, g)
+
+
+def split_cotangent(c, ary, indices_or_sections, axis=0, how="split"):
+    """The transpose of ``split_adjoint(., ary, ...)`` (the pieces' adjoints joined): the
+    cotangent ``c`` (shaped like ``ary``) split the same way, a list adjoint of pieces."""
+    from .shape_indexing import _SPLITTERS
+
+    if _zero(c):
+        return 0.0
+    c = np.broadcast_to(c, np.shape(ary))
+    if how in ("split", "array_split"):
+        parts = _SPLITTERS[how](c, indices_or_sections, axis)
+    else:
+        parts = _SPLITTERS[how](c, indices_or_sections)
+    return ListAdjoint(np.array(p) for p in parts)
+
+
+def softmax_adjoint_partial(c, g, ans, axis=None):
+    """The cotangent of ``ans`` in ``softmax_adjoint(g, ans, axis)`` (``ans (g - sum(g
+    ans))``) for the cotangent ``c``: ``c (g - sum(g ans)) - g sum(ans c)``."""
+    if _zero(c) or _zero(g):
+        return 0.0
+    c, g = np.broadcast_to(c, np.shape(ans)), np.broadcast_to(g, np.shape(ans))
+    inner = np.sum(g * ans, axis=axis, keepdims=True)
+    return c * (g - inner) - g * np.sum(ans * c, axis=axis, keepdims=True)
+
+
+def softmax_adjoint_direction(t, g, ans, axis=None):
+    """The derivative of ``softmax_adjoint(g, ans, axis)`` along ``t`` (a tangent of
+    ``ans``): ``t (g - sum(g ans)) - ans sum(g t)``."""
+    if _zero(t) or _zero(g):
+        return np.zeros(np.shape(ans))
+    t, g = np.broadcast_to(t, np.shape(ans)), np.broadcast_to(g, np.shape(ans))
+    inner = np.sum(g * ans, axis=axis, keepdims=True)
+    return t * (g - inner) - ans * np.sum(g * t, axis=axis, keepdims=True)
+
+
+def log_softmax_adjoint_partial(c, g, ans, axis=None):
+    """The derivative of ``log_softmax_adjoint(g, ans, axis)`` (``g - exp(ans) sum(g)``)
+    in ``ans`` applied to ``c``: ``-exp(ans) c sum(g)``; elementwise in ``c``, so both the
+    cotangent of ``ans`` and the tangent along ``c``."""
+    if _zero(c) or _zero(g):
+        return np.zeros(np.shape(ans))
+    g = np.broadcast_to(g, np.shape(ans))
+    return -np.exp(ans) * c * np.sum(g, axis=axis, keepdims=True)
+
+
+def values_cotangent(c, x):
+    """The transpose of ``values_adjoint(., x)`` (the values' adjoints put under the
+    dict's keys): the cotangent ``c`` (a dict adjoint) read key by key, in the dict's
+    order, as a list adjoint."""
+    if _zero(c):
+        return 0.0
+    return ListAdjoint(c.get(key, 0.0) if isinstance(c, dict) else c[key] for key in x)
+
+
+def prod_adjoint_partial(c, g, x, axis=None, keepdims=False):
+    """The derivative of ``prod_adjoint(g, x, axis, keepdims)`` (``g`` times the product of
+    the other elements) in ``x`` applied to ``c``: element ``i`` gets ``g`` times
+    ``sum_{j != i} c_j prod_{k != i, j} x_k`` within its group. Symmetric in ``(i, j)``, so
+    it is both the cotangent and the tangent term of ``x``. Exact at zeros (the products
+    of the others are formed with ``x_j`` replaced by 1, one ``j`` at a time: quadratic in
+    the group's size)."""
+    from .reductions import prod_adjoint
+
+    if _zero(c) or _zero(g):
+        return np.zeros(np.shape(x))
+    x = np.asarray(x, dtype=float)
+    c = np.broadcast_to(np.asarray(c, dtype=float), x.shape)
+    axes = tuple(range(x.ndim)) if axis is None else _normalized_axes(axis, x.ndim)
+    ones = np.ones(np.shape(prod_of(x, axes, keepdims)))
+    total = np.zeros(x.shape)
+    group = [x.shape[a] for a in axes]
+    for position in np.ndindex(*group):
+        chosen = [slice(None)] * x.ndim
+        for a, p in zip(axes, position):
+            chosen[a] = slice(p, p + 1)
+        replaced = x.copy()
+        replaced[tuple(chosen)] = 1.0
+        others = prod_adjoint(ones, replaced, axis, keepdims)  # prod over k != i of x~
+        contribution = others * c[tuple(chosen)]
+        contribution[tuple(chosen)] = 0.0  # j == i is not a pair
+        total = total + contribution
+    from .values import _expand
+
+    return total * _expand(np.asarray(g, dtype=float), axes, keepdims)
+
+
+def _normalized_axes(axis, ndim: int) -> tuple[int, ...]:
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    return tuple(sorted(int(a) % ndim for a in axes))
+
+
+def prod_of(x, axes, keepdims):
+    return np.prod(x, axis=axes, keepdims=keepdims)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ADTransformError
-from .values import DictAdjoint, ListAdjoint, _float_dtype, is_discrete
+from .values import DictAdjoint, Fields, Item, KeyItem, ListAdjoint, _float_dtype, is_discrete
+
+# the adjoint containers of generated code (differentiated again in forward mode)
+_ADJOINT_CONTAINERS = (ListAdjoint, DictAdjoint, Item, KeyItem, Fields)
 
 __all__ = [
     "abs_tangent",
@@ -103,7 +106,11 @@ def attribute_tangent(t, x, name: str):
 
 
 def tangent_like(t, ans):
-    """``t`` broadcast to the shape of ``ans`` (a new array where it had to be broadcast)."""
+    """``t`` broadcast to the shape of ``ans`` (a new array where it had to be broadcast).
+    Adjoint containers (``ListAdjoint``, ``Item``, ``Fields``...: sums of adjoints in code
+    differentiated again) are sums of tangents of the same structure: ``t`` as it is."""
+    if isinstance(t, _ADJOINT_CONTAINERS) or isinstance(ans, _ADJOINT_CONTAINERS):
+        return t
     shape = np.shape(ans)
     if np.shape(t) == shape:
         return t
