@@ -264,7 +264,7 @@ def _analyse_helper(callee: types.FunctionType) -> tuple[HelperEffects, tuple]:
             continue
         origin = _parameter_of(name, definitions, params, set())
         if supported is None:  # a change unless the value is a number
-            for param in _parameters_held(name, definitions, params):
+            for param in _parameters_held(name, definitions, params, fn):
                 unless_number.setdefault(
                     param,
                     words
@@ -369,7 +369,7 @@ def _augmented_parameters(fn: NormalizedFunction, params: list[str], definitions
             continue
         versions = {ssa for ssa, user in fn.source_of.items() if user == name}
         for version in versions:
-            for param in _parameters_held(version, definitions, params):
+            for param in _parameters_held(version, definitions, params, fn):
                 if element:
                     what = "may hold"
                 elif _parameter_of(version, definitions, params, set()) == param:
@@ -384,6 +384,8 @@ def _augmented_free_values(fn: NormalizedFunction, params: list[str], definition
     """``q = G; q += v`` with ``G`` a global or closure variable holding an array or a
     list (not a number): the helper changes a value from outside in place. Words for
     each such change."""
+    if _is_generated(fn):
+        return []  # see _parameters_held
     found = []
     values = {**callee.__globals__, **inspect.getclosurevars(callee).nonlocals}
     for node in gast.walk(fn.parsed.tree):
@@ -552,9 +554,20 @@ def _may_hold(names: set[str], definitions, param: str, seen: set[str]) -> bool:
     return False
 
 
-def _parameters_held(name: str, definitions, params: list[str]) -> list[str]:
-    """The parameters whose object ``name`` may be (or be a view of, or hold)."""
+def _parameters_held(name: str, definitions, params: list[str], fn) -> list[str]:
+    """The parameters whose object ``name`` may be (or be a view of, or hold).
+
+    In derivative code ad_transform generated (differentiated again), only ``name``
+    itself: its in-place updates of adjoints were proven safe when it was generated (the
+    ownership checks), and its runtime helpers' results, which this analysis cannot see
+    into, never are their shape arguments."""
+    if _is_generated(fn):
+        return [name] if name in params and name not in definitions else []
     return [param for param in params if _may_hold({name}, definitions, param, set())]
+
+
+def _is_generated(fn: NormalizedFunction) -> bool:
+    return fn.parsed.filename.startswith("<ad_transform ")
 
 
 def _parameter_of(name, definitions, params, seen) -> str | None:
