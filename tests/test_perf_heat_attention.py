@@ -66,8 +66,8 @@ def attention(Wq, Wk, Wv, X):
     S = S - np.max(S, axis=1, keepdims=True)
     P = np.exp(S)
     P = P / np.sum(P, axis=1, keepdims=True)
-    O = np.einsum("ij,jd->id", P, V)
-    return np.sum(O * O)
+    out = np.einsum("ij,jd->id", P, V)
+    return np.sum(out * out)
 
 
 def test_heat_slices_keeps_no_copy_of_the_interior():
@@ -157,7 +157,8 @@ def test_times_sum_runtime_matches_the_guarded_sum():
     assert runtime.times_sum(g, d) == pytest.approx(float(np.sum(g * d)))
     g[2] = 0.0
     d[2] = np.nan
-    assert runtime.times_sum(g, d) == pytest.approx(float(np.sum(np.delete(g * 1, 2) * np.delete(d, 2))))
+    kept = np.delete(g, 2) * np.delete(d, 2)
+    assert runtime.times_sum(g, d) == pytest.approx(float(np.sum(kept)))
     d[3] = np.inf  # an infinite term where g is not 0: the sum is infinite, as g * d's
     assert runtime.times_sum(g, d) == np.sign(g[3]) * np.inf
     big = np.full(4, 1e200)
@@ -216,4 +217,5 @@ def test_restore_kept_where_another_name_holds_the_new_array():
 @pytest.mark.parametrize("f", [written_in_a_loop, view_kept_across_write])
 def test_writes_into_new_arrays_in_loops(f):
     u = RNG.standard_normal(6) * 0.5
-    _same_grad_agrees(f, (0, 1), (u, 0.7, 3), (u[:2], 0.7, 2), (RNG.standard_normal((3, 2)), 0.7, 2))
+    rows = RNG.standard_normal((3, 2))
+    _same_grad_agrees(f, (0, 1), (u, 0.7, 3), (u[:2], 0.7, 2), (rows, 0.7, 2))

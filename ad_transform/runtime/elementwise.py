@@ -67,7 +67,6 @@ def times(g, d):
     return g * d if g else scalar_zero(g, d)
 
 
-
 def times_sum(g, d):
     """``times(g, d).sum()`` for real float arrays ``g`` and ``d`` of one shape, as one
     dot product where ``d`` is finite (the guard of :func:`times`, with its warnings:
