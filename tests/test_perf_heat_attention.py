@@ -219,3 +219,50 @@ def test_writes_into_new_arrays_in_loops(f):
     u = RNG.standard_normal(6) * 0.5
     rows = RNG.standard_normal((3, 2))
     _same_grad_agrees(f, (0, 1), (u, 0.7, 3), (u[:2], 0.7, 2), (rows, 0.7, 2))
+
+
+# -- the copy's adjoint as the start of the reads' adjoint ---------------------------------
+
+
+def stencil_with_more_reads(u, alpha, steps):
+    for _ in range(steps):
+        new = u.copy()
+        new[1:-1] = u[1:-1] + alpha * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        edge = new[:2] * u[-2:]  # the new array read after its write, u read again
+        u = new * 1.0
+        u[0] = u[0] + np.sum(edge)
+    return np.sum(u * u)
+
+
+def stencil_with_fancy_reads(u, alpha, steps):
+    for _ in range(steps):
+        new = u.copy()
+        new[1:-1] = u[1:-1] + alpha * u[[0, 0, 1]].sum()  # repeated items: np.add.at
+        u = new
+    return np.sum(u * u)
+
+
+def stencil_strided(u, alpha, steps):
+    for _ in range(steps):
+        new = u.copy()
+        new[::2] = alpha * u[::2] * u[1::2][: len(u[::2])].sum()
+        u = new
+    return np.sum(u * u)
+
+
+@pytest.mark.parametrize("f", [stencil_with_more_reads, stencil_with_fancy_reads])
+def test_stencils_with_other_reads(f):
+    u = RNG.standard_normal(7) * 0.5
+    _same_grad_agrees(f, (0, 1), (u, 0.3, 3), (u[:4], 0.3, 2), (u.astype(np.float32), 0.3, 2))
+
+
+def test_moved_adjoint_in_the_heat_stencil():
+    u = RNG.standard_normal(8)
+    source = grad(heat_slices, wrt=(0, 1)).source_for(u, 0.2, 3)
+    assert "accumulate_index(dnew_1" in source and "index_adjoint(" not in source
+    assert "du_1 += dnew_1" not in source
+
+
+def test_strided_stencil():
+    u = RNG.standard_normal(8) * 0.5
+    _same_grad_agrees(stencil_strided, (0, 1), (u, 0.3, 3), (u[:2], 0.3, 2))
