@@ -266,3 +266,16 @@ def test_moved_adjoint_in_the_heat_stencil():
 def test_strided_stencil():
     u = RNG.standard_normal(8) * 0.5
     _same_grad_agrees(stencil_strided, (0, 1), (u, 0.3, 3), (u[:2], 0.3, 2))
+
+
+def joined_rows(x, y):
+    z = np.concatenate([x * 2.0, [[1.0, 2.0]], y, x[:1]])  # a list piece too
+    return np.sum(z * z * np.arange(1.0, 1.0 + z.shape[0])[:, None])
+
+
+def test_concatenate_split_along_the_first_axis():
+    x = RNG.standard_normal((3, 2))
+    y = RNG.standard_normal((2, 2))
+    _same_grad_agrees(
+        joined_rows, (0, 1), (x, y), (x[:1], y[:0]), (x.astype(np.float32), y.astype(np.float32))
+    )
