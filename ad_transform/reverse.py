@@ -1205,6 +1205,9 @@ class _Reverser:
         ):
             return contribution
         if sums_to_number(op, param, self.analysis.shapes, self.analysis.kinds):
+            dot = self.summed_product(op, param, call.args[0])
+            if dot is not None:
+                return dot
             whole = gast.Attribute(value=call.args[0], attr="sum", ctx=gast.Load())
             return gast.Call(func=whole, args=[], keywords=[])
         axes = summed_axes(op, param, self.analysis.shapes)
@@ -1225,6 +1228,36 @@ class _Reverser:
             args=[],
             keywords=keywords,
         )
+
+    def summed_product(self, op: Op, param: str, product: gast.expr) -> gast.expr | None:
+        """``times(g, d).sum()``, the adjoint of the number operand ``param`` of ``x * d``
+        (``d * x``), as ``times_sum(g, d)`` (one dot product) where ``d`` is the other
+        operand and the facts prove it a real float array of the result's shape: ``g``,
+        the result's adjoint, has that shape too."""
+        helper = self.bindings.existing("times", runtime.times)
+        if not (
+            helper is not None
+            and op.rule.primitive is operator.mul
+            and isinstance(product, gast.Call)
+            and isinstance(product.func, gast.Name)
+            and product.func.id == helper
+            and len(product.args) == 2
+            and not product.keywords
+            and all(isinstance(a, gast.Name) for a in product.args)
+            and product.args[0].id == self.adjoint_name(op.target)
+        ):
+            return None
+        d = product.args[1].id
+        others = [p for p, a in op.inputs.items() if p != param and isinstance(a, gast.Name)]
+        fact = self.analysis.shapes.of(product.args[1])
+        if not (
+            isinstance(fact, ArrayFact)
+            and fact.dtype == "f"
+            and any(op.inputs[p].id == d and self.keeps_shape(op, p) for p in others)
+        ):
+            return None
+        summed = self.bindings.reference("times_sum", runtime.times_sum)
+        return _call(summed, [product.args[0], product.args[1]])
 
     def read_shape_at_source(self, op: Op, inputs: dict) -> None:
         """The operand of a sum or mean, which its adjoint reads only for its shape, read

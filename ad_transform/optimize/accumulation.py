@@ -12,7 +12,8 @@ from ..reverse import AdjointProgram
 from ..rules.registry import SCALAR
 from ..shapes import ArrayFact, IntFact
 from .propagation import number
-from .walk import assigned, assignment_like
+from .walk import assigned, assignment_like, forget
+from .zeros import mark_zero_starts
 
 # Runtime helpers known to return a new array that no one else holds.
 FRESH_HELPERS = (
@@ -35,10 +36,15 @@ def guard_accumulation(
     """
     owned = {name: False for name in predefined}
     stmts = list(stmts)
+    mark_zero_starts(stmts, set(program.adjoint_kinds))
     _guard_block(stmts, owned, program)
     program.owned = owned
     if not program.analysis.complex_values:
         _accumulate_reads_in_place(stmts, program)
+        _start_from_moved_adjoints(stmts, program)
+        if getattr(program, "moved_adjoints", False):
+            for stmt in stmts:
+                forget(stmt)
     return stmts
 
 
@@ -102,6 +108,187 @@ def _accumulate_reads_in_place(block: list[gast.stmt], program: AdjointProgram) 
         )
         block[position] = assignment_like(stmt, call)
         arrays.discard(name)
+
+
+def _start_from_moved_adjoints(block: list[gast.stmt], program: AdjointProgram) -> None:
+    """``dx = index_adjoint(g, x, i)``, then only ``dx[j] += e``, then ``dx += dy; dy =
+    0.0``: ``dx = accumulate_index(dy, g, x, i)`` instead, and the ``dx += dy`` goes.
+
+    The adjoint ``dy`` (of ``new`` in ``new = u.copy()``) is added whole into ``dx`` and
+    dropped: ``dx`` starts from it, and the read's ``g`` is added into ``dy[i]``, as a
+    person writes ``du = dnew; du[1:-1] += g``, with no zero array the size of ``u``.
+    Its array must be one nothing else holds: ``dy`` is made in this block, from zero
+    (``dy += e`` where ``dy`` is certainly ``0.0``: a new array), and the block names it
+    before only in forms that make no other name for it (``dy[i] = 0.0``, ``v =
+    dy[i].copy()``, ``dy += e``, ``dy[i] += e``); between the two places nothing
+    mentions it."""
+    for stmt in block:
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if inner:
+                _start_from_moved_adjoints(inner, program)
+    position = 0
+    while position < len(block):
+        stmt = block[position]
+        end = _whole_addition(block, position, program) if _index_read(stmt, program) else None
+        if end is not None:
+            moved = block[end].value.id
+            helper = program.bindings.reference("accumulate_index", runtime.accumulate_index)
+            call = gast.Call(
+                func=gast.Name(id=helper, ctx=gast.Load(), annotation=None, type_comment=None),
+                args=[_load(moved), *stmt.value.args],
+                keywords=[],
+            )
+            stmt.value = call
+            del block[end]
+            program.moved_adjoints = True  # walk's caches of enclosing statements are stale
+        position += 1
+
+
+def _index_read(stmt: gast.stmt, program: AdjointProgram) -> bool:
+    """``dx = index_adjoint(g, x, i)`` of a real float array ``x``, ``i`` a basic index."""
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and _float_array_read(stmt.value, program)
+        and _subscript_index(stmt.value.args[2], program) is not None
+    )
+
+
+def _whole_addition(block: list[gast.stmt], start: int, program) -> int | None:
+    """The position of ``dx += dy`` (then ``dy = 0.0``) where ``_start_from_moved_adjoints``
+    applies to ``block[start]`` (``dx = index_adjoint(...)``), else None."""
+    name = block[start].targets[0].id
+    for end in range(start + 1, len(block) - 1):
+        stmt = block[end]
+        if not (
+            isinstance(stmt, gast.AugAssign)
+            and isinstance(stmt.op, gast.Add)
+            and isinstance(stmt.target, gast.Name)
+            and stmt.target.id == name
+        ):
+            if _adds_into(stmt, name):
+                continue
+            return None
+        moved = stmt.value.id if isinstance(stmt.value, gast.Name) else None
+        if (
+            moved is None
+            or moved == name
+            or program.adjoint_kinds.get(moved) == SCALAR
+            or not _is_reset_of(block[end + 1], moved)
+            or any(_mentions_name(s, moved) for s in block[start + 1 : end])
+            or not _made_here_alone(block[:start], moved)
+        ):
+            return None
+        return end
+    return None
+
+
+def _adds_into(stmt: gast.stmt, name: str) -> bool:
+    """``name[i] += e`` or ``v = e`` (``v`` not ``name``), ``name`` read nowhere else."""
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):
+        base = stmt.target.value
+        reads = [stmt.target.slice, stmt.value]
+        if not (isinstance(base, gast.Name) and base.id == name):
+            return False
+    elif isinstance(stmt, gast.Assign) and all(_names_only(t) for t in stmt.targets):
+        reads = [stmt.value]
+        if name in assigned(stmt):
+            return False
+    else:
+        return False
+    return not any(_mentions_name(r, name) for r in reads)
+
+
+def _names_only(target: gast.expr) -> bool:
+    """A name, or a tuple of names (``a, b = pop()``)."""
+    if isinstance(target, gast.Tuple):
+        return all(isinstance(e, gast.Name) for e in target.elts)
+    return isinstance(target, gast.Name)
+
+
+def _made_here_alone(before: list[gast.stmt], moved: str) -> bool:
+    """Whether the first statement of ``before`` naming ``moved`` makes it from zero
+    (``dy += e`` where ``dy`` is certainly 0.0: a new array) and the others name it only
+    in forms that make no other name for its array."""
+    mentions = [s for s in before if _mentions_name(s, moved)]
+    if not mentions or not getattr(mentions[0], "ad_from_zero", False):
+        return False
+    return all(_keeps_alone(s, moved) for s in mentions)
+
+
+def _keeps_alone(stmt: gast.stmt, moved: str) -> bool:
+    """``dy += e``, ``dy = dy + e``, ``dy[i] += e``, ``dy[i] = 0.0``, ``v = dy[i].copy()``
+    (``e`` and ``i`` not naming ``dy``)."""
+    if isinstance(stmt, gast.AugAssign):
+        target = stmt.target
+        if isinstance(target, gast.Subscript):
+            if _mentions_name(target.slice, moved):
+                return False
+            target = target.value
+        return (
+            isinstance(target, gast.Name)
+            and target.id == moved
+            and not _mentions_name(stmt.value, moved)
+        )
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1):
+        return False
+    target, value = stmt.targets[0], stmt.value
+    if isinstance(target, gast.Subscript):
+        return (
+            isinstance(target.value, gast.Name)
+            and target.value.id == moved
+            and not _mentions_name(target.slice, moved)
+            and number(value) is not None
+        )
+    if not isinstance(target, gast.Name):
+        return False
+    if target.id == moved:  # dy = dy + e
+        return (
+            isinstance(value, gast.BinOp)
+            and isinstance(value.op, gast.Add)
+            and isinstance(value.left, gast.Name)
+            and value.left.id == moved
+            and not _mentions_name(value.right, moved)
+        )
+    return _is_copy_of(value, moved)
+
+
+def _is_reset_of(stmt: gast.stmt, name: str) -> bool:
+    return (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], gast.Name)
+        and stmt.targets[0].id == name
+        and number(stmt.value) == 0
+    )
+
+
+def _is_copy_of(expr: gast.expr, moved: str) -> bool:
+    """``moved[i].copy()`` or ``moved.copy()`` (``i`` not naming it): a new array."""
+    if not (
+        isinstance(expr, gast.Call)
+        and not expr.args
+        and not expr.keywords
+        and isinstance(expr.func, gast.Attribute)
+        and expr.func.attr == "copy"
+    ):
+        return False
+    base = expr.func.value
+    if isinstance(base, gast.Subscript):
+        if _mentions_name(base.slice, moved):
+            return False
+        base = base.value
+    return isinstance(base, gast.Name) and base.id == moved
+
+
+def _mentions_name(node, name: str) -> bool:
+    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(node))
+
+
+def _load(name: str) -> gast.Name:
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
 def _float_array_read(value: gast.expr, program: AdjointProgram) -> bool:
@@ -201,7 +388,9 @@ def _meet(owned: dict, *states: dict) -> None:
 def _out_of_place(stmt: gast.AugAssign) -> gast.Assign:
     """``dx += e`` as ``dx = dx + e``: never writes into an array someone else holds."""
     load = gast.Name(id=stmt.target.id, ctx=gast.Load(), annotation=None, type_comment=None)
-    return assignment_like(stmt, gast.BinOp(left=load, op=gast.Add(), right=stmt.value))
+    new = assignment_like(stmt, gast.BinOp(left=load, op=gast.Add(), right=stmt.value))
+    new.ad_from_zero = getattr(stmt, "ad_from_zero", False)
+    return new
 
 
 def _is_fresh(expr: gast.expr, program: AdjointProgram) -> bool:

@@ -161,11 +161,24 @@ def _cannot_raise(op, analysis: Analysis) -> bool:
     if len(kinds) == 1 and _is_unary_ufunc(primitive) and not _call_has_keywords(op):
         # a ufunc of one number or array warns, never raises; except signs of booleans
         return not _is_in(primitive, _SIGNS) or kinds == [SCALAR]
+    if _is_in(primitive, (operator.add, operator.mul)) and _same_name_twice(op):
+        return True  # ``x * x``, ``x + x``: one shape, nothing to broadcast (booleans too)
     if _is_in(primitive, _ARRAY_BY_NUMBER) and kinds.count(ARRAY) == 1:
         return primitive is not operator.pow or _nonnegative_constant(op.inputs.get("y"))
     if _is_in(primitive, _TOTAL_BINARY_UFUNCS) and kinds.count(ARRAY) <= 1:
         return not _call_has_keywords(op)  # one array at most: nothing to broadcast
     return False
+
+
+def _same_name_twice(op) -> bool:
+    """Both operands of a binary operator are the same name."""
+    x, y = op.inputs.get("x"), op.inputs.get("y")
+    return (
+        len(op.inputs) == 2
+        and isinstance(x, gast.Name)
+        and isinstance(y, gast.Name)
+        and x.id == y.id
+    )
 
 
 def _is_unary_ufunc(primitive: object) -> bool:

@@ -8,6 +8,7 @@ over the finished sweeps make the tape what a person keeps:
   (``v8 = 0.5 * h``, ``v1 = -k`` with ``h``, ``k`` scalars) is the same in every
   iteration; the backward sweep reads the value the forward sweep left, so it is taken
   off every push and pop;
+* names the backward sweep pops but never reads are taken off the tape too;
 * ``merge_pushes``: the pushes of one block (a loop body, a branch) become one push of a
   tuple with each name once, at the place of the last of them, and one pop, at the place
   of the first pop in the backward sweep. A group ends before a statement that assigns a
@@ -30,7 +31,7 @@ import gast
 import numpy
 
 from ..nodes import clone
-from ..rules.registry import SCALAR
+from ..rules.registry import ARRAY, SCALAR
 from .walk import COMPOUND, all_statements, assigned, loaded, target_name
 
 _ARITHMETIC = (gast.BinOp, gast.UnaryOp, gast.Name, gast.Constant, gast.Load)
@@ -46,12 +47,16 @@ def compact_tape(program, keep: set[str] = frozenset(), plain: bool = False) -> 
         return
     push, pop = tape["push"], tape["pop"]
     drop_dead_restores(program, keep)
+    drop_fresh_restores(program, push, pop)
     pops = _pops_by_slot(program.backward, pop)
     pushes = _pushes_by_slot(program.forward, push)
     kinds = program.analysis.kinds
     constants = loop_constants(program.forward, kinds)
     if constants:
         _drop_names(constants, program.backward, pushes, pops, push, pop)
+    unread = _unread_pops(program.backward, pop) - set(keep)
+    if unread:
+        _drop_names(unread, program.backward, pushes, pops, push, pop)
     if not plain:
         replay_range_indices(program, constants, pushes, pops, push, pop)
     recompute = _Recomputable(program.fn.parsed.lookup, kinds)
@@ -369,6 +374,91 @@ def drop_dead_restores(program, keep: set[str]) -> None:
         _remove_statements(backward, gone)
 
 
+def drop_fresh_restores(program, push: str, pop: str) -> None:
+    """``push(a[i].copy()); a[i] = v`` in the forward sweep and ``a[i] = pop()`` in the
+    backward one restore what a write overwrote, for the adjoints of the statements
+    before it. Where ``a`` was bound, in the same block, to a new array (``x.copy()``,
+    ``np.zeros(...)``) and no statement between that binding and the write mentions
+    ``a``, nothing before the write could see the array (it did not exist, or only ``a``
+    names it, unread): no adjoint that runs after the restore reads it, and both go,
+    as a person keeps no copy of the stencil's old interior."""
+    restores = {}
+    for stmt in all_statements(program.backward):
+        slot = getattr(stmt, "ad_tape_slot", None)
+        if slot is not None and slot[0] == "write" and _popped_into(stmt, pop) is not None:
+            restores.setdefault(slot, []).append(stmt)
+    gone: set[int] = set()
+    for block in _blocks(program.forward):
+        for position, stmt in enumerate(block[:-1]):
+            slot = getattr(stmt, "ad_tape_slot", None)
+            restored = restores.get(slot, [])
+            if (
+                slot is None
+                or slot[0] != "write"
+                or not getattr(stmt, "ad_tape_push", False)
+                or len(restored) != 1
+            ):
+                continue
+            array = _popped_into(restored[0], pop)
+            if _written_array(block[position + 1]) != array:
+                continue
+            if _fresh_before(block[:position], array, program):
+                gone.update((id(stmt), id(restored[0])))
+    if gone:
+        _remove_statements(program.forward, gone)
+        _remove_statements(program.backward, gone)
+
+
+def _popped_into(stmt: gast.stmt, pop: str) -> str | None:
+    """``a[i] = pop()``: ``a``, else None."""
+    value = getattr(stmt, "value", None)
+    if not (
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(value, gast.Call)
+        and isinstance(value.func, gast.Name)
+        and value.func.id == pop
+        and not value.args
+    ):
+        return None
+    return _item_array(stmt.targets[0])
+
+
+def _written_array(stmt: gast.stmt) -> str | None:
+    """``a[i] = v``: ``a``, else None."""
+    if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+        return _item_array(stmt.targets[0])
+    return None
+
+
+def _fresh_before(before: list[gast.stmt], array: str, program) -> bool:
+    """Whether the last statement of ``before`` mentioning ``array`` binds it to a new
+    array (``drop_fresh_restores``)."""
+    for stmt in reversed(before):
+        if not any(isinstance(n, gast.Name) and n.id == array for n in gast.walk(stmt)):
+            continue
+        return target_name(stmt) == array and (
+            _is_fresh_array(stmt, program) or _is_array_copy(stmt, program)
+        )
+    return False
+
+
+def _is_array_copy(stmt: gast.stmt, program) -> bool:
+    """``a = x.copy()`` with ``x`` and ``a`` arrays (kinds): a new array."""
+    value = stmt.value
+    kinds = program.analysis.kinds
+    return (
+        isinstance(value, gast.Call)
+        and not value.args
+        and not value.keywords
+        and isinstance(value.func, gast.Attribute)
+        and value.func.attr == "copy"
+        and isinstance(value.func.value, gast.Name)
+        and kinds.get(value.func.value.id) == ARRAY
+        and kinds.get(target_name(stmt)) == ARRAY
+    )
+
+
 def _item_array(node: gast.expr) -> str | None:
     if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
         return node.value.id
@@ -562,6 +652,17 @@ def _stores_here(stmt: gast.stmt) -> tuple[str, ...]:
     if isinstance(stmt, gast.For):
         names = (*names, *(n.id for n in gast.walk(stmt.target) if isinstance(n, gast.Name)))
     return names
+
+
+def _unread_pops(backward: list[gast.stmt], pop: str) -> set[str]:
+    """Names the backward sweep pops but never reads (the adjoint that read one was
+    written without it, ``du[1:n] += g`` for ``index_adjoint(g, u, ...)``; its restore
+    went): they need not be on the tape."""
+    popped = set()
+    for stmt in all_statements(backward):
+        popped.update(_popped_names(stmt, pop) or ())
+    loads = _load_counts(backward)
+    return {name for name in popped if not loads.get(name)}
 
 
 def _load_counts(stmts: list[gast.stmt]) -> dict[str, int]:

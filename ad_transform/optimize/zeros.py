@@ -47,9 +47,19 @@ def assign_known_zeros(
     return block
 
 
-def _zeros(block, zero: frozenset, adjoints: set[str], rewrite: bool) -> frozenset:
+def mark_zero_starts(block: list[gast.stmt], adjoints: set[str]) -> None:
+    """Mark ``d += e`` where the adjoint ``d`` certainly holds ``0.0`` (a reset or a zero
+    initialisation, no contribution since) with ``ad_from_zero``: its result is a new
+    object (``0.0 + e``), no other name holds it. The code is not changed."""
+    for stmt in all_statements(block):
+        stmt.__dict__.pop("ad_from_zero", None)
+    _zeros(block, frozenset(), adjoints, rewrite="mark")
+
+
+def _zeros(block, zero: frozenset, adjoints: set[str], rewrite) -> frozenset:
     """The adjoints known to be zero after ``block``, given those zero before it; with
-    ``rewrite``, ``block`` is rewritten on the way."""
+    ``rewrite``, ``block`` is rewritten on the way (``"mark"``: marked, see
+    ``mark_zero_starts``)."""
     for index, stmt in enumerate(block):
         if isinstance(stmt, gast.If):
             body = _zeros(stmt.body, zero, adjoints, rewrite)
@@ -64,7 +74,9 @@ def _zeros(block, zero: frozenset, adjoints: set[str], rewrite: bool) -> frozens
             and stmt.target.id in zero
             and not mentions(stmt.value, stmt.target.id)
         ):
-            if rewrite:
+            if rewrite == "mark":
+                stmt.ad_from_zero = True
+            elif rewrite:
                 block[index] = assignment_like(stmt, stmt.value)
             zero = zero - {stmt.target.id}
         else:

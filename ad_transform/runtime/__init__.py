@@ -152,6 +152,7 @@ from .elementwise import (  # noqa: F401
     tie_share,
     tie_weight,
     times,
+    times_sum,
 )
 from .fft import (  # noqa: F401
     fft_adjoint,

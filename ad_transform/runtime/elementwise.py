@@ -87,6 +87,15 @@ def _nowhere_zero(g) -> bool:
     return bool(first != 0)
 
 
+def times_sum(g, d):
+    """``times(g, d).sum()`` for real float arrays ``g`` and ``d`` of one shape, as one
+    dot product where ``d`` is finite (the guard of :func:`times`, with its warnings:
+    none for the elements it masks); else the guarded product, summed."""
+    if d.dtype.kind == "f" and _finite_sum(d):
+        return g @ d if g.ndim == 1 and d.ndim == 1 else np.vdot(g, d)
+    return _masked_product(g, d).sum()
+
+
 def logaddexp_share(x, y):
     """``exp(x - logaddexp(x, y))``, the derivative of ``np.logaddexp(x, y)`` in ``x``,
     as ``1 / (1 + exp(y - x))``: without the logarithm of the forward value, which the

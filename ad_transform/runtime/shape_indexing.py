@@ -167,11 +167,23 @@ def concatenate_adjoint(g, arrays, axis=0):
             _scalar_like(np.reshape(p, np.shape(a)), a) for p, a in zip(pieces, arrays)
         )
     g = g if type(g) is np.ndarray else np.asarray(g)
+    if axis == 0 and type(axis) is int and g.ndim:
+        return _split_first_axis(g, arrays)
     lead = (slice(None),) * (axis % g.ndim)
     pieces, start = ListAdjoint(), 0
     for a in arrays:  # views of g, like np.split's, without its overhead
         stop = start + (a.shape if type(a) is np.ndarray else np.shape(a))[axis]
         pieces.append(g[(*lead, slice(start, stop))])
+        start = stop
+    return pieces
+
+
+def _split_first_axis(g: np.ndarray, arrays) -> ListAdjoint:
+    """``concatenate_adjoint`` along axis 0: ``g[start:stop]`` per array, views of ``g``."""
+    pieces, start = ListAdjoint(), 0
+    for a in arrays:
+        stop = start + (a.shape if type(a) is np.ndarray else np.shape(a))[0]
+        pieces.append(g[start:stop])
         start = stop
     return pieces
 
