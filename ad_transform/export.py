@@ -14,9 +14,12 @@ helpers, helper pairs, the user's closure variables) or a global of the user's
 module, and it is written out under the same name.
 
 ``compile="numba"`` writes the Numba variant of the code (``numba_form``: one typed tape
-per slot) with ``@numba.njit`` on each generated function, on each helper pair's halves
-and on each user function the code calls without a derivative: the module compiles them
-at their first call, as ``grad(f, compile="numba")`` does. The runtime helpers are their
+per slot) with ``@numba.njit(cache=True)`` on each generated function, on each helper
+pair's halves and on each user function the code calls without a derivative: the module
+compiles them at their first call, as ``grad(f, compile="numba")`` does, and Numba keeps
+the machine code in ``__pycache__`` beside the module (a real file, unlike the
+in-process code, whose source exists only in ``linecache``), so later processes skip
+the compilation; editing the file invalidates it. The runtime helpers are their
 Numba versions (``runtime/numba_versions.py``: the stub and the definer of its overload,
 called when the module is imported). Importing the module without Numba raises an
 ``ImportError`` that says so.
@@ -179,7 +182,7 @@ class _Writer:
         self.bound[name] = obj
         self.exported[id(obj)] = name
         if self.is_dispatcher(obj):
-            self.function(name, obj.py_func, decorator="numba.njit")
+            self.function(name, obj.py_func, decorator="numba.njit(cache=True)")
         elif isinstance(obj, types.ModuleType):
             self.import_module(name, obj)
         elif (
@@ -322,7 +325,8 @@ class _Writer:
         signature = inspect.signature(func, follow_wrapped=False)
         compiled = (
             "The gradient is compiled by Numba (numba.njit) at its first call, for the "
-            "argument types\nof that call.\n"
+            "argument types\nof that call, and cached on disk (cache=True: __pycache__ "
+            "beside this file), so that\nlater processes load the compiled code.\n"
             if self.numba is not None
             else ""
         )

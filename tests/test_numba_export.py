@@ -165,19 +165,31 @@ def test_exported_module_does_not_import_ad_transform(tmp_path):
     text = export_source(rk4, wrt=(0, 1), example_args=(2.0, 0.8, 3), compile="numba")
     imports = [line for line in text.splitlines() if line.lstrip().startswith(("import", "from"))]
     assert imports and not [line for line in imports if "ad_transform" in line], imports
-    assert "@numba.njit\ndef grad_rk4(k, u0, n):" in text
+    assert "@numba.njit(cache=True)\ndef grad_rk4(k, u0, n):" in text
     assert "tape1 = []" in text  # the Numba variant: one typed tape per slot
 
 
 def test_helper_pairs_and_plain_calls_are_compiled_too():
     text = export_source(with_helpers, example_args=(0.6, 8), compile="numba")
     jitted = [line for line in text.splitlines() if line.startswith("@numba.njit")]
-    functions = text.split("@numba.njit\ndef ")[1:]
+    functions = text.split("@numba.njit(cache=True)\ndef ")[1:]
     names = {f.split("(")[0] for f in functions}
     assert "grad_with_helpers" in names and any(n.startswith("half") for n in names), names
     assert any(name.startswith("partial_sum_fwd") for name in names), names
     assert any(name.startswith("partial_sum_bwd") for name in names), names
     assert len(jitted) == len(names)
+
+
+def test_a_second_import_loads_the_compiled_code_from_numba_cache(tmp_path):
+    """The module is a real file: Numba's disk cache works (as a later process uses it)."""
+    path = export(sin_loop, tmp_path / "grad_sin_cached.py", example_args=(0.7, 3), compile="numba")
+    first = _import(path)
+    expected = first.grad_sin_loop(0.4, 25)
+    assert first.grad_sin_loop.stats.cache_misses
+    again = _import(path)  # new dispatchers, as in a new process
+    assert again.grad_sin_loop(0.4, 25) == expected
+    assert again.grad_sin_loop.stats.cache_hits and not again.grad_sin_loop.stats.cache_misses
+    assert expected == pytest.approx(numerical_gradient(sin_loop, [0.4, 25], 0), rel=1e-6)
 
 
 def test_runtime_helpers_are_their_numba_versions():
