@@ -100,13 +100,88 @@ _lock = threading.Lock()
 
 
 def register() -> None:
-    """Define the overloads (once); imports Numba."""
+    """Define the overloads (once); imports Numba. The array kernels become Numba
+    functions with a disk cache (this is a real file, unlike generated code): a later
+    process loads their machine code instead of compiling them again."""
     global _registered
     with _lock:
         if not _registered:
+            import numba
+
+            namespace = globals()
+            for name in _KERNELS:
+                namespace[name] = numba.njit(cache=True)(namespace[name])
             for define in OVERLOADS.values():
                 define()
             _registered = True
+
+
+# -- array kernels: the work of the overloads on arrays, compiled once per argument types
+# and cached on disk (``register``). The overloads' implementations only call them.
+
+
+def _zeros_float64(x):
+    return np.zeros(x.shape)
+
+
+def _zeros_same_dtype(x):
+    return np.zeros(x.shape, x.dtype)
+
+
+def _full_of(x, value):
+    return np.full(x.shape, value)
+
+
+def _same_or_spread(dx, x, copy):
+    if dx.shape == x.shape:
+        return dx.copy() if copy else dx
+    return np.zeros(x.shape) + dx
+
+
+def _number_times_array(g, d):
+    if g != 0:
+        return g * d
+    return np.zeros_like(g * d)
+
+
+def _masked_times(g, d):
+    product = g * d  # a new array; np.where compiles ten times slower
+    spread = (np.zeros_like(product) + g).ravel()
+    flat = product.ravel()
+    for i in range(flat.size):
+        if spread[i] == 0:
+            flat[i] = 0.0
+    return flat.reshape(product.shape)
+
+
+def _sum_all(g):
+    return np.sum(g)
+
+
+def _unbroadcast_same(g, x):
+    if g.shape != x.shape:
+        raise ValueError("unbroadcast: axes of length 1 are not compiled")
+    return g
+
+
+def _unbroadcast_leading(g, x):
+    summed = np.sum(g, axis=0)
+    if summed.shape != x.shape:
+        raise ValueError("unbroadcast: axes of length 1 are not compiled")
+    return summed
+
+
+_KERNELS = (
+    "_zeros_float64",
+    "_zeros_same_dtype",
+    "_full_of",
+    "_same_or_spread",
+    "_number_times_array",
+    "_masked_times",
+    "_sum_all",
+    "_unbroadcast_same",
+    "_unbroadcast_leading",
+)
 
 
 def _is_array(t) -> bool:
@@ -142,9 +217,10 @@ def define_zeros_like() -> None:
 
     @overload(zeros_like)
     def _zeros_like(x):
+        if _is_array(x) and isinstance(x.dtype, types.Float):
+            return lambda x: _zeros_same_dtype(x)
         if _is_array(x):
-            dtype = x.dtype if isinstance(x.dtype, types.Float) else types.float64
-            return lambda x: np.zeros(x.shape, dtype)
+            return lambda x: _zeros_float64(x)
         if _is_number(x):
             return lambda x: 0.0
         return None
@@ -157,15 +233,9 @@ def define_as_gradient() -> None:
     @overload(as_gradient)
     def _as_gradient(dx, x, copy=False, adjoint=False):
         if _is_array(x) and _is_array(dx):
-
-            def same_or_spread(dx, x, copy=False, adjoint=False):
-                if dx.shape == x.shape:
-                    return dx.copy() if copy else dx
-                return np.zeros(x.shape) + dx
-
-            return same_or_spread
+            return lambda dx, x, copy=False, adjoint=False: _same_or_spread(dx, x, copy)
         if _is_array(x) and _is_number(dx):
-            return lambda dx, x, copy=False, adjoint=False: np.full(x.shape, float(dx))
+            return lambda dx, x, copy=False, adjoint=False: _full_of(x, float(dx))
         if _is_number(x) and _is_number(dx):
             return lambda dx, x, copy=False, adjoint=False: dx
         return None
@@ -180,25 +250,9 @@ def define_times() -> None:
         if _is_number(g) and _is_number(d):
             return lambda g, d: g * d if g != 0 else 0.0 * g
         if _is_number(g):
-
-            def number_times_array(g, d):
-                if g != 0:
-                    return g * d
-                return np.zeros_like(g * d)
-
-            return number_times_array
+            return lambda g, d: _number_times_array(g, d)
         if _is_array(g):
-
-            def masked(g, d):
-                product = g * d  # a new array; np.where compiles ten times slower
-                spread = (np.zeros_like(product) + g).ravel()
-                flat = product.ravel()
-                for i in range(flat.size):
-                    if spread[i] == 0:
-                        flat[i] = 0.0
-                return flat.reshape(product.shape)
-
-            return masked
+            return lambda g, d: _masked_times(g, d)
         return None
 
 
@@ -211,7 +265,7 @@ def define_expand_reduced() -> None:
         if not _is_whole(axis) or not _is_number(g):
             return None
         if _is_array(x):
-            return lambda g, x, axis=None, keepdims=False: np.full(x.shape, float(g))
+            return lambda g, x, axis=None, keepdims=False: _full_of(x, float(g))
         if _is_number(x):
             return lambda g, x, axis=None, keepdims=False: g
         return None
@@ -225,29 +279,16 @@ def define_unbroadcast() -> None:
     def _unbroadcast(g, x):
         if _is_number(x):
             if _is_array(g):
-                return lambda g, x: np.sum(g)
+                return lambda g, x: _sum_all(g)
             return lambda g, x: g
         if not _is_array(x):
             return None
         if _is_number(g):
-            return lambda g, x: np.full(x.shape, float(g))
+            return lambda g, x: _full_of(x, float(g))
         if _is_array(g) and g.ndim == x.ndim:
-
-            def same_shape(g, x):
-                if g.shape != x.shape:
-                    raise ValueError("unbroadcast: axes of length 1 are not compiled")
-                return g
-
-            return same_shape
+            return lambda g, x: _unbroadcast_same(g, x)
         if _is_array(g) and g.ndim == x.ndim + 1:
-
-            def leading_axis(g, x):
-                summed = np.sum(g, axis=0)
-                if summed.shape != x.shape:
-                    raise ValueError("unbroadcast: axes of length 1 are not compiled")
-                return summed
-
-            return leading_axis
+            return lambda g, x: _unbroadcast_leading(g, x)
         return None
 
 
