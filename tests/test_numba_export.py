@@ -230,3 +230,36 @@ def test_cli_export_compile_numba(tmp_path, capsys):
     assert module.grad_f(0.3, 5) == pytest.approx(expected, rel=1e-6)
     assert cli_main(["export", f"{source}:f", "--compile", "numba", "-o", str(target)]) == 1
     assert "--compile numba needs --args" in capsys.readouterr().err
+
+
+# -- the compiled call path (grad(f, compile="numba")) -------------------------------------
+
+
+def _double(y):
+    return 2.0 * y
+
+
+def _triple(y):
+    return 3.0 * y
+
+
+def calls_a_global_function(x, n):
+    y = x
+    for _ in range(n):
+        y = _double(math.sin(y)) * 0.3 + x
+    return y
+
+
+def test_fast_path_notices_a_rebound_function(monkeypatch):
+    """Compiled code froze the function it called: the fast path (taken from the second
+    call on) checks the name still holds it, and a rebinding compiles the code again."""
+    g = grad(calls_a_global_function, compile="numba")
+    args = [0.4, 6]
+    for _ in range(2):  # the first call compiles; the second takes the fast path
+        expected = numerical_gradient(calls_a_global_function, args, 0)
+        assert g(*args) == pytest.approx(expected, rel=1e-6)
+    assert g._fast  # the fast path is remembered for these argument types
+    monkeypatch.setitem(globals(), "_double", _triple)
+    expected = numerical_gradient(calls_a_global_function, args, 0)
+    assert g(*args) == pytest.approx(expected, rel=1e-6)
+    assert g(*args) == pytest.approx(grad(calls_a_global_function)(*args), rel=1e-12)
