@@ -110,10 +110,19 @@ def register() -> None:
 
             namespace = globals()
             for name in _KERNELS:
-                namespace[name] = numba.njit(cache=True)(namespace[name])
+                namespace[name] = _cached_jit(numba, namespace[name])
             for define in OVERLOADS.values():
                 define()
             _registered = True
+
+
+def _cached_jit(numba, kernel):
+    """``numba.njit(cache=True)(kernel)``; without the cache where Numba finds no place
+    to write it (a read-only installation and no writable cache directory)."""
+    try:
+        return numba.njit(cache=True)(kernel)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(kernel)
 
 
 # -- array kernels: the work of the overloads on arrays, compiled once per argument types
