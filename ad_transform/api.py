@@ -196,7 +196,9 @@ class _Transformed:
             isinstance(obj, NumberGuard) or (self.compile and _is_number(obj))
             for _, _, obj in generated.dependencies
         )
-        if not numbers_only or self.has_aux:
+        # compiled code froze every name it resolved: a check of them all is cheaper than
+        # the general path, which makes the same check
+        if not (numbers_only or self.compile) or self.has_aux:
             return
         arrays = []
         for i in self._positions:

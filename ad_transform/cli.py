@@ -8,7 +8,8 @@ Subcommands::
     table FILE.py:FUNC ARG ... [--mode forward [--tangents T ...]]
                                                       the evaluation-trace table
     graph FILE.py:FUNC ARG ... [-o out.svg|.png|.dot] the computation graph
-    export FILE.py:FUNC -o grad_module.py             a standalone gradient module
+    export FILE.py:FUNC -o grad_module.py [--args ARG ... --compile numba]
+                                                      a standalone gradient module
     primitives                                        every primitive with an adjoint rule
 
 Arguments are Python literals (``2``, ``-0.5``, ``[1, 2]``, ``(1, 2)``); lists become
@@ -194,6 +195,12 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write value_and_grad_<name>",
     )
+    export.add_argument(
+        "--compile",
+        choices=["numba"],
+        default=None,
+        help="compile the gradient with numba.njit when the module is used (needs --args)",
+    )
     export.set_defaults(run=_export)
 
     primitives = sub.add_parser("primitives", help="list every primitive with a rule")
@@ -341,6 +348,8 @@ def _export(args) -> int:
         example, keywords = parse_arguments(args.args)
         if keywords:
             raise UsageError("--args takes positional arguments only")
+    if args.compile is not None and example is None:
+        raise UsageError("--compile numba needs --args (the code is compiled for their types)")
     try:
         path = export(
             func,
@@ -348,6 +357,7 @@ def _export(args) -> int:
             wrt=wrt,
             example_args=example,
             value_and_grad=args.value_and_grad,
+            compile=args.compile,
         )
     except OSError as exc:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None

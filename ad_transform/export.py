@@ -12,6 +12,17 @@ Names are resolved from the generated functions themselves: every free name of a
 generated function is either one of its closure cells (``Generated.cells``: rule
 helpers, helper pairs, the user's closure variables) or a global of the user's
 module, and it is written out under the same name.
+
+``compile="numba"`` writes the Numba variant of the code (``numba_form``: one typed tape
+per slot) with ``@numba.njit(cache=True)`` on each generated function, on each helper
+pair's halves and on each user function the code calls without a derivative: the module
+compiles them at their first call, as ``grad(f, compile="numba")`` does, and Numba keeps
+the machine code in ``__pycache__`` beside the module (a real file, unlike the
+in-process code, whose source exists only in ``linecache``), so later processes skip
+the compilation; editing the file invalidates it. The runtime helpers are their
+Numba versions (``runtime/numba_versions.py``: the stub and the definer of its overload,
+called when the module is imported). Importing the module without Numba raises an
+``ImportError`` that says so.
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ def export(
     wrt=0,
     example_args: tuple | None = None,
     value_and_grad: bool = False,
+    compile: str | None = None,
 ) -> Path:
     """Write the gradient of ``func`` as a standalone module at ``path``; return the path.
 
@@ -54,30 +66,69 @@ def export(
     specialised for arguments of those types (plain arithmetic for Python floats);
     without, it works for any argument types. ``value_and_grad=True`` also writes
     ``value_and_grad_<name>``. The module defines ``func`` itself too.
+    ``compile="numba"`` (needs ``example_args``): the module compiles the gradient with
+    ``numba.njit`` at its first call, as ``grad(func, compile="numba")`` does.
     """
-    text = export_source(func, wrt=wrt, example_args=example_args, value_and_grad=value_and_grad)
+    text = export_source(
+        func,
+        wrt=wrt,
+        example_args=example_args,
+        value_and_grad=value_and_grad,
+        compile=compile,
+    )
     path = Path(path)
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def export_source(
-    func, wrt=0, example_args: tuple | None = None, value_and_grad: bool = False
+    func,
+    wrt=0,
+    example_args: tuple | None = None,
+    value_and_grad: bool = False,
+    compile: str | None = None,
 ) -> str:
     """The text :func:`export` writes."""
     parse_function(func)  # the ADTransformError for anything that is not a plain def
     # (a grad(...) object included: exporting its .func would be a lower order)
+    numba = _numba_option(compile, example_args)
     kinds = _kinds(func, wrt, example_args)
     modes = [GRAD] + ([VALUE_AND_GRAD] if value_and_grad else [])
-    generated = [generate(func, wrt, kinds, mode) for mode in modes]
-    writer = _Writer(func)
+    shapes = _numba_shapes(example_args) if numba is not None else None
+    generated = [generate(func, wrt, kinds, mode, shapes=shapes, compile=compile) for mode in modes]
+    writer = _Writer(func, numba)
     writer.require(func.__name__, func)
     main_names = []
     for product in generated:
-        main = product.function
-        writer.require(main.__name__, main)
-        main_names.append(main.__name__)
+        main = product.compiled[product.main] if numba else product.function
+        name = writer.require(product.main, main)
+        main_names.append(name)
     return writer.module_text(func, wrt, kinds, [func.__name__, *main_names])
+
+
+def _numba_option(compile: str | None, example_args: tuple | None):
+    """The ``numba`` module for ``compile="numba"`` (None for the Python code)."""
+    if compile is None:
+        return None
+    if compile != "numba":
+        raise ValueError(f"compile={compile!r}: the choices are None and 'numba'")
+    if example_args is None:
+        raise ValueError(
+            "export(..., compile='numba') needs example_args: Numba compiles code "
+            "specialised for the argument types (floats, float arrays)"
+        )
+    from .numba_compile import require_numba
+
+    return require_numba()
+
+
+def _numba_shapes(example_args: tuple) -> tuple | None:
+    """The shape facts of the example arrays (rank, dtype, unit axes): Numba compiles
+    element code for arrays of a known rank, as for ``grad(f, compile="numba")``."""
+    from .shapes import argument_shapes
+
+    shapes = argument_shapes(tuple(example_args))
+    return shapes if any(s is not None for s in shapes) else None
 
 
 def _kinds(func, wrt, example_args) -> tuple:
@@ -103,9 +154,10 @@ def _kinds(func, wrt, example_args) -> tuple:
 class _Writer:
     """Collects the definitions and imports the exported module needs, in dependency order."""
 
-    def __init__(self, func) -> None:
+    def __init__(self, func, numba: types.ModuleType | None = None) -> None:
         self.func = func
-        self.bound: dict[str, object] = {}
+        self.numba = numba  # compile="numba": the numba module (bound to ``numba``)
+        self.bound: dict[str, object] = {"numba": numba} if numba is not None else {}
         self.exported: dict[int, str] = {}  # id of a function or class -> its name here
         self.imports: list[str] = []
         self.constants: list[str] = []
@@ -122,13 +174,16 @@ class _Writer:
             return name
         if name not in self.bound and getattr(builtins, name, _NOTHING) is obj:
             return name
-        if isinstance(obj, (types.FunctionType, type)) and id(obj) in self.exported:
+        shared = isinstance(obj, (types.FunctionType, type)) or self.is_dispatcher(obj)
+        if shared and id(obj) in self.exported:
             return self.exported[id(obj)]
         if name in self.bound:
             name = self.fresh(name)
         self.bound[name] = obj
         self.exported[id(obj)] = name
-        if isinstance(obj, types.ModuleType):
+        if self.is_dispatcher(obj):
+            self.function(name, obj.py_func, decorator="numba.njit(cache=True)")
+        elif isinstance(obj, types.ModuleType):
             self.import_module(name, obj)
         elif (
             _is_generated(obj)
@@ -145,6 +200,10 @@ class _Writer:
         else:
             self.library_object(name, obj)
         return name
+
+    def is_dispatcher(self, obj) -> bool:
+        """Whether ``obj`` is a Numba-compiled function (``compile="numba"`` only)."""
+        return self.numba is not None and isinstance(obj, self.numba.core.dispatcher.Dispatcher)
 
     def fresh(self, name: str) -> str:
         k = 1
@@ -225,8 +284,9 @@ class _Writer:
         return name
 
     # -- definitions -------------------------------------------------------------------------
-    def function(self, name: str, obj) -> None:
-        """Copy the source of a function or class, then what its free names refer to."""
+    def function(self, name: str, obj, decorator: str | None = None) -> None:
+        """Copy the source of a function or class, then what its free names refer to;
+        ``decorator``: written above the definition (``numba.njit``)."""
         source = _definition_source(obj)
         # the name its source defines: a wrapper's __name__ is that of what it wraps
         defined = obj.__code__.co_name if isinstance(obj, types.FunctionType) else obj.__name__
@@ -237,7 +297,21 @@ class _Writer:
                 used = self.require(free, value)
                 if used != free:
                     renames[free] = used
-        self.definitions.append(_rename(source, renames))
+        decorated = f"@{decorator}\n" if decorator else ""
+        self.definitions.append(decorated + _rename(source, renames))
+        self.define_overload(obj)
+
+    def define_overload(self, obj) -> None:
+        """After the stub of a runtime helper's Numba version: its definer, and the call
+        that registers the overload when the module is imported."""
+        if self.numba is None:
+            return
+        from .runtime.numba_versions import OVERLOADS
+
+        definer = OVERLOADS.get(obj) if isinstance(obj, types.FunctionType) else None
+        if definer is not None and id(definer) not in self.exported:
+            name = self.require(definer.__name__, definer)
+            self.definitions.append(f"{name}()")
 
     # -- the module ----------------------------------------------------------------------------
     def module_text(self, func, wrt, kinds, public: list[str]) -> str:
@@ -249,18 +323,28 @@ class _Writer:
             f"{p}: {k or 'any'}" for p, k in zip(code.co_varnames[: code.co_argcount], kinds)
         )
         signature = inspect.signature(func, follow_wrapped=False)
+        compiled = (
+            "The gradient is compiled by Numba (numba.njit) at its first call, for the "
+            "argument types\nof that call, and cached on disk (cache=True: __pycache__ "
+            "beside this file), so that\nlater processes load the compiled code.\n"
+            if self.numba is not None
+            else ""
+        )
+        needs = "NumPy, Numba" if self.numba is not None else "NumPy"
         doc = (
             f'"""Gradient of {func.__name__} ({where}), exported by ad_transform {__version__}.\n\n'
             f"{public[1]}{signature} returns the gradient with respect to "
             f"argument(s) {wrt!r}.\n"
-            f"Argument kinds the code was generated for: {kinds_text}.\n"
-            "This module needs NumPy and the modules the original imported; it does not "
+            f"Argument kinds the code was generated for: {kinds_text}.\n{compiled}"
+            f"This module needs {needs} and the modules the original imported; it does not "
             'import ad_transform.\n"""'
         )
         parts = [doc, "", "from __future__ import annotations", ""]
         plain = [i for i in self.imports if i.startswith("import ")]
         other = [i for i in self.imports if not i.startswith("import ")]
         parts.extend(plain + other)
+        if self.numba is not None:
+            parts.extend(["", *_NUMBA_IMPORT])
         if self.constants:
             parts.extend(["", *self.constants])
         for definition in self.definitions:
@@ -272,6 +356,15 @@ class _Writer:
 
 
 _NOTHING = object()
+
+_NUMBA_IMPORT = (
+    "try:",
+    "    import numba",
+    "except ImportError as exc:  # exported with compile='numba'",
+    "    raise ImportError(",
+    "        f\"{__name__} was exported with compile='numba' and needs Numba: pip install numba\"",
+    "    ) from exc",
+)
 
 
 def _resolve(obj, name: str) -> object:

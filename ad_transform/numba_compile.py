@@ -186,7 +186,8 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         try:
-            if not self.dispatcher.signatures:  # the first call compiles
+            # the first call compiles (``overloads``, a dict: ``signatures`` builds a list)
+            if not self.dispatcher.overloads:
                 return self._compile_and_call(args, kwargs)
             return self.dispatcher(*args, **kwargs)
         except ADTransformError:

@@ -12,9 +12,10 @@ when the first ``compile="numba"`` gradient is built. ``NUMBA_VERSIONS`` maps ea
 runtime helper to the stub generated code calls instead. Not re-exported from
 ``ad_transform.runtime`` (the names are those of the helpers they stand for).
 
-To add one: a stub (``def helper(...): raise NotImplementedError``), an overload in
-``_define_overloads`` with the same semantics as the runtime helper for numbers and
-float arrays, and an entry in ``_pairs``.
+To add one: a stub (``def helper(...): raise NotImplementedError``), a definer
+``define_<helper>`` registering its overload, with the same semantics as the runtime
+helper for numbers and float arrays (self-contained: the export copies its source), and
+entries in ``_pairs`` and ``OVERLOADS``.
 """
 
 from __future__ import annotations
@@ -99,145 +100,262 @@ _lock = threading.Lock()
 
 
 def register() -> None:
-    """Define the overloads (once); imports Numba."""
+    """Define the overloads (once); imports Numba. The array kernels become Numba
+    functions with a disk cache (this is a real file, unlike generated code): a later
+    process loads their machine code instead of compiling them again."""
     global _registered
     with _lock:
         if not _registered:
-            _define_overloads()
+            import numba
+
+            namespace = globals()
+            for name in _KERNELS:
+                namespace[name] = _cached_jit(numba, namespace[name])
+            for define in OVERLOADS.values():
+                define()
             _registered = True
 
 
-def _define_overloads() -> None:
+def _cached_jit(numba, kernel):
+    """``numba.njit(cache=True)(kernel)``; without the cache where Numba finds no place
+    to write it (a read-only installation and no writable cache directory)."""
+    try:
+        return numba.njit(cache=True)(kernel)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(kernel)
+
+
+# -- array kernels: the work of the overloads on arrays, compiled once per argument types
+# and cached on disk (``register``). The overloads' implementations only call them.
+
+
+def _zeros_float64(x):
+    return np.zeros(x.shape)
+
+
+def _zeros_same_dtype(x):
+    return np.zeros(x.shape, x.dtype)
+
+
+def _full_of(x, value):
+    return np.full(x.shape, value)
+
+
+def _same_or_spread(dx, x, copy):
+    if dx.shape == x.shape:
+        return dx.copy() if copy else dx
+    return np.zeros(x.shape) + dx
+
+
+def _number_times_array(g, d):
+    if g != 0:
+        return g * d
+    return np.zeros_like(g * d)
+
+
+def _masked_times(g, d):
+    product = g * d  # a new array; np.where compiles ten times slower
+    spread = (np.zeros_like(product) + g).ravel()
+    flat = product.ravel()
+    for i in range(flat.size):
+        if spread[i] == 0:
+            flat[i] = 0.0
+    return flat.reshape(product.shape)
+
+
+def _sum_all(g):
+    return np.sum(g)
+
+
+def _unbroadcast_same(g, x):
+    if g.shape != x.shape:
+        raise ValueError("unbroadcast: axes of length 1 are not compiled")
+    return g
+
+
+def _unbroadcast_leading(g, x):
+    summed = np.sum(g, axis=0)
+    if summed.shape != x.shape:
+        raise ValueError("unbroadcast: axes of length 1 are not compiled")
+    return summed
+
+
+_KERNELS = (
+    "_zeros_float64",
+    "_zeros_same_dtype",
+    "_full_of",
+    "_same_or_spread",
+    "_number_times_array",
+    "_masked_times",
+    "_sum_all",
+    "_unbroadcast_same",
+    "_unbroadcast_leading",
+)
+
+
+def _is_array(t) -> bool:
+    """Whether the Numba type ``t`` is an array type."""
+    from numba import types
+
+    return isinstance(t, types.Array)
+
+
+def _is_number(t) -> bool:
+    """Whether the Numba type ``t`` is a float, integer or boolean."""
+    from numba import types
+
+    return isinstance(t, (types.Float, types.Integer, types.Boolean))
+
+
+def _is_whole(axis) -> bool:
+    """Whether the Numba type of an ``axis`` argument means the whole array (None)."""
+    from numba import types
+
+    return axis is None or isinstance(axis, (types.NoneType, types.Omitted))
+
+
+# Each definer below registers the overload of one stub. They are separate functions so
+# that ``export(..., compile="numba")`` copies the definers of the stubs its code calls
+# (and calls them when the exported module is imported).
+
+
+def define_zeros_like() -> None:
+    """The Numba version of ``zeros_like``."""
     from numba import types
     from numba.extending import overload
 
-    def is_array(t) -> bool:
-        return isinstance(t, types.Array)
-
-    def is_number(t) -> bool:
-        return isinstance(t, (types.Float, types.Integer, types.Boolean))
-
     @overload(zeros_like)
     def _zeros_like(x):
-        if is_array(x):
-            dtype = x.dtype if isinstance(x.dtype, types.Float) else types.float64
-            return lambda x: np.zeros(x.shape, dtype)
-        if is_number(x):
+        if _is_array(x) and isinstance(x.dtype, types.Float):
+            return lambda x: _zeros_same_dtype(x)
+        if _is_array(x):
+            return lambda x: _zeros_float64(x)
+        if _is_number(x):
             return lambda x: 0.0
         return None
 
+
+def define_as_gradient() -> None:
+    """The Numba version of ``as_gradient``."""
+    from numba.extending import overload
+
     @overload(as_gradient)
     def _as_gradient(dx, x, copy=False, adjoint=False):
-        if is_array(x) and is_array(dx):
-
-            def same_or_spread(dx, x, copy=False, adjoint=False):
-                if dx.shape == x.shape:
-                    return dx.copy() if copy else dx
-                return np.zeros(x.shape) + dx
-
-            return same_or_spread
-        if is_array(x) and is_number(dx):
-            return lambda dx, x, copy=False, adjoint=False: np.full(x.shape, float(dx))
-        if is_number(x) and is_number(dx):
+        if _is_array(x) and _is_array(dx):
+            return lambda dx, x, copy=False, adjoint=False: _same_or_spread(dx, x, copy)
+        if _is_array(x) and _is_number(dx):
+            return lambda dx, x, copy=False, adjoint=False: _full_of(x, float(dx))
+        if _is_number(x) and _is_number(dx):
             return lambda dx, x, copy=False, adjoint=False: dx
         return None
 
+
+def define_times() -> None:
+    """The Numba version of ``times``."""
+    from numba.extending import overload
+
     @overload(times)
     def _times(g, d):
-        if is_number(g) and is_number(d):
+        if _is_number(g) and _is_number(d):
             return lambda g, d: g * d if g != 0 else 0.0 * g
-        if is_number(g):
-
-            def number_times_array(g, d):
-                if g != 0:
-                    return g * d
-                return np.zeros_like(g * d)
-
-            return number_times_array
-        if is_array(g):
-
-            def masked(g, d):
-                product = g * d  # a new array; np.where compiles ten times slower
-                spread = (np.zeros_like(product) + g).ravel()
-                flat = product.ravel()
-                for i in range(flat.size):
-                    if spread[i] == 0:
-                        flat[i] = 0.0
-                return flat.reshape(product.shape)
-
-            return masked
+        if _is_number(g):
+            return lambda g, d: _number_times_array(g, d)
+        if _is_array(g):
+            return lambda g, d: _masked_times(g, d)
         return None
+
+
+def define_expand_reduced() -> None:
+    """The Numba version of ``expand_reduced`` (``axis=None`` only)."""
+    from numba.extending import overload
 
     @overload(expand_reduced)
     def _expand_reduced(g, x, axis=None, keepdims=False):
-        whole = axis is None or isinstance(axis, (types.NoneType, types.Omitted))
-        if not whole or not is_number(g):
+        if not _is_whole(axis) or not _is_number(g):
             return None
-        if is_array(x):
-            return lambda g, x, axis=None, keepdims=False: np.full(x.shape, float(g))
-        if is_number(x):
+        if _is_array(x):
+            return lambda g, x, axis=None, keepdims=False: _full_of(x, float(g))
+        if _is_number(x):
             return lambda g, x, axis=None, keepdims=False: g
         return None
 
+
+def define_unbroadcast() -> None:
+    """The Numba version of ``unbroadcast``."""
+    from numba.extending import overload
+
     @overload(unbroadcast)
     def _unbroadcast(g, x):
-        if is_number(x):
-            if is_array(g):
-                return lambda g, x: np.sum(g)
+        if _is_number(x):
+            if _is_array(g):
+                return lambda g, x: _sum_all(g)
             return lambda g, x: g
-        if not is_array(x):
+        if not _is_array(x):
             return None
-        if is_number(g):
-            return lambda g, x: np.full(x.shape, float(g))
-        if is_array(g) and g.ndim == x.ndim:
-
-            def same_shape(g, x):
-                if g.shape != x.shape:
-                    raise ValueError("unbroadcast: axes of length 1 are not compiled")
-                return g
-
-            return same_shape
-        if is_array(g) and g.ndim == x.ndim + 1:
-
-            def leading_axis(g, x):
-                summed = np.sum(g, axis=0)
-                if summed.shape != x.shape:
-                    raise ValueError("unbroadcast: axes of length 1 are not compiled")
-                return summed
-
-            return leading_axis
+        if _is_number(g):
+            return lambda g, x: _full_of(x, float(g))
+        if _is_array(g) and g.ndim == x.ndim:
+            return lambda g, x: _unbroadcast_same(g, x)
+        if _is_array(g) and g.ndim == x.ndim + 1:
+            return lambda g, x: _unbroadcast_leading(g, x)
         return None
+
+
+def define_is_zero() -> None:
+    """The Numba version of ``is_zero``."""
+    from numba.extending import overload
 
     @overload(is_zero)
     def _is_zero(g):
-        if is_number(g):
+        if _is_number(g):
             return lambda g: g == 0
         return lambda g: False
 
-    # IEEE results where the divisor is 0 (``error_model="python"`` would raise)
-    ieee = {"error_model": "numpy"}
+
+def define_seed() -> None:
+    """The Numba version of ``seed`` (numbers only)."""
+    from numba.extending import overload
 
     @overload(seed)
     def _seed(ans):
-        if is_number(ans):
+        if _is_number(ans):
             return lambda ans: 1.0
         return None
 
-    @overload(scalar_over, jit_options=ieee)
+
+# IEEE results where the divisor is 0 (``error_model="python"`` would raise): the
+# overloads below pass ``jit_options={"error_model": "numpy"}``
+
+
+def define_scalar_over() -> None:
+    """The Numba version of ``scalar_over``."""
+    from numba.extending import overload
+
+    @overload(scalar_over, jit_options={"error_model": "numpy"})
     def _scalar_over(g, d):
-        if is_number(g) and is_number(d):
+        if _is_number(g) and _is_number(d):
             return lambda g, d: 0.0 * g if g == 0 else g / d
         return None
 
-    @overload(scalar_times_ratio, jit_options=ieee)
+
+def define_scalar_times_ratio() -> None:
+    """The Numba version of ``scalar_times_ratio``."""
+    from numba.extending import overload
+
+    @overload(scalar_times_ratio, jit_options={"error_model": "numpy"})
     def _scalar_times_ratio(g, n, d):
-        if is_number(g) and is_number(n) and is_number(d):
+        if _is_number(g) and _is_number(n) and _is_number(d):
             return lambda g, n, d: 0.0 * g if g == 0 else g * (n / d)
         return None
 
-    @overload(scalar_power_adjoint, jit_options=ieee)
+
+def define_scalar_power_adjoint() -> None:
+    """The Numba version of ``scalar_power_adjoint``."""
+    from numba.extending import overload
+
+    @overload(scalar_power_adjoint, jit_options={"error_model": "numpy"})
     def _scalar_power_adjoint(g, x, y):
-        if not (is_number(g) and is_number(x) and is_number(y)):
+        if not (_is_number(g) and _is_number(x) and _is_number(y)):
             return None
 
         def power_adjoint(g, x, y):
@@ -246,3 +364,18 @@ def _define_overloads() -> None:
             return g * (y * float(x) ** (y - 1))
 
         return power_adjoint
+
+
+# stub -> the function that defines its overload
+OVERLOADS: dict = {
+    zeros_like: define_zeros_like,
+    as_gradient: define_as_gradient,
+    times: define_times,
+    expand_reduced: define_expand_reduced,
+    unbroadcast: define_unbroadcast,
+    is_zero: define_is_zero,
+    seed: define_seed,
+    scalar_over: define_scalar_over,
+    scalar_times_ratio: define_scalar_times_ratio,
+    scalar_power_adjoint: define_scalar_power_adjoint,
+}
