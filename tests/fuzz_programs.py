@@ -718,9 +718,12 @@ class _Writer:
                 target, source = f"({t}, {s}), {i}", f"zip(({pairs},), range(1, 4))"
             text = f"sum({term.operand} * ({i} + 1) for {target} in {source})"
             reads = reads or term.reads_var or any(e.reads_var for e in seconds)
-        else:  # a set comprehension (equal elements are one member; float: a 0-d
-            # array, which np.where gives, is not hashable)
-            text = f"sum({{float({body.text}) for {t} in {over}}})"
+        else:  # a set comprehension (float: a 0-d array, which np.where gives, is not
+            # hashable). Members are kept apart by their position: where two coincide (z + z
+            # and z - z + z at z = 0) the set keeps one, a tie whose derivative is a
+            # convention, like max at a tie, and not a kink finite differences can see.
+            k = f"k{t}"
+            text = f"sum({{float({body.text}) + 0.001 * {k} for {k}, {t} in enumerate({over})}})"
         return _Expr(text, True, reads)
 
     def expr_call_local(self, scope: _Scope, budget: int) -> _Expr:
