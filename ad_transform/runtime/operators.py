@@ -92,13 +92,11 @@ def _joins(x, y, in_place: bool) -> bool:
     return _is_sequence(x) and _is_sequence(y)
 
 
-_ADJOINT_CONTAINERS = (ListAdjoint, DictAdjoint, Item, KeyItem)
-
-
 def _adds_adjoints(x, y) -> bool:
     """Whether ``x + y`` adds adjoint containers (generated first-order code differentiated
     again): elementwise or keywise, never a join, so each operand's cotangent is ``g``."""
-    return isinstance(x, _ADJOINT_CONTAINERS) or isinstance(y, _ADJOINT_CONTAINERS)
+    containers = (ListAdjoint, DictAdjoint, Item, KeyItem)
+    return isinstance(x, containers) or isinstance(y, containers)
 
 
 def add_adjoint_left(g, x, y, in_place=False):

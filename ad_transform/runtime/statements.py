@@ -97,9 +97,6 @@ def narrowed(subject, cls: type, name: str):
 # the calls have no derivative and are run by the forward sweep as the user's code would.
 
 
-_LAST_CAUGHT = threading.local()
-
-
 def current_exception() -> BaseException | None:
     """The exception the enclosing ``except`` clause of the generated code is handling.
 
@@ -108,10 +105,14 @@ def current_exception() -> BaseException | None:
     current_exception()``): the second lowering caught the exception, then runs the
     handler's statements as plain code after its own ``except``."""
     exception = sys.exc_info()[1]
+    thread = threading.get_ident()
     if exception is None:
-        return getattr(_LAST_CAUGHT, "exception", None)
-    _LAST_CAUGHT.exception = exception
+        return current_exception.last_caught.get(thread)
+    current_exception.last_caught[thread] = exception
     return exception
+
+
+current_exception.last_caught = {}  # thread id -> the exception it caught last
 
 
 def throw(exception, cause=None, has_cause: bool = False):

@@ -12,9 +12,6 @@ import numpy as np
 from ..errors import ADTransformError
 from .values import DictAdjoint, Fields, Item, KeyItem, ListAdjoint, _float_dtype, is_discrete
 
-# the adjoint containers of generated code (differentiated again in forward mode)
-_ADJOINT_CONTAINERS = (ListAdjoint, DictAdjoint, Item, KeyItem, Fields)
-
 __all__ = [
     "abs_tangent",
     "angle_tangent",
@@ -109,7 +106,8 @@ def tangent_like(t, ans):
     """``t`` broadcast to the shape of ``ans`` (a new array where it had to be broadcast).
     Adjoint containers (``ListAdjoint``, ``Item``, ``Fields``...: sums of adjoints in code
     differentiated again) are sums of tangents of the same structure: ``t`` as it is."""
-    if isinstance(t, _ADJOINT_CONTAINERS) or isinstance(ans, _ADJOINT_CONTAINERS):
+    containers = (ListAdjoint, DictAdjoint, Item, KeyItem, Fields)  # of generated code
+    if isinstance(t, containers) or isinstance(ans, containers):
         return t
     shape = np.shape(ans)
     if np.shape(t) == shape:
