@@ -8,13 +8,12 @@ that needs it.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from gradcheck import numerical_gradient
 
 from ad_transform import grad, runtime
+from benchmarks.cases_applied import attention, heat_concatenate, heat_slices
 
 RNG = np.random.default_rng(1515)
 
@@ -43,31 +42,7 @@ def _same_grad_agrees(f, wrt, *calls, rtol=1e-6, atol=1e-9):
 # -- the benchmark cases -------------------------------------------------------------------
 
 
-def heat_slices(u, alpha, steps):
-    for _ in range(steps):
-        new = u.copy()
-        new[1:-1] = u[1:-1] + alpha * (u[2:] - 2.0 * u[1:-1] + u[:-2])
-        u = new
-    return np.sum(u * u)
-
-
-def heat_concatenate(u, alpha, steps):
-    for _ in range(steps):
-        laplacian = u[2:] - 2.0 * u[1:-1] + u[:-2]
-        u = np.concatenate([u[:1], u[1:-1] + alpha * laplacian, u[-1:]])
-    return np.sum(u * u)
-
-
-def attention(Wq, Wk, Wv, X):
-    Q = X @ Wq
-    K = X @ Wk
-    V = X @ Wv
-    S = np.einsum("id,jd->ij", Q, K) / math.sqrt(Q.shape[1])
-    S = S - np.max(S, axis=1, keepdims=True)
-    P = np.exp(S)
-    P = P / np.sum(P, axis=1, keepdims=True)
-    out = np.einsum("ij,jd->id", P, V)
-    return np.sum(out * out)
+# heat_slices, heat_concatenate and attention are imported from benchmarks.cases_applied
 
 
 def test_heat_slices_keeps_no_copy_of_the_interior():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ad_transform import grad
+from benchmarks.cases import iir_filter as iir
 from tests.gradcheck import check_grad, numerical_gradient
 
 RNG = np.random.default_rng(1515)
@@ -131,15 +132,6 @@ def test_integer_arrays_keep_the_statement():
 
 
 # -- element loops: first writes and dead resets (optimize/element_loops.py) -------------
-
-
-def iir(x, a):
-    n = x.shape[0]
-    out = np.zeros(n)
-    out[0] = x[0]
-    for i in range(1, n):
-        out[i] = a * out[i - 1] + x[i]
-    return np.sum(out * out)
 
 
 def test_iir_is_written_as_by_hand():
