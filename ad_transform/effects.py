@@ -397,7 +397,9 @@ def _augmented_free_values(fn: NormalizedFunction, params: list[str], definition
             if free not in values:
                 continue  # a name of the lowering (a loop's index), not a variable from outside
             value = values[free]
-            if isinstance(value, (_REBOUND_VALUES, types.ModuleType, types.FunctionType)):
+            if runtime.rebound_by_augmented_assignment(value) or isinstance(
+                value, (types.ModuleType, types.FunctionType)
+            ):
                 continue
             line = getattr(node, "lineno", None)
             found.append(
@@ -406,9 +408,6 @@ def _augmented_free_values(fn: NormalizedFunction, params: list[str], definition
                 f"global or closure variable holding a {type(value).__name__}, in place"
             )
     return found
-
-
-_REBOUND_VALUES = (int, float, complex, np.number, np.bool_, str, bytes, tuple, frozenset)
 
 
 def _free_names_held(names: set[str], definitions, params: set[str], seen: set[str]) -> set[str]:

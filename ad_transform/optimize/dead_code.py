@@ -380,19 +380,6 @@ def _is_range_loop(stmt) -> bool:
 # -- unneeded elementwise trees: a broadcast check in their place -----------------------
 
 
-_IN_PLACE_OPERATORS = frozenset(
-    {
-        operator.iadd,
-        operator.isub,
-        operator.imul,
-        operator.itruediv,
-        operator.ifloordiv,
-        operator.imod,
-        operator.ipow,
-    }
-)
-
-
 def _augmented(op) -> bool:
     """Whether ``op`` comes from an augmented assignment (``a += b``)."""
     return getattr(op.stmt, "ad_mutation", None) is not None
@@ -414,7 +401,7 @@ def broadcast_operands(analysis: Analysis) -> dict[str, tuple[str, ...]]:
             continue
         if not is_float_elementwise(op.rule.primitive) or _call_has_keywords(op):
             continue
-        if op.rule.primitive in _IN_PLACE_OPERATORS or _augmented(op):
+        if _augmented(op):
             continue  # a += b raises also where the broadcast shape is not a's
         if len(facts.bindings.get(op.target, ())) != 1:
             continue

@@ -411,6 +411,12 @@ def drop_fresh_restores(program, push: str, pop: str) -> None:
 
 def _popped_into(stmt: gast.stmt, pop: str) -> str | None:
     """``a[i] = pop()``: ``a``, else None."""
+    target = _pop_target(stmt, pop)
+    return None if target is None else _item_array(target)
+
+
+def _pop_target(stmt: gast.stmt, pop: str) -> gast.expr | None:
+    """``target = pop()``: the target, else None."""
     value = getattr(stmt, "value", None)
     if not (
         isinstance(stmt, gast.Assign)
@@ -421,7 +427,7 @@ def _popped_into(stmt: gast.stmt, pop: str) -> str | None:
         and not value.args
     ):
         return None
-    return _item_array(stmt.targets[0])
+    return stmt.targets[0]
 
 
 def _written_array(stmt: gast.stmt) -> str | None:
@@ -702,17 +708,8 @@ def _pushed_names(stmt: gast.stmt, push: str) -> list[str] | None:
 
 def _popped_names(stmt: gast.stmt, pop: str) -> list[str] | None:
     """``a = pop()`` / ``a, b = pop()``: the names, else None."""
-    value = getattr(stmt, "value", None)
-    if not (
-        isinstance(stmt, gast.Assign)
-        and len(stmt.targets) == 1
-        and isinstance(value, gast.Call)
-        and isinstance(value.func, gast.Name)
-        and value.func.id == pop
-        and not value.args
-    ):
-        return None
-    return _names_of(stmt.targets[0])
+    target = _pop_target(stmt, pop)
+    return None if target is None else _names_of(target)
 
 
 def _names_of(node: gast.expr) -> list[str] | None:

@@ -17,6 +17,7 @@ from .adjoints import (  # noqa: F401
     is_zero,
     item_adjoint,
     nondifferentiable_zero,
+    rebound_by_augmented_assignment,
     require_number,
     seed,
     unbroadcast,

@@ -228,25 +228,18 @@ def _last_writes(shape: tuple, index, written: tuple) -> np.ndarray:
     return owner[index] == positions
 
 
-_REBOUND_BY_AUGMENTED_ASSIGNMENT = (
-    int,
-    float,
-    complex,
-    np.number,
-    np.bool_,
-    str,
-    bytes,
-    tuple,
-    frozenset,
-    type(None),
-)
+def rebound_by_augmented_assignment(value) -> bool:
+    """Whether ``value op= v`` surely binds a new value rather than changing ``value`` in
+    place: numbers, text, tuples, frozensets and ``None`` (an object may hold an array)."""
+    immutable = (int, float, complex, np.number, np.bool_, str, bytes, tuple, frozenset)
+    return value is None or isinstance(value, immutable)
 
 
 def require_number(value, helper, parameter: str) -> None:
     """Refuse, when it runs, a call of ``helper`` that would change ``value`` in place
     (``parameter += ...`` on an array or a list, or on something held by an object: only
     numbers, text, tuples and ``None`` are surely rebound rather than changed)."""
-    if not isinstance(value, _REBOUND_BY_AUGMENTED_ASSIGNMENT):
+    if not rebound_by_augmented_assignment(value):
         code = helper.__code__
         raise ADTransformError(
             f"cannot differentiate the call of {helper.__name__}() ({code.co_filename}:"
