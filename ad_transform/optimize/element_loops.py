@@ -24,7 +24,7 @@ import gast
 
 from .. import runtime
 from ..shapes import ArrayFact
-from .walk import all_statements, assigned, forget, mentions
+from .walk import all_statements, assigned, assignment_counts, forget, mentions
 
 
 def first_element_writes(program) -> None:
@@ -178,10 +178,7 @@ def _assignment(stmt: gast.AugAssign) -> gast.Assign:
 def _index_offsets(body: list[gast.stmt], index: str) -> dict[str, int]:
     """Names bound once in ``body`` to ``i - c`` (``c`` a constant >= 0) -> ``c``;
     ``i`` itself -> 0."""
-    counts: dict[str, int] = {}
-    for stmt in all_statements(body):
-        for name in assigned(stmt):
-            counts[name] = counts.get(name, 0) + 1
+    counts = assignment_counts(body)
     offsets = {index: 0}
     for stmt in body:
         if not (

@@ -20,7 +20,7 @@ from __future__ import annotations
 import gast
 
 from .. import runtime
-from .walk import all_statements, assigned, forget, target_name
+from .walk import all_statements, assignment_counts, forget, target_name
 
 
 def share_finite_checks(program) -> None:
@@ -30,10 +30,7 @@ def share_finite_checks(program) -> None:
     helper = program.bindings.existing("times", runtime.times)
     if helper is None:
         return
-    counts: dict[str, int] = {}
-    for stmt in all_statements(program.forward):
-        for name in assigned(stmt):
-            counts[name] = counts.get(name, 0) + 1
+    counts = assignment_counts(program.forward)
     for back in program.backward:
         saved = _saved_names(back)
         if saved is None:

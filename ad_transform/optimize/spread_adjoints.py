@@ -14,7 +14,7 @@ import gast
 
 from .. import runtime
 from ..nodes import clone
-from .walk import COMPOUND, all_statements, assigned, forget, target_name
+from .walk import COMPOUND, assignment_counts, forget, target_name
 
 
 def negated_spreads(program) -> None:
@@ -24,10 +24,7 @@ def negated_spreads(program) -> None:
     helper = program.bindings.existing("expand_reduced", runtime.expand_reduced)
     if helper is None:
         return
-    counts: dict[str, int] = {}
-    for stmt in all_statements(program.backward):
-        for name in assigned(stmt):
-            counts[name] = counts.get(name, 0) + 1
+    counts = assignment_counts(program.backward)
     _visit(program.backward, helper, counts)
 
 

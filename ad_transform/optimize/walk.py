@@ -33,6 +33,15 @@ def assigned(stmt: gast.stmt) -> tuple[str, ...]:
     return cached
 
 
+def assignment_counts(stmts: list[gast.stmt]) -> dict[str, int]:
+    """How many statements in ``stmts`` (nested blocks included) assign each name."""
+    counts: dict[str, int] = {}
+    for stmt in all_statements(stmts):
+        for name in assigned(stmt):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def loaded(stmt: gast.stmt) -> frozenset[str]:
     """The names ``stmt`` reads (nested statements included; ``x += e`` reads ``x``); cached."""
     cached = stmt.__dict__.get("_ad_loaded")
