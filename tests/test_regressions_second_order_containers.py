@@ -140,3 +140,62 @@ def test_third_order_through_a_bare_raise():
     # q = 3 p^3 for p > 0: q''' = 18
     third = grad(grad(grad(reraises_in_a_handler)))
     assert float(third(0.5)) == pytest.approx(18.0, rel=1e-10)
+
+
+def squared_second_of_generated_tuple(p):
+    """The stop-24 fuzz crash: ``(2 p^2)^2 = 4 p^4`` through a tuple built by a generator."""
+    q = tuple(t0 * p for t0 in (p, 2.0 * p))[1]
+    return q * q
+
+
+def squared_sum_of_list_comprehension(p):
+    qs = [t0 * p for t0 in (p, 3.0 * p)]
+    return qs[0] * qs[1] + sum(qs)
+
+
+@pytest.mark.parametrize("x", [0.4, -1.3])
+def test_pullback_of_a_function_calling_a_gradient_through_a_generated_tuple(x):
+    """``vjp`` keeps the saved first-order adjoint lists as ``ListAdjoint`` (they add
+    elementwise): a copy as a plain list made ``+=`` join them. f = 16 x^4, f' = 64 x^3."""
+    from ad_transform import vjp
+
+    dh = grad(squared_second_of_generated_tuple)
+
+    def f(x):
+        return dh(x) * x
+
+    value, pullback = vjp(f)(x)
+    assert math.isclose(value, 16 * x**4, rel_tol=1e-12)
+    assert math.isclose(pullback(1.0), 64 * x**3, rel_tol=1e-12)
+    assert math.isclose(pullback(0.5), 32 * x**3, rel_tol=1e-12)  # the saved values reused
+
+
+def test_pullback_through_a_gradient_of_a_list_comprehension():
+    """h = 3p^4 + 4p^2, h' = 12 p^3 + 8 p; f = h'(x) x, f' = 48 x^3 + 16 x."""
+    from ad_transform import vjp
+
+    dh = grad(squared_sum_of_list_comprehension)
+
+    def f(x):
+        return dh(x) * x
+
+    x = 0.7
+    assert math.isclose(vjp(f)(x)[1](1.0), 48 * x**3 + 16 * x, rel_tol=1e-12)
+    assert math.isclose(central(lambda t: dh(t) * t, x), 48 * x**3 + 16 * x, rel_tol=1e-7)
+
+
+def test_copies_of_adjoint_containers_keep_their_type():
+    """``in_place`` and ``fresh_saved`` copy lists and dicts; an adjoint list's ``+`` adds
+    elementwise, a plain list's joins, so the copy must keep the type."""
+    import operator
+
+    from ad_transform import runtime
+
+    adjoint = runtime.ListAdjoint([1.0, 2.0])
+    assert runtime.in_place(operator.iadd, adjoint, [3.0, 4.0]) == [4.0, 6.0]
+    assert adjoint == [1.0, 2.0]
+    saved = runtime.fresh_saved((adjoint, runtime.DictAdjoint(a=1.0), [adjoint]))
+    assert type(saved[0]) is runtime.ListAdjoint and saved[0] is not adjoint
+    assert type(saved[1]) is runtime.DictAdjoint
+    assert saved[2][0] is saved[0]
+    assert saved[0] + [1.0, 1.0] == [2.0, 3.0]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy as _copy
 import gc
 
 import numpy as np
@@ -16,10 +17,25 @@ def fresh_copy(x):
     """A copy of a list, a dict or an array that the backward sweep will change (undo) in
     place."""
     if isinstance(x, list):
-        return list(x)
+        duplicate = _emptied_copy(x)
+        duplicate.extend(x)
+        return duplicate
     if isinstance(x, dict):
-        return dict(x)
+        duplicate = _emptied_copy(x)
+        duplicate.update(x)
+        return duplicate
     return x.copy() if isinstance(x, np.ndarray) else x
+
+
+def _emptied_copy(container: list | dict) -> list | dict:
+    """An empty container of the same type as ``container`` (a ``list`` or ``dict``, or
+    a subclass such as the adjoint containers ``ListAdjoint``/``DictAdjoint``, whose
+    ``+`` adds elementwise where a plain list's joins: a copy must keep the type)."""
+    if type(container) in (list, dict):
+        return type(container)()
+    duplicate = _copy.copy(container)
+    duplicate.clear()
+    return duplicate
 
 
 def fresh_saved(saved: tuple) -> tuple:
@@ -45,7 +61,7 @@ def fresh_saved(saved: tuple) -> tuple:
         if known is not None:
             return known
         if isinstance(value, dict):
-            copies[id(value)] = duplicate = {}
+            copies[id(value)] = duplicate = _emptied_copy(value)
             duplicate.update((key, copy(item)) for key, item in value.items())
             return duplicate
         if isinstance(value, np.ndarray):
@@ -55,7 +71,7 @@ def fresh_saved(saved: tuple) -> tuple:
             else:
                 copies[id(value)] = duplicate = value.copy(order="K")
             return duplicate
-        copies[id(value)] = duplicate = []
+        copies[id(value)] = duplicate = _emptied_copy(value)
         duplicate.extend(map(copy, value))
         return duplicate
 
@@ -102,7 +118,7 @@ def in_place(operation, target, value, refusal: str | None = None, when: str = "
     if refusal is not None and mutable == (when == "in place"):
         raise ADTransformError(refusal)
     if mutable:
-        target = target.copy()
+        target = fresh_copy(target)
     return operation(target, value)
 
 
