@@ -13,7 +13,12 @@ central finite differences in float64 at two steps, ``h = 1e-5 * max(1, |x|)`` a
 * a point where the two differences disagree by more than ``1e-5`` relative, or
   where the one-sided differences disagree (a kink, a jump of a branch or of a trip
   count within a step of the point) is skipped: the reference itself is unreliable
-  there. Where they agree, the truncation error of the step ``h`` is about a
+  there. So is a point where the lines the program runs at ``x +- h`` differ from those
+  at ``x`` (a branch or a trip count changes within a step): the gradient is the
+  derivative of the path taken at ``x`` (docs/conventions), which a difference across
+  paths need not measure even where the value is smooth (``y -= z`` only when
+  ``sqrt(z * z) > 0``: the derivative in ``z`` is -1 on both sides of ``z = 0`` and 0
+  on the path at ``z = 0``). Where they agree, the truncation error of the step ``h`` is about a
   fifteenth of their difference, well below the tolerance;
 * everywhere else every gradient must agree with the difference at ``h`` to ``1e-5``
   relative, with an absolute floor of ``1e-9`` (the rounding noise of a difference
@@ -58,6 +63,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import tempfile
 import traceback
 import warnings
@@ -161,15 +167,34 @@ class Skip(Exception):
     """The point is not one where finite differences are a trustworthy reference."""
 
 
-def _value(f, args) -> float:
+def _value(f, args, path: list | None = None) -> float:
     try:
-        value = f(*args)
+        value = _traced(f, args, path) if path is not None else f(*args)
     except (ArithmeticError, ValueError) as exc:  # overflow in x ** 2, math range errors
         raise Skip(f"raises {type(exc).__name__}") from None
     value = float(value)
     if not math.isfinite(value) or abs(value) > MAX_VALUE:
         raise Skip("value not finite or too large")
     return value
+
+
+def _traced(f, args, path: list):
+    """``f(*args)``, appending to ``path`` each line run in ``f``'s module."""
+    module_file = f.__code__.co_filename
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename != module_file:
+            return None
+        if event == "line":
+            path.append((frame.f_code.co_name, frame.f_lineno))
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        return f(*args)
+    finally:
+        sys.settrace(previous)
 
 
 def _shifted(point, i, delta):
@@ -180,11 +205,17 @@ def _shifted(point, i, delta):
 
 def reference_gradient(f, point) -> list[float]:
     """Central differences at ``h`` where ``h`` and ``4h`` agree; :class:`Skip` elsewhere."""
-    f0 = _value(f, point)
+    path0: list = []
+    f0 = _value(f, point, path0)
     gradient = []
     for i, x in enumerate(point):
         h = STEP * max(1.0, abs(x))
-        plus, minus = _value(f, _shifted(point, i, h)), _value(f, _shifted(point, i, -h))
+        path_plus: list = []
+        path_minus: list = []
+        plus = _value(f, _shifted(point, i, h), path_plus)
+        minus = _value(f, _shifted(point, i, -h), path_minus)
+        if path_plus != path0 or path_minus != path0:
+            raise Skip("the path changes within a step")
         plus4, minus4 = _value(f, _shifted(point, i, 4 * h)), _value(f, _shifted(point, i, -4 * h))
         small = (plus - minus) / (2 * h)
         large = (plus4 - minus4) / (8 * h)
