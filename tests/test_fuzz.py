@@ -15,7 +15,7 @@ central finite differences in float64 at two steps, ``h = 1e-5 * max(1, |x|)`` a
   count within a step of the point) is skipped: the reference itself is unreliable
   there. So is a point where the lines the program runs at ``x +- h`` differ from those
   at ``x`` (a branch or a trip count changes within a step): the gradient is the
-  derivative of the path taken at ``x`` (docs/conventions), which a difference across
+  derivative of the path taken at ``x`` (README, "Conventions at kinks"), which a difference across
   paths need not measure even where the value is smooth (``y -= z`` only when
   ``sqrt(z * z) > 0``: the derivative in ``z`` is -1 on both sides of ``z = 0`` and 0
   on the path at ``z = 0``). Where they agree, the truncation error of the step ``h`` is about a
