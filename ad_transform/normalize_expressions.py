@@ -132,16 +132,28 @@ class Expressions:
     def index(self, node: gast.expr) -> gast.expr:
         if isinstance(node, gast.Slice):
             parts = {
-                k: None if getattr(node, k) is None else self.atom(getattr(node, k))
+                k: None if getattr(node, k) is None else self.index_atom(getattr(node, k))
                 for k in ("lower", "upper", "step")
             }
             result = gast.Slice(**parts)
         elif isinstance(node, gast.Tuple):
             result = gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=gast.Load())
         else:
-            return self.atom(node)
+            return self.index_atom(node)
         _copy_location(result, node)
         return result
+
+    def index_atom(self, node: gast.expr) -> gast.expr:
+        """An index or slice bound as an atom; ``-1`` stays the constant ``-1`` (an index
+        is never an operand of ``**``, where a negative constant would need parentheses)."""
+        if (
+            isinstance(node, gast.UnaryOp)
+            and isinstance(node.op, gast.USub)
+            and isinstance(node.operand, gast.Constant)
+            and type(node.operand.value) is int
+        ):
+            return _copy_location_of(gast.Constant(value=-node.operand.value, kind=None), node)
+        return self.atom(node)
 
     def expr_Tuple(self, expr: gast.Tuple) -> gast.expr:
         if any(isinstance(e, gast.Starred) for e in expr.elts):
