@@ -3,9 +3,17 @@
 For each case, in one process: the hand-written gradient, ours as Python code, ours
 compiled by Numba and ``jax.jit(jax.grad(f))`` where JAX is installed (reported as
 "not installed" otherwise), timed interleaved (``timing.py``, CPU time). Then the first
-call of a compiled gradient (transformation + Numba compilation, wall time) beside
-JAX's compile time, and the first call of ``sin_loop`` at growing trip counts (the
-compiled code does not depend on the trip count, so neither should its compile time).
+call of a compiled gradient (transformation + Numba compilation) beside JAX's compile
+time, and the first call of ``sin_loop`` at growing trip counts (the compiled code does
+not depend on the trip count, so neither should its compile time).
+
+Our first call is reported in CPU seconds of this process, with the wall time beside
+it: Numba compiles on one thread, so its CPU time is the wall time of an idle machine,
+while on a shared machine the wall time grows with the other processes' load (JAX's
+compile time is wall time: XLA compiles on several threads).
+
+``run_case`` takes the contenders (``prepare``: name -> preparing function) and the ones
+to skip, so that ``benchmarks.jax_compare`` runs its own contenders through it.
 
 ```sh
 python -m benchmarks.compiled            # about a minute
@@ -61,10 +69,15 @@ def prepare_compiled(case, args: tuple) -> Prepared:
     except ImportError:
         raise Unavailable("not installed (pip install 'ad_transform[numba]')") from None
     g = grad(rebind(case.forward), wrt=case.wrt, compile="numba")
-    start = time.perf_counter()
-    g(*args)
-    seconds = time.perf_counter() - start
-    return Prepared(lambda: g(*args), numpy_result, setup_seconds=seconds)
+    wall, cpu = first_call_seconds(lambda: g(*args))
+    return Prepared(lambda: g(*args), numpy_result, setup_seconds=wall, setup_cpu_seconds=cpu)
+
+
+def first_call_seconds(call) -> tuple[float, float]:
+    """Wall and CPU seconds of ``call()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    call()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 PREPARE = {
@@ -87,14 +100,25 @@ def warm_numba() -> float:
     return time.perf_counter() - start
 
 
-def run_case(name: str, repeat: int, min_time: float) -> dict:
+def run_case(
+    name: str,
+    repeat: int,
+    min_time: float,
+    prepare: dict | None = None,
+    skip: dict[str, str] | None = None,
+) -> dict:
+    """Each contender of ``prepare`` (default ``PREPARE``) checked against the
+    hand-written gradient, then timed interleaved; ``skip``: contender -> why not run.
+    ``setup``: first-call wall seconds, ``setup_cpu``: CPU seconds where measured."""
     case = case_named(name)
     args = case.args("full")
     expected = numpy_result(case.hand(*args))
-    status, setup, callables = {}, {}, {}
-    for contender, prepare in PREPARE.items():
+    status, setup, setup_cpu, callables = dict(skip or {}), {}, {}, {}
+    for contender, prepare_one in (prepare or PREPARE).items():
+        if contender in status:
+            continue
         try:
-            prepared = prepare(case, args)
+            prepared = prepare_one(case, args)
             why = compare(prepared.to_numpy(prepared.call()), expected)
         except Unavailable as exc:
             status[contender] = str(exc)
@@ -107,23 +131,39 @@ def run_case(name: str, repeat: int, min_time: float) -> dict:
             continue
         if prepared.setup_seconds is not None:
             setup[contender] = prepared.setup_seconds
+        if prepared.setup_cpu_seconds is not None:
+            setup_cpu[contender] = prepared.setup_cpu_seconds
         callables[contender] = prepared.call
     timings = time_interleaved(callables, repeat, min_time, clock="cpu")
-    return {"case": case, "timings": timings, "status": status, "setup": setup}
+    return {
+        "case": case,
+        "timings": timings,
+        "status": status,
+        "setup": setup,
+        "setup_cpu": setup_cpu,
+    }
 
 
-def growing_compile_times() -> list[tuple[int, float]]:
-    """The first call of ``sin_loop``'s compiled gradient at growing trip counts."""
+def growing_compile_times() -> list[tuple[int, float, float]]:
+    """The first call of ``sin_loop``'s compiled gradient at growing trip counts:
+    ``(n, wall seconds, CPU seconds)``."""
     from ad_transform import grad
 
     case = case_named("sin_loop")
     found = []
     for n in GROWING:
         g = grad(rebind(case.forward), compile="numba")
-        start = time.perf_counter()
-        g(0.7, n)
-        found.append((n, time.perf_counter() - start))
+        found.append((n, *first_call_seconds(lambda g=g, n=n: g(0.7, n))))
     return found
+
+
+def first_call_cell(result: dict, contender: str = COMPILED) -> str:
+    """``CPU s (wall s)`` of a contender's first call, ``-`` where not measured."""
+    wall = result["setup"].get(contender)
+    cpu = result.get("setup_cpu", {}).get(contender)
+    if wall is None:
+        return "-"
+    return f"{cpu:.2f} s ({wall:.2f} s)" if cpu is not None else f"{wall:.2f} s"
 
 
 def _us(seconds: float) -> str:
@@ -133,7 +173,7 @@ def _us(seconds: float) -> str:
 def table(results: list[dict], growing, numba_start: float) -> str:
     lines = [
         "| case | hand-written | ours (Python) | ours compiled | hand / compiled "
-        "| ours / compiled | jax.jit(grad) | first call compiled | JAX compile |",
+        "| ours / compiled | jax.jit(grad) | first call compiled, CPU (wall) | JAX compile |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
@@ -145,7 +185,7 @@ def table(results: list[dict], growing, numba_start: float) -> str:
         def ratio(a, b, t=t):
             return f"{paired_ratio(t[a], t[b]):.1f}x" if a in t and b in t else "-"
 
-        first = f"{setup[COMPILED]:.2f} s" if COMPILED in setup else "-"
+        first = first_call_cell(r)
         jax_compile = f"{setup[JAX_JIT]:.2f} s" if JAX_JIT in setup else "-"
         lines.append(
             f"| {r['case'].name} | {cell(HAND)} | {cell(OURS)} | {cell(COMPILED)} "
@@ -155,8 +195,10 @@ def table(results: list[dict], growing, numba_start: float) -> str:
     lines.append("")
     lines.append(f"Numba's own start (first compilation in the process): {numba_start:.2f} s.")
     if growing:
-        steps = ", ".join(f"n = {n}: {s:.2f} s" for n, s in growing)
-        lines.append(f"First call of sin_loop's compiled gradient by trip count: {steps}.")
+        steps = ", ".join(f"n = {n}: {cpu:.2f} s ({wall:.2f} s)" for n, wall, cpu in growing)
+        lines.append(
+            f"First call of sin_loop's compiled gradient by trip count, CPU (wall): {steps}."
+        )
     return "\n".join(lines) + "\n"
 
 

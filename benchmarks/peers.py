@@ -65,6 +65,7 @@ class Prepared:
     call: Callable[[], object]
     to_numpy: Callable[[object], tuple] = None  # result -> tuple of float64 arrays
     setup_seconds: float | None = None  # JAX: compilation (first call of the jitted fn)
+    setup_cpu_seconds: float | None = None  # the same first call in CPU time (single-threaded)
     note: str = ""
 
 

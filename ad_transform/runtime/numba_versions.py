@@ -109,20 +109,22 @@ def register() -> None:
             import numba
 
             namespace = globals()
+            cached = True
             for name in _KERNELS:
-                namespace[name] = _cached_jit(numba, namespace[name])
+                namespace[name], works = _cached_jit(numba, namespace[name])
+                cached = cached and works
             for define in OVERLOADS.values():
-                define()
+                define(cache=cached)
             _registered = True
 
 
 def _cached_jit(numba, kernel):
-    """``numba.njit(cache=True)(kernel)``; without the cache where Numba finds no place
-    to write it (a read-only installation and no writable cache directory)."""
+    """``numba.njit(cache=True)(kernel)`` and True; without the cache (and False) where
+    Numba finds no place to write it (no source file, no writable cache directory)."""
     try:
-        return numba.njit(cache=True)(kernel)
+        return numba.njit(cache=True)(kernel), True
     except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(kernel)
+        return numba.njit(kernel), False
 
 
 # -- array kernels: the work of the overloads on arrays, compiled once per argument types
@@ -216,15 +218,18 @@ def _is_whole(axis) -> bool:
 
 # Each definer below registers the overload of one stub. They are separate functions so
 # that ``export(..., compile="numba")`` copies the definers of the stubs its code calls
-# (and calls them when the exported module is imported).
+# (and calls them when the exported module is imported). ``cache``: the implementations
+# an overload picks are cached on disk like the kernels (keyed by this file, the
+# lambda's line and the argument types), so a later process loads them instead of
+# compiling them (about 0.1-0.3 s each per process).
 
 
-def define_zeros_like() -> None:
+def define_zeros_like(cache: bool = True) -> None:
     """The Numba version of ``zeros_like``."""
     from numba import types
     from numba.extending import overload
 
-    @overload(zeros_like)
+    @overload(zeros_like, jit_options={"cache": cache})
     def _zeros_like(x):
         if _is_array(x) and isinstance(x.dtype, types.Float):
             return lambda x: _zeros_same_dtype(x)
@@ -235,11 +240,11 @@ def define_zeros_like() -> None:
         return None
 
 
-def define_as_gradient() -> None:
+def define_as_gradient(cache: bool = True) -> None:
     """The Numba version of ``as_gradient``."""
     from numba.extending import overload
 
-    @overload(as_gradient)
+    @overload(as_gradient, jit_options={"cache": cache})
     def _as_gradient(dx, x, copy=False, adjoint=False):
         if _is_array(x) and _is_array(dx):
             return lambda dx, x, copy=False, adjoint=False: _same_or_spread(dx, x, copy)
@@ -250,11 +255,11 @@ def define_as_gradient() -> None:
         return None
 
 
-def define_times() -> None:
+def define_times(cache: bool = True) -> None:
     """The Numba version of ``times``."""
     from numba.extending import overload
 
-    @overload(times)
+    @overload(times, jit_options={"cache": cache})
     def _times(g, d):
         if _is_number(g) and _is_number(d):
             return lambda g, d: g * d if g != 0 else 0.0 * g
@@ -265,11 +270,11 @@ def define_times() -> None:
         return None
 
 
-def define_expand_reduced() -> None:
+def define_expand_reduced(cache: bool = True) -> None:
     """The Numba version of ``expand_reduced`` (``axis=None`` only)."""
     from numba.extending import overload
 
-    @overload(expand_reduced)
+    @overload(expand_reduced, jit_options={"cache": cache})
     def _expand_reduced(g, x, axis=None, keepdims=False):
         if not _is_whole(axis) or not _is_number(g):
             return None
@@ -280,11 +285,11 @@ def define_expand_reduced() -> None:
         return None
 
 
-def define_unbroadcast() -> None:
+def define_unbroadcast(cache: bool = True) -> None:
     """The Numba version of ``unbroadcast``."""
     from numba.extending import overload
 
-    @overload(unbroadcast)
+    @overload(unbroadcast, jit_options={"cache": cache})
     def _unbroadcast(g, x):
         if _is_number(x):
             if _is_array(g):
@@ -301,22 +306,22 @@ def define_unbroadcast() -> None:
         return None
 
 
-def define_is_zero() -> None:
+def define_is_zero(cache: bool = True) -> None:
     """The Numba version of ``is_zero``."""
     from numba.extending import overload
 
-    @overload(is_zero)
+    @overload(is_zero, jit_options={"cache": cache})
     def _is_zero(g):
         if _is_number(g):
             return lambda g: g == 0
         return lambda g: False
 
 
-def define_seed() -> None:
+def define_seed(cache: bool = True) -> None:
     """The Numba version of ``seed`` (numbers only)."""
     from numba.extending import overload
 
-    @overload(seed)
+    @overload(seed, jit_options={"cache": cache})
     def _seed(ans):
         if _is_number(ans):
             return lambda ans: 1.0
@@ -327,33 +332,33 @@ def define_seed() -> None:
 # overloads below pass ``jit_options={"error_model": "numpy"}``
 
 
-def define_scalar_over() -> None:
+def define_scalar_over(cache: bool = True) -> None:
     """The Numba version of ``scalar_over``."""
     from numba.extending import overload
 
-    @overload(scalar_over, jit_options={"error_model": "numpy"})
+    @overload(scalar_over, jit_options={"error_model": "numpy", "cache": cache})
     def _scalar_over(g, d):
         if _is_number(g) and _is_number(d):
             return lambda g, d: 0.0 * g if g == 0 else g / d
         return None
 
 
-def define_scalar_times_ratio() -> None:
+def define_scalar_times_ratio(cache: bool = True) -> None:
     """The Numba version of ``scalar_times_ratio``."""
     from numba.extending import overload
 
-    @overload(scalar_times_ratio, jit_options={"error_model": "numpy"})
+    @overload(scalar_times_ratio, jit_options={"error_model": "numpy", "cache": cache})
     def _scalar_times_ratio(g, n, d):
         if _is_number(g) and _is_number(n) and _is_number(d):
             return lambda g, n, d: 0.0 * g if g == 0 else g * (n / d)
         return None
 
 
-def define_scalar_power_adjoint() -> None:
+def define_scalar_power_adjoint(cache: bool = True) -> None:
     """The Numba version of ``scalar_power_adjoint``."""
     from numba.extending import overload
 
-    @overload(scalar_power_adjoint, jit_options={"error_model": "numpy"})
+    @overload(scalar_power_adjoint, jit_options={"error_model": "numpy", "cache": cache})
     def _scalar_power_adjoint(g, x, y):
         if not (_is_number(g) and _is_number(x) and _is_number(y)):
             return None
