@@ -19,6 +19,9 @@ from .normalize_nodes import (
     _store,
 )
 
+# transforms whose results have no plain code to differentiate (higher_order.py)
+_NOT_DIFFERENTIABLE = ("value_and_grad", "vjp")
+
 
 def _constant_slice(node: gast.expr) -> slice | None:
     """``node`` as a Python slice when it is ``a:b:c`` of integer constants (or none)."""
@@ -374,7 +377,9 @@ class Expressions:
         if func.func.id in self.local_names:
             return
         transform = self.parsed.lookup(func.func.id)
-        if is_transform(transform):
+        # grad(h)(x), jvp(h)(p, t), jacfwd(h)(x)... are differentiated through their plain
+        # code where they are called (dispatch.py); value_and_grad and vjp have none
+        if is_transform(transform) and transform.ad_transform_transform in _NOT_DIFFERENTIABLE:
             raise self.parsed.error(
                 f"cannot differentiate a call of the derivative {func.func.id}(...)(...) "
                 f"made by ad_transform: {HIGHER_ORDER}",

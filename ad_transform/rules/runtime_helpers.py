@@ -1256,3 +1256,11 @@ def t_prod_adjoint(g, ans, a, x, axis=None, keepdims=False):
 
 
 __all__ = ["ARRAY"]
+
+
+# -- hvp/hessian/jacobian/elementwise_grad called inside a differentiated function ---------
+# (higher_order_calls.py): unit vectors carry no derivative; the checks raise or return None
+from ..runtime.higher_order_calls import array_argument, array_output, unit_vector  # noqa: E402
+
+register_nondifferentiable(unit_vector, fresh=True)
+register_nondifferentiable(array_argument, array_output, pure=False)
