@@ -1264,3 +1264,18 @@ from ..runtime.higher_order_calls import array_argument, array_output, unit_vect
 
 register_nondifferentiable(unit_vector, fresh=True)
 register_nondifferentiable(array_argument, array_output, pure=False)
+
+# astype_tangent(t, like) (the tangent of np.array/np.asarray/astype in forward-mode code,
+# which jacfwd, hessian... called inside a differentiated function run): linear in t; its
+# transpose is the adjoint of np.array(t) (a list adjoint for a list of tangents)
+from ..runtime import array_adjoint, astype_tangent  # noqa: E402
+
+
+@adjoint(astype_tangent, kind=None)
+def d_astype_tangent(g, ans, t, like):
+    return array_adjoint(g, t, like), 0.0
+
+
+@tangent(astype_tangent)
+def t_astype_tangent(g, ans, t, like):
+    return astype_tangent(g, like), 0.0
