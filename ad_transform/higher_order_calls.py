@@ -125,7 +125,7 @@ def _compile(kind: str, func, wrt: int, count: int, call) -> types.FunctionType:
             f"        value, column = {call.__name__}({primals}, (unit_vector({x}, j),))",
             f"        array_output(column, {label!r})",
             f"        columns.append({column})",
-            f"    return np.reshape(np.stack(columns, axis=-1), {shape})",
+            f"    return np.reshape(np.transpose(np.stack(columns)), {shape})",
         ]
     source = "\n".join(lines) + "\n"
     globals_ = {

@@ -206,7 +206,9 @@ class Expressions:
 
     def expr_Call(self, expr: gast.Call) -> gast.expr:
         func = expr.func
-        if isinstance(func, gast.Name):
+        if isinstance(func, gast.Name) and func.id in self.held_derivatives:
+            callee = _name(self.held_derivatives[func.id], func)  # hold_derivative
+        elif isinstance(func, gast.Name):
             callee = self.load(func)
         elif isinstance(func, gast.Attribute):
             callee = self.static_reference(func)
@@ -218,7 +220,7 @@ class Expressions:
         elif isinstance(func, (gast.Call, gast.Subscript)):
             # ``make(a)(x)``, ``layers[0](x)``: the callee is a value first
             self.refuse_derivative_call(func)
-            callee = self.atom(func)
+            callee = self.static_derivative(func) or self.atom(func)
         else:
             self.refuse_derivative_call(func)
             inline_lambda = isinstance(func, gast.Lambda)
@@ -369,6 +371,68 @@ class Expressions:
         return self.runtime_call(
             runtime.dict_copy, [mapping, names_tuple, values_tuple, spread_flag], like
         )
+
+    def static_derivative(self, func: gast.expr) -> gast.Name | None:
+        """``grad(h)``, ``jvp(h, wrt=1)``, ``hessian(h)``... written where it is called, of
+        module-level names and constants: the derivative made now, under a name of its
+        own (a closure cell), so that the analysis calls its plain code like that of a
+        module-level ``hf = hessian(h)`` (any order; ``higher_order.py``). None for
+        anything else (a call through a value: ``dispatch.py``)."""
+        from .callables import is_differentiable_derivative
+
+        found = self.derivative_value(func, [])
+        if found is None:
+            return None
+        obj, bindings = found
+        if not is_differentiable_derivative(obj):
+            return None
+        import types
+
+        name = self.names.fresh(f"{type(obj).__name__.lower()}_of_{bindings[0][1]}")
+        self.parsed.closure[name] = types.CellType(obj)
+        self.free_names.add(name)
+        self.parsed.dependencies = (*self.parsed.dependencies, *bindings)
+        return _name(name, func)
+
+    def derivative_value(self, node: gast.expr, bindings: list) -> tuple | None:
+        """The value of ``node`` when it is a call of a derivative maker (``grad``,
+        ``jvp``, ``hvp``, ``hessian``, ``jacfwd``...) whose arguments are module-level
+        names (or such calls) and constants; with the (namespace, name, object) of each
+        name read, for staleness. None otherwise."""
+        from .higher_order_api import elementwise_grad, hessian, hvp
+        from .parse import is_missing
+
+        if isinstance(node, gast.Constant):
+            return node.value, bindings
+        if isinstance(node, gast.Tuple):
+            items = [self.derivative_value(e, bindings) for e in node.elts]
+            return None if None in items else (tuple(i[0] for i in items), bindings)
+        if isinstance(node, gast.Name):
+            if node.id in self.local_names or node.id not in self.parsed.globals:
+                return None
+            obj = self.parsed.lookup(node.id)
+            if is_missing(obj):
+                return None
+            bindings.append((self.parsed.globals, node.id, obj))
+            return obj, bindings
+        if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Name):
+            return None
+        maker = self.derivative_value(node.func, bindings)
+        makers = (hvp, hessian, elementwise_grad)
+        if maker is None or not (
+            (is_transform(maker[0]) and maker[0].ad_transform_transform not in _NOT_DIFFERENTIABLE)
+            or any(maker[0] is m for m in makers)
+        ):
+            return None
+        args = [self.derivative_value(a, bindings) for a in node.args]
+        keywords = {k.arg: self.derivative_value(k.value, bindings) for k in node.keywords}
+        if None in args or None in keywords.values() or None in keywords:
+            return None
+        try:
+            obj = maker[0](*(a[0] for a in args), **{k: v[0] for k, v in keywords.items()})
+        except (TypeError, ValueError):
+            return None  # the call raises where the code runs, as written
+        return obj, bindings
 
     def refuse_derivative_call(self, func: gast.expr) -> None:
         """``grad(h)(x)`` inside a differentiated function: a higher-order derivative."""
