@@ -598,7 +598,8 @@ def _lowered(stmts: list[gast.stmt], lists: _TapeLists, push: str, pop: str) -> 
         elif any(isinstance(n, gast.Name) and n.id in (push, pop) for n in gast.walk(stmt)):
             raise ADTransformError(
                 "cannot make this derivative differentiable: a tape operation in an "
-                f"unexpected statement ({type(stmt).__name__})"
+                f"unexpected statement ({type(stmt).__name__}: "
+                f"'{expression_source(stmt)}')"
             )
         result.append(stmt)
     return result

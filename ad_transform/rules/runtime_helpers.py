@@ -1279,3 +1279,18 @@ def d_astype_tangent(g, ans, t, like):
 @tangent(astype_tangent)
 def t_astype_tangent(g, ans, t, like):
     return astype_tangent(g, like), 0.0
+
+
+# reversed_adjoint(g, x) (the adjoint of reversed(xs) / xs[::-1] of a list): linear in g, a
+# permutation, so its transpose is the reversal back; x is read for its length only
+from ..runtime import reversed_adjoint  # noqa: E402
+
+
+@adjoint(reversed_adjoint, kind=None, fresh=True)
+def d_reversed_adjoint(g, ans, a, x):
+    return reversed_adjoint(g, x), 0.0
+
+
+@tangent(reversed_adjoint)
+def t_reversed_adjoint(g, ans, a, x):
+    return reversed_adjoint(g, x), 0.0
