@@ -206,7 +206,12 @@ class Expressions:
 
     def expr_Call(self, expr: gast.Call) -> gast.expr:
         func = expr.func
-        if isinstance(func, gast.Name) and func.id in self.held_derivatives:
+        jvp_call = self.jvp_with_primals(expr)
+        if jvp_call is not None:  # jvp(h, primals, tangents): jvp(h)(primals, tangents)
+            expr = jvp_call
+            func = expr.func
+            callee = func
+        elif isinstance(func, gast.Name) and func.id in self.held_derivatives:
             callee = _name(self.held_derivatives[func.id], func)  # hold_derivative
         elif isinstance(func, gast.Name):
             callee = self.load(func)
@@ -371,6 +376,29 @@ class Expressions:
         return self.runtime_call(
             runtime.dict_copy, [mapping, names_tuple, values_tuple, spread_flag], like
         )
+
+    def jvp_with_primals(self, expr: gast.Call) -> gast.Call | None:
+        """``jvp(h, primals, tangents)`` (JAX's form, ``wrt=`` a constant) of a module-level
+        ``h``: the call ``jvp_of_h(primals, tangents)`` of the static derivative
+        ``jvp(h, wrt=...)``; None for any other call."""
+        from .forward_api import jvp
+
+        func = expr.func
+        if not isinstance(func, gast.Name) or func.id in self.local_names:
+            return None
+        if self.parsed.lookup(func.id) is not jvp or len(expr.args) != 3:
+            return None
+        if any(isinstance(a, gast.Starred) for a in expr.args) or any(
+            k.arg not in ("wrt", "argnums") for k in expr.keywords
+        ):
+            return None
+        maker = gast.Call(func=func, args=[expr.args[0]], keywords=expr.keywords)
+        _copy_location(maker, expr)
+        static = self.static_derivative(maker)
+        if static is None:
+            return None
+        call = gast.Call(func=static, args=list(expr.args[1:]), keywords=[])
+        return _copy_location_of(call, expr)
 
     def static_derivative(self, func: gast.expr) -> gast.Name | None:
         """``grad(h)``, ``jvp(h, wrt=1)``, ``hessian(h)``... written where it is called, of

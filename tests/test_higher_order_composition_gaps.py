@@ -610,3 +610,26 @@ def test_forward_mode_through_lists_of_pairs(fn):
     value, tangent = jvp(fn)((X,), (u,))
     assert value == pytest.approx(fn(X), rel=1e-12)
     assert tangent == pytest.approx(fd_directional(fn, X, u), rel=1e-6)
+
+
+# -- JAX's form jvp(h, primals, tangents) written inside ------------------------------------
+def jvp_with_primals_inside(x):
+    return jvp(f, (x,), (V,))[1] ** 2
+
+
+def jvp_with_primals_and_wrt_inside(x):
+    value, tangent = jvp(two_args, (W, x), (V,), wrt=1)
+    return value * tangent
+
+
+def test_jvp_with_primals_written_inside():
+    check_against_fd(jvp_with_primals_inside)
+    check_against_fd(jvp_with_primals_and_wrt_inside)
+    # the issue's example by calculus (as test_issue_examples_by_calculus)
+    s = np.sum((np.cos(X) * X + np.sin(X)) * V)
+    expected = 2 * s * (2 * np.cos(X) - X * np.sin(X)) * V
+    np.testing.assert_allclose(grad(jvp_with_primals_inside)(X), expected, rtol=1e-12)
+    expected_hessian = fd_jacobian_of(grad(jvp_with_primals_and_wrt_inside), X)
+    np.testing.assert_allclose(
+        hessian(jvp_with_primals_and_wrt_inside)(X), expected_hessian, rtol=1e-6, atol=1e-7
+    )
