@@ -1,7 +1,7 @@
 """Expressions in A-normal form (part of stage 2, ``normalize.py``): operators,
 comparisons, subscripts, displays, calls (argument unpacking, container constructors,
-derivatives made in place static or refused), ``and``/``or``, conditional expressions, walrus and f-strings,
-each one primitive statement whose operands are atoms."""
+derivatives made in place: static or refused), ``and``/``or``, conditional expressions,
+walrus and f-strings, each one primitive statement whose operands are atoms."""
 
 from __future__ import annotations
 
