@@ -5,6 +5,8 @@ walrus and f-strings, each one primitive statement whose operands are atoms."""
 
 from __future__ import annotations
 
+import types
+
 import gast
 
 from . import runtime
@@ -414,9 +416,8 @@ class Expressions:
         obj, bindings = found
         if not is_differentiable_derivative(obj):
             return None
-        import types
-
-        name = self.names.fresh(f"{type(obj).__name__.lower()}_of_{bindings[0][1]}")
+        functions = [n for _, n, o in bindings[1:] if isinstance(o, types.FunctionType)]
+        name = self.names.fresh(f"{bindings[0][1]}_of_{functions[0] if functions else 'f'}")
         self.parsed.closure[name] = types.CellType(obj)
         self.free_names.add(name)
         self.parsed.dependencies = (*self.parsed.dependencies, *bindings)
