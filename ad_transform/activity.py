@@ -414,6 +414,26 @@ def _describe_callee(op: Op) -> str:
     return f"a call to {rules.display_name(callee)}"
 
 
+def _dispatched_call_refusal(callee) -> str | None:
+    """Derivative code differentiated again that calls a run-time dispatcher
+    (``dispatch.py``: a derivative made inline or held in a local variable, a method of an
+    object whose class was not known): the dispatcher has no derivative of its own."""
+    from .dispatch import _Spec
+
+    spec = getattr(callee, "__self__", None)
+    if not isinstance(callee, types.MethodType) or not isinstance(spec, _Spec):
+        return None
+    file, line = spec.method.location[0], spec.method.location[1]
+    return (
+        f"cannot differentiate the call '{spec.method.expression}' ({file}:{line}) again: "
+        "what it calls is found when the code runs (a derivative made inline or held in a "
+        "local variable, a method of an object whose class is not known where it is "
+        "written), and that run-time dispatch has no derivative of its own (one order "
+        "of differentiation through it is supported); for higher orders bind the "
+        "derivative at module level (hf = hessian(f)) and call it by that name"
+    )
+
+
 def _opaque_refusal(op: Op, analysis: Analysis) -> str:
     """Why an active statement without a rule cannot be differentiated, saying what it is."""
     call = op.value if isinstance(op.value, gast.Call) else None
@@ -422,6 +442,9 @@ def _opaque_refusal(op: Op, analysis: Analysis) -> str:
     if held and (call.func.id in analysis.fn.params or _definitions(call.func.id, analysis)):
         return _held_function_refusal(call.func.id, analysis)
     if call is not None and callee is not None and not isinstance(callee, tuple):
+        dispatched = _dispatched_call_refusal(callee)
+        if dispatched is not None:
+            return dispatched
         higher_order = higher_order_error_text(callee)
         if higher_order is not None:
             return f"cannot differentiate a call of {higher_order}"

@@ -37,11 +37,14 @@ def mark_plain_code(function: types.FunctionType) -> None:
 
 
 def is_differentiable_derivative(obj: object) -> bool:
-    """Whether ``obj`` is ``grad(f)`` of a function, without ``has_aux``, or ``jvp(f)``: a
-    derivative that can be differentiated again (``higher_order.py``)."""
+    """Whether ``obj`` is ``grad(f)`` of a function, without ``has_aux``, ``jvp(f)``, or an
+    ``hvp``/``hessian``/``jacfwd``/``jacrev``/``jacobian``/``elementwise_grad`` object: a
+    derivative that can be differentiated again (``higher_order.py``,
+    ``higher_order_calls.py``)."""
     from .higher_order import is_jvp_derivative
+    from .higher_order_calls import is_api_derivative
 
-    if is_jvp_derivative(obj):
+    if is_jvp_derivative(obj) or is_api_derivative(obj):
         return True
     return (
         getattr(type(obj), "ad_transform_derivative", None) == "grad"

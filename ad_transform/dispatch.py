@@ -204,11 +204,15 @@ class _Spec:
     def method_function(self, target) -> tuple[types.FunctionType, list, str]:
         """The plain Python function Python calls for ``target.name(...)``, and what it
         takes before the call's arguments (the object, its class or nothing)."""
+        from .callables import is_differentiable_derivative
         from .user_classes import find_attribute, plain_attribute_access
 
         cls, name = type(target), self.method.name
         if name == "__call__" and _plain_module_function(target):
             return target, [], f"'{target.__qualname__}' is called"  # a function value
+        if name == "__call__" and is_differentiable_derivative(target):
+            found = f"'{_derivative_name(target)}' is called"
+            return self.derivative_function(target), [], found
         if name == "__call__" and not _is_user_class(cls) and callable(target):
             self.refuse_function_value(target)
         found_in = (
@@ -249,6 +253,31 @@ class _Spec:
             )
             raise self.fail(f"{found_in}, and {what}")
         return value, receivers, found_in
+
+    def derivative_function(self, target) -> types.FunctionType:
+        """The plain code of a derivative ad_transform made (``grad(f)``, ``jvp(f)``,
+        ``hessian(f)``...) held in a variable or made inline, to differentiate in its
+        place (``higher_order.generic_plain_gradient``). The function it differentiates
+        must be one defined at module level that captures nothing: a function defined
+        in the differentiated one may capture its differentiated values, which the
+        derivative would take for constants."""
+        from .callables import derivative_origin, is_differentiable_derivative
+        from .higher_order import generic_plain_gradient
+
+        inner = target
+        while hasattr(inner, "func") and (
+            is_differentiable_derivative(inner) or derivative_origin(inner) is not None
+        ):
+            inner = inner.func
+        if not _plain_module_function(inner):
+            what = getattr(inner, "__qualname__", None) or type(inner).__qualname__
+            raise self.fail(
+                f"{self.method.receiver} holds {_derivative_name(target)}, a derivative of "
+                f"'{what}', which is not a function defined at module level that captures "
+                "nothing (a function defined inside the differentiated one may capture its "
+                "differentiated values); differentiate a derivative of a module-level function"
+            )
+        return generic_plain_gradient(target)
 
     def check_function(self, func, found_in: str) -> None:
         """What is checked once per method and argument types (before its pair is made):
@@ -409,6 +438,13 @@ def _receiver_words(receiver, through: str | None, fn, ops: list) -> str:
     if text in (getattr(fn, "user_locals", None) or ()):
         return f"the local variable '{text}'"
     return f"'{text}'"
+
+
+def _derivative_name(derivative) -> str:
+    """``grad(f)``, ``jacfwd(f, wrt=0)``: a derivative ad_transform made, for messages."""
+    from .callables import derivative_origin
+
+    return derivative_origin(derivative) or repr(derivative).strip("<>")
 
 
 def _plain_module_function(value) -> bool:

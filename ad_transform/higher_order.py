@@ -95,9 +95,12 @@ def differentiable_target(func, kinds: tuple, shapes: tuple | None = None):
     its plain gradient function, or for ``jvp(f)`` (``jvp_f(primals, tangents)``) its
     plain call function (:func:`plain_jvp_call`). Other derivatives are refused by name."""
     from .api import GradientFunction, _Transformed
+    from .higher_order_calls import is_api_derivative, plain_api_call
 
     if is_jvp_derivative(func):
         return plain_jvp_call(func)
+    if is_api_derivative(func):
+        return plain_api_call(func)
     if not isinstance(func, _Transformed):
         return func
     what = f"{func.ad_transform_derivative}({getattr(func.func, '__name__', func.func)})"
@@ -116,9 +119,15 @@ def generic_plain_gradient(derivative) -> types.FunctionType:
     """The plain gradient function of ``derivative`` (``grad(f)`` called inside a
     differentiated function, ``force = grad(energy)``) for arguments of any kinds: the
     analysis of the caller calls it as a user function; for ``jvp(f)`` (``jvp_f =
-    jvp(f)``, called as ``jvp_f((x,), (v,))``) its plain call function."""
+    jvp(f)``, called as ``jvp_f((x,), (v,))``) its plain call function; for ``hvp(f)``,
+    ``hessian(f)``, the Jacobians and ``elementwise_grad(f)`` the plain code around their
+    ``jvp`` (``higher_order_calls.py``)."""
+    from .higher_order_calls import is_api_derivative, plain_api_call
+
     if is_jvp_derivative(derivative):
         return plain_jvp_call(derivative)
+    if is_api_derivative(derivative):
+        return plain_api_call(derivative)
     params = [
         p
         for p in inspect.signature(derivative, follow_wrapped=False).parameters.values()
@@ -589,7 +598,8 @@ def _lowered(stmts: list[gast.stmt], lists: _TapeLists, push: str, pop: str) -> 
         elif any(isinstance(n, gast.Name) and n.id in (push, pop) for n in gast.walk(stmt)):
             raise ADTransformError(
                 "cannot make this derivative differentiable: a tape operation in an "
-                f"unexpected statement ({type(stmt).__name__})"
+                f"unexpected statement ({type(stmt).__name__}: "
+                f"'{expression_source(stmt)}')"
             )
         result.append(stmt)
     return result

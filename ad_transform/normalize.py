@@ -123,6 +123,7 @@ class _Normalizer(ControlFlow, Assignments, Expressions):
         self.origin: gast.stmt | None = None
         self.unversioned: set[str] = set()
         self.loop_depth = 0
+        self.held_derivatives: dict[str, str] = {}  # d = jvp(h): d -> its static name
         self.temps: set[str] = set()
         self.maybe_unbound: list[str] = []  # defined on one path only: bound to None first
         self.mutations: dict = {}  # id of a statement that changes an object -> MutationInfo

@@ -39,11 +39,32 @@ class Assignments:
             self.out[-1].ad_refresh = (refresh, old)
             return
         if len(stmt.targets) == 1:
+            self.hold_derivative(stmt)
             self.assign_to(stmt.targets[0], stmt.value)
             return
         value = self.atom(stmt.value)
         for target in stmt.targets:
             self.assign_to(target, value)
+
+    def hold_derivative(self, stmt: gast.Assign) -> None:
+        """``d = jvp(h)`` as a statement of the function's body (run once, before what
+        follows) binding a name assigned nowhere else: the calls ``d(...)`` after it call
+        the derivative by a static name (``static_derivative``), as ``jvp(h)(...)``."""
+        target = stmt.targets[0]
+        if not isinstance(target, gast.Name) or not any(s is stmt for s in self.tree.body):
+            return
+        stores = [
+            n
+            for n in gast.walk(self.tree)
+            if isinstance(n, gast.Name)
+            and n.id == target.id
+            and isinstance(n.ctx, (gast.Store, gast.Del))
+        ]
+        if len(stores) != 1 or target.id in self.params:
+            return
+        static = self.static_derivative(stmt.value)
+        if static is not None:
+            self.held_derivatives[target.id] = static.id
 
     def stmt_AugAssign(self, stmt: gast.AugAssign) -> None:
         if isinstance(stmt.target, gast.Subscript):

@@ -1,9 +1,11 @@
 """Expressions in A-normal form (part of stage 2, ``normalize.py``): operators,
 comparisons, subscripts, displays, calls (argument unpacking, container constructors,
-derivative calls refused), ``and``/``or``, conditional expressions, walrus and f-strings,
-each one primitive statement whose operands are atoms."""
+derivatives made in place: static or refused), ``and``/``or``, conditional expressions,
+walrus and f-strings, each one primitive statement whose operands are atoms."""
 
 from __future__ import annotations
+
+import types
 
 import gast
 
@@ -18,6 +20,9 @@ from .normalize_nodes import (
     _name,
     _store,
 )
+
+# transforms whose results have no plain code to differentiate (higher_order.py)
+_NOT_DIFFERENTIABLE = ("value_and_grad", "vjp")
 
 
 def _constant_slice(node: gast.expr) -> slice | None:
@@ -215,7 +220,14 @@ class Expressions:
 
     def expr_Call(self, expr: gast.Call) -> gast.expr:
         func = expr.func
-        if isinstance(func, gast.Name):
+        jvp_call = self.jvp_with_primals(expr)
+        if jvp_call is not None:  # jvp(h, primals, tangents): jvp(h)(primals, tangents)
+            expr = jvp_call
+            func = expr.func
+            callee = func
+        elif isinstance(func, gast.Name) and func.id in self.held_derivatives:
+            callee = _name(self.held_derivatives[func.id], func)  # hold_derivative
+        elif isinstance(func, gast.Name):
             callee = self.load(func)
         elif isinstance(func, gast.Attribute):
             callee = self.static_reference(func)
@@ -227,7 +239,7 @@ class Expressions:
         elif isinstance(func, (gast.Call, gast.Subscript)):
             # ``make(a)(x)``, ``layers[0](x)``: the callee is a value first
             self.refuse_derivative_call(func)
-            callee = self.atom(func)
+            callee = self.static_derivative(func) or self.atom(func)
         else:
             self.refuse_derivative_call(func)
             inline_lambda = isinstance(func, gast.Lambda)
@@ -379,6 +391,90 @@ class Expressions:
             runtime.dict_copy, [mapping, names_tuple, values_tuple, spread_flag], like
         )
 
+    def jvp_with_primals(self, expr: gast.Call) -> gast.Call | None:
+        """``jvp(h, primals, tangents)`` (JAX's form, ``wrt=`` a constant) of a module-level
+        ``h``: the call ``jvp_of_h(primals, tangents)`` of the static derivative
+        ``jvp(h, wrt=...)``; None for any other call."""
+        from .forward_api import jvp
+
+        func = expr.func
+        if not isinstance(func, gast.Name) or func.id in self.local_names:
+            return None
+        if self.parsed.lookup(func.id) is not jvp or len(expr.args) != 3:
+            return None
+        if any(isinstance(a, gast.Starred) for a in expr.args) or any(
+            k.arg not in ("wrt", "argnums") for k in expr.keywords
+        ):
+            return None
+        maker = gast.Call(func=func, args=[expr.args[0]], keywords=expr.keywords)
+        _copy_location(maker, expr)
+        static = self.static_derivative(maker)
+        if static is None:
+            return None
+        call = gast.Call(func=static, args=list(expr.args[1:]), keywords=[])
+        return _copy_location_of(call, expr)
+
+    def static_derivative(self, func: gast.expr) -> gast.Name | None:
+        """``grad(h)``, ``jvp(h, wrt=1)``, ``hessian(h)``... written where it is called, of
+        module-level names and constants: the derivative made now, under a name of its
+        own (a closure cell), so that the analysis calls its plain code like that of a
+        module-level ``hf = hessian(h)`` (any order; ``higher_order.py``). None for
+        anything else (a call through a value: ``dispatch.py``)."""
+        from .callables import is_differentiable_derivative
+
+        found = self.derivative_value(func, [])
+        if found is None:
+            return None
+        obj, bindings = found
+        if not is_differentiable_derivative(obj):
+            return None
+        functions = [n for _, n, o in bindings[1:] if isinstance(o, types.FunctionType)]
+        name = self.names.fresh(f"{bindings[0][1]}_of_{functions[0] if functions else 'f'}")
+        self.parsed.closure[name] = types.CellType(obj)
+        self.free_names.add(name)
+        self.parsed.dependencies = (*self.parsed.dependencies, *bindings)
+        return _name(name, func)
+
+    def derivative_value(self, node: gast.expr, bindings: list) -> tuple | None:
+        """The value of ``node`` when it is a call of a derivative maker (``grad``,
+        ``jvp``, ``hvp``, ``hessian``, ``jacfwd``...) whose arguments are module-level
+        names (or such calls) and constants; with the (namespace, name, object) of each
+        name read, for staleness. None otherwise."""
+        from .higher_order_api import elementwise_grad, hessian, hvp
+        from .parse import is_missing
+
+        if isinstance(node, gast.Constant):
+            return node.value, bindings
+        if isinstance(node, gast.Tuple):
+            items = [self.derivative_value(e, bindings) for e in node.elts]
+            return None if None in items else (tuple(i[0] for i in items), bindings)
+        if isinstance(node, gast.Name):
+            if node.id in self.local_names or node.id not in self.parsed.globals:
+                return None
+            obj = self.parsed.lookup(node.id)
+            if is_missing(obj):
+                return None
+            bindings.append((self.parsed.globals, node.id, obj))
+            return obj, bindings
+        if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Name):
+            return None
+        maker = self.derivative_value(node.func, bindings)
+        makers = (hvp, hessian, elementwise_grad)
+        if maker is None or not (
+            (is_transform(maker[0]) and maker[0].ad_transform_transform not in _NOT_DIFFERENTIABLE)
+            or any(maker[0] is m for m in makers)
+        ):
+            return None
+        args = [self.derivative_value(a, bindings) for a in node.args]
+        keywords = {k.arg: self.derivative_value(k.value, bindings) for k in node.keywords}
+        if None in args or None in keywords.values() or None in keywords:
+            return None
+        try:
+            obj = maker[0](*(a[0] for a in args), **{k: v[0] for k, v in keywords.items()})
+        except (TypeError, ValueError):
+            return None  # the call raises where the code runs, as written
+        return obj, bindings
+
     def refuse_derivative_call(self, func: gast.expr) -> None:
         """``grad(h)(x)`` inside a differentiated function: a higher-order derivative."""
         if not isinstance(func, gast.Call) or not isinstance(func.func, gast.Name):
@@ -386,7 +482,9 @@ class Expressions:
         if func.func.id in self.local_names:
             return
         transform = self.parsed.lookup(func.func.id)
-        if is_transform(transform):
+        # grad(h)(x), jvp(h)(p, t), jacfwd(h)(x)... are differentiated through their plain
+        # code where they are called (dispatch.py); value_and_grad and vjp have none
+        if is_transform(transform) and transform.ad_transform_transform in _NOT_DIFFERENTIABLE:
             raise self.parsed.error(
                 f"cannot differentiate a call of the derivative {func.func.id}(...)(...) "
                 f"made by ad_transform: {HIGHER_ORDER}",

@@ -1256,3 +1256,41 @@ def t_prod_adjoint(g, ans, a, x, axis=None, keepdims=False):
 
 
 __all__ = ["ARRAY"]
+
+
+# -- hvp/hessian/jacobian/elementwise_grad called inside a differentiated function ---------
+# (higher_order_calls.py): unit vectors carry no derivative; the checks raise or return None
+from ..runtime.higher_order_calls import array_argument, array_output, unit_vector  # noqa: E402
+
+register_nondifferentiable(unit_vector, fresh=True)
+register_nondifferentiable(array_argument, array_output, pure=False)
+
+# astype_tangent(t, like) (the tangent of np.array/np.asarray/astype in forward-mode code,
+# which jacfwd, hessian... called inside a differentiated function run): linear in t; its
+# transpose is the adjoint of np.array(t) (a list adjoint for a list of tangents)
+from ..runtime import array_adjoint, astype_tangent  # noqa: E402
+
+
+@adjoint(astype_tangent, kind=None)
+def d_astype_tangent(g, ans, t, like):
+    return array_adjoint(g, t, like), 0.0
+
+
+@tangent(astype_tangent)
+def t_astype_tangent(g, ans, t, like):
+    return astype_tangent(g, like), 0.0
+
+
+# reversed_adjoint(g, x) (the adjoint of reversed(xs) / xs[::-1] of a list): linear in g, a
+# permutation, so its transpose is the reversal back; x is read for its length only
+from ..runtime import reversed_adjoint  # noqa: E402
+
+
+@adjoint(reversed_adjoint, kind=None, fresh=True)
+def d_reversed_adjoint(g, ans, a, x):
+    return reversed_adjoint(g, x), 0.0
+
+
+@tangent(reversed_adjoint)
+def t_reversed_adjoint(g, ans, a, x):
+    return reversed_adjoint(g, x), 0.0
