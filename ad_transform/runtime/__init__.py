@@ -164,6 +164,7 @@ from .fft import (  # noqa: F401
     rfft_adjoint,
     rfftn_adjoint,
 )
+from .higher_order_2 import *  # noqa: F401,F403
 from .higher_order import (  # noqa: F401
     arithmetic_only,
     attribute_cotangent,

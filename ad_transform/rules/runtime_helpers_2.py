@@ -1,0 +1,278 @@
+"""Adjoint and tangent rules of more runtime helpers (second part of
+``rules/runtime_helpers.py``; helpers in ``runtime/higher_order_2.py``).
+
+All of these helpers are linear in their first argument ``g`` (an adjoint or a tangent):
+the tangent in ``g`` is the same call on the tangent, the adjoint in ``g`` the transpose.
+Their other arguments are either read for a shape or a permutation only (``0.0``: the
+partial is zero, exactly where the permutation is locally constant: away from ties) or,
+for ``einsum``, further factors of a multilinear product. Helpers whose partials in the
+primal values are long to write by hand (decompositions, ``cumprod``, ``logsumexp``) have
+differentiable twins instead (``rules/runtime_twins.py``).
+
+With ``T(o_0, ..., o_n, out) = <einsum(o_0, ..., o_n), out>`` (multilinear),
+``einsum_adjoint(g, k)`` is ``dT/do_k`` at ``out = g`` and ``einsum_tangent(t, p)`` is
+``dT/dout`` at ``o_p = t``; the partials of either in another slot are the same
+functions with one more slot replaced (``einsum_replaced_*``).
+"""
+
+import numpy as np
+
+from ..runtime import (
+    einsum_adjoint,
+    fft_adjoint,
+    fftn_adjoint,
+    fftshift_adjoint,
+    irfft_adjoint,
+    pad_adjoint,
+    pad_value_adjoint,
+    partition_adjoint,
+    roll_adjoint,
+    sort_adjoint,
+    take_along_axis_adjoint,
+    to_shape_of,
+    unless_discrete,
+)
+from ..runtime.fft import rfft_adjoint
+from ..runtime.higher_order_2 import (
+    einsum_replaced_adjoint,
+    einsum_replaced_tangent,
+    fft_adjoint_cotangent,
+    fftn_adjoint_cotangent,
+    irfft_adjoint_cotangent,
+    pad_value_cotangent,
+    rfft_adjoint_cotangent,
+    take_along_axis_cotangent,
+)
+from ..runtime.tangents import einsum_tangent, partition_tangent, sort_tangent
+from .registry import adjoint, tangent
+
+
+# -- einsum (the operands o0..o7 as in rules/linalg.py; None where the call has fewer) ----------
+@adjoint(einsum_adjoint, kind=None, fresh=True)
+def d_einsum_adjoint(g, ans, a, subscripts, k, o0, o1, o2, o3, o4, o5, o6, o7):
+    return (
+        einsum_tangent(g, k, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, -1, k, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        None,
+        einsum_replaced_adjoint(a, 0, k, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, 1, k, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, 2, k, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, 3, k, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, 4, k, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, 5, k, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, 6, k, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, 7, k, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+    )
+
+
+@tangent(einsum_adjoint)
+def t_einsum_adjoint(g, ans, a, subscripts, k, o0, o1, o2, o3, o4, o5, o6, o7):
+    return (
+        einsum_adjoint(g, subscripts, k, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, k, -1, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        None,
+        einsum_replaced_adjoint(a, k, 0, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, k, 1, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, k, 2, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, k, 3, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, k, 4, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, k, 5, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, k, 6, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(a, k, 7, g, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+    )
+
+
+@adjoint(einsum_tangent, kind=None, fresh=True)
+def d_einsum_tangent(g, ans, t, position, subscripts, o0, o1, o2, o3, o4, o5, o6, o7):
+    return (
+        einsum_adjoint(g, subscripts, position, o0, o1, o2, o3, o4, o5, o6, o7),
+        None,
+        einsum_replaced_adjoint(g, -1, position, t, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(g, 0, position, t, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(g, 1, position, t, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(g, 2, position, t, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(g, 3, position, t, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(g, 4, position, t, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(g, 5, position, t, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(g, 6, position, t, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_adjoint(g, 7, position, t, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+    )
+
+
+@tangent(einsum_tangent)
+def t_einsum_tangent(g, ans, t, position, subscripts, o0, o1, o2, o3, o4, o5, o6, o7):
+    return (
+        einsum_tangent(g, position, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        None,
+        einsum_replaced_tangent(t, position, g, -1, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_tangent(t, position, g, 0, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_tangent(t, position, g, 1, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_tangent(t, position, g, 2, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_tangent(t, position, g, 3, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_tangent(t, position, g, 4, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_tangent(t, position, g, 5, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_tangent(t, position, g, 6, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+        einsum_replaced_tangent(t, position, g, 7, subscripts, o0, o1, o2, o3, o4, o5, o6, o7),
+    )
+
+
+# -- permutations and selections: linear in g, locally constant in the values ----------------
+# (the order of a sort or partition does not change under a small step away from ties)
+@adjoint(sort_adjoint, kind=None, fresh=True)
+def d_sort_adjoint(g, ans, a, x, axis=-1):
+    return sort_tangent(g, x, axis), 0.0, None
+
+
+@tangent(sort_adjoint)
+def t_sort_adjoint(g, ans, a, x, axis=-1):
+    return sort_adjoint(g, x, axis), 0.0, None
+
+
+@adjoint(sort_tangent, kind=None, fresh=True)
+def d_sort_tangent(g, ans, t, a, axis=-1):
+    return to_shape_of(sort_adjoint(g, a, axis), t), 0.0, None
+
+
+@tangent(sort_tangent)
+def t_sort_tangent(g, ans, t, a, axis=-1):
+    return sort_tangent(g, a, axis), 0.0, None
+
+
+@adjoint(partition_adjoint, kind=None, fresh=True)
+def d_partition_adjoint(g, ans, d, result, a, axis=-1):
+    return partition_tangent(g, result, a, axis), 0.0, 0.0, None
+
+
+@tangent(partition_adjoint)
+def t_partition_adjoint(g, ans, d, result, a, axis=-1):
+    return partition_adjoint(g, result, a, axis), 0.0, 0.0, None
+
+
+@adjoint(partition_tangent, kind=None, fresh=True)
+def d_partition_tangent(g, ans, t, result, a, axis=-1):
+    return to_shape_of(partition_adjoint(g, result, a, axis), t), 0.0, 0.0, None
+
+
+@tangent(partition_tangent)
+def t_partition_tangent(g, ans, t, result, a, axis=-1):
+    return partition_tangent(g, result, a, axis), 0.0, 0.0, None
+
+
+@adjoint(take_along_axis_adjoint, kind=None, fresh=True)
+def d_take_along_axis_adjoint(g, ans, a, arr, indices, axis):
+    return take_along_axis_cotangent(g, arr, indices, axis, a), 0.0, 0.0, None
+
+
+@tangent(take_along_axis_adjoint)
+def t_take_along_axis_adjoint(g, ans, a, arr, indices, axis):
+    return take_along_axis_adjoint(g, arr, indices, axis), 0.0, 0.0, None
+
+
+@adjoint(roll_adjoint, kind=None, fresh=True)
+def d_roll_adjoint(g, ans, a, shift, axis=None):
+    return np.roll(g, shift, axis), None, None
+
+
+@tangent(roll_adjoint)
+def t_roll_adjoint(g, ans, a, shift, axis=None):
+    return roll_adjoint(g, shift, axis), None, None
+
+
+@adjoint(pad_adjoint, kind=None, fresh=True)
+def d_pad_adjoint(g, ans, a, x, pad_width, mode="constant"):
+    return np.pad(g, pad_width), 0.0, None, None
+
+
+@tangent(pad_adjoint)
+def t_pad_adjoint(g, ans, a, x, pad_width, mode="constant"):
+    return pad_adjoint(g, x, pad_width, mode), 0.0, None, None
+
+
+@adjoint(pad_value_adjoint, kind=None, fresh=True)
+def d_pad_value_adjoint(g, ans, a, x, pad_width, constant_values=0):
+    return pad_value_cotangent(g, x, pad_width), 0.0, None, 0.0
+
+
+@tangent(pad_value_adjoint)
+def t_pad_value_adjoint(g, ans, a, x, pad_width, constant_values=0):
+    return pad_value_adjoint(g, x, pad_width, constant_values), 0.0, None, 0.0
+
+
+# -- FFTs: linear in g, the input x read for its shape and dtype only ---------------------------
+@adjoint(fft_adjoint, kind=None, fresh=True)
+def d_fft_adjoint(g, ans, a, result, x, n=None, axis=-1, norm=None, inverse=False):
+    cotangent = fft_adjoint_cotangent(g, result, x, axis, norm, inverse)
+    return to_shape_of(cotangent, a), 0.0, 0.0, None, None, None, None
+
+
+@tangent(fft_adjoint)
+def t_fft_adjoint(g, ans, a, result, x, n=None, axis=-1, norm=None, inverse=False):
+    return fft_adjoint(g, result, x, n, axis, norm, inverse), 0.0, 0.0, None, None, None, None
+
+
+@adjoint(fftn_adjoint, kind=None, fresh=True)
+def d_fftn_adjoint(
+    g, ans, a, result, x, s=None, axes=None, norm=None, inverse=False, default_axes=None
+):
+    cotangent = fftn_adjoint_cotangent(g, result, x, s, axes, norm, inverse, default_axes)
+    return to_shape_of(cotangent, a), 0.0, 0.0, None, None, None, None, None
+
+
+@tangent(fftn_adjoint)
+def t_fftn_adjoint(
+    g, ans, a, result, x, s=None, axes=None, norm=None, inverse=False, default_axes=None
+):
+    return (
+        fftn_adjoint(g, result, x, s, axes, norm, inverse, default_axes),
+        0.0,
+        0.0,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+@adjoint(rfft_adjoint, kind=None, fresh=True)
+def d_rfft_adjoint(g, ans, a, result, x, n=None, axis=-1, norm=None):
+    return to_shape_of(rfft_adjoint_cotangent(g, result, x, n, axis, norm), a), 0.0, 0.0, None, None, None
+
+
+@tangent(rfft_adjoint)
+def t_rfft_adjoint(g, ans, a, result, x, n=None, axis=-1, norm=None):
+    return rfft_adjoint(g, result, x, n, axis, norm), 0.0, 0.0, None, None, None
+
+
+@adjoint(irfft_adjoint, kind=None, fresh=True)
+def d_irfft_adjoint(g, ans, a, result, y, n=None, axis=-1, norm=None):
+    cotangent = irfft_adjoint_cotangent(g, result, y, n, axis, norm)
+    return to_shape_of(cotangent, a), 0.0, 0.0, None, None, None
+
+
+@tangent(irfft_adjoint)
+def t_irfft_adjoint(g, ans, a, result, y, n=None, axis=-1, norm=None):
+    return irfft_adjoint(g, result, y, n, axis, norm), 0.0, 0.0, None, None, None
+
+
+# fftshift_adjoint(g, ans, x, axes, inverse): a permutation of g, undone by the other shift
+@adjoint(fftshift_adjoint, kind=None, fresh=True)
+def d_fftshift_adjoint(g, ans, a, result, x, axes=None, inverse=False):
+    return fftshift_adjoint(g, x, result, axes, not inverse), 0.0, 0.0, None, None
+
+
+@tangent(fftshift_adjoint)
+def t_fftshift_adjoint(g, ans, a, result, x, axes=None, inverse=False):
+    return fftshift_adjoint(g, result, x, axes, inverse), 0.0, 0.0, None, None
+
+
+# unless_discrete(ans, adjoint, like): the adjoint, or zeros where the result was truncated
+# to integers (a choice fixed by dtypes): linear in the adjoint, its own transpose
+@adjoint(unless_discrete, kind=None)
+def d_unless_discrete(g, ans, result, a, like):
+    return 0.0, unless_discrete(result, g, like), 0.0
+
+
+@tangent(unless_discrete)
+def t_unless_discrete(g, ans, result, a, like):
+    return 0.0, unless_discrete(result, g, like), 0.0
