@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import ADTransformError
+from .registry import register_nondifferentiable
 
 _TWINS: dict[object, types.FunctionType] = {}  # runtime helper -> its twin's definition
 
@@ -97,3 +98,151 @@ def cholesky_adjoint_twin(g, ans, a, upper=False):
     if upper:
         return np.swapaxes(sym, -1, -2)
     return sym
+
+
+@twin(runtime.cholesky_tangent)
+def cholesky_tangent_twin(g, ans, upper=False):
+    if upper:
+        g = np.swapaxes(g, -1, -2)
+        ans = np.swapaxes(ans, -1, -2)
+    symmetric = np.tril(g) + np.swapaxes(np.tril(g, -1), -1, -2)
+    inner = np.linalg.solve(ans, np.swapaxes(np.linalg.solve(ans, symmetric), -1, -2))
+    tangent = ans @ (inner * lower_half(np.shape(ans)[-1]))
+    if upper:
+        return np.swapaxes(tangent, -1, -2)
+    return tangent
+
+
+@twin(runtime.solve_cotangent)
+def solve_cotangent_twin(g, a, b):
+    check_vectors(a, b)
+    transposed = np.swapaxes(a, -1, -2)
+    if np.ndim(b) == 1:
+        return np.linalg.solve(transposed, np.expand_dims(g, -1))[..., 0]
+    return np.linalg.solve(transposed, g)
+
+
+@twin(runtime.solve_matrix_adjoint)
+def solve_matrix_adjoint_twin(gb, x, a, b):
+    check_vectors(a, b)
+    if np.ndim(b) == 1:
+        return -(np.expand_dims(gb, -1) * np.expand_dims(x, -2))
+    return -(gb @ np.swapaxes(x, -1, -2))
+
+
+@twin(runtime.solve_tangent)
+def solve_tangent_twin(g, ans, a, b):
+    check_vectors(a, b)
+    if np.ndim(b) == 1:
+        return -np.linalg.solve(a, g @ np.expand_dims(ans, -1))[..., 0]
+    return -np.linalg.solve(a, g @ ans)
+
+
+@twin(runtime.solve_tangent_b)
+def solve_tangent_b_twin(g, a, b):
+    check_vectors(a, b)
+    if np.ndim(b) == 1:
+        return np.linalg.solve(a, np.expand_dims(g, -1))[..., 0]
+    return np.linalg.solve(a, g)
+
+
+def _check_vectors(a, b) -> None:
+    """Refuse NumPy 1's reading of a ``b`` with one axis less than ``a`` as vectors (the
+    twins follow NumPy 2's: only a 1-D ``b``)."""
+    if np.ndim(b) != 1 and np.ndim(b) == np.ndim(a) - 1 and int(np.__version__[0]) < 2:
+        raise ADTransformError(
+            "cannot differentiate np.linalg.solve again with NumPy 1 and b a stack of vectors"
+        )
+
+
+@twin(runtime.det_adjoint)
+def det_adjoint_twin(g, ans, a):
+    if np.any(ans == 0):
+        raise ADTransformError(
+            "cannot differentiate the adjoint of np.linalg.det again at a singular matrix"
+        )
+    scale = np.expand_dims(np.expand_dims(g * ans, -1), -1)
+    return scale * np.swapaxes(np.linalg.inv(a), -1, -2)
+
+
+@twin(runtime.slogdet_adjoint)
+def slogdet_adjoint_twin(g, a):
+    scale = np.expand_dims(np.expand_dims(g[1], -1), -1)
+    return scale * np.swapaxes(np.linalg.inv(a), -1, -2)
+
+
+# -- cumulative products: the recurrences of the helpers, exact where x has zeros -------------
+@twin(runtime.cumprod_adjoint)
+def cumprod_adjoint_twin(g, ans, x, axis=None):
+    shape = np.shape(x)
+    if axis is None:
+        x = np.ravel(x)
+        g = np.ravel(g)
+        axis = 0
+    xm = np.moveaxis(x, axis, -1)
+    gm = np.moveaxis(g, axis, -1)
+    n = np.shape(xm)[-1]
+    before = [np.ones(np.shape(xm)[:-1])]
+    for i in range(1, n):
+        before.append(before[i - 1] * xm[..., i - 1])
+    running = gm[..., n - 1]
+    parts = [running * before[n - 1]]
+    for i in range(n - 2, -1, -1):
+        running = gm[..., i] + xm[..., i + 1] * running
+        parts.append(running * before[i])
+    d = np.moveaxis(np.stack(parts[::-1], axis=-1), -1, axis)
+    return np.reshape(d, shape)
+
+
+@twin(runtime.cumprod_tangent)
+def cumprod_tangent_twin(t, x, axis=None, nan=False):
+    if nan:
+        raise ADTransformError("cannot differentiate the tangent of np.nancumprod again")
+    t = np.broadcast_to(t, np.shape(x))
+    if axis is None:
+        x = np.ravel(x)
+        t = np.ravel(t)
+        axis = 0
+    xm = np.moveaxis(x, axis, -1)
+    tm = np.moveaxis(t, axis, -1)
+    previous_y = np.ones(np.shape(xm)[:-1])
+    previous_d = np.zeros(np.shape(xm)[:-1])
+    parts = []
+    for k in range(np.shape(xm)[-1]):
+        previous_d = xm[..., k] * previous_d + tm[..., k] * previous_y
+        parts.append(previous_d)
+        previous_y = previous_y * xm[..., k]
+    return np.moveaxis(np.stack(parts, axis=-1), -1, axis)
+
+
+# -- scipy.special.logsumexp (without b and return_sign) --------------------------------------
+@twin(runtime.logsumexp_adjoints)
+def logsumexp_adjoints_twin(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    if b is not None or return_sign:
+        raise ADTransformError(
+            "cannot differentiate the adjoint of scipy.special.logsumexp with b or "
+            "return_sign again"
+        )
+    if axis is not None and not keepdims:
+        ans = np.expand_dims(ans, axis)
+        g = np.expand_dims(g, axis)
+    return g * np.exp(a - ans), None
+
+
+@twin(runtime.logsumexp_tangent)
+def logsumexp_tangent_twin(t, which, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    if b is not None or return_sign:
+        raise ADTransformError(
+            "cannot differentiate the tangent of scipy.special.logsumexp with b or "
+            "return_sign again"
+        )
+    kept = ans
+    if axis is not None and not keepdims:
+        kept = np.expand_dims(ans, axis)
+    return np.sum(np.exp(a - kept) * t, axis=axis, keepdims=keepdims)
+
+
+_NAMES["check_vectors"] = _check_vectors
+# checks and shapes: no derivative (a check raises or returns None)
+register_nondifferentiable(_check_vectors, pure=False)
+register_nondifferentiable(_lower_half, fresh=True)
