@@ -18,6 +18,11 @@ functions with one more slot replaced (``einsum_replaced_*``).
 import numpy as np
 
 from ..runtime import (
+    conjugate_adjoint,
+    imag_adjoint,
+    real_adjoint,
+    times,
+    times_sum,
     einsum_adjoint,
     fft_adjoint,
     fftn_adjoint,
@@ -27,13 +32,19 @@ from ..runtime import (
     pad_value_adjoint,
     partition_adjoint,
     roll_adjoint,
+    slogdet_adjoint,
     sort_adjoint,
     take_along_axis_adjoint,
     to_shape_of,
     unless_discrete,
 )
 from ..runtime.fft import rfft_adjoint
+from ..runtime.decomposition_tangents import slogdet_tangent
 from ..runtime.higher_order_2 import (
+    imag_adjoint_cotangent,
+    pad_tangent_cotangent,
+    slogdet_tangent_cotangent,
+    slogdet_tangent_partial,
     einsum_replaced_adjoint,
     einsum_replaced_tangent,
     fft_adjoint_cotangent,
@@ -43,7 +54,7 @@ from ..runtime.higher_order_2 import (
     rfft_adjoint_cotangent,
     take_along_axis_cotangent,
 )
-from ..runtime.tangents import einsum_tangent, partition_tangent, sort_tangent
+from ..runtime.tangents import einsum_tangent, np_pad_tangent, partition_tangent, sort_tangent
 from .registry import adjoint, tangent
 
 
@@ -276,3 +287,80 @@ def d_unless_discrete(g, ans, result, a, like):
 @tangent(unless_discrete)
 def t_unless_discrete(g, ans, result, a, like):
     return 0.0, unless_discrete(result, g, like), 0.0
+
+
+# times_sum(g, d) = sum(g * d): bilinear
+@adjoint(times_sum, kind=None, fresh=True)
+def d_times_sum(g, ans, a, d):
+    return to_shape_of(times(g, d), a), to_shape_of(times(g, a), d)
+
+
+@tangent(times_sum)
+def t_times_sum(g, ans, a, d):
+    return times_sum(g, d), times_sum(a, g)
+
+
+# the adjoints of the complex parts: real-linear in g; the transpose of Re is the embedding
+# of the reals, conj is its own transpose, that of g -> -i Re(g) is Im
+@adjoint(real_adjoint, kind=None, fresh=True)
+def d_real_adjoint(g, ans, a, z):
+    return to_shape_of(g, a), 0.0
+
+
+@tangent(real_adjoint)
+def t_real_adjoint(g, ans, a, z):
+    return real_adjoint(g, z), 0.0
+
+
+@adjoint(conjugate_adjoint, kind=None, fresh=True)
+def d_conjugate_adjoint(g, ans, a):
+    return conjugate_adjoint(g)
+
+
+@tangent(conjugate_adjoint)
+def t_conjugate_adjoint(g, ans, a):
+    return conjugate_adjoint(g)
+
+
+@adjoint(imag_adjoint, kind=None, fresh=True)
+def d_imag_adjoint(g, ans, a, z):
+    return to_shape_of(imag_adjoint_cotangent(g, z), a), 0.0
+
+
+@tangent(imag_adjoint)
+def t_imag_adjoint(g, ans, a, z):
+    return imag_adjoint(g, z), 0.0
+
+
+# np_pad_tangent(t, ans, pad_width, mode, constant_values=c): linear in t and c jointly
+@adjoint(np_pad_tangent, kind=None, fresh=True)
+def d_np_pad_tangent(g, ans, t, result, pad_width, mode="constant", constant_values=0):
+    return (
+        to_shape_of(pad_tangent_cotangent(g, t, pad_width, mode), t),
+        0.0,
+        None,
+        None,
+        pad_value_adjoint(g, t, pad_width, constant_values),
+    )
+
+
+@tangent(np_pad_tangent)
+def t_np_pad_tangent(g, ans, t, result, pad_width, mode="constant", constant_values=0):
+    return (
+        np_pad_tangent(g, result, pad_width, mode),
+        0.0,
+        None,
+        None,
+        np_pad_tangent(np.zeros(np.shape(t)), result, pad_width, mode, constant_values=g),
+    )
+
+
+# slogdet_tangent(t, ans, a) = (0, tr(a^-1 t)): linear in t
+@adjoint(slogdet_tangent, kind=None, fresh=True)
+def d_slogdet_tangent(g, ans, t, result, a):
+    return to_shape_of(slogdet_adjoint(g, a), t), 0.0, slogdet_tangent_cotangent(g, t, a)
+
+
+@tangent(slogdet_tangent)
+def t_slogdet_tangent(g, ans, t, result, a):
+    return slogdet_tangent(g, result, a), 0.0, slogdet_tangent_partial(g, t, result, a)

@@ -17,9 +17,13 @@ __all__ = [
     "einsum_replaced_tangent",
     "fft_adjoint_cotangent",
     "fftn_adjoint_cotangent",
+    "imag_adjoint_cotangent",
     "irfft_adjoint_cotangent",
+    "pad_tangent_cotangent",
     "pad_value_cotangent",
     "rfft_adjoint_cotangent",
+    "slogdet_tangent_cotangent",
+    "slogdet_tangent_partial",
     "take_along_axis_cotangent",
 ]
 
@@ -135,3 +139,51 @@ def irfft_adjoint_cotangent(c, ans, y, n=None, axis=-1, norm=None):
     d = d * _half_weights(length, kept, d.ndim, axis, np.real(d).dtype)
     return np.real(np.fft.ifft(fitted(d, [length], [axis]), axis=axis, norm=norm))
 
+
+
+# -- slogdet's tangent: tr(a^-1 t), linear in t ---------------------------------------------------
+
+
+def slogdet_tangent_partial(g, t, ans, a):
+    """The partial in ``a`` (direction ``g``) of ``slogdet_tangent(t, ans, a)``:
+    ``(0, -tr(a^-1 g a^-1 t))``."""
+    from .tangents import TangentTuple, zero_tangent
+
+    t = np.broadcast_to(t, np.shape(a))
+    product = np.linalg.solve(a, g) @ np.linalg.solve(a, t)
+    return TangentTuple((zero_tangent(ans[0]), -np.trace(product, axis1=-2, axis2=-1)))
+
+
+def slogdet_tangent_cotangent(c, t, a):
+    """The cotangent of ``a`` in ``slogdet_tangent(t, ans, a)`` for the cotangent ``c`` of
+    the pair: ``-c[1] (a^-1 t a^-1)^T``."""
+    t = np.broadcast_to(t, np.shape(a))
+    inverse = np.linalg.inv(a)
+    scale = np.asarray(c[1])[..., None, None]
+    return -scale * np.swapaxes(inverse @ t @ inverse, -1, -2)
+
+
+# -- complex parts: real-linear maps and their transposes (JAX's convention) --------------------
+
+
+def imag_adjoint_cotangent(c, z):
+    """The transpose of ``imag_adjoint(., z)`` (``g -> -i Re(g)``) at ``c``: ``Im(c)``; 0 for
+    a real ``z``."""
+    from .complex_values import is_complex
+
+    if not is_complex(z):
+        return 0.0
+    return np.imag(c)
+
+
+def pad_tangent_cotangent(c, t, pad_width, mode="constant"):
+    """The transpose of ``np_pad_tangent(., ans, pad_width, mode)`` in the array at ``c``:
+    the interior of ``c`` (mode ``'constant'``; the other modes' transposes are not written)."""
+    if mode != "constant":
+        raise ADTransformError(
+            f"cannot differentiate the tangent of np.pad with mode={mode!r} again (only "
+            "mode='constant')"
+        )
+    from .shape_indexing import pad_adjoint
+
+    return pad_adjoint(c, t, pad_width)
