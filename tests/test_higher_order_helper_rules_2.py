@@ -105,6 +105,21 @@ def r_logsumexp(x):
     return special.logsumexp(x * x[0]) ** 2 + np.sum(special.logsumexp(np.reshape(x, (2, 2)), axis=0))
 
 
+def r_eigh(x):
+    a = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, -1.0]]) + np.outer(x[:3], x[1:])
+    w, q = np.linalg.eigh(a)
+    return np.sum(w**3) + q[0, 1] ** 2 * x[0] + np.sum(np.linalg.eigvalsh(a, UPLO="U") ** 2)
+
+
+def r_scipy_linalg(x):
+    a = np.array([[3.0, 0.2], [0.4, 2.5]]) + np.outer(x[:2], x[2:])
+    spd = a @ a.T
+    u = scipy_linalg.cholesky(spd)
+    sol = scipy_linalg.solve_triangular(u, x[:2] ** 2, trans=1)
+    low = scipy_linalg.solve_triangular(np.tril(a), np.outer(x[1:3], x[:2]), lower=True)
+    return np.sum(u**3) + np.sum(sol**2) + np.sum(low * a) + scipy_linalg.det(a) ** 2
+
+
 ROWS = [
     r_einsum,
     r_einsum_three,
@@ -119,8 +134,10 @@ ROWS = [
     r_solve_det,
     r_inverse,
     r_logsumexp,
+    r_eigh,
+    r_scipy_linalg,
 ]
-NEEDS_SCIPY = {r_logsumexp}
+NEEDS_SCIPY = {r_logsumexp, r_scipy_linalg}
 X = np.array([0.83, -0.41, 1.27, 0.35])
 
 

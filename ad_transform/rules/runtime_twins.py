@@ -58,7 +58,12 @@ def _compiled(definition: types.FunctionType) -> types.FunctionType:
 
     source = textwrap.dedent(inspect.getsource(definition))
     source = "\n".join(line for line in source.splitlines() if not line.startswith("@"))
-    globals_ = {"__builtins__": __builtins__, **_NAMES}
+    plain = {  # the plain helpers call no plain helper themselves
+        name: _compiled(helper)
+        for name, helper in _PLAIN_HELPERS.items()
+        if definition not in _PLAIN_HELPERS.values()
+    }
+    globals_ = {"__builtins__": __builtins__, **_NAMES, **plain}
     function = compile_functions(source + "\n", definition.__name__, globals_, {})[
         definition.__name__
     ]
@@ -246,3 +251,106 @@ _NAMES["check_vectors"] = _check_vectors
 # checks and shapes: no derivative (a check raises or returns None)
 register_nondifferentiable(_check_vectors, pure=False)
 register_nondifferentiable(_lower_half, fresh=True)
+
+
+# -- symmetric eigendecomposition (distinct eigenvalues: the second derivative does not exist
+# at repeated ones in general) -------------------------------------------------------------------
+def _check_distinct(w) -> None:
+    """Refuse repeated eigenvalues (the gap ``1 / (w_j - w_i)`` is not defined there)."""
+    w = np.asarray(w)
+    gaps = np.abs(w[..., :, None] - w[..., None, :]) + np.eye(w.shape[-1]) * np.inf
+    scale = np.max(np.abs(w), axis=-1, keepdims=True) if w.shape[-1] else 0.0
+    tolerance = 32 * max(w.shape[-1], 1) * np.finfo(w.dtype).eps * scale
+    if np.any(gaps <= tolerance[..., None]):
+        raise ADTransformError(
+            "cannot differentiate the adjoint of np.linalg.eigh/eigvalsh again at a matrix "
+            "with repeated eigenvalues"
+        )
+
+
+def _read_triangle_twin(full, uplo):
+    both = full + np.swapaxes(full, -1, -2)
+    diagonal = full * np.eye(np.shape(full)[-1])
+    if str(uplo).upper() == "U":
+        return np.triu(both, 1) + diagonal
+    return np.tril(both, -1) + diagonal
+
+
+@twin(runtime.eigh_adjoint)
+def eigh_adjoint_twin(g, ans, a, UPLO="L"):
+    w = ans[0]
+    q = ans[1]
+    gw = g[0]
+    gq = g[1]
+    check_distinct(w)
+    n = np.shape(w)[-1]
+    eye = np.eye(n)
+    middle = np.expand_dims(gw, -1) * eye
+    if np.ndim(gq) != 0:
+        gap = np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye
+        y = np.swapaxes(q, -1, -2) @ gq
+        middle = middle + 0.5 * (y - np.swapaxes(y, -1, -2)) * ((1.0 - eye) / gap)
+    return read_triangle(q @ middle @ np.swapaxes(q, -1, -2), UPLO)
+
+
+@twin(runtime.eigvalsh_adjoint)
+def eigvalsh_adjoint_twin(g, ans, a, UPLO="L"):
+    decomposition = np.linalg.eigh(a, UPLO)
+    q = decomposition[1]
+    check_distinct(decomposition[0])
+    middle = np.expand_dims(g, -1) * np.eye(np.shape(q)[-1])
+    return read_triangle(q @ middle @ np.swapaxes(q, -1, -2), UPLO)
+
+
+# -- scipy.linalg (one square 2-D matrix, as the helpers require) -------------------------------
+@twin(runtime.linalg_cholesky_adjoint)
+def linalg_cholesky_adjoint_twin(g, ans, a, lower=False):
+    return cholesky_adjoint(g * np.ones(np.shape(ans)), ans, a, not lower)
+
+
+@twin(runtime.det_adjoint_scipy)
+def det_adjoint_scipy_twin(g, ans, a):
+    return det_adjoint(g, ans, a)
+
+
+@twin(runtime.solve_triangular_adjoints)
+def solve_triangular_adjoints_twin(g, ans, a, trans=0, lower=False, unit_diagonal=False):
+    check_square(a)
+    transposed = trans not in (0, "N", "n")
+    offset = 1 if unit_diagonal else 0
+    if lower:
+        read = np.tril(a, -offset)
+    else:
+        read = np.triu(a, offset)
+    if unit_diagonal:
+        read = read + np.eye(np.shape(a)[0])
+    g = g * np.ones(np.shape(ans))
+    if transposed:
+        gb = np.linalg.solve(read, g)
+    else:
+        gb = np.linalg.solve(read.T, g)
+    if np.ndim(ans) == 1:
+        d_op = -np.outer(gb, ans)
+    else:
+        d_op = -(gb @ ans.T)
+    if transposed:
+        d_op = d_op.T
+    if lower:
+        return np.tril(d_op, -offset), gb
+    return np.triu(d_op, offset), gb
+
+
+def _check_square(a) -> None:
+    if np.ndim(a) != 2 or np.shape(a)[0] != np.shape(a)[1]:
+        raise ValueError("scipy.linalg: one square 2-D matrix is differentiated here")
+
+
+_NAMES.update(
+    check_distinct=_check_distinct,
+    check_square=_check_square,
+    cholesky_adjoint=runtime.cholesky_adjoint,
+    det_adjoint=runtime.det_adjoint,
+)
+register_nondifferentiable(_check_distinct, _check_square, pure=False)
+# plain-NumPy functions the twins call, compiled and differentiated like them
+_PLAIN_HELPERS = {"read_triangle": _read_triangle_twin}
