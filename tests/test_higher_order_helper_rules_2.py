@@ -120,6 +120,13 @@ def r_scipy_linalg(x):
     return np.sum(u**3) + np.sum(sol**2) + np.sum(low * a) + scipy_linalg.det(a) ** 2
 
 
+def r_scipy_solve_inv(x):
+    a = np.array([[3.0, 0.2], [0.4, 2.5]]) + np.outer(x[:2], x[2:])
+    sym = scipy_linalg.solve(a, x[1:3] ** 2, assume_a="sym", lower=True)
+    general = scipy_linalg.solve(a, np.outer(x[:2], x[2:]), transposed=True)
+    return np.sum(sym**3) + np.sum(general * a) + np.sum(scipy_linalg.inv(a) ** 3)
+
+
 ROWS = [
     r_einsum,
     r_einsum_three,
@@ -136,8 +143,9 @@ ROWS = [
     r_logsumexp,
     r_eigh,
     r_scipy_linalg,
+    r_scipy_solve_inv,
 ]
-NEEDS_SCIPY = {r_logsumexp, r_scipy_linalg}
+NEEDS_SCIPY = {r_logsumexp, r_scipy_linalg, r_scipy_solve_inv}
 X = np.array([0.83, -0.41, 1.27, 0.35])
 
 

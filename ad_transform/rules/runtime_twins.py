@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import ADTransformError
+from ..runtime.scipy import _triangle_used
 from .registry import register_nondifferentiable
 
 _TWINS: dict[object, types.FunctionType] = {}  # runtime helper -> its twin's definition
@@ -354,3 +355,124 @@ _NAMES.update(
 register_nondifferentiable(_check_distinct, _check_square, pure=False)
 # plain-NumPy functions the twins call, compiled and differentiated like them
 _PLAIN_HELPERS = {"read_triangle": _read_triangle_twin}
+
+
+# -- the tangents of scipy.linalg, and its inv and solve with the part of a SciPy reads ------
+def _as_read_twin(a, used, lower):
+    """The matrix SciPy solves with (``runtime.scipy._symmetric_as_read``)."""
+    if used == "sym":
+        if lower:
+            half = np.tril(a, -1)
+        else:
+            half = np.triu(a, 1)
+        return half + np.swapaxes(half, -1, -2) + a * np.eye(np.shape(a)[-1])
+    if used == "lower":
+        return np.tril(a)
+    if used == "upper":
+        return np.triu(a)
+    if used == "diagonal":
+        return a * np.eye(np.shape(a)[-1])
+    return a
+
+
+def _fold_twin(da, used, lower):
+    """``runtime.scipy.fold_to_read_part``: the transpose of ``_as_read_twin``."""
+    if used == "sym":
+        both = da + np.swapaxes(da, -1, -2)
+        diagonal = da * np.eye(np.shape(da)[-1])
+        if lower:
+            return np.tril(both, -1) + diagonal
+        return np.triu(both, 1) + diagonal
+    if used == "lower":
+        return np.tril(da)
+    if used == "upper":
+        return np.triu(da)
+    if used == "diagonal":
+        return da * np.eye(np.shape(da)[-1])
+    return da
+
+
+_PLAIN_HELPERS.update(as_read=_as_read_twin, fold=_fold_twin)
+
+
+@twin(runtime.scipy_cholesky_tangent)
+def scipy_cholesky_tangent_twin(t, ans, lower=False):
+    return cholesky_tangent(t * np.ones(np.shape(ans)), ans, not lower)
+
+
+@twin(runtime.scipy_det_tangent)
+def scipy_det_tangent_twin(t, ans, a):
+    da = t * np.ones(np.shape(a))
+    return ans * np.trace(np.linalg.solve(a, da), axis1=-2, axis2=-1)
+
+
+@twin(runtime.solve_triangular_tangent)
+def solve_triangular_tangent_twin(t, which, ans, a, b, trans=0, lower=False, unit_diagonal=False):
+    check_square(a)
+    transposed = trans not in (0, "N", "n")
+    offset = 1 if unit_diagonal else 0
+    if lower:
+        read = np.tril(a, -offset)
+    else:
+        read = np.triu(a, offset)
+    if unit_diagonal:
+        read = read + np.eye(np.shape(a)[0])
+    if transposed:
+        read = read.T
+    if which == "b":
+        return np.linalg.solve(read, t * np.ones(np.shape(b)))
+    da = t * np.ones(np.shape(a))
+    if lower:
+        da = np.tril(da, -offset)
+    else:
+        da = np.triu(da, offset)
+    if transposed:
+        da = da.T
+    return np.linalg.solve(read, -(da @ ans))
+
+
+@twin(runtime.scipy_inv_tangent)
+def scipy_inv_tangent_twin(t, ans, a, assume_a=None, lower=False):
+    da = as_read(t * np.ones(np.shape(a)), triangle_used(assume_a), lower)
+    return -ans @ da @ ans
+
+
+@twin(runtime.scipy_solve_tangent)
+def scipy_solve_tangent_twin(t, which, ans, a, b, lower=False, assume_a=None, transposed=False):
+    used = triangle_used(assume_a)
+    op = as_read(a, used, lower)
+    if transposed:
+        op = op.T
+    if which == "b":
+        return np.linalg.solve(op, t * np.ones(np.shape(b)))
+    d_op = as_read(t * np.ones(np.shape(a)), used, lower)
+    if transposed:
+        d_op = d_op.T
+    return np.linalg.solve(op, -(d_op @ ans))
+
+
+@twin(runtime.linalg_inv_adjoint)
+def linalg_inv_adjoint_twin(g, ans, a, assume_a=None, lower=False):
+    check_square(a)
+    da = -(ans.T @ (g * np.ones(np.shape(ans))) @ ans.T)
+    return fold(da, triangle_used(assume_a), lower)
+
+
+@twin(runtime.linalg_solve_adjoints)
+def linalg_solve_adjoints_twin(g, ans, a, lower=False, assume_a=None, transposed=False):
+    check_square(a)
+    used = triangle_used(assume_a)
+    op = as_read(a, used, lower)
+    if transposed:
+        op = op.T
+    gb = np.linalg.solve(op.T, g * np.ones(np.shape(ans)))
+    if np.ndim(ans) == 1:
+        d_op = -np.outer(gb, ans)
+    else:
+        d_op = -(gb @ ans.T)
+    if transposed:
+        d_op = d_op.T
+    return fold(d_op, used, lower), gb
+
+
+_NAMES.update(cholesky_tangent=runtime.cholesky_tangent, triangle_used=_triangle_used)
