@@ -127,6 +127,28 @@ def r_scipy_solve_inv(x):
     return np.sum(sym**3) + np.sum(general * a) + np.sum(scipy_linalg.inv(a) ** 3)
 
 
+def r_special(x):
+    gam = special.gammaln(x**2 + 1.0) + special.digamma(x**2 + 2.0)
+    return np.sum(gam * x) + np.sum(special.log_expit(x * x[0])) + np.sum(special.ndtr(x) ** 2)
+
+
+def r_fmax_ptp(x):
+    m = np.reshape(x, (2, 2))
+    return np.sum(np.fmax(x, 0.5) ** 3) + np.sum(np.ptp(m * m[0], axis=1) ** 2) + np.ptp(x) ** 3
+
+
+def r_convolve_diff(x):
+    c = np.convolve(x**2, np.sin(x), mode="same")
+    r = np.correlate(x, x**3, mode="full")
+    d = np.diff(x**3, n=2)
+    return np.sum(c**2) + np.sum(r * r[::-1]) + np.sum(d**2 * x[:2])
+
+
+def r_eigvalsh(x):
+    a = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, -1.0]]) + np.outer(x[:3], x[1:])
+    return np.sum(np.linalg.eigvalsh(a) ** 3) + np.sum(np.linalg.eigvalsh(a, UPLO="U") * x[:3])
+
+
 ROWS = [
     r_einsum,
     r_einsum_three,
@@ -144,8 +166,12 @@ ROWS = [
     r_eigh,
     r_scipy_linalg,
     r_scipy_solve_inv,
+    r_special,
+    r_fmax_ptp,
+    r_convolve_diff,
+    r_eigvalsh,
 ]
-NEEDS_SCIPY = {r_logsumexp, r_scipy_linalg, r_scipy_solve_inv}
+NEEDS_SCIPY = {r_logsumexp, r_scipy_linalg, r_scipy_solve_inv, r_special}
 X = np.array([0.83, -0.41, 1.27, 0.35])
 
 

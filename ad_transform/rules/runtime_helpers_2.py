@@ -18,6 +18,13 @@ functions with one more slot replaced (``einsum_replaced_*``).
 import numpy as np
 
 from ..runtime import (
+    digamma_of,
+    expit_of,
+    fmax_weights,
+    normal_density,
+    polygamma_of,
+    ptp_adjoint,
+    reduced_tangent,
     conjugate_adjoint,
     imag_adjoint,
     real_adjoint,
@@ -55,7 +62,7 @@ from ..runtime.higher_order_2 import (
     take_along_axis_cotangent,
 )
 from ..runtime.tangents import einsum_tangent, np_pad_tangent, partition_tangent, sort_tangent
-from .registry import adjoint, tangent
+from .registry import adjoint, register_nondifferentiable, tangent
 
 
 # -- einsum (the operands o0..o7 as in rules/linalg.py; None where the call has fewer) ----------
@@ -364,3 +371,62 @@ def d_slogdet_tangent(g, ans, t, result, a):
 @tangent(slogdet_tangent)
 def t_slogdet_tangent(g, ans, t, result, a):
     return slogdet_tangent(g, result, a), 0.0, slogdet_tangent_partial(g, t, result, a)
+
+
+# -- derivatives of scipy.special functions (elementwise): their own derivatives ---------------
+@adjoint(digamma_of, kind=None, fresh=True)
+def d_digamma_of(g, ans, x):
+    return to_shape_of(times(g, polygamma_of(1, x)), x)
+
+
+@tangent(digamma_of)
+def t_digamma_of(g, ans, x):
+    return times(g, polygamma_of(1, x))
+
+
+@adjoint(polygamma_of, kind=None, fresh=True)
+def d_polygamma_of(g, ans, n, x):
+    return None, to_shape_of(times(g, polygamma_of(n + 1, x)), x)
+
+
+@tangent(polygamma_of)
+def t_polygamma_of(g, ans, n, x):
+    return None, times(g, polygamma_of(n + 1, x))
+
+
+# expit' = expit(x) expit(-x)
+@adjoint(expit_of, kind=None, fresh=True)
+def d_expit_of(g, ans, x):
+    return to_shape_of(times(g, ans * expit_of(-x)), x)
+
+
+@tangent(expit_of)
+def t_expit_of(g, ans, x):
+    return times(g, ans * expit_of(-x))
+
+
+# phi'(x) = -x phi(x)
+@adjoint(normal_density, kind=None, fresh=True)
+def d_normal_density(g, ans, x):
+    return to_shape_of(-times(g, x * ans), x)
+
+
+@tangent(normal_density)
+def t_normal_density(g, ans, x):
+    return -times(g, x * ans)
+
+
+# the shares of np.fmax/np.fmin are locally constant (as those of np.maximum and np.clip)
+register_nondifferentiable(fmax_weights)
+
+
+# ptp_adjoint(g, ans, x, axis, keepdims): linear in g, locally constant in ans and x
+@adjoint(ptp_adjoint, kind=None, fresh=True)
+def d_ptp_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
+    shares = ptp_adjoint(np.ones_like(a), result, x, axis, keepdims)
+    return to_shape_of(reduced_tangent(g, shares, axis, keepdims), a), 0.0, 0.0, None, None
+
+
+@tangent(ptp_adjoint)
+def t_ptp_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
+    return ptp_adjoint(g, result, x, axis, keepdims), 0.0, 0.0, None, None

@@ -28,6 +28,7 @@ import numpy as np
 from .. import runtime
 from ..errors import ADTransformError
 from ..runtime.scipy import _triangle_used
+from ..runtime.signal import _full_offset
 from .registry import register_nondifferentiable
 
 _TWINS: dict[object, types.FunctionType] = {}  # runtime helper -> its twin's definition
@@ -476,3 +477,58 @@ def linalg_solve_adjoints_twin(g, ans, a, lower=False, assume_a=None, transposed
 
 
 _NAMES.update(cholesky_tangent=runtime.cholesky_tangent, triangle_used=_triangle_used)
+
+
+# -- signal: convolution and differences (linear in g; the other factor of a convolution) ----
+@twin(runtime.convolve_adjoints)
+def convolve_adjoints_twin(g, a, v, mode="full", correlate=False):
+    length = np.size(a) + np.size(v) - 1
+    start = full_offset(np.size(a), np.size(v), mode, correlate)
+    full = np.pad(g * np.ones(np.shape(g)), (start, length - start - np.size(g)))
+    if correlate:
+        kernel = v[::-1]
+    else:
+        kernel = v
+    d_a = np.correlate(full, kernel, "valid")
+    d_v = np.correlate(full, a, "valid")
+    if correlate:
+        d_v = d_v[::-1]
+    return d_a, d_v
+
+
+@twin(runtime.diff_adjoints)
+def diff_adjoints_twin(g, a, n=1, axis=-1, prepend=None, append=None):
+    if prepend is not None or append is not None:
+        raise ADTransformError(
+            "cannot differentiate the adjoint of np.diff with prepend or append again"
+        )
+    ndim = np.ndim(a)
+    widths = [(1, 1) if i == axis % ndim else (0, 0) for i in range(ndim)]
+    for _ in range(n):
+        g = -np.diff(np.pad(g, widths), axis=axis)
+    return g, None, None
+
+
+@twin(runtime.eigh_tangent)
+def eigh_tangent_twin(t, ans, a, UPLO="L", values_only=False):
+    if not values_only:
+        raise ADTransformError(
+            "cannot differentiate the tangent of np.linalg.eigh again (only of eigvalsh)"
+        )
+    q = np.linalg.eigh(a, UPLO)[1]
+    symmetric = read_back(t * np.ones(np.shape(a)), UPLO)
+    p = np.swapaxes(q, -1, -2) @ symmetric @ q
+    return np.diagonal(p, axis1=-2, axis2=-1) * 1.0
+
+
+def _read_back_twin(t, uplo):
+    """The symmetric matrix NumPy builds from ``uplo``'s triangle of ``t``."""
+    if str(uplo).upper() == "U":
+        half = np.triu(t, 1)
+    else:
+        half = np.tril(t, -1)
+    return half + np.swapaxes(half, -1, -2) + t * np.eye(np.shape(t)[-1])
+
+
+_PLAIN_HELPERS.update(read_back=_read_back_twin)
+_NAMES.update(full_offset=_full_offset)
