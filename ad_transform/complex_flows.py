@@ -60,6 +60,7 @@ _RUNTIME = (
     *("complex_values.imag_adjoint", "fft.fft_adjoint", "fft.fftn_adjoint"),
     *("fft.rfft_adjoint", "fft.irfft_adjoint", "fft.fftshift_adjoint"),
     *("conversions.operand_adjoint", "conversions.array_operand"),  # identities on arrays
+    *("shape_indexing.reshape_adjoint", "shape_indexing.transpose_adjoint"),
 )
 COMPLEX_RULES = frozenset(
     {

@@ -55,6 +55,7 @@ __all__ = [
     "register_adjoint",
     "register_nondifferentiable",
     "runtime_helpers",
+    "runtime_helpers_2",
     "shape_indexing",
     "signal",
 ]

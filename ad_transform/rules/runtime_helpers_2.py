@@ -18,47 +18,47 @@ functions with one more slot replaced (``einsum_replaced_*``).
 import numpy as np
 
 from ..runtime import (
-    digamma_of,
-    expit_of,
-    fmax_weights,
-    normal_density,
-    polygamma_of,
-    ptp_adjoint,
-    reduced_tangent,
     conjugate_adjoint,
-    imag_adjoint,
-    real_adjoint,
-    times,
-    times_sum,
+    digamma_of,
     einsum_adjoint,
+    expit_of,
     fft_adjoint,
     fftn_adjoint,
     fftshift_adjoint,
+    fmax_weights,
+    imag_adjoint,
     irfft_adjoint,
+    normal_density,
     pad_adjoint,
     pad_value_adjoint,
     partition_adjoint,
+    polygamma_of,
+    ptp_adjoint,
+    real_adjoint,
+    reduced_tangent,
     roll_adjoint,
     slogdet_adjoint,
     sort_adjoint,
     take_along_axis_adjoint,
+    times,
+    times_sum,
     to_shape_of,
     unless_discrete,
 )
-from ..runtime.fft import rfft_adjoint
 from ..runtime.decomposition_tangents import slogdet_tangent
+from ..runtime.fft import rfft_adjoint
 from ..runtime.higher_order_2 import (
-    imag_adjoint_cotangent,
-    pad_tangent_cotangent,
-    slogdet_tangent_cotangent,
-    slogdet_tangent_partial,
     einsum_replaced_adjoint,
     einsum_replaced_tangent,
     fft_adjoint_cotangent,
     fftn_adjoint_cotangent,
+    imag_adjoint_cotangent,
     irfft_adjoint_cotangent,
+    pad_tangent_cotangent,
     pad_value_cotangent,
     rfft_adjoint_cotangent,
+    slogdet_tangent_cotangent,
+    slogdet_tangent_partial,
     take_along_axis_cotangent,
 )
 from ..runtime.tangents import einsum_tangent, np_pad_tangent, partition_tangent, sort_tangent
@@ -254,7 +254,14 @@ def t_fftn_adjoint(
 
 @adjoint(rfft_adjoint, kind=None, fresh=True)
 def d_rfft_adjoint(g, ans, a, result, x, n=None, axis=-1, norm=None):
-    return to_shape_of(rfft_adjoint_cotangent(g, result, x, n, axis, norm), a), 0.0, 0.0, None, None, None
+    return (
+        to_shape_of(rfft_adjoint_cotangent(g, result, x, n, axis, norm), a),
+        0.0,
+        0.0,
+        None,
+        None,
+        None,
+    )
 
 
 @tangent(rfft_adjoint)

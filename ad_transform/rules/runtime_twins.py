@@ -27,8 +27,9 @@ import numpy as np
 
 from .. import runtime
 from ..errors import ADTransformError
-from ..runtime.scipy import _triangle_used
-from ..runtime.signal import _full_offset
+from ..runtime import cholesky_adjoint, cholesky_tangent, det_adjoint
+from ..runtime.scipy import _triangle_used as triangle_used
+from ..runtime.signal import _full_offset as full_offset
 from .registry import register_nondifferentiable
 
 _TWINS: dict[object, types.FunctionType] = {}  # runtime helper -> its twin's definition
@@ -65,26 +66,22 @@ def _compiled(definition: types.FunctionType) -> types.FunctionType:
         for name, helper in _PLAIN_HELPERS.items()
         if definition not in _PLAIN_HELPERS.values()
     }
-    globals_ = {"__builtins__": __builtins__, **_NAMES, **plain}
+    names = {k: v for k, v in globals().items() if not k.startswith("__")}
+    globals_ = {"__builtins__": __builtins__, **names, **plain}
     function = compile_functions(source + "\n", definition.__name__, globals_, {})[
         definition.__name__
     ]
     function.__defaults__ = definition.__defaults__
     mark_plain_code(function)
-    function.ad_transform_origin = f"the twin of runtime.{definition.__name__.removesuffix('_twin')}"
+    function.ad_transform_origin = (
+        f"the twin of runtime.{definition.__name__.removesuffix('_twin')}"
+    )
     return function
 
 
-# names the twins read: NumPy and helpers that have rules of their own
-_NAMES = {"np": np, "runtime": runtime, "ADTransformError": ADTransformError}
-
-
-def _lower_half(n):
+def lower_half(n):
     """The lower triangle with half the diagonal (``Phi`` of the Cholesky derivatives)."""
     return np.tril(np.ones((n, n))) - 0.5 * np.eye(n)
-
-
-_NAMES["lower_half"] = _lower_half
 
 
 # -- decompositions -----------------------------------------------------------------------------
@@ -153,7 +150,7 @@ def solve_tangent_b_twin(g, a, b):
     return np.linalg.solve(a, g)
 
 
-def _check_vectors(a, b) -> None:
+def check_vectors(a, b) -> None:
     """Refuse NumPy 1's reading of a ``b`` with one axis less than ``a`` as vectors (the
     twins follow NumPy 2's: only a 1-D ``b``)."""
     if np.ndim(b) != 1 and np.ndim(b) == np.ndim(a) - 1 and int(np.__version__[0]) < 2:
@@ -249,15 +246,14 @@ def logsumexp_tangent_twin(t, which, ans, a, axis=None, b=None, keepdims=False, 
     return np.sum(np.exp(a - kept) * t, axis=axis, keepdims=keepdims)
 
 
-_NAMES["check_vectors"] = _check_vectors
 # checks and shapes: no derivative (a check raises or returns None)
-register_nondifferentiable(_check_vectors, pure=False)
-register_nondifferentiable(_lower_half, fresh=True)
+register_nondifferentiable(check_vectors, pure=False)
+register_nondifferentiable(lower_half, fresh=True)
 
 
 # -- symmetric eigendecomposition (distinct eigenvalues: the second derivative does not exist
 # at repeated ones in general) -------------------------------------------------------------------
-def _check_distinct(w) -> None:
+def check_distinct(w) -> None:
     """Refuse repeated eigenvalues (the gap ``1 / (w_j - w_i)`` is not defined there)."""
     w = np.asarray(w)
     gaps = np.abs(w[..., :, None] - w[..., None, :]) + np.eye(w.shape[-1]) * np.inf
@@ -270,7 +266,7 @@ def _check_distinct(w) -> None:
         )
 
 
-def _read_triangle_twin(full, uplo):
+def read_triangle(full, uplo):
     both = full + np.swapaxes(full, -1, -2)
     diagonal = full * np.eye(np.shape(full)[-1])
     if str(uplo).upper() == "U":
@@ -342,24 +338,18 @@ def solve_triangular_adjoints_twin(g, ans, a, trans=0, lower=False, unit_diagona
     return np.triu(d_op, offset), gb
 
 
-def _check_square(a) -> None:
+def check_square(a) -> None:
     if np.ndim(a) != 2 or np.shape(a)[0] != np.shape(a)[1]:
         raise ValueError("scipy.linalg: one square 2-D matrix is differentiated here")
 
 
-_NAMES.update(
-    check_distinct=_check_distinct,
-    check_square=_check_square,
-    cholesky_adjoint=runtime.cholesky_adjoint,
-    det_adjoint=runtime.det_adjoint,
-)
-register_nondifferentiable(_check_distinct, _check_square, pure=False)
+register_nondifferentiable(check_distinct, check_square, pure=False)
 # plain-NumPy functions the twins call, compiled and differentiated like them
-_PLAIN_HELPERS = {"read_triangle": _read_triangle_twin}
+_PLAIN_HELPERS = {"read_triangle": read_triangle}
 
 
 # -- the tangents of scipy.linalg, and its inv and solve with the part of a SciPy reads ------
-def _as_read_twin(a, used, lower):
+def as_read(a, used, lower):
     """The matrix SciPy solves with (``runtime.scipy._symmetric_as_read``)."""
     if used == "sym":
         if lower:
@@ -376,8 +366,8 @@ def _as_read_twin(a, used, lower):
     return a
 
 
-def _fold_twin(da, used, lower):
-    """``runtime.scipy.fold_to_read_part``: the transpose of ``_as_read_twin``."""
+def fold(da, used, lower):
+    """``runtime.scipy.fold_to_read_part``: the transpose of ``as_read``."""
     if used == "sym":
         both = da + np.swapaxes(da, -1, -2)
         diagonal = da * np.eye(np.shape(da)[-1])
@@ -393,7 +383,7 @@ def _fold_twin(da, used, lower):
     return da
 
 
-_PLAIN_HELPERS.update(as_read=_as_read_twin, fold=_fold_twin)
+_PLAIN_HELPERS.update(as_read=as_read, fold=fold)
 
 
 @twin(runtime.scipy_cholesky_tangent)
@@ -476,9 +466,6 @@ def linalg_solve_adjoints_twin(g, ans, a, lower=False, assume_a=None, transposed
     return fold(d_op, used, lower), gb
 
 
-_NAMES.update(cholesky_tangent=runtime.cholesky_tangent, triangle_used=_triangle_used)
-
-
 # -- signal: convolution and differences (linear in g; the other factor of a convolution) ----
 @twin(runtime.convolve_adjoints)
 def convolve_adjoints_twin(g, a, v, mode="full", correlate=False):
@@ -521,7 +508,7 @@ def eigh_tangent_twin(t, ans, a, UPLO="L", values_only=False):
     return np.diagonal(p, axis1=-2, axis2=-1) * 1.0
 
 
-def _read_back_twin(t, uplo):
+def read_back(t, uplo):
     """The symmetric matrix NumPy builds from ``uplo``'s triangle of ``t``."""
     if str(uplo).upper() == "U":
         half = np.triu(t, 1)
@@ -530,5 +517,21 @@ def _read_back_twin(t, uplo):
     return half + np.swapaxes(half, -1, -2) + t * np.eye(np.shape(t)[-1])
 
 
-_PLAIN_HELPERS.update(read_back=_read_back_twin)
-_NAMES.update(full_offset=_full_offset)
+_PLAIN_HELPERS.update(read_back=read_back)
+
+
+# -- nan-aware sums and means: linear in g, x read for its NaNs --------------------------------
+@twin(runtime.nan_sum_adjoint)
+def nan_sum_adjoint_twin(g, x, axis=None, keepdims=False):
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.where(np.isnan(x), 0.0, g * np.ones(np.shape(x)))
+
+
+@twin(runtime.nan_mean_adjoint)
+def nan_mean_adjoint_twin(g, x, axis=None, keepdims=False):
+    count = np.sum(~np.isnan(x), axis=axis, keepdims=True)
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    share = g / np.maximum(count, 1)
+    return np.where(np.isnan(x), 0.0, share * np.ones(np.shape(x)))

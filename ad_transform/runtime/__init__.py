@@ -164,7 +164,6 @@ from .fft import (  # noqa: F401
     rfft_adjoint,
     rfftn_adjoint,
 )
-from .higher_order_2 import *  # noqa: F401,F403
 from .higher_order import (  # noqa: F401
     arithmetic_only,
     attribute_cotangent,
@@ -207,6 +206,7 @@ from .higher_order import (  # noqa: F401
     with_last_zero,
     without_last,
 )
+from .higher_order_2 import *  # noqa: F403
 from .in_place import (  # noqa: F401
     alias_after,
     alias_after_adjoint,

@@ -140,7 +140,6 @@ def irfft_adjoint_cotangent(c, ans, y, n=None, axis=-1, norm=None):
     return np.real(np.fft.ifft(fitted(d, [length], [axis]), axis=axis, norm=norm))
 
 
-
 # -- slogdet's tangent: tr(a^-1 t), linear in t ---------------------------------------------------
 
 
