@@ -48,8 +48,23 @@ _ARRAY_MEMBERS = (
     *("real", "imag", "T", "conj()", "conjugate()", "sum()", "mean()", "prod()"),
     *("reshape()", "ravel()", "transpose()", "astype()"),
 )
+# runtime helpers of plain derivative code (second order, higher_order_rules_2.md) whose
+# adjoint and tangent rules are complex-correct under the convention: linear or bilinear
+# (holomorphic) maps and their transposes; not abs_adjoint (its partial in z is written
+# for real z only)
+_RUNTIME = (
+    *("elementwise.times", "adjoints.unbroadcast", "higher_order.to_shape_of"),
+    *("reductions.expand_reduced", "operators.add_adjoint_left", "operators.add_adjoint_right"),
+    *("operators.mul_adjoint_left", "operators.mul_adjoint_right", "adjoints.as_gradient"),
+    *("complex_values.real_adjoint", "complex_values.conjugate_adjoint"),
+    *("complex_values.imag_adjoint", "fft.fft_adjoint", "fft.fftn_adjoint"),
+    *("fft.rfft_adjoint", "fft.irfft_adjoint", "fft.fftshift_adjoint"),
+    *("conversions.operand_adjoint", "conversions.array_operand"),  # identities on arrays
+    *("shape_indexing.reshape_adjoint", "shape_indexing.transpose_adjoint"),
+)
 COMPLEX_RULES = frozenset(
     {
+        *(f"ad_transform.runtime.{name}" for name in _RUNTIME),
         *(f"operator.{name}" for name in _OPERATORS),
         *("abs", "complex", "numpy.linalg.inv", "numpy.linalg.solve", "numpy.linalg.det"),
         *(f"numpy.{name}" for name in _NUMPY),

@@ -35,6 +35,7 @@ from .ops import (
     Op,
 )
 from .parse import is_missing
+from .rules.runtime_twins import twin_of
 from .user_classes import dependencies_of_lookup, is_plain_namedtuple, is_user_class, record_layout
 
 
@@ -152,6 +153,8 @@ def _call_op(stmt, target, call: gast.Call, fn: NormalizedFunction) -> Op:
 
         origin, callee = callee, generic_plain_gradient(callee)
     rule = rules.lookup(callee) if not is_missing(callee) else None
+    if rule is None and not is_missing(callee):  # a runtime helper of plain derivative code
+        callee = twin_of(callee) or callee
     starred = [a for a in call.args if isinstance(a, gast.Starred)]
     if starred and not is_user_function(callee):  # an unspread ``*args`` passed on
         atoms = [a.value if isinstance(a, gast.Starred) else a for a in call.args]

@@ -14,6 +14,7 @@ with lazy_templates():  # parsed on first use: importing the families parses no 
         operators,
         reductions,
         runtime_helpers,
+        runtime_helpers_2,
         shape_indexing,
         signal,
     )
@@ -54,6 +55,7 @@ __all__ = [
     "register_adjoint",
     "register_nondifferentiable",
     "runtime_helpers",
+    "runtime_helpers_2",
     "shape_indexing",
     "signal",
 ]

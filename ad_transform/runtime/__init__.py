@@ -206,6 +206,7 @@ from .higher_order import (  # noqa: F401
     with_last_zero,
     without_last,
 )
+from .higher_order_2 import *  # noqa: F403
 from .in_place import (  # noqa: F401
     alias_after,
     alias_after_adjoint,
