@@ -50,6 +50,7 @@ from .rules.shaped import (
     new_axes_template,
     reduced_axis_template,
 )
+from .shift_invariance import Normalisation, normalisations
 from .shapes import (
     ArrayFact,
     einsum_matrix_terms,
@@ -257,6 +258,9 @@ class _Reverser:
         )
 
     def backward_statement(self, op: Op, depth: int) -> list[gast.stmt]:
+        fused = self.fused_normalisations.get(id(op.stmt))
+        if fused is not None and op is not fused.division:
+            return []  # the sum (and exp) of p = e / sum(e): p's adjoint covers them
         code = self.adjoint_code(op, self.adjoint_statement)
         if depth == 0:
             return code
@@ -1058,7 +1062,48 @@ class _Reverser:
         self.guard_zero(g, start, op)
         self.emit(self.restore_item(op), op)
 
+    @functools.cached_property
+    def fused_normalisations(self) -> dict[int, Normalisation]:
+        """The statements of each ``p = e / np.sum(e, axis, keepdims=True)`` of real float
+        arrays (shape facts) whose ``e`` and sum nothing else reads, by ``id``: the
+        division (whose adjoint takes both paths to ``e``, and through ``e = np.exp(y)``
+        to ``y``), the sum and that ``exp`` (no adjoint of their own)."""
+        if self.analysis.complex_values:
+            return {}
+        table = {}
+        for found in normalisations(self.analysis.ops, self.fn.tree, self.analysis.shapes):
+            fact = self.analysis.shapes.of(found.division.inputs["x"])
+            if not (isinstance(fact, ArrayFact) and fact.dtype == "f" and fact.ndim >= 1):
+                continue
+            if found.division.active_inputs != ["x", "y"]:
+                continue
+            table[id(found.division.stmt)] = table[id(found.total.stmt)] = found
+            if found.exp is not None and found.exp.active:
+                table[id(found.exp.stmt)] = found
+        return table
+
+    def normalisation_adjoint(self, op: Op, fused: Normalisation, g: gast.Name) -> None:
+        """``dy = normalized_exp_adjoint(dp, p, s, e, axis)`` (``dy`` of ``e = np.exp(y)``)
+        or ``de = normalized_adjoint(dp, p, s, axis)`` for ``p = e / s``."""
+        start = len(self.code)
+        e, s = op.inputs["x"], op.inputs["y"]
+        axis = fused.total.inputs.get("axis") or gast.Constant(value=None, kind=None)
+        p = name_node(op.target)
+        if id(fused.exp.stmt if fused.exp else None) in self.fused_normalisations:
+            helper = self.bindings.reference("normalized_exp_adjoint", runtime.normalized_exp_adjoint)
+            value = _call(helper, [clone(g), p, clone(s), clone(e), clone(axis)])
+            self.contribute(fused.exp.inputs["x"], value, op)
+        else:
+            helper = self.bindings.reference("normalized_adjoint", runtime.normalized_adjoint)
+            value = _call(helper, [clone(g), p, clone(s), clone(axis)])
+            self.contribute(e, value, op)
+        self.guard_zero(g, start, op)
+
     def rule_adjoint(self, op: Op, g: gast.Name) -> None:
+        fused = self.fused_normalisations.get(id(op.stmt))
+        if fused is not None:
+            self.normalisation_adjoint(op, fused, g)
+            return
         position = tuple_element(op, self.analysis.items)
         if position is not None and op.inputs["x"].id in self.split:
             self.emit(accumulate(self.element_adjoint(op.inputs["x"].id, position), g), op)

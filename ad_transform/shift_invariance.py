@@ -19,6 +19,7 @@ along every summed axis), or over all axes (one number: any sum then cancels it)
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 
 import gast
 import numpy as np
@@ -39,35 +40,66 @@ _SUMS = {id(np.sum): "a"}
 _SUM_METHODS = {("method", "sum")}
 
 
+@dataclass(frozen=True)
+class Normalisation:
+    """``p = e / s`` with ``s = np.sum(e, axis, keepdims=True)`` (``division``, ``total``),
+    where ``e`` and ``s`` are bound once and read only there, in one block; ``exp``: the
+    statement ``e = np.exp(y)`` if that binds ``e`` (in the same block); ``shift``: the
+    name ``m`` of ``y = x - m`` if it cancels (see the module docstring)."""
+
+    division: Op
+    total: Op
+    exp: Op | None
+    shift: str | None
+
+
 def shift_constants(ops: list[Op], tree: gast.FunctionDef, shapes) -> frozenset[str]:
     """The names ``m`` of ``p = e / sum(e)`` with ``e = np.exp(x - m)`` whose derivative
     is exactly zero (the module's docstring): constants for activity."""
+    return frozenset(n.shift for n in normalisations(ops, tree, shapes) if n.shift)
+
+
+def normalisations(ops: list[Op], tree: gast.FunctionDef, shapes) -> list[Normalisation]:
+    """Every ``p = e / np.sum(e, axis, keepdims=True)`` of ``ops`` whose ``e`` and sum
+    nothing else reads."""
     binders = {op.target: op for op in ops if op.form == RULE and op.target is not None}
     stores, loads = _name_counts(tree)
     blocks = _blocks_of(tree)
-    found = set()
+    found = []
     for op in ops:
-        m = _shift_of_normalisation(op, binders, stores, loads, blocks, shapes)
-        if m is not None:
-            found.add(m)
-    return frozenset(found)
+        if not (op.form == RULE and op.rule.primitive is operator.truediv):
+            continue
+        e, s = _name(op.inputs.get("x")), _name(op.inputs.get("y"))
+        if e is None or s is None or e == s:
+            continue
+        sum_op = binders.get(s)
+        summed = _reduction(sum_op, _SUMS, _SUM_METHODS)
+        if summed is None or summed[0] != e or not summed[2]:
+            continue
+        if sum_op.inputs.get("dtype") is not None and not _is_none(sum_op.inputs["dtype"]):
+            continue
+        uses = {e: 2, s: 1}
+        if any(stores.get(n) != 1 or loads.get(n) != c for n, c in uses.items()):
+            continue
+        block = blocks.get(id(op.stmt))
+        if block is None or blocks.get(id(sum_op.stmt)) is not block:
+            continue
+        exp_op = binders.get(e)
+        if not (
+            exp_op is not None
+            and exp_op.rule.primitive is np.exp
+            and blocks.get(id(exp_op.stmt)) is block
+            and _name(exp_op.inputs.get("x")) is not None
+        ):
+            exp_op = None
+        shift = _shift(exp_op, summed, binders, stores, loads, blocks, shapes) if exp_op else None
+        found.append(Normalisation(op, sum_op, exp_op, shift))
+    return found
 
 
-def _shift_of_normalisation(op, binders, stores, loads, blocks, shapes) -> str | None:
-    """``m`` if ``op`` is ``p = e / s`` of the form the module describes, else None."""
-    if not (op.form == RULE and op.rule.primitive is operator.truediv):
-        return None
-    e, s = _name(op.inputs.get("x")), _name(op.inputs.get("y"))
-    if e is None or s is None or e == s:
-        return None
-    sum_op, exp_op = binders.get(s), binders.get(e)
-    summed = _reduction(sum_op, _SUMS, _SUM_METHODS)
-    if summed is None or summed[0] != e or exp_op is None:
-        return None
-    if sum_op.inputs.get("dtype") is not None and not _is_none(sum_op.inputs["dtype"]):
-        return None
-    if exp_op.rule.primitive is not np.exp:
-        return None
+def _shift(exp_op, summed, binders, stores, loads, blocks, shapes) -> str | None:
+    """``m`` if ``exp_op`` is ``e = np.exp(y)``, ``y = x - m``, ``m`` a reduction of ``x``
+    that cancels from the sum ``summed``; ``y`` and ``m`` read only there, one block."""
     y = _name(exp_op.inputs.get("x"))
     sub_op = binders.get(y)
     if sub_op is None or sub_op.rule.primitive is not operator.sub:
@@ -78,11 +110,10 @@ def _shift_of_normalisation(op, binders, stores, loads, blocks, shapes) -> str |
         return None
     if not _cancels(shifted[1:], summed[1:], shapes.of(gast.Name(x, gast.Load(), None, None))):
         return None
-    uses = {m: 1, y: 1, e: 2, s: 1}
-    if any(stores.get(name) != 1 or loads.get(name) != count for name, count in uses.items()):
+    if any(stores.get(n) != 1 or loads.get(n) != 1 for n in (m, y)):
         return None
-    statements = (binders[m].stmt, sub_op.stmt, exp_op.stmt, sum_op.stmt, op.stmt)
-    if len({id(blocks.get(id(stmt))) for stmt in statements}) != 1:
+    block = blocks.get(id(exp_op.stmt))
+    if any(blocks.get(id(o.stmt)) is not block for o in (binders[m], sub_op)):
         return None
     return m
 
