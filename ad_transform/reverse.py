@@ -50,7 +50,6 @@ from .rules.shaped import (
     new_axes_template,
     reduced_axis_template,
 )
-from .shift_invariance import Normalisation, normalisations
 from .shapes import (
     ArrayFact,
     einsum_matrix_terms,
@@ -65,6 +64,7 @@ from .shapes import (
     summed_axes,
     sums_to_number,
 )
+from .shift_invariance import Normalisation, normalisations
 
 JOINT, SPLIT = "joint", "split"
 
@@ -1090,7 +1090,9 @@ class _Reverser:
         axis = fused.total.inputs.get("axis") or gast.Constant(value=None, kind=None)
         p = name_node(op.target)
         if id(fused.exp.stmt if fused.exp else None) in self.fused_normalisations:
-            helper = self.bindings.reference("normalized_exp_adjoint", runtime.normalized_exp_adjoint)
+            helper = self.bindings.reference(
+                "normalized_exp_adjoint", runtime.normalized_exp_adjoint
+            )
             value = _call(helper, [clone(g), p, clone(s), clone(e), clone(axis)])
             self.contribute(fused.exp.inputs["x"], value, op)
         else:

@@ -141,7 +141,7 @@ def _reduction(op: Op | None, functions: dict, methods: set) -> tuple | None:
     return operand, axes, keep is True
 
 
-def _constant_axes(node) -> tuple[int, ...] | None | bool:
+def _constant_axes(node) -> tuple[int, ...] | bool | None:
     """The axes a constant ``axis`` names (None: all), or False if it is not a constant."""
     if node is None or _is_none(node):
         return None
