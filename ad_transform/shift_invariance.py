@@ -65,6 +65,7 @@ def normalisations(ops: list[Op], tree: gast.FunctionDef, shapes) -> list[Normal
     binders = {op.target: op for op in ops if op.form == RULE and op.target is not None}
     stores, loads = _name_counts(tree)
     blocks = _blocks_of(tree)
+    integers = _integer_names(tree, stores)
     found = []
     for op in ops:
         if not (op.form == RULE and op.rule.primitive is operator.truediv):
@@ -73,9 +74,9 @@ def normalisations(ops: list[Op], tree: gast.FunctionDef, shapes) -> list[Normal
         if e is None or s is None or e == s:
             continue
         sum_op = binders.get(s)
-        summed = _reduction(sum_op, _SUMS, _SUM_METHODS)
-        if summed is None or summed[0] != e or not summed[2]:
-            continue
+        summed = _reduction(sum_op, _SUMS, _SUM_METHODS, integers)
+        if summed is None or summed[0] != e or not (summed[2] or summed[1] is None):
+            continue  # keepdims=True, or a whole sum: s broadcasts against e
         if sum_op.inputs.get("dtype") is not None and not _is_none(sum_op.inputs["dtype"]):
             continue
         uses = {e: 2, s: 1}
@@ -92,20 +93,25 @@ def normalisations(ops: list[Op], tree: gast.FunctionDef, shapes) -> list[Normal
             and _name(exp_op.inputs.get("x")) is not None
         ):
             exp_op = None
-        shift = _shift(exp_op, summed, binders, stores, loads, blocks, shapes) if exp_op else None
+        shift = (
+            _shift(exp_op, summed, binders, (stores, loads, integers), blocks, shapes)
+            if exp_op
+            else None
+        )
         found.append(Normalisation(op, sum_op, exp_op, shift))
     return found
 
 
-def _shift(exp_op, summed, binders, stores, loads, blocks, shapes) -> str | None:
+def _shift(exp_op, summed, binders, counts, blocks, shapes) -> str | None:
     """``m`` if ``exp_op`` is ``e = np.exp(y)``, ``y = x - m``, ``m`` a reduction of ``x``
     that cancels from the sum ``summed``; ``y`` and ``m`` read only there, one block."""
+    stores, loads, integers = counts
     y = _name(exp_op.inputs.get("x"))
     sub_op = binders.get(y)
     if sub_op is None or sub_op.rule.primitive is not operator.sub:
         return None
     x, m = _name(sub_op.inputs.get("x")), _name(sub_op.inputs.get("y"))
-    shifted = _reduction(binders.get(m), _SHIFTS, _SHIFT_METHODS)
+    shifted = _reduction(binders.get(m), _SHIFTS, _SHIFT_METHODS, integers)
     if x is None or m is None or x == m or shifted is None or shifted[0] != x:
         return None
     if not _cancels(shifted[1:], summed[1:], shapes.of(gast.Name(x, gast.Load(), None, None))):
@@ -118,7 +124,7 @@ def _shift(exp_op, summed, binders, stores, loads, blocks, shapes) -> str | None
     return m
 
 
-def _reduction(op: Op | None, functions: dict, methods: set) -> tuple | None:
+def _reduction(op: Op | None, functions: dict, methods: set, integers: dict) -> tuple | None:
     """``(operand, axes, keepdims)`` of a reduction ``op`` among ``functions``/``methods``
     whose ``axis`` and ``keepdims`` are constants (axes: a tuple of ints, or None)."""
     if op is None or op.form != RULE:
@@ -132,8 +138,10 @@ def _reduction(op: Op | None, functions: dict, methods: set) -> tuple | None:
         param = functions.get(id(primitive))
         if param is None:
             return None
+    if set(op.inputs) - {param, "axis", "keepdims", "dtype"}:
+        return None  # where=, initial=, out=: another reduction
     operand = _name(op.inputs.get(param))
-    axes = _constant_axes(op.inputs.get("axis"))
+    axes = _constant_axes(op.inputs.get("axis"), integers)
     keepdims = op.inputs.get("keepdims")
     if operand is None or axes is False:
         return None
@@ -141,17 +149,16 @@ def _reduction(op: Op | None, functions: dict, methods: set) -> tuple | None:
     return operand, axes, keep is True
 
 
-def _constant_axes(node) -> tuple[int, ...] | bool | None:
-    """The axes a constant ``axis`` names (None: all), or False if it is not a constant."""
+def _constant_axes(node, integers: dict) -> tuple[int, ...] | bool | None:
+    """The axes a constant ``axis`` names (None: all), or False if it is not a constant
+    (``integers``: names bound once to an integer literal, as ``-1`` is normalized)."""
     if node is None or _is_none(node):
         return None
-    if isinstance(node, gast.Constant) and type(node.value) is int:
-        return (node.value,)
-    if isinstance(node, gast.Tuple) and all(
-        isinstance(e, gast.Constant) and type(e.value) is int for e in node.elts
-    ):
-        return tuple(e.value for e in node.elts)
-    return False
+    if isinstance(node, gast.Name):
+        return integers.get(node.id, False)
+    items = node.elts if isinstance(node, gast.Tuple) else [node]
+    axes = [_integer_literal(item) for item in items]
+    return tuple(axes) if items and None not in axes else False
 
 
 def _cancels(shift: tuple, total: tuple, fact) -> bool:
@@ -172,6 +179,32 @@ def _cancels(shift: tuple, total: tuple, fact) -> bool:
     return set(sum_axes) <= set(shift_axes)
 
 
+def _integer_names(tree: gast.FunctionDef, stores: dict) -> dict[str, tuple[int, ...]]:
+    """The names bound once to an integer literal, a negated one (``v1 = -1``) or a tuple
+    of those, as the axes they name."""
+    found = {}
+    for node in gast.walk(tree):
+        if not (isinstance(node, gast.Assign) and len(node.targets) == 1):
+            continue
+        target, value = node.targets[0], node.value
+        if not isinstance(target, gast.Name) or stores.get(target.id) != 1:
+            continue
+        items = value.elts if isinstance(value, gast.Tuple) else [value]
+        axes = [_integer_literal(item) for item in items]
+        if items and None not in axes:
+            found[target.id] = tuple(axes)
+    return found
+
+
+def _integer_literal(node) -> int | None:
+    sign = 1
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        sign, node = -1, node.operand
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return sign * node.value
+    return None
+
+
 def _name(node) -> str | None:
     return node.id if isinstance(node, gast.Name) else None
 
@@ -182,7 +215,7 @@ def _is_none(node) -> bool:
 
 def _name_counts(tree: gast.FunctionDef) -> tuple[dict[str, int], dict[str, int]]:
     """How often each name is bound (parameters too) and read anywhere in ``tree``,
-    nested code included."""
+    nested code included; a copy into a name nothing reads is no read."""
     stores: dict[str, int] = {}
     loads: dict[str, int] = {}
     for node in gast.walk(tree):
@@ -190,6 +223,15 @@ def _name_counts(tree: gast.FunctionDef) -> tuple[dict[str, int], dict[str, int]
             binds = isinstance(node.ctx, (gast.Store, gast.Param))
             counts = stores if binds else loads
             counts[node.id] = counts.get(node.id, 0) + 1
+    for node in gast.walk(tree):  # n = e with n never read (a loop's live-out copy)
+        if (
+            isinstance(node, gast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], gast.Name)
+            and isinstance(node.value, gast.Name)
+            and not loads.get(node.targets[0].id)
+        ):
+            loads[node.value.id] -= 1
     return stores, loads
 
 

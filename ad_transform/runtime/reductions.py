@@ -486,7 +486,7 @@ def _plain_normalisation(g, p, s) -> bool:
     return (
         type(g) is np.ndarray
         and type(p) is np.ndarray
-        and type(s) is np.ndarray
+        and (type(s) is np.ndarray or isinstance(s, np.floating))
         and g.shape == p.shape
         and p.dtype.kind == "f"
         and s.dtype.kind == "f"
