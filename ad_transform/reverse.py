@@ -106,10 +106,15 @@ class AdjointProgram:
 
 
 def reverse(
-    analysis: Analysis, mode: str, helper_pair: Callable[[Op, list[str]], HelperPair]
+    analysis: Analysis,
+    mode: str,
+    helper_pair: Callable[[Op, list[str]], HelperPair],
+    fuse: bool = True,
 ) -> AdjointProgram:
-    """Build the forward and backward sweeps of ``analysis``'s function."""
-    return _Reverser(analysis, mode, helper_pair).run()
+    """Build the forward and backward sweeps of ``analysis``'s function. ``fuse``: fused
+    adjoints (``fused_normalisations``) may be used: their helpers have no rules for a
+    second derivative nor Numba versions."""
+    return _Reverser(analysis, mode, helper_pair, fuse).run()
 
 
 def name_node(identifier: str, store: bool = False) -> gast.Name:
@@ -131,8 +136,9 @@ def accumulate(target: str, value: gast.expr) -> gast.AugAssign:
 
 
 class _Reverser:
-    def __init__(self, analysis: Analysis, mode: str, helper_pair) -> None:
+    def __init__(self, analysis: Analysis, mode: str, helper_pair, fuse: bool = True) -> None:
         self.analysis = analysis
+        self.fuse = fuse
         self.fn = analysis.fn
         self.mode = mode
         self.helper_pair = helper_pair
@@ -1068,7 +1074,7 @@ class _Reverser:
         arrays (shape facts) whose ``e`` and sum nothing else reads, by ``id``: the
         division (whose adjoint takes both paths to ``e``, and through ``e = np.exp(y)``
         to ``y``), the sum and that ``exp`` (no adjoint of their own)."""
-        if self.analysis.complex_values:
+        if self.analysis.complex_values or not self.fuse:
             return {}
         table = {}
         for found in normalisations(self.analysis.ops, self.fn.tree, self.analysis.shapes):

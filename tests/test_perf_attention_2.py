@@ -284,3 +284,22 @@ def test_over_by_a_number():
         at_nan = runtime.over(g, float("nan"))
     assert at_zero[1] == 0.0 and np.isinf(at_zero[0])
     assert at_nan[1] == 0.0 and np.isnan(at_nan[0])
+
+
+# -- second derivatives and forward mode over the same forms -------------------------------
+
+
+@pytest.mark.parametrize("f", [softmax_method, shares])
+def test_hvp_and_jvp_of_the_fused_forms(f):
+    from ad_transform import hvp, jvp
+
+    x = RNG.uniform(0.5, 2.0, (3, 4))
+    w = RNG.standard_normal((3, 4))
+    u = RNG.standard_normal((3, 4))
+    eps = 1e-6
+    gradient = grad(f, wrt=0)
+    expected = (gradient(x + eps * u, w) - gradient(x - eps * u, w)) / (2 * eps)
+    np.testing.assert_allclose(hvp(f, wrt=0)(x, w, u), expected, rtol=1e-5, atol=1e-7)
+    _, tangent = jvp(f, (x, w), (u, np.zeros_like(w)))
+    expected = (f(x + eps * u, w) - f(x - eps * u, w)) / (2 * eps)
+    assert tangent == pytest.approx(expected, rel=1e-6)
