@@ -66,6 +66,7 @@ from .rules.registry import (
 )
 from .shapes import ShapeFacts, derived_kinds, number_fact, parameter_fact
 from .shapes import infer as infer_shapes
+from .shift_invariance import shift_constants
 
 
 def analyze(
@@ -115,9 +116,10 @@ def analyze(
     _read_attributes_when_run(ops, kinds, fn)
     keys = _keys_taken_from_dicts(ops, kinds)  # keys carry no derivative
     flow = list(ops)  # the ops, and the in-place changes of the helpers they call
+    shifts = shift_constants(ops, fn.tree, shape_facts)  # carry no derivative
     while True:
         facts = leaf_kinds.facts_of_names(flow, param_leaf_kinds or {})
-        inert = keys | {name for name, f in facts.items() if f == leaf_kinds.STATIC}
+        inert = keys | shifts | {name for name, f in facts.items() if f == leaf_kinds.STATIC}
         integers = frozenset(name for name, f in facts.items() if leaf_kinds.integer_valued(f))
         varied = _fixpoint(lambda known, inert=inert: _varied(flow, set(wrt) | known, inert))
         useful = _fixpoint(

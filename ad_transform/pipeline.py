@@ -177,6 +177,12 @@ class _Builder:
     # passes, no zero guards on numbers, the tape a list read by index)
     plain = False
 
+    @property
+    def fuses(self) -> bool:
+        """Whether adjoints may be fused into runtime helpers without rules of their own
+        (``normalized_adjoint``): not in code differentiated again or compiled by Numba."""
+        return not (self.plain or self.numba)
+
     def prepare(self, program: AdjointProgram, keep: set[str]) -> None:
         """The optimizing passes (``higher_order.PlainBuilder`` replaces them)."""
         optimize(program, keep, plain_tape=self.numba)
@@ -207,7 +213,9 @@ class _Builder:
             param_leaf_kinds=param_leaf_kinds,
             param_shapes=param_shapes,
         )
-        program = reverse(analysis, JOINT if mode != VJP else SPLIT, self.helper_pair)
+        program = reverse(
+            analysis, JOINT if mode != VJP else SPLIT, self.helper_pair, fuse=self.fuses
+        )
         if mode == VJP:
             return self.emit_split(
                 program,
@@ -270,7 +278,7 @@ class _Builder:
                 complex_context=op.complex_context,
                 param_leaf_kinds=dict(op.arg_leaf_kinds),
             )
-            program = reverse(analysis, SPLIT, self.helper_pair)
+            program = reverse(analysis, SPLIT, self.helper_pair, fuse=self.fuses)
             generated = self.emit_split(
                 program,
                 callee,

@@ -64,6 +64,7 @@ from .shapes import (
     summed_axes,
     sums_to_number,
 )
+from .shift_invariance import Normalisation, normalisations
 
 JOINT, SPLIT = "joint", "split"
 
@@ -105,10 +106,15 @@ class AdjointProgram:
 
 
 def reverse(
-    analysis: Analysis, mode: str, helper_pair: Callable[[Op, list[str]], HelperPair]
+    analysis: Analysis,
+    mode: str,
+    helper_pair: Callable[[Op, list[str]], HelperPair],
+    fuse: bool = True,
 ) -> AdjointProgram:
-    """Build the forward and backward sweeps of ``analysis``'s function."""
-    return _Reverser(analysis, mode, helper_pair).run()
+    """Build the forward and backward sweeps of ``analysis``'s function. ``fuse``: fused
+    adjoints (``fused_normalisations``) may be used: their helpers have no rules for a
+    second derivative nor Numba versions."""
+    return _Reverser(analysis, mode, helper_pair, fuse).run()
 
 
 def name_node(identifier: str, store: bool = False) -> gast.Name:
@@ -130,8 +136,9 @@ def accumulate(target: str, value: gast.expr) -> gast.AugAssign:
 
 
 class _Reverser:
-    def __init__(self, analysis: Analysis, mode: str, helper_pair) -> None:
+    def __init__(self, analysis: Analysis, mode: str, helper_pair, fuse: bool = True) -> None:
         self.analysis = analysis
+        self.fuse = fuse
         self.fn = analysis.fn
         self.mode = mode
         self.helper_pair = helper_pair
@@ -257,6 +264,9 @@ class _Reverser:
         )
 
     def backward_statement(self, op: Op, depth: int) -> list[gast.stmt]:
+        fused = self.fused_normalisations.get(id(op.stmt))
+        if fused is not None and op is not fused.division:
+            return []  # the sum (and exp) of p = e / sum(e): p's adjoint covers them
         code = self.adjoint_code(op, self.adjoint_statement)
         if depth == 0:
             return code
@@ -1058,7 +1068,50 @@ class _Reverser:
         self.guard_zero(g, start, op)
         self.emit(self.restore_item(op), op)
 
+    @functools.cached_property
+    def fused_normalisations(self) -> dict[int, Normalisation]:
+        """The statements of each ``p = e / np.sum(e, axis, keepdims=True)`` of real float
+        arrays (shape facts) whose ``e`` and sum nothing else reads, by ``id``: the
+        division (whose adjoint takes both paths to ``e``, and through ``e = np.exp(y)``
+        to ``y``), the sum and that ``exp`` (no adjoint of their own)."""
+        if self.analysis.complex_values or not self.fuse:
+            return {}
+        table = {}
+        for found in normalisations(self.analysis.ops, self.fn.tree, self.analysis.shapes):
+            fact = self.analysis.shapes.of(found.division.inputs["x"])
+            if not (isinstance(fact, ArrayFact) and fact.dtype == "f" and fact.ndim >= 1):
+                continue
+            if found.division.active_inputs != ["x", "y"]:
+                continue
+            table[id(found.division.stmt)] = table[id(found.total.stmt)] = found
+            if found.exp is not None and found.exp.active:
+                table[id(found.exp.stmt)] = found
+        return table
+
+    def normalisation_adjoint(self, op: Op, fused: Normalisation, g: gast.Name) -> None:
+        """``dy = normalized_exp_adjoint(dp, p, s, e, axis)`` (``dy`` of ``e = np.exp(y)``)
+        or ``de = normalized_adjoint(dp, p, s, axis)`` for ``p = e / s``."""
+        start = len(self.code)
+        e, s = op.inputs["x"], op.inputs["y"]
+        axis = fused.total.inputs.get("axis") or gast.Constant(value=None, kind=None)
+        p = name_node(op.target)
+        if id(fused.exp.stmt if fused.exp else None) in self.fused_normalisations:
+            helper = self.bindings.reference(
+                "normalized_exp_adjoint", runtime.normalized_exp_adjoint
+            )
+            value = _call(helper, [clone(g), p, clone(s), clone(e), clone(axis)])
+            self.contribute(fused.exp.inputs["x"], value, op)
+        else:
+            helper = self.bindings.reference("normalized_adjoint", runtime.normalized_adjoint)
+            value = _call(helper, [clone(g), p, clone(s), clone(axis)])
+            self.contribute(e, value, op)
+        self.guard_zero(g, start, op)
+
     def rule_adjoint(self, op: Op, g: gast.Name) -> None:
+        fused = self.fused_normalisations.get(id(op.stmt))
+        if fused is not None:
+            self.normalisation_adjoint(op, fused, g)
+            return
         position = tuple_element(op, self.analysis.items)
         if position is not None and op.inputs["x"].id in self.split:
             self.emit(accumulate(self.element_adjoint(op.inputs["x"].id, position), g), op)

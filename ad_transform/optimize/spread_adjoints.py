@@ -10,10 +10,13 @@ the spread of the negated number instead: ``dv3 = expand_reduced(-(g), x, None, 
 
 from __future__ import annotations
 
+import math
+
 import gast
 
 from .. import runtime
 from ..nodes import clone
+from ..shapes import ArrayFact
 from .walk import COMPOUND, assignment_counts, forget, target_name
 
 
@@ -71,3 +74,115 @@ def _is_spread(value: gast.expr, helper: str, counts: dict) -> bool:
         return False
     names = {n.id for a in value.args[:2] for n in gast.walk(a) if isinstance(n, gast.Name)}
     return not any(counts.get(n) for n in names)
+
+
+def spread_products(program) -> None:
+    """``times(dv, x)`` with ``dv = expand_reduced(c, x, None, False)`` (the adjoint of a
+    whole sum of a real float array ``x``, shape facts), ``c`` a finite nonzero number
+    constant and ``dv`` read only there: ``x * c`` (a ``* k`` around it folded in), the
+    product a person writes (``np.sum(x * x)``: ``dx = x * 2.0``), without the spread
+    array, its broadcast product and the guard, which a nonzero ``c`` never needs."""
+    spread = program.bindings.existing("expand_reduced", runtime.expand_reduced)
+    times = program.bindings.existing("times", runtime.times)
+    if spread is None or times is None or program.analysis.complex_values:
+        return
+    counts = assignment_counts(program.backward)
+    loads = _load_counts(program.backward)
+    facts = program.analysis.shapes
+    for block in _blocks(program.backward):
+        for position, stmt in enumerate(block):
+            name = target_name(stmt)
+            if name is None or counts.get(name) != 1 or loads.get(name) != 1:
+                continue
+            if not _is_spread(stmt.value, spread, counts):
+                continue
+            c, x = stmt.value.args[0], stmt.value.args[1]
+            if not (_finite_nonzero(c) and isinstance(x, gast.Name)):
+                continue
+            fact = facts.of(x)
+            if not (isinstance(fact, ArrayFact) and fact.dtype == "f" and fact.ndim >= 1):
+                continue
+            for later in block[position + 1 :]:
+                if _replace_product(later, name, x.id, c.value, times):
+                    del block[position]
+                    break
+            break  # one rewrite per block and pass: positions changed
+
+
+def _replace_product(stmt: gast.stmt, name: str, x: str, c: float, times: str) -> bool:
+    """Rewrite ``times(name, x)`` in ``stmt``'s value (``times(...) * k`` as one product)."""
+    if isinstance(stmt, COMPOUND) or not isinstance(stmt, (gast.Assign, gast.AugAssign)):
+        return False
+    for node in gast.walk(stmt):
+        for field_name, child in gast.iter_fields(node):
+            if not _is_times_of(child, name, x, times):
+                continue
+            factor = c
+            if (
+                isinstance(node, gast.BinOp)
+                and isinstance(node.op, gast.Mult)
+                and field_name == "left"
+                and _finite_nonzero(node.right)
+            ):
+                factor, child = c * node.right.value, node
+                node = _parent_of(stmt, node)
+                field_name = _field_of(node, child)
+            product = gast.BinOp(
+                left=gast.Name(id=x, ctx=gast.Load(), annotation=None, type_comment=None),
+                op=gast.Mult(),
+                right=gast.Constant(value=float(factor), kind=None),
+            )
+            setattr(node, field_name, product)
+            forget(stmt)
+            return True
+    return False
+
+
+def _is_times_of(node, name: str, x: str, times: str) -> bool:
+    return (
+        isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == times
+        and len(node.args) == 2
+        and not node.keywords
+        and all(isinstance(a, gast.Name) for a in node.args)
+        and node.args[0].id == name
+        and node.args[1].id == x
+    )
+
+
+def _finite_nonzero(node) -> bool:
+    return (
+        isinstance(node, gast.Constant)
+        and type(node.value) in (int, float)
+        and node.value != 0
+        and math.isfinite(node.value)
+    )
+
+
+def _parent_of(root: gast.AST, child: gast.AST) -> gast.AST:
+    for node in gast.walk(root):
+        if any(value is child for _, value in gast.iter_fields(node)):
+            return node
+    raise AssertionError("child not in tree")
+
+
+def _field_of(parent: gast.AST, child: gast.AST) -> str:
+    return next(f for f, value in gast.iter_fields(parent) if value is child)
+
+
+def _blocks(stmts: list[gast.stmt]):
+    yield stmts
+    for stmt in stmts:
+        if isinstance(stmt, COMPOUND):
+            yield from _blocks(stmt.body)
+            yield from _blocks(stmt.orelse)
+
+
+def _load_counts(stmts: list[gast.stmt]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for stmt in stmts:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store):
+                counts[node.id] = counts.get(node.id, 0) + 1
+    return counts

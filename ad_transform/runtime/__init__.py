@@ -270,6 +270,8 @@ from .reductions import (  # noqa: F401
     nan_std_adjoint,
     nan_sum_adjoint,
     nan_var_adjoint,
+    normalized_adjoint,
+    normalized_exp_adjoint,
     prod_adjoint,
     ptp_adjoint,
     quantile_adjoint,

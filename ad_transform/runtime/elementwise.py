@@ -123,6 +123,8 @@ def _finite_number(d) -> bool:
 def over(g, d):
     """``g / d``, with 0 where ``g`` is 0 (see :func:`times`) and IEEE ``inf``/``nan``
     where ``d`` is 0: no ``ZeroDivisionError`` for Python numbers, no NumPy warning."""
+    if type(d) is float and type(g) is np.ndarray and d and math.isfinite(d):
+        return g / d  # a finite nonzero number: g / d is 0 where g is, with no warning
     if type(d) is np.ndarray or type(g) is np.ndarray:
         if np.count_nonzero(d) == np.size(d):
             return _zero_without_adjoint(g, g / d)

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..errors import ADTransformError
+from .elementwise import _finite_sum, over, quotient, times
 from .values import _axes, _dtype_of, _expand, _float_dtype, _scalar_like, refuse_complex
 
 
@@ -455,3 +456,42 @@ def _to_nans(d, numbers, gk):
     share = np.sum(gk[:, has_nan], axis=0) / np.sum(nans, axis=-1)
     d[has_nan] = np.where(nans, share[:, None], 0)
     return d
+
+
+def normalized_adjoint(g, p, s, axis):
+    """The adjoint of ``e`` in ``p = e / s`` with ``s = np.sum(e, axis, keepdims=True)``
+    (both paths: through ``e`` and through its sum): ``(g - sum(g p)) / s``.
+
+    That is ``over(g, s)`` plus the sum's share ``sum(times(-g, p / s))``, up to rounding,
+    where ``s`` is finite and nowhere zero and ``p`` is finite (no zero adjoint meets an
+    infinite derivative); elsewhere those guarded terms themselves."""
+    if _plain_normalisation(g, p, s) and _finite_sum(p):
+        return (g - np.add.reduce(g * p, axis=axis, keepdims=True)) / s
+    return over(g, s) + times(-g, quotient(p, s)).sum(axis=axis, keepdims=True)
+
+
+def normalized_exp_adjoint(g, p, s, e, axis):
+    """The adjoint of ``y`` in ``p = e / s``, ``e = np.exp(y)``, ``s = np.sum(e, axis,
+    keepdims=True)``: ``p (g - sum(g p))``, what a person writes for a softmax; where the
+    guards of :func:`normalized_adjoint` are needed, ``times(normalized_adjoint(...), e)``."""
+    if _plain_normalisation(g, p, s):  # then e is finite, p in [0, 1]: e = exp(y) >= 0
+        return p * (g - np.add.reduce(g * p, axis=axis, keepdims=True))
+    return times(normalized_adjoint(g, p, s, axis), e)
+
+
+def _plain_normalisation(g, p, s) -> bool:
+    """Whether ``g`` and ``p`` are real float arrays of one shape and ``s`` is finite and
+    nowhere zero (so every element of ``e`` is finite: a normalisation adjoint needs no
+    guard where ``p`` is finite too)."""
+    return (
+        type(g) is np.ndarray
+        and type(p) is np.ndarray
+        and (type(s) is np.ndarray or isinstance(s, np.floating))
+        and g.shape == p.shape
+        and p.dtype.kind == "f"
+        and s.dtype.kind == "f"
+        and g.dtype.kind == "f"
+        and s.size > 0
+        and np.count_nonzero(s) == s.size
+        and _finite_sum(s)
+    )
