@@ -42,7 +42,7 @@ from .forward import coalesce_copies, fold_temporaries
 from .inline_pairs import inline_pairs
 from .inlined_cleanup import split_result_tuples, split_tuple_assignments
 from .propagation import propagate
-from .spread_adjoints import negated_spreads
+from .spread_adjoints import negated_scales, negated_spreads
 from .tape import compact_tape
 from .while_exits import simplify_while_exits
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
@@ -78,6 +78,7 @@ def optimize(
     backward = propagate_block_copies(backward, set(program.adjoint_kinds), protected)
     program.backward = backward
     negated_spreads(program)  # before the accumulation guard: a spread is read-only
+    negated_scales(program)
     backward = guard_accumulation(program.backward, program, predefined)
     program.backward = backward
     # what is read after the forward sweep: by the backward sweep, or returned

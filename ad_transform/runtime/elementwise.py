@@ -94,15 +94,14 @@ def times_sum(g, d):
     The dot product comes first, without a finiteness check of ``d``: if it is finite,
     every term ``g[i] * d[i]`` was, so no zero adjoint met an infinite or NaN ``d[i]``
     (``0 * inf`` is NaN) and the guarded sum is this sum. ``np.vdot`` raises no
-    floating-point warnings (``@`` does), so a masked ``0 * inf`` warns nothing. Else the
-    old order: the dot product where ``d`` is finite (an overflow or a NaN in ``g``, as
-    ``g @ d`` gives them), the guarded product summed where it is not."""
+    floating-point warnings (``@`` does), so a masked ``0 * inf`` warns nothing. Else (an
+    infinite or NaN term, or an overflow) the guarded product, summed: where ``d`` is
+    finite it is ``g * d``, so this is ``times(g, d).sum()`` in every case, without the
+    warning ``times``'s check gives for ``d`` holding both ``inf`` and ``-inf``."""
     if d.dtype.kind == "f":
         total = np.vdot(g, d)
         if math.isfinite(total):
             return total
-        if _finite_sum(d):
-            return g @ d if g.ndim == 1 and d.ndim == 1 else np.vdot(g, d)
     return _masked_product(g, d).sum()
 
 
