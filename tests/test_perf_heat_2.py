@@ -254,3 +254,41 @@ def test_negated_scale_of_numbers_and_signed_zeros():
     _same_grad_agrees(scalar_difference, (0, 1), (1.5, -0.25), (0.0, 0.0))
     dx, dy = grad(scalar_difference, wrt=(0, 1))(0.0, 0.0)
     assert (dx, dy) == (0.0, 0.0)
+
+
+# -- the finiteness of a number parameter checked once, before the backward loop ------------
+
+
+def masked_loop(u, alpha, steps):
+    s = 0.0
+    for _ in range(steps):
+        s = s + np.sum(np.where(u > 0, alpha * u, 0.0))
+        u = u * 0.5
+    return s
+
+
+def test_invariant_check_before_the_loop():
+    u = np.array([0.5, -1.0, 2.0, -0.25])
+    g = _same_grad_agrees(masked_loop, (0, 1), (u, 0.7, 3), (u[:0], 0.7, 2))
+    source = g.source_for(u, 0.7, 3)
+    assert "finite_alpha = finite_nonempty(alpha)" in source
+    assert "* alpha if finite_alpha else times(" in source
+
+
+@pytest.mark.parametrize("alpha", [np.inf, -np.inf, np.nan])
+def test_invariant_check_keeps_the_where_trap(alpha):
+    # where u <= 0 the product alpha * u is not selected: its adjoint there is 0, not NaN
+    u = np.array([0.5, -1.0, 2.0, -0.25])
+    with np.errstate(invalid="ignore"):
+        du = grad(masked_loop, wrt=0)(u, alpha, 3)
+    assert du[1] == 0.0 and du[3] == 0.0
+    assert not np.isfinite(du[0]) and not np.isfinite(du[2])
+
+
+def test_invariant_check_with_other_number_types():
+    u = np.array([0.5, -1.0, 2.0, -0.25])
+    g = grad(masked_loop, wrt=0)
+    expected = numerical_gradient(masked_loop, (u, 0.7, 3), wrt=(0,))[0]
+    for alpha in (np.float64(0.7), np.float32(0.7)):
+        np.testing.assert_allclose(g(u, alpha, 3), expected, rtol=1e-6)
+    np.testing.assert_allclose(g(u, 2, 3), 2 / 0.7 * expected, rtol=1e-6)  # an int

@@ -37,7 +37,7 @@ from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
 from .dead_code import broadcast_operands, eliminate_dead_code, exposed_reads, may_raise
 from .element_loops import dead_element_resets, first_element_writes
-from .finite_covers import share_finite_checks
+from .finite_covers import hoist_invariant_checks, share_finite_checks
 from .forward import coalesce_copies, fold_temporaries
 from .inline_pairs import inline_pairs
 from .inlined_cleanup import split_result_tuples, split_tuple_assignments
@@ -99,6 +99,7 @@ def optimize(
         dead_element_resets(program, protected)
         _fold_element_reads(program, protected)
         share_finite_checks(program)
+        hoist_invariant_checks(program)
         simplify_while_exits(program)
     return program
 
