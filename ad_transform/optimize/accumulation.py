@@ -212,23 +212,20 @@ def _certainly_indexed_array(before: list[gast.stmt], moved: str, x, program) ->
 
     ``dx += dy`` (a bare name, no ``unbroadcast``) is how the reverse stage adds the
     adjoint of a value of ``x``'s shape (a copy of it, or an operand whose facts prove
-    the shape kept), so ``dy`` has ``x``'s shape or is a number. It is no number where
-    ``before`` stores into it or copies from it through a slice (``dy[1:-1] = 0.0``, ``v
-    = dy[1:-1].copy()``), which raises for a Python or NumPy number (``[()]`` and ``[...]``
-    would not: only slice syntax counts) and ``x`` (an array of rank >= 1 by the facts)
-    gives the subscript a meaning."""
+    the shape kept), so ``dy`` has ``x``'s shape or is a number. It is an ndarray where
+    ``before`` stores a number into a slice of it (``dy[1:-1] = 0.0``): that raises for
+    a Python or NumPy number and for a list (``[()]`` and ``[...]`` would not raise for
+    a NumPy number: only slice syntax counts), and ``x`` has rank >= 1 by the facts."""
     fact = program.analysis.shapes.of(x) if isinstance(x, gast.Name) else None
     if not (isinstance(fact, ArrayFact) and fact.ndim >= 1):
         return False
-    for stmt in before:
-        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
-            target = stmt.targets[0]
-            if _sliced(target, moved):
-                return True
-            value = stmt.value
-            if _is_copy_of(value, moved) and _sliced(value.func.value, moved):
-                return True
-    return False
+    return any(
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and _sliced(stmt.targets[0], moved)
+        and number(stmt.value) is not None
+        for stmt in before
+    )
 
 
 def _sliced(node: gast.expr, name: str) -> bool:
