@@ -228,6 +228,7 @@ class _Reverser:
         program.inout_adjoints = dict(self.inout_adjoints)
         program.pairs_used = [pair for pair, _ in self.pairs.values()]
         program.item_adjoints = set(self.item_arrays)
+        program.primals = {a: p for p, a in self.adjoints.items() if "[" not in p}
         return program
 
     # -- backward sweep, built first: it decides what the forward sweep must record -------

@@ -234,7 +234,9 @@ def test_stencils_with_other_reads(f):
 def test_moved_adjoint_in_the_heat_stencil():
     u = RNG.standard_normal(8)
     source = grad(heat_slices, wrt=(0, 1)).source_for(u, 0.2, 3)
-    assert "accumulate_index(dnew_1" in source and "index_adjoint(" not in source
+    # heat15: the moved adjoint is certainly an array shaped like u, so the read's adjoint
+    # is added into its view directly (tests/test_perf_heat_2.py)
+    assert "du_1 = dnew_1" in source and "index_adjoint(" not in source
     assert "du_1 += dnew_1" not in source
 
 

@@ -37,12 +37,12 @@ from .accumulation import guard_accumulation
 from .copies import propagate_block_copies
 from .dead_code import broadcast_operands, eliminate_dead_code, exposed_reads, may_raise
 from .element_loops import dead_element_resets, first_element_writes
-from .finite_covers import share_finite_checks
+from .finite_covers import hoist_invariant_checks, share_finite_checks
 from .forward import coalesce_copies, fold_temporaries
 from .inline_pairs import inline_pairs
 from .inlined_cleanup import split_result_tuples, split_tuple_assignments
 from .propagation import propagate
-from .spread_adjoints import negated_spreads, spread_products
+from .spread_adjoints import negated_scales, negated_spreads, spread_products
 from .tape import compact_tape
 from .while_exits import simplify_while_exits
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
@@ -79,6 +79,7 @@ def optimize(
     program.backward = backward
     negated_spreads(program)  # before the accumulation guard: a spread is read-only
     spread_products(program)
+    negated_scales(program)
     backward = guard_accumulation(program.backward, program, predefined)
     program.backward = backward
     # what is read after the forward sweep: by the backward sweep, or returned
@@ -99,6 +100,7 @@ def optimize(
         dead_element_resets(program, protected)
         _fold_element_reads(program, protected)
         share_finite_checks(program)
+        hoist_invariant_checks(program)
         simplify_while_exits(program)
     return program
 

@@ -42,6 +42,7 @@ def guard_accumulation(
     if not program.analysis.complex_values:
         _accumulate_reads_in_place(stmts, program)
         _start_from_moved_adjoints(stmts, program)
+        _move_into_zero(stmts, program)
         if getattr(program, "moved_adjoints", False):
             for stmt in stmts:
                 forget(stmt)
@@ -133,16 +134,126 @@ def _start_from_moved_adjoints(block: list[gast.stmt], program: AdjointProgram) 
         end = _whole_addition(block, position, program) if _index_read(stmt, program) else None
         if end is not None:
             moved = block[end].value.id
-            helper = program.bindings.reference("accumulate_index", runtime.accumulate_index)
-            call = gast.Call(
-                func=gast.Name(id=helper, ctx=gast.Load(), annotation=None, type_comment=None),
-                args=[_load(moved), *stmt.value.args],
-                keywords=[],
-            )
-            stmt.value = call
             del block[end]
             program.moved_adjoints = True  # walk's caches of enclosing statements are stale
+            if _certainly_indexed_array(block[:position], moved, stmt.value.args[1], program):
+                block[position : position + 1] = _added_into_view(stmt, moved, program)
+                position += 1
+            else:
+                helper = program.bindings.reference("accumulate_index", runtime.accumulate_index)
+                stmt.value = gast.Call(
+                    func=_load(helper), args=[_load(moved), *stmt.value.args], keywords=[]
+                )
         position += 1
+
+
+def _move_into_zero(block: list[gast.stmt], program: AdjointProgram) -> None:
+    """``dy += dx`` where ``dy`` is certainly ``0.0`` and ``dx`` an array this code owns
+    that is bound again before it is read: ``dy = dx``, the array handed over instead of
+    copied (``0.0 + dx``). Nothing reads it as ``dx`` after, so writes into it as ``dy``
+    change no value the code still reads.
+
+    The copy and the array are equal, with ``dx``'s dtype (``0.0`` is a weak scalar);
+    only a 0-d array differs (``0.0 + dx`` is a NumPy scalar): ``dy`` must be the adjoint
+    of an array of rank >= 1 by the shape facts, ``dx`` not a scalar kind."""
+    for stmt in block:
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if inner:
+                _move_into_zero(inner, program)
+    for position, stmt in enumerate(block):
+        if not (
+            isinstance(stmt, gast.AugAssign)
+            and getattr(stmt, "ad_from_zero", False)
+            and getattr(stmt, "ad_source_owned", False)
+            and isinstance(stmt.op, gast.Add)
+            and isinstance(stmt.target, gast.Name)
+            and isinstance(stmt.value, gast.Name)
+        ):
+            continue
+        name, moved = stmt.target.id, stmt.value.id
+        if (
+            program.adjoint_kinds.get(moved) == SCALAR
+            or program.adjoint_kinds.get(name) == SCALAR
+            or not _adjoint_of_array(name, program)
+            or not _bound_before_read(block[position + 1 :], moved)
+        ):
+            continue
+        block[position] = assignment_like(stmt, _load(moved))
+        program.moved_adjoints = True
+
+
+def _adjoint_of_array(name: str, program: AdjointProgram) -> bool:
+    """Whether ``name`` is the adjoint of a real float array of rank >= 1 (shape facts)."""
+    primal = getattr(program, "primals", {}).get(name)
+    fact = program.analysis.shapes.names.get(primal) if primal else None
+    return isinstance(fact, ArrayFact) and fact.ndim >= 1 and fact.dtype == "f"
+
+
+def _bound_before_read(after: list[gast.stmt], name: str) -> bool:
+    """Whether the first statement of ``after`` naming ``name`` binds it (``name = e``,
+    ``e`` not naming it), with no compound statement before it naming it."""
+    for stmt in after:
+        if not _mentions_name(stmt, name):
+            continue
+        return (
+            isinstance(stmt, gast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], gast.Name)
+            and stmt.targets[0].id == name
+            and not _mentions_name(stmt.value, name)
+        )
+    return False
+
+
+def _certainly_indexed_array(before: list[gast.stmt], moved: str, x, program) -> bool:
+    """Whether ``moved`` (``dy`` of ``_start_from_moved_adjoints``) is certainly an ndarray
+    shaped like ``x`` where the read's adjoint is added into it.
+
+    ``dx += dy`` (a bare name, no ``unbroadcast``) is how the reverse stage adds the
+    adjoint of a value of ``x``'s shape (a copy of it, or an operand whose facts prove
+    the shape kept), so ``dy`` has ``x``'s shape or is a number. It is an ndarray where
+    ``before`` stores a number into a slice of it (``dy[1:-1] = 0.0``): that raises for
+    a Python or NumPy number and for a list (``[()]`` and ``[...]`` would not raise for
+    a NumPy number: only slice syntax counts), and ``x`` has rank >= 1 by the facts."""
+    fact = program.analysis.shapes.of(x) if isinstance(x, gast.Name) else None
+    if not (isinstance(fact, ArrayFact) and fact.ndim >= 1):
+        return False
+    return any(
+        isinstance(stmt, gast.Assign)
+        and len(stmt.targets) == 1
+        and _sliced(stmt.targets[0], moved)
+        and number(stmt.value) is not None
+        for stmt in before
+    )
+
+
+def _sliced(node: gast.expr, name: str) -> bool:
+    """``name[a:b]`` (slice syntax)."""
+    return (
+        isinstance(node, gast.Subscript)
+        and isinstance(node.value, gast.Name)
+        and node.value.id == name
+        and isinstance(node.slice, gast.Slice)
+    )
+
+
+def _added_into_view(stmt: gast.Assign, moved: str, program) -> list[gast.stmt]:
+    """``dx = dy`` and ``dx[i] += g`` for ``dx = index_adjoint(g, x, i)`` (``dy`` an array
+    shaped like ``x``, ``i`` a basic index): the read's adjoint added into ``dy``'s view."""
+    name = stmt.targets[0].id
+    g, _, index = stmt.value.args
+    start = gast.copy_location(
+        gast.Assign(targets=[_store(name)], value=_load(moved), type_comment=None), stmt
+    )
+    start.origin_line = getattr(stmt, "origin_line", None)
+    view = gast.Subscript(
+        value=_load(name), slice=_subscript_index(index, program), ctx=gast.Store()
+    )
+    added = gast.copy_location(gast.AugAssign(target=view, op=gast.Add(), value=g), stmt)
+    added.ad_pure = False
+    added.origin_line = start.origin_line
+    return [start, added]
 
 
 def _index_read(stmt: gast.stmt, program: AdjointProgram) -> bool:
@@ -291,6 +402,10 @@ def _load(name: str) -> gast.Name:
     return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
+def _store(name: str) -> gast.Name:
+    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
 def _float_array_read(value: gast.expr, program: AdjointProgram) -> bool:
     """``index_adjoint(g, x, index)`` of a name ``x`` that is a real float array by the
     shape facts (its result: a float array shaped like ``x``)."""
@@ -351,6 +466,8 @@ def _guard_block(block: list[gast.stmt], owned: dict, program: AdjointProgram) -
     for index, stmt in enumerate(block):
         if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
             name = stmt.target.id
+            if isinstance(stmt.value, gast.Name):  # for _move_into_zero: the last pass's
+                stmt.ad_source_owned = bool(owned.get(stmt.value.id))
             in_place = owned.get(name) and not program.analysis.complex_values
             if not in_place and program.adjoint_kinds.get(name) != SCALAR:
                 block[index] = _out_of_place(stmt)

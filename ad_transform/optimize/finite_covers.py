@@ -20,6 +20,7 @@ from __future__ import annotations
 import gast
 
 from .. import runtime
+from ..rules.registry import SCALAR
 from .walk import all_statements, assignment_counts, forget, target_name
 
 
@@ -216,3 +217,84 @@ def _covered(node, helper: str, covers: dict) -> bool:
         and isinstance(node.args[1], gast.Name)
         and node.args[1].id in covers
     )
+
+
+def hoist_invariant_checks(program) -> None:
+    """``times(g, d)`` in a backward loop, ``d`` a number parameter that no statement
+    binds (``alpha`` of the heat stencil): its finiteness is checked once,
+    before the loop (``finite_alpha = finite_nonempty(alpha)``), and each such guard
+    becomes ``g * d if finite_alpha else times(g, d)``.
+
+    Same value: ``d`` is the same object with the same elements at every step, and where
+    it is finite ``times(g, d)`` is ``g * d`` (a zero of another type or sign at most,
+    as ``share_finite_checks`` accepts). ``finite_nonempty`` is False for anything it
+    cannot prove finite (integers, NumPy scalars, empty or complex arrays): the guard
+    stays."""
+    if program.analysis.complex_values:
+        return
+    helper = program.bindings.existing("times", runtime.times)
+    if helper is None:
+        return
+    everything = [*program.forward, *program.backward]
+    counts = assignment_counts(everything)
+    parameters = set(program.fn.params)
+    kinds = program.analysis.kinds
+    for position in range(len(program.backward) - 1, -1, -1):
+        loop = program.backward[position]
+        if not isinstance(loop, (gast.For, gast.While)):
+            continue
+        invariant = {
+            name
+            for name in _guarded_factors(loop, helper)
+            if name in parameters
+            and kinds.get(name) == SCALAR  # a number: no alias can change its value
+            and not counts.get(name)
+            and _never_changed([name], everything)
+        }
+        if not invariant:
+            continue
+        flags = {name: program.fn.names.fresh(f"finite_{name}") for name in sorted(invariant)}
+        _guard_with_flags(loop, helper, flags)
+        check = program.bindings.reference("finite_nonempty", runtime.finite_nonempty)
+        checks = [
+            gast.copy_location(
+                gast.Assign(
+                    targets=[gast.Name(flag, gast.Store(), None, None)],
+                    value=gast.Call(gast.Name(check, gast.Load(), None, None), [_load(name)], []),
+                ),
+                loop,
+            )
+            for name, flag in flags.items()
+        ]
+        program.backward[position:position] = checks
+
+
+def _guarded_factors(loop: gast.stmt, helper: str) -> set[str]:
+    """The names ``d`` of the ``times(g, d)`` calls in ``loop``."""
+    return {
+        node.args[1].id
+        for node in gast.walk(loop)
+        if isinstance(node, gast.Call)
+        and isinstance(node.func, gast.Name)
+        and node.func.id == helper
+        and len(node.args) == 2
+        and not node.keywords
+        and isinstance(node.args[1], gast.Name)
+    }
+
+
+def _guard_with_flags(loop: gast.stmt, helper: str, flags: dict[str, str]) -> None:
+    def guarded(call: gast.Call) -> gast.expr:
+        plain = gast.BinOp(left=call.args[0], op=gast.Mult(), right=call.args[1])
+        test = gast.Name(flags[call.args[1].id], gast.Load(), None, None)
+        return gast.IfExp(test=test, body=plain, orelse=call)
+
+    covers = dict.fromkeys(flags)
+    for stmt in loop.body:
+        for node in gast.walk(stmt):
+            for field, value in gast.iter_fields(node):
+                if _covered(value, helper, covers):
+                    setattr(node, field, guarded(value))
+                elif isinstance(value, list):
+                    value[:] = [guarded(v) if _covered(v, helper, covers) else v for v in value]
+    forget(loop)

@@ -186,3 +186,79 @@ def _load_counts(stmts: list[gast.stmt]) -> dict[str, int]:
             if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store):
                 counts[node.id] = counts.get(node.id, 0) + 1
     return counts
+
+
+def negated_scales(program) -> None:
+    """``v = -a`` then ``w = v * c`` (``c`` a float constant, ``v`` read nowhere else, ``a``
+    an adjoint not bound again between): ``w = a * -c``, one array operation instead of
+    two (the adjoint of ``x - 2.0 * y`` for ``y``).
+
+    Exact: IEEE multiplication rounds symmetrically, so ``(-a) * c`` and ``a * (-c)`` are
+    the same number, signed zeros and NaNs included. Only adjoints (float values: the
+    negation of an unsigned integer would wrap) and float constants (``a * -2`` of an
+    unsigned array would raise)."""
+    counts = assignment_counts(program.backward)
+    loads: dict[str, int] = {}
+    for node in gast.walk(gast.Module(body=list(program.backward), type_ignores=[])):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            loads[node.id] = loads.get(node.id, 0) + 1
+    adjoints = set(program.adjoint_kinds)
+    _fold_scales(program.backward, counts, loads, adjoints)
+
+
+def _fold_scales(block: list[gast.stmt], counts: dict, loads: dict, adjoints: set) -> None:
+    negations: dict[str, tuple[int, str]] = {}  # v -> (position, a)
+    dropped = []
+    for position, stmt in enumerate(block):
+        if isinstance(stmt, COMPOUND):
+            _fold_scales(stmt.body, counts, loads, adjoints)
+            _fold_scales(stmt.orelse, counts, loads, adjoints)
+            negations.clear()
+            continue
+        name = target_name(stmt)
+        value = stmt.value if name is not None else None
+        scaled = _scaled_name(value) if value is not None else None
+        mentioned = _names(stmt)
+        for negated in list(negations):  # ``a`` named (bound, changed in place) before the use
+            if negations[negated][1] in mentioned and not (scaled and scaled[0] == negated):
+                del negations[negated]
+        if scaled is not None and scaled[0] in negations:
+            start, source = negations.pop(scaled[0])
+            operand = gast.Name(id=source, ctx=gast.Load(), annotation=None, type_comment=None)
+            factor = gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=scaled[1], kind=None))
+            if math.copysign(1.0, scaled[1]) < 0:
+                factor = gast.Constant(value=-scaled[1], kind=None)
+            stmt.value = gast.BinOp(left=operand, op=gast.Mult(), right=factor)
+            forget(stmt)
+            dropped.append(start)
+        elif (
+            name is not None
+            and counts.get(name) == 1
+            and loads.get(name) == 1
+            and isinstance(value, gast.UnaryOp)
+            and isinstance(value.op, gast.USub)
+            and isinstance(value.operand, gast.Name)
+            and value.operand.id in adjoints
+            and value.operand.id != name
+        ):
+            negations[name] = (position, value.operand.id)
+    for position in reversed(dropped):
+        del block[position]
+
+
+def _scaled_name(value: gast.expr) -> tuple[str, float] | None:
+    """``v * c`` or ``c * v`` (``c`` a float constant): ``(v, c)``."""
+    if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult)):
+        return None
+    for name, constant in ((value.left, value.right), (value.right, value.left)):
+        if (
+            isinstance(name, gast.Name)
+            and isinstance(constant, gast.Constant)
+            and type(constant.value) is float
+        ):
+            return name.id, constant.value
+    return None
+
+
+def _names(stmt: gast.stmt) -> set[str]:
+    return {node.id for node in gast.walk(stmt) if isinstance(node, gast.Name)}

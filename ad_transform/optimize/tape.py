@@ -661,14 +661,28 @@ def _stores_here(stmt: gast.stmt) -> tuple[str, ...]:
 
 
 def _unread_pops(backward: list[gast.stmt], pop: str) -> set[str]:
-    """Names the backward sweep pops but never reads (the adjoint that read one was
-    written without it, ``du[1:n] += g`` for ``index_adjoint(g, u, ...)``; its restore
-    went): they need not be on the tape."""
-    popped = set()
-    for stmt in all_statements(backward):
-        popped.update(_popped_names(stmt, pop) or ())
-    loads = _load_counts(backward)
-    return {name for name in popped if not loads.get(name)}
+    """Names the backward sweep pops but never reads afterwards (the adjoint that read one
+    was written without it, ``du[1:n] += g`` for ``index_adjoint(g, u, ...)``; its restore
+    went): they need not be on the tape.
+
+    A pop is read if its name is loaded in the top-level statement holding it (a loop
+    body: a later iteration, or a later statement of the same one, may read it) or in any
+    top-level statement after that one. A load before it (``du = times(g, u) * 2.0``
+    before the backward loop reads the last ``u`` of the forward sweep) cannot see it."""
+    popped: set[str] = set()
+    read: set[str] = set()
+    later: dict[str, int] = {}
+    for stmt in reversed(backward):
+        names = set()
+        for inner in all_statements([stmt]):
+            names.update(_popped_names(inner, pop) or ())
+        if names:
+            inside = _load_counts([stmt])
+            popped |= names
+            read |= {n for n in names if later.get(n) or inside.get(n)}
+        for name, count in _load_counts([stmt]).items():
+            later[name] = later.get(name, 0) + count
+    return popped - read
 
 
 def _load_counts(stmts: list[gast.stmt]) -> dict[str, int]:

@@ -89,10 +89,19 @@ def _nowhere_zero(g) -> bool:
 
 def times_sum(g, d):
     """``times(g, d).sum()`` for real float arrays ``g`` and ``d`` of one shape, as one
-    dot product where ``d`` is finite (the guard of :func:`times`, with its warnings:
-    none for the elements it masks); else the guarded product, summed."""
-    if d.dtype.kind == "f" and _finite_sum(d):
-        return g @ d if g.ndim == 1 and d.ndim == 1 else np.vdot(g, d)
+    dot product.
+
+    The dot product comes first, without a finiteness check of ``d``: if it is finite,
+    every term ``g[i] * d[i]`` was, so no zero adjoint met an infinite or NaN ``d[i]``
+    (``0 * inf`` is NaN) and the guarded sum is this sum. ``np.vdot`` raises no
+    floating-point warnings (``@`` does), so a masked ``0 * inf`` warns nothing. Else (an
+    infinite or NaN term, or an overflow) the guarded product, summed: where ``d`` is
+    finite it is ``g * d``, so this is ``times(g, d).sum()`` in every case, without the
+    warning ``times``'s check gives for ``d`` holding both ``inf`` and ``-inf``."""
+    if d.dtype.kind == "f":
+        total = np.vdot(g, d)
+        if math.isfinite(total):
+            return total
     return _masked_product(g, d).sum()
 
 

@@ -28,6 +28,12 @@ def index_adjoint(g, x, index):
 
     ``x`` may itself be an adjoint (second order: generated code reading ``dd[key]``,
     ``dp['w']`` or ``dxs[i]``): its cotangent has the same sparse form."""
+    if type(x) is np.ndarray and type(g) is np.ndarray and g.dtype == x.dtype:
+        kind = x.dtype.kind
+        if (kind == "f" or kind == "c") and type(index) is slice:  # the common case, first
+            out = np.zeros(x.shape, dtype=x.dtype)
+            out[index] = g
+            return out
     if isinstance(x, (dict, KeyItem)):
         return KeyItem(index, g)
     if isinstance(x, Fields):
