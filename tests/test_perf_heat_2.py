@@ -61,10 +61,10 @@ def test_heat_slices_source_is_the_hand_written_loop():
     u = RNG.standard_normal(9)
     source = grad(heat_slices, wrt=(0, 1)).source_for(u, 0.2, 4)
     assert "dnew_1 = du_1" in source  # handed over, not copied from 0.0
-    assert "du_1 = dnew_1" in source and "du_1[:v9] += dv11" in source
+    assert "du_1 = dnew_1" in source and "du_1[:-2] += dv7" in source
     assert "accumulate_index(" not in source and "index_adjoint(" not in source
-    assert "keep(v11)" in source and "for v11 in reversed(saved)" in source  # u not kept
-    assert "dv11 * -2.0" in source  # one scaling, no negation first
+    assert "keep(v7)" in source and "for v7 in reversed(saved)" in source  # u not kept
+    assert "dv7 * -2.0" in source  # one scaling, no negation first
 
 
 def test_heat_slices_agrees_with_differences_for_every_length_rank_and_dtype():
