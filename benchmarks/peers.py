@@ -225,6 +225,20 @@ def _torch_namespaces(torch):
     def zeros(shape):
         return torch.zeros(shape, dtype=torch.float64)
 
+    def tmax(a, axis=None, keepdims=False):
+        return torch.amax(a) if axis is None else torch.amax(a, dim=axis, keepdim=keepdims)
+
+    def mean(a, axis=None):
+        return torch.mean(a) if axis is None else torch.mean(a, dim=axis)
+
+    def logaddexp(a, b):
+        a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+        return torch.logaddexp(a, b)
+
+    def concatenate(parts, axis=0):
+        return torch.cat(list(parts), dim=axis)
+
+    tlinalg = types.SimpleNamespace(cholesky=torch.linalg.cholesky, solve=torch.linalg.solve)
     tnp = types.SimpleNamespace(
         tanh=torch.tanh,
         exp=torch.exp,
@@ -232,10 +246,24 @@ def _torch_namespaces(torch):
         sin=torch.sin,
         cos=torch.cos,
         sum=tsum,
+        max=tmax,
+        mean=mean,
         maximum=maximum,
         zeros=zeros,
+        eye=lambda n: torch.eye(n, dtype=torch.float64),
+        diag=torch.diag,
+        einsum=torch.einsum,
+        logaddexp=logaddexp,
+        concatenate=concatenate,
+        linalg=tlinalg,
     )
-    tmath = types.SimpleNamespace(sin=torch.sin, cos=torch.cos, exp=torch.exp, log=torch.log)
+
+    def sqrt(v):
+        return torch.sqrt(v) if isinstance(v, torch.Tensor) else math.sqrt(v)
+
+    tmath = types.SimpleNamespace(
+        sin=torch.sin, cos=torch.cos, exp=torch.exp, log=torch.log, sqrt=sqrt
+    )
     return tnp, tmath
 
 
