@@ -185,7 +185,7 @@ class _Builder:
 
     def prepare(self, program: AdjointProgram, keep: set[str]) -> None:
         """The optimizing passes (``higher_order.PlainBuilder`` replaces them)."""
-        optimize(program, keep, plain_tape=self.numba)
+        optimize(program, keep, plain_tape=self.numba, recompute=not self.numba)
 
     def top_level(
         self,

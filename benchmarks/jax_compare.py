@@ -30,7 +30,14 @@ import numpy as np
 
 from . import compiled
 from .cases import case_named
-from .compiled import COMPILED, SCALAR_LOOPS, first_call_cell, prepare_compiled, warm_numba
+from .compiled import (
+    COMPILED,
+    SCALAR_LOOPS,
+    UNROLLED_SKIP,
+    first_call_cell,
+    prepare_compiled,
+    warm_numba,
+)
 from .peers import (
     HAND,
     JAX_JIT,
@@ -46,11 +53,6 @@ from .timing import paired_ratio, time_interleaved
 
 JAX_LAX = "jax.jit(jax.grad), lax loops"
 GROWING = (100, 1000, 10000)
-# JAX unrolls these loops as written; 500 RK4 steps were aborted at 6.4 GB (issue 18)
-UNROLLED_SKIP = {
-    "rk4_inline": "not run: JAX unrolls the 500 RK4 steps (--unrolled-rk4 runs it)",
-    "rk4_helper": "not run: JAX unrolls the 500 RK4 steps (--unrolled-rk4 runs it)",
-}
 
 
 def lax_forms(jax) -> dict[str, Callable]:

@@ -8,7 +8,8 @@ types (compile time dominates: the cases are grouped per function).
   table and the loop forms after it), from a copy of that module whose counting side
   effects (``TRACE.append(...)``, a global list Numba cannot change) are left out;
 * the benchmark's scalar loops and the IIR element loop;
-* a few random programs of the scalar fuzzer (``fuzz_programs.programs``);
+* random programs of the scalar fuzzer (``fuzz_programs.programs``), also against
+  central differences where ``test_fuzz`` trusts them;
 * the behaviours: ``.source`` is the compiled text, typed tapes, refusals with the
   user's line, a global number rebound (Numba froze it) compiles again, the extra named
   where Numba is missing.
@@ -240,16 +241,51 @@ def test_element_loop_tapes_are_typed_per_slot():
     check_grad(recurrence, (x, 0.7), wrt=0)
 
 
+def pendulum_steps(k, u, n):
+    v = 0.0
+    for _ in range(n):
+        s = math.sin(u)
+        e = math.exp(-0.1 * v)
+        v = v - 0.05 * k * s * e
+        u = u + 0.05 * v
+    return u * v + u
+
+
+def _backward_calls(source: str) -> list[str]:
+    """The ``math`` functions the backward sweep of ``source`` calls (comments aside)."""
+    backward = source[source.index("# backward sweep") :]
+    code = "\n".join(line.split("#")[0] for line in backward.splitlines())
+    return sorted(set(re.findall(r"math\.\w+(?=\()", code)))
+
+
+def test_math_values_kept_on_the_tape():
+    """The Numba variant keeps ``math.sin(u)``/``math.exp(w)`` on the tape beside their
+    arguments (a store is cheaper than computing them again after the pop, as the Python
+    code does): the backward sweep calls only the derivatives' ``cos``."""
+    args = (1.3, 0.8, 40)
+    compiled = grad(pendulum_steps, (0, 1), compile="numba")
+    source = compiled.source_for(*args)
+    assert _backward_calls(source) == ["math.cos"]
+    python_source = grad(pendulum_steps, (0, 1)).source_for(*args)
+    assert "math.sin" in _backward_calls(python_source)
+    gradient = compiled(*args)
+    _assert_same(gradient, grad(pendulum_steps, (0, 1))(*args), rtol=1e-11)
+    _assert_differences(pendulum_steps, args, (0, 1), gradient)
+
+
 # ---------------------------------------------------------------------------------------
 # random scalar programs
 # ---------------------------------------------------------------------------------------
 
 hypothesis = pytest.importorskip("hypothesis")
 from fuzz_programs import load, programs  # noqa: E402
+from test_fuzz import Skip as FuzzSkip  # noqa: E402
+from test_fuzz import _close as fuzz_close  # noqa: E402
+from test_fuzz import reference_gradient as fuzz_reference  # noqa: E402
 
 
 @hypothesis.settings(
-    max_examples=3,
+    max_examples=6,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(hypothesis.HealthCheck),
@@ -270,6 +306,14 @@ def test_fuzz_programs_compiled(tmp_path_factory, program):
     expected = grad(f, wrt)(*point)
     compiled = grad(f, wrt, compile="numba")(*point)
     _assert_same(compiled, expected, rtol=1e-9, atol=1e-12)
+    try:  # central differences where they are a trustworthy reference (test_fuzz.py)
+        reference = fuzz_reference(f, point)
+    except FuzzSkip:
+        return
+    compiled = compiled if isinstance(compiled, tuple) else (compiled,)
+    assert len(compiled) == len(reference)
+    for analytic, numeric in zip(compiled, reference):
+        assert fuzz_close(analytic, numeric), (analytic, numeric)
 
 
 # ---------------------------------------------------------------------------------------

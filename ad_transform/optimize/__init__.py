@@ -49,13 +49,19 @@ from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
 
 
 def optimize(
-    program: AdjointProgram, keep: set[str], passes: bool = True, plain_tape: bool = False
+    program: AdjointProgram,
+    keep: set[str],
+    passes: bool = True,
+    plain_tape: bool = False,
+    recompute: bool = True,
 ) -> AdjointProgram:
     """Run every pass; ``keep`` are names the emitted function returns or saves.
 
     ``plain_tape``: the tape stays one push/pop list and loops keep their flags (no loop
     lists, replayed range indices or ``while`` exits rewritten): what the Numba variant
     (``numba_form``) and code differentiated again (``higher_order``) transform further.
+    ``recompute=False``: ``math`` values are kept on the tape, never computed again after
+    the pop (the Numba variant: ``compact_tape``).
 
     With ``passes=False`` only what the code needs to run right does: first contributions
     become assignments (the reverse stage leaves them unbound) and in-place accumulation is
@@ -94,7 +100,7 @@ def optimize(
     program.forward = coalesce_copies(fold_temporaries(forward, needed), needed)
     if inline_pairs(program):
         _tidy_inlined(program, protected, adjoints)
-    compact_tape(program, protected, plain=plain_tape)
+    compact_tape(program, protected, plain=plain_tape, recompute=recompute)
     if not plain_tape:
         first_element_writes(program)
         dead_element_resets(program, protected)
