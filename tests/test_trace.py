@@ -305,3 +305,23 @@ def test_nothing_to_differentiate():
 
     with pytest.raises(TypeError, match="nothing to differentiate"):
         trace_table(count, "ab")
+
+
+def _defined_in_terms_of_itself(table) -> list[str]:
+    """Forward rows like ``v3 = v3[1]``: a label read by the row that defines it."""
+    return [
+        f"{r.label} = {r.expression}"
+        for r in table.forward
+        if r.kind == "primal" and re.search(rf"(?<![\w-]){re.escape(r.label)}(?![\w])", r.expression)
+    ]
+
+
+def test_helper_calls_have_rows_and_their_results_labels():
+    # the helper call was rebuilt as ``v, v_saved = helper_fwd(...)`` untagged: no row,
+    # and the next row read the SSA name (``v1 = v1 + v1``)
+    table = trace_table(with_helper, 0.7, 1.3)
+    assert _defined_in_terms_of_itself(table) == []
+    calls = [r for r in table.forward if r.kind == "primal" and r.expression.startswith("helper(")]
+    assert [r.expression for r in calls] == ["helper(v_-1, v0)", "helper(v0, v_-1)"]
+    assert calls[0].value == pytest.approx(helper(0.7, 1.3))
+    assert calls[1].value == pytest.approx(helper(1.3, 0.7))

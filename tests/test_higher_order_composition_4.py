@@ -1,0 +1,121 @@
+"""Derivatives inside differentiated functions, part 4 (issue 14, helper comp26;
+docs/architecture/higher_order_4.md): the trace table and export of functions that use a
+derivative, the kinds of integer axes at fourth order, and ``value_and_grad``/``vjp``
+made or held inside a differentiated function.
+
+Expected values: central finite differences (float64) of the lower-order derivative the
+API computes, and calculus.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from ad_transform import (
+    ADTransformError,
+    export,
+    grad,
+    hessian,
+    hvp,
+    jvp,
+    trace_table,
+    value_and_grad,
+    vjp,
+)
+
+X = np.array([0.5, 1.2, -0.4, 0.9])
+V = np.array([0.3, -0.7, 1.1, 0.25])
+
+
+def fd_gradient(f, x, eps=1e-5):
+    """Central differences of the scalar ``f`` at the array ``x``."""
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[i] = eps
+        g.flat[i] = (f(x + e) - f(x - e)) / (2 * eps)
+    return g
+
+
+def h(x):
+    return np.sin(x) * x
+
+
+def h_sum(x):
+    return np.sum(np.sin(x) * x)
+
+
+# -- 1a: the trace table of a function holding a jvp ---------------------------------------
+JH = jvp(h)
+
+
+def holds_a_jvp(x):
+    jf = jvp(h)
+    return jf((x,), (1.0,))[1] * x
+
+
+def calls_a_module_jvp(x):
+    return JH((x,), (2.0,))[1] + x
+
+
+def _defined_in_terms_of_itself(table) -> list[str]:
+    return [
+        f"{r.label} = {r.expression}"
+        for r in table.forward
+        if r.kind == "primal"
+        and re.search(rf"(?<![\w-]){re.escape(r.label)}(?![\w])", r.expression)
+    ]
+
+
+@pytest.mark.parametrize(
+    "f, t", [(holds_a_jvp, 1.0), (calls_a_module_jvp, 2.0)], ids=["local", "module"]
+)
+def test_trace_table_of_a_held_jvp_reads_correctly(f, t):
+    x = 0.7
+    table = trace_table(f, x)
+    assert _defined_in_terms_of_itself(table) == []
+    call = [r for r in table.forward if r.kind == "primal" and isinstance(r.value, tuple)]
+    pairs = [r for r in call if len(r.value) == 2 and r.expression.endswith(")")]
+    assert pairs, str(table)
+    # the call's row holds (h(x), h'(x) t), h'(x) = sin x + x cos x (calculus)
+    value, tangent = pairs[-1].value
+    assert value == pytest.approx(np.sin(x) * x)
+    assert tangent == pytest.approx((np.sin(x) + x * np.cos(x)) * t)
+    eps = 1e-6
+    expected = (f(x + eps) - f(x - eps)) / (2 * eps)
+    assert table.gradient == pytest.approx(expected, rel=1e-7)
+
+
+# -- 1b: export of a function that uses a derivative --------------------------------------
+HG = grad(h_sum)
+
+
+def uses_a_module_gradient(x):
+    return np.sum(HG(x) ** 2)
+
+
+def makes_a_gradient(x):
+    return np.sum(grad(h_sum)(x) * x)
+
+
+def makes_an_hvp(x):
+    return np.sum(hvp(h_sum)(x, x))
+
+
+@pytest.mark.parametrize(
+    "f, named",
+    [
+        (uses_a_module_gradient, r"grad\(h_sum\), a derivative made by ad_transform, as 'HG'"),
+        (makes_a_gradient, "ad_transform's grad"),
+        (makes_an_hvp, "ad_transform's hvp"),
+    ],
+)
+def test_export_refuses_derivatives_inside_by_name(f, named, tmp_path):
+    with pytest.raises(ADTransformError, match=named) as info:
+        export(f, tmp_path / "out.py", example_args=(X,))
+    message = str(info.value)
+    assert "Wrt" not in message and "UnionType" not in message
+    assert "export(h, ...)" in message and f"grad({f.__name__})" in message
