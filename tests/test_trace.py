@@ -312,7 +312,8 @@ def _defined_in_terms_of_itself(table) -> list[str]:
     return [
         f"{r.label} = {r.expression}"
         for r in table.forward
-        if r.kind == "primal" and re.search(rf"(?<![\w-]){re.escape(r.label)}(?![\w])", r.expression)
+        if r.kind == "primal"
+        and re.search(rf"(?<![\w-]){re.escape(r.label)}(?![\w])", r.expression)
     ]
 
 

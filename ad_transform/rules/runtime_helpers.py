@@ -17,6 +17,7 @@ import numpy as np
 
 from ..runtime import (
     abs_adjoint,
+    additive_partial,
     accumulate_index,
     add_adjoint_left,
     add_adjoint_right,
@@ -55,6 +56,7 @@ from ..runtime import (
     is_zero,
     item_adjoint,
     item_at_end,
+    item_added,
     item_cotangent,
     joined_pieces,
     last_item,
@@ -106,6 +108,7 @@ from ..runtime import (
     softmax_adjoint_direction,
     softmax_adjoint_partial,
     split_adjoint,
+    split_pieces,
     split_cotangent,
     stack_adjoint,
     std_adjoint,
@@ -368,6 +371,48 @@ def d_concatenate_adjoint(g, ans, a, arrays, axis=0):
 @adjoint(stack_adjoint, kind=None, fresh=True)
 def d_stack_adjoint(g, ans, a, arrays, axis=0):
     return joined_pieces(g, arrays, axis, True), 0.0, None
+
+
+@adjoint(in_place_adjoint, kind=None, fresh=True)
+def d_in_place_adjoint(g, ans, a, operation, target, value, result, which):
+    # linear in its cotangent ``a``: J^T, whose transpose is J (``in_place_tangent``)
+    zero = additive_partial(operation)
+    return (
+        in_place_tangent(g, operation, target, value, result, which),
+        None,
+        zero,
+        zero,
+        zero,
+        None,
+    )
+
+
+@adjoint(in_place_tangent, kind=None, fresh=True)
+def d_in_place_tangent(g, ans, t, operation, target, value, result, which):
+    zero = additive_partial(operation)
+    return (
+        in_place_adjoint(g, operation, target, value, result, which),
+        None,
+        zero,
+        zero,
+        zero,
+        None,
+    )
+
+
+@adjoint(item_added, kind=None)
+def d_item_added(g, ans, items, index, value):
+    return g, None, gathered(g, value, index)
+
+
+@adjoint(joined_pieces, kind=None, fresh=True)
+def d_joined_pieces(g, ans, pieces, arrays, axis=0, stacked=False):
+    return split_pieces(g, arrays, axis, stacked), 0.0, None, None
+
+
+@adjoint(split_pieces, kind=None, fresh=True)
+def d_split_pieces(g, ans, c, arrays, axis=0, stacked=False):
+    return joined_pieces(g, arrays, axis, stacked), 0.0, None, None
 
 
 @adjoint(abs_adjoint, kind=None, fresh=True)
@@ -687,6 +732,47 @@ def t_stack_adjoint(g, ans, a, arrays, axis=0):
     return stack_adjoint(g, arrays, axis), 0.0, None
 
 
+@tangent(in_place_adjoint)
+def t_in_place_adjoint(g, ans, a, operation, target, value, result, which):
+    zero = additive_partial(operation)
+    return (
+        in_place_adjoint(g, operation, target, value, result, which),
+        None,
+        zero,
+        zero,
+        zero,
+        None,
+    )
+
+
+@tangent(in_place_tangent)
+def t_in_place_tangent(g, ans, t, operation, target, value, result, which):
+    zero = additive_partial(operation)
+    return (
+        in_place_tangent(g, operation, target, value, result, which),
+        None,
+        zero,
+        zero,
+        zero,
+        None,
+    )
+
+
+@tangent(item_added)
+def t_item_added(g, ans, items, index, value):
+    return g, None, index_adjoint(g, ans, index)
+
+
+@tangent(joined_pieces)
+def t_joined_pieces(g, ans, pieces, arrays, axis=0, stacked=False):
+    return joined_pieces(g, arrays, axis, stacked), 0.0, None, None
+
+
+@tangent(split_pieces)
+def t_split_pieces(g, ans, c, arrays, axis=0, stacked=False):
+    return split_pieces(g, arrays, axis, stacked), 0.0, None, None
+
+
 @tangent(abs_adjoint)
 def t_abs_adjoint(g, ans, a, z):
     return times(g, real_sign(z)), 0.0
@@ -906,6 +992,7 @@ def t_norm_adjoint(g, ans, a, result, x, ord=None, axis=None, keepdims=False):
 # counts and the shares of np.clip are locally constant (zero derivative away from the
 # bounds, where clip is not twice differentiable anyway)
 register_nondifferentiable(reduced_count, clip_weights)
+register_nondifferentiable(additive_partial)
 
 
 # the adjoints of linear primitives: linear in g, shape-only in x; the transpose of

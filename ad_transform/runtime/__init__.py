@@ -165,6 +165,7 @@ from .fft import (  # noqa: F401
     rfftn_adjoint,
 )
 from .higher_order import (  # noqa: F401
+    additive_partial,
     arithmetic_only,
     attribute_cotangent,
     conversion_cotangent,
@@ -176,6 +177,7 @@ from .higher_order import (  # noqa: F401
     in_place_adjoint,
     in_place_tangent,
     item_at_end,
+    item_added,
     item_cotangent,
     joined_pieces,
     last_item,
@@ -198,6 +200,7 @@ from .higher_order import (  # noqa: F401
     reshaped_like,
     scattered,
     sequence_sum_cotangent,
+    split_pieces,
     softmax_adjoint_direction,
     softmax_adjoint_partial,
     split_cotangent,
