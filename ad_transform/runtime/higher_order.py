@@ -247,7 +247,7 @@ def item_added(items, index, value):
 def _basic_index(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return all(
-        isinstance(p, (slice, int, np.integer)) and not isinstance(p, bool) or p is None
+        (isinstance(p, (slice, int, np.integer)) and not isinstance(p, bool)) or p is None
         for p in parts
     )
 
@@ -338,11 +338,10 @@ __all__ = [
     "gathered",
     "in_place_adjoint",
     "in_place_tangent",
+    "item_added",
     "item_at_end",
     "item_cotangent",
-    "item_added",
     "joined_pieces",
-    "split_pieces",
     "last_item",
     "last_item_cotangent",
     "log_derivative",
@@ -354,6 +353,7 @@ __all__ = [
     "real_sign",
     "reshaped_like",
     "scattered",
+    "split_pieces",
     "to_shape_of",
     "with_last_zero",
     "without_last",
