@@ -172,3 +172,143 @@ def test_hessian_of_an_hvp_with_an_integer_axis_variable():
     eps = 1e-5
     fd = (grad_of(x + eps * u) - grad_of(x - eps * u)) / (2 * eps)
     np.testing.assert_allclose(hvp(hvp_of_stacked)(x, u), fd, rtol=1e-6, atol=1e-7)
+
+
+# -- 2: value_and_grad and vjp made or held inside -----------------------------------------
+def two_args(a, b):
+    return np.sum(np.sin(a) * b)
+
+
+VG = value_and_grad(h_sum)
+VJ = vjp(h)
+
+
+def value_and_grad_inline(x):
+    v, g = value_and_grad(h_sum)(x)
+    return v * np.sum(g**2)
+
+
+def value_and_grad_local(x):
+    vg = value_and_grad(h_sum)
+    v, g = vg(x)
+    return v + np.sum(g * x)
+
+
+def value_and_grad_module(x):
+    v, g = VG(x)
+    return v * np.sum(g)
+
+
+def value_and_grad_tuple_wrt(x):
+    v, (g0, g1) = value_and_grad(two_args, wrt=(0, 1))(x, x * x)
+    return v + np.sum(g0 * g1)
+
+
+def vjp_inline(x):
+    y, pb = vjp(h)(x)
+    return np.sum(pb(y))
+
+
+def vjp_local(x):
+    v = vjp(h)
+    y, pb = v(x)
+    return np.sum(pb(np.cos(x)) * y)
+
+
+def vjp_module(x):
+    y, pb = VJ(x)
+    return np.sum(pb(y) ** 2)
+
+
+def _hp(x):
+    """h'(x) for h(x) = sin(x) x (elementwise)."""
+    return np.sin(x) + x * np.cos(x)
+
+
+def _hpp(x):
+    return 2 * np.cos(x) - x * np.sin(x)
+
+
+INSIDE = [
+    value_and_grad_inline,
+    value_and_grad_local,
+    value_and_grad_module,
+    value_and_grad_tuple_wrt,
+    vjp_inline,
+    vjp_local,
+    vjp_module,
+]
+
+
+@pytest.mark.parametrize("loss", INSIDE, ids=[f.__name__ for f in INSIDE])
+def test_derivatives_inside_against_finite_differences(loss):
+    np.testing.assert_allclose(grad(loss)(X), fd_gradient(loss, X), rtol=1e-6, atol=1e-8)
+
+
+def test_vjp_inside_against_calculus():
+    # sum(h'(x) h(x)): the Jacobian of h is diagonal, so pb(y) = h'(x) y
+    expected = _hpp(X) * np.sin(X) * X + _hp(X) ** 2
+    np.testing.assert_allclose(grad(vjp_inline)(X), expected, rtol=1e-12)
+    # value_and_grad: v = sum(h), g = h'; d/dx [v sum(g^2)] = h' sum(g^2) + v 2 g h''
+    v, g = np.sum(np.sin(X) * X), _hp(X)
+    expected = g * np.sum(g**2) + v * 2 * g * _hpp(X)
+    np.testing.assert_allclose(grad(value_and_grad_inline)(X), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [vjp_inline, value_and_grad_inline], ids=["vjp", "vg"])
+def test_second_order_through_them_against_differences_of_the_gradient(loss):
+    H = hessian(loss)(X)
+    g = grad(loss)
+    for j in range(X.size):
+        e = np.zeros_like(X)
+        e[j] = 1e-5
+        np.testing.assert_allclose(H[:, j], (g(X + e) - g(X - e)) / 2e-5, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(H, H.T, rtol=1e-10, atol=1e-12)
+
+
+def vjp_of_two(x):
+    y, pb = vjp(two_args, wrt=(0, 1))(x, 2.0 * x)
+    a, b = pb(np.cos(y))
+    return np.sum(a * b)
+
+
+def test_vjp_inside_with_a_tuple_wrt_and_a_scalar_output():
+    np.testing.assert_allclose(
+        grad(vjp_of_two)(X), fd_gradient(vjp_of_two, X), rtol=1e-6, atol=1e-8
+    )
+
+
+def vjp_pullback_passed_on(x):
+    y, pb = vjp(h)(x)
+    q = pb
+    return np.sum(q(y))
+
+
+def vjp_in_a_loop(x):
+    s = 0.0
+    for _ in range(2):
+        y, pb = vjp(h)(x)
+        s = s + np.sum(pb(y))
+    return s
+
+
+def vjp_module_held_whole(x):
+    pair = VJ(x)
+    return np.sum(pair[1](pair[0]))
+
+
+@pytest.mark.parametrize("loss", [vjp_pullback_passed_on, vjp_in_a_loop, vjp_module_held_whole])
+def test_other_forms_of_vjp_inside_are_refused_with_what_to_write(loss):
+    with pytest.raises(
+        ADTransformError,
+        match=r"here: a vjp is differentiated inside a function only as 'y, pb = vjp\(h\)\(x\)'",
+    ):
+        grad(loss)(X)
+
+
+@pytest.mark.parametrize("loss", [*INSIDE, vjp_of_two], ids=[*(f.__name__ for f in INSIDE), "two"])
+def test_forward_mode_over_them_against_central_differences(loss):
+    u = np.array([0.2, -1.1, 0.7, 0.4])
+    _, tangent = jvp(loss)((X,), (u,))
+    expected = (loss(X + 1e-5 * u) - loss(X - 1e-5 * u)) / 2e-5
+    assert tangent == pytest.approx(expected, rel=1e-6)

@@ -400,7 +400,7 @@ def d_in_place_tangent(g, ans, t, operation, target, value, result, which):
     )
 
 
-@adjoint(item_added, kind=None)
+@adjoint(item_added, kind=None, fresh=True)
 def d_item_added(g, ans, items, index, value):
     return g, None, gathered(g, value, index)
 
