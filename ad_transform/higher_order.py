@@ -439,15 +439,26 @@ def _functional_item_adds(program: AdjointProgram, stmts: list[gast.stmt]) -> li
         ):
             name = target.value.id
             added = program.bindings.reference("item_added", runtime.item_added)
+            index = _index_value(target.slice, program)
             call = gast.Call(
-                func=name_node(added),
-                args=[name_node(name), target.slice, stmt.value],
-                keywords=[],
+                func=name_node(added), args=[name_node(name), index, stmt.value], keywords=[]
             )
             result.append(_located_like(assign(name, call), stmt))
             continue
         result.append(stmt)
     return result
+
+
+def _index_value(index: gast.expr, program: AdjointProgram) -> gast.expr:
+    """An index (``2:``, ``i, ::2``) as a value (``slice(2, None)``), to pass to a call."""
+    if isinstance(index, gast.Slice):
+        none = gast.Constant(value=None, kind=None)
+        parts = [getattr(index, k) or none for k in ("lower", "upper", "step")]
+        function = program.bindings.reference("slice", slice)
+        return gast.Call(func=name_node(function), args=parts, keywords=[])
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[_index_value(e, program) for e in index.elts], ctx=gast.Load())
+    return index
 
 
 def _undo_pop(stmt: gast.stmt) -> str | None:

@@ -162,7 +162,7 @@ def _element_sum(a, b):
     """The sum of two elements of list adjoints: a zero adds nothing, and two adjoints of
     lists (plain lists included: an element that is itself a pair) add elementwise, never
     by concatenation."""
-    if isinstance(a, _CONTAINERS) or isinstance(b, _CONTAINERS):
+    if isinstance(a, (list, tuple, dict, Item)) or isinstance(b, (list, tuple, dict, Item)):
         if _is_zero(a):
             return b
         if _is_zero(b):
@@ -172,9 +172,6 @@ def _element_sum(a, b):
         if type(a) is dict:
             return DictAdjoint(a).__iadd__(b)
     return a + b
-
-
-_CONTAINERS = (list, tuple, dict, Item)
 
 
 def _is_zero(value) -> bool:
