@@ -312,3 +312,28 @@ def test_forward_mode_over_them_against_central_differences(loss):
     _, tangent = jvp(loss)((X,), (u,))
     expected = (loss(X + 1e-5 * u) - loss(X - 1e-5 * u)) / 2e-5
     assert tangent == pytest.approx(expected, rel=1e-6)
+
+
+# -- 3: hvp from tangent-only forward code -------------------------------------------------
+def layer_loss(W, X, Y):
+    h = np.tanh(X @ W)
+    return np.sum((h - Y) ** 2)
+
+
+def test_hvp_code_computes_the_tangent_alone():
+    rng = np.random.default_rng(7)
+    W, Xs, Y = rng.standard_normal((4, 3)), rng.standard_normal((6, 4)), rng.standard_normal((6, 3))
+    V2 = rng.standard_normal(W.shape)
+    product = hvp(layer_loss)
+    got = product(W, Xs, Y, V2)
+    # the same product by reverse over reverse, and by differences of the gradient
+    expected = vjp(grad(layer_loss))(W, Xs, Y)[1](V2)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    g = grad(layer_loss)
+    fd = (g(W + 1e-6 * V2, Xs, Y) - g(W - 1e-6 * V2, Xs, Y)) / 2e-6
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-7)
+    # the gradient's last product (X.T @ dh) is not computed, only its tangent's
+    source = product.source
+    products = [line.strip() for line in source.splitlines() if "@" in line and "#" not in line]
+    assert len(products) == 3, source  # X @ W, its tangent, the gradient's tangent
+    assert not any(line.startswith("dW =") for line in products), source
