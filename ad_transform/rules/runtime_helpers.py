@@ -20,7 +20,6 @@ from ..runtime import (
     accumulate_index,
     add_adjoint_left,
     add_adjoint_right,
-    additive_partial,
     arithmetic_only,
     array_operand,
     array_receiver,
@@ -54,7 +53,6 @@ from ..runtime import (
     in_place_tangent,
     index_adjoint,
     is_zero,
-    item_added,
     item_adjoint,
     item_at_end,
     item_cotangent,
@@ -109,7 +107,6 @@ from ..runtime import (
     softmax_adjoint_partial,
     split_adjoint,
     split_cotangent,
-    split_pieces,
     stack_adjoint,
     std_adjoint,
     take_adjoint,
@@ -371,48 +368,6 @@ def d_concatenate_adjoint(g, ans, a, arrays, axis=0):
 @adjoint(stack_adjoint, kind=None, fresh=True)
 def d_stack_adjoint(g, ans, a, arrays, axis=0):
     return joined_pieces(g, arrays, axis, True), 0.0, None
-
-
-@adjoint(in_place_adjoint, kind=None, fresh=True)
-def d_in_place_adjoint(g, ans, a, operation, target, value, result, which):
-    # linear in its cotangent ``a``: J^T, whose transpose is J (``in_place_tangent``)
-    zero = additive_partial(operation)
-    return (
-        in_place_tangent(g, operation, target, value, result, which),
-        None,
-        zero,
-        zero,
-        zero,
-        None,
-    )
-
-
-@adjoint(in_place_tangent, kind=None, fresh=True)
-def d_in_place_tangent(g, ans, t, operation, target, value, result, which):
-    zero = additive_partial(operation)
-    return (
-        in_place_adjoint(g, operation, target, value, result, which),
-        None,
-        zero,
-        zero,
-        zero,
-        None,
-    )
-
-
-@adjoint(item_added, kind=None, fresh=True)
-def d_item_added(g, ans, items, index, value):
-    return g, None, gathered(g, value, index)
-
-
-@adjoint(joined_pieces, kind=None, fresh=True)
-def d_joined_pieces(g, ans, pieces, arrays, axis=0, stacked=False):
-    return split_pieces(g, arrays, axis, stacked), 0.0, None, None
-
-
-@adjoint(split_pieces, kind=None, fresh=True)
-def d_split_pieces(g, ans, c, arrays, axis=0, stacked=False):
-    return joined_pieces(g, arrays, axis, stacked), 0.0, None, None
 
 
 @adjoint(abs_adjoint, kind=None, fresh=True)
@@ -732,47 +687,6 @@ def t_stack_adjoint(g, ans, a, arrays, axis=0):
     return stack_adjoint(g, arrays, axis), 0.0, None
 
 
-@tangent(in_place_adjoint)
-def t_in_place_adjoint(g, ans, a, operation, target, value, result, which):
-    zero = additive_partial(operation)
-    return (
-        in_place_adjoint(g, operation, target, value, result, which),
-        None,
-        zero,
-        zero,
-        zero,
-        None,
-    )
-
-
-@tangent(in_place_tangent)
-def t_in_place_tangent(g, ans, t, operation, target, value, result, which):
-    zero = additive_partial(operation)
-    return (
-        in_place_tangent(g, operation, target, value, result, which),
-        None,
-        zero,
-        zero,
-        zero,
-        None,
-    )
-
-
-@tangent(item_added)
-def t_item_added(g, ans, items, index, value):
-    return g, None, index_adjoint(g, ans, index)
-
-
-@tangent(joined_pieces)
-def t_joined_pieces(g, ans, pieces, arrays, axis=0, stacked=False):
-    return joined_pieces(g, arrays, axis, stacked), 0.0, None, None
-
-
-@tangent(split_pieces)
-def t_split_pieces(g, ans, c, arrays, axis=0, stacked=False):
-    return split_pieces(g, arrays, axis, stacked), 0.0, None, None
-
-
 @tangent(abs_adjoint)
 def t_abs_adjoint(g, ans, a, z):
     return times(g, real_sign(z)), 0.0
@@ -992,7 +906,6 @@ def t_norm_adjoint(g, ans, a, result, x, ord=None, axis=None, keepdims=False):
 # counts and the shares of np.clip are locally constant (zero derivative away from the
 # bounds, where clip is not twice differentiable anyway)
 register_nondifferentiable(reduced_count, clip_weights)
-register_nondifferentiable(additive_partial)
 
 
 # the adjoints of linear primitives: linear in g, shape-only in x; the transpose of
