@@ -74,7 +74,7 @@ class Assignments:
         """``y, pb = vjp(h)(x)`` (``vjp(h)`` inline, held in a local, or at module level) as
         a statement of the function's body, where ``pb`` is bound nowhere else and only
         called (``pb(c)``): ``y = h(x)``, ``x`` held under a name of its own, and each
-        ``pb(c)`` the call of the plain pullback ``pullback_h(x, c)`` (the plain gradient
+        ``pb(c)`` the call of the plain pullback ``pullback_of_pb(x, c)`` (the plain gradient
         of ``<h(x), c>``; ``higher_order_calls.plain_pullback``). False (nothing done) for
         anything else: the call is then refused by name where it is resolved."""
         from .higher_order_calls import is_vjp_object, plain_pullback
@@ -111,9 +111,7 @@ class Assignments:
             _copy_location(store, arg)
             self.assign_to(store, arg)
             held.append(name)
-        function = self.names.fresh(f"value_of_{pullback.id}")
-        self.parsed.closure[function] = types.CellType(derivative.func)
-        self.free_names.add(function)
+        function = self.function_name(derivative.func)
         args = [_name(n, arg) for n, arg in zip(held, call.args)]
         value_call = gast.Call(func=_name(function, func), args=args, keywords=[])
         _copy_location(value_call, call)
@@ -123,6 +121,23 @@ class Assignments:
         self.free_names.add(pulled)
         self.held_pullbacks[pullback.id] = (pulled, held)
         return True
+
+    def function_name(self, func) -> str:
+        """A name the function ``func`` is read by here: its own (``h``) where that name
+        means it (a global or closure variable the function does not rebind), else a new
+        closure cell (``h_1``)."""
+        from .parse import is_missing
+
+        name = getattr(func, "__name__", "")
+        if name.isidentifier() and name not in self.local_names:
+            found = self.parsed.lookup(name)
+            if not is_missing(found) and found is func:
+                self.free_names.add(name)
+                return name
+        cell = self.names.fresh(name if name.isidentifier() else "function")
+        self.parsed.closure[cell] = types.CellType(func)
+        self.free_names.add(cell)
+        return cell
 
     def _only_called(self, name: str) -> bool:
         """Whether ``name`` is bound once in the function, never a parameter, and every
