@@ -214,7 +214,7 @@ class _Writer:
         if _is_public_transform(obj):
             what = f"ad_transform's {obj.__name__} (a derivative made inside it)"
         else:
-            origin = derivative_origin(obj)
+            origin = derivative_origin(obj) or _api_derivative_origin(obj)
             if origin is None or origin.startswith("the generated function"):
                 return
             what = f"{origin}, a derivative made by ad_transform, as {name!r}"
@@ -544,6 +544,15 @@ def _is_generated(obj) -> bool:
 def _from_own_package(obj) -> bool:
     module = getattr(obj, "__module__", None) or ""
     return module.split(".")[0] == _OWN_PACKAGE and isinstance(obj, (types.FunctionType, type))
+
+
+def _api_derivative_origin(obj) -> str | None:
+    """``jacfwd(h)`` for a Jacobian object (which has no ``ad_transform_derivative``)."""
+    from .higher_order_calls import _kind_of, is_api_derivative
+
+    if not is_api_derivative(obj):
+        return None
+    return f"{_kind_of(obj)}({getattr(obj.func, '__qualname__', obj.func)})"
 
 
 _DERIVATIVE_MAKERS = (

@@ -20,6 +20,7 @@ from ad_transform import (
     grad,
     hessian,
     hvp,
+    jacfwd,
     jvp,
     trace_table,
     value_and_grad,
@@ -97,6 +98,13 @@ def uses_a_module_gradient(x):
     return np.sum(HG(x) ** 2)
 
 
+JF = jacfwd(h)
+
+
+def uses_a_module_jacobian(x):
+    return np.sum(JF(x))
+
+
 def makes_a_gradient(x):
     return np.sum(grad(h_sum)(x) * x)
 
@@ -110,6 +118,7 @@ def makes_an_hvp(x):
     [
         (uses_a_module_gradient, r"grad\(h_sum\), a derivative made by ad_transform, as 'HG'"),
         (makes_a_gradient, "ad_transform's grad"),
+        (uses_a_module_jacobian, r"jacfwd\(h\), a derivative made by ad_transform, as 'JF'"),
         (makes_an_hvp, "ad_transform's hvp"),
     ],
 )
