@@ -120,7 +120,8 @@ def mark_active(op: Op, analysis: Analysis) -> None:
         op.active_inputs = [
             p
             for p in op.active_inputs
-            if p in op.rule.template.outputs or not _is_integer_leaf(op.inputs[p], analysis)
+            if p in op.rule.template.outputs
+            or not (_is_integer_leaf(op.inputs[p], analysis) or p in INTEGER_PARAMETERS)
         ]
     op.active = bool(op.active_inputs) or op.form in MUTATIONS
     _refuse_active_inside_operand(op, analysis)
@@ -146,6 +147,14 @@ def mark_active(op: Op, analysis: Analysis) -> None:
                 f"{missing[0]!r}{_chosen_by_name(op, analysis)}",
                 op.value,
             )
+
+
+# Parameters of rules (NumPy functions and the runtime helpers passing them on) that take
+# only integers (or None): NumPy raises TypeError for a float axis, so a value reaching one
+# is an integer and carries no derivative, whatever its kind says. Reached by a varied name
+# of unknown kind in derivative code differentiated again: ``k`` unpacked from a helper
+# pair's saved tuple (``x, k, ... = saved``), which is varied as a whole.
+INTEGER_PARAMETERS = frozenset({"axis", "axes", "axis1", "axis2"})
 
 
 def _is_integer_leaf(atom: gast.expr, analysis: Analysis) -> bool:

@@ -22,6 +22,13 @@ import types
 
 HIGHER_ORDER = "higher-order derivatives are not supported yet"
 
+# how a vjp made or held inside a differentiated function is written to be differentiated
+VJP_INSIDE = (
+    "a vjp is differentiated inside a function only as 'y, pb = vjp(h)(x)' written directly "
+    "in the function's body (not in a loop or branch), with 'pb' bound nowhere else and only "
+    "called ('pb(c)'); write it that way, or use grad(h), value_and_grad(h) or jvp(h)"
+)
+
 # Code objects of functions ad_transform hands out (the pullback closure of vjp).
 _DERIVATIVE_CODES: set[types.CodeType] = set()
 
@@ -96,6 +103,8 @@ def higher_order_error_text(obj: object) -> str | None:
     origin = derivative_origin(obj)
     if origin is None:
         return None
+    if origin.startswith("vjp("):
+        return f"{origin} here: {VJP_INSIDE}"
     return f"{origin}: it is a derivative made by ad_transform, and {HIGHER_ORDER}"
 
 

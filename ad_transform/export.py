@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .callables import derivative_origin
 from .errors import ADTransformError
 from .parse import parse_function
 from .pipeline import GRAD, VALUE_AND_GRAD, generate
@@ -174,6 +175,7 @@ class _Writer:
             return name
         if name not in self.bound and getattr(builtins, name, _NOTHING) is obj:
             return name
+        self.refuse_derivative(name, obj)
         shared = isinstance(obj, (types.FunctionType, type)) or self.is_dispatcher(obj)
         if shared and id(obj) in self.exported:
             return self.exported[id(obj)]
@@ -200,6 +202,30 @@ class _Writer:
         else:
             self.library_object(name, obj)
         return name
+
+    def refuse_derivative(self, name: str, obj: object) -> None:
+        """Refuse a derivative made by ad_transform (``grad(h)`` held in ``name`` or called
+        inside the function) or one of its transforms (``grad``, ``jvp``, ...): the exported
+        module cannot make it without importing ad_transform.
+
+        Raises:
+            ADTransformError: naming the object and what to do instead.
+        """
+        if _is_public_transform(obj):
+            what = f"ad_transform's {obj.__name__} (a derivative made inside it)"
+        else:
+            origin = derivative_origin(obj) or _api_derivative_origin(obj)
+            if origin is None or origin.startswith("the generated function"):
+                return
+            what = f"{origin}, a derivative made by ad_transform, as {name!r}"
+        raise ADTransformError(
+            f"cannot export {self.func.__qualname__}: it uses {what}; export writes a "
+            "module that does not import ad_transform, and derivatives made or held inside "
+            "the exported function are not supported there. Export the inner function's "
+            "derivative on its own (export(h, ...)) and call it from a function written "
+            f"without ad_transform, or differentiate {self.func.__name__} in this process "
+            f"(grad({self.func.__name__}))"
+        )
 
     def is_dispatcher(self, obj) -> bool:
         """Whether ``obj`` is a Numba-compiled function (``compile="numba"`` only)."""
@@ -518,6 +544,37 @@ def _is_generated(obj) -> bool:
 def _from_own_package(obj) -> bool:
     module = getattr(obj, "__module__", None) or ""
     return module.split(".")[0] == _OWN_PACKAGE and isinstance(obj, (types.FunctionType, type))
+
+
+def _api_derivative_origin(obj) -> str | None:
+    """``jacfwd(h)`` for a Jacobian object (which has no ``ad_transform_derivative``)."""
+    from .higher_order_calls import _kind_of, is_api_derivative
+
+    if not is_api_derivative(obj):
+        return None
+    return f"{_kind_of(obj)}({getattr(obj.func, '__qualname__', obj.func)})"
+
+
+_DERIVATIVE_MAKERS = (
+    "grad",
+    "value_and_grad",
+    "vjp",
+    "jvp",
+    "hvp",
+    "hessian",
+    "jacfwd",
+    "jacrev",
+    "jacobian",
+    "elementwise_grad",
+)
+
+
+def _is_public_transform(obj) -> bool:
+    """Whether ``obj`` is one of ad_transform's functions that make derivatives (``grad``,
+    ``jvp``, ``hessian``, ...)."""
+    package = sys.modules[_OWN_PACKAGE]
+    name = getattr(obj, "__name__", None)
+    return name in _DERIVATIVE_MAKERS and getattr(package, name, None) is obj
 
 
 def _is_library_function(obj) -> bool:

@@ -721,16 +721,26 @@ def _without_unit_factors(node: gast.AST) -> gast.AST:
 
 
 # -- building and caching ----------------------------------------------------------------
-def generate_jvp(func, wrt: tuple[int, ...], kinds: tuple, shapes: tuple | None = None):
+def generate_jvp(
+    func,
+    wrt: tuple[int, ...],
+    kinds: tuple,
+    shapes: tuple | None = None,
+    tangent_only: bool = False,
+):
     """The generated (and cached) forward-mode code of ``func`` for arguments of these
     kinds: ``jvp_f(*args, *, x_dot, ...)`` returning ``(value, tangent)``. ``shapes``: each
     argument's shape facts (``shapes.argument_shapes``), or None for code that works for
-    arrays of any rank (as ``pipeline.generate``'s)."""
+    arrays of any rank (as ``pipeline.generate``'s). ``tangent_only``: the function
+    returns the tangent alone, without the statements only the value needs (``hvp``,
+    ``hessian``: the gradient's own last products are not computed)."""
     from .pipeline import Generated  # noqa: F401  (the type returned)
 
     if not isinstance(func, types.FunctionType):
         parse_function(func)  # raises the ADTransformError that explains why
     key = (wrt, kinds, JVP) if shapes is None else (wrt, kinds, JVP, ("shapes", shapes))
+    if tangent_only:
+        key = (*key, "tangent only")
     entries = _cache.get(func)
     if entries is not None and key in entries and not entries[key].is_stale():
         return entries[key]
@@ -738,21 +748,38 @@ def generate_jvp(func, wrt: tuple[int, ...], kinds: tuple, shapes: tuple | None 
         entries = _cache.setdefault(func, {})
         if key not in entries or entries[key].is_stale():
             with one_transformation():
-                entries[key] = _build_top_level(func, wrt, kinds, shapes)
+                entries[key] = _build_top_level(func, wrt, kinds, shapes, tangent_only)
         return entries[key]
 
 
-def _build_top_level(func, wrt: tuple[int, ...], kinds: tuple, shapes: tuple | None):
+def _build_top_level(
+    func, wrt: tuple[int, ...], kinds: tuple, shapes: tuple | None, tangent_only: bool = False
+):
+    from .optimize.dead_code import eliminate_dead_code, may_raise
     from .pipeline import normalized_for_call
 
     fn, params, wrt_names = normalized_for_call(func, wrt, kinds)
     tangent_params = {p: fn.names.fresh(p + "_dot") for p in wrt_names}
     param_shapes = dict(zip(params, shapes)) if shapes is not None else None
     analysis = analyze(fn, wrt_names, dict(zip(params, kinds)), param_shapes=param_shapes)
-    program = forward(analysis, _helper_jvp, tangent_params)
+    stage = _Forward(analysis, _helper_jvp, tangent_params)
+    program = stage.run()
     base = func.__name__ if func.__name__.isidentifier() else fn.tree.name
-    name = fn.names.fresh("jvp_" + base)
-    return _emit(program, func, name, _docstring(func, tuple(tangent_params.values())))
+    tangents = tuple(tangent_params.values())
+    if not tangent_only:
+        name = fn.names.fresh("jvp_" + base)
+        return _emit(program, func, name, _docstring(func, tangents))
+    # Only what the tangent reads, and what has an effect, stays. A statement that may
+    # raise stays unless its tangent is computed: the tangent statement has the same
+    # operand shapes and raises where it does (x_dot has x's shape).
+    needed = set(name_ids(program.result_tangent))
+    live = eliminate_dead_code(clone(program.body), set(needed), frozenset())
+    computed = name_ids(gast.Module(body=live, type_ignores=[]))
+    raising = frozenset(n for n in may_raise(analysis) if stage.tangents.get(n) not in computed)
+    program.body = eliminate_dead_code(program.body, needed, raising)
+    program.result = None
+    name = fn.names.fresh("tangent_of_" + base)
+    return _emit(program, func, name, _docstring(func, tangents, tangent_only=True))
 
 
 def _helper_jvp(op: Op, active: list[str], arg_kinds: dict) -> HelperJVP:
@@ -816,9 +843,13 @@ def _emit(program: ForwardProgram, func, name: str, docstring: str):
         )
     text = FunctionText(name, params, docstring)
     text.statements(program.body, fn.parsed.file_lines)
-    text.line(
-        f"return {expression_source(program.result)}, {expression_source(program.result_tangent)}"
-    )
+    if program.result is None:  # tangent only
+        text.line(f"return {expression_source(program.result_tangent)}")
+    else:
+        text.line(
+            f"return {expression_source(program.result)}, "
+            f"{expression_source(program.result_tangent)}"
+        )
     source = text.source()
     cells = dict(fn.parsed.closure)
     cells.update(program.bindings.cells)
@@ -838,11 +869,12 @@ def _emit(program: ForwardProgram, func, name: str, docstring: str):
     return generated
 
 
-def _docstring(func, tangents: tuple[str, ...]) -> str:
+def _docstring(func, tangents: tuple[str, ...], tangent_only: bool = False) -> str:
     from .callables import source_location
 
+    what = "Tangent (JVP; the value is not computed)" if tangent_only else "Value and tangent (JVP)"
     return (
-        f"Value and tangent (JVP) of {func.__name__} in the direction of "
+        f"{what} of {func.__name__} in the direction of "
         f"{', '.join(tangents)}; generated by ad_transform from {source_location(func)}."
     )
 

@@ -22,6 +22,9 @@ from .api import UNKNOWN, _kind_of_type, _positional_count, _split_key, _Transfo
 from .forward import JVP, generate_jvp
 from .higher_order import differentiable_target
 
+# the first item of the cache key of the tangent-only code (``JVPFunction.tangent``)
+TANGENT_ONLY = "tangent only"
+
 
 class JVPFunction(_Transformed):
     """``jvp(f, wrt)``: call it as ``jvp_f(primals, tangents)`` to get ``(value, tangent)``."""
@@ -39,16 +42,38 @@ class JVPFunction(_Transformed):
                 f"jvp of {self.func.__name__}: {len(tangents)} tangent(s) for "
                 f"{len(self._positions)} differentiated argument(s) (wrt={self.wrt!r})"
             )
+        args, kwargs, directions = self._arguments(primals, tangents, kwargs)
+        generated = self._generated(args)
+        named = dict(zip(generated.tangent_names, directions))
+        value, tangent = generated.function(*args, **kwargs, **named)
+        return value, tangent
+
+    def tangent(self, primals, tangents, **kwargs):
+        """The tangent of ``self(primals, tangents)`` alone, from code that computes only
+        what the tangent needs (``hvp``: the gradient's own value is not computed)."""
+        args, kwargs, directions = self._arguments(primals, tangents, kwargs)
+        generated = self._generated_for_key((TANGENT_ONLY, *self._key(args)))
+        named = dict(zip(generated.tangent_names, directions))
+        return generated.function(*args, **kwargs, **named)
+
+    def _arguments(self, primals, tangents, kwargs: dict) -> tuple:
+        """The arguments bound and prepared, the keywords and the checked tangents."""
+        if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+            raise TypeError(
+                "jvp: give the primals and the tangents as tuples: jvp_f((x, y), (x_dot, y_dot))"
+            )
+        if len(tangents) != len(self._positions):
+            raise TypeError(
+                f"jvp of {self.func.__name__}: {len(tangents)} tangent(s) for "
+                f"{len(self._positions)} differentiated argument(s) (wrt={self.wrt!r})"
+            )
         args, kwargs = self._bind(tuple(primals), kwargs)
         args = self._prepare(args)
         directions = tuple(
             _tangent_for(t, args[i], i - self._offset, self.func)
             for t, i in zip(tangents, self._positions)
         )
-        generated = self._generated(args)
-        named = dict(zip(generated.tangent_names, directions))
-        value, tangent = generated.function(*args, **kwargs, **named)
-        return value, tangent
+        return args, kwargs, directions
 
     def tangents_along(self, primals, directions) -> list:
         """The tangent of ``f(*primals)`` along each of ``directions`` (one differentiated
@@ -57,26 +82,29 @@ class JVPFunction(_Transformed):
         if len(self._positions) != 1:
             raise TypeError("tangents_along: one differentiated argument, not several")
         args = self._prepare(self._bind(tuple(primals), {})[0])
-        generated = self._generated(args)
+        generated = self._generated_for_key((TANGENT_ONLY, *self._key(args)))
         (name,) = generated.tangent_names
         position = self._positions[0]
         function = generated.function
         return [
             function(
                 *args, **{name: _tangent_for(d, args[position], position - self._offset, self.func)}
-            )[1]
+            )
             for d in directions
         ]
 
     def _generated_for_key(self, key: tuple):
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
-            types_, _, shapes = _split_key(key)
+            tangent_only = key[:1] == (TANGENT_ONLY,)
+            types_, _, shapes = _split_key(key[1:] if tangent_only else key)
             kinds = tuple(_kind_of_type(t) for t in types_)
             # specialised by shape like reverse mode (docs/architecture/forward_perf.md);
             # a derivative's plain code is too (its element reads known to be numbers)
             target = differentiable_target(self._function, kinds, shapes)
-            generated = generate_jvp(target, self._positions_tuple(), kinds, shapes)
+            generated = generate_jvp(
+                target, self._positions_tuple(), kinds, shapes, tangent_only=tangent_only
+            )
             self._specialized[key] = generated
         self._last = generated
         return generated

@@ -42,7 +42,7 @@ from .errors import ADTransformError
 from .optimize import optimize
 from .pipeline import GRAD, Generated, _Builder
 from .reverse import AdjointProgram, assign, name_node
-from .rules.registry import SCALAR, UNKNOWN
+from .rules.registry import SCALAR, SEQUENCE, UNKNOWN
 
 _lock = threading.RLock()
 _plain_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -59,6 +59,7 @@ class PlainBuilder(_Builder):
         optimize(program, keep, plain_tape=True)
         _check_no_guards(program.backward)
         program.backward = _functional_pops(program, program.backward)
+        program.backward = _functional_item_adds(program, program.backward)
         _mark_scalar_reads(program)
         if program.tape:
             lower_tape(program)
@@ -413,6 +414,51 @@ def _functional_pops(program: AdjointProgram, stmts: list[gast.stmt]) -> list[ga
             result.append(stmt)
         result.append(shrink)
     return result
+
+
+def _functional_item_adds(program: AdjointProgram, stmts: list[gast.stmt]) -> list[gast.stmt]:
+    """The backward sweep's ``dxs[i] += g`` into a list adjoint, or an adjoint whose kind
+    is not known (the adjoint of a read ``v = xs[i]`` of a list the derivative code reads:
+    ``dv3[0]`` of ``stack_adjoint``'s pieces), as ``dxs = item_added(dxs, i, g)``: a
+    rebinding, differentiated again (an item write would need its old value restored:
+    ``restore_slot``, which the plain tape does not take)."""
+    result: list[gast.stmt] = []
+    for stmt in stmts:
+        for block in ("body", "orelse"):
+            inner = getattr(stmt, block, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                setattr(stmt, block, _functional_item_adds(program, inner))
+        target = getattr(stmt, "target", None)
+        if (
+            isinstance(stmt, gast.AugAssign)
+            and isinstance(stmt.op, gast.Add)
+            and isinstance(target, gast.Subscript)
+            and isinstance(target.value, gast.Name)
+            and target.value.id in program.adjoint_kinds
+            and program.adjoint_kinds[target.value.id] in (SEQUENCE, UNKNOWN)
+        ):
+            name = target.value.id
+            added = program.bindings.reference("item_added", runtime.item_added)
+            index = _index_value(target.slice, program)
+            call = gast.Call(
+                func=name_node(added), args=[name_node(name), index, stmt.value], keywords=[]
+            )
+            result.append(_located_like(assign(name, call), stmt))
+            continue
+        result.append(stmt)
+    return result
+
+
+def _index_value(index: gast.expr, program: AdjointProgram) -> gast.expr:
+    """An index (``2:``, ``i, ::2``) as a value (``slice(2, None)``), to pass to a call."""
+    if isinstance(index, gast.Slice):
+        none = gast.Constant(value=None, kind=None)
+        parts = [getattr(index, k) or none for k in ("lower", "upper", "step")]
+        function = program.bindings.reference("slice", slice)
+        return gast.Call(func=name_node(function), args=parts, keywords=[])
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[_index_value(e, program) for e in index.elts], ctx=gast.Load())
+    return index
 
 
 def _undo_pop(stmt: gast.stmt) -> str | None:

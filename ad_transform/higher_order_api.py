@@ -97,7 +97,7 @@ class HVPFunction:
         primals = tuple(primals)
         positions = (self.wrt,) if self._single else self.wrt
         rows = tuple(
-            _shaped(row(primals, directions)[1], primals, i)
+            _shaped(row.tangent(primals, directions), primals, i)
             for row, i in zip(self._rows, positions)
         )
         return rows[0] if self._single else rows

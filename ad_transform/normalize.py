@@ -124,6 +124,8 @@ class _Normalizer(ControlFlow, Assignments, Expressions):
         self.unversioned: set[str] = set()
         self.loop_depth = 0
         self.held_derivatives: dict[str, str] = {}  # d = jvp(h): d -> its static name
+        # y, pb = vjp(h)(x): pb -> (the static name of its plain pullback, x's held names)
+        self.held_pullbacks: dict[str, tuple[str, list[str]]] = {}
         self.temps: set[str] = set()
         self.maybe_unbound: list[str] = []  # defined on one path only: bound to None first
         self.mutations: dict = {}  # id of a statement that changes an object -> MutationInfo

@@ -4,11 +4,13 @@ too), expression statements and ``return``."""
 
 from __future__ import annotations
 
+import types
+
 import gast
 
 from . import runtime
 from .nodes import clone, name_ids
-from .normalize_nodes import _copy_location
+from .normalize_nodes import _copy_location, _name, _store
 
 
 class Assignments:
@@ -38,6 +40,8 @@ class Assignments:
             self.assign_to(stmt.targets[0], stmt.value)
             self.out[-1].ad_refresh = (refresh, old)
             return
+        if len(stmt.targets) == 1 and self.hold_pullback(stmt):
+            return
         if len(stmt.targets) == 1:
             self.hold_derivative(stmt)
             self.assign_to(stmt.targets[0], stmt.value)
@@ -62,9 +66,98 @@ class Assignments:
         ]
         if len(stores) != 1 or target.id in self.params:
             return
-        static = self.static_derivative(stmt.value)
+        static = self.static_derivative(stmt.value, allow_vjp=True)
         if static is not None:
             self.held_derivatives[target.id] = static.id
+
+    def hold_pullback(self, stmt: gast.Assign) -> bool:
+        """``y, pb = vjp(h)(x)`` (``vjp(h)`` inline, held in a local, or at module level) as
+        a statement of the function's body, where ``pb`` is bound nowhere else and only
+        called (``pb(c)``): ``y = h(x)``, ``x`` held under a name of its own, and each
+        ``pb(c)`` the call of the plain pullback ``pullback_of_pb(x, c)`` (the plain gradient
+        of ``<h(x), c>``; ``higher_order_calls.plain_pullback``). False (nothing done) for
+        anything else: the call is then refused by name where it is resolved."""
+        from .higher_order_calls import is_vjp_object, plain_pullback
+
+        target, call = stmt.targets[0], stmt.value
+        if not (
+            isinstance(target, (gast.Tuple, gast.List))
+            and len(target.elts) == 2
+            and all(isinstance(e, gast.Name) for e in target.elts)
+            and isinstance(call, gast.Call)
+            and not call.keywords
+            and not any(isinstance(a, gast.Starred) for a in call.args)
+            and any(s is stmt for s in self.tree.body)
+        ):
+            return False
+        value, pullback = target.elts
+        if not self._only_called(pullback.id) or value.id == pullback.id:
+            return False
+        func = call.func
+        if isinstance(func, gast.Name) and func.id in self.held_derivatives:
+            static = _name(self.held_derivatives[func.id], func)
+        else:
+            static = self.static_derivative(func, allow_vjp=True)
+        if static is None:
+            return False
+        derivative = self.parsed.closure[static.id].cell_contents
+        if not is_vjp_object(derivative):
+            return False
+        held = []
+        for arg in call.args:  # the point the pullback differentiates at
+            name = self.names.numbered("vjp_at")
+            self.local_names.add(name)
+            store = _store(name)
+            _copy_location(store, arg)
+            self.assign_to(store, arg)
+            held.append(name)
+        function = self.function_name(derivative.func)
+        args = [_name(n, arg) for n, arg in zip(held, call.args)]
+        value_call = gast.Call(func=_name(function, func), args=args, keywords=[])
+        _copy_location(value_call, call)
+        self.assign_to(value, value_call)
+        pulled = self.names.fresh(f"pullback_of_{pullback.id}")
+        self.parsed.closure[pulled] = types.CellType(plain_pullback(derivative))
+        self.free_names.add(pulled)
+        self.held_pullbacks[pullback.id] = (pulled, held)
+        return True
+
+    def function_name(self, func) -> str:
+        """A name the function ``func`` is read by here: its own (``h``) where that name
+        means it (a global or closure variable the function does not rebind), else a new
+        closure cell (``h_1``)."""
+        from .parse import is_missing
+
+        name = getattr(func, "__name__", "")
+        if name.isidentifier() and name not in self.local_names:
+            found = self.parsed.lookup(name)
+            if not is_missing(found) and found is func:
+                self.free_names.add(name)
+                return name
+        cell = self.names.fresh(name if name.isidentifier() else "function")
+        self.parsed.closure[cell] = types.CellType(func)
+        self.free_names.add(cell)
+        return cell
+
+    def _only_called(self, name: str) -> bool:
+        """Whether ``name`` is bound once in the function, never a parameter, and every
+        read of it is the callee of a call (``pb(c)``)."""
+        if name in self.params:
+            return False
+        stores = loads = called = 0
+        for node in gast.walk(self.tree):
+            if isinstance(node, gast.Name) and node.id == name:
+                if isinstance(node.ctx, gast.Load):
+                    loads += 1
+                else:
+                    stores += 1
+            if (
+                isinstance(node, gast.Call)
+                and isinstance(node.func, gast.Name)
+                and node.func.id == name
+            ):
+                called += 1
+        return stores == 1 and loads == called
 
     def stmt_AugAssign(self, stmt: gast.AugAssign) -> None:
         if isinstance(stmt.target, gast.Subscript):

@@ -10,7 +10,7 @@ import types
 import gast
 
 from . import runtime
-from .callables import HIGHER_ORDER, is_transform
+from .callables import VJP_INSIDE, is_transform
 from .nodes import clone
 from .normalize_nodes import (
     _assign_node,
@@ -22,7 +22,7 @@ from .normalize_nodes import (
 )
 
 # transforms whose results have no plain code to differentiate (higher_order.py)
-_NOT_DIFFERENTIABLE = ("value_and_grad", "vjp")
+_NOT_DIFFERENTIABLE = ("vjp",)
 
 
 def _constant_slice(node: gast.expr) -> slice | None:
@@ -225,6 +225,13 @@ class Expressions:
             expr = jvp_call
             func = expr.func
             callee = func
+        elif isinstance(func, gast.Name) and func.id in self.held_pullbacks:
+            pulled, held = self.held_pullbacks[func.id]  # hold_pullback: pb(c)
+            at = [_name(n, func) for n in held]
+            expr = _copy_location_of(
+                gast.Call(func=func, args=[*at, *expr.args], keywords=expr.keywords), expr
+            )
+            callee = _name(pulled, func)
         elif isinstance(func, gast.Name) and func.id in self.held_derivatives:
             callee = _name(self.held_derivatives[func.id], func)  # hold_derivative
         elif isinstance(func, gast.Name):
@@ -414,19 +421,20 @@ class Expressions:
         call = gast.Call(func=static, args=list(expr.args[1:]), keywords=[])
         return _copy_location_of(call, expr)
 
-    def static_derivative(self, func: gast.expr) -> gast.Name | None:
+    def static_derivative(self, func: gast.expr, allow_vjp: bool = False) -> gast.Name | None:
         """``grad(h)``, ``jvp(h, wrt=1)``, ``hessian(h)``... written where it is called, of
         module-level names and constants: the derivative made now, under a name of its
         own (a closure cell), so that the analysis calls its plain code like that of a
         module-level ``hf = hessian(h)`` (any order; ``higher_order.py``). None for
         anything else (a call through a value: ``dispatch.py``)."""
         from .callables import is_differentiable_derivative
+        from .higher_order_calls import is_vjp_object
 
-        found = self.derivative_value(func, [])
+        found = self.derivative_value(func, [], allow_vjp)
         if found is None:
             return None
         obj, bindings = found
-        if not is_differentiable_derivative(obj):
+        if not (is_differentiable_derivative(obj) or (allow_vjp and is_vjp_object(obj))):
             return None
         functions = [n for _, n, o in bindings[1:] if isinstance(o, types.FunctionType)]
         name = self.names.fresh(f"{bindings[0][1]}_of_{functions[0] if functions else 'f'}")
@@ -435,7 +443,9 @@ class Expressions:
         self.parsed.dependencies = (*self.parsed.dependencies, *bindings)
         return _name(name, func)
 
-    def derivative_value(self, node: gast.expr, bindings: list) -> tuple | None:
+    def derivative_value(
+        self, node: gast.expr, bindings: list, allow_vjp: bool = False
+    ) -> tuple | None:
         """The value of ``node`` when it is a call of a derivative maker (``grad``,
         ``jvp``, ``hvp``, ``hessian``, ``jacfwd``...) whose arguments are module-level
         names (or such calls) and constants; with the (namespace, name, object) of each
@@ -446,7 +456,7 @@ class Expressions:
         if isinstance(node, gast.Constant):
             return node.value, bindings
         if isinstance(node, gast.Tuple):
-            items = [self.derivative_value(e, bindings) for e in node.elts]
+            items = [self.derivative_value(e, bindings, allow_vjp) for e in node.elts]
             return None if None in items else (tuple(i[0] for i in items), bindings)
         if isinstance(node, gast.Name):
             if node.id in self.local_names or node.id not in self.parsed.globals:
@@ -460,8 +470,9 @@ class Expressions:
             return None
         maker = self.derivative_value(node.func, bindings)
         makers = (hvp, hessian, elementwise_grad)
+        excluded = () if allow_vjp else _NOT_DIFFERENTIABLE
         if maker is None or not (
-            (is_transform(maker[0]) and maker[0].ad_transform_transform not in _NOT_DIFFERENTIABLE)
+            (is_transform(maker[0]) and maker[0].ad_transform_transform not in excluded)
             or any(maker[0] is m for m in makers)
         ):
             return None
@@ -483,12 +494,10 @@ class Expressions:
             return
         transform = self.parsed.lookup(func.func.id)
         # grad(h)(x), jvp(h)(p, t), jacfwd(h)(x)... are differentiated through their plain
-        # code where they are called (dispatch.py); value_and_grad and vjp have none
+        # code where they are called (dispatch.py); vjp has none
         if is_transform(transform) and transform.ad_transform_transform in _NOT_DIFFERENTIABLE:
             raise self.parsed.error(
-                f"cannot differentiate a call of the derivative {func.func.id}(...)(...) "
-                f"made by ad_transform: {HIGHER_ORDER}",
-                func,
+                f"cannot differentiate {func.func.id}(...)(...) here: {VJP_INSIDE}", func
             )
 
     def expr_BoolOp(self, expr: gast.BoolOp) -> gast.expr:

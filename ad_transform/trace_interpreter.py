@@ -108,9 +108,33 @@ def _reverse_tagged(analysis, helper_pair):
             tag(stmt, op)
             return stmt
 
+        def forward_statement(self, op):
+            # a helper call is rebuilt as ``v, v_saved = h_fwd(x)``: a new statement,
+            # tagged here so the call gets its row (and ``v`` its label)
+            out = super().forward_statement(op)
+            saved = self.pairs.get(id(op), (None, None))[1]
+            for stmt in out:
+                if _assigns_call_result(stmt, saved):
+                    tag(stmt, op)
+            return out
+
     reverser = _Tagging(analysis, JOINT, helper_pair)
     program = reverser.run()
     return program, dict(getattr(reverser, "adjoints", {}))
+
+
+def _assigns_call_result(stmt: gast.stmt, saved: str | None) -> bool:
+    """Whether ``stmt`` is ``v, saved = h_fwd(...)``, a helper call's forward statement
+    (``v`` a fresh name for a call made for its changes in place)."""
+    if saved is None or not isinstance(stmt, gast.Assign) or len(stmt.targets) != 1:
+        return False
+    names = stmt.targets[0]
+    return (
+        isinstance(names, gast.Tuple)
+        and len(names.elts) == 2
+        and isinstance(names.elts[1], gast.Name)
+        and names.elts[1].id == saved
+    )
 
 
 # -- the interpreter -----------------------------------------------------------------------

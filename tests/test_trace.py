@@ -305,3 +305,42 @@ def test_nothing_to_differentiate():
 
     with pytest.raises(TypeError, match="nothing to differentiate"):
         trace_table(count, "ab")
+
+
+def _defined_in_terms_of_itself(table) -> list[str]:
+    """Forward rows like ``v3 = v3[1]``: a label read by the row that defines it."""
+    return [
+        f"{r.label} = {r.expression}"
+        for r in table.forward
+        if r.kind == "primal"
+        and re.search(rf"(?<![\w-]){re.escape(r.label)}(?![\w])", r.expression)
+    ]
+
+
+def test_helper_calls_have_rows_and_their_results_labels():
+    # the helper call was rebuilt as ``v, v_saved = helper_fwd(...)`` untagged: no row,
+    # and the next row read the SSA name (``v1 = v1 + v1``)
+    table = trace_table(with_helper, 0.7, 1.3)
+    assert _defined_in_terms_of_itself(table) == []
+    calls = [r for r in table.forward if r.kind == "primal" and r.expression.startswith("helper(")]
+    assert [r.expression for r in calls] == ["helper(v_-1, v0)", "helper(v0, v_-1)"]
+    assert calls[0].value == pytest.approx(helper(0.7, 1.3))
+    assert calls[1].value == pytest.approx(helper(1.3, 0.7))
+
+
+def append_square(xs, v):
+    xs.append(v * v)
+
+
+def with_in_place_helper(x):
+    xs = [x]
+    append_square(xs, x * 2.0)
+    return xs[0] * xs[1]
+
+
+def test_a_helper_called_for_its_change_in_place_has_its_row():
+    table = trace_table(with_in_place_helper, 0.7)
+    effects = [r.expression for r in table.forward if r.kind == "effect"]
+    assert effects == ["append_square(v1, v2)"]
+    assert _defined_in_terms_of_itself(table) == []
+    assert table.gradient == pytest.approx(3 * 4 * 0.7**2, rel=1e-12)  # d/dx 4x^3

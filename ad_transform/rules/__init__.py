@@ -15,6 +15,7 @@ with lazy_templates():  # parsed on first use: importing the families parses no 
         reductions,
         runtime_helpers,
         runtime_helpers_2,
+        runtime_transposes,
         shape_indexing,
         signal,
     )
@@ -56,6 +57,7 @@ __all__ = [
     "register_nondifferentiable",
     "runtime_helpers",
     "runtime_helpers_2",
+    "runtime_transposes",
     "shape_indexing",
     "signal",
 ]

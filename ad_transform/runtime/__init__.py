@@ -165,6 +165,7 @@ from .fft import (  # noqa: F401
     rfftn_adjoint,
 )
 from .higher_order import (  # noqa: F401
+    additive_partial,
     arithmetic_only,
     attribute_cotangent,
     conversion_cotangent,
@@ -175,6 +176,7 @@ from .higher_order import (  # noqa: F401
     gathered,
     in_place_adjoint,
     in_place_tangent,
+    item_added,
     item_at_end,
     item_cotangent,
     joined_pieces,
@@ -201,6 +203,7 @@ from .higher_order import (  # noqa: F401
     softmax_adjoint_direction,
     softmax_adjoint_partial,
     split_cotangent,
+    split_pieces,
     to_shape_of,
     values_cotangent,
     with_last_zero,

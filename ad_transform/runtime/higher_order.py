@@ -10,7 +10,8 @@ import numpy as np
 from ..errors import ADTransformError
 from .adjoints import unbroadcast
 from .elementwise import over, power_derivative, times
-from .values import Item, ListAdjoint, is_discrete
+from .shape_indexing import concatenate_adjoint, stack_adjoint
+from .values import DictAdjoint, Item, ListAdjoint, is_discrete
 
 
 def to_shape_of(g, like):
@@ -222,6 +223,45 @@ def joined_pieces(g, arrays, axis=0, stacked=False):
     return np.concatenate(pieces, axis)
 
 
+def item_added(items, index, value):
+    """``items`` with ``value`` added at ``index``, as a new adjoint (``items`` is not
+    changed): the rebinding form of ``dxs[i] += g`` in code to be differentiated again.
+    ``items``: a list adjoint, a dict adjoint, or a float array indexed by integers and
+    slices (an index array could name an element twice)."""
+    if isinstance(items, list):
+        out = ListAdjoint(items)
+    elif isinstance(items, dict):
+        out = DictAdjoint(items)
+    elif isinstance(items, np.ndarray) and _basic_index(index):
+        out = np.array(items, dtype=np.result_type(items, value, np.float64))
+    else:
+        raise ADTransformError(
+            f"cannot differentiate adding into item {index!r} of a {type(items).__name__} "
+            "adjoint again (a list or dict adjoint, or an array indexed by integers and "
+            "slices, was expected)"
+        )
+    out[index] = out[index] + value
+    return out
+
+
+def _basic_index(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(
+        (isinstance(p, (slice, int, np.integer)) and not isinstance(p, bool)) or p is None
+        for p in parts
+    )
+
+
+def split_pieces(g, arrays, axis=0, stacked=False):
+    """The transpose of ``joined_pieces`` in ``g``: the array cotangent ``g`` cut back into
+    one piece per array (``stack_adjoint``, or ``concatenate_adjoint``); 0 stays 0."""
+    if isinstance(g, (int, float)) and g == 0:
+        return 0.0
+    if stacked:
+        return stack_adjoint(g, arrays, axis)
+    return concatenate_adjoint(g, arrays, axis)
+
+
 def log_derivative(x):
     """``d/dx safe_log(x)``: ``1/x``, and 0 at ``x == 0`` (where ``safe_log`` is the
     constant 0 of its limit)."""
@@ -257,6 +297,18 @@ def in_place_adjoint(g, operation, target, value, ans, which: int):
     raise ADTransformError(f"cannot differentiate {operation.__name__} in generated code again")
 
 
+def additive_partial(operation):
+    """The partial of ``in_place_adjoint``/``in_place_tangent`` in the values they are
+    given (``target``, ``value``, ``ans``): 0 for ``+=`` and ``-=``, whose partials are
+    constant; ``*=`` and ``/=`` (whose partials are not) are refused."""
+    if operation is operator.iadd or operation is operator.isub:
+        return 0.0
+    raise ADTransformError(
+        f"cannot differentiate '{operation.__name__}' in generated code a fourth time "
+        "(only += and -= of values of unknown kinds are taken to that order)"
+    )
+
+
 def in_place_tangent(t, operation, target, value, ans, which: int):
     """The term of ``target``'s (``which`` 0) or ``value``'s (1) tangent ``t`` in the tangent
     of ``in_place(operation, target, value)`` (see ``in_place_adjoint``)."""
@@ -277,6 +329,7 @@ def in_place_tangent(t, operation, target, value, ans, which: int):
 
 
 __all__ = [
+    "additive_partial",
     "arithmetic_only",
     "conversion_cotangent",
     "cumulative_sum",
@@ -285,6 +338,7 @@ __all__ = [
     "gathered",
     "in_place_adjoint",
     "in_place_tangent",
+    "item_added",
     "item_at_end",
     "item_cotangent",
     "joined_pieces",
@@ -299,6 +353,7 @@ __all__ = [
     "real_sign",
     "reshaped_like",
     "scattered",
+    "split_pieces",
     "to_shape_of",
     "with_last_zero",
     "without_last",

@@ -29,14 +29,14 @@ class ListAdjoint(list):
 
     def __iadd__(self, other):
         if isinstance(other, Item):
-            self[other.index] = self[other.index] + other.value
+            self[other.index] = _element_sum(self[other.index], other.value)
             return self
         if _is_zero(other):
             return self
         if len(other) != len(self):
             raise ValueError(f"adjoints of {len(self)} and {len(other)} elements do not add")
         for k, value in enumerate(other):
-            self[k] = self[k] + value
+            self[k] = _element_sum(self[k], value)
         return self
 
     def __add__(self, other):
@@ -156,6 +156,22 @@ class Item:
         return ListAdjoint([0.0] * self.length).__iadd__(self).__iadd__(other)
 
     __radd__ = __add__
+
+
+def _element_sum(a, b):
+    """The sum of two elements of list adjoints: a zero adds nothing, and two adjoints of
+    lists (plain lists included: an element that is itself a pair) add elementwise, never
+    by concatenation."""
+    if isinstance(a, (list, tuple, dict, Item)) or isinstance(b, (list, tuple, dict, Item)):
+        if _is_zero(a):
+            return b
+        if _is_zero(b):
+            return a
+        if isinstance(a, (list, tuple)):
+            return ListAdjoint(a).__iadd__(b)
+        if type(a) is dict:
+            return DictAdjoint(a).__iadd__(b)
+    return a + b
 
 
 def _is_zero(value) -> bool:
