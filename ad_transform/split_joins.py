@@ -57,9 +57,7 @@ def split_concatenations(
         value = display[0].value
         if display[0].form != BUILD or not isinstance(value, (gast.List, gast.Tuple)):
             continue
-        if len(value.elts) != len(split[1]) or any(
-            isinstance(e, gast.Starred) for e in value.elts
-        ):
+        if len(value.elts) != len(split[1]) or any(isinstance(e, gast.Starred) for e in value.elts):
             continue
         found[id(op.stmt)] = SplitConcatenation(display[0], *split)
     return found
