@@ -1136,7 +1136,7 @@ class _Reverser:
                 upper=None if upper is None else gast.Constant(value=upper, kind=None),
                 step=None,
             )
-            lead = [gast.Slice(lower=None, upper=None, step=None)] * found.axis
+            lead = [gast.Slice(lower=None, upper=None, step=None) for _ in range(found.axis)]
             index = gast.Tuple(elts=[*lead, cut], ctx=gast.Load()) if lead else cut
             view = gast.Subscript(value=clone(g), slice=index, ctx=gast.Load())
             view.ad_array_view = True  # of g, not 0.0 if g is not (zeros.py)
