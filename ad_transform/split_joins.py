@@ -18,7 +18,7 @@ import gast
 import numpy as np
 
 from .ops import BUILD, Op
-from .shapes import ArrayFact, Parts, _joined_length, atom_fact
+from .shapes import ArrayFact, IntFact, Parts, _joined_length, atom_fact
 from .shift_invariance import _name_counts
 
 
@@ -77,7 +77,8 @@ def concatenation_split(op, facts) -> tuple[int, list] | None:
     axis = inputs.get("axis", gast.Constant(0, None))
     if set(inputs) - {"arrays", "axis"} or not isinstance(parts, Parts):
         return None
-    if not (isinstance(axis, gast.Constant) and type(axis.value) is int):
+    axis = atom_fact(axis, facts.names)  # a literal, or a name bound to one (``-1``)
+    if not (isinstance(axis, IntFact) and axis.value is not None):
         return None
     pieces = parts.facts
     if not pieces or not all(isinstance(f, ArrayFact) for f in pieces):

@@ -102,6 +102,18 @@ def _axis_one(u):
     return np.sum(v * v)
 
 
+def _last_axis(u):
+    """Pieces along the last axis (``axis=-1``: a name bound to -1 after normalizing)."""
+    v = np.concatenate([np.exp(u[:, :1]), u[:, 1:] * 3.0], axis=-1)
+    return np.sum(np.sin(v))
+
+
+def _ellipsis_pieces(u):
+    """Pieces cut with ``...``: their lengths are not known facts (the general split)."""
+    v = np.concatenate([np.exp(u[..., :1]), u[..., 1:] * 3.0], axis=-1)
+    return np.sum(np.sin(v))
+
+
 def _two_first(u):
     """Lengths min(n, 2) and n - 2: not a pattern with constant cuts."""
     v = np.concatenate([u[:2] * 3.0, np.cos(u[2:])])
@@ -128,6 +140,16 @@ def test_cuts_along_the_second_axis_agree():
     g = _same_grad_agrees(_axis_one, 0, (u,), (u[:, :2],), (u[:, :0],), (u[:1],))
     assert "concatenate_adjoint(" not in g.source_for(u)
     _same_grad_agrees(_axis_one, 0, (u[:, :1],), (u.astype(np.float32),), g=g)
+
+
+def test_cuts_along_the_last_axis_agree():
+    u = RNG.standard_normal((3, 5))
+    calls = ((u,), (u[:, :2],), (u[:, :1],), (u[:, :0],), (u[:1],), (u.astype(np.float32),))
+    g = _same_grad_agrees(_last_axis, 0, *calls)
+    source = g.source_for(u)
+    assert "concatenate_adjoint(" not in source and "[:, 1:]" in source
+    w = RNG.standard_normal((2, 3, 4))
+    _same_grad_agrees(_ellipsis_pieces, 0, (w,), (w[0],), (w[..., :1],), (w[..., :0],))
 
 
 def test_other_patterns_and_shared_lists_keep_the_general_split():
