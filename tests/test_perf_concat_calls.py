@@ -364,6 +364,8 @@ def test_tiles_are_kept_where_a_view_is_read_after_a_write():
     assert _run_tiles(late) == _unparsed(late)
     aliased = _TILED.replace("dlap = dv9 * alpha", "dlap = dv9")  # a second name, no copy
     assert _run_tiles(aliased) == _unparsed(aliased)
+    written = _TILED.replace("dlap = dv9 * alpha", "dlap = dv9 * alpha\ndv9[0] = 0.0")
+    assert _run_tiles(written) == _unparsed(written)
 
 
 def test_tiles_are_kept_where_they_do_not_cover_once():

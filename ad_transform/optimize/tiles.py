@@ -287,6 +287,10 @@ def _views_settled(block, p: int, q: int, group: dict, program) -> bool:
             continue
         if isinstance(stmt, gast.AugAssign) and _target_base(stmt.target) in shared:
             return False
+        if isinstance(stmt, gast.Assign) and any(
+            _target_base(t) in shared for t in stmt.targets if isinstance(t, gast.Subscript)
+        ):
+            return False  # a write into a view
         if (
             isinstance(stmt, gast.Assign)
             and loaded(stmt) & shared
