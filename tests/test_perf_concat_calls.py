@@ -375,3 +375,12 @@ def test_tiles_are_kept_where_they_do_not_cover_once():
     assert _run_tiles(moved) == _unparsed(moved)
     twice = _TILED.replace("du_1[:1] += dv6", "du_1[:1] += dv6\ndu_1[:1] += dv6")
     assert _run_tiles(twice) == _unparsed(twice)
+
+
+def test_tiles_after_other_additions_are_reused_but_not_past_a_read():
+    last = _TILED.replace("du_1[1:-1] += dv9\ndu_1[:1] += dv6\n", "") + (
+        "du_1[1:-1] += dv9\ndu_1[:1] += dv6\n"
+    )
+    assert _run_tiles(last) == _run_tiles(_TILED)  # the same sum, the tiles first
+    read = _TILED.replace("du_1[:1] += dv6\n", "total = du_1[0] * 2.0\ndu_1[:1] += dv6\n")
+    assert _run_tiles(read) == _unparsed(read)  # du_1 read when only part of G is in

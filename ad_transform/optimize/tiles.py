@@ -22,8 +22,9 @@ Conditions (each one needed; anything else keeps the code as it is):
   (``ad_base_owned``, from the accumulation guard's ownership), mentioned in the block
   before only by those views and after it by nothing but ``du`` when it is ``du``;
 * ``index_adjoint(A, x, I)`` (``x`` a real float array, facts) with ``I`` the bounds
-  of ``A``'s view, and ``du[s] += V`` for every other view ``V = G[s]``, all before any
-  other statement naming ``du``;
+  of ``A``'s view, and ``du[s] += V`` for every other view ``V = G[s]``, among statements
+  that only add into ``du`` and before any other statement naming it (the tiles then
+  come first: the same sum, up to rounding);
 * ``G`` has ``x``'s shape: its primal has ``x``'s rank and the same length symbol on
   every axis (shape facts); the slices cover each index ``0 .. n-1`` of the first axis
   exactly once for every length ``n`` the facts allow (checked for every ``n`` up to
@@ -31,7 +32,8 @@ Conditions (each one needed; anything else keeps the code as it is):
 * no view, nor a value that may share its data (a name bound from an expression reading
   a view, unless the expression makes a new array or a number), is read at or after
   the first statement writing into ``du`` (the views are ``G``'s data, changed from
-  there on), written in place, or read outside the block.
+  there on) but by the tile additions (which go), written in place, or read outside
+  the block.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def _reuse_at(block: list[gast.stmt], p: int, program: AdjointProgram) -> bool:
         return False
     if not _base_alone(block, p, base, d, group):
         return False
-    if not _views_settled(block, p, q, group, program):
+    if not _views_settled(block, p, q, group, set(tiles), program):
         return False
     unread = [
         name
@@ -202,24 +204,41 @@ def _same_shape(base: str, x: gast.Name, program: AdjointProgram) -> bool:
 
 def _tile_additions(block, p: int, d: str, group: dict) -> tuple[dict | None, int]:
     """The statements ``d[a:b] += V`` after ``p`` (``V`` a view of the group with those
-    bounds) before any other statement naming ``d``: position -> ``V``, and the position
-    of that other statement (the first write into ``d``'s data; the block's end if none).
-    None if a view is added twice."""
+    bounds), among statements that only add into ``d`` (``d[i] += e``, ``d += e``, ``e``
+    and ``i`` not naming it), up to the first other statement naming ``d``: position ->
+    ``V``, and the first position where ``d``'s data changes (an addition that is not a
+    tile, or that other statement; the block's end if none). The additions' order
+    changes (the tiles come first), so the sum is the same up to rounding. None if a
+    view is added twice."""
     tiles: dict[int, str] = {}
-    q = p + 1
-    while q < len(block):
-        stmt = block[q]
-        if not _names(stmt, d):
-            q += 1
-            continue
-        view = _tile_of(stmt, d, group)
-        if view is None:
-            break
-        if view in tiles.values():
-            return None, q
-        tiles[q] = view
-        q += 1
-    return tiles, q
+    q = None
+    position = p + 1
+    while position < len(block):
+        stmt = block[position]
+        if _names(stmt, d):
+            view = _tile_of(stmt, d, group)
+            if view is not None:
+                if view in tiles.values():
+                    return None, position
+                tiles[position] = view
+            elif _adds_into(stmt, d):
+                q = position if q is None else q
+            else:
+                break
+        position += 1
+    return tiles, position if q is None else q
+
+
+def _adds_into(stmt, d: str) -> bool:
+    """``d += e`` or ``d[i] += e`` with ``e`` and ``i`` not naming ``d``."""
+    if not (isinstance(stmt, gast.AugAssign) and isinstance(stmt.op, gast.Add)):
+        return False
+    target = stmt.target
+    if isinstance(target, gast.Subscript):
+        if _names(target.slice, d):
+            return False
+        target = target.value
+    return isinstance(target, gast.Name) and target.id == d and not _names(stmt.value, d)
 
 
 def _tile_of(stmt, d: str, group: dict) -> str | None:
@@ -276,9 +295,10 @@ def _is_view_binding(stmt, group: dict) -> bool:
     )
 
 
-def _views_settled(block, p: int, q: int, group: dict, program) -> bool:
+def _views_settled(block, p: int, q: int, group: dict, tiles: set, program) -> bool:
     """No view, nor a name that may share a view's data, is read at or after ``q`` (from
-    there on ``G``'s data changes), read outside the block, or written in place."""
+    there on ``G``'s data changes) but by the tile additions (which go), read outside
+    the block, or written in place."""
     shared = set(group)
     start = min(_binding(block, p, name) for name in group)
     for position in range(start, q):
@@ -300,9 +320,10 @@ def _views_settled(block, p: int, q: int, group: dict, program) -> bool:
                 shared.update(assigned(stmt))
         elif not isinstance(stmt, (gast.Assign, gast.AugAssign)) and loaded(stmt) & shared:
             return False  # a compound statement or a call statement: not followed
-    if any(loaded(stmt) & shared for stmt in block[q:]):
+    if any(loaded(block[i]) & shared for i in range(q, len(block)) if i not in tiles):
         return False
-    inside = {id(n) for stmt in block[start:q] for n in gast.walk(stmt)}
+    kept = [*range(start, q), *(i for i in tiles if i >= q)]
+    inside = {id(n) for i in kept for n in gast.walk(block[i])}
     for node in _all_nodes(program.backward):
         if isinstance(node, gast.Name) and node.id in shared and id(node) not in inside:
             return False
