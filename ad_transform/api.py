@@ -46,6 +46,23 @@ def _call_key(args: tuple) -> tuple:
     return key
 
 
+_ndarray = np.ndarray
+
+
+def _exact_key(args: tuple) -> tuple:
+    """The key of the fast call path: the argument types, and for each ndarray its dtype
+    and shape instead of its type. It determines ``_call_key`` (which keeps of a shape
+    only the rank and the axes of length 1) and is cheaper to build: no per-argument
+    function call, no strings. One entry per shape seen, so the table is bounded
+    (``_FAST_ENTRIES``)."""
+    key = tuple(map(type, args))
+    if _ndarray in key:
+        return tuple([(a.dtype, a.shape) if type(a) is _ndarray else type(a) for a in args])
+    return key
+
+
+_FAST_ENTRIES = 256  # exact keys remembered per derivative before the table starts again
+
 # the shape facts ``.source`` shows an ``np.ndarray`` annotation with: a 1-D float64 array
 _ANNOTATED_VECTOR = argument_shapes((np.zeros(2),))[0]
 
@@ -110,8 +127,10 @@ class _Transformed:
         if self._signature is not None:
             self.__signature__ = self._signature
         self._specialized: dict[tuple, Generated] = {}
-        # argument types -> (generated function, positions of arrays whose dtype to check):
-        # the call path for keys that need no conversion and no staleness check
+        # specialisation key -> (generated function, Generated, whether to check its
+        # staleness), for the keys whose calls need no conversion: see _remember_fast_path
+        self._fast_entries: dict[tuple, tuple] = {}
+        # ``_exact_key`` of a call seen -> its entry of _fast_entries: the fast call path
         self._fast: dict[tuple, tuple] = {}
         self._last: Generated | None = None
 
@@ -183,15 +202,16 @@ class _Transformed:
             self._remember_fast_path(key, generated)
         elif generated.dependencies and generated.is_stale():
             del self._specialized[key]
-            self._fast.pop(key, None)
+            self._fast_entries.pop(key, None)
+            self._fast.clear()  # exact keys of the stale code
             return self._generated_for_key(key)
         self._last = generated
         return generated
 
     def _remember_fast_path(self, key: tuple, generated: Generated) -> None:
-        """Calls with these argument types may skip the checks: floats need no conversion,
-        arrays only a dtype check, and no user function it calls can be redefined. Numbers
-        it read from globals (``kinds.NumberGuard``) are checked (``Generated.is_stale``)."""
+        """Calls with these argument types may skip the checks: floats and float arrays
+        need no conversion, and no user function it calls can be redefined. Numbers it
+        read from globals (``kinds.NumberGuard``) are checked (``Generated.is_stale``)."""
         numbers_only = all(
             isinstance(obj, NumberGuard) or (self.compile and _is_number(obj))
             for _, _, obj in generated.dependencies
@@ -200,14 +220,26 @@ class _Transformed:
         # the general path, which makes the same check
         if not (numbers_only or self.compile) or self.has_aux:
             return
-        arrays = []
+        shapes = key[-1] if key and type(key[-1]) is _Shapes else ()
         for i in self._positions:
-            if key[i] is np.ndarray:
-                arrays.append(i)
+            if key[i] is np.ndarray:  # its dtype is in the key: a float one needs no conversion
+                if not (shapes and np.dtype(shapes[i][0]).kind == "f"):
+                    return
             elif not (key[i] is float or issubclass(key[i], np.floating)):
                 return
         checked = bool(generated.dependencies)
-        self._fast[key] = (generated.function, tuple(arrays), generated, checked)
+        self._fast_entries[key] = (generated.function, generated, checked)
+
+    def _remember_exact_key(self, args: tuple, key: tuple) -> None:
+        """``args`` (as the caller gave them: positional, no conversion made) took the
+        general path to the code of ``key``: later calls with the same ``_exact_key`` go
+        straight to it, if its key allows the fast path."""
+        entry = self._fast_entries.get(key)
+        if entry is None:
+            return
+        if len(self._fast) >= _FAST_ENTRIES:
+            self._fast.clear()
+        self._fast[_exact_key(args)] = entry
 
     @property
     def source(self) -> str:
@@ -285,24 +317,30 @@ class GradientFunction(_Transformed):
     ad_transform_derivative = "grad"
 
     def __call__(self, *args, **kwargs):
-        if self._receiver:
-            return self._call(args, kwargs)
-        entry = self._fast.get(_call_key(args))
-        if entry is not None and not kwargs:
-            function, arrays, self._last, checked = entry
-            if (not arrays or all(args[i].dtype.kind == "f" for i in arrays)) and not (
-                checked and self._last.is_stale()
-            ):
-                return function(*args)
+        if not kwargs and not self._receiver:  # the fast path: the code for these exact
+            # argument types, dtypes and shapes (``_remember_exact_key``); _exact_key inline
+            key = tuple(map(type, args))
+            if _ndarray in key:
+                key = tuple([(a.dtype, a.shape) if type(a) is _ndarray else type(a) for a in args])
+            entry = self._fast.get(key)
+            if entry is not None:
+                function, self._last, checked = entry
+                if not checked or not self._last.is_stale():
+                    return function(*args)
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict):
+        given = args
         args, kwargs = self._bind(args, kwargs)
         args = self._prepare(args)
         containers = self._containers(args)
         if self.has_aux:
             return self._call_with_aux(args, kwargs, containers)
-        result = self._generated(args).function(*args, **kwargs)
+        key = self._key(args)
+        generated = self._generated_for_key(key)
+        if args is given and not kwargs:  # no receiver, nothing converted
+            self._remember_exact_key(given, key)
+        result = generated.function(*args, **kwargs)
         if not containers:
             return result
         if self.mode == VALUE_AND_GRAD:

@@ -65,6 +65,7 @@ from .shapes import (
     sums_to_number,
 )
 from .shift_invariance import Normalisation, normalisations
+from .split_joins import SplitConcatenation, split_concatenations
 
 JOINT, SPLIT = "joint", "split"
 
@@ -871,6 +872,8 @@ class _Reverser:
         if op.form == COPY:
             self.contribute(op.inputs["x"], g, op)
         elif op.form == BUILD:
+            if op.target in self.split_lists:
+                return  # its concatenation gave each piece its adjoint
             start = len(self.code)
             for position in op.active_inputs:
                 item = self.built_element_adjoint(op, g, int(position))
@@ -1108,10 +1111,46 @@ class _Reverser:
             self.contribute(e, value, op)
         self.guard_zero(g, start, op)
 
+    @functools.cached_property
+    def split_concatenation_table(self) -> dict[int, SplitConcatenation]:
+        """The concatenations whose adjoint is slices of ``g`` (``split_joins.py``), by
+        ``id`` of their statement. Real values only."""
+        if self.analysis.complex_values:
+            return {}
+        return split_concatenations(self.analysis.ops, self.fn.tree, self.analysis.shapes)
+
+    @functools.cached_property
+    def split_lists(self) -> set[str]:
+        """The list displays of those concatenations: they get no adjoint of their own."""
+        return {found.pieces.target for found in self.split_concatenation_table.values()}
+
+    def concatenation_adjoint(self, op: Op, found: SplitConcatenation, g: gast.Name) -> None:
+        """``da += g[:1]``, ``db += g[1:-1]``, ... for ``np.concatenate([a, b, ...])``:
+        each active piece its slice of ``g`` along the joined axis (a view)."""
+        start = len(self.code)
+        display = found.pieces
+        for position in display.active_inputs:
+            lower, upper = found.bounds[int(position)]
+            cut = gast.Slice(
+                lower=None if lower is None else gast.Constant(value=lower, kind=None),
+                upper=None if upper is None else gast.Constant(value=upper, kind=None),
+                step=None,
+            )
+            lead = [gast.Slice(lower=None, upper=None, step=None) for _ in range(found.axis)]
+            index = gast.Tuple(elts=[*lead, cut], ctx=gast.Load()) if lead else cut
+            view = gast.Subscript(value=clone(g), slice=index, ctx=gast.Load())
+            view.ad_array_view = True  # of g, not 0.0 if g is not (zeros.py)
+            self.contribute(display.inputs[position], view, display)
+        self.guard_zero(g, start, op)
+
     def rule_adjoint(self, op: Op, g: gast.Name) -> None:
         fused = self.fused_normalisations.get(id(op.stmt))
         if fused is not None:
             self.normalisation_adjoint(op, fused, g)
+            return
+        found = self.split_concatenation_table.get(id(op.stmt))
+        if found is not None:  # its display gets no adjoint of its own (split_lists)
+            self.concatenation_adjoint(op, found, g)
             return
         position = tuple_element(op, self.analysis.items)
         if position is not None and op.inputs["x"].id in self.split:

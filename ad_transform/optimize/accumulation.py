@@ -12,6 +12,7 @@ from ..reverse import AdjointProgram
 from ..rules.registry import SCALAR
 from ..shapes import ArrayFact, IntFact
 from .propagation import number
+from .tiles import reuse_tiled_adjoints
 from .walk import assigned, assignment_like, forget
 from .zeros import mark_zero_starts
 
@@ -43,6 +44,7 @@ def guard_accumulation(
         _accumulate_reads_in_place(stmts, program)
         _start_from_moved_adjoints(stmts, program)
         _move_into_zero(stmts, program)
+        reuse_tiled_adjoints(stmts, program)
         if getattr(program, "moved_adjoints", False):
             for stmt in stmts:
                 forget(stmt)
@@ -473,6 +475,9 @@ def _guard_block(block: list[gast.stmt], owned: dict, program: AdjointProgram) -
                 block[index] = _out_of_place(stmt)
             owned[name] = True
         elif isinstance(stmt, gast.Assign):
+            if isinstance(stmt.value, gast.Subscript) and isinstance(stmt.value.value, gast.Name):
+                # for tiles.reuse_tiled_adjoints: a view of an array this code owns
+                stmt.ad_base_owned = bool(owned.get(stmt.value.value.id))
             for target in assigned(stmt):
                 owned[target] = _is_fresh(stmt.value, program)
         elif isinstance(stmt, gast.If):

@@ -150,12 +150,12 @@ def as_gradient(dx, x, copy=False, adjoint=False):
     ``adjoint``: for a helper's caller, which adds it to other adjoints: a list or tuple
     gets a ``ListAdjoint``, not a plain list or tuple.
     """
-    if _complex_value(dx) and not _complex_value(x) and not isinstance(x, (list, tuple, dict)):
-        dx = dx.real  # the adjoint of a real value is real (docs/conventions/complex.md)
-    if type(x) is np.ndarray and type(dx) is np.ndarray:
-        dtype = x.dtype
+    if type(x) is np.ndarray and type(dx) is np.ndarray:  # the common case, first: one
+        dtype = x.dtype  # dtype, so both are real or both complex
         if dx.dtype == dtype and dx.shape == x.shape and dtype.kind in "fc":
             return dx.copy() if copy else dx
+    if _complex_value(dx) and not _complex_value(x) and not isinstance(x, (list, tuple, dict)):
+        dx = dx.real  # the adjoint of a real value is real (docs/conventions/complex.md)
     if isinstance(x, np.ndarray):
         dtype = _float_dtype(x.dtype)
         if type(dx) is not np.ndarray or dx.shape != x.shape:
