@@ -16,7 +16,7 @@ import gast
 
 from .. import runtime
 from ..nodes import clone
-from ..shapes import ArrayFact
+from ..shapes import REAL, ArrayFact, IntFact
 from .walk import COMPOUND, assignment_counts, forget, target_name
 
 
@@ -107,6 +107,168 @@ def spread_products(program) -> None:
                     del block[position]
                     break
             break  # one rewrite per block and pass: positions changed
+
+
+def spread_scalings(program) -> None:
+    """``dv = expand_reduced(c, x, None, False)`` (the adjoint of a whole mean or sum,
+    spread over its operand's shape source ``x``) read once, by ``times(dv, d)`` in a later
+    statement of its block, where ``c`` is a number that is finite and nonzero whenever it
+    is computed (``_nonzero_number``) and the facts show ``d`` has the shape of ``d``
+    broadcast with ``x`` (``_keeps_own_shape``): ``dv = c`` and ``d * dv``.
+
+    Exact: ``times`` of a spread of a nonzero number masks nothing (``_nowhere_zero``),
+    so it computes ``c * d[i]`` for every element, which is what ``d * c`` computes, into
+    the same shape. Without the spread array and the call. ``np.mean(np.logaddexp(0, z)
+    - y * z)`` (logistic): ``dz = y * dv3``, not ``times(expand_reduced(...), y)``."""
+    spread = program.bindings.existing("expand_reduced", runtime.expand_reduced)
+    times = program.bindings.existing("times", runtime.times)
+    if spread is None or times is None or program.analysis.complex_values:
+        return
+    counts = assignment_counts(program.backward)
+    loads = _load_counts(program.backward)
+    facts = program.analysis.shapes
+    names = _helper_names(program)
+    for block in _blocks(program.backward):
+        for position, stmt in enumerate(block):
+            name = target_name(stmt)
+            if name is None or counts.get(name) != 1 or loads.get(name) != 1:
+                continue
+            if not _is_spread(stmt.value, spread, counts):
+                continue
+            c, x = stmt.value.args[0], stmt.value.args[1]
+            x_fact = facts.of(x) if isinstance(x, gast.Name) else None
+            if not (
+                _nonzero_number(c, names)
+                and isinstance(x_fact, ArrayFact)
+                and x_fact.dtype == "f"
+                and x_fact.ndim >= 1
+            ):
+                continue
+            for later in block[position + 1 :]:
+                if name not in _names(later):
+                    continue
+                if _scale_product(later, name, x_fact, times, facts, names):
+                    stmt.value = c
+                    forget(stmt)
+                break
+
+
+def _helper_names(program) -> dict[str, str]:
+    """The names generated code calls the helpers this pass reads by -> their role."""
+    roles = {}
+    for role, helper in (
+        ("count", runtime.reduced_count),
+        ("elementwise", runtime.logaddexp_share),
+        ("elementwise", runtime.quotient),
+    ):
+        bound = program.bindings.existing(helper.__name__, helper)
+        if bound is not None:
+            roles[bound] = role
+    return roles
+
+
+def _nonzero_number(node: gast.expr, names: dict[str, str]) -> bool:
+    """Whether ``node`` computes a number that is finite and nonzero whenever it does not
+    raise: a finite nonzero constant, ``k / reduced_count(...)`` with such a ``k`` (a
+    count is a positive integer, or 0 and the division raises), or the negation of
+    one of these."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return _nonzero_number(node.operand, names)
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Div):
+        count = node.right
+        return (
+            _finite_nonzero(node.left)
+            and isinstance(count, gast.Call)
+            and isinstance(count.func, gast.Name)
+            and names.get(count.func.id) == "count"
+        )
+    return _finite_nonzero(node)
+
+
+def _scale_product(stmt, name: str, x_fact, times: str, facts, names: dict) -> bool:
+    """Rewrite the one ``times(name, d)`` in ``stmt`` (an assignment) as ``d * name`` where
+    ``d``'s shape is its broadcast with ``x``'s."""
+    if isinstance(stmt, COMPOUND) or not isinstance(stmt, (gast.Assign, gast.AugAssign)):
+        return False
+    for node in gast.walk(stmt):
+        for field_name, child in gast.iter_fields(node):
+            if not (
+                isinstance(child, gast.Call)
+                and isinstance(child.func, gast.Name)
+                and child.func.id == times
+                and len(child.args) == 2
+                and not child.keywords
+                and isinstance(child.args[0], gast.Name)
+                and child.args[0].id == name
+            ):
+                continue
+            d_fact = _expression_fact(child.args[1], facts, names)
+            if not _keeps_own_shape(d_fact, x_fact):
+                return False
+            product = gast.BinOp(
+                left=child.args[1],
+                op=gast.Mult(),
+                right=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
+            )
+            setattr(node, field_name, product)
+            forget(stmt)
+            return True
+    return False
+
+
+def _expression_fact(node: gast.expr, facts, names: dict):
+    """The shape fact of an elementwise expression of names and numbers (arithmetic, the
+    elementwise helpers ``logaddexp_share`` and ``quotient``) whose array operands are all
+    one name: that name's fact (numbers broadcast into any shape). None otherwise."""
+    arrays: set[str] = set()
+    found = None
+
+    def visit(e) -> bool:
+        nonlocal found
+        if isinstance(e, gast.Constant):
+            return type(e.value) in (int, float)
+        if isinstance(e, gast.Name):
+            fact = facts.of(e)
+            if isinstance(fact, ArrayFact):
+                arrays.add(e.id)
+                found = fact
+                return True
+            return fact == REAL or isinstance(fact, IntFact)
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+            return visit(e.operand)
+        if isinstance(e, gast.BinOp) and isinstance(
+            e.op, (gast.Add, gast.Sub, gast.Mult, gast.Div)
+        ):
+            return visit(e.left) and visit(e.right)
+        if (
+            isinstance(e, gast.Call)
+            and isinstance(e.func, gast.Name)
+            and names.get(e.func.id) == "elementwise"
+            and not e.keywords
+        ):
+            return all(visit(a) for a in e.args)
+        return False
+
+    if not visit(node) or len(arrays) != 1:
+        return None
+    return found
+
+
+def _keeps_own_shape(d_fact, x_fact: ArrayFact) -> bool:
+    """Whether an array of fact ``d_fact`` broadcast with one of fact ``x_fact`` has the
+    first one's shape for every value the facts allow: at least ``x``'s rank, and on each
+    of ``x``'s axes ``x`` has length 1, or ``d`` a length other than 1 (equal to ``x``'s
+    where the two broadcast: a rule multiplies an adjoint only by a factor that broadcasts
+    into its shape), or both the same length symbol."""
+    if not (isinstance(d_fact, ArrayFact) and d_fact.ndim >= x_fact.ndim):
+        return False
+    offset = d_fact.ndim - x_fact.ndim
+    return all(
+        x_unit is True
+        or (d_fact.units[offset + k] is False)
+        or (x_fact.length(k) is not None and x_fact.length(k) == d_fact.length(offset + k))
+        for k, x_unit in enumerate(x_fact.units)
+    )
 
 
 def _replace_product(stmt: gast.stmt, name: str, x: str, c: float, times: str) -> bool:
