@@ -353,11 +353,25 @@ def _triangle_of(a) -> str | None:
     n = a.shape[0]
     if n < _TRIANGLE_CHECK_SIZE or a.shape[1] != n:
         return None
-    if a[0, n - 1] == 0 and not np.triu(a, 1).any():
+    if a[0, n - 1] == 0 and _zero_outside_triangle(a, lower=True):
         return "lower"
-    if a[n - 1, 0] == 0 and not np.tril(a, -1).any():
+    if a[n - 1, 0] == 0 and _zero_outside_triangle(a, lower=False):
         return "upper"
     return None
+
+
+def _zero_outside_triangle(a: np.ndarray, lower: bool) -> bool:
+    """Whether the square matrix ``a`` is 0 outside its lower (``lower``) or upper
+    triangle (NaN is not 0), read through a boolean mask: no ``np.triu`` copy. A
+    Fortran-ordered ``a`` (``L.T``) is read as its C-ordered transpose."""
+    if a.flags.f_contiguous and not a.flags.c_contiguous:
+        a, lower = a.T, not lower
+    n = a.shape[0]
+    if n <= _CACHED_MASK_SIZE:
+        mask = _outside_triangle(n, lower)
+    else:
+        mask = _outside_triangle.__wrapped__(n, lower)
+    return not a[mask].any()
 
 
 def solve_matrix_adjoint(gb, x, a, b):
