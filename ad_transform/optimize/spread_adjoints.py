@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import gast
+import numpy as np
 
 from .. import runtime
 from ..nodes import clone
@@ -111,14 +112,17 @@ def spread_products(program) -> None:
 
 def spread_scalings(program) -> None:
     """``dv = expand_reduced(c, x, None, False)`` (the adjoint of a whole mean or sum,
-    spread over its operand's shape source ``x``) read once, by ``times(dv, d)`` in a later
-    statement of its block, where ``c`` is a number that is finite and nonzero whenever it
-    is computed (``_nonzero_number``) and the facts show ``d`` has the shape of ``d``
-    broadcast with ``x`` (``_keeps_own_shape``): ``dv = c`` and ``d * dv``.
+    spread over its operand's shape source ``x``) read only as ``times(dv, d)`` in later
+    statements of its block, where ``c`` is a number that is finite and nonzero whenever
+    it is computed (``_nonzero_number``) and the facts show each ``d`` has the shape of
+    ``d`` broadcast with ``x`` (``_keeps_own_shape``): ``dv = c`` and ``d * dv``.
 
     Exact: ``times`` of a spread of a nonzero number masks nothing (``_nowhere_zero``),
     so it computes ``c * d[i]`` for every element, which is what ``d * c`` computes, into
-    the same shape. Without the spread array and the call. ``np.mean(np.logaddexp(0, z)
+    the same shape. ``c`` becomes a NumPy float64, like the spread's elements: a float32
+    ``d`` gives a float64 product, as before (a Python float would keep float32, and a
+    float64 adjoint added into it would lose its precision). Without the spread array
+    and the call. ``np.mean(np.logaddexp(0, z)
     - y * z)`` (logistic): ``dz = y * dv3``, not ``times(expand_reduced(...), y)``."""
     spread = program.bindings.existing("expand_reduced", runtime.expand_reduced)
     times = program.bindings.existing("times", runtime.times)
@@ -131,7 +135,7 @@ def spread_scalings(program) -> None:
     for block in _blocks(program.backward):
         for position, stmt in enumerate(block):
             name = target_name(stmt)
-            if name is None or counts.get(name) != 1 or loads.get(name) != 1:
+            if name is None or counts.get(name) != 1 or not loads.get(name):
                 continue
             if not _is_spread(stmt.value, spread, counts):
                 continue
@@ -144,13 +148,47 @@ def spread_scalings(program) -> None:
                 and x_fact.ndim >= 1
             ):
                 continue
-            for later in block[position + 1 :]:
-                if name not in _names(later):
-                    continue
-                if _scale_product(later, name, x_fact, times, facts, names):
-                    stmt.value = c
-                    forget(stmt)
-                break
+            uses = _scaled_uses(block[position + 1 :], name, times)
+            if len(uses) != loads[name]:
+                continue  # read elsewhere (a nested block, another helper)
+            if all(_keeps_own_shape(_expression_fact(d, facts, names), x_fact) for *_, d in uses):
+                for user, parent, field_name, d in uses:
+                    setattr(parent, field_name, _product(d, name))
+                    forget(user)
+                stmt.value = gast.Call(func=_float64(program), args=[c], keywords=[])
+                forget(stmt)
+
+
+def _float64(program) -> gast.Name:
+    name = program.bindings.reference("float64", np.float64)
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _scaled_uses(block: list[gast.stmt], name: str, times: str) -> list[tuple]:
+    """The ``times(name, d)`` calls in the assignments of ``block``, as (statement, parent
+    node, field, ``d``); compound statements are not looked into."""
+    uses = []
+    for stmt in block:
+        if not isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            continue
+        for node in gast.walk(stmt):
+            for field_name, child in gast.iter_fields(node):
+                if (
+                    isinstance(child, gast.Call)
+                    and isinstance(child.func, gast.Name)
+                    and child.func.id == times
+                    and len(child.args) == 2
+                    and not child.keywords
+                    and isinstance(child.args[0], gast.Name)
+                    and child.args[0].id == name
+                ):
+                    uses.append((stmt, node, field_name, child.args[1]))
+    return uses
+
+
+def _product(d: gast.expr, name: str) -> gast.BinOp:
+    scale = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+    return gast.BinOp(left=d, op=gast.Mult(), right=scale)
 
 
 def _helper_names(program) -> dict[str, str]:
@@ -183,37 +221,6 @@ def _nonzero_number(node: gast.expr, names: dict[str, str]) -> bool:
             and names.get(count.func.id) == "count"
         )
     return _finite_nonzero(node)
-
-
-def _scale_product(stmt, name: str, x_fact, times: str, facts, names: dict) -> bool:
-    """Rewrite the one ``times(name, d)`` in ``stmt`` (an assignment) as ``d * name`` where
-    ``d``'s shape is its broadcast with ``x``'s."""
-    if isinstance(stmt, COMPOUND) or not isinstance(stmt, (gast.Assign, gast.AugAssign)):
-        return False
-    for node in gast.walk(stmt):
-        for field_name, child in gast.iter_fields(node):
-            if not (
-                isinstance(child, gast.Call)
-                and isinstance(child.func, gast.Name)
-                and child.func.id == times
-                and len(child.args) == 2
-                and not child.keywords
-                and isinstance(child.args[0], gast.Name)
-                and child.args[0].id == name
-            ):
-                continue
-            d_fact = _expression_fact(child.args[1], facts, names)
-            if not _keeps_own_shape(d_fact, x_fact):
-                return False
-            product = gast.BinOp(
-                left=child.args[1],
-                op=gast.Mult(),
-                right=gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None),
-            )
-            setattr(node, field_name, product)
-            forget(stmt)
-            return True
-    return False
 
 
 def _expression_fact(node: gast.expr, facts, names: dict):
