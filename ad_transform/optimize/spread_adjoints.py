@@ -151,7 +151,10 @@ def spread_scalings(program) -> None:
             uses = _scaled_uses(block[position + 1 :], name, times)
             if len(uses) != loads[name]:
                 continue  # read elsewhere (a nested block, another helper)
-            if all(_keeps_own_shape(_expression_fact(d, facts, names), x_fact) for *_, d in uses):
+            if all(
+                _keeps_own_shape(_expression_fact(d, facts, names, counts), x_fact)
+                for *_, d in uses
+            ):
                 for user, parent, field_name, d in uses:
                     setattr(parent, field_name, _product(d, name))
                     forget(user)
@@ -223,10 +226,13 @@ def _nonzero_number(node: gast.expr, names: dict[str, str]) -> bool:
     return _finite_nonzero(node)
 
 
-def _expression_fact(node: gast.expr, facts, names: dict):
+def _expression_fact(node: gast.expr, facts, names: dict, counts: dict):
     """The shape fact of an elementwise expression of names and numbers (arithmetic, the
     elementwise helpers ``logaddexp_share`` and ``quotient``) whose array operands are all
-    one name: that name's fact (numbers broadcast into any shape). None otherwise."""
+    one name: that name's fact (numbers broadcast into any shape). None otherwise, and
+    where a name is assigned by the backward sweep (``counts``), where the forward
+    sweep's facts may not hold (values restored from the tape by a loop's target are the
+    forward's)."""
     arrays: set[str] = set()
     found = None
 
@@ -235,6 +241,8 @@ def _expression_fact(node: gast.expr, facts, names: dict):
         if isinstance(e, gast.Constant):
             return type(e.value) in (int, float)
         if isinstance(e, gast.Name):
+            if counts.get(e.id):
+                return False
             fact = facts.of(e)
             if isinstance(fact, ArrayFact):
                 arrays.add(e.id)
