@@ -309,3 +309,53 @@ def mean_in_a_loop(x, n):
 def test_spreads_inside_a_loop():
     x = RNG.standard_normal(7)
     check_grad(mean_in_a_loop, (x, 3))
+
+
+# -- times: the check of a float64 vector ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [3, 4096, 4097])  # 4097: the general check
+@pytest.mark.parametrize("strided", [False, True])
+def test_times_of_vectors_keeps_the_where_trap(length, strided):
+    g = RNG.standard_normal(length * (2 if strided else 1))
+    d = RNG.standard_normal(g.shape)
+    if strided:
+        g, d = g[::2], d[::2]
+    g[0], d[0] = 0.0, np.inf  # a zero adjoint times inf: 0
+    g[1], d[1] = 0.0, np.nan  # a zero adjoint times NaN: 0
+    g[2], d[2] = 2.0, np.inf  # a nonzero one: inf
+    expected = np.where(g == 0, 0.0, g * np.where(np.isfinite(d), d, 1.0))
+    expected[2] = np.inf
+    with np.errstate(all="raise"):  # no warning of its own
+        got = runtime.times(g, d)
+    np.testing.assert_array_equal(got, expected)
+    finite = RNG.standard_normal(g.shape)
+    np.testing.assert_array_equal(runtime.times(g, finite), g * finite)
+
+
+def test_times_of_a_spread_and_a_vector_with_nan():
+    """A spread of a nonzero number masks nothing: NaN stays NaN, as ``g * d``."""
+    g = np.broadcast_to(0.25, (4,))
+    d = np.array([1.0, np.nan, np.inf, -2.0])
+    with np.errstate(invalid="ignore"):
+        expected = g * d
+    np.testing.assert_array_equal(runtime.times(g, d), expected)
+
+
+def rnn_tanh(Wh, h, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(Wh @ h + xs[t])
+    return np.sum(h * h)
+
+
+def test_rnn_gradient_and_a_saturated_step():
+    Wh = RNG.standard_normal((5, 5)) * 0.4
+    h = RNG.standard_normal(5)
+    xs = RNG.standard_normal((6, 5))
+    check_grad(rnn_tanh, (Wh, h, xs), wrt=(0, 1, 2))
+    check_vjp_dot_product(rnn_tanh, (Wh, h, xs), wrt=(0, 1, 2))
+    big = xs.copy()
+    big[2, 0] = np.inf  # tanh(inf) = 1: a derivative of 0, finite gradients
+    dWh, dh, dxs = grad(rnn_tanh, wrt=(0, 1, 2))(Wh, h, big)
+    assert np.isfinite(dWh).all() and np.isfinite(dh).all()
+    assert dxs[2, 0] == 0.0
