@@ -59,7 +59,7 @@ def times(g, d):
     if type(d) is np.ndarray:
         if d.ndim == 1 and d.dtype.char == "d" and d.shape[0] <= _Ones.size:
             # a float64 vector (a loop's step): the check with the least overhead
-            ones = _ONES_BY_LENGTH.get(d.shape[0])
+            ones = _Ones.by_length.get(d.shape[0])
             if ones is None:
                 ones = _ones_of_length(d.shape[0])
             if math.isfinite(d.dot(ones)) or _nowhere_zero(g):
@@ -289,14 +289,12 @@ class _Ones:
     float64 = np.ones(size, dtype=np.float64)
     float32 = np.ones(size, dtype=np.float32)
     float64.flags.writeable = float32.flags.writeable = False
-
-
-_ONES_BY_LENGTH: dict[int, np.ndarray] = {}  # length -> a view of _Ones.float64
+    by_length: dict = {}  # length -> the view float64[:length] (``times``)
 
 
 def _ones_of_length(n: int) -> np.ndarray:
     """The first ``n`` of ``_Ones.float64`` (``n <= _Ones.size``), made once per length."""
-    ones = _ONES_BY_LENGTH[n] = _Ones.float64[:n]
+    ones = _Ones.by_length[n] = _Ones.float64[:n]
     return ones
 
 
