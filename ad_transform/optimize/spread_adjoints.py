@@ -5,7 +5,8 @@ an adjoint ``runtime.times`` needs no finiteness check of the other factor (no e
 of ``g`` is 0 where its one value is not). Negating it (``dv3 = -dv4``, the adjoint of
 ``a - b`` for ``b``) made a full array again; ``negated_spreads`` writes the negation as
 the spread of the negated number instead: ``dv3 = expand_reduced(-(g), x, None, False)``
-(issue 15, logistic).
+(issue 15, logistic). Where every read of a spread of a nonzero number multiplies it
+by a factor of the spread's shape, the spread is that number (``spread_scalings``).
 """
 
 from __future__ import annotations
@@ -115,15 +116,16 @@ def spread_scalings(program) -> None:
     spread over its operand's shape source ``x``) read only as ``times(dv, d)`` in later
     statements of its block, where ``c`` is a number that is finite and nonzero whenever
     it is computed (``_nonzero_number``) and the facts show each ``d`` has the shape of
-    ``d`` broadcast with ``x`` (``_keeps_own_shape``): ``dv = c`` and ``d * dv``.
+    ``d`` broadcast with ``x`` (``_keeps_own_shape``): ``dv = float64(c)`` and each read
+    ``d * dv``.
 
     Exact: ``times`` of a spread of a nonzero number masks nothing (``_nowhere_zero``),
     so it computes ``c * d[i]`` for every element, which is what ``d * c`` computes, into
     the same shape. ``c`` becomes a NumPy float64, like the spread's elements: a float32
     ``d`` gives a float64 product, as before (a Python float would keep float32, and a
     float64 adjoint added into it would lose its precision). Without the spread array
-    and the call. ``np.mean(np.logaddexp(0, z)
-    - y * z)`` (logistic): ``dz = y * dv3``, not ``times(expand_reduced(...), y)``."""
+    and the call: ``np.mean(np.logaddexp(0, z) - y * z)`` (logistic) gives
+    ``dz = y * dv3``, not ``times(expand_reduced(...), y)`` (issue 15, perf26a)."""
     spread = program.bindings.existing("expand_reduced", runtime.expand_reduced)
     times = program.bindings.existing("times", runtime.times)
     if spread is None or times is None or program.analysis.complex_values:
