@@ -13,6 +13,7 @@ timing is asserted.
 from __future__ import annotations
 
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -331,6 +332,18 @@ def test_times_of_vectors_keeps_the_where_trap(length, strided):
     np.testing.assert_array_equal(got, expected)
     finite = RNG.standard_normal(g.shape)
     np.testing.assert_array_equal(runtime.times(g, finite), g * finite)
+
+
+@pytest.mark.parametrize("spread", [False, True])
+def test_times_of_a_vector_holding_both_infinities_warns_nothing(spread):
+    d = np.array([np.inf, -np.inf, 2.0, np.nan])
+    g = np.broadcast_to(0.5, (4,)) if spread else np.array([0.0, 1.0, 3.0, 0.0])
+    with np.errstate(invalid="ignore"):
+        expected = np.where(g == 0, 0.0, g * d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = runtime.times(g, d)
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_times_of_a_spread_and_a_vector_with_nan():

@@ -58,11 +58,12 @@ def times(g, d):
     """
     if type(d) is np.ndarray:
         if d.ndim == 1 and d.dtype.char == "d" and d.shape[0] <= _Ones.size:
-            # a float64 vector (a loop's step): the check with the least overhead
+            # a float64 vector (a loop's step): the check with the least overhead, by
+            # np.vdot, which warns nothing where inf meets -inf (``.dot`` does)
             ones = _Ones.by_length.get(d.shape[0])
             if ones is None:
                 ones = _ones_of_length(d.shape[0])
-            if math.isfinite(d.dot(ones)) or _nowhere_zero(g):
+            if math.isfinite(np.vdot(d, ones)) or _nowhere_zero(g):
                 return g * d
             return _masked_product(g, d)
         if d.dtype.kind != "f" or _nowhere_zero(g) or _finite_sum(d):
