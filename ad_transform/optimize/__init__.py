@@ -42,7 +42,7 @@ from .forward import coalesce_copies, fold_temporaries
 from .inline_pairs import inline_pairs
 from .inlined_cleanup import split_result_tuples, split_tuple_assignments
 from .propagation import propagate
-from .spread_adjoints import negated_scales, negated_spreads, spread_products
+from .spread_adjoints import negated_scales, negated_spreads, spread_products, spread_scalings
 from .tape import compact_tape
 from .while_exits import simplify_while_exits
 from .zeros import assign_known_zeros, drop_dead_stores, settle_zero_guards
@@ -85,6 +85,8 @@ def optimize(
     program.backward = backward
     negated_spreads(program)  # before the accumulation guard: a spread is read-only
     spread_products(program)
+    if not plain_tape:
+        spread_scalings(program)
     negated_scales(program)
     backward = guard_accumulation(program.backward, program, predefined)
     program.backward = backward

@@ -57,6 +57,15 @@ def times(g, d):
     product so that no ``invalid value`` warning is raised for the masked elements.
     """
     if type(d) is np.ndarray:
+        if d.ndim == 1 and d.dtype.char == "d" and d.shape[0] <= _Ones.size:
+            # a float64 vector (a loop's step): the check with the least overhead, by
+            # np.vdot, which warns nothing where inf meets -inf (``.dot`` does)
+            ones = _Ones.by_length.get(d.shape[0])
+            if ones is None:
+                ones = _ones_of_length(d.shape[0])
+            if math.isfinite(np.vdot(d, ones)) or _nowhere_zero(g):
+                return g * d
+            return _masked_product(g, d)
         if d.dtype.kind != "f" or _nowhere_zero(g) or _finite_sum(d):
             return g * d
         return _masked_product(g, d)
@@ -285,6 +294,13 @@ class _Ones:
     float64 = np.ones(size, dtype=np.float64)
     float32 = np.ones(size, dtype=np.float32)
     float64.flags.writeable = float32.flags.writeable = False
+    by_length: dict = {}  # length -> the view float64[:length] (``times``)
+
+
+def _ones_of_length(n: int) -> np.ndarray:
+    """The first ``n`` of ``_Ones.float64`` (``n <= _Ones.size``), made once per length."""
+    ones = _Ones.by_length[n] = _Ones.float64[:n]
+    return ones
 
 
 def sinc_derivative(x):

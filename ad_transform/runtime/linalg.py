@@ -353,11 +353,25 @@ def _triangle_of(a) -> str | None:
     n = a.shape[0]
     if n < _TRIANGLE_CHECK_SIZE or a.shape[1] != n:
         return None
-    if a[0, n - 1] == 0 and not np.triu(a, 1).any():
+    if a[0, n - 1] == 0 and _zero_outside_triangle(a, lower=True):
         return "lower"
-    if a[n - 1, 0] == 0 and not np.tril(a, -1).any():
+    if a[n - 1, 0] == 0 and _zero_outside_triangle(a, lower=False):
         return "upper"
     return None
+
+
+def _zero_outside_triangle(a: np.ndarray, lower: bool) -> bool:
+    """Whether the square matrix ``a`` is 0 outside its lower (``lower``) or upper
+    triangle (NaN is not 0), read through a boolean mask: no ``np.triu`` copy. A
+    Fortran-ordered ``a`` (``L.T``) is read as its C-ordered transpose."""
+    if a.flags.f_contiguous and not a.flags.c_contiguous:
+        a, lower = a.T, not lower
+    n = a.shape[0]
+    if n <= _CACHED_MASK_SIZE:
+        mask = _outside_triangle(n, lower)
+    else:
+        mask = _outside_triangle.__wrapped__(n, lower)
+    return not a[mask].any()
 
 
 def solve_matrix_adjoint(gb, x, a, b):
@@ -411,13 +425,89 @@ def cholesky_adjoint(g, ans, a, upper=False):
     refuse_complex(ans, "np.linalg.cholesky")
     L = _mT(ans) if upper else np.asarray(ans)
     gL = _mT(g) if upper else np.asarray(g)
-    phi = np.tril(_mT(L) @ gL)
-    _halve_diagonal(phi)
-    s = _solve_lower_transposed(L, _mT(_solve_lower_transposed(L, _mT(phi))))
-    sym = s + _mT(s)  # S + S^T: symmetric
-    da = np.triu(sym) if upper else np.tril(sym)
+    blas = _triangular_blas(L, gL)
+    if blas is not None:
+        s = _murray_product_blas(L, gL, *blas)
+    else:
+        phi = np.tril(_mT(L) @ gL)
+        _halve_diagonal(phi)
+        s = _solve_lower_transposed(L, _mT(_solve_lower_transposed(L, _mT(phi))))
+    da = s + _mT(s)  # S + S^T: symmetric
+    _keep_triangle(da, lower=not upper)
     _halve_diagonal(da)
     return da
+
+
+def _murray_product_blas(L: np.ndarray, gL: np.ndarray, trmm, trsm) -> np.ndarray:
+    """``S = L^{-T} Phi(L^T gL) L^{-1}`` for one real lower triangular matrix ``L`` by BLAS
+    level 3: a triangular product (``trmm``, half a general product's work) and two
+    triangular solves with a matrix right-hand side (``trsm``, one from each side, so no
+    transposed copies). Fortran-ordered arrays as BLAS wants them: ``L.T`` of a C-ordered
+    ``L`` is ``L^T`` without a copy; ``trmm`` writes into a new array (``gL`` is the
+    caller's), the solves into that one."""
+    upper_t = L.T  # the upper triangular matrix L^T (its upper triangle is L's lower one)
+    phi = trmm(1.0, upper_t, gL, side=0, lower=0, trans_a=0)  # L^T gL, a new array
+    _keep_triangle(phi, lower=True)
+    _halve_diagonal(phi)
+    x = trsm(1.0, upper_t, phi, side=0, lower=0, trans_a=0, overwrite_b=1)  # L^{-T} phi
+    return trsm(1.0, upper_t, x, side=1, lower=0, trans_a=1, overwrite_b=1)  # x L^{-1}
+
+
+def _triangular_blas(L, gL) -> tuple | None:
+    """SciPy's BLAS ``trmm`` and ``trsm`` for one real float32/float64 square matrix ``L``
+    and an adjoint ``gL`` of its shape, or ``None`` (a stack, another dtype, a zero adjoint,
+    no SciPy: NumPy's products and solves)."""
+    if not (
+        type(L) is np.ndarray
+        and type(gL) is np.ndarray
+        and L.ndim == 2
+        and L.shape == gL.shape
+        and L.shape[0] == L.shape[1]
+        and L.shape[0] > 0
+        and L.dtype.char in "fd"
+        and gL.dtype.char in "fd"
+    ):
+        return None
+    get_blas_funcs = _scipy_get_blas_funcs()
+    if get_blas_funcs is None:
+        return None
+    return tuple(get_blas_funcs(("trmm", "trsm"), (L, gL)))
+
+
+@functools.cache
+def _scipy_get_blas_funcs():
+    """``scipy.linalg.get_blas_funcs``, or ``None`` without SciPy (imported at the first
+    Cholesky adjoint that can use it)."""
+    if _scipy_solve_triangular() is None:  # one switch for SciPy's presence (tests)
+        return None
+    try:
+        from scipy.linalg import get_blas_funcs
+    except ImportError:
+        return None
+    return get_blas_funcs
+
+
+def _keep_triangle(m: np.ndarray, lower: bool) -> None:
+    """Zero the strict upper (``lower``) or strict lower triangle of the (stack of) square
+    matrices ``m``, in place: ``np.tril``/``np.triu`` without a new array."""
+    n = m.shape[-1]
+    if n <= _CACHED_MASK_SIZE:
+        mask = _outside_triangle(n, lower)
+    else:
+        mask = _outside_triangle.__wrapped__(n, lower)
+    np.copyto(m, 0, where=mask)
+
+
+_CACHED_MASK_SIZE = 1024  # masks of larger matrices are made per call (n * n bytes)
+
+
+@functools.lru_cache(maxsize=8)
+def _outside_triangle(n: int, lower: bool) -> np.ndarray:
+    """The read-only boolean mask of what lies outside the lower (``lower``) or upper
+    triangle of an n x n matrix: its strict upper or strict lower triangle."""
+    mask = ~np.tri(n, n, 0, dtype=bool) if lower else np.tri(n, n, -1, dtype=bool)
+    mask.flags.writeable = False
+    return mask
 
 
 def _halve_diagonal(m: np.ndarray) -> None:
@@ -425,6 +515,8 @@ def _halve_diagonal(m: np.ndarray) -> None:
     n = m.shape[-1]
     if m.ndim == 2 and m.flags.c_contiguous:
         m.reshape(-1)[:: n + 1] *= 0.5  # the diagonal as a strided view
+    elif m.ndim == 2 and m.flags.f_contiguous:
+        m.T.reshape(-1)[:: n + 1] *= 0.5  # the same diagonal of the C-ordered transpose
     else:
         m[..., np.arange(n), np.arange(n)] *= 0.5
 
