@@ -34,6 +34,8 @@ from ..runtime import (
     partition_adjoint,
     polygamma_of,
     ptp_adjoint,
+    quantile_adjoint,
+    quantile_tangent,
     real_adjoint,
     reduced_tangent,
     roll_adjoint,
@@ -45,6 +47,7 @@ from ..runtime import (
     to_shape_of,
     unless_discrete,
 )
+from ..runtime.containers import conversion_adjoint
 from ..runtime.decomposition_tangents import slogdet_tangent
 from ..runtime.fft import rfft_adjoint
 from ..runtime.higher_order_2 import (
@@ -60,9 +63,10 @@ from ..runtime.higher_order_2 import (
     slogdet_tangent_cotangent,
     slogdet_tangent_partial,
     take_along_axis_cotangent,
+    tangent_tuple,
 )
 from ..runtime.tangents import einsum_tangent, np_pad_tangent, partition_tangent, sort_tangent
-from .registry import adjoint, register_nondifferentiable, tangent
+from .registry import SEQUENCE, adjoint, register_nondifferentiable, tangent
 
 
 # -- einsum (the operands o0..o7 as in rules/linalg.py; None where the call has fewer) ----------
@@ -437,3 +441,48 @@ def d_ptp_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
 @tangent(ptp_adjoint)
 def t_ptp_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
     return ptp_adjoint(g, result, x, axis, keepdims), 0.0, 0.0, None, None
+
+
+# quantile_adjoint(g, x, q, ...) and quantile_tangent(t, ans, a, q, ...): each linear in its
+# first argument and the other's transpose (the interpolation weights of the selected sorted
+# places, locally constant in x away from ties); q has no derivative (as in np.quantile's rule)
+@adjoint(quantile_adjoint, kind=None, fresh=True)
+def d_quantile_adjoint(g, ans, a, x, q, axis=None, method="linear", keepdims=False, how="quantile"):
+    weighted = quantile_tangent(g, None, x, q, axis, method, keepdims, how)
+    return to_shape_of(weighted, a), 0.0, None, None, None, None, None
+
+
+@tangent(quantile_adjoint)
+def t_quantile_adjoint(g, ans, a, x, q, axis=None, method="linear", keepdims=False, how="quantile"):
+    return quantile_adjoint(g, x, q, axis, method, keepdims, how), 0.0, None, None, None, None, None
+
+
+@adjoint(quantile_tangent, kind=None, fresh=True)
+def d_quantile_tangent(g, ans, t, result, a, q, axis, method, keepdims, kind):
+    spread_back = quantile_adjoint(g, a, q, axis, method, keepdims, kind)
+    return to_shape_of(spread_back, t), 0.0, 0.0, None, None, None, None, None
+
+
+@tangent(quantile_tangent)
+def t_quantile_tangent(g, ans, t, result, a, q, axis, method, keepdims, kind):
+    return (
+        quantile_tangent(g, result, a, q, axis, method, keepdims, kind),
+        0.0,
+        0.0,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+# tangent_tuple(parts): the fields as they are (a twin's tuple tangent)
+@adjoint(tangent_tuple, kind=SEQUENCE)
+def d_tangent_tuple(g, ans, parts):
+    return conversion_adjoint(g, parts)
+
+
+@tangent(tangent_tuple)
+def t_tangent_tuple(g, ans, parts):
+    return tangent_tuple(g)

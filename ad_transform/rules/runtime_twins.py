@@ -28,6 +28,7 @@ import numpy as np
 from .. import runtime
 from ..errors import ADTransformError
 from ..runtime import cholesky_adjoint, cholesky_tangent, det_adjoint
+from ..runtime.higher_order_2 import tangent_tuple
 from ..runtime.scipy import _triangle_used as triangle_used
 from ..runtime.signal import _full_offset as full_offset
 from .registry import register_nondifferentiable
@@ -66,7 +67,7 @@ def _compiled(definition: types.FunctionType) -> types.FunctionType:
         for name, helper in _PLAIN_HELPERS.items()
         if definition not in _PLAIN_HELPERS.values()
     }
-    names = {k: v for k, v in globals().items() if not k.startswith("__")}
+    names = {k: v for k, v in definition.__globals__.items() if not k.startswith("__")}
     globals_ = {"__builtins__": __builtins__, **names, **plain}
     function = compile_functions(source + "\n", definition.__name__, globals_, {})[
         definition.__name__
@@ -498,14 +499,21 @@ def diff_adjoints_twin(g, a, n=1, axis=-1, prepend=None, append=None):
 
 @twin(runtime.eigh_tangent)
 def eigh_tangent_twin(t, ans, a, UPLO="L", values_only=False):
-    if not values_only:
-        raise ADTransformError(
-            "cannot differentiate the tangent of np.linalg.eigh again (only of eigvalsh)"
-        )
-    q = np.linalg.eigh(a, UPLO)[1]
+    if values_only:
+        decomposition = np.linalg.eigh(a, UPLO)
+    else:
+        decomposition = ans
+    w = decomposition[0]
+    q = decomposition[1]
     symmetric = read_back(t * np.ones(np.shape(a)), UPLO)
     p = np.swapaxes(q, -1, -2) @ symmetric @ q
-    return np.diagonal(p, axis1=-2, axis2=-1) * 1.0
+    dw = np.diagonal(p, axis1=-2, axis2=-1) * 1.0
+    if values_only:
+        return dw
+    check_distinct(w)
+    eye = np.eye(np.shape(w)[-1])
+    gap = np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye
+    return tangent_tuple((dw, q @ (((1.0 - eye) / gap) * p)))
 
 
 def read_back(t, uplo):
@@ -535,3 +543,7 @@ def nan_mean_adjoint_twin(g, x, axis=None, keepdims=False):
         g = np.expand_dims(g, axis)
     share = g / np.maximum(count, 1)
     return np.where(np.isnan(x), 0.0, share * np.ones(np.shape(x)))
+
+
+# more twins (SVD, QR, pinv, lstsq, norms, nan-variances): registered on import
+from . import runtime_twins_2  # noqa: E402, F401

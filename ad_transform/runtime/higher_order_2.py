@@ -25,6 +25,7 @@ __all__ = [
     "slogdet_tangent_cotangent",
     "slogdet_tangent_partial",
     "take_along_axis_cotangent",
+    "tangent_tuple",
 ]
 
 
@@ -186,3 +187,15 @@ def pad_tangent_cotangent(c, t, pad_width, mode="constant"):
     from .shape_indexing import pad_adjoint
 
     return pad_adjoint(c, t, pad_width)
+
+
+# -- a tuple result's tangent built by a differentiable twin ------------------------------------
+
+
+def tangent_tuple(parts):
+    """``parts`` (a tuple of tangents of a tuple result's fields) as one argument's term of
+    the result's tangent: a ``TangentTuple``, which adds to another term field by field
+    (what ``svd_tangent``, ``qr_tangent``, ``eigh_tangent`` return; their twins call this)."""
+    from .tangents import TangentTuple
+
+    return TangentTuple(parts)

@@ -1,0 +1,177 @@
+"""Higher-order rules of the decompositions' and statistics' runtime helpers (issue 14, third
+part): SVD, QR, pinv, lstsq, NumPy 2's norms, cond, nanvar/nanstd, quantiles, the tangent of
+eigh's vectors (``rules/runtime_twins_2.py``, the quantile rules of
+``rules/runtime_helpers_2.py``).
+
+Each row is checked as in ``test_higher_order_helper_rules_2.py``: ``H v`` three ways
+(forward over reverse, reverse over reverse, reverse over forward) against central
+differences of the gradient, the symmetry ``u^T H v = v^T H u``, and forward over reverse
+equal to reverse over reverse; the points are away from kinks and degeneracies (distinct
+positive singular values, full rank, no ties).
+"""
+
+import numpy as np
+import pytest
+
+from ad_transform import ADTransformError, grad, hessian, hvp, jvp
+
+EPS = 1e-6
+rng = np.random.default_rng(3026)
+B = np.array([[1.3, -0.4, 0.2], [0.5, 2.1, -0.7], [-0.3, 0.6, 1.7], [0.9, -1.1, 0.4]])
+
+
+def tall(x):
+    """A 4 x 3 matrix with distinct singular values, depending on every entry of x."""
+    return B + 0.3 * np.outer(np.sin(x[:4]), x[3:6]) + 0.2 * np.reshape(x[:3], (1, 3))
+
+
+def r_svd(x):
+    u, s, vh = np.linalg.svd(tall(x), full_matrices=False)
+    return np.sum(s**3) + u[0, 1] * vh[1, 2] * x[0] + np.sum(u[:, 0] * x[:4]) ** 2
+
+
+def r_svd_full(x):
+    a = tall(x)
+    u, s, vh = np.linalg.svd(a.T)
+    return np.sum(s**2 * np.log(s)) + np.sum(vh[:3, 0] * np.array([1.0, 2.0, -1.0])) * u[0, 0]
+
+
+def r_svdvals(x):
+    a = tall(x)
+    return np.sum(np.linalg.svd(a, compute_uv=False) ** 3) + np.sum(np.linalg.svdvals(a) * x[:3])
+
+
+def r_qr(x):
+    q, r = np.linalg.qr(tall(x))
+    return np.sum(q[:, 0] * x[:4]) + np.sum(np.diag(r) ** 3) + q[1, 2] * r[0, 2] * x[5]
+
+
+def r_qr_wide_r(x):
+    q, r = np.linalg.qr(tall(x).T)
+    return np.sum(r * q[0, 1]) + np.sum(np.linalg.qr(tall(x), mode="r") ** 2 * x[1])
+
+
+def r_pinv(x):
+    p = np.linalg.pinv(tall(x))
+    return np.sum(p**3) + np.sum(p @ x[:4]) * x[5]
+
+
+def r_lstsq(x):
+    a = tall(x)
+    b = np.array([0.5, -1.0, 2.0, 0.3]) + x[:4] ** 2
+    sol, residuals, rank, s = np.linalg.lstsq(a, b, rcond=None)
+    return np.sum(sol**3) + residuals[0] * x[2] + np.sum(s * x[:3])
+
+
+def r_norms(x):
+    m = tall(x)
+    vector = np.linalg.vector_norm(m, axis=0) ** 3
+    return (
+        np.sum(vector)
+        + np.linalg.vector_norm(x, ord=3) ** 2
+        + np.linalg.matrix_norm(m) * x[0]
+        + np.linalg.matrix_norm(m, ord="nuc") ** 2
+    )
+
+
+def r_cond(x):
+    a = tall(x)[:3]
+    return np.linalg.cond(a) ** 2 + np.linalg.cond(a, "fro") * x[1]
+
+
+def r_nan_var_std(x):
+    y = np.where(np.array([True, False, True, True, True, True]), x**2 + x, np.nan)
+    m = np.reshape(y, (2, 3))
+    return np.nanvar(y) * x[0] + np.sum(np.nanstd(m, axis=1) ** 3) + np.nanstd(y, ddof=1) ** 2
+
+
+def r_quantiles(x):
+    y = np.sin(x) * x + x**2
+    m = np.reshape(y, (2, 3))
+    q = np.quantile(y, [0.3, 0.8])
+    return (
+        np.sum(q**3)
+        + np.median(y) ** 2 * x[0]
+        + np.sum(np.percentile(m, 40.0, axis=1) ** 2)
+        + np.nanmedian(y * x[2]) ** 3
+    )
+
+
+def r_eigh_vectors(x):
+    a = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, -1.0]]) + np.outer(
+        x[:3], x[3:]
+    )
+    a = a + a.T
+    w, q = np.linalg.eigh(a)
+    return np.sum(w**3) + q[0, 1] ** 2 * x[0] + np.sum(q[:, 2] * x[3:]) ** 2
+
+
+ROWS = [
+    r_svd,
+    r_svd_full,
+    r_svdvals,
+    r_qr,
+    r_qr_wide_r,
+    r_pinv,
+    r_lstsq,
+    r_norms,
+    r_cond,
+    r_nan_var_std,
+    r_quantiles,
+    r_eigh_vectors,
+]
+X = np.array([0.83, -0.41, 1.27, 0.35, -0.62, 0.58])
+N = X.size
+
+
+def fd_hessian_vector(f, x, v, eps=EPS):
+    g = grad(f)
+    return (g(x + eps * v) - g(x - eps * v)) / (2 * eps)
+
+
+@pytest.mark.parametrize("f", ROWS, ids=lambda f: f.__name__)
+def test_hessian_vector_product_forward_over_reverse(f):
+    v = rng.uniform(-1.0, 1.5, N)
+    np.testing.assert_allclose(hvp(f)(X, v), fd_hessian_vector(f, X, v), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("f", ROWS, ids=lambda f: f.__name__)
+def test_hessian_vector_product_reverse_over_reverse(f):
+    v = rng.uniform(-1.5, 1.0, N)
+    g = grad(f)
+
+    def projected(x):
+        return np.sum(g(x) * v)
+
+    np.testing.assert_allclose(grad(projected)(X), fd_hessian_vector(f, X, v), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("f", ROWS, ids=lambda f: f.__name__)
+def test_hessian_vector_product_reverse_over_forward(f):
+    v = rng.uniform(-1.0, 1.0, N) + 0.3
+    jf = jvp(f)
+
+    def directional(x):
+        return jf((x,), (v,))[1]
+
+    np.testing.assert_allclose(
+        grad(directional)(X), fd_hessian_vector(f, X, v), rtol=1e-6, atol=1e-7
+    )
+
+
+@pytest.mark.parametrize("f", ROWS, ids=lambda f: f.__name__)
+def test_hessian_is_symmetric_by_the_dot_product_test(f):
+    u, v = rng.uniform(-1.0, 2.0, N), rng.uniform(-2.0, 1.0, N)
+    h = hvp(f)
+    assert u @ h(X, v) == pytest.approx(v @ h(X, u), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("f", ROWS, ids=lambda f: f.__name__)
+def test_forward_over_reverse_equals_reverse_over_reverse(f):
+    v = rng.uniform(-1.0, 1.0, N) - 0.2
+    g = grad(f)
+
+    def projected(x):
+        return np.sum(g(x) * v)
+
+    np.testing.assert_allclose(hvp(f)(X, v), grad(projected)(X), rtol=1e-10, atol=1e-12)
