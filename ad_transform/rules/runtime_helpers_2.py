@@ -66,7 +66,7 @@ from ..runtime.higher_order_2 import (
     tangent_tuple,
 )
 from ..runtime.tangents import einsum_tangent, np_pad_tangent, partition_tangent, sort_tangent
-from .registry import SEQUENCE, adjoint, register_nondifferentiable, tangent
+from .registry import adjoint, register_nondifferentiable, tangent
 
 
 # -- einsum (the operands o0..o7 as in rules/linalg.py; None where the call has fewer) ----------
@@ -477,8 +477,10 @@ def t_quantile_tangent(g, ans, t, result, a, q, axis, method, keepdims, kind):
     )
 
 
-# tangent_tuple(parts): the fields as they are (a twin's tuple tangent)
-@adjoint(tangent_tuple, kind=SEQUENCE)
+# tangent_tuple(parts): the fields as they are (a twin's tuple tangent). Its kind is left
+# unknown: ``+`` of two such terms adds field by field, which only the run-time forms of
+# ``+`` (add_adjoint_left/right, sum_tangent) see; a join would split the cotangent.
+@adjoint(tangent_tuple, kind=None)
 def d_tangent_tuple(g, ans, parts):
     return conversion_adjoint(g, parts)
 

@@ -47,7 +47,9 @@ def check_singular_values(s, m, n) -> None:
     ``1 / s_i`` are not defined there)."""
     s = np.asarray(s)
     tol = _tolerance(s, m, n)
-    gaps = np.abs(s[..., :, None] - s[..., None, :]) + np.eye(s.shape[-1]) * np.inf
+    gaps = np.where(
+        np.eye(s.shape[-1], dtype=bool), np.inf, np.abs(s[..., :, None] - s[..., None, :])
+    )
     if np.any(s <= tol) or np.any(gaps <= tol[..., None]):
         raise ADTransformError(
             "cannot differentiate the derivative of np.linalg.svd again at a matrix with a "
@@ -392,14 +394,14 @@ def lstsq_tangent_twin(t, which, ans, a, b, rcond=None):
     if which == "b":
         db = t * np.ones(np.shape(b))
         if np.size(residuals) > 0:
-            dres = 2.0 * np.sum(r * db, axis=0)
+            dres = np.reshape(2.0 * np.sum(r * db, axis=0), np.shape(residuals))
         else:
             dres = np.zeros(np.shape(residuals))
         return tangent_tuple((a_pinv @ db, dres, 0.0, np.zeros(np.shape(ans[3]))))
     da = t * np.ones(np.shape(a))
     dx = pinv_tangent(da, a_pinv, a) @ b
     if np.size(residuals) > 0:
-        dres = -2.0 * np.sum(r * (da @ x), axis=0)
+        dres = np.reshape(-2.0 * np.sum(r * (da @ x), axis=0), np.shape(residuals))
     else:
         dres = np.zeros(np.shape(residuals))
     return tangent_tuple((dx, dres, 0.0, svd_tangent(da, None, a, False, False)))

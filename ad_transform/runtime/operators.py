@@ -94,8 +94,12 @@ def _joins(x, y, in_place: bool) -> bool:
 
 def _adds_adjoints(x, y) -> bool:
     """Whether ``x + y`` adds adjoint containers (generated first-order code differentiated
-    again): elementwise or keywise, never a join, so each operand's cotangent is ``g``."""
-    containers = (ListAdjoint, DictAdjoint, Item, KeyItem)
+    again) or tangent terms of a tuple result (``TangentTuple``, forward-mode code
+    differentiated again): elementwise or keywise, never a join, so each operand's
+    cotangent is ``g``."""
+    from .tangents import ElementwiseList, TangentTuple
+
+    containers = (ListAdjoint, DictAdjoint, Item, KeyItem, TangentTuple, ElementwiseList)
     return isinstance(x, containers) or isinstance(y, containers)
 
 
