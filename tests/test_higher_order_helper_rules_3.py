@@ -12,6 +12,7 @@ positive singular values, full rank, no ties).
 
 import numpy as np
 import pytest
+import scipy.linalg as scipy_linalg
 
 from ad_transform import grad, hvp, jvp
 
@@ -107,6 +108,75 @@ def r_eigh_vectors(x):
     return np.sum(w**3) + q[0, 1] ** 2 * x[0] + np.sum(q[:, 2] * x[3:]) ** 2
 
 
+def square(x):
+    """A 3 x 3 matrix with distinct real eigenvalues, depending on every entry of x."""
+    return np.array([[1.4, 0.3, -0.2], [0.1, 0.6, 0.4], [-0.3, 0.2, -0.5]]) + 0.2 * np.outer(
+        np.cos(x[:3]), x[3:6]
+    )
+
+
+def r_expm_logm(x):
+    a = square(x)
+    spd = a @ a.T + np.eye(3)
+    return np.sum(scipy_linalg.expm(0.5 * a) ** 2) + np.sum(scipy_linalg.logm(spd) * a)
+
+
+def r_products(x):
+    a = np.reshape(x, (2, 3))
+    return (
+        np.sum(np.inner(a, np.sin(a)) ** 2)
+        + np.vdot(x, x**2) * x[0]
+        + np.sum(np.kron(a[:, :2], a[:, 1:] * x[0]) ** 2)
+        + np.sum(np.cross(a, np.cos(a)) ** 2)
+    )
+
+
+def r_matrix_power_tensor(x):
+    a = square(x)
+    t = np.reshape(a @ a.T + 3.0 * np.eye(3), (3, 3))
+    return (
+        np.sum(np.linalg.matrix_power(a, 3) ** 2)
+        + np.sum(np.linalg.matrix_power(a, -2))
+        + np.sum(np.linalg.tensorinv(np.reshape(t, (3, 3)), ind=1) ** 2)
+        + np.sum(np.linalg.tensorsolve(t, x[:3] ** 2) ** 2)
+    )
+
+
+def r_eig(x):
+    a = square(x)
+    w, v = np.linalg.eig(a)
+    return np.sum(w**3) + v[0, 1] * v[2, 2] * x[0] + np.sum(np.linalg.eigvals(a) * x[:3])
+
+
+def r_cho(x):
+    a = square(x)
+    spd = a @ a.T + np.eye(3)
+    factor = scipy_linalg.cho_factor(spd, lower=True)
+    sol = scipy_linalg.cho_solve(factor, x[:3] ** 2)
+    return np.sum(sol**2) + np.sum(np.tril(factor[0]) ** 3)
+
+
+def r_nan_products(x):
+    y = np.where(np.array([True, True, False, True, True, True]), x**2 + x, np.nan)
+    m = np.reshape(y, (2, 3))
+    return (
+        np.nanprod(y) ** 2
+        + np.sum(np.nanprod(m, axis=0) * x[:3])
+        + np.sum(np.nancumsum(y) ** 2)
+        + np.sum(np.nancumprod(m, axis=1) ** 2)
+    )
+
+
+def r_average(x):
+    m = np.reshape(x, (2, 3))
+    w = np.array([0.5, 1.5, 2.0]) + x[3:] ** 2
+    return (
+        np.average(m * x[0], axis=1, weights=w)[1] ** 2
+        + np.average(x**2) ** 3
+        + np.sum(np.average(m, axis=0, weights=m**2) ** 2)
+    )
+
+
 ROWS = [
     r_svd,
     r_svd_full,
@@ -120,6 +190,13 @@ ROWS = [
     r_nan_var_std,
     r_quantiles,
     r_eigh_vectors,
+    r_expm_logm,
+    r_products,
+    r_matrix_power_tensor,
+    r_eig,
+    r_cho,
+    r_nan_products,
+    r_average,
 ]
 X = np.array([0.83, -0.41, 1.27, 0.35, -0.62, 0.58])
 N = X.size

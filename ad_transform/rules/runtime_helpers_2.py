@@ -57,6 +57,7 @@ from ..runtime.higher_order_2 import (
     fftn_adjoint_cotangent,
     imag_adjoint_cotangent,
     irfft_adjoint_cotangent,
+    list_adjoint,
     pad_tangent_cotangent,
     pad_value_cotangent,
     rfft_adjoint_cotangent,
@@ -488,3 +489,14 @@ def d_tangent_tuple(g, ans, parts):
 @tangent(tangent_tuple)
 def t_tangent_tuple(g, ans, parts):
     return tangent_tuple(g)
+
+
+# list_adjoint(parts): the fields' adjoints as they are (a twin's adjoint of a tuple argument)
+@adjoint(list_adjoint, kind=None)
+def d_list_adjoint(g, ans, parts):
+    return conversion_adjoint(g, parts)
+
+
+@tangent(list_adjoint)
+def t_list_adjoint(g, ans, parts):
+    return list_adjoint(g)

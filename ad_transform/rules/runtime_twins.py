@@ -201,9 +201,10 @@ def cumprod_adjoint_twin(g, ans, x, axis=None):
 
 @twin(runtime.cumprod_tangent)
 def cumprod_tangent_twin(t, x, axis=None, nan=False):
-    if nan:
-        raise ADTransformError("cannot differentiate the tangent of np.nancumprod again")
     t = np.broadcast_to(t, np.shape(x))
+    if nan:
+        t = np.where(np.isnan(x), 0.0, t)
+        x = np.where(np.isnan(x), 1.0, x)
     if axis is None:
         x = np.ravel(x)
         t = np.ravel(t)
@@ -545,5 +546,6 @@ def nan_mean_adjoint_twin(g, x, axis=None, keepdims=False):
     return np.where(np.isnan(x), 0.0, share * np.ones(np.shape(x)))
 
 
-# more twins (SVD, QR, pinv, lstsq, norms, nan-variances): registered on import
-from . import runtime_twins_2  # noqa: E402, F401
+# more twins (SVD, QR, pinv, lstsq, norms, nan-variances; matrix functions, products, eig,
+# nan-products, average): registered on import
+from . import runtime_twins_2, runtime_twins_3  # noqa: E402, F401

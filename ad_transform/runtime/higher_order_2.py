@@ -19,6 +19,7 @@ __all__ = [
     "fftn_adjoint_cotangent",
     "imag_adjoint_cotangent",
     "irfft_adjoint_cotangent",
+    "list_adjoint",
     "pad_tangent_cotangent",
     "pad_value_cotangent",
     "rfft_adjoint_cotangent",
@@ -199,3 +200,11 @@ def tangent_tuple(parts):
     from .tangents import TangentTuple
 
     return TangentTuple(parts)
+
+
+def list_adjoint(parts):
+    """``parts`` (the adjoints of a tuple's fields) as the ``ListAdjoint`` a helper returns
+    for a tuple argument (``cho_solve_adjoints``' ``(c, lower)``; its twin calls this)."""
+    from .values import ListAdjoint
+
+    return ListAdjoint(parts)
