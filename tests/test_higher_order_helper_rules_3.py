@@ -13,6 +13,7 @@ positive singular values, full rank, no ties).
 import numpy as np
 import pytest
 import scipy.linalg as scipy_linalg
+from scipy import special
 
 from ad_transform import grad, hvp, jvp
 
@@ -177,6 +178,45 @@ def r_average(x):
     )
 
 
+def r_polynomials(x):
+    p = np.array([0.5, -1.0, 2.0]) * x[:3]
+    y = np.reshape(np.sin(x) + x**2, (2, 3))
+    grid = np.cumsum(np.abs(x[3:]) + 0.5)
+    return (
+        np.sum(np.polyval(p, x) ** 2)
+        + np.polyval(np.array([1.0, -2.0, 0.5, 3.0]), x[1] * x[2])
+        + np.sum(np.trapezoid(y, grid, axis=1) ** 2)
+        + np.trapezoid(y[0] * x[0], dx=0.3) ** 3
+        + np.sum(np.trapezoid(y * y, y, axis=0) * x[3:])
+    )
+
+
+def r_constructors(x):
+    line = np.linspace(x[0], x[1] ** 2, 5)
+    steps = np.arange(4) * x[2] + x[3]
+    m = np.reshape(x, (1, 2, 3))
+    rolled = np.rollaxis(m * x[4], 2)
+    return np.sum(line**3) + np.sum(steps**2 * line[:4]) + np.sum(rolled**2 * rolled[0, 0, 1])
+
+
+def r_selections(x):
+    conditions = [x > 0.5, x < -0.5]
+    chosen = np.select(conditions, [x**2, np.sin(x) * x[0]], default=x[1] ** 2)
+    cleaned = np.nan_to_num(np.where(x > 1.0, np.inf, x * x[2]), posinf=x[3] ** 2)
+    product = np.linalg.multi_dot([x[:3], np.outer(x[:3], x[3:]), np.cos(x[3:])])
+    return np.sum(chosen**3) + np.sum(cleaned**2) + product**2
+
+
+def r_special_derivatives(x):
+    return (
+        np.sum(np.sinc(x) ** 2)
+        + np.sinc(x[0] * 1e-4) * x[1]
+        + np.sum(special.erfcx(x**2 + 0.1) * x)
+        + np.sum(special.log_ndtr(x * 2.0) ** 2)
+        + np.sum(special.betaln(x**2 + 0.5, np.abs(x) + 1.0))
+    )
+
+
 ROWS = [
     r_svd,
     r_svd_full,
@@ -197,6 +237,10 @@ ROWS = [
     r_cho,
     r_nan_products,
     r_average,
+    r_polynomials,
+    r_constructors,
+    r_selections,
+    r_special_derivatives,
 ]
 X = np.array([0.83, -0.41, 1.27, 0.35, -0.62, 0.58])
 N = X.size
