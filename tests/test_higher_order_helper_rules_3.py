@@ -297,3 +297,38 @@ def test_forward_over_reverse_equals_reverse_over_reverse(f):
         return np.sum(g(x) * v)
 
     np.testing.assert_allclose(hvp(f)(X, v), grad(projected)(X), rtol=1e-10, atol=1e-12)
+
+
+# -- third derivatives through a twin and through the quantile rules (calculus) ------------------
+M = np.array([[0.5, 0.2, -0.1], [0.3, -0.4, 0.2], [0.1, 0.0, 0.9]])
+
+
+def trace_of_exponential(t):
+    return np.trace(scipy_linalg.expm(t * M))
+
+
+def test_third_derivative_through_the_expm_twins():
+    """``tr(expm(t M)) = sum_i exp(t l_i)``: its third derivative is ``sum_i l_i^3 exp(t l_i)``
+    (the twin of ``expm_adjoint`` differentiated twice, through ``expm`` of a 6 x 6 and a
+    12 x 12 block)."""
+    eigenvalues = np.linalg.eigvals(M)
+    for t in (0.7, -0.4):
+        expected = np.real(np.sum(eigenvalues**3 * np.exp(t * eigenvalues)))
+        assert grad(grad(grad(trace_of_exponential)))(t) == pytest.approx(expected, rel=1e-10)
+
+
+P = np.array([0.3, 1.2, -0.7, 2.0])
+
+
+def squared_median(t):
+    return np.median(P * t + P**2 * t**3) ** 2
+
+
+def test_third_derivative_through_the_quantile_rules():
+    """At ``t`` the median is the mean of the same two elements nearby: ``m(t) = a t + b t^3``
+    and ``(m^2)''' = 48 a b t + 120 b^2 t^3``."""
+    for t in (0.7, 1.1):
+        middle = np.argsort(P * t + P**2 * t**3)[1:3]
+        a, b = np.mean(P[middle]), np.mean(P[middle] ** 2)
+        expected = 48 * a * b * t + 120 * b**2 * t**3
+        assert grad(grad(grad(squared_median)))(t) == pytest.approx(expected, rel=1e-10)

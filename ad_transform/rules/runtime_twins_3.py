@@ -165,48 +165,48 @@ register_nondifferentiable(
 
 # -- expm, logm: the block form (one real square matrix) -----------------------------------------
 def upper_block(top_left, top_right):
-    """``[[top_left, top_right], [0, top_left]]``."""
-    n = np.shape(top_left)[-1]
+    """``[[top_left, top_right], [0, top_left]]`` (no integer names: a third derivative
+    reads every name of the second-order code from its tape as a possible value)."""
     top = np.concatenate([top_left, top_right], axis=1)
-    bottom = np.concatenate([np.zeros((n, n)), top_left], axis=1)
+    bottom = np.concatenate([np.zeros_like(top_left), top_left], axis=1)
     return np.concatenate([top, bottom], axis=0)
 
 
-_PLAIN_HELPERS.update(upper_block=upper_block)
+def upper_right(block):
+    """The upper right quarter of ``block``."""
+    return np.split(np.split(block, 2, axis=0)[0], 2, axis=1)[1]
+
+
+_PLAIN_HELPERS.update(upper_block=upper_block, upper_right=upper_right)
 
 
 @twin(runtime.expm_adjoint)
 def expm_adjoint_twin(g, a):
     check_one_matrix(a, "scipy.linalg.expm")
-    n = np.shape(a)[-1]
-    block = upper_block(mT(a), g * np.ones(np.shape(a)))
-    return scipy_linalg.expm(block)[:n, n:]
+    return upper_right(scipy_linalg.expm(upper_block(np.transpose(a), g * np.ones_like(a))))
 
 
 @twin(runtime.expm_tangent)
 def expm_tangent_twin(t, a):
     check_one_matrix(a, "scipy.linalg.expm")
-    n = np.shape(a)[-1]
-    return scipy_linalg.expm(upper_block(a, t * np.ones(np.shape(a))))[:n, n:]
+    return upper_right(scipy_linalg.expm(upper_block(a, t * np.ones_like(a))))
 
 
 @twin(runtime.logm_adjoint)
 def logm_adjoint_twin(g, ans, a):
     check_one_matrix(a, "scipy.linalg.logm")
     check_real_logarithm(ans)
-    n = np.shape(a)[-1]
-    logarithm = scipy_linalg.logm(upper_block(mT(a), g * np.ones(np.shape(a))))
+    logarithm = scipy_linalg.logm(upper_block(np.transpose(a), g * np.ones_like(a)))
     check_real_logarithm(logarithm)
-    return np.real(logarithm[:n, n:])
+    return np.real(upper_right(logarithm))
 
 
 @twin(runtime.logm_tangent)
 def logm_tangent_twin(t, a):
     check_one_matrix(a, "scipy.linalg.logm")
-    n = np.shape(a)[-1]
-    logarithm = scipy_linalg.logm(upper_block(a, t * np.ones(np.shape(a))))
+    logarithm = scipy_linalg.logm(upper_block(a, t * np.ones_like(a)))
     check_real_logarithm(logarithm)
-    return logarithm[:n, n:]
+    return upper_right(logarithm)
 
 
 # -- products: bilinear, the other factor's transpose -------------------------------------------
