@@ -217,6 +217,29 @@ def r_special_derivatives(x):
     )
 
 
+def r_interp_and_conversions(x):
+    points = np.cumsum(np.abs(x[:4]) + 0.3)
+    values = np.sin(x[:4]) * x[5]
+    queries = np.array([0.2, 1.1, 2.0, 4.5, 9.0]) * (1.0 + 0.1 * x[4])
+    inside = np.interp(queries, points, values)
+    outside = np.interp(queries * x[0], points, values, left=x[1] ** 2, right=x[2] ** 3)
+    angles = np.array([0.1, 3.0, 6.5, 0.4]) * 1.7
+    unwrapped = np.unwrap(angles + x[:4], period=4.0 + x[5] ** 2)
+    filled = np.full((2, 3), x[3] ** 2)
+    ramp = np.arange(0.5, 3.0, 0.5) * x[1]
+    steps = np.arange(x[2], 4.5, 1.0 + x[3] ** 2)
+    cast = (x * x[0]).astype(np.float64)
+    return (
+        np.sum(inside**3)
+        + np.sum(outside**2)
+        + np.sum(unwrapped**2)
+        + np.sum(filled * np.reshape(x, (2, 3))) ** 2
+        + np.sum(ramp**3)
+        + np.sum(steps**3)
+        + np.sum(cast**3)
+    )
+
+
 ROWS = [
     r_svd,
     r_svd_full,
@@ -241,6 +264,7 @@ ROWS = [
     r_constructors,
     r_selections,
     r_special_derivatives,
+    r_interp_and_conversions,
 ]
 X = np.array([0.83, -0.41, 1.27, 0.35, -0.62, 0.58])
 N = X.size

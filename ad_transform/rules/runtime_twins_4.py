@@ -1,6 +1,7 @@
 """Differentiable twins, fourth part: signal and polynomial helpers (``polyval``,
 ``trapezoid``), constructors (``linspace``, ``arange``), selections and conversions
-(``np.select``, ``nan_to_num``, ``real_if_close`` of real values, ``rollaxis``),
+(``np.select``, ``nan_to_num``, ``real_if_close`` of real values, ``rollaxis``, ``np.full``,
+``astype``), ``np.interp``, ``np.unwrap``'s period,
 ``multi_dot``, ``abs``'s tangent of real values, and the derivative helpers of ``np.sinc``
 and ``scipy.special``'s ``erfcx``, ``log_ndtr``, ``betaln``.
 
@@ -22,7 +23,7 @@ from ..errors import ADTransformError
 from ..runtime import unbroadcast
 from ..runtime.higher_order_2 import list_adjoint
 from .registry import register_nondifferentiable
-from .runtime_twins import twin
+from .runtime_twins import _PLAIN_HELPERS, twin
 
 try:
     from scipy import special
@@ -361,3 +362,170 @@ def log_ndtr_derivative_twin(x, ans):
 def betaln_derivatives_twin(a, b):
     both = special.digamma(a + b)
     return special.digamma(a) - both, special.digamma(b) - both
+
+
+# -- interp: the interval NumPy's lookup picks is locally constant (one-hot matrices) -------------
+def check_period(period) -> None:
+    if period is not None:
+        raise ADTransformError("np.interp(..., period=...) is not differentiable here")
+
+
+def interp_layout(x, xp):
+    """Per element of ``x`` (flattened): the interval ``j`` and its right end, whether it
+    is inside ``[xp_0, xp_-1]``, below or above, the one-hot matrices of ``j`` and of the
+    right end, those of the first and last points, and whether there are two points."""
+    xpa = np.asarray(xp, dtype=np.float64)
+    xs = np.ravel(np.asarray(x, dtype=np.float64))
+    count = xpa.shape[0]
+    j = np.clip(np.searchsorted(xpa, xs, side="right") - 1, 0, max(count - 2, 0))
+    after = j + 1 if count > 1 else j
+    below = xs < xpa[0]
+    above = xs > xpa[-1]
+    places = np.arange(count)
+    return {
+        "j": j,
+        "after": after,
+        "inside": ~(below | above),
+        "below": below,
+        "above": above,
+        "at_j": (j[:, None] == places) * 1.0,
+        "at_after": (after[:, None] == places) * 1.0,
+        "first": (places == 0) * 1.0,
+        "last": (places == count - 1) * 1.0,
+        "two_points": count > 1,
+    }
+
+
+register_nondifferentiable(check_period, pure=False)
+register_nondifferentiable(interp_layout)
+
+
+def interp_weights(x, xp, fp, layout):
+    """``t = (x - xp_j) / h`` (0 outside) and the slope ``(fp_{j+1} - fp_j) / h`` (0 on an
+    interval of length 0), per element of ``x`` flattened."""
+    if not layout["two_points"]:
+        zeros = np.zeros(np.shape(layout["j"]))
+        return zeros, zeros
+    j = layout["j"]
+    after = layout["after"]
+    h = xp[after] - xp[j]
+    empty = h == 0
+    safe = np.where(empty, 1.0, h)
+    t = np.where(layout["inside"], (np.ravel(x) - xp[j]) / safe, 0.0)
+    slope = np.where(empty, 0.0, (fp[after] - fp[j]) / safe)
+    return t, slope
+
+
+_PLAIN_HELPERS.update(interp_weights=interp_weights)
+
+
+@twin(runtime.interp_adjoints)
+def interp_adjoints_twin(g, x, xp, fp, left=None, right=None, period=None):
+    check_period(period)
+    layout = interp_layout(x, xp)
+    weights = interp_weights(x, xp, fp, layout)
+    t = weights[0]
+    slope = weights[1]
+    gs = np.ravel(g * np.ones(np.shape(x)))
+    gi = np.where(layout["inside"], gs, 0.0)
+    d_x = np.reshape(gi * slope, np.shape(x))
+    d_fp = (gi * (1.0 - t)) @ layout["at_j"] + (gi * t) @ layout["at_after"]
+    d_xp = -((gi * slope * (1.0 - t)) @ layout["at_j"] + (gi * slope * t) @ layout["at_after"])
+    outside_below = np.sum(np.where(layout["below"], gs, 0.0))
+    outside_above = np.sum(np.where(layout["above"], gs, 0.0))
+    d_left = None
+    d_right = None
+    if left is None:
+        d_fp = d_fp + outside_below * layout["first"]
+    else:
+        d_left = outside_below
+    if right is None:
+        d_fp = d_fp + outside_above * layout["last"]
+    else:
+        d_right = outside_above
+    return d_x, d_xp, d_fp, d_left, d_right
+
+
+@twin(runtime.interp_tangent)
+def interp_tangent_twin(t, which, x, xp, fp, left=None, right=None, period=None):
+    check_period(period)
+    layout = interp_layout(x, xp)
+    weights = interp_weights(x, xp, fp, layout)
+    weight = weights[0]
+    slope = weights[1]
+    inside = layout["inside"]
+    if which == "x":
+        d = np.where(inside, np.ravel(t * np.ones(np.shape(x))) * slope, 0.0)
+    elif which == "xp" or which == "fp":
+        tp = t * np.ones(np.shape(xp))
+        along = (1.0 - weight) * tp[layout["j"]] + weight * tp[layout["after"]]
+        if which == "xp":
+            d = np.where(inside, -slope * along, 0.0)
+        else:
+            d = np.where(inside, along, 0.0)
+            if left is None:
+                d = np.where(layout["below"], np.sum(tp * layout["first"]), d)
+            if right is None:
+                d = np.where(layout["above"], np.sum(tp * layout["last"]), d)
+    elif which == "left":
+        d = np.where(layout["below"], t, 0.0)
+    else:
+        d = np.where(layout["above"], t, 0.0)
+    return np.reshape(d, np.shape(x))
+
+
+# -- unwrap's period, np.full's value, arange's tangent, astype: linear in g -----------------------
+@twin(runtime.unwrap_period_adjoint)
+def unwrap_period_adjoint_twin(g, ans, p, period):
+    return np.sum(g * np.rint((ans - p) / period))
+
+
+@twin(runtime.unwrap_period_tangent)
+def unwrap_period_tangent_twin(t, ans, p, period):
+    return np.rint((ans - p) / period) * t
+
+
+def truncated(dtype, value) -> bool:
+    """Whether a result of ``dtype`` made from ``value`` truncates it (no derivative)."""
+    from ..runtime.values import integer_valued
+
+    return dtype is not None and np.dtype(dtype).kind not in "fc" and not integer_valued(value)
+
+
+def float_result(ans) -> bool:
+    return np.asarray(ans).dtype.kind in "fc"
+
+
+def check_float64(x) -> None:
+    if np.asarray(x).dtype != np.float64:
+        raise ADTransformError(
+            "cannot differentiate the adjoint of astype again for a value that is not float64"
+        )
+
+
+register_nondifferentiable(truncated, float_result)
+register_nondifferentiable(check_float64, pure=False)
+
+
+@twin(runtime.full_adjoint)
+def full_adjoint_twin(g, fill_value, dtype=None):
+    if truncated(dtype, fill_value):
+        return np.zeros(np.shape(fill_value))
+    return unbroadcast(g, fill_value)
+
+
+@twin(runtime.arange_tangent)
+def arange_tangent_twin(t, ans, start, stop=None, step=None, of_step=False):
+    if stop is None or not float_result(ans):
+        return np.zeros(np.shape(ans))
+    if of_step:
+        return np.arange(np.shape(ans)[0]) * t
+    return t * np.ones(np.shape(ans))
+
+
+@twin(runtime.astype_adjoint)
+def astype_adjoint_twin(g, x, dtype):
+    if truncated(dtype, x):
+        return np.zeros(np.shape(x))
+    check_float64(x)
+    return g * 1.0
