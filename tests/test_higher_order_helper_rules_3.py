@@ -101,9 +101,7 @@ def r_quantiles(x):
 
 
 def r_eigh_vectors(x):
-    a = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, -1.0]]) + np.outer(
-        x[:3], x[3:]
-    )
+    a = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, -1.0]]) + np.outer(x[:3], x[3:])
     a = a + a.T
     w, q = np.linalg.eigh(a)
     return np.sum(w**3) + q[0, 1] ** 2 * x[0] + np.sum(q[:, 2] * x[3:]) ** 2
