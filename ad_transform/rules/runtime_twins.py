@@ -68,7 +68,7 @@ def _compiled(definition: types.FunctionType) -> types.FunctionType:
         if definition not in _PLAIN_HELPERS.values()
     }
     names = {k: v for k, v in definition.__globals__.items() if not k.startswith("__")}
-    globals_ = {"__builtins__": __builtins__, **names, **plain}
+    globals_ = {"__builtins__": __builtins__, **names, **plain, **_optional_modules(source)}
     function = compile_functions(source + "\n", definition.__name__, globals_, {})[
         definition.__name__
     ]
@@ -78,6 +78,22 @@ def _compiled(definition: types.FunctionType) -> types.FunctionType:
         f"the twin of runtime.{definition.__name__.removesuffix('_twin')}"
     )
     return function
+
+
+# SciPy's modules twins name (importing ad_transform does not import SciPy): imported when
+# a twin naming one is compiled, which happens only after the user's code called SciPy
+_OPTIONAL_MODULES = {"scipy_linalg": "scipy.linalg", "special": "scipy.special"}
+
+
+def _optional_modules(source: str) -> dict:
+    import importlib
+    import re
+
+    found = {}
+    for name, module in _OPTIONAL_MODULES.items():
+        if re.search(rf"\b{name}\.", source):
+            found[name] = importlib.import_module(module)
+    return found
 
 
 def lower_half(n):

@@ -25,10 +25,7 @@ from ..runtime.higher_order_2 import list_adjoint, tangent_tuple
 from .registry import register_nondifferentiable
 from .runtime_twins import _PLAIN_HELPERS, twin
 
-try:
-    import scipy.linalg as scipy_linalg
-except ImportError:  # pragma: no cover - SciPy is an optional extra
-    scipy_linalg = None
+scipy_linalg = None  # SciPy's module, given to the twins when they are compiled (runtime_twins)
 
 
 def mT(x):

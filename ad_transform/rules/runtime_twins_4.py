@@ -25,10 +25,7 @@ from ..runtime.higher_order_2 import list_adjoint
 from .registry import register_nondifferentiable
 from .runtime_twins import _PLAIN_HELPERS, twin
 
-try:
-    from scipy import special
-except ImportError:  # pragma: no cover - SciPy is an optional extra
-    special = None
+special = None  # SciPy's module, given to the twins when they are compiled (runtime_twins)
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
