@@ -10,7 +10,8 @@ import numpy as np
 from ..errors import ADTransformError
 from .fft import _axes_and_lengths, _half_weights, fitted
 from .linalg import einsum_adjoint
-from .tangents import einsum_tangent
+from .tangents import TangentTuple, einsum_tangent
+from .values import ListAdjoint
 
 __all__ = [
     "einsum_replaced_adjoint",
@@ -197,14 +198,10 @@ def tangent_tuple(parts):
     """``parts`` (a tuple of tangents of a tuple result's fields) as one argument's term of
     the result's tangent: a ``TangentTuple``, which adds to another term field by field
     (what ``svd_tangent``, ``qr_tangent``, ``eigh_tangent`` return; their twins call this)."""
-    from .tangents import TangentTuple
-
     return TangentTuple(parts)
 
 
 def list_adjoint(parts):
     """``parts`` (the adjoints of a tuple's fields) as the ``ListAdjoint`` a helper returns
     for a tuple argument (``cho_solve_adjoints``' ``(c, lower)``; its twin calls this)."""
-    from .values import ListAdjoint
-
     return ListAdjoint(parts)
