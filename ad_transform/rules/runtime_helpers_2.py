@@ -48,7 +48,8 @@ from ..runtime import (
     unless_discrete,
 )
 from ..runtime.containers import conversion_adjoint
-from ..runtime.decomposition_tangents import slogdet_tangent
+from ..runtime.decomposition_tangents import named_field_tangent, slogdet_tangent
+from ..runtime.decompositions import named_field_adjoint
 from ..runtime.fft import rfft_adjoint
 from ..runtime.higher_order_2 import (
     einsum_replaced_adjoint,
@@ -500,3 +501,26 @@ def d_list_adjoint(g, ans, parts):
 @tangent(list_adjoint)
 def t_list_adjoint(g, ans, parts):
     return list_adjoint(g)
+
+
+# named_field_adjoint(g, x, name) puts g at the field's place of the named tuple x (an Item);
+# named_field_tangent(t, x, name) reads the field's place of t: each the other's transpose,
+# x read for its fields only
+@adjoint(named_field_adjoint, kind=None)
+def d_named_field_adjoint(g, ans, a, x, name):
+    return named_field_tangent(g, x, name), 0.0, None
+
+
+@tangent(named_field_adjoint)
+def t_named_field_adjoint(g, ans, a, x, name):
+    return named_field_adjoint(g, x, name), 0.0, None
+
+
+@adjoint(named_field_tangent, kind=None)
+def d_named_field_tangent(g, ans, t, x, name):
+    return named_field_adjoint(g, x, name), 0.0, None
+
+
+@tangent(named_field_tangent)
+def t_named_field_tangent(g, ans, t, x, name):
+    return named_field_tangent(g, x, name), 0.0, None
