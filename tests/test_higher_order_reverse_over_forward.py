@@ -265,7 +265,7 @@ def test_jvp_of_grad_of_jvp_on_arrays():
 
 
 def sorted_cubes(x):
-    return np.sum(np.quantile(x, [0.2, 0.7]) ** 3)
+    return np.sum(np.gradient(x * x, 0.5) ** 3)
 
 
 sorted_jvp = jvp(sorted_cubes)
@@ -276,7 +276,7 @@ def sorted_loss(x):
 
 
 def test_a_forward_helper_without_a_rule_is_refused_by_name():
-    with pytest.raises(ADTransformError, match="quantile_tangent"):
+    with pytest.raises(ADTransformError, match="gradient_tangent"):
         grad(sorted_loss)(X)
 
 

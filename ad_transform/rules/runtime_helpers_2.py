@@ -34,6 +34,8 @@ from ..runtime import (
     partition_adjoint,
     polygamma_of,
     ptp_adjoint,
+    quantile_adjoint,
+    quantile_tangent,
     real_adjoint,
     reduced_tangent,
     roll_adjoint,
@@ -45,7 +47,9 @@ from ..runtime import (
     to_shape_of,
     unless_discrete,
 )
-from ..runtime.decomposition_tangents import slogdet_tangent
+from ..runtime.containers import conversion_adjoint
+from ..runtime.decomposition_tangents import named_field_tangent, slogdet_tangent
+from ..runtime.decompositions import named_field_adjoint
 from ..runtime.fft import rfft_adjoint
 from ..runtime.higher_order_2 import (
     einsum_replaced_adjoint,
@@ -54,12 +58,14 @@ from ..runtime.higher_order_2 import (
     fftn_adjoint_cotangent,
     imag_adjoint_cotangent,
     irfft_adjoint_cotangent,
+    list_adjoint,
     pad_tangent_cotangent,
     pad_value_cotangent,
     rfft_adjoint_cotangent,
     slogdet_tangent_cotangent,
     slogdet_tangent_partial,
     take_along_axis_cotangent,
+    tangent_tuple,
 )
 from ..runtime.tangents import einsum_tangent, np_pad_tangent, partition_tangent, sort_tangent
 from .registry import adjoint, register_nondifferentiable, tangent
@@ -437,3 +443,84 @@ def d_ptp_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
 @tangent(ptp_adjoint)
 def t_ptp_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
     return ptp_adjoint(g, result, x, axis, keepdims), 0.0, 0.0, None, None
+
+
+# quantile_adjoint(g, x, q, ...) and quantile_tangent(t, ans, a, q, ...): each linear in its
+# first argument and the other's transpose (the interpolation weights of the selected sorted
+# places, locally constant in x away from ties); q has no derivative (as in np.quantile's rule)
+@adjoint(quantile_adjoint, kind=None, fresh=True)
+def d_quantile_adjoint(g, ans, a, x, q, axis=None, method="linear", keepdims=False, how="quantile"):
+    weighted = quantile_tangent(g, None, x, q, axis, method, keepdims, how)
+    return to_shape_of(weighted, a), 0.0, None, None, None, None, None
+
+
+@tangent(quantile_adjoint)
+def t_quantile_adjoint(g, ans, a, x, q, axis=None, method="linear", keepdims=False, how="quantile"):
+    return quantile_adjoint(g, x, q, axis, method, keepdims, how), 0.0, None, None, None, None, None
+
+
+@adjoint(quantile_tangent, kind=None, fresh=True)
+def d_quantile_tangent(g, ans, t, result, a, q, axis, method, keepdims, kind):
+    spread_back = quantile_adjoint(g, a, q, axis, method, keepdims, kind)
+    return to_shape_of(spread_back, t), 0.0, 0.0, None, None, None, None, None
+
+
+@tangent(quantile_tangent)
+def t_quantile_tangent(g, ans, t, result, a, q, axis, method, keepdims, kind):
+    return (
+        quantile_tangent(g, result, a, q, axis, method, keepdims, kind),
+        0.0,
+        0.0,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+# tangent_tuple(parts): the fields as they are (a twin's tuple tangent). Its kind is left
+# unknown: ``+`` of two such terms adds field by field, which only the run-time forms of
+# ``+`` (add_adjoint_left/right, sum_tangent) see; a join would split the cotangent.
+@adjoint(tangent_tuple, kind=None)
+def d_tangent_tuple(g, ans, parts):
+    return conversion_adjoint(g, parts)
+
+
+@tangent(tangent_tuple)
+def t_tangent_tuple(g, ans, parts):
+    return tangent_tuple(g)
+
+
+# list_adjoint(parts): the fields' adjoints as they are (a twin's adjoint of a tuple argument)
+@adjoint(list_adjoint, kind=None)
+def d_list_adjoint(g, ans, parts):
+    return conversion_adjoint(g, parts)
+
+
+@tangent(list_adjoint)
+def t_list_adjoint(g, ans, parts):
+    return list_adjoint(g)
+
+
+# named_field_adjoint(g, x, name) puts g at the field's place of the named tuple x (an Item);
+# named_field_tangent(t, x, name) reads the field's place of t: each the other's transpose,
+# x read for its fields only
+@adjoint(named_field_adjoint, kind=None)
+def d_named_field_adjoint(g, ans, a, x, name):
+    return named_field_tangent(g, x, name), 0.0, None
+
+
+@tangent(named_field_adjoint)
+def t_named_field_adjoint(g, ans, a, x, name):
+    return named_field_adjoint(g, x, name), 0.0, None
+
+
+@adjoint(named_field_tangent, kind=None)
+def d_named_field_tangent(g, ans, t, x, name):
+    return named_field_adjoint(g, x, name), 0.0, None
+
+
+@tangent(named_field_tangent)
+def t_named_field_tangent(g, ans, t, x, name):
+    return named_field_tangent(g, x, name), 0.0, None

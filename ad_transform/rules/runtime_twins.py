@@ -28,6 +28,7 @@ import numpy as np
 from .. import runtime
 from ..errors import ADTransformError
 from ..runtime import cholesky_adjoint, cholesky_tangent, det_adjoint
+from ..runtime.higher_order_2 import tangent_tuple
 from ..runtime.scipy import _triangle_used as triangle_used
 from ..runtime.signal import _full_offset as full_offset
 from .registry import register_nondifferentiable
@@ -66,8 +67,8 @@ def _compiled(definition: types.FunctionType) -> types.FunctionType:
         for name, helper in _PLAIN_HELPERS.items()
         if definition not in _PLAIN_HELPERS.values()
     }
-    names = {k: v for k, v in globals().items() if not k.startswith("__")}
-    globals_ = {"__builtins__": __builtins__, **names, **plain}
+    names = {k: v for k, v in definition.__globals__.items() if not k.startswith("__")}
+    globals_ = {"__builtins__": __builtins__, **names, **plain, **_optional_modules(source)}
     function = compile_functions(source + "\n", definition.__name__, globals_, {})[
         definition.__name__
     ]
@@ -77,6 +78,22 @@ def _compiled(definition: types.FunctionType) -> types.FunctionType:
         f"the twin of runtime.{definition.__name__.removesuffix('_twin')}"
     )
     return function
+
+
+# SciPy's modules twins name (importing ad_transform does not import SciPy): imported when
+# a twin naming one is compiled, which happens only after the user's code called SciPy
+_OPTIONAL_MODULES = {"scipy_linalg": "scipy.linalg", "special": "scipy.special"}
+
+
+def _optional_modules(source: str) -> dict:
+    import importlib
+    import re
+
+    found = {}
+    for name, module in _OPTIONAL_MODULES.items():
+        if re.search(rf"\b{name}\.", source):
+            found[name] = importlib.import_module(module)
+    return found
 
 
 def lower_half(n):
@@ -200,9 +217,10 @@ def cumprod_adjoint_twin(g, ans, x, axis=None):
 
 @twin(runtime.cumprod_tangent)
 def cumprod_tangent_twin(t, x, axis=None, nan=False):
-    if nan:
-        raise ADTransformError("cannot differentiate the tangent of np.nancumprod again")
     t = np.broadcast_to(t, np.shape(x))
+    if nan:
+        t = np.where(np.isnan(x), 0.0, t)
+        x = np.where(np.isnan(x), 1.0, x)
     if axis is None:
         x = np.ravel(x)
         t = np.ravel(t)
@@ -498,14 +516,21 @@ def diff_adjoints_twin(g, a, n=1, axis=-1, prepend=None, append=None):
 
 @twin(runtime.eigh_tangent)
 def eigh_tangent_twin(t, ans, a, UPLO="L", values_only=False):
-    if not values_only:
-        raise ADTransformError(
-            "cannot differentiate the tangent of np.linalg.eigh again (only of eigvalsh)"
-        )
-    q = np.linalg.eigh(a, UPLO)[1]
+    if values_only:
+        decomposition = np.linalg.eigh(a, UPLO)
+    else:
+        decomposition = ans
+    w = decomposition[0]
+    q = decomposition[1]
     symmetric = read_back(t * np.ones(np.shape(a)), UPLO)
     p = np.swapaxes(q, -1, -2) @ symmetric @ q
-    return np.diagonal(p, axis1=-2, axis2=-1) * 1.0
+    dw = np.diagonal(p, axis1=-2, axis2=-1) * 1.0
+    if values_only:
+        return dw
+    check_distinct(w)
+    eye = np.eye(np.shape(w)[-1])
+    gap = np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye
+    return tangent_tuple((dw, q @ (((1.0 - eye) / gap) * p)))
 
 
 def read_back(t, uplo):
@@ -535,3 +560,8 @@ def nan_mean_adjoint_twin(g, x, axis=None, keepdims=False):
         g = np.expand_dims(g, axis)
     share = g / np.maximum(count, 1)
     return np.where(np.isnan(x), 0.0, share * np.ones(np.shape(x)))
+
+
+# more twins (SVD, QR, pinv, lstsq, norms, nan-variances; matrix functions, products, eig,
+# nan-products, average): registered on import
+from . import runtime_twins_2, runtime_twins_3, runtime_twins_4  # noqa: E402, F401

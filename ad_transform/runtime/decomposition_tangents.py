@@ -204,13 +204,21 @@ def lstsq_tangent(t, which: str, ans, a, b, rcond=None):
     if which == "b":
         db = np.broadcast_to(t, b.shape)
         dx = a_pinv @ db
-        dres = 2.0 * np.sum(r * db, axis=0) if np.size(residuals) else zero_tangent(residuals)
+        dres = _like(2.0 * np.sum(r * db, axis=0), residuals)
         return TangentTuple((dx, dres, 0.0, np.zeros(s.shape)))
     da = np.broadcast_to(t, a.shape)
     dx = _pinv_tangent_core(da, a, a_pinv) @ b
-    dres = -2.0 * np.sum(r * (da @ x), axis=0) if np.size(residuals) else zero_tangent(residuals)
+    dres = _like(-2.0 * np.sum(r * (da @ x), axis=0), residuals)
     ds = np.diagonal(_mT(u) @ da @ _mT(vh), axis1=-2, axis2=-1).copy()
     return TangentTuple((dx, dres, 0.0, ds))
+
+
+def _like(d_residuals, residuals):
+    """The residuals' tangent shaped like them (``(1,)`` for a 1-D ``b``; empty when
+    ``lstsq`` returns no residuals)."""
+    if not np.size(residuals):
+        return zero_tangent(residuals)
+    return np.reshape(d_residuals, np.shape(residuals))
 
 
 # -- matrix_power, multi_dot, tensorsolve, tensorinv, eig -----------------------------------

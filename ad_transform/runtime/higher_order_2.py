@@ -10,7 +10,8 @@ import numpy as np
 from ..errors import ADTransformError
 from .fft import _axes_and_lengths, _half_weights, fitted
 from .linalg import einsum_adjoint
-from .tangents import einsum_tangent
+from .tangents import TangentTuple, einsum_tangent
+from .values import ListAdjoint
 
 __all__ = [
     "einsum_replaced_adjoint",
@@ -19,12 +20,14 @@ __all__ = [
     "fftn_adjoint_cotangent",
     "imag_adjoint_cotangent",
     "irfft_adjoint_cotangent",
+    "list_adjoint",
     "pad_tangent_cotangent",
     "pad_value_cotangent",
     "rfft_adjoint_cotangent",
     "slogdet_tangent_cotangent",
     "slogdet_tangent_partial",
     "take_along_axis_cotangent",
+    "tangent_tuple",
 ]
 
 
@@ -186,3 +189,19 @@ def pad_tangent_cotangent(c, t, pad_width, mode="constant"):
     from .shape_indexing import pad_adjoint
 
     return pad_adjoint(c, t, pad_width)
+
+
+# -- a tuple result's tangent built by a differentiable twin ------------------------------------
+
+
+def tangent_tuple(parts):
+    """``parts`` (a tuple of tangents of a tuple result's fields) as one argument's term of
+    the result's tangent: a ``TangentTuple``, which adds to another term field by field
+    (what ``svd_tangent``, ``qr_tangent``, ``eigh_tangent`` return; their twins call this)."""
+    return TangentTuple(parts)
+
+
+def list_adjoint(parts):
+    """``parts`` (the adjoints of a tuple's fields) as the ``ListAdjoint`` a helper returns
+    for a tuple argument (``cho_solve_adjoints``' ``(c, lower)``; its twin calls this)."""
+    return ListAdjoint(parts)

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import ADTransformError
 from .adjoints import unbroadcast, zeros_like
 from .elementwise import times
+from .tangents import ElementwiseList, TangentTuple
 from .values import DictAdjoint, Item, KeyItem, ListAdjoint, _is_zero
 
 # -- lists and tuples joined (``+``) and repeated (``*``) --------------------------------
@@ -94,8 +95,10 @@ def _joins(x, y, in_place: bool) -> bool:
 
 def _adds_adjoints(x, y) -> bool:
     """Whether ``x + y`` adds adjoint containers (generated first-order code differentiated
-    again): elementwise or keywise, never a join, so each operand's cotangent is ``g``."""
-    containers = (ListAdjoint, DictAdjoint, Item, KeyItem)
+    again) or tangent terms of a tuple result (``TangentTuple``, forward-mode code
+    differentiated again): elementwise or keywise, never a join, so each operand's
+    cotangent is ``g``."""
+    containers = (ListAdjoint, DictAdjoint, Item, KeyItem, TangentTuple, ElementwiseList)
     return isinstance(x, containers) or isinstance(y, containers)
 
 

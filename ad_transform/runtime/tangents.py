@@ -186,9 +186,18 @@ def sum_tangent(ans, x, y, x_dot, y_dot):
     their tangents do too."""
     if isinstance(ans, (ListAdjoint, DictAdjoint)):
         return _as_adjoint(x_dot) + _as_adjoint(y_dot)
+    if isinstance(ans, (TangentTuple, ElementwiseList)):  # terms added field by field
+        return _as_terms(x_dot, type(ans)) + _as_terms(y_dot, type(ans))
     if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
         return list(x_dot) + list(y_dot) if isinstance(ans, list) else tuple(x_dot) + tuple(y_dot)
     return tangent_like(x_dot + y_dot, ans)
+
+
+def _as_terms(t, kind):
+    """A tangent of a ``TangentTuple``/``ElementwiseList`` term as one (a zero stays 0)."""
+    if isinstance(t, (int, float)) and t == 0:
+        return 0.0
+    return kind(t)
 
 
 def _as_adjoint(t):
