@@ -357,7 +357,9 @@ def test_import_parses_no_template_and_imports_nothing_needless():
         "import sys, numpy, gast\n"
         "import ad_transform\n"
         "from ad_transform.rules.registry import _RULES\n"
-        "templates = [r.template for r in _RULES.values() if r.template is not None]\n"
+        "kinds = ('template', 'scalar_template', 'tangent', 'scalar_tangent')\n"
+        "templates = [getattr(r, k) for r in _RULES.values() for k in kinds]\n"
+        "templates = [t for t in templates if t is not None]\n"
         "print(len(templates), sum('params' in t.__dict__ for t in templates))\n"
         "needless = ['scipy', 'numpy.random', 'subprocess', 'shutil', 'logging', 'sysconfig']\n"
         "print(' '.join(m for m in needless if m in sys.modules) or '-')\n"
@@ -380,7 +382,13 @@ def test_every_builtin_template_parses():
     templates = [
         t
         for rule in rules
-        for t in (rule.template, rule.scalar_template, *rule.sequence_templates.values())
+        for t in (
+            rule.template,
+            rule.scalar_template,
+            rule.tangent,
+            rule.scalar_tangent,
+            *rule.sequence_templates.values(),
+        )
         if t is not None
     ]
     assert len(templates) > 250

@@ -333,9 +333,9 @@ def tangent(primitive: object, *, scalar: bool = False):
     def decorate(template: Callable) -> Callable:
         rule = _RULES[_key(primitive)]
         if scalar:
-            rule.scalar_tangent = Template(template)
+            rule.scalar_tangent = _template(template)
         else:
-            rule.tangent = Template(template)
+            rule.tangent = _template(template)
         _share_tangent(rule)
         return template
 
