@@ -81,3 +81,20 @@ def name_ids(tree, ctx: type[gast.expr_context] | None = None) -> set[str]:
         for node in subnodes(tree)
         if isinstance(node, gast.Name) and (ctx is None or isinstance(node.ctx, ctx))
     }
+
+
+def slice_bound(part) -> int | bool | None:
+    """A slice bound written as an integer constant (``2``, ``-1``) as an ``int``, an
+    absent bound (or ``None``) as ``None``, anything else as ``False``."""
+    if part is None or (isinstance(part, gast.Constant) and part.value is None):
+        return None
+    if isinstance(part, gast.Constant) and type(part.value) is int:
+        return part.value
+    if (
+        isinstance(part, gast.UnaryOp)
+        and isinstance(part.op, gast.USub)
+        and isinstance(part.operand, gast.Constant)
+        and type(part.operand.value) is int
+    ):
+        return -part.operand.value
+    return False

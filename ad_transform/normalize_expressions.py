@@ -11,7 +11,7 @@ import gast
 
 from . import runtime
 from .callables import VJP_INSIDE, is_transform
-from .nodes import clone
+from .nodes import clone, slice_bound
 from .normalize_nodes import (
     _assign_node,
     _copy_location,
@@ -31,19 +31,10 @@ def _constant_slice(node: gast.expr) -> slice | None:
         return None
     bounds = []
     for part in (node.lower, node.upper, node.step):
-        if part is None:
-            bounds.append(None)
-        elif isinstance(part, gast.Constant) and type(part.value) is int:
-            bounds.append(part.value)
-        elif (
-            isinstance(part, gast.UnaryOp)
-            and isinstance(part.op, gast.USub)
-            and isinstance(part.operand, gast.Constant)
-            and type(part.operand.value) is int
-        ):
-            bounds.append(-part.operand.value)
-        else:
+        bound = slice_bound(part)
+        if bound is False:
             return None
+        bounds.append(bound)
     if bounds[2] == 0:
         return None  # Python raises ValueError: left to the refusal
     return slice(*bounds)

@@ -192,3 +192,29 @@ def check_vjp_dot_product(
             [*args, v] if isinstance(v, np.ndarray) else args,
         )
     _raise_failures(f, [check], args)
+
+
+def same_grad_agrees(
+    f: Callable, wrt: Wrt, *calls: Sequence, g=None, rtol: float = 1e-6, atol: float = 1e-9
+):
+    """One ``grad`` object (``g``, or a new ``grad(f, wrt=wrt)``) called with each argument
+    tuple of ``calls`` in turn: each result matches central differences taken in float64
+    (``rtol``/``atol``; 2e-3 where an argument is float32) and has its argument's shape, and
+    its dtype (float64 for an integer array). Returns the ``grad`` object."""
+    g = g or grad(f, wrt=wrt)
+    positions = _positions(wrt)
+    for args in calls:
+        found = g(*args)
+        found = (found,) if isinstance(wrt, int) else found
+        wide = tuple(a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in args)
+        expected = numerical_gradient(f, wide, wrt=positions)
+        single = any(a.dtype == np.float32 for a in args if isinstance(a, np.ndarray))
+        for k, (d, e) in enumerate(zip(found, expected)):
+            argument = args[positions[k]]
+            assert np.shape(d) == np.shape(argument)
+            if isinstance(argument, np.ndarray):
+                floating = argument.dtype.kind == "f"
+                assert d.dtype == (argument.dtype if floating else np.float64)
+            tolerance = dict(rtol=2e-3, atol=2e-3) if single else dict(rtol=rtol, atol=atol)
+            np.testing.assert_allclose(d, e, **tolerance)
+    return g

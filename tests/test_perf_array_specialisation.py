@@ -19,30 +19,9 @@ import pytest
 
 from ad_transform import grad, value_and_grad
 from benchmarks.cases_applied import heat_concatenate, heat_slices, logistic
-from tests.gradcheck import check_grad, numerical_gradient
+from tests.gradcheck import check_grad, same_grad_agrees
 
 RNG = np.random.default_rng(1517)
-
-
-def _same_grad_agrees(f, wrt, *calls, rtol=1e-6, atol=1e-9):
-    """One ``grad`` object called with each argument tuple in turn: each result matches
-    central differences (taken in float64) and has its argument's shape and dtype."""
-    g = grad(f, wrt=wrt)
-    positions = (wrt,) if isinstance(wrt, int) else wrt
-    for args in calls:
-        found = g(*args)
-        found = (found,) if isinstance(wrt, int) else found
-        wide = tuple(a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in args)
-        expected = numerical_gradient(f, wide, wrt=positions)
-        single = 32 in [a.dtype.itemsize * 8 for a in args if isinstance(a, np.ndarray)]
-        for k, (d, e) in enumerate(zip(found, expected)):
-            argument = args[positions[k]]
-            assert np.shape(d) == np.shape(argument)
-            if isinstance(argument, np.ndarray):
-                assert d.dtype == argument.dtype
-            tolerance = dict(rtol=2e-3, atol=2e-3) if single else dict(rtol=rtol, atol=atol)
-            np.testing.assert_allclose(d, e, **tolerance)
-    return g
 
 
 # -- logaddexp: the adjoint reads the operands, not the forward value ---------------------
@@ -64,7 +43,7 @@ def test_logistic_regression_computes_no_logarithm_and_is_right():
     assert "np.logaddexp(" not in code and forward.count("np.logaddexp(") <= 1
     assert "logaddexp_share(z, 0.0)" in code
     # then: y a single label broadcast over the batch, X one row (a unit axis), float32
-    _same_grad_agrees(
+    same_grad_agrees(
         logistic,
         (0, 1),
         (w, 0.1, X, y),
@@ -88,7 +67,7 @@ def both_operands(x, y):
 
 def test_logaddexp_of_two_broadcast_operands():
     x, y = RNG.standard_normal((3, 1)), RNG.standard_normal(4)
-    _same_grad_agrees(both_operands, (0, 1), (x, y), (x[:1, 0], y), (x[:1], y[:1]))
+    same_grad_agrees(both_operands, (0, 1), (x, y), (x[:1, 0], y), (x[:1], y[:1]))
 
 
 def plain_logaddexp(x, y):
@@ -123,7 +102,7 @@ def mean_of_chain(x, y):
 
 def test_mean_of_a_broadcast_result_is_right_whatever_broadcast():
     x, y = RNG.standard_normal(5), RNG.standard_normal(5)
-    g = _same_grad_agrees(
+    g = same_grad_agrees(
         mean_of_chain,
         (0, 1),
         (x, y),
@@ -147,7 +126,7 @@ def rebinding_in_a_loop(x, n):
 def test_shape_source_is_never_a_name_a_loop_rebinds():
     x = RNG.standard_normal(3)
     source = grad(rebinding_in_a_loop).source_for(x, 3)
-    _same_grad_agrees(rebinding_in_a_loop, 0, (x, 3), (x[:1], 2))
+    same_grad_agrees(rebinding_in_a_loop, 0, (x, 3), (x[:1], 2))
     assert "expand_reduced" in source
 
 
@@ -218,7 +197,7 @@ def test_einsum_matrix_product_forms(f):
     B1 = RNG.standard_normal([one[c] for c in terms[1]])
     Bn = RNG.standard_normal([sizes[c] for c in terms[1]])
     assert "einsum_adjoint" in grad(f, wrt=(0, 1)).source_for(A1, Bn)
-    _same_grad_agrees(
+    same_grad_agrees(
         f,
         (0, 1),
         (A, B),
@@ -257,7 +236,7 @@ def test_attention_is_matrix_products_and_known_sums():
     assert "einsum_adjoint" not in source and "unbroadcast" not in source
     # the softmax's sum: in its fused adjoint (perf_attention_2.md)
     assert "normalized_exp_adjoint(" in source
-    _same_grad_agrees(
+    same_grad_agrees(
         attention,
         (0, 1, 2),
         (*Ws, X),
@@ -288,7 +267,7 @@ def test_keepdims_reductions_and_their_broadcasts():
     assert "normalized_exp_adjoint(" in grad(softmax_rows, wrt=(0, 1)).source_for(x, y)
     assert ".sum(axis=1, keepdims=True)" in grad(softmax_rows_read, wrt=(0, 1)).source_for(x, y)
     for f in (softmax_rows, softmax_rows_read):
-        _same_grad_agrees(f, (0, 1), (x, y), (x[:1], y), (x[:, :1], y), (x, y[:1]), (x[:1, :1], y))
+        same_grad_agrees(f, (0, 1), (x, y), (x[:1], y), (x[:, :1], y), (x, y[:1]), (x[:1, :1], y))
 
 
 def summed_rows(x, r):
@@ -299,7 +278,7 @@ def test_known_axes_sum_only_where_the_facts_know_the_axis():
     x, r = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 1))
     assert "unbroadcast" not in grad(summed_rows, wrt=(0, 1)).source_for(x, r)
     # r as a row vector of rank 1 (another rank: unbroadcast sums a leading axis)
-    _same_grad_agrees(
+    same_grad_agrees(
         summed_rows, (0, 1), (x, r), (x, r[:1]), (x, RNG.standard_normal(3)), (x[:, :1], r)
     )
 
@@ -312,7 +291,7 @@ def test_a_slice_of_unknown_length_keeps_unbroadcast():
     x, y = RNG.standard_normal(5), RNG.standard_normal(4)
     assert "unbroadcast" in grad(slice_plus, wrt=(0, 1)).source_for(x, y)
     # x[1:] of one element broadcast over y; then y of one element
-    _same_grad_agrees(slice_plus, (0, 1), (x, y), (x[:2], y), (x, y[:1]))
+    same_grad_agrees(slice_plus, (0, 1), (x, y), (x[:2], y), (x, y[:1]))
 
 
 # -- new axes: x[:, None, :] -----------------------------------------------------------------
@@ -329,7 +308,7 @@ def test_new_axes_adjoints_are_views_of_g():
     pos, masses = RNG.standard_normal((4, 3)), RNG.uniform(0.5, 1.5, 4)
     source = grad(pairwise, wrt=(0, 1)).source_for(pos, masses)
     assert "index_adjoint" not in source and "accumulate_index" not in source
-    _same_grad_agrees(pairwise, (0, 1), (pos, masses), (pos[:1], masses[:1]), (pos[:, :1], masses))
+    same_grad_agrees(pairwise, (0, 1), (pos, masses), (pos[:1], masses[:1]), (pos[:, :1], masses))
 
 
 def pairwise_steps(pos, masses, steps):
@@ -346,7 +325,7 @@ def test_new_axes_in_a_loop_are_views_of_g():
     source = grad(pairwise_steps, wrt=(0, 1)).source_for(pos, masses, 3)
     assert "[:, :, 0]" in source and "[:, 0, :]" in source and "[0, :, :]" in source
     assert "index_adjoint" not in source and "accumulate_index" not in source
-    _same_grad_agrees(
+    same_grad_agrees(
         pairwise_steps,
         (0, 1),
         (pos, masses, 3),
@@ -365,7 +344,7 @@ def new_axes_accumulated(x):
 
 def test_new_axes_views_accumulate_into_one_adjoint():
     x = RNG.standard_normal(4)
-    _same_grad_agrees(new_axes_accumulated, 0, (x,), (x[:1],), (x.astype(np.float32),))
+    same_grad_agrees(new_axes_accumulated, 0, (x,), (x[:1],), (x.astype(np.float32),))
 
 
 def new_axes_of_ints(k, x):
@@ -410,7 +389,7 @@ def test_stencils_need_no_unbroadcast_and_are_right_at_every_length(f):
     if f is heat_slices:
         assert "du_1[2:] += " in source
     # lengths 2 and 3 (the pieces are empty or single), 1 (a unit axis: other code)
-    _same_grad_agrees(
+    same_grad_agrees(
         f,
         (0, 1),
         (u, 0.2, 3),
@@ -430,7 +409,7 @@ def stencil_other_pieces(u, alpha):
 
 def test_joined_pieces_of_other_lengths():
     u = RNG.standard_normal(6)
-    _same_grad_agrees(stencil_other_pieces, (0, 1), (u, 0.3), (u[:2], 0.3), (u[:3], 0.3))
+    same_grad_agrees(stencil_other_pieces, (0, 1), (u, 0.3), (u[:2], 0.3), (u[:3], 0.3))
 
 
 def changed_list(u, alpha):
@@ -442,7 +421,7 @@ def changed_list(u, alpha):
 
 def test_a_list_changed_in_place_has_no_facts():
     u = RNG.standard_normal(5)
-    _same_grad_agrees(changed_list, (0, 1), (u, 0.5), (u[:3], 0.5), (u[:2], 0.5))
+    same_grad_agrees(changed_list, (0, 1), (u, 0.5), (u[:3], 0.5), (u[:2], 0.5))
 
 
 def store_broadcast(u, alpha):
@@ -456,7 +435,7 @@ def test_slice_store_of_a_broadcast_value_keeps_item_adjoint():
     u = RNG.standard_normal(6)
     source = grad(store_broadcast, wrt=(0, 1)).source_for(u, 0.7)
     assert "item_adjoint" in source  # u[:1] is not of the slice's length
-    _same_grad_agrees(store_broadcast, (0, 1), (u, 0.7), (u[:4], 0.7), (u[:3], 0.7))
+    same_grad_agrees(store_broadcast, (0, 1), (u, 0.7), (u[:4], 0.7), (u[:3], 0.7))
 
 
 def scaled_sum(x, a, b):
@@ -471,7 +450,7 @@ def test_a_number_operand_gets_the_whole_sum():
     g = grad(scaled_sum, wrt=(0, 1, 2))
     _, da, db = g(x, 0.5, 2.0)
     assert type(da) is float and type(db) is float
-    _same_grad_agrees(scaled_sum, (0, 1, 2), (x, 0.5, 2.0), (x[:1, :1], 0.5, 2.0), (x, 1, 2))
+    same_grad_agrees(scaled_sum, (0, 1, 2), (x, 0.5, 2.0), (x[:1, :1], 0.5, 2.0), (x, 1, 2))
 
 
 def reads_written_out(x, n):
@@ -484,7 +463,7 @@ def reads_written_out(x, n):
 
 def test_reads_accumulated_in_place_in_a_loop():
     x = RNG.standard_normal(6)
-    _same_grad_agrees(reads_written_out, 0, (x, 3), (x[:4], 2), (x.astype(np.float32), 2))
+    same_grad_agrees(reads_written_out, 0, (x, 3), (x[:4], 2), (x.astype(np.float32), 2))
 
 
 # -- sums and means over one axis: the adjoint repeated along it ----------------------------
@@ -502,7 +481,7 @@ def test_axis_reductions_repeat_the_adjoint():
     a, b = RNG.standard_normal((3, 4, 2)), RNG.standard_normal((3, 4, 2))
     source = grad(axis_reductions, wrt=(0, 1)).source_for(a, b)
     assert source.count("np.repeat(") == 4  # the four reductions over one axis
-    _same_grad_agrees(
+    same_grad_agrees(
         axis_reductions,
         (0, 1),
         (a, b),
@@ -519,7 +498,7 @@ def reduce_vector(x):
 
 def test_axis_reduction_of_a_vector():
     x = RNG.standard_normal(4)
-    _same_grad_agrees(reduce_vector, 0, (x,), (x[:1],))
+    same_grad_agrees(reduce_vector, 0, (x,), (x[:1],))
 
 
 def concatenate_flat(a, b):
@@ -530,7 +509,7 @@ def concatenate_flat(a, b):
 
 def test_concatenate_without_an_axis_and_of_two_pieces():
     a, b = RNG.standard_normal((2, 3)), RNG.standard_normal((1, 3))
-    _same_grad_agrees(concatenate_flat, (0, 1), (a, b), (a[:1], b), (a[:, :1], b[:, :1]))
+    same_grad_agrees(concatenate_flat, (0, 1), (a, b), (a[:1], b), (a[:, :1], b[:, :1]))
 
 
 def squares(x, y):
@@ -542,7 +521,7 @@ def squares(x, y):
 def test_a_square_takes_the_adjoint_once_twice():
     x, y = RNG.standard_normal((3, 2)), RNG.standard_normal(2)
     assert "* 2.0" in grad(squares, wrt=(0, 1)).source_for(x, y)
-    _same_grad_agrees(squares, (0, 1), (x, y), (x[:1], y), (x, y[:1]), (x[:, :1], y))
+    same_grad_agrees(squares, (0, 1), (x, y), (x[:1], y), (x, y[:1]), (x[:, :1], y))
 
 
 def square_where_trap(x):
@@ -565,7 +544,7 @@ def test_a_bias_gets_the_batch_sum():
     b, c = RNG.standard_normal(4), RNG.standard_normal((5, 4))
     source = grad(bias_layer, wrt=(1, 2)).source_for(X, W, b, c)
     assert ".sum(axis=0)" in source and "unbroadcast" not in source
-    _same_grad_agrees(
+    same_grad_agrees(
         bias_layer,
         (1, 2),
         (X, W, b, c),
@@ -585,4 +564,4 @@ def test_einsum_of_one_array_twice_and_a_transposed_view():
     A, B = RNG.standard_normal((3, 4)), RNG.standard_normal((2, 3))
     source = grad(einsum_same_operand, wrt=(0, 1)).source_for(A, B)
     assert "einsum_adjoint" not in source
-    _same_grad_agrees(einsum_same_operand, (0, 1), (A, B), (A[:1], B[:, :1]), (A[:, :1], B))
+    same_grad_agrees(einsum_same_operand, (0, 1), (A, B), (A[:1], B[:, :1]), (A[:, :1], B))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradcheck import numerical_gradient
+from gradcheck import numerical_gradient, same_grad_agrees
 
 from ad_transform import grad, runtime
 from benchmarks.cases_applied import attention
@@ -22,24 +22,7 @@ RNG = np.random.default_rng(2015)
 
 
 def _agrees(f, wrt, *calls, rtol=1e-6, atol=1e-8):
-    """One ``grad`` object called with each argument tuple: each result matches central
-    differences in float64 and has its argument's shape and dtype."""
-    g = grad(f, wrt=wrt)
-    positions = (wrt,) if isinstance(wrt, int) else wrt
-    for args in calls:
-        found = g(*args)
-        found = (found,) if isinstance(wrt, int) else found
-        wide = tuple(a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in args)
-        expected = numerical_gradient(f, wide, wrt=positions)
-        single = any(a.dtype == np.float32 for a in args if isinstance(a, np.ndarray))
-        for k, (d, e) in enumerate(zip(found, expected)):
-            argument = args[positions[k]]
-            assert np.shape(d) == np.shape(argument)
-            if isinstance(argument, np.ndarray):
-                assert d.dtype == argument.dtype
-            tolerance = dict(rtol=2e-3, atol=2e-3) if single else dict(rtol=rtol, atol=atol)
-            np.testing.assert_allclose(d, e, **tolerance)
-    return g
+    return same_grad_agrees(f, wrt, *calls, rtol=rtol, atol=atol)
 
 
 # -- the benchmark case --------------------------------------------------------------------

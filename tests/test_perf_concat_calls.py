@@ -18,7 +18,7 @@ import warnings
 import gast
 import numpy as np
 import pytest
-from gradcheck import numerical_gradient
+from gradcheck import numerical_gradient, same_grad_agrees
 
 from ad_transform import grad, runtime, value_and_grad, vjp
 from ad_transform.optimize.tiles import reuse_tiled_adjoints
@@ -27,27 +27,6 @@ from ad_transform.shapes import ArrayFact, ShapeFacts
 from benchmarks.cases_applied import heat_concatenate, heat_hand
 
 RNG = np.random.default_rng(2026)
-
-
-def _same_grad_agrees(f, wrt, *calls, g=None):
-    """One ``grad`` object called with each argument tuple in turn: each result matches
-    central differences (in float64) and has its argument's shape and dtype."""
-    g = g or grad(f, wrt=wrt)
-    positions = (wrt,) if isinstance(wrt, int) else wrt
-    for args in calls:
-        found = g(*args)
-        found = (found,) if isinstance(wrt, int) else found
-        wide = tuple(a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in args)
-        expected = numerical_gradient(f, wide, wrt=positions)
-        single = any(a.dtype == np.float32 for a in args if isinstance(a, np.ndarray))
-        for k, (d, e) in enumerate(zip(found, expected)):
-            argument = args[positions[k]]
-            assert np.shape(d) == np.shape(argument)
-            if isinstance(argument, np.ndarray) and argument.dtype.kind == "f":
-                assert d.dtype == argument.dtype
-            tolerance = dict(rtol=2e-3, atol=2e-3) if single else dict(rtol=1e-6, atol=1e-9)
-            np.testing.assert_allclose(d, e, **tolerance)
-    return g
 
 
 def _heat_calls(u):
@@ -78,7 +57,7 @@ def test_heat_concatenate_source_starts_from_the_incoming_adjoint():
 
 def test_heat_concatenate_agrees_with_differences_for_every_length_rank_and_dtype():
     u = RNG.standard_normal(9)
-    _same_grad_agrees(heat_concatenate, (0, 1), *_heat_calls(u))
+    same_grad_agrees(heat_concatenate, (0, 1), *_heat_calls(u))
 
 
 def test_heat_concatenate_agrees_with_the_hand_written_gradient():
@@ -129,7 +108,7 @@ def _list_read_twice(u):
 
 def test_swapped_pieces_keep_the_additions_and_agree():
     u = RNG.standard_normal(7)
-    g = _same_grad_agrees(_swapped_ends, 0, (u, 3), (u[:2], 2), (u[:0], 2), (u[:1], 2))
+    g = same_grad_agrees(_swapped_ends, 0, (u, 3), (u[:2], 2), (u[:0], 2), (u[:1], 2))
     source = g.source_for(u, 3)
     assert "concatenate_adjoint(" not in source  # cut by constants
     assert "index_adjoint(" in source  # but added back where they came from: no reuse
@@ -137,26 +116,26 @@ def test_swapped_pieces_keep_the_additions_and_agree():
 
 def test_cuts_along_the_second_axis_agree():
     u = RNG.standard_normal((3, 6))
-    g = _same_grad_agrees(_axis_one, 0, (u,), (u[:, :2],), (u[:, :0],), (u[:1],))
+    g = same_grad_agrees(_axis_one, 0, (u,), (u[:, :2],), (u[:, :0],), (u[:1],))
     assert "concatenate_adjoint(" not in g.source_for(u)
-    _same_grad_agrees(_axis_one, 0, (u[:, :1],), (u.astype(np.float32),), g=g)
+    same_grad_agrees(_axis_one, 0, (u[:, :1],), (u.astype(np.float32),), g=g)
 
 
 def test_cuts_along_the_last_axis_agree():
     u = RNG.standard_normal((3, 5))
     calls = ((u,), (u[:, :2],), (u[:, :1],), (u[:, :0],), (u[:1],), (u.astype(np.float32),))
-    g = _same_grad_agrees(_last_axis, 0, *calls)
+    g = same_grad_agrees(_last_axis, 0, *calls)
     source = g.source_for(u)
     assert "concatenate_adjoint(" not in source and "[:, 1:]" in source
     w = RNG.standard_normal((2, 3, 4))
-    _same_grad_agrees(_ellipsis_pieces, 0, (w,), (w[0],), (w[..., :1],), (w[..., :0],))
+    same_grad_agrees(_ellipsis_pieces, 0, (w,), (w[0],), (w[..., :1],), (w[..., :0],))
 
 
 def test_other_patterns_and_shared_lists_keep_the_general_split():
     u = RNG.standard_normal(6)
-    g = _same_grad_agrees(_two_first, 0, (u,), (u[:2],), (u[:1],), (u[:0],))
+    g = same_grad_agrees(_two_first, 0, (u,), (u[:2],), (u[:1],), (u[:0],))
     assert "concatenate_adjoint(" in g.source_for(u)
-    g = _same_grad_agrees(_list_read_twice, 0, (u,), (u[:2],), (u[:1],))
+    g = same_grad_agrees(_list_read_twice, 0, (u,), (u[:2],), (u[:1],))
     assert "concatenate_adjoint(" in g.source_for(u)
 
 
@@ -167,7 +146,7 @@ def test_length_one_is_a_specialisation_of_its_own():
     g = grad(heat_concatenate, wrt=(0, 1))
     g(u, 0.2, 3)
     assert "concatenate_adjoint(" in g.source_for(u[:1], 0.2, 3)
-    _same_grad_agrees(heat_concatenate, (0, 1), (u[:1], 0.2, 3), (u, 0.2, 3), g=g)
+    same_grad_agrees(heat_concatenate, (0, 1), (u[:1], 0.2, 3), (u, 0.2, 3), g=g)
 
 
 def _pieces(u, steps):
@@ -205,7 +184,7 @@ def _view_read_late(u, steps):
 
 def test_a_view_read_after_writes_still_agrees():
     u = RNG.standard_normal(8) * 0.5
-    g = _same_grad_agrees(_view_read_late, 0, (u, 3), (u[:3], 2), (u[:2], 2), (u[:0], 2))
+    g = same_grad_agrees(_view_read_late, 0, (u, 3), (u[:3], 2), (u[:2], 2), (u[:0], 2))
     assert "index_adjoint(" in g.source_for(u, 3)  # no reuse: dv5 is read after du_1[:-2]
 
 
@@ -222,10 +201,10 @@ def test_other_ranks_and_dtypes_get_their_own_code_on_the_fast_path():
     g = grad(_matvec, wrt=(0, 1))
     for _ in range(2):  # the second round takes the fast path for every key
         for args in ((A, v1), (A, v2), (A.astype(np.float32), v1.astype(np.float32))):
-            _same_grad_agrees(_matvec, (0, 1), args, g=g)
+            same_grad_agrees(_matvec, (0, 1), args, g=g)
             vector = args[1].ndim == 1
             assert ("np.outer(" in g.source) == vector  # .source: the latest call's code
-        _same_grad_agrees(_matvec, (0, 1), (A[:1], v1), (A[:, :1], v1[:1]), g=g)
+        same_grad_agrees(_matvec, (0, 1), (A[:1], v1), (A[:, :1], v1[:1]), g=g)
 
 
 def test_integer_arrays_are_converted_after_a_float_call_of_the_same_shape():

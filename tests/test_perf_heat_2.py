@@ -12,33 +12,12 @@ import warnings
 
 import numpy as np
 import pytest
-from gradcheck import numerical_gradient
+from gradcheck import numerical_gradient, same_grad_agrees
 
 from ad_transform import grad, runtime
 from benchmarks.cases_applied import heat_concatenate, heat_hand, heat_slices
 
 RNG = np.random.default_rng(2015)
-
-
-def _same_grad_agrees(f, wrt, *calls, rtol=1e-6, atol=1e-9):
-    """One ``grad`` object called with each argument tuple in turn: each result matches
-    central differences (in float64) and has its argument's shape and dtype."""
-    g = grad(f, wrt=wrt)
-    positions = (wrt,) if isinstance(wrt, int) else wrt
-    for args in calls:
-        found = g(*args)
-        found = (found,) if isinstance(wrt, int) else found
-        wide = tuple(a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in args)
-        expected = numerical_gradient(f, wide, wrt=positions)
-        single = any(a.dtype == np.float32 for a in args if isinstance(a, np.ndarray))
-        for k, (d, e) in enumerate(zip(found, expected)):
-            argument = args[positions[k]]
-            assert np.shape(d) == np.shape(argument)
-            if isinstance(argument, np.ndarray):
-                assert d.dtype == argument.dtype
-            tolerance = dict(rtol=2e-3, atol=2e-3) if single else dict(rtol=rtol, atol=atol)
-            np.testing.assert_allclose(d, e, **tolerance)
-    return g
 
 
 def _heat_calls(u):
@@ -69,7 +48,7 @@ def test_heat_slices_source_is_the_hand_written_loop():
 
 def test_heat_slices_agrees_with_differences_for_every_length_rank_and_dtype():
     u = RNG.standard_normal(9)
-    _same_grad_agrees(heat_slices, (0, 1), *_heat_calls(u))
+    same_grad_agrees(heat_slices, (0, 1), *_heat_calls(u))
 
 
 def test_heat_slices_agrees_with_the_hand_written_gradient():
@@ -84,7 +63,7 @@ def test_heat_concatenate_agrees_for_every_length_rank_and_dtype():
     # length 1: the pieces u[:1], u[1:-1], u[-1:] make a length-2 array, which then
     # keeps its length: the pieces' lengths change between the first steps
     u = RNG.standard_normal(9)
-    g = _same_grad_agrees(heat_concatenate, (0, 1), *_heat_calls(u))
+    g = same_grad_agrees(heat_concatenate, (0, 1), *_heat_calls(u))
     source = g.source_for(u, 0.2, 4)
     assert "dlaplacian_1 * -2.0" in source
 
@@ -125,7 +104,7 @@ def stencil_with_scaled_copy(u, alpha, steps):
 )
 def test_stencils_whose_adjoints_are_read_again(f):
     u = RNG.standard_normal(7) * 0.5
-    _same_grad_agrees(
+    same_grad_agrees(
         f,
         (0, 1),
         (u, 0.3, 3),
@@ -148,7 +127,7 @@ def stencil_read_after_the_loop(u, alpha, steps):
 
 def test_pops_read_after_their_loop_stay_on_the_tape():
     u = RNG.standard_normal(6) * 0.5
-    _same_grad_agrees(stencil_read_after_the_loop, (0, 1), (u, 0.3, 3), (u[:3], 0.3, 1))
+    same_grad_agrees(stencil_read_after_the_loop, (0, 1), (u, 0.3, 3), (u[:3], 0.3, 1))
 
 
 # -- times_sum: the dot product first -----------------------------------------------------
@@ -241,7 +220,7 @@ def difference_of_scaled(x, y):
 def test_negation_and_scale_become_one_product():
     x = RNG.standard_normal(5)
     y = RNG.standard_normal(5)
-    g = _same_grad_agrees(difference_of_scaled, (0, 1), (x, y), (x[:0], y[:0]))
+    g = same_grad_agrees(difference_of_scaled, (0, 1), (x, y), (x[:0], y[:0]))
     source = g.source_for(x, y)
     assert "* -2.0" in source and "= -d" not in source
 
@@ -251,7 +230,7 @@ def scalar_difference(x, y):
 
 
 def test_negated_scale_of_numbers_and_signed_zeros():
-    _same_grad_agrees(scalar_difference, (0, 1), (1.5, -0.25), (0.0, 0.0))
+    same_grad_agrees(scalar_difference, (0, 1), (1.5, -0.25), (0.0, 0.0))
     dx, dy = grad(scalar_difference, wrt=(0, 1))(0.0, 0.0)
     assert (dx, dy) == (0.0, 0.0)
 
@@ -269,7 +248,7 @@ def masked_loop(u, alpha, steps):
 
 def test_invariant_check_before_the_loop():
     u = np.array([0.5, -1.0, 2.0, -0.25])
-    g = _same_grad_agrees(masked_loop, (0, 1), (u, 0.7, 3), (u[:0], 0.7, 2))
+    g = same_grad_agrees(masked_loop, (0, 1), (u, 0.7, 3), (u[:0], 0.7, 2))
     source = g.source_for(u, 0.7, 3)
     assert "finite_alpha = finite_nonempty(alpha)" in source
     assert "* alpha if finite_alpha else times(" in source

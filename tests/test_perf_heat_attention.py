@@ -10,33 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradcheck import numerical_gradient
+from gradcheck import same_grad_agrees
 
 from ad_transform import grad, runtime
 from benchmarks.cases_applied import attention, heat_concatenate, heat_slices
 
 RNG = np.random.default_rng(1515)
-
-
-def _same_grad_agrees(f, wrt, *calls, rtol=1e-6, atol=1e-9):
-    """One ``grad`` object called with each argument tuple in turn: each result matches
-    central differences (in float64) and has its argument's shape and dtype."""
-    g = grad(f, wrt=wrt)
-    positions = (wrt,) if isinstance(wrt, int) else wrt
-    for args in calls:
-        found = g(*args)
-        found = (found,) if isinstance(wrt, int) else found
-        wide = tuple(a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in args)
-        expected = numerical_gradient(f, wide, wrt=positions)
-        single = any(a.dtype == np.float32 for a in args if isinstance(a, np.ndarray))
-        for k, (d, e) in enumerate(zip(found, expected)):
-            argument = args[positions[k]]
-            assert np.shape(d) == np.shape(argument)
-            if isinstance(argument, np.ndarray):
-                assert d.dtype == argument.dtype
-            tolerance = dict(rtol=2e-3, atol=2e-3) if single else dict(rtol=rtol, atol=atol)
-            np.testing.assert_allclose(d, e, **tolerance)
-    return g
 
 
 # -- the benchmark cases -------------------------------------------------------------------
@@ -51,7 +30,7 @@ def test_heat_slices_keeps_no_copy_of_the_interior():
     assert ".copy())" not in source  # push(new[1:-1].copy()): the restore went
     assert "= pop()" not in source.replace("u_1, v11 = pop()", "")
     assert "times_sum(" in source and ".sum()" not in source
-    _same_grad_agrees(
+    same_grad_agrees(
         heat_slices,
         (0, 1),
         (u, 0.2, 4),
@@ -66,7 +45,7 @@ def test_heat_concatenate():
     u = RNG.standard_normal(9)
     source = grad(heat_concatenate, wrt=(0, 1)).source_for(u, 0.2, 4)
     assert "times_sum(" in source
-    _same_grad_agrees(
+    same_grad_agrees(
         heat_concatenate,
         (0, 1),
         (u, 0.2, 4),
@@ -79,7 +58,7 @@ def test_heat_concatenate():
 def test_attention():
     X = RNG.standard_normal((5, 3))
     Ws = [RNG.standard_normal((3, 3)) / 2.0 for _ in range(3)]
-    _same_grad_agrees(
+    same_grad_agrees(
         attention,
         (0, 1, 2),
         (*Ws, X),
@@ -104,7 +83,7 @@ def masked_scale(x, a):
 def test_times_sum_in_one_and_more_dimensions():
     x = RNG.standard_normal(7)
     assert "times_sum(" in grad(scaled, wrt=(0, 1)).source_for(x, 0.3)
-    _same_grad_agrees(
+    same_grad_agrees(
         scaled,
         (0, 1),
         (x, 0.3),
@@ -181,19 +160,19 @@ def test_restore_kept_where_the_new_array_is_read_before_the_write():
     u = RNG.standard_normal(6)
     source = grad(read_before_write, wrt=(0, 1)).source_for(u, 0.4)
     assert "= pop()" in source or ".copy()" in source or "item_adjoint" in source
-    _same_grad_agrees(read_before_write, (0, 1), (u, 0.4), (u.astype(np.float32), 0.4))
+    same_grad_agrees(read_before_write, (0, 1), (u, 0.4), (u.astype(np.float32), 0.4))
 
 
 def test_restore_kept_where_another_name_holds_the_new_array():
     u = RNG.standard_normal(6)
-    _same_grad_agrees(aliased_before_write, (0, 1), (u, 0.4), (u[:3], 0.4))
+    same_grad_agrees(aliased_before_write, (0, 1), (u, 0.4), (u[:3], 0.4))
 
 
 @pytest.mark.parametrize("f", [written_in_a_loop, view_kept_across_write])
 def test_writes_into_new_arrays_in_loops(f):
     u = RNG.standard_normal(6) * 0.5
     rows = RNG.standard_normal((3, 2))
-    _same_grad_agrees(f, (0, 1), (u, 0.7, 3), (u[:2], 0.7, 2), (rows, 0.7, 2))
+    same_grad_agrees(f, (0, 1), (u, 0.7, 3), (u[:2], 0.7, 2), (rows, 0.7, 2))
 
 
 # -- the copy's adjoint as the start of the reads' adjoint ---------------------------------
@@ -228,7 +207,7 @@ def stencil_strided(u, alpha, steps):
 @pytest.mark.parametrize("f", [stencil_with_more_reads, stencil_with_fancy_reads])
 def test_stencils_with_other_reads(f):
     u = RNG.standard_normal(7) * 0.5
-    _same_grad_agrees(f, (0, 1), (u, 0.3, 3), (u[:4], 0.3, 2), (u.astype(np.float32), 0.3, 2))
+    same_grad_agrees(f, (0, 1), (u, 0.3, 3), (u[:4], 0.3, 2), (u.astype(np.float32), 0.3, 2))
 
 
 def test_moved_adjoint_in_the_heat_stencil():
@@ -242,7 +221,7 @@ def test_moved_adjoint_in_the_heat_stencil():
 
 def test_strided_stencil():
     u = RNG.standard_normal(8) * 0.5
-    _same_grad_agrees(stencil_strided, (0, 1), (u, 0.3, 3), (u[:2], 0.3, 2))
+    same_grad_agrees(stencil_strided, (0, 1), (u, 0.3, 3), (u[:2], 0.3, 2))
 
 
 def joined_rows(x, y):
@@ -253,6 +232,6 @@ def joined_rows(x, y):
 def test_concatenate_split_along_the_first_axis():
     x = RNG.standard_normal((3, 2))
     y = RNG.standard_normal((2, 2))
-    _same_grad_agrees(
+    same_grad_agrees(
         joined_rows, (0, 1), (x, y), (x[:1], y[:0]), (x.astype(np.float32), y.astype(np.float32))
     )

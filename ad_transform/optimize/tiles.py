@@ -41,6 +41,7 @@ from __future__ import annotations
 import gast
 
 from .. import runtime
+from ..nodes import slice_bound
 from ..reverse import AdjointProgram
 from ..shapes import ArrayFact
 from .walk import assigned, loaded
@@ -147,19 +148,10 @@ def _slice_bounds(node) -> tuple | None:
         return None
     bounds = []
     for part in parts:
-        if part is None or (isinstance(part, gast.Constant) and part.value is None):
-            bounds.append(None)
-        elif isinstance(part, gast.Constant) and type(part.value) is int:
-            bounds.append(part.value)
-        elif (
-            isinstance(part, gast.UnaryOp)
-            and isinstance(part.op, gast.USub)
-            and isinstance(part.operand, gast.Constant)
-            and type(part.operand.value) is int
-        ):
-            bounds.append(-part.operand.value)
-        else:
+        bound = slice_bound(part)
+        if bound is False:
             return None
+        bounds.append(bound)
     return tuple(bounds)
 
 
