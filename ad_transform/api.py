@@ -235,8 +235,8 @@ class _Transformed:
         general path to the code of ``key``: later calls with the same ``_exact_key`` go
         straight to it, if its key allows the fast path."""
         entry = self._fast_entries.get(key)
-        if entry is None:
-            return
+        if entry is None or dict in map(type, args):
+            return  # a dict's leaves are in the key (dict_leaf_facts.py), not in _exact_key
         if len(self._fast) >= _FAST_ENTRIES:
             self._fast.clear()
         self._fast[_exact_key(args)] = entry
