@@ -37,6 +37,7 @@ from .activity import (
     refuse_varied_keyword_rest,
 )
 from .complex_flows import refuse_complex_flows
+from .dict_leaf_facts import DictFact, dicts_stay_unchanged
 from .global_writes import assigned_when_called
 from .kinds import _kinds, atom_kind, collect, is_range, result_dependencies, scalar_free_names
 from .normalize import NormalizedFunction
@@ -64,7 +65,6 @@ from .rules.registry import (
     SEQUENCE,
     UNKNOWN,
 )
-from .dict_leaf_facts import DictFact, dicts_stay_unchanged
 from .shapes import ArrayFact, IntFact, ShapeFacts, derived_kinds, number_fact, parameter_fact
 from .shapes import infer as infer_shapes
 from .shift_invariance import shift_constants

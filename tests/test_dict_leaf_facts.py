@@ -113,7 +113,7 @@ def test_unit_axis_leaf_is_broadcast_back():
         return np.sum(np.tanh(x * p["row"] + p["col"]))
 
     p = {"row": RNG.standard_normal((1, 4)), "col": RNG.standard_normal((3, 1))}
-    g, got = _check(f, p, RNG.standard_normal((3, 4)))
+    _, got = _check(f, p, RNG.standard_normal((3, 4)))
     assert got["row"].shape == (1, 4) and got["col"].shape == (3, 1)
 
 
@@ -209,3 +209,36 @@ def test_non_differentiated_dict_argument_is_not_taken_by_the_fast_path():
             down[i] -= eps
             want[i] = (f(up, cfg) - f(down, cfg)) / (2 * eps)
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+_SHARED: dict = {}
+
+
+def _replace_shared_leaf():
+    _SHARED["w"] = np.full((2, 3), 3.0)
+
+
+def test_helper_changing_the_dict_through_a_global_gets_no_leaf_facts():
+    """The helper replaces the rank-1 leaf by a 2-D one between the call and the read:
+    code that kept the call's facts would give ``x`` a gradient of the wrong shape."""
+
+    def f(p, x):
+        _replace_shared_leaf()
+        return np.sum(x * p["w"])
+
+    _SHARED.clear()
+    _SHARED["w"] = np.ones(3)
+    got = grad(f, wrt=1)(_SHARED, np.ones(3))
+    np.testing.assert_allclose(got, np.full(3, 6.0), rtol=1e-12)
+
+
+def test_writes_into_a_dict_parameter_are_refused():
+    from ad_transform import ADTransformError
+
+    def through_alias(p, x):
+        q = p
+        q["w"] = np.ones((2, 3))
+        return np.sum(x * p["w"])
+
+    with pytest.raises(ADTransformError):
+        grad(through_alias, wrt=1)({"w": np.ones(3)}, np.ones(3))
