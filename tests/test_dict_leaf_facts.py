@@ -242,3 +242,14 @@ def test_writes_into_a_dict_parameter_are_refused():
 
     with pytest.raises(ADTransformError):
         grad(through_alias, wrt=1)({"w": np.ones(3)}, np.ones(3))
+
+
+def test_element_loop_over_a_leaf_with_a_float_leaf():
+    def f(p, x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = s + p["w"][i] * x[i] * p["c"] + np.sin(p["w"][i])
+        return s
+
+    _, got = _check(f, {"w": RNG.standard_normal(4), "c": 1.5}, RNG.standard_normal(4))
+    assert isinstance(got["c"], float)
