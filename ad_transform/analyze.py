@@ -37,6 +37,7 @@ from .activity import (
     refuse_varied_keyword_rest,
 )
 from .complex_flows import refuse_complex_flows
+from .dict_leaf_facts import DictFact, dicts_stay_unchanged
 from .global_writes import assigned_when_called
 from .kinds import _kinds, atom_kind, collect, is_range, result_dependencies, scalar_free_names
 from .normalize import NormalizedFunction
@@ -64,7 +65,7 @@ from .rules.registry import (
     SEQUENCE,
     UNKNOWN,
 )
-from .shapes import ShapeFacts, derived_kinds, number_fact, parameter_fact
+from .shapes import ArrayFact, IntFact, ShapeFacts, derived_kinds, number_fact, parameter_fact
 from .shapes import infer as infer_shapes
 from .shift_invariance import shift_constants
 
@@ -209,6 +210,7 @@ def _kinds_with_shapes(
     numbers (``scalar_free_names``)."""
     params = {name: parameter_fact(entry, start.get(name)) for name, entry in param_shapes.items()}
     counters = _range_counters(fn.body, fn)
+    _drop_dict_facts_unless_unchanged(params, ops, fn, counters)
     assigned = {op.target for op in ops if op.target is not None}
     number_facts = _number_facts(ops, fn, numbers, assigned | set(params))
     params.update(number_facts)
@@ -224,6 +226,21 @@ def _kinds_with_shapes(
         derived = found
         kinds = _kinds(ops, start, fn, derived=derived)
     return kinds, facts
+
+
+def _drop_dict_facts_unless_unchanged(params: dict, ops: list[Op], fn, counters: set) -> None:
+    """The leaf facts of dict parameters (``dict_leaf_facts.py``) hold only while no dict
+    can change: where the function might change one, its dict parameters get none."""
+    if not any(isinstance(f, DictFact) for f in params.values()):
+        return
+    safe = {
+        name
+        for name, fact in params.items()
+        if isinstance(fact, DictFact | IntFact)
+        or (isinstance(fact, ArrayFact) and fact.dtype is not None and fact.dtype in "biufc")
+    }
+    if not dicts_stay_unchanged(ops, fn, safe, counters):
+        params.update({name: None for name, f in params.items() if isinstance(f, DictFact)})
 
 
 # statements that run no code of the user's (which could rebind a global)

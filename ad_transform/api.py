@@ -67,13 +67,19 @@ _FAST_ENTRIES = 256  # exact keys remembered per derivative before the table sta
 _ANNOTATED_VECTOR = argument_shapes((np.zeros(2),))[0]
 
 
+def _is_numpy_number_type(cls: type) -> bool:
+    """NumPy's own real scalar types (``np.float64``, ``np.int32``, ...), not a subclass
+    of the user's: its arithmetic may be any code, which plain-number code would skip."""
+    return issubclass(cls, (np.floating, np.integer)) and cls.__module__ == "numpy"
+
+
 def _annotated_shape(cls: type) -> object:
     """The shape facts ``.source`` shows an annotated parameter with."""
     return _ANNOTATED_VECTOR if cls is np.ndarray else None
 
 
 def _kind_of_type(cls: type) -> str | None:
-    if cls is float or cls is int or issubclass(cls, (np.floating, np.integer)):
+    if cls is float or cls is int or _is_numpy_number_type(cls):
         return SCALAR
     if issubclass(cls, np.ndarray):
         return ARRAY
@@ -235,8 +241,8 @@ class _Transformed:
         general path to the code of ``key``: later calls with the same ``_exact_key`` go
         straight to it, if its key allows the fast path."""
         entry = self._fast_entries.get(key)
-        if entry is None:
-            return
+        if entry is None or dict in map(type, args):
+            return  # a dict's leaves are in the key (dict_leaf_facts.py), not in _exact_key
         if len(self._fast) >= _FAST_ENTRIES:
             self._fast.clear()
         self._fast[_exact_key(args)] = entry

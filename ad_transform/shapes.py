@@ -36,6 +36,7 @@ import gast
 import numpy as np
 
 from . import runtime
+from .dict_leaf_facts import DictFact, dict_entry, dict_fact, is_dict_entry
 from .rules.registry import ARRAY, SCALAR
 
 
@@ -147,6 +148,8 @@ def _argument_shape(value) -> object:
                 _SEEN.clear()
             entry = _SEEN[dtype, shape] = (dtype.str, tuple([n == 1 for n in shape]))
         return entry
+    if type(value) is dict:  # its leaves' entries (dict_leaf_facts.py), or None
+        return dict_entry(value, _argument_shape)
     return None
 
 
@@ -167,10 +170,16 @@ def parameter_fact(entry, kind: str | None) -> object:
     thus share one specialisation."""
     if entry is None:
         return IntFact() if kind == SCALAR else None
+    if is_dict_entry(entry):  # a dict of str keys and array or float leaves
+        return dict_fact(entry, _array_fact, REAL)
     if isinstance(entry, tuple):
-        dtype, units = entry
-        return ArrayFact(len(units), np.dtype(dtype).kind, tuple(bool(u) for u in units))
+        return _array_fact(entry)
     return None
+
+
+def _array_fact(entry: tuple) -> ArrayFact:
+    dtype, units = entry
+    return ArrayFact(len(units), np.dtype(dtype).kind, tuple(bool(u) for u in units))
 
 
 # Primitives whose result has the broadcast shape of their operands and, for real
@@ -534,6 +543,8 @@ def _item_fact(base, index: gast.expr, known: dict):
             inside = -len(base.facts) <= position.value < len(base.facts)
             return base.facts[position.value] if inside else None
         return None
+    if isinstance(base, DictFact):  # ``p["W1"]`` of a dict parameter (dict_leaf_facts.py)
+        return base.leaf(index.value) if isinstance(index, gast.Constant) else None
     parts = index.elts if isinstance(index, gast.Tuple) else [index]
     if isinstance(base, ShapeOf):
         position = atom_fact(index, known)

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from gradcheck import numerical_gradient
 
-from ad_transform import grad, value_and_grad, vjp
+from ad_transform import ADTransformError, grad, value_and_grad, vjp
 
 inf, nan = math.inf, math.nan
 
@@ -731,3 +731,32 @@ def test_nanmean_of_an_all_nan_row_adds_no_warning():
         g = grad(nanmean_rows)(x)
     assert len(caught) == 1  # the function's own, nothing from the adjoint
     assert np.array_equal(g, [[0.0, 0.0], [1.5, 1.5]])  # 3 * 1/2 per element
+
+
+class _TripledProduct(np.float64):
+    """A NumPy float subclass whose product is not NumPy's."""
+
+    def __mul__(self, other):
+        return np.float64(float(self) * float(other) * 3.0)
+
+    __rmul__ = __mul__
+
+
+def _square(x):
+    return x * x
+
+
+def test_a_numpy_scalar_subclass_with_its_own_arithmetic_is_refused():
+    """Its ``*`` is the user's code: taken for NumPy's, the gradient was 2x (4.0 at 2.0)
+    where the function's derivative is 6x (12.0, central differences)."""
+    x = _TripledProduct(2.0)
+    h = 1e-6
+    slope = (_square(_TripledProduct(2.0 + h)) - _square(_TripledProduct(2.0 - h))) / (2 * h)
+    assert slope == pytest.approx(12.0, rel=1e-6)
+    with pytest.raises(ADTransformError, match="_TripledProduct"):
+        grad(_square)(x)
+
+
+def test_numpy_scalar_types_stay_numbers():
+    for kind in (np.float64, np.float32, np.int64, np.int32):
+        assert grad(_square)(kind(3)) == pytest.approx(6.0)
