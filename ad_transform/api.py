@@ -73,6 +73,13 @@ def _is_numpy_number_type(cls: type) -> bool:
     return issubclass(cls, (np.floating, np.integer)) and cls.__module__ == "numpy"
 
 
+# An ndarray subclass is no ARRAY: np.matrix's ``*`` is a matrix product, a masked
+# array's arithmetic skips masked elements, a user's subclass may define its operators,
+# and the runtime helpers' fast paths want exact ndarrays; array code would take them for
+# ndarray's. They are objects (refused where their operators would be differentiated;
+# ``np.asarray(x)`` first is the way).
+
+
 def _annotated_shape(cls: type) -> object:
     """The shape facts ``.source`` shows an annotated parameter with."""
     return _ANNOTATED_VECTOR if cls is np.ndarray else None
@@ -81,7 +88,7 @@ def _annotated_shape(cls: type) -> object:
 def _kind_of_type(cls: type) -> str | None:
     if cls is float or cls is int or _is_numpy_number_type(cls):
         return SCALAR
-    if issubclass(cls, np.ndarray):
+    if cls is np.ndarray:
         return ARRAY
     if cls is dict or cls is OrderedDict:  # iterating gives keys; d.copy() is a dict
         return DICT
@@ -632,6 +639,13 @@ def _parameter_index(func: Callable, name: str) -> int:
 
 
 def _as_differentiable(value, position: int, func):
+    if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+        raise ADTransformError(
+            f"argument {position} of {func.__name__} is a {type(value).__name__}, a subclass "
+            "of np.ndarray whose arithmetic may not be ndarray's (np.matrix's * is a matrix "
+            "product, a masked array skips masked elements): pass np.asarray(it) to "
+            "differentiate it as an array"
+        )
     if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype.kind == "b"):
         raise TypeError(
             f"argument {position} of {func.__name__} is boolean; booleans cannot be differentiated"

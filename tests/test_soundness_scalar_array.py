@@ -760,3 +760,32 @@ def test_a_numpy_scalar_subclass_with_its_own_arithmetic_is_refused():
 def test_numpy_scalar_types_stay_numbers():
     for kind in (np.float64, np.float32, np.int64, np.int32):
         assert grad(_square)(kind(3)) == pytest.approx(6.0)
+
+
+class _TripledArray(np.ndarray):
+    """An ndarray subclass whose product is not NumPy's."""
+
+    def __mul__(self, other):
+        return np.asarray(self) * np.asarray(other) * 3.0
+
+
+def _sum_of_squares(x):
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: a.view(_TripledArray),
+        lambda a: np.ma.array(a, mask=[False, True]),
+        lambda a: a.view(type("Plain", (np.ndarray,), {})),
+    ],
+    ids=["own-arithmetic", "masked", "plain-subclass"],
+)
+def test_a_differentiated_ndarray_subclass_is_refused_naming_it(make):
+    """Array code would take the subclass's operators for ndarray's (np.matrix's ``*`` is a
+    matrix product, a masked array skips masked elements): refused, not a wrong number."""
+    x = make(np.array([1.0, 2.0]))
+    with pytest.raises(ADTransformError, match=r"subclass of np\.ndarray"):
+        grad(_sum_of_squares)(x)
+    np.testing.assert_allclose(grad(_sum_of_squares)(np.asarray(x)), [2.0, 4.0])
