@@ -83,18 +83,24 @@ def name_ids(tree, ctx: type[gast.expr_context] | None = None) -> set[str]:
     }
 
 
+def int_constant(node) -> int | None:
+    """The integer a node writes as a constant (``2``, ``-1``), else None."""
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    if (
+        isinstance(node, gast.UnaryOp)
+        and isinstance(node.op, gast.USub)
+        and isinstance(node.operand, gast.Constant)
+        and type(node.operand.value) is int
+    ):
+        return -node.operand.value
+    return None
+
+
 def slice_bound(part) -> int | bool | None:
     """A slice bound written as an integer constant (``2``, ``-1``) as an ``int``, an
     absent bound (or ``None``) as ``None``, anything else as ``False``."""
     if part is None or (isinstance(part, gast.Constant) and part.value is None):
         return None
-    if isinstance(part, gast.Constant) and type(part.value) is int:
-        return part.value
-    if (
-        isinstance(part, gast.UnaryOp)
-        and isinstance(part.op, gast.USub)
-        and isinstance(part.operand, gast.Constant)
-        and type(part.operand.value) is int
-    ):
-        return -part.operand.value
-    return False
+    value = int_constant(part)
+    return False if value is None else value

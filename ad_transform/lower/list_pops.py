@@ -32,7 +32,7 @@ import builtins
 
 import gast
 
-from ..nodes import subnodes
+from ..nodes import int_constant, subnodes
 from . import SCOPES, LoweringContext, method_statement, names_bound_otherwise
 
 _METHODS = frozenset({"pop", "insert", "append", "extend", "index", "count", "copy"})
@@ -130,7 +130,7 @@ def _insert(stmt: gast.stmt, lists: set[str]):
     call = found[1]
     if call.keywords or len(call.args) != 2 or any(isinstance(a, gast.Starred) for a in call.args):
         return None
-    index = _constant_index(call.args[0])
+    index = int_constant(call.args[0])
     return None if index is None else (call.func.value.id, index, call.args[1])
 
 
@@ -157,23 +157,10 @@ def _pop(stmt: gast.stmt, lists: set[str]):
     target, call = found
     if call.keywords or len(call.args) > 1:
         return None
-    index = _constant_index(call.args[0]) if call.args else -1
+    index = int_constant(call.args[0]) if call.args else -1
     if index is None:
         return None
     return target, call.func.value.id, index
-
-
-def _constant_index(node: gast.expr) -> int | None:
-    if isinstance(node, gast.Constant) and type(node.value) is int:
-        return node.value
-    if (
-        isinstance(node, gast.UnaryOp)
-        and isinstance(node.op, gast.USub)
-        and isinstance(node.operand, gast.Constant)
-        and type(node.operand.value) is int
-    ):
-        return -node.operand.value
-    return None
 
 
 def _lowered(stmt: gast.stmt, target: str | None, name: str, index: int) -> list[gast.stmt]:

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import ADTransformError
 from .fft import _axes_and_lengths, _half_weights, fitted
 from .linalg import einsum_adjoint
+from .shape_indexing import along_axis_index
 from .tangents import TangentTuple, einsum_tangent
 from .values import ListAdjoint
 
@@ -75,15 +76,7 @@ def take_along_axis_cotangent(c, arr, indices, axis, g):
     if axis is None:
         return np.reshape(np.ravel(c)[np.asarray(indices)], np.shape(g))
     aa = np.asarray(arr)
-    axis = axis % aa.ndim
-    shape = np.shape(g)
-    grid = np.ogrid[tuple(slice(n) for n in shape)]
-    index = tuple(
-        np.broadcast_to(indices, shape)
-        if i == axis
-        else (grid[i] if aa.shape[i] == shape[i] else np.zeros_like(grid[i]))
-        for i in range(aa.ndim)
-    )
+    index = along_axis_index(aa.shape, indices, axis % aa.ndim, np.shape(g))
     return c[index]
 
 

@@ -334,21 +334,26 @@ def take_adjoint(g, a, indices, axis=None):
     return d
 
 
+def along_axis_index(shape: tuple, indices, axis: int, result_shape: tuple) -> tuple:
+    """The index tuple that reads, in an array of ``shape``, the elements
+    ``np.take_along_axis(., indices, axis)`` gives, in the layout of ``result_shape``: for
+    the scatter of its adjoint and the gather of that adjoint's transpose."""
+    grid = np.ogrid[tuple(slice(n) for n in result_shape)]
+    return tuple(
+        np.broadcast_to(indices, result_shape)
+        if i == axis
+        else (grid[i] if shape[i] == result_shape[i] else np.zeros_like(grid[i]))
+        for i in range(len(shape))
+    )
+
+
 def take_along_axis_adjoint(g, arr, indices, axis):
     """The adjoint of ``np.take_along_axis``: ``g`` scattered back (duplicates add)."""
     aa = np.asarray(arr)
     dtype = _dtype_of(aa, g)
     if axis is None:
         return _scatter_flat(g, aa, indices, dtype)
-    axis = axis % aa.ndim
-    shape = np.shape(g)
-    grid = np.ogrid[tuple(slice(n) for n in shape)]
-    index = tuple(
-        np.broadcast_to(indices, shape)
-        if i == axis
-        else (grid[i] if aa.shape[i] == shape[i] else np.zeros_like(grid[i]))
-        for i in range(aa.ndim)
-    )
+    index = along_axis_index(aa.shape, indices, axis % aa.ndim, np.shape(g))
     d = np.zeros(aa.shape, dtype=dtype)
     np.add.at(d, index, g)
     return d
