@@ -9,19 +9,22 @@ import operator
 import types
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import leaf_kinds, pytree, runtime
 from .callables import derivative_origin, mark_derivative_code
 from .errors import ADTransformError
-from .higher_order import differentiable_target
-from .kinds import NumberGuard
-from .pipeline import GRAD, VALUE_AND_GRAD, VJP, Generated, generate
-from .rules.registry import ARRAY, DICT, SCALAR, SEQUENCE, UNKNOWN
 from .runtime import ListAdjoint
-from .shapes import argument_shapes
-from .user_classes import TheClass, is_user_class
+from .value_kinds import ARRAY, DICT, GRAD, SCALAR, SEQUENCE, UNKNOWN, VALUE_AND_GRAD, VJP
+
+if TYPE_CHECKING:
+    from .pipeline import Generated
+
+# The pipeline (parse ... emit, the rules) is imported at the first transformation, not
+# here: ``import ad_transform`` stays cheap (architecture.md, "Import time"). The paths
+# that import it below are those that transform; the fast call path imports nothing.
 
 Wrt = int | str | tuple[int | str, ...] | list[int | str]
 
@@ -29,6 +32,8 @@ Wrt = int | str | tuple[int | str, ...] | list[int | str]
 def _is_object_class(cls: type) -> bool:
     """A user class whose objects the analysis knows by class (its methods and fields); a
     dict subclass that reads its items as ``dict`` does is a dict instead."""
+    from .user_classes import is_user_class
+
     return is_user_class(cls) and not (issubclass(cls, dict) and pytree.reads_like_dict(cls))
 
 
@@ -42,6 +47,8 @@ def _call_key(args: tuple) -> tuple:
     ndarray, the arguments' shape facts."""
     key = tuple(map(type, args))
     if np.ndarray in key:
+        from .shapes import argument_shapes
+
         return (*key, _Shapes(argument_shapes(args)))
     return key
 
@@ -63,9 +70,6 @@ def _exact_key(args: tuple) -> tuple:
 
 _FAST_ENTRIES = 256  # exact keys remembered per derivative before the table starts again
 
-# the shape facts ``.source`` shows an ``np.ndarray`` annotation with: a 1-D float64 array
-_ANNOTATED_VECTOR = argument_shapes((np.zeros(2),))[0]
-
 
 def _is_numpy_number_type(cls: type) -> bool:
     """NumPy's own real scalar types (``np.float64``, ``np.int32``, ...), not a subclass
@@ -81,8 +85,11 @@ def _is_numpy_number_type(cls: type) -> bool:
 
 
 def _annotated_shape(cls: type) -> object:
-    """The shape facts ``.source`` shows an annotated parameter with."""
-    return _ANNOTATED_VECTOR if cls is np.ndarray else None
+    """The shape facts ``.source`` shows an annotated parameter with: an ``np.ndarray``
+    annotation names no rank, and is shown as a 1-D float64 array."""
+    from .shapes import argument_shapes
+
+    return argument_shapes((np.zeros(2),))[0] if cls is np.ndarray else None
 
 
 def _kind_of_type(cls: type) -> str | None:
@@ -199,6 +206,10 @@ class _Transformed:
     def _generated_for_key(self, key: tuple) -> Generated:
         generated = self._specialized.get(key)
         if generated is None:
+            from .higher_order import differentiable_target
+            from .pipeline import generate
+            from .user_classes import TheClass
+
             types_, facts, shapes = _split_key(key)
             kinds = tuple(_kind_of_type(t) for t in types_)
             classes = tuple(
@@ -225,6 +236,8 @@ class _Transformed:
         """Calls with these argument types may skip the checks: floats and float arrays
         need no conversion, and no user function it calls can be redefined. Numbers it
         read from globals (``kinds.NumberGuard``) are checked (``Generated.is_stale``)."""
+        from .kinds import NumberGuard
+
         numbers_only = all(
             isinstance(obj, NumberGuard) or (self.compile and _is_number(obj))
             for _, _, obj in generated.dependencies
@@ -278,6 +291,8 @@ class _Transformed:
     @property
     def generic_source(self) -> str:
         """The generated source that works for any argument types (arrays, scalars, lists)."""
+        from .pipeline import generate
+
         kinds = (UNKNOWN,) * _positional_count(self._function, self._wrt)
         mode = VJP if self.has_aux else self.mode
         classes = self._receiver_classes()
@@ -289,6 +304,8 @@ class _Transformed:
         """The class of the object a bound method is bound to (None for a function)."""
         if not self._receiver:
             return None
+        from .user_classes import TheClass, is_user_class
+
         receiver = self._receiver[0]
         if isinstance(receiver, type):
             return (TheClass(receiver),)
@@ -382,6 +399,8 @@ class GradientFunction(_Transformed):
             return super()._generated_for_key(key)
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
+            from .pipeline import generate
+
             types_, facts, shapes = _split_key(key[1:])
             kinds = tuple(_kind_of_type(t) for t in types_)
             classes = tuple(

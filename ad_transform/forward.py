@@ -71,8 +71,7 @@ from .rules.registry import (
 )
 from .shapes import ArrayFact, keeps_shape, unpacked_fact
 from .transform_memo import one_transformation
-
-JVP = "jvp"
+from .value_kinds import JVP
 
 _lock = threading.RLock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

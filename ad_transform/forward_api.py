@@ -19,8 +19,7 @@ import numpy as np
 
 from . import pytree
 from .api import UNKNOWN, _kind_of_type, _positional_count, _split_key, _Transformed
-from .forward import JVP, generate_jvp
-from .higher_order import differentiable_target
+from .value_kinds import JVP
 
 # the first item of the cache key of the tangent-only code (``JVPFunction.tangent``)
 TANGENT_ONLY = "tangent only"
@@ -96,6 +95,9 @@ class JVPFunction(_Transformed):
     def _generated_for_key(self, key: tuple):
         generated = self._specialized.get(key)
         if generated is None or (generated.dependencies and generated.is_stale()):
+            from .forward import generate_jvp  # the pipeline: imported when first needed
+            from .higher_order import differentiable_target
+
             tangent_only = key[:1] == (TANGENT_ONLY,)
             types_, _, shapes = _split_key(key[1:] if tangent_only else key)
             kinds = tuple(_kind_of_type(t) for t in types_)
@@ -115,6 +117,8 @@ class JVPFunction(_Transformed):
     @property
     def generic_source(self) -> str:
         """The forward-mode source that works for any argument types."""
+        from .forward import generate_jvp
+
         kinds = (UNKNOWN,) * _positional_count(self._function, self._wrt)
         return generate_jvp(self._function, self._positions_tuple(), kinds).source
 

@@ -34,8 +34,7 @@ from .parse import is_missing, parse_function
 from .reverse import JOINT, SPLIT, AdjointProgram, HelperPair, name_node, reverse
 from .rules.registry import ARRAY, SCALAR
 from .transform_memo import one_transformation
-
-GRAD, VALUE_AND_GRAD, VJP = "grad", "value_and_grad", "vjp"
+from .value_kinds import GRAD, VALUE_AND_GRAD, VJP
 
 _lock = threading.RLock()
 

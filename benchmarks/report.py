@@ -360,6 +360,11 @@ def transform_section(t) -> str:
         ["parser calls during those cached first calls", parses,
          "0 ✓" if t.cached_parses == 0 else "want 0"],
     ]  # fmt: skip
+    if t.import_seconds is not None:
+        rows.append([
+            "`import ad_transform` after NumPy and gast (CPU, fresh interpreters, median of 9)",
+            fmt_time(t.import_seconds), "≤ 50 ms " + ("✓" if t.import_seconds <= 0.05 else "✗"),
+        ])  # fmt: skip
     return table(["what", "value", "target"], rows, "lrl")
 
 

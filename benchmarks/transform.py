@@ -7,7 +7,9 @@
 * per stage: the same cold calls with the pipeline's stage functions wrapped in timers
   (parse, normalize, analyze, reverse, optimize, compile), to show where the time goes;
 * cached: a second ``grad(f)`` object for the same function: its first call must hit the
-  cache (no call of the parser) and cost about as much as a warm call.
+  cache (no call of the parser) and cost about as much as a warm call;
+* import: what ``import ad_transform`` adds to importing NumPy and gast (CPU time in
+  fresh interpreters, ``import_timing.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .import_timing import measure as measure_import
 from .transform_case import ARGS, WRT, pendulum
 
 # the stage functions ad_transform.pipeline calls, in pipeline order
@@ -33,6 +36,7 @@ class TransformResult:
     cached_first_call_seconds: float  # median over 5 new grad objects
     cached_parses: int | None  # parser calls during the cached first call (want 0)
     stages: dict[str, float] = field(default_factory=dict)  # median seconds per stage
+    import_seconds: float | None = None  # ``import ad_transform`` (import_timing.py)
 
     @property
     def cold_median(self) -> float:
@@ -131,4 +135,7 @@ def run_transform_benchmark(copies: int = 7, clock_name: str = "cpu") -> Transfo
         cached_first = statistics.median(_first_call(pendulum, ARGS, clock) for _ in range(5))
     parses = timers.calls.get("parse_function", 0) if "parse_function" in timers.saved else None
 
-    return TransformResult(lines, first, cold, warm_call, cached_first, parses, stages)
+    import_cpu_ms, _ = measure_import("import ad_transform")
+    return TransformResult(
+        lines, first, cold, warm_call, cached_first, parses, stages, import_cpu_ms / 1000
+    )

@@ -374,6 +374,34 @@ def test_import_parses_no_template_and_imports_nothing_needless():
     assert imported == "-"
 
 
+def test_import_imports_no_pipeline_and_the_lazy_names_resolve():
+    """``import ad_transform`` imports the API and the runtime only; the pipeline (parse,
+    analysis, reverse, optimize, the rules) comes with the first transformation, and the
+    names that need it (``trace_table``, ``register_adjoint``, ...) with their first use."""
+    child = (
+        "import sys\n"
+        "import ad_transform\n"
+        "heavy = ['pipeline', 'parse', 'kinds', 'reverse', 'optimize', 'rules', 'forward',\n"
+        "         'higher_order', 'shapes', 'graph', 'trace', 'export']\n"
+        "print(' '.join(h for h in heavy if 'ad_transform.' + h in sys.modules) or '-')\n"
+        "print(ad_transform.trace_table.__module__, ad_transform.register_adjoint.__module__)\n"
+        "print(ad_transform.graph.__name__, 'trace_table' in dir(ad_transform))\n"
+        "namespace = {}\n"
+        "exec('from ad_transform import *', namespace)\n"
+        "print(sorted(set(ad_transform.__all__) - set(namespace)) or '-')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, check=True, timeout=120
+    )
+    imported, modules, graph, missing = done.stdout.split("\n")[:4]
+    assert imported == "-"
+    assert modules == "ad_transform.trace ad_transform.rules.registry"
+    assert graph == "ad_transform.graph True"
+    assert missing == "-"
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        ad.no_such_name  # noqa: B018
+
+
 def test_every_builtin_template_parses():
     from ad_transform.rules import registry
 

@@ -19,11 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..templates import Template
-
-# Output kinds, used to specialise generated code: a Python or NumPy scalar, an
-# ndarray, a Python tuple/list built in the function, or not known statically.
-SCALAR, ARRAY, SEQUENCE, UNKNOWN = "scalar", "array", "sequence", None
-DICT = "dict"  # a dict built in the function (a display ``{k: v}``)
+from ..value_kinds import ARRAY, DICT, SCALAR, SEQUENCE, UNKNOWN  # noqa: F401 (re-exported)
 
 # The forms of ``+`` and ``*``, which also join and repeat lists and tuples: arithmetic,
 # two sequences joined, a sequence repeated (on the left, ``[v] * 3``, or on the right,
