@@ -174,6 +174,12 @@ class _Transformed:
                 f"argument{'s were' if given != 1 else ' was'} given"
             )
         converted = None
+        for i, value in enumerate(args):  # a memory map computes as an ndarray view
+            if type(value) is np.memmap:
+                converted = converted or list(args)
+                converted[i] = value.view(np.ndarray)
+        if converted is not None:
+            args, converted = tuple(converted), None
         for i in self._positions:
             value = args[i]
             kind = type(value)
@@ -657,14 +663,29 @@ def _parameter_index(func: Callable, name: str) -> int:
     return names.index(name)
 
 
+def _as_plain_array(value: np.ndarray, position, func) -> np.ndarray:
+    """A differentiated argument of a subclass of ``np.ndarray``: a memory map
+    (``np.memmap``, whose arithmetic is ndarray's) becomes an ndarray view of the same
+    memory; another subclass is refused, as its arithmetic may not be ndarray's and the
+    generated code would compute with it as if it were (wrong numbers, not an error).
+    Arguments that are not differentiated are checked where they meet differentiated
+    values (``runtime.plain_operand``).
+
+    Raises ``ADTransformError`` naming the argument and its class."""
+    if type(value) is np.memmap:
+        return value.view(np.ndarray)
+    raise ADTransformError(
+        f"argument {position} of {func.__name__} is a {type(value).__name__}, a subclass "
+        "of np.ndarray whose arithmetic may not be ndarray's (np.matrix's * is a matrix "
+        "product, a masked array skips masked elements, another subclass may define its "
+        "operators): pass np.asarray(it) (a masked array: it.filled(value), or its data and "
+        "mask as two arrays) to compute with it as an array"
+    )
+
+
 def _as_differentiable(value, position: int, func):
     if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
-        raise ADTransformError(
-            f"argument {position} of {func.__name__} is a {type(value).__name__}, a subclass "
-            "of np.ndarray whose arithmetic may not be ndarray's (np.matrix's * is a matrix "
-            "product, a masked array skips masked elements): pass np.asarray(it) to "
-            "differentiate it as an array"
-        )
+        return _as_differentiable(_as_plain_array(value, position, func), position, func)
     if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype.kind == "b"):
         raise TypeError(
             f"argument {position} of {func.__name__} is boolean; booleans cannot be differentiated"
@@ -714,6 +735,8 @@ def _as_differentiable_tree(value, position: int, func):
     def convert(path: str, leaf):
         if isinstance(leaf, (bool, np.bool_, str, bytes, numbers.Integral)) or leaf is None:
             return leaf
+        if isinstance(leaf, np.ndarray) and type(leaf) is not np.ndarray:
+            leaf = _as_plain_array(leaf, f"{position}{path}", func)
         if isinstance(leaf, np.ndarray) and leaf.dtype.kind in "biuSUO":
             return leaf
         if isinstance(leaf, (numbers.Number, np.ndarray)):

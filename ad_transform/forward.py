@@ -57,6 +57,7 @@ from .reverse import (
     _Reverser,
     assign,
     name_node,
+    plain_operand_checks,
 )
 from .rules.registry import (
     DICT,
@@ -360,6 +361,8 @@ class _Forward(_Reverser):
 
     def rule_tangent(self, op: Op) -> None:
         rule = op.rule
+        for check in plain_operand_checks(self.analysis, op, self.bindings, self.fn):
+            self.emit(check, op)
         form = self.analysis.sequence_form(op)
         if form != NUMBERS:
             self.bind_tangent(op, self.sequence_tangent(op, form))

@@ -153,6 +153,8 @@ class Analysis:
     # names holding an integer leaf of a container parameter (``leaf_kinds.INT``): varied
     # where they enter arithmetic; as an index, a count or a shape they carry no derivative
     integer_names: frozenset[str] = frozenset()
+    # names certainly holding numbers or exact ndarrays (reverse.plain_values), computed once
+    plain: frozenset[str] | None = None
 
     def class_of(self, atom: gast.expr) -> type | None:
         return class_of_atom(atom, self.classes, self.fn)

@@ -659,6 +659,8 @@ class _Reverser:
             out.append(saving)
         out.extend(self.dict_receiver_check(op))
         out.extend(self.constant_member_check(op))
+        if op.form == RULE and op.active:
+            out.extend(plain_operand_checks(self.analysis, op, self.bindings, self.fn))
         for atom, param in op.number_checks:
             check = self.bindings.reference("require_number", runtime.require_number)
             helper = name_node(self.bindings.reference(code_name(op.callee), op.callee))
@@ -1635,6 +1637,67 @@ def sets_dtype(op: Op) -> bool:
 
 def _call(function: str, args: list[gast.expr]) -> gast.Call:
     return gast.Call(func=name_node(function), args=args, keywords=[])
+
+
+def plain_operand_checks(analysis: Analysis, op: Op, bindings, fn) -> list[gast.stmt]:
+    """``plain_operand(c, rule, where)`` for each operand ``c`` of a differentiated rule's
+    statement that carries no derivative, though the rule's parameter has one (a value,
+    not an index or an axis), and that is not known to be a number or an exact ndarray
+    (``plain_values``: a global, an item, an attribute, a call's result): NumPy's adjoint
+    is wrong for an array of another kind (a masked array, ``np.matrix``, a sparse
+    matrix), refused where it runs."""
+    if not op.rule.differentiable:
+        return []
+    where = f"{os.path.basename(fn.parsed.filename)}:{getattr(op.stmt, 'origin_line', '?')}"
+    plain = plain_values(analysis)
+    valued = op.rule.template.outputs  # parameters with a derivative: not index, axis...
+    checks = []
+    for param, atom in op.inputs.items():
+        if param in op.active_inputs or param not in valued:
+            continue
+        if not isinstance(atom, gast.Name) or atom.id in plain:
+            continue
+        helper = bindings.reference("plain_operand", runtime.plain_operand)
+        args = [
+            name_node(atom.id),
+            gast.Constant(value=op.rule.name, kind=None),
+            gast.Constant(value=where, kind=None),
+        ]
+        check = _located(_call_statement(helper, args), op.stmt)
+        check.ad_pure = False
+        checks.append(check)
+    return checks
+
+
+def plain_values(analysis: Analysis) -> frozenset[str]:
+    """Names certainly holding numbers, exact ndarrays or booleans of them: those of
+    SCALAR or ARRAY kind, varied ones (computed from the differentiated arguments, whose
+    mixing with any other value is itself checked), and those a NumPy or operator rule
+    computes from such names and constants only (``u > 0`` of an array ``u``). Globals,
+    items, attributes and calls' results of no known kind are not: an operand among them
+    gets ``plain_operand``'s check. A fixpoint over the trace: a name bound several times
+    (loops, branches) is plain only if every binding is."""
+    if analysis.plain is not None:
+        return analysis.plain
+    bindings: dict[str, list[Op]] = {}
+    for op in analysis.ops:
+        if op.target is not None:
+            bindings.setdefault(op.target, []).append(op)
+    known = {n for n, k in analysis.kinds.items() if k in (SCALAR, ARRAY)} | analysis.varied
+    plain = known | {n for n, ops in bindings.items() if all(o.form == RULE for o in ops)}
+    changed = True
+    while changed:
+        changed = False
+        for name in list(plain - known):
+            inputs = [a for o in bindings[name] for a in o.inputs.values()]
+            if not all(
+                isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and a.id in plain)
+                for a in inputs
+            ):
+                plain.discard(name)
+                changed = True
+    analysis.plain = frozenset(plain)
+    return analysis.plain
 
 
 def _is_array_method(op: Op) -> bool:

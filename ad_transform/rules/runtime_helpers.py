@@ -81,6 +81,7 @@ from ..runtime import (
     outer_adjoint_right,
     outer_factor,
     over,
+    plain_operand,
     power_derivative,
     power_derivative_exponent,
     power_exponent_partial,
@@ -148,7 +149,7 @@ from .registry import ARRAY, adjoint, register_nondifferentiable, tangent
 register_nondifferentiable(seed, is_zero, scalar_zero)
 register_nondifferentiable(zeros_like, tie_weight, fresh=True)
 # checks: they raise or return None
-register_nondifferentiable(array_receiver, check_bound, pure=False)
+register_nondifferentiable(array_receiver, check_bound, plain_operand, pure=False)
 
 
 @adjoint(unbroadcast, kind=None)

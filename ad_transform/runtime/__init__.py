@@ -245,6 +245,7 @@ from .objects import (  # noqa: F401
     attribute_adjoint,
     attribute_of,
     method_of_class,
+    plain_operand,
 )
 from .operators import (  # noqa: F401
     add_adjoint_left,

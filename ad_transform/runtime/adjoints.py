@@ -15,6 +15,7 @@ from .values import (
     _float_dtype,
     _is_zero,
     own,
+    plain_array,
     truncates,
 )
 
@@ -45,6 +46,7 @@ def unbroadcast(g, x):
             else:
                 summed = np.add.reduce(g, tuple(axes), keepdims=True)
                 return summed.reshape(x_shape) if extra else summed
+    g, x = plain_array(g), plain_array(x)
     if isinstance(x, (set, frozenset)) and not _is_zero(g):
         raise ADTransformError(
             f"cannot differentiate this operation on a {type(x).__name__} of differentiated "

@@ -7,7 +7,14 @@ from __future__ import annotations
 import numpy as np
 
 from .adjoints import _complex_value, zeros_like
-from .values import ListAdjoint, _float_dtype, _is_zero, integer_valued, truncates
+from .values import (
+    ListAdjoint,
+    _float_dtype,
+    _is_zero,
+    integer_valued,
+    plain_array,
+    truncates,
+)
 
 
 def cast_like(g, x):
@@ -42,8 +49,9 @@ def unless_discrete(ans, adjoint, like):
 
 
 def array_operand(x):
-    """``x`` as a NumPy function sees it: a list or tuple converted to an array."""
-    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+    """``x`` as a NumPy function sees it: a list or tuple converted to an array (a
+    subclass of ndarray: ``values.plain_array``)."""
+    return np.asarray(x) if isinstance(x, (list, tuple)) else plain_array(x)
 
 
 def operand_adjoint(g, x):

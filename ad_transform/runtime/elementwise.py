@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..errors import ADTransformError
-from .values import _dtype_of
+from .values import _dtype_of, plain_array
 
 
 def safe_log(x):
@@ -69,6 +69,8 @@ def times(g, d):
         if d.dtype.kind != "f" or _nowhere_zero(g) or _finite_sum(d):
             return g * d
         return _masked_product(g, d)
+    if isinstance(d, np.ndarray) or (isinstance(g, np.ndarray) and type(g) is not np.ndarray):
+        return times(plain_array(g), plain_array(d))  # a subclass: refused, or a view
     if type(g) is np.ndarray:
         if _finite_number(d):
             return g * d

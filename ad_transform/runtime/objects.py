@@ -45,6 +45,38 @@ def array_receiver(receiver, method: str, where: str) -> None:
         )
 
 
+def plain_operand(value, operation: str, where: str) -> None:
+    """Refuse, when it runs, an operand of ``operation`` (differentiated by NumPy's rule)
+    that is an array of another kind: a subclass of ``np.ndarray`` other than
+    ``np.memmap`` (``np.matrix``'s ``*`` is a matrix product, a masked array's reductions
+    skip masked elements), or an object of another array library (it defines
+    ``__array_ufunc__``, ``__array_function__`` or ``__array_priority__``: SciPy's
+    sparse matrices, pandas, PyTorch). Its arithmetic is not ndarray's, so NumPy's
+    adjoint of ``operation`` would give wrong numbers. The operand carries no derivative
+    (differentiated arguments are checked by the API): a global, an argument, a
+    container's item or a call's result. Emitted by ``reverse.plain_operand_checks``
+    before the statement, in the forward sweep, for operands of no known kind only.
+    """
+    cls = type(value)
+    if cls is float or cls is np.ndarray or cls is int or cls is list or cls is tuple:
+        return
+    foreign = isinstance(value, np.ndarray) and cls is not np.memmap
+    if not foreign and not isinstance(value, (np.ndarray, np.generic)):
+        foreign = (
+            hasattr(cls, "__array_ufunc__")
+            or hasattr(cls, "__array_function__")
+            or hasattr(cls, "__array_priority__")
+        )
+    if foreign:
+        raise ADTransformError(
+            f"{where}: {operation} is differentiated with NumPy's adjoint, but an operand is a "
+            f"{cls.__module__}.{cls.__name__}, whose arithmetic is not ndarray's (np.matrix's "
+            "* is a matrix product, a masked array's reductions skip masked elements): "
+            "convert it with np.asarray (a masked array: .filled(value), a sparse matrix: "
+            ".toarray()) before it meets differentiated values"
+        )
+
+
 # -- attributes of objects whose class is known only when the code runs -----------------
 
 

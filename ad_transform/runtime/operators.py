@@ -11,7 +11,7 @@ from ..errors import ADTransformError
 from .adjoints import unbroadcast, zeros_like
 from .elementwise import times
 from .tangents import ElementwiseList, TangentTuple
-from .values import DictAdjoint, Item, KeyItem, ListAdjoint, _is_zero
+from .values import DictAdjoint, Item, KeyItem, ListAdjoint, _is_zero, plain_array
 
 # -- lists and tuples joined (``+``) and repeated (``*``) --------------------------------
 # ``+`` and ``*`` join and repeat lists and tuples (``[a] + [b]``, ``[v] * 3``) and add and
@@ -125,7 +125,7 @@ def add_adjoint_right(g, x, y, in_place=False):
 def _as_operand(x):
     """A list or tuple given to NumPy arithmetic (the other operand is an array): the
     array NumPy makes of it."""
-    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+    return np.asarray(x) if isinstance(x, (list, tuple)) else plain_array(x)
 
 
 def _list_operand_adjoint(g, x):

@@ -11,7 +11,15 @@ import numpy as np
 
 from ..errors import ADTransformError
 from .elementwise import _finite_sum, over, quotient, times
-from .values import _axes, _dtype_of, _expand, _float_dtype, _scalar_like, refuse_complex
+from .values import (
+    _axes,
+    _dtype_of,
+    _expand,
+    _float_dtype,
+    _scalar_like,
+    plain_array,
+    refuse_complex,
+)
 
 
 def expand_reduced(g, x, axis=None, keepdims=False):
@@ -21,6 +29,7 @@ def expand_reduced(g, x, axis=None, keepdims=False):
     in-place accumulation of a scalar's adjoint (``dv += ...``)."""
     if axis is None and type(x) is np.ndarray and x.ndim:  # a whole array's reduction
         return _spread(g, x.shape) if type(g) is float else np.broadcast_to(g, x.shape)
+    g, x = plain_array(g), plain_array(x)
     shape = np.shape(x)
     if not shape and isinstance(g, (np.ndarray, np.generic, float, int)) and np.ndim(g) == 0:
         return g[()] if isinstance(g, np.ndarray) else g

@@ -10,7 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ADTransformError
-from .values import DictAdjoint, Fields, Item, KeyItem, ListAdjoint, _float_dtype, is_discrete
+from .values import (
+    DictAdjoint,
+    Fields,
+    Item,
+    KeyItem,
+    ListAdjoint,
+    _float_dtype,
+    is_discrete,
+    plain_array,
+)
 
 __all__ = [
     "abs_tangent",
@@ -109,6 +118,7 @@ def tangent_like(t, ans):
     containers = (ListAdjoint, DictAdjoint, Item, KeyItem, Fields)  # of generated code
     if isinstance(t, containers) or isinstance(ans, containers):
         return t
+    ans = plain_array(ans)  # a masked array's or np.matrix's tangent is not ndarray's
     shape = np.shape(ans)
     if np.shape(t) == shape:
         return t

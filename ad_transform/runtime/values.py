@@ -131,6 +131,28 @@ class Fields:
     __float__ = __len__ = __iter__ = _refuse
 
 
+def plain_array(x):
+    """``x`` as the adjoint helpers may compute with it: an exact ndarray, a number, a
+    container. A memory map (``np.memmap``, whose arithmetic is ndarray's) becomes an
+    ndarray view of its memory; another subclass of ``np.ndarray`` (``np.matrix``, a
+    masked array, a user's) raises ``ADTransformError``: its arithmetic and reductions
+    may not be ndarray's (a masked array's ``sum`` skips masked elements), and adjoints
+    computed as for ndarrays would be wrong numbers. The API refuses such arguments;
+    this catches them where they come from elsewhere (globals, container items, calls).
+    """
+    if type(x) is np.ndarray or not isinstance(x, np.ndarray):
+        return x
+    if type(x) is np.memmap:
+        return x.view(np.ndarray)
+    raise ADTransformError(
+        f"a value the differentiated computation uses is a {type(x).__name__}, a subclass "
+        "of np.ndarray whose arithmetic may not be ndarray's (np.matrix's * is a matrix "
+        "product, a masked array's reductions skip masked elements): convert it with "
+        "np.asarray (a masked array: .filled(value)) where it enters the function "
+        "(a global, an item of a container, the result of a call)"
+    )
+
+
 def _object_adjoint_error(value) -> ADTransformError:
     return ADTransformError(
         "cannot differentiate this function: an object of a user class reached an operation "
