@@ -133,3 +133,29 @@ def test_module_constants_stay_as_written():
 
     assert "np.pi" in grad(f).source
     assert grad(f)(2.0) == pytest.approx(math.pi)
+
+
+W_SCALE = 2.0
+
+
+def scaled_sine(x):
+    return np.sin(x) * W_SCALE
+
+
+def test_a_pullback_after_its_global_was_rebound_is_refused():
+    """The backward sweep reads globals when it runs: a pullback called after the global
+    was rebound would mix the two functions (it gave cos(x) * 10 for a forward sweep made
+    with 2). Rebinding to an equal number changes nothing."""
+    global W_SCALE
+    from ad_transform import vjp
+
+    W_SCALE = 2.0
+    _, pullback = vjp(scaled_sine)(0.5)
+    W_SCALE = 2.0
+    assert pullback(1.0) == pytest.approx(2.0 * math.cos(0.5), rel=1e-12)
+    W_SCALE = 10.0
+    try:
+        with pytest.raises(ADTransformError, match="'W_SCALE' was rebound after the forward"):
+            pullback(1.0)
+    finally:
+        W_SCALE = 2.0
