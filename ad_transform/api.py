@@ -481,12 +481,14 @@ class VJPFunction(_Transformed):
         containers = self._containers(args)
         if self.has_aux:
             value, aux, backward, saved = _run_forward_with_aux(self, args, kwargs)
+            generated = self._last
         else:
             generated = self._generated(args)
             # the pullback differentiates at the point of this call: later changes the
             # caller makes to its arrays must not reach the values the forward sweep saved
             value, saved = generated.function(*_copied_arguments(args), **kwargs)
             backward = generated.functions[generated.backward]
+        bindings = generated.bindings_now() if generated.dependencies else ()
         if value is None or isinstance(value, (str, bytes, bool)):
             raise ADTransformError(
                 f"vjp needs a function with a numeric output, but {self.func.__name__} returned "
@@ -498,11 +500,13 @@ class VJPFunction(_Transformed):
             value = _copied_arguments((value,))[0]
         if self.has_aux:
             aux = _copied_arguments((aux,))[0]
-        shaped, has_aux = self._shaped_gradients, self.has_aux
+        shaped, has_aux, func_name = self._shaped_gradients, self.has_aux, self.func.__name__
 
         def pullback(cotangent):
             """Input cotangents (``J^T v``) for the output cotangent ``v``."""
             _check_cotangent(cotangent, value)
+            if bindings:
+                _refuse_rebound(generated, bindings, func_name)
             if pytree.is_node(value):
                 cotangent = pytree.adjoint_of(cotangent, value)
             elif isinstance(cotangent, np.ndarray) and cotangent.ndim == 0:
@@ -517,6 +521,18 @@ class VJPFunction(_Transformed):
 
 
 mark_derivative_code(VJPFunction.__call__, "pullback")
+
+
+def _refuse_rebound(generated: Generated, bindings: tuple, func_name: str) -> None:
+    """A pullback whose backward sweep would read a global (a number, a user function)
+    rebound since its forward sweep ran: it would differentiate another function."""
+    name = generated.rebound_since(bindings)
+    if name is not None:
+        raise ADTransformError(
+            f"the pullback of {func_name} reads '{name}' when it runs, and '{name}' was "
+            "rebound after the forward sweep (the vjp call): call vjp again for the new "
+            "value (the pullback would mix the two)"
+        )
 
 
 def grad(

@@ -25,6 +25,20 @@ from .value_kinds import JVP
 TANGENT_ONLY = "tangent only"
 
 
+def _unshared(tangent, directions: tuple):
+    """The output tangent, copied where it shares memory with a direction the caller gave
+    (``jvp`` of ``f(x) = x`` or ``x[1:]`` returns the direction or a view of it): the
+    caller may change the result, and its direction must not change with it."""
+    if type(tangent) is np.ndarray:
+        given = [d for d in directions if isinstance(d, np.ndarray)]
+        if any(np.may_share_memory(tangent, d) for d in given):
+            return tangent.copy()
+        return tangent
+    if type(tangent) in (tuple, list):
+        return type(tangent)(_unshared(t, directions) for t in tangent)
+    return tangent
+
+
 class JVPFunction(_Transformed):
     """``jvp(f, wrt)``: call it as ``jvp_f(primals, tangents)`` to get ``(value, tangent)``."""
 
@@ -45,7 +59,7 @@ class JVPFunction(_Transformed):
         generated = self._generated(args)
         named = dict(zip(generated.tangent_names, directions))
         value, tangent = generated.function(*args, **kwargs, **named)
-        return value, tangent
+        return value, _unshared(tangent, directions)
 
     def tangent(self, primals, tangents, **kwargs):
         """The tangent of ``self(primals, tangents)`` alone, from code that computes only

@@ -9,6 +9,7 @@ every local name is assigned once (``x``, ``x_1``, ``x_2`` ... for a reassigned
 from __future__ import annotations
 
 import dataclasses
+import types
 from dataclasses import dataclass, field
 
 import gast
@@ -271,15 +272,22 @@ class _Normalizer(ControlFlow, Assignments, Expressions):
             )
         return _name(name.id, name)
 
-    def static_reference(self, expr: gast.expr) -> gast.expr | None:
-        """``np.linalg.norm``-style chains rooted at a free (global) name, left as they are."""
+    def static_reference(self, expr: gast.expr, callee: bool = False) -> gast.expr | None:
+        """``np.linalg.norm``-style chains rooted at a free (global) name, left as they are:
+        a value (``np.pi``) only where the root is a module. A chain rooted at another
+        object (``counter.c``, ``data.batch``) is read into a temporary where the function
+        reads it: the generated code reads it again nowhere, so a later change of the
+        object (a method the function calls, a property's next value) is not seen by the
+        backward sweep. The callee of a call (``model.predict(x)``) stays a chain."""
         node = expr
         while isinstance(node, gast.Attribute):
             node = node.value
-        if isinstance(node, gast.Name) and node.id in self.free_names and node is not expr:
-            expr.ad_static = True
-            return expr
-        return None
+        if not (isinstance(node, gast.Name) and node.id in self.free_names and node is not expr):
+            return None
+        if not callee and not isinstance(self.parsed.lookup(node.id), types.ModuleType):
+            return None
+        expr.ad_static = True
+        return expr
 
     def primitive(self, expr: gast.expr) -> gast.expr:
         """``expr`` as one primitive operation on atoms."""

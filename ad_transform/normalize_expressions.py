@@ -228,7 +228,7 @@ class Expressions:
         elif isinstance(func, gast.Name):
             callee = self.load(func)
         elif isinstance(func, gast.Attribute):
-            callee = self.static_reference(func)
+            callee = self.static_reference(func, callee=True)
             if callee is None:  # a method call on a value: x.sum()
                 callee = gast.Attribute(
                     value=self.atom(func.value), attr=func.attr, ctx=gast.Load()

@@ -52,7 +52,25 @@ def check_item_stores(analysis) -> None:
     for op in stores:
         if op.target not in owned:
             raise analysis.fn.parsed.error(_refusal(op, analysis), op.stmt)
+        if _is_list_slice_store(op, analysis):
+            name = _user_text(op.target, analysis)
+            raise analysis.fn.parsed.error(
+                f"unsupported construct: assigning a slice of the list '{name}' "
+                "('xs[1:3] = [...]') in a differentiated function; assign its items one by "
+                "one (xs[1] = a), or build a new list with append or extend",
+                op.stmt,
+            )
     _check_live_aliases(stores, analysis)
+
+
+def _is_list_slice_store(op, analysis) -> bool:
+    """``xs[i:j] = ys`` into a list (or a value that may be one): a write that may change
+    the list's length, which the item-store adjoint (one element per index) does not undo."""
+    return (
+        op.form == "store_item"
+        and isinstance(getattr(op, "index", None), gast.Slice)
+        and analysis.kinds.get(op.target) in (SEQUENCE,)
+    )
 
 
 # -- other names for a changed object -------------------------------------------------------

@@ -70,9 +70,32 @@ class Generated:
                 return True
         return False
 
+    def bindings_now(self) -> tuple:
+        """The objects the names it depends on hold now (for ``rebound_since``)."""
+        return tuple(_bound_object(namespace, name) for namespace, name, _ in self.dependencies)
+
+    def rebound_since(self, bindings: tuple) -> str | None:
+        """The first name it depends on that holds another object than in ``bindings`` (a
+        number: another value), or None. A pullback checks it: its backward sweep reads
+        globals when it runs, so a global rebound after the forward sweep would give it
+        another function than the one the forward sweep computed."""
+        for (namespace, name, _), then in zip(self.dependencies, bindings):
+            now = _bound_object(namespace, name)
+            if now is not then and not (_is_plain_number(now) and now == then):
+                return name
+        return None
+
     @property
     def function(self) -> types.FunctionType:
         return self.functions[self.main]
+
+
+def _bound_object(namespace, name: str) -> object:
+    return namespace.get(name) if hasattr(namespace, "get") else _cell_value(namespace)
+
+
+def _is_plain_number(value) -> bool:
+    return type(value) in (float, int, bool)
 
 
 def generate(

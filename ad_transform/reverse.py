@@ -837,7 +837,9 @@ class _Reverser:
 
     def emit_seed(self, result_op: Op) -> None:
         seed_name = self.adjoint_name(result_op.value.id)
-        if self.analysis.kind_of(result_op.value) == SCALAR:
+        # a SCALAR may be a complex number where complex values flow (``complex(x, y)``):
+        # then ``seed`` checks, and refuses it, as grad's output must be real
+        if self.analysis.kind_of(result_op.value) == SCALAR and not self.analysis.complex_values:
             value = gast.Constant(value=1.0, kind=None)
         else:
             helper = self.bindings.reference("seed", runtime.seed)

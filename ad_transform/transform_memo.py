@@ -21,6 +21,8 @@ import types
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+from .errors import ADTransformError
+
 T = TypeVar("T")
 
 _STATE = threading.local()  # .memo: key -> (origin, value) inside one_transformation()
@@ -43,6 +45,14 @@ def one_transformation() -> Iterator[None]:
         gc.disable()
     try:
         yield
+    except RecursionError:
+        if not outermost:
+            raise
+        raise ADTransformError(
+            "the function is nested too deeply to be transformed (an expression of hundreds "
+            "of operators, such as a sum written out term by term, is walked recursively): "
+            "split it into several statements, or use np.sum / sum() over a sequence"
+        ) from None
     finally:
         if outermost:
             _STATE.memo = None

@@ -12,9 +12,11 @@
 - ``import m`` / ``from m import f`` at the top level of the function bind the user's
   own name to the object imported now (``ParsedFunction.lowered_objects``), as a global
   lookup would: the analysis resolves ``m.sin`` and ``f`` to NumPy's or math's.
-- ``global g`` / ``nonlocal n``: reads stay as they are (the generated code reads the
-  module's globals and the user's closure cells live); each write becomes
-  ``set_global(module_globals, 'g', value)`` or ``set_cell(n_cell, value)``.
+- ``global g`` / ``nonlocal n``: each read in a simple statement becomes a local snapshot
+  first (``g_read = module_globals['g']``, ``n_read = n_cell.cell_contents``), which the
+  statement, and so the backward sweep, reads: a later write in the function must not
+  change what an adjoint reads, nor may a loop take the value for a constant. Each write
+  becomes ``set_global(module_globals, 'g', value)`` or ``set_cell(n_cell, value)``.
   ``g += v`` keeps Python's in-place meaning (``iadd(g, v)``). Writing a value that
   depends on a differentiated argument is refused (the analysis's hidden-flow check).
 """
@@ -216,12 +218,51 @@ class _Statements:
                 )
             return []
         if self.declared:
+            reads = self.declared_reads(stmt)
             lowered = self.declared_write(stmt)
             if lowered is not None:
-                return [lowered]
+                return [*reads, lowered]
+            if reads:
+                return [*reads, stmt]
         for inner in _statement_lists(stmt):
             inner[:] = self.block(inner) or [_located(gast.Pass(), stmt)]
         return [stmt]
+
+    def declared_reads(self, stmt) -> list:
+        """``S_read = S`` before a simple statement that reads the ``global``/``nonlocal``
+        ``S``, which the statement then reads instead: the value at this point of the
+        forward sweep, a local the backward sweep reads (or the tape keeps), not the
+        variable, which a later write in the function changes."""
+        if next(_statement_lists(stmt), None) is not None or isinstance(stmt, _SCOPES):
+            return []  # a compound statement's test: forward only, its body lowered apart
+        reads = []
+        snapshots: dict[str, str] = {}
+        for node in gast.walk(stmt):
+            if not (isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load)):
+                continue
+            if node.id not in self.declared:
+                continue
+            if node.id not in snapshots:
+                snapshots[node.id] = self.context.fresh(node.id + "_read")
+                read = gast.Assign(
+                    targets=[_name(snapshots[node.id], node, store=True)],
+                    value=self.variable_read(node.id, node),
+                    type_comment=None,
+                )
+                reads.append(_located(read, stmt))
+            node.id = snapshots[node.id]
+        return reads
+
+    def variable_read(self, name: str, like) -> gast.expr:
+        """``module_globals['S']`` or ``n_cell.cell_contents``: a read of the variable the
+        analysis takes for what it is, a value that may differ at each read (a bare ``S``
+        holding a number would be a constant of the loops it is read in)."""
+        if self.declared[name] == "global":
+            namespace = _name(self.context.bind("module_globals", self.parsed.globals), like)
+            key = _located(gast.Constant(value=name, kind=None), like)
+            return _located(gast.Subscript(value=namespace, slice=key, ctx=gast.Load()), like)
+        cell = _name(self.context.bind(name + "_cell", self.parsed.closure[name]), like)
+        return _located(gast.Attribute(value=cell, attr="cell_contents", ctx=gast.Load()), like)
 
     def assertion(self, stmt: gast.Assert) -> list:
         if sys.flags.optimize:

@@ -464,12 +464,29 @@ def deepcopy_adjoint(g, x):
     return g
 
 
+def _merge_operand_adjoint(g, ans, x: dict, other, first: bool):
+    """The adjoint of the dict ``x`` in ``ans = x | other`` (``first``) or ``other | x``:
+    the adjoint of each key's value in ``ans`` goes to the operand it came from, the right
+    one where both hold the key (Python's merge keeps the right operand's value)."""
+    if ans is x or ans is other:
+        raise ADTransformError(
+            "cannot differentiate '|=' on a dict of differentiated values: write 'd = d | e'"
+        )
+    if _is_zero(g):
+        return 0.0
+    kept = (lambda key: key not in other) if first else (lambda key: True)
+    return DictAdjoint({key: g[key] for key in x if key in g and kept(key)})
+
+
 def set_operand_adjoint(g, ans, x, other, first: bool):
     """The adjoint of the operand ``x`` of ``|``, ``&`` or ``^`` (``other`` the other
     operand, ``first`` whether ``x`` is the left one). On sets, each member of the result
     ``ans`` is an element object of an operand (sets never make new elements): its adjoint
     goes to the operand holding that object, the left one if both do. On anything else
-    (integers, boolean arrays) the operators carry no derivative."""
+    (integers, boolean arrays) the operators carry no derivative; on dicts ``|`` merges
+    (``_merge_operand_adjoint``)."""
+    if isinstance(x, dict):
+        return _merge_operand_adjoint(g, ans, x, other, first)
     if not isinstance(x, (set, frozenset)) or _is_zero(g):
         return 0.0
     if ans is x or ans is other:

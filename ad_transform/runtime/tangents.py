@@ -573,7 +573,18 @@ def set_tangent(t, ans, iterable):
 def set_operand_tangent(t, ans, x, other, first: bool):
     """The term of the operand ``x`` of ``|``, ``&``, ``^`` in the tangent of the result:
     on sets, each member's tangent comes from the operand holding that object (the left
-    one if both do), as the adjoint sends it back; on anything else no derivative."""
+    one if both do), as the adjoint sends it back; on dicts ``|`` merges, each key's
+    tangent from the operand whose value the result kept (the right one where both hold
+    the key); on anything else no derivative."""
+    if isinstance(x, dict) and isinstance(ans, dict):
+        if ans is x or ans is other:
+            raise ADTransformError(
+                "cannot differentiate '|=' on a dict of differentiated values: write 'd = d | e'"
+            )
+        kept = {key for key in x if not first or key not in other}
+        return DictAdjoint(
+            {key: t[key] if key in kept else zero_tangent(value) for key, value in ans.items()}
+        )
     if not isinstance(x, (set, frozenset)):
         return zero_tangent(ans)
     if ans is x or ans is other:
