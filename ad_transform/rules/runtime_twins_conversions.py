@@ -1,0 +1,291 @@
+"""Differentiable twins of the conversion, constructor, numeric and SciPy-statistics helpers
+(issue 14, fifth part): ``array_adjoint`` and ``cast_like`` (``np.array``/``np.asarray``/
+``np.float64``), ``concatenator_adjoint``/``concatenator_tangent`` (``np.r_``, ``np.c_``),
+``meshgrid_adjoint``, ``gradient_adjoints``/``gradient_spacing_adjoint``/``gradient_tangent``
+(``np.gradient`` with number spacings), ``norm_adjoints``/``norm_tangent``
+(``scipy.stats.norm``) and ``xlogy_derivatives`` (``scipy.special.xlogy``, ``xlog1py``).
+
+As in ``rules/runtime_twins.py``: each twin computes its helper's value from primitives and
+helpers that have rules, or raises ``ADTransformError`` naming what it does not cover.
+The layouts the linear helpers read (where each item of ``np.r_`` went, the diagonals of
+``np.gradient``'s stencil) are computed by functions registered without derivative: they
+depend on shapes only. See docs/architecture/higher_order_rules_5.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import runtime
+from ..errors import ADTransformError
+from ..runtime import normal_density, unbroadcast
+from ..runtime.higher_order_2 import list_adjoint, tangent_tuple
+from .registry import register_nondifferentiable
+from .runtime_twins import _PLAIN_HELPERS, twin
+
+special = None  # SciPy's module, given to the twins when they are compiled (runtime_twins)
+
+
+# -- kinds, layouts and checks (no derivative) ----------------------------------------------------
+def value_kind(x) -> str:
+    """``'sequence'`` (list or tuple), ``'array'``, ``'numpy number'`` or ``'number'``."""
+    if isinstance(x, (list, tuple)):
+        return "sequence"
+    if isinstance(x, np.ndarray):
+        return "array"
+    if isinstance(x, np.generic):
+        return "numpy number"
+    return "number"
+
+
+def truncated_result(ans, obj) -> bool:
+    """Whether ``np.array(obj)`` gave the integer or boolean ``ans`` from non-integers."""
+    from ..runtime.values import truncates
+
+    return truncates(ans, obj)
+
+
+def non_real_into_real(g, x) -> bool:
+    """Whether ``g`` holds non-real numbers and ``x`` (not a sequence) is real."""
+    from ..runtime.adjoints import _complex_value
+
+    return _complex_value(g) and not _complex_value(x) and not isinstance(x, (list, tuple))
+
+
+def check_float64_kind(x) -> None:
+    """Refuse a cast back to a dtype other than float64 (its rounding has no rule here)."""
+    dtype = np.asarray(x).dtype
+    if dtype.kind in "fc" and dtype != np.float64 or dtype.kind in "biu":
+        raise ADTransformError(
+            "cannot differentiate the adjoint of np.array, np.asarray or np.float64 again "
+            f"for a value of dtype {dtype} (float64 only)"
+        )
+
+
+def concatenator_layout(concatenator, items):
+    """Per item of ``np.r_[items]``/``np.c_[items]``: the flat places of the result its
+    elements went to, shaped like the item (None for a slice or a directive string), and
+    the result's shape. NumPy places the blocks itself: each item in turn is numbered
+    1, 2, ... and all others zero, and the places are where the result changed."""
+    if not isinstance(items, tuple):
+        items = (items,)
+    if any(isinstance(item, str) for item in items[1:]) or (
+        isinstance(items[0], str) and items[0] in ("r", "c")
+    ):
+        raise ADTransformError(
+            "a matrix directive string ('r', 'c') in np.r_/np.c_ is not supported; use "
+            "np.concatenate"
+        )
+    zeros = [item if isinstance(item, (str, slice)) else np.zeros(np.shape(item)) for item in items]
+    base = concatenator[tuple(zeros)]
+    places = []
+    for k, item in enumerate(items):
+        if isinstance(item, (str, slice)):
+            places.append(None)
+            continue
+        numbered = list(zeros)
+        numbered[k] = np.arange(1.0, np.size(item) + 1.0).reshape(np.shape(item))
+        where = np.ravel(np.asarray(concatenator[tuple(numbered)] - base, dtype=np.intp))
+        order = np.argsort(where)[where.size - np.size(item) :]  # the places, by element number
+        places.append(np.reshape(order, np.shape(item)))
+    return places, np.shape(base)
+
+
+def concatenator_sources(concatenator, items):
+    """For ``np.r_``/``np.c_``'s tangent: the flat result as a gather from the items' flat
+    tangents joined (in item order) with one zero at the end: per result place, the index
+    it reads (places of slices read the zero), and the result's shape."""
+    places, shape = concatenator_layout(concatenator, items)
+    size = int(np.prod(shape))
+    sources = np.full(size, -1, dtype=np.intp)
+    offset = 0
+    for where in places:
+        if where is None:
+            continue
+        flat = np.ravel(where)
+        sources[flat] = offset + np.arange(flat.size)
+        offset += flat.size
+    sources[sources < 0] = offset
+    return sources, shape
+
+
+def item_shapes(items):
+    """The shapes of the items of ``np.r_[items]`` (a single item: a 1-tuple)."""
+    if not isinstance(items, tuple):
+        items = (items,)
+    return [None if isinstance(item, (str, slice)) else np.shape(item) for item in items]
+
+
+def meshgrid_axes(g, k, indexing, xi):
+    """The axes to sum the ``k``-th grid's adjoint over (all but the one its array spans)."""
+    count = sum(x is not None for x in xi)
+    axis = 1 - k if indexing == "xy" and count > 1 and k < 2 else k
+    return tuple(i for i in range(np.ndim(g[k])) if i != axis)
+
+
+def zero_number(t) -> bool:
+    return isinstance(t, (int, float)) and not isinstance(t, bool) and t == 0
+
+
+register_nondifferentiable(check_float64_kind, pure=False)
+register_nondifferentiable(
+    value_kind,
+    truncated_result,
+    non_real_into_real,
+    concatenator_layout,
+    concatenator_sources,
+    item_shapes,
+    meshgrid_axes,
+    zero_number,
+)
+
+
+# -- np.array, np.asarray, np.float64: g back in the input's type and structure -------------------
+@twin(runtime.array_adjoint)
+def array_adjoint_twin(g, obj, ans=None):
+    if truncated_result(ans, obj):
+        return runtime.zeros_like(obj)
+    if value_kind(obj) == "sequence":
+        parts = []
+        for i in range(len(obj)):
+            parts.append(runtime.array_adjoint(g[i], obj[i]))
+        return list_adjoint(parts)
+    return runtime.cast_like(g, obj)
+
+
+@twin(runtime.cast_like)
+def cast_like_twin(g, x):
+    if non_real_into_real(g, x):
+        g = np.real(g)
+    kind = value_kind(x)
+    if kind == "sequence":
+        return runtime.array_adjoint(g, x)
+    if kind == "number":
+        return g * 1.0
+    check_float64_kind(x)
+    return g * np.ones(np.shape(x))
+
+
+# -- np.r_, np.c_: a gather of g at each item's places, and the transpose ------------------------
+@twin(runtime.concatenator_adjoint)
+def concatenator_adjoint_twin(g, concatenator, items):
+    layout = concatenator_layout(concatenator, items)
+    places = layout[0]
+    flat = np.ravel(g * np.ones(layout[1]))
+    if value_kind(items) != "sequence":
+        return flat[places[0]]
+    parts = []
+    for where in places:
+        if where is None:
+            parts.append(None)
+        else:
+            parts.append(flat[where] * 1.0)
+    return list_adjoint(parts)
+
+
+@twin(runtime.concatenator_tangent)
+def concatenator_tangent_twin(t, concatenator, items):
+    layout = concatenator_sources(concatenator, items)
+    shapes = item_shapes(items)
+    pieces = []
+    for k in range(len(shapes)):
+        if shapes[k] is not None:
+            if value_kind(items) != "sequence":
+                tk = t
+            elif zero_number(t):
+                tk = 0.0
+            else:
+                tk = t[k]
+            pieces.append(np.ravel(tk * np.ones(shapes[k])))
+    pieces.append(np.zeros(1))
+    return np.reshape(np.concatenate(pieces)[layout[0]], layout[1])
+
+
+# -- np.meshgrid: each grid's adjoint summed over the axes its array does not span ----------------
+@twin(runtime.meshgrid_adjoint)
+def meshgrid_adjoint_twin(
+    g, k, indexing, x0, x1=None, x2=None, x3=None, x4=None, x5=None, x6=None, x7=None
+):
+    xi = (x0, x1, x2, x3, x4, x5, x6, x7)
+    x = xi[k]
+    if zero_number(g[k]):
+        return np.zeros(np.shape(x))
+    summed = np.sum(g[k], axis=meshgrid_axes(g, k, indexing, xi))
+    if np.ndim(x) == 0:
+        return np.reshape(summed, ())[()]
+    return np.reshape(summed, np.shape(x))
+
+
+# -- scipy.stats.norm: the partials of the six functions, from z = (x - loc) / scale --------------
+def norm_partials_of(which, ans, x, loc, scale):
+    """``(d/dx, d/dloc, d/dscale)`` of ``scipy.stats.norm.<which>(x, loc, scale)`` (as
+    ``runtime.scipy.norm_partials``, not broadcast)."""
+    z = (x - loc) / scale
+    extra = 0.0
+    if which == "logpdf":
+        dz = -z
+        extra = -1.0
+    elif which == "pdf":
+        dz = -z * ans
+        extra = -ans
+    elif which == "cdf":
+        dz = normal_density(z)
+    elif which == "sf":
+        dz = -normal_density(z)
+    elif which == "logcdf":
+        dz = runtime.log_ndtr_derivative(z, special.log_ndtr(z))
+    else:
+        dz = -runtime.log_ndtr_derivative(-z, special.log_ndtr(-z))
+    d_x = dz / scale
+    return d_x, -d_x, extra / scale - d_x * z
+
+
+_PLAIN_HELPERS.update(norm_partials_of=norm_partials_of)
+
+
+@twin(runtime.norm_adjoints)
+def norm_adjoints_twin(which, g, ans, x, loc, scale):
+    partials = norm_partials_of(which, ans, x, loc, scale)
+    return (
+        unbroadcast(g * partials[0], x),
+        unbroadcast(g * partials[1], loc),
+        unbroadcast(g * partials[2], scale),
+    )
+
+
+@twin(runtime.norm_tangent)
+def norm_tangent_twin(which, t, position, ans, x, loc, scale):
+    partial = norm_partials_of(which, ans, x, loc, scale)[position]
+    return partial * t * np.ones(np.shape(ans))
+
+
+# -- xlogy, xlog1py: the derivatives as x log y's, defined at x == 0 --------------------------------
+def check_xlogy_point(x, y, log1p) -> None:
+    """Refuse ``x == 0`` with ``y == 0`` (``y == -1`` for ``xlog1py``): the mixed partial
+    ``1 / y`` is infinite there, while the helper's ``d/dy`` is the convention 0."""
+    at_pole = np.asarray(y) == (-1.0 if log1p else 0.0)
+    if np.any((np.asarray(x) == 0) & at_pole):
+        name = "xlog1py" if log1p else "xlogy"
+        raise ADTransformError(
+            f"cannot differentiate the derivative of scipy.special.{name}(x, y) again where "
+            "x == 0 at the pole of the logarithm (the mixed partial is infinite)"
+        )
+
+
+register_nondifferentiable(check_xlogy_point, pure=False)
+
+
+@twin(runtime.xlogy_derivatives)
+def xlogy_derivatives_twin(x, y, log1p=False):
+    """``d/dy = x / y`` with ``y`` replaced by 1 where ``x == 0`` and ``y == 0``: the same
+    values as the helper's ``where(x == 0, 0, x / y)``, and the derivative ``1 / y`` in ``x``
+    at ``x == 0`` (the true mixed partial; the helper's branch would give 0)."""
+    check_xlogy_point(x, y, log1p)
+    if log1p:
+        d_x = np.log1p(y)
+        shifted = 1.0 + y
+    else:
+        d_x = np.log(y)
+        shifted = y * 1.0
+    d_y = x / np.where((x == 0) & (shifted == 0), 1.0, shifted)
+    return d_x * np.ones(np.shape(d_y)), d_y * np.ones(np.shape(d_x))
