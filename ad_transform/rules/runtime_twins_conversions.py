@@ -289,3 +289,155 @@ def xlogy_derivatives_twin(x, y, log1p=False):
         shifted = y * 1.0
     d_y = x / np.where((x == 0) & (shifted == 0), 1.0, shifted)
     return d_x * np.ones(np.shape(d_y)), d_y * np.ones(np.shape(d_x))
+
+
+# -- np.gradient with number spacings: a banded stencil per axis, scaled by 1 / h ----------------
+def gradient_layout(f, spacings, axis, coordinates_allowed=False):
+    """The axes ``np.gradient(f, *spacings, axis=axis)`` differentiates along and, per axis,
+    the place in ``spacings`` of its spacing (None: unit spacing). Coordinate arrays are
+    refused unless ``coordinates_allowed`` (their stencil's weights are not written here)."""
+    ndim = np.ndim(f)
+    if axis is None:
+        axes = tuple(range(ndim))
+    elif np.ndim(axis) == 0:
+        axes = (int(axis) % ndim,)
+    else:
+        axes = tuple(int(a) % ndim for a in axis)
+    given = [s for s in spacings if s is not None]
+    if not coordinates_allowed and any(np.ndim(s) != 0 for s in given):
+        raise ADTransformError(
+            "cannot differentiate the derivative of np.gradient again with arrays of "
+            "coordinates as spacings (number spacings only)"
+        )
+    if not given:
+        places = [None] * len(axes)
+    elif len(given) == 1:
+        places = [0] * len(axes)
+    else:
+        places = list(range(len(axes)))
+    return {"axes": axes, "single": len(axes) == 1, "places": places, "given": len(given)}
+
+
+def gradient_diagonals(length, edge_order):
+    """The transpose of ``np.gradient``'s stencil along an axis of ``length`` with unit
+    spacing, by diagonals: ``(D^T g)_j = sum_o c_o[j] g[idx_o[j]]`` for the offsets
+    ``o = -2..2`` (every row of the stencil has its entries within 2 of the diagonal).
+    ``D[i, j]`` for ``|i - j| <= 2`` is ``np.gradient`` of the comb of ``j``'s colour
+    modulo 5 at ``i`` (five consecutive columns have five colours). Returns pairs
+    ``(idx_o, c_o)``, ``c_o`` 0 where ``j + o`` is outside the axis."""
+    places = np.arange(length)
+    combs = np.array(
+        [np.gradient((places % 5 == r) * 1.0, edge_order=edge_order) for r in range(5)]
+    )
+    pairs = []
+    for offset in range(-2, 3):
+        rows = places + offset
+        inside = (rows >= 0) & (rows < length)
+        rows = np.clip(rows, 0, length - 1)
+        weights = combs[places % 5, rows] * inside
+        if np.any(weights != 0):
+            pairs.append((rows, weights))
+    return pairs
+
+
+def gradient_elements(g, count):
+    """The adjoints of the ``count`` results of ``np.gradient`` (None for a zero)."""
+    if count == 1:
+        return [None if zero_number(g) else g]
+    if zero_number(g):
+        return [None] * count
+    return [None if zero_number(g[k]) else k for k in range(count)]
+
+
+register_nondifferentiable(gradient_layout, gradient_diagonals, gradient_elements)
+
+
+@twin(runtime.gradient_adjoints)
+def gradient_adjoints_twin(g, ans, f, spacings, axis=None, edge_order=1):
+    layout = gradient_layout(f, spacings, axis)
+    axes = layout["axes"]
+    present = gradient_elements(g, len(axes))
+    d_f = np.zeros(np.shape(f))
+    for k in range(len(axes)):
+        if present[k] is not None:
+            if layout["single"]:
+                gk = g
+            else:
+                gk = g[k]
+            a = axes[k]
+            moved = np.moveaxis(gk * np.ones(np.shape(f)), a, -1)
+            total = 0.0
+            for pair in gradient_diagonals(np.shape(f)[a], edge_order):
+                total = total + moved[..., pair[0]] * pair[1]
+            term = np.moveaxis(total, -1, a)
+            place = layout["places"][k]
+            if place is not None:
+                term = term / spacings[place]
+            d_f = d_f + term
+    return d_f, g, ans, f, spacings, axis
+
+
+@twin(runtime.gradient_spacing_adjoint)
+def gradient_spacing_adjoint_twin(parts, k, spacing):
+    if spacing is None:
+        return 0.0
+    g = parts[1]
+    ans = parts[2]
+    layout = gradient_layout(parts[3], parts[4], parts[5])
+    present = gradient_elements(g, len(layout["axes"]))
+    total = 0.0
+    for j in range(len(layout["axes"])):
+        if present[j] is not None and layout["places"][j] == k:
+            if layout["single"]:
+                total = total - np.sum(g * ans) / spacing
+            else:
+                total = total - np.sum(g[j] * ans[j]) / spacing
+    return total
+
+
+@twin(runtime.gradient_tangent)
+def gradient_tangent_twin(t, which, ans, f, spacings, axis=None, edge_order=1):
+    if which == "f":
+        layout = gradient_layout(f, spacings, axis, True)
+        tf = t * np.ones(np.shape(f))
+        count = layout["given"]
+        if count == 0:
+            out = np.gradient(tf, axis=axis, edge_order=edge_order)
+        elif count == 1:
+            out = np.gradient(tf, spacings[0], axis=axis, edge_order=edge_order)
+        elif count == 2:
+            out = np.gradient(tf, spacings[0], spacings[1], axis=axis, edge_order=edge_order)
+        elif count == 3:
+            out = np.gradient(
+                tf, spacings[0], spacings[1], spacings[2], axis=axis, edge_order=edge_order
+            )
+        else:
+            out = np.gradient(
+                tf,
+                spacings[0],
+                spacings[1],
+                spacings[2],
+                spacings[3],
+                axis=axis,
+                edge_order=edge_order,
+            )
+        if layout["single"]:
+            return out
+        parts = []
+        for k in range(len(layout["axes"])):
+            parts.append(out[k])
+        return tangent_tuple(parts)
+    layout = gradient_layout(f, spacings, axis)
+    terms = []
+    for k in range(len(layout["axes"])):
+        if layout["single"]:
+            ans_k = ans
+        else:
+            ans_k = ans[k]
+        if layout["places"][k] == which:
+            terms.append(-ans_k * t / spacings[which])
+        else:
+            terms.append(np.zeros(np.shape(ans_k)))
+    if layout["single"]:
+        return terms[0]
+    return tangent_tuple(terms)
