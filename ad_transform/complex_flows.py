@@ -59,6 +59,7 @@ _RUNTIME = (
     *("complex_values.real_adjoint", "complex_values.conjugate_adjoint"),
     *("complex_values.imag_adjoint", "fft.fft_adjoint", "fft.fftn_adjoint"),
     *("fft.rfft_adjoint", "fft.irfft_adjoint", "fft.fftshift_adjoint"),
+    *("fft.rfftn_adjoint", "fft.irfftn_adjoint"),
     *("conversions.operand_adjoint", "conversions.array_operand"),  # identities on arrays
     *("shape_indexing.reshape_adjoint", "shape_indexing.transpose_adjoint"),
 )

@@ -18,9 +18,14 @@ import numpy as np
 
 from .. import runtime
 from ..errors import ADTransformError
-from ..runtime import normal_density, unbroadcast
-from ..runtime.higher_order_2 import list_adjoint, tangent_tuple
-from .registry import register_nondifferentiable
+from ..runtime import irfftn_adjoint, normal_density, rfftn_adjoint, to_shape_of, unbroadcast
+from ..runtime.higher_order_2 import (
+    irfftn_adjoint_cotangent,
+    list_adjoint,
+    rfftn_adjoint_cotangent,
+    tangent_tuple,
+)
+from .registry import adjoint, register_nondifferentiable, tangent
 from .runtime_twins import _PLAIN_HELPERS, twin
 
 special = None  # SciPy's module, given to the twins when they are compiled (runtime_twins)
@@ -441,3 +446,27 @@ def gradient_tangent_twin(t, which, ans, f, spacings, axis=None, edge_order=1):
     if layout["single"]:
         return terms[0]
     return tangent_tuple(terms)
+
+
+# -- rfftn, irfftn: hand rules (linear in g; the transposes in runtime/higher_order_2.py) -------
+# the transform's result and input are read for their shapes and dtype only (0.0)
+@adjoint(rfftn_adjoint, kind=None, fresh=True)
+def d_rfftn_adjoint(g, ans, a, result, x, s=None, axes=None, norm=None, default_axes=None):
+    cotangent = rfftn_adjoint_cotangent(g, result, x, s, axes, norm, default_axes)
+    return to_shape_of(cotangent, a), 0.0, 0.0, None, None, None, None
+
+
+@tangent(rfftn_adjoint)
+def t_rfftn_adjoint(g, ans, a, result, x, s=None, axes=None, norm=None, default_axes=None):
+    return rfftn_adjoint(g, result, x, s, axes, norm, default_axes), 0.0, 0.0, None, None, None, None
+
+
+@adjoint(irfftn_adjoint, kind=None, fresh=True)
+def d_irfftn_adjoint(g, ans, a, result, y, s=None, axes=None, norm=None, default_axes=None):
+    cotangent = irfftn_adjoint_cotangent(g, result, y, s, axes, norm, default_axes)
+    return to_shape_of(cotangent, a), 0.0, 0.0, None, None, None, None
+
+
+@tangent(irfftn_adjoint)
+def t_irfftn_adjoint(g, ans, a, result, y, s=None, axes=None, norm=None, default_axes=None):
+    return irfftn_adjoint(g, result, y, s, axes, norm, default_axes), 0.0, 0.0, None, None, None, None
