@@ -470,3 +470,47 @@ def d_irfftn_adjoint(g, ans, a, result, y, s=None, axes=None, norm=None, default
 @tangent(irfftn_adjoint)
 def t_irfftn_adjoint(g, ans, a, result, y, s=None, axes=None, norm=None, default_axes=None):
     return irfftn_adjoint(g, result, y, s, axes, norm, default_axes), 0.0, 0.0, None, None, None, None
+
+
+# -- np.angle and complex(): the partials of atan2(Im z, Re z) from z, conj(z) and |z|^2 ------------
+def is_non_real(value) -> bool:
+    from ..runtime.complex_values import is_complex
+
+    return is_complex(value)
+
+
+register_nondifferentiable(is_non_real)
+
+
+def angle_slope(z, deg):
+    """``conj(z) / |z|^2`` (1 in place of ``|z|^2`` at 0), times ``180 / pi`` for degrees:
+    ``d angle(z) = Im(angle_slope(z) dz)``."""
+    r2 = np.real(z * np.conj(z))
+    slope = np.conj(z) / np.where(r2 == 0, 1.0, r2)
+    if deg:
+        return slope * (180.0 / np.pi)
+    return slope
+
+
+_PLAIN_HELPERS.update(angle_slope=angle_slope)
+
+
+@twin(runtime.angle_adjoint)
+def angle_adjoint_twin(g, z, deg=False):
+    if not is_non_real(z):
+        return np.zeros(np.shape(z))
+    return np.real(g) * (-1j * angle_slope(z, deg))
+
+
+@twin(runtime.angle_tangent)
+def angle_tangent_twin(t, z, deg=False):
+    if not is_non_real(z):
+        return np.zeros(np.shape(z))
+    return np.imag(t * angle_slope(z, deg))
+
+
+@twin(runtime.complex_tangent)
+def complex_tangent_twin(t, imaginary):
+    if imaginary:
+        return 1j * t
+    return t + 0j
