@@ -60,7 +60,7 @@ def non_real_into_real(g, x) -> bool:
 def check_float64_kind(x) -> None:
     """Refuse a cast back to a dtype other than float64 (its rounding has no rule here)."""
     dtype = np.asarray(x).dtype
-    if dtype.kind in "fc" and dtype != np.float64 or dtype.kind in "biu":
+    if (dtype.kind in "fc" and dtype != np.float64) or dtype.kind in "biu":
         raise ADTransformError(
             "cannot differentiate the adjoint of np.array, np.asarray or np.float64 again "
             f"for a value of dtype {dtype} (float64 only)"
@@ -264,7 +264,7 @@ def norm_tangent_twin(which, t, position, ans, x, loc, scale):
     return partial * t * np.ones(np.shape(ans))
 
 
-# -- xlogy, xlog1py: the derivatives as x log y's, defined at x == 0 --------------------------------
+# -- xlogy, xlog1py: the derivatives of x log y, defined at x == 0 ---------------------------------
 def check_xlogy_point(x, y, log1p) -> None:
     """Refuse ``x == 0`` with ``y == 0`` (``y == -1`` for ``xlog1py``): the mixed partial
     ``1 / y`` is infinite there, while the helper's ``d/dy`` is the convention 0."""
@@ -458,7 +458,15 @@ def d_rfftn_adjoint(g, ans, a, result, x, s=None, axes=None, norm=None, default_
 
 @tangent(rfftn_adjoint)
 def t_rfftn_adjoint(g, ans, a, result, x, s=None, axes=None, norm=None, default_axes=None):
-    return rfftn_adjoint(g, result, x, s, axes, norm, default_axes), 0.0, 0.0, None, None, None, None
+    return (
+        rfftn_adjoint(g, result, x, s, axes, norm, default_axes),
+        0.0,
+        0.0,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 @adjoint(irfftn_adjoint, kind=None, fresh=True)
@@ -469,10 +477,18 @@ def d_irfftn_adjoint(g, ans, a, result, y, s=None, axes=None, norm=None, default
 
 @tangent(irfftn_adjoint)
 def t_irfftn_adjoint(g, ans, a, result, y, s=None, axes=None, norm=None, default_axes=None):
-    return irfftn_adjoint(g, result, y, s, axes, norm, default_axes), 0.0, 0.0, None, None, None, None
+    return (
+        irfftn_adjoint(g, result, y, s, axes, norm, default_axes),
+        0.0,
+        0.0,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
-# -- np.angle and complex(): the partials of atan2(Im z, Re z) from z, conj(z) and |z|^2 ------------
+# -- np.angle and complex(): atan2(Im z, Re z)'s partials from z, conj(z) and |z|^2 ---------------
 def is_non_real(value) -> bool:
     from ..runtime.complex_values import is_complex
 
@@ -514,3 +530,36 @@ def complex_tangent_twin(t, imaginary):
     if imaginary:
         return 1j * t
     return t + 0j
+
+
+# the transposes (third derivatives): linear in c, each the other's transpose
+@adjoint(rfftn_adjoint_cotangent, kind=None, fresh=True)
+def d_rfftn_adjoint_cotangent(
+    g, ans, c, result, x, s=None, axes=None, norm=None, default_axes=None
+):
+    adjoint_of_c = rfftn_adjoint(g, result, x, s, axes, norm, default_axes)
+    return to_shape_of(adjoint_of_c, c), 0.0, 0.0, None, None, None, None
+
+
+@tangent(rfftn_adjoint_cotangent)
+def t_rfftn_adjoint_cotangent(
+    g, ans, c, result, x, s=None, axes=None, norm=None, default_axes=None
+):
+    tangent_of_c = rfftn_adjoint_cotangent(g, result, x, s, axes, norm, default_axes)
+    return tangent_of_c, 0.0, 0.0, None, None, None, None
+
+
+@adjoint(irfftn_adjoint_cotangent, kind=None, fresh=True)
+def d_irfftn_adjoint_cotangent(
+    g, ans, c, result, y, s=None, axes=None, norm=None, default_axes=None
+):
+    adjoint_of_c = irfftn_adjoint(g, result, y, s, axes, norm, default_axes)
+    return to_shape_of(adjoint_of_c, c), 0.0, 0.0, None, None, None, None
+
+
+@tangent(irfftn_adjoint_cotangent)
+def t_irfftn_adjoint_cotangent(
+    g, ans, c, result, y, s=None, axes=None, norm=None, default_axes=None
+):
+    tangent_of_c = irfftn_adjoint_cotangent(g, result, y, s, axes, norm, default_axes)
+    return tangent_of_c, 0.0, 0.0, None, None, None, None
