@@ -118,6 +118,42 @@ def r_xlogy(x):
     )
 
 
+B = np.array([[1.3, -0.4, 0.2], [0.5, 2.1, -0.7], [-0.3, 0.6, 1.7], [0.9, -1.1, 0.4]])
+
+
+def tall(x):
+    """A 4 x 3 matrix with distinct non-zero singular values, depending on every entry of x."""
+    return B + 0.3 * np.outer(np.sin(x[:4]), x[3:6]) + 0.2 * np.reshape(x[:3], (1, 3))
+
+
+def r_vector_p_norms(x):
+    rows = np.reshape(x, (2, 3))
+    return (
+        np.linalg.norm(x, ord=3) ** 2
+        + np.linalg.norm(x * x[0], 1.5)
+        + np.sum(np.linalg.norm(rows, ord=4, axis=1, keepdims=True) ** 2 * x[:2])
+        + np.linalg.vector_norm(x, ord=3) ** 3
+    )
+
+
+def r_matrix_norms(x):
+    m = tall(x)
+    stack = np.reshape(m, (2, 2, 3))
+    return (
+        np.linalg.norm(m, "nuc") ** 2
+        + np.linalg.norm(m.T * x[0], "nuc")
+        + np.sum(np.linalg.norm(stack, "nuc", axis=(1, 2)) ** 2)
+        + np.linalg.norm(m, 2) ** 2
+        + np.linalg.norm(m.T * x[0], 2)
+        + np.linalg.norm(m[:3], -2) ** 3
+        + np.linalg.norm(m, -2, axis=(1, 0))
+        + np.linalg.norm(m, 1) ** 2
+        + np.linalg.norm(m * x[1], np.inf) ** 2
+        + np.linalg.matrix_norm(m, ord="nuc") * x[2]
+        + np.sum(np.linalg.norm(stack, "fro", axis=(1, 2)) ** 3)
+    )
+
+
 ROWS = [
     r_array,
     r_cast,
@@ -128,6 +164,8 @@ ROWS = [
     r_rfftn,
     r_norm_stats,
     r_xlogy,
+    r_vector_p_norms,
+    r_matrix_norms,
 ]
 X = np.array([0.83, -0.41, 1.27, 0.35, -0.62, 0.58])
 N = X.size
@@ -374,3 +412,68 @@ def test_census_lists_none_of_these_helpers():
     emitted, refused = census()
     assert mine <= set(emitted)
     assert not mine & set(refused)
+
+
+# -- np.linalg.norm: p-norms, nuclear and spectral norms against calculus -----------------------
+def three_norm(x):
+    return np.linalg.norm(x, 3)
+
+
+def test_hessian_of_the_three_norm():
+    """``n = (sum |x_i|^3)^(1/3)``: ``H = 2 diag(|x|) / n^2 - 2 (s |x|^2)(s |x|^2)^T / n^5``
+    (``s = sign(x)``)."""
+    x = np.array([0.7, -1.3, 0.4, 2.1])
+    n = np.sum(np.abs(x) ** 3) ** (1 / 3)
+    w = np.sign(x) * x**2
+    expected = 2 * np.diag(np.abs(x)) / n**2 - 2 * np.outer(w, w) / n**5
+    np.testing.assert_allclose(hessian(three_norm)(x), expected, rtol=1e-12, atol=1e-14)
+
+
+def perturbed(x):
+    """``diag(3, 1) + [[a, b], [c, d]]``: at 0 the singular vectors are the unit vectors."""
+    return np.array([[3.0, 0.0], [0.0, 1.0]]) + np.reshape(x, (2, 2))
+
+
+def nuclear(x):
+    return np.linalg.norm(perturbed(x), "nuc")
+
+
+def spectral(x):
+    return np.linalg.norm(perturbed(x), 2)
+
+
+def smallest(x):
+    return np.linalg.norm(perturbed(x), -2)
+
+
+@pytest.mark.parametrize(
+    ("f", "bb", "bc"),
+    [(spectral, 0.375, 0.125), (smallest, -0.125, -0.375), (nuclear, 0.25, -0.25)],
+    ids=["2", "-2", "nuc"],
+)
+def test_hessians_of_singular_values_at_a_diagonal_matrix(f, bb, bc):
+    """At ``diag(s_1, s_2) = diag(3, 1)`` the second derivative of ``s_k`` along the
+    off-diagonal entries ``(b, c)`` is ``(s_k (b^2 + c^2) + 2 s_j b c) / (s_k^2 - s_j^2)``
+    (Townsend 2016): ``(3 (b^2 + c^2) + 2 b c) / 8`` for ``s_1``, ``-((b^2 + c^2) + 6 b c) / 8``
+    for ``s_2``, their sum ``(b - c)^2 / 4`` for the nuclear norm (by hand:
+    ``s_1([[3, b], [0, 1]]) = 3 + 3 b^2 / 16 + O(b^4)``). The diagonal entries enter
+    linearly."""
+    expected = np.zeros((4, 4))
+    expected[1, 1] = expected[2, 2] = bb
+    expected[1, 2] = expected[2, 1] = bc
+    np.testing.assert_allclose(hessian(f)(np.zeros(4)), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_second_derivatives_of_norms_refused_where_they_do_not_exist():
+    """An entry 0 for ``1 < p < 2``, a rank-deficient matrix for ``'nuc'``, a repeated
+    largest singular value for the 2-norm: refused by name."""
+
+    def one_and_a_half(x):
+        return np.linalg.norm(x, 1.5)
+
+    with pytest.raises(ADTransformError, match=r"ord=1\.5"):
+        hessian(one_and_a_half)(np.array([0.0, 1.0, -2.0]))
+    with pytest.raises(ADTransformError, match="'nuc'"):
+        hessian(nuclear)(np.array([0.0, 0.0, 0.0, -1.0]))
+    with pytest.raises(ADTransformError, match="ord=2"):
+        hessian(spectral)(np.array([-2.0, 0.0, 0.0, 0.0]))
