@@ -25,6 +25,7 @@ from ..runtime.higher_order_2 import (
     rfftn_adjoint_cotangent,
     tangent_tuple,
 )
+from ..runtime.scipy import norm_partials
 from .registry import adjoint, register_nondifferentiable, tangent
 from .runtime_twins import _PLAIN_HELPERS, twin
 
@@ -58,12 +59,15 @@ def non_real_into_real(g, x) -> bool:
 
 
 def check_float64_kind(x) -> None:
-    """Refuse a cast back to a dtype other than float64 (its rounding has no rule here)."""
+    """Refuse a cast back to a float dtype other than float64 or its non-real counterpart
+    (its rounding has no rule here); integer and boolean inputs take float64 adjoints. No
+    non-real dtype is named here: the analysis of non-real flows would take this check,
+    and every twin calling it, as making non-real values."""
     dtype = np.asarray(x).dtype
-    if (dtype.kind in "fc" and dtype != np.float64) or dtype.kind in "biu":
+    if (dtype.kind == "f" and dtype.itemsize != 8) or (dtype.kind == "c" and dtype.itemsize != 16):
         raise ADTransformError(
             "cannot differentiate the adjoint of np.array, np.asarray or np.float64 again "
-            f"for a value of dtype {dtype} (float64 only)"
+            f"for a value of dtype {dtype} (float64 and its non-real counterpart only)"
         )
 
 
@@ -114,6 +118,14 @@ def concatenator_sources(concatenator, items):
     return sources, shape
 
 
+def real_pieces(g, items, places):
+    """Per item of ``np.r_[items]``: its places and whether its adjoint is the real part of
+    ``g``'s (a real item, a non-real ``g``: as ``cast_like``)."""
+    if not isinstance(items, tuple):
+        items = (items,)
+    return [(where, non_real_into_real(g, item)) for where, item in zip(places, items)]
+
+
 def item_shapes(items):
     """The shapes of the items of ``np.r_[items]`` (a single item: a 1-tuple)."""
     if not isinstance(items, tuple):
@@ -132,6 +144,10 @@ def zero_number(t) -> bool:
     return isinstance(t, (int, float)) and not isinstance(t, bool) and t == 0
 
 
+def broadcast_shape(*values):
+    return np.broadcast_shapes(*(np.shape(v) for v in values))
+
+
 register_nondifferentiable(check_float64_kind, pure=False)
 register_nondifferentiable(
     value_kind,
@@ -139,9 +155,11 @@ register_nondifferentiable(
     non_real_into_real,
     concatenator_layout,
     concatenator_sources,
+    real_pieces,
     item_shapes,
     meshgrid_axes,
     zero_number,
+    broadcast_shape,
 )
 
 
@@ -175,17 +193,21 @@ def cast_like_twin(g, x):
 @twin(runtime.concatenator_adjoint)
 def concatenator_adjoint_twin(g, concatenator, items):
     layout = concatenator_layout(concatenator, items)
-    places = layout[0]
     flat = np.ravel(g * np.ones(layout[1]))
+    wanted = real_pieces(g, items, layout[0])
     if value_kind(items) != "sequence":
-        return flat[places[0]]
-    parts = []
-    for where in places:
-        if where is None:
-            parts.append(None)
+        if wanted[0][1]:
+            return np.real(flat[layout[0][0]])
+        return flat[layout[0][0]]
+    pieces = []
+    for piece in wanted:
+        if piece[0] is None:
+            pieces.append(None)
+        elif piece[1]:
+            pieces.append(np.real(flat[piece[0]]))
         else:
-            parts.append(flat[where] * 1.0)
-    return list_adjoint(parts)
+            pieces.append(flat[piece[0]] * 1.0)
+    return list_adjoint(pieces)
 
 
 @twin(runtime.concatenator_tangent)
@@ -214,17 +236,16 @@ def meshgrid_adjoint_twin(
     xi = (x0, x1, x2, x3, x4, x5, x6, x7)
     x = xi[k]
     if zero_number(g[k]):
-        return np.zeros(np.shape(x))
+        return runtime.cast_like(np.zeros(np.shape(x)), x)
     summed = np.sum(g[k], axis=meshgrid_axes(g, k, indexing, xi))
     if np.ndim(x) == 0:
-        return np.reshape(summed, ())[()]
-    return np.reshape(summed, np.shape(x))
+        return runtime.cast_like(np.reshape(summed, ())[()], x)
+    return runtime.cast_like(np.reshape(summed, np.shape(x)), x)
 
 
 # -- scipy.stats.norm: the partials of the six functions, from z = (x - loc) / scale --------------
-def norm_partials_of(which, ans, x, loc, scale):
-    """``(d/dx, d/dloc, d/dscale)`` of ``scipy.stats.norm.<which>(x, loc, scale)`` (as
-    ``runtime.scipy.norm_partials``, not broadcast)."""
+@twin(norm_partials)
+def norm_partials_twin(which, ans, x, loc, scale):
     z = (x - loc) / scale
     extra = 0.0
     if which == "logpdf":
@@ -241,16 +262,14 @@ def norm_partials_of(which, ans, x, loc, scale):
         dz = runtime.log_ndtr_derivative(z, special.log_ndtr(z))
     else:
         dz = -runtime.log_ndtr_derivative(-z, special.log_ndtr(-z))
-    d_x = dz / scale
-    return d_x, -d_x, extra / scale - d_x * z
-
-
-_PLAIN_HELPERS.update(norm_partials_of=norm_partials_of)
+    ones = np.ones(broadcast_shape(x, loc, scale))
+    d_x = dz / scale * ones
+    return d_x, -d_x, extra / scale * ones - d_x * z
 
 
 @twin(runtime.norm_adjoints)
 def norm_adjoints_twin(which, g, ans, x, loc, scale):
-    partials = norm_partials_of(which, ans, x, loc, scale)
+    partials = norm_partials(which, ans, x, loc, scale)
     return (
         unbroadcast(g * partials[0], x),
         unbroadcast(g * partials[1], loc),
@@ -260,7 +279,7 @@ def norm_adjoints_twin(which, g, ans, x, loc, scale):
 
 @twin(runtime.norm_tangent)
 def norm_tangent_twin(which, t, position, ans, x, loc, scale):
-    partial = norm_partials_of(which, ans, x, loc, scale)[position]
+    partial = norm_partials(which, ans, x, loc, scale)[position]
     return partial * t * np.ones(np.shape(ans))
 
 
@@ -292,8 +311,7 @@ def xlogy_derivatives_twin(x, y, log1p=False):
     else:
         d_x = np.log(y)
         shifted = y * 1.0
-    d_y = x / np.where((x == 0) & (shifted == 0), 1.0, shifted)
-    return d_x * np.ones(np.shape(d_y)), d_y * np.ones(np.shape(d_x))
+    return d_x, x / np.where((x == 0) & (shifted == 0), 1.0, shifted)
 
 
 # -- np.gradient with number spacings: a banded stencil per axis, scaled by 1 / h ----------------
