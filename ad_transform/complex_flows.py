@@ -59,6 +59,8 @@ _RUNTIME = (
     *("complex_values.real_adjoint", "complex_values.conjugate_adjoint"),
     *("complex_values.imag_adjoint", "fft.fft_adjoint", "fft.fftn_adjoint"),
     *("fft.rfft_adjoint", "fft.irfft_adjoint", "fft.fftshift_adjoint"),
+    *("fft.rfftn_adjoint", "fft.irfftn_adjoint"),
+    *("higher_order_2.rfftn_adjoint_cotangent", "higher_order_2.irfftn_adjoint_cotangent"),
     *("conversions.operand_adjoint", "conversions.array_operand"),  # identities on arrays
     *("shape_indexing.reshape_adjoint", "shape_indexing.transpose_adjoint"),
 )

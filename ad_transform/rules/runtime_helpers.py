@@ -72,9 +72,6 @@ from ..runtime import (
     mul_adjoint_right,
     nan_extremum_adjoint,
     norm_adjoint,
-    norm_adjoint_ans_cotangent,
-    norm_adjoint_ans_tangent,
-    norm_adjoint_x_partial,
     numeric_operand,
     operand_adjoint,
     outer_adjoint_left,
@@ -128,6 +125,11 @@ from ..runtime import (
     with_last_zero,
     without_last,
     zeros_like,
+)
+from ..runtime.norm_second_order import (
+    norm_adjoint_ans_cotangent_term,
+    norm_adjoint_ans_tangent_term,
+    norm_adjoint_x_term,
 )
 from ..runtime.tangents import (
     as_numpy_operand,
@@ -877,14 +879,15 @@ def t_nan_extremum_adjoint(g, ans, a, result, x, axis=None, keepdims=False):
     return nan_extremum_adjoint(g, result, x, axis, keepdims), 0.0, 0.0, None, None
 
 
-# norm_adjoint(g, ans, x, ord, axis, keepdims): g x / ans for the 2-norm (linear in g)
+# norm_adjoint(g, ans, x, ord, axis, keepdims): g x / ans for the 2-norm (linear in g); the
+# partials of the p-norms and matrix norms in runtime/norm_second_order.py
 @adjoint(norm_adjoint, kind=None, fresh=True)
 def d_norm_adjoint(g, ans, a, result, x, ord=None, axis=None, keepdims=False):
     shares = norm_adjoint(np.ones_like(a), result, x, ord, axis, keepdims)
     return (
         to_shape_of(reduced_tangent(g, shares, axis, keepdims), a),
-        norm_adjoint_ans_cotangent(g, a, result, x, ord, axis, keepdims),
-        norm_adjoint_x_partial(g, a, result, x, ord, axis, keepdims),
+        norm_adjoint_ans_cotangent_term(g, a, result, x, ord, axis, keepdims),
+        norm_adjoint_x_term(g, a, result, x, ord, axis, keepdims),
         None,
         None,
         None,
@@ -895,8 +898,8 @@ def d_norm_adjoint(g, ans, a, result, x, ord=None, axis=None, keepdims=False):
 def t_norm_adjoint(g, ans, a, result, x, ord=None, axis=None, keepdims=False):
     return (
         norm_adjoint(g, result, x, ord, axis, keepdims),
-        norm_adjoint_ans_tangent(g, a, result, x, ord, axis, keepdims),
-        norm_adjoint_x_partial(g, a, result, x, ord, axis, keepdims),
+        norm_adjoint_ans_tangent_term(g, a, result, x, ord, axis, keepdims),
+        norm_adjoint_x_term(g, a, result, x, ord, axis, keepdims),
         None,
         None,
         None,

@@ -564,4 +564,9 @@ def nan_mean_adjoint_twin(g, x, axis=None, keepdims=False):
 
 # more twins (SVD, QR, pinv, lstsq, norms, nan-variances; matrix functions, products, eig,
 # nan-products, average): registered on import
-from . import runtime_twins_2, runtime_twins_3, runtime_twins_4  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    runtime_twins_2,
+    runtime_twins_3,
+    runtime_twins_4,
+    runtime_twins_conversions,
+)

@@ -21,10 +21,12 @@ __all__ = [
     "fftn_adjoint_cotangent",
     "imag_adjoint_cotangent",
     "irfft_adjoint_cotangent",
+    "irfftn_adjoint_cotangent",
     "list_adjoint",
     "pad_tangent_cotangent",
     "pad_value_cotangent",
     "rfft_adjoint_cotangent",
+    "rfftn_adjoint_cotangent",
     "slogdet_tangent_cotangent",
     "slogdet_tangent_partial",
     "take_along_axis_cotangent",
@@ -134,6 +136,31 @@ def irfft_adjoint_cotangent(c, ans, y, n=None, axis=-1, norm=None):
     d = fitted(np.asarray(c), [kept], [axis])
     d = d * _half_weights(length, kept, d.ndim, axis, np.real(d).dtype)
     return np.real(np.fft.ifft(fitted(d, [length], [axis]), axis=axis, norm=norm))
+
+
+def rfftn_adjoint_cotangent(c, ans, x, s=None, axes=None, norm=None, default_axes=None):
+    """The transpose of ``rfftn_adjoint(., ans, x, s, axes, norm, default_axes)`` at ``c``:
+    ``c`` fitted to the transform's lengths, its DFT over the axes (symmetric), cut to the
+    half spectrum along the last axis (``ans``'s length there)."""
+    _check_list(x, "np.fft.rfftn")
+    axes, lengths = _axes_and_lengths(x, s, axes, default_axes)
+    full = np.fft.fftn(fitted(np.asarray(c), lengths, axes), axes=axes, norm=norm)
+    return fitted(full, [np.shape(ans)[axes[-1]]], [axes[-1]])
+
+
+def irfftn_adjoint_cotangent(c, ans, y, s=None, axes=None, norm=None, default_axes=None):
+    """The transpose of ``irfftn_adjoint(., ans, y, s, axes, norm, default_axes)`` at ``c``:
+    ``c`` fitted to the kept half spectrum, times the half weights along the last axis,
+    zero-padded to the full length, its inverse DFT over the axes; the real part
+    (``irfftn``'s result is real)."""
+    _check_list(y, "np.fft.irfftn")
+    axes, lengths = _axes_and_lengths(y, s, axes, default_axes)
+    if s is None:
+        lengths[-1] = 2 * (np.shape(y)[axes[-1]] - 1)
+    kept = lengths[-1] // 2 + 1
+    d = fitted(np.asarray(c), [*lengths[:-1], kept], axes)
+    d = d * _half_weights(lengths[-1], kept, d.ndim, axes[-1], np.real(d).dtype)
+    return np.real(np.fft.ifftn(fitted(d, lengths, axes), axes=axes, norm=norm))
 
 
 # -- slogdet's tangent: tr(a^-1 t), linear in t ---------------------------------------------------

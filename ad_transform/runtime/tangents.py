@@ -183,9 +183,12 @@ def pad_tangent(t: list, xs) -> None:
 
 def reduced_tangent(t, weights, axis=None, keepdims=False):
     """The tangent of a reduction whose partial derivatives are ``weights`` (shaped like
-    its operand): ``sum(weights * t)`` over the reduced axes."""
+    its operand): ``sum(weights * t)`` over the reduced axes (a list or an array of axes,
+    as plain derivative code may pass a tuple through ``array_operand``, read as a tuple)."""
     from .elementwise import times
 
+    if isinstance(axis, (list, np.ndarray)):
+        axis = tuple(int(a) for a in np.ravel(axis))
     return np.sum(times(t, weights), axis=axis, keepdims=keepdims)
 
 

@@ -183,7 +183,10 @@ class Item:
 def _element_sum(a, b):
     """The sum of two elements of list adjoints: a zero adds nothing, and two adjoints of
     lists (plain lists included: an element that is itself a pair) add elementwise, never
-    by concatenation."""
+    by concatenation. None (an element without adjoint: a slice or a directive string of
+    ``np.r_``, whose twin's adjoint gives it a zero) adds nothing."""
+    if a is None or b is None:
+        return b if a is None else a
     if isinstance(a, (list, tuple, dict, Item)) or isinstance(b, (list, tuple, dict, Item)):
         if _is_zero(a):
             return b
