@@ -16,6 +16,7 @@ with lazy_templates():  # parsed on first use: importing the families parses no 
         runtime_helpers,
         runtime_helpers_2,
         runtime_transposes,
+        runtime_twins_containers,
         shape_indexing,
         signal,
     )
@@ -58,6 +59,7 @@ __all__ = [
     "runtime_helpers",
     "runtime_helpers_2",
     "runtime_transposes",
+    "runtime_twins_containers",
     "shape_indexing",
     "signal",
 ]
