@@ -43,6 +43,8 @@ from ..runtime import (
     copy_tangent_or_zero,
     deepcopy_adjoint,
     deepcopy_tangent,
+    extreme_of_adjoint,
+    extreme_of_cotangent,
     head_adjoint,
     head_cotangent,
     item_method_adjoint,
@@ -55,6 +57,8 @@ from ..runtime import (
     joined_adjoint,
     joined_adjoint_or_zero,
     joined_cotangent,
+    joined_parts_adjoint,
+    joined_parts_cotangent,
     method_arguments,
     nondifferentiable_zero,
     rearranged_cotangent,
@@ -76,11 +80,15 @@ from ..runtime import (
     spread,
     spread_cotangent,
     spread_or_zero,
+    starred_adjoint,
+    starred_cotangent,
     sum_start_adjoint,
     sum_start_cotangent,
     sum_start_tangent,
     tail_adjoint,
     tail_cotangent,
+    zip_rows_adjoint,
+    zip_rows_cotangent,
 )
 from ..runtime.tangents import converted_tangent
 from .registry import adjoint, register_nondifferentiable, tangent
@@ -266,6 +274,87 @@ def d_iteration_cotangent(g, ans, c, a, x, index):
 @tangent(iteration_cotangent)
 def t_iteration_cotangent(g, ans, c, a, x, index):
     return iteration_cotangent(g, a, x, index), 0.0, 0.0, None
+
+
+# the adjoints of a, *rest, b = whole; of zip(*rows); of [*s, x, *t]; of max(xs)/min(xs)
+@adjoint(starred_adjoint, kind=None, fresh=True)
+def d_starred_adjoint(g, ans, a, whole, before, after):
+    return starred_cotangent(g, whole, before, after), 0.0, None, None
+
+
+@tangent(starred_adjoint)
+def t_starred_adjoint(g, ans, a, whole, before, after):
+    return starred_adjoint(g, whole, before, after), 0.0, None, None
+
+
+@adjoint(starred_cotangent, kind=None, fresh=True)
+def d_starred_cotangent(g, ans, c, whole, before, after):
+    return starred_adjoint(g, whole, before, after), 0.0, None, None
+
+
+@tangent(starred_cotangent)
+def t_starred_cotangent(g, ans, c, whole, before, after):
+    return starred_cotangent(g, whole, before, after), 0.0, None, None
+
+
+@adjoint(zip_rows_adjoint, kind=None, fresh=True)
+def d_zip_rows_adjoint(g, ans, a, rows):
+    return zip_rows_cotangent(g, rows), 0.0
+
+
+@tangent(zip_rows_adjoint)
+def t_zip_rows_adjoint(g, ans, a, rows):
+    return zip_rows_adjoint(g, rows), 0.0
+
+
+@adjoint(zip_rows_cotangent, kind=None, fresh=True)
+def d_zip_rows_cotangent(g, ans, c, rows):
+    return zip_rows_adjoint(g, rows), 0.0
+
+
+@tangent(zip_rows_cotangent)
+def t_zip_rows_cotangent(g, ans, c, rows):
+    return zip_rows_cotangent(g, rows), 0.0
+
+
+@adjoint(joined_parts_adjoint, kind=None, fresh=True)
+def d_joined_parts_adjoint(g, ans, a, parts):
+    return joined_parts_cotangent(g, parts), 0.0
+
+
+@tangent(joined_parts_adjoint)
+def t_joined_parts_adjoint(g, ans, a, parts):
+    return joined_parts_adjoint(g, parts), 0.0
+
+
+@adjoint(joined_parts_cotangent, kind=None, fresh=True)
+def d_joined_parts_cotangent(g, ans, c, parts):
+    return joined_parts_adjoint(g, parts), 0.0
+
+
+@tangent(joined_parts_cotangent)
+def t_joined_parts_cotangent(g, ans, c, parts):
+    return joined_parts_cotangent(g, parts), 0.0
+
+
+@adjoint(extreme_of_adjoint, kind=None, fresh=True)
+def d_extreme_of_adjoint(g, ans, a, result, x):
+    return extreme_of_cotangent(g, result, x), 0.0, 0.0
+
+
+@tangent(extreme_of_adjoint)
+def t_extreme_of_adjoint(g, ans, a, result, x):
+    return extreme_of_adjoint(g, result, x), 0.0, 0.0
+
+
+@adjoint(extreme_of_cotangent, kind=None)
+def d_extreme_of_cotangent(g, ans, c, result, x):
+    return extreme_of_adjoint(g, result, x), 0.0, 0.0
+
+
+@tangent(extreme_of_cotangent)
+def t_extreme_of_cotangent(g, ans, c, result, x):
+    return extreme_of_cotangent(g, result, x), 0.0, 0.0
 
 
 # converted_tangent(t, whole, convert, *rest): rest is (before, after) for starred_parts

@@ -37,10 +37,11 @@ from .containers import (
     zip_rows_adjoint,
 )
 from .higher_order import gathered, to_shape_of
-from .operators import _adjoint_length, element_adjoints
+from .operators import _adjoint_length, element_adjoints, head_adjoint, tail_adjoint
 from .shape_indexing import _JOIN_AXIS, _PROMOTE, append_adjoint, joined_adjoint
 from .tangents import (
     ElementwiseList,
+    TangentTuple,
     converted_tangent,
     copy_tangent,
     set_operand_tangent,
@@ -50,16 +51,22 @@ from .tangents import (
 from .values import KeyItem, ListAdjoint, _is_zero
 
 __all__ = [
+    "add_adjoint_cotangent",
     "append_adjoint_or_zero",
     "append_cotangent",
     "copy_cotangent",
     "copy_tangent_or_zero",
+    "extreme_of_cotangent",
     "head_cotangent",
     "item_method_cotangent",
     "items_cotangent",
     "iteration_cotangent",
     "joined_adjoint_or_zero",
     "joined_cotangent",
+    "joined_in_place_adjoint",
+    "joined_in_place_tangent",
+    "joined_parts_cotangent",
+    "joined_sum_cotangent",
     "rearranged_cotangent",
     "rearranged_tangent",
     "repetition_cotangent",
@@ -71,8 +78,12 @@ __all__ = [
     "sorted_tangent_or_zero",
     "spread_cotangent",
     "spread_or_zero",
+    "starred_cotangent",
     "sum_start_cotangent",
+    "sum_tangent_cotangent",
+    "sum_tangent_term",
     "tail_cotangent",
+    "zip_rows_cotangent",
 ]
 
 
@@ -129,6 +140,97 @@ def repetition_cotangent(c, adjoint, x):
     return _like_adjoint([elements[j % length] for j in range(total)], adjoint)
 
 
+def joined_in_place_adjoint(g, target, value, which: int):
+    """The cotangent of ``target`` (``which`` 0) or ``value`` (1) in ``target += value``
+    where it joins lists or tuples (the first ``len(target)`` elements of ``g``, or the
+    rest: ``head_adjoint``, ``tail_adjoint``) or adds adjoint containers element by element
+    (``g`` itself)."""
+    from .operators import _adds_adjoints
+
+    if _adds_adjoints(target, value):
+        return g
+    return head_adjoint(g, len(target)) if which == 0 else tail_adjoint(g, len(target), value)
+
+
+def joined_in_place_tangent(t, target, value, which: int):
+    """The term of ``target``'s (``which`` 0) or ``value``'s (1) tangent ``t`` in the tangent
+    of ``target += value`` where it joins lists or tuples: ``t``'s elements at their place
+    in the joined list, zeros elsewhere, as an ``ElementwiseList`` (the two terms add
+    element by element); ``t`` itself where adjoint containers add element by element."""
+    from .operators import _adds_adjoints
+
+    if _adds_adjoints(target, value):
+        return t
+    before, after = (0, len(value)) if which == 0 else (len(target), 0)
+    own = [0.0] * len((target, value)[which]) if _is_zero(t) else list(t)
+    return ElementwiseList([*[0.0] * before, *own, *[0.0] * after])
+
+
+def add_adjoint_cotangent(c, adjoint, x, y, in_place=False, which: int = 0):
+    """The transpose of ``add_adjoint_left(., x, y, in_place)`` (``which`` 0) or
+    ``add_adjoint_right`` (1), the adjoints of ``x + y`` whose kinds were known only when
+    it ran: ``c`` itself where adjoint containers added element by element; where lists or
+    tuples joined, ``c`` at the first ``len(x)`` elements or after them
+    (``head_cotangent``, ``tail_cotangent``); where numbers or arrays added, ``c``
+    broadcast back to ``adjoint``'s shape. A list or tuple in NumPy arithmetic (``[a, b] +
+    array``) is refused by name."""
+    from .higher_order import arithmetic_only
+    from .operators import _adds_adjoints, _joins
+
+    if _adds_adjoints(x, y):
+        return c
+    if _joins(x, y, in_place):
+        if which == 0:
+            return head_cotangent(c, adjoint, len(x))
+        return tail_cotangent(c, adjoint, len(x), y)
+    if _is_zero(c):
+        return 0.0
+    return to_shape_of(arithmetic_only(c, x, y, "+"), adjoint)
+
+
+def _sum_form(ans, x, y) -> str:
+    """How ``sum_tangent(ans, x, y, ...)`` added the tangents of ``x + y``: element by element
+    (adjoint containers, tangent terms), joined (two lists or tuples), or as numbers."""
+    from .values import DictAdjoint
+
+    if isinstance(ans, (ListAdjoint, DictAdjoint, TangentTuple, ElementwiseList)):
+        return "elementwise"
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return "joined"
+    return "numbers"
+
+
+def sum_tangent_cotangent(c, ans, x, y, like, which: int):
+    """The transpose of ``sum_tangent(ans, x, y, x_dot, y_dot)`` in ``x_dot`` (``which`` 0,
+    ``like`` the tangent ``x_dot``) or ``y_dot`` (1): ``c`` itself where the tangents added
+    element by element; its first ``len(x)`` elements, or the rest, where they were joined
+    (``xs + ys``, ``xs += ys``); ``c`` summed to ``like``'s shape where numbers added."""
+    form = _sum_form(ans, x, y)
+    if form == "elementwise":
+        return c
+    if form == "joined":
+        return head_adjoint(c, len(x)) if which == 0 else tail_adjoint(c, len(x))
+    return 0.0 if _is_zero(c) else to_shape_of(c, like)
+
+
+def sum_tangent_term(t, ans, x, y, which: int):
+    """The derivative of ``sum_tangent(ans, x, y, x_dot, y_dot)`` along ``t``, a tangent of
+    ``x_dot`` (``which`` 0) or ``y_dot`` (1): ``t`` where the tangents added element by
+    element; ``t``'s elements at their place in the joined list, zeros elsewhere (an
+    ``ElementwiseList``: the two terms add element by element) where they were joined;
+    ``t`` broadcast to ``ans``'s shape where numbers added."""
+    from .tangents import tangent_like
+
+    form = _sum_form(ans, x, y)
+    if form == "elementwise":
+        return t
+    if form == "joined":
+        own = [0.0] * len((x, y)[which]) if _is_zero(t) else list(t)
+        before, after = (0, len(y)) if which == 0 else (len(x), 0)
+        return ElementwiseList([*[0.0] * before, *own, *[0.0] * after])
+    return tangent_like(t, ans)
+
+
 def sum_start_cotangent(c, adjoint, start):
     """The transpose of ``sum_start_adjoint(., x, start)`` (the adjoint of ``start`` in
     builtin ``sum(x, start)``): ``c`` at the first elements where the sum joins sequences
@@ -139,6 +241,20 @@ def sum_start_cotangent(c, adjoint, start):
     if _is_zero(c):
         return 0.0
     return to_shape_of(c, adjoint)
+
+
+def joined_sum_cotangent(c, adjoint, x, start):
+    """The transpose of ``sequence_sum_adjoint(., x, start)`` where ``sum(x, start)`` joins
+    lists (``sum(rows, [])``: each element of ``x`` receives the adjoints of the elements
+    it added): zeros for ``start``'s elements, then each element's list cotangent in ``c``
+    joined, in ``adjoint``'s structure."""
+    if _is_zero(c):
+        return 0.0
+    rows = list(x)
+    elements = [0.0] * len(start)
+    for row, part in zip(rows, element_adjoints(c, len(rows)), strict=True):
+        elements.extend(element_adjoints(part, len(row)))
+    return _like_adjoint(elements, adjoint)
 
 
 # -- NumPy's joins of arrays ---------------------------------------------------------------------
@@ -240,6 +356,66 @@ def rearranged_cotangent(c, whole, convert, before=None, after=None):
         f"cannot differentiate the tangent of {getattr(convert, '__name__', convert)!r} "
         "again: its transpose is not written"
     )
+
+
+def _elements_of(c, like) -> list:
+    """The elements' cotangents of ``c``, the cotangent of the adjoint ``spread`` made for
+    the iterable ``like`` (zeros for a dict or its keys, whose adjoint is zero)."""
+    length = len(like)
+    if _is_zero(c) or isinstance(like, (dict, KeysView)):
+        return [0.0] * length
+    return element_adjoints(c, length)
+
+
+def starred_cotangent(c, whole, before: int, after: int):
+    """The transpose of ``starred_adjoint(., whole, before, after)`` (the adjoint of
+    ``a, *rest, b = whole``): ``c``'s elements as ``(a, rest, b)``'s cotangent, ``rest`` a
+    list cotangent of its own."""
+    if _is_zero(c):
+        return 0.0
+    elements = _elements_of(c, whole)
+    stop = len(elements) - after
+    return ListAdjoint([*elements[:before], ListAdjoint(elements[before:stop]), *elements[stop:]])
+
+
+def zip_rows_cotangent(c, rows):
+    """The transpose of ``zip_rows_adjoint(., rows)`` (the adjoint of ``zip(*rows)``: the
+    columns' adjoints sent back to the rows): column ``j`` takes element ``j`` of each row's
+    cotangent in ``c`` (columns stop at the shortest row)."""
+    if _is_zero(c):
+        return 0.0
+    row_list = list(rows)
+    cotangents = [_elements_of(r, row) for r, row in zip(_elements_of(c, row_list), row_list)]
+    width = min((len(row) for row in row_list), default=0)
+    return ListAdjoint(ListAdjoint(r[j] for r in cotangents) for j in range(width))
+
+
+def joined_parts_cotangent(c, parts: tuple):
+    """The transpose of ``joined_parts_adjoint(., parts)`` (the adjoint of ``[*s, x, *t]``
+    sent back to its parts): each part's elements' cotangents from ``c``, joined in order."""
+    if _is_zero(c):
+        return 0.0
+    elements = []
+    for part_cotangent, part in zip(element_adjoints(c, len(parts)), parts, strict=True):
+        elements.extend(_elements_of(part_cotangent, part))
+    return ListAdjoint(elements)
+
+
+def extreme_of_cotangent(c, ans, x):
+    """The transpose of ``extreme_of_adjoint(., ans, x)`` (the adjoint of ``max(x)`` or
+    ``min(x)`` to the element(s) equal to the result, shared equally by ties): the mean of
+    the tied elements' cotangents (the cotangent of the element Python returned, for a
+    sequence result)."""
+    from .containers import _position_of_sequence
+
+    values = list(x)
+    if _is_zero(c) or isinstance(x, (dict, KeysView)):
+        return 0.0
+    elements = element_adjoints(c, len(values))
+    if isinstance(ans, (tuple, list)):
+        return elements[_position_of_sequence(values, ans)]
+    tied = [elements[k] for k, v in enumerate(values) if v == ans]
+    return sum(tied[1:], tied[0]) / len(tied)
 
 
 # -- sorted() and copies ----------------------------------------------------------------------
