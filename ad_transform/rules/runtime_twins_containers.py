@@ -34,6 +34,8 @@ See docs/architecture/higher_order_rules_4.md.
 """
 
 from ..runtime import (
+    add_adjoint_cotangent,
+    added_adjoint,
     append_adjoint,
     append_adjoint_or_zero,
     append_cotangent,
@@ -85,6 +87,8 @@ from ..runtime import (
     sum_start_adjoint,
     sum_start_cotangent,
     sum_start_tangent,
+    sum_tangent_cotangent,
+    sum_tangent_term,
     tail_adjoint,
     tail_cotangent,
     zip_rows_adjoint,
@@ -186,6 +190,48 @@ def d_sum_start_tangent(g, ans, t, start):
 @tangent(sum_start_tangent)
 def t_sum_start_tangent(g, ans, t, start):
     return sum_start_tangent(g, start), 0.0
+
+
+# the transposes of the rules of add_adjoint_left/_right and sum_tangent (``+`` of values whose
+# kinds were known only when it ran): each other's transposes (third and fourth derivatives)
+@adjoint(add_adjoint_cotangent, kind=None)
+def d_add_adjoint_cotangent(g, ans, c, a, x, y, in_place=False, which=0):
+    return added_adjoint(g, x, y, in_place, which), 0.0, 0.0, 0.0, None, None
+
+
+@tangent(add_adjoint_cotangent)
+def t_add_adjoint_cotangent(g, ans, c, a, x, y, in_place=False, which=0):
+    return add_adjoint_cotangent(g, a, x, y, in_place, which), 0.0, 0.0, 0.0, None, None
+
+
+@adjoint(added_adjoint, kind=None)
+def d_added_adjoint(g, ans, c, x, y, in_place=False, which=0):
+    return add_adjoint_cotangent(g, c, x, y, in_place, which), 0.0, 0.0, None, None
+
+
+@tangent(added_adjoint)
+def t_added_adjoint(g, ans, c, x, y, in_place=False, which=0):
+    return added_adjoint(g, x, y, in_place, which), 0.0, 0.0, None, None
+
+
+@adjoint(sum_tangent_cotangent, kind=None)
+def d_sum_tangent_cotangent(g, ans, c, a, x, y, like, which):
+    return sum_tangent_term(g, a, x, y, which), 0.0, 0.0, 0.0, 0.0, None
+
+
+@tangent(sum_tangent_cotangent)
+def t_sum_tangent_cotangent(g, ans, c, a, x, y, like, which):
+    return sum_tangent_cotangent(g, a, x, y, like, which), 0.0, 0.0, 0.0, 0.0, None
+
+
+@adjoint(sum_tangent_term, kind=None)
+def d_sum_tangent_term(g, ans, t, a, x, y, which):
+    return sum_tangent_cotangent(g, a, x, y, t, which), 0.0, 0.0, 0.0, None
+
+
+@tangent(sum_tangent_term)
+def t_sum_tangent_term(g, ans, t, a, x, y, which):
+    return sum_tangent_term(g, a, x, y, which), 0.0, 0.0, 0.0, None
 
 
 # -- NumPy's joins: np.append, np.hstack/vstack/dstack/column_stack ----------------------------

@@ -52,6 +52,7 @@ from .values import KeyItem, ListAdjoint, _is_zero
 
 __all__ = [
     "add_adjoint_cotangent",
+    "added_adjoint",
     "append_adjoint_or_zero",
     "append_cotangent",
     "copy_cotangent",
@@ -186,6 +187,14 @@ def add_adjoint_cotangent(c, adjoint, x, y, in_place=False, which: int = 0):
     if _is_zero(c):
         return 0.0
     return to_shape_of(arithmetic_only(c, x, y, "+"), adjoint)
+
+
+def added_adjoint(g, x, y, in_place=False, which: int = 0):
+    """``add_adjoint_left(g, x, y, in_place)`` (``which`` 0) or ``add_adjoint_right`` (1):
+    the transpose of ``add_adjoint_cotangent``."""
+    from .operators import add_adjoint_left, add_adjoint_right
+
+    return (add_adjoint_left, add_adjoint_right)[which](g, x, y, in_place)
 
 
 def _sum_form(ans, x, y) -> str:
