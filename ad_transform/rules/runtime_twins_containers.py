@@ -235,8 +235,9 @@ def t_sum_tangent_term(g, ans, t, a, x, y, which):
 
 
 # -- NumPy's joins: np.append, np.hstack/vstack/dstack/column_stack ----------------------------
-@adjoint(append_adjoint, kind=None, fresh=True)
-@adjoint(append_adjoint_or_zero, kind=None, fresh=True)
+# the pieces are views of the adjoint given: not fresh
+@adjoint(append_adjoint, kind=None)
+@adjoint(append_adjoint_or_zero, kind=None)
 def d_append_adjoint(g, ans, a, arr, values, axis=None, of_values=False):
     return append_cotangent(g, a, arr, values, axis, of_values), 0.0, 0.0, None, None
 
@@ -257,8 +258,9 @@ def t_append_cotangent(g, ans, c, a, arr, values, axis=None, of_values=False):
     return append_cotangent(g, a, arr, values, axis, of_values), 0.0, 0.0, 0.0, None, None
 
 
-@adjoint(joined_adjoint, kind=None, fresh=True)
-@adjoint(joined_adjoint_or_zero, kind=None, fresh=True)
+# the pieces are views of the adjoint given: not fresh
+@adjoint(joined_adjoint, kind=None)
+@adjoint(joined_adjoint_or_zero, kind=None)
 def d_joined_adjoint(g, ans, a, arrays, how):
     return joined_cotangent(g, a, arrays, how), 0.0, None
 
