@@ -261,6 +261,35 @@ def test_sum_onto_a_differentiated_list_reverse_over_reverse():
         hvp(sum_onto_a_differentiated_list)(X, v)
 
 
+def repeat_unknown_kind(x):
+    d = {"a": [x[0] * x[1], x[2]]}
+    r = d["a"] * 2
+    return r[0] * r[3] + r[1] * r[2] * x[3] + x[0] * x[3]
+
+
+def test_repetition_of_unknown_kind():
+    """``xs * 2`` where ``xs`` (a dict's value) is known to be a list only when it runs:
+    ``mul_adjoint_left``'s rules (``mul_left_cotangent``: each copy takes its element's
+    cotangent) against central differences; reverse over forward stops at forward mode's
+    ``product_tangent`` of a list, refused by name (it raised a raw ``TypeError`` before)."""
+    v = rng.uniform(-1.5, 1.0, N)
+    g = grad(repeat_unknown_kind)
+
+    def projected(x):
+        return np.sum(g(x) * v)
+
+    expected = fd_hessian_vector(repeat_unknown_kind, X, v)
+    np.testing.assert_allclose(hvp(repeat_unknown_kind)(X, v), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(grad(projected)(X), expected, rtol=1e-6, atol=1e-7)
+    jf = jvp(repeat_unknown_kind)
+
+    def directional(x):
+        return jf((x,), (v,))[1]
+
+    with pytest.raises(ADTransformError, match="cannot differentiate \\* of a list again"):
+        grad(directional)(X)
+
+
 # -- third derivatives (calculus) --------------------------------------------------------------
 def sorted_cubes(t):
     ys = sorted([t * t, 2.0 * t, np.sin(t)])

@@ -71,6 +71,8 @@ from ..runtime import (
     matmul_adjoint_right,
     mul_adjoint_left,
     mul_adjoint_right,
+    mul_left_cotangent,
+    mul_right_cotangent,
     nan_extremum_adjoint,
     norm_adjoint,
     norm_adjoint_ans_cotangent,
@@ -211,14 +213,22 @@ def d_add_adjoint_right(g, ans, a, x, y, in_place=False):
 
 @adjoint(mul_adjoint_left, kind=None, fresh=True)
 def d_mul_adjoint_left(g, ans, a, x, y):
-    checked = arithmetic_only(g, x, y, "*")
-    return to_shape_of(times(checked, y), a), 0.0, to_shape_of(times(checked, a), y)
+    # a list repeated by a count: the count has no derivative, so the last term (numbers
+    # only) is computed only for numbers and arrays
+    return (
+        mul_left_cotangent(g, a, x, y),
+        0.0,
+        to_shape_of(times(arithmetic_only(g, x, y, "*"), a), y),
+    )
 
 
 @adjoint(mul_adjoint_right, kind=None, fresh=True)
 def d_mul_adjoint_right(g, ans, a, x, y):
-    checked = arithmetic_only(g, x, y, "*")
-    return to_shape_of(times(checked, x), a), to_shape_of(times(checked, a), x), 0.0
+    return (
+        mul_right_cotangent(g, a, x, y),
+        to_shape_of(times(arithmetic_only(g, x, y, "*"), a), x),
+        0.0,
+    )
 
 
 @adjoint(scalar_over, kind=None)
@@ -492,14 +502,12 @@ def t_add_adjoint_right(g, ans, a, x, y, in_place=False):
 
 @tangent(mul_adjoint_left)
 def t_mul_adjoint_left(g, ans, a, x, y):
-    checked = arithmetic_only(g, x, y, "*")
-    return mul_adjoint_left(checked, x, y), 0.0, mul_adjoint_left(a, x, checked)
+    return mul_adjoint_left(g, x, y), 0.0, mul_adjoint_left(a, x, arithmetic_only(g, x, y, "*"))
 
 
 @tangent(mul_adjoint_right)
 def t_mul_adjoint_right(g, ans, a, x, y):
-    checked = arithmetic_only(g, x, y, "*")
-    return mul_adjoint_right(checked, x, y), mul_adjoint_right(a, checked, y), 0.0
+    return mul_adjoint_right(g, x, y), mul_adjoint_right(a, arithmetic_only(g, x, y, "*"), y), 0.0
 
 
 @tangent(scalar_over)

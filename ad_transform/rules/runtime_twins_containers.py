@@ -39,6 +39,7 @@ from ..runtime import (
     append_adjoint,
     append_adjoint_or_zero,
     append_cotangent,
+    arithmetic_only,
     copy_adjoint,
     copy_cotangent,
     copy_tangent,
@@ -62,6 +63,10 @@ from ..runtime import (
     joined_parts_adjoint,
     joined_parts_cotangent,
     method_arguments,
+    mul_adjoint_left,
+    mul_adjoint_right,
+    mul_left_cotangent,
+    mul_right_cotangent,
     nondifferentiable_zero,
     rearranged_cotangent,
     rearranged_tangent,
@@ -91,6 +96,8 @@ from ..runtime import (
     sum_tangent_term,
     tail_adjoint,
     tail_cotangent,
+    times,
+    to_shape_of,
     zip_rows_adjoint,
     zip_rows_cotangent,
 )
@@ -212,6 +219,49 @@ def d_added_adjoint(g, ans, c, x, y, in_place=False, which=0):
 @tangent(added_adjoint)
 def t_added_adjoint(g, ans, c, x, y, in_place=False, which=0):
     return added_adjoint(g, x, y, in_place, which), 0.0, 0.0, None, None
+
+
+# mul_left_cotangent(c, a, x, y): c y broadcast to a's shape (numbers), or the copies of a
+# list repeated y times: linear in c, its transpose mul_adjoint_left; numbers only: bilinear in
+# (c, y), so its partial in y (and tangent along y) is c times the cotangent (or tangent)
+@adjoint(mul_left_cotangent, kind=None)
+def d_mul_left_cotangent(g, ans, c, a, x, y):
+    return (
+        mul_adjoint_left(g, x, y),
+        0.0,
+        0.0,
+        to_shape_of(times(arithmetic_only(c, x, y, "*"), g), y),
+    )
+
+
+@tangent(mul_left_cotangent)
+def t_mul_left_cotangent(g, ans, c, a, x, y):
+    return (
+        mul_left_cotangent(g, a, x, y),
+        0.0,
+        0.0,
+        to_shape_of(times(arithmetic_only(c, x, y, "*"), g), a),
+    )
+
+
+@adjoint(mul_right_cotangent, kind=None)
+def d_mul_right_cotangent(g, ans, c, a, x, y):
+    return (
+        mul_adjoint_right(g, x, y),
+        0.0,
+        to_shape_of(times(arithmetic_only(c, x, y, "*"), g), x),
+        0.0,
+    )
+
+
+@tangent(mul_right_cotangent)
+def t_mul_right_cotangent(g, ans, c, a, x, y):
+    return (
+        mul_right_cotangent(g, a, x, y),
+        0.0,
+        to_shape_of(times(arithmetic_only(c, x, y, "*"), g), a),
+        0.0,
+    )
 
 
 @adjoint(sum_tangent_cotangent, kind=None)

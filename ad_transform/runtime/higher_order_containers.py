@@ -36,6 +36,7 @@ from .containers import (
     zip_rows,
     zip_rows_adjoint,
 )
+from .elementwise import times
 from .higher_order import gathered, to_shape_of
 from .operators import _adjoint_length, element_adjoints, head_adjoint, tail_adjoint
 from .shape_indexing import _JOIN_AXIS, _PROMOTE, append_adjoint, joined_adjoint
@@ -68,6 +69,8 @@ __all__ = [
     "joined_in_place_tangent",
     "joined_parts_cotangent",
     "joined_sum_cotangent",
+    "mul_left_cotangent",
+    "mul_right_cotangent",
     "rearranged_cotangent",
     "rearranged_tangent",
     "repetition_cotangent",
@@ -195,6 +198,34 @@ def added_adjoint(g, x, y, in_place=False, which: int = 0):
     from .operators import add_adjoint_left, add_adjoint_right
 
     return (add_adjoint_left, add_adjoint_right)[which](g, x, y, in_place)
+
+
+def mul_left_cotangent(c, adjoint, x, y):
+    """The transpose of ``mul_adjoint_left(., x, y)`` (the adjoint of ``x`` in ``x * y``
+    whose kinds were known only when it ran): where ``x`` is a list or tuple repeated
+    ``y`` times, each copy takes its element's cotangent (``repetition_cotangent``); where
+    ``x`` is the count, 0; where numbers multiplied, ``c y`` broadcast to ``adjoint``'s
+    shape. A list in NumPy arithmetic is refused by name."""
+    from .higher_order import arithmetic_only
+    from .operators import _repeated
+
+    if _repeated(x, y):
+        return repetition_cotangent(c, adjoint, x)
+    if _repeated(y, x) or _is_zero(c):
+        return 0.0
+    return to_shape_of(times(arithmetic_only(c, x, y, "*"), y), adjoint)
+
+
+def mul_right_cotangent(c, adjoint, x, y):
+    """The transpose of ``mul_adjoint_right(., x, y)`` (see ``mul_left_cotangent``)."""
+    from .higher_order import arithmetic_only
+    from .operators import _repeated
+
+    if _repeated(y, x):
+        return repetition_cotangent(c, adjoint, y)
+    if _repeated(x, y) or _is_zero(c):
+        return 0.0
+    return to_shape_of(times(arithmetic_only(c, x, y, "*"), x), adjoint)
 
 
 def _sum_form(ans, x, y) -> str:
