@@ -528,13 +528,15 @@ class _Forward(_Reverser):
     def sequence_tangent(self, op: Op, form: str) -> gast.expr:
         """``+`` joining and ``*`` repeating lists and tuples: the same on the tangents."""
         x, y = op.inputs["x"], op.inputs["y"]
-        if form == JOIN:
+        in_place = getattr(op.stmt, "ad_in_place", None) is not None
+        if form == JOIN and not in_place:
             return gast.BinOp(left=self.tangent_of(x), op=gast.Add(), right=self.tangent_of(y))
         if form == REPEAT_LEFT:
             return gast.BinOp(left=self.tangent_of(x), op=gast.Mult(), right=clone(y))
         if form == REPEAT_RIGHT:
             return gast.BinOp(left=clone(x), op=gast.Mult(), right=self.tangent_of(y))
-        # kinds known only when it runs
+        # kinds known only when it runs; and ``xs += ys`` joining a list and a tuple, where
+        # ``xs_dot + ys_dot`` would raise (``sum_tangent`` joins by the result's type)
         helper = (
             runtime.sum_tangent if op.rule.primitive is operator.add else runtime.product_tangent
         )

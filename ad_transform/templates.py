@@ -99,6 +99,14 @@ class Template:
             for n in gast.walk(part)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
         }
+        rebound = sorted(locals_ & set(arg_names))
+        if rebound:
+            # a load of a parameter is the call site's atom wherever it stands: a value
+            # assigned to it would never be read (a check written ``g = check(g)`` dropped)
+            raise TypeError(
+                f"adjoint template {fn.__qualname__} assigns to its parameter(s) "
+                f"{', '.join(rebound)}: give the new value a name of its own"
+            )
         # keyword-only parameters (after ``*``) carry no derivative: never returned
         keyword_only = {a.id for a in tree.args.kwonlyargs}
         self.__dict__.update(

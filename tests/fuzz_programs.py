@@ -43,7 +43,12 @@ docs/architecture/fuzzing.md) and of issue 12 (``CONSTRUCT_OPTIONS``, one option
 * ``match``: value and or-patterns on an int, sequence patterns with a guard on a
   tuple, mapping patterns on a dict; the last case always matches;
 * ``starred``: ``s, *r = [...]``, ``s, *r, e = (...)``, then ``sum(r)``, ``r[0]``,
-  ``[*r, v]``, ``len(r)``.
+  ``[*r, v]``, ``len(r)``;
+* ``list-ops`` (issue 14): an element of ``[a] + [b, c]``, ``(a, b) * 2``,
+  ``sorted([...], reverse=...)``, ``list(reversed((...)))``, ``[*[a], *(b, c)]``,
+  ``sum([b, c], a)``, or ``sum(set([...]))`` of floats kept apart; with ``grad-call`` a
+  helper using them is differentiated twice (the rules of
+  ``rules/runtime_twins_containers.py``).
 
 Names bound in a block of these constructs are readable after it only where every path
 binds them. Only names assigned on every path are read, so a program never raises
@@ -111,11 +116,24 @@ ALL_OPTIONS: frozenset[str] = frozenset(
         "with",
         "match",
         "starred",
+        # issue 14 (ho40a): list, tuple and set operations (second derivatives with grad-call)
+        "list-ops",
     }
 )
 # The constructs of issue 12, each an option of its own (see the module doc).
 CONSTRUCT_OPTIONS: frozenset[str] = frozenset(
-    {"comprehension", "lambda", "closure", "dict", "method", "try", "with", "match", "starred"}
+    {
+        "comprehension",
+        "lambda",
+        "closure",
+        "dict",
+        "method",
+        "try",
+        "with",
+        "match",
+        "starred",
+        "list-ops",
+    }
 )
 
 # Module-level definitions the options of issue 12 use: a small user class ("method"),
@@ -641,6 +659,8 @@ class _Writer:
         forms = []
         if "comprehension" in self.options:
             forms.append("comprehension")
+        if "list-ops" in self.options:
+            forms.append("list_ops")
         if scope.functions:
             forms.append("call_local")
         if scope.dicts:
@@ -724,6 +744,35 @@ class _Writer:
             # convention, like max at a tie, and not a kink finite differences can see.
             k = f"k{t}"
             text = f"sum({{float({body.text}) + 0.001 * {k} for {k}, {t} in enumerate({over})}})"
+        return _Expr(text, True, reads)
+
+    def expr_list_ops(self, scope: _Scope, budget: int) -> _Expr:
+        """An element of a list or tuple joined, repeated, sorted, reversed, summed onto a
+        start, or of a set (issue 14: their helpers' second derivatives, with
+        ``grad-call``). Set members are kept apart as in ``expr_comprehension``."""
+        self.used.add("list-ops")
+        items = [self.value(scope, 1) for _ in range(self.draw(st.integers(2, 3)))]
+        texts = [e.text for e in items]
+        reads = any(e.reads_var for e in items)
+        n = len(texts)
+        k = self.draw(st.integers(0, n - 1))
+        form = self.draw(st.integers(0, 6))
+        if form == 0:  # a + b of lists
+            text = f"([{texts[0]}] + [{', '.join(texts[1:])}])[{k}]"
+        elif form == 1:  # a tuple repeated
+            text = f"(({', '.join(texts)},) * 2)[{k + n}]"
+        elif form == 2:  # sorted, perhaps reversed
+            reverse = self.draw(st.booleans())
+            text = f"sorted([{', '.join(texts)}], reverse={reverse})[{k}]"
+        elif form == 3:  # builtin sum onto a start
+            text = f"sum([{', '.join(texts[1:])}], {texts[0]})"
+        elif form == 4:  # list() of a tuple, reversed
+            text = f"list(reversed(({', '.join(texts)},)))[{k}]"
+        elif form == 5:  # starred parts joined: [*s, *t]
+            text = f"[*[{texts[0]}], *({', '.join(texts[1:])},)][{k}]"
+        else:  # a set of floats, summed
+            members = ", ".join(f"float({t}) + 0.001 * {i}" for i, t in enumerate(texts))
+            text = f"sum(set([{members}]))"
         return _Expr(text, True, reads)
 
     def expr_call_local(self, scope: _Scope, budget: int) -> _Expr:

@@ -17,6 +17,7 @@ with lazy_templates():  # parsed on first use: importing the families parses no 
         runtime_helpers_2,
         runtime_transposes,
         runtime_twins_conversions,  # imports the twin modules (rules/runtime_twins.py)
+        runtime_twins_containers,
         shape_indexing,
         signal,
     )
@@ -60,6 +61,7 @@ __all__ = [
     "runtime_helpers_2",
     "runtime_transposes",
     "runtime_twins_conversions",
+    "runtime_twins_containers",
     "shape_indexing",
     "signal",
 ]

@@ -18,6 +18,7 @@ import numpy as np
 from ..runtime import (
     abs_adjoint,
     accumulate_index,
+    add_adjoint_cotangent,
     add_adjoint_left,
     add_adjoint_right,
     arithmetic_only,
@@ -70,6 +71,8 @@ from ..runtime import (
     matmul_adjoint_right,
     mul_adjoint_left,
     mul_adjoint_right,
+    mul_left_cotangent,
+    mul_right_cotangent,
     nan_extremum_adjoint,
     norm_adjoint,
     numeric_operand,
@@ -107,6 +110,8 @@ from ..runtime import (
     split_cotangent,
     stack_adjoint,
     std_adjoint,
+    sum_tangent_cotangent,
+    sum_tangent_term,
     take_adjoint,
     tangent_like,
     tensordot_adjoint_left,
@@ -201,26 +206,32 @@ def d_matmul_adjoint_right(g, ans, a, x, y):
 
 @adjoint(add_adjoint_left, kind=None)
 def d_add_adjoint_left(g, ans, a, x, y, in_place=False):
-    g = arithmetic_only(g, x, y, "+")
-    return to_shape_of(g, a), 0.0, 0.0, None
+    return add_adjoint_cotangent(g, a, x, y, in_place, 0), 0.0, 0.0, None
 
 
 @adjoint(add_adjoint_right, kind=None)
 def d_add_adjoint_right(g, ans, a, x, y, in_place=False):
-    g = arithmetic_only(g, x, y, "+")
-    return to_shape_of(g, a), 0.0, 0.0, None
+    return add_adjoint_cotangent(g, a, x, y, in_place, 1), 0.0, 0.0, None
 
 
 @adjoint(mul_adjoint_left, kind=None, fresh=True)
 def d_mul_adjoint_left(g, ans, a, x, y):
-    g = arithmetic_only(g, x, y, "*")
-    return to_shape_of(times(g, y), a), 0.0, to_shape_of(times(g, a), y)
+    # a list repeated by a count: the count has no derivative, so the last term (numbers
+    # only) is computed only for numbers and arrays
+    return (
+        mul_left_cotangent(g, a, x, y),
+        0.0,
+        to_shape_of(times(arithmetic_only(g, x, y, "*"), a), y),
+    )
 
 
 @adjoint(mul_adjoint_right, kind=None, fresh=True)
 def d_mul_adjoint_right(g, ans, a, x, y):
-    g = arithmetic_only(g, x, y, "*")
-    return to_shape_of(times(g, x), a), to_shape_of(times(g, a), x), 0.0
+    return (
+        mul_right_cotangent(g, a, x, y),
+        to_shape_of(times(arithmetic_only(g, x, y, "*"), a), x),
+        0.0,
+    )
 
 
 @adjoint(scalar_over, kind=None)
@@ -484,24 +495,22 @@ def t_matmul_adjoint_right(g, ans, a, x, y):
 
 @tangent(add_adjoint_left)
 def t_add_adjoint_left(g, ans, a, x, y, in_place=False):
-    return add_adjoint_left(arithmetic_only(g, x, y, "+"), x, y), 0.0, 0.0, None
+    return add_adjoint_left(g, x, y, in_place), 0.0, 0.0, None
 
 
 @tangent(add_adjoint_right)
 def t_add_adjoint_right(g, ans, a, x, y, in_place=False):
-    return add_adjoint_right(arithmetic_only(g, x, y, "+"), x, y), 0.0, 0.0, None
+    return add_adjoint_right(g, x, y, in_place), 0.0, 0.0, None
 
 
 @tangent(mul_adjoint_left)
 def t_mul_adjoint_left(g, ans, a, x, y):
-    checked = arithmetic_only(g, x, y, "*")
-    return mul_adjoint_left(checked, x, y), 0.0, mul_adjoint_left(a, x, checked)
+    return mul_adjoint_left(g, x, y), 0.0, mul_adjoint_left(a, x, arithmetic_only(g, x, y, "*"))
 
 
 @tangent(mul_adjoint_right)
 def t_mul_adjoint_right(g, ans, a, x, y):
-    checked = arithmetic_only(g, x, y, "*")
-    return mul_adjoint_right(checked, x, y), mul_adjoint_right(a, checked, y), 0.0
+    return mul_adjoint_right(g, x, y), mul_adjoint_right(a, arithmetic_only(g, x, y, "*"), y), 0.0
 
 
 @tangent(scalar_over)
@@ -728,13 +737,13 @@ def t_as_numpy_operand(g, ans, value):
 
 @adjoint(product_tangent, kind=None, fresh=True)
 def d_product_tangent(g, ans, a, x, y, x_dot, y_dot):
-    g = arithmetic_only(g, x, y, "*")
+    checked = arithmetic_only(g, x, y, "*")
     return (
         0.0,
-        to_shape_of(times(g, y_dot), x),
-        to_shape_of(times(g, x_dot), y),
-        to_shape_of(times(g, y), x_dot),
-        to_shape_of(times(g, x), y_dot),
+        to_shape_of(times(checked, y_dot), x),
+        to_shape_of(times(checked, x_dot), y),
+        to_shape_of(times(checked, y), x_dot),
+        to_shape_of(times(checked, x), y_dot),
     )
 
 
@@ -752,14 +761,18 @@ def t_product_tangent(g, ans, a, x, y, x_dot, y_dot):
 
 @adjoint(sum_tangent, kind=None)
 def d_sum_tangent(g, ans, a, x, y, x_dot, y_dot):
-    g = arithmetic_only(g, x, y, "+")
-    return 0.0, 0.0, 0.0, to_shape_of(g, x_dot), to_shape_of(g, y_dot)
+    return (
+        0.0,
+        0.0,
+        0.0,
+        sum_tangent_cotangent(g, a, x, y, x_dot, 0),
+        sum_tangent_cotangent(g, a, x, y, y_dot, 1),
+    )
 
 
 @tangent(sum_tangent)
 def t_sum_tangent(g, ans, a, x, y, x_dot, y_dot):
-    checked = arithmetic_only(g, x, y, "+")
-    return 0.0, 0.0, 0.0, tangent_like(checked, ans), tangent_like(checked, ans)
+    return 0.0, 0.0, 0.0, sum_tangent_term(g, a, x, y, 0), sum_tangent_term(g, a, x, y, 1)
 
 
 @adjoint(tangent_like, kind=None)
@@ -1223,7 +1236,8 @@ def t_std_adjoint(g, ans, a, result, x, axis=None, ddof=0, keepdims=False, corre
 # transpose gives each element the cotangent, as the adjoint of builtin sum does
 @adjoint(summed_elements_tangent, kind=None, fresh=True)
 def d_summed_elements_tangent(g, ans, t, x, start):
-    g = arithmetic_only(g, start, 0.0, "sum with a list start")
+    # with a list start the elements' tangents are joined after start's zeros: the same
+    # transpose, each element's cotangent its slice of g
     return sequence_sum_adjoint(g, x, start), 0.0, 0.0
 
 

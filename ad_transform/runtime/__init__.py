@@ -210,6 +210,7 @@ from .higher_order import (  # noqa: F401
     without_last,
 )
 from .higher_order_2 import *  # noqa: F403
+from .higher_order_containers import *  # noqa: F403
 from .in_place import (  # noqa: F401
     alias_after,
     alias_after_adjoint,

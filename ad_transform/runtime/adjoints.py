@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ADTransformError
+from .tangents import ItemsTangent
 from .values import (
     DictAdjoint,
     Fields,
@@ -114,7 +115,9 @@ def zeros_like(x):
     """A zero gradient of the type and shape of ``x``."""
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=_float_dtype(x.dtype))
-    if isinstance(x, (list, tuple, set, frozenset)):
+    if isinstance(x, (list, tuple, set, frozenset, ItemsTangent)):
+        # ItemsTangent: forward-mode code's tangent of d.items() (its pairs), differentiated
+        # again (reverse over forward)
         return ListAdjoint(zeros_like(element) for element in x)
     if isinstance(x, dict):
         return DictAdjoint((key, zeros_like(value)) for key, value in x.items())

@@ -279,12 +279,26 @@ def real_sign(z):
     return np.sign(z)
 
 
+def in_place_joins_or_adds(target, value) -> bool:
+    """Whether ``target += value`` joins lists or tuples (``xs += [v]``) or adds adjoint
+    containers element by element (``dxs += ListAdjoint(...)`` in code differentiated
+    again), as Python decides (``runtime/operators``), rather than adding numbers."""
+    from .operators import _adds_adjoints, _joins
+
+    return _adds_adjoints(target, value) or _joins(target, value, True)
+
+
 def in_place_adjoint(g, operation, target, value, ans, which: int):
     """The cotangent of ``target`` (``which`` 0) or ``value`` (1) in ``in_place(operation,
     target, value)`` (generated code's ``target op= value`` on values of unknown kinds) for
     the cotangent ``g`` of its result: ``+=``, ``-=``, ``*=`` and ``/=`` on numbers and
-    arrays (``+=`` joining lists is refused)."""
+    arrays; ``+=`` joining lists or adding adjoint containers
+    (``joined_in_place_adjoint``); other operators on lists are refused."""
     operand = (target, value)[which]
+    if operation is operator.iadd and in_place_joins_or_adds(target, value):
+        from .higher_order_containers import joined_in_place_adjoint
+
+        return joined_in_place_adjoint(g, target, value, which)
     arithmetic_only(g, target, value, "'op=' in generated code")
     if operation is operator.iadd:
         return to_shape_of(g, operand)
@@ -312,6 +326,10 @@ def additive_partial(operation):
 def in_place_tangent(t, operation, target, value, ans, which: int):
     """The term of ``target``'s (``which`` 0) or ``value``'s (1) tangent ``t`` in the tangent
     of ``in_place(operation, target, value)`` (see ``in_place_adjoint``)."""
+    if operation is operator.iadd and in_place_joins_or_adds(target, value):
+        from .higher_order_containers import joined_in_place_tangent
+
+        return joined_in_place_tangent(t, target, value, which)
     arithmetic_only(t, target, value, "'op=' in generated code")
     if operation is operator.iadd:
         term = t
@@ -337,6 +355,7 @@ __all__ = [
     "first_items",
     "gathered",
     "in_place_adjoint",
+    "in_place_joins_or_adds",
     "in_place_tangent",
     "item_added",
     "item_at_end",
@@ -498,12 +517,12 @@ def dict_get_cotangent(c, g, x, key):
 def sequence_sum_cotangent(c, g, x, start=0):
     """The transpose of ``sequence_sum_adjoint(., x, start)`` (the adjoint of ``x`` in
     builtin ``sum(x, start)``: ``g`` to each element): the elements' cotangents in ``c``
-    summed to ``g``'s shape. A sum joining sequences (a list ``start``) is refused."""
+    summed to ``g``'s shape; where the sum joins sequences (a list ``start``), the elements'
+    list cotangents joined (``joined_sum_cotangent``)."""
     if isinstance(start, (list, tuple)):
-        raise ADTransformError(
-            "cannot differentiate the adjoint of sum(x, start) with a list start again (a "
-            "second derivative through joined lists is not supported)"
-        )
+        from .higher_order_containers import joined_sum_cotangent
+
+        return joined_sum_cotangent(c, g, x, start)
     if _zero(c) or isinstance(x, dict):
         return 0.0
     if isinstance(c, Item):
