@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
+from .liveness import live_at_loop_head
 from .nodes import children, clone, name_ids, subnodes
 from .parse import ParsedFunction, is_missing
 from .rules.registry import ARRAY, SCALAR, SEQUENCE
@@ -229,6 +230,8 @@ class _Walk:
         return frozenset().union(*self.later)
 
     def statement(self, stmt, state: _State) -> _State:
+        if not isinstance(stmt, gast.If | gast.For | gast.While):
+            self.renew(stmt, state)
         if isinstance(stmt, gast.If):
             return self.block(stmt.body, state.copy()).join(self.block(stmt.orelse, state.copy()))
         if isinstance(stmt, gast.For | gast.While):
@@ -265,6 +268,27 @@ class _Walk:
             self.value(stmt.value, state)
         return state
 
+    def renew(self, stmt, state: _State) -> None:
+        """``stmt`` runs again (a loop): the objects its expressions made before are not
+        the ones they make now. Their tokens become the ones of earlier objects (recency
+        abstraction: Balakrishnan and Reps, "Recency-abstraction for heap-allocated
+        storage", SAS 2006), so a name still holding the previous iteration's array
+        (``dy_3 = dy_1`` before ``dy_1 = index_adjoint(...)``) shares nothing with the new
+        one. ``a op= x``'s own token (``after_augmented``) may be the old object: kept."""
+        made = {
+            f"new:{kind}{id(node)}"
+            for node in subnodes(stmt)
+            if not (node is stmt and isinstance(stmt, gast.AugAssign))
+            for kind in ("", "container:")
+        }
+        for name, held in state.holds.items():
+            stale = held & made
+            if stale:
+                state.holds[name] = (held - stale) | {_earlier(t) for t in stale}
+        for name, known in state.must.items():
+            if known is not None and known[0] in made:
+                state.must[name] = None  # one of the earlier objects, not certainly which
+
     def helper_call(self, stmt, value, state: _State) -> None:
         """A user function that changes a list or array it is given (``stash(l1, v)``)
         changes it for every other name of the object too (``l0`` after ``l1 = l0``).
@@ -276,7 +300,9 @@ class _Walk:
                     self.change(stmt, name, state, augmented=False)
 
     def loop(self, stmt, state: _State) -> _State:
-        loop_reads = self.reads(stmt)
+        # what the next iterations read before assigning it (``g = 2 * x`` first in the
+        # body holds nothing they read, whatever it held when ``x`` changed)
+        loop_reads = live_at_loop_head(stmt)
         final, self.final = self.final, False
         head = state.copy()
         for _ in range(20):
@@ -617,6 +643,14 @@ def _resolve(node, parsed: ParsedFunction) -> object:
         base = _resolve(node.value, parsed)
         return base if is_missing(base) else getattr(base, node.attr, parsed.lookup("\0"))
     return parsed.lookup("\0")
+
+
+def _earlier(token: str) -> str:
+    """The token of the objects an expression made before its latest run."""
+    return token if token.endswith(_EARLIER) else token + _EARLIER
+
+
+_EARLIER = " (made earlier)"
 
 
 def _is_range(node) -> bool:
