@@ -208,6 +208,8 @@ class _Walk:
         self.insertions: dict[int, list] = {}
         self.infos: dict[int, MutationInfo] = {}
         self.read_cache: dict[int, frozenset] = {}
+        self.live_heads: dict[int, frozenset] = {}  # loop id -> names live at its head
+        self.loops = 0  # how many loops enclose the statement being walked
 
     # -- statements ----------------------------------------------------------------------
     def block(self, stmts: list, state: _State) -> _State:
@@ -230,8 +232,8 @@ class _Walk:
         return frozenset().union(*self.later)
 
     def statement(self, stmt, state: _State) -> _State:
-        if not isinstance(stmt, gast.If | gast.For | gast.While):
-            self.renew(stmt, state)
+        if self.loops and not isinstance(stmt, gast.If | gast.For | gast.While):
+            self.renew(stmt, state)  # (outside loops a statement runs once)
         if isinstance(stmt, gast.If):
             return self.block(stmt.body, state.copy()).join(self.block(stmt.orelse, state.copy()))
         if isinstance(stmt, gast.For | gast.While):
@@ -302,8 +304,11 @@ class _Walk:
     def loop(self, stmt, state: _State) -> _State:
         # what the next iterations read before assigning it (``g = 2 * x`` first in the
         # body holds nothing they read, whatever it held when ``x`` changed)
-        loop_reads = live_at_loop_head(stmt)
+        if id(stmt) not in self.live_heads:
+            self.live_heads[id(stmt)] = live_at_loop_head(stmt)
+        loop_reads = self.live_heads[id(stmt)]
         final, self.final = self.final, False
+        self.loops += 1
         head = state.copy()
         for _ in range(20):
             end = self.block(stmt.body, self.loop_entry(stmt, head.copy()))
@@ -317,6 +322,7 @@ class _Walk:
         self.later.append(loop_reads)  # the next iteration reads them again
         self.block(stmt.body, self.loop_entry(stmt, head.copy()))
         self.later.pop()
+        self.loops -= 1
         return head
 
     def loop_entry(self, stmt, state: _State) -> _State:
