@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
+from .liveness import live_at_loop_head
 from .nodes import children, clone, name_ids, subnodes
 from .parse import ParsedFunction, is_missing
 from .rules.registry import ARRAY, SCALAR, SEQUENCE
@@ -207,6 +208,8 @@ class _Walk:
         self.insertions: dict[int, list] = {}
         self.infos: dict[int, MutationInfo] = {}
         self.read_cache: dict[int, frozenset] = {}
+        self.live_heads: dict[int, frozenset] = {}  # loop id -> names live at its head
+        self.loops = 0  # how many loops enclose the statement being walked
 
     # -- statements ----------------------------------------------------------------------
     def block(self, stmts: list, state: _State) -> _State:
@@ -229,6 +232,8 @@ class _Walk:
         return frozenset().union(*self.later)
 
     def statement(self, stmt, state: _State) -> _State:
+        if self.loops and not isinstance(stmt, gast.If | gast.For | gast.While):
+            self.renew(stmt, state)  # (outside loops a statement runs once)
         if isinstance(stmt, gast.If):
             return self.block(stmt.body, state.copy()).join(self.block(stmt.orelse, state.copy()))
         if isinstance(stmt, gast.For | gast.While):
@@ -265,6 +270,27 @@ class _Walk:
             self.value(stmt.value, state)
         return state
 
+    def renew(self, stmt, state: _State) -> None:
+        """``stmt`` runs again (a loop): the objects its expressions made before are not
+        the ones they make now. Their tokens become the ones of earlier objects (recency
+        abstraction: Balakrishnan and Reps, "Recency-abstraction for heap-allocated
+        storage", SAS 2006), so a name still holding the previous iteration's array
+        (``dy_3 = dy_1`` before ``dy_1 = index_adjoint(...)``) shares nothing with the new
+        one. ``a op= x``'s own token (``after_augmented``) may be the old object: kept."""
+        made = {
+            f"new:{kind}{id(node)}"
+            for node in subnodes(stmt)
+            if not (node is stmt and isinstance(stmt, gast.AugAssign))
+            for kind in ("", "container:")
+        }
+        for name, held in state.holds.items():
+            stale = held & made
+            if stale:
+                state.holds[name] = (held - stale) | {_earlier(t) for t in stale}
+        for name, known in state.must.items():
+            if known is not None and known[0] in made:
+                state.must[name] = None  # one of the earlier objects, not certainly which
+
     def helper_call(self, stmt, value, state: _State) -> None:
         """A user function that changes a list or array it is given (``stash(l1, v)``)
         changes it for every other name of the object too (``l0`` after ``l1 = l0``).
@@ -276,8 +302,13 @@ class _Walk:
                     self.change(stmt, name, state, augmented=False)
 
     def loop(self, stmt, state: _State) -> _State:
-        loop_reads = self.reads(stmt)
+        # what the next iterations read before assigning it (``g = 2 * x`` first in the
+        # body holds nothing they read, whatever it held when ``x`` changed)
+        if id(stmt) not in self.live_heads:
+            self.live_heads[id(stmt)] = live_at_loop_head(stmt)
+        loop_reads = self.live_heads[id(stmt)]
         final, self.final = self.final, False
+        self.loops += 1
         head = state.copy()
         for _ in range(20):
             end = self.block(stmt.body, self.loop_entry(stmt, head.copy()))
@@ -291,6 +322,7 @@ class _Walk:
         self.later.append(loop_reads)  # the next iteration reads them again
         self.block(stmt.body, self.loop_entry(stmt, head.copy()))
         self.later.pop()
+        self.loops -= 1
         return head
 
     def loop_entry(self, stmt, state: _State) -> _State:
@@ -617,6 +649,14 @@ def _resolve(node, parsed: ParsedFunction) -> object:
         base = _resolve(node.value, parsed)
         return base if is_missing(base) else getattr(base, node.attr, parsed.lookup("\0"))
     return parsed.lookup("\0")
+
+
+def _earlier(token: str) -> str:
+    """The token of the objects an expression made before its latest run."""
+    return token if token.endswith(_EARLIER) else token + _EARLIER
+
+
+_EARLIER = " (made earlier)"
 
 
 def _is_range(node) -> bool:

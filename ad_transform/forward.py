@@ -428,7 +428,7 @@ class _Forward(_Reverser):
         if (
             op.target in self.mutated
             and rule.returns_new(op.inputs)
-            and isinstance(total, gast.Name)
+            and isinstance(total, gast.Name | gast.Call)  # a helper may return its argument
         ):
             helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
             total = gast.Call(func=name_node(helper), args=[total], keywords=[])
@@ -488,7 +488,7 @@ class _Forward(_Reverser):
         if (
             op.target in self.mutated
             and rule.returns_new(op.inputs)
-            and isinstance(total, gast.Name)
+            and isinstance(total, gast.Name | gast.Call)  # a helper may return its argument
         ):
             helper = self.bindings.reference("fresh_tangent", runtime.fresh_tangent)
             total = gast.Call(func=name_node(helper), args=[total], keywords=[])

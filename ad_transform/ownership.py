@@ -198,6 +198,12 @@ def _memory(analysis, earlier: set[int] | None = None) -> tuple[dict[str, set], 
                     source = names[0]
                     views = set() if kinds.get(source) in (SEQUENCE, DICT) else of(source)
                     inside(target).update(inside(source) | views)
+            elif _reads_an_item(op, names, kinds):
+                # xs[i] of a list or tuple: an object it holds (xs[1:] a new list of them),
+                # never the list itself, which an append changes
+                of(target).update(inside(names[0]))
+                if joins:
+                    inside(target).update(_elements_joined(target, names, kinds, inside))
             elif op.form == _RULE and op.rule.template is None and not _writes_out(op):
                 of(target).add(f"{target}@{index}")  # indices, masks, shapes: new objects
             elif op.form == "record":  # Cls(...): a new object holding its arguments
@@ -232,6 +238,18 @@ def _memory(analysis, earlier: set[int] | None = None) -> tuple[dict[str, set], 
                 of(name).update(of(loop.iter.id) | inside(loop.iter.id))
         changed = (points, holds) != before
     return points, holds
+
+
+def _reads_an_item(op, names: list[str], kinds: dict) -> bool:
+    """Whether ``op`` is ``v = xs[index]`` of a name known to hold a list or tuple."""
+    return (
+        op.form == _RULE
+        and op.rule.primitive is operator.getitem
+        and bool(names)
+        and isinstance(op.inputs.get("x"), gast.Name)
+        and op.inputs["x"].id == names[0]
+        and kinds.get(names[0]) == SEQUENCE
+    )
 
 
 def _elements_joined(target: str, names: list[str], kinds: dict, inside) -> set:

@@ -544,10 +544,20 @@ def test_array_alias_helper_write_by_calculus():
     np.testing.assert_allclose(grad(array_alias_then_helper_write)(x), expected, rtol=1e-12)
 
 
-def test_list_slice_then_helper_append_is_refused():
+def test_list_slice_then_helper_append_by_calculus():
     def f(x):
         s = [x[0], x[1]]
-        v = s[0:]  # a copy, which the check cannot tell from a view
+        v = s[0:]  # a slice of a list is a new list: the append does not reach it
+        stash(s, x[0])
+        return v[-1] * s[-1]  # x1 * x0
+
+    np.testing.assert_allclose(grad(f)(X2), [X2[1], X2[0]], rtol=1e-12)
+
+
+def test_list_held_twice_then_helper_append_is_refused():
+    def f(x):
+        s = [x[0], x[1]]
+        v = [s, s][0]  # the list itself: the append reaches it
         stash(s, x[0])
         return v[-1] * s[-1]
 

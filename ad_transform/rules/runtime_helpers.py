@@ -253,7 +253,8 @@ def d_scalar_power_adjoint(g, ans, a, x, y):
     )
 
 
-@adjoint(in_place, kind=None)
+# fresh: an array or list target is changed on a copy (a number or tuple rebound)
+@adjoint(in_place, kind=None, fresh=True)
 def d_in_place(g, ans, operation, target, value, refusal=None, when=None):
     return (
         None,

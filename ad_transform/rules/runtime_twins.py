@@ -28,6 +28,7 @@ import numpy as np
 from .. import runtime
 from ..errors import ADTransformError
 from ..runtime import cholesky_adjoint, cholesky_tangent, det_adjoint
+from ..runtime.higher_order import to_shape_of
 from ..runtime.higher_order_2 import tangent_tuple
 from ..runtime.scipy import _triangle_used as triangle_used
 from ..runtime.signal import _full_offset as full_offset
@@ -274,7 +275,9 @@ register_nondifferentiable(lower_half, fresh=True)
 def check_distinct(w) -> None:
     """Refuse repeated eigenvalues (the gap ``1 / (w_j - w_i)`` is not defined there)."""
     w = np.asarray(w)
-    gaps = np.abs(w[..., :, None] - w[..., None, :]) + np.eye(w.shape[-1]) * np.inf
+    gaps = np.where(
+        np.eye(w.shape[-1], dtype=bool), np.inf, np.abs(w[..., :, None] - w[..., None, :])
+    )
     scale = np.max(np.abs(w), axis=-1, keepdims=True) if w.shape[-1] else 0.0
     tolerance = 32 * max(w.shape[-1], 1) * np.finfo(w.dtype).eps * scale
     if np.any(gaps <= tolerance[..., None]):
@@ -296,8 +299,10 @@ def read_triangle(full, uplo):
 def eigh_adjoint_twin(g, ans, a, UPLO="L"):
     w = ans[0]
     q = ans[1]
-    gw = g[0]
-    gq = g[1]
+    # an unused output's adjoint is a zero; shaped like the output, so that its tangent
+    # (0.0 where nothing reached it) is shaped too (to_shape_of's tangent rule)
+    gw = to_shape_of(g[0], w)
+    gq = to_shape_of(g[1], q)
     check_distinct(w)
     n = np.shape(w)[-1]
     eye = np.eye(n)

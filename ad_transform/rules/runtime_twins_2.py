@@ -21,6 +21,7 @@ from .. import runtime
 from ..errors import ADTransformError
 from ..runtime import norm_adjoint, pinv_adjoint, pinv_tangent, svd_adjoint, svd_tangent
 from ..runtime.decompositions import _tolerance
+from ..runtime.higher_order import to_shape_of
 from ..runtime.higher_order_2 import tangent_tuple
 from .registry import register_nondifferentiable
 from .runtime_twins import _PLAIN_HELPERS, read_triangle, twin
@@ -169,9 +170,11 @@ def svd_adjoint_twin(g, ans, a, full_matrices=True, compute_uv=True, hermitian=F
         u = ans[0]
         s = ans[1]
         vh = ans[2]
-        gu = g[0]
-        gs = g[1]
-        gv = g[2]
+        # an unused output's adjoint is a zero; shaped like the output, so that its tangent
+        # (0.0 where nothing reached it) is shaped too (to_shape_of's tangent rule)
+        gu = to_shape_of(g[0], u)
+        gs = to_shape_of(g[1], s)
+        gv = to_shape_of(g[2], vh)
     else:
         decomposition = np.linalg.svd(a, full_matrices=False)
         u = decomposition[0]
@@ -355,9 +358,9 @@ def lstsq_adjoint_twin(g, ans, a, b, rcond=None):
     x = ans[0]
     residuals = ans[1]
     check_full_rank(a, ans[2], "np.linalg.lstsq")
-    gx = g[0]
-    gres = g[1]
-    gs = g[3]
+    gx = to_shape_of(g[0], x)  # shaped, so are their tangents (see svd_adjoint_twin)
+    gres = to_shape_of(g[1], residuals)
+    gs = to_shape_of(g[3], ans[3])
     a_pinv = np.linalg.pinv(a)
     ga = np.zeros(np.shape(a))
     gb = np.zeros(np.shape(b))

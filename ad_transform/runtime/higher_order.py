@@ -85,7 +85,10 @@ def last_item(xs):
 
 
 def without_last(xs):
-    """A new list adjoint of all but the last element of ``xs`` (``xs`` is not changed)."""
+    """A new list adjoint of all but the last element of ``xs`` (``xs`` is not changed;
+    a sparse ``Item`` is read element by element)."""
+    if isinstance(xs, Item):
+        return ListAdjoint([xs[k] for k in range(xs.length - 1)])
     return ListAdjoint(xs[:-1])
 
 

@@ -112,7 +112,8 @@ def attribute_tangent(t, x, name: str):
 
 
 def tangent_like(t, ans):
-    """``t`` broadcast to the shape of ``ans`` (a new array where it had to be broadcast).
+    """``t`` broadcast to the shape of ``ans`` (a new array where it had to be broadcast, or
+    where ``ans`` is an array and ``t`` a number).
     Adjoint containers (``ListAdjoint``, ``Item``, ``Fields``...: sums of adjoints in code
     differentiated again) are sums of tangents of the same structure: ``t`` as it is."""
     containers = (ListAdjoint, DictAdjoint, Item, KeyItem, Fields)  # of generated code
@@ -120,8 +121,9 @@ def tangent_like(t, ans):
         return t
     ans = plain_array(ans)  # a masked array's or np.matrix's tangent is not ndarray's
     shape = np.shape(ans)
-    if np.shape(t) == shape:
+    if np.shape(t) == shape and (isinstance(t, np.ndarray) or not isinstance(ans, np.ndarray)):
         return t
+    # a new array, also for a number tangent of a 0-d array (which may be written into)
     return np.array(np.broadcast_to(t, shape))
 
 
@@ -148,8 +150,8 @@ def fresh_tangent(t):
     changed in place later must not share its data with another tangent."""
     if isinstance(t, np.ndarray):
         return t.copy()
-    if isinstance(t, list):
-        return [fresh_tangent(v) for v in t]
+    if isinstance(t, list):  # a ListAdjoint stays one (its ``+`` adds, a list's joins)
+        return (ListAdjoint if isinstance(t, ListAdjoint) else list)(fresh_tangent(v) for v in t)
     return t
 
 
