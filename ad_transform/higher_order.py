@@ -64,6 +64,12 @@ class PlainBuilder(_Builder):
         if program.tape:
             lower_tape(program)
 
+    def saved_reads(self, program: AdjointProgram, saved: list[str]) -> list[gast.stmt]:
+        """``n = held_constant(n)`` for the saved values the backward half reads back as
+        constants: the next derivative takes the saved tuple as one varied value."""
+        held = held_constants(program.analysis)
+        return held_reads({n: held[n] for n in saved if n in held}, program.bindings)
+
     def compile(self, source: str, program: AdjointProgram, func, defaults, main) -> Generated:
         generated = super().compile(source, program, func, defaults, main)
         for function in generated.functions.values():
@@ -519,6 +525,7 @@ def lower_tape(program: AdjointProgram) -> None:
         tape, names.fresh("top"), names.fresh("constants"), names.fresh("ctop"), program.bindings
     )
     lists.constant_names = _constant_slots(program, push, pop)
+    lists.held = held_constants(program.analysis)
     program.forward = _lowered(program.forward, lists, push, pop)
     program.backward = _lowered(program.backward, lists, push, pop)
     length = name_node("len")
@@ -544,6 +551,7 @@ class _TapeLists:
         self.tape, self.top, self.constants, self.ctop = tape, top, constants, ctop
         self.bindings = bindings
         self.constant_names: dict = {}  # slot -> the names of its push kept in ``constants``
+        self.held: dict = {}  # names read back as constants (``held_constants``)
         self.used_constants = False
 
 
@@ -632,14 +640,16 @@ def _lowered(stmts: list[gast.stmt], lists: _TapeLists, push: str, pop: str) -> 
                     gast.Call(func=name_node(copy), args=stmt.value.args, keywords=[])
                 ]
         elif isinstance(stmt, gast.Assign) and _calls(stmt, pop):
+            restored = _tape_names(stmt, pop) or []
             if constant:
-                restored = _tape_names(stmt, pop)
                 result.extend(_read_back(lists.constants, lists.ctop, constant, stmt))
                 rest = [n for n in restored if n not in constant]
                 if rest:
                     result.extend(_read_back(lists.tape, lists.top, rest, stmt))
-                continue
-            result.extend(_read_back(lists.tape, lists.top, None, stmt))
+            else:
+                result.extend(_read_back(lists.tape, lists.top, None, stmt))
+            held = {n: lists.held[n] for n in restored if n in lists.held}
+            result.extend(held_reads(held, lists.bindings, stmt))
             continue
         elif any(isinstance(n, gast.Name) and n.id in (push, pop) for n in gast.walk(stmt)):
             raise ADTransformError(
@@ -686,6 +696,134 @@ def _calls(stmt: gast.stmt, name: str) -> bool:
     return (
         isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == name
     )
+
+
+# -- values saved that carry no derivative ---------------------------------------------------
+def held_constants(analysis) -> dict[str, bool]:
+    """The names of ``analysis``'s function whose values carry no derivative whatever its
+    arguments are (not only its ``wrt``): the next derivative may read them back from the
+    tape or the saved tuple as constants (``runtime.held_constant``). Each maps to whether
+    the value must be immutable when the code runs (``strict``: a number, text, a slice,
+    a tuple of them), for names the function may change in place.
+
+    A name is held where every operation binding it is a literal, a rule without
+    derivative (``len``, ``.shape``, a comparison: a piecewise-constant result), the
+    counter of a ``range`` loop, or a copy or rule with a derivative all of whose inputs
+    are held (``k = min(m, n) - 1``). A value the function may change in place
+    (``touched``: passed to a user function or an opaque call, stored into, appended to,
+    changed by ``+=``, returned, or what such a value may be a view of or hold) is no
+    input of a held value; it may itself be held where it is a number (a ``range``
+    counter, or of kind SCALAR), checked immutable when the code runs."""
+    from .analyze import _range_counters
+
+    binders: dict[str, list] = {}
+    for op in analysis.ops:
+        if op.target is not None:
+            binders.setdefault(op.target, []).append(op)
+    candidates = (set(binders) | _range_counters(analysis.fn.body, analysis.fn)) - set(
+        analysis.fn.params
+    )
+    touched = _touched(analysis.ops)
+    held = candidates - touched
+    changed = True
+    while changed:
+        changed = False
+        for name in list(held):
+            if not all(_holds(op, held) for op in binders.get(name, ())):
+                held.discard(name)
+                changed = True
+    found = dict.fromkeys(held, False)
+    counters = _range_counters(analysis.fn.body, analysis.fn)
+    for name in candidates & touched:
+        number = name in counters or analysis.kinds.get(name) == SCALAR
+        if number and all(_holds(op, held) for op in binders.get(name, ())):
+            found[name] = True
+    return found
+
+
+def _holds(op, held: set[str]) -> bool:
+    """Whether ``op`` binds a value without derivative, given the ``held`` names."""
+    from .ops import CONSTANT, COPY, RULE
+
+    if op.form == CONSTANT:
+        return not any(isinstance(a, gast.Name) for a in op.inputs.values())
+    if op.form == RULE and op.rule is not None and op.rule.template is None:
+        return op.rule.pure and not op.writes
+    if _changes_inputs(op):
+        return False
+    return op.form in (RULE, COPY) and _op_input_names(op) <= held
+
+
+def _changes_inputs(op) -> bool:
+    """Whether a rule, copy or literal ``op`` may change an input in place: ``a += v`` of
+    an array (``ad_in_place``), a helper's in-out arguments, a rule with effects."""
+    from .ops import RULE
+
+    return (
+        bool(op.writes)
+        or getattr(op.stmt, "ad_in_place", None) is not None
+        or (op.form == RULE and (op.rule is None or not op.rule.pure))
+    )
+
+
+def _touched(ops: list) -> set[str]:
+    """The names whose objects ``ops`` may change in place or hand on (see
+    ``held_constants``)."""
+    from .ops import BUILD, CONSTANT, COPY, MUTATIONS, RULE
+
+    touched = set()
+    for op in ops:
+        if op.form in (RULE, COPY, CONSTANT, BUILD):
+            if _changes_inputs(op):
+                touched |= _op_input_names(op)
+            continue
+        touched |= _op_input_names(op)  # calls, stores, appends, objects, the returned value
+        if op.form in MUTATIONS and op.target is not None:
+            touched.add(op.target)
+    changed = True
+    while changed:  # what a changed value may be a view of, or hold, changes with it
+        changed = False
+        for op in ops:
+            if op.target not in touched or op.form not in (RULE, COPY, BUILD) or not op.inputs:
+                continue
+            if op.form == RULE and op.rule is not None and op.rule.fresh is True:
+                continue  # a new object, no view of its inputs
+            for atom in op.inputs.values():
+                for name in _atom_names(atom) - touched:
+                    touched.add(name)
+                    changed = True
+    return touched
+
+
+def held_reads(names: dict, bindings, like: gast.stmt | None = None) -> list[gast.stmt]:
+    """``n = held_constant(n, 'n')`` for each of ``names`` (name -> whether the value must
+    be immutable: ``strict=True``): values read back that the next derivative takes as
+    constants."""
+    function = bindings.reference("held_constant", runtime.held_constant)
+    reads = []
+    for name, strict in names.items():
+        label = gast.Constant(value=name, kind=None)
+        keywords = [gast.keyword(arg="strict", value=gast.Constant(value=True, kind=None))]
+        call = gast.Call(
+            func=name_node(function),
+            args=[name_node(name), label],
+            keywords=keywords if strict else [],
+        )
+        read = assign(name, call)
+        reads.append(_located_like(read, like) if like is not None else read)
+    return reads
+
+
+def _op_input_names(op) -> set[str]:
+    from .activity import input_names
+
+    return input_names(op)
+
+
+def _atom_names(atom) -> set[str]:
+    from .activity import operand_names
+
+    return operand_names(atom)
 
 
 __all__ = ["PlainBuilder", "lower_tape", "plain_gradient", "plain_source", "runtime"]

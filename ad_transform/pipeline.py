@@ -187,6 +187,11 @@ class _Builder:
         """The optimizing passes (``higher_order.PlainBuilder`` replaces them)."""
         optimize(program, keep, plain_tape=self.numba, recompute=not self.numba)
 
+    def saved_reads(self, program: AdjointProgram, saved: list[str]) -> list[gast.stmt]:
+        """Statements after the backward half unpacks what the forward half saved
+        (``higher_order.PlainBuilder``: the values read back as constants); none here."""
+        return []
+
     def top_level(
         self,
         func,
@@ -460,6 +465,8 @@ class _Builder:
             bwd.line(f"{saved_param} = {copier}({saved_param})  # the undo below changes copies")
         if saved:
             bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
+            for read in self.saved_reads(program, saved):
+                bwd.line(expression_source(read))
         if inout:
             shaped = program.bindings.reference("container_adjoint", runtime.container_adjoint)
             for param, adjoint in inout.items():  # the caller's adjoint may be a plain zero

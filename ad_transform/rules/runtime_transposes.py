@@ -19,6 +19,12 @@ See docs/architecture/higher_order_4.md.
 
 from ..runtime import (
     additive_partial,
+    cumsum_adjoint,
+    cumulative_sum,
+    held_constant,
+    outer_factor,
+    outer_factor_cotangent,
+    reshaped_like,
     gathered,
     in_place_adjoint,
     in_place_tangent,
@@ -113,3 +119,45 @@ def t_joined_pieces(g, ans, pieces, arrays, axis=0, stacked=False):
 @tangent(split_pieces)
 def t_split_pieces(g, ans, c, arrays, axis=0, stacked=False):
     return split_pieces(g, arrays, axis, stacked), 0.0, None, None
+
+
+# -- third derivatives through shapes, outer products and cumulative sums -------------------
+# (docs/architecture/higher_order_third.md): the transposes of the second-order helpers
+# ``reshaped_like``, ``outer_factor`` and ``cumulative_sum``, each linear in its adjoint
+# argument (``outer_factor`` bilinear in the adjoint and the vector)
+register_nondifferentiable(held_constant)
+
+
+@adjoint(reshaped_like, kind=None, fresh=True)
+def d_reshaped_like(g, ans, a, like, order="C"):
+    return reshaped_like(g, a, order), 0.0, None
+
+
+@tangent(reshaped_like)
+def t_reshaped_like(g, ans, a, like, order="C"):
+    return reshaped_like(g, like, order), 0.0, None
+
+
+@adjoint(outer_factor, kind=None, fresh=True)
+def d_outer_factor(g, ans, a, like, vector, left):
+    return (
+        outer_factor_cotangent(g, a, vector, left, False),
+        0.0,
+        outer_factor_cotangent(g, a, vector, left, True),
+        None,
+    )
+
+
+@tangent(outer_factor)
+def t_outer_factor(g, ans, a, like, vector, left):
+    return outer_factor(g, like, vector, left), 0.0, outer_factor(a, like, g, left), None
+
+
+@adjoint(cumulative_sum, kind=None, fresh=True)
+def d_cumulative_sum(g, ans, a, like, axis=None):
+    return cumsum_adjoint(g, a, axis), 0.0, None
+
+
+@tangent(cumulative_sum)
+def t_cumulative_sum(g, ans, a, like, axis=None):
+    return cumulative_sum(g, like, axis), 0.0, None

@@ -210,6 +210,7 @@ from .higher_order import (  # noqa: F401
     without_last,
 )
 from .higher_order_2 import *  # noqa: F403
+from .higher_order_third import held_constant, outer_factor_cotangent  # noqa: F401
 from .in_place import (  # noqa: F401
     alias_after,
     alias_after_adjoint,

@@ -1,0 +1,56 @@
+"""Runtime helpers of plain derivative code differentiated a third time and more.
+
+- ``held_constant(value, name)``: a value the plain code saved (on its tape, or in the
+  tuple its forward half hands to its backward half) that the first analysis proved
+  carries no derivative (``higher_order.held_constants``). It is registered without
+  derivative, so the next analysis knows it does not vary: an axis, a length, a loop
+  index or a mask read back stays a constant. It returns ``value`` itself; a number the
+  code may have handed on is checked immutable (``strict``), else refused by name.
+- ``outer_factor_cotangent``: the transposes of ``outer_factor`` in its two vectors.
+
+See docs/architecture/higher_order_third.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ADTransformError
+
+_IMMUTABLE = (int, float, bool, str, bytes, type(None), slice, np.bool_, np.integer, np.floating)
+
+
+def held_constant(value, name: str = "a value", strict: bool = False):
+    """``value``, which the first derivative saved and proved carries no derivative.
+
+    ``strict`` (a number the code may hand on or store): raises ``ADTransformError``
+    naming ``name`` where ``value`` is not immutable (a number, text, ``None``, a slice, a
+    tuple of them): the proof holds for the value when it was saved, and only then is it
+    certainly the same when it is read."""
+    if not strict or _immutable(value):
+        return value
+    raise ADTransformError(
+        f"cannot differentiate this derivative again: the value '{name}' its code saved is a "
+        f"{type(value).__name__}, which may have changed since; the derivative of the saved "
+        "code takes only numbers, text, slices and tuples of them as constants"
+    )
+
+
+def _immutable(value) -> bool:
+    if isinstance(value, _IMMUTABLE):
+        return True
+    return isinstance(value, tuple) and all(_immutable(v) for v in value)
+
+
+def outer_factor_cotangent(c, g, vector, left: bool, of_vector: bool):
+    """The transpose of ``outer_factor(g, like, vector, left)`` applied to the cotangent
+    ``c`` (``like``'s shape), in ``g`` or (``of_vector``) in ``vector``, in that argument's
+    shape. ``outer_factor`` is ``outer(ravel(g), ravel(vector))`` (``left``) or
+    ``outer(ravel(vector), ravel(g))`` reshaped; the transpose of ``u -> outer(u, w)`` is
+    ``C -> C @ w``, of ``w -> outer(u, w)`` is ``C -> C.T @ u``."""
+    g_flat, v_flat = np.ravel(g), np.ravel(vector)
+    rows, columns = (g_flat, v_flat) if left else (v_flat, g_flat)
+    matrix = np.reshape(c, (rows.size, columns.size))
+    first = of_vector != left  # the cotangent of the rows' vector
+    flat = matrix @ columns if first else matrix.T @ rows
+    return np.reshape(flat, np.shape(vector if of_vector else g))
