@@ -67,14 +67,17 @@ class PlainBuilder(_Builder):
     def saved_reads(self, program: AdjointProgram, saved: list[str]) -> list[gast.stmt]:
         """``n = held_constant(n)`` for the saved values the backward half reads back as
         constants: the next derivative takes the saved tuple as one varied value."""
-        held = held_constants(program.analysis)
+        held = _program_held(program)
         return held_reads({n: held[n] for n in saved if n in held}, program.bindings)
 
     def compile(self, source: str, program: AdjointProgram, func, defaults, main) -> Generated:
         generated = super().compile(source, program, func, defaults, main)
+        held_params = getattr(program, "held_params", ())
         for function in generated.functions.values():
             mark_plain_code(function)
             function.ad_transform_origin = f"{function.__name__} ({source_location(func)})"
+            if held_params and function.__name__ == main:
+                function.ad_transform_held_params = held_params
         return generated
 
 
@@ -525,7 +528,7 @@ def lower_tape(program: AdjointProgram) -> None:
         tape, names.fresh("top"), names.fresh("constants"), names.fresh("ctop"), program.bindings
     )
     lists.constant_names = _constant_slots(program, push, pop)
-    lists.held = held_constants(program.analysis)
+    lists.held = _program_held(program)
     program.forward = _lowered(program.forward, lists, push, pop)
     program.backward = _lowered(program.backward, lists, push, pop)
     length = name_node("len")
@@ -542,6 +545,18 @@ def lower_tape(program: AdjointProgram) -> None:
         empty = gast.List(elts=[], ctx=gast.Load())
         program.forward.insert(0, assign(lists.constants, empty))
     program.backward[0:0] = starts
+
+
+def _program_held(program: AdjointProgram) -> dict[str, bool]:
+    """``held_constants`` of the program, computed once; the parameters its held values
+    are computed from are kept as ``program.held_params``."""
+    found = getattr(program, "held", None)
+    if found is None:
+        leaves = held_parameters(program.analysis)
+        found = held_constants(program.analysis, leaves)
+        program.held = found
+        program.held_params = used_parameters(program.analysis, found, leaves)
+    return found
 
 
 class _TapeLists:
@@ -699,7 +714,7 @@ def _calls(stmt: gast.stmt, name: str) -> bool:
 
 
 # -- values saved that carry no derivative ---------------------------------------------------
-def held_constants(analysis) -> dict[str, bool]:
+def held_constants(analysis, leaves: frozenset[str] = frozenset()) -> dict[str, bool]:
     """The names of ``analysis``'s function whose values carry no derivative whatever its
     arguments are (not only its ``wrt``): the next derivative may read them back from the
     tape or the saved tuple as constants (``runtime.held_constant``). Each maps to whether
@@ -711,9 +726,10 @@ def held_constants(analysis) -> dict[str, bool]:
     counter of a ``range`` loop, or a copy or rule with a derivative all of whose inputs
     are held (``k = min(m, n) - 1``). A value the function may change in place
     (``touched``: passed to a user function or an opaque call, stored into, appended to,
-    changed by ``+=``, returned, or what such a value may be a view of or hold) is no
+    changed by ``+=``, or what such a value may be a view of or hold) is no
     input of a held value; it may itself be held where it is a number (a ``range``
-    counter, or of kind SCALAR), checked immutable when the code runs."""
+    counter, or of kind SCALAR), checked immutable when the code runs. ``leaves``:
+    parameters taken as held numbers (``held_parameters``)."""
     from .analyze import _range_counters
 
     binders: dict[str, list] = {}
@@ -723,8 +739,11 @@ def held_constants(analysis) -> dict[str, bool]:
     candidates = (set(binders) | _range_counters(analysis.fn.body, analysis.fn)) - set(
         analysis.fn.params
     )
+    candidates |= leaves
     touched = _touched(analysis.ops)
-    held = candidates - touched
+    counters = _range_counters(analysis.fn.body, analysis.fn)
+    numbers = _immutable_names(candidates, binders, analysis.kinds, counters) | leaves
+    held = candidates - (touched - numbers)  # a number handed on is still the same
     changed = True
     while changed:
         changed = False
@@ -732,13 +751,98 @@ def held_constants(analysis) -> dict[str, bool]:
             if not all(_holds(op, held) for op in binders.get(name, ())):
                 held.discard(name)
                 changed = True
-    found = dict.fromkeys(held, False)
-    counters = _range_counters(analysis.fn.body, analysis.fn)
-    for name in candidates & touched:
-        number = name in counters or analysis.kinds.get(name) == SCALAR
-        if number and all(_holds(op, held) for op in binders.get(name, ())):
-            found[name] = True
+    return {name: name in touched for name in held}
+
+
+# rules whose result is a number or a tuple of numbers, whatever they are given
+_SIZES = frozenset(
+    ("len", "ndarray.shape", "ndarray.ndim", "ndarray.size", "numpy.shape", "numpy.ndim")
+)
+# rules whose result is immutable where their arguments are: arithmetic on numbers and
+# tuples, an element of a tuple
+_ON_NUMBERS = frozenset(("min", "max", "abs", "int", "round", "divmod"))
+
+
+def _immutable_names(candidates: set, binders: dict, kinds: dict, counters: set) -> set[str]:
+    """The names among ``candidates`` certainly holding immutable values (numbers, text,
+    tuples of them): ``range`` counters, numbers (kind SCALAR), literals, sizes and
+    shapes, and arithmetic or indexing on those."""
+    import operator
+
+    arithmetic = {id(f) for f in vars(operator).values() if callable(f)}
+    found = {n for n in candidates if n in counters or kinds.get(n) == SCALAR}
+
+    def immutable(op) -> bool:
+        if _is_literal(op):
+            return True
+        rule = op.rule
+        if op.form != "rule" or rule is None or op.writes:
+            return False
+        if rule.name in _SIZES:
+            return True
+        on_numbers = id(rule.primitive) in arithmetic or rule.name in _ON_NUMBERS
+        return on_numbers and _op_input_names(op) <= found
+
+    changed = True
+    while changed:
+        changed = False
+        for name in candidates - found:
+            ops = binders.get(name, ())
+            if ops and all(immutable(op) for op in ops):
+                found.add(name)
+                changed = True
     return found
+
+
+def held_parameters(analysis) -> frozenset[str]:
+    """The parameters whose values the plain code of ``analysis``'s function may take as
+    constants: those without derivative here (not ``wrt``, not changed in place) that
+    hold numbers, where the function is a twin (``rules/runtime_twins*``: its counts,
+    axes and orders, ``n`` of ``matrix_power``) or plain code that took them as constants
+    already. The generated function records the ones it uses
+    (``ad_transform_held_params``): differentiating it with respect to one is refused by
+    name (``check_held_parameters``)."""
+    func = analysis.fn.parsed.func
+    origin = getattr(func, "ad_transform_origin", "") or ""
+    inherited = set(getattr(func, "ad_transform_held_params", ()))
+    twin = origin.startswith("the twin of ")
+    return frozenset(
+        p
+        for p in analysis.fn.params
+        if (twin or p in inherited)
+        and p not in analysis.wrt
+        and p not in analysis.inout
+        and analysis.kinds.get(p) == SCALAR
+    )
+
+
+def used_parameters(analysis, held: dict, leaves: frozenset[str]) -> tuple[str, ...]:
+    """The ``leaves`` some held value is computed from."""
+    used = set()
+    for op in analysis.ops:
+        if op.target in held:
+            used |= _op_input_names(op) & leaves
+    return tuple(p for p in analysis.fn.params if p in used)
+
+
+def check_held_parameters(func, wrt) -> None:
+    """Refuse, naming it, to differentiate plain code with respect to a parameter it takes
+    as a constant (``held_parameters``)."""
+    held = set(getattr(func, "ad_transform_held_params", ()))
+    varied = [p for p in wrt if p in held]
+    if varied:
+        raise ADTransformError(
+            f"cannot differentiate {getattr(func, '__name__', func)} with respect to its "
+            f"argument '{varied[0]}': this code, a derivative made by ad_transform, takes it "
+            "as a constant (a count, an axis or an order: a twin's argument without "
+            "derivative)"
+        )
+
+
+def _is_literal(op) -> bool:
+    from .ops import CONSTANT
+
+    return op.form == CONSTANT and not any(isinstance(a, gast.Name) for a in op.inputs.values())
 
 
 def _holds(op, held: set[str]) -> bool:
@@ -746,7 +850,7 @@ def _holds(op, held: set[str]) -> bool:
     from .ops import CONSTANT, COPY, RULE
 
     if op.form == CONSTANT:
-        return not any(isinstance(a, gast.Name) for a in op.inputs.values())
+        return _is_literal(op)
     if op.form == RULE and op.rule is not None and op.rule.template is None:
         return op.rule.pure and not op.writes
     if _changes_inputs(op):
@@ -769,7 +873,7 @@ def _changes_inputs(op) -> bool:
 def _touched(ops: list) -> set[str]:
     """The names whose objects ``ops`` may change in place or hand on (see
     ``held_constants``)."""
-    from .ops import BUILD, CONSTANT, COPY, MUTATIONS, RULE
+    from .ops import BUILD, CONSTANT, COPY, MUTATIONS, RETURN, RULE
 
     touched = set()
     for op in ops:
@@ -777,7 +881,9 @@ def _touched(ops: list) -> set[str]:
             if _changes_inputs(op):
                 touched |= _op_input_names(op)
             continue
-        touched |= _op_input_names(op)  # calls, stores, appends, objects, the returned value
+        if op.form == RETURN:
+            continue  # the caller's later changes are undone before this backward sweep
+        touched |= _op_input_names(op)  # calls, stores, appends, objects
         if op.form in MUTATIONS and op.target is not None:
             touched.add(op.target)
     changed = True
