@@ -129,7 +129,7 @@ def solve(x):
 
 
 def log_determinant(x):
-    sign, logdet = np.linalg.slogdet(matrix(x))
+    _, logdet = np.linalg.slogdet(matrix(x))
     return logdet
 
 
