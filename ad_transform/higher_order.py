@@ -783,6 +783,7 @@ def held_constants(analysis, leaves: frozenset[str] = frozenset()) -> dict[str, 
     candidates = (set(binders) | _range_counters(analysis.fn.body, analysis.fn)) - set(
         analysis.fn.params
     )
+    candidates -= _bound_elsewhere(analysis, binders)
     candidates |= leaves
     touched = _touched(analysis.ops)
     counters = _range_counters(analysis.fn.body, analysis.fn)
@@ -836,6 +837,30 @@ def _immutable_names(candidates: set, binders: dict, kinds: dict, counters: set)
                 found.add(name)
                 changed = True
     return found
+
+
+def _bound_elsewhere(analysis, binders: dict) -> set[str]:
+    """Names the function binds more often than its operations and ``range`` loops do
+    (``with ... as n``, ``except E as n``, a tuple target): what binds them there is not
+    known here, so they are never held."""
+    from collections import Counter
+
+    from .kinds import is_range
+
+    stores = Counter(
+        node.id
+        for node in gast.walk(analysis.fn.tree)
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store)
+    )
+    known = Counter({name: len(ops) for name, ops in binders.items()})
+    for node in gast.walk(analysis.fn.tree):
+        if (
+            isinstance(node, gast.For)
+            and isinstance(node.target, gast.Name)
+            and is_range(node, analysis.fn)
+        ):
+            known[node.target.id] += 1
+    return {name for name, count in stores.items() if count > known[name]}
 
 
 def held_parameters(analysis) -> frozenset[str]:
