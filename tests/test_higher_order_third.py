@@ -11,7 +11,7 @@ refused is refused by name (``ADTransformError``), never a number.
 
 import numpy as np
 import pytest
-from third_order_functions import FUNCTIONS, T0, U, X0, along
+from third_order_functions import FUNCTIONS, T0, X0, U, along
 
 from ad_transform import ADTransformError, grad, hessian
 from ad_transform.higher_order import check_held_parameters
