@@ -1,10 +1,10 @@
 """Runtime helpers of plain derivative code differentiated a third time and more.
 
-- ``held_constant(value, name)``: a value the plain code saved (on its tape, or in the
+- ``held_constant(x, name)``: a value the plain code saved (on its tape, or in the
   tuple its forward half hands to its backward half) that the first analysis proved
   carries no derivative (``higher_order.held_constants``). It is registered without
   derivative, so the next analysis knows it does not vary: an axis, a length, a loop
-  index or a mask read back stays a constant. It returns ``value`` itself; a number the
+  index or a mask read back stays a constant. It returns ``x`` itself; a number the
   code may have handed on is checked immutable (``strict``), else refused by name.
 - ``outer_factor_cotangent``: the transposes of ``outer_factor`` in its two vectors.
 
@@ -20,18 +20,18 @@ from ..errors import ADTransformError
 _IMMUTABLE = (int, float, bool, str, bytes, type(None), slice, np.bool_, np.integer, np.floating)
 
 
-def held_constant(value, name: str = "a value", strict: bool = False):
-    """``value``, which the first derivative saved and proved carries no derivative.
+def held_constant(x, name: str = "a value", strict: bool = False):
+    """``x``, which the first derivative saved and proved carries no derivative.
 
     ``strict`` (a number the code may hand on or store): raises ``ADTransformError``
-    naming ``name`` where ``value`` is not immutable (a number, text, ``None``, a slice, a
+    naming ``name`` where ``x`` is not immutable (a number, text, ``None``, a slice, a
     tuple of them): the proof holds for the value when it was saved, and only then is it
     certainly the same when it is read."""
-    if not strict or _immutable(value):
-        return value
+    if not strict or _immutable(x):
+        return x
     raise ADTransformError(
         f"cannot differentiate this derivative again: the value '{name}' its code saved is a "
-        f"{type(value).__name__}, which may have changed since; the derivative of the saved "
+        f"{type(x).__name__}, which may have changed since; the derivative of the saved "
         "code takes only numbers, text, slices and tuples of them as constants"
     )
 
