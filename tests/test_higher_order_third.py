@@ -225,3 +225,39 @@ def test_differentiating_plain_code_with_respect_to_a_held_argument_is_refused()
     check_held_parameters(twin_code, ("a",))
     with pytest.raises(ADTransformError, match="argument 'n'"):
         check_held_parameters(twin_code, ("a", "n"))
+
+
+# -- ``*=`` and ``/=`` of values of unknown kinds (docs/architecture/higher_order_third.md) --
+def product_of_items(x):
+    items = [x, np.sin(x)]
+    p = 1.0
+    for v in items:
+        p *= v
+    return p
+
+
+def quotient_of_items(x):
+    items = [x + 2.0, np.sin(x) + 2.0]
+    p = x**4
+    for v in items:
+        p /= v
+    return p
+
+
+def test_third_derivative_through_in_place_multiplication():
+    """``(x sin x)''' = -3 sin x - x cos x``: the rules of ``in_place_adjoint`` and
+    ``in_place_tangent`` in their values (``in_place_second``), refused before."""
+    for x in (0.7, -1.4):
+        expected = -3 * np.sin(x) - x * np.cos(x)
+        assert third(product_of_items)(x) == pytest.approx(expected, rel=1e-10)
+
+
+def test_third_derivative_through_in_place_division():
+    for x in (0.7, -1.1):
+        expected = central_difference_of_second(quotient_of_items, x)
+        assert third(quotient_of_items)(x) == pytest.approx(expected, rel=1e-6)
+
+
+def test_fourth_derivative_through_in_place_multiplication_is_refused_by_name():
+    with pytest.raises(ADTransformError, match="in_place_second"):
+        grad(third(product_of_items))(0.7)

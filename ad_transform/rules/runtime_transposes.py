@@ -8,8 +8,9 @@ transpose and its tangent the same call on the tangents:
   cotangent's pieces stacked or joined) and ``split_pieces`` (its transpose: the array cut
   back into pieces) are each other's transposes;
 - ``in_place_adjoint`` (``J^T g`` of ``target op= value``) and ``in_place_tangent`` (``J t``)
-  are each other's transposes; their partials in the primal values are 0 for ``+=`` and
-  ``-=`` (``additive_partial``; ``*=`` and ``/=`` are refused there by name);
+  are each other's transposes; their partials in the primal values are the second
+  partials of ``op=`` (``runtime.in_place_second``: 0 for ``+=`` and ``-=``, constant for
+  ``*=``, ``1/value^2`` terms for ``/=``; docs/architecture/higher_order_third.md);
 - ``item_added(items, i, v)`` (``items`` with ``v`` added at ``i``, a new adjoint: how
   ``higher_order.PlainBuilder`` writes ``dxs[i] += v``) is linear in ``items`` and ``v``:
   the cotangent of ``items`` is ``g``, that of ``v`` is ``g[i]`` (``gathered``).
@@ -24,6 +25,7 @@ from ..runtime import (
     gathered,
     held_constant,
     in_place_adjoint,
+    in_place_second,
     in_place_tangent,
     index_adjoint,
     item_added,
@@ -40,27 +42,26 @@ register_nondifferentiable(additive_partial)
 
 @adjoint(in_place_adjoint, kind=None, fresh=True)
 def d_in_place_adjoint(g, ans, a, operation, target, value, result, which):
-    # linear in its cotangent ``a``: J^T, whose transpose is J (``in_place_tangent``)
-    zero = additive_partial(operation)
+    # linear in its cotangent ``a``: J^T, whose transpose is J (``in_place_tangent``); in
+    # the values, the second partials of ``*=`` and ``/=`` (0 for ``+=``, ``-=``)
     return (
         in_place_tangent(g, operation, target, value, result, which),
         None,
-        zero,
-        zero,
-        zero,
+        in_place_second(g, a, operation, target, value, result, which, 0, "of"),
+        in_place_second(g, a, operation, target, value, result, which, 1, "of"),
+        in_place_second(g, a, operation, target, value, result, which, 2, "of"),
         None,
     )
 
 
 @adjoint(in_place_tangent, kind=None, fresh=True)
 def d_in_place_tangent(g, ans, t, operation, target, value, result, which):
-    zero = additive_partial(operation)
     return (
         in_place_adjoint(g, operation, target, value, result, which),
         None,
-        zero,
-        zero,
-        zero,
+        in_place_second(g, t, operation, target, value, result, which, 0, "of"),
+        in_place_second(g, t, operation, target, value, result, which, 1, "of"),
+        in_place_second(g, t, operation, target, value, result, which, 2, "of"),
         None,
     )
 
@@ -82,26 +83,24 @@ def d_split_pieces(g, ans, c, arrays, axis=0, stacked=False):
 
 @tangent(in_place_adjoint)
 def t_in_place_adjoint(g, ans, a, operation, target, value, result, which):
-    zero = additive_partial(operation)
     return (
         in_place_adjoint(g, operation, target, value, result, which),
         None,
-        zero,
-        zero,
-        zero,
+        in_place_second(g, a, operation, target, value, result, which, 0, "operand"),
+        in_place_second(g, a, operation, target, value, result, which, 1, "operand"),
+        in_place_second(g, a, operation, target, value, result, which, 2, "operand"),
         None,
     )
 
 
 @tangent(in_place_tangent)
 def t_in_place_tangent(g, ans, t, operation, target, value, result, which):
-    zero = additive_partial(operation)
     return (
         in_place_tangent(g, operation, target, value, result, which),
         None,
-        zero,
-        zero,
-        zero,
+        in_place_second(g, t, operation, target, value, result, which, 0, "ans"),
+        in_place_second(g, t, operation, target, value, result, which, 1, "ans"),
+        in_place_second(g, t, operation, target, value, result, which, 2, "ans"),
         None,
     )
 

@@ -210,7 +210,11 @@ from .higher_order import (  # noqa: F401
     without_last,
 )
 from .higher_order_2 import *  # noqa: F403
-from .higher_order_third import held_constant, outer_factor_cotangent  # noqa: F401
+from .higher_order_third import (  # noqa: F401
+    held_constant,
+    in_place_second,
+    outer_factor_cotangent,
+)
 from .in_place import (  # noqa: F401
     alias_after,
     alias_after_adjoint,

@@ -7,15 +7,21 @@
   index or a mask read back stays a constant. It returns ``x`` itself; a number the
   code may have handed on is checked immutable (``strict``), else refused by name.
 - ``outer_factor_cotangent``: the transposes of ``outer_factor`` in its two vectors.
+- ``in_place_second``: the second partials of ``target op= value`` that the rules of
+  ``in_place_adjoint``/``in_place_tangent`` need for ``*=`` and ``/=``.
 
 See docs/architecture/higher_order_third.md.
 """
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..errors import ADTransformError
+from .elementwise import over, times
+from .higher_order import to_shape_of
 
 _IMMUTABLE = (int, float, bool, str, bytes, type(None), slice, np.bool_, np.integer, np.floating)
 
@@ -54,3 +60,37 @@ def outer_factor_cotangent(c, g, vector, left: bool, of_vector: bool):
     first = of_vector != left  # the cotangent of the rows' vector
     flat = matrix @ columns if first else matrix.T @ rows
     return np.reshape(flat, np.shape(vector if of_vector else g))
+
+
+def in_place_second(c, g, operation, target, value, ans, which: int, of: int, into: str):
+    """A second partial of ``target op= value`` (``runtime.in_place`` on values of unknown
+    kinds): ``c * g * d^2 r / d(operand which) d(argument of)``, brought to the shape of
+    ``into``: ``"of"`` that argument's (the cotangent of ``in_place_adjoint`` or
+    ``in_place_tangent`` in ``target``, ``value`` or ``ans``: ``of`` 0, 1, 2),
+    ``"operand"`` the operand's (the tangent of ``in_place_adjoint``), ``"ans"`` the
+    result's (the tangent of ``in_place_tangent``).
+
+    ``in_place_adjoint`` multiplies by ``D`` = ``value``, ``target`` (``*=``), ``1/value``,
+    ``-ans/value`` (``/=``, ``ans`` a value of its own); the partials of ``D``: ``1`` for
+    ``*=`` across the operands, ``-1/value^2`` (``/=``, operand 0, in ``value``),
+    ``ans/value^2`` and ``-1/value`` (operand 1, in ``value`` and in ``ans``); 0 otherwise
+    and for ``+=``, ``-=``."""
+    factor = _second_factor(operation, value, ans, which, of)
+    if factor is None:
+        return 0.0
+    like = {"of": (target, value, ans)[of], "operand": (target, value)[which], "ans": ans}[into]
+    return to_shape_of(times(times(c, g), factor), like)
+
+
+def _second_factor(operation, value, ans, which: int, of: int):
+    if operation in (operator.iadd, operator.isub):
+        return None
+    if operation is operator.imul:
+        return 1.0 if of == 1 - which else None
+    if operation is operator.itruediv:
+        if which == 0:
+            return -over(1.0, times(value, value)) if of == 1 else None
+        if of == 1:
+            return over(ans, times(value, value))
+        return -over(1.0, value) if of == 2 else None
+    raise ADTransformError(f"cannot differentiate {operation.__name__} in generated code again")
