@@ -95,7 +95,7 @@ def analyze(
     ``param_shapes``: the parameters' shape facts (``shapes.parameter_fact``), for code
     specialised by shape."""
     if getattr(fn.parsed.func, "ad_transform_held_params", None):
-        from .higher_order import check_held_parameters
+        from .held_values import check_held_parameters
 
         check_held_parameters(fn.parsed.func, (*wrt, *inout))
     ops: list[Op] = []

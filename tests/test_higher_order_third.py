@@ -2,7 +2,7 @@
 (issue 14, "composable to any depth"; docs/architecture/higher_order_third.md).
 
 The plain second-order code reads back the values it saved that carry no derivative as
-constants (``higher_order.held_constants``, ``runtime.held_constant``); before, they came
+constants (``held_values.held_constants``, ``runtime.held_constant``); before, they came
 back as values that may vary and their uses as slice bounds, axes, masks and indices were
 refused. Checked against calculus where a closed form is at hand, else against central
 differences of the second derivative (itself tested elsewhere) in float64; what stays
@@ -14,7 +14,7 @@ import pytest
 from third_order_functions import FUNCTIONS, T0, X0, U, along
 
 from ad_transform import ADTransformError, grad, hessian
-from ad_transform.higher_order import check_held_parameters
+from ad_transform.held_values import check_held_parameters
 from ad_transform.runtime import held_constant
 
 

@@ -2,7 +2,7 @@
 
 - ``held_constant(x, name)``: a value the plain code saved (on its tape, or in the
   tuple its forward half hands to its backward half) that the first analysis proved
-  carries no derivative (``higher_order.held_constants``). It is registered without
+  carries no derivative (``held_values.held_constants``). It is registered without
   derivative, so the next analysis knows it does not vary: an axis, a length, a loop
   index or a mask read back stays a constant. It returns ``x`` itself; a number the
   code may have handed on is checked immutable (``strict``), else refused by name.
