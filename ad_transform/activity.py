@@ -88,8 +88,21 @@ def _useful(
     useful = set(useful)
     for op in reversed(ops):
         if (returns and op.form == RETURN) or (op.target in useful and _carries_derivative(op)):
-            useful |= input_names(op) - _integers_without_derivative(op, integers)
+            useful |= _derivative_inputs(op) - _integers_without_derivative(op, integers)
     return useful
+
+
+def _derivative_inputs(op: Op) -> set[str]:
+    """The names ``op`` reads that a derivative may reach: not a name given only to a
+    rule's integer parameter (``axis=k``: ``INTEGER_PARAMETERS``), which never gets an
+    adjoint (``mark_active``), so none may be read for it."""
+    if op.form != RULE or op.rule is None or op.rule.template is None:
+        return input_names(op)
+    names = set()
+    for param, atom in op.inputs.items():
+        if param not in INTEGER_PARAMETERS or param in op.rule.template.outputs:
+            names |= operand_names(atom)
+    return names
 
 
 def _integers_without_derivative(op: Op, integers: frozenset) -> set[str]:

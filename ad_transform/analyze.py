@@ -94,6 +94,10 @@ def analyze(
     leaves (``leaf_kinds.py``); reads of leaves without derivative are never varied.
     ``param_shapes``: the parameters' shape facts (``shapes.parameter_fact``), for code
     specialised by shape."""
+    if getattr(fn.parsed.func, "ad_transform_held_params", None):
+        from .held_values import check_held_parameters
+
+        check_held_parameters(fn.parsed.func, (*wrt, *inout))
     ops: list[Op] = []
     counters: set[str] = set()
     loop_variant: set[str] = set()

@@ -39,6 +39,7 @@ from . import runtime
 from .callables import mark_plain_code, source_location
 from .emit import expression_source
 from .errors import ADTransformError
+from .held_values import held_call, held_constants, held_parameters, used_parameters
 from .optimize import optimize
 from .pipeline import GRAD, Generated, _Builder
 from .reverse import AdjointProgram, assign, name_node
@@ -64,11 +65,34 @@ class PlainBuilder(_Builder):
         if program.tape:
             lower_tape(program)
 
+    def saved_unpacking(self, program: AdjointProgram, saved: list[str], param: str) -> list:
+        """``a, _, c = saved`` and ``b = held_constant(saved[1], 'b')`` for each saved value
+        the next derivative takes as a constant (``held_constants``): it takes the saved
+        tuple as one varied value, and a name bound twice would get an adjoint for each."""
+        held = _program_held(program)
+        if not any(n in held for n in saved):
+            return super().saved_unpacking(program, saved, param)
+        targets = ["_" if n in held else n for n in saved]
+        lines = [f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {param}"]
+        for position, name in enumerate(saved):
+            if name in held:
+                read = gast.Subscript(
+                    value=name_node(param),
+                    slice=gast.Constant(value=position, kind=None),
+                    ctx=gast.Load(),
+                )
+                call = held_call(read, [name], held[name], program.bindings)
+                lines.append(f"{name} = {expression_source(call)}")
+        return lines
+
     def compile(self, source: str, program: AdjointProgram, func, defaults, main) -> Generated:
         generated = super().compile(source, program, func, defaults, main)
+        held_params = getattr(program, "held_params", ())
         for function in generated.functions.values():
             mark_plain_code(function)
             function.ad_transform_origin = f"{function.__name__} ({source_location(func)})"
+            if held_params and function.__name__ == main:
+                function.ad_transform_held_params = held_params
         return generated
 
 
@@ -518,7 +542,9 @@ def lower_tape(program: AdjointProgram) -> None:
     lists = _TapeLists(
         tape, names.fresh("top"), names.fresh("constants"), names.fresh("ctop"), program.bindings
     )
-    lists.constant_names = _constant_slots(program, push, pop)
+    lists.matched = _matched_slots(program, push, pop)
+    lists.constant_names = _constant_slots(program, lists.matched)
+    lists.held = _program_held(program)
     program.forward = _lowered(program.forward, lists, push, pop)
     program.backward = _lowered(program.backward, lists, push, pop)
     length = name_node("len")
@@ -537,13 +563,27 @@ def lower_tape(program: AdjointProgram) -> None:
     program.backward[0:0] = starts
 
 
+def _program_held(program: AdjointProgram) -> dict[str, bool]:
+    """``held_constants`` of the program, computed once; the parameters its held values
+    are computed from are kept as ``program.held_params``."""
+    found = getattr(program, "held", None)
+    if found is None:
+        leaves = held_parameters(program.analysis)
+        found = held_constants(program.analysis, leaves)
+        program.held = found
+        program.held_params = used_parameters(program.analysis, found, leaves)
+    return found
+
+
 class _TapeLists:
     """The names of the two tapes of plain code and of their read positions."""
 
     def __init__(self, tape: str, top: str, constants: str, ctop: str, bindings) -> None:
         self.tape, self.top, self.constants, self.ctop = tape, top, constants, ctop
         self.bindings = bindings
+        self.matched: dict = {}  # slot -> the names of its push and its pop, the same
         self.constant_names: dict = {}  # slot -> the names of its push kept in ``constants``
+        self.held: dict = {}  # names read back as constants (``held_constants``)
         self.used_constants = False
 
 
@@ -552,26 +592,35 @@ def program_reference(lists: _TapeLists, name: str, obj) -> str:
     return lists.bindings.reference(name, obj)
 
 
-def _constant_slots(program: AdjointProgram, push: str, pop: str) -> dict:
-    """slot -> the names its push saves that carry no derivative, for slots pushed once and
-    popped once with the same names: names the first analysis knows (SSA names of the
-    function) and found not varied. Not by the slot's kind: ``optimize/tape.py`` merges the
-    pushes of a block into the push of the last slot, values and loop counts together;
-    names the reverse stage made (trip counts) stay on ``tape``, where they are harmless."""
+def _matched_slots(program: AdjointProgram, push: str, pop: str) -> dict:
+    """slot -> the names it saves, for slots with one push and one pop statement saving
+    and restoring the same names (``push((a, b))``, ``a, b = pop()``): their values may be
+    split between the two lists, the same way at both ends."""
     pushes: dict = {}
     pops: dict = {}
     for stmts, table, role in ((program.forward, pushes, push), (program.backward, pops, pop)):
         for stmt in _all_statements(stmts):
             slot = getattr(stmt, "ad_tape_slot", None)
-            saved = _tape_names(stmt, role)
-            if slot is None or saved is None:
+            if slot is None or not _calls(stmt, role):
                 continue
-            table[slot] = None if slot in table else saved
+            table[slot] = None if slot in table else _tape_names(stmt, role)
+    return {
+        slot: saved
+        for slot, saved in pushes.items()
+        if saved is not None and pops.get(slot) == saved
+    }
+
+
+def _constant_slots(program: AdjointProgram, matched: dict) -> dict:
+    """slot -> the names its push saves that carry no derivative, for slots pushed once and
+    popped once with the same names (``matched``): names the first analysis knows (SSA
+    names of the function) and found not varied. Not by the slot's kind:
+    ``optimize/tape.py`` merges the pushes of a block into the push of the last slot,
+    values and loop counts together; names the reverse stage made (trip counts) stay on
+    ``tape``, where they are harmless."""
     analysis = program.analysis
     found = {}
-    for slot, saved in pushes.items():
-        if saved is None or pops.get(slot) != saved:
-            continue
+    for slot, saved in matched.items():
         constant = [n for n in saved if n in analysis.kinds and n not in analysis.varied]
         if constant:
             found[slot] = constant
@@ -613,33 +662,31 @@ def _lowered(stmts: list[gast.stmt], lists: _TapeLists, push: str, pop: str) -> 
             inner = getattr(stmt, block, None)
             if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
                 setattr(stmt, block, _lowered(inner, lists, push, pop))
-        constant = lists.constant_names.get(getattr(stmt, "ad_tape_slot", None), [])
+        groups = _slot_groups(lists, stmt, push, pop)
         if _calls(stmt, push) and isinstance(stmt, gast.Expr):
-            saved = _tape_names(stmt, push)
-            if constant:
-                lists.used_constants = True
-                result.append(_appended(lists.constants, constant, stmt))
-                rest = [n for n in saved if n not in constant]
-                if rest:
-                    result.append(_appended(lists.tape, rest, stmt))
+            if groups is not None:
+                for tape, names, _ in groups:
+                    lists.used_constants |= tape == lists.constants
+                    result.append(_appended(tape, names, stmt))
                 continue
             stmt.value.func = gast.Attribute(
                 value=name_node(lists.tape), attr="append", ctx=gast.Load()
             )
-            if saved is None:  # a part of an array a write overwrites (``out[i]``)
+            if _tape_names(stmt, push) is None:  # a part of an array a write overwrites
                 copy = program_reference(lists, "fresh_copy", runtime.fresh_copy)
                 stmt.value.args = [
                     gast.Call(func=name_node(copy), args=stmt.value.args, keywords=[])
                 ]
         elif isinstance(stmt, gast.Assign) and _calls(stmt, pop):
-            if constant:
-                restored = _tape_names(stmt, pop)
-                result.extend(_read_back(lists.constants, lists.ctop, constant, stmt))
-                rest = [n for n in restored if n not in constant]
-                if rest:
-                    result.extend(_read_back(lists.tape, lists.top, rest, stmt))
+            if groups is None:
+                result.extend(_read_back(lists.tape, lists.top, None, stmt))
                 continue
-            result.extend(_read_back(lists.tape, lists.top, None, stmt))
+            for tape, names, strict in reversed(groups):
+                top = lists.ctop if tape == lists.constants else lists.top
+                read = _read_back(tape, top, names, stmt)
+                if strict is not None:  # read as a constant: ``held_constant(tape[top])``
+                    read[-1].value = held_call(read[-1].value, names, strict, lists.bindings)
+                result.extend(read)
             continue
         elif any(isinstance(n, gast.Name) and n.id in (push, pop) for n in gast.walk(stmt)):
             raise ADTransformError(
@@ -649,6 +696,29 @@ def _lowered(stmts: list[gast.stmt], lists: _TapeLists, push: str, pop: str) -> 
             )
         result.append(stmt)
     return result
+
+
+def _slot_groups(lists: _TapeLists, stmt: gast.stmt, push: str, pop: str) -> list | None:
+    """How the push or pop ``stmt`` of a slot whose push and pop save the same names is
+    split: ``[(list, names, strict)]`` in push order, ``strict`` None for values read as
+    they are, else how ``held_constant`` checks them (names held as constants first, on
+    ``constants``; then the other names without derivative, on ``constants``; the rest
+    on ``tape``). None: the statement as it is, on ``tape``."""
+    names = lists.matched.get(getattr(stmt, "ad_tape_slot", None))
+    if names is None or (_tape_names(stmt, push) or _tape_names(stmt, pop)) != names:
+        return None
+    constant = lists.constant_names.get(stmt.ad_tape_slot, [])
+    free = [n for n in names if lists.held.get(n) is False]
+    strict = [n for n in names if lists.held.get(n) is True]
+    plain = [n for n in constant if n not in lists.held]
+    rest = [n for n in names if n not in lists.held and n not in constant]
+    groups = [
+        (lists.constants, free, False),
+        (lists.constants, strict, True),
+        (lists.constants, plain, None),
+        (lists.tape, rest, None),
+    ]
+    return [g for g in groups if g[1]]
 
 
 def _names_value(names: list[str], ctx) -> gast.expr:

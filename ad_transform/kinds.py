@@ -228,6 +228,9 @@ def _output_items(
         return tuple(atom_kind(op.inputs[str(i)], kinds, fn) for i in range(len(op.value.elts)))
     if op.form == COPY and isinstance(op.inputs["x"], gast.Name):
         return items.get(op.inputs["x"].id)
+    if op.form == RULE and op.rule.primitive is runtime.held_constant:
+        held = op.inputs.get("x", op.inputs.get("0"))
+        return items.get(held.id) if isinstance(held, gast.Name) else None
     if op.form == RULE and op.rule.primitive is runtime.unpacked:
         whole, count = op.inputs.get("whole"), op.inputs.get("count")
         elements = items.get(whole.id) if isinstance(whole, gast.Name) else None
@@ -413,6 +416,9 @@ def _output_kind(
             return UNKNOWN if form in (DYNAMIC, DYNAMIC_IN_PLACE) else SEQUENCE
     if op.form == RULE and op.rule.primitive in _COPIES and op.inputs:
         return atom_kind(op.inputs["x"], kinds, fn)  # the same kind of value, new
+    if op.form == RULE and op.rule.primitive is runtime.held_constant:
+        held = op.inputs.get("x", op.inputs.get("0"))
+        return atom_kind(held, kinds, fn) if held is not None else UNKNOWN  # read back
     if op.form == RULE and op.rule.primitive == ("method", "copy"):
         receiver = atom_kind(op.inputs.get("self"), kinds, fn)
         if receiver in (SEQUENCE, DICT, UNKNOWN):  # xs.copy(), d.copy(): a list or a dict

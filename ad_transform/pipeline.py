@@ -209,6 +209,11 @@ class _Builder:
         """The optimizing passes (``higher_order.PlainBuilder`` replaces them)."""
         optimize(program, keep, plain_tape=self.numba, recompute=not self.numba)
 
+    def saved_unpacking(self, program: AdjointProgram, saved: list[str], param: str) -> list:
+        """The lines of the backward half reading what the forward half saved: ``a, b =
+        saved`` (``higher_order.PlainBuilder`` reads some as constants)."""
+        return [f"{_tuple_source_names(saved)} = {param}"] if saved else []
+
     def top_level(
         self,
         func,
@@ -480,8 +485,8 @@ class _Builder:
         if undoes_writes:
             copier = program.bindings.reference("fresh_saved", runtime.fresh_saved)
             bwd.line(f"{saved_param} = {copier}({saved_param})  # the undo below changes copies")
-        if saved:
-            bwd.line(f"{_tuple_source_names(saved)} = {saved_param}")
+        for line in self.saved_unpacking(program, saved, saved_param):
+            bwd.line(line)
         if inout:
             shaped = program.bindings.reference("container_adjoint", runtime.container_adjoint)
             for param, adjoint in inout.items():  # the caller's adjoint may be a plain zero

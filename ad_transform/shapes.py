@@ -656,7 +656,13 @@ def _copy_fact(inputs: dict, known: dict):
 
 # runtime helpers that plain derivative code (higher_order.py) calls on what the user's
 # function computed: differentiating it again (``hvp``) keeps the facts through them
-_PLAIN_CODE_HELPERS = {runtime.fresh_copy, runtime.zeros_like, runtime.in_place, runtime.unpacked}
+_PLAIN_CODE_HELPERS = {
+    runtime.fresh_copy,
+    runtime.zeros_like,
+    runtime.in_place,
+    runtime.unpacked,
+    runtime.held_constant,
+}
 
 
 def _plain_code_fact(primitive, inputs: dict, known: dict):
@@ -664,7 +670,9 @@ def _plain_code_fact(primitive, inputs: dict, known: dict):
     ``x`` itself; a list display's facts do not hold for its copy, which is changed in
     place). ``zeros_like(x)`` of a real float array: float zeros of its shape.
     ``in_place(op, a, v)`` of an array ``a``: ``a op= v`` keeps its shape and dtype (or
-    raises)."""
+    raises). ``held_constant(x)``: ``x`` itself, which nothing changed since it was saved."""
+    if primitive is runtime.held_constant:
+        return atom_fact(inputs.get("x", inputs.get("0")), known)
     if primitive is runtime.fresh_copy:
         fact = atom_fact(inputs.get("x"), known)
         return fact if isinstance(fact, (ArrayFact, IntFact, ShapeOf)) or fact == REAL else None

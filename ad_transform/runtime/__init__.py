@@ -211,6 +211,11 @@ from .higher_order import (  # noqa: F401
 )
 from .higher_order_2 import *  # noqa: F403
 from .higher_order_containers import *  # noqa: F403
+from .higher_order_third import (  # noqa: F401
+    held_constant,
+    in_place_second,
+    outer_factor_cotangent,
+)
 from .in_place import (  # noqa: F401
     alias_after,
     alias_after_adjoint,

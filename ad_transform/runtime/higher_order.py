@@ -144,6 +144,8 @@ def conversion_cotangent(g, like):
         raise ADTransformError(
             f"cannot differentiate the adjoint of iterating a {type(like).__name__} again"
         )
+    if isinstance(g, Item):  # ``list(item)`` would never end: Item has no ``__iter__``
+        return ListAdjoint([g[k] for k in range(g.length)])
     return ListAdjoint(list(g))
 
 
