@@ -16,8 +16,8 @@ with lazy_templates():  # parsed on first use: importing the families parses no 
         runtime_helpers,
         runtime_helpers_2,
         runtime_transposes,
-        runtime_twins_conversions,  # imports the twin modules (rules/runtime_twins.py)
         runtime_twins_containers,
+        runtime_twins_conversions,  # imports the twin modules (rules/runtime_twins.py)
         shape_indexing,
         signal,
     )
@@ -60,8 +60,8 @@ __all__ = [
     "runtime_helpers",
     "runtime_helpers_2",
     "runtime_transposes",
-    "runtime_twins_conversions",
     "runtime_twins_containers",
+    "runtime_twins_conversions",
     "shape_indexing",
     "signal",
 ]
