@@ -63,6 +63,8 @@ _RUNTIME = (
     *("higher_order_2.rfftn_adjoint_cotangent", "higher_order_2.irfftn_adjoint_cotangent"),
     *("conversions.operand_adjoint", "conversions.array_operand"),  # identities on arrays
     *("shape_indexing.reshape_adjoint", "shape_indexing.transpose_adjoint"),
+    # on numbers and arrays ``to_shape_of(times(c, y), adjoint)``, as the rule before them
+    *("higher_order_containers.mul_left_cotangent", "higher_order_containers.mul_right_cotangent"),
 )
 COMPLEX_RULES = frozenset(
     {
